@@ -1,0 +1,177 @@
+/*
+ * airlock base: buffers, guarded secret memory, parsing of numbers, durations
+ * and times, file helpers that refuse unsafe permissions, process hardening,
+ * and messages that cannot print control characters.
+ *
+ * Nothing here keeps global state.
+ */
+#ifndef AIRLOCK_BASE_H
+#define AIRLOCK_BASE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "airlock/error.h"
+
+/* ---- growable buffer --------------------------------------------------- */
+
+#define AL_BUF_SENSITIVE 0x1	/* guarded memory, wiped on growth and release */
+
+/*
+ * A byte buffer with a mandatory maximum size.  data is always NUL terminated
+ * (one byte past len) once anything has been appended, so text can be used
+ * as a C string.  A zeroed struct is not valid: call al_buf_init.
+ */
+struct al_buf {
+	unsigned char	*data;
+	size_t		 len;
+	size_t		 cap;
+	size_t		 max;
+	int		 flags;
+};
+
+/* Borrowed bytes. */
+struct al_view {
+	const unsigned char	*p;
+	size_t			 len;
+};
+
+void	al_buf_init(struct al_buf *b, size_t max, int flags);
+/* Free the storage (wiping it first if sensitive); b may be reused after init. */
+void	al_buf_release(struct al_buf *b);
+/* len = 0, wiping the old contents if sensitive; keeps the storage. */
+void	al_buf_reset(struct al_buf *b);
+/* Ensure room for n more bytes (plus the NUL). AL_ETOOBIG past max. */
+int	al_buf_reserve(struct al_buf *b, size_t n) AL_WUR;
+int	al_buf_append(struct al_buf *b, const void *p, size_t n) AL_WUR;
+int	al_buf_puts(struct al_buf *b, const char *s) AL_WUR;
+int	al_buf_putc(struct al_buf *b, int c) AL_WUR;
+int	al_buf_printf(struct al_buf *b, const char *fmt, ...) AL_PRINTF(2, 3)
+	    AL_WUR;
+int	al_buf_vprintf(struct al_buf *b, const char *fmt, va_list ap) AL_WUR;
+/* The contents as a C string ("" when empty). */
+const char *al_buf_str(const struct al_buf *b);
+/*
+ * Append s with control characters, backslashes and non-UTF-8 bytes escaped
+ * (\n, \t, \xNN), so text from outside cannot forge lines in a log or a
+ * terminal.
+ */
+int	al_buf_append_escaped(struct al_buf *b, const void *p, size_t n) AL_WUR;
+
+/* ---- guarded secret memory -------------------------------------------- */
+
+/*
+ * A secret value in libsodium guarded memory (mlocked, guard pages, canary).
+ * It is inaccessible (PROT_NONE) except between al_secret_open and
+ * al_secret_close.  Freed memory is wiped by sodium_free.
+ */
+struct al_secret;
+
+/* Allocate a secret of capacity cap bytes, length 0, left open. */
+int	al_secret_new(size_t cap, struct al_secret **out) AL_WUR;
+void	al_secret_free(struct al_secret *s);
+/* Make the bytes readable and writable; returns them. */
+unsigned char *al_secret_open(struct al_secret *s);
+/* Make the bytes inaccessible again. */
+void	al_secret_close(struct al_secret *s);
+size_t	al_secret_len(const struct al_secret *s);
+size_t	al_secret_cap(const struct al_secret *s);
+/* Set the length (<= cap) after writing through al_secret_open. */
+void	al_secret_set_len(struct al_secret *s, size_t len);
+/* Copy n bytes into a new closed secret. */
+int	al_secret_from(const void *p, size_t n, struct al_secret **out) AL_WUR;
+/*
+ * Read at most max bytes from fd into a new closed secret.  More than max
+ * bytes is AL_ETOOBIG (the excess is drained so a pipe writer is not blocked).
+ */
+int	al_secret_read_fd(int fd, size_t max, struct al_secret **out,
+	    struct al_err *err) AL_WUR;
+
+/* ---- parsing ----------------------------------------------------------- */
+
+/* Parse a decimal integer in [min, max]; field names the input in errors. */
+int	al_parse_int(const char *s, long long min, long long max,
+	    const char *field, long long *out, struct al_err *err) AL_WUR;
+/*
+ * Parse a duration such as "90s", "15m", "2h", "7d", "1w", "1h30m" into
+ * seconds, between 1 second and 100 years.  A bare number is seconds.
+ */
+int	al_parse_duration(const char *s, const char *field, int64_t *out,
+	    struct al_err *err) AL_WUR;
+/*
+ * Parse a point in time: an RFC 3339 / ISO 8601 UTC date or time
+ * ("2027-01-31", "2027-01-31T12:00:00Z") or a duration from now.
+ */
+int	al_parse_time(const char *s, int64_t now, const char *field,
+	    int64_t *out, struct al_err *err) AL_WUR;
+/* Format t as "2027-01-31T12:00:00Z" into out (at least 21 bytes). */
+void	al_format_time(int64_t t, char out[static 21]);
+/* Format seconds as the shortest duration string ("1h30m"), out >= 32. */
+void	al_format_duration(int64_t secs, char out[static 32]);
+
+/* ---- clock ------------------------------------------------------------- */
+
+/* An injectable clock: tests pass their own, everyone else al_clock_system. */
+struct al_clock {
+	int64_t	(*now)(void *arg);	/* seconds since the epoch */
+	int64_t	(*now_ms)(void *arg);	/* milliseconds, monotonic not required */
+	void	 *arg;
+};
+
+const struct al_clock *al_clock_system(void);
+
+/* ---- files ------------------------------------------------------------- */
+
+/*
+ * Check that path is owned by the effective user and that neither group nor
+ * others can read or write it (as ssh does for keys).  want_dir selects a
+ * directory or a regular file; symlinks are refused.  AL_ENOENT if missing,
+ * AL_EPERM (message naming the path and mode) if unsafe.
+ */
+int	al_fs_check_private(const char *path, int want_dir,
+	    struct al_err *err) AL_WUR;
+/* Create directory path (and its parents) mode 0700 if missing, then check it. */
+int	al_fs_mkdir_private(const char *path, struct al_err *err) AL_WUR;
+/*
+ * Create path with O_EXCL|O_NOFOLLOW, mode 0600, write n bytes, fsync the
+ * file and its directory.  On failure nothing is left behind.
+ */
+int	al_fs_write_new(const char *path, const void *p, size_t n,
+	    struct al_err *err) AL_WUR;
+/* Join dir and name into out (PATH_MAX); AL_ETOOBIG if too long. */
+int	al_path_join(char *out, size_t outsz, const char *dir,
+	    const char *name) AL_WUR;
+/*
+ * The state directory: $AIRLOCK_HOME, else $XDG_DATA_HOME/airlock, else
+ * $HOME/.local/share/airlock.
+ */
+int	al_state_dir(char *out, size_t outsz, struct al_err *err) AL_WUR;
+
+/* ---- processes --------------------------------------------------------- */
+
+/*
+ * Harden the calling process: no core dumps (RLIMIT_CORE 0), not dumpable
+ * (no ptrace by same-uid processes, no /proc/PID/mem), umask 077, and every
+ * descriptor above stderr closed.  Call first thing in main.
+ */
+int	al_process_harden(struct al_err *err) AL_WUR;
+
+/* ---- messages ---------------------------------------------------------- */
+
+/*
+ * Write "airlock: <prefix>: <message>\n" to stream with control characters
+ * escaped.  The one way airlock writes diagnostics.
+ */
+void	al_msg(FILE *stream, const char *prefix, const char *fmt, ...)
+	    AL_PRINTF(3, 4);
+/* Whether colour may be used on fd: a TTY and NO_COLOR unset. */
+int	al_use_color(int fd);
+
+/* ---- encoding ---------------------------------------------------------- */
+
+/* Lowercase hex of n bytes into out (2n+1 bytes). */
+void	al_hex(const void *p, size_t n, char *out);
+
+#endif

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Install the Debian packages airlock needs to build, test and demo.
+# Idempotent: a fast no-op when everything is present.  Uses sudo only when
+# not run as root.  Set AIRLOCK_DEPS_EXTRA to add packages (CI adds the
+# PostgreSQL server).
+set -eu
+
+PKGS="build-essential cmake pkg-config git clang
+libsodium-dev libsqlite3-dev libjansson-dev libyaml-dev libmicrohttpd-dev
+libcurl4-openssl-dev libpcre2-dev libvectorscan-dev libpq-dev libssl-dev
+libcmocka-dev sqlite3 curl python3 ${AIRLOCK_DEPS_EXTRA:-}"
+# Node runs the MCP client tests; a machine may already carry its own build.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
+	PKGS="$PKGS nodejs npm"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+	    grep -q '^install ok installed$'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO="sudo"
+else
+	echo "deps.sh: missing packages:$missing (run as root or install sudo)" >&2
+	exit 1
+fi
+echo "deps.sh: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >&2
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing >&2

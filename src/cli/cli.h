@@ -1,0 +1,76 @@
+/*
+ * Shared declarations of the airlock command-line front end (private to
+ * src/cli).  Each subcommand lives in cmd_<name>.c and registers in the
+ * table in main.c.
+ */
+#ifndef AIRLOCK_CLI_H
+#define AIRLOCK_CLI_H
+
+#include <limits.h>
+#include <stdio.h>
+
+#include "airlock/base.h"
+
+/*
+ * Exit codes, mapped in one place (see docs/exit-codes.md):
+ *   0 success; 1 a check found something (findings, failed verification,
+ *   a denial asked about); 2 usage error or failure; 125 `run` failed before
+ *   the child started; 126 command not executable; 127 command not found;
+ *   128+N the child was killed by signal N.
+ */
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FOUND = 1,
+	CLI_EXIT_FAIL = 2,
+	CLI_EXIT_RUN_FAIL = 125,
+	CLI_EXIT_NOEXEC = 126,
+	CLI_EXIT_NOTFOUND = 127,
+};
+
+struct cli {
+	char			 home[PATH_MAX];	/* $AIRLOCK_HOME */
+	const struct al_clock	*clock;
+	int			 color_out;	/* colour allowed on stdout */
+	int			 color_err;
+};
+
+struct cli_cmd {
+	const char	*name;
+	const char	*summary;	/* one line for `airlock help` */
+	const char	*help;		/* full text for `airlock help NAME` */
+	int		(*run)(struct cli *cli, int argc, char **argv);
+};
+
+/* Print an error in the standard form and return CLI_EXIT_FAIL. */
+int	cli_fail(const struct al_err *err);
+/* Print "airlock: error: ..." and return CLI_EXIT_FAIL. */
+int	cli_failf(const char *fmt, ...) AL_PRINTF(1, 2);
+/*
+ * Print "airlock: <what>: ..." plus a pointer to `airlock help <cmd>` and
+ * return CLI_EXIT_FAIL (2, usage).
+ */
+int	cli_usage(const char *cmd, const char *fmt, ...) AL_PRINTF(2, 3);
+/* Report getopt's unknown option / missing argument for cmd. */
+int	cli_bad_option(const char *cmd, int argc, char **argv, int opt);
+/* True when argv holds -h or --help before any "--". */
+int	cli_wants_help(int argc, char **argv);
+/* Print help text of cmd name ("secret add" or "secret"). */
+int	cli_print_help(const char *name, FILE *out);
+/* Map an AL_E code to an exit status (always CLI_EXIT_FAIL today). */
+int	cli_exit_for(int code);
+
+/* JSON helpers. */
+struct json_t;
+
+/* Subcommands. */
+int	cmd_init(struct cli *cli, int argc, char **argv);
+int	cmd_secret(struct cli *cli, int argc, char **argv);
+int	cmd_key(struct cli *cli, int argc, char **argv);
+int	cmd_doctor(struct cli *cli, int argc, char **argv);
+
+extern const char cmd_init_help[];
+extern const char cmd_secret_help[];
+extern const char cmd_key_help[];
+extern const char cmd_doctor_help[];
+
+#endif

@@ -1,0 +1,214 @@
+/* airlock doctor: report permissions, hardening and deployment. */
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "airlock/vault.h"
+#include "cli.h"
+#include "vaultcli.h"
+
+const char cmd_doctor_help[] =
+"usage: airlock doctor [--json]\n"
+"\n"
+"Check what airlock depends on and say what to fix:\n"
+"  state     $AIRLOCK_HOME exists, is yours and mode 0700\n"
+"  vault     the vault database is yours and mode 0600\n"
+"  key       master.key (if used) is yours and mode 0600\n"
+"  coredump  core dumps are off and the process is not dumpable\n"
+"  mlock     secret memory can be locked out of swap\n"
+"  deploy    same-user (the agent's user can read the vault key) or a\n"
+"            separate broker user (see docs/deploy.md)\n"
+"\n"
+"Options:\n"
+"  --json      one JSON object: {\"ok\": bool, \"checks\": [...]}\n"
+"  -h, --help  show this help\n"
+"\n"
+"Exit status: 0 no problem (warnings allowed), 1 a check failed, 2 error.\n";
+
+enum level { LV_OK, LV_WARN, LV_FAIL };
+
+struct report {
+	json_t	*checks;
+	int	 failed;
+};
+
+static void
+add(struct report *r, const char *name, enum level lv, const char *fmt, ...)
+    AL_PRINTF(4, 5);
+
+static void
+add(struct report *r, const char *name, enum level lv, const char *fmt, ...)
+{
+	static const char *const lvname[] = { "ok", "warn", "fail" };
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);	/* may truncate */
+	va_end(ap);
+	if (lv == LV_FAIL)
+		r->failed = 1;
+	json_array_append_new(r->checks, json_pack("{s:s, s:s, s:s}", "check",
+	    name, "status", lvname[lv], "message", msg));
+}
+
+static void
+check_file(struct report *r, const char *name, const char *path, int dir,
+    const char *missing)
+{
+	struct al_err err;
+	int rc;
+
+	rc = al_fs_check_private(path, dir, &err);
+	if (rc == 0)
+		add(r, name, LV_OK, "%s is private", path);
+	else if (rc == AL_ENOENT)
+		add(r, name, missing ? LV_WARN : LV_OK, "%s", missing ?
+		    missing : "not used");
+	else
+		add(r, name, LV_FAIL, "%s", err.msg);
+}
+
+static void
+check_hardening(struct report *r)
+{
+	struct rlimit rl;
+	void *page;
+	size_t len = 64 * 1024;
+
+	if (getrlimit(RLIMIT_CORE, &rl) == 0 && rl.rlim_cur == 0 &&
+	    prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0)
+		add(r, "coredump", LV_OK, "core dumps are off and airlock "
+		    "processes are not dumpable");
+	else
+		add(r, "coredump", LV_FAIL, "core dumps could be written: "
+		    "airlock failed to harden itself");
+	page = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0);
+	if (page != MAP_FAILED && mlock(page, len) == 0) {
+		(void)munlock(page, len);
+		if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 8 << 20)
+			add(r, "mlock", LV_WARN, "memory can be locked, but only "
+			    "%llu KiB (RLIMIT_MEMLOCK); raise it (ulimit -l, "
+			    "LimitMEMLOCK= in systemd) if many secrets are "
+			    "leased at once", (unsigned long long)rl.rlim_cur /
+			    1024);
+		else
+			add(r, "mlock", LV_OK, "secret memory is locked out of "
+			    "swap");
+	} else
+		add(r, "mlock", LV_WARN, "memory cannot be locked (mlock "
+		    "failed): secrets could reach swap; raise RLIMIT_MEMLOCK "
+		    "or use encrypted swap");
+	if (page != MAP_FAILED)
+		(void)munmap(page, len);
+}
+
+static void
+check_deploy(struct report *r, const char *home)
+{
+	struct stat st;
+	struct passwd *pw;
+
+	if (stat(home, &st) != 0) {
+		add(r, "deploy", LV_WARN, "no state directory yet: run "
+		    "`airlock init`");
+		return;
+	}
+	if (st.st_uid == geteuid()) {
+		pw = getpwuid(st.st_uid);
+		add(r, "deploy", LV_WARN, "same-user: the vault and its key "
+		    "belong to %s (uid %u), so any process of that user, agents "
+		    "included, could read them; this guards against accidents "
+		    "(T1), not against hostile code (T3). Run the broker as its "
+		    "own user for that: see docs/deploy.md", pw ? pw->pw_name :
+		    "you", (unsigned)st.st_uid);
+	} else
+		add(r, "deploy", LV_OK, "separate broker user: the vault "
+		    "belongs to uid %u, not to you (uid %u)",
+		    (unsigned)st.st_uid, (unsigned)geteuid());
+}
+
+int
+cmd_doctor(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct report r = { NULL, 0 };
+	char path[PATH_MAX];
+	struct vault *v = NULL;
+	struct al_err err;
+	json_t *c;
+	size_t i;
+	int opt, json = 0, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			return cli_print_help("doctor", stdout);
+		default:
+			return cli_bad_option("doctor", argc, argv, opt);
+		}
+	}
+	if (optind < argc)
+		return cli_usage("doctor", "unexpected argument '%s'",
+		    argv[optind]);
+	if ((r.checks = json_array()) == NULL)
+		return cli_failf("out of memory");
+	check_file(&r, "state", cli->home, 1, "no state directory: run "
+	    "`airlock init`");
+	if (al_path_join(path, sizeof(path), cli->home, VAULT_DB_FILE) == 0)
+		check_file(&r, "vault", path, 0, "no vault: run `airlock init`");
+	if (al_path_join(path, sizeof(path), cli->home, VAULT_KEY_FILE) == 0) {
+		if (vault_open(cli->home, cli->clock, &v, &err) == 0 &&
+		    vault_key_kind(v) == VAULT_KEY_KIND_PASSPHRASE)
+			add(&r, "key", LV_OK, "the vault is locked by a "
+			    "passphrase (no key on disk)");
+		else
+			check_file(&r, "key", path, 0, NULL);
+		vault_close(v);
+	}
+	check_hardening(&r);
+	check_deploy(&r, cli->home);
+
+	if (json) {
+		rc = cli_print_json(json_pack("{s:b, s:O}", "ok", !r.failed,
+		    "checks", r.checks));
+	} else {
+		json_array_foreach(r.checks, i, c) {
+			const char *st = json_string_value(json_object_get(c,
+			    "status"));
+			const char *color = strcmp(st, "ok") == 0 ? "\033[32m" :
+			    strcmp(st, "warn") == 0 ? "\033[33m" : "\033[31m";
+
+			printf("%s%-4s%s  %-8s  %s\n", cli->color_out ? color :
+			    "", st, cli->color_out ? "\033[0m" : "",
+			    json_string_value(json_object_get(c, "check")),
+			    json_string_value(json_object_get(c, "message")));
+		}
+		rc = CLI_EXIT_OK;
+	}
+	json_decref(r.checks);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	return r.failed ? CLI_EXIT_FOUND : CLI_EXIT_OK;
+}

@@ -1,0 +1,76 @@
+/* airlock init: create the state directory, master key and vault. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "airlock/vault.h"
+#include "cli.h"
+#include "input.h"
+#include "vaultcli.h"
+
+const char cmd_init_help[] =
+"usage: airlock init [--passphrase] [--passphrase-fd N]\n"
+"\n"
+"Create the state directory ($AIRLOCK_HOME, mode 0700) and an empty vault.\n"
+"By default the vault is locked by a random 256-bit master key written to\n"
+"$AIRLOCK_HOME/master.key (mode 0600).  With --passphrase the master key is\n"
+"derived from a passphrase with Argon2id instead, and nothing key-like is\n"
+"written to disk; the passphrase is asked twice without echo.\n"
+"\n"
+"Options:\n"
+"  --passphrase        lock the vault with a passphrase instead of a key file\n"
+"  --passphrase-fd N   read the passphrase (one line) from descriptor N\n"
+"                      (implies --passphrase)\n"
+"  -h, --help          show this help\n"
+"\n"
+"An existing vault is never overwritten.\n";
+
+int
+cmd_init(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "passphrase", no_argument, NULL, 'p' },
+		{ "passphrase-fd", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vault_key key = { VAULT_KEY_KIND_FILE, NULL };
+	struct al_err err;
+	int c, passfd = -1, rc;
+
+	al_err_clear(&err);
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			key.kind = VAULT_KEY_KIND_PASSPHRASE;
+			break;
+		case 'f':
+			key.kind = VAULT_KEY_KIND_PASSPHRASE;
+			if (cli_parse_fd(optarg, "--passphrase-fd", &passfd,
+			    &err) != 0)
+				return cli_fail(&err);
+			break;
+		case 'h':
+			return cli_print_help("init", stdout);
+		default:
+			return cli_bad_option("init", argc, argv, c);
+		}
+	}
+	if (optind < argc)
+		return cli_usage("init", "unexpected argument '%s'",
+		    argv[optind]);
+	if (key.kind == VAULT_KEY_KIND_PASSPHRASE &&
+	    cli_read_passphrase("New vault passphrase: ", passfd, 1,
+	    &key.passphrase, &err) != 0)
+		return cli_fail(&err);
+	rc = vault_create(cli->home, &key, cli->clock, &err);
+	al_secret_free(key.passphrase);
+	if (rc != 0)
+		return cli_fail(&err);
+	fprintf(stderr, "airlock: created the vault in %s (%s)\n", cli->home,
+	    key.kind == VAULT_KEY_KIND_FILE ? "key in master.key" :
+	    "locked by a passphrase");
+	return CLI_EXIT_OK;
+}

@@ -1,0 +1,629 @@
+/* airlock secret add|ls|show|rotate|edit|rm: the secrets in the vault. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "airlock/vault.h"
+#include "cli.h"
+#include "input.h"
+#include "vaultcli.h"
+
+const char cmd_secret_help[] =
+"usage: airlock secret add NAME --owner O --purpose P [options]\n"
+"       airlock secret ls [--owner O] [--expired] [--due] [--json]\n"
+"       airlock secret show NAME [--json]\n"
+"       airlock secret rotate NAME [--value-file PATH] [--keep-newline]\n"
+"       airlock secret edit NAME [options]\n"
+"       airlock secret rm NAME\n"
+"\n"
+"Manage the secrets in the vault.  Values are never printed: `ls` and `show`\n"
+"print metadata only.  A value is read from --value-file (bytes as they are),\n"
+"else from stdin when it is not a terminal (one trailing newline stripped\n"
+"unless --keep-newline), else asked twice without echo.  No option takes a\n"
+"value on the command line.  Values are binary-safe, 1 byte to 64 KiB.\n"
+"\n"
+"NAME is 1-64 characters of a-z 0-9 . _ - starting with a letter or digit.\n"
+"\n"
+"add and edit options:\n"
+"  --owner O            who answers for this secret (required for add)\n"
+"  --purpose P          what it is for (required for add)\n"
+"  --expires T          expiry: a date (2027-01-31, 2027-01-31T12:00:00Z, UTC)\n"
+"                       or a duration from now (90d); `never` clears (edit)\n"
+"  --rotate-every D     rotation period (30d, 12w); `never` clears (edit)\n"
+"  --last-rotated T     when the value was last changed, for imported\n"
+"                       secrets (add only; default now)\n"
+"  --host H             a host the secret may be sent to (repeatable; edit\n"
+"                       replaces the list)\n"
+"  --label K=V          a label (repeatable; edit sets or replaces K)\n"
+"  --unlabel K          remove label K (edit)\n"
+"  --clear-hosts        remove every host (edit)\n"
+"  --status S           active, exposed or revoked (edit)\n"
+"  --value-file PATH    read the value from PATH (add, rotate)\n"
+"  --keep-newline       keep a trailing newline read from stdin (add, rotate)\n"
+"  --passphrase-fd N    read the vault passphrase from descriptor N\n"
+"\n"
+"ls options:\n"
+"  --owner O            only secrets owned by O\n"
+"  --expired            only expired secrets\n"
+"  --due                only secrets whose rotation is due (or exposed)\n"
+"  --json               a JSON array instead of a table\n"
+"\n"
+"rotate stores a new value as the next version and records the time;\n"
+"rm removes the record for good.\n"
+"\n"
+"Exit status: 0 success, 2 error (unknown secret, bad input, locked vault).\n";
+
+enum {
+	OPT_OWNER = 256, OPT_PURPOSE, OPT_EXPIRES, OPT_ROTATE, OPT_LASTROT,
+	OPT_HOST, OPT_LABEL, OPT_UNLABEL, OPT_CLEARHOSTS, OPT_STATUS,
+	OPT_VALUEFILE, OPT_KEEPNL, OPT_PASSFD, OPT_EXPIRED, OPT_DUE, OPT_JSON,
+};
+
+static const struct option secret_opts[] = {
+	{ "owner", required_argument, NULL, OPT_OWNER },
+	{ "purpose", required_argument, NULL, OPT_PURPOSE },
+	{ "expires", required_argument, NULL, OPT_EXPIRES },
+	{ "rotate-every", required_argument, NULL, OPT_ROTATE },
+	{ "last-rotated", required_argument, NULL, OPT_LASTROT },
+	{ "host", required_argument, NULL, OPT_HOST },
+	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "unlabel", required_argument, NULL, OPT_UNLABEL },
+	{ "clear-hosts", no_argument, NULL, OPT_CLEARHOSTS },
+	{ "status", required_argument, NULL, OPT_STATUS },
+	{ "value-file", required_argument, NULL, OPT_VALUEFILE },
+	{ "keep-newline", no_argument, NULL, OPT_KEEPNL },
+	{ "passphrase-fd", required_argument, NULL, OPT_PASSFD },
+	{ "expired", no_argument, NULL, OPT_EXPIRED },
+	{ "due", no_argument, NULL, OPT_DUE },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Everything the subcommands may be given. */
+struct secret_args {
+	const char	*sub;
+	const char	*name;
+	const char	*owner;
+	const char	*purpose;
+	const char	*expires;
+	const char	*rotate;
+	const char	*last_rotated;
+	const char	*status;
+	const char	*value_file;
+	char		*hosts[VAULT_LIST_MAX];
+	size_t		 nhosts;
+	char		*labels[VAULT_LIST_MAX];
+	size_t		 nlabels;
+	char		*unlabels[VAULT_LIST_MAX];
+	size_t		 nunlabels;
+	int		 set_hosts;
+	int		 keep_newline;
+	int		 passfd;
+	int		 expired;
+	int		 due;
+	int		 json;
+	unsigned	 seen;		/* bit per option, for "not for this" */
+};
+
+/* Which options each subcommand takes (bit = option - OPT_OWNER). */
+#define B(o)	(1u << ((o) - OPT_OWNER))
+static unsigned
+allowed_opts(const char *sub)
+{
+	unsigned meta = B(OPT_OWNER) | B(OPT_PURPOSE) | B(OPT_EXPIRES) |
+	    B(OPT_ROTATE) | B(OPT_HOST) | B(OPT_LABEL) | B(OPT_PASSFD);
+	unsigned value = B(OPT_VALUEFILE) | B(OPT_KEEPNL) | B(OPT_PASSFD);
+
+	if (strcmp(sub, "add") == 0)
+		return meta | value | B(OPT_LASTROT);
+	if (strcmp(sub, "edit") == 0)
+		return meta | B(OPT_UNLABEL) | B(OPT_CLEARHOSTS) |
+		    B(OPT_STATUS);
+	if (strcmp(sub, "rotate") == 0)
+		return value;
+	if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0)
+		return B(OPT_OWNER) | B(OPT_EXPIRED) | B(OPT_DUE) |
+		    B(OPT_JSON);
+	if (strcmp(sub, "show") == 0)
+		return B(OPT_JSON);
+	return 0;	/* rm */
+}
+
+static int
+push(char **list, size_t *n, char *v, const char *what)
+{
+	if (*n >= VAULT_LIST_MAX)
+		return cli_usage("secret", "at most %d %s options",
+		    VAULT_LIST_MAX, what);
+	list[(*n)++] = v;
+	return 0;
+}
+
+static int
+parse_args(int argc, char **argv, struct secret_args *a)
+{
+	static const char *const names[] = { "--owner", "--purpose",
+	    "--expires", "--rotate-every", "--last-rotated", "--host",
+	    "--label", "--unlabel", "--clear-hosts", "--status",
+	    "--value-file", "--keep-newline", "--passphrase-fd", "--expired",
+	    "--due", "--json" };
+	struct al_err err;
+	unsigned allowed;
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	allowed = allowed_opts(a->sub);
+	/* GNU getopt permutes: NAME may come before or after options. */
+	while ((c = getopt_long(argc, argv, ":h", secret_opts, NULL)) != -1) {
+		if (c >= OPT_OWNER && c <= OPT_JSON) {
+			if (!(allowed & B(c)))
+				return cli_usage("secret", "'secret %s' does "
+				    "not take %s", a->sub, names[c - OPT_OWNER]);
+			a->seen |= B(c);
+		}
+		switch (c) {
+		case OPT_OWNER:		a->owner = optarg; break;
+		case OPT_PURPOSE:	a->purpose = optarg; break;
+		case OPT_EXPIRES:	a->expires = optarg; break;
+		case OPT_ROTATE:	a->rotate = optarg; break;
+		case OPT_LASTROT:	a->last_rotated = optarg; break;
+		case OPT_STATUS:	a->status = optarg; break;
+		case OPT_VALUEFILE:	a->value_file = optarg; break;
+		case OPT_KEEPNL:	a->keep_newline = 1; break;
+		case OPT_EXPIRED:	a->expired = 1; break;
+		case OPT_DUE:		a->due = 1; break;
+		case OPT_JSON:		a->json = 1; break;
+		case OPT_CLEARHOSTS:	a->set_hosts = 1; break;
+		case OPT_HOST:
+			a->set_hosts = 1;
+			if ((rc = push(a->hosts, &a->nhosts, optarg, "--host")))
+				return rc;
+			break;
+		case OPT_LABEL:
+			if ((rc = push(a->labels, &a->nlabels, optarg,
+			    "--label")))
+				return rc;
+			break;
+		case OPT_UNLABEL:
+			if ((rc = push(a->unlabels, &a->nunlabels, optarg,
+			    "--unlabel")))
+				return rc;
+			break;
+		case OPT_PASSFD:
+			if (cli_parse_fd(optarg, "--passphrase-fd", &a->passfd,
+			    &err) != 0)
+				return cli_fail(&err);
+			break;
+		case 'h':
+			(void)cli_print_help("secret", stdout);
+			return -1;
+		default:
+			return cli_bad_option("secret", argc, argv, c);
+		}
+	}
+	if (strcmp(a->sub, "ls") != 0 && strcmp(a->sub, "list") != 0) {
+		if (optind >= argc)
+			return cli_usage("secret", "'secret %s' needs a NAME",
+			    a->sub);
+		a->name = argv[optind++];
+		if (vault_name_check(a->name, &err) != 0)
+			return cli_fail(&err);
+	}
+	if (optind < argc)
+		return cli_usage("secret", "unexpected argument '%s'",
+		    argv[optind]);
+	return 0;
+}
+
+/* Apply a label "K=V" to m, replacing K if present. */
+static int
+set_label(struct vault_meta *m, const char *kv, struct al_err *err)
+{
+	const char *eq = strchr(kv, '=');
+	struct vault_label *nl;
+	char *k, *v;
+	size_t i;
+
+	if (eq == NULL || eq == kv)
+		return al_err_set(err, AL_EINVAL, "--label: expected KEY=VALUE, "
+		    "got '%s'", kv);
+	if ((k = strndup(kv, (size_t)(eq - kv))) == NULL ||
+	    (v = strdup(eq + 1)) == NULL) {
+		free(k);
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	}
+	for (i = 0; i < m->nlabels; i++)
+		if (strcmp(m->labels[i].key, k) == 0) {
+			free(m->labels[i].value);
+			m->labels[i].value = v;
+			free(k);
+			return 0;
+		}
+	if (m->nlabels >= VAULT_LIST_MAX ||
+	    (nl = realloc(m->labels, (m->nlabels + 1) * sizeof(*nl))) == NULL) {
+		free(k);
+		free(v);
+		return al_err_set(err, AL_EINVAL, "too many labels");
+	}
+	m->labels = nl;
+	m->labels[m->nlabels].key = k;
+	m->labels[m->nlabels].value = v;
+	m->nlabels++;
+	return 0;
+}
+
+static void
+unset_label(struct vault_meta *m, const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < m->nlabels; i++)
+		if (strcmp(m->labels[i].key, k) == 0) {
+			free(m->labels[i].key);
+			free(m->labels[i].value);
+			m->labels[i] = m->labels[--m->nlabels];
+			return;
+		}
+}
+
+static int
+set_string(char **dst, const char *v, struct al_err *err)
+{
+	char *d;
+
+	if ((d = strdup(v)) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	free(*dst);
+	*dst = d;
+	return 0;
+}
+
+/* Apply the metadata options of add/edit to m. */
+static int
+apply_meta(const struct secret_args *a, struct vault_meta *m, int64_t now,
+    struct al_err *err)
+{
+	size_t i;
+	int rc;
+
+	if (a->owner && (rc = set_string(&m->owner, a->owner, err)))
+		return rc;
+	if (a->purpose && (rc = set_string(&m->purpose, a->purpose, err)))
+		return rc;
+	if (a->expires) {
+		if (strcmp(a->expires, "never") == 0)
+			m->expires = 0;
+		else if ((rc = al_parse_time(a->expires, now, "--expires",
+		    &m->expires, err)) != 0)
+			return rc;
+	}
+	if (a->rotate) {
+		if (strcmp(a->rotate, "never") == 0)
+			m->rotate_every = 0;
+		else if ((rc = al_parse_duration(a->rotate, "--rotate-every",
+		    &m->rotate_every, err)) != 0)
+			return rc;
+	}
+	if (a->last_rotated) {
+		if ((rc = al_parse_time(a->last_rotated, now, "--last-rotated",
+		    &m->last_rotated, err)) != 0)
+			return rc;
+		if (m->last_rotated > now)
+			return al_err_set(err, AL_EINVAL, "--last-rotated: must "
+			    "not be in the future");
+	}
+	if (a->set_hosts) {
+		for (i = 0; i < m->nhosts; i++)
+			free(m->hosts[i]);
+		free(m->hosts);
+		m->hosts = NULL;
+		m->nhosts = 0;
+		if (a->nhosts && (m->hosts = calloc(a->nhosts,
+		    sizeof(char *))) == NULL)
+			return al_err_set(err, AL_ENOMEM, "out of memory");
+		for (i = 0; i < a->nhosts; i++) {
+			if ((m->hosts[i] = strdup(a->hosts[i])) == NULL)
+				return al_err_set(err, AL_ENOMEM, "out of "
+				    "memory");
+			m->nhosts++;
+		}
+	}
+	for (i = 0; i < a->nunlabels; i++)
+		unset_label(m, a->unlabels[i]);
+	for (i = 0; i < a->nlabels; i++)
+		if ((rc = set_label(m, a->labels[i], err)) != 0)
+			return rc;
+	if (a->status) {
+		if (strcmp(a->status, "active") == 0)
+			m->status = VAULT_ACTIVE;
+		else if (strcmp(a->status, "exposed") == 0)
+			m->status = VAULT_EXPOSED;
+		else if (strcmp(a->status, "revoked") == 0)
+			m->status = VAULT_REVOKED;
+		else
+			return al_err_set(err, AL_EINVAL, "--status: expected "
+			    "active, exposed or revoked, got '%s'", a->status);
+	}
+	return 0;
+}
+
+static void
+warn_short(struct al_secret *v)
+{
+	if (al_secret_len(v) < 8)
+		al_msg(stderr, "warning", "the value is only %zu bytes long; "
+		    "values under 8 bytes are not masked on their own in "
+		    "multi-line output", al_secret_len(v));
+}
+
+static int
+secret_add(struct cli *cli, struct vault *v, struct secret_args *a,
+    struct al_err *err)
+{
+	struct vault_meta m;
+	struct al_secret *value = NULL;
+	int64_t now = cli->clock->now(cli->clock->arg);
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	if (a->owner == NULL || a->purpose == NULL)
+		return al_err_set(err, AL_EINVAL, "'secret add' needs --owner "
+		    "and --purpose (see `airlock help secret`)");
+	(void)snprintf(m.name, sizeof(m.name), "%s", a->name);
+	if ((rc = apply_meta(a, &m, now, err)) != 0)
+		goto out;
+	if (m.expires && m.expires <= now)
+		al_msg(stderr, "warning", "'%s' is already expired", a->name);
+	if ((rc = cli_vault_unlock(v, a->passfd, err)) != 0)
+		goto out;
+	if ((rc = cli_read_value(a->name, a->value_file, a->keep_newline,
+	    VAULT_VALUE_MAX, &value, err)) != 0)
+		goto out;
+	warn_short(value);
+	rc = vault_secret_add(v, &m, value, err);
+out:
+	al_secret_free(value);
+	vault_meta_release(&m);
+	return rc;
+}
+
+static int
+secret_rotate(struct vault *v, struct secret_args *a, struct al_err *err)
+{
+	struct vault_meta m;
+	struct al_secret *value = NULL;
+	int rc;
+
+	/* Fail on an unknown name before asking for anything. */
+	if ((rc = vault_secret_get(v, a->name, &m, err)) != 0)
+		return rc;
+	vault_meta_release(&m);
+	if ((rc = cli_vault_unlock(v, a->passfd, err)) != 0)
+		return rc;
+	if ((rc = cli_read_value(a->name, a->value_file, a->keep_newline,
+	    VAULT_VALUE_MAX, &value, err)) != 0)
+		return rc;
+	warn_short(value);
+	rc = vault_secret_rotate(v, a->name, value, err);
+	al_secret_free(value);
+	return rc;
+}
+
+static int
+secret_edit(struct cli *cli, struct vault *v, struct secret_args *a,
+    struct al_err *err)
+{
+	struct vault_meta m;
+	int rc;
+
+	if ((a->seen & ~B(OPT_PASSFD)) == 0)
+		return al_err_set(err, AL_EINVAL, "'secret edit' needs at least "
+		    "one change (see `airlock help secret`)");
+	if ((rc = vault_secret_get(v, a->name, &m, err)) != 0)
+		return rc;
+	if ((rc = apply_meta(a, &m, cli->clock->now(cli->clock->arg),
+	    err)) == 0)
+		rc = vault_secret_update(v, &m, err);
+	vault_meta_release(&m);
+	return rc;
+}
+
+static void
+print_table(const struct cli *cli, struct vault_meta *list, size_t n,
+    int64_t now)
+{
+	size_t i, wname = 4, wowner = 5;
+	char exp[21], due[21];
+
+	for (i = 0; i < n; i++) {
+		if (strlen(list[i].name) > wname)
+			wname = strlen(list[i].name);
+		if (list[i].owner && strlen(list[i].owner) > wowner)
+			wowner = strlen(list[i].owner);
+	}
+	if (wowner > 24)
+		wowner = 24;
+	printf("%-*s  %-8s  %3s  %-*s  %-10s  %-10s  %s\n", (int)wname, "NAME",
+	    "STATUS", "VER", (int)wowner, "OWNER", "EXPIRES", "ROTATE BY",
+	    "PURPOSE");
+	for (i = 0; i < n; i++) {
+		const struct vault_meta *m = &list[i];
+		enum vault_status st = vault_meta_status(m, now);
+		const char *color = st == VAULT_ACTIVE ? NULL : "\033[31m";
+		const char *stname = m->corrupt ? "corrupt" :
+		    vault_status_name(st);
+		char stcol[16];
+
+		if (m->expires) {
+			al_format_time(m->expires, exp);
+			exp[10] = '\0';
+		} else
+			(void)snprintf(exp, sizeof(exp), "-");
+		if (m->rotate_every) {
+			al_format_time((m->last_rotated ? m->last_rotated :
+			    m->created) + m->rotate_every, due);
+			due[10] = '\0';
+			if (vault_meta_rotation_due(m, now))
+				(void)snprintf(due + 10, sizeof(due) - 10, "!");
+		} else
+			(void)snprintf(due, sizeof(due), "-");
+		(void)snprintf(stcol, sizeof(stcol), "%-8s", stname);
+		printf("%-*s  %s%s%s  %3u  %-*.*s  %-10s  %-10s  %s\n",
+		    (int)wname, m->name, cli->color_out && color ? color : "",
+		    stcol, cli->color_out && color ? "\033[0m" : "",
+		    m->version, (int)wowner,
+		    (int)wowner, m->owner ? m->owner : "", exp, due,
+		    m->purpose ? m->purpose : "");
+	}
+}
+
+static int
+secret_ls(struct cli *cli, struct vault *v, struct secret_args *a,
+    struct al_err *err)
+{
+	struct vault_meta *list = NULL;
+	size_t n = 0, i, kept = 0;
+	int64_t now = cli->clock->now(cli->clock->arg);
+	json_t *arr = NULL;
+	int rc;
+
+	if ((rc = vault_secret_list(v, &list, &n, err)) != 0)
+		return rc;
+	/* Filter in place, releasing what is dropped. */
+	for (i = 0; i < n; i++) {
+		struct vault_meta *m = &list[i];
+		int keep = 1;
+
+		if (a->owner && (m->owner == NULL ||
+		    strcmp(m->owner, a->owner) != 0))
+			keep = 0;
+		if (a->expired && vault_meta_status(m, now) != VAULT_EXPIRED)
+			keep = 0;
+		if (a->due && !vault_meta_rotation_due(m, now))
+			keep = 0;
+		if (!keep) {
+			vault_meta_release(m);
+			continue;
+		}
+		if (kept != i)
+			list[kept] = *m;
+		kept++;
+	}
+	if (a->json) {
+		if ((arr = json_array()) == NULL) {
+			rc = al_err_set(err, AL_ENOMEM, "out of memory");
+			goto out;
+		}
+		for (i = 0; i < kept; i++)
+			json_array_append_new(arr, cli_meta_json(&list[i], now));
+		rc = cli_print_json(arr) == 0 ? 0 : AL_EIO;
+		if (rc)
+			(void)al_err_set(err, rc, "cannot write the list");
+	} else if (kept > 0)
+		print_table(cli, list, kept, now);
+out:
+	json_decref(arr);
+	vault_meta_list_free(list, kept);
+	return rc;
+}
+
+static int
+secret_show(struct cli *cli, struct vault *v, struct secret_args *a,
+    struct al_err *err)
+{
+	struct vault_meta m;
+	int64_t now = cli->clock->now(cli->clock->arg);
+	json_t *o, *val;
+	const char *k;
+	size_t i;
+	int rc;
+
+	if ((rc = vault_secret_get(v, a->name, &m, err)) != 0)
+		return rc;
+	o = cli_meta_json(&m, now);
+	if (o == NULL)
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+	else if (a->json)
+		rc = cli_print_json(o) == 0 ? 0 : al_err_set(err, AL_EIO,
+		    "cannot write");
+	else {
+		json_object_foreach(o, k, val) {
+			printf("%-16s ", k);
+			if (json_is_string(val))
+				printf("%s\n", json_string_value(val));
+			else if (json_is_integer(val))
+				printf("%lld\n", (long long)json_integer_value(
+				    val));
+			else if (json_is_boolean(val))
+				printf("%s\n", json_is_true(val) ? "yes" : "no");
+			else if (json_is_array(val)) {
+				for (i = 0; i < json_array_size(val); i++)
+					printf("%s%s", i ? ", " : "",
+					    json_string_value(json_array_get(
+					    val, i)));
+				printf("%s\n", json_array_size(val) ? "" : "-");
+			} else if (json_is_object(val)) {
+				const char *lk;
+				json_t *lv;
+
+				i = 0;
+				json_object_foreach(val, lk, lv)
+					printf("%s%s=%s", i++ ? ", " : "", lk,
+					    json_string_value(lv));
+				printf("%s\n", i ? "" : "-");
+			} else
+				printf("-\n");
+		}
+	}
+	json_decref(o);
+	vault_meta_release(&m);
+	return rc;
+}
+
+int
+cmd_secret(struct cli *cli, int argc, char **argv)
+{
+	struct secret_args a;
+	struct vault *v = NULL;
+	struct al_err err;
+	int rc;
+
+	al_err_clear(&err);
+	memset(&a, 0, sizeof(a));
+	a.passfd = -1;
+	if (argc < 2) {
+		if (cli_wants_help(argc, argv))
+			return cli_print_help("secret", stdout);
+		return cli_usage("secret", "'secret' needs a subcommand: add, "
+		    "ls, show, rotate, edit or rm");
+	}
+	a.sub = argv[1];
+	if (strcmp(a.sub, "-h") == 0 || strcmp(a.sub, "--help") == 0)
+		return cli_print_help("secret", stdout);
+	if (strcmp(a.sub, "add") && strcmp(a.sub, "ls") && strcmp(a.sub,
+	    "list") && strcmp(a.sub, "show") && strcmp(a.sub, "rotate") &&
+	    strcmp(a.sub, "edit") && strcmp(a.sub, "rm"))
+		return cli_usage("secret", "unknown subcommand 'secret %s'",
+		    a.sub);
+	if ((rc = parse_args(argc - 1, argv + 1, &a)) != 0)
+		return rc < 0 ? CLI_EXIT_OK : rc;
+	if (cli_vault_open(cli, &v, &err) != 0)
+		return cli_fail(&err);
+	if (strcmp(a.sub, "add") == 0)
+		rc = secret_add(cli, v, &a, &err);
+	else if (strcmp(a.sub, "ls") == 0 || strcmp(a.sub, "list") == 0)
+		rc = secret_ls(cli, v, &a, &err);
+	else if (strcmp(a.sub, "show") == 0)
+		rc = secret_show(cli, v, &a, &err);
+	else if (strcmp(a.sub, "rotate") == 0)
+		rc = secret_rotate(v, &a, &err);
+	else if (strcmp(a.sub, "edit") == 0)
+		rc = secret_edit(cli, v, &a, &err);
+	else
+		rc = vault_secret_remove(v, a.name, &err);
+	vault_close(v);
+	return rc == 0 ? CLI_EXIT_OK : cli_fail(&err);
+}

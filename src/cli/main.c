@@ -1,0 +1,197 @@
+/*
+ * airlock: the command-line entry point.  Hardens the process, finds the
+ * state directory and dispatches to one cmd_<name>.c per subcommand.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+
+static const char main_help[] =
+"usage: airlock [--version] [--help] COMMAND [ARGS...]\n"
+"\n"
+"airlock lets AI coding agents use credentials without holding them.\n"
+"\n"
+"Commands:\n";
+
+static const char main_help_tail[] =
+"\n"
+"Run `airlock help COMMAND` or `airlock COMMAND --help` for details.\n"
+"State lives in $AIRLOCK_HOME (default $XDG_DATA_HOME/airlock).\n"
+"Exit status: 0 success, 1 findings or failed check, 2 error or bad usage.\n";
+
+static const struct cli_cmd commands[] = {
+	{ "init", "create the state directory, master key and vault",
+	    cmd_init_help, cmd_init },
+	{ "secret", "add, list, show, rotate, edit and remove secrets",
+	    cmd_secret_help, cmd_secret },
+	{ "key", "change the master key or passphrase",
+	    cmd_key_help, cmd_key },
+	{ "doctor", "check permissions, hardening and deployment",
+	    cmd_doctor_help, cmd_doctor },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct cli_cmd *
+find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void
+print_main_help(FILE *out)
+{
+	size_t i;
+
+	fputs(main_help, out);
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name,
+		    commands[i].summary);
+	fputs(main_help_tail, out);
+}
+
+int
+cli_print_help(const char *name, FILE *out)
+{
+	const struct cli_cmd *c;
+	char first[64];
+	size_t n = strcspn(name, " ");
+
+	if (n >= sizeof(first))
+		n = sizeof(first) - 1;
+	memcpy(first, name, n);
+	first[n] = '\0';
+	if ((c = find_command(first)) == NULL) {
+		al_msg(stderr, "error", "unknown command '%s' (see `airlock "
+		    "help`)", first);
+		return CLI_EXIT_FAIL;
+	}
+	fputs(c->help, out);
+	return CLI_EXIT_OK;
+}
+
+int
+cli_fail(const struct al_err *err)
+{
+	al_msg(stderr, "error", "%s", err->msg[0] ? err->msg :
+	    al_strerror(err->code));
+	return cli_exit_for(err->code);
+}
+
+int
+cli_failf(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, sizeof(buf), fmt, ap);	/* may truncate */
+	va_end(ap);
+	al_msg(stderr, "error", "%s", buf);
+	return CLI_EXIT_FAIL;
+}
+
+int
+cli_usage(const char *cmd, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, sizeof(buf), fmt, ap);	/* may truncate */
+	va_end(ap);
+	al_msg(stderr, "usage", "%s (see `airlock help %s`)", buf, cmd);
+	return CLI_EXIT_FAIL;
+}
+
+int
+cli_bad_option(const char *cmd, int argc, char **argv, int opt)
+{
+	const char *arg = optind - 1 < argc ? argv[optind - 1] : "";
+
+	if (opt == ':')
+		return cli_usage(cmd, "option '%s' needs a value", arg);
+	if (optopt != 0 && optopt != '?')
+		return cli_usage(cmd, "unknown option '-%c'", optopt);
+	return cli_usage(cmd, "unknown option '%s'", arg);
+}
+
+int
+cli_wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+cli_exit_for(int code)
+{
+	return code == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli;
+	struct al_err err;
+	const struct cli_cmd *c;
+
+	al_err_clear(&err);
+	if (al_process_harden(&err) != 0)
+		return cli_fail(&err);
+	if (sodium_init() < 0)
+		return cli_failf("cannot initialise libsodium");
+	memset(&cli, 0, sizeof(cli));
+	cli.clock = al_clock_system();
+	cli.color_out = al_use_color(STDOUT_FILENO);
+	cli.color_err = al_use_color(STDERR_FILENO);
+
+	if (argc < 2) {
+		print_main_help(stderr);
+		return CLI_EXIT_FAIL;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		print_main_help(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
+		printf("airlock %s\n", AIRLOCK_VERSION);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "help") == 0) {
+		if (argc < 3) {
+			print_main_help(stdout);
+			return CLI_EXIT_OK;
+		}
+		return cli_print_help(argv[2], stdout);
+	}
+	if ((c = find_command(argv[1])) == NULL) {
+		al_msg(stderr, "usage", "unknown command '%s' (see `airlock "
+		    "help`)", argv[1]);
+		return CLI_EXIT_FAIL;
+	}
+	if (al_state_dir(cli.home, sizeof(cli.home), &err) != 0)
+		return cli_fail(&err);
+	return c->run(&cli, argc - 1, argv + 1);
+}

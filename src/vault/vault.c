@@ -1,0 +1,893 @@
+/*
+ * The vault: envelope encryption over a storage backend.
+ *
+ * Key hierarchy: master key (master.key or Argon2id(passphrase)) wraps the
+ * data key (DEK); the DEK seals each record.  Each wrap carries a random key
+ * id so that a key change can add the new wrap before the old one is
+ * removed: at every instant of a change one of the two keys opens the vault.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "store_int.h"
+
+#define DEK_LEN		crypto_aead_xchacha20poly1305_ietf_KEYBYTES
+#define ABYTES		crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define KEYFILE_MAGIC	"AIRLOCK1"
+#define KEYFILE_LEN	(8 + STORE_ID_LEN + DEK_LEN)
+#define AD_MAX		(64 + 2 * STORE_ID_LEN + VAULT_NAME_MAX)
+
+struct vault {
+	const struct store_ops	*ops;
+	void			*store;
+	const struct al_clock	*clock;
+	char			 home[PATH_MAX];
+	unsigned char		 vault_id[STORE_ID_LEN];
+	enum vault_key_kind	 kind;
+	struct al_secret	*dek;		/* NULL until unlocked */
+};
+
+/* A master key in guarded memory, with the id of its wrap. */
+struct master {
+	unsigned char		 key_id[STORE_ID_LEN];
+	struct al_secret	*key;
+};
+
+static size_t
+wrap_ad(unsigned char *ad, const unsigned char *vault_id,
+    const unsigned char *key_id)
+{
+	static const char tag[] = "airlock/dek/v1";
+
+	memcpy(ad, tag, sizeof(tag));
+	memcpy(ad + sizeof(tag), vault_id, STORE_ID_LEN);
+	memcpy(ad + sizeof(tag) + STORE_ID_LEN, key_id, STORE_ID_LEN);
+	return sizeof(tag) + 2 * STORE_ID_LEN;
+}
+
+/*
+ * Associated data of a record: binds the ciphertext to this vault and to the
+ * secret's id, name and version.
+ */
+static size_t
+record_ad(unsigned char *ad, const unsigned char *vault_id,
+    const unsigned char *id, const char *name, uint32_t version)
+{
+	static const char tag[] = "airlock/secret/v1";
+	size_t n = 0, nl = strlen(name);
+
+	memcpy(ad, tag, sizeof(tag));
+	n += sizeof(tag);
+	memcpy(ad + n, vault_id, STORE_ID_LEN);
+	n += STORE_ID_LEN;
+	memcpy(ad + n, id, STORE_ID_LEN);
+	n += STORE_ID_LEN;
+	ad[n++] = (unsigned char)nl;
+	memcpy(ad + n, name, nl);
+	n += nl;
+	ad[n++] = (unsigned char)(version >> 24);
+	ad[n++] = (unsigned char)(version >> 16);
+	ad[n++] = (unsigned char)(version >> 8);
+	ad[n++] = (unsigned char)version;
+	return n;
+}
+
+static void
+master_release(struct master *m)
+{
+	al_secret_free(m->key);
+	m->key = NULL;
+}
+
+/* Derive a master key from a passphrase with the wrap's salt and limits. */
+static int
+master_from_passphrase(struct master *m, const struct store_wrap *w,
+    struct al_secret *pass, struct al_err *err)
+{
+	unsigned char *p;
+	int rc;
+
+	m->key = NULL;
+	memcpy(m->key_id, w->key_id, STORE_ID_LEN);
+	if ((rc = al_secret_new(DEK_LEN, &m->key)) != 0)
+		return al_err_set(err, rc, "cannot allocate guarded memory");
+	p = al_secret_open(pass);
+	rc = crypto_pwhash(al_secret_open(m->key), DEK_LEN, (const char *)p,
+	    al_secret_len(pass), w->salt, w->opslimit, (size_t)w->memlimit,
+	    crypto_pwhash_ALG_ARGON2ID13);
+	al_secret_close(pass);
+	al_secret_set_len(m->key, DEK_LEN);
+	al_secret_close(m->key);
+	if (rc != 0) {
+		master_release(m);
+		return al_err_set(err, AL_ENOMEM, "cannot derive the key from "
+		    "the passphrase: not enough memory for Argon2id");
+	}
+	return 0;
+}
+
+static int
+keyfile_path(const struct vault *v, char *out, size_t n, const char *suffix)
+{
+	return snprintf(out, n, "%s/%s%s", v->home, VAULT_KEY_FILE, suffix) <
+	    (int)n ? 0 : AL_ETOOBIG;
+}
+
+/* Read master.key, refusing a file group or others can reach. */
+static int
+master_from_file(struct master *m, const struct vault *v, struct al_err *err)
+{
+	char path[PATH_MAX];
+	struct al_secret *raw = NULL;
+	unsigned char *p;
+	int fd = -1, rc;
+
+	m->key = NULL;
+	if (keyfile_path(v, path, sizeof(path), "") != 0)
+		return al_err_set(err, AL_ETOOBIG, "path too long");
+	if ((rc = al_fs_check_private(path, 0, err)) != 0) {
+		if (rc == AL_ENOENT)
+			return al_err_set(err, AL_EBADKEY, "%s is missing: "
+			    "the vault cannot be opened without it", path);
+		return rc;
+	}
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return al_err_set(err, AL_ESYS, "cannot open %s: %s", path,
+		    strerror(errno));
+	rc = al_secret_read_fd(fd, KEYFILE_LEN, &raw, err);
+	(void)close(fd);
+	if (rc != 0 || al_secret_len(raw) != KEYFILE_LEN) {
+		al_secret_free(raw);
+		return al_err_set(err, AL_EBADKEY, "%s is not an airlock "
+		    "master key", path);
+	}
+	p = al_secret_open(raw);
+	if (memcmp(p, KEYFILE_MAGIC, 8) != 0) {
+		al_secret_free(raw);
+		return al_err_set(err, AL_EBADKEY, "%s is not an airlock "
+		    "master key", path);
+	}
+	memcpy(m->key_id, p + 8, STORE_ID_LEN);
+	rc = al_secret_from(p + 8 + STORE_ID_LEN, DEK_LEN, &m->key);
+	al_secret_free(raw);
+	if (rc != 0)
+		return al_err_set(err, rc, "cannot allocate guarded memory");
+	return 0;
+}
+
+/* Create a fresh random master key and write it to path (O_EXCL, 0600). */
+static int
+master_new_file(struct master *m, const char *path, struct al_err *err)
+{
+	struct al_secret *raw = NULL;
+	unsigned char *p;
+	int rc;
+
+	m->key = NULL;
+	if ((rc = al_secret_new(KEYFILE_LEN, &raw)) != 0)
+		return al_err_set(err, rc, "cannot allocate guarded memory");
+	p = al_secret_open(raw);
+	memcpy(p, KEYFILE_MAGIC, 8);
+	randombytes_buf(m->key_id, STORE_ID_LEN);
+	memcpy(p + 8, m->key_id, STORE_ID_LEN);
+	randombytes_buf(p + 8 + STORE_ID_LEN, DEK_LEN);
+	if ((rc = al_fs_write_new(path, p, KEYFILE_LEN, err)) == 0 &&
+	    (rc = al_secret_from(p + 8 + STORE_ID_LEN, DEK_LEN, &m->key)) != 0)
+		rc = al_err_set(err, rc, "cannot allocate guarded memory");
+	al_secret_free(raw);
+	return rc;
+}
+
+static void
+wrap_seal(struct store_wrap *w, const struct vault *v, struct master *m,
+    struct al_secret *dek)
+{
+	unsigned char ad[AD_MAX];
+	size_t adlen = wrap_ad(ad, v->vault_id, m->key_id);
+
+	memcpy(w->key_id, m->key_id, STORE_ID_LEN);
+	randombytes_buf(w->wrapped, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	(void)crypto_aead_xchacha20poly1305_ietf_encrypt(
+	    w->wrapped + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL,
+	    al_secret_open(dek), DEK_LEN, ad, adlen, NULL, w->wrapped,
+	    al_secret_open(m->key));
+	al_secret_close(dek);
+	al_secret_close(m->key);
+}
+
+/* Unwrap the DEK; -1 if the key does not open this wrap. */
+static int
+wrap_open(const struct store_wrap *w, const struct vault *v,
+    struct master *m, struct al_secret **dek)
+{
+	unsigned char ad[AD_MAX];
+	size_t adlen = wrap_ad(ad, v->vault_id, w->key_id);
+	struct al_secret *d;
+	int rc;
+
+	*dek = NULL;
+	if (al_secret_new(DEK_LEN, &d) != 0)
+		return -1;
+	rc = crypto_aead_xchacha20poly1305_ietf_decrypt(al_secret_open(d),
+	    NULL, NULL, w->wrapped + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+	    sizeof(w->wrapped) - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+	    ad, adlen, w->wrapped, al_secret_open(m->key));
+	al_secret_close(m->key);
+	al_secret_set_len(d, DEK_LEN);
+	al_secret_close(d);
+	if (rc != 0) {
+		al_secret_free(d);
+		return -1;
+	}
+	*dek = d;
+	return 0;
+}
+
+/* Fill a passphrase wrap's salt and limits for a new key. */
+static void
+wrap_new_passphrase(struct store_wrap *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->kind = VAULT_KEY_KIND_PASSPHRASE;
+	randombytes_buf(w->key_id, STORE_ID_LEN);
+	randombytes_buf(w->salt, sizeof(w->salt));
+	w->opslimit = crypto_pwhash_OPSLIMIT_MODERATE;
+	w->memlimit = crypto_pwhash_MEMLIMIT_MODERATE;
+}
+
+static void
+unlink_vault_files(const char *home)
+{
+	static const char *const names[] = { VAULT_DB_FILE, VAULT_DB_FILE
+	    "-wal", VAULT_DB_FILE "-shm", VAULT_DB_FILE "-journal" };
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (al_path_join(path, sizeof(path), home, names[i]) == 0)
+			(void)unlink(path);
+}
+
+int
+vault_create(const char *home, const struct vault_key *key,
+    const struct al_clock *clock, struct al_err *err)
+{
+	struct vault v;
+	struct master m = { { 0 }, NULL };
+	struct store_wrap w;
+	struct al_secret *dek = NULL;
+	char keypath[PATH_MAX], created[21];
+	struct stat st;
+	int rc, made_key = 0, made_db = 0;
+
+	memset(&v, 0, sizeof(v));
+	v.ops = &store_sqlite_ops;
+	if (snprintf(v.home, sizeof(v.home), "%s", home) >=
+	    (int)sizeof(v.home) || keyfile_path(&v, keypath, sizeof(keypath),
+	    "") != 0)
+		return al_err_set(err, AL_ETOOBIG, "path too long");
+	if (key->kind == VAULT_KEY_KIND_PASSPHRASE && (key->passphrase ==
+	    NULL || al_secret_len(key->passphrase) == 0))
+		return al_err_set(err, AL_EINVAL, "the passphrase is empty");
+	if ((rc = al_fs_mkdir_private(home, err)) != 0)
+		return rc;
+	if (lstat(keypath, &st) == 0)
+		return al_err_set(err, AL_EEXIST, "%s already exists: refusing "
+		    "to overwrite it (move it away if it belongs to no vault)",
+		    keypath);
+	if ((rc = v.ops->open(home, 1, &v.store, err)) != 0)
+		return rc;
+	made_db = 1;
+	randombytes_buf(v.vault_id, sizeof(v.vault_id));
+	if ((rc = al_secret_new(DEK_LEN, &dek)) != 0) {
+		rc = al_err_set(err, rc, "cannot allocate guarded memory");
+		goto out;
+	}
+	randombytes_buf(al_secret_open(dek), DEK_LEN);
+	al_secret_set_len(dek, DEK_LEN);
+	al_secret_close(dek);
+
+	if (key->kind == VAULT_KEY_KIND_PASSPHRASE) {
+		wrap_new_passphrase(&w);
+		if ((rc = master_from_passphrase(&m, &w, key->passphrase,
+		    err)) != 0)
+			goto out;
+	} else {
+		memset(&w, 0, sizeof(w));
+		w.kind = VAULT_KEY_KIND_FILE;
+		if ((rc = master_new_file(&m, keypath, err)) != 0)
+			goto out;
+		made_key = 1;
+	}
+	wrap_seal(&w, &v, &m, dek);
+	al_format_time(clock->now(clock->arg), created);
+	if ((rc = v.ops->begin(v.store, err)) != 0)
+		goto out;
+	if ((rc = v.ops->meta_put(v.store, "vault_id", v.vault_id,
+	    sizeof(v.vault_id), err)) != 0 ||
+	    (rc = v.ops->meta_put(v.store, "schema", "1", 1, err)) != 0 ||
+	    (rc = v.ops->meta_put(v.store, "created", created, strlen(created),
+	    err)) != 0 ||
+	    (rc = v.ops->wrap_put(v.store, &w, err)) != 0 ||
+	    (rc = v.ops->commit(v.store, err)) != 0) {
+		v.ops->rollback(v.store);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (v.store != NULL)
+		v.ops->close(v.store);
+	if (rc != 0) {
+		if (made_key)
+			(void)unlink(keypath);
+		if (made_db)
+			unlink_vault_files(home);
+	}
+	master_release(&m);
+	al_secret_free(dek);
+	return rc;
+}
+
+int
+vault_open(const char *home, const struct al_clock *clock, struct vault **out,
+    struct al_err *err)
+{
+	struct vault *v = NULL;
+	struct store_wrap *wraps = NULL;
+	struct al_buf id;
+	char keypath[PATH_MAX];
+	struct stat st;
+	size_t n = 0, i;
+	int rc, have_file_wrap = 0;
+
+	*out = NULL;
+	al_buf_init(&id, 64, 0);
+	if (lstat(home, &st) != 0)
+		return al_err_set(err, AL_ENOVAULT, "no vault at %s: run "
+		    "`airlock init`", home);
+	if ((rc = al_fs_check_private(home, 1, err)) != 0)
+		return rc;
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	v->ops = &store_sqlite_ops;
+	v->clock = clock;
+	if (snprintf(v->home, sizeof(v->home), "%s", home) >=
+	    (int)sizeof(v->home)) {
+		rc = al_err_set(err, AL_ETOOBIG, "path too long");
+		goto out;
+	}
+	if ((rc = v->ops->open(home, 0, &v->store, err)) != 0)
+		goto out;
+	if ((rc = v->ops->meta_get(v->store, "vault_id", &id, err)) != 0)
+		goto out;
+	if (id.len != STORE_ID_LEN) {
+		rc = al_err_set(err, AL_ECORRUPT, "the vault in %s has a "
+		    "damaged identity", home);
+		goto out;
+	}
+	memcpy(v->vault_id, id.data, STORE_ID_LEN);
+	if ((rc = v->ops->wrap_list(v->store, &wraps, &n, err)) != 0)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (wraps[i].kind == VAULT_KEY_KIND_FILE)
+			have_file_wrap = 1;
+	/*
+	 * A file wrap counts only while master.key exists: a change from a key
+	 * file to a passphrase removes the file wrap first, then the file.
+	 */
+	v->kind = VAULT_KEY_KIND_PASSPHRASE;
+	if (have_file_wrap && keyfile_path(v, keypath, sizeof(keypath), "") ==
+	    0 && lstat(keypath, &st) == 0)
+		v->kind = VAULT_KEY_KIND_FILE;
+	else if (!have_file_wrap && n == 0) {
+		rc = al_err_set(err, AL_ECORRUPT, "the vault in %s has no "
+		    "usable key wrap", home);
+		goto out;
+	}
+	*out = v;
+	v = NULL;
+	rc = 0;
+out:
+	free(wraps);
+	al_buf_release(&id);
+	vault_close(v);
+	return rc;
+}
+
+void
+vault_close(struct vault *v)
+{
+	if (v == NULL)
+		return;
+	if (v->store != NULL)
+		v->ops->close(v->store);
+	al_secret_free(v->dek);
+	free(v);
+}
+
+enum vault_key_kind
+vault_key_kind(const struct vault *v)
+{
+	return v->kind;
+}
+
+int
+vault_unlock(struct vault *v, const struct vault_key *key, struct al_err *err)
+{
+	struct store_wrap *wraps = NULL;
+	struct master m = { { 0 }, NULL };
+	size_t n, i;
+	int rc;
+
+	if (v->dek != NULL)
+		return 0;
+	if (key->kind != v->kind)
+		return al_err_set(err, AL_EINVAL, "this vault is locked with "
+		    "%s", v->kind == VAULT_KEY_KIND_FILE ? "master.key, not a "
+		    "passphrase" : "a passphrase: give it with --passphrase-fd "
+		    "or at the prompt");
+	if ((rc = v->ops->wrap_list(v->store, &wraps, &n, err)) != 0)
+		return rc;
+	rc = AL_EBADKEY;
+	if (key->kind == VAULT_KEY_KIND_FILE) {
+		if ((rc = master_from_file(&m, v, err)) != 0)
+			goto out;
+		rc = AL_EBADKEY;
+		for (i = 0; i < n && v->dek == NULL; i++)
+			if (wraps[i].kind == VAULT_KEY_KIND_FILE &&
+			    memcmp(wraps[i].key_id, m.key_id, STORE_ID_LEN) == 0 &&
+			    wrap_open(&wraps[i], v, &m, &v->dek) == 0)
+				rc = 0;
+		if (rc != 0)
+			rc = al_err_set(err, AL_EBADKEY, "%s/%s does not open "
+			    "this vault", v->home, VAULT_KEY_FILE);
+		goto out;
+	}
+	for (i = 0; i < n && v->dek == NULL; i++) {
+		if (wraps[i].kind != VAULT_KEY_KIND_PASSPHRASE)
+			continue;
+		if ((rc = master_from_passphrase(&m, &wraps[i],
+		    key->passphrase, err)) != 0)
+			goto out;
+		rc = wrap_open(&wraps[i], v, &m, &v->dek) == 0 ? 0 : AL_EBADKEY;
+		master_release(&m);
+	}
+	if (rc != 0)
+		rc = al_err_set(err, AL_EBADKEY, "wrong passphrase for the vault "
+		    "in %s", v->home);
+out:
+	master_release(&m);
+	free(wraps);
+	return rc;
+}
+
+/* Levenshtein distance, capped; used for "did you mean". */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	size_t row[VAULT_NAME_MAX + 2];
+
+	if (la > VAULT_NAME_MAX || lb > VAULT_NAME_MAX)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		size_t prev = row[0], tmp;
+
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			size_t best = prev + (a[i - 1] != b[j - 1]);
+
+			tmp = row[j];
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+/* Replace an AL_ENOENT message with one that suggests a near name. */
+static int
+not_found(struct vault *v, const char *name, struct al_err *err)
+{
+	struct vault_meta *list = NULL;
+	size_t n = 0, i, best = SIZE_MAX, d;
+	const char *near = NULL;
+
+	if (v->ops->row_list(v->store, &list, &n, NULL) == 0)
+		for (i = 0; i < n; i++) {
+			d = edit_distance(name, list[i].name);
+			if (d < best && d <= 2 + strlen(name) / 8) {
+				best = d;
+				near = list[i].name;
+			}
+		}
+	if (near != NULL)
+		(void)al_err_set(err, AL_ENOENT, "no secret named '%s' (did you "
+		    "mean '%s'?)", name, near);
+	else
+		(void)al_err_set(err, AL_ENOENT, "no secret named '%s'", name);
+	vault_meta_list_free(list, n);
+	return AL_ENOENT;
+}
+
+static int
+row_get(struct vault *v, const char *name, struct store_row *r,
+    struct al_err *err)
+{
+	int rc;
+
+	if ((rc = vault_name_check(name, err)) != 0)
+		return rc;
+	rc = v->ops->row_get(v->store, name, r, err);
+	if (rc == AL_ENOENT)
+		return not_found(v, name, err);
+	return rc;
+}
+
+/* Seal value into r under r's id, name and version. */
+static int
+row_seal(struct vault *v, struct store_row *r, struct al_secret *value,
+    struct al_err *err)
+{
+	unsigned char ad[AD_MAX];
+	size_t adlen, len = al_secret_len(value);
+
+	free(r->ct);
+	r->ctlen = len + ABYTES;
+	if ((r->ct = malloc(r->ctlen)) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	adlen = record_ad(ad, v->vault_id, r->id, r->meta.name,
+	    r->meta.version);
+	randombytes_buf(r->nonce, sizeof(r->nonce));
+	(void)crypto_aead_xchacha20poly1305_ietf_encrypt(r->ct, NULL,
+	    al_secret_open(value), len, ad, adlen, NULL, r->nonce,
+	    al_secret_open(v->dek));
+	al_secret_close(value);
+	al_secret_close(v->dek);
+	return 0;
+}
+
+static int
+check_value(struct al_secret *value, struct al_err *err)
+{
+	if (al_secret_len(value) == 0)
+		return al_err_set(err, AL_EINVAL, "the value is empty");
+	if (al_secret_len(value) > VAULT_VALUE_MAX)
+		return al_err_set(err, AL_ETOOBIG, "the value is larger than "
+		    "%d bytes", VAULT_VALUE_MAX);
+	return 0;
+}
+
+static int
+check_meta(const struct vault_meta *m, struct al_err *err)
+{
+	size_t i;
+	int rc;
+
+	if ((rc = vault_name_check(m->name, err)) != 0 ||
+	    (rc = vault_text_check(m->owner ? m->owner : "", "owner",
+	    err)) != 0 ||
+	    (rc = vault_text_check(m->purpose ? m->purpose : "", "purpose",
+	    err)) != 0)
+		return rc;
+	if (m->nhosts > VAULT_LIST_MAX || m->nlabels > VAULT_LIST_MAX)
+		return al_err_set(err, AL_EINVAL, "at most %d hosts and %d "
+		    "labels per secret", VAULT_LIST_MAX, VAULT_LIST_MAX);
+	for (i = 0; i < m->nhosts; i++)
+		if ((rc = vault_text_check(m->hosts[i], "host", err)) != 0)
+			return rc;
+	for (i = 0; i < m->nlabels; i++)
+		if ((rc = vault_text_check(m->labels[i].key, "label key",
+		    err)) != 0 || (rc = vault_text_check(m->labels[i].value,
+		    "label value", err)) != 0)
+			return rc;
+	return 0;
+}
+
+static int
+need_unlocked(const struct vault *v, struct al_err *err)
+{
+	if (v->dek == NULL)
+		return al_err_set(err, AL_EINVAL, "the vault is locked");
+	return 0;
+}
+
+int
+vault_secret_add(struct vault *v, const struct vault_meta *m,
+    struct al_secret *value, struct al_err *err)
+{
+	struct store_row r;
+	int64_t now = v->clock->now(v->clock->arg);
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	if ((rc = need_unlocked(v, err)) != 0 || (rc = check_meta(m, err)) !=
+	    0 || (rc = check_value(value, err)) != 0)
+		return rc;
+	if ((rc = vault_meta_copy(&r.meta, m)) != 0)
+		return al_err_set(err, rc, "out of memory");
+	randombytes_buf(r.id, sizeof(r.id));
+	al_hex(r.id, sizeof(r.id), r.meta.id);
+	r.meta.created = r.meta.updated = now;
+	if (r.meta.last_rotated == 0)
+		r.meta.last_rotated = now;
+	r.meta.version = 1;
+	r.meta.status = VAULT_ACTIVE;
+	if ((rc = row_seal(v, &r, value, err)) != 0)
+		goto out;
+	if ((rc = v->ops->begin(v->store, err)) != 0)
+		goto out;
+	if ((rc = v->ops->row_insert(v->store, &r, err)) != 0 ||
+	    (rc = v->ops->commit(v->store, err)) != 0)
+		v->ops->rollback(v->store);
+out:
+	store_row_release(&r);
+	return rc;
+}
+
+int
+vault_secret_get(struct vault *v, const char *name, struct vault_meta *out,
+    struct al_err *err)
+{
+	struct store_row r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = row_get(v, name, &r, err)) != 0)
+		return rc;
+	*out = r.meta;
+	memset(&r.meta, 0, sizeof(r.meta));
+	store_row_release(&r);
+	return 0;
+}
+
+int
+vault_secret_list(struct vault *v, struct vault_meta **out, size_t *n,
+    struct al_err *err)
+{
+	return v->ops->row_list(v->store, out, n, err);
+}
+
+int
+vault_secret_read(struct vault *v, const char *name, struct al_secret **value,
+    struct vault_meta *meta, struct al_err *err)
+{
+	struct store_row r;
+	struct al_secret *s = NULL;
+	unsigned char ad[AD_MAX];
+	size_t adlen;
+	int rc;
+
+	*value = NULL;
+	if (meta != NULL)
+		memset(meta, 0, sizeof(*meta));
+	if ((rc = need_unlocked(v, err)) != 0)
+		return rc;
+	if ((rc = row_get(v, name, &r, err)) != 0)
+		return rc;
+	if (r.ctlen < ABYTES || r.ctlen - ABYTES > VAULT_VALUE_MAX) {
+		rc = al_err_set(err, AL_ECRYPTO, "secret '%s': the record is "
+		    "corrupted or was tampered with", name);
+		goto out;
+	}
+	if ((rc = al_secret_new(r.ctlen - ABYTES, &s)) != 0) {
+		rc = al_err_set(err, rc, "cannot allocate guarded memory");
+		goto out;
+	}
+	adlen = record_ad(ad, v->vault_id, r.id, r.meta.name, r.meta.version);
+	rc = crypto_aead_xchacha20poly1305_ietf_decrypt(al_secret_open(s),
+	    NULL, NULL, r.ct, r.ctlen, ad, adlen, r.nonce,
+	    al_secret_open(v->dek));
+	al_secret_close(v->dek);
+	al_secret_set_len(s, r.ctlen - ABYTES);
+	al_secret_close(s);
+	if (rc != 0) {
+		rc = al_err_set(err, AL_ECRYPTO, "secret '%s': the record is "
+		    "corrupted or was tampered with (authentication failed)",
+		    name);
+		goto out;
+	}
+	if (meta != NULL) {
+		*meta = r.meta;
+		memset(&r.meta, 0, sizeof(r.meta));
+	}
+	*value = s;
+	s = NULL;
+out:
+	al_secret_free(s);
+	store_row_release(&r);
+	return rc;
+}
+
+/*
+ * Run a read-modify-write of one row inside a write transaction.  When
+ * value is not NULL the secret is re-sealed as a new version.
+ */
+static int
+row_modify(struct vault *v, const char *name, const struct vault_meta *m,
+    struct al_secret *value, struct al_err *err)
+{
+	struct store_row r;
+	struct vault_meta keep;
+	int64_t now = v->clock->now(v->clock->arg);
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	if ((rc = v->ops->begin(v->store, err)) != 0)
+		return rc;
+	if ((rc = row_get(v, name, &r, err)) != 0)
+		goto out;
+	if (m != NULL) {
+		keep = r.meta;
+		if ((rc = vault_meta_copy(&r.meta, m)) != 0) {
+			r.meta = keep;
+			rc = al_err_set(err, rc, "out of memory");
+			goto out;
+		}
+		/* Identity, history and version are not editable. */
+		memcpy(r.meta.name, keep.name, sizeof(keep.name));
+		memcpy(r.meta.id, keep.id, sizeof(keep.id));
+		r.meta.created = keep.created;
+		r.meta.last_rotated = keep.last_rotated;
+		r.meta.version = keep.version;
+		vault_meta_release(&keep);
+	}
+	r.meta.updated = now;
+	if (value != NULL) {
+		if (r.meta.version == UINT32_MAX) {
+			rc = al_err_set(err, AL_EINVAL, "secret '%s' cannot be "
+			    "rotated further", name);
+			goto out;
+		}
+		r.meta.version++;
+		r.meta.last_rotated = now;
+		r.meta.status = VAULT_ACTIVE;
+		if ((rc = row_seal(v, &r, value, err)) != 0)
+			goto out;
+	}
+	if ((rc = v->ops->row_update(v->store, &r, err)) != 0)
+		goto out;
+	rc = v->ops->commit(v->store, err);
+out:
+	if (rc != 0)
+		v->ops->rollback(v->store);
+	store_row_release(&r);
+	return rc;
+}
+
+int
+vault_secret_rotate(struct vault *v, const char *name,
+    struct al_secret *value, struct al_err *err)
+{
+	int rc;
+
+	if ((rc = need_unlocked(v, err)) != 0 ||
+	    (rc = check_value(value, err)) != 0)
+		return rc;
+	return row_modify(v, name, NULL, value, err);
+}
+
+int
+vault_secret_update(struct vault *v, const struct vault_meta *m,
+    struct al_err *err)
+{
+	int rc;
+
+	if ((rc = check_meta(m, err)) != 0)
+		return rc;
+	if (m->status < VAULT_ACTIVE || m->status > VAULT_REVOKED ||
+	    m->status == VAULT_EXPIRED)
+		return al_err_set(err, AL_EINVAL, "status must be active, "
+		    "exposed or revoked");
+	return row_modify(v, m->name, m, NULL, err);
+}
+
+int
+vault_secret_remove(struct vault *v, const char *name, struct al_err *err)
+{
+	int rc;
+
+	if ((rc = vault_name_check(name, err)) != 0)
+		return rc;
+	rc = v->ops->row_delete(v->store, name, err);
+	if (rc == AL_ENOENT)
+		return not_found(v, name, err);
+	return rc;
+}
+
+/* Add a wrap of the DEK under m, keeping the others, in one transaction. */
+static int
+wrap_add(struct vault *v, struct store_wrap *w, struct master *m, int prune,
+    struct al_err *err)
+{
+	int rc;
+
+	wrap_seal(w, v, m, v->dek);
+	if ((rc = v->ops->begin(v->store, err)) != 0)
+		return rc;
+	if ((rc = v->ops->wrap_put(v->store, w, err)) != 0 ||
+	    (prune && (rc = v->ops->wrap_prune(v->store, w->key_id, err)) != 0)
+	    || (rc = v->ops->commit(v->store, err)) != 0)
+		v->ops->rollback(v->store);
+	return rc;
+}
+
+int
+vault_key_change(struct vault *v, const struct vault_key *newkey,
+    struct al_err *err)
+{
+	struct master m = { { 0 }, NULL };
+	struct store_wrap w;
+	char keypath[PATH_MAX], newpath[PATH_MAX];
+	int rc;
+
+	if ((rc = need_unlocked(v, err)) != 0)
+		return rc;
+	if (keyfile_path(v, keypath, sizeof(keypath), "") != 0 ||
+	    keyfile_path(v, newpath, sizeof(newpath), ".new") != 0)
+		return al_err_set(err, AL_ETOOBIG, "path too long");
+	if (newkey->kind == VAULT_KEY_KIND_PASSPHRASE) {
+		if (newkey->passphrase == NULL ||
+		    al_secret_len(newkey->passphrase) == 0)
+			return al_err_set(err, AL_EINVAL, "the new passphrase "
+			    "is empty");
+		wrap_new_passphrase(&w);
+		if ((rc = master_from_passphrase(&m, &w, newkey->passphrase,
+		    err)) != 0)
+			return rc;
+		/* The new wrap replaces every old one atomically. */
+		if ((rc = wrap_add(v, &w, &m, 1, err)) != 0)
+			goto out;
+		if (v->kind == VAULT_KEY_KIND_FILE && unlink(keypath) != 0 &&
+		    errno != ENOENT) {
+			rc = al_err_set(err, AL_ESYS, "the vault now uses the "
+			    "passphrase, but %s could not be removed: %s",
+			    keypath, strerror(errno));
+			goto out;
+		}
+		v->kind = VAULT_KEY_KIND_PASSPHRASE;
+		goto out;
+	}
+	/*
+	 * A new key file: write master.key.new, add its wrap beside the old
+	 * one, rename it over master.key, then drop the old wraps.  A crash
+	 * anywhere leaves a key that opens the vault.
+	 */
+	(void)unlink(newpath);
+	memset(&w, 0, sizeof(w));
+	w.kind = VAULT_KEY_KIND_FILE;
+	if ((rc = master_new_file(&m, newpath, err)) != 0)
+		goto out;
+	if ((rc = wrap_add(v, &w, &m, 0, err)) != 0) {
+		(void)unlink(newpath);
+		goto out;
+	}
+	if (rename(newpath, keypath) != 0) {
+		rc = al_err_set(err, AL_ESYS, "cannot install %s: %s", keypath,
+		    strerror(errno));
+		goto out;
+	}
+	v->kind = VAULT_KEY_KIND_FILE;
+	if ((rc = v->ops->begin(v->store, err)) != 0)
+		goto out;
+	if ((rc = v->ops->wrap_prune(v->store, w.key_id, err)) != 0 ||
+	    (rc = v->ops->commit(v->store, err)) != 0)
+		v->ops->rollback(v->store);
+out:
+	master_release(&m);
+	return rc;
+}
