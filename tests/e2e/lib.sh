@@ -1,0 +1,138 @@
+# Shared helpers for end-to-end tests: source this from tests/e2e/t_*.sh.
+# Every test drives the real binary ($AIRLOCK_BIN) in a fresh $AIRLOCK_HOME
+# that is removed when the test ends.
+set -u
+
+: "${AIRLOCK_BIN:?AIRLOCK_BIN must point at the airlock binary}"
+AL="$AIRLOCK_BIN"
+T_NAME=$(basename "$0" .sh)
+T_FAILS=0
+T_COUNT=0
+
+T_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/airlock-e2e.XXXXXX")
+chmod 700 "$T_ROOT"
+export AIRLOCK_HOME="$T_ROOT/home"
+export AIRLOCK_SOCKET="$T_ROOT/home/airlockd.sock"
+export NO_COLOR=1
+OUT="$T_ROOT/out"
+ERR="$T_ROOT/err"
+# Everything any command printed, for the canary checks.
+ALL_OUTPUT="$T_ROOT/all-output"
+: >"$ALL_OUTPUT"
+
+t_cleanup() {
+	# Stop a broker this test may have started.
+	if [ -f "$AIRLOCK_HOME/airlockd.pid" ]; then
+		kill "$(cat "$AIRLOCK_HOME/airlockd.pid")" 2>/dev/null || true
+	fi
+	rm -rf "$T_ROOT"
+}
+trap t_cleanup EXIT
+
+fail() {
+	T_FAILS=$((T_FAILS + 1))
+	echo "FAIL [$T_NAME]: $*" >&2
+}
+
+pass() {
+	T_COUNT=$((T_COUNT + 1))
+}
+
+# run CMD...: run with stdin from /dev/null unless redirected by the caller;
+# stdout in $OUT, stderr in $ERR, status in $RC.
+run() {
+	"$@" >"$OUT" 2>"$ERR"
+	RC=$?
+	cat "$OUT" "$ERR" >>"$ALL_OUTPUT"
+	return 0
+}
+
+# run_in INPUT CMD...: like run, with INPUT (a file) on stdin.
+run_in() {
+	_in=$1
+	shift
+	"$@" <"$_in" >"$OUT" 2>"$ERR"
+	RC=$?
+	cat "$OUT" "$ERR" >>"$ALL_OUTPUT"
+	return 0
+}
+
+expect_rc() {
+	if [ "$RC" -ne "$1" ]; then
+		fail "${2:-command}: exit $RC, expected $1; stderr: $(head -c 600 "$ERR")"
+	else
+		pass
+	fi
+}
+
+expect_out() {	# expect_out FIXED-STRING [what]
+	if grep -qF -- "$1" "$OUT"; then pass; else
+		fail "${2:-stdout} lacks '$1'; got: $(head -c 600 "$OUT")"
+	fi
+}
+
+expect_err() {	# expect_err FIXED-STRING [what]
+	if grep -qF -- "$1" "$ERR"; then pass; else
+		fail "${2:-stderr} lacks '$1'; got: $(head -c 600 "$ERR")"
+	fi
+}
+
+expect_eq() {	# expect_eq GOT WANT [what]
+	if [ "$1" = "$2" ]; then pass; else
+		fail "${3:-value}: got '$1', expected '$2'"
+	fi
+}
+
+expect_empty() {	# expect_empty FILE [what]
+	if [ -s "$1" ]; then
+		fail "${2:-$1} should be empty; got: $(head -c 600 "$1")"
+	else
+		pass
+	fi
+}
+
+# A random canary value: printable, 32 bytes, never seen anywhere else.
+canary() {
+	printf 'cnry-%s' "$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+}
+
+# check_no_leak VALUE [FILES...]: VALUE, its base64 and hex appear nowhere
+# under $AIRLOCK_HOME, in anything printed so far, nor in FILES.
+check_no_leak() {
+	_v=$1
+	shift
+	_b64=$(printf '%s' "$_v" | base64 -w0)
+	_hex=$(printf '%s' "$_v" | od -An -tx1 | tr -d ' \n')
+	for _needle in "$_v" "$_b64" "$_hex"; do
+		if grep -rqaF -- "$_needle" "$AIRLOCK_HOME" "$ALL_OUTPUT" "$@" \
+		    2>/dev/null; then
+			fail "secret value (or its encoding) found: $(grep -rlaF -- "$_needle" "$AIRLOCK_HOME" "$ALL_OUTPUT" "$@" 2>/dev/null | head -3)"
+			return
+		fi
+	done
+	pass
+}
+
+# Initialise a vault in $AIRLOCK_HOME with a key file.
+init_vault() {
+	"$AL" init >/dev/null 2>&1 || { fail "airlock init failed"; exit 1; }
+}
+
+# add_secret NAME VALUE [options...]: add VALUE through stdin.
+add_secret() {
+	_n=$1
+	_v=$2
+	shift 2
+	printf '%s\n' "$_v" | "$AL" secret add "$_n" --owner test \
+	    --purpose "e2e test" "$@" >>"$ALL_OUTPUT" 2>&1 ||
+	    fail "adding secret $_n failed"
+}
+
+done_testing() {
+	if [ "$T_FAILS" -ne 0 ]; then
+		echo "$T_NAME: $T_FAILS failed, $T_COUNT passed" >&2
+		exit 1
+	fi
+	echo "$T_NAME: $T_COUNT checks passed"
+	exit 0
+}
