@@ -1,0 +1,122 @@
+/*
+ * airlock identity: who is calling, from the socket itself.
+ *
+ * A local caller is identified by the kernel, never by what it claims:
+ * SO_PEERCRED gives the uid, gid and pid the peer had when it connected;
+ * /proc gives the executable (the /proc/PID/exe link), its SHA-256 (hashed
+ * by opening /proc/PID/exe, which is the very file the process runs, not
+ * whatever the path names now), the chain of parent executables and the
+ * cgroup.  Everything is read through a descriptor of /proc/PID opened once,
+ * so a pid reused by another process while we read cannot answer in the
+ * peer's place; the process start time is compared before and after, and
+ * with SO_PEERPIDFD (Linux 6.5) the peer is checked to be still alive after
+ * /proc/PID was opened.
+ *
+ * Policies name callers by selectors, SPIFFE/SPIRE style:
+ *   unix:uid:1000            unix:gid:1000         unix:pid:4242
+ *   unix:user:alice          unix:group:staff
+ *   unix:exe:/usr/bin/node   unix:sha256:<64 hex>
+ *   unix:ancestor-exe:/usr/bin/bash   (one per ancestor, nearest first)
+ *   unix:cgroup:/user.slice/user-1000.slice/session-2.scope
+ * A selector whose value is unknown is absent, never empty or guessed.
+ *
+ * /proc/PID/exe can be unreadable: a process that is not dumpable (airlock's
+ * own commands make themselves so) or that belongs to another user can only
+ * be inspected by root or a holder of CAP_SYS_PTRACE.  The exe is then
+ * recorded as unknown (exe NULL, exe_errno EACCES) and the ancestors are
+ * still walked.  See docs/identity.md.
+ *
+ * Remote callers (OIDC JWT, SPIFFE JWT-SVID) will be further kinds of the
+ * same struct.
+ */
+#ifndef AIRLOCK_IDENTITY_H
+#define AIRLOCK_IDENTITY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "airlock/base.h"
+
+#define IDENT_ANCESTORS_MAX	32	/* parents walked, nearest first */
+#define IDENT_SHA256_HEX	65
+
+enum ident_kind {
+	IDENT_KIND_UNIX = 1,	/* a local process, from SO_PEERCRED */
+	IDENT_KIND_JWT,		/* reserved: OIDC token (later) */
+	IDENT_KIND_SPIFFE,	/* reserved: SPIFFE JWT-SVID (later) */
+};
+
+struct ident_ancestor {
+	pid_t	 pid;
+	char	*exe;		/* NULL when unreadable */
+};
+
+struct ident {
+	enum ident_kind		 kind;
+	uid_t			 uid;		/* effective, at connect time */
+	gid_t			 gid;
+	pid_t			 pid;
+	char			*user;		/* NULL: no passwd entry */
+	char			*group;		/* NULL: no group entry */
+	char			*exe;		/* NULL: unreadable */
+	int			 exe_errno;	/* why exe is NULL */
+	char			 sha256[IDENT_SHA256_HEX]; /* "" unknown */
+	char			*cgroup;	/* NULL: unknown */
+	uint64_t		 start_time;	/* clock ticks after boot */
+	struct ident_ancestor	*ancestors;	/* nearest first */
+	size_t			 nancestors;
+	int			 ancestors_cut;	/* walk stopped early */
+	char			**selectors;
+	size_t			 nselectors;
+};
+
+/*
+ * A cache of executable hashes keyed by (device, inode, size, mtime,
+ * ctime) of the opened file, so a broker does not hash node's 100 MB on
+ * every request.  Not thread-safe: one per thread.  May be NULL wherever
+ * one is taken.
+ */
+struct ident_cache;
+
+int	ident_cache_new(size_t max_entries, struct ident_cache **out) AL_WUR;
+void	ident_cache_free(struct ident_cache *c);
+
+#define IDENT_F_NO_HASH	0x1	/* skip the SHA-256 of the executable */
+
+/*
+ * Identify the peer of the connected Unix socket fd.  AL_EPROTO when fd has
+ * no peer credentials; AL_ENOENT when the peer process is gone (exited, or
+ * its pid was reused) before it could be identified; AL_ESYS otherwise.
+ */
+int	ident_from_socket(int fd, struct ident_cache *cache, int flags,
+	    struct ident **out, struct al_err *err) AL_WUR;
+
+/*
+ * Identify process pid (uid and gid: its effective ids from /proc).  For
+ * tests and tools; a server must use ident_from_socket.
+ */
+int	ident_from_pid(pid_t pid, struct ident_cache *cache, int flags,
+	    struct ident **out, struct al_err *err) AL_WUR;
+
+void	ident_free(struct ident *id);
+
+/* Whether id carries exactly this selector. */
+int	ident_has_selector(const struct ident *id, const char *selector);
+
+#define IDENT_JSON_SUMMARY	0	/* for audit lines */
+#define IDENT_JSON_FULL		1	/* everything, selectors included */
+
+/*
+ * id as a new JSON object (NULL when out of memory).  The summary holds
+ * kind, uid, gid, user, pid, exe and the ancestors' executables; the full
+ * form adds group, exe_error, sha256, cgroup, ancestor pids and selectors.
+ */
+json_t	*ident_to_json(const struct ident *id, int how);
+
+/* "not readable: the process is not dumpable or ..." for exe_errno. */
+const char *ident_exe_error(int exe_errno);
+
+#endif
