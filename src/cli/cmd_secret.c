@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "airlock/vault.h"
+#include "auditcli.h"
 #include "cli.h"
 #include "input.h"
 #include "vaultcli.h"
@@ -384,6 +385,8 @@ secret_add(struct cli *cli, struct vault *v, struct secret_args *a,
 		goto out;
 	warn_short(value);
 	rc = vault_secret_add(v, &m, value, err);
+	if (rc == 0)
+		rc = cli_audit_secret(cli, v, "secret_add", a->name, value, err);
 out:
 	al_secret_free(value);
 	vault_meta_release(&m);
@@ -391,7 +394,8 @@ out:
 }
 
 static int
-secret_rotate(struct vault *v, struct secret_args *a, struct al_err *err)
+secret_rotate(struct cli *cli, struct vault *v, struct secret_args *a,
+    struct al_err *err)
 {
 	struct vault_meta m;
 	struct al_secret *value = NULL;
@@ -408,6 +412,9 @@ secret_rotate(struct vault *v, struct secret_args *a, struct al_err *err)
 		return rc;
 	warn_short(value);
 	rc = vault_secret_rotate(v, a->name, value, err);
+	if (rc == 0)
+		rc = cli_audit_secret(cli, v, "secret_rotate", a->name, value,
+		    err);
 	al_secret_free(value);
 	return rc;
 }
@@ -619,7 +626,7 @@ cmd_secret(struct cli *cli, int argc, char **argv)
 	else if (strcmp(a.sub, "show") == 0)
 		rc = secret_show(cli, v, &a, &err);
 	else if (strcmp(a.sub, "rotate") == 0)
-		rc = secret_rotate(v, &a, &err);
+		rc = secret_rotate(cli, v, &a, &err);
 	else if (strcmp(a.sub, "edit") == 0)
 		rc = secret_edit(cli, v, &a, &err);
 	else

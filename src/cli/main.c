@@ -35,6 +35,10 @@ static const struct cli_cmd commands[] = {
 	    cmd_key_help, cmd_key },
 	{ "doctor", "check permissions, hardening and deployment",
 	    cmd_doctor_help, cmd_doctor },
+	{ "audit", "show and verify the tamper-evident audit log",
+	    cmd_audit_help, cmd_audit },
+	{ "whoami", "show the selectors the broker sees for you",
+	    cmd_whoami_help, cmd_whoami },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
