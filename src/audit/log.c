@@ -7,8 +7,11 @@
  * lock is never taken while the head lock is held, except in audit_open,
  * which takes the log lock first.
  *
- * The derived keys live in guarded memory, readable only while the mutex is
- * held by the code using them.
+ * The derived keys live in guarded memory (locked, guard pages, wiped on
+ * close).  Unlike a secret value they stay readable while the log is open:
+ * they are used on every append, and switching page protection twice per
+ * line costs a TLB shootdown on every CPU the process ran on, which would
+ * cap a busy broker at a few thousand lines per second.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +35,7 @@ struct audit_log {
 	int			 hfd;
 	char			*path;
 	struct al_secret	*keys;
+	const struct audit_keys	*k;		/* keys, open while the log is */
 	const struct al_clock	*clock;
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
@@ -45,12 +49,6 @@ struct audit_log {
 	int			 sync_ok;	/* mu and cv initialised */
 	struct al_buf		 line;
 };
-
-static struct audit_keys *
-keys_open(struct audit_log *log)
-{
-	return (struct audit_keys *)(void *)al_secret_open(log->keys);
-}
 
 static int
 lock_fd(int fd, int op)
@@ -155,9 +153,8 @@ write_event(struct audit_log *log, const struct audit_event *ev,
 	int rc;
 
 	rc = audit_line_build(&log->line, ev, log->seq + 1,
-	    log->clock->now_ms(log->clock->arg), keys_open(log)->chain,
+	    log->clock->now_ms(log->clock->arg), log->k->chain,
 	    log->mac, mac, err);
-	al_secret_close(log->keys);
 	if (rc != 0)
 		return rc;
 	if (write_all(log->fd, log->line.data, log->line.len) != 0) {
@@ -217,8 +214,7 @@ cut_tail(struct audit_log *log, uint64_t off, struct al_err *err)
 		    "the audit log to %s: %s", cutpath, strerror(errno));
 		goto out;
 	}
-	(void)crypto_auth_hmacsha256_init(&st, keys_open(log)->fp, 32);
-	al_secret_close(log->keys);
+	(void)crypto_auth_hmacsha256_init(&st, log->k->fp, 32);
 	for (pos = off; pos < size; pos += (uint64_t)r) {
 		r = pread(log->fd, buf, CUT_CHUNK, (off_t)pos);
 		if (r < 0 && errno == EINTR) {
@@ -296,8 +292,7 @@ walk(struct audit_log *log, struct al_err *err)
 			bad = v.off;
 			break;
 		}
-		audit_line_mac(keys_open(log)->chain, log->mac, v.p, v.n, mac);
-		al_secret_close(log->keys);
+		audit_line_mac(log->k->chain, log->mac, v.p, v.n, mac);
 		if (sodium_memcmp(mac, li.mac, sizeof(mac)) != 0) {
 			bad = v.off;
 			break;
@@ -369,9 +364,8 @@ head_init(struct audit_log *log, const char *hpath, struct al_err *err)
 	int rc;
 
 	memset(&h, 0, sizeof(h));
-	audit_head_format(slot, &h, keys_open(log)->head);
-	rc = audit_head_store(log->hfd, slot, 0, keys_open(log)->head, err);
-	al_secret_close(log->keys);
+	audit_head_format(slot, &h, log->k->head);
+	rc = audit_head_store(log->hfd, slot, 0, log->k->head, err);
 	if (rc == 0 && (fsync(log->hfd) != 0 || fsync_parent(hpath) != 0))
 		rc = al_err_set(err, AL_EIO, "cannot write %s: %s", hpath,
 		    strerror(errno));
@@ -464,6 +458,8 @@ audit_open(const char *path, struct al_secret *key,
 	log->sync_ok = 1;
 	if ((rc = audit_keys_derive(key, &log->keys, err)) != 0)
 		goto out;
+	log->k = (const struct audit_keys *)(const void *)al_secret_open(
+	    log->keys);
 	if ((log->path = strdup(path)) == NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
@@ -489,8 +485,7 @@ audit_open(const char *path, struct al_secret *key,
 		    path, strerror(errno));
 		goto out;
 	}
-	if (!audit_head_parse(hbuf, headn, keys_open(log)->head, &h)) {
-		al_secret_close(log->keys);
+	if (!audit_head_parse(hbuf, headn, log->k->head, &h)) {
 		if (st.st_size != 0 || headn != 0) {
 			rc = head_refused(log, hpath, headn,
 			    (uint64_t)st.st_size, err);
@@ -500,7 +495,6 @@ audit_open(const char *path, struct al_secret *key,
 			goto out;
 		memset(&h, 0, sizeof(h));
 	}
-	al_secret_close(log->keys);
 	if (h.seq > 0 && st.st_size == 0) {
 		rc = al_err_set(err, AL_ECORRUPT, "the audit log %s is %s but "
 		    "its head records %llu lines: the log was deleted or "
@@ -521,10 +515,9 @@ audit_open(const char *path, struct al_secret *key,
 	h.seq = log->seq;
 	h.off = log->last_off;
 	memcpy(h.mac, log->mac, AUDIT_MAC_LEN);
-	audit_head_format(slot, &h, keys_open(log)->head);
-	rc = audit_head_store(log->hfd, slot, h.seq, keys_open(log)->head,
+	audit_head_format(slot, &h, log->k->head);
+	rc = audit_head_store(log->hfd, slot, h.seq, log->k->head,
 	    err);
-	al_secret_close(log->keys);
 out:
 	if (locked) {
 		(void)lock_fd(log->hfd, LOCK_UN);
@@ -607,10 +600,9 @@ sync_to(struct audit_log *log, uint64_t target, struct al_err *err)
 		/* The head write is a short pwrite: done under the mutex. */
 		rc = 0;
 		if (e == 0) {
-			audit_head_format(slot, &h, keys_open(log)->head);
+			audit_head_format(slot, &h, log->k->head);
 			rc = head_advance(log, slot, h.seq,
-			    keys_open(log)->head, err);
-			al_secret_close(log->keys);
+			    log->k->head, err);
 		}
 		log->syncing = 0;
 		if (e != 0 || rc != 0)
@@ -690,10 +682,9 @@ audit_fingerprint(struct audit_log *log, struct al_secret *value,
     char out[AUDIT_FP_HEX])
 {
 	(void)pthread_mutex_lock(&log->mu);
-	audit_fp_bytes(keys_open(log)->fp, al_secret_open(value),
+	audit_fp_bytes(log->k->fp, al_secret_open(value),
 	    al_secret_len(value), out);
 	al_secret_close(value);
-	al_secret_close(log->keys);
 	(void)pthread_mutex_unlock(&log->mu);
 	return 0;
 }
