@@ -291,7 +291,7 @@ policy_load_default(unsigned uid, struct policy **out, struct al_err *err)
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 	else
 		rc = policy_load_text(al_buf_str(&text), text.len,
-		    "(built-in default policy)", out, err);
+		    "built-in default", out, err);
 	al_buf_release(&text);
 	return rc;
 }
