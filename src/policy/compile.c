@@ -103,7 +103,7 @@ secret_glob_ok(const char *g)
 {
 	for (; *g != '\0'; g++)
 		if (!islower((unsigned char)*g) && !isdigit((unsigned char)*g) &&
-		    strchr("._-*?[]!^\\", *g) == NULL)
+		    strchr("._-*?[]!^:\\", *g) == NULL)
 			return 0;
 	return 1;
 }
@@ -223,7 +223,7 @@ compile_labels(const struct pnode *v, struct prule *r, struct pdiags *d)
 			    "characters without '='");
 			bad = 1;
 		}
-		if (want_scalar(g, "labels", d) == NULL)
+		if (want_scalar(g, k->str, d) == NULL)
 			bad = 1;
 		else if ((why = pglob_check(g->str)) != NULL) {
 			pdiag_add(d, g->line, "labels: %s", why);
@@ -570,8 +570,7 @@ compile_rule(const struct pnode *m, struct prule *r, struct pdiags *d)
 {
 	struct rule_keys kl;
 	const char *key;
-	size_t i, j;
-	int bad = 0;
+	size_t i, j, before = d->n + d->dropped;
 
 	memset(&kl, 0, sizeof(kl));
 	r->line = m->line;
@@ -590,17 +589,15 @@ compile_rule(const struct pnode *m, struct prule *r, struct pdiags *d)
 		if (rule_keys[j] == NULL) {
 			pdiag_add(d, m->kids[i]->line, "unknown key '%.64s'",
 			    key);
-			bad = 1;
 			continue;
 		}
-		bad |= compile_key(key, m->kids[i + 1], r, &kl, d) != 0;
+		(void)compile_key(key, m->kids[i + 1], r, &kl, d);
 	}
-	if (kl.id == 0) {
+	if (kl.id == 0)
 		pdiag_add(d, m->line, "rule has no 'id'");
-		bad = 1;
-	}
 	check_effect(r, &kl, m->line, d);
-	return bad ? -1 : 0;
+	/* Every failed check above left a message. */
+	return d->n + d->dropped != before || d->nomem ? -1 : 0;
 }
 
 static int
@@ -626,6 +623,9 @@ check_rules(const struct policy *p, struct pdiags *d)
 				    p->rules[j].line);
 				break;
 			}
+		/* A rule with errors says nothing reliable about shadowing. */
+		if (r->bad)
+			continue;
 		if (all != (size_t)-1)
 			pdiag_add(d, r->line, "rule '%s' can never match: rule "
 			    "'%s' (line %d) above it matches every request",
@@ -655,7 +655,8 @@ compile_rules(const struct pnode *v, struct policy *p, struct pdiags *d)
 		return -1;
 	}
 	for (i = 0; i < v->nkids; i++) {
-		(void)compile_rule(v->kids[i], &p->rules[i], d);
+		p->rules[i].bad = compile_rule(v->kids[i], &p->rules[i], d)
+		    != 0;
 		p->nrules++;
 	}
 	check_rules(p, d);

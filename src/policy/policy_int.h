@@ -43,8 +43,8 @@ struct pnode {
 
 /*
  * Parse text into *root.  Errors go to d; returns 0 (a tree, possibly with
- * errors recorded in d) or -1 when no usable tree was built (the syntax
- * error is in d), or AL_ENOMEM.
+ * errors recorded in d), 1 when no usable tree was built (the syntax error
+ * is in d), or AL_ENOMEM.
  */
 int	ptree_parse(const char *text, size_t len, struct pnode **root,
 	    struct pdiags *d);
@@ -85,6 +85,7 @@ struct pwindow {
 struct prule {
 	char		 id[POLICY_ID_MAX + 1];
 	int		 line;
+	int		 bad;		/* had an error (lint only) */
 	enum policy_effect effect;
 	int		 has_callers, has_secrets, has_labels, has_intents;
 	int		 has_tasks, has_repos, has_when;

@@ -143,7 +143,7 @@ attach(struct builder *b, struct pnode *n)
 		pdiag_add(b->d, n->line, "more than %d YAML nodes",
 		    PTREE_NODES_MAX);
 		ptree_free(n);
-		return -1;
+		return 1;
 	}
 	if (b->depth == 0) {
 		if (b->root != NULL) {
@@ -188,6 +188,7 @@ check_props(struct builder *b, const yaml_event_t *ev,
 		pdiag_add(b->d, line, "YAML tags are not allowed");
 }
 
+/* 0 to go on, 1 to stop after a recorded error, or AL_ENOMEM. */
 static int
 on_event(struct builder *b, const yaml_event_t *ev)
 {
@@ -199,7 +200,7 @@ on_event(struct builder *b, const yaml_event_t *ev)
 		if (++b->ndocs > 1) {
 			pdiag_add(b->d, line, "only one YAML document is "
 			    "allowed");
-			return -1;
+			return 1;
 		}
 		return 0;
 	case YAML_ALIAS_EVENT:
@@ -236,7 +237,7 @@ on_event(struct builder *b, const yaml_event_t *ev)
 		if (b->depth >= POLICY_DEPTH_MAX) {
 			pdiag_add(b->d, line, "nesting deeper than %d levels",
 			    POLICY_DEPTH_MAX);
-			return -1;
+			return 1;
 		}
 		if ((n = node_new(ev->type == YAML_SEQUENCE_START_EVENT ?
 		    PN_SEQ : PN_MAP, ev)) == NULL)
@@ -276,12 +277,17 @@ ptree_parse(const char *text, size_t len, struct pnode **root,
 				break;
 			}
 			/* libyaml's problems are fixed phrases, never input. */
-			pdiag_add(d, (int)parser.problem_mark.line + 1,
-			    "YAML syntax: %s%s%s", parser.problem ?
-			    parser.problem : "malformed document",
-			    parser.context ? " " : "",
-			    parser.context ? parser.context : "");
-			rc = -1;
+			if (parser.context != NULL)
+				pdiag_add(d, (int)parser.problem_mark.line + 1,
+				    "YAML syntax: %s %s started on line %d",
+				    parser.problem ? parser.problem :
+				    "malformed document", parser.context,
+				    (int)parser.context_mark.line + 1);
+			else
+				pdiag_add(d, (int)parser.problem_mark.line + 1,
+				    "YAML syntax: %s", parser.problem ?
+				    parser.problem : "malformed document");
+			rc = 1;
 			break;
 		}
 		done = ev.type == YAML_STREAM_END_EVENT;
@@ -294,7 +300,7 @@ ptree_parse(const char *text, size_t len, struct pnode **root,
 	/* Containers still open after an error belong to no parent yet. */
 	while (b.depth > 0)
 		ptree_free(b.stack[--b.depth]);
-	if (d->nomem && rc == 0)
+	if (d->nomem && rc >= 0)
 		rc = AL_ENOMEM;
 	if (rc != 0) {
 		ptree_free(b.root);
