@@ -177,7 +177,8 @@ int	policy_default_render(unsigned uid, struct al_buf *out) AL_WUR;
  * Normalize a git remote to host/path: "git@github.com:acme/api.git",
  * "https://user@GitHub.com/acme/api/" and "ssh://git@github.com:22/acme/api"
  * all become "github.com/acme/api".  A string that is not a remote is
- * copied as is.  AL_ETOOBIG if out (outsz bytes) is too small.
+ * copied as is.  AL_ETOOBIG if out (outsz bytes, not overlapping in) is
+ * too small.
  */
 int	policy_repo_normalize(const char *in, char *out, size_t outsz) AL_WUR;
 

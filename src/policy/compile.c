@@ -82,6 +82,22 @@ want_list(const struct pnode *n, const char *key, size_t max,
 	return (long)n->nkids;
 }
 
+/*
+ * Whether the key at index i of map already appeared: the reader reported
+ * the duplicate, and compiling it twice would overwrite the first value.
+ */
+static int
+seen_before(const struct pnode *map, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < i; j += 2)
+		if (map->kids[j]->type == PN_SCALAR &&
+		    strcmp(map->kids[j]->str, map->kids[i]->str) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 check_id(const char *s)
 {
@@ -350,7 +366,7 @@ compile_window(const struct pnode *v, struct pwindow *w, struct pdiags *d)
 		return -1;
 	}
 	for (i = 0; i + 1 < v->nkids; i += 2) {
-		if (v->kids[i]->type != PN_SCALAR)
+		if (v->kids[i]->type != PN_SCALAR || seen_before(v, i))
 			continue;
 		key = v->kids[i]->str;
 		if (strcmp(key, "days") == 0)
@@ -580,7 +596,7 @@ compile_rule(const struct pnode *m, struct prule *r, struct pdiags *d)
 		return -1;
 	}
 	for (i = 0; i + 1 < m->nkids; i += 2) {
-		if (m->kids[i]->type != PN_SCALAR)
+		if (m->kids[i]->type != PN_SCALAR || seen_before(m, i))
 			continue;
 		key = m->kids[i]->str;
 		for (j = 0; rule_keys[j] != NULL; j++)
@@ -682,7 +698,7 @@ pcompile(const struct pnode *root, struct policy *p, struct pdiags *d)
 		return -1;
 	}
 	for (i = 0; i + 1 < root->nkids; i += 2) {
-		if (root->kids[i]->type != PN_SCALAR)
+		if (root->kids[i]->type != PN_SCALAR || seen_before(root, i))
 			continue;
 		key = root->kids[i]->str;
 		if (strcmp(key, "version") == 0) {
