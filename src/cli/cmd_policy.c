@@ -219,6 +219,7 @@ print_decision_json(const struct policy *p, int builtin,
 {
 	json_t *j, *a;
 	size_t i;
+	int rc;
 
 	if ((j = json_object()) == NULL || (a = json_array()) == NULL) {
 		json_decref(j);
@@ -240,7 +241,9 @@ print_decision_json(const struct policy *p, int builtin,
 	    d->max_uses ? json_integer(d->max_uses) : json_null());
 	json_object_set_new(j, "reason", json_string(d->reason));
 	json_object_set_new(j, "approvers", a);
-	return cli_print_json(j);
+	rc = cli_print_json(j);
+	json_decref(j);
+	return rc;
 }
 
 static int
@@ -348,6 +351,7 @@ print_lint_json(const char *path, const struct policy_diag *v, size_t n)
 {
 	json_t *j, *a, *e;
 	size_t i;
+	int rc;
 
 	if ((j = json_object()) == NULL || (a = json_array()) == NULL) {
 		json_decref(j);
@@ -367,7 +371,9 @@ print_lint_json(const char *path, const struct policy_diag *v, size_t n)
 	json_object_set_new(j, "file", json_string(path));
 	json_object_set_new(j, "ok", json_boolean(n == 0));
 	json_object_set_new(j, "errors", a);
-	return cli_print_json(j);
+	rc = cli_print_json(j);
+	json_decref(j);
+	return rc;
 }
 
 static int
