@@ -232,8 +232,10 @@ compile_labels(const struct pnode *v, struct prule *r, struct pdiags *d)
 	for (i = 0; i < n; i++) {
 		const struct pnode *k = v->kids[2 * i], *g = v->kids[2 * i + 1];
 
-		if (k->type != PN_SCALAR)
-			continue;	/* reported by the reader */
+		if (k->type != PN_SCALAR) {
+			bad = 1;	/* reported by the reader */
+			continue;
+		}
 		if (k->len == 0 || k->len > 128 || strchr(k->str, '=')) {
 			pdiag_add(d, k->line, "labels: a key is 1-128 "
 			    "characters without '='");

@@ -277,7 +277,12 @@ ptree_parse(const char *text, size_t len, struct pnode **root,
 				break;
 			}
 			/* libyaml's problems are fixed phrases, never input. */
-			if (parser.context != NULL)
+			if (parser.context != NULL &&
+			    strstr(parser.context, "alias") != NULL)
+				pdiag_add(d, (int)parser.problem_mark.line + 1,
+				    "YAML syntax: a value starting with '*' is "
+				    "an alias; quote patterns: \"*\"");
+			else if (parser.context != NULL)
 				pdiag_add(d, (int)parser.problem_mark.line + 1,
 				    "YAML syntax: %s %s started on line %d",
 				    parser.problem ? parser.problem :

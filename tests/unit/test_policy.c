@@ -571,6 +571,9 @@ test_policy_refuses_aliases_depth_size_and_documents(void **state)
 	expect_first_error(al_buf_str(&b), b.len,
 	    "x:1: nesting deeper than 16 levels");
 	al_buf_release(&b);
+	expect_first_error("rules:\n- {id: a, effect: allow, secrets: *}\n",
+	    44, "x:2: YAML syntax: a value starting with '*' is an alias; "
+	    "quote patterns: \"*\"");
 	expect_first_error("rules: []\n---\nrules: []\n", 23,
 	    "x:2: only one YAML document is allowed");
 	expect_first_error("rules: !!str x\n", 14,
@@ -610,6 +613,8 @@ test_policy_checks_globs_timezones_and_limits(void **state)
 		{ "intents: {a: b}", "'intents' must be a list" },
 		{ "callers: [\"!\"]", "callers: a selector is kind:key:value" },
 		{ "tasks: \"\"", "tasks: empty pattern" },
+		{ "labels: {[a]: b}", "a mapping key must be a string" },
+		{ "when: {[d]: e}", "a mapping key must be a string" },
 	};
 	static const char *const good[] = {
 		"secrets: [\"[[:alpha:]]*\", \"[!a]x\", \"a\\\\*\"]",
