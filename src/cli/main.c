@@ -35,6 +35,8 @@ static const struct cli_cmd commands[] = {
 	    cmd_key_help, cmd_key },
 	{ "doctor", "check permissions, hardening and deployment",
 	    cmd_doctor_help, cmd_doctor },
+	{ "mcp", "serve the Model Context Protocol on stdio",
+	    cmd_mcp_help, cmd_mcp },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
