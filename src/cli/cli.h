@@ -68,11 +68,13 @@ int	cmd_secret(struct cli *cli, int argc, char **argv);
 int	cmd_key(struct cli *cli, int argc, char **argv);
 int	cmd_doctor(struct cli *cli, int argc, char **argv);
 int	cmd_mcp(struct cli *cli, int argc, char **argv);
+int	cmd_agent(struct cli *cli, int argc, char **argv);
 
 extern const char cmd_init_help[];
 extern const char cmd_secret_help[];
 extern const char cmd_key_help[];
 extern const char cmd_doctor_help[];
 extern const char cmd_mcp_help[];
+extern const char cmd_agent_help[];
 
 #endif
