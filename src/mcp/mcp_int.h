@@ -11,6 +11,7 @@
 
 #define MCP_SERVER_NAME		"airlock"
 #define MCP_MAX_ACTIVE		16	/* concurrent slow tool calls */
+#define MCP_EOF_GRACE_MS	2000	/* for running calls at end of input */
 
 /* Meta keys of the 2026-07-28 per-request envelope. */
 #define MCP_META_VERSION	"io.modelcontextprotocol/protocolVersion"
@@ -46,6 +47,7 @@ struct mcp_result {
 	json_t	*structured;	/* object matching outputSchema, or NULL */
 	char	*text;		/* text content; NULL: structured as JSON */
 	int	 is_error;
+	int	 bad_args;	/* text explains: reply -32602, not a result */
 };
 
 struct mcp_tool {
@@ -98,6 +100,9 @@ void	 mcp_log(struct mcp_server *s, const char *fmt, ...) AL_PRINTF(2, 3);
 /* Finish a tools/call result for the era (resultType, serverInfo). */
 json_t	*mcp_result_envelope(struct mcp_server *s, enum mcp_era era,
 	    json_t *result);
+
+/* The tools, one file each. */
+extern const struct mcp_tool mcp_tool_scan;
 
 /* tools.c */
 extern const struct mcp_tool *const mcp_tools[];

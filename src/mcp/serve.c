@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mcp_int.h"
@@ -263,6 +264,7 @@ mcp_serve(struct mcp_server *s, int in_fd, int out_fd, struct al_err *err)
 	char chunk[65536], *nl;
 	size_t start, len;
 	ssize_t n;
+	struct timespec deadline;
 	int skipping = 0, rc = 0;
 
 	memset(&k, 0, sizeof(k));
@@ -314,7 +316,19 @@ mcp_serve(struct mcp_server *s, int in_fd, int out_fd, struct al_err *err)
 	}
 	if (rc == 0 && !skipping && line.len > 0)
 		serve_line(s, &k, (const char *)line.data, line.len);
-	/* End of input: the client is gone; end its running work. */
+	/*
+	 * End of input: the client is shutting down.  Calls about to finish
+	 * get a short grace period (a client that half-closes its pipe still
+	 * reads their replies); whatever still runs then is cancelled, so
+	 * the server exits promptly as the stdio transport expects.
+	 */
+	pthread_mutex_lock(&s->lock);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += MCP_EOF_GRACE_MS / 1000;
+	while (s->nactive > 0 && pthread_cond_timedwait(&k.idle, &s->lock,
+	    &deadline) == 0)
+		;
+	pthread_mutex_unlock(&s->lock);
 	mcp_cancel(s, NULL);
 	pthread_mutex_lock(&s->lock);
 	while (s->nactive > 0)

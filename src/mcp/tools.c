@@ -11,6 +11,7 @@
 #include "mcp_int.h"
 
 const struct mcp_tool *const mcp_tools[] = {
+	&mcp_tool_scan,
 	NULL,
 };
 
@@ -21,6 +22,7 @@ mcp_tool_names(void)
 {
 	/* Kept in step with mcp_tools by hand: both are tiny and static. */
 	static const char *const names[] = {
+		"scan",
 		NULL,
 	};
 
@@ -91,6 +93,11 @@ mcp_tool_run(struct mcp_server *s, const struct mcp_tool *t,
 	rc = t->call(c, args, &r, &err);
 	if (mcp_call_is_cancelled(c))
 		goto out;	/* a cancelled request gets no reply */
+	if (rc == 0 && r.bad_args) {
+		res = mcp_error(c->id, MCP_INVALID_PARAMS, r.text != NULL ?
+		    r.text : "Invalid arguments", NULL);
+		goto out;
+	}
 	if (rc != 0) {
 		/*
 		 * The model should see why the tool failed (the broker is
@@ -108,7 +115,8 @@ mcp_tool_run(struct mcp_server *s, const struct mcp_tool *t,
 	}
 	if (r.text == NULL && r.structured != NULL)
 		text = json_dumps(r.structured, JSON_COMPACT | JSON_SORT_KEYS);
-	content = json_pack("[{s:s, s:s}]", "type", "text", r.text != NULL ?
+	content = json_pack("[{s:s, s:s}]", "type", "text", "text",
+	    r.text != NULL ?
 	    r.text : text != NULL ? text : "");
 	res = json_pack("{s:o}", "content", content);
 	if (res == NULL)

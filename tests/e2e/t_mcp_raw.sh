@@ -160,6 +160,15 @@ wait "$mcp_pid"
 expect_eq "$?" 0 "exit status after stdin closed"
 [ $(( $(date +%s) - t0 )) -le 5 ] && pass || fail "server took too long to exit"
 
+# --- a progressToken brings progress notifications before the result.
+if "$AL" mcp --list-tools | grep -qx scan; then
+	exchange '{"jsonrpc":"2.0","id":"p","method":"tools/call","params":{"name":"scan","arguments":{"text":"hello"},"_meta":{"progressToken":"tok-1"}}}'
+	expect_eq "$(nlines)" 3 "two progress notifications and the result"
+	jcheck 1 'm["method"] == "notifications/progress" and m["params"]["progressToken"] == "tok-1" and m["params"]["progress"] == 0 and m["params"]["total"] == 1'
+	jcheck 2 'm["method"] == "notifications/progress" and m["params"]["progress"] == 1 and m["params"]["message"] == "scanned"'
+	jcheck 3 'm["id"] == "p" and m["result"]["structuredContent"]["clean"] is True'
+fi
+
 # --- usage.
 run "$AL" mcp --bogus
 expect_rc 2 "unknown option"
