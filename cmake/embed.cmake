@@ -4,8 +4,8 @@ file(READ "${IN}" hex HEX)
 string(LENGTH "${hex}" hexlen)
 math(EXPR nbytes "${hexlen} / 2")
 string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," body "${hex}")
-# Break the array into lines of 16 bytes to keep the file readable.
-string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){16})" "\\1\n\t" body "${body}")
+# One line of the array per line of the input keeps the file readable.
+string(REPLACE "0x0a," "0x0a,\n\t" body "${body}")
 file(WRITE "${OUT}.tmp"
 "/* Generated from ${IN} by cmake/embed.cmake: do not edit. */\n"
 "#include <stddef.h>\n\n"
