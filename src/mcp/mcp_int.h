@@ -11,7 +11,7 @@
 
 #define MCP_SERVER_NAME		"airlock"
 #define MCP_MAX_ACTIVE		16	/* concurrent slow tool calls */
-#define MCP_EOF_GRACE_MS	2000	/* for running calls at end of input */
+#define MCP_EOF_GRACE_MS	5000	/* for running calls at end of input */
 
 /* Meta keys of the 2026-07-28 per-request envelope. */
 #define MCP_META_VERSION	"io.modelcontextprotocol/protocolVersion"
@@ -27,6 +27,7 @@ enum mcp_era {
 };
 
 struct mcp_sink;
+struct scan_engine;
 
 /* One tools/call in progress. */
 struct mcp_call {
@@ -82,6 +83,9 @@ struct mcp_server {
 	pthread_mutex_t		 lock;
 	struct mcp_call		*active;
 	size_t			 nactive;
+	/* The scanner's compiled rules, built on first use (scan_lock). */
+	pthread_mutex_t		 scan_lock;
+	struct scan_engine	*scan;
 };
 
 /* Where replies and notifications go under mcp_serve. */
@@ -103,6 +107,8 @@ json_t	*mcp_result_envelope(struct mcp_server *s, enum mcp_era era,
 
 /* The tools, one file each. */
 extern const struct mcp_tool mcp_tool_scan;
+/* Free what the tools cached in s. */
+void	mcp_tools_release(struct mcp_server *s);
 
 /* tools.c */
 extern const struct mcp_tool *const mcp_tools[];

@@ -22,6 +22,7 @@ mcp_server_new(const struct mcp_config *cfg, struct mcp_server **out)
 	(void)snprintf(s->version, sizeof(s->version), "%s",
 	    MCP_LATEST_LEGACY);
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->scan_lock, NULL);
 	*out = s;
 	return 0;
 }
@@ -32,6 +33,8 @@ mcp_server_free(struct mcp_server *s)
 	if (s == NULL)
 		return;
 	json_decref(s->tool_list);
+	mcp_tools_release(s);
+	pthread_mutex_destroy(&s->scan_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

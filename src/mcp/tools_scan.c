@@ -142,11 +142,33 @@ read_file(const char *path, struct al_buf *b, struct al_err *err)
 	return rc;
 }
 
+/* The engine is read-only once built: compile it once per server. */
+static int
+engine(struct mcp_server *s, const struct scan_engine **out,
+    struct al_err *err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&s->scan_lock);
+	if (s->scan == NULL)
+		rc = scan_engine_new_builtin(0, &s->scan, err);
+	*out = s->scan;
+	pthread_mutex_unlock(&s->scan_lock);
+	return rc;
+}
+
+void
+mcp_tools_release(struct mcp_server *s)
+{
+	scan_engine_free(s->scan);
+	s->scan = NULL;
+}
+
 static int
 scan_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
     struct al_err *err)
 {
-	struct scan_engine *e = NULL;
+	const struct scan_engine *e = NULL;
 	struct scan_scratch *sc = NULL;
 	struct collect col;
 	struct al_buf file;
@@ -197,7 +219,7 @@ scan_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 		rc = AL_ENOMEM;
 		goto out;
 	}
-	if ((rc = scan_engine_new_builtin(0, &e, err)) != 0 ||
+	if ((rc = engine(c->srv, &e, err)) != 0 ||
 	    (rc = scan_scratch_new(e, &sc, err)) != 0)
 		goto out;
 	mcp_call_progress(c, 0, 1, "scanning");
@@ -214,7 +236,6 @@ out:
 	json_decref(col.list);
 	al_buf_release(&file);
 	scan_scratch_free(sc);
-	scan_engine_free(e);
 	return rc;
 }
 
