@@ -32,6 +32,25 @@ PY
 
 nlines() { wc -l <"$OUT" | tr -d ' '; }
 
+# live_exchange N LINE...: like exchange, but keep stdin open until N
+# replies have arrived (slow tool calls are cancelled at end of input).
+live_exchange() {
+	_n=$1
+	shift
+	: >"$OUT"
+	coproc LIVE { exec "$AL" mcp 2>"$ERR"; }
+	_pid=$LIVE_PID
+	printf '%s\n' "$@" >&"${LIVE[1]}"
+	for _i in $(seq "$_n"); do
+		IFS= read -r -t 120 _line <&"${LIVE[0]}" || break
+		printf '%s\n' "$_line" >>"$OUT"
+	done
+	exec {LIVE[1]}>&-
+	wait "$_pid"
+	RC=$?
+	cat "$OUT" "$ERR" >>"$ALL_OUTPUT"
+}
+
 # Every line on stdout is one JSON-RPC 2.0 message, nothing else.
 only_jsonrpc() {
 	if "$PY" - "$OUT" <<'PY'
@@ -162,7 +181,7 @@ expect_eq "$?" 0 "exit status after stdin closed"
 
 # --- a progressToken brings progress notifications before the result.
 if "$AL" mcp --list-tools | grep -qx scan; then
-	exchange '{"jsonrpc":"2.0","id":"p","method":"tools/call","params":{"name":"scan","arguments":{"text":"hello"},"_meta":{"progressToken":"tok-1"}}}'
+	live_exchange 3 '{"jsonrpc":"2.0","id":"p","method":"tools/call","params":{"name":"scan","arguments":{"text":"hello"},"_meta":{"progressToken":"tok-1"}}}'
 	expect_eq "$(nlines)" 3 "two progress notifications and the result"
 	jcheck 1 'm["method"] == "notifications/progress" and m["params"]["progressToken"] == "tok-1" and m["params"]["progress"] == 0 and m["params"]["total"] == 1'
 	jcheck 2 'm["method"] == "notifications/progress" and m["params"]["progress"] == 1 and m["params"]["message"] == "scanned"'
