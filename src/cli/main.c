@@ -37,6 +37,10 @@ static const struct cli_cmd commands[] = {
 	    cmd_doctor_help, cmd_doctor },
 	{ "policy", "check, lint and show who may lease which secret",
 	    cmd_policy_help, cmd_policy },
+	{ "mcp", "serve the Model Context Protocol on stdio",
+	    cmd_mcp_help, cmd_mcp },
+	{ "agent", "wire airlock into Claude Code, Codex or Cursor",
+	    cmd_agent_help, cmd_agent },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
