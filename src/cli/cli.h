@@ -69,6 +69,12 @@ int	cmd_key(struct cli *cli, int argc, char **argv);
 int	cmd_doctor(struct cli *cli, int argc, char **argv);
 int	cmd_audit(struct cli *cli, int argc, char **argv);
 int	cmd_whoami(struct cli *cli, int argc, char **argv);
+int	cmd_policy(struct cli *cli, int argc, char **argv);
+
+/* Write the default policy.yaml for the effective uid unless one exists. */
+int	cli_policy_write_default(struct cli *cli, struct al_err *err) AL_WUR;
+int	cmd_mcp(struct cli *cli, int argc, char **argv);
+int	cmd_agent(struct cli *cli, int argc, char **argv);
 
 extern const char cmd_init_help[];
 extern const char cmd_secret_help[];
@@ -76,5 +82,8 @@ extern const char cmd_key_help[];
 extern const char cmd_doctor_help[];
 extern const char cmd_audit_help[];
 extern const char cmd_whoami_help[];
+extern const char cmd_policy_help[];
+extern const char cmd_mcp_help[];
+extern const char cmd_agent_help[];
 
 #endif

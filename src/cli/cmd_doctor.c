@@ -238,8 +238,11 @@ cmd_doctor(struct cli *cli, int argc, char **argv)
 	check_deploy(&r, cli->home);
 
 	if (json) {
-		rc = cli_print_json(json_pack("{s:b, s:O}", "ok", !r.failed,
-		    "checks", r.checks));
+		json_t *top = json_pack("{s:b, s:O}", "ok", !r.failed, "checks",
+		    r.checks);
+
+		rc = cli_print_json(top);
+		json_decref(top);
 	} else {
 		json_array_foreach(r.checks, i, c) {
 			const char *st = json_string_value(json_object_get(c,

@@ -39,6 +39,12 @@ static const struct cli_cmd commands[] = {
 	    cmd_audit_help, cmd_audit },
 	{ "whoami", "show the selectors the broker sees for you",
 	    cmd_whoami_help, cmd_whoami },
+	{ "policy", "check, lint and show who may lease which secret",
+	    cmd_policy_help, cmd_policy },
+	{ "mcp", "serve the Model Context Protocol on stdio",
+	    cmd_mcp_help, cmd_mcp },
+	{ "agent", "wire airlock into Claude Code, Codex or Cursor",
+	    cmd_agent_help, cmd_agent },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

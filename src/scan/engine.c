@@ -1,0 +1,413 @@
+/*
+ * The scanning engine.  All rules go into one vectorscan database, which
+ * finds candidate positions in a single pass over the bytes; only around a
+ * candidate does PCRE2 (JIT) run, to confirm the rule exactly and extract
+ * the secret group, after which entropy and allowlists decide.
+ *
+ * A rule enters the database in one of two ways:
+ *   - its regex, compiled in prefilter mode (vectorscan approximates the
+ *     constructs it lacks, such as lookarounds, so every real match end is
+ *     reported).  hs_expression_info gives the widest match, which bounds
+ *     how far back from the reported end PCRE2 has to look.
+ *   - its keywords (case-insensitive literals) when it has any: PCRE2 then
+ *     runs over the line holding the keyword.  Generic rules work this way.
+ * Per rule, the scratch remembers up to where the bytes were already
+ * confirmed, so a long run of candidate ends costs one PCRE2 search.
+ *
+ * Everything is byte-oriented (no UTF mode): the token formats are ASCII,
+ * and Unicode classes cost a factor of tens for no gain.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <hs/hs.h>
+#include <pcre2.h>
+
+#include "engine_int.h"
+
+#define MATCH_LIMIT	1000000
+#define DEPTH_LIMIT	20000
+
+void
+scan_engine_free(struct scan_engine *e)
+{
+	size_t i, j;
+
+	if (e == NULL)
+		return;
+	for (i = 0; i < e->n; i++) {
+		struct eng_rule *r = &e->r[i];
+
+		pcre2_code_free(r->re);
+		pcre2_code_free(r->requires);
+		for (j = 0; j < r->nallow; j++)
+			pcre2_code_free(r->allow[j]);
+		for (j = 0; j < r->npaths; j++)
+			pcre2_code_free(r->paths[j]);
+		free(r->allow);
+		free(r->paths);
+	}
+	for (j = 0; j < e->nallow; j++)
+		pcre2_code_free(e->allow[j]);
+	free(e->allow);
+	free(e->r);
+	if (e->db)
+		hs_free_database(e->db);
+	if (e->proto)
+		hs_free_scratch(e->proto);
+	scan_rules_free(e->rules);
+	free(e);
+}
+
+size_t
+scan_engine_rule_count(const struct scan_engine *e)
+{
+	return e->n;
+}
+
+const struct scan_rule_info *
+scan_engine_rule(const struct scan_engine *e, size_t i)
+{
+	return i < e->n ? &e->rules->v[i].info : NULL;
+}
+
+const struct scan_rule *
+scan_engine_rule_def(const struct scan_engine *e, size_t i)
+{
+	return i < e->n ? &e->rules->v[i] : NULL;
+}
+
+static int
+re_compile(const char *rule, const char *what, const char *pat,
+    pcre2_code **out, struct al_err *err)
+{
+	PCRE2_UCHAR msg[256];
+	PCRE2_SIZE off;
+	int ec;
+
+	*out = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+	    PCRE2_MULTILINE, &ec, &off, NULL);
+	if (*out == NULL) {
+		(void)pcre2_get_error_message(ec, msg, sizeof(msg));
+		return al_err_set(err, AL_EINVAL, "rule '%s': invalid %s at "
+		    "offset %zu: %s", rule, what, (size_t)off, (char *)msg);
+	}
+	/* Without JIT the interpreter still gives the same answers. */
+	(void)pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE);
+	return 0;
+}
+
+static int
+re_list(const char *rule, const char *what, const struct scan_strv *sv,
+    pcre2_code ***out, size_t *nout, struct al_err *err)
+{
+	size_t i;
+	int rc;
+
+	*nout = 0;
+	if (sv->n == 0)
+		return 0;
+	if ((*out = calloc(sv->n, sizeof(**out))) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	for (i = 0; i < sv->n; i++) {
+		if ((rc = re_compile(rule, what, sv->v[i], &(*out)[i],
+		    err)) != 0)
+			return rc;
+		(*nout)++;
+	}
+	return 0;
+}
+
+/* A literal keyword as a vectorscan expression (every byte as \xNN). */
+static char *
+literal_expr(const char *kw)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = strlen(kw), i;
+	char *s;
+
+	if (n == 0 || (s = malloc(n * 4 + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		s[i * 4] = '\\';
+		s[i * 4 + 1] = 'x';
+		s[i * 4 + 2] = hex[(unsigned char)kw[i] >> 4];
+		s[i * 4 + 3] = hex[(unsigned char)kw[i] & 15];
+	}
+	s[n * 4] = '\0';
+	return s;
+}
+
+static int
+compile_rule(struct scan_engine *e, size_t i, struct al_err *err)
+{
+	struct eng_rule *r = &e->r[i];
+	const struct scan_rule *d = &e->rules->v[i];
+	uint32_t groups;
+	int rc;
+
+	r->def = d;
+	if ((rc = re_compile(d->id, "regex", d->regex, &r->re, err)) != 0)
+		return rc;
+	if (d->requires != NULL &&
+	    (rc = re_compile(d->id, "requires regex", d->requires,
+	    &r->requires, err)) != 0)
+		return rc;
+	if ((rc = re_list(d->id, "allow regex", &d->allow, &r->allow,
+	    &r->nallow, err)) != 0 ||
+	    (rc = re_list(d->id, "paths regex", &d->paths, &r->paths,
+	    &r->npaths, err)) != 0)
+		return rc;
+	(void)pcre2_pattern_info(r->re, PCRE2_INFO_CAPTURECOUNT, &groups);
+	if (d->group < 0)
+		r->group = groups > 0 ? 1 : 0;
+	else if ((uint32_t)d->group > groups)
+		return al_err_set(err, AL_EINVAL, "rule '%s': 'group' is %d "
+		    "but the regex has %u group(s)", d->id, d->group, groups);
+	else
+		r->group = (uint32_t)d->group;
+	if (groups > e->max_groups)
+		e->max_groups = groups;
+	r->keyword_mode = d->keywords.n > 0;
+	r->max_width = UINT_MAX;
+	if (!r->keyword_mode) {
+		hs_expr_info_t *info = NULL;
+		hs_compile_error_t *ce = NULL;
+
+		if (hs_expression_info(d->regex, HS_FLAG_PREFILTER |
+		    HS_FLAG_MULTILINE, &info, &ce) != HS_SUCCESS) {
+			rc = al_err_set(err, AL_EINVAL, "rule '%s': the "
+			    "prefilter cannot use this regex: %s (add "
+			    "'keywords' to the rule)", d->id,
+			    ce ? ce->message : "unknown error");
+			hs_free_compile_error(ce);
+			return rc;
+		}
+		r->max_width = info->max_width;
+		free(info);
+	}
+	return 0;
+}
+
+/* Build the single vectorscan database from every rule. */
+static int
+compile_db(struct scan_engine *e, struct al_err *err)
+{
+	const char **exprs = NULL;
+	unsigned *flags = NULL, *ids = NULL;
+	char **owned = NULL;
+	hs_compile_error_t *ce = NULL;
+	size_t i, k, nexpr = 0, nowned = 0;
+	int rc = 0;
+
+	for (i = 0; i < e->n; i++)
+		nexpr += e->r[i].keyword_mode ? e->rules->v[i].keywords.n : 1;
+	if (nexpr == 0 || nexpr > UINT_MAX)
+		return 0;
+	exprs = calloc(nexpr, sizeof(*exprs));
+	flags = calloc(nexpr, sizeof(*flags));
+	ids = calloc(nexpr, sizeof(*ids));
+	owned = calloc(nexpr, sizeof(*owned));
+	if (!exprs || !flags || !ids || !owned) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	nexpr = 0;
+	for (i = 0; i < e->n; i++) {
+		const struct scan_rule *d = &e->rules->v[i];
+
+		if (!e->r[i].keyword_mode) {
+			exprs[nexpr] = d->regex;
+			flags[nexpr] = HS_FLAG_PREFILTER | HS_FLAG_MULTILINE;
+			ids[nexpr++] = (unsigned)i;
+			continue;
+		}
+		for (k = 0; k < d->keywords.n; k++) {
+			if ((owned[nowned] = literal_expr(d->keywords.v[k])) ==
+			    NULL) {
+				rc = al_err_set(err, AL_EINVAL, "rule '%s': "
+				    "empty keyword", d->id);
+				goto out;
+			}
+			exprs[nexpr] = owned[nowned++];
+			flags[nexpr] = HS_FLAG_CASELESS;
+			ids[nexpr++] = (unsigned)i;
+		}
+	}
+	if (hs_compile_multi(exprs, flags, ids, (unsigned)nexpr, HS_MODE_BLOCK,
+	    NULL, &e->db, &ce) != HS_SUCCESS) {
+		if (ce != NULL && ce->expression >= 0 &&
+		    (size_t)ce->expression < nexpr)
+			rc = al_err_set(err, AL_EINVAL, "rule '%s': the "
+			    "prefilter cannot compile it: %s",
+			    e->rules->v[ids[ce->expression]].id, ce->message);
+		else
+			rc = al_err_set(err, AL_EINVAL, "cannot compile the "
+			    "rules: %s", ce ? ce->message : "unknown error");
+		hs_free_compile_error(ce);
+		e->db = NULL;
+		goto out;
+	}
+	if (hs_alloc_scratch(e->db, &e->proto) != HS_SUCCESS)
+		rc = al_err_set(err, AL_ENOMEM, "out of memory (vectorscan "
+		    "scratch)");
+out:
+	for (i = 0; owned && i < nowned; i++)
+		free(owned[i]);
+	free(owned);
+	free(exprs);
+	free(flags);
+	free(ids);
+	return rc;
+}
+
+int
+scan_engine_new(const struct scan_rules *rs, int flags,
+    struct scan_engine **out, struct al_err *err)
+{
+	struct scan_engine *e = NULL;
+	struct scan_scratch *s = NULL;
+	size_t i;
+	int rc = 0;
+
+	*out = NULL;
+	if ((e = calloc(1, sizeof(*e))) == NULL ||
+	    (e->rules = scan_rules_alloc()) == NULL ||
+	    (rs->n && (e->rules->v = calloc(rs->n, sizeof(struct scan_rule)))
+	    == NULL) || (rs->n && (e->r = calloc(rs->n, sizeof(*e->r))) ==
+	    NULL)) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* The engine keeps its own copy of the rules it compiled. */
+	e->rules->cap = rs->n;
+	for (i = 0; i < rs->n; i++) {
+		if (!rs->v[i].enabled || ((flags & SCAN_ENGINE_SECRETS_ONLY) &&
+		    rs->v[i].info.category != SCAN_CAT_SECRET))
+			continue;
+		if (scan_rule_copy(&e->rules->v[e->rules->n], &rs->v[i]) != 0) {
+			rc = al_err_set(err, AL_ENOMEM, "out of memory");
+			goto out;
+		}
+		e->rules->n++;
+	}
+	e->n = e->rules->n;
+	for (i = 0; i < e->n; i++)
+		if ((rc = compile_rule(e, i, err)) != 0)
+			goto out;
+	if ((rc = re_list("allow", "global allow regex", &rs->allow,
+	    &e->allow, &e->nallow, err)) != 0)
+		goto out;
+	if ((rc = compile_db(e, err)) != 0)
+		goto out;
+	if (!(flags & SCAN_ENGINE_NO_EXAMPLES)) {
+		for (i = 0; i < e->n; i++) {
+			if (e->rules->v[i].builtin)
+				continue;
+			if (s == NULL &&
+			    (rc = scan_scratch_new(e, &s, err)) != 0)
+				goto out;
+			if ((rc = scan_engine_check_examples(e, s, i, err)) != 0)
+				goto out;
+		}
+	}
+	*out = e;
+	e = NULL;
+out:
+	scan_scratch_free(s);
+	scan_engine_free(e);
+	return rc;
+}
+
+int
+scan_engine_new_builtin(int flags, struct scan_engine **out,
+    struct al_err *err)
+{
+	struct scan_rules *r = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = scan_rules_builtin(&r, err)) != 0)
+		return rc;
+	rc = scan_engine_new(r, flags, out, err);
+	scan_rules_free(r);
+	return rc;
+}
+
+void
+scan_scratch_free(struct scan_scratch *s)
+{
+	if (s == NULL)
+		return;
+	if (s->hs)
+		hs_free_scratch(s->hs);
+	pcre2_match_data_free(s->md);
+	pcre2_match_data_free(s->md_small);
+	pcre2_match_context_free(s->mctx);
+	pcre2_jit_stack_free(s->jit);
+	free(s->covered);
+	free(s->last_end);
+	free(s->active);
+	free(s->req);
+	free(s->m);
+	free(s);
+}
+
+int
+scan_scratch_new(const struct scan_engine *e, struct scan_scratch **out,
+    struct al_err *err)
+{
+	struct scan_scratch *s;
+	size_t n = e->n ? e->n : 1;
+	int rc = 0;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	s->e = e;
+	if ((e->proto && hs_clone_scratch(e->proto, &s->hs) != HS_SUCCESS) ||
+	    (s->md = pcre2_match_data_create(e->max_groups + 1, NULL)) ==
+	    NULL || (s->md_small = pcre2_match_data_create(1, NULL)) == NULL ||
+	    (s->mctx = pcre2_match_context_create(NULL)) == NULL ||
+	    (s->jit = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL)) ==
+	    NULL || (s->covered = calloc(n, sizeof(size_t))) == NULL ||
+	    (s->last_end = calloc(n, sizeof(size_t))) == NULL ||
+	    (s->active = calloc(n, 1)) == NULL ||
+	    (s->req = calloc(n, 1)) == NULL) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	(void)pcre2_set_match_limit(s->mctx, MATCH_LIMIT);
+	(void)pcre2_set_depth_limit(s->mctx, DEPTH_LIMIT);
+	pcre2_jit_stack_assign(s->mctx, NULL, s->jit);
+	*out = s;
+	s = NULL;
+out:
+	scan_scratch_free(s);
+	return rc;
+}
+
+double
+scan_entropy(const void *vp, size_t n)
+{
+	const unsigned char *p = vp;
+	unsigned counts[256];
+	double h = 0, f;
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	memset(counts, 0, sizeof(counts));
+	for (i = 0; i < n; i++)
+		counts[p[i]]++;
+	for (i = 0; i < 256; i++) {
+		if (counts[i] == 0)
+			continue;
+		f = (double)counts[i] / (double)n;
+		h -= f * log2(f);
+	}
+	return h;
+}

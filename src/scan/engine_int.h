@@ -1,0 +1,59 @@
+/* The compiled engine's layout, shared by engine.c and match.c. */
+#ifndef AIRLOCK_SCAN_ENGINE_INT_H
+#define AIRLOCK_SCAN_ENGINE_INT_H
+
+#include "scan_int.h"
+
+#ifndef PCRE2_CODE_UNIT_WIDTH
+#define PCRE2_CODE_UNIT_WIDTH 8
+#endif
+#include <hs/hs.h>
+#include <pcre2.h>
+
+/* How far around a candidate a multi-line rule (a PEM key) may reach. */
+#define SCAN_MULTILINE_SPAN (64 * 1024)
+
+struct eng_rule {
+	const struct scan_rule	 *def;
+	pcre2_code		 *re;
+	pcre2_code		 *requires;
+	pcre2_code		**allow;
+	size_t			  nallow;
+	pcre2_code		**paths;
+	size_t			  npaths;
+	unsigned		  max_width;	/* UINT_MAX: unbounded */
+	uint32_t		  group;
+	int			  keyword_mode;
+};
+
+struct scan_engine {
+	struct scan_rules	 *rules;	/* private copy, enabled only */
+	struct eng_rule		 *r;
+	size_t			  n;
+	pcre2_code		**allow;	/* global secret allowlist */
+	size_t			  nallow;
+	hs_database_t		 *db;
+	hs_scratch_t		 *proto;
+	uint32_t		  max_groups;
+};
+
+struct scan_scratch {
+	const struct scan_engine *e;
+	hs_scratch_t		 *hs;
+	pcre2_match_data	 *md;
+	pcre2_match_data	 *md_small;
+	pcre2_match_context	 *mctx;
+	pcre2_jit_stack		 *jit;
+	size_t			 *covered;	/* per rule: confirmed up to */
+	size_t			 *last_end;	/* per rule: last match end */
+	unsigned char		 *active;	/* per rule: applies to path */
+	signed char		 *req;		/* per rule: requires met? */
+	struct scan_match	 *m;		/* matches of this buffer */
+	size_t			  nm, capm;
+	/* The buffer being scanned. */
+	const unsigned char	 *buf;
+	size_t			  len;
+	int			  rc;
+};
+
+#endif

@@ -1,0 +1,343 @@
+/*
+ * scan_buffer: one vectorscan pass, PCRE2 confirmation around each
+ * candidate, then entropy, allowlists and overlap resolution.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+#define MATCHES_MAX (1u << 20)	/* per buffer; more is a hostile input */
+
+static size_t
+line_start(const unsigned char *b, size_t pos)
+{
+	const unsigned char *q;
+
+	if (pos == 0)
+		return 0;
+	q = memrchr(b, '\n', pos);
+	return q ? (size_t)(q - b) + 1 : 0;
+}
+
+static size_t
+line_end(const unsigned char *b, size_t n, size_t pos)
+{
+	const unsigned char *q;
+
+	if (pos >= n)
+		return n;
+	q = memchr(b + pos, '\n', n - pos);
+	return q ? (size_t)(q - b) : n;
+}
+
+/* Whether any of res matches the n bytes at p. */
+static int
+any_match(struct scan_scratch *s, pcre2_code *const *res, size_t nres,
+    const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < nres; i++)
+		if (pcre2_match(res[i], p, n, 0, 0, s->md_small, s->mctx) >= 0)
+			return 1;
+	return 0;
+}
+
+static int
+push_match(struct scan_scratch *s, const struct scan_match *m)
+{
+	struct scan_match *nv;
+	size_t ncap;
+
+	if (s->nm == s->capm) {
+		if (s->capm >= MATCHES_MAX)
+			return 0;	/* keep what we have; stop growing */
+		ncap = s->capm ? s->capm * 2 : 16;
+		if ((nv = realloc(s->m, ncap * sizeof(*nv))) == NULL)
+			return AL_ENOMEM;
+		s->m = nv;
+		s->capm = ncap;
+	}
+	s->m[s->nm++] = *m;
+	return 0;
+}
+
+/* Run rule i's PCRE2 over [ws, we) and keep what passes. */
+static int
+confirm(struct scan_scratch *s, size_t i, size_t ws, size_t we)
+{
+	const struct scan_engine *e = s->e;
+	const struct eng_rule *r = &e->r[i];
+	const struct scan_rule *d = r->def;
+	struct scan_match m;
+	PCRE2_SIZE *ov;
+	size_t start = ws, gs, ge, next;
+	int rc;
+
+	while (start < we) {
+		rc = pcre2_match(r->re, s->buf, we, start, 0, s->md, s->mctx);
+		if (rc < 0)
+			break;	/* no match, or a limit hit: give up here */
+		ov = pcre2_get_ovector_pointer(s->md);
+		next = ov[1] > start ? ov[1] : start + 1;
+		s->last_end[i] = ov[1];
+		if ((uint32_t)rc <= r->group || ov[2 * r->group] == PCRE2_UNSET)
+			goto skip;
+		gs = ov[2 * r->group];
+		ge = ov[2 * r->group + 1];
+		if (ge <= gs)
+			goto skip;
+		memset(&m, 0, sizeof(m));
+		m.off = gs;
+		m.len = ge - gs;
+		m.match_off = ov[0];
+		m.match_len = ov[1] > ov[0] ? ov[1] - ov[0] : 0;
+		m.entropy = scan_entropy(s->buf + gs, m.len);
+		m.rule = &d->info;
+		m.rule_index = i;
+		if (m.entropy < d->entropy)
+			goto skip;
+		if (d->info.category == SCAN_CAT_SECRET &&
+		    any_match(s, e->allow, e->nallow, s->buf + gs, m.len))
+			goto skip;
+		if (any_match(s, r->allow, r->nallow, s->buf + gs, m.len))
+			goto skip;
+		if ((rc = push_match(s, &m)) != 0)
+			return rc;
+skip:
+		start = next;
+	}
+	return 0;
+}
+
+static int
+on_candidate(unsigned int id, unsigned long long from, unsigned long long to,
+    unsigned int flags, void *ctx)
+{
+	struct scan_scratch *s = ctx;
+	const struct eng_rule *r;
+	size_t ws, we, back;
+
+	(void)from;
+	(void)flags;
+	if (id >= s->e->n || !s->active[id] || to <= s->covered[id])
+		return 0;
+	r = &s->e->r[id];
+	if (r->requires != NULL) {
+		if (s->req[id] == 0)
+			s->req[id] = pcre2_match(r->requires, s->buf, s->len, 0,
+			    0, s->md_small, s->mctx) >= 0 ? 1 : -1;
+		if (s->req[id] < 0) {
+			s->covered[id] = s->len;
+			return 0;
+		}
+	}
+	if (r->def->multiline) {
+		ws = to > SCAN_MULTILINE_SPAN ? to - SCAN_MULTILINE_SPAN : 0;
+		we = r->keyword_mode ? line_end(s->buf, s->len,
+		    to + SCAN_MULTILINE_SPAN < s->len ?
+		    to + SCAN_MULTILINE_SPAN : s->len) :
+		    line_end(s->buf, s->len, to);
+	} else if (r->keyword_mode || r->max_width == UINT_MAX) {
+		ws = line_start(s->buf, to ? to - 1 : 0);
+		we = line_end(s->buf, s->len, to);
+	} else {
+		/* One byte more than the widest match, for a lookbehind. */
+		back = (size_t)r->max_width + 1;
+		ws = to > back ? to - back : 0;
+		we = line_end(s->buf, s->len, to);
+	}
+	if (ws < s->last_end[id])
+		ws = s->last_end[id];
+	s->covered[id] = we;
+	if ((s->rc = confirm(s, id, ws, we)) != 0)
+		return 1;	/* stop vectorscan */
+	return 0;
+}
+
+static int
+cmp_match(const void *a, const void *b)
+{
+	const struct scan_match *x = a, *y = b;
+
+	if (x->off != y->off)
+		return x->off < y->off ? -1 : 1;
+	/* At the same offset a specific rule comes before a generic one. */
+	if (x->rule->generic != y->rule->generic)
+		return x->rule->generic ? 1 : -1;
+	return x->rule_index < y->rule_index ? -1 :
+	    x->rule_index > y->rule_index;
+}
+
+/*
+ * Drop a generic rule's match when a specific rule matched overlapping
+ * bytes: "api_key = 'ghp_...'" is a GitHub token, reported once.
+ */
+static void
+resolve_overlaps(struct scan_scratch *s)
+{
+	size_t i, j, maxend = 0, nextstart = SIZE_MAX;
+	unsigned char *drop;
+
+	if (s->nm < 2)
+		return;
+	if ((drop = calloc(s->nm, 1)) == NULL)
+		return;		/* keeping duplicates is harmless */
+	qsort(s->m, s->nm, sizeof(*s->m), cmp_match);
+	for (i = 0; i < s->nm; i++) {
+		if (!s->m[i].rule->generic) {
+			if (s->m[i].off + s->m[i].len > maxend)
+				maxend = s->m[i].off + s->m[i].len;
+		} else if (maxend > s->m[i].off)
+			drop[i] = 1;
+	}
+	for (i = s->nm; i-- > 0;) {
+		if (!s->m[i].rule->generic)
+			nextstart = s->m[i].off;
+		else if (nextstart < s->m[i].off + s->m[i].len)
+			drop[i] = 1;
+	}
+	for (i = j = 0; i < s->nm; i++)
+		if (!drop[i])
+			s->m[j++] = s->m[i];
+	s->nm = j;
+	free(drop);
+}
+
+int
+scan_buffer(const struct scan_engine *e, struct scan_scratch *s,
+    const char *path, const void *p, size_t n, scan_match_fn fn, void *arg,
+    struct al_err *err)
+{
+	size_t i, j;
+	int rc = 0;
+
+	if (n > UINT_MAX)
+		return al_err_set(err, AL_ETOOBIG, "input over 4 GiB");
+	if (e->db == NULL || n == 0)
+		return 0;
+	s->buf = p;
+	s->len = n;
+	s->rc = 0;
+	s->nm = 0;
+	memset(s->covered, 0, e->n * sizeof(size_t));
+	memset(s->last_end, 0, e->n * sizeof(size_t));
+	memset(s->req, 0, e->n);
+	for (i = 0; i < e->n; i++) {
+		const struct eng_rule *r = &e->r[i];
+
+		s->active[i] = 1;
+		if (r->npaths == 0)
+			continue;
+		s->active[i] = 0;
+		for (j = 0; path != NULL && j < r->npaths; j++)
+			if (pcre2_match(r->paths[j], (PCRE2_SPTR)path,
+			    strlen(path), 0, 0, s->md_small, s->mctx) >= 0) {
+				s->active[i] = 1;
+				break;
+			}
+	}
+	if (hs_scan(e->db, (const char *)p, (unsigned)n, 0, s->hs,
+	    on_candidate, s) != HS_SUCCESS && s->rc == 0) {
+		rc = al_err_set(err, AL_EINVAL, "vectorscan failed to scan");
+		goto out;
+	}
+	if (s->rc != 0) {
+		rc = al_err_set(err, s->rc, "out of memory");
+		goto out;
+	}
+	resolve_overlaps(s);
+	for (i = 0; i < s->nm; i++)
+		if ((rc = fn(&s->m[i], p, n, arg)) != 0)
+			goto out;
+out:
+	s->buf = NULL;
+	s->len = 0;
+	return rc;
+}
+
+/* ---- examples --------------------------------------------------------- */
+
+struct example_hit {
+	size_t	rule;
+	int	found;
+};
+
+static int
+on_example(const struct scan_match *m, const unsigned char *buf, size_t n,
+    void *arg)
+{
+	struct example_hit *h = arg;
+
+	(void)buf;
+	(void)n;
+	if (m->rule_index == h->rule)
+		h->found = 1;
+	return 0;
+}
+
+int
+scan_engine_check_examples(const struct scan_engine *e,
+    struct scan_scratch *s, size_t i, struct al_err *err)
+{
+	const struct scan_rule *d = &e->rules->v[i];
+	struct example_hit h;
+	size_t k;
+	int rc;
+
+	if (d->positive.n == 0)
+		return al_err_set(err, AL_EINVAL, "rule '%s' (line %d) has no "
+		    "positive example", d->id, d->line);
+	for (k = 0; k < d->positive.n + d->negative.n; k++) {
+		int pos = k < d->positive.n;
+		const char *t = pos ? d->positive.v[k] :
+		    d->negative.v[k - d->positive.n];
+
+		h.rule = i;
+		h.found = 0;
+		if ((rc = scan_buffer(e, s, d->example_path ? d->example_path :
+		    "example.txt", t, strlen(t), on_example, &h, err)) != 0)
+			return rc;
+		if (h.found != pos)
+			return al_err_set(err, AL_EINVAL, "rule '%s' (line %d): "
+			    "%s example %zu %s", d->id, d->line,
+			    pos ? "positive" : "negative",
+			    (pos ? k : k - d->positive.n) + 1,
+			    pos ? "does not match" : "matches");
+	}
+	return 0;
+}
+
+void
+scan_preview(const unsigned char *p, size_t n, int whole, char *out,
+    size_t outsz)
+{
+	size_t head, tail, i, o = 0;
+
+	/*
+	 * A secret shows at most its first 4 and last 2 bytes, and less when
+	 * it is short, so that a preview never gives away most of a value.
+	 * Unsafe-code findings show the code itself (whole), cut to fit.
+	 */
+	if (whole) {
+		head = n;
+		tail = 0;
+	} else {
+		head = n / 4 < 4 ? n / 4 : 4;
+		tail = n / 8 < 2 ? n / 8 : 2;
+	}
+	for (i = 0; i < head && o + 5 < outsz; i++)
+		out[o++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+	if (!whole || head > i) {
+		if (o + 4 < outsz) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+		}
+	}
+	for (i = n - tail; i < n && o + 1 < outsz; i++)
+		out[o++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+	if (outsz > 0)
+		out[o < outsz ? o : outsz - 1] = '\0';
+}
