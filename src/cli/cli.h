@@ -67,10 +67,15 @@ int	cmd_init(struct cli *cli, int argc, char **argv);
 int	cmd_secret(struct cli *cli, int argc, char **argv);
 int	cmd_key(struct cli *cli, int argc, char **argv);
 int	cmd_doctor(struct cli *cli, int argc, char **argv);
+int	cmd_policy(struct cli *cli, int argc, char **argv);
+
+/* Write the default policy.yaml for the effective uid unless one exists. */
+int	cli_policy_write_default(struct cli *cli, struct al_err *err) AL_WUR;
 
 extern const char cmd_init_help[];
 extern const char cmd_secret_help[];
 extern const char cmd_key_help[];
 extern const char cmd_doctor_help[];
+extern const char cmd_policy_help[];
 
 #endif

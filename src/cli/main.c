@@ -35,6 +35,8 @@ static const struct cli_cmd commands[] = {
 	    cmd_key_help, cmd_key },
 	{ "doctor", "check permissions, hardening and deployment",
 	    cmd_doctor_help, cmd_doctor },
+	{ "policy", "check, lint and show who may lease which secret",
+	    cmd_policy_help, cmd_policy },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
