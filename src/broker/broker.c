@@ -120,12 +120,13 @@ broker_free(struct broker *b)
 		return;
 	if (b->audit != NULL && b->leases != NULL &&
 	    record(b, "broker_stop", "ok", NULL, NULL, NULL, NULL, NULL, NULL,
-	    NULL, NULL, &err) == 0)
-		(void)broker_sync(b, &err);
+	    NULL, NULL, &err) == 0 && broker_sync(b, &err) != 0)
+		broker_log(b, "%s", err.msg);
 	approval_list_release(&b->approvals);
 	lease_table_close(b->leases);
 	if (b->audit != NULL) {
-		(void)audit_sync(b->audit, NULL, NULL);
+		if (audit_sync(b->audit, NULL, &err) != 0)
+			broker_log(b, "%s", err.msg);
 		audit_close(b->audit);
 	}
 	al_secret_free(b->audit_key);

@@ -177,7 +177,8 @@ h_approve(struct route_args *a)
 	    ap->intent, NULL, NULL, detail, &err) != 0 ||
 	    record(b, "grant", "ok", ap->caller, l.secret, l.id, l.task,
 	    l.intent, "approved", NULL, detail, &err) != 0) {
-		(void)lease_revoke(b->leases, l.id, LEASE_REVOKED, &l, NULL);
+		if (lease_revoke(b->leases, l.id, LEASE_REVOKED, &l, NULL))
+			broker_log(b, "cannot end lease %s", l.id);
 		reply_al_err(a->resp, &err);
 		goto out;
 	}

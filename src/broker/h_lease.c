@@ -273,7 +273,8 @@ h_lease_create(struct route_args *a)
 	if (record(b, "grant", "ok", who, l.secret, l.id, l.task, l.intent,
 	    NULL, NULL, detail, &err) != 0) {
 		/* Unaudited, so it never existed: end it at once. */
-		(void)lease_revoke(b->leases, l.id, LEASE_REVOKED, &l, NULL);
+		if (lease_revoke(b->leases, l.id, LEASE_REVOKED, &l, NULL))
+			broker_log(b, "cannot end lease %s", l.id);
 		reply_al_err(a->resp, &err);
 		goto out;
 	}
@@ -385,8 +386,9 @@ h_lease_value(struct route_args *a)
 	}
 	/* Read first: a vault failure must not cost a use. */
 	if (vault_secret_read(b->vault, l.secret, &value, NULL, &err) != 0) {
-		(void)record(b, "use", "error", who, l.secret, l.id, l.task,
-		    l.intent, err.msg, NULL, NULL, NULL);
+		if (record(b, "use", "error", who, l.secret, l.id, l.task,
+		    l.intent, err.msg, NULL, NULL, NULL) != 0)
+			broker_log(b, "cannot audit a failed use");
 		reply_al_err(a->resp, &err);
 		a->resp->need_sync = 1;
 		goto out;

@@ -83,6 +83,8 @@ unpark(struct server *s, struct request *rq, enum phase ph)
 	rq->next = rq->prev = NULL;
 	rq->phase = ph;
 	MHD_resume_connection(rq->mc);
+	/* With an external loop, MHD_run must run again to see it. */
+	s->resumed = 1;
 }
 
 /* libmicrohttpd calls this once the value has been sent (or dropped). */
@@ -362,7 +364,8 @@ on_signal(struct server *s)
 	while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			broker_log(s->b, "SIGHUP: reloading the policy");
-			(void)broker_reload_policy(s->b, &err);
+			if (broker_reload_policy(s->b, &err) != 0)
+				continue;	/* logged and audited */
 		} else {
 			broker_log(s->b, "signal %u: stopping", si.ssi_signo);
 			s->stopping = 1;
@@ -405,8 +408,9 @@ http_loop(struct server *s, struct al_err *err)
 		if (MHD_get_timeout(s->d, &mhd_to) == MHD_YES &&
 		    (timeout < 0 || (int64_t)mhd_to < timeout))
 			timeout = (int64_t)mhd_to;
-		if (s->b->dirty)
+		if (s->b->dirty || s->resumed)
 			timeout = 0;
+		s->resumed = 0;
 		if (timeout > 60000)
 			timeout = 60000;
 		n = epoll_wait(s->ep, evs, 8, (int)timeout);

@@ -18,6 +18,7 @@ struct server {
 	uint64_t		 next_conn;
 	struct request		*parked;	/* suspended requests */
 	int			 stopping;
+	int			 resumed;	/* MHD_run again at once */
 };
 
 /* One client connection: who is at the other end. */

@@ -20,8 +20,9 @@ reply_json(struct broker_resp *r, int status, json_t *j)
 		r->status = 500;
 		r->content_type = API_CT_JSON;
 		/* A fixed reply that needs no allocation beyond the buffer. */
-		(void)al_buf_puts(&r->body, "{\"error\":{\"code\":\"internal\","
-		    "\"message\":\"out of memory\"}}\n");
+		if (al_buf_puts(&r->body, "{\"error\":{\"code\":\"internal\","
+		    "\"message\":\"out of memory\"}}\n") != 0)
+			r->status = 503;	/* an empty body says it all */
 		return;
 	}
 	free(s);

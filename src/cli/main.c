@@ -37,6 +37,16 @@ static const struct cli_cmd commands[] = {
 	    cmd_doctor_help, cmd_doctor },
 	{ "policy", "check, lint and show who may lease which secret",
 	    cmd_policy_help, cmd_policy },
+	{ "serve", "run the broker (started automatically when needed)",
+	    cmd_serve_help, cmd_serve },
+	{ "lease", "list and revoke leases",
+	    cmd_lease_help, cmd_lease },
+	{ "approvals", "list lease requests waiting for approval",
+	    cmd_approvals_help, cmd_approvals },
+	{ "approve", "approve a pending lease request",
+	    cmd_approve_help, cmd_approve },
+	{ "deny", "refuse a pending lease request",
+	    cmd_deny_help, cmd_deny },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
