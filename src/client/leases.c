@@ -114,14 +114,17 @@ int
 client_approval_wait(struct client *cl, const char *id, int wait_s,
     struct client_approval *out, struct al_err *err)
 {
-	char path[128];
+	char path[128], idbuf[33];
 	json_t *reply = NULL;
 	time_t end = time(NULL) + wait_s;
 	int left, rc, saved = cl->timeout_ms;
 
-	memset(out, 0, sizeof(*out));
+	/* id may point into *out, which is cleared below. */
 	if ((rc = check_id(id, "an approval", err)) != 0)
 		return rc;
+	memcpy(idbuf, id, sizeof(idbuf));
+	id = idbuf;
+	memset(out, 0, sizeof(*out));
 	do {
 		left = (int)(end - time(NULL));
 		if (left > API_WAIT_MAX)
