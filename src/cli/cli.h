@@ -70,6 +70,11 @@ int	cmd_doctor(struct cli *cli, int argc, char **argv);
 int	cmd_audit(struct cli *cli, int argc, char **argv);
 int	cmd_whoami(struct cli *cli, int argc, char **argv);
 int	cmd_policy(struct cli *cli, int argc, char **argv);
+int	cmd_serve(struct cli *cli, int argc, char **argv);
+int	cmd_lease(struct cli *cli, int argc, char **argv);
+int	cmd_approvals(struct cli *cli, int argc, char **argv);
+int	cmd_approve(struct cli *cli, int argc, char **argv);
+int	cmd_deny(struct cli *cli, int argc, char **argv);
 
 /* Write the default policy.yaml for the effective uid unless one exists. */
 int	cli_policy_write_default(struct cli *cli, struct al_err *err) AL_WUR;
@@ -85,5 +90,10 @@ extern const char cmd_whoami_help[];
 extern const char cmd_policy_help[];
 extern const char cmd_mcp_help[];
 extern const char cmd_agent_help[];
+extern const char cmd_serve_help[];
+extern const char cmd_lease_help[];
+extern const char cmd_approvals_help[];
+extern const char cmd_approve_help[];
+extern const char cmd_deny_help[];
 
 #endif

@@ -45,6 +45,16 @@ static const struct cli_cmd commands[] = {
 	    cmd_mcp_help, cmd_mcp },
 	{ "agent", "wire airlock into Claude Code, Codex or Cursor",
 	    cmd_agent_help, cmd_agent },
+	{ "serve", "run the broker (started automatically when needed)",
+	    cmd_serve_help, cmd_serve },
+	{ "lease", "list and revoke leases",
+	    cmd_lease_help, cmd_lease },
+	{ "approvals", "list lease requests waiting for approval",
+	    cmd_approvals_help, cmd_approvals },
+	{ "approve", "approve a pending lease request",
+	    cmd_approve_help, cmd_approve },
+	{ "deny", "refuse a pending lease request",
+	    cmd_deny_help, cmd_deny },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

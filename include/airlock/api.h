@@ -1,0 +1,116 @@
+/*
+ * airlock broker API: the wire contract between the broker (src/broker) and
+ * its clients (src/client).  HTTP/1.1 over a Unix socket; request and reply
+ * bodies are JSON objects, except a lease's value, which travels as a raw
+ * application/octet-stream body so that no JSON library ever holds a copy.
+ * docs/api.md documents every route with an example.
+ *
+ * Nothing else is shared between broker and client: this header holds
+ * routes, field names, error names and limits only.
+ */
+#ifndef AIRLOCK_API_H
+#define AIRLOCK_API_H
+
+#define API_VERSION		"v1"
+#define API_SOCKET_FILE		"airlockd.sock"
+#define API_PID_FILE		"airlockd.pid"
+#define API_LOCK_FILE		"airlockd.lock"
+#define API_LOG_FILE		"airlockd.log"
+
+/* ---- routes ------------------------------------------------------------ */
+
+/* GET: {"status":"ok","version","pid","uptime","leases","approvals"} */
+#define API_HEALTH		"/v1/health"
+/* GET: {"secrets":[metadata...]}; GET /v1/secrets/NAME: one object */
+#define API_SECRETS		"/v1/secrets"
+/*
+ * POST {"secret","task","intent","ttl","uses","bind"}:
+ *   201 {"lease":{...}}                      granted
+ *   202 {"approval":{...}}                   waiting for an approver
+ *   403 {"error":{"code":"denied",...}}      refused by policy
+ * GET: {"leases":[...]} (the caller's own; ?all=1 for every lease, which
+ *   the policy must allow: see docs/api.md)
+ * GET /v1/leases/ID: {"lease":{...}}
+ * GET /v1/leases/ID/value: the value, raw (holder only; counts a use)
+ * DELETE /v1/leases/ID: {"lease":{...}} revoked
+ * POST /v1/leases/revoke {"task":T}: {"revoked":N}
+ */
+#define API_LEASES		"/v1/leases"
+#define API_LEASES_REVOKE	"/v1/leases/revoke"
+#define API_VALUE_SUFFIX	"/value"
+/*
+ * GET: {"approvals":[...]} pending ones
+ * GET /v1/approvals/ID[?wait=S]: {"approval":{...}}, waiting up to S
+ *   seconds (at most API_WAIT_MAX) while it is pending
+ * POST /v1/approvals/ID/approve {}: {"approval":{...}} with its lease
+ * POST /v1/approvals/ID/deny {"reason":R}: {"approval":{...}}
+ */
+#define API_APPROVALS		"/v1/approvals"
+#define API_APPROVE_SUFFIX	"/approve"
+#define API_DENY_SUFFIX		"/deny"
+/* GET ?n=N: {"events":[...]} the last N audit lines (N <= API_TAIL_MAX) */
+#define API_AUDIT		"/v1/audit"
+/* GET: Prometheus text exposition format 0.0.4 */
+#define API_METRICS		"/metrics"
+
+#define API_CT_JSON		"application/json"
+#define API_CT_VALUE		"application/octet-stream"
+#define API_CT_METRICS		"text/plain; version=0.0.4"
+
+/* ---- request fields ---------------------------------------------------- */
+
+#define API_F_SECRET		"secret"
+#define API_F_TASK		"task"
+#define API_F_INTENT		"intent"
+#define API_F_TTL		"ttl"		/* seconds */
+#define API_F_USES		"uses"		/* wanted uses; 0: the rule's */
+#define API_F_BIND		"bind"		/* end with this connection */
+#define API_F_REASON		"reason"
+
+/* ---- reply fields ------------------------------------------------------ */
+
+#define API_F_LEASE		"lease"
+#define API_F_LEASES		"leases"
+#define API_F_APPROVAL		"approval"
+#define API_F_APPROVALS		"approvals"
+#define API_F_ID		"id"
+#define API_F_STATE		"state"
+#define API_F_ISSUED		"issued"	/* RFC 3339 UTC */
+#define API_F_EXPIRES		"expires"
+#define API_F_EXPIRES_UNIX	"expires_unix"
+#define API_F_USES_LEFT		"uses_left"	/* null: unlimited */
+#define API_F_HOLDER		"holder"
+#define API_F_BOUND		"bound"
+#define API_F_RULE		"rule"
+#define API_F_APPROVERS		"approvers"
+#define API_F_REQUESTER		"requester"
+#define API_F_DECIDED_BY	"decided_by"
+#define API_F_ERROR		"error"
+#define API_F_CODE		"code"		/* an API_E_* name */
+#define API_F_MESSAGE		"message"
+#define API_F_REVOKED		"revoked"
+
+/* ---- error names (the "code" of an error reply) ------------------------ */
+
+#define API_E_BAD_REQUEST	"bad-request"	/* 400 malformed JSON, field */
+#define API_E_NOT_FOUND		"not-found"	/* 404 unknown route or id */
+#define API_E_METHOD		"method"	/* 405 wrong method */
+#define API_E_TOO_BIG		"too-big"	/* 413 body over the limit */
+#define API_E_DENIED		"denied"	/* 403 policy refused */
+#define API_E_FORBIDDEN		"forbidden"	/* 403 not the holder/approver */
+#define API_E_ENDED		"ended"		/* 410 lease ended */
+#define API_E_CONFLICT		"conflict"	/* 409 approval already decided */
+#define API_E_UNAVAILABLE	"unavailable"	/* 503 broker cannot serve */
+#define API_E_INTERNAL		"internal"	/* 500 */
+
+/* ---- limits ------------------------------------------------------------ */
+
+#define API_BODY_MAX		(16 * 1024)	/* request bodies */
+#define API_VALUE_MAX		(64 * 1024)	/* a secret value */
+#define API_TEXT_MAX		256		/* task, intent, reason */
+#define API_WAIT_MAX		60		/* long-poll seconds */
+#define API_TAIL_MAX		1000		/* audit lines per tail */
+#define API_APPROVAL_TTL	600		/* a pending request lives 10 min */
+#define API_IDLE_CONN_TIMEOUT	120		/* idle connection, seconds */
+
+#endif

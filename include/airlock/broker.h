@@ -1,0 +1,150 @@
+/*
+ * airlock broker: the daemon behind `airlock serve`.
+ *
+ * It holds the unlocked vault and glues the components together: the caller
+ * is identified from the socket (identity), a policy decides (policy), a
+ * lease is issued (lease), the value is read (vault) and every step is
+ * recorded durably (audit) before anything is released.
+ *
+ * Two layers:
+ *  - broker_dispatch() is transport-free: one request in, one response out,
+ *    so unit tests and the fuzzer call it directly.
+ *  - broker_serve() runs the event loop: libmicrohttpd on a Unix socket,
+ *    driven from this one thread with epoll, signals through a signalfd, and
+ *    sleeps until the next lease deadline.
+ *
+ * The wire contract is include/airlock/api.h.
+ */
+#ifndef AIRLOCK_BROKER_H
+#define AIRLOCK_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "airlock/base.h"
+
+struct vault;
+
+#define BROKER_SELECTORS_MAX	64
+#define BROKER_HOLDER_MAX	96
+
+/*
+ * Who is calling, as established from the socket (never from anything the
+ * caller says).  selectors are the policy's names for this caller
+ * ("unix:uid:1000", "unix:exe:/usr/bin/node", ...); they are borrowed.
+ */
+struct broker_caller {
+	uint64_t		 conn;		/* connection id, never 0 */
+	uid_t			 uid;
+	gid_t			 gid;
+	pid_t			 pid;
+	const char *const	*selectors;
+	size_t			 nselectors;
+	/* Opaque lease holder: "uid=U,pid=P,start=T"; see broker_caller_holder. */
+	char			 holder[BROKER_HOLDER_MAX];
+};
+
+struct broker_req {
+	const char			*method;	/* "GET", "POST", ... */
+	const char			*path;		/* without the query */
+	const char			*query;		/* "a=1&b=2" or NULL */
+	struct al_view			 body;
+	const struct broker_caller	*caller;
+	int				 no_wait;	/* long poll over */
+};
+
+struct broker_resp {
+	int			 status;	/* HTTP status */
+	const char		*content_type;	/* static string */
+	struct al_buf		 body;		/* JSON or text */
+	/*
+	 * A value to send raw instead of body (guarded memory).  The
+	 * transport takes ownership and frees it (wiping) once sent.
+	 */
+	struct al_secret	*value;
+	/*
+	 * Set when the reply must wait until the audit log and lease table
+	 * are synced (broker_sync); the transport holds it until then.
+	 */
+	int			 need_sync;
+	/*
+	 * Long poll: when non-zero, the request should be dispatched again
+	 * once approval wait_id changes state or at wait_until_ms, whichever
+	 * comes first.  The body is empty then.
+	 */
+	int64_t			 wait_until_ms;
+	char			 wait_id[33];
+	/*
+	 * A lease or approval is now bound to this connection: the transport
+	 * must not time the connection out while it idles.
+	 */
+	int			 hold_conn;
+};
+
+struct broker_config {
+	const char		*home;		/* $AIRLOCK_HOME */
+	const char		*socket_path;	/* NULL: home/airlockd.sock */
+	const char		*socket_group;	/* NULL: 0600; else 0660 */
+	const char		*policy_path;	/* NULL: home/policy.yaml */
+	const struct al_clock	*clock;
+	int			 log_fd;	/* diagnostics, -1: none */
+};
+
+struct broker;
+
+/*
+ * A broker over v (unlocked; the broker takes ownership and closes it).
+ * Opens the audit log, the lease table and the policy.  No socket yet.
+ */
+int	broker_new(const struct broker_config *cfg, struct vault *v,
+	    struct broker **out, struct al_err *err) AL_WUR;
+void	broker_free(struct broker *b);
+
+void	broker_resp_init(struct broker_resp *r);
+/* Free what r owns (wiping a value). */
+void	broker_resp_release(struct broker_resp *r);
+
+/*
+ * Handle one request.  Never fails: every outcome, including bad input, is
+ * a response.  r must have been initialised with broker_resp_init.
+ */
+void	broker_dispatch(struct broker *b, const struct broker_req *req,
+	    struct broker_resp *r);
+
+/*
+ * Make every change since the last sync durable: audit log then lease
+ * table.  Responses with need_sync are released only after this returns 0.
+ */
+int	broker_sync(struct broker *b, struct al_err *err) AL_WUR;
+
+/*
+ * Time-driven work: end leases past their deadline, expire pending
+ * approvals.  Returns the next deadline in milliseconds since the epoch
+ * (0: none).
+ */
+int64_t	broker_tick(struct broker *b);
+
+/* A connection went away: end its bound leases and pending approvals. */
+void	broker_conn_closed(struct broker *b, uint64_t conn);
+
+/* Reload the policy file; the old policy stays on error.  Audited. */
+int	broker_reload_policy(struct broker *b, struct al_err *err) AL_WUR;
+
+/*
+ * Whether approval id is no longer pending (for long polls): 1 decided,
+ * 0 pending or unknown.
+ */
+int	broker_approval_settled(struct broker *b, const char *id);
+
+/* Record one request's latency for /metrics. */
+void	broker_observe_latency(struct broker *b, int64_t usec);
+
+/*
+ * Bind the socket, serve until SIGTERM/SIGINT, then clean up.  When
+ * ready_fd >= 0, one byte is written to it (then it is closed) once the
+ * socket accepts connections.
+ */
+int	broker_serve(struct broker *b, int ready_fd, struct al_err *err) AL_WUR;
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * airlock client: talks to the broker over its Unix socket (libcurl,
+ * HTTP/1.1, the contract in api.h).  Every command that needs the broker
+ * goes through this.
+ *
+ * One client keeps one connection open for its whole life (keep-alive), so
+ * a lease asked for with bind set ends when this client (its process) goes
+ * away, and a value is fetched on the connection that holds the lease.
+ *
+ * Values are read straight into guarded memory (struct al_secret) from
+ * libcurl's write callback; no buffer of libcurl's or of JSON ever holds a
+ * whole value.
+ *
+ * Errors: the broker's message in err, and a code: AL_EUNAVAIL (no broker
+ * and none could be started), AL_EDENIED (policy said no), AL_EPENDING
+ * (waiting for an approver), AL_EPERM (not yours), AL_ENOENT, AL_EEXPIRED
+ * (lease ended), AL_EINVAL (bad request), AL_ETOOBIG, AL_EPROTO (the broker
+ * answered something unexpected), AL_ETIMEDOUT.
+ */
+#ifndef AIRLOCK_CLIENT_H
+#define AIRLOCK_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "airlock/base.h"
+
+struct client;
+
+struct client_opts {
+	const char	*home;		/* $AIRLOCK_HOME */
+	const char	*socket_path;	/* NULL: home/airlockd.sock */
+	/*
+	 * Start a broker when none answers by running `<airlock_bin> serve`
+	 * (it detaches and signals readiness).  NULL: never autostart.
+	 */
+	const char	*airlock_bin;
+	int		 timeout_ms;	/* per request; 0: 30 s */
+};
+
+/* A lease as the broker shows it. */
+struct client_lease {
+	char	id[33];
+	char	secret[65];
+	char	state[32];
+	char	task[257];
+	char	intent[257];
+	int64_t	expires;		/* seconds since the epoch */
+	int	uses;
+	int	uses_left;		/* -1: unlimited */
+	int	bound;
+};
+
+/* A request waiting for approval, or its outcome. */
+struct client_approval {
+	char	id[33];
+	char	state[16];		/* pending, approved, denied, ... */
+	char	secret[65];
+	char	rule[65];
+	char	reason[257];		/* why it was denied */
+	char	lease[33];		/* the lease, once approved */
+	int64_t	expires;
+};
+
+struct client_lease_req {
+	const char	*secret;
+	const char	*task;		/* may be NULL */
+	const char	*intent;	/* may be NULL */
+	int64_t		 ttl;		/* seconds; 0: the broker's default */
+	int		 uses;		/* 0: the rule's limit */
+	int		 bind;		/* end the lease with this client */
+};
+
+/*
+ * Connect to the broker (starting one if allowed and none answers) and
+ * check that it is healthy.  AL_EUNAVAIL with what to do when it fails.
+ */
+int	client_open(const struct client_opts *o, struct client **out,
+	    struct al_err *err) AL_WUR;
+/* Close the connection (ending this client's bound leases). NULL: no-op. */
+void	client_close(struct client *cl);
+
+/*
+ * Ask for a lease.  0: granted, *lease filled.  AL_EPENDING: the rule needs
+ * an approver; *approval filled (its id, how to approve in the message).
+ * AL_EDENIED: refused; the message names the reason and the rule.
+ */
+int	client_lease_request(struct client *cl,
+	    const struct client_lease_req *r, struct client_lease *lease,
+	    struct client_approval *approval, struct al_err *err) AL_WUR;
+
+/*
+ * Wait (long poll, at most wait_s seconds in all) for approval id to be
+ * decided.  0: approved (out->lease is the lease id); AL_EDENIED: denied
+ * (reason in the message); AL_EEXPIRED: expired or cancelled;
+ * AL_ETIMEDOUT: still pending after wait_s.
+ */
+int	client_approval_wait(struct client *cl, const char *id, int wait_s,
+	    struct client_approval *out, struct al_err *err) AL_WUR;
+
+/* Take one use of lease id: its value in new guarded memory (closed). */
+int	client_lease_value(struct client *cl, const char *id,
+	    struct al_secret **value, struct al_err *err) AL_WUR;
+
+int	client_lease_get(struct client *cl, const char *id,
+	    struct client_lease *out, struct al_err *err) AL_WUR;
+int	client_lease_revoke(struct client *cl, const char *id,
+	    struct al_err *err) AL_WUR;
+/* Revoke every lease of task the caller may manage; count in *n. */
+int	client_lease_revoke_task(struct client *cl, const char *task,
+	    size_t *n, struct al_err *err) AL_WUR;
+
+/*
+ * Everything `run`, `redact` and the MCP server need in one call: request
+ * a lease, wait up to approval_wait_s for an approver when the rule asks for
+ * one (0: do not wait, return AL_EPENDING), then fetch one use of the value.
+ * On success *lease and *value (guarded, closed) are set.
+ */
+int	client_lease_and_fetch(struct client *cl,
+	    const struct client_lease_req *r, int approval_wait_s,
+	    struct client_lease *lease, struct al_secret **value,
+	    struct al_err *err) AL_WUR;
+
+/*
+ * The JSON views, as the broker sends them (new references):
+ * leases: the "leases" array; approvals: the "approvals" array (all: also
+ * settled ones); secrets: the "secrets" array; audit: the "events" array
+ * (the last n); health: the whole object; approve/deny: the "approval".
+ */
+int	client_leases(struct client *cl, json_t **out, struct al_err *err)
+	    AL_WUR;
+int	client_approvals(struct client *cl, int all, json_t **out,
+	    struct al_err *err) AL_WUR;
+int	client_approve(struct client *cl, const char *id, json_t **out,
+	    struct al_err *err) AL_WUR;
+int	client_deny(struct client *cl, const char *id, const char *reason,
+	    json_t **out, struct al_err *err) AL_WUR;
+int	client_secrets(struct client *cl, json_t **out, struct al_err *err)
+	    AL_WUR;
+int	client_audit_tail(struct client *cl, int n, json_t **out,
+	    struct al_err *err) AL_WUR;
+int	client_health(struct client *cl, json_t **out, struct al_err *err)
+	    AL_WUR;
+
+#endif

@@ -1,0 +1,265 @@
+/*
+ * The broker's state: opening what it composes (vault, audit log, lease
+ * table, policy), group commit, and the time-driven work.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker_int.h"
+
+/* Settled approvals stay visible to long polls this long (seconds). */
+#define APPROVAL_KEEP_SETTLED	600
+
+void
+broker_log(struct broker *b, const char *fmt, ...)
+{
+	struct al_buf line;
+	char msg[1024], when[21];
+	va_list ap;
+	int n;
+
+	if (b->log_fd < 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	al_format_time(b->clock->now(b->clock->arg), when);
+	al_buf_init(&line, 4096, 0);
+	if (al_buf_printf(&line, "%s airlockd[%ld]: ", when,
+	    (long)getpid()) == 0 &&
+	    al_buf_append_escaped(&line, msg, strlen(msg)) == 0 &&
+	    al_buf_putc(&line, '\n') == 0)
+		(void)!write(b->log_fd, line.data, line.len);
+	al_buf_release(&line);
+}
+
+int
+broker_new(const struct broker_config *cfg, struct vault *v,
+    struct broker **out, struct al_err *err)
+{
+	struct broker *b = NULL;
+	char path[PATH_MAX];
+	int rc;
+
+	*out = NULL;
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		vault_close(v);
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	}
+	b->vault = v;
+	b->clock = cfg->clock ? cfg->clock : al_clock_system();
+	b->log_fd = cfg->log_fd;
+	b->owner = geteuid();
+	b->started = b->clock->now(b->clock->arg);
+	if (snprintf(b->home, sizeof(b->home), "%s", cfg->home) >=
+	    (int)sizeof(b->home) ||
+	    snprintf(b->socket_group, sizeof(b->socket_group), "%s",
+	    cfg->socket_group ? cfg->socket_group : "") >=
+	    (int)sizeof(b->socket_group)) {
+		rc = al_err_set(err, AL_ETOOBIG, "state directory path or "
+		    "group name too long");
+		goto out;
+	}
+	if (cfg->socket_path != NULL)
+		rc = snprintf(b->socket_path, sizeof(b->socket_path), "%s",
+		    cfg->socket_path) < (int)sizeof(b->socket_path) ? 0 :
+		    AL_ETOOBIG;
+	else
+		rc = al_path_join(b->socket_path, sizeof(b->socket_path),
+		    b->home, API_SOCKET_FILE);
+	if (rc == 0) {
+		if (cfg->policy_path != NULL)
+			rc = snprintf(b->policy_path, sizeof(b->policy_path),
+			    "%s", cfg->policy_path) <
+			    (int)sizeof(b->policy_path) ? 0 : AL_ETOOBIG;
+		else
+			rc = al_path_join(b->policy_path,
+			    sizeof(b->policy_path), b->home, POLICY_FILE);
+	}
+	if (rc == 0)
+		rc = al_path_join(b->audit_path, sizeof(b->audit_path),
+		    b->home, AUDIT_LOG_FILE);
+	if (rc == 0)
+		rc = al_path_join(path, sizeof(path), b->home, LEASE_DB_FILE);
+	if (rc != 0) {
+		rc = al_err_set(err, rc, "a path under %s is too long",
+		    b->home);
+		goto out;
+	}
+	if ((rc = vault_aux_key(v, "audit", &b->audit_key, err)) != 0 ||
+	    (rc = audit_open(b->audit_path, b->audit_key, b->clock,
+	    &b->audit, err)) != 0 ||
+	    (rc = decide_load(b, &b->policy, err)) != 0)
+		goto out;
+	/* Leases ended while no broker ran are audited as they are found. */
+	if ((rc = lease_table_open(path, b->clock, record_lease_end, b,
+	    &b->leases, err)) != 0)
+		goto out;
+	if ((rc = record(b, "broker_start", "ok", NULL, NULL, NULL, NULL,
+	    NULL, NULL, NULL, NULL, err)) != 0 ||
+	    (rc = broker_sync(b, err)) != 0)
+		goto out;
+	*out = b;
+	b = NULL;
+out:
+	broker_free(b);
+	return rc;
+}
+
+void
+broker_free(struct broker *b)
+{
+	struct al_err err;
+
+	if (b == NULL)
+		return;
+	if (b->audit != NULL && b->leases != NULL &&
+	    record(b, "broker_stop", "ok", NULL, NULL, NULL, NULL, NULL, NULL,
+	    NULL, NULL, &err) == 0 && broker_sync(b, &err) != 0)
+		broker_log(b, "%s", err.msg);
+	approval_list_release(&b->approvals);
+	lease_table_close(b->leases);
+	if (b->audit != NULL) {
+		if (audit_sync(b->audit, NULL, &err) != 0)
+			broker_log(b, "%s", err.msg);
+		audit_close(b->audit);
+	}
+	al_secret_free(b->audit_key);
+	policy_free(b->policy);
+	vault_close(b->vault);
+	free(b);
+}
+
+int
+broker_sync(struct broker *b, struct al_err *err)
+{
+	int rc;
+
+	if (!b->dirty)
+		return 0;
+	/*
+	 * The audit log first: a lease change must never be durable without
+	 * the line that records it.
+	 */
+	if ((rc = audit_sync(b->audit, NULL, err)) != 0) {
+		b->audit_failed = 1;
+		broker_log(b, "audit log sync failed: %s", err ? err->msg : "");
+		return rc;
+	}
+	if ((rc = lease_table_sync(b->leases, err)) != 0)
+		return rc;
+	b->dirty = 0;
+	return 0;
+}
+
+static void
+expire_approvals(struct broker *b, int64_t now, int64_t *next)
+{
+	struct approval *a;
+	struct al_err err;
+	size_t i;
+
+	for (i = 0; i < b->approvals.n; i++) {
+		a = b->approvals.v[i];
+		if (a->state != APPROVAL_PENDING)
+			continue;
+		if (a->expires <= now) {
+			a->state = APPROVAL_EXPIRED;
+			a->decided = now;
+			if (record(b, "approval_expired", "expired", a->caller,
+			    a->secret, NULL, a->task, a->intent, "no approver "
+			    "answered in time", NULL, NULL, &err) != 0)
+				broker_log(b, "%s", err.msg);
+		} else if (*next == 0 || a->expires < *next)
+			*next = a->expires;
+	}
+	approval_prune(&b->approvals, now, APPROVAL_KEEP_SETTLED);
+}
+
+int64_t
+broker_tick(struct broker *b)
+{
+	int64_t now = b->clock->now(b->clock->arg), next = 0, d;
+	struct al_err err;
+
+	if (lease_sweep(b->leases, record_lease_end, b, NULL, &err) != 0)
+		broker_log(b, "lease sweep failed: %s", err.msg);
+	expire_approvals(b, now, &next);
+	d = lease_next_deadline(b->leases);
+	if (d != 0 && (next == 0 || d < next))
+		next = d;
+	return next * 1000;
+}
+
+void
+broker_conn_closed(struct broker *b, uint64_t conn)
+{
+	struct approval *a;
+	struct al_err err;
+	size_t i, n;
+
+	if (lease_revoke_conn(b->leases, conn, record_lease_end, b, &n,
+	    &err) != 0)
+		broker_log(b, "cannot end the leases of connection %llu: %s",
+		    (unsigned long long)conn, err.msg);
+	for (i = 0; i < b->approvals.n; i++) {
+		a = b->approvals.v[i];
+		if (a->state != APPROVAL_PENDING || a->conn != conn ||
+		    !a->bind)
+			continue;
+		a->state = APPROVAL_CANCELLED;
+		a->decided = b->clock->now(b->clock->arg);
+		if (record(b, "approval_cancelled", "cancelled", a->caller,
+		    a->secret, NULL, a->task, a->intent, "the requester's "
+		    "connection closed", NULL, NULL, &err) != 0)
+			broker_log(b, "%s", err.msg);
+	}
+}
+
+int
+broker_reload_policy(struct broker *b, struct al_err *err)
+{
+	struct policy *p = NULL;
+	struct al_err rerr;
+	int rc;
+
+	al_err_clear(&rerr);
+	if ((rc = decide_load(b, &p, err)) != 0) {
+		b->metrics.reloads_failed++;
+		broker_log(b, "policy reload rejected, the old policy stays: "
+		    "%s", err ? err->msg : "");
+		if (record(b, "policy_reload", "rejected", NULL, NULL, NULL,
+		    NULL, NULL, err ? err->msg : "invalid policy", NULL, NULL,
+		    &rerr) != 0)
+			broker_log(b, "%s", rerr.msg);
+		return rc;
+	}
+	policy_free(b->policy);
+	b->policy = p;
+	b->metrics.reloads_ok++;
+	broker_log(b, "policy reloaded from %s (%zu rules)", b->policy_path,
+	    policy_nrules(p));
+	if (record(b, "policy_reload", "ok", NULL, NULL, NULL, NULL, NULL,
+	    NULL, NULL, NULL, &rerr) != 0)
+		broker_log(b, "%s", rerr.msg);
+	return 0;
+}
+
+int
+broker_approval_settled(struct broker *b, const char *id)
+{
+	struct approval *a = approval_find(&b->approvals, id);
+
+	return a != NULL && a->state != APPROVAL_PENDING;
+}
+
+void
+broker_observe_latency(struct broker *b, int64_t usec)
+{
+	metrics_observe(&b->metrics, usec);
+}

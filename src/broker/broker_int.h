@@ -1,0 +1,189 @@
+/* Private to src/broker: the broker's state and the pieces it is made of. */
+#ifndef AIRLOCK_BROKER_INT_H
+#define AIRLOCK_BROKER_INT_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "airlock/api.h"
+#include "airlock/audit.h"
+#include "airlock/broker.h"
+#include "airlock/lease.h"
+#include "airlock/policy.h"
+#include "airlock/vault.h"
+
+/* ---- approvals (approval.c) --------------------------------------------- */
+
+enum approval_state {
+	APPROVAL_PENDING = 0,
+	APPROVAL_APPROVED,
+	APPROVAL_DENIED,
+	APPROVAL_EXPIRED,
+	APPROVAL_CANCELLED,	/* the requester's connection closed */
+};
+
+/* A request waiting for (or decided by) an approver.  Plain data. */
+struct approval {
+	char			 id[33];
+	enum approval_state	 state;
+	char			 secret[VAULT_NAME_MAX + 1];
+	char			 task[API_TEXT_MAX + 1];
+	char			 intent[API_TEXT_MAX + 1];
+	int64_t			 ttl;
+	int			 uses;
+	int			 bind;
+	uint64_t		 conn;		/* requester's connection */
+	uid_t			 uid;		/* requester */
+	pid_t			 pid;
+	char			 holder[BROKER_HOLDER_MAX];
+	json_t			*caller;	/* requester's identity */
+	struct policy_decision	 decision;
+	int64_t			 created;
+	int64_t			 expires;	/* while pending */
+	int64_t			 decided;
+	char			 decided_by[64];	/* "unix:uid:1000 pid 42" */
+	char			 reason[API_TEXT_MAX + 1];
+	char			 lease[LEASE_ID_LEN + 1];
+};
+
+struct approval_list {
+	struct approval	**v;
+	size_t		  n;
+	size_t		  cap;
+};
+
+void	approval_list_release(struct approval_list *l);
+int	approval_add(struct approval_list *l, struct approval *a) AL_WUR;
+struct approval *approval_find(struct approval_list *l, const char *id);
+size_t	approval_count_pending(const struct approval_list *l);
+/* Drop settled approvals older than keep seconds; free them. */
+void	approval_prune(struct approval_list *l, int64_t now, int64_t keep);
+const char *approval_state_name(enum approval_state s);
+
+/* ---- metrics (metrics.c) ----------------------------------------------- */
+
+#define METRICS_NBUCKETS 12
+
+struct broker_metrics {
+	uint64_t	requests;
+	uint64_t	grants;
+	uint64_t	denials;
+	uint64_t	approvals_requested;
+	uint64_t	approvals_granted;
+	uint64_t	approvals_denied;
+	uint64_t	uses;
+	uint64_t	revocations;
+	uint64_t	expirations;
+	uint64_t	errors;		/* 4xx/5xx other than denials */
+	uint64_t	reloads_ok;
+	uint64_t	reloads_failed;
+	uint64_t	latency_buckets[METRICS_NBUCKETS];
+	uint64_t	latency_count;
+	double		latency_sum;	/* seconds */
+};
+
+int	metrics_render(const struct broker_metrics *m, size_t active_leases,
+	    size_t pending_approvals, size_t connections, struct al_buf *out)
+	    AL_WUR;
+void	metrics_observe(struct broker_metrics *m, int64_t usec);
+
+/* ---- the broker --------------------------------------------------------- */
+
+struct broker {
+	char			 home[PATH_MAX];
+	char			 socket_path[PATH_MAX];
+	char			 policy_path[PATH_MAX];
+	char			 audit_path[PATH_MAX];
+	char			 socket_group[64];
+	const struct al_clock	*clock;
+	int			 log_fd;
+	struct vault		*vault;
+	struct lease_table	*leases;
+	struct policy		*policy;
+	struct audit_log	*audit;
+	struct al_secret	*audit_key;
+	struct approval_list	 approvals;
+	struct broker_metrics	 metrics;
+	int64_t			 started;
+	uid_t			 owner;		/* the broker's own uid */
+	size_t			 connections;	/* open now (transport) */
+	int			 dirty;		/* audit/lease writes unsynced */
+	int			 audit_failed;	/* refuse releases until restart */
+};
+
+/* Diagnostics to the broker's log (identifiers only, escaped). */
+void	broker_log(struct broker *b, const char *fmt, ...) AL_PRINTF(2, 3);
+
+/* ---- audit glue (record.c) ---------------------------------------------- */
+
+/*
+ * Queue one audit line (durable at the next broker_sync).  caller may be
+ * NULL (the broker itself).  Failing to audit is an error the request
+ * reports: nothing is released without its line.
+ */
+int	record(struct broker *b, const char *event, const char *outcome,
+	    const json_t *caller, const char *secret, const char *lease,
+	    const char *task, const char *intent, const char *reason,
+	    const char *value_fp, const json_t *detail, struct al_err *err)
+	    AL_WUR;
+/* The lease end callback: audits an "expire"/"revoke" line per lease. */
+void	record_lease_end(const struct lease *l, void *arg);
+/* The caller as JSON for the audit log and replies (new reference). */
+json_t	*caller_json(const struct broker_caller *c);
+
+/* ---- policy glue (decide.c) --------------------------------------------- */
+
+int	decide_load(struct broker *b, struct policy **out, struct al_err *err)
+	    AL_WUR;
+/* Decide a lease request for caller on the secret described by m. */
+int	decide(struct broker *b, const struct broker_caller *c,
+	    const struct vault_meta *m, const char *task, const char *intent,
+	    struct policy_decision *d) AL_WUR;
+
+/* ---- handlers (h_*.c) ---------------------------------------------------- */
+
+struct route_args {
+	struct broker			*b;
+	const struct broker_req		*req;
+	struct broker_resp		*resp;
+	const char			*param;		/* the :id segment */
+	json_t				*body;		/* parsed JSON or NULL */
+};
+
+void	h_health(struct route_args *a);
+void	h_metrics(struct route_args *a);
+void	h_secrets_list(struct route_args *a);
+void	h_secret_show(struct route_args *a);
+void	h_lease_create(struct route_args *a);
+void	h_lease_list(struct route_args *a);
+void	h_lease_get(struct route_args *a);
+void	h_lease_value(struct route_args *a);
+void	h_lease_revoke(struct route_args *a);
+void	h_lease_revoke_task(struct route_args *a);
+void	h_approvals_list(struct route_args *a);
+void	h_approval_get(struct route_args *a);
+void	h_approve(struct route_args *a);
+void	h_deny(struct route_args *a);
+void	h_audit_tail(struct route_args *a);
+
+/* ---- reply helpers (reply.c) -------------------------------------------- */
+
+/* Reply with JSON j (stolen) and status. */
+void	reply_json(struct broker_resp *r, int status, json_t *j);
+/* Reply {"error":{"code":code,"message":msg[,"rule"]}}. */
+void	reply_error(struct broker_resp *r, int status, const char *code,
+	    const char *msg);
+/* Map an AL_E code and message to an error reply. */
+void	reply_al_err(struct broker_resp *r, const struct al_err *err);
+json_t	*lease_json(const struct lease *l);
+json_t	*approval_json(const struct approval *a);
+/* A query parameter (first match) into out; 0 if present. */
+int	query_get(const char *query, const char *key, char *out, size_t outsz);
+/* Whether the caller is the broker's owner (sees and manages everything). */
+int	caller_is_owner(const struct broker *b, const struct broker_caller *c);
+/* Validate a free-text field: UTF-8 printable, <= API_TEXT_MAX bytes. */
+int	text_ok(const char *s);
+
+#endif

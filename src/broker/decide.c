@@ -1,0 +1,58 @@
+/* Policy glue: load the policy in force and ask it about a request. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker_int.h"
+
+int
+decide_load(struct broker *b, struct policy **out, struct al_err *err)
+{
+	int rc;
+
+	*out = NULL;
+	rc = policy_load_file(b->policy_path, out, err);
+	/*
+	 * No policy file: the default `airlock init` writes (the owner may
+	 * lease for 15 minutes, approval=required needs approval).  A file
+	 * that exists but is bad is an error, never a fallback.
+	 */
+	if (rc == AL_ENOENT) {
+		broker_log(b, "no policy at %s: using the default policy",
+		    b->policy_path);
+		rc = policy_load_default((unsigned)b->owner, out, err);
+	}
+	return rc;
+}
+
+int
+decide(struct broker *b, const struct broker_caller *c,
+    const struct vault_meta *m, const char *task, const char *intent,
+    struct policy_decision *d)
+{
+	const char *labels[VAULT_LIST_MAX];
+	char lbuf[VAULT_LIST_MAX][2 * VAULT_TEXT_MAX + 2];
+	struct policy_request r;
+	size_t i, n = 0;
+
+	for (i = 0; i < m->nlabels && n < VAULT_LIST_MAX; i++) {
+		if (snprintf(lbuf[n], sizeof(lbuf[n]), "%s=%s",
+		    m->labels[i].key, m->labels[i].value) >=
+		    (int)sizeof(lbuf[n]))
+			continue;	/* cannot happen: both are checked */
+		labels[n] = lbuf[n];
+		n++;
+	}
+	memset(&r, 0, sizeof(r));
+	r.selectors = c->selectors;
+	r.nselectors = c->nselectors;
+	r.secret = m->name;
+	r.labels = labels;
+	r.nlabels = n;
+	r.intent = intent;
+	r.task = task;
+	r.repo = NULL;
+	r.now = b->clock->now(b->clock->arg);
+	return policy_decide(b->policy, &r, d);
+}

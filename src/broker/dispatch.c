@@ -1,0 +1,157 @@
+/*
+ * Transport-free request dispatch: a route table maps (method, path
+ * pattern) to a handler.  A pattern segment ":" captures one path segment
+ * (an id or a name), which the handler validates.  Everything a request can
+ * carry is checked here or in the handler; nothing from the request is
+ * trusted, and every outcome is a response.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "broker_int.h"
+
+struct route {
+	const char	*method;
+	const char	*pattern;	/* "/v1/leases/:/value" */
+	int		 json_body;	/* parse the body as a JSON object */
+	void		(*fn)(struct route_args *a);
+};
+
+static const struct route routes[] = {
+	{ "GET", "/v1/health", 0, h_health },
+	{ "GET", "/metrics", 0, h_metrics },
+	{ "GET", "/v1/secrets", 0, h_secrets_list },
+	{ "GET", "/v1/secrets/:", 0, h_secret_show },
+	{ "POST", "/v1/leases", 1, h_lease_create },
+	{ "GET", "/v1/leases", 0, h_lease_list },
+	{ "POST", "/v1/leases/revoke", 1, h_lease_revoke_task },
+	{ "GET", "/v1/leases/:", 0, h_lease_get },
+	{ "DELETE", "/v1/leases/:", 0, h_lease_revoke },
+	{ "GET", "/v1/leases/:/value", 0, h_lease_value },
+	{ "GET", "/v1/approvals", 0, h_approvals_list },
+	{ "GET", "/v1/approvals/:", 0, h_approval_get },
+	{ "POST", "/v1/approvals/:/approve", 1, h_approve },
+	{ "POST", "/v1/approvals/:/deny", 1, h_deny },
+	{ "GET", "/v1/audit", 0, h_audit_tail },
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+#define PARAM_MAX 128
+
+/* Match path against pattern; the ":" segment is copied into param. */
+static int
+match(const char *pattern, const char *path, char *param)
+{
+	size_t n;
+
+	param[0] = '\0';
+	while (*pattern && *path) {
+		if (pattern[0] == ':' && (pattern[1] == '/' ||
+		    pattern[1] == '\0')) {
+			n = strcspn(path, "/");
+			if (n == 0 || n >= PARAM_MAX)
+				return 0;
+			memcpy(param, path, n);
+			param[n] = '\0';
+			path += n;
+			pattern++;
+			continue;
+		}
+		if (*pattern != *path)
+			return 0;
+		pattern++;
+		path++;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+void
+broker_dispatch(struct broker *b, const struct broker_req *req,
+    struct broker_resp *r)
+{
+	const struct route *rt = NULL;
+	struct route_args a;
+	char param[PARAM_MAX], msg[80];
+	json_error_t jerr;
+	int path_known = 0;
+	size_t i;
+
+	memset(&a, 0, sizeof(a));
+	b->metrics.requests++;
+	if (req->method == NULL || req->path == NULL || req->caller == NULL) {
+		reply_error(r, 400, API_E_BAD_REQUEST, "incomplete request");
+		goto out;
+	}
+	for (i = 0; i < NROUTES; i++) {
+		if (!match(routes[i].pattern, req->path, param))
+			continue;
+		path_known = 1;
+		if (strcmp(routes[i].method, req->method) == 0) {
+			rt = &routes[i];
+			break;
+		}
+	}
+	if (rt == NULL) {
+		if (path_known)
+			reply_error(r, 405, API_E_METHOD, "method not allowed "
+			    "on this route (see docs/api.md)");
+		else
+			reply_error(r, 404, API_E_NOT_FOUND, "no such route "
+			    "(see docs/api.md)");
+		goto out;
+	}
+	if (req->body.len > API_BODY_MAX) {
+		reply_error(r, 413, API_E_TOO_BIG, "request body is larger "
+		    "than 16 KiB");
+		goto out;
+	}
+	if (rt->json_body) {
+		/* An empty body stands for {}. */
+		if (req->body.len == 0)
+			a.body = json_object();
+		else
+			a.body = json_loadb((const char *)req->body.p,
+			    req->body.len, JSON_REJECT_DUPLICATES, &jerr);
+		if (a.body == NULL || !json_is_object(a.body)) {
+			if (a.body == NULL) {
+				/* By position: the input is never quoted. */
+				(void)snprintf(msg, sizeof(msg), "malformed "
+				    "JSON body at byte %d", jerr.position);
+				reply_error(r, 400, API_E_BAD_REQUEST, msg);
+			} else
+				reply_error(r, 400, API_E_BAD_REQUEST,
+				    "the body must be a JSON object");
+			goto out;
+		}
+	} else if (req->body.len != 0) {
+		reply_error(r, 400, API_E_BAD_REQUEST, "this route takes no "
+		    "body");
+		goto out;
+	}
+	a.b = b;
+	a.req = req;
+	a.resp = r;
+	a.param = param;
+	rt->fn(&a);
+out:
+	if (r->status >= 400 && r->status != 403)
+		b->metrics.errors++;
+	json_decref(a.body);
+}
+
+void
+broker_resp_init(struct broker_resp *r)
+{
+	memset(r, 0, sizeof(*r));
+	al_buf_init(&r->body, 8 * 1024 * 1024, 0);
+	r->status = 500;
+	r->content_type = API_CT_JSON;
+}
+
+void
+broker_resp_release(struct broker_resp *r)
+{
+	al_buf_release(&r->body);
+	al_secret_free(r->value);
+	r->value = NULL;
+}

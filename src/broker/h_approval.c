@@ -1,0 +1,235 @@
+/*
+ * /v1/approvals: requests a rule sent for approval.  The requester
+ * long-polls its approval; an approver named by the rule approves or denies
+ * it.  The approver is identified from the socket like everyone else, and a
+ * process may never approve its own request.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker_int.h"
+
+/* May c see a? The owner, the requester's uid, or a possible approver. */
+static int
+may_see(const struct broker *b, const struct broker_caller *c,
+    const struct approval *a)
+{
+	return caller_is_owner(b, c) || c->uid == a->uid ||
+	    policy_approver_allowed(&a->decision, c->selectors,
+	    c->nselectors);
+}
+
+void
+h_approvals_list(struct route_args *a)
+{
+	const struct broker_caller *c = a->req->caller;
+	json_t *arr = json_array();
+	char all[4];
+	size_t i;
+	int want_all;
+
+	(void)broker_tick(a->b);
+	want_all = query_get(a->req->query, "all", all, sizeof(all)) == 0 &&
+	    strcmp(all, "1") == 0;
+	for (i = 0; arr != NULL && i < a->b->approvals.n; i++) {
+		const struct approval *ap = a->b->approvals.v[i];
+
+		if ((want_all || ap->state == APPROVAL_PENDING) &&
+		    may_see(a->b, c, ap))
+			json_array_append_new(arr, approval_json(ap));
+	}
+	reply_json(a->resp, 200, json_pack("{s:o}", API_F_APPROVALS, arr));
+	a->resp->need_sync = a->b->dirty;
+}
+
+static struct approval *
+find(struct route_args *a)
+{
+	struct approval *ap = approval_find(&a->b->approvals, a->param);
+
+	if (ap == NULL || !may_see(a->b, a->req->caller, ap)) {
+		reply_error(a->resp, 404, API_E_NOT_FOUND, "no such approval "
+		    "request (it may have expired: see `airlock approvals`)");
+		return NULL;
+	}
+	return ap;
+}
+
+void
+h_approval_get(struct route_args *a)
+{
+	struct broker *b = a->b;
+	struct approval *ap;
+	char wait[16];
+	long long secs;
+
+	(void)broker_tick(b);
+	if ((ap = find(a)) == NULL)
+		return;
+	if (ap->state == APPROVAL_PENDING && !a->req->no_wait &&
+	    query_get(a->req->query, "wait", wait, sizeof(wait)) == 0) {
+		if (al_parse_int(wait, 0, API_WAIT_MAX, "wait", &secs,
+		    NULL) != 0) {
+			reply_error(a->resp, 400, API_E_BAD_REQUEST, "'wait' "
+			    "must be 0 to 60 seconds");
+			return;
+		}
+		if (secs > 0) {
+			/* The transport parks the request and asks again. */
+			a->resp->wait_until_ms = b->clock->now_ms(
+			    b->clock->arg) + secs * 1000;
+			if (a->resp->wait_until_ms > ap->expires * 1000)
+				a->resp->wait_until_ms = ap->expires * 1000;
+			memcpy(a->resp->wait_id, ap->id, sizeof(ap->id));
+			a->resp->status = 0;
+			return;
+		}
+	}
+	reply_json(a->resp, 200, json_pack("{s:o}", API_F_APPROVAL,
+	    approval_json(ap)));
+	a->resp->need_sync = b->dirty;
+}
+
+/* Shared checks of approve and deny; replies and returns NULL if refused. */
+static struct approval *
+decidable(struct route_args *a, const char *verb)
+{
+	struct broker *b = a->b;
+	const struct broker_caller *c = a->req->caller;
+	struct approval *ap;
+	struct al_err err;
+	json_t *who;
+	char msg[160];
+
+	(void)broker_tick(b);
+	if ((ap = find(a)) == NULL)
+		return NULL;
+	if (ap->state != APPROVAL_PENDING) {
+		(void)snprintf(msg, sizeof(msg), "request %s is already %s",
+		    ap->id, approval_state_name(ap->state));
+		reply_error(a->resp, 409, API_E_CONFLICT, msg);
+		return NULL;
+	}
+	msg[0] = '\0';
+	if (c->pid == ap->pid || c->conn == ap->conn)
+		(void)snprintf(msg, sizeof(msg), "a process cannot %s its own "
+		    "request", verb);
+	else if (!policy_approver_allowed(&ap->decision, c->selectors,
+	    c->nselectors))
+		(void)snprintf(msg, sizeof(msg), "you are not an approver for "
+		    "rule '%s' (see its approvers in `airlock approvals`)",
+		    ap->decision.rule);
+	if (msg[0] == '\0')
+		return ap;
+	who = caller_json(c);
+	if (record(b, strcmp(verb, "approve") == 0 ? "approve" :
+	    "deny_approval", "refused", who, ap->secret, NULL, ap->task,
+	    ap->intent, msg, NULL, NULL, &err) != 0)
+		reply_al_err(a->resp, &err);
+	else
+		reply_error(a->resp, 403, API_E_FORBIDDEN, msg);
+	a->resp->need_sync = 1;
+	json_decref(who);
+	return NULL;
+}
+
+static void
+decided_by(struct approval *ap, const struct broker_caller *c)
+{
+	(void)snprintf(ap->decided_by, sizeof(ap->decided_by), "uid %u pid "
+	    "%ld", (unsigned)c->uid, (long)c->pid);
+}
+
+void
+h_approve(struct route_args *a)
+{
+	struct broker *b = a->b;
+	const struct broker_caller *c = a->req->caller;
+	struct approval *ap;
+	struct lease_spec spec;
+	struct lease l;
+	struct al_err err;
+	json_t *who = NULL, *detail = NULL;
+
+	if (json_object_size(a->body) != 0) {
+		reply_error(a->resp, 400, API_E_BAD_REQUEST, "approve takes an "
+		    "empty body");
+		return;
+	}
+	if ((ap = decidable(a, "approve")) == NULL)
+		return;
+	memset(&spec, 0, sizeof(spec));
+	spec.secret = ap->secret;
+	spec.holder = ap->holder;
+	spec.task = ap->task;
+	spec.intent = ap->intent;
+	spec.ttl = ap->ttl;
+	spec.max_uses = ap->uses;
+	spec.conn = ap->bind ? ap->conn : 0;
+	if (lease_issue(b->leases, &spec, &l, &err) != 0) {
+		reply_al_err(a->resp, &err);
+		return;
+	}
+	who = caller_json(c);
+	detail = json_pack("{s:s,s:s}", "approval", ap->id, "rule",
+	    ap->decision.rule);
+	if (record(b, "approve", "ok", who, ap->secret, l.id, ap->task,
+	    ap->intent, NULL, NULL, detail, &err) != 0 ||
+	    record(b, "grant", "ok", ap->caller, l.secret, l.id, l.task,
+	    l.intent, "approved", NULL, detail, &err) != 0) {
+		if (lease_revoke(b->leases, l.id, LEASE_REVOKED, &l, NULL))
+			broker_log(b, "cannot end lease %s", l.id);
+		reply_al_err(a->resp, &err);
+		goto out;
+	}
+	ap->state = APPROVAL_APPROVED;
+	ap->decided = b->clock->now(b->clock->arg);
+	decided_by(ap, c);
+	memcpy(ap->lease, l.id, sizeof(ap->lease));
+	b->metrics.grants++;
+	broker_log(b, "approval %s approved by uid %u: lease %s", ap->id,
+	    (unsigned)c->uid, l.id);
+	reply_json(a->resp, 200, json_pack("{s:o}", API_F_APPROVAL,
+	    approval_json(ap)));
+out:
+	a->resp->need_sync = 1;
+	json_decref(detail);
+	json_decref(who);
+}
+
+void
+h_deny(struct route_args *a)
+{
+	struct broker *b = a->b;
+	const struct broker_caller *c = a->req->caller;
+	json_t *r = json_object_get(a->body, API_F_REASON), *who = NULL;
+	struct approval *ap;
+	struct al_err err;
+
+	if (json_object_size(a->body) != 1 || !json_is_string(r) ||
+	    json_string_length(r) == 0 || !text_ok(json_string_value(r))) {
+		reply_error(a->resp, 400, API_E_BAD_REQUEST, "the body must be "
+		    "{\"reason\": \"<why>\"} (printable, at most 256 bytes)");
+		return;
+	}
+	if ((ap = decidable(a, "deny")) == NULL)
+		return;
+	who = caller_json(c);
+	if (record(b, "deny_approval", "denied", who, ap->secret, NULL,
+	    ap->task, ap->intent, json_string_value(r), NULL, NULL,
+	    &err) != 0) {
+		reply_al_err(a->resp, &err);
+		goto out;
+	}
+	ap->state = APPROVAL_DENIED;
+	ap->decided = b->clock->now(b->clock->arg);
+	decided_by(ap, c);
+	(void)snprintf(ap->reason, sizeof(ap->reason), "%s",
+	    json_string_value(r));
+	b->metrics.denials++;
+	reply_json(a->resp, 200, json_pack("{s:o}", API_F_APPROVAL,
+	    approval_json(ap)));
+out:
+	a->resp->need_sync = 1;
+	json_decref(who);
+}

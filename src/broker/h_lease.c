@@ -1,0 +1,519 @@
+/*
+ * /v1/leases: create (policy decides), list, show, use (the value), revoke.
+ * Each handler: validate -> decide -> act -> audit -> reply; the transport
+ * holds every reply until its audit lines are durable (need_sync).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "broker_int.h"
+
+/* The uid encoded in a holder ("uid=U,..."), or -1. */
+static long long
+holder_uid(const char *holder)
+{
+	char *end;
+	long long v;
+
+	if (strncmp(holder, "uid=", 4) != 0)
+		return -1;
+	v = strtoll(holder + 4, &end, 10);
+	return (*end == ',' || *end == '\0') ? v : -1;
+}
+
+/* May c see and revoke l?  The owner may; others only their own uid's. */
+static int
+may_manage(const struct broker *b, const struct broker_caller *c,
+    const struct lease *l)
+{
+	return caller_is_owner(b, c) || holder_uid(l->holder) ==
+	    (long long)c->uid;
+}
+
+/* May c take l's value?  Its connection, or the very holder process. */
+static int
+is_holder(const struct broker_caller *c, const struct lease *l)
+{
+	if (l->conn != 0)
+		return c->conn == l->conn;
+	return strcmp(c->holder, l->holder) == 0;
+}
+
+/* Fields of a lease request, validated. */
+struct create_req {
+	const char	*secret;
+	const char	*task;
+	const char	*intent;
+	json_int_t	 ttl;
+	json_int_t	 uses;
+	int		 bind;
+};
+
+static int
+parse_create(json_t *body, struct create_req *q, char *msg, size_t msgsz)
+{
+	const char *key;
+	json_t *v;
+
+	memset(q, 0, sizeof(*q));
+	q->task = q->intent = "";
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, API_F_SECRET) == 0 && json_is_string(v))
+			q->secret = json_string_value(v);
+		else if (strcmp(key, API_F_TASK) == 0 && json_is_string(v))
+			q->task = json_string_value(v);
+		else if (strcmp(key, API_F_INTENT) == 0 && json_is_string(v))
+			q->intent = json_string_value(v);
+		else if (strcmp(key, API_F_TTL) == 0 && json_is_integer(v))
+			q->ttl = json_integer_value(v);
+		else if (strcmp(key, API_F_USES) == 0 && json_is_integer(v))
+			q->uses = json_integer_value(v);
+		else if (strcmp(key, API_F_BIND) == 0 && json_is_boolean(v))
+			q->bind = json_is_true(v);
+		else if (strcmp(key, API_F_SECRET) == 0 ||
+		    strcmp(key, API_F_TASK) == 0 ||
+		    strcmp(key, API_F_INTENT) == 0 ||
+		    strcmp(key, API_F_TTL) == 0 ||
+		    strcmp(key, API_F_USES) == 0 ||
+		    strcmp(key, API_F_BIND) == 0) {
+			(void)snprintf(msg, msgsz, "field '%s' has the wrong "
+			    "type", key);
+			return -1;
+		} else {
+			(void)snprintf(msg, msgsz, "unknown field '%.64s' "
+			    "(see docs/api.md)", key);
+			return -1;
+		}
+	}
+	if (q->secret == NULL) {
+		(void)snprintf(msg, msgsz, "field 'secret' is required");
+		return -1;
+	}
+	if (!text_ok(q->task) || !text_ok(q->intent)) {
+		(void)snprintf(msg, msgsz, "'task' and 'intent' must be at most "
+		    "%d printable bytes", API_TEXT_MAX);
+		return -1;
+	}
+	if (q->ttl < 0 || q->ttl > POLICY_MAX_TTL_MAX) {
+		(void)snprintf(msg, msgsz, "'ttl' must be between 1 and %d "
+		    "seconds", POLICY_MAX_TTL_MAX);
+		return -1;
+	}
+	if (q->uses < 0 || q->uses > POLICY_MAX_USES_MAX) {
+		(void)snprintf(msg, msgsz, "'uses' must be between 0 (the "
+		    "rule's limit) and %d", POLICY_MAX_USES_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* Clip what was asked to what the rule allows. */
+static void
+clip(const struct create_req *q, const struct policy_decision *d,
+    int64_t *ttl, int *uses)
+{
+	*ttl = q->ttl > 0 ? q->ttl : LEASE_TTL_DEFAULT;
+	if (d->max_ttl > 0 && *ttl > d->max_ttl)
+		*ttl = d->max_ttl;
+	if (d->max_uses == 0)
+		*uses = q->uses > 0 ? (int)q->uses : LEASE_USES_UNLIMITED;
+	else
+		*uses = q->uses > 0 && q->uses < d->max_uses ? (int)q->uses :
+		    d->max_uses;
+}
+
+static void
+deny(struct route_args *a, json_t *who, const struct create_req *q,
+    const char *reason, const char *rule, int line)
+{
+	struct broker *b = a->b;
+	struct al_err err;
+	json_t *detail = json_pack("{s:s,s:i}", "rule", rule, "rule_line",
+	    line);
+
+	b->metrics.denials++;
+	if (record(b, "deny", "denied", who, q->secret, NULL, q->task,
+	    q->intent, reason, NULL, detail, &err) != 0) {
+		reply_al_err(a->resp, &err);
+	} else {
+		reply_json(a->resp, 403, json_pack("{s:{s:s,s:s,s:s,s:i}}",
+		    API_F_ERROR, API_F_CODE, API_E_DENIED, API_F_MESSAGE,
+		    reason, API_F_RULE, rule, "rule_line", line));
+		a->resp->need_sync = 1;
+	}
+	json_decref(detail);
+}
+
+static void
+pending(struct route_args *a, json_t *who, const struct create_req *q,
+    const struct policy_decision *d, int64_t ttl, int uses)
+{
+	struct broker *b = a->b;
+	const struct broker_caller *c = a->req->caller;
+	struct approval *ap;
+	unsigned char raw[16];
+	struct al_err err;
+	int64_t now = b->clock->now(b->clock->arg);
+
+	if ((ap = calloc(1, sizeof(*ap))) == NULL) {
+		reply_error(a->resp, 500, API_E_INTERNAL, "out of memory");
+		return;
+	}
+	randombytes_buf(raw, sizeof(raw));
+	al_hex(raw, sizeof(raw), ap->id);
+	(void)snprintf(ap->secret, sizeof(ap->secret), "%s", q->secret);
+	(void)snprintf(ap->task, sizeof(ap->task), "%s", q->task);
+	(void)snprintf(ap->intent, sizeof(ap->intent), "%s", q->intent);
+	(void)snprintf(ap->holder, sizeof(ap->holder), "%s", c->holder);
+	ap->ttl = ttl;
+	ap->uses = uses;
+	ap->bind = q->bind;
+	ap->conn = c->conn;
+	ap->uid = c->uid;
+	ap->pid = c->pid;
+	ap->caller = json_incref(who);
+	ap->decision = *d;
+	ap->created = now;
+	ap->expires = now + API_APPROVAL_TTL;
+	ap->state = APPROVAL_PENDING;
+	if (approval_add(&b->approvals, ap) != 0) {
+		json_decref(ap->caller);
+		free(ap);
+		reply_error(a->resp, 500, API_E_INTERNAL, "out of memory");
+		return;
+	}
+	b->metrics.approvals_requested++;
+	if (record(b, "approval_pending", "pending", who, q->secret, NULL,
+	    q->task, q->intent, d->rule, NULL, NULL, &err) != 0) {
+		ap->state = APPROVAL_CANCELLED;
+		ap->decided = now;
+		reply_al_err(a->resp, &err);
+		return;
+	}
+	broker_log(b, "approval %s pending for secret %s (rule %s)", ap->id,
+	    ap->secret, d->rule);
+	reply_json(a->resp, 202, json_pack("{s:o}", API_F_APPROVAL,
+	    approval_json(ap)));
+	a->resp->need_sync = 1;
+	a->resp->hold_conn = q->bind;
+}
+
+void
+h_lease_create(struct route_args *a)
+{
+	struct broker *b = a->b;
+	const struct broker_caller *c = a->req->caller;
+	struct vault_meta m;
+	struct policy_decision d;
+	struct create_req q;
+	struct lease_spec spec;
+	struct lease l;
+	struct al_err err;
+	json_t *who = caller_json(c), *detail = NULL;
+	enum vault_status st;
+	char msg[160];
+	int64_t ttl;
+	int uses;
+
+	memset(&m, 0, sizeof(m));
+	if (parse_create(a->body, &q, msg, sizeof(msg)) != 0) {
+		reply_error(a->resp, 400, API_E_BAD_REQUEST, msg);
+		goto out;
+	}
+	if (vault_name_check(q.secret, &err) != 0) {
+		reply_al_err(a->resp, &err);
+		goto out;
+	}
+	if (vault_secret_get(b->vault, q.secret, &m, &err) != 0) {
+		if (err.code == AL_ENOENT)
+			deny(a, who, &q, err.msg, "", 0);
+		else
+			reply_al_err(a->resp, &err);
+		goto out;
+	}
+	st = vault_meta_status(&m, b->clock->now(b->clock->arg));
+	if (st != VAULT_ACTIVE) {
+		(void)snprintf(msg, sizeof(msg), "secret '%s' is %s: rotate or "
+		    "re-activate it before leasing", m.name,
+		    vault_status_name(st));
+		deny(a, who, &q, msg, "", 0);
+		goto out;
+	}
+	if (decide(b, c, &m, q.task, q.intent, &d) != 0) {
+		reply_error(a->resp, 500, API_E_INTERNAL, "policy evaluation "
+		    "failed");
+		goto out;
+	}
+	if (d.effect == POLICY_DENY) {
+		deny(a, who, &q, d.reason, d.rule, d.line);
+		goto out;
+	}
+	clip(&q, &d, &ttl, &uses);
+	if (d.effect == POLICY_APPROVAL) {
+		pending(a, who, &q, &d, ttl, uses);
+		goto out;
+	}
+	memset(&spec, 0, sizeof(spec));
+	spec.secret = q.secret;
+	spec.holder = c->holder;
+	spec.task = q.task;
+	spec.intent = q.intent;
+	spec.ttl = ttl;
+	spec.max_uses = uses;
+	spec.conn = q.bind ? c->conn : 0;
+	if (lease_issue(b->leases, &spec, &l, &err) != 0) {
+		reply_al_err(a->resp, &err);
+		goto out;
+	}
+	detail = json_pack("{s:s,s:i,s:I,s:i,s:b}", "rule", d.rule,
+	    "rule_line", d.line, "ttl", (json_int_t)ttl, "uses", uses,
+	    "bound", q.bind);
+	if (record(b, "grant", "ok", who, l.secret, l.id, l.task, l.intent,
+	    NULL, NULL, detail, &err) != 0) {
+		/* Unaudited, so it never existed: end it at once. */
+		if (lease_revoke(b->leases, l.id, LEASE_REVOKED, &l, NULL))
+			broker_log(b, "cannot end lease %s", l.id);
+		reply_al_err(a->resp, &err);
+		goto out;
+	}
+	b->metrics.grants++;
+	a->resp->hold_conn = q.bind;
+	reply_json(a->resp, 201, json_pack("{s:o,s:s}", API_F_LEASE,
+	    lease_json(&l), API_F_RULE, d.rule));
+	a->resp->need_sync = 1;
+out:
+	json_decref(detail);
+	json_decref(who);
+	vault_meta_release(&m);
+}
+
+struct list_ctx {
+	const struct broker		*b;
+	const struct broker_caller	*c;
+	json_t				*arr;
+};
+
+static int
+list_one(const struct lease *l, void *arg)
+{
+	struct list_ctx *x = arg;
+
+	if (may_manage(x->b, x->c, l))
+		json_array_append_new(x->arr, lease_json(l));
+	return 0;
+}
+
+void
+h_lease_list(struct route_args *a)
+{
+	struct list_ctx x = { a->b, a->req->caller, json_array() };
+	struct al_err err;
+
+	/* Sweep first so nothing overdue is listed as live. */
+	(void)broker_tick(a->b);
+	if (x.arr == NULL || lease_list(a->b->leases, "", list_one, &x,
+	    &err) != 0) {
+		json_decref(x.arr);
+		reply_error(a->resp, 500, API_E_INTERNAL, "cannot list leases");
+		return;
+	}
+	reply_json(a->resp, 200, json_pack("{s:o}", API_F_LEASES, x.arr));
+	a->resp->need_sync = a->b->dirty;
+}
+
+/* Find a lease the caller may see; replies and returns -1 if not. */
+static int
+find(struct route_args *a, struct lease *l)
+{
+	struct al_err err;
+
+	if (lease_get(a->b->leases, a->param, l, &err) != 0) {
+		reply_al_err(a->resp, &err);
+		return -1;
+	}
+	if (!may_manage(a->b, a->req->caller, l)) {
+		/* Someone else's lease is as good as unknown. */
+		reply_error(a->resp, 404, API_E_NOT_FOUND, "no such lease");
+		return -1;
+	}
+	return 0;
+}
+
+void
+h_lease_get(struct route_args *a)
+{
+	struct lease l;
+
+	if (find(a, &l) != 0)
+		return;
+	reply_json(a->resp, 200, json_pack("{s:o}", API_F_LEASE,
+	    lease_json(&l)));
+	a->resp->need_sync = a->b->dirty;
+}
+
+void
+h_lease_value(struct route_args *a)
+{
+	struct broker *b = a->b;
+	const struct broker_caller *c = a->req->caller;
+	struct al_secret *value = NULL;
+	struct lease l;
+	struct al_err err;
+	char fp[AUDIT_FP_HEX];
+	json_t *who = caller_json(c), *detail = NULL;
+
+	if (find(a, &l) != 0)
+		goto out;
+	if (l.state != LEASE_LIVE) {
+		reply_error(a->resp, 410, API_E_ENDED, l.state ==
+		    LEASE_USED_UP ? "the lease's uses are used up" :
+		    "the lease has ended");
+		goto out;
+	}
+	if (!is_holder(c, &l)) {
+		if (record(b, "use", "refused", who, l.secret, l.id, l.task,
+		    l.intent, "not the holder", NULL, NULL, &err) != 0) {
+			reply_al_err(a->resp, &err);
+			goto out;
+		}
+		reply_error(a->resp, 403, API_E_FORBIDDEN, l.conn ? "this lease "
+		    "is bound to another connection" : "only the process that "
+		    "holds a lease may use it");
+		a->resp->need_sync = 1;
+		goto out;
+	}
+	/* Read first: a vault failure must not cost a use. */
+	if (vault_secret_read(b->vault, l.secret, &value, NULL, &err) != 0) {
+		if (record(b, "use", "error", who, l.secret, l.id, l.task,
+		    l.intent, err.msg, NULL, NULL, NULL) != 0)
+			broker_log(b, "cannot audit a failed use");
+		reply_al_err(a->resp, &err);
+		a->resp->need_sync = 1;
+		goto out;
+	}
+	if (lease_use(b->leases, l.id, &l, &err) != 0 ||
+	    audit_fingerprint(b->audit, value, fp) != 0) {
+		reply_al_err(a->resp, &err);
+		goto out;
+	}
+	detail = json_pack("{s:i,s:o}", "uses", l.uses, "uses_left",
+	    l.max_uses == LEASE_USES_UNLIMITED ? json_null() :
+	    json_integer(l.max_uses - l.uses));
+	if (record(b, "use", "ok", who, l.secret, l.id, l.task, l.intent,
+	    l.state == LEASE_USED_UP ? "last use" : NULL, fp, detail,
+	    &err) != 0) {
+		reply_al_err(a->resp, &err);
+		goto out;
+	}
+	b->metrics.uses++;
+	if (l.state == LEASE_USED_UP)
+		b->metrics.expirations++;
+	al_buf_reset(&a->resp->body);
+	a->resp->status = 200;
+	a->resp->content_type = API_CT_VALUE;
+	a->resp->value = value;
+	value = NULL;
+	a->resp->need_sync = 1;
+out:
+	al_secret_free(value);
+	json_decref(detail);
+	json_decref(who);
+}
+
+void
+h_lease_revoke(struct route_args *a)
+{
+	struct broker *b = a->b;
+	struct lease l;
+	struct al_err err;
+	json_t *who;
+
+	if (find(a, &l) != 0)
+		return;
+	if (lease_revoke(b->leases, l.id, LEASE_REVOKED, &l, &err) != 0) {
+		reply_al_err(a->resp, &err);
+		return;
+	}
+	who = caller_json(a->req->caller);
+	b->metrics.revocations++;
+	if (record(b, "revoke", "ok", who, l.secret, l.id, l.task, l.intent,
+	    "revoked by request", NULL, NULL, &err) != 0)
+		reply_al_err(a->resp, &err);
+	else
+		reply_json(a->resp, 200, json_pack("{s:o}", API_F_LEASE,
+		    lease_json(&l)));
+	a->resp->need_sync = 1;
+	json_decref(who);
+}
+
+struct task_ctx {
+	const struct broker		*b;
+	const struct broker_caller	*c;
+	const char			*task;
+	char				(*ids)[LEASE_ID_LEN + 1];
+	size_t				 n, cap;
+};
+
+static int
+collect_task(const struct lease *l, void *arg)
+{
+	struct task_ctx *x = arg;
+	void *p;
+
+	if (strcmp(l->task, x->task) != 0 || !may_manage(x->b, x->c, l))
+		return 0;
+	if (x->n == x->cap) {
+		x->cap = x->cap ? 2 * x->cap : 16;
+		if ((p = realloc(x->ids, x->cap * sizeof(*x->ids))) == NULL)
+			return AL_ENOMEM;
+		x->ids = p;
+	}
+	memcpy(x->ids[x->n++], l->id, LEASE_ID_LEN + 1);
+	return 0;
+}
+
+void
+h_lease_revoke_task(struct route_args *a)
+{
+	struct broker *b = a->b;
+	struct task_ctx x = { b, a->req->caller, NULL, NULL, 0, 0 };
+	json_t *t = json_object_get(a->body, API_F_TASK), *who = NULL;
+	struct lease l;
+	struct al_err err;
+	size_t i, n = 0;
+
+	if (json_object_size(a->body) != 1 || !json_is_string(t) ||
+	    json_string_length(t) == 0 || !text_ok(json_string_value(t))) {
+		reply_error(a->resp, 400, API_E_BAD_REQUEST, "the body must be "
+		    "{\"task\": \"<task id>\"}");
+		return;
+	}
+	x.task = json_string_value(t);
+	(void)broker_tick(b);
+	if (lease_list(b->leases, "", collect_task, &x, &err) != 0) {
+		reply_error(a->resp, 500, API_E_INTERNAL, "cannot list leases");
+		goto out;
+	}
+	who = caller_json(a->req->caller);
+	for (i = 0; i < x.n; i++) {
+		if (lease_revoke(b->leases, x.ids[i], LEASE_REVOKED, &l,
+		    &err) != 0)
+			continue;	/* ended meanwhile */
+		n++;
+		b->metrics.revocations++;
+		if (record(b, "revoke", "ok", who, l.secret, l.id, l.task,
+		    l.intent, "task revoked", NULL, NULL, &err) != 0) {
+			reply_al_err(a->resp, &err);
+			a->resp->need_sync = 1;
+			goto out;
+		}
+	}
+	reply_json(a->resp, 200, json_pack("{s:I,s:s}", API_F_REVOKED,
+	    (json_int_t)n, API_F_TASK, x.task));
+	a->resp->need_sync = 1;
+out:
+	json_decref(who);
+	free(x.ids);
+}

@@ -1,0 +1,460 @@
+/*
+ * The transport: libmicrohttpd on a Unix socket, driven from this one
+ * thread.  MHD runs in external-epoll mode; our own epoll set waits on
+ * MHD's epoll descriptor and a signalfd, with a timeout that is the nearest
+ * of MHD's own timeout, the next lease deadline and the next long-poll
+ * deadline.
+ *
+ * Group commit: a handler that wrote audit lines or lease changes marks its
+ * reply need_sync; the request is suspended, and after each MHD_run every
+ * suspended request is released behind one broker_sync (one fdatasync of
+ * the audit log, one commit of the lease table).  No value leaves before
+ * the line that records its use is durable.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "broker_int.h"
+#include "http_int.h"
+
+enum phase {
+	PH_RECEIVING = 0,
+	PH_PARKED_SYNC,		/* waiting for broker_sync */
+	PH_PARKED_WAIT,		/* long poll */
+	PH_REDISPATCH,		/* long poll over: dispatch again */
+	PH_READY,		/* reply can be queued */
+};
+
+struct request {
+	struct server		*srv;
+	struct MHD_Connection	*mc;
+	struct conn		*conn;
+	struct al_buf		 body;
+	int			 too_big;
+	enum phase		 phase;
+	int			 no_wait;
+	char			 method[8];
+	char			*path;
+	char			*query;
+	struct broker_resp	 resp;
+	int64_t			 t0_us;
+	struct request		*next;		/* in srv->parked */
+	struct request		*prev;
+};
+
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+park(struct server *s, struct request *rq, enum phase ph)
+{
+	rq->phase = ph;
+	rq->next = s->parked;
+	rq->prev = NULL;
+	if (s->parked)
+		s->parked->prev = rq;
+	s->parked = rq;
+	MHD_suspend_connection(rq->mc);
+}
+
+static void
+unpark(struct server *s, struct request *rq, enum phase ph)
+{
+	if (rq->prev)
+		rq->prev->next = rq->next;
+	else
+		s->parked = rq->next;
+	if (rq->next)
+		rq->next->prev = rq->prev;
+	rq->next = rq->prev = NULL;
+	rq->phase = ph;
+	MHD_resume_connection(rq->mc);
+	/* With an external loop, MHD_run must run again to see it. */
+	s->resumed = 1;
+}
+
+/* libmicrohttpd calls this once the value has been sent (or dropped). */
+static void
+free_value(void *cls)
+{
+	al_secret_free(cls);	/* sodium_free wipes it */
+}
+
+static enum MHD_Result
+send_reply(struct request *rq)
+{
+	struct broker_resp *r = &rq->resp;
+	struct MHD_Response *resp;
+	struct al_secret *v;
+	enum MHD_Result ret;
+
+	if (r->value != NULL) {
+		v = r->value;
+		r->value = NULL;
+		resp = MHD_create_response_from_buffer_with_free_callback_cls(
+		    al_secret_len(v), al_secret_open(v), free_value, v);
+		if (resp == NULL) {
+			al_secret_free(v);
+			return MHD_NO;
+		}
+		(void)MHD_add_response_header(resp, "Cache-Control",
+		    "no-store");
+	} else {
+		resp = MHD_create_response_from_buffer(r->body.len,
+		    r->body.data, MHD_RESPMEM_MUST_COPY);
+		if (resp == NULL)
+			return MHD_NO;
+	}
+	(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    r->content_type);
+	ret = MHD_queue_response(rq->mc, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	broker_observe_latency(rq->srv->b, mono_us() - rq->t0_us);
+	return ret;
+}
+
+static void
+dispatch(struct request *rq)
+{
+	struct broker_req req;
+
+	broker_resp_release(&rq->resp);
+	broker_resp_init(&rq->resp);
+	memset(&req, 0, sizeof(req));
+	req.method = rq->method;
+	req.path = rq->path;
+	req.query = rq->query;
+	req.body.p = rq->body.data;
+	req.body.len = rq->body.len;
+	req.caller = &rq->conn->caller;
+	req.no_wait = rq->no_wait;
+	if (rq->conn->ident_failed)
+		reply_error(&rq->resp, 403, API_E_FORBIDDEN, "the broker "
+		    "could not identify this connection's peer");
+	else if (rq->too_big)
+		reply_error(&rq->resp, 413, API_E_TOO_BIG, "request body is "
+		    "larger than 16 KiB");
+	else
+		broker_dispatch(rq->srv->b, &req, &rq->resp);
+	al_buf_release(&rq->body);
+	if (rq->resp.hold_conn)
+		(void)MHD_set_connection_option(rq->mc,
+		    MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+}
+
+/* Rebuild "k=v&k=v" from the decoded arguments (names are ASCII). */
+static enum MHD_Result
+collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct al_buf *q = cls;
+
+	(void)kind;
+	if ((q->len && al_buf_putc(q, '&') != 0) || al_buf_puts(q, key) ||
+	    al_buf_putc(q, '=') || al_buf_puts(q, value ? value : ""))
+		return MHD_NO;
+	return MHD_YES;
+}
+
+static struct request *
+request_new(struct server *s, struct MHD_Connection *mc, const char *url,
+    const char *method)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct request *rq;
+	struct al_buf q;
+
+	if ((rq = calloc(1, sizeof(*rq))) == NULL)
+		return NULL;
+	rq->srv = s;
+	rq->mc = mc;
+	rq->t0_us = mono_us();
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	rq->conn = ci ? ci->socket_context : NULL;
+	(void)snprintf(rq->method, sizeof(rq->method), "%s", method);
+	al_buf_init(&rq->body, API_BODY_MAX, 0);
+	broker_resp_init(&rq->resp);
+	al_buf_init(&q, 4096, 0);
+	(void)MHD_get_connection_values(mc, MHD_GET_ARGUMENT_KIND,
+	    collect_arg, &q);
+	rq->path = strdup(url);
+	rq->query = strdup(al_buf_str(&q));
+	al_buf_release(&q);
+	if (rq->conn == NULL || rq->path == NULL || rq->query == NULL) {
+		free(rq->path);
+		free(rq->query);
+		broker_resp_release(&rq->resp);
+		free(rq);
+		return NULL;
+	}
+	return rq;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *mc, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_size, void **req_cls)
+{
+	struct server *s = cls;
+	struct request *rq = *req_cls;
+	const char *cl;
+
+	(void)version;
+	if (rq == NULL) {
+		if ((rq = request_new(s, mc, url, method)) == NULL)
+			return MHD_NO;
+		*req_cls = rq;
+		/* Refuse an announced oversized body before reading it. */
+		cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl != NULL && strtoull(cl, NULL, 10) > API_BODY_MAX) {
+			rq->too_big = 1;
+			dispatch(rq);
+			rq->phase = PH_READY;
+			return send_reply(rq);
+		}
+		return MHD_YES;
+	}
+	switch (rq->phase) {
+	case PH_RECEIVING:
+		if (*upload_size != 0) {
+			if (!rq->too_big && al_buf_append(&rq->body,
+			    upload_data, *upload_size) != 0)
+				rq->too_big = 1;
+			*upload_size = 0;
+			return MHD_YES;
+		}
+		dispatch(rq);
+		break;
+	case PH_REDISPATCH:
+		dispatch(rq);
+		break;
+	case PH_READY:
+		return send_reply(rq);
+	case PH_PARKED_SYNC:
+	case PH_PARKED_WAIT:
+		return MHD_YES;		/* not reached: suspended */
+	}
+	if (rq->resp.wait_until_ms != 0) {
+		park(s, rq, PH_PARKED_WAIT);
+		return MHD_YES;
+	}
+	if (rq->resp.need_sync) {
+		park(s, rq, PH_PARKED_SYNC);
+		return MHD_YES;
+	}
+	rq->phase = PH_READY;
+	return send_reply(rq);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct request *rq = *req_cls;
+
+	(void)cls;
+	(void)mc;
+	(void)toe;
+	if (rq == NULL)
+		return;
+	if (rq->phase == PH_PARKED_SYNC || rq->phase == PH_PARKED_WAIT)
+		unpark(rq->srv, rq, PH_READY);	/* cannot happen; be safe */
+	al_buf_release(&rq->body);
+	broker_resp_release(&rq->resp);
+	free(rq->path);
+	free(rq->query);
+	free(rq);
+	*req_cls = NULL;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct server *s = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct conn *c;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(mc,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		c = conn_new(s, ci ? ci->connect_fd : -1, ++s->next_conn);
+		*socket_context = c;
+		s->b->connections++;
+		return;
+	}
+	c = *socket_context;
+	if (c == NULL)
+		return;
+	s->b->connections--;
+	/* A dying holder loses its bound leases now, not at their TTL. */
+	broker_conn_closed(s->b, c->caller.conn);
+	conn_free(c);
+	*socket_context = NULL;
+}
+
+/* Release parked requests: sync once, then resume every one of them. */
+static void
+flush(struct server *s)
+{
+	struct request *rq, *next;
+	struct al_err err;
+	int64_t now_ms = s->b->clock->now_ms(s->b->clock->arg);
+	int rc;
+
+	rc = broker_sync(s->b, &err);
+	for (rq = s->parked; rq != NULL; rq = next) {
+		next = rq->next;
+		if (rq->phase == PH_PARKED_SYNC) {
+			if (rc != 0) {
+				/* Never release what is not on disk. */
+				broker_resp_release(&rq->resp);
+				broker_resp_init(&rq->resp);
+				reply_error(&rq->resp, 503, API_E_UNAVAILABLE,
+				    "the audit log could not be written; "
+				    "nothing was released");
+			}
+			unpark(s, rq, PH_READY);
+		} else if (rq->phase == PH_PARKED_WAIT) {
+			if (s->stopping || now_ms >= rq->resp.wait_until_ms) {
+				rq->no_wait = 1;
+				unpark(s, rq, PH_REDISPATCH);
+			} else if (broker_approval_settled(s->b,
+			    rq->resp.wait_id)) {
+				unpark(s, rq, PH_REDISPATCH);
+			}
+		}
+	}
+}
+
+static int64_t
+next_wait_ms(struct server *s)
+{
+	struct request *rq;
+	int64_t t = 0;
+
+	for (rq = s->parked; rq != NULL; rq = rq->next)
+		if (rq->phase == PH_PARKED_WAIT && (t == 0 ||
+		    rq->resp.wait_until_ms < t))
+			t = rq->resp.wait_until_ms;
+	return t;
+}
+
+static void
+on_signal(struct server *s)
+{
+	struct signalfd_siginfo si;
+	struct al_err err;
+
+	while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			broker_log(s->b, "SIGHUP: reloading the policy");
+			if (broker_reload_policy(s->b, &err) != 0)
+				continue;	/* logged and audited */
+		} else {
+			broker_log(s->b, "signal %u: stopping", si.ssi_signo);
+			s->stopping = 1;
+		}
+	}
+}
+
+int
+http_loop(struct server *s, struct al_err *err)
+{
+	struct epoll_event ev, evs[8];
+	const union MHD_DaemonInfo *di;
+	MHD_UNSIGNED_LONG_LONG mhd_to;
+	int64_t now_ms, deadline, w, timeout;
+	int i, n, rc = 0;
+
+	di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
+	if (di == NULL)
+		return al_err_set(err, AL_ESYS, "libmicrohttpd has no epoll "
+		    "descriptor");
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.fd = di->epoll_fd;
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, di->epoll_fd, &ev) != 0)
+		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
+		    strerror(errno));
+	ev.data.fd = s->sigfd;
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->sigfd, &ev) != 0)
+		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
+		    strerror(errno));
+	while (!s->stopping) {
+		deadline = broker_tick(s->b);
+		w = next_wait_ms(s);
+		if (w != 0 && (deadline == 0 || w < deadline))
+			deadline = w;
+		now_ms = s->b->clock->now_ms(s->b->clock->arg);
+		timeout = -1;
+		if (deadline != 0)
+			timeout = deadline > now_ms ? deadline - now_ms : 0;
+		if (MHD_get_timeout(s->d, &mhd_to) == MHD_YES &&
+		    (timeout < 0 || (int64_t)mhd_to < timeout))
+			timeout = (int64_t)mhd_to;
+		if (s->b->dirty || s->resumed)
+			timeout = 0;
+		s->resumed = 0;
+		if (timeout > 60000)
+			timeout = 60000;
+		n = epoll_wait(s->ep, evs, 8, (int)timeout);
+		if (n < 0 && errno != EINTR) {
+			rc = al_err_set(err, AL_ESYS, "epoll_wait: %s",
+			    strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++)
+			if (evs[i].data.fd == s->sigfd)
+				on_signal(s);
+		(void)MHD_run(s->d);
+		flush(s);
+	}
+	/* Let parked requests finish before the daemon goes away. */
+	flush(s);
+	(void)MHD_run(s->d);
+	return rc;
+}
+
+int
+http_start(struct server *s, int lfd, struct al_err *err)
+{
+	s->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+	    MHD_USE_TURBO, 0, NULL, NULL, on_request, s,
+	    MHD_OPTION_LISTEN_SOCKET, lfd,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_MAX,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_CONN_TIMEOUT,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+	    MHD_OPTION_STRICT_FOR_CLIENT, 1,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+	    MHD_OPTION_END);
+	if (s->d == NULL)
+		return al_err_set(err, AL_ESYS, "cannot start the HTTP server "
+		    "on %s", s->b->socket_path);
+	return 0;
+}
+
+void
+http_stop(struct server *s)
+{
+	if (s->d != NULL)
+		MHD_stop_daemon(s->d);
+	s->d = NULL;
+}

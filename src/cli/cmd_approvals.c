@@ -1,0 +1,196 @@
+/* airlock approvals | approve ID | deny ID --reason TEXT */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "clientcli.h"
+#include "vaultcli.h"
+
+const char cmd_approvals_help[] =
+"usage: airlock approvals [--all] [--json]\n"
+"\n"
+"List lease requests waiting for an approver: id, secret, who asked (uid,\n"
+"pid and selectors), task, intent, the rule that asked for approval and\n"
+"who may approve.  Approve one with `airlock approve ID`, refuse it with\n"
+"`airlock deny ID --reason TEXT`.  A pending request expires after 10\n"
+"minutes.\n"
+"\n"
+"Options:\n"
+"  --all     also requests decided in the last 10 minutes\n"
+"  --json    the broker's JSON array (see docs/api.md)\n"
+"\n"
+"Exit status: 0 success, 2 error.\n";
+
+const char cmd_approve_help[] =
+"usage: airlock approve ID\n"
+"\n"
+"Approve the pending lease request ID (see `airlock approvals`).  The\n"
+"broker identifies you from the socket and checks you against the\n"
+"approvers the rule names; a process can never approve its own request.\n"
+"The lease goes to the process that asked, with the TTL and uses it asked\n"
+"for (within the rule's limits).  Every approval is audited.\n"
+"\n"
+"Exit status: 0 approved, 2 error (unknown or already decided request,\n"
+"not an approver).\n";
+
+const char cmd_deny_help[] =
+"usage: airlock deny ID --reason TEXT\n"
+"\n"
+"Refuse the pending lease request ID.  The reason (required, at most 256\n"
+"printable bytes) is shown to the requester and written to the audit log.\n"
+"The approver check is the same as for `airlock approve`.\n"
+"\n"
+"Exit status: 0 denied, 2 error.\n";
+
+enum { OPT_JSON = 256, OPT_ALL, OPT_REASON };
+
+static const struct option opts[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "reason", required_argument, NULL, OPT_REASON },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void
+print_one(json_t *a)
+{
+	json_t *req = json_object_get(a, "requester"), *v;
+	const char *task = json_string_value(json_object_get(a, "task"));
+	const char *intent = json_string_value(json_object_get(a, "intent"));
+	size_t i;
+
+	printf("%s  %s  secret %s\n", json_string_value(json_object_get(a,
+	    "id")), json_string_value(json_object_get(a, "state")),
+	    json_string_value(json_object_get(a, "secret")));
+	printf("    requester: uid %lld pid %lld\n",
+	    (long long)json_integer_value(json_object_get(req, "uid")),
+	    (long long)json_integer_value(json_object_get(req, "pid")));
+	printf("    task: %s  intent: %s\n", task && task[0] ? task : "-",
+	    intent && intent[0] ? intent : "-");
+	printf("    rule: %s (line %lld)  expires: %s\n",
+	    json_string_value(json_object_get(a, "rule")),
+	    (long long)json_integer_value(json_object_get(a, "rule_line")),
+	    json_string_value(json_object_get(a, "expires")));
+	printf("    approvers:");
+	json_array_foreach(json_object_get(a, "approvers"), i, v)
+		printf(" %s", json_string_value(v));
+	printf("\n");
+}
+
+static int
+parse(const char *cmd, int argc, char **argv, int *json, int *all,
+    const char **reason)
+{
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_JSON:
+		case OPT_ALL:
+			if (json == NULL)
+				return cli_usage(cmd, "'%s' does not take %s",
+				    cmd, c == OPT_JSON ? "--json" : "--all");
+			*(c == OPT_JSON ? json : all) = 1;
+			break;
+		case OPT_REASON:
+			if (reason == NULL)
+				return cli_usage(cmd, "'%s' does not take "
+				    "--reason", cmd);
+			*reason = optarg;
+			break;
+		case 'h':
+			(void)cli_print_help(cmd, stdout);
+			return -1;
+		default:
+			return cli_bad_option(cmd, argc, argv, c);
+		}
+	}
+	return 0;
+}
+
+int
+cmd_approvals(struct cli *cli, int argc, char **argv)
+{
+	struct client *cl = NULL;
+	struct al_err err;
+	json_t *arr = NULL, *a;
+	int json = 0, all = 0, rc;
+	size_t i;
+
+	if ((rc = parse("approvals", argc, argv, &json, &all, NULL)) != 0)
+		return rc < 0 ? CLI_EXIT_OK : rc;
+	if (optind < argc)
+		return cli_usage("approvals", "unexpected argument '%s'",
+		    argv[optind]);
+	if (cli_client_open(cli, &cl, &err) != 0)
+		return cli_fail(&err);
+	if (client_approvals(cl, all, &arr, &err) != 0) {
+		rc = cli_fail(&err);
+	} else if (json) {
+		rc = cli_print_json(arr);
+	} else {
+		if (json_array_size(arr) == 0)
+			puts(all ? "no lease requests" :
+			    "no lease requests waiting for approval");
+		json_array_foreach(arr, i, a)
+			print_one(a);
+		rc = CLI_EXIT_OK;
+	}
+	json_decref(arr);
+	client_close(cl);
+	return rc;
+}
+
+static int
+decide(struct cli *cli, const char *cmd, int argc, char **argv)
+{
+	struct client *cl = NULL;
+	struct al_err err;
+	const char *reason = NULL;
+	json_t *a = NULL;
+	int rc;
+
+	if ((rc = parse(cmd, argc, argv, NULL, NULL, strcmp(cmd, "deny") == 0 ?
+	    &reason : NULL)) != 0)
+		return rc < 0 ? CLI_EXIT_OK : rc;
+	if (argc - optind != 1)
+		return cli_usage(cmd, "'%s' takes one request ID", cmd);
+	if (strcmp(cmd, "deny") == 0 && (reason == NULL || reason[0] == '\0'))
+		return cli_usage(cmd, "'deny' needs --reason TEXT");
+	if (cli_client_open(cli, &cl, &err) != 0)
+		return cli_fail(&err);
+	if (strcmp(cmd, "deny") == 0)
+		rc = client_deny(cl, argv[optind], reason, &a, &err);
+	else
+		rc = client_approve(cl, argv[optind], &a, &err);
+	if (rc != 0) {
+		rc = cli_fail(&err);
+	} else {
+		if (strcmp(cmd, "deny") == 0)
+			printf("denied request %s\n", argv[optind]);
+		else
+			printf("approved request %s: lease %s\n", argv[optind],
+			    json_string_value(json_object_get(a, "lease")));
+		rc = CLI_EXIT_OK;
+	}
+	json_decref(a);
+	client_close(cl);
+	return rc;
+}
+
+int
+cmd_approve(struct cli *cli, int argc, char **argv)
+{
+	return decide(cli, "approve", argc, argv);
+}
+
+int
+cmd_deny(struct cli *cli, int argc, char **argv)
+{
+	return decide(cli, "deny", argc, argv);
+}

@@ -1,0 +1,274 @@
+/*
+ * The broker client: one libcurl easy handle over the Unix socket, reused
+ * for every request so that the connection (and what is bound to it) lives
+ * as long as the client.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "airlock/api.h"
+#include "client_int.h"
+
+#define JSON_REPLY_MAX	(8 * 1024 * 1024)
+
+/* Where a reply body goes: a JSON buffer, or guarded memory for a value. */
+struct sink {
+	struct al_buf		*json;
+	struct al_secret	*value;
+	size_t			 value_len;
+	int			 overflow;
+	char			 ctype[64];
+};
+
+static size_t
+on_data(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct sink *s = arg;
+	size_t n = size * nmemb;
+	unsigned char *dst;
+
+	if (s->value != NULL) {
+		if (n > al_secret_cap(s->value) - s->value_len) {
+			s->overflow = 1;
+			return 0;	/* aborts the transfer */
+		}
+		dst = al_secret_open(s->value);
+		memcpy(dst + s->value_len, p, n);
+		s->value_len += n;
+		al_secret_set_len(s->value, s->value_len);
+		al_secret_close(s->value);
+		return n;
+	}
+	if (al_buf_append(s->json, p, n) != 0) {
+		s->overflow = 1;
+		return 0;
+	}
+	return n;
+}
+
+static size_t
+on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct sink *s = arg;
+	size_t n = size * nmemb, k = strlen("content-type:");
+	size_t i, len;
+
+	if (n > k && strncasecmp(p, "content-type:", k) == 0) {
+		p += k;
+		len = n - k;
+		while (len && (*p == ' ' || *p == '\t')) {
+			p++;
+			len--;
+		}
+		while (len && (p[len - 1] == '\r' || p[len - 1] == '\n' ||
+		    p[len - 1] == ' '))
+			len--;
+		for (i = 0; i < len && i < sizeof(s->ctype) - 1; i++)
+			s->ctype[i] = p[i];
+		s->ctype[i] = '\0';
+	}
+	return n;
+}
+
+static int
+code_for(long status, const char *name)
+{
+	if (status == 403 && name && strcmp(name, API_E_DENIED) == 0)
+		return AL_EDENIED;
+	switch (status) {
+	case 400:	return AL_EINVAL;
+	case 403:	return AL_EPERM;
+	case 404:	return AL_ENOENT;
+	case 405:	return AL_EPROTO;
+	case 409:	return AL_EEXIST;
+	case 410:	return AL_EEXPIRED;
+	case 413:	return AL_ETOOBIG;
+	case 503:	return AL_EUNAVAIL;
+	default:	return AL_EIO;
+	}
+}
+
+/* Turn an error reply into err; keep the reply for callers that want it. */
+static int
+error_from(long status, json_t *j, struct al_err *err)
+{
+	json_t *e = json_object_get(j, API_F_ERROR);
+	const char *name = json_string_value(json_object_get(e, API_F_CODE));
+	const char *msg = json_string_value(json_object_get(e, API_F_MESSAGE));
+	const char *rule = json_string_value(json_object_get(e, API_F_RULE));
+	int code = code_for(status, name);
+
+	if (msg == NULL)
+		return al_err_set(err, AL_EPROTO, "the broker answered HTTP "
+		    "%ld without an error message", status);
+	if (code == AL_EDENIED && rule && rule[0])
+		return al_err_set(err, code, "denied by policy rule '%s': %s",
+		    rule, msg);
+	if (code == AL_EDENIED)
+		return al_err_set(err, code, "denied: %s", msg);
+	return al_err_set(err, code, "%s", msg);
+}
+
+int
+client_call(struct client *cl, const char *method, const char *path,
+    json_t *body, struct al_secret *value, size_t *value_len, long *status,
+    json_t **out, struct al_err *err)
+{
+	struct curl_slist *hdr = NULL;
+	struct al_buf reply;
+	struct sink s;
+	json_error_t jerr;
+	json_t *j = NULL;
+	char url[1024], *payload = NULL, ebuf[CURL_ERROR_SIZE];
+	CURLcode cc;
+	long st = 0;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	al_buf_init(&reply, JSON_REPLY_MAX, 0);
+	memset(&s, 0, sizeof(s));
+	s.json = &reply;
+	s.value = value;
+	ebuf[0] = '\0';
+	if (snprintf(url, sizeof(url), "http://airlock%s", path) >=
+	    (int)sizeof(url)) {
+		rc = al_err_set(err, AL_ETOOBIG, "request path too long");
+		goto out;
+	}
+	if (body != NULL && (payload = json_dumps(body, JSON_COMPACT)) ==
+	    NULL) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	curl_easy_setopt(cl->curl, CURLOPT_URL, url);
+	curl_easy_setopt(cl->curl, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(cl->curl, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(cl->curl, CURLOPT_HEADERDATA, &s);
+	curl_easy_setopt(cl->curl, CURLOPT_ERRORBUFFER, ebuf);
+	curl_easy_setopt(cl->curl, CURLOPT_TIMEOUT_MS, (long)cl->timeout_ms);
+	if (payload != NULL) {
+		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+		curl_easy_setopt(cl->curl, CURLOPT_POSTFIELDS, payload);
+		curl_easy_setopt(cl->curl, CURLOPT_POSTFIELDSIZE,
+		    (long)strlen(payload));
+	} else {
+		curl_easy_setopt(cl->curl, CURLOPT_POSTFIELDS, NULL);
+		curl_easy_setopt(cl->curl, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(cl->curl, CURLOPT_CUSTOMREQUEST, method);
+	}
+	/* curl would send "Expect: 100-continue" for large bodies. */
+	hdr = curl_slist_append(hdr, "Expect:");
+	curl_easy_setopt(cl->curl, CURLOPT_HTTPHEADER, hdr);
+	cc = curl_easy_perform(cl->curl);
+	curl_easy_setopt(cl->curl, CURLOPT_HTTPHEADER, NULL);
+	if (cc != CURLE_OK) {
+		if (s.overflow)
+			rc = al_err_set(err, AL_ETOOBIG, "the broker's reply is "
+			    "too large");
+		else if (cc == CURLE_COULDNT_CONNECT)
+			rc = al_err_set(err, AL_EUNAVAIL, "no broker answers on "
+			    "%s", cl->socket_path);
+		else if (cc == CURLE_OPERATION_TIMEDOUT)
+			rc = al_err_set(err, AL_ETIMEDOUT, "the broker did not "
+			    "answer within %d ms", cl->timeout_ms);
+		else
+			rc = al_err_set(err, AL_EUNAVAIL, "talking to the broker "
+			    "on %s failed: %s", cl->socket_path, ebuf[0] ? ebuf :
+			    curl_easy_strerror(cc));
+		goto out;
+	}
+	curl_easy_getinfo(cl->curl, CURLINFO_RESPONSE_CODE, &st);
+	if (status)
+		*status = st;
+	if (value != NULL && st == 200) {
+		if (strcmp(s.ctype, API_CT_VALUE) != 0) {
+			rc = al_err_set(err, AL_EPROTO, "the broker sent a value "
+			    "of type '%.40s'", s.ctype);
+			goto out;
+		}
+		*value_len = s.value_len;
+		rc = 0;
+		goto out;
+	}
+	if (value != NULL) {
+		/* An error reply went into the value sink: re-read as JSON. */
+		unsigned char *p = al_secret_open(value);
+
+		rc = al_buf_append(&reply, p, s.value_len);
+		sodium_memzero(p, s.value_len);
+		al_secret_close(value);
+		if (rc != 0) {
+			rc = al_err_set(err, AL_EPROTO, "malformed reply");
+			goto out;
+		}
+	}
+	if (strncmp(s.ctype, API_CT_JSON, strlen(API_CT_JSON)) == 0) {
+		j = json_loadb((const char *)reply.data, reply.len, 0, &jerr);
+		if (j == NULL) {
+			rc = al_err_set(err, AL_EPROTO, "the broker sent malformed "
+			    "JSON (HTTP %ld)", st);
+			goto out;
+		}
+	} else if (st < 300 && out != NULL) {
+		/* Only /metrics is text; callers of JSON routes get an error. */
+		j = json_stringn((const char *)reply.data, reply.len);
+	}
+	if (st >= 400) {
+		rc = error_from(st, j, err);
+		goto out;
+	}
+	if (out) {
+		*out = j;
+		j = NULL;
+	}
+	rc = 0;
+out:
+	json_decref(j);
+	curl_slist_free_all(hdr);
+	free(payload);
+	al_buf_release(&reply);
+	return rc;
+}
+
+int
+client_connect(struct client *cl, struct al_err *err)
+{
+	CURL *c;
+
+	if ((c = curl_easy_init()) == NULL)
+		return al_err_set(err, AL_ENOMEM, "cannot start libcurl");
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, cl->socket_path);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	/* Never follow anything, never use a proxy: only this socket. */
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
+	/*
+	 * Keep the one connection as long as we live: leases may be bound
+	 * to it, and curl would otherwise drop it after two idle minutes.
+	 */
+	curl_easy_setopt(c, CURLOPT_MAXAGE_CONN, 365L * 86400);
+	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 16384L);
+	cl->curl = c;
+	return 0;
+}
+
+void
+client_close(struct client *cl)
+{
+	if (cl == NULL)
+		return;
+	if (cl->curl)
+		curl_easy_cleanup(cl->curl);
+	free(cl);
+}

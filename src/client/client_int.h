@@ -1,0 +1,30 @@
+/* Private to src/client. */
+#ifndef AIRLOCK_CLIENT_INT_H
+#define AIRLOCK_CLIENT_INT_H
+
+#include <limits.h>
+
+#include "airlock/client.h"
+
+struct client {
+	void	*curl;			/* CURL * */
+	char	 socket_path[PATH_MAX];
+	char	 home[PATH_MAX];
+	char	 bin[PATH_MAX];		/* "" : no autostart */
+	int	 timeout_ms;
+};
+
+int	client_connect(struct client *cl, struct al_err *err) AL_WUR;
+/*
+ * One request.  body (may be NULL) is sent as JSON.  With value set, a 200
+ * reply must be the raw value and goes into it (length in *value_len);
+ * otherwise the JSON reply goes to *out (may be NULL).  HTTP errors become
+ * AL_E codes with the broker's message.
+ */
+int	client_call(struct client *cl, const char *method, const char *path,
+	    json_t *body, struct al_secret *value, size_t *value_len,
+	    long *status, json_t **out, struct al_err *err) AL_WUR;
+/* Run `<bin> serve`, wait until it is ready (or failed). */
+int	client_autostart(struct client *cl, struct al_err *err) AL_WUR;
+
+#endif
