@@ -104,6 +104,23 @@ void	rx_ac_free(struct rx_ac *ac);
 /* One automaton step from state id on column c, for sparse states. */
 uint32_t rx_ac_step(const struct rx_ac *ac, uint32_t id, uint16_t c);
 
+#define RX_EVMAX	1024		/* events recorded per scan */
+#define RX_LANES	4
+
+/* Scratch for the interleaved scan (events of each lane). */
+struct rx_lanes {
+	uint32_t	ev[RX_LANES][2 * RX_EVMAX];
+};
+
+/*
+ * Run the automaton over p[0..n) from state *tp (premultiplied), recording
+ * in ev the end offset (1-based, within p) and state id of every state with
+ * output, at most RX_EVMAX.  Returns the bytes consumed: n, or fewer when
+ * the events filled up (scan.c).
+ */
+size_t	rx_scan(const struct rx_ac *ac, uint32_t *tp, const unsigned char *p,
+	    size_t n, uint32_t *ev, size_t *nev, struct rx_lanes *lanes);
+
 /*
  * For tests: call fn for every distinct compiled pattern in pattern order
  * (the order masks are added in on a tie).  The bytes are secret material.

@@ -23,7 +23,6 @@
 #include "redact_int.h"
 
 #define RX_CHUNK	(64 * 1024)	/* bytes scanned before settling */
-#define RX_EVMAX	1024		/* events recorded per chunk */
 
 struct ival {
 	uint64_t	 s, e;
@@ -47,6 +46,7 @@ struct redact_stream {
 	struct ival		*pend;
 	size_t			 npend, cappend;
 	uint32_t		 ev[2 * RX_EVMAX];
+	struct rx_lanes		 lanes;		/* scratch of rx_scan */
 	uint64_t		 line_start;	/* rules: after the last LF */
 	unsigned char		*win;		/* rules: guarded window */
 	size_t			 win_cap;
@@ -271,50 +271,6 @@ add_ival(struct redact_stream *s, struct ival iv)
 	s->npend++;
 }
 
-/*
- * Run the automaton over p[0..n) from state *tp, recording (end, state) of
- * every state with output, until n bytes or RX_EVMAX events.  Returns the
- * bytes consumed; *nev the events.  This loop is the hot path: a dense
- * step is one table load, and only states with output or without a dense
- * row leave it.
- */
-static size_t
-scan(const struct rx_ac *ac, uint32_t *tp, const unsigned char *p, size_t n,
-    uint32_t *ev, size_t *nev)
-{
-	const uint32_t *dense = ac->dense;
-	const uint16_t *cls = ac->cls;
-	const uint32_t hot = ac->hot_limit, dlim = ac->dense_limit;
-	const uint32_t ncls = ac->ncls;
-	uint32_t t = *tp, id;
-	size_t i = 0, k = 0;
-
-	while (i < n) {
-		if (t < dlim) {
-			t = dense[t + cls[p[i++]]];
-			while (t < hot && i < n)
-				t = dense[t + cls[p[i++]]];
-			if (t < hot)
-				break;
-		} else {
-			t = rx_ac_step(ac, t / ncls, cls[p[i++]]) * ncls;
-			if (t < hot)
-				continue;
-		}
-		id = t / ncls;
-		if (t < dlim || ac->out[id] != RX_NONE ||
-		    ac->dict[id] != RX_NONE) {
-			ev[k++] = (uint32_t)i;
-			ev[k++] = id;
-			if (k == 2 * RX_EVMAX)
-				break;
-		}
-	}
-	*tp = t;
-	*nev = k / 2;
-	return i;
-}
-
 /* Every pattern that ends with state id at offset e becomes an interval. */
 static void
 on_event(struct redact_stream *s, uint64_t e, uint32_t id)
@@ -505,7 +461,7 @@ redact_stream_write(struct redact_stream *s, const void *buf, size_t n,
 		m = n < RX_CHUNK ? n : RX_CHUNK;
 		s->c0 = s->pos;
 		s->cp = p;
-		used = scan(s->ac, &s->t, p, m, s->ev, &nev);
+		used = rx_scan(s->ac, &s->t, p, m, s->ev, &nev, &s->lanes);
 		s->cn = used;
 		s->pos += used;
 		for (i = 0; i < nev; i++) {
