@@ -23,7 +23,7 @@ static const size_t WRAP[] = { 64, 76 };
 
 enum esc_mode {
 	URL_UP, URL_LO, URL_FORM, URL_JS, URL_PY, URL_ALL,
-	JSON_MIN, JSON_SLASH, JSON_HTML, JSON_UPPER, JSON_ASCII,
+	JSON_MIN, JSON_SLASH, JSON_HTML, JSON_UPPER, JSON_ASCII, JSON_ASCII_UP,
 	C_HEX, C_OCT, C_PY,
 	XML_TEXT, XML_APOS, XML_X27, XML_NUM,
 	SH_SQ, SH_SQDQ, SH_BS, SH_DQ,
@@ -129,6 +129,7 @@ esc_one(struct gvec *sc, enum esc_mode m, const unsigned char *v, size_t n,
 	case JSON_HTML:
 	case JSON_UPPER:
 	case JSON_ASCII:
+	case JSON_ASCII_UP:
 		switch (c) {
 		case '"': rep = "\\\""; break;
 		case '\\': rep = "\\\\"; break;
@@ -147,21 +148,25 @@ esc_one(struct gvec *sc, enum esc_mode m, const unsigned char *v, size_t n,
 			return sc_put(sc, rep, strlen(rep));
 		if (c < 0x20) {
 			(void)snprintf(tmp, sizeof(tmp),
-			    m == JSON_UPPER ? "\\u%04X" : "\\u%04x", c);
+			    m == JSON_UPPER || m == JSON_ASCII_UP ? "\\u%04X" :
+			    "\\u%04x", c);
 			return sc_put(sc, tmp, 6);
 		}
-		if (m == JSON_ASCII &&
+		if ((m == JSON_ASCII || m == JSON_ASCII_UP) &&
 		    (len = utf8_decode(v + *i - 1, n - *i + 1, &cp)) > 0) {
+			const char *fmt = m == JSON_ASCII ? "\\u%04x" : "\\u%04X";
+
 			*i += len - 1;
 			if (cp >= 0x10000) {
 				cp -= 0x10000;
 				(void)snprintf(tmp, sizeof(tmp),
-				    "\\u%04x\\u%04x",
+				    m == JSON_ASCII ? "\\u%04x\\u%04x" :
+				    "\\u%04X\\u%04X",
 				    (unsigned int)(0xd800 + ((cp >> 10) & 0x3ff)),
 				    (unsigned int)(0xdc00 + (cp & 0x3ff)));
 				return sc_put(sc, tmp, 12);
 			}
-			(void)snprintf(tmp, sizeof(tmp), "\\u%04x",
+			(void)snprintf(tmp, sizeof(tmp), fmt,
 			    (unsigned int)(cp & 0xffff));
 			return sc_put(sc, tmp, 6);
 		}

@@ -361,7 +361,7 @@ static void
 settle(struct redact_stream *s, int rules_eof, int eof)
 {
 	const struct rx_ac *ac = s->ac;
-	uint64_t w, hold_from, upto, keep, rule_from;
+	uint64_t w, hold_from, upto, keep, rule_from, lo;
 	size_t nkeep, nold;
 	uint32_t d;
 
@@ -400,10 +400,19 @@ settle(struct redact_stream *s, int rules_eof, int eof)
 	if (s->rc != 0)
 		return;
 
-	/* Keep [keep, pos) in the hold buffer, wiping what leaves it. */
+	/*
+	 * Keep [keep, pos) in the hold buffer, wiping what leaves it.  Bytes
+	 * inside the first pending mask are never shown, so they need not be
+	 * kept, except from w - 1 on: a later occurrence starts at w or after,
+	 * and a base64 core's lead check reads the byte before it.
+	 */
 	keep = s->released;
-	if (s->npend && s->pend[0].s == keep)
+	if (s->npend && s->pend[0].s == keep) {
 		keep = s->pend[0].e;
+		lo = w >= 1 ? w - 1 : 0;
+		if (lo < keep)
+			keep = lo > s->released ? lo : s->released;
+	}
 	nkeep = (size_t)(s->pos - keep);
 	nold = s->hold_len;
 	if (guarded_grow(&s->hold, &s->hold_cap, nold, nkeep) != 0) {
@@ -473,7 +482,8 @@ redact_stream_write(struct redact_stream *s, const void *buf, size_t n,
 			 * of matches keeps the list short.  With a rule
 			 * matcher, hits are only known after the chunk.
 			 */
-			if (s->r->rule_fn == NULL)
+			if (s->r->rule_fn == NULL &&
+			    e - s->c0 > s->ac->depth[id])
 				settle_front(s, e - s->ac->depth[id] - 1);
 			on_event(s, e, id);
 		}

@@ -1,0 +1,1216 @@
+/*
+ * Unit tests for src/redact: an adversarial suite.  Values are random
+ * canaries unless a golden table fixes them; encodings are produced by
+ * independent libraries (libsodium, jansson, libcurl) where one exists;
+ * streaming results are checked against a naive reference (redact_ref.c)
+ * under every way of splitting the input.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "airlock/redact.h"
+#include "redact_ref.h"
+
+#define MB	(1024 * 1024)
+
+static const char ALNUM[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static void
+canary(char *out, size_t n, const char *alpha)
+{
+	size_t i, na = strlen(alpha);
+
+	for (i = 0; i < n; i++)
+		out[i] = alpha[randombytes_uniform((uint32_t)na)];
+	out[n] = '\0';
+}
+
+static struct redact *
+build(size_t n, const char **names, const void **vals, const size_t *lens)
+{
+	struct redact *r;
+	struct al_secret *s;
+	struct al_err err;
+	size_t i;
+
+	assert_int_equal(redact_new(&r, &err), 0);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(al_secret_from(vals[i], lens[i], &s), 0);
+		if (redact_add_value(r, names[i], s, &err) != 0)
+			fail_msg("add %s: %s", names[i], err.msg);
+		al_secret_free(s);
+	}
+	if (redact_compile(r, &err) != 0)
+		fail_msg("compile: %s", err.msg);
+	return r;
+}
+
+static struct redact *
+build1(const char *name, const void *v, size_t n)
+{
+	return build(1, &name, &v, &n);
+}
+
+/* Output sink; checks after every write. */
+struct sink {
+	struct al_buf	 b;
+	size_t		 calls;
+};
+
+static int
+sink_emit(void *arg, const void *p, size_t n)
+{
+	struct sink *k = arg;
+
+	assert_true(n > 0);
+	k->calls++;
+	return al_buf_append(&k->b, p, n);
+}
+
+static void
+sink_init(struct sink *k)
+{
+	memset(k, 0, sizeof(*k));
+	al_buf_init(&k->b, 512 * MB, 0);
+}
+
+/* Mask in, written in pieces of the given sizes (cycled), into k. */
+static void
+mask_split(const struct redact *r, const void *in, size_t n,
+    const size_t *sizes, size_t nsizes, struct sink *k)
+{
+	struct redact_stream *s;
+	const unsigned char *p = in;
+	size_t o = 0, w, i = 0;
+
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	while (o < n) {
+		w = sizes[i++ % nsizes];
+		if (w > n - o)
+			w = n - o;
+		assert_int_equal(redact_stream_write(s, p + o, w, sink_emit, k),
+		    0);
+		assert_true(redact_stream_held(s) <= redact_max_held(r));
+		o += w;
+	}
+	assert_int_equal(redact_stream_finish(s, sink_emit, k), 0);
+	assert_int_equal(redact_stream_held(s), 0);
+	assert_int_equal(redact_stream_in(s), n);
+	assert_int_equal(redact_stream_out(s), k->b.len);
+	redact_stream_free(s);
+}
+
+static char *
+mask_str(const struct redact *r, const void *in, size_t n)
+{
+	struct al_buf b;
+	struct al_err err;
+	char *out;
+
+	al_buf_init(&b, 64 * MB, 0);
+	assert_int_equal(redact_buffer(r, in, n, &b, &err), 0);
+	out = strdup(al_buf_str(&b));
+	al_buf_release(&b);
+	return out;
+}
+
+static void
+assert_masked(const struct redact *r, const char *in, const char *want)
+{
+	char *got = mask_str(r, in, strlen(in));
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static int
+contains(const void *hay, size_t hn, const void *needle, size_t nn)
+{
+	return memmem(hay, hn, needle, nn) != NULL;
+}
+
+/* ---- basic behaviour --------------------------------------------------- */
+
+static void
+test_redact_masks_value_and_keeps_surrounding_text(void **state)
+{
+	char v[33], in[128], want[128];
+	struct redact *r;
+
+	(void)state;
+	canary(v, 32, ALNUM);
+	r = build1("deploy-token", v, 32);
+	(void)snprintf(in, sizeof(in), "token=%s; done\n", v);
+	assert_masked(r, in, "token=[REDACTED:deploy-token]; done\n");
+	(void)snprintf(in, sizeof(in), "%s%s", v, v);
+	(void)snprintf(want, sizeof(want), "%s",
+	    "[REDACTED:deploy-token][REDACTED:deploy-token]");
+	assert_masked(r, in, want);
+	assert_masked(r, "nothing secret here\n", "nothing secret here\n");
+	assert_int_equal(redact_value_count(r), 1);
+	redact_free(r);
+}
+
+static void
+test_redact_rejects_bad_values_names_and_late_adds(void **state)
+{
+	struct redact *r;
+	struct redact_stream *s;
+	struct al_secret *v;
+	struct al_err err;
+
+	(void)state;
+	assert_int_equal(redact_new(&r, &err), 0);
+	assert_int_equal(al_secret_from("abc", 3, &v), 0);
+	assert_int_equal(redact_add_value(r, "short", v, &err), AL_EINVAL);
+	assert_string_equal(err.msg, "value of 'short' is 3 bytes; values "
+	    "shorter than 4 bytes cannot be masked without masking ordinary "
+	    "text (use a longer secret)");
+	al_secret_free(v);
+	assert_int_equal(al_secret_from("abcdefgh", 8, &v), 0);
+	assert_int_equal(redact_add_value(r, "bad name", v, &err), AL_EINVAL);
+	assert_string_equal(err.msg, "bad secret name for a mask (1-64 "
+	    "characters of A-Z a-z 0-9 . _ - : /)");
+	assert_int_equal(redact_add_value(r, "", v, &err), AL_EINVAL);
+	assert_int_equal(redact_stream_new(r, &s), AL_EINVAL);
+	assert_int_equal(redact_add_value(r, "ok", v, &err), 0);
+	assert_int_equal(redact_compile(r, &err), 0);
+	assert_int_equal(redact_add_value(r, "late", v, &err), AL_EINVAL);
+	assert_string_equal(err.msg,
+	    "cannot add a value after the redactor is compiled");
+	assert_int_equal(redact_compile(r, &err), AL_EINVAL);
+	al_secret_free(v);
+	redact_free(r);
+	redact_free(NULL);
+	redact_stream_free(NULL);
+}
+
+static void
+test_redact_empty_set_passes_everything_at_once(void **state)
+{
+	struct redact *r;
+	struct redact_stream *s;
+	struct sink k;
+
+	(void)state;
+	r = build(0, NULL, NULL, NULL);
+	assert_int_equal(redact_max_held(r), 0);
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	assert_int_equal(redact_stream_write(s, "abc\0def", 7, sink_emit, &k),
+	    0);
+	assert_int_equal(redact_stream_held(s), 0);
+	assert_int_equal(k.b.len, 7);
+	assert_memory_equal(k.b.data, "abc\0def", 7);
+	assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
+	assert_int_equal(redact_stream_write(s, "x", 1, sink_emit, &k),
+	    AL_EINVAL);
+	redact_stream_free(s);
+	al_buf_release(&k.b);
+	redact_free(r);
+}
+
+static int
+emit_refuse(void *arg, const void *p, size_t n)
+{
+	(void)arg;
+	(void)p;
+	(void)n;
+	return 1;
+}
+
+static void
+test_redact_emit_abort_fails_the_stream(void **state)
+{
+	struct redact *r;
+	struct redact_stream *s;
+	struct sink k;
+
+	(void)state;
+	r = build1("k", "abcdefgh", 8);
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	assert_int_equal(redact_stream_write(s, "hello ", 6, emit_refuse, NULL),
+	    AL_EIO);
+	assert_int_equal(redact_stream_write(s, "x", 1, sink_emit, &k), AL_EIO);
+	assert_int_equal(redact_stream_finish(s, sink_emit, &k), AL_EIO);
+	assert_int_equal(k.b.len, 0);
+	redact_stream_free(s);
+	al_buf_release(&k.b);
+	redact_free(r);
+}
+
+/* ---- encodings --------------------------------------------------------- */
+
+static void
+expect_wrapped(const struct redact *r, const char *label, const char *enc)
+{
+	char in[8192], want[8192];
+
+	(void)snprintf(in, sizeof(in), "<<%s>>", enc);
+	(void)snprintf(want, sizeof(want), "<<[REDACTED:%s]>>", label);
+	assert_masked(r, in, want);
+}
+
+static void
+test_redact_masks_encodings_from_independent_libraries(void **state)
+{
+	static const char special[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
+	    "klmnopqrstuvwxyz0123456789 !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+	static const int b64v[] = { sodium_base64_VARIANT_ORIGINAL,
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+	    sodium_base64_VARIANT_URLSAFE,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING };
+	static const size_t jflags[] = { JSON_ENCODE_ANY,
+	    JSON_ENCODE_ANY | JSON_ESCAPE_SLASH,
+	    JSON_ENCODE_ANY | JSON_ENSURE_ASCII };
+	char v[64], enc[512], *j, *u;
+	struct redact *r;
+	json_t *js;
+	size_t n, i, t;
+
+	(void)state;
+	for (t = 0; t < 40; t++) {
+		n = 8 + randombytes_uniform(48);
+		canary(v, n, t % 2 ? special : ALNUM);
+		if (t % 8 == 7)	/* UTF-8 for JSON's \uXXXX forms */
+			memcpy(v + 2, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9);
+		r = build1("v", v, n);
+		for (i = 0; i < 4; i++) {
+			sodium_bin2base64(enc, sizeof(enc), (unsigned char *)v,
+			    n, b64v[i]);
+			expect_wrapped(r, "v", enc);
+		}
+		sodium_bin2hex(enc, sizeof(enc), (unsigned char *)v, n);
+		expect_wrapped(r, "v", enc);
+		for (i = 0; enc[i]; i++)
+			enc[i] = (char)(enc[i] >= 'a' ? enc[i] - 32 : enc[i]);
+		expect_wrapped(r, "v", enc);
+		for (i = 0; i < 3; i++) {
+			assert_non_null(js = json_stringn(v, n));
+			assert_non_null(j = json_dumps(js, jflags[i]));
+			j[strlen(j) - 1] = '\0';	/* the quotes */
+			expect_wrapped(r, "v", j + 1);
+			free(j);
+			json_decref(js);
+		}
+		assert_non_null(u = curl_easy_escape(NULL, v, (int)n));
+		expect_wrapped(r, "v", u);
+		curl_free(u);
+		redact_free(r);
+	}
+}
+
+/* The base64 of P+V+S: every character with a bit of V is masked. */
+static void
+test_redact_base64_every_alignment_inside_longer_text(void **state)
+{
+	static const int b64v[] = { sodium_base64_VARIANT_ORIGINAL,
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+	    sodium_base64_VARIANT_URLSAFE,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING };
+	unsigned char x[64];
+	char enc[128], in[160], want[192];
+	size_t np, nv, ns, a, b, i, el, t;
+	struct redact *r;
+
+	(void)state;
+	for (t = 0; t < 150; t++) {
+		np = t % 6;
+		ns = (t / 6) % 6;
+		nv = 4 + randombytes_uniform(36);
+		randombytes_buf(x, np + nv + ns);
+		r = build1("k", x + np, nv);
+		for (i = 0; i < 4; i++) {
+			sodium_bin2base64(enc, sizeof(enc), x, np + nv + ns,
+			    b64v[i]);
+			el = strlen(enc);
+			a = 8 * np / 6;
+			b = (8 * (np + nv) + 5) / 6;
+			if (ns == 0)
+				b = el;		/* the padding goes too */
+			(void)snprintf(in, sizeof(in), "(%s)", enc);
+			(void)snprintf(want, sizeof(want), "(%.*s[REDACTED:k]%s)",
+			    (int)a, enc, enc + b);
+			assert_masked(r, in, want);
+		}
+		redact_free(r);
+	}
+}
+
+static void
+test_redact_base64_wrapped_into_lines(void **state)
+{
+	unsigned char v[200];
+	char enc[400], in[600], want[600];
+	size_t w, o, el, wl;
+	static const size_t widths[] = { 64, 76 };
+	struct redact *r;
+	int i;
+
+	(void)state;
+	randombytes_buf(v, sizeof(v));
+	r = build1("blob", v, sizeof(v));
+	sodium_bin2base64(enc, sizeof(enc), v, sizeof(v),
+	    sodium_base64_VARIANT_ORIGINAL);
+	el = strlen(enc);
+	for (i = 0; i < 2; i++) {
+		w = widths[i];
+		in[0] = want[0] = '\0';
+		for (o = 0; o < el; o += w) {
+			wl = el - o < w ? el - o : w;
+			(void)snprintf(in + strlen(in), sizeof(in) - strlen(in),
+			    "%.*s\n", (int)wl, enc + o);
+			(void)snprintf(want + strlen(want),
+			    sizeof(want) - strlen(want), "[REDACTED:blob]\n");
+		}
+		assert_masked(r, in, want);
+	}
+	redact_free(r);
+}
+
+static void
+test_redact_nul_bytes_and_invalid_utf8(void **state)
+{
+	unsigned char v[24], in[64], hexin[80];
+	char hex[64];
+	struct sink k;
+	struct redact *r;
+	size_t one = 1;
+
+	(void)state;
+	memcpy(v, "\x00\xff\xfe", 3);
+	randombytes_buf(v + 3, 16);
+	memcpy(v + 19, "\x00\xc3\x28\xed\xa0", 5);	/* bad UTF-8 */
+	r = build1("bin", v, sizeof(v));
+	memcpy(in, "\x00\x00", 2);
+	memcpy(in + 2, v, sizeof(v));
+	memcpy(in + 2 + sizeof(v), "\xff\x00", 2);
+	sink_init(&k);
+	mask_split(r, in, sizeof(v) + 4, &one, 1, &k);
+	assert_int_equal(k.b.len, 2 + 14 + 2);
+	assert_memory_equal(k.b.data, "\x00\x00[REDACTED:bin]\xff\x00", 18);
+	al_buf_release(&k.b);
+	sodium_bin2hex(hex, sizeof(hex), v, sizeof(v));
+	hexin[0] = 0;
+	memcpy(hexin + 1, hex, 48);
+	hexin[49] = 0;
+	sink_init(&k);
+	mask_split(r, hexin, 50, &one, 1, &k);
+	assert_int_equal(k.b.len, 16);
+	assert_memory_equal(k.b.data, "\x00[REDACTED:bin]\x00", 16);
+	al_buf_release(&k.b);
+	redact_free(r);
+}
+
+/* ---- golden table ------------------------------------------------------ */
+
+/* Decode \n \r \t \\ \0 \xHH in place; returns the length. */
+static size_t
+unescape(char *s)
+{
+	char *w = s, *p = s;
+	unsigned int x;
+
+	while (*p) {
+		if (*p != '\\') {
+			*w++ = *p++;
+			continue;
+		}
+		p++;
+		switch (*p) {
+		case 'n': *w++ = '\n'; p++; break;
+		case 'r': *w++ = '\r'; p++; break;
+		case 't': *w++ = '\t'; p++; break;
+		case '0': *w++ = '\0'; p++; break;
+		case '\\': *w++ = '\\'; p++; break;
+		case 'x':
+			assert_int_equal(sscanf(p + 1, "%2x", &x), 1);
+			*w++ = (char)x;
+			p += 3;
+			break;
+		default:
+			fail_msg("bad escape \\%c in golden table", *p);
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+static void
+golden_check(const char **names, const void **vals, const size_t *lens,
+    size_t nv, char *in, size_t inl, char *want, size_t wantl, int line)
+{
+	static const size_t splits[] = { 1, 7, 1, 64, 3 };
+	struct redact *r = build(nv, names, vals, lens);
+	struct sink k;
+	size_t sz;
+
+	for (sz = 0; sz < 3; sz++) {
+		sink_init(&k);
+		if (sz == 0)
+			mask_split(r, in, inl, &inl, 1, &k);
+		else
+			mask_split(r, in, inl, sz == 1 ? splits : splits + 2,
+			    3, &k);
+		if (k.b.len != wantl || memcmp(k.b.data, want, wantl) != 0)
+			fail_msg("golden.txt:%d: got '%s'", line,
+			    al_buf_str(&k.b));
+		al_buf_release(&k.b);
+	}
+	redact_free(r);
+}
+
+static void
+test_redact_golden_table(void **state)
+{
+	char path[4096], line[8192], *tab, *names[8], *vals[8], *sp;
+	size_t lens[8], nv = 0, ncase = 0, i;
+	int lineno = 0;
+	FILE *f;
+
+	(void)state;
+	(void)snprintf(path, sizeof(path), "%s/redact/golden.txt",
+	    AIRLOCK_TEST_DATA);
+	assert_non_null(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		if (strcmp(line, "set") == 0) {
+			for (i = 0; i < nv; i++) {
+				free(names[i]);
+				free(vals[i]);
+			}
+			nv = 0;
+		} else if (strncmp(line, "value ", 6) == 0) {
+			assert_true(nv < 8);
+			assert_non_null(sp = strchr(line + 6, ' '));
+			*sp = '\0';
+			names[nv] = strdup(line + 6);
+			vals[nv] = strdup(sp + 1);
+			lens[nv] = unescape(vals[nv]);
+			nv++;
+		} else if (strncmp(line, "case ", 5) == 0) {
+			char *in = line + 5;
+			size_t inl, wl;
+
+			assert_non_null(tab = strchr(in, '\t'));
+			*tab = '\0';
+			inl = unescape(in);
+			wl = unescape(tab + 1);
+			golden_check((const char **)names, (const void **)vals,
+			    lens, nv, in, inl, tab + 1, wl, lineno);
+			ncase++;
+		} else
+			fail_msg("golden.txt:%d: unknown line", lineno);
+	}
+	fclose(f);
+	for (i = 0; i < nv; i++) {
+		free(names[i]);
+		free(vals[i]);
+	}
+	assert_true(ncase >= 40);
+}
+
+/* ---- streaming --------------------------------------------------------- */
+
+static void
+test_redact_one_byte_at_a_time_never_shows_a_prefix(void **state)
+{
+	char v[41], in[128];
+	struct redact_stream *s;
+	struct redact *r;
+	struct sink k;
+	size_t i, n, vstart;
+
+	(void)state;
+	canary(v, 40, ALNUM);
+	r = build1("tok", v, 40);
+	n = (size_t)snprintf(in, sizeof(in), "Password: x%s\n", v);
+	vstart = 11;
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(redact_stream_write(s, in + i, 1, sink_emit,
+		    &k), 0);
+		/* Nothing of the value shows before it is known whole. */
+		assert_false(contains(k.b.data, k.b.len, v, 6));
+		if (i + 1 >= vstart && i + 1 < vstart + 40)
+			assert_true(k.b.len <= vstart);
+		if (i + 1 == 10) {	/* the prompt is out at once */
+			assert_int_equal(k.b.len, 10);
+			assert_memory_equal(k.b.data, "Password: ", 10);
+			assert_int_equal(redact_stream_held(s), 0);
+		}
+	}
+	assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
+	assert_string_equal(al_buf_str(&k.b), "Password: x[REDACTED:tok]\n");
+	redact_stream_free(s);
+	al_buf_release(&k.b);
+	redact_free(r);
+}
+
+static void
+test_redact_holds_exactly_a_value_prefix_and_releases_on_mismatch(
+    void **state)
+{
+	char v[41];
+	struct redact_stream *s;
+	struct redact *r;
+	struct sink k;
+
+	(void)state;
+	canary(v, 40, "ghijklmnopqrstuvwxyz");	/* no hex or base64 lead */
+	r = build1("tok", v, 40);
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	assert_int_equal(redact_stream_write(s, "abc ", 4, sink_emit, &k), 0);
+	assert_int_equal(redact_stream_write(s, v, 30, sink_emit, &k), 0);
+	assert_int_equal(redact_stream_held(s), 30);
+	assert_int_equal(k.b.len, 4);
+	assert_int_equal(redact_stream_write(s, "!", 1, sink_emit, &k), 0);
+	assert_int_equal(redact_stream_held(s), 0);
+	assert_int_equal(k.b.len, 35);
+	assert_memory_equal(k.b.data + 4, v, 30);
+	assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
+	redact_stream_free(s);
+	al_buf_release(&k.b);
+	redact_free(r);
+}
+
+/* Text made only of bytes no pattern contains is never held. */
+static void
+test_redact_holds_nothing_for_text_that_cannot_start_a_value(void **state)
+{
+	static const char other[] = " \t\n!#()[]{}<>,;:\"'|";
+	const char *names[3] = { "a", "b", "c" };
+	const void *vals[3];
+	size_t lens[3] = { 32, 40, 20 }, i, w, o;
+	char v[3][41], text[4096];
+	struct redact_stream *s;
+	struct redact *r;
+	struct sink k;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		canary(v[i], lens[i], ALNUM);
+		vals[i] = v[i];
+	}
+	r = build(3, names, vals, lens);
+	canary(text, sizeof(text) - 1, other);
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	for (o = 0; o < sizeof(text) - 1; o += w) {
+		w = 1 + randombytes_uniform(40);
+		if (w > sizeof(text) - 1 - o)
+			w = sizeof(text) - 1 - o;
+		assert_int_equal(redact_stream_write(s, text + o, w, sink_emit,
+		    &k), 0);
+		assert_int_equal(redact_stream_held(s), 0);
+		assert_int_equal(k.b.len, o + w);
+	}
+	assert_memory_equal(k.b.data, text, sizeof(text) - 1);
+	assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
+	redact_stream_free(s);
+	al_buf_release(&k.b);
+	redact_free(r);
+}
+
+static void
+test_redact_tail_at_end_of_input(void **state)
+{
+	char v[33], in[64], want[64];
+	struct redact *r;
+
+	(void)state;
+	canary(v, 32, "ghijklmnopqrstuvwxyz");
+	r = build1("tok", v, 32);
+	(void)snprintf(in, sizeof(in), "end: %.5s", v);
+	assert_masked(r, in, in);		/* 5 bytes: released */
+	(void)snprintf(in, sizeof(in), "end: %.6s", v);
+	assert_masked(r, in, "end: [REDACTED:tok]");
+	(void)snprintf(in, sizeof(in), "end: %.31s", v);
+	assert_masked(r, in, "end: [REDACTED:tok]");
+	(void)snprintf(in, sizeof(in), "end: %.31s.", v);
+	(void)snprintf(want, sizeof(want), "end: %.31s.", v);
+	assert_masked(r, in, want);		/* diverged: not the value */
+	redact_free(r);
+}
+
+static void
+test_redact_longest_match_wins(void **state)
+{
+	char a[13], b[33], c[17], in[256], want[256];
+	const char *names[3] = { "a", "b", "c" };
+	const void *vals[3];
+	size_t lens[3] = { 12, 32, 16 }, order;
+	struct redact *r;
+
+	(void)state;
+	canary(a, 12, "ghijklmnopqrstuvwxyz");
+	memcpy(b, a, 12);
+	canary(b + 12, 20, "ghijklmnopqrstuvwxyz");		/* a is b's prefix */
+	memcpy(c, a + 6, 6);
+	canary(c + 6, 10, "ghijklmnopqrstuvwxyz");		/* c overlaps a */
+	for (order = 0; order < 2; order++) {
+		vals[0] = order ? b : a;
+		vals[1] = order ? a : b;
+		vals[2] = c;
+		names[0] = order ? "b" : "a";
+		names[1] = order ? "a" : "b";
+		lens[0] = order ? 32 : 12;
+		lens[1] = order ? 12 : 32;
+		r = build(3, names, vals, lens);
+		(void)snprintf(in, sizeof(in), "x %s y", b);
+		assert_masked(r, in, "x [REDACTED:b] y");
+		(void)snprintf(in, sizeof(in), "x %s y", a);
+		assert_masked(r, in, "x [REDACTED:a] y");
+		(void)snprintf(in, sizeof(in), "x %s%.8s!", a, b + 12);
+		(void)snprintf(want, sizeof(want), "x [REDACTED:a]%.8s!",
+		    b + 12);
+		assert_masked(r, in, want);
+		(void)snprintf(in, sizeof(in), "x %s%s y", a, c + 6);
+		assert_masked(r, in, "x [REDACTED:c] y");
+		redact_free(r);
+	}
+}
+
+static void
+test_redact_multiline_value_whole_lines_and_crlf(void **state)
+{
+	char l1[41], l2[41], v[256], in[512], crlf[256];
+	struct redact *r;
+	size_t n;
+
+	(void)state;
+	canary(l1, 40, ALNUM);
+	canary(l2, 40, ALNUM);
+	n = (size_t)snprintf(v, sizeof(v), "-----BEGIN TEST KEY-----\n%s\n"
+	    "%s\nshort\n-----END TEST KEY-----\n", l1, l2);
+	r = build1("pem", v, n);
+	(void)snprintf(in, sizeof(in), "key:\n%sdone\n", v);
+	assert_masked(r, in, "key:\n[REDACTED:pem]done\n");
+	(void)snprintf(crlf, sizeof(crlf), "-----BEGIN TEST KEY-----\r\n%s\r\n"
+	    "%s\r\nshort\r\n-----END TEST KEY-----\r\n", l1, l2);
+	(void)snprintf(in, sizeof(in), "key:\r\n%sdone\r\n", crlf);
+	assert_masked(r, in, "key:\r\n[REDACTED:pem]done\r\n");
+	(void)snprintf(in, sizeof(in), "line: %s!\n", l2);
+	assert_masked(r, in, "line: [REDACTED:pem]!\n");
+	/* Armour and short lines are not secret on their own. */
+	assert_masked(r, "-----BEGIN TEST KEY-----\nshort\n",
+	    "-----BEGIN TEST KEY-----\nshort\n");
+	/* The whole key, but one line changed: each other line masked. */
+	(void)snprintf(in, sizeof(in), "-----BEGIN TEST KEY-----\n%s\nX%s\n",
+	    l1, l2 + 1);
+	n = strlen(in);
+	{
+		char *got = mask_str(r, in, n), want[256];
+
+		(void)snprintf(want, sizeof(want), "-----BEGIN TEST KEY-----\n"
+		    "[REDACTED:pem]\nX%s\n", l2 + 1);
+		assert_string_equal(got, want);
+		free(got);
+	}
+	redact_free(r);
+}
+
+/* A compare sink: the first `skip` bytes must equal the filler. */
+struct cmp_sink {
+	const unsigned char	*fill;
+	size_t			 fill_len, skip, off;
+	struct al_buf		 tail;
+};
+
+static int
+cmp_emit(void *arg, const void *p, size_t n)
+{
+	struct cmp_sink *c = arg;
+	const unsigned char *q = p;
+	size_t w;
+
+	while (n > 0 && c->off < c->skip) {
+		w = c->fill_len - c->off % c->fill_len;
+		if (w > n)
+			w = n;
+		if (w > c->skip - c->off)
+			w = c->skip - c->off;
+		if (memcmp(q, c->fill + c->off % c->fill_len, w) != 0)
+			return 1;
+		c->off += w;
+		q += w;
+		n -= w;
+	}
+	return n ? al_buf_append(&c->tail, q, n) : 0;
+}
+
+static void
+test_redact_value_after_100_mb_of_output(void **state)
+{
+	unsigned char *fill;
+	char v[41], want[64];
+	struct redact_stream *s;
+	struct redact *r;
+	struct cmp_sink c;
+	size_t o, total = 100 * 1000 * 1000 + 12345, w;
+
+	(void)state;
+	canary(v, 40, ALNUM);
+	r = build1("late", v, 40);
+	assert_non_null(fill = malloc(MB));
+	canary((char *)fill, MB - 1, "ghijklmnopqrstuvwxyz ,.;\n");
+	fill[MB - 1] = '\n';
+	memset(&c, 0, sizeof(c));
+	c.fill = fill;
+	c.fill_len = MB;
+	c.skip = total;
+	al_buf_init(&c.tail, MB, 0);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	for (o = 0; o < total; o += w) {
+		w = 65536 - (o % 7);
+		if (w > total - o)
+			w = total - o;
+		if (o % MB + w > MB)
+			w = MB - o % MB;
+		assert_int_equal(redact_stream_write(s, fill + o % MB, w,
+		    cmp_emit, &c), 0);
+	}
+	assert_int_equal(redact_stream_write(s, " ", 1, cmp_emit, &c), 0);
+	assert_int_equal(redact_stream_write(s, v, 13, cmp_emit, &c), 0);
+	assert_int_equal(redact_stream_write(s, v + 13, 1, cmp_emit, &c), 0);
+	assert_int_equal(redact_stream_write(s, v + 14, 26, cmp_emit, &c), 0);
+	assert_int_equal(redact_stream_write(s, "\n", 1, cmp_emit, &c), 0);
+	assert_int_equal(redact_stream_finish(s, cmp_emit, &c), 0);
+	assert_int_equal(c.off, total);
+	(void)snprintf(want, sizeof(want), " [REDACTED:late]\n");
+	assert_string_equal(al_buf_str(&c.tail), want);
+	redact_stream_free(s);
+	al_buf_release(&c.tail);
+	free(fill);
+	redact_free(r);
+}
+
+static void
+test_redact_value_inside_a_10_mb_line(void **state)
+{
+	const size_t n = 10 * MB, at[] = { 65536 - 20, 4 * MB + 3, n - 40 };
+	static const size_t splits[] = { 65536, 4093, 1, 131072, 17 };
+	char v[41];
+	unsigned char *in, *want;
+	struct redact *r;
+	struct sink k;
+	size_t i, wl, pos;
+
+	(void)state;
+	canary(v, 40, ALNUM);
+	r = build1("deep", v, 40);
+	assert_non_null(in = malloc(n));
+	assert_non_null(want = malloc(n));
+	canary((char *)in, n - 1, "ghijklmnopqrstuvwxyz ,.;");
+	in[n - 1] = 'z';
+	for (i = 0; i < 3; i++)
+		memcpy(in + at[i], v, 40);
+	for (i = 0, wl = 0, pos = 0; i < 3; i++) {
+		memcpy(want + wl, in + pos, at[i] - pos);
+		wl += at[i] - pos;
+		memcpy(want + wl, "[REDACTED:deep]", 15);
+		wl += 15;
+		pos = at[i] + 40;
+	}
+	for (i = 0; i < 2; i++) {
+		sink_init(&k);
+		mask_split(r, in, n, i ? splits : &n, i ? 5 : 1, &k);
+		assert_int_equal(k.b.len, wl);
+		assert_memory_equal(k.b.data, want, wl);
+		al_buf_release(&k.b);
+	}
+	free(in);
+	free(want);
+	redact_free(r);
+}
+
+/* ---- property: streaming equals the reference -------------------------- */
+
+struct prop {
+	char		 names[8][8];
+	unsigned char	 vals[8][128];
+	size_t		 lens[8];
+	size_t		 nv;
+};
+
+static void
+prop_values(struct prop *p)
+{
+	size_t i, j, n, per;
+	unsigned char *v;
+
+	p->nv = 1 + randombytes_uniform(5);
+	for (i = 0; i < p->nv; i++) {
+		v = p->vals[i];
+		(void)snprintf(p->names[i], sizeof(p->names[i]), "v%zu", i);
+		switch (i == 0 ? randombytes_uniform(3) :
+		    randombytes_uniform(7)) {
+		case 0:
+			n = 8 + randombytes_uniform(33);
+			canary((char *)v, n, ALNUM);
+			break;
+		case 1:
+			n = 4 + randombytes_uniform(21);
+			randombytes_buf(v, n);
+			break;
+		case 2:
+			n = 6 + randombytes_uniform(25);
+			canary((char *)v, n, "abcXYZ019 \"'\\/<>&%+=-_\n\t");
+			break;
+		case 3:	/* an earlier value and more */
+			j = randombytes_uniform((uint32_t)i);
+			n = p->lens[j] + 1 + randombytes_uniform(10);
+			memcpy(v, p->vals[j], p->lens[j]);
+			canary((char *)v + p->lens[j], n - p->lens[j], ALNUM);
+			break;
+		case 4:	/* overlaps the end of an earlier value */
+			j = randombytes_uniform((uint32_t)i);
+			per = p->lens[j] / 2;
+			n = per + 4 + randombytes_uniform(10);
+			memcpy(v, p->vals[j] + p->lens[j] - per, per);
+			canary((char *)v + per, n - per, ALNUM);
+			break;
+		case 5:	/* periodic */
+			per = 1 + randombytes_uniform(3);
+			n = 8 + randombytes_uniform(12);
+			canary((char *)v, per, "ab");
+			for (j = per; j < n; j++)
+				v[j] = v[j - per];
+			break;
+		default: /* lines */
+			n = 0;
+			for (j = 0; j < 2 + randombytes_uniform(3); j++) {
+				per = 4 + randombytes_uniform(16);
+				canary((char *)v + n, per, ALNUM);
+				n += per;
+				if (randombytes_uniform(2))
+					v[n++] = '\r';
+				v[n++] = '\n';
+			}
+			n--;
+			break;
+		}
+		p->lens[i] = n;
+	}
+}
+
+/* Text from fragments that provoke partial, whole and broken matches. */
+static size_t
+prop_text(const struct ref *ref, const struct prop *pv, unsigned char *t,
+    size_t max)
+{
+	static const int b64v[] = { sodium_base64_VARIANT_ORIGINAL,
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+	    sodium_base64_VARIANT_URLSAFE,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING };
+	unsigned char x[160];
+	char enc[256];
+	const struct ref_pat *p;
+	size_t n = 0, w, k, np, ns, j;
+
+	while (n < max) {
+		p = &ref->pat[randombytes_uniform((uint32_t)ref->npat)];
+		switch (randombytes_uniform(7)) {
+		case 0:
+			w = randombytes_uniform(20);
+			if (w > max - n)
+				w = max - n;
+			randombytes_buf(t + n, w);
+			break;
+		case 1:
+			w = randombytes_uniform(20);
+			if (w > max - n)
+				w = max - n;
+			canary((char *)t + n, w, "ABCabc012+/=-_ \n");
+			break;
+		case 2:
+		case 3:	/* a whole pattern, or its start */
+			w = randombytes_uniform(2) ? p->n :
+			    randombytes_uniform((uint32_t)p->n + 1);
+			if (w > max - n)
+				w = max - n;
+			memcpy(t + n, p->p, w);
+			break;
+		case 4:	/* one byte wrong */
+			w = p->n < max - n ? p->n : max - n;
+			memcpy(t + n, p->p, w);
+			if (w)
+				t[n + randombytes_uniform((uint32_t)w)] ^= 1;
+			break;
+		default: /* base64 of a value inside other bytes */
+			k = randombytes_uniform((uint32_t)pv->nv);
+			np = randombytes_uniform(6);
+			ns = randombytes_uniform(6);
+			randombytes_buf(x, np + ns);
+			memmove(x + np + pv->lens[k], x + np, ns);
+			memcpy(x + np, pv->vals[k], pv->lens[k]);
+			sodium_bin2base64(enc, sizeof(enc), x,
+			    np + pv->lens[k] + ns, b64v[randombytes_uniform(4)]);
+			w = strlen(enc);
+			if (w > max - n)
+				w = max - n;
+			memcpy(t + n, enc, w);
+			break;
+		}
+		n += w;
+		(void)j;
+	}
+	return n;
+}
+
+static void
+test_redact_random_splits_match_reference(void **state)
+{
+	struct prop pv;
+	struct ref ref;
+	struct redact *r;
+	struct al_buf want;
+	struct sink k;
+	unsigned char *t;
+	size_t it, n, max, sizes[16], i, mode, iters;
+	const void *vals[8];
+	const char *names[8];
+
+	(void)state;
+	/* RX_PROP_ITERS raises the count for a long soak by hand. */
+	iters = getenv("RX_PROP_ITERS") != NULL ?
+	    strtoul(getenv("RX_PROP_ITERS"), NULL, 10) : 60;
+	assert_non_null(t = malloc(80000));
+	for (it = 0; it < iters; it++) {
+		prop_values(&pv);
+		for (i = 0; i < pv.nv; i++) {
+			vals[i] = pv.vals[i];
+			names[i] = pv.names[i];
+		}
+		r = build(pv.nv, names, vals, pv.lens);
+		assert_int_equal(ref_load(&ref, r), 0);
+		assert_int_equal(ref.npat, redact_pattern_count(r));
+		max = it % 10 == 9 ? 70000 : 200 + randombytes_uniform(3000);
+		n = prop_text(&ref, &pv, t, max);
+		al_buf_init(&want, 64 * MB, 0);
+		assert_int_equal(ref_mask(&ref, t, n, &want), 0);
+		for (mode = 0; mode < 4; mode++) {
+			for (i = 0; i < 16; i++)
+				sizes[i] = mode == 0 ? n : mode == 1 ? 1 :
+				    mode == 2 ? 1 + randombytes_uniform(64) :
+				    1 + randombytes_uniform(40000);
+			if (mode == 1 && n > 5000)
+				continue;
+			sink_init(&k);
+			mask_split(r, t, n, sizes, 16, &k);
+			if (k.b.len != want.len ||
+			    memcmp(k.b.data, want.data, want.len) != 0) {
+				fail_msg("iteration %zu mode %zu: stream and "
+				    "reference differ (%zu vs %zu bytes)", it,
+				    mode, k.b.len, want.len);
+			}
+			al_buf_release(&k.b);
+		}
+		al_buf_release(&want);
+		ref_release(&ref);
+		redact_free(r);
+	}
+	free(t);
+}
+
+/* ---- rule matcher ------------------------------------------------------ */
+
+struct rules {
+	int	fail;
+	size_t	calls;
+};
+
+/* Hits "tok_" followed by 12 or more letters and digits. */
+static int
+test_matcher(void *arg, const unsigned char *p, size_t n, redact_hit_fn hit,
+    void *hit_arg)
+{
+	struct rules *ru = arg;
+	size_t i, j;
+
+	ru->calls++;
+	if (ru->fail)
+		return AL_EIO;
+	for (i = 0; i + 4 <= n; i++) {
+		if (memcmp(p + i, "tok_", 4) != 0)
+			continue;
+		for (j = i + 4; j < n && strchr(ALNUM, p[j]) && p[j]; j++)
+			;
+		if (j - i - 4 >= 12)
+			hit(hit_arg, i, j - i, "test-token");
+		i = j - 1;
+	}
+	return 0;
+}
+
+static struct redact *
+build_rules(struct rules *ru, const char *v, size_t max_len)
+{
+	struct redact *r;
+	struct al_secret *s;
+	struct al_err err;
+
+	assert_int_equal(redact_new(&r, &err), 0);
+	assert_int_equal(redact_set_rule_matcher(r, test_matcher, ru, 0, &err),
+	    AL_EINVAL);
+	assert_int_equal(redact_set_rule_matcher(r, test_matcher, ru, max_len,
+	    &err), 0);
+	if (v != NULL) {
+		assert_int_equal(al_secret_from(v, strlen(v), &s), 0);
+		assert_int_equal(redact_add_value(r, "val", s, &err), 0);
+		al_secret_free(s);
+	}
+	assert_int_equal(redact_compile(r, &err), 0);
+	return r;
+}
+
+static void
+test_redact_rule_hits_are_masked_and_lines_held(void **state)
+{
+	struct rules ru = { 0, 0 };
+	struct redact_stream *s;
+	struct redact *r;
+	struct sink k;
+	char v[17], in[128], *got;
+	size_t i;
+
+	(void)state;
+	canary(v, 16, "ghijklmnopqrstuvwxyz");
+	r = build_rules(&ru, v, 256);
+	assert_masked(r, "id tok_ABCDEFGHIJKL12 ok\n",
+	    "id [REDACTED:test-token] ok\n");
+	assert_masked(r, "id tok_short ok\n", "id tok_short ok\n");
+	/* A value inside a hit: one mask, the longer (the hit) names it. */
+	(void)snprintf(in, sizeof(in), "x tok_%s y\n", v);
+	assert_masked(r, in, "x [REDACTED:test-token] y\n");
+	(void)snprintf(in, sizeof(in), "x %s y\n", v);
+	assert_masked(r, in, "x [REDACTED:val] y\n");
+	/* One byte at a time: nothing shows before the newline. */
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	(void)snprintf(in, sizeof(in), "id tok_ABCDEFGHIJKL12 ok\n");
+	for (i = 0; in[i]; i++) {
+		assert_int_equal(redact_stream_write(s, in + i, 1, sink_emit,
+		    &k), 0);
+		if (in[i] != '\n')
+			assert_int_equal(k.b.len, 0);
+	}
+	assert_string_equal(al_buf_str(&k.b), "id [REDACTED:test-token] ok\n");
+	/* flush releases an unfinished line (a prompt). */
+	assert_int_equal(redact_stream_write(s, "Password: ", 10, sink_emit,
+	    &k), 0);
+	assert_int_equal(redact_stream_held(s), 10);
+	assert_int_equal(redact_stream_flush(s, sink_emit, &k), 0);
+	assert_int_equal(redact_stream_held(s), 0);
+	assert_string_equal(al_buf_str(&k.b),
+	    "id [REDACTED:test-token] ok\nPassword: ");
+	assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
+	redact_stream_free(s);
+	al_buf_release(&k.b);
+	/* The same text without the matcher (--no-rules) is left alone. */
+	redact_free(r);
+	r = build1("val", v, 16);
+	got = mask_str(r, "id tok_ABCDEFGHIJKL12 ok\n", 25);
+	assert_string_equal(got, "id tok_ABCDEFGHIJKL12 ok\n");
+	free(got);
+	redact_free(r);
+}
+
+static void
+test_redact_rule_window_is_bounded_and_errors_propagate(void **state)
+{
+	struct rules ru = { 0, 0 };
+	struct redact_stream *s;
+	struct redact *r;
+	struct sink k;
+	char line[2000];
+	size_t i;
+
+	(void)state;
+	r = build_rules(&ru, NULL, 64);
+	assert_int_equal(redact_max_held(r), 64);
+	canary(line, sizeof(line) - 1, "ghijklmnopqrstuvwxyz ");
+	memcpy(line + 1000, "tok_ABCDEFGHIJKLMNOP", 20);
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	for (i = 0; i < sizeof(line) - 1; i += 7) {
+		assert_int_equal(redact_stream_write(s, line + i,
+		    i + 7 < sizeof(line) - 1 ? 7 : sizeof(line) - 1 - i,
+		    sink_emit, &k), 0);
+		assert_true(redact_stream_held(s) <= 64);
+	}
+	assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
+	assert_true(contains(k.b.data, k.b.len, "[REDACTED:test-token]", 21));
+	assert_false(contains(k.b.data, k.b.len, "tok_", 4));
+	redact_stream_free(s);
+	al_buf_release(&k.b);
+	ru.fail = 1;
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	assert_int_equal(redact_stream_write(s, "a\n", 2, sink_emit, &k),
+	    AL_EIO);
+	assert_int_equal(redact_stream_write(s, "b\n", 2, sink_emit, &k),
+	    AL_EIO);
+	redact_stream_free(s);
+	al_buf_release(&k.b);
+	redact_free(r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		    test_redact_masks_value_and_keeps_surrounding_text),
+		cmocka_unit_test(
+		    test_redact_rejects_bad_values_names_and_late_adds),
+		cmocka_unit_test(test_redact_empty_set_passes_everything_at_once),
+		cmocka_unit_test(test_redact_emit_abort_fails_the_stream),
+		cmocka_unit_test(
+		    test_redact_masks_encodings_from_independent_libraries),
+		cmocka_unit_test(
+		    test_redact_base64_every_alignment_inside_longer_text),
+		cmocka_unit_test(test_redact_base64_wrapped_into_lines),
+		cmocka_unit_test(test_redact_nul_bytes_and_invalid_utf8),
+		cmocka_unit_test(test_redact_golden_table),
+		cmocka_unit_test(
+		    test_redact_one_byte_at_a_time_never_shows_a_prefix),
+		cmocka_unit_test(
+		    test_redact_holds_exactly_a_value_prefix_and_releases_on_mismatch),
+		cmocka_unit_test(
+		    test_redact_holds_nothing_for_text_that_cannot_start_a_value),
+		cmocka_unit_test(test_redact_tail_at_end_of_input),
+		cmocka_unit_test(test_redact_longest_match_wins),
+		cmocka_unit_test(
+		    test_redact_multiline_value_whole_lines_and_crlf),
+		cmocka_unit_test(test_redact_value_after_100_mb_of_output),
+		cmocka_unit_test(test_redact_value_inside_a_10_mb_line),
+		cmocka_unit_test(test_redact_random_splits_match_reference),
+		cmocka_unit_test(test_redact_rule_hits_are_masked_and_lines_held),
+		cmocka_unit_test(
+		    test_redact_rule_window_is_bounded_and_errors_propagate),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
