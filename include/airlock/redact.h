@@ -97,7 +97,7 @@ struct redact;
 struct redact_stream;
 
 /*
- * Receives output: n bytes at p (never n == 0).  p is valid only during the
+ * Receives output (emit must not be NULL): n bytes at p (never n == 0).  p is valid only during the
  * call.  Return 0 to go on; nonzero aborts the write, which then returns
  * AL_EIO and leaves the stream failed (every later call returns AL_EIO).
  */
@@ -184,8 +184,9 @@ int	redact_stream_flush(struct redact_stream *s, redact_emit_fn emit,
 	    void *arg) AL_WUR;
 
 /*
- * End of input: mask or release everything held (see END OF FILE above).
- * After it only redact_stream_held and redact_stream_free may be called.
+ * End of input: mask or release everything held (a held tail of 6 bytes
+ * or more that begins a pattern is masked, see HOLDING BACK).  After it
+ * only the counters, redact_stream_held and redact_stream_free may be used.
  */
 int	redact_stream_finish(struct redact_stream *s, redact_emit_fn emit,
 	    void *arg) AL_WUR;
@@ -193,9 +194,10 @@ int	redact_stream_finish(struct redact_stream *s, redact_emit_fn emit,
 /* Bytes held back right now (never more than redact_max_held). */
 size_t	redact_stream_held(const struct redact_stream *s);
 
-/* Total bytes written into and emitted by the stream so far. */
+/* Bytes written into and emitted by the stream, and masks emitted. */
 unsigned long long redact_stream_in(const struct redact_stream *s);
 unsigned long long redact_stream_out(const struct redact_stream *s);
+unsigned long long redact_stream_masks(const struct redact_stream *s);
 
 /* Wipe held bytes and free.  NULL is a no-op. */
 void	redact_stream_free(struct redact_stream *s);

@@ -51,6 +51,7 @@ struct redact_stream {
 	unsigned char		*win;		/* rules: guarded window */
 	size_t			 win_cap;
 	unsigned long long	 nout;
+	unsigned long long	 nmask;
 	/* The chunk being settled: bytes [c0, c0 + cn) at cp. */
 	const unsigned char	*cp;
 	uint64_t		 c0;
@@ -134,6 +135,12 @@ redact_stream_out(const struct redact_stream *s)
 	return s->nout;
 }
 
+unsigned long long
+redact_stream_masks(const struct redact_stream *s)
+{
+	return s->nmask;
+}
+
 static void
 put(struct redact_stream *s, const void *p, size_t n)
 {
@@ -187,6 +194,7 @@ put_label(struct redact_stream *s, const struct ival *iv)
 	char tmp[REDACT_NAME_MAX + 16];
 	size_t n;
 
+	s->nmask++;
 	if (iv->value != RX_NONE) {
 		put(s, s->r->label[iv->value], s->r->label_len[iv->value]);
 		return;

@@ -565,6 +565,7 @@ test_redact_one_byte_at_a_time_never_shows_a_prefix(void **state)
 	}
 	assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
 	assert_string_equal(al_buf_str(&k.b), "Password: x[REDACTED:tok]\n");
+	assert_int_equal(redact_stream_masks(s), 1);
 	redact_stream_free(s);
 	al_buf_release(&k.b);
 	redact_free(r);
