@@ -98,11 +98,10 @@ utf8_decode(const unsigned char *v, size_t n, unsigned long *cp)
  */
 static int
 esc_one(struct gvec *sc, enum esc_mode m, const unsigned char *v, size_t n,
-    size_t *i)
+    size_t *i, char tmp[static 32])
 {
 	unsigned char c = v[*i];
 	const char *rep = NULL;
-	char tmp[32];
 	unsigned long cp;
 	size_t len;
 
@@ -147,7 +146,7 @@ esc_one(struct gvec *sc, enum esc_mode m, const unsigned char *v, size_t n,
 		if (rep != NULL)
 			return sc_put(sc, rep, strlen(rep));
 		if (c < 0x20) {
-			(void)snprintf(tmp, sizeof(tmp),
+			(void)snprintf(tmp, 32,
 			    m == JSON_UPPER || m == JSON_ASCII_UP ? "\\u%04X" :
 			    "\\u%04x", c);
 			return sc_put(sc, tmp, 6);
@@ -159,14 +158,14 @@ esc_one(struct gvec *sc, enum esc_mode m, const unsigned char *v, size_t n,
 			*i += len - 1;
 			if (cp >= 0x10000) {
 				cp -= 0x10000;
-				(void)snprintf(tmp, sizeof(tmp),
+				(void)snprintf(tmp, 32,
 				    m == JSON_ASCII ? "\\u%04x\\u%04x" :
 				    "\\u%04X\\u%04X",
 				    (unsigned int)(0xd800 + ((cp >> 10) & 0x3ff)),
 				    (unsigned int)(0xdc00 + (cp & 0x3ff)));
 				return sc_put(sc, tmp, 12);
 			}
-			(void)snprintf(tmp, sizeof(tmp), fmt,
+			(void)snprintf(tmp, 32, fmt,
 			    (unsigned int)(cp & 0xffff));
 			return sc_put(sc, tmp, 6);
 		}
@@ -191,10 +190,10 @@ esc_one(struct gvec *sc, enum esc_mode m, const unsigned char *v, size_t n,
 			return sc_put(sc, rep, strlen(rep));
 		if (c < 0x20 || c >= 0x7f) {
 			if (m == C_OCT) {
-				(void)snprintf(tmp, sizeof(tmp), "\\%03o", c);
+				(void)snprintf(tmp, 32, "\\%03o", c);
 				return sc_put(sc, tmp, 4);
 			}
-			(void)snprintf(tmp, sizeof(tmp), "\\x%02x", c);
+			(void)snprintf(tmp, 32, "\\x%02x", c);
 			return sc_put(sc, tmp, 4);
 		}
 		return sc_putc(sc, c);
@@ -255,20 +254,21 @@ static int
 gen_escapes(struct redact *r, struct gvec *sc, uint32_t value,
     const unsigned char *v, size_t n)
 {
+	char tmp[32];	/* one escaped byte of the value: wiped below */
 	size_t i;
-	int m, rc;
+	int m, rc = 0;
 
-	for (m = 0; m < ESC_NMODES; m++) {
+	for (m = 0; m < ESC_NMODES && rc == 0; m++) {
 		sc_reset(sc);
-		for (i = 0; i < n;)
-			if ((rc = esc_one(sc, (enum esc_mode)m, v, n, &i)) != 0)
-				return rc;
-		if (sc->len == n && sodium_memcmp(sc->p, v, n) == 0)
-			continue;	/* the same as the value */
-		if ((rc = rx_pat_add(r, sc->p, sc->len, value, 0, 0)) != 0)
-			return rc;
+		for (i = 0; i < n && rc == 0;)
+			rc = esc_one(sc, (enum esc_mode)m, v, n, &i, tmp);
+		if (rc != 0 || (sc->len == n &&
+		    sodium_memcmp(sc->p, v, n) == 0))
+			continue;	/* failed, or the same as the value */
+		rc = rx_pat_add(r, sc->p, sc->len, value, 0, 0);
 	}
-	return 0;
+	sodium_memzero(tmp, sizeof(tmp));
+	return rc;
 }
 
 static int
