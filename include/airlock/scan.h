@@ -96,6 +96,12 @@ struct scan_config;
  */
 int	scan_config_parse(const char *text, size_t len, const char *name,
 	    struct scan_config **out, struct al_err *err) AL_WUR;
+/*
+ * Where a repository's configuration lives: .airlock.yaml at the root of
+ * the git work tree holding dir, else in dir itself.  *out is malloc'd.
+ */
+int	scan_config_locate(const char *dir, char **out, struct al_err *err)
+	    AL_WUR;
 /* Read and parse path; AL_ENOENT (and *out NULL) when it does not exist. */
 int	scan_config_load(const char *path, struct scan_config **out,
 	    struct al_err *err) AL_WUR;

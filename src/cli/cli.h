@@ -67,10 +67,12 @@ int	cmd_init(struct cli *cli, int argc, char **argv);
 int	cmd_secret(struct cli *cli, int argc, char **argv);
 int	cmd_key(struct cli *cli, int argc, char **argv);
 int	cmd_doctor(struct cli *cli, int argc, char **argv);
+int	cmd_scan(struct cli *cli, int argc, char **argv);
 
 extern const char cmd_init_help[];
 extern const char cmd_secret_help[];
 extern const char cmd_key_help[];
 extern const char cmd_doctor_help[];
+extern const char cmd_scan_help[];
 
 #endif

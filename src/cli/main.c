@@ -35,6 +35,8 @@ static const struct cli_cmd commands[] = {
 	    cmd_key_help, cmd_key },
 	{ "doctor", "check permissions, hardening and deployment",
 	    cmd_doctor_help, cmd_doctor },
+	{ "scan", "find hardcoded secrets and unsafe secret handling",
+	    cmd_scan_help, cmd_scan },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
