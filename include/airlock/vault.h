@@ -165,6 +165,15 @@ int	vault_secret_remove(struct vault *v, const char *name,
 	    struct al_err *err) AL_WUR;
 
 /*
+ * A 32-byte key for purpose (e.g. "audit"): generated at random on first use
+ * and stored sealed under the data key, so it is as safe as the secrets and
+ * survives master-key changes.  Returned in new guarded memory (closed).
+ * Needs an unlocked vault.  purpose is 1-32 characters of [a-z0-9-].
+ */
+int	vault_aux_key(struct vault *v, const char *purpose,
+	    struct al_secret **out, struct al_err *err) AL_WUR;
+
+/*
  * Re-wrap the data key under a new master key (the vault must be unlocked).
  * Switching to a key file writes a new master.key; the switch is crash-safe:
  * at every instant either the old or the new key opens the vault.

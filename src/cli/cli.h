@@ -67,12 +67,21 @@ int	cmd_init(struct cli *cli, int argc, char **argv);
 int	cmd_secret(struct cli *cli, int argc, char **argv);
 int	cmd_key(struct cli *cli, int argc, char **argv);
 int	cmd_doctor(struct cli *cli, int argc, char **argv);
+int	cmd_policy(struct cli *cli, int argc, char **argv);
+
+/* Write the default policy.yaml for the effective uid unless one exists. */
+int	cli_policy_write_default(struct cli *cli, struct al_err *err) AL_WUR;
+int	cmd_mcp(struct cli *cli, int argc, char **argv);
+int	cmd_agent(struct cli *cli, int argc, char **argv);
 int	cmd_scan(struct cli *cli, int argc, char **argv);
 
 extern const char cmd_init_help[];
 extern const char cmd_secret_help[];
 extern const char cmd_key_help[];
 extern const char cmd_doctor_help[];
+extern const char cmd_policy_help[];
+extern const char cmd_mcp_help[];
+extern const char cmd_agent_help[];
 extern const char cmd_scan_help[];
 
 #endif

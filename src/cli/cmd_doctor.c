@@ -18,20 +18,24 @@
 #include "vaultcli.h"
 
 const char cmd_doctor_help[] =
-"usage: airlock doctor [--json]\n"
+"usage: airlock doctor [--json] [--passphrase-fd N]\n"
 "\n"
 "Check what airlock depends on and say what to fix:\n"
 "  state     $AIRLOCK_HOME exists, is yours and mode 0700\n"
 "  vault     the vault database is yours and mode 0600\n"
 "  key       master.key (if used) is yours and mode 0600\n"
 "  coredump  core dumps are off and the process is not dumpable\n"
+"  records   every secret's record opens (authenticates) with the key; a\n"
+"            tampered or corrupted record is named\n"
 "  mlock     secret memory can be locked out of swap\n"
 "  deploy    same-user (the agent's user can read the vault key) or a\n"
 "            separate broker user (see docs/deploy.md)\n"
 "\n"
 "Options:\n"
-"  --json      one JSON object: {\"ok\": bool, \"checks\": [...]}\n"
-"  -h, --help  show this help\n"
+"  --json             one JSON object: {\"ok\": bool, \"checks\": [...]}\n"
+"  --passphrase-fd N  read the vault passphrase from descriptor N so the\n"
+"                     records of a passphrase vault can be checked too\n"
+"  -h, --help         show this help\n"
 "\n"
 "Exit status: 0 no problem (warnings allowed), 1 a check failed, 2 error.\n";
 
@@ -77,6 +81,41 @@ check_file(struct report *r, const char *name, const char *path, int dir,
 		    missing : "not used");
 	else
 		add(r, name, LV_FAIL, "%s", err.msg);
+}
+
+/* Open every record: a tampered one is named, the others still count. */
+static void
+check_records(struct report *r, struct vault *v, int passfd)
+{
+	struct vault_meta *list = NULL;
+	struct al_secret *val;
+	struct al_err err;
+	size_t n = 0, i, bad = 0;
+
+	if (vault_key_kind(v) == VAULT_KEY_KIND_PASSPHRASE && passfd < 0) {
+		add(r, "records", LV_OK, "not checked: the vault is locked by a "
+		    "passphrase (give --passphrase-fd N to check)");
+		return;
+	}
+	if (cli_vault_unlock(v, passfd, &err) != 0) {
+		add(r, "records", LV_FAIL, "%s", err.msg);
+		return;
+	}
+	if (vault_secret_list(v, &list, &n, &err) != 0) {
+		add(r, "records", LV_FAIL, "%s", err.msg);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (vault_secret_read(v, list[i].name, &val, NULL, &err) == 0) {
+			al_secret_free(val);
+			continue;
+		}
+		bad++;
+		add(r, "records", LV_FAIL, "%s", err.msg);
+	}
+	if (bad == 0)
+		add(r, "records", LV_OK, "all %zu secret records open", n);
+	vault_meta_list_free(list, n);
 }
 
 static void
@@ -145,6 +184,7 @@ cmd_doctor(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "passphrase-fd", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -154,7 +194,7 @@ cmd_doctor(struct cli *cli, int argc, char **argv)
 	struct al_err err;
 	json_t *c;
 	size_t i;
-	int opt, json = 0, rc;
+	int opt, json = 0, passfd = -1, rc;
 
 	optind = 0;
 	opterr = 0;
@@ -162,6 +202,11 @@ cmd_doctor(struct cli *cli, int argc, char **argv)
 		switch (opt) {
 		case 'j':
 			json = 1;
+			break;
+		case 'f':
+			if (cli_parse_fd(optarg, "--passphrase-fd", &passfd,
+			    &err) != 0)
+				return cli_fail(&err);
 			break;
 		case 'h':
 			return cli_print_help("doctor", stdout);
@@ -185,14 +230,19 @@ cmd_doctor(struct cli *cli, int argc, char **argv)
 			    "passphrase (no key on disk)");
 		else
 			check_file(&r, "key", path, 0, NULL);
+		if (v != NULL)
+			check_records(&r, v, passfd);
 		vault_close(v);
 	}
 	check_hardening(&r);
 	check_deploy(&r, cli->home);
 
 	if (json) {
-		rc = cli_print_json(json_pack("{s:b, s:O}", "ok", !r.failed,
-		    "checks", r.checks));
+		json_t *top = json_pack("{s:b, s:O}", "ok", !r.failed, "checks",
+		    r.checks);
+
+		rc = cli_print_json(top);
+		json_decref(top);
 	} else {
 		json_array_foreach(r.checks, i, c) {
 			const char *st = json_string_value(json_object_get(c,

@@ -69,6 +69,8 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	al_secret_free(key.passphrase);
 	if (rc != 0)
 		return cli_fail(&err);
+	if (cli_policy_write_default(cli, &err) != 0)
+		return cli_fail(&err);
 	fprintf(stderr, "airlock: created the vault in %s (%s)\n", cli->home,
 	    key.kind == VAULT_KEY_KIND_FILE ? "key in master.key" :
 	    "locked by a passphrase");

@@ -35,6 +35,12 @@ static const struct cli_cmd commands[] = {
 	    cmd_key_help, cmd_key },
 	{ "doctor", "check permissions, hardening and deployment",
 	    cmd_doctor_help, cmd_doctor },
+	{ "policy", "check, lint and show who may lease which secret",
+	    cmd_policy_help, cmd_policy },
+	{ "mcp", "serve the Model Context Protocol on stdio",
+	    cmd_mcp_help, cmd_mcp },
+	{ "agent", "wire airlock into Claude Code, Codex or Cursor",
+	    cmd_agent_help, cmd_agent },
 	{ "scan", "find hardcoded secrets and unsafe secret handling",
 	    cmd_scan_help, cmd_scan },
 };

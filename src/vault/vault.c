@@ -891,3 +891,110 @@ out:
 	master_release(&m);
 	return rc;
 }
+
+/* Associated data of an auxiliary key: bound to the vault and purpose. */
+static size_t
+aux_ad(unsigned char *ad, const unsigned char *vault_id, const char *purpose)
+{
+	static const char tag[] = "airlock/aux/v1";
+	size_t n = strlen(purpose);
+
+	memcpy(ad, tag, sizeof(tag));
+	memcpy(ad + sizeof(tag), vault_id, STORE_ID_LEN);
+	memcpy(ad + sizeof(tag) + STORE_ID_LEN, purpose, n);
+	return sizeof(tag) + STORE_ID_LEN + n;
+}
+
+static int
+aux_open(struct vault *v, const char *purpose, const struct al_buf *sealed,
+    struct al_secret **out, struct al_err *err)
+{
+	unsigned char ad[AD_MAX];
+	size_t adlen = aux_ad(ad, v->vault_id, purpose);
+	struct al_secret *k = NULL;
+	int rc;
+
+	if (sealed->len != STORE_NONCE_LEN + DEK_LEN + ABYTES)
+		return al_err_set(err, AL_ECORRUPT, "the %s key in the vault "
+		    "is damaged", purpose);
+	if ((rc = al_secret_new(DEK_LEN, &k)) != 0)
+		return al_err_set(err, rc, "cannot allocate guarded memory");
+	rc = crypto_aead_xchacha20poly1305_ietf_decrypt(al_secret_open(k),
+	    NULL, NULL, sealed->data + STORE_NONCE_LEN,
+	    sealed->len - STORE_NONCE_LEN, ad, adlen, sealed->data,
+	    al_secret_open(v->dek));
+	al_secret_close(v->dek);
+	al_secret_set_len(k, DEK_LEN);
+	al_secret_close(k);
+	if (rc != 0) {
+		al_secret_free(k);
+		return al_err_set(err, AL_ECRYPTO, "the %s key in the vault "
+		    "failed authentication (tampered or corrupted)", purpose);
+	}
+	*out = k;
+	return 0;
+}
+
+int
+vault_aux_key(struct vault *v, const char *purpose, struct al_secret **out,
+    struct al_err *err)
+{
+	unsigned char sealed[STORE_NONCE_LEN + DEK_LEN + ABYTES];
+	unsigned char ad[AD_MAX];
+	char mkey[64];
+	struct al_buf cur;
+	struct al_secret *k = NULL;
+	size_t i, n = strlen(purpose), adlen;
+	int rc;
+
+	*out = NULL;
+	if ((rc = need_unlocked(v, err)) != 0)
+		return rc;
+	if (n == 0 || n > 32)
+		return al_err_set(err, AL_EINVAL, "bad key purpose");
+	for (i = 0; i < n; i++)
+		if (!((purpose[i] >= 'a' && purpose[i] <= 'z') ||
+		    (purpose[i] >= '0' && purpose[i] <= '9') ||
+		    purpose[i] == '-'))
+			return al_err_set(err, AL_EINVAL, "bad key purpose");
+	(void)snprintf(mkey, sizeof(mkey), "aux:%s", purpose);
+	al_buf_init(&cur, 256, 0);
+	/* Read, and create if missing, inside one write transaction. */
+	if ((rc = v->ops->begin(v->store, err)) != 0)
+		goto out;
+	rc = v->ops->meta_get(v->store, mkey, &cur, err);
+	if (rc == 0) {
+		v->ops->rollback(v->store);
+		rc = aux_open(v, purpose, &cur, out, err);
+		goto out;
+	}
+	if (rc != AL_ENOENT) {
+		v->ops->rollback(v->store);
+		goto out;
+	}
+	if ((rc = al_secret_new(DEK_LEN, &k)) != 0) {
+		v->ops->rollback(v->store);
+		rc = al_err_set(err, rc, "cannot allocate guarded memory");
+		goto out;
+	}
+	randombytes_buf(al_secret_open(k), DEK_LEN);
+	al_secret_set_len(k, DEK_LEN);
+	adlen = aux_ad(ad, v->vault_id, purpose);
+	randombytes_buf(sealed, STORE_NONCE_LEN);
+	(void)crypto_aead_xchacha20poly1305_ietf_encrypt(
+	    sealed + STORE_NONCE_LEN, NULL, al_secret_open(k), DEK_LEN, ad,
+	    adlen, NULL, sealed, al_secret_open(v->dek));
+	al_secret_close(v->dek);
+	al_secret_close(k);
+	if ((rc = v->ops->meta_put(v->store, mkey, sealed, sizeof(sealed),
+	    err)) != 0 || (rc = v->ops->commit(v->store, err)) != 0) {
+		v->ops->rollback(v->store);
+		goto out;
+	}
+	*out = k;
+	k = NULL;
+out:
+	al_secret_free(k);
+	al_buf_release(&cur);
+	return rc;
+}

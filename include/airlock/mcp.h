@@ -1,0 +1,90 @@
+/*
+ * airlock mcp: a Model Context Protocol server on stdio.
+ *
+ * Wire format: JSON-RPC 2.0, one message per line (newline-delimited JSON,
+ * no embedded newlines), nothing but MCP messages on the output descriptor;
+ * diagnostics go to the configured log stream (stderr).
+ *
+ * Protocol revisions served (docs/mcp.md has the full matrix):
+ *   - the initialize-handshake era: 2025-03-26, 2025-06-18, 2025-11-25
+ *     (version negotiation in `initialize`, `notifications/initialized`,
+ *     `ping`, JSON-RPC batches for 2025-03-26);
+ *   - the stateless era: 2026-07-28, selected per request by
+ *     `_meta["io.modelcontextprotocol/protocolVersion"]` (with the client's
+ *     capabilities in `_meta["io.modelcontextprotocol/clientCapabilities"]`),
+ *     `server/discover`, `resultType` on every result, `ttlMs`/`cacheScope`
+ *     on list results, -32022 for an unsupported revision.
+ *
+ * Tools are listed in a fixed order and only when the component behind them
+ * is built in.  No tool ever returns a secret value: tool output passes
+ * through the redactor inside the server before a byte is written.
+ *
+ * Nothing here keeps global state: everything hangs off struct mcp_server.
+ */
+#ifndef AIRLOCK_MCP_H
+#define AIRLOCK_MCP_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "airlock/base.h"
+
+/* Protocol revisions, newest first within each era. */
+#define MCP_MODERN_VERSION	"2026-07-28"
+#define MCP_LATEST_LEGACY	"2025-11-25"
+
+/* JSON-RPC and MCP error codes used on the wire. */
+#define MCP_PARSE_ERROR		(-32700)
+#define MCP_INVALID_REQUEST	(-32600)
+#define MCP_METHOD_NOT_FOUND	(-32601)
+#define MCP_INVALID_PARAMS	(-32602)
+#define MCP_INTERNAL_ERROR	(-32603)
+#define MCP_UNSUPPORTED_VERSION	(-32022)
+
+/* Largest message accepted on the wire (a longer line is a parse error). */
+#define MCP_MAX_MESSAGE		(4u * 1024 * 1024)
+
+struct mcp_server;
+
+struct mcp_config {
+	const char		*home;	/* $AIRLOCK_HOME (borrowed) */
+	const struct al_clock	*clock;	/* NULL: the system clock */
+	FILE			*log;	/* diagnostics; NULL: none */
+	int			 verbose; /* log every message's method */
+};
+
+/* Create a server. cfg is copied; the strings it points to are borrowed. */
+int	mcp_server_new(const struct mcp_config *cfg, struct mcp_server **out)
+	    AL_WUR;
+void	mcp_server_free(struct mcp_server *s);
+
+/*
+ * The transport-free dispatcher: handle one message (len bytes of JSON, not
+ * necessarily NUL terminated) and set *resp to the reply as one line of JSON
+ * without the newline (malloc'd, the caller frees it), or NULL when the
+ * message calls for no reply (a notification, a response, a cancelled
+ * request).  Tool calls run to completion inline; progress notifications are
+ * not produced here.  Never fails on malformed input (that is a JSON-RPC
+ * error reply); returns AL_ENOMEM only.
+ */
+int	mcp_handle(struct mcp_server *s, const char *msg, size_t len,
+	    char **resp) AL_WUR;
+
+/*
+ * Serve on in_fd/out_fd until in_fd reaches end of file: read one message
+ * per line, answer each, run slow tool calls (`run`, `scan` of a path) on
+ * their own threads so `notifications/cancelled` and `ping` are served
+ * meanwhile, send `notifications/progress` for calls that carry a
+ * progressToken.  At end of input every running call is cancelled and
+ * waited for.  Returns 0 on end of input, AL_EIO when out_fd fails.
+ */
+int	mcp_serve(struct mcp_server *s, int in_fd, int out_fd,
+	    struct al_err *err) AL_WUR;
+
+/*
+ * The names of the tools this build offers, in tools/list order, as a
+ * NULL-terminated static array.
+ */
+const char *const *mcp_tool_names(void);
+
+#endif

@@ -1,0 +1,50 @@
+/* Private declarations of the agent configuration component. */
+#ifndef AIRLOCK_AGENT_INT_H
+#define AIRLOCK_AGENT_INT_H
+
+#include <jansson.h>
+
+#include "airlock/agent.h"
+
+#define AGENT_SERVER_NAME	"airlock"
+
+/* fileio.c */
+/* Read a whole text file; *out NULL (and 0) when it does not exist. */
+int	agent_file_read(const char *path, char **out, struct al_err *err);
+int	agent_file_replace(const char *path, const char *text, int user_file,
+	    struct al_err *err);
+
+/* How an agent lays out its hooks file. */
+enum agent_hook_style {
+	AGENT_HOOKS_NESTED,	/* Claude Code, Codex: event -> [{matcher, hooks: [...]}] */
+	AGENT_HOOKS_FLAT,	/* Cursor: {version: 1, hooks: {event: [{command}]}} */
+};
+
+struct agent_hook_event {
+	const char	*event;
+	const char	*matcher;	/* NULL: no matcher (all) */
+};
+
+/* jsonedit.c */
+int	agent_json_load(const char *path, const char *text, json_t **out,
+	    struct al_err *err);
+char	*agent_json_dump(json_t *root);
+int	agent_json_set_server(json_t *root, const char *path, json_t *entry,
+	    struct al_err *err);
+int	agent_json_set_hooks(json_t *root, const char *path,
+	    enum agent_hook_style style, const struct agent_hook_event *events,
+	    const char *command, struct al_err *err);
+/* Whether command runs `airlock hook AGENT` (ours, from any install). */
+int	agent_hook_is_ours(const char *command);
+/* Events of root whose hooks run airlock, comma separated into out. */
+void	agent_json_hooks_wired(json_t *root, enum agent_hook_style style,
+	    char *out, size_t outsz);
+
+/* tomledit.c */
+int	agent_toml_set_server(const char *path, const char *old,
+	    const char *command, const char *airlock_home, char **out,
+	    struct al_err *err);
+/* The command of [mcp_servers.airlock] into out; 1 found, 0 not, -1 error. */
+int	agent_toml_get_server(const char *text, char *out, size_t outsz);
+
+#endif

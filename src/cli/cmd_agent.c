@@ -1,0 +1,307 @@
+/* airlock agent setup|status: wire airlock into Claude Code, Codex, Cursor. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "airlock/agent.h"
+#include "cli.h"
+
+const char cmd_agent_help[] =
+"usage: airlock agent setup claude|codex|cursor [--project|--user]\n"
+"                           [--dry-run] [--command PATH]\n"
+"       airlock agent status [--json]\n"
+"\n"
+"setup merges airlock into the agent's own configuration: the MCP server\n"
+"entry (`airlock mcp`) and the hook commands (`airlock hook AGENT`) that\n"
+"guard every tool call, prompt and tool output.  Other servers, other hooks\n"
+"and unrelated settings are kept; each file is replaced atomically and\n"
+"keeps its mode.  Running setup again changes nothing.\n"
+"\n"
+"  agent   scope     MCP server entry          hooks\n"
+"  claude  project   .mcp.json                 .claude/settings.json\n"
+"  claude  user      ~/.claude.json            ~/.claude/settings.json\n"
+"  codex   project   .codex/config.toml        .codex/hooks.json\n"
+"  codex   user      ~/.codex/config.toml      ~/.codex/hooks.json\n"
+"  cursor  project   .cursor/mcp.json          .cursor/hooks.json\n"
+"  cursor  user      ~/.cursor/mcp.json        ~/.cursor/hooks.json\n"
+"\n"
+"Project files go in the current directory.  When $AIRLOCK_HOME is set it\n"
+"is written into the entries too, so the agent finds the same vault.\n"
+"\n"
+"Options:\n"
+"  --project        configure the project in the current directory (default)\n"
+"  --user           configure the agent for every project of this user\n"
+"  --dry-run        print the change as a unified diff; write nothing\n"
+"  --command PATH   how the agent should start airlock (default: `airlock`\n"
+"                   when that is this binary on $PATH, else its full path)\n"
+"  --json           (status) print a JSON array\n"
+"  -h, --help       show this help\n"
+"\n"
+"status shows, for each agent and scope, whether the MCP server entry is\n"
+"present (and its command) and which hook events run airlock.\n"
+"\n"
+"Exit status: 0 success, 2 error (unparsable configuration file, bad usage).\n"
+"See docs/agents.md for each agent end to end.\n";
+
+/*
+ * Whether this build has the agent hook commands (`airlock hook claude|
+ * codex|cursor`).  Until it does, setup wires the MCP server only: a hook
+ * entry naming a command that does not exist would block every tool call
+ * (the agents treat exit status 2 as "deny").
+ */
+static const int agent_hooks_built = 0;
+
+/* The command an agent should run: "airlock" if that is us, else our path. */
+static int
+self_command(char *out, size_t outsz)
+{
+	char self[PATH_MAX], cand[PATH_MAX], real[PATH_MAX];
+	const char *path = getenv("PATH"), *p, *colon;
+	ssize_t n;
+	size_t len;
+
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
+		return -1;
+	self[n] = '\0';
+	for (p = path; p != NULL && *p != '\0'; p = colon ? colon + 1 : NULL) {
+		colon = strchr(p, ':');
+		len = colon ? (size_t)(colon - p) : strlen(p);
+		if (len == 0 || len + sizeof("/airlock") > sizeof(cand))
+			continue;
+		memcpy(cand, p, len);
+		memcpy(cand + len, "/airlock", sizeof("/airlock"));
+		if (realpath(cand, real) != NULL && strcmp(real, self) == 0) {
+			(void)snprintf(out, outsz, "airlock");
+			return 0;
+		}
+	}
+	if (snprintf(out, outsz, "%s", self) >= (int)outsz)
+		return -1;
+	return 0;
+}
+
+static int
+agent_setup(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "project", no_argument, NULL, 'p' },
+		{ "user", no_argument, NULL, 'u' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "command", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct agent_setup st;
+	struct agent_plan plan;
+	struct al_err err;
+	struct al_buf diff;
+	char cwd[PATH_MAX], cmd[PATH_MAX];
+	const char *command = NULL;
+	size_t i;
+	int c, dry = 0, scope_set = 0, rc, any = 0;
+
+	(void)cli;
+	memset(&st, 0, sizeof(st));
+	al_err_clear(&err);
+	st.scope = AGENT_SCOPE_PROJECT;
+	optind = 0;
+	opterr = 0;
+	/* Options may follow the agent's name: let getopt permute. */
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+		case 'u':
+			if (scope_set && st.scope != (c == 'u' ?
+			    AGENT_SCOPE_USER : AGENT_SCOPE_PROJECT))
+				return cli_usage("agent setup", "--project and "
+				    "--user exclude each other");
+			st.scope = c == 'u' ? AGENT_SCOPE_USER :
+			    AGENT_SCOPE_PROJECT;
+			scope_set = 1;
+			break;
+		case 'n':
+			dry = 1;
+			break;
+		case 'c':
+			if (optarg[0] == '\0')
+				return cli_usage("agent setup", "--command "
+				    "needs a non-empty value");
+			command = optarg;
+			break;
+		case 'h':
+			return cli_print_help("agent", stdout);
+		default:
+			return cli_bad_option("agent setup", argc, argv, c);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage("agent setup", "which agent? claude, codex or "
+		    "cursor");
+	if (agent_kind_parse(argv[optind], &st.kind) != 0)
+		return cli_usage("agent setup", "unknown agent '%s' (claude, "
+		    "codex or cursor)", argv[optind]);
+	if (optind + 1 < argc)
+		return cli_usage("agent setup", "unexpected argument '%s'",
+		    argv[optind + 1]);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return cli_failf("cannot find the current directory");
+	if (command == NULL) {
+		if (self_command(cmd, sizeof(cmd)) != 0)
+			return cli_failf("cannot find the airlock binary; pass "
+			    "--command PATH");
+		command = cmd;
+	}
+	st.project_dir = cwd;
+	st.home_dir = getenv("HOME");
+	st.command = command;
+	st.airlock_home = getenv("AIRLOCK_HOME");
+	st.with_hooks = agent_hooks_built;
+	if (st.airlock_home != NULL && st.airlock_home[0] == '\0')
+		st.airlock_home = NULL;
+	if (st.scope == AGENT_SCOPE_USER && (st.home_dir == NULL ||
+	    st.home_dir[0] != '/'))
+		return cli_failf("$HOME is not set to an absolute path; "
+		    "--user needs it");
+	if (agent_plan_make(&st, &plan, &err) != 0)
+		return cli_fail(&err);
+	rc = CLI_EXIT_OK;
+	if (dry) {
+		al_buf_init(&diff, 64u * 1024 * 1024, 0);
+		for (i = 0; i < plan.nfiles; i++) {
+			if (agent_diff(&plan.files[i], &diff) != 0) {
+				rc = cli_failf("cannot compute the diff of %s",
+				    plan.files[i].path);
+				break;
+			}
+			any |= plan.files[i].changed;
+		}
+		fputs(al_buf_str(&diff), stdout);
+		if (rc == CLI_EXIT_OK && !any)
+			printf("airlock: %s (%s) is already wired; nothing "
+			    "to change\n", agent_kind_name(st.kind),
+			    st.scope == AGENT_SCOPE_USER ? "user" : "project");
+		al_buf_release(&diff);
+		agent_plan_release(&plan);
+		return rc;
+	}
+	if (agent_plan_apply(&plan, &err) != 0) {
+		agent_plan_release(&plan);
+		return cli_fail(&err);
+	}
+	for (i = 0; i < plan.nfiles; i++)
+		printf("%s %s\n", plan.files[i].changed ? "updated  " :
+		    "unchanged", plan.files[i].path);
+	if (!st.with_hooks)
+		printf("airlock: hooks not wired: this build has no `airlock "
+		    "hook %s` yet\n", agent_kind_name(st.kind));
+	printf("airlock: %s is wired (%s); restart it to load the MCP server "
+	    "and hooks, and check with `airlock agent status`\n",
+	    agent_kind_name(st.kind), st.scope == AGENT_SCOPE_USER ? "user" :
+	    "project");
+	agent_plan_release(&plan);
+	return rc;
+}
+
+static int
+agent_status(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const enum agent_kind kinds[] = {
+		AGENT_CLAUDE, AGENT_CODEX, AGENT_CURSOR,
+	};
+	struct agent_wiring w;
+	char cwd[PATH_MAX], *s;
+	const char *home = getenv("HOME");
+	json_t *arr = NULL, *o, *hooks;
+	size_t k, sc;
+	int c, json = 0;
+
+	(void)cli;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			return cli_print_help("agent", stdout);
+		default:
+			return cli_bad_option("agent status", argc, argv, c);
+		}
+	}
+	if (optind < argc)
+		return cli_usage("agent status", "unexpected argument '%s'",
+		    argv[optind]);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return cli_failf("cannot find the current directory");
+	if (json && (arr = json_array()) == NULL)
+		return cli_failf("out of memory");
+	for (k = 0; k < 3; k++) {
+		for (sc = 0; sc < 2; sc++) {
+			if (sc == 1 && (home == NULL || home[0] != '/'))
+				continue;
+			agent_inspect(kinds[k], sc ? AGENT_SCOPE_USER :
+			    AGENT_SCOPE_PROJECT, cwd, home, &w);
+			if (json) {
+				hooks = json_array();
+				for (s = strtok(w.hooks, ","); s != NULL;
+				    s = strtok(NULL, ","))
+					json_array_append_new(hooks,
+					    json_string(s));
+				o = json_pack("{s:s, s:s, s:s, s:b, s:s?, s:s, "
+				    "s:o, s:b}", "agent",
+				    agent_kind_name(w.kind), "scope", sc ?
+				    "user" : "project", "mcp_file", w.mcp_path,
+				    "mcp", w.mcp_present, "command",
+				    w.mcp_present ? w.mcp_command : NULL,
+				    "hooks_file", w.hooks_path, "hooks", hooks,
+				    "error", w.error);
+				json_array_append_new(arr, o);
+				continue;
+			}
+			printf("%-7s %-8s mcp: %-3s%s%s%s  hooks: %s%s\n",
+			    agent_kind_name(w.kind), sc ? "user" : "project",
+			    w.mcp_present ? "yes" : "no", w.mcp_present ? " (" :
+			    "", w.mcp_present ? w.mcp_command : "",
+			    w.mcp_present ? ")" : "", w.hooks[0] ? w.hooks :
+			    "none", w.error ? "  (a file could not be read)" :
+			    "");
+		}
+	}
+	if (json) {
+		s = json_dumps(arr, JSON_INDENT(2));
+		if (s != NULL)
+			printf("%s\n", s);
+		free(s);
+		json_decref(arr);
+	}
+	return CLI_EXIT_OK;
+}
+
+int
+cmd_agent(struct cli *cli, int argc, char **argv)
+{
+	if (argc < 2) {
+		cli_print_help("agent", stderr);
+		return CLI_EXIT_FAIL;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		return cli_print_help("agent", stdout);
+	if (strcmp(argv[1], "setup") == 0)
+		return agent_setup(cli, argc - 1, argv + 1);
+	if (strcmp(argv[1], "status") == 0)
+		return agent_status(cli, argc - 1, argv + 1);
+	return cli_usage("agent", "unknown subcommand '%s' (setup or status)",
+	    argv[1]);
+}
