@@ -74,6 +74,7 @@ int	cli_policy_write_default(struct cli *cli, struct al_err *err) AL_WUR;
 int	cmd_mcp(struct cli *cli, int argc, char **argv);
 int	cmd_agent(struct cli *cli, int argc, char **argv);
 int	cmd_scan(struct cli *cli, int argc, char **argv);
+int	cmd_hook(struct cli *cli, int argc, char **argv);
 
 extern const char cmd_init_help[];
 extern const char cmd_secret_help[];
@@ -83,5 +84,6 @@ extern const char cmd_policy_help[];
 extern const char cmd_mcp_help[];
 extern const char cmd_agent_help[];
 extern const char cmd_scan_help[];
+extern const char cmd_hook_help[];
 
 #endif

@@ -43,6 +43,8 @@ static const struct cli_cmd commands[] = {
 	    cmd_agent_help, cmd_agent },
 	{ "scan", "find hardcoded secrets and unsafe secret handling",
 	    cmd_scan_help, cmd_scan },
+	{ "hook", "install the git pre-commit hook that runs scan",
+	    cmd_hook_help, cmd_hook },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
