@@ -1,5 +1,6 @@
 /* airlock scan: find hardcoded secrets and unsafe secret handling. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,8 @@ const char cmd_scan_help[] =
 "  --stdin-name NAME    the name to show for standard input (default -)\n"
 "  --threads N          scanning threads (default: one per CPU)\n"
 "  --quiet              no summary line on stderr\n"
+"  --no-cache           compile the rules even if a compiled copy is cached\n"
+"                       in $XDG_CACHE_HOME/airlock (default ~/.cache/airlock)\n"
 "  --list-rules         list the rules in force and exit\n"
 "  -h, --help           show this help\n"
 "\n"
@@ -58,7 +61,7 @@ enum {
 	OPT_STAGED = 256, OPT_GIT, OPT_STDIN, OPT_FORMAT, OPT_JSON, OPT_CONFIG,
 	OPT_NOCONFIG, OPT_BASELINE, OPT_WBASELINE, OPT_MAXSIZE, OPT_MINSEV,
 	OPT_SECRETS, OPT_NOIGNORE, OPT_STDINNAME, OPT_THREADS, OPT_QUIET,
-	OPT_LIST,
+	OPT_LIST, OPT_NOCACHE,
 };
 
 enum fmt { FMT_TEXT, FMT_JSON, FMT_SARIF, FMT_MARKDOWN };
@@ -76,6 +79,7 @@ struct scan_args {
 	int			 engine_flags;
 	int			 quiet;
 	int			 list;
+	int			 no_cache;
 };
 
 struct progress {
@@ -151,6 +155,7 @@ parse_args(int argc, char **argv, struct scan_args *a)
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ "list-rules", no_argument, NULL, OPT_LIST },
+		{ "no-cache", no_argument, NULL, OPT_NOCACHE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -246,6 +251,9 @@ parse_args(int argc, char **argv, struct scan_args *a)
 		case OPT_LIST:
 			a->list = 1;
 			break;
+		case OPT_NOCACHE:
+			a->no_cache = 1;
+			break;
 		case 'h':
 			cli_print_help("scan", stdout);
 			return -1;
@@ -301,6 +309,27 @@ load_rules(struct scan_args *a, struct scan_rules **rules,
 	return rc;
 }
 
+/*
+ * The directory for compiled rule databases: $XDG_CACHE_HOME/airlock or
+ * ~/.cache/airlock, created private.  NULL (no cache) if that fails.
+ */
+static const char *
+cache_dir(char *out, size_t outsz)
+{
+	const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
+	int n;
+
+	if (x != NULL && x[0] == '/')
+		n = snprintf(out, outsz, "%s/airlock", x);
+	else if (h != NULL && h[0] == '/')
+		n = snprintf(out, outsz, "%s/.cache/airlock", h);
+	else
+		return NULL;
+	if (n < 0 || (size_t)n >= outsz || al_fs_mkdir_private(out, NULL) != 0)
+		return NULL;
+	return out;
+}
+
 static void
 drop_below(struct scan_report *r, int min_sev)
 {
@@ -327,6 +356,7 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 	struct scan_baseline *bl = NULL;
 	struct progress pr;
 	struct al_err err;
+	char cache[PATH_MAX];
 	size_t accepted = 0;
 	int rc, ret = CLI_EXIT_FAIL;
 
@@ -344,7 +374,8 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 		ret = rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 		goto out;
 	}
-	if (scan_engine_new(rules, a.engine_flags, &e, &err) != 0)
+	if (scan_engine_new_cached(rules, a.engine_flags, a.no_cache ? NULL :
+	    cache_dir(cache, sizeof(cache)), &e, &err) != 0)
 		goto fail;
 	if (a.baseline != NULL) {
 		rc = scan_baseline_load(a.baseline, &bl, &err);
