@@ -408,15 +408,33 @@ struct feeder {
 	const struct blobset	*bs;
 };
 
+static int
+flush_ids(int fd, const char *buf, size_t *fill)
+{
+	size_t off;
+	ssize_t n;
+
+	for (off = 0; off < *fill; off += (size_t)n) {
+		n = write(fd, buf + off, *fill - off);
+		if (n == -1 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n <= 0)
+			return -1;
+	}
+	*fill = 0;
+	return 0;
+}
+
 /* cat-file reads ids while we read blobs: a thread writes the ids. */
 static void *
 feed_ids(void *arg)
 {
 	struct feeder *fe = arg;
 	sigset_t pipe_set;
-	char line[80];
-	size_t i, len, off;
-	ssize_t n;
+	char line[80], buf[64 * 1024];
+	size_t i, len, fill = 0;
 
 	/*
 	 * If the reader stops early, git exits and our writes fail: block
@@ -426,18 +444,15 @@ feed_ids(void *arg)
 	sigaddset(&pipe_set, SIGPIPE);
 	(void)pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
 	for (i = 0; i < fe->bs->n; i++) {
+		/* Ids go out 64 KiB at a time, not one write each. */
 		len = (size_t)snprintf(line, sizeof(line), "%s\n",
 		    fe->bs->v[i].id);
-		for (off = 0; off < len; off += (size_t)n) {
-			n = write(fe->fd, line + off, len - off);
-			if (n == -1 && errno == EINTR) {
-				n = 0;
-				continue;
-			}
-			if (n <= 0)
-				goto out;
-		}
+		if (fill + len > sizeof(buf) && flush_ids(fe->fd, buf, &fill))
+			goto out;
+		memcpy(buf + fill, line, len);
+		fill += len;
 	}
+	(void)flush_ids(fe->fd, buf, &fill);
 out:
 	(void)close(fe->fd);
 	fe->fd = -1;
@@ -447,7 +462,8 @@ out:
 static int
 read_blobs(struct run *r, const struct blobset *bs, struct al_err *err)
 {
-	char *argv[] = { "git", "cat-file", "--batch", NULL };
+	/* --buffer: without it cat-file flushes after every object. */
+	char *argv[] = { "git", "cat-file", "--batch", "--buffer", NULL };
 	struct scan_child ch;
 	struct reader rd;
 	struct feeder fe;
