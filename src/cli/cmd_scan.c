@@ -395,7 +395,7 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 	a.o.fp_key = bl ? scan_baseline_key(bl) : NULL;
 	a.o.config = cfg;
 	a.o.warn = on_warn;
-	if (cli->color_err) {
+	if (isatty(STDERR_FILENO)) {
 		pr.start = time(NULL);
 		pr.shown = 0;
 		a.o.progress = on_progress;

@@ -259,6 +259,9 @@ run_source_diff(struct run *r, int staged, struct al_err *err)
 			a.path = NULL;
 			if (strncmp(s + 4, "b/", 2) == 0 ||
 			    strncmp(s + 4, "\"b/", 3) == 0) {
+				/* A name with a space ends in a tab (for patch). */
+				if (s[4] == 'b' && n > 4 && s[n - 1] == '\t')
+					s[n - 1] = '\0';
 				run_git_unquote(s + 4);
 				if ((a.path = strdup(s + 6)) == NULL)
 					rc = AL_ENOMEM;

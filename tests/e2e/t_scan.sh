@@ -125,10 +125,14 @@ git add .gitignore .airlock.yaml src/main.js
 git commit -qm "initial" --no-verify
 printf 'line one\nline two\npassword = "%s"\n' "Zq8-$(rnd 14)" >staged.py
 git add staged.py
+mkdir -p "sp dir"
+printf 'token=%s\n' "$GLPAT" >"sp dir/k e y.env"
+git add "sp dir"
 printf 'AWS="%s"\n' "AKIA$(rnd 16 | tr 'a-z' 'A-Z' | tr '01890' 'ABCDE')" >unstaged.py
 run "$AL" scan --staged
 expect_rc 1 "staged"
 expect_out "staged.py:3:13: generic-password"
+expect_out "sp dir/k e y.env:1:7: gitlab-pat"
 if grep -q unstaged.py "$OUT"; then fail "unstaged file scanned"; else pass; fi
 git commit -qm "add staged.py" --no-verify
 run "$AL" scan --staged
@@ -162,7 +166,7 @@ print(sorted(set((f["rule"], f["path"]) for f in d["findings"])))
 f=[f for f in d["findings"] if f["path"]=="pay.rb"][0]
 print(len(f["commit"]), f["author"], f["date"][:2])' "$OUT")
 # The example in .airlock.yaml is a real match of its own rule.
-expect_eq "$got" "[('acme-token', '.airlock.yaml'), ('generic-password', 'staged.py'), ('github-pat', 'src/main.js'), ('stripe-live-secret-key', 'pay.rb')]
+expect_eq "$got" "[('acme-token', '.airlock.yaml'), ('generic-password', 'staged.py'), ('github-pat', 'src/main.js'), ('gitlab-pat', 'sp dir/k e y.env'), ('stripe-live-secret-key', 'pay.rb')]
 40 Ada Tester <ada@example.com> 20" "history findings"
 run "$AL" scan --git -x
 expect_rc 2 "range that looks like an option"
