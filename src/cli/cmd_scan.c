@@ -83,9 +83,18 @@ struct scan_args {
 };
 
 struct progress {
-	time_t	start;
+	int64_t	start_ms;
 	int	shown;
 };
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void
 on_warn(const char *msg, void *arg)
@@ -100,7 +109,7 @@ on_progress(const struct scan_progress *p, void *arg)
 {
 	struct progress *pr = arg;
 
-	if (time(NULL) - pr->start < 1)
+	if (mono_ms() - pr->start_ms < 1000)
 		return;
 	pr->shown = 1;
 	if (p->total_files)
@@ -396,7 +405,7 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 	a.o.config = cfg;
 	a.o.warn = on_warn;
 	if (isatty(STDERR_FILENO)) {
-		pr.start = time(NULL);
+		pr.start_ms = mono_ms();
 		pr.shown = 0;
 		a.o.progress = on_progress;
 		a.o.progress_arg = &pr;
