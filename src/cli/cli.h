@@ -80,6 +80,8 @@ int	cmd_deny(struct cli *cli, int argc, char **argv);
 int	cli_policy_write_default(struct cli *cli, struct al_err *err) AL_WUR;
 int	cmd_mcp(struct cli *cli, int argc, char **argv);
 int	cmd_agent(struct cli *cli, int argc, char **argv);
+int	cmd_scan(struct cli *cli, int argc, char **argv);
+int	cmd_hook(struct cli *cli, int argc, char **argv);
 
 extern const char cmd_init_help[];
 extern const char cmd_secret_help[];
@@ -95,5 +97,7 @@ extern const char cmd_lease_help[];
 extern const char cmd_approvals_help[];
 extern const char cmd_approve_help[];
 extern const char cmd_deny_help[];
+extern const char cmd_scan_help[];
+extern const char cmd_hook_help[];
 
 #endif

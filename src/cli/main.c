@@ -55,6 +55,10 @@ static const struct cli_cmd commands[] = {
 	    cmd_approve_help, cmd_approve },
 	{ "deny", "refuse a pending lease request",
 	    cmd_deny_help, cmd_deny },
+	{ "scan", "find hardcoded secrets and unsafe secret handling",
+	    cmd_scan_help, cmd_scan },
+	{ "hook", "install the git pre-commit hook that runs scan",
+	    cmd_hook_help, cmd_hook },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -115,6 +116,31 @@ out:
 	scan_config_free(c);
 	scan_yaml_release(&y);
 	return rc;
+}
+
+int
+scan_config_locate(const char *dir, char **out, struct al_err *err)
+{
+	char *argv[] = { "git", "rev-parse", "--show-toplevel", NULL };
+	struct al_buf top;
+	char *nl;
+	int n;
+
+	*out = NULL;
+	if (scan_git_capture(dir, argv, SCAN_CHILD_QUIET, 64 * 1024,
+	    &top, NULL) == 0 &&
+	    top.len > 1) {
+		if ((nl = memchr(top.data, '\n', top.len)) != NULL)
+			*nl = '\0';
+		n = asprintf(out, "%s/.airlock.yaml", (char *)top.data);
+		al_buf_release(&top);
+	} else
+		n = asprintf(out, "%s/.airlock.yaml", dir);
+	if (n < 0) {
+		*out = NULL;
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	}
+	return 0;
 }
 
 int

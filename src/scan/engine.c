@@ -173,20 +173,33 @@ compile_rule(struct scan_engine *e, size_t i, struct al_err *err)
 		e->max_groups = groups;
 	r->keyword_mode = d->keywords.n > 0;
 	r->max_width = UINT_MAX;
-	if (!r->keyword_mode) {
-		hs_expr_info_t *info = NULL;
-		hs_compile_error_t *ce = NULL;
+	return 0;
+}
 
-		if (hs_expression_info(d->regex, HS_FLAG_PREFILTER |
+/* The widest match of each regex-mode rule, from vectorscan's analysis. */
+static int
+compute_widths(struct scan_engine *e, struct al_err *err)
+{
+	hs_expr_info_t *info;
+	hs_compile_error_t *ce;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < e->n; i++) {
+		if (e->r[i].keyword_mode)
+			continue;
+		info = NULL;
+		ce = NULL;
+		if (hs_expression_info(e->rules->v[i].regex, HS_FLAG_PREFILTER |
 		    HS_FLAG_MULTILINE, &info, &ce) != HS_SUCCESS) {
 			rc = al_err_set(err, AL_EINVAL, "rule '%s': the "
 			    "prefilter cannot use this regex: %s (add "
-			    "'keywords' to the rule)", d->id,
+			    "'keywords' to the rule)", e->rules->v[i].id,
 			    ce ? ce->message : "unknown error");
 			hs_free_compile_error(ce);
 			return rc;
 		}
-		r->max_width = info->max_width;
+		e->r[i].max_width = info->max_width;
 		free(info);
 	}
 	return 0;
@@ -197,9 +210,10 @@ static int
 compile_db(struct scan_engine *e, struct al_err *err)
 {
 	const char **exprs = NULL;
-	unsigned *flags = NULL, *ids = NULL;
+	unsigned *flags = NULL, *ids = NULL, *widths = NULL;
 	char **owned = NULL;
 	hs_compile_error_t *ce = NULL;
+	unsigned char key[32];
 	size_t i, k, nexpr = 0, nowned = 0;
 	int rc = 0;
 
@@ -211,7 +225,8 @@ compile_db(struct scan_engine *e, struct al_err *err)
 	flags = calloc(nexpr, sizeof(*flags));
 	ids = calloc(nexpr, sizeof(*ids));
 	owned = calloc(nexpr, sizeof(*owned));
-	if (!exprs || !flags || !ids || !owned) {
+	widths = calloc(e->n, sizeof(*widths));
+	if (!exprs || !flags || !ids || !owned || !widths) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -237,8 +252,20 @@ compile_db(struct scan_engine *e, struct al_err *err)
 			ids[nexpr++] = (unsigned)i;
 		}
 	}
-	if (hs_compile_multi(exprs, flags, ids, (unsigned)nexpr, HS_MODE_BLOCK,
-	    NULL, &e->db, &ce) != HS_SUCCESS) {
+	if (e->cache_dir != NULL) {
+		scan_db_key(exprs, flags, ids, nexpr, key);
+		e->db = scan_db_cache_load(e->cache_dir, key, widths, e->n);
+	}
+	if (e->db == NULL) {
+		if ((rc = compute_widths(e, err)) != 0)
+			goto out;
+		for (i = 0; i < e->n; i++)
+			widths[i] = e->r[i].max_width;
+	} else
+		for (i = 0; i < e->n; i++)
+			e->r[i].max_width = widths[i];
+	if (e->db == NULL && hs_compile_multi(exprs, flags, ids,
+	    (unsigned)nexpr, HS_MODE_BLOCK, NULL, &e->db, &ce) != HS_SUCCESS) {
 		if (ce != NULL && ce->expression >= 0 &&
 		    (size_t)ce->expression < nexpr)
 			rc = al_err_set(err, AL_EINVAL, "rule '%s': the "
@@ -251,6 +278,8 @@ compile_db(struct scan_engine *e, struct al_err *err)
 		e->db = NULL;
 		goto out;
 	}
+	if (e->cache_dir != NULL)
+		scan_db_cache_store(e->cache_dir, key, widths, e->n, e->db);
 	if (hs_alloc_scratch(e->db, &e->proto) != HS_SUCCESS)
 		rc = al_err_set(err, AL_ENOMEM, "out of memory (vectorscan "
 		    "scratch)");
@@ -258,6 +287,7 @@ out:
 	for (i = 0; owned && i < nowned; i++)
 		free(owned[i]);
 	free(owned);
+	free(widths);
 	free(exprs);
 	free(flags);
 	free(ids);
@@ -267,6 +297,13 @@ out:
 int
 scan_engine_new(const struct scan_rules *rs, int flags,
     struct scan_engine **out, struct al_err *err)
+{
+	return scan_engine_new_cached(rs, flags, NULL, out, err);
+}
+
+int
+scan_engine_new_cached(const struct scan_rules *rs, int flags,
+    const char *cache_dir, struct scan_engine **out, struct al_err *err)
 {
 	struct scan_engine *e = NULL;
 	struct scan_scratch *s = NULL;
@@ -295,13 +332,16 @@ scan_engine_new(const struct scan_rules *rs, int flags,
 		e->rules->n++;
 	}
 	e->n = e->rules->n;
+	e->cache_dir = cache_dir;
 	for (i = 0; i < e->n; i++)
 		if ((rc = compile_rule(e, i, err)) != 0)
 			goto out;
 	if ((rc = re_list("allow", "global allow regex", &rs->allow,
 	    &e->allow, &e->nallow, err)) != 0)
 		goto out;
-	if ((rc = compile_db(e, err)) != 0)
+	rc = compile_db(e, err);
+	e->cache_dir = NULL;
+	if (rc != 0)
 		goto out;
 	if (!(flags & SCAN_ENGINE_NO_EXAMPLES)) {
 		for (i = 0; i < e->n; i++) {

@@ -35,6 +35,7 @@ struct scan_engine {
 	hs_database_t		 *db;
 	hs_scratch_t		 *proto;
 	uint32_t		  max_groups;
+	const char		 *cache_dir;	/* during scan_engine_new */
 };
 
 struct scan_scratch {
@@ -55,5 +56,14 @@ struct scan_scratch {
 	size_t			  len;
 	int			  rc;
 };
+
+/* The compiled-database cache (dbcache.c). */
+void	scan_db_key(const char *const *exprs, const unsigned *flags,
+	    const unsigned *ids, size_t n, unsigned char key[32]);
+/* A cached database and the n rules' widest matches, or NULL. */
+hs_database_t *scan_db_cache_load(const char *dir, const unsigned char key[32],
+	    unsigned *widths, size_t n);
+void	scan_db_cache_store(const char *dir, const unsigned char key[32],
+	    const unsigned *widths, size_t n, const hs_database_t *db);
 
 #endif

@@ -121,13 +121,15 @@ struct scan_child {
 	int	in_fd;		/* write its stdin, or -1 */
 };
 
-int	scan_child_start(const char *dir, char *const argv[], int want_stdin,
+#define SCAN_CHILD_STDIN 0x1	/* a pipe to its stdin (else /dev/null) */
+#define SCAN_CHILD_QUIET 0x2	/* its stderr to /dev/null */
+int	scan_child_start(const char *dir, char *const argv[], int flags,
 	    struct scan_child *c, struct al_err *err) AL_WUR;
 /* Close the pipes, wait; AL_EIO naming argv[1] when it failed. */
 int	scan_child_finish(struct scan_child *c, const char *what,
 	    struct al_err *err) AL_WUR;
 /* Run a git command and capture its stdout (at most max bytes). */
-int	scan_git_capture(const char *dir, char *const argv[], size_t max,
-	    struct al_buf *out, struct al_err *err) AL_WUR;
+int	scan_git_capture(const char *dir, char *const argv[], int flags,
+	    size_t max, struct al_buf *out, struct al_err *err) AL_WUR;
 
 #endif

@@ -155,6 +155,301 @@ test_scan_buffer_reports_secret_offsets(void **state)
 	scan_engine_free(e);
 }
 
+static void
+test_generic_rule_yields_to_specific(void **state)
+{
+	struct scan_engine *e = builtin_engine();
+	struct hits h;
+
+	(void)state;
+	scan_text(e, "a.py",
+	    "api_key = \"ghp_a8Kd02LmQz7vXy3NpR5tUw1Bc4Ef6Gh9Ij0K\"\n", &h);
+	assert_int_equal(h.n, 1);
+	assert_string_equal(h.ids[0], "github-pat");
+	scan_engine_free(e);
+}
+
+static void
+test_path_rules_apply_only_to_their_files(void **state)
+{
+	struct scan_engine *e = builtin_engine();
+	struct hits h;
+
+	(void)state;
+	scan_text(e, "Dockerfile", "FROM node\nARG NPM_TOKEN\n", &h);
+	assert_int_equal(h.n, 1);
+	assert_string_equal(h.ids[0], "unsafe-dockerfile-secret-arg");
+	scan_text(e, "notes.txt", "FROM node\nARG NPM_TOKEN\n", &h);
+	assert_int_equal(h.n, 0);
+	scan_text(e, NULL, "FROM node\nARG NPM_TOKEN\n", &h);
+	assert_int_equal(h.n, 0);
+	scan_engine_free(e);
+}
+
+static void
+test_multiline_private_key_is_one_match(void **state)
+{
+	struct scan_engine *e = builtin_engine();
+	const char *key = "x = 1\n-----BEGIN OPENSSH PRIVATE KEY-----\n"
+	    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtz\n"
+	    "c2gtZWQyNTUxOQAAACDk2Gm0hQe2V0n4kSg7cK1mYF2tq8hVvBqT3Lr6XyZ0bAAA\n"
+	    "AJgYk3lSGJN5UgAAAAtzc2gtZWQyNTUxOQAAACDk2Gm0hQe2V0n4kSg7cK1mYF2t\n"
+	    "-----END OPENSSH PRIVATE KEY-----\ny = 2\n";
+	struct hits h;
+
+	(void)state;
+	scan_text(e, "id_ed25519", key, &h);
+	assert_int_equal(h.n, 1);
+	assert_string_equal(h.ids[0], "private-key-openssh");
+	assert_int_equal(h.off[0], 6);
+	assert_int_equal(h.len[0], strlen(key) - 6 - strlen("\ny = 2\n"));
+	scan_engine_free(e);
+}
+
+static void
+test_requires_gates_set_x(void **state)
+{
+	struct scan_engine *e = builtin_engine();
+	struct hits h;
+
+	(void)state;
+	scan_text(e, "b.sh", "#!/bin/sh\nset -eux\nmake\n", &h);
+	assert_int_equal(h.n, 0);
+	scan_text(e, "b.sh", "#!/bin/sh\nset -eux\ncurl -u me:$API_TOKEN x\n",
+	    &h);
+	assert_int_equal(h.n, 1);
+	assert_string_equal(h.ids[0], "unsafe-set-x-with-secrets");
+	scan_engine_free(e);
+}
+
+static void
+test_secrets_only_engine_leaves_out_unsafe_rules(void **state)
+{
+	struct scan_engine *e = NULL;
+	struct al_err err;
+	struct hits h;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(scan_engine_new_builtin(SCAN_ENGINE_SECRETS_ONLY, &e,
+	    &err), 0);
+	for (i = 0; i < scan_engine_rule_count(e); i++)
+		assert_int_equal(scan_engine_rule(e, i)->category,
+		    SCAN_CAT_SECRET);
+	scan_text(e, "a.js", "console.log(process.env.GITHUB_TOKEN)\n", &h);
+	assert_int_equal(h.n, 0);
+	scan_engine_free(e);
+}
+
+static void
+test_placeholders_and_references_are_not_secrets(void **state)
+{
+	struct scan_engine *e = builtin_engine();
+	struct hits h;
+
+	(void)state;
+	scan_text(e, "a.py", "password = \"${DB_PASSWORD}\"\n"
+	    "api_key = \"YOUR_API_KEY_HERE\"\n"
+	    "token = \"f47ac10b-58cc-4372-a567-0e02b2c3d479\"\n"
+	    "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+	    "\"integrity\": \"sha512-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ+/abcd==\"\n",
+	    &h);
+	assert_int_equal(h.n, 0);
+	scan_engine_free(e);
+}
+
+static void
+test_preview_shows_at_most_four_and_two(void **state)
+{
+	char out[80];
+
+	(void)state;
+	scan_preview((const unsigned char *)"ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+	    40, 0, out, sizeof(out));
+	assert_string_equal(out, "ghp_...89");
+	scan_preview((const unsigned char *)"hunter22", 8, 0, out, sizeof(out));
+	assert_string_equal(out, "hu...2");
+	scan_preview((const unsigned char *)"abc", 3, 0, out, sizeof(out));
+	assert_string_equal(out, "...");
+	scan_preview((const unsigned char *)"ab\ncdefghijklmnop\x01", 18, 0, out,
+	    sizeof(out));
+	assert_string_equal(out, "ab?c...p?");
+	scan_preview((const unsigned char *)"echo $TOKEN", 11, 1, out, 8);
+	assert_string_equal(out, "ech...");
+}
+
+static void
+test_entropy_in_bits_per_byte(void **state)
+{
+	(void)state;
+	assert_true(scan_entropy("aaaa", 4) == 0.0);
+	assert_true(scan_entropy("abcd", 4) == 2.0);
+	assert_true(scan_entropy("", 0) == 0.0);
+}
+
+static void
+test_config_errors_name_the_line(void **state)
+{
+	struct scan_config *c = NULL;
+	struct al_err err;
+	const char *bad_key = "allow:\n  paths: [a]\nmax_file_size: 1M\n"
+	    "disabel: [x]\n";
+
+	(void)state;
+	assert_int_equal(scan_config_parse(bad_key, strlen(bad_key),
+	    ".airlock.yaml", &c, &err), AL_EINVAL);
+	assert_null(c);
+	assert_string_equal(err.msg, ".airlock.yaml:4: unknown key 'disabel' "
+	    "(expected rules, disable, allow, max_file_size)");
+	assert_int_equal(scan_config_parse("max_file_size: 5X\n", 18,
+	    "c.yaml", &c, &err), AL_EINVAL);
+	assert_string_equal(err.msg, "c.yaml:1: 'max_file_size' must be a "
+	    "size from 1 to 4G (e.g. 512K, 10M)");
+	assert_int_equal(scan_config_parse("rules:\n  - id: Bad_Id\n", 22,
+	    "c.yaml", &c, &err), AL_EINVAL);
+	assert_string_equal(err.msg, "c.yaml:2: a rule needs an 'id' of 1-64 "
+	    "characters a-z 0-9 -");
+	assert_int_equal(scan_config_parse("[1, 2]\n", 7, "c.yaml", &c, &err),
+	    AL_EINVAL);
+	assert_int_equal(scan_config_parse("", 0, "c.yaml", &c, &err), 0);
+	scan_config_free(c);
+}
+
+static void
+test_config_disables_adds_and_allowlists(void **state)
+{
+	const char *text = "disable: [generic-password]\n"
+	    "allow:\n  paths: ['fixtures/*']\n  secrets: ['^ghp_a8Kd']\n"
+	    "max_file_size: 2M\n"
+	    "rules:\n  - id: acme-token\n    regex: '\\b(acme_[a-z0-9]{8})\\b'\n"
+	    "    examples: {positive: ['acme_a1b2c3d4'], negative: ['acme_x']}\n";
+	struct scan_config *c = NULL;
+	struct scan_rules *r = NULL;
+	struct scan_engine *e = NULL;
+	struct al_err err;
+	struct hits h;
+	size_t i, n;
+
+	(void)state;
+	assert_int_equal(scan_config_parse(text, strlen(text), "c", &c, &err),
+	    0);
+	assert_int_equal(scan_config_max_file_size(c), 2 * 1024 * 1024);
+	assert_true(scan_config_path_allowed(c, "fixtures/a/b.env"));
+	assert_true(scan_config_path_allowed(c, "./fixtures/x"));
+	assert_false(scan_config_path_allowed(c, "src/fixtures/x"));
+	assert_int_equal(scan_rules_builtin(&r, &err), 0);
+	n = scan_rules_count(r);
+	assert_int_equal(scan_rules_apply_config(r, c, &err), 0);
+	assert_int_equal(scan_rules_count(r), n + 1);
+	for (i = 0; i < scan_rules_count(r); i++)
+		if (strcmp(scan_rules_info(r, i)->id, "generic-password") == 0)
+			assert_false(scan_rules_enabled(r, i));
+	assert_int_equal(scan_engine_new(r, 0, &e, &err), 0);
+	scan_text(e, "a.py", "k = acme_z9y8x7w6\npassword = \"Zq8-kd93jfLs0\"\n"
+	    "t = ghp_a8Kd02LmQz7vXy3NpR5tUw1Bc4Ef6Gh9Ij0K\n", &h);
+	assert_int_equal(h.n, 1);
+	assert_string_equal(h.ids[0], "acme-token");
+	scan_engine_free(e);
+	scan_rules_free(r);
+	scan_config_free(c);
+}
+
+static void
+test_user_rules_are_checked_at_load(void **state)
+{
+	const char *bad_re = "rules:\n  - id: broken\n    regex: '(a'\n"
+	    "    examples: {positive: [a]}\n";
+	const char *weak = "rules:\n  - id: weak\n    regex: 'wk_[0-9]{4}'\n"
+	    "    examples: {positive: ['wk_12']}\n";
+	const char *group = "rules:\n  - id: grp\n    regex: 'g_([0-9]{4})'\n"
+	    "    group: 2\n    examples: {positive: ['g_1234']}\n";
+	const char *dup = "disable: [github-pat]\nrules:\n  - id: github-pat\n"
+	    "    regex: 'x'\n";
+	const char *const cases[][2] = {
+		{ bad_re, "rule 'broken': invalid regex at offset 2: missing "
+		    "closing parenthesis" },
+		{ weak, "rule 'weak' (line 2): positive example 1 does not "
+		    "match" },
+		{ group, "rule 'grp': 'group' is 2 but the regex has 1 "
+		    "group(s)" },
+		{ dup, "rule 'github-pat' (line 3) has the id of a built-in "
+		    "rule; pick another id, or disable the built-in one and "
+		    "name yours differently" },
+	};
+	struct scan_config *c;
+	struct scan_rules *r;
+	struct scan_engine *e;
+	struct al_err err;
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		c = NULL;
+		r = NULL;
+		e = NULL;
+		al_err_clear(&err);
+		assert_int_equal(scan_config_parse(cases[i][0],
+		    strlen(cases[i][0]), "c", &c, &err), 0);
+		assert_int_equal(scan_rules_builtin(&r, &err), 0);
+		rc = scan_rules_apply_config(r, c, &err);
+		if (rc == 0)
+			rc = scan_engine_new(r, 0, &e, &err);
+		assert_int_equal(rc, AL_EINVAL);
+		assert_null(e);
+		assert_string_equal(err.msg, cases[i][1]);
+		scan_rules_free(r);
+		scan_config_free(c);
+	}
+}
+
+static void
+test_baseline_round_trip_and_filter(void **state)
+{
+	struct scan_baseline *b = NULL, *b2 = NULL, *b3 = NULL;
+	struct scan_rule_info ri = { "github-pat", "d", SCAN_SEV_ERROR,
+	    SCAN_CAT_SECRET, 0 };
+	struct scan_report rep;
+	struct scan_finding f[2];
+	char path[] = "/tmp/airlock-test-baseline-XXXXXX", fp[SCAN_FINGERPRINT_MAX];
+	struct al_err err;
+	int fd;
+
+	(void)state;
+	memset(&rep, 0, sizeof(rep));
+	memset(f, 0, sizeof(f));
+	f[0].rule = f[1].rule = &ri;
+	f[0].path = strdup("a.py");
+	f[1].path = strdup("b.py");
+	snprintf(f[0].hash, sizeof(f[0].hash), "%s", "00112233445566778899aabbccddeeff");
+	snprintf(f[1].hash, sizeof(f[1].hash), "%s", "ffeeddccbbaa99887766554433221100");
+	rep.findings = f;
+	rep.nfindings = 1;
+	assert_int_equal(scan_fingerprint(&f[0], fp, sizeof(fp)), 0);
+	assert_string_equal(fp, "github-pat:a.py:00112233445566778899aabbccddeeff");
+	assert_int_equal(scan_baseline_new(&b, &err), 0);
+	assert_non_null((fd = mkstemp(path)) >= 0 ? path : NULL);
+	close(fd);
+	assert_int_equal(scan_baseline_write(b, &rep, path, &err), 0);
+	assert_int_equal(scan_baseline_load(path, &b2, &err), 0);
+	assert_memory_equal(scan_baseline_key(b), scan_baseline_key(b2),
+	    SCAN_FP_KEY_BYTES);
+	rep.findings = calloc(2, sizeof(*rep.findings));
+	rep.findings[0] = f[0];
+	rep.findings[1] = f[1];
+	rep.nfindings = 2;
+	assert_int_equal(scan_baseline_filter(b2, &rep), 1);
+	assert_int_equal(rep.nfindings, 1);
+	assert_string_equal(rep.findings[0].path, "b.py");
+	free(rep.findings[0].path);
+	free(rep.findings);
+	unlink(path);
+	assert_int_equal(scan_baseline_load(path, &b3, &err), AL_ENOENT);
+	assert_null(b3);
+	scan_baseline_free(b);
+	scan_baseline_free(b2);
+}
+
 int
 main(void)
 {
@@ -163,6 +458,18 @@ main(void)
 		cmocka_unit_test(test_builtin_rule_examples_all_hold),
 		cmocka_unit_test(test_keywords_occur_in_positive_examples),
 		cmocka_unit_test(test_scan_buffer_reports_secret_offsets),
+		cmocka_unit_test(test_generic_rule_yields_to_specific),
+		cmocka_unit_test(test_path_rules_apply_only_to_their_files),
+		cmocka_unit_test(test_multiline_private_key_is_one_match),
+		cmocka_unit_test(test_requires_gates_set_x),
+		cmocka_unit_test(test_secrets_only_engine_leaves_out_unsafe_rules),
+		cmocka_unit_test(test_placeholders_and_references_are_not_secrets),
+		cmocka_unit_test(test_preview_shows_at_most_four_and_two),
+		cmocka_unit_test(test_entropy_in_bits_per_byte),
+		cmocka_unit_test(test_config_errors_name_the_line),
+		cmocka_unit_test(test_config_disables_adds_and_allowlists),
+		cmocka_unit_test(test_user_rules_are_checked_at_load),
+		cmocka_unit_test(test_baseline_round_trip_and_filter),
 	};
 
 	if (sodium_init() < 0)

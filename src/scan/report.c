@@ -1,0 +1,325 @@
+/*
+ * Report writers: text for people, JSON for scripts, SARIF 2.1.0 for code
+ * scanning dashboards.  None of them ever sees a secret: a finding holds a
+ * preview and, with a baseline key, a keyed hash.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "scan_int.h"
+
+#define C_RESET "\033[0m"
+#define C_PATH "\033[35m"
+#define C_NUM "\033[32m"
+#define C_ERR "\033[1;31m"
+#define C_WARN "\033[1;33m"
+#define C_DIM "\033[2m"
+
+static const char *
+sev_name(int s)
+{
+	return s == SCAN_SEV_ERROR ? "error" : "warning";
+}
+
+int
+scan_report_write_text(const struct scan_report *r, FILE *out, int color)
+{
+	struct al_buf path;
+	const struct scan_finding *f;
+	size_t i;
+	int rc = 0;
+
+	al_buf_init(&path, 64 * 1024, 0);
+	for (i = 0; i < r->nfindings && rc == 0; i++) {
+		f = &r->findings[i];
+		al_buf_reset(&path);
+		if ((rc = al_buf_append_escaped(&path, f->path,
+		    strlen(f->path))) != 0)
+			break;
+		fprintf(out, "%s%s%s:%s%u%s:%s%u%s: %s%s%s %s", color ? C_PATH :
+		    "", al_buf_str(&path), color ? C_RESET : "",
+		    color ? C_NUM : "", f->line, color ? C_RESET : "",
+		    color ? C_NUM : "", f->col, color ? C_RESET : "",
+		    color ? (f->rule->severity == SCAN_SEV_ERROR ? C_ERR :
+		    C_WARN) : "", f->rule->id, color ? C_RESET : "",
+		    f->preview);
+		if (f->commit != NULL) {
+			al_buf_reset(&path);
+			if ((rc = al_buf_append_escaped(&path, f->commit->author,
+			    strlen(f->commit->author))) != 0)
+				break;
+			fprintf(out, " %s(commit %.12s, %s, %s)%s",
+			    color ? C_DIM : "", f->commit->id, al_buf_str(&path),
+			    f->commit->date, color ? C_RESET : "");
+		}
+		fputc('\n', out);
+	}
+	al_buf_release(&path);
+	if (rc == 0 && ferror(out))
+		rc = AL_EIO;
+	return rc;
+}
+
+static int
+put(json_t *o, const char *k, json_t *v)
+{
+	/* json_object_set_new steals v even on failure. */
+	return v == NULL || json_object_set_new(o, k, v) != 0 ? AL_ENOMEM : 0;
+}
+
+/* A JSON string of s; bytes that are not UTF-8 become \xNN escapes. */
+static json_t *
+jstr(const char *s)
+{
+	struct al_buf b;
+	json_t *v;
+
+	if ((v = json_string(s)) != NULL)
+		return v;
+	al_buf_init(&b, 256 * 1024, 0);
+	if (al_buf_append_escaped(&b, s, strlen(s)) == 0)
+		v = json_string(al_buf_str(&b));
+	al_buf_release(&b);
+	return v;
+}
+
+static json_t *
+finding_json(const struct scan_finding *f, int *bad)
+{
+	char fp[SCAN_FINGERPRINT_MAX];
+	json_t *o = json_object();
+
+	if (o == NULL) {
+		*bad = 1;
+		return NULL;
+	}
+	*bad |= put(o, "rule", json_string(f->rule->id));
+	*bad |= put(o, "description", json_string(f->rule->description));
+	*bad |= put(o, "severity", json_string(sev_name(f->rule->severity)));
+	*bad |= put(o, "category", json_string(f->rule->category ==
+	    SCAN_CAT_SECRET ? "secret" : "unsafe"));
+	*bad |= put(o, "path", jstr(f->path));
+	*bad |= put(o, "line", json_integer(f->line));
+	*bad |= put(o, "column", json_integer(f->col));
+	*bad |= put(o, "end_line", json_integer(f->end_line));
+	*bad |= put(o, "preview", json_string(f->preview));
+	*bad |= put(o, "entropy", json_real((double)(int)(f->entropy * 100) /
+	    100));
+	if (f->hash[0] != '\0' && scan_fingerprint(f, fp, sizeof(fp)) == 0)
+		*bad |= put(o, "fingerprint", json_string(fp));
+	if (f->commit != NULL) {
+		*bad |= put(o, "commit", json_string(f->commit->id));
+		*bad |= put(o, "author", jstr(f->commit->author));
+		*bad |= put(o, "date", json_string(f->commit->date));
+	}
+	return o;
+}
+
+static int
+dump(json_t *root, FILE *out)
+{
+	int rc = 0;
+
+	if (json_dumpf(root, out, JSON_INDENT(2) | JSON_ENSURE_ASCII |
+	    JSON_REAL_PRECISION(4)) != 0)
+		rc = AL_EIO;
+	fputc('\n', out);
+	if (ferror(out))
+		rc = AL_EIO;
+	return rc;
+}
+
+int
+scan_report_write_json(const struct scan_report *r, FILE *out)
+{
+	json_t *root = json_object(), *arr = json_array(), *sum = json_object();
+	size_t i;
+	int bad = root == NULL || arr == NULL || sum == NULL, rc;
+
+	for (i = 0; !bad && i < r->nfindings; i++)
+		bad |= json_array_append_new(arr, finding_json(&r->findings[i],
+		    &bad)) != 0;
+	if (!bad) {
+		bad |= put(sum, "files", json_integer((json_int_t)r->files));
+		bad |= put(sum, "bytes", json_integer((json_int_t)r->bytes));
+		bad |= put(sum, "skipped", json_integer((json_int_t)r->skipped));
+		bad |= put(sum, "errors", json_integer((json_int_t)r->errors));
+		bad |= put(sum, "commits", json_integer((json_int_t)r->commits));
+		bad |= put(sum, "findings",
+		    json_integer((json_int_t)r->nfindings));
+		bad |= put(root, "version", json_integer(1));
+		bad |= put(root, "findings", arr);
+		arr = NULL;
+		bad |= put(root, "summary", sum);
+		sum = NULL;
+	}
+	rc = bad ? AL_ENOMEM : dump(root, out);
+	json_decref(arr);
+	json_decref(sum);
+	json_decref(root);
+	return rc;
+}
+
+/* A path as a relative URI reference: unreserved bytes and '/' kept. */
+static json_t *
+uri_of(const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct al_buf b;
+	const unsigned char *p;
+	json_t *s = NULL;
+	int bad = 0;
+
+	al_buf_init(&b, 64 * 1024, 0);
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	for (p = (const unsigned char *)path; *p && !bad; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~/", *p) != NULL)
+			bad = al_buf_putc(&b, *p) != 0;
+		else
+			bad = al_buf_putc(&b, '%') != 0 ||
+			    al_buf_putc(&b, hex[*p >> 4]) != 0 ||
+			    al_buf_putc(&b, hex[*p & 15]) != 0;
+	}
+	if (!bad)
+		s = json_string(al_buf_str(&b));
+	al_buf_release(&b);
+	return s;
+}
+
+static json_t *
+sarif_rule(const struct scan_rule_info *ri, int *bad)
+{
+	json_t *o = json_object(), *d, *props, *tags;
+
+	if (o == NULL || (d = json_object()) == NULL)
+		goto fail;
+	*bad |= put(o, "id", json_string(ri->id));
+	*bad |= put(d, "text", json_string(ri->description));
+	*bad |= put(o, "shortDescription", d);
+	if ((d = json_object()) == NULL)
+		goto fail;
+	*bad |= put(d, "level", json_string(sev_name(ri->severity)));
+	*bad |= put(o, "defaultConfiguration", d);
+	if ((props = json_object()) == NULL || (tags = json_array()) == NULL)
+		goto fail;
+	*bad |= json_array_append_new(tags, json_string("security")) != 0;
+	*bad |= json_array_append_new(tags, json_string(ri->category ==
+	    SCAN_CAT_SECRET ? "secret" : "unsafe-secret-handling")) != 0;
+	*bad |= put(props, "tags", tags);
+	*bad |= put(o, "properties", props);
+	return o;
+fail:
+	*bad = 1;
+	json_decref(o);
+	return NULL;
+}
+
+static json_t *
+sarif_result(const struct scan_finding *f, size_t index, int *bad)
+{
+	char fp[SCAN_FINGERPRINT_MAX], msg[512];
+	json_t *o = json_object(), *m, *locs, *loc, *phys, *art, *reg, *pf,
+	    *props;
+
+	if (o == NULL)
+		goto fail;
+	(void)snprintf(msg, sizeof(msg), "%s: %s", f->rule->description,
+	    f->preview);		/* may truncate */
+	*bad |= put(o, "ruleId", json_string(f->rule->id));
+	*bad |= put(o, "ruleIndex", json_integer((json_int_t)index));
+	*bad |= put(o, "level", json_string(sev_name(f->rule->severity)));
+	if ((m = json_object()) == NULL)
+		goto fail;
+	*bad |= put(m, "text", json_string(msg));
+	*bad |= put(o, "message", m);
+	if ((locs = json_array()) == NULL || (loc = json_object()) == NULL ||
+	    (phys = json_object()) == NULL || (art = json_object()) == NULL ||
+	    (reg = json_object()) == NULL)
+		goto fail;
+	*bad |= put(art, "uri", uri_of(f->path));
+	*bad |= put(phys, "artifactLocation", art);
+	*bad |= put(reg, "startLine", json_integer(f->line ? f->line : 1));
+	*bad |= put(reg, "startColumn", json_integer(f->col ? f->col : 1));
+	*bad |= put(reg, "endLine", json_integer(f->end_line >= f->line ?
+	    f->end_line : f->line));
+	*bad |= put(phys, "region", reg);
+	*bad |= put(loc, "physicalLocation", phys);
+	*bad |= json_array_append_new(locs, loc) != 0;
+	*bad |= put(o, "locations", locs);
+	if (f->hash[0] != '\0' && scan_fingerprint(f, fp, sizeof(fp)) == 0) {
+		if ((pf = json_object()) == NULL)
+			goto fail;
+		*bad |= put(pf, "airlock/v1", json_string(fp));
+		*bad |= put(o, "partialFingerprints", pf);
+	}
+	if (f->commit != NULL) {
+		if ((props = json_object()) == NULL)
+			goto fail;
+		*bad |= put(props, "commit", json_string(f->commit->id));
+		*bad |= put(props, "author", jstr(f->commit->author));
+		*bad |= put(props, "date", json_string(f->commit->date));
+		*bad |= put(o, "properties", props);
+	}
+	return o;
+fail:
+	*bad = 1;
+	json_decref(o);
+	return NULL;
+}
+
+int
+scan_report_write_sarif(const struct scan_report *r,
+    const struct scan_engine *e, FILE *out)
+{
+	json_t *root = json_object(), *runs = json_array(), *run = json_object(),
+	    *tool = json_object(), *driver = json_object(),
+	    *rules = json_array(), *results = json_array();
+	size_t i, k, n = scan_engine_rule_count(e);
+	int bad = !root || !runs || !run || !tool || !driver || !rules ||
+	    !results, rc;
+
+	for (i = 0; !bad && i < n; i++)
+		bad |= json_array_append_new(rules,
+		    sarif_rule(scan_engine_rule(e, i), &bad)) != 0;
+	for (i = 0; !bad && i < r->nfindings; i++) {
+		for (k = 0; k < n; k++)
+			if (scan_engine_rule(e, k) == r->findings[i].rule)
+				break;
+		bad |= json_array_append_new(results,
+		    sarif_result(&r->findings[i], k, &bad)) != 0;
+	}
+	if (!bad) {
+		bad |= put(driver, "name", json_string("airlock"));
+		bad |= put(driver, "version", json_string(AIRLOCK_VERSION));
+		bad |= put(driver, "semanticVersion",
+		    json_string(AIRLOCK_VERSION));
+		bad |= put(driver, "rules", rules);
+		rules = NULL;
+		bad |= put(tool, "driver", driver);
+		driver = NULL;
+		bad |= put(run, "tool", tool);
+		tool = NULL;
+		bad |= put(run, "results", results);
+		results = NULL;
+		bad |= json_array_append_new(runs, run) != 0;
+		run = NULL;
+		bad |= put(root, "$schema", json_string(
+		    "https://json.schemastore.org/sarif-2.1.0.json"));
+		bad |= put(root, "version", json_string("2.1.0"));
+		bad |= put(root, "runs", runs);
+		runs = NULL;
+	}
+	rc = bad ? AL_ENOMEM : dump(root, out);
+	json_decref(results);
+	json_decref(rules);
+	json_decref(driver);
+	json_decref(tool);
+	json_decref(run);
+	json_decref(runs);
+	json_decref(root);
+	return rc;
+}

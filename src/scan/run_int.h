@@ -1,0 +1,79 @@
+/* The run layer: sources feed jobs to a pool of scanning threads. */
+#ifndef AIRLOCK_SCAN_RUN_INT_H
+#define AIRLOCK_SCAN_RUN_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "scan_int.h"
+
+/* Bytes of in-memory jobs (git blobs, diffs) that may wait in the queue. */
+#define RUN_QUEUE_BYTES (32u * 1024 * 1024)
+/* Files up to this size are read; bigger ones are mapped. */
+#define RUN_READ_MAX (256u * 1024)
+
+/* One thing to scan: a file to open, or bytes already in memory. */
+struct run_job {
+	char			*path;	/* shown in findings */
+	char			*rel;	/* matched against allowlists (or NULL) */
+	unsigned char		*data;	/* NULL: open path */
+	size_t			 len;
+	uint32_t		*lines;	/* data line i is file line lines[i] */
+	size_t			 nlines;
+	const struct scan_commit *commit;
+	struct run_job		*next;
+};
+
+struct run_worker {
+	struct run			*run;
+	struct scan_scratch		*scratch;
+	pthread_t			 th;
+	int				 started;
+	struct scan_finding		*f;
+	size_t				 nf, capf;
+	unsigned char			*rbuf;	/* RUN_READ_MAX bytes */
+	/* Per job: where line counting got to. */
+	const struct run_job		*job;
+	size_t				 cnt_off;
+	uint32_t			 cnt_line;
+};
+
+struct run {
+	const struct scan_engine	*e;
+	const struct scan_opts		*o;
+	struct scan_report		*rep;
+	size_t				 max_size;
+	pthread_mutex_t			 mu;
+	pthread_cond_t			 cv_job, cv_space;
+	struct run_job			*head, *tail;
+	size_t				 qbytes;
+	int				 closed;
+	_Atomic uint64_t		 files, bytes, skipped, errors, done,
+					 queued;
+	_Atomic int			 failed;
+	struct al_err			 fail_err;	/* under mu */
+	pthread_mutex_t			 warn_mu;
+	struct run_worker		*w;
+	int				 nw;
+	int64_t				 last_progress_ms;
+};
+
+void	run_job_free(struct run_job *j);
+/* Hand a job to the workers (blocks while the queue is full). */
+int	run_push(struct run *r, struct run_job *j) AL_WUR;
+/* A problem with one input: warn and count it. */
+void	run_warn(struct run *r, const char *fmt, ...) AL_PRINTF(2, 3);
+/* Call the progress callback if it is time. */
+void	run_tick(struct run *r);
+/* Record a commit so the report owns it. */
+int	run_add_commit(struct run *r, struct scan_commit *c) AL_WUR;
+
+/* Sources. */
+int	run_source_paths(struct run *r, struct al_err *err) AL_WUR;
+int	run_source_diff(struct run *r, int staged, struct al_err *err) AL_WUR;
+int	run_source_history(struct run *r, struct al_err *err) AL_WUR;
+
+/* Unquote a path as git prints it ("a\tb" with C escapes); in place. */
+void	run_git_unquote(char *s);
+
+#endif
