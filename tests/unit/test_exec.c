@@ -18,9 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -622,18 +624,44 @@ test_exec_stdin_pipe_passed_and_devnull(void **state)
 
 /* ---- the boundary ------------------------------------------------------- */
 
+/*
+ * The caller has a controlling terminal (as airlock run in a shell does);
+ * the child must not: it runs in a forked helper that takes a pty as its
+ * own controlling terminal first.  Exit codes of the helper tell the step.
+ */
 static void
 test_exec_child_has_no_controlling_tty(void **state)
 {
-	struct t t;
+	int m, s, ws, fd;
+	pid_t helper;
 
 	(void)state;
-	t_init(&t);
-	t_var(&t, "TOKEN", 0, EXEC_VAR_ENV);
-	t_run(&t, PROBE("tty", "TOKEN"));
-	assert_int_equal(t.res.status, 0);
-	assert_string_equal(t.out, "tty: No such device or address\n");
-	t_free(&t);
+	if ((helper = fork()) == 0) {
+		struct t t;
+
+		if (setsid() < 0 || (m = posix_openpt(O_RDWR)) < 0 ||
+		    grantpt(m) != 0 || unlockpt(m) != 0)
+			_exit(10);
+		/* Without O_NOCTTY: it becomes our controlling terminal. */
+		if ((s = open(ptsname(m), O_RDWR)) < 0)
+			_exit(11);
+		if ((fd = open("/dev/tty", O_RDWR)) < 0)
+			_exit(12);
+		(void)close(fd);
+		t_init(&t);
+		t_var(&t, "TOKEN", 0, EXEC_VAR_ENV);
+		t.spec.argv = PROBE("tty", "TOKEN");
+		if (exec_run(&t.spec, &t.res, &t.err) != 0 || t.res.status != 0)
+			_exit(13);
+		t.out = slurp(t.outfd, &t.outn);
+		if (strcmp(t.out, "tty: No such device or address\n") != 0)
+			_exit(14);
+		_exit(0);
+	}
+	assert_true(helper > 0);
+	assert_int_equal(waitpid(helper, &ws, 0), helper);
+	assert_true(WIFEXITED(ws));
+	assert_int_equal(WEXITSTATUS(ws), 0);
 }
 
 static void
@@ -651,6 +679,67 @@ test_exec_pty_tty_output_is_filtered(void **state)
 	assert_string_equal(t.out, "tty: opened\r\nvia-tty " MASK "\r\n");
 	assert_string_equal(t.errs, "");
 	t_free(&t);
+}
+
+struct winsz {
+	int	fd;
+	int	rows, cols;
+};
+
+static void
+resize_outer(void *arg, pid_t pid)
+{
+	struct winsz *w = arg;
+	struct winsize ws = { .ws_row = (unsigned short)w->rows,
+	    .ws_col = (unsigned short)w->cols };
+
+	(void)pid;
+	(void)ioctl(w->fd, TIOCSWINSZ, &ws);
+}
+
+/*
+ * The pty starts with the caller's terminal size and follows it on
+ * SIGWINCH: the outer terminal is resized once the child runs, then the
+ * child sends SIGWINCH to its parent as a window manager would.
+ */
+static void
+test_exec_pty_relays_window_size(void **state)
+{
+	struct winsize ws = { .ws_row = 33, .ws_col = 99 };
+	struct winsz w;
+	struct termios tio;
+	char buf[512];
+	struct t t;
+	ssize_t n;
+	int m, s;
+
+	(void)state;
+	assert_true((m = posix_openpt(O_RDWR | O_NOCTTY)) >= 0);
+	assert_int_equal(grantpt(m), 0);
+	assert_int_equal(unlockpt(m), 0);
+	assert_true((s = open(ptsname(m), O_RDWR | O_NOCTTY)) >= 0);
+	assert_int_equal(ioctl(m, TIOCSWINSZ, &ws), 0);
+	assert_int_equal(tcgetattr(s, &tio), 0);
+	cfmakeraw(&tio);
+	assert_int_equal(tcsetattr(s, TCSANOW, &tio), 0);
+	w.fd = m;
+	w.rows = 40;
+	w.cols = 120;
+	t_init(&t);
+	t.spec.flags = EXEC_PTY;
+	t.spec.out_fd = s;
+	t.spec.hooks.started = resize_outer;
+	t.spec.hooks.arg = &w;
+	t_run(&t, SH("stty size; kill -WINCH $PPID; sleep 0.1; stty size"));
+	assert_int_equal(t.res.status, 0);
+	(void)fcntl(m, F_SETFL, O_NONBLOCK);
+	n = read(m, buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "33 99\r\n40 120\r\n");
+	t_free(&t);
+	(void)close(s);
+	(void)close(m);
 }
 
 static int
@@ -678,6 +767,7 @@ daemon_case(int stubborn)
 	assert_int_equal(t.res.status, 0);
 	assert_int_equal(sscanf(t.out, "daemon pid=%d\n", &daemon_pid), 1);
 	assert_true(daemon_pid > 0);
+	assert_non_null(strstr(t.out, "\ntick " MASK "\n"));
 	assert_false(proc_alive(daemon_pid));
 	assert_int_equal(t.res.ended, 1);
 	assert_int_equal(t.res.killed, stubborn ? 1 : 0);
@@ -942,6 +1032,7 @@ main(void)
 		cmocka_unit_test(test_exec_stdin_pipe_passed_and_devnull),
 		cmocka_unit_test(test_exec_child_has_no_controlling_tty),
 		cmocka_unit_test(test_exec_pty_tty_output_is_filtered),
+		cmocka_unit_test(test_exec_pty_relays_window_size),
 		cmocka_unit_test(test_exec_daemonized_grandchild_is_ended),
 		cmocka_unit_test(test_exec_stubborn_daemon_gets_sigkill),
 		cmocka_unit_test(test_exec_timeout_ends_whole_task),
