@@ -217,12 +217,13 @@ do_daemon(const char *var, int stubborn)
 		n = snprintf(line, sizeof(line), "daemon pid=%d\n",
 		    (int)getpid());
 		put(1, line, (size_t)n);
+		n = snprintf(line, sizeof(line), "tick %s\n", val(var));
+		put(1, line, (size_t)n);
 		put(sync[1], "x", 1);
 		close(sync[1]);
-		n = snprintf(line, sizeof(line), "tick %s\n", val(var));
 		for (;;) {
-			put(1, line, (size_t)n);
 			usleep(2000);
+			put(1, line, (size_t)n);
 		}
 	}
 	close(sync[1]);
