@@ -156,7 +156,13 @@ struct exec_spec {
 	int			 in_fd;
 	int			 out_fd;	/* filtered stdout goes here */
 	int			 err_fd;	/* filtered stderr goes here */
-	struct exec_filter	 out;	/* with EXEC_PTY: all pty output */
+	/*
+	 * One filter per stream.  When out_fd and err_fd are one file (the
+	 * same descriptor, pipe or terminal: 2>&1), the child gets a single
+	 * pipe for both so their order is kept, and only out is used; with
+	 * EXEC_PTY, out sees everything the pty prints and err is unused.
+	 */
+	struct exec_filter	 out;
 	struct exec_filter	 err;
 	struct exec_hooks	 hooks;
 };

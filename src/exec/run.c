@@ -65,6 +65,7 @@ struct run {
 	int64_t			 end_deadline;	/* grace */
 	int64_t			 grace;
 	int			 notified;
+	int			 all_gone;	/* nothing of the task is left */
 	int			 stopped;	/* a signal asked to stop flushing */
 };
 
@@ -182,10 +183,15 @@ setup_io(struct run *r, struct al_err *err)
 	int in = s->in_fd, rd[2] = { -1, -1 }, rc, wfds[3];
 	struct termios tio;
 	int have_tio = 0;
+	pid_t pg;
 
 	relay_init(&r->in, -1, -1, 0);
-	/* A terminal we are in the background of is not ours to read. */
-	if (in >= 0 && isatty(in) && tcgetpgrp(in) != getpgrp())
+	/*
+	 * Reading our controlling terminal from the background would stop
+	 * us (SIGTTIN): the child gets no input instead.
+	 */
+	if (in >= 0 && isatty(in) && (pg = tcgetpgrp(in)) >= 0 &&
+	    pg != getpgrp())
 		in = -1;
 	if (s->flags & EXEC_PTY) {
 		if (in >= 0 && isatty(in) && tcgetattr(in, &tio) == 0)
@@ -292,7 +298,8 @@ set_status(struct run *r)
 static void
 reap(struct run *r)
 {
-	task_reap(&r->task);
+	if (!r->all_gone)
+		task_reap(&r->task);
 	if (r->task.child_reaped && !r->notified) {
 		r->notified = 1;
 		set_status(r);
@@ -369,6 +376,7 @@ begin_end(struct run *r, int timed_out)
 	if (task_collect(&r->task, &v, &n) == 0 && n == 0 &&
 	    r->task.child_reaped) {
 		free(v);
+		r->all_gone = 1;
 		r->phase = PH_FINAL;
 		return 0;
 	}
@@ -479,8 +487,10 @@ loop(struct run *r, struct al_err *err)
 			reap(r);
 			if (task_collect(&r->task, &v, &nv) == 0) {
 				free(v);
-				if (nv == 0 && r->task.child_reaped)
+				if (nv == 0 && r->task.child_reaped) {
+					r->all_gone = 1;
 					r->phase = PH_FINAL;
+				}
 			}
 			if (now >= r->end_deadline)
 				r->phase = PH_FINAL;
@@ -564,10 +574,13 @@ finish(struct run *r, int filter_failed, struct al_err *err)
 	size_t n = 0;
 	int rc, drc, ws;
 
-	rc = task_kill_all(&r->task, RUN_KILL_LIMIT_MS, &n, err);
-	r->res->killed = (unsigned)n;
-	if (r->res->ended < n)
-		r->res->ended = (unsigned)n;
+	rc = 0;
+	if (!r->all_gone) {
+		rc = task_kill_all(&r->task, RUN_KILL_LIMIT_MS, &n, err);
+		r->res->killed = (unsigned)n;
+		if (r->res->ended < n)
+			r->res->ended = (unsigned)n;
+	}
 	if (!r->task.child_reaped) {
 		while (waitpid(r->task.child, &ws, 0) < 0 && errno == EINTR)
 			;
