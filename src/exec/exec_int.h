@@ -51,7 +51,7 @@ void	prep_release(struct exec_prep *p);
  */
 int	prep_command(struct exec_prep *p, const struct exec_spec *spec,
 	    struct exec_result *res, struct al_err *err);
-/* Move *fd to a close-on-exec descriptor >= p->base. */
+/* Move our *fd to a close-on-exec descriptor >= p->base, closing the old. */
 int	prep_fd_above(struct exec_prep *p, int *fd, struct al_err *err);
 /*
  * Fork and exec.  On return in the caller: *pid is set, the child's

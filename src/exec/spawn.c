@@ -310,6 +310,7 @@ prep_fd_above(struct exec_prep *p, int *fd, struct al_err *err)
 	if ((nfd = fcntl(*fd, F_DUPFD_CLOEXEC, p->base)) < 0)
 		return al_err_set(err, AL_ESYS, "cannot duplicate a "
 		    "descriptor: %s", strerror(errno));
+	(void)close(*fd);
 	*fd = nfd;
 	return 0;
 }

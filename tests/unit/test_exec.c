@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -295,6 +296,59 @@ test_exec_child_inherits_only_std_and_file_fds(void **state)
 	assert_string_equal(t.out, "fds: 0 1 2 3 4\n");
 	t_free(&t);
 	(void)close(extra);
+}
+
+static int
+count_fds(void)
+{
+	char path[64];
+	int fd, n = 0;
+
+	for (fd = 0; fd < 1024; fd++) {
+		(void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (access(path, F_OK) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* exec_run gives back every descriptor it opened, whatever the mode. */
+static void
+test_exec_leaks_no_descriptor(void **state)
+{
+	struct t t;
+	int before, mode, sp[2];
+
+	(void)state;
+	for (mode = 0; mode < 5; mode++) {
+		t_init(&t);
+		sp[0] = sp[1] = -1;
+		t_var(&t, "A", 0, EXEC_VAR_FILE);
+		t_var(&t, "B", 1, mode == 4 ? EXEC_VAR_FILE : EXEC_VAR_ENV);
+		if (mode == 1)
+			t.spec.flags = EXEC_PTY;
+		if (mode == 2)
+			t.spec.err_fd = t.outfd;
+		if (mode == 3) {
+			/* A socket on stdin is relayed through a pipe. */
+			assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0,
+			    sp), 0);
+			assert_int_equal(write(sp[1], "in\n", 3), 3);
+			(void)shutdown(sp[1], SHUT_WR);
+			t.spec.in_fd = sp[0];
+		}
+		before = count_fds();
+		t_run(&t, mode == 4 ? SH("nosuchcommand-airlock") :
+		    SH("cat; echo out; echo err >&2"));
+		assert_int_equal(count_fds(), before);
+		if (mode == 3)
+			assert_string_equal(t.out, "in\nout\n");
+		if (sp[0] >= 0) {
+			(void)close(sp[0]);
+			(void)close(sp[1]);
+		}
+		t_free(&t);
+	}
 }
 
 static void
@@ -1019,6 +1073,7 @@ main(void)
 		cmocka_unit_test(test_exec_env_value_reaches_child_masked),
 		cmocka_unit_test(test_exec_file_is_sealed_memfd_not_on_disk),
 		cmocka_unit_test(test_exec_child_inherits_only_std_and_file_fds),
+		cmocka_unit_test(test_exec_leaks_no_descriptor),
 		cmocka_unit_test(test_exec_rejects_bad_vars_before_running),
 		cmocka_unit_test(test_exec_binding_parse),
 		cmocka_unit_test(test_exec_exit_codes_and_signal_death),
