@@ -322,6 +322,13 @@ test_exec_leaks_no_descriptor(void **state)
 	(void)state;
 	for (mode = 0; mode < 5; mode++) {
 		t_init(&t);
+		/* Free the low numbers, so exec_run must move its own up. */
+		t.outfd = fcntl(t.outfd, F_DUPFD_CLOEXEC, 100);
+		t.errfd = fcntl(t.errfd, F_DUPFD_CLOEXEC, 100);
+		(void)close(t.spec.out_fd);
+		(void)close(t.spec.err_fd);
+		t.spec.out_fd = t.outfd;
+		t.spec.err_fd = t.errfd;
 		sp[0] = sp[1] = -1;
 		t_var(&t, "A", 0, EXEC_VAR_FILE);
 		t_var(&t, "B", 1, mode == 4 ? EXEC_VAR_FILE : EXEC_VAR_ENV);
