@@ -8,11 +8,13 @@
  *            the process tree through /proc, signalling, reaping, ending;
  *   pump.c   output streams (child -> filter -> caller) and input relay;
  *   pty.c    pseudo-terminal, raw mode, window size;
- *   run.c    exec_run: set-up, the poll loop, the end of the task.
+ *   setup.c  descriptors for the child, pumps, signals, subreaper;
+ *   run.c    exec_run: the poll loop, the end of the task, teardown.
  */
 #ifndef AIRLOCK_EXEC_INT_H
 #define AIRLOCK_EXEC_INT_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <termios.h>
@@ -171,8 +173,42 @@ void	pty_send_eof(int master, int partial);
 int	pty_make_raw(int fd, struct termios *saved);
 void	pty_restore(int fd, const struct termios *saved);
 
-/* ---- run.c -------------------------------------------------------------- */
+/* ---- setup.c and run.c -------------------------------------------------- */
 
+enum phase { PH_RUN, PH_END, PH_FINAL };
+
+struct run {
+	const struct exec_spec	*spec;
+	struct exec_result	*res;
+	struct exec_prep	 prep;
+	struct exec_task	 task;
+	struct exec_pump	 pump[2];	/* stdout, stderr */
+	struct exec_relay	 in;
+	unsigned char		*rbuf;
+	int			 sigfd;
+	int			 pidfd;
+	int			 master;	/* pty master, -1 */
+	int			 raw_fd;	/* terminal put in raw mode, -1 */
+	struct termios		 raw_saved;
+	sigset_t		 oldmask;
+	int			 mask_saved;
+	struct sigaction	 oldchld;
+	int			 chld_saved;
+	int			 oldreaper;
+	int			 reaper_set;
+	enum phase		 phase;
+	int64_t			 t0;
+	int64_t			 deadline;	/* timeout, 0: none */
+	int64_t			 end_deadline;	/* grace */
+	int64_t			 grace;
+	int			 notified;
+	int			 all_gone;	/* nothing of the task is left */
+	int			 stopped;	/* a signal asked to stop flushing */
+};
+
+int	setup_io(struct run *r, struct al_err *err);
+int	setup_signals(struct run *r, struct al_err *err);
+/* CLOCK_MONOTONIC in milliseconds. */
 int64_t	exec_now_ms(void);
 
 #endif
