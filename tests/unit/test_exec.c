@@ -2,7 +2,7 @@
  * Unit tests for src/exec: real fork and exec of /bin/sh and exec_probe.
  *
  * Every run injects a random canary and pipes the output through a real
- * masking filter (mask_*, below: a streaming search that holds back only a
+ * masking filter (mask_* in exec_fixture.c: a streaming search that holds back only a
  * possible start of the value), then checks that the canary appears nowhere
  * in what was written and that the text around it is intact.
  */
