@@ -150,8 +150,10 @@ struct exec_spec {
 	 * non-terminal device is passed as it is; a terminal or socket is
 	 * relayed through a pipe instead (it could be written to, bypassing
 	 * the filters), and a terminal is read only while the caller is in
-	 * its foreground process group.  With EXEC_PTY input is always
-	 * relayed to the pty (a terminal is put in raw mode meanwhile).
+	 * its foreground process group.  With EXEC_PTY input is relayed to
+	 * the pty (a terminal is put in raw mode meanwhile; at the end of
+	 * other input the pty gets one end-of-file), and -1 gives the child
+	 * /dev/null as stdin with the pty as stdout, stderr and /dev/tty.
 	 */
 	int			 in_fd;
 	int			 out_fd;	/* filtered stdout goes here */

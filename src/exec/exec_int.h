@@ -41,7 +41,7 @@ struct exec_prep {
 	unsigned	 maxfd;		/* close_range fallback */
 	const char	*cwd;
 	pid_t		 parent;
-	int		 pty;		/* child_fd[0..2] are the pty slave */
+	int		 pty;		/* child_fd[1] is the pty slave */
 };
 
 void	prep_init(struct exec_prep *p);

@@ -132,15 +132,22 @@ setup_io(struct run *r, struct al_err *err)
 	if (s->flags & EXEC_PTY) {
 		if (in >= 0 && isatty(in) && tcgetattr(in, &tio) == 0)
 			have_tio = 1;
-		if ((rc = pty_open(&r->master, &r->prep.child_fd[0],
+		if ((rc = pty_open(&r->master, &r->prep.child_fd[1],
 		    have_tio ? &tio : NULL, err)) != 0)
 			return rc;
-		if ((rc = prep_fd_above(&r->prep, &r->prep.child_fd[0],
+		if ((rc = prep_fd_above(&r->prep, &r->prep.child_fd[1],
 		    err)) != 0)
 			return rc;
-		r->prep.child_fd[1] = r->prep.child_fd[2] =
-		    r->prep.child_fd[0];
+		r->prep.child_fd[2] = r->prep.child_fd[1];
 		r->prep.pty = 1;
+		/*
+		 * No input at all: stdin is /dev/null (every read ends), the
+		 * terminal stays for output and /dev/tty.
+		 */
+		if (in < 0 && (rc = setup_input(r, -1, err)) != 0)
+			return rc;
+		if (in >= 0)
+			r->prep.child_fd[0] = r->prep.child_fd[1];
 		wfds[0] = in;
 		wfds[1] = s->out_fd;
 		wfds[2] = s->err_fd;

@@ -470,7 +470,7 @@ child_main(const struct exec_prep *p)
 		_exit(EXEC_STATUS_FAIL);
 	if (setsid() < 0)
 		child_fail(p, STAGE_SETUP, errno);
-	if (p->pty && ioctl(p->child_fd[0], TIOCSCTTY, 0) != 0)
+	if (p->pty && ioctl(p->child_fd[1], TIOCSCTTY, 0) != 0)
 		child_fail(p, STAGE_SETUP, errno);
 	for (i = 0; i < 3; i++)
 		if (dup2(p->child_fd[i], i) < 0)

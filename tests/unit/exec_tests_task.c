@@ -138,7 +138,8 @@ test_exec_pty_relays_window_size(void **state)
 	t.spec.out_fd = s;
 	t.spec.hooks.started = resize_outer;
 	t.spec.hooks.arg = &w;
-	t_run(&t, SH("stty size; kill -WINCH $PPID; sleep 0.1; stty size"));
+	t_run(&t, SH("stty size </dev/tty; kill -WINCH $PPID; sleep 0.1; "
+	    "stty size </dev/tty"));
 	assert_int_equal(t.res.status, 0);
 	(void)fcntl(m, F_SETFL, O_NONBLOCK);
 	n = read(m, buf, sizeof(buf) - 1);

@@ -150,6 +150,8 @@ test_exec_leaks_no_descriptor(void **state)
 		t_run(&t, mode == 4 ? SH("nosuchcommand-airlock") :
 		    SH("cat; echo out; echo err >&2"));
 		assert_int_equal(count_fds(), before);
+		if (mode == 1)
+			assert_string_equal(t.out, "out\r\nerr\r\n");
 		if (mode == 3)
 			assert_string_equal(t.out, "in\nout\n");
 		if (sp[0] >= 0) {
