@@ -1,0 +1,247 @@
+/*
+ * airlock exec: run one command inside the boundary (`airlock run`).
+ *
+ * exec_run starts the command as a child in its own session, with no
+ * controlling terminal (or, with EXEC_PTY, a pseudo-terminal of its own), so
+ * everything it prints reaches the caller only through the output filters:
+ * its stdout and stderr are pipes (or the pty) that a poll loop pumps through
+ * one filter per stream to out_fd and err_fd.  Each stream stays in order;
+ * stdout stays stdout and stderr stays stderr.
+ *
+ * Secret values are handed over as struct al_secret (guarded memory) and
+ * reach the child only:
+ *   EXEC_VAR_ENV   in its environment (VAR=value), built in guarded memory
+ *                  before the fork and wiped in the caller right after it;
+ *   EXEC_VAR_FILE  in a sealed memfd (F_SEAL_SEAL|SHRINK|GROW|WRITE) that
+ *                  the child inherits as descriptor N, with VAR=/dev/fd/N.
+ * Nothing is written to disk, and the caller's own argv and environment are
+ * never touched.
+ *
+ * The child inherits descriptors 0, 1, 2 and the memfds only: everything
+ * else is closed between fork and exec (close_range), and every descriptor
+ * exec_run opens is close-on-exec.  Between fork and exec the child makes
+ * only async-signal-safe calls; it resets every signal to its default
+ * disposition, unblocks all signals, calls setsid, asks for SIGKILL when the
+ * caller dies (PR_SET_PDEATHSIG) and execs the path that was looked up in
+ * PATH before the fork.  An exec that fails is reported back through a
+ * close-on-exec pipe, as git's run-command does.
+ *
+ * The caller becomes a child subreaper for the duration, so every process
+ * the command starts stays in its process tree, even one that daemonizes
+ * (double fork and setsid).  When the child exits, exec_run reads the output
+ * already written, then ends every remaining process of the task: SIGTERM
+ * (and SIGCONT), a grace period during which their output is still relayed,
+ * then SIGKILL until none is left.  A timeout ends the whole task the same
+ * way.  SIGINT, SIGTERM and SIGHUP sent to the caller are forwarded to the
+ * child's process group.  When exec_run returns, no process of the task is
+ * left and nothing more can reach out_fd or err_fd.
+ *
+ * Threads and children: exec_run blocks the signals of exec_signals() in
+ * the calling thread and reads them from a signalfd; a multithreaded caller
+ * must block them in every other thread too (before creating it), or they
+ * may be lost or kill the process.  Children of the caller that exist when
+ * exec_run starts are left alone (not signalled, not reaped); every other
+ * child that appears while it runs is taken as part of the task.
+ *
+ * Tying a lease to the task: the simplest binding is to revoke in
+ * hooks.child_exited (the command is over; its leftovers are being ended)
+ * or after exec_run returns (nothing of the task is left).  A lease bound to
+ * the broker connection is tied to the task's lifetime by keeping that
+ * connection open in the calling process across exec_run (it is
+ * close-on-exec and closed in the child anyway, so the task cannot hold it)
+ * and closing it after exec_run returns: if the caller is killed instead,
+ * the kernel closes the connection, the broker revokes, and the child gets
+ * SIGKILL through PR_SET_PDEATHSIG.
+ */
+#ifndef AIRLOCK_EXEC_H
+#define AIRLOCK_EXEC_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "airlock/base.h"
+
+/* Default time between SIGTERM and SIGKILL when the task is ended. */
+#define EXEC_GRACE_MS_DEFAULT	2000
+/* Longest variable name accepted in a binding. */
+#define EXEC_VAR_NAME_MAX	128
+/* Most secret values one run may inject. */
+#define EXEC_VARS_MAX		64
+
+/* Exit statuses, as env(1) and the CLI use them. */
+#define EXEC_STATUS_FAIL	125	/* exec_run failed before the child ran */
+#define EXEC_STATUS_NOEXEC	126	/* found but could not be executed */
+#define EXEC_STATUS_NOTFOUND	127	/* command not found */
+
+/* ---- output filters ----------------------------------------------------- */
+
+/*
+ * Where a filter sends bytes it lets through.  Returns 0, or a negative
+ * AL_E code that the filter must pass back to its caller.  The signature is
+ * the redactor's redact_emit_fn, so a redact stream adapts in two lines.
+ */
+typedef int (*exec_emit_fn)(void *arg, const void *p, size_t n);
+
+/*
+ * An output filter: write is called with each chunk the child printed, in
+ * order; it may hold back bytes (a possible start of a value) and must emit
+ * everything else through emit.  finish is called once at the end of the
+ * stream and must emit what is still held.  Both return 0 or a negative
+ * AL_E code (which ends the task: exec_run never lets unfiltered bytes
+ * through).  The chunk passed to write is unfiltered child output: a filter
+ * must not keep a pointer to it.
+ */
+struct exec_filter_ops {
+	int	(*write)(void *st, const void *p, size_t n, exec_emit_fn emit,
+		    void *arg);
+	int	(*finish)(void *st, exec_emit_fn emit, void *arg);
+};
+
+/* One filter state per stream; ops NULL means bytes pass unchanged. */
+struct exec_filter {
+	const struct exec_filter_ops	*ops;
+	void				*st;
+};
+
+/* ---- what to run -------------------------------------------------------- */
+
+enum exec_var_kind {
+	EXEC_VAR_ENV = 1,	/* VAR=value in the child's environment */
+	EXEC_VAR_FILE,		/* VAR=/dev/fd/N, a sealed memfd */
+};
+
+/* One secret value for the child. */
+struct exec_var {
+	const char		*name;	/* [A-Za-z_][A-Za-z0-9_]*, unique */
+	struct al_secret	*value;	/* borrowed; opened and closed again */
+	enum exec_var_kind	 kind;
+};
+
+/* Callbacks; any may be NULL. */
+struct exec_result;
+struct exec_hooks {
+	/* The command is running as pid (exec succeeded). */
+	void	(*started)(void *arg, pid_t pid);
+	/*
+	 * The child has exited and been reaped (r->status and friends are
+	 * set); leftovers of the task are about to be ended.  The place to
+	 * revoke leases as early as possible.
+	 */
+	void	(*child_exited)(void *arg, const struct exec_result *r);
+	void	 *arg;
+};
+
+#define EXEC_PTY	0x1	/* give the child a pseudo-terminal */
+
+struct exec_spec {
+	char *const		*argv;	/* argv[0]: a path, or looked up in PATH */
+	/* Base environment (NULL: the caller's environ); vars replace names. */
+	char *const		*envp;
+	const struct exec_var	*vars;
+	size_t			 nvars;
+	const char		*cwd;	/* NULL: the caller's */
+	int			 flags;	/* EXEC_PTY */
+	int64_t			 timeout_ms;	/* 0: none */
+	int64_t			 grace_ms;	/* TERM to KILL; 0: default */
+	/*
+	 * The child's input: -1 for /dev/null.  A pipe, regular file or
+	 * non-terminal device is passed as it is; a terminal or socket is
+	 * relayed through a pipe instead (it could be written to, bypassing
+	 * the filters), and a terminal is read only while the caller is in
+	 * its foreground process group.  With EXEC_PTY input is always
+	 * relayed to the pty (a terminal is put in raw mode meanwhile).
+	 */
+	int			 in_fd;
+	int			 out_fd;	/* filtered stdout goes here */
+	int			 err_fd;	/* filtered stderr goes here */
+	/*
+	 * One filter per stream.  When out_fd and err_fd are one file (the
+	 * same descriptor, pipe or terminal: 2>&1), the child gets a single
+	 * pipe for both so their order is kept, and only out is used; with
+	 * EXEC_PTY, out sees everything the pty prints and err is unused.
+	 */
+	struct exec_filter	 out;
+	struct exec_filter	 err;
+	struct exec_hooks	 hooks;
+};
+
+/* Fill spec with the defaults: fds 0, 1, 2, no filters, no timeout. */
+void	exec_spec_init(struct exec_spec *spec);
+
+/* ---- the outcome -------------------------------------------------------- */
+
+struct exec_result {
+	pid_t		pid;		/* the child, 0 if it never ran */
+	/*
+	 * What to exit with: the child's exit code, 128+N when signal N
+	 * killed it, 126/127 when the command could not be executed or was
+	 * not found, 125 when exec_run failed before the command ran (also a
+	 * failed chdir, as env -C does).
+	 */
+	int		status;
+	int		exit_code;	/* -1 when killed by a signal */
+	int		term_signal;	/* 0 when it exited */
+	int		exec_errno;	/* errno of a failed exec or chdir */
+	int		timed_out;	/* timeout_ms passed; the task was ended */
+	/*
+	 * Processes exec_run had to end: those left when the child exited,
+	 * or all of them when the timeout passed; and how many of them were
+	 * still there for SIGKILL after the grace period.
+	 */
+	unsigned	ended;
+	unsigned	killed;
+	uint64_t	out_bytes;	/* bytes read from the child's stdout */
+	uint64_t	err_bytes;	/* ... stderr */
+	uint64_t	dropped;	/* filtered bytes out_fd/err_fd refused */
+	int64_t		elapsed_ms;	/* fork to return */
+};
+
+/*
+ * Run spec->argv inside the boundary and wait until the task is over (see
+ * the top of this file).  res is always filled (status 125 when nothing ran).
+ *
+ * Returns 0 when the command ran and ended, whatever its status; otherwise
+ * a negative code with err naming what failed:
+ *   AL_EINVAL   bad spec (variable name, duplicate, NUL in an env value,
+ *               empty argv)
+ *   AL_ENOENT   command not found (status 127) or chdir failed (125)
+ *   AL_EPERM    command found but not executable (status 126)
+ *   AL_ESYS     a system call failed (memfd, pipe, fork, pty, ...)
+ *   AL_ENOMEM   out of memory
+ *   AL_EIO      a filter failed, or the task could not be ended; the task
+ *               was ended, res has the child's status
+ * out_fd and err_fd refusing output (a closed pipe) is not an error: that
+ * stream's source is closed so the child gets SIGPIPE, as in a pipeline,
+ * and res->dropped counts what was lost.
+ */
+int	exec_run(const struct exec_spec *spec, struct exec_result *res,
+	    struct al_err *err) AL_WUR;
+
+/*
+ * The signals exec_run takes over while it runs: SIGCHLD, SIGINT, SIGTERM,
+ * SIGHUP, SIGWINCH and SIGPIPE.
+ */
+void	exec_signals(sigset_t *set);
+
+/* ---- command-line helpers ----------------------------------------------- */
+
+/* A parsed "VAR=SECRET" argument of -e or --file. */
+struct exec_binding {
+	char		 var[EXEC_VAR_NAME_MAX + 1];
+	const char	*secret;	/* points into the parsed argument */
+};
+
+/*
+ * Parse "VAR=SECRET"; opt names the option in errors ("-e", "--file").
+ * VAR must be a portable variable name; SECRET must be non-empty (the
+ * caller checks it against the vault's naming rules).  AL_EINVAL otherwise.
+ */
+int	exec_binding_parse(const char *arg, const char *opt,
+	    struct exec_binding *out, struct al_err *err) AL_WUR;
+
+/* Whether name is a portable environment variable name. */
+int	exec_var_name_ok(const char *name);
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * Private to src/exec: the pieces exec_run is made of.
+ *
+ *   spawn.c  everything prepared before the fork (command path, environment
+ *            in guarded memory, memfds, descriptors), the child's side of
+ *            the fork and the exec-failure report;
+ *   task.c   the task's processes: children that existed before, walking
+ *            the process tree through /proc, signalling, reaping, ending;
+ *   pump.c   output streams (child -> filter -> caller) and input relay;
+ *   pty.c    pseudo-terminal, raw mode, window size;
+ *   setup.c  descriptors for the child, pumps, signals, subreaper;
+ *   run.c    exec_run: the poll loop, the end of the task, teardown.
+ */
+#ifndef AIRLOCK_EXEC_INT_H
+#define AIRLOCK_EXEC_INT_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <termios.h>
+
+#include "airlock/exec.h"
+
+/* ---- spawn.c ------------------------------------------------------------ */
+
+/* What the child needs, all of it prepared before the fork. */
+struct exec_prep {
+	char		*path;		/* resolved command */
+	char		**argv;		/* spec->argv (borrowed) */
+	char		**sh_argv;	/* "/bin/sh" path args..., for ENOEXEC */
+	char		**envp;		/* borrowed base strings + ours */
+	unsigned char	*senv;		/* guarded "VAR=value\0" strings */
+	size_t		 senv_cap;
+	char		*fenv;		/* "VAR=/dev/fd/N\0" strings */
+	int		 memfd[EXEC_VARS_MAX];
+	size_t		 nmemfd;
+	/* Sources the child dups to 0, 1, 2 (all above `base`). */
+	int		 child_fd[3];
+	int		 errpipe[2];	/* exec failure report, close-on-exec */
+	int		 base;		/* first descriptor the child closes */
+	unsigned	 maxfd;		/* close_range fallback */
+	const char	*cwd;
+	pid_t		 parent;
+	int		 pty;		/* child_fd[0..2] are the pty slave */
+};
+
+void	prep_init(struct exec_prep *p);
+/* Free everything; wipes the guarded environment. */
+void	prep_release(struct exec_prep *p);
+/*
+ * Resolve the command, validate and build the environment and the memfds.
+ * Sets res->status to 127/126 when the command cannot be found or run.
+ */
+int	prep_command(struct exec_prep *p, const struct exec_spec *spec,
+	    struct exec_result *res, struct al_err *err);
+/* Move our *fd to a close-on-exec descriptor >= p->base, closing the old. */
+int	prep_fd_above(struct exec_prep *p, int *fd, struct al_err *err);
+/*
+ * Fork and exec.  On return in the caller: *pid is set, the child's
+ * descriptors and the guarded environment are closed and wiped, and the
+ * exec failure (if any) has been read and mapped into res and err.
+ */
+int	prep_spawn(struct exec_prep *p, struct exec_result *res, pid_t *pid,
+	    struct al_err *err);
+
+/* ---- task.c ------------------------------------------------------------- */
+
+struct exec_task {
+	pid_t	 self;
+	pid_t	*pre;		/* children that existed before the task */
+	size_t	 npre;
+	pid_t	 child;		/* 0 until forked */
+	int	 child_reaped;
+	int	 child_wstatus;
+};
+
+int	task_init(struct exec_task *t, struct al_err *err);
+void	task_release(struct exec_task *t);
+/*
+ * Reap every task child of ours that has ended (never the pre-existing
+ * ones).  Sets child_reaped / child_wstatus when the child is among them.
+ */
+void	task_reap(struct exec_task *t);
+/*
+ * The live processes of the task: our children that are not pre-existing
+ * and all their descendants.  *out is malloc'ed; *n may be 0.
+ */
+int	task_collect(struct exec_task *t, pid_t **out, size_t *n);
+/* Send sig to every process of the task; *n gets how many there were. */
+int	task_signal(struct exec_task *t, int sig, size_t *n);
+/*
+ * SIGKILL every process of the task until none is left (reaping them),
+ * for at most limit_ms.  AL_EIO if some survive.
+ */
+int	task_kill_all(struct exec_task *t, int64_t limit_ms, size_t *n,
+	    struct al_err *err);
+
+/* ---- pump.c ------------------------------------------------------------- */
+
+enum pump_dst { DST_WRITE = 1, DST_NONBLOCK, DST_SEND };
+
+/* One output stream: child -> filter -> caller. */
+struct exec_pump {
+	int				 src;	/* ours, O_NONBLOCK; -1 when closed */
+	int				 dst;
+	int				 dst_owned;
+	enum pump_dst			 mode;
+	const struct exec_filter	*filter;
+	unsigned char			*q;	/* filtered, not yet written */
+	size_t				 qlen, qoff, qcap;
+	int				 src_done;	/* EOF / EIO / closed */
+	int				 dst_broken;
+	int				 finished;
+	int				 shared_src;	/* pty master: not ours to close */
+	uint64_t			 in_bytes;
+	uint64_t			 dropped;
+};
+
+/* Prepare p; dst is the caller's descriptor, reopened non-blocking if it can. */
+int	pump_init(struct exec_pump *p, int src, int dst,
+	    const struct exec_filter *f, struct al_err *err);
+void	pump_release(struct exec_pump *p);
+/* True while the pump should be polled for reading its source. */
+int	pump_wants_read(const struct exec_pump *p);
+/*
+ * Read once from the source into buf and pass it through the filter.
+ * Returns 1 when bytes were read, 0 when none were ready or the source
+ * ended (src_done set), or a negative code when the filter failed.
+ */
+int	pump_read(struct exec_pump *p, unsigned char *buf, size_t cap);
+/* Write queued bytes as far as dst takes them without blocking. */
+void	pump_flush(struct exec_pump *p);
+/* Run the filter's finish once. */
+int	pump_finish(struct exec_pump *p);
+/* Close the source (the child gets SIGPIPE / EIO on its next write). */
+void	pump_close_src(struct exec_pump *p);
+
+/* Input: caller -> child (pipe or pty master). */
+struct exec_relay {
+	int		 src;	/* caller's descriptor, not ours; -1: none */
+	int		 dst;	/* ours, O_NONBLOCK; -1 when closed */
+	int		 pty;	/* dst is the pty master (shared) */
+	unsigned char	 buf[4096];
+	size_t		 len, off;
+	int		 src_done;
+	unsigned char	 last;	/* last byte passed on */
+};
+
+void	relay_init(struct exec_relay *r, int src, int dst, int pty);
+int	relay_wants_read(const struct exec_relay *r);
+int	relay_wants_write(const struct exec_relay *r);
+void	relay_read(struct exec_relay *r);
+void	relay_write(struct exec_relay *r);
+/* Stop relaying; closes the child's stdin pipe. */
+void	relay_stop(struct exec_relay *r);
+
+/* ---- pty.c -------------------------------------------------------------- */
+
+/*
+ * Open a pty pair: *master (ours, O_NONBLOCK, close-on-exec) and *slave.
+ * When tio is not NULL the slave starts with those attributes.
+ */
+int	pty_open(int *master, int *slave, const struct termios *tio,
+	    struct al_err *err);
+/* Copy the window size of the first terminal among fds to the pty. */
+void	pty_copy_winsize(int master, const int *fds, size_t n);
+/*
+ * Tell the pty that input ended: VEOF when it is canonical (twice when a
+ * partial line is pending, as a user would type it).
+ */
+void	pty_send_eof(int master, int partial);
+/* Put terminal fd in raw mode, saving its attributes in saved. */
+int	pty_make_raw(int fd, struct termios *saved);
+void	pty_restore(int fd, const struct termios *saved);
+
+/* ---- setup.c and run.c -------------------------------------------------- */
+
+enum phase { PH_RUN, PH_END, PH_FINAL };
+
+struct run {
+	const struct exec_spec	*spec;
+	struct exec_result	*res;
+	struct exec_prep	 prep;
+	struct exec_task	 task;
+	struct exec_pump	 pump[2];	/* stdout, stderr */
+	struct exec_relay	 in;
+	unsigned char		*rbuf;
+	int			 sigfd;
+	int			 pidfd;
+	int			 master;	/* pty master, -1 */
+	int			 raw_fd;	/* terminal put in raw mode, -1 */
+	struct termios		 raw_saved;
+	sigset_t		 oldmask;
+	int			 mask_saved;
+	struct sigaction	 oldchld;
+	int			 chld_saved;
+	int			 oldreaper;
+	int			 reaper_set;
+	enum phase		 phase;
+	int64_t			 t0;
+	int64_t			 deadline;	/* timeout, 0: none */
+	int64_t			 end_deadline;	/* grace */
+	int64_t			 grace;
+	int			 notified;
+	int			 all_gone;	/* nothing of the task is left */
+	int			 stopped;	/* a signal asked to stop flushing */
+};
+
+int	setup_io(struct run *r, struct al_err *err);
+int	setup_signals(struct run *r, struct al_err *err);
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t	exec_now_ms(void);
+
+#endif

@@ -1,0 +1,422 @@
+/*
+ * test_exec, part two: the boundary (terminal, pty), ending the task
+ * (daemons, timeout, signals) and the caller's side.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "airlock/exec.h"
+#include "exec_fixture.h"
+#include "exec_tests.h"
+
+/* ---- the boundary ------------------------------------------------------- */
+
+/*
+ * The caller has a controlling terminal (as airlock run in a shell does);
+ * the child must not: it runs in a forked helper that takes a pty as its
+ * own controlling terminal first.  Exit codes of the helper tell the step.
+ */
+void
+test_exec_child_has_no_controlling_tty(void **state)
+{
+	int m, s, ws, fd;
+	pid_t helper;
+
+	(void)state;
+	if ((helper = fork()) == 0) {
+		struct t t;
+
+		if (setsid() < 0 || (m = posix_openpt(O_RDWR)) < 0 ||
+		    grantpt(m) != 0 || unlockpt(m) != 0)
+			_exit(10);
+		/* Without O_NOCTTY: it becomes our controlling terminal. */
+		if ((s = open(ptsname(m), O_RDWR)) < 0)
+			_exit(11);
+		if ((fd = open("/dev/tty", O_RDWR)) < 0)
+			_exit(12);
+		(void)close(fd);
+		t_init(&t);
+		t_var(&t, "TOKEN", 0, EXEC_VAR_ENV);
+		t.spec.argv = PROBE("tty", "TOKEN");
+		if (exec_run(&t.spec, &t.res, &t.err) != 0 || t.res.status != 0)
+			_exit(13);
+		t.out = slurp(t.outfd, &t.outn);
+		if (strcmp(t.out, "tty: No such device or address\n") != 0)
+			_exit(14);
+		_exit(0);
+	}
+	assert_true(helper > 0);
+	assert_int_equal(waitpid(helper, &ws, 0), helper);
+	assert_true(WIFEXITED(ws));
+	assert_int_equal(WEXITSTATUS(ws), 0);
+}
+
+void
+test_exec_pty_tty_output_is_filtered(void **state)
+{
+	struct t t;
+
+	(void)state;
+	t_init(&t);
+	t.spec.flags = EXEC_PTY;
+	t_var(&t, "TOKEN", 0, EXEC_VAR_ENV);
+	t_run(&t, PROBE("tty", "TOKEN"));
+	assert_int_equal(t.rc, 0);
+	assert_int_equal(t.res.status, 0);
+	assert_string_equal(t.out, "tty: opened\r\nvia-tty " MASK "\r\n");
+	assert_string_equal(t.errs, "");
+	t_free(&t);
+}
+
+struct winsz {
+	int	fd;
+	int	rows, cols;
+};
+
+static void
+resize_outer(void *arg, pid_t pid)
+{
+	struct winsz *w = arg;
+	struct winsize ws = { .ws_row = (unsigned short)w->rows,
+	    .ws_col = (unsigned short)w->cols };
+
+	(void)pid;
+	(void)ioctl(w->fd, TIOCSWINSZ, &ws);
+}
+
+/*
+ * The pty starts with the caller's terminal size and follows it on
+ * SIGWINCH: the outer terminal is resized once the child runs, then the
+ * child sends SIGWINCH to its parent as a window manager would.
+ */
+void
+test_exec_pty_relays_window_size(void **state)
+{
+	struct winsize ws = { .ws_row = 33, .ws_col = 99 };
+	struct winsz w;
+	struct termios tio;
+	char buf[512];
+	struct t t;
+	ssize_t n;
+	int m, s;
+
+	(void)state;
+	assert_true((m = posix_openpt(O_RDWR | O_NOCTTY)) >= 0);
+	assert_int_equal(grantpt(m), 0);
+	assert_int_equal(unlockpt(m), 0);
+	assert_true((s = open(ptsname(m), O_RDWR | O_NOCTTY)) >= 0);
+	assert_int_equal(ioctl(m, TIOCSWINSZ, &ws), 0);
+	assert_int_equal(tcgetattr(s, &tio), 0);
+	cfmakeraw(&tio);
+	assert_int_equal(tcsetattr(s, TCSANOW, &tio), 0);
+	w.fd = m;
+	w.rows = 40;
+	w.cols = 120;
+	t_init(&t);
+	t.spec.flags = EXEC_PTY;
+	t.spec.out_fd = s;
+	t.spec.hooks.started = resize_outer;
+	t.spec.hooks.arg = &w;
+	t_run(&t, SH("stty size; kill -WINCH $PPID; sleep 0.1; stty size"));
+	assert_int_equal(t.res.status, 0);
+	(void)fcntl(m, F_SETFL, O_NONBLOCK);
+	n = read(m, buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "33 99\r\n40 120\r\n");
+	t_free(&t);
+	(void)close(s);
+	(void)close(m);
+}
+
+static int
+proc_alive(pid_t pid)
+{
+	char path[64];
+
+	(void)snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	return access(path, F_OK) == 0;
+}
+
+static void
+daemon_case(int stubborn)
+{
+	struct t t;
+	int daemon_pid = 0;
+	size_t n1;
+	char *again;
+
+	t_init(&t);
+	t_var(&t, "TOKEN", 0, EXEC_VAR_ENV);
+	t_run(&t, stubborn ? PROBE("daemon", "TOKEN", "stubborn") :
+	    PROBE("daemon", "TOKEN"));
+	assert_int_equal(t.rc, 0);
+	assert_int_equal(t.res.status, 0);
+	assert_int_equal(sscanf(t.out, "daemon pid=%d\n", &daemon_pid), 1);
+	assert_true(daemon_pid > 0);
+	assert_non_null(strstr(t.out, "\ntick " MASK "\n"));
+	assert_false(proc_alive(daemon_pid));
+	assert_int_equal(t.res.ended, 1);
+	assert_int_equal(t.res.killed, stubborn ? 1 : 0);
+	if (stubborn)
+		assert_true(t.res.elapsed_ms >= 100);
+	assert_true(t.res.elapsed_ms < 2000);
+	/* Nothing more arrives after exec_run returned. */
+	n1 = t.outn;
+	(void)poll(NULL, 0, 30);
+	again = slurp(t.outfd, &n1);
+	assert_int_equal(n1, t.outn);
+	no_leak(&t, again, n1);
+	free(again);
+	t_free(&t);
+}
+
+void
+test_exec_daemonized_grandchild_is_ended(void **state)
+{
+	(void)state;
+	daemon_case(0);
+}
+
+void
+test_exec_stubborn_daemon_gets_sigkill(void **state)
+{
+	(void)state;
+	daemon_case(1);
+}
+
+void
+test_exec_timeout_ends_whole_task(void **state)
+{
+	struct t t;
+
+	(void)state;
+	t_init(&t);
+	t.spec.timeout_ms = 200;
+	t_run(&t, SH("sleep 10 & sleep 10; echo never"));
+	assert_int_equal(t.rc, 0);
+	assert_true(t.res.timed_out);
+	assert_int_equal(t.res.status, 128 + SIGTERM);
+	assert_int_equal(t.res.ended, 3);
+	assert_true(t.res.elapsed_ms >= 200 && t.res.elapsed_ms < 2000);
+	assert_string_equal(t.out, "");
+	t_free(&t);
+}
+
+void
+test_exec_forwards_int_term_hup(void **state)
+{
+	static const char *sigs[] = { "INT", "TERM", "HUP" };
+	char script[256], want[32];
+	struct t t;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		/* The child signals us; exec_run must pass it back down. */
+		(void)snprintf(script, sizeof(script), "trap 'echo got-%s; "
+		    "exit 7' %s; kill -%s $PPID; sleep 3 & wait", sigs[i],
+		    sigs[i], sigs[i]);
+		(void)snprintf(want, sizeof(want), "got-%s\n", sigs[i]);
+		t_init(&t);
+		t_run(&t, SH(script));
+		assert_int_equal(t.rc, 0);
+		assert_int_equal(t.res.status, 7);
+		assert_string_equal(t.out, want);
+		assert_true(t.res.elapsed_ms < 2000);
+		t_free(&t);
+	}
+}
+
+/* ---- the caller's side -------------------------------------------------- */
+
+void
+test_exec_preexisting_child_left_alone(void **state)
+{
+	struct t t;
+	pid_t other;
+	int ws;
+
+	(void)state;
+	if ((other = fork()) == 0) {
+		usleep(150 * 1000);
+		_exit(42);
+	}
+	assert_true(other > 0);
+	t_init(&t);
+	t_run(&t, SH("sleep 0.3 &"));
+	assert_int_equal(t.res.ended, 1);
+	t_free(&t);
+	assert_int_equal(waitpid(other, &ws, 0), other);
+	assert_true(WIFEXITED(ws));
+	assert_int_equal(WEXITSTATUS(ws), 42);
+}
+
+struct hooks_seen {
+	pid_t	started;
+	int	exited_status;
+	int	calls;
+};
+
+static void
+on_started(void *arg, pid_t pid)
+{
+	struct hooks_seen *h = arg;
+
+	h->started = pid;
+	h->calls++;
+}
+
+static void
+on_exited(void *arg, const struct exec_result *r)
+{
+	struct hooks_seen *h = arg;
+
+	h->exited_status = r->status;
+	h->calls += 10;
+}
+
+void
+test_exec_hooks_report_start_and_exit(void **state)
+{
+	struct hooks_seen h = { 0, -1, 0 };
+	struct t t;
+
+	(void)state;
+	t_init(&t);
+	t.spec.hooks.started = on_started;
+	t.spec.hooks.child_exited = on_exited;
+	t.spec.hooks.arg = &h;
+	t_run(&t, SH("exit 5"));
+	assert_int_equal(h.calls, 11);
+	assert_int_equal(h.started, t.res.pid);
+	assert_int_equal(h.exited_status, 5);
+	t_free(&t);
+}
+
+void
+test_exec_closed_reader_gives_child_sigpipe(void **state)
+{
+	struct t t;
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	(void)close(p[0]);
+	t_init(&t);
+	t.spec.out_fd = p[1];
+	t_run(&t, SH("yes"));
+	assert_int_equal(t.rc, 0);
+	assert_int_equal(t.res.status, 128 + SIGPIPE);
+	(void)close(p[1]);
+	t_free(&t);
+}
+
+void
+test_exec_stalled_reader_does_not_stall_timeout(void **state)
+{
+	struct t t;
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	t_init(&t);
+	t.spec.out_fd = p[1];
+	t.spec.timeout_ms = 200;
+	t_run(&t, SH("yes"));
+	assert_int_equal(t.rc, 0);
+	assert_true(t.res.timed_out);
+	assert_int_equal(t.res.status, 128 + SIGTERM);
+	assert_true(t.res.dropped > 0);
+	assert_true(t.res.elapsed_ms < 2000);
+	(void)close(p[0]);
+	(void)close(p[1]);
+	t_free(&t);
+}
+
+/*
+ * An interactive prompt through the pty: a separate "user" process reads
+ * the output, answers the prompt and reports how long the prompt took.
+ */
+void
+test_exec_pty_prompt_answered_quickly(void **state)
+{
+	int in[2], out[2], rep[2], ws;
+	char buf[4096], report[4200];
+	size_t got = 0;
+	long long t0, lat = -1;
+	struct t t;
+	pid_t user;
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(out), 0);
+	assert_int_equal(pipe(rep), 0);
+	if ((user = fork()) == 0) {
+		char *p;
+
+		(void)close(in[0]);
+		(void)close(out[1]);
+		(void)close(rep[0]);
+		while ((n = read(out[0], buf + got, sizeof(buf) - 1 - got)) >
+		    0) {
+			got += (size_t)n;
+			buf[got] = '\0';
+			if (lat < 0 && (p = strstr(buf, "Password: ")) != NULL &&
+			    sscanf(buf, "t0=%lld", &t0) == 1) {
+				lat = (mono_ns() - t0) / 1000;
+				(void)!write(in[1], "hunter2\n", 8);
+			}
+		}
+		n = snprintf(report, sizeof(report), "%lld\n%s", lat, buf);
+		(void)!write(rep[1], report, (size_t)n);
+		_exit(0);
+	}
+	(void)close(in[1]);
+	(void)close(out[0]);
+	(void)close(rep[1]);
+	t_init(&t);
+	t.spec.flags = EXEC_PTY;
+	t.spec.in_fd = in[0];
+	t.spec.out_fd = out[1];
+	t.spec.timeout_ms = 5000;
+	t_run(&t, PROBE("prompt"));
+	(void)close(out[1]);
+	(void)close(in[0]);
+	assert_int_equal(t.rc, 0);
+	assert_false(t.res.timed_out);
+	assert_int_equal(t.res.status, 0);
+	n = read(rep[0], report, sizeof(report) - 1);
+	assert_true(n > 0);
+	report[n] = '\0';
+	assert_int_equal(waitpid(user, &ws, 0), user);
+	(void)close(rep[0]);
+	assert_int_equal(sscanf(report, "%lld", &lat), 1);
+	print_message("prompt latency: %lld us\n", lat);
+	assert_true(lat >= 0 && lat < 50000);
+	assert_non_null(strstr(report, "Password: hunter2\r\ngot 7\r\n"));
+	t_free(&t);
+}
+
