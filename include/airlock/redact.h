@@ -1,0 +1,213 @@
+/*
+ * airlock redact: a streaming masker for known secret values, their
+ * encodings, and (optionally) pattern-rule hits.
+ *
+ * A struct redact is built once from the live values (redact_add_value),
+ * compiled (redact_compile) and is then immutable and read-only: any number
+ * of streams, in any number of threads, may share it.  A struct
+ * redact_stream masks one output stream (a child's stdout, say): bytes go in
+ * with redact_stream_write in pieces of any size, masked bytes come out
+ * through an emit callback, and redact_stream_finish releases the rest at
+ * end of file.
+ *
+ * WHAT IS MASKED
+ * For each value V (4 bytes to 64 KiB, any bytes) these patterns are
+ * compiled, each masked wherever it occurs in the stream:
+ *   - V itself; when V has line breaks, also V with every LF as CRLF (a pty
+ *     converts them) and with every CRLF as LF, and each line of V (LF or
+ *     CRLF) that is 8 bytes or longer on its own.  PEM armour lines
+ *     ("-----BEGIN ...-----", "-----END ...-----") are not secret and are not
+ *     masked on their own.
+ *   - hex, lower and upper case.
+ *   - base64, standard (+/) and URL-safe (-_) alphabets, padded or not, at
+ *     each of the three byte alignments inside longer base64 text.  The
+ *     guarantee: if a byte string X contains V at any offset, then in the
+ *     base64 of X every character computed from bytes of V alone is masked,
+ *     and so are the partial characters at either edge (they carry the top
+ *     2 or 4 bits of V's first byte, or the low 2 or 4 bits of its last),
+ *     and the "=" padding when V ends X.  Whatever X holds before or after V
+ *     does not hide it.  When X is V alone, the lines of its base64 wrapped
+ *     at 64 or 76 columns (PEM, MIME, base64(1)) are masked as well.
+ *   - URL percent-encoding: RFC 3986 (unreserved kept) with upper- or
+ *     lower-case hex, form encoding (space as "+"), JavaScript's
+ *     encodeURIComponent, and every byte encoded.
+ *   - JSON string escaping (minimal, with "\/", Go's HTML-safe \u003c form,
+ *     and ASCII-only \uXXXX), C escaping (\xHH or octal, double- or
+ *     single-quote style), XML/HTML escaping (text, and attributes with
+ *     &quot; &apos; / &#x27; / &#34; &#39;), and shell quoting ('\'' and
+ *     '"'"' inside single quotes, backslash escaping as printf %q does,
+ *     double-quote escaping).
+ * A variant identical to one already listed is compiled once.
+ *
+ * An occurrence becomes "[REDACTED:<name>]".  Masks are the union of all
+ * occurrences: overlapping occurrences merge into one mask named after the
+ * longest of them (the first added on a tie), so when one value is a prefix
+ * of another, or a line of a PEM key completes while the whole key is still
+ * arriving, the longest wins and nothing of either leaks.  Occurrences that
+ * only touch are masked separately.
+ *
+ * HOLDING BACK
+ * The patterns form one Aho-Corasick automaton whose state is the longest
+ * tail of the stream that is still the start of some pattern.  A stream
+ * holds back exactly those bytes (plus, when base64 forms are compiled, the
+ * one byte before them if it is a base64 character that could be the
+ * partial first character of one) and releases every byte the moment no
+ * pattern can include it.  So text that cannot begin a value passes at once,
+ * at most redact_max_held() bytes are ever held, and no prefix of a value or
+ * encoding passes before it is known not to be one, however the writes are
+ * split and however long the pauses between them.  Splits, 10 MB lines, NUL
+ * bytes and invalid UTF-8 make no difference: matching is on bytes.
+ *
+ * At end of file (redact_stream_finish) the held tail is released too,
+ * except that a tail of 6 or more bytes that is the start of a pattern is
+ * masked: a value cut off by a killed process does not leak its first half.
+ *
+ * RULES
+ * An optional rule matcher (redact_set_rule_matcher; the scanner supplies
+ * one) masks hits of pattern rules as "[REDACTED:<rule-id>]" in the same
+ * union.  Because a regular expression cannot say whether a partial line may
+ * still become a hit, a stream with rules also holds back the current line,
+ * up to the matcher's max_len bytes, until its newline arrives;
+ * redact_stream_flush releases it early (call it when the writer has been
+ * idle, so a prompt without a newline still shows).  Known values never
+ * depend on this: they are held by the automaton alone.
+ *
+ * MEMORY
+ * Values, encodings and the automaton (whose transitions spell the
+ * patterns) live only in libsodium guarded memory, read-only after compile,
+ * and are wiped when freed.  Held-back bytes of a stream live in guarded
+ * memory and are wiped as they are released and on free.  Nothing here
+ * logs, and no error message contains a value.
+ */
+#ifndef AIRLOCK_REDACT_H
+#define AIRLOCK_REDACT_H
+
+#include <stddef.h>
+
+#include "airlock/base.h"
+
+#define REDACT_VALUE_MIN	4		/* shorter values are refused */
+#define REDACT_VALUE_MAX	(64 * 1024)
+#define REDACT_NAME_MAX		64
+#define REDACT_LINE_MIN		8		/* shorter lines are not masked alone */
+#define REDACT_TAIL_MIN		6		/* pattern starts masked at EOF */
+#define REDACT_RULE_MAX		(64 * 1024)	/* largest rule max_len */
+
+struct redact;
+struct redact_stream;
+
+/*
+ * Receives output (emit must not be NULL): n bytes at p (never n == 0).  p is valid only during the
+ * call.  Return 0 to go on; nonzero aborts the write, which then returns
+ * AL_EIO and leaves the stream failed (every later call returns AL_EIO).
+ */
+typedef int (*redact_emit_fn)(void *arg, const void *p, size_t n);
+
+/*
+ * A rule matcher reports, through hit(), each rule hit it finds in the
+ * window p[0..n): off and len within the window, and the rule's id, a
+ * string of 1-64 characters of A-Z a-z 0-9 . _ - : / that must stay valid
+ * as long as the struct redact lives (the scanner's rule table).  It may
+ * report the same hit again in a later window.  It returns 0, or a negative
+ * AL_E code, which the write returns (the stream is then failed).
+ */
+typedef void (*redact_hit_fn)(void *hit_arg, size_t off, size_t len,
+    const char *rule_id);
+typedef int (*redact_rule_fn)(void *arg, const unsigned char *p, size_t n,
+    redact_hit_fn hit, void *hit_arg);
+
+/* A new empty set of values.  AL_ENOMEM. */
+int	redact_new(struct redact **out, struct al_err *err) AL_WUR;
+
+/*
+ * Add a value to mask as "[REDACTED:<name>]".  The secret is opened, read
+ * and closed again during the call; it is not kept (its patterns are copied
+ * into guarded memory).  name: 1-64 characters of A-Z a-z 0-9 . _ - : /.
+ * AL_EINVAL for a bad name, an empty value or one shorter than
+ * REDACT_VALUE_MIN bytes (too short to mask without masking ordinary text),
+ * or after compile; AL_ETOOBIG past REDACT_VALUE_MAX; AL_ENOMEM.
+ */
+int	redact_add_value(struct redact *r, const char *name,
+	    struct al_secret *value, struct al_err *err) AL_WUR;
+
+/*
+ * Install a rule matcher (before compile).  max_len (1 to REDACT_RULE_MAX)
+ * is the longest hit it can report; a stream holds up to that many bytes of
+ * an unfinished line for it.  AL_EINVAL for a bad max_len or after compile.
+ */
+int	redact_set_rule_matcher(struct redact *r, redact_rule_fn fn, void *arg,
+	    size_t max_len, struct al_err *err) AL_WUR;
+
+/*
+ * Build the automaton and make the set immutable.  A set with no values is
+ * valid (it passes everything through, masking rule hits only).
+ * AL_ETOOBIG when the values together would need more than 8 million
+ * automaton states; AL_ENOMEM.
+ */
+int	redact_compile(struct redact *r, struct al_err *err) AL_WUR;
+
+/* Wipe and free everything.  NULL is a no-op.  Free the streams first. */
+void	redact_free(struct redact *r);
+
+/* Number of values added, and of distinct patterns compiled. */
+size_t	redact_value_count(const struct redact *r);
+size_t	redact_pattern_count(const struct redact *r);
+
+/*
+ * The most bytes a stream of r ever holds back: the longest pattern plus
+ * one (the base64 lead character), or the rule matcher's max_len if larger.
+ * Valid after compile.
+ */
+size_t	redact_max_held(const struct redact *r);
+
+/*
+ * A stream over the compiled r, which must outlive it.  AL_EINVAL if r is
+ * not compiled; AL_ENOMEM.
+ */
+int	redact_stream_new(const struct redact *r, struct redact_stream **out)
+	    AL_WUR;
+
+/*
+ * Feed n bytes (any n, including 0).  Every byte that can no longer be part
+ * of a match is emitted before the call returns, masks included.  AL_EIO if
+ * emit aborted, AL_ENOMEM, or the matcher's error; AL_EINVAL after finish.
+ */
+int	redact_stream_write(struct redact_stream *s, const void *p, size_t n,
+	    redact_emit_fn emit, void *arg) AL_WUR;
+
+/*
+ * Release what is held only for the rule matcher (an unfinished line): the
+ * matcher sees it first, as at end of file.  Bytes that may begin a value
+ * stay held.  A no-op without a matcher.  Errors as for write.
+ */
+int	redact_stream_flush(struct redact_stream *s, redact_emit_fn emit,
+	    void *arg) AL_WUR;
+
+/*
+ * End of input: mask or release everything held (a held tail of 6 bytes
+ * or more that begins a pattern is masked, see HOLDING BACK).  After it
+ * only the counters, redact_stream_held and redact_stream_free may be used.
+ */
+int	redact_stream_finish(struct redact_stream *s, redact_emit_fn emit,
+	    void *arg) AL_WUR;
+
+/* Bytes held back right now (never more than redact_max_held). */
+size_t	redact_stream_held(const struct redact_stream *s);
+
+/* Bytes written into and emitted by the stream, and masks emitted. */
+unsigned long long redact_stream_in(const struct redact_stream *s);
+unsigned long long redact_stream_out(const struct redact_stream *s);
+unsigned long long redact_stream_masks(const struct redact_stream *s);
+
+/* Wipe held bytes and free.  NULL is a no-op. */
+void	redact_stream_free(struct redact_stream *s);
+
+/*
+ * Mask the whole buffer p[0..n) (one write and finish) and append the
+ * result to out, a buffer the caller initialised.  AL_ETOOBIG past out's
+ * maximum; other errors as for write.
+ */
+int	redact_buffer(const struct redact *r, const void *p, size_t n,
+	    struct al_buf *out, struct al_err *err) AL_WUR;
+
+#endif

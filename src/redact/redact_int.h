@@ -1,0 +1,133 @@
+/*
+ * Private to src/redact: the pattern list, the compiled automaton and the
+ * guarded growable arrays they are built in.
+ */
+#ifndef AIRLOCK_REDACT_INT_H
+#define AIRLOCK_REDACT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "airlock/redact.h"
+
+#define RX_NONE		UINT32_MAX
+#define RX_MAX_STATES	(8u * 1024 * 1024)
+
+/*
+ * A growable array in libsodium guarded memory.  It never reallocs: growth
+ * copies into a new region and sodium_free wipes the old one, so no stale
+ * copy of secret bytes is left in the heap.
+ */
+struct gvec {
+	unsigned char	*p;
+	size_t		 len;	/* bytes in use */
+	size_t		 cap;
+};
+
+int	gvec_reserve(struct gvec *v, size_t add) AL_WUR;
+int	gvec_append(struct gvec *v, const void *p, size_t n) AL_WUR;
+void	gvec_release(struct gvec *v);
+
+/*
+ * One pattern: bytes at arena[off..off+len).  lead_mask/lead_val describe
+ * the partial base64 character that may precede a base64 core: a base64
+ * character c before the match is masked too when
+ * (value(c) & lead_mask) == lead_val.  lead_mask 0: no such character.
+ */
+struct rx_pat {
+	uint32_t	off;
+	uint32_t	len;
+	uint32_t	value;		/* index of the value (its label) */
+	uint32_t	same;		/* next pattern with the same bytes */
+	uint8_t		lead_mask;
+	uint8_t		lead_val;
+	uint8_t		dup;		/* same bytes, value and lead as another */
+};
+
+/*
+ * The compiled automaton, one guarded region.  States are numbered
+ *   [0, nhot)        dense rows, no output  (the fast path)
+ *   [nhot, ndense)   dense rows, with output
+ *   [ndense, nstate) sparse: children in the edge arrays, else fail link
+ * and a state is carried around premultiplied by ncls, the row width, so a
+ * dense step is one load: t = dense[t + cls[byte]].
+ */
+struct rx_ac {
+	uint32_t	 nstate, ndense, nhot, ncls;
+	uint32_t	 hot_limit;	/* nhot * ncls */
+	uint32_t	 dense_limit;	/* ndense * ncls */
+	uint32_t	 npat;
+	uint32_t	 maxlen;	/* longest pattern */
+	int		 has_lead;	/* some pattern has a lead character */
+	uint16_t	 cls[256];	/* byte -> column */
+	uint8_t		 b64val[256];	/* base64 value of a byte, 0xff: none */
+	uint8_t		 lead_ok[256];	/* may be the lead of some pattern */
+	uint32_t	*dense;		/* ndense * ncls premultiplied targets */
+	uint32_t	*fail;		/* per state: fail link (state id) */
+	uint32_t	*depth;		/* per state: length of its string */
+	uint32_t	*out;		/* per state: first pattern, RX_NONE */
+	uint32_t	*dict;		/* per state: next state with output */
+	uint32_t	*rep;		/* per state: value of a pattern through it */
+	uint32_t	*eoff;		/* sparse state s: edges [eoff[s-ndense], +1) */
+	uint16_t	*ecls;
+	uint32_t	*eto;
+	const struct rx_pat *pat;	/* r->pats, read-only after compile */
+	size_t		 size;		/* bytes of the whole region */
+};
+
+struct redact {
+	int		 compiled;
+	size_t		 nvalue;
+	char		**label;	/* "[REDACTED:name]" per value */
+	size_t		*label_len;
+	struct gvec	 arena;		/* pattern bytes (guarded) */
+	struct gvec	 pats;		/* struct rx_pat (guarded) */
+	struct rx_ac	*ac;		/* after compile */
+	redact_rule_fn	 rule_fn;
+	void		*rule_arg;
+	size_t		 rule_max;
+	size_t		 max_held;
+};
+
+/* Add one pattern for value (copies the bytes).  encode.c helpers use it. */
+int	rx_pat_add(struct redact *r, const unsigned char *p, size_t n,
+	    uint32_t value, uint8_t lead_mask, uint8_t lead_val) AL_WUR;
+
+/* Generate every pattern of value v[0..n) (encode.c). */
+int	rx_gen_patterns(struct redact *r, uint32_t value,
+	    const unsigned char *v, size_t n) AL_WUR;
+
+/* Build r->ac from r's patterns (automaton.c). */
+int	rx_ac_build(struct redact *r, struct al_err *err) AL_WUR;
+void	rx_ac_free(struct rx_ac *ac);
+
+/* One automaton step from state id on column c, for sparse states. */
+uint32_t rx_ac_step(const struct rx_ac *ac, uint32_t id, uint16_t c);
+
+#define RX_EVMAX	1024		/* events recorded per scan */
+#define RX_LANES	4
+
+/* Scratch for the interleaved scan (events of each lane). */
+struct rx_lanes {
+	uint32_t	ev[RX_LANES][2 * RX_EVMAX];
+};
+
+/*
+ * Run the automaton over p[0..n) from state *tp (premultiplied), recording
+ * in ev the end offset (1-based, within p) and state id of every state with
+ * output, at most RX_EVMAX.  Returns the bytes consumed: n, or fewer when
+ * the events filled up (scan.c).
+ */
+size_t	rx_scan(const struct rx_ac *ac, uint32_t *tp, const unsigned char *p,
+	    size_t n, uint32_t *ev, size_t *nev, struct rx_lanes *lanes);
+
+/*
+ * For tests: call fn for every distinct compiled pattern in pattern order
+ * (the order masks are added in on a tie).  The bytes are secret material.
+ */
+typedef void (*rx_pat_fn)(void *arg, const unsigned char *p, size_t n,
+    uint32_t value, uint8_t lead_mask, uint8_t lead_val);
+void	rx_patterns(const struct redact *r, rx_pat_fn fn, void *arg);
+const char *rx_label(const struct redact *r, uint32_t value);
+
+#endif

@@ -1,0 +1,538 @@
+/*
+ * One output stream through the automaton.
+ *
+ * Offsets are absolute (bytes since the stream began).  Everything before
+ * `released` has been emitted, raw or as a mask.  Occurrences found but not
+ * yet emitted are kept as a sorted list of disjoint intervals, the union of
+ * every occurrence so far; an interval is emitted once no later occurrence
+ * can overlap it, which is when it ends at or before the hold point: the
+ * start of the automaton's current string (less the base64 lead byte).
+ * No later occurrence can start before the hold point, because its bytes
+ * would be a longer tail that is still the start of a pattern.
+ *
+ * Held bytes [buf_base, pos) sit in guarded memory; bytes that are inside
+ * the first pending interval are not kept, since they will never be shown.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "redact_int.h"
+
+#define RX_CHUNK	(64 * 1024)	/* bytes scanned before settling */
+
+struct ival {
+	uint64_t	 s, e;
+	uint64_t	 ws;		/* start of the occurrence that names it */
+	uint32_t	 weight;	/* length of the occurrence */
+	uint32_t	 value;		/* RX_NONE: a rule hit */
+	const char	*rule;
+};
+
+struct redact_stream {
+	const struct redact	*r;
+	const struct rx_ac	*ac;
+	uint32_t		 t;		/* state, premultiplied */
+	int			 failed;
+	int			 finished;
+	uint64_t		 pos;		/* bytes in */
+	uint64_t		 released;	/* bytes decided and emitted */
+	uint64_t		 buf_base;	/* offset of hold[0] */
+	unsigned char		*hold;		/* guarded */
+	size_t			 hold_len, hold_cap;
+	struct ival		*pend;
+	size_t			 npend, cappend;
+	uint32_t		 ev[2 * RX_EVMAX];
+	struct rx_lanes		 lanes;		/* scratch of rx_scan */
+	uint64_t		 line_start;	/* rules: after the last LF */
+	unsigned char		*win;		/* rules: guarded window */
+	size_t			 win_cap;
+	unsigned long long	 nout;
+	unsigned long long	 nmask;
+	/* The chunk being settled: bytes [c0, c0 + cn) at cp. */
+	const unsigned char	*cp;
+	uint64_t		 c0;
+	size_t			 cn;
+	redact_emit_fn		 emit;
+	void			*arg;
+	int			 rc;		/* first error while settling */
+};
+
+static int
+guarded_grow(unsigned char **p, size_t *cap, size_t keep, size_t need)
+{
+	unsigned char *np;
+	size_t ncap = (need + 4095) & ~(size_t)4095;
+
+	if (need <= *cap)
+		return 0;
+	if ((np = sodium_malloc(ncap)) == NULL)
+		return AL_ENOMEM;
+	if (keep)
+		memcpy(np, *p, keep);
+	if (*p != NULL)
+		sodium_free(*p);
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+int
+redact_stream_new(const struct redact *r, struct redact_stream **out)
+{
+	struct redact_stream *s;
+	size_t need;
+
+	*out = NULL;
+	if (r == NULL || !r->compiled)
+		return AL_EINVAL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return AL_ENOMEM;
+	s->r = r;
+	s->ac = r->ac;
+	need = r->max_held + 64;
+	if (guarded_grow(&s->hold, &s->hold_cap, 0, need) != 0 ||
+	    (r->rule_fn != NULL && guarded_grow(&s->win, &s->win_cap, 0,
+	    need + RX_CHUNK) != 0)) {
+		redact_stream_free(s);
+		return AL_ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+void
+redact_stream_free(struct redact_stream *s)
+{
+	if (s == NULL)
+		return;
+	if (s->hold != NULL)
+		sodium_free(s->hold);
+	if (s->win != NULL)
+		sodium_free(s->win);
+	free(s->pend);
+	free(s);
+}
+
+size_t
+redact_stream_held(const struct redact_stream *s)
+{
+	return s->hold_len;
+}
+
+unsigned long long
+redact_stream_in(const struct redact_stream *s)
+{
+	return s->pos;
+}
+
+unsigned long long
+redact_stream_out(const struct redact_stream *s)
+{
+	return s->nout;
+}
+
+unsigned long long
+redact_stream_masks(const struct redact_stream *s)
+{
+	return s->nmask;
+}
+
+static void
+put(struct redact_stream *s, const void *p, size_t n)
+{
+	if (s->rc != 0 || n == 0)
+		return;
+	if (s->emit(s->arg, p, n) != 0)
+		s->rc = AL_EIO;
+	else
+		s->nout += n;
+}
+
+/* Emit the raw bytes [from, to), from the hold buffer or the chunk. */
+static void
+put_raw(struct redact_stream *s, uint64_t from, uint64_t to)
+{
+	uint64_t b;
+
+	if (from >= to)
+		return;
+	assert(from >= s->buf_base);
+	if (from < s->c0) {
+		b = to < s->c0 ? to : s->c0;
+		put(s, s->hold + (from - s->buf_base), (size_t)(b - from));
+		from = b;
+	}
+	if (from < to)
+		put(s, s->cp + (from - s->c0), (size_t)(to - from));
+}
+
+static unsigned char
+byte_at(const struct redact_stream *s, uint64_t off)
+{
+	return off >= s->c0 ? s->cp[off - s->c0] : s->hold[off - s->buf_base];
+}
+
+static int
+rule_id_ok(const char *id)
+{
+	size_t n;
+
+	for (n = 0; id[n] != '\0'; n++)
+		if (n >= REDACT_NAME_MAX || strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789._-:/", id[n]) == NULL)
+			return 0;
+	return n > 0;
+}
+
+static void
+put_label(struct redact_stream *s, const struct ival *iv)
+{
+	char tmp[REDACT_NAME_MAX + 16];
+	size_t n;
+
+	s->nmask++;
+	if (iv->value != RX_NONE) {
+		put(s, s->r->label[iv->value], s->r->label_len[iv->value]);
+		return;
+	}
+	n = (size_t)snprintf(tmp, sizeof(tmp), "[REDACTED:%s]",
+	    rule_id_ok(iv->rule) ? iv->rule : "rule");
+	put(s, tmp, n < sizeof(tmp) ? n : sizeof(tmp) - 1);
+}
+
+/* Emit every pending interval that ends at or before limit. */
+static void
+settle_front(struct redact_stream *s, uint64_t limit)
+{
+	size_t k = 0;
+
+	while (k < s->npend && s->pend[k].e <= limit) {
+		put_raw(s, s->released, s->pend[k].s);
+		put_label(s, &s->pend[k]);
+		s->released = s->pend[k].e;
+		k++;
+	}
+	if (k) {
+		memmove(s->pend, s->pend + k, (s->npend - k) * sizeof(*s->pend));
+		s->npend -= k;
+	}
+}
+
+static int
+better(const struct ival *a, const struct ival *b)
+{
+	return a->weight > b->weight ||
+	    (a->weight == b->weight && a->ws < b->ws);
+}
+
+/* Add an occurrence to the union. */
+static void
+add_ival(struct redact_stream *s, struct ival iv)
+{
+	size_t i, j, k;
+	struct ival *np;
+
+	if (iv.s < s->released)
+		iv.s = s->released;
+	if (iv.e <= iv.s || s->rc != 0)
+		return;
+	for (i = 0; i < s->npend && s->pend[i].e <= iv.s; i++)
+		;
+	for (j = i; j < s->npend && s->pend[j].s < iv.e; j++)
+		;
+	if (i < j) {		/* merge pend[i, j) into iv */
+		struct ival m = s->pend[i];
+
+		for (k = i; k < j; k++) {
+			if (better(&s->pend[k], &m))
+				m = s->pend[k];
+		}
+		if (better(&iv, &m)) {
+			m.ws = iv.ws;
+			m.weight = iv.weight;
+			m.value = iv.value;
+			m.rule = iv.rule;
+		}
+		m.s = iv.s < s->pend[i].s ? iv.s : s->pend[i].s;
+		m.e = iv.e > s->pend[j - 1].e ? iv.e : s->pend[j - 1].e;
+		s->pend[i] = m;
+		memmove(s->pend + i + 1, s->pend + j,
+		    (s->npend - j) * sizeof(*s->pend));
+		s->npend -= j - i - 1;
+		return;
+	}
+	if (s->npend == s->cappend) {
+		k = s->cappend ? s->cappend * 2 : 16;
+		if ((np = realloc(s->pend, k * sizeof(*np))) == NULL) {
+			s->rc = AL_ENOMEM;
+			return;
+		}
+		s->pend = np;
+		s->cappend = k;
+	}
+	memmove(s->pend + i + 1, s->pend + i, (s->npend - i) * sizeof(*np));
+	s->pend[i] = iv;
+	s->npend++;
+}
+
+/* Every pattern that ends with state id at offset e becomes an interval. */
+static void
+on_event(struct redact_stream *s, uint64_t e, uint32_t id)
+{
+	const struct rx_ac *ac = s->ac;
+	const struct rx_pat *pat;
+	struct ival iv;
+	uint32_t sid, pi;
+	unsigned char v;
+
+	sid = ac->out[id] != RX_NONE ? id : ac->dict[id];
+	for (; sid != RX_NONE; sid = ac->dict[sid]) {
+		for (pi = ac->out[sid]; pi != RX_NONE; pi = pat->same) {
+			pat = &ac->pat[pi];
+			memset(&iv, 0, sizeof(iv));
+			iv.e = e;
+			iv.s = e - pat->len;
+			if (pat->lead_mask != 0 && iv.s >= 1 &&
+			    iv.s - 1 >= s->buf_base) {
+				v = ac->b64val[byte_at(s, iv.s - 1)];
+				if (v != 0xff &&
+				    (v & pat->lead_mask) == pat->lead_val)
+					iv.s--;
+			}
+			iv.ws = e - pat->len;
+			iv.weight = pat->len;
+			iv.value = pat->value;
+			add_ival(s, iv);
+		}
+	}
+}
+
+struct rule_ctx {
+	struct redact_stream	*s;
+	uint64_t		 base;
+	size_t			 n;
+};
+
+static void
+on_rule_hit(void *arg, size_t off, size_t len, const char *rule_id)
+{
+	struct rule_ctx *rc = arg;
+	struct ival iv;
+
+	if (len == 0 || off > rc->n || len > rc->n - off || rule_id == NULL)
+		return;
+	memset(&iv, 0, sizeof(iv));
+	iv.s = iv.ws = rc->base + off;
+	iv.e = iv.s + len;
+	iv.weight = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+	iv.value = RX_NONE;
+	iv.rule = rule_id;
+	add_ival(rc->s, iv);
+}
+
+/* Show the rule matcher the unreleased window [buf_base, pos). */
+static void
+run_rules(struct redact_stream *s)
+{
+	const struct redact *r = s->r;
+	struct rule_ctx ctx;
+	size_t nold = (size_t)(s->c0 - s->buf_base), n = nold + s->cn;
+	int rc;
+
+	if (r->rule_fn == NULL || n == 0 || s->rc != 0)
+		return;
+	if (guarded_grow(&s->win, &s->win_cap, 0, n) != 0) {
+		s->rc = AL_ENOMEM;
+		return;
+	}
+	memcpy(s->win, s->hold, nold);
+	if (s->cn)
+		memcpy(s->win + nold, s->cp, s->cn);
+	ctx.s = s;
+	ctx.base = s->buf_base;
+	ctx.n = n;
+	rc = r->rule_fn(r->rule_arg, s->win, n, on_rule_hit, &ctx);
+	sodium_memzero(s->win, n);
+	if (rc != 0 && s->rc == 0)
+		s->rc = rc < 0 ? rc : AL_EIO;
+}
+
+/*
+ * After a chunk (or at flush/finish with an empty chunk): emit what is
+ * decided and keep the rest.  rules_eof: the rule matcher holds nothing.
+ */
+static void
+settle(struct redact_stream *s, int rules_eof, int eof)
+{
+	const struct rx_ac *ac = s->ac;
+	uint64_t w, hold_from, upto, keep, rule_from, lo;
+	size_t nkeep, nold;
+	uint32_t d;
+
+	run_rules(s);
+	d = ac->depth[s->t / ac->ncls];
+	w = s->pos - d;
+	hold_from = w;
+	if (eof) {
+		if (d >= REDACT_TAIL_MIN) {
+			struct ival iv;
+
+			memset(&iv, 0, sizeof(iv));
+			iv.s = iv.ws = w;
+			iv.e = s->pos;
+			iv.weight = d;
+			iv.value = ac->rep[s->t / ac->ncls];
+			add_ival(s, iv);
+		}
+		hold_from = s->pos;
+	} else if (ac->has_lead && w >= 1 && w - 1 >= s->buf_base &&
+	    ac->lead_ok[byte_at(s, w - 1)])
+		hold_from = w - 1;
+	if (s->r->rule_fn != NULL && !rules_eof) {
+		rule_from = s->pos - (s->pos - s->line_start < s->r->rule_max ?
+		    s->pos - s->line_start : s->r->rule_max);
+		if (rule_from < hold_from)
+			hold_from = rule_from;
+	}
+	if (hold_from < s->released)
+		hold_from = s->released;
+	settle_front(s, hold_from);
+	upto = s->npend && s->pend[0].s < hold_from ? s->pend[0].s : hold_from;
+	put_raw(s, s->released, upto);
+	if (upto > s->released)
+		s->released = upto;
+	if (s->rc != 0)
+		return;
+
+	/*
+	 * Keep [keep, pos) in the hold buffer, wiping what leaves it.  Bytes
+	 * inside the first pending mask are never shown, so they need not be
+	 * kept, except from w - 1 on: a later occurrence starts at w or after,
+	 * and a base64 core's lead check reads the byte before it.
+	 */
+	keep = s->released;
+	if (s->npend && s->pend[0].s == keep) {
+		keep = s->pend[0].e;
+		lo = w >= 1 ? w - 1 : 0;
+		if (lo < keep)
+			keep = lo > s->released ? lo : s->released;
+	}
+	nkeep = (size_t)(s->pos - keep);
+	nold = s->hold_len;
+	if (guarded_grow(&s->hold, &s->hold_cap, nold, nkeep) != 0) {
+		s->rc = AL_ENOMEM;
+		return;
+	}
+	if (keep < s->c0) {
+		memmove(s->hold, s->hold + (keep - s->buf_base),
+		    (size_t)(s->c0 - keep));
+		if (s->cn)
+			memcpy(s->hold + (s->c0 - keep), s->cp, s->cn);
+	} else if (nkeep)
+		memcpy(s->hold, s->cp + (keep - s->c0), nkeep);
+	if (nold > nkeep)
+		sodium_memzero(s->hold + nkeep, nold - nkeep);
+	s->hold_len = nkeep;
+	s->buf_base = keep;
+	s->cp = NULL;
+	s->c0 = s->pos;
+	s->cn = 0;
+}
+
+static int
+begin(struct redact_stream *s, redact_emit_fn emit, void *arg)
+{
+	if (s->failed)
+		return AL_EIO;
+	if (s->finished)
+		return AL_EINVAL;
+	s->emit = emit;
+	s->arg = arg;
+	s->rc = 0;
+	return 0;
+}
+
+static int
+end(struct redact_stream *s)
+{
+	if (s->rc != 0)
+		s->failed = 1;
+	return s->rc;
+}
+
+int
+redact_stream_write(struct redact_stream *s, const void *buf, size_t n,
+    redact_emit_fn emit, void *arg)
+{
+	const unsigned char *p = buf, *nl;
+	size_t m, used, nev, i;
+	int rc;
+
+	if ((rc = begin(s, emit, arg)) != 0)
+		return rc;
+	while (n > 0 && s->rc == 0) {
+		m = n < RX_CHUNK ? n : RX_CHUNK;
+		s->c0 = s->pos;
+		s->cp = p;
+		used = rx_scan(s->ac, &s->t, p, m, s->ev, &nev, &s->lanes);
+		s->cn = used;
+		s->pos += used;
+		for (i = 0; i < nev; i++) {
+			uint64_t e = s->c0 + s->ev[2 * i];
+			uint32_t id = s->ev[2 * i + 1];
+
+			/*
+			 * Settle what cannot grow any more, so a chunk full
+			 * of matches keeps the list short.  With a rule
+			 * matcher, hits are only known after the chunk.
+			 */
+			if (s->r->rule_fn == NULL &&
+			    e - s->c0 > s->ac->depth[id])
+				settle_front(s, e - s->ac->depth[id] - 1);
+			on_event(s, e, id);
+		}
+		if (s->r->rule_fn != NULL &&
+		    (nl = memrchr(p, '\n', used)) != NULL)
+			s->line_start = s->c0 + (uint64_t)(nl - p) + 1;
+		settle(s, 0, 0);
+		p += used;
+		n -= used;
+	}
+	return end(s);
+}
+
+int
+redact_stream_flush(struct redact_stream *s, redact_emit_fn emit, void *arg)
+{
+	int rc;
+
+	if ((rc = begin(s, emit, arg)) != 0)
+		return rc;
+	if (s->r->rule_fn != NULL)
+		settle(s, 1, 0);
+	return end(s);
+}
+
+int
+redact_stream_finish(struct redact_stream *s, redact_emit_fn emit,
+    void *arg)
+{
+	int rc;
+
+	if ((rc = begin(s, emit, arg)) != 0)
+		return rc;
+	settle(s, 1, 1);
+	settle_front(s, UINT64_MAX);
+	put_raw(s, s->released, s->pos);
+	s->released = s->pos;
+	if (s->hold_len)
+		sodium_memzero(s->hold, s->hold_len);
+	s->hold_len = 0;
+	s->buf_base = s->pos;
+	s->finished = 1;
+	return end(s);
+}

@@ -1,0 +1,55 @@
+/*
+ * Shared by the redactor's unit tests (test_redact.c and the files listed
+ * in test_redact.cmake): helpers and the tests defined outside the main
+ * file.
+ */
+#ifndef REDACT_TEST_H
+#define REDACT_TEST_H
+
+#include <stddef.h>
+
+#include "airlock/redact.h"
+
+#define MB	(1024 * 1024)
+
+extern const char ALNUM[];
+
+/* Output sink; checks after every write. */
+struct sink {
+	struct al_buf	 b;
+	size_t		 calls;
+};
+
+/* A random canary of n characters of alpha, NUL terminated. */
+void	canary(char *out, size_t n, const char *alpha);
+/* A compiled redactor over the values (asserts on failure). */
+struct redact *build(size_t n, const char **names, const void **vals,
+	    const size_t *lens);
+struct redact *build1(const char *name, const void *v, size_t n);
+int	sink_emit(void *arg, const void *p, size_t n);
+void	sink_init(struct sink *k);
+/*
+ * Mask in, written in pieces of the given sizes (cycled), into k, checking
+ * the held bound after every write and the counters at the end.
+ */
+void	mask_split(const struct redact *r, const void *in, size_t n,
+	    const size_t *sizes, size_t nsizes, struct sink *k);
+/* The whole-buffer result as a C string (malloc'd). */
+char	*mask_str(const struct redact *r, const void *in, size_t n);
+void	assert_masked(const struct redact *r, const char *in,
+	    const char *want);
+int	contains(const void *hay, size_t hn, const void *needle, size_t nn);
+
+void	test_redact_one_byte_at_a_time_never_shows_a_prefix(void **state);
+void	test_redact_holds_exactly_a_value_prefix_and_releases_on_mismatch(void **state);
+void	test_redact_holds_nothing_for_text_that_cannot_start_a_value(void **state);
+void	test_redact_tail_at_end_of_input(void **state);
+void	test_redact_longest_match_wins(void **state);
+void	test_redact_multiline_value_whole_lines_and_crlf(void **state);
+void	test_redact_value_after_100_mb_of_output(void **state);
+void	test_redact_value_inside_a_10_mb_line(void **state);
+void	test_redact_random_splits_match_reference(void **state);
+void	test_redact_rule_hits_are_masked_and_lines_held(void **state);
+void	test_redact_rule_window_is_bounded_and_errors_propagate(void **state);
+
+#endif

@@ -1,0 +1,668 @@
+/*
+ * Streaming tests of src/redact: one byte at a time, the exact bytes held,
+ * end of input, longest match, multi-line values, huge lines and streams,
+ * the property test against the naive reference, and the rule matcher.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "airlock/redact.h"
+#include "redact_ref.h"
+#include "redact_test.h"
+
+/* ---- streaming --------------------------------------------------------- */
+
+void
+test_redact_one_byte_at_a_time_never_shows_a_prefix(void **state)
+{
+	char v[41], in[128];
+	struct redact_stream *s;
+	struct redact *r;
+	struct sink k;
+	size_t i, n, vstart;
+
+	(void)state;
+	canary(v, 40, ALNUM);
+	r = build1("tok", v, 40);
+	n = (size_t)snprintf(in, sizeof(in), "Password: x%s\n", v);
+	vstart = 11;
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(redact_stream_write(s, in + i, 1, sink_emit,
+		    &k), 0);
+		/* Nothing of the value shows before it is known whole. */
+		assert_false(contains(k.b.data, k.b.len, v, 6));
+		if (i + 1 >= vstart && i + 1 < vstart + 40)
+			assert_true(k.b.len <= vstart);
+		if (i + 1 == 10) {	/* the prompt is out at once */
+			assert_int_equal(k.b.len, 10);
+			assert_memory_equal(k.b.data, "Password: ", 10);
+			assert_int_equal(redact_stream_held(s), 0);
+		}
+	}
+	assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
+	assert_string_equal(al_buf_str(&k.b), "Password: x[REDACTED:tok]\n");
+	assert_int_equal(redact_stream_masks(s), 1);
+	redact_stream_free(s);
+	al_buf_release(&k.b);
+	redact_free(r);
+}
+
+void
+test_redact_holds_exactly_a_value_prefix_and_releases_on_mismatch(
+    void **state)
+{
+	char v[41];
+	struct redact_stream *s;
+	struct redact *r;
+	struct sink k;
+
+	(void)state;
+	canary(v, 40, "ghijklmnopqrstuvwxyz");	/* no hex or base64 lead */
+	r = build1("tok", v, 40);
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	assert_int_equal(redact_stream_write(s, "abc ", 4, sink_emit, &k), 0);
+	assert_int_equal(redact_stream_write(s, v, 30, sink_emit, &k), 0);
+	assert_int_equal(redact_stream_held(s), 30);
+	assert_int_equal(k.b.len, 4);
+	assert_int_equal(redact_stream_write(s, "!", 1, sink_emit, &k), 0);
+	assert_int_equal(redact_stream_held(s), 0);
+	assert_int_equal(k.b.len, 35);
+	assert_memory_equal(k.b.data + 4, v, 30);
+	assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
+	redact_stream_free(s);
+	al_buf_release(&k.b);
+	redact_free(r);
+}
+
+/* Text made only of bytes no pattern contains is never held. */
+void
+test_redact_holds_nothing_for_text_that_cannot_start_a_value(void **state)
+{
+	static const char other[] = " \t\n!#()[]{}<>,;:\"'|";
+	const char *names[3] = { "a", "b", "c" };
+	const void *vals[3];
+	size_t lens[3] = { 32, 40, 20 }, i, w, o;
+	char v[3][41], text[4096];
+	struct redact_stream *s;
+	struct redact *r;
+	struct sink k;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		canary(v[i], lens[i], ALNUM);
+		vals[i] = v[i];
+	}
+	r = build(3, names, vals, lens);
+	canary(text, sizeof(text) - 1, other);
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	for (o = 0; o < sizeof(text) - 1; o += w) {
+		w = 1 + randombytes_uniform(40);
+		if (w > sizeof(text) - 1 - o)
+			w = sizeof(text) - 1 - o;
+		assert_int_equal(redact_stream_write(s, text + o, w, sink_emit,
+		    &k), 0);
+		assert_int_equal(redact_stream_held(s), 0);
+		assert_int_equal(k.b.len, o + w);
+	}
+	assert_memory_equal(k.b.data, text, sizeof(text) - 1);
+	assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
+	redact_stream_free(s);
+	al_buf_release(&k.b);
+	redact_free(r);
+}
+
+void
+test_redact_tail_at_end_of_input(void **state)
+{
+	char v[33], in[64], want[64];
+	struct redact *r;
+
+	(void)state;
+	canary(v, 32, "ghijklmnopqrstuvwxyz");
+	r = build1("tok", v, 32);
+	(void)snprintf(in, sizeof(in), "end: %.5s", v);
+	assert_masked(r, in, in);		/* 5 bytes: released */
+	(void)snprintf(in, sizeof(in), "end: %.6s", v);
+	assert_masked(r, in, "end: [REDACTED:tok]");
+	(void)snprintf(in, sizeof(in), "end: %.31s", v);
+	assert_masked(r, in, "end: [REDACTED:tok]");
+	(void)snprintf(in, sizeof(in), "end: %.31s.", v);
+	(void)snprintf(want, sizeof(want), "end: %.31s.", v);
+	assert_masked(r, in, want);		/* diverged: not the value */
+	redact_free(r);
+}
+
+void
+test_redact_longest_match_wins(void **state)
+{
+	char a[13], b[33], c[17], in[256], want[256];
+	const char *names[3] = { "a", "b", "c" };
+	const void *vals[3];
+	size_t lens[3] = { 12, 32, 16 }, order;
+	struct redact *r;
+
+	(void)state;
+	canary(a, 12, "ghijklmnopqrstuvwxyz");
+	memcpy(b, a, 12);
+	canary(b + 12, 20, "ghijklmnopqrstuvwxyz");		/* a is b's prefix */
+	memcpy(c, a + 6, 6);
+	canary(c + 6, 10, "ghijklmnopqrstuvwxyz");		/* c overlaps a */
+	for (order = 0; order < 2; order++) {
+		vals[0] = order ? b : a;
+		vals[1] = order ? a : b;
+		vals[2] = c;
+		names[0] = order ? "b" : "a";
+		names[1] = order ? "a" : "b";
+		lens[0] = order ? 32 : 12;
+		lens[1] = order ? 12 : 32;
+		r = build(3, names, vals, lens);
+		(void)snprintf(in, sizeof(in), "x %s y", b);
+		assert_masked(r, in, "x [REDACTED:b] y");
+		(void)snprintf(in, sizeof(in), "x %s y", a);
+		assert_masked(r, in, "x [REDACTED:a] y");
+		(void)snprintf(in, sizeof(in), "x %s%.8s!", a, b + 12);
+		(void)snprintf(want, sizeof(want), "x [REDACTED:a]%.8s!",
+		    b + 12);
+		assert_masked(r, in, want);
+		(void)snprintf(in, sizeof(in), "x %s%s y", a, c + 6);
+		assert_masked(r, in, "x [REDACTED:c] y");
+		redact_free(r);
+	}
+}
+
+void
+test_redact_multiline_value_whole_lines_and_crlf(void **state)
+{
+	char l1[41], l2[41], v[256], in[512], crlf[256];
+	struct redact *r;
+	size_t n;
+
+	(void)state;
+	canary(l1, 40, ALNUM);
+	canary(l2, 40, ALNUM);
+	n = (size_t)snprintf(v, sizeof(v), "-----BEGIN TEST KEY-----\n%s\n"
+	    "%s\nshort\n-----END TEST KEY-----\n", l1, l2);
+	r = build1("pem", v, n);
+	(void)snprintf(in, sizeof(in), "key:\n%sdone\n", v);
+	assert_masked(r, in, "key:\n[REDACTED:pem]done\n");
+	(void)snprintf(crlf, sizeof(crlf), "-----BEGIN TEST KEY-----\r\n%s\r\n"
+	    "%s\r\nshort\r\n-----END TEST KEY-----\r\n", l1, l2);
+	(void)snprintf(in, sizeof(in), "key:\r\n%sdone\r\n", crlf);
+	assert_masked(r, in, "key:\r\n[REDACTED:pem]done\r\n");
+	(void)snprintf(in, sizeof(in), "line: %s!\n", l2);
+	assert_masked(r, in, "line: [REDACTED:pem]!\n");
+	/* Armour and short lines are not secret on their own. */
+	assert_masked(r, "-----BEGIN TEST KEY-----\nshort\n",
+	    "-----BEGIN TEST KEY-----\nshort\n");
+	/* The whole key, but one line changed: each other line masked. */
+	(void)snprintf(in, sizeof(in), "-----BEGIN TEST KEY-----\n%s\nX%s\n",
+	    l1, l2 + 1);
+	n = strlen(in);
+	{
+		char *got = mask_str(r, in, n), want[256];
+
+		(void)snprintf(want, sizeof(want), "-----BEGIN TEST KEY-----\n"
+		    "[REDACTED:pem]\nX%s\n", l2 + 1);
+		assert_string_equal(got, want);
+		free(got);
+	}
+	redact_free(r);
+}
+
+/* A compare sink: the first `skip` bytes must equal the filler. */
+struct cmp_sink {
+	const unsigned char	*fill;
+	size_t			 fill_len, skip, off;
+	struct al_buf		 tail;
+};
+
+static int
+cmp_emit(void *arg, const void *p, size_t n)
+{
+	struct cmp_sink *c = arg;
+	const unsigned char *q = p;
+	size_t w;
+
+	while (n > 0 && c->off < c->skip) {
+		w = c->fill_len - c->off % c->fill_len;
+		if (w > n)
+			w = n;
+		if (w > c->skip - c->off)
+			w = c->skip - c->off;
+		if (memcmp(q, c->fill + c->off % c->fill_len, w) != 0)
+			return 1;
+		c->off += w;
+		q += w;
+		n -= w;
+	}
+	return n ? al_buf_append(&c->tail, q, n) : 0;
+}
+
+void
+test_redact_value_after_100_mb_of_output(void **state)
+{
+	unsigned char *fill;
+	char v[41], want[64];
+	struct redact_stream *s;
+	struct redact *r;
+	struct cmp_sink c;
+	size_t o, total = 100 * 1000 * 1000 + 12345, w;
+
+	(void)state;
+	canary(v, 40, ALNUM);
+	r = build1("late", v, 40);
+	assert_non_null(fill = malloc(MB));
+	canary((char *)fill, MB - 1, "ghijklmnopqrstuvwxyz ,.;\n");
+	fill[MB - 1] = '\n';
+	memset(&c, 0, sizeof(c));
+	c.fill = fill;
+	c.fill_len = MB;
+	c.skip = total;
+	al_buf_init(&c.tail, MB, 0);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	for (o = 0; o < total; o += w) {
+		w = 65536 - (o % 7);
+		if (w > total - o)
+			w = total - o;
+		if (o % MB + w > MB)
+			w = MB - o % MB;
+		assert_int_equal(redact_stream_write(s, fill + o % MB, w,
+		    cmp_emit, &c), 0);
+	}
+	assert_int_equal(redact_stream_write(s, " ", 1, cmp_emit, &c), 0);
+	assert_int_equal(redact_stream_write(s, v, 13, cmp_emit, &c), 0);
+	assert_int_equal(redact_stream_write(s, v + 13, 1, cmp_emit, &c), 0);
+	assert_int_equal(redact_stream_write(s, v + 14, 26, cmp_emit, &c), 0);
+	assert_int_equal(redact_stream_write(s, "\n", 1, cmp_emit, &c), 0);
+	assert_int_equal(redact_stream_finish(s, cmp_emit, &c), 0);
+	assert_int_equal(c.off, total);
+	(void)snprintf(want, sizeof(want), " [REDACTED:late]\n");
+	assert_string_equal(al_buf_str(&c.tail), want);
+	redact_stream_free(s);
+	al_buf_release(&c.tail);
+	free(fill);
+	redact_free(r);
+}
+
+void
+test_redact_value_inside_a_10_mb_line(void **state)
+{
+	const size_t n = 10 * MB, at[] = { 65536 - 20, 4 * MB + 3, n - 40 };
+	static const size_t splits[] = { 65536, 4093, 1, 131072, 17 };
+	char v[41];
+	unsigned char *in, *want;
+	struct redact *r;
+	struct sink k;
+	size_t i, wl, pos;
+
+	(void)state;
+	canary(v, 40, ALNUM);
+	r = build1("deep", v, 40);
+	assert_non_null(in = malloc(n));
+	assert_non_null(want = malloc(n));
+	canary((char *)in, n - 1, "ghijklmnopqrstuvwxyz ,.;");
+	in[n - 1] = 'z';
+	for (i = 0; i < 3; i++)
+		memcpy(in + at[i], v, 40);
+	for (i = 0, wl = 0, pos = 0; i < 3; i++) {
+		memcpy(want + wl, in + pos, at[i] - pos);
+		wl += at[i] - pos;
+		memcpy(want + wl, "[REDACTED:deep]", 15);
+		wl += 15;
+		pos = at[i] + 40;
+	}
+	for (i = 0; i < 2; i++) {
+		sink_init(&k);
+		mask_split(r, in, n, i ? splits : &n, i ? 5 : 1, &k);
+		assert_int_equal(k.b.len, wl);
+		assert_memory_equal(k.b.data, want, wl);
+		al_buf_release(&k.b);
+	}
+	free(in);
+	free(want);
+	redact_free(r);
+}
+
+/* ---- property: streaming equals the reference -------------------------- */
+
+struct prop {
+	char		 names[8][8];
+	unsigned char	 vals[8][128];
+	size_t		 lens[8];
+	size_t		 nv;
+};
+
+static void
+prop_values(struct prop *p)
+{
+	size_t i, j, n, per;
+	unsigned char *v;
+
+	p->nv = 1 + randombytes_uniform(5);
+	for (i = 0; i < p->nv; i++) {
+		v = p->vals[i];
+		(void)snprintf(p->names[i], sizeof(p->names[i]), "v%zu", i);
+		switch (i == 0 ? randombytes_uniform(3) :
+		    randombytes_uniform(7)) {
+		case 0:
+			n = 8 + randombytes_uniform(33);
+			canary((char *)v, n, ALNUM);
+			break;
+		case 1:
+			n = 4 + randombytes_uniform(21);
+			randombytes_buf(v, n);
+			break;
+		case 2:
+			n = 6 + randombytes_uniform(25);
+			canary((char *)v, n, "abcXYZ019 \"'\\/<>&%+=-_\n\t");
+			break;
+		case 3:	/* an earlier value and more */
+			j = randombytes_uniform((uint32_t)i);
+			n = p->lens[j] + 1 + randombytes_uniform(10);
+			memcpy(v, p->vals[j], p->lens[j]);
+			canary((char *)v + p->lens[j], n - p->lens[j], ALNUM);
+			break;
+		case 4:	/* overlaps the end of an earlier value */
+			j = randombytes_uniform((uint32_t)i);
+			per = p->lens[j] / 2;
+			n = per + 4 + randombytes_uniform(10);
+			memcpy(v, p->vals[j] + p->lens[j] - per, per);
+			canary((char *)v + per, n - per, ALNUM);
+			break;
+		case 5:	/* periodic */
+			per = 1 + randombytes_uniform(3);
+			n = 8 + randombytes_uniform(12);
+			canary((char *)v, per, "ab");
+			for (j = per; j < n; j++)
+				v[j] = v[j - per];
+			break;
+		default: /* lines */
+			n = 0;
+			for (j = 0; j < 2 + randombytes_uniform(3); j++) {
+				per = 4 + randombytes_uniform(16);
+				canary((char *)v + n, per, ALNUM);
+				n += per;
+				if (randombytes_uniform(2))
+					v[n++] = '\r';
+				v[n++] = '\n';
+			}
+			n--;
+			break;
+		}
+		p->lens[i] = n;
+	}
+}
+
+/* Text from fragments that provoke partial, whole and broken matches. */
+static size_t
+prop_text(const struct ref *ref, const struct prop *pv, unsigned char *t,
+    size_t max)
+{
+	static const int b64v[] = { sodium_base64_VARIANT_ORIGINAL,
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+	    sodium_base64_VARIANT_URLSAFE,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING };
+	unsigned char x[160];
+	char enc[256];
+	const struct ref_pat *p;
+	size_t n = 0, w, k, np, ns, j;
+
+	while (n < max) {
+		p = &ref->pat[randombytes_uniform((uint32_t)ref->npat)];
+		switch (randombytes_uniform(7)) {
+		case 0:
+			w = randombytes_uniform(20);
+			if (w > max - n)
+				w = max - n;
+			randombytes_buf(t + n, w);
+			break;
+		case 1:
+			w = randombytes_uniform(20);
+			if (w > max - n)
+				w = max - n;
+			canary((char *)t + n, w, "ABCabc012+/=-_ \n");
+			break;
+		case 2:
+		case 3:	/* a whole pattern, or its start */
+			w = randombytes_uniform(2) ? p->n :
+			    randombytes_uniform((uint32_t)p->n + 1);
+			if (w > max - n)
+				w = max - n;
+			memcpy(t + n, p->p, w);
+			break;
+		case 4:	/* one byte wrong */
+			w = p->n < max - n ? p->n : max - n;
+			memcpy(t + n, p->p, w);
+			if (w)
+				t[n + randombytes_uniform((uint32_t)w)] ^= 1;
+			break;
+		default: /* base64 of a value inside other bytes */
+			k = randombytes_uniform((uint32_t)pv->nv);
+			np = randombytes_uniform(6);
+			ns = randombytes_uniform(6);
+			randombytes_buf(x, np + ns);
+			memmove(x + np + pv->lens[k], x + np, ns);
+			memcpy(x + np, pv->vals[k], pv->lens[k]);
+			sodium_bin2base64(enc, sizeof(enc), x,
+			    np + pv->lens[k] + ns, b64v[randombytes_uniform(4)]);
+			w = strlen(enc);
+			if (w > max - n)
+				w = max - n;
+			memcpy(t + n, enc, w);
+			break;
+		}
+		n += w;
+		(void)j;
+	}
+	return n;
+}
+
+void
+test_redact_random_splits_match_reference(void **state)
+{
+	struct prop pv;
+	struct ref ref;
+	struct redact *r;
+	struct al_buf want;
+	struct sink k;
+	unsigned char *t;
+	size_t it, n, max, sizes[16], i, mode, iters;
+	const void *vals[8];
+	const char *names[8];
+
+	(void)state;
+	/* RX_PROP_ITERS raises the count for a long soak by hand. */
+	iters = getenv("RX_PROP_ITERS") != NULL ?
+	    strtoul(getenv("RX_PROP_ITERS"), NULL, 10) : 60;
+	assert_non_null(t = malloc(80000));
+	for (it = 0; it < iters; it++) {
+		prop_values(&pv);
+		for (i = 0; i < pv.nv; i++) {
+			vals[i] = pv.vals[i];
+			names[i] = pv.names[i];
+		}
+		r = build(pv.nv, names, vals, pv.lens);
+		assert_int_equal(ref_load(&ref, r), 0);
+		assert_int_equal(ref.npat, redact_pattern_count(r));
+		max = it % 10 == 9 ? 70000 : 200 + randombytes_uniform(3000);
+		n = prop_text(&ref, &pv, t, max);
+		al_buf_init(&want, 64 * MB, 0);
+		assert_int_equal(ref_mask(&ref, t, n, &want), 0);
+		for (mode = 0; mode < 4; mode++) {
+			for (i = 0; i < 16; i++)
+				sizes[i] = mode == 0 ? n : mode == 1 ? 1 :
+				    mode == 2 ? 1 + randombytes_uniform(64) :
+				    1 + randombytes_uniform(40000);
+			if (mode == 1 && n > 5000)
+				continue;
+			sink_init(&k);
+			mask_split(r, t, n, sizes, 16, &k);
+			if (k.b.len != want.len ||
+			    memcmp(k.b.data, want.data, want.len) != 0) {
+				fail_msg("iteration %zu mode %zu: stream and "
+				    "reference differ (%zu vs %zu bytes)", it,
+				    mode, k.b.len, want.len);
+			}
+			al_buf_release(&k.b);
+		}
+		al_buf_release(&want);
+		ref_release(&ref);
+		redact_free(r);
+	}
+	free(t);
+}
+
+/* ---- rule matcher ------------------------------------------------------ */
+
+struct rules {
+	int	fail;
+	size_t	calls;
+};
+
+/* Hits "tok_" followed by 12 or more letters and digits. */
+static int
+test_matcher(void *arg, const unsigned char *p, size_t n, redact_hit_fn hit,
+    void *hit_arg)
+{
+	struct rules *ru = arg;
+	size_t i, j;
+
+	ru->calls++;
+	if (ru->fail)
+		return AL_EIO;
+	for (i = 0; i + 4 <= n; i++) {
+		if (memcmp(p + i, "tok_", 4) != 0)
+			continue;
+		for (j = i + 4; j < n && strchr(ALNUM, p[j]) && p[j]; j++)
+			;
+		if (j - i - 4 >= 12)
+			hit(hit_arg, i, j - i, "test-token");
+		i = j - 1;
+	}
+	return 0;
+}
+
+static struct redact *
+build_rules(struct rules *ru, const char *v, size_t max_len)
+{
+	struct redact *r;
+	struct al_secret *s;
+	struct al_err err;
+
+	assert_int_equal(redact_new(&r, &err), 0);
+	assert_int_equal(redact_set_rule_matcher(r, test_matcher, ru, 0, &err),
+	    AL_EINVAL);
+	assert_int_equal(redact_set_rule_matcher(r, test_matcher, ru, max_len,
+	    &err), 0);
+	if (v != NULL) {
+		assert_int_equal(al_secret_from(v, strlen(v), &s), 0);
+		assert_int_equal(redact_add_value(r, "val", s, &err), 0);
+		al_secret_free(s);
+	}
+	assert_int_equal(redact_compile(r, &err), 0);
+	return r;
+}
+
+void
+test_redact_rule_hits_are_masked_and_lines_held(void **state)
+{
+	struct rules ru = { 0, 0 };
+	struct redact_stream *s;
+	struct redact *r;
+	struct sink k;
+	char v[17], in[128], *got;
+	size_t i;
+
+	(void)state;
+	canary(v, 16, "ghijklmnopqrstuvwxyz");
+	r = build_rules(&ru, v, 256);
+	assert_masked(r, "id tok_ABCDEFGHIJKL12 ok\n",
+	    "id [REDACTED:test-token] ok\n");
+	assert_masked(r, "id tok_short ok\n", "id tok_short ok\n");
+	/* A value inside a hit: one mask, the longer (the hit) names it. */
+	(void)snprintf(in, sizeof(in), "x tok_%s y\n", v);
+	assert_masked(r, in, "x [REDACTED:test-token] y\n");
+	(void)snprintf(in, sizeof(in), "x %s y\n", v);
+	assert_masked(r, in, "x [REDACTED:val] y\n");
+	/* One byte at a time: nothing shows before the newline. */
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	(void)snprintf(in, sizeof(in), "id tok_ABCDEFGHIJKL12 ok\n");
+	for (i = 0; in[i]; i++) {
+		assert_int_equal(redact_stream_write(s, in + i, 1, sink_emit,
+		    &k), 0);
+		if (in[i] != '\n')
+			assert_int_equal(k.b.len, 0);
+	}
+	assert_string_equal(al_buf_str(&k.b), "id [REDACTED:test-token] ok\n");
+	/* flush releases an unfinished line (a prompt). */
+	assert_int_equal(redact_stream_write(s, "Password: ", 10, sink_emit,
+	    &k), 0);
+	assert_int_equal(redact_stream_held(s), 10);
+	assert_int_equal(redact_stream_flush(s, sink_emit, &k), 0);
+	assert_int_equal(redact_stream_held(s), 0);
+	assert_string_equal(al_buf_str(&k.b),
+	    "id [REDACTED:test-token] ok\nPassword: ");
+	assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
+	redact_stream_free(s);
+	al_buf_release(&k.b);
+	/* The same text without the matcher (--no-rules) is left alone. */
+	redact_free(r);
+	r = build1("val", v, 16);
+	got = mask_str(r, "id tok_ABCDEFGHIJKL12 ok\n", 25);
+	assert_string_equal(got, "id tok_ABCDEFGHIJKL12 ok\n");
+	free(got);
+	redact_free(r);
+}
+
+void
+test_redact_rule_window_is_bounded_and_errors_propagate(void **state)
+{
+	struct rules ru = { 0, 0 };
+	struct redact_stream *s;
+	struct redact *r;
+	struct sink k;
+	char line[2000];
+	size_t i;
+
+	(void)state;
+	r = build_rules(&ru, NULL, 64);
+	assert_int_equal(redact_max_held(r), 64);
+	canary(line, sizeof(line) - 1, "ghijklmnopqrstuvwxyz ");
+	memcpy(line + 1000, "tok_ABCDEFGHIJKLMNOP", 20);
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	for (i = 0; i < sizeof(line) - 1; i += 7) {
+		assert_int_equal(redact_stream_write(s, line + i,
+		    i + 7 < sizeof(line) - 1 ? 7 : sizeof(line) - 1 - i,
+		    sink_emit, &k), 0);
+		assert_true(redact_stream_held(s) <= 64);
+	}
+	assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
+	assert_true(contains(k.b.data, k.b.len, "[REDACTED:test-token]", 21));
+	assert_false(contains(k.b.data, k.b.len, "tok_", 4));
+	redact_stream_free(s);
+	al_buf_release(&k.b);
+	ru.fail = 1;
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	assert_int_equal(redact_stream_write(s, "a\n", 2, sink_emit, &k),
+	    AL_EIO);
+	assert_int_equal(redact_stream_write(s, "b\n", 2, sink_emit, &k),
+	    AL_EIO);
+	redact_stream_free(s);
+	al_buf_release(&k.b);
+	redact_free(r);
+}

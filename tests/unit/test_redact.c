@@ -1,0 +1,450 @@
+/*
+ * Unit tests for src/redact: an adversarial suite.  Values are random
+ * canaries unless a golden table fixes them; encodings are produced by
+ * independent libraries (libsodium, jansson, libcurl) where one exists;
+ * streaming results are checked against a naive reference (redact_ref.c)
+ * under every way of splitting the input.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "airlock/redact.h"
+#include "redact_test.h"
+
+/* ---- basic behaviour --------------------------------------------------- */
+
+static void
+test_redact_masks_value_and_keeps_surrounding_text(void **state)
+{
+	char v[33], in[128], want[128];
+	struct redact *r;
+
+	(void)state;
+	canary(v, 32, ALNUM);
+	r = build1("deploy-token", v, 32);
+	(void)snprintf(in, sizeof(in), "token=%s; done\n", v);
+	assert_masked(r, in, "token=[REDACTED:deploy-token]; done\n");
+	(void)snprintf(in, sizeof(in), "%s%s", v, v);
+	(void)snprintf(want, sizeof(want), "%s",
+	    "[REDACTED:deploy-token][REDACTED:deploy-token]");
+	assert_masked(r, in, want);
+	assert_masked(r, "nothing secret here\n", "nothing secret here\n");
+	assert_int_equal(redact_value_count(r), 1);
+	redact_free(r);
+}
+
+static void
+test_redact_rejects_bad_values_names_and_late_adds(void **state)
+{
+	struct redact *r;
+	struct redact_stream *s;
+	struct al_secret *v;
+	struct al_err err;
+
+	(void)state;
+	assert_int_equal(redact_new(&r, &err), 0);
+	assert_int_equal(al_secret_from("abc", 3, &v), 0);
+	assert_int_equal(redact_add_value(r, "short", v, &err), AL_EINVAL);
+	assert_string_equal(err.msg, "value of 'short' is 3 bytes; values "
+	    "shorter than 4 bytes cannot be masked without masking ordinary "
+	    "text (use a longer secret)");
+	al_secret_free(v);
+	assert_int_equal(al_secret_from("abcdefgh", 8, &v), 0);
+	assert_int_equal(redact_add_value(r, "bad name", v, &err), AL_EINVAL);
+	assert_string_equal(err.msg, "bad secret name for a mask (1-64 "
+	    "characters of A-Z a-z 0-9 . _ - : /)");
+	assert_int_equal(redact_add_value(r, "", v, &err), AL_EINVAL);
+	assert_int_equal(redact_stream_new(r, &s), AL_EINVAL);
+	assert_int_equal(redact_add_value(r, "ok", v, &err), 0);
+	assert_int_equal(redact_compile(r, &err), 0);
+	assert_int_equal(redact_add_value(r, "late", v, &err), AL_EINVAL);
+	assert_string_equal(err.msg,
+	    "cannot add a value after the redactor is compiled");
+	assert_int_equal(redact_compile(r, &err), AL_EINVAL);
+	al_secret_free(v);
+	redact_free(r);
+	redact_free(NULL);
+	redact_stream_free(NULL);
+}
+
+static void
+test_redact_empty_set_passes_everything_at_once(void **state)
+{
+	struct redact *r;
+	struct redact_stream *s;
+	struct sink k;
+
+	(void)state;
+	r = build(0, NULL, NULL, NULL);
+	assert_int_equal(redact_max_held(r), 0);
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	assert_int_equal(redact_stream_write(s, "abc\0def", 7, sink_emit, &k),
+	    0);
+	assert_int_equal(redact_stream_held(s), 0);
+	assert_int_equal(k.b.len, 7);
+	assert_memory_equal(k.b.data, "abc\0def", 7);
+	assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
+	assert_int_equal(redact_stream_write(s, "x", 1, sink_emit, &k),
+	    AL_EINVAL);
+	redact_stream_free(s);
+	al_buf_release(&k.b);
+	redact_free(r);
+}
+
+static int
+emit_refuse(void *arg, const void *p, size_t n)
+{
+	(void)arg;
+	(void)p;
+	(void)n;
+	return 1;
+}
+
+static void
+test_redact_emit_abort_fails_the_stream(void **state)
+{
+	struct redact *r;
+	struct redact_stream *s;
+	struct sink k;
+
+	(void)state;
+	r = build1("k", "abcdefgh", 8);
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	assert_int_equal(redact_stream_write(s, "hello ", 6, emit_refuse, NULL),
+	    AL_EIO);
+	assert_int_equal(redact_stream_write(s, "x", 1, sink_emit, &k), AL_EIO);
+	assert_int_equal(redact_stream_finish(s, sink_emit, &k), AL_EIO);
+	assert_int_equal(k.b.len, 0);
+	redact_stream_free(s);
+	al_buf_release(&k.b);
+	redact_free(r);
+}
+
+/* ---- encodings --------------------------------------------------------- */
+
+static void
+expect_wrapped(const struct redact *r, const char *label, const char *enc)
+{
+	char in[8192], want[8192];
+
+	(void)snprintf(in, sizeof(in), "<<%s>>", enc);
+	(void)snprintf(want, sizeof(want), "<<[REDACTED:%s]>>", label);
+	assert_masked(r, in, want);
+}
+
+static void
+test_redact_masks_encodings_from_independent_libraries(void **state)
+{
+	static const char special[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
+	    "klmnopqrstuvwxyz0123456789 !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+	static const int b64v[] = { sodium_base64_VARIANT_ORIGINAL,
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+	    sodium_base64_VARIANT_URLSAFE,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING };
+	static const size_t jflags[] = { JSON_ENCODE_ANY,
+	    JSON_ENCODE_ANY | JSON_ESCAPE_SLASH,
+	    JSON_ENCODE_ANY | JSON_ENSURE_ASCII };
+	char v[64], enc[512], *j, *u;
+	struct redact *r;
+	json_t *js;
+	size_t n, i, t;
+
+	(void)state;
+	for (t = 0; t < 40; t++) {
+		n = 8 + randombytes_uniform(48);
+		canary(v, n, t % 2 ? special : ALNUM);
+		if (t % 8 == 7) {	/* UTF-8 for JSON's \uXXXX forms */
+			n = n < 16 ? 16 : n;
+			canary(v, n, ALNUM);
+			memcpy(v + 2, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9);
+		}
+		r = build1("v", v, n);
+		for (i = 0; i < 4; i++) {
+			sodium_bin2base64(enc, sizeof(enc), (unsigned char *)v,
+			    n, b64v[i]);
+			expect_wrapped(r, "v", enc);
+		}
+		sodium_bin2hex(enc, sizeof(enc), (unsigned char *)v, n);
+		expect_wrapped(r, "v", enc);
+		for (i = 0; enc[i]; i++)
+			enc[i] = (char)(enc[i] >= 'a' ? enc[i] - 32 : enc[i]);
+		expect_wrapped(r, "v", enc);
+		for (i = 0; i < 3; i++) {
+			assert_non_null(js = json_stringn(v, n));
+			assert_non_null(j = json_dumps(js, jflags[i]));
+			j[strlen(j) - 1] = '\0';	/* the quotes */
+			expect_wrapped(r, "v", j + 1);
+			free(j);
+			json_decref(js);
+		}
+		assert_non_null(u = curl_easy_escape(NULL, v, (int)n));
+		expect_wrapped(r, "v", u);
+		curl_free(u);
+		redact_free(r);
+	}
+}
+
+/* The base64 of P+V+S: every character with a bit of V is masked. */
+static void
+test_redact_base64_every_alignment_inside_longer_text(void **state)
+{
+	static const int b64v[] = { sodium_base64_VARIANT_ORIGINAL,
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+	    sodium_base64_VARIANT_URLSAFE,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING };
+	unsigned char x[64];
+	char enc[128], in[160], want[192];
+	size_t np, nv, ns, a, b, i, el, t;
+	struct redact *r;
+
+	(void)state;
+	for (t = 0; t < 150; t++) {
+		np = t % 6;
+		ns = (t / 6) % 6;
+		nv = 4 + randombytes_uniform(36);
+		randombytes_buf(x, np + nv + ns);
+		r = build1("k", x + np, nv);
+		for (i = 0; i < 4; i++) {
+			sodium_bin2base64(enc, sizeof(enc), x, np + nv + ns,
+			    b64v[i]);
+			el = strlen(enc);
+			a = 8 * np / 6;
+			b = (8 * (np + nv) + 5) / 6;
+			if (ns == 0)
+				b = el;		/* the padding goes too */
+			(void)snprintf(in, sizeof(in), "(%s)", enc);
+			(void)snprintf(want, sizeof(want), "(%.*s[REDACTED:k]%s)",
+			    (int)a, enc, enc + b);
+			assert_masked(r, in, want);
+		}
+		redact_free(r);
+	}
+}
+
+static void
+test_redact_base64_wrapped_into_lines(void **state)
+{
+	unsigned char v[200];
+	char enc[400], in[600], want[600];
+	size_t w, o, el, wl;
+	static const size_t widths[] = { 64, 76 };
+	struct redact *r;
+	int i;
+
+	(void)state;
+	randombytes_buf(v, sizeof(v));
+	r = build1("blob", v, sizeof(v));
+	sodium_bin2base64(enc, sizeof(enc), v, sizeof(v),
+	    sodium_base64_VARIANT_ORIGINAL);
+	el = strlen(enc);
+	for (i = 0; i < 2; i++) {
+		w = widths[i];
+		in[0] = want[0] = '\0';
+		for (o = 0; o < el; o += w) {
+			wl = el - o < w ? el - o : w;
+			(void)snprintf(in + strlen(in), sizeof(in) - strlen(in),
+			    "%.*s\n", (int)wl, enc + o);
+			(void)snprintf(want + strlen(want),
+			    sizeof(want) - strlen(want), "[REDACTED:blob]\n");
+		}
+		assert_masked(r, in, want);
+	}
+	redact_free(r);
+}
+
+static void
+test_redact_nul_bytes_and_invalid_utf8(void **state)
+{
+	unsigned char v[24], in[64], hexin[80];
+	char hex[64];
+	struct sink k;
+	struct redact *r;
+	size_t one = 1;
+
+	(void)state;
+	memcpy(v, "\x00\xff\xfe", 3);
+	randombytes_buf(v + 3, 16);
+	memcpy(v + 19, "\x00\xc3\x28\xed\xa0", 5);	/* bad UTF-8 */
+	r = build1("bin", v, sizeof(v));
+	memcpy(in, "\x00\x00", 2);
+	memcpy(in + 2, v, sizeof(v));
+	memcpy(in + 2 + sizeof(v), "\xff\x00", 2);
+	sink_init(&k);
+	mask_split(r, in, sizeof(v) + 4, &one, 1, &k);
+	assert_int_equal(k.b.len, 2 + 14 + 2);
+	assert_memory_equal(k.b.data, "\x00\x00[REDACTED:bin]\xff\x00", 18);
+	al_buf_release(&k.b);
+	sodium_bin2hex(hex, sizeof(hex), v, sizeof(v));
+	hexin[0] = 0;
+	memcpy(hexin + 1, hex, 48);
+	hexin[49] = 0;
+	sink_init(&k);
+	mask_split(r, hexin, 50, &one, 1, &k);
+	assert_int_equal(k.b.len, 16);
+	assert_memory_equal(k.b.data, "\x00[REDACTED:bin]\x00", 16);
+	al_buf_release(&k.b);
+	redact_free(r);
+}
+
+/* ---- golden table ------------------------------------------------------ */
+
+/* Decode \n \r \t \\ \0 \xHH in place; returns the length. */
+static size_t
+unescape(char *s)
+{
+	char *w = s, *p = s;
+	unsigned int x;
+
+	while (*p) {
+		if (*p != '\\') {
+			*w++ = *p++;
+			continue;
+		}
+		p++;
+		switch (*p) {
+		case 'n': *w++ = '\n'; p++; break;
+		case 'r': *w++ = '\r'; p++; break;
+		case 't': *w++ = '\t'; p++; break;
+		case '0': *w++ = '\0'; p++; break;
+		case '\\': *w++ = '\\'; p++; break;
+		case 'x':
+			assert_int_equal(sscanf(p + 1, "%2x", &x), 1);
+			*w++ = (char)x;
+			p += 3;
+			break;
+		default:
+			fail_msg("bad escape \\%c in golden table", *p);
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+static void
+golden_check(const char **names, const void **vals, const size_t *lens,
+    size_t nv, char *in, size_t inl, char *want, size_t wantl, int line)
+{
+	static const size_t splits[] = { 1, 7, 1, 64, 3 };
+	struct redact *r = build(nv, names, vals, lens);
+	struct sink k;
+	size_t sz;
+
+	for (sz = 0; sz < 3; sz++) {
+		sink_init(&k);
+		if (sz == 0)
+			mask_split(r, in, inl, &inl, 1, &k);
+		else
+			mask_split(r, in, inl, sz == 1 ? splits : splits + 2,
+			    3, &k);
+		if (k.b.len != wantl || memcmp(k.b.data, want, wantl) != 0)
+			fail_msg("golden.txt:%d: got '%s'", line,
+			    al_buf_str(&k.b));
+		al_buf_release(&k.b);
+	}
+	redact_free(r);
+}
+
+static void
+test_redact_golden_table(void **state)
+{
+	char path[4096], line[8192], *tab, *names[8], *vals[8], *sp;
+	size_t lens[8], nv = 0, ncase = 0, i;
+	int lineno = 0;
+	FILE *f;
+
+	(void)state;
+	(void)snprintf(path, sizeof(path), "%s/redact/golden.txt",
+	    AIRLOCK_TEST_DATA);
+	assert_non_null(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		if (strcmp(line, "set") == 0) {
+			for (i = 0; i < nv; i++) {
+				free(names[i]);
+				free(vals[i]);
+			}
+			nv = 0;
+		} else if (strncmp(line, "value ", 6) == 0) {
+			assert_true(nv < 8);
+			assert_non_null(sp = strchr(line + 6, ' '));
+			*sp = '\0';
+			names[nv] = strdup(line + 6);
+			vals[nv] = strdup(sp + 1);
+			lens[nv] = unescape(vals[nv]);
+			nv++;
+		} else if (strncmp(line, "case ", 5) == 0) {
+			char *in = line + 5;
+			size_t inl, wl;
+
+			assert_non_null(tab = strchr(in, '\t'));
+			*tab = '\0';
+			inl = unescape(in);
+			wl = unescape(tab + 1);
+			golden_check((const char **)names, (const void **)vals,
+			    lens, nv, in, inl, tab + 1, wl, lineno);
+			ncase++;
+		} else
+			fail_msg("golden.txt:%d: unknown line", lineno);
+	}
+	fclose(f);
+	for (i = 0; i < nv; i++) {
+		free(names[i]);
+		free(vals[i]);
+	}
+	assert_true(ncase >= 40);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		    test_redact_masks_value_and_keeps_surrounding_text),
+		cmocka_unit_test(
+		    test_redact_rejects_bad_values_names_and_late_adds),
+		cmocka_unit_test(test_redact_empty_set_passes_everything_at_once),
+		cmocka_unit_test(test_redact_emit_abort_fails_the_stream),
+		cmocka_unit_test(
+		    test_redact_masks_encodings_from_independent_libraries),
+		cmocka_unit_test(
+		    test_redact_base64_every_alignment_inside_longer_text),
+		cmocka_unit_test(test_redact_base64_wrapped_into_lines),
+		cmocka_unit_test(test_redact_nul_bytes_and_invalid_utf8),
+		cmocka_unit_test(test_redact_golden_table),
+		cmocka_unit_test(
+		    test_redact_one_byte_at_a_time_never_shows_a_prefix),
+		cmocka_unit_test(
+		    test_redact_holds_exactly_a_value_prefix_and_releases_on_mismatch),
+		cmocka_unit_test(
+		    test_redact_holds_nothing_for_text_that_cannot_start_a_value),
+		cmocka_unit_test(test_redact_tail_at_end_of_input),
+		cmocka_unit_test(test_redact_longest_match_wins),
+		cmocka_unit_test(
+		    test_redact_multiline_value_whole_lines_and_crlf),
+		cmocka_unit_test(test_redact_value_after_100_mb_of_output),
+		cmocka_unit_test(test_redact_value_inside_a_10_mb_line),
+		cmocka_unit_test(test_redact_random_splits_match_reference),
+		cmocka_unit_test(test_redact_rule_hits_are_masked_and_lines_held),
+		cmocka_unit_test(
+		    test_redact_rule_window_is_bounded_and_errors_propagate),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
