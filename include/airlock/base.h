@@ -100,6 +100,9 @@ int	al_parse_int(const char *s, long long min, long long max,
  */
 int	al_parse_duration(const char *s, const char *field, int64_t *out,
 	    struct al_err *err) AL_WUR;
+/* The same in milliseconds, also accepting "250ms". */
+int	al_parse_duration_ms(const char *s, const char *field, int64_t *out,
+	    struct al_err *err) AL_WUR;
 /*
  * Parse a point in time: an RFC 3339 / ISO 8601 UTC date or time
  * ("2027-01-31", "2027-01-31T12:00:00Z") or a duration from now.

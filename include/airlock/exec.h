@@ -246,4 +246,54 @@ int	exec_binding_parse(const char *arg, const char *opt,
 /* Whether name is a portable environment variable name. */
 int	exec_var_name_ok(const char *name);
 
+/* ---- a run with leased values ------------------------------------------ */
+
+struct client;
+
+/* One secret to lease and inject: VAR gets the value of SECRET. */
+struct exec_lease_var {
+	const char		*var;
+	const char		*secret;
+	enum exec_var_kind	 kind;
+};
+
+/*
+ * Everything exec_boundary_run needs besides the command: the broker
+ * client (open, borrowed), what the leases are for, and an optional rule
+ * matcher for the redactor (the scanner's; NULL for values only).
+ */
+struct exec_boundary {
+	struct client			*client;
+	const char			*task;		/* may be NULL */
+	const char			*intent;	/* may be NULL */
+	int64_t				 ttl;		/* seconds; 0: default */
+	int				 approval_wait_s;
+	const struct exec_lease_var	*vars;
+	size_t				 nvars;
+	/* Optional: the scanner's matcher (see redact_set_rule_matcher). */
+	int	(*rules)(void *arg, const unsigned char *p, size_t n,
+		    void (*hit)(void *hit_arg, size_t off, size_t len,
+		    const char *rule_id), void *hit_arg);
+	void				*rules_arg;
+	size_t				 rules_max_len;
+};
+
+/*
+ * The whole boundary: lease every secret in b (bound to b->client's
+ * connection, so they end if this process dies), fetch the values into
+ * guarded memory, build a redactor of those values (and rule hits), run
+ * spec->argv with the values injected and both output streams redacted,
+ * then revoke the leases and wipe the values, whatever way the command
+ * ended.  spec's vars and filters are set here; everything else is the
+ * caller's.
+ *
+ * Returns 0 when the command ran (res has its status).  Before the command
+ * ran: AL_ENOENT, AL_EDENIED, AL_EPENDING, AL_EUNAVAIL ... from the broker,
+ * with err naming the secret and the reason, and res->status 125; or the
+ * codes of exec_run.  A value too short to be masked (under 4 bytes) is
+ * refused (AL_EINVAL): it could not be kept out of the output.
+ */
+int	exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
+	    struct exec_result *res, struct al_err *err) AL_WUR;
+
 #endif

@@ -47,6 +47,39 @@ unit_seconds(char u)
 }
 
 int
+al_parse_duration_ms(const char *s, const char *field, int64_t *out,
+    struct al_err *err)
+{
+	const char *p = s;
+	long long v;
+	size_t n;
+	int64_t secs;
+	int rc;
+
+	*out = 0;
+	/* "250ms" on its own; everything else as a duration in seconds. */
+	n = s ? strlen(s) : 0;
+	if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
+		for (v = 0; p < s + n - 2; p++) {
+			if (!isdigit((unsigned char)*p) || v > 1000000000LL)
+				return al_err_set(err, AL_EINVAL, "%s: expected a "
+				    "duration such as 250ms, 90s, 15m or 1h30m",
+				    field);
+			v = v * 10 + (*p - '0');
+		}
+		if (v < 1 || v > 1000000000LL)
+			return al_err_set(err, AL_EINVAL, "%s: duration must be "
+			    "between 1ms and 100 years", field);
+		*out = v;
+		return 0;
+	}
+	if ((rc = al_parse_duration(s, field, &secs, err)) != 0)
+		return rc;
+	*out = secs * 1000;
+	return 0;
+}
+
+int
 al_parse_duration(const char *s, const char *field, int64_t *out,
     struct al_err *err)
 {

@@ -93,6 +93,22 @@ test_parse_duration_rejects_garbage_naming_the_field(void **state)
 }
 
 static void
+test_parse_duration_ms_accepts_milliseconds(void **state)
+{
+	int64_t v;
+
+	(void)state;
+	assert_int_equal(al_parse_duration_ms("250ms", "--grace", &v, NULL), 0);
+	assert_int_equal(v, 250);
+	assert_int_equal(al_parse_duration_ms("2s", "--grace", &v, NULL), 0);
+	assert_int_equal(v, 2000);
+	assert_int_equal(al_parse_duration_ms("0ms", "--grace", &v, NULL),
+	    AL_EINVAL);
+	assert_int_equal(al_parse_duration_ms("1.5ms", "--grace", &v, NULL),
+	    AL_EINVAL);
+}
+
+static void
 test_parse_time_accepts_dates_and_durations(void **state)
 {
 	int64_t t;
@@ -219,6 +235,7 @@ main(void)
 		cmocka_unit_test(test_buf_escapes_control_and_invalid_utf8),
 		cmocka_unit_test(test_parse_duration_accepts_units_and_combinations),
 		cmocka_unit_test(test_parse_duration_rejects_garbage_naming_the_field),
+		cmocka_unit_test(test_parse_duration_ms_accepts_milliseconds),
 		cmocka_unit_test(test_parse_time_accepts_dates_and_durations),
 		cmocka_unit_test(test_format_duration_is_shortest),
 		cmocka_unit_test(test_parse_int_checks_range),

@@ -1,0 +1,213 @@
+/* airlock run: use secrets inside a boundary; nothing comes back out. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "airlock/client.h"
+#include "airlock/exec.h"
+#include "airlock/vault.h"
+#include "cli.h"
+#include "clientcli.h"
+
+const char cmd_run_help[] =
+"usage: airlock run [--task ID] [--intent TEXT] [--ttl D] [--timeout D]\n"
+"                   [--grace D] [--pty] [--approval-wait D]\n"
+"                   -e VAR=SECRET... [--file VAR=SECRET]... -- CMD [ARGS...]\n"
+"\n"
+"Run CMD with secrets it may use but never shows.  Each secret is leased\n"
+"from the broker (policy decides; the lease is bound to this run), fetched\n"
+"into guarded memory and handed to CMD; everything CMD prints comes back\n"
+"through the redactor, which masks the values and their encodings as\n"
+"[REDACTED:<secret-name>].  When CMD exits, every process it left behind is\n"
+"ended, the leases are revoked and the values wiped.\n"
+"\n"
+"Options:\n"
+"  -e VAR=SECRET        put SECRET's value in CMD's environment as VAR\n"
+"  --file VAR=SECRET    put it in a sealed in-memory file; VAR=/dev/fd/N\n"
+"  --task ID            the task the leases belong to\n"
+"  --intent TEXT        what CMD is for, as policy and the audit log see it\n"
+"  --ttl D              lease lifetime (90s, 15m; at most what policy allows)\n"
+"  --timeout D          end the whole task after D\n"
+"  --grace D            SIGTERM to SIGKILL when ending the task (default 2s)\n"
+"  --pty                give CMD a pseudo-terminal (interactive programs)\n"
+"  --approval-wait D    how long to wait for a human approval (default 5m;\n"
+"                       0s: fail at once when approval is needed)\n"
+"  -h, --help           show this help\n"
+"\n"
+"Exit status: CMD's; 128+N when signal N killed it; 125 when airlock failed\n"
+"before CMD started (unknown secret, denied by policy: the message names the\n"
+"secret and the reason); 126 CMD not executable; 127 CMD not found; 2 usage.\n"
+"See docs/commands/run.md.\n";
+
+enum { OPT_FILE = 256, OPT_TASK, OPT_INTENT, OPT_TTL, OPT_TIMEOUT, OPT_GRACE,
+	OPT_PTY, OPT_WAIT };
+
+struct run_args {
+	struct exec_binding	 bind[EXEC_VARS_MAX];
+	struct exec_lease_var	 vars[EXEC_VARS_MAX];
+	size_t			 nvars;
+	const char		*task;
+	const char		*intent;
+	int64_t			 ttl;
+	int64_t			 timeout;	/* ms */
+	int64_t			 grace;		/* ms */
+	int64_t			 wait;
+	int			 pty;
+};
+
+static int
+add_binding(struct run_args *a, const char *arg, enum exec_var_kind kind,
+    struct al_err *err)
+{
+	struct exec_binding *b;
+	int rc;
+
+	if (a->nvars >= EXEC_VARS_MAX)
+		return al_err_set(err, AL_EINVAL, "at most %d secrets per run",
+		    EXEC_VARS_MAX);
+	b = &a->bind[a->nvars];
+	if ((rc = exec_binding_parse(arg, kind == EXEC_VAR_ENV ? "-e" :
+	    "--file", b, err)) != 0)
+		return rc;
+	if ((rc = vault_name_check(b->secret, err)) != 0)
+		return rc;
+	a->vars[a->nvars].var = b->var;
+	a->vars[a->nvars].secret = b->secret;
+	a->vars[a->nvars].kind = kind;
+	a->nvars++;
+	return 0;
+}
+
+static int
+parse(int argc, char **argv, struct run_args *a, int *first)
+{
+	static const struct option opts[] = {
+		{ "env", required_argument, NULL, 'e' },
+		{ "file", required_argument, NULL, OPT_FILE },
+		{ "task", required_argument, NULL, OPT_TASK },
+		{ "intent", required_argument, NULL, OPT_INTENT },
+		{ "ttl", required_argument, NULL, OPT_TTL },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "grace", required_argument, NULL, OPT_GRACE },
+		{ "pty", no_argument, NULL, OPT_PTY },
+		{ "approval-wait", required_argument, NULL, OPT_WAIT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct al_err err;
+	int c;
+
+	al_err_clear(&err);
+	optind = 0;
+	opterr = 0;
+	/* "+": stop at CMD, so its own options are left alone. */
+	while ((c = getopt_long(argc, argv, "+:e:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			if (add_binding(a, optarg, EXEC_VAR_ENV, &err) != 0)
+				return cli_usage("run", "%s", err.msg);
+			break;
+		case OPT_FILE:
+			if (add_binding(a, optarg, EXEC_VAR_FILE, &err) != 0)
+				return cli_usage("run", "%s", err.msg);
+			break;
+		case OPT_TASK:
+			a->task = optarg;
+			break;
+		case OPT_INTENT:
+			a->intent = optarg;
+			break;
+		case OPT_TTL:
+			if (al_parse_duration(optarg, "--ttl", &a->ttl, &err))
+				return cli_usage("run", "%s", err.msg);
+			break;
+		case OPT_TIMEOUT:
+			if (al_parse_duration_ms(optarg, "--timeout",
+			    &a->timeout, &err))
+				return cli_usage("run", "%s", err.msg);
+			break;
+		case OPT_GRACE:
+			if (al_parse_duration_ms(optarg, "--grace", &a->grace,
+			    &err))
+				return cli_usage("run", "%s", err.msg);
+			break;
+		case OPT_WAIT:
+			if (strcmp(optarg, "0") == 0 ||
+			    strcmp(optarg, "0s") == 0)
+				a->wait = 0;
+			else if (al_parse_duration(optarg, "--approval-wait",
+			    &a->wait, &err))
+				return cli_usage("run", "%s", err.msg);
+			break;
+		case OPT_PTY:
+			a->pty = 1;
+			break;
+		case 'h':
+			(void)cli_print_help("run", stdout);
+			return -1;
+		default:
+			return cli_bad_option("run", argc, argv, c);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage("run", "no command to run: give it after --");
+	if (a->nvars == 0)
+		return cli_usage("run", "no secret to use: give -e VAR=SECRET or "
+		    "--file VAR=SECRET (to run without secrets, run the command "
+		    "itself)");
+	*first = optind;
+	return 0;
+}
+
+int
+cmd_run(struct cli *cli, int argc, char **argv)
+{
+	struct run_args a;
+	struct exec_boundary b;
+	struct exec_spec spec;
+	struct exec_result res;
+	struct client *cl = NULL;
+	struct al_err err;
+	int first = 0, rc;
+
+	al_err_clear(&err);
+	memset(&a, 0, sizeof(a));
+	a.wait = 300;
+	if ((rc = parse(argc, argv, &a, &first)) != 0)
+		return rc < 0 ? CLI_EXIT_OK : rc;
+	if (cli_client_open(cli, &cl, &err) != 0) {
+		al_msg(stderr, "error", "run: %s", err.msg);
+		return CLI_EXIT_RUN_FAIL;
+	}
+	memset(&b, 0, sizeof(b));
+	b.client = cl;
+	b.task = a.task;
+	b.intent = a.intent;
+	b.ttl = a.ttl;
+	b.approval_wait_s = (int)a.wait;
+	b.vars = a.vars;
+	b.nvars = a.nvars;
+	exec_spec_init(&spec);
+	spec.argv = argv + first;
+	spec.flags = a.pty ? EXEC_PTY : 0;
+	spec.timeout_ms = a.timeout;
+	spec.grace_ms = a.grace;
+	rc = exec_boundary_run(&b, &spec, &res, &err);
+	client_close(cl);
+	if (rc != 0 && res.pid == 0) {
+		al_msg(stderr, "error", "run: %s", err.msg);
+		return res.status ? res.status : CLI_EXIT_RUN_FAIL;
+	}
+	if (rc != 0)
+		al_msg(stderr, "error", "run: %s", err.msg);
+	if (res.timed_out) {
+		char d[32];
+
+		al_format_duration(a.timeout / 1000, d);
+		al_msg(stderr, "run", "timed out after %s; the task was ended",
+		    a.timeout % 1000 ? "less than a second" : d);
+	}
+	return res.status;
+}

@@ -1,0 +1,176 @@
+/*
+ * exec_boundary_run: the data flow of one task, from lease to revocation.
+ *
+ *   lease each secret (bound to this client's connection) -> values in
+ *   guarded memory -> a redactor of exactly those values -> the command runs
+ *   with the values injected and its output redacted -> every lease revoked,
+ *   every value wiped.
+ *
+ * The leases are bound to the connection, so a crash of this process ends
+ * them too; the explicit revocation makes a normal end immediate and
+ * audited as such.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "airlock/client.h"
+#include "airlock/exec.h"
+#include "airlock/redact.h"
+
+/* One distinct secret of the run and its lease. */
+struct leased {
+	const char		*secret;
+	struct client_lease	 lease;
+	struct al_secret	*value;
+	int			 have_lease;
+};
+
+static int
+filter_write(void *st, const void *p, size_t n, exec_emit_fn emit, void *arg)
+{
+	return redact_stream_write(st, p, n, emit, arg);
+}
+
+static int
+filter_finish(void *st, exec_emit_fn emit, void *arg)
+{
+	return redact_stream_finish(st, emit, arg);
+}
+
+static const struct exec_filter_ops redact_filter = {
+	filter_write, filter_finish,
+};
+
+/* Index of secret in l[0..n), or n. */
+static size_t
+find(const struct leased *l, size_t n, const char *secret)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(l[i].secret, secret) == 0)
+			return i;
+	return n;
+}
+
+/* Lease and fetch every distinct secret; on failure revoke what was taken. */
+static int
+lease_all(const struct exec_boundary *b, struct leased *l, size_t *nl,
+    struct al_err *err)
+{
+	struct client_lease_req req;
+	size_t i, n = 0;
+	int rc = 0;
+
+	for (i = 0; i < b->nvars && rc == 0; i++) {
+		if (find(l, n, b->vars[i].secret) < n)
+			continue;
+		memset(&req, 0, sizeof(req));
+		req.secret = b->vars[i].secret;
+		req.task = b->task;
+		req.intent = b->intent;
+		req.ttl = b->ttl;
+		req.bind = 1;
+		l[n].secret = b->vars[i].secret;
+		rc = client_lease_and_fetch(b->client, &req, b->approval_wait_s,
+		    &l[n].lease, &l[n].value, err);
+		if (rc == 0) {
+			l[n].have_lease = 1;
+			n++;
+		}
+	}
+	*nl = n;
+	return rc;
+}
+
+static void
+release_all(const struct exec_boundary *b, struct leased *l, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		/*
+		 * Best effort: a lease the broker already ended (used up,
+		 * expired) or a broker that went away is not a failure of
+		 * the run; the connection's close ends what is left.
+		 */
+		if (l[i].have_lease &&
+		    client_lease_revoke(b->client, l[i].lease.id, NULL) != 0)
+			l[i].have_lease = 0;
+		al_secret_free(l[i].value);
+		l[i].value = NULL;
+	}
+}
+
+int
+exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
+    struct exec_result *res, struct al_err *err)
+{
+	struct leased *l = NULL;
+	struct exec_var *vars = NULL;
+	struct redact *r = NULL;
+	struct redact_stream *so = NULL, *se = NULL;
+	size_t nl = 0, i, k;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	res->status = EXEC_STATUS_FAIL;
+	if (b->nvars > EXEC_VARS_MAX)
+		return al_err_set(err, AL_EINVAL, "at most %d secrets per run",
+		    EXEC_VARS_MAX);
+	if ((b->nvars && ((l = calloc(b->nvars, sizeof(*l))) == NULL ||
+	    (vars = calloc(b->nvars, sizeof(*vars))) == NULL))) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = lease_all(b, l, &nl, err)) != 0)
+		goto out;
+	if ((rc = redact_new(&r, err)) != 0)
+		goto out;
+	for (i = 0; i < nl; i++) {
+		if (al_secret_len(l[i].value) < REDACT_VALUE_MIN) {
+			rc = al_err_set(err, AL_EINVAL, "secret '%s' is shorter "
+			    "than %d bytes: it could not be masked in the "
+			    "output, so it is not used", l[i].secret,
+			    REDACT_VALUE_MIN);
+			goto out;
+		}
+		if ((rc = redact_add_value(r, l[i].secret, l[i].value,
+		    err)) != 0)
+			goto out;
+	}
+	if (b->rules != NULL && (rc = redact_set_rule_matcher(r, b->rules,
+	    b->rules_arg, b->rules_max_len, err)) != 0)
+		goto out;
+	if ((rc = redact_compile(r, err)) != 0 ||
+	    (rc = redact_stream_new(r, &so)) != 0 ||
+	    (rc = redact_stream_new(r, &se)) != 0) {
+		if (rc != 0 && err != NULL && err->msg[0] == '\0')
+			(void)al_err_set(err, rc, "cannot build the redactor");
+		goto out;
+	}
+	for (i = 0; i < b->nvars; i++) {
+		k = find(l, nl, b->vars[i].secret);
+		vars[i].name = b->vars[i].var;
+		vars[i].value = l[k].value;
+		vars[i].kind = b->vars[i].kind;
+	}
+	spec->vars = vars;
+	spec->nvars = b->nvars;
+	spec->out.ops = &redact_filter;
+	spec->out.st = so;
+	spec->err.ops = &redact_filter;
+	spec->err.st = se;
+	rc = exec_run(spec, res, err);
+out:
+	release_all(b, l, nl);
+	redact_stream_free(so);
+	redact_stream_free(se);
+	redact_free(r);
+	free(vars);
+	free(l);
+	spec->vars = NULL;
+	spec->nvars = 0;
+	spec->out.ops = spec->err.ops = NULL;
+	return rc;
+}

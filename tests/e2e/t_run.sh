@@ -1,0 +1,143 @@
+#!/bin/bash
+# airlock run and airlock redact through the real binary and a real broker:
+# the value reaches the command and never comes back out, in any encoding,
+# however it is written.
+. "$(dirname "$0")/lib.sh"
+init_vault
+T=$(canary)
+add_secret deploy-token "$T"
+PEM_LINE=$(canary)$(canary)
+printf -- '-----BEGIN TEST KEY-----\n%s\n%s\n-----END TEST KEY-----\n' "$PEM_LINE" "$(canary)" >"$T_ROOT/pem"
+"$AL" secret add tls-key --owner o --purpose p --value-file "$T_ROOT/pem" >>"$ALL_OUTPUT" 2>&1
+
+# --- the value reaches the command -------------------------------------
+run "$AL" run -e TOKEN=deploy-token -- sh -c 'test "$TOKEN" = "$1" && echo same' sh "$T"
+expect_rc 0 "the command sees the value"
+expect_out same
+run "$AL" run --file KEY=tls-key -- sh -c 'case "$KEY" in /dev/fd/*) cat "$KEY" | sha256sum;; *) echo "bad path $KEY";; esac'
+expect_rc 0 "--file"
+expect_eq "$(cut -d' ' -f1 "$OUT")" "$(sha256sum <"$T_ROOT/pem" | cut -d' ' -f1)" "memfd content"
+run "$AL" run --file KEY=tls-key -- sh -c 'readlink "$KEY"'
+expect_out "memfd:" "--file is a memfd"
+
+# --- nothing comes back out ---------------------------------------------
+run "$AL" run -e TOKEN=deploy-token -- sh -c '
+	echo "plain $TOKEN end"
+	printf %s "$TOKEN" | base64
+	printf "xx%s" "$TOKEN" | base64 -w0; echo
+	printf "%s" "$TOKEN" | basenc --base64url
+	printf %s "$TOKEN" | od -An -tx1 | tr -d " \n"; echo
+	printf %s "$TOKEN" | od -An -tx1 | tr -d " \n" | tr a-f A-F; echo
+	python3 -c "import urllib.parse,sys,json; t=sys.argv[1]; print(urllib.parse.quote(t+\"/\")); print(json.dumps({\"t\": t}))" "$TOKEN"
+	echo "err $TOKEN" >&2'
+expect_rc 0 "encodings"
+expect_out "plain [REDACTED:deploy-token] end"
+expect_err "err [REDACTED:deploy-token]"
+[ "$(grep -c 'REDACTED:deploy-token' "$OUT")" -ge 7 ] || fail "not every encoding was masked: $(cat "$OUT")"
+
+# One byte at a time with pauses, interleaved on stdout and stderr.
+run "$AL" run -e TOKEN=deploy-token -- sh -c '
+	i=0; n=${#TOKEN}
+	while [ $i -lt $n ]; do
+		printf "%s" "$(printf %s "$TOKEN" | cut -c$((i+1)))"
+		printf "." >&2
+		sleep 0.01; i=$((i+1))
+	done; echo'
+expect_rc 0 "byte at a time"
+expect_out "[REDACTED:deploy-token]"
+
+# set -x prints the value in the trace.
+run "$AL" run -e TOKEN=deploy-token -- sh -xc 'x="$TOKEN"; : "$x"'
+expect_rc 0 "set -x"
+expect_err "[REDACTED:deploy-token]"
+
+# A multi-line PEM value, each line masked.
+run "$AL" run --file KEY=tls-key -- sh -c 'cat "$KEY"; sed -n 2p "$KEY"'
+expect_rc 0 "pem"
+grep -qF -- "$PEM_LINE" "$OUT" && fail "a PEM line leaked"
+
+# Binary output around the value, and a huge line.
+run "$AL" run -e TOKEN=deploy-token -- sh -c 'head -c 3000 /dev/urandom; printf "\0%s\0" "$TOKEN"; head -c 5000000 /dev/zero | tr "\0" a; printf "%s\n" "$TOKEN"'
+expect_rc 0 "binary and huge line"
+grep -qaF -- "$T" "$OUT" && fail "value in binary output"
+[ "$(stat -c %s "$OUT")" -gt 5000000 ] || fail "huge line truncated"
+
+# A grandchild that daemonizes and keeps writing is ended with the task.
+run "$AL" run --grace 200ms -e TOKEN=deploy-token -- sh -c '
+	setsid sh -c "while :; do echo \"bg \$TOKEN\"; echo \$\$ >'"$T_ROOT"'/bgpid; sleep 0.05; done" &
+	sleep 0.3; echo fg-done'
+expect_rc 0 "daemonizing grandchild"
+sleep 0.3
+if [ -s "$T_ROOT/bgpid" ] && kill -0 "$(cat "$T_ROOT/bgpid")" 2>/dev/null; then
+	fail "the daemonized grandchild outlived the task"
+	kill "$(cat "$T_ROOT/bgpid")"
+fi
+
+# /dev/tty cannot bypass the redactor.
+run "$AL" run -e TOKEN=deploy-token -- sh -c 'echo "$TOKEN" >/dev/tty && echo WROTE-TTY'
+grep -q WROTE-TTY "$OUT" && fail "the command could write to a terminal"
+
+# --- exit statuses -------------------------------------------------------
+run "$AL" run -e TOKEN=deploy-token -- sh -c 'exit 3'
+expect_rc 3 "exit 3"
+run "$AL" run -e TOKEN=deploy-token -- sh -c 'kill -TERM $$'
+expect_rc 143 "killed by SIGTERM"
+run "$AL" run -e TOKEN=deploy-token -- "$T_ROOT/no-such-command"
+expect_rc 127 "not found"
+printf 'echo hi\n' >"$T_ROOT/noexec"
+run "$AL" run -e TOKEN=deploy-token -- "$T_ROOT/noexec"
+expect_rc 126 "not executable"
+run "$AL" run -e TOKEN=deploy-tokn -- true
+expect_rc 125 "unknown secret"
+expect_err "deploy-tokn"
+run "$AL" run --timeout 1s --grace 100ms -e TOKEN=deploy-token -- sleep 30
+expect_rc 143 "timeout"
+expect_err "timed out after 1s"
+run "$AL" run -- true
+expect_rc 2 "no secret"
+run "$AL" run -e TOKEN=deploy-token
+expect_rc 2 "no command"
+run "$AL" run -e 1BAD=deploy-token -- true
+expect_rc 2 "bad variable name"
+
+# A prompt without a newline reaches the reader at once (pty).
+start=$(date +%s%N)
+"$AL" run --pty -e TOKEN=deploy-token -- sh -c 'printf "Password: "; sleep 2' >"$T_ROOT/prompt" 2>&1 &
+pid=$!
+lat=""
+for _ in $(seq 1 300); do
+	if grep -q "Password: " "$T_ROOT/prompt" 2>/dev/null; then
+		lat=$(( ($(date +%s%N) - start) / 1000000 )); break
+	fi
+	sleep 0.005
+done
+wait $pid
+cat "$T_ROOT/prompt" >>"$ALL_OUTPUT"
+[ -n "$lat" ] || fail "the prompt never arrived"
+echo "prompt reached the reader after ${lat} ms (process start included)"
+
+# Leases end with the run.
+run "$AL" lease ls --json
+expect_eq "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$OUT")" 0 "live leases after the runs"
+
+# --- airlock redact ------------------------------------------------------
+printf 'a %s b\n%s\n' "$T" "$(printf %s "$T" | base64)" >"$T_ROOT/log"
+run_in "$T_ROOT/log" "$AL" redact
+expect_rc 0 "redact"
+expect_out "a [REDACTED:deploy-token] b"
+run_in "$T_ROOT/log" "$AL" redact --check --secret deploy-token
+expect_rc 1 "redact --check with a hit"
+printf 'nothing here\n' >"$T_ROOT/clean"
+run_in "$T_ROOT/clean" "$AL" redact --check
+expect_rc 0 "redact --check clean"
+expect_out "nothing here"
+run_in "$T_ROOT/clean" "$AL" redact --secret nope
+expect_rc 2 "redact of an unknown secret"
+run "$AL" redact extra
+expect_rc 2 "redact with an argument"
+
+# --- canaries: every file under $AIRLOCK_HOME (audit log, lease table,
+# broker log) and everything printed.
+check_no_leak "$T"
+check_no_leak "$PEM_LINE"
+done_testing
