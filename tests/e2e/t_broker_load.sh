@@ -29,13 +29,13 @@ print("open", len(socks), flush=True)
 time.sleep(int(sys.argv[3]))
 PY
 IDLE=$!
-for _ in $(seq 100); do grep -q '^open' "$T_ROOT/idle" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q '^open' "$T_ROOT/idle" && break; sleep 0.1; done
 expect_eq "$(cat "$T_ROOT/idle")" "open 1000" "1,000 idle connections"
 t0=$(ms)
 run "$PROBE" --fetch 1 --task idle deploy-token
 t1=$(ms)
 expect_rc 0 "served beside 1,000 idle connections"
-[ $((t1 - t0)) -lt 1000 ] && pass || fail "lease cycle took $((t1 - t0)) ms beside idle connections"
+[ $((t1 - t0)) -lt 2000 ] && pass || fail "lease cycle took $((t1 - t0)) ms beside idle connections"
 N=$(ls /proc/"$BP"/fd | wc -l)
 [ "$N" -gt 1000 ] && pass || fail "broker holds $N descriptors, expected over 1,000"
 kill "$IDLE"; wait "$IDLE" 2>/dev/null
@@ -57,7 +57,7 @@ t0=$(ms)
 run "$PROBE" --fetch 1 --task slow deploy-token
 t1=$(ms)
 expect_rc 0 "served while a client trickles"
-[ $((t1 - t0)) -lt 1000 ] && pass || fail "lease cycle took $((t1 - t0)) ms beside a slow client"
+[ $((t1 - t0)) -lt 2000 ] && pass || fail "lease cycle took $((t1 - t0)) ms beside a slow client"
 wait "$SLOW"
 expect_eq "$(cat "$T_ROOT/slow")" "HTTP/1.1 200 OK" "the slow client is answered too"
 
