@@ -80,8 +80,13 @@ scan_engine_rule_def(const struct scan_engine *e, size_t i)
 	return i < e->n ? &e->rules->v[i] : NULL;
 }
 
+/*
+ * jit: the pattern runs over file bytes (a rule's regex, its requires).
+ * Allow and path patterns see short strings, where the interpreter is
+ * about as fast and JIT compilation would dominate a small scan's start.
+ */
 static int
-re_compile(const char *rule, const char *what, const char *pat,
+re_compile(const char *rule, const char *what, const char *pat, int jit,
     pcre2_code **out, struct al_err *err)
 {
 	PCRE2_UCHAR msg[256];
@@ -96,7 +101,8 @@ re_compile(const char *rule, const char *what, const char *pat,
 		    "offset %zu: %s", rule, what, (size_t)off, (char *)msg);
 	}
 	/* Without JIT the interpreter still gives the same answers. */
-	(void)pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE);
+	if (jit)
+		(void)pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE);
 	return 0;
 }
 
@@ -113,7 +119,7 @@ re_list(const char *rule, const char *what, const struct scan_strv *sv,
 	if ((*out = calloc(sv->n, sizeof(**out))) == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	for (i = 0; i < sv->n; i++) {
-		if ((rc = re_compile(rule, what, sv->v[i], &(*out)[i],
+		if ((rc = re_compile(rule, what, sv->v[i], 0, &(*out)[i],
 		    err)) != 0)
 			return rc;
 		(*nout)++;
@@ -150,10 +156,10 @@ compile_rule(struct scan_engine *e, size_t i, struct al_err *err)
 	int rc;
 
 	r->def = d;
-	if ((rc = re_compile(d->id, "regex", d->regex, &r->re, err)) != 0)
+	if ((rc = re_compile(d->id, "regex", d->regex, 1, &r->re, err)) != 0)
 		return rc;
 	if (d->requires != NULL &&
-	    (rc = re_compile(d->id, "requires regex", d->requires,
+	    (rc = re_compile(d->id, "requires regex", d->requires, 1,
 	    &r->requires, err)) != 0)
 		return rc;
 	if ((rc = re_list(d->id, "allow regex", &d->allow, &r->allow,
@@ -215,7 +221,7 @@ compile_db(struct scan_engine *e, struct al_err *err)
 	hs_compile_error_t *ce = NULL;
 	unsigned char key[32];
 	size_t i, k, nexpr = 0, nowned = 0;
-	int rc = 0;
+	int rc = 0, loaded = 0;
 
 	for (i = 0; i < e->n; i++)
 		nexpr += e->r[i].keyword_mode ? e->rules->v[i].keywords.n : 1;
@@ -255,6 +261,7 @@ compile_db(struct scan_engine *e, struct al_err *err)
 	if (e->cache_dir != NULL) {
 		scan_db_key(exprs, flags, ids, nexpr, key);
 		e->db = scan_db_cache_load(e->cache_dir, key, widths, e->n);
+		loaded = e->db != NULL;
 	}
 	if (e->db == NULL) {
 		if ((rc = compute_widths(e, err)) != 0)
@@ -278,7 +285,8 @@ compile_db(struct scan_engine *e, struct al_err *err)
 		e->db = NULL;
 		goto out;
 	}
-	if (e->cache_dir != NULL)
+	/* Stored only when compiled just now: a hit costs no write. */
+	if (e->cache_dir != NULL && !loaded)
 		scan_db_cache_store(e->cache_dir, key, widths, e->n, e->db);
 	if (hs_alloc_scratch(e->db, &e->proto) != HS_SUCCESS)
 		rc = al_err_set(err, AL_ENOMEM, "out of memory (vectorscan "
