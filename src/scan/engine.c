@@ -58,6 +58,10 @@ scan_engine_free(struct scan_engine *e)
 		hs_free_database(e->db);
 	if (e->proto)
 		hs_free_scratch(e->proto);
+	if (e->jit_mu != NULL) {
+		pthread_mutex_destroy(e->jit_mu);
+		free(e->jit_mu);
+	}
 	scan_rules_free(e->rules);
 	free(e);
 }
@@ -81,12 +85,14 @@ scan_engine_rule_def(const struct scan_engine *e, size_t i)
 }
 
 /*
- * jit: the pattern runs over file bytes (a rule's regex, its requires).
- * Allow and path patterns see short strings, where the interpreter is
- * about as fast and JIT compilation would dominate a small scan's start.
+ * Patterns are compiled up front, JIT-compiled only when a candidate
+ * first needs them (scan_rule_jit): of some 250 rules a given tree wakes a
+ * few dozen, and compiling JIT code for all of them was a good part of a
+ * small scan's start.  Allow and path patterns see short strings, where
+ * the interpreter does as well.
  */
 static int
-re_compile(const char *rule, const char *what, const char *pat, int jit,
+re_compile(const char *rule, const char *what, const char *pat,
     pcre2_code **out, struct al_err *err)
 {
 	PCRE2_UCHAR msg[256];
@@ -100,10 +106,28 @@ re_compile(const char *rule, const char *what, const char *pat, int jit,
 		return al_err_set(err, AL_EINVAL, "rule '%s': invalid %s at "
 		    "offset %zu: %s", rule, what, (size_t)off, (char *)msg);
 	}
-	/* Without JIT the interpreter still gives the same answers. */
-	if (jit)
-		(void)pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE);
 	return 0;
+}
+
+void
+scan_rule_jit(const struct scan_engine *e, struct eng_rule *r)
+{
+	if (atomic_load_explicit(&r->jit_done, memory_order_acquire))
+		return;
+	/*
+	 * No thread matches with r's code before jit_done is set, so the
+	 * compile never races a match.  Without JIT (no executable memory)
+	 * the interpreter gives the same answers.
+	 */
+	pthread_mutex_lock(e->jit_mu);
+	if (!atomic_load_explicit(&r->jit_done, memory_order_relaxed)) {
+		(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
+		if (r->requires != NULL)
+			(void)pcre2_jit_compile(r->requires,
+			    PCRE2_JIT_COMPLETE);
+		atomic_store_explicit(&r->jit_done, 1, memory_order_release);
+	}
+	pthread_mutex_unlock(e->jit_mu);
 }
 
 static int
@@ -119,7 +143,7 @@ re_list(const char *rule, const char *what, const struct scan_strv *sv,
 	if ((*out = calloc(sv->n, sizeof(**out))) == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	for (i = 0; i < sv->n; i++) {
-		if ((rc = re_compile(rule, what, sv->v[i], 0, &(*out)[i],
+		if ((rc = re_compile(rule, what, sv->v[i], &(*out)[i],
 		    err)) != 0)
 			return rc;
 		(*nout)++;
@@ -156,10 +180,10 @@ compile_rule(struct scan_engine *e, size_t i, struct al_err *err)
 	int rc;
 
 	r->def = d;
-	if ((rc = re_compile(d->id, "regex", d->regex, 1, &r->re, err)) != 0)
+	if ((rc = re_compile(d->id, "regex", d->regex, &r->re, err)) != 0)
 		return rc;
 	if (d->requires != NULL &&
-	    (rc = re_compile(d->id, "requires regex", d->requires, 1,
+	    (rc = re_compile(d->id, "requires regex", d->requires,
 	    &r->requires, err)) != 0)
 		return rc;
 	if ((rc = re_list(d->id, "allow regex", &d->allow, &r->allow,
@@ -324,6 +348,13 @@ scan_engine_new_cached(const struct scan_rules *rs, int flags,
 	    (rs->n && (e->rules->v = calloc(rs->n, sizeof(struct scan_rule)))
 	    == NULL) || (rs->n && (e->r = calloc(rs->n, sizeof(*e->r))) ==
 	    NULL)) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((e->jit_mu = malloc(sizeof(*e->jit_mu))) == NULL ||
+	    pthread_mutex_init(e->jit_mu, NULL) != 0) {
+		free(e->jit_mu);
+		e->jit_mu = NULL;
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}

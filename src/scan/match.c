@@ -117,7 +117,7 @@ on_candidate(unsigned int id, unsigned long long from, unsigned long long to,
     unsigned int flags, void *ctx)
 {
 	struct scan_scratch *s = ctx;
-	const struct eng_rule *r;
+	struct eng_rule *r;
 	size_t ws, we, back;
 
 	(void)from;
@@ -125,6 +125,7 @@ on_candidate(unsigned int id, unsigned long long from, unsigned long long to,
 	if (id >= s->e->n || !s->active[id] || to <= s->covered[id])
 		return 0;
 	r = &s->e->r[id];
+	scan_rule_jit(s->e, r);
 	if (r->requires != NULL) {
 		if (s->req[id] == 0)
 			s->req[id] = pcre2_match(r->requires, s->buf, s->len, 0,
