@@ -503,9 +503,12 @@ hist_one(struct run_worker *w, struct reader *rd, const struct blob *b,
 
 	if ((s = reader_line(rd, &n)) == NULL)
 		return al_err_set(err, AL_EPROTO, "git cat-file stopped early");
-	/* "<id> blob <size>" or "<id> missing" */
-	if ((sp = strstr(s, " blob ")) == NULL)
+	/* "<id> blob <size>", or "<id> missing" (git says why above) */
+	if ((sp = strstr(s, " blob ")) == NULL) {
+		run_warn(r, "cannot read %s (blob %s) from git: skipped",
+		    b->path, b->id);
 		return 0;
+	}
 	size = strtoull(sp + 6, NULL, 10);
 	if (size > r->max_size) {
 		atomic_fetch_add(&r->skipped, 1);
