@@ -56,6 +56,7 @@ struct scan_scratch {
 	size_t			 *covered;	/* per rule: confirmed up to */
 	size_t			 *last_end;	/* per rule: last match end */
 	unsigned char		 *active;	/* per rule: applies to path */
+	const char		 *path;		/* of the buffer, or NULL */
 	signed char		 *req;		/* per rule: requires met? */
 	struct scan_match	 *m;		/* matches of this buffer */
 	size_t			  nm, capm;
