@@ -85,11 +85,12 @@ scan_engine_rule_def(const struct scan_engine *e, size_t i)
 }
 
 /*
- * Patterns are compiled up front, JIT-compiled only when a candidate
- * first needs them (scan_rule_jit): of some 250 rules a given tree wakes a
- * few dozen, and compiling JIT code for all of them was a good part of a
- * small scan's start.  Allow and path patterns see short strings, where
- * the interpreter does as well.
+ * A rule's patterns are compiled up front but JIT-compiled only when a
+ * candidate first needs them (scan_rule_jit): of some 250 rules a given
+ * tree wakes a few dozen, and compiling JIT code for all of them was a good
+ * part of a small scan's start.  The global allowlist, which every secret
+ * goes through, is JIT-compiled at once; path patterns stay interpreted
+ * (one match per file, on a short string).
  */
 static int
 re_compile(const char *rule, const char *what, const char *pat,
@@ -112,6 +113,8 @@ re_compile(const char *rule, const char *what, const char *pat,
 void
 scan_rule_jit(const struct scan_engine *e, struct eng_rule *r)
 {
+	size_t i;
+
 	if (atomic_load_explicit(&r->jit_done, memory_order_acquire))
 		return;
 	/*
@@ -124,6 +127,9 @@ scan_rule_jit(const struct scan_engine *e, struct eng_rule *r)
 		(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
 		if (r->requires != NULL)
 			(void)pcre2_jit_compile(r->requires,
+			    PCRE2_JIT_COMPLETE);
+		for (i = 0; i < r->nallow; i++)
+			(void)pcre2_jit_compile(r->allow[i],
 			    PCRE2_JIT_COMPLETE);
 		atomic_store_explicit(&r->jit_done, 1, memory_order_release);
 	}
@@ -378,6 +384,8 @@ scan_engine_new_cached(const struct scan_rules *rs, int flags,
 	if ((rc = re_list("allow", "global allow regex", &rs->allow,
 	    &e->allow, &e->nallow, err)) != 0)
 		goto out;
+	for (i = 0; i < e->nallow; i++)
+		(void)pcre2_jit_compile(e->allow[i], PCRE2_JIT_COMPLETE);
 	rc = compile_db(e, err);
 	e->cache_dir = NULL;
 	if (rc != 0)
