@@ -58,6 +58,10 @@ scan_engine_free(struct scan_engine *e)
 		hs_free_database(e->db);
 	if (e->proto)
 		hs_free_scratch(e->proto);
+	if (e->jit_mu != NULL) {
+		pthread_mutex_destroy(e->jit_mu);
+		free(e->jit_mu);
+	}
 	scan_rules_free(e->rules);
 	free(e);
 }
@@ -80,6 +84,14 @@ scan_engine_rule_def(const struct scan_engine *e, size_t i)
 	return i < e->n ? &e->rules->v[i] : NULL;
 }
 
+/*
+ * A rule's patterns are compiled up front but JIT-compiled only when a
+ * candidate first needs them (scan_rule_jit): of some 250 rules a given
+ * tree wakes a few dozen, and compiling JIT code for all of them was a good
+ * part of a small scan's start.  The global allowlist, which every secret
+ * goes through, is JIT-compiled at once; path patterns stay interpreted
+ * (one match per file, on a short string).
+ */
 static int
 re_compile(const char *rule, const char *what, const char *pat,
     pcre2_code **out, struct al_err *err)
@@ -95,9 +107,33 @@ re_compile(const char *rule, const char *what, const char *pat,
 		return al_err_set(err, AL_EINVAL, "rule '%s': invalid %s at "
 		    "offset %zu: %s", rule, what, (size_t)off, (char *)msg);
 	}
-	/* Without JIT the interpreter still gives the same answers. */
-	(void)pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE);
 	return 0;
+}
+
+void
+scan_rule_jit(const struct scan_engine *e, struct eng_rule *r)
+{
+	size_t i;
+
+	if (atomic_load_explicit(&r->jit_done, memory_order_acquire))
+		return;
+	/*
+	 * No thread matches with r's code before jit_done is set, so the
+	 * compile never races a match.  Without JIT (no executable memory)
+	 * the interpreter gives the same answers.
+	 */
+	pthread_mutex_lock(e->jit_mu);
+	if (!atomic_load_explicit(&r->jit_done, memory_order_relaxed)) {
+		(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
+		if (r->requires != NULL)
+			(void)pcre2_jit_compile(r->requires,
+			    PCRE2_JIT_COMPLETE);
+		for (i = 0; i < r->nallow; i++)
+			(void)pcre2_jit_compile(r->allow[i],
+			    PCRE2_JIT_COMPLETE);
+		atomic_store_explicit(&r->jit_done, 1, memory_order_release);
+	}
+	pthread_mutex_unlock(e->jit_mu);
 }
 
 static int
@@ -215,7 +251,7 @@ compile_db(struct scan_engine *e, struct al_err *err)
 	hs_compile_error_t *ce = NULL;
 	unsigned char key[32];
 	size_t i, k, nexpr = 0, nowned = 0;
-	int rc = 0;
+	int rc = 0, loaded = 0;
 
 	for (i = 0; i < e->n; i++)
 		nexpr += e->r[i].keyword_mode ? e->rules->v[i].keywords.n : 1;
@@ -255,6 +291,7 @@ compile_db(struct scan_engine *e, struct al_err *err)
 	if (e->cache_dir != NULL) {
 		scan_db_key(exprs, flags, ids, nexpr, key);
 		e->db = scan_db_cache_load(e->cache_dir, key, widths, e->n);
+		loaded = e->db != NULL;
 	}
 	if (e->db == NULL) {
 		if ((rc = compute_widths(e, err)) != 0)
@@ -278,7 +315,8 @@ compile_db(struct scan_engine *e, struct al_err *err)
 		e->db = NULL;
 		goto out;
 	}
-	if (e->cache_dir != NULL)
+	/* Stored only when compiled just now: a hit costs no write. */
+	if (e->cache_dir != NULL && !loaded)
 		scan_db_cache_store(e->cache_dir, key, widths, e->n, e->db);
 	if (hs_alloc_scratch(e->db, &e->proto) != HS_SUCCESS)
 		rc = al_err_set(err, AL_ENOMEM, "out of memory (vectorscan "
@@ -319,6 +357,13 @@ scan_engine_new_cached(const struct scan_rules *rs, int flags,
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
+	if ((e->jit_mu = malloc(sizeof(*e->jit_mu))) == NULL ||
+	    pthread_mutex_init(e->jit_mu, NULL) != 0) {
+		free(e->jit_mu);
+		e->jit_mu = NULL;
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
 	/* The engine keeps its own copy of the rules it compiled. */
 	e->rules->cap = rs->n;
 	for (i = 0; i < rs->n; i++) {
@@ -339,6 +384,8 @@ scan_engine_new_cached(const struct scan_rules *rs, int flags,
 	if ((rc = re_list("allow", "global allow regex", &rs->allow,
 	    &e->allow, &e->nallow, err)) != 0)
 		goto out;
+	for (i = 0; i < e->nallow; i++)
+		(void)pcre2_jit_compile(e->allow[i], PCRE2_JIT_COMPLETE);
 	rc = compile_db(e, err);
 	e->cache_dir = NULL;
 	if (rc != 0)

@@ -2,6 +2,9 @@
 #ifndef AIRLOCK_SCAN_ENGINE_INT_H
 #define AIRLOCK_SCAN_ENGINE_INT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "scan_int.h"
 
 #ifndef PCRE2_CODE_UNIT_WIDTH
@@ -24,6 +27,7 @@ struct eng_rule {
 	unsigned		  max_width;	/* UINT_MAX: unbounded */
 	uint32_t		  group;
 	int			  keyword_mode;
+	_Atomic int		  jit_done;	/* re, requires JIT-compiled */
 };
 
 struct scan_engine {
@@ -36,7 +40,11 @@ struct scan_engine {
 	hs_scratch_t		 *proto;
 	uint32_t		  max_groups;
 	const char		 *cache_dir;	/* during scan_engine_new */
+	pthread_mutex_t		 *jit_mu;	/* guards lazy JIT compiles */
 };
+
+/* JIT-compile rule r's regexes the first time a candidate needs them. */
+void	scan_rule_jit(const struct scan_engine *e, struct eng_rule *r);
 
 struct scan_scratch {
 	const struct scan_engine *e;
@@ -48,6 +56,7 @@ struct scan_scratch {
 	size_t			 *covered;	/* per rule: confirmed up to */
 	size_t			 *last_end;	/* per rule: last match end */
 	unsigned char		 *active;	/* per rule: applies to path */
+	const char		 *path;		/* of the buffer, or NULL */
 	signed char		 *req;		/* per rule: requires met? */
 	struct scan_match	 *m;		/* matches of this buffer */
 	size_t			  nm, capm;

@@ -112,19 +112,39 @@ skip:
 	return 0;
 }
 
+#define ACTIVE_UNKNOWN 2
+
+/* Whether rule r, limited to some paths, applies to the buffer's path. */
+static unsigned char
+path_applies(struct scan_scratch *s, const struct eng_rule *r)
+{
+	size_t j;
+
+	for (j = 0; s->path != NULL && j < r->npaths; j++)
+		if (pcre2_match(r->paths[j], (PCRE2_SPTR)s->path,
+		    strlen(s->path), 0, 0, s->md_small, s->mctx) >= 0)
+			return 1;
+	return 0;
+}
+
 static int
 on_candidate(unsigned int id, unsigned long long from, unsigned long long to,
     unsigned int flags, void *ctx)
 {
 	struct scan_scratch *s = ctx;
-	const struct eng_rule *r;
+	struct eng_rule *r;
 	size_t ws, we, back;
 
 	(void)from;
 	(void)flags;
-	if (id >= s->e->n || !s->active[id] || to <= s->covered[id])
+	if (id >= s->e->n || to <= s->covered[id])
 		return 0;
 	r = &s->e->r[id];
+	if (s->active[id] == ACTIVE_UNKNOWN)
+		s->active[id] = path_applies(s, r);
+	if (!s->active[id])
+		return 0;
+	scan_rule_jit(s->e, r);
 	if (r->requires != NULL) {
 		if (s->req[id] == 0)
 			s->req[id] = pcre2_match(r->requires, s->buf, s->len, 0,
@@ -211,7 +231,7 @@ scan_buffer(const struct scan_engine *e, struct scan_scratch *s,
     const char *path, const void *p, size_t n, scan_match_fn fn, void *arg,
     struct al_err *err)
 {
-	size_t i, j;
+	size_t i;
 	int rc = 0;
 
 	if (n > UINT_MAX)
@@ -225,20 +245,10 @@ scan_buffer(const struct scan_engine *e, struct scan_scratch *s,
 	memset(s->covered, 0, e->n * sizeof(size_t));
 	memset(s->last_end, 0, e->n * sizeof(size_t));
 	memset(s->req, 0, e->n);
-	for (i = 0; i < e->n; i++) {
-		const struct eng_rule *r = &e->r[i];
-
-		s->active[i] = 1;
-		if (r->npaths == 0)
-			continue;
-		s->active[i] = 0;
-		for (j = 0; path != NULL && j < r->npaths; j++)
-			if (pcre2_match(r->paths[j], (PCRE2_SPTR)path,
-			    strlen(path), 0, 0, s->md_small, s->mctx) >= 0) {
-				s->active[i] = 1;
-				break;
-			}
-	}
+	/* A rule limited to some paths is checked at its first candidate. */
+	s->path = path;
+	for (i = 0; i < e->n; i++)
+		s->active[i] = e->r[i].npaths == 0 ? 1 : ACTIVE_UNKNOWN;
 	if (hs_scan(e->db, (const char *)p, (unsigned)n, 0, s->hs,
 	    on_candidate, s) != HS_SUCCESS && s->rc == 0) {
 		rc = al_err_set(err, AL_EINVAL, "vectorscan failed to scan");
@@ -255,6 +265,7 @@ scan_buffer(const struct scan_engine *e, struct scan_scratch *s,
 out:
 	s->buf = NULL;
 	s->len = 0;
+	s->path = NULL;
 	return rc;
 }
 

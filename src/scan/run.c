@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@ run_job_free(struct run_job *j)
 {
 	if (j == NULL)
 		return;
+	if (j->done != NULL)
+		j->done(j->arg);
 	free(j->path);
 	free(j->rel);
 	free(j->data);
@@ -246,8 +249,8 @@ on_match(const struct scan_match *m, const unsigned char *buf, size_t n,
 	return 0;
 }
 
-static int
-scan_bytes(struct run_worker *w, const struct run_job *j,
+int
+run_scan_bytes(struct run_worker *w, const struct run_job *j,
     const unsigned char *p, size_t n, struct al_err *err)
 {
 	const char *rel = j->rel ? j->rel : j->path;
@@ -264,12 +267,39 @@ scan_bytes(struct run_worker *w, const struct run_job *j,
 	return scan_buffer(w->run->e, w->scratch, rel, p, n, on_match, w, err);
 }
 
+/* Read up to cap bytes of fd into buf: the count, or -1 (errno set). */
+static ssize_t
+read_full(int fd, unsigned char *buf, size_t cap)
+{
+	size_t off = 0;
+	ssize_t got;
+
+	while (off < cap) {
+		got = read(fd, buf + off, cap - off);
+		if (got == -1 && errno == EINTR)
+			continue;
+		if (got == -1)
+			return off > 0 ? (ssize_t)off : -1;
+		if (got == 0)
+			break;
+		off += (size_t)got;
+	}
+	return (ssize_t)off;
+}
+
+/*
+ * A file the walk already knows is regular is read straight into the
+ * worker's buffer: a read that ends short of the buffer is the whole file,
+ * so most files cost open, one or two reads and close, without fstat.  A
+ * file that fills the buffer, or one of unknown type, is looked at first:
+ * big ones are mapped.
+ */
 static int
 scan_file(struct run_worker *w, const struct run_job *j, struct al_err *err)
 {
 	struct stat st;
 	ssize_t got;
-	size_t off = 0;
+	size_t cap = RUN_READ_MAX, size;
 	void *map = MAP_FAILED;
 	int fd, rc = 0;
 
@@ -281,43 +311,55 @@ scan_file(struct run_worker *w, const struct run_job *j, struct al_err *err)
 		    strerror(errno));
 		return 0;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
-		goto out;	/* directories (submodules), fifos, devices */
-	if ((uint64_t)st.st_size > w->run->max_size) {
-		atomic_fetch_add(&w->run->skipped, 1);
-		goto out;
-	}
-	if (st.st_size == 0) {
-		atomic_fetch_add(&w->run->files, 1);
-		goto out;
-	}
-	if ((size_t)st.st_size <= RUN_READ_MAX) {
-		while (off < (size_t)st.st_size) {
-			got = read(fd, w->rbuf + off, (size_t)st.st_size - off);
-			if (got == -1 && errno == EINTR)
-				continue;
-			if (got <= 0)
-				break;
-			off += (size_t)got;
-		}
-		if (off == 0 && st.st_size > 0) {
+	if (j->regular) {
+		if (cap > w->run->max_size + 1)
+			cap = w->run->max_size + 1;
+		if ((got = read_full(fd, w->rbuf, cap)) == -1) {
 			run_warn(w->run, "cannot read %s: %s", j->path,
 			    strerror(errno));
 			goto out;
 		}
-		rc = scan_bytes(w, j, w->rbuf, off, err);
+		if ((size_t)got < cap) {
+			if (got == 0)
+				atomic_fetch_add(&w->run->files, 1);
+			else
+				rc = run_scan_bytes(w, j, w->rbuf, (size_t)got,
+				    err);
+			goto out;
+		}
+		/* Filled the buffer: over the limit, or big. */
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		goto out;	/* directories (submodules), fifos, devices */
+	size = (size_t)st.st_size;
+	if ((uint64_t)st.st_size > w->run->max_size) {
+		atomic_fetch_add(&w->run->skipped, 1);
 		goto out;
 	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (size == 0) {
+		atomic_fetch_add(&w->run->files, 1);
+		goto out;
+	}
+	if (size <= RUN_READ_MAX) {
+		if (lseek(fd, 0, SEEK_SET) == -1 ||
+		    (got = read_full(fd, w->rbuf, size)) <= 0) {
+			run_warn(w->run, "cannot read %s: %s", j->path,
+			    strerror(errno));
+			goto out;
+		}
+		rc = run_scan_bytes(w, j, w->rbuf, (size_t)got, err);
+		goto out;
+	}
+	map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (map == MAP_FAILED) {
 		run_warn(w->run, "cannot map %s: %s", j->path, strerror(errno));
 		goto out;
 	}
-	(void)madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
-	rc = scan_bytes(w, j, map, (size_t)st.st_size, err);
+	(void)madvise(map, size, MADV_SEQUENTIAL);
+	rc = run_scan_bytes(w, j, map, size, err);
 out:
 	if (map != MAP_FAILED)
-		(void)munmap(map, (size_t)st.st_size);
+		(void)munmap(map, size);
 	(void)close(fd);
 	return rc;
 }
@@ -329,17 +371,28 @@ worker_main(void *arg)
 	struct run *r = w->run;
 	struct run_job *j;
 	struct al_err err;
+	sigset_t pipe_set;
 	int rc;
 
+	/*
+	 * A task job may write to a child that has died: that must be EPIPE
+	 * here, not the end of the process.  The mask dies with the thread.
+	 */
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	(void)pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
 	while ((j = run_pop(r)) != NULL) {
 		if (!atomic_load(&r->failed)) {
 			al_err_clear(&err);
-			if (scan_config_path_allowed(r->o->config,
+			if (j->fn != NULL)
+				rc = j->fn(w, j, &err);
+			else if (scan_config_path_allowed(r->o->config,
 			    j->rel ? j->rel : j->path)) {
 				atomic_fetch_add(&r->skipped, 1);
 				rc = 0;
 			} else if (j->data != NULL)
-				rc = scan_bytes(w, j, j->data, j->len, &err);
+				rc = run_scan_bytes(w, j, j->data, j->len,
+				    &err);
 			else
 				rc = scan_file(w, j, &err);
 			if (rc != 0) {

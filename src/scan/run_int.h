@@ -12,8 +12,18 @@
 /* Files up to this size are read; bigger ones are mapped. */
 #define RUN_READ_MAX (256u * 1024)
 
-/* One thing to scan: a file to open, or bytes already in memory. */
+struct run_worker;
+
+/*
+ * One thing to scan: a file to open, bytes already in memory, or (fn set)
+ * a task the worker runs itself, scanning what it produces; done(arg) is
+ * called when such a job is freed, run or not.
+ */
 struct run_job {
+	int			(*fn)(struct run_worker *, const struct run_job *,
+				    struct al_err *);
+	void			(*done)(void *);
+	void			*arg;
 	char			*path;	/* shown in findings */
 	char			*rel;	/* matched against allowlists (or NULL) */
 	unsigned char		*data;	/* NULL: open path */
@@ -21,6 +31,7 @@ struct run_job {
 	uint32_t		*lines;	/* data line i is file line lines[i] */
 	size_t			 nlines;
 	const struct scan_commit *commit;
+	int			 regular;	/* the walk saw a regular file */
 	struct run_job		*next;
 };
 
@@ -59,6 +70,9 @@ struct run {
 };
 
 void	run_job_free(struct run_job *j);
+/* Scan n bytes as job j (its path, rel, commit and line map). */
+int	run_scan_bytes(struct run_worker *w, const struct run_job *j,
+	    const unsigned char *p, size_t n, struct al_err *err) AL_WUR;
 /* Hand a job to the workers (blocks while the queue is full). */
 int	run_push(struct run *r, struct run_job *j) AL_WUR;
 /* A problem with one input: warn and count it. */

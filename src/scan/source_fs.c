@@ -38,7 +38,8 @@ join(const char *dir, const char *name)
 }
 
 static int
-push_path(struct run *r, char *path, char *rel, struct al_err *err)
+push_path(struct run *r, char *path, char *rel, int regular,
+    struct al_err *err)
 {
 	struct run_job *j;
 
@@ -49,6 +50,7 @@ push_path(struct run *r, char *path, char *rel, struct al_err *err)
 	}
 	j->path = path;
 	j->rel = rel;
+	j->regular = regular;
 	return run_push(r, j);
 }
 
@@ -103,7 +105,7 @@ walk_git(struct run *r, const char *dir, const char *prefix,
 			rc = al_err_set(err, AL_ENOMEM, "out of memory");
 			break;
 		}
-		if ((rc = push_path(r, join(dir, p), rel, err)) != 0)
+		if ((rc = push_path(r, join(dir, p), rel, 0, err)) != 0)
 			break;
 		run_tick(r);
 	}
@@ -146,7 +148,8 @@ walk_dir(struct run *r, const char *dir, int depth, struct al_err *err)
 			rc = walk_dir(r, path, depth + 1, err);
 			free(path);
 		} else if (isreg) {
-			rc = push_path(r, path, NULL, err);
+			rc = push_path(r, path, NULL,
+			    de->d_type == DT_REG, err);
 		} else
 			free(path);
 		run_tick(r);
@@ -173,7 +176,7 @@ run_source_paths(struct run *r, struct al_err *err)
 		}
 		if (!S_ISDIR(st.st_mode)) {
 			/* A file named on the command line is always read. */
-			rc = push_path(r, strdup(paths[i]), NULL, err);
+			rc = push_path(r, strdup(paths[i]), NULL, 0, err);
 			continue;
 		}
 		if (!r->o->no_ignore && git_prefix(paths[i], &prefix)) {

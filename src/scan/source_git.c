@@ -8,8 +8,8 @@
  *
  * --git alone scans the whole history with every blob once: `git log
  * --all --reverse --raw` names, oldest first, each blob a commit added and
- * so the commit, author and date that introduced it; `git cat-file
- * --batch` then streams the unique blobs into the worker queue.
+ * so the commit, author and date that introduced it; the scanning threads
+ * then read the unique blobs through their own `git cat-file`.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "run_int.h"
@@ -92,7 +93,21 @@ reader_bytes(struct reader *rd, unsigned char *out, size_t n)
 {
 	size_t take;
 
+	ssize_t got;
+
 	while (n > 0) {
+		if (rd->end == rd->start && out != NULL && n >= 64 * 1024 &&
+		    !rd->eof) {
+			/* A big blob goes straight where it is wanted. */
+			got = read(rd->fd, out, n);
+			if (got == -1 && errno == EINTR)
+				continue;
+			if (got <= 0)
+				return AL_EIO;
+			out += got;
+			n -= (size_t)got;
+			continue;
+		}
 		if (rd->end == rd->start) {
 			if (rd->eof || reader_fill(rd) != 0 ||
 			    rd->end == rd->start)
@@ -406,144 +421,219 @@ raw_line(struct blobset *bs, char *s, const struct scan_commit *c)
 	return blobset_add(bs, f[3], tab + 1, c);
 }
 
-struct feeder {
-	int			 fd;
+/*
+ * The blobs are read by the scanning threads themselves: each runs its own
+ * `git cat-file --batch-command`, takes the next HIST_BATCH blobs of the
+ * set, asks for them in one write and scans each as it arrives, in a
+ * buffer it reuses.  Inflating objects is most of the cost of a history
+ * scan, and this spreads it over one git process per thread, with no
+ * queue, no per-blob allocation and no copy besides the pipe's.
+ */
+#define HIST_BATCH 64
+
+struct hist {
+	struct run		*r;
 	const struct blobset	*bs;
+	_Atomic size_t		 next;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	int			 pending;	/* shard jobs not yet freed */
 };
 
-static int
-flush_ids(int fd, const char *buf, size_t *fill)
+static void
+hist_done(void *arg)
 {
-	size_t off;
-	ssize_t n;
+	struct hist *h = arg;
 
-	for (off = 0; off < *fill; off += (size_t)n) {
-		n = write(fd, buf + off, *fill - off);
-		if (n == -1 && errno == EINTR) {
-			n = 0;
+	pthread_mutex_lock(&h->mu);
+	h->pending--;
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t k;
+
+	while (n > 0) {
+		k = write(fd, p, n);
+		if (k == -1 && errno == EINTR)
 			continue;
-		}
-		if (n <= 0)
+		if (k <= 0)
 			return -1;
+		p += k;
+		n -= (size_t)k;
 	}
-	*fill = 0;
 	return 0;
 }
 
-/* cat-file reads ids while we read blobs: a thread writes the ids. */
-static void *
-feed_ids(void *arg)
+/* Ask for blobs [first, last) in one write. */
+static int
+hist_request(int fd, const struct blobset *bs, size_t first, size_t last,
+    char *cmd, size_t cmdsz)
 {
-	struct feeder *fe = arg;
-	sigset_t pipe_set;
-	char line[80], buf[64 * 1024];
-	size_t i, len, fill = 0;
+	size_t i, fill = 0;
+	int n;
 
-	/*
-	 * If the reader stops early, git exits and our writes fail: block
-	 * SIGPIPE in this thread so that is EPIPE here, not a dead process.
-	 */
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	(void)pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
-	for (i = 0; i < fe->bs->n; i++) {
-		/* Ids go out 64 KiB at a time, not one write each. */
-		len = (size_t)snprintf(line, sizeof(line), "%s\n",
-		    fe->bs->v[i].id);
-		if (fill + len > sizeof(buf) && flush_ids(fe->fd, buf, &fill))
-			goto out;
-		memcpy(buf + fill, line, len);
-		fill += len;
+	for (i = first; i < last; i++) {
+		n = snprintf(cmd + fill, cmdsz - fill, "contents %s\n",
+		    bs->v[i].id);
+		if (n < 0 || (size_t)n >= cmdsz - fill)
+			return -1;
+		fill += (size_t)n;
 	}
-	(void)flush_ids(fe->fd, buf, &fill);
-out:
-	(void)close(fe->fd);
-	fe->fd = -1;
-	return NULL;
+	if (cmdsz - fill < 7)
+		return -1;
+	memcpy(cmd + fill, "flush\n", 6);
+	return write_all(fd, cmd, fill + 6);
+}
+
+/* Read one answer and scan it as blob i. */
+static int
+hist_one(struct run_worker *w, struct reader *rd, const struct blob *b,
+    unsigned char **data, size_t *cap, struct al_err *err)
+{
+	struct run *r = w->run;
+	struct run_job job;
+	unsigned long long size;
+	unsigned char *nb;
+	char *s, *sp;
+	size_t n;
+
+	if ((s = reader_line(rd, &n)) == NULL)
+		return al_err_set(err, AL_EPROTO, "git cat-file stopped early");
+	/* "<id> blob <size>", or "<id> missing" (git says why above) */
+	if ((sp = strstr(s, " blob ")) == NULL) {
+		run_warn(r, "cannot read %s (blob %s) from git: skipped",
+		    b->path, b->id);
+		return 0;
+	}
+	size = strtoull(sp + 6, NULL, 10);
+	if (size > r->max_size) {
+		atomic_fetch_add(&r->skipped, 1);
+		return reader_bytes(rd, NULL, (size_t)size + 1);
+	}
+	if (size > *cap) {
+		if ((nb = realloc(*data, (size_t)size)) == NULL)
+			return al_err_set(err, AL_ENOMEM, "out of memory");
+		*data = nb;
+		*cap = (size_t)size;
+	}
+	if (reader_bytes(rd, *data, (size_t)size) != 0 ||
+	    reader_bytes(rd, NULL, 1) != 0)
+		return al_err_set(err, AL_EPROTO, "git cat-file output ended "
+		    "inside a blob");
+	if (size == 0)
+		return 0;
+	if (scan_config_path_allowed(r->o->config, b->path)) {
+		atomic_fetch_add(&r->skipped, 1);
+		return 0;
+	}
+	memset(&job, 0, sizeof(job));
+	job.path = b->path;
+	job.commit = b->commit;
+	return run_scan_bytes(w, &job, *data, (size_t)size, err);
 }
 
 static int
-read_blobs(struct run *r, const struct blobset *bs, struct al_err *err)
+hist_shard(struct run_worker *w, const struct run_job *sj,
+    struct al_err *err)
 {
-	/* --buffer: without it cat-file flushes after every object. */
-	char *argv[] = { "git", "cat-file", "--batch", "--buffer", NULL };
+	char *argv[] = { "git", "cat-file", "--batch-command", "--buffer",
+	    NULL };
+	struct hist *h = sj->arg;
+	struct run *r = w->run;
+	const struct blobset *bs = h->bs;
 	struct scan_child ch;
 	struct reader rd;
-	struct feeder fe;
-	struct run_job *j;
-	pthread_t th;
-	char *s, *sp;
-	size_t n, i = 0;
-	unsigned long long size;
-	int rc, frc, started = 0;
+	unsigned char *data = NULL;
+	char cmd[HIST_BATCH * 80 + 8];
+	size_t first, last, i, cap = 0;
+	int rc, frc;
 
 	memset(&rd, 0, sizeof(rd));
 	if ((rc = scan_child_start(r->o->git_dir, argv, SCAN_CHILD_STDIN, &ch,
 	    err)) != 0)
 		return rc;
-	fe.fd = ch.in_fd;
-	fe.bs = bs;
-	ch.in_fd = -1;		/* the feeder closes it */
 	rd.fd = ch.out_fd;
 	rd.cap = 1024 * 1024;
 	if ((rd.buf = malloc(rd.cap)) == NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
-		(void)close(fe.fd);
 		goto out;
 	}
-	if ((rc = pthread_create(&th, NULL, feed_ids, &fe)) != 0) {
-		rc = al_err_set(err, AL_ESYS, "cannot start a thread: %s",
-		    strerror(rc));
-		(void)close(fe.fd);
-		goto out;
-	}
-	started = 1;
-	for (i = 0; i < bs->n && rc == 0; i++) {
-		if ((s = reader_line(&rd, &n)) == NULL) {
-			rc = al_err_set(err, AL_EPROTO, "git cat-file stopped "
-			    "early");
+	while (rc == 0 && !atomic_load(&r->failed)) {
+		first = atomic_fetch_add(&h->next, HIST_BATCH);
+		if (first >= bs->n)
+			break;
+		last = first + HIST_BATCH < bs->n ? first + HIST_BATCH : bs->n;
+		if (hist_request(ch.in_fd, bs, first, last, cmd,
+		    sizeof(cmd)) != 0) {
+			rc = al_err_set(err, AL_EIO, "cannot write to git "
+			    "cat-file: %s", strerror(errno));
 			break;
 		}
-		/* "<id> blob <size>" or "<id> missing" */
-		if ((sp = strstr(s, " blob ")) == NULL)
-			continue;
-		size = strtoull(sp + 6, NULL, 10);
-		if (size > r->max_size) {
-			atomic_fetch_add(&r->skipped, 1);
-			rc = reader_bytes(&rd, NULL, (size_t)size + 1);
-			continue;
+		for (i = first; i < last && rc == 0; i++) {
+			rc = hist_one(w, &rd, &bs->v[i], &data, &cap, err);
+			atomic_fetch_add(&r->done, 1);
 		}
-		if ((j = calloc(1, sizeof(*j))) == NULL ||
-		    (j->path = strdup(bs->v[i].path)) == NULL ||
-		    (j->data = malloc(size ? (size_t)size : 1)) == NULL) {
-			run_job_free(j);
-			rc = al_err_set(err, AL_ENOMEM, "out of memory");
-			break;
-		}
-		j->len = (size_t)size;
-		j->commit = bs->v[i].commit;
-		if ((rc = reader_bytes(&rd, j->data, j->len)) != 0 ||
-		    (rc = reader_bytes(&rd, NULL, 1)) != 0) {
-			run_job_free(j);
-			rc = al_err_set(err, AL_EPROTO, "git cat-file output "
-			    "ended inside a blob");
-			break;
-		}
-		if (j->len == 0) {
-			run_job_free(j);
-			continue;
-		}
-		rc = run_push(r, j);
-		run_tick(r);
 	}
 out:
-	/* Unblock the feeder if we stopped early, then reap both. */
+	/* Closing its input ends git; a failure to read is reported first. */
 	frc = scan_child_finish(&ch, "git cat-file", rc == 0 ? err : NULL);
-	if (started)
-		(void)pthread_join(th, NULL);
 	if (rc == 0)
 		rc = frc;
 	free(rd.buf);
+	free(data);
+	return rc;
+}
+
+/* One shard job per thread; wait until every one is freed. */
+static int
+read_blobs(struct run *r, const struct blobset *bs, struct al_err *err)
+{
+	struct hist h;
+	struct run_job *j;
+	struct timespec ts;
+	int i, rc = 0;
+
+	memset(&h, 0, sizeof(h));
+	h.r = r;
+	h.bs = bs;
+	atomic_init(&h.next, 0);
+	pthread_mutex_init(&h.mu, NULL);
+	pthread_cond_init(&h.cv, NULL);
+	for (i = 0; i < r->nw && rc == 0; i++) {
+		if ((j = calloc(1, sizeof(*j))) == NULL) {
+			rc = al_err_set(err, AL_ENOMEM, "out of memory");
+			break;
+		}
+		j->fn = hist_shard;
+		j->done = hist_done;
+		j->arg = &h;
+		pthread_mutex_lock(&h.mu);
+		h.pending++;
+		pthread_mutex_unlock(&h.mu);
+		/* On failure run_push frees j, which counts it done. */
+		if (run_push(r, j) != 0)
+			rc = AL_EIO;	/* a worker's error is reported */
+	}
+	pthread_mutex_lock(&h.mu);
+	while (h.pending > 0) {
+		(void)clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		(void)pthread_cond_timedwait(&h.cv, &h.mu, &ts);
+		pthread_mutex_unlock(&h.mu);
+		run_tick(r);
+		pthread_mutex_lock(&h.mu);
+	}
+	pthread_mutex_unlock(&h.mu);
+	pthread_cond_destroy(&h.cv);
+	pthread_mutex_destroy(&h.mu);
 	return rc;
 }
 

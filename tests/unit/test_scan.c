@@ -186,6 +186,35 @@ test_path_rules_apply_only_to_their_files(void **state)
 	scan_engine_free(e);
 }
 
+/* A path-limited rule is decided per buffer, even with one scratch. */
+static void
+test_path_rules_are_decided_per_buffer(void **state)
+{
+	static const char text[] = "FROM node\nARG NPM_TOKEN\n";
+	static const char *const paths[] = { "Dockerfile", "notes.txt",
+	    "Dockerfile", NULL, "docker/Dockerfile", "docs/notes.md" };
+	static const size_t want[] = { 1, 0, 1, 0, 1, 0 };
+	struct scan_engine *e = builtin_engine();
+	struct scan_scratch *s = NULL;
+	struct al_err err;
+	struct hits h;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(scan_scratch_new(e, &s, &err), 0);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		memset(&h, 0, sizeof(h));
+		assert_int_equal(scan_buffer(e, s, paths[i], text,
+		    strlen(text), collect, &h, &err), 0);
+		assert_int_equal(h.n, want[i]);
+		if (want[i])
+			assert_string_equal(h.ids[0],
+			    "unsafe-dockerfile-secret-arg");
+	}
+	scan_scratch_free(s);
+	scan_engine_free(e);
+}
+
 static void
 test_multiline_private_key_is_one_match(void **state)
 {
@@ -460,6 +489,7 @@ main(void)
 		cmocka_unit_test(test_scan_buffer_reports_secret_offsets),
 		cmocka_unit_test(test_generic_rule_yields_to_specific),
 		cmocka_unit_test(test_path_rules_apply_only_to_their_files),
+		cmocka_unit_test(test_path_rules_are_decided_per_buffer),
 		cmocka_unit_test(test_multiline_private_key_is_one_match),
 		cmocka_unit_test(test_requires_gates_set_x),
 		cmocka_unit_test(test_secrets_only_engine_leaves_out_unsafe_rules),
