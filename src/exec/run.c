@@ -193,13 +193,14 @@ loop(struct run *r, struct al_err *err)
 {
 	struct pollfd pf[8];
 	int n, i, rc, ix_sig, ix_pid, ix_src[2], ix_dst[2], ix_in, ix_out;
+	int ix_cancel;
 	int64_t now;
 	pid_t *v;
 	size_t nv;
 
 	while (r->phase != PH_FINAL) {
 		n = 0;
-		ix_pid = ix_in = ix_out = -1;
+		ix_pid = ix_in = ix_out = ix_cancel = -1;
 		ix_sig = n;
 		ADD(r->sigfd, POLLIN);
 		if (r->pidfd >= 0 && !r->task.child_reaped) {
@@ -224,6 +225,10 @@ loop(struct run *r, struct al_err *err)
 			ix_out = n;
 			ADD(r->in.dst, POLLOUT);
 		}
+		if (r->phase == PH_RUN && r->spec->cancel_fd >= 0) {
+			ix_cancel = n;
+			ADD(r->spec->cancel_fd, POLLIN);
+		}
 		if (poll(pf, (nfds_t)n, poll_timeout(r, exec_now_ms())) < 0 &&
 		    errno != EINTR)
 			return al_err_set(err, AL_ESYS, "poll: %s",
@@ -247,7 +252,11 @@ loop(struct run *r, struct al_err *err)
 		if (r->phase == PH_RUN) {
 			if (r->task.child_reaped)
 				rc = begin_end(r, 0);
-			else if (r->deadline != 0 && now >= r->deadline) {
+			else if (READY(ix_cancel)) {
+				/* Stopped from outside: as a timeout. */
+				r->res->cancelled = 1;
+				rc = begin_end(r, 1);
+			} else if (r->deadline != 0 && now >= r->deadline) {
 				r->res->timed_out = 1;
 				rc = begin_end(r, 1);
 			} else
@@ -363,7 +372,8 @@ finish(struct run *r, int filter_failed, struct al_err *err)
 		return rc;
 	/* Only a signal that comes while flushing gives up on the reader. */
 	r->stopped = 0;
-	drc = final_drain(r, r->res->timed_out ? exec_now_ms() + r->grace : 0);
+	drc = final_drain(r, r->res->timed_out || r->res->cancelled ?
+	    exec_now_ms() + r->grace : 0);
 	return drc != 0 ? drc : rc;
 }
 
