@@ -171,7 +171,9 @@ struct exec_spec {
 	 * A descriptor another thread makes readable (an eventfd, a pipe) to
 	 * stop the command: the whole task is then ended as on a timeout
 	 * (SIGTERM, the grace period, SIGKILL) and res->cancelled is set.
-	 * exec_run only polls it, never reads or closes it.  -1: none.
+	 * exec_run only polls it, never reads or closes it.  Already readable
+	 * when exec_run starts: the command is not started (AL_ETIMEDOUT,
+	 * res->cancelled set).  -1: none.
 	 */
 	int			 cancel_fd;
 };
@@ -223,6 +225,7 @@ struct exec_result {
  *   AL_EPERM    command found but not executable (status 126)
  *   AL_ESYS     a system call failed (memfd, pipe, fork, pty, ...)
  *   AL_ENOMEM   out of memory
+ *   AL_ETIMEDOUT cancel_fd was readable before the command started
  *   AL_EIO      a filter failed, or the task could not be ended; the task
  *               was ended, res has the child's status
  * out_fd and err_fd refusing output (a closed pipe) is not an error: that

@@ -408,6 +408,19 @@ teardown(struct run *r)
 	task_release(&r->task);
 }
 
+static int
+cancelled_already(const struct exec_spec *spec)
+{
+	struct pollfd pf;
+
+	if (spec->cancel_fd < 0)
+		return 0;
+	pf.fd = spec->cancel_fd;
+	pf.events = POLLIN;
+	pf.revents = 0;
+	return poll(&pf, 1, 0) > 0 && (pf.revents & (POLLIN | POLLHUP)) != 0;
+}
+
 int
 exec_run(const struct exec_spec *spec, struct exec_result *res,
     struct al_err *err)
@@ -437,6 +450,13 @@ exec_run(const struct exec_spec *spec, struct exec_result *res,
 	    (rc = setup_signals(&r, err)) != 0 ||
 	    (rc = task_init(&r.task, err)) != 0)
 		goto out;
+	if (cancelled_already(spec)) {
+		/* Told to stop before it started: nothing runs. */
+		res->cancelled = 1;
+		rc = al_err_set(err, AL_ETIMEDOUT, "'%s' was cancelled before "
+		    "it started", spec->argv[0]);
+		goto out;
+	}
 	if ((rc = prep_spawn(&r.prep, res, &r.task.child, err)) != 0) {
 		r.task.child = 0;
 		goto out;

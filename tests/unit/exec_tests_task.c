@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -255,6 +256,22 @@ test_exec_cancel_fd_ends_whole_task(void **state)
 	/* Output up to the end is relayed, through the filter. */
 	assert_string_equal(t.out, "started\nbye-" MASK "\n");
 	no_leak(&t, t.out, t.outn);
+	t_free(&t);
+	(void)close(tfd);
+
+	/* Cancelled before it starts: nothing runs. */
+	tfd = eventfd(1, EFD_CLOEXEC);
+	assert_true(tfd >= 0);
+	t_init(&t);
+	t.spec.cancel_fd = tfd;
+	t_run(&t, SH("echo ran"));
+	assert_int_equal(t.rc, AL_ETIMEDOUT);
+	assert_true(t.res.cancelled);
+	assert_int_equal(t.res.pid, 0);
+	assert_int_equal(t.res.status, EXEC_STATUS_FAIL);
+	assert_string_equal(t.out, "");
+	assert_string_equal(t.err.msg, "'/bin/sh' was cancelled before it "
+	    "started");
 	t_free(&t);
 	(void)close(tfd);
 
