@@ -48,6 +48,9 @@ struct mcp_server;
 
 struct mcp_config {
 	const char		*home;	/* $AIRLOCK_HOME (borrowed) */
+	const char		*socket_path;	/* NULL: home/airlockd.sock */
+	/* Start a broker when none answers (`<airlock_bin> serve`); NULL: no. */
+	const char		*airlock_bin;
 	const struct al_clock	*clock;	/* NULL: the system clock */
 	FILE			*log;	/* diagnostics; NULL: none */
 	int			 verbose; /* log every message's method */

@@ -143,8 +143,8 @@ read_file(const char *path, struct al_buf *b, struct al_err *err)
 }
 
 /* The engine is read-only once built: compile it once per server. */
-static int
-engine(struct mcp_server *s, const struct scan_engine **out,
+int
+mcp_scan_engine(struct mcp_server *s, const struct scan_engine **out,
     struct al_err *err)
 {
 	int rc = 0;
@@ -219,7 +219,7 @@ scan_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 		rc = AL_ENOMEM;
 		goto out;
 	}
-	if ((rc = engine(c->srv, &e, err)) != 0 ||
+	if ((rc = mcp_scan_engine(c->srv, &e, err)) != 0 ||
 	    (rc = scan_scratch_new(e, &sc, err)) != 0)
 		goto out;
 	mcp_call_progress(c, 0, 1, "scanning");
