@@ -215,9 +215,12 @@ request_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 		    "message", e2.msg);
 	} else if (rc == AL_EDENIED) {
 		split_denial(e2.msg, rule, sizeof(rule), &reason);
-		r->structured = json_pack("{s:s, s:s, s:s, s:s, s:s}",
-		    "status", "denied", "secret", req.secret, "rule", rule,
+		r->structured = json_pack("{s:s, s:s, s:s, s:s}",
+		    "status", "denied", "secret", req.secret,
 		    "reason", reason, "message", e2.msg);
+		if (r->structured != NULL && rule[0] != '\0')
+			json_object_set_new(r->structured, "rule",
+			    json_string(rule));
 		r->is_error = 1;
 	} else {
 		/* Unknown secret, broker trouble: the model reads why. */
