@@ -230,7 +230,7 @@ export const toolCases = {
 			/give exactly one of arguments\.lease and arguments\.task/);
 	},
 
-	async scan(client, received, canaries) {
+	async scan(client, received, canaries, ctx) {
 		const token = fakeGithubToken();
 		canaries.push(token);
 		const dir = mkdtempSync(join(tmpdir(), 'airlock-mcp-'));
@@ -257,9 +257,25 @@ export const toolCases = {
 			r = await call(client, received, 'scan', { text: 'nothing to see here' });
 			assert.deepEqual(r.structuredContent, { clean: true, count: 0, truncated: false, files_scanned: 0, findings: [] });
 
+			// A directory, walked by the scanner: every file, in order.
+			writeFileSync(join(dir, 'notes.txt'), 'nothing here\n');
+			writeFileSync(join(dir, 'z.env'), `TOKEN=${token}\n`);
+			const progress = [];
+			r = await callWith(ctx, client, { name: 'scan', arguments: { path: dir } },
+				{ onprogress: (p) => progress.push(p) });
+			received.push(JSON.stringify(r));
+			assert.equal(r.isError, undefined);
+			assert.equal(r.structuredContent.count, 2);
+			assert.equal(r.structuredContent.files_scanned, 3);
+			assert.deepEqual(r.structuredContent.findings.map((f) => [f.path, f.line, f.rule]),
+				[[file, 3, 'github-pat'], [join(dir, 'z.env'), 1, 'github-pat']]);
+			r = await call(client, received, 'scan', { path: dir, max_findings: 1 });
+			assert.equal(r.structuredContent.findings.length, 1);
+			assert.equal(r.structuredContent.truncated, true);
+
 			r = await call(client, received, 'scan', { path: join(dir, 'missing') });
 			assert.equal(r.isError, true);
-			assert.match(r.content[0].text, /is not a readable file/);
+			assert.match(r.content[0].text, /is not a readable file or directory/);
 
 			await assert.rejects(client.callTool({ name: 'scan', arguments: {} }),
 				/give exactly one of arguments\.path and arguments\.text/);
