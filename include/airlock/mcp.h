@@ -118,6 +118,8 @@ struct mcp_hook_config {
 	const char	*home;		/* $AIRLOCK_HOME */
 	const char	*socket_path;	/* NULL: home/airlockd.sock */
 	const char	*airlock_bin;	/* for broker autostart; NULL: none */
+	/* Compiled rules kept here between runs (see scan.h); NULL: none. */
+	const char	*cache_dir;
 };
 
 #define MCP_HOOK_EXPOSED_MAX	64

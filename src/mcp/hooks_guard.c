@@ -129,6 +129,7 @@ guard_open(const struct mcp_hook_config *cfg, struct hook_guard *g,
 	struct client_opts o;
 	struct client *cl = NULL;
 	struct vault *vault = NULL;
+	struct scan_rules *rules = NULL;
 	json_t *list = NULL, *it;
 	const char *name;
 	size_t i;
@@ -141,7 +142,9 @@ guard_open(const struct mcp_hook_config *cfg, struct hook_guard *g,
 	o.socket_path = cfg->socket_path;
 	o.airlock_bin = cfg->airlock_bin;
 	if ((rc = redact_new(&g->r, err)) != 0 ||
-	    (rc = scan_engine_new_builtin(0, &g->engine, err)) != 0 ||
+	    (rc = scan_rules_builtin(&rules, err)) != 0 ||
+	    (rc = scan_engine_new_cached(rules, 0, cfg->cache_dir, &g->engine,
+	    err)) != 0 ||
 	    (rc = scan_scratch_new(g->engine, &g->scratch, err)) != 0)
 		goto out;
 	if ((rc = client_open(&o, &cl, err)) != 0 ||
@@ -165,6 +168,8 @@ guard_open(const struct mcp_hook_config *cfg, struct hook_guard *g,
 	    (rc = redact_compile(g->r, err)) != 0)
 		goto out;
 out:
+	/* The engine keeps what it needs of the rules (scan.h). */
+	scan_rules_free(rules);
 	vault_close(vault);
 	json_decref(list);
 	client_close(cl);
