@@ -134,8 +134,8 @@ struct mcp_hook_answer {
 	/* Known secrets whose value reached the agent: mark them exposed. */
 	char	*exposed[MCP_HOOK_EXPOSED_MAX];
 	size_t	 nexposed;
-	/* Rules that hit (ids, static strings), for the audit record. */
-	const char *rules[16];
+	/* Rules that hit (their ids), for messages and the audit record. */
+	char	 rules[16][65];
 	size_t	 nrules;
 };
 

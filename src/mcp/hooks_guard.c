@@ -173,6 +173,8 @@ out:
 	vault_close(vault);
 	json_decref(list);
 	client_close(cl);
+	if (rc != 0)
+		guard_close(g);
 	return rc;
 }
 
@@ -232,10 +234,11 @@ note_masks(struct hook_guard *g, const char *p, size_t n)
 			if (strlen(ri->id) != len || memcmp(ri->id, q, len))
 				continue;
 			for (k = 0; k < a->nrules; k++)
-				if (a->rules[k] == ri->id)
+				if (strcmp(a->rules[k], ri->id) == 0)
 					break;
 			if (k == a->nrules && k < 16)
-				a->rules[a->nrules++] = ri->id;
+				(void)snprintf(a->rules[a->nrules++],
+				    sizeof(a->rules[0]), "%s", ri->id);
 			break;
 		}
 	}
