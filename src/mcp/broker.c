@@ -13,6 +13,9 @@ mcp_client_open(struct mcp_server *s, struct client **out,
 {
 	struct client_opts o;
 
+	if (s->cfg.home == NULL)
+		return al_err_set(err, AL_EUNAVAIL, "no airlock home is "
+		    "configured for this server, so there is no broker to ask");
 	memset(&o, 0, sizeof(o));
 	o.home = s->cfg.home;
 	o.socket_path = s->cfg.socket_path;
