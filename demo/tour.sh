@@ -1,13 +1,17 @@
 #!/bin/bash
-# The airlock tour: plays an agent's task end to end in a temporary
-# $AIRLOCK_HOME and removes it afterwards.  Run through `make demo`.
+# The airlock tour: an agent's whole task, end to end, in a temporary
+# $AIRLOCK_HOME that is removed afterwards.  Run through `make demo`.
 set -euo pipefail
 
 AL="${AIRLOCK_BIN:-airlock}"
+HERE=$(cd "$(dirname "$0")" && pwd)
 DEMO_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/airlock-demo.XXXXXX")
 export AIRLOCK_HOME="$DEMO_ROOT/home"
 export AIRLOCK_SOCKET="$AIRLOCK_HOME/airlockd.sock"
+export XDG_CACHE_HOME="$DEMO_ROOT/cache"
+SERVER_PID=""
 cleanup() {
+	[ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
 	if [ -f "$AIRLOCK_HOME/airlockd.pid" ]; then
 		kill "$(cat "$AIRLOCK_HOME/airlockd.pid")" 2>/dev/null || true
 	fi
@@ -22,44 +26,123 @@ else
 fi
 step() { printf '\n%s== %s ==%s\n' "$B" "$*" "$R"; }
 say() { printf '%s%s%s\n' "$D" "$*" "$R"; }
-show() { printf '%s$ %s%s\n' "$B" "$*" "$R"; "$@"; }
+# Print a command as one would type it (airlock by name), then run it.
+quote() {
+	local a first=1
+	for a in "$@"; do
+		if [ "$first" = 1 ] && [ "$a" = "$AL" ]; then a=airlock; fi
+		first=0
+		if [[ $a =~ [^A-Za-z0-9_./=:@%+,-] ]]; then
+			printf " '%s'" "${a//\'/\'\\\'\'}"
+		else
+			printf ' %s' "$a"
+		fi
+	done
+}
+show() { printf '%s$%s%s\n' "$B" "$(quote "$@")" "$R"; "$@"; }
+must_fail() { printf '%s$%s%s\n' "$B" "$(quote "$@")" "$R"; if "$@"; then
+	echo "(expected this to fail)" >&2; exit 1; else
+	say "(exit $? -- as intended)"; fi; }
 
-# A random token stands in for a real credential.
-TOKEN="demo-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# Random tokens stand in for real credentials.
+rnd() { head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+DEPLOY="demo-$(rnd)"
+PAY="pay-$(rnd)"
 
-step "1. Create a vault"
-say "The vault lives in \$AIRLOCK_HOME ($AIRLOCK_HOME), mode 0700; its"
-say "master key in master.key, mode 0600. Values are sealed with"
-say "XChaCha20-Poly1305 under a data key that the master key wraps."
+step "1. A vault for the team's credentials"
+say "Values are sealed with XChaCha20-Poly1305 under a data key that the"
+say "master key wraps; they come from stdin or a no-echo prompt, never argv."
 show "$AL" init
-
-step "2. Store a credential"
-say "The value comes from stdin (or a no-echo prompt): never from argv."
-printf '%s\n' "$TOKEN" | show "$AL" secret add deploy-token --owner platform-team \
-    --purpose "deploy the web app" --host api.example.com --rotate-every 30d \
-    --label env=prod
-printf 'hunter2-legacy-password\n' | show "$AL" secret add legacy-db --owner data-team \
-    --purpose "nightly export" --expires 2020-01-01 --last-rotated 2019-06-01 \
-    2>/dev/null
-
-step "3. The inventory"
-say "Every secret has an owner, a purpose, an expiry or rotation period."
+printf '%s\n' "$DEPLOY" | show "$AL" secret add deploy-token --owner platform \
+    --purpose "deploy the web app" --host 127.0.0.1 --rotate-every 30d
+printf 'db-%s\n' "$(rnd)" | show "$AL" secret add prod-db --owner data \
+    --purpose "production database" --label env=prod
+printf '%s\n' "$PAY" | show "$AL" secret add payments-key --owner finance \
+    --purpose "refunds" --label approval=required
 show "$AL" secret ls
-say ""
-say "Scripts read JSON; expired and rotation-due secrets are one filter away:"
-show "$AL" secret ls --expired
 
-step "4. Metadata only, never the value"
-show "$AL" secret show deploy-token
+step "2. Policy: who may lease what, for how long"
+cat >"$AIRLOCK_HOME/policy.yaml" <<YAML
+version: 1
+rules:
+  - id: no-prod-for-tasks
+    effect: deny
+    labels: {env: prod}
+    reason: production credentials are not leased to coding tasks
+  - id: approval-required
+    effect: approval
+    callers: ["unix:uid:$(id -u)"]
+    labels: {approval: required}
+    approvers: ["unix:uid:$(id -u)"]
+    max_ttl: 5m
+    max_uses: 1
+  - id: owner-any-secret
+    effect: allow
+    callers: ["unix:uid:$(id -u)"]
+    max_ttl: 15m
+YAML
+chmod 600 "$AIRLOCK_HOME/policy.yaml"
+show "$AL" policy lint
+show "$AL" policy check --as "unix:uid:$(id -u)" --secret deploy-token --intent "deploy" || true
+show "$AL" policy check --as "unix:uid:$(id -u)" --secret prod-db --intent "migrate" || true
 
-step "5. Is this deployment sound?"
-show "$AL" doctor || true
+step "3. The agent's task: call an API with the token"
+PORT_FILE="$DEMO_ROOT/port"
+python3 "$HERE/echo_server.py" >"$PORT_FILE" &
+SERVER_PID=$!
+for _ in $(seq 1 100); do [ -s "$PORT_FILE" ] && break; sleep 0.05; done
+PORT=$(cat "$PORT_FILE")
+say "A local test API echoes the token it receives: plainly, in base64, in hex."
+say "The agent runs the call through airlock: the token goes into the"
+say "command's environment only, and everything printed comes back masked."
+show "$AL" run --task demo-1 --intent "check the deploy API" -e TOKEN=deploy-token -- \
+    sh -c "curl -s -H \"Authorization: Bearer \$TOKEN\" http://127.0.0.1:$PORT/"
 
-step "6. Nothing leaked"
-if grep -rqaF -- "$TOKEN" "$AIRLOCK_HOME"; then
-	echo "the token was found in $AIRLOCK_HOME" >&2
-	exit 1
-fi
-say "The token appears nowhere under \$AIRLOCK_HOME: only ciphertext is stored."
+step "4. A lease the policy refuses"
+must_fail "$AL" run --task demo-1 --intent "migrate" -e DB=prod-db -- true
+
+step "5. A lease that needs a human's approval"
+say "The agent's run waits; a human lists and approves the request."
+"$AL" run --task demo-1 --intent "refund order 42" -e KEY=payments-key -- \
+    sh -c 'echo "refund issued with key $KEY"' >"$DEMO_ROOT/approved.out" 2>&1 &
+RUN_PID=$!
+for _ in $(seq 1 100); do
+	ID=$("$AL" approvals --json | python3 -c 'import json,sys; a=json.load(sys.stdin); print(a[0]["id"] if a else "")')
+	[ -n "$ID" ] && break
+	sleep 0.1
+done
+show "$AL" approvals
+show "$AL" approve "$ID"
+wait "$RUN_PID"
+printf '%s$ (the agent'"'"'s run, after approval)%s\n' "$B" "$R"
+cat "$DEMO_ROOT/approved.out"
+
+step "6. The task is over: no lease outlives it"
+show "$AL" lease ls
+
+step "7. A hardcoded token never reaches the repository"
+REPO="$DEMO_ROOT/repo"
+git init -q "$REPO"
+git -C "$REPO" config user.email agent@example.com
+git -C "$REPO" config user.name agent
+(cd "$REPO" && show "$AL" hook install)
+GH="ghp_$(head -c 300 /dev/urandom | tr -dc A-Za-z0-9 | head -c 36)"
+printf 'GITHUB_TOKEN = "%s"\n' "$GH" >"$REPO/settings.py"
+git -C "$REPO" add settings.py
+say "The agent writes a token into settings.py and tries to commit it:"
+(cd "$REPO" && must_fail git commit -qm "add settings")
+
+step "8. The audit trail"
+show "$AL" audit -n 12
+show "$AL" audit verify
+
+step "9. Nothing leaked"
+for v in "$DEPLOY" "$PAY"; do
+	if grep -rqaF -- "$v" "$AIRLOCK_HOME" "$DEMO_ROOT/approved.out"; then
+		echo "a value was found in the state or the output" >&2
+		exit 1
+	fi
+done
+say "No value appears under \$AIRLOCK_HOME or in anything the agent saw."
 say ""
 say "Tour complete. The temporary vault is removed on exit."

@@ -143,6 +143,11 @@ int	al_fs_mkdir_private(const char *path, struct al_err *err) AL_WUR;
  */
 int	al_fs_write_new(const char *path, const void *p, size_t n,
 	    struct al_err *err) AL_WUR;
+/*
+ * fsync the directory that holds path, so a file created or renamed there
+ * survives a crash.  0, or -1 with errno set.
+ */
+int	al_fs_sync_dir_of(const char *path);
 /* Join dir and name into out (PATH_MAX); AL_ETOOBIG if too long. */
 int	al_path_join(char *out, size_t outsz, const char *dir,
 	    const char *name) AL_WUR;

@@ -25,6 +25,7 @@
 #include "airlock/base.h"
 
 struct vault;
+struct ident;
 
 #define BROKER_SELECTORS_MAX	64
 #define BROKER_HOLDER_MAX	96
@@ -41,6 +42,13 @@ struct broker_caller {
 	pid_t			 pid;
 	const char *const	*selectors;
 	size_t			 nselectors;
+	/* The full identity (audit `caller`); NULL: only the fields above. */
+	const struct ident	*ident;
+	/*
+	 * The normalized git remote of the caller's working directory, read
+	 * by the broker through /proc/PID/cwd; NULL when unknown.
+	 */
+	const char		*repo;
 	/* Opaque lease holder: "uid=U,pid=P,start=T"; see broker_caller_holder. */
 	char			 holder[BROKER_HOLDER_MAX];
 };

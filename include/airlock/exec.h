@@ -97,7 +97,17 @@ struct exec_filter_ops {
 	int	(*write)(void *st, const void *p, size_t n, exec_emit_fn emit,
 		    void *arg);
 	int	(*finish)(void *st, exec_emit_fn emit, void *arg);
+	/*
+	 * Optional: called when the stream has been quiet for
+	 * EXEC_IDLE_FLUSH_MS after a write, to release what the filter holds
+	 * only because more might follow (the redactor's unfinished line kept
+	 * for pattern rules), so a prompt without a newline still shows.
+	 */
+	int	(*idle)(void *st, exec_emit_fn emit, void *arg);
 };
+
+/* Quiet time after which a filter's idle op runs. */
+#define EXEC_IDLE_FLUSH_MS	50
 
 /* One filter state per stream; ops NULL means bytes pass unchanged. */
 struct exec_filter {
@@ -273,9 +283,10 @@ struct exec_lease_var {
 
 /*
  * Everything exec_boundary_run needs besides the command: the broker
- * client (open, borrowed), what the leases are for, and an optional rule
- * matcher for the redactor (the scanner's; NULL for values only).
+ * client (open, borrowed), what the leases are for, and optionally the
+ * scanner's engine, so the redactor masks rule hits too (NULL: values only).
  */
+struct scan_engine;
 struct exec_boundary {
 	struct client			*client;
 	const char			*task;		/* may be NULL */
@@ -284,12 +295,7 @@ struct exec_boundary {
 	int				 approval_wait_s;
 	const struct exec_lease_var	*vars;
 	size_t				 nvars;
-	/* Optional: the scanner's matcher (see redact_set_rule_matcher). */
-	int	(*rules)(void *arg, const unsigned char *p, size_t n,
-		    void (*hit)(void *hit_arg, size_t off, size_t len,
-		    const char *rule_id), void *hit_arg);
-	void				*rules_arg;
-	size_t				 rules_max_len;
+	const struct scan_engine	*rules;		/* borrowed; may be NULL */
 };
 
 /*

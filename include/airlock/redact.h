@@ -139,6 +139,16 @@ int	redact_set_rule_matcher(struct redact *r, redact_rule_fn fn, void *arg,
 	    size_t max_len, struct al_err *err) AL_WUR;
 
 /*
+ * Mask the scanner's secret rules (the engine should be built with
+ * SCAN_ENGINE_SECRETS_ONLY) as "[REDACTED:<rule-id>]": installs a rule
+ * matcher over e, safe to share between streams in several threads.  e
+ * must outlive r.  Before redact_compile.
+ */
+struct scan_engine;
+int	redact_use_scan(struct redact *r, const struct scan_engine *e,
+	    struct al_err *err) AL_WUR;
+
+/*
  * Build the automaton and make the set immutable.  A set with no values is
  * valid (it passes everything through, masking rule hits only).
  * AL_ETOOBIG when the values together would need more than 8 million

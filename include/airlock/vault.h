@@ -91,6 +91,14 @@ int	vault_meta_copy(struct vault_meta *dst, const struct vault_meta *src)
 /* Free what m owns and zero it. */
 void	vault_meta_release(struct vault_meta *m);
 void	vault_meta_list_free(struct vault_meta *list, size_t n);
+/*
+ * Metadata as a new JSON object (jansson), the one shape every command and
+ * the broker show: name, id, owner, purpose, status (effective at now),
+ * version, dates (RFC 3339 or null), rotation, hosts, labels.  Never a
+ * value.  NULL when out of memory.
+ */
+struct json_t;
+struct json_t *vault_meta_json(const struct vault_meta *m, int64_t now);
 
 /* ---- lifecycle ---------------------------------------------------------- */
 

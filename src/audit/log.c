@@ -77,29 +77,6 @@ write_all(int fd, const void *vp, size_t n)
 	return 0;
 }
 
-static int
-fsync_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-	int fd, rc = 0;
-
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
-		return -1;
-	if ((slash = strrchr(dir, '/')) == NULL)
-		(void)snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -1;
-	if (fsync(fd) != 0)
-		rc = -1;
-	(void)close(fd);
-	return rc;
-}
-
 /* Open (or create, 0600) a private regular file. */
 static int
 open_private(const char *path, int flags, int *out, int *created,
@@ -230,7 +207,7 @@ cut_tail(struct audit_log *log, uint64_t off, struct al_err *err)
 	}
 	(void)crypto_auth_hmacsha256_final(&st, mac);
 	al_hex(mac, sizeof(mac), fp);
-	if (fsync(cfd) != 0 || fsync_parent(cutpath) != 0) {
+	if (fsync(cfd) != 0 || al_fs_sync_dir_of(cutpath) != 0) {
 		rc = al_err_set(err, AL_EIO, "cannot sync %s", cutpath);
 		goto out;
 	}
@@ -366,7 +343,7 @@ head_init(struct audit_log *log, const char *hpath, struct al_err *err)
 	memset(&h, 0, sizeof(h));
 	audit_head_format(slot, &h, log->k->head);
 	rc = audit_head_store(log->hfd, slot, 0, log->k->head, err);
-	if (rc == 0 && (fsync(log->hfd) != 0 || fsync_parent(hpath) != 0))
+	if (rc == 0 && (fsync(log->hfd) != 0 || al_fs_sync_dir_of(hpath) != 0))
 		rc = al_err_set(err, AL_EIO, "cannot write %s: %s", hpath,
 		    strerror(errno));
 	return rc;
@@ -506,7 +483,7 @@ audit_open(const char *path, struct al_secret *key,
 	    (rc = walk(log, err)) != 0)
 		goto out;
 	/* What a crashed writer left in the page cache is durable from now. */
-	if (fdatasync(log->fd) != 0 || (lcreated && fsync_parent(path) != 0)) {
+	if (fdatasync(log->fd) != 0 || (lcreated && al_fs_sync_dir_of(path) != 0)) {
 		rc = al_err_set(err, AL_EIO, "cannot sync %s: %s", path,
 		    strerror(errno));
 		goto out;

@@ -102,8 +102,8 @@ al_fs_mkdir_private(const char *path, struct al_err *err)
 	return al_fs_check_private(path, 1, err);
 }
 
-static int
-fsync_dir_of(const char *path)
+int
+al_fs_sync_dir_of(const char *path)
 {
 	char dir[PATH_MAX];
 	char *slash;
@@ -165,7 +165,7 @@ al_fs_write_new(const char *path, const void *vp, size_t n,
 		    strerror(errno));
 		goto fail;
 	}
-	if (fsync_dir_of(path) != 0) {
+	if (al_fs_sync_dir_of(path) != 0) {
 		fd = -1;
 		rc = al_err_set(err, AL_EIO, "cannot sync the directory of %s",
 		    path);

@@ -52,7 +52,7 @@ decide(struct broker *b, const struct broker_caller *c,
 	r.nlabels = n;
 	r.intent = intent;
 	r.task = task;
-	r.repo = NULL;
+	r.repo = c->repo;
 	r.now = b->clock->now(b->clock->arg);
 	return policy_decide(b->policy, &r, d);
 }

@@ -37,51 +37,6 @@ h_metrics(struct route_args *a)
 	a->resp->need_sync = b->dirty;
 }
 
-static json_t *
-time_or_null(int64_t t)
-{
-	char buf[21];
-
-	if (t == 0)
-		return json_null();
-	al_format_time(t, buf);
-	return json_string(buf);
-}
-
-/* Metadata a client may see; never a value. */
-static json_t *
-meta_json(const struct vault_meta *m, int64_t now)
-{
-	json_t *o = json_object(), *hosts = json_array(), *labels =
-	    json_object();
-	size_t i;
-
-	if (o == NULL || hosts == NULL || labels == NULL) {
-		json_decref(o);
-		json_decref(hosts);
-		json_decref(labels);
-		return NULL;
-	}
-	for (i = 0; i < m->nhosts; i++)
-		json_array_append_new(hosts, json_string(m->hosts[i]));
-	for (i = 0; i < m->nlabels; i++)
-		json_object_set_new(labels, m->labels[i].key,
-		    json_string(m->labels[i].value));
-	json_object_set_new(o, "name", json_string(m->name));
-	json_object_set_new(o, "owner", json_string(m->owner ? m->owner : ""));
-	json_object_set_new(o, "purpose", json_string(m->purpose ?
-	    m->purpose : ""));
-	json_object_set_new(o, "status", json_string(m->corrupt ? "corrupt" :
-	    vault_status_name(vault_meta_status(m, now))));
-	json_object_set_new(o, "version", json_integer(m->version));
-	json_object_set_new(o, "expires", time_or_null(m->expires));
-	json_object_set_new(o, "rotation_due",
-	    json_boolean(vault_meta_rotation_due(m, now)));
-	json_object_set_new(o, "hosts", hosts);
-	json_object_set_new(o, "labels", labels);
-	return o;
-}
-
 void
 h_secrets_list(struct route_args *a)
 {
@@ -98,7 +53,8 @@ h_secrets_list(struct route_args *a)
 	}
 	if ((arr = json_array()) != NULL)
 		for (i = 0; i < n; i++)
-			json_array_append_new(arr, meta_json(&list[i], now));
+			json_array_append_new(arr,
+			    vault_meta_json(&list[i], now));
 	vault_meta_list_free(list, n);
 	reply_json(a->resp, 200, json_pack("{s:o}", "secrets", arr));
 }
@@ -117,7 +73,7 @@ h_secret_show(struct route_args *a)
 		return;
 	}
 	reply_json(a->resp, 200, json_pack("{s:o}", "secret",
-	    meta_json(&m, b->clock->now(b->clock->arg))));
+	    vault_meta_json(&m, b->clock->now(b->clock->arg))));
 	vault_meta_release(&m);
 }
 

@@ -8,6 +8,8 @@
 #define HTTP_CONN_MAX	4000
 
 struct MHD_Daemon;
+struct ident;
+struct ident_cache;
 struct request;
 
 struct server {
@@ -19,12 +21,14 @@ struct server {
 	struct request		*parked;	/* suspended requests */
 	int			 stopping;
 	int			 resumed;	/* MHD_run again at once */
+	struct ident_cache	*icache;	/* executable hashes */
 };
 
 /* One client connection: who is at the other end. */
 struct conn {
 	struct broker_caller	 caller;
-	char			*sel[BROKER_SELECTORS_MAX];
+	struct ident		*id;		/* owns the selectors */
+	char			 repo[512];	/* normalized git remote */
 	int			 ident_failed;
 };
 

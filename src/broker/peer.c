@@ -1,108 +1,222 @@
 /*
- * Who is at the other end of a connection.  The kernel's peer credentials
- * (SO_PEERCRED, taken at connect time) are the only source: nothing a
- * client sends can change who it is.
+ * Who is at the other end of a connection.  The identity component reads
+ * the kernel's peer credentials (SO_PEERCRED, taken at connect time) and
+ * what /proc says about that process: nothing a client sends can change who
+ * it is.  The repository is the git remote of the peer's working directory,
+ * read broker-side through /proc/PID/cwd.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "airlock/identity.h"
+#include "airlock/policy.h"
 #include "http_int.h"
 
-/*
- * The process start time (clock ticks after boot, field 22 of
- * /proc/PID/stat) tells a process from a later one that reuses its pid.
- */
-static unsigned long long
-start_time(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long t = 0;
-	ssize_t n;
-	int fd, field;
+#define GIT_FILE_MAX	(64 * 1024)	/* a .git file or config we read */
+#define GIT_DEPTH_MAX	64		/* directories walked up */
 
-	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
+/*
+ * Read a regular file at dfd/name into buf (NUL-terminated).  Never blocks
+ * on a FIFO or device a caller planted: O_NONBLOCK, then only S_ISREG.
+ */
+static int
+read_small(int dfd, const char *name, char *buf, size_t bufsz)
+{
+	struct stat st;
+	ssize_t n;
+	size_t got = 0;
+	int fd, rc = -1;
+
+	fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		goto out;
+	while (got < bufsz - 1) {
+		n = read(fd, buf + got, bufsz - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	rc = 0;
+out:
 	(void)close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* The command name may hold spaces and parentheses: skip past it. */
-	if ((p = strrchr(buf, ')')) == NULL)
-		return 0;
-	for (field = 2; *p && field < 22; p++)
-		if (*p == ' ')
-			field++;
-	if (field == 22)
-		t = strtoull(p, NULL, 10);
-	return t;
+	return rc;
 }
 
-static int
-add_sel(struct conn *c, const char *fmt, ...) AL_PRINTF(2, 3);
-
-static int
-add_sel(struct conn *c, const char *fmt, ...)
+static char *
+trim(char *s)
 {
-	va_list ap;
-	char *s;
-	int n;
+	char *e;
 
-	if (c->caller.nselectors >= BROKER_SELECTORS_MAX)
-		return 0;
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
+	    e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+/*
+ * The url of remote "origin" in a git config text, else of the first
+ * remote that has one.  Copied into out; 0 if found.
+ */
+static int
+config_remote(char *text, char *out, size_t outsz)
+{
+	char *line, *save = NULL, *k, *v, first[512] = "";
+	int in_remote = 0, is_origin = 0;
+
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		line = trim(line);
+		if (line[0] == '[') {
+			in_remote = strncmp(line, "[remote \"", 9) == 0;
+			is_origin = strcmp(line, "[remote \"origin\"]") == 0;
+			continue;
+		}
+		if (!in_remote || (v = strchr(line, '=')) == NULL)
+			continue;
+		*v++ = '\0';
+		k = trim(line);
+		v = trim(v);
+		if (strcmp(k, "url") != 0 || *v == '\0')
+			continue;
+		if (is_origin)
+			return snprintf(out, outsz, "%s", v) <
+			    (int)outsz ? 0 : -1;
+		if (first[0] == '\0')
+			(void)snprintf(first, sizeof(first), "%s", v);
+	}
+	if (first[0] == '\0')
 		return -1;
-	c->sel[c->caller.nselectors++] = s;
-	return 0;
+	return snprintf(out, outsz, "%s", first) < (int)outsz ? 0 : -1;
+}
+
+/*
+ * dfd holds a .git entry: a directory (its config), or a file naming the
+ * git dir ("gitdir: PATH", worktrees), whose "commondir" names the
+ * directory holding the shared config.
+ */
+static int
+git_remote_at(int dfd, char *out, size_t outsz)
+{
+	char *buf, *gd, *cd, path[4096];
+	int gfd = -1, rc = -1;
+
+	if ((buf = malloc(GIT_FILE_MAX)) == NULL)
+		return -1;
+	gfd = openat(dfd, ".git", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (gfd < 0) {
+		if (read_small(dfd, ".git", buf, GIT_FILE_MAX) != 0 ||
+		    strncmp(buf, "gitdir:", 7) != 0)
+			goto out;
+		gd = trim(buf + 7);
+		if ((gfd = openat(dfd, gd, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) < 0)
+			goto out;
+		if (read_small(gfd, "commondir", buf, GIT_FILE_MAX) == 0) {
+			cd = trim(buf);
+			(void)snprintf(path, sizeof(path), "%s", cd);
+			dfd = openat(gfd, path, O_RDONLY | O_DIRECTORY |
+			    O_CLOEXEC);
+			if (dfd >= 0) {
+				(void)close(gfd);
+				gfd = dfd;
+			}
+		}
+	}
+	if (read_small(gfd, "config", buf, GIT_FILE_MAX) != 0)
+		goto out;
+	rc = config_remote(buf, out, outsz);
+out:
+	if (gfd >= 0)
+		(void)close(gfd);
+	free(buf);
+	return rc;
+}
+
+/*
+ * The git remote of pid's working directory, normalized, or -1 (not a
+ * repository, no remote, or /proc/PID/cwd not readable: another user's
+ * process and no CAP_SYS_PTRACE).  Walks up through descriptors from the
+ * cwd itself, so a renamed or deleted path cannot mislead it.
+ */
+static int
+peer_repo(pid_t pid, char *out, size_t outsz)
+{
+	char path[64], raw[512];
+	struct stat st, root;
+	int dfd, up, depth, rc = -1;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/cwd", (long)pid);
+	if (stat("/", &root) != 0 ||
+	    (dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	for (depth = 0; depth < GIT_DEPTH_MAX; depth++) {
+		if (git_remote_at(dfd, raw, sizeof(raw)) == 0) {
+			rc = policy_repo_normalize(raw, out, outsz) == 0 ?
+			    0 : -1;
+			break;
+		}
+		if (fstat(dfd, &st) != 0 || (st.st_dev == root.st_dev &&
+		    st.st_ino == root.st_ino))
+			break;
+		if ((up = openat(dfd, "..", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) < 0)
+			break;
+		(void)close(dfd);
+		dfd = up;
+	}
+	(void)close(dfd);
+	return rc;
 }
 
 struct conn *
 conn_new(struct server *s, int fd, uint64_t id)
 {
-	struct ucred uc;
-	socklen_t len = sizeof(uc);
+	struct al_err err;
 	struct conn *c;
 
-	(void)s;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->caller.conn = id;
-	c->caller.selectors = (const char *const *)c->sel;
-	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc,
-	    &len) != 0 || len != sizeof(uc)) {
+	if (fd < 0 || ident_from_socket(fd, s->icache, 0, &c->id,
+	    &err) != 0) {
+		if (fd >= 0)
+			broker_log(s->b, "connection %llu: %s",
+			    (unsigned long long)id, err.msg);
 		c->ident_failed = 1;
 		return c;
 	}
-	c->caller.uid = uc.uid;
-	c->caller.gid = uc.gid;
-	c->caller.pid = uc.pid;
+	c->caller.ident = c->id;
+	c->caller.uid = c->id->uid;
+	c->caller.gid = c->id->gid;
+	c->caller.pid = c->id->pid;
+	c->caller.selectors = (const char *const *)c->id->selectors;
+	c->caller.nselectors = c->id->nselectors;
 	(void)snprintf(c->caller.holder, sizeof(c->caller.holder),
-	    "uid=%u,pid=%ld,start=%llu", (unsigned)uc.uid, (long)uc.pid,
-	    start_time(uc.pid));
-	if (add_sel(c, "unix:uid:%u", (unsigned)uc.uid) != 0 ||
-	    add_sel(c, "unix:gid:%u", (unsigned)uc.gid) != 0)
-		c->ident_failed = 1;
+	    "uid=%u,pid=%ld,start=%llu", (unsigned)c->id->uid,
+	    (long)c->id->pid, (unsigned long long)c->id->start_time);
+	if (peer_repo(c->id->pid, c->repo, sizeof(c->repo)) == 0)
+		c->caller.repo = c->repo;
 	return c;
 }
 
 void
 conn_free(struct conn *c)
 {
-	size_t i;
-
 	if (c == NULL)
 		return;
-	for (i = 0; i < c->caller.nselectors; i++)
-		free(c->sel[i]);
+	ident_free(c->id);
 	free(c);
 }

@@ -1,6 +1,7 @@
 /* Audit glue: every event the broker records goes through here. */
 #include <string.h>
 
+#include "airlock/identity.h"
 #include "broker_int.h"
 
 int
@@ -66,6 +67,12 @@ caller_json(const struct broker_caller *c)
 
 	if (c == NULL)
 		return NULL;
+	if (c->ident != NULL) {
+		if ((o = ident_to_json(c->ident, IDENT_JSON_SUMMARY)) != NULL &&
+		    c->repo != NULL)
+			json_object_set_new(o, "repo", json_string(c->repo));
+		return o;
+	}
 	if ((o = json_object()) == NULL || (sel = json_array()) == NULL) {
 		json_decref(o);
 		return NULL;

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "airlock/identity.h"
 #include "http_int.h"
 
 /* Whether something answers on path (a live broker). */
@@ -114,6 +115,10 @@ broker_serve(struct broker *b, int ready_fd, struct al_err *err)
 		    strerror(errno));
 		goto out;
 	}
+	if ((rc = ident_cache_new(256, &s.icache)) != 0) {
+		rc = al_err_set(err, rc, "out of memory for the identity cache");
+		goto out;
+	}
 	if ((rc = listen_socket(b, &lfd, err)) != 0)
 		goto out;
 	bound = 1;
@@ -138,6 +143,7 @@ out:
 		(void)close(s.ep);
 	if (s.sigfd >= 0)
 		(void)close(s.sigfd);
+	ident_cache_free(s.icache);
 	(void)sigprocmask(SIG_SETMASK, &oldset, NULL);
 	return rc;
 }

@@ -14,6 +14,7 @@
 #include "airlock/vault.h"
 #include "cli.h"
 #include "clientcli.h"
+#include "rules.h"
 
 const char cmd_redact_help[] =
 "usage: airlock redact [--secret NAME]... [--task ID] [--intent TEXT]\n"
@@ -172,7 +173,8 @@ cmd_redact(struct cli *cli, int argc, char **argv)
 	json_t *list = NULL, *it;
 	struct al_err err;
 	size_t nnames = 0, i;
-	int c, check = 0, rc, status = CLI_EXIT_FAIL;
+	struct scan_engine *rules = NULL;
+	int c, check = 0, no_rules = 0, rc, status = CLI_EXIT_FAIL;
 
 	al_err_clear(&err);
 	memset(&rr, 0, sizeof(rr));
@@ -196,7 +198,7 @@ cmd_redact(struct cli *cli, int argc, char **argv)
 			intent = optarg;
 			break;
 		case 'n':
-			/* Rule hits come with the scanner's matcher. */
+			no_rules = 1;
 			break;
 		case 'c':
 			check = 1;
@@ -241,6 +243,9 @@ cmd_redact(struct cli *cli, int argc, char **argv)
 		if ((rc = redact_add_value(r, rr.name[i], rr.value[i], &err)))
 			goto out;
 	}
+	if (!no_rules && ((rc = cli_redact_rules(&rules, &err)) != 0 ||
+	    (rc = redact_use_scan(r, rules, &err)) != 0))
+		goto out;
 	if ((rc = redact_compile(r, &err)) != 0 ||
 	    (rc = redact_stream_new(r, &s)) != 0)
 		goto out;
@@ -257,6 +262,7 @@ out:
 	json_decref(list);
 	redact_stream_free(s);
 	redact_free(r);
+	scan_engine_free(rules);
 	client_close(rr.cl);
 	return status;
 }

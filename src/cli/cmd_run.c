@@ -10,6 +10,7 @@
 #include "airlock/vault.h"
 #include "cli.h"
 #include "clientcli.h"
+#include "rules.h"
 
 const char cmd_run_help[] =
 "usage: airlock run [--task ID] [--intent TEXT] [--ttl D] [--timeout D]\n"
@@ -32,6 +33,7 @@ const char cmd_run_help[] =
 "  --timeout D          end the whole task after D\n"
 "  --grace D            SIGTERM to SIGKILL when ending the task (default 2s)\n"
 "  --pty                give CMD a pseudo-terminal (interactive programs)\n"
+"  --no-rules           mask the leased values only, not scanner rule hits\n"
 "  --approval-wait D    how long to wait for a human approval (default 5m;\n"
 "                       0s: fail at once when approval is needed)\n"
 "  -h, --help           show this help\n"
@@ -42,7 +44,7 @@ const char cmd_run_help[] =
 "See docs/commands/run.md.\n";
 
 enum { OPT_FILE = 256, OPT_TASK, OPT_INTENT, OPT_TTL, OPT_TIMEOUT, OPT_GRACE,
-	OPT_PTY, OPT_WAIT };
+	OPT_PTY, OPT_WAIT, OPT_NORULES };
 
 struct run_args {
 	struct exec_binding	 bind[EXEC_VARS_MAX];
@@ -55,6 +57,7 @@ struct run_args {
 	int64_t			 grace;		/* ms */
 	int64_t			 wait;
 	int			 pty;
+	int			 no_rules;
 };
 
 static int
@@ -93,6 +96,7 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 		{ "grace", required_argument, NULL, OPT_GRACE },
 		{ "pty", no_argument, NULL, OPT_PTY },
 		{ "approval-wait", required_argument, NULL, OPT_WAIT },
+		{ "no-rules", no_argument, NULL, OPT_NORULES },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -144,6 +148,9 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 		case OPT_PTY:
 			a->pty = 1;
 			break;
+		case OPT_NORULES:
+			a->no_rules = 1;
+			break;
 		case 'h':
 			(void)cli_print_help("run", stdout);
 			return -1;
@@ -169,6 +176,7 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	struct exec_spec spec;
 	struct exec_result res;
 	struct client *cl = NULL;
+	struct scan_engine *rules = NULL;
 	struct al_err err;
 	int first = 0, rc;
 
@@ -177,7 +185,12 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	a.wait = 300;
 	if ((rc = parse(argc, argv, &a, &first)) != 0)
 		return rc < 0 ? CLI_EXIT_OK : rc;
+	if (!a.no_rules && cli_redact_rules(&rules, &err) != 0) {
+		al_msg(stderr, "error", "run: %s", err.msg);
+		return CLI_EXIT_RUN_FAIL;
+	}
 	if (cli_client_open(cli, &cl, &err) != 0) {
+		scan_engine_free(rules);
 		al_msg(stderr, "error", "run: %s", err.msg);
 		return CLI_EXIT_RUN_FAIL;
 	}
@@ -189,6 +202,7 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	b.approval_wait_s = (int)a.wait;
 	b.vars = a.vars;
 	b.nvars = a.nvars;
+	b.rules = rules;
 	exec_spec_init(&spec);
 	spec.argv = argv + first;
 	spec.flags = a.pty ? EXEC_PTY : 0;
@@ -196,6 +210,7 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	spec.grace_ms = a.grace;
 	rc = exec_boundary_run(&b, &spec, &res, &err);
 	client_close(cl);
+	scan_engine_free(rules);
 	if (rc != 0 && res.pid == 0) {
 		al_msg(stderr, "error", "run: %s", err.msg);
 		return res.status ? res.status : CLI_EXIT_RUN_FAIL;

@@ -9,6 +9,7 @@
 
 #include "airlock/scan.h"
 #include "cli.h"
+#include "rules.h"
 
 const char cmd_scan_help[] =
 "usage: airlock scan [PATH...] [options]\n"
@@ -318,27 +319,6 @@ load_rules(struct scan_args *a, struct scan_rules **rules,
 	return rc;
 }
 
-/*
- * The directory for compiled rule databases: $XDG_CACHE_HOME/airlock or
- * ~/.cache/airlock, created private.  NULL (no cache) if that fails.
- */
-static const char *
-cache_dir(char *out, size_t outsz)
-{
-	const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
-	int n;
-
-	if (x != NULL && x[0] == '/')
-		n = snprintf(out, outsz, "%s/airlock", x);
-	else if (h != NULL && h[0] == '/')
-		n = snprintf(out, outsz, "%s/.cache/airlock", h);
-	else
-		return NULL;
-	if (n < 0 || (size_t)n >= outsz || al_fs_mkdir_private(out, NULL) != 0)
-		return NULL;
-	return out;
-}
-
 static void
 drop_below(struct scan_report *r, int min_sev)
 {
@@ -384,7 +364,7 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (scan_engine_new_cached(rules, a.engine_flags, a.no_cache ? NULL :
-	    cache_dir(cache, sizeof(cache)), &e, &err) != 0)
+	    cli_cache_dir(cache, sizeof(cache)), &e, &err) != 0)
 		goto fail;
 	if (a.baseline != NULL) {
 		rc = scan_baseline_load(a.baseline, &bl, &err);

@@ -525,7 +525,8 @@ secret_ls(struct cli *cli, struct vault *v, struct secret_args *a,
 			goto out;
 		}
 		for (i = 0; i < kept; i++)
-			json_array_append_new(arr, cli_meta_json(&list[i], now));
+			json_array_append_new(arr,
+			    vault_meta_json(&list[i], now));
 		rc = cli_print_json(arr) == 0 ? 0 : AL_EIO;
 		if (rc)
 			(void)al_err_set(err, rc, "cannot write the list");
@@ -550,7 +551,7 @@ secret_show(struct cli *cli, struct vault *v, struct secret_args *a,
 
 	if ((rc = vault_secret_get(v, a->name, &m, err)) != 0)
 		return rc;
-	o = cli_meta_json(&m, now);
+	o = vault_meta_json(&m, now);
 	if (o == NULL)
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 	else if (a->json)

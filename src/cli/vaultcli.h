@@ -19,8 +19,6 @@ int	cli_vault_unlock(struct vault *v, int passfd, struct al_err *err)
 /* Parse "--passphrase-fd N" values. */
 int	cli_parse_fd(const char *s, const char *field, int *out,
 	    struct al_err *err) AL_WUR;
-/* Metadata as a JSON object (never a value). */
-json_t	*cli_meta_json(const struct vault_meta *m, int64_t now);
 /* Print a JSON value to stdout followed by a newline; j stays the caller's. */
 int	cli_print_json(json_t *j);
 

@@ -37,8 +37,15 @@ filter_finish(void *st, exec_emit_fn emit, void *arg)
 	return redact_stream_finish(st, emit, arg);
 }
 
+/* Rules hold an unfinished line: let an idle prompt through. */
+static int
+filter_idle(void *st, exec_emit_fn emit, void *arg)
+{
+	return redact_stream_flush(st, emit, arg);
+}
+
 static const struct exec_filter_ops redact_filter = {
-	filter_write, filter_finish,
+	filter_write, filter_finish, filter_idle,
 };
 
 /* Index of secret in l[0..n), or n. */
@@ -139,8 +146,7 @@ exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
 		    err)) != 0)
 			goto out;
 	}
-	if (b->rules != NULL && (rc = redact_set_rule_matcher(r, b->rules,
-	    b->rules_arg, b->rules_max_len, err)) != 0)
+	if (b->rules != NULL && (rc = redact_use_scan(r, b->rules, err)) != 0)
 		goto out;
 	if ((rc = redact_compile(r, err)) != 0 ||
 	    (rc = redact_stream_new(r, &so)) != 0 ||

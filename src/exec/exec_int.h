@@ -114,6 +114,7 @@ struct exec_pump {
 	int				 shared_src;	/* pty master: not ours to close */
 	uint64_t			 in_bytes;
 	uint64_t			 dropped;
+	int64_t				 idle_at;	/* when to run idle; 0: no */
 };
 
 /* Prepare p; dst is the caller's descriptor, reopened non-blocking if it can. */
@@ -128,6 +129,11 @@ int	pump_wants_read(const struct exec_pump *p);
  * ended (src_done set), or a negative code when the filter failed.
  */
 int	pump_read(struct exec_pump *p, unsigned char *buf, size_t cap);
+/*
+ * Run the filter's idle op if the source has been quiet since idle_at
+ * (now >= idle_at).  0, or a negative code when the filter failed.
+ */
+int	pump_idle(struct exec_pump *p, int64_t now);
 /* Write queued bytes as far as dst takes them without blocking. */
 void	pump_flush(struct exec_pump *p);
 /* Run the filter's finish once. */

@@ -225,10 +225,23 @@ pump_read(struct exec_pump *p, unsigned char *buf, size_t cap)
 		rc = pump_emit(p, buf, (size_t)n);
 	if (rc != 0)
 		return rc;
+	if (f != NULL && f->ops != NULL && f->ops->idle != NULL)
+		p->idle_at = exec_now_ms() + EXEC_IDLE_FLUSH_MS;
 	/* The reader went away: let the child see SIGPIPE, as in a pipe. */
 	if (p->dst_broken)
 		pump_close_src(p);
 	return 1;
+}
+
+int
+pump_idle(struct exec_pump *p, int64_t now)
+{
+	const struct exec_filter *f = p->filter;
+
+	if (p->idle_at == 0 || now < p->idle_at || p->finished)
+		return 0;
+	p->idle_at = 0;
+	return f->ops->idle(f->st, pump_emit, p);
 }
 
 int

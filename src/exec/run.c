@@ -8,6 +8,7 @@
  * flush the filters).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -162,17 +163,25 @@ begin_end(struct run *r, int timed_out)
 static int
 poll_timeout(const struct run *r, int64_t now)
 {
-	int64_t t;
+	int64_t t = INT64_MAX;	/* no deadline */
+	int i;
 
 	if (r->phase == PH_RUN) {
-		if (r->deadline == 0)
-			return -1;
-		t = r->deadline - now;
+		if (r->deadline != 0)
+			t = r->deadline - now;
 	} else {
 		t = r->end_deadline - now;
 		if (t > RUN_END_POLL_MS)
 			t = RUN_END_POLL_MS;
 	}
+	/* Wake up for a filter that wants to release an idle stream. */
+	for (i = 0; i < 2; i++)
+		if (r->pump[i].idle_at != 0 && r->pump[i].idle_at - now < t)
+			t = r->pump[i].idle_at - now;
+	if (t == INT64_MAX)
+		return -1;
+	if (t > INT32_MAX)
+		t = INT32_MAX;
 	return t < 0 ? 0 : (int)t;
 }
 
@@ -240,6 +249,10 @@ loop(struct run *r, struct al_err *err)
 			    r->rbuf, RUN_READ_BUF)) < 0)
 				return filter_failed(r, rc, err);
 		}
+		now = exec_now_ms();
+		for (i = 0; i < 2; i++)
+			if ((rc = pump_idle(&r->pump[i], now)) < 0)
+				return filter_failed(r, rc, err);
 		if (READY(ix_in))
 			relay_read(&r->in);
 		if (READY(ix_out))

@@ -81,6 +81,8 @@ redact_free(struct redact *r)
 
 	if (r == NULL)
 		return;
+	if (r->rule_owned_free != NULL)
+		r->rule_owned_free(r->rule_owned);
 	rx_ac_free(r->ac);
 	gvec_release(&r->arena);
 	gvec_release(&r->pats);

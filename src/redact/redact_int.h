@@ -86,6 +86,9 @@ struct redact {
 	redact_rule_fn	 rule_fn;
 	void		*rule_arg;
 	size_t		 rule_max;
+	/* Set by redact_use_scan: its adapter, freed with the set. */
+	void		*rule_owned;
+	void		(*rule_owned_free)(void *);
 	size_t		 max_held;
 };
 

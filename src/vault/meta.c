@@ -241,3 +241,62 @@ store_row_release(struct store_row *r)
 	free(r->ct);
 	memset(r, 0, sizeof(*r));
 }
+
+static json_t *
+time_or_null(int64_t t)
+{
+	char buf[21];
+
+	if (t == 0)
+		return json_null();
+	al_format_time(t, buf);
+	return json_string(buf);
+}
+
+json_t *
+vault_meta_json(const struct vault_meta *m, int64_t now)
+{
+	json_t *o = json_object(), *hosts = json_array(), *labels =
+	    json_object();
+	char dur[32];
+	size_t i;
+
+	if (o == NULL || hosts == NULL || labels == NULL) {
+		json_decref(o);
+		json_decref(hosts);
+		json_decref(labels);
+		return NULL;
+	}
+	for (i = 0; i < m->nhosts; i++)
+		json_array_append_new(hosts, json_string(m->hosts[i]));
+	for (i = 0; i < m->nlabels; i++)
+		json_object_set_new(labels, m->labels[i].key,
+		    json_string(m->labels[i].value));
+	json_object_set_new(o, "name", json_string(m->name));
+	json_object_set_new(o, "id", json_string(m->id));
+	json_object_set_new(o, "owner", json_string(m->owner ? m->owner : ""));
+	json_object_set_new(o, "purpose", json_string(m->purpose ?
+	    m->purpose : ""));
+	json_object_set_new(o, "status", json_string(m->corrupt ? "corrupt" :
+	    vault_status_name(vault_meta_status(m, now))));
+	json_object_set_new(o, "version", json_integer(m->version));
+	json_object_set_new(o, "created", time_or_null(m->created));
+	json_object_set_new(o, "updated", time_or_null(m->updated));
+	json_object_set_new(o, "expires", time_or_null(m->expires));
+	if (m->rotate_every) {
+		al_format_duration(m->rotate_every, dur);
+		json_object_set_new(o, "rotate_every", json_string(dur));
+		json_object_set_new(o, "rotation_due_at",
+		    time_or_null((m->last_rotated ? m->last_rotated :
+		    m->created) + m->rotate_every));
+	} else {
+		json_object_set_new(o, "rotate_every", json_null());
+		json_object_set_new(o, "rotation_due_at", json_null());
+	}
+	json_object_set_new(o, "rotation_due",
+	    json_boolean(vault_meta_rotation_due(m, now)));
+	json_object_set_new(o, "last_rotated", time_or_null(m->last_rotated));
+	json_object_set_new(o, "hosts", hosts);
+	json_object_set_new(o, "labels", labels);
+	return o;
+}

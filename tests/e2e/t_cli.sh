@@ -14,7 +14,13 @@ run "$AL" --version
 expect_rc 0 "--version"
 expect_out "airlock "
 
-for cmd in init secret key doctor; do
+# Every command listed by `airlock --help` has help, the same both ways,
+# and a page under docs/commands/.
+cmds=$("$AL" --help | sed -n '/^Commands:/,/^$/p' | awk 'NF>1 && $1 != "Commands:" {print $1}')
+[ "$(echo "$cmds" | wc -w)" -ge 4 ] || fail "could not list the commands: $cmds"
+for cmd in $cmds; do
+	[ -f "$AIRLOCK_SRC/docs/commands/$cmd.md" ] ||
+	    fail "no docs/commands/$cmd.md"
 	run "$AL" help "$cmd"
 	expect_rc 0 "help $cmd"
 	expect_out "usage: airlock $cmd"

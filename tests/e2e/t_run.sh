@@ -116,6 +116,30 @@ cat "$T_ROOT/prompt" >>"$ALL_OUTPUT"
 [ -n "$lat" ] || fail "the prompt never arrived"
 echo "prompt reached the reader after ${lat} ms (process start included)"
 
+# Scanner rule hits are masked too (a token the vault never held), unless
+# --no-rules.
+GH="ghp_$(head -c 300 /dev/urandom | tr -dc A-Za-z0-9 | head -c 36)"
+run "$AL" run -e TOKEN=deploy-token -- sh -c "echo 'config has $GH in it'"
+expect_rc 0 "rule hit in run"
+expect_out "config has [REDACTED:github-pat] in it"
+run "$AL" run --no-rules -e TOKEN=deploy-token -- sh -c "echo 'x $GH'"
+expect_out "x $GH" "--no-rules leaves rule hits"
+
+# With rules on, an unfinished line is held only until the command goes
+# quiet: a prompt without a newline still shows while the command waits.
+"$AL" run -e TOKEN=deploy-token -- sh -c 'printf "Continue? "; sleep 1; echo yes' >"$T_ROOT/p2" 2>&1 &
+pid=$!
+seen=0
+for _ in $(seq 1 160); do
+	if grep -q "Continue? " "$T_ROOT/p2" && ! grep -q yes "$T_ROOT/p2"; then
+		seen=1; break
+	fi
+	sleep 0.005
+done
+wait $pid
+cat "$T_ROOT/p2" >>"$ALL_OUTPUT"
+[ "$seen" = 1 ] || fail "the prompt was held until the command wrote more"
+
 # Leases end with the run.
 run "$AL" lease ls --json
 expect_eq "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$OUT")" 0 "live leases after the runs"
@@ -127,6 +151,11 @@ expect_rc 0 "redact"
 expect_out "a [REDACTED:deploy-token] b"
 run_in "$T_ROOT/log" "$AL" redact --check --secret deploy-token
 expect_rc 1 "redact --check with a hit"
+printf 'key %s\n' "$GH" >"$T_ROOT/ghlog"
+run_in "$T_ROOT/ghlog" "$AL" redact
+expect_out "key [REDACTED:github-pat]" "redact masks rule hits"
+run_in "$T_ROOT/ghlog" "$AL" redact --no-rules --check
+expect_rc 0 "redact --no-rules leaves rule hits"
 printf 'nothing here\n' >"$T_ROOT/clean"
 run_in "$T_ROOT/clean" "$AL" redact --check
 expect_rc 0 "redact --check clean"

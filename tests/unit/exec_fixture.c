@@ -88,7 +88,7 @@ mask_finish(void *st, exec_emit_fn emit, void *arg)
 	return rc;
 }
 
-const struct exec_filter_ops mask_ops = { mask_write, mask_finish };
+const struct exec_filter_ops mask_ops = { mask_write, mask_finish, NULL };
 
 /* ---- fixtures ----------------------------------------------------------- */
 

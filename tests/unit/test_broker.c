@@ -1,0 +1,446 @@
+/*
+ * broker_dispatch over a real vault and policy: grants, denials naming the
+ * rule, approvals with the approver check, use counting, revocation by
+ * task, and an audit log that verifies and never holds the value.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "airlock/api.h"
+#include "airlock/audit.h"
+#include "airlock/broker.h"
+#include "airlock/vault.h"
+
+struct who {
+	struct broker_caller	 c;
+	const char		*sel[2];
+	char			 s0[32];
+};
+
+struct fx {
+	char		 home[64];
+	char		 canary[33];
+	struct broker	*b;
+	struct who	 req, other, approver, self;
+	int		 status;
+	json_t		*body;
+	struct al_secret *value;
+};
+
+static void
+who_init(struct who *w, uint64_t conn, pid_t pid, const char *extra)
+{
+	memset(w, 0, sizeof(*w));
+	(void)snprintf(w->s0, sizeof(w->s0), "unix:uid:%u",
+	    (unsigned)getuid());
+	w->sel[0] = w->s0;
+	w->sel[1] = extra;
+	w->c.conn = conn;
+	w->c.uid = getuid();
+	w->c.gid = getgid();
+	w->c.pid = pid;
+	w->c.selectors = w->sel;
+	w->c.nselectors = extra ? 2 : 1;
+	(void)snprintf(w->c.holder, sizeof(w->c.holder),
+	    "uid=%u,pid=%ld,start=7", (unsigned)getuid(), (long)pid);
+}
+
+static void
+add(struct vault *v, const char *name, const char *value, int approval)
+{
+	struct vault_meta m;
+	struct vault_label l = { "approval", "required" };
+	struct al_secret *val;
+
+	memset(&m, 0, sizeof(m));
+	(void)snprintf(m.name, sizeof(m.name), "%s", name);
+	m.owner = "test";
+	m.purpose = "unit test";
+	if (approval) {
+		m.labels = &l;
+		m.nlabels = 1;
+	}
+	assert_int_equal(al_secret_from(value, strlen(value), &val), 0);
+	assert_int_equal(vault_secret_add(v, &m, val, NULL), 0);
+	al_secret_free(val);
+}
+
+static int
+setup(void **state)
+{
+	struct vault_key key = { VAULT_KEY_KIND_FILE, NULL };
+	struct broker_config cfg;
+	struct vault *v = NULL;
+	unsigned char rnd[16];
+	char path[128];
+	FILE *f;
+	struct fx *x = calloc(1, sizeof(*x));
+
+	assert_non_null(x);
+	(void)snprintf(x->home, sizeof(x->home), "/tmp/al-test-broker.XXXXXX");
+	assert_non_null(mkdtemp(x->home));
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(x->canary, sizeof(x->canary), rnd, sizeof(rnd));
+	assert_int_equal(vault_create(x->home, &key, al_clock_system(), NULL),
+	    0);
+	assert_int_equal(vault_open(x->home, al_clock_system(), &v, NULL), 0);
+	assert_int_equal(vault_unlock(v, &key, NULL), 0);
+	add(v, "deploy-token", x->canary, 0);
+	add(v, "prod-db", x->canary, 1);
+	(void)snprintf(path, sizeof(path), "%s/policy.yaml", x->home);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "version: 1\nrules:\n"
+	    "  - id: no-drops\n    effect: deny\n    secrets: [deploy-token]\n"
+	    "    intents: [\"drop *\"]\n    reason: dropping is not allowed\n"
+	    "  - id: prod-needs-approval\n    effect: approval\n"
+	    "    labels: {approval: required}\n    callers: [unix:uid:%u]\n"
+	    "    approvers: [unix:user:test-approver]\n"
+	    "  - id: owner\n    effect: allow\n    callers: [unix:uid:%u]\n"
+	    "    max_ttl: 15m\n    max_uses: 2\n",
+	    (unsigned)getuid(), (unsigned)getuid());
+	assert_int_equal(fclose(f), 0);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.home = x->home;
+	cfg.clock = al_clock_system();
+	cfg.log_fd = -1;
+	assert_int_equal(broker_new(&cfg, v, &x->b, NULL), 0);
+	who_init(&x->req, 1, 1000, NULL);
+	who_init(&x->other, 2, 2000, NULL);
+	who_init(&x->approver, 3, 3000, "unix:user:test-approver");
+	who_init(&x->self, 4, 1000, "unix:user:test-approver");
+	*state = x;
+	return 0;
+}
+
+static void
+rm_rf(const char *dir)
+{
+	char cmd[160];
+
+	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	(void)!system(cmd);
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *x = *state;
+
+	broker_free(x->b);
+	json_decref(x->body);
+	al_secret_free(x->value);
+	rm_rf(x->home);
+	free(x);
+	return 0;
+}
+
+/* One request; the status, the JSON body (if any) and value are kept. */
+static int
+call(struct fx *x, const struct who *w, const char *method, const char *path,
+    const char *body)
+{
+	struct broker_req rq;
+	struct broker_resp r;
+
+	json_decref(x->body);
+	x->body = NULL;
+	al_secret_free(x->value);
+	x->value = NULL;
+	memset(&rq, 0, sizeof(rq));
+	rq.method = method;
+	rq.path = path;
+	rq.body.p = (const unsigned char *)(body ? body : "");
+	rq.body.len = body ? strlen(body) : 0;
+	rq.caller = &w->c;
+	rq.no_wait = 1;
+	broker_resp_init(&r);
+	broker_dispatch(x->b, &rq, &r);
+	assert_int_equal(broker_sync(x->b, NULL), 0);
+	x->status = r.status;
+	if (r.value != NULL) {
+		x->value = r.value;
+		r.value = NULL;
+	} else if (r.body.len > 0 && r.content_type != NULL &&
+	    strcmp(r.content_type, API_CT_JSON) == 0) {
+		x->body = json_loadb((const char *)r.body.data, r.body.len, 0,
+		    NULL);
+		assert_non_null(x->body);
+	}
+	broker_resp_release(&r);
+	return x->status;
+}
+
+static const char *
+jstr(json_t *o, const char *a, const char *b)
+{
+	json_t *v = json_object_get(json_object_get(o, a), b);
+
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static void
+assert_value(struct fx *x)
+{
+	assert_non_null(x->value);
+	assert_int_equal(al_secret_len(x->value), strlen(x->canary));
+	assert_int_equal(sodium_memcmp(al_secret_open(x->value), x->canary,
+	    strlen(x->canary)), 0);
+	al_secret_close(x->value);
+}
+
+static void
+lease_for(struct fx *x, const struct who *w, const char *secret,
+    const char *task, char id[33])
+{
+	char body[256];
+
+	(void)snprintf(body, sizeof(body), "{\"secret\":\"%s\",\"task\":\"%s\","
+	    "\"intent\":\"deploy web\",\"ttl\":60}", secret, task);
+	assert_int_equal(call(x, w, "POST", "/v1/leases", body), 201);
+	(void)snprintf(id, 33, "%s", jstr(x->body, "lease", "id"));
+	assert_int_equal(strlen(id), 32);
+}
+
+static void
+test_grant_use_count(void **state)
+{
+	struct fx *x = *state;
+	char id[33], path[96];
+
+	lease_for(x, &x->req, "deploy-token", "t1", id);
+	assert_string_equal(jstr(x->body, "lease", "state"), "live");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+	    x->body, "lease"), "uses_left")), 2);
+	(void)snprintf(path, sizeof(path), "/v1/leases/%s/value", id);
+	/* Only the holder gets the value. */
+	assert_int_equal(call(x, &x->other, "GET", path, NULL), 403);
+	assert_null(x->value);
+	assert_int_equal(call(x, &x->req, "GET", path, NULL), 200);
+	assert_value(x);
+	assert_int_equal(call(x, &x->req, "GET", path, NULL), 200);
+	assert_value(x);
+	/* max_uses 2: the third use finds the lease ended. */
+	assert_int_equal(call(x, &x->req, "GET", path, NULL), 410);
+	assert_null(x->value);
+	assert_string_equal(jstr(x->body, "error", "code"), API_E_ENDED);
+}
+
+static void
+test_deny_names_rule(void **state)
+{
+	struct fx *x = *state;
+
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases",
+	    "{\"secret\":\"deploy-token\",\"intent\":\"drop table users\"}"),
+	    403);
+	assert_string_equal(jstr(x->body, "error", "code"), API_E_DENIED);
+	assert_string_equal(jstr(x->body, "error", "rule"), "no-drops");
+	assert_string_equal(jstr(x->body, "error", "message"),
+	    "dropping is not allowed");
+	/* An unknown secret is an audited denial with no rule. */
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases",
+	    "{\"secret\":\"nope\"}"), 403);
+	assert_string_equal(jstr(x->body, "error", "code"), API_E_DENIED);
+	assert_string_equal(jstr(x->body, "error", "rule"), "");
+	/* Bad JSON, unknown route, wrong method. */
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases", "{\"secret\""),
+	    400);
+	assert_string_equal(jstr(x->body, "error", "code"), API_E_BAD_REQUEST);
+	assert_int_equal(call(x, &x->req, "GET", "/v1/nope", NULL), 404);
+	assert_int_equal(call(x, &x->req, "PUT", "/v1/leases", "{}"), 405);
+}
+
+static void
+pending_request(struct fx *x, char id[33], char path[96], const char *verb)
+{
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases",
+	    "{\"secret\":\"prod-db\",\"task\":\"t2\",\"intent\":\"migrate\"}"),
+	    202);
+	assert_string_equal(jstr(x->body, "approval", "state"), "pending");
+	assert_string_equal(jstr(x->body, "approval", "rule"),
+	    "prod-needs-approval");
+	(void)snprintf(id, 33, "%s", jstr(x->body, "approval", "id"));
+	(void)snprintf(path, 96, "/v1/approvals/%s/%s", id, verb);
+}
+
+static void
+test_approval_flow(void **state)
+{
+	struct fx *x = *state;
+	char id[33], path[96], lease[33], vpath[96];
+
+	pending_request(x, id, path, "approve");
+	assert_int_equal(call(x, &x->req, "GET", "/v1/approvals", NULL), 200);
+	assert_int_equal(json_array_size(json_object_get(x->body,
+	    "approvals")), 1);
+	/* Not an approver. */
+	assert_int_equal(call(x, &x->other, "POST", path, "{}"), 403);
+	assert_string_equal(jstr(x->body, "error", "code"), API_E_FORBIDDEN);
+	assert_non_null(strstr(jstr(x->body, "error", "message"),
+	    "you are not an approver for rule 'prod-needs-approval'"));
+	/* The requesting process cannot approve itself, selectors or not. */
+	assert_int_equal(call(x, &x->self, "POST", path, "{}"), 403);
+	assert_string_equal(jstr(x->body, "error", "message"),
+	    "a process cannot approve its own request");
+	assert_int_equal(call(x, &x->approver, "POST", path, "{}"), 200);
+	assert_string_equal(jstr(x->body, "approval", "state"), "approved");
+	(void)snprintf(lease, sizeof(lease), "%s", jstr(x->body, "approval",
+	    "lease"));
+	assert_int_equal(strlen(lease), 32);
+	/* Decided once. */
+	assert_int_equal(call(x, &x->approver, "POST", path, "{}"), 409);
+	/* The lease is the requester's, not the approver's. */
+	(void)snprintf(vpath, sizeof(vpath), "/v1/leases/%s/value", lease);
+	assert_int_equal(call(x, &x->approver, "GET", vpath, NULL), 403);
+	assert_int_equal(call(x, &x->req, "GET", vpath, NULL), 200);
+	assert_value(x);
+
+	/* Deny with a reason. */
+	pending_request(x, id, path, "deny");
+	assert_int_equal(call(x, &x->approver, "POST", path, "{}"), 400);
+	assert_int_equal(call(x, &x->approver, "POST", path,
+	    "{\"reason\":\"not during the freeze\"}"), 200);
+	assert_string_equal(jstr(x->body, "approval", "state"), "denied");
+	assert_string_equal(jstr(x->body, "approval", "reason"),
+	    "not during the freeze");
+}
+
+static void
+test_revoke_task(void **state)
+{
+	struct fx *x = *state;
+	char a[33], b[33], c[33], path[96];
+
+	lease_for(x, &x->req, "deploy-token", "t9", a);
+	lease_for(x, &x->req, "deploy-token", "t9", b);
+	lease_for(x, &x->req, "deploy-token", "t8", c);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases/revoke",
+	    "{\"task\":\"t9\"}"), 200);
+	assert_int_equal(json_integer_value(json_object_get(x->body,
+	    "revoked")), 2);
+	(void)snprintf(path, sizeof(path), "/v1/leases/%s/value", a);
+	assert_int_equal(call(x, &x->req, "GET", path, NULL), 410);
+	(void)snprintf(path, sizeof(path), "/v1/leases/%s/value", c);
+	assert_int_equal(call(x, &x->req, "GET", path, NULL), 200);
+	assert_value(x);
+	/* Revoke one by id; revoked stays revoked. */
+	(void)snprintf(path, sizeof(path), "/v1/leases/%s", c);
+	assert_int_equal(call(x, &x->req, "DELETE", path, NULL), 200);
+	assert_string_equal(jstr(x->body, "lease", "state"), "revoked");
+	(void)snprintf(path, sizeof(path), "/v1/leases/%s/value", c);
+	assert_int_equal(call(x, &x->req, "GET", path, NULL), 410);
+}
+
+/* No file under home holds the canary. */
+static void
+assert_no_canary(const char *dir, const char *canary)
+{
+	char path[512], *buf;
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	FILE *f;
+	size_t n;
+
+	assert_non_null(d = opendir(dir));
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		(void)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		assert_int_equal(lstat(path, &st), 0);
+		if (S_ISDIR(st.st_mode)) {
+			assert_no_canary(path, canary);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode) || st.st_size == 0)
+			continue;
+		assert_non_null(f = fopen(path, "rb"));
+		assert_non_null(buf = malloc((size_t)st.st_size + 1));
+		n = fread(buf, 1, (size_t)st.st_size, f);
+		buf[n] = '\0';
+		(void)fclose(f);
+		if (memmem(buf, n, canary, strlen(canary)) != NULL)
+			fail_msg("the value appears in %s", path);
+		free(buf);
+	}
+	(void)closedir(d);
+}
+
+static void
+test_audit_verifies(void **state)
+{
+	struct fx *x = *state;
+	struct vault_key key = { VAULT_KEY_KIND_FILE, NULL };
+	struct audit_report rep;
+	struct al_secret *k = NULL;
+	struct vault *v = NULL;
+	char id[33], path[128], *log;
+	FILE *f;
+	long n;
+
+	lease_for(x, &x->req, "deploy-token", "t5", id);
+	(void)snprintf(path, sizeof(path), "/v1/leases/%s/value", id);
+	assert_int_equal(call(x, &x->req, "GET", path, NULL), 200);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases",
+	    "{\"secret\":\"deploy-token\",\"intent\":\"drop it\"}"), 403);
+	broker_free(x->b);
+	x->b = NULL;
+	assert_int_equal(vault_open(x->home, al_clock_system(), &v, NULL), 0);
+	assert_int_equal(vault_unlock(v, &key, NULL), 0);
+	assert_int_equal(vault_aux_key(v, "audit", &k, NULL), 0);
+	(void)snprintf(path, sizeof(path), "%s/audit.log", x->home);
+	assert_int_equal(audit_verify(path, k, &rep, NULL), 0);
+	assert_int_equal(rep.problem, AUDIT_INTACT);
+	assert_true(rep.head_checked);
+	assert_true(rep.lines >= 5);
+	al_secret_free(k);
+	vault_close(v);
+	/* grant, use, deny with its rule, all there; the value nowhere. */
+	assert_non_null(f = fopen(path, "r"));
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	assert_non_null(log = calloc(1, (size_t)n + 1));
+	assert_int_equal(fread(log, 1, (size_t)n, f), (size_t)n);
+	(void)fclose(f);
+	assert_non_null(strstr(log, "\"event\":\"grant\""));
+	assert_non_null(strstr(log, "\"event\":\"use\""));
+	assert_non_null(strstr(log, "\"rule\":\"no-drops\""));
+	assert_non_null(strstr(log, id));
+	free(log);
+	assert_no_canary(x->home, x->canary);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_grant_use_count, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_deny_names_rule, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_approval_flow, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_revoke_task, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_audit_verifies, setup,
+		    teardown),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
