@@ -54,6 +54,8 @@ struct mcp_config {
 	const struct al_clock	*clock;	/* NULL: the system clock */
 	FILE			*log;	/* diagnostics; NULL: none */
 	int			 verbose; /* log every message's method */
+	/* Compiled rules kept here between runs (see scan.h); NULL: none. */
+	const char		*cache_dir;
 };
 
 /* Create a server. cfg is copied; the strings it points to are borrowed. */

@@ -9,6 +9,7 @@
 
 #include "airlock/mcp.h"
 #include "cli.h"
+#include "rules.h"
 
 const char cmd_mcp_help[] =
 "usage: airlock mcp [--verbose] [--list-tools]\n"
@@ -50,7 +51,7 @@ cmd_mcp(struct cli *cli, int argc, char **argv)
 	struct mcp_server *s = NULL;
 	struct al_err err;
 	const char *const *name;
-	char self[PATH_MAX];
+	char self[PATH_MAX], cache[PATH_MAX];
 	ssize_t n;
 	int c, verbose = 0, list = 0, rc;
 
@@ -84,6 +85,7 @@ cmd_mcp(struct cli *cli, int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.home = cli->home;
 	cfg.socket_path = getenv("AIRLOCK_SOCKET");
+	cfg.cache_dir = cli_cache_dir(cache, sizeof(cache));
 	/* Autostart runs this very binary, whatever $PATH says. */
 	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
 		self[n] = '\0';

@@ -19,27 +19,10 @@
 #include "airlock/vault.h"
 #include "auditcli.h"
 #include "hookagent.h"
+#include "rules.h"
 #include "vaultcli.h"
 
 #define HOOK_STDIN_MAX	(64u * 1024 * 1024)
-
-/* As `airlock scan` keeps compiled rules: $XDG_CACHE_HOME/airlock. */
-static const char *
-cache_dir(char *out, size_t outsz)
-{
-	const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
-	int n;
-
-	if (x != NULL && x[0] == '/')
-		n = snprintf(out, outsz, "%s/airlock", x);
-	else if (h != NULL && h[0] == '/')
-		n = snprintf(out, outsz, "%s/.cache/airlock", h);
-	else
-		return NULL;
-	if (n < 0 || (size_t)n >= outsz || al_fs_mkdir_private(out, NULL) != 0)
-		return NULL;
-	return out;
-}
 
 /* The whole input, in guarded memory: a prompt may carry a secret. */
 static int
@@ -151,7 +134,7 @@ cli_hook_agent(struct cli *cli, int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.home = cli->home;
 	cfg.socket_path = getenv("AIRLOCK_SOCKET");
-	cfg.cache_dir = cache_dir(cache, sizeof(cache));
+	cfg.cache_dir = cli_cache_dir(cache, sizeof(cache));
 	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
 		self[n] = '\0';
 		cfg.airlock_bin = self;

@@ -15,38 +15,7 @@
 #include "airlock/vault.h"
 #include "hooks_int.h"
 
-#define HOOK_RULE_MAX_LEN	4096
 #define MASK_PREFIX		"[REDACTED:"
-
-struct hit_fwd {
-	redact_hit_fn	 hit;
-	void		*arg;
-};
-
-static int
-fwd_match(const struct scan_match *m, const unsigned char *buf, size_t n,
-    void *arg)
-{
-	struct hit_fwd *h = arg;
-
-	(void)buf;
-	(void)n;
-	/* Secrets only: unsafe-code findings are not values to mask. */
-	if (m->rule->category == SCAN_CAT_SECRET)
-		h->hit(h->arg, m->off, m->len, m->rule->id);
-	return 0;
-}
-
-static int
-rule_matcher(void *arg, const unsigned char *p, size_t n, redact_hit_fn hit,
-    void *hit_arg)
-{
-	struct hook_guard *g = arg;
-	struct hit_fwd h = { hit, hit_arg };
-
-	return scan_buffer(g->engine, g->scratch, NULL, p, n, fwd_match, &h,
-	    NULL);
-}
 
 /* Lease one secret for its value and add it to the redactor; skip denials. */
 static int
@@ -143,9 +112,8 @@ guard_open(const struct mcp_hook_config *cfg, struct hook_guard *g,
 	o.airlock_bin = cfg->airlock_bin;
 	if ((rc = redact_new(&g->r, err)) != 0 ||
 	    (rc = scan_rules_builtin(&rules, err)) != 0 ||
-	    (rc = scan_engine_new_cached(rules, 0, cfg->cache_dir, &g->engine,
-	    err)) != 0 ||
-	    (rc = scan_scratch_new(g->engine, &g->scratch, err)) != 0)
+	    (rc = scan_engine_new_cached(rules, SCAN_ENGINE_SECRETS_ONLY |
+	    SCAN_ENGINE_NO_EXAMPLES, cfg->cache_dir, &g->engine, err)) != 0)
 		goto out;
 	if ((rc = client_open(&o, &cl, err)) != 0 ||
 	    (rc = client_secrets(cl, &list, err)) != 0)
@@ -163,8 +131,7 @@ guard_open(const struct mcp_hook_config *cfg, struct hook_guard *g,
 		if (rc != 0)
 			goto out;
 	}
-	if ((rc = redact_set_rule_matcher(g->r, rule_matcher, g,
-	    HOOK_RULE_MAX_LEN, err)) != 0 ||
+	if ((rc = redact_use_scan(g->r, g->engine, err)) != 0 ||
 	    (rc = redact_compile(g->r, err)) != 0)
 		goto out;
 out:
@@ -183,8 +150,8 @@ guard_close(struct hook_guard *g)
 {
 	size_t i;
 
+	/* The redactor uses the engine: free it first. */
 	redact_free(g->r);
-	scan_scratch_free(g->scratch);
 	scan_engine_free(g->engine);
 	for (i = 0; i < g->nnames; i++)
 		free(g->names[i]);

@@ -10,15 +10,13 @@
 
 struct redact;
 struct scan_engine;
-struct scan_scratch;
 
 /* What a hook looks for: known values and rule hits, in one redactor. */
 struct hook_guard {
 	struct redact		*r;
 	char			*names[HOOK_NAMES_MAX];	/* secrets masked */
 	size_t			 nnames;
-	struct scan_engine	*engine;
-	struct scan_scratch	*scratch;
+	struct scan_engine	*engine;		/* secret rules */
 	struct mcp_hook_answer	*a;	/* where findings are recorded */
 	unsigned long long	 masks;	/* over every check so far */
 };

@@ -91,6 +91,8 @@ struct mcp_server {
 	/* The scanner's compiled rules, built on first use (scan_lock). */
 	pthread_mutex_t		 scan_lock;
 	struct scan_engine	*scan;
+	/* The secret rules `run` masks in its output (scan_lock). */
+	struct scan_engine	*redact_rules;
 };
 
 /* Where replies and notifications go under mcp_serve. */
@@ -125,6 +127,9 @@ int	mcp_client_open(struct mcp_server *s, struct client **out,
 /* A tool result that is only an error message for the model. */
 int	mcp_result_error(struct mcp_result *r, const char *fmt, ...)
 	    AL_PRINTF(2, 3);
+/* tools_scan.c: the secret rules for redaction, shared (read-only). */
+int	mcp_redact_rules(struct mcp_server *s, const struct scan_engine **out,
+	    struct al_err *err);
 /* tools_scan.c: the compiled built-in rules, shared (read-only). */
 int	mcp_scan_engine(struct mcp_server *s, const struct scan_engine **out,
 	    struct al_err *err);

@@ -282,7 +282,8 @@ run_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 	if (run_turn(c) != 0)
 		goto out;	/* cancelled while waiting: nothing ran */
 	locked = 1;
-	if ((rc = mcp_client_open(c->srv, &cl, err)) != 0)
+	if ((rc = mcp_redact_rules(c->srv, &b.rules, err)) != 0 ||
+	    (rc = mcp_client_open(c->srv, &cl, err)) != 0)
 		goto out;
 	wait = json_object_get(args, "approval_wait_seconds");
 	b.client = cl;

@@ -158,11 +158,32 @@ mcp_scan_engine(struct mcp_server *s, const struct scan_engine **out,
 	return rc;
 }
 
+int
+mcp_redact_rules(struct mcp_server *s, const struct scan_engine **out,
+    struct al_err *err)
+{
+	struct scan_rules *rules = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->scan_lock);
+	if (s->redact_rules == NULL &&
+	    (rc = scan_rules_builtin(&rules, err)) == 0)
+		rc = scan_engine_new_cached(rules, SCAN_ENGINE_SECRETS_ONLY |
+		    SCAN_ENGINE_NO_EXAMPLES, s->cfg.cache_dir, &s->redact_rules,
+		    err);
+	*out = s->redact_rules;
+	pthread_mutex_unlock(&s->scan_lock);
+	scan_rules_free(rules);
+	return rc;
+}
+
 void
 mcp_tools_release(struct mcp_server *s)
 {
 	scan_engine_free(s->scan);
 	s->scan = NULL;
+	scan_engine_free(s->redact_rules);
+	s->redact_rules = NULL;
 }
 
 static void
