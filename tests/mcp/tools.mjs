@@ -150,6 +150,12 @@ export const toolCases = {
 		assert.equal(s.timed_out, false);
 		assert.equal(liveLeases((l) => l.task === task).length, 0, 'the run revoked its lease');
 
+		// A token airlock does not hold is masked by the scanner's rules.
+		const stray = fakeGithubToken();
+		canaries.push(stray);
+		r = await call(client, received, 'run', { command: ['echo', `found ${stray} in .env`], env: { T: 'mcp-token' } });
+		assert.equal(r.structuredContent.stdout, 'found [REDACTED:github-pat] in .env\n');
+
 		// argv form, the value reaches the command, a failing exit code.
 		r = await call(client, received, 'run', { command: ['sh', '-c', 'test "$T" = "$1" && echo same; exit 3', 'sh', token],
 			env: { T: 'mcp-token' }, task });
