@@ -177,9 +177,21 @@ struct exec_spec {
 	struct exec_filter	 out;
 	struct exec_filter	 err;
 	struct exec_hooks	 hooks;
+	/*
+	 * A descriptor another thread makes readable (an eventfd, a pipe) to
+	 * stop the command: the whole task is then ended as on a timeout
+	 * (SIGTERM, the grace period, SIGKILL) and res->cancelled is set.
+	 * exec_run only polls it, never reads or closes it.  Already readable
+	 * when exec_run starts: the command is not started (AL_ETIMEDOUT,
+	 * res->cancelled set).  -1: none.
+	 */
+	int			 cancel_fd;
 };
 
-/* Fill spec with the defaults: fds 0, 1, 2, no filters, no timeout. */
+/*
+ * Fill spec with the defaults: fds 0, 1, 2, no filters, no timeout, no
+ * cancel_fd.
+ */
 void	exec_spec_init(struct exec_spec *spec);
 
 /* ---- the outcome -------------------------------------------------------- */
@@ -197,6 +209,7 @@ struct exec_result {
 	int		term_signal;	/* 0 when it exited */
 	int		exec_errno;	/* errno of a failed exec or chdir */
 	int		timed_out;	/* timeout_ms passed; the task was ended */
+	int		cancelled;	/* cancel_fd fired; the task was ended */
 	/*
 	 * Processes exec_run had to end: those left when the child exited,
 	 * or all of them when the timeout passed; and how many of them were
@@ -222,6 +235,7 @@ struct exec_result {
  *   AL_EPERM    command found but not executable (status 126)
  *   AL_ESYS     a system call failed (memfd, pipe, fork, pty, ...)
  *   AL_ENOMEM   out of memory
+ *   AL_ETIMEDOUT cancel_fd was readable before the command started
  *   AL_EIO      a filter failed, or the task could not be ended; the task
  *               was ended, res has the child's status
  * out_fd and err_fd refusing output (a closed pipe) is not an error: that

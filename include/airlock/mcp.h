@@ -48,9 +48,14 @@ struct mcp_server;
 
 struct mcp_config {
 	const char		*home;	/* $AIRLOCK_HOME (borrowed) */
+	const char		*socket_path;	/* NULL: home/airlockd.sock */
+	/* Start a broker when none answers (`<airlock_bin> serve`); NULL: no. */
+	const char		*airlock_bin;
 	const struct al_clock	*clock;	/* NULL: the system clock */
 	FILE			*log;	/* diagnostics; NULL: none */
 	int			 verbose; /* log every message's method */
+	/* Compiled rules kept here between runs (see scan.h); NULL: none. */
+	const char		*cache_dir;
 };
 
 /* Create a server. cfg is copied; the strings it points to are borrowed. */
@@ -80,6 +85,72 @@ int	mcp_handle(struct mcp_server *s, const char *msg, size_t len,
  */
 int	mcp_serve(struct mcp_server *s, int in_fd, int out_fd,
 	    struct al_err *err) AL_WUR;
+
+/* ---- agent hooks (`airlock hook claude|codex|cursor`) -------------------- */
+
+/*
+ * One hook invocation of a coding agent: its JSON input (as the agent
+ * documents it) in, the answer out.  What is looked for, in every string
+ * of the tool input, the tool output or the prompt:
+ *   - the live value of any secret the policy lets the caller lease with
+ *     intent `hook` (fetched through the broker into guarded memory, the
+ *     leases revoked at once), and every encoding of it the redactor knows;
+ *   - a hit of one of the scanner's built-in secret rules.
+ * What is done (docs/agents.md has the table):
+ *   before a tool runs (PreToolUse, beforeShellExecution, beforeMCPExecution,
+ *   beforeReadFile): deny, pointing to `airlock run`;
+ *   after a tool ran (PostToolUse): replace its output with the redacted
+ *   output (Claude Code: hookSpecificOutput.updatedToolOutput; Codex: block
+ *   with the redacted output as the reason; Cursor's afterShellExecution
+ *   cannot change the output and is only recorded);
+ *   a prompt (UserPromptSubmit, beforeSubmitPrompt): block it, telling the
+ *   user to `airlock secret add` the secret.
+ * A known value that reached the agent (in its tool input, a tool's output
+ * or a prompt) is reported in exposed[] so the caller marks the secret
+ * exposed and audits it.  Fails closed: when anything goes wrong the answer
+ * blocks (or withholds the output) and says why.
+ */
+enum mcp_hook_agent {
+	MCP_HOOK_CLAUDE = 1,
+	MCP_HOOK_CODEX,
+	MCP_HOOK_CURSOR,
+};
+
+struct mcp_hook_config {
+	const char	*home;		/* $AIRLOCK_HOME */
+	const char	*socket_path;	/* NULL: home/airlockd.sock */
+	const char	*airlock_bin;	/* for broker autostart; NULL: none */
+	/* Compiled rules kept here between runs (see scan.h); NULL: none. */
+	const char	*cache_dir;
+};
+
+#define MCP_HOOK_EXPOSED_MAX	64
+
+struct mcp_hook_answer {
+	int	 exit_code;	/* what the hook command exits with */
+	char	*out;		/* stdout: one JSON line, or NULL for none */
+	char	*err;		/* stderr: one line, or NULL */
+	char	 event[48];	/* the event handled ("" if unknown) */
+	char	 tool[128];	/* the tool named in the input, or "" */
+	char	 action[16];	/* allow, deny, redact, block, record, fail */
+	/* Known secrets whose value reached the agent: mark them exposed. */
+	char	*exposed[MCP_HOOK_EXPOSED_MAX];
+	size_t	 nexposed;
+	/* Rules that hit (their ids), for messages and the audit record. */
+	char	 rules[16][65];
+	size_t	 nrules;
+};
+
+/*
+ * Answer one hook input (len bytes of JSON).  Always fills a: on an
+ * internal error too (then a->action is "fail" and the answer blocks).
+ * AL_ENOMEM only when not even that could be built.
+ */
+int	mcp_hook_answer(const struct mcp_hook_config *cfg,
+	    enum mcp_hook_agent agent, const char *input, size_t len,
+	    struct mcp_hook_answer *a) AL_WUR;
+void	mcp_hook_answer_release(struct mcp_hook_answer *a);
+int	mcp_hook_agent_parse(const char *name, enum mcp_hook_agent *out);
 
 /*
  * The names of the tools this build offers, in tools/list order, as a

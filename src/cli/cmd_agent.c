@@ -51,11 +51,11 @@ const char cmd_agent_help[] =
 
 /*
  * Whether this build has the agent hook commands (`airlock hook claude|
- * codex|cursor`).  Until it does, setup wires the MCP server only: a hook
- * entry naming a command that does not exist would block every tool call
- * (the agents treat exit status 2 as "deny").
+ * codex|cursor`, src/cli/hookagent.c).  Without them setup would wire the
+ * MCP server only: a hook entry naming a command that does not exist would
+ * block every tool call (the agents treat exit status 2 as "deny").
  */
-static const int agent_hooks_built = 0;
+static const int agent_hooks_built = 1;
 
 /* The command an agent should run: "airlock" if that is us, else our path. */
 static int

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "hookagent.h"
 
 extern char **environ;
 
@@ -22,6 +23,7 @@ const char cmd_hook_help[] =
 "usage: airlock hook install [--force]\n"
 "       airlock hook uninstall\n"
 "       airlock hook status\n"
+"       airlock hook claude|codex|cursor   (run by the agent; input on stdin)\n"
 "\n"
 "Manage the git pre-commit hook that runs `airlock scan --staged`, so a\n"
 "commit that adds a hardcoded secret is stopped before it exists.\n"
@@ -37,6 +39,15 @@ const char cmd_hook_help[] =
 "The hook runs this airlock binary by its absolute path ($AIRLOCK\n"
 "overrides it); if airlock is gone the hook blocks the commit and says so.\n"
 "Bypass it for one commit with `git commit --no-verify`.\n"
+"\n"
+"claude, codex, cursor: the agent hook command that `airlock agent setup`\n"
+"wires into each agent.  It reads the agent's hook input (JSON) on stdin\n"
+"and denies a tool call whose input holds a live secret value or a\n"
+"hardcoded secret (pointing to `airlock run`), replaces a tool's output\n"
+"holding one with the redacted output, blocks such a prompt (telling the\n"
+"user to `airlock secret add` it), marks a known secret that reached the\n"
+"agent as exposed and audits it.  It fails closed: on an internal error\n"
+"it blocks and says why.  See docs/agents.md.\n"
 "\n"
 "Exit status: 0 done, 1 not installed (status), 2 error (not a git\n"
 "repository, a hook that cannot be moved).\n";
@@ -281,6 +292,10 @@ static const struct hook_sub hook_subs[] = {
 	{ "install", hook_install },
 	{ "uninstall", hook_uninstall },
 	{ "status", hook_status },
+	/* Agent hooks: the agent runs these with its hook input on stdin. */
+	{ "claude", cli_hook_agent },
+	{ "codex", cli_hook_agent },
+	{ "cursor", cli_hook_agent },
 };
 
 int
@@ -290,12 +305,12 @@ cmd_hook(struct cli *cli, int argc, char **argv)
 
 	if (argc < 2)
 		return cli_usage("hook", "missing subcommand (install, "
-		    "uninstall, status)");
+		    "uninstall, status, claude, codex, cursor)");
 	if (cli_wants_help(argc, argv))
 		return cli_print_help("hook", stdout);
 	for (i = 0; i < sizeof(hook_subs) / sizeof(hook_subs[0]); i++)
 		if (strcmp(argv[1], hook_subs[i].name) == 0)
 			return hook_subs[i].run(cli, argc - 1, argv + 1);
 	return cli_usage("hook", "unknown subcommand '%s' (install, "
-	    "uninstall, status)", argv[1]);
+	    "uninstall, status, claude, codex, cursor)", argv[1]);
 }

@@ -1,12 +1,15 @@
 /* airlock mcp: the Model Context Protocol server on stdin/stdout. */
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "airlock/mcp.h"
 #include "cli.h"
+#include "rules.h"
 
 const char cmd_mcp_help[] =
 "usage: airlock mcp [--verbose] [--list-tools]\n"
@@ -47,7 +50,9 @@ cmd_mcp(struct cli *cli, int argc, char **argv)
 	struct mcp_config cfg;
 	struct mcp_server *s = NULL;
 	struct al_err err;
-	const char *const *n;
+	const char *const *name;
+	char self[PATH_MAX], cache[PATH_MAX];
+	ssize_t n;
 	int c, verbose = 0, list = 0, rc;
 
 	al_err_clear(&err);
@@ -71,14 +76,21 @@ cmd_mcp(struct cli *cli, int argc, char **argv)
 		return cli_usage("mcp", "unexpected argument '%s'",
 		    argv[optind]);
 	if (list) {
-		for (n = mcp_tool_names(); *n != NULL; n++)
-			printf("%s\n", *n);
+		for (name = mcp_tool_names(); *name != NULL; name++)
+			printf("%s\n", *name);
 		return CLI_EXIT_OK;
 	}
 	/* A client that goes away must not kill us mid-cleanup. */
 	(void)signal(SIGPIPE, SIG_IGN);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.home = cli->home;
+	cfg.socket_path = getenv("AIRLOCK_SOCKET");
+	cfg.cache_dir = cli_cache_dir(cache, sizeof(cache));
+	/* Autostart runs this very binary, whatever $PATH says. */
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
+		self[n] = '\0';
+		cfg.airlock_bin = self;
+	}
 	cfg.clock = cli->clock;
 	cfg.log = stderr;
 	cfg.verbose = verbose;

@@ -202,13 +202,14 @@ loop(struct run *r, struct al_err *err)
 {
 	struct pollfd pf[8];
 	int n, i, rc, ix_sig, ix_pid, ix_src[2], ix_dst[2], ix_in, ix_out;
+	int ix_cancel;
 	int64_t now;
 	pid_t *v;
 	size_t nv;
 
 	while (r->phase != PH_FINAL) {
 		n = 0;
-		ix_pid = ix_in = ix_out = -1;
+		ix_pid = ix_in = ix_out = ix_cancel = -1;
 		ix_sig = n;
 		ADD(r->sigfd, POLLIN);
 		if (r->pidfd >= 0 && !r->task.child_reaped) {
@@ -232,6 +233,10 @@ loop(struct run *r, struct al_err *err)
 		if (r->phase == PH_RUN && relay_wants_write(&r->in)) {
 			ix_out = n;
 			ADD(r->in.dst, POLLOUT);
+		}
+		if (r->phase == PH_RUN && r->spec->cancel_fd >= 0) {
+			ix_cancel = n;
+			ADD(r->spec->cancel_fd, POLLIN);
 		}
 		if (poll(pf, (nfds_t)n, poll_timeout(r, exec_now_ms())) < 0 &&
 		    errno != EINTR)
@@ -260,7 +265,11 @@ loop(struct run *r, struct al_err *err)
 		if (r->phase == PH_RUN) {
 			if (r->task.child_reaped)
 				rc = begin_end(r, 0);
-			else if (r->deadline != 0 && now >= r->deadline) {
+			else if (READY(ix_cancel)) {
+				/* Stopped from outside: as a timeout. */
+				r->res->cancelled = 1;
+				rc = begin_end(r, 1);
+			} else if (r->deadline != 0 && now >= r->deadline) {
 				r->res->timed_out = 1;
 				rc = begin_end(r, 1);
 			} else
@@ -376,7 +385,8 @@ finish(struct run *r, int filter_failed, struct al_err *err)
 		return rc;
 	/* Only a signal that comes while flushing gives up on the reader. */
 	r->stopped = 0;
-	drc = final_drain(r, r->res->timed_out ? exec_now_ms() + r->grace : 0);
+	drc = final_drain(r, r->res->timed_out || r->res->cancelled ?
+	    exec_now_ms() + r->grace : 0);
 	return drc != 0 ? drc : rc;
 }
 
@@ -411,6 +421,19 @@ teardown(struct run *r)
 	task_release(&r->task);
 }
 
+static int
+cancelled_already(const struct exec_spec *spec)
+{
+	struct pollfd pf;
+
+	if (spec->cancel_fd < 0)
+		return 0;
+	pf.fd = spec->cancel_fd;
+	pf.events = POLLIN;
+	pf.revents = 0;
+	return poll(&pf, 1, 0) > 0 && (pf.revents & (POLLIN | POLLHUP)) != 0;
+}
+
 int
 exec_run(const struct exec_spec *spec, struct exec_result *res,
     struct al_err *err)
@@ -440,6 +463,13 @@ exec_run(const struct exec_spec *spec, struct exec_result *res,
 	    (rc = setup_signals(&r, err)) != 0 ||
 	    (rc = task_init(&r.task, err)) != 0)
 		goto out;
+	if (cancelled_already(spec)) {
+		/* Told to stop before it started: nothing runs. */
+		res->cancelled = 1;
+		rc = al_err_set(err, AL_ETIMEDOUT, "'%s' was cancelled before "
+		    "it started", spec->argv[0]);
+		goto out;
+	}
 	if ((rc = prep_spawn(&r.prep, res, &r.task.child, err)) != 0) {
 		r.task.child = 0;
 		goto out;

@@ -29,6 +29,7 @@ exec_spec_init(struct exec_spec *spec)
 	spec->in_fd = 0;
 	spec->out_fd = 1;
 	spec->err_fd = 2;
+	spec->cancel_fd = -1;
 }
 
 void

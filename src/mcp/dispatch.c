@@ -382,7 +382,7 @@ do_tools_call(struct mcp_server *s, json_t *id, json_t *params,
 		    MCP_MAX_ACTIVE);
 		goto out;
 	}
-	r = mcp_tool_run(s, t, c, args);
+	r = mcp_tool_invoke(s, t, c, args);
 out:
 	mcp_call_free(c);
 	json_decref(args);

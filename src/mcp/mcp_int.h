@@ -83,9 +83,16 @@ struct mcp_server {
 	pthread_mutex_t		 lock;
 	struct mcp_call		*active;
 	size_t			 nactive;
+	/*
+	 * One `run` at a time: a running command's task is every new child
+	 * of this process (see exec.h), so two would take each other's.
+	 */
+	pthread_mutex_t		 run_lock;
 	/* The scanner's compiled rules, built on first use (scan_lock). */
 	pthread_mutex_t		 scan_lock;
 	struct scan_engine	*scan;
+	/* The secret rules `run` masks in its output (scan_lock). */
+	struct scan_engine	*redact_rules;
 };
 
 /* Where replies and notifications go under mcp_serve. */
@@ -106,7 +113,26 @@ json_t	*mcp_result_envelope(struct mcp_server *s, enum mcp_era era,
 	    json_t *result);
 
 /* The tools, one file each. */
+extern const struct mcp_tool mcp_tool_list_secrets;
+extern const struct mcp_tool mcp_tool_request_access;
+extern const struct mcp_tool mcp_tool_run;
+extern const struct mcp_tool mcp_tool_revoke;
 extern const struct mcp_tool mcp_tool_scan;
+
+struct client;
+struct scan_scratch;
+/* broker.c: a client connection for one call (closed with client_close). */
+int	mcp_client_open(struct mcp_server *s, struct client **out,
+	    struct al_err *err);
+/* A tool result that is only an error message for the model. */
+int	mcp_result_error(struct mcp_result *r, const char *fmt, ...)
+	    AL_PRINTF(2, 3);
+/* tools_scan.c: the secret rules for redaction, shared (read-only). */
+int	mcp_redact_rules(struct mcp_server *s, const struct scan_engine **out,
+	    struct al_err *err);
+/* tools_scan.c: the compiled built-in rules, shared (read-only). */
+int	mcp_scan_engine(struct mcp_server *s, const struct scan_engine **out,
+	    struct al_err *err);
 /* Free what the tools cached in s. */
 void	mcp_tools_release(struct mcp_server *s);
 
@@ -116,7 +142,7 @@ extern const size_t mcp_ntools;
 json_t	*mcp_tools_json(struct mcp_server *s);
 const struct mcp_tool *mcp_tool_find(struct mcp_server *s, const char *name);
 /* Run c's tool and build the CallToolResult (or a JSON-RPC error). */
-json_t	*mcp_tool_run(struct mcp_server *s, const struct mcp_tool *t,
+json_t	*mcp_tool_invoke(struct mcp_server *s, const struct mcp_tool *t,
 	    struct mcp_call *c, json_t *args);
 
 /* schema.c: validate v against a JSON Schema subset; the message names the

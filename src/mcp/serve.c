@@ -13,10 +13,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "airlock/exec.h"
 #include "mcp_int.h"
 
 struct mcp_call *
@@ -161,7 +165,7 @@ worker_main(void *arg)
 	struct mcp_call *c = w->c, **pp;
 	json_t *r;
 
-	r = mcp_tool_run(s, w->t, c, w->args);
+	r = mcp_tool_invoke(s, w->t, c, w->args);
 	if (r != NULL && !mcp_call_is_cancelled(c))
 		(void)mcp_sink_write(c->sink, r);
 	json_decref(r);
@@ -265,14 +269,49 @@ mcp_serve(struct mcp_server *s, int in_fd, int out_fd, struct al_err *err)
 	size_t start, len;
 	ssize_t n;
 	struct timespec deadline;
-	int skipping = 0, rc = 0;
+	struct signalfd_siginfo si;
+	struct pollfd pf[2];
+	sigset_t block, old, term;
+	int skipping = 0, rc = 0, sigfd, signalled = 0;
 
+	/*
+	 * `run` hands the task to exec, which takes these signals over in
+	 * its thread: every thread must have them blocked (exec.h), so block
+	 * them before the first worker starts.  SIGINT, SIGTERM and SIGHUP
+	 * then end the server as end of input does, through a signalfd.
+	 */
+	exec_signals(&block);
+	(void)pthread_sigmask(SIG_BLOCK, &block, &old);
+	(void)sigemptyset(&term);
+	(void)sigaddset(&term, SIGINT);
+	(void)sigaddset(&term, SIGTERM);
+	(void)sigaddset(&term, SIGHUP);
+	sigfd = signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK);
 	memset(&k, 0, sizeof(k));
 	k.fd = out_fd;
 	pthread_mutex_init(&k.lock, NULL);
 	pthread_cond_init(&k.idle, NULL);
 	al_buf_init(&line, MCP_MAX_MESSAGE + sizeof(chunk), 0);
 	for (;;) {
+		pf[0].fd = in_fd;
+		pf[0].events = POLLIN;
+		pf[1].fd = sigfd;
+		pf[1].events = POLLIN;
+		pf[0].revents = pf[1].revents = 0;
+		if (poll(pf, sigfd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR) {
+			rc = al_err_set(err, AL_ESYS, "poll: %s",
+			    strerror(errno));
+			break;
+		}
+		if (sigfd >= 0 && (pf[1].revents & POLLIN) &&
+		    read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			mcp_log(s, "signal %u: ending running calls and "
+			    "exiting", si.ssi_signo);
+			signalled = 1;
+			break;
+		}
+		if (pf[0].revents == 0)
+			continue;
 		n = read(in_fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -314,7 +353,7 @@ mcp_serve(struct mcp_server *s, int in_fd, int out_fd, struct al_err *err)
 			break;
 		}
 	}
-	if (rc == 0 && !skipping && line.len > 0)
+	if (rc == 0 && !signalled && !skipping && line.len > 0)
 		serve_line(s, &k, (const char *)line.data, line.len);
 	/*
 	 * End of input: the client is shutting down.  Calls about to finish
@@ -324,7 +363,7 @@ mcp_serve(struct mcp_server *s, int in_fd, int out_fd, struct al_err *err)
 	 */
 	pthread_mutex_lock(&s->lock);
 	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += MCP_EOF_GRACE_MS / 1000;
+	deadline.tv_sec += signalled ? 0 : MCP_EOF_GRACE_MS / 1000;
 	while (s->nactive > 0 && pthread_cond_timedwait(&k.idle, &s->lock,
 	    &deadline) == 0)
 		;
@@ -335,6 +374,9 @@ mcp_serve(struct mcp_server *s, int in_fd, int out_fd, struct al_err *err)
 		pthread_cond_wait(&k.idle, &s->lock);
 	pthread_mutex_unlock(&s->lock);
 	al_buf_release(&line);
+	if (sigfd >= 0)
+		(void)close(sigfd);
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_cond_destroy(&k.idle);
 	pthread_mutex_destroy(&k.lock);
 	return rc;

@@ -23,6 +23,7 @@ mcp_server_new(const struct mcp_config *cfg, struct mcp_server **out)
 	    MCP_LATEST_LEGACY);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->scan_lock, NULL);
+	pthread_mutex_init(&s->run_lock, NULL);
 	*out = s;
 	return 0;
 }
@@ -35,6 +36,7 @@ mcp_server_free(struct mcp_server *s)
 	json_decref(s->tool_list);
 	mcp_tools_release(s);
 	pthread_mutex_destroy(&s->scan_lock);
+	pthread_mutex_destroy(&s->run_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -11,6 +11,10 @@
 #include "mcp_int.h"
 
 const struct mcp_tool *const mcp_tools[] = {
+	&mcp_tool_list_secrets,
+	&mcp_tool_request_access,
+	&mcp_tool_run,
+	&mcp_tool_revoke,
 	&mcp_tool_scan,
 	NULL,
 };
@@ -22,6 +26,10 @@ mcp_tool_names(void)
 {
 	/* Kept in step with mcp_tools by hand: both are tiny and static. */
 	static const char *const names[] = {
+		"list_secrets",
+		"request_access",
+		"run",
+		"revoke",
 		"scan",
 		NULL,
 	};
@@ -79,7 +87,7 @@ mcp_tools_json(struct mcp_server *s)
 }
 
 json_t *
-mcp_tool_run(struct mcp_server *s, const struct mcp_tool *t,
+mcp_tool_invoke(struct mcp_server *s, const struct mcp_tool *t,
     struct mcp_call *c, json_t *args)
 {
 	struct mcp_result r;

@@ -22,8 +22,9 @@ static const char scan_input[] =
 "{\"type\":\"object\",\"additionalProperties\":false,"
 "\"properties\":{"
 "\"path\":{\"type\":\"string\",\"minLength\":1,\"description\":"
-"\"A file to scan (relative to the server's working directory, at most "
-"10 MiB). Give path or text, not both.\"},"
+"\"A file (at most 10 MiB) or a directory (walked as `airlock scan` "
+"does, honouring .gitignore) to scan, relative to the server's working "
+"directory. Give path or text, not both.\"},"
 "\"text\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":4194304,"
 "\"description\":\"Text to scan, e.g. a file you are about to write or a "
 "command you are about to run.\"},"
@@ -143,8 +144,8 @@ read_file(const char *path, struct al_buf *b, struct al_err *err)
 }
 
 /* The engine is read-only once built: compile it once per server. */
-static int
-engine(struct mcp_server *s, const struct scan_engine **out,
+int
+mcp_scan_engine(struct mcp_server *s, const struct scan_engine **out,
     struct al_err *err)
 {
 	int rc = 0;
@@ -157,11 +158,109 @@ engine(struct mcp_server *s, const struct scan_engine **out,
 	return rc;
 }
 
+int
+mcp_redact_rules(struct mcp_server *s, const struct scan_engine **out,
+    struct al_err *err)
+{
+	struct scan_rules *rules = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->scan_lock);
+	if (s->redact_rules == NULL &&
+	    (rc = scan_rules_builtin(&rules, err)) == 0)
+		rc = scan_engine_new_cached(rules, SCAN_ENGINE_SECRETS_ONLY |
+		    SCAN_ENGINE_NO_EXAMPLES, s->cfg.cache_dir, &s->redact_rules,
+		    err);
+	*out = s->redact_rules;
+	pthread_mutex_unlock(&s->scan_lock);
+	scan_rules_free(rules);
+	return rc;
+}
+
 void
 mcp_tools_release(struct mcp_server *s)
 {
 	scan_engine_free(s->scan);
 	s->scan = NULL;
+	scan_engine_free(s->redact_rules);
+	s->redact_rules = NULL;
+}
+
+static void
+dir_progress(const struct scan_progress *p, void *arg)
+{
+	char msg[64];
+
+	(void)snprintf(msg, sizeof(msg), "%llu files scanned",
+	    (unsigned long long)p->files);
+	mcp_call_progress(arg, (double)p->files, (double)p->total_files, msg);
+}
+
+static void
+dir_warn(const char *msg, void *arg)
+{
+	struct mcp_call *c = arg;
+
+	mcp_log(c->srv, "scan: %s", msg);
+}
+
+/* A directory, through the scanner's walker (.gitignore, size limits). */
+static int
+scan_dir(struct mcp_call *c, const char *dir, size_t max,
+    struct mcp_result *r, struct al_err *err)
+{
+	const struct scan_engine *e = NULL;
+	struct scan_report *rep = NULL;
+	struct scan_opts o;
+	const struct scan_finding *f;
+	char *paths[1];
+	json_t *list = NULL, *j;
+	size_t i;
+	int rc;
+
+	if ((rc = mcp_scan_engine(c->srv, &e, err)) != 0)
+		return rc;
+	memset(&o, 0, sizeof(o));
+	paths[0] = (char *)dir;
+	o.source = SCAN_SRC_PATHS;
+	o.paths = paths;
+	o.npaths = 1;
+	o.threads = 1;
+	o.progress = dir_progress;
+	o.progress_arg = c;
+	o.warn = dir_warn;
+	o.warn_arg = c;
+	if ((rc = scan_run(e, &o, &rep, err)) != 0) {
+		rc = mcp_result_error(r, "scan: %s", err->msg);
+		goto out;
+	}
+	if ((list = json_array()) == NULL) {
+		rc = AL_ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < rep->nfindings && i < max; i++) {
+		f = &rep->findings[i];
+		j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s}",
+		    "rule", f->rule->id, "description", f->rule->description,
+		    "severity", f->rule->severity == SCAN_SEV_ERROR ? "error" :
+		    "warning", "category", f->rule->category ==
+		    SCAN_CAT_UNSAFE ? "unsafe-code" : "secret", "path",
+		    f->path, "line", (int)f->line, "column", (int)f->col,
+		    "preview", f->preview);
+		if (j == NULL || json_array_append_new(list, j) != 0) {
+			rc = AL_ENOMEM;
+			goto out;
+		}
+	}
+	r->structured = json_pack("{s:b, s:i, s:b, s:i, s:O}", "clean",
+	    rep->nfindings == 0, "count", (int)rep->nfindings, "truncated",
+	    rep->nfindings > max, "files_scanned", (int)rep->files,
+	    "findings", list);
+	rc = r->structured == NULL ? AL_ENOMEM : 0;
+out:
+	json_decref(list);
+	scan_report_free(rep);
+	return rc;
 }
 
 static int
@@ -193,12 +292,15 @@ scan_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 	    SCAN_TOOL_DEFAULT_MAX;
 	if (path != NULL) {
 		col.label = json_string_value(path);
+		if (stat(col.label, &st) == 0 && S_ISDIR(st.st_mode)) {
+			rc = scan_dir(c, col.label, col.max, r, err);
+			goto out;
+		}
 		if (stat(col.label, &st) != 0 || !S_ISREG(st.st_mode)) {
 			/* The model named something it cannot scan here. */
 			r->is_error = 1;
 			rc = asprintf(&r->text, "scan: %s is not a readable "
-			    "file (directories: run `airlock scan PATH`)",
-			    col.label) < 0 ? AL_ENOMEM : 0;
+			    "file or directory", col.label) < 0 ? AL_ENOMEM : 0;
 			goto out;
 		}
 		if ((rc = read_file(col.label, &file, err)) != 0) {
@@ -219,7 +321,7 @@ scan_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 		rc = AL_ENOMEM;
 		goto out;
 	}
-	if ((rc = engine(c->srv, &e, err)) != 0 ||
+	if ((rc = mcp_scan_engine(c->srv, &e, err)) != 0 ||
 	    (rc = scan_scratch_new(e, &sc, err)) != 0)
 		goto out;
 	mcp_call_progress(c, 0, 1, "scanning");
@@ -244,7 +346,8 @@ const struct mcp_tool mcp_tool_scan = {
 	.title = "Scan for hardcoded secrets",
 	.description = "Scan a file or a piece of text for "
 	    "hardcoded secrets (API keys, tokens, private keys, passwords) and "
-	    "unsafe secret-loading code, with airlock's rules. Use it before "
+	    "unsafe secret-loading code, with airlock's rules: a file, a whole "
+	    "directory, or text. Use it before "
 	    "writing a file or committing. Findings show only a short preview "
 	    "of each secret, never the secret itself. Give `path` or `text`.",
 	.input_schema = scan_input,

@@ -29,6 +29,12 @@ expect_eq "$(stat -c %a .mcp.json)" 640 "mode kept"
 expect_eq "$("$PY" -c 'import json;d=json.load(open(".mcp.json"));print(d["mcpServers"]["github"]["command"], d["mcpServers"]["airlock"]["args"], d["mcpServers"]["airlock"]["env"]["AIRLOCK_HOME"]==__import__("os").environ["AIRLOCK_HOME"])')" \
     "gh-mcp ['mcp'] True" "merged .mcp.json"
 ls -a "$PROJ" | grep -q 'airlock-' && fail "a temporary file was left behind" || pass
+# The hooks: every guarded event runs `airlock hook claude`, other keys kept.
+expect_out "updated   $PROJ/.claude/settings.json"
+expect_eq "$("$PY" -c 'import json;d=json.load(open(".claude/settings.json"));h=d["hooks"]
+print(d["permissions"]["allow"], [(e, g.get("matcher"), [x["command"] for x in g["hooks"]]) for e in h for g in h[e]])')" \
+    "['Bash(ls)'] [('PreToolUse', 'Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*', ['AIRLOCK_HOME=$AIRLOCK_HOME /usr/bin/airlock hook claude']), ('PostToolUse', '*', ['AIRLOCK_HOME=$AIRLOCK_HOME /usr/bin/airlock hook claude']), ('UserPromptSubmit', None, ['AIRLOCK_HOME=$AIRLOCK_HOME /usr/bin/airlock hook claude'])]" \
+    "hooks merged into .claude/settings.json"
 
 # Running it again changes nothing.
 run "$AL" agent setup claude --command /usr/bin/airlock
@@ -56,7 +62,8 @@ grep -q '"airlock"' "$T_ROOT/dotfiles/mcp.json" && pass || fail "target not upda
 # status shows what is wired.
 run "$AL" agent status
 expect_rc 0 "status"
-expect_out "claude  project  mcp: yes (/usr/bin/airlock)"
+expect_out "claude  project  mcp: yes (/usr/bin/airlock)  hooks: PreToolUse,PostToolUse,UserPromptSubmit"
+expect_out "cursor  project  mcp: yes (/usr/bin/airlock)  hooks: beforeShellExecution,afterShellExecution,beforeMCPExecution,beforeReadFile,beforeSubmitPrompt"
 expect_out "codex   user     mcp: yes (/usr/bin/airlock)"
 expect_out "cursor  project  mcp: yes (/usr/bin/airlock)"
 run "$AL" agent status --json

@@ -22,6 +22,7 @@ fi
 
 init_vault
 export AIRLOCK_CANARIES=""
+export AIRLOCK_CANARY_FILE="$T_ROOT/canaries"
 (cd "$MCPDIR" && node --test --test-reporter=spec sdk.test.mjs) >"$OUT" 2>"$ERR"
 RC=$?
 cat "$OUT" "$ERR" >>"$ALL_OUTPUT"
@@ -32,4 +33,10 @@ else
 	pass
 fi
 grep -E '^ℹ (tests|pass|fail)' "$OUT" | sed 's/^ℹ /node: /'
+# The secrets the tool cases made up: nowhere under $AIRLOCK_HOME (audit
+# log, broker log, store) nor in anything the suite printed.
+[ -s "$AIRLOCK_CANARY_FILE" ] || fail "the suite wrote no canaries"
+while read -r c; do
+	[ -n "$c" ] && check_no_leak "$c"
+done <"$AIRLOCK_CANARY_FILE"
 done_testing

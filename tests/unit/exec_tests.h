@@ -8,6 +8,7 @@ void	test_exec_pty_relays_window_size(void **state);
 void	test_exec_daemonized_grandchild_is_ended(void **state);
 void	test_exec_stubborn_daemon_gets_sigkill(void **state);
 void	test_exec_timeout_ends_whole_task(void **state);
+void	test_exec_cancel_fd_ends_whole_task(void **state);
 void	test_exec_forwards_int_term_hup(void **state);
 void	test_exec_preexisting_child_left_alone(void **state);
 void	test_exec_hooks_report_start_and_exit(void **state);

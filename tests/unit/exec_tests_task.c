@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -222,6 +224,64 @@ test_exec_timeout_ends_whole_task(void **state)
 	assert_int_equal(t.res.ended, 3);
 	assert_true(t.res.elapsed_ms >= 200 && t.res.elapsed_ms < 2000);
 	assert_string_equal(t.out, "");
+	t_free(&t);
+}
+
+void
+test_exec_cancel_fd_ends_whole_task(void **state)
+{
+	struct itimerspec its;
+	struct t t;
+	int tfd;
+
+	(void)state;
+	/* A descriptor that becomes readable while the command runs. */
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	assert_true(tfd >= 0);
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_nsec = 200 * 1000 * 1000;
+	assert_int_equal(timerfd_settime(tfd, 0, &its, NULL), 0);
+	t_init(&t);
+	t_var(&t, "SECRET_A", 0, EXEC_VAR_ENV);
+	t.spec.cancel_fd = tfd;
+	t.spec.grace_ms = 300;
+	t_run(&t, SH("trap 'echo bye-$SECRET_A; exit 3' TERM; "
+	    "sleep 10 & echo started; wait; echo never"));
+	assert_int_equal(t.rc, 0);
+	assert_true(t.res.cancelled);
+	assert_false(t.res.timed_out);
+	assert_int_equal(t.res.exit_code, 3);
+	assert_true(t.res.ended >= 2);
+	assert_true(t.res.elapsed_ms >= 200 && t.res.elapsed_ms < 2000);
+	/* Output up to the end is relayed, through the filter. */
+	assert_string_equal(t.out, "started\nbye-" MASK "\n");
+	no_leak(&t, t.out, t.outn);
+	t_free(&t);
+	(void)close(tfd);
+
+	/* Cancelled before it starts: nothing runs. */
+	tfd = eventfd(1, EFD_CLOEXEC);
+	assert_true(tfd >= 0);
+	t_init(&t);
+	t.spec.cancel_fd = tfd;
+	t_run(&t, SH("echo ran"));
+	assert_int_equal(t.rc, AL_ETIMEDOUT);
+	assert_true(t.res.cancelled);
+	assert_int_equal(t.res.pid, 0);
+	assert_int_equal(t.res.status, EXEC_STATUS_FAIL);
+	assert_string_equal(t.out, "");
+	assert_string_equal(t.err.msg, "'/bin/sh' was cancelled before it "
+	    "started");
+	t_free(&t);
+	(void)close(tfd);
+
+	/* Not set: nothing is cancelled. */
+	t_init(&t);
+	assert_int_equal(t.spec.cancel_fd, -1);
+	t_run(&t, SH("echo ok"));
+	assert_int_equal(t.rc, 0);
+	assert_false(t.res.cancelled);
+	assert_int_equal(t.res.status, 0);
 	t_free(&t);
 }
 

@@ -512,6 +512,7 @@ main(void)
 		cmocka_unit_test(test_exec_daemonized_grandchild_is_ended),
 		cmocka_unit_test(test_exec_stubborn_daemon_gets_sigkill),
 		cmocka_unit_test(test_exec_timeout_ends_whole_task),
+		cmocka_unit_test(test_exec_cancel_fd_ends_whole_task),
 		cmocka_unit_test(test_exec_forwards_int_term_hup),
 		cmocka_unit_test(test_exec_preexisting_child_left_alone),
 		cmocka_unit_test(test_exec_hooks_report_start_and_exit),

@@ -309,6 +309,89 @@ test_mcp_tool_schemas_are_valid_and_ordered(void **state)
 	assert_null(names[mcp_ntools]);
 }
 
+/* ---- agent hooks without a broker: fail closed, in each agent's format -- */
+
+static void
+hook(enum mcp_hook_agent ag, const char *in, struct mcp_hook_answer *a)
+{
+	struct mcp_hook_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.home = "/nonexistent/airlock-test-home";
+	assert_int_equal(mcp_hook_answer(&cfg, ag, in, strlen(in), a), 0);
+}
+
+static void
+test_mcp_hook_fails_closed(void **state)
+{
+	struct mcp_hook_answer a;
+	json_t *o;
+
+	(void)state;
+	hook(MCP_HOOK_CLAUDE, "{\"hook_event_name\":\"PreToolUse\","
+	    "\"tool_name\":\"Bash\",\"tool_input\":{\"command\":\"ls\"}}", &a);
+	assert_int_equal(a.exit_code, 0);
+	assert_string_equal(a.action, "fail");
+	o = json_loads(a.out, 0, NULL);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(o,
+	    "hookSpecificOutput"), "permissionDecision")), "deny");
+	assert_non_null(strstr(a.err, "airlock hook failed, so this was "
+	    "blocked to be safe: "));
+	json_decref(o);
+	mcp_hook_answer_release(&a);
+
+	hook(MCP_HOOK_CLAUDE, "{\"hook_event_name\":\"PostToolUse\","
+	    "\"tool_name\":\"Read\",\"tool_response\":{\"content\":\"x\"}}", &a);
+	assert_int_equal(a.exit_code, 0);
+	assert_non_null(strstr(a.out, "\"updatedToolOutput\":\"[airlock: "
+	    "output withheld: the hook could not check it]\""));
+	mcp_hook_answer_release(&a);
+
+	hook(MCP_HOOK_CODEX, "{\"hook_event_name\":\"UserPromptSubmit\","
+	    "\"prompt\":\"hi\"}", &a);
+	assert_int_equal(a.exit_code, 0);
+	assert_non_null(strstr(a.out, "{\"decision\":\"block\",\"reason\":"));
+	mcp_hook_answer_release(&a);
+
+	hook(MCP_HOOK_CURSOR, "{\"hook_event_name\":\"beforeSubmitPrompt\","
+	    "\"prompt\":\"hi\"}", &a);
+	assert_int_equal(a.exit_code, 2);
+	assert_non_null(strstr(a.out, "{\"continue\":false,"));
+	mcp_hook_answer_release(&a);
+
+	/* Not JSON: no event to answer, so exit 2 and say why. */
+	hook(MCP_HOOK_CLAUDE, "{\"hook_event_name\":", &a);
+	assert_int_equal(a.exit_code, 2);
+	assert_null(a.out);
+	assert_non_null(strstr(a.err, "the hook input is not a JSON object"));
+	mcp_hook_answer_release(&a);
+
+	/* Events airlock does not guard, or nothing to check: no broker. */
+	hook(MCP_HOOK_CLAUDE, "{\"hook_event_name\":\"Stop\"}", &a);
+	assert_int_equal(a.exit_code, 0);
+	assert_null(a.out);
+	assert_string_equal(a.action, "allow");
+	mcp_hook_answer_release(&a);
+	hook(MCP_HOOK_CURSOR, "{\"hook_event_name\":\"beforeShellExecution\"}",
+	    &a);
+	assert_string_equal(a.out, "{\"permission\":\"allow\"}");
+	mcp_hook_answer_release(&a);
+}
+
+static void
+test_mcp_hook_agent_names(void **state)
+{
+	enum mcp_hook_agent ag;
+
+	(void)state;
+	assert_int_equal(mcp_hook_agent_parse("claude", &ag), 0);
+	assert_int_equal(ag, MCP_HOOK_CLAUDE);
+	assert_int_equal(mcp_hook_agent_parse("cursor", &ag), 0);
+	assert_int_equal(ag, MCP_HOOK_CURSOR);
+	assert_int_equal(mcp_hook_agent_parse("vim", &ag), AL_EINVAL);
+}
+
 int
 main(void)
 {
@@ -333,6 +416,8 @@ main(void)
 		cmocka_unit_test(test_mcp_schema_accepts_both_command_forms),
 		cmocka_unit_test(test_mcp_schema_names_the_parameter),
 		cmocka_unit_test(test_mcp_tool_schemas_are_valid_and_ordered),
+		cmocka_unit_test(test_mcp_hook_fails_closed),
+		cmocka_unit_test(test_mcp_hook_agent_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,409 @@
+/*
+ * `airlock hook claude|codex|cursor`: each agent's hook input in, its
+ * answer out, in the formats the agents document:
+ *
+ *   Claude Code and Codex (same schema): hook_event_name PreToolUse
+ *   (tool_name, tool_input), PostToolUse (+ tool_response),
+ *   UserPromptSubmit (prompt).  Deny a tool call with hookSpecificOutput
+ *   {hookEventName, permissionDecision: "deny", permissionDecisionReason};
+ *   replace a tool's output with hookSpecificOutput.updatedToolOutput
+ *   (Claude Code; Codex: decision "block" whose reason replaces the tool
+ *   result); block a prompt with {decision: "block", reason}.
+ *
+ *   Cursor (.cursor/hooks.json): beforeShellExecution (command),
+ *   beforeMCPExecution (tool_name, tool_input), beforeReadFile (file_path,
+ *   content) answer {permission: "allow"|"deny", user_message,
+ *   agent_message}; beforeSubmitPrompt (prompt) answers {continue,
+ *   user_message}; afterShellExecution (command, output) cannot change
+ *   anything and is only recorded.
+ *
+ * Messages name secrets and rules, never a value.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hooks_int.h"
+#include "mcp_int.h"
+
+#define HOOK_INPUT_MAX	(64u * 1024 * 1024)
+
+int
+mcp_hook_agent_parse(const char *name, enum mcp_hook_agent *out)
+{
+	if (strcmp(name, "claude") == 0)
+		*out = MCP_HOOK_CLAUDE;
+	else if (strcmp(name, "codex") == 0)
+		*out = MCP_HOOK_CODEX;
+	else if (strcmp(name, "cursor") == 0)
+		*out = MCP_HOOK_CURSOR;
+	else
+		return AL_EINVAL;
+	return 0;
+}
+
+void
+mcp_hook_answer_release(struct mcp_hook_answer *a)
+{
+	size_t i;
+
+	free(a->out);
+	free(a->err);
+	for (i = 0; i < a->nexposed; i++)
+		free(a->exposed[i]);
+	memset(a, 0, sizeof(*a));
+}
+
+/* "secret 'a', 'b'" / "a github-pat token" for messages. */
+static void
+what_found(const struct mcp_hook_answer *a, char *out, size_t sz)
+{
+	size_t i, k = 0;
+	int n;
+
+	out[0] = '\0';
+	for (i = 0; i < a->nexposed && k < sz; i++) {
+		n = snprintf(out + k, sz - k, "%s'%s'", i ? ", " : "the live "
+		    "value of secret ", a->exposed[i]);
+		k += n > 0 ? (size_t)n : 0;
+	}
+	for (i = 0; i < a->nrules && k < sz; i++) {
+		n = snprintf(out + k, sz - k, "%s%s", i == 0 ? (a->nexposed ?
+		    " and a hardcoded secret (rule " : "a hardcoded secret "
+		    "(rule ") : ", ", a->rules[i]);
+		k += n > 0 ? (size_t)n : 0;
+	}
+	if (a->nrules > 0 && k < sz)
+		(void)snprintf(out + k, sz - k, ")");
+}
+
+static int
+set_out(struct mcp_hook_answer *a, json_t *j)
+{
+	if (j == NULL)
+		return AL_ENOMEM;
+	a->out = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return a->out == NULL ? AL_ENOMEM : 0;
+}
+
+static void
+set_err(struct mcp_hook_answer *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(a->err);
+	va_start(ap, fmt);
+	if (vasprintf(&a->err, fmt, ap) < 0)
+		a->err = NULL;
+	va_end(ap);
+}
+
+static const char *
+str(json_t *in, const char *k)
+{
+	const char *s = json_string_value(json_object_get(in, k));
+
+	return s != NULL ? s : "";
+}
+
+/* ---- the answers -------------------------------------------------------- */
+
+static int
+deny_tool(enum mcp_hook_agent ag, struct mcp_hook_answer *a,
+    const char *why)
+{
+	char reason[1024];
+
+	(void)snprintf(reason, sizeof(reason), "airlock: blocked: this %s "
+	    "contains %s. Secrets never go into commands, files or tool "
+	    "arguments: run the command with `airlock run -e VAR=SECRET -- "
+	    "CMD` (or the airlock MCP tool `run`, env: {VAR: secret}) so it "
+	    "gets the value without anyone seeing it.", a->tool[0] ? "tool "
+	    "call" : "command", why);
+	(void)snprintf(a->action, sizeof(a->action), "deny");
+	if (ag == MCP_HOOK_CURSOR)
+		return set_out(a, json_pack("{s:s, s:s, s:s}", "permission",
+		    "deny", "user_message", reason, "agent_message", reason));
+	return set_out(a, json_pack("{s:{s:s, s:s, s:s}}",
+	    "hookSpecificOutput", "hookEventName", "PreToolUse",
+	    "permissionDecision", "deny", "permissionDecisionReason", reason));
+}
+
+static int
+deny_file(struct mcp_hook_answer *a, const char *why)
+{
+	char reason[1024];
+
+	(void)snprintf(reason, sizeof(reason), "airlock: blocked: this file "
+	    "contains %s, so it is not read into the conversation. Use the "
+	    "secret through `airlock run` instead; `airlock scan FILE` shows "
+	    "where it is.", why);
+	(void)snprintf(a->action, sizeof(a->action), "deny");
+	return set_out(a, json_pack("{s:s, s:s, s:s}", "permission", "deny",
+	    "user_message", reason, "agent_message", reason));
+}
+
+static int
+block_prompt(enum mcp_hook_agent ag, struct mcp_hook_answer *a,
+    const char *why)
+{
+	char reason[1024];
+
+	(void)snprintf(reason, sizeof(reason), "airlock: this prompt was not "
+	    "sent: it contains %s. Keep secrets out of prompts: store it with "
+	    "`airlock secret add NAME` and let the agent use it by name "
+	    "(`airlock run -e VAR=NAME -- CMD`).%s", why, a->nexposed ?
+	    " A stored secret that was in the prompt is now marked exposed: "
+	    "rotate it." : "");
+	(void)snprintf(a->action, sizeof(a->action), "block");
+	if (ag == MCP_HOOK_CURSOR)
+		return set_out(a, json_pack("{s:b, s:s}", "continue", 0,
+		    "user_message", reason));
+	return set_out(a, json_pack("{s:s, s:s}", "decision", "block",
+	    "reason", reason));
+}
+
+static int
+replace_output(enum mcp_hook_agent ag, struct mcp_hook_answer *a,
+    const char *why, json_t *redacted)
+{
+	char note[1024];
+	char *text = NULL;
+	json_t *o;
+	int rc;
+
+	(void)snprintf(note, sizeof(note), "airlock masked %s in the output "
+	    "of %s.%s", why, a->tool[0] ? a->tool : "the tool", a->nexposed ?
+	    " The secret is now marked exposed and should be rotated." : "");
+	(void)snprintf(a->action, sizeof(a->action), "redact");
+	if (ag == MCP_HOOK_CODEX) {
+		/* Codex: the reason of a block replaces the tool result. */
+		text = json_is_string(redacted) ?
+		    strdup(json_string_value(redacted)) :
+		    json_dumps(redacted, JSON_COMPACT);
+		if (text == NULL)
+			return AL_ENOMEM;
+		o = json_pack("{s:s, s:s+++, s:{s:s, s:s}}", "decision",
+		    "block", "reason", note, " Redacted output:\n", text, "",
+		    "hookSpecificOutput", "hookEventName", "PostToolUse",
+		    "additionalContext", note);
+		free(text);
+		return set_out(a, o);
+	}
+	o = json_pack("{s:{s:s, s:O, s:s}}", "hookSpecificOutput",
+	    "hookEventName", "PostToolUse", "updatedToolOutput", redacted,
+	    "additionalContext", note);
+	/* MCP tools: the field versions before 2.1.121 read. */
+	if (o != NULL && strncmp(a->tool, "mcp__", 5) == 0)
+		json_object_set(json_object_get(o, "hookSpecificOutput"),
+		    "updatedMCPToolOutput", redacted);
+	rc = set_out(a, o);
+	return rc;
+}
+
+/* Fail closed: the answer that blocks, for what the event allows. */
+static int
+fail_closed(enum mcp_hook_agent ag, struct mcp_hook_answer *a,
+    const char *msg)
+{
+	char reason[768];
+
+	(void)snprintf(reason, sizeof(reason), "airlock hook failed, so this "
+	    "was blocked to be safe: %s", msg);
+	free(a->out);
+	a->out = NULL;
+	set_err(a, "%s", reason);
+	(void)snprintf(a->action, sizeof(a->action), "fail");
+	a->exit_code = 2;
+	if (strcmp(a->event, "PreToolUse") == 0)
+		return set_out(a, json_pack("{s:{s:s, s:s, s:s}}",
+		    "hookSpecificOutput", "hookEventName", "PreToolUse",
+		    "permissionDecision", "deny", "permissionDecisionReason",
+		    reason)) == 0 ? (a->exit_code = 0, 0) : AL_ENOMEM;
+	if (strcmp(a->event, "PostToolUse") == 0 && ag == MCP_HOOK_CLAUDE)
+		return set_out(a, json_pack("{s:{s:s, s:s, s:s}}",
+		    "hookSpecificOutput", "hookEventName", "PostToolUse",
+		    "updatedToolOutput", "[airlock: output withheld: the hook "
+		    "could not check it]", "additionalContext", reason)) == 0 ?
+		    (a->exit_code = 0, 0) : AL_ENOMEM;
+	if (strcmp(a->event, "UserPromptSubmit") == 0)
+		return set_out(a, json_pack("{s:s, s:s}", "decision", "block",
+		    "reason", reason)) == 0 ? (a->exit_code = 0, 0) :
+		    AL_ENOMEM;
+	if (ag == MCP_HOOK_CURSOR && strcmp(a->event, "beforeSubmitPrompt") == 0)
+		return set_out(a, json_pack("{s:b, s:s}", "continue", 0,
+		    "user_message", reason));
+	if (ag == MCP_HOOK_CURSOR && strncmp(a->event, "before", 6) == 0)
+		return set_out(a, json_pack("{s:s, s:s, s:s}", "permission",
+		    "deny", "user_message", reason, "agent_message", reason));
+	/* Anything else: exit 2 and the message on stderr. */
+	return 0;
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+enum ev_kind { EV_NONE, EV_BEFORE_TOOL, EV_AFTER_TOOL, EV_PROMPT,
+	EV_AFTER_SHELL };
+
+struct ev_map {
+	enum mcp_hook_agent	 agent;	/* 0: Claude Code and Codex */
+	const char		*name;
+	enum ev_kind		 kind;
+	const char		*field;	/* what is checked */
+};
+
+static const struct ev_map events[] = {
+	{ 0, "PreToolUse", EV_BEFORE_TOOL, "tool_input" },
+	{ 0, "PostToolUse", EV_AFTER_TOOL, "tool_response" },
+	{ 0, "UserPromptSubmit", EV_PROMPT, "prompt" },
+	{ MCP_HOOK_CURSOR, "beforeShellExecution", EV_BEFORE_TOOL, "command" },
+	{ MCP_HOOK_CURSOR, "beforeMCPExecution", EV_BEFORE_TOOL, "tool_input" },
+	{ MCP_HOOK_CURSOR, "beforeReadFile", EV_BEFORE_TOOL, "content" },
+	{ MCP_HOOK_CURSOR, "afterShellExecution", EV_AFTER_SHELL, "output" },
+	{ MCP_HOOK_CURSOR, "beforeSubmitPrompt", EV_PROMPT, "prompt" },
+};
+
+static const struct ev_map *
+find_event(enum mcp_hook_agent ag, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+		if ((events[i].agent == MCP_HOOK_CURSOR) ==
+		    (ag == MCP_HOOK_CURSOR) && strcmp(events[i].name, name) == 0)
+			return &events[i];
+	return NULL;
+}
+
+static int
+allow(enum mcp_hook_agent ag, const struct ev_map *ev,
+    struct mcp_hook_answer *a)
+{
+	(void)snprintf(a->action, sizeof(a->action), "allow");
+	if (ag != MCP_HOOK_CURSOR || ev->kind == EV_AFTER_SHELL)
+		return 0;	/* no output: go on as usual */
+	if (ev->kind == EV_PROMPT)
+		return set_out(a, json_pack("{s:b}", "continue", 1));
+	return set_out(a, json_pack("{s:s}", "permission", "allow"));
+}
+
+static int
+handle(const struct mcp_hook_config *cfg, enum mcp_hook_agent ag,
+    json_t *in, struct mcp_hook_answer *a, struct al_err *err)
+{
+	const struct ev_map *ev;
+	struct hook_guard g;
+	json_t *subject, *redacted = NULL;
+	unsigned long long hits = 0;
+	char why[512];
+	int rc, opened = 0;
+
+	if ((ev = find_event(ag, a->event)) == NULL) {
+		/* An event airlock does not guard: let it be. */
+		(void)snprintf(a->action, sizeof(a->action), "allow");
+		return 0;
+	}
+	subject = json_object_get(in, ev->field);
+	if (subject == NULL || json_is_null(subject))
+		return allow(ag, ev, a);
+	if ((rc = guard_open(cfg, &g, a, err)) != 0)
+		goto out;
+	opened = 1;
+	if ((rc = guard_json(&g, subject, &redacted, &hits, err)) != 0)
+		goto out;
+	if (hits == 0) {
+		rc = allow(ag, ev, a);
+		goto out;
+	}
+	if (strcmp(ev->name, "beforeReadFile") == 0) {
+		/* The file's content is refused: it never reaches the agent. */
+		size_t i;
+
+		what_found(a, why, sizeof(why));
+		for (i = 0; i < a->nexposed; i++)
+			free(a->exposed[i]);
+		a->nexposed = 0;
+		rc = deny_file(a, why);
+		goto out;
+	}
+	what_found(a, why, sizeof(why));
+	switch (ev->kind) {
+	case EV_BEFORE_TOOL:
+		rc = deny_tool(ag, a, why);
+		break;
+	case EV_AFTER_TOOL:
+		rc = replace_output(ag, a, why, redacted);
+		break;
+	case EV_PROMPT:
+		rc = block_prompt(ag, a, why);
+		break;
+	default:
+		/* Cursor cannot take the output back: record it. */
+		(void)snprintf(a->action, sizeof(a->action), "record");
+		set_err(a, "airlock: the output of a shell command contained "
+		    "%s; it reached the agent (Cursor's afterShellExecution "
+		    "cannot replace it)%s", why, a->nexposed ? ": the secret is "
+		    "marked exposed, rotate it" : "");
+		rc = 0;
+		break;
+	}
+out:
+	json_decref(redacted);
+	if (opened)
+		guard_close(&g);
+	if (rc != 0 && err->msg[0] == '\0')
+		(void)al_err_set(err, rc, "%s", al_strerror(rc));
+	return rc;
+}
+
+int
+mcp_hook_answer(const struct mcp_hook_config *cfg, enum mcp_hook_agent ag,
+    const char *input, size_t len, struct mcp_hook_answer *a)
+{
+	json_error_t jerr;
+	json_t *in = NULL;
+	struct al_err err;
+	const char *tool;
+	int rc = 0;
+
+	memset(a, 0, sizeof(*a));
+	al_err_clear(&err);
+	if (len > HOOK_INPUT_MAX) {
+		rc = al_err_set(&err, AL_ETOOBIG, "the hook input is over %u "
+		    "bytes", HOOK_INPUT_MAX);
+		goto out;
+	}
+	if ((in = json_loadb(input, len, 0, &jerr)) == NULL ||
+	    !json_is_object(in)) {
+		rc = al_err_set(&err, AL_EINVAL, "the hook input is not a JSON "
+		    "object (line %d, column %d: %s)", jerr.line, jerr.column,
+		    in == NULL ? jerr.text : "not an object");
+		goto out;
+	}
+	(void)snprintf(a->event, sizeof(a->event), "%s", str(in,
+	    "hook_event_name"));
+	tool = str(in, "tool_name");
+	(void)snprintf(a->tool, sizeof(a->tool), "%s", tool);
+	if (a->event[0] == '\0') {
+		rc = al_err_set(&err, AL_EINVAL, "the hook input has no "
+		    "hook_event_name");
+		goto out;
+	}
+	rc = handle(cfg, ag, in, a, &err);
+out:
+	json_decref(in);
+	if (rc != 0) {
+		size_t i;
+
+		/* Nothing found is trusted after a failure. */
+		for (i = 0; i < a->nexposed; i++)
+			free(a->exposed[i]);
+		a->nexposed = 0;
+		a->nrules = 0;
+		if (fail_closed(ag, a, err.msg) != 0)
+			return AL_ENOMEM;
+	}
+	return 0;
+}
