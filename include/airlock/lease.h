@@ -8,12 +8,15 @@
  * never sees a secret value; it stores names and identifiers only.
  *
  * Leases are kept in their own SQLite file (WAL mode).  Changes accumulate in
- * an open transaction that lease_table_sync() commits durably, so a broker
- * can batch many requests behind one fsync (group commit) and reply only
- * after the batch is on disk.  When a table is opened, every lease past its
- * expiry is ended and so is every lease bound to a connection (connections
- * do not survive their broker): after a restart nothing outlives its expiry
- * and what was revoked stays revoked.
+ * an open transaction that lease_table_sync() commits, so a broker can batch
+ * many requests behind one commit (group commit).  A commit reaches the
+ * kernel at once but is not fsynced: it survives the broker's crash, and
+ * the broker's durable record is its audit log, synced before each commit.
+ * When a table is opened, every lease past its expiry is ended, so is every
+ * lease bound to a connection (connections do not survive their broker),
+ * and so is every live lease if the machine restarted since the table was
+ * last opened (the commits of the last moments may be lost then): after a
+ * restart nothing outlives its expiry and what was revoked stays revoked.
  *
  * Time comes from an injectable clock (seconds), so tests never sleep.
  */
@@ -40,7 +43,8 @@ enum lease_state {
 	LEASE_IDLE,		/* unused past its idle timeout */
 	LEASE_REVOKED,		/* revoked by id or task */
 	LEASE_CLOSED,		/* its holder's connection closed */
-	LEASE_RESTARTED,	/* bound to a connection of a previous broker */
+	LEASE_RESTARTED,	/* bound to a connection of a previous broker,
+				   or live when the machine restarted */
 };
 
 /* What a caller asks for. Strings are borrowed; task/intent may be "". */
@@ -94,8 +98,9 @@ int	lease_table_open(const char *path, const struct al_clock *clock,
 void	lease_table_close(struct lease_table *t);
 
 /*
- * Commit every change since the last sync, durably (fsync).  A caller
- * releases nothing that depends on a change before this returns 0.
+ * Commit every change since the last sync (written, not fsynced: see
+ * above).  A caller releases nothing that depends on a change before this
+ * returns 0, and makes the records of the changes durable first.
  */
 int	lease_table_sync(struct lease_table *t, struct al_err *err) AL_WUR;
 

@@ -1,7 +1,9 @@
 /*
  * /v1/leases: create (policy decides), list, show, use (the value), revoke.
  * Each handler: validate -> decide -> act -> audit -> reply; the transport
- * holds every reply until its audit lines are durable (need_sync).
+ * holds every reply that releases a value or ends a lease until its audit
+ * lines are durable (need_sync); a grant is answered at once (see
+ * h_lease_create).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -282,7 +284,14 @@ h_lease_create(struct route_args *a)
 	a->resp->hold_conn = q.bind;
 	reply_json(a->resp, 201, json_pack("{s:o,s:s}", API_F_LEASE,
 	    lease_json(&l), API_F_RULE, d.rule));
-	a->resp->need_sync = 1;
+	/*
+	 * Not held for the sync: a grant releases no value, and the lines
+	 * are synced in order, so the first use of this lease (held until
+	 * its own line is durable) makes the grant line durable too.  A
+	 * crash before that loses a lease nobody used: it never existed.
+	 * The loop syncs a dirty broker at once in the next turn anyway.
+	 */
+	a->resp->need_sync = 0;
 out:
 	json_decref(detail);
 	json_decref(who);

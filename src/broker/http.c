@@ -5,11 +5,13 @@
  * of MHD's own timeout, the next lease deadline and the next long-poll
  * deadline.
  *
- * Group commit: a handler that wrote audit lines or lease changes marks its
- * reply need_sync; the request is suspended, and after each MHD_run every
- * suspended request is released behind one broker_sync (one fdatasync of
- * the audit log, one commit of the lease table).  No value leaves before
- * the line that records its use is durable.
+ * Group commit: a handler whose reply depends on its audit lines or lease
+ * changes being durable (a value, the end of a lease) marks it need_sync;
+ * the request is suspended, and after each MHD_run every suspended request
+ * is released behind one broker_sync (one fdatasync of the audit log, then
+ * one commit of the lease table, not fsynced: see lease.h).  A dirty broker
+ * syncs in the next turn even when nobody waits (a grant).  No value leaves
+ * before the line that records its use is durable.
  */
 #include <errno.h>
 #include <signal.h>

@@ -6,6 +6,16 @@
  * Writes accumulate in one open transaction; lease_table_sync() commits it.
  * The database is opened with locking_mode=EXCLUSIVE: only the broker that
  * holds the state directory's lock ever opens it.
+ *
+ * Durability: a commit is written to the WAL but not fsynced
+ * (synchronous=NORMAL); the broker's one fdatasync per batch is the audit
+ * log's, and the audit line of every change is durable before the change is
+ * written.  A process crash loses nothing (the kernel keeps what was
+ * written).  Only an operating-system crash or power loss can drop the last
+ * commits, and that is detected: the table records the kernel's boot id
+ * durably at open, and a table opened under another boot id ends every live
+ * lease (LEASE_RESTARTED).  So a revoked or used-up lease never comes back
+ * to life, and nothing outlives its expiry.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,7 +72,12 @@ static const char schema_sql[] =
 	"CREATE INDEX IF NOT EXISTS leases_deadline ON leases(state, deadline);"
 	"CREATE INDEX IF NOT EXISTS leases_task ON leases(task) WHERE state = 0;"
 	"CREATE INDEX IF NOT EXISTS leases_conn ON leases(conn)"
-	"  WHERE state = 0 AND conn <> 0;";
+	"  WHERE state = 0 AND conn <> 0;"
+	"CREATE TABLE IF NOT EXISTS boot (one INTEGER PRIMARY KEY CHECK"
+	"  (one = 1), boot_id TEXT NOT NULL);";
+
+#define BOOT_ID_FILE	"/proc/sys/kernel/random/boot_id"
+#define BOOT_ID_MAX	64
 
 struct lease_table {
 	sqlite3			*db;
@@ -316,6 +331,73 @@ create_file(const char *path, struct al_err *err)
 }
 
 /* What cannot have survived a restart: overdue and connection-bound. */
+/* The kernel's boot id, or "" when it cannot be read. */
+static void
+boot_id(char *out, size_t n)
+{
+	ssize_t len = -1;
+	int fd;
+
+	out[0] = '\0';
+	if ((fd = open(BOOT_ID_FILE, O_RDONLY | O_CLOEXEC)) >= 0) {
+		len = read(fd, out, n - 1);
+		(void)close(fd);
+	}
+	out[len > 0 ? len : 0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+}
+
+/*
+ * Commits since the last fsync may be lost only if the machine restarted:
+ * when the recorded boot id is not this one (or cannot be known), end every
+ * live lease, then record this boot id (made durable by recover's commit,
+ * which runs with synchronous=FULL).
+ */
+static int
+recover_boot(struct lease_table *t, lease_end_fn fn, void *arg,
+    struct al_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char now_id[BOOT_ID_MAX], was[BOOT_ID_MAX] = "";
+	int rc = 0;
+
+	boot_id(now_id, sizeof(now_id));
+	if (sqlite3_prepare_v2(t->db, "SELECT boot_id FROM boot WHERE one = 1",
+	    -1, &st, NULL) != SQLITE_OK) {
+		rc = db_fail(t, err, "cannot prepare");
+		goto out;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		copy_col(was, sizeof(was), st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (now_id[0] != '\0' && strcmp(was, now_id) == 0)
+		goto out;
+	if (sqlite3_prepare_v2(t->db, "SELECT id FROM leases WHERE state = 0",
+	    -1, &st, NULL) != SQLITE_OK) {
+		rc = db_fail(t, err, "cannot prepare");
+		goto out;
+	}
+	if ((rc = end_matching(t, st, LEASE_RESTARTED, fn, arg, NULL,
+	    err)) != 0)
+		goto out;
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = begin(t, err)) != 0)
+		goto out;
+	if (sqlite3_prepare_v2(t->db, "INSERT OR REPLACE INTO boot (one, "
+	    "boot_id) VALUES (1, ?1)", -1, &st, NULL) != SQLITE_OK) {
+		rc = db_fail(t, err, "cannot prepare");
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, now_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(t, err, "cannot record the boot id");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int
 recover(struct lease_table *t, lease_end_fn fn, void *arg,
     struct al_err *err)
@@ -336,6 +418,8 @@ recover(struct lease_table *t, lease_end_fn fn, void *arg,
 	}
 	if ((rc = end_matching(t, st, LEASE_RESTARTED, fn, arg, NULL,
 	    err)) != 0)
+		goto out;
+	if ((rc = recover_boot(t, fn, arg, err)) != 0)
 		goto out;
 	if ((rc = begin(t, err)) != 0)
 		goto out;
@@ -373,9 +457,9 @@ lease_table_open(const char *path, const struct al_clock *clock,
 		goto out;
 	}
 	/*
-	 * WAL with full sync: a commit is one append and one fsync, and a
-	 * crash leaves the last committed batch.  Exclusive locking keeps
-	 * the WAL index in private memory (no -shm file).
+	 * WAL, fully synced while recovering, then synchronous=NORMAL (see
+	 * the top of this file).  Exclusive locking keeps the WAL index in
+	 * private memory (no -shm file).
 	 */
 	if ((rc = exec_sql(t, "PRAGMA locking_mode=EXCLUSIVE;"
 	    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err)) != 0 ||
@@ -388,7 +472,8 @@ lease_table_open(const char *path, const struct al_clock *clock,
 			goto out;
 		}
 	}
-	if ((rc = recover(t, on_end, arg, err)) != 0)
+	if ((rc = recover(t, on_end, arg, err)) != 0 ||
+	    (rc = exec_sql(t, "PRAGMA synchronous=NORMAL;", err)) != 0)
 		goto out;
 	*out = t;
 	t = NULL;

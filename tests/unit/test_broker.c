@@ -36,6 +36,7 @@ struct fx {
 	struct broker	*b;
 	struct who	 req, other, approver, self;
 	int		 status;
+	int		 need_sync;	/* of the last reply */
 	json_t		*body;
 	struct al_secret *value;
 };
@@ -168,6 +169,7 @@ call(struct fx *x, const struct who *w, const char *method, const char *path,
 	rq.no_wait = 1;
 	broker_resp_init(&r);
 	broker_dispatch(x->b, &rq, &r);
+	x->need_sync = r.need_sync;
 	assert_int_equal(broker_sync(x->b, NULL), 0);
 	x->status = r.status;
 	if (r.value != NULL) {
@@ -221,6 +223,8 @@ test_grant_use_count(void **state)
 	char id[33], path[96];
 
 	lease_for(x, &x->req, "deploy-token", "t1", id);
+	/* A grant releases no value: answered without waiting for a sync. */
+	assert_int_equal(x->need_sync, 0);
 	assert_string_equal(jstr(x->body, "lease", "state"), "live");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(
 	    x->body, "lease"), "uses_left")), 2);
@@ -229,8 +233,11 @@ test_grant_use_count(void **state)
 	assert_int_equal(call(x, &x->other, "GET", path, NULL), 403);
 	assert_null(x->value);
 	assert_int_equal(call(x, &x->req, "GET", path, NULL), 200);
+	/* A value leaves only after its use line (and the grant's) is durable. */
+	assert_int_equal(x->need_sync, 1);
 	assert_value(x);
 	assert_int_equal(call(x, &x->req, "GET", path, NULL), 200);
+	assert_int_equal(x->need_sync, 1);
 	assert_value(x);
 	/* max_uses 2: the third use finds the lease ended. */
 	assert_int_equal(call(x, &x->req, "GET", path, NULL), 410);

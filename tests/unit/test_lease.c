@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "airlock/lease.h"
 
@@ -279,6 +280,57 @@ test_lease_persists_across_reopen(void **state)
 	assert_int_equal(lease_count_live(f->t), 1);
 }
 
+/* Set the boot id the table recorded, as if the machine had restarted. */
+static void
+set_recorded_boot(struct fixture *f, const char *id)
+{
+	sqlite3 *db = NULL;
+	char sql[128];
+
+	lease_table_close(f->t);
+	f->t = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	(void)snprintf(sql, sizeof(sql), "UPDATE boot SET boot_id = '%s'", id);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_changes(db), 1);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static void
+test_lease_machine_restart_ends_every_live_lease(void **state)
+{
+	struct fixture *f = *state;
+	struct lease_spec s = spec("t", 300, 3, 0);
+	struct lease a, b, u;
+
+	assert_int_equal(lease_issue(f->t, &s, &a, NULL), 0);
+	assert_int_equal(lease_issue(f->t, &s, &b, NULL), 0);
+	assert_int_equal(lease_table_sync(f->t, NULL), 0);
+	/* Same boot: an unbound lease survives the broker. */
+	f->ended = 0;
+	reopen(f);
+	assert_int_equal(f->ended, 0);
+	assert_int_equal(lease_count_live(f->t), 2);
+	/* Another boot: its last commits may be lost, so end them all. */
+	set_recorded_boot(f, "00000000-0000-0000-0000-000000000000");
+	f->t = NULL;
+	assert_int_equal(lease_table_open(f->path, &f->clock, on_end, f,
+	    &f->t, NULL), 0);
+	assert_int_equal(f->ended, 2);
+	assert_int_equal(f->last_state, LEASE_RESTARTED);
+	assert_int_equal(lease_get(f->t, a.id, &u, NULL), 0);
+	assert_int_equal(u.state, LEASE_RESTARTED);
+	assert_int_equal(lease_count_live(f->t), 0);
+	assert_int_equal(lease_use(f->t, b.id, &u, NULL), AL_EEXPIRED);
+	/* And the new boot id is recorded: the next open ends nothing. */
+	assert_int_equal(lease_issue(f->t, &s, &a, NULL), 0);
+	assert_int_equal(lease_table_sync(f->t, NULL), 0);
+	f->ended = 0;
+	reopen(f);
+	assert_int_equal(f->ended, 0);
+	assert_int_equal(lease_count_live(f->t), 1);
+}
+
 static void
 test_lease_ended_rows_are_pruned_after_an_hour(void **state)
 {
@@ -386,6 +438,7 @@ main(void)
 		T(test_lease_revoke_twice_reports_ended),
 		T(test_lease_connection_close_ends_bound_only),
 		T(test_lease_persists_across_reopen),
+		T(test_lease_machine_restart_ends_every_live_lease),
 		T(test_lease_ended_rows_are_pruned_after_an_hour),
 		T(test_lease_file_is_private),
 		T(test_lease_deadline_is_earliest_of_many),
