@@ -86,41 +86,37 @@ show "$AL" policy lint
 show "$AL" policy check --as "unix:uid:$(id -u)" --secret deploy-token --intent "deploy" || true
 show "$AL" policy check --as "unix:uid:$(id -u)" --secret prod-db --intent "migrate" || true
 
-step "3. The agent's task: call an API with the token"
+step "3. The agent's task, through MCP"
 PORT_FILE="$DEMO_ROOT/port"
 python3 "$HERE/echo_server.py" >"$PORT_FILE" &
 SERVER_PID=$!
 for _ in $(seq 1 100); do [ -s "$PORT_FILE" ] && break; sleep 0.05; done
 PORT=$(cat "$PORT_FILE")
-say "A local test API echoes the token it receives: plainly, in base64, in hex."
-say "The agent runs the call through airlock: the token goes into the"
-say "command's environment only, and everything printed comes back masked."
-show "$AL" run --task demo-1 --intent "check the deploy API" -e TOKEN=deploy-token -- \
+MCPDIR="$HERE/../tests/mcp"
+if [ ! -d "$MCPDIR/node_modules/@modelcontextprotocol/sdk" ]; then
+	say "(installing the pinned MCP TypeScript SDK from npm for the demo agent)"
+	# One installer at a time: the MCP tests install into the same place.
+	(
+		flock 9
+		cd "$MCPDIR" && { npm ci --no-audit --no-fund ||
+		    npm install --no-audit --no-fund; }
+	) 9>"$MCPDIR/.npm-lock" >"$DEMO_ROOT/npm.log" 2>&1 ||
+	    { echo "npm install failed:" >&2; tail -5 "$DEMO_ROOT/npm.log" >&2; exit 1; }
+fi
+say "An agent (a Node MCP client using the official SDK) starts \`airlock mcp\`"
+say "and works through its task: it lists secrets, asks for access, runs a"
+say "command with a token it never sees, and revokes when done."
+node "$HERE/agent.mjs" "$AL" "$PORT" | tee "$DEMO_ROOT/agent.out"
+
+step "4. The same from a shell: airlock run"
+show "$AL" run --task demo-2 --intent "check the deploy API" -e TOKEN=deploy-token -- \
     sh -c "curl -s -H \"Authorization: Bearer \$TOKEN\" http://127.0.0.1:$PORT/"
+must_fail "$AL" run --task demo-2 --intent "migrate" -e DB=prod-db -- true
 
-step "4. A lease the policy refuses"
-must_fail "$AL" run --task demo-1 --intent "migrate" -e DB=prod-db -- true
-
-step "5. A lease that needs a human's approval"
-say "The agent's run waits; a human lists and approves the request."
-"$AL" run --task demo-1 --intent "refund order 42" -e KEY=payments-key -- \
-    sh -c 'echo "refund issued with key $KEY"' >"$DEMO_ROOT/approved.out" 2>&1 &
-RUN_PID=$!
-for _ in $(seq 1 100); do
-	ID=$("$AL" approvals --json | python3 -c 'import json,sys; a=json.load(sys.stdin); print(a[0]["id"] if a else "")')
-	[ -n "$ID" ] && break
-	sleep 0.1
-done
-show "$AL" approvals
-show "$AL" approve "$ID"
-wait "$RUN_PID"
-printf '%s$ (the agent'"'"'s run, after approval)%s\n' "$B" "$R"
-cat "$DEMO_ROOT/approved.out"
-
-step "6. The task is over: no lease outlives it"
+step "5. The task is over: no lease outlives it"
 show "$AL" lease ls
 
-step "7. A hardcoded token never reaches the repository"
+step "6. A hardcoded token never reaches the repository"
 REPO="$DEMO_ROOT/repo"
 git init -q "$REPO"
 git -C "$REPO" config user.email agent@example.com
@@ -132,13 +128,13 @@ git -C "$REPO" add settings.py
 say "The agent writes a token into settings.py and tries to commit it:"
 (cd "$REPO" && must_fail git commit -qm "add settings")
 
-step "8. The audit trail"
-show "$AL" audit -n 12
+step "7. The audit trail"
+show "$AL" audit --task demo-1
 show "$AL" audit verify
 
-step "9. Nothing leaked"
+step "8. Nothing leaked"
 for v in "$DEPLOY" "$PAY"; do
-	if grep -rqaF -- "$v" "$AIRLOCK_HOME" "$DEMO_ROOT/approved.out"; then
+	if grep -rqaF -- "$v" "$AIRLOCK_HOME" "$DEMO_ROOT/agent.out"; then
 		echo "a value was found in the state or the output" >&2
 		exit 1
 	fi
