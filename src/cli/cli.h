@@ -52,6 +52,13 @@ int	cli_failf(const char *fmt, ...) AL_PRINTF(1, 2);
 int	cli_usage(const char *cmd, const char *fmt, ...) AL_PRINTF(2, 3);
 /* Report getopt's unknown option / missing argument for cmd. */
 int	cli_bad_option(const char *cmd, int argc, char **argv, int opt);
+/*
+ * Parse the options of a command whose only option is --json (and -h):
+ * returns -1 to go on (*json set), else the status to exit with (help
+ * printed, or a usage error reported for cmd; help names its page).
+ */
+int	cli_json_only(const char *cmd, const char *help, int argc, char **argv,
+	    int *json);
 /* True when argv holds -h or --help before any "--". */
 int	cli_wants_help(int argc, char **argv);
 /* Print help text of cmd name ("secret add" or "secret"). */

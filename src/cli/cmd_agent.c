@@ -211,11 +211,6 @@ agent_setup(struct cli *cli, int argc, char **argv)
 static int
 agent_status(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static const enum agent_kind kinds[] = {
 		AGENT_CLAUDE, AGENT_CODEX, AGENT_CURSOR,
 	};
@@ -227,22 +222,9 @@ agent_status(struct cli *cli, int argc, char **argv)
 	int c, json = 0;
 
 	(void)cli;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = 1;
-			break;
-		case 'h':
-			return cli_print_help("agent", stdout);
-		default:
-			return cli_bad_option("agent status", argc, argv, c);
-		}
-	}
-	if (optind < argc)
-		return cli_usage("agent status", "unexpected argument '%s'",
-		    argv[optind]);
+	if ((c = cli_json_only("agent status", "agent", argc, argv,
+	    &json)) >= 0)
+		return c;
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
 		return cli_failf("cannot find the current directory");
 	if (json && (arr = json_array()) == NULL)

@@ -139,33 +139,14 @@ print_json(const struct ident *id, int hidden)
 int
 cmd_whoami(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct ident *id = NULL;
 	struct al_err err;
 	int c, json = 0, sv[2] = { -1, -1 }, rc, hidden;
 
 	(void)cli;
 	al_err_clear(&err);
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = 1;
-			break;
-		case 'h':
-			return cli_print_help("whoami", stdout);
-		default:
-			return cli_bad_option("whoami", argc, argv, c);
-		}
-	}
-	if (optind < argc)
-		return cli_usage("whoami", "unexpected argument '%s'",
-		    argv[optind]);
+	if ((c = cli_json_only("whoami", "whoami", argc, argv, &json)) >= 0)
+		return c;
 	/* The broker's own path: peer credentials of a connected socket. */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		return cli_failf("cannot create a socket pair");

@@ -157,6 +157,36 @@ cli_bad_option(const char *cmd, int argc, char **argv, int opt)
 }
 
 int
+cli_json_only(const char *cmd, const char *help, int argc, char **argv,
+    int *json)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*json = 0;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			*json = 1;
+			break;
+		case 'h':
+			return cli_print_help(help, stdout);
+		default:
+			return cli_bad_option(cmd, argc, argv, c);
+		}
+	}
+	if (optind < argc)
+		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	return -1;
+}
+
+int
 cli_wants_help(int argc, char **argv)
 {
 	int i;
