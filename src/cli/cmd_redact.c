@@ -92,8 +92,20 @@ take(struct redact_run *rr, const char *name, const char *task,
 	req.bind = 1;
 	rc = client_lease_and_fetch(rr->cl, &req, 0, &rr->lease[rr->n],
 	    &rr->value[rr->n], strict ? err : &e2);
+	if (rc != 0 && !strict) {
+		/*
+		 * Without --secret, what the policy refuses (or keeps for an
+		 * approver) is simply not masked.  Anything else -- the broker
+		 * gone, a damaged record -- fails the command: passing the
+		 * stream through with a value silently unmasked is worse.
+		 */
+		if (rc == AL_EDENIED || rc == AL_EPENDING || rc == AL_ENOENT ||
+		    rc == AL_EEXPIRED)
+			return 0;
+		return al_err_set(err, rc, "secret '%s': %s", name, e2.msg);
+	}
 	if (rc != 0)
-		return strict ? rc : 0;
+		return rc;
 	rr->name[rr->n] = name;
 	rr->n++;
 	return 0;

@@ -165,6 +165,15 @@ expect_rc 2 "redact of an unknown secret"
 run "$AL" redact extra
 expect_rc 2 "redact with an argument"
 
+# A secret that cannot be fetched (its record tampered with) fails redact:
+# the stream is not passed through with that value unmasked.
+add_secret fragile "$(canary)"
+sqlite3 "$AIRLOCK_HOME/vault.db" "UPDATE secrets SET ct = substr(ct, 1, 3) || x'00' || substr(ct, 5) WHERE name = 'fragile';"
+run_in "$T_ROOT/clean" "$AL" redact
+expect_rc 2 "redact with an unreadable secret"
+expect_err "fragile"
+expect_empty "$OUT" "redact output when a secret cannot be fetched"
+
 # --- canaries: every file under $AIRLOCK_HOME (audit log, lease table,
 # broker log) and everything printed.
 check_no_leak "$T"
