@@ -51,6 +51,14 @@ int	al_buf_putc(struct al_buf *b, int c) AL_WUR;
 int	al_buf_printf(struct al_buf *b, const char *fmt, ...) AL_PRINTF(2, 3)
 	    AL_WUR;
 int	al_buf_vprintf(struct al_buf *b, const char *fmt, va_list ap) AL_WUR;
+/*
+ * Append everything fd holds until end of file, at most max bytes in all
+ * (and within b's own maximum).  path names the source in errors: AL_EIO
+ * "cannot read PATH: ...", AL_ETOOBIG "PATH is larger than MAX bytes".
+ * Not for secret values (see al_secret_read_fd).
+ */
+int	al_buf_read_fd(struct al_buf *b, int fd, size_t max, const char *path,
+	    struct al_err *err) AL_WUR;
 /* The contents as a C string ("" when empty). */
 const char *al_buf_str(const struct al_buf *b);
 /*

@@ -20,8 +20,6 @@ int
 agent_file_read(const char *path, char **out, struct al_err *err)
 {
 	struct al_buf b;
-	char chunk[8192];
-	ssize_t n;
 	int fd, rc = 0;
 
 	*out = NULL;
@@ -32,22 +30,11 @@ agent_file_read(const char *path, char **out, struct al_err *err)
 		return al_err_set(err, AL_EIO, "cannot read %s: %s", path,
 		    strerror(errno));
 	}
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = al_err_set(err, AL_EIO, "cannot read %s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (al_buf_append(&b, chunk, (size_t)n) != 0) {
-			rc = al_err_set(err, AL_ETOOBIG, "%s is over %u bytes; "
-			    "edit it by hand", path, AGENT_MAX_FILE);
-			goto out;
-		}
+	if ((rc = al_buf_read_fd(&b, fd, AGENT_MAX_FILE, path, err)) != 0) {
+		if (rc == AL_ETOOBIG)
+			(void)al_err_set(err, rc, "%s is over %u bytes; edit "
+			    "it by hand", path, AGENT_MAX_FILE);
+		goto out;
 	}
 	if (memchr(b.data != NULL ? (char *)b.data : "", '\0', b.len) != NULL) {
 		rc = al_err_set(err, AL_EINVAL, "%s holds a NUL byte: not a "

@@ -3,10 +3,12 @@
  * libsodium guarded memory and are wiped whenever storage is dropped.
  */
 #include <assert.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -138,6 +140,30 @@ al_buf_printf(struct al_buf *b, const char *fmt, ...)
 	rc = al_buf_vprintf(b, fmt, ap);
 	va_end(ap);
 	return rc;
+}
+
+int
+al_buf_read_fd(struct al_buf *b, int fd, size_t max, const char *path,
+    struct al_err *err)
+{
+	char chunk[8192];
+	size_t start = b->len;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return al_err_set(err, AL_EIO, "cannot read %s: %s",
+			    path, strerror(errno));
+		if (n == 0)
+			return 0;
+		if (b->len - start + (size_t)n > max ||
+		    al_buf_append(b, chunk, (size_t)n) != 0)
+			return al_err_set(err, AL_ETOOBIG, "%s is larger than "
+			    "%zu bytes", path, max);
+	}
 }
 
 const char *

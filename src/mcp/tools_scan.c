@@ -115,30 +115,12 @@ on_match(const struct scan_match *m, const unsigned char *buf, size_t n,
 static int
 read_file(const char *path, struct al_buf *b, struct al_err *err)
 {
-	char chunk[65536];
-	ssize_t n;
-	int fd, rc = 0;
+	int fd, rc;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
 		return al_err_set(err, AL_ENOENT, "cannot read %s: %s", path,
 		    strerror(errno));
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = al_err_set(err, AL_EIO, "cannot read %s: %s", path,
-			    strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		if (al_buf_append(b, chunk, (size_t)n) != 0) {
-			rc = al_err_set(err, AL_ETOOBIG, "%s is over %u bytes",
-			    path, SCAN_TOOL_MAX_FILE);
-			break;
-		}
-	}
+	rc = al_buf_read_fd(b, fd, SCAN_TOOL_MAX_FILE, path, err);
 	(void)close(fd);
 	return rc;
 }

@@ -188,29 +188,6 @@ out:
 	return rc;
 }
 
-/* Read at most POLICY_TEXT_MAX bytes from fd into out. */
-static int
-read_all(int fd, const char *path, struct al_buf *out, struct al_err *err)
-{
-	char chunk[8192];
-	ssize_t r;
-
-	for (;;) {
-		r = read(fd, chunk, sizeof(chunk));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return al_err_set(err, AL_EIO, "cannot read %s: %s",
-			    path, strerror(errno));
-		if (r == 0)
-			return 0;
-		if (out->len + (size_t)r > POLICY_TEXT_MAX ||
-		    al_buf_append(out, chunk, (size_t)r) != 0)
-			return al_err_set(err, AL_ETOOBIG, "%s is larger than "
-			    "%d bytes", path, POLICY_TEXT_MAX);
-	}
-}
-
 int
 policy_read_file(const char *path, struct al_buf *out, struct al_err *err)
 {
@@ -219,7 +196,7 @@ policy_read_file(const char *path, struct al_buf *out, struct al_err *err)
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return al_err_set(err, errno == ENOENT ? AL_ENOENT : AL_ESYS,
 		    "cannot open %s: %s", path, strerror(errno));
-	rc = read_all(fd, path, out, err);
+	rc = al_buf_read_fd(out, fd, POLICY_TEXT_MAX, path, err);
 	(void)close(fd);
 	return rc;
 }
@@ -268,7 +245,7 @@ policy_load_file(const char *path, struct policy **out, struct al_err *err)
 		    (unsigned)(st.st_mode & 07777), path);
 		goto out;
 	}
-	if ((rc = read_all(fd, path, &text, err)) != 0)
+	if ((rc = al_buf_read_fd(&text, fd, POLICY_TEXT_MAX, path, err)) != 0)
 		goto out;
 	rc = policy_load_text((const char *)text.data, text.len, path, out,
 	    err);

@@ -149,8 +149,6 @@ scan_config_load(const char *path, struct scan_config **out,
 {
 	struct al_buf b;
 	struct stat st;
-	char chunk[8192];
-	ssize_t n;
 	int fd = -1, rc = 0;
 
 	*out = NULL;
@@ -168,23 +166,8 @@ scan_config_load(const char *path, struct scan_config **out,
 		    path);
 		goto out;
 	}
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			rc = al_err_set(err, AL_EIO, "cannot read %s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		if (al_buf_append(&b, chunk, (size_t)n) != 0) {
-			rc = al_err_set(err, AL_ETOOBIG, "%s is over %d bytes",
-			    path, CONFIG_MAX_BYTES);
-			goto out;
-		}
-	}
+	if ((rc = al_buf_read_fd(&b, fd, CONFIG_MAX_BYTES, path, err)) != 0)
+		goto out;
 	rc = scan_config_parse(b.len ? (const char *)b.data : "", b.len, path,
 	    out, err);
 out:

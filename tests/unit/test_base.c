@@ -215,6 +215,36 @@ test_fs_check_private_names_path_and_mode(void **state)
 }
 
 static void
+test_buf_read_fd_reads_to_eof_within_max(void **state)
+{
+	struct al_buf b;
+	struct al_err err;
+	char big[100];
+	int p[2];
+
+	(void)state;
+	memset(big, 'y', sizeof(big));
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], big, sizeof(big)), (ssize_t)sizeof(big));
+	close(p[1]);
+	al_buf_init(&b, 1000, 0);
+	assert_int_equal(al_buf_read_fd(&b, p[0], 100, "pipe", &err), 0);
+	assert_int_equal(b.len, 100);
+	close(p[0]);
+	al_buf_release(&b);
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], big, sizeof(big)), (ssize_t)sizeof(big));
+	close(p[1]);
+	al_buf_init(&b, 1000, 0);
+	assert_int_equal(al_buf_read_fd(&b, p[0], 99, "cfg.yaml", &err),
+	    AL_ETOOBIG);
+	assert_string_equal(err.msg, "cfg.yaml is larger than 99 bytes");
+	close(p[0]);
+	al_buf_release(&b);
+}
+
+static void
 test_err_set_escapes_control_characters(void **state)
 {
 	struct al_err err;
@@ -241,6 +271,7 @@ main(void)
 		cmocka_unit_test(test_parse_int_checks_range),
 		cmocka_unit_test(test_secret_read_fd_refuses_oversize),
 		cmocka_unit_test(test_fs_check_private_names_path_and_mode),
+		cmocka_unit_test(test_buf_read_fd_reads_to_eof_within_max),
 		cmocka_unit_test(test_err_set_escapes_control_characters),
 	};
 
