@@ -124,8 +124,11 @@ int	audit_append(struct audit_log *log, const struct audit_event *ev,
 	    uint64_t *seq, struct al_err *err) AL_WUR;
 
 /*
- * Append ev without waiting for the disk: the line is written (visible to
- * readers) but not yet durable.  Thread-safe.
+ * Queue ev without waiting for the disk: the line is chained now and
+ * written, with every other queued line in one write, by the next
+ * audit_sync (or audit_append, or audit_close).  Until then the log stays
+ * locked against other processes' appends, so sync soon (an event loop: at
+ * the end of each turn).  Thread-safe.
  */
 int	audit_append_nosync(struct audit_log *log, const struct audit_event *ev,
 	    uint64_t *seq, struct al_err *err) AL_WUR;

@@ -97,6 +97,24 @@ int	al_secret_from(const void *p, size_t n, struct al_secret **out) AL_WUR;
 int	al_secret_read_fd(int fd, size_t max, struct al_secret **out,
 	    struct al_err *err) AL_WUR;
 
+/*
+ * A pool of guarded blocks of one size, for short-lived values on a hot path.
+ * A secret taken from it is in guarded memory like any other, but stays
+ * readable until freed (open and close do nothing) and al_secret_free wipes
+ * its block and keeps it (up to keep idle blocks) instead of unmapping it.
+ * A request larger than the block gets an ordinary secret.  Not thread-safe:
+ * one pool per thread.  al_secret_pool_free may run while secrets are still
+ * lent; the pool goes when the last one comes back.
+ */
+struct al_secret_pool;
+
+int	al_secret_pool_new(size_t block, size_t keep,
+	    struct al_secret_pool **out) AL_WUR;
+void	al_secret_pool_free(struct al_secret_pool *pool);
+/* A new open secret of capacity cap, length 0; pool may be NULL. */
+int	al_secret_pool_take(struct al_secret_pool *pool, size_t cap,
+	    struct al_secret **out) AL_WUR;
+
 /* ---- parsing ----------------------------------------------------------- */
 
 /* Parse a decimal integer in [min, max]; field names the input in errors. */

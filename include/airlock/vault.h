@@ -157,6 +157,12 @@ int	vault_secret_read(struct vault *v, const char *name,
 	    struct al_secret **value, struct vault_meta *meta,
 	    struct al_err *err) AL_WUR;
 
+/*
+ * Take the guarded memory of values read from now on from pool (NULL: a new
+ * guarded allocation each).  The broker reads one per use; see base.h.
+ */
+void	vault_set_value_pool(struct vault *v, struct al_secret_pool *pool);
+
 /* Replace the value: version + 1, last rotated = now, status active. */
 int	vault_secret_rotate(struct vault *v, const char *name,
 	    struct al_secret *value, struct al_err *err) AL_WUR;

@@ -7,6 +7,11 @@
  * lock is never taken while the head lock is held, except in audit_open,
  * which takes the log lock first.
  *
+ * Queued lines (audit_append_nosync) are chained and kept in memory, the
+ * flock held from the first of them until the next sync writes them all
+ * with one write(2): a busy broker pays for the lock, the catch-up and the
+ * write once per batch instead of once per line.
+ *
  * The derived keys live in guarded memory (locked, guard pages, wiped on
  * close).  Unlike a secret value they stay readable while the log is open:
  * they are used on every append, and switching page protection twice per
@@ -48,7 +53,13 @@ struct audit_log {
 	int			 failed;	/* a write or sync failed */
 	int			 sync_ok;	/* mu and cv initialised */
 	struct al_buf		 line;
+	int			 queuing;	/* flock held, lines in pend */
+	uint64_t		 pend_off;	/* where pend goes in the file */
+	struct al_buf		 pend;		/* queued lines, not written */
 };
+
+/* Past this many queued bytes the batch is written at the next append. */
+#define PEND_FLUSH	(256 * 1024)
 
 static int
 lock_fd(int fd, int op)
@@ -119,11 +130,12 @@ open_private(const char *path, int flags, int *out, int *created,
 }
 
 /*
- * Build ev as the next line and write it.  The caller holds the mutex and
- * the log's flock and has caught up with the file.
+ * Build ev as the next line and write it, or with queue append it to the
+ * batch in memory.  The caller holds the mutex and the log's flock and has
+ * caught up with the file (and written any batch first unless queueing).
  */
 static int
-write_event(struct audit_log *log, const struct audit_event *ev,
+write_event(struct audit_log *log, const struct audit_event *ev, int queue,
     uint64_t *seq, struct al_err *err)
 {
 	unsigned char mac[AUDIT_MAC_LEN];
@@ -134,7 +146,12 @@ write_event(struct audit_log *log, const struct audit_event *ev,
 	    log->mac, mac, err);
 	if (rc != 0)
 		return rc;
-	if (write_all(log->fd, log->line.data, log->line.len) != 0) {
+	if (queue) {
+		if (al_buf_append(&log->pend, log->line.data,
+		    log->line.len) != 0)
+			return al_err_set(err, AL_ENOMEM, "out of memory "
+			    "queueing an audit line");
+	} else if (write_all(log->fd, log->line.data, log->line.len) != 0) {
 		rc = al_err_set(err, AL_EIO, "cannot write the audit log %s: "
 		    "%s", log->path, strerror(errno));
 		/* Take back a partial line; if even that fails, stop. */
@@ -231,7 +248,7 @@ cut_tail(struct audit_log *log, uint64_t off, struct al_err *err)
 	ev.reason = "bytes at the end of the log did not extend the chain "
 	    "(a line torn by a crash, or unsynced lines lost): cut and saved";
 	ev.detail = detail;
-	if ((rc = write_event(log, &ev, NULL, err)) != 0)
+	if ((rc = write_event(log, &ev, 0, NULL, err)) != 0)
 		goto out;
 	if (fdatasync(log->fd) != 0) {
 		log->failed = 1;
@@ -423,6 +440,7 @@ audit_open(const char *path, struct al_secret *key,
 	log->fd = log->hfd = -1;
 	log->clock = clock;
 	al_buf_init(&log->line, AUDIT_LINE_MAX + 1, 0);
+	al_buf_init(&log->pend, PEND_FLUSH + AUDIT_LINE_MAX + 1, 0);
 	if (pthread_mutex_init(&log->mu, NULL) != 0) {
 		rc = al_err_set(err, AL_ESYS, "cannot create a mutex");
 		goto out;
@@ -507,11 +525,45 @@ out:
 	return rc;
 }
 
+/*
+ * Write the queued lines and let other processes append again.  A failed
+ * write is taken back (the file cut where the batch began) and the log
+ * refuses everything after: the chain in memory already counts the lines.
+ */
+static int
+flush_pending(struct audit_log *log, struct al_err *err)
+{
+	int rc = 0;
+
+	if (!log->queuing)
+		return 0;
+	if (log->pend.len > 0 && write_all(log->fd, log->pend.data,
+	    log->pend.len) != 0) {
+		rc = al_err_set(err, AL_EIO, "cannot write the audit log %s: "
+		    "%s", log->path, strerror(errno));
+		if (ftruncate(log->fd, (off_t)log->pend_off) != 0)
+			rc = al_err_set(err, AL_EIO, "cannot write the audit "
+			    "log %s, nor take back a partial write: %s",
+			    log->path, strerror(errno));
+		log->failed = 1;
+	}
+	al_buf_reset(&log->pend);
+	log->queuing = 0;
+	(void)lock_fd(log->fd, LOCK_UN);
+	return rc;
+}
+
 void
 audit_close(struct audit_log *log)
 {
 	if (log == NULL)
 		return;
+	if (log->sync_ok) {
+		(void)pthread_mutex_lock(&log->mu);
+		(void)flush_pending(log, NULL);
+		(void)pthread_mutex_unlock(&log->mu);
+	}
+	al_buf_release(&log->pend);
 	if (log->fd >= 0)
 		(void)close(log->fd);
 	if (log->hfd >= 0)
@@ -526,10 +578,14 @@ audit_close(struct audit_log *log)
 	free(log);
 }
 
-/* Append under the mutex: flock, catch up, write, unlock. */
+/*
+ * Append under the mutex: flock and catch up (unless a batch already holds
+ * the lock), then write and unlock, or with queue add to the batch and keep
+ * the lock until flush_pending.
+ */
 static int
 append_locked(struct audit_log *log, const struct audit_event *ev,
-    uint64_t *seq, struct al_err *err)
+    int queue, uint64_t *seq, struct al_err *err)
 {
 	int rc;
 
@@ -537,12 +593,25 @@ append_locked(struct audit_log *log, const struct audit_event *ev,
 		return al_err_set(err, AL_EIO, "the audit log %s failed earlier "
 		    "(a write or sync error); nothing more is recorded until it "
 		    "is reopened", log->path);
-	if (lock_fd(log->fd, LOCK_EX) != 0)
-		return al_err_set(err, AL_ESYS, "cannot lock %s: %s",
-		    log->path, strerror(errno));
-	if ((rc = catch_up(log, err)) == 0)
-		rc = write_event(log, ev, seq, err);
-	(void)lock_fd(log->fd, LOCK_UN);
+	if (log->queuing && (!queue || log->pend.len >= PEND_FLUSH) &&
+	    (rc = flush_pending(log, err)) != 0)
+		return rc;
+	if (!log->queuing) {
+		if (lock_fd(log->fd, LOCK_EX) != 0)
+			return al_err_set(err, AL_ESYS, "cannot lock %s: %s",
+			    log->path, strerror(errno));
+		if ((rc = catch_up(log, err)) != 0) {
+			(void)lock_fd(log->fd, LOCK_UN);
+			return rc;
+		}
+		if (queue) {
+			log->queuing = 1;
+			log->pend_off = log->end;
+		}
+	}
+	rc = write_event(log, ev, queue, seq, err);
+	if (!queue)
+		(void)lock_fd(log->fd, LOCK_UN);
 	return rc;
 }
 
@@ -558,6 +627,8 @@ sync_to(struct audit_log *log, uint64_t target, struct al_err *err)
 	char slot[HEAD_SLOT_LEN];
 	int rc, e;
 
+	if ((rc = flush_pending(log, err)) != 0)
+		return rc;
 	while (log->synced < target) {
 		if (log->failed)
 			return al_err_set(err, AL_EIO, "the audit log %s could "
@@ -606,7 +677,7 @@ audit_append(struct audit_log *log, const struct audit_event *ev,
 	if (seq != NULL)
 		*seq = 0;
 	(void)pthread_mutex_lock(&log->mu);
-	if ((rc = append_locked(log, ev, &mine, err)) == 0)
+	if ((rc = append_locked(log, ev, 0, &mine, err)) == 0)
 		rc = sync_to(log, mine, err);
 	(void)pthread_mutex_unlock(&log->mu);
 	if (rc == 0 && seq != NULL)
@@ -623,7 +694,7 @@ audit_append_nosync(struct audit_log *log, const struct audit_event *ev,
 	if (seq != NULL)
 		*seq = 0;
 	(void)pthread_mutex_lock(&log->mu);
-	rc = append_locked(log, ev, seq, err);
+	rc = append_locked(log, ev, 1, seq, err);
 	(void)pthread_mutex_unlock(&log->mu);
 	return rc;
 }

@@ -2,6 +2,12 @@
  * Secret values in libsodium guarded memory.  The bytes are PROT_NONE except
  * while a caller has them open, so a stray read (or a heap overflow elsewhere)
  * faults instead of leaking, and sodium_free wipes them.
+ *
+ * A pool keeps guarded blocks of one size for short-lived values on a hot
+ * path: a block is wiped when its secret is freed and lent again, so taking
+ * and returning one changes no mapping (on a virtual machine each mprotect
+ * or munmap is a TLB shootdown across CPUs, the broker's main cost).  Pooled
+ * secrets stay readable for their short life; open and close do not toggle.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,9 +19,19 @@
 #include "airlock/base.h"
 
 struct al_secret {
-	unsigned char	*p;
-	size_t		 len;
-	size_t		 cap;
+	unsigned char		*p;
+	size_t			 len;
+	size_t			 cap;
+	struct al_secret_pool	*pool;		/* lent by this pool, or NULL */
+};
+
+struct al_secret_pool {
+	size_t		  block;	/* capacity of every block */
+	size_t		  keep;		/* at most this many idle blocks */
+	size_t		  nidle;
+	size_t		  lent;		/* secrets out on loan */
+	int		  closed;	/* al_secret_pool_free was called */
+	unsigned char	**idle;		/* wiped blocks, readable */
 };
 
 int
@@ -36,27 +52,114 @@ al_secret_new(size_t cap, struct al_secret **out)
 	return 0;
 }
 
+static void
+pool_destroy(struct al_secret_pool *pool)
+{
+	size_t i;
+
+	for (i = 0; i < pool->nidle; i++)
+		sodium_free(pool->idle[i]);
+	free(pool->idle);
+	free(pool);
+}
+
+/* Take a pooled secret back: wipe its block and keep it, or free it. */
+static void
+pool_return(struct al_secret *s)
+{
+	struct al_secret_pool *pool = s->pool;
+
+	pool->lent--;
+	sodium_memzero(s->p, pool->block);
+	if (!pool->closed && pool->nidle < pool->keep)
+		pool->idle[pool->nidle++] = s->p;
+	else
+		sodium_free(s->p);
+	if (pool->closed && pool->lent == 0)
+		pool_destroy(pool);
+}
+
 void
 al_secret_free(struct al_secret *s)
 {
 	if (s == NULL)
 		return;
-	(void)sodium_mprotect_readwrite(s->p);
-	sodium_free(s->p);
+	if (s->pool != NULL)
+		pool_return(s);
+	else {
+		(void)sodium_mprotect_readwrite(s->p);
+		sodium_free(s->p);
+	}
 	free(s);
 }
 
 unsigned char *
 al_secret_open(struct al_secret *s)
 {
-	(void)sodium_mprotect_readwrite(s->p);
+	if (s->pool == NULL)
+		(void)sodium_mprotect_readwrite(s->p);
 	return s->p;
 }
 
 void
 al_secret_close(struct al_secret *s)
 {
-	(void)sodium_mprotect_noaccess(s->p);
+	if (s->pool == NULL)
+		(void)sodium_mprotect_noaccess(s->p);
+}
+
+int
+al_secret_pool_new(size_t block, size_t keep, struct al_secret_pool **out)
+{
+	struct al_secret_pool *pool;
+
+	*out = NULL;
+	if (block == 0 || keep == 0)
+		return AL_EINVAL;
+	if ((pool = calloc(1, sizeof(*pool))) == NULL)
+		return AL_ENOMEM;
+	if ((pool->idle = calloc(keep, sizeof(*pool->idle))) == NULL) {
+		free(pool);
+		return AL_ENOMEM;
+	}
+	pool->block = block;
+	pool->keep = keep;
+	*out = pool;
+	return 0;
+}
+
+void
+al_secret_pool_free(struct al_secret_pool *pool)
+{
+	if (pool == NULL)
+		return;
+	pool->closed = 1;
+	if (pool->lent == 0)
+		pool_destroy(pool);
+}
+
+int
+al_secret_pool_take(struct al_secret_pool *pool, size_t cap,
+    struct al_secret **out)
+{
+	struct al_secret *s;
+
+	*out = NULL;
+	if (pool == NULL || cap > pool->block)
+		return al_secret_new(cap, out);
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return AL_ENOMEM;
+	if (pool->nidle > 0)
+		s->p = pool->idle[--pool->nidle];
+	else if ((s->p = sodium_malloc(pool->block)) == NULL) {
+		free(s);
+		return AL_ENOMEM;
+	}
+	s->cap = cap;
+	s->pool = pool;
+	pool->lent++;
+	*out = s;
+	return 0;
 }
 
 size_t

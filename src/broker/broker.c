@@ -12,6 +12,12 @@
 
 /* Settled approvals stay visible to long polls this long (seconds). */
 #define APPROVAL_KEEP_SETTLED	600
+/*
+ * Values up to a page come from a pool of guarded blocks (most tokens fit);
+ * enough idle blocks for every release of a busy turn.
+ */
+#define VALUE_POOL_BLOCK	4096
+#define VALUE_POOL_KEEP		256
 
 void
 broker_log(struct broker *b, const char *fmt, ...)
@@ -52,6 +58,12 @@ broker_new(const struct broker_config *cfg, struct vault *v,
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	}
 	b->vault = v;
+	if (al_secret_pool_new(VALUE_POOL_BLOCK, VALUE_POOL_KEEP,
+	    &b->values) != 0) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	vault_set_value_pool(v, b->values);
 	b->clock = cfg->clock ? cfg->clock : al_clock_system();
 	b->log_fd = cfg->log_fd;
 	b->owner = geteuid();
@@ -132,6 +144,7 @@ broker_free(struct broker *b)
 	al_secret_free(b->audit_key);
 	policy_free(b->policy);
 	vault_close(b->vault);
+	al_secret_pool_free(b->values);
 	free(b);
 }
 

@@ -104,6 +104,7 @@ struct broker {
 	struct policy		*policy;
 	struct audit_log	*audit;
 	struct al_secret	*audit_key;
+	struct al_secret_pool	*values;	/* memory of values released */
 	struct approval_list	 approvals;
 	struct broker_metrics	 metrics;
 	int64_t			 started;

@@ -200,7 +200,7 @@ client_open(const struct client_opts *o, struct client **out,
 	}
 	if ((rc = client_connect(cl, err)) != 0)
 		goto out;
-	rc = client_call(cl, "GET", API_HEALTH, NULL, NULL, NULL, NULL, &h,
+	rc = client_call(cl, "GET", API_HEALTH, NULL, NULL, NULL, &h,
 	    err);
 	if (rc == AL_EUNAVAIL) {
 		if ((rc = client_autostart(cl, err)) != 0)
@@ -208,7 +208,7 @@ client_open(const struct client_opts *o, struct client **out,
 		/* Ready was signalled; a lost race may need a moment more. */
 		deadline = mono_ms() + START_TIMEOUT_MS;
 		do {
-			rc = client_call(cl, "GET", API_HEALTH, NULL, NULL, NULL,
+			rc = client_call(cl, "GET", API_HEALTH, NULL, NULL,
 			    NULL, &h, err);
 			if (rc != AL_EUNAVAIL)
 				break;

@@ -16,11 +16,17 @@
 
 #define JSON_REPLY_MAX	(8 * 1024 * 1024)
 
-/* Where a reply body goes: a JSON buffer, or guarded memory for a value. */
+/*
+ * Where a reply body goes: a JSON buffer, or guarded memory for a value,
+ * allocated at the first byte to the announced length and kept open until
+ * the transfer ends (one allocation and one close per value).
+ */
 struct sink {
 	struct al_buf		*json;
+	int			 want_value;
 	struct al_secret	*value;
 	size_t			 value_len;
+	size_t			 clen;		/* Content-Length, 0: unknown */
 	int			 overflow;
 	char			 ctype[64];
 };
@@ -30,18 +36,19 @@ on_data(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct sink *s = arg;
 	size_t n = size * nmemb;
-	unsigned char *dst;
 
-	if (s->value != NULL) {
+	if (s->want_value) {
+		if (s->value == NULL && al_secret_new(s->clen > 0 &&
+		    s->clen <= API_VALUE_MAX ? s->clen : API_VALUE_MAX,
+		    &s->value) != 0)
+			return 0;
 		if (n > al_secret_cap(s->value) - s->value_len) {
 			s->overflow = 1;
 			return 0;	/* aborts the transfer */
 		}
-		dst = al_secret_open(s->value);
-		memcpy(dst + s->value_len, p, n);
+		memcpy(al_secret_open(s->value) + s->value_len, p, n);
 		s->value_len += n;
 		al_secret_set_len(s->value, s->value_len);
-		al_secret_close(s->value);
 		return n;
 	}
 	if (al_buf_append(s->json, p, n) != 0) {
@@ -56,8 +63,17 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct sink *s = arg;
 	size_t n = size * nmemb, k = strlen("content-type:");
-	size_t i, len;
+	size_t i, len, kl = strlen("content-length:");
+	unsigned long long cl;
+	char num[24];
 
+	if (n > kl && n - kl < sizeof(num) &&
+	    strncasecmp(p, "content-length:", kl) == 0) {
+		memcpy(num, p + kl, n - kl);
+		num[n - kl] = '\0';
+		if (sscanf(num, "%llu", &cl) == 1)
+			s->clen = cl <= SIZE_MAX ? (size_t)cl : SIZE_MAX;
+	}
 	if (n > k && strncasecmp(p, "content-type:", k) == 0) {
 		p += k;
 		len = n - k;
@@ -116,8 +132,8 @@ error_from(long status, json_t *j, struct al_err *err)
 
 int
 client_call(struct client *cl, const char *method, const char *path,
-    json_t *body, struct al_secret *value, size_t *value_len, long *status,
-    json_t **out, struct al_err *err)
+    json_t *body, struct al_secret **value, long *status, json_t **out,
+    struct al_err *err)
 {
 	struct curl_slist *hdr = NULL;
 	struct al_buf reply;
@@ -134,7 +150,9 @@ client_call(struct client *cl, const char *method, const char *path,
 	al_buf_init(&reply, JSON_REPLY_MAX, 0);
 	memset(&s, 0, sizeof(s));
 	s.json = &reply;
-	s.value = value;
+	s.want_value = value != NULL;
+	if (value)
+		*value = NULL;
 	ebuf[0] = '\0';
 	if (snprintf(url, sizeof(url), "http://airlock%s", path) >=
 	    (int)sizeof(url)) {
@@ -192,17 +210,21 @@ client_call(struct client *cl, const char *method, const char *path,
 			    "of type '%.40s'", s.ctype);
 			goto out;
 		}
-		*value_len = s.value_len;
+		if (s.value == NULL && (rc = al_secret_new(0, &s.value)) != 0) {
+			rc = al_err_set(err, rc, "cannot allocate guarded "
+			    "memory");
+			goto out;
+		}
+		al_secret_close(s.value);
+		*value = s.value;
+		s.value = NULL;
 		rc = 0;
 		goto out;
 	}
-	if (value != NULL) {
+	if (s.value != NULL) {
 		/* An error reply went into the value sink: re-read as JSON. */
-		unsigned char *p = al_secret_open(value);
-
-		rc = al_buf_append(&reply, p, s.value_len);
-		sodium_memzero(p, s.value_len);
-		al_secret_close(value);
+		rc = al_buf_append(&reply, al_secret_open(s.value),
+		    s.value_len);
 		if (rc != 0) {
 			rc = al_err_set(err, AL_EPROTO, "malformed reply");
 			goto out;
@@ -229,6 +251,7 @@ client_call(struct client *cl, const char *method, const char *path,
 	}
 	rc = 0;
 out:
+	al_secret_free(s.value);	/* wipes what did not reach *value */
 	json_decref(j);
 	curl_slist_free_all(hdr);
 	free(payload);

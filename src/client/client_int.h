@@ -17,13 +17,14 @@ struct client {
 int	client_connect(struct client *cl, struct al_err *err) AL_WUR;
 /*
  * One request.  body (may be NULL) is sent as JSON.  With value set, a 200
- * reply must be the raw value and goes into it (length in *value_len);
- * otherwise the JSON reply goes to *out (may be NULL).  HTTP errors become
- * AL_E codes with the broker's message.
+ * reply must be the raw value: it goes straight into new guarded memory
+ * sized by its Content-Length (at most API_VALUE_MAX), returned closed in
+ * *value; otherwise the JSON reply goes to *out (may be NULL).  HTTP errors
+ * become AL_E codes with the broker's message.
  */
 int	client_call(struct client *cl, const char *method, const char *path,
-	    json_t *body, struct al_secret *value, size_t *value_len,
-	    long *status, json_t **out, struct al_err *err) AL_WUR;
+	    json_t *body, struct al_secret **value, long *status,
+	    json_t **out, struct al_err *err) AL_WUR;
 /* Run `<bin> serve`, wait until it is ready (or failed). */
 int	client_autostart(struct client *cl, struct al_err *err) AL_WUR;
 

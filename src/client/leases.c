@@ -83,7 +83,7 @@ client_lease_request(struct client *cl, const struct client_lease_req *r,
 	if (body == NULL)
 		return al_err_set(err, AL_EINVAL, "secret, task or intent is "
 		    "not valid UTF-8");
-	rc = client_call(cl, "POST", API_LEASES, body, NULL, NULL, &status,
+	rc = client_call(cl, "POST", API_LEASES, body, NULL, &status,
 	    &reply, err);
 	json_decref(body);
 	if (rc != 0)
@@ -134,7 +134,7 @@ client_approval_wait(struct client *cl, const char *id, int wait_s,
 		(void)snprintf(path, sizeof(path), "%s/%s?wait=%d",
 		    API_APPROVALS, id, left);
 		cl->timeout_ms = (left + 10) * 1000;
-		rc = client_call(cl, "GET", path, NULL, NULL, NULL, NULL,
+		rc = client_call(cl, "GET", path, NULL, NULL, NULL,
 		    &reply, err);
 		cl->timeout_ms = saved;
 		if (rc != 0)
@@ -159,9 +159,7 @@ int
 client_lease_value(struct client *cl, const char *id,
     struct al_secret **value, struct al_err *err)
 {
-	struct al_secret *v = NULL;
 	char path[128];
-	size_t len = 0;
 	int rc;
 
 	*value = NULL;
@@ -169,16 +167,7 @@ client_lease_value(struct client *cl, const char *id,
 		return rc;
 	(void)snprintf(path, sizeof(path), "%s/%s%s", API_LEASES, id,
 	    API_VALUE_SUFFIX);
-	if ((rc = al_secret_new(API_VALUE_MAX, &v)) != 0)
-		return al_err_set(err, rc, "cannot allocate guarded memory");
-	al_secret_close(v);
-	rc = client_call(cl, "GET", path, NULL, v, &len, NULL, NULL, err);
-	if (rc != 0) {
-		al_secret_free(v);
-		return rc;
-	}
-	*value = v;
-	return 0;
+	return client_call(cl, "GET", path, NULL, value, NULL, NULL, err);
 }
 
 int
@@ -193,7 +182,7 @@ client_lease_get(struct client *cl, const char *id, struct client_lease *out,
 	if ((rc = check_id(id, "a lease", err)) != 0)
 		return rc;
 	(void)snprintf(path, sizeof(path), "%s/%s", API_LEASES, id);
-	if ((rc = client_call(cl, "GET", path, NULL, NULL, NULL, NULL, &reply,
+	if ((rc = client_call(cl, "GET", path, NULL, NULL, NULL, &reply,
 	    err)) != 0)
 		return rc;
 	lease_from(json_object_get(reply, API_F_LEASE), out);
@@ -210,7 +199,7 @@ client_lease_revoke(struct client *cl, const char *id, struct al_err *err)
 	if ((rc = check_id(id, "a lease", err)) != 0)
 		return rc;
 	(void)snprintf(path, sizeof(path), "%s/%s", API_LEASES, id);
-	return client_call(cl, "DELETE", path, NULL, NULL, NULL, NULL, NULL,
+	return client_call(cl, "DELETE", path, NULL, NULL, NULL, NULL,
 	    err);
 }
 
@@ -224,7 +213,7 @@ client_lease_revoke_task(struct client *cl, const char *task, size_t *n,
 	*n = 0;
 	if (body == NULL)
 		return al_err_set(err, AL_EINVAL, "task is not valid UTF-8");
-	rc = client_call(cl, "POST", API_LEASES_REVOKE, body, NULL, NULL, NULL,
+	rc = client_call(cl, "POST", API_LEASES_REVOKE, body, NULL, NULL,
 	    &reply, err);
 	json_decref(body);
 	if (rc == 0)
@@ -264,7 +253,7 @@ get_member(struct client *cl, const char *path, const char *member,
 	int rc;
 
 	*out = NULL;
-	if ((rc = client_call(cl, "GET", path, NULL, NULL, NULL, NULL, &reply,
+	if ((rc = client_call(cl, "GET", path, NULL, NULL, NULL, &reply,
 	    err)) != 0)
 		return rc;
 	if (member == NULL) {
@@ -305,7 +294,7 @@ decide(struct client *cl, const char *id, const char *suffix, json_t *body,
 		return rc;
 	(void)snprintf(path, sizeof(path), "%s/%s%s", API_APPROVALS, id,
 	    suffix);
-	if ((rc = client_call(cl, "POST", path, body, NULL, NULL, NULL, &reply,
+	if ((rc = client_call(cl, "POST", path, body, NULL, NULL, &reply,
 	    err)) != 0)
 		return rc;
 	*out = json_incref(json_object_get(reply, API_F_APPROVAL));

@@ -224,6 +224,12 @@ vault_secret_list(struct vault *v, struct vault_meta **out, size_t *n,
 	return v->ops->row_list(v->store, out, n, err);
 }
 
+void
+vault_set_value_pool(struct vault *v, struct al_secret_pool *pool)
+{
+	v->pool = pool;
+}
+
 int
 vault_secret_read(struct vault *v, const char *name, struct al_secret **value,
     struct vault_meta *meta, struct al_err *err)
@@ -246,7 +252,7 @@ vault_secret_read(struct vault *v, const char *name, struct al_secret **value,
 		    "corrupted or was tampered with", name);
 		goto out;
 	}
-	if ((rc = al_secret_new(r.ctlen - ABYTES, &s)) != 0) {
+	if ((rc = al_secret_pool_take(v->pool, r.ctlen - ABYTES, &s)) != 0) {
 		rc = al_err_set(err, rc, "cannot allocate guarded memory");
 		goto out;
 	}

@@ -23,6 +23,7 @@ struct vault {
 	unsigned char		 vault_id[STORE_ID_LEN];
 	enum vault_key_kind	 kind;
 	struct al_secret	*dek;		/* NULL until unlocked */
+	struct al_secret_pool	*pool;		/* for values read, or NULL */
 };
 
 /* A master key in guarded memory, with the id of its wrap. */

@@ -188,6 +188,47 @@ test_secret_read_fd_refuses_oversize(void **state)
 	al_secret_free(NULL);
 }
 
+/* A returned block is wiped and lent again; big requests bypass the pool. */
+static void
+test_secret_pool_reuses_wiped_blocks(void **state)
+{
+	struct al_secret_pool *pool;
+	struct al_secret *a, *b, *big, *c;
+	unsigned char *pa, zero[64] = { 0 };
+
+	(void)state;
+	assert_int_equal(al_secret_pool_new(0, 4, &pool), AL_EINVAL);
+	assert_int_equal(al_secret_pool_new(64, 1, &pool), 0);
+	assert_int_equal(al_secret_pool_take(pool, 10, &a), 0);
+	assert_int_equal(al_secret_cap(a), 10);
+	pa = al_secret_open(a);
+	memset(pa, 'k', 64);
+	al_secret_set_len(a, 10);
+	al_secret_close(a);
+	/* Pooled secrets stay readable after close. */
+	assert_int_equal(pa[3], 'k');
+	al_secret_free(a);
+	assert_int_equal(al_secret_pool_take(pool, 64, &b), 0);
+	assert_ptr_equal(al_secret_open(b), pa);
+	assert_memory_equal(pa, zero, sizeof(zero));
+	assert_int_equal(al_secret_len(b), 0);
+	/* Larger than a block: an ordinary guarded secret. */
+	assert_int_equal(al_secret_pool_take(pool, 65, &big), 0);
+	assert_int_equal(al_secret_cap(big), 65);
+	assert_ptr_not_equal(al_secret_open(big), pa);
+	al_secret_close(big);
+	al_secret_free(big);
+	/* With the idle slot taken, a second loan maps a new block. */
+	assert_int_equal(al_secret_pool_take(pool, 8, &c), 0);
+	assert_ptr_not_equal(al_secret_open(c), pa);
+	/* The pool may go first; the loans free it when they come back. */
+	al_secret_pool_free(pool);
+	al_secret_free(b);
+	al_secret_free(c);
+	assert_int_equal(al_secret_pool_take(NULL, 5, &a), 0);
+	al_secret_free(a);
+}
+
 static void
 test_fs_check_private_names_path_and_mode(void **state)
 {
@@ -270,6 +311,7 @@ main(void)
 		cmocka_unit_test(test_format_duration_is_shortest),
 		cmocka_unit_test(test_parse_int_checks_range),
 		cmocka_unit_test(test_secret_read_fd_refuses_oversize),
+		cmocka_unit_test(test_secret_pool_reuses_wiped_blocks),
 		cmocka_unit_test(test_fs_check_private_names_path_and_mode),
 		cmocka_unit_test(test_buf_read_fd_reads_to_eof_within_max),
 		cmocka_unit_test(test_err_set_escapes_control_characters),
