@@ -158,10 +158,15 @@ int	vault_secret_read(struct vault *v, const char *name,
 	    struct al_err *err) AL_WUR;
 
 /*
- * Take the guarded memory of values read from now on from pool (NULL: a new
- * guarded allocation each).  The broker reads one per use; see base.h.
+ * Busy mode, for a long-running reader such as the broker (one read per
+ * use of a lease): values read from now on take their guarded memory from
+ * pool (see base.h), and the data key stays readable between reads instead
+ * of being switched to PROT_NONE and back each time.  Both keep their
+ * guard pages, mlock and exclusion from core dumps; what busy mode gives up
+ * is the fault on a stray read between uses, for two page-protection
+ * changes per read (each a TLB shootdown on every CPU).
  */
-void	vault_set_value_pool(struct vault *v, struct al_secret_pool *pool);
+void	vault_set_busy(struct vault *v, struct al_secret_pool *pool);
 
 /* Replace the value: version + 1, last rotated = now, status active. */
 int	vault_secret_rotate(struct vault *v, const char *name,

@@ -23,6 +23,7 @@ struct al_secret {
 	size_t			 len;
 	size_t			 cap;
 	struct al_secret_pool	*pool;		/* lent by this pool, or NULL */
+	int			 readable;	/* open: skip a second mprotect */
 };
 
 struct al_secret_pool {
@@ -48,6 +49,7 @@ al_secret_new(size_t cap, struct al_secret **out)
 		free(s);
 		return AL_ENOMEM;
 	}
+	s->readable = 1;
 	*out = s;
 	return 0;
 }
@@ -96,16 +98,18 @@ al_secret_free(struct al_secret *s)
 unsigned char *
 al_secret_open(struct al_secret *s)
 {
-	if (s->pool == NULL)
-		(void)sodium_mprotect_readwrite(s->p);
+	if (s->pool == NULL && !s->readable &&
+	    sodium_mprotect_readwrite(s->p) == 0)
+		s->readable = 1;
 	return s->p;
 }
 
 void
 al_secret_close(struct al_secret *s)
 {
-	if (s->pool == NULL)
-		(void)sodium_mprotect_noaccess(s->p);
+	if (s->pool == NULL && s->readable &&
+	    sodium_mprotect_noaccess(s->p) == 0)
+		s->readable = 0;
 }
 
 int

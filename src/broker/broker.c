@@ -63,7 +63,7 @@ broker_new(const struct broker_config *cfg, struct vault *v,
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	vault_set_value_pool(v, b->values);
+	vault_set_busy(v, b->values);
 	b->clock = cfg->clock ? cfg->clock : al_clock_system();
 	b->log_fd = cfg->log_fd;
 	b->owner = geteuid();

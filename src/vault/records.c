@@ -125,7 +125,7 @@ row_seal(struct vault *v, struct store_row *r, struct al_secret *value,
 	    al_secret_open(value), len, ad, adlen, NULL, r->nonce,
 	    al_secret_open(v->dek));
 	al_secret_close(value);
-	al_secret_close(v->dek);
+	vault_dek_done(v);
 	return 0;
 }
 
@@ -225,9 +225,17 @@ vault_secret_list(struct vault *v, struct vault_meta **out, size_t *n,
 }
 
 void
-vault_set_value_pool(struct vault *v, struct al_secret_pool *pool)
+vault_set_busy(struct vault *v, struct al_secret_pool *pool)
 {
 	v->pool = pool;
+	v->busy = 1;
+}
+
+void
+vault_dek_done(struct vault *v)
+{
+	if (!v->busy)
+		al_secret_close(v->dek);
 }
 
 int
@@ -260,7 +268,7 @@ vault_secret_read(struct vault *v, const char *name, struct al_secret **value,
 	rc = crypto_aead_xchacha20poly1305_ietf_decrypt(al_secret_open(s),
 	    NULL, NULL, r.ct, r.ctlen, ad, adlen, r.nonce,
 	    al_secret_open(v->dek));
-	al_secret_close(v->dek);
+	vault_dek_done(v);
 	al_secret_set_len(s, r.ctlen - ABYTES);
 	al_secret_close(s);
 	if (rc != 0) {

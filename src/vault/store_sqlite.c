@@ -19,9 +19,16 @@
 #define BUSY_TIMEOUT_MS	15000
 #define SCHEMA_VERSION	"1"
 
+/* Statements are prepared once and kept, keyed by their SQL's address. */
+#define STMT_CACHE	16
+
 struct sqlite_store {
-	sqlite3	*db;
-	char	 path[PATH_MAX];
+	sqlite3		*db;
+	char		 path[PATH_MAX];
+	struct {
+		const char	*sql;
+		sqlite3_stmt	*st;
+	}		 cache[STMT_CACHE];
 };
 
 static const char schema_sql[] =
@@ -69,9 +76,12 @@ static void
 sq_close(void *p)
 {
 	struct sqlite_store *s = p;
+	size_t i;
 
 	if (s == NULL)
 		return;
+	for (i = 0; i < STMT_CACHE; i++)
+		sqlite3_finalize(s->cache[i].st);
 	(void)sqlite3_close_v2(s->db);
 	free(s);
 }
@@ -170,14 +180,46 @@ sq_rollback(void *p)
 		(void)sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
 }
 
+/*
+ * The statement for sql (a string literal), prepared on first use and
+ * kept; give it back with done().  A broker reads a secret per use: parsing
+ * the SQL each time would cost more than the read.
+ */
 static int
 prepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **st,
     struct al_err *err)
 {
+	size_t i;
+
 	*st = NULL;
-	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+	for (i = 0; i < STMT_CACHE && s->cache[i].sql != NULL; i++)
+		if (s->cache[i].sql == sql) {
+			*st = s->cache[i].st;
+			return 0;
+		}
+	if (sqlite3_prepare_v3(s->db, sql, -1, i < STMT_CACHE ?
+	    SQLITE_PREPARE_PERSISTENT : 0, st, NULL) != SQLITE_OK)
 		return db_err(s, err, "cannot prepare a query");
+	if (i < STMT_CACHE) {
+		s->cache[i].sql = sql;
+		s->cache[i].st = *st;
+	}
 	return 0;
+}
+
+/* Give a statement back: reset and unbound if cached, else finalized. */
+static void
+done(struct sqlite_store *s, sqlite3_stmt *st)
+{
+	size_t i;
+
+	for (i = 0; i < STMT_CACHE && s->cache[i].sql != NULL; i++)
+		if (s->cache[i].st == st) {
+			(void)sqlite3_reset(st);
+			(void)sqlite3_clear_bindings(st);
+			return;
+		}
+	sqlite3_finalize(st);
 }
 
 static int
@@ -202,7 +244,7 @@ sq_meta_get(void *p, const char *key, struct al_buf *out, struct al_err *err)
 		    "missing", key);
 	else
 		rc = db_err(s, err, "cannot read vault metadata");
-	sqlite3_finalize(st);
+	done(s, st);
 	return rc;
 }
 
@@ -221,7 +263,7 @@ sq_meta_put(void *p, const char *key, const void *v, size_t n,
 	(void)sqlite3_bind_blob(st, 2, v, (int)n, SQLITE_STATIC);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 :
 	    db_err(s, err, "cannot write vault metadata");
-	sqlite3_finalize(st);
+	done(s, st);
 	return rc;
 }
 
@@ -278,7 +320,7 @@ sq_wrap_list(void *p, struct store_wrap **out, size_t *n, struct al_err *err)
 	rc = 0;
 out:
 	free(v);
-	sqlite3_finalize(st);
+	done(s, st);
 	return rc;
 }
 
@@ -305,7 +347,7 @@ sq_wrap_put(void *p, const struct store_wrap *w, struct al_err *err)
 	    SQLITE_STATIC);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 :
 	    db_err(s, err, "cannot store the key wrap");
-	sqlite3_finalize(st);
+	done(s, st);
 	return rc;
 }
 
@@ -322,7 +364,7 @@ sq_wrap_prune(void *p, const unsigned char *keep_id, struct al_err *err)
 	(void)sqlite3_bind_blob(st, 1, keep_id, STORE_ID_LEN, SQLITE_STATIC);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 :
 	    db_err(s, err, "cannot remove old key wraps");
-	sqlite3_finalize(st);
+	done(s, st);
 	return rc;
 }
 
@@ -407,7 +449,7 @@ sq_row_get(void *p, const char *name, struct store_row *r,
 		memcpy(r->ct, sqlite3_column_blob(st, 14), r->ctlen);
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	done(s, st);
 	if (rc)
 		store_row_release(r);
 	return rc;
@@ -469,7 +511,7 @@ row_write(struct sqlite_store *s, const char *sql, const struct store_row *r,
 	else
 		rc = db_err(s, err, "cannot store the secret");
 out:
-	sqlite3_finalize(st);
+	done(s, st);
 	free(hosts);
 	free(labels);
 	return rc;
@@ -513,7 +555,7 @@ sq_row_delete(void *p, const char *name, struct al_err *err)
 		rc = db_err(s, err, "cannot remove the secret");
 	else if (sqlite3_changes(s->db) != 1)
 		rc = al_err_set(err, AL_ENOENT, "no secret named '%s'", name);
-	sqlite3_finalize(st);
+	done(s, st);
 	return rc;
 }
 
@@ -558,7 +600,7 @@ sq_row_list(void *p, struct vault_meta **out, size_t *n, struct al_err *err)
 	rc = 0;
 out:
 	vault_meta_list_free(v, cnt);
-	sqlite3_finalize(st);
+	done(s, st);
 	return rc;
 }
 

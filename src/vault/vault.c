@@ -542,7 +542,7 @@ aux_open(struct vault *v, const char *purpose, const struct al_buf *sealed,
 	    NULL, NULL, sealed->data + STORE_NONCE_LEN,
 	    sealed->len - STORE_NONCE_LEN, ad, adlen, sealed->data,
 	    al_secret_open(v->dek));
-	al_secret_close(v->dek);
+	vault_dek_done(v);
 	al_secret_set_len(k, DEK_LEN);
 	al_secret_close(k);
 	if (rc != 0) {
@@ -603,7 +603,7 @@ vault_aux_key(struct vault *v, const char *purpose, struct al_secret **out,
 	(void)crypto_aead_xchacha20poly1305_ietf_encrypt(
 	    sealed + STORE_NONCE_LEN, NULL, al_secret_open(k), DEK_LEN, ad,
 	    adlen, NULL, sealed, al_secret_open(v->dek));
-	al_secret_close(v->dek);
+	vault_dek_done(v);
 	al_secret_close(k);
 	if ((rc = v->ops->meta_put(v->store, mkey, sealed, sizeof(sealed),
 	    err)) != 0 || (rc = v->ops->commit(v->store, err)) != 0) {

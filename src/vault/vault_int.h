@@ -24,6 +24,7 @@ struct vault {
 	enum vault_key_kind	 kind;
 	struct al_secret	*dek;		/* NULL until unlocked */
 	struct al_secret_pool	*pool;		/* for values read, or NULL */
+	int			 busy;		/* see vault_set_busy */
 };
 
 /* A master key in guarded memory, with the id of its wrap. */
@@ -31,6 +32,9 @@ struct master {
 	unsigned char		 key_id[STORE_ID_LEN];
 	struct al_secret	*key;
 };
+
+/* After a use of the data key: make it inaccessible unless busy. */
+void	vault_dek_done(struct vault *v);
 
 /* AL_EINVAL "the vault is locked" unless the data key is unwrapped. */
 int	vault_need_unlocked(const struct vault *v, struct al_err *err);
