@@ -124,11 +124,11 @@ int	audit_append(struct audit_log *log, const struct audit_event *ev,
 	    uint64_t *seq, struct al_err *err) AL_WUR;
 
 /*
- * Queue ev without waiting for the disk: the line is chained now and
- * written, with every other queued line in one write, by the next
- * audit_sync (or audit_append, or audit_close).  Until then the log stays
- * locked against other processes' appends, so sync soon (an event loop: at
- * the end of each turn).  Thread-safe.
+ * Append ev without waiting for the disk: the line is written (visible to
+ * readers) but not yet durable.  The log stays locked against other
+ * processes' appends until the next audit_flush, audit_sync, audit_append
+ * or audit_close, so that a burst of lines pays for the lock once: an
+ * event loop flushes at the end of each turn.  Thread-safe.
  */
 int	audit_append_nosync(struct audit_log *log, const struct audit_event *ev,
 	    uint64_t *seq, struct al_err *err) AL_WUR;
@@ -140,6 +140,13 @@ int	audit_append_nosync(struct audit_log *log, const struct audit_event *ev,
  */
 int	audit_sync(struct audit_log *log, uint64_t *durable,
 	    struct al_err *err) AL_WUR;
+
+/*
+ * End a burst of audit_append_nosync: let other processes append again,
+ * without waiting for the disk (the lines are safe from a crash of this
+ * process, not yet from a power loss).
+ */
+void	audit_flush(struct audit_log *log);
 
 /* Sequence number of the last line this log knows of (0: empty). */
 uint64_t audit_last_seq(struct audit_log *log);

@@ -127,6 +127,14 @@ void	broker_dispatch(struct broker *b, const struct broker_req *req,
 int	broker_sync(struct broker *b, struct al_err *err) AL_WUR;
 
 /*
+ * End of a turn that needs no sync: let other processes append to the
+ * audit log again.  Returns when the oldest change not yet synced was made
+ * (ms since the epoch, 0: none); a loop syncs by then plus a short delay
+ * even when nobody waits.
+ */
+int64_t	broker_flush(struct broker *b);
+
+/*
  * Time-driven work: end leases past their deadline, expire pending
  * approvals.  Returns the next deadline in milliseconds since the epoch
  * (0: none).

@@ -11,7 +11,8 @@
  * an open transaction that lease_table_sync() commits, so a broker can batch
  * many requests behind one commit (group commit).  A commit reaches the
  * kernel at once but is not fsynced: it survives the broker's crash, and
- * the broker's durable record is its audit log, synced before each commit.
+ * the broker's durable record is its audit log, written before each commit
+ * and synced before anything that depends on it is released.
  * When a table is opened, every lease past its expiry is ended, so is every
  * lease bound to a connection (connections do not survive their broker),
  * and so is every live lease if the machine restarted since the table was

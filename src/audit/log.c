@@ -7,10 +7,10 @@
  * lock is never taken while the head lock is held, except in audit_open,
  * which takes the log lock first.
  *
- * Queued lines (audit_append_nosync) are chained and kept in memory, the
- * flock held from the first of them until the next sync writes them all
- * with one write(2): a busy broker pays for the lock, the catch-up and the
- * write once per batch instead of once per line.
+ * Lines appended without sync (audit_append_nosync) are written at once
+ * but the flock is kept from the first of them until the next flush or
+ * sync: a busy broker pays for the lock and the catch-up once per batch
+ * instead of once per line.
  *
  * The derived keys live in guarded memory (locked, guard pages, wiped on
  * close).  Unlike a secret value they stay readable while the log is open:
@@ -53,13 +53,8 @@ struct audit_log {
 	int			 failed;	/* a write or sync failed */
 	int			 sync_ok;	/* mu and cv initialised */
 	struct al_buf		 line;
-	int			 queuing;	/* flock held, lines in pend */
-	uint64_t		 pend_off;	/* where pend goes in the file */
-	struct al_buf		 pend;		/* queued lines, not written */
+	int			 batch;		/* flock kept until a flush */
 };
-
-/* Past this many queued bytes the batch is written at the next append. */
-#define PEND_FLUSH	(256 * 1024)
 
 static int
 lock_fd(int fd, int op)
@@ -130,12 +125,11 @@ open_private(const char *path, int flags, int *out, int *created,
 }
 
 /*
- * Build ev as the next line and write it, or with queue append it to the
- * batch in memory.  The caller holds the mutex and the log's flock and has
- * caught up with the file (and written any batch first unless queueing).
+ * Build ev as the next line and write it.  The caller holds the mutex and
+ * the log's flock and has caught up with the file.
  */
 static int
-write_event(struct audit_log *log, const struct audit_event *ev, int queue,
+write_event(struct audit_log *log, const struct audit_event *ev,
     uint64_t *seq, struct al_err *err)
 {
 	unsigned char mac[AUDIT_MAC_LEN];
@@ -146,12 +140,7 @@ write_event(struct audit_log *log, const struct audit_event *ev, int queue,
 	    log->mac, mac, err);
 	if (rc != 0)
 		return rc;
-	if (queue) {
-		if (al_buf_append(&log->pend, log->line.data,
-		    log->line.len) != 0)
-			return al_err_set(err, AL_ENOMEM, "out of memory "
-			    "queueing an audit line");
-	} else if (write_all(log->fd, log->line.data, log->line.len) != 0) {
+	if (write_all(log->fd, log->line.data, log->line.len) != 0) {
 		rc = al_err_set(err, AL_EIO, "cannot write the audit log %s: "
 		    "%s", log->path, strerror(errno));
 		/* Take back a partial line; if even that fails, stop. */
@@ -248,7 +237,7 @@ cut_tail(struct audit_log *log, uint64_t off, struct al_err *err)
 	ev.reason = "bytes at the end of the log did not extend the chain "
 	    "(a line torn by a crash, or unsynced lines lost): cut and saved";
 	ev.detail = detail;
-	if ((rc = write_event(log, &ev, 0, NULL, err)) != 0)
+	if ((rc = write_event(log, &ev, NULL, err)) != 0)
 		goto out;
 	if (fdatasync(log->fd) != 0) {
 		log->failed = 1;
@@ -440,7 +429,6 @@ audit_open(const char *path, struct al_secret *key,
 	log->fd = log->hfd = -1;
 	log->clock = clock;
 	al_buf_init(&log->line, AUDIT_LINE_MAX + 1, 0);
-	al_buf_init(&log->pend, PEND_FLUSH + AUDIT_LINE_MAX + 1, 0);
 	if (pthread_mutex_init(&log->mu, NULL) != 0) {
 		rc = al_err_set(err, AL_ESYS, "cannot create a mutex");
 		goto out;
@@ -525,32 +513,14 @@ out:
 	return rc;
 }
 
-/*
- * Write the queued lines and let other processes append again.  A failed
- * write is taken back (the file cut where the batch began) and the log
- * refuses everything after: the chain in memory already counts the lines.
- */
-static int
-flush_pending(struct audit_log *log, struct al_err *err)
+/* End a batch: let other processes append again. */
+static void
+end_batch(struct audit_log *log)
 {
-	int rc = 0;
-
-	if (!log->queuing)
-		return 0;
-	if (log->pend.len > 0 && write_all(log->fd, log->pend.data,
-	    log->pend.len) != 0) {
-		rc = al_err_set(err, AL_EIO, "cannot write the audit log %s: "
-		    "%s", log->path, strerror(errno));
-		if (ftruncate(log->fd, (off_t)log->pend_off) != 0)
-			rc = al_err_set(err, AL_EIO, "cannot write the audit "
-			    "log %s, nor take back a partial write: %s",
-			    log->path, strerror(errno));
-		log->failed = 1;
-	}
-	al_buf_reset(&log->pend);
-	log->queuing = 0;
+	if (!log->batch)
+		return;
+	log->batch = 0;
 	(void)lock_fd(log->fd, LOCK_UN);
-	return rc;
 }
 
 void
@@ -558,12 +528,6 @@ audit_close(struct audit_log *log)
 {
 	if (log == NULL)
 		return;
-	if (log->sync_ok) {
-		(void)pthread_mutex_lock(&log->mu);
-		(void)flush_pending(log, NULL);
-		(void)pthread_mutex_unlock(&log->mu);
-	}
-	al_buf_release(&log->pend);
 	if (log->fd >= 0)
 		(void)close(log->fd);
 	if (log->hfd >= 0)
@@ -579,13 +543,13 @@ audit_close(struct audit_log *log)
 }
 
 /*
- * Append under the mutex: flock and catch up (unless a batch already holds
- * the lock), then write and unlock, or with queue add to the batch and keep
- * the lock until flush_pending.
+ * Append under the mutex: flock and catch up (unless a batch holds the lock
+ * already), write, then unlock, or with batch keep the lock for the next
+ * line until end_batch.
  */
 static int
 append_locked(struct audit_log *log, const struct audit_event *ev,
-    int queue, uint64_t *seq, struct al_err *err)
+    int batch, uint64_t *seq, struct al_err *err)
 {
 	int rc;
 
@@ -593,10 +557,7 @@ append_locked(struct audit_log *log, const struct audit_event *ev,
 		return al_err_set(err, AL_EIO, "the audit log %s failed earlier "
 		    "(a write or sync error); nothing more is recorded until it "
 		    "is reopened", log->path);
-	if (log->queuing && (!queue || log->pend.len >= PEND_FLUSH) &&
-	    (rc = flush_pending(log, err)) != 0)
-		return rc;
-	if (!log->queuing) {
+	if (!log->batch) {
 		if (lock_fd(log->fd, LOCK_EX) != 0)
 			return al_err_set(err, AL_ESYS, "cannot lock %s: %s",
 			    log->path, strerror(errno));
@@ -604,14 +565,11 @@ append_locked(struct audit_log *log, const struct audit_event *ev,
 			(void)lock_fd(log->fd, LOCK_UN);
 			return rc;
 		}
-		if (queue) {
-			log->queuing = 1;
-			log->pend_off = log->end;
-		}
+		log->batch = 1;
 	}
-	rc = write_event(log, ev, queue, seq, err);
-	if (!queue)
-		(void)lock_fd(log->fd, LOCK_UN);
+	rc = write_event(log, ev, seq, err);
+	if (!batch)
+		end_batch(log);
 	return rc;
 }
 
@@ -627,8 +585,7 @@ sync_to(struct audit_log *log, uint64_t target, struct al_err *err)
 	char slot[HEAD_SLOT_LEN];
 	int rc, e;
 
-	if ((rc = flush_pending(log, err)) != 0)
-		return rc;
+	end_batch(log);
 	while (log->synced < target) {
 		if (log->failed)
 			return al_err_set(err, AL_EIO, "the audit log %s could "
@@ -712,6 +669,14 @@ audit_sync(struct audit_log *log, uint64_t *durable, struct al_err *err)
 		*durable = log->synced;
 	(void)pthread_mutex_unlock(&log->mu);
 	return rc;
+}
+
+void
+audit_flush(struct audit_log *log)
+{
+	(void)pthread_mutex_lock(&log->mu);
+	end_batch(log);
+	(void)pthread_mutex_unlock(&log->mu);
 }
 
 uint64_t

@@ -170,6 +170,13 @@ broker_sync(struct broker *b, struct al_err *err)
 	return 0;
 }
 
+int64_t
+broker_flush(struct broker *b)
+{
+	audit_flush(b->audit);
+	return b->dirty ? b->dirty_since_ms : 0;
+}
+
 static void
 expire_approvals(struct broker *b, int64_t now, int64_t *next)
 {

@@ -111,6 +111,7 @@ struct broker {
 	uid_t			 owner;		/* the broker's own uid */
 	size_t			 connections;	/* open now (transport) */
 	int			 dirty;		/* audit/lease writes unsynced */
+	int64_t			 dirty_since_ms; /* the first of them */
 	int			 audit_failed;	/* refuse releases until restart */
 };
 

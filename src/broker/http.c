@@ -9,9 +9,11 @@
  * changes being durable (a value, the end of a lease) marks it need_sync;
  * the request is suspended, and after each MHD_run every suspended request
  * is released behind one broker_sync (one fdatasync of the audit log, then
- * one commit of the lease table, not fsynced: see lease.h).  A dirty broker
- * syncs in the next turn even when nobody waits (a grant).  No value leaves
- * before the line that records its use is durable.
+ * one commit of the lease table, not fsynced: see lease.h).  A turn where
+ * nobody waits (a grant) leaves its lines written but not synced
+ * (broker_flush); the disk catches up with the next waiter or within
+ * SYNC_DELAY_MS.  No
+ * value leaves before the line that records its use is durable.
  */
 #include <errno.h>
 #include <signal.h>
@@ -26,6 +28,9 @@
 
 #include "broker_int.h"
 #include "http_int.h"
+
+/* Lines nobody waits for are synced at the latest this long after. */
+#define SYNC_DELAY_MS	20
 
 enum phase {
 	PH_RECEIVING = 0,
@@ -310,16 +315,26 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 	*socket_context = NULL;
 }
 
-/* Release parked requests: sync once, then resume every one of them. */
+/*
+ * End of a turn: with a request waiting for the disk (or changes older
+ * than SYNC_DELAY_MS), sync once; otherwise write without waiting.  Then
+ * release what may go.
+ */
 static void
 flush(struct server *s)
 {
 	struct request *rq, *next;
 	struct al_err err;
-	int64_t now_ms = s->b->clock->now_ms(s->b->clock->arg);
-	int rc;
+	int64_t now_ms = s->b->clock->now_ms(s->b->clock->arg), since;
+	int rc, waiting = s->stopping;
 
-	rc = broker_sync(s->b, &err);
+	for (rq = s->parked; rq != NULL && !waiting; rq = rq->next)
+		waiting = rq->phase == PH_PARKED_SYNC;
+	rc = 0;
+	since = broker_flush(s->b);
+	if (since != 0 && (waiting || now_ms - since >= SYNC_DELAY_MS))
+		rc = broker_sync(s->b, &err);
+	s->sync_due = rc == 0 && s->b->dirty ? since + SYNC_DELAY_MS : 0;
 	for (rq = s->parked; rq != NULL; rq = next) {
 		next = rq->next;
 		if (rq->phase == PH_PARKED_SYNC) {
@@ -410,7 +425,11 @@ http_loop(struct server *s, struct al_err *err)
 		if (MHD_get_timeout(s->d, &mhd_to) == MHD_YES &&
 		    (timeout < 0 || (int64_t)mhd_to < timeout))
 			timeout = (int64_t)mhd_to;
-		if (s->b->dirty || s->resumed)
+		if (s->sync_due != 0 && (timeout < 0 ||
+		    s->sync_due - now_ms < timeout))
+			timeout = s->sync_due > now_ms ? s->sync_due - now_ms :
+			    0;
+		if (s->resumed)
 			timeout = 0;
 		s->resumed = 0;
 		if (timeout > 60000)

@@ -21,6 +21,7 @@ struct server {
 	struct request		*parked;	/* suspended requests */
 	int			 stopping;
 	int			 resumed;	/* MHD_run again at once */
+	int64_t		 sync_due;	/* sync by then (ms), 0: clean */
 	struct ident_cache	*icache;	/* executable hashes */
 };
 

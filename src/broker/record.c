@@ -34,6 +34,8 @@ record(struct broker *b, const char *event, const char *outcome,
 		broker_log(b, "audit append failed: %s", err ? err->msg : "");
 		return rc;
 	}
+	if (!b->dirty)
+		b->dirty_since_ms = b->clock->now_ms(b->clock->arg);
 	b->dirty = 1;
 	return 0;
 }

@@ -134,6 +134,13 @@ expect_eq "$(jget error.rule)" no-prod "denial names the rule"
 api POST /v1/leases '{"secret":"deploy-token","ttl":3600,"uses":10}'
 expect_eq "$CODE" 201 "clipped grant"
 expect_eq "$(jget lease.uses_left)" 3 "uses clipped to max_uses"
+# Nobody waits on a grant, yet its line reaches the disk (and the head)
+# within the broker's short sync delay.
+sleep 0.3
+run "$AL" audit verify
+expect_rc 0 "audit intact after a grant"
+n=$(wc -l <"$AIRLOCK_HOME/audit.log")
+expect_out "head checked at line $n"
 # A bad policy on SIGHUP is rejected and the old one stays.
 printf 'version: 1\nrules: [ {id: x, effect: allow, max_tll: 5m} ]\n' \
     >"$AIRLOCK_HOME/policy.yaml"

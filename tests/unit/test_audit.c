@@ -431,11 +431,12 @@ test_audit_line_missing_only_newline_is_kept(void **state)
 }
 
 /*
- * Queued lines stay in memory, the log locked against other writers, until
- * a sync writes them at once; then another writer chains after them.
+ * Lines appended without sync are written at once but keep the log locked
+ * against other writers until a flush; another writer then chains after
+ * them, and a sync makes them all durable.
  */
 static void
-test_audit_queued_lines_are_written_by_sync(void **state)
+test_audit_nosync_batch_holds_the_lock_until_flush(void **state)
 {
 	struct fixture *f = *state;
 	struct audit_log *log = NULL, *other = NULL;
@@ -443,29 +444,31 @@ test_audit_queued_lines_are_written_by_sync(void **state)
 	struct audit_report rep;
 	uint64_t seq, durable;
 	char *buf;
-	size_t n0, n;
+	size_t n;
 	int fd;
 
 	write_events(f, 2);
-	free(slurp(f->path, &n0));
 	assert_int_equal(audit_open(f->path, f->key, &f->clock, &log, NULL), 0);
 	assert_int_equal(audit_append_nosync(log, &ev, &seq, NULL), 0);
 	assert_int_equal(seq, 3);
 	assert_int_equal(audit_append_nosync(log, &ev, &seq, NULL), 0);
 	assert_int_equal(seq, 4);
 	assert_int_equal(audit_last_seq(log), 4);
-	free(slurp(f->path, &n));
-	assert_int_equal(n, n0);
-	/* Another process's append would wait for the lock. */
+	/* Readers see the lines; another process's append would wait. */
+	buf = slurp(f->path, &n);
+	assert_int_equal(line_off(buf, 5), n);
+	free(buf);
 	fd = open(f->path, O_RDONLY);
 	assert_true(fd >= 0);
 	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), -1);
 	assert_int_equal(errno, EWOULDBLOCK);
+	audit_flush(log);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	assert_int_equal(flock(fd, LOCK_UN), 0);
+	assert_int_equal(audit_append_nosync(log, &ev, &seq, NULL), 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), -1);
 	assert_int_equal(audit_sync(log, &durable, NULL), 0);
-	assert_int_equal(durable, 4);
-	buf = slurp(f->path, &n);
-	assert_int_equal(line_off(buf, 5), n);
-	free(buf);
+	assert_int_equal(durable, 5);
 	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
 	assert_int_equal(flock(fd, LOCK_UN), 0);
 	close(fd);
@@ -473,17 +476,17 @@ test_audit_queued_lines_are_written_by_sync(void **state)
 	assert_int_equal(audit_open(f->path, f->key, &f->clock, &other, NULL),
 	    0);
 	assert_int_equal(audit_append(other, &ev, &seq, NULL), 0);
-	assert_int_equal(seq, 5);
+	assert_int_equal(seq, 6);
 	audit_close(other);
 	assert_int_equal(audit_append_nosync(log, &ev, &seq, NULL), 0);
-	assert_int_equal(seq, 6);
-	assert_int_equal(audit_append(log, &ev, &seq, NULL), 0);
 	assert_int_equal(seq, 7);
+	assert_int_equal(audit_append(log, &ev, &seq, NULL), 0);
+	assert_int_equal(seq, 8);
 	audit_close(log);
 	verify(f, &rep);
 	assert_int_equal(rep.problem, AUDIT_INTACT);
-	assert_int_equal(rep.lines, 7);
-	assert_int_equal(rep.head_seq, 7);
+	assert_int_equal(rep.lines, 8);
+	assert_int_equal(rep.head_seq, 8);
 }
 
 /* Garbage appended after the last durable line is cut on open. */
@@ -833,7 +836,7 @@ main(void)
 		T(test_audit_verify_and_open_detect_truncated_tail),
 		T(test_audit_torn_last_line_is_named_then_repaired),
 		T(test_audit_line_missing_only_newline_is_kept),
-		T(test_audit_queued_lines_are_written_by_sync),
+		T(test_audit_nosync_batch_holds_the_lock_until_flush),
 		T(test_audit_open_cuts_garbage_after_head),
 		T(test_audit_canary_value_only_as_fingerprint),
 		T(test_audit_wrong_key_is_refused),
