@@ -3,7 +3,7 @@
 # 1, 16 and 128 concurrent clients, durable audit on; broker RSS before and
 # after each run.
 # Usage: bench/broker.sh [SECONDS-PER-RUN]   (AIRLOCK_BUILD: build directory,
-# MEMRUNS: extra 16-client runs for the memory check, default 3)
+# MEM_CYCLES: cycles of the memory check, default 1000000; 0 skips it)
 set -eu
 BUILD=${AIRLOCK_BUILD:-build}
 SECS=${1:-10}
@@ -25,10 +25,19 @@ echo "broker lease cycles ($(nproc) cores, $(df -T "$AIRLOCK_HOME" | awk 'NR==2 
 for c in 1 16 128; do
 	"$BUILD/bench/bench_broker" "$AIRLOCK_HOME" bench-token "$c" "$SECS"
 done
-# Memory: more cycles on the same broker; RSS should stay where it was.
-echo "memory check (same broker, ${MEMRUNS:-3} more runs of 16 clients):"
-for _ in $(seq "${MEMRUNS:-3}"); do
-	"$BUILD/bench/bench_broker" "$AIRLOCK_HOME" bench-token 16 "$SECS"
+# Memory: keep going on the same broker until MEM_CYCLES cycles in all have
+# run (default one million); its RSS should stay where it was.
+MEM_CYCLES=${MEM_CYCLES:-1000000}
+echo "memory check: 16 clients until $MEM_CYCLES cycles on the same broker"
+total=0
+rss() { awk '/VmRSS/ {print $2}' "/proc/$(cat "$AIRLOCK_HOME/airlockd.pid")/status"; }
+first=$(rss)
+while [ "$total" -lt "$MEM_CYCLES" ]; do
+	n=$("$BUILD/bench/bench_broker" "$AIRLOCK_HOME" bench-token 16 30 |
+	    awk 'NR == 1 {print $3}')
+	total=$((total + n))
+	echo "  $total cycles: broker RSS $(rss) kB (lease table $(du -ck "$AIRLOCK_HOME"/leases.db* | tail -1 | cut -f1) kB)" >&2
 done
+echo "memory: broker RSS $first kB before, $(rss) kB after $total more cycles"
 echo "audit lines: $(wc -l <"$AIRLOCK_HOME/audit.log")"
 "$AL" audit verify
