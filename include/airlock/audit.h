@@ -136,7 +136,9 @@ int	audit_append_nosync(struct audit_log *log, const struct audit_event *ev,
 /*
  * Make every line appended so far durable (one fdatasync for all of them,
  * shared with concurrent callers) and advance the head.  *durable (may be
- * NULL) receives the last durable sequence number.
+ * NULL) receives the last durable sequence number.  It does not end a burst
+ * of audit_append_nosync (audit_flush does), so a second thread may sync
+ * while the first goes on appending.
  */
 int	audit_sync(struct audit_log *log, uint64_t *durable,
 	    struct al_err *err) AL_WUR;

@@ -135,6 +135,17 @@ int	broker_sync(struct broker *b, struct al_err *err) AL_WUR;
 int64_t	broker_flush(struct broker *b);
 
 /*
+ * Group commit on another thread (the transport's): the audit log was made
+ * durable up to line durable by audit_sync, which returned rc.  Commits the
+ * lease table; responses waiting for lines up to durable may go when this
+ * returns 0.  A failed sync (rc) refuses every release until a restart.
+ */
+int	broker_synced(struct broker *b, int rc, uint64_t durable,
+	    struct al_err *err) AL_WUR;
+/* Sequence number of the last audit line written. */
+uint64_t broker_audit_seq(struct broker *b);
+
+/*
  * Time-driven work: end leases past their deadline, expire pending
  * approvals.  Returns the next deadline in milliseconds since the epoch
  * (0: none).

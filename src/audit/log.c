@@ -585,7 +585,6 @@ sync_to(struct audit_log *log, uint64_t target, struct al_err *err)
 	char slot[HEAD_SLOT_LEN];
 	int rc, e;
 
-	end_batch(log);
 	while (log->synced < target) {
 		if (log->failed)
 			return al_err_set(err, AL_EIO, "the audit log %s could "

@@ -159,6 +159,7 @@ broker_sync(struct broker *b, struct al_err *err)
 	 * The audit log first: a lease change must never be durable without
 	 * the line that records it.
 	 */
+	audit_flush(b->audit);
 	if ((rc = audit_sync(b->audit, NULL, err)) != 0) {
 		b->audit_failed = 1;
 		broker_log(b, "audit log sync failed: %s", err ? err->msg : "");
@@ -168,6 +169,27 @@ broker_sync(struct broker *b, struct al_err *err)
 		return rc;
 	b->dirty = 0;
 	return 0;
+}
+
+int
+broker_synced(struct broker *b, int rc, uint64_t durable, struct al_err *err)
+{
+	if (rc != 0) {
+		b->audit_failed = 1;
+		broker_log(b, "audit log sync failed: %s", err ? err->msg : "");
+		return rc;
+	}
+	if ((rc = lease_table_sync(b->leases, err)) != 0)
+		return rc;
+	if (durable >= audit_last_seq(b->audit))
+		b->dirty = 0;
+	return 0;
+}
+
+uint64_t
+broker_audit_seq(struct broker *b)
+{
+	return audit_last_seq(b->audit);
 }
 
 int64_t

@@ -7,12 +7,13 @@
  *
  * Group commit: a handler whose reply depends on its audit lines or lease
  * changes being durable (a value, the end of a lease) marks it need_sync;
- * the request is suspended, and after each MHD_run every suspended request
- * is released behind one broker_sync (one fdatasync of the audit log, then
- * one commit of the lease table, not fsynced: see lease.h).  A turn where
- * nobody waits (a grant) leaves its lines written but not synced
- * (broker_flush); the disk catches up with the next waiter or within
- * SYNC_DELAY_MS.  No
+ * the request is suspended with the sequence number of the last audit line
+ * so far.  At the end of a turn with such a request, the sync thread
+ * (syncer.c) is asked to fdatasync the audit log while this thread goes on
+ * serving; when it reports, the lease table is committed (not fsynced: see
+ * lease.h) and every request whose lines are now durable is released.  A
+ * turn where nobody waits (a grant) leaves its lines written but not synced;
+ * the disk catches up with the next waiter or within SYNC_DELAY_MS.  No
  * value leaves before the line that records its use is durable.
  */
 #include <errno.h>
@@ -53,6 +54,7 @@ struct request {
 	char			*query;
 	struct broker_resp	 resp;
 	int64_t			 t0_us;
+	uint64_t		 need_seq;	/* PH_PARKED_SYNC: audit line */
 	struct request		*next;		/* in srv->parked */
 	struct request		*prev;
 };
@@ -261,6 +263,7 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 		return MHD_YES;
 	}
 	if (rq->resp.need_sync) {
+		rq->need_seq = broker_audit_seq(s->b);
 		park(s, rq, PH_PARKED_SYNC);
 		return MHD_YES;
 	}
@@ -316,28 +319,20 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 }
 
 /*
- * End of a turn: with a request waiting for the disk (or changes older
- * than SYNC_DELAY_MS), sync once; otherwise write without waiting.  Then
- * release what may go.
+ * Release parked requests: those waiting for lines up to s->durable, or
+ * every one of them with an error when a sync failed (rc != 0); and long
+ * polls that are over or settled.
  */
 static void
-flush(struct server *s)
+release(struct server *s, int rc)
 {
 	struct request *rq, *next;
-	struct al_err err;
-	int64_t now_ms = s->b->clock->now_ms(s->b->clock->arg), since;
-	int rc, waiting = s->stopping;
+	int64_t now_ms = s->b->clock->now_ms(s->b->clock->arg);
 
-	for (rq = s->parked; rq != NULL && !waiting; rq = rq->next)
-		waiting = rq->phase == PH_PARKED_SYNC;
-	rc = 0;
-	since = broker_flush(s->b);
-	if (since != 0 && (waiting || now_ms - since >= SYNC_DELAY_MS))
-		rc = broker_sync(s->b, &err);
-	s->sync_due = rc == 0 && s->b->dirty ? since + SYNC_DELAY_MS : 0;
 	for (rq = s->parked; rq != NULL; rq = next) {
 		next = rq->next;
-		if (rq->phase == PH_PARKED_SYNC) {
+		if (rq->phase == PH_PARKED_SYNC && (rc != 0 ||
+		    rq->need_seq <= s->durable)) {
 			if (rc != 0) {
 				/* Never release what is not on disk. */
 				broker_resp_release(&rq->resp);
@@ -357,6 +352,51 @@ flush(struct server *s)
 			}
 		}
 	}
+}
+
+/* A sync round ended: commit the lease table, release who may go. */
+static void
+synced(struct server *s)
+{
+	struct al_err err;
+	uint64_t durable;
+	int rc;
+
+	rc = syncer_result(s->syncer, &durable, &err);
+	if (rc == AL_EBUSY)
+		return;
+	if ((rc = broker_synced(s->b, rc, durable, &err)) == 0 &&
+	    durable > s->durable)
+		s->durable = durable;
+	release(s, rc);
+}
+
+/*
+ * End of a turn.  With a request waiting for the disk, or changes older
+ * than SYNC_DELAY_MS, start a sync round unless one is under way (its end
+ * starts the next).  When stopping, sync here and release everyone.
+ */
+static void
+flush(struct server *s)
+{
+	struct request *rq;
+	struct al_err err;
+	int64_t now_ms = s->b->clock->now_ms(s->b->clock->arg), since;
+	int rc = 0, waiting = 0;
+
+	for (rq = s->parked; rq != NULL && !waiting; rq = rq->next)
+		waiting = rq->phase == PH_PARKED_SYNC &&
+		    rq->need_seq > s->durable;
+	since = broker_flush(s->b);
+	if (s->stopping) {
+		if ((rc = broker_sync(s->b, &err)) == 0)
+			s->durable = broker_audit_seq(s->b);
+	} else if (since != 0 && (waiting || now_ms - since >=
+	    SYNC_DELAY_MS) && syncer_request(s->syncer, &err) != 0)
+		rc = broker_synced(s->b, AL_ESYS, 0, &err);
+	s->sync_due = rc == 0 && since != 0 && s->syncer != NULL &&
+	    !syncer_busy(s->syncer) ? since + SYNC_DELAY_MS : 0;
+	release(s, rc);
 }
 
 static int64_t
@@ -413,6 +453,10 @@ http_loop(struct server *s, struct al_err *err)
 	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->sigfd, &ev) != 0)
 		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
 		    strerror(errno));
+	ev.data.fd = syncer_fd(s->syncer);
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
+		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
+		    strerror(errno));
 	while (!s->stopping) {
 		deadline = broker_tick(s->b);
 		w = next_wait_ms(s);
@@ -443,10 +487,14 @@ http_loop(struct server *s, struct al_err *err)
 		for (i = 0; i < n; i++)
 			if (evs[i].data.fd == s->sigfd)
 				on_signal(s);
+			else if (evs[i].data.fd == syncer_fd(s->syncer))
+				synced(s);
 		(void)MHD_run(s->d);
 		flush(s);
 	}
 	/* Let parked requests finish before the daemon goes away. */
+	syncer_stop(s->syncer);
+	s->syncer = NULL;
 	flush(s);
 	(void)MHD_run(s->d);
 	return rc;
@@ -455,6 +503,10 @@ http_loop(struct server *s, struct al_err *err)
 int
 http_start(struct server *s, int lfd, struct al_err *err)
 {
+	int rc;
+
+	if ((rc = syncer_start(s->b->audit, &s->syncer, err)) != 0)
+		return rc;
 	s->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 	    MHD_USE_TURBO, 0, NULL, NULL, on_request, s,
 	    MHD_OPTION_LISTEN_SOCKET, lfd,
@@ -482,4 +534,6 @@ http_stop(struct server *s)
 	if (s->d != NULL)
 		MHD_stop_daemon(s->d);
 	s->d = NULL;
+	syncer_stop(s->syncer);
+	s->syncer = NULL;
 }

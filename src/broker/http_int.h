@@ -11,6 +11,7 @@ struct MHD_Daemon;
 struct ident;
 struct ident_cache;
 struct request;
+struct syncer;
 
 struct server {
 	struct broker		*b;
@@ -22,6 +23,9 @@ struct server {
 	int			 stopping;
 	int			 resumed;	/* MHD_run again at once */
 	int64_t		 sync_due;	/* sync by then (ms), 0: clean */
+	struct syncer		*syncer;	/* fdatasync on a second thread */
+	uint64_t		 durable;	/* audit lines synced and leases
+						 * committed up to this seq */
 	struct ident_cache	*icache;	/* executable hashes */
 };
 
@@ -40,6 +44,21 @@ struct conn {
  */
 struct conn *conn_new(struct server *s, int fd, uint64_t id);
 void	conn_free(struct conn *c);
+
+/*
+ * The sync thread (syncer.c).  syncer_request starts a round (audit_sync of
+ * everything written so far) unless one is under way; syncer_fd becomes
+ * readable when it ends, and syncer_result then gives its outcome (AL_EBUSY
+ * while it runs).  syncer_stop lets a round under way finish.
+ */
+int	syncer_start(struct audit_log *log, struct syncer **out,
+	    struct al_err *err) AL_WUR;
+int	syncer_fd(const struct syncer *sy);
+int	syncer_busy(const struct syncer *sy);
+int	syncer_request(struct syncer *sy, struct al_err *err) AL_WUR;
+int	syncer_result(struct syncer *sy, uint64_t *durable,
+	    struct al_err *err);
+void	syncer_stop(struct syncer *sy);
 
 int	http_start(struct server *s, int lfd, struct al_err *err) AL_WUR;
 int	http_loop(struct server *s, struct al_err *err) AL_WUR;
