@@ -10,8 +10,11 @@
  * the request is suspended, and after each MHD_run every suspended request
  * is released behind one broker_sync (one fdatasync of the audit log, then
  * one commit of the lease table, not fsynced: see lease.h).  A dirty broker
- * syncs in the next turn even when nobody waits (a grant).  No value leaves
- * before the line that records its use is durable.
+ * that nobody waits on (a grant) syncs within HTTP_LAZY_SYNC_US, or with
+ * the first request that waits: a grant is nearly always followed by the
+ * lease's first use, and one fdatasync then covers both lines instead of
+ * one each (the sync blocks this thread, so the use would wait for both).
+ * No value leaves before the line that records its use is durable.
  */
 #include <errno.h>
 #include <signal.h>
@@ -26,6 +29,9 @@
 
 #include "broker_int.h"
 #include "http_int.h"
+
+/* How long unsynced lines may wait for a request that needs them synced. */
+#define HTTP_LAZY_SYNC_US	(20 * 1000)
 
 enum phase {
 	PH_RECEIVING = 0,
@@ -310,16 +316,43 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 	*socket_context = NULL;
 }
 
+/*
+ * Whether to sync now: a request waits for it, the broker stops (force), or
+ * lines nobody waits on have waited HTTP_LAZY_SYNC_US.
+ */
+static int
+sync_due(struct server *s, int force)
+{
+	struct request *rq;
+	int64_t now;
+
+	if (!s->b->dirty) {
+		s->dirty_since_us = 0;
+		return 0;
+	}
+	if (force || s->stopping)
+		return 1;
+	for (rq = s->parked; rq != NULL; rq = rq->next)
+		if (rq->phase == PH_PARKED_SYNC)
+			return 1;
+	now = mono_us();
+	if (s->dirty_since_us == 0)
+		s->dirty_since_us = now;
+	return now - s->dirty_since_us >= HTTP_LAZY_SYNC_US;
+}
+
 /* Release parked requests: sync once, then resume every one of them. */
 static void
-flush(struct server *s)
+flush(struct server *s, int force)
 {
 	struct request *rq, *next;
 	struct al_err err;
 	int64_t now_ms = s->b->clock->now_ms(s->b->clock->arg);
 	int rc;
 
-	rc = broker_sync(s->b, &err);
+	rc = sync_due(s, force) ? broker_sync(s->b, &err) : 0;
+	if (!s->b->dirty)
+		s->dirty_since_us = 0;
 	for (rq = s->parked; rq != NULL; rq = next) {
 		next = rq->next;
 		if (rq->phase == PH_PARKED_SYNC) {
@@ -410,7 +443,18 @@ http_loop(struct server *s, struct al_err *err)
 		if (MHD_get_timeout(s->d, &mhd_to) == MHD_YES &&
 		    (timeout < 0 || (int64_t)mhd_to < timeout))
 			timeout = (int64_t)mhd_to;
-		if (s->b->dirty || s->resumed)
+		if (s->b->dirty) {
+			/* Lines written by broker_tick (expiries) start now. */
+			if (s->dirty_since_us == 0)
+				s->dirty_since_us = mono_us();
+			w = (s->dirty_since_us + HTTP_LAZY_SYNC_US -
+			    mono_us() + 999) / 1000;
+			if (w < 0)
+				w = 0;
+			if (timeout < 0 || w < timeout)
+				timeout = w;
+		}
+		if (s->resumed)
 			timeout = 0;
 		s->resumed = 0;
 		if (timeout > 60000)
@@ -425,10 +469,10 @@ http_loop(struct server *s, struct al_err *err)
 			if (evs[i].data.fd == s->sigfd)
 				on_signal(s);
 		(void)MHD_run(s->d);
-		flush(s);
+		flush(s, 0);
 	}
 	/* Let parked requests finish before the daemon goes away. */
-	flush(s);
+	flush(s, 1);
 	(void)MHD_run(s->d);
 	return rc;
 }

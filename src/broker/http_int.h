@@ -21,6 +21,7 @@ struct server {
 	struct request		*parked;	/* suspended requests */
 	int			 stopping;
 	int			 resumed;	/* MHD_run again at once */
+	int64_t			 dirty_since_us; /* unsynced lines, no waiter */
 	struct ident_cache	*icache;	/* executable hashes */
 };
 
