@@ -62,6 +62,7 @@
 #include <sys/types.h>
 
 #include "airlock/base.h"
+#include "airlock/redact.h"
 
 /* Default time between SIGTERM and SIGKILL when the task is ended. */
 #define EXEC_GRACE_MS_DEFAULT	2000
@@ -296,6 +297,13 @@ struct exec_boundary {
 	const struct exec_lease_var	*vars;
 	size_t				 nvars;
 	const struct scan_engine	*rules;		/* borrowed; may be NULL */
+	/*
+	 * Without rules: when set, the scanner's rules are loaded by this
+	 * only once the command prints something (redact_use_scan_lazy); a
+	 * failed load ends the task, with the loader's message in err.
+	 */
+	redact_scan_load_fn		 rules_load;
+	void				*rules_load_arg;
 };
 
 /*

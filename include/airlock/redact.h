@@ -149,6 +149,24 @@ int	redact_use_scan(struct redact *r, const struct scan_engine *e,
 	    struct al_err *err) AL_WUR;
 
 /*
+ * As redact_use_scan, but the engine is built by load(arg, &engine, err)
+ * only when a stream of r first has output to show the rules, so a command
+ * that prints nothing never pays for loading them.  The engine then belongs
+ * to r (freed by redact_free).  load runs at most once per set, under a
+ * lock.  When it fails, the write that needed it fails with load's code
+ * and emits nothing of its input; the stream is failed, and every later
+ * write of any stream of r fails the same way: no output passes unscanned.
+ * redact_rule_error then says why.  Before redact_compile.
+ */
+typedef int (*redact_scan_load_fn)(void *arg, struct scan_engine **out,
+    struct al_err *err);
+int	redact_use_scan_lazy(struct redact *r, redact_scan_load_fn load,
+	    void *arg, struct al_err *err) AL_WUR;
+
+/* Why the lazy rule loader failed, or NULL (it has not, or never ran). */
+const char *redact_rule_error(const struct redact *r);
+
+/*
  * Build the automaton and make the set immutable.  A set with no values is
  * valid (it passes everything through, masking rule hits only).
  * AL_ETOOBIG when the values together would need more than 8 million

@@ -289,7 +289,7 @@ h_lease_create(struct route_args *a)
 	 * are synced in order, so the first use of this lease (held until
 	 * its own line is durable) makes the grant line durable too.  A
 	 * crash before that loses a lease nobody used: it never existed.
-	 * The loop syncs a dirty broker at once in the next turn anyway.
+	 * The loop syncs it with that use, or within SYNC_DELAY_MS.
 	 */
 	a->resp->need_sync = 0;
 out:

@@ -168,6 +168,17 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 	return 0;
 }
 
+/*
+ * The rules are loaded only when the command prints something: a command
+ * that prints nothing (the common `run -- deploy`) does not pay for them.
+ */
+static int
+load_rules(void *arg, struct scan_engine **out, struct al_err *err)
+{
+	(void)arg;
+	return cli_redact_rules(out, err);
+}
+
 int
 cmd_run(struct cli *cli, int argc, char **argv)
 {
@@ -176,7 +187,6 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	struct exec_spec spec;
 	struct exec_result res;
 	struct client *cl = NULL;
-	struct scan_engine *rules = NULL;
 	struct al_err err;
 	int first = 0, rc;
 
@@ -185,12 +195,7 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	a.wait = 300;
 	if ((rc = parse(argc, argv, &a, &first)) != 0)
 		return rc < 0 ? CLI_EXIT_OK : rc;
-	if (!a.no_rules && cli_redact_rules(&rules, &err) != 0) {
-		al_msg(stderr, "error", "run: %s", err.msg);
-		return CLI_EXIT_RUN_FAIL;
-	}
 	if (cli_client_open(cli, &cl, &err) != 0) {
-		scan_engine_free(rules);
 		al_msg(stderr, "error", "run: %s", err.msg);
 		return CLI_EXIT_RUN_FAIL;
 	}
@@ -202,7 +207,7 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	b.approval_wait_s = (int)a.wait;
 	b.vars = a.vars;
 	b.nvars = a.nvars;
-	b.rules = rules;
+	b.rules_load = a.no_rules ? NULL : load_rules;
 	exec_spec_init(&spec);
 	spec.argv = argv + first;
 	spec.flags = a.pty ? EXEC_PTY : 0;
@@ -210,7 +215,6 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	spec.grace_ms = a.grace;
 	rc = exec_boundary_run(&b, &spec, &res, &err);
 	client_close(cl);
-	scan_engine_free(rules);
 	if (rc != 0 && res.pid == 0) {
 		al_msg(stderr, "error", "run: %s", err.msg);
 		return res.status ? res.status : CLI_EXIT_RUN_FAIL;

@@ -148,6 +148,10 @@ exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
 	}
 	if (b->rules != NULL && (rc = redact_use_scan(r, b->rules, err)) != 0)
 		goto out;
+	if (b->rules == NULL && b->rules_load != NULL &&
+	    (rc = redact_use_scan_lazy(r, b->rules_load, b->rules_load_arg,
+	    err)) != 0)
+		goto out;
 	if ((rc = redact_compile(r, err)) != 0 ||
 	    (rc = redact_stream_new(r, &so)) != 0 ||
 	    (rc = redact_stream_new(r, &se)) != 0) {
@@ -168,6 +172,11 @@ exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
 	spec->err.ops = &redact_filter;
 	spec->err.st = se;
 	rc = exec_run(spec, res, err);
+	if (rc != 0 && redact_rule_error(r) != NULL)
+		(void)al_err_set(err, rc, "the scanner's rules could not be "
+		    "loaded, so the output of '%s' was not shown and the task "
+		    "was ended: %s (--no-rules masks the secrets only)",
+		    spec->argv[0], redact_rule_error(r));
 out:
 	release_all(b, l, nl);
 	redact_stream_free(so);

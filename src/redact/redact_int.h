@@ -89,6 +89,7 @@ struct redact {
 	/* Set by redact_use_scan: its adapter, freed with the set. */
 	void		*rule_owned;
 	void		(*rule_owned_free)(void *);
+	const char	*rule_error;	/* a lazy load's failure, or "" */
 	size_t		 max_held;
 };
 

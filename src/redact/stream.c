@@ -23,6 +23,7 @@
 #include "redact_int.h"
 
 #define RX_CHUNK	(64 * 1024)	/* bytes scanned before settling */
+#define RX_HOLD_INIT	4096		/* first size of the hold buffer */
 
 struct ival {
 	uint64_t	 s, e;
@@ -93,10 +94,15 @@ redact_stream_new(const struct redact *r, struct redact_stream **out)
 		return AL_ENOMEM;
 	s->r = r;
 	s->ac = r->ac;
+	/*
+	 * The hold buffer grows as settle needs it and the rules' window is
+	 * made on first use: a stream that sees little output (most) never
+	 * pays for locking max_held bytes or the window.
+	 */
 	need = r->max_held + 64;
-	if (guarded_grow(&s->hold, &s->hold_cap, 0, need) != 0 ||
-	    (r->rule_fn != NULL && guarded_grow(&s->win, &s->win_cap, 0,
-	    need + RX_CHUNK) != 0)) {
+	if (need > RX_HOLD_INIT)
+		need = RX_HOLD_INIT;
+	if (guarded_grow(&s->hold, &s->hold_cap, 0, need) != 0) {
 		redact_stream_free(s);
 		return AL_ENOMEM;
 	}
@@ -339,24 +345,36 @@ static void
 run_rules(struct redact_stream *s)
 {
 	const struct redact *r = s->r;
+	const unsigned char *w;
 	struct rule_ctx ctx;
 	size_t nold = (size_t)(s->c0 - s->buf_base), n = nold + s->cn;
 	int rc;
 
 	if (r->rule_fn == NULL || n == 0 || s->rc != 0)
 		return;
-	if (guarded_grow(&s->win, &s->win_cap, 0, n) != 0) {
-		s->rc = AL_ENOMEM;
-		return;
+	/*
+	 * Nothing held (the common case in bulk output: the last chunk ended
+	 * a line): the matcher reads the chunk where it is.  Otherwise the
+	 * held bytes and the chunk are joined in the guarded window.
+	 */
+	if (nold == 0)
+		w = s->cp;
+	else {
+		if (guarded_grow(&s->win, &s->win_cap, 0, n) != 0) {
+			s->rc = AL_ENOMEM;
+			return;
+		}
+		memcpy(s->win, s->hold, nold);
+		if (s->cn)
+			memcpy(s->win + nold, s->cp, s->cn);
+		w = s->win;
 	}
-	memcpy(s->win, s->hold, nold);
-	if (s->cn)
-		memcpy(s->win + nold, s->cp, s->cn);
 	ctx.s = s;
 	ctx.base = s->buf_base;
 	ctx.n = n;
-	rc = r->rule_fn(r->rule_arg, s->win, n, on_rule_hit, &ctx);
-	sodium_memzero(s->win, n);
+	rc = r->rule_fn(r->rule_arg, w, n, on_rule_hit, &ctx);
+	if (w == s->win)
+		sodium_memzero(s->win, n);
 	if (rc != 0 && s->rc == 0)
 		s->rc = rc < 0 ? rc : AL_EIO;
 }

@@ -125,6 +125,18 @@ expect_out "config has [REDACTED:github-pat] in it"
 run "$AL" run --no-rules -e TOKEN=deploy-token -- sh -c "echo 'x $GH'"
 expect_out "x $GH" "--no-rules leaves rule hits"
 
+# The rules are loaded only once the command prints: a silent command never
+# builds (nor caches) the scanner's database; the first output does.
+mkdir -p "$T_ROOT/xdg"
+run env XDG_CACHE_HOME="$T_ROOT/xdg" "$AL" run -e TOKEN=deploy-token -- true
+expect_rc 0 "silent run"
+[ -z "$(ls "$T_ROOT/xdg/airlock" 2>/dev/null)" ] ||
+	fail "a run that printed nothing loaded the scanner's rules"
+run env XDG_CACHE_HOME="$T_ROOT/xdg" "$AL" run -e TOKEN=deploy-token -- sh -c "echo 'late $GH'"
+expect_out "late [REDACTED:github-pat]" "rules loaded at the first output"
+ls "$T_ROOT/xdg/airlock/"*.hsdb >/dev/null 2>&1 ||
+	fail "the first output did not load the scanner's rules"
+
 # With rules on, an unfinished line is held only until the command goes
 # quiet: a prompt without a newline still shows while the command waits.
 "$AL" run -e TOKEN=deploy-token -- sh -c 'printf "Continue? "; sleep 1; echo yes' >"$T_ROOT/p2" 2>&1 &

@@ -442,6 +442,10 @@ main(void)
 		cmocka_unit_test(test_redact_rule_hits_are_masked_and_lines_held),
 		cmocka_unit_test(
 		    test_redact_rule_window_is_bounded_and_errors_propagate),
+		cmocka_unit_test(
+		    test_redact_lazy_rules_load_on_first_output_only),
+		cmocka_unit_test(
+		    test_redact_lazy_rules_failed_load_lets_nothing_through),
 	};
 
 	if (sodium_init() < 0)
