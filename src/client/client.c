@@ -47,6 +47,7 @@ on_data(char *p, size_t size, size_t nmemb, void *arg)
 			return 0;	/* aborts the transfer */
 		}
 		memcpy(al_secret_open(s->value) + s->value_len, p, n);
+		sodium_memzero(p, n);	/* libcurl's receive buffer */
 		s->value_len += n;
 		al_secret_set_len(s->value, s->value_len);
 		return n;
