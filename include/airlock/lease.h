@@ -159,6 +159,20 @@ int	lease_sweep(struct lease_table *t, lease_end_fn fn, void *arg,
  */
 int64_t	lease_next_deadline(struct lease_table *t);
 
+/*
+ * Forget at most max leases that ended more than LEASE_KEEP_ENDED ago (in
+ * the batch transaction); *n receives how many.  Opening the table forgets
+ * them all; a long-running broker calls this now and then.
+ */
+int	lease_table_prune(struct lease_table *t, size_t max, size_t *n,
+	    struct al_err *err) AL_WUR;
+
+/*
+ * A counter of the calls that may have changed the table: while it stays
+ * the same, lease_next_deadline does too.
+ */
+uint64_t lease_table_writes(const struct lease_table *t);
+
 /* Number of live leases (after no sweep: may include overdue ones). */
 size_t	lease_count_live(struct lease_table *t);
 

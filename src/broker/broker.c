@@ -18,6 +18,8 @@
  */
 #define VALUE_POOL_BLOCK	4096
 #define VALUE_POOL_KEEP		256
+/* Ended leases past their keep time forgotten per second, at most. */
+#define PRUNE_BATCH		10000
 
 void
 broker_log(struct broker *b, const char *fmt, ...)
@@ -228,11 +230,27 @@ broker_tick(struct broker *b)
 {
 	int64_t now = b->clock->now(b->clock->arg), next = 0, d;
 	struct al_err err;
+	size_t n;
 
-	if (lease_sweep(b->leases, record_lease_end, b, NULL, &err) != 0)
+	/*
+	 * The loop ticks every turn; the table is asked again only when a
+	 * deadline is due or a write may have moved the next one.
+	 */
+	if (b->tick_next != 0 && now >= b->tick_next &&
+	    lease_sweep(b->leases, record_lease_end, b, NULL, &err) != 0)
 		broker_log(b, "lease sweep failed: %s", err.msg);
+	if (now >= b->next_prune) {
+		if (lease_table_prune(b->leases, PRUNE_BATCH, &n, &err) != 0)
+			broker_log(b, "%s", err.msg);
+		b->next_prune = now + 1;
+	}
+	if (lease_table_writes(b->leases) != b->tick_writes ||
+	    (b->tick_next != 0 && now >= b->tick_next)) {
+		b->tick_next = lease_next_deadline(b->leases);
+		b->tick_writes = lease_table_writes(b->leases);
+	}
 	expire_approvals(b, now, &next);
-	d = lease_next_deadline(b->leases);
+	d = b->tick_next;
 	if (d != 0 && (next == 0 || d < next))
 		next = d;
 	return next * 1000;

@@ -112,6 +112,9 @@ struct broker {
 	size_t			 connections;	/* open now (transport) */
 	int			 dirty;		/* audit/lease writes unsynced */
 	int64_t			 dirty_since_ms; /* the first of them */
+	int64_t			 tick_next;	/* cached next lease deadline */
+	uint64_t		 tick_writes;	/* lease writes it is valid for */
+	int64_t			 next_prune;	/* forget ended leases then */
 	int			 audit_failed;	/* refuse releases until restart */
 };
 

@@ -45,8 +45,8 @@ static const char *const stmt_sql[NSTMT] = {
 	    " FROM leases WHERE id = ?1",
 	[S_USE] = "UPDATE leases SET uses = uses + 1, last_used = ?2,"
 	    " deadline = ?3, state = ?4, ended = ?5 WHERE id = ?1 AND state = 0",
-	[S_END] = "UPDATE leases SET state = ?2, ended = ?3 WHERE id = ?1"
-	    " AND state = 0",
+	[S_END] = "UPDATE leases SET state = ?2, ended = ?3, deadline = ?4"
+	    " WHERE id = ?1 AND state = 0",
 	[S_DUE] = "SELECT id FROM leases WHERE state = 0 AND deadline <= ?1"
 	    " ORDER BY deadline",
 	[S_NEXT] = "SELECT min(deadline) FROM leases WHERE state = 0",
@@ -56,7 +56,9 @@ static const char *const stmt_sql[NSTMT] = {
 	    " holder = ?1 ORDER BY issued, id",
 	[S_BY_TASK] = "SELECT id FROM leases WHERE state = 0 AND task = ?1",
 	[S_BY_CONN] = "SELECT id FROM leases WHERE state = 0 AND conn = ?1",
-	[S_PRUNE] = "DELETE FROM leases WHERE state <> 0 AND ended < ?1",
+	/* An ended lease's deadline is when it may go (see row_deadline). */
+	[S_PRUNE] = "DELETE FROM leases WHERE id IN (SELECT id FROM leases"
+	    " WHERE state IN (1, 2, 3, 4, 5, 6) AND deadline < ?1 LIMIT ?2)",
 };
 
 static const char schema_sql[] =
@@ -79,11 +81,15 @@ static const char schema_sql[] =
 #define BOOT_ID_FILE	"/proc/sys/kernel/random/boot_id"
 #define BOOT_ID_MAX	64
 
+/* Ended leases forgotten per statement (recovery repeats it). */
+#define PRUNE_BATCH	10000
+
 struct lease_table {
 	sqlite3			*db;
 	sqlite3_stmt		*st[NSTMT];
 	const struct al_clock	*clock;
 	int			 in_txn;
+	uint64_t		 writes;	/* calls that may write */
 	char			 path[256];
 };
 
@@ -108,6 +114,7 @@ begin(struct lease_table *t, struct al_err *err)
 {
 	int rc;
 
+	t->writes++;
 	if (t->in_txn)
 		return 0;
 	if ((rc = exec_sql(t, "BEGIN IMMEDIATE", err)) == 0)
@@ -175,6 +182,17 @@ deadline_of(const struct lease *l)
 	return d;
 }
 
+/*
+ * The deadline column: for a live lease when it ends, for an ended one
+ * when it is forgotten (lease_table_prune), which keeps both on one index.
+ */
+static int64_t
+row_deadline(const struct lease *l)
+{
+	return l->state == LEASE_LIVE ? deadline_of(l) : l->ended +
+	    LEASE_KEEP_ENDED;
+}
+
 /* Read one row without looking at the clock. */
 static int
 load(struct lease_table *t, const char *id, struct lease *out,
@@ -230,6 +248,7 @@ end_lease(struct lease_table *t, struct lease *l, enum lease_state state,
 	sqlite3_bind_text(st, 1, l->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, (int)state);
 	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int64(st, 4, now + LEASE_KEEP_ENDED);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 :
 	    db_fail(t, err, "cannot end a lease");
 	sqlite3_reset(st);
@@ -404,6 +423,7 @@ recover(struct lease_table *t, lease_end_fn fn, void *arg,
 {
 	sqlite3_stmt *st = NULL;
 	int64_t now = t->clock->now(t->clock->arg);
+	size_t n;
 	int rc;
 
 	sqlite3_reset(t->st[S_DUE]);
@@ -421,14 +441,11 @@ recover(struct lease_table *t, lease_end_fn fn, void *arg,
 		goto out;
 	if ((rc = recover_boot(t, fn, arg, err)) != 0)
 		goto out;
-	if ((rc = begin(t, err)) != 0)
-		goto out;
-	sqlite3_bind_int64(t->st[S_PRUNE], 1, now - LEASE_KEEP_ENDED);
-	if (sqlite3_step(t->st[S_PRUNE]) != SQLITE_DONE)
-		rc = db_fail(t, err, "cannot prune ended leases");
-	sqlite3_reset(t->st[S_PRUNE]);
-	if (rc == 0)
-		rc = lease_table_sync(t, err);
+	do {
+		if ((rc = lease_table_prune(t, PRUNE_BATCH, &n, err)) != 0)
+			goto out;
+	} while (n == PRUNE_BATCH);
+	rc = lease_table_sync(t, err);
 out:
 	sqlite3_finalize(st);
 	return rc;
@@ -619,7 +636,7 @@ lease_use(struct lease_table *t, const char *id, struct lease *out,
 	sqlite3_reset(st);
 	sqlite3_bind_text(st, 1, l.id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_int64(st, 3, deadline_of(&l));
+	sqlite3_bind_int64(st, 3, row_deadline(&l));
 	sqlite3_bind_int(st, 4, (int)l.state);
 	sqlite3_bind_int64(st, 5, l.ended);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 :
@@ -687,6 +704,33 @@ lease_sweep(struct lease_table *t, lease_end_fn fn, void *arg, size_t *n,
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, t->clock->now(t->clock->arg));
 	return end_matching(t, st, LEASE_LIVE, fn, arg, n, err);
+}
+
+int
+lease_table_prune(struct lease_table *t, size_t max, size_t *n,
+    struct al_err *err)
+{
+	sqlite3_stmt *st = t->st[S_PRUNE];
+	int rc;
+
+	*n = 0;
+	if ((rc = begin(t, err)) != 0)
+		return rc;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, t->clock->now(t->clock->arg));
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(t, err, "cannot forget ended leases");
+	else
+		*n = (size_t)sqlite3_changes(t->db);
+	sqlite3_reset(st);
+	return rc;
+}
+
+uint64_t
+lease_table_writes(const struct lease_table *t)
+{
+	return t->writes;
 }
 
 int64_t

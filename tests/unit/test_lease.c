@@ -345,6 +345,49 @@ test_lease_ended_rows_are_pruned_after_an_hour(void **state)
 	assert_int_equal(lease_get(f->t, l.id, &u, NULL), AL_ENOENT);
 }
 
+/*
+ * A running table forgets ended leases too, in bounded batches, once their
+ * keep time is over; live ones and recently ended ones stay.
+ */
+static void
+test_lease_prune_forgets_only_old_ended_leases(void **state)
+{
+	struct fixture *f = *state;
+	struct lease_spec s = spec("t", 3 * LEASE_KEEP_ENDED, 1, 0);
+	struct lease l[5], u;
+	uint64_t w;
+	size_t n;
+	int i;
+
+	for (i = 0; i < 5; i++)
+		assert_int_equal(lease_issue(f->t, &s, &l[i], NULL), 0);
+	assert_int_equal(lease_revoke(f->t, l[0].id, LEASE_REVOKED, &u, NULL),
+	    0);
+	assert_int_equal(lease_use(f->t, l[1].id, &u, NULL), 0);
+	assert_int_equal(u.state, LEASE_USED_UP);
+	assert_int_equal(lease_revoke(f->t, l[2].id, LEASE_REVOKED, &u, NULL),
+	    0);
+	f->fc.now += LEASE_KEEP_ENDED - 1;
+	assert_int_equal(lease_table_prune(f->t, 10, &n, NULL), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(lease_revoke(f->t, l[3].id, LEASE_REVOKED, &u, NULL),
+	    0);
+	f->fc.now += 2;
+	w = lease_table_writes(f->t);
+	assert_int_equal(lease_table_prune(f->t, 2, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	assert_true(lease_table_writes(f->t) > w);
+	assert_int_equal(lease_table_prune(f->t, 2, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(lease_get(f->t, l[i].id, &u, NULL), AL_ENOENT);
+	assert_int_equal(lease_get(f->t, l[3].id, &u, NULL), 0);
+	assert_int_equal(u.state, LEASE_REVOKED);
+	assert_int_equal(lease_get(f->t, l[4].id, &u, NULL), 0);
+	assert_int_equal(u.state, LEASE_LIVE);
+	assert_int_equal(lease_table_sync(f->t, NULL), 0);
+}
+
 static void
 test_lease_file_is_private(void **state)
 {
@@ -440,6 +483,7 @@ main(void)
 		T(test_lease_persists_across_reopen),
 		T(test_lease_machine_restart_ends_every_live_lease),
 		T(test_lease_ended_rows_are_pruned_after_an_hour),
+		T(test_lease_prune_forgets_only_old_ended_leases),
 		T(test_lease_file_is_private),
 		T(test_lease_deadline_is_earliest_of_many),
 		T(test_lease_list_filters_by_holder),
