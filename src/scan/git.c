@@ -279,6 +279,19 @@ run_reader_bytes(struct run_reader *rd, unsigned char *out, size_t n)
 	return 0;
 }
 
+const unsigned char *
+run_reader_peek(struct run_reader *rd, size_t n)
+{
+	if (n > rd->cap)
+		return NULL;
+	while (rd->end - rd->start < n) {
+		/* reader_fill moves what is left to the front first. */
+		if (rd->eof || reader_fill(rd) != 0)
+			return NULL;
+	}
+	return rd->buf + rd->start;
+}
+
 /* "ID\x1fAuthor <mail>\x1fDate" into a new commit owned by the report. */
 int
 run_git_commit(struct run *r, char *s, const struct scan_commit **out)

@@ -106,6 +106,12 @@ char	*run_reader_line(struct run_reader *rd, size_t *len);
 /* Copy exactly n bytes into out (or drop them when out is NULL); AL_EIO. */
 int	run_reader_bytes(struct run_reader *rd, unsigned char *out, size_t n)
 	    AL_WUR;
+/*
+ * The next n bytes, contiguous in the reader's own buffer, without taking
+ * them (run_reader_bytes(rd, NULL, n) does); NULL when n is over the
+ * buffer's size or the input ends first.
+ */
+const unsigned char *run_reader_peek(struct run_reader *rd, size_t n);
 
 /* The separator of the fields of git's --format lines below. */
 #define RUN_FIELD_SEP '\x1f'

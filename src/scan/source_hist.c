@@ -268,8 +268,10 @@ hist_one(struct run_worker *w, struct run_reader *rd, char *line,
 	struct run *r = w->run;
 	struct run_job job;
 	unsigned long long size;
+	const unsigned char *p;
 	unsigned char *nb;
 	char *sp;
+	int rc;
 
 	/* "<id> blob <size>", or "<id> missing" (git says why above) */
 	if ((sp = strstr(line, " blob ")) == NULL) {
@@ -286,6 +288,18 @@ hist_one(struct run_worker *w, struct run_reader *rd, char *line,
 			goto short_read;
 		return 0;
 	}
+	memset(&job, 0, sizeof(job));
+	job.path = (char *)e->path;
+	job.commit = e->commit;
+	/* A blob that fits the pipe's buffer is scanned where it lies. */
+	if (size < rd->cap) {
+		if ((p = run_reader_peek(rd, (size_t)size + 1)) == NULL)
+			goto short_read;
+		rc = size ? run_scan_bytes(w, &job, p, (size_t)size, err) : 0;
+		if (run_reader_bytes(rd, NULL, (size_t)size + 1) != 0)
+			goto short_read;
+		return rc;
+	}
 	if (size > *cap) {
 		if ((nb = realloc(*data, (size_t)size)) == NULL)
 			return al_err_set(err, AL_ENOMEM, "out of memory");
@@ -295,11 +309,6 @@ hist_one(struct run_worker *w, struct run_reader *rd, char *line,
 	if (run_reader_bytes(rd, *data, (size_t)size) != 0 ||
 	    run_reader_bytes(rd, NULL, 1) != 0)
 		goto short_read;
-	if (size == 0)
-		return 0;
-	memset(&job, 0, sizeof(job));
-	job.path = (char *)e->path;
-	job.commit = e->commit;
 	return run_scan_bytes(w, &job, *data, (size_t)size, err);
 short_read:
 	return al_err_set(err, AL_EPROTO, "git cat-file output ended inside "
