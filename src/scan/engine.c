@@ -212,9 +212,13 @@ compile_rule(struct scan_engine *e, size_t i, struct al_err *err)
 	return 0;
 }
 
-/* The widest match of each regex-mode rule, from vectorscan's analysis. */
+/*
+ * The widest match of each regex-mode rule's expression (rx[i]), from
+ * vectorscan's analysis.  A weakened expression vectorscan will not take
+ * is replaced by the rule's own regex.
+ */
 static int
-compute_widths(struct scan_engine *e, struct al_err *err)
+compute_widths(struct scan_engine *e, const char **rx, struct al_err *err)
 {
 	hs_expr_info_t *info;
 	hs_compile_error_t *ce;
@@ -226,8 +230,18 @@ compute_widths(struct scan_engine *e, struct al_err *err)
 			continue;
 		info = NULL;
 		ce = NULL;
-		if (hs_expression_info(e->rules->v[i].regex, HS_FLAG_PREFILTER |
-		    HS_FLAG_MULTILINE, &info, &ce) != HS_SUCCESS) {
+		if (hs_expression_info(rx[i], HS_FLAG_PREFILTER |
+		    HS_FLAG_MULTILINE, &info, &ce) != HS_SUCCESS &&
+		    rx[i] != e->rules->v[i].regex) {
+			/* Again, with the regex itself. */
+			hs_free_compile_error(ce);
+			ce = NULL;
+			rx[i] = e->rules->v[i].regex;
+			if (hs_expression_info(rx[i], HS_FLAG_PREFILTER |
+			    HS_FLAG_MULTILINE, &info, &ce) != HS_SUCCESS)
+				info = NULL;
+		}
+		if (info == NULL) {
 			rc = al_err_set(err, AL_EINVAL, "rule '%s': the "
 			    "prefilter cannot use this regex: %s (add "
 			    "'keywords' to the rule)", e->rules->v[i].id,
@@ -241,94 +255,169 @@ compute_widths(struct scan_engine *e, struct al_err *err)
 	return 0;
 }
 
-/* Build the single vectorscan database from every rule. */
-static int
-compile_db(struct scan_engine *e, struct al_err *err)
-{
-	const char **exprs = NULL;
-	unsigned *flags = NULL, *ids = NULL, *widths = NULL;
-	char **owned = NULL;
-	hs_compile_error_t *ce = NULL;
-	unsigned char key[32];
-	size_t i, k, nexpr = 0, nowned = 0;
-	int rc = 0, loaded = 0;
+/* The vectorscan expressions and their flags and rule ids. */
+struct db_exprs {
+	const char	**exprs;
+	unsigned	 *flags, *ids;
+	size_t		  n;
+	const char	**rx;		/* per rule: its expression, or NULL */
+	char		**owned;	/* literals and weakened regexes */
+	size_t		  nowned;
+};
 
+static void
+db_exprs_release(struct db_exprs *x)
+{
+	size_t i;
+
+	for (i = 0; x->owned != NULL && i < x->nowned; i++)
+		free(x->owned[i]);
+	free(x->owned);
+	free(x->exprs);
+	free(x->flags);
+	free(x->ids);
+	free(x->rx);
+}
+
+/*
+ * A rule with keywords enters as its keywords; one without, as its regex
+ * weakened for prefiltering (scan_prefilter_expr; multi-line rules keep
+ * their regex, as their window is built differently).
+ */
+static int
+db_exprs_build(struct scan_engine *e, struct db_exprs *x, struct al_err *err)
+{
+	size_t i, k, n = 0;
+
+	memset(x, 0, sizeof(*x));
 	for (i = 0; i < e->n; i++)
-		nexpr += e->r[i].keyword_mode ? e->rules->v[i].keywords.n : 1;
-	if (nexpr == 0 || nexpr > UINT_MAX)
+		n += e->r[i].keyword_mode ? e->rules->v[i].keywords.n : 1;
+	if (n == 0 || n > UINT_MAX)
 		return 0;
-	exprs = calloc(nexpr, sizeof(*exprs));
-	flags = calloc(nexpr, sizeof(*flags));
-	ids = calloc(nexpr, sizeof(*ids));
-	owned = calloc(nexpr, sizeof(*owned));
-	widths = calloc(e->n, sizeof(*widths));
-	if (!exprs || !flags || !ids || !owned || !widths) {
-		rc = al_err_set(err, AL_ENOMEM, "out of memory");
-		goto out;
-	}
-	nexpr = 0;
+	x->exprs = calloc(n, sizeof(*x->exprs));
+	x->flags = calloc(n, sizeof(*x->flags));
+	x->ids = calloc(n, sizeof(*x->ids));
+	x->owned = calloc(n, sizeof(*x->owned));
+	x->rx = calloc(e->n, sizeof(*x->rx));
+	if (!x->exprs || !x->flags || !x->ids || !x->owned || !x->rx)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
 	for (i = 0; i < e->n; i++) {
 		const struct scan_rule *d = &e->rules->v[i];
 
 		if (!e->r[i].keyword_mode) {
-			exprs[nexpr] = d->regex;
-			flags[nexpr] = HS_FLAG_PREFILTER | HS_FLAG_MULTILINE;
-			ids[nexpr++] = (unsigned)i;
+			x->rx[i] = d->regex;
+			if (!d->multiline) {
+				if ((x->owned[x->nowned] =
+				    scan_prefilter_expr(d->regex)) == NULL)
+					return al_err_set(err, AL_ENOMEM,
+					    "out of memory");
+				x->rx[i] = x->owned[x->nowned++];
+			}
+			x->exprs[x->n] = x->rx[i];
+			x->flags[x->n] = HS_FLAG_PREFILTER | HS_FLAG_MULTILINE;
+			x->ids[x->n++] = (unsigned)i;
 			continue;
 		}
 		for (k = 0; k < d->keywords.n; k++) {
-			if ((owned[nowned] = literal_expr(d->keywords.v[k])) ==
-			    NULL) {
-				rc = al_err_set(err, AL_EINVAL, "rule '%s': "
+			if ((x->owned[x->nowned] = literal_expr(
+			    d->keywords.v[k])) == NULL)
+				return al_err_set(err, AL_EINVAL, "rule '%s': "
 				    "empty keyword", d->id);
-				goto out;
-			}
-			exprs[nexpr] = owned[nowned++];
-			flags[nexpr] = HS_FLAG_CASELESS;
-			ids[nexpr++] = (unsigned)i;
+			x->exprs[x->n] = x->owned[x->nowned++];
+			x->flags[x->n] = HS_FLAG_CASELESS;
+			x->ids[x->n++] = (unsigned)i;
 		}
 	}
+	return 0;
+}
+
+/* Each regex-mode rule's expression as rx says (after compute_widths). */
+static void
+db_exprs_sync(const struct scan_engine *e, struct db_exprs *x)
+{
+	size_t k;
+
+	for (k = 0; k < x->n; k++)
+		if (!e->r[x->ids[k]].keyword_mode)
+			x->exprs[k] = x->rx[x->ids[k]];
+}
+
+static int
+compile_multi(struct scan_engine *e, struct db_exprs *x,
+    hs_compile_error_t **ce)
+{
+	*ce = NULL;
+	return hs_compile_multi(x->exprs, x->flags, x->ids, (unsigned)x->n,
+	    HS_MODE_BLOCK, NULL, &e->db, ce) == HS_SUCCESS ? 0 : -1;
+}
+
+/* Build the single vectorscan database from every rule. */
+static int
+compile_db(struct scan_engine *e, struct al_err *err)
+{
+	struct db_exprs x;
+	unsigned *widths = NULL;
+	hs_compile_error_t *ce = NULL;
+	unsigned char key[32];
+	size_t i;
+	int rc = 0, loaded = 0;
+
+	if ((rc = db_exprs_build(e, &x, err)) != 0 || x.n == 0)
+		goto out;
+	if ((widths = calloc(e->n, sizeof(*widths))) == NULL) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
 	if (e->cache_dir != NULL) {
-		scan_db_key(exprs, flags, ids, nexpr, key);
+		scan_db_key(x.exprs, x.flags, x.ids, x.n, key);
 		e->db = scan_db_cache_load(e->cache_dir, key, widths, e->n);
 		loaded = e->db != NULL;
 	}
-	if (e->db == NULL) {
-		if ((rc = compute_widths(e, err)) != 0)
-			goto out;
-		for (i = 0; i < e->n; i++)
-			widths[i] = e->r[i].max_width;
-	} else
+	if (e->db != NULL) {
 		for (i = 0; i < e->n; i++)
 			e->r[i].max_width = widths[i];
-	if (e->db == NULL && hs_compile_multi(exprs, flags, ids,
-	    (unsigned)nexpr, HS_MODE_BLOCK, NULL, &e->db, &ce) != HS_SUCCESS) {
-		if (ce != NULL && ce->expression >= 0 &&
-		    (size_t)ce->expression < nexpr)
-			rc = al_err_set(err, AL_EINVAL, "rule '%s': the "
-			    "prefilter cannot compile it: %s",
-			    e->rules->v[ids[ce->expression]].id, ce->message);
-		else
-			rc = al_err_set(err, AL_EINVAL, "cannot compile the "
-			    "rules: %s", ce ? ce->message : "unknown error");
-		hs_free_compile_error(ce);
-		e->db = NULL;
-		goto out;
+		goto scratch;
 	}
+	if ((rc = compute_widths(e, x.rx, err)) != 0)
+		goto out;
+	db_exprs_sync(e, &x);
+	if (compile_multi(e, &x, &ce) != 0) {
+		/* Should a weakened expression be the trouble: the regexes. */
+		hs_free_compile_error(ce);
+		for (i = 0; i < e->n; i++)
+			if (x.rx[i] != NULL)
+				x.rx[i] = e->rules->v[i].regex;
+		if ((rc = compute_widths(e, x.rx, err)) != 0)
+			goto out;
+		db_exprs_sync(e, &x);
+		if (compile_multi(e, &x, &ce) != 0) {
+			if (ce != NULL && ce->expression >= 0 &&
+			    (size_t)ce->expression < x.n)
+				rc = al_err_set(err, AL_EINVAL, "rule '%s': "
+				    "the prefilter cannot compile it: %s",
+				    e->rules->v[x.ids[ce->expression]].id,
+				    ce->message);
+			else
+				rc = al_err_set(err, AL_EINVAL, "cannot "
+				    "compile the rules: %s", ce ? ce->message :
+				    "unknown error");
+			hs_free_compile_error(ce);
+			e->db = NULL;
+			goto out;
+		}
+	}
+	for (i = 0; i < e->n; i++)
+		widths[i] = e->r[i].max_width;
 	/* Stored only when compiled just now: a hit costs no write. */
 	if (e->cache_dir != NULL && !loaded)
 		scan_db_cache_store(e->cache_dir, key, widths, e->n, e->db);
+scratch:
 	if (hs_alloc_scratch(e->db, &e->proto) != HS_SUCCESS)
 		rc = al_err_set(err, AL_ENOMEM, "out of memory (vectorscan "
 		    "scratch)");
 out:
-	for (i = 0; owned && i < nowned; i++)
-		free(owned[i]);
-	free(owned);
+	db_exprs_release(&x);
 	free(widths);
-	free(exprs);
-	free(flags);
-	free(ids);
 	return rc;
 }
 

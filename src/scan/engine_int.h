@@ -43,6 +43,12 @@ struct scan_engine {
 	pthread_mutex_t		 *jit_mu;	/* guards lazy JIT compiles */
 };
 
+/*
+ * The vectorscan expression for a rule without keywords: re with its tail
+ * weakened (prefilter.c).  malloc'd; NULL when out of memory.
+ */
+char	*scan_prefilter_expr(const char *re);
+
 /* JIT-compile rule r's regexes the first time a candidate needs them. */
 void	scan_rule_jit(const struct scan_engine *e, struct eng_rule *r);
 

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "airlock/scan.h"
+#include "engine_int.h"
 #include "scan_int.h"
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -631,6 +632,73 @@ test_json_report_is_exact(void **state)
 	free(buf);
 }
 
+/* Vectorscan runs each regex with its tail weakened, never more. */
+static void
+test_prefilter_weakens_only_the_tail(void **state)
+{
+	static const char *const cases[][2] = {
+		/* lookarounds dropped, the last repeat cut to its minimum */
+		{ "(?<![a-z])(ghp_[A-Za-z0-9]{36,255})(?![A-Za-z0-9])",
+		  "(?<![a-z])(ghp_[A-Za-z0-9]{36})" },
+		{ "(glpat-[A-Za-z0-9_-]{20,})\\b", "(glpat-[A-Za-z0-9_-]{20})" },
+		{ "(ABSK[A-Za-z0-9+/]{108,}={0,2})(?![A-Za-z0-9+/=])",
+		  "(ABSK[A-Za-z0-9+/]{108})" },
+		{ "key-[0-9a-f]+$", "key-[0-9a-f]" },
+		{ "(?:tok_)\\w{8,}", "(?:tok_)\\w{8}" },
+		{ "x[a-z]{3,}?", "x[a-z]{3}" },
+		{ "a\\.[A-Z]{4,9}", "a\\.[A-Z]{4}" },
+		{ "a.{4,}", "a.{4}" },
+		/* a tail that may cross a line is kept */
+		{ "pw=([^\"]{8,})", "pw=([^\"]{8,})" },
+		{ "pw=([^\"\\s]{8,})", "pw=([^\"\\s]{8})" },
+		{ "k:\\s{1,4}", "k:\\s{1,4}" },
+		{ "(?s)a.{4,}", "(?s)a.{4,}" },
+		/* what is not understood is left alone */
+		{ "(?:abc|def)[0-9]{4,}|xyz", "(?:abc|def)[0-9]{4,}|xyz" },
+		{ "a(?:-[a-z]+)+", "a(?:-[a-z]+)+" },
+		{ "a\\x41{3,}", "a\\x41{3,}" },
+		{ "[[:alpha:]]{3,}", "[[:alpha:]]{3,}" },
+		{ "abc", "abc" },
+		{ "(", "(" },
+		{ "[a-", "[a-" },
+		{ "\\", "\\" },
+		{ "a{2,", "a{2," },
+	};
+	size_t i;
+	char *got;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_non_null(got = scan_prefilter_expr(cases[i][0]));
+		if (strcmp(got, cases[i][1]) != 0)
+			fail_msg("%s: got %s, want %s", cases[i][0], got,
+			    cases[i][1]);
+		free(got);
+	}
+}
+
+/* A match longer than what vectorscan reports is still found whole. */
+static void
+test_long_match_found_whole(void **state)
+{
+	struct scan_engine *e = builtin_engine();
+	char text[512], tok[300];
+	struct hits h;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 250; i++)
+		tok[i] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[(i * 7 + i / 3) % 62];
+	tok[250] = '\0';
+	snprintf(text, sizeof(text), "x = 1\ntoken: glpat-%s\n", tok);
+	scan_text(e, "a.yml", text, &h);
+	assert_int_equal(h.n, 1);
+	assert_string_equal(h.ids[0], "gitlab-pat");
+	assert_int_equal(h.off[0], 13);
+	assert_int_equal(h.len[0], 6 + 250);
+	scan_engine_free(e);
+}
+
 int
 main(void)
 {
@@ -654,6 +722,8 @@ main(void)
 		cmocka_unit_test(test_baseline_round_trip_and_filter),
 		cmocka_unit_test(test_builtin_table_matches_the_rule_file),
 		cmocka_unit_test(test_json_report_is_exact),
+		cmocka_unit_test(test_prefilter_weakens_only_the_tail),
+		cmocka_unit_test(test_long_match_found_whole),
 	};
 
 	if (sodium_init() < 0)
