@@ -31,9 +31,25 @@
 #define MATCH_LIMIT	1000000
 #define DEPTH_LIMIT	20000
 
+static void
+codes_free(struct eng_codes *c, size_t nallow, size_t npaths)
+{
+	size_t j;
+
+	pcre2_code_free(c->re);
+	pcre2_code_free(c->requires);
+	for (j = 0; c->allow != NULL && j < nallow; j++)
+		pcre2_code_free(c->allow[j]);
+	for (j = 0; c->paths != NULL && j < npaths; j++)
+		pcre2_code_free(c->paths[j]);
+	free(c->allow);
+	free(c->paths);
+}
+
 void
 scan_engine_free(struct scan_engine *e)
 {
+	struct eng_codes *jit;
 	size_t i, j;
 
 	if (e == NULL)
@@ -41,14 +57,11 @@ scan_engine_free(struct scan_engine *e)
 	for (i = 0; i < e->n; i++) {
 		struct eng_rule *r = &e->r[i];
 
-		pcre2_code_free(r->re);
-		pcre2_code_free(r->requires);
-		for (j = 0; j < r->nallow; j++)
-			pcre2_code_free(r->allow[j]);
-		for (j = 0; j < r->npaths; j++)
-			pcre2_code_free(r->paths[j]);
-		free(r->allow);
-		free(r->paths);
+		codes_free(&r->c, r->nallow, r->npaths);
+		if ((jit = atomic_load(&r->jit)) != NULL) {
+			codes_free(jit, r->nallow, r->npaths);
+			free(jit);
+		}
 	}
 	for (j = 0; j < e->nallow; j++)
 		pcre2_code_free(e->allow[j]);
@@ -58,10 +71,6 @@ scan_engine_free(struct scan_engine *e)
 		hs_free_database(e->db);
 	if (e->proto)
 		hs_free_scratch(e->proto);
-	if (e->jit_mu != NULL) {
-		pthread_mutex_destroy(e->jit_mu);
-		free(e->jit_mu);
-	}
 	scan_rules_free(e->rules);
 	free(e);
 }
@@ -85,12 +94,13 @@ scan_engine_rule_def(const struct scan_engine *e, size_t i)
 }
 
 /*
- * A rule's patterns are compiled up front but JIT-compiled only when a
- * candidate first needs them (scan_rule_jit): of some 250 rules a given
- * tree wakes a few dozen, and compiling JIT code for all of them was a good
- * part of a small scan's start.  The global allowlist, which every secret
- * goes through, is JIT-compiled at once; path patterns stay interpreted
- * (one match per file, on a short string).
+ * A rule's patterns are compiled up front but JIT-compiled only once the
+ * rule has had SCAN_JIT_AFTER candidates (scan_rule_codes): of some 250
+ * rules a given tree wakes a few dozen, most of them a handful of times,
+ * and compiling JIT code costs as much as a few dozen interpreted matches
+ * of a line.  The JIT code goes into copies, published whole, so that no
+ * thread matching with the originals ever sees them change.  The global
+ * allowlist, which every secret goes through, is JIT-compiled at once.
  */
 static int
 re_compile(const char *rule, const char *what, const char *pat,
@@ -110,30 +120,60 @@ re_compile(const char *rule, const char *what, const char *pat,
 	return 0;
 }
 
-void
-scan_rule_jit(const struct scan_engine *e, struct eng_rule *r)
+/* JIT-compiled copies of n patterns (NULL entries stay NULL). */
+static int
+jit_copies(pcre2_code *const *src, size_t n, pcre2_code ***out)
 {
 	size_t i;
 
-	if (atomic_load_explicit(&r->jit_done, memory_order_acquire))
-		return;
-	/*
-	 * No thread matches with r's code before jit_done is set, so the
-	 * compile never races a match.  Without JIT (no executable memory)
-	 * the interpreter gives the same answers.
-	 */
-	pthread_mutex_lock(e->jit_mu);
-	if (!atomic_load_explicit(&r->jit_done, memory_order_relaxed)) {
-		(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
-		if (r->requires != NULL)
-			(void)pcre2_jit_compile(r->requires,
-			    PCRE2_JIT_COMPLETE);
-		for (i = 0; i < r->nallow; i++)
-			(void)pcre2_jit_compile(r->allow[i],
-			    PCRE2_JIT_COMPLETE);
-		atomic_store_explicit(&r->jit_done, 1, memory_order_release);
+	*out = NULL;
+	if (n == 0)
+		return 0;
+	if ((*out = calloc(n, sizeof(**out))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (src[i] == NULL)
+			continue;
+		if (((*out)[i] = pcre2_code_copy(src[i])) == NULL)
+			return -1;
+		/* Without JIT (no executable memory) it is interpreted. */
+		(void)pcre2_jit_compile((*out)[i], PCRE2_JIT_COMPLETE);
 	}
-	pthread_mutex_unlock(e->jit_mu);
+	return 0;
+}
+
+const struct eng_codes *
+scan_rule_codes(struct eng_rule *r)
+{
+	struct eng_codes *j, *pub;
+	pcre2_code **one = NULL;
+	int bad;
+
+	if ((pub = atomic_load_explicit(&r->jit, memory_order_acquire)) !=
+	    NULL)
+		return pub;
+	/* Exactly one thread sees the count reach the mark and compiles. */
+	if (atomic_fetch_add_explicit(&r->uses, 1, memory_order_relaxed) !=
+	    SCAN_JIT_AFTER || (j = calloc(1, sizeof(*j))) == NULL)
+		return &r->c;
+	bad = jit_copies(&r->c.re, 1, &one) != 0;
+	j->re = one ? one[0] : NULL;
+	free(one);
+	one = NULL;
+	if (!bad && r->c.requires != NULL) {
+		bad = jit_copies(&r->c.requires, 1, &one) != 0;
+		j->requires = one ? one[0] : NULL;
+		free(one);
+	}
+	bad = bad || jit_copies(r->c.allow, r->nallow, &j->allow) != 0 ||
+	    jit_copies(r->c.paths, r->npaths, &j->paths) != 0;
+	if (bad) {	/* out of memory: keep interpreting */
+		codes_free(j, r->nallow, r->npaths);
+		free(j);
+		return &r->c;
+	}
+	atomic_store_explicit(&r->jit, j, memory_order_release);
+	return j;
 }
 
 static int
@@ -186,18 +226,18 @@ compile_rule(struct scan_engine *e, size_t i, struct al_err *err)
 	int rc;
 
 	r->def = d;
-	if ((rc = re_compile(d->id, "regex", d->regex, &r->re, err)) != 0)
+	if ((rc = re_compile(d->id, "regex", d->regex, &r->c.re, err)) != 0)
 		return rc;
 	if (d->requires != NULL &&
 	    (rc = re_compile(d->id, "requires regex", d->requires,
-	    &r->requires, err)) != 0)
+	    &r->c.requires, err)) != 0)
 		return rc;
-	if ((rc = re_list(d->id, "allow regex", &d->allow, &r->allow,
+	if ((rc = re_list(d->id, "allow regex", &d->allow, &r->c.allow,
 	    &r->nallow, err)) != 0 ||
-	    (rc = re_list(d->id, "paths regex", &d->paths, &r->paths,
+	    (rc = re_list(d->id, "paths regex", &d->paths, &r->c.paths,
 	    &r->npaths, err)) != 0)
 		return rc;
-	(void)pcre2_pattern_info(r->re, PCRE2_INFO_CAPTURECOUNT, &groups);
+	(void)pcre2_pattern_info(r->c.re, PCRE2_INFO_CAPTURECOUNT, &groups);
 	if (d->group < 0)
 		r->group = groups > 0 ? 1 : 0;
 	else if ((uint32_t)d->group > groups)
@@ -443,13 +483,6 @@ scan_engine_new_cached(const struct scan_rules *rs, int flags,
 	    (rs->n && (e->rules->v = calloc(rs->n, sizeof(struct scan_rule)))
 	    == NULL) || (rs->n && (e->r = calloc(rs->n, sizeof(*e->r))) ==
 	    NULL)) {
-		rc = al_err_set(err, AL_ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((e->jit_mu = malloc(sizeof(*e->jit_mu))) == NULL ||
-	    pthread_mutex_init(e->jit_mu, NULL) != 0) {
-		free(e->jit_mu);
-		e->jit_mu = NULL;
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}

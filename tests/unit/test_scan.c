@@ -699,6 +699,30 @@ test_long_match_found_whole(void **state)
 	scan_engine_free(e);
 }
 
+/* Rules switch from interpreted to JIT code as they get busy: same hits. */
+static void
+test_matches_same_before_and_after_jit(void **state)
+{
+	struct scan_engine *e = builtin_engine();
+	struct hits first, h;
+	char text[256];
+	int i;
+
+	(void)state;
+	snprintf(text, sizeof(text), "password = \"Xq7!vR2#mK9pL4sT\"\n"
+	    "t = \"glpat-%s\"\necho $API_TOKEN\n", "AbCdEfGhIjKlMnOpQrSt");
+	scan_text(e, "deploy.sh", text, &first);
+	assert_true(first.n >= 2);
+	for (i = 0; i < 3 * SCAN_JIT_AFTER; i++) {
+		scan_text(e, "deploy.sh", text, &h);
+		assert_int_equal(h.n, first.n);
+		assert_memory_equal(h.ids, first.ids, sizeof(h.ids));
+		assert_memory_equal(h.off, first.off, sizeof(h.off));
+		assert_memory_equal(h.len, first.len, sizeof(h.len));
+	}
+	scan_engine_free(e);
+}
+
 int
 main(void)
 {
@@ -724,6 +748,7 @@ main(void)
 		cmocka_unit_test(test_json_report_is_exact),
 		cmocka_unit_test(test_prefilter_weakens_only_the_tail),
 		cmocka_unit_test(test_long_match_found_whole),
+		cmocka_unit_test(test_matches_same_before_and_after_jit),
 	};
 
 	if (sodium_init() < 0)
