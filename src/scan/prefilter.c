@@ -267,15 +267,41 @@ weaken(const char *p, size_t lo, size_t hi, int dotall, size_t *keep,
 	}
 }
 
+/* Whether an inline option group "(?...)" or "(?...:" sets flag f. */
+static int
+has_flag(const char *re, char f)
+{
+	const char *p;
+
+	for (p = re; (p = strstr(p, "(?")) != NULL; p += 2) {
+		const char *q = p + 2;
+
+		while (*q != '\0' && strchr("imnsxJU-^", *q) != NULL) {
+			if (*q == f)
+				return 1;
+			q++;
+		}
+	}
+	return 0;
+}
+
 char *
 scan_prefilter_expr(const char *re)
 {
 	char suffix[64], *out;
 	size_t keep, n = strlen(re);
 
-	weaken(re, 0, n, strstr(re, "(?s") != NULL ||
-	    strstr(re, "(?is") != NULL || strstr(re, "(?ms") != NULL, &keep,
-	    suffix, sizeof(suffix));
+	/*
+	 * Quoting, comments and extended mode change what the characters of
+	 * a pattern mean to a reader this simple: such a regex is kept whole.
+	 */
+	if (strstr(re, "\\Q") != NULL || strstr(re, "(?#") != NULL ||
+	    has_flag(re, 'x')) {
+		keep = n;
+		suffix[0] = '\0';
+	} else
+		weaken(re, 0, n, has_flag(re, 's'), &keep, suffix,
+		    sizeof(suffix));
 	if ((out = malloc(keep + strlen(suffix) + 1)) == NULL)
 		return NULL;
 	memcpy(out, re, keep);

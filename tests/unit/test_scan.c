@@ -653,6 +653,12 @@ test_prefilter_weakens_only_the_tail(void **state)
 		{ "pw=([^\"\\s]{8,})", "pw=([^\"\\s]{8})" },
 		{ "k:\\s{1,4}", "k:\\s{1,4}" },
 		{ "(?s)a.{4,}", "(?s)a.{4,}" },
+		{ "(?is:a).{4,}", "(?is:a).{4,}" },
+		/* quoting, comments, extended mode: kept whole */
+		{ "\\Qa)\\E[a-z]{3,}", "\\Qa)\\E[a-z]{3,}" },
+		{ "(?#(x)[a-z]{3,}", "(?#(x)[a-z]{3,}" },
+		{ "(?x) a [a-z]{3,} # tail", "(?x) a [a-z]{3,} # tail" },
+		{ "(?i)tok_[a-z]{3,}", "(?i)tok_[a-z]{3}" },
 		/* what is not understood is left alone */
 		{ "(?:abc|def)[0-9]{4,}|xyz", "(?:abc|def)[0-9]{4,}|xyz" },
 		{ "a(?:-[a-z]+)+", "a(?:-[a-z]+)+" },
