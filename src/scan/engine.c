@@ -31,9 +31,25 @@
 #define MATCH_LIMIT	1000000
 #define DEPTH_LIMIT	20000
 
+static void
+codes_free(struct eng_codes *c, size_t nallow, size_t npaths)
+{
+	size_t j;
+
+	pcre2_code_free(c->re);
+	pcre2_code_free(c->requires);
+	for (j = 0; c->allow != NULL && j < nallow; j++)
+		pcre2_code_free(c->allow[j]);
+	for (j = 0; c->paths != NULL && j < npaths; j++)
+		pcre2_code_free(c->paths[j]);
+	free(c->allow);
+	free(c->paths);
+}
+
 void
 scan_engine_free(struct scan_engine *e)
 {
+	struct eng_codes *jit;
 	size_t i, j;
 
 	if (e == NULL)
@@ -41,14 +57,11 @@ scan_engine_free(struct scan_engine *e)
 	for (i = 0; i < e->n; i++) {
 		struct eng_rule *r = &e->r[i];
 
-		pcre2_code_free(r->re);
-		pcre2_code_free(r->requires);
-		for (j = 0; j < r->nallow; j++)
-			pcre2_code_free(r->allow[j]);
-		for (j = 0; j < r->npaths; j++)
-			pcre2_code_free(r->paths[j]);
-		free(r->allow);
-		free(r->paths);
+		codes_free(&r->c, r->nallow, r->npaths);
+		if ((jit = atomic_load(&r->jit)) != NULL) {
+			codes_free(jit, r->nallow, r->npaths);
+			free(jit);
+		}
 	}
 	for (j = 0; j < e->nallow; j++)
 		pcre2_code_free(e->allow[j]);
@@ -58,10 +71,6 @@ scan_engine_free(struct scan_engine *e)
 		hs_free_database(e->db);
 	if (e->proto)
 		hs_free_scratch(e->proto);
-	if (e->jit_mu != NULL) {
-		pthread_mutex_destroy(e->jit_mu);
-		free(e->jit_mu);
-	}
 	scan_rules_free(e->rules);
 	free(e);
 }
@@ -85,12 +94,13 @@ scan_engine_rule_def(const struct scan_engine *e, size_t i)
 }
 
 /*
- * A rule's patterns are compiled up front but JIT-compiled only when a
- * candidate first needs them (scan_rule_jit): of some 250 rules a given
- * tree wakes a few dozen, and compiling JIT code for all of them was a good
- * part of a small scan's start.  The global allowlist, which every secret
- * goes through, is JIT-compiled at once; path patterns stay interpreted
- * (one match per file, on a short string).
+ * A rule's patterns are compiled up front but JIT-compiled only once the
+ * rule has had SCAN_JIT_AFTER candidates (scan_rule_codes): of some 250
+ * rules a given tree wakes a few dozen, most of them a handful of times,
+ * and compiling JIT code costs as much as a few dozen interpreted matches
+ * of a line.  The JIT code goes into copies, published whole, so that no
+ * thread matching with the originals ever sees them change.  The global
+ * allowlist, which every secret goes through, is JIT-compiled at once.
  */
 static int
 re_compile(const char *rule, const char *what, const char *pat,
@@ -110,30 +120,60 @@ re_compile(const char *rule, const char *what, const char *pat,
 	return 0;
 }
 
-void
-scan_rule_jit(const struct scan_engine *e, struct eng_rule *r)
+/* JIT-compiled copies of n patterns (NULL entries stay NULL). */
+static int
+jit_copies(pcre2_code *const *src, size_t n, pcre2_code ***out)
 {
 	size_t i;
 
-	if (atomic_load_explicit(&r->jit_done, memory_order_acquire))
-		return;
-	/*
-	 * No thread matches with r's code before jit_done is set, so the
-	 * compile never races a match.  Without JIT (no executable memory)
-	 * the interpreter gives the same answers.
-	 */
-	pthread_mutex_lock(e->jit_mu);
-	if (!atomic_load_explicit(&r->jit_done, memory_order_relaxed)) {
-		(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
-		if (r->requires != NULL)
-			(void)pcre2_jit_compile(r->requires,
-			    PCRE2_JIT_COMPLETE);
-		for (i = 0; i < r->nallow; i++)
-			(void)pcre2_jit_compile(r->allow[i],
-			    PCRE2_JIT_COMPLETE);
-		atomic_store_explicit(&r->jit_done, 1, memory_order_release);
+	*out = NULL;
+	if (n == 0)
+		return 0;
+	if ((*out = calloc(n, sizeof(**out))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (src[i] == NULL)
+			continue;
+		if (((*out)[i] = pcre2_code_copy(src[i])) == NULL)
+			return -1;
+		/* Without JIT (no executable memory) it is interpreted. */
+		(void)pcre2_jit_compile((*out)[i], PCRE2_JIT_COMPLETE);
 	}
-	pthread_mutex_unlock(e->jit_mu);
+	return 0;
+}
+
+const struct eng_codes *
+scan_rule_codes(struct eng_rule *r)
+{
+	struct eng_codes *j, *pub;
+	pcre2_code **one = NULL;
+	int bad;
+
+	if ((pub = atomic_load_explicit(&r->jit, memory_order_acquire)) !=
+	    NULL)
+		return pub;
+	/* Exactly one thread sees the count reach the mark and compiles. */
+	if (atomic_fetch_add_explicit(&r->uses, 1, memory_order_relaxed) !=
+	    SCAN_JIT_AFTER || (j = calloc(1, sizeof(*j))) == NULL)
+		return &r->c;
+	bad = jit_copies(&r->c.re, 1, &one) != 0;
+	j->re = one ? one[0] : NULL;
+	free(one);
+	one = NULL;
+	if (!bad && r->c.requires != NULL) {
+		bad = jit_copies(&r->c.requires, 1, &one) != 0;
+		j->requires = one ? one[0] : NULL;
+		free(one);
+	}
+	bad = bad || jit_copies(r->c.allow, r->nallow, &j->allow) != 0 ||
+	    jit_copies(r->c.paths, r->npaths, &j->paths) != 0;
+	if (bad) {	/* out of memory: keep interpreting */
+		codes_free(j, r->nallow, r->npaths);
+		free(j);
+		return &r->c;
+	}
+	atomic_store_explicit(&r->jit, j, memory_order_release);
+	return j;
 }
 
 static int
@@ -186,18 +226,18 @@ compile_rule(struct scan_engine *e, size_t i, struct al_err *err)
 	int rc;
 
 	r->def = d;
-	if ((rc = re_compile(d->id, "regex", d->regex, &r->re, err)) != 0)
+	if ((rc = re_compile(d->id, "regex", d->regex, &r->c.re, err)) != 0)
 		return rc;
 	if (d->requires != NULL &&
 	    (rc = re_compile(d->id, "requires regex", d->requires,
-	    &r->requires, err)) != 0)
+	    &r->c.requires, err)) != 0)
 		return rc;
-	if ((rc = re_list(d->id, "allow regex", &d->allow, &r->allow,
+	if ((rc = re_list(d->id, "allow regex", &d->allow, &r->c.allow,
 	    &r->nallow, err)) != 0 ||
-	    (rc = re_list(d->id, "paths regex", &d->paths, &r->paths,
+	    (rc = re_list(d->id, "paths regex", &d->paths, &r->c.paths,
 	    &r->npaths, err)) != 0)
 		return rc;
-	(void)pcre2_pattern_info(r->re, PCRE2_INFO_CAPTURECOUNT, &groups);
+	(void)pcre2_pattern_info(r->c.re, PCRE2_INFO_CAPTURECOUNT, &groups);
 	if (d->group < 0)
 		r->group = groups > 0 ? 1 : 0;
 	else if ((uint32_t)d->group > groups)
@@ -212,9 +252,13 @@ compile_rule(struct scan_engine *e, size_t i, struct al_err *err)
 	return 0;
 }
 
-/* The widest match of each regex-mode rule, from vectorscan's analysis. */
+/*
+ * The widest match of each regex-mode rule's expression (rx[i]), from
+ * vectorscan's analysis.  A weakened expression vectorscan will not take
+ * is replaced by the rule's own regex.
+ */
 static int
-compute_widths(struct scan_engine *e, struct al_err *err)
+compute_widths(struct scan_engine *e, const char **rx, struct al_err *err)
 {
 	hs_expr_info_t *info;
 	hs_compile_error_t *ce;
@@ -226,8 +270,18 @@ compute_widths(struct scan_engine *e, struct al_err *err)
 			continue;
 		info = NULL;
 		ce = NULL;
-		if (hs_expression_info(e->rules->v[i].regex, HS_FLAG_PREFILTER |
-		    HS_FLAG_MULTILINE, &info, &ce) != HS_SUCCESS) {
+		if (hs_expression_info(rx[i], HS_FLAG_PREFILTER |
+		    HS_FLAG_MULTILINE, &info, &ce) != HS_SUCCESS &&
+		    rx[i] != e->rules->v[i].regex) {
+			/* Again, with the regex itself. */
+			hs_free_compile_error(ce);
+			ce = NULL;
+			rx[i] = e->rules->v[i].regex;
+			if (hs_expression_info(rx[i], HS_FLAG_PREFILTER |
+			    HS_FLAG_MULTILINE, &info, &ce) != HS_SUCCESS)
+				info = NULL;
+		}
+		if (info == NULL) {
 			rc = al_err_set(err, AL_EINVAL, "rule '%s': the "
 			    "prefilter cannot use this regex: %s (add "
 			    "'keywords' to the rule)", e->rules->v[i].id,
@@ -241,94 +295,169 @@ compute_widths(struct scan_engine *e, struct al_err *err)
 	return 0;
 }
 
-/* Build the single vectorscan database from every rule. */
-static int
-compile_db(struct scan_engine *e, struct al_err *err)
-{
-	const char **exprs = NULL;
-	unsigned *flags = NULL, *ids = NULL, *widths = NULL;
-	char **owned = NULL;
-	hs_compile_error_t *ce = NULL;
-	unsigned char key[32];
-	size_t i, k, nexpr = 0, nowned = 0;
-	int rc = 0, loaded = 0;
+/* The vectorscan expressions and their flags and rule ids. */
+struct db_exprs {
+	const char	**exprs;
+	unsigned	 *flags, *ids;
+	size_t		  n;
+	const char	**rx;		/* per rule: its expression, or NULL */
+	char		**owned;	/* literals and weakened regexes */
+	size_t		  nowned;
+};
 
+static void
+db_exprs_release(struct db_exprs *x)
+{
+	size_t i;
+
+	for (i = 0; x->owned != NULL && i < x->nowned; i++)
+		free(x->owned[i]);
+	free(x->owned);
+	free(x->exprs);
+	free(x->flags);
+	free(x->ids);
+	free(x->rx);
+}
+
+/*
+ * A rule with keywords enters as its keywords; one without, as its regex
+ * weakened for prefiltering (scan_prefilter_expr; multi-line rules keep
+ * their regex, as their window is built differently).
+ */
+static int
+db_exprs_build(struct scan_engine *e, struct db_exprs *x, struct al_err *err)
+{
+	size_t i, k, n = 0;
+
+	memset(x, 0, sizeof(*x));
 	for (i = 0; i < e->n; i++)
-		nexpr += e->r[i].keyword_mode ? e->rules->v[i].keywords.n : 1;
-	if (nexpr == 0 || nexpr > UINT_MAX)
+		n += e->r[i].keyword_mode ? e->rules->v[i].keywords.n : 1;
+	if (n == 0 || n > UINT_MAX)
 		return 0;
-	exprs = calloc(nexpr, sizeof(*exprs));
-	flags = calloc(nexpr, sizeof(*flags));
-	ids = calloc(nexpr, sizeof(*ids));
-	owned = calloc(nexpr, sizeof(*owned));
-	widths = calloc(e->n, sizeof(*widths));
-	if (!exprs || !flags || !ids || !owned || !widths) {
-		rc = al_err_set(err, AL_ENOMEM, "out of memory");
-		goto out;
-	}
-	nexpr = 0;
+	x->exprs = calloc(n, sizeof(*x->exprs));
+	x->flags = calloc(n, sizeof(*x->flags));
+	x->ids = calloc(n, sizeof(*x->ids));
+	x->owned = calloc(n, sizeof(*x->owned));
+	x->rx = calloc(e->n, sizeof(*x->rx));
+	if (!x->exprs || !x->flags || !x->ids || !x->owned || !x->rx)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
 	for (i = 0; i < e->n; i++) {
 		const struct scan_rule *d = &e->rules->v[i];
 
 		if (!e->r[i].keyword_mode) {
-			exprs[nexpr] = d->regex;
-			flags[nexpr] = HS_FLAG_PREFILTER | HS_FLAG_MULTILINE;
-			ids[nexpr++] = (unsigned)i;
+			x->rx[i] = d->regex;
+			if (!d->multiline) {
+				if ((x->owned[x->nowned] =
+				    scan_prefilter_expr(d->regex)) == NULL)
+					return al_err_set(err, AL_ENOMEM,
+					    "out of memory");
+				x->rx[i] = x->owned[x->nowned++];
+			}
+			x->exprs[x->n] = x->rx[i];
+			x->flags[x->n] = HS_FLAG_PREFILTER | HS_FLAG_MULTILINE;
+			x->ids[x->n++] = (unsigned)i;
 			continue;
 		}
 		for (k = 0; k < d->keywords.n; k++) {
-			if ((owned[nowned] = literal_expr(d->keywords.v[k])) ==
-			    NULL) {
-				rc = al_err_set(err, AL_EINVAL, "rule '%s': "
+			if ((x->owned[x->nowned] = literal_expr(
+			    d->keywords.v[k])) == NULL)
+				return al_err_set(err, AL_EINVAL, "rule '%s': "
 				    "empty keyword", d->id);
-				goto out;
-			}
-			exprs[nexpr] = owned[nowned++];
-			flags[nexpr] = HS_FLAG_CASELESS;
-			ids[nexpr++] = (unsigned)i;
+			x->exprs[x->n] = x->owned[x->nowned++];
+			x->flags[x->n] = HS_FLAG_CASELESS;
+			x->ids[x->n++] = (unsigned)i;
 		}
 	}
+	return 0;
+}
+
+/* Each regex-mode rule's expression as rx says (after compute_widths). */
+static void
+db_exprs_sync(const struct scan_engine *e, struct db_exprs *x)
+{
+	size_t k;
+
+	for (k = 0; k < x->n; k++)
+		if (!e->r[x->ids[k]].keyword_mode)
+			x->exprs[k] = x->rx[x->ids[k]];
+}
+
+static int
+compile_multi(struct scan_engine *e, struct db_exprs *x,
+    hs_compile_error_t **ce)
+{
+	*ce = NULL;
+	return hs_compile_multi(x->exprs, x->flags, x->ids, (unsigned)x->n,
+	    HS_MODE_BLOCK, NULL, &e->db, ce) == HS_SUCCESS ? 0 : -1;
+}
+
+/* Build the single vectorscan database from every rule. */
+static int
+compile_db(struct scan_engine *e, struct al_err *err)
+{
+	struct db_exprs x;
+	unsigned *widths = NULL;
+	hs_compile_error_t *ce = NULL;
+	unsigned char key[32];
+	size_t i;
+	int rc = 0, loaded = 0;
+
+	if ((rc = db_exprs_build(e, &x, err)) != 0 || x.n == 0)
+		goto out;
+	if ((widths = calloc(e->n, sizeof(*widths))) == NULL) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
 	if (e->cache_dir != NULL) {
-		scan_db_key(exprs, flags, ids, nexpr, key);
+		scan_db_key(x.exprs, x.flags, x.ids, x.n, key);
 		e->db = scan_db_cache_load(e->cache_dir, key, widths, e->n);
 		loaded = e->db != NULL;
 	}
-	if (e->db == NULL) {
-		if ((rc = compute_widths(e, err)) != 0)
-			goto out;
-		for (i = 0; i < e->n; i++)
-			widths[i] = e->r[i].max_width;
-	} else
+	if (e->db != NULL) {
 		for (i = 0; i < e->n; i++)
 			e->r[i].max_width = widths[i];
-	if (e->db == NULL && hs_compile_multi(exprs, flags, ids,
-	    (unsigned)nexpr, HS_MODE_BLOCK, NULL, &e->db, &ce) != HS_SUCCESS) {
-		if (ce != NULL && ce->expression >= 0 &&
-		    (size_t)ce->expression < nexpr)
-			rc = al_err_set(err, AL_EINVAL, "rule '%s': the "
-			    "prefilter cannot compile it: %s",
-			    e->rules->v[ids[ce->expression]].id, ce->message);
-		else
-			rc = al_err_set(err, AL_EINVAL, "cannot compile the "
-			    "rules: %s", ce ? ce->message : "unknown error");
-		hs_free_compile_error(ce);
-		e->db = NULL;
-		goto out;
+		goto scratch;
 	}
+	if ((rc = compute_widths(e, x.rx, err)) != 0)
+		goto out;
+	db_exprs_sync(e, &x);
+	if (compile_multi(e, &x, &ce) != 0) {
+		/* Should a weakened expression be the trouble: the regexes. */
+		hs_free_compile_error(ce);
+		for (i = 0; i < e->n; i++)
+			if (x.rx[i] != NULL)
+				x.rx[i] = e->rules->v[i].regex;
+		if ((rc = compute_widths(e, x.rx, err)) != 0)
+			goto out;
+		db_exprs_sync(e, &x);
+		if (compile_multi(e, &x, &ce) != 0) {
+			if (ce != NULL && ce->expression >= 0 &&
+			    (size_t)ce->expression < x.n)
+				rc = al_err_set(err, AL_EINVAL, "rule '%s': "
+				    "the prefilter cannot compile it: %s",
+				    e->rules->v[x.ids[ce->expression]].id,
+				    ce->message);
+			else
+				rc = al_err_set(err, AL_EINVAL, "cannot "
+				    "compile the rules: %s", ce ? ce->message :
+				    "unknown error");
+			hs_free_compile_error(ce);
+			e->db = NULL;
+			goto out;
+		}
+	}
+	for (i = 0; i < e->n; i++)
+		widths[i] = e->r[i].max_width;
 	/* Stored only when compiled just now: a hit costs no write. */
 	if (e->cache_dir != NULL && !loaded)
 		scan_db_cache_store(e->cache_dir, key, widths, e->n, e->db);
+scratch:
 	if (hs_alloc_scratch(e->db, &e->proto) != HS_SUCCESS)
 		rc = al_err_set(err, AL_ENOMEM, "out of memory (vectorscan "
 		    "scratch)");
 out:
-	for (i = 0; owned && i < nowned; i++)
-		free(owned[i]);
-	free(owned);
+	db_exprs_release(&x);
 	free(widths);
-	free(exprs);
-	free(flags);
-	free(ids);
 	return rc;
 }
 
@@ -354,13 +483,6 @@ scan_engine_new_cached(const struct scan_rules *rs, int flags,
 	    (rs->n && (e->rules->v = calloc(rs->n, sizeof(struct scan_rule)))
 	    == NULL) || (rs->n && (e->r = calloc(rs->n, sizeof(*e->r))) ==
 	    NULL)) {
-		rc = al_err_set(err, AL_ENOMEM, "out of memory");
-		goto out;
-	}
-	if ((e->jit_mu = malloc(sizeof(*e->jit_mu))) == NULL ||
-	    pthread_mutex_init(e->jit_mu, NULL) != 0) {
-		free(e->jit_mu);
-		e->jit_mu = NULL;
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}

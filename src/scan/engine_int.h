@@ -16,18 +16,24 @@
 /* How far around a candidate a multi-line rule (a PEM key) may reach. */
 #define SCAN_MULTILINE_SPAN (64 * 1024)
 
+/* A rule's patterns to match with: JIT-compiled copies, or the originals. */
+struct eng_codes {
+	pcre2_code		 *re;
+	pcre2_code		 *requires;	/* or NULL */
+	pcre2_code		**allow;	/* nallow of them */
+	pcre2_code		**paths;	/* npaths of them */
+};
+
 struct eng_rule {
 	const struct scan_rule	 *def;
-	pcre2_code		 *re;
-	pcre2_code		 *requires;
-	pcre2_code		**allow;
+	struct eng_codes	  c;		/* compiled, never JIT: shared */
 	size_t			  nallow;
-	pcre2_code		**paths;
 	size_t			  npaths;
 	unsigned		  max_width;	/* UINT_MAX: unbounded */
 	uint32_t		  group;
 	int			  keyword_mode;
-	_Atomic int		  jit_done;	/* re, requires JIT-compiled */
+	_Atomic unsigned	  uses;		/* candidates seen, all threads */
+	struct eng_codes *_Atomic jit;	/* published once, or NULL */
 };
 
 struct scan_engine {
@@ -40,11 +46,20 @@ struct scan_engine {
 	hs_scratch_t		 *proto;
 	uint32_t		  max_groups;
 	const char		 *cache_dir;	/* during scan_engine_new */
-	pthread_mutex_t		 *jit_mu;	/* guards lazy JIT compiles */
 };
 
-/* JIT-compile rule r's regexes the first time a candidate needs them. */
-void	scan_rule_jit(const struct scan_engine *e, struct eng_rule *r);
+/*
+ * The vectorscan expression for a rule without keywords: re with its tail
+ * weakened (prefilter.c).  malloc'd; NULL when out of memory.
+ */
+char	*scan_prefilter_expr(const char *re);
+
+/*
+ * The patterns to match rule r with, counting a use: interpreted until r
+ * has had SCAN_JIT_AFTER candidates, then JIT-compiled copies.
+ */
+#define SCAN_JIT_AFTER 32
+const struct eng_codes *scan_rule_codes(struct eng_rule *r);
 
 struct scan_scratch {
 	const struct scan_engine *e;

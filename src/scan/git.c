@@ -1,11 +1,13 @@
 /*
  * Running git: a child with its output on a pipe (posix_spawn, no shell),
- * capturing short outputs, and undoing git's path quoting.
+ * capturing short outputs, reading its output by lines and exact byte
+ * counts, parsing commit lines, and undoing git's path quoting.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -182,4 +184,140 @@ run_git_unquote(char *s)
 		}
 	}
 	*o = '\0';
+}
+
+/* ---- reading git's output ------------------------------------------- */
+
+static int
+reader_fill(struct run_reader *rd)
+{
+	ssize_t n;
+
+	if (rd->start > 0) {
+		memmove(rd->buf, rd->buf + rd->start, rd->end - rd->start);
+		rd->end -= rd->start;
+		rd->start = 0;
+	}
+	for (;;) {
+		n = read(rd->fd, rd->buf + rd->end, rd->cap - rd->end);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rd->eof = 1;
+			return n == 0 ? 0 : AL_EIO;
+		}
+		rd->end += (size_t)n;
+		return 0;
+	}
+}
+
+/*
+ * Next line without its newline, NUL-terminated in place; NULL at the end.
+ * A line longer than the buffer is cut (the rest comes as another line):
+ * diff lines that long are minified code, and a token is never that long.
+ */
+char *
+run_reader_line(struct run_reader *rd, size_t *len)
+{
+	unsigned char *nl;
+	char *s;
+
+	for (;;) {
+		nl = memchr(rd->buf + rd->start, '\n', rd->end - rd->start);
+		if (nl != NULL)
+			break;
+		if (rd->eof || rd->end - rd->start >= rd->cap - 1) {
+			if (rd->end == rd->start)
+				return NULL;
+			nl = rd->buf + rd->end;
+			break;
+		}
+		if (reader_fill(rd) != 0 && rd->end == rd->start)
+			return NULL;
+	}
+	s = (char *)rd->buf + rd->start;
+	*len = (size_t)(nl - (rd->buf + rd->start));
+	rd->start += *len + (nl < rd->buf + rd->end ? 1 : 0);
+	s[*len] = '\0';
+	return s;
+}
+
+/* Copy exactly n bytes into out (or drop them when out is NULL). */
+int
+run_reader_bytes(struct run_reader *rd, unsigned char *out, size_t n)
+{
+	size_t take;
+
+	ssize_t got;
+
+	while (n > 0) {
+		if (rd->end == rd->start && out != NULL && n >= 64 * 1024 &&
+		    !rd->eof) {
+			/* A big blob goes straight where it is wanted. */
+			got = read(rd->fd, out, n);
+			if (got == -1 && errno == EINTR)
+				continue;
+			if (got <= 0)
+				return AL_EIO;
+			out += got;
+			n -= (size_t)got;
+			continue;
+		}
+		if (rd->end == rd->start) {
+			if (rd->eof || reader_fill(rd) != 0 ||
+			    rd->end == rd->start)
+				return AL_EIO;
+		}
+		take = rd->end - rd->start < n ? rd->end - rd->start : n;
+		if (out != NULL) {
+			memcpy(out, rd->buf + rd->start, take);
+			out += take;
+		}
+		rd->start += take;
+		n -= take;
+	}
+	return 0;
+}
+
+const unsigned char *
+run_reader_peek(struct run_reader *rd, size_t n)
+{
+	if (n > rd->cap)
+		return NULL;
+	while (rd->end - rd->start < n) {
+		/* reader_fill moves what is left to the front first. */
+		if (rd->eof || reader_fill(rd) != 0)
+			return NULL;
+	}
+	return rd->buf + rd->start;
+}
+
+/* "ID\x1fAuthor <mail>\x1fDate" into a new commit owned by the report. */
+int
+run_git_commit(struct run *r, char *s, const struct scan_commit **out)
+{
+	struct scan_commit *c;
+	char *a, *d;
+
+	*out = NULL;
+	if ((a = strchr(s, RUN_FIELD_SEP)) == NULL ||
+	    (d = strchr(a + 1, RUN_FIELD_SEP)) == NULL)
+		return AL_EPROTO;
+	*a++ = '\0';
+	*d++ = '\0';
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return AL_ENOMEM;
+	c->id = strdup(s);
+	c->author = strdup(a);
+	c->date = strdup(d);
+	if (c->id == NULL || c->author == NULL || c->date == NULL ||
+	    run_add_commit(r, c) != 0) {
+		free(c->id);
+		free(c->author);
+		free(c->date);
+		free(c);
+		return AL_ENOMEM;
+	}
+	*out = c;
+	return 0;
 }

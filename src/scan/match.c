@@ -66,7 +66,8 @@ push_match(struct scan_scratch *s, const struct scan_match *m)
 
 /* Run rule i's PCRE2 over [ws, we) and keep what passes. */
 static int
-confirm(struct scan_scratch *s, size_t i, size_t ws, size_t we)
+confirm(struct scan_scratch *s, size_t i, const struct eng_codes *c,
+    size_t ws, size_t we)
 {
 	const struct scan_engine *e = s->e;
 	const struct eng_rule *r = &e->r[i];
@@ -77,7 +78,7 @@ confirm(struct scan_scratch *s, size_t i, size_t ws, size_t we)
 	int rc;
 
 	while (start < we) {
-		rc = pcre2_match(r->re, s->buf, we, start, 0, s->md, s->mctx);
+		rc = pcre2_match(c->re, s->buf, we, start, 0, s->md, s->mctx);
 		if (rc < 0)
 			break;	/* no match, or a limit hit: give up here */
 		ov = pcre2_get_ovector_pointer(s->md);
@@ -102,7 +103,7 @@ confirm(struct scan_scratch *s, size_t i, size_t ws, size_t we)
 		if (d->info.category == SCAN_CAT_SECRET &&
 		    any_match(s, e->allow, e->nallow, s->buf + gs, m.len))
 			goto skip;
-		if (any_match(s, r->allow, r->nallow, s->buf + gs, m.len))
+		if (any_match(s, c->allow, r->nallow, s->buf + gs, m.len))
 			goto skip;
 		if ((rc = push_match(s, &m)) != 0)
 			return rc;
@@ -116,12 +117,13 @@ skip:
 
 /* Whether rule r, limited to some paths, applies to the buffer's path. */
 static unsigned char
-path_applies(struct scan_scratch *s, const struct eng_rule *r)
+path_applies(struct scan_scratch *s, const struct eng_rule *r,
+    const struct eng_codes *c)
 {
 	size_t j;
 
 	for (j = 0; s->path != NULL && j < r->npaths; j++)
-		if (pcre2_match(r->paths[j], (PCRE2_SPTR)s->path,
+		if (pcre2_match(c->paths[j], (PCRE2_SPTR)s->path,
 		    strlen(s->path), 0, 0, s->md_small, s->mctx) >= 0)
 			return 1;
 	return 0;
@@ -132,6 +134,7 @@ on_candidate(unsigned int id, unsigned long long from, unsigned long long to,
     unsigned int flags, void *ctx)
 {
 	struct scan_scratch *s = ctx;
+	const struct eng_codes *c;
 	struct eng_rule *r;
 	size_t ws, we, back;
 
@@ -140,14 +143,16 @@ on_candidate(unsigned int id, unsigned long long from, unsigned long long to,
 	if (id >= s->e->n || to <= s->covered[id])
 		return 0;
 	r = &s->e->r[id];
+	c = scan_rule_codes(r);
 	if (s->active[id] == ACTIVE_UNKNOWN)
-		s->active[id] = path_applies(s, r);
-	if (!s->active[id])
+		s->active[id] = path_applies(s, r, c);
+	if (!s->active[id]) {
+		s->covered[id] = s->len;	/* no more calls for it */
 		return 0;
-	scan_rule_jit(s->e, r);
-	if (r->requires != NULL) {
+	}
+	if (c->requires != NULL) {
 		if (s->req[id] == 0)
-			s->req[id] = pcre2_match(r->requires, s->buf, s->len, 0,
+			s->req[id] = pcre2_match(c->requires, s->buf, s->len, 0,
 			    0, s->md_small, s->mctx) >= 0 ? 1 : -1;
 		if (s->req[id] < 0) {
 			s->covered[id] = s->len;
@@ -172,7 +177,7 @@ on_candidate(unsigned int id, unsigned long long from, unsigned long long to,
 	if (ws < s->last_end[id])
 		ws = s->last_end[id];
 	s->covered[id] = we;
-	if ((s->rc = confirm(s, id, ws, we)) != 0)
+	if ((s->rc = confirm(s, id, c, ws, we)) != 0)
 		return 1;	/* stop vectorscan */
 	return 0;
 }

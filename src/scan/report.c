@@ -3,6 +3,7 @@
  * scanning dashboards.  None of them ever sees a secret: a finding holds a
  * preview and, with a baseline key, a keyed hash.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -118,30 +119,88 @@ finding_json(const struct scan_finding *f, int *bad)
 }
 
 static int
+dump_chunk(const char *p, size_t n, void *arg)
+{
+	return al_buf_append(arg, p, n) == 0 ? 0 : -1;
+}
+
+/*
+ * The document is dumped into memory and written at once: jansson hands
+ * over a few bytes at a time, and a stdio call for each cost more than
+ * building the document.
+ */
+static int
 dump(json_t *root, FILE *out)
 {
+	struct al_buf b;
 	int rc = 0;
 
-	if (json_dumpf(root, out, JSON_INDENT(2) | JSON_ENSURE_ASCII |
-	    JSON_REAL_PRECISION(4)) != 0)
+	al_buf_init(&b, SIZE_MAX / 2, 0);
+	if (json_dump_callback(root, dump_chunk, &b, JSON_INDENT(2) |
+	    JSON_ENSURE_ASCII | JSON_REAL_PRECISION(4)) != 0 ||
+	    al_buf_putc(&b, '\n') != 0)
+		rc = AL_ENOMEM;
+	else if (fwrite(b.data, 1, b.len, out) != b.len || ferror(out))
 		rc = AL_EIO;
-	fputc('\n', out);
-	if (ferror(out))
-		rc = AL_EIO;
+	al_buf_release(&b);
 	return rc;
 }
 
+/*
+ * Dump v (indented as jansson indents a whole document) into b, every line
+ * after the first shifted right by depth spaces: the shape the value has
+ * at that depth of a document.
+ */
+static int
+dump_at(json_t *v, size_t depth, struct al_buf *tmp, struct al_buf *b)
+{
+	const unsigned char *p, *nl, *end;
+
+	al_buf_reset(tmp);
+	if (v == NULL || json_dump_callback(v, dump_chunk, tmp, JSON_INDENT(2) |
+	    JSON_ENSURE_ASCII | JSON_REAL_PRECISION(4)) != 0)
+		return AL_ENOMEM;
+	p = tmp->data;
+	end = p + tmp->len;
+	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (al_buf_append(b, p, (size_t)(nl - p) + 1) != 0 ||
+		    al_buf_append(b, "        ", depth) != 0)
+			return AL_ENOMEM;
+		p = nl + 1;
+	}
+	return al_buf_append(b, p, (size_t)(end - p));
+}
+
+/*
+ * The document is written a finding at a time, each built, dumped and
+ * freed in turn, byte for byte what dumping it whole would give: a tree
+ * of every finding cost more to allocate and free than to print.
+ */
 int
 scan_report_write_json(const struct scan_report *r, FILE *out)
 {
-	json_t *root = json_object(), *arr = json_array(), *sum = json_object();
+	struct al_buf b, tmp;
+	json_t *o = NULL, *sum;
 	size_t i;
-	int bad = root == NULL || arr == NULL || sum == NULL, rc;
+	int bad = 0, rc = 0;
 
-	for (i = 0; !bad && i < r->nfindings; i++)
-		bad |= json_array_append_new(arr, finding_json(&r->findings[i],
-		    &bad)) != 0;
-	if (!bad) {
+	al_buf_init(&b, SIZE_MAX / 2, 0);
+	al_buf_init(&tmp, SIZE_MAX / 2, 0);
+	if (al_buf_puts(&b, "{\n  \"version\": 1,\n  \"findings\": [") != 0)
+		rc = AL_ENOMEM;
+	for (i = 0; rc == 0 && i < r->nfindings; i++) {
+		o = finding_json(&r->findings[i], &bad);
+		if (bad || al_buf_puts(&b, i ? ",\n    " : "\n    ") != 0 ||
+		    dump_at(o, 4, &tmp, &b) != 0)
+			rc = AL_ENOMEM;
+		json_decref(o);
+		if (rc == 0 && b.len >= 64 * 1024) {
+			if (fwrite(b.data, 1, b.len, out) != b.len)
+				rc = AL_EIO;
+			al_buf_reset(&b);
+		}
+	}
+	if (rc == 0 && (sum = json_object()) != NULL) {
 		bad |= put(sum, "files", json_integer((json_int_t)r->files));
 		bad |= put(sum, "bytes", json_integer((json_int_t)r->bytes));
 		bad |= put(sum, "skipped", json_integer((json_int_t)r->skipped));
@@ -149,16 +208,18 @@ scan_report_write_json(const struct scan_report *r, FILE *out)
 		bad |= put(sum, "commits", json_integer((json_int_t)r->commits));
 		bad |= put(sum, "findings",
 		    json_integer((json_int_t)r->nfindings));
-		bad |= put(root, "version", json_integer(1));
-		bad |= put(root, "findings", arr);
-		arr = NULL;
-		bad |= put(root, "summary", sum);
-		sum = NULL;
-	}
-	rc = bad ? AL_ENOMEM : dump(root, out);
-	json_decref(arr);
-	json_decref(sum);
-	json_decref(root);
+		if (bad || al_buf_puts(&b, r->nfindings ? "\n  ],\n  "
+		    "\"summary\": " : "],\n  \"summary\": ") != 0 ||
+		    dump_at(sum, 2, &tmp, &b) != 0 ||
+		    al_buf_puts(&b, "\n}\n") != 0)
+			rc = AL_ENOMEM;
+		json_decref(sum);
+	} else if (rc == 0)
+		rc = AL_ENOMEM;
+	if (rc == 0 && (fwrite(b.data, 1, b.len, out) != b.len || ferror(out)))
+		rc = AL_EIO;
+	al_buf_release(&b);
+	al_buf_release(&tmp);
 	return rc;
 }
 

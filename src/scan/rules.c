@@ -467,12 +467,6 @@ scan_rules_parse(const char *text, size_t len, const char *name,
 	return rules_parse(text, len, name, 0, out, err);
 }
 
-int
-scan_rules_builtin(struct scan_rules **out, struct al_err *err)
-{
-	return rules_parse((const char *)scan_default_rules,
-	    scan_default_rules_len, "rules/default.yaml", 1, out, err);
-}
 
 static const char *
 sev_name(int s)

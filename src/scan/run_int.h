@@ -90,4 +90,36 @@ int	run_source_history(struct run *r, struct al_err *err) AL_WUR;
 /* Unquote a path as git prints it ("a\tb" with C escapes); in place. */
 void	run_git_unquote(char *s);
 
+/* A buffered reader of lines (or exact byte counts) from a pipe (git.c). */
+struct run_reader {
+	int		 fd;
+	unsigned char	*buf;
+	size_t		 cap, start, end;
+	int		 eof;
+};
+
+/*
+ * Next line without its newline, NUL-terminated in place; NULL at the end.
+ * A line longer than the buffer is cut (the rest comes as another line).
+ */
+char	*run_reader_line(struct run_reader *rd, size_t *len);
+/* Copy exactly n bytes into out (or drop them when out is NULL); AL_EIO. */
+int	run_reader_bytes(struct run_reader *rd, unsigned char *out, size_t n)
+	    AL_WUR;
+/*
+ * The next n bytes, contiguous in the reader's own buffer, without taking
+ * them (run_reader_bytes(rd, NULL, n) does); NULL when n is over the
+ * buffer's size or the input ends first.
+ */
+const unsigned char *run_reader_peek(struct run_reader *rd, size_t n);
+
+/* The separator of the fields of git's --format lines below. */
+#define RUN_FIELD_SEP '\x1f'
+/*
+ * "ID\x1fAuthor <mail>\x1fDate" (modified in place) into a new commit the
+ * report owns.  AL_EPROTO, AL_ENOMEM.
+ */
+int	run_git_commit(struct run *r, char *s, const struct scan_commit **out)
+	    AL_WUR;
+
 #endif

@@ -49,9 +49,30 @@ struct scan_config {
 	size_t			 max_file_size;
 };
 
-/* The built-in rule file, embedded at build time (rules_default.c). */
-extern const unsigned char scan_default_rules[];
-extern const size_t scan_default_rules_len;
+/*
+ * The built-in rules as C data: rules/default.yaml is parsed at build time
+ * by scan-rulegen (rulegen/rulegen.c) into rules_default.c, so no run
+ * parses YAML for them.  Each string list is (pointer, count).
+ */
+struct scan_rule_def {
+	const char		 *id, *description, *regex, *requires;
+	const char		 *example_path;
+	const char *const	 *keywords;
+	const char *const	 *allow;
+	const char *const	 *paths;
+	const char *const	 *positive;
+	const char *const	 *negative;
+	size_t			  nkeywords, nallow, npaths, npositive,
+				  nnegative;
+	double			  entropy;
+	int			  group, multiline, generic, severity,
+				  category, line;
+};
+
+extern const struct scan_rule_def scan_builtin_defs[];
+extern const size_t scan_builtin_ndefs;
+extern const char *const scan_builtin_allow[];	/* the global allowlist */
+extern const size_t scan_builtin_nallow;
 
 /* ---- strv helpers (rules.c) ---- */
 int	scan_strv_push(struct scan_strv *sv, const char *s) AL_WUR;

@@ -207,6 +207,27 @@ expect_err "give one source"
 run "$AL" scan --format xml
 expect_rc 2 "bad format"
 expect_err "bad --format 'xml'"
+
+# ---- files read whole whatever their size ------------------------------
+# The secret ends each file: sizes at and around page multiples (where a
+# read stopping short is not taken for the end) and past the read buffer
+# (mapped).
+mkdir -p "$T_ROOT/sizes"
+for size in 4095 4096 4097 8192 12288 262144 262145 300000; do
+	python3 - "$T_ROOT/sizes/f$size.txt" "$size" "$GLPAT" <<'PY'
+import sys
+path, size, tok = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+last = ("t = %s\n" % tok).encode()
+fill = size - len(last)
+body = (b"# filler line\n" * (fill // 14 + 1))[:fill - 1] + b"\n"
+open(path, "wb").write(body + last)
+PY
+done
+run "$AL" scan --no-config --no-ignore "$T_ROOT/sizes"
+expect_rc 1 "files of every size"
+got=$(grep -c "gitlab-pat glpa" "$OUT")
+expect_eq "$got" 8 "a finding at the end of every file"
+
 cd "$T_ROOT" || exit 1
 run "$AL" scan --staged
 expect_rc 2 "staged outside a repository"

@@ -106,8 +106,50 @@ expect_err "cannot read b.env (blob $obj) from git: skipped"
 got=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["files"], s["errors"], s["findings"])' "$OUT")
 expect_eq "$got" "303 1 3" "damaged object store: the rest scanned"
 
+# Blobs bigger than the pipe's buffer (read into their own buffer) and
+# small ones (scanned where they lie in it) side by side, over several
+# commits: each secret is found, in its blob and commit.
+SE="ghp_$(rnd 36)"
+SF="glpat-$(rnd 20)"
+R2="$T_ROOT/repo2"
+git init -q -b main "$R2"
+cd "$R2" || exit 1
+python3 - "$SE" "$SF" <<'PY' | git fast-import --quiet
+import sys
+se, sf = (s.encode() for s in sys.argv[1:3])
+out = sys.stdout.buffer
+files = {1: [(b"big.txt", b"z = 1\n" * 300000 + b"k = " + se + b"\n")],
+         2: [(b"small.txt", b"q = 2\n" * 10 + b"t = " + sf + b"\n")],
+         3: [(b"big2.txt", b"w = 3\n" * 400000)]}
+for i in (1, 2, 3):
+    t = 1700000000 + 3600 * i
+    out.write(b"commit refs/heads/main\nauthor A <a@example.com> %d +0000\n" % t)
+    out.write(b"committer A <a@example.com> %d +0000\n" % t)
+    out.write(b"data 1\n%d\n" % i)
+    for path, data in files[i]:
+        out.write(b"M 100644 inline %s\ndata %d\n%s\n" % (path, len(data), data))
+    out.write(b"\n")
+out.write(b"done\n")
+PY
+mapfile -t C2 < <(git log --reverse --format=%H main)
+for th in 1 2; do
+	run "$AL" scan --no-config --git --threads "$th" --json
+	expect_rc 1 "big and small blobs, $th thread(s)"
+	got=$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+for f in d["findings"]:
+    print(f["path"], f["line"], f["commit"])
+print(d["summary"]["files"], d["summary"]["bytes"])' "$OUT")
+	expect_eq "$got" "big.txt 300001 ${C2[0]}
+small.txt 11 ${C2[1]}
+3 4200136" "big and small blobs, $th thread(s)"
+done
+
 check_no_leak "$SA"
 check_no_leak "$SB"
 check_no_leak "$SC"
 check_no_leak "$SD"
+check_no_leak "$SE"
+check_no_leak "$SF"
 done_testing

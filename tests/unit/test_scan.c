@@ -1,4 +1,5 @@
 /* Unit tests for src/scan: rules, engine, config, previews, baselines. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <sodium.h>
 
 #include "airlock/scan.h"
+#include "engine_int.h"
 #include "scan_int.h"
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -479,6 +481,254 @@ test_baseline_round_trip_and_filter(void **state)
 	scan_baseline_free(b2);
 }
 
+/* The table compiled from rules/default.yaml holds exactly what it says. */
+static void
+test_builtin_table_matches_the_rule_file(void **state)
+{
+	struct scan_rules *tab = NULL, *yml = NULL;
+	struct al_buf text;
+	struct al_err err;
+	const struct scan_rule *a, *b;
+	size_t i, k;
+	int fd;
+
+	(void)state;
+	al_buf_init(&text, 16u * 1024 * 1024, 0);
+	fd = open(AIRLOCK_TEST_DATA "/../../rules/default.yaml", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(al_buf_read_fd(&text, fd, text.max, "default.yaml",
+	    &err), 0);
+	close(fd);
+	assert_int_equal(scan_rules_parse((const char *)text.data, text.len,
+	    "rules/default.yaml", &yml, &err), 0);
+	assert_int_equal(scan_rules_builtin(&tab, &err), 0);
+	assert_int_equal(tab->n, yml->n);
+	assert_int_equal(tab->allow.n, yml->allow.n);
+	for (k = 0; k < tab->allow.n; k++)
+		assert_string_equal(tab->allow.v[k], yml->allow.v[k]);
+	for (i = 0; i < tab->n; i++) {
+		const struct scan_strv *ta[5], *ya[5];
+
+		a = &tab->v[i];
+		b = &yml->v[i];
+		assert_string_equal(a->id, b->id);
+		assert_string_equal(a->info.id, b->id);
+		assert_string_equal(a->description, b->description);
+		assert_string_equal(a->info.description, b->description);
+		assert_string_equal(a->regex, b->regex);
+		assert_true((a->requires == NULL) == (b->requires == NULL));
+		if (a->requires != NULL)
+			assert_string_equal(a->requires, b->requires);
+		assert_true((a->example_path == NULL) ==
+		    (b->example_path == NULL));
+		if (a->example_path != NULL)
+			assert_string_equal(a->example_path, b->example_path);
+		assert_true(a->entropy == b->entropy);
+		assert_int_equal(a->group, b->group);
+		assert_int_equal(a->multiline, b->multiline);
+		assert_int_equal(a->info.generic, b->info.generic);
+		assert_int_equal(a->info.severity, b->info.severity);
+		assert_int_equal(a->info.category, b->info.category);
+		assert_int_equal(a->line, b->line);
+		assert_int_equal(a->enabled, 1);
+		assert_int_equal(a->builtin, 1);
+		ta[0] = &a->keywords, ya[0] = &b->keywords;
+		ta[1] = &a->allow, ya[1] = &b->allow;
+		ta[2] = &a->paths, ya[2] = &b->paths;
+		ta[3] = &a->positive, ya[3] = &b->positive;
+		ta[4] = &a->negative, ya[4] = &b->negative;
+		for (k = 0; k < 5; k++) {
+			size_t j;
+
+			assert_int_equal(ta[k]->n, ya[k]->n);
+			for (j = 0; j < ta[k]->n; j++)
+				assert_string_equal(ta[k]->v[j], ya[k]->v[j]);
+		}
+	}
+	scan_rules_free(tab);
+	scan_rules_free(yml);
+	al_buf_release(&text);
+}
+
+/* JSON is written a finding at a time: the bytes of a whole-tree dump. */
+static void
+test_json_report_is_exact(void **state)
+{
+	struct scan_rule_info ri = { "github-pat", "GitHub token", SCAN_SEV_ERROR,
+	    SCAN_CAT_SECRET, 0 }, ru = { "unsafe-set-x", "set -x",
+	    SCAN_SEV_WARNING, SCAN_CAT_UNSAFE, 0 };
+	struct scan_commit c = { "0123456789abcdef0123456789abcdef01234567",
+	    "Zo\xc3\xab <z@example.com>", "2024-01-02T03:04:05+01:00" };
+	struct scan_finding f[2];
+	struct scan_report rep;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+	static const char want[] =
+	    "{\n  \"version\": 1,\n  \"findings\": [\n    {\n"
+	    "      \"rule\": \"github-pat\",\n"
+	    "      \"description\": \"GitHub token\",\n"
+	    "      \"severity\": \"error\",\n"
+	    "      \"category\": \"secret\",\n"
+	    "      \"path\": \"d/\\u00E9.py\",\n"
+	    "      \"line\": 3,\n      \"column\": 7,\n"
+	    "      \"end_line\": 3,\n"
+	    "      \"preview\": \"ghp_...Zz\",\n"
+	    "      \"entropy\": 4.25,\n"
+	    "      \"fingerprint\": \"github-pat:d/\\u00E9.py:"
+	    "00112233445566778899aabbccddeeff\",\n"
+	    "      \"commit\": \"0123456789abcdef0123456789abcdef01234567\",\n"
+	    "      \"author\": \"Zo\\u00EB <z@example.com>\",\n"
+	    "      \"date\": \"2024-01-02T03:04:05+01:00\"\n    },\n    {\n"
+	    "      \"rule\": \"unsafe-set-x\",\n"
+	    "      \"description\": \"set -x\",\n"
+	    "      \"severity\": \"warning\",\n"
+	    "      \"category\": \"unsafe\",\n"
+	    "      \"path\": \"run.sh\",\n"
+	    "      \"line\": 1,\n      \"column\": 1,\n"
+	    "      \"end_line\": 1,\n"
+	    "      \"preview\": \"set -x\",\n"
+	    "      \"entropy\": 0.0\n    }\n  ],\n"
+	    "  \"summary\": {\n    \"files\": 2,\n    \"bytes\": 90,\n"
+	    "    \"skipped\": 1,\n    \"errors\": 0,\n"
+	    "    \"commits\": 1,\n    \"findings\": 2\n  }\n}\n";
+	static const char want_empty[] =
+	    "{\n  \"version\": 1,\n  \"findings\": [],\n"
+	    "  \"summary\": {\n    \"files\": 0,\n    \"bytes\": 0,\n"
+	    "    \"skipped\": 0,\n    \"errors\": 0,\n"
+	    "    \"commits\": 0,\n    \"findings\": 0\n  }\n}\n";
+
+	(void)state;
+	memset(f, 0, sizeof(f));
+	memset(&rep, 0, sizeof(rep));
+	f[0].rule = &ri;
+	f[0].path = "d/\xc3\xa9.py";
+	f[0].line = f[0].end_line = 3;
+	f[0].col = 7;
+	snprintf(f[0].preview, sizeof(f[0].preview), "ghp_...Zz");
+	snprintf(f[0].hash, sizeof(f[0].hash), "00112233445566778899aabbccddeeff");
+	f[0].entropy = 4.2571;
+	f[0].commit = &c;
+	f[1].rule = &ru;
+	f[1].path = "run.sh";
+	f[1].line = f[1].end_line = f[1].col = 1;
+	snprintf(f[1].preview, sizeof(f[1].preview), "set -x");
+	rep.findings = f;
+	rep.nfindings = 2;
+	rep.files = 2;
+	rep.bytes = 90;
+	rep.skipped = 1;
+	rep.commits = 1;
+	assert_non_null(out = open_memstream(&buf, &len));
+	assert_int_equal(scan_report_write_json(&rep, out), 0);
+	fclose(out);
+	assert_string_equal(buf, want);
+	free(buf);
+	memset(&rep, 0, sizeof(rep));
+	assert_non_null(out = open_memstream(&buf, &len));
+	assert_int_equal(scan_report_write_json(&rep, out), 0);
+	fclose(out);
+	assert_string_equal(buf, want_empty);
+	free(buf);
+}
+
+/* Vectorscan runs each regex with its tail weakened, never more. */
+static void
+test_prefilter_weakens_only_the_tail(void **state)
+{
+	static const char *const cases[][2] = {
+		/* lookarounds dropped, the last repeat cut to its minimum */
+		{ "(?<![a-z])(ghp_[A-Za-z0-9]{36,255})(?![A-Za-z0-9])",
+		  "(?<![a-z])(ghp_[A-Za-z0-9]{36})" },
+		{ "(glpat-[A-Za-z0-9_-]{20,})\\b", "(glpat-[A-Za-z0-9_-]{20})" },
+		{ "(ABSK[A-Za-z0-9+/]{108,}={0,2})(?![A-Za-z0-9+/=])",
+		  "(ABSK[A-Za-z0-9+/]{108})" },
+		{ "key-[0-9a-f]+$", "key-[0-9a-f]" },
+		{ "(?:tok_)\\w{8,}", "(?:tok_)\\w{8}" },
+		{ "x[a-z]{3,}?", "x[a-z]{3}" },
+		{ "a\\.[A-Z]{4,9}", "a\\.[A-Z]{4}" },
+		{ "a.{4,}", "a.{4}" },
+		/* a tail that may cross a line is kept */
+		{ "pw=([^\"]{8,})", "pw=([^\"]{8,})" },
+		{ "pw=([^\"\\s]{8,})", "pw=([^\"\\s]{8})" },
+		{ "k:\\s{1,4}", "k:\\s{1,4}" },
+		{ "(?s)a.{4,}", "(?s)a.{4,}" },
+		{ "(?is:a).{4,}", "(?is:a).{4,}" },
+		/* quoting, comments, extended mode: kept whole */
+		{ "\\Qa)\\E[a-z]{3,}", "\\Qa)\\E[a-z]{3,}" },
+		{ "(?#(x)[a-z]{3,}", "(?#(x)[a-z]{3,}" },
+		{ "(?x) a [a-z]{3,} # tail", "(?x) a [a-z]{3,} # tail" },
+		{ "(?i)tok_[a-z]{3,}", "(?i)tok_[a-z]{3}" },
+		/* what is not understood is left alone */
+		{ "(?:abc|def)[0-9]{4,}|xyz", "(?:abc|def)[0-9]{4,}|xyz" },
+		{ "a(?:-[a-z]+)+", "a(?:-[a-z]+)+" },
+		{ "a\\x41{3,}", "a\\x41{3,}" },
+		{ "[[:alpha:]]{3,}", "[[:alpha:]]{3,}" },
+		{ "abc", "abc" },
+		{ "(", "(" },
+		{ "[a-", "[a-" },
+		{ "\\", "\\" },
+		{ "a{2,", "a{2," },
+	};
+	size_t i;
+	char *got;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_non_null(got = scan_prefilter_expr(cases[i][0]));
+		if (strcmp(got, cases[i][1]) != 0)
+			fail_msg("%s: got %s, want %s", cases[i][0], got,
+			    cases[i][1]);
+		free(got);
+	}
+}
+
+/* A match longer than what vectorscan reports is still found whole. */
+static void
+test_long_match_found_whole(void **state)
+{
+	struct scan_engine *e = builtin_engine();
+	char text[512], tok[300];
+	struct hits h;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 250; i++)
+		tok[i] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[(i * 7 + i / 3) % 62];
+	tok[250] = '\0';
+	snprintf(text, sizeof(text), "x = 1\ntoken: glpat-%s\n", tok);
+	scan_text(e, "a.yml", text, &h);
+	assert_int_equal(h.n, 1);
+	assert_string_equal(h.ids[0], "gitlab-pat");
+	assert_int_equal(h.off[0], 13);
+	assert_int_equal(h.len[0], 6 + 250);
+	scan_engine_free(e);
+}
+
+/* Rules switch from interpreted to JIT code as they get busy: same hits. */
+static void
+test_matches_same_before_and_after_jit(void **state)
+{
+	struct scan_engine *e = builtin_engine();
+	struct hits first, h;
+	char text[256];
+	int i;
+
+	(void)state;
+	snprintf(text, sizeof(text), "password = \"Xq7!vR2#mK9pL4sT\"\n"
+	    "t = \"glpat-%s\"\necho $API_TOKEN\n", "AbCdEfGhIjKlMnOpQrSt");
+	scan_text(e, "deploy.sh", text, &first);
+	assert_true(first.n >= 2);
+	for (i = 0; i < 3 * SCAN_JIT_AFTER; i++) {
+		scan_text(e, "deploy.sh", text, &h);
+		assert_int_equal(h.n, first.n);
+		assert_memory_equal(h.ids, first.ids, sizeof(h.ids));
+		assert_memory_equal(h.off, first.off, sizeof(h.off));
+		assert_memory_equal(h.len, first.len, sizeof(h.len));
+	}
+	scan_engine_free(e);
+}
+
 int
 main(void)
 {
@@ -500,6 +750,11 @@ main(void)
 		cmocka_unit_test(test_config_disables_adds_and_allowlists),
 		cmocka_unit_test(test_user_rules_are_checked_at_load),
 		cmocka_unit_test(test_baseline_round_trip_and_filter),
+		cmocka_unit_test(test_builtin_table_matches_the_rule_file),
+		cmocka_unit_test(test_json_report_is_exact),
+		cmocka_unit_test(test_prefilter_weakens_only_the_tail),
+		cmocka_unit_test(test_long_match_found_whole),
+		cmocka_unit_test(test_matches_same_before_and_after_jit),
 	};
 
 	if (sodium_init() < 0)
