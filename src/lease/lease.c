@@ -57,20 +57,31 @@ static const char *const stmt_sql[NSTMT] = {
 	[S_BY_TASK] = "SELECT id FROM leases WHERE state = 0 AND task = ?1",
 	[S_BY_CONN] = "SELECT id FROM leases WHERE state = 0 AND conn = ?1",
 	/* An ended lease's deadline is when it may go (see row_deadline). */
-	[S_PRUNE] = "DELETE FROM leases WHERE id IN (SELECT id FROM leases"
+	[S_PRUNE] = "DELETE FROM leases WHERE seq IN (SELECT seq FROM leases"
 	    " WHERE state IN (1, 2, 3, 4, 5, 6) AND deadline < ?1 LIMIT ?2)",
 };
 
+/*
+ * Rows are stored in the order leases are issued (seq), so a busy table
+ * writes near its end, where the pages are in cache, however many ended
+ * leases it keeps; the random ids are in their own, denser index.  (The
+ * first format kept rows in id order: each new lease landed on a random
+ * page; migrate() converts it.)
+ */
+#define LEASE_COLUMNS							\
+	"id, secret, holder, task, intent, issued, expires, last_used,"	\
+	" idle_timeout, ended, max_uses, uses, conn, state, deadline"
+
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS leases ("
-	"  id TEXT PRIMARY KEY, secret TEXT NOT NULL, holder TEXT NOT NULL,"
+	"  seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+	"  secret TEXT NOT NULL, holder TEXT NOT NULL,"
 	"  task TEXT NOT NULL, intent TEXT NOT NULL,"
 	"  issued INTEGER NOT NULL, expires INTEGER NOT NULL,"
 	"  last_used INTEGER NOT NULL, idle_timeout INTEGER NOT NULL,"
 	"  ended INTEGER NOT NULL, max_uses INTEGER NOT NULL,"
 	"  uses INTEGER NOT NULL, conn INTEGER NOT NULL,"
-	"  state INTEGER NOT NULL, deadline INTEGER NOT NULL"
-	") WITHOUT ROWID;"
+	"  state INTEGER NOT NULL, deadline INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS leases_deadline ON leases(state, deadline);"
 	"CREATE INDEX IF NOT EXISTS leases_task ON leases(task) WHERE state = 0;"
 	"CREATE INDEX IF NOT EXISTS leases_conn ON leases(conn)"
@@ -451,6 +462,41 @@ out:
 	return rc;
 }
 
+/*
+ * A table of the first format (rows in id order, WITHOUT ROWID) is copied
+ * into the current one, in one transaction: nothing live is lost.
+ */
+static int
+migrate(struct lease_table *t, struct al_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int old = 0, rc;
+
+	if (sqlite3_prepare_v2(t->db, "SELECT sql FROM sqlite_master WHERE"
+	    " type = 'table' AND name = 'leases'", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return db_fail(t, err, "cannot read the schema");
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+	    strstr((const char *)sqlite3_column_text(st, 0), "WITHOUT ROWID"))
+		old = 1;
+	sqlite3_finalize(st);
+	if (!old)
+		return 0;
+	if ((rc = exec_sql(t, "BEGIN IMMEDIATE;"
+	    "DROP INDEX IF EXISTS leases_deadline;"
+	    "DROP INDEX IF EXISTS leases_task;"
+	    "DROP INDEX IF EXISTS leases_conn;"
+	    "ALTER TABLE leases RENAME TO leases_v1;", err)) != 0 ||
+	    (rc = exec_sql(t, schema_sql, err)) != 0 ||
+	    (rc = exec_sql(t, "INSERT INTO leases (" LEASE_COLUMNS ") SELECT "
+	    LEASE_COLUMNS " FROM leases_v1 ORDER BY issued, id;"
+	    "DROP TABLE leases_v1; COMMIT;", err)) != 0) {
+		(void)sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	return 0;
+}
+
 int
 lease_table_open(const char *path, const struct al_clock *clock,
     lease_end_fn on_end, void *arg, struct lease_table **out,
@@ -480,6 +526,7 @@ lease_table_open(const char *path, const struct al_clock *clock,
 	 */
 	if ((rc = exec_sql(t, "PRAGMA locking_mode=EXCLUSIVE;"
 	    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err)) != 0 ||
+	    (rc = migrate(t, err)) != 0 ||
 	    (rc = exec_sql(t, schema_sql, err)) != 0)
 		goto out;
 	for (i = 0; i < NSTMT; i++) {

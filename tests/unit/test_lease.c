@@ -388,6 +388,69 @@ test_lease_prune_forgets_only_old_ended_leases(void **state)
 	assert_int_equal(lease_table_sync(f->t, NULL), 0);
 }
 
+/* A table of the first format (rows in id order) is converted on open. */
+static void
+test_lease_first_format_is_migrated_with_live_leases(void **state)
+{
+	struct fixture *f = *state;
+	char boot[64] = "", *msg = NULL, sql[1024];
+	struct lease u;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	FILE *fp;
+
+	lease_table_close(f->t);
+	f->t = NULL;
+	assert_int_equal(unlink(f->path), 0);
+	fp = fopen("/proc/sys/kernel/random/boot_id", "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(boot, sizeof(boot), fp));
+	fclose(fp);
+	boot[strcspn(boot, "\n")] = '\0';
+	(void)snprintf(sql, sizeof(sql),
+	    "CREATE TABLE leases (id TEXT PRIMARY KEY, secret TEXT NOT NULL,"
+	    " holder TEXT NOT NULL, task TEXT NOT NULL, intent TEXT NOT NULL,"
+	    " issued INTEGER NOT NULL, expires INTEGER NOT NULL,"
+	    " last_used INTEGER NOT NULL, idle_timeout INTEGER NOT NULL,"
+	    " ended INTEGER NOT NULL, max_uses INTEGER NOT NULL,"
+	    " uses INTEGER NOT NULL, conn INTEGER NOT NULL,"
+	    " state INTEGER NOT NULL, deadline INTEGER NOT NULL) WITHOUT ROWID;"
+	    "CREATE INDEX leases_deadline ON leases(state, deadline);"
+	    "CREATE INDEX leases_task ON leases(task) WHERE state = 0;"
+	    "CREATE TABLE boot (one INTEGER PRIMARY KEY CHECK (one = 1),"
+	    " boot_id TEXT NOT NULL);"
+	    "INSERT INTO boot VALUES (1, '%s');"
+	    "INSERT INTO leases VALUES ('%032d', 'deploy-token', 'h', 't', 'i',"
+	    " %lld, %lld, 0, 0, 0, 2, 0, 0, 0, %lld);", boot, 7,
+	    (long long)f->fc.now, (long long)f->fc.now + 300,
+	    (long long)f->fc.now + 300);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, &msg), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(chmod(f->path, 0600), 0);
+	assert_int_equal(lease_table_open(f->path, &f->clock, on_end, f,
+	    &f->t, NULL), 0);
+	(void)snprintf(sql, sizeof(sql), "%032d", 7);
+	assert_int_equal(lease_get(f->t, sql, &u, NULL), 0);
+	assert_int_equal(u.state, LEASE_LIVE);
+	assert_int_equal(lease_use(f->t, sql, &u, NULL), 0);
+	assert_int_equal(u.uses, 1);
+	assert_int_equal(lease_table_sync(f->t, NULL), 0);
+	lease_table_close(f->t);
+	f->t = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master"
+	    " WHERE name = 'leases'", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_null(strstr((const char *)sqlite3_column_text(st, 0),
+	    "WITHOUT ROWID"));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	reopen(f);
+	assert_int_equal(lease_get(f->t, u.id, &u, NULL), 0);
+	assert_int_equal(u.uses, 1);
+}
+
 static void
 test_lease_file_is_private(void **state)
 {
@@ -484,6 +547,7 @@ main(void)
 		T(test_lease_machine_restart_ends_every_live_lease),
 		T(test_lease_ended_rows_are_pruned_after_an_hour),
 		T(test_lease_prune_forgets_only_old_ended_leases),
+		T(test_lease_first_format_is_migrated_with_live_leases),
 		T(test_lease_file_is_private),
 		T(test_lease_deadline_is_earliest_of_many),
 		T(test_lease_list_filters_by_holder),
