@@ -50,6 +50,7 @@ function(airlock_dlopen_lib target pkg name define)
 	message(STATUS "${target}: lib${name} loaded at run time as ${soname}")
 	target_include_directories(${target} PUBLIC ${${pkg}_INCLUDE_DIRS})
 	target_compile_options(${target} PUBLIC ${${pkg}_CFLAGS_OTHER})
-	target_compile_definitions(${target} PRIVATE ${define}="${soname}")
+	# Public, so the component's unit test can load the same file.
+	target_compile_definitions(${target} PUBLIC ${define}="${soname}")
 	target_link_libraries(${target} PUBLIC ${CMAKE_DL_LIBS})
 endfunction()
