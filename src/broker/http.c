@@ -77,7 +77,7 @@ park(struct server *s, struct request *rq, enum phase ph)
 	if (s->parked)
 		s->parked->prev = rq;
 	s->parked = rq;
-	MHD_suspend_connection(rq->mc);
+	s->mhd.suspend_connection(rq->mc);
 }
 
 static void
@@ -91,7 +91,7 @@ unpark(struct server *s, struct request *rq, enum phase ph)
 		rq->next->prev = rq->prev;
 	rq->next = rq->prev = NULL;
 	rq->phase = ph;
-	MHD_resume_connection(rq->mc);
+	s->mhd.resume_connection(rq->mc);
 	/* With an external loop, MHD_run must run again to see it. */
 	s->resumed = 1;
 }
@@ -106,6 +106,7 @@ free_value(void *cls)
 static enum MHD_Result
 send_reply(struct request *rq)
 {
+	const struct mhd_dl *mhd = &rq->srv->mhd;
 	struct broker_resp *r = &rq->resp;
 	struct MHD_Response *resp;
 	struct al_secret *v;
@@ -114,24 +115,24 @@ send_reply(struct request *rq)
 	if (r->value != NULL) {
 		v = r->value;
 		r->value = NULL;
-		resp = MHD_create_response_from_buffer_with_free_callback_cls(
+		resp = mhd->create_response_from_buffer_with_free_callback_cls(
 		    al_secret_len(v), al_secret_open(v), free_value, v);
 		if (resp == NULL) {
 			al_secret_free(v);
 			return MHD_NO;
 		}
-		(void)MHD_add_response_header(resp, "Cache-Control",
+		(void)mhd->add_response_header(resp, "Cache-Control",
 		    "no-store");
 	} else {
-		resp = MHD_create_response_from_buffer(r->body.len,
+		resp = mhd->create_response_from_buffer(r->body.len,
 		    r->body.data, MHD_RESPMEM_MUST_COPY);
 		if (resp == NULL)
 			return MHD_NO;
 	}
-	(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	(void)mhd->add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    r->content_type);
-	ret = MHD_queue_response(rq->mc, (unsigned)r->status, resp);
-	MHD_destroy_response(resp);
+	ret = mhd->queue_response(rq->mc, (unsigned)r->status, resp);
+	mhd->destroy_response(resp);
 	broker_observe_latency(rq->srv->b, mono_us() - rq->t0_us);
 	return ret;
 }
@@ -161,7 +162,7 @@ dispatch(struct request *rq)
 		broker_dispatch(rq->srv->b, &req, &rq->resp);
 	al_buf_release(&rq->body);
 	if (rq->resp.hold_conn)
-		(void)MHD_set_connection_option(rq->mc,
+		(void)rq->srv->mhd.set_connection_option(rq->mc,
 		    MHD_CONNECTION_OPTION_TIMEOUT, 0u);
 }
 
@@ -192,13 +193,14 @@ request_new(struct server *s, struct MHD_Connection *mc, const char *url,
 	rq->srv = s;
 	rq->mc = mc;
 	rq->t0_us = mono_us();
-	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	ci = s->mhd.get_connection_info(mc,
+	    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	rq->conn = ci ? ci->socket_context : NULL;
 	(void)snprintf(rq->method, sizeof(rq->method), "%s", method);
 	al_buf_init(&rq->body, API_BODY_MAX, 0);
 	broker_resp_init(&rq->resp);
 	al_buf_init(&q, 4096, 0);
-	(void)MHD_get_connection_values(mc, MHD_GET_ARGUMENT_KIND,
+	(void)s->mhd.get_connection_values(mc, MHD_GET_ARGUMENT_KIND,
 	    collect_arg, &q);
 	rq->path = strdup(url);
 	rq->query = strdup(al_buf_str(&q));
@@ -228,7 +230,7 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 			return MHD_NO;
 		*req_cls = rq;
 		/* Refuse an announced oversized body before reading it. */
-		cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+		cl = s->mhd.lookup_connection_value(mc, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL && strtoull(cl, NULL, 10) > API_BODY_MAX) {
 			rq->too_big = 1;
@@ -301,7 +303,7 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 	struct conn *c;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		ci = MHD_get_connection_info(mc,
+		ci = s->mhd.get_connection_info(mc,
 		    MHD_CONNECTION_INFO_CONNECTION_FD);
 		c = conn_new(s, ci ? ci->connect_fd : -1, ++s->next_conn);
 		*socket_context = c;
@@ -439,7 +441,7 @@ http_loop(struct server *s, struct al_err *err)
 	int64_t now_ms, deadline, w, timeout;
 	int i, n, rc = 0;
 
-	di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
+	di = s->mhd.get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
 	if (di == NULL)
 		return al_err_set(err, AL_ESYS, "libmicrohttpd has no epoll "
 		    "descriptor");
@@ -466,7 +468,7 @@ http_loop(struct server *s, struct al_err *err)
 		timeout = -1;
 		if (deadline != 0)
 			timeout = deadline > now_ms ? deadline - now_ms : 0;
-		if (MHD_get_timeout(s->d, &mhd_to) == MHD_YES &&
+		if (s->mhd.get_timeout(s->d, &mhd_to) == MHD_YES &&
 		    (timeout < 0 || (int64_t)mhd_to < timeout))
 			timeout = (int64_t)mhd_to;
 		if (s->sync_due != 0 && (timeout < 0 ||
@@ -489,14 +491,14 @@ http_loop(struct server *s, struct al_err *err)
 				on_signal(s);
 			else if (evs[i].data.fd == syncer_fd(s->syncer))
 				synced(s);
-		(void)MHD_run(s->d);
+		(void)s->mhd.run(s->d);
 		flush(s);
 	}
 	/* Let parked requests finish before the daemon goes away. */
 	syncer_stop(s->syncer);
 	s->syncer = NULL;
 	flush(s);
-	(void)MHD_run(s->d);
+	(void)s->mhd.run(s->d);
 	return rc;
 }
 
@@ -507,7 +509,7 @@ http_start(struct server *s, int lfd, struct al_err *err)
 
 	if ((rc = syncer_start(s->b->audit, &s->syncer, err)) != 0)
 		return rc;
-	s->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+	s->d = s->mhd.start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 	    MHD_USE_TURBO, 0, NULL, NULL, on_request, s,
 	    MHD_OPTION_LISTEN_SOCKET, lfd,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
@@ -532,7 +534,7 @@ void
 http_stop(struct server *s)
 {
 	if (s->d != NULL)
-		MHD_stop_daemon(s->d);
+		s->mhd.stop_daemon(s->d);
 	s->d = NULL;
 	syncer_stop(s->syncer);
 	s->syncer = NULL;

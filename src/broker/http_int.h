@@ -3,11 +3,11 @@
 #define AIRLOCK_BROKER_HTTP_INT_H
 
 #include "broker_int.h"
+#include "mhd_dl.h"
 
 /* At most this many client connections at once (idle ones included). */
 #define HTTP_CONN_MAX	4000
 
-struct MHD_Daemon;
 struct ident;
 struct ident_cache;
 struct request;
@@ -15,6 +15,7 @@ struct syncer;
 
 struct server {
 	struct broker		*b;
+	struct mhd_dl		 mhd;		/* libmicrohttpd */
 	struct MHD_Daemon	*d;
 	int			 ep;		/* our epoll set */
 	int			 sigfd;

@@ -119,6 +119,9 @@ broker_serve(struct broker *b, int ready_fd, struct al_err *err)
 		rc = al_err_set(err, rc, "out of memory for the identity cache");
 		goto out;
 	}
+	/* Before the socket exists: no client sees a broker that fails. */
+	if ((rc = mhd_dl_open(&s.mhd, MHD_DL_SONAME, err)) != 0)
+		goto out;
 	if ((rc = listen_socket(b, &lfd, err)) != 0)
 		goto out;
 	bound = 1;
@@ -144,6 +147,7 @@ out:
 	if (s.sigfd >= 0)
 		(void)close(s.sigfd);
 	ident_cache_free(s.icache);
+	mhd_dl_close(&s.mhd);
 	(void)sigprocmask(SIG_SETMASK, &oldset, NULL);
 	return rc;
 }

@@ -136,6 +136,7 @@ client_call(struct client *cl, const char *method, const char *path,
     json_t *body, struct al_secret **value, long *status, json_t **out,
     struct al_err *err)
 {
+	const struct curl_dl *cu = &cl->lib;
 	struct curl_slist *hdr = NULL;
 	struct al_buf reply;
 	struct sink s;
@@ -165,27 +166,27 @@ client_call(struct client *cl, const char *method, const char *path,
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	curl_easy_setopt(cl->curl, CURLOPT_URL, url);
-	curl_easy_setopt(cl->curl, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(cl->curl, CURLOPT_WRITEDATA, &s);
-	curl_easy_setopt(cl->curl, CURLOPT_HEADERDATA, &s);
-	curl_easy_setopt(cl->curl, CURLOPT_ERRORBUFFER, ebuf);
-	curl_easy_setopt(cl->curl, CURLOPT_TIMEOUT_MS, (long)cl->timeout_ms);
+	cu->easy_setopt(cl->curl, CURLOPT_URL, url);
+	cu->easy_setopt(cl->curl, CURLOPT_CUSTOMREQUEST, method);
+	cu->easy_setopt(cl->curl, CURLOPT_WRITEDATA, &s);
+	cu->easy_setopt(cl->curl, CURLOPT_HEADERDATA, &s);
+	cu->easy_setopt(cl->curl, CURLOPT_ERRORBUFFER, ebuf);
+	cu->easy_setopt(cl->curl, CURLOPT_TIMEOUT_MS, (long)cl->timeout_ms);
 	if (payload != NULL) {
-		hdr = curl_slist_append(hdr, "Content-Type: application/json");
-		curl_easy_setopt(cl->curl, CURLOPT_POSTFIELDS, payload);
-		curl_easy_setopt(cl->curl, CURLOPT_POSTFIELDSIZE,
+		hdr = cu->slist_append(hdr, "Content-Type: application/json");
+		cu->easy_setopt(cl->curl, CURLOPT_POSTFIELDS, payload);
+		cu->easy_setopt(cl->curl, CURLOPT_POSTFIELDSIZE,
 		    (long)strlen(payload));
 	} else {
-		curl_easy_setopt(cl->curl, CURLOPT_POSTFIELDS, NULL);
-		curl_easy_setopt(cl->curl, CURLOPT_HTTPGET, 1L);
-		curl_easy_setopt(cl->curl, CURLOPT_CUSTOMREQUEST, method);
+		cu->easy_setopt(cl->curl, CURLOPT_POSTFIELDS, NULL);
+		cu->easy_setopt(cl->curl, CURLOPT_HTTPGET, 1L);
+		cu->easy_setopt(cl->curl, CURLOPT_CUSTOMREQUEST, method);
 	}
 	/* curl would send "Expect: 100-continue" for large bodies. */
-	hdr = curl_slist_append(hdr, "Expect:");
-	curl_easy_setopt(cl->curl, CURLOPT_HTTPHEADER, hdr);
-	cc = curl_easy_perform(cl->curl);
-	curl_easy_setopt(cl->curl, CURLOPT_HTTPHEADER, NULL);
+	hdr = cu->slist_append(hdr, "Expect:");
+	cu->easy_setopt(cl->curl, CURLOPT_HTTPHEADER, hdr);
+	cc = cu->easy_perform(cl->curl);
+	cu->easy_setopt(cl->curl, CURLOPT_HTTPHEADER, NULL);
 	if (cc != CURLE_OK) {
 		if (s.overflow)
 			rc = al_err_set(err, AL_ETOOBIG, "the broker's reply is "
@@ -199,10 +200,10 @@ client_call(struct client *cl, const char *method, const char *path,
 		else
 			rc = al_err_set(err, AL_EUNAVAIL, "talking to the broker "
 			    "on %s failed: %s", cl->socket_path, ebuf[0] ? ebuf :
-			    curl_easy_strerror(cc));
+			    cu->easy_strerror(cc));
 		goto out;
 	}
-	curl_easy_getinfo(cl->curl, CURLINFO_RESPONSE_CODE, &st);
+	cu->easy_getinfo(cl->curl, CURLINFO_RESPONSE_CODE, &st);
 	if (status)
 		*status = st;
 	if (value != NULL && st == 200) {
@@ -254,7 +255,7 @@ client_call(struct client *cl, const char *method, const char *path,
 out:
 	al_secret_free(s.value);	/* wipes what did not reach *value */
 	json_decref(j);
-	curl_slist_free_all(hdr);
+	cu->slist_free_all(hdr);
 	free(payload);
 	al_buf_release(&reply);
 	return rc;
@@ -263,26 +264,31 @@ out:
 int
 client_connect(struct client *cl, struct al_err *err)
 {
+	const struct curl_dl *cu = &cl->lib;
 	CURL *c;
+	int rc;
 
-	if ((c = curl_easy_init()) == NULL)
+	if (cu->handle == NULL &&
+	    (rc = curl_dl_open(&cl->lib, CURL_DL_SONAME, err)) != 0)
+		return rc;
+	if ((c = cu->easy_init()) == NULL)
 		return al_err_set(err, AL_ENOMEM, "cannot start libcurl");
-	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, cl->socket_path);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	cu->easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, cl->socket_path);
+	cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	cu->easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	/* Never follow anything, never use a proxy: only this socket. */
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_PROXY, "");
-	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
+	cu->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	cu->easy_setopt(c, CURLOPT_PROXY, "");
+	cu->easy_setopt(c, CURLOPT_NOPROXY, "*");
+	cu->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
 	/*
 	 * Keep the one connection as long as we live: leases may be bound
 	 * to it, and curl would otherwise drop it after two idle minutes.
 	 */
-	curl_easy_setopt(c, CURLOPT_MAXAGE_CONN, 365L * 86400);
-	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
-	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 16384L);
+	cu->easy_setopt(c, CURLOPT_MAXAGE_CONN, 365L * 86400);
+	cu->easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
+	cu->easy_setopt(c, CURLOPT_BUFFERSIZE, 16384L);
 	cl->curl = c;
 	return 0;
 }
@@ -293,6 +299,7 @@ client_close(struct client *cl)
 	if (cl == NULL)
 		return;
 	if (cl->curl)
-		curl_easy_cleanup(cl->curl);
+		cl->lib.easy_cleanup(cl->curl);
+	curl_dl_close(&cl->lib);
 	free(cl);
 }

@@ -5,13 +5,15 @@
 #include <limits.h>
 
 #include "airlock/client.h"
+#include "curl_dl.h"
 
 struct client {
-	void	*curl;			/* CURL * */
-	char	 socket_path[PATH_MAX];
-	char	 home[PATH_MAX];
-	char	 bin[PATH_MAX];		/* "" : no autostart */
-	int	 timeout_ms;
+	struct curl_dl	 lib;			/* libcurl */
+	CURL		*curl;
+	char		 socket_path[PATH_MAX];
+	char		 home[PATH_MAX];
+	char		 bin[PATH_MAX];		/* "" : no autostart */
+	int		 timeout_ms;
 };
 
 int	client_connect(struct client *cl, struct al_err *err) AL_WUR;

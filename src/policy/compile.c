@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "icu_dl.h"
 #include "policy_int.h"
 
 #define DESCRIPTION_MAX	1024
@@ -352,8 +353,21 @@ compile_hours(const struct pnode *v, struct pwindow *w, struct pdiags *d)
 	return 0;
 }
 
+/*
+ * ICU, for the policy's time windows, on the first one: a load failure is
+ * an error of the whole load (d->librc), not a diagnostic of the text.
+ */
 static int
-compile_window(const struct pnode *v, struct pwindow *w, struct pdiags *d)
+need_icu(struct policy *p, struct pdiags *d)
+{
+	if (p->icu == NULL && d->librc == 0)
+		d->librc = icu_dl_new(ICU_DL_SONAME, &p->icu, &d->liberr);
+	return p->icu != NULL ? 0 : -1;
+}
+
+static int
+compile_window(const struct pnode *v, struct pwindow *w, struct policy *p,
+    struct pdiags *d)
 {
 	const char *key, *s;
 	size_t i;
@@ -367,6 +381,8 @@ compile_window(const struct pnode *v, struct pwindow *w, struct pdiags *d)
 		    "hours and timezone");
 		return -1;
 	}
+	if (need_icu(p, d) != 0)
+		return -1;
 	for (i = 0; i + 1 < v->nkids; i += 2) {
 		if (v->kids[i]->type != PN_SCALAR || seen_before(v, i))
 			continue;
@@ -378,7 +394,7 @@ compile_window(const struct pnode *v, struct pwindow *w, struct pdiags *d)
 		else if (strcmp(key, "timezone") == 0) {
 			if ((s = want_scalar(v->kids[i + 1], key, d)) == NULL)
 				bad = 1;
-			else if (!ptz_valid(s)) {
+			else if (!ptz_valid(p->icu, s)) {
 				pdiag_add(d, v->kids[i + 1]->line, "unknown "
 				    "timezone '%.64s' (use UTC or an IANA "
 				    "name such as Europe/Paris)", s);
@@ -397,7 +413,8 @@ compile_window(const struct pnode *v, struct pwindow *w, struct pdiags *d)
 }
 
 static int
-compile_when(const struct pnode *v, struct prule *r, struct pdiags *d)
+compile_when(const struct pnode *v, struct prule *r, struct policy *p,
+    struct pdiags *d)
 {
 	size_t i, n = v->type == PN_SEQ ? v->nkids : 1;
 	int bad = 0;
@@ -413,7 +430,7 @@ compile_when(const struct pnode *v, struct prule *r, struct pdiags *d)
 	}
 	for (i = 0; i < n; i++) {
 		bad |= compile_window(v->type == PN_SEQ ? v->kids[i] : v,
-		    &r->when[i], d) != 0;
+		    &r->when[i], p, d) != 0;
 		r->nwhen++;
 	}
 	return bad ? -1 : 0;
@@ -493,7 +510,7 @@ static const char *const rule_keys[] = {
 
 static int
 compile_key(const char *key, const struct pnode *v, struct prule *r,
-    struct rule_keys *kl, struct pdiags *d)
+    struct rule_keys *kl, struct policy *p, struct pdiags *d)
 {
 	if (strcmp(key, "callers") == 0) {
 		r->has_callers = 1;
@@ -526,7 +543,7 @@ compile_key(const char *key, const struct pnode *v, struct prule *r,
 	}
 	if (strcmp(key, "when") == 0) {
 		r->has_when = 1;
-		return compile_when(v, r, d);
+		return compile_when(v, r, p, d);
 	}
 	if (strcmp(key, "id") == 0)
 		kl->id = v->line;
@@ -584,7 +601,8 @@ check_effect(struct prule *r, const struct rule_keys *kl, int line,
 }
 
 static int
-compile_rule(const struct pnode *m, struct prule *r, struct pdiags *d)
+compile_rule(const struct pnode *m, struct prule *r, struct policy *p,
+    struct pdiags *d)
 {
 	struct rule_keys kl;
 	const char *key;
@@ -609,7 +627,7 @@ compile_rule(const struct pnode *m, struct prule *r, struct pdiags *d)
 			    key);
 			continue;
 		}
-		(void)compile_key(key, m->kids[i + 1], r, &kl, d);
+		(void)compile_key(key, m->kids[i + 1], r, &kl, p, d);
 	}
 	if (kl.id == 0)
 		pdiag_add(d, m->line, "rule has no 'id'");
@@ -673,8 +691,8 @@ compile_rules(const struct pnode *v, struct policy *p, struct pdiags *d)
 		return -1;
 	}
 	for (i = 0; i < v->nkids; i++) {
-		p->rules[i].bad = compile_rule(v->kids[i], &p->rules[i], d)
-		    != 0;
+		p->rules[i].bad = compile_rule(v->kids[i], &p->rules[i], p,
+		    d) != 0;
 		p->nrules++;
 	}
 	check_rules(p, d);

@@ -49,13 +49,13 @@ labels_match(const struct prule *rule, const struct policy_request *r)
 
 /* 1 inside one of the windows, 0 outside, -1 when a zone failed. */
 static int
-when_match(const struct prule *rule, int64_t now)
+when_match(const struct policy *p, const struct prule *rule, int64_t now)
 {
 	size_t i;
 	int m, failed = 0;
 
 	for (i = 0; i < rule->nwhen; i++) {
-		if ((m = pwindow_match(&rule->when[i], now)) == 1)
+		if ((m = pwindow_match(p->icu, &rule->when[i], now)) == 1)
 			return 1;
 		if (m < 0)
 			failed = 1;
@@ -64,8 +64,8 @@ when_match(const struct prule *rule, int64_t now)
 }
 
 static int
-rule_matches(const struct prule *rule, const struct policy_request *r,
-    const char *repo)
+rule_matches(const struct policy *p, const struct prule *rule,
+    const struct policy_request *r, const char *repo)
 {
 	int m;
 
@@ -85,7 +85,7 @@ rule_matches(const struct prule *rule, const struct policy_request *r,
 	if (rule->has_callers && !psels_match(&rule->callers, r->selectors,
 	    r->nselectors))
 		return 0;
-	if (rule->has_when && (m = when_match(rule, r->now)) != 1)
+	if (rule->has_when && (m = when_match(p, rule, r->now)) != 1)
 		return m < 0 && rule->effect == POLICY_DENY;
 	return 1;
 }
@@ -144,7 +144,7 @@ policy_decide(const struct policy *p, const struct policy_request *r,
 	else if (policy_repo_normalize(r->repo, repo, sizeof(repo)) != 0)
 		(void)snprintf(repo, sizeof(repo), "%s", r->repo);
 	for (i = 0; i < p->nrules; i++)
-		if (rule_matches(&p->rules[i], r, repo)) {
+		if (rule_matches(p, &p->rules[i], r, repo)) {
 			decide_from(&p->rules[i], d);
 			break;
 		}

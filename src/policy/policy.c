@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "icu_dl.h"
 #include "policy_int.h"
 
 const char *
@@ -72,6 +73,7 @@ policy_free(struct policy *p)
 		prule_release(&p->rules[i]);
 	free(p->rules);
 	free(p->name);
+	icu_dl_free(p->icu);
 	free(p);
 }
 
@@ -112,6 +114,10 @@ build(const char *text, size_t len, struct policy **out, struct pdiags *d,
 	if (rc == AL_ENOMEM || d->nomem) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory reading the "
 		    "policy");
+		goto out;
+	}
+	if (d->librc != 0) {
+		rc = al_err_set(err, d->librc, "%s", d->liberr.msg);
 		goto out;
 	}
 	pdiag_sort(d);

@@ -14,6 +14,8 @@ struct pdiags {
 	size_t			 n;
 	size_t			 cap;
 	int			 nomem;		/* an allocation failed */
+	int			 librc;		/* a library did not load */
+	struct al_err		 liberr;	/* which and why */
 	size_t			 dropped;	/* past POLICY_DIAG_MAX */
 };
 
@@ -104,10 +106,13 @@ struct prule {
 	struct psels	 approvers;
 };
 
+struct icu_dl;
+
 struct policy {
 	char		*name;
 	struct prule	*rules;
 	size_t		 nrules;
+	struct icu_dl	*icu;		/* loaded by the first time window */
 };
 
 /* Compile a tree into p (rules appended); errors go to d. */
@@ -132,8 +137,12 @@ int	psel_check(const char *pattern, size_t *kindlen, char *why,
  * Whether name is a time zone the policy can use ("UTC" or an IANA zone
  * known to ICU).
  */
-int	ptz_valid(const char *tz);
-/* Whether now falls within w; -1 when the zone failed at run time. */
-int	pwindow_match(const struct pwindow *w, int64_t now);
+int	ptz_valid(const struct icu_dl *icu, const char *tz);
+/*
+ * Whether now falls within w; -1 when the zone failed at run time (or icu
+ * is NULL).
+ */
+int	pwindow_match(const struct icu_dl *icu, const struct pwindow *w,
+	    int64_t now);
 
 #endif

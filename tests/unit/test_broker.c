@@ -23,6 +23,7 @@
 #include "airlock/audit.h"
 #include "airlock/broker.h"
 #include "airlock/vault.h"
+#include "mhd_dl.h"
 
 struct who {
 	struct broker_caller	 c;
@@ -431,6 +432,59 @@ test_audit_verifies(void **state)
 	assert_no_canary(x->home, x->canary);
 }
 
+/* The library found at build time has every function the broker calls. */
+static void
+test_mhd_dl_loads_every_function(void **state)
+{
+	struct mhd_dl t, zero;
+	struct al_err err;
+
+	(void)state;
+	assert_int_equal(mhd_dl_open(&t, MHD_DL_SONAME, &err), 0);
+	assert_non_null(t.handle);
+#define CHECK(field, fn)	assert_non_null(t.field);
+	MHD_DL_FUNCS(CHECK)
+#undef CHECK
+	mhd_dl_close(&t);
+	memset(&zero, 0, sizeof(zero));
+	assert_memory_equal(&t, &zero, sizeof(t));
+	mhd_dl_close(&t);	/* a cleared table: no-op */
+}
+
+static void
+test_mhd_dl_missing_library_names_it_and_who_needs_it(void **state)
+{
+	const char *f = "libmicrohttpd.so.0-airlock-test-missing";
+	struct mhd_dl t, zero;
+	struct al_err err;
+
+	(void)state;
+	memset(&zero, 0, sizeof(zero));
+	assert_int_equal(mhd_dl_open(&t, f, &err), AL_ESYS);
+	assert_int_equal(err.code, AL_ESYS);
+	assert_string_equal(err.msg, "airlock serve needs libmicrohttpd "
+	    "(libmicrohttpd.so.0-airlock-test-missing): "
+	    "libmicrohttpd.so.0-airlock-test-missing: cannot open shared "
+	    "object file: No such file or directory");
+	assert_memory_equal(&t, &zero, sizeof(t));
+}
+
+/* Another library in its place: the first missing function is named. */
+static void
+test_mhd_dl_wrong_library_names_the_function(void **state)
+{
+	struct mhd_dl t, zero;
+	struct al_err err;
+
+	(void)state;
+	memset(&zero, 0, sizeof(zero));
+	assert_int_equal(mhd_dl_open(&t, "libc.so.6", &err), AL_ESYS);
+	assert_int_equal(strncmp(err.msg, "airlock serve needs libmicrohttpd "
+	    "(libc.so.6): ", 47), 0);
+	assert_non_null(strstr(err.msg, "undefined symbol: MHD_start_daemon"));
+	assert_memory_equal(&t, &zero, sizeof(t));
+}
+
 int
 main(void)
 {
@@ -445,6 +499,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_audit_verifies, setup,
 		    teardown),
+		cmocka_unit_test(test_mhd_dl_loads_every_function),
+		cmocka_unit_test(
+		    test_mhd_dl_missing_library_names_it_and_who_needs_it),
+		cmocka_unit_test(test_mhd_dl_wrong_library_names_the_function),
 	};
 
 	if (sodium_init() < 0)

@@ -16,6 +16,11 @@
 #include <cmocka.h>
 
 #include "airlock/policy.h"
+#include "icu_dl.h"
+#include "policy_int.h"
+
+#define STR_(x)	#x
+#define STR(x)	STR_(x)
 
 #define DATA	AIRLOCK_TEST_DATA "/policy/"
 #define SPLIT_MAX 16
@@ -683,6 +688,78 @@ test_policy_load_file_refuses_unsafe_files(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* ICU is loaded by a policy with a time window, and only by such a policy. */
+static void
+test_policy_loads_icu_only_for_time_windows(void **state)
+{
+	static const char plain[] = "version: 1\nrules:\n"
+	    "  - {id: a, effect: allow, secrets: [\"*\"]}\n";
+	static const char window[] = "version: 1\nrules:\n"
+	    "  - {id: a, effect: allow, secrets: [\"*\"],\n"
+	    "     when: {hours: \"09:00-18:00\"}}\n";
+	struct policy *p;
+	struct al_err err;
+
+	(void)state;
+	assert_int_equal(policy_load_text(plain, strlen(plain), "plain", &p,
+	    &err), 0);
+	assert_null(p->icu);
+	policy_free(p);
+	assert_int_equal(policy_load_text(window, strlen(window), "window",
+	    &p, &err), 0);
+	assert_non_null(p->icu);
+	policy_free(p);
+}
+
+/* The dlsym names follow the headers' version renaming: ucal_open_72. */
+static void
+test_icu_dl_names_carry_the_version_suffix(void **state)
+{
+	struct icu_dl *t;
+	struct al_err err;
+
+	(void)state;
+	assert_string_equal(STR(ucal_open), "ucal_open"
+	    STR(U_ICU_VERSION_SUFFIX));
+	assert_int_equal(icu_dl_new(ICU_DL_SONAME, &t, &err), 0);
+#define CHECK(field, fn)	assert_non_null(t->field);
+	ICU_DL_FUNCS(CHECK)
+#undef CHECK
+	icu_dl_free(t);
+	icu_dl_free(NULL);
+}
+
+static void
+test_icu_dl_missing_library_names_it_and_who_needs_it(void **state)
+{
+	struct icu_dl other, *t = &other;
+	struct al_err err;
+
+	(void)state;
+	assert_int_equal(icu_dl_new("libicui18n.so.0-airlock-test-missing",
+	    &t, &err), AL_ESYS);
+	assert_null(t);
+	assert_string_equal(err.msg, "a policy with time windows ('when') "
+	    "needs ICU (libicui18n.so.0-airlock-test-missing): "
+	    "libicui18n.so.0-airlock-test-missing: cannot open shared object "
+	    "file: No such file or directory");
+}
+
+/* Another library in its place: the first missing function is named. */
+static void
+test_icu_dl_wrong_library_names_the_function(void **state)
+{
+	struct icu_dl other, *t = &other;
+	struct al_err err;
+
+	(void)state;
+	assert_int_equal(icu_dl_new("libc.so.6", &t, &err), AL_ESYS);
+	assert_null(t);
+	assert_non_null(strstr(err.msg, "needs ICU (libc.so.6): "));
+	assert_non_null(strstr(err.msg, "undefined symbol: " STR(
+	    u_charsToUChars)));
+}
+
 int
 main(void)
 {
@@ -703,6 +780,11 @@ main(void)
 		    test_policy_refuses_aliases_depth_size_and_documents),
 		cmocka_unit_test(test_policy_checks_globs_timezones_and_limits),
 		cmocka_unit_test(test_policy_load_file_refuses_unsafe_files),
+		cmocka_unit_test(test_policy_loads_icu_only_for_time_windows),
+		cmocka_unit_test(test_icu_dl_names_carry_the_version_suffix),
+		cmocka_unit_test(
+		    test_icu_dl_missing_library_names_it_and_who_needs_it),
+		cmocka_unit_test(test_icu_dl_wrong_library_names_the_function),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,2 @@
+# libcurl's loader (curl_dl.h) and the client's state are private to it.
+include_directories("${CMAKE_SOURCE_DIR}/src/client")
