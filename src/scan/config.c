@@ -127,8 +127,8 @@ scan_config_locate(const char *dir, char **out, struct al_err *err)
 	int n;
 
 	*out = NULL;
-	if (scan_git_capture(dir, argv, SCAN_CHILD_QUIET, 64 * 1024,
-	    &top, NULL) == 0 &&
+	if (scan_git_maybe(dir) && scan_git_capture(dir, argv,
+	    SCAN_CHILD_QUIET, 64 * 1024, &top, NULL) == 0 &&
 	    top.len > 1) {
 		if ((nl = memchr(top.data, '\n', top.len)) != NULL)
 			*nl = '\0';

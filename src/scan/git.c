@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -117,6 +119,30 @@ scan_child_finish(struct scan_child *c, const char *what, struct al_err *err)
 		rc = al_err_set(err, AL_EIO, "%s was killed by signal %d", what,
 		    WTERMSIG(st));
 	return rc;
+}
+
+int
+scan_git_maybe(const char *dir)
+{
+	char path[PATH_MAX + 8], *slash;
+	struct stat st;
+	size_t n;
+
+	if (getenv("GIT_DIR") != NULL || getenv("GIT_WORK_TREE") != NULL)
+		return 1;
+	if (realpath(dir, path) == NULL)
+		return 1;	/* let git say what is wrong */
+	for (;;) {
+		n = strlen(path);
+		(void)snprintf(path + n, sizeof(path) - n, "%s.git",
+		    n > 0 && path[n - 1] == '/' ? "" : "/");
+		if (lstat(path, &st) == 0)
+			return 1;
+		path[n] = '\0';
+		if ((slash = strrchr(path, '/')) == NULL || n <= 1)
+			return 0;
+		slash[slash == path ? 1 : 0] = '\0';
+	}
 }
 
 int

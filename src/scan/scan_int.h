@@ -149,6 +149,12 @@ int	scan_child_start(const char *dir, char *const argv[], int flags,
 /* Close the pipes, wait; AL_EIO naming argv[1] when it failed. */
 int	scan_child_finish(struct scan_child *c, const char *what,
 	    struct al_err *err) AL_WUR;
+/*
+ * Whether dir may be in a git work tree: some directory from it up to / has
+ * a .git entry, or GIT_DIR / GIT_WORK_TREE is set.  When not, git would
+ * only say so: asking it costs a process start for nothing.
+ */
+int	scan_git_maybe(const char *dir);
 /* Run a git command and capture its stdout (at most max bytes). */
 int	scan_git_capture(const char *dir, char *const argv[], int flags,
 	    size_t max, struct al_buf *out, struct al_err *err) AL_WUR;

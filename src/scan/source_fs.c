@@ -65,8 +65,8 @@ git_prefix(const char *dir, char **prefix)
 	int inside = 0;
 
 	*prefix = NULL;
-	if (scan_git_capture(dir, argv, SCAN_CHILD_QUIET, 64 * 1024, &out,
-	    NULL) != 0)
+	if (!scan_git_maybe(dir) || scan_git_capture(dir, argv,
+	    SCAN_CHILD_QUIET, 64 * 1024, &out, NULL) != 0)
 		return 0;
 	if (out.len >= 5 && memcmp(out.data, "true\n", 5) == 0) {
 		inside = 1;

@@ -228,6 +228,23 @@ expect_rc 1 "files of every size"
 got=$(grep -c "gitlab-pat glpa" "$OUT")
 expect_eq "$got" 8 "a finding at the end of every file"
 
+# Outside any repository no git process is started (it could only say so),
+# and a finding is still reported.
+if command -v strace >/dev/null; then
+	mkdir -p "$T_ROOT/nogit"
+	printf 'token = "%s"\n' "$GHP" >"$T_ROOT/nogit/a.py"
+	cd "$T_ROOT/nogit" || exit 1
+	run strace -f -qq -e trace=execve -o "$T_ROOT/execs" "$AL" scan .
+	expect_rc 1 "finding outside a repository"
+	grep -q 'execve("[^"]*/git"' "$T_ROOT/execs" &&
+	    fail "git was run outside a repository: $(grep git "$T_ROOT/execs" | head -3)" ||
+	    pass
+	# Inside one, git still decides what is ignored.
+	git -C "$T_ROOT/nogit" init -q
+	printf 'a.py\n' >"$T_ROOT/nogit/.gitignore"
+	run "$AL" scan .
+	expect_rc 0 "ignored file skipped inside a repository"
+fi
 cd "$T_ROOT" || exit 1
 run "$AL" scan --staged
 expect_rc 2 "staged outside a repository"
