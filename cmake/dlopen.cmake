@@ -52,5 +52,4 @@ function(airlock_dlopen_lib target pkg name define)
 	target_compile_options(${target} PUBLIC ${${pkg}_CFLAGS_OTHER})
 	# Public, so the component's unit test can load the same file.
 	target_compile_definitions(${target} PUBLIC ${define}="${soname}")
-	target_link_libraries(${target} PUBLIC ${CMAKE_DL_LIBS})
 endfunction()

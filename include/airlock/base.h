@@ -205,6 +205,22 @@ int	al_use_color(int fd);
 
 /* ---- encoding ---------------------------------------------------------- */
 
+/* ---- libraries loaded at run time --------------------------------------- */
+
+/*
+ * Load file and look up n functions, names[i] into *slots[i] (function
+ * pointers stored through void **, as POSIX allows).  On failure nothing
+ * stays loaded, *handle and every slot are NULL and err is AL_ESYS
+ * "<needs> (<file>): <why>", e.g. needs = "airlock serve needs
+ * libmicrohttpd".
+ */
+int	al_dl_load(const char *file, const char *needs,
+	    const char *const names[], void **const slots[], size_t n,
+	    void **handle, struct al_err *err) AL_WUR;
+/* A macro's expansion as a string (for versioned symbol names). */
+#define AL_STR_(x)	#x
+#define AL_STR(x)	AL_STR_(x)
+
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void	al_hex(const void *p, size_t n, char *out);
 

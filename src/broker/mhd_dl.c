@@ -1,57 +1,22 @@
-/*
- * Loading libmicrohttpd at run time (see mhd_dl.h).  RTLD_NOW resolves
- * everything before the first request, so a broken library fails at start,
- * not in the middle of serving; RTLD_LOCAL keeps its symbols out of the
- * global scope.
- */
+/* Loading libmicrohttpd at run time (see mhd_dl.h and al_dl_load). */
 #include <dlfcn.h>
 #include <string.h>
 
 #include "mhd_dl.h"
 
-#define MHD_DL_STR_(x)	#x
-#define MHD_DL_STR(x)	MHD_DL_STR_(x)
-
-/* NULL when name was found (into *out), else why not. */
-static const char *
-sym(void *handle, const char *name, void **out)
-{
-	const char *why;
-
-	(void)dlerror();
-	if ((*out = dlsym(handle, name)) != NULL)
-		return NULL;
-	why = dlerror();
-	return why != NULL ? why : name;
-}
-
 int
 mhd_dl_open(struct mhd_dl *t, const char *file, struct al_err *err)
 {
-	const char *why = NULL;
-	int rc = 0;
+#define MHD_DL_NAME(field, fn)	AL_STR(fn),
+#define MHD_DL_SLOT(field, fn)	(void **)&t->field,
+	const char *const names[] = { MHD_DL_FUNCS(MHD_DL_NAME) };
+	void **const slots[] = { MHD_DL_FUNCS(MHD_DL_SLOT) };
+#undef MHD_DL_NAME
+#undef MHD_DL_SLOT
 
 	memset(t, 0, sizeof(*t));
-	(void)dlerror();
-	t->handle = dlopen(file, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-	if (t->handle == NULL) {
-		why = dlerror();
-		goto out;
-	}
-	/* POSIX: a function pointer may be stored through a void **. */
-#define MHD_DL_SYM(field, fn)						\
-	if (why == NULL)						\
-		why = sym(t->handle, MHD_DL_STR(fn), (void **)&t->field);
-	MHD_DL_FUNCS(MHD_DL_SYM)
-#undef MHD_DL_SYM
-out:
-	if (t->handle == NULL || why != NULL) {
-		rc = al_err_set(err, AL_ESYS, "airlock serve needs "
-		    "libmicrohttpd (%s): %s", file, why ? why :
-		    "unknown error");
-		mhd_dl_close(t);
-	}
-	return rc;
+	return al_dl_load(file, "airlock serve needs libmicrohttpd", names,
+	    slots, sizeof(names) / sizeof(names[0]), &t->handle, err);
 }
 
 void
