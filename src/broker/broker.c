@@ -153,6 +153,7 @@ broker_free(struct broker *b)
 int
 broker_sync(struct broker *b, struct al_err *err)
 {
+	uint64_t durable = 0;
 	int rc;
 
 	if (!b->dirty)
@@ -162,15 +163,8 @@ broker_sync(struct broker *b, struct al_err *err)
 	 * the line that records it.
 	 */
 	audit_flush(b->audit);
-	if ((rc = audit_sync(b->audit, NULL, err)) != 0) {
-		b->audit_failed = 1;
-		broker_log(b, "audit log sync failed: %s", err ? err->msg : "");
-		return rc;
-	}
-	if ((rc = lease_table_sync(b->leases, err)) != 0)
-		return rc;
-	b->dirty = 0;
-	return 0;
+	rc = audit_sync(b->audit, &durable, err);
+	return broker_synced(b, rc, durable, err);
 }
 
 int
