@@ -108,8 +108,23 @@ void	rx_ac_free(struct rx_ac *ac);
 /* One automaton step from state id on column c, for sparse states. */
 uint32_t rx_ac_step(const struct rx_ac *ac, uint32_t id, uint16_t c);
 
+/*
+ * The rule matcher on a second thread (rule_worker.c): post a window
+ * a[0..na) + b[0..nb) (both must stay unchanged until the wait), do other
+ * work, then wait: the matcher's result, and its hits (offsets in the
+ * window) passed to hit, or dropped when hit is NULL.  One job at a time.
+ */
+struct rule_worker;
+int	rule_worker_new(const struct redact *r, struct rule_worker **out)
+	    AL_WUR;
+void	rule_worker_post(struct rule_worker *w, const unsigned char *a,
+	    size_t na, const unsigned char *b, size_t nb);
+int	rule_worker_wait(struct rule_worker *w, redact_hit_fn hit,
+	    void *hit_arg) AL_WUR;
+void	rule_worker_free(struct rule_worker *w);
+
 #define RX_EVMAX	1024		/* events recorded per scan */
-#define RX_LANES	4
+#define RX_LANES	8
 
 /* Scratch for the interleaved scan (events of each lane). */
 struct rx_lanes {

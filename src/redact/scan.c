@@ -3,7 +3,7 @@
  *
  * A dense step is one dependent table load, so a single pass is bound by
  * load latency (about six cycles a byte).  Large chunks are therefore cut
- * into RX_LANES lanes run side by side, which the processor overlaps.  A
+ * into RX_LANES (eight) lanes run side by side, which the processor overlaps.  A
  * lane after the first starts from the root; its state equals the true one
  * from the first position where the true state's string lies wholly inside
  * the lane (its depth is at most the distance from the lane's start), so
@@ -106,8 +106,8 @@ interleave(const struct rx_ac *ac, const unsigned char *p, struct lane *L)
 	const uint32_t *dense = ac->dense;
 	const uint16_t *cls = ac->cls;
 	const uint32_t hot = ac->hot_limit, dlim = ac->dense_limit;
-	const unsigned char *p0, *p1, *p2, *p3;
-	uint32_t t0, t1, t2, t3;
+	const unsigned char *p0, *p1, *p2, *p3, *p4, *p5, *p6, *p7;
+	uint32_t t0, t1, t2, t3, t4, t5, t6, t7;
 	size_t m, k, j;
 
 	for (;;) {
@@ -135,24 +135,41 @@ interleave(const struct rx_ac *ac, const unsigned char *p, struct lane *L)
 		p1 = p + L[1].i;
 		p2 = p + L[2].i;
 		p3 = p + L[3].i;
+		p4 = p + L[4].i;
+		p5 = p + L[5].i;
+		p6 = p + L[6].i;
+		p7 = p + L[7].i;
 		t0 = L[0].t;
 		t1 = L[1].t;
 		t2 = L[2].t;
 		t3 = L[3].t;
+		t4 = L[4].t;
+		t5 = L[5].t;
+		t6 = L[6].t;
+		t7 = L[7].t;
 		for (k = 0; k < m;) {
 			t0 = dense[t0 + cls[p0[k]]];
 			t1 = dense[t1 + cls[p1[k]]];
 			t2 = dense[t2 + cls[p2[k]]];
 			t3 = dense[t3 + cls[p3[k]]];
+			t4 = dense[t4 + cls[p4[k]]];
+			t5 = dense[t5 + cls[p5[k]]];
+			t6 = dense[t6 + cls[p6[k]]];
+			t7 = dense[t7 + cls[p7[k]]];
 			k++;
 			if ((t0 >= hot) | (t1 >= hot) | (t2 >= hot) |
-			    (t3 >= hot))
+			    (t3 >= hot) | (t4 >= hot) | (t5 >= hot) |
+			    (t6 >= hot) | (t7 >= hot))
 				break;
 		}
 		L[0].t = t0;
 		L[1].t = t1;
 		L[2].t = t2;
 		L[3].t = t3;
+		L[4].t = t4;
+		L[5].t = t5;
+		L[6].t = t6;
+		L[7].t = t7;
 		for (j = 0; j < RX_LANES; j++) {
 			L[j].i += k;
 			if (record(ac, &L[j]) != 0)
