@@ -23,6 +23,13 @@
 #include "redact_int.h"
 
 #define RX_CHUNK	(64 * 1024)	/* bytes scanned before settling */
+/*
+ * With rules, a write of at least RX_PAR_MIN bytes has its rules run on
+ * the worker thread while the automaton runs here, RX_PAR_CHUNK at a time
+ * (large, so that handing over costs little next to the scans).
+ */
+#define RX_PAR_MIN	(16 * 1024)
+#define RX_PAR_CHUNK	(256 * 1024)
 #define RX_HOLD_INIT	4096		/* first size of the hold buffer */
 
 struct ival {
@@ -51,6 +58,9 @@ struct redact_stream {
 	uint64_t		 line_start;	/* rules: after the last LF */
 	unsigned char		*win;		/* rules: guarded window */
 	size_t			 win_cap;
+	struct rule_worker	*worker;	/* rules: second thread */
+	int			 worker_failed;	/* could not start one */
+	int			 rules_done;	/* chunk's hits came from it */
 	unsigned long long	 nout;
 	unsigned long long	 nmask;
 	/* The chunk being settled: bytes [c0, c0 + cn) at cp. */
@@ -117,6 +127,7 @@ redact_stream_free(struct redact_stream *s)
 		return;
 	if (s->hold != NULL)
 		sodium_free(s->hold);
+	rule_worker_free(s->worker);
 	if (s->win != NULL)
 		sodium_free(s->win);
 	free(s->pend);
@@ -350,6 +361,10 @@ run_rules(struct redact_stream *s)
 	size_t nold = (size_t)(s->c0 - s->buf_base), n = nold + s->cn;
 	int rc;
 
+	if (s->rules_done) {		/* par_finish added them */
+		s->rules_done = 0;
+		return;
+	}
 	if (r->rule_fn == NULL || n == 0 || s->rc != 0)
 		return;
 	/*
@@ -377,6 +392,45 @@ run_rules(struct redact_stream *s)
 		sodium_memzero(s->win, n);
 	if (rc != 0 && s->rc == 0)
 		s->rc = rc < 0 ? rc : AL_EIO;
+}
+
+/*
+ * Hand the window of the chunk p[0..m) to the worker: 1 if posted.  Without
+ * a worker (none could be started) the rules run in settle as usual.
+ */
+static int
+par_start(struct redact_stream *s, const unsigned char *p, size_t m)
+{
+	if (s->r->rule_fn == NULL || s->rc != 0 || m < RX_PAR_MIN ||
+	    s->worker_failed)
+		return 0;
+	if (s->worker == NULL && rule_worker_new(s->r, &s->worker) != 0) {
+		s->worker_failed = 1;
+		return 0;
+	}
+	rule_worker_post(s->worker, s->hold, (size_t)(s->c0 - s->buf_base),
+	    p, m);
+	return 1;
+}
+
+/*
+ * Collect the worker's hits.  When the automaton stopped short of the
+ * chunk (its events filled up), the window scanned is not the one settle
+ * will hold: the hits are dropped and the rules run in settle instead.
+ */
+static void
+par_finish(struct redact_stream *s, size_t m)
+{
+	struct rule_ctx ctx;
+	int full = s->cn == m, rc;
+
+	ctx.s = s;
+	ctx.base = s->buf_base;
+	ctx.n = (size_t)(s->c0 - s->buf_base) + s->cn;
+	rc = rule_worker_wait(s->worker, full ? on_rule_hit : NULL, &ctx);
+	if (rc != 0 && s->rc == 0)
+		s->rc = rc < 0 ? rc : AL_EIO;
+	s->rules_done = full && rc == 0;
 }
 
 /*
@@ -487,15 +541,18 @@ redact_stream_write(struct redact_stream *s, const void *buf, size_t n,
     redact_emit_fn emit, void *arg)
 {
 	const unsigned char *p = buf, *nl;
-	size_t m, used, nev, i;
-	int rc;
+	size_t m, used, nev, i, chunk;
+	int rc, par;
 
 	if ((rc = begin(s, emit, arg)) != 0)
 		return rc;
+	chunk = s->r->rule_fn != NULL && n >= RX_PAR_MIN ? RX_PAR_CHUNK :
+	    RX_CHUNK;
 	while (n > 0 && s->rc == 0) {
-		m = n < RX_CHUNK ? n : RX_CHUNK;
+		m = n < chunk ? n : chunk;
 		s->c0 = s->pos;
 		s->cp = p;
+		par = par_start(s, p, m);
 		used = rx_scan(s->ac, &s->t, p, m, s->ev, &nev, &s->lanes);
 		s->cn = used;
 		s->pos += used;
@@ -516,6 +573,8 @@ redact_stream_write(struct redact_stream *s, const void *buf, size_t n,
 		if (s->r->rule_fn != NULL &&
 		    (nl = memrchr(p, '\n', used)) != NULL)
 			s->line_start = s->c0 + (uint64_t)(nl - p) + 1;
+		if (par)
+			par_finish(s, m);
 		settle(s, 0, 0);
 		p += used;
 		n -= used;

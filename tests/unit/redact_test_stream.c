@@ -670,3 +670,88 @@ test_redact_rule_window_is_bounded_and_errors_propagate(void **state)
 	al_buf_release(&k.b);
 	redact_free(r);
 }
+
+/* Write in[0..n) in pieces of `piece` bytes; the output in k. */
+static int
+write_pieces(const struct redact *r, const char *in, size_t n, size_t piece,
+    struct sink *k)
+{
+	struct redact_stream *s;
+	size_t i, m;
+	int rc = 0;
+
+	sink_init(k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	for (i = 0; i < n && rc == 0; i += m) {
+		m = n - i < piece ? n - i : piece;
+		rc = redact_stream_write(s, in + i, m, sink_emit, k);
+	}
+	if (rc == 0)
+		rc = redact_stream_finish(s, sink_emit, k);
+	redact_stream_free(s);
+	return rc;
+}
+
+/*
+ * Large writes run the rules on a second thread while the automaton runs:
+ * the output must be the one small writes (rules inline) give, byte for
+ * byte, with hits on chunk boundaries, values among them, and a stretch
+ * so dense in values that the automaton stops short of a chunk (its hits
+ * are then found inline).
+ */
+void
+test_redact_rules_on_big_writes_match_small_writes(void **state)
+{
+	static const size_t pieces[] = { 3 * MB, 1000 * 1000, 100 * 1000 };
+	struct rules ru = { 0, 0 };
+	struct redact *r;
+	struct sink small, big;
+	char v[17], tok[21], *in;
+	size_t n = 3 * MB, at, i, p;
+
+	(void)state;
+	canary(v, 16, "ghijklmnopqrstuvwxyz");
+	r = build_rules(&ru, v, 256);
+	assert_non_null(in = malloc(n + 1));
+	/* Lines of 79 letters and spaces. */
+	canary(in, n, "abcdefghijklmnopqrstuvwxyz      ");
+	for (i = 79; i < n; i += 80)
+		in[i] = '\n';
+	/* Tokens across each 256 KiB boundary and at random places. */
+	for (at = 256 * 1024; at + 32 < n; at += 256 * 1024) {
+		for (i = 0; i < 3; i++) {
+			canary(tok, 20, "ABCDEFGHIJKLMNOP0123456789");
+			memcpy(tok, "tok_", 4);
+			p = at - 10 - i * 25 - (i == 2 ? 40000 : 0);
+			memcpy(in + p, tok, 20);
+			in[p + 20] = ' ';
+		}
+		memcpy(in + at + 300, v, 16);
+	}
+	/* 3,000 values within 64 KiB: more events than one scan holds. */
+	for (i = 0, p = MB + 123; i < 3000; i++, p += 20) {
+		memcpy(in + p, v, 16);
+		memcpy(in + p + 16, " \n  ", 4);
+	}
+	memcpy(in + MB + 70000, "tok_QWERTYUIOPASDFGH", 20);
+	in[n] = '\0';
+	assert_int_equal(write_pieces(r, in, n, 4096, &small), 0);
+	assert_false(contains(small.b.data, small.b.len, v, 16));
+	assert_false(contains(small.b.data, small.b.len, "tok_", 4));
+	assert_true(contains(small.b.data, small.b.len,
+	    "[REDACTED:test-token]", 21));
+	for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		assert_int_equal(write_pieces(r, in, n, pieces[i], &big), 0);
+		assert_int_equal(big.b.len, small.b.len);
+		assert_memory_equal(big.b.data, small.b.data, small.b.len);
+		al_buf_release(&big.b);
+	}
+	/* A matcher failing on the second thread fails the write. */
+	ru.fail = 1;
+	assert_int_equal(write_pieces(r, in, n, n, &big), AL_EIO);
+	assert_int_equal(big.b.len, 0);
+	al_buf_release(&big.b);
+	al_buf_release(&small.b);
+	free(in);
+	redact_free(r);
+}

@@ -443,6 +443,8 @@ main(void)
 		cmocka_unit_test(
 		    test_redact_rule_window_is_bounded_and_errors_propagate),
 		cmocka_unit_test(
+		    test_redact_rules_on_big_writes_match_small_writes),
+		cmocka_unit_test(
 		    test_redact_lazy_rules_load_on_first_output_only),
 		cmocka_unit_test(
 		    test_redact_lazy_rules_failed_load_lets_nothing_through),
