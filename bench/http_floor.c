@@ -39,6 +39,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -66,11 +67,21 @@ drain(int fd)
 		;
 }
 
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void *
 sync_run(void *arg)
 {
 	struct syncer *sy = arg;
 	uint64_t want;
+	int64_t t0, ns;
 	int stop, e;
 
 	for (;;) {
@@ -81,8 +92,14 @@ sync_run(void *arg)
 		(void)pthread_mutex_unlock(&sy->mu);
 		if (stop)
 			break;
+		t0 = now_ns();
 		e = fdatasync(sy->fd) == 0 ? 0 : errno;
+		ns = now_ns() - t0;
 		(void)pthread_mutex_lock(&sy->mu);
+		sy->rounds++;
+		sy->sync_ns += ns;
+		if (ns > sy->max_ns)
+			sy->max_ns = ns;
 		sy->err = e;
 		if (e == 0)
 			sy->durable = want;
@@ -379,6 +396,15 @@ main(int argc, char **argv)
 		rc = 0;
 out:
 	sync_stop(&f.sy);
+	/* What the disk did: bench/http_floor.sh prints it. */
+	if (f.sync && f.sy.rounds != 0)
+		fprintf(stderr, "floor.log: %llu lines, %llu fdatasync rounds "
+		    "(%.1f lines each), fdatasync mean %.2f ms, max %.2f ms\n",
+		    (unsigned long long)f.written,
+		    (unsigned long long)f.sy.rounds,
+		    (double)f.written / (double)f.sy.rounds,
+		    (double)f.sy.sync_ns / (double)f.sy.rounds / 1e6,
+		    (double)f.sy.max_ns / 1e6);
 	if (f.d != NULL)
 		MHD_stop_daemon(f.d);
 	cleanup(dir);

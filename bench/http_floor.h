@@ -32,6 +32,9 @@ struct syncer {
 	uint64_t	 durable;	/* lines synced by the last round */
 	int		 err;		/* errno of the last round, or 0 */
 	int		 stop;
+	uint64_t	 rounds;	/* fdatasync calls so far */
+	int64_t		 sync_ns;	/* their total time */
+	int64_t		 max_ns;	/* the longest */
 };
 
 /* What one request gets. */
