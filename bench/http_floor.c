@@ -230,7 +230,7 @@ route(struct floor *f, const char *method, const char *path,
     struct reply *r)
 {
 	static const char value[32] = "floor-value-0123456789abcdefghij";
-	const char *p = path + sizeof("/v1/leases/") - 1, *slash;
+	const char *p, *slash;
 	unsigned char raw[16];
 	char id[33];
 	uint64_t seq = 0;
@@ -252,6 +252,7 @@ route(struct floor *f, const char *method, const char *path,
 		    "\"message\":\"no route %s%s\"}}", "", "");
 		return 0;
 	}
+	p = path + sizeof("/v1/leases/") - 1;
 	slash = strchr(p, '/');
 	if (strcmp(method, "GET") == 0 && slash != NULL &&
 	    strcmp(slash, "/value") == 0 && is_id(p, (size_t)(slash - p))) {
@@ -273,7 +274,6 @@ route(struct floor *f, const char *method, const char *path,
 		reply_json(r, 404, "{\"error\":{\"code\":\"not_found\","
 		    "\"message\":\"no route %s%s\"}}", "", "");
 	}
-	r->wait = seq != 0;
 	return seq;
 }
 

@@ -42,7 +42,6 @@ struct reply {
 	int		 status;
 	const char	*ctype;
 	int		 value;		/* add Cache-Control: no-store */
-	int		 wait;		/* wait for the line to be durable */
 	size_t		 len;
 	char		 body[512];
 };
