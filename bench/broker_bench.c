@@ -286,6 +286,7 @@ main(int argc, char **argv)
 	size_t i, n = 0, errors = 0, per;
 	int clients, secs, rc = 1, lib = 0;
 	int64_t t0, el;
+	pid_t pid;
 	long rss0, rss1;
 	double cpu0, cpu1, ccpu;
 	struct rusage ru;
@@ -317,21 +318,27 @@ main(int argc, char **argv)
 		w[i].stop_ns = t0 + (int64_t)secs * 1000000000;
 		w[i].lat_us = (uint32_t *)(void *)(w + clients) + i * per;
 		w[i].max = per;
-		if ((w[i].pid = fork()) < 0) {
+		/*
+		 * The worker table is shared: only the parent may store the
+		 * pid, or a child's 0 can overwrite it before the parent's.
+		 */
+		if ((pid = fork()) < 0) {
 			fprintf(stderr, "bench_broker: cannot start client %zu\n",
 			    i);
 			return 2;
 		}
-		if (w[i].pid == 0) {
+		if (pid == 0) {
 			if (lib)
 				run_lib(&w[i]);
 			else
 				run_lean(&w[i]);
 			_exit(0);
 		}
+		w[i].pid = pid;
 	}
 	for (i = 0; i < (size_t)clients; i++)
-		(void)waitpid(w[i].pid, NULL, 0);
+		while (waitpid(w[i].pid, NULL, 0) < 0 && errno == EINTR)
+			;
 	el = now_ns() - t0;
 	rss1 = broker_rss_kb(argv[1]);
 	cpu1 = broker_cpu_ms(argv[1]);
