@@ -38,7 +38,8 @@ pass_finish(void *st, exec_emit_fn emit, void *arg)
 	return 0;
 }
 
-static const struct exec_filter_ops pass_ops = { pass_write, pass_finish, NULL };
+static const struct exec_filter_ops pass_ops = { pass_write, pass_finish,
+    NULL, NULL, NULL };
 
 static double
 now_ms(void)

@@ -105,6 +105,15 @@ struct exec_filter_ops {
 	 * for pattern rules), so a prompt without a newline still shows.
 	 */
 	int	(*idle)(void *st, exec_emit_fn emit, void *arg);
+	/*
+	 * Optional pair: write_more is write for bytes that more bytes follow
+	 * right away (the read filled the buffer); the filter may leave part
+	 * of them undecided until its next call, and complete decides them.
+	 * The runner calls complete as soon as a source has nothing ready.
+	 */
+	int	(*write_more)(void *st, const void *p, size_t n,
+		    exec_emit_fn emit, void *arg);
+	int	(*complete)(void *st, exec_emit_fn emit, void *arg);
 };
 
 /* Quiet time after which a filter's idle op runs. */

@@ -204,6 +204,23 @@ int	redact_stream_write(struct redact_stream *s, const void *p, size_t n,
 	    redact_emit_fn emit, void *arg) AL_WUR;
 
 /*
+ * As write, for a caller that has more bytes ready right away (its read
+ * filled its buffer): with a rule matcher, the last chunk of a large write
+ * may be left undecided, its rules still running on the stream's second
+ * thread, so that they overlap the caller's next read.  Its bytes are
+ * copied (guarded); p may be reused on return.  The next write, flush,
+ * finish or redact_stream_complete decides it; call complete as soon as no
+ * more bytes are ready, or they wait.  Errors of the deferred part are
+ * reported by that call.
+ */
+int	redact_stream_write_more(struct redact_stream *s, const void *p,
+	    size_t n, redact_emit_fn emit, void *arg) AL_WUR;
+
+/* Decide what write_more left (emit it); a no-op if nothing.  As write. */
+int	redact_stream_complete(struct redact_stream *s, redact_emit_fn emit,
+	    void *arg) AL_WUR;
+
+/*
  * Release what is held only for the rule matcher (an unfinished line): the
  * matcher sees it first, as at end of file.  Bytes that may begin a value
  * stay held.  A no-op without a matcher.  Errors as for write.
@@ -219,7 +236,10 @@ int	redact_stream_flush(struct redact_stream *s, redact_emit_fn emit,
 int	redact_stream_finish(struct redact_stream *s, redact_emit_fn emit,
 	    void *arg) AL_WUR;
 
-/* Bytes held back right now (never more than redact_max_held). */
+/*
+ * Bytes held back right now (never more than redact_max_held, plus a chunk
+ * left by write_more until it is completed).
+ */
 size_t	redact_stream_held(const struct redact_stream *s);
 
 /* Bytes written into and emitted by the stream, and masks emitted. */

@@ -44,8 +44,22 @@ filter_idle(void *st, exec_emit_fn emit, void *arg)
 	return redact_stream_flush(st, emit, arg);
 }
 
+static int
+filter_write_more(void *st, const void *p, size_t n, exec_emit_fn emit,
+    void *arg)
+{
+	return redact_stream_write_more(st, p, n, emit, arg);
+}
+
+static int
+filter_complete(void *st, exec_emit_fn emit, void *arg)
+{
+	return redact_stream_complete(st, emit, arg);
+}
+
 static const struct exec_filter_ops redact_filter = {
-	filter_write, filter_finish, filter_idle,
+	filter_write, filter_finish, filter_idle, filter_write_more,
+	filter_complete,
 };
 
 /* Index of secret in l[0..n), or n. */

@@ -115,6 +115,7 @@ struct exec_pump {
 	uint64_t			 in_bytes;
 	uint64_t			 dropped;
 	int64_t				 idle_at;	/* when to run idle; 0: no */
+	int				 deferred;	/* filter may hold work */
 };
 
 /* Prepare p; dst is the caller's descriptor, reopened non-blocking if it can. */
@@ -129,6 +130,12 @@ int	pump_wants_read(const struct exec_pump *p);
  * ended (src_done set), or a negative code when the filter failed.
  */
 int	pump_read(struct exec_pump *p, unsigned char *buf, size_t cap);
+/*
+ * Let the filter finish what a read that filled the buffer left undecided
+ * (deferred); call it when the source has nothing ready.  0 or the
+ * filter's error.
+ */
+int	pump_complete(struct exec_pump *p);
 /*
  * Run the filter's idle op if the source has been quiet since idle_at
  * (now >= idle_at).  0, or a negative code when the filter failed.

@@ -210,8 +210,9 @@ pump_read(struct exec_pump *p, unsigned char *buf, size_t cap)
 	if (p->src < 0 || p->src_done)
 		return 0;
 	n = read(p->src, buf, cap);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	    errno == EINTR))
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return pump_complete(p);	/* nothing more ready */
+	if (n < 0 && errno == EINTR)
 		return 0;
 	if (n <= 0) {
 		/* EOF, or EIO from a pty master whose slave is closed. */
@@ -219,9 +220,14 @@ pump_read(struct exec_pump *p, unsigned char *buf, size_t cap)
 		return 0;
 	}
 	p->in_bytes += (size_t)n;
-	if (f != NULL && f->ops != NULL)
+	if (f != NULL && f->ops != NULL && f->ops->write_more != NULL &&
+	    f->ops->complete != NULL && (size_t)n == cap) {
+		p->deferred = 1;
+		rc = f->ops->write_more(f->st, buf, (size_t)n, pump_emit, p);
+	} else if (f != NULL && f->ops != NULL) {
+		p->deferred = 0;
 		rc = f->ops->write(f->st, buf, (size_t)n, pump_emit, p);
-	else
+	} else
 		rc = pump_emit(p, buf, (size_t)n);
 	if (rc != 0)
 		return rc;
@@ -234,6 +240,17 @@ pump_read(struct exec_pump *p, unsigned char *buf, size_t cap)
 }
 
 int
+pump_complete(struct exec_pump *p)
+{
+	const struct exec_filter *f = p->filter;
+
+	if (!p->deferred || p->finished)
+		return 0;
+	p->deferred = 0;
+	return f->ops->complete(f->st, pump_emit, p);
+}
+
+int
 pump_idle(struct exec_pump *p, int64_t now)
 {
 	const struct exec_filter *f = p->filter;
@@ -241,6 +258,7 @@ pump_idle(struct exec_pump *p, int64_t now)
 	if (p->idle_at == 0 || now < p->idle_at || p->finished)
 		return 0;
 	p->idle_at = 0;
+	p->deferred = 0;	/* idle decides it too */
 	return f->ops->idle(f->st, pump_emit, p);
 }
 
@@ -252,6 +270,7 @@ pump_finish(struct exec_pump *p)
 	if (p->finished)
 		return 0;
 	p->finished = 1;
+	p->deferred = 0;	/* finish decides it */
 	if (f != NULL && f->ops != NULL && f->ops->finish != NULL)
 		return f->ops->finish(f->st, pump_emit, p);
 	return 0;

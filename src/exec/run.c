@@ -175,9 +175,12 @@ poll_timeout(const struct run *r, int64_t now)
 			t = RUN_END_POLL_MS;
 	}
 	/* Wake up for a filter that wants to release an idle stream. */
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 2; i++) {
 		if (r->pump[i].idle_at != 0 && r->pump[i].idle_at - now < t)
 			t = r->pump[i].idle_at - now;
+		if (r->pump[i].deferred)
+			t = 0;	/* only look whether more is ready */
+	}
 	if (t == INT64_MAX)
 		return -1;
 	if (t > INT32_MAX)
@@ -245,8 +248,12 @@ loop(struct run *r, struct al_err *err)
 		for (i = 0; i < 2; i++) {
 			if (READY(ix_dst[i]))
 				pump_flush(&r->pump[i]);
-			if (READY(ix_src[i]) && (rc = pump_read(&r->pump[i],
-			    r->rbuf, RUN_READ_BUF)) < 0)
+			if (READY(ix_src[i]))
+				rc = pump_read(&r->pump[i], r->rbuf,
+				    RUN_READ_BUF);
+			else	/* nothing more ready: decide what waits */
+				rc = pump_complete(&r->pump[i]);
+			if (rc < 0)
 				return filter_failed(r, rc, err);
 		}
 		now = exec_now_ms();

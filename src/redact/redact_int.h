@@ -110,15 +110,20 @@ uint32_t rx_ac_step(const struct rx_ac *ac, uint32_t id, uint16_t c);
 
 /*
  * The rule matcher on a second thread (rule_worker.c): post a window
- * a[0..na) + b[0..nb) (both must stay unchanged until the wait), do other
- * work, then wait: the matcher's result, and its hits (offsets in the
- * window) passed to hit, or dropped when hit is NULL.  One job at a time.
+ * a[0..na) + b[0..nb) (both must stay unchanged until the job's copy is
+ * made, or until the wait when it is not), do other work, then wait: the
+ * matcher's result, and its hits (offsets in the window) passed to hit, or
+ * dropped when hit is NULL.  One job at a time.  With keep, the worker
+ * always copies the window into its own guarded buffer, which
+ * rule_worker_copied returns (NULL if the copy failed) and which stays
+ * valid until the next post.
  */
 struct rule_worker;
 int	rule_worker_new(const struct redact *r, struct rule_worker **out)
 	    AL_WUR;
 void	rule_worker_post(struct rule_worker *w, const unsigned char *a,
-	    size_t na, const unsigned char *b, size_t nb);
+	    size_t na, const unsigned char *b, size_t nb, int keep);
+const unsigned char *rule_worker_copied(struct rule_worker *w);
 int	rule_worker_wait(struct rule_worker *w, redact_hit_fn hit,
 	    void *hit_arg) AL_WUR;
 void	rule_worker_free(struct rule_worker *w);

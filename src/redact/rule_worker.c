@@ -24,6 +24,7 @@
 enum job_state {
 	JOB_IDLE = 0,
 	JOB_POSTED,
+	JOB_COPIED,		/* the window is in win; scanning */
 	JOB_DONE,
 	JOB_QUIT,
 };
@@ -48,6 +49,8 @@ struct rule_worker {
 	/* The job: window a[0..na) followed by b[0..nb). */
 	const unsigned char	*a, *b;
 	size_t			 na, nb;
+	int			 keep;		/* copy, and keep the copy */
+	int			 copied;	/* win holds this job's window */
 	/* Its results. */
 	int			 rc;
 	struct worker_hit	*hits;
@@ -55,6 +58,7 @@ struct rule_worker {
 	int			 hits_failed;	/* out of memory for hits */
 	unsigned char		*win;		/* guarded */
 	size_t			 win_cap;
+	size_t			 win_used;	/* bytes not wiped yet */
 };
 
 static inline void
@@ -120,35 +124,63 @@ on_hit(void *arg, size_t off, size_t len, const char *rule)
 	w->nhits++;
 }
 
-/* Scan the posted window (no lock held: the poster waits for JOB_DONE). */
+/*
+ * Copy the posted window into win; wipe what an older, longer window left
+ * behind it.
+ */
+static int
+copy_window(struct rule_worker *w)
+{
+	size_t n = w->na + w->nb, cap;
+	unsigned char *nw;
+
+	if (n > w->win_cap) {
+		cap = (n + 4095) & ~(size_t)4095;
+		if ((nw = sodium_malloc(cap)) == NULL)
+			return AL_ENOMEM;
+		if (w->win != NULL)
+			sodium_free(w->win);	/* wipes it */
+		w->win = nw;
+		w->win_cap = cap;
+		w->win_used = 0;
+	}
+	memcpy(w->win, w->a, w->na);
+	if (w->nb)
+		memcpy(w->win + w->na, w->b, w->nb);
+	if (w->win_used > n)
+		sodium_memzero(w->win + n, w->win_used - n);
+	w->win_used = n;
+	return 0;
+}
+
+/*
+ * Scan the posted window (the poster waits for JOB_COPIED or JOB_DONE
+ * before it touches what the job reads).  A window that is kept is wiped
+ * by the next job or by rule_worker_free; any other copy right away.
+ */
 static int
 scan_job(struct rule_worker *w)
 {
 	const unsigned char *p = w->b;
-	size_t n = w->na + w->nb, cap;
-	unsigned char *nw;
+	size_t n = w->na + w->nb;
 	int rc;
 
 	w->nhits = 0;
 	w->hits_failed = 0;
-	if (w->na != 0) {
-		if (n > w->win_cap) {
-			cap = (n + 4095) & ~(size_t)4095;
-			if ((nw = sodium_malloc(cap)) == NULL)
-				return AL_ENOMEM;
-			if (w->win != NULL)
-				sodium_free(w->win);
-			w->win = nw;
-			w->win_cap = cap;
-		}
-		memcpy(w->win, w->a, w->na);
-		if (w->nb)
-			memcpy(w->win + w->na, w->b, w->nb);
+	w->copied = 0;
+	if (w->na != 0 || w->keep) {
+		if ((rc = copy_window(w)) != 0)
+			return rc;
 		p = w->win;
+		w->copied = 1;
+		if (w->keep)
+			set_state(w, JOB_COPIED);
 	}
 	rc = w->r->rule_fn(w->r->rule_arg, p, n, on_hit, w);
-	if (p == w->win)
+	if (p == w->win && !w->keep) {
 		sodium_memzero(w->win, n);
+		w->win_used = 0;
+	}
 	if (rc == 0 && w->hits_failed)
 		rc = AL_ENOMEM;
 	return rc;
@@ -201,21 +233,35 @@ rule_worker_new(const struct redact *r, struct rule_worker **out)
 
 void
 rule_worker_post(struct rule_worker *w, const unsigned char *a, size_t na,
-    const unsigned char *b, size_t nb)
+    const unsigned char *b, size_t nb, int keep)
 {
 	w->a = a;
 	w->na = na;
 	w->b = b;
 	w->nb = nb;
+	w->keep = keep;
 	set_state(w, JOB_POSTED);
+}
+
+const unsigned char *
+rule_worker_copied(struct rule_worker *w)
+{
+	int st;
+
+	while ((st = atomic_load(&w->state)) == JOB_POSTED)
+		(void)wait_change(w, st, WAIT_SPINS);
+	return w->copied ? w->win : NULL;
 }
 
 int
 rule_worker_wait(struct rule_worker *w, redact_hit_fn hit, void *hit_arg)
 {
 	size_t k;
+	int st;
 
-	(void)wait_change(w, JOB_POSTED, WAIT_SPINS);
+	while ((st = atomic_load(&w->state)) == JOB_POSTED ||
+	    st == JOB_COPIED)
+		(void)wait_change(w, st, WAIT_SPINS);
 	atomic_store(&w->state, JOB_IDLE);
 	if (w->rc != 0 || hit == NULL)
 		return w->rc;
@@ -227,9 +273,12 @@ rule_worker_wait(struct rule_worker *w, redact_hit_fn hit, void *hit_arg)
 void
 rule_worker_free(struct rule_worker *w)
 {
+	int rc;
+
 	if (w == NULL)
 		return;
-	/* A posted job is always waited for before the stream goes. */
+	rc = rule_worker_wait(w, NULL, NULL);	/* a job still running */
+	(void)rc;
 	set_state(w, JOB_QUIT);
 	(void)pthread_join(w->th, NULL);
 	if (w->win != NULL)

@@ -61,6 +61,11 @@ struct redact_stream {
 	struct rule_worker	*worker;	/* rules: second thread */
 	int			 worker_failed;	/* could not start one */
 	int			 rules_done;	/* chunk's hits came from it */
+	/*
+	 * write_more left the chunk [c0, c0 + cn) unsettled, its rules still
+	 * running; cp points at the worker's copy of it.
+	 */
+	int			 deferred;
 	unsigned long long	 nout;
 	unsigned long long	 nmask;
 	/* The chunk being settled: bytes [c0, c0 + cn) at cp. */
@@ -137,7 +142,7 @@ redact_stream_free(struct redact_stream *s)
 size_t
 redact_stream_held(const struct redact_stream *s)
 {
-	return s->hold_len;
+	return s->hold_len + (s->deferred ? s->cn : 0);
 }
 
 unsigned long long
@@ -399,7 +404,8 @@ run_rules(struct redact_stream *s)
  * a worker (none could be started) the rules run in settle as usual.
  */
 static int
-par_start(struct redact_stream *s, const unsigned char *p, size_t m)
+par_start(struct redact_stream *s, const unsigned char *p, size_t m,
+    int keep)
 {
 	if (s->r->rule_fn == NULL || s->rc != 0 || m < RX_PAR_MIN ||
 	    s->worker_failed)
@@ -409,7 +415,7 @@ par_start(struct redact_stream *s, const unsigned char *p, size_t m)
 		return 0;
 	}
 	rule_worker_post(s->worker, s->hold, (size_t)(s->c0 - s->buf_base),
-	    p, m);
+	    p, m, keep);
 	return 1;
 }
 
@@ -536,23 +542,36 @@ end(struct redact_stream *s)
 	return s->rc;
 }
 
-int
-redact_stream_write(struct redact_stream *s, const void *buf, size_t n,
-    redact_emit_fn emit, void *arg)
+/* Settle the chunk write_more left (its bytes are the worker's copy). */
+static void
+complete(struct redact_stream *s)
 {
-	const unsigned char *p = buf, *nl;
+	if (!s->deferred)
+		return;
+	s->deferred = 0;
+	par_finish(s, s->cn);
+	settle(s, 0, 0);
+}
+
+static int
+stream_write(struct redact_stream *s, const void *buf, size_t n,
+    redact_emit_fn emit, void *arg, int more)
+{
+	const unsigned char *p = buf, *nl, *copy;
 	size_t m, used, nev, i, chunk;
-	int rc, par;
+	int rc, par, keep;
 
 	if ((rc = begin(s, emit, arg)) != 0)
 		return rc;
+	complete(s);
 	chunk = s->r->rule_fn != NULL && n >= RX_PAR_MIN ? RX_PAR_CHUNK :
 	    RX_CHUNK;
 	while (n > 0 && s->rc == 0) {
 		m = n < chunk ? n : chunk;
 		s->c0 = s->pos;
 		s->cp = p;
-		par = par_start(s, p, m);
+		keep = more && m == n;
+		par = par_start(s, p, m, keep);
 		used = rx_scan(s->ac, &s->t, p, m, s->ev, &nev, &s->lanes);
 		s->cn = used;
 		s->pos += used;
@@ -573,6 +592,18 @@ redact_stream_write(struct redact_stream *s, const void *buf, size_t n,
 		if (s->r->rule_fn != NULL &&
 		    (nl = memrchr(p, '\n', used)) != NULL)
 			s->line_start = s->c0 + (uint64_t)(nl - p) + 1;
+		/*
+		 * The last chunk of a write with more to come: leave it to
+		 * the next call, so that the rules of this chunk run while
+		 * the caller reads the next one.  The caller's buffer is
+		 * then no longer needed: settle reads the worker's copy.
+		 */
+		if (par && keep && used == m && s->rc == 0 &&
+		    (copy = rule_worker_copied(s->worker)) != NULL) {
+			s->cp = copy + (s->c0 - s->buf_base);
+			s->deferred = 1;
+			break;
+		}
 		if (par)
 			par_finish(s, m);
 		settle(s, 0, 0);
@@ -583,12 +614,39 @@ redact_stream_write(struct redact_stream *s, const void *buf, size_t n,
 }
 
 int
+redact_stream_write(struct redact_stream *s, const void *buf, size_t n,
+    redact_emit_fn emit, void *arg)
+{
+	return stream_write(s, buf, n, emit, arg, 0);
+}
+
+int
+redact_stream_write_more(struct redact_stream *s, const void *buf, size_t n,
+    redact_emit_fn emit, void *arg)
+{
+	return stream_write(s, buf, n, emit, arg, 1);
+}
+
+int
+redact_stream_complete(struct redact_stream *s, redact_emit_fn emit,
+    void *arg)
+{
+	int rc;
+
+	if ((rc = begin(s, emit, arg)) != 0)
+		return rc;
+	complete(s);
+	return end(s);
+}
+
+int
 redact_stream_flush(struct redact_stream *s, redact_emit_fn emit, void *arg)
 {
 	int rc;
 
 	if ((rc = begin(s, emit, arg)) != 0)
 		return rc;
+	complete(s);
 	if (s->r->rule_fn != NULL)
 		settle(s, 1, 0);
 	return end(s);
@@ -602,6 +660,7 @@ redact_stream_finish(struct redact_stream *s, redact_emit_fn emit,
 
 	if ((rc = begin(s, emit, arg)) != 0)
 		return rc;
+	complete(s);
 	settle(s, 1, 1);
 	settle_front(s, UINT64_MAX);
 	put_raw(s, s->released, s->pos);

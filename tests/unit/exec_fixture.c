@@ -88,7 +88,8 @@ mask_finish(void *st, exec_emit_fn emit, void *arg)
 	return rc;
 }
 
-const struct exec_filter_ops mask_ops = { mask_write, mask_finish, NULL };
+const struct exec_filter_ops mask_ops = { mask_write, mask_finish, NULL,
+    NULL, NULL };
 
 /* ---- fixtures ----------------------------------------------------------- */
 

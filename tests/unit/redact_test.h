@@ -52,6 +52,7 @@ void	test_redact_random_splits_match_reference(void **state);
 void	test_redact_rule_hits_are_masked_and_lines_held(void **state);
 void	test_redact_rule_window_is_bounded_and_errors_propagate(void **state);
 void	test_redact_rules_on_big_writes_match_small_writes(void **state);
+void	test_redact_write_more_defers_and_copies(void **state);
 void	test_redact_lazy_rules_load_on_first_output_only(void **state);
 void	test_redact_lazy_rules_failed_load_lets_nothing_through(void **state);
 

@@ -465,6 +465,117 @@ test_exec_huge_line_is_masked(void **state)
 	t_free(&t);
 }
 
+/*
+ * A filter that defers everything write_more gives it until complete (or
+ * the next write, or finish), and measures how long bytes waited.
+ */
+struct defer {
+	unsigned char	*buf;
+	size_t		 len, cap;
+	int64_t		 since;		/* first deferred byte, 0: none */
+	int64_t		 max_wait;	/* ns */
+	size_t		 nmore, ncomplete;
+	size_t		 at_finish;	/* bytes still deferred at finish */
+};
+
+static int
+defer_out(struct defer *d, exec_emit_fn emit, void *arg)
+{
+	int64_t w;
+	int rc;
+
+	if (d->since != 0 && (w = mono_ns() - d->since) > d->max_wait)
+		d->max_wait = w;
+	d->since = 0;
+	rc = emit(arg, d->buf, d->len);
+	d->len = 0;
+	return rc;
+}
+
+static int
+defer_write(void *st, const void *p, size_t n, exec_emit_fn emit, void *arg)
+{
+	int rc;
+
+	if ((rc = defer_out(st, emit, arg)) != 0)
+		return rc;
+	return emit(arg, p, n);
+}
+
+static int
+defer_more(void *st, const void *p, size_t n, exec_emit_fn emit, void *arg)
+{
+	struct defer *d = st;
+	int rc;
+
+	d->nmore++;
+	if ((rc = defer_out(d, emit, arg)) != 0)
+		return rc;
+	if (n > d->cap) {
+		assert_non_null(d->buf = realloc(d->buf, n));
+		d->cap = n;
+	}
+	memcpy(d->buf, p, n);
+	d->len = n;
+	d->since = mono_ns();
+	return 0;
+}
+
+static int
+defer_complete(void *st, exec_emit_fn emit, void *arg)
+{
+	struct defer *d = st;
+
+	d->ncomplete++;
+	return defer_out(d, emit, arg);
+}
+
+static int
+defer_finish(void *st, exec_emit_fn emit, void *arg)
+{
+	struct defer *d = st;
+
+	d->at_finish = d->len;
+	return defer_out(d, emit, arg);
+}
+
+static const struct exec_filter_ops defer_ops = { defer_write, defer_finish,
+    NULL, defer_more, defer_complete };
+
+/*
+ * Bulk output read a full buffer at a time goes through write_more; as
+ * soon as nothing more is ready the runner completes it, long before the
+ * command ends.
+ */
+static void
+test_exec_deferred_output_completes_when_nothing_is_ready(void **state)
+{
+	struct defer d;
+	struct t t;
+	size_t i;
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	t_init(&t);
+	t.spec.out.ops = &defer_ops;
+	t.spec.out.st = &d;
+	t_run(&t, SH("dd if=/dev/zero bs=1048576 count=4 status=none; "
+	    "sleep 1; echo end"));
+	assert_int_equal(t.rc, 0);
+	assert_int_equal(t.res.status, 0);
+	assert_int_equal(t.outn, 4 * 1048576 + 4);
+	for (i = 0; i < 4 * 1048576; i++)
+		if (t.out[i] != '\0')
+			fail_msg("byte %zu changed", i);
+	assert_string_equal(t.out + 4 * 1048576, "end\n");
+	assert_true(d.nmore >= 1);
+	assert_int_equal(d.at_finish, 0);
+	/* Nothing waited for the command's sleep. */
+	assert_true(d.max_wait < 400 * 1000000LL);
+	free(d.buf);
+	t_free(&t);
+}
+
 static void
 test_exec_stdin_pipe_passed_and_devnull(void **state)
 {
@@ -505,6 +616,8 @@ main(void)
 		cmocka_unit_test(test_exec_set_x_trace_is_masked),
 		cmocka_unit_test(test_exec_binary_output_passes_intact),
 		cmocka_unit_test(test_exec_huge_line_is_masked),
+		cmocka_unit_test(
+		    test_exec_deferred_output_completes_when_nothing_is_ready),
 		cmocka_unit_test(test_exec_stdin_pipe_passed_and_devnull),
 		cmocka_unit_test(test_exec_child_has_no_controlling_tty),
 		cmocka_unit_test(test_exec_pty_tty_output_is_filtered),

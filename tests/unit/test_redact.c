@@ -444,6 +444,7 @@ main(void)
 		    test_redact_rule_window_is_bounded_and_errors_propagate),
 		cmocka_unit_test(
 		    test_redact_rules_on_big_writes_match_small_writes),
+		cmocka_unit_test(test_redact_write_more_defers_and_copies),
 		cmocka_unit_test(
 		    test_redact_lazy_rules_load_on_first_output_only),
 		cmocka_unit_test(
