@@ -163,6 +163,8 @@ pump_emit(void *arg, const void *vb, size_t n)
 	const unsigned char *b = vb;
 	size_t w;
 
+	if (n == 0)
+		return 0;
 	if (p->dst_broken) {
 		p->dropped += n;
 		return 0;

@@ -487,7 +487,7 @@ defer_out(struct defer *d, exec_emit_fn emit, void *arg)
 	if (d->since != 0 && (w = mono_ns() - d->since) > d->max_wait)
 		d->max_wait = w;
 	d->since = 0;
-	rc = emit(arg, d->buf, d->len);
+	rc = d->len ? emit(arg, d->buf, d->len) : 0;
 	d->len = 0;
 	return rc;
 }
