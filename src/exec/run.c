@@ -28,7 +28,7 @@
 #include "exec_int.h"
 
 /* One read from the child; guarded memory, it is unfiltered output. */
-#define RUN_READ_BUF	(256 * 1024)
+#define RUN_READ_BUF	(1024 * 1024)
 /* How often leftovers are counted during the grace period. */
 #define RUN_END_POLL_MS	10
 /* How long SIGKILL may take to empty the task. */

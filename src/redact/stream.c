@@ -29,7 +29,7 @@
  * (large, so that handing over costs little next to the scans).
  */
 #define RX_PAR_MIN	(16 * 1024)
-#define RX_PAR_CHUNK	(256 * 1024)
+#define RX_PAR_CHUNK	(1024 * 1024)
 #define RX_HOLD_INIT	4096		/* first size of the hold buffer */
 
 struct ival {
