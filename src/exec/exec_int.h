@@ -116,6 +116,7 @@ struct exec_pump {
 	uint64_t			 dropped;
 	int64_t				 idle_at;	/* when to run idle; 0: no */
 	int				 deferred;	/* filter may hold work */
+	size_t				 last_read;	/* bytes of the last read */
 };
 
 /* Prepare p; dst is the caller's descriptor, reopened non-blocking if it can. */
@@ -197,7 +198,8 @@ struct run {
 	struct exec_task	 task;
 	struct exec_pump	 pump[2];	/* stdout, stderr */
 	struct exec_relay	 in;
-	unsigned char		*rbuf;
+	unsigned char		*rbuf;		/* guarded; see run_read */
+	size_t			 rbuf_cap;
 	int			 sigfd;
 	int			 pidfd;
 	int			 master;	/* pty master, -1 */

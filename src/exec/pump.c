@@ -222,6 +222,7 @@ pump_read(struct exec_pump *p, unsigned char *buf, size_t cap)
 		return 0;
 	}
 	p->in_bytes += (size_t)n;
+	p->last_read = (size_t)n;
 	if (f != NULL && f->ops != NULL && f->ops->write_more != NULL &&
 	    f->ops->complete != NULL && (size_t)n == cap) {
 		p->deferred = 1;

@@ -27,7 +27,12 @@
 #include "airlock/exec.h"
 #include "exec_int.h"
 
-/* One read from the child; guarded memory, it is unfiltered output. */
+/*
+ * One read from the child, in guarded memory (it is unfiltered output):
+ * RUN_READ_MIN at first, RUN_READ_BUF once a read fills it (bulk output),
+ * so a short command does not pay for locking a megabyte.
+ */
+#define RUN_READ_MIN	(64 * 1024)
 #define RUN_READ_BUF	(1024 * 1024)
 /* How often leftovers are counted during the grace period. */
 #define RUN_END_POLL_MS	10
@@ -116,6 +121,27 @@ handle_signals(struct run *r)
 	}
 }
 
+/*
+ * pump_read into the read buffer, grown to RUN_READ_BUF after a read that
+ * filled it.  A failed growth keeps the smaller buffer.
+ */
+static int
+run_read(struct run *r, struct exec_pump *p)
+{
+	unsigned char *nb;
+	int rc;
+
+	rc = pump_read(p, r->rbuf, r->rbuf_cap);
+	if (rc > 0 && p->last_read == r->rbuf_cap &&
+	    r->rbuf_cap < RUN_READ_BUF &&
+	    (nb = sodium_malloc(RUN_READ_BUF)) != NULL) {
+		sodium_free(r->rbuf);
+		r->rbuf = nb;
+		r->rbuf_cap = RUN_READ_BUF;
+	}
+	return rc;
+}
+
 /* Read what the pumps hold right now (bounded: a writer may not stop). */
 static int
 drain_now(struct run *r)
@@ -124,8 +150,7 @@ drain_now(struct run *r)
 
 	for (i = 0; i < 2; i++)
 		for (k = 0; k < 64 && pump_wants_read(&r->pump[i]); k++) {
-			if ((rc = pump_read(&r->pump[i], r->rbuf,
-			    RUN_READ_BUF)) < 0)
+			if ((rc = run_read(r, &r->pump[i])) < 0)
 				return rc;
 			if (rc == 0)
 				break;
@@ -249,8 +274,7 @@ loop(struct run *r, struct al_err *err)
 			if (READY(ix_dst[i]))
 				pump_flush(&r->pump[i]);
 			if (READY(ix_src[i]))
-				rc = pump_read(&r->pump[i], r->rbuf,
-				    RUN_READ_BUF);
+				rc = run_read(r, &r->pump[i]);
 			else	/* nothing more ready: decide what waits */
 				rc = pump_complete(&r->pump[i]);
 			if (rc < 0)
@@ -345,7 +369,7 @@ final_drain(struct run *r, int64_t limit)
 		while (!p->src_done) {
 			if (p->qlen > 0)
 				flush_wait(r, p, limit);
-			if ((rc = pump_read(p, r->rbuf, RUN_READ_BUF)) < 0)
+			if ((rc = run_read(r, p)) < 0)
 				return rc;
 			if (rc > 0 || p->src_done)
 				continue;
@@ -462,7 +486,8 @@ exec_run(const struct exec_spec *spec, struct exec_result *res,
 	r.grace = spec->grace_ms > 0 ? spec->grace_ms : EXEC_GRACE_MS_DEFAULT;
 	if ((rc = prep_command(&r.prep, spec, res, err)) != 0)
 		goto out;
-	if ((r.rbuf = sodium_malloc(RUN_READ_BUF)) == NULL) {
+	r.rbuf_cap = RUN_READ_MIN;
+	if ((r.rbuf = sodium_malloc(r.rbuf_cap)) == NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
