@@ -14,13 +14,23 @@ ${AIRLOCK_DEPS_EXTRA:-}"
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
 	PKGS="$PKGS nodejs npm"
 
+installed() {
+	dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null |
+	    grep -q '^install ok installed$'
+}
 missing=""
 for p in $PKGS; do
-	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
-	    grep -q '^install ok installed$'; then
-		missing="$missing $p"
-	fi
+	installed "$p" || missing="$missing $p"
 done
+# The sanitizer and libFuzzer runtimes come with clang only as a
+# recommendation: name the package of the clang that is (or will be) here.
+major=$(clang --version 2>/dev/null | sed -n 's/.*clang version \([0-9]*\).*/\1/p' |
+    head -1)
+[ -n "$major" ] || major=$(apt-cache depends clang 2>/dev/null |
+    sed -n 's/.*Depends: clang-\([0-9]*\)$/\1/p' | head -1)
+[ -n "$major" ] && ! installed "libclang-rt-$major-dev" &&
+	apt-cache show "libclang-rt-$major-dev" >/dev/null 2>&1 &&
+	missing="$missing libclang-rt-$major-dev"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then
