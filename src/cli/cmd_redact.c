@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "airlock/client.h"
 #include "airlock/redact.h"
@@ -40,6 +41,7 @@ const char cmd_redact_help[] =
 "something was masked; 2 error.  See docs/commands/redact.md.\n";
 
 #define REDACT_IDLE_MS	50
+#define REDACT_READ_BUF	(256 * 1024)	/* one read of stdin */
 #define NAMES_MAX	256
 
 struct redact_run {
@@ -125,44 +127,65 @@ release(struct redact_run *rr)
 	rr->n = 0;
 }
 
-/* Pump stdin through the stream, flushing a pending line when idle. */
+/*
+ * Pump stdin through the stream, flushing a pending line when idle.  The
+ * input is unfiltered (it may hold values), so it is read into guarded
+ * memory.  A read that fills the buffer means more is waiting: it goes to
+ * write_more, and is completed as soon as nothing more is ready.
+ */
 static int
 pump(struct redact_stream *s, struct redact_run *rr, struct al_err *err)
 {
-	unsigned char buf[65536];
 	struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
+	unsigned char *buf;
 	ssize_t r;
-	int rc, pr;
+	int rc = 0, pr, deferred = 0, timeout;
 
+	if ((buf = sodium_malloc(REDACT_READ_BUF)) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
 	for (;;) {
-		pr = poll(&pfd, 1, redact_stream_held(s) ? REDACT_IDLE_MS : -1);
+		timeout = deferred ? 0 : redact_stream_held(s) ?
+		    REDACT_IDLE_MS : -1;
+		pr = poll(&pfd, 1, timeout);
 		if (pr < 0 && errno == EINTR)
 			continue;
 		if (pr == 0) {
-			if ((rc = redact_stream_flush(s, emit_stdout, rr)) != 0)
+			rc = deferred ? redact_stream_complete(s, emit_stdout,
+			    rr) : redact_stream_flush(s, emit_stdout, rr);
+			deferred = 0;
+			if (rc != 0)
 				goto wfail;
 			continue;
 		}
-		r = read(STDIN_FILENO, buf, sizeof(buf));
+		r = read(STDIN_FILENO, buf, REDACT_READ_BUF);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0)
-			return al_err_set(err, AL_EIO, "cannot read stdin: %s",
+		if (r < 0) {
+			rc = al_err_set(err, AL_EIO, "cannot read stdin: %s",
 			    strerror(errno));
+			goto out;
+		}
 		if (r == 0)
 			break;
-		if ((rc = redact_stream_write(s, buf, (size_t)r, emit_stdout,
-		    rr)) != 0)
+		deferred = (size_t)r == REDACT_READ_BUF;
+		rc = deferred ? redact_stream_write_more(s, buf, (size_t)r,
+		    emit_stdout, rr) : redact_stream_write(s, buf, (size_t)r,
+		    emit_stdout, rr);
+		if (rc != 0)
 			goto wfail;
 	}
 	if ((rc = redact_stream_finish(s, emit_stdout, rr)) != 0)
 		goto wfail;
-	return 0;
+	goto out;
 wfail:
 	if (rr->out_failed)
-		return al_err_set(err, AL_EIO, "cannot write stdout: %s",
+		rc = al_err_set(err, AL_EIO, "cannot write stdout: %s",
 		    strerror(rr->out_failed));
-	return al_err_set(err, rc, "redaction failed");
+	else
+		rc = al_err_set(err, rc, "redaction failed");
+out:
+	sodium_free(buf);	/* wipes it */
+	return rc;
 }
 
 int

@@ -168,6 +168,19 @@ run_in "$T_ROOT/ghlog" "$AL" redact
 expect_out "key [REDACTED:github-pat]" "redact masks rule hits"
 run_in "$T_ROOT/ghlog" "$AL" redact --no-rules --check
 expect_rc 0 "redact --no-rules leaves rule hits"
+# Bulk input: reads fill the buffer, so the rules run beside the automaton
+# and overlap the next read; every occurrence is masked, every line kept.
+awk -v t="$T" -v g="$GH" 'BEGIN { for (i = 0; i < 60000; i++)
+	if (i % 997 == 0) printf "line %d %s and %s end\n", i, t, g
+	else printf "line %d INFO request path=/api/v1/items status=200\n", i }' \
+    >"$T_ROOT/big"
+run_in "$T_ROOT/big" "$AL" redact
+expect_rc 0 "redact of bulk input"
+expect_eq "$(wc -l <"$OUT" | tr -d ' ')" 60000 "bulk redact keeps every line"
+expect_eq "$(grep -c 'INFO request path=/api/v1/items status=200$' "$OUT")" \
+    59939 "bulk redact keeps the text"
+expect_eq "$(grep -c '\[REDACTED:deploy-token\] and \[REDACTED:github-pat\] end$' \
+    "$OUT")" 61 "bulk redact masks every value and rule hit"
 printf 'nothing here\n' >"$T_ROOT/clean"
 run_in "$T_ROOT/clean" "$AL" redact --check
 expect_rc 0 "redact --check clean"
