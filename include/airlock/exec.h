@@ -109,7 +109,8 @@ struct exec_filter_ops {
 	 * Optional pair: write_more is write for bytes that more bytes follow
 	 * right away (the read filled the buffer); the filter may leave part
 	 * of them undecided until its next call, and complete decides them.
-	 * The runner calls complete as soon as a source has nothing ready.
+	 * The runner calls complete as soon as a source has nothing ready,
+	 * and before idle or finish would run.
 	 */
 	int	(*write_more)(void *st, const void *p, size_t n,
 		    exec_emit_fn emit, void *arg);

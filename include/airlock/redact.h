@@ -133,7 +133,9 @@ int	redact_add_value(struct redact *r, const char *name,
 /*
  * Install a rule matcher (before compile).  max_len (1 to REDACT_RULE_MAX)
  * is the longest hit it can report; a stream holds up to that many bytes of
- * an unfinished line for it.  AL_EINVAL for a bad max_len or after compile.
+ * an unfinished line for it.  fn must be thread-safe: a stream may call it
+ * from its own second thread, and streams of one set run side by side.
+ * AL_EINVAL for a bad max_len or after compile.
  */
 int	redact_set_rule_matcher(struct redact *r, redact_rule_fn fn, void *arg,
 	    size_t max_len, struct al_err *err) AL_WUR;

@@ -257,11 +257,13 @@ int
 pump_idle(struct exec_pump *p, int64_t now)
 {
 	const struct exec_filter *f = p->filter;
+	int rc;
 
 	if (p->idle_at == 0 || now < p->idle_at || p->finished)
 		return 0;
 	p->idle_at = 0;
-	p->deferred = 0;	/* idle decides it too */
+	if ((rc = pump_complete(p)) != 0)
+		return rc;
 	return f->ops->idle(f->st, pump_emit, p);
 }
 
@@ -269,11 +271,13 @@ int
 pump_finish(struct exec_pump *p)
 {
 	const struct exec_filter *f = p->filter;
+	int rc;
 
 	if (p->finished)
 		return 0;
+	if ((rc = pump_complete(p)) != 0)
+		return rc;
 	p->finished = 1;
-	p->deferred = 0;	/* finish decides it */
 	if (f != NULL && f->ops != NULL && f->ops->finish != NULL)
 		return f->ops->finish(f->st, pump_emit, p);
 	return 0;

@@ -126,6 +126,8 @@ void	rule_worker_post(struct rule_worker *w, const unsigned char *a,
 const unsigned char *rule_worker_copied(struct rule_worker *w);
 int	rule_worker_wait(struct rule_worker *w, redact_hit_fn hit,
 	    void *hit_arg) AL_WUR;
+/* Wipe the kept copy of the last window (after the wait). */
+void	rule_worker_wipe(struct rule_worker *w);
 void	rule_worker_free(struct rule_worker *w);
 
 #define RX_EVMAX	1024		/* events recorded per scan */

@@ -168,6 +168,10 @@ scan_job(struct rule_worker *w)
 	w->nhits = 0;
 	w->hits_failed = 0;
 	w->copied = 0;
+	if (w->na == 0 && !w->keep && w->win_used != 0) {
+		sodium_memzero(w->win, w->win_used);	/* a kept window */
+		w->win_used = 0;
+	}
 	if (w->na != 0 || w->keep) {
 		if ((rc = copy_window(w)) != 0)
 			return rc;
@@ -251,6 +255,14 @@ rule_worker_copied(struct rule_worker *w)
 	while ((st = atomic_load(&w->state)) == JOB_POSTED)
 		(void)wait_change(w, st, WAIT_SPINS);
 	return w->copied ? w->win : NULL;
+}
+
+void
+rule_worker_wipe(struct rule_worker *w)
+{
+	if (w->win_used != 0)
+		sodium_memzero(w->win, w->win_used);
+	w->win_used = 0;
 }
 
 int

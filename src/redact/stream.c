@@ -66,6 +66,12 @@ struct redact_stream {
 	 * running; cp points at the worker's copy of it.
 	 */
 	int			 deferred;
+	/*
+	 * The automaton's events filled up in a chunk (output dense with
+	 * values): the rules run inline until a chunk is scanned whole, so
+	 * the worker does not scan a megabyte for each few kilobytes.
+	 */
+	int			 dense;
 	unsigned long long	 nout;
 	unsigned long long	 nmask;
 	/* The chunk being settled: bytes [c0, c0 + cn) at cp. */
@@ -130,9 +136,9 @@ redact_stream_free(struct redact_stream *s)
 {
 	if (s == NULL)
 		return;
+	rule_worker_free(s->worker);	/* first: a job may read hold */
 	if (s->hold != NULL)
 		sodium_free(s->hold);
-	rule_worker_free(s->worker);
 	if (s->win != NULL)
 		sodium_free(s->win);
 	free(s->pend);
@@ -408,7 +414,7 @@ par_start(struct redact_stream *s, const unsigned char *p, size_t m,
     int keep)
 {
 	if (s->r->rule_fn == NULL || s->rc != 0 || m < RX_PAR_MIN ||
-	    s->worker_failed)
+	    s->worker_failed || s->dense)
 		return 0;
 	if (s->worker == NULL && rule_worker_new(s->r, &s->worker) != 0) {
 		s->worker_failed = 1;
@@ -542,15 +548,21 @@ end(struct redact_stream *s)
 	return s->rc;
 }
 
-/* Settle the chunk write_more left (its bytes are the worker's copy). */
+/*
+ * Settle the chunk write_more left (its bytes are the worker's copy).
+ * With wipe (no write follows at once), the copy is wiped now rather than
+ * overwritten by the next one.
+ */
 static void
-complete(struct redact_stream *s)
+complete(struct redact_stream *s, int wipe)
 {
 	if (!s->deferred)
 		return;
 	s->deferred = 0;
 	par_finish(s, s->cn);
 	settle(s, 0, 0);
+	if (wipe)
+		rule_worker_wipe(s->worker);
 }
 
 static int
@@ -563,9 +575,9 @@ stream_write(struct redact_stream *s, const void *buf, size_t n,
 
 	if ((rc = begin(s, emit, arg)) != 0)
 		return rc;
-	complete(s);
-	chunk = s->r->rule_fn != NULL && n >= RX_PAR_MIN ? RX_PAR_CHUNK :
-	    RX_CHUNK;
+	complete(s, 0);
+	chunk = s->r->rule_fn != NULL && n >= RX_PAR_MIN && !s->dense ?
+	    RX_PAR_CHUNK : RX_CHUNK;
 	while (n > 0 && s->rc == 0) {
 		m = n < chunk ? n : chunk;
 		s->c0 = s->pos;
@@ -606,6 +618,11 @@ stream_write(struct redact_stream *s, const void *buf, size_t n,
 		}
 		if (par)
 			par_finish(s, m);
+		if (used < m && !s->dense) {
+			s->dense = 1;
+			chunk = RX_CHUNK;
+		} else if (used == m && m == RX_CHUNK)
+			s->dense = 0;	/* a whole chunk: sparse again */
 		settle(s, 0, 0);
 		p += used;
 		n -= used;
@@ -635,7 +652,7 @@ redact_stream_complete(struct redact_stream *s, redact_emit_fn emit,
 
 	if ((rc = begin(s, emit, arg)) != 0)
 		return rc;
-	complete(s);
+	complete(s, 1);
 	return end(s);
 }
 
@@ -646,7 +663,7 @@ redact_stream_flush(struct redact_stream *s, redact_emit_fn emit, void *arg)
 
 	if ((rc = begin(s, emit, arg)) != 0)
 		return rc;
-	complete(s);
+	complete(s, 1);
 	if (s->r->rule_fn != NULL)
 		settle(s, 1, 0);
 	return end(s);
@@ -660,7 +677,7 @@ redact_stream_finish(struct redact_stream *s, redact_emit_fn emit,
 
 	if ((rc = begin(s, emit, arg)) != 0)
 		return rc;
-	complete(s);
+	complete(s, 1);
 	settle(s, 1, 1);
 	settle_front(s, UINT64_MAX);
 	put_raw(s, s->released, s->pos);

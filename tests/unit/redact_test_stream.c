@@ -818,6 +818,29 @@ test_redact_write_more_defers_and_copies(void **state)
 	assert_memory_equal(got.b.data, want.b.data, want.b.len);
 	al_buf_release(&got.b);
 
+	/*
+	 * A deferred chunk then a small write, and a deferred chunk then a
+	 * flush: each gives what plain writes give.
+	 */
+	sink_init(&got);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	assert_int_equal(redact_stream_write_more(s, in, piece, sink_emit,
+	    &got), 0);
+	assert_int_equal(redact_stream_write(s, in + piece, 100, sink_emit,
+	    &got), 0);
+	assert_int_equal(redact_stream_write_more(s, in + piece + 100, piece,
+	    sink_emit, &got), 0);
+	assert_int_equal(redact_stream_flush(s, sink_emit, &got), 0);
+	/* Decided: only what may begin a value is left. */
+	assert_true(redact_stream_held(s) < 256);
+	assert_int_equal(redact_stream_write(s, in + 2 * piece + 100,
+	    n - 2 * piece - 100, sink_emit, &got), 0);
+	assert_int_equal(redact_stream_finish(s, sink_emit, &got), 0);
+	redact_stream_free(s);
+	assert_false(contains(got.b.data, got.b.len, v, 16));
+	assert_false(contains(got.b.data, got.b.len, "tok_", 4));
+	al_buf_release(&got.b);
+
 	/* Freed with a chunk still undecided: nothing leaks, no hang. */
 	assert_int_equal(redact_stream_new(r, &s), 0);
 	sink_init(&got);
