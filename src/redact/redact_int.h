@@ -118,6 +118,16 @@ uint32_t rx_ac_step(const struct rx_ac *ac, uint32_t id, uint16_t c);
  * rule_worker_copied returns (NULL if the copy failed) and which stays
  * valid until the next post.
  */
+/*
+ * Armored blocks (PEM, OpenSSH, PGP keys) for the rules (rule_worker.c):
+ * 1 when the last "-----BEGIN" in p[0..n) is still open (*off: its
+ * offset), -1 when the last marker is an "-----END" whose line has ended,
+ * 0 when there is no marker.  RX_ARMOR_SEAM: longest marker prefix that
+ * matters across two pieces.
+ */
+#define RX_ARMOR_SEAM	16
+int	rx_armor(const unsigned char *p, size_t n, size_t *off);
+
 struct rule_worker;
 int	rule_worker_new(const struct redact *r, struct rule_worker **out)
 	    AL_WUR;

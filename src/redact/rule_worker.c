@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -100,6 +101,52 @@ wait_change(struct rule_worker *w, int from, int spins)
 		atomic_fetch_sub(&w->sleepers, 1);
 	}
 	return st;
+}
+
+/*
+ * The state of armored blocks at the end of p[0..n): 1 when the last
+ * "-----BEGIN" in it is not followed by a "-----END" whose line has ended
+ * (*off: where that BEGIN is), -1 when such a line closed the last one, 0
+ * when p holds no marker.  Dashes are found eight bytes at a time.
+ */
+int
+rx_armor(const unsigned char *p, size_t n, size_t *off)
+{
+	size_t i = 0, re;
+	uint64_t v, z;
+	int kind = 0;
+
+	while (i < n) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		if (n - i >= 8) {
+			memcpy(&v, p + i, 8);
+			v ^= 0x2d2d2d2d2d2d2d2dULL;	/* '-' becomes 0 */
+			z = (v - 0x0101010101010101ULL) & ~v &
+			    0x8080808080808080ULL;
+			if (z == 0) {
+				i += 8;
+				continue;
+			}
+			i += (size_t)__builtin_ctzll(z) / 8;
+		}
+#endif
+		if (p[i] != '-') {
+			i++;
+			continue;
+		}
+		for (re = i; re < n && p[re] == '-'; re++)
+			;
+		if (re - i >= 5 && n - re >= 5 && memcmp(p + re, "BEGIN",
+		    5) == 0) {
+			kind = 1;
+			*off = re - 5;
+		} else if (re - i >= 5 && n - re >= 3 &&
+		    memcmp(p + re, "END", 3) == 0 &&
+		    memchr(p + re, '\n', n - re) != NULL)
+			kind = -1;
+		i = re;
+	}
+	return kind;
 }
 
 static void

@@ -56,6 +56,14 @@ struct redact_stream {
 	uint32_t		 ev[2 * RX_EVMAX];
 	struct rx_lanes		 lanes;		/* scratch of rx_scan */
 	uint64_t		 line_start;	/* rules: after the last LF */
+	/*
+	 * Rules: where an armored block ("-----BEGIN", as in PEM, OpenSSH
+	 * and PGP keys) opened that no "-----END" has closed yet, or
+	 * UINT64_MAX.  Its lines are held (up to the matcher's max_len) so
+	 * that a multi-line rule sees the whole block, however it was
+	 * written.
+	 */
+	uint64_t		 block;
 	unsigned char		*win;		/* rules: guarded window */
 	size_t			 win_cap;
 	struct rule_worker	*worker;	/* rules: second thread */
@@ -115,6 +123,7 @@ redact_stream_new(const struct redact *r, struct redact_stream **out)
 		return AL_ENOMEM;
 	s->r = r;
 	s->ac = r->ac;
+	s->block = UINT64_MAX;
 	/*
 	 * The hold buffer grows as settle needs it and the rules' window is
 	 * made on first use: a stream that sees little output (most) never
@@ -362,6 +371,54 @@ on_rule_hit(void *arg, size_t off, size_t len, const char *rule_id)
 	add_ival(rc->s, iv);
 }
 
+/*
+ * Track armored blocks over the window a[0..na) b[0..nb) starting at
+ * offset base (rx_armor decides).  A block that is open was held from
+ * its BEGIN, so its marker is always in the window (or more than max_len
+ * back, and then released anyway).
+ */
+static void
+track_block(struct redact_stream *s, uint64_t base, const unsigned char *a,
+    size_t na, const unsigned char *b, size_t nb)
+{
+	unsigned char seam[2 * RX_ARMOR_SEAM];
+	size_t off = 0, ka, kb, skip;
+	int kind;
+
+	/*
+	 * Only the last max_len bytes matter: a block opened before them is
+	 * released whatever follows.
+	 */
+	if (na + nb > s->r->rule_max) {
+		skip = na + nb - s->r->rule_max;
+		if (skip >= na) {
+			b += skip - na;
+			nb -= skip - na;
+			na = 0;
+		} else {
+			a += skip;
+			na -= skip;
+		}
+		base += skip;
+	}
+	if ((kind = rx_armor(b, nb, &off)) != 0) {
+		off += na;
+	} else if (na != 0) {
+		/* A marker across the seam of the two parts. */
+		ka = na < RX_ARMOR_SEAM ? na : RX_ARMOR_SEAM;
+		kb = nb < RX_ARMOR_SEAM ? nb : RX_ARMOR_SEAM;
+		memcpy(seam, a + na - ka, ka);
+		if (kb)
+			memcpy(seam + ka, b, kb);
+		if ((kind = rx_armor(seam, ka + kb, &off)) != 0)
+			off += na - ka;
+		sodium_memzero(seam, sizeof(seam));
+		if (kind == 0)
+			kind = rx_armor(a, na, &off);
+	}
+	s->block = kind == 1 ? base + off : UINT64_MAX;
+}
+
 /* Show the rule matcher the unreleased window [buf_base, pos). */
 static void
 run_rules(struct redact_stream *s)
@@ -399,6 +456,7 @@ run_rules(struct redact_stream *s)
 	ctx.base = s->buf_base;
 	ctx.n = n;
 	rc = r->rule_fn(r->rule_arg, w, n, on_rule_hit, &ctx);
+	track_block(s, s->buf_base, NULL, 0, w, n);
 	if (w == s->win)
 		sodium_memzero(s->win, n);
 	if (rc != 0 && s->rc == 0)
@@ -443,6 +501,9 @@ par_finish(struct redact_stream *s, size_t m)
 	if (rc != 0 && s->rc == 0)
 		s->rc = rc < 0 ? rc : AL_EIO;
 	s->rules_done = full && rc == 0;
+	if (s->rules_done)
+		track_block(s, s->buf_base, s->hold,
+		    (size_t)(s->c0 - s->buf_base), s->cp, s->cn);
 }
 
 /*
@@ -477,8 +538,10 @@ settle(struct redact_stream *s, int rules_eof, int eof)
 	    ac->lead_ok[byte_at(s, w - 1)])
 		hold_from = w - 1;
 	if (s->r->rule_fn != NULL && !rules_eof) {
-		rule_from = s->pos - (s->pos - s->line_start < s->r->rule_max ?
-		    s->pos - s->line_start : s->r->rule_max);
+		lo = s->block != UINT64_MAX && s->block < s->line_start ?
+		    s->block : s->line_start;
+		rule_from = s->pos - (s->pos - lo < s->r->rule_max ?
+		    s->pos - lo : s->r->rule_max);
 		if (rule_from < hold_from)
 			hold_from = rule_from;
 	}

@@ -55,5 +55,6 @@ void	test_redact_rules_on_big_writes_match_small_writes(void **state);
 void	test_redact_write_more_defers_and_copies(void **state);
 void	test_redact_lazy_rules_load_on_first_output_only(void **state);
 void	test_redact_lazy_rules_failed_load_lets_nothing_through(void **state);
+void	test_redact_armored_key_written_line_by_line(void **state);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -135,5 +136,97 @@ test_redact_lazy_rules_failed_load_lets_nothing_through(void **state)
 	redact_stream_free(se);
 	al_buf_release(&ko.b);
 	al_buf_release(&ke.b);
+	redact_free(r);
+}
+
+/*
+ * A private key printed a line at a time (as `cat key.pem` on a terminal
+ * may): the lines of an armored block are held until its END line, so the
+ * multi-line rule sees the whole key; the same key across the boundary of
+ * two large writes, and a certificate-like block that no rule matches,
+ * which comes out whole once closed.
+ */
+void
+test_redact_armored_key_written_line_by_line(void **state)
+{
+	static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+	    "qrstuvwxyz0123456789+/";
+	struct loader l = { 0, 0 };
+	struct redact_stream *s;
+	struct redact *r;
+	struct sink k;
+	char v[21], key[2048], line[80], *big;
+	size_t i, n = 0, at, bn = 3 * MB;
+
+	(void)state;
+	canary(v, 20, "ghijklmnopqrstuvwxyz");
+	r = build_lazy(&l, v);
+	n += (size_t)snprintf(key + n, sizeof(key) - n,
+	    "-----BEGIN RSA PRIVATE KEY-----\n");
+	for (i = 0; i < 20; i++) {
+		canary(line, 64, B64);
+		n += (size_t)snprintf(key + n, sizeof(key) - n, "%s\n", line);
+	}
+	n += (size_t)snprintf(key + n, sizeof(key) - n,
+	    "-----END RSA PRIVATE KEY-----\n");
+
+	/* One line per write. */
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	assert_int_equal(redact_stream_write(s, "before\n", 7, sink_emit, &k),
+	    0);
+	for (i = 0; i < n; i = (size_t)(strchr(key + i, '\n') - key) + 1) {
+		assert_int_equal(redact_stream_write(s, key + i,
+		    (size_t)(strchr(key + i, '\n') - key) + 1 - i, sink_emit,
+		    &k), 0);
+		/* Nothing of the key is out before its END line is. */
+		assert_false(contains(k.b.data, k.b.len, "-----BEGIN", 10));
+	}
+	assert_int_equal(redact_stream_write(s, "after\n", 6, sink_emit, &k),
+	    0);
+	assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
+	redact_stream_free(s);
+	assert_string_equal(al_buf_str(&k.b),
+	    "before\n[REDACTED:private-key-rsa]\nafter\n");
+	al_buf_release(&k.b);
+
+	/* Across the boundary of two 1 MiB writes. */
+	assert_non_null(big = malloc(bn));
+	canary(big, bn - 1, "abcdefghijklmnopqrstuvwxyz     ");
+	for (i = 79; i < bn; i += 80)
+		big[i] = '\n';
+	at = MB - n / 2;
+	at -= at % 80;
+	memcpy(big + at, key, n);
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	for (i = 0; i < bn; i += MB)
+		assert_int_equal(redact_stream_write(s, big + i, MB, sink_emit,
+		    &k), 0);
+	assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
+	redact_stream_free(s);
+	assert_false(contains(k.b.data, k.b.len, "-----BEGIN", 10));
+	for (i = 32; i < n; i += 65)
+		assert_false(contains(k.b.data, k.b.len, key + i, 64));
+	assert_true(contains(k.b.data, k.b.len, "[REDACTED:private-key-rsa]",
+	    26));
+	al_buf_release(&k.b);
+	free(big);
+
+	/* A block no rule matches is shown whole once its END line ends. */
+	sink_init(&k);
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	assert_int_equal(redact_stream_write(s, "-----BEGIN NOTE-----\n", 21,
+	    sink_emit, &k), 0);
+	assert_int_equal(redact_stream_write(s, "hello\n", 6, sink_emit, &k),
+	    0);
+	assert_int_equal(k.b.len, 0);
+	assert_int_equal(redact_stream_write(s, "-----END NOTE-----\nx", 20,
+	    sink_emit, &k), 0);
+	assert_string_equal(al_buf_str(&k.b),
+	    "-----BEGIN NOTE-----\nhello\n-----END NOTE-----\n");
+	assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
+	redact_stream_free(s);
+	al_buf_release(&k.b);
 	redact_free(r);
 }

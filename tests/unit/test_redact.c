@@ -449,6 +449,7 @@ main(void)
 		    test_redact_lazy_rules_load_on_first_output_only),
 		cmocka_unit_test(
 		    test_redact_lazy_rules_failed_load_lets_nothing_through),
+		cmocka_unit_test(test_redact_armored_key_written_line_by_line),
 	};
 
 	if (sodium_init() < 0)
