@@ -156,6 +156,28 @@ cat "$T_ROOT/p2" >>"$ALL_OUTPUT"
 run "$AL" lease ls --json
 expect_eq "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$OUT")" 0 "live leases after the runs"
 
+# A private key no vault holds, printed a line at a time with pauses (as a
+# terminal shows `cat key.pem`): the rule sees the whole block, nothing of
+# it comes out.
+{
+	echo "-----BEGIN RSA PRIVATE KEY-----"
+	i=0
+	while [ "$i" -lt 20 ]; do
+		head -c 48 /dev/urandom | base64 -w0
+		echo
+		i=$((i + 1))
+	done
+	echo "-----END RSA PRIVATE KEY-----"
+} >"$T_ROOT/rsa"
+run "$AL" run -e T=deploy-token -- sh -c 'while IFS= read -r l; do printf "%s\n" "$l";
+    sleep 0.01; done <"$1"; echo done' sh "$T_ROOT/rsa"
+expect_rc 0 "run printing a key line by line"
+expect_eq "$(cat "$OUT")" "[REDACTED:private-key-rsa]
+done" "a key printed line by line is masked whole"
+sed -n 2,21p "$T_ROOT/rsa" >"$T_ROOT/rsa-lines"
+grep -qF -f "$T_ROOT/rsa-lines" "$OUT" "$ERR" &&
+	fail "a line of the key came out"
+
 # --- airlock redact ------------------------------------------------------
 printf 'a %s b\n%s\n' "$T" "$(printf %s "$T" | base64)" >"$T_ROOT/log"
 run_in "$T_ROOT/log" "$AL" redact
