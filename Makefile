@@ -2,11 +2,12 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
 
-.PHONY: all deps build check demo asan bench fuzz install clean
+.PHONY: all deps build check demo asan tsan bench fuzz install clean
 
 all: build
 
@@ -30,6 +31,17 @@ asan: deps
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+
+# ThreadSanitizer: the broker's sync thread, the redactor's rule thread and
+# the MCP server's workers.  A report stops the process; it is printed.
+tsan: deps
+	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+		-DAIRLOCK_TSAN=ON $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(TSAN_BUILD) -j$(JOBS)
+	@rm -f $(TSAN_BUILD)/tsan.*
+	@TSAN_OPTIONS="halt_on_error=1 log_path=$(CURDIR)/$(TSAN_BUILD)/tsan" \
+		ctest --test-dir $(TSAN_BUILD) --output-on-failure -j$(JOBS) || \
+		{ cat $(TSAN_BUILD)/tsan.* 2>/dev/null; exit 1; }
 
 bench: build
 	@for b in bench/*.sh; do [ -x "$$b" ] && AIRLOCK_BIN=$(CURDIR)/$(BUILD)/airlock \

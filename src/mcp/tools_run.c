@@ -302,9 +302,10 @@ run_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 	spec.timeout_ms = json_integer_value(json_object_get(args,
 	    "timeout_seconds")) * 1000;
 	spec.cancel_fd = c->cancel_fd;
+	/* Before the ticker exists: it reports progress on its own thread. */
+	mcp_call_progress(c, 0, 0, "starting");
 	ticker_start(&tk, c);
 	ticking = 1;
-	mcp_call_progress(c, 0, 0, "starting");
 	rc = exec_boundary_run(&b, &spec, &res, &e2);
 	if (rc != 0 && res.pid == 0) {
 		/* Nothing ran: unknown secret, denied, pending, not found. */
