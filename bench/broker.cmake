@@ -7,5 +7,5 @@ target_link_libraries(bench_broker PRIVATE al_client Threads::Threads)
 add_executable(bench_http_floor "${CMAKE_CURRENT_SOURCE_DIR}/http_floor.c"
 	"${CMAKE_CURRENT_SOURCE_DIR}/http_floor_mhd.c"
 	"${CMAKE_CURRENT_SOURCE_DIR}/http_floor_raw.c")
-target_link_libraries(bench_http_floor PRIVATE PkgConfig::MHD PkgConfig::SODIUM
+target_link_libraries(bench_http_floor PRIVATE al_base PkgConfig::MHD PkgConfig::SODIUM
 	Threads::Threads)

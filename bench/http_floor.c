@@ -45,27 +45,8 @@
 #include <microhttpd.h>
 #include <sodium.h>
 
+#include "airlock/base.h"
 #include "http_floor.h"
-
-static int
-bump(int fd)
-{
-	uint64_t one = 1;
-
-	while (write(fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
-		if (errno != EINTR)
-			return -1;
-	return 0;
-}
-
-static void
-drain(int fd)
-{
-	uint64_t n;
-
-	while (read(fd, &n, sizeof(n)) < 0 && errno == EINTR)
-		;
-}
 
 static int64_t
 now_ns(void)
@@ -85,7 +66,7 @@ sync_run(void *arg)
 	int stop, e;
 
 	for (;;) {
-		drain(sy->go_fd);
+		(void)al_event_take(sy->go_fd);
 		(void)pthread_mutex_lock(&sy->mu);
 		stop = sy->stop;
 		want = sy->want;
@@ -104,7 +85,7 @@ sync_run(void *arg)
 		if (e == 0)
 			sy->durable = want;
 		(void)pthread_mutex_unlock(&sy->mu);
-		if (bump(sy->done_fd) != 0)
+		if (al_event_post(sy->done_fd) != 0)
 			break;
 	}
 	return NULL;
@@ -138,7 +119,7 @@ sync_stop(struct syncer *sy)
 		(void)pthread_mutex_lock(&sy->mu);
 		sy->stop = 1;
 		(void)pthread_mutex_unlock(&sy->mu);
-		(void)bump(sy->go_fd);
+		(void)al_event_post(sy->go_fd);
 		(void)pthread_join(sy->thread, NULL);
 	}
 }
@@ -151,7 +132,7 @@ sync_kick(struct floor *f)
 	(void)pthread_mutex_lock(&f->sy.mu);
 	f->sy.want = f->written;
 	(void)pthread_mutex_unlock(&f->sy.mu);
-	if (bump(f->sy.go_fd) != 0) {
+	if (al_event_post(f->sy.go_fd) != 0) {
 		perror("bench_http_floor: eventfd");
 		f->stopping = 1;
 		return;
@@ -164,7 +145,7 @@ sync_done(struct floor *f)
 {
 	int e;
 
-	drain(f->sy.done_fd);
+	(void)al_event_take(f->sy.done_fd);
 	(void)pthread_mutex_lock(&f->sy.mu);
 	e = f->sy.err;
 	f->durable = f->sy.durable;

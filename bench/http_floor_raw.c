@@ -160,18 +160,26 @@ r_request(struct floor *f, struct rconn *c)
 	return 1;
 }
 
+/* Take a parked connection off the list. */
+static void
+r_unpark(struct floor *f, struct rconn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		f->rparked = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->next = c->prev = NULL;
+	c->parked = 0;
+	f->parked--;
+}
+
 static void
 r_close(struct floor *f, struct rconn *c)
 {
-	if (c->parked) {
-		if (c->prev)
-			c->prev->next = c->next;
-		else
-			f->rparked = c->next;
-		if (c->next)
-			c->next->prev = c->prev;
-		f->parked--;
-	}
+	if (c->parked)
+		r_unpark(f, c);
 	(void)close(c->fd);	/* leaves the epoll set too */
 	free(c);
 }
@@ -230,15 +238,7 @@ r_release(struct floor *f)
 		next = c->next;
 		if (c->need > f->durable)
 			continue;
-		if (c->prev)
-			c->prev->next = c->next;
-		else
-			f->rparked = c->next;
-		if (c->next)
-			c->next->prev = c->prev;
-		c->next = c->prev = NULL;
-		c->parked = 0;
-		f->parked--;
+		r_unpark(f, c);
 		r_format(c);
 		r_service(f, c, 0);
 	}

@@ -13,80 +13,19 @@
 
 #include <sodium.h>
 
-#include "airlock/redact.h"
-#include "redact_int.h"
-
-static const struct {
-	const char	*name;
-	const char	*value;
-	size_t		 len;
-} VALUES[] = {
-	{ "fuzz-token", "fuzz-TOKEN_9f8e7d6c5b4a3/+x", 28 },
-	{ "fuzz-pass", "p@ss\"w0rd'<&>\\ $x", 17 },
-	{ "fuzz-bin", "\x00\xff" "AB\xc3\x28xyz\n\x01" "line-two-8", 20 },
-	{ "fuzz-k4", "k3y!", 4 },
-};
-#define NVALUES (sizeof(VALUES) / sizeof(VALUES[0]))
-
-struct pat {
-	unsigned char	*p;
-	size_t		 n;
-};
+#include "redact_fuzz.h"
 
 static struct redact *R;
-static struct pat *PATS;
-static size_t NPATS;
-
-static void
-collect(void *arg, const unsigned char *p, size_t n, uint32_t value,
-    uint8_t lead_mask, uint8_t lead_val)
-{
-	(void)arg;
-	(void)value;
-	(void)lead_mask;
-	(void)lead_val;
-	if ((PATS = realloc(PATS, (NPATS + 1) * sizeof(*PATS))) == NULL ||
-	    (PATS[NPATS].p = malloc(n)) == NULL)
-		abort();
-	memcpy(PATS[NPATS].p, p, n);
-	PATS[NPATS++].n = n;
-}
+static struct fuzz_pats PATS;
 
 static void
 setup(void)
 {
-	struct al_secret *s;
 	struct al_err err;
-	size_t i, j;
 
 	if (sodium_init() < 0 || redact_new(&R, &err) != 0)
 		abort();
-	for (i = 0; i < NVALUES; i++) {
-		if (al_secret_from(VALUES[i].value, VALUES[i].len, &s) != 0 ||
-		    redact_add_value(R, VALUES[i].name, s, &err) != 0)
-			abort();
-		al_secret_free(s);
-	}
-	if (redact_compile(R, &err) != 0)
-		abort();
-	rx_patterns(R, collect, NULL);
-	/* The premise of the invariant (see the top of the file). */
-	for (i = 0; i < NPATS; i++) {
-		if (memchr(PATS[i].p, '[', PATS[i].n) ||
-		    memchr(PATS[i].p, ']', PATS[i].n))
-			abort();
-		for (j = 0; j < NVALUES; j++)
-			if (memmem(rx_label(R, (uint32_t)j),
-			    strlen(rx_label(R, (uint32_t)j)), PATS[i].p,
-			    PATS[i].n) != NULL)
-				abort();
-	}
-}
-
-static int
-emit(void *arg, const void *p, size_t n)
-{
-	return al_buf_append(arg, p, n);
+	fuzz_values_compile(R, &PATS);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -120,20 +59,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		w = nsplit ? (size_t)data[1 + i % nsplit] + 1 : size;
 		if (w > size - o)
 			w = size - o;
-		if (redact_stream_write(s, in + o, w, emit, &split) != 0 ||
+		if (redact_stream_write(s, in + o, w, fuzz_emit, &split) != 0 ||
 		    redact_stream_held(s) > redact_max_held(R))
 			abort();
 	}
-	if (redact_stream_finish(s, emit, &split) != 0)
+	if (redact_stream_finish(s, fuzz_emit, &split) != 0)
 		abort();
 	redact_stream_free(s);
 	if (whole.len != split.len ||
 	    (whole.len && memcmp(whole.data, split.data, whole.len) != 0))
 		abort();
-	for (i = 0; i < NPATS; i++)
-		if (whole.len >= PATS[i].n && memmem(whole.data, whole.len,
-		    PATS[i].p, PATS[i].n) != NULL)
-			abort();
+	if (fuzz_has_pattern(&PATS, whole.data, whole.len))
+		abort();
 	al_buf_release(&whole);
 	al_buf_release(&split);
 	return 0;

@@ -15,32 +15,15 @@
 
 #include <sodium.h>
 
-#include "airlock/redact.h"
-#include "redact_int.h"
+#include "redact_fuzz.h"
 
 #define RULE_MAX	256
 #define TEXT_MAX	(256 * 1024)
 
-static const struct {
-	const char	*name;
-	const char	*value;
-	size_t		 len;
-} VALUES[] = {
-	{ "fuzz-token", "fuzz-TOKEN_9f8e7d6c5b4a3/+x", 28 },
-	{ "fuzz-pass", "p@ss\"w0rd'<&>\\ $x", 17 },
-};
-#define NVALUES (sizeof(VALUES) / sizeof(VALUES[0]))
-
-struct pat {
-	unsigned char	*p;
-	size_t		 n;
-};
-
 struct state {
-	struct redact	*r;
-	struct pat	*pats;
-	size_t		 npats;
-	unsigned char	*text, *scratch;
+	struct redact		*r;
+	struct fuzz_pats	 pats;
+	unsigned char		*text, *scratch;
 };
 
 static struct state *S;
@@ -80,30 +63,11 @@ matcher(void *arg, const unsigned char *p, size_t n, redact_hit_fn hit,
 	return 0;
 }
 
-static void
-collect(void *arg, const unsigned char *p, size_t n, uint32_t value,
-    uint8_t lead_mask, uint8_t lead_val)
-{
-	struct state *st = arg;
-
-	(void)value;
-	(void)lead_mask;
-	(void)lead_val;
-	if ((st->pats = realloc(st->pats, (st->npats + 1) *
-	    sizeof(*st->pats))) == NULL ||
-	    (st->pats[st->npats].p = malloc(n)) == NULL)
-		abort();
-	memcpy(st->pats[st->npats].p, p, n);
-	st->pats[st->npats++].n = n;
-}
-
 static struct state *
 setup(void)
 {
 	struct state *st;
-	struct al_secret *s;
 	struct al_err err;
-	size_t i;
 
 	if (sodium_init() < 0 || (st = calloc(1, sizeof(*st))) == NULL ||
 	    (st->text = malloc(TEXT_MAX)) == NULL ||
@@ -111,22 +75,8 @@ setup(void)
 	    redact_new(&st->r, &err) != 0 ||
 	    redact_set_rule_matcher(st->r, matcher, NULL, RULE_MAX, &err) != 0)
 		abort();
-	for (i = 0; i < NVALUES; i++) {
-		if (al_secret_from(VALUES[i].value, VALUES[i].len, &s) != 0 ||
-		    redact_add_value(st->r, VALUES[i].name, s, &err) != 0)
-			abort();
-		al_secret_free(s);
-	}
-	if (redact_compile(st->r, &err) != 0)
-		abort();
-	rx_patterns(st->r, collect, st);
+	fuzz_values_compile(st->r, &st->pats);
 	return st;
-}
-
-static int
-emit(void *arg, const void *p, size_t n)
-{
-	return al_buf_append(arg, p, n);
 }
 
 /* Write text in pieces of w; with more, through write_more (see top). */
@@ -142,21 +92,21 @@ run(struct state *st, size_t n, size_t w, unsigned flags, int more,
 	for (o = 0, k = 0; o < n; o += m, k++) {
 		m = n - o < w ? n - o : w;
 		if (!more) {
-			if (redact_stream_write(s, st->text + o, m, emit,
+			if (redact_stream_write(s, st->text + o, m, fuzz_emit,
 			    out) != 0)
 				abort();
 			continue;
 		}
 		memcpy(st->scratch, st->text + o, m);
-		if (redact_stream_write_more(s, st->scratch, m, emit,
+		if (redact_stream_write_more(s, st->scratch, m, fuzz_emit,
 		    out) != 0)
 			abort();
 		memset(st->scratch, 'X', m);
 		if ((flags >> (k % 8)) & 1 &&
-		    redact_stream_complete(s, emit, out) != 0)
+		    redact_stream_complete(s, fuzz_emit, out) != 0)
 			abort();
 	}
-	if (redact_stream_finish(s, emit, out) != 0)
+	if (redact_stream_finish(s, fuzz_emit, out) != 0)
 		abort();
 	redact_stream_free(s);
 }
@@ -190,10 +140,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (plain.len != more.len ||
 	    (plain.len && memcmp(plain.data, more.data, plain.len) != 0))
 		abort();
-	for (i = 0; i < S->npats; i++)
-		if (memmem(plain.data, plain.len, S->pats[i].p,
-		    S->pats[i].n) != NULL)
-			abort();
+	if (fuzz_has_pattern(&S->pats, plain.data, plain.len))
+		abort();
 	for (i = 0; i < plain.len; i++)
 		if (token_end((const unsigned char *)plain.data, plain.len,
 		    i) != 0)

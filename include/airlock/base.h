@@ -221,6 +221,16 @@ int	al_dl_load(const char *file, const char *needs,
 #define AL_STR_(x)	#x
 #define AL_STR(x)	AL_STR_(x)
 
+/* ---- wake-ups ---------------------------------------------------------- */
+
+/*
+ * An eventfd between threads: post adds 1; take reads and so clears the
+ * count (waiting for it when fd blocks).  0, or -1 with errno set (EAGAIN:
+ * nothing posted on a non-blocking fd).  EINTR is retried.
+ */
+int	al_event_post(int fd);
+int	al_event_take(int fd);
+
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void	al_hex(const void *p, size_t n, char *out);
 

@@ -31,28 +31,6 @@ struct syncer {
 	struct al_err		 err;
 };
 
-static int
-bump(int fd)
-{
-	uint64_t one = 1;
-
-	while (write(fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
-		if (errno != EINTR)
-			return -1;
-	return 0;
-}
-
-static int
-drain(int fd)
-{
-	uint64_t n;
-
-	while (read(fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
-		if (errno != EINTR)
-			return -1;
-	return 0;
-}
-
 static void *
 run(void *arg)
 {
@@ -62,7 +40,7 @@ run(void *arg)
 	int rc, stop;
 
 	for (;;) {
-		if (drain(sy->go_fd) != 0)
+		if (al_event_take(sy->go_fd) != 0)
 			break;
 		(void)pthread_mutex_lock(&sy->mu);
 		stop = sy->stop;
@@ -76,7 +54,7 @@ run(void *arg)
 		sy->durable = durable;
 		sy->err = err;
 		(void)pthread_mutex_unlock(&sy->mu);
-		if (bump(sy->done_fd) != 0)
+		if (al_event_post(sy->done_fd) != 0)
 			break;
 	}
 	return NULL;
@@ -137,7 +115,7 @@ syncer_request(struct syncer *sy, struct al_err *err)
 {
 	if (sy->busy)
 		return 0;
-	if (bump(sy->go_fd) != 0)
+	if (al_event_post(sy->go_fd) != 0)
 		return al_err_set(err, AL_ESYS, "cannot wake the sync thread: "
 		    "%s", strerror(errno));
 	sy->busy = 1;
@@ -147,12 +125,10 @@ syncer_request(struct syncer *sy, struct al_err *err)
 int
 syncer_result(struct syncer *sy, uint64_t *durable, struct al_err *err)
 {
-	uint64_t n;
 	int rc;
 
 	*durable = 0;
-	if (!sy->busy || read(sy->done_fd, &n, sizeof(n)) !=
-	    (ssize_t)sizeof(n))
+	if (!sy->busy || al_event_take(sy->done_fd) != 0)
 		return AL_EBUSY;
 	sy->busy = 0;
 	(void)pthread_mutex_lock(&sy->mu);
@@ -176,7 +152,7 @@ syncer_stop(struct syncer *sy)
 		(void)pthread_mutex_lock(&sy->mu);
 		sy->stop = 1;
 		(void)pthread_mutex_unlock(&sy->mu);
-		(void)bump(sy->go_fd);
+		(void)al_event_post(sy->go_fd);
 		(void)pthread_join(sy->thread, NULL);
 		(void)syncer_result(sy, &durable, NULL);
 		(void)pthread_mutex_destroy(&sy->mu);

@@ -135,16 +135,14 @@ void
 mcp_cancel(struct mcp_server *s, json_t *request_id)
 {
 	struct mcp_call *c;
-	uint64_t one = 1;
 
 	pthread_mutex_lock(&s->lock);
 	for (c = s->active; c != NULL; c = c->next) {
 		if (request_id != NULL && !json_equal(c->id, request_id))
 			continue;
 		atomic_store(&c->cancelled, 1);
-		if (write(c->cancel_fd, &one, sizeof(one)) < 0) {
-			/* The counter cannot overflow at 1 per cancel. */
-		}
+		/* The counter cannot overflow at 1 per cancel. */
+		(void)al_event_post(c->cancel_fd);
 		mcp_log(s, "request cancelled");
 	}
 	pthread_mutex_unlock(&s->lock);
