@@ -26,15 +26,30 @@
  * PATH before the fork.  An exec that fails is reported back through a
  * close-on-exec pipe, as git's run-command does.
  *
- * The caller becomes a child subreaper for the duration, so every process
- * the command starts stays in its process tree, even one that daemonizes
- * (double fork and setsid).  When the child exits, exec_run reads the output
- * already written, then ends every remaining process of the task: SIGTERM
- * (and SIGCONT), a grace period during which their output is still relayed,
- * then SIGKILL until none is left.  A timeout ends the whole task the same
- * way.  SIGINT, SIGTERM and SIGHUP sent to the caller are forwarded to the
- * child's process group.  When exec_run returns, no process of the task is
- * left and nothing more can reach out_fd or err_fd.
+ * Where the system allows it, the task runs in a PID namespace of its own
+ * (EXEC_ISOLATION_PIDNS; with a user namespace mapping only the caller's
+ * uid and gid when the caller is not root, and a mount namespace with its
+ * own /proc so the task sees only its processes).  Its pid 1 is a small
+ * reaper forked from the caller, which asks for SIGKILL when the caller dies
+ * and starts the command as its only child; when the command exits, the
+ * reaper passes its wait status up and exits, and the kernel kills every
+ * process left in the namespace at once.  So nothing of the task outlives
+ * the command, nor the caller, even when the caller is killed with SIGKILL.
+ * Where namespaces are not available (EXEC_ISOLATION_SUBREAPER) the command
+ * is forked directly and the caller is a child subreaper for the duration,
+ * so every process the command starts stays in its process tree, even one
+ * that daemonizes; the caller ends them itself, which a SIGKILL of the
+ * caller skips (only the command gets SIGKILL then, by PR_SET_PDEATHSIG).
+ *
+ * When the command exits, exec_run reads the output already written, then
+ * stops (SIGSTOP) and kills (SIGKILL) every remaining process of the task at
+ * once: leftovers get no grace period.  A timeout or cancellation ends the
+ * whole task: SIGTERM (and SIGCONT) to every process, a grace period during
+ * which output is still relayed and that ends as soon as the command exits,
+ * then SIGKILL until none is left.  SIGINT, SIGTERM and SIGHUP sent to the
+ * caller are forwarded to the command's process group.  When exec_run
+ * returns, no process of the task is left and nothing more can reach out_fd
+ * or err_fd.
  *
  * Threads and children: exec_run blocks the signals of exec_signals() in
  * the calling thread and reads them from a signalfd; a multithreaded caller
@@ -50,8 +65,9 @@
  * connection open in the calling process across exec_run (it is
  * close-on-exec and closed in the child anyway, so the task cannot hold it)
  * and closing it after exec_run returns: if the caller is killed instead,
- * the kernel closes the connection, the broker revokes, and the child gets
- * SIGKILL through PR_SET_PDEATHSIG.
+ * the kernel closes the connection, the broker revokes, and the whole
+ * task is killed with the PID namespace (or only the command gets SIGKILL,
+ * under EXEC_ISOLATION_SUBREAPER).
  */
 #ifndef AIRLOCK_EXEC_H
 #define AIRLOCK_EXEC_H
@@ -64,7 +80,7 @@
 #include "airlock/base.h"
 #include "airlock/redact.h"
 
-/* Default time between SIGTERM and SIGKILL when the task is ended. */
+/* Default time between SIGTERM and SIGKILL on a timeout or cancellation. */
 #define EXEC_GRACE_MS_DEFAULT	2000
 /* Longest variable name accepted in a binding. */
 #define EXEC_VAR_NAME_MAX	128
@@ -207,8 +223,37 @@ void	exec_spec_init(struct exec_spec *spec);
 
 /* ---- the outcome -------------------------------------------------------- */
 
+/* How the task's processes are kept from outliving it. */
+enum exec_isolation {
+	EXEC_ISOLATION_NONE = 0,	/* nothing was started */
+	EXEC_ISOLATION_PIDNS,		/* own PID namespace (see the top) */
+	EXEC_ISOLATION_SUBREAPER,	/* fallback: the caller as subreaper */
+};
+
+/*
+ * What exec_run would use on this system, for `airlock doctor` and for a
+ * one-time notice: isolation, whether a user namespace is part of it, whether
+ * the task gets its own /proc, and the errno that ruled namespaces out
+ * (0 when they work).  Runs a trivial process in the namespaces to find out.
+ */
+struct exec_isolation_info {
+	enum exec_isolation	isolation;
+	int			userns;
+	int			own_proc;
+	int			ns_errno;
+};
+void	exec_isolation_probe(struct exec_isolation_info *out);
+/* "PID namespace" / "subreaper" / "none". */
+const char *exec_isolation_name(enum exec_isolation iso);
+
 struct exec_result {
-	pid_t		pid;		/* the child, 0 if it never ran */
+	/*
+	 * The command (in the caller's PID namespace), 0 if it never ran.
+	 * Under EXEC_ISOLATION_PIDNS, its parent is the task's reaper.
+	 */
+	pid_t		pid;
+	enum exec_isolation isolation;	/* what this run used */
+	int		ns_errno;	/* why not a namespace (SUBREAPER) */
 	/*
 	 * What to exit with: the child's exit code, 128+N when signal N
 	 * killed it, 126/127 when the command could not be executed or was
@@ -224,7 +269,8 @@ struct exec_result {
 	/*
 	 * Processes exec_run had to end: those left when the child exited,
 	 * or all of them when the timeout passed; and how many of them were
-	 * still there for SIGKILL after the grace period.
+	 * still there for SIGKILL.  Processes the kernel ended with the PID
+	 * namespace when the command exited are not counted.
 	 */
 	unsigned	ended;
 	unsigned	killed;

@@ -4,6 +4,7 @@
  *   spawn.c  everything prepared before the fork (command path, environment
  *            in guarded memory, memfds, descriptors), the child's side of
  *            the fork and the exec-failure report;
+ *   isolate.c the task's PID namespace and its reaper (pid 1), the probe;
  *   task.c   the task's processes: children that existed before, walking
  *            the process tree through /proc, signalling, reaping, ending;
  *   pump.c   output streams (child -> filter -> caller) and input relay;
@@ -42,6 +43,12 @@ struct exec_prep {
 	const char	*cwd;
 	pid_t		 parent;
 	int		 pty;		/* child_fd[1] is the pty slave */
+	/* PID namespace: the reaper's wait-status pipe and what it needs. */
+	int		 statpipe[2];
+	int		 selfpidfd;	/* the caller, to see it die */
+	char		 uid_map[32];	/* "UID UID 1\n" */
+	char		 gid_map[32];
+	int		 ns;		/* forked into namespaces */
 };
 
 void	prep_init(struct exec_prep *p);
@@ -63,13 +70,48 @@ int	prep_fd_above(struct exec_prep *p, int *fd, struct al_err *err);
 int	prep_spawn(struct exec_prep *p, struct exec_result *res, pid_t *pid,
 	    struct al_err *err);
 
+/*
+ * The child's side, for isolate.c too.  child_fds puts 0-2, the memfds
+ * (3..) and the exec report pipe (right after them) in place and closes
+ * every other descriptor but `keep` (moved right after the report pipe; -1:
+ * none).  child_exec is the rest: session, terminal, parent-death signal,
+ * directory, exec.  Both are async-signal-safe and end the process on
+ * failure, reporting it.
+ */
+void	child_fds(struct exec_prep *p, int keep);
+void	child_exec(const struct exec_prep *p) __attribute__((noreturn));
+void	child_fail(const struct exec_prep *p, int stage, int e)
+	    __attribute__((noreturn));
+enum { STAGE_SETUP = 1, STAGE_CHDIR, STAGE_EXEC };
+
+/* ---- isolate.c ---------------------------------------------------------- */
+
+/*
+ * Prepare what the namespace path needs (maps, pipes) before the fork.
+ * Returns 0 or AL_ESYS; on failure the caller falls back to a plain fork.
+ */
+int	iso_prepare(struct exec_prep *p);
+/*
+ * Clone the task's reaper into new namespaces.  Returns its pid in the
+ * caller, or -1 with errno set when the namespaces cannot be made (the
+ * caller then forks without them).  Never returns in the child.
+ */
+pid_t	iso_clone(struct exec_prep *p);
+/*
+ * The command's pid in our namespace: the child of reaper whose pid in its
+ * own namespace is 2.  0 when it is gone.
+ */
+pid_t	iso_find_command(pid_t reaper);
+
 /* ---- task.c ------------------------------------------------------------- */
 
 struct exec_task {
 	pid_t	 self;
 	pid_t	*pre;		/* children that existed before the task */
 	size_t	 npre;
-	pid_t	 child;		/* 0 until forked */
+	pid_t	 child;		/* 0 until forked (the reaper with a PID ns) */
+	pid_t	 cmd;		/* the command (== child without a PID ns) */
+	int	 statfd;	/* the reaper's wait-status pipe, or -1 */
 	int	 child_reaped;
 	int	 child_wstatus;
 };
@@ -81,6 +123,11 @@ void	task_release(struct exec_task *t);
  * ones).  Sets child_reaped / child_wstatus when the child is among them.
  */
 void	task_reap(struct exec_task *t);
+/*
+ * Record that the child was reaped with wait status ws; with a PID
+ * namespace, the command's own status comes from statfd instead.
+ */
+void	task_child_done(struct exec_task *t, int ws);
 /*
  * The live processes of the task: our children that are not pre-existing
  * and all their descendants.  *out is malloc'ed; *n may be 0.

@@ -2,10 +2,11 @@
  * exec_run: set up the boundary, run the poll loop, end the task.
  *
  * Phases: RUN while the child lives (output pumped, input relayed, signals
- * forwarded, timeout watched); END once the child exited or the timeout
- * passed (leftovers got SIGTERM, their output is still pumped for the grace
- * period); FINAL (SIGKILL to whatever is left, read the pipes to the end,
- * flush the filters).
+ * forwarded, timeout watched); END once the timeout passed or the task was
+ * cancelled (every process got SIGTERM, output is still pumped for the
+ * grace period or until the command exits); FINAL once the child exited or
+ * the grace is over (SIGSTOP then SIGKILL to whatever is left, read the
+ * pipes to the end, flush the filters).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -103,9 +104,10 @@ handle_signals(struct run *r)
 			r->stopped = 1;
 			if (r->task.child_reaped)
 				break;
-			/* The child leads its own session and group. */
-			if (kill(-r->task.child, (int)si.ssi_signo) != 0)
-				(void)kill(r->task.child, (int)si.ssi_signo);
+			/* The command leads its own session and group. */
+			if (r->task.cmd > 0 &&
+			    kill(-r->task.cmd, (int)si.ssi_signo) != 0)
+				(void)kill(r->task.cmd, (int)si.ssi_signo);
 			break;
 		case SIGWINCH:
 			if (r->master < 0)
@@ -158,7 +160,11 @@ drain_now(struct run *r)
 	return 0;
 }
 
-/* The child exited or the time is up: ask every process left to stop. */
+/*
+ * The child exited: whatever it left behind is ended at once, with no grace
+ * (finish stops and kills it).  The time is up or the task was cancelled:
+ * every process is asked to stop, and the command gets the grace period.
+ */
 static int
 begin_end(struct run *r, int timed_out)
 {
@@ -178,6 +184,10 @@ begin_end(struct run *r, int timed_out)
 		return 0;
 	}
 	free(v);
+	if (r->task.child_reaped) {
+		r->phase = PH_FINAL;
+		return 0;
+	}
 	if (task_signal(&r->task, SIGTERM, &n) == 0)
 		r->res->ended = (unsigned)n;
 	r->end_deadline = exec_now_ms() + r->grace;
@@ -311,12 +321,11 @@ loop(struct run *r, struct al_err *err)
 			reap(r);
 			if (task_collect(&r->task, &v, &nv) == 0) {
 				free(v);
-				if (nv == 0 && r->task.child_reaped) {
+				if (nv == 0 && r->task.child_reaped)
 					r->all_gone = 1;
-					r->phase = PH_FINAL;
-				}
 			}
-			if (now >= r->end_deadline)
+			/* The grace is the command's: its leftovers get none. */
+			if (r->task.child_reaped || now >= r->end_deadline)
 				r->phase = PH_FINAL;
 		}
 	}
@@ -400,6 +409,11 @@ finish(struct run *r, int filter_failed, struct al_err *err)
 
 	rc = 0;
 	if (!r->all_gone) {
+		/*
+		 * Stopped first, all of them, so none can act (or fork) while
+		 * the others are being killed one by one.
+		 */
+		(void)task_signal(&r->task, SIGSTOP, &n);
 		rc = task_kill_all(&r->task, RUN_KILL_LIMIT_MS, &n, err);
 		r->res->killed = (unsigned)n;
 		if (r->res->ended < n)
@@ -408,8 +422,7 @@ finish(struct run *r, int filter_failed, struct al_err *err)
 	if (!r->task.child_reaped) {
 		while (waitpid(r->task.child, &ws, 0) < 0 && errno == EINTR)
 			;
-		r->task.child_reaped = 1;
-		r->task.child_wstatus = ws;
+		task_child_done(&r->task, ws);
 	}
 	reap(r);
 	if (filter_failed)
@@ -506,6 +519,11 @@ exec_run(const struct exec_spec *spec, struct exec_result *res,
 		r.task.child = 0;
 		goto out;
 	}
+	r.task.cmd = res->pid;
+	if (r.prep.ns) {
+		r.task.statfd = r.prep.statpipe[0];
+		r.prep.statpipe[0] = -1;
+	}
 	if ((r.pidfd = pidfd_open(r.task.child, 0)) < 0 && errno != ENOSYS) {
 		rc = al_err_set(err, AL_ESYS, "cannot watch the child: %s",
 		    strerror(errno));
@@ -515,7 +533,7 @@ exec_run(const struct exec_spec *spec, struct exec_result *res,
 	if (spec->timeout_ms > 0)
 		r.deadline = r.t0 + spec->timeout_ms;
 	if (spec->hooks.started != NULL)
-		spec->hooks.started(spec->hooks.arg, r.task.child);
+		spec->hooks.started(spec->hooks.arg, res->pid);
 	if ((rc = loop(&r, err)) != 0) {
 		(void)finish(&r, 1, NULL);
 		goto out;

@@ -29,7 +29,6 @@ extern char **environ;
 #define DEFAULT_PATH	"/usr/local/bin:/usr/bin:/bin"
 
 /* What the child reports when it cannot exec. */
-enum { STAGE_SETUP = 1, STAGE_CHDIR, STAGE_EXEC };
 struct child_report {
 	int	stage;
 	int	err;
@@ -45,6 +44,8 @@ prep_init(struct exec_prep *p)
 		p->memfd[i] = -1;
 	p->child_fd[0] = p->child_fd[1] = p->child_fd[2] = -1;
 	p->errpipe[0] = p->errpipe[1] = -1;
+	p->statpipe[0] = p->statpipe[1] = -1;
+	p->selfpidfd = -1;
 	p->base = 3;
 }
 
@@ -71,6 +72,7 @@ close_child_fds(struct exec_prep *p)
 	for (i = 0; i < p->nmemfd; i++)
 		close_fd(&p->memfd[i]);
 	close_fd(&p->errpipe[1]);
+	close_fd(&p->statpipe[1]);
 }
 
 static void
@@ -86,6 +88,8 @@ prep_release(struct exec_prep *p)
 {
 	close_child_fds(p);
 	close_fd(&p->errpipe[0]);
+	close_fd(&p->statpipe[0]);
+	close_fd(&p->selfpidfd);
 	wipe_env(p);
 	free(p->path);
 	free(p->sh_argv);
@@ -400,11 +404,14 @@ prep_command(struct exec_prep *p, const struct exec_spec *spec,
 	p->argv = (char **)spec->argv;
 	p->cwd = spec->cwd;
 	p->parent = getpid();
-	/* 0-2, the memfds at 3.., the error pipe right after them. */
+	/*
+	 * 0-2, the memfds at 3.., the error pipe right after them, and the
+	 * reaper's status pipe after that.
+	 */
 	for (i = 0; i < spec->nvars; i++)
 		if (spec->vars[i].kind == EXEC_VAR_FILE)
 			p->base++;
-	p->base++;
+	p->base += 2;
 	p->maxfd = 65536;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur < (rlim_t)INT_MAX)
@@ -433,7 +440,7 @@ prep_command(struct exec_prep *p, const struct exec_spec *spec,
 	return 0;
 }
 
-static void __attribute__((noreturn))
+void
 child_fail(const struct exec_prep *p, int stage, int e)
 {
 	struct child_report r = { stage, e };
@@ -447,12 +454,12 @@ child_fail(const struct exec_prep *p, int stage, int e)
 }
 
 /*
- * The child, between fork and exec: async-signal-safe system calls only.
- * Every source descriptor is >= p->base, above every target, so the dup2
- * calls cannot clobber each other and each clears close-on-exec.
+ * Async-signal-safe system calls only from here to the exec.  Every source
+ * descriptor is >= p->base, above every target, so the dup2 calls cannot
+ * clobber each other and each clears close-on-exec.
  */
-static void __attribute__((noreturn))
-child_main(const struct exec_prep *p)
+void
+child_fds(struct exec_prep *p, int keep)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -468,10 +475,6 @@ child_main(const struct exec_prep *p)
 	/* The report pipe first, so every later failure can be told. */
 	if (dup3(p->errpipe[1], 3 + (int)p->nmemfd, O_CLOEXEC) < 0)
 		_exit(EXEC_STATUS_FAIL);
-	if (setsid() < 0)
-		child_fail(p, STAGE_SETUP, errno);
-	if (p->pty && ioctl(p->child_fd[1], TIOCSCTTY, 0) != 0)
-		child_fail(p, STAGE_SETUP, errno);
 	for (i = 0; i < 3; i++)
 		if (dup2(p->child_fd[i], i) < 0)
 			child_fail(p, STAGE_SETUP, errno);
@@ -479,11 +482,26 @@ child_main(const struct exec_prep *p)
 		if (dup2(p->memfd[i], 3 + i) < 0)
 			child_fail(p, STAGE_SETUP, errno);
 	first = 3 + (unsigned)p->nmemfd + 1;
+	if (keep >= 0) {
+		/* Every source has been copied: nothing needed is clobbered. */
+		if (keep != (int)first && dup3(keep, (int)first, O_CLOEXEC) < 0)
+			child_fail(p, STAGE_SETUP, errno);
+		first++;
+	}
 	if (close_range(first, ~0U, 0) != 0) {
 		for (i = (int)first; i < (int)p->maxfd; i++)
 			(void)close(i);
 	}
-	/* If we die, the child dies too (it holds the values). */
+}
+
+void
+child_exec(const struct exec_prep *p)
+{
+	if (setsid() < 0)
+		child_fail(p, STAGE_SETUP, errno);
+	if (p->pty && ioctl(1, TIOCSCTTY, 0) != 0)
+		child_fail(p, STAGE_SETUP, errno);
+	/* If our parent dies, we die too (we hold the values). */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
 		child_fail(p, STAGE_SETUP, errno);
 	if (getppid() != p->parent)
@@ -507,17 +525,33 @@ prep_spawn(struct exec_prep *p, struct exec_result *res, pid_t *pidp,
 	int ws;
 
 	*pidp = 0;
-	pid = fork();
+	res->isolation = EXEC_ISOLATION_PIDNS;
+	pid = -1;
+	if (iso_prepare(p) == 0)
+		pid = iso_clone(p);
+	else
+		errno = ENOSYS;
+	if (pid < 0) {
+		/* No namespaces here: the command is our child. */
+		res->isolation = EXEC_ISOLATION_SUBREAPER;
+		res->ns_errno = errno;
+		p->ns = 0;
+		pid = fork();
+		if (pid == 0) {
+			child_fds(p, -1);
+			child_exec(p);
+		}
+	}
 	if (pid < 0) {
 		wipe_env(p);
+		res->isolation = EXEC_ISOLATION_NONE;
 		return al_err_set(err, AL_ESYS, "cannot start '%s': fork: %s",
 		    p->argv[0], strerror(errno));
 	}
-	if (pid == 0)
-		child_main(p);
 	/* The child has its own copy; ours goes now. */
 	wipe_env(p);
 	close_child_fds(p);
+	close_fd(&p->selfpidfd);
 	while (got < sizeof(r)) {
 		n = read(p->errpipe[0], (char *)&r + got, sizeof(r) - got);
 		if (n < 0 && errno == EINTR)
@@ -530,6 +564,13 @@ prep_spawn(struct exec_prep *p, struct exec_result *res, pid_t *pidp,
 	if (got == 0) {
 		*pidp = pid;
 		res->pid = pid;
+		if (p->ns) {
+			/* Ours is the reaper; the command is its child. */
+			pid_t cmd = iso_find_command(pid);
+
+			if (cmd > 0)
+				res->pid = cmd;
+		}
 		return 0;
 	}
 	/* The child failed before exec and exits at once: reap it. */

@@ -1,9 +1,11 @@
 /*
- * The processes of a task.  The caller is a child subreaper while the task
- * runs, so every process the command starts stays in the caller's process
- * tree: an orphan (a daemon that double-forked and called setsid included)
- * is re-parented to the caller, not to init.  The tree is read from
- * /proc/PID/task/TID/children.
+ * The processes of a task.  With a PID namespace, the caller's child is the
+ * namespace's reaper, and every process of the task is below it.  Without,
+ * the caller is a child subreaper while the task runs, so every process the
+ * command starts stays in the caller's process tree: an orphan (a daemon
+ * that double-forked and called setsid included) is re-parented to the
+ * caller, not to init.  The tree is read from /proc/PID/task/TID/children
+ * (of the caller's /proc, which shows the namespace's processes too).
  *
  * Signals go through pidfds, and only to a process whose parent is still
  * the caller or another process of the task, so a pid reused between the
@@ -155,6 +157,7 @@ task_init(struct exec_task *t, struct al_err *err)
 	int rc;
 
 	memset(t, 0, sizeof(*t));
+	t->statfd = -1;
 	t->self = getpid();
 	if ((rc = read_children(0, &pv)) != 0) {
 		free(pv.v);
@@ -172,6 +175,33 @@ task_release(struct exec_task *t)
 	free(t->pre);
 	t->pre = NULL;
 	t->npre = 0;
+	if (t->statfd >= 0)
+		(void)close(t->statfd);
+	t->statfd = -1;
+}
+
+void
+task_child_done(struct exec_task *t, int ws)
+{
+	ssize_t n;
+	int st;
+
+	t->child_reaped = 1;
+	t->child_wstatus = ws;
+	if (t->statfd < 0)
+		return;
+	/*
+	 * The reaper wrote the command's status before exiting; a reaper
+	 * killed before that (timeout, SIGKILL) wrote nothing, and its own
+	 * status stands.
+	 */
+	do
+		n = read(t->statfd, &st, sizeof(st));
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(st))
+		t->child_wstatus = st;
+	(void)close(t->statfd);
+	t->statfd = -1;
 }
 
 void
@@ -195,10 +225,8 @@ task_reap(struct exec_task *t)
 		do
 			r = waitpid(pv.v[i], &ws, WNOHANG);
 		while (r < 0 && errno == EINTR);
-		if (r == pv.v[i] && r == t->child) {
-			t->child_reaped = 1;
-			t->child_wstatus = ws;
-		}
+		if (r == pv.v[i] && r == t->child)
+			task_child_done(t, ws);
 	}
 	free(pv.v);
 }
