@@ -171,6 +171,8 @@ struct exec_hooks {
 };
 
 #define EXEC_PTY	0x1	/* give the child a pseudo-terminal */
+/* No namespaces: the subreaper fallback, as where they are unavailable. */
+#define EXEC_NO_NAMESPACE 0x2
 
 struct exec_spec {
 	char *const		*argv;	/* argv[0]: a path, or looked up in PATH */
@@ -179,7 +181,7 @@ struct exec_spec {
 	const struct exec_var	*vars;
 	size_t			 nvars;
 	const char		*cwd;	/* NULL: the caller's */
-	int			 flags;	/* EXEC_PTY */
+	int			 flags;	/* EXEC_PTY, EXEC_NO_NAMESPACE */
 	int64_t			 timeout_ms;	/* 0: none */
 	int64_t			 grace_ms;	/* TERM to KILL; 0: default */
 	/*

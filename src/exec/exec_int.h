@@ -49,6 +49,7 @@ struct exec_prep {
 	char		 uid_map[32];	/* "UID UID 1\n" */
 	char		 gid_map[32];
 	int		 ns;		/* forked into namespaces */
+	int		 no_ns;		/* EXEC_NO_NAMESPACE */
 };
 
 void	prep_init(struct exec_prep *p);

@@ -492,6 +492,7 @@ exec_run(const struct exec_spec *spec, struct exec_result *res,
 	r.spec = spec;
 	r.res = res;
 	r.sigfd = r.pidfd = r.master = r.raw_fd = -1;
+	r.task.statfd = -1;
 	r.pump[0].src = r.pump[1].src = r.pump[0].dst = r.pump[1].dst = -1;
 	relay_init(&r.in, -1, -1, 0);
 	prep_init(&r.prep);

@@ -403,6 +403,7 @@ prep_command(struct exec_prep *p, const struct exec_spec *spec,
 		return rc;
 	p->argv = (char **)spec->argv;
 	p->cwd = spec->cwd;
+	p->no_ns = (spec->flags & EXEC_NO_NAMESPACE) != 0;
 	p->parent = getpid();
 	/*
 	 * 0-2, the memfds at 3.., the error pipe right after them, and the
@@ -527,7 +528,9 @@ prep_spawn(struct exec_prep *p, struct exec_result *res, pid_t *pidp,
 	*pidp = 0;
 	res->isolation = EXEC_ISOLATION_PIDNS;
 	pid = -1;
-	if (iso_prepare(p) == 0)
+	if (p->no_ns)
+		errno = 0;
+	else if (iso_prepare(p) == 0)
 		pid = iso_clone(p);
 	else
 		errno = ENOSYS;

@@ -6,7 +6,7 @@ void	test_exec_child_has_no_controlling_tty(void **state);
 void	test_exec_pty_tty_output_is_filtered(void **state);
 void	test_exec_pty_relays_window_size(void **state);
 void	test_exec_daemonized_grandchild_is_ended(void **state);
-void	test_exec_stubborn_daemon_gets_sigkill(void **state);
+void	test_exec_stubborn_daemon_gets_no_grace(void **state);
 void	test_exec_timeout_ends_whole_task(void **state);
 void	test_exec_cancel_fd_ends_whole_task(void **state);
 void	test_exec_forwards_int_term_hup(void **state);
@@ -15,5 +15,6 @@ void	test_exec_hooks_report_start_and_exit(void **state);
 void	test_exec_closed_reader_gives_child_sigpipe(void **state);
 void	test_exec_stalled_reader_does_not_stall_timeout(void **state);
 void	test_exec_pty_prompt_answered_quickly(void **state);
+void	test_exec_pid_namespace_isolates_task(void **state);
 
 #endif

@@ -91,37 +91,50 @@ test_exec_pty_tty_output_is_filtered(void **state)
 	t_free(&t);
 }
 
-struct winsz {
-	int	fd;
-	int	rows, cols;
-};
-
-static void
-resize_outer(void *arg, pid_t pid)
+/*
+ * A process outside the task, as a window manager: once the child has
+ * printed its first size on the outer terminal, resize the outer terminal
+ * and send SIGWINCH to the caller (the task, in a PID namespace of its own,
+ * cannot name the caller).
+ */
+static pid_t
+resizer(int master, int rows, int cols, pid_t caller)
 {
-	struct winsz *w = arg;
-	struct winsize ws = { .ws_row = (unsigned short)w->rows,
-	    .ws_col = (unsigned short)w->cols };
+	struct winsize ws = { .ws_row = (unsigned short)rows,
+	    .ws_col = (unsigned short)cols };
+	pid_t pid;
+	int n = 0, k;
 
-	(void)pid;
-	(void)ioctl(w->fd, TIOCSWINSZ, &ws);
+	if ((pid = fork()) != 0)
+		return pid;
+	for (k = 0; k < 1000 && n == 0; k++) {
+		if (ioctl(master, FIONREAD, &n) != 0)
+			_exit(2);
+		if (n == 0)
+			(void)poll(NULL, 0, 5);
+	}
+	if (n == 0 || ioctl(master, TIOCSWINSZ, &ws) != 0 ||
+	    kill(caller, SIGWINCH) != 0)
+		_exit(1);
+	_exit(0);
 }
 
 /*
  * The pty starts with the caller's terminal size and follows it on
- * SIGWINCH: the outer terminal is resized once the child runs, then the
- * child sends SIGWINCH to its parent as a window manager would.
+ * SIGWINCH: the child prints its size, the outer terminal is resized and
+ * the caller gets SIGWINCH; the kernel tells the child (SIGWINCH) once the
+ * pty has the new size, and it prints it.
  */
 void
 test_exec_pty_relays_window_size(void **state)
 {
 	struct winsize ws = { .ws_row = 33, .ws_col = 99 };
-	struct winsz w;
 	struct termios tio;
 	char buf[512];
 	struct t t;
 	ssize_t n;
-	int m, s;
+	pid_t helper;
+	int m, s, hs;
 
 	(void)state;
 	assert_true((m = posix_openpt(O_RDWR | O_NOCTTY)) >= 0);
@@ -132,16 +145,18 @@ test_exec_pty_relays_window_size(void **state)
 	assert_int_equal(tcgetattr(s, &tio), 0);
 	cfmakeraw(&tio);
 	assert_int_equal(tcsetattr(s, TCSANOW, &tio), 0);
-	w.fd = m;
-	w.rows = 40;
-	w.cols = 120;
+	helper = resizer(m, 40, 120, getpid());
+	assert_true(helper > 0);
 	t_init(&t);
 	t.spec.flags = EXEC_PTY;
 	t.spec.out_fd = s;
-	t.spec.hooks.started = resize_outer;
-	t.spec.hooks.arg = &w;
-	t_run(&t, SH("stty size </dev/tty; kill -WINCH $PPID; sleep 0.1; "
-	    "stty size </dev/tty"));
+	t.spec.timeout_ms = 10000;
+	t_run(&t, SH("trap 'stty size </dev/tty; exit 0' WINCH; "
+	    "stty size </dev/tty; while :; do sleep 0.05; done"));
+	assert_int_equal(waitpid(helper, &hs, 0), helper);
+	assert_true(WIFEXITED(hs));
+	assert_int_equal(WEXITSTATUS(hs), 0);
+	assert_false(t.res.timed_out);
 	assert_int_equal(t.res.status, 0);
 	(void)fcntl(m, F_SETFL, O_NONBLOCK);
 	n = read(m, buf, sizeof(buf) - 1);
@@ -162,8 +177,15 @@ proc_alive(pid_t pid)
 	return access(path, F_OK) == 0;
 }
 
+/*
+ * A daemon (double fork, setsid) that prints the value every 2 ms: when the
+ * command exits, it is ended at once, whether it ignores SIGTERM or not (no
+ * grace period: the grace is the command's, on a timeout).  With a PID
+ * namespace the kernel ends it with the reaper; without (no_ns), exec_run
+ * stops and kills it.
+ */
 static void
-daemon_case(int stubborn)
+daemon_case(int stubborn, int no_ns)
 {
 	struct t t;
 	int daemon_pid = 0;
@@ -171,6 +193,9 @@ daemon_case(int stubborn)
 	char *again;
 
 	t_init(&t);
+	t.spec.grace_ms = 1500;
+	if (no_ns)
+		t.spec.flags |= EXEC_NO_NAMESPACE;
 	t_var(&t, "TOKEN", 0, EXEC_VAR_ENV);
 	t_run(&t, stubborn ? PROBE("daemon", "TOKEN", "stubborn") :
 	    PROBE("daemon", "TOKEN"));
@@ -179,12 +204,19 @@ daemon_case(int stubborn)
 	assert_int_equal(sscanf(t.out, "daemon pid=%d\n", &daemon_pid), 1);
 	assert_true(daemon_pid > 0);
 	assert_non_null(strstr(t.out, "\ntick " MASK "\n"));
-	assert_false(proc_alive(daemon_pid));
-	assert_int_equal(t.res.ended, 1);
-	assert_int_equal(t.res.killed, stubborn ? 1 : 0);
-	if (stubborn)
-		assert_true(t.res.elapsed_ms >= 100);
-	assert_true(t.res.elapsed_ms < 2000);
+	if (t.res.isolation == EXEC_ISOLATION_SUBREAPER) {
+		/* Its pid is ours to check only without a namespace. */
+		assert_false(proc_alive(daemon_pid));
+		assert_int_equal(t.res.ended, 1);
+		assert_int_equal(t.res.killed, 1);
+	} else {
+		assert_int_equal(t.res.isolation, EXEC_ISOLATION_PIDNS);
+		assert_int_equal(t.res.ended, 0);
+	}
+	if (no_ns)
+		assert_int_equal(t.res.isolation, EXEC_ISOLATION_SUBREAPER);
+	/* No grace for leftovers. */
+	assert_true(t.res.elapsed_ms < 1000);
 	/* Nothing more arrives after exec_run returned. */
 	n1 = t.outn;
 	(void)poll(NULL, 0, 30);
@@ -199,14 +231,16 @@ void
 test_exec_daemonized_grandchild_is_ended(void **state)
 {
 	(void)state;
-	daemon_case(0);
+	daemon_case(0, 0);
+	daemon_case(0, 1);
 }
 
 void
-test_exec_stubborn_daemon_gets_sigkill(void **state)
+test_exec_stubborn_daemon_gets_no_grace(void **state)
 {
 	(void)state;
-	daemon_case(1);
+	daemon_case(1, 0);
+	daemon_case(1, 1);
 }
 
 void
@@ -221,7 +255,9 @@ test_exec_timeout_ends_whole_task(void **state)
 	assert_int_equal(t.rc, 0);
 	assert_true(t.res.timed_out);
 	assert_int_equal(t.res.status, 128 + SIGTERM);
-	assert_int_equal(t.res.ended, 3);
+	/* sh, both sleeps, and the namespace's reaper if there is one. */
+	assert_int_equal(t.res.ended,
+	    3 + (t.res.isolation == EXEC_ISOLATION_PIDNS));
 	assert_true(t.res.elapsed_ms >= 200 && t.res.elapsed_ms < 2000);
 	assert_string_equal(t.out, "");
 	t_free(&t);
@@ -285,23 +321,53 @@ test_exec_cancel_fd_ends_whole_task(void **state)
 	t_free(&t);
 }
 
+/*
+ * A process outside the task signals the caller once the child is ready
+ * (it printed its first line): exec_run must pass the signal down.
+ */
+static pid_t
+signaller(int outfd, int sig, pid_t caller)
+{
+	struct stat st;
+	pid_t pid;
+	int k;
+
+	if ((pid = fork()) != 0)
+		return pid;
+	for (k = 0; k < 2000; k++) {
+		if (fstat(outfd, &st) != 0)
+			_exit(2);
+		if (st.st_size > 0)
+			_exit(kill(caller, sig) == 0 ? 0 : 1);
+		(void)poll(NULL, 0, 5);
+	}
+	_exit(3);
+}
+
 void
 test_exec_forwards_int_term_hup(void **state)
 {
 	static const char *sigs[] = { "INT", "TERM", "HUP" };
+	static const int signo[] = { SIGINT, SIGTERM, SIGHUP };
 	char script[256], want[32];
 	struct t t;
+	pid_t helper;
 	size_t i;
+	int hs;
 
 	(void)state;
 	for (i = 0; i < 3; i++) {
-		/* The child signals us; exec_run must pass it back down. */
 		(void)snprintf(script, sizeof(script), "trap 'echo got-%s; "
-		    "exit 7' %s; kill -%s $PPID; sleep 3 & wait", sigs[i],
-		    sigs[i], sigs[i]);
-		(void)snprintf(want, sizeof(want), "got-%s\n", sigs[i]);
+		    "exit 7' %s; echo ready; sleep 3 & wait", sigs[i],
+		    sigs[i]);
+		(void)snprintf(want, sizeof(want), "ready\ngot-%s\n", sigs[i]);
 		t_init(&t);
+		helper = signaller(t.outfd, signo[i], getpid());
+		assert_true(helper > 0);
 		t_run(&t, SH(script));
+		assert_int_equal(waitpid(helper, &hs, 0), helper);
+		assert_true(WIFEXITED(hs));
+		assert_int_equal(WEXITSTATUS(hs), 0);
 		assert_int_equal(t.rc, 0);
 		assert_int_equal(t.res.status, 7);
 		assert_string_equal(t.out, want);
@@ -327,7 +393,9 @@ test_exec_preexisting_child_left_alone(void **state)
 	assert_true(other > 0);
 	t_init(&t);
 	t_run(&t, SH("sleep 0.3 &"));
-	assert_int_equal(t.res.ended, 1);
+	/* The kernel ends the sleep with the namespace; or we do. */
+	assert_int_equal(t.res.ended,
+	    t.res.isolation == EXEC_ISOLATION_SUBREAPER ? 1 : 0);
 	t_free(&t);
 	assert_int_equal(waitpid(other, &ws, 0), other);
 	assert_true(WIFEXITED(ws));
@@ -481,3 +549,39 @@ test_exec_pty_prompt_answered_quickly(void **state)
 	t_free(&t);
 }
 
+
+/*
+ * Where the system has namespaces, the task sees itself in its own: the
+ * command is pid 2 (the reaper is 1) and, with its own /proc, only the
+ * task's processes are listed; exec_isolation_probe says the same as the
+ * run.  The caller sees the command under its pid in the caller's namespace.
+ */
+void
+test_exec_pid_namespace_isolates_task(void **state)
+{
+	struct exec_isolation_info info;
+	struct t t;
+	int self = -1, nproc = -1;
+
+	(void)state;
+	exec_isolation_probe(&info);
+	t_init(&t);
+	t_run(&t, SH("echo $$; ls /proc | grep -c '^[0-9][0-9]*$'"));
+	assert_int_equal(t.rc, 0);
+	assert_int_equal(t.res.status, 0);
+	assert_int_equal(t.res.isolation, info.isolation);
+	assert_int_equal(sscanf(t.out, "%d\n%d", &self, &nproc), 2);
+	assert_true(t.res.pid > 0);
+	if (info.isolation != EXEC_ISOLATION_PIDNS) {
+		print_message("no PID namespace here (%s)\n",
+		    strerror(info.ns_errno));
+		assert_int_equal(self, t.res.pid);
+		t_free(&t);
+		return;
+	}
+	assert_int_equal(self, 2);
+	assert_int_not_equal(t.res.pid, 2);
+	if (info.own_proc)	/* reaper, sh, ls, grep */
+		assert_true(nproc >= 3 && nproc <= 4);
+	t_free(&t);
+}

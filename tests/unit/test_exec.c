@@ -623,7 +623,7 @@ main(void)
 		cmocka_unit_test(test_exec_pty_tty_output_is_filtered),
 		cmocka_unit_test(test_exec_pty_relays_window_size),
 		cmocka_unit_test(test_exec_daemonized_grandchild_is_ended),
-		cmocka_unit_test(test_exec_stubborn_daemon_gets_sigkill),
+		cmocka_unit_test(test_exec_stubborn_daemon_gets_no_grace),
 		cmocka_unit_test(test_exec_timeout_ends_whole_task),
 		cmocka_unit_test(test_exec_cancel_fd_ends_whole_task),
 		cmocka_unit_test(test_exec_forwards_int_term_hup),
@@ -632,6 +632,7 @@ main(void)
 		cmocka_unit_test(test_exec_closed_reader_gives_child_sigpipe),
 		cmocka_unit_test(test_exec_stalled_reader_does_not_stall_timeout),
 		cmocka_unit_test(test_exec_pty_prompt_answered_quickly),
+		cmocka_unit_test(test_exec_pid_namespace_isolates_task),
 	};
 	char *slash;
 	ssize_t n;
