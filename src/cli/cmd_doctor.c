@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "airlock/exec.h"
 #include "airlock/vault.h"
 #include "cli.h"
 #include "vaultcli.h"
@@ -30,6 +31,9 @@ const char cmd_doctor_help[] =
 "  mlock     secret memory can be locked out of swap\n"
 "  deploy    same-user (the agent's user can read the vault key) or a\n"
 "            separate broker user (see docs/deploy.md)\n"
+"  isolate   how `airlock run` keeps a command's processes from outliving\n"
+"            it: a PID namespace the kernel ends even if airlock is killed,\n"
+"            or only airlock's own cleanup (which `kill -9` skips)\n"
 "\n"
 "Options:\n"
 "  --json             one JSON object: {\"ok\": bool, \"checks\": [...]}\n"
@@ -179,6 +183,31 @@ check_deploy(struct report *r, const char *home)
 		    (unsigned)st.st_uid, (unsigned)geteuid());
 }
 
+static void
+check_isolation(struct report *r)
+{
+	struct exec_isolation_info info;
+
+	exec_isolation_probe(&info);
+	if (info.isolation == EXEC_ISOLATION_PIDNS)
+		add(r, "isolate", LV_OK, "commands run in a PID namespace of "
+		    "their own%s%s: the kernel ends every process of a task "
+		    "when the command exits or airlock dies, even by SIGKILL",
+		    info.userns ? " (in a user namespace: files of other "
+		    "users show as nobody)" : "", info.own_proc ? "" :
+		    "; it could not mount its own /proc, so /proc there lists "
+		    "processes by their pids outside");
+	else
+		add(r, "isolate", LV_WARN, "no PID namespace for commands "
+		    "(%s): airlock ends what a command leaves behind itself, "
+		    "which a `kill -9` of airlock skips, leaving those "
+		    "processes with the values; allow unprivileged user "
+		    "namespaces (sysctl user.max_user_namespaces, "
+		    "kernel.unprivileged_userns_clone, or AppArmor's "
+		    "kernel.apparmor_restrict_unprivileged_userns)",
+		    strerror(info.ns_errno));
+}
+
 int
 cmd_doctor(struct cli *cli, int argc, char **argv)
 {
@@ -236,6 +265,7 @@ cmd_doctor(struct cli *cli, int argc, char **argv)
 	}
 	check_hardening(&r);
 	check_deploy(&r, cli->home);
+	check_isolation(&r);
 
 	if (json) {
 		json_t *top = json_pack("{s:b, s:O}", "ok", !r.failed, "checks",

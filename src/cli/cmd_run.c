@@ -179,6 +179,23 @@ load_rules(void *arg, struct scan_engine **out, struct al_err *err)
 	return cli_redact_rules(out, err);
 }
 
+/*
+ * Once the command runs: without a PID namespace (see `airlock doctor`),
+ * say that a SIGKILL of airlock would leave the command's children behind.
+ */
+static void
+note_isolation(void *arg, pid_t pid)
+{
+	const struct exec_result *res = arg;
+
+	(void)pid;
+	if (res->isolation == EXEC_ISOLATION_SUBREAPER)
+		al_msg(stderr, "run", "note: no PID namespace for the command "
+		    "(%s), so if airlock is killed, processes it started may "
+		    "outlive it; see `airlock doctor`",
+		    strerror(res->ns_errno));
+}
+
 int
 cmd_run(struct cli *cli, int argc, char **argv)
 {
@@ -213,6 +230,8 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	spec.flags = a.pty ? EXEC_PTY : 0;
 	spec.timeout_ms = a.timeout;
 	spec.grace_ms = a.grace;
+	spec.hooks.started = note_isolation;
+	spec.hooks.arg = &res;
 	rc = exec_boundary_run(&b, &spec, &res, &err);
 	client_close(cl);
 	if (rc != 0 && res.pid == 0) {

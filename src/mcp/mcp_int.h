@@ -88,6 +88,8 @@ struct mcp_server {
 	 * of this process (see exec.h), so two would take each other's.
 	 */
 	pthread_mutex_t		 run_lock;
+	/* The lack of a PID namespace was logged once (run_lock). */
+	int			 isolation_noted;
 	/* The scanner's compiled rules, built on first use (scan_lock). */
 	pthread_mutex_t		 scan_lock;
 	struct scan_engine	*scan;

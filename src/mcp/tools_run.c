@@ -8,7 +8,8 @@
  *
  * Cancellation: the call's eventfd is exec's cancel_fd, so a
  * notifications/cancelled ends the whole task (TERM, grace, KILL) and the
- * leases are revoked on the way out.  Runs are serialized (see run_lock).
+ * leases are revoked on the way out.  If the server itself is killed, the
+ * kernel ends the task with its PID namespace (see exec.h).  Runs are serialized (see run_lock).
  */
 #include <errno.h>
 #include <poll.h>
@@ -314,6 +315,14 @@ run_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 	}
 	if (rc != 0)
 		mcp_log(c->srv, "run: %s", e2.msg);
+	if (res.isolation == EXEC_ISOLATION_SUBREAPER &&
+	    !c->srv->isolation_noted) {
+		c->srv->isolation_noted = 1;
+		mcp_log(c->srv, "note: commands run without a PID namespace of "
+		    "their own (%s), so if this server is killed, processes "
+		    "they started may outlive it; see `airlock doctor`",
+		    strerror(res.ns_errno));
+	}
 	jo = read_output(fo, &trunc);
 	je = read_output(fe, &trunc);
 	r->structured = json_pack("{s:i, s:i, s:i, s:b, s:o?, s:o?, s:b, "
