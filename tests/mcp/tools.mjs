@@ -6,7 +6,7 @@
 // without cases here fails the suite.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -191,11 +191,21 @@ export const toolCases = {
 		const ctask = 'cancel-' + randomBytes(4).toString('hex');
 		const pidfile = join(HOME, `${ctask}.pid`);
 		const ac = new AbortController();
+		// The command's pid outside its PID namespace: found by its argv.
+		const sleepArg = `30.${randomBytes(3).readUIntBE(0, 3) + 1}`;
+		const findPid = () => {
+			for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+				try {
+					if (readFileSync(`/proc/${p}/cmdline`, 'utf8') === `sleep\0${sleepArg}\0`) return Number(p);
+				} catch { /* gone */ }
+			}
+			return 0;
+		};
 		const pending = callWith(ctx, client, { name: 'run', arguments: {
-			command: `echo $$ > ${pidfile}; exec sleep 30`, env: { T: 'mcp-token' }, task: ctask } },
+			command: `echo started > ${pidfile}; exec sleep ${sleepArg}`, env: { T: 'mcp-token' }, task: ctask } },
 			{ signal: ac.signal, timeout: 60000 });
-		await until('the run to start', () => existsSync(pidfile) && readFileSync(pidfile, 'utf8').trim());
-		const pid = Number(readFileSync(pidfile, 'utf8'));
+		await until('the run to start', () => existsSync(pidfile) && findPid());
+		const pid = findPid();
 		assert.equal(liveLeases((l) => l.task === ctask).length, 1, 'a live lease while it runs');
 		const t0 = Date.now();
 		ac.abort('the user changed their mind');
