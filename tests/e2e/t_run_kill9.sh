@@ -96,6 +96,17 @@ wait_file() {
 
 CMD='echo started; sleep 30 & setsid sh -c "sleep 30" & sleep 30'
 
+# Only the kernel can end the task when airlock is killed: where this system
+# gives no PID namespace (doctor says so), the kill -9 cases cannot hold.
+run "$AL" doctor
+if grep -q "isolate   no PID namespace" "$OUT"; then
+	echo "$T_NAME: no PID namespace here; the kill -9 cases are skipped: $(grep isolate "$OUT")"
+	KILL9=0
+else
+	KILL9=1
+fi
+
+if [ "$KILL9" = 1 ]; then
 # --- kill -9 of airlock run right after it starts (before, during and after
 # the lease), with an environment variable and a --file memfd.
 for d in 0 0.01 0.03 0.1; do
@@ -148,6 +159,7 @@ mcp_kill9 '{"command":"echo started; sleep 30 & setsid sh -c \"sleep 30\" & slee
 expect_no_holders "kill -9 of mcp while the task runs"
 mcp_kill9 '{"command":"trap \"\" TERM; sleep 30 & sleep 30 & wait","env":{"T":"tok"},"timeout_seconds":1}' 1.5
 expect_no_holders "kill -9 of mcp during the grace period"
+fi
 
 # --- no grace for leftovers: the command exits, a background child that
 # ignores SIGTERM tries to write the value to a file afterwards.
