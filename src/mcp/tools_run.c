@@ -9,7 +9,8 @@
  * Cancellation: the call's eventfd is exec's cancel_fd, so a
  * notifications/cancelled ends the whole task (TERM, grace, KILL) and the
  * leases are revoked on the way out.  If the server itself is killed, the
- * kernel ends the task with its PID namespace (see exec.h).  Runs are serialized (see run_lock).
+ * kernel ends the task with its PID namespace (see exec.h).  Runs are
+ * serialized (see run_lock).
  */
 #include <errno.h>
 #include <poll.h>
