@@ -99,6 +99,13 @@ int	iso_prepare(struct exec_prep *p);
  */
 pid_t	iso_clone(struct exec_prep *p);
 /*
+ * Wait for the reaper to say whether its namespaces are usable (its user
+ * namespace maps written).  0: go on; otherwise the reaper was reaped, and
+ * the errno to report is returned (the command must be started without
+ * namespaces; its descriptors are still all there).
+ */
+int	iso_verdict(struct exec_prep *p, pid_t reaper);
+/*
  * The command's pid in our namespace: the child of reaper whose pid in its
  * own namespace is 2.  0 when it is gone.
  */

@@ -131,8 +131,15 @@ reaper_main(struct exec_prep *p, int userns)
 	if (poll(&pf, 1, 0) != 0)
 		_exit(EXEC_STATUS_FAIL);
 	child_fds(p, p->statpipe[1]);
-	if ((rc = ns_setup(p, userns, &own_proc)) != 0)
-		child_fail(p, STAGE_SETUP, -rc);
+	/*
+	 * Tell the caller first whether the namespaces are usable (0, or
+	 * the errno of a map that could not be written, as where a security
+	 * module strips a new user namespace of its capabilities): it then
+	 * starts the command without them.
+	 */
+	rc = -ns_setup(p, userns, &own_proc);
+	if (write(statfd, &rc, sizeof(rc)) != (ssize_t)sizeof(rc) || rc != 0)
+		_exit(EXEC_STATUS_FAIL);
 	/* Out of the caller's session: its terminal's signals are not ours. */
 	(void)setsid();
 	p->parent = getpid();
@@ -232,6 +239,29 @@ nspid_inner(pid_t pid)
 	if ((l = strrchr(l, '\t')) == NULL)
 		return -1;
 	return strtol(l + 1, NULL, 10);
+}
+
+int
+iso_verdict(struct exec_prep *p, pid_t reaper)
+{
+	ssize_t n;
+	int v = 0, ws;
+
+	/* Only the reaper may hold the write end, or EOF would never come. */
+	if (p->statpipe[1] >= 0)
+		(void)close(p->statpipe[1]);
+	p->statpipe[1] = -1;
+	do
+		n = read(p->statpipe[0], &v, sizeof(v));
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(v) && v == 0)
+		return 0;
+	if (n != (ssize_t)sizeof(v) || v <= 0)
+		v = EPERM;
+	while (waitpid(reaper, &ws, 0) < 0 && errno == EINTR)
+		;
+	p->ns = 0;
+	return v;
 }
 
 pid_t

@@ -530,9 +530,15 @@ prep_spawn(struct exec_prep *p, struct exec_result *res, pid_t *pidp,
 	pid = -1;
 	if (p->no_ns)
 		errno = 0;
-	else if (iso_prepare(p) == 0)
+	else if (iso_prepare(p) == 0) {
+		int v;
+
 		pid = iso_clone(p);
-	else
+		if (pid > 0 && (v = iso_verdict(p, pid)) != 0) {
+			pid = -1;
+			errno = v;
+		}
+	} else
 		errno = ENOSYS;
 	if (pid < 0) {
 		/* No namespaces here: the command is our child. */

@@ -16,5 +16,6 @@ void	test_exec_closed_reader_gives_child_sigpipe(void **state);
 void	test_exec_stalled_reader_does_not_stall_timeout(void **state);
 void	test_exec_pty_prompt_answered_quickly(void **state);
 void	test_exec_pid_namespace_isolates_task(void **state);
+void	test_exec_unusable_namespace_falls_back(void **state);
 
 #endif

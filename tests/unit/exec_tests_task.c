@@ -16,7 +16,10 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <grp.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -584,4 +587,53 @@ test_exec_pid_namespace_isolates_task(void **state)
 	if (info.own_proc)	/* reaper, sh, ls, grep */
 		assert_true(nproc >= 3 && nproc <= 4);
 	t_free(&t);
+}
+
+/*
+ * A user namespace whose maps cannot be written (as where a security module
+ * strips a new user namespace of its capabilities): the command still runs,
+ * without namespaces, and the run says why.  Made here as root: a helper
+ * with a read-only /proc in a mount namespace of its own, as another user.
+ * Exit codes of the helper tell the step.
+ */
+void
+test_exec_unusable_namespace_falls_back(void **state)
+{
+	pid_t helper;
+	int ws;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("not root: cannot make /proc read-only here\n");
+		return;
+	}
+	if ((helper = fork()) == 0) {
+		struct t t;
+		int pid = 0;
+
+		if (unshare(CLONE_NEWNS) != 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount(NULL, "/proc", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY,
+		    NULL) != 0)
+			_exit(10);
+		if (setgroups(0, NULL) != 0 || setresgid(65534, 65534,
+		    65534) != 0 || setresuid(65534, 65534, 65534) != 0)
+			_exit(11);
+		t_init(&t);
+		t_var(&t, "TOKEN", 0, EXEC_VAR_ENV);
+		t_run(&t, SH("echo $$ $TOKEN"));
+		if (t.rc != 0 || t.res.status != 0)
+			_exit(12);
+		if (t.res.isolation != EXEC_ISOLATION_SUBREAPER ||
+		    t.res.ns_errno != EROFS)
+			_exit(13);
+		if (sscanf(t.out, "%d", &pid) != 1 || pid != t.res.pid ||
+		    strstr(t.out, " " MASK "\n") == NULL)
+			_exit(14);
+		_exit(0);
+	}
+	assert_true(helper > 0);
+	assert_int_equal(waitpid(helper, &ws, 0), helper);
+	assert_true(WIFEXITED(ws));
+	assert_int_equal(WEXITSTATUS(ws), 0);
 }

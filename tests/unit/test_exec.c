@@ -633,6 +633,7 @@ main(void)
 		cmocka_unit_test(test_exec_stalled_reader_does_not_stall_timeout),
 		cmocka_unit_test(test_exec_pty_prompt_answered_quickly),
 		cmocka_unit_test(test_exec_pid_namespace_isolates_task),
+		cmocka_unit_test(test_exec_unusable_namespace_falls_back),
 	};
 	char *slash;
 	ssize_t n;
