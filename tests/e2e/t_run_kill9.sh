@@ -12,8 +12,10 @@ CAN=$(canary)
 add_secret tok "$CAN"
 "$AL" lease ls >/dev/null 2>&1	# starts the broker
 
-# holders: pids whose environment or an in-memory file (memfd) they hold
-# contains the canary, one "PID what command" a line.
+# holders: pids whose environment, or an in-memory file (memfd) or regular
+# file (under 1 MiB) open on one of their descriptors, contains the canary,
+# one "PID what command" a line.  Pipes and sockets are not read (that would
+# take their bytes or block).
 PY=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3)
 holders() {
 	CAN=$CAN "$PY" - <<'PY'
@@ -36,12 +38,19 @@ for p in os.listdir("/proc"):
         except OSError:
             fds = []
         for fd in fds:
+            path = f"/proc/{p}/fd/{fd}"
             try:
-                if not os.readlink(f"/proc/{p}/fd/{fd}").startswith("/memfd:"):
+                target = os.readlink(path)
+                if target.startswith("/memfd:"):
+                    kind = "memfd"
+                elif target.startswith("/") and os.path.isfile(path) and \
+                        os.stat(path).st_size < 1 << 20:
+                    kind = "file " + target
+                else:
                     continue
-                with open(f"/proc/{p}/fd/{fd}", "rb") as f:
+                with open(path, "rb") as f:
                     if can in f.read():
-                        what = "memfd"
+                        what = kind
                         break
             except OSError:
                 pass
