@@ -212,6 +212,18 @@ else
 	echo "$T_NAME: no user namespaces here; the fallback case is skipped"
 fi
 
+# --- inside its namespace, the command works as it did: its own pids in
+# /proc, kill of its own jobs, pipes, exit codes, 128+N, python.
+run "$AL" run -e T=tok -- sh -c 'sleep 5 & p=$!; [ -d /proc/$p ] && kill $p; wait $p; echo "job $?"; echo "$T" | tr a-z A-Z | wc -l; exit 7'
+expect_rc 7 "exit code through the namespace"
+expect_out "job 143"
+expect_out "1"
+run "$AL" run -e T=tok -- sh -c 'kill -USR1 $$'
+expect_rc 138 "128+SIGUSR1 through the namespace"
+run "$AL" run -e T=tok -- "$PY" -c 'import os; print(os.getpid() == int(open("/proc/self/stat").read().split()[0]), os.environ["T"])'
+expect_rc 0 "python"
+expect_out "True [REDACTED:tok]"
+
 # --- doctor says what is in force here.
 run "$AL" doctor
 if grep -q "isolate   commands run in a PID namespace" "$OUT" ||
