@@ -28,7 +28,12 @@ struct server {
 	uint64_t		 durable;	/* audit lines synced and leases
 						 * committed up to this seq */
 	struct ident_cache	*icache;	/* executable hashes */
+	uint64_t		 unidentified;	/* since the last log line */
+	int64_t			 unident_logged_ms;
 };
+
+/* Peers that could not be identified are logged this often at most. */
+#define UNIDENT_LOG_MS	60000
 
 /* One client connection: who is at the other end. */
 struct conn {

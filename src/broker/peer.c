@@ -181,6 +181,32 @@ peer_repo(pid_t pid, char *out, size_t outsz)
 	return rc;
 }
 
+/*
+ * A peer that could not be identified (most often a process that exited
+ * before the broker looked at it) is logged at most once a minute, with the
+ * count since the last line: a client that connects and exits in a loop
+ * must not grow airlockd.log by a line per connection.
+ */
+static void
+note_unidentified(struct server *s, uint64_t id, const char *msg)
+{
+	int64_t now = s->b->clock->now_ms(s->b->clock->arg);
+
+	s->unidentified++;
+	if (s->unident_logged_ms != 0 &&
+	    now - s->unident_logged_ms < UNIDENT_LOG_MS)
+		return;
+	if (s->unidentified > 1)
+		broker_log(s->b, "connection %llu: %s (%llu connections not "
+		    "identified in the last minute)", (unsigned long long)id,
+		    msg, (unsigned long long)s->unidentified);
+	else
+		broker_log(s->b, "connection %llu: %s",
+		    (unsigned long long)id, msg);
+	s->unident_logged_ms = now;
+	s->unidentified = 0;
+}
+
 struct conn *
 conn_new(struct server *s, int fd, uint64_t id)
 {
@@ -193,8 +219,7 @@ conn_new(struct server *s, int fd, uint64_t id)
 	if (fd < 0 || ident_from_socket(fd, s->icache, 0, &c->id,
 	    &err) != 0) {
 		if (fd >= 0)
-			broker_log(s->b, "connection %llu: %s",
-			    (unsigned long long)id, err.msg);
+			note_unidentified(s, id, err.msg);
 		c->ident_failed = 1;
 		return c;
 	}
