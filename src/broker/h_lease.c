@@ -424,6 +424,8 @@ h_lease_value(struct route_args *a)
 	a->resp->content_type = API_CT_VALUE;
 	a->resp->value = value;
 	value = NULL;
+	(void)snprintf(a->resp->value_lease, sizeof(a->resp->value_lease),
+	    "%s", l.id);
 	a->resp->need_sync = 1;
 out:
 	al_secret_free(value);

@@ -337,11 +337,15 @@ release(struct server *s, int rc)
 		    rq->need_seq <= s->durable)) {
 			if (rc != 0) {
 				/* Never release what is not on disk. */
+				if (rq->resp.value != NULL)
+					broker_withheld(s->b,
+					    rq->resp.value_lease);
 				broker_resp_release(&rq->resp);
 				broker_resp_init(&rq->resp);
 				reply_error(&rq->resp, 503, API_E_UNAVAILABLE,
 				    "the audit log could not be written; "
-				    "nothing was released");
+				    "nothing was released (the broker retries "
+				    "by itself: see /v1/health)");
 			}
 			unpark(s, rq, PH_READY);
 		} else if (rq->phase == PH_PARKED_WAIT) {
@@ -390,6 +394,15 @@ flush(struct server *s)
 		waiting = rq->phase == PH_PARKED_SYNC &&
 		    rq->need_seq > s->durable;
 	since = broker_flush(s->b);
+	if (s->b->audit_failed) {
+		/*
+		 * Nothing becomes durable until the log is back (broker_tick
+		 * retries): whoever waits for the disk is answered now.
+		 */
+		s->sync_due = 0;
+		release(s, AL_EUNAVAIL);
+		return;
+	}
 	if (s->stopping) {
 		if ((rc = broker_sync(s->b, &err)) == 0)
 			s->durable = broker_audit_seq(s->b);
