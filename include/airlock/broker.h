@@ -49,6 +49,15 @@ struct broker_caller {
 	 * by the broker through /proc/PID/cwd; NULL when unknown.
 	 */
 	const char		*repo;
+	/*
+	 * When repo is NULL and find_repo is set, the repository is looked
+	 * up on demand: only when the policy has a rule that names
+	 * repositories (the lookup reads files on the caller's behalf).
+	 * find_repo returns the normalized remote, or NULL when unknown, and
+	 * may set repo for later use.
+	 */
+	const char		*(*find_repo)(void *arg);
+	void			*find_repo_arg;
 	/* Opaque lease holder: "uid=U,pid=P,start=T"; see broker_caller_holder. */
 	char			 holder[BROKER_HOLDER_MAX];
 };

@@ -248,6 +248,10 @@ h_lease_create(struct route_args *a)
 		    "failed");
 		goto out;
 	}
+	/* Looked up by decide when the policy needs it: record it too. */
+	if (c->repo != NULL && who != NULL &&
+	    json_object_get(who, "repo") == NULL)
+		json_object_set_new(who, "repo", json_string(c->repo));
 	if (d.effect == POLICY_DENY) {
 		deny(a, who, &q, d.reason, d.rule, d.line);
 		goto out;

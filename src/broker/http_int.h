@@ -10,6 +10,7 @@
 
 struct ident;
 struct ident_cache;
+struct repo_cache;
 struct request;
 struct syncer;
 
@@ -28,6 +29,7 @@ struct server {
 	uint64_t		 durable;	/* audit lines synced and leases
 						 * committed up to this seq */
 	struct ident_cache	*icache;	/* executable hashes */
+	struct repo_cache	*repos;		/* repositories by cwd */
 	uint64_t		 unidentified;	/* since the last log line */
 	int64_t			 unident_logged_ms;
 };
@@ -40,6 +42,8 @@ struct conn {
 	struct broker_caller	 caller;
 	struct ident		*id;		/* owns the selectors */
 	char			 repo[512];	/* normalized git remote */
+	int			 repo_done;	/* looked up (repo.c) */
+	struct server		*srv;
 	int			 ident_failed;
 };
 
@@ -50,6 +54,14 @@ struct conn {
  */
 struct conn *conn_new(struct server *s, int fd, uint64_t id);
 void	conn_free(struct conn *c);
+
+/*
+ * The repository of a connection's peer (repo.c), for broker_caller's
+ * find_repo: looked up once, bounded, cached by working directory.
+ */
+int	repo_cache_new(struct repo_cache **out) AL_WUR;
+void	repo_cache_free(struct repo_cache *rc);
+const char *conn_find_repo(void *arg);
 
 /*
  * The sync thread (syncer.c).  syncer_request starts a round (audit_sync of
