@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,18 +47,39 @@ note_unidentified(struct server *s, uint64_t id, const char *msg)
 struct conn *
 conn_new(struct server *s, int fd, uint64_t id)
 {
-	struct al_err err;
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
 	struct conn *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->caller.conn = id;
-	if (fd < 0 || ident_from_socket(fd, s->icache, 0, &c->id,
+	c->srv = s;
+	c->fd = fd;
+	c->uid = (uid_t)-1;
+	c->ident_pending = 1;
+	/* The uid alone, for the connection table; no /proc yet. */
+	if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr,
+	    &len) == 0 && len == sizeof(cr))
+		c->uid = cr.uid;
+	return c;
+}
+
+void
+conn_identify(struct conn *c)
+{
+	struct server *s = c->srv;
+	struct al_err err;
+
+	if (!c->ident_pending)
+		return;
+	c->ident_pending = 0;
+	if (c->fd < 0 || ident_from_socket(c->fd, s->icache, 0, &c->id,
 	    &err) != 0) {
-		if (fd >= 0)
-			note_unidentified(s, id, err.msg);
+		if (c->fd >= 0)
+			note_unidentified(s, c->caller.conn, err.msg);
 		c->ident_failed = 1;
-		return c;
+		return;
 	}
 	c->caller.ident = c->id;
 	c->caller.uid = c->id->uid;
@@ -69,10 +91,8 @@ conn_new(struct server *s, int fd, uint64_t id)
 	    "uid=%u,pid=%ld,start=%llu", (unsigned)c->id->uid,
 	    (long)c->id->pid, (unsigned long long)c->id->start_time);
 	/* Looked up when a decision needs it (repo.c), not for every peer. */
-	c->srv = s;
 	c->caller.find_repo = conn_find_repo;
 	c->caller.find_repo_arg = c;
-	return c;
 }
 
 void

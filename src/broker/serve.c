@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -152,6 +153,7 @@ out:
 		(void)close(s.sigfd);
 	ident_cache_free(s.icache);
 	repo_cache_free(s.repos);
+	free(s.uids);
 	mhd_dl_close(&s.mhd);
 	(void)sigprocmask(SIG_SETMASK, &oldset, NULL);
 	return rc;

@@ -75,8 +75,8 @@ run python3 "$T_ROOT/valq.py"
 expect_eq "$(cat "$OUT")" "400 0" "value with a query: status and uses spent"
 
 # --- connections whose process is gone: no line each in airlockd.log -----
-# With the broker stopped, 200 processes connect and exit; it finds each
-# peer gone when it gets to it.
+# With the broker stopped, 200 processes connect, send a request and exit;
+# it finds each peer gone when it gets to it.
 BP=$(cat "$AIRLOCK_HOME/airlockd.pid")
 L0=$(wc -l <"$AIRLOCK_HOME/airlockd.log")
 kill -STOP "$BP"
@@ -84,7 +84,8 @@ python3 -c '
 import os, socket
 for i in range(200):
     if os.fork() == 0:
-        s = socket.socket(socket.AF_UNIX); s.connect(os.environ["AIRLOCK_SOCKET"]); os._exit(0)
+        s = socket.socket(socket.AF_UNIX); s.connect(os.environ["AIRLOCK_SOCKET"])
+        s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: a\r\n\r\n"); os._exit(0)
     os.wait()
 '
 kill -CONT "$BP"
