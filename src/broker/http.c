@@ -211,7 +211,8 @@ uid_add(struct server *s, uid_t uid, int delta)
 
 /*
  * Close c to make room: libmicrohttpd sees the end of the stream at its
- * next turn and lets the connection go (on_connection).
+ * next turn, or a request it had already sent, which on_request refuses;
+ * either way it lets the connection go (on_connection).
  */
 static void
 shut(struct server *s, struct conn *c)
@@ -342,7 +343,7 @@ request_new(struct server *s, struct MHD_Connection *mc, const char *url,
 	rq->path = strdup(url);
 	rq->query = strdup(al_buf_str(&q));
 	al_buf_release(&q);
-	if (rq->conn != NULL) {
+	if (rq->conn != NULL && !rq->conn->closing) {
 		idle_remove(s, rq->conn);
 		rq->conn->busy = 1;
 		conn_identify(rq->conn);
@@ -371,6 +372,9 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 		if ((rq = request_new(s, mc, url, method)) == NULL)
 			return MHD_NO;
 		*req_cls = rq;
+		/* Closed to make room: what it had sent is not served. */
+		if (rq->conn->closing)
+			return MHD_NO;
 		/* Refuse an announced oversized body before reading it. */
 		cl = s->mhd.lookup_connection_value(mc, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);

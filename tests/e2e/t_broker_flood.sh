@@ -32,6 +32,7 @@ print(s.recv(4096).split(b" ")[1].decode())')
 init_vault
 V1=$(canary)
 add_secret deploy-token "$V1"
+add_secret gated "$(canary)"
 # A rule naming repositories: the broker looks the caller's one up.
 cat >"$AIRLOCK_HOME/policy.yaml" <<YAML
 version: 1
@@ -41,6 +42,10 @@ rules:
     secrets: [deploy-token]
     repos: ["github.com/other/*"]
     reason: not for other repositories
+  - id: gated
+    effect: approval
+    secrets: [gated]
+    approvers: ["unix:uid:$(id -u)"]
   - id: owner
     effect: allow
     callers: ["unix:uid:$(id -u)"]
@@ -149,6 +154,57 @@ grep -q "idle connections closed to make room" "$AIRLOCK_HOME/airlockd.log" && p
     fail "no line about closed idle connections: $(tail -3 "$AIRLOCK_HOME/airlockd.log")"
 kill "$IDLE"; wait "$IDLE" 2>/dev/null
 served "after the floods"
+
+# --- connections another user cannot take: the reserve ----------------------
+# Root's connections all wait on an approval (nothing to close for room);
+# a second user still gets in.
+if [ "$(id -u)" -ne 0 ] || ! command -v runuser >/dev/null; then
+	echo "$T_NAME: skip: second OS user (needs root to create one)"
+else
+	getent group alfcb-g >/dev/null || groupadd alfcb-g
+	id alfcb-u1 >/dev/null 2>&1 || useradd -M -N -g alfcb-g alfcb-u1
+	kill "$BP"
+	for _ in $(seq 100); do kill -0 "$BP" 2>/dev/null || break; sleep 0.1; done
+	PUB="$T_ROOT/pub"
+	mkdir -p "$PUB"
+	chmod 711 "$T_ROOT"
+	chgrp alfcb-g "$PUB" && chmod 750 "$PUB"
+	"$AL" serve --foreground --socket "$PUB/airlockd.sock" --group alfcb-g \
+	    >"$T_ROOT/serve.log" 2>&1 &
+	SP=$!
+	for _ in $(seq 50); do [ -S "$PUB/airlockd.sock" ] && break; sleep 0.1; done
+	AP=$(curl -s --unix-socket "$PUB/airlockd.sock" -X POST -H 'Content-Type: application/json' \
+	    --data-binary '{"secret":"gated"}' http://airlock/v1/leases |
+	    python3 -c 'import json,sys; print(json.load(sys.stdin)["approval"]["id"])')
+	python3 - "$PUB/airlockd.sock" 4100 20 "$AP" >"$T_ROOT/parked" 2>&1 <<'PY' &
+import resource, socket, sys, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
+req = ("GET /v1/approvals/%s?wait=60 HTTP/1.1\r\nHost: a\r\n\r\n" % sys.argv[4]).encode()
+socks = []
+for i in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(req)
+    socks.append(s)
+print("open", len(socks), flush=True)
+time.sleep(int(sys.argv[3]))
+PY
+	PK=$!
+	for _ in $(seq 300); do grep -q '^open' "$T_ROOT/parked" && break; sleep 0.1; done
+	sleep 1
+	N=$(ls /proc/"$SP"/fd | grep -c .)
+	[ "$N" -lt 3900 ] && pass || fail "root holds $N descriptors of the broker's"
+	t0=$(ms)
+	CODE=$(runuser -u alfcb-u1 -- curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+	    --unix-socket "$PUB/airlockd.sock" http://airlock/v1/health)
+	t1=$(ms)
+	expect_eq "$CODE" 200 "second user's health beside root's 4,100 waiting connections"
+	[ $((t1 - t0)) -lt 3000 ] && pass || fail "second user's health took $((t1 - t0)) ms"
+	kill "$PK" "$SP" 2>/dev/null
+	wait "$PK" "$SP" 2>/dev/null
+	userdel alfcb-u1 2>/dev/null || true
+	groupdel alfcb-g 2>/dev/null || true
+fi
 check_no_leak "$V1"
 
 done_testing
