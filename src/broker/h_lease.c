@@ -453,13 +453,16 @@ h_lease_revoke(struct route_args *a)
 	}
 	who = caller_json(a->req->caller);
 	b->metrics.revocations++;
-	if (record(b, "revoke", "ok", who, l.secret, l.id, l.task, l.intent,
-	    "revoked by request", NULL, NULL, &err) != 0)
-		reply_al_err(a->resp, &err);
-	else
-		reply_json(a->resp, 200, json_pack("{s:o}", API_F_LEASE,
-		    lease_json(&l)));
-	a->resp->need_sync = 1;
+	/*
+	 * A revocation takes effect even when the audit log cannot be
+	 * written (it only takes access away): its line is then kept and
+	 * written as soon as the log works again.
+	 */
+	record_fact(b, "revoke", "ok", who, l.secret, l.id, l.task, l.intent,
+	    "revoked by request", NULL);
+	reply_json(a->resp, 200, json_pack("{s:o}", API_F_LEASE,
+	    lease_json(&l)));
+	a->resp->need_sync = !b->audit_failed;
 	json_decref(who);
 }
 
@@ -518,16 +521,13 @@ h_lease_revoke_task(struct route_args *a)
 			continue;	/* ended meanwhile */
 		n++;
 		b->metrics.revocations++;
-		if (record(b, "revoke", "ok", who, l.secret, l.id, l.task,
-		    l.intent, "task revoked", NULL, NULL, &err) != 0) {
-			reply_al_err(a->resp, &err);
-			a->resp->need_sync = 1;
-			goto out;
-		}
+		/* As in h_lease_revoke: kept when the log cannot be written. */
+		record_fact(b, "revoke", "ok", who, l.secret, l.id, l.task,
+		    l.intent, "task revoked", NULL);
 	}
 	reply_json(a->resp, 200, json_pack("{s:I,s:s}", API_F_REVOKED,
 	    (json_int_t)n, API_F_TASK, x.task));
-	a->resp->need_sync = 1;
+	a->resp->need_sync = !b->audit_failed;
 out:
 	json_decref(who);
 	free(x.ids);
