@@ -22,7 +22,12 @@ record(struct broker *b, const char *event, const char *outcome,
 	struct al_err aerr;
 	int rc;
 
-	if (b->audit_failed && audit_try_recover(b) != 0) {
+	/*
+	 * Retried from broker_tick and /v1/health, never from here: a
+	 * handler may hold a lease change that must not be committed
+	 * before its line.
+	 */
+	if (b->audit_failed) {
 		b->audit_refused++;
 		return unavailable(b, err);
 	}
@@ -62,10 +67,11 @@ record_fact(struct broker *b, const char *event, const char *outcome,
 {
 	struct al_err err;
 
-	if (record(b, event, outcome, caller, secret, lease, task, intent,
-	    reason, NULL, detail, &err) == 0)
+	if (!b->audit_failed && record(b, event, outcome, caller, secret,
+	    lease, task, intent, reason, NULL, detail, &err) == 0)
 		return;
-	if (err.code == AL_EUNAVAIL)
+	/* Failed before, or by this very line. */
+	if (b->audit_failed)
 		audit_keep(b, event, outcome, caller, secret, lease, task,
 		    intent, reason, detail);
 	else
