@@ -458,8 +458,14 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 		c = conn_new(s, ci ? ci->connect_fd : -1, ++s->next_conn);
 		*socket_context = c;
 		s->b->connections++;
-		if (c != NULL)
+		if (c != NULL) {
+			/*
+			 * Identified now, while the process that connected
+			 * is most likely still the one at the other end.
+			 */
+			conn_identify(c);
 			admit(s, c);
+		}
 		return;
 	}
 	c = *socket_context;

@@ -83,15 +83,15 @@ struct conn {
 };
 
 /*
- * A new connection on fd: only its uid (SO_PEERCRED), so that accepting
- * costs next to nothing and a flood of connections that never ask for
- * anything cannot keep others out.  NULL only when out of memory.
+ * A new connection on fd, with its uid (SO_PEERCRED) for the connection
+ * table, even when the peer cannot be identified.  NULL only when out of
+ * memory.
  */
 struct conn *conn_new(struct server *s, int fd, uint64_t id);
 /*
- * Identify the peer (SO_PEERCRED and what /proc says about it), once, at
- * its first request.  A peer that cannot be identified gets ident_failed,
- * and its every request is refused.
+ * Identify the peer (SO_PEERCRED and what /proc says about it), once.  A
+ * peer that cannot be identified gets ident_failed, and its every request
+ * is refused.
  */
 void	conn_identify(struct conn *c);
 void	conn_free(struct conn *c);
