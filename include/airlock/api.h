@@ -111,6 +111,6 @@
 #define API_WAIT_MAX		60		/* long-poll seconds */
 #define API_TAIL_MAX		1000		/* audit lines per tail */
 #define API_APPROVAL_TTL	600		/* a pending request lives 10 min */
-#define API_IDLE_CONN_TIMEOUT	120		/* idle connection, seconds */
+#define API_IDLE_CONN_TIMEOUT	30		/* idle connection, seconds */
 
 #endif

@@ -62,9 +62,9 @@
  * control characters, so no logged text can forge a line.
  *
  * Event names in use: request, grant, deny, approval_pending, approve,
- * deny_approval, use, revoke, expire, secret_add, secret_rotate, secret_rm,
- * policy_reload, exposed, and recover (written by this library after it
- * repaired a crash; see audit_open).  Any [a-z_]{1,32} name is accepted.
+ * deny_approval, use, revoke, expire, secret_add, secret_rotate, secret_edit,
+ * secret_rm, policy_reload, exposed, and recover (written by this library
+ * after it repaired a crash; see audit_open).  Any [a-z_]{1,32} name is accepted.
  */
 struct audit_event {
 	const char	*event;
@@ -108,6 +108,16 @@ int	audit_open(const char *path, struct al_secret *key,
 	    const struct al_clock *clock, struct audit_log **out,
 	    struct al_err *err) AL_WUR;
 
+/*
+ * Open the log at its path again after a failure (a write or sync error,
+ * or the file replaced under us), with the checks and tail repair of
+ * audit_open: what the file holds beyond the last durable line is kept if
+ * it extends the chain, and made durable.  On success appends work again;
+ * on error the log stays failed and err says why (as audit_open's).
+ * Waits for a sync under way on another thread.
+ */
+int	audit_reopen(struct audit_log *log, struct al_err *err) AL_WUR;
+
 /* Close the log (no sync: call audit_sync first if lines are queued). */
 void	audit_close(struct audit_log *log);
 
@@ -118,7 +128,9 @@ void	audit_close(struct audit_log *log);
  * AL_EINVAL for a bad event name or a detail that is not an object or
  * whose line would pass AUDIT_LINE_MAX; AL_EIO when a write or sync failed:
  * the log then refuses every further append (a failed fsync cannot be
- * retried safely) until it is reopened.
+ * retried safely) until it is reopened (audit_reopen); AL_ECORRUPT when
+ * another file was put at the log's path (an editor, `sed -i`, rotation)
+ * or the log shrank: also refused until it is reopened.
  */
 int	audit_append(struct audit_log *log, const struct audit_event *ev,
 	    uint64_t *seq, struct al_err *err) AL_WUR;

@@ -49,6 +49,15 @@ struct broker_caller {
 	 * by the broker through /proc/PID/cwd; NULL when unknown.
 	 */
 	const char		*repo;
+	/*
+	 * When repo is NULL and find_repo is set, the repository is looked
+	 * up on demand: only when the policy has a rule that names
+	 * repositories (the lookup reads files on the caller's behalf).
+	 * find_repo returns the normalized remote, or NULL when unknown, and
+	 * may set repo for later use.
+	 */
+	const char		*(*find_repo)(void *arg);
+	void			*find_repo_arg;
 	/* Opaque lease holder: "uid=U,pid=P,start=T"; see broker_caller_holder. */
 	char			 holder[BROKER_HOLDER_MAX];
 };
@@ -71,6 +80,8 @@ struct broker_resp {
 	 * transport takes ownership and frees it (wiping) once sent.
 	 */
 	struct al_secret	*value;
+	/* With value: the lease it is released under (see broker_withheld). */
+	char			 value_lease[33];
 	/*
 	 * Set when the reply must wait until the audit log and lease table
 	 * are synced (broker_sync); the transport holds it until then.
@@ -142,6 +153,13 @@ int64_t	broker_flush(struct broker *b);
  */
 int	broker_synced(struct broker *b, int rc, uint64_t durable,
 	    struct al_err *err) AL_WUR;
+/*
+ * A value ready for lease was not released after all (its audit line could
+ * not be made durable): end the lease and record both facts, now or as
+ * soon as the log can be written.
+ */
+void	broker_withheld(struct broker *b, const char *lease);
+
 /* Sequence number of the last audit line written. */
 uint64_t broker_audit_seq(struct broker *b);
 

@@ -131,6 +131,11 @@ void	policy_free(struct policy *p);
 
 /* Number of rules, and the name given at load. */
 size_t	policy_nrules(const struct policy *p);
+/*
+ * Whether a rule of p names repositories (`repos:`): a caller's repository
+ * is looked up only then.
+ */
+int	policy_needs_repo(const struct policy *p);
 const char *policy_name(const struct policy *p);
 
 /*

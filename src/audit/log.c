@@ -54,7 +54,11 @@ struct audit_log {
 	int			 sync_ok;	/* mu and cv initialised */
 	struct al_buf		 line;
 	int			 batch;		/* flock kept until a flush */
+	dev_t			 dev;		/* the file we opened: another */
+	ino_t			 ino;		/* at its path means replaced */
 };
+
+static void end_batch(struct audit_log *log);
 
 static int
 lock_fd(int fd, int op)
@@ -303,8 +307,24 @@ walk(struct audit_log *log, struct al_err *err)
 static int
 catch_up(struct audit_log *log, struct al_err *err)
 {
-	struct stat st;
+	struct stat st, at;
+	int gone;
 
+	/*
+	 * An editor, `sed -i` or log rotation puts another file at the path:
+	 * lines written to ours would be lost with it, and its own content is
+	 * not known to extend the chain.
+	 */
+	gone = stat(log->path, &at) != 0;
+	if (gone || at.st_dev != log->dev || at.st_ino != log->ino) {
+		log->failed = 1;
+		return al_err_set(err, AL_ECORRUPT, "the audit log %s was "
+		    "%s while in use (an editor, `sed -i`, log rotation?): "
+		    "put the original file back (it is read again by itself), "
+		    "or stop the broker and move the log and its .head aside "
+		    "to start a new one", log->path, gone ? "removed" :
+		    "replaced");
+	}
 	if (fstat(log->fd, &st) != 0)
 		return al_err_set(err, AL_ESYS, "cannot stat %s: %s",
 		    log->path, strerror(errno));
@@ -411,47 +431,25 @@ head_advance(struct audit_log *log, const char slot[HEAD_SLOT_LEN],
 	return rc;
 }
 
-int
-audit_open(const char *path, struct al_secret *key,
-    const struct al_clock *clock, struct audit_log **out, struct al_err *err)
+/*
+ * Open the files at log->path (log->fd and log->hfd are -1), check the tail
+ * against the head, repair it, make it durable and record that in the head.
+ * On error the descriptors opened are left for the caller to close.
+ */
+static int
+attach(struct audit_log *log, struct al_err *err)
 {
-	struct audit_log *log = NULL;
 	struct audit_head h;
 	unsigned char hbuf[HEAD_FILE_LEN];
 	char hpath[PATH_MAX], slot[HEAD_SLOT_LEN];
+	const char *path = log->path;
 	struct stat st;
 	size_t headn;
 	int rc, lcreated, hcreated, locked = 0;
 
-	*out = NULL;
-	if ((log = calloc(1, sizeof(*log))) == NULL)
-		return al_err_set(err, AL_ENOMEM, "out of memory");
-	log->fd = log->hfd = -1;
-	log->clock = clock;
-	al_buf_init(&log->line, AUDIT_LINE_MAX + 1, 0);
-	if (pthread_mutex_init(&log->mu, NULL) != 0) {
-		rc = al_err_set(err, AL_ESYS, "cannot create a mutex");
-		goto out;
-	}
-	if (pthread_cond_init(&log->cv, NULL) != 0) {
-		pthread_mutex_destroy(&log->mu);
-		rc = al_err_set(err, AL_ESYS, "cannot create a condition");
-		goto out;
-	}
-	log->sync_ok = 1;
-	if ((rc = audit_keys_derive(key, &log->keys, err)) != 0)
-		goto out;
-	log->k = (const struct audit_keys *)(const void *)al_secret_open(
-	    log->keys);
-	if ((log->path = strdup(path)) == NULL) {
-		rc = al_err_set(err, AL_ENOMEM, "out of memory");
-		goto out;
-	}
 	if (snprintf(hpath, sizeof(hpath), "%s%s", path, AUDIT_HEAD_SUFFIX) >=
-	    (int)sizeof(hpath)) {
-		rc = al_err_set(err, AL_ETOOBIG, "audit log path too long");
-		goto out;
-	}
+	    (int)sizeof(hpath))
+		return al_err_set(err, AL_ETOOBIG, "audit log path too long");
 	if ((rc = open_private(path, O_RDWR | O_APPEND, &log->fd, &lcreated,
 	    err)) != 0 || (rc = open_private(hpath, O_RDWR, &log->hfd,
 	    &hcreated, err)) != 0)
@@ -468,6 +466,8 @@ audit_open(const char *path, struct al_secret *key,
 		    path, strerror(errno));
 		goto out;
 	}
+	log->dev = st.st_dev;
+	log->ino = st.st_ino;
 	if (!audit_head_parse(hbuf, headn, log->k->head, &h)) {
 		if (st.st_size != 0 || headn != 0) {
 			rc = head_refused(log, hpath, headn,
@@ -506,10 +506,86 @@ out:
 		(void)lock_fd(log->hfd, LOCK_UN);
 		(void)lock_fd(log->fd, LOCK_UN);
 	}
+	return rc;
+}
+
+int
+audit_open(const char *path, struct al_secret *key,
+    const struct al_clock *clock, struct audit_log **out, struct al_err *err)
+{
+	struct audit_log *log = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((log = calloc(1, sizeof(*log))) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	log->fd = log->hfd = -1;
+	log->clock = clock;
+	al_buf_init(&log->line, AUDIT_LINE_MAX + 1, 0);
+	if (pthread_mutex_init(&log->mu, NULL) != 0) {
+		rc = al_err_set(err, AL_ESYS, "cannot create a mutex");
+		goto out;
+	}
+	if (pthread_cond_init(&log->cv, NULL) != 0) {
+		pthread_mutex_destroy(&log->mu);
+		rc = al_err_set(err, AL_ESYS, "cannot create a condition");
+		goto out;
+	}
+	log->sync_ok = 1;
+	if ((rc = audit_keys_derive(key, &log->keys, err)) != 0)
+		goto out;
+	log->k = (const struct audit_keys *)(const void *)al_secret_open(
+	    log->keys);
+	if ((log->path = strdup(path)) == NULL) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = attach(log, err);
+out:
 	if (rc == 0)
 		*out = log;
 	else
 		audit_close(log);
+	return rc;
+}
+
+int
+audit_reopen(struct audit_log *log, struct al_err *err)
+{
+	struct audit_log saved;
+	int rc;
+
+	(void)pthread_mutex_lock(&log->mu);
+	while (log->syncing)
+		(void)pthread_cond_wait(&log->cv, &log->mu);
+	end_batch(log);
+	saved = *log;
+	log->fd = log->hfd = -1;
+	log->failed = 0;
+	if ((rc = attach(log, err)) == 0) {
+		if (saved.fd >= 0)
+			(void)close(saved.fd);
+		if (saved.hfd >= 0)
+			(void)close(saved.hfd);
+	} else {
+		/* Keep the old view: the log stays failed. */
+		if (log->fd >= 0)
+			(void)close(log->fd);
+		if (log->hfd >= 0)
+			(void)close(log->hfd);
+		log->fd = saved.fd;
+		log->hfd = saved.hfd;
+		log->seq = saved.seq;
+		log->last_off = saved.last_off;
+		log->end = saved.end;
+		memcpy(log->mac, saved.mac, sizeof(log->mac));
+		log->synced = saved.synced;
+		log->dev = saved.dev;
+		log->ino = saved.ino;
+		log->failed = 1;
+	}
+	(void)pthread_cond_broadcast(&log->cv);
+	(void)pthread_mutex_unlock(&log->mu);
 	return rc;
 }
 

@@ -137,6 +137,7 @@ broker_free(struct broker *b)
 	    NULL, NULL, &err) == 0 && broker_sync(b, &err) != 0)
 		broker_log(b, "%s", err.msg);
 	approval_list_release(&b->approvals);
+	json_decref(b->backlog);
 	lease_table_close(b->leases);
 	if (b->audit != NULL) {
 		if (audit_sync(b->audit, NULL, &err) != 0)
@@ -171,12 +172,15 @@ int
 broker_synced(struct broker *b, int rc, uint64_t durable, struct al_err *err)
 {
 	if (rc != 0) {
-		b->audit_failed = 1;
-		broker_log(b, "audit log sync failed: %s", err ? err->msg : "");
+		audit_down(b, err ? err->msg : "the sync failed");
 		return rc;
 	}
-	if ((rc = lease_table_sync(b->leases, err)) != 0)
+	if ((rc = lease_table_sync(b->leases, err)) != 0) {
+		/* The same state: nothing can be released until it works. */
+		audit_down(b, err ? err->msg : "the lease table cannot be "
+		    "written");
 		return rc;
+	}
 	if (durable >= audit_last_seq(b->audit))
 		b->dirty = 0;
 	return 0;
@@ -199,7 +203,6 @@ static void
 expire_approvals(struct broker *b, int64_t now, int64_t *next)
 {
 	struct approval *a;
-	struct al_err err;
 	size_t i;
 
 	for (i = 0; i < b->approvals.n; i++) {
@@ -209,10 +212,9 @@ expire_approvals(struct broker *b, int64_t now, int64_t *next)
 		if (a->expires <= now) {
 			a->state = APPROVAL_EXPIRED;
 			a->decided = now;
-			if (record(b, "approval_expired", "expired", a->caller,
-			    a->secret, NULL, a->task, a->intent, "no approver "
-			    "answered in time", NULL, NULL, &err) != 0)
-				broker_log(b, "%s", err.msg);
+			record_fact(b, "approval_expired", "expired",
+			    a->caller, a->secret, NULL, a->task, a->intent,
+			    "no approver answered in time", NULL);
 		} else if (*next == 0 || a->expires < *next)
 			*next = a->expires;
 	}
@@ -247,7 +249,12 @@ broker_tick(struct broker *b)
 	d = b->tick_next;
 	if (d != 0 && (next == 0 || d < next))
 		next = d;
-	return next * 1000;
+	next *= 1000;
+	/* A failed audit log is tried again even when nobody asks. */
+	if (audit_next_retry(b) != 0 && audit_try_recover(b) != 0 &&
+	    (next == 0 || audit_next_retry(b) < next))
+		next = audit_next_retry(b);
+	return next;
 }
 
 void
@@ -268,10 +275,9 @@ broker_conn_closed(struct broker *b, uint64_t conn)
 			continue;
 		a->state = APPROVAL_CANCELLED;
 		a->decided = b->clock->now(b->clock->arg);
-		if (record(b, "approval_cancelled", "cancelled", a->caller,
+		record_fact(b, "approval_cancelled", "cancelled", a->caller,
 		    a->secret, NULL, a->task, a->intent, "the requester's "
-		    "connection closed", NULL, NULL, &err) != 0)
-			broker_log(b, "%s", err.msg);
+		    "connection closed", NULL);
 	}
 }
 

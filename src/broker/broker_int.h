@@ -115,7 +115,14 @@ struct broker {
 	int64_t			 tick_next;	/* cached next lease deadline */
 	uint64_t		 tick_writes;	/* lease writes it is valid for */
 	int64_t			 next_prune;	/* forget ended leases then */
-	int			 audit_failed;	/* refuse releases until restart */
+	/* The audit log cannot be written (auditfail.c). */
+	int			 audit_failed;
+	int64_t			 audit_failed_since;	/* ms */
+	int64_t			 audit_retry_ms;	/* next reopen */
+	uint64_t		 audit_refused;	/* requests since */
+	char			 audit_error[AL_ERR_MSG_MAX];
+	json_t			*backlog;	/* facts to record on recovery */
+	uint64_t		 backlog_dropped;
 };
 
 /* Diagnostics to the broker's log (identifiers only, escaped). */
@@ -133,10 +140,39 @@ int	record(struct broker *b, const char *event, const char *outcome,
 	    const char *task, const char *intent, const char *reason,
 	    const char *value_fp, const json_t *detail, struct al_err *err)
 	    AL_WUR;
+/*
+ * An event that happened whatever the log's state (a lease ended, an
+ * approval was cancelled): recorded now, or kept and recorded as soon as
+ * the log can be written again.
+ */
+void	record_fact(struct broker *b, const char *event, const char *outcome,
+	    const json_t *caller, const char *secret, const char *lease,
+	    const char *task, const char *intent, const char *reason,
+	    const json_t *detail);
 /* The lease end callback: audits an "expire"/"revoke" line per lease. */
 void	record_lease_end(const struct lease *l, void *arg);
 /* The caller as JSON for the audit log and replies (new reference). */
 json_t	*caller_json(const struct broker_caller *c);
+
+/* ---- audit failures (auditfail.c) ---------------------------------------- */
+
+/* The log cannot be written (why): refuse everything, retry later. */
+void	audit_down(struct broker *b, const char *why);
+/*
+ * Keep an event that happened whatever the log's state (a lease's end, a
+ * value not released), to be written first on recovery.
+ */
+void	audit_keep(struct broker *b, const char *event, const char *outcome,
+	    const json_t *caller, const char *secret, const char *lease,
+	    const char *task, const char *intent, const char *reason,
+	    const json_t *detail);
+/*
+ * When the log failed and a retry is due: reopen it, write what was kept
+ * and one audit_resume line, and sync.  0: the log works (or never failed).
+ */
+int	audit_try_recover(struct broker *b);
+/* When the next retry is due (ms), 0 when the log works. */
+int64_t	audit_next_retry(const struct broker *b);
 
 /* ---- policy glue (decide.c) --------------------------------------------- */
 

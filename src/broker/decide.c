@@ -53,6 +53,9 @@ decide(struct broker *b, const struct broker_caller *c,
 	r.intent = intent;
 	r.task = task;
 	r.repo = c->repo;
+	if (r.repo == NULL && c->find_repo != NULL &&
+	    policy_needs_repo(b->policy))
+		r.repo = c->find_repo(c->find_repo_arg);
 	r.now = b->clock->now(b->clock->arg);
 	return policy_decide(b->policy, &r, d);
 }

@@ -15,24 +15,25 @@ struct route {
 	const char	*pattern;	/* "/v1/leases/:/value" */
 	int		 json_body;	/* parse the body as a JSON object */
 	void		(*fn)(struct route_args *a);
+	const char	*query;		/* keys it takes, " k1 k2 "; NULL: none */
 };
 
 static const struct route routes[] = {
-	{ "GET", "/v1/health", 0, h_health },
-	{ "GET", "/metrics", 0, h_metrics },
-	{ "GET", "/v1/secrets", 0, h_secrets_list },
-	{ "GET", "/v1/secrets/:", 0, h_secret_show },
-	{ "POST", "/v1/leases", 1, h_lease_create },
-	{ "GET", "/v1/leases", 0, h_lease_list },
-	{ "POST", "/v1/leases/revoke", 1, h_lease_revoke_task },
-	{ "GET", "/v1/leases/:", 0, h_lease_get },
-	{ "DELETE", "/v1/leases/:", 0, h_lease_revoke },
-	{ "GET", "/v1/leases/:/value", 0, h_lease_value },
-	{ "GET", "/v1/approvals", 0, h_approvals_list },
-	{ "GET", "/v1/approvals/:", 0, h_approval_get },
-	{ "POST", "/v1/approvals/:/approve", 1, h_approve },
-	{ "POST", "/v1/approvals/:/deny", 1, h_deny },
-	{ "GET", "/v1/audit", 0, h_audit_tail },
+	{ "GET", "/v1/health", 0, h_health, NULL },
+	{ "GET", "/metrics", 0, h_metrics, NULL },
+	{ "GET", "/v1/secrets", 0, h_secrets_list, NULL },
+	{ "GET", "/v1/secrets/:", 0, h_secret_show, NULL },
+	{ "POST", "/v1/leases", 1, h_lease_create, NULL },
+	{ "GET", "/v1/leases", 0, h_lease_list, NULL },
+	{ "POST", "/v1/leases/revoke", 1, h_lease_revoke_task, NULL },
+	{ "GET", "/v1/leases/:", 0, h_lease_get, NULL },
+	{ "DELETE", "/v1/leases/:", 0, h_lease_revoke, NULL },
+	{ "GET", "/v1/leases/:/value", 0, h_lease_value, NULL },
+	{ "GET", "/v1/approvals", 0, h_approvals_list, " all " },
+	{ "GET", "/v1/approvals/:", 0, h_approval_get, " wait " },
+	{ "POST", "/v1/approvals/:/approve", 1, h_approve, NULL },
+	{ "POST", "/v1/approvals/:/deny", 1, h_deny, NULL },
+	{ "GET", "/v1/audit", 0, h_audit_tail, " n task secret lease " },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -65,13 +66,41 @@ match(const char *pattern, const char *path, char *param)
 	return *pattern == '\0' && *path == '\0';
 }
 
+/*
+ * Whether every key of query ("k=v&k=v", may be NULL) is one the route
+ * takes.  A query a route ignores is refused rather than dropped: a client
+ * that thinks it filtered or waited must learn that it did not.
+ */
+static int
+query_ok(const struct route *rt, const char *query)
+{
+	char key[34];
+	size_t n;
+
+	while (query != NULL && *query) {
+		n = strcspn(query, "=&");
+		if (rt->query == NULL || n == 0 || n > 32)
+			return 0;
+		key[0] = ' ';
+		memcpy(key + 1, query, n);
+		key[n + 1] = ' ';
+		key[n + 2] = '\0';
+		if (strstr(rt->query, key) == NULL)
+			return 0;
+		query += strcspn(query, "&");
+		if (*query == '&')
+			query++;
+	}
+	return 1;
+}
+
 void
 broker_dispatch(struct broker *b, const struct broker_req *req,
     struct broker_resp *r)
 {
 	const struct route *rt = NULL;
 	struct route_args a;
-	char param[PARAM_MAX], msg[80];
+	char param[PARAM_MAX], msg[160];
 	json_error_t jerr;
 	int path_known = 0;
 	size_t i;
@@ -98,6 +127,18 @@ broker_dispatch(struct broker *b, const struct broker_req *req,
 		else
 			reply_error(r, 404, API_E_NOT_FOUND, "no such route "
 			    "(see docs/api.md)");
+		goto out;
+	}
+	if (!query_ok(rt, req->query)) {
+		/* Keys are not echoed: they are the caller's input. */
+		if (rt->query == NULL)
+			(void)snprintf(msg, sizeof(msg), "this route takes no "
+			    "query string (see docs/api.md)");
+		else
+			(void)snprintf(msg, sizeof(msg), "unknown query "
+			    "parameter: this route takes only%.*s(see "
+			    "docs/api.md)", (int)strlen(rt->query), rt->query);
+		reply_error(r, 400, API_E_BAD_REQUEST, msg);
 		goto out;
 	}
 	if (req->body.len > API_BODY_MAX) {

@@ -248,6 +248,10 @@ h_lease_create(struct route_args *a)
 		    "failed");
 		goto out;
 	}
+	/* Looked up by decide when the policy needs it: record it too. */
+	if (c->repo != NULL && who != NULL &&
+	    json_object_get(who, "repo") == NULL)
+		json_object_set_new(who, "repo", json_string(c->repo));
 	if (d.effect == POLICY_DENY) {
 		deny(a, who, &q, d.reason, d.rule, d.line);
 		goto out;
@@ -424,6 +428,8 @@ h_lease_value(struct route_args *a)
 	a->resp->content_type = API_CT_VALUE;
 	a->resp->value = value;
 	value = NULL;
+	(void)snprintf(a->resp->value_lease, sizeof(a->resp->value_lease),
+	    "%s", l.id);
 	a->resp->need_sync = 1;
 out:
 	al_secret_free(value);
@@ -447,13 +453,16 @@ h_lease_revoke(struct route_args *a)
 	}
 	who = caller_json(a->req->caller);
 	b->metrics.revocations++;
-	if (record(b, "revoke", "ok", who, l.secret, l.id, l.task, l.intent,
-	    "revoked by request", NULL, NULL, &err) != 0)
-		reply_al_err(a->resp, &err);
-	else
-		reply_json(a->resp, 200, json_pack("{s:o}", API_F_LEASE,
-		    lease_json(&l)));
-	a->resp->need_sync = 1;
+	/*
+	 * A revocation takes effect even when the audit log cannot be
+	 * written (it only takes access away): its line is then kept and
+	 * written as soon as the log works again.
+	 */
+	record_fact(b, "revoke", "ok", who, l.secret, l.id, l.task, l.intent,
+	    "revoked by request", NULL);
+	reply_json(a->resp, 200, json_pack("{s:o}", API_F_LEASE,
+	    lease_json(&l)));
+	a->resp->need_sync = !b->audit_failed;
 	json_decref(who);
 }
 
@@ -512,16 +521,13 @@ h_lease_revoke_task(struct route_args *a)
 			continue;	/* ended meanwhile */
 		n++;
 		b->metrics.revocations++;
-		if (record(b, "revoke", "ok", who, l.secret, l.id, l.task,
-		    l.intent, "task revoked", NULL, NULL, &err) != 0) {
-			reply_al_err(a->resp, &err);
-			a->resp->need_sync = 1;
-			goto out;
-		}
+		/* As in h_lease_revoke: kept when the log cannot be written. */
+		record_fact(b, "revoke", "ok", who, l.secret, l.id, l.task,
+		    l.intent, "task revoked", NULL);
 	}
 	reply_json(a->resp, 200, json_pack("{s:I,s:s}", API_F_REVOKED,
 	    (json_int_t)n, API_F_TASK, x.task));
-	a->resp->need_sync = 1;
+	a->resp->need_sync = !b->audit_failed;
 out:
 	json_decref(who);
 	free(x.ids);

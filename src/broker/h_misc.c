@@ -5,18 +5,37 @@
 
 #include "broker_int.h"
 
+/*
+ * Always 200 while the broker answers (clients start a broker when health
+ * fails); "status" says whether it can work: "unavailable" while the audit
+ * log cannot be written, with "audit" saying since when and why.
+ */
 void
 h_health(struct route_args *a)
 {
 	struct broker *b = a->b;
+	char since[AUDIT_TIME_LEN];
+	json_t *audit;
 
-	reply_json(a->resp, 200, json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I}",
-	    "status", "ok", "version", AIRLOCK_VERSION, "pid",
+	(void)audit_try_recover(b);
+	if (b->audit_failed) {
+		audit_format_time(b->audit_failed_since, since);
+		/* A path in the message need not be UTF-8: then left out. */
+		audit = json_pack("{s:b,s:s,s:I,s:o*,s:I}", "writable", 0,
+		    "since", since, "since_unix", (json_int_t)(
+		    b->audit_failed_since / 1000), "error",
+		    json_string(b->audit_error), "refused",
+		    (json_int_t)b->audit_refused);
+	} else
+		audit = json_pack("{s:b}", "writable", 1);
+	reply_json(a->resp, 200, json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:o}",
+	    "status", b->audit_failed ? "unavailable" : "ok", "version",
+	    AIRLOCK_VERSION, "pid",
 	    (json_int_t)getpid(), "uptime", (json_int_t)(b->clock->now(
 	    b->clock->arg) - b->started), "leases",
 	    (json_int_t)lease_count_live(b->leases), "approvals",
 	    (json_int_t)approval_count_pending(&b->approvals), "policy_rules",
-	    (json_int_t)policy_nrules(b->policy)));
+	    (json_int_t)policy_nrules(b->policy), "audit", audit));
 }
 
 void

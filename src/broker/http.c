@@ -18,9 +18,12 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -137,6 +140,139 @@ send_reply(struct request *rq)
 	return ret;
 }
 
+/* ---- connection management ------------------------------------------ */
+
+static void
+idle_remove(struct server *s, struct conn *c)
+{
+	if (!c->in_idle)
+		return;
+	if (c->idle_prev)
+		c->idle_prev->idle_next = c->idle_next;
+	else
+		s->idle_head = c->idle_next;
+	if (c->idle_next)
+		c->idle_next->idle_prev = c->idle_prev;
+	else
+		s->idle_tail = c->idle_prev;
+	c->idle_prev = c->idle_next = NULL;
+	c->in_idle = 0;
+}
+
+/* c is idle from now: the newest, evicted last. */
+static void
+idle_push(struct server *s, struct conn *c)
+{
+	if (c->in_idle || c->busy || c->held || c->closing)
+		return;
+	c->idle_prev = s->idle_tail;
+	c->idle_next = NULL;
+	if (s->idle_tail)
+		s->idle_tail->idle_next = c;
+	else
+		s->idle_head = c;
+	s->idle_tail = c;
+	c->in_idle = 1;
+}
+
+/* Add delta to uid's count; returns the new count. */
+static size_t
+uid_add(struct server *s, uid_t uid, int delta)
+{
+	struct uid_count *u;
+	size_t i;
+
+	for (i = 0; i < s->nuids; i++)
+		if (s->uids[i].uid == uid)
+			break;
+	if (i == s->nuids) {
+		if (delta < 0)
+			return 0;
+		if ((u = realloc(s->uids, (s->nuids + 1) *
+		    sizeof(*u))) == NULL)
+			return SIZE_MAX;	/* treated as over the limit */
+		s->uids = u;
+		s->uids[s->nuids].uid = uid;
+		s->uids[s->nuids].n = 0;
+		s->nuids++;
+	}
+	u = &s->uids[i];
+	if (delta < 0 && u->n > 0)
+		u->n--;
+	else if (delta > 0)
+		u->n++;
+	if (u->n == 0) {
+		/* Forget uids without connections: the table stays small. */
+		*u = s->uids[--s->nuids];
+		return 0;
+	}
+	return u->n;
+}
+
+/*
+ * Close c to make room: libmicrohttpd sees the end of the stream at its
+ * next turn, or a request it had already sent, which on_request refuses;
+ * either way it lets the connection go (on_connection).
+ */
+static void
+shut(struct server *s, struct conn *c)
+{
+	idle_remove(s, c);
+	c->closing = 1;
+	if (c->fd >= 0)
+		(void)shutdown(c->fd, SHUT_RDWR);
+	s->evicted++;
+}
+
+/* Close the connection idle the longest of uid (any: (uid_t)-2). */
+static int
+evict(struct server *s, uid_t uid, const struct conn *except)
+{
+	struct conn *c;
+
+	for (c = s->idle_head; c != NULL; c = c->idle_next)
+		if (c != except && (uid == (uid_t)-2 || c->uid == uid)) {
+			shut(s, c);
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * A new connection: count it for its uid and make room if its uid is at
+ * its limit or the table is nearly full.  When nothing can be closed, the
+ * new connection is the one that goes.
+ */
+static void
+admit(struct server *s, struct conn *c)
+{
+	size_t n;
+	int64_t now;
+
+	n = uid_add(s, c->uid, 1);
+	c->counted = n != SIZE_MAX;
+	idle_push(s, c);
+	if (n > s->uid_max) {
+		if (!evict(s, c->uid, c))
+			shut(s, c);
+	} else if (s->b->connections > s->conn_max - CONN_SPARE) {
+		if (!evict(s, (uid_t)-2, c))
+			shut(s, c);
+	}
+	if (s->evicted == 0)
+		return;
+	now = s->b->clock->now_ms(s->b->clock->arg);
+	if (s->evict_logged_ms != 0 && now - s->evict_logged_ms <
+	    UNIDENT_LOG_MS)
+		return;
+	broker_log(s->b, "%llu idle connections closed to make room (uid %ld "
+	    "holds %zu of %u connections)", (unsigned long long)s->evicted,
+	    c->uid == (uid_t)-1 ? -1L : (long)c->uid, n == SIZE_MAX ? 0 : n,
+	    s->conn_max);
+	s->evict_logged_ms = now;
+	s->evicted = 0;
+}
+
 static void
 dispatch(struct request *rq)
 {
@@ -161,9 +297,11 @@ dispatch(struct request *rq)
 	else
 		broker_dispatch(rq->srv->b, &req, &rq->resp);
 	al_buf_release(&rq->body);
-	if (rq->resp.hold_conn)
+	if (rq->resp.hold_conn) {
 		(void)rq->srv->mhd.set_connection_option(rq->mc,
 		    MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+		rq->conn->held = 1;
+	}
 }
 
 /* Rebuild "k=v&k=v" from the decoded arguments (names are ASCII). */
@@ -205,6 +343,11 @@ request_new(struct server *s, struct MHD_Connection *mc, const char *url,
 	rq->path = strdup(url);
 	rq->query = strdup(al_buf_str(&q));
 	al_buf_release(&q);
+	if (rq->conn != NULL && !rq->conn->closing) {
+		idle_remove(s, rq->conn);
+		rq->conn->busy = 1;
+		conn_identify(rq->conn);
+	}
 	if (rq->conn == NULL || rq->path == NULL || rq->query == NULL) {
 		free(rq->path);
 		free(rq->query);
@@ -229,6 +372,9 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 		if ((rq = request_new(s, mc, url, method)) == NULL)
 			return MHD_NO;
 		*req_cls = rq;
+		/* Closed to make room: what it had sent is not served. */
+		if (rq->conn->closing)
+			return MHD_NO;
 		/* Refuse an announced oversized body before reading it. */
 		cl = s->mhd.lookup_connection_value(mc, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -286,6 +432,10 @@ on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
 		return;
 	if (rq->phase == PH_PARKED_SYNC || rq->phase == PH_PARKED_WAIT)
 		unpark(rq->srv, rq, PH_READY);	/* cannot happen; be safe */
+	if (rq->conn != NULL) {
+		rq->conn->busy = 0;
+		idle_push(rq->srv, rq->conn);
+	}
 	al_buf_release(&rq->body);
 	broker_resp_release(&rq->resp);
 	free(rq->path);
@@ -308,12 +458,23 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 		c = conn_new(s, ci ? ci->connect_fd : -1, ++s->next_conn);
 		*socket_context = c;
 		s->b->connections++;
+		if (c != NULL) {
+			/*
+			 * Identified now, while the process that connected
+			 * is most likely still the one at the other end.
+			 */
+			conn_identify(c);
+			admit(s, c);
+		}
 		return;
 	}
 	c = *socket_context;
+	s->b->connections--;
 	if (c == NULL)
 		return;
-	s->b->connections--;
+	idle_remove(s, c);
+	if (c->counted)
+		(void)uid_add(s, c->uid, -1);
 	/* A dying holder loses its bound leases now, not at their TTL. */
 	broker_conn_closed(s->b, c->caller.conn);
 	conn_free(c);
@@ -337,11 +498,15 @@ release(struct server *s, int rc)
 		    rq->need_seq <= s->durable)) {
 			if (rc != 0) {
 				/* Never release what is not on disk. */
+				if (rq->resp.value != NULL)
+					broker_withheld(s->b,
+					    rq->resp.value_lease);
 				broker_resp_release(&rq->resp);
 				broker_resp_init(&rq->resp);
 				reply_error(&rq->resp, 503, API_E_UNAVAILABLE,
 				    "the audit log could not be written; "
-				    "nothing was released");
+				    "nothing was released (the broker retries "
+				    "by itself: see /v1/health)");
 			}
 			unpark(s, rq, PH_READY);
 		} else if (rq->phase == PH_PARKED_WAIT) {
@@ -390,6 +555,15 @@ flush(struct server *s)
 		waiting = rq->phase == PH_PARKED_SYNC &&
 		    rq->need_seq > s->durable;
 	since = broker_flush(s->b);
+	if (s->b->audit_failed) {
+		/*
+		 * Nothing becomes durable until the log is back (broker_tick
+		 * retries): whoever waits for the disk is answered now.
+		 */
+		s->sync_due = 0;
+		release(s, AL_EUNAVAIL);
+		return;
+	}
 	if (s->stopping) {
 		if ((rc = broker_sync(s->b, &err)) == 0)
 			s->durable = broker_audit_seq(s->b);
@@ -502,6 +676,34 @@ http_loop(struct server *s, struct al_err *err)
 	return rc;
 }
 
+/*
+ * As many connections as descriptors allow: the soft limit is raised to
+ * what they need (a login session's is often 1,024), and when even the
+ * hard limit is lower, fewer connections are taken, so that the table
+ * fills (and makes room) before accept(2) fails for lack of descriptors.
+ */
+static void
+conn_limits(struct server *s)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)HTTP_CONN_MAX + FD_SPARE;
+
+	s->conn_max = HTTP_CONN_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+			rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
+			    rl.rlim_max > want ? want : rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+			s->conn_max = rl.rlim_cur > 2 * FD_SPARE ?
+			    (unsigned)(rl.rlim_cur - FD_SPARE) : FD_SPARE;
+	}
+	s->uid_max = s->conn_max > 4 * CONN_RESERVE ? s->conn_max -
+	    CONN_RESERVE : s->conn_max - s->conn_max / 16;
+}
+
 int
 http_start(struct server *s, int lfd, struct al_err *err)
 {
@@ -509,12 +711,13 @@ http_start(struct server *s, int lfd, struct al_err *err)
 
 	if ((rc = syncer_start(s->b->audit, &s->syncer, err)) != 0)
 		return rc;
+	conn_limits(s);
 	s->d = s->mhd.start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 	    MHD_USE_TURBO, 0, NULL, NULL, on_request, s,
 	    MHD_OPTION_LISTEN_SOCKET, lfd,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_MAX,
+	    MHD_OPTION_CONNECTION_LIMIT, s->conn_max,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_CONN_TIMEOUT,
 	    /*
 	     * Headers and read buffer only (bodies go to rq->body); MHD

@@ -7,9 +7,26 @@
 
 /* At most this many client connections at once (idle ones included). */
 #define HTTP_CONN_MAX	4000
+/*
+ * (fewer when the descriptor limit is lower: see conn_max).  One uid holds
+ * at most conn_max - CONN_RESERVE of them (a sixteenth with few
+ * descriptors): the rest are for other users.  A uid at its limit, or a table nearly full, makes room
+ * by closing the connection idle the longest (of that uid, or of anyone),
+ * never one holding a bound lease or waiting for an approval.
+ */
+#define CONN_RESERVE	256
+#define CONN_SPARE	8
+/* Descriptors kept for everything but connections. */
+#define FD_SPARE	64
 
 struct ident;
 struct ident_cache;
+struct repo_cache;
+
+struct uid_count {
+	uid_t	uid;
+	size_t	n;
+};
 struct request;
 struct syncer;
 
@@ -28,23 +45,64 @@ struct server {
 	uint64_t		 durable;	/* audit lines synced and leases
 						 * committed up to this seq */
 	struct ident_cache	*icache;	/* executable hashes */
+	struct repo_cache	*repos;		/* repositories by cwd */
+	unsigned		 conn_max;	/* connections at most */
+	size_t			 uid_max;	/* per uid */
+	struct uid_count	*uids;		/* open connections per uid */
+	size_t			 nuids;
+	struct conn		*idle_head;	/* idle connections, oldest */
+	struct conn		*idle_tail;	/* first */
+	uint64_t		 evicted;	/* since the last log line */
+	int64_t			 evict_logged_ms;
+	uint64_t		 unidentified;	/* since the last log line */
+	int64_t			 unident_logged_ms;
 };
+
+/* Peers that could not be identified are logged this often at most. */
+#define UNIDENT_LOG_MS	60000
 
 /* One client connection: who is at the other end. */
 struct conn {
 	struct broker_caller	 caller;
 	struct ident		*id;		/* owns the selectors */
 	char			 repo[512];	/* normalized git remote */
+	int			 repo_done;	/* looked up (repo.c) */
+	struct server		*srv;
 	int			 ident_failed;
+	int			 ident_pending;	/* not yet: conn_identify */
+	/* Connection management (http.c). */
+	int			 fd;
+	uid_t			 uid;		/* (uid_t)-1: not identified */
+	int			 counted;	/* in srv->uids */
+	int			 busy;		/* a request is under way */
+	int			 held;		/* bound lease or approval */
+	int			 closing;	/* shut down to make room */
+	int			 in_idle;
+	struct conn		*idle_prev;
+	struct conn		*idle_next;
 };
 
 /*
- * Identify the peer of fd (SO_PEERCRED and what follows from it).  Never
- * NULL unless out of memory; a peer that cannot be identified gets a conn
- * with ident_failed set, whose every request is refused.
+ * A new connection on fd, with its uid (SO_PEERCRED) for the connection
+ * table, even when the peer cannot be identified.  NULL only when out of
+ * memory.
  */
 struct conn *conn_new(struct server *s, int fd, uint64_t id);
+/*
+ * Identify the peer (SO_PEERCRED and what /proc says about it), once.  A
+ * peer that cannot be identified gets ident_failed, and its every request
+ * is refused.
+ */
+void	conn_identify(struct conn *c);
 void	conn_free(struct conn *c);
+
+/*
+ * The repository of a connection's peer (repo.c), for broker_caller's
+ * find_repo: looked up once, bounded, cached by working directory.
+ */
+int	repo_cache_new(struct repo_cache **out) AL_WUR;
+void	repo_cache_free(struct repo_cache *rc);
+const char *conn_find_repo(void *arg);
 
 /*
  * The sync thread (syncer.c).  syncer_request starts a round (audit_sync of

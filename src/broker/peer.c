@@ -2,14 +2,15 @@
  * Who is at the other end of a connection.  The identity component reads
  * the kernel's peer credentials (SO_PEERCRED, taken at connect time) and
  * what /proc says about that process: nothing a client sends can change who
- * it is.  The repository is the git remote of the peer's working directory,
- * read broker-side through /proc/PID/cwd.
+ * it is.  The repository is looked up later, when a decision needs it
+ * (repo.c).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,186 +18,68 @@
 #include "airlock/policy.h"
 #include "http_int.h"
 
-#define GIT_FILE_MAX	(64 * 1024)	/* a .git file or config we read */
-#define GIT_DEPTH_MAX	64		/* directories walked up */
-
 /*
- * Read a regular file at dfd/name into buf (NUL-terminated).  Never blocks
- * on a FIFO or device a caller planted: O_NONBLOCK, then only S_ISREG.
+ * A peer that could not be identified (most often a process that exited
+ * before the broker looked at it) is logged at most once a minute, with the
+ * count since the last line: a client that connects and exits in a loop
+ * must not grow airlockd.log by a line per connection.
  */
-static int
-read_small(int dfd, const char *name, char *buf, size_t bufsz)
+static void
+note_unidentified(struct server *s, uint64_t id, const char *msg)
 {
-	struct stat st;
-	ssize_t n;
-	size_t got = 0;
-	int fd, rc = -1;
+	int64_t now = s->b->clock->now_ms(s->b->clock->arg);
 
-	fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-		goto out;
-	while (got < bufsz - 1) {
-		n = read(fd, buf + got, bufsz - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	rc = 0;
-out:
-	(void)close(fd);
-	return rc;
-}
-
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
-	    e[-1] == '\n'))
-		*--e = '\0';
-	return s;
-}
-
-/*
- * The url of remote "origin" in a git config text, else of the first
- * remote that has one.  Copied into out; 0 if found.
- */
-static int
-config_remote(char *text, char *out, size_t outsz)
-{
-	char *line, *save = NULL, *k, *v, first[512] = "";
-	int in_remote = 0, is_origin = 0;
-
-	for (line = strtok_r(text, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		line = trim(line);
-		if (line[0] == '[') {
-			in_remote = strncmp(line, "[remote \"", 9) == 0;
-			is_origin = strcmp(line, "[remote \"origin\"]") == 0;
-			continue;
-		}
-		if (!in_remote || (v = strchr(line, '=')) == NULL)
-			continue;
-		*v++ = '\0';
-		k = trim(line);
-		v = trim(v);
-		if (strcmp(k, "url") != 0 || *v == '\0')
-			continue;
-		if (is_origin)
-			return snprintf(out, outsz, "%s", v) <
-			    (int)outsz ? 0 : -1;
-		if (first[0] == '\0')
-			(void)snprintf(first, sizeof(first), "%s", v);
-	}
-	if (first[0] == '\0')
-		return -1;
-	return snprintf(out, outsz, "%s", first) < (int)outsz ? 0 : -1;
-}
-
-/*
- * dfd holds a .git entry: a directory (its config), or a file naming the
- * git dir ("gitdir: PATH", worktrees), whose "commondir" names the
- * directory holding the shared config.
- */
-static int
-git_remote_at(int dfd, char *out, size_t outsz)
-{
-	char *buf, *gd, *cd, path[4096];
-	int gfd = -1, rc = -1;
-
-	if ((buf = malloc(GIT_FILE_MAX)) == NULL)
-		return -1;
-	gfd = openat(dfd, ".git", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (gfd < 0) {
-		if (read_small(dfd, ".git", buf, GIT_FILE_MAX) != 0 ||
-		    strncmp(buf, "gitdir:", 7) != 0)
-			goto out;
-		gd = trim(buf + 7);
-		if ((gfd = openat(dfd, gd, O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC)) < 0)
-			goto out;
-		if (read_small(gfd, "commondir", buf, GIT_FILE_MAX) == 0) {
-			cd = trim(buf);
-			(void)snprintf(path, sizeof(path), "%s", cd);
-			dfd = openat(gfd, path, O_RDONLY | O_DIRECTORY |
-			    O_CLOEXEC);
-			if (dfd >= 0) {
-				(void)close(gfd);
-				gfd = dfd;
-			}
-		}
-	}
-	if (read_small(gfd, "config", buf, GIT_FILE_MAX) != 0)
-		goto out;
-	rc = config_remote(buf, out, outsz);
-out:
-	if (gfd >= 0)
-		(void)close(gfd);
-	free(buf);
-	return rc;
-}
-
-/*
- * The git remote of pid's working directory, normalized, or -1 (not a
- * repository, no remote, or /proc/PID/cwd not readable: another user's
- * process and no CAP_SYS_PTRACE).  Walks up through descriptors from the
- * cwd itself, so a renamed or deleted path cannot mislead it.
- */
-static int
-peer_repo(pid_t pid, char *out, size_t outsz)
-{
-	char path[64], raw[512];
-	struct stat st, root;
-	int dfd, up, depth, rc = -1;
-
-	(void)snprintf(path, sizeof(path), "/proc/%ld/cwd", (long)pid);
-	if (stat("/", &root) != 0 ||
-	    (dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -1;
-	for (depth = 0; depth < GIT_DEPTH_MAX; depth++) {
-		if (git_remote_at(dfd, raw, sizeof(raw)) == 0) {
-			rc = policy_repo_normalize(raw, out, outsz) == 0 ?
-			    0 : -1;
-			break;
-		}
-		if (fstat(dfd, &st) != 0 || (st.st_dev == root.st_dev &&
-		    st.st_ino == root.st_ino))
-			break;
-		if ((up = openat(dfd, "..", O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC)) < 0)
-			break;
-		(void)close(dfd);
-		dfd = up;
-	}
-	(void)close(dfd);
-	return rc;
+	s->unidentified++;
+	if (s->unident_logged_ms != 0 &&
+	    now - s->unident_logged_ms < UNIDENT_LOG_MS)
+		return;
+	if (s->unidentified > 1)
+		broker_log(s->b, "connection %llu: %s (%llu connections not "
+		    "identified in the last minute)", (unsigned long long)id,
+		    msg, (unsigned long long)s->unidentified);
+	else
+		broker_log(s->b, "connection %llu: %s",
+		    (unsigned long long)id, msg);
+	s->unident_logged_ms = now;
+	s->unidentified = 0;
 }
 
 struct conn *
 conn_new(struct server *s, int fd, uint64_t id)
 {
-	struct al_err err;
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
 	struct conn *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->caller.conn = id;
-	if (fd < 0 || ident_from_socket(fd, s->icache, 0, &c->id,
+	c->srv = s;
+	c->fd = fd;
+	c->uid = (uid_t)-1;
+	c->ident_pending = 1;
+	/* The uid alone, for the connection table; no /proc yet. */
+	if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr,
+	    &len) == 0 && len == sizeof(cr))
+		c->uid = cr.uid;
+	return c;
+}
+
+void
+conn_identify(struct conn *c)
+{
+	struct server *s = c->srv;
+	struct al_err err;
+
+	if (!c->ident_pending)
+		return;
+	c->ident_pending = 0;
+	if (c->fd < 0 || ident_from_socket(c->fd, s->icache, 0, &c->id,
 	    &err) != 0) {
-		if (fd >= 0)
-			broker_log(s->b, "connection %llu: %s",
-			    (unsigned long long)id, err.msg);
+		if (c->fd >= 0)
+			note_unidentified(s, c->caller.conn, err.msg);
 		c->ident_failed = 1;
-		return c;
+		return;
 	}
 	c->caller.ident = c->id;
 	c->caller.uid = c->id->uid;
@@ -207,9 +90,9 @@ conn_new(struct server *s, int fd, uint64_t id)
 	(void)snprintf(c->caller.holder, sizeof(c->caller.holder),
 	    "uid=%u,pid=%ld,start=%llu", (unsigned)c->id->uid,
 	    (long)c->id->pid, (unsigned long long)c->id->start_time);
-	if (peer_repo(c->id->pid, c->repo, sizeof(c->repo)) == 0)
-		c->caller.repo = c->repo;
-	return c;
+	/* Looked up when a decision needs it (repo.c), not for every peer. */
+	c->caller.find_repo = conn_find_repo;
+	c->caller.find_repo_arg = c;
 }
 
 void

@@ -4,6 +4,14 @@
 #include "airlock/identity.h"
 #include "broker_int.h"
 
+static int
+unavailable(struct broker *b, struct al_err *err)
+{
+	return al_err_set(err, AL_EUNAVAIL, "%s; nothing is granted or "
+	    "released until the audit log can be written (the broker "
+	    "retries by itself: see /v1/health)", b->audit_error);
+}
+
 int
 record(struct broker *b, const char *event, const char *outcome,
     const json_t *caller, const char *secret, const char *lease,
@@ -11,12 +19,18 @@ record(struct broker *b, const char *event, const char *outcome,
     const char *value_fp, const json_t *detail, struct al_err *err)
 {
 	struct audit_event ev;
+	struct al_err aerr;
 	int rc;
 
-	if (b->audit_failed)
-		return al_err_set(err, AL_EIO, "the audit log failed; the "
-		    "broker refuses to work unaudited: restart it (see "
-		    "%s)", API_LOG_FILE);
+	/*
+	 * Retried from broker_tick and /v1/health, never from here: a
+	 * handler may hold a lease change that must not be committed
+	 * before its line.
+	 */
+	if (b->audit_failed) {
+		b->audit_refused++;
+		return unavailable(b, err);
+	}
 	memset(&ev, 0, sizeof(ev));
 	ev.event = event;
 	ev.outcome = outcome;
@@ -28,11 +42,16 @@ record(struct broker *b, const char *event, const char *outcome,
 	ev.reason = reason && reason[0] ? reason : NULL;
 	ev.value_fp = value_fp;
 	ev.detail = detail;
-	if ((rc = audit_append_nosync(b->audit, &ev, NULL, err)) != 0) {
-		if (rc == AL_EIO)
-			b->audit_failed = 1;
-		broker_log(b, "audit append failed: %s", err ? err->msg : "");
-		return rc;
+	if ((rc = audit_append_nosync(b->audit, &ev, NULL, &aerr)) != 0) {
+		if (rc == AL_EINVAL || rc == AL_ENOMEM || rc == AL_ETOOBIG) {
+			broker_log(b, "audit line refused: %s", aerr.msg);
+			if (err != NULL)
+				*err = aerr;
+			return rc;
+		}
+		audit_down(b, aerr.msg);
+		b->audit_refused++;
+		return unavailable(b, err);
 	}
 	if (!b->dirty)
 		b->dirty_since_ms = b->clock->now_ms(b->clock->arg);
@@ -41,10 +60,29 @@ record(struct broker *b, const char *event, const char *outcome,
 }
 
 void
+record_fact(struct broker *b, const char *event, const char *outcome,
+    const json_t *caller, const char *secret, const char *lease,
+    const char *task, const char *intent, const char *reason,
+    const json_t *detail)
+{
+	struct al_err err;
+
+	if (!b->audit_failed && record(b, event, outcome, caller, secret,
+	    lease, task, intent, reason, NULL, detail, &err) == 0)
+		return;
+	/* Failed before, or by this very line. */
+	if (b->audit_failed)
+		audit_keep(b, event, outcome, caller, secret, lease, task,
+		    intent, reason, detail);
+	else
+		broker_log(b, "cannot audit %s of %s: %s", event, lease ?
+		    lease : secret ? secret : "the broker", err.msg);
+}
+
+void
 record_lease_end(const struct lease *l, void *arg)
 {
 	struct broker *b = arg;
-	struct al_err err;
 	json_t *detail;
 
 	if (l->state == LEASE_REVOKED)
@@ -53,11 +91,9 @@ record_lease_end(const struct lease *l, void *arg)
 		b->metrics.expirations++;
 	detail = json_pack("{s:s,s:i}", "holder", l->holder, "uses",
 	    l->uses);
-	if (record(b, l->state == LEASE_REVOKED ? "revoke" : "expire", "ok",
+	record_fact(b, l->state == LEASE_REVOKED ? "revoke" : "expire", "ok",
 	    NULL, l->secret, l->id, l->task, l->intent,
-	    lease_state_name(l->state), NULL, detail, &err) != 0)
-		broker_log(b, "cannot audit the end of lease %s: %s", l->id,
-		    err.msg);
+	    lease_state_name(l->state), detail);
 	json_decref(detail);
 }
 

@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -115,6 +116,10 @@ broker_serve(struct broker *b, int ready_fd, struct al_err *err)
 		    strerror(errno));
 		goto out;
 	}
+	if ((rc = repo_cache_new(&s.repos)) != 0) {
+		rc = al_err_set(err, rc, "out of memory");
+		goto out;
+	}
 	if ((rc = ident_cache_new(256, &s.icache)) != 0) {
 		rc = al_err_set(err, rc, "out of memory for the identity cache");
 		goto out;
@@ -147,6 +152,8 @@ out:
 	if (s.sigfd >= 0)
 		(void)close(s.sigfd);
 	ident_cache_free(s.icache);
+	repo_cache_free(s.repos);
+	free(s.uids);
 	mhd_dl_close(&s.mhd);
 	(void)sigprocmask(SIG_SETMASK, &oldset, NULL);
 	return rc;

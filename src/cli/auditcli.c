@@ -49,6 +49,50 @@ out:
 	return rc;
 }
 
+/* "'name' was added, but ...": the change stands, the record failed. */
+static void
+changed_unrecorded(const char *name, const char *event, int rc,
+    struct al_err *err)
+{
+	char why[AL_ERR_MSG_MAX];
+
+	if (err == NULL)
+		return;
+	(void)snprintf(why, sizeof(why), "%s", err->msg);
+	(void)al_err_set(err, rc, "'%s' was %s, but the audit log could not "
+	    "record it: %s", name, strcmp(event, "secret_add") == 0 ? "added" :
+	    strcmp(event, "secret_rotate") == 0 ? "rotated" : strcmp(event,
+	    "secret_rm") == 0 ? "removed" : "changed", why);
+}
+
+int
+cli_audit_secret_meta(struct cli *cli, struct vault *v, const char *event,
+    const char *name, const struct vault_meta *before,
+    const struct vault_meta *after, struct al_err *err)
+{
+	struct audit_event ev;
+	int64_t now = cli->clock->now(cli->clock->arg);
+	json_t *detail;
+	int rc;
+
+	detail = json_pack("{s:o*,s:o*}", "before", vault_meta_json(before,
+	    now), "after", after ? vault_meta_json(after, now) : NULL);
+	if (detail == NULL)
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+	else {
+		memset(&ev, 0, sizeof(ev));
+		ev.event = event;
+		ev.outcome = "ok";
+		ev.secret = name;
+		ev.detail = detail;
+		rc = cli_audit_record(cli, v, &ev, err);
+	}
+	json_decref(detail);
+	if (rc != 0)
+		changed_unrecorded(name, event, rc, err);
+	return rc;
+}
+
 int
 cli_audit_secret(struct cli *cli, struct vault *v, const char *event,
     const char *name, struct al_secret *value, struct al_err *err)
@@ -73,14 +117,7 @@ cli_audit_secret(struct cli *cli, struct vault *v, const char *event,
 	rc = cli_audit_record(cli, v, &ev, err);
 out:
 	al_secret_free(key);
-	if (rc != 0 && err != NULL) {
-		char why[AL_ERR_MSG_MAX];
-
-		(void)snprintf(why, sizeof(why), "%s", err->msg);
-		(void)al_err_set(err, rc, "'%s' was %s, but the audit log "
-		    "could not record it: %s", name, strcmp(event,
-		    "secret_add") == 0 ? "added" : strcmp(event,
-		    "secret_rotate") == 0 ? "rotated" : "changed", why);
-	}
+	if (rc != 0)
+		changed_unrecorded(name, event, rc, err);
 	return rc;
 }

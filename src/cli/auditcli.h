@@ -33,4 +33,14 @@ int	cli_audit_secret(struct cli *cli, struct vault *v, const char *event,
 	    const char *name, struct al_secret *value, struct al_err *err)
 	    AL_WUR;
 
+/*
+ * Record a metadata change of secret name (secret_edit, secret_rm): detail
+ * "before" and, unless after is NULL, "after" hold the metadata as
+ * vault_meta_json shows it.  The error says the change itself was made.
+ */
+int	cli_audit_secret_meta(struct cli *cli, struct vault *v,
+	    const char *event, const char *name,
+	    const struct vault_meta *before, const struct vault_meta *after,
+	    struct al_err *err) AL_WUR;
+
 #endif

@@ -129,7 +129,7 @@ allowed_opts(const char *sub)
 		    B(OPT_JSON);
 	if (strcmp(sub, "show") == 0)
 		return B(OPT_JSON);
-	return 0;	/* rm */
+	return B(OPT_PASSFD);	/* rm */
 }
 
 static int
@@ -351,13 +351,23 @@ apply_meta(const struct secret_args *a, struct vault_meta *m, int64_t now,
 	return 0;
 }
 
-static void
-warn_short(struct al_secret *v)
+/*
+ * Values under SECRET_VALUE_MIN bytes are refused: a redactor that masked
+ * every occurrence of a 3-byte value would mask ordinary text everywhere,
+ * and one that did not would let it through.
+ */
+#define SECRET_VALUE_MIN	8
+
+static int
+check_length(struct al_secret *v, struct al_err *err)
 {
-	if (al_secret_len(v) < 8)
-		al_msg(stderr, "warning", "the value is only %zu bytes long; "
-		    "values under 8 bytes are not masked on their own in "
-		    "multi-line output", al_secret_len(v));
+	if (al_secret_len(v) < SECRET_VALUE_MIN)
+		return al_err_set(err, AL_EINVAL, "the value is only %zu "
+		    "byte%s long: airlock needs at least %d bytes, or it could "
+		    "not tell the value from ordinary output when masking it",
+		    al_secret_len(v), al_secret_len(v) == 1 ? "" : "s",
+		    SECRET_VALUE_MIN);
+	return 0;
 }
 
 static int
@@ -383,7 +393,8 @@ secret_add(struct cli *cli, struct vault *v, struct secret_args *a,
 	if ((rc = cli_read_value(a->name, a->value_file, a->keep_newline,
 	    VAULT_VALUE_MAX, &value, err)) != 0)
 		goto out;
-	warn_short(value);
+	if ((rc = check_length(value, err)) != 0)
+		goto out;
 	rc = vault_secret_add(v, &m, value, err);
 	if (rc == 0)
 		rc = cli_audit_secret(cli, v, "secret_add", a->name, value, err);
@@ -410,8 +421,8 @@ secret_rotate(struct cli *cli, struct vault *v, struct secret_args *a,
 	if ((rc = cli_read_value(a->name, a->value_file, a->keep_newline,
 	    VAULT_VALUE_MAX, &value, err)) != 0)
 		return rc;
-	warn_short(value);
-	rc = vault_secret_rotate(v, a->name, value, err);
+	if ((rc = check_length(value, err)) == 0)
+		rc = vault_secret_rotate(v, a->name, value, err);
 	if (rc == 0)
 		rc = cli_audit_secret(cli, v, "secret_rotate", a->name, value,
 		    err);
@@ -419,22 +430,56 @@ secret_rotate(struct cli *cli, struct vault *v, struct secret_args *a,
 	return rc;
 }
 
+/*
+ * Metadata changes are audited like value changes, with the metadata
+ * before and after (status, labels, owner...: never a value), and need the
+ * vault unlocked: a process that can only write the vault file cannot mark
+ * a revoked secret active again unnoticed.
+ */
 static int
 secret_edit(struct cli *cli, struct vault *v, struct secret_args *a,
     struct al_err *err)
 {
-	struct vault_meta m;
+	struct vault_meta before, after;
+	int64_t now = cli->clock->now(cli->clock->arg);
 	int rc;
 
+	memset(&after, 0, sizeof(after));
 	if ((a->seen & ~B(OPT_PASSFD)) == 0)
 		return al_err_set(err, AL_EINVAL, "'secret edit' needs at least "
 		    "one change (see `airlock help secret`)");
-	if ((rc = vault_secret_get(v, a->name, &m, err)) != 0)
+	if ((rc = vault_secret_get(v, a->name, &before, err)) != 0)
 		return rc;
-	if ((rc = apply_meta(a, &m, cli->clock->now(cli->clock->arg),
-	    err)) == 0)
-		rc = vault_secret_update(v, &m, err);
-	vault_meta_release(&m);
+	if ((rc = vault_meta_copy(&after, &before)) != 0) {
+		rc = al_err_set(err, rc, "out of memory");
+		goto out;
+	}
+	if ((rc = apply_meta(a, &after, now, err)) != 0 ||
+	    (rc = cli_vault_unlock(v, a->passfd, err)) != 0 ||
+	    (rc = vault_secret_update(v, &after, err)) != 0)
+		goto out;
+	rc = cli_audit_secret_meta(cli, v, "secret_edit", a->name, &before,
+	    &after, err);
+out:
+	vault_meta_release(&before);
+	vault_meta_release(&after);
+	return rc;
+}
+
+static int
+secret_rm(struct cli *cli, struct vault *v, struct secret_args *a,
+    struct al_err *err)
+{
+	struct vault_meta before;
+	int rc;
+
+	if ((rc = vault_secret_get(v, a->name, &before, err)) != 0)
+		return rc;
+	if ((rc = cli_vault_unlock(v, a->passfd, err)) == 0 &&
+	    (rc = vault_secret_remove(v, a->name, err)) == 0)
+		rc = cli_audit_secret_meta(cli, v, "secret_rm", a->name,
+		    &before, NULL, err);
+	vault_meta_release(&before);
 	return rc;
 }
 
@@ -631,7 +676,7 @@ cmd_secret(struct cli *cli, int argc, char **argv)
 	else if (strcmp(a.sub, "edit") == 0)
 		rc = secret_edit(cli, v, &a, &err);
 	else
-		rc = vault_secret_remove(v, a.name, &err);
+		rc = secret_rm(cli, v, &a, &err);
 	vault_close(v);
 	return rc == 0 ? CLI_EXIT_OK : cli_fail(&err);
 }

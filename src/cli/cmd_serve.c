@@ -208,7 +208,7 @@ background(struct cli *cli, const struct serve_args *a, int lockfd)
 {
 	char logpath[PATH_MAX], msg[AL_ERR_MSG_MAX + 2];
 	struct al_err err;
-	int pfd[2], devnull, logfd, status, keep[4];
+	int pfd[2], devnull, logfd, status, keep[4], e;
 	ssize_t n;
 	pid_t pid;
 
@@ -246,7 +246,22 @@ background(struct cli *cli, const struct serve_args *a, int lockfd)
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	logfd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
-	if (devnull < 0 || logfd < 0 || dup2(devnull, 0) < 0 ||
+	if (logfd < 0) {
+		/*
+		 * Said here, not "see airlockd.log": the log is what could
+		 * not be opened, and a link there points somewhere else.
+		 */
+		e = errno;
+		n = snprintf(msg, sizeof(msg), "Ecannot open the broker's log "
+		    "%s: %s", logpath, e == ELOOP ? "it is a symbolic link, "
+		    "and the broker follows no link for its log; remove it "
+		    "and start the broker again" : strerror(e));
+		if (n > 0)
+			(void)!write(pfd[1], msg, (size_t)n <
+			    sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+		_exit(2);
+	}
+	if (devnull < 0 || dup2(devnull, 0) < 0 ||
 	    dup2(devnull, 1) < 0 || dup2(logfd, 2) < 0)
 		_exit(2);
 	keep[0] = lockfd;

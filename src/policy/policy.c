@@ -83,6 +83,17 @@ policy_nrules(const struct policy *p)
 	return p->nrules;
 }
 
+int
+policy_needs_repo(const struct policy *p)
+{
+	size_t i;
+
+	for (i = 0; p != NULL && i < p->nrules; i++)
+		if (p->rules[i].has_repos)
+			return 1;
+	return 0;
+}
+
 const char *
 policy_name(const struct policy *p)
 {

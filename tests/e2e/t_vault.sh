@@ -77,8 +77,11 @@ expect_rc 2 "value of only a newline"
 
 printf 'short\n' >"$T_ROOT/short"
 run_in "$T_ROOT/short" "$AL" secret add short --owner o --purpose p
-expect_rc 0 "short value is accepted"
-expect_err "warning: the value is only 5 bytes long"
+expect_rc 2 "short value is refused"
+expect_err "the value is only 5 bytes long: airlock needs at least 8 bytes"
+printf 'short-ok\n' >"$T_ROOT/short"
+run_in "$T_ROOT/short" "$AL" secret add short --owner o --purpose p
+expect_rc 0 "an 8-byte value is accepted"
 
 run_in "$T_ROOT/in" "$AL" secret add noowner --purpose p
 expect_rc 2 "add without --owner"

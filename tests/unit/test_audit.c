@@ -825,6 +825,81 @@ test_audit_time_round_trips(void **state)
 	    AL_EINVAL);
 }
 
+/* Read a whole file into a new NUL-terminated buffer. */
+static char *
+slurp_file(const char *path, size_t *n)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long len;
+
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	len = ftell(fp);
+	rewind(fp);
+	assert_non_null(buf = calloc(1, (size_t)len + 1));
+	assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
+	(void)fclose(fp);
+	*n = (size_t)len;
+	return buf;
+}
+
+/*
+ * Another file at the log's path (sed -i, an editor, rotation) is refused
+ * at the next append with how to recover; audit_reopen takes the file at
+ * the path once it is the log again (same lines), and refuses an empty one
+ * under a head that records lines.
+ */
+static void
+test_audit_replaced_log_is_refused_until_reopened(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_log *log = NULL;
+	struct audit_event ev;
+	struct audit_report rep;
+	struct al_err err;
+	char moved[PATH_MAX + 8], *buf;
+	size_t n;
+
+	write_events(f, 3);
+	assert_int_equal(audit_open(f->path, f->key, &f->clock, &log, NULL), 0);
+	memset(&ev, 0, sizeof(ev));
+	ev.event = "grant";
+	ev.outcome = "ok";
+	/* sed -i: the same bytes in a new file. */
+	buf = slurp_file(f->path, &n);
+	assert_int_equal(unlink(f->path), 0);
+	spew(f->path, buf, n);
+	assert_int_equal(chmod(f->path, 0600), 0);
+	assert_int_equal(audit_append(log, &ev, NULL, &err), AL_ECORRUPT);
+	assert_non_null(strstr(err.msg, "was replaced while in use"));
+	assert_non_null(strstr(err.msg, "put the original file back"));
+	/* Refused until reopened, even though the file looks fine. */
+	assert_int_equal(audit_append(log, &ev, NULL, &err), AL_EIO);
+	assert_int_equal(audit_reopen(log, &err), 0);
+	assert_int_equal(audit_append(log, &ev, NULL, &err), 0);
+	assert_int_equal(audit_last_seq(log), 4);
+	/* Rotation: moved away, an empty file in its place. */
+	snprintf(moved, sizeof(moved), "%s.1", f->path);
+	assert_int_equal(rename(f->path, moved), 0);
+	spew(f->path, "", 0);
+	assert_int_equal(chmod(f->path, 0600), 0);
+	assert_int_equal(audit_append(log, &ev, NULL, &err), AL_ECORRUPT);
+	assert_int_equal(audit_reopen(log, &err), AL_ECORRUPT);
+	assert_non_null(strstr(err.msg, "empty but its head records 4 lines"));
+	assert_int_equal(audit_append(log, &ev, NULL, &err), AL_EIO);
+	/* The original back: appends go on where the chain ended. */
+	assert_int_equal(rename(moved, f->path), 0);
+	assert_int_equal(audit_reopen(log, &err), 0);
+	assert_int_equal(audit_append(log, &ev, NULL, &err), 0);
+	assert_int_equal(audit_last_seq(log), 5);
+	audit_close(log);
+	verify(f, &rep);
+	assert_int_equal(rep.problem, AUDIT_INTACT);
+	assert_int_equal(rep.lines, 5);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -850,6 +925,7 @@ main(void)
 		T(test_audit_read_filters),
 		T(test_audit_concurrent_appends_keep_the_chain),
 		T(test_audit_time_round_trips),
+		T(test_audit_replaced_log_is_refused_until_reopened),
 #undef T
 	};
 

@@ -40,7 +40,21 @@ struct fx {
 	int		 need_sync;	/* of the last reply */
 	json_t		*body;
 	struct al_secret *value;
+	int64_t		 now_ms;	/* the broker's clock */
+	struct al_clock	 clock;
 };
+
+static int64_t
+fx_now(void *arg)
+{
+	return ((struct fx *)arg)->now_ms / 1000;
+}
+
+static int64_t
+fx_now_ms(void *arg)
+{
+	return ((struct fx *)arg)->now_ms;
+}
 
 static void
 who_init(struct who *w, uint64_t conn, pid_t pid, const char *extra)
@@ -116,7 +130,11 @@ setup(void **state)
 	assert_int_equal(fclose(f), 0);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.home = x->home;
-	cfg.clock = al_clock_system();
+	x->now_ms = al_clock_system()->now_ms(NULL);
+	x->clock.now = fx_now;
+	x->clock.now_ms = fx_now_ms;
+	x->clock.arg = x;
+	cfg.clock = &x->clock;
 	cfg.log_fd = -1;
 	assert_int_equal(broker_new(&cfg, v, &x->b, NULL), 0);
 	who_init(&x->req, 1, 1000, NULL);
@@ -432,6 +450,74 @@ test_audit_verifies(void **state)
 	assert_no_canary(x->home, x->canary);
 }
 
+/*
+ * A value whose use line could not be made durable is not released: the
+ * broker says so in the log ("use" "withheld"), ends the lease, answers
+ * 503 while the log fails, and serves again once a retry works.
+ */
+static void
+test_value_not_released_is_recorded(void **state)
+{
+	struct fx *x = *state;
+	struct broker_req rq;
+	struct broker_resp r;
+	struct al_err err;
+	char id[33], path[128], *log, *p;
+	FILE *f;
+	long n;
+
+	lease_for(x, &x->req, "deploy-token", "t7", id);
+	(void)snprintf(path, sizeof(path), "/v1/leases/%s/value", id);
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "GET";
+	rq.path = path;
+	rq.body.p = (const unsigned char *)"";
+	rq.caller = &x->req.c;
+	broker_resp_init(&r);
+	broker_dispatch(x->b, &rq, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.need_sync, 1);
+	assert_string_equal(r.value_lease, id);
+	/* The sync fails: the transport withholds the value. */
+	(void)al_err_set(&err, AL_EIO, "cannot sync the audit log: I/O error");
+	assert_int_not_equal(broker_synced(x->b, AL_EIO, 0, &err), 0);
+	broker_withheld(x->b, r.value_lease);
+	broker_resp_release(&r);
+	assert_int_equal(call(x, &x->req, "GET", "/v1/health", NULL), 200);
+	assert_string_equal(json_string_value(json_object_get(x->body,
+	    "status")), "unavailable");
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases",
+	    "{\"secret\":\"deploy-token\"}"), 503);
+	assert_string_equal(jstr(x->body, "error", "code"), API_E_UNAVAILABLE);
+	(void)snprintf(path, sizeof(path), "/v1/leases/%s", id);
+	assert_int_equal(call(x, &x->req, "GET", path, NULL), 200);
+	assert_string_equal(jstr(x->body, "lease", "state"), "revoked");
+	/* A second later the broker tries again, and the log works. */
+	x->now_ms += 1500;
+	(void)broker_tick(x->b);
+	assert_int_equal(call(x, &x->req, "GET", "/v1/health", NULL), 200);
+	assert_string_equal(json_string_value(json_object_get(x->body,
+	    "status")), "ok");
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases",
+	    "{\"secret\":\"deploy-token\"}"), 201);
+	(void)snprintf(path, sizeof(path), "%s/audit.log", x->home);
+	assert_non_null(f = fopen(path, "r"));
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	assert_non_null(log = calloc(1, (size_t)n + 1));
+	assert_int_equal(fread(log, 1, (size_t)n, f), (size_t)n);
+	(void)fclose(f);
+	/* use ok, then use withheld and the lease's end, then the resume. */
+	assert_non_null(p = strstr(log, "\"event\":\"use\",\"outcome\":\"ok\""));
+	assert_non_null(p = strstr(p, "\"event\":\"use\",\"outcome\":"
+	    "\"withheld\""));
+	assert_non_null(strstr(p, id));
+	assert_non_null(p = strstr(p, "\"event\":\"revoke\""));
+	assert_non_null(p = strstr(p, "\"event\":\"audit_resume\""));
+	free(log);
+}
+
 /* The library found at build time has every function the broker calls. */
 static void
 test_mhd_dl_loads_every_function(void **state)
@@ -497,6 +583,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_task, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_value_not_released_is_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_verifies, setup,
 		    teardown),
 		cmocka_unit_test(test_mhd_dl_loads_every_function),
