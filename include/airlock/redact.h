@@ -30,13 +30,15 @@
  *     at 64 or 76 columns (PEM, MIME, base64(1)) are masked as well.
  *   - URL percent-encoding: RFC 3986 (unreserved kept) with upper- or
  *     lower-case hex, form encoding (space as "+"), JavaScript's
- *     encodeURIComponent, and every byte encoded.
+ *     encodeURIComponent, and every byte encoded (upper- or lower-case).
  *   - JSON string escaping (minimal, with "\/", Go's HTML-safe \u003c form,
- *     and ASCII-only \uXXXX), C escaping (\xHH or octal, double- or
- *     single-quote style), XML/HTML escaping (text, and attributes with
- *     &quot; &apos; / &#x27; / &#34; &#39;), and shell quoting ('\'' and
- *     '"'"' inside single quotes, backslash escaping as printf %q does,
- *     double-quote escaping).
+ *     and ASCII-only \uXXXX, DEL included, in either case), C escaping
+ *     (\xHH or octal, double- or single-quote style), Python's repr() of
+ *     bytes and of a str (non-ASCII kept, quote chosen as Python does),
+ *     XML/HTML escaping (text, and attributes with &quot; &apos; / &#x27;
+ *     / &#34; &#39;), and shell quoting ('\'' and '"'"' inside single
+ *     quotes, backslash escaping as printf %q does, bash's $'...' with \E
+ *     for a value with a control character, double-quote escaping).
  * A variant identical to one already listed is compiled once.
  *
  * An occurrence becomes "[REDACTED:<name>]".  Masks are the union of all

@@ -56,5 +56,9 @@ void	test_redact_write_more_defers_and_copies(void **state);
 void	test_redact_lazy_rules_load_on_first_output_only(void **state);
 void	test_redact_lazy_rules_failed_load_lets_nothing_through(void **state);
 void	test_redact_armored_key_written_line_by_line(void **state);
+void	test_redact_python_repr_of_non_ascii_quote_and_backslash(void **state);
+void	test_redact_bash_ansi_c_quoting_of_control_characters(void **state);
+void	test_redact_json_escapes_del_in_both_cases(void **state);
+void	test_redact_lower_case_percent_encoding_of_every_byte(void **state);
 
 #endif

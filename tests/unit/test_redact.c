@@ -425,6 +425,13 @@ main(void)
 		    test_redact_base64_every_alignment_inside_longer_text),
 		cmocka_unit_test(test_redact_base64_wrapped_into_lines),
 		cmocka_unit_test(test_redact_nul_bytes_and_invalid_utf8),
+		cmocka_unit_test(
+		    test_redact_python_repr_of_non_ascii_quote_and_backslash),
+		cmocka_unit_test(
+		    test_redact_bash_ansi_c_quoting_of_control_characters),
+		cmocka_unit_test(test_redact_json_escapes_del_in_both_cases),
+		cmocka_unit_test(
+		    test_redact_lower_case_percent_encoding_of_every_byte),
 		cmocka_unit_test(test_redact_golden_table),
 		cmocka_unit_test(
 		    test_redact_one_byte_at_a_time_never_shows_a_prefix),
