@@ -172,8 +172,8 @@ align64(size_t n)
 
 /* Carve the region and fill it from the trie. */
 static int
-build_tables(struct build *b, struct redact *r, const struct rx_pat *pat,
-    size_t npat, struct rx_ac **out)
+build_tables(struct build *b, const unsigned char *arena,
+    const struct rx_pat *pat, size_t npat, struct rx_ac **out)
 {
 	const uint32_t *q = (const uint32_t *)b->order.p;
 	uint32_t nn = (uint32_t)(b->nodes.len / sizeof(struct tnode));
@@ -188,7 +188,7 @@ build_tables(struct build *b, struct redact *r, const struct rx_pat *pat,
 	memset(used, 0, sizeof(used));
 	for (i = 0; i < npat; i++)
 		for (j = 0; !pat[i].dup && j < pat[i].len; j++)
-			used[r->arena.p[pat[i].off + j]] = 1;
+			used[arena[pat[i].off + j]] = 1;
 	memset(clsmap, 0, sizeof(clsmap));
 	for (c = 0; c < 256; c++)
 		if (used[c]) {
@@ -303,18 +303,20 @@ set_b64(struct rx_ac *ac, const struct rx_pat *pat, size_t npat)
 }
 
 int
-rx_ac_build(struct redact *r, struct al_err *err)
+rx_ac_build(const struct redact *r, struct gvec *pats, struct rx_ac **out,
+    struct al_err *err)
 {
 	struct build b;
-	struct rx_pat *pat = (struct rx_pat *)r->pats.p;
-	size_t npat = r->pats.len / sizeof(*pat), i;
+	struct rx_pat *pat = (struct rx_pat *)pats->p;
+	size_t npat = pats->len / sizeof(*pat), i;
 	struct rx_ac *ac = NULL;
 	int rc;
 
+	*out = NULL;
 	memset(&b, 0, sizeof(b));
 	if ((rc = build_trie(&b, r->arena.p, pat, npat)) != 0 ||
 	    (rc = build_fail(&b)) != 0 ||
-	    (rc = build_tables(&b, r, pat, npat, &ac)) != 0) {
+	    (rc = build_tables(&b, r->arena.p, pat, npat, &ac)) != 0) {
 		if (rc == AL_ETOOBIG)
 			rc = al_err_set(err, rc, "the values to mask need more "
 			    "than %u automaton states; mask fewer or shorter "
@@ -334,7 +336,7 @@ rx_ac_build(struct redact *r, struct al_err *err)
 	}
 	set_b64(ac, pat, npat);
 	(void)sodium_mprotect_readonly(ac);
-	r->ac = ac;
+	*out = ac;
 	ac = NULL;
 out:
 	rx_ac_free(ac);

@@ -18,9 +18,6 @@ static const char B64_URL[] =
 static const char HEX_LO[] = "0123456789abcdef";
 static const char HEX_UP[] = "0123456789ABCDEF";
 
-/* Wrap widths of base64 text: PEM / openssl (64) and MIME / base64(1). */
-static const size_t WRAP[] = { 64, 76 };
-
 enum esc_mode {
 	URL_UP, URL_LO, URL_FORM, URL_JS, URL_PY, URL_ALL, URL_ALL_LO,
 	JSON_MIN, JSON_SLASH, JSON_HTML, JSON_UPPER, JSON_ASCII, JSON_ASCII_UP,
@@ -404,7 +401,7 @@ gen_hex(struct redact *r, struct gvec *sc, uint32_t value,
 			    (rc = sc_putc(sc, digits[d][v[i] & 15])) != 0)
 				return rc;
 		}
-		if ((rc = rx_pat_add(r, sc->p, sc->len, value, 0, 0)) != 0)
+		if ((rc = rx_pat_add_wrap(r, sc->p, sc->len, value, 0, 0)) != 0)
 			return rc;
 	}
 	return 0;
@@ -448,9 +445,10 @@ gen_b64(struct redact *r, struct gvec *sc, struct gvec *pat, uint32_t value,
     const unsigned char *v, size_t n, const char *alpha, size_t k)
 {
 	size_t total = k + n, j0 = (8 * k + 5) / 6, j1 = 8 * total / 6;
-	size_t rbits = 8 * total - 6 * j1, pad = (3 - total % 3) % 3, f, w, o;
+	size_t rbits = 8 * total - 6 * j1, pad = (3 - total % 3) % 3;
 	uint8_t lead_mask = 0, lead_val = 0;
 	unsigned int fixed;
+	size_t f;
 	int rc;
 
 	if (k == 1) {
@@ -466,7 +464,7 @@ gen_b64(struct redact *r, struct gvec *sc, struct gvec *pat, uint32_t value,
 		return 0;
 	sc_reset(pat);
 	if ((rc = sc_put(pat, sc->p + j0, j1 - j0)) != 0 ||
-	    (rc = rx_pat_add(r, pat->p, pat->len, value, lead_mask,
+	    (rc = rx_pat_add_wrap(r, pat->p, pat->len, value, lead_mask,
 	    lead_val)) != 0)
 		return rc;
 	if (rbits != 0) {
@@ -474,29 +472,16 @@ gen_b64(struct redact *r, struct gvec *sc, struct gvec *pat, uint32_t value,
 		for (f = 0; f < (1u << (6 - rbits)); f++) {
 			pat->len = j1 - j0;
 			if ((rc = sc_putc(pat, alpha[fixed << (6 - rbits) |
-			    f])) != 0 || (rc = rx_pat_add(r, pat->p, pat->len,
+			    f])) != 0 || (rc = rx_pat_add_wrap(r, pat->p, pat->len,
 			    value, lead_mask, lead_val)) != 0)
 				return rc;
 		}
 		pat->len = j1 - j0 + 1;
 		pat->p[j1 - j0] = (unsigned char)alpha[fixed << (6 - rbits)];
 		if ((rc = sc_put(pat, "==", pad)) != 0 ||
-		    (rc = rx_pat_add(r, pat->p, pat->len, value, lead_mask,
+		    (rc = rx_pat_add_wrap(r, pat->p, pat->len, value, lead_mask,
 		    lead_val)) != 0)
 			return rc;
-	}
-	/* base64 of v alone, wrapped into lines. */
-	if (k != 0 || alpha != B64_STD)
-		return 0;
-	for (w = 0; w < sizeof(WRAP) / sizeof(WRAP[0]); w++) {
-		if (pat->len <= WRAP[w])
-			continue;
-		for (o = 0; o < pat->len; o += WRAP[w]) {
-			f = pat->len - o < WRAP[w] ? pat->len - o : WRAP[w];
-			if (f >= REDACT_LINE_MIN &&
-			    (rc = rx_pat_add(r, pat->p + o, f, value, 0, 0)) != 0)
-				return rc;
-		}
 	}
 	return 0;
 }

@@ -84,8 +84,14 @@ redact_free(struct redact *r)
 	if (r->rule_owned_free != NULL)
 		r->rule_owned_free(r->rule_owned);
 	rx_ac_free(r->ac);
+	rx_ac_free(r->wac);
+	if (r->grams != NULL) {
+		(void)sodium_mprotect_readwrite(r->grams);
+		sodium_free(r->grams);
+	}
 	gvec_release(&r->arena);
 	gvec_release(&r->pats);
+	gvec_release(&r->wpats);
 	for (i = 0; i < r->nvalue; i++)
 		free(r->label[i]);
 	free(r->label);
@@ -130,6 +136,68 @@ rx_pat_add(struct redact *r, const unsigned char *p, size_t n,
 	if ((rc = gvec_append(&r->arena, p, n)) != 0)
 		return rc;
 	return gvec_append(&r->pats, &pat, sizeof(pat));
+}
+
+int
+rx_pat_add_wrap(struct redact *r, const unsigned char *p, size_t n,
+    uint32_t value, uint8_t lead_mask, uint8_t lead_val)
+{
+	size_t before = r->pats.len;
+	int rc;
+
+	if ((rc = rx_pat_add(r, p, n, value, lead_mask, lead_val)) != 0)
+		return rc;
+	if (r->pats.len > before)
+		((struct rx_pat *)(r->pats.p + before))->wrap = 1;
+	return 0;
+}
+
+/*
+ * The automaton of wrapped encodings: a copy of the hex and base64
+ * patterns (their out-lists are threaded through the copy), the 4-gram
+ * filter over their bytes, and the widest span a match can take once
+ * line breaks are inserted (one LF or CRLF at most every RX_WRAP_MIN
+ * characters, plus one before the first).
+ */
+static int
+compile_wrapped(struct redact *r, struct al_err *err)
+{
+	const struct rx_pat *pat = (const struct rx_pat *)r->pats.p;
+	size_t npat = r->pats.len / sizeof(*pat), i, j;
+	const unsigned char *b;
+	struct rx_pat w;
+	uint32_t h;
+	int rc;
+
+	for (i = 0; i < npat; i++) {
+		if (!pat[i].wrap)
+			continue;
+		w = pat[i];
+		w.same = RX_NONE;
+		w.dup = 0;
+		if ((rc = gvec_append(&r->wpats, &w, sizeof(w))) != 0)
+			return al_err_set(err, rc, "out of memory");
+	}
+	if (r->wpats.len == 0)
+		return 0;
+	if ((rc = rx_ac_build(r, &r->wpats, &r->wac, err)) != 0)
+		return rc;
+	if ((r->grams = sodium_malloc((size_t)1 << (RX_GRAM_BITS - 3))) ==
+	    NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	memset(r->grams, 0, (size_t)1 << (RX_GRAM_BITS - 3));
+	pat = (const struct rx_pat *)r->wpats.p;
+	npat = r->wpats.len / sizeof(*pat);
+	for (i = 0; i < npat; i++) {
+		b = r->arena.p + pat[i].off;
+		for (j = 0; j + 4 <= pat[i].len; j++) {
+			h = rx_gram(b[j], b[j + 1], b[j + 2], b[j + 3]);
+			r->grams[h >> 3] |= (unsigned char)(1u << (h & 7));
+		}
+	}
+	(void)sodium_mprotect_readonly(r->grams);
+	r->wspan = r->wac->maxlen + 2 * (1 + r->wac->maxlen / RX_WRAP_MIN);
+	return 0;
 }
 
 int
@@ -216,14 +284,29 @@ redact_compile(struct redact *r, struct al_err *err)
 
 	if (r->compiled)
 		return al_err_set(err, AL_EINVAL, "redactor already compiled");
-	if ((rc = rx_ac_build(r, err)) != 0)
+	if ((rc = rx_ac_build(r, &r->pats, &r->ac, err)) != 0 ||
+	    (rc = compile_wrapped(r, err)) != 0)
 		return rc;
 	/* Nothing changes from here on: make any stray write fault. */
 	if (r->arena.p != NULL)
 		(void)sodium_mprotect_readonly(r->arena.p);
 	if (r->pats.p != NULL)
 		(void)sodium_mprotect_readonly(r->pats.p);
-	r->max_held = r->ac->maxlen + (r->ac->has_lead ? 1 : 0);
+	if (r->wpats.p != NULL)
+		(void)sodium_mprotect_readonly(r->wpats.p);
+	/*
+	 * A stream holds the same number of bytes whatever they are: enough
+	 * for the widest match (a wrapped one, with the base64 lead character
+	 * before a line break) and for the rule matcher.
+	 */
+	r->max_held = 0;
+	if (r->nvalue > 0) {
+		r->max_held = r->ac->maxlen + 1;
+		if (r->wspan + 3 > r->max_held)
+			r->max_held = r->wspan + 3;
+		if (RX_WRAP_MIN + 4 > r->max_held)
+			r->max_held = RX_WRAP_MIN + 4;
+	}
 	if (r->rule_fn != NULL && r->rule_max > r->max_held)
 		r->max_held = r->rule_max;
 	r->compiled = 1;
@@ -259,6 +342,18 @@ rx_patterns(const struct redact *r, rx_pat_fn fn, void *arg)
 {
 	const struct rx_pat *pat = (const struct rx_pat *)r->pats.p;
 	size_t i, n = r->pats.len / sizeof(*pat);
+
+	for (i = 0; i < n; i++)
+		if (!pat[i].dup)
+			fn(arg, r->arena.p + pat[i].off, pat[i].len,
+			    pat[i].value, pat[i].lead_mask, pat[i].lead_val);
+}
+
+void
+rx_patterns_wrapped(const struct redact *r, rx_pat_fn fn, void *arg)
+{
+	const struct rx_pat *pat = (const struct rx_pat *)r->wpats.p;
+	size_t i, n = r->wpats.len / sizeof(*pat);
 
 	for (i = 0; i < n; i++)
 		if (!pat[i].dup)

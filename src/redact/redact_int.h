@@ -42,6 +42,7 @@ struct rx_pat {
 	uint8_t		lead_mask;
 	uint8_t		lead_val;
 	uint8_t		dup;		/* same bytes, value and lead as another */
+	uint8_t		wrap;		/* hex or base64: also matched wrapped */
 };
 
 /*
@@ -83,6 +84,17 @@ struct redact {
 	struct gvec	 arena;		/* pattern bytes (guarded) */
 	struct gvec	 pats;		/* struct rx_pat (guarded) */
 	struct rx_ac	*ac;		/* after compile */
+	/*
+	 * The hex and base64 patterns again, in their own automaton, which a
+	 * stream runs only across line breaks inside a run of those
+	 * characters (see stream.c), with a filter of the 4-grams they
+	 * contain (RX_GRAM_BITS bits, guarded) to skip line breaks no
+	 * pattern can cross.
+	 */
+	struct gvec	 wpats;
+	struct rx_ac	*wac;
+	unsigned char	*grams;
+	size_t		 wspan;		/* widest wrapped match, in bytes */
 	redact_rule_fn	 rule_fn;
 	void		*rule_arg;
 	size_t		 rule_max;
@@ -96,13 +108,35 @@ struct redact {
 /* Add one pattern for value (copies the bytes).  encode.c helpers use it. */
 int	rx_pat_add(struct redact *r, const unsigned char *p, size_t n,
 	    uint32_t value, uint8_t lead_mask, uint8_t lead_val) AL_WUR;
+/* The same for hex and base64, which are also matched wrapped into lines. */
+int	rx_pat_add_wrap(struct redact *r, const unsigned char *p, size_t n,
+	    uint32_t value, uint8_t lead_mask, uint8_t lead_val) AL_WUR;
+
+/*
+ * Wrapped encodings: a line break (LF or CRLF) joins two runs of hex or
+ * base64 characters when the line before it ends with at least
+ * RX_WRAP_MIN of them ("=" padding aside); the patterns of wpats are
+ * matched across such breaks.
+ */
+#define RX_WRAP_MIN	16
+#define RX_GRAM_BITS	20
+/* The 4-gram filter's bit for the bytes a b c d. */
+static inline uint32_t
+rx_gram(unsigned char a, unsigned char b, unsigned char c, unsigned char d)
+{
+	uint32_t x = (uint32_t)a | (uint32_t)b << 8 | (uint32_t)c << 16 |
+	    (uint32_t)d << 24;
+
+	return (x * 0x9e3779b1u) >> (32 - RX_GRAM_BITS);
+}
 
 /* Generate every pattern of value v[0..n) (encode.c). */
 int	rx_gen_patterns(struct redact *r, uint32_t value,
 	    const unsigned char *v, size_t n) AL_WUR;
 
-/* Build r->ac from r's patterns (automaton.c). */
-int	rx_ac_build(struct redact *r, struct al_err *err) AL_WUR;
+/* Build an automaton over the patterns in pats (automaton.c). */
+int	rx_ac_build(const struct redact *r, struct gvec *pats,
+	    struct rx_ac **out, struct al_err *err) AL_WUR;
 void	rx_ac_free(struct rx_ac *ac);
 
 /* One automaton step from state id on column c, for sparse states. */
@@ -164,6 +198,8 @@ size_t	rx_scan(const struct rx_ac *ac, uint32_t *tp, const unsigned char *p,
 typedef void (*rx_pat_fn)(void *arg, const unsigned char *p, size_t n,
     uint32_t value, uint8_t lead_mask, uint8_t lead_val);
 void	rx_patterns(const struct redact *r, rx_pat_fn fn, void *arg);
+/* The same for the patterns also matched wrapped (hex and base64). */
+void	rx_patterns_wrapped(const struct redact *r, rx_pat_fn fn, void *arg);
 const char *rx_label(const struct redact *r, uint32_t value);
 
 #endif

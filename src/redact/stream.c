@@ -5,13 +5,25 @@
  * `released` has been emitted, raw or as a mask.  Occurrences found but not
  * yet emitted are kept as a sorted list of disjoint intervals, the union of
  * every occurrence so far; an interval is emitted once no later occurrence
- * can overlap it, which is when it ends at or before the hold point: the
- * start of the automaton's current string (less the base64 lead byte).
- * No later occurrence can start before the hold point, because its bytes
- * would be a longer tail that is still the start of a pattern.
+ * can overlap it.
+ *
+ * What is held does not depend on the values: after a write, the last
+ * max_held bytes (the widest match there can be, wrapped or not, and the
+ * rule matcher's window), whatever they are; at a pause (flush), only what
+ * the shape of the text says may go on (see flush_from); at end of file,
+ * nothing.  Only whole occurrences are masked.  So how much comes out, and
+ * when, tells nothing about whether held bytes begin a value.
  *
  * Held bytes [buf_base, pos) sit in guarded memory; bytes that are inside
- * the first pending interval are not kept, since they will never be shown.
+ * the first pending interval are not kept beyond the last max_held, since
+ * they will never be shown.
+ *
+ * Wrapped encodings (hex or base64 cut into lines: xxd -p, base64, PEM)
+ * are found by a second automaton over the hex and base64 patterns, which
+ * skips the line breaks inside a run of those characters (wrap_pass).  It
+ * runs only from a line break that such a run crosses and that a 4-gram of
+ * some pattern crosses too, and stops as soon as its state no longer
+ * reaches back over a line break, so bulk output rarely wakes it.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -31,6 +43,12 @@
 #define RX_PAR_MIN	(16 * 1024)
 #define RX_PAR_CHUNK	(1024 * 1024)
 #define RX_HOLD_INIT	4096		/* first size of the hold buffer */
+
+/* A line break that the wrapped automaton skipped: bytes [off, off+len). */
+struct wbrk {
+	uint64_t	 off;
+	uint32_t	 len;
+};
 
 struct ival {
 	uint64_t	 s, e;
@@ -55,15 +73,20 @@ struct redact_stream {
 	size_t			 npend, cappend;
 	uint32_t		 ev[2 * RX_EVMAX];
 	struct rx_lanes		 lanes;		/* scratch of rx_scan */
-	uint64_t		 line_start;	/* rules: after the last LF */
 	/*
-	 * Rules: where an armored block ("-----BEGIN", as in PEM, OpenSSH
-	 * and PGP keys) opened that no "-----END" has closed yet, or
-	 * UINT64_MAX.  Its lines are held (up to the matcher's max_len) so
-	 * that a multi-line rule sees the whole block, however it was
-	 * written.
+	 * The wrapped automaton (r->wac): on while its state reaches back
+	 * over a line break; w_id its state, w_brk_end the end of the last
+	 * break, w_line the characters since, w_cr a CR that must be
+	 * followed by LF.  The breaks it skipped are in the ring wb (enough
+	 * for the widest match), to map its matches back onto the bytes.
 	 */
-	uint64_t		 block;
+	int			 w_on;
+	int			 w_cr;
+	uint32_t		 w_id;
+	uint64_t		 w_brk_end;
+	size_t			 w_line;
+	struct wbrk		*wb;
+	size_t			 wb_cap, wb_head, wb_n;
 	unsigned char		*win;		/* rules: guarded window */
 	size_t			 win_cap;
 	struct rule_worker	*worker;	/* rules: second thread */
@@ -123,7 +146,13 @@ redact_stream_new(const struct redact *r, struct redact_stream **out)
 		return AL_ENOMEM;
 	s->r = r;
 	s->ac = r->ac;
-	s->block = UINT64_MAX;
+	if (r->wac != NULL) {
+		s->wb_cap = r->wac->maxlen / RX_WRAP_MIN + 4;
+		if ((s->wb = calloc(s->wb_cap, sizeof(*s->wb))) == NULL) {
+			redact_stream_free(s);
+			return AL_ENOMEM;
+		}
+	}
 	/*
 	 * The hold buffer grows as settle needs it and the rules' window is
 	 * made on first use: a stream that sees little output (most) never
@@ -151,6 +180,7 @@ redact_stream_free(struct redact_stream *s)
 	if (s->win != NULL)
 		sodium_free(s->win);
 	free(s->pend);
+	free(s->wb);
 	free(s);
 }
 
@@ -348,6 +378,226 @@ on_event(struct redact_stream *s, uint64_t e, uint32_t id)
 	}
 }
 
+static int
+w_char(const struct rx_ac *ac, unsigned char c)
+{
+	return ac->b64val[c] != 0xff || c == '=';
+}
+
+/* Record the line break [off, off + len) the wrapped automaton skips. */
+static void
+wrap_break(struct redact_stream *s, uint64_t off, uint32_t len)
+{
+	size_t k = (s->wb_head + s->wb_n) % s->wb_cap;
+
+	if (s->wb_n == s->wb_cap)
+		s->wb_head = (s->wb_head + 1) % s->wb_cap;
+	else
+		s->wb_n++;
+	s->wb[k].off = off;
+	s->wb[k].len = len;
+	s->w_brk_end = off + len;
+	s->w_line = 0;
+	s->w_cr = 0;
+}
+
+/*
+ * Where a wrapped match of len characters that ends at e starts; 0 when
+ * it crosses no line break (the first automaton has it already).
+ */
+static int
+wrap_origin(const struct redact_stream *s, uint64_t e, uint32_t len,
+    uint64_t *start)
+{
+	const struct wbrk *b;
+	uint64_t st = e - len;
+	size_t i;
+	int crossed = 0;
+
+	for (i = s->wb_n; i > 0; i--) {
+		b = &s->wb[(s->wb_head + i - 1) % s->wb_cap];
+		if (b->off < st)
+			break;
+		st -= b->len;
+		crossed = 1;
+	}
+	*start = st;
+	return crossed;
+}
+
+/* Every wrapped pattern that ends with state id at offset e. */
+static void
+on_wevent(struct redact_stream *s, uint64_t e, uint32_t id)
+{
+	const struct rx_ac *ac = s->r->wac;
+	const struct rx_pat *pat;
+	struct ival iv;
+	uint32_t sid, pi;
+	uint64_t lp;
+	unsigned char v;
+
+	sid = ac->out[id] != RX_NONE ? id : ac->dict[id];
+	for (; sid != RX_NONE; sid = ac->dict[sid]) {
+		for (pi = ac->out[sid]; pi != RX_NONE; pi = pat->same) {
+			pat = &ac->pat[pi];
+			memset(&iv, 0, sizeof(iv));
+			if (!wrap_origin(s, e, pat->len, &iv.s))
+				continue;
+			iv.e = e;
+			iv.ws = iv.s;
+			/* The lead character may sit before a line break. */
+			lp = iv.s;
+			if (pat->lead_mask != 0 && lp > s->buf_base &&
+			    byte_at(s, lp - 1) == '\n') {
+				lp--;
+				if (lp > s->buf_base &&
+				    byte_at(s, lp - 1) == '\r')
+					lp--;
+			}
+			if (pat->lead_mask != 0 && lp > s->buf_base) {
+				v = ac->b64val[byte_at(s, lp - 1)];
+				if (v != 0xff &&
+				    (v & pat->lead_mask) == pat->lead_val)
+					iv.s = lp - 1;
+			}
+			iv.weight = pat->len;
+			iv.value = pat->value;
+			add_ival(s, iv);
+		}
+	}
+}
+
+static void
+wrap_feed(struct redact_stream *s, uint64_t off, unsigned char c)
+{
+	const struct rx_ac *ac = s->r->wac;
+
+	s->w_id = rx_ac_step(ac, s->w_id, ac->cls[c]);
+	/* Padding ends base64: a break after it joins nothing. */
+	s->w_line = c == '=' ? 0 : s->w_line + 1;
+	if (ac->out[s->w_id] != RX_NONE || ac->dict[s->w_id] != RX_NONE)
+		on_wevent(s, off + 1, s->w_id);
+}
+
+static int
+gram_set(const struct redact *r, unsigned char a, unsigned char b,
+    unsigned char c, unsigned char d)
+{
+	uint32_t h = rx_gram(a, b, c, d);
+
+	return (r->grams[h >> 3] >> (h & 7)) & 1;
+}
+
+/*
+ * The LF at offset j (bytes up to end have arrived): start the wrapped
+ * automaton when the line before ends with RX_WRAP_MIN or more base64 or
+ * hex characters and a 4-gram of some pattern crosses the break (or the
+ * bytes after it have not arrived yet).  It starts where the 4-grams
+ * before the break stop being ones a pattern has: no match crossing the
+ * break can start before that.
+ */
+static void
+wrap_joint(struct redact_stream *s, uint64_t j, uint64_t end)
+{
+	const struct rx_ac *ac = s->r->wac;
+	const struct redact *r = s->r;
+	uint64_t k = j, a, lo = s->buf_base, lim;
+	unsigned char x[RX_WRAP_MIN], y[3], c;
+	const unsigned char *xp;
+	size_t ny, t;
+	int hit = 0;
+
+	/* After j the bytes are in the chunk. */
+	for (ny = 0; ny < 3 && j + 1 + ny < end; ny++) {
+		if (!w_char(ac, c = s->cp[j + 1 + ny - s->c0]))
+			break;
+		y[ny] = c;
+	}
+	if (ny == 0 && j + 1 < end)
+		return;			/* the run ends at the break */
+	if (k > lo && byte_at(s, k - 1) == '\r')
+		k--;
+	if (k < lo + RX_WRAP_MIN)
+		return;
+	if (k >= s->c0 + RX_WRAP_MIN)
+		xp = s->cp + (k - RX_WRAP_MIN - s->c0);
+	else {
+		for (t = 0; t < RX_WRAP_MIN; t++)
+			x[t] = byte_at(s, k - RX_WRAP_MIN + t);
+		xp = x;
+	}
+	for (t = RX_WRAP_MIN; t > 0; t--)
+		if (ac->b64val[xp[t - 1]] == 0xff)
+			return;
+	xp += RX_WRAP_MIN - 3;
+	if (ny < 3 && j + 1 + ny >= end)
+		hit = 1;		/* not known yet */
+	if (!hit && ny >= 1)
+		hit = gram_set(r, xp[0], xp[1], xp[2], y[0]);
+	if (!hit && ny >= 2)
+		hit = gram_set(r, xp[1], xp[2], y[0], y[1]);
+	if (!hit && ny >= 3)
+		hit = gram_set(r, xp[2], y[0], y[1], y[2]);
+	if (!hit)
+		return;
+	/* Back over the run while its 4-grams are a pattern's. */
+	lim = ac->maxlen > 1 ? ac->maxlen - 1 : 1;
+	for (a = k - 3; a > lo && k - a < lim &&
+	    ac->b64val[byte_at(s, a - 1)] != 0xff &&
+	    gram_set(r, byte_at(s, a - 1), byte_at(s, a), byte_at(s, a + 1),
+	    byte_at(s, a + 2)); a--)
+		;
+	s->w_on = 1;
+	s->w_id = 0;
+	s->wb_n = 0;
+	s->w_line = 0;
+	for (; a < k; a++)
+		wrap_feed(s, a, byte_at(s, a));
+	wrap_break(s, k, (uint32_t)(j + 1 - k));
+}
+
+/* The wrapped automaton over the chunk's bytes [i, end). */
+static void
+wrap_pass(struct redact_stream *s, uint64_t i, uint64_t end)
+{
+	const struct rx_ac *ac = s->r->wac;
+	const unsigned char *nl;
+	unsigned char c;
+	uint64_t j;
+
+	if (ac == NULL)
+		return;
+	while (i < end && s->rc == 0) {
+		if (!s->w_on) {
+			nl = memchr(s->cp + (i - s->c0), '\n',
+			    (size_t)(end - i));
+			if (nl == NULL)
+				return;
+			j = s->c0 + (uint64_t)(nl - s->cp);
+			i = j + 1;
+			wrap_joint(s, j, end);
+			continue;
+		}
+		c = s->cp[i - s->c0];
+		if (!s->w_cr && w_char(ac, c)) {
+			wrap_feed(s, i, c);
+			i++;
+			/* Its string lies within this line: nothing to add. */
+			if (ac->depth[s->w_id] <= i - s->w_brk_end)
+				s->w_on = 0;
+		} else if (c == '\r' && !s->w_cr &&
+		    s->w_line >= RX_WRAP_MIN) {
+			s->w_cr = 1;
+			i++;
+		} else if (c == '\n' && s->w_line >= RX_WRAP_MIN) {
+			wrap_break(s, i - (uint64_t)s->w_cr,
+			    (uint32_t)(1 + s->w_cr));
+			i++;
+		} else
+			s->w_on = 0;	/* the run ends: look at c again */
+	}
+}
+
 struct rule_ctx {
 	struct redact_stream	*s;
 	uint64_t		 base;
@@ -369,54 +619,6 @@ on_rule_hit(void *arg, size_t off, size_t len, const char *rule_id)
 	iv.value = RX_NONE;
 	iv.rule = rule_id;
 	add_ival(rc->s, iv);
-}
-
-/*
- * Track armored blocks over the window a[0..na) b[0..nb) starting at
- * offset base (rx_armor decides).  A block that is open was held from
- * its BEGIN, so its marker is always in the window (or more than max_len
- * back, and then released anyway).
- */
-static void
-track_block(struct redact_stream *s, uint64_t base, const unsigned char *a,
-    size_t na, const unsigned char *b, size_t nb)
-{
-	unsigned char seam[2 * RX_ARMOR_SEAM];
-	size_t off = 0, ka, kb, skip;
-	int kind;
-
-	/*
-	 * Only the last max_len bytes matter: a block opened before them is
-	 * released whatever follows.
-	 */
-	if (na + nb > s->r->rule_max) {
-		skip = na + nb - s->r->rule_max;
-		if (skip >= na) {
-			b += skip - na;
-			nb -= skip - na;
-			na = 0;
-		} else {
-			a += skip;
-			na -= skip;
-		}
-		base += skip;
-	}
-	if ((kind = rx_armor(b, nb, &off)) != 0) {
-		off += na;
-	} else if (na != 0) {
-		/* A marker across the seam of the two parts. */
-		ka = na < RX_ARMOR_SEAM ? na : RX_ARMOR_SEAM;
-		kb = nb < RX_ARMOR_SEAM ? nb : RX_ARMOR_SEAM;
-		memcpy(seam, a + na - ka, ka);
-		if (kb)
-			memcpy(seam + ka, b, kb);
-		if ((kind = rx_armor(seam, ka + kb, &off)) != 0)
-			off += na - ka;
-		sodium_memzero(seam, sizeof(seam));
-		if (kind == 0)
-			kind = rx_armor(a, na, &off);
-	}
-	s->block = kind == 1 ? base + off : UINT64_MAX;
 }
 
 /* Show the rule matcher the unreleased window [buf_base, pos). */
@@ -456,7 +658,6 @@ run_rules(struct redact_stream *s)
 	ctx.base = s->buf_base;
 	ctx.n = n;
 	rc = r->rule_fn(r->rule_arg, w, n, on_rule_hit, &ctx);
-	track_block(s, s->buf_base, NULL, 0, w, n);
 	if (w == s->win)
 		sodium_memzero(s->win, n);
 	if (rc != 0 && s->rc == 0)
@@ -501,52 +702,72 @@ par_finish(struct redact_stream *s, size_t m)
 	if (rc != 0 && s->rc == 0)
 		s->rc = rc < 0 ? rc : AL_EIO;
 	s->rules_done = full && rc == 0;
-	if (s->rules_done)
-		track_block(s, s->buf_base, s->hold,
-		    (size_t)(s->c0 - s->buf_base), s->cp, s->cn);
+}
+
+static int
+is_word(unsigned char c)
+{
+	return c > ' ' && c != 0x7f;
 }
 
 /*
- * After a chunk (or at flush/finish with an empty chunk): emit what is
- * decided and keep the rest.  rules_eof: the rule matcher holds nothing.
+ * At a pause: where what stays held starts, from the shape of the held
+ * bytes [lo, pos) alone, never from the values.  What stays is the last
+ * word (bytes other than space and control characters), extended back
+ * over each line break that ends a line of RX_WRAP_MIN or more base64 or
+ * hex characters and is followed by one (a wrapped encoding may go on),
+ * and an armored block ("-----BEGIN" without its "-----END" yet).  A
+ * prompt, or a line that ends, passes.
  */
-static void
-settle(struct redact_stream *s, int rules_eof, int eof)
+static uint64_t
+flush_from(struct redact_stream *s, uint64_t lo)
 {
 	const struct rx_ac *ac = s->ac;
-	uint64_t w, hold_from, upto, keep, rule_from, lo;
+	uint64_t t = s->pos, b, a;
+	size_t off;
+
+	while (t > lo && is_word(byte_at(s, t - 1)))
+		t--;
+	while (t > lo && byte_at(s, t - 1) == '\n' &&
+	    (t == s->pos || w_char(ac, byte_at(s, t)))) {
+		b = t - 1;
+		if (b > lo && byte_at(s, b - 1) == '\r')
+			b--;
+		for (a = b; a > lo && b - a < RX_WRAP_MIN &&
+		    ac->b64val[byte_at(s, a - 1)] != 0xff; a--)
+			;
+		if (b - a < RX_WRAP_MIN)
+			break;
+		for (t = b; t > lo && is_word(byte_at(s, t - 1)); t--)
+			;
+	}
+	if (s->pos > lo && rx_armor(s->hold + (lo - s->buf_base),
+	    (size_t)(s->pos - lo), &off) == 1 && lo + off < t)
+		t = lo + off;
+	return t;
+}
+
+enum settle_mode { SETTLE_WRITE, SETTLE_FLUSH, SETTLE_EOF };
+
+/*
+ * After a chunk (or at flush/finish with an empty chunk): emit what is
+ * decided and keep the rest.
+ */
+static void
+settle(struct redact_stream *s, enum settle_mode mode)
+{
+	uint64_t hold_from, upto, keep, lo, H = s->r->max_held;
 	size_t nkeep, nold;
-	uint32_t d;
 
 	run_rules(s);
-	d = ac->depth[s->t / ac->ncls];
-	w = s->pos - d;
-	hold_from = w;
-	if (eof) {
-		if (d >= REDACT_TAIL_MIN) {
-			struct ival iv;
-
-			memset(&iv, 0, sizeof(iv));
-			iv.s = iv.ws = w;
-			iv.e = s->pos;
-			iv.weight = d;
-			iv.value = ac->rep[s->t / ac->ncls];
-			add_ival(s, iv);
-		}
-		hold_from = s->pos;
-	} else if (ac->has_lead && w >= 1 && w - 1 >= s->buf_base &&
-	    ac->lead_ok[byte_at(s, w - 1)])
-		hold_from = w - 1;
-	if (s->r->rule_fn != NULL && !rules_eof) {
-		lo = s->block != UINT64_MAX && s->block < s->line_start ?
-		    s->block : s->line_start;
-		rule_from = s->pos - (s->pos - lo < s->r->rule_max ?
-		    s->pos - lo : s->r->rule_max);
-		if (rule_from < hold_from)
-			hold_from = rule_from;
-	}
+	hold_from = s->pos > H ? s->pos - H : 0;
 	if (hold_from < s->released)
 		hold_from = s->released;
+	if (mode == SETTLE_EOF)
+		hold_from = s->pos;
+	else if (mode == SETTLE_FLUSH)
+		hold_from = flush_from(s, hold_from > s->buf_base ? hold_from :
+		    s->buf_base);
 	settle_front(s, hold_from);
 	upto = s->npend && s->pend[0].s < hold_from ? s->pend[0].s : hold_from;
 	put_raw(s, s->released, upto);
@@ -558,13 +779,13 @@ settle(struct redact_stream *s, int rules_eof, int eof)
 	/*
 	 * Keep [keep, pos) in the hold buffer, wiping what leaves it.  Bytes
 	 * inside the first pending mask are never shown, so they need not be
-	 * kept, except from w - 1 on: a later occurrence starts at w or after,
-	 * and a base64 core's lead check reads the byte before it.
+	 * kept, except the last max_held: a later occurrence (or the lead
+	 * character of a base64 one, or a wrapped one's line) reads them.
 	 */
 	keep = s->released;
 	if (s->npend && s->pend[0].s == keep) {
 		keep = s->pend[0].e;
-		lo = w >= 1 ? w - 1 : 0;
+		lo = s->pos > H ? s->pos - H : 0;
 		if (lo < keep)
 			keep = lo > s->released ? lo : s->released;
 	}
@@ -623,7 +844,7 @@ complete(struct redact_stream *s, int wipe)
 		return;
 	s->deferred = 0;
 	par_finish(s, s->cn);
-	settle(s, 0, 0);
+	settle(s, SETTLE_WRITE);
 	if (wipe)
 		rule_worker_wipe(s->worker);
 }
@@ -632,7 +853,7 @@ static int
 stream_write(struct redact_stream *s, const void *buf, size_t n,
     redact_emit_fn emit, void *arg, int more)
 {
-	const unsigned char *p = buf, *nl, *copy;
+	const unsigned char *p = buf, *copy;
 	size_t m, used, nev, i, chunk;
 	int rc, par, keep;
 
@@ -650,6 +871,8 @@ stream_write(struct redact_stream *s, const void *buf, size_t n,
 		used = rx_scan(s->ac, &s->t, p, m, s->ev, &nev, &s->lanes);
 		s->cn = used;
 		s->pos += used;
+		/* First, so the settling below sees its matches too. */
+		wrap_pass(s, s->c0, s->pos);
 		for (i = 0; i < nev; i++) {
 			uint64_t e = s->c0 + s->ev[2 * i];
 			uint32_t id = s->ev[2 * i + 1];
@@ -659,14 +882,10 @@ stream_write(struct redact_stream *s, const void *buf, size_t n,
 			 * of matches keeps the list short.  With a rule
 			 * matcher, hits are only known after the chunk.
 			 */
-			if (s->r->rule_fn == NULL &&
-			    e - s->c0 > s->ac->depth[id])
-				settle_front(s, e - s->ac->depth[id] - 1);
+			if (s->r->rule_fn == NULL && e > s->r->max_held)
+				settle_front(s, e - s->r->max_held);
 			on_event(s, e, id);
 		}
-		if (s->r->rule_fn != NULL &&
-		    (nl = memrchr(p, '\n', used)) != NULL)
-			s->line_start = s->c0 + (uint64_t)(nl - p) + 1;
 		/*
 		 * The last chunk of a write with more to come: leave it to
 		 * the next call, so that the rules of this chunk run while
@@ -686,7 +905,7 @@ stream_write(struct redact_stream *s, const void *buf, size_t n,
 			chunk = RX_CHUNK;
 		} else if (used == m && m == RX_CHUNK)
 			s->dense = 0;	/* a whole chunk: sparse again */
-		settle(s, 0, 0);
+		settle(s, SETTLE_WRITE);
 		p += used;
 		n -= used;
 	}
@@ -727,8 +946,7 @@ redact_stream_flush(struct redact_stream *s, redact_emit_fn emit, void *arg)
 	if ((rc = begin(s, emit, arg)) != 0)
 		return rc;
 	complete(s, 1);
-	if (s->r->rule_fn != NULL)
-		settle(s, 1, 0);
+	settle(s, SETTLE_FLUSH);
 	return end(s);
 }
 
@@ -741,7 +959,7 @@ redact_stream_finish(struct redact_stream *s, redact_emit_fn emit,
 	if ((rc = begin(s, emit, arg)) != 0)
 		return rc;
 	complete(s, 1);
-	settle(s, 1, 1);
+	settle(s, SETTLE_EOF);
 	settle_front(s, UINT64_MAX);
 	put_raw(s, s->released, s->pos);
 	s->released = s->pos;
