@@ -85,10 +85,6 @@ redact_free(struct redact *r)
 		r->rule_owned_free(r->rule_owned);
 	rx_ac_free(r->ac);
 	rx_ac_free(r->wac);
-	if (r->grams != NULL) {
-		(void)sodium_mprotect_readwrite(r->grams);
-		sodium_free(r->grams);
-	}
 	gvec_release(&r->arena);
 	gvec_release(&r->pats);
 	gvec_release(&r->wpats);
@@ -154,19 +150,16 @@ rx_pat_add_wrap(struct redact *r, const unsigned char *p, size_t n,
 
 /*
  * The automaton of wrapped encodings: a copy of the hex and base64
- * patterns (their out-lists are threaded through the copy), the 4-gram
- * filter over their bytes, and the widest span a match can take once
- * line breaks are inserted (one LF or CRLF at most every RX_WRAP_MIN
- * characters, plus one before the first).
+ * patterns (their out-lists are threaded through the copy), and the
+ * widest span a match can take once line breaks are inserted (one LF or
+ * CRLF at most every RX_WRAP_MIN characters, plus one before the first).
  */
 static int
 compile_wrapped(struct redact *r, struct al_err *err)
 {
 	const struct rx_pat *pat = (const struct rx_pat *)r->pats.p;
-	size_t npat = r->pats.len / sizeof(*pat), i, j;
-	const unsigned char *b;
+	size_t npat = r->pats.len / sizeof(*pat), i;
 	struct rx_pat w;
-	uint32_t h;
 	int rc;
 
 	for (i = 0; i < npat; i++) {
@@ -180,22 +173,8 @@ compile_wrapped(struct redact *r, struct al_err *err)
 	}
 	if (r->wpats.len == 0)
 		return 0;
-	if ((rc = rx_ac_build(r, &r->wpats, &r->wac, err)) != 0)
+	if ((rc = rx_ac_build(r, &r->wpats, 0, &r->wac, err)) != 0)
 		return rc;
-	if ((r->grams = sodium_malloc((size_t)1 << (RX_GRAM_BITS - 3))) ==
-	    NULL)
-		return al_err_set(err, AL_ENOMEM, "out of memory");
-	memset(r->grams, 0, (size_t)1 << (RX_GRAM_BITS - 3));
-	pat = (const struct rx_pat *)r->wpats.p;
-	npat = r->wpats.len / sizeof(*pat);
-	for (i = 0; i < npat; i++) {
-		b = r->arena.p + pat[i].off;
-		for (j = 0; j + 4 <= pat[i].len; j++) {
-			h = rx_gram(b[j], b[j + 1], b[j + 2], b[j + 3]);
-			r->grams[h >> 3] |= (unsigned char)(1u << (h & 7));
-		}
-	}
-	(void)sodium_mprotect_readonly(r->grams);
 	r->wspan = r->wac->maxlen + 2 * (1 + r->wac->maxlen / RX_WRAP_MIN);
 	return 0;
 }
@@ -284,7 +263,7 @@ redact_compile(struct redact *r, struct al_err *err)
 
 	if (r->compiled)
 		return al_err_set(err, AL_EINVAL, "redactor already compiled");
-	if ((rc = rx_ac_build(r, &r->pats, &r->ac, err)) != 0 ||
+	if ((rc = rx_ac_build(r, &r->pats, 1, &r->ac, err)) != 0 ||
 	    (rc = compile_wrapped(r, err)) != 0)
 		return rc;
 	/* Nothing changes from here on: make any stray write fault. */

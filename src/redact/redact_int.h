@@ -72,6 +72,7 @@ struct rx_ac {
 	uint32_t	*eoff;		/* sparse state s: edges [eoff[s-ndense], +1) */
 	uint16_t	*ecls;
 	uint32_t	*eto;
+	uint8_t		*trig;		/* per state: RX_TRIG_* */
 	const struct rx_pat *pat;	/* r->pats, read-only after compile */
 	size_t		 size;		/* bytes of the whole region */
 };
@@ -87,13 +88,11 @@ struct redact {
 	/*
 	 * The hex and base64 patterns again, in their own automaton, which a
 	 * stream runs only across line breaks inside a run of those
-	 * characters (see stream.c), with a filter of the 4-grams they
-	 * contain (RX_GRAM_BITS bits, guarded) to skip line breaks no
-	 * pattern can cross.
+	 * characters (see stream.c), from a line break the first automaton
+	 * reports (RX_TRIG_*).
 	 */
 	struct gvec	 wpats;
 	struct rx_ac	*wac;
-	unsigned char	*grams;
 	size_t		 wspan;		/* widest wrapped match, in bytes */
 	redact_rule_fn	 rule_fn;
 	void		*rule_arg;
@@ -119,23 +118,21 @@ int	rx_pat_add_wrap(struct redact *r, const unsigned char *p, size_t n,
  * matched across such breaks.
  */
 #define RX_WRAP_MIN	16
-#define RX_GRAM_BITS	20
-/* The 4-gram filter's bit for the bytes a b c d. */
-static inline uint32_t
-rx_gram(unsigned char a, unsigned char b, unsigned char c, unsigned char d)
-{
-	uint32_t x = (uint32_t)a | (uint32_t)b << 8 | (uint32_t)c << 16 |
-	    (uint32_t)d << 24;
-
-	return (x * 0x9e3779b1u) >> (32 - RX_GRAM_BITS);
-}
-
 /* Generate every pattern of value v[0..n) (encode.c). */
 int	rx_gen_patterns(struct redact *r, uint32_t value,
 	    const unsigned char *v, size_t n) AL_WUR;
 
-/* Build an automaton over the patterns in pats (automaton.c). */
-int	rx_ac_build(const struct redact *r, struct gvec *pats,
+/*
+ * Build an automaton over the patterns in pats (automaton.c); with
+ * triggers, its states also report the line breaks that a wrapped pattern
+ * may cross (RX_TRIG_LF: the LF just read; RX_TRIG_LF2: the LF three bytes
+ * back), as events like a match's.  Triggers are set up for the first
+ * RX_TRIG_DEPTH characters of each pattern: lines up to that long.
+ */
+#define RX_TRIG_LF	1
+#define RX_TRIG_LF2	2
+#define RX_TRIG_DEPTH	4096
+int	rx_ac_build(const struct redact *r, struct gvec *pats, int triggers,
 	    struct rx_ac **out, struct al_err *err) AL_WUR;
 void	rx_ac_free(struct rx_ac *ac);
 

@@ -21,9 +21,10 @@
  * Wrapped encodings (hex or base64 cut into lines: xxd -p, base64, PEM)
  * are found by a second automaton over the hex and base64 patterns, which
  * skips the line breaks inside a run of those characters (wrap_pass).  It
- * runs only from a line break that such a run crosses and that a 4-gram of
- * some pattern crosses too, and stops as soon as its state no longer
- * reaches back over a line break, so bulk output rarely wakes it.
+ * runs only from a line break that the first automaton reports (the text
+ * before it ends with the start of such a pattern, see rx_ac_build), and
+ * stops as soon as its state no longer reaches back over a line break, so
+ * bulk output rarely wakes it and costs nothing more when it does not.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -87,6 +88,8 @@ struct redact_stream {
 	size_t			 w_line;
 	struct wbrk		*wb;
 	size_t			 wb_cap, wb_head, wb_n;
+	uint64_t		 joint[2 * RX_EVMAX];	/* LFs reported */
+	size_t			 njoint;
 	unsigned char		*win;		/* rules: guarded window */
 	size_t			 win_cap;
 	struct rule_worker	*worker;	/* rules: second thread */
@@ -479,74 +482,31 @@ wrap_feed(struct redact_stream *s, uint64_t off, unsigned char c)
 		on_wevent(s, off + 1, s->w_id);
 }
 
-static int
-gram_set(const struct redact *r, unsigned char a, unsigned char b,
-    unsigned char c, unsigned char d)
-{
-	uint32_t h = rx_gram(a, b, c, d);
-
-	return (r->grams[h >> 3] >> (h & 7)) & 1;
-}
-
 /*
- * The LF at offset j (bytes up to end have arrived): start the wrapped
- * automaton when the line before ends with RX_WRAP_MIN or more base64 or
- * hex characters and a 4-gram of some pattern crosses the break (or the
- * bytes after it have not arrived yet).  It starts where the 4-grams
- * before the break stop being ones a pattern has: no match crossing the
- * break can start before that.
+ * The LF at offset j, reported by the first automaton (bytes up to end
+ * have arrived): start the wrapped automaton when the line before ends
+ * with RX_WRAP_MIN or more base64 or hex characters ("=" aside) and one
+ * of them follows the break (or has not arrived yet).  It starts far
+ * enough back for the longest pattern that ends past the break.
  */
 static void
 wrap_joint(struct redact_stream *s, uint64_t j, uint64_t end)
 {
 	const struct rx_ac *ac = s->r->wac;
-	const struct redact *r = s->r;
 	uint64_t k = j, a, lo = s->buf_base, lim;
-	unsigned char x[RX_WRAP_MIN], y[3], c;
-	const unsigned char *xp;
-	size_t ny, t;
-	int hit = 0;
 
-	/* After j the bytes are in the chunk. */
-	for (ny = 0; ny < 3 && j + 1 + ny < end; ny++) {
-		if (!w_char(ac, c = s->cp[j + 1 + ny - s->c0]))
-			break;
-		y[ny] = c;
-	}
-	if (ny == 0 && j + 1 < end)
+	if (j + 1 < end && !w_char(ac, byte_at(s, j + 1)))
 		return;			/* the run ends at the break */
 	if (k > lo && byte_at(s, k - 1) == '\r')
 		k--;
-	if (k < lo + RX_WRAP_MIN)
-		return;
-	if (k >= s->c0 + RX_WRAP_MIN)
-		xp = s->cp + (k - RX_WRAP_MIN - s->c0);
-	else {
-		for (t = 0; t < RX_WRAP_MIN; t++)
-			x[t] = byte_at(s, k - RX_WRAP_MIN + t);
-		xp = x;
-	}
-	for (t = RX_WRAP_MIN; t > 0; t--)
-		if (ac->b64val[xp[t - 1]] == 0xff)
-			return;
-	xp += RX_WRAP_MIN - 3;
-	if (ny < 3 && j + 1 + ny >= end)
-		hit = 1;		/* not known yet */
-	if (!hit && ny >= 1)
-		hit = gram_set(r, xp[0], xp[1], xp[2], y[0]);
-	if (!hit && ny >= 2)
-		hit = gram_set(r, xp[1], xp[2], y[0], y[1]);
-	if (!hit && ny >= 3)
-		hit = gram_set(r, xp[2], y[0], y[1], y[2]);
-	if (!hit)
-		return;
-	/* Back over the run while its 4-grams are a pattern's. */
-	lim = ac->maxlen > 1 ? ac->maxlen - 1 : 1;
-	for (a = k - 3; a > lo && k - a < lim &&
-	    ac->b64val[byte_at(s, a - 1)] != 0xff &&
-	    gram_set(r, byte_at(s, a - 1), byte_at(s, a), byte_at(s, a + 1),
-	    byte_at(s, a + 2)); a--)
+	lim = ac->maxlen > RX_WRAP_MIN ? ac->maxlen - 1 : RX_WRAP_MIN;
+	for (a = k; a > lo && k - a < lim &&
+	    ac->b64val[byte_at(s, a - 1)] != 0xff; a--)
 		;
+	if (k - a < RX_WRAP_MIN)
+		return;
+	if (k - a > ac->maxlen - 1)
+		a = k - (ac->maxlen - 1);
 	s->w_on = 1;
 	s->w_id = 0;
 	s->wb_n = 0;
@@ -556,29 +516,54 @@ wrap_joint(struct redact_stream *s, uint64_t j, uint64_t end)
 	wrap_break(s, k, (uint32_t)(j + 1 - k));
 }
 
-/* The wrapped automaton over the chunk's bytes [i, end). */
+/* Note the LFs that the automaton's event at e with state id reports. */
 static void
-wrap_pass(struct redact_stream *s, uint64_t i, uint64_t end)
+wrap_note(struct redact_stream *s, uint64_t e, uint32_t id)
+{
+	uint8_t t = s->ac->trig[id];
+	uint64_t j[2];
+	size_t n = 0, i, k;
+
+	if (t & RX_TRIG_LF)
+		j[n++] = e - 1;
+	if ((t & RX_TRIG_LF2) && e >= 3)
+		j[n++] = e - 3;
+	for (i = 0; i < n && s->njoint < 2 * RX_EVMAX; i++) {
+		/* Nearly always in order: insert from the back. */
+		for (k = s->njoint; k > 0 && s->joint[k - 1] > j[i]; k--)
+			s->joint[k] = s->joint[k - 1];
+		s->joint[k] = j[i];
+		s->njoint++;
+	}
+}
+
+/*
+ * The wrapped automaton over the chunk, up to end: on from where it was,
+ * or from each LF reported (which may sit just before the chunk: an
+ * RX_TRIG_LF2 comes two bytes after its LF).
+ */
+static void
+wrap_pass(struct redact_stream *s, uint64_t end)
 {
 	const struct rx_ac *ac = s->r->wac;
-	const unsigned char *nl;
+	uint64_t i = s->w_on ? s->c0 : 0, j;
+	size_t q = 0;
 	unsigned char c;
-	uint64_t j;
 
-	if (ac == NULL)
-		return;
-	while (i < end && s->rc == 0) {
+	while (s->rc == 0) {
 		if (!s->w_on) {
-			nl = memchr(s->cp + (i - s->c0), '\n',
-			    (size_t)(end - i));
-			if (nl == NULL)
-				return;
-			j = s->c0 + (uint64_t)(nl - s->cp);
+			while (q < s->njoint && s->joint[q] < i)
+				q++;
+			if (q == s->njoint)
+				break;
+			j = s->joint[q++];
 			i = j + 1;
 			wrap_joint(s, j, end);
 			continue;
 		}
-		c = s->cp[i - s->c0];
+		if (i >= end)
+			break;
+		c = byte_at(s, i);
 		if (!s->w_cr && w_char(ac, c)) {
 			wrap_feed(s, i, c);
 			i++;
@@ -596,6 +581,7 @@ wrap_pass(struct redact_stream *s, uint64_t i, uint64_t end)
 		} else
 			s->w_on = 0;	/* the run ends: look at c again */
 	}
+	s->njoint = 0;
 }
 
 struct rule_ctx {
@@ -872,7 +858,13 @@ stream_write(struct redact_stream *s, const void *buf, size_t n,
 		s->cn = used;
 		s->pos += used;
 		/* First, so the settling below sees its matches too. */
-		wrap_pass(s, s->c0, s->pos);
+		if (s->r->wac != NULL) {
+			for (i = 0; i < nev; i++)
+				if (s->ac->trig[s->ev[2 * i + 1]] != 0)
+					wrap_note(s, s->c0 + s->ev[2 * i],
+					    s->ev[2 * i + 1]);
+			wrap_pass(s, s->pos);
+		}
 		for (i = 0; i < nev; i++) {
 			uint64_t e = s->c0 + s->ev[2 * i];
 			uint32_t id = s->ev[2 * i + 1];

@@ -581,6 +581,38 @@ prop_text(const struct ref *ref, const struct prop *pv, unsigned char *t,
 	return n;
 }
 
+/*
+ * RX_PROP_DEBUG=file: on a difference, write the values and both outputs
+ * around the first differing byte there (a debugging aid for a soak).
+ */
+static void
+prop_dump(const struct prop *pv, const struct al_buf *got,
+    const struct al_buf *want)
+{
+	size_t d, from, i;
+	FILE *f;
+
+	for (d = 0; d < got->len && d < want->len &&
+	    got->data[d] == want->data[d]; d++)
+		;
+	if (d == got->len && d == want->len)
+		return;
+	if ((f = fopen(getenv("RX_PROP_DEBUG"), "w")) == NULL)
+		return;
+	from = d > 300 ? d - 300 : 0;
+	fprintf(f, "first difference at %zu\n-- got:\n", d);
+	fwrite(got->data + from, 1, got->len - from < 600 ?
+	    got->len - from : 600, f);
+	fprintf(f, "\n-- want:\n");
+	fwrite(want->data + from, 1, want->len - from < 600 ?
+	    want->len - from : 600, f);
+	for (i = 0; i < pv->nv; i++) {
+		fprintf(f, "\n-- value %zu:\n", i);
+		fwrite(pv->vals[i], 1, pv->lens[i], f);
+	}
+	fclose(f);
+}
+
 void
 test_redact_random_splits_match_reference(void **state)
 {
@@ -595,7 +627,10 @@ test_redact_random_splits_match_reference(void **state)
 	const char *names[8];
 
 	(void)state;
-	/* RX_PROP_ITERS raises the count for a long soak by hand. */
+	/*
+	 * RX_PROP_ITERS raises the count for a long soak by hand, and
+	 * RX_PROP_DEBUG names a file for what a failure saw.
+	 */
 	iters = getenv("RX_PROP_ITERS") != NULL ?
 	    strtoul(getenv("RX_PROP_ITERS"), NULL, 10) : 60;
 	assert_non_null(t = malloc(80000));
@@ -621,6 +656,8 @@ test_redact_random_splits_match_reference(void **state)
 				continue;
 			sink_init(&k);
 			mask_split(r, t, n, sizes, 16, &k);
+			if (getenv("RX_PROP_DEBUG") != NULL)
+				prop_dump(&pv, &k.b, &want);
 			if (k.b.len != want.len ||
 			    memcmp(k.b.data, want.data, want.len) != 0) {
 				fail_msg("iteration %zu mode %zu: stream and "
