@@ -75,6 +75,18 @@ struct redact_stream {
 	uint32_t		 ev[2 * RX_EVMAX];
 	struct rx_lanes		 lanes;		/* scratch of rx_scan */
 	/*
+	 * Rules: the matcher is shown the bytes from rule_lo on (and not
+	 * before what is kept): the unfinished line, from line_start, or an
+	 * armored block ("-----BEGIN", as in PEM, OpenSSH and PGP keys) that
+	 * no "-----END" has closed yet, from block (else UINT64_MAX), up to
+	 * the matcher's max_len, so that a multi-line rule sees the whole
+	 * block, however it was written.  Whole lines before it were shown
+	 * already.
+	 */
+	uint64_t		 line_start;
+	uint64_t		 block;
+	uint64_t		 rule_lo;
+	/*
 	 * The wrapped automaton (r->wac): on while its state reaches back
 	 * over a line break; w_id its state, w_brk_end the end of the last
 	 * break, w_line the characters since, w_cr a CR that must be
@@ -149,6 +161,7 @@ redact_stream_new(const struct redact *r, struct redact_stream **out)
 		return AL_ENOMEM;
 	s->r = r;
 	s->ac = r->ac;
+	s->block = UINT64_MAX;
 	if (r->wac != NULL) {
 		s->wb_cap = r->wac->maxlen / RX_WRAP_MIN + 4;
 		if ((s->wb = calloc(s->wb_cap, sizeof(*s->wb))) == NULL) {
@@ -607,14 +620,70 @@ on_rule_hit(void *arg, size_t off, size_t len, const char *rule_id)
 	add_ival(rc->s, iv);
 }
 
-/* Show the rule matcher the unreleased window [buf_base, pos). */
+/*
+ * Track armored blocks over the window a[0..na) b[0..nb) starting at
+ * offset base (rx_armor decides).  A block that is open was held from
+ * its BEGIN, so its marker is always in the window (or more than max_len
+ * back, and then released anyway).
+ */
+static void
+track_block(struct redact_stream *s, uint64_t base, const unsigned char *a,
+    size_t na, const unsigned char *b, size_t nb)
+{
+	unsigned char seam[2 * RX_ARMOR_SEAM];
+	size_t off = 0, ka, kb, skip;
+	int kind;
+
+	/*
+	 * Only the last max_len bytes matter: a block opened before them is
+	 * released whatever follows.
+	 */
+	if (na + nb > s->r->rule_max) {
+		skip = na + nb - s->r->rule_max;
+		if (skip >= na) {
+			b += skip - na;
+			nb -= skip - na;
+			na = 0;
+		} else {
+			a += skip;
+			na -= skip;
+		}
+		base += skip;
+	}
+	if ((kind = rx_armor(b, nb, &off)) != 0) {
+		off += na;
+	} else if (na != 0) {
+		/* A marker across the seam of the two parts. */
+		ka = na < RX_ARMOR_SEAM ? na : RX_ARMOR_SEAM;
+		kb = nb < RX_ARMOR_SEAM ? nb : RX_ARMOR_SEAM;
+		memcpy(seam, a + na - ka, ka);
+		if (kb)
+			memcpy(seam + ka, b, kb);
+		if ((kind = rx_armor(seam, ka + kb, &off)) != 0)
+			off += na - ka;
+		sodium_memzero(seam, sizeof(seam));
+		if (kind == 0)
+			kind = rx_armor(a, na, &off);
+	}
+	s->block = kind == 1 ? base + off : UINT64_MAX;
+}
+
+/* Where the rules' window starts (see rule_lo). */
+static uint64_t
+rule_base(const struct redact_stream *s)
+{
+	return s->rule_lo > s->buf_base ? s->rule_lo : s->buf_base;
+}
+
+/* Show the rule matcher the window [rule_base, pos). */
 static void
 run_rules(struct redact_stream *s)
 {
 	const struct redact *r = s->r;
 	const unsigned char *w;
 	struct rule_ctx ctx;
-	size_t nold = (size_t)(s->c0 - s->buf_base), n = nold + s->cn;
+	uint64_t base = rule_base(s);
+	size_t nold = (size_t)(s->c0 - base), n = nold + s->cn;
 	int rc;
 
 	if (s->rules_done) {		/* par_finish added them */
@@ -635,15 +704,16 @@ run_rules(struct redact_stream *s)
 			s->rc = AL_ENOMEM;
 			return;
 		}
-		memcpy(s->win, s->hold, nold);
+		memcpy(s->win, s->hold + (base - s->buf_base), nold);
 		if (s->cn)
 			memcpy(s->win + nold, s->cp, s->cn);
 		w = s->win;
 	}
 	ctx.s = s;
-	ctx.base = s->buf_base;
+	ctx.base = base;
 	ctx.n = n;
 	rc = r->rule_fn(r->rule_arg, w, n, on_rule_hit, &ctx);
+	track_block(s, base, NULL, 0, w, n);
 	if (w == s->win)
 		sodium_memzero(s->win, n);
 	if (rc != 0 && s->rc == 0)
@@ -665,8 +735,8 @@ par_start(struct redact_stream *s, const unsigned char *p, size_t m,
 		s->worker_failed = 1;
 		return 0;
 	}
-	rule_worker_post(s->worker, s->hold, (size_t)(s->c0 - s->buf_base),
-	    p, m, keep);
+	rule_worker_post(s->worker, s->hold + (rule_base(s) - s->buf_base),
+	    (size_t)(s->c0 - rule_base(s)), p, m, keep);
 	return 1;
 }
 
@@ -682,12 +752,15 @@ par_finish(struct redact_stream *s, size_t m)
 	int full = s->cn == m, rc;
 
 	ctx.s = s;
-	ctx.base = s->buf_base;
-	ctx.n = (size_t)(s->c0 - s->buf_base) + s->cn;
+	ctx.base = rule_base(s);
+	ctx.n = (size_t)(s->c0 - ctx.base) + s->cn;
 	rc = rule_worker_wait(s->worker, full ? on_rule_hit : NULL, &ctx);
 	if (rc != 0 && s->rc == 0)
 		s->rc = rc < 0 ? rc : AL_EIO;
 	s->rules_done = full && rc == 0;
+	if (s->rules_done)
+		track_block(s, ctx.base, s->hold + (ctx.base - s->buf_base),
+		    (size_t)(s->c0 - ctx.base), s->cp, s->cn);
 }
 
 static int
@@ -795,6 +868,12 @@ settle(struct redact_stream *s, enum settle_mode mode)
 	s->cp = NULL;
 	s->c0 = s->pos;
 	s->cn = 0;
+	if (s->r->rule_fn != NULL) {
+		lo = s->block != UINT64_MAX && s->block < s->line_start ?
+		    s->block : s->line_start;
+		s->rule_lo = s->pos - (s->pos - lo < s->r->rule_max ?
+		    s->pos - lo : s->r->rule_max);
+	}
 }
 
 static int
@@ -839,7 +918,7 @@ static int
 stream_write(struct redact_stream *s, const void *buf, size_t n,
     redact_emit_fn emit, void *arg, int more)
 {
-	const unsigned char *p = buf, *copy;
+	const unsigned char *p = buf, *nl, *copy;
 	size_t m, used, nev, i, chunk;
 	int rc, par, keep;
 
@@ -878,6 +957,9 @@ stream_write(struct redact_stream *s, const void *buf, size_t n,
 				settle_front(s, e - s->r->max_held);
 			on_event(s, e, id);
 		}
+		if (s->r->rule_fn != NULL &&
+		    (nl = memrchr(p, '\n', used)) != NULL)
+			s->line_start = s->c0 + (uint64_t)(nl - p) + 1;
 		/*
 		 * The last chunk of a write with more to come: leave it to
 		 * the next call, so that the rules of this chunk run while
@@ -886,7 +968,7 @@ stream_write(struct redact_stream *s, const void *buf, size_t n,
 		 */
 		if (par && keep && used == m && s->rc == 0 &&
 		    (copy = rule_worker_copied(s->worker)) != NULL) {
-			s->cp = copy + (s->c0 - s->buf_base);
+			s->cp = copy + (s->c0 - rule_base(s));
 			s->deferred = 1;
 			break;
 		}
