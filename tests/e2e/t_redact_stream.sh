@@ -15,7 +15,7 @@ if command -v xxd >/dev/null; then
 	expect_rc 0 "redact of xxd -p"
 	expect_eq "$(cat "$OUT")" "[REDACTED:deploy-token]" "xxd -p, wrapped"
 fi
-printf '%s' "$T" | basenc --base16 -w 60 >"$T_ROOT/b16"
+printf '%s' "$T" | basenc --base16 >"$T_ROOT/b16"
 run_in "$T_ROOT/b16" "$AL" redact --secret deploy-token
 expect_eq "$(cat "$OUT")" "[REDACTED:deploy-token]" "basenc --base16, wrapped"
 for w in 20 64 76; do
