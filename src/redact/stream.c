@@ -763,16 +763,22 @@ par_finish(struct redact_stream *s, size_t m)
 		    (size_t)(s->c0 - ctx.base), s->cp, s->cn);
 }
 
+/*
+ * What a pause holds back of the last word: not spaces, control
+ * characters, nor the punctuation prompts end with, so that
+ * "Enter pass phrase:" or "[y/N]" shows.
+ */
 static int
 is_word(unsigned char c)
 {
-	return c > ' ' && c != 0x7f;
+	return c > ' ' && c != 0x7f && c != ':' && c != '?' && c != '>' &&
+	    c != ']' && c != ')' && c != '$';
 }
 
 /*
  * At a pause: where what stays held starts, from the shape of the held
  * bytes [lo, pos) alone, never from the values.  What stays is the last
- * word (bytes other than space and control characters), extended back
+ * word (see is_word), extended back
  * over each line break that ends a line of RX_WRAP_MIN or more base64 or
  * hex characters and is followed by one (a wrapped encoding may go on),
  * and an armored block ("-----BEGIN" without its "-----END" yet).  A

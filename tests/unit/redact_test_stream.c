@@ -161,6 +161,49 @@ test_redact_holding_does_not_depend_on_the_value(void **state)
 	redact_free(r);
 }
 
+/* A pause shows a prompt, and holds a last word, whatever it is. */
+void
+test_redact_pause_shows_a_prompt(void **state)
+{
+	static const char *prompts[] = { "Password: ", "Enter pass phrase:",
+	    "Continue? [y/N]", "$ ", ">>> ", "line\n" };
+	struct redact_stream *s;
+	struct redact *r;
+	struct sink k;
+	char v[41];
+	size_t i, n;
+
+	(void)state;
+	canary(v, 40, ALNUM);
+	r = build1("tok", v, 40);
+	for (i = 0; i < sizeof(prompts) / sizeof(prompts[0]); i++) {
+		n = strlen(prompts[i]);
+		sink_init(&k);
+		assert_int_equal(redact_stream_new(r, &s), 0);
+		assert_int_equal(redact_stream_write(s, prompts[i], n,
+		    sink_emit, &k), 0);
+		assert_int_equal(k.b.len, 0);
+		assert_int_equal(redact_stream_flush(s, sink_emit, &k), 0);
+		assert_int_equal(k.b.len, n);
+		assert_memory_equal(k.b.data, prompts[i], n);
+		assert_int_equal(redact_stream_held(s), 0);
+		/* A word after it stays, a value's start or not. */
+		assert_int_equal(redact_stream_write(s, v, 10, sink_emit, &k),
+		    0);
+		assert_int_equal(redact_stream_flush(s, sink_emit, &k), 0);
+		assert_int_equal(redact_stream_held(s), 10);
+		assert_int_equal(redact_stream_write(s, "zzzzzzzzzz", 10,
+		    sink_emit, &k), 0);
+		assert_int_equal(redact_stream_flush(s, sink_emit, &k), 0);
+		assert_int_equal(redact_stream_held(s), 20);
+		assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
+		assert_int_equal(k.b.len, n + 20);
+		redact_stream_free(s);
+		al_buf_release(&k.b);
+	}
+	redact_free(r);
+}
+
 /* Whatever the bytes, a write leaves exactly the last max_held held. */
 void
 test_redact_holds_the_same_bytes_whatever_they_are(void **state)
