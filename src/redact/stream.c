@@ -10,7 +10,7 @@
  * What is held does not depend on the values: after a write, the last
  * max_held bytes (the widest match there can be, wrapped or not, and the
  * rule matcher's window), whatever they are; at a pause (flush), only what
- * the shape of the text says may go on (see flush_from); at end of file,
+ * the shape of the text says may go on (see rx_flush_from); at end of file,
  * nothing.  Only whole occurrences are masked.  So how much comes out, and
  * when, tells nothing about whether held bytes begin a value.
  *
@@ -18,13 +18,8 @@
  * the first pending interval are not kept beyond the last max_held, since
  * they will never be shown.
  *
- * Wrapped encodings (hex or base64 cut into lines: xxd -p, base64, PEM)
- * are found by a second automaton over the hex and base64 patterns, which
- * skips the line breaks inside a run of those characters (wrap_pass).  It
- * runs only from a line break that the first automaton reports (the text
- * before it ends with the start of such a pattern, see rx_ac_build), and
- * stops as soon as its state no longer reaches back over a line break, so
- * bulk output rarely wakes it and costs nothing more when it does not.
+ * Wrapped encodings (hex or base64 cut into lines) are found by a second
+ * automaton (wrap.c), and what a pause holds is decided there too.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -33,7 +28,7 @@
 
 #include <sodium.h>
 
-#include "redact_int.h"
+#include "stream_int.h"
 
 #define RX_CHUNK	(64 * 1024)	/* bytes scanned before settling */
 /*
@@ -44,90 +39,6 @@
 #define RX_PAR_MIN	(16 * 1024)
 #define RX_PAR_CHUNK	(1024 * 1024)
 #define RX_HOLD_INIT	4096		/* first size of the hold buffer */
-
-/* A line break that the wrapped automaton skipped: bytes [off, off+len). */
-struct wbrk {
-	uint64_t	 off;
-	uint32_t	 len;
-};
-
-struct ival {
-	uint64_t	 s, e;
-	uint64_t	 ws;		/* start of the occurrence that names it */
-	uint32_t	 weight;	/* length of the occurrence */
-	uint32_t	 value;		/* RX_NONE: a rule hit */
-	const char	*rule;
-};
-
-struct redact_stream {
-	const struct redact	*r;
-	const struct rx_ac	*ac;
-	uint32_t		 t;		/* state, premultiplied */
-	int			 failed;
-	int			 finished;
-	uint64_t		 pos;		/* bytes in */
-	uint64_t		 released;	/* bytes decided and emitted */
-	uint64_t		 buf_base;	/* offset of hold[0] */
-	unsigned char		*hold;		/* guarded */
-	size_t			 hold_len, hold_cap;
-	struct ival		*pend;
-	size_t			 npend, cappend;
-	uint32_t		 ev[2 * RX_EVMAX];
-	struct rx_lanes		 lanes;		/* scratch of rx_scan */
-	/*
-	 * Rules: the matcher is shown the bytes from rule_lo on (and not
-	 * before what is kept): the unfinished line, from line_start, or an
-	 * armored block ("-----BEGIN", as in PEM, OpenSSH and PGP keys) that
-	 * no "-----END" has closed yet, from block (else UINT64_MAX), up to
-	 * the matcher's max_len, so that a multi-line rule sees the whole
-	 * block, however it was written.  Whole lines before it were shown
-	 * already.
-	 */
-	uint64_t		 line_start;
-	uint64_t		 block;
-	uint64_t		 rule_lo;
-	/*
-	 * The wrapped automaton (r->wac): on while its state reaches back
-	 * over a line break; w_id its state, w_brk_end the end of the last
-	 * break, w_line the characters since, w_cr a CR that must be
-	 * followed by LF.  The breaks it skipped are in the ring wb (enough
-	 * for the widest match), to map its matches back onto the bytes.
-	 */
-	int			 w_on;
-	int			 w_cr;
-	uint32_t		 w_id;
-	uint64_t		 w_brk_end;
-	size_t			 w_line;
-	struct wbrk		*wb;
-	size_t			 wb_cap, wb_head, wb_n;
-	uint64_t		 joint[2 * RX_EVMAX];	/* LFs reported */
-	size_t			 njoint;
-	unsigned char		*win;		/* rules: guarded window */
-	size_t			 win_cap;
-	struct rule_worker	*worker;	/* rules: second thread */
-	int			 worker_failed;	/* could not start one */
-	int			 rules_done;	/* chunk's hits came from it */
-	/*
-	 * write_more left the chunk [c0, c0 + cn) unsettled, its rules still
-	 * running; cp points at the worker's copy of it.
-	 */
-	int			 deferred;
-	/*
-	 * The automaton's events filled up in a chunk (output dense with
-	 * values): the rules run inline until a chunk is scanned whole, so
-	 * the worker does not scan a megabyte for each few kilobytes.
-	 */
-	int			 dense;
-	unsigned long long	 nout;
-	unsigned long long	 nmask;
-	/* The chunk being settled: bytes [c0, c0 + cn) at cp. */
-	const unsigned char	*cp;
-	uint64_t		 c0;
-	size_t			 cn;
-	redact_emit_fn		 emit;
-	void			*arg;
-	int			 rc;		/* first error while settling */
-};
 
 static int
 guarded_grow(unsigned char **p, size_t *cap, size_t keep, size_t need)
@@ -253,12 +164,6 @@ put_raw(struct redact_stream *s, uint64_t from, uint64_t to)
 		put(s, s->cp + (from - s->c0), (size_t)(to - from));
 }
 
-static unsigned char
-byte_at(const struct redact_stream *s, uint64_t off)
-{
-	return off >= s->c0 ? s->cp[off - s->c0] : s->hold[off - s->buf_base];
-}
-
 static int
 rule_id_ok(const char *id)
 {
@@ -312,9 +217,8 @@ better(const struct ival *a, const struct ival *b)
 	    (a->weight == b->weight && a->ws < b->ws);
 }
 
-/* Add an occurrence to the union. */
-static void
-add_ival(struct redact_stream *s, struct ival iv)
+void
+rx_add_ival(struct redact_stream *s, struct ival iv)
 {
 	size_t i, j, k;
 	struct ival *np;
@@ -389,212 +293,9 @@ on_event(struct redact_stream *s, uint64_t e, uint32_t id)
 			iv.ws = e - pat->len;
 			iv.weight = pat->len;
 			iv.value = pat->value;
-			add_ival(s, iv);
+			rx_add_ival(s, iv);
 		}
 	}
-}
-
-static int
-w_char(const struct rx_ac *ac, unsigned char c)
-{
-	return ac->b64val[c] != 0xff || c == '=';
-}
-
-/* Record the line break [off, off + len) the wrapped automaton skips. */
-static void
-wrap_break(struct redact_stream *s, uint64_t off, uint32_t len)
-{
-	size_t k = (s->wb_head + s->wb_n) % s->wb_cap;
-
-	if (s->wb_n == s->wb_cap)
-		s->wb_head = (s->wb_head + 1) % s->wb_cap;
-	else
-		s->wb_n++;
-	s->wb[k].off = off;
-	s->wb[k].len = len;
-	s->w_brk_end = off + len;
-	s->w_line = 0;
-	s->w_cr = 0;
-}
-
-/*
- * Where a wrapped match of len characters that ends at e starts; 0 when
- * it crosses no line break (the first automaton has it already).
- */
-static int
-wrap_origin(const struct redact_stream *s, uint64_t e, uint32_t len,
-    uint64_t *start)
-{
-	const struct wbrk *b;
-	uint64_t st = e - len;
-	size_t i;
-	int crossed = 0;
-
-	for (i = s->wb_n; i > 0; i--) {
-		b = &s->wb[(s->wb_head + i - 1) % s->wb_cap];
-		if (b->off < st)
-			break;
-		st -= b->len;
-		crossed = 1;
-	}
-	*start = st;
-	return crossed;
-}
-
-/* Every wrapped pattern that ends with state id at offset e. */
-static void
-on_wevent(struct redact_stream *s, uint64_t e, uint32_t id)
-{
-	const struct rx_ac *ac = s->r->wac;
-	const struct rx_pat *pat;
-	struct ival iv;
-	uint32_t sid, pi;
-	uint64_t lp;
-	unsigned char v;
-
-	sid = ac->out[id] != RX_NONE ? id : ac->dict[id];
-	for (; sid != RX_NONE; sid = ac->dict[sid]) {
-		for (pi = ac->out[sid]; pi != RX_NONE; pi = pat->same) {
-			pat = &ac->pat[pi];
-			memset(&iv, 0, sizeof(iv));
-			if (!wrap_origin(s, e, pat->len, &iv.s))
-				continue;
-			iv.e = e;
-			iv.ws = iv.s;
-			/* The lead character may sit before a line break. */
-			lp = iv.s;
-			if (pat->lead_mask != 0 && lp > s->buf_base &&
-			    byte_at(s, lp - 1) == '\n') {
-				lp--;
-				if (lp > s->buf_base &&
-				    byte_at(s, lp - 1) == '\r')
-					lp--;
-			}
-			if (pat->lead_mask != 0 && lp > s->buf_base) {
-				v = ac->b64val[byte_at(s, lp - 1)];
-				if (v != 0xff &&
-				    (v & pat->lead_mask) == pat->lead_val)
-					iv.s = lp - 1;
-			}
-			iv.weight = pat->len;
-			iv.value = pat->value;
-			add_ival(s, iv);
-		}
-	}
-}
-
-static void
-wrap_feed(struct redact_stream *s, uint64_t off, unsigned char c)
-{
-	const struct rx_ac *ac = s->r->wac;
-
-	s->w_id = rx_ac_step(ac, s->w_id, ac->cls[c]);
-	/* Padding ends base64: a break after it joins nothing. */
-	s->w_line = c == '=' ? 0 : s->w_line + 1;
-	if (ac->out[s->w_id] != RX_NONE || ac->dict[s->w_id] != RX_NONE)
-		on_wevent(s, off + 1, s->w_id);
-}
-
-/*
- * The LF at offset j, reported by the first automaton (bytes up to end
- * have arrived): start the wrapped automaton when the line before ends
- * with RX_WRAP_MIN or more base64 or hex characters ("=" aside) and one
- * of them follows the break (or has not arrived yet).  It starts far
- * enough back for the longest pattern that ends past the break.
- */
-static void
-wrap_joint(struct redact_stream *s, uint64_t j, uint64_t end)
-{
-	const struct rx_ac *ac = s->r->wac;
-	uint64_t k = j, a, lo = s->buf_base, lim;
-
-	if (j + 1 < end && !w_char(ac, byte_at(s, j + 1)))
-		return;			/* the run ends at the break */
-	if (k > lo && byte_at(s, k - 1) == '\r')
-		k--;
-	lim = ac->maxlen > RX_WRAP_MIN ? ac->maxlen - 1 : RX_WRAP_MIN;
-	for (a = k; a > lo && k - a < lim &&
-	    ac->b64val[byte_at(s, a - 1)] != 0xff; a--)
-		;
-	if (k - a < RX_WRAP_MIN)
-		return;
-	if (k - a > ac->maxlen - 1)
-		a = k - (ac->maxlen - 1);
-	s->w_on = 1;
-	s->w_id = 0;
-	s->wb_n = 0;
-	s->w_line = 0;
-	for (; a < k; a++)
-		wrap_feed(s, a, byte_at(s, a));
-	wrap_break(s, k, (uint32_t)(j + 1 - k));
-}
-
-/* Note the LFs that the automaton's event at e with state id reports. */
-static void
-wrap_note(struct redact_stream *s, uint64_t e, uint32_t id)
-{
-	uint8_t t = s->ac->trig[id];
-	uint64_t j[2];
-	size_t n = 0, i, k;
-
-	if (t & RX_TRIG_LF)
-		j[n++] = e - 1;
-	if ((t & RX_TRIG_LF2) && e >= 3)
-		j[n++] = e - 3;
-	for (i = 0; i < n && s->njoint < 2 * RX_EVMAX; i++) {
-		/* Nearly always in order: insert from the back. */
-		for (k = s->njoint; k > 0 && s->joint[k - 1] > j[i]; k--)
-			s->joint[k] = s->joint[k - 1];
-		s->joint[k] = j[i];
-		s->njoint++;
-	}
-}
-
-/*
- * The wrapped automaton over the chunk, up to end: on from where it was,
- * or from each LF reported (which may sit just before the chunk: an
- * RX_TRIG_LF2 comes two bytes after its LF).
- */
-static void
-wrap_pass(struct redact_stream *s, uint64_t end)
-{
-	const struct rx_ac *ac = s->r->wac;
-	uint64_t i = s->w_on ? s->c0 : 0, j;
-	size_t q = 0;
-	unsigned char c;
-
-	while (s->rc == 0) {
-		if (!s->w_on) {
-			while (q < s->njoint && s->joint[q] < i)
-				q++;
-			if (q == s->njoint)
-				break;
-			j = s->joint[q++];
-			i = j + 1;
-			wrap_joint(s, j, end);
-			continue;
-		}
-		if (i >= end)
-			break;
-		c = byte_at(s, i);
-		if (!s->w_cr && w_char(ac, c)) {
-			wrap_feed(s, i, c);
-			i++;
-			/* Its string lies within this line: nothing to add. */
-			if (ac->depth[s->w_id] <= i - s->w_brk_end)
-				s->w_on = 0;
-		} else if (c == '\r' && !s->w_cr &&
-		    s->w_line >= RX_WRAP_MIN) {
-			s->w_cr = 1;
-			i++;
-		} else if (c == '\n' && s->w_line >= RX_WRAP_MIN) {
-			wrap_break(s, i - (uint64_t)s->w_cr,
-			    (uint32_t)(1 + s->w_cr));
-			i++;
-		} else
-			s->w_on = 0;	/* the run ends: look at c again */
-	}
-	s->njoint = 0;
 }
 
 struct rule_ctx {
@@ -617,7 +318,7 @@ on_rule_hit(void *arg, size_t off, size_t len, const char *rule_id)
 	iv.weight = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
 	iv.value = RX_NONE;
 	iv.rule = rule_id;
-	add_ival(rc->s, iv);
+	rx_add_ival(rc->s, iv);
 }
 
 /*
@@ -763,55 +464,6 @@ par_finish(struct redact_stream *s, size_t m)
 		    (size_t)(s->c0 - ctx.base), s->cp, s->cn);
 }
 
-/*
- * What a pause holds back of the last word: not spaces, control
- * characters, nor the punctuation prompts end with, so that
- * "Enter pass phrase:" or "[y/N]" shows.
- */
-static int
-is_word(unsigned char c)
-{
-	return c > ' ' && c != 0x7f && c != ':' && c != '?' && c != '>' &&
-	    c != ']' && c != ')' && c != '$';
-}
-
-/*
- * At a pause: where what stays held starts, from the shape of the held
- * bytes [lo, pos) alone, never from the values.  What stays is the last
- * word (see is_word), extended back
- * over each line break that ends a line of RX_WRAP_MIN or more base64 or
- * hex characters and is followed by one (a wrapped encoding may go on),
- * and an armored block ("-----BEGIN" without its "-----END" yet).  A
- * prompt, or a line that ends, passes.
- */
-static uint64_t
-flush_from(struct redact_stream *s, uint64_t lo)
-{
-	const struct rx_ac *ac = s->ac;
-	uint64_t t = s->pos, b, a;
-	size_t off;
-
-	while (t > lo && is_word(byte_at(s, t - 1)))
-		t--;
-	while (t > lo && byte_at(s, t - 1) == '\n' &&
-	    (t == s->pos || w_char(ac, byte_at(s, t)))) {
-		b = t - 1;
-		if (b > lo && byte_at(s, b - 1) == '\r')
-			b--;
-		for (a = b; a > lo && b - a < RX_WRAP_MIN &&
-		    ac->b64val[byte_at(s, a - 1)] != 0xff; a--)
-			;
-		if (b - a < RX_WRAP_MIN)
-			break;
-		for (t = b; t > lo && is_word(byte_at(s, t - 1)); t--)
-			;
-	}
-	if (s->pos > lo && rx_armor(s->hold + (lo - s->buf_base),
-	    (size_t)(s->pos - lo), &off) == 1 && lo + off < t)
-		t = lo + off;
-	return t;
-}
-
 enum settle_mode { SETTLE_WRITE, SETTLE_FLUSH, SETTLE_EOF };
 
 /*
@@ -831,7 +483,7 @@ settle(struct redact_stream *s, enum settle_mode mode)
 	if (mode == SETTLE_EOF)
 		hold_from = s->pos;
 	else if (mode == SETTLE_FLUSH)
-		hold_from = flush_from(s, hold_from > s->buf_base ? hold_from :
+		hold_from = rx_flush_from(s, hold_from > s->buf_base ? hold_from :
 		    s->buf_base);
 	settle_front(s, hold_from);
 	upto = s->npend && s->pend[0].s < hold_from ? s->pend[0].s : hold_from;
@@ -946,9 +598,9 @@ stream_write(struct redact_stream *s, const void *buf, size_t n,
 		if (s->r->wac != NULL) {
 			for (i = 0; i < nev; i++)
 				if (s->ac->trig[s->ev[2 * i + 1]] != 0)
-					wrap_note(s, s->c0 + s->ev[2 * i],
+					rx_wrap_note(s, s->c0 + s->ev[2 * i],
 					    s->ev[2 * i + 1]);
-			wrap_pass(s, s->pos);
+			rx_wrap_pass(s, s->pos);
 		}
 		for (i = 0; i < nev; i++) {
 			uint64_t e = s->c0 + s->ev[2 * i];
