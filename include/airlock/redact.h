@@ -56,11 +56,12 @@
  * The patterns form one Aho-Corasick automaton (and the wrapped forms a
  * second one).  What a stream holds back never depends on the values, so
  * that its timing cannot tell whether the bytes held begin one:
- *   - after a write, the last redact_max_held() bytes are held, whatever
- *     they are (all of them while fewer have been written).  That bound is
- *     the widest match there can be (wrapped ones included, and the base64
- *     lead character), or the rule matcher's max_len if larger; it depends
- *     on the values' lengths only.
+ *   - after a write, a fixed number of last bytes are held, whatever they
+ *     are (all of them while fewer have been written): the widest match
+ *     there can be (wrapped ones included, and the base64 lead character),
+ *     which depends on the values' lengths only.  With a rule matcher, the
+ *     unfinished line is held too (see RULES), which depends on the text
+ *     alone.
  *   - redact_stream_flush (call it when the writer has been idle) releases
  *     all but the last word (the bytes after the last space, control
  *     character or one of : ? > ] ) $, which prompts end with), extended
@@ -78,9 +79,12 @@
  * RULES
  * An optional rule matcher (redact_set_rule_matcher; the scanner supplies
  * one) masks hits of pattern rules as "[REDACTED:<rule-id>]" in the same
- * union.  It is shown the unfinished line (or an open armored block), up
- * to its max_len, with each new chunk, so a hit is found however the
- * writes split it; its bytes are held as above.
+ * union.  Because a regular expression cannot say whether a partial line
+ * may still become a hit, a stream with rules also holds back the current
+ * line (or an armored block, "-----BEGIN" to the end of its "-----END"
+ * line, so that a multi-line rule sees a whole private key), up to the
+ * matcher's max_len bytes, until its newline arrives, and shows it to the
+ * matcher with each new chunk.  A pause releases it as above.
 
  * MEMORY
  * Values, encodings and the automaton (whose transitions spell the
@@ -141,8 +145,8 @@ int	redact_add_value(struct redact *r, const char *name,
 
 /*
  * Install a rule matcher (before compile).  max_len (1 to REDACT_RULE_MAX)
- * is the longest hit it can report; a stream shows it up to that many bytes
- * of an unfinished line, and holds at least that many.  fn must be thread-safe: a stream may call it
+ * is the longest hit it can report; a stream holds up to that many bytes of
+ * an unfinished line for it.  fn must be thread-safe: a stream may call it
  * from its own second thread, and streams of one set run side by side.
  * AL_EINVAL for a bad max_len or after compile.
  */
@@ -193,10 +197,11 @@ size_t	redact_value_count(const struct redact *r);
 size_t	redact_pattern_count(const struct redact *r);
 
 /*
- * The bytes a stream of r holds back after a write (see HOLDING BACK): the
- * widest match, wrapped or not, with its base64 lead character, or the
- * rule matcher's max_len if larger; 0 with no values and no matcher.
- * Valid after compile.
+ * The most bytes a stream of r holds back after a write (see HOLDING
+ * BACK): the widest match, wrapped or not, with its base64 lead character,
+ * or the rule matcher's max_len if larger; 0 with no values and no
+ * matcher.  Without a matcher, a write always leaves exactly this many
+ * held (or all, if fewer were written).  Valid after compile.
  */
 size_t	redact_max_held(const struct redact *r);
 
@@ -208,9 +213,9 @@ int	redact_stream_new(const struct redact *r, struct redact_stream **out)
 	    AL_WUR;
 
 /*
- * Feed n bytes (any n, including 0).  Everything but the last
- * redact_max_held() bytes of the stream is emitted before the call
- * returns, masks included.  AL_EIO if emit aborted, AL_ENOMEM, or the
+ * Feed n bytes (any n, including 0).  Everything but what HOLDING BACK
+ * holds after a write is emitted before the call returns, masks
+ * included.  AL_EIO if emit aborted, AL_ENOMEM, or the
  * matcher's error; AL_EINVAL after finish.
  */
 int	redact_stream_write(struct redact_stream *s, const void *p, size_t n,

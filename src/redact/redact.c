@@ -274,18 +274,20 @@ redact_compile(struct redact *r, struct al_err *err)
 	if (r->wpats.p != NULL)
 		(void)sodium_mprotect_readonly(r->wpats.p);
 	/*
-	 * A stream holds the same number of bytes whatever they are: enough
-	 * for the widest match (a wrapped one, with the base64 lead character
-	 * before a line break) and for the rule matcher.
+	 * For the values, a stream holds the same number of bytes whatever
+	 * they are: enough for the widest match (a wrapped one, with the
+	 * base64 lead character before a line break).  The rule matcher's
+	 * unfinished line, which depends on the text alone, comes on top.
 	 */
-	r->max_held = 0;
+	r->hold_values = 0;
 	if (r->nvalue > 0) {
-		r->max_held = r->ac->maxlen + 1;
-		if (r->wspan + 3 > r->max_held)
-			r->max_held = r->wspan + 3;
-		if (RX_WRAP_MIN + 4 > r->max_held)
-			r->max_held = RX_WRAP_MIN + 4;
+		r->hold_values = r->ac->maxlen + 1;
+		if (r->wspan + 3 > r->hold_values)
+			r->hold_values = r->wspan + 3;
+		if (RX_WRAP_MIN + 4 > r->hold_values)
+			r->hold_values = RX_WRAP_MIN + 4;
 	}
+	r->max_held = r->hold_values;
 	if (r->rule_fn != NULL && r->rule_max > r->max_held)
 		r->max_held = r->rule_max;
 	r->compiled = 1;

@@ -102,6 +102,7 @@ struct redact {
 	void		(*rule_owned_free)(void *);
 	const char	*rule_error;	/* a lazy load's failure, or "" */
 	size_t		 max_held;
+	size_t		 hold_values;	/* held for the values after a write */
 };
 
 /* Add one pattern for value (copies the bytes).  encode.c helpers use it. */

@@ -8,15 +8,16 @@
  * can overlap it.
  *
  * What is held does not depend on the values: after a write, the last
- * max_held bytes (the widest match there can be, wrapped or not, and the
- * rule matcher's window), whatever they are; at a pause (flush), only what
+ * hold_values bytes (the widest match there can be, wrapped or not),
+ * whatever they are, and the rule matcher's window (the unfinished line,
+ * which depends on the text alone); at a pause (flush), only what
  * the shape of the text says may go on (see rx_flush_from); at end of file,
  * nothing.  Only whole occurrences are masked.  So how much comes out, and
  * when, tells nothing about whether held bytes begin a value.
  *
  * Held bytes [buf_base, pos) sit in guarded memory; bytes that are inside
- * the first pending interval are not kept beyond the last max_held, since
- * they will never be shown.
+ * the first pending interval are not kept beyond the last hold_values,
+ * since they will never be shown.
  *
  * Wrapped encodings (hex or base64 cut into lines) are found by a second
  * automaton (wrap.c), and what a pause holds is decided there too.
@@ -473,11 +474,20 @@ enum settle_mode { SETTLE_WRITE, SETTLE_FLUSH, SETTLE_EOF };
 static void
 settle(struct redact_stream *s, enum settle_mode mode)
 {
-	uint64_t hold_from, upto, keep, lo, H = s->r->max_held;
+	uint64_t hold_from, upto, keep, lo, rf = s->pos, H = s->r->hold_values;
 	size_t nkeep, nold;
 
 	run_rules(s);
+	if (s->r->rule_fn != NULL) {
+		/* The rules' window: the unfinished line or an open block. */
+		lo = s->block != UINT64_MAX && s->block < s->line_start ?
+		    s->block : s->line_start;
+		rf = s->pos - (s->pos - lo < s->r->rule_max ? s->pos - lo :
+		    s->r->rule_max);
+	}
 	hold_from = s->pos > H ? s->pos - H : 0;
+	if (rf < hold_from)
+		hold_from = rf;
 	if (hold_from < s->released)
 		hold_from = s->released;
 	if (mode == SETTLE_EOF)
@@ -496,7 +506,7 @@ settle(struct redact_stream *s, enum settle_mode mode)
 	/*
 	 * Keep [keep, pos) in the hold buffer, wiping what leaves it.  Bytes
 	 * inside the first pending mask are never shown, so they need not be
-	 * kept, except the last max_held: a later occurrence (or the lead
+	 * kept, except the last hold_values: a later occurrence (or the lead
 	 * character of a base64 one, or a wrapped one's line) reads them.
 	 */
 	keep = s->released;
@@ -526,12 +536,7 @@ settle(struct redact_stream *s, enum settle_mode mode)
 	s->cp = NULL;
 	s->c0 = s->pos;
 	s->cn = 0;
-	if (s->r->rule_fn != NULL) {
-		lo = s->block != UINT64_MAX && s->block < s->line_start ?
-		    s->block : s->line_start;
-		s->rule_lo = s->pos - (s->pos - lo < s->r->rule_max ?
-		    s->pos - lo : s->r->rule_max);
-	}
+	s->rule_lo = rf;
 }
 
 static int
@@ -611,8 +616,8 @@ stream_write(struct redact_stream *s, const void *buf, size_t n,
 			 * of matches keeps the list short.  With a rule
 			 * matcher, hits are only known after the chunk.
 			 */
-			if (s->r->rule_fn == NULL && e > s->r->max_held)
-				settle_front(s, e - s->r->max_held);
+			if (s->r->rule_fn == NULL && e > s->r->hold_values)
+				settle_front(s, e - s->r->hold_values);
 			on_event(s, e, id);
 		}
 		if (s->r->rule_fn != NULL &&
