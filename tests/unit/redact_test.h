@@ -44,6 +44,7 @@ void	test_redact_one_byte_at_a_time_never_shows_a_prefix(void **state);
 void	test_redact_holding_does_not_depend_on_the_value(void **state);
 void	test_redact_holds_the_same_bytes_whatever_they_are(void **state);
 void	test_redact_pause_shows_a_prompt(void **state);
+void	test_redact_holding_with_rules_does_not_depend_on_the_value(void **state);
 void	test_redact_end_of_input_masks_whole_values_only(void **state);
 void	test_redact_longest_match_wins(void **state);
 void	test_redact_multiline_value_whole_lines_and_crlf(void **state);

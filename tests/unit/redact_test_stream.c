@@ -767,6 +767,33 @@ build_rules(struct rules *ru, const char *v, size_t max_len)
 	return r;
 }
 
+/* With rules too, a value's prefix is held like any other text. */
+void
+test_redact_holding_with_rules_does_not_depend_on_the_value(void **state)
+{
+	static const char *shapes[] = { "\x01%s", "x %s\ny", "%s\n" };
+	struct rules ru = { 0, 0 };
+	char v[41], a[128], b[128], fa[64], fb[64];
+	struct redact *r;
+	size_t L, sh, n;
+
+	(void)state;
+	canary(v, 40, ALNUM);
+	r = build_rules(&ru, v, 256);
+	for (L = 1; L < 40; L += 3) {
+		(void)snprintf(fa, sizeof(fa), "%.*s", (int)L, v);
+		memcpy(fb, fa, L + 1);
+		fb[L - 1] = fb[L - 1] == 'Q' ? 'R' : 'Q';
+		for (sh = 0; sh < sizeof(shapes) / sizeof(shapes[0]); sh++) {
+			n = (size_t)snprintf(a, sizeof(a), shapes[sh], fa);
+			(void)snprintf(b, sizeof(b), shapes[sh], fb);
+			assert_same_holding(r, a, b, n, 1);
+			assert_same_holding(r, a, b, n, 5);
+		}
+	}
+	redact_free(r);
+}
+
 void
 test_redact_rule_hits_are_masked_and_lines_held(void **state)
 {

@@ -501,6 +501,8 @@ main(void)
 		cmocka_unit_test(test_redact_random_splits_match_reference),
 		cmocka_unit_test(test_redact_rule_hits_are_masked_and_lines_held),
 		cmocka_unit_test(
+		    test_redact_holding_with_rules_does_not_depend_on_the_value),
+		cmocka_unit_test(
 		    test_redact_rule_window_is_bounded_and_errors_propagate),
 		cmocka_unit_test(
 		    test_redact_rules_on_big_writes_match_small_writes),
