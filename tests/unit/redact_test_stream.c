@@ -62,9 +62,10 @@ test_redact_one_byte_at_a_time_never_shows_a_prefix(void **state)
  * the end, must not tell whether the bytes begin a value: feed every
  * prefix of a value, and a string of the same length and shape that is
  * not one, in the same pieces, with the same pauses, and compare what
- * came out after every step.  (Before, a prefix was held and anything
- * else echoed at once, so a caller recovered the value a character at a
- * time; and a prefix of 6 bytes or more was masked at the end.)
+ * came out after every step.  A redactor that held exactly the bytes that
+ * may begin a value would let a caller recover the value a character at
+ * a time, and one that masked a value's start at the end would tell it
+ * that it had guessed right.
  */
 struct trace {
 	size_t	out[256];
