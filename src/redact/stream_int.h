@@ -64,7 +64,15 @@ struct redact_stream {
 	size_t			 w_line;
 	struct wbrk		*wb;
 	size_t			 wb_cap, wb_head, wb_n;
-	uint64_t		 joint[2 * RX_EVMAX];	/* LFs reported */
+	/*
+	 * LFs the first automaton reported in the chunk, and how many
+	 * characters before each a wrapped match may start: no more than its
+	 * state's string holds.
+	 */
+	struct {
+		uint64_t	 lf;
+		uint32_t	 back;
+	}			 joint[2 * RX_EVMAX];
 	size_t			 njoint;
 	unsigned char		*win;		/* rules: guarded window */
 	size_t			 win_cap;

@@ -123,10 +123,11 @@ wrap_feed(struct redact_stream *s, uint64_t off, unsigned char c)
  * have arrived): start the wrapped automaton when the line before ends
  * with RX_WRAP_MIN or more base64 or hex characters ("=" aside) and one
  * of them follows the break (or has not arrived yet).  It starts far
- * enough back for the longest pattern that ends past the break.
+ * enough back for a pattern that ends past the break: back characters
+ * before it at most.
  */
 static void
-wrap_joint(struct redact_stream *s, uint64_t j, uint64_t end)
+wrap_joint(struct redact_stream *s, uint64_t j, uint32_t back, uint64_t end)
 {
 	const struct rx_ac *ac = s->r->wac;
 	uint64_t k = j, a, lo = s->buf_base, lim;
@@ -141,8 +142,8 @@ wrap_joint(struct redact_stream *s, uint64_t j, uint64_t end)
 		;
 	if (k - a < RX_WRAP_MIN)
 		return;
-	if (k - a > ac->maxlen - 1)
-		a = k - (ac->maxlen - 1);
+	if (k - a > back)
+		a = k - back;
 	s->w_on = 1;
 	s->w_id = 0;
 	s->wb_n = 0;
@@ -152,23 +153,34 @@ wrap_joint(struct redact_stream *s, uint64_t j, uint64_t end)
 	wrap_break(s, k, (uint32_t)(j + 1 - k));
 }
 
-/* Note the LFs that the automaton's event at e with state id reports. */
+/*
+ * Note the LFs that the automaton's event at e with state id reports.  A
+ * wrapped match with m characters before the LF makes the text there end
+ * with a trigger node m + 1 deep (RX_TRIG_LF), so the state's depth bounds
+ * m; RX_TRIG_LF2 is for m of 1 or 2.
+ */
 void
 rx_wrap_note(struct redact_stream *s, uint64_t e, uint32_t id)
 {
 	uint8_t t = s->ac->trig[id];
 	uint64_t j[2];
+	uint32_t back[2];
 	size_t n = 0, i, k;
 
-	if (t & RX_TRIG_LF)
-		j[n++] = e - 1;
-	if ((t & RX_TRIG_LF2) && e >= 3)
-		j[n++] = e - 3;
+	if (t & RX_TRIG_LF) {
+		j[n] = e - 1;
+		back[n++] = s->ac->depth[id];
+	}
+	if ((t & RX_TRIG_LF2) && e >= 3) {
+		j[n] = e - 3;
+		back[n++] = 2;
+	}
 	for (i = 0; i < n && s->njoint < 2 * RX_EVMAX; i++) {
 		/* Nearly always in order: insert from the back. */
-		for (k = s->njoint; k > 0 && s->joint[k - 1] > j[i]; k--)
+		for (k = s->njoint; k > 0 && s->joint[k - 1].lf > j[i]; k--)
 			s->joint[k] = s->joint[k - 1];
-		s->joint[k] = j[i];
+		s->joint[k].lf = j[i];
+		s->joint[k].back = back[i];
 		s->njoint++;
 	}
 }
@@ -183,18 +195,22 @@ rx_wrap_pass(struct redact_stream *s, uint64_t end)
 {
 	const struct rx_ac *ac = s->r->wac;
 	uint64_t i = s->w_on ? s->c0 : 0, j;
+	uint32_t back;
 	size_t q = 0;
 	unsigned char c;
 
 	while (s->rc == 0) {
 		if (!s->w_on) {
-			while (q < s->njoint && s->joint[q] < i)
+			while (q < s->njoint && s->joint[q].lf < i)
 				q++;
 			if (q == s->njoint)
 				break;
-			j = s->joint[q++];
+			j = s->joint[q].lf;
+			for (back = 0; q < s->njoint && s->joint[q].lf == j; q++)
+				if (s->joint[q].back > back)
+					back = s->joint[q].back;
 			i = j + 1;
-			wrap_joint(s, j, end);
+			wrap_joint(s, j, back, end);
 			continue;
 		}
 		if (i >= end)
