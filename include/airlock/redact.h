@@ -67,9 +67,10 @@
  *     character or one of : ? > ] ) $, which prompts end with), extended
  *     back over line breaks that end a line of 16 or more base64 or hex
  *     characters when one follows (a wrapped encoding may go on), and an
- *     armored block ("-----BEGIN" without its "-----END" yet).  So a prompt shows, and a value written a piece at
- *     a time with pauses shows nothing until it is whole, unless a piece
- *     ends at one of those characters inside the value.
+ *     armored block ("-----BEGIN" without its "-----END" yet).  So a
+ *     prompt shows, and a value written a piece at a time with pauses
+ *     shows nothing until it is whole, unless a piece ends at one of those
+ *     characters inside the value.
  *   - redact_stream_finish releases everything, masking whole occurrences
  *     only: the start of a value cut off at the end is shown.
  * Splits, 10 MB lines, NUL bytes and invalid UTF-8 make no difference:

@@ -472,8 +472,8 @@ gen_b64(struct redact *r, struct gvec *sc, struct gvec *pat, uint32_t value,
 		for (f = 0; f < (1u << (6 - rbits)); f++) {
 			pat->len = j1 - j0;
 			if ((rc = sc_putc(pat, alpha[fixed << (6 - rbits) |
-			    f])) != 0 || (rc = rx_pat_add_wrap(r, pat->p, pat->len,
-			    value, lead_mask, lead_val)) != 0)
+			    f])) != 0 || (rc = rx_pat_add_wrap(r, pat->p,
+			    pat->len, value, lead_mask, lead_val)) != 0)
 				return rc;
 		}
 		pat->len = j1 - j0 + 1;

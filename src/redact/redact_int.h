@@ -42,7 +42,7 @@ struct rx_pat {
 	uint8_t		lead_mask;
 	uint8_t		lead_val;
 	uint8_t		dup;		/* same bytes, value and lead as another */
-	uint8_t		wrap;		/* hex or base64: also matched wrapped */
+	uint8_t		wrap;		/* hex or base64 */
 };
 
 /*
@@ -93,7 +93,7 @@ struct redact {
 	 */
 	struct gvec	 wpats;
 	struct rx_ac	*wac;
-	size_t		 wspan;		/* widest wrapped match, in bytes */
+	size_t		 wspan;		/* widest wrapped match */
 	redact_rule_fn	 rule_fn;
 	void		*rule_arg;
 	size_t		 rule_max;
@@ -102,7 +102,7 @@ struct redact {
 	void		(*rule_owned_free)(void *);
 	const char	*rule_error;	/* a lazy load's failure, or "" */
 	size_t		 max_held;
-	size_t		 hold_values;	/* held for the values after a write */
+	size_t		 hold_values;	/* held after a write */
 };
 
 /* Add one pattern for value (copies the bytes).  encode.c helpers use it. */
@@ -197,7 +197,8 @@ typedef void (*rx_pat_fn)(void *arg, const unsigned char *p, size_t n,
     uint32_t value, uint8_t lead_mask, uint8_t lead_val);
 void	rx_patterns(const struct redact *r, rx_pat_fn fn, void *arg);
 /* The same for the patterns also matched wrapped (hex and base64). */
-void	rx_patterns_wrapped(const struct redact *r, rx_pat_fn fn, void *arg);
+void	rx_patterns_wrapped(const struct redact *r, rx_pat_fn fn,
+	    void *arg);
 const char *rx_label(const struct redact *r, uint32_t value);
 
 #endif

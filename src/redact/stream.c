@@ -493,8 +493,8 @@ settle(struct redact_stream *s, enum settle_mode mode)
 	if (mode == SETTLE_EOF)
 		hold_from = s->pos;
 	else if (mode == SETTLE_FLUSH)
-		hold_from = rx_flush_from(s, hold_from > s->buf_base ? hold_from :
-		    s->buf_base);
+		hold_from = rx_flush_from(s, hold_from > s->buf_base ?
+		    hold_from : s->buf_base);
 	settle_front(s, hold_from);
 	upto = s->npend && s->pend[0].s < hold_from ? s->pend[0].s : hold_from;
 	put_raw(s, s->released, upto);

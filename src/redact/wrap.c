@@ -206,7 +206,8 @@ rx_wrap_pass(struct redact_stream *s, uint64_t end)
 			if (q == s->njoint)
 				break;
 			j = s->joint[q].lf;
-			for (back = 0; q < s->njoint && s->joint[q].lf == j; q++)
+			for (back = 0; q < s->njoint &&
+			    s->joint[q].lf == j; q++)
 				if (s->joint[q].back > back)
 					back = s->joint[q].back;
 			i = j + 1;

@@ -84,7 +84,8 @@ test_redact_python_repr_of_non_ascii_quote_and_backslash(void **state)
 	redact_free(r);
 
 	/* A "'" and no '"': repr switches to double quotes. */
-	n = (size_t)snprintf((char *)v, sizeof(v), "\xc3\xa4'b\\c\xc2\x85%s", rnd);
+	n = (size_t)snprintf((char *)v, sizeof(v), "\xc3\xa4'b\\c\xc2\x85%s",
+	    rnd);
 	r = build1("v", v, n);
 	(void)snprintf(form, sizeof(form), "\"\xc3\xa4'b\\\\c\\x85%s\"", rnd);
 	expect_masked_form(r, form, 1, 1);

@@ -238,7 +238,8 @@ test_redact_holds_the_same_bytes_whatever_they_are(void **state)
 			    sink_emit, &k), 0);
 			assert_int_equal(redact_stream_held(s),
 			    o + w < h ? o + w : h);
-			assert_int_equal(k.b.len, o + w - redact_stream_held(s));
+			assert_int_equal(k.b.len,
+			    o + w - redact_stream_held(s));
 		}
 		assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);
 		assert_int_equal(k.b.len, sizeof(text) - 1);
@@ -578,7 +579,7 @@ prop_text(const struct ref *ref, const struct prop *pv, unsigned char *t,
 				t[n + randombytes_uniform((uint32_t)w)] ^= 1;
 			break;
 		case 7:
-		case 8:	/* hex or base64 of a value, wrapped at some width */
+		case 8:	/* hex or base64 of a value, wrapped */
 			k = randombytes_uniform((uint32_t)pv->nv);
 			np = randombytes_uniform(6);
 			randombytes_buf(x, np);

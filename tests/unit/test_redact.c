@@ -492,7 +492,8 @@ main(void)
 		cmocka_unit_test(
 		    test_redact_holds_the_same_bytes_whatever_they_are),
 		cmocka_unit_test(test_redact_pause_shows_a_prompt),
-		cmocka_unit_test(test_redact_end_of_input_masks_whole_values_only),
+		cmocka_unit_test(
+		    test_redact_end_of_input_masks_whole_values_only),
 		cmocka_unit_test(test_redact_longest_match_wins),
 		cmocka_unit_test(
 		    test_redact_multiline_value_whole_lines_and_crlf),
