@@ -1,8 +1,10 @@
 /*
  * Throughput of the redactor: 100 live secrets with every encoding
- * compiled, fed log-like text (with secrets in it, in various encodings)
- * and random base64 (the worst case: every byte may start a pattern), in
- * 64 KiB writes, to a sink that only counts.  Prints MB/s (1 MB = 10^6).
+ * compiled, fed log-like text (with secrets in it, in various encodings),
+ * random base64 (the worst case: every byte may start a pattern) and
+ * random data as xxd -p and base64 print it (lines of hex and base64,
+ * where every line break may be crossed by a wrapped value), in 64 KiB
+ * writes, to a sink that only counts.  Prints MB/s (1 MB = 10^6).
  *
  * usage: bench_redact [MEGABYTES]   (default 256 per corpus)
  */
@@ -152,6 +154,27 @@ make_logs(unsigned char *buf, size_t n, char sec[][2048], size_t *slen)
 	}
 }
 
+/* Random bytes as xxd -p (60) and base64 (76) wrap them, in turns. */
+static void
+make_wrapped(unsigned char *buf, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, k, w;
+	int b64;
+
+	while (o < n) {
+		b64 = rng(2);
+		w = b64 ? 76 : 60;
+		for (k = 0; k < 40 && o < n; k++) {
+			rand_str((char *)buf + o, w < n - o ? w : n - o,
+			    b64 ? B64 : hex, b64 ? 64 : 16);
+			o += w < n - o ? w : n - o;
+			if (o < n)
+				buf[o++] = '\n';
+		}
+	}
+}
+
 static int
 count(void *arg, const void *p, size_t n)
 {
@@ -220,7 +243,7 @@ main(int argc, char **argv)
 	struct al_err err;
 	unsigned char *buf;
 	unsigned long long out;
-	double t0, mbs_logs, mbs_b64, wall;
+	double t0, mbs_logs, mbs_b64, mbs_wrap, wall;
 
 	total = (argc > 1 ? strtoul(argv[1], NULL, 10) : 256) * 1000000ul;
 	if (sodium_init() < 0 || redact_new(&r, &err) != 0)
@@ -258,6 +281,10 @@ main(int argc, char **argv)
 	mbs_b64 = run(r, buf, CORPUS, total, &out, &wall);
 	printf("redact: random base64 (worst case): %.0f MB/s CPU, %.0f MB/s "
 	    "elapsed\n", mbs_b64, wall);
+	make_wrapped(buf, CORPUS);
+	mbs_wrap = run(r, buf, CORPUS, total, &out, &wall);
+	printf("redact: xxd -p and base64 lines: %.0f MB/s CPU, %.0f MB/s "
+	    "elapsed\n", mbs_wrap, wall);
 	printf("redact: throughput %.0f MB/s of CPU (target >= 500): %s\n",
 	    mbs_logs,
 	    mbs_logs >= 500 ? "met" : "NOT met");

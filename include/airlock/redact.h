@@ -26,17 +26,23 @@
  *     and so are the partial characters at either edge (they carry the top
  *     2 or 4 bits of V's first byte, or the low 2 or 4 bits of its last),
  *     and the "=" padding when V ends X.  Whatever X holds before or after V
- *     does not hide it.  When X is V alone, the lines of its base64 wrapped
- *     at 64 or 76 columns (PEM, MIME, base64(1)) are masked as well.
+ *     does not hide it.
+ *   - hex and base64 (every form above) wrapped into lines, as xxd -p,
+ *     basenc, base64(1), PEM and MIME print them: a line break (LF or
+ *     CRLF) is skipped where the line before it ends with 16 or more hex or
+ *     base64 characters ("=" aside), on lines of up to 4096 characters.
+ *     The mask covers the whole run, line breaks included.
  *   - URL percent-encoding: RFC 3986 (unreserved kept) with upper- or
  *     lower-case hex, form encoding (space as "+"), JavaScript's
- *     encodeURIComponent, and every byte encoded.
+ *     encodeURIComponent, and every byte encoded (upper- or lower-case).
  *   - JSON string escaping (minimal, with "\/", Go's HTML-safe \u003c form,
- *     and ASCII-only \uXXXX), C escaping (\xHH or octal, double- or
- *     single-quote style), XML/HTML escaping (text, and attributes with
- *     &quot; &apos; / &#x27; / &#34; &#39;), and shell quoting ('\'' and
- *     '"'"' inside single quotes, backslash escaping as printf %q does,
- *     double-quote escaping).
+ *     and ASCII-only \uXXXX, DEL included, in either case), C escaping
+ *     (\xHH or octal, double- or single-quote style), Python's repr() of
+ *     bytes and of a str (non-ASCII kept, quote chosen as Python does),
+ *     XML/HTML escaping (text, and attributes with &quot; &apos; / &#x27;
+ *     / &#34; &#39;), and shell quoting ('\'' and '"'"' inside single
+ *     quotes, backslash escaping as printf %q does, bash's $'...' with \E
+ *     for a value with a control character, double-quote escaping).
  * A variant identical to one already listed is compiled once.
  *
  * An occurrence becomes "[REDACTED:<name>]".  Masks are the union of all
@@ -47,31 +53,40 @@
  * only touch are masked separately.
  *
  * HOLDING BACK
- * The patterns form one Aho-Corasick automaton whose state is the longest
- * tail of the stream that is still the start of some pattern.  A stream
- * holds back exactly those bytes (plus, when base64 forms are compiled, the
- * one byte before them if it is a base64 character that could be the
- * partial first character of one) and releases every byte the moment no
- * pattern can include it.  So text that cannot begin a value passes at once,
- * at most redact_max_held() bytes are ever held, and no prefix of a value or
- * encoding passes before it is known not to be one, however the writes are
- * split and however long the pauses between them.  Splits, 10 MB lines, NUL
- * bytes and invalid UTF-8 make no difference: matching is on bytes.
- *
- * At end of file (redact_stream_finish) the held tail is released too,
- * except that a tail of 6 or more bytes that is the start of a pattern is
- * masked: a value cut off by a killed process does not leak its first half.
- *
+ * The patterns form one Aho-Corasick automaton (and the wrapped forms a
+ * second one).  What a stream holds back never depends on the values, so
+ * that its timing cannot tell whether the bytes held begin one:
+ *   - after a write, a fixed number of last bytes are held, whatever they
+ *     are (all of them while fewer have been written): the widest match
+ *     there can be (wrapped ones included, and the base64 lead character),
+ *     which depends on the values' lengths only.  With a rule matcher, the
+ *     unfinished line is held too (see RULES), which depends on the text
+ *     alone.
+ *   - redact_stream_flush (call it when the writer has been idle) releases
+ *     all but the last word (the bytes after the last space, control
+ *     character or one of : ? > ] ) $, which prompts end with), extended
+ *     back over line breaks that end a line of 16 or more base64 or hex
+ *     characters when one follows (a wrapped encoding may go on), and an
+ *     armored block ("-----BEGIN" without its "-----END" yet).  So a
+ *     prompt shows, and a value written a piece at a time with pauses
+ *     shows nothing until it is whole, unless a piece ends at one of those
+ *     characters inside the value.
+ *   - redact_stream_finish releases everything, masking whole occurrences
+ *     only: the start of a value cut off at the end is shown.
+ * Splits, 10 MB lines, NUL bytes and invalid UTF-8 make no difference:
+ * matching is on bytes, and occurrences are found however the writes are
+ * split.
+
  * RULES
  * An optional rule matcher (redact_set_rule_matcher; the scanner supplies
  * one) masks hits of pattern rules as "[REDACTED:<rule-id>]" in the same
- * union.  Because a regular expression cannot say whether a partial line may
- * still become a hit, a stream with rules also holds back the current line,
- * up to the matcher's max_len bytes, until its newline arrives;
- * redact_stream_flush releases it early (call it when the writer has been
- * idle, so a prompt without a newline still shows).  Known values never
- * depend on this: they are held by the automaton alone.
- *
+ * union.  Because a regular expression cannot say whether a partial line
+ * may still become a hit, a stream with rules also holds back the current
+ * line (or an armored block, "-----BEGIN" to the end of its "-----END"
+ * line, so that a multi-line rule sees a whole private key), up to the
+ * matcher's max_len bytes, until its newline arrives, and shows it to the
+ * matcher with each new chunk.  A pause releases it as above.
+
  * MEMORY
  * Values, encodings and the automaton (whose transitions spell the
  * patterns) live only in libsodium guarded memory, read-only after compile,
@@ -90,7 +105,6 @@
 #define REDACT_VALUE_MAX	(64 * 1024)
 #define REDACT_NAME_MAX		64
 #define REDACT_LINE_MIN		8		/* shorter lines are not masked alone */
-#define REDACT_TAIL_MIN		6		/* pattern starts masked at EOF */
 #define REDACT_RULE_MAX		(64 * 1024)	/* largest rule max_len */
 
 struct redact;
@@ -184,9 +198,11 @@ size_t	redact_value_count(const struct redact *r);
 size_t	redact_pattern_count(const struct redact *r);
 
 /*
- * The most bytes a stream of r ever holds back: the longest pattern plus
- * one (the base64 lead character), or the rule matcher's max_len if larger.
- * Valid after compile.
+ * The most bytes a stream of r holds back after a write (see HOLDING
+ * BACK): the widest match, wrapped or not, with its base64 lead character,
+ * or the rule matcher's max_len if larger; 0 with no values and no
+ * matcher.  Without a matcher, a write always leaves exactly this many
+ * held (or all, if fewer were written).  Valid after compile.
  */
 size_t	redact_max_held(const struct redact *r);
 
@@ -198,9 +214,10 @@ int	redact_stream_new(const struct redact *r, struct redact_stream **out)
 	    AL_WUR;
 
 /*
- * Feed n bytes (any n, including 0).  Every byte that can no longer be part
- * of a match is emitted before the call returns, masks included.  AL_EIO if
- * emit aborted, AL_ENOMEM, or the matcher's error; AL_EINVAL after finish.
+ * Feed n bytes (any n, including 0).  Everything but what HOLDING BACK
+ * holds after a write is emitted before the call returns, masks
+ * included.  AL_EIO if emit aborted, AL_ENOMEM, or the
+ * matcher's error; AL_EINVAL after finish.
  */
 int	redact_stream_write(struct redact_stream *s, const void *p, size_t n,
 	    redact_emit_fn emit, void *arg) AL_WUR;
@@ -223,17 +240,18 @@ int	redact_stream_complete(struct redact_stream *s, redact_emit_fn emit,
 	    void *arg) AL_WUR;
 
 /*
- * Release what is held only for the rule matcher (an unfinished line): the
- * matcher sees it first, as at end of file.  Bytes that may begin a value
- * stay held.  A no-op without a matcher.  Errors as for write.
+ * The writer has paused: release all that HOLDING BACK says a pause
+ * releases (a prompt shows; the last word, a run of wrapped base64 or hex
+ * and an open armored block stay).  The matcher sees the held bytes first,
+ * as at end of file.  Errors as for write.
  */
 int	redact_stream_flush(struct redact_stream *s, redact_emit_fn emit,
 	    void *arg) AL_WUR;
 
 /*
- * End of input: mask or release everything held (a held tail of 6 bytes
- * or more that begins a pattern is masked, see HOLDING BACK).  After it
- * only the counters, redact_stream_held and redact_stream_free may be used.
+ * End of input: release everything held, whole occurrences masked (the
+ * start of a value cut off is not one).  After it only the counters,
+ * redact_stream_held and redact_stream_free may be used.
  */
 int	redact_stream_finish(struct redact_stream *s, redact_emit_fn emit,
 	    void *arg) AL_WUR;

@@ -33,6 +33,8 @@ struct tnode {
 	uint32_t	id;		/* final state number */
 	uint8_t		byte;
 	uint8_t		ev;		/* a pattern ends here or at a suffix */
+	uint8_t		trig;		/* RX_TRIG_* of this node */
+	uint8_t		trig_any;	/* ... of it and its suffixes */
 };
 
 struct build {
@@ -85,10 +87,70 @@ node_new(struct build *b, uint32_t parent, unsigned char c, uint32_t value,
 	return 0;
 }
 
-/* Insert every pattern; duplicates are marked, not inserted twice. */
+static int
+child_get(struct build *b, uint32_t u, unsigned char c, uint32_t *out)
+{
+	uint32_t x = child_of(b, u, c);
+	int rc;
+
+	if (x == RX_NONE && (rc = node_new(b, u, c, 0, &x)) != 0)
+		return rc;
+	*out = x;
+	return 0;
+}
+
+/*
+ * Line-break triggers for the wrapped patterns (those a second automaton
+ * matches across line breaks): a state tells the stream that a line break
+ * may be crossed by one of them when the text before an LF (or CRLF) ends
+ * with 3 or more of its first characters (RX_TRIG_LF, on the LF), or with
+ * 1 or 2 of them and the 2 that follow come right after the break
+ * (RX_TRIG_LF2, two bytes after the LF).  Every crossing starts one of
+ * these ways, so the stream does nothing at other line breaks.
+ */
+static int
+add_triggers(struct build *b, const unsigned char *arena,
+    const struct rx_pat *pat)
+{
+	const unsigned char *p = arena + pat->off;
+	uint32_t u = 0, x, y;
+	size_t j, m, br, k;
+	int rc;
+
+	for (j = 0; j + 1 < pat->len && j < RX_TRIG_DEPTH; j++) {
+		u = child_of(b, u, p[j]);
+		if (j + 1 < 3)
+			continue;
+		if ((rc = child_get(b, u, '\n', &x)) != 0 ||
+		    (rc = child_get(b, u, '\r', &y)) != 0 ||
+		    (rc = child_get(b, y, '\n', &y)) != 0)
+			return rc;
+		NODE(b, x).trig |= RX_TRIG_LF;
+		NODE(b, y).trig |= RX_TRIG_LF;
+	}
+	for (m = 1; m <= 2 && m + 2 <= pat->len; m++)
+		for (br = 0; br < 2; br++) {
+			u = 0;
+			for (k = 0; k < m + 2 + 1 + br; k++) {
+				unsigned char c = k < m ? p[k] :
+				    k < m + br ? '\r' : k == m + br ? '\n' :
+				    p[k - 1 - br];
+
+				if ((rc = child_get(b, u, c, &u)) != 0)
+					return rc;
+			}
+			NODE(b, u).trig |= RX_TRIG_LF2;
+		}
+	return 0;
+}
+
+/*
+ * Insert every pattern; duplicates are marked, not inserted twice.  With
+ * triggers, the line-break triggers of the wrapped patterns too.
+ */
 static int
 build_trie(struct build *b, const unsigned char *arena, struct rx_pat *pat,
-    size_t npat)
+    size_t npat, int triggers)
 {
 	uint32_t u, x, last, i;
 	size_t j;
@@ -122,6 +184,9 @@ build_trie(struct build *b, const unsigned char *arena, struct rx_pat *pat,
 		else
 			pat[last].same = i;
 	}
+	for (i = 0; triggers && i < npat; i++)
+		if (pat[i].wrap && (rc = add_triggers(b, arena, &pat[i])) != 0)
+			return rc;
 	return 0;
 }
 
@@ -157,8 +222,10 @@ build_fail(struct build *b)
 				}
 			}
 			f = NODE(b, v).fail;
+			NODE(b, v).trig_any = NODE(b, v).trig |
+			    NODE(b, f).trig_any;
 			NODE(b, v).ev = NODE(b, v).out != RX_NONE ||
-			    NODE(b, f).ev;
+			    NODE(b, v).trig_any != 0 || NODE(b, f).ev;
 		}
 	}
 	return 0;
@@ -172,23 +239,21 @@ align64(size_t n)
 
 /* Carve the region and fill it from the trie. */
 static int
-build_tables(struct build *b, struct redact *r, const struct rx_pat *pat,
-    size_t npat, struct rx_ac **out)
+build_tables(struct build *b, struct rx_ac **out)
 {
 	const uint32_t *q = (const uint32_t *)b->order.p;
 	uint32_t nn = (uint32_t)(b->nodes.len / sizeof(struct tnode));
 	uint32_t ndense, nhot = 0, nev = 0, nedge = 0, ncls = 1, i, id, c, v;
 	uint16_t clsmap[256];
 	unsigned char used[256];
-	size_t off[12], size, j;
+	size_t off[12], size;
 	unsigned char *base;
 	struct rx_ac *ac;
 	uint32_t *row;
 
 	memset(used, 0, sizeof(used));
-	for (i = 0; i < npat; i++)
-		for (j = 0; !pat[i].dup && j < pat[i].len; j++)
-			used[r->arena.p[pat[i].off + j]] = 1;
+	for (i = 1; i < nn; i++)		/* patterns and triggers */
+		used[NODE(b, i).byte] = 1;
 	memset(clsmap, 0, sizeof(clsmap));
 	for (c = 0; c < 256; c++)
 		if (used[c]) {
@@ -219,7 +284,8 @@ build_tables(struct build *b, struct redact *r, const struct rx_pat *pat,
 	off[6] = off[5] + align64((size_t)nn * 4);		/* rep */
 	off[7] = off[6] + align64((size_t)(nn - ndense + 1) * 4); /* eoff */
 	off[8] = off[7] + align64((size_t)nedge * 2);		/* ecls */
-	size = off[8] + align64((size_t)nedge * 4);		/* eto */
+	off[9] = off[8] + align64((size_t)nedge * 4);		/* eto */
+	size = off[9] + align64((size_t)nn);			/* trig */
 	if ((base = sodium_malloc(size)) == NULL)
 		return AL_ENOMEM;
 	memset(base, 0, size);
@@ -240,6 +306,7 @@ build_tables(struct build *b, struct redact *r, const struct rx_pat *pat,
 	ac->eoff = (uint32_t *)(base + off[6]);
 	ac->ecls = (uint16_t *)(base + off[7]);
 	ac->eto = (uint32_t *)(base + off[8]);
+	ac->trig = (uint8_t *)(base + off[9]);
 	memcpy(ac->cls, clsmap, sizeof(clsmap));
 
 	nedge = 0;
@@ -252,6 +319,7 @@ build_tables(struct build *b, struct redact *r, const struct rx_pat *pat,
 		ac->depth[id] = n->depth;
 		ac->out[id] = n->out;
 		ac->rep[id] = n->rep;
+		ac->trig[id] = n->trig_any;
 		/* Output of the nearest proper suffix (q is BFS: done). */
 		ac->dict[id] = q[i] == 0 ? RX_NONE : fn->out != RX_NONE ?
 		    fn->id : ac->dict[fn->id];
@@ -303,18 +371,20 @@ set_b64(struct rx_ac *ac, const struct rx_pat *pat, size_t npat)
 }
 
 int
-rx_ac_build(struct redact *r, struct al_err *err)
+rx_ac_build(const struct redact *r, struct gvec *pats, int triggers,
+    struct rx_ac **out, struct al_err *err)
 {
 	struct build b;
-	struct rx_pat *pat = (struct rx_pat *)r->pats.p;
-	size_t npat = r->pats.len / sizeof(*pat), i;
+	struct rx_pat *pat = (struct rx_pat *)pats->p;
+	size_t npat = pats->len / sizeof(*pat), i;
 	struct rx_ac *ac = NULL;
 	int rc;
 
+	*out = NULL;
 	memset(&b, 0, sizeof(b));
-	if ((rc = build_trie(&b, r->arena.p, pat, npat)) != 0 ||
+	if ((rc = build_trie(&b, r->arena.p, pat, npat, triggers)) != 0 ||
 	    (rc = build_fail(&b)) != 0 ||
-	    (rc = build_tables(&b, r, pat, npat, &ac)) != 0) {
+	    (rc = build_tables(&b, &ac)) != 0) {
 		if (rc == AL_ETOOBIG)
 			rc = al_err_set(err, rc, "the values to mask need more "
 			    "than %u automaton states; mask fewer or shorter "
@@ -334,7 +404,7 @@ rx_ac_build(struct redact *r, struct al_err *err)
 	}
 	set_b64(ac, pat, npat);
 	(void)sodium_mprotect_readonly(ac);
-	r->ac = ac;
+	*out = ac;
 	ac = NULL;
 out:
 	rx_ac_free(ac);

@@ -18,16 +18,23 @@ static const char B64_URL[] =
 static const char HEX_LO[] = "0123456789abcdef";
 static const char HEX_UP[] = "0123456789ABCDEF";
 
-/* Wrap widths of base64 text: PEM / openssl (64) and MIME / base64(1). */
-static const size_t WRAP[] = { 64, 76 };
-
 enum esc_mode {
-	URL_UP, URL_LO, URL_FORM, URL_JS, URL_PY, URL_ALL,
+	URL_UP, URL_LO, URL_FORM, URL_JS, URL_PY, URL_ALL, URL_ALL_LO,
 	JSON_MIN, JSON_SLASH, JSON_HTML, JSON_UPPER, JSON_ASCII, JSON_ASCII_UP,
-	C_HEX, C_OCT, C_PY,
+	C_HEX, C_OCT, C_PY, PY_STR,
 	XML_TEXT, XML_APOS, XML_X27, XML_NUM,
-	SH_SQ, SH_SQDQ, SH_BS, SH_DQ,
+	SH_SQ, SH_SQDQ, SH_BS, SH_DQ, SH_ANSIC, SH_ANSIC_C,
 	ESC_NMODES
+};
+
+/*
+ * What the whole value decides for some modes: Python's repr quotes with
+ * '"' when the value has a "'" and no '"' (and then escapes neither), and
+ * bash quotes $'...' only a value with a byte it cannot print.
+ */
+struct esc_ctx {
+	int	py_dq;		/* repr() picks double quotes */
+	int	sh_ansic;	/* printf %q and ${v@Q} use $'...' */
 };
 
 static void
@@ -93,12 +100,101 @@ utf8_decode(const unsigned char *v, size_t n, unsigned long *cp)
 }
 
 /*
+ * Python's repr() of a str (os.environ, say): backslash, the quote and
+ * \t \n \r escaped, other control characters and DEL as \xhh, printable
+ * non-ASCII characters as they are (UTF-8), the unprintable ones among
+ * them (C1 controls, no-break and other format spaces) as \xhh or \uhhhh,
+ * and a byte that is not UTF-8 as the surrogate \udchh it decodes to.
+ */
+static int
+esc_py_str(struct gvec *sc, const struct esc_ctx *x, const unsigned char *v,
+    size_t n, size_t *i, char tmp[static 32])
+{
+	unsigned char c = v[*i - 1];
+	unsigned long cp;
+	size_t len;
+
+	switch (c) {
+	case '\\':
+		return sc_put(sc, "\\\\", 2);
+	case '\'':
+		return x->py_dq ? sc_putc(sc, c) : sc_put(sc, "\\'", 2);
+	case '\n':
+		return sc_put(sc, "\\n", 2);
+	case '\t':
+		return sc_put(sc, "\\t", 2);
+	case '\r':
+		return sc_put(sc, "\\r", 2);
+	default:
+		break;
+	}
+	if (c < 0x20 || c == 0x7f) {
+		(void)snprintf(tmp, 32, "\\x%02x", c);
+		return sc_put(sc, tmp, 4);
+	}
+	if (c < 0x80)
+		return sc_putc(sc, c);
+	if ((len = utf8_decode(v + *i - 1, n - *i + 1, &cp)) == 0) {
+		(void)snprintf(tmp, 32, "\\udc%02x", c);
+		return sc_put(sc, tmp, 6);
+	}
+	if (cp <= 0xa0 || cp == 0xad) {
+		*i += len - 1;
+		(void)snprintf(tmp, 32, "\\x%02lx", cp);
+		return sc_put(sc, tmp, 4);
+	}
+	if ((cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 &&
+	    cp <= 0x202f) || (cp >= 0x205f && cp <= 0x206f) ||
+	    cp == 0x3000 || cp == 0xfeff) {
+		*i += len - 1;
+		(void)snprintf(tmp, 32, "\\u%04lx", cp);
+		return sc_put(sc, tmp, 6);
+	}
+	*i += len - 1;
+	return sc_put(sc, v + *i - len, len);
+}
+
+/*
+ * bash's $'...' quoting (printf %q, ${v@Q}, declare -p of a value it
+ * cannot print): ESC as \E, the C escapes by letter, backslash and "'"
+ * escaped, other unprintable bytes as three octal digits.  In a UTF-8
+ * locale valid multibyte characters pass as they are; in the C locale
+ * (c_locale) every byte from 0x80 up is octal.
+ */
+static int
+esc_ansic(struct gvec *sc, int c_locale, const unsigned char *v, size_t n,
+    size_t *i, char tmp[static 32])
+{
+	static const char letters[] = "\033E\aa\bb\ff\nn\rr\tt\vv\\\\''";
+	unsigned char c = v[*i - 1];
+	unsigned long cp;
+	size_t len, k;
+
+	for (k = 0; letters[k] != '\0'; k += 2)
+		if ((unsigned char)letters[k] == c) {
+			tmp[0] = '\\';
+			tmp[1] = letters[k + 1];
+			return sc_put(sc, tmp, 2);
+		}
+	if (c >= 0x20 && c < 0x7f)
+		return sc_putc(sc, c);
+	if (!c_locale && c >= 0x80 &&
+	    (len = utf8_decode(v + *i - 1, n - *i + 1, &cp)) > 0 &&
+	    cp >= 0xa0) {
+		*i += len - 1;
+		return sc_put(sc, v + *i - len, len);
+	}
+	(void)snprintf(tmp, 32, "\\%03o", c);
+	return sc_put(sc, tmp, 4);
+}
+
+/*
  * Append the escaped form of the bytes at v[*i] in mode, advancing *i past
  * what was consumed (one byte, or a UTF-8 sequence for JSON_ASCII).
  */
 static int
-esc_one(struct gvec *sc, enum esc_mode m, const unsigned char *v, size_t n,
-    size_t *i, char tmp[static 32])
+esc_one(struct gvec *sc, enum esc_mode m, const struct esc_ctx *x,
+    const unsigned char *v, size_t n, size_t *i, char tmp[static 32])
 {
 	unsigned char c = v[*i];
 	const char *rep = NULL;
@@ -113,15 +209,17 @@ esc_one(struct gvec *sc, enum esc_mode m, const unsigned char *v, size_t n,
 	case URL_JS:
 	case URL_PY:
 	case URL_ALL:
-		if (m != URL_ALL && (is_unreserved(c) ||
+	case URL_ALL_LO:
+		if (m != URL_ALL && m != URL_ALL_LO && (is_unreserved(c) ||
 		    (m == URL_JS && strchr("!*'()", c) != NULL && c) ||
 		    (m == URL_PY && c == '/')))
 			return sc_putc(sc, c);
 		if (m == URL_FORM && c == ' ')
 			return sc_putc(sc, '+');
 		tmp[0] = '%';
-		tmp[1] = (m == URL_LO ? HEX_LO : HEX_UP)[c >> 4];
-		tmp[2] = (m == URL_LO ? HEX_LO : HEX_UP)[c & 15];
+		rep = m == URL_LO || m == URL_ALL_LO ? HEX_LO : HEX_UP;
+		tmp[1] = rep[c >> 4];
+		tmp[2] = rep[c & 15];
 		return sc_put(sc, tmp, 3);
 	case JSON_MIN:
 	case JSON_SLASH:
@@ -145,7 +243,12 @@ esc_one(struct gvec *sc, enum esc_mode m, const unsigned char *v, size_t n,
 		}
 		if (rep != NULL)
 			return sc_put(sc, rep, strlen(rep));
-		if (c < 0x20) {
+		/*
+		 * ASCII-only encoders (Python's json.dumps, ensure_ascii)
+		 * escape DEL as well.
+		 */
+		if (c < 0x20 || (c == 0x7f &&
+		    (m == JSON_ASCII || m == JSON_ASCII_UP))) {
 			(void)snprintf(tmp, 32,
 			    m == JSON_UPPER || m == JSON_ASCII_UP ? "\\u%04X" :
 			    "\\u%04x", c);
@@ -176,7 +279,7 @@ esc_one(struct gvec *sc, enum esc_mode m, const unsigned char *v, size_t n,
 		switch (c) {
 		case '\\': rep = "\\\\"; break;
 		case '"': rep = m == C_PY ? NULL : "\\\""; break;
-		case '\'': rep = m == C_PY ? "\\'" : NULL; break;
+		case '\'': rep = m == C_PY && !x->py_dq ? "\\'" : NULL; break;
 		case '\n': rep = "\\n"; break;
 		case '\t': rep = "\\t"; break;
 		case '\r': rep = "\\r"; break;
@@ -197,6 +300,11 @@ esc_one(struct gvec *sc, enum esc_mode m, const unsigned char *v, size_t n,
 			return sc_put(sc, tmp, 4);
 		}
 		return sc_putc(sc, c);
+	case PY_STR:
+		return esc_py_str(sc, x, v, n, i, tmp);
+	case SH_ANSIC:
+	case SH_ANSIC_C:
+		return esc_ansic(sc, m == SH_ANSIC_C, v, n, i, tmp);
 	case XML_TEXT:
 	case XML_APOS:
 	case XML_X27:
@@ -255,13 +363,20 @@ gen_escapes(struct redact *r, struct gvec *sc, uint32_t value,
     const unsigned char *v, size_t n)
 {
 	char tmp[32];	/* one escaped byte of the value: wiped below */
+	struct esc_ctx x = { 0, 0 };
 	size_t i;
 	int m, rc = 0;
 
+	x.py_dq = memchr(v, '\'', n) != NULL && memchr(v, '"', n) == NULL;
+	for (i = 0; i < n; i++)
+		if (v[i] < 0x20 || v[i] == 0x7f)
+			x.sh_ansic = 1;
 	for (m = 0; m < ESC_NMODES && rc == 0; m++) {
+		if ((m == SH_ANSIC || m == SH_ANSIC_C) && !x.sh_ansic)
+			continue;
 		sc_reset(sc);
 		for (i = 0; i < n && rc == 0;)
-			rc = esc_one(sc, (enum esc_mode)m, v, n, &i, tmp);
+			rc = esc_one(sc, (enum esc_mode)m, &x, v, n, &i, tmp);
 		if (rc != 0 || (sc->len == n &&
 		    sodium_memcmp(sc->p, v, n) == 0))
 			continue;	/* failed, or the same as the value */
@@ -286,7 +401,7 @@ gen_hex(struct redact *r, struct gvec *sc, uint32_t value,
 			    (rc = sc_putc(sc, digits[d][v[i] & 15])) != 0)
 				return rc;
 		}
-		if ((rc = rx_pat_add(r, sc->p, sc->len, value, 0, 0)) != 0)
+		if ((rc = rx_pat_add_wrap(r, sc->p, sc->len, value, 0, 0)) != 0)
 			return rc;
 	}
 	return 0;
@@ -330,9 +445,10 @@ gen_b64(struct redact *r, struct gvec *sc, struct gvec *pat, uint32_t value,
     const unsigned char *v, size_t n, const char *alpha, size_t k)
 {
 	size_t total = k + n, j0 = (8 * k + 5) / 6, j1 = 8 * total / 6;
-	size_t rbits = 8 * total - 6 * j1, pad = (3 - total % 3) % 3, f, w, o;
+	size_t rbits = 8 * total - 6 * j1, pad = (3 - total % 3) % 3;
 	uint8_t lead_mask = 0, lead_val = 0;
 	unsigned int fixed;
+	size_t f;
 	int rc;
 
 	if (k == 1) {
@@ -348,7 +464,7 @@ gen_b64(struct redact *r, struct gvec *sc, struct gvec *pat, uint32_t value,
 		return 0;
 	sc_reset(pat);
 	if ((rc = sc_put(pat, sc->p + j0, j1 - j0)) != 0 ||
-	    (rc = rx_pat_add(r, pat->p, pat->len, value, lead_mask,
+	    (rc = rx_pat_add_wrap(r, pat->p, pat->len, value, lead_mask,
 	    lead_val)) != 0)
 		return rc;
 	if (rbits != 0) {
@@ -356,29 +472,16 @@ gen_b64(struct redact *r, struct gvec *sc, struct gvec *pat, uint32_t value,
 		for (f = 0; f < (1u << (6 - rbits)); f++) {
 			pat->len = j1 - j0;
 			if ((rc = sc_putc(pat, alpha[fixed << (6 - rbits) |
-			    f])) != 0 || (rc = rx_pat_add(r, pat->p, pat->len,
-			    value, lead_mask, lead_val)) != 0)
+			    f])) != 0 || (rc = rx_pat_add_wrap(r, pat->p,
+			    pat->len, value, lead_mask, lead_val)) != 0)
 				return rc;
 		}
 		pat->len = j1 - j0 + 1;
 		pat->p[j1 - j0] = (unsigned char)alpha[fixed << (6 - rbits)];
 		if ((rc = sc_put(pat, "==", pad)) != 0 ||
-		    (rc = rx_pat_add(r, pat->p, pat->len, value, lead_mask,
+		    (rc = rx_pat_add_wrap(r, pat->p, pat->len, value, lead_mask,
 		    lead_val)) != 0)
 			return rc;
-	}
-	/* base64 of v alone, wrapped into lines. */
-	if (k != 0 || alpha != B64_STD)
-		return 0;
-	for (w = 0; w < sizeof(WRAP) / sizeof(WRAP[0]); w++) {
-		if (pat->len <= WRAP[w])
-			continue;
-		for (o = 0; o < pat->len; o += WRAP[w]) {
-			f = pat->len - o < WRAP[w] ? pat->len - o : WRAP[w];
-			if (f >= REDACT_LINE_MIN &&
-			    (rc = rx_pat_add(r, pat->p + o, f, value, 0, 0)) != 0)
-				return rc;
-		}
 	}
 	return 0;
 }

@@ -84,8 +84,10 @@ redact_free(struct redact *r)
 	if (r->rule_owned_free != NULL)
 		r->rule_owned_free(r->rule_owned);
 	rx_ac_free(r->ac);
+	rx_ac_free(r->wac);
 	gvec_release(&r->arena);
 	gvec_release(&r->pats);
+	gvec_release(&r->wpats);
 	for (i = 0; i < r->nvalue; i++)
 		free(r->label[i]);
 	free(r->label);
@@ -130,6 +132,51 @@ rx_pat_add(struct redact *r, const unsigned char *p, size_t n,
 	if ((rc = gvec_append(&r->arena, p, n)) != 0)
 		return rc;
 	return gvec_append(&r->pats, &pat, sizeof(pat));
+}
+
+int
+rx_pat_add_wrap(struct redact *r, const unsigned char *p, size_t n,
+    uint32_t value, uint8_t lead_mask, uint8_t lead_val)
+{
+	size_t before = r->pats.len;
+	int rc;
+
+	if ((rc = rx_pat_add(r, p, n, value, lead_mask, lead_val)) != 0)
+		return rc;
+	if (r->pats.len > before)
+		((struct rx_pat *)(r->pats.p + before))->wrap = 1;
+	return 0;
+}
+
+/*
+ * The automaton of wrapped encodings: a copy of the hex and base64
+ * patterns (their out-lists are threaded through the copy), and the
+ * widest span a match can take once line breaks are inserted (one LF or
+ * CRLF at most every RX_WRAP_MIN characters, plus one before the first).
+ */
+static int
+compile_wrapped(struct redact *r, struct al_err *err)
+{
+	const struct rx_pat *pat = (const struct rx_pat *)r->pats.p;
+	size_t npat = r->pats.len / sizeof(*pat), i;
+	struct rx_pat w;
+	int rc;
+
+	for (i = 0; i < npat; i++) {
+		if (!pat[i].wrap)
+			continue;
+		w = pat[i];
+		w.same = RX_NONE;
+		w.dup = 0;
+		if ((rc = gvec_append(&r->wpats, &w, sizeof(w))) != 0)
+			return al_err_set(err, rc, "out of memory");
+	}
+	if (r->wpats.len == 0)
+		return 0;
+	if ((rc = rx_ac_build(r, &r->wpats, 0, &r->wac, err)) != 0)
+		return rc;
+	r->wspan = r->wac->maxlen + 2 * (1 + r->wac->maxlen / RX_WRAP_MIN);
+	return 0;
 }
 
 int
@@ -216,14 +263,31 @@ redact_compile(struct redact *r, struct al_err *err)
 
 	if (r->compiled)
 		return al_err_set(err, AL_EINVAL, "redactor already compiled");
-	if ((rc = rx_ac_build(r, err)) != 0)
+	if ((rc = rx_ac_build(r, &r->pats, 1, &r->ac, err)) != 0 ||
+	    (rc = compile_wrapped(r, err)) != 0)
 		return rc;
 	/* Nothing changes from here on: make any stray write fault. */
 	if (r->arena.p != NULL)
 		(void)sodium_mprotect_readonly(r->arena.p);
 	if (r->pats.p != NULL)
 		(void)sodium_mprotect_readonly(r->pats.p);
-	r->max_held = r->ac->maxlen + (r->ac->has_lead ? 1 : 0);
+	if (r->wpats.p != NULL)
+		(void)sodium_mprotect_readonly(r->wpats.p);
+	/*
+	 * For the values, a stream holds the same number of bytes whatever
+	 * they are: enough for the widest match (a wrapped one, with the
+	 * base64 lead character before a line break).  The rule matcher's
+	 * unfinished line, which depends on the text alone, comes on top.
+	 */
+	r->hold_values = 0;
+	if (r->nvalue > 0) {
+		r->hold_values = r->ac->maxlen + 1;
+		if (r->wspan + 3 > r->hold_values)
+			r->hold_values = r->wspan + 3;
+		if (RX_WRAP_MIN + 4 > r->hold_values)
+			r->hold_values = RX_WRAP_MIN + 4;
+	}
+	r->max_held = r->hold_values;
 	if (r->rule_fn != NULL && r->rule_max > r->max_held)
 		r->max_held = r->rule_max;
 	r->compiled = 1;
@@ -259,6 +323,18 @@ rx_patterns(const struct redact *r, rx_pat_fn fn, void *arg)
 {
 	const struct rx_pat *pat = (const struct rx_pat *)r->pats.p;
 	size_t i, n = r->pats.len / sizeof(*pat);
+
+	for (i = 0; i < n; i++)
+		if (!pat[i].dup)
+			fn(arg, r->arena.p + pat[i].off, pat[i].len,
+			    pat[i].value, pat[i].lead_mask, pat[i].lead_val);
+}
+
+void
+rx_patterns_wrapped(const struct redact *r, rx_pat_fn fn, void *arg)
+{
+	const struct rx_pat *pat = (const struct rx_pat *)r->wpats.p;
+	size_t i, n = r->wpats.len / sizeof(*pat);
 
 	for (i = 0; i < n; i++)
 		if (!pat[i].dup)

@@ -42,6 +42,7 @@ struct rx_pat {
 	uint8_t		lead_mask;
 	uint8_t		lead_val;
 	uint8_t		dup;		/* same bytes, value and lead as another */
+	uint8_t		wrap;		/* hex or base64 */
 };
 
 /*
@@ -71,6 +72,7 @@ struct rx_ac {
 	uint32_t	*eoff;		/* sparse state s: edges [eoff[s-ndense], +1) */
 	uint16_t	*ecls;
 	uint32_t	*eto;
+	uint8_t		*trig;		/* per state: RX_TRIG_* */
 	const struct rx_pat *pat;	/* r->pats, read-only after compile */
 	size_t		 size;		/* bytes of the whole region */
 };
@@ -83,6 +85,15 @@ struct redact {
 	struct gvec	 arena;		/* pattern bytes (guarded) */
 	struct gvec	 pats;		/* struct rx_pat (guarded) */
 	struct rx_ac	*ac;		/* after compile */
+	/*
+	 * The hex and base64 patterns again, in their own automaton, which a
+	 * stream runs only across line breaks inside a run of those
+	 * characters (see stream.c), from a line break the first automaton
+	 * reports (RX_TRIG_*).
+	 */
+	struct gvec	 wpats;
+	struct rx_ac	*wac;
+	size_t		 wspan;		/* widest wrapped match */
 	redact_rule_fn	 rule_fn;
 	void		*rule_arg;
 	size_t		 rule_max;
@@ -91,18 +102,39 @@ struct redact {
 	void		(*rule_owned_free)(void *);
 	const char	*rule_error;	/* a lazy load's failure, or "" */
 	size_t		 max_held;
+	size_t		 hold_values;	/* held after a write */
 };
 
 /* Add one pattern for value (copies the bytes).  encode.c helpers use it. */
 int	rx_pat_add(struct redact *r, const unsigned char *p, size_t n,
 	    uint32_t value, uint8_t lead_mask, uint8_t lead_val) AL_WUR;
+/* The same for hex and base64, which are also matched wrapped into lines. */
+int	rx_pat_add_wrap(struct redact *r, const unsigned char *p, size_t n,
+	    uint32_t value, uint8_t lead_mask, uint8_t lead_val) AL_WUR;
 
+/*
+ * Wrapped encodings: a line break (LF or CRLF) joins two runs of hex or
+ * base64 characters when the line before it ends with at least
+ * RX_WRAP_MIN of them ("=" padding aside); the patterns of wpats are
+ * matched across such breaks.
+ */
+#define RX_WRAP_MIN	16
 /* Generate every pattern of value v[0..n) (encode.c). */
 int	rx_gen_patterns(struct redact *r, uint32_t value,
 	    const unsigned char *v, size_t n) AL_WUR;
 
-/* Build r->ac from r's patterns (automaton.c). */
-int	rx_ac_build(struct redact *r, struct al_err *err) AL_WUR;
+/*
+ * Build an automaton over the patterns in pats (automaton.c); with
+ * triggers, its states also report the line breaks that a wrapped pattern
+ * may cross (RX_TRIG_LF: the LF just read; RX_TRIG_LF2: the LF three bytes
+ * back), as events like a match's.  Triggers are set up for the first
+ * RX_TRIG_DEPTH characters of each pattern: lines up to that long.
+ */
+#define RX_TRIG_LF	1
+#define RX_TRIG_LF2	2
+#define RX_TRIG_DEPTH	4096
+int	rx_ac_build(const struct redact *r, struct gvec *pats, int triggers,
+	    struct rx_ac **out, struct al_err *err) AL_WUR;
 void	rx_ac_free(struct rx_ac *ac);
 
 /* One automaton step from state id on column c, for sparse states. */
@@ -164,6 +196,9 @@ size_t	rx_scan(const struct rx_ac *ac, uint32_t *tp, const unsigned char *p,
 typedef void (*rx_pat_fn)(void *arg, const unsigned char *p, size_t n,
     uint32_t value, uint8_t lead_mask, uint8_t lead_val);
 void	rx_patterns(const struct redact *r, rx_pat_fn fn, void *arg);
+/* The same for the patterns also matched wrapped (hex and base64). */
+void	rx_patterns_wrapped(const struct redact *r, rx_pat_fn fn,
+	    void *arg);
 const char *rx_label(const struct redact *r, uint32_t value);
 
 #endif

@@ -34,7 +34,8 @@ has_output(const struct rx_ac *ac, uint32_t t)
 	if (t < ac->dense_limit)
 		return 1;
 	id = t / ac->ncls;
-	return ac->out[id] != RX_NONE || ac->dict[id] != RX_NONE;
+	return ac->out[id] != RX_NONE || ac->dict[id] != RX_NONE ||
+	    ac->trig[id] != 0;
 }
 
 static inline uint32_t

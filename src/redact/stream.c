@@ -5,13 +5,22 @@
  * `released` has been emitted, raw or as a mask.  Occurrences found but not
  * yet emitted are kept as a sorted list of disjoint intervals, the union of
  * every occurrence so far; an interval is emitted once no later occurrence
- * can overlap it, which is when it ends at or before the hold point: the
- * start of the automaton's current string (less the base64 lead byte).
- * No later occurrence can start before the hold point, because its bytes
- * would be a longer tail that is still the start of a pattern.
+ * can overlap it.
+ *
+ * What is held does not depend on the values: after a write, the last
+ * hold_values bytes (the widest match there can be, wrapped or not),
+ * whatever they are, and the rule matcher's window (the unfinished line,
+ * which depends on the text alone); at a pause (flush), only what
+ * the shape of the text says may go on (see rx_flush_from); at end of file,
+ * nothing.  Only whole occurrences are masked.  So how much comes out, and
+ * when, tells nothing about whether held bytes begin a value.
  *
  * Held bytes [buf_base, pos) sit in guarded memory; bytes that are inside
- * the first pending interval are not kept, since they will never be shown.
+ * the first pending interval are not kept beyond the last hold_values,
+ * since they will never be shown.
+ *
+ * Wrapped encodings (hex or base64 cut into lines) are found by a second
+ * automaton (wrap.c), and what a pause holds is decided there too.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -20,7 +29,7 @@
 
 #include <sodium.h>
 
-#include "redact_int.h"
+#include "stream_int.h"
 
 #define RX_CHUNK	(64 * 1024)	/* bytes scanned before settling */
 /*
@@ -31,65 +40,6 @@
 #define RX_PAR_MIN	(16 * 1024)
 #define RX_PAR_CHUNK	(1024 * 1024)
 #define RX_HOLD_INIT	4096		/* first size of the hold buffer */
-
-struct ival {
-	uint64_t	 s, e;
-	uint64_t	 ws;		/* start of the occurrence that names it */
-	uint32_t	 weight;	/* length of the occurrence */
-	uint32_t	 value;		/* RX_NONE: a rule hit */
-	const char	*rule;
-};
-
-struct redact_stream {
-	const struct redact	*r;
-	const struct rx_ac	*ac;
-	uint32_t		 t;		/* state, premultiplied */
-	int			 failed;
-	int			 finished;
-	uint64_t		 pos;		/* bytes in */
-	uint64_t		 released;	/* bytes decided and emitted */
-	uint64_t		 buf_base;	/* offset of hold[0] */
-	unsigned char		*hold;		/* guarded */
-	size_t			 hold_len, hold_cap;
-	struct ival		*pend;
-	size_t			 npend, cappend;
-	uint32_t		 ev[2 * RX_EVMAX];
-	struct rx_lanes		 lanes;		/* scratch of rx_scan */
-	uint64_t		 line_start;	/* rules: after the last LF */
-	/*
-	 * Rules: where an armored block ("-----BEGIN", as in PEM, OpenSSH
-	 * and PGP keys) opened that no "-----END" has closed yet, or
-	 * UINT64_MAX.  Its lines are held (up to the matcher's max_len) so
-	 * that a multi-line rule sees the whole block, however it was
-	 * written.
-	 */
-	uint64_t		 block;
-	unsigned char		*win;		/* rules: guarded window */
-	size_t			 win_cap;
-	struct rule_worker	*worker;	/* rules: second thread */
-	int			 worker_failed;	/* could not start one */
-	int			 rules_done;	/* chunk's hits came from it */
-	/*
-	 * write_more left the chunk [c0, c0 + cn) unsettled, its rules still
-	 * running; cp points at the worker's copy of it.
-	 */
-	int			 deferred;
-	/*
-	 * The automaton's events filled up in a chunk (output dense with
-	 * values): the rules run inline until a chunk is scanned whole, so
-	 * the worker does not scan a megabyte for each few kilobytes.
-	 */
-	int			 dense;
-	unsigned long long	 nout;
-	unsigned long long	 nmask;
-	/* The chunk being settled: bytes [c0, c0 + cn) at cp. */
-	const unsigned char	*cp;
-	uint64_t		 c0;
-	size_t			 cn;
-	redact_emit_fn		 emit;
-	void			*arg;
-	int			 rc;		/* first error while settling */
-};
 
 static int
 guarded_grow(unsigned char **p, size_t *cap, size_t keep, size_t need)
@@ -124,6 +74,13 @@ redact_stream_new(const struct redact *r, struct redact_stream **out)
 	s->r = r;
 	s->ac = r->ac;
 	s->block = UINT64_MAX;
+	if (r->wac != NULL) {
+		s->wb_cap = r->wac->maxlen / RX_WRAP_MIN + 4;
+		if ((s->wb = calloc(s->wb_cap, sizeof(*s->wb))) == NULL) {
+			redact_stream_free(s);
+			return AL_ENOMEM;
+		}
+	}
 	/*
 	 * The hold buffer grows as settle needs it and the rules' window is
 	 * made on first use: a stream that sees little output (most) never
@@ -151,6 +108,7 @@ redact_stream_free(struct redact_stream *s)
 	if (s->win != NULL)
 		sodium_free(s->win);
 	free(s->pend);
+	free(s->wb);
 	free(s);
 }
 
@@ -207,12 +165,6 @@ put_raw(struct redact_stream *s, uint64_t from, uint64_t to)
 		put(s, s->cp + (from - s->c0), (size_t)(to - from));
 }
 
-static unsigned char
-byte_at(const struct redact_stream *s, uint64_t off)
-{
-	return off >= s->c0 ? s->cp[off - s->c0] : s->hold[off - s->buf_base];
-}
-
 static int
 rule_id_ok(const char *id)
 {
@@ -266,9 +218,8 @@ better(const struct ival *a, const struct ival *b)
 	    (a->weight == b->weight && a->ws < b->ws);
 }
 
-/* Add an occurrence to the union. */
-static void
-add_ival(struct redact_stream *s, struct ival iv)
+void
+rx_add_ival(struct redact_stream *s, struct ival iv)
 {
 	size_t i, j, k;
 	struct ival *np;
@@ -343,7 +294,7 @@ on_event(struct redact_stream *s, uint64_t e, uint32_t id)
 			iv.ws = e - pat->len;
 			iv.weight = pat->len;
 			iv.value = pat->value;
-			add_ival(s, iv);
+			rx_add_ival(s, iv);
 		}
 	}
 }
@@ -368,7 +319,7 @@ on_rule_hit(void *arg, size_t off, size_t len, const char *rule_id)
 	iv.weight = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
 	iv.value = RX_NONE;
 	iv.rule = rule_id;
-	add_ival(rc->s, iv);
+	rx_add_ival(rc->s, iv);
 }
 
 /*
@@ -419,14 +370,22 @@ track_block(struct redact_stream *s, uint64_t base, const unsigned char *a,
 	s->block = kind == 1 ? base + off : UINT64_MAX;
 }
 
-/* Show the rule matcher the unreleased window [buf_base, pos). */
+/* Where the rules' window starts (see rule_lo). */
+static uint64_t
+rule_base(const struct redact_stream *s)
+{
+	return s->rule_lo > s->buf_base ? s->rule_lo : s->buf_base;
+}
+
+/* Show the rule matcher the window [rule_base, pos). */
 static void
 run_rules(struct redact_stream *s)
 {
 	const struct redact *r = s->r;
 	const unsigned char *w;
 	struct rule_ctx ctx;
-	size_t nold = (size_t)(s->c0 - s->buf_base), n = nold + s->cn;
+	uint64_t base = rule_base(s);
+	size_t nold = (size_t)(s->c0 - base), n = nold + s->cn;
 	int rc;
 
 	if (s->rules_done) {		/* par_finish added them */
@@ -447,16 +406,16 @@ run_rules(struct redact_stream *s)
 			s->rc = AL_ENOMEM;
 			return;
 		}
-		memcpy(s->win, s->hold, nold);
+		memcpy(s->win, s->hold + (base - s->buf_base), nold);
 		if (s->cn)
 			memcpy(s->win + nold, s->cp, s->cn);
 		w = s->win;
 	}
 	ctx.s = s;
-	ctx.base = s->buf_base;
+	ctx.base = base;
 	ctx.n = n;
 	rc = r->rule_fn(r->rule_arg, w, n, on_rule_hit, &ctx);
-	track_block(s, s->buf_base, NULL, 0, w, n);
+	track_block(s, base, NULL, 0, w, n);
 	if (w == s->win)
 		sodium_memzero(s->win, n);
 	if (rc != 0 && s->rc == 0)
@@ -478,8 +437,8 @@ par_start(struct redact_stream *s, const unsigned char *p, size_t m,
 		s->worker_failed = 1;
 		return 0;
 	}
-	rule_worker_post(s->worker, s->hold, (size_t)(s->c0 - s->buf_base),
-	    p, m, keep);
+	rule_worker_post(s->worker, s->hold + (rule_base(s) - s->buf_base),
+	    (size_t)(s->c0 - rule_base(s)), p, m, keep);
 	return 1;
 }
 
@@ -495,58 +454,47 @@ par_finish(struct redact_stream *s, size_t m)
 	int full = s->cn == m, rc;
 
 	ctx.s = s;
-	ctx.base = s->buf_base;
-	ctx.n = (size_t)(s->c0 - s->buf_base) + s->cn;
+	ctx.base = rule_base(s);
+	ctx.n = (size_t)(s->c0 - ctx.base) + s->cn;
 	rc = rule_worker_wait(s->worker, full ? on_rule_hit : NULL, &ctx);
 	if (rc != 0 && s->rc == 0)
 		s->rc = rc < 0 ? rc : AL_EIO;
 	s->rules_done = full && rc == 0;
 	if (s->rules_done)
-		track_block(s, s->buf_base, s->hold,
-		    (size_t)(s->c0 - s->buf_base), s->cp, s->cn);
+		track_block(s, ctx.base, s->hold + (ctx.base - s->buf_base),
+		    (size_t)(s->c0 - ctx.base), s->cp, s->cn);
 }
+
+enum settle_mode { SETTLE_WRITE, SETTLE_FLUSH, SETTLE_EOF };
 
 /*
  * After a chunk (or at flush/finish with an empty chunk): emit what is
- * decided and keep the rest.  rules_eof: the rule matcher holds nothing.
+ * decided and keep the rest.
  */
 static void
-settle(struct redact_stream *s, int rules_eof, int eof)
+settle(struct redact_stream *s, enum settle_mode mode)
 {
-	const struct rx_ac *ac = s->ac;
-	uint64_t w, hold_from, upto, keep, rule_from, lo;
+	uint64_t hold_from, upto, keep, lo, rf = s->pos, H = s->r->hold_values;
 	size_t nkeep, nold;
-	uint32_t d;
 
 	run_rules(s);
-	d = ac->depth[s->t / ac->ncls];
-	w = s->pos - d;
-	hold_from = w;
-	if (eof) {
-		if (d >= REDACT_TAIL_MIN) {
-			struct ival iv;
-
-			memset(&iv, 0, sizeof(iv));
-			iv.s = iv.ws = w;
-			iv.e = s->pos;
-			iv.weight = d;
-			iv.value = ac->rep[s->t / ac->ncls];
-			add_ival(s, iv);
-		}
-		hold_from = s->pos;
-	} else if (ac->has_lead && w >= 1 && w - 1 >= s->buf_base &&
-	    ac->lead_ok[byte_at(s, w - 1)])
-		hold_from = w - 1;
-	if (s->r->rule_fn != NULL && !rules_eof) {
+	if (s->r->rule_fn != NULL) {
+		/* The rules' window: the unfinished line or an open block. */
 		lo = s->block != UINT64_MAX && s->block < s->line_start ?
 		    s->block : s->line_start;
-		rule_from = s->pos - (s->pos - lo < s->r->rule_max ?
-		    s->pos - lo : s->r->rule_max);
-		if (rule_from < hold_from)
-			hold_from = rule_from;
+		rf = s->pos - (s->pos - lo < s->r->rule_max ? s->pos - lo :
+		    s->r->rule_max);
 	}
+	hold_from = s->pos > H ? s->pos - H : 0;
+	if (rf < hold_from)
+		hold_from = rf;
 	if (hold_from < s->released)
 		hold_from = s->released;
+	if (mode == SETTLE_EOF)
+		hold_from = s->pos;
+	else if (mode == SETTLE_FLUSH)
+		hold_from = rx_flush_from(s, hold_from > s->buf_base ?
+		    hold_from : s->buf_base);
 	settle_front(s, hold_from);
 	upto = s->npend && s->pend[0].s < hold_from ? s->pend[0].s : hold_from;
 	put_raw(s, s->released, upto);
@@ -558,13 +506,13 @@ settle(struct redact_stream *s, int rules_eof, int eof)
 	/*
 	 * Keep [keep, pos) in the hold buffer, wiping what leaves it.  Bytes
 	 * inside the first pending mask are never shown, so they need not be
-	 * kept, except from w - 1 on: a later occurrence starts at w or after,
-	 * and a base64 core's lead check reads the byte before it.
+	 * kept, except the last hold_values: a later occurrence (or the lead
+	 * character of a base64 one, or a wrapped one's line) reads them.
 	 */
 	keep = s->released;
 	if (s->npend && s->pend[0].s == keep) {
 		keep = s->pend[0].e;
-		lo = w >= 1 ? w - 1 : 0;
+		lo = s->pos > H ? s->pos - H : 0;
 		if (lo < keep)
 			keep = lo > s->released ? lo : s->released;
 	}
@@ -588,6 +536,7 @@ settle(struct redact_stream *s, int rules_eof, int eof)
 	s->cp = NULL;
 	s->c0 = s->pos;
 	s->cn = 0;
+	s->rule_lo = rf;
 }
 
 static int
@@ -623,7 +572,7 @@ complete(struct redact_stream *s, int wipe)
 		return;
 	s->deferred = 0;
 	par_finish(s, s->cn);
-	settle(s, 0, 0);
+	settle(s, SETTLE_WRITE);
 	if (wipe)
 		rule_worker_wipe(s->worker);
 }
@@ -650,6 +599,14 @@ stream_write(struct redact_stream *s, const void *buf, size_t n,
 		used = rx_scan(s->ac, &s->t, p, m, s->ev, &nev, &s->lanes);
 		s->cn = used;
 		s->pos += used;
+		/* First, so the settling below sees its matches too. */
+		if (s->r->wac != NULL) {
+			for (i = 0; i < nev; i++)
+				if (s->ac->trig[s->ev[2 * i + 1]] != 0)
+					rx_wrap_note(s, s->c0 + s->ev[2 * i],
+					    s->ev[2 * i + 1]);
+			rx_wrap_pass(s, s->pos);
+		}
 		for (i = 0; i < nev; i++) {
 			uint64_t e = s->c0 + s->ev[2 * i];
 			uint32_t id = s->ev[2 * i + 1];
@@ -659,9 +616,8 @@ stream_write(struct redact_stream *s, const void *buf, size_t n,
 			 * of matches keeps the list short.  With a rule
 			 * matcher, hits are only known after the chunk.
 			 */
-			if (s->r->rule_fn == NULL &&
-			    e - s->c0 > s->ac->depth[id])
-				settle_front(s, e - s->ac->depth[id] - 1);
+			if (s->r->rule_fn == NULL && e > s->r->hold_values)
+				settle_front(s, e - s->r->hold_values);
 			on_event(s, e, id);
 		}
 		if (s->r->rule_fn != NULL &&
@@ -675,7 +631,7 @@ stream_write(struct redact_stream *s, const void *buf, size_t n,
 		 */
 		if (par && keep && used == m && s->rc == 0 &&
 		    (copy = rule_worker_copied(s->worker)) != NULL) {
-			s->cp = copy + (s->c0 - s->buf_base);
+			s->cp = copy + (s->c0 - rule_base(s));
 			s->deferred = 1;
 			break;
 		}
@@ -686,7 +642,7 @@ stream_write(struct redact_stream *s, const void *buf, size_t n,
 			chunk = RX_CHUNK;
 		} else if (used == m && m == RX_CHUNK)
 			s->dense = 0;	/* a whole chunk: sparse again */
-		settle(s, 0, 0);
+		settle(s, SETTLE_WRITE);
 		p += used;
 		n -= used;
 	}
@@ -727,8 +683,7 @@ redact_stream_flush(struct redact_stream *s, redact_emit_fn emit, void *arg)
 	if ((rc = begin(s, emit, arg)) != 0)
 		return rc;
 	complete(s, 1);
-	if (s->r->rule_fn != NULL)
-		settle(s, 1, 0);
+	settle(s, SETTLE_FLUSH);
 	return end(s);
 }
 
@@ -741,7 +696,7 @@ redact_stream_finish(struct redact_stream *s, redact_emit_fn emit,
 	if ((rc = begin(s, emit, arg)) != 0)
 		return rc;
 	complete(s, 1);
-	settle(s, 1, 1);
+	settle(s, SETTLE_EOF);
 	settle_front(s, UINT64_MAX);
 	put_raw(s, s->released, s->pos);
 	s->released = s->pos;

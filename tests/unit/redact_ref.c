@@ -6,8 +6,11 @@
  *     that character's low bits are the lead's;
  *   - masks are the union of occurrences, named after the longest (then
  *     the leftmost; then the first added);
- *   - at end of input, the longest tail that begins some pattern, if 6
- *     bytes or more, is masked too, named after the first such pattern.
+ *   - a hex or base64 pattern also occurs wrapped: with a line break (LF
+ *     or CRLF) between two of its characters wherever the 16 bytes before
+ *     that break are base64 characters other than "=" (a line of 16 or
+ *     more); its lead may then sit before a break just before it;
+ *   - at end of input nothing else is masked: a value's start is not.
  * Occurrences are added by end offset, longer first, then pattern order.
  */
 #include <stdlib.h>
@@ -27,25 +30,42 @@ struct ivs {
 };
 
 static void
+collect_to(struct ref_pat **pat, size_t *npat, const unsigned char *p,
+    size_t n, uint32_t value, uint8_t lead_mask, uint8_t lead_val)
+{
+	struct ref_pat *np;
+
+	np = realloc(*pat, (*npat + 1) * sizeof(*np));
+	if (np == NULL)
+		abort();
+	*pat = np;
+	np[*npat].p = malloc(n);
+	if (np[*npat].p == NULL)
+		abort();
+	memcpy(np[*npat].p, p, n);
+	np[*npat].n = n;
+	np[*npat].value = value;
+	np[*npat].lead_mask = lead_mask;
+	np[*npat].lead_val = lead_val;
+	(*npat)++;
+}
+
+static void
 collect(void *arg, const unsigned char *p, size_t n, uint32_t value,
     uint8_t lead_mask, uint8_t lead_val)
 {
 	struct ref *ref = arg;
-	struct ref_pat *np;
 
-	np = realloc(ref->pat, (ref->npat + 1) * sizeof(*np));
-	if (np == NULL)
-		abort();
-	ref->pat = np;
-	np[ref->npat].p = malloc(n);
-	if (np[ref->npat].p == NULL)
-		abort();
-	memcpy(np[ref->npat].p, p, n);
-	np[ref->npat].n = n;
-	np[ref->npat].value = value;
-	np[ref->npat].lead_mask = lead_mask;
-	np[ref->npat].lead_val = lead_val;
-	ref->npat++;
+	collect_to(&ref->pat, &ref->npat, p, n, value, lead_mask, lead_val);
+}
+
+static void
+collect_wrapped(void *arg, const unsigned char *p, size_t n, uint32_t value,
+    uint8_t lead_mask, uint8_t lead_val)
+{
+	struct ref *ref = arg;
+
+	collect_to(&ref->wpat, &ref->nwpat, p, n, value, lead_mask, lead_val);
 }
 
 int
@@ -54,6 +74,7 @@ ref_load(struct ref *ref, const struct redact *r)
 	memset(ref, 0, sizeof(*ref));
 	ref->r = r;
 	rx_patterns(r, collect, ref);
+	rx_patterns_wrapped(r, collect_wrapped, ref);
 	return 0;
 }
 
@@ -65,6 +86,9 @@ ref_release(struct ref *ref)
 	for (i = 0; i < ref->npat; i++)
 		free(ref->pat[i].p);
 	free(ref->pat);
+	for (i = 0; i < ref->nwpat; i++)
+		free(ref->wpat[i].p);
+	free(ref->wpat);
 	memset(ref, 0, sizeof(*ref));
 }
 
@@ -128,6 +152,46 @@ add(struct ivs *l, struct iv iv)
 	l->n++;
 }
 
+/* Length of the line break at in[i] (LF or CRLF) that may be skipped. */
+static size_t
+joinable(const unsigned char *in, size_t n, size_t i)
+{
+	size_t k, brk;
+
+	if (in[i] == '\n')
+		brk = 1;
+	else if (in[i] == '\r' && i + 1 < n && in[i + 1] == '\n')
+		brk = 2;
+	else
+		return 0;
+	if (i < 16)
+		return 0;
+	for (k = i - 16; k < i; k++)
+		if (b64val(in[k]) < 0)
+			return 0;
+	return brk;
+}
+
+/* End of p wrapped at in[s] with at least one break, or 0. */
+static size_t
+match_wrapped(const unsigned char *in, size_t n, size_t s,
+    const struct ref_pat *p)
+{
+	size_t i = s, c, brk;
+	int crossed = 0;
+
+	for (c = 0; c < p->n; c++) {
+		if (c > 0 && i < n && (brk = joinable(in, n, i)) != 0) {
+			i += brk;
+			crossed = 1;
+		}
+		if (i >= n || in[i] != p->p[c])
+			return 0;
+		i++;
+	}
+	return crossed ? i : 0;
+}
+
 static int
 by_len_desc(const void *a, const void *b)
 {
@@ -172,27 +236,31 @@ ref_mask(const struct ref *ref, const unsigned char *in, size_t n,
 			add(&l, iv);
 		}
 	}
-	/* The end-of-input tail. */
-	for (d = 0, k = 0; k < ref->npat; k++) {
-		size_t t;
+	/* Wrapped occurrences. */
+	for (d = 0; d < n; d++) {
+		for (k = 0; k < ref->nwpat; k++) {
+			const struct ref_pat *p = &ref->wpat[k];
+			size_t lp = d;
 
-		for (t = ref->pat[k].n < n ? ref->pat[k].n : n; t > d; t--)
-			if (memcmp(in + n - t, ref->pat[k].p, t) == 0) {
-				d = t;
-				break;
+			if (in[d] != p->p[0] ||
+			    (e = match_wrapped(in, n, d, p)) == 0)
+				continue;
+			memset(&iv, 0, sizeof(iv));
+			iv.s = iv.ws = d;
+			iv.e = e;
+			if (p->lead_mask && lp > 0 && in[lp - 1] == '\n') {
+				lp--;
+				if (lp > 0 && in[lp - 1] == '\r')
+					lp--;
 			}
-	}
-	if (d >= REDACT_TAIL_MIN) {
-		for (k = 0; k < ref->npat; k++)
-			if (ref->pat[k].n >= d &&
-			    memcmp(in + n - d, ref->pat[k].p, d) == 0)
-				break;
-		memset(&iv, 0, sizeof(iv));
-		iv.s = iv.ws = n - d;
-		iv.e = n;
-		iv.weight = (uint32_t)d;
-		iv.value = ref->pat[k].value;
-		add(&l, iv);
+			if (p->lead_mask && lp > 0 &&
+			    (v = b64val(in[lp - 1])) >= 0 &&
+			    (v & p->lead_mask) == p->lead_val)
+				iv.s = lp - 1;
+			iv.weight = (uint32_t)p->n;
+			iv.value = p->value;
+			add(&l, iv);
+		}
 	}
 	for (k = 0; k < l.n && rc == 0; k++) {
 		if ((rc = al_buf_append(out, in + pos, l.v[k].s - pos)) == 0)

@@ -1,7 +1,7 @@
 /*
  * A deliberately naive, non-streaming reference of the redactor's masking
  * semantics, for the property tests: every occurrence of every compiled
- * pattern found by brute force, their union, and the end-of-file tail.
+ * pattern found by brute force, wrapped or not, and their union.
  */
 #ifndef REDACT_REF_H
 #define REDACT_REF_H
@@ -22,6 +22,8 @@ struct ref {
 	const struct redact	*r;
 	struct ref_pat		*pat;
 	size_t			 npat;
+	struct ref_pat		*wpat;		/* hex and base64 */
+	size_t			 nwpat;
 };
 
 /* Load the compiled patterns of r (which must outlive ref). */

@@ -41,9 +41,12 @@ void	assert_masked(const struct redact *r, const char *in,
 int	contains(const void *hay, size_t hn, const void *needle, size_t nn);
 
 void	test_redact_one_byte_at_a_time_never_shows_a_prefix(void **state);
-void	test_redact_holds_exactly_a_value_prefix_and_releases_on_mismatch(void **state);
-void	test_redact_holds_nothing_for_text_that_cannot_start_a_value(void **state);
-void	test_redact_tail_at_end_of_input(void **state);
+void	test_redact_holding_does_not_depend_on_the_value(void **state);
+void	test_redact_holds_the_same_bytes_whatever_they_are(void **state);
+void	test_redact_pause_shows_a_prompt(void **state);
+void	test_redact_holding_with_rules_does_not_depend_on_the_value(
+	    void **state);
+void	test_redact_end_of_input_masks_whole_values_only(void **state);
 void	test_redact_longest_match_wins(void **state);
 void	test_redact_multiline_value_whole_lines_and_crlf(void **state);
 void	test_redact_value_after_100_mb_of_output(void **state);
@@ -56,5 +59,10 @@ void	test_redact_write_more_defers_and_copies(void **state);
 void	test_redact_lazy_rules_load_on_first_output_only(void **state);
 void	test_redact_lazy_rules_failed_load_lets_nothing_through(void **state);
 void	test_redact_armored_key_written_line_by_line(void **state);
+void	test_redact_python_repr_of_non_ascii_quote_and_backslash(
+	    void **state);
+void	test_redact_bash_ansi_c_quoting_of_control_characters(void **state);
+void	test_redact_json_escapes_del_in_both_cases(void **state);
+void	test_redact_lower_case_percent_encoding_of_every_byte(void **state);
 
 #endif

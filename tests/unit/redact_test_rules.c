@@ -213,16 +213,21 @@ test_redact_armored_key_written_line_by_line(void **state)
 	al_buf_release(&k.b);
 	free(big);
 
-	/* A block no rule matches is shown whole once its END line ends. */
+	/*
+	 * A block no rule matches: a pause does not release it while it is
+	 * open, and releases it whole once its END line has ended.
+	 */
 	sink_init(&k);
 	assert_int_equal(redact_stream_new(r, &s), 0);
 	assert_int_equal(redact_stream_write(s, "-----BEGIN NOTE-----\n", 21,
 	    sink_emit, &k), 0);
 	assert_int_equal(redact_stream_write(s, "hello\n", 6, sink_emit, &k),
 	    0);
+	assert_int_equal(redact_stream_flush(s, sink_emit, &k), 0);
 	assert_int_equal(k.b.len, 0);
 	assert_int_equal(redact_stream_write(s, "-----END NOTE-----\nx", 20,
 	    sink_emit, &k), 0);
+	assert_int_equal(redact_stream_flush(s, sink_emit, &k), 0);
 	assert_string_equal(al_buf_str(&k.b),
 	    "-----BEGIN NOTE-----\nhello\n-----END NOTE-----\n");
 	assert_int_equal(redact_stream_finish(s, sink_emit, &k), 0);

@@ -122,8 +122,9 @@ test_redact_emit_abort_fails_the_stream(void **state)
 	r = build1("k", "abcdefgh", 8);
 	sink_init(&k);
 	assert_int_equal(redact_stream_new(r, &s), 0);
-	assert_int_equal(redact_stream_write(s, "hello ", 6, emit_refuse, NULL),
-	    AL_EIO);
+	/* The pause releases the prompt: the emit refuses it. */
+	assert_int_equal(redact_stream_write(s, "hello ", 6, sink_emit, &k), 0);
+	assert_int_equal(redact_stream_flush(s, emit_refuse, NULL), AL_EIO);
 	assert_int_equal(redact_stream_write(s, "x", 1, sink_emit, &k), AL_EIO);
 	assert_int_equal(redact_stream_finish(s, sink_emit, &k), AL_EIO);
 	assert_int_equal(k.b.len, 0);
@@ -233,34 +234,84 @@ test_redact_base64_every_alignment_inside_longer_text(void **state)
 	}
 }
 
-static void
-test_redact_base64_wrapped_into_lines(void **state)
+/* enc cut into lines of w characters (LF or CRLF) after a prefix. */
+static size_t
+wrap_lines(char *out, size_t cap, const char *pre, const char *enc,
+    size_t w, const char *eol)
 {
+	size_t n = 0, o, el = strlen(enc), wl;
+
+	n += (size_t)snprintf(out + n, cap - n, "%s", pre);
+	for (o = 0; o < el; o += w) {
+		wl = el - o < w ? el - o : w;
+		n += (size_t)snprintf(out + n, cap - n, "%.*s%s", (int)wl,
+		    enc + o, eol);
+	}
+	return n;
+}
+
+/*
+ * Hex and base64 cut into lines, as xxd -p (60), basenc --base16 (76),
+ * PEM (64), MIME and base64 (76) print them, or at any other width from
+ * 16 up: the mask covers the whole run, line breaks included.
+ */
+static void
+test_redact_wrapped_hex_and_base64_at_any_width(void **state)
+{
+	static const size_t widths[] = { 16, 20, 60, 64, 76, 100 };
+	static const char *eols[] = { "\n", "\r\n" };
 	unsigned char v[200];
-	char enc[400], in[600], want[600];
-	size_t w, o, el, wl;
-	static const size_t widths[] = { 64, 76 };
+	char enc[420], in[1024], want[1024], *got;
+	size_t w, e, nv, i, f, n;
 	struct redact *r;
-	int i;
 
 	(void)state;
-	randombytes_buf(v, sizeof(v));
-	r = build1("blob", v, sizeof(v));
-	sodium_bin2base64(enc, sizeof(enc), v, sizeof(v),
-	    sodium_base64_VARIANT_ORIGINAL);
-	el = strlen(enc);
-	for (i = 0; i < 2; i++) {
-		w = widths[i];
-		in[0] = want[0] = '\0';
-		for (o = 0; o < el; o += w) {
-			wl = el - o < w ? el - o : w;
-			(void)snprintf(in + strlen(in), sizeof(in) - strlen(in),
-			    "%.*s\n", (int)wl, enc + o);
-			(void)snprintf(want + strlen(want),
-			    sizeof(want) - strlen(want), "[REDACTED:blob]\n");
+	for (nv = 40; nv <= 200; nv += 160) {
+		randombytes_buf(v, nv);
+		r = build1("v", v, nv);
+		for (f = 0; f < 4; f++) {
+			if (f == 0)
+				sodium_bin2hex(enc, sizeof(enc), v, nv);
+			else if (f == 1) {
+				sodium_bin2hex(enc, sizeof(enc), v, nv);
+				for (i = 0; enc[i]; i++)
+					if (enc[i] >= 'a')
+						enc[i] = (char)(enc[i] - 32);
+			} else
+				sodium_bin2base64(enc, sizeof(enc), v, nv,
+				    f == 2 ? sodium_base64_VARIANT_ORIGINAL :
+				    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+			for (w = 0; w < 6; w++)
+				for (e = 0; e < 2; e++) {
+					wrap_lines(in, sizeof(in), "out:\n",
+					    enc, widths[w], eols[e]);
+					(void)snprintf(in + strlen(in),
+					    sizeof(in) - strlen(in), "end\n");
+					(void)snprintf(want, sizeof(want),
+					    "out:\n[REDACTED:v]%send\n",
+					    eols[e]);
+					assert_masked(r, in, want);
+				}
 		}
-		assert_masked(r, in, want);
+		redact_free(r);
 	}
+
+	/* printf 'key=%s' "$V" | xxd -p: the prefix stays, the rest goes. */
+	randombytes_buf(v, 40);
+	r = build1("v", v, 40);
+	memcpy(in, "key=", 4);
+	memcpy(in + 4, v, 40);
+	sodium_bin2hex(enc, sizeof(enc), (unsigned char *)in, 44);
+	n = wrap_lines(want, sizeof(want), "", enc, 60, "\n");
+	got = mask_str(r, want, n);
+	assert_string_equal(got, "6b65793d[REDACTED:v]\n");
+	free(got);
+	/* Lines of 15: too short to be taken for a wrapped encoding. */
+	sodium_bin2hex(enc, sizeof(enc), v, 40);
+	n = wrap_lines(in, sizeof(in), "", enc, 15, "\n");
+	got = mask_str(r, in, n);
+	assert_string_equal(got, in);
+	free(got);
 	redact_free(r);
 }
 
@@ -423,16 +474,26 @@ main(void)
 		    test_redact_masks_encodings_from_independent_libraries),
 		cmocka_unit_test(
 		    test_redact_base64_every_alignment_inside_longer_text),
-		cmocka_unit_test(test_redact_base64_wrapped_into_lines),
+		cmocka_unit_test(
+		    test_redact_wrapped_hex_and_base64_at_any_width),
 		cmocka_unit_test(test_redact_nul_bytes_and_invalid_utf8),
+		cmocka_unit_test(
+		    test_redact_python_repr_of_non_ascii_quote_and_backslash),
+		cmocka_unit_test(
+		    test_redact_bash_ansi_c_quoting_of_control_characters),
+		cmocka_unit_test(test_redact_json_escapes_del_in_both_cases),
+		cmocka_unit_test(
+		    test_redact_lower_case_percent_encoding_of_every_byte),
 		cmocka_unit_test(test_redact_golden_table),
 		cmocka_unit_test(
 		    test_redact_one_byte_at_a_time_never_shows_a_prefix),
 		cmocka_unit_test(
-		    test_redact_holds_exactly_a_value_prefix_and_releases_on_mismatch),
+		    test_redact_holding_does_not_depend_on_the_value),
 		cmocka_unit_test(
-		    test_redact_holds_nothing_for_text_that_cannot_start_a_value),
-		cmocka_unit_test(test_redact_tail_at_end_of_input),
+		    test_redact_holds_the_same_bytes_whatever_they_are),
+		cmocka_unit_test(test_redact_pause_shows_a_prompt),
+		cmocka_unit_test(
+		    test_redact_end_of_input_masks_whole_values_only),
 		cmocka_unit_test(test_redact_longest_match_wins),
 		cmocka_unit_test(
 		    test_redact_multiline_value_whole_lines_and_crlf),
@@ -440,6 +501,8 @@ main(void)
 		cmocka_unit_test(test_redact_value_inside_a_10_mb_line),
 		cmocka_unit_test(test_redact_random_splits_match_reference),
 		cmocka_unit_test(test_redact_rule_hits_are_masked_and_lines_held),
+		cmocka_unit_test(
+		    test_redact_holding_with_rules_does_not_depend_on_the_value),
 		cmocka_unit_test(
 		    test_redact_rule_window_is_bounded_and_errors_propagate),
 		cmocka_unit_test(

@@ -90,7 +90,7 @@ case(b'{"token":' + json.dumps(v.decode()).encode() + b"}",
 case(b"+ curl -H 'Authorization: Bearer " + v + b"' https://x\n",
      b"+ curl -H 'Authorization: Bearer [REDACTED:api-key]' https://x\n")
 case(b"nothing to see here\n", b"nothing to see here\n")
-case(b"hunter2/Sup3r+Key_42", b"[REDACTED:api-key]")    # cut at EOF
+case(b"hunter2/Sup3r+Key_42", b"hunter2/Sup3r+Key_42")  # a prefix: never masked
 case(b"hunter2/Sup3r+Key_42!", b"hunter2/Sup3r+Key_42!")  # not the value
 case(b"hunte", b"hunte")                                 # 5 bytes at EOF
 
@@ -170,5 +170,39 @@ wrapped(json.dumps(v)[1:-1].upper().replace("\\U", "\\u").replace("P", "p")
         .replace("SSW", "ssw").replace("RD", "rd"), "uni")
 wrapped(json.dumps(v, ensure_ascii=False)[1:-1], "uni")
 wrapped(urllib.parse.quote(v, safe=""), "uni")
+
+# 8. Escapes of awkward values, printed by Python and bash themselves.
+v = "\u00e4\"b\\c-rNd0mT41l"
+new_set(("py", v.encode()))
+case(("x = %r\n" % v).encode(), b"x = '[REDACTED:py]'\n")
+v = "del\x7fPw-rNd0mT41l"
+new_set(("js", v.encode()))
+wrapped(json.dumps(v)[1:-1], "js")
+v = b"esc\x1bPw-rNd0mT41l"
+new_set(("sh", v))
+q = subprocess.run(["bash", "-c", 'printf "%q" "$1"', "bash", v],
+                   capture_output=True, check=True).stdout
+case(b"echo " + q + b"\n", b"echo $'[REDACTED:sh]'\n")
+v = b"every-byte-rNd0mT41l"
+new_set(("url", v))
+wrapped("".join("%%%02x" % c for c in v), "url")
+
+# 9. Hex and base64 wrapped into lines (xxd -p, basenc, MIME, PEM), LF and
+#    CRLF; and base64 of the value after other bytes, wrapped.
+v = b"ghp_wR4pp3dT0k3nV4lu3-0123456789abcdefXYZ"
+new_set(("wrapped", v))
+hx = binascii.hexlify(v)
+for w, eol in ((60, b"\n"), (76, b"\r\n")):
+    lines = eol.join(hx[i:i + w] for i in range(0, len(hx), w))
+    case(b"out:\n" + lines + eol + b"end\n",
+         b"out:\n[REDACTED:wrapped]" + eol + b"end\n")
+    lines = eol.join(hx.upper()[i:i + w] for i in range(0, len(hx), w))
+    case(lines + eol, b"[REDACTED:wrapped]" + eol)
+case(base64.encodebytes(v + v), b"[REDACTED:wrapped]\n")
+e = base64.b64encode(b"key=" + v)
+lines = b"\n".join(e[i:i + 20] for i in range(0, len(e), 20))
+case(lines + b"\n", e[:5] + b"[REDACTED:wrapped]\n")
+case(b"short lines: " + b"\n".join(hx[i:i + 15] for i in range(0, len(hx), 15)),
+     b"short lines: " + b"\n".join(hx[i:i + 15] for i in range(0, len(hx), 15)))
 
 print("\n".join(out))
