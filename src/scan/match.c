@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "engine_int.h"
 
@@ -115,6 +116,34 @@ skip:
 
 #define ACTIVE_UNKNOWN 2
 
+/*
+ * Whether path names documentation (Markdown, reStructuredText, AsciiDoc,
+ * plain text): the unsafe-code rules describe code that runs, and a README
+ * that shows an insecure option is not that code.
+ */
+static int
+doc_path(const char *path)
+{
+	static const char *const ext[] = { ".md", ".markdown", ".rst",
+	    ".adoc", ".txt" };
+	size_t i, n = strlen(path), k;
+
+	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		k = strlen(ext[i]);
+		if (n > k && strcasecmp(path + n - k, ext[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether an unsafe-code rule stays quiet on documentation. */
+static int
+code_rule(const struct eng_rule *r)
+{
+	return r->def->info.category == SCAN_CAT_UNSAFE &&
+	    !r->def->info.generic;
+}
+
 /* Whether rule r, limited to some paths, applies to the buffer's path. */
 static unsigned char
 path_applies(struct scan_scratch *s, const struct eng_rule *r,
@@ -122,6 +151,10 @@ path_applies(struct scan_scratch *s, const struct eng_rule *r,
 {
 	size_t j;
 
+	if (code_rule(r) && s->path != NULL && doc_path(s->path))
+		return 0;
+	if (r->npaths == 0)
+		return 1;
 	for (j = 0; s->path != NULL && j < r->npaths; j++)
 		if (pcre2_match(c->paths[j], (PCRE2_SPTR)s->path,
 		    strlen(s->path), 0, 0, s->md_small, s->mctx) >= 0)
@@ -224,6 +257,25 @@ resolve_overlaps(struct scan_scratch *s)
 		else if (nextstart < s->m[i].off + s->m[i].len)
 			drop[i] = 1;
 	}
+	/*
+	 * Two generic rules on one value ("API_SECRET=..." is both an env
+	 * assignment and a secret) report it once, under the rule listed
+	 * first: the rule file lists the narrower generic rules first.
+	 */
+	for (i = 0; i < s->nm; i++) {
+		if (drop[i] || !s->m[i].rule->generic)
+			continue;
+		for (j = i + 1; j < s->nm &&
+		    s->m[j].off < s->m[i].off + s->m[i].len; j++) {
+			if (drop[j] || !s->m[j].rule->generic)
+				continue;
+			if (s->m[j].rule_index < s->m[i].rule_index) {
+				drop[i] = 1;
+				break;
+			}
+			drop[j] = 1;
+		}
+	}
 	for (i = j = 0; i < s->nm; i++)
 		if (!drop[i])
 			s->m[j++] = s->m[i];
@@ -250,10 +302,11 @@ scan_buffer(const struct scan_engine *e, struct scan_scratch *s,
 	memset(s->covered, 0, e->n * sizeof(size_t));
 	memset(s->last_end, 0, e->n * sizeof(size_t));
 	memset(s->req, 0, e->n);
-	/* A rule limited to some paths is checked at its first candidate. */
+	/* A rule limited by path is checked at its first candidate. */
 	s->path = path;
 	for (i = 0; i < e->n; i++)
-		s->active[i] = e->r[i].npaths == 0 ? 1 : ACTIVE_UNKNOWN;
+		s->active[i] = e->r[i].npaths == 0 && !code_rule(&e->r[i]) ?
+		    1 : ACTIVE_UNKNOWN;
 	if (hs_scan(e->db, (const char *)p, (unsigned)n, 0, s->hs,
 	    on_candidate, s) != HS_SUCCESS && s->rc == 0) {
 		rc = al_err_set(err, AL_EINVAL, "vectorscan failed to scan");
@@ -314,7 +367,7 @@ scan_engine_check_examples(const struct scan_engine *e,
 		h.rule = i;
 		h.found = 0;
 		if ((rc = scan_buffer(e, s, d->example_path ? d->example_path :
-		    "example.txt", t, strlen(t), on_example, &h, err)) != 0)
+		    "example", t, strlen(t), on_example, &h, err)) != 0)
 			return rc;
 		if (h.found != pos)
 			return al_err_set(err, AL_EINVAL, "rule '%s' (line %d): "

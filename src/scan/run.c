@@ -206,8 +206,13 @@ on_match(const struct scan_match *m, const unsigned char *buf, size_t n,
 	struct scan_finding *f, *nv;
 	const unsigned char *ls;
 	unsigned char h[16];
-	/* A secret is located by the secret; unsafe code by the code. */
-	int unsafe = m->rule->category == SCAN_CAT_UNSAFE;
+	/*
+	 * A secret is located by the secret; unsafe code by the code.  A
+	 * generic unsafe rule (a weak password written into a file) reports a
+	 * value, so it is located and masked as a secret is.
+	 */
+	int unsafe = m->rule->category == SCAN_CAT_UNSAFE &&
+	    !m->rule->generic;
 	size_t off = unsafe ? m->match_off : m->off;
 	size_t end = unsafe ? m->match_off + m->match_len : m->off + m->len;
 	size_t ncap;

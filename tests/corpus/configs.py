@@ -445,7 +445,7 @@ provider "aws" {
 """,
 "keys/aws.properties": """\
 aws.accessKeyId=AKIAW4NRQ5ZT7JPCXH2M<<S
-aws.secretKey=Zq4+Wm8Pn2Rt6Vx0Bc3Df7Gh1Jk5Lm9Np3Qs8Tu<<S
+aws.secretKey=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<<S
 """,
 "keys/client.js": """\
 const API_KEY = "a8f5f167f44f4964e6c998dee827110c";<<S

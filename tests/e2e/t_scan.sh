@@ -43,7 +43,8 @@ n=$(wc -l <"$OUT")
 [ "$n" -ge 150 ] && pass || fail "only $n rules listed"
 run "$AL" scan --list-rules --format markdown --no-config
 expect_rc 0 "list rules markdown"
-if diff -q "$OUT" "$AIRLOCK_SRC/docs/rules.md" >/dev/null; then pass; else
+# The page is the generated list followed by hand-written sections.
+if head -n "$(wc -l <"$OUT")" "$AIRLOCK_SRC/docs/rules.md" | diff -q "$OUT" - >/dev/null; then pass; else
 	fail "docs/rules.md is stale: regenerate with airlock scan --list-rules --format markdown --no-config"
 fi
 
