@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sodium.h>
+
 #include "engine_int.h"
 
 #define MATCHES_MAX (1u << 20)	/* per buffer; more is a hostile input */
@@ -65,6 +67,53 @@ push_match(struct scan_scratch *s, const struct scan_match *m)
 	return 0;
 }
 
+/* The longest base64 value a decoding rule judges (a Secret's data). */
+#define DECODE_MAX 3072
+
+/*
+ * Whether the n bytes at p pass rule r's entropy and allowlists, setting
+ * *entropy.  A decoding rule judges the decoded value (a placeholder stays
+ * a placeholder in base64); what is not valid base64 fails.  The decoded
+ * copy is wiped.
+ */
+static int
+judge(struct scan_scratch *s, const struct eng_codes *c,
+    const struct eng_rule *r, const unsigned char *p, size_t n,
+    double *entropy)
+{
+	const struct scan_engine *e = s->e;
+	const struct scan_rule *d = r->def;
+	unsigned char dec[DECODE_MAX / 4 * 3];
+	size_t dn = 0;
+	int ok = 0;
+
+	if (d->decode == SCAN_DECODE_BASE64) {
+		if (n > DECODE_MAX || (sodium_base642bin(dec, sizeof(dec),
+		    (const char *)p, n, NULL, &dn, NULL,
+		    sodium_base64_VARIANT_ORIGINAL) != 0 &&
+		    sodium_base642bin(dec, sizeof(dec), (const char *)p, n,
+		    NULL, &dn, NULL,
+		    sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0) ||
+		    dn == 0)
+			goto out;
+		p = dec;
+		n = dn;
+	}
+	*entropy = scan_entropy(p, n);
+	if (*entropy < d->entropy)
+		goto out;
+	if (d->info.category == SCAN_CAT_SECRET &&
+	    any_match(s, e->allow, e->nallow, p, n))
+		goto out;
+	if (any_match(s, c->allow, r->nallow, p, n))
+		goto out;
+	ok = 1;
+out:
+	if (dn > 0)
+		sodium_memzero(dec, dn);
+	return ok;
+}
+
 /* Run rule i's PCRE2 over [ws, we) and keep what passes. */
 static int
 confirm(struct scan_scratch *s, size_t i, const struct eng_codes *c,
@@ -96,15 +145,9 @@ confirm(struct scan_scratch *s, size_t i, const struct eng_codes *c,
 		m.len = ge - gs;
 		m.match_off = ov[0];
 		m.match_len = ov[1] > ov[0] ? ov[1] - ov[0] : 0;
-		m.entropy = scan_entropy(s->buf + gs, m.len);
 		m.rule = &d->info;
 		m.rule_index = i;
-		if (m.entropy < d->entropy)
-			goto skip;
-		if (d->info.category == SCAN_CAT_SECRET &&
-		    any_match(s, e->allow, e->nallow, s->buf + gs, m.len))
-			goto skip;
-		if (any_match(s, c->allow, r->nallow, s->buf + gs, m.len))
+		if (!judge(s, c, r, s->buf + gs, m.len, &m.entropy))
 			goto skip;
 		if ((rc = push_match(s, &m)) != 0)
 			return rc;
