@@ -110,6 +110,74 @@ services:
       - MINIO_ROOT_USER=minio
       - MINIO_ROOT_PASSWORD=minio123<<P
 """,
+"compose/stack/docker-compose.yml": """\
+services:
+  postgres:
+    environment:
+      - POSTGRES_USER=keycloak
+      - POSTGRES_PASSWORD=keycloak_pw<<P
+  keycloak:
+    environment:
+      KC_DB_PASSWORD: "kc-db-secret"<<P
+      KEYCLOAK_ADMIN_PASSWORD: admin123<<P
+  mariadb:
+    environment:
+      MARIADB_ROOT_PASSWORD: rootpass<<P
+      MARIADB_PASSWORD: 'nextcloud'<<P
+  pgadmin:
+    environment:
+      PGADMIN_DEFAULT_PASSWORD: SuperSecret<<P
+  mssql:
+    environment:
+      - "MSSQL_SA_PASSWORD=P@ssw0rd2022"<<P
+  influx:
+    environment:
+      DOCKER_INFLUXDB_INIT_PASSWORD: my-password<<P
+      DOCKER_INFLUXDB_INIT_ADMIN_TOKEN: my-super-secret-auth-token<<P
+  minio:
+    environment:
+      MINIO_ROOT_PASSWORD: minioadmin<<P
+  neo4j:
+    environment:
+      NEO4J_AUTH: neo4j/test1234<<P
+  elastic:
+    environment:
+      ELASTIC_PASSWORD: changeme<<P
+  ldap:
+    environment:
+      LDAP_ADMIN_PASSWORD: "ldap.admin.2024"<<P
+  redis:
+    command: ["redis-server", "--requirepass", "redispass"]<<P
+  mongo-express:
+    environment:
+      ME_CONFIG_MONGODB_ADMINPASSWORD: example<<P
+      ME_CONFIG_BASICAUTH_PASSWORD: "hX9#kq2!Lm"<<P
+""",
+"env/.env.local": """\
+MYSQL_PASSWORD=dbpass<<P
+RAILS_MASTER_KEY=8d2f6c1a9e4b7d3f0c5a2e8b6d1f4a7c<<S
+SMTP_PASS=mailer2023<<P
+""",
+"rails/config/database.test.yml": """\
+test:
+  adapter: mysql2
+  username: root
+  password: "root"<<P
+  host: localhost
+""",
+"spring/config/application-dev.properties": """\
+spring.datasource.password=sa123<<P
+quarkus.datasource.password=quarkus<<P
+""",
+"django/inline/settings.py": """\
+DATABASES = {"default": {"ENGINE": "django.db.backends.mysql", "PASSWORD": "django123"}}<<P
+""",
+"ci/mysql/.gitlab-ci.yml": """\
+services:
+  - name: mysql:8
+    variables:
+      MYSQL_ROOT_PASSWORD: ci_root_pw<<P
+""",
 "compose/safe/compose.yaml": """\
 services:
   db:
