@@ -66,6 +66,17 @@ expect_rc 1 "generic values found"
 cat "$OUT" "$ERR" >>"$ALL_OUTPUT"
 expect_eq "$(cut -d' ' -f1-2 "$OUT")" "deploy.sh:1:24: generic-secret
 deploy.sh:2:14: generic-token" "each location once"
+# Silencing one finding, as docs/rules.md shows: on the line, or by
+# turning the rule off in .airlock.yaml.
+mkdir -p "$T_ROOT/demo" && cd "$T_ROOT/demo" || exit 1
+printf 'services:\n  db:\n    environment:\n      POSTGRES_PASSWORD: example  # airlock:allow local demo only\n      MYSQL_PASSWORD: %s\n' "$W" >compose.yaml
+run "$AL" scan --no-config .
+expect_rc 1 "one finding left"
+cat "$OUT" "$ERR" >>"$ALL_OUTPUT"
+expect_eq "$(cut -d' ' -f1-2 "$OUT")" "compose.yaml:5:23: config-password-weak" "airlock:allow silences its line"
+printf 'disable: [config-password-weak]\n' >.airlock.yaml
+run "$AL" scan .
+expect_rc 0 "disabled in .airlock.yaml"
 check_no_leak "$P"
 check_no_leak "$W"
 check_no_leak "$S"
