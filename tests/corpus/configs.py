@@ -547,7 +547,7 @@ Ij3Kl7Mn2Op6Qr1St5Uv0Wx4Yz8Ab3Cd7Ef2Gh6Ij1Kl5Mn0Op4Qr8St3Uv7Wx2Yz6Ab1=
 -----END PRIVATE KEY-----
 """,
 # ---- committed secret files ------------------------------------------------------------------------
-"files/.pgpass": "localhost:5432:app:app:pgpass123<<P\n*:*:*:replica:Rp9xL2mQ7vZ4<<P\n",
+"files/.pgpass": "# hostname:port:database:username:password\nlocalhost:5432:app:app:pgpass123<<P\n*:*:*:replica:Rp9xL2mQ7vZ4\n",
 "files/.npmrc": "registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=NpmT0kenValue1234567890abc<<S\n",
 "files/secrets/db_password.txt": "Winter2024!<<P\n",
 "files/.aws/credentials": """\
