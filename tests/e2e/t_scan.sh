@@ -248,6 +248,16 @@ if command -v strace >/dev/null; then
 	run "$AL" scan .
 	expect_rc 0 "ignored file skipped inside a repository"
 fi
+# ---- unsafe-code rules: code, not documentation ----------------------
+mkdir -p "$T_ROOT/docs" && cd "$T_ROOT/docs" || exit 1
+code='const agent = new https.Agent({ rejectUnauthorized: false });
+fetch(u, { agent, headers: { Authorization: `Bearer ${token}` } });'
+printf '# Client\n\n```js\n%s\n```\n' "$code" >README.md
+printf '%s\n' "$code" >client.js
+run "$AL" scan --no-config .
+expect_rc 1 "the code is reported"
+expect_eq "$(cut -d' ' -f1-2 "$OUT")" "client.js:1:33: unsafe-tls-reject-unauthorized-js" "the README showing it is not"
+
 cd "$T_ROOT" || exit 1
 run "$AL" scan --staged
 expect_rc 2 "staged outside a repository"
