@@ -67,6 +67,26 @@ push_match(struct scan_scratch *s, const struct scan_match *m)
 	return 0;
 }
 
+/*
+ * Whether a value is a long run of hex digits as random as hex gets: hex
+ * carries at most 4 bits per character, so a 256-bit key written in hex
+ * sits below the thresholds made for base64-like tokens.  A generic rule
+ * takes it at 3 bits.
+ */
+static int
+hex_key(const unsigned char *p, size_t n, double entropy)
+{
+	size_t i;
+
+	if (n < 32 || entropy < 3.0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') ||
+		    (p[i] >= 'a' && p[i] <= 'f') || (p[i] >= 'A' && p[i] <= 'F')))
+			return 0;
+	return 1;
+}
+
 /* The longest base64 value a decoding rule judges (a Secret's data). */
 #define DECODE_MAX 3072
 
@@ -100,7 +120,8 @@ judge(struct scan_scratch *s, const struct eng_codes *c,
 		n = dn;
 	}
 	*entropy = scan_entropy(p, n);
-	if (*entropy < d->entropy)
+	if (*entropy < d->entropy && !(d->info.generic && hex_key(p, n,
+	    *entropy)))
 		goto out;
 	if (d->info.category == SCAN_CAT_SECRET &&
 	    any_match(s, e->allow, e->nallow, p, n))

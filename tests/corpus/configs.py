@@ -178,6 +178,139 @@ services:
     variables:
       MYSQL_ROOT_PASSWORD: ci_root_pw<<P
 """,
+"k8s/statefulset.yaml": """\
+apiVersion: apps/v1
+kind: StatefulSet
+spec:
+  template:
+    spec:
+      containers:
+        - name: postgres
+          image: postgres:15
+          env:
+            - name: POSTGRES_PASSWORD
+              value: "pg-admin-2023"<<P
+            - name: PGDATA
+              value: /var/lib/postgresql/data/pgdata
+            - name: REPLICATION_PASSWORD
+              valueFrom:
+                secretKeyRef: {name: pg, key: repl}
+""",
+"k8s/secret-registry.yaml": """\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: registry
+type: kubernetes.io/dockerconfigjson
+data:
+  .dockerconfigjson: eyJhdXRocyI6eyJyZWdpc3RyeS5hY21lLmlvIjp7ImF1dGgiOiJaR1Z3Ykc5NU9saHhPSFpNYlRKd1VuUTNlZz09In19fQ==<<S
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: api
+stringData:
+  API_TOKEN: "tok_live_51HqLyjWDarjtT1zdp7dc"<<P
+  DB_PASSWORD: hunter2<<P
+""",
+"spring/application-prod.yaml": """\
+spring:
+  datasource:
+    password: ${DB_PASSWORD}
+  mail:
+    host: smtp.gmail.com
+    password: gmailAppPass01<<P
+  data:
+    redis:
+      password: redis-secret<<P
+jwt:
+  secret: 5367566B59703373367639792F423F4528482B4D6251655468576D5A71347437<<S
+""",
+"django/prod_settings.py": """\
+import os
+SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
+EMAIL_HOST_PASSWORD = "sendgridpass"<<P
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "PASSWORD": "postgres",<<P
+        "HOST": os.getenv("DB_HOST", "localhost"),
+    }
+}
+""",
+"rails/config/cable.yml": """\
+production:
+  adapter: redis
+  url: redis://:cablepass@localhost:6379/1<<S
+""",
+"ci/.travis.yml": """\
+services:
+  - mysql
+env:
+  global:
+    - DB_PASSWORD=travis_pw<<P
+before_script:
+  - mysql -e 'CREATE DATABASE test;'
+""",
+"ci/bitbucket-pipelines.yml": """\
+definitions:
+  services:
+    postgres:
+      image: postgres
+      variables:
+        POSTGRES_DB: pipelines
+        POSTGRES_PASSWORD: let_me_in<<P
+""",
+"ini/php.ini": """\
+[mail function]
+SMTP = localhost
+smtp_port = 25
+mysqli.default_pw = phppass<<P
+""",
+"ini/supervisord.conf": """\
+[inet_http_server]
+port=127.0.0.1:9001
+username=admin
+password=superv1sor<<P
+""",
+"xml/server.xml": """\
+<Server>
+  <Service name="Catalina">
+    <Connector port="8443" keystoreFile="conf/keystore.jks" keystorePass="changeit" /><<P
+  </Service>
+</Server>
+""",
+"xml/tomcat-users.xml": """\
+<tomcat-users>
+  <user username="admin" password="s3cret" roles="manager-gui"/><<P
+</tomcat-users>
+""",
+"toml/netlify.toml": """\
+[build.environment]
+  NODE_VERSION = "20"
+  SANITY_TOKEN = "skAbCdEf1234567890GhIjKlMnOpQrStUvWxYz"<<S
+""",
+"toml/pyproject.toml": """\
+[tool.poetry]
+name = "app"
+[[tool.poetry.source]]
+name = "private"
+url = "https://pypi.example.com/simple"
+password = "poetryPw9"<<P
+""",
+"env/.env.docker": """\
+PGPASSWORD=pgpass<<P
+MONGO_INITDB_ROOT_PASSWORD=mongopass<<P
+NEXTAUTH_SECRET=supersecretvalue<<P
+GITHUB_CLIENT_SECRET=
+DATABASE_URL=postgresql://user:dbpw@db:5432/app<<P
+""",
+"rails/config/storage.yml": """\
+amazon:
+  service: S3
+  access_key_id: <%= Rails.application.credentials.dig(:aws, :access_key_id) %>
+  secret_access_key: <%= Rails.application.credentials.dig(:aws, :secret_access_key) %>
+""",
 "compose/safe/compose.yaml": """\
 services:
   db:
