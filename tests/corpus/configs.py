@@ -614,6 +614,24 @@ port = 8080
 }
 """,
 # ---- provider keys in assignments -----------------------------------------------------------------
+"keys/providers.tf": """\
+provider "datadog" {
+  api_key = "3f9c2b7e1d4a6f8c0b5e9d2a7c4f1e6b"<<S
+  app_key = "8e1f4a7c2d9b6e3f0a5c8d1b4e7f2a9c6d3b0e5f"<<S
+}
+provider "heroku" {
+  email   = "ops@acme.io"
+  api_key = "c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f"<<S
+}
+""",
+"keys/twilio.js": """\
+const accountSid = 'ACb3f9c2b7e1d4a6f8c0b5e9d2a7c4f1e6';
+const authToken = '9d2a7c4f1e6b3f9c2b7e1d4a6f8c0b5e';<<S
+const client = require('twilio')(accountSid, authToken);
+""",
+"keys/aws.go": """\
+creds := credentials.NewStaticCredentials("AKIAZ7QK3XW2PLM4NB6V", "tV3+qP9wLx2Zr8Km5Jn1Hc7Gd4Fs0Ya6Be9Ct2Uw", "")<<S
+""",
 "keys/monitoring.env": """\
 DD_API_KEY=8f2c1d9e7b6a5f4e3d2c1b0a9f8e7d6c<<S
 DD_APP_KEY=4b3a2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b<<S
