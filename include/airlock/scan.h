@@ -204,6 +204,13 @@ struct scan_commit {
 	char	*id;		/* full hex object id */
 	char	*author;	/* "Name <email>" */
 	char	*date;		/* ISO 8601 author date */
+	size_t	 seq;		/* order of the walk: oldest first */
+};
+
+/* One place a grouped value was seen (git sources). */
+struct scan_occurrence {
+	const struct scan_commit *commit;
+	uint32_t	 line, col;
 };
 
 struct scan_finding {
@@ -215,6 +222,18 @@ struct scan_finding {
 	char		 hash[33];	/* keyed hash of the secret, or "" */
 	double		 entropy;
 	const struct scan_commit *commit; /* NULL outside git sources */
+	/*
+	 * Git sources report a value once per path and rule: commit is the
+	 * oldest commit that brought it in (line and col are there), last
+	 * the newest commit whose version of the file still holds it, and
+	 * occ the count places it was seen, oldest first (owned by the
+	 * report).  Outside git sources: NULL, 1, NULL.
+	 */
+	const struct scan_commit *last;
+	size_t		 count;
+	const struct scan_occurrence *occ;
+	/* Private: a keyed hash of the value, to group its occurrences. */
+	unsigned char	 value_id[16];
 };
 
 struct scan_progress {
@@ -258,6 +277,7 @@ struct scan_report {
 	/* private */
 	struct scan_commit	**commits_owned;
 	size_t			 ncommits_owned;
+	struct scan_occurrence	*occ;		/* of every grouped finding */
 };
 
 /*

@@ -5,6 +5,9 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
 
 #include "engine_int.h"
 
@@ -64,6 +67,74 @@ push_match(struct scan_scratch *s, const struct scan_match *m)
 	return 0;
 }
 
+/*
+ * Whether a value is a long run of hex digits as random as hex gets: hex
+ * carries at most 4 bits per character, so a 256-bit key written in hex
+ * sits below the thresholds made for base64-like tokens.  A generic rule
+ * takes it at 3 bits.
+ */
+static int
+hex_key(const unsigned char *p, size_t n, double entropy)
+{
+	size_t i;
+
+	if (n < 32 || entropy < 3.0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') ||
+		    (p[i] >= 'a' && p[i] <= 'f') || (p[i] >= 'A' && p[i] <= 'F')))
+			return 0;
+	return 1;
+}
+
+/* The longest base64 value a decoding rule judges (a Secret's data). */
+#define DECODE_MAX 3072
+
+/*
+ * Whether the n bytes at p pass rule r's entropy and allowlists, setting
+ * *entropy.  A decoding rule judges the decoded value (a placeholder stays
+ * a placeholder in base64); what is not valid base64 fails.  The decoded
+ * copy is wiped.
+ */
+static int
+judge(struct scan_scratch *s, const struct eng_codes *c,
+    const struct eng_rule *r, const unsigned char *p, size_t n,
+    double *entropy)
+{
+	const struct scan_engine *e = s->e;
+	const struct scan_rule *d = r->def;
+	unsigned char dec[DECODE_MAX / 4 * 3];
+	size_t dn = 0;
+	int ok = 0;
+
+	if (d->decode == SCAN_DECODE_BASE64) {
+		if (n > DECODE_MAX || (sodium_base642bin(dec, sizeof(dec),
+		    (const char *)p, n, NULL, &dn, NULL,
+		    sodium_base64_VARIANT_ORIGINAL) != 0 &&
+		    sodium_base642bin(dec, sizeof(dec), (const char *)p, n,
+		    NULL, &dn, NULL,
+		    sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0) ||
+		    dn == 0)
+			goto out;
+		p = dec;
+		n = dn;
+	}
+	*entropy = scan_entropy(p, n);
+	if (*entropy < d->entropy && !(d->info.generic && hex_key(p, n,
+	    *entropy)))
+		goto out;
+	if (d->info.category == SCAN_CAT_SECRET &&
+	    any_match(s, e->allow, e->nallow, p, n))
+		goto out;
+	if (any_match(s, c->allow, r->nallow, p, n))
+		goto out;
+	ok = 1;
+out:
+	if (dn > 0)
+		sodium_memzero(dec, dn);
+	return ok;
+}
+
 /* Run rule i's PCRE2 over [ws, we) and keep what passes. */
 static int
 confirm(struct scan_scratch *s, size_t i, const struct eng_codes *c,
@@ -95,15 +166,9 @@ confirm(struct scan_scratch *s, size_t i, const struct eng_codes *c,
 		m.len = ge - gs;
 		m.match_off = ov[0];
 		m.match_len = ov[1] > ov[0] ? ov[1] - ov[0] : 0;
-		m.entropy = scan_entropy(s->buf + gs, m.len);
 		m.rule = &d->info;
 		m.rule_index = i;
-		if (m.entropy < d->entropy)
-			goto skip;
-		if (d->info.category == SCAN_CAT_SECRET &&
-		    any_match(s, e->allow, e->nallow, s->buf + gs, m.len))
-			goto skip;
-		if (any_match(s, c->allow, r->nallow, s->buf + gs, m.len))
+		if (!judge(s, c, r, s->buf + gs, m.len, &m.entropy))
 			goto skip;
 		if ((rc = push_match(s, &m)) != 0)
 			return rc;
@@ -115,6 +180,34 @@ skip:
 
 #define ACTIVE_UNKNOWN 2
 
+/*
+ * Whether path names documentation (Markdown, reStructuredText, AsciiDoc,
+ * plain text): the unsafe-code rules describe code that runs, and a README
+ * that shows an insecure option is not that code.
+ */
+static int
+doc_path(const char *path)
+{
+	static const char *const ext[] = { ".md", ".markdown", ".rst",
+	    ".adoc", ".txt" };
+	size_t i, n = strlen(path), k;
+
+	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		k = strlen(ext[i]);
+		if (n > k && strcasecmp(path + n - k, ext[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether an unsafe-code rule stays quiet on documentation. */
+static int
+code_rule(const struct eng_rule *r)
+{
+	return r->def->info.category == SCAN_CAT_UNSAFE &&
+	    !r->def->info.generic;
+}
+
 /* Whether rule r, limited to some paths, applies to the buffer's path. */
 static unsigned char
 path_applies(struct scan_scratch *s, const struct eng_rule *r,
@@ -122,6 +215,10 @@ path_applies(struct scan_scratch *s, const struct eng_rule *r,
 {
 	size_t j;
 
+	if (code_rule(r) && s->path != NULL && doc_path(s->path))
+		return 0;
+	if (r->npaths == 0)
+		return 1;
 	for (j = 0; s->path != NULL && j < r->npaths; j++)
 		if (pcre2_match(c->paths[j], (PCRE2_SPTR)s->path,
 		    strlen(s->path), 0, 0, s->md_small, s->mctx) >= 0)
@@ -224,6 +321,25 @@ resolve_overlaps(struct scan_scratch *s)
 		else if (nextstart < s->m[i].off + s->m[i].len)
 			drop[i] = 1;
 	}
+	/*
+	 * Two generic rules on one value ("API_SECRET=..." is both an env
+	 * assignment and a secret) report it once, under the rule listed
+	 * first: the rule file lists the narrower generic rules first.
+	 */
+	for (i = 0; i < s->nm; i++) {
+		if (drop[i] || !s->m[i].rule->generic)
+			continue;
+		for (j = i + 1; j < s->nm &&
+		    s->m[j].off < s->m[i].off + s->m[i].len; j++) {
+			if (drop[j] || !s->m[j].rule->generic)
+				continue;
+			if (s->m[j].rule_index < s->m[i].rule_index) {
+				drop[i] = 1;
+				break;
+			}
+			drop[j] = 1;
+		}
+	}
 	for (i = j = 0; i < s->nm; i++)
 		if (!drop[i])
 			s->m[j++] = s->m[i];
@@ -250,10 +366,11 @@ scan_buffer(const struct scan_engine *e, struct scan_scratch *s,
 	memset(s->covered, 0, e->n * sizeof(size_t));
 	memset(s->last_end, 0, e->n * sizeof(size_t));
 	memset(s->req, 0, e->n);
-	/* A rule limited to some paths is checked at its first candidate. */
+	/* A rule limited by path is checked at its first candidate. */
 	s->path = path;
 	for (i = 0; i < e->n; i++)
-		s->active[i] = e->r[i].npaths == 0 ? 1 : ACTIVE_UNKNOWN;
+		s->active[i] = e->r[i].npaths == 0 && !code_rule(&e->r[i]) ?
+		    1 : ACTIVE_UNKNOWN;
 	if (hs_scan(e->db, (const char *)p, (unsigned)n, 0, s->hs,
 	    on_candidate, s) != HS_SUCCESS && s->rc == 0) {
 		rc = al_err_set(err, AL_EINVAL, "vectorscan failed to scan");
@@ -314,7 +431,7 @@ scan_engine_check_examples(const struct scan_engine *e,
 		h.rule = i;
 		h.found = 0;
 		if ((rc = scan_buffer(e, s, d->example_path ? d->example_path :
-		    "example.txt", t, strlen(t), on_example, &h, err)) != 0)
+		    "example", t, strlen(t), on_example, &h, err)) != 0)
 			return rc;
 		if (h.found != pos)
 			return al_err_set(err, AL_EINVAL, "rule '%s' (line %d): "

@@ -51,9 +51,13 @@ scan_report_write_text(const struct scan_report *r, FILE *out, int color)
 			if ((rc = al_buf_append_escaped(&path, f->commit->author,
 			    strlen(f->commit->author))) != 0)
 				break;
-			fprintf(out, " %s(commit %.12s, %s, %s)%s",
+			fprintf(out, " %s(commit %.12s, %s, %s",
 			    color ? C_DIM : "", f->commit->id, al_buf_str(&path),
-			    f->commit->date, color ? C_RESET : "");
+			    f->commit->date);
+			if (f->occ != NULL && f->count > 1)
+				fprintf(out, "; seen %zu times, last in "
+				    "commit %.12s", f->count, f->last->id);
+			fprintf(out, ")%s", color ? C_RESET : "");
 		}
 		fputc('\n', out);
 	}
@@ -86,6 +90,37 @@ jstr(const char *s)
 	return v;
 }
 
+/*
+ * A grouped finding: how many times the value was seen, the newest commit
+ * still holding it, and each occurrence (commit, line, column).
+ */
+static int
+put_occurrences(json_t *o, const struct scan_finding *f)
+{
+	json_t *a, *e;
+	size_t i;
+	int bad = 0;
+
+	bad |= put(o, "count", json_integer((json_int_t)f->count));
+	bad |= put(o, "last_commit", json_string(f->last->id));
+	bad |= put(o, "last_date", json_string(f->last->date));
+	if ((a = json_array()) == NULL)
+		return 1;
+	for (i = 0; i < f->count && !bad; i++) {
+		if ((e = json_object()) == NULL) {
+			bad = 1;
+			break;
+		}
+		bad |= put(e, "commit", json_string(f->occ[i].commit->id));
+		bad |= put(e, "date", json_string(f->occ[i].commit->date));
+		bad |= put(e, "line", json_integer(f->occ[i].line));
+		bad |= put(e, "column", json_integer(f->occ[i].col));
+		bad |= json_array_append_new(a, e) != 0;
+	}
+	bad |= put(o, "occurrences", a);
+	return bad;
+}
+
 static json_t *
 finding_json(const struct scan_finding *f, int *bad)
 {
@@ -115,6 +150,8 @@ finding_json(const struct scan_finding *f, int *bad)
 		*bad |= put(o, "author", jstr(f->commit->author));
 		*bad |= put(o, "date", json_string(f->commit->date));
 	}
+	if (f->occ != NULL)
+		*bad |= put_occurrences(o, f);
 	return o;
 }
 
@@ -323,6 +360,12 @@ sarif_result(const struct scan_finding *f, size_t index, int *bad)
 		*bad |= put(props, "commit", json_string(f->commit->id));
 		*bad |= put(props, "author", jstr(f->commit->author));
 		*bad |= put(props, "date", json_string(f->commit->date));
+		if (f->occ != NULL) {
+			*bad |= put(props, "count",
+			    json_integer((json_int_t)f->count));
+			*bad |= put(props, "lastCommit",
+			    json_string(f->last->id));
+		}
 		*bad |= put(o, "properties", props);
 	}
 	return o;

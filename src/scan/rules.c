@@ -96,6 +96,7 @@ scan_rule_copy(struct scan_rule *d, const struct scan_rule *s)
 	d->entropy = s->entropy;
 	d->group = s->group;
 	d->multiline = s->multiline;
+	d->decode = s->decode;
 	d->enabled = s->enabled;
 	d->builtin = s->builtin;
 	d->line = s->line;
@@ -267,6 +268,15 @@ rule_key(struct scan_yaml *y, const char *key, yaml_node_t *k,
 		return scan_yaml_bool(y, v, "multiline", &r->multiline, err);
 	if (strcmp(key, "generic") == 0)
 		return scan_yaml_bool(y, v, "generic", &r->info.generic, err);
+	if (strcmp(key, "decode") == 0) {
+		if ((rc = scan_yaml_str(y, v, "decode", &s, err)) != 0)
+			return rc;
+		if (strcmp(s, "base64") != 0)
+			return scan_yaml_err(y, v, err, "'decode' must be "
+			    "base64");
+		r->decode = SCAN_DECODE_BASE64;
+		return 0;
+	}
 	if (strcmp(key, "entropy") == 0)
 		return parse_number(y, v, "entropy", 0, 8, &r->entropy, err);
 	if (strcmp(key, "group") == 0) {

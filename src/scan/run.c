@@ -100,6 +100,7 @@ run_add_commit(struct run *r, struct scan_commit *c)
 			return AL_ENOMEM;
 		rep->commits_owned = nv;
 	}
+	c->seq = rep->ncommits_owned;
 	rep->commits_owned[rep->ncommits_owned++] = c;
 	rep->commits++;
 	return 0;
@@ -206,8 +207,13 @@ on_match(const struct scan_match *m, const unsigned char *buf, size_t n,
 	struct scan_finding *f, *nv;
 	const unsigned char *ls;
 	unsigned char h[16];
-	/* A secret is located by the secret; unsafe code by the code. */
-	int unsafe = m->rule->category == SCAN_CAT_UNSAFE;
+	/*
+	 * A secret is located by the secret; unsafe code by the code.  A
+	 * generic unsafe rule (a weak password written into a file) reports a
+	 * value, so it is located and masked as a secret is.
+	 */
+	int unsafe = m->rule->category == SCAN_CAT_UNSAFE &&
+	    !m->rule->generic;
 	size_t off = unsafe ? m->match_off : m->off;
 	size_t end = unsafe ? m->match_off + m->match_len : m->off + m->len;
 	size_t ncap;
@@ -230,6 +236,11 @@ on_match(const struct scan_match *m, const unsigned char *buf, size_t n,
 	f->rule = m->rule;
 	f->entropy = m->entropy;
 	f->commit = w->job->commit;
+	f->count = 1;
+	if (f->commit != NULL)
+		crypto_generichash(f->value_id, sizeof(f->value_id),
+		    buf + m->off, m->len, w->run->group_key,
+		    sizeof(w->run->group_key));
 	f->line = line_of(w, buf, off);
 	ls = off ? memrchr(buf, '\n', off) : NULL;
 	f->col = (uint32_t)(off - (ls ? (size_t)(ls - buf) + 1 : 0) + 1);
@@ -437,6 +448,67 @@ cmp_finding(const void *a, const void *b)
 	return strcmp(x->rule->id, y->rule->id);
 }
 
+/* Path, rule and value together, then the oldest commit and place first. */
+static int
+cmp_occurrence(const void *a, const void *b)
+{
+	const struct scan_finding *x = a, *y = b;
+	int c;
+
+	if ((c = strcmp(x->path, y->path)) != 0)
+		return c;
+	if ((c = strcmp(x->rule->id, y->rule->id)) != 0)
+		return c;
+	if ((c = memcmp(x->value_id, y->value_id, sizeof(x->value_id))) != 0)
+		return c;
+	if (x->commit->seq != y->commit->seq)
+		return x->commit->seq < y->commit->seq ? -1 : 1;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->col < y->col ? -1 : x->col > y->col;
+}
+
+static int
+same_value(const struct scan_finding *x, const struct scan_finding *y)
+{
+	return strcmp(x->path, y->path) == 0 && x->rule == y->rule &&
+	    memcmp(x->value_id, y->value_id, sizeof(x->value_id)) == 0;
+}
+
+/*
+ * Over history one value is found in every version of its file: report it
+ * once per path and rule, at the oldest commit that brought it in, with
+ * the newest commit still holding it and every occurrence.
+ */
+static int
+group_findings(struct scan_report *rep, struct al_err *err)
+{
+	struct scan_finding *f = rep->findings, *g;
+	size_t i, j, k, n = rep->nfindings, out = 0;
+
+	if ((rep->occ = calloc(n, sizeof(*rep->occ))) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	qsort(f, n, sizeof(*f), cmp_occurrence);
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && same_value(&f[i], &f[j]); j++)
+			;
+		for (k = i; k < j; k++) {
+			rep->occ[k].commit = f[k].commit;
+			rep->occ[k].line = f[k].line;
+			rep->occ[k].col = f[k].col;
+			if (k > i)
+				free(f[k].path);
+		}
+		g = &f[out++];
+		*g = f[i];
+		g->count = j - i;
+		g->occ = &rep->occ[i];
+		g->last = f[j - 1].commit;
+	}
+	rep->nfindings = out;
+	return 0;
+}
+
 void
 scan_report_free(struct scan_report *rep)
 {
@@ -454,6 +526,7 @@ scan_report_free(struct scan_report *rep)
 		free(rep->commits_owned[i]);
 	}
 	free(rep->commits_owned);
+	free(rep->occ);
 	free(rep);
 }
 
@@ -524,6 +597,8 @@ finish_workers(struct run *r, struct al_err *err)
 	}
 	free(r->w);
 	r->w = NULL;
+	if (rc == 0 && rep->nfindings > 0 && rep->findings[0].commit != NULL)
+		rc = group_findings(rep, err);
 	if (rep->nfindings > 1)
 		qsort(rep->findings, rep->nfindings, sizeof(*rep->findings),
 		    cmp_finding);
@@ -595,6 +670,7 @@ scan_run(const struct scan_engine *e, const struct scan_opts *o,
 	r.max_size = o->max_file_size ? o->max_file_size :
 	    SCAN_DEFAULT_MAX_FILE_SIZE;
 	r.last_progress_ms = now_ms();
+	randombytes_buf(r.group_key, sizeof(r.group_key));
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_mutex_init(&r.warn_mu, NULL);
 	pthread_cond_init(&r.cv_job, NULL);
@@ -666,6 +742,7 @@ out:
 		}
 	}
 	scan_report_free(r.rep);
+	sodium_memzero(r.group_key, sizeof(r.group_key));
 	pthread_cond_destroy(&r.cv_job);
 	pthread_cond_destroy(&r.cv_space);
 	pthread_mutex_destroy(&r.mu);

@@ -54,6 +54,8 @@ struct run {
 	const struct scan_opts		*o;
 	struct scan_report		*rep;
 	size_t				 max_size;
+	/* Random per run: the key of the findings' value_id. */
+	unsigned char			 group_key[32];
 	pthread_mutex_t			 mu;
 	pthread_cond_t			 cv_job, cv_space;
 	struct run_job			*head, *tail;

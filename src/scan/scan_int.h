@@ -30,6 +30,7 @@ struct scan_rule {
 	double			 entropy;	/* minimum, bits per byte */
 	int			 group;		/* -1: 1 if any group, else 0 */
 	int			 multiline;
+	int			 decode;	/* SCAN_DECODE_*: judge decoded */
 	int			 enabled;
 	int			 builtin;
 	int			 line;		/* where it is defined */
@@ -66,8 +67,16 @@ struct scan_rule_def {
 				  nnegative;
 	double			  entropy;
 	int			  group, multiline, generic, severity,
-				  category, line;
+				  category, line, decode;
 };
+
+/*
+ * How a rule's secret is judged: as matched, or decoded from base64 (a
+ * Kubernetes Secret's data values), so that entropy and allowlists see the
+ * value itself.
+ */
+#define SCAN_DECODE_NONE	0
+#define SCAN_DECODE_BASE64	1
 
 extern const struct scan_rule_def scan_builtin_defs[];
 extern const size_t scan_builtin_ndefs;

@@ -558,7 +558,7 @@ test_json_report_is_exact(void **state)
 	    SCAN_CAT_SECRET, 0 }, ru = { "unsafe-set-x", "set -x",
 	    SCAN_SEV_WARNING, SCAN_CAT_UNSAFE, 0 };
 	struct scan_commit c = { "0123456789abcdef0123456789abcdef01234567",
-	    "Zo\xc3\xab <z@example.com>", "2024-01-02T03:04:05+01:00" };
+	    "Zo\xc3\xab <z@example.com>", "2024-01-02T03:04:05+01:00", 0 };
 	struct scan_finding f[2];
 	struct scan_report rep;
 	char *buf = NULL;

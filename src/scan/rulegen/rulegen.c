@@ -104,9 +104,9 @@ write_table(FILE *f, const char *in, const struct scan_rules *r)
 		/* %a: the threshold exactly as parsed. */
 		fprintf(f, "\t\t.entropy = %a, .group = %d, .multiline = %d,\n"
 		    "\t\t.generic = %d, .severity = %d, .category = %d, "
-		    ".line = %d,\n\t},\n", d->entropy, d->group, d->multiline,
-		    d->info.generic, d->info.severity, d->info.category,
-		    d->line);
+		    ".line = %d, .decode = %d,\n\t},\n", d->entropy, d->group,
+		    d->multiline, d->info.generic, d->info.severity,
+		    d->info.category, d->line, d->decode);
 	}
 	fprintf(f, "};\nconst size_t scan_builtin_ndefs = %zu;\n\n"
 	    "const char *const scan_builtin_allow[] = {\n", r->n);
