@@ -53,6 +53,9 @@ decide(struct broker *b, const struct broker_caller *c,
 	r.intent = intent;
 	r.task = task;
 	r.repo = c->repo;
+	r.unknown = c->unknown;
+	r.nunknown = c->nunknown;
+	r.repo_unknown = c->repo_unknown;
 	r.now = b->clock->now(b->clock->arg);
 	return policy_decide(b->policy, &r, d);
 }

@@ -16,7 +16,7 @@ may_see(const struct broker *b, const struct broker_caller *c,
 {
 	return caller_is_owner(b, c) || c->uid == a->uid ||
 	    policy_approver_allowed(&a->decision, c->selectors,
-	    c->nselectors);
+	    c->nselectors, c->unknown, c->nunknown);
 }
 
 void
@@ -115,7 +115,7 @@ decidable(struct route_args *a, const char *verb)
 		(void)snprintf(msg, sizeof(msg), "a process cannot %s its own "
 		    "request", verb);
 	else if (!policy_approver_allowed(&ap->decision, c->selectors,
-	    c->nselectors))
+	    c->nselectors, c->unknown, c->nunknown))
 		(void)snprintf(msg, sizeof(msg), "you are not an approver for "
 		    "rule '%s' (see its approvers in `airlock approvals`)",
 		    ap->decision.rule);

@@ -33,9 +33,12 @@ struct server {
 /* One client connection: who is at the other end. */
 struct conn {
 	struct broker_caller	 caller;
+	struct server		*srv;
 	struct ident		*id;		/* owns the selectors */
 	char			 repo[512];	/* normalized git remote */
+	int			 fd;
 	int			 ident_failed;
+	int			 changed;	/* the peer called exec */
 };
 
 /*
@@ -45,6 +48,12 @@ struct conn {
  */
 struct conn *conn_new(struct server *s, int fd, uint64_t id);
 void	conn_free(struct conn *c);
+/*
+ * Identify the peer again before a request is served: 0, or an error
+ * (with why) when it exited or is no longer the program that connected;
+ * the latter sticks to the connection.
+ */
+int	conn_refresh(struct conn *c, struct al_err *err) AL_WUR;
 
 /*
  * The sync thread (syncer.c).  syncer_request starts a round (audit_sync of

@@ -147,8 +147,9 @@ out:
 
 /*
  * The git remote of pid's working directory, normalized, or -1 (not a
- * repository, no remote, or /proc/PID/cwd not readable: another user's
- * process and no CAP_SYS_PTRACE).  Walks up through descriptors from the
+ * repository, no remote), or -2 when /proc/PID/cwd is not readable
+ * (another user's process and no CAP_SYS_PTRACE, or not dumpable): the
+ * repository is then unknown.  Walks up through descriptors from the
  * cwd itself, so a renamed or deleted path cannot mislead it.
  */
 static int
@@ -161,7 +162,7 @@ peer_repo(pid_t pid, char *out, size_t outsz)
 	(void)snprintf(path, sizeof(path), "/proc/%ld/cwd", (long)pid);
 	if (stat("/", &root) != 0 ||
 	    (dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return -1;
+		return -2;
 	for (depth = 0; depth < GIT_DEPTH_MAX; depth++) {
 		if (git_remote_at(dfd, raw, sizeof(raw)) == 0) {
 			rc = policy_repo_normalize(raw, out, outsz) == 0 ?
@@ -181,15 +182,84 @@ peer_repo(pid_t pid, char *out, size_t outsz)
 	return rc;
 }
 
+/* Point the caller at what c->id says. */
+static void
+conn_set_caller(struct conn *c)
+{
+	c->caller.ident = c->id;
+	c->caller.uid = c->id->uid;
+	c->caller.gid = c->id->gid;
+	c->caller.pid = c->id->pid;
+	c->caller.selectors = (const char *const *)c->id->selectors;
+	c->caller.nselectors = c->id->nselectors;
+	c->caller.unknown = (const char *const *)c->id->unknown;
+	c->caller.nunknown = c->id->nunknown;
+}
+
+int
+conn_refresh(struct conn *c, struct al_err *err)
+{
+	struct ident *fresh = NULL;
+	int rc;
+
+	if (c->ident_failed)
+		return al_err_set(err, AL_EPERM, "the broker could not "
+		    "identify this connection's peer");
+	if (c->changed)
+		return al_err_set(err, AL_EPERM, "process %ld started "
+		    "another program since it connected: reconnect",
+		    (long)c->id->pid);
+	if ((rc = ident_refresh(c->id, c->srv->icache, 0, &fresh,
+	    err)) != 0) {
+		if (rc == AL_EPERM)
+			c->changed = 1;
+		return rc;
+	}
+	ident_free(c->id);
+	c->id = fresh;
+	conn_set_caller(c);
+	return 0;
+}
+
+/*
+ * Before a value goes out: the peer is still the process that connected,
+ * running the same program, and no other process holds its end of the
+ * connection (a child that inherited it, a parent that kept it across
+ * its child's exec), as far as the broker can see.
+ */
+static int
+conn_recheck(void *arg, struct al_err *err)
+{
+	struct conn *c = arg;
+	size_t unseen;
+	pid_t other;
+	int rc;
+
+	if ((rc = conn_refresh(c, err)) != 0)
+		return rc;
+	rc = ident_conn_holders(c->fd, c->id->pid, c->id->uid, &other,
+	    &unseen, err);
+	/* No sock_diag: the check cannot be made; the rest stands. */
+	if (rc == AL_ESYS) {
+		broker_log(c->srv->b, "connection %llu: %s",
+		    (unsigned long long)c->caller.conn, err->msg);
+		rc = 0;
+	}
+	return rc;
+}
+
 struct conn *
 conn_new(struct server *s, int fd, uint64_t id)
 {
 	struct al_err err;
 	struct conn *c;
+	int rc;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->caller.conn = id;
+	c->srv = s;
+	c->fd = fd;
 	if (fd < 0 || ident_from_socket(fd, s->icache, 0, &c->id,
 	    &err) != 0) {
 		if (fd >= 0)
@@ -198,17 +268,16 @@ conn_new(struct server *s, int fd, uint64_t id)
 		c->ident_failed = 1;
 		return c;
 	}
-	c->caller.ident = c->id;
-	c->caller.uid = c->id->uid;
-	c->caller.gid = c->id->gid;
-	c->caller.pid = c->id->pid;
-	c->caller.selectors = (const char *const *)c->id->selectors;
-	c->caller.nselectors = c->id->nselectors;
+	conn_set_caller(c);
+	c->caller.recheck = conn_recheck;
+	c->caller.recheck_arg = c;
 	(void)snprintf(c->caller.holder, sizeof(c->caller.holder),
 	    "uid=%u,pid=%ld,start=%llu", (unsigned)c->id->uid,
 	    (long)c->id->pid, (unsigned long long)c->id->start_time);
-	if (peer_repo(c->id->pid, c->repo, sizeof(c->repo)) == 0)
+	if ((rc = peer_repo(c->id->pid, c->repo, sizeof(c->repo))) == 0)
 		c->caller.repo = c->repo;
+	else if (rc == -2)
+		c->caller.repo_unknown = 1;
 	return c;
 }
 

@@ -322,12 +322,12 @@ test_policy_approver_allowed_follows_selectors(void **state)
 	(void)state;
 	assert_int_equal(policy_decide(p, &r, &d), 0);
 	policy_free(p);
-	assert_int_equal(policy_approver_allowed(&d, alice, 3), 1);
-	assert_int_equal(policy_approver_allowed(&d, alice_agent, 3), 0);
-	assert_int_equal(policy_approver_allowed(&d, carol, 2), 0);
-	assert_int_equal(policy_approver_allowed(&d, NULL, 0), 0);
+	assert_int_equal(policy_approver_allowed(&d, alice, 3, NULL, 0), 1);
+	assert_int_equal(policy_approver_allowed(&d, alice_agent, 3, NULL, 0), 0);
+	assert_int_equal(policy_approver_allowed(&d, carol, 2, NULL, 0), 0);
+	assert_int_equal(policy_approver_allowed(&d, NULL, 0, NULL, 0), 0);
 	d.effect = POLICY_ALLOW;
-	assert_int_equal(policy_approver_allowed(&d, alice, 3), 0);
+	assert_int_equal(policy_approver_allowed(&d, alice, 3, NULL, 0), 0);
 }
 
 static void
