@@ -377,7 +377,8 @@ run_check(struct cli *cli, struct check_args *a)
 	else {
 		print_decision_text(cli, p, builtin, &d, req.labels,
 		    req.nlabels, nvl > 0);
-		if (!cli_can_inspect_others())
+		/* For the policy in force: what this deployment reads. */
+		if (a->file == NULL && !cli_can_inspect_others())
 			print_field("note", "without root or CAP_SYS_PTRACE a "
 			    "broker cannot read unix:exe, unix:sha256, "
 			    "unix:ancestor-exe or repos of " UNREADABLE_WHO
