@@ -55,8 +55,9 @@ enum ident_kind {
 
 struct ident_ancestor {
 	pid_t	 pid;
-	uid_t	 uid;		/* effective */
-	int	 same_user;	/* runs as the caller's uid (real or eff.) */
+	uid_t	 uid;		/* effective; (uid_t)-1 when not read (only */
+	int	 same_user;	/* unreadable ones, init and the one below it */
+				/* are): runs as the caller's uid */
 	char	*exe;		/* NULL when unreadable */
 };
 
@@ -156,10 +157,18 @@ int	ident_refresh(const struct ident *id, struct ident_cache *cache,
  * longer holds it (while others may), AL_ESYS when the kernel cannot say
  * which socket is the peer's (no sock_diag).  Processes the caller may
  * not inspect (another user's without CAP_SYS_PTRACE, not dumpable) are
- * not seen: *unseen counts them.
+ * not seen: *unseen counts them.  A peer running as root (uid 0) is not
+ * searched: root can take any process's descriptors anyway.
  */
 int	ident_conn_holders(int fd, pid_t pid, uid_t uid, pid_t *other,
 	    size_t *unseen, struct al_err *err) AL_WUR;
+
+/*
+ * The cheap half of ident_refresh, for every request: whether process
+ * id->pid is still the one identified (start time) and runs the same
+ * executable (path, device, inode).  0, AL_ENOENT (gone) or AL_EPERM.
+ */
+int	ident_same(const struct ident *id, struct al_err *err) AL_WUR;
 
 /* Whether "kind:key" is among id's unknown selector keys. */
 int	ident_has_unknown(const struct ident *id, const char *key);

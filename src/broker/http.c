@@ -154,7 +154,7 @@ dispatch(struct request *rq)
 	req.caller = &rq->conn->caller;
 	req.no_wait = rq->no_wait;
 	/* Who sends this request: identified again, every time. */
-	if (conn_refresh(rq->conn, &err) != 0)
+	if (conn_refresh(rq->conn, 0, &err) != 0)
 		reply_error(&rq->resp, 403, API_E_FORBIDDEN, err.msg);
 	else if (rq->too_big)
 		reply_error(&rq->resp, 413, API_E_TOO_BIG, "request body is "

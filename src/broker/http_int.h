@@ -49,11 +49,12 @@ struct conn {
 struct conn *conn_new(struct server *s, int fd, uint64_t id);
 void	conn_free(struct conn *c);
 /*
- * Identify the peer again before a request is served: 0, or an error
- * (with why) when it exited or is no longer the program that connected;
- * the latter sticks to the connection.
+ * Check the peer again before a request is served (full: identify it
+ * anew, as before a value goes out): 0, or an error (with why) when it
+ * exited or is no longer the program that connected; the latter sticks to
+ * the connection.
  */
-int	conn_refresh(struct conn *c, struct al_err *err) AL_WUR;
+int	conn_refresh(struct conn *c, int full, struct al_err *err) AL_WUR;
 
 /*
  * The sync thread (syncer.c).  syncer_request starts a round (audit_sync of

@@ -197,7 +197,7 @@ conn_set_caller(struct conn *c)
 }
 
 int
-conn_refresh(struct conn *c, struct al_err *err)
+conn_refresh(struct conn *c, int full, struct al_err *err)
 {
 	struct ident *fresh = NULL;
 	int rc;
@@ -209,15 +209,18 @@ conn_refresh(struct conn *c, struct al_err *err)
 		return al_err_set(err, AL_EPERM, "process %ld started "
 		    "another program since it connected: reconnect",
 		    (long)c->id->pid);
-	if ((rc = ident_refresh(c->id, c->srv->icache, 0, &fresh,
-	    err)) != 0) {
+	rc = full ? ident_refresh(c->id, c->srv->icache, 0, &fresh, err) :
+	    ident_same(c->id, err);
+	if (rc != 0) {
 		if (rc == AL_EPERM)
 			c->changed = 1;
 		return rc;
 	}
-	ident_free(c->id);
-	c->id = fresh;
-	conn_set_caller(c);
+	if (fresh != NULL) {
+		ident_free(c->id);
+		c->id = fresh;
+		conn_set_caller(c);
+	}
 	return 0;
 }
 
@@ -235,7 +238,7 @@ conn_recheck(void *arg, struct al_err *err)
 	pid_t other;
 	int rc;
 
-	if ((rc = conn_refresh(c, err)) != 0)
+	if ((rc = conn_refresh(c, 1, err)) != 0)
 		return rc;
 	rc = ident_conn_holders(c->fd, c->id->pid, c->id->uid, &other,
 	    &unseen, err);

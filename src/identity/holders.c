@@ -125,6 +125,9 @@ ident_conn_holders(int fd, pid_t pid, uid_t uid, pid_t *other,
 
 	*other = 0;
 	*unseen = 0;
+	/* Root can take any process's descriptors: nothing to prove. */
+	if (uid == 0)
+		return 0;
 	if (fstat(fd, &sb) != 0 || peer_inode(sb.st_ino, &peer) != 0)
 		return al_err_set(err, AL_ESYS, "the kernel cannot name the "
 		    "peer of this connection (sock_diag for Unix sockets is "

@@ -217,6 +217,7 @@ walk_ancestors(struct ident *id, pid_t ppid, uint64_t child_start)
 {
 	struct proc_stat st;
 	struct proc_status ps;
+	struct ident_ancestor *a;
 	char *exe;
 	int fd, rc;
 
@@ -232,28 +233,34 @@ walk_ancestors(struct ident *id, pid_t ppid, uint64_t child_start)
 			id->ancestors_cut = 1;
 			break;
 		}
-		if (proc_read_stat(fd, &st) != 0 || st.start > child_start ||
-		    proc_read_status(fd, &ps) != 0) {
+		if (proc_read_stat(fd, &st) != 0 || st.start > child_start) {
 			(void)close(fd);
 			id->ancestors_cut = 1;
 			break;
 		}
 		rc = proc_read_exe(fd, &exe);
+		a = &id->ancestors[id->nancestors];
+		a->pid = ppid;
+		a->exe = exe;
+		a->uid = (uid_t)-1;
+		/* status is costly: read only where the user matters. */
+		if (rc != -ENOMEM && (exe == NULL || ppid == 1 ||
+		    st.ppid == 1) && proc_read_status(fd, &ps) == 0) {
+			a->uid = ps.uid[1];
+			a->same_user = is_caller_user(id, &ps);
+		}
 		(void)close(fd);
 		if (rc == -ENOMEM)
 			return AL_ENOMEM;
-		id->ancestors[id->nancestors].pid = ppid;
-		id->ancestors[id->nancestors].uid = ps.uid[1];
-		id->ancestors[id->nancestors].same_user =
-		    is_caller_user(id, &ps);
-		id->ancestors[id->nancestors++].exe = exe;
+		id->nancestors++;
 		/*
 		 * An unreadable ancestor of the caller's own user may be the
 		 * very program a rule names (the agent, made undumpable).
 		 * One of another user (init, sshd, login as root) cannot have
-		 * been started by the caller and stays out of the question.
+		 * been started by the caller and stays out of the question;
+		 * one whose user cannot be told counts as the caller's.
 		 */
-		if (exe == NULL && is_caller_user(id, &ps))
+		if (exe == NULL && (a->same_user || a->uid == (uid_t)-1))
 			ancestry_unknown(id, "ancestor %d runs as the caller's "
 			    "user and its executable cannot be read",
 			    (int)ppid);
@@ -315,11 +322,11 @@ check_reparented(struct ident *id)
 	    id->ancestors[id->nancestors - 1].pid != 1)
 		return 0;
 	init = &id->ancestors[id->nancestors - 1];
-	if (init->same_user)
+	if (init->same_user || init->uid == (uid_t)-1)
 		return 0;	/* init is the user's: a container of its own */
 	if (id->nancestors >= 2) {
 		top = &id->ancestors[id->nancestors - 2];
-		same = top->same_user;
+		same = top->same_user || top->uid == (uid_t)-1;
 	} else
 		same = 1;	/* the caller itself is init's child */
 	if (!same)
@@ -392,6 +399,9 @@ check_code(struct ident *id, int dirfd, const struct proc_status *ps)
 		    strerror(-rc));
 		return 0;
 	}
+	/* Root can change any file: nothing for the map to tell. */
+	if (id->uid == 0)
+		return 0;
 	memcpy(groups, ps->groups, ps->ngroups * sizeof(*groups));
 	groups[ps->ngroups] = id->gid;
 	rc = proc_maps_writable(dirfd, id->uid, groups, ps->ngroups + 1, why,
@@ -636,5 +646,36 @@ out:
 	if (dirfd >= 0)
 		(void)close(dirfd);
 	ident_free(id);
+	return rc;
+}
+
+int
+ident_same(const struct ident *id, struct al_err *err)
+{
+	struct proc_stat st;
+	dev_t dev = 0;
+	ino_t ino = 0;
+	char *exe = NULL;
+	int dirfd, rc = 0, r;
+
+	if ((dirfd = proc_open(id->pid)) < 0 ||
+	    proc_read_stat(dirfd, &st) != 0 || st.start != id->start_time) {
+		if (dirfd >= 0)
+			(void)close(dirfd);
+		return gone(id->pid, err);
+	}
+	if ((r = proc_read_exe(dirfd, &exe)) == -ENOMEM)
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+	else if (exe != NULL && proc_stat_exe(dirfd, &dev, &ino) != 0) {
+		free(exe);
+		exe = NULL;
+	}
+	if (rc == 0 && ((id->exe == NULL) != (exe == NULL) ||
+	    (exe != NULL && (strcmp(id->exe, exe) != 0 ||
+	    id->exe_dev != dev || id->exe_ino != ino))))
+		rc = al_err_set(err, AL_EPERM, "process %d started another "
+		    "program since it connected: reconnect", (int)id->pid);
+	free(exe);
+	(void)close(dirfd);
 	return rc;
 }
