@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -246,14 +247,15 @@ test_ident_refresh_refuses_a_process_that_called_exec(void **state)
 	assert_int_equal(ident_refresh(id, NULL, 0, &again, &err), 0);
 	assert_string_equal(again->exe, id->exe);
 	ident_free(again);
+	assert_int_equal(ident_same(id, &err), 0);
 	close(go[1]);		/* now it calls exec */
 	for (i = 0; i < 200; i++) {
-		if (ident_refresh(id, NULL, 0, &again, &err) != 0)
+		if (ident_same(id, &err) != 0)
 			break;
-		ident_free(again);
-		again = NULL;
 		nap_ms(5);
 	}
+	assert_int_equal(err.code, AL_EPERM);
+	assert_int_equal(ident_refresh(id, NULL, 0, &again, &err), AL_EPERM);
 	assert_null(again);
 	assert_int_equal(err.code, AL_EPERM);
 	(void)snprintf(want, sizeof(want), "process %d started another "
@@ -383,4 +385,71 @@ test_ident_supplementary_groups_are_selectors(void **state)
 	assert_true(ident_has_selector(id, "unix:gid:4242"));
 	assert_true(ident_has_selector(id, "unix:gid:4343"));
 	ident_free(id);
+}
+
+/* As an unprivileged user: a forked child holding our peer's end. */
+static int
+shared_connection_seen(void)
+{
+	struct al_err err;
+	size_t unseen;
+	pid_t other, pid;
+	int sv[2], go[2], rc = 0;
+	char buf[1];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 || pipe(go) != 0)
+		return 40;
+	if (ident_conn_holders(sv[0], getpid(), geteuid(), &other, &unseen,
+	    &err) == AL_ESYS)
+		return 77;	/* no sock_diag here */
+	/* Alone: only this process holds sv[1]. */
+	if (ident_conn_holders(sv[0], getpid(), geteuid(), &other, &unseen,
+	    &err) != 0 || other != 0)
+		return 41;
+	if ((pid = fork()) < 0)
+		return 42;
+	if (pid == 0) {
+		close(go[1]);
+		if (read(go[0], buf, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(go[0]);
+	if (ident_conn_holders(sv[0], getpid(), geteuid(), &other, &unseen,
+	    &err) != AL_EPERM || other != pid ||
+	    strstr(err.msg, "also holds this connection") == NULL)
+		rc = 43;
+	/* The child alone: the peer no longer holds what it opened. */
+	close(sv[1]);
+	if (rc == 0 && ident_conn_holders(sv[0], getpid(), geteuid(), &other,
+	    &unseen, &err) != AL_EPERM)
+		rc = 44;
+	close(go[1]);
+	(void)waitpid(pid, NULL, 0);
+	close(sv[0]);
+	return rc;
+}
+
+void
+test_ident_conn_holders_names_a_process_sharing_the_connection(
+    void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (geteuid() == 0 && (setgroups(0, NULL) != 0 ||
+		    setgid(NOBODY) != 0 || setuid(NOBODY) != 0))
+			_exit(9);
+		(void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		_exit(shared_connection_seen());
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(status), 0);
 }

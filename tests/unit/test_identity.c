@@ -414,6 +414,8 @@ main(void)
 		cmocka_unit_test(
 		    test_ident_reparented_process_has_unknown_ancestry),
 		cmocka_unit_test(test_ident_supplementary_groups_are_selectors),
+		cmocka_unit_test(
+	    test_ident_conn_holders_names_a_process_sharing_the_connection),
 	};
 
 	if (sodium_init() < 0)
