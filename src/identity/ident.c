@@ -218,8 +218,9 @@ walk_ancestors(struct ident *id, pid_t ppid, uint64_t child_start)
 	struct proc_stat st;
 	struct proc_status ps;
 	struct ident_ancestor *a;
+	struct stat sb;
 	char *exe;
-	int fd, rc;
+	int fd, rc, undumpable;
 
 	id->ancestors = calloc(IDENT_ANCESTORS_MAX, sizeof(*id->ancestors));
 	if (id->ancestors == NULL)
@@ -249,18 +250,26 @@ walk_ancestors(struct ident *id, pid_t ppid, uint64_t child_start)
 			a->uid = ps.uid[1];
 			a->same_user = is_caller_user(id, &ps);
 		}
+		/* The kernel shows an undumpable process's files as root's. */
+		undumpable = exe == NULL && fstat(fd, &sb) == 0 &&
+		    sb.st_uid == 0 && a->uid != 0 && a->uid != (uid_t)-1;
 		(void)close(fd);
 		if (rc == -ENOMEM)
 			return AL_ENOMEM;
 		id->nancestors++;
 		/*
-		 * An unreadable ancestor of the caller's own user may be the
-		 * very program a rule names (the agent, made undumpable).
-		 * One of another user (init, sshd, login as root) cannot have
-		 * been started by the caller and stays out of the question;
-		 * one whose user cannot be told counts as the caller's.
+		 * An ancestor of the caller's own user that the broker may
+		 * not read (a broker of another user, without CAP_SYS_PTRACE)
+		 * may be the very program a rule names: the agent.  One of
+		 * another user (init, sshd, login as root) cannot have been
+		 * started by the caller and stays out of the question, and
+		 * so does one that made itself undumpable (sshd's session
+		 * process, airlock's own commands): that hides only itself,
+		 * and the walk goes on above it through stat.  One whose
+		 * user cannot be told counts as the caller's.
 		 */
-		if (exe == NULL && (a->same_user || a->uid == (uid_t)-1))
+		if (exe == NULL && !undumpable && (a->same_user ||
+		    a->uid == (uid_t)-1))
 			ancestry_unknown(id, "ancestor %d runs as the caller's "
 			    "user and its executable cannot be read",
 			    (int)ppid);
