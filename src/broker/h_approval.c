@@ -99,7 +99,7 @@ decidable(struct route_args *a, const char *verb)
 	struct approval *ap;
 	struct al_err err;
 	json_t *who;
-	char msg[160];
+	char msg[sizeof(err.msg)];
 
 	(void)broker_tick(b);
 	if ((ap = find(a)) == NULL)
@@ -111,7 +111,9 @@ decidable(struct route_args *a, const char *verb)
 		return NULL;
 	}
 	msg[0] = '\0';
-	if (c->pid == ap->pid || c->conn == ap->conn)
+	if (c->recheck != NULL && c->recheck(c->recheck_arg, &err) != 0)
+		(void)snprintf(msg, sizeof(msg), "%s", err.msg);
+	else if (c->pid == ap->pid || c->conn == ap->conn)
 		(void)snprintf(msg, sizeof(msg), "a process cannot %s its own "
 		    "request", verb);
 	else if (!policy_approver_allowed(&ap->decision, c->selectors,

@@ -235,6 +235,15 @@ h_lease_create(struct route_args *a)
 			reply_al_err(a->resp, &err);
 		goto out;
 	}
+	/* A decision, too, is about the caller as it is now. */
+	if (c->recheck != NULL && c->recheck(c->recheck_arg, &err) != 0) {
+		json_decref(who);
+		who = caller_json(c);
+		deny(a, who, &q, err.msg, "", 0);
+		goto out;
+	}
+	json_decref(who);
+	who = caller_json(c);
 	st = vault_meta_status(&m, b->clock->now(b->clock->arg));
 	if (st != VAULT_ACTIVE) {
 		(void)snprintf(msg, sizeof(msg), "secret '%s' is %s: rotate or "

@@ -269,6 +269,9 @@ for i in 1 2 3; do
 done
 grep -q "also holds this connection\|started another program" "$OUT" && pass ||
     fail "exec after connect: no refusal naming the shared connection: $(head -c 400 "$OUT")"
+# The audit log tells who really asked: the refusal names both processes.
+grep -q 'also holds this connection, which process\|started another program' \
+    "$B2/audit.log" && pass || fail "exec after connect: the refusal is not audited"
 # The allowed program run with LD_PRELOAD: the preloaded code asks.
 cat >"$T_ROOT/preload.c" <<'C'
 #include <stdio.h>
