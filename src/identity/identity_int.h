@@ -55,6 +55,12 @@ int	proc_hash_exe(int dirfd, struct ident_cache *cache,
 /* The cgroup v2 path (or v1 name=systemd); -ENOENT when none. */
 int	proc_read_cgroup(int dirfd, char **out);
 
+/* ancestry.c */
+/* Walk the parents of id (whose parent is ppid, started at start). */
+int	ident_walk_ancestors(struct ident *id, pid_t ppid, uint64_t start);
+/* Mark id's ancestry unknown when it was moved away from its session. */
+int	ident_check_reparented(struct ident *id);
+
 /* cache.c */
 const char *ident_cache_get(struct ident_cache *c, const struct stat *st);
 void	ident_cache_put(struct ident_cache *c, const struct stat *st,
