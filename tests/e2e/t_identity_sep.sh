@@ -213,6 +213,11 @@ expect_out "CAP_SYS_PTRACE" "doctor names the missing capability"
 # Control: the plain request outside the agent is served.
 asA "$PY" "$T_ROOT/alc.py" "$S2" lease prod-db >"$OUT" 2>&1
 expect_out "use 200 $(sha "$VP")" "control: prod-db outside the agent"
+# airlock run itself passes every check (one process, its own connection).
+asA env AIRLOCK_SOCKET="$S2" "$AL" run -e P=staging-db -- sh -c 'echo "got ${#P}"' >"$OUT" 2>&1
+expect_out "got ${#VS}" "airlock run as the second user, broker as root"
+agent "AIRLOCK_SOCKET=$S2 $AL run -e P=prod-db -- true; echo rc=\$?" >"$OUT" 2>&1
+expect_out "rc=125" "airlock run under the agent: prod-db refused"
 # connect, then exec the allowed program; the parent sends the requests.
 cat >"$T_ROOT/exerace.py" <<'PY'
 import hashlib, json, os, socket, sys, time
