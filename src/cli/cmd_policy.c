@@ -312,8 +312,8 @@ cli_can_inspect_others(void)
 }
 
 /* What this deployment cannot read, for other users' processes. */
-#define UNREADABLE_WHO	"other users' processes and airlock's own commands " \
-	"(this user has neither root nor CAP_SYS_PTRACE)"
+#define UNREADABLE_WHO	"other users' processes (this user has neither root " \
+	"nor CAP_SYS_PTRACE)"
 
 static int
 run_check(struct cli *cli, struct check_args *a)
@@ -382,7 +382,8 @@ run_check(struct cli *cli, struct check_args *a)
 			print_field("note", "without root or CAP_SYS_PTRACE a "
 			    "broker cannot read unix:exe, unix:sha256, "
 			    "unix:ancestor-exe or repos of " UNREADABLE_WHO
-			    ": give them as --unknown to see what it decides "
+			    ", nor unix:exe, unix:sha256 or repos of airlock's "
+			    "own commands: give them as --unknown to see what it decides "
 			    "(`airlock policy lint` lists the rules concerned)");
 		rc = 0;
 	}
