@@ -28,6 +28,7 @@ struct server {
 	uint64_t		 durable;	/* audit lines synced and leases
 						 * committed up to this seq */
 	struct ident_cache	*icache;	/* executable hashes */
+	int			 no_diag_logged; /* sock_diag missing, said */
 };
 
 /* One client connection: who is at the other end. */

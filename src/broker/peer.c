@@ -244,8 +244,9 @@ conn_recheck(void *arg, struct al_err *err)
 	    &unseen, err);
 	/* No sock_diag: the check cannot be made; the rest stands. */
 	if (rc == AL_ESYS) {
-		broker_log(c->srv->b, "connection %llu: %s",
-		    (unsigned long long)c->caller.conn, err->msg);
+		if (!c->srv->no_diag_logged)
+			broker_log(c->srv->b, "%s (logged once)", err->msg);
+		c->srv->no_diag_logged = 1;
 		rc = 0;
 	}
 	return rc;
