@@ -46,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r.now = 1800000000 + (int64_t)i * 40000;
 		if (policy_decide(p, &r, &d) == 0 &&
 		    d.effect == POLICY_APPROVAL)
-			(void)policy_approver_allowed(&d, sel, 6);
+			(void)policy_approver_allowed(&d, sel, 6, NULL, 0);
 	}
 	policy_free(p);
 	if (size < sizeof(repo)) {

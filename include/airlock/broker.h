@@ -60,6 +60,22 @@ struct broker_caller {
 	void			*find_repo_arg;
 	/* Opaque lease holder: "uid=U,pid=P,start=T"; see broker_caller_holder. */
 	char			 holder[BROKER_HOLDER_MAX];
+	/*
+	 * "kind:key" of selectors that could not be read (ident.unknown),
+	 * and whether the working directory could not be read: a policy
+	 * counts them against the caller.
+	 */
+	const char *const	*unknown;
+	size_t			 nunknown;
+	int			 repo_unknown;
+	/*
+	 * Called right before a value is released, when set: the transport
+	 * identifies the caller again (the same process, still running the
+	 * same program, alone on its connection) and refreshes the fields
+	 * above in place.  Non-zero refuses the release, with why in err.
+	 */
+	int			(*recheck)(void *arg, struct al_err *err);
+	void			*recheck_arg;
 };
 
 struct broker_req {

@@ -18,7 +18,11 @@
  *   unix:exe:/usr/bin/node   unix:sha256:<64 hex>
  *   unix:ancestor-exe:/usr/bin/bash   (one per ancestor, nearest first)
  *   unix:cgroup:/user.slice/user-1000.slice/session-2.scope
- * A selector whose value is unknown is absent, never empty or guessed.
+ * A selector whose value is unknown is absent, never empty or guessed, and
+ * its "kind:key" is listed in ident.unknown, so that a policy counts it as
+ * unknown (a deny matches, an allow does not) rather than as "no match".
+ * unix:gid and unix:group hold the effective gid and every supplementary
+ * group.
  *
  * /proc/PID/exe can be unreadable: a process that is not dumpable (airlock's
  * own commands make themselves so) or that belongs to another user can only
@@ -51,6 +55,9 @@ enum ident_kind {
 
 struct ident_ancestor {
 	pid_t	 pid;
+	uid_t	 uid;		/* effective; (uid_t)-1 when not read (only */
+	int	 same_user;	/* unreadable ones, init and the one below it */
+				/* are): runs as the caller's uid */
 	char	*exe;		/* NULL when unreadable */
 };
 
@@ -66,11 +73,38 @@ struct ident {
 	char			 sha256[IDENT_SHA256_HEX]; /* "" unknown */
 	char			*cgroup;	/* NULL: unknown */
 	uint64_t		 start_time;	/* clock ticks after boot */
+	dev_t			 exe_dev;	/* of the running executable, */
+	ino_t			 exe_ino;	/* when exe is known */
+	gid_t			*groups;	/* supplementary, from status */
+	size_t			 ngroups;
+	pid_t			 session;	/* session id; 0: unknown */
 	struct ident_ancestor	*ancestors;	/* nearest first */
 	size_t			 nancestors;
 	int			 ancestors_cut;	/* walk stopped early */
+	/*
+	 * The chain cannot be trusted to hold every ancestor: the walk was
+	 * cut, an ancestor of the caller's user could not be read, or the
+	 * process was moved to init away from its session.  Why, in words.
+	 */
+	int			 ancestry_unknown;
+	char			 ancestry_why[128];
+	/*
+	 * The executable does not tell what code runs: the process is
+	 * traced, started with LD_PRELOAD, LD_AUDIT or LD_LIBRARY_PATH, maps
+	 * code the caller can change, or could not be checked.  exe and
+	 * sha256 stay recorded; their selectors are not emitted.
+	 */
+	int			 exe_untrusted;
+	char			 exe_untrusted_why[160];
 	char			**selectors;
 	size_t			 nselectors;
+	/*
+	 * "kind:key" of the selectors whose values may be missing from
+	 * selectors (unreadable, untrusted or cut): a policy must count them
+	 * as unknown, never as "no match".
+	 */
+	char			**unknown;
+	size_t			 nunknown;
 };
 
 /*
@@ -102,6 +136,42 @@ int	ident_from_pid(pid_t pid, struct ident_cache *cache, int flags,
 	    struct ident **out, struct al_err *err) AL_WUR;
 
 void	ident_free(struct ident *id);
+
+/*
+ * Identify again the process id describes (for each request on a
+ * connection and again before a value is released): AL_ENOENT when it has
+ * exited, AL_EPERM (message says what) when it is no longer the process
+ * that was identified: another start time, or another executable (it
+ * called exec since).  The uid and gid of id are kept (a socket's peer
+ * credentials are those of connect time).
+ */
+int	ident_refresh(const struct ident *id, struct ident_cache *cache,
+	    int flags, struct ident **out, struct al_err *err) AL_WUR;
+
+/*
+ * Which processes hold the other end of the connected Unix socket fd,
+ * whose peer is process pid: 0 when no other process of the peer's uid
+ * (or root) is seen holding it, AL_EPERM with the first other holder in
+ * *other when one is (a child that inherited the connection, a parent
+ * that kept it across a fork and exec), AL_ENOENT when the peer itself no
+ * longer holds it (while others may), AL_ESYS when the kernel cannot say
+ * which socket is the peer's (no sock_diag).  Processes the caller may
+ * not inspect (another user's without CAP_SYS_PTRACE, not dumpable) are
+ * not seen: *unseen counts them.  A peer running as root (uid 0) is not
+ * searched: root can take any process's descriptors anyway.
+ */
+int	ident_conn_holders(int fd, pid_t pid, uid_t uid, pid_t *other,
+	    size_t *unseen, struct al_err *err) AL_WUR;
+
+/*
+ * The cheap half of ident_refresh, for every request: whether process
+ * id->pid is still the one identified (start time) and runs the same
+ * executable (path, device, inode).  0, AL_ENOENT (gone) or AL_EPERM.
+ */
+int	ident_same(const struct ident *id, struct al_err *err) AL_WUR;
+
+/* Whether "kind:key" is among id's unknown selector keys. */
+int	ident_has_unknown(const struct ident *id, const char *key);
 
 /* Whether id carries exactly this selector. */
 int	ident_has_selector(const struct ident *id, const char *selector);

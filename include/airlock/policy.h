@@ -24,6 +24,14 @@
  * matches `/`).  A pattern starting with `!` excludes: a list matches when
  * no exclusion matches and, if it has any plain pattern, one of those does.
  *
+ * Matching has three outcomes: match, no match, unknown.  A request says
+ * which selector keys it could not read (the executable of another user's
+ * process, a cut chain of ancestors, the working directory's repository);
+ * a pattern on such a key that no known selector matches is unknown.  An
+ * exclusion that is unknown excludes; a rule that is unknown decides when
+ * it denies and is passed over when it allows or asks for approval: what
+ * cannot be evaluated always counts against the caller.
+ *
  * A loaded policy is immutable: policy_decide may be called from any thread.
  */
 #ifndef AIRLOCK_POLICY_H
@@ -77,6 +85,14 @@ struct policy_request {
 	const char		*task;
 	const char		*repo;
 	int64_t			 now;
+	/*
+	 * "kind:key" of the caller's selectors whose values may be missing
+	 * (unix:exe, unix:ancestor-exe, ...: ident.unknown), and whether the
+	 * repository could not be read (repo is then ignored).
+	 */
+	const char *const	*unknown;
+	size_t			 nunknown;
+	int			 repo_unknown;
 };
 
 /*
@@ -90,6 +106,13 @@ struct policy_decision {
 	int64_t			max_ttl;	/* seconds; allow and approval */
 	int			max_uses;	/* 0 = unlimited within TTL */
 	char			reason[POLICY_REASON_MAX];
+	/*
+	 * "" when everything the decision looked at was known; else what
+	 * could not be evaluated and what it did: "rule 'x' (line 3) matched
+	 * because unix:exe could not be read", or "rule 'y' (line 9) was
+	 * passed over: unix:exe could not be read".
+	 */
+	char			unknown[POLICY_MSG_MAX];
 	size_t			napprovers;	/* approval only */
 	char			approvers[POLICY_APPROVERS_MAX]
 				    [POLICY_PATTERN_MAX];
@@ -148,11 +171,27 @@ int	policy_decide(const struct policy *p, const struct policy_request *r,
 
 /*
  * Whether a caller with the n selectors may approve a request decided as
- * d (an approval decision): 1 yes, 0 no (also for any other effect).  The
- * broker should also refuse the requesting process itself.
+ * d (an approval decision): 1 yes, 0 no (also for any other effect, and
+ * when an approver pattern is unknown for the caller: the nunknown keys
+ * of unknown).  The broker should also refuse the requesting process
+ * itself.
  */
 int	policy_approver_allowed(const struct policy_decision *d,
-	    const char *const *selectors, size_t n);
+	    const char *const *selectors, size_t n,
+	    const char *const *unknown, size_t nunknown);
+
+/*
+ * Notes on p for a broker that cannot read the selector keys listed in
+ * unreadable ("unix:exe", "unix:ancestor-exe", ..., and "repos" for the
+ * working directory) for the callers described by who ("processes of
+ * other users"): one per pattern that uses them, saying what its rule
+ * does then (a deny matches, an allow never does, an exclusion excludes).
+ * 0 and a malloc'ed array (free(3)) of *n notes in line order, or
+ * AL_ENOMEM.
+ */
+int	policy_unevaluable(const struct policy *p,
+	    const char *const *unreadable, size_t nunreadable, const char *who,
+	    struct policy_diag **out, size_t *n) AL_WUR;
 
 /*
  * Check text as a policy and collect every error found, in line order (at

@@ -56,6 +56,10 @@ decide(struct broker *b, const struct broker_caller *c,
 	if (r.repo == NULL && c->find_repo != NULL &&
 	    policy_needs_repo(b->policy))
 		r.repo = c->find_repo(c->find_repo_arg);
+	/* Read after find_repo, which says when the lookup failed. */
+	r.unknown = c->unknown;
+	r.nunknown = c->nunknown;
+	r.repo_unknown = c->repo_unknown;
 	r.now = b->clock->now(b->clock->arg);
 	return policy_decide(b->policy, &r, d);
 }

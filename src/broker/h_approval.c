@@ -16,7 +16,7 @@ may_see(const struct broker *b, const struct broker_caller *c,
 {
 	return caller_is_owner(b, c) || c->uid == a->uid ||
 	    policy_approver_allowed(&a->decision, c->selectors,
-	    c->nselectors);
+	    c->nselectors, c->unknown, c->nunknown);
 }
 
 void
@@ -99,7 +99,7 @@ decidable(struct route_args *a, const char *verb)
 	struct approval *ap;
 	struct al_err err;
 	json_t *who;
-	char msg[160];
+	char msg[sizeof(err.msg)];
 
 	(void)broker_tick(b);
 	if ((ap = find(a)) == NULL)
@@ -111,11 +111,13 @@ decidable(struct route_args *a, const char *verb)
 		return NULL;
 	}
 	msg[0] = '\0';
-	if (c->pid == ap->pid || c->conn == ap->conn)
+	if (c->recheck != NULL && c->recheck(c->recheck_arg, &err) != 0)
+		(void)snprintf(msg, sizeof(msg), "%s", err.msg);
+	else if (c->pid == ap->pid || c->conn == ap->conn)
 		(void)snprintf(msg, sizeof(msg), "a process cannot %s its own "
 		    "request", verb);
 	else if (!policy_approver_allowed(&ap->decision, c->selectors,
-	    c->nselectors))
+	    c->nselectors, c->unknown, c->nunknown))
 		(void)snprintf(msg, sizeof(msg), "you are not an approver for "
 		    "rule '%s' (see its approvers in `airlock approvals`)",
 		    ap->decision.rule);

@@ -215,7 +215,7 @@ h_lease_create(struct route_args *a)
 	struct al_err err;
 	json_t *who = caller_json(c), *detail = NULL;
 	enum vault_status st;
-	char msg[160];
+	char msg[160], reason[POLICY_REASON_MAX + POLICY_MSG_MAX + 4];
 	int64_t ttl;
 	int uses;
 
@@ -235,6 +235,15 @@ h_lease_create(struct route_args *a)
 			reply_al_err(a->resp, &err);
 		goto out;
 	}
+	/* A decision, too, is about the caller as it is now. */
+	if (c->recheck != NULL && c->recheck(c->recheck_arg, &err) != 0) {
+		json_decref(who);
+		who = caller_json(c);
+		deny(a, who, &q, err.msg, "", 0);
+		goto out;
+	}
+	json_decref(who);
+	who = caller_json(c);
 	st = vault_meta_status(&m, b->clock->now(b->clock->arg));
 	if (st != VAULT_ACTIVE) {
 		(void)snprintf(msg, sizeof(msg), "secret '%s' is %s: rotate or "
@@ -253,7 +262,12 @@ h_lease_create(struct route_args *a)
 	    json_object_get(who, "repo") == NULL)
 		json_object_set_new(who, "repo", json_string(c->repo));
 	if (d.effect == POLICY_DENY) {
-		deny(a, who, &q, d.reason, d.rule, d.line);
+		/* Say what could not be read when that decided. */
+		if (d.unknown[0] != '\0' && snprintf(reason, sizeof(reason),
+		    "%s (%s)", d.reason, d.unknown) < (int)sizeof(reason))
+			deny(a, who, &q, reason, d.rule, d.line);
+		else
+			deny(a, who, &q, d.reason, d.rule, d.line);
 		goto out;
 	}
 	clip(&q, &d, &ttl, &uses);
@@ -366,6 +380,68 @@ h_lease_get(struct route_args *a)
 	a->resp->need_sync = a->b->dirty;
 }
 
+/* Refuse a use: audited, then 403 with why. */
+static void
+refuse_use(struct route_args *a, json_t *who, const struct lease *l,
+    const char *why)
+{
+	struct al_err err;
+
+	if (record(a->b, "use", "refused", who, l->secret, l->id, l->task,
+	    l->intent, why, NULL, NULL, &err) != 0) {
+		reply_al_err(a->resp, &err);
+		return;
+	}
+	reply_error(a->resp, 403, API_E_FORBIDDEN, why);
+	a->resp->need_sync = 1;
+}
+
+/*
+ * The value goes to a caller identified once more, now: the process that
+ * connected, still running the program it ran, alone on its connection
+ * (recheck, from the transport), and one the policy still lets have the
+ * secret with what it is now (a library mapped since, a tracer attached).
+ * 0, or the reply is made and -1.
+ */
+static int
+release_check(struct route_args *a, json_t *who, const struct lease *l)
+{
+	const struct broker_caller *c = a->req->caller;
+	struct vault_meta m;
+	struct policy_decision d;
+	struct al_err err;
+	char why[POLICY_REASON_MAX + POLICY_MSG_MAX + 64];
+	int rc = -1;
+
+	memset(&m, 0, sizeof(m));
+	if (c->recheck != NULL && c->recheck(c->recheck_arg, &err) != 0) {
+		refuse_use(a, who, l, err.msg);
+		return -1;
+	}
+	if (vault_secret_get(a->b->vault, l->secret, &m, &err) != 0) {
+		reply_al_err(a->resp, &err);
+		goto out;
+	}
+	if (decide(a->b, c, &m, l->task, l->intent, &d) != 0) {
+		reply_error(a->resp, 500, API_E_INTERNAL, "policy evaluation "
+		    "failed");
+		goto out;
+	}
+	if (d.effect == POLICY_DENY) {
+		if (snprintf(why, sizeof(why), "the caller no longer passes "
+		    "the policy: %s%s%s", d.reason, d.unknown[0] ? "; " : "",
+		    d.unknown) >= (int)sizeof(why))
+			(void)snprintf(why, sizeof(why), "the caller no longer "
+			    "passes the policy (rule '%s')", d.rule);
+		refuse_use(a, who, l, why);
+		goto out;
+	}
+	rc = 0;
+out:
+	vault_meta_release(&m);
+	return rc;
+}
+
 void
 h_lease_value(struct route_args *a)
 {
@@ -397,6 +473,8 @@ h_lease_value(struct route_args *a)
 		a->resp->need_sync = 1;
 		goto out;
 	}
+	if (release_check(a, who, &l) != 0)
+		goto out;
 	/* Read first: a vault failure must not cost a use. */
 	if (vault_secret_read(b->vault, l.secret, &value, NULL, &err) != 0) {
 		if (record(b, "use", "error", who, l.secret, l.id, l.task,

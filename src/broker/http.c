@@ -277,6 +277,7 @@ static void
 dispatch(struct request *rq)
 {
 	struct broker_req req;
+	struct al_err err;
 
 	broker_resp_release(&rq->resp);
 	broker_resp_init(&rq->resp);
@@ -288,9 +289,9 @@ dispatch(struct request *rq)
 	req.body.len = rq->body.len;
 	req.caller = &rq->conn->caller;
 	req.no_wait = rq->no_wait;
-	if (rq->conn->ident_failed)
-		reply_error(&rq->resp, 403, API_E_FORBIDDEN, "the broker "
-		    "could not identify this connection's peer");
+	/* Who sends this request: identified again, every time. */
+	if (conn_refresh(rq->conn, 0, &err) != 0)
+		reply_error(&rq->resp, 403, API_E_FORBIDDEN, err.msg);
 	else if (rq->too_big)
 		reply_error(&rq->resp, 413, API_E_TOO_BIG, "request body is "
 		    "larger than 16 KiB");

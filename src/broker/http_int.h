@@ -56,6 +56,7 @@ struct server {
 	int64_t			 evict_logged_ms;
 	uint64_t		 unidentified;	/* since the last log line */
 	int64_t			 unident_logged_ms;
+	int			 no_diag_logged; /* sock_diag missing, said */
 };
 
 /* Peers that could not be identified are logged this often at most. */
@@ -64,10 +65,10 @@ struct server {
 /* One client connection: who is at the other end. */
 struct conn {
 	struct broker_caller	 caller;
+	struct server		*srv;
 	struct ident		*id;		/* owns the selectors */
 	char			 repo[512];	/* normalized git remote */
 	int			 repo_done;	/* looked up (repo.c) */
-	struct server		*srv;
 	int			 ident_failed;
 	int			 ident_pending;	/* not yet: conn_identify */
 	/* Connection management (http.c). */
@@ -80,6 +81,7 @@ struct conn {
 	int			 in_idle;
 	struct conn		*idle_prev;
 	struct conn		*idle_next;
+	int			 changed;	/* the peer called exec */
 };
 
 /*
@@ -95,6 +97,13 @@ struct conn *conn_new(struct server *s, int fd, uint64_t id);
  */
 void	conn_identify(struct conn *c);
 void	conn_free(struct conn *c);
+/*
+ * Check the peer again before a request is served (full: identify it
+ * anew, as before a value goes out): 0, or an error (with why) when it
+ * exited or is no longer the program that connected; the latter sticks to
+ * the connection.
+ */
+int	conn_refresh(struct conn *c, int full, struct al_err *err) AL_WUR;
 
 /*
  * The repository of a connection's peer (repo.c), for broker_caller's

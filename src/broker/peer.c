@@ -44,6 +44,76 @@ note_unidentified(struct server *s, uint64_t id, const char *msg)
 	s->unidentified = 0;
 }
 
+/* Point the caller at what c->id says. */
+static void
+conn_set_caller(struct conn *c)
+{
+	c->caller.ident = c->id;
+	c->caller.uid = c->id->uid;
+	c->caller.gid = c->id->gid;
+	c->caller.pid = c->id->pid;
+	c->caller.selectors = (const char *const *)c->id->selectors;
+	c->caller.nselectors = c->id->nselectors;
+	c->caller.unknown = (const char *const *)c->id->unknown;
+	c->caller.nunknown = c->id->nunknown;
+}
+
+int
+conn_refresh(struct conn *c, int full, struct al_err *err)
+{
+	struct ident *fresh = NULL;
+	int rc;
+
+	if (c->ident_failed)
+		return al_err_set(err, AL_EPERM, "the broker could not "
+		    "identify this connection's peer");
+	if (c->changed)
+		return al_err_set(err, AL_EPERM, "process %ld started "
+		    "another program since it connected: reconnect",
+		    (long)c->id->pid);
+	rc = full ? ident_refresh(c->id, c->srv->icache, 0, &fresh, err) :
+	    ident_same(c->id, err);
+	if (rc != 0) {
+		if (rc == AL_EPERM)
+			c->changed = 1;
+		return rc;
+	}
+	if (fresh != NULL) {
+		ident_free(c->id);
+		c->id = fresh;
+		conn_set_caller(c);
+	}
+	return 0;
+}
+
+/*
+ * Before a value goes out: the peer is still the process that connected,
+ * running the same program, and no other process holds its end of the
+ * connection (a child that inherited it, a parent that kept it across
+ * its child's exec), as far as the broker can see.
+ */
+static int
+conn_recheck(void *arg, struct al_err *err)
+{
+	struct conn *c = arg;
+	size_t unseen;
+	pid_t other;
+	int rc;
+
+	if ((rc = conn_refresh(c, 1, err)) != 0)
+		return rc;
+	rc = ident_conn_holders(c->fd, c->id->pid, c->id->uid, &other,
+	    &unseen, err);
+	/* No sock_diag: the check cannot be made; the rest stands. */
+	if (rc == AL_ESYS) {
+		if (!c->srv->no_diag_logged)
+			broker_log(c->srv->b, "%s (logged once)", err->msg);
+		c->srv->no_diag_logged = 1;
+		rc = 0;
+	}
+	return rc;
+}
+
 struct conn *
 conn_new(struct server *s, int fd, uint64_t id)
 {
@@ -81,12 +151,9 @@ conn_identify(struct conn *c)
 		c->ident_failed = 1;
 		return;
 	}
-	c->caller.ident = c->id;
-	c->caller.uid = c->id->uid;
-	c->caller.gid = c->id->gid;
-	c->caller.pid = c->id->pid;
-	c->caller.selectors = (const char *const *)c->id->selectors;
-	c->caller.nselectors = c->id->nselectors;
+	conn_set_caller(c);
+	c->caller.recheck = conn_recheck;
+	c->caller.recheck_arg = c;
 	(void)snprintf(c->caller.holder, sizeof(c->caller.holder),
 	    "uid=%u,pid=%ld,start=%llu", (unsigned)c->id->uid,
 	    (long)c->id->pid, (unsigned long long)c->id->start_time);

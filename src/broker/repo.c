@@ -32,6 +32,7 @@ struct repo_entry {
 	ino_t		ino;
 	int64_t		at_ms;		/* 0: empty */
 	int		found;
+	int		unknown;	/* the walk hit its bounds */
 	char		repo[512];
 };
 
@@ -186,7 +187,8 @@ git_remote_at(int dfd, char *buf, size_t *budget, char *out, size_t outsz,
 
 /*
  * Walk up from dfd (taken) to the first .git entry, within the bounds.
- * 0 with the normalized remote in out, -1 when unknown.
+ * 0 with the normalized remote in out, -1 when there is none, -2 when the
+ * bounds were reached first (unknown).
  */
 static int
 walk_up(int dfd, char *out, size_t outsz)
@@ -208,13 +210,16 @@ walk_up(int dfd, char *out, size_t outsz)
 		}
 		if (fstat(dfd, &st) != 0 || (st.st_dev == root.st_dev &&
 		    st.st_ino == root.st_ino))
-			break;
+			goto out;	/* the top: no repository */
 		if ((up = openat(dfd, "..", O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC)) < 0)
 			break;
 		(void)close(dfd);
 		dfd = up;
 	}
+	/* Out of levels or bytes before the top: not known. */
+	if (rc != 0 && (depth >= REPO_LEVELS_MAX || budget == 0))
+		rc = -2;
 out:
 	(void)close(dfd);
 	free(buf);
@@ -265,11 +270,17 @@ conn_find_repo(void *arg)
 		return NULL;
 	now = s->b->clock->now_ms(s->b->clock->arg);
 	(void)snprintf(path, sizeof(path), "/proc/%ld/cwd", (long)c->caller.pid);
-	/* Not readable: another user's process and no CAP_SYS_PTRACE. */
-	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	/*
+	 * Not readable: another user's process and no CAP_SYS_PTRACE.  The
+	 * repository is then unknown, which counts against the caller.
+	 */
+	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		c->caller.repo_unknown = 1;
 		return NULL;
+	}
 	if (fstat(dfd, &st) != 0) {
 		(void)close(dfd);
+		c->caller.repo_unknown = 1;
 		return NULL;
 	}
 	if ((e = cache_find(s->repos, &st, now)) == NULL) {
@@ -277,9 +288,22 @@ conn_find_repo(void *arg)
 		e->dev = st.st_dev;
 		e->ino = st.st_ino;
 		e->at_ms = now;
-		e->found = walk_up(dfd, e->repo, sizeof(e->repo)) == 0;
+		switch (walk_up(dfd, e->repo, sizeof(e->repo))) {
+		case 0:
+			e->found = 1;
+			e->unknown = 0;
+			break;
+		case -2:
+			e->found = 0;
+			e->unknown = 1;
+			break;
+		default:
+			e->found = e->unknown = 0;
+		}
 	} else
 		(void)close(dfd);
+	if (e->unknown)
+		c->caller.repo_unknown = 1;
 	if (!e->found)
 		return NULL;
 	(void)snprintf(c->repo, sizeof(c->repo), "%s", e->repo);

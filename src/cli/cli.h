@@ -85,6 +85,16 @@ int	cmd_deny(struct cli *cli, int argc, char **argv);
 int	cmd_run(struct cli *cli, int argc, char **argv);
 int	cmd_redact(struct cli *cli, int argc, char **argv);
 
+/*
+ * Whether this process may inspect other users' processes (root or
+ * CAP_SYS_PTRACE): a broker that may not cannot read their executables,
+ * ancestors and working directories.  The selector keys it then cannot
+ * read for them are cli_unreadable_keys (CLI_UNREADABLE_N of them).
+ */
+int	cli_can_inspect_others(void);
+#define CLI_UNREADABLE_N	4
+extern const char *const cli_unreadable_keys[CLI_UNREADABLE_N];
+
 /* Write the default policy.yaml for the effective uid unless one exists. */
 int	cli_policy_write_default(struct cli *cli, struct al_err *err) AL_WUR;
 int	cmd_mcp(struct cli *cli, int argc, char **argv);

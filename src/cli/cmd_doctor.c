@@ -8,12 +8,14 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "airlock/exec.h"
+#include "airlock/identity.h"
 #include "airlock/vault.h"
 #include "cli.h"
 #include "vaultcli.h"
@@ -34,6 +36,10 @@ const char cmd_doctor_help[] =
 "  isolate   how `airlock run` keeps a command's processes from outliving\n"
 "            it: a PID namespace the kernel ends even if airlock is killed,\n"
 "            or only airlock's own cleanup (which `kill -9` skips)\n"
+"  identity  what a broker running as this user can read of its callers:\n"
+"            without root or CAP_SYS_PTRACE, rules on executables,\n"
+"            ancestors and repositories count against other users'\n"
+"            processes; whether the kernel names who holds a connection\n"
 "\n"
 "Options:\n"
 "  --json             one JSON object: {\"ok\": bool, \"checks\": [...]}\n"
@@ -208,6 +214,38 @@ check_isolation(struct report *r)
 		    strerror(info.ns_errno));
 }
 
+static void
+check_identity(struct report *r)
+{
+	struct al_err err;
+	size_t unseen;
+	pid_t other;
+	int sv[2];
+
+	if (cli_can_inspect_others())
+		add(r, "identity", LV_OK, "a broker running as uid %u reads "
+		    "every caller's executable, ancestors and working "
+		    "directory (root or CAP_SYS_PTRACE)", (unsigned)geteuid());
+	else
+		add(r, "identity", LV_WARN, "a broker running as uid %u lacks "
+		    "CAP_SYS_PTRACE: it cannot read the executables, ancestors "
+		    "or working directories of other users' processes and of "
+		    "airlock's own commands, so rules on unix:exe, unix:sha256, "
+		    "unix:ancestor-exe and repos count against them (a deny "
+		    "matches, an allow does not: see `airlock policy lint`); "
+		    "a separate broker user needs "
+		    "AmbientCapabilities=CAP_SYS_PTRACE (docs/deploy.md)",
+		    (unsigned)geteuid());
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return;
+	if (ident_conn_holders(sv[0], getpid(), geteuid(), &other, &unseen,
+	    &err) == AL_ESYS)
+		add(r, "identity", LV_WARN, "%s: a process sharing another's "
+		    "connection cannot be told apart", err.msg);
+	(void)close(sv[0]);
+	(void)close(sv[1]);
+}
+
 int
 cmd_doctor(struct cli *cli, int argc, char **argv)
 {
@@ -266,6 +304,7 @@ cmd_doctor(struct cli *cli, int argc, char **argv)
 	check_hardening(&r);
 	check_deploy(&r, cli->home);
 	check_isolation(&r);
+	check_identity(&r);
 
 	if (json) {
 		json_t *top = json_pack("{s:b, s:O}", "ok", !r.failed, "checks",

@@ -15,7 +15,8 @@
 const char cmd_policy_help[] =
 "usage: airlock policy check --as SELECTOR... --secret NAME [--intent TEXT]\n"
 "                            [--task ID] [--label K=V]... [--repo REMOTE]\n"
-"                            [--at TIME] [--file PATH] [--json]\n"
+"                            [--unknown KIND:KEY]... [--at TIME]\n"
+"                            [--file PATH] [--json]\n"
 "       airlock policy lint [FILE] [--json]\n"
 "       airlock policy show [--default]\n"
 "\n"
@@ -29,7 +30,8 @@ const char cmd_policy_help[] =
 "        unix:ancestor-exe:/usr/local/bin/claude, ...  Without --label the\n"
 "        secret's labels are read from the vault when it holds the secret.\n"
 "lint    report every error in FILE (default: the policy in force) with its\n"
-"        line number.\n"
+"        line number, and a note for each selector this deployment cannot\n"
+"        read for other users' processes (no root, no CAP_SYS_PTRACE).\n"
 "show    print the policy in force: policy.yaml, or the built-in default\n"
 "        when there is no file (--default: always the built-in default).\n"
 "\n"
@@ -40,6 +42,10 @@ const char cmd_policy_help[] =
 "  --task ID         the task the lease is for\n"
 "  --label K=V       a label of the secret (repeatable; replaces the vault's)\n"
 "  --repo REMOTE     the git remote of the caller's working directory\n"
+"  --unknown KEY     a selector key the broker cannot read for this caller\n"
+"                    (unix:exe, unix:sha256, unix:ancestor-exe, unix:cgroup,\n"
+"                    or repos): it counts against the caller, as in the\n"
+"                    broker (repeatable)\n"
 "  --at TIME         decide at TIME: 2027-01-31T12:00:00Z (UTC) or a\n"
 "                    duration from now (default: now)\n"
 "  --file PATH       use the policy in PATH instead of the one in force\n"
@@ -53,7 +59,7 @@ const char cmd_policy_help[] =
 
 enum {
 	OPT_AS = 256, OPT_SECRET, OPT_INTENT, OPT_TASK, OPT_LABEL, OPT_REPO,
-	OPT_AT, OPT_FILE, OPT_JSON, OPT_DEFAULT,
+	OPT_AT, OPT_FILE, OPT_JSON, OPT_DEFAULT, OPT_UNKNOWN,
 };
 
 struct check_args {
@@ -61,6 +67,9 @@ struct check_args {
 	size_t		 nsel;
 	const char	*labels[CHECK_LABELS_MAX];
 	size_t		 nlabels;
+	const char	*unknown[CHECK_SELECTORS_MAX];
+	size_t		 nunknown;
+	int		 repo_unknown;
 	const char	*secret;
 	const char	*intent;
 	const char	*task;
@@ -206,6 +215,8 @@ print_decision_text(struct cli *cli, const struct policy *p, int builtin,
 		print_field("max_uses", d->max_uses ? buf : "unlimited");
 	}
 	print_field("reason", d->reason);
+	if (d->unknown[0] != '\0')
+		print_field("unknown", d->unknown);
 	for (i = 0; i < nlabels; i++)
 		print_field(i == 0 ? (labels_from_vault ? "labels*" :
 		    "labels") : "", labels[i]);
@@ -240,6 +251,8 @@ print_decision_json(const struct policy *p, int builtin,
 	json_object_set_new(j, "max_uses", d->effect != POLICY_DENY &&
 	    d->max_uses ? json_integer(d->max_uses) : json_null());
 	json_object_set_new(j, "reason", json_string(d->reason));
+	json_object_set_new(j, "unknown", d->unknown[0] ?
+	    json_string(d->unknown) : json_null());
 	json_object_set_new(j, "approvers", a);
 	rc = cli_print_json(j);
 	json_decref(j);
@@ -257,6 +270,50 @@ check_selector(const char *s)
 		    "kind:key:value such as unix:uid:1000, got '%s'", s);
 	return 0;
 }
+
+/* "kind:key" of a selector a broker may fail to read. */
+static int
+check_unknown_key(const char *k)
+{
+	static const char *const keys[] = { "unix:exe", "unix:sha256",
+	    "unix:ancestor-exe", "unix:cgroup", NULL };
+	size_t i;
+
+	for (i = 0; keys[i] != NULL; i++)
+		if (strcmp(k, keys[i]) == 0)
+			return 0;
+	return cli_usage("policy", "--unknown: expected unix:exe, unix:sha256, "
+	    "unix:ancestor-exe, unix:cgroup or repos, got '%s'", k);
+}
+
+const char *const cli_unreadable_keys[CLI_UNREADABLE_N] = { "unix:exe",
+    "unix:sha256", "unix:ancestor-exe", "repos" };
+
+int
+cli_can_inspect_others(void)
+{
+	char buf[4096], *p;
+	unsigned long long eff;
+	FILE *f;
+	int ok = 0;
+
+	if (geteuid() == 0)
+		return 1;
+	if ((f = fopen("/proc/self/status", "re")) == NULL)
+		return 0;
+	while (fgets(buf, sizeof(buf), f) != NULL)
+		if (strncmp(buf, "CapEff:", 7) == 0) {
+			eff = strtoull(buf + 7, &p, 16);
+			ok = (eff >> 19) & 1;	/* CAP_SYS_PTRACE */
+			break;
+		}
+	(void)fclose(f);
+	return ok;
+}
+
+/* What this deployment cannot read, for other users' processes. */
+#define UNREADABLE_WHO	"other users' processes (this user has neither root " \
+	"nor CAP_SYS_PTRACE)"
 
 static int
 run_check(struct cli *cli, struct check_args *a)
@@ -278,6 +335,9 @@ run_check(struct cli *cli, struct check_args *a)
 	for (i = 0; i < a->nsel; i++)
 		if ((rc = check_selector(a->sel[i])) != 0)
 			return rc;
+	for (i = 0; i < a->nunknown; i++)
+		if ((rc = check_unknown_key(a->unknown[i])) != 0)
+			return rc;
 	for (i = 0; i < a->nlabels; i++)
 		if (strchr(a->labels[i], '=') == NULL ||
 		    a->labels[i][0] == '=')
@@ -291,6 +351,9 @@ run_check(struct cli *cli, struct check_args *a)
 		return cli_fail(&err);
 	req.selectors = a->sel;
 	req.nselectors = a->nsel;
+	req.unknown = a->unknown;
+	req.nunknown = a->nunknown;
+	req.repo_unknown = a->repo_unknown;
 	req.secret = a->secret;
 	req.intent = a->intent;
 	req.task = a->task;
@@ -314,6 +377,14 @@ run_check(struct cli *cli, struct check_args *a)
 	else {
 		print_decision_text(cli, p, builtin, &d, req.labels,
 		    req.nlabels, nvl > 0);
+		/* For the policy in force: what this deployment reads. */
+		if (a->file == NULL && !cli_can_inspect_others())
+			print_field("note", "without root or CAP_SYS_PTRACE a "
+			    "broker cannot read unix:exe, unix:sha256, "
+			    "unix:ancestor-exe or repos of " UNREADABLE_WHO
+			    ", nor unix:exe, unix:sha256 or repos of airlock's "
+			    "own commands: give them as --unknown to see what it decides "
+			    "(`airlock policy lint` lists the rules concerned)");
 		rc = 0;
 	}
 	if (rc == 0)
@@ -346,31 +417,41 @@ print_diag_text(const char *path, const struct policy_diag *g)
 	al_buf_release(&b);
 }
 
-static int
-print_lint_json(const char *path, const struct policy_diag *v, size_t n)
+static json_t *
+diags_json(const struct policy_diag *v, size_t n)
 {
-	json_t *j, *a, *e;
+	json_t *a, *e;
 	size_t i;
-	int rc;
 
-	if ((j = json_object()) == NULL || (a = json_array()) == NULL) {
-		json_decref(j);
-		return cli_failf("out of memory");
-	}
+	if ((a = json_array()) == NULL)
+		return NULL;
 	for (i = 0; i < n; i++) {
 		if ((e = json_object()) == NULL) {
 			json_decref(a);
-			json_decref(j);
-			return cli_failf("out of memory");
+			return NULL;
 		}
 		json_object_set_new(e, "line", v[i].line ?
 		    json_integer(v[i].line) : json_null());
 		json_object_set_new(e, "message", json_string(v[i].msg));
 		json_array_append_new(a, e);
 	}
-	json_object_set_new(j, "file", json_string(path));
-	json_object_set_new(j, "ok", json_boolean(n == 0));
-	json_object_set_new(j, "errors", a);
+	return a;
+}
+
+static int
+print_lint_json(const char *path, const struct policy_diag *v, size_t n,
+    const struct policy_diag *notes, size_t nnotes)
+{
+	json_t *j;
+	int rc;
+
+	j = json_pack("{s:s,s:b,s:o*,s:o*}", "file", path, "ok", n == 0,
+	    "errors", diags_json(v, n), "notes", diags_json(notes, nnotes));
+	if (j == NULL || json_object_get(j, "errors") == NULL ||
+	    json_object_get(j, "notes") == NULL) {
+		json_decref(j);
+		return cli_failf("out of memory");
+	}
 	rc = cli_print_json(j);
 	json_decref(j);
 	return rc;
@@ -382,9 +463,9 @@ run_lint(struct cli *cli, struct check_args *a)
 	char path[PATH_MAX];
 	struct al_buf text;
 	struct al_err err;
-	struct policy_diag *v = NULL, extra;
-	struct policy *p = NULL;
-	size_t n = 0, i, ml;
+	struct policy_diag *v = NULL, extra, *notes = NULL;
+	struct policy *p = NULL, *lp = NULL;
+	size_t n = 0, i, ml, nnotes = 0;
 	int rc, in_force = a->path == NULL;
 
 	al_err_clear(&err);
@@ -417,8 +498,16 @@ run_lint(struct cli *cli, struct check_args *a)
 		v = &extra;
 		n = 1;
 	}
+	/* What a broker running as this user could not evaluate. */
+	if (n == 0 && !cli_can_inspect_others() &&
+	    policy_load_text(al_buf_str(&text), text.len, path, &lp,
+	    NULL) == 0 && policy_unevaluable(lp, cli_unreadable_keys,
+	    CLI_UNREADABLE_N, UNREADABLE_WHO, &notes, &nnotes) != 0) {
+		rc = cli_failf("out of memory");
+		goto out;
+	}
 	if (a->json)
-		rc = print_lint_json(path, v, n);
+		rc = print_lint_json(path, v, n, notes, nnotes);
 	else {
 		for (i = 0; i < n; i++)
 			print_diag_text(path, &v[i]);
@@ -427,6 +516,8 @@ run_lint(struct cli *cli, struct check_args *a)
 			(void)snprintf(extra.msg, sizeof(extra.msg), "ok");
 			print_diag_text(path, &extra);
 		}
+		for (i = 0; i < nnotes; i++)
+			print_diag_text(path, &notes[i]);
 		rc = 0;
 	}
 	if (rc == 0)
@@ -434,7 +525,9 @@ run_lint(struct cli *cli, struct check_args *a)
 out:
 	if (v != &extra)
 		free(v);
+	free(notes);
 	policy_free(p);
+	policy_free(lp);
 	al_buf_release(&text);
 	return rc;
 }
@@ -513,6 +606,7 @@ static const struct option policy_opts[] = {
 	{ "file", required_argument, NULL, OPT_FILE },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "default", no_argument, NULL, OPT_DEFAULT },
+	{ "unknown", required_argument, NULL, OPT_UNKNOWN },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -525,7 +619,7 @@ allowed_opts(const char *sub)
 	if (strcmp(sub, "check") == 0)
 		return B(OPT_AS) | B(OPT_SECRET) | B(OPT_INTENT) |
 		    B(OPT_TASK) | B(OPT_LABEL) | B(OPT_REPO) | B(OPT_AT) |
-		    B(OPT_FILE) | B(OPT_JSON);
+		    B(OPT_FILE) | B(OPT_JSON) | B(OPT_UNKNOWN);
 	if (strcmp(sub, "lint") == 0)
 		return B(OPT_JSON);
 	return B(OPT_DEFAULT);	/* show */
@@ -536,14 +630,14 @@ parse_args(const char *sub, int argc, char **argv, struct check_args *a)
 {
 	static const char *const names[] = { "--as", "--secret", "--intent",
 	    "--task", "--label", "--repo", "--at", "--file", "--json",
-	    "--default" };
+	    "--default", "--unknown" };
 	unsigned allowed = allowed_opts(sub);
 	int c;
 
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", policy_opts, NULL)) != -1) {
-		if (c >= OPT_AS && c <= OPT_DEFAULT && !(allowed & B(c)))
+		if (c >= OPT_AS && c <= OPT_UNKNOWN && !(allowed & B(c)))
 			return cli_usage("policy", "'policy %s' does not take "
 			    "%s", sub, names[c - OPT_AS]);
 		switch (c) {
@@ -558,6 +652,16 @@ parse_args(const char *sub, int argc, char **argv, struct check_args *a)
 				return cli_usage("policy", "at most %d --label "
 				    "options", CHECK_LABELS_MAX);
 			a->labels[a->nlabels++] = optarg;
+			break;
+		case OPT_UNKNOWN:
+			if (strcmp(optarg, "repos") == 0) {
+				a->repo_unknown = 1;
+				break;
+			}
+			if (a->nunknown >= CHECK_SELECTORS_MAX)
+				return cli_usage("policy", "at most %d "
+				    "--unknown options", CHECK_SELECTORS_MAX);
+			a->unknown[a->nunknown++] = optarg;
 			break;
 		case OPT_SECRET:	a->secret = optarg; break;
 		case OPT_INTENT:	a->intent = optarg; break;

@@ -96,6 +96,11 @@ print_text(const struct ident *id, int hidden)
 	}
 	if (id->ancestors_cut)
 		printf("%-9s%s\n", "", "(the chain stops here)");
+	/* Why unix:exe or unix:ancestor-exe are unknown below. */
+	if (id->exe_untrusted)
+		print_escaped("exe-note", id->exe_untrusted_why);
+	if (id->ancestry_unknown)
+		print_escaped("ancestry", id->ancestry_why);
 	printf("\nSelectors a broker running as uid %u sees:\n",
 	    (unsigned)geteuid());
 	for (i = 0; i < id->nselectors; i++)
@@ -109,6 +114,11 @@ print_text(const struct ident *id, int hidden)
 			    "CAP_SYS_PTRACE:\n");
 		print_selector(id->selectors[i]);
 	}
+	if (id->nunknown > 0)
+		printf("Unknown, so they count against you (a deny on them "
+		    "matches, an allow does not):\n");
+	for (i = 0; i < id->nunknown; i++)
+		print_selector(id->unknown[i]);
 	al_buf_release(&b);
 }
 

@@ -33,6 +33,10 @@ ident_free(struct ident *id)
 	free(id->group);
 	free(id->exe);
 	free(id->cgroup);
+	free(id->groups);
+	for (i = 0; i < id->nunknown; i++)
+		free(id->unknown[i]);
+	free(id->unknown);
 	for (i = 0; i < id->nancestors; i++)
 		free(id->ancestors[i].exe);
 	free(id->ancestors);
@@ -53,13 +57,40 @@ ident_has_selector(const struct ident *id, const char *selector)
 	return 0;
 }
 
+int
+ident_has_unknown(const struct ident *id, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < id->nunknown; i++)
+		if (strcmp(id->unknown[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+push(char ***v, size_t *n, char *s)
+{
+	char **grown;
+
+	if (s == NULL)
+		return AL_ENOMEM;
+	if ((grown = realloc(*v, (*n + 1) * sizeof(*grown))) == NULL) {
+		free(s);
+		return AL_ENOMEM;
+	}
+	*v = grown;
+	(*v)[(*n)++] = s;
+	return 0;
+}
+
 static int
 add_selector(struct ident *id, const char *fmt, ...) AL_PRINTF(2, 3);
 
 static int
 add_selector(struct ident *id, const char *fmt, ...)
 {
-	char **grown, *s = NULL;
+	char *s = NULL;
 	va_list ap;
 	int n;
 
@@ -68,40 +99,75 @@ add_selector(struct ident *id, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return AL_ENOMEM;
-	grown = realloc(id->selectors, (id->nselectors + 1) * sizeof(*grown));
-	if (grown == NULL) {
-		free(s);
-		return AL_ENOMEM;
+	if (ident_has_selector(id, s)) {
+		free(s);	/* the effective gid is also supplementary */
+		return 0;
 	}
-	id->selectors = grown;
-	id->selectors[id->nselectors++] = s;
-	return 0;
+	return push(&id->selectors, &id->nselectors, s);
+}
+
+static int
+add_unknown(struct ident *id, const char *key)
+{
+	if (ident_has_unknown(id, key))
+		return 0;
+	return push(&id->unknown, &id->nunknown, strdup(key));
+}
+
+/* A group's name into a new string; NULL with *nomem clear if none. */
+static char *
+group_name(gid_t gid, int *nomem)
+{
+	struct group gr, *grp = NULL;
+	char buf[16384], *s;
+
+	if (getgrgid_r(gid, &gr, buf, sizeof(buf), &grp) != 0 || grp == NULL)
+		return NULL;
+	if ((s = strdup(gr.gr_name)) == NULL)
+		*nomem = 1;
+	return s;
 }
 
 static int
 build_selectors(struct ident *id)
 {
 	size_t i;
-	int rc = 0;
+	char *g;
+	int rc = 0, nomem = 0;
 
 	rc |= add_selector(id, "unix:uid:%u", (unsigned)id->uid);
 	rc |= add_selector(id, "unix:gid:%u", (unsigned)id->gid);
+	for (i = 0; i < id->ngroups; i++)
+		rc |= add_selector(id, "unix:gid:%u", (unsigned)id->groups[i]);
 	if (id->user != NULL)
 		rc |= add_selector(id, "unix:user:%s", id->user);
 	if (id->group != NULL)
 		rc |= add_selector(id, "unix:group:%s", id->group);
+	for (i = 0; i < id->ngroups; i++) {
+		if ((g = group_name(id->groups[i], &nomem)) != NULL)
+			rc |= add_selector(id, "unix:group:%s", g);
+		free(g);
+	}
 	rc |= add_selector(id, "unix:pid:%d", (int)id->pid);
-	if (id->exe != NULL)
+	if (id->exe != NULL && !id->exe_untrusted)
 		rc |= add_selector(id, "unix:exe:%s", id->exe);
-	if (id->sha256[0] != '\0')
+	else
+		rc |= add_unknown(id, "unix:exe");
+	if (id->sha256[0] != '\0' && !id->exe_untrusted)
 		rc |= add_selector(id, "unix:sha256:%s", id->sha256);
+	else
+		rc |= add_unknown(id, "unix:sha256");
 	for (i = 0; i < id->nancestors; i++)
 		if (id->ancestors[i].exe != NULL)
 			rc |= add_selector(id, "unix:ancestor-exe:%s",
 			    id->ancestors[i].exe);
+	if (id->ancestry_unknown)
+		rc |= add_unknown(id, "unix:ancestor-exe");
 	if (id->cgroup != NULL)
 		rc |= add_selector(id, "unix:cgroup:%s", id->cgroup);
-	return rc ? AL_ENOMEM : 0;
+	else
+		rc |= add_unknown(id, "unix:cgroup");
+	return rc || nomem ? AL_ENOMEM : 0;
 }
 
 /* User and group names; absent when the databases do not know the ids. */
@@ -109,84 +175,119 @@ static int
 lookup_names(struct ident *id)
 {
 	struct passwd pw, *pwp = NULL;
-	struct group gr, *grp = NULL;
 	char buf[16384];
+	int nomem = 0;
 
 	if (getpwuid_r(id->uid, &pw, buf, sizeof(buf), &pwp) == 0 &&
 	    pwp != NULL && (id->user = strdup(pw.pw_name)) == NULL)
 		return AL_ENOMEM;
-	if (getgrgid_r(id->gid, &gr, buf, sizeof(buf), &grp) == 0 &&
-	    grp != NULL && (id->group = strdup(gr.gr_name)) == NULL)
-		return AL_ENOMEM;
-	return 0;
+	id->group = group_name(id->gid, &nomem);
+	return nomem ? AL_ENOMEM : 0;
+}
+
+static void
+exe_untrusted(struct ident *id, const char *fmt, ...) AL_PRINTF(2, 3);
+
+static void
+exe_untrusted(struct ident *id, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (id->exe_untrusted)
+		return;
+	id->exe_untrusted = 1;
+	va_start(ap, fmt);
+	(void)vsnprintf(id->exe_untrusted_why, sizeof(id->exe_untrusted_why),
+	    fmt, ap);
+	va_end(ap);
 }
 
 /*
- * Walk the parents of a process that started at child_start.  A parent
- * cannot have started after its child: if the pid we find did, the real
- * parent exited and its pid was reused, and the walk stops there.
+ * Whether the executable tells what code runs: not when the process is
+ * traced (its tracer can change anything), was started with the loader
+ * told to load more (LD_PRELOAD, LD_AUDIT, LD_LIBRARY_PATH), or maps code
+ * from a file the caller can change.  What cannot be read counts against.
  */
 static int
-walk_ancestors(struct ident *id, pid_t ppid, uint64_t child_start)
+check_code(struct ident *id, int dirfd, const struct proc_status *ps)
 {
-	struct proc_stat st;
-	char *exe;
-	int fd, rc;
+	gid_t groups[PROC_GROUPS_MAX + 1];
+	const char *var;
+	char why[96];
+	int rc;
 
-	id->ancestors = calloc(IDENT_ANCESTORS_MAX, sizeof(*id->ancestors));
-	if (id->ancestors == NULL)
-		return AL_ENOMEM;
-	while (ppid > 0) {
-		if (id->nancestors == IDENT_ANCESTORS_MAX) {
-			id->ancestors_cut = 1;
-			break;
-		}
-		if ((fd = proc_open(ppid)) < 0) {
-			id->ancestors_cut = 1;
-			break;
-		}
-		if (proc_read_stat(fd, &st) != 0 || st.start > child_start) {
-			(void)close(fd);
-			id->ancestors_cut = 1;
-			break;
-		}
-		rc = proc_read_exe(fd, &exe);
-		(void)close(fd);
-		if (rc == -ENOMEM)
-			return AL_ENOMEM;
-		id->ancestors[id->nancestors].pid = ppid;
-		id->ancestors[id->nancestors++].exe = exe;
-		if (ppid == 1)
-			break;
-		ppid = st.ppid;
-		child_start = st.start;
+	if (ps->tracer != 0) {
+		exe_untrusted(id, "traced by process %d", (int)ps->tracer);
+		return 0;
 	}
+	if ((rc = proc_env_loader_vars(dirfd, &var)) == -ENOMEM)
+		return AL_ENOMEM;
+	if (rc == 1) {
+		exe_untrusted(id, "started with %.*s set", (int)strlen(var) - 1,
+		    var);
+		return 0;
+	}
+	if (rc < 0) {
+		exe_untrusted(id, "its environment cannot be read (%s)",
+		    strerror(-rc));
+		return 0;
+	}
+	/* Root can change any file: nothing for the map to tell. */
+	if (id->uid == 0)
+		return 0;
+	memcpy(groups, ps->groups, ps->ngroups * sizeof(*groups));
+	groups[ps->ngroups] = id->gid;
+	rc = proc_maps_writable(dirfd, id->uid, groups, ps->ngroups + 1, why,
+	    sizeof(why));
+	if (rc == -ENOMEM)
+		return AL_ENOMEM;
+	if (rc == 1)
+		exe_untrusted(id, "maps code from %s, which its user can "
+		    "change", why);
+	else if (rc < 0)
+		exe_untrusted(id, "its memory map cannot be read (%s)",
+		    strerror(-rc));
 	return 0;
 }
 
 /*
- * Read what /proc says of the process behind dirfd, whose stat (st0) was
- * read first; then make sure it is still the same process.
+ * Read what /proc says of the process behind dirfd, whose stat (st0) and
+ * status (ps) were read first; then make sure it is still the same process.
  */
 static int
 inspect(struct ident *id, int dirfd, const struct proc_stat *st0,
-    struct ident_cache *cache, int flags, struct al_err *err)
+    const struct proc_status *ps, struct ident_cache *cache, int flags,
+    struct al_err *err)
 {
 	struct proc_stat st1;
 	int rc;
 
 	id->start_time = st0->start;
+	id->session = st0->session;
+	if (ps->ngroups > 0) {
+		id->groups = calloc(ps->ngroups, sizeof(*id->groups));
+		if (id->groups == NULL)
+			goto nomem;
+		memcpy(id->groups, ps->groups, ps->ngroups *
+		    sizeof(*id->groups));
+		id->ngroups = ps->ngroups;
+	}
 	rc = proc_read_exe(dirfd, &id->exe);
 	if (rc == -ENOMEM)
 		goto nomem;
 	id->exe_errno = -rc;
+	if (id->exe != NULL && proc_stat_exe(dirfd, &id->exe_dev,
+	    &id->exe_ino) != 0)
+		exe_untrusted(id, "its executable cannot be opened");
 	if (id->exe != NULL && !(flags & IDENT_F_NO_HASH) &&
 	    (rc = proc_hash_exe(dirfd, cache, id->sha256)) == -ENOMEM)
 		goto nomem;
+	if (id->exe != NULL && check_code(id, dirfd, ps) != 0)
+		goto nomem;
 	if ((rc = proc_read_cgroup(dirfd, &id->cgroup)) == -ENOMEM)
 		goto nomem;
-	if (walk_ancestors(id, st0->ppid, st0->start) != 0 ||
-	    lookup_names(id) != 0)
+	if (ident_walk_ancestors(id, st0->ppid, st0->start) != 0 ||
+	    ident_check_reparented(id) != 0 || lookup_names(id) != 0)
 		goto nomem;
 	if (proc_read_stat(dirfd, &st1) != 0 || st1.start != st0->start)
 		return al_err_set(err, AL_ENOENT, "process %d exited while it "
@@ -221,6 +322,7 @@ ident_from_pid(pid_t pid, struct ident_cache *cache, int flags,
 {
 	struct ident *id = NULL;
 	struct proc_stat st0;
+	struct proc_status ps;
 	int dirfd = -1, rc;
 
 	*out = NULL;
@@ -231,11 +333,13 @@ ident_from_pid(pid_t pid, struct ident_cache *cache, int flags,
 	if ((rc = new_ident(pid, &id, err)) != 0)
 		goto out;
 	if (proc_read_stat(dirfd, &st0) != 0 ||
-	    proc_read_ids(dirfd, &id->uid, &id->gid) != 0) {
+	    proc_read_status(dirfd, &ps) != 0) {
 		rc = gone(pid, err);
 		goto out;
 	}
-	if ((rc = inspect(id, dirfd, &st0, cache, flags, err)) != 0)
+	id->uid = ps.uid[1];
+	id->gid = ps.gid[1];
+	if ((rc = inspect(id, dirfd, &st0, &ps, cache, flags, err)) != 0)
 		goto out;
 	*out = id;
 	id = NULL;
@@ -279,6 +383,7 @@ ident_from_socket(int fd, struct ident_cache *cache, int flags,
 	struct ident *id = NULL;
 	struct ucred uc;
 	struct proc_stat st0;
+	struct proc_status ps;
 	socklen_t len = sizeof(uc);
 	uint64_t now;
 	int dirfd = -1, pidfd = -1, rc;
@@ -296,7 +401,8 @@ ident_from_socket(int fd, struct ident_cache *cache, int flags,
 		pidfd = -1;	/* an older kernel */
 #endif
 	if ((dirfd = proc_open(uc.pid)) < 0 ||
-	    proc_read_stat(dirfd, &st0) != 0) {
+	    proc_read_stat(dirfd, &st0) != 0 ||
+	    proc_read_status(dirfd, &ps) != 0) {
 		rc = gone(uc.pid, err);
 		goto out;
 	}
@@ -315,7 +421,7 @@ ident_from_socket(int fd, struct ident_cache *cache, int flags,
 		goto out;
 	id->uid = uc.uid;
 	id->gid = uc.gid;
-	if ((rc = inspect(id, dirfd, &st0, cache, flags, err)) != 0)
+	if ((rc = inspect(id, dirfd, &st0, &ps, cache, flags, err)) != 0)
 		goto out;
 	if (pidfd >= 0 && !pidfd_alive(pidfd)) {
 		rc = gone(uc.pid, err);
@@ -329,5 +435,80 @@ out:
 	if (pidfd >= 0)
 		(void)close(pidfd);
 	ident_free(id);
+	return rc;
+}
+
+int
+ident_refresh(const struct ident *old, struct ident_cache *cache, int flags,
+    struct ident **out, struct al_err *err)
+{
+	struct ident *id = NULL;
+	struct proc_stat st0;
+	struct proc_status ps;
+	int dirfd = -1, rc;
+
+	*out = NULL;
+	if ((dirfd = proc_open(old->pid)) < 0 ||
+	    proc_read_stat(dirfd, &st0) != 0 ||
+	    proc_read_status(dirfd, &ps) != 0 ||
+	    st0.start != old->start_time) {
+		rc = gone(old->pid, err);
+		goto out;
+	}
+	if ((rc = new_ident(old->pid, &id, err)) != 0)
+		goto out;
+	id->uid = old->uid;
+	id->gid = old->gid;
+	if ((rc = inspect(id, dirfd, &st0, &ps, cache, flags, err)) != 0)
+		goto out;
+	/*
+	 * exec keeps the pid and the start time: the executable tells.  One
+	 * that became readable or unreadable changed too (a set-id or an
+	 * undumpable program was started).
+	 */
+	if ((old->exe == NULL) != (id->exe == NULL) || (old->exe != NULL &&
+	    (strcmp(old->exe, id->exe) != 0 || old->exe_dev != id->exe_dev ||
+	    old->exe_ino != id->exe_ino))) {
+		rc = al_err_set(err, AL_EPERM, "process %d started another "
+		    "program since it connected: reconnect", (int)old->pid);
+		goto out;
+	}
+	*out = id;
+	id = NULL;
+out:
+	if (dirfd >= 0)
+		(void)close(dirfd);
+	ident_free(id);
+	return rc;
+}
+
+int
+ident_same(const struct ident *id, struct al_err *err)
+{
+	struct proc_stat st;
+	dev_t dev = 0;
+	ino_t ino = 0;
+	char *exe = NULL;
+	int dirfd, rc = 0, r;
+
+	if ((dirfd = proc_open(id->pid)) < 0 ||
+	    proc_read_stat(dirfd, &st) != 0 || st.start != id->start_time) {
+		if (dirfd >= 0)
+			(void)close(dirfd);
+		return gone(id->pid, err);
+	}
+	if ((r = proc_read_exe(dirfd, &exe)) == -ENOMEM)
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+	else if (exe != NULL && proc_stat_exe(dirfd, &dev, &ino) != 0) {
+		free(exe);
+		exe = NULL;
+	}
+	if (rc == 0 && ((id->exe == NULL) != (exe == NULL) ||
+	    (exe != NULL && (strcmp(id->exe, exe) != 0 ||
+	    id->exe_dev != dev || id->exe_ino != ino))))
+		rc = al_err_set(err, AL_EPERM, "process %d started another "
+		    "program since it connected: reconnect", (int)id->pid);
+	free(exe);
+	(void)close(dirfd);
 	return rc;
 }

@@ -9,22 +9,57 @@
 /* What /proc/PID/stat tells. */
 struct proc_stat {
 	pid_t		ppid;
+	pid_t		pgrp;		/* field 5 */
+	pid_t		session;	/* field 6: 0 outside our namespace */
 	uint64_t	start;		/* field 22: clock ticks after boot */
+};
+
+#define PROC_GROUPS_MAX	256
+
+/* What /proc/PID/status tells. */
+struct proc_status {
+	uid_t		uid[4];		/* real, effective, saved, fs */
+	gid_t		gid[4];
+	gid_t		groups[PROC_GROUPS_MAX];	/* supplementary */
+	size_t		ngroups;
+	pid_t		tracer;		/* TracerPid: 0 not traced */
 };
 
 /* proc.c: every function reads through dirfd, a descriptor of /proc/PID. */
 /* Open /proc/PID; -errno on failure (-ENOENT: no such process). */
 int	proc_open(pid_t pid);
 int	proc_read_stat(int dirfd, struct proc_stat *st);
-/* Effective uid and gid from status. */
-int	proc_read_ids(int dirfd, uid_t *uid, gid_t *gid);
+/* Ids, supplementary groups and tracer from status. */
+int	proc_read_status(int dirfd, struct proc_status *st);
+/*
+ * Whether the environment the process was started with sets LD_PRELOAD,
+ * LD_AUDIT or LD_LIBRARY_PATH: 1 yes (name of the first in *which), 0 no,
+ * -errno when unreadable (another user's process, not dumpable).
+ */
+int	proc_env_loader_vars(int dirfd, const char **which);
+/*
+ * Whether the process maps executable code from a file that the user
+ * with uid and groups can write, or whose path that user controls (a
+ * directory on the way it can write), or from a deleted file: 1 yes (the
+ * path, cut to whysz bytes, in why), 0 no, -errno when unreadable.
+ */
+int	proc_maps_writable(int dirfd, uid_t uid, const gid_t *groups,
+	    size_t ngroups, char *why, size_t whysz);
 /* The exe link into a new string; -errno (EACCES: not inspectable). */
 int	proc_read_exe(int dirfd, char **out);
+/* Device and inode of the running executable; -errno. */
+int	proc_stat_exe(int dirfd, dev_t *dev, ino_t *ino);
 /* SHA-256 of the running executable, through the cache. */
 int	proc_hash_exe(int dirfd, struct ident_cache *cache,
 	    char out[IDENT_SHA256_HEX]);
 /* The cgroup v2 path (or v1 name=systemd); -ENOENT when none. */
 int	proc_read_cgroup(int dirfd, char **out);
+
+/* ancestry.c */
+/* Walk the parents of id (whose parent is ppid, started at start). */
+int	ident_walk_ancestors(struct ident *id, pid_t ppid, uint64_t start);
+/* Mark id's ancestry unknown when it was moved away from its session. */
+int	ident_check_reparented(struct ident *id);
 
 /* cache.c */
 const char *ident_cache_get(struct ident_cache *c, const struct stat *st);

@@ -55,6 +55,17 @@ ident_to_json(const struct ident *id, int how)
 		bad |= json_object_set_new(o, "cgroup",
 		    str_or_null(id->cgroup));
 	}
+	if (how == IDENT_JSON_FULL) {
+		if ((a = json_array()) == NULL)
+			goto fail;
+		for (i = 0; i < id->ngroups; i++)
+			bad |= json_array_append_new(a,
+			    json_integer(id->groups[i]));
+		bad |= json_object_set_new(o, "groups", a);
+		bad |= json_object_set_new(o, "exe_untrusted",
+		    id->exe_untrusted ? json_string(id->exe_untrusted_why) :
+		    json_null());
+	}
 	for (i = 0; i < id->nancestors; i++) {
 		if (how == IDENT_JSON_FULL)
 			a = json_pack("{s:i, s:o}", "pid",
@@ -69,12 +80,24 @@ ident_to_json(const struct ident *id, int how)
 	if (how == IDENT_JSON_FULL) {
 		bad |= json_object_set_new(o, "ancestors_cut",
 		    json_boolean(id->ancestors_cut));
+		bad |= json_object_set_new(o, "ancestry_unknown",
+		    id->ancestry_unknown ? json_string(id->ancestry_why) :
+		    json_null());
 		if ((sel = json_array()) == NULL)
 			goto fail;
 		for (i = 0; i < id->nselectors; i++)
 			bad |= json_array_append_new(sel,
 			    json_string(id->selectors[i]));
 		bad |= json_object_set_new(o, "selectors", sel);
+	}
+	/* What a policy had to count as unknown (audit lines too). */
+	if (how == IDENT_JSON_FULL || id->nunknown > 0) {
+		if ((a = json_array()) == NULL)
+			goto fail;
+		for (i = 0; i < id->nunknown; i++)
+			bad |= json_array_append_new(a,
+			    json_string(id->unknown[i]));
+		bad |= json_object_set_new(o, "unknown", a);
 	}
 	if (bad)
 		goto fail;

@@ -99,10 +99,15 @@ proc_read_stat(int dirfd, struct proc_stat *st)
 		p += len;
 		if (*p == ' ')
 			p++;
-		if (field == 4) {
+		if (field >= 4 && field <= 6) {
 			if (parse_u64(tok, len, &v) != 0 || v > INT_MAX)
 				return -EINVAL;
-			st->ppid = (pid_t)v;
+			if (field == 4)
+				st->ppid = (pid_t)v;
+			else if (field == 5)
+				st->pgrp = (pid_t)v;
+			else
+				st->session = (pid_t)v;
 		} else if (field == 22) {
 			if (parse_u64(tok, len, &v) != 0)
 				return -EINVAL;
@@ -113,39 +118,233 @@ proc_read_stat(int dirfd, struct proc_stat *st)
 	return -EINVAL;
 }
 
-/* The second number of a "Uid:" or "Gid:" line: the effective id. */
+/* Up to max numbers after "key" on its line; how many in *n. */
 static int
-effective_id(const char *buf, const char *key, uint64_t *out)
+status_numbers(const char *buf, const char *key, uint64_t *v, size_t max,
+    size_t *n)
 {
-	const char *p = strstr(buf, key);
+	const char *p = strstr(buf, key), *end;
 	size_t len;
 
+	*n = 0;
 	if (p == NULL)
 		return -1;
 	p += strlen(key);
-	p += strspn(p, " \t");
-	p += strcspn(p, " \t\n");
-	p += strspn(p, " \t");
-	len = strcspn(p, " \t\n");
-	return parse_u64(p, len, out);
+	end = p + strcspn(p, "\n");
+	for (;;) {
+		p += strspn(p, " \t");
+		if (p >= end)
+			return 0;
+		len = strcspn(p, " \t\n");
+		if (*n == max || parse_u64(p, len, &v[*n]) != 0 ||
+		    v[*n] > UINT32_MAX)
+			return -1;
+		(*n)++;
+		p += len;
+	}
 }
 
 int
-proc_read_ids(int dirfd, uid_t *uid, gid_t *gid)
+proc_read_status(int dirfd, struct proc_status *st)
 {
-	char buf[4096];
-	uint64_t u, g;
+	char buf[16384];
+	uint64_t v[PROC_GROUPS_MAX];
+	size_t n, i;
 	int rc;
 
+	memset(st, 0, sizeof(*st));
 	if ((rc = read_small(dirfd, "status", buf, sizeof(buf))) != 0)
 		return rc;
-	if (effective_id(buf, "\nUid:", &u) != 0 ||
-	    effective_id(buf, "\nGid:", &g) != 0 || u > UINT32_MAX ||
-	    g > UINT32_MAX)
+	if (status_numbers(buf, "\nUid:", v, 4, &n) != 0 || n != 4)
 		return -EINVAL;
-	*uid = (uid_t)u;
-	*gid = (gid_t)g;
+	for (i = 0; i < 4; i++)
+		st->uid[i] = (uid_t)v[i];
+	if (status_numbers(buf, "\nGid:", v, 4, &n) != 0 || n != 4)
+		return -EINVAL;
+	for (i = 0; i < 4; i++)
+		st->gid[i] = (gid_t)v[i];
+	/* More groups than we keep: refuse rather than drop some. */
+	if (status_numbers(buf, "\nGroups:", v, PROC_GROUPS_MAX, &n) != 0)
+		return -E2BIG;
+	for (i = 0; i < n; i++)
+		st->groups[i] = (gid_t)v[i];
+	st->ngroups = n;
+	if (status_numbers(buf, "\nTracerPid:", v, 1, &n) != 0 || n != 1)
+		return -EINVAL;
+	st->tracer = (pid_t)v[0];
 	return 0;
+}
+
+#define ENVIRON_MAX	(4 * 1024 * 1024)
+
+int
+proc_env_loader_vars(int dirfd, const char **which)
+{
+	static const char *const vars[] = { "LD_PRELOAD=", "LD_AUDIT=",
+	    "LD_LIBRARY_PATH=", NULL };
+	char *buf = NULL, *p, *end;
+	size_t n = 0, cap = 64 * 1024, i;
+	ssize_t r;
+	int fd, rc = 0;
+
+	*which = NULL;
+	if ((fd = openat(dirfd, "environ", O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	for (;;) {
+		if (buf == NULL || n == cap) {
+			if (buf != NULL)
+				cap *= 2;
+			/* Too big to read is as good as unreadable. */
+			if (cap > ENVIRON_MAX) {
+				rc = -E2BIG;
+				goto out;
+			}
+			if ((p = realloc(buf, cap + 1)) == NULL) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			buf = p;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	for (p = buf, end = buf + n; p < end; p += strlen(p) + 1)
+		for (i = 0; vars[i] != NULL; i++)
+			if (strncmp(p, vars[i], strlen(vars[i])) == 0) {
+				*which = vars[i];
+				rc = 1;
+				goto out;
+			}
+out:
+	free(buf);
+	(void)close(fd);
+	return rc;
+}
+
+static int
+in_groups(gid_t g, const gid_t *groups, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (groups[i] == g)
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether the user can change what path names: write the file, or replace
+ * it or any directory above it.  A sticky directory (/tmp) only lets its
+ * writers replace their own entries, which the owner test catches.
+ */
+static int
+path_writable(const char *path, uid_t uid, const gid_t *groups, size_t n)
+{
+	char buf[PATH_MAX], *slash;
+	struct stat sb;
+	int top = 1;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return 1;
+	for (;;) {
+		if (stat(buf[0] != '\0' ? buf : "/", &sb) != 0)
+			return 1;	/* cannot tell: count it */
+		if (sb.st_uid == uid)
+			return 1;
+		if (top || !(sb.st_mode & S_ISVTX)) {
+			if (sb.st_mode & S_IWOTH)
+				return 1;
+			if ((sb.st_mode & S_IWGRP) && in_groups(sb.st_gid,
+			    groups, n))
+				return 1;
+		}
+		if (buf[0] == '\0')
+			return 0;
+		if ((slash = strrchr(buf, '/')) == NULL)
+			return 1;
+		*slash = '\0';
+		top = 0;
+	}
+}
+
+#define MAPS_MAX	(16 * 1024 * 1024)
+
+int
+proc_maps_writable(int dirfd, uid_t uid, const gid_t *groups,
+    size_t ngroups, char *why, size_t whysz)
+{
+	static const char deleted[] = " (deleted)";
+	char *buf = NULL, *p, *line, *save = NULL, *path, last[PATH_MAX] = "";
+	size_t n = 0, cap = 256 * 1024, dl = sizeof(deleted) - 1, len;
+	ssize_t r;
+	int fd, rc = 0, field;
+
+	why[0] = '\0';
+	if ((fd = openat(dirfd, "maps", O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	for (;;) {
+		if (buf == NULL || n == cap) {
+			if (buf != NULL)
+				cap *= 2;
+			if (cap > MAPS_MAX) {
+				rc = -E2BIG;
+				goto out;
+			}
+			if ((p = realloc(buf, cap + 1)) == NULL) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			buf = p;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	/* "start-end perms offset dev inode   path" */
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		p = line;
+		path = NULL;
+		for (field = 0; field < 5 && *p != '\0'; field++) {
+			if (field == 1 && (strlen(p) < 4 || p[2] != 'x'))
+				break;
+			p += strcspn(p, " ");
+			p += strspn(p, " ");
+			if (field == 4)
+				path = p;
+		}
+		if (path == NULL || *path != '/' || strcmp(path, last) == 0)
+			continue;
+		(void)snprintf(last, sizeof(last), "%s", path);
+		len = strlen(path);
+		if ((len > dl && strcmp(path + len - dl, deleted) == 0) ||
+		    (uid != 0 && path_writable(path, uid, groups, ngroups))) {
+			(void)snprintf(why, whysz, "%s", path);
+			rc = 1;
+			goto out;
+		}
+	}
+out:
+	free(buf);
+	(void)close(fd);
+	return rc;
 }
 
 int
@@ -163,6 +362,18 @@ proc_read_exe(int dirfd, char **out)
 	buf[n] = '\0';
 	if ((*out = strdup(buf)) == NULL)
 		return -ENOMEM;
+	return 0;
+}
+
+int
+proc_stat_exe(int dirfd, dev_t *dev, ino_t *ino)
+{
+	struct stat sb;
+
+	if (fstatat(dirfd, "exe", &sb, 0) != 0)
+		return -errno;
+	*dev = sb.st_dev;
+	*ino = sb.st_ino;
 	return 0;
 }
 

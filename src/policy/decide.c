@@ -2,7 +2,7 @@
  * Deciding a request: the first rule whose every matcher matches.  A matcher
  * a rule does not name matches anything; the items of one list are
  * alternatives.  Whatever cannot be evaluated counts against the caller: an
- * allow rule does not match, a deny rule does.
+ * allow rule does not match, a deny rule does, an exclusion excludes.
  */
 #include <fnmatch.h>
 #include <stdio.h>
@@ -63,31 +63,54 @@ when_match(const struct policy *p, const struct prule *rule, int64_t now)
 	return failed ? -1 : 0;
 }
 
-static int
+/*
+ * The rule's matchers, three-valued: any that does not match makes the
+ * rule not match; else any unknown makes it unknown (what, in why).
+ */
+static enum pmatch
 rule_matches(const struct policy *p, const struct prule *rule,
-    const struct policy_request *r, const char *repo)
+    const struct policy_request *r, const char *repo, char *why,
+    size_t whysz)
 {
-	int m;
+	enum pmatch out = PM_MATCH, m;
+	int w;
 
+	why[0] = '\0';
 	if (rule->has_secrets && !globs_match(&rule->secrets, r->secret, 0))
-		return 0;
+		return PM_NO;
 	if (rule->has_labels && !labels_match(rule, r))
-		return 0;
+		return PM_NO;
 	if (rule->has_tasks && !globs_match(&rule->tasks,
 	    r->task ? r->task : "", 0))
-		return 0;
+		return PM_NO;
 	/* An intent is prose: "Deploy staging" matches "deploy *". */
 	if (rule->has_intents && !globs_match(&rule->intents,
 	    r->intent ? r->intent : "", FNM_CASEFOLD))
-		return 0;
-	if (rule->has_repos && !globs_match(&rule->repos, repo, 0))
-		return 0;
-	if (rule->has_callers && !psels_match(&rule->callers, r->selectors,
-	    r->nselectors))
-		return 0;
-	if (rule->has_when && (m = when_match(p, rule, r->now)) != 1)
-		return m < 0 && rule->effect == POLICY_DENY;
-	return 1;
+		return PM_NO;
+	if (rule->has_repos) {
+		if (r->repo_unknown) {
+			out = PM_UNKNOWN;
+			(void)snprintf(why, whysz, "the repository (the "
+			    "caller's working directory)");
+		} else if (!globs_match(&rule->repos, repo, 0))
+			return PM_NO;
+	}
+	if (rule->has_callers) {
+		m = psels_match(&rule->callers, r->selectors, r->nselectors,
+		    r->unknown, r->nunknown, why, whysz);
+		if (m == PM_NO)
+			return PM_NO;
+		if (m == PM_UNKNOWN)
+			out = PM_UNKNOWN;
+	}
+	if (rule->has_when && (w = when_match(p, rule, r->now)) != 1) {
+		if (w == 0)
+			return PM_NO;
+		out = PM_UNKNOWN;
+		if (why[0] == '\0')
+			(void)snprintf(why, whysz, "the time zone of 'when'");
+	}
+	return out;
 }
 
 static void
@@ -129,7 +152,9 @@ int
 policy_decide(const struct policy *p, const struct policy_request *r,
     struct policy_decision *d)
 {
-	char repo[REPO_NORM_MAX];
+	char repo[REPO_NORM_MAX], why[POLICY_MSG_MAX / 2];
+	const struct prule *rule;
+	enum pmatch m;
 	size_t i;
 
 	memset(d, 0, sizeof(*d));
@@ -143,17 +168,34 @@ policy_decide(const struct policy *p, const struct policy_request *r,
 		repo[0] = '\0';
 	else if (policy_repo_normalize(r->repo, repo, sizeof(repo)) != 0)
 		(void)snprintf(repo, sizeof(repo), "%s", r->repo);
-	for (i = 0; i < p->nrules; i++)
-		if (rule_matches(p, &p->rules[i], r, repo)) {
-			decide_from(&p->rules[i], d);
-			break;
+	for (i = 0; i < p->nrules; i++) {
+		rule = &p->rules[i];
+		if ((m = rule_matches(p, rule, r, repo, why, sizeof(why))) ==
+		    PM_NO)
+			continue;
+		if (m == PM_UNKNOWN && rule->effect != POLICY_DENY) {
+			/* Tell the first rule passed over this way. */
+			if (d->unknown[0] == '\0')
+				(void)snprintf(d->unknown, sizeof(d->unknown),
+				    "rule '%s' (line %d) was passed over: %s "
+				    "could not be read for this caller",
+				    rule->id, rule->line, why);
+			continue;
 		}
+		decide_from(rule, d);
+		if (m == PM_UNKNOWN)
+			(void)snprintf(d->unknown, sizeof(d->unknown), "rule "
+			    "'%s' (line %d) matched because %s could not be "
+			    "read for this caller", rule->id, rule->line, why);
+		break;
+	}
 	return 0;
 }
 
 int
 policy_approver_allowed(const struct policy_decision *d,
-    const char *const *selectors, size_t n)
+    const char *const *selectors, size_t n, const char *const *unknown,
+    size_t nunknown)
 {
 	struct psel v[POLICY_APPROVERS_MAX];
 	struct psels s;
@@ -176,5 +218,6 @@ policy_approver_allowed(const struct policy_decision *d,
 		s.n++;
 	}
 	/* Exclusions alone never make an approver. */
-	return s.npos > 0 && psels_match(&s, selectors, n);
+	return s.npos > 0 && psels_match(&s, selectors, n, unknown, nunknown,
+	    NULL, 0) == PM_MATCH;
 }

@@ -138,24 +138,71 @@ psel_match_one(const struct psel *p, const char *s)
 	    fnmatch(p->pattern + p->kindlen + 1, s + p->kindlen + 1, 0) == 0;
 }
 
-int
-psels_match(const struct psels *s, const char *const *sel, size_t n)
+/* Whether the pattern's "kind:key" is one whose values may be missing. */
+static int
+psel_unknown(const struct psel *p, const char *const *unknown, size_t n)
 {
-	size_t i, j;
-	int pos = s->npos == 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (unknown[i] != NULL && strlen(unknown[i]) == p->kindlen &&
+		    strncmp(unknown[i], p->pattern, p->kindlen) == 0)
+			return 1;
+	return 0;
+}
+
+/* One pattern against the selectors: a known match wins over unknown. */
+static enum pmatch
+psel_eval(const struct psel *p, const char *const *sel, size_t n,
+    const char *const *unknown, size_t nunknown)
+{
+	size_t j;
+
+	for (j = 0; j < n; j++)
+		if (sel[j] != NULL && psel_match_one(p, sel[j]))
+			return PM_MATCH;
+	return psel_unknown(p, unknown, nunknown) ? PM_UNKNOWN : PM_NO;
+}
+
+static void
+note_key(const struct psel *p, char *why, size_t whysz)
+{
+	if (why != NULL && why[0] == '\0')
+		(void)snprintf(why, whysz, "%.*s", (int)p->kindlen,
+		    p->pattern);
+}
+
+enum pmatch
+psels_match(const struct psels *s, const char *const *sel, size_t n,
+    const char *const *unknown, size_t nunknown, char *why, size_t whysz)
+{
+	enum pmatch pos = s->npos == 0 ? PM_MATCH : PM_NO, neg = PM_MATCH, m;
+	size_t i;
+	const struct psel *pos_why = NULL, *neg_why = NULL;
 
 	for (i = 0; i < s->n; i++) {
-		if (!s->v[i].neg && pos)
-			continue;
-		for (j = 0; j < n; j++) {
-			if (sel[j] == NULL || !psel_match_one(&s->v[i], sel[j]))
-				continue;
-			if (s->v[i].neg)
-				return 0;
-			pos = 1;
-			break;
+		m = psel_eval(&s->v[i], sel, n, unknown, nunknown);
+		if (s->v[i].neg) {
+			/* A known exclusion decides; an unknown one may. */
+			if (m == PM_MATCH)
+				return PM_NO;
+			if (m == PM_UNKNOWN && neg == PM_MATCH) {
+				neg = PM_UNKNOWN;
+				neg_why = &s->v[i];
+			}
+		} else if (m > pos) {
+			pos = m;
+			pos_why = &s->v[i];
 		}
 	}
+	if (pos == PM_NO)
+		return PM_NO;
+	if (neg == PM_UNKNOWN) {
+		note_key(neg_why, why, whysz);
+		return PM_UNKNOWN;
+	}
+	if (pos == PM_UNKNOWN)
+		note_key(pos_why, why, whysz);
 	return pos;
 }
 

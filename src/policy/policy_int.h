@@ -124,8 +124,17 @@ void	prule_release(struct prule *r);
 
 /* NULL when p is a well-formed glob, else why not. */
 const char *pglob_check(const char *p);
-/* Whether the selector pattern matches one of the selectors. */
-int	psels_match(const struct psels *s, const char *const *sel, size_t n);
+/* Three-valued outcome of a matcher. */
+enum pmatch { PM_NO = 0, PM_UNKNOWN, PM_MATCH };
+
+/*
+ * Whether the selector list matches the caller's selectors, given the
+ * "kind:key"s whose values may be missing (unknown).  When the outcome is
+ * PM_UNKNOWN and why is not NULL, the first unknown key is copied there.
+ */
+enum pmatch psels_match(const struct psels *s, const char *const *sel,
+	    size_t n, const char *const *unknown, size_t nunknown,
+	    char *why, size_t whysz);
 /*
  * Check a selector pattern "kind:key:glob" (without its '!'): 0 and the
  * length of "kind:key" in *kindlen, or -1 with why (whysz bytes) filled.

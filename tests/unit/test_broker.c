@@ -264,6 +264,61 @@ test_grant_use_count(void **state)
 	assert_string_equal(jstr(x->body, "error", "code"), API_E_ENDED);
 }
 
+/* A transport's last look before a release: the peer changed. */
+static int
+recheck_exec(void *arg, struct al_err *err)
+{
+	(void)arg;
+	return al_err_set(err, AL_EPERM, "process 1000 started another "
+	    "program since it connected: reconnect");
+}
+
+/* The peer is the same process but now loads code from elsewhere. */
+static int
+recheck_untrusted(void *arg, struct al_err *err)
+{
+	static const char *const unknown[] = { "unix:exe", "unix:sha256" };
+	struct who *w = arg;
+
+	(void)err;
+	w->s0[0] = '\0';		/* no unix:uid it could be matched by */
+	w->c.unknown = unknown;
+	w->c.nunknown = 2;
+	return 0;
+}
+
+static void
+test_release_identifies_the_holder_again(void **state)
+{
+	struct fx *x = *state;
+	char id[33], path[96];
+
+	lease_for(x, &x->req, "deploy-token", "t9", id);
+	(void)snprintf(path, sizeof(path), "/v1/leases/%s/value", id);
+	x->req.c.recheck = recheck_exec;
+	x->req.c.recheck_arg = &x->req;
+	assert_int_equal(call(x, &x->req, "GET", path, NULL), 403);
+	assert_null(x->value);
+	assert_string_equal(jstr(x->body, "error", "code"), API_E_FORBIDDEN);
+	assert_string_equal(jstr(x->body, "error", "message"), "process 1000 "
+	    "started another program since it connected: reconnect");
+	x->req.c.recheck = recheck_untrusted;
+	assert_int_equal(call(x, &x->req, "GET", path, NULL), 403);
+	assert_null(x->value);
+	assert_string_equal(jstr(x->body, "error", "message"), "the caller no "
+	    "longer passes the policy: no rule matched (default deny)");
+	/* Neither refusal cost a use. */
+	x->req.c.recheck = NULL;
+	(void)snprintf(x->req.s0, sizeof(x->req.s0), "unix:uid:%u",
+	    (unsigned)getuid());
+	x->req.c.unknown = NULL;
+	x->req.c.nunknown = 0;
+	assert_int_equal(call(x, &x->req, "GET", path, NULL), 200);
+	assert_value(x);
+	assert_int_equal(call(x, &x->req, "GET", path, NULL), 200);
+	assert_value(x);
+}
+
 static void
 test_deny_names_rule(void **state)
 {
@@ -577,6 +632,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_grant_use_count, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_release_identifies_the_holder_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deny_names_rule, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_approval_flow, setup,

@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "airlock/identity.h"
+#include "identity_test.h"
 
 static void
 self_exe(char out[PATH_MAX])
@@ -403,6 +404,18 @@ main(void)
 		    test_ident_socket_without_credentials_is_refused),
 		cmocka_unit_test(test_ident_odd_command_name_parses),
 		cmocka_unit_test(test_ident_to_json_summary_and_full),
+		cmocka_unit_test(
+		    test_ident_loader_variables_make_the_exe_untrusted),
+		cmocka_unit_test(test_ident_traced_process_exe_untrusted),
+		cmocka_unit_test(
+		    test_ident_code_the_user_can_change_makes_the_exe_untrusted),
+		cmocka_unit_test(
+		    test_ident_refresh_refuses_a_process_that_called_exec),
+		cmocka_unit_test(
+		    test_ident_reparented_process_has_unknown_ancestry),
+		cmocka_unit_test(test_ident_supplementary_groups_are_selectors),
+		cmocka_unit_test(
+	    test_ident_conn_holders_names_a_process_sharing_the_connection),
 	};
 
 	if (sodium_init() < 0)

@@ -18,6 +18,7 @@
 #include "airlock/policy.h"
 #include "icu_dl.h"
 #include "policy_int.h"
+#include "policy_test.h"
 
 #define STR_(x)	#x
 #define STR(x)	STR_(x)
@@ -322,12 +323,12 @@ test_policy_approver_allowed_follows_selectors(void **state)
 	(void)state;
 	assert_int_equal(policy_decide(p, &r, &d), 0);
 	policy_free(p);
-	assert_int_equal(policy_approver_allowed(&d, alice, 3), 1);
-	assert_int_equal(policy_approver_allowed(&d, alice_agent, 3), 0);
-	assert_int_equal(policy_approver_allowed(&d, carol, 2), 0);
-	assert_int_equal(policy_approver_allowed(&d, NULL, 0), 0);
+	assert_int_equal(policy_approver_allowed(&d, alice, 3, NULL, 0), 1);
+	assert_int_equal(policy_approver_allowed(&d, alice_agent, 3, NULL, 0), 0);
+	assert_int_equal(policy_approver_allowed(&d, carol, 2, NULL, 0), 0);
+	assert_int_equal(policy_approver_allowed(&d, NULL, 0, NULL, 0), 0);
 	d.effect = POLICY_ALLOW;
-	assert_int_equal(policy_approver_allowed(&d, alice, 3), 0);
+	assert_int_equal(policy_approver_allowed(&d, alice, 3, NULL, 0), 0);
 }
 
 static void
@@ -785,6 +786,16 @@ main(void)
 		cmocka_unit_test(
 		    test_icu_dl_missing_library_names_it_and_who_needs_it),
 		cmocka_unit_test(test_icu_dl_wrong_library_names_the_function),
+		cmocka_unit_test(
+		    test_policy_unknown_ancestors_make_a_deny_match),
+		cmocka_unit_test(test_policy_known_match_wins_over_unknown),
+		cmocka_unit_test(
+		  test_policy_unknown_exclusion_excludes_and_allow_is_passed_over),
+		cmocka_unit_test(
+		    test_policy_unknown_repository_makes_a_deny_match),
+		cmocka_unit_test(
+		    test_policy_unknown_approver_exclusion_refuses),
+		cmocka_unit_test(test_policy_unevaluable_notes_each_pattern),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
