@@ -575,6 +575,24 @@ port = 8080
   </servers>
 </settings>
 """,
+"xml/maven/settings.xml": """\
+<settings>
+  <!-- proxies
+   | <proxy>
+   |   <id>optional</id>
+   |   <username>proxyuser</username>
+   |   <password>proxypass</password>
+   | </proxy>
+   |-->
+  <servers>
+    <!-- <server><id>old</id><password>oldRepoPw1</password></server> -->
+    <server>
+      <id>deploy</id>
+      <password>mvnDeploy2024</password><<P
+    </server>
+  </servers>
+</settings>
+""",
 "xml/hibernate.cfg.xml": """\
 <hibernate-configuration>
   <session-factory>
