@@ -68,23 +68,66 @@ push_match(struct scan_scratch *s, const struct scan_match *m)
 }
 
 /*
- * Whether a value is a long run of hex digits as random as hex gets: hex
- * carries at most 4 bits per character, so a 256-bit key written in hex
- * sits below the thresholds made for base64-like tokens.  A generic rule
- * takes it at 3 bits.
+ * Whether a value is a run of 24 or more hex digits (96 bits and up) with
+ * at least 3 bits of entropy: hex carries at most 4 bits per character, so
+ * a key written in hex sits below the thresholds made for base64-like
+ * tokens.  A generic rule takes it at 3 bits.
  */
 static int
 hex_key(const unsigned char *p, size_t n, double entropy)
 {
 	size_t i;
 
-	if (n < 32 || entropy < 3.0)
+	if (n < 24 || entropy < 3.0)
 		return 0;
 	for (i = 0; i < n; i++)
 		if (!((p[i] >= '0' && p[i] <= '9') ||
 		    (p[i] >= 'a' && p[i] <= 'f') || (p[i] >= 'A' && p[i] <= 'F')))
 			return 0;
 	return 1;
+}
+
+/* Whether path names an XML file (.xml, .config, .xsd, .wsdl, .pom). */
+static int
+xml_path(const char *path)
+{
+	static const char *const ext[] = { ".xml", ".config", ".xsd",
+	    ".wsdl", ".pom" };
+	size_t i, n, k;
+
+	if (path == NULL)
+		return 0;
+	n = strlen(path);
+	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		k = strlen(ext[i]);
+		if (n > k && strcasecmp(path + n - k, ext[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+#define XML_COMMENT_REACH (64 * 1024)
+
+/*
+ * Whether offset off of b lies inside an XML comment: the nearest "<!--"
+ * before it (within XML_COMMENT_REACH) is not closed by a "-->" before it.
+ * Shipped configuration files (Maven's settings.xml, Tomcat's
+ * tomcat-users.xml) carry their examples, passwords included, commented
+ * out.
+ */
+static int
+in_xml_comment(const unsigned char *b, size_t off)
+{
+	size_t i, stop = off > XML_COMMENT_REACH ? off - XML_COMMENT_REACH : 0;
+
+	for (i = off; i >= 3 && i > stop; i--) {
+		if (b[i - 1] == '>' && b[i - 2] == '-' && b[i - 3] == '-')
+			return 0;
+		if (i >= 4 && b[i - 4] == '<' && b[i - 3] == '!' &&
+		    b[i - 2] == '-' && b[i - 1] == '-')
+			return 1;
+	}
+	return 0;
 }
 
 /* The longest base64 value a decoding rule judges (a Secret's data). */
@@ -169,6 +212,9 @@ confirm(struct scan_scratch *s, size_t i, const struct eng_codes *c,
 		m.rule = &d->info;
 		m.rule_index = i;
 		if (!judge(s, c, r, s->buf + gs, m.len, &m.entropy))
+			goto skip;
+		if (d->info.generic && xml_path(s->path) &&
+		    in_xml_comment(s->buf, gs))
 			goto skip;
 		if ((rc = push_match(s, &m)) != 0)
 			return rc;

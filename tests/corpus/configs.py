@@ -575,6 +575,24 @@ port = 8080
   </servers>
 </settings>
 """,
+"xml/maven/settings.xml": """\
+<settings>
+  <!-- proxies
+   | <proxy>
+   |   <id>optional</id>
+   |   <username>proxyuser</username>
+   |   <password>proxypass</password>
+   | </proxy>
+   |-->
+  <servers>
+    <!-- <server><id>old</id><password>oldRepoPw1</password></server> -->
+    <server>
+      <id>deploy</id>
+      <password>mvnDeploy2024</password><<P
+    </server>
+  </servers>
+</settings>
+""",
 "xml/hibernate.cfg.xml": """\
 <hibernate-configuration>
   <session-factory>
@@ -707,6 +725,95 @@ aws_access_key_id = AKIAQ3EGWK7ZPN4XJ2LV<<S
 aws_secret_access_key = Wq8+Rt2Yu6Io0Pa4Sd9Fg3Hj7Kl1Zx5Cv8Bn2Mq4W<<S
 """,
 # ---- code that must stay quiet --------------------------------------------------------------------
+"quiet/.env.example": """\
+DB_PASSWORD=
+SECRET_KEY=change-me
+API_TOKEN=<your-token>
+STRIPE_KEY=sk_test_xxxxxxxxxxxxxxxxxxxxxxxx
+SESSION_SECRET=${SESSION_SECRET}
+""",
+"quiet/ssh/sshd_config": """\
+PasswordAuthentication no
+PermitEmptyPasswords no
+ChallengeResponseAuthentication no
+""",
+"quiet/k8s/deploy.yaml": """\
+env:
+  - name: DB_PASSWORD
+    valueFrom:
+      secretKeyRef:
+        name: db
+        key: password
+  - name: DB_PASSWORD_FILE
+    value: /etc/secrets/db-password
+  - name: TOKEN_TTL
+    value: "3600"
+""",
+"quiet/gh/.github/workflows/deploy.yml": """\
+env:
+  REGISTRY_PASSWORD: ${{ secrets.REGISTRY_PASSWORD }}
+  NPM_TOKEN: ${{ secrets.NPM_TOKEN }}
+jobs:
+  deploy:
+    steps:
+      - uses: docker/login-action@v3
+        with:
+          username: ${{ github.actor }}
+          password: ${{ secrets.GITHUB_TOKEN }}
+""",
+"quiet/ansible/vars.yml": """\
+db_user: app
+db_password: "{{ vault_db_password }}"
+api_token: "{{ lookup('env', 'API_TOKEN') }}"
+mysql_root_password: "{{ lookup('password', '/dev/null length=20') }}"
+password_length: 20
+""",
+"quiet/nginx/site.conf": """\
+auth_basic "Restricted";
+auth_basic_user_file /etc/nginx/.htpasswd;
+proxy_set_header Authorization $http_authorization;
+""",
+"quiet/spring/application.properties": """\
+spring.security.user.password=${ADMIN_PASSWORD:}
+server.ssl.key-store-password=${KEYSTORE_PASSWORD}
+spring.datasource.hikari.password=
+management.endpoints.web.exposure.include=health
+""",
+"quiet/helm/values.yaml": """\
+postgresql:
+  auth:
+    existingSecret: app-db
+    secretKeys:
+      userPasswordKey: password
+  password: ""
+redis:
+  auth:
+    enabled: true
+    existingSecretPasswordKey: redis-password
+""",
+"quiet/helm/templates/secret.yaml": """\
+apiVersion: v1
+kind: Secret
+data:
+  password: {{ .Values.password | b64enc | quote }}
+  token: {{ required "token" .Values.token | b64enc }}
+""",
+"quiet/tf/main.tf": """\
+resource "aws_db_instance" "db" {
+  password = var.db_password
+  manage_master_user_password = true
+}
+variable "db_password" {
+  type      = string
+  sensitive = true
+}
+""",
+"env/.env.example": """\
+DB_PASSWORD=
+SECRET_KEY=change-me
+API_TOKEN=<your-token>
+JWT_SECRET=Xq8vLm2pRt7zKw4NcB5dHs9F<<S
+""",
 "quiet/settings_env.py": """\
 import os
 DB_PASSWORD = os.environ["DB_PASSWORD"]
