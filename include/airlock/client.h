@@ -74,6 +74,16 @@ struct client_lease_req {
 };
 
 /*
+ * Whether a secret name looks like a value (a token, a digest, a UUID)
+ * typed where the name goes: 1 yes.  client_name_check refuses such a name
+ * with AL_EINVAL and a message that does not contain it.  Every call that
+ * sends a secret name (client_lease_request and what builds on it) checks
+ * it first, so a value never reaches the broker or its audit log as a name.
+ */
+int	client_name_looks_like_value(const char *name);
+int	client_name_check(const char *name, struct al_err *err) AL_WUR;
+
+/*
  * Connect to the broker (starting one if allowed and none answers) and
  * check that it is healthy.  AL_EUNAVAIL with what to do when it fails.
  */

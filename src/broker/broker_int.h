@@ -138,6 +138,18 @@ void	record_lease_end(const struct lease *l, void *arg);
 /* The caller as JSON for the audit log and replies (new reference). */
 json_t	*caller_json(const struct broker_caller *c);
 
+/* ---- unknown names (names.c) -------------------------------------------- */
+
+#define NAME_FP_LEN	12	/* hex digits of a name's fingerprint */
+
+/*
+ * err holds the vault's AL_ENOENT for name: rewrite its message so that it
+ * names the secret only by a short keyed fingerprint (into fp), keeping a
+ * suggestion of an existing name.  name is never logged or echoed.
+ */
+void	name_unknown(struct broker *b, const char *name, struct al_err *err,
+	    char fp[NAME_FP_LEN + 1]);
+
 /* ---- policy glue (decide.c) --------------------------------------------- */
 
 int	decide_load(struct broker *b, struct policy **out, struct al_err *err)

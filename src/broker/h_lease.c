@@ -215,7 +215,7 @@ h_lease_create(struct route_args *a)
 	struct al_err err;
 	json_t *who = caller_json(c), *detail = NULL;
 	enum vault_status st;
-	char msg[160];
+	char msg[160], fp[NAME_FP_LEN + 1];
 	int64_t ttl;
 	int uses;
 
@@ -229,9 +229,14 @@ h_lease_create(struct route_args *a)
 		goto out;
 	}
 	if (vault_secret_get(b->vault, q.secret, &m, &err) != 0) {
-		if (err.code == AL_ENOENT)
-			deny(a, who, &q, err.msg, "", 0);
-		else
+		if (err.code == AL_ENOENT) {
+			/* Maybe a value typed as a name: never logged. */
+			struct create_req anon = q;
+
+			name_unknown(b, q.secret, &err, fp);
+			anon.secret = NULL;
+			deny(a, who, &anon, err.msg, "", 0);
+		} else
 			reply_al_err(a->resp, &err);
 		goto out;
 	}

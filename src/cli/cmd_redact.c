@@ -245,8 +245,8 @@ cmd_redact(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (optind < argc)
-		return cli_usage("redact", "unexpected argument '%s' (redact "
-		    "reads stdin)", argv[optind]);
+		return cli_usage("redact", "unexpected argument (not shown: it "
+		    "may be a value; redact reads stdin)");
 	if (cli_client_open(cli, &rr.cl, &err) != 0)
 		return cli_fail(&err);
 	if (nnames > 0) {

@@ -148,12 +148,14 @@ int
 cli_bad_option(const char *cmd, int argc, char **argv, int opt)
 {
 	const char *arg = optind - 1 < argc ? argv[optind - 1] : "";
+	int n = (int)strcspn(arg, "=");
 
+	/* Never what follows '=': "--value=<a value>" is not echoed. */
 	if (opt == ':')
-		return cli_usage(cmd, "option '%s' needs a value", arg);
+		return cli_usage(cmd, "option '%.*s' needs a value", n, arg);
 	if (optopt != 0 && optopt != '?')
 		return cli_usage(cmd, "unknown option '-%c'", optopt);
-	return cli_usage(cmd, "unknown option '%s'", arg);
+	return cli_usage(cmd, "unknown option '%.*s'", n, arg);
 }
 
 int

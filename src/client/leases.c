@@ -76,6 +76,8 @@ client_lease_request(struct client *cl, const struct client_lease_req *r,
 	memset(lease, 0, sizeof(*lease));
 	if (approval)
 		memset(approval, 0, sizeof(*approval));
+	if ((rc = client_name_check(r->secret, err)) != 0)
+		return rc;
 	body = json_pack("{s:s,s:s,s:s,s:I,s:i,s:b}", API_F_SECRET, r->secret,
 	    API_F_TASK, r->task ? r->task : "", API_F_INTENT, r->intent ?
 	    r->intent : "", API_F_TTL, (json_int_t)r->ttl, API_F_USES, r->uses,
