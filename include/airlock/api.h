@@ -42,7 +42,9 @@
  * GET: {"approvals":[...]} pending ones
  * GET /v1/approvals/ID[?wait=S]: {"approval":{...}}, waiting up to S
  *   seconds (at most API_WAIT_MAX) while it is pending
- * POST /v1/approvals/ID/approve {}: {"approval":{...}} with its lease
+ * POST /v1/approvals/ID/approve {"pin":P}: {"approval":{...}} with its
+ *   lease; P is the approver PIN typed by a human (403 without it or when
+ *   wrong, 429 while wrong PINs are being rate-limited)
  * POST /v1/approvals/ID/deny {"reason":R}: {"approval":{...}}
  */
 #define API_APPROVALS		"/v1/approvals"
@@ -66,6 +68,7 @@
 #define API_F_USES		"uses"		/* wanted uses; 0: the rule's */
 #define API_F_BIND		"bind"		/* end with this connection */
 #define API_F_REASON		"reason"
+#define API_F_PIN		"pin"		/* the approver PIN */
 
 /* ---- reply fields ------------------------------------------------------ */
 
@@ -101,6 +104,7 @@
 #define API_E_ENDED		"ended"		/* 410 lease ended */
 #define API_E_CONFLICT		"conflict"	/* 409 approval already decided */
 #define API_E_UNAVAILABLE	"unavailable"	/* 503 broker cannot serve */
+#define API_E_RATE		"rate-limited"	/* 429 try again later */
 #define API_E_INTERNAL		"internal"	/* 500 */
 
 /* ---- limits ------------------------------------------------------------ */

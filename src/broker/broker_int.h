@@ -37,6 +37,7 @@ struct approval {
 	uint64_t		 conn;		/* requester's connection */
 	uid_t			 uid;		/* requester */
 	pid_t			 pid;
+	pid_t			 sid;		/* its session, -1 unknown */
 	char			 holder[BROKER_HOLDER_MAX];
 	json_t			*caller;	/* requester's identity */
 	struct policy_decision	 decision;
@@ -61,6 +62,14 @@ size_t	approval_count_pending(const struct approval_list *l);
 /* Drop settled approvals older than keep seconds; free them. */
 void	approval_prune(struct approval_list *l, int64_t now, int64_t keep);
 const char *approval_state_name(enum approval_state s);
+/* pid's parent and session from /proc/PID/stat; -1 if unreadable. */
+int	approval_proc_stat(pid_t pid, pid_t *ppid, pid_t *sid);
+/*
+ * Why approver may not approve a: it runs inside the requester's process
+ * tree (the requester is among its ancestors) or in its session, or that
+ * cannot be read (fail closed).  NULL when it may.
+ */
+const char *approval_tree_refusal(const struct approval *a, pid_t approver);
 
 /* ---- metrics (metrics.c) ----------------------------------------------- */
 
@@ -116,6 +125,8 @@ struct broker {
 	uint64_t		 tick_writes;	/* lease writes it is valid for */
 	int64_t			 next_prune;	/* forget ended leases then */
 	int			 audit_failed;	/* refuse releases until restart */
+	unsigned		 pin_failures;	/* wrong approver PINs in a row */
+	int64_t			 pin_retry_ms;	/* no PIN is checked before */
 };
 
 /* Diagnostics to the broker's log (identifiers only, escaped). */

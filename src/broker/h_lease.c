@@ -158,6 +158,7 @@ pending(struct route_args *a, json_t *who, const struct create_req *q,
 	unsigned char raw[16];
 	struct al_err err;
 	int64_t now = b->clock->now(b->clock->arg);
+	pid_t ppid;
 
 	if ((ap = calloc(1, sizeof(*ap))) == NULL) {
 		reply_error(a->resp, 500, API_E_INTERNAL, "out of memory");
@@ -175,6 +176,8 @@ pending(struct route_args *a, json_t *who, const struct create_req *q,
 	ap->conn = c->conn;
 	ap->uid = c->uid;
 	ap->pid = c->pid;
+	/* Unknown (-1) fails closed when someone approves. */
+	(void)approval_proc_stat(c->pid, &ppid, &ap->sid);
 	ap->caller = json_incref(who);
 	ap->decision = *d;
 	ap->created = now;

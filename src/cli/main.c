@@ -47,6 +47,8 @@ static const struct cli_cmd commands[] = {
 	    cmd_approve_help, cmd_approve },
 	{ "deny", "refuse a pending lease request",
 	    cmd_deny_help, cmd_deny },
+	{ "approver", "set the approver PIN that approving needs",
+	    cmd_approver_help, cmd_approver },
 	{ "policy", "check, lint and show who may lease which secret",
 	    cmd_policy_help, cmd_policy },
 	{ "audit", "show and verify the tamper-evident audit log",

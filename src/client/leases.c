@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include <curl/curl.h>
 
 #include "airlock/api.h"
@@ -305,12 +307,31 @@ decide(struct client *cl, const char *id, const char *suffix, json_t *body,
 }
 
 int
-client_approve(struct client *cl, const char *id, json_t **out,
-    struct al_err *err)
+client_approve(struct client *cl, const char *id, struct al_secret *pin,
+    json_t **out, struct al_err *err)
 {
-	json_t *body = json_object();
-	int rc = decide(cl, id, API_APPROVE_SUFFIX, body, out, err);
+	json_t *body, *s = NULL;
+	int rc;
 
+	*out = NULL;
+	if ((body = json_object()) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	if (pin != NULL) {
+		s = json_stringn_nocheck((const char *)al_secret_open(pin),
+		    al_secret_len(pin));
+		al_secret_close(pin);
+		if (s == NULL || json_object_set(body, API_F_PIN, s) != 0) {
+			rc = al_err_set(err, AL_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	rc = decide(cl, id, API_APPROVE_SUFFIX, body, out, err);
+out:
+	/* jansson's copy of the PIN: wiped before it is freed. */
+	if (s != NULL)
+		sodium_memzero((char *)(uintptr_t)json_string_value(s),
+		    json_string_length(s));
+	json_decref(s);
 	json_decref(body);
 	return rc;
 }
