@@ -50,6 +50,14 @@
 #define API_APPROVALS		"/v1/approvals"
 #define API_APPROVE_SUFFIX	"/approve"
 #define API_DENY_SUFFIX		"/deny"
+/*
+ * POST {"texts":[T...],"task","intent"}: {"texts":[masked T...],"masks":N,
+ *   "found":{"secret":count,...}}: every whole live value the caller's
+ *   policy would let it lease with intent (default "redact"), and the
+ *   encodings the redactor knows, masked as "[REDACTED:<name>]"; values
+ *   never leave the broker.  One `redact` audit line with counts.
+ */
+#define API_REDACT		"/v1/redact"
 /* GET ?n=N: {"events":[...]} the last N audit lines (N <= API_TAIL_MAX) */
 #define API_AUDIT		"/v1/audit"
 /* GET: Prometheus text exposition format 0.0.4 */
@@ -69,6 +77,9 @@
 #define API_F_BIND		"bind"		/* end with this connection */
 #define API_F_REASON		"reason"
 #define API_F_PIN		"pin"		/* the approver PIN */
+#define API_F_TEXTS		"texts"		/* redact: texts in and out */
+#define API_F_MASKS		"masks"
+#define API_F_FOUND		"found"
 
 /* ---- reply fields ------------------------------------------------------ */
 
@@ -110,6 +121,8 @@
 /* ---- limits ------------------------------------------------------------ */
 
 #define API_BODY_MAX		(16 * 1024)	/* request bodies */
+#define API_REDACT_BODY_MAX	(2 * 1024 * 1024)	/* POST /v1/redact */
+#define API_REDACT_TEXTS_MAX	4096		/* texts per redact request */
 #define API_VALUE_MAX		(64 * 1024)	/* a secret value */
 #define API_TEXT_MAX		256		/* task, intent, reason */
 #define API_WAIT_MAX		60		/* long-poll seconds */

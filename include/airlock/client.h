@@ -134,6 +134,18 @@ int	client_lease_and_fetch(struct client *cl,
 	    struct al_err *err) AL_WUR;
 
 /*
+ * Mask texts (a JSON array of strings, borrowed; at most
+ * API_REDACT_TEXTS_MAX, API_REDACT_BODY_MAX bytes in all) in the broker:
+ * every whole live value this caller's policy would let it lease with
+ * intent (NULL: "redact") is masked as "[REDACTED:<name>]" without any
+ * value leaving the broker, and no approval is asked for.  *out: the
+ * broker's object {"texts": [masked, same order], "masks": N, "found":
+ * {"secret": count}} (new reference).
+ */
+int	client_redact(struct client *cl, json_t *texts, const char *task,
+	    const char *intent, json_t **out, struct al_err *err) AL_WUR;
+
+/*
  * The JSON views, as the broker sends them (new references):
  * leases: the "leases" array; approvals: the "approvals" array (all: also
  * settled ones); secrets: the "secrets" array; audit: the "events" array

@@ -195,6 +195,9 @@ void	h_approval_get(struct route_args *a);
 void	h_approve(struct route_args *a);
 void	h_deny(struct route_args *a);
 void	h_audit_tail(struct route_args *a);
+void	h_redact(struct route_args *a);
+/* The largest request body path takes (API_BODY_MAX but for /v1/redact). */
+size_t	broker_body_max(const char *path);
 
 /* ---- reply helpers (reply.c) -------------------------------------------- */
 

@@ -33,6 +33,7 @@ static const struct route routes[] = {
 	{ "POST", "/v1/approvals/:/approve", 1, h_approve },
 	{ "POST", "/v1/approvals/:/deny", 1, h_deny },
 	{ "GET", "/v1/audit", 0, h_audit_tail },
+	{ "POST", "/v1/redact", 1, h_redact },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -63,6 +64,14 @@ match(const char *pattern, const char *path, char *param)
 		path++;
 	}
 	return *pattern == '\0' && *path == '\0';
+}
+
+size_t
+broker_body_max(const char *path)
+{
+	/* Texts to mask are bulk; everything else is a few fields. */
+	return path != NULL && strcmp(path, API_REDACT) == 0 ?
+	    API_REDACT_BODY_MAX : API_BODY_MAX;
 }
 
 void
@@ -100,9 +109,9 @@ broker_dispatch(struct broker *b, const struct broker_req *req,
 			    "(see docs/api.md)");
 		goto out;
 	}
-	if (req->body.len > API_BODY_MAX) {
+	if (req->body.len > broker_body_max(req->path)) {
 		reply_error(r, 413, API_E_TOO_BIG, "request body is larger "
-		    "than 16 KiB");
+		    "than the route takes (16 KiB; 2 MiB for /v1/redact)");
 		goto out;
 	}
 	if (rt->json_body) {

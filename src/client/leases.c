@@ -371,3 +371,34 @@ client_health(struct client *cl, json_t **out, struct al_err *err)
 {
 	return get_member(cl, API_HEALTH, NULL, out, err);
 }
+
+int
+client_redact(struct client *cl, json_t *texts, const char *task,
+    const char *intent, json_t **out, struct al_err *err)
+{
+	json_t *body, *reply = NULL;
+	long status = 0;
+	int rc;
+
+	*out = NULL;
+	body = json_pack("{s:O,s:s,s:s}", API_F_TEXTS, texts, API_F_TASK,
+	    task ? task : "", API_F_INTENT, intent ? intent : "redact");
+	if (body == NULL)
+		return al_err_set(err, AL_EINVAL, "task or intent is not valid "
+		    "UTF-8");
+	rc = client_call(cl, "POST", API_REDACT, body, NULL, &status, &reply,
+	    err);
+	json_decref(body);
+	if (rc != 0)
+		return rc;
+	if (status != 200 || !json_is_array(json_object_get(reply,
+	    API_F_TEXTS)) || json_array_size(json_object_get(reply,
+	    API_F_TEXTS)) != json_array_size(texts) ||
+	    !json_is_object(json_object_get(reply, API_F_FOUND))) {
+		json_decref(reply);
+		return al_err_set(err, AL_EPROTO, "unexpected reply to a redact "
+		    "request (HTTP %ld)", status);
+	}
+	*out = reply;
+	return 0;
+}
