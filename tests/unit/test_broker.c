@@ -433,6 +433,44 @@ test_approval_from_the_requesters_tree(void **state)
 }
 
 static void
+test_redact_masks_whole_values_only(void **state)
+{
+	struct fx *x = *state;
+	char body[512], want[256], prefix[40];
+	json_t *t;
+
+	/* deploy-token and prod-db share the canary: either name masks it. */
+	memcpy(prefix, x->canary, 20);
+	prefix[20] = '\0';
+	(void)snprintf(body, sizeof(body), "{\"texts\":[\"a %s b\",\"end %s\","
+	    "\"x\"],\"intent\":\"hook\"}", x->canary, prefix);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/redact", body), 200);
+	t = json_object_get(x->body, "texts");
+	assert_int_equal(json_array_size(t), 3);
+	assert_non_null(strstr(json_string_value(json_array_get(t, 0)),
+	    "a [REDACTED:"));
+	assert_null(strstr(json_string_value(json_array_get(t, 0)),
+	    x->canary));
+	/* A prefix of a value at the end comes back as it was. */
+	(void)snprintf(want, sizeof(want), "end %s", prefix);
+	assert_string_equal(json_string_value(json_array_get(t, 1)), want);
+	assert_string_equal(json_string_value(json_array_get(t, 2)), "x");
+	assert_int_equal(json_integer_value(json_object_get(x->body,
+	    "masks")), 1);
+	/* Nothing was leased and no approval opened (prod-db needs one). */
+	assert_int_equal(call(x, &x->req, "GET", "/v1/approvals", NULL), 200);
+	assert_int_equal(json_array_size(json_object_get(x->body,
+	    "approvals")), 0);
+	assert_int_equal(call(x, &x->req, "GET", "/v1/leases", NULL), 200);
+	assert_int_equal(json_array_size(json_object_get(x->body, "leases")),
+	    0);
+	/* Bad bodies. */
+	assert_int_equal(call(x, &x->req, "POST", "/v1/redact", "{}"), 400);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/redact",
+	    "{\"texts\":[\"a\"],\"colour\":1}"), 400);
+}
+
+static void
 test_revoke_task(void **state)
 {
 	struct fx *x = *state;
@@ -605,6 +643,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_approval_from_the_requesters_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_redact_masks_whole_values_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_task, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_audit_verifies, setup,
