@@ -134,8 +134,9 @@ int	client_lease_and_fetch(struct client *cl,
 	    struct al_err *err) AL_WUR;
 
 /*
- * Mask texts (a JSON array of strings, borrowed; at most
- * API_REDACT_TEXTS_MAX, API_REDACT_BODY_MAX bytes in all) in the broker:
+ * Mask texts (a JSON array of strings, borrowed; as many requests as the
+ * broker's limits call for, AL_ETOOBIG for one string over 2 MiB) in the
+ * broker:
  * every whole live value this caller's policy would let it lease with
  * intent (NULL: "redact") is masked as "[REDACTED:<name>]" without any
  * value leaving the broker, and no approval is asked for.  *out: the

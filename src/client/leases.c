@@ -372,8 +372,9 @@ client_health(struct client *cl, json_t **out, struct al_err *err)
 	return get_member(cl, API_HEALTH, NULL, out, err);
 }
 
-int
-client_redact(struct client *cl, json_t *texts, const char *task,
+/* One request: batch (a JSON array of strings) masked into *out. */
+static int
+redact_batch(struct client *cl, json_t *batch, const char *task,
     const char *intent, json_t **out, struct al_err *err)
 {
 	json_t *body, *reply = NULL;
@@ -381,7 +382,7 @@ client_redact(struct client *cl, json_t *texts, const char *task,
 	int rc;
 
 	*out = NULL;
-	body = json_pack("{s:O,s:s,s:s}", API_F_TEXTS, texts, API_F_TASK,
+	body = json_pack("{s:O,s:s,s:s}", API_F_TEXTS, batch, API_F_TASK,
 	    task ? task : "", API_F_INTENT, intent ? intent : "redact");
 	if (body == NULL)
 		return al_err_set(err, AL_EINVAL, "task or intent is not valid "
@@ -393,7 +394,7 @@ client_redact(struct client *cl, json_t *texts, const char *task,
 		return rc;
 	if (status != 200 || !json_is_array(json_object_get(reply,
 	    API_F_TEXTS)) || json_array_size(json_object_get(reply,
-	    API_F_TEXTS)) != json_array_size(texts) ||
+	    API_F_TEXTS)) != json_array_size(batch) ||
 	    !json_is_object(json_object_get(reply, API_F_FOUND))) {
 		json_decref(reply);
 		return al_err_set(err, AL_EPROTO, "unexpected reply to a redact "
@@ -401,4 +402,99 @@ client_redact(struct client *cl, json_t *texts, const char *task,
 	}
 	*out = reply;
 	return 0;
+}
+
+/* Add batch reply r into the running total t. */
+static void
+redact_merge(json_t *t, json_t *r)
+{
+	json_t *texts = json_object_get(t, API_F_TEXTS), *v, *n;
+	json_t *found = json_object_get(t, API_F_FOUND);
+	const char *name;
+	size_t i;
+
+	json_array_foreach(json_object_get(r, API_F_TEXTS), i, v)
+		json_array_append(texts, v);
+	json_object_set_new(t, API_F_MASKS, json_integer(json_integer_value(
+	    json_object_get(t, API_F_MASKS)) + json_integer_value(
+	    json_object_get(r, API_F_MASKS))));
+	json_object_foreach(json_object_get(r, API_F_FOUND), name, v) {
+		n = json_object_get(found, name);
+		json_object_set_new(found, name, json_integer(
+		    json_integer_value(n) + json_integer_value(v)));
+	}
+}
+
+int
+client_redact(struct client *cl, json_t *texts, const char *task,
+    const char *intent, json_t **out, struct al_err *err)
+{
+	/* Room in a body for the fields around the texts. */
+	const size_t room = API_REDACT_BODY_MAX - 2 * API_TEXT_MAX - 64;
+	json_t *total, *batch = NULL, *reply = NULL, *v;
+	size_t i, n = json_array_size(texts), size = 0, one = 0;
+	char *enc;
+	int rc = 0;
+
+	*out = NULL;
+	if ((total = json_pack("{s:[],s:I,s:{}}", API_F_TEXTS, API_F_MASKS,
+	    (json_int_t)0, API_F_FOUND)) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	for (i = 0; i <= n; i++) {
+		if (i < n) {
+			v = json_array_get(texts, i);
+			if (!json_is_string(v)) {
+				rc = al_err_set(err, AL_EINVAL, "redact takes "
+				    "strings only");
+				goto out;
+			}
+			/* Its size as the request will carry it. */
+			if ((enc = json_dumps(v, JSON_ENCODE_ANY)) == NULL) {
+				rc = al_err_set(err, AL_ENOMEM, "out of memory");
+				goto out;
+			}
+			one = strlen(enc) + 1;
+			free(enc);
+			if (one > room) {
+				rc = al_err_set(err, AL_ETOOBIG, "a text of %zu "
+				    "bytes is more than the broker masks at "
+				    "once (2 MiB)", json_string_length(v));
+				goto out;
+			}
+		}
+		if (batch != NULL && (i == n || size + one > room ||
+		    json_array_size(batch) == API_REDACT_TEXTS_MAX)) {
+			if ((rc = redact_batch(cl, batch, task, intent, &reply,
+			    err)) != 0)
+				goto out;
+			redact_merge(total, reply);
+			json_decref(reply);
+			reply = NULL;
+			json_decref(batch);
+			batch = NULL;
+			size = 0;
+		}
+		if (i == n)
+			break;
+		if (batch == NULL && (batch = json_array()) == NULL) {
+			rc = al_err_set(err, AL_ENOMEM, "out of memory");
+			goto out;
+		}
+		json_array_append(batch, v);
+		size += one;
+	}
+	/* No text at all: still one request, so the call is audited. */
+	if (n == 0) {
+		if ((batch = json_array()) == NULL ||
+		    (rc = redact_batch(cl, batch, task, intent, &reply,
+		    err)) != 0)
+			goto out;
+		json_decref(reply);
+	}
+	*out = total;
+	total = NULL;
+out:
+	json_decref(batch);
+	json_decref(total);
+	return rc;
 }

@@ -128,6 +128,22 @@ run curl -s -o /dev/null -w '%{http_code}' --unix-socket "$AIRLOCK_SOCKET" -X PO
     -H 'Content-Type: application/json' --data-binary @"$T_ROOT/big.json" http://airlock/v1/redact
 expect_eq "$(cat "$OUT")" 413 "over 2 MiB"
 
+# A tool output larger than one request (three 900 kB strings) goes in
+# batches; the value in the last one is still masked.
+python3 - "$T" >"$T_ROOT/post.json" <<'PY'
+import json, sys
+pad = "log line\n" * 100000
+print(json.dumps({"hook_event_name": "PostToolUse", "tool_name": "Bash",
+    "tool_input": {"command": "make"}, "tool_response": {"stdout": pad,
+    "stderr": pad, "extra": [pad[:-20] + " key=" + sys.argv[1] + "\n"]}}))
+PY
+N0=$(grep -c '"event":"redact"' "$LOG")
+run "$AL" hook claude <"$T_ROOT/post.json"
+expect_rc 0 "large output"
+expect_out "key=[REDACTED:deploy-token]" "large output masked"
+expect_eq "$(( $(grep -c '"event":"redact"' "$LOG") - N0 ))" 2 "two requests for 2.7 MB"
+"$AL" secret edit deploy-token --status active >>"$ALL_OUTPUT" 2>&1
+
 "$AL" audit verify >>"$ALL_OUTPUT" 2>&1 || fail "audit verify"
 for v in "$T" "$P" "$X" "$D"; do
 	if grep -qaF -- "$v" "$LOG" "$AIRLOCK_HOME/airlockd.log"; then
