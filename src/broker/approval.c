@@ -153,5 +153,30 @@ approval_tree_refusal(const struct approval *a, pid_t approver)
 	}
 	if (p > 1)
 		return "the approver's ancestry is too deep to check: refused";
+	/*
+	 * Nor from one of the requester's ancestors: a person approves with
+	 * a short-lived `airlock approve`, never with a process that started
+	 * the requester (an agent that moved its request to a new session).
+	 */
+	for (p = a->pid, depth = 0; depth < TREE_DEPTH_MAX && p > 1;
+	    depth++) {
+		/*
+		 * A requester that has exited has no ancestors to ask, and
+		 * its lease is bound to its pid and start time, which no
+		 * process has any more: nothing reaches the approver.
+		 */
+		if (approval_proc_stat(p, &pp, &sid) != 0) {
+			if (p == a->pid)
+				return NULL;
+			return "the requester's ancestry cannot be read: "
+			    "refused";
+		}
+		if (pp == approver)
+			return "an approval cannot come from a process that "
+			    "started the requester";
+		p = pp;
+	}
+	if (p > 1)
+		return "the requester's ancestry is too deep to check: refused";
 	return NULL;
 }

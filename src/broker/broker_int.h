@@ -66,8 +66,9 @@ const char *approval_state_name(enum approval_state s);
 int	approval_proc_stat(pid_t pid, pid_t *ppid, pid_t *sid);
 /*
  * Why approver may not approve a: it runs inside the requester's process
- * tree (the requester is among its ancestors) or in its session, or that
- * cannot be read (fail closed).  NULL when it may.
+ * tree (the requester is among its ancestors) or in its session, or it is
+ * one of the requester's ancestors, or any of that cannot be read (fail
+ * closed).  NULL when it may.
  */
 const char *approval_tree_refusal(const struct approval *a, pid_t approver);
 

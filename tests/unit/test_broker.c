@@ -59,6 +59,36 @@ spawn_idle(int own_session)
 	return pid;
 }
 
+/*
+ * The same, but not a child of this process (its parent exits, so it is
+ * re-parented): this process is then not among the requester's ancestors.
+ * Killed by pid; nobody here waits for it.
+ */
+static pid_t
+spawn_orphan(void)
+{
+	int fds[2];
+	pid_t pid, mid;
+
+	assert_int_equal(pipe(fds), 0);
+	mid = fork();
+	assert_true(mid >= 0);
+	if (mid == 0) {
+		(void)setsid();
+		if ((pid = fork()) == 0) {
+			for (;;)
+				pause();
+		}
+		(void)!write(fds[1], &pid, sizeof(pid));
+		_exit(0);
+	}
+	(void)close(fds[1]);
+	assert_int_equal(read(fds[0], &pid, sizeof(pid)), sizeof(pid));
+	(void)close(fds[0]);
+	(void)waitpid(mid, NULL, 0);
+	return pid;
+}
+
 struct who {
 	struct broker_caller	 c;
 	const char		*sel[2];
@@ -158,7 +188,7 @@ setup(void **state)
 	assert_int_equal(al_secret_from(PIN, strlen(PIN), &pin), 0);
 	assert_int_equal(vault_pin_set(x->home, pin, NULL), 0);
 	al_secret_free(pin);
-	x->child = spawn_idle(1);
+	x->child = spawn_orphan();
 	who_init(&x->req, 1, x->child, NULL);
 	who_init(&x->other, 2, 2000, NULL);
 	who_init(&x->approver, 3, getpid(), "unix:user:test-approver");
@@ -182,7 +212,7 @@ teardown(void **state)
 	struct fx *x = *state;
 
 	(void)kill(x->child, SIGKILL);
-	(void)waitpid(x->child, NULL, 0);
+	(void)waitpid(x->child, NULL, WNOHANG);
 	broker_free(x->b);
 	json_decref(x->body);
 	al_secret_free(x->value);
@@ -413,7 +443,6 @@ test_approval_from_the_requesters_tree(void **state)
 	(void)snprintf(path, sizeof(path), "/v1/approvals/%s/approve", id);
 	/* x->child runs in a session of its own: the ancestry decides. */
 	(void)kill(x->child, SIGKILL);
-	(void)waitpid(x->child, NULL, 0);
 	x->child = spawn_idle(1);
 	who_init(&kid, 8, x->child, "unix:user:test-approver");
 	assert_int_equal(call(x, &kid, "POST", path, PIN_BODY), 403);
@@ -429,7 +458,16 @@ test_approval_from_the_requesters_tree(void **state)
 	/* A process that is gone cannot be placed: refused (fail closed). */
 	assert_int_equal(call(x, &sib, "POST", path, PIN_BODY), 403);
 	assert_string_equal(jstr(x->body, "error", "message"),
-	    "the approver's process cannot be read: refused");
+	    "the approver's process cannot be read: refused");	/* The requester's parent, in a session of its own: refused. */
+	assert_int_equal(call(x, &kid, "POST", "/v1/leases",
+	    "{\"secret\":\"prod-db\"}"), 202);
+	(void)snprintf(path, sizeof(path), "/v1/approvals/%s/approve",
+	    jstr(x->body, "approval", "id"));
+	who_init(&sib, 10, getpid(), "unix:user:test-approver");
+	assert_int_equal(call(x, &sib, "POST", path, PIN_BODY), 403);
+	assert_string_equal(jstr(x->body, "error", "message"),
+	    "an approval cannot come from a process that started the "
+	    "requester");
 }
 
 static void
