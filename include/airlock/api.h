@@ -77,7 +77,8 @@
 #define API_F_BIND		"bind"		/* end with this connection */
 #define API_F_REASON		"reason"
 #define API_F_PIN		"pin"		/* the approver PIN */
-#define API_F_TEXTS		"texts"		/* redact: texts in and out */
+/* redact: the texts in and out, masks made, secrets found */
+#define API_F_TEXTS		"texts"
 #define API_F_MASKS		"masks"
 #define API_F_FOUND		"found"
 
@@ -115,14 +116,14 @@
 #define API_E_ENDED		"ended"		/* 410 lease ended */
 #define API_E_CONFLICT		"conflict"	/* 409 approval already decided */
 #define API_E_UNAVAILABLE	"unavailable"	/* 503 broker cannot serve */
-#define API_E_RATE		"rate-limited"	/* 429 try again later */
+#define API_E_RATE		"rate-limited"	/* 429 too soon */
 #define API_E_INTERNAL		"internal"	/* 500 */
 
 /* ---- limits ------------------------------------------------------------ */
 
 #define API_BODY_MAX		(16 * 1024)	/* request bodies */
-#define API_REDACT_BODY_MAX	(2 * 1024 * 1024)	/* POST /v1/redact */
-#define API_REDACT_TEXTS_MAX	4096		/* texts per redact request */
+#define API_REDACT_BODY_MAX	(2 * 1024 * 1024) /* POST /v1/redact */
+#define API_REDACT_TEXTS_MAX	4096		/* texts per redact */
 #define API_VALUE_MAX		(64 * 1024)	/* a secret value */
 #define API_TEXT_MAX		256		/* task, intent, reason */
 #define API_WAIT_MAX		60		/* long-poll seconds */

@@ -63,8 +63,9 @@
  *
  * Event names in use: request, grant, deny, approval_pending, approve,
  * deny_approval, use, revoke, expire, secret_add, secret_rotate, secret_rm,
- * policy_reload, exposed, redact, approver_pin, and recover (written by this library after it
- * repaired a crash; see audit_open).  Any [a-z_]{1,32} name is accepted.
+ * policy_reload, exposed, redact, approver_pin, and recover (written by
+ * this library after it repaired a crash; see audit_open).  Any
+ * [a-z_]{1,32} name is accepted.
  */
 struct audit_event {
 	const char	*event;

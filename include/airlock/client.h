@@ -157,8 +157,8 @@ int	client_leases(struct client *cl, json_t **out, struct al_err *err)
 int	client_approvals(struct client *cl, int all, json_t **out,
 	    struct al_err *err) AL_WUR;
 /* pin: the approver PIN as typed (guarded; NULL: none, which is refused). */
-int	client_approve(struct client *cl, const char *id, struct al_secret *pin,
-	    json_t **out, struct al_err *err) AL_WUR;
+int	client_approve(struct client *cl, const char *id,
+	    struct al_secret *pin, json_t **out, struct al_err *err) AL_WUR;
 int	client_deny(struct client *cl, const char *id, const char *reason,
 	    json_t **out, struct al_err *err) AL_WUR;
 int	client_secrets(struct client *cl, json_t **out, struct al_err *err)

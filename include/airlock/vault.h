@@ -216,7 +216,8 @@ int	vault_key_change(struct vault *v, const struct vault_key *newkey,
 /* 1 when HOME holds a readable PIN hash. */
 int	vault_pin_isset(const char *home);
 /* AL_EINVAL/AL_ETOOBIG when pin is too short or too long for a new PIN. */
-int	vault_pin_check_new(struct al_secret *pin, struct al_err *err) AL_WUR;
+int	vault_pin_check_new(struct al_secret *pin, struct al_err *err)
+	    AL_WUR;
 /* Hash pin and store it, replacing any PIN set before. */
 int	vault_pin_set(const char *home, struct al_secret *pin,
 	    struct al_err *err) AL_WUR;

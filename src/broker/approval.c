@@ -148,7 +148,8 @@ approval_tree_refusal(const struct approval *a, pid_t approver)
 			return "an approval cannot come from the requester's "
 			    "own process tree";
 		if (approval_proc_stat(p, &pp, &sid) != 0)
-			return "the approver's ancestry cannot be read: refused";
+			return "the approver's ancestry cannot be read: "
+			    "refused";
 		p = pp;
 	}
 	if (p > 1)

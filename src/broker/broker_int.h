@@ -37,7 +37,7 @@ struct approval {
 	uint64_t		 conn;		/* requester's connection */
 	uid_t			 uid;		/* requester */
 	pid_t			 pid;
-	pid_t			 sid;		/* its session, -1 unknown */
+	pid_t			 sid;		/* its session; -1 */
 	char			 holder[BROKER_HOLDER_MAX];
 	json_t			*caller;	/* requester's identity */
 	struct policy_decision	 decision;
@@ -126,8 +126,8 @@ struct broker {
 	uint64_t		 tick_writes;	/* lease writes it is valid for */
 	int64_t			 next_prune;	/* forget ended leases then */
 	int			 audit_failed;	/* refuse releases until restart */
-	unsigned		 pin_failures;	/* wrong approver PINs in a row */
-	int64_t			 pin_retry_ms;	/* no PIN is checked before */
+	unsigned		 pin_failures;	/* wrong PINs in a row */
+	int64_t			 pin_retry_ms;	/* no PIN checked before */
 };
 
 /* Diagnostics to the broker's log (identifiers only, escaped). */
