@@ -133,6 +133,19 @@ wait $REQ
 expect_eq "$?" 0 "requester exit"
 expect_eq "$(tr -d ' ' <"$T_ROOT/req.out")" "${#V}" "the command got the value"
 
+# `init` on a terminal asks for the PIN (twice); in a script it does not.
+H2="$T_ROOT/home2"
+run env AIRLOCK_HOME="$H2" python3 "$TYPER" "$PIN,$PIN" "$AL" init
+expect_rc 0 "init on a terminal"
+expect_out "approver PIN set" "init asked"
+run env AIRLOCK_HOME="$H2" "$AL" approver status
+expect_out "approver PIN: set" "init set it"
+run env AIRLOCK_HOME="$T_ROOT/home3" "$AL" init </dev/null
+expect_rc 0 "init in a script"
+expect_err "no approver PIN yet" "init says how"
+run env AIRLOCK_HOME="$T_ROOT/home3" "$AL" approver status
+expect_out "not set" "no PIN from a script"
+
 # The audit log: every refusal, the approval, no PIN and no value.
 LOG="$AIRLOCK_HOME/audit.log"
 for r in "approving needs the approver PIN" "no approver PIN is set" \
@@ -148,7 +161,7 @@ else
 fi
 grep -qF '"event":"approver_pin"' "$LOG" && pass || fail "set-pin not audited"
 "$AL" audit verify >/dev/null 2>&1 || fail "audit verify"
-for f in "$LOG" "$AIRLOCK_HOME/airlockd.log" "$ALL_OUTPUT"; do
+for f in "$LOG" "$AIRLOCK_HOME/airlockd.log" "$ALL_OUTPUT" "$H2/approver.pin"; do
 	if grep -qaF -- "$PIN" "$f"; then fail "the PIN is in $f"; else pass; fi
 done
 check_no_leak "$V" "$T_ROOT/req.out" "$T_ROOT/req.err"
