@@ -101,6 +101,9 @@ void	metrics_observe(struct broker_metrics *m, int64_t usec);
 
 /* ---- the broker --------------------------------------------------------- */
 
+#define BROKER_RSTREAMS_MAX	64	/* redact streams open at once */
+struct rstream;
+
 struct broker {
 	char			 home[PATH_MAX];
 	char			 socket_path[PATH_MAX];
@@ -126,6 +129,7 @@ struct broker {
 	uint64_t		 tick_writes;	/* lease writes it is valid for */
 	int64_t			 next_prune;	/* forget ended leases then */
 	int			 audit_failed;	/* refuse releases until restart */
+	struct rstream		*rstreams[BROKER_RSTREAMS_MAX]; /* redact */
 	unsigned		 pin_failures;	/* wrong PINs in a row */
 	int64_t			 pin_retry_ms;	/* no PIN checked before */
 };
@@ -197,6 +201,10 @@ void	h_approve(struct route_args *a);
 void	h_deny(struct route_args *a);
 void	h_audit_tail(struct route_args *a);
 void	h_redact(struct route_args *a);
+void	h_redact_stream(struct route_args *a);
+/* End (and audit) the redact stream of conn; free every one at exit. */
+void	redact_streams_conn_closed(struct broker *b, uint64_t conn);
+void	redact_streams_free(struct broker *b);
 /* The largest request body path takes (API_BODY_MAX but for /v1/redact). */
 size_t	broker_body_max(const char *path);
 

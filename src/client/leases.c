@@ -498,3 +498,72 @@ out:
 	json_decref(total);
 	return rc;
 }
+
+int
+client_redact_stream(struct client *cl, const struct client_redact_opts *o,
+    const void *p, size_t n, int end, struct al_buf *out,
+    unsigned long long *masks, struct al_err *err)
+{
+	json_t *body = NULL, *reply = NULL, *data = NULL, *names = NULL, *d;
+	size_t need = sodium_base64_ENCODED_LEN(n,
+	    sodium_base64_VARIANT_ORIGINAL), i, bin;
+	char *enc = NULL;
+	long status = 0;
+	int rc;
+
+	if ((enc = sodium_malloc(need)) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	(void)sodium_bin2base64(enc, need, p, n,
+	    sodium_base64_VARIANT_ORIGINAL);
+	data = json_stringn_nocheck(enc, strlen(enc));
+	sodium_free(enc);	/* wipes it */
+	if (data == NULL || (names = json_array()) == NULL) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < o->nsecrets; i++)
+		if ((rc = client_name_check(o->secrets[i], err)) != 0 ||
+		    json_array_append_new(names, json_string(o->secrets[i])))
+			goto out;
+	body = json_pack("{s:O,s:b,s:s,s:s}", API_F_DATA, data, API_F_END,
+	    end, API_F_TASK, o->task ? o->task : "", API_F_INTENT, o->intent ?
+	    o->intent : "redact");
+	if (body == NULL || (o->nsecrets > 0 &&
+	    json_object_set(body, API_F_SECRETS, names) != 0)) {
+		rc = al_err_set(err, AL_EINVAL, "task or intent is not valid "
+		    "UTF-8");
+		goto out;
+	}
+	if ((rc = client_call(cl, "POST", API_REDACT_STREAM, body, NULL,
+	    &status, &reply, err)) != 0)
+		goto out;
+	d = json_object_get(reply, API_F_DATA);
+	if (status != 200 || !json_is_string(d)) {
+		rc = al_err_set(err, AL_EPROTO, "unexpected reply to a redact "
+		    "stream (HTTP %ld)", status);
+		goto out;
+	}
+	if ((rc = al_buf_reserve(out, json_string_length(d) / 4 * 3 + 3)) != 0 ||
+	    sodium_base642bin(out->data + out->len, out->cap - out->len,
+	    json_string_value(d), json_string_length(d), NULL, &bin, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0) {
+		rc = al_err_set(err, rc ? rc : AL_EPROTO, "malformed reply to a "
+		    "redact stream");
+		goto out;
+	}
+	out->len += bin;
+	out->data[out->len] = '\0';
+	*masks = (unsigned long long)json_integer_value(json_object_get(reply,
+	    API_F_MASKS));
+	rc = 0;
+out:
+	/* jansson's copy of the chunk: wiped before it is freed. */
+	if (data != NULL)
+		sodium_memzero((char *)(uintptr_t)json_string_value(data),
+		    json_string_length(data));
+	json_decref(data);
+	json_decref(names);
+	json_decref(body);
+	json_decref(reply);
+	return rc;
+}
