@@ -36,7 +36,9 @@ console.log(`   ${r.status}: ${r.reason}`);
 r = await call(client, 'request_access', { secret: 'payments-key', task: 'demo-1', intent: 'refund order 42' });
 console.log(`   ${r.status}: approval ${r.approval}; a human runs \`${r.approve_command}\``);
 say('(the human, in another terminal, approves it)');
-console.log(execFileSync(airlock, ['approve', r.approval], { encoding: 'utf8' }).trimEnd());
+// A pseudo-terminal types the approver PIN: approve reads it from /dev/tty only.
+console.log(execFileSync('python3', [process.env.TYPER, process.env.APPROVER_PIN, airlock,
+	'approve', r.approval], { encoding: 'utf8' }).replace(/^Approver PIN: *\n?/m, '').trimEnd());
 
 say('The agent calls the API with the token. The test API echoes it plainly,');
 say('in base64 and in hex; airlock redacts inside the server, before any byte');

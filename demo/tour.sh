@@ -52,7 +52,7 @@ PAY="pay-$(rnd)"
 step "1. A vault for the team's credentials"
 say "Values are sealed with XChaCha20-Poly1305 under a data key that the"
 say "master key wraps; they come from stdin or a no-echo prompt, never argv."
-show "$AL" init
+show "$AL" init --no-approver-pin
 printf '%s\n' "$DEPLOY" | show "$AL" secret add deploy-token --owner platform \
     --purpose "deploy the web app" --host 127.0.0.1 --rotate-every 30d
 printf 'db-%s\n' "$(rnd)" | show "$AL" secret add prod-db --owner data \
@@ -85,6 +85,14 @@ chmod 600 "$AIRLOCK_HOME/policy.yaml"
 show "$AL" policy lint
 show "$AL" policy check --as "unix:uid:$(id -u)" --secret deploy-token --intent "deploy" || true
 show "$AL" policy check --as "unix:uid:$(id -u)" --secret prod-db --intent "migrate" || true
+
+say "Approving a request needs the approver PIN, typed on a terminal, which"
+say "the agent does not have (a pseudo-terminal types it for you here):"
+APPROVER_PIN="pin-$(rnd)"
+export APPROVER_PIN
+TYPER="$HERE/../tests/e2e/helpers/typer.py"
+export TYPER
+show python3 "$TYPER" "$APPROVER_PIN,$APPROVER_PIN" "$AL" approver set-pin
 
 step "3. The agent's task, through MCP"
 PORT_FILE="$DEMO_ROOT/port"

@@ -42,12 +42,31 @@
  * GET: {"approvals":[...]} pending ones
  * GET /v1/approvals/ID[?wait=S]: {"approval":{...}}, waiting up to S
  *   seconds (at most API_WAIT_MAX) while it is pending
- * POST /v1/approvals/ID/approve {}: {"approval":{...}} with its lease
+ * POST /v1/approvals/ID/approve {"pin":P}: {"approval":{...}} with its
+ *   lease; P is the approver PIN typed by a human (403 without it or when
+ *   wrong, 429 while wrong PINs are being rate-limited)
  * POST /v1/approvals/ID/deny {"reason":R}: {"approval":{...}}
  */
 #define API_APPROVALS		"/v1/approvals"
 #define API_APPROVE_SUFFIX	"/approve"
 #define API_DENY_SUFFIX		"/deny"
+/*
+ * POST {"texts":[T...],"task","intent"}: {"texts":[masked T...],"masks":N,
+ *   "found":{"secret":count,...}}: every whole live value the caller's
+ *   policy would let it lease with intent (default "redact"), and the
+ *   encodings the redactor knows, masked as "[REDACTED:<name>]"; values
+ *   never leave the broker.  One `redact` audit line with counts.
+ */
+#define API_REDACT		"/v1/redact"
+/*
+ * POST {"data":B64,"end"?,"task"?,"intent"?,"secrets"?:[names]}:
+ *   {"data":B64,"masks":N}: one stream per connection, for `airlock
+ *   redact`: each chunk's masked output so far (bytes that may begin a
+ *   value are held until they are known); "end" releases the rest and ends
+ *   it.  "secrets" (first chunk) limits it to those names, each of which
+ *   the caller must be allowed.
+ */
+#define API_REDACT_STREAM	"/v1/redact/stream"
 /* GET ?n=N: {"events":[...]} the last N audit lines (N <= API_TAIL_MAX) */
 #define API_AUDIT		"/v1/audit"
 /* GET: Prometheus text exposition format 0.0.4 */
@@ -66,6 +85,14 @@
 #define API_F_USES		"uses"		/* wanted uses; 0: the rule's */
 #define API_F_BIND		"bind"		/* end with this connection */
 #define API_F_REASON		"reason"
+#define API_F_PIN		"pin"		/* the approver PIN */
+/* redact: the texts in and out, masks made, secrets found */
+#define API_F_TEXTS		"texts"
+#define API_F_MASKS		"masks"
+#define API_F_FOUND		"found"
+#define API_F_DATA		"data"		/* base64 bytes */
+#define API_F_END		"end"
+#define API_F_SECRETS		"secrets"
 
 /* ---- reply fields ------------------------------------------------------ */
 
@@ -101,11 +128,14 @@
 #define API_E_ENDED		"ended"		/* 410 lease ended */
 #define API_E_CONFLICT		"conflict"	/* 409 approval already decided */
 #define API_E_UNAVAILABLE	"unavailable"	/* 503 broker cannot serve */
+#define API_E_RATE		"rate-limited"	/* 429 too soon */
 #define API_E_INTERNAL		"internal"	/* 500 */
 
 /* ---- limits ------------------------------------------------------------ */
 
 #define API_BODY_MAX		(16 * 1024)	/* request bodies */
+#define API_REDACT_BODY_MAX	(2 * 1024 * 1024) /* POST /v1/redact */
+#define API_REDACT_TEXTS_MAX	4096		/* texts per redact */
 #define API_VALUE_MAX		(64 * 1024)	/* a secret value */
 #define API_TEXT_MAX		256		/* task, intent, reason */
 #define API_WAIT_MAX		60		/* long-poll seconds */

@@ -62,9 +62,10 @@
  * control characters, so no logged text can forge a line.
  *
  * Event names in use: request, grant, deny, approval_pending, approve,
- * deny_approval, use, revoke, expire, secret_add, secret_rotate, secret_edit,
- * secret_rm, policy_reload, exposed, and recover (written by this library
- * after it repaired a crash; see audit_open).  Any [a-z_]{1,32} name is accepted.
+ * deny_approval, use, revoke, expire, secret_add, secret_rotate,
+ * secret_edit, secret_rm, policy_reload, exposed, redact, approver_pin, and recover (written by
+ * this library after it repaired a crash; see audit_open).  Any
+ * [a-z_]{1,32} name is accepted.
  */
 struct audit_event {
 	const char	*event;

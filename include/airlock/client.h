@@ -74,6 +74,16 @@ struct client_lease_req {
 };
 
 /*
+ * Whether a secret name looks like a value (a token, a digest, a UUID)
+ * typed where the name goes: 1 yes.  client_name_check refuses such a name
+ * with AL_EINVAL and a message that does not contain it.  Every call that
+ * sends a secret name (client_lease_request and what builds on it) checks
+ * it first, so a value never reaches the broker or its audit log as a name.
+ */
+int	client_name_looks_like_value(const char *name);
+int	client_name_check(const char *name, struct al_err *err) AL_WUR;
+
+/*
  * Connect to the broker (starting one if allowed and none answers) and
  * check that it is healthy.  AL_EUNAVAIL with what to do when it fails.
  */
@@ -124,6 +134,40 @@ int	client_lease_and_fetch(struct client *cl,
 	    struct al_err *err) AL_WUR;
 
 /*
+ * Mask texts (a JSON array of strings, borrowed; as many requests as the
+ * broker's limits call for, AL_ETOOBIG for one string over 2 MiB) in the
+ * broker:
+ * every whole live value this caller's policy would let it lease with
+ * intent (NULL: "redact") is masked as "[REDACTED:<name>]" without any
+ * value leaving the broker, and no approval is asked for.  *out: the
+ * broker's object {"texts": [masked, same order], "masks": N, "found":
+ * {"secret": count}} (new reference).
+ */
+int	client_redact(struct client *cl, json_t *texts, const char *task,
+	    const char *intent, json_t **out, struct al_err *err) AL_WUR;
+
+/* A redact stream's settings (sent with every chunk; the first counts). */
+struct client_redact_opts {
+	const char		*task;		/* may be NULL */
+	const char		*intent;	/* NULL: "redact" */
+	const char *const	*secrets;	/* only these names; NULL: all */
+	size_t			 nsecrets;
+};
+
+/*
+ * This client's redact stream in the broker (`airlock redact`): send n
+ * bytes (at most 1 MiB) and append to out what the broker releases of the
+ * stream, masked; with end set, the rest too, and the stream ends.  Bytes
+ * that may begin a value stay in the broker until they are known.  *masks:
+ * the masks made so far.  A name in o->secrets that the caller may not use
+ * is AL_EDENIED.
+ */
+int	client_redact_stream(struct client *cl,
+	    const struct client_redact_opts *o, const void *p, size_t n,
+	    int end, struct al_buf *out, unsigned long long *masks,
+	    struct al_err *err) AL_WUR;
+
+/*
  * The JSON views, as the broker sends them (new references):
  * leases: the "leases" array; approvals: the "approvals" array (all: also
  * settled ones); secrets: the "secrets" array; audit: the "events" array
@@ -133,8 +177,9 @@ int	client_leases(struct client *cl, json_t **out, struct al_err *err)
 	    AL_WUR;
 int	client_approvals(struct client *cl, int all, json_t **out,
 	    struct al_err *err) AL_WUR;
-int	client_approve(struct client *cl, const char *id, json_t **out,
-	    struct al_err *err) AL_WUR;
+/* pin: the approver PIN as typed (guarded; NULL: none, which is refused). */
+int	client_approve(struct client *cl, const char *id,
+	    struct al_secret *pin, json_t **out, struct al_err *err) AL_WUR;
 int	client_deny(struct client *cl, const char *id, const char *reason,
 	    json_t **out, struct al_err *err) AL_WUR;
 int	client_secrets(struct client *cl, json_t **out, struct al_err *err)

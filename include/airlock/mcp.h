@@ -92,9 +92,11 @@ int	mcp_serve(struct mcp_server *s, int in_fd, int out_fd,
  * One hook invocation of a coding agent: its JSON input (as the agent
  * documents it) in, the answer out.  What is looked for, in every string
  * of the tool input, the tool output or the prompt:
- *   - the live value of any secret the policy lets the caller lease with
- *     intent `hook` (fetched through the broker into guarded memory, the
- *     leases revoked at once), and every encoding of it the redactor knows;
+ *   - the whole live value of any secret the policy would let the caller
+ *     lease with intent `hook`, and every encoding of it the redactor
+ *     knows: masked by the broker (POST /v1/redact), so no value, lease or
+ *     approval request is ever made here; a string ending in part of a
+ *     value is not a finding;
  *   - a hit of one of the scanner's built-in secret rules.
  * What is done (docs/agents.md has the table):
  *   before a tool runs (PreToolUse, beforeShellExecution, beforeMCPExecution,

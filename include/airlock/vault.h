@@ -200,4 +200,33 @@ int	vault_aux_key(struct vault *v, const char *purpose,
 int	vault_key_change(struct vault *v, const struct vault_key *newkey,
 	    struct al_err *err) AL_WUR;
 
+/* ---- the approver PIN --------------------------------------------------- */
+
+/*
+ * Approving a lease request needs the approver PIN, typed on a terminal by
+ * the human and checked by the broker.  Only its Argon2id hash
+ * (crypto_pwhash_str, interactive limits) is stored, in
+ * HOME/VAULT_PIN_FILE, created 0600 and replaced atomically.  A PIN is
+ * VAULT_PIN_MIN to VAULT_PIN_MAX bytes.
+ */
+#define VAULT_PIN_FILE	"approver.pin"
+#define VAULT_PIN_MIN	6
+#define VAULT_PIN_MAX	256
+
+/* 1 when HOME holds a readable PIN hash. */
+int	vault_pin_isset(const char *home);
+/* AL_EINVAL/AL_ETOOBIG when pin is too short or too long for a new PIN. */
+int	vault_pin_check_new(struct al_secret *pin, struct al_err *err)
+	    AL_WUR;
+/* Hash pin and store it, replacing any PIN set before. */
+int	vault_pin_set(const char *home, struct al_secret *pin,
+	    struct al_err *err) AL_WUR;
+/*
+ * 0 when pin is the stored PIN; AL_EBADKEY when not ("wrong approver
+ * PIN"); AL_ENOENT when none is set (the message says how to set one);
+ * AL_EPERM/AL_ECORRUPT for an unsafe or damaged file.
+ */
+int	vault_pin_verify(const char *home, struct al_secret *pin,
+	    struct al_err *err) AL_WUR;
+
 #endif

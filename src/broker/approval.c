@@ -3,8 +3,12 @@
  * human is short-lived (API_APPROVAL_TTL) and its requester is connected;
  * after a broker restart the requester asks again.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker_int.h"
 
@@ -92,4 +96,88 @@ approval_prune(struct approval_list *l, int64_t now, int64_t keep)
 			l->v[j++] = l->v[i];
 	}
 	l->n = j;
+}
+
+int
+approval_proc_stat(pid_t pid, pid_t *ppid, pid_t *sid)
+{
+	char path[64], buf[1024], *p;
+	long long pp, pg, se;
+	ssize_t n;
+	int fd;
+
+	*ppid = *sid = -1;
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	(void)close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* The command name may hold anything, ')' too: the last one ends it. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %lld %lld %lld", &pp, &pg, &se) != 3 ||
+	    pp < 0 || se < 0)
+		return -1;
+	*ppid = (pid_t)pp;
+	*sid = (pid_t)se;
+	return 0;
+}
+
+#define TREE_DEPTH_MAX	128
+
+const char *
+approval_tree_refusal(const struct approval *a, pid_t approver)
+{
+	pid_t p = approver, pp, sid, asid;
+	int depth;
+
+	if (a->sid <= 0)
+		return "the requester's session cannot be read, so an approval "
+		    "cannot be told apart from its own: refused";
+	if (approval_proc_stat(approver, &pp, &asid) != 0)
+		return "the approver's process cannot be read: refused";
+	if (asid == a->sid)
+		return "an approval cannot come from the requester's own "
+		    "session: approve from another terminal";
+	for (depth = 0; depth < TREE_DEPTH_MAX && p > 1; depth++) {
+		if (p == a->pid)
+			return "an approval cannot come from the requester's "
+			    "own process tree";
+		if (approval_proc_stat(p, &pp, &sid) != 0)
+			return "the approver's ancestry cannot be read: "
+			    "refused";
+		p = pp;
+	}
+	if (p > 1)
+		return "the approver's ancestry is too deep to check: refused";
+	/*
+	 * Nor from one of the requester's ancestors: a person approves with
+	 * a short-lived `airlock approve`, never with a process that started
+	 * the requester (an agent that moved its request to a new session).
+	 */
+	for (p = a->pid, depth = 0; depth < TREE_DEPTH_MAX && p > 1;
+	    depth++) {
+		/*
+		 * A requester that has exited has no ancestors to ask, and
+		 * its lease is bound to its pid and start time, which no
+		 * process has any more: nothing reaches the approver.
+		 */
+		if (approval_proc_stat(p, &pp, &sid) != 0) {
+			if (p == a->pid)
+				return NULL;
+			return "the requester's ancestry cannot be read: "
+			    "refused";
+		}
+		if (pp == approver)
+			return "an approval cannot come from a process that "
+			    "started the requester";
+		p = pp;
+	}
+	if (p > 1)
+		return "the requester's ancestry is too deep to check: refused";
+	return NULL;
 }

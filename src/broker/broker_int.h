@@ -37,6 +37,7 @@ struct approval {
 	uint64_t		 conn;		/* requester's connection */
 	uid_t			 uid;		/* requester */
 	pid_t			 pid;
+	pid_t			 sid;		/* its session; -1 */
 	char			 holder[BROKER_HOLDER_MAX];
 	json_t			*caller;	/* requester's identity */
 	struct policy_decision	 decision;
@@ -61,6 +62,15 @@ size_t	approval_count_pending(const struct approval_list *l);
 /* Drop settled approvals older than keep seconds; free them. */
 void	approval_prune(struct approval_list *l, int64_t now, int64_t keep);
 const char *approval_state_name(enum approval_state s);
+/* pid's parent and session from /proc/PID/stat; -1 if unreadable. */
+int	approval_proc_stat(pid_t pid, pid_t *ppid, pid_t *sid);
+/*
+ * Why approver may not approve a: it runs inside the requester's process
+ * tree (the requester is among its ancestors) or in its session, or it is
+ * one of the requester's ancestors, or any of that cannot be read (fail
+ * closed).  NULL when it may.
+ */
+const char *approval_tree_refusal(const struct approval *a, pid_t approver);
 
 /* ---- metrics (metrics.c) ----------------------------------------------- */
 
@@ -90,6 +100,9 @@ int	metrics_render(const struct broker_metrics *m, size_t active_leases,
 void	metrics_observe(struct broker_metrics *m, int64_t usec);
 
 /* ---- the broker --------------------------------------------------------- */
+
+#define BROKER_RSTREAMS_MAX	64	/* redact streams open at once */
+struct rstream;
 
 struct broker {
 	char			 home[PATH_MAX];
@@ -123,6 +136,9 @@ struct broker {
 	char			 audit_error[AL_ERR_MSG_MAX];
 	json_t			*backlog;	/* facts to record on recovery */
 	uint64_t		 backlog_dropped;
+	struct rstream		*rstreams[BROKER_RSTREAMS_MAX]; /* redact */
+	unsigned		 pin_failures;	/* wrong PINs in a row */
+	int64_t			 pin_retry_ms;	/* no PIN checked before */
 };
 
 /* Diagnostics to the broker's log (identifiers only, escaped). */
@@ -173,6 +189,17 @@ void	audit_keep(struct broker *b, const char *event, const char *outcome,
 int	audit_try_recover(struct broker *b);
 /* When the next retry is due (ms), 0 when the log works. */
 int64_t	audit_next_retry(const struct broker *b);
+/* ---- unknown names (names.c) -------------------------------------------- */
+
+#define NAME_FP_LEN	12	/* hex digits of a name's fingerprint */
+
+/*
+ * err holds the vault's AL_ENOENT for name: rewrite its message so that it
+ * names the secret only by a short keyed fingerprint (into fp), keeping a
+ * suggestion of an existing name.  name is never logged or echoed.
+ */
+void	name_unknown(struct broker *b, const char *name, struct al_err *err,
+	    char fp[NAME_FP_LEN + 1]);
 
 /* ---- policy glue (decide.c) --------------------------------------------- */
 
@@ -208,6 +235,13 @@ void	h_approval_get(struct route_args *a);
 void	h_approve(struct route_args *a);
 void	h_deny(struct route_args *a);
 void	h_audit_tail(struct route_args *a);
+void	h_redact(struct route_args *a);
+void	h_redact_stream(struct route_args *a);
+/* End (and audit) the redact stream of conn; free every one at exit. */
+void	redact_streams_conn_closed(struct broker *b, uint64_t conn);
+void	redact_streams_free(struct broker *b);
+/* The largest request body path takes (API_BODY_MAX but for /v1/redact). */
+size_t	broker_body_max(const char *path);
 
 /* ---- reply helpers (reply.c) -------------------------------------------- */
 

@@ -34,6 +34,8 @@ static const struct route routes[] = {
 	{ "POST", "/v1/approvals/:/approve", 1, h_approve, NULL },
 	{ "POST", "/v1/approvals/:/deny", 1, h_deny, NULL },
 	{ "GET", "/v1/audit", 0, h_audit_tail, " n task secret lease " },
+	{ "POST", "/v1/redact", 1, h_redact, NULL },
+	{ "POST", "/v1/redact/stream", 1, h_redact_stream, NULL },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -94,6 +96,15 @@ query_ok(const struct route *rt, const char *query)
 	return 1;
 }
 
+size_t
+broker_body_max(const char *path)
+{
+	/* Texts to mask are bulk; everything else is a few fields. */
+	return path != NULL && (strcmp(path, API_REDACT) == 0 ||
+	    strcmp(path, API_REDACT_STREAM) == 0) ? API_REDACT_BODY_MAX :
+	    API_BODY_MAX;
+}
+
 void
 broker_dispatch(struct broker *b, const struct broker_req *req,
     struct broker_resp *r)
@@ -141,9 +152,9 @@ broker_dispatch(struct broker *b, const struct broker_req *req,
 		reply_error(r, 400, API_E_BAD_REQUEST, msg);
 		goto out;
 	}
-	if (req->body.len > API_BODY_MAX) {
+	if (req->body.len > broker_body_max(req->path)) {
 		reply_error(r, 413, API_E_TOO_BIG, "request body is larger "
-		    "than 16 KiB");
+		    "than the route takes (16 KiB; 2 MiB for /v1/redact)");
 		goto out;
 	}
 	if (rt->json_body) {

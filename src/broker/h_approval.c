@@ -4,10 +4,15 @@
  * it.  The approver is identified from the socket like everyone else, and a
  * process may never approve its own request.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "broker_int.h"
+
+#define PIN_DELAY_MAX	900	/* seconds between tries, at most */
 
 /* May c see a? The owner, the requester's uid, or a possible approver. */
 static int
@@ -98,6 +103,7 @@ decidable(struct route_args *a, const char *verb)
 	const struct broker_caller *c = a->req->caller;
 	struct approval *ap;
 	struct al_err err;
+	const char *tree;
 	json_t *who;
 	char msg[sizeof(err.msg)];
 
@@ -121,6 +127,9 @@ decidable(struct route_args *a, const char *verb)
 		(void)snprintf(msg, sizeof(msg), "you are not an approver for "
 		    "rule '%s' (see its approvers in `airlock approvals`)",
 		    ap->decision.rule);
+	else if (strcmp(verb, "approve") == 0 &&
+	    (tree = approval_tree_refusal(ap, c->pid)) != NULL)
+		(void)snprintf(msg, sizeof(msg), "%s", tree);
 	if (msg[0] == '\0')
 		return ap;
 	who = caller_json(c);
@@ -142,6 +151,85 @@ decided_by(struct approval *ap, const struct broker_caller *c)
 	    "%ld", (unsigned)c->uid, (long)c->pid);
 }
 
+/*
+ * The approver PIN: something the agent does not have.  Checked after every
+ * other test, so only a would-be approver of a pending request reaches the
+ * Argon2id check; each wrong PIN doubles the wait before the next is even
+ * looked at (1 s, 2 s, 4 s ... at most PIN_DELAY_MAX).  Every refusal is
+ * audited.  Replies and returns 1 when refused.
+ */
+static int
+pin_refused(struct route_args *a, const struct approval *ap, json_t *pin)
+{
+	struct broker *b = a->b;
+	struct al_secret *s = NULL;
+	struct al_err err, e2;
+	json_t *who = NULL, *detail = NULL;
+	int64_t now = b->clock->now_ms(b->clock->arg), delay;
+	const char *code = API_E_FORBIDDEN;
+	char msg[AL_ERR_MSG_MAX];
+	int status = 403, rc;
+
+	if (pin == NULL || json_string_length(pin) == 0) {
+		(void)snprintf(msg, sizeof(msg), "approving needs the approver "
+		    "PIN, typed on a terminal: run `airlock approve %s`",
+		    ap->id);
+	} else if (now < b->pin_retry_ms) {
+		status = 429;
+		code = API_E_RATE;
+		(void)snprintf(msg, sizeof(msg), "too many wrong approver PINs: "
+		    "try again in %lld s", (long long)((b->pin_retry_ms - now +
+		    999) / 1000));
+	} else {
+		rc = al_secret_from(json_string_value(pin),
+		    json_string_length(pin), &s);
+		/* jansson's copy: wiped once it has been read. */
+		sodium_memzero((char *)(uintptr_t)json_string_value(pin),
+		    json_string_length(pin));
+		if (rc == 0)
+			rc = vault_pin_verify(b->home, s, &e2);
+		else
+			(void)al_err_set(&e2, rc, "out of memory");
+		al_secret_free(s);
+		if (rc == 0) {
+			b->pin_failures = 0;
+			b->pin_retry_ms = 0;
+			return 0;
+		}
+		if (rc == AL_EBADKEY) {
+			b->pin_failures++;
+			delay = b->pin_failures > 10 ? PIN_DELAY_MAX :
+			    1LL << (b->pin_failures - 1);
+			if (delay > PIN_DELAY_MAX)
+				delay = PIN_DELAY_MAX;
+			b->pin_retry_ms = now + delay * 1000;
+			(void)snprintf(msg, sizeof(msg), "wrong approver PIN (%u "
+			    "in a row; the next try is checked in %lld s)",
+			    b->pin_failures, (long long)delay);
+		} else if (rc == AL_ENOENT) {
+			(void)snprintf(msg, sizeof(msg), "%s", e2.msg);
+		} else {
+			status = 500;
+			code = API_E_INTERNAL;
+			(void)snprintf(msg, sizeof(msg), "%s", e2.msg);
+		}
+	}
+	who = caller_json(a->req->caller);
+	detail = json_pack("{s:s,s:I}", "approval", ap->id, "pin_failures",
+	    (json_int_t)b->pin_failures);
+	if (record(b, "approve", "refused", who, ap->secret, NULL, ap->task,
+	    ap->intent, msg, NULL, detail, &err) != 0)
+		reply_al_err(a->resp, &err);
+	else
+		reply_error(a->resp, status, code, msg);
+	broker_log(b, "approval %s: approver refused (uid %u): %s", ap->id,
+	    (unsigned)a->req->caller->uid, msg);
+	a->resp->need_sync = 1;
+	json_decref(detail);
+	json_decref(who);
+	return 1;
+}
+
 void
 h_approve(struct route_args *a)
 {
@@ -151,14 +239,18 @@ h_approve(struct route_args *a)
 	struct lease_spec spec;
 	struct lease l;
 	struct al_err err;
-	json_t *who = NULL, *detail = NULL;
+	json_t *who = NULL, *detail = NULL, *pin;
 
-	if (json_object_size(a->body) != 0) {
-		reply_error(a->resp, 400, API_E_BAD_REQUEST, "approve takes an "
-		    "empty body");
+	pin = json_object_get(a->body, API_F_PIN);
+	if (json_object_size(a->body) > 1 || (json_object_size(a->body) == 1 &&
+	    (!json_is_string(pin) || json_string_length(pin) >
+	    VAULT_PIN_MAX))) {
+		reply_error(a->resp, 400, API_E_BAD_REQUEST, "approve takes "
+		    "{\"pin\": \"<the approver PIN>\"}");
 		return;
 	}
-	if ((ap = decidable(a, "approve")) == NULL)
+	if ((ap = decidable(a, "approve")) == NULL ||
+	    pin_refused(a, ap, pin))
 		return;
 	memset(&spec, 0, sizeof(spec));
 	spec.secret = ap->secret;

@@ -158,6 +158,7 @@ pending(struct route_args *a, json_t *who, const struct create_req *q,
 	unsigned char raw[16];
 	struct al_err err;
 	int64_t now = b->clock->now(b->clock->arg);
+	pid_t ppid;
 
 	if ((ap = calloc(1, sizeof(*ap))) == NULL) {
 		reply_error(a->resp, 500, API_E_INTERNAL, "out of memory");
@@ -175,6 +176,8 @@ pending(struct route_args *a, json_t *who, const struct create_req *q,
 	ap->conn = c->conn;
 	ap->uid = c->uid;
 	ap->pid = c->pid;
+	/* Unknown (-1) fails closed when someone approves. */
+	(void)approval_proc_stat(c->pid, &ppid, &ap->sid);
 	ap->caller = json_incref(who);
 	ap->decision = *d;
 	ap->created = now;
@@ -216,6 +219,7 @@ h_lease_create(struct route_args *a)
 	json_t *who = caller_json(c), *detail = NULL;
 	enum vault_status st;
 	char msg[160], reason[POLICY_REASON_MAX + POLICY_MSG_MAX + 4];
+	char fp[NAME_FP_LEN + 1];
 	int64_t ttl;
 	int uses;
 
@@ -229,9 +233,14 @@ h_lease_create(struct route_args *a)
 		goto out;
 	}
 	if (vault_secret_get(b->vault, q.secret, &m, &err) != 0) {
-		if (err.code == AL_ENOENT)
-			deny(a, who, &q, err.msg, "", 0);
-		else
+		if (err.code == AL_ENOENT) {
+			/* Maybe a value typed as a name: never logged. */
+			struct create_req anon = q;
+
+			name_unknown(b, q.secret, &err, fp);
+			anon.secret = NULL;
+			deny(a, who, &anon, err.msg, "", 0);
+		} else
 			reply_al_err(a->resp, &err);
 		goto out;
 	}

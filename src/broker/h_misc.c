@@ -84,10 +84,13 @@ h_secret_show(struct route_args *a)
 	struct broker *b = a->b;
 	struct vault_meta m;
 	struct al_err err;
+	char fp[NAME_FP_LEN + 1];
 
 	memset(&m, 0, sizeof(m));
 	if (vault_name_check(a->param, &err) != 0 ||
 	    vault_secret_get(b->vault, a->param, &m, &err) != 0) {
+		if (err.code == AL_ENOENT)
+			name_unknown(b, a->param, &err, fp);
 		reply_al_err(a->resp, &err);
 		return;
 	}

@@ -294,7 +294,8 @@ dispatch(struct request *rq)
 		reply_error(&rq->resp, 403, API_E_FORBIDDEN, err.msg);
 	else if (rq->too_big)
 		reply_error(&rq->resp, 413, API_E_TOO_BIG, "request body is "
-		    "larger than 16 KiB");
+		    "larger than the route takes (16 KiB; 2 MiB for "
+		    "/v1/redact)");
 	else
 		broker_dispatch(rq->srv->b, &req, &rq->resp);
 	al_buf_release(&rq->body);
@@ -336,7 +337,7 @@ request_new(struct server *s, struct MHD_Connection *mc, const char *url,
 	    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	rq->conn = ci ? ci->socket_context : NULL;
 	(void)snprintf(rq->method, sizeof(rq->method), "%s", method);
-	al_buf_init(&rq->body, API_BODY_MAX, 0);
+	al_buf_init(&rq->body, broker_body_max(url), 0);
 	broker_resp_init(&rq->resp);
 	al_buf_init(&q, 4096, 0);
 	(void)s->mhd.get_connection_values(mc, MHD_GET_ARGUMENT_KIND,
@@ -379,7 +380,8 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 		/* Refuse an announced oversized body before reading it. */
 		cl = s->mhd.lookup_connection_value(mc, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl != NULL && strtoull(cl, NULL, 10) > API_BODY_MAX) {
+		if (cl != NULL && strtoull(cl, NULL, 10) >
+		    broker_body_max(url)) {
 			rq->too_big = 1;
 			dispatch(rq);
 			rq->phase = PH_READY;

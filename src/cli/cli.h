@@ -82,6 +82,7 @@ int	cmd_lease(struct cli *cli, int argc, char **argv);
 int	cmd_approvals(struct cli *cli, int argc, char **argv);
 int	cmd_approve(struct cli *cli, int argc, char **argv);
 int	cmd_deny(struct cli *cli, int argc, char **argv);
+int	cmd_approver(struct cli *cli, int argc, char **argv);
 int	cmd_run(struct cli *cli, int argc, char **argv);
 int	cmd_redact(struct cli *cli, int argc, char **argv);
 
@@ -116,6 +117,7 @@ extern const char cmd_lease_help[];
 extern const char cmd_approvals_help[];
 extern const char cmd_approve_help[];
 extern const char cmd_deny_help[];
+extern const char cmd_approver_help[];
 extern const char cmd_scan_help[];
 extern const char cmd_hook_help[];
 extern const char cmd_run_help[];

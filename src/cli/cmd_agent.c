@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "airlock/agent.h"
+#include "airlock/vault.h"
 #include "cli.h"
 
 const char cmd_agent_help[] =
@@ -204,6 +205,14 @@ agent_setup(struct cli *cli, int argc, char **argv)
 	    "and hooks, and check with `airlock agent status`\n",
 	    agent_kind_name(st.kind), st.scope == AGENT_SCOPE_USER ? "user" :
 	    "project");
+	/*
+	 * The agent will ask for approvals; what approves them must be
+	 * something it cannot type.
+	 */
+	if (!vault_pin_isset(cli->home))
+		printf("airlock: no approver PIN is set, so requests that need "
+		    "approval are refused: set one on your terminal with "
+		    "`airlock approver set-pin` (the agent cannot type it)\n");
 	agent_plan_release(&plan);
 	return rc;
 }

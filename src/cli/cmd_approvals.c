@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "clientcli.h"
+#include "input.h"
 #include "vaultcli.h"
 
 const char cmd_approvals_help[] =
@@ -27,8 +28,12 @@ const char cmd_approve_help[] =
 "usage: airlock approve ID\n"
 "\n"
 "Approve the pending lease request ID (see `airlock approvals`).  The\n"
-"broker identifies you from the socket and checks you against the\n"
-"approvers the rule names; a process can never approve its own request.\n"
+"approver PIN (set with `airlock approver set-pin`) is asked on the\n"
+"terminal (/dev/tty, never stdin or argv) and checked by the broker; each\n"
+"wrong PIN doubles the wait before the next is checked.  The broker\n"
+"identifies you from the socket and checks you against the approvers the\n"
+"rule names; a process can never approve its own request, nor one from\n"
+"inside the requester's process tree or terminal session.\n"
 "The lease goes to the process that asked, with the TTL and uses it asked\n"
 "for (within the rule's limits).  Every approval is audited.\n"
 "\n"
@@ -151,6 +156,7 @@ decide(struct cli *cli, const char *cmd, int argc, char **argv)
 {
 	struct client *cl = NULL;
 	struct al_err err;
+	struct al_secret *pin = NULL;
 	const char *reason = NULL;
 	json_t *a = NULL;
 	int rc;
@@ -162,12 +168,18 @@ decide(struct cli *cli, const char *cmd, int argc, char **argv)
 		return cli_usage(cmd, "'%s' takes one request ID", cmd);
 	if (strcmp(cmd, "deny") == 0 && (reason == NULL || reason[0] == '\0'))
 		return cli_usage(cmd, "'deny' needs --reason TEXT");
-	if (cli_client_open(cli, &cl, &err) != 0)
+	if (strcmp(cmd, "approve") == 0 &&
+	    cli_read_pin("Approver PIN: ", 0, &pin, &err) != 0)
 		return cli_fail(&err);
+	if (cli_client_open(cli, &cl, &err) != 0) {
+		al_secret_free(pin);
+		return cli_fail(&err);
+	}
 	if (strcmp(cmd, "deny") == 0)
 		rc = client_deny(cl, argv[optind], reason, &a, &err);
 	else
-		rc = client_approve(cl, argv[optind], &a, &err);
+		rc = client_approve(cl, argv[optind], pin, &a, &err);
+	al_secret_free(pin);
 	if (rc != 0) {
 		rc = cli_fail(&err);
 	} else {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "airlock/client.h"
 #include "airlock/vault.h"
 #include "auditcli.h"
 #include "cli.h"
@@ -142,6 +143,37 @@ push(char **list, size_t *n, char *v, const char *what)
 	return 0;
 }
 
+#define NO_ARGV_VALUE "a value is never taken on the command line (it " \
+	"was not stored, and is not shown): pipe it on stdin, use " \
+	"--value-file FILE, or type it at the prompt"
+
+/*
+ * "--value X", "--value=X" and their kin are refused before getopt sees
+ * them: getopt would take "--value" for an abbreviation of --value-file and
+ * then quote X as a file name.  Only --value-file itself is accepted.
+ */
+static int
+refuse_value_options(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--value-file") == 0) {
+			i++;	/* its argument is a path */
+			continue;
+		}
+		if (strncmp(argv[i], "--value-file=", 13) == 0)
+			continue;
+		if (strncmp(argv[i], "--v", 3) == 0)
+			return cli_usage("secret", "option '%.*s': %s",
+			    (int)strcspn(argv[i], "="), argv[i],
+			    NO_ARGV_VALUE);
+	}
+	return 0;
+}
+
 static int
 parse_args(int argc, char **argv, struct secret_args *a)
 {
@@ -154,6 +186,8 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	unsigned allowed;
 	int c, rc;
 
+	if ((rc = refuse_value_options(argc, argv)) != 0)
+		return rc;
 	optind = 0;
 	opterr = 0;
 	allowed = allowed_opts(a->sub);
@@ -212,10 +246,22 @@ parse_args(int argc, char **argv, struct secret_args *a)
 		a->name = argv[optind++];
 		if (vault_name_check(a->name, &err) != 0)
 			return cli_fail(&err);
+		if (strcmp(a->sub, "add") == 0 &&
+		    client_name_looks_like_value(a->name))
+			return cli_usage("secret", "NAME looks like a value (a "
+			    "token, a digest or a UUID), not a name: nothing "
+			    "was stored; choose a name such as 'deploy-token' "
+			    "and give the value on stdin, with --value-file or "
+			    "at the prompt");
 	}
+	/* Never quoted: an argument after NAME may be the value itself. */
+	if (optind < argc && (strcmp(a->sub, "add") == 0 ||
+	    strcmp(a->sub, "rotate") == 0))
+		return cli_usage("secret", "'secret %s' takes one NAME; %s",
+		    a->sub, NO_ARGV_VALUE);
 	if (optind < argc)
-		return cli_usage("secret", "unexpected argument '%s'",
-		    argv[optind]);
+		return cli_usage("secret", "'secret %s': unexpected argument "
+		    "(not shown)", a->sub);
 	return 0;
 }
 

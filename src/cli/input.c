@@ -86,12 +86,16 @@ ask_tty(const char *prompt, size_t max, struct al_secret **out,
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
-	tty_write(fd, prompt);
+	/*
+	 * Echo off (discarding what was typed ahead) before the prompt: what
+	 * is typed once the prompt shows is neither echoed nor thrown away.
+	 */
 	if (tcsetattr(fd, TCSAFLUSH, &quiet) != 0) {
 		(void)close(fd);
 		return al_err_set(err, AL_ESYS, "cannot turn echo off: %s",
 		    strerror(errno));
 	}
+	tty_write(fd, prompt);
 	rc = read_line(fd, max, out, err);
 	restored = tcsetattr(fd, TCSAFLUSH, &old) == 0;
 	tty_write(fd, "\n");
@@ -223,6 +227,30 @@ cli_read_value(const char *name, const char *path, int keep_newline,
 		*out = NULL;
 		return al_err_set(err, AL_EINVAL, "the value is empty: nothing "
 		    "was stored");
+	}
+	return 0;
+}
+
+int
+cli_read_pin(const char *prompt, int confirm, struct al_secret **out,
+    struct al_err *err)
+{
+	int rc;
+
+	*out = NULL;
+	/* Only the terminal: never a descriptor, stdin or argv. */
+	rc = confirm ? ask_twice(prompt, 1024, out, err) :
+	    ask_tty(prompt, 1024, out, err);
+	if (rc == AL_EINVAL && *out == NULL && strstr(err->msg, "no terminal"))
+		return al_err_set(err, AL_EINVAL, "the approver PIN is read "
+		    "from a terminal (/dev/tty) only, and there is none: run "
+		    "this from your own terminal");
+	if (rc != 0)
+		return rc;
+	if (al_secret_len(*out) == 0) {
+		al_secret_free(*out);
+		*out = NULL;
+		return al_err_set(err, AL_EINVAL, "the approver PIN is empty");
 	}
 	return 0;
 }

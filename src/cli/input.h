@@ -21,4 +21,12 @@ int	cli_read_passphrase(const char *prompt, int fd, int confirm,
 int	cli_read_value(const char *name, const char *path, int keep_newline,
 	    size_t max, struct al_secret **out, struct al_err *err) AL_WUR;
 
+/*
+ * Read the approver PIN from the terminal (/dev/tty) with echo off, asking
+ * twice when confirm is set.  Never from a descriptor, stdin or argv: a
+ * process without a terminal (an agent's tool call) cannot type it.
+ */
+int	cli_read_pin(const char *prompt, int confirm, struct al_secret **out,
+	    struct al_err *err) AL_WUR;
+
 #endif

@@ -47,6 +47,8 @@ static const struct cli_cmd commands[] = {
 	    cmd_approve_help, cmd_approve },
 	{ "deny", "refuse a pending lease request",
 	    cmd_deny_help, cmd_deny },
+	{ "approver", "set the approver PIN that approving needs",
+	    cmd_approver_help, cmd_approver },
 	{ "policy", "check, lint and show who may lease which secret",
 	    cmd_policy_help, cmd_policy },
 	{ "audit", "show and verify the tamper-evident audit log",
@@ -148,12 +150,14 @@ int
 cli_bad_option(const char *cmd, int argc, char **argv, int opt)
 {
 	const char *arg = optind - 1 < argc ? argv[optind - 1] : "";
+	int n = (int)strcspn(arg, "=");
 
+	/* Never what follows '=': "--value=<a value>" is not echoed. */
 	if (opt == ':')
-		return cli_usage(cmd, "option '%s' needs a value", arg);
+		return cli_usage(cmd, "option '%.*s' needs a value", n, arg);
 	if (optopt != 0 && optopt != '?')
 		return cli_usage(cmd, "unknown option '-%c'", optopt);
-	return cli_usage(cmd, "unknown option '%s'", arg);
+	return cli_usage(cmd, "unknown option '%.*s'", n, arg);
 }
 
 int

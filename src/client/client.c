@@ -105,6 +105,7 @@ code_for(long status, const char *name)
 	case 409:	return AL_EEXIST;
 	case 410:	return AL_EEXPIRED;
 	case 413:	return AL_ETOOBIG;
+	case 429:	return AL_EBUSY;
 	case 503:	return AL_EUNAVAIL;
 	default:	return AL_EIO;
 	}
@@ -256,6 +257,8 @@ out:
 	al_secret_free(s.value);	/* wipes what did not reach *value */
 	json_decref(j);
 	cu->slist_free_all(hdr);
+	if (payload != NULL)	/* it may hold the approver PIN */
+		sodium_memzero(payload, strlen(payload));
 	free(payload);
 	al_buf_release(&reply);
 	return rc;

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include <curl/curl.h>
 
 #include "airlock/api.h"
@@ -76,6 +78,8 @@ client_lease_request(struct client *cl, const struct client_lease_req *r,
 	memset(lease, 0, sizeof(*lease));
 	if (approval)
 		memset(approval, 0, sizeof(*approval));
+	if ((rc = client_name_check(r->secret, err)) != 0)
+		return rc;
 	body = json_pack("{s:s,s:s,s:s,s:I,s:i,s:b}", API_F_SECRET, r->secret,
 	    API_F_TASK, r->task ? r->task : "", API_F_INTENT, r->intent ?
 	    r->intent : "", API_F_TTL, (json_int_t)r->ttl, API_F_USES, r->uses,
@@ -303,12 +307,31 @@ decide(struct client *cl, const char *id, const char *suffix, json_t *body,
 }
 
 int
-client_approve(struct client *cl, const char *id, json_t **out,
-    struct al_err *err)
+client_approve(struct client *cl, const char *id, struct al_secret *pin,
+    json_t **out, struct al_err *err)
 {
-	json_t *body = json_object();
-	int rc = decide(cl, id, API_APPROVE_SUFFIX, body, out, err);
+	json_t *body, *s = NULL;
+	int rc;
 
+	*out = NULL;
+	if ((body = json_object()) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	if (pin != NULL) {
+		s = json_stringn_nocheck((const char *)al_secret_open(pin),
+		    al_secret_len(pin));
+		al_secret_close(pin);
+		if (s == NULL || json_object_set(body, API_F_PIN, s) != 0) {
+			rc = al_err_set(err, AL_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	rc = decide(cl, id, API_APPROVE_SUFFIX, body, out, err);
+out:
+	/* jansson's copy of the PIN: wiped before it is freed. */
+	if (s != NULL)
+		sodium_memzero((char *)(uintptr_t)json_string_value(s),
+		    json_string_length(s));
+	json_decref(s);
 	json_decref(body);
 	return rc;
 }
@@ -347,4 +370,200 @@ int
 client_health(struct client *cl, json_t **out, struct al_err *err)
 {
 	return get_member(cl, API_HEALTH, NULL, out, err);
+}
+
+/* One request: batch (a JSON array of strings) masked into *out. */
+static int
+redact_batch(struct client *cl, json_t *batch, const char *task,
+    const char *intent, json_t **out, struct al_err *err)
+{
+	json_t *body, *reply = NULL;
+	long status = 0;
+	int rc;
+
+	*out = NULL;
+	body = json_pack("{s:O,s:s,s:s}", API_F_TEXTS, batch, API_F_TASK,
+	    task ? task : "", API_F_INTENT, intent ? intent : "redact");
+	if (body == NULL)
+		return al_err_set(err, AL_EINVAL, "task or intent is not valid "
+		    "UTF-8");
+	rc = client_call(cl, "POST", API_REDACT, body, NULL, &status, &reply,
+	    err);
+	json_decref(body);
+	if (rc != 0)
+		return rc;
+	if (status != 200 || !json_is_array(json_object_get(reply,
+	    API_F_TEXTS)) || json_array_size(json_object_get(reply,
+	    API_F_TEXTS)) != json_array_size(batch) ||
+	    !json_is_object(json_object_get(reply, API_F_FOUND))) {
+		json_decref(reply);
+		return al_err_set(err, AL_EPROTO, "unexpected reply to a redact "
+		    "request (HTTP %ld)", status);
+	}
+	*out = reply;
+	return 0;
+}
+
+/* Add batch reply r into the running total t. */
+static void
+redact_merge(json_t *t, json_t *r)
+{
+	json_t *texts = json_object_get(t, API_F_TEXTS), *v, *n;
+	json_t *found = json_object_get(t, API_F_FOUND);
+	const char *name;
+	size_t i;
+
+	json_array_foreach(json_object_get(r, API_F_TEXTS), i, v)
+		json_array_append(texts, v);
+	json_object_set_new(t, API_F_MASKS, json_integer(json_integer_value(
+	    json_object_get(t, API_F_MASKS)) + json_integer_value(
+	    json_object_get(r, API_F_MASKS))));
+	json_object_foreach(json_object_get(r, API_F_FOUND), name, v) {
+		n = json_object_get(found, name);
+		json_object_set_new(found, name, json_integer(
+		    json_integer_value(n) + json_integer_value(v)));
+	}
+}
+
+int
+client_redact(struct client *cl, json_t *texts, const char *task,
+    const char *intent, json_t **out, struct al_err *err)
+{
+	/* Room in a body for the fields around the texts. */
+	const size_t room = API_REDACT_BODY_MAX - 2 * API_TEXT_MAX - 64;
+	json_t *total, *batch = NULL, *reply = NULL, *v;
+	size_t i, n = json_array_size(texts), size = 0, one = 0;
+	char *enc;
+	int rc = 0;
+
+	*out = NULL;
+	if ((total = json_pack("{s:[],s:I,s:{}}", API_F_TEXTS, API_F_MASKS,
+	    (json_int_t)0, API_F_FOUND)) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	for (i = 0; i <= n; i++) {
+		if (i < n) {
+			v = json_array_get(texts, i);
+			if (!json_is_string(v)) {
+				rc = al_err_set(err, AL_EINVAL, "redact takes "
+				    "strings only");
+				goto out;
+			}
+			/* Its size as the request will carry it. */
+			if ((enc = json_dumps(v, JSON_ENCODE_ANY)) == NULL) {
+				rc = al_err_set(err, AL_ENOMEM, "out of memory");
+				goto out;
+			}
+			one = strlen(enc) + 1;
+			free(enc);
+			if (one > room) {
+				rc = al_err_set(err, AL_ETOOBIG, "a text of %zu "
+				    "bytes is more than the broker masks at "
+				    "once (2 MiB)", json_string_length(v));
+				goto out;
+			}
+		}
+		if (batch != NULL && (i == n || size + one > room ||
+		    json_array_size(batch) == API_REDACT_TEXTS_MAX)) {
+			if ((rc = redact_batch(cl, batch, task, intent, &reply,
+			    err)) != 0)
+				goto out;
+			redact_merge(total, reply);
+			json_decref(reply);
+			reply = NULL;
+			json_decref(batch);
+			batch = NULL;
+			size = 0;
+		}
+		if (i == n)
+			break;
+		if (batch == NULL && (batch = json_array()) == NULL) {
+			rc = al_err_set(err, AL_ENOMEM, "out of memory");
+			goto out;
+		}
+		json_array_append(batch, v);
+		size += one;
+	}
+	/* No text at all: still one request, so the call is audited. */
+	if (n == 0) {
+		if ((batch = json_array()) == NULL ||
+		    (rc = redact_batch(cl, batch, task, intent, &reply,
+		    err)) != 0)
+			goto out;
+		json_decref(reply);
+	}
+	*out = total;
+	total = NULL;
+out:
+	json_decref(batch);
+	json_decref(total);
+	return rc;
+}
+
+int
+client_redact_stream(struct client *cl, const struct client_redact_opts *o,
+    const void *p, size_t n, int end, struct al_buf *out,
+    unsigned long long *masks, struct al_err *err)
+{
+	json_t *body = NULL, *reply = NULL, *data = NULL, *names = NULL, *d;
+	size_t need = sodium_base64_ENCODED_LEN(n,
+	    sodium_base64_VARIANT_ORIGINAL), i, bin;
+	char *enc = NULL;
+	long status = 0;
+	int rc;
+
+	if ((enc = sodium_malloc(need)) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	(void)sodium_bin2base64(enc, need, p, n,
+	    sodium_base64_VARIANT_ORIGINAL);
+	data = json_stringn_nocheck(enc, strlen(enc));
+	sodium_free(enc);	/* wipes it */
+	if (data == NULL || (names = json_array()) == NULL) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < o->nsecrets; i++)
+		if ((rc = client_name_check(o->secrets[i], err)) != 0 ||
+		    json_array_append_new(names, json_string(o->secrets[i])))
+			goto out;
+	body = json_pack("{s:O,s:b,s:s,s:s}", API_F_DATA, data, API_F_END,
+	    end, API_F_TASK, o->task ? o->task : "", API_F_INTENT, o->intent ?
+	    o->intent : "redact");
+	if (body == NULL || (o->nsecrets > 0 &&
+	    json_object_set(body, API_F_SECRETS, names) != 0)) {
+		rc = al_err_set(err, AL_EINVAL, "task or intent is not valid "
+		    "UTF-8");
+		goto out;
+	}
+	if ((rc = client_call(cl, "POST", API_REDACT_STREAM, body, NULL,
+	    &status, &reply, err)) != 0)
+		goto out;
+	d = json_object_get(reply, API_F_DATA);
+	if (status != 200 || !json_is_string(d)) {
+		rc = al_err_set(err, AL_EPROTO, "unexpected reply to a redact "
+		    "stream (HTTP %ld)", status);
+		goto out;
+	}
+	if ((rc = al_buf_reserve(out, json_string_length(d) / 4 * 3 + 3)) != 0 ||
+	    sodium_base642bin(out->data + out->len, out->cap - out->len,
+	    json_string_value(d), json_string_length(d), NULL, &bin, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0) {
+		rc = al_err_set(err, rc ? rc : AL_EPROTO, "malformed reply to a "
+		    "redact stream");
+		goto out;
+	}
+	out->len += bin;
+	out->data[out->len] = '\0';
+	*masks = (unsigned long long)json_integer_value(json_object_get(reply,
+	    API_F_MASKS));
+	rc = 0;
+out:
+	/* jansson's copy of the chunk: wiped before it is freed. */
+	if (data != NULL)
+		sodium_memzero((char *)(uintptr_t)json_string_value(data),
+		    json_string_length(data));
+	json_decref(data);
+	json_decref(names);
+	json_decref(body);
+	json_decref(reply);
+	return rc;
 }

@@ -129,27 +129,30 @@ exec_binding_parse(const char *arg, const char *opt, struct exec_binding *out,
 	size_t n;
 
 	memset(out, 0, sizeof(*out));
+	/*
+	 * Only the variable's part of arg is ever quoted: what follows '='
+	 * (or an arg without one) may be a value typed by mistake.
+	 */
 	if (arg == NULL || (eq = strchr(arg, '=')) == NULL)
 		return al_err_set(err, AL_EINVAL, "%s expects VAR=SECRET "
-		    "(a variable name, '=', a secret name), got '%s'", opt,
-		    arg ? arg : "");
+		    "(a variable name, '=', a secret name)", opt);
 	n = (size_t)(eq - arg);
 	if (n == 0 || n > EXEC_VAR_NAME_MAX) {
-		return al_err_set(err, AL_EINVAL, "%s '%s': the variable name "
-		    "must be 1 to %d characters", opt, arg, EXEC_VAR_NAME_MAX);
+		return al_err_set(err, AL_EINVAL, "%s VAR=SECRET: the variable "
+		    "name must be 1 to %d characters", opt, EXEC_VAR_NAME_MAX);
 	}
 	memcpy(out->var, arg, n);
 	out->var[n] = '\0';
 	if (!exec_var_name_ok(out->var)) {
 		memset(out, 0, sizeof(*out));
-		return al_err_set(err, AL_EINVAL, "%s '%s': '%.*s' is not a "
+		return al_err_set(err, AL_EINVAL, "%s: '%.*s' is not a "
 		    "valid variable name (letters, digits and '_', not "
-		    "starting with a digit)", opt, arg, (int)n, arg);
+		    "starting with a digit)", opt, (int)n, arg);
 	}
 	if (eq[1] == '\0') {
 		memset(out, 0, sizeof(*out));
-		return al_err_set(err, AL_EINVAL, "%s '%s': no secret name "
-		    "after '='", opt, arg);
+		return al_err_set(err, AL_EINVAL, "%s %.*s=: no secret name "
+		    "after '='", opt, (int)n, arg);
 	}
 	out->secret = eq + 1;
 	return 0;

@@ -6,32 +6,35 @@
 
 #include "airlock/mcp.h"
 
-#define HOOK_NAMES_MAX	256
-
 struct redact;
 struct scan_engine;
 
-/* What a hook looks for: known values and rule hits, in one redactor. */
+struct client;
+
+/*
+ * What a hook looks for: known values (masked by the broker) and rule hits
+ * (masked here).
+ */
 struct hook_guard {
-	struct redact		*r;
-	char			*names[HOOK_NAMES_MAX];	/* secrets masked */
-	size_t			 nnames;
+	struct client		*cl;		/* the broker */
+	struct redact		*r;		/* the rules, no values */
 	struct scan_engine	*engine;		/* secret rules */
 	struct mcp_hook_answer	*a;	/* where findings are recorded */
 	unsigned long long	 masks;	/* over every check so far */
 };
 
 /*
- * Fetch every value policy grants with intent `hook` (denials skipped),
- * build the redactor with them and the built-in secret rules, revoke the
- * leases.  Findings are recorded in a.
+ * Build the redactor of the built-in secret rules and connect to the
+ * broker, which masks the known values.  Findings are recorded in a.
  */
 int	guard_open(const struct mcp_hook_config *cfg, struct hook_guard *g,
 	    struct mcp_hook_answer *a, struct al_err *err);
 void	guard_close(struct hook_guard *g);
 /*
- * A copy of j with every string (at any depth) redacted; *hits counts the
- * masks made.  Secret names and rule ids found go into the answer.
+ * A copy of j with every string (at any depth) redacted: known values by
+ * the broker in one request (intent `hook`), then the rules; *hits counts
+ * the masks made.  Secrets whose whole value was found and rule ids go
+ * into the answer.
  */
 int	guard_json(struct hook_guard *g, json_t *j, json_t **out,
 	    unsigned long long *hits, struct al_err *err);

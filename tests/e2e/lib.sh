@@ -128,6 +128,17 @@ add_secret() {
 	    fail "adding secret $_n failed"
 }
 
+# with_tty INPUTS CMD...: CMD on a pseudo-terminal of its own, typing the
+# comma-separated INPUTS at its PIN prompts (see helpers/typer.py).
+TYPER="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/helpers/typer.py"
+with_tty() { python3 "$TYPER" "$@"; }
+
+# set_approver_pin PIN: what `airlock approve` will ask for.
+set_approver_pin() {
+	with_tty "$1,$1" "$AL" approver set-pin >>"$ALL_OUTPUT" 2>&1 ||
+	    fail "airlock approver set-pin failed"
+}
+
 done_testing() {
 	if [ "$T_FAILS" -ne 0 ]; then
 		echo "$T_NAME: $T_FAILS failed, $T_COUNT passed" >&2

@@ -12,6 +12,8 @@ add_secret deploy-token "$V1"
 add_secret prod-db "$V2" --label approval=required
 run "$AL" lease ls
 expect_rc 0 "autostart"
+PIN="pin-$RANDOM-$RANDOM"
+set_approver_pin "$PIN"
 
 # Split the doc into blocks: block N in $T_ROOT/blk.N, its status in .want.
 python3 - "$DOC" "$T_ROOT" <<'PY'
@@ -28,7 +30,9 @@ PY
 NB=$(ls "$T_ROOT"/blk.*.want | wc -l)
 [ "$NB" -ge 20 ] && pass || fail "only $NB examples found in $DOC"
 # curl as the doc writes it, also recording the status of each call.
-curl() { command curl -w '%{stderr}%{http_code}\n' "$@" 2>>"$T_ROOT/codes"; }
+# Each in a session of its own, as separate terminals would be: an approval
+# from the requester's own session is refused.
+curl() { setsid -w curl -w '%{stderr}%{http_code}\n' "$@" 2>>"$T_ROOT/codes"; }
 for i in $(seq 0 $((NB - 1))); do
 	: >"$T_ROOT/codes"
 	. "$T_ROOT/blk.$i" >>"$ALL_OUTPUT"

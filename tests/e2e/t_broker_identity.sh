@@ -78,6 +78,8 @@ sys.exit(1)
 PY
 
 # --- approvals: list, approve, deny --reason ---------------------------------
+PIN="pin-$RANDOM-$RANDOM"
+set_approver_pin "$PIN"
 "$PROBE" --wait 30 --fetch 1 --task migrate --intent "run migration" prod-db \
     >"$T_ROOT/ap1" 2>&1 &
 AP1=$!
@@ -91,18 +93,18 @@ expect_out "secret prod-db"
 expect_out "rule: prod-approval"
 run "$AL" approvals --json
 expect_eq "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["id"])' "$OUT")" "$ID1" "approvals --json"
-run "$AL" approve nosuchid
+run with_tty "$PIN" "$AL" approve nosuchid
 expect_rc 2 "approve an unknown id"
-run "$AL" approve "$ID1"
+run with_tty "$PIN" "$AL" approve "$ID1"
 expect_rc 0 "approve"
 expect_out "approved request $ID1: lease "
 wait "$AP1"
 expect_eq "$?" 0 "the waiting request got its lease"
 grep -qF "value sha256=$(sha "$V3") len=${#V3}" "$T_ROOT/ap1" && pass ||
     fail "approved value: $(cat "$T_ROOT/ap1")"
-run "$AL" approve "$ID1"
+run with_tty "$PIN" "$AL" approve "$ID1"
 expect_rc 2 "approve twice"
-expect_err "already approved"
+expect_out "already approved"
 
 "$PROBE" --wait 30 --fetch 1 prod-db >"$T_ROOT/ap2" 2>&1 &
 AP2=$!

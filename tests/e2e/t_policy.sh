@@ -37,7 +37,7 @@ expect_eq "$(cat "$OUT")" "$AIRLOCK_HOME/policy.yaml: ok" "lint ok line"
 run "$AL" policy check --as "$ME" --secret api-token
 expect_rc 0 "owner may lease"
 expect_out "decision  allow"
-expect_out "rule      owner-any-secret ($AIRLOCK_HOME/policy.yaml:22)"
+expect_out "rule      owner-any-secret ($AIRLOCK_HOME/policy.yaml:24)"
 expect_out "max_ttl   15m"
 expect_out "max_uses  unlimited"
 
@@ -46,7 +46,7 @@ add_secret pay-key "$value" --label approval=required --label env=prod
 run "$AL" policy check --as "$ME" --secret pay-key
 expect_rc 1 "labelled secret needs approval"
 expect_out "decision  approval"
-expect_out "rule      owner-approval-required ($AIRLOCK_HOME/policy.yaml:14)"
+expect_out "rule      owner-approval-required ($AIRLOCK_HOME/policy.yaml:16)"
 expect_out "approvers $ME"
 expect_out "labels*   approval=required"
 expect_out "(* labels read from the vault)"

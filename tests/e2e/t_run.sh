@@ -90,7 +90,9 @@ run "$AL" run -e TOKEN=deploy-token -- "$T_ROOT/noexec"
 expect_rc 126 "not executable"
 run "$AL" run -e TOKEN=deploy-tokn -- true
 expect_rc 125 "unknown secret"
-expect_err "deploy-tokn"
+expect_err "did you mean 'deploy-token'?"
+# An unknown name is never echoed: it may be a value typed as a name.
+if grep -qF deploy-tokn "$ERR"; then fail "unknown name echoed"; else pass; fi
 run "$AL" run --timeout 1s --grace 100ms -e TOKEN=deploy-token -- sleep 30
 expect_rc 143 "timeout"
 expect_err "timed out after 1s"

@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync, rmSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 function fakeGithubToken() {
 	const alnum = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -35,6 +36,13 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function airlock(args, input) {
 	return execFileSync(BIN, args, { input, env: { ...process.env } }).toString();
+}
+
+// The approver PIN is typed on a terminal only: a pty of its own (typer.py).
+const TYPER = join(dirname(fileURLToPath(import.meta.url)), '..', 'e2e', 'helpers', 'typer.py');
+const PIN = 'pin-' + randomBytes(6).toString('hex');
+function onTty(inputs, args) {
+	return execFileSync('python3', [TYPER, inputs, BIN, ...args], { env: { ...process.env } }).toString();
 }
 
 function liveLeases(pred = () => true) {
@@ -65,6 +73,7 @@ export function setupSecrets(canaries) {
 		secrets[name] = v;
 	}
 	secrets.token = secrets['mcp-token'];
+	onTty(`${PIN},${PIN}`, ['approver', 'set-pin']);
 	const path = join(HOME, 'policy.yaml');
 	const uid = process.getuid();
 	const policy = readFileSync(path, 'utf8').replace(/^rules:\n/m,
@@ -122,13 +131,15 @@ export const toolCases = {
 		assert.equal(s.rule, 'owner-approval-required');
 		assert.match(s.message, /an approver runs `airlock approve [0-9a-f]{32}`/);
 		assert.equal(liveLeases((l) => l.secret === 'pay-key' && l.task === task).length, 0);
-		airlock(['approve', s.approval]);
+		onTty(PIN, ['approve', s.approval]);
 		assert.equal(liveLeases((l) => l.secret === 'pay-key' && l.task === task).length, 1, 'approved: a lease');
 
 		r = await call(client, received, 'request_access', { secret: 'no-such-secret' });
 		assert.equal(r.isError, true);
-		assert.deepEqual({ ...r.structuredContent }, { status: 'denied', secret: 'no-such-secret',
-			reason: "no secret named 'no-such-secret'", message: "denied: no secret named 'no-such-secret'" });
+		// An unknown name is named only by its keyed fingerprint.
+		assert.equal(r.structuredContent.status, 'denied');
+		assert.match(r.structuredContent.reason, /^no secret by that name \(name fingerprint [0-9a-f]{12}\)/);
+		assert.match(r.structuredContent.message, /^denied: no secret by that name/);
 		await assert.rejects(client.callTool({ name: 'request_access', arguments: {} }),
 			/arguments\.secret is required/);
 		airlock(['lease', 'revoke', '--task', task]);

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -25,6 +27,68 @@
 #include "airlock/vault.h"
 #include "mhd_dl.h"
 
+#define PIN		"correct horse"
+#define PIN_BODY	"{\"pin\":\"" PIN "\"}"
+
+/*
+ * A process for the requester to be: its own session, so that the test
+ * process (the approver) is neither in its tree nor in its session.  The
+ * broker reads both from /proc.
+ */
+static pid_t
+spawn_idle(int own_session)
+{
+	int fds[2];
+	char c;
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (own_session)
+			(void)setsid();
+		/* Ready: the broker sees the session it will keep. */
+		(void)!write(fds[1], "x", 1);
+		for (;;)
+			pause();
+	}
+	(void)close(fds[1]);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	(void)close(fds[0]);
+	return pid;
+}
+
+/*
+ * The same, but not a child of this process (its parent exits, so it is
+ * re-parented): this process is then not among the requester's ancestors.
+ * Killed by pid; nobody here waits for it.
+ */
+static pid_t
+spawn_orphan(void)
+{
+	int fds[2];
+	pid_t pid, mid;
+
+	assert_int_equal(pipe(fds), 0);
+	mid = fork();
+	assert_true(mid >= 0);
+	if (mid == 0) {
+		(void)setsid();
+		if ((pid = fork()) == 0) {
+			for (;;)
+				pause();
+		}
+		(void)!write(fds[1], &pid, sizeof(pid));
+		_exit(0);
+	}
+	(void)close(fds[1]);
+	assert_int_equal(read(fds[0], &pid, sizeof(pid)), sizeof(pid));
+	(void)close(fds[0]);
+	(void)waitpid(mid, NULL, 0);
+	return pid;
+}
+
 struct who {
 	struct broker_caller	 c;
 	const char		*sel[2];
@@ -36,6 +100,7 @@ struct fx {
 	char		 canary[33];
 	struct broker	*b;
 	struct who	 req, other, approver, self;
+	pid_t		 child;		/* the requester's process */
 	int		 status;
 	int		 need_sync;	/* of the last reply */
 	json_t		*body;
@@ -100,6 +165,7 @@ setup(void **state)
 	struct vault_key key = { VAULT_KEY_KIND_FILE, NULL };
 	struct broker_config cfg;
 	struct vault *v = NULL;
+	struct al_secret *pin;
 	unsigned char rnd[16];
 	char path[128];
 	FILE *f;
@@ -137,10 +203,14 @@ setup(void **state)
 	cfg.clock = &x->clock;
 	cfg.log_fd = -1;
 	assert_int_equal(broker_new(&cfg, v, &x->b, NULL), 0);
-	who_init(&x->req, 1, 1000, NULL);
+	assert_int_equal(al_secret_from(PIN, strlen(PIN), &pin), 0);
+	assert_int_equal(vault_pin_set(x->home, pin, NULL), 0);
+	al_secret_free(pin);
+	x->child = spawn_orphan();
+	who_init(&x->req, 1, x->child, NULL);
 	who_init(&x->other, 2, 2000, NULL);
-	who_init(&x->approver, 3, 3000, "unix:user:test-approver");
-	who_init(&x->self, 4, 1000, "unix:user:test-approver");
+	who_init(&x->approver, 3, getpid(), "unix:user:test-approver");
+	who_init(&x->self, 4, x->child, "unix:user:test-approver");
 	*state = x;
 	return 0;
 }
@@ -159,6 +229,8 @@ teardown(void **state)
 {
 	struct fx *x = *state;
 
+	(void)kill(x->child, SIGKILL);
+	(void)waitpid(x->child, NULL, WNOHANG);
 	broker_free(x->b);
 	json_decref(x->body);
 	al_secret_free(x->value);
@@ -376,13 +448,13 @@ test_approval_flow(void **state)
 	assert_int_equal(call(x, &x->self, "POST", path, "{}"), 403);
 	assert_string_equal(jstr(x->body, "error", "message"),
 	    "a process cannot approve its own request");
-	assert_int_equal(call(x, &x->approver, "POST", path, "{}"), 200);
+	assert_int_equal(call(x, &x->approver, "POST", path, PIN_BODY), 200);
 	assert_string_equal(jstr(x->body, "approval", "state"), "approved");
 	(void)snprintf(lease, sizeof(lease), "%s", jstr(x->body, "approval",
 	    "lease"));
 	assert_int_equal(strlen(lease), 32);
 	/* Decided once. */
-	assert_int_equal(call(x, &x->approver, "POST", path, "{}"), 409);
+	assert_int_equal(call(x, &x->approver, "POST", path, PIN_BODY), 409);
 	/* The lease is the requester's, not the approver's. */
 	(void)snprintf(vpath, sizeof(vpath), "/v1/leases/%s/value", lease);
 	assert_int_equal(call(x, &x->approver, "GET", vpath, NULL), 403);
@@ -397,6 +469,116 @@ test_approval_flow(void **state)
 	assert_string_equal(jstr(x->body, "approval", "state"), "denied");
 	assert_string_equal(jstr(x->body, "approval", "reason"),
 	    "not during the freeze");
+}
+
+static void
+test_approval_needs_the_pin(void **state)
+{
+	struct fx *x = *state;
+	char id[33], path[96];
+
+	pending_request(x, id, path, "approve");
+	/* No PIN: refused, before any check of one. */
+	assert_int_equal(call(x, &x->approver, "POST", path, "{}"), 403);
+	assert_string_equal(jstr(x->body, "error", "code"), API_E_FORBIDDEN);
+	assert_non_null(strstr(jstr(x->body, "error", "message"),
+	    "approving needs the approver PIN"));
+	assert_int_equal(call(x, &x->approver, "POST", path, "{\"pin\":7}"),
+	    400);
+	/* A wrong PIN; then even the right one waits out the back-off. */
+	assert_int_equal(call(x, &x->approver, "POST", path,
+	    "{\"pin\":\"not it\"}"), 403);
+	assert_string_equal(jstr(x->body, "error", "message"),
+	    "wrong approver PIN (1 in a row; the next try is checked in 1 s)");
+	assert_int_equal(call(x, &x->approver, "POST", path, PIN_BODY), 429);
+	assert_string_equal(jstr(x->body, "error", "code"), API_E_RATE);
+	assert_non_null(strstr(jstr(x->body, "error", "message"),
+	    "too many wrong approver PINs: try again in"));
+	call(x, &x->approver, "GET", "/v1/approvals", NULL);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    json_object_get(x->body, "approvals"), 0), "state")), "pending");
+}
+
+static void
+test_approval_from_the_requesters_tree(void **state)
+{
+	struct fx *x = *state;
+	struct who req, kid, sib;
+	char id[33], path[96];
+	pid_t same = spawn_idle(0);
+
+	/* The requester is this process; the approver its child. */
+	who_init(&req, 7, getpid(), NULL);
+	who_init(&kid, 8, x->child, "unix:user:test-approver");
+	assert_int_equal(call(x, &req, "POST", "/v1/leases",
+	    "{\"secret\":\"prod-db\"}"), 202);
+	(void)snprintf(id, sizeof(id), "%s", jstr(x->body, "approval", "id"));
+	(void)snprintf(path, sizeof(path), "/v1/approvals/%s/approve", id);
+	/* x->child runs in a session of its own: the ancestry decides. */
+	(void)kill(x->child, SIGKILL);
+	x->child = spawn_idle(1);
+	who_init(&kid, 8, x->child, "unix:user:test-approver");
+	assert_int_equal(call(x, &kid, "POST", path, PIN_BODY), 403);
+	assert_string_equal(jstr(x->body, "error", "message"),
+	    "an approval cannot come from the requester's own process tree");
+	/* Not a descendant, but the requester's session: refused too. */
+	who_init(&sib, 9, same, "unix:user:test-approver");
+	assert_int_equal(call(x, &sib, "POST", path, PIN_BODY), 403);
+	assert_non_null(strstr(jstr(x->body, "error", "message"),
+	    "requester's own session"));
+	(void)kill(same, SIGKILL);
+	(void)waitpid(same, NULL, 0);
+	/* A process that is gone cannot be placed: refused (fail closed). */
+	assert_int_equal(call(x, &sib, "POST", path, PIN_BODY), 403);
+	assert_string_equal(jstr(x->body, "error", "message"),
+	    "the approver's process cannot be read: refused");	/* The requester's parent, in a session of its own: refused. */
+	assert_int_equal(call(x, &kid, "POST", "/v1/leases",
+	    "{\"secret\":\"prod-db\"}"), 202);
+	(void)snprintf(path, sizeof(path), "/v1/approvals/%s/approve",
+	    jstr(x->body, "approval", "id"));
+	who_init(&sib, 10, getpid(), "unix:user:test-approver");
+	assert_int_equal(call(x, &sib, "POST", path, PIN_BODY), 403);
+	assert_string_equal(jstr(x->body, "error", "message"),
+	    "an approval cannot come from a process that started the "
+	    "requester");
+}
+
+static void
+test_redact_masks_whole_values_only(void **state)
+{
+	struct fx *x = *state;
+	char body[512], want[256], prefix[40];
+	json_t *t;
+
+	/* deploy-token and prod-db share the canary: either name masks it. */
+	memcpy(prefix, x->canary, 20);
+	prefix[20] = '\0';
+	(void)snprintf(body, sizeof(body), "{\"texts\":[\"a %s b\",\"end %s\","
+	    "\"x\"],\"intent\":\"hook\"}", x->canary, prefix);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/redact", body), 200);
+	t = json_object_get(x->body, "texts");
+	assert_int_equal(json_array_size(t), 3);
+	assert_non_null(strstr(json_string_value(json_array_get(t, 0)),
+	    "a [REDACTED:"));
+	assert_null(strstr(json_string_value(json_array_get(t, 0)),
+	    x->canary));
+	/* A prefix of a value at the end comes back as it was. */
+	(void)snprintf(want, sizeof(want), "end %s", prefix);
+	assert_string_equal(json_string_value(json_array_get(t, 1)), want);
+	assert_string_equal(json_string_value(json_array_get(t, 2)), "x");
+	assert_int_equal(json_integer_value(json_object_get(x->body,
+	    "masks")), 1);
+	/* Nothing was leased and no approval opened (prod-db needs one). */
+	assert_int_equal(call(x, &x->req, "GET", "/v1/approvals", NULL), 200);
+	assert_int_equal(json_array_size(json_object_get(x->body,
+	    "approvals")), 0);
+	assert_int_equal(call(x, &x->req, "GET", "/v1/leases", NULL), 200);
+	assert_int_equal(json_array_size(json_object_get(x->body, "leases")),
+	    0);
+	/* Bad bodies. */
+	assert_int_equal(call(x, &x->req, "POST", "/v1/redact", "{}"), 400);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/redact",
+	    "{\"texts\":[\"a\"],\"colour\":1}"), 400);
 }
 
 static void
@@ -638,6 +820,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_approval_flow, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_approval_needs_the_pin,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_approval_from_the_requesters_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_redact_masks_whole_values_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_task, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(

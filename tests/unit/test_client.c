@@ -127,6 +127,39 @@ test_client_open_without_broker_says_so(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+static void
+test_client_name_that_looks_like_a_value_is_refused(void **state)
+{
+	static const char *const values[] = {
+		"4f9a2b7c1d3e5f60718293a4b5c6d7e8f9012345",	/* 40 hex */
+		"sk_live_51h8abcdef0123456789xyz",
+		"ghp_a1b2c3d4e5f6g7h8i9j0",
+		"123e4567-e89b-12d3-a456-426614174000",		/* a UUID */
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",		/* 32, no digit */
+	};
+	static const char *const names[] = {
+		"deploy-token", "prod-db", "github-pat-2024", "aws.key_id",
+		"stripe-live", "x1", "registry-token", "tls-key",
+		"build-20240101", "service-account-json",
+	};
+	struct al_err err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		assert_true(client_name_looks_like_value(values[i]));
+		assert_int_equal(client_name_check(values[i], &err),
+		    AL_EINVAL);
+		/* The message never repeats what was judged. */
+		assert_null(strstr(err.msg, values[i]));
+		assert_non_null(strstr(err.msg, "this looks like a value"));
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		assert_false(client_name_looks_like_value(names[i]));
+		assert_int_equal(client_name_check(names[i], &err), 0);
+	}
+}
+
 int
 main(void)
 {
@@ -137,6 +170,8 @@ main(void)
 		    test_curl_dl_missing_library_names_it_and_who_needs_it),
 		cmocka_unit_test(test_curl_dl_wrong_library_names_the_function),
 		cmocka_unit_test(test_client_open_without_broker_says_so),
+		cmocka_unit_test(
+		    test_client_name_that_looks_like_a_value_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -220,9 +220,9 @@ static const struct dcase dcases[] = {
 
 	/* The default written by `airlock init` for uid 1000. */
 	{ "default-1000.yaml", DEV, "anything", NULL, NULL, NULL, NULL,
-	    MON, A, "owner-any-secret", 22, 900, 0 },
+	    MON, A, "owner-any-secret", 24, 900, 0 },
 	{ "default-1000.yaml", DEV, "anything", "approval=required", NULL,
-	    NULL, NULL, MON, P, "owner-approval-required", 14, 900, 0 },
+	    NULL, NULL, MON, P, "owner-approval-required", 16, 900, 0 },
 	{ "default-1000.yaml", OTHER, "anything", NULL, NULL, NULL, NULL,
 	    MON, D, "", 0, 0, 0 },
 	{ "default-1000.yaml", OTHER, "anything", "approval=required", NULL,
