@@ -58,15 +58,6 @@
  *   never leave the broker.  One `redact` audit line with counts.
  */
 #define API_REDACT		"/v1/redact"
-/*
- * POST {"data":B64,"end"?,"task"?,"intent"?,"secrets"?:[names]}:
- *   {"data":B64,"masks":N}: one stream per connection, for `airlock
- *   redact`: each chunk's masked output so far (bytes that may begin a
- *   value are held until they are known); "end" releases the rest and ends
- *   it.  "secrets" (first chunk) limits it to those names, each of which
- *   the caller must be allowed.
- */
-#define API_REDACT_STREAM	"/v1/redact/stream"
 /* GET ?n=N: {"events":[...]} the last N audit lines (N <= API_TAIL_MAX) */
 #define API_AUDIT		"/v1/audit"
 /* GET: Prometheus text exposition format 0.0.4 */
@@ -90,9 +81,6 @@
 #define API_F_TEXTS		"texts"
 #define API_F_MASKS		"masks"
 #define API_F_FOUND		"found"
-#define API_F_DATA		"data"		/* base64 bytes */
-#define API_F_END		"end"
-#define API_F_SECRETS		"secrets"
 
 /* ---- reply fields ------------------------------------------------------ */
 

@@ -146,27 +146,6 @@ int	client_lease_and_fetch(struct client *cl,
 int	client_redact(struct client *cl, json_t *texts, const char *task,
 	    const char *intent, json_t **out, struct al_err *err) AL_WUR;
 
-/* A redact stream's settings (sent with every chunk; the first counts). */
-struct client_redact_opts {
-	const char		*task;		/* may be NULL */
-	const char		*intent;	/* NULL: "redact" */
-	const char *const	*secrets;	/* only these names; NULL: all */
-	size_t			 nsecrets;
-};
-
-/*
- * This client's redact stream in the broker (`airlock redact`): send n
- * bytes (at most 1 MiB) and append to out what the broker releases of the
- * stream, masked; with end set, the rest too, and the stream ends.  Bytes
- * that may begin a value stay in the broker until they are known.  *masks:
- * the masks made so far.  A name in o->secrets that the caller may not use
- * is AL_EDENIED.
- */
-int	client_redact_stream(struct client *cl,
-	    const struct client_redact_opts *o, const void *p, size_t n,
-	    int end, struct al_buf *out, unsigned long long *masks,
-	    struct al_err *err) AL_WUR;
-
 /*
  * The JSON views, as the broker sends them (new references):
  * leases: the "leases" array; approvals: the "approvals" array (all: also

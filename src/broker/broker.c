@@ -136,7 +136,6 @@ broker_free(struct broker *b)
 	    record(b, "broker_stop", "ok", NULL, NULL, NULL, NULL, NULL, NULL,
 	    NULL, NULL, &err) == 0 && broker_sync(b, &err) != 0)
 		broker_log(b, "%s", err.msg);
-	redact_streams_free(b);
 	approval_list_release(&b->approvals);
 	json_decref(b->backlog);
 	lease_table_close(b->leases);
@@ -265,7 +264,6 @@ broker_conn_closed(struct broker *b, uint64_t conn)
 	struct al_err err;
 	size_t i, n;
 
-	redact_streams_conn_closed(b, conn);
 	if (lease_revoke_conn(b->leases, conn, record_lease_end, b, &n,
 	    &err) != 0)
 		broker_log(b, "cannot end the leases of connection %llu: %s",

@@ -101,9 +101,6 @@ void	metrics_observe(struct broker_metrics *m, int64_t usec);
 
 /* ---- the broker --------------------------------------------------------- */
 
-#define BROKER_RSTREAMS_MAX	64	/* redact streams open at once */
-struct rstream;
-
 struct broker {
 	char			 home[PATH_MAX];
 	char			 socket_path[PATH_MAX];
@@ -136,7 +133,6 @@ struct broker {
 	char			 audit_error[AL_ERR_MSG_MAX];
 	json_t			*backlog;	/* facts to record on recovery */
 	uint64_t		 backlog_dropped;
-	struct rstream		*rstreams[BROKER_RSTREAMS_MAX]; /* redact */
 	unsigned		 pin_failures;	/* wrong PINs in a row */
 	int64_t			 pin_retry_ms;	/* no PIN checked before */
 };
@@ -236,10 +232,6 @@ void	h_approve(struct route_args *a);
 void	h_deny(struct route_args *a);
 void	h_audit_tail(struct route_args *a);
 void	h_redact(struct route_args *a);
-void	h_redact_stream(struct route_args *a);
-/* End (and audit) the redact stream of conn; free every one at exit. */
-void	redact_streams_conn_closed(struct broker *b, uint64_t conn);
-void	redact_streams_free(struct broker *b);
 /* The largest request body path takes (API_BODY_MAX but for /v1/redact). */
 size_t	broker_body_max(const char *path);
 

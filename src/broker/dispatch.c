@@ -35,7 +35,6 @@ static const struct route routes[] = {
 	{ "POST", "/v1/approvals/:/deny", 1, h_deny, NULL },
 	{ "GET", "/v1/audit", 0, h_audit_tail, " n task secret lease " },
 	{ "POST", "/v1/redact", 1, h_redact, NULL },
-	{ "POST", "/v1/redact/stream", 1, h_redact_stream, NULL },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -100,9 +99,8 @@ size_t
 broker_body_max(const char *path)
 {
 	/* Texts to mask are bulk; everything else is a few fields. */
-	return path != NULL && (strcmp(path, API_REDACT) == 0 ||
-	    strcmp(path, API_REDACT_STREAM) == 0) ? API_REDACT_BODY_MAX :
-	    API_BODY_MAX;
+	return path != NULL && strcmp(path, API_REDACT) == 0 ?
+	    API_REDACT_BODY_MAX : API_BODY_MAX;
 }
 
 void

@@ -24,15 +24,15 @@ const char cmd_redact_help[] =
 "Copy stdin to stdout, replacing every live secret value the caller may use,\n"
 "and every encoding of it (base64, hex, URL, JSON, C, XML and shell escapes,\n"
 "each line of a multi-line value), with [REDACTED:<secret-name>].  The\n"
-"broker masks the stream (policy decides, intent `redact`): the values never\n"
-"leave it.  Output is written as soon as it cannot be the start of a\n"
-"secret.\n"
+"values come from the broker (policy decides, intent `redact`), live in\n"
+"guarded memory and are never printed.  Output is written as soon as it\n"
+"cannot be the start of a secret.\n"
 "\n"
 "Options:\n"
 "  --secret NAME   mask only NAME (repeatable); a name the caller may not\n"
 "                  use is an error.  Default: every secret policy grants\n"
-"  --task ID       task sent to the broker\n"
-"  --intent TEXT   intent sent to the broker (default: redact)\n"
+"  --task ID       task sent with the lease requests\n"
+"  --intent TEXT   intent sent with the lease requests (default: redact)\n"
 "  --no-rules      mask known values only, not scanner rule hits\n"
 "  --check         exit 1 when anything was masked\n"
 "  -h, --help      show this help\n"
@@ -41,17 +41,17 @@ const char cmd_redact_help[] =
 "something was masked; 2 error.  See docs/commands/redact.md.\n";
 
 #define REDACT_IDLE_MS	50
-/* One read of stdin, one request: its base64 fits the broker's 2 MiB. */
-#define REDACT_READ_BUF	(1024 * 1024)
+#define REDACT_READ_BUF	(256 * 1024)	/* one read of stdin */
 #define NAMES_MAX	256
 
 struct redact_run {
-	struct client			*cl;
-	struct client_redact_opts	 o;
-	struct redact_stream		*rules;	/* rule hits, here; or NULL */
-	struct al_buf			 got;	/* what the broker released */
-	unsigned long long		 masks;	/* the broker's */
-	int				 out_failed;
+	struct client		*cl;
+	struct client_lease	 lease[NAMES_MAX];
+	struct al_secret	*value[NAMES_MAX];
+	const char		*name[NAMES_MAX];
+	size_t			 n;
+	int			 out_failed;
+	int			 revoke_failed;
 };
 
 static int
@@ -75,27 +75,56 @@ emit_stdout(void *arg, const void *p, size_t n)
 	return 0;
 }
 
-/*
- * n bytes of input to the broker's stream; what it releases, masked, goes
- * through the rules (when on) to stdout.
- */
+/* Lease one secret for its value; strict: an error is fatal. */
 static int
-feed(struct redact_run *rr, const void *p, size_t n, int end,
-    struct al_err *err)
+take(struct redact_run *rr, const char *name, const char *task,
+    const char *intent, int strict, struct al_err *err)
 {
+	struct client_lease_req req;
+	struct al_err e2;
 	int rc;
 
-	al_buf_reset(&rr->got);
-	if ((rc = client_redact_stream(rr->cl, &rr->o, p, n, end, &rr->got,
-	    &rr->masks, err)) != 0)
+	if (rr->n >= NAMES_MAX)
+		return al_err_set(err, AL_ETOOBIG, "more than %d secrets",
+		    NAMES_MAX);
+	memset(&req, 0, sizeof(req));
+	req.secret = name;
+	req.task = task;
+	req.intent = intent;
+	req.bind = 1;
+	rc = client_lease_and_fetch(rr->cl, &req, 0, &rr->lease[rr->n],
+	    &rr->value[rr->n], strict ? err : &e2);
+	if (rc != 0 && !strict) {
+		/*
+		 * Without --secret, what the policy refuses (or keeps for an
+		 * approver) is simply not masked.  Anything else -- the broker
+		 * gone, a damaged record -- fails the command: passing the
+		 * stream through with a value silently unmasked is worse.
+		 */
+		if (rc == AL_EDENIED || rc == AL_EPENDING || rc == AL_ENOENT ||
+		    rc == AL_EEXPIRED)
+			return 0;
+		return al_err_set(err, rc, "secret '%s': %s", name, e2.msg);
+	}
+	if (rc != 0)
 		return rc;
-	if (rr->rules == NULL)
-		return rr->got.len ? emit_stdout(rr, rr->got.data,
-		    rr->got.len) : 0;
-	if (rr->got.len && (rc = redact_stream_write(rr->rules, rr->got.data,
-	    rr->got.len, emit_stdout, rr)) != 0)
-		return rc;
-	return end ? redact_stream_finish(rr->rules, emit_stdout, rr) : 0;
+	rr->name[rr->n] = name;
+	rr->n++;
+	return 0;
+}
+
+static void
+release(struct redact_run *rr)
+{
+	size_t i;
+
+	for (i = 0; i < rr->n; i++) {
+		/* Best effort: the connection's close ends it anyway. */
+		if (client_lease_revoke(rr->cl, rr->lease[i].id, NULL) != 0)
+			rr->revoke_failed++;
+		al_secret_free(rr->value[i]);
+	}
+	rr->n = 0;
 }
 
 /*
@@ -105,24 +134,26 @@ feed(struct redact_run *rr, const void *p, size_t n, int end,
  * write_more, and is completed as soon as nothing more is ready.
  */
 static int
-pump(struct redact_run *rr, struct al_err *err)
+pump(struct redact_stream *s, struct redact_run *rr, struct al_err *err)
 {
 	struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
 	unsigned char *buf;
 	ssize_t r;
-	int rc = 0, pr;
+	int rc = 0, pr, deferred = 0, timeout;
 
 	if ((buf = sodium_malloc(REDACT_READ_BUF)) == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	for (;;) {
-		pr = poll(&pfd, 1, rr->rules != NULL &&
-		    redact_stream_held(rr->rules) ? REDACT_IDLE_MS : -1);
+		timeout = deferred ? 0 : redact_stream_held(s) ?
+		    REDACT_IDLE_MS : -1;
+		pr = poll(&pfd, 1, timeout);
 		if (pr < 0 && errno == EINTR)
 			continue;
 		if (pr == 0) {
-			/* Idle: a line held for the rules shows now. */
-			if ((rc = redact_stream_flush(rr->rules, emit_stdout,
-			    rr)) != 0)
+			rc = deferred ? redact_stream_complete(s, emit_stdout,
+			    rr) : redact_stream_flush(s, emit_stdout, rr);
+			deferred = 0;
+			if (rc != 0)
 				goto wfail;
 			continue;
 		}
@@ -134,18 +165,23 @@ pump(struct redact_run *rr, struct al_err *err)
 			    strerror(errno));
 			goto out;
 		}
-		if ((rc = feed(rr, buf, (size_t)r, r == 0, err)) != 0)
-			goto wfail;
-		sodium_memzero(buf, (size_t)r);
 		if (r == 0)
 			break;
+		deferred = (size_t)r == REDACT_READ_BUF;
+		rc = deferred ? redact_stream_write_more(s, buf, (size_t)r,
+		    emit_stdout, rr) : redact_stream_write(s, buf, (size_t)r,
+		    emit_stdout, rr);
+		if (rc != 0)
+			goto wfail;
 	}
+	if ((rc = redact_stream_finish(s, emit_stdout, rr)) != 0)
+		goto wfail;
 	goto out;
 wfail:
 	if (rr->out_failed)
 		rc = al_err_set(err, AL_EIO, "cannot write stdout: %s",
 		    strerror(rr->out_failed));
-	else if (err->msg[0] == '\0')
+	else
 		rc = al_err_set(err, rc, "redaction failed");
 out:
 	sodium_free(buf);	/* wipes it */
@@ -168,8 +204,10 @@ cmd_redact(struct cli *cli, int argc, char **argv)
 	const char *names[NAMES_MAX];
 	const char *task = NULL, *intent = "redact";
 	struct redact *r = NULL;
+	struct redact_stream *s = NULL;
+	json_t *list = NULL, *it;
 	struct al_err err;
-	size_t nnames = 0;
+	size_t nnames = 0, i;
 	struct scan_engine *rules = NULL;
 	int c, check = 0, no_rules = 0, rc, status = CLI_EXIT_FAIL;
 
@@ -209,38 +247,57 @@ cmd_redact(struct cli *cli, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage("redact", "unexpected argument (not shown: it "
 		    "may be a value; redact reads stdin)");
-	rr.o.task = task;
-	rr.o.intent = intent;
-	rr.o.secrets = names;
-	rr.o.nsecrets = nnames;
-	/* Masked text only: it holds no value. */
-	al_buf_init(&rr.got, 16 * REDACT_READ_BUF, 0);
-	if (cli_client_open(cli, &rr.cl, &err) != 0) {
-		al_buf_release(&rr.got);
+	if (cli_client_open(cli, &rr.cl, &err) != 0)
 		return cli_fail(&err);
+	if (nnames > 0) {
+		for (i = 0; i < nnames; i++)
+			if ((rc = take(&rr, names[i], task, intent, 1, &err)))
+				goto out;
+	} else {
+		/* Every secret the policy grants: denials are skipped. */
+		if ((rc = client_secrets(rr.cl, &list, &err)) != 0)
+			goto out;
+		json_array_foreach(list, i, it) {
+			const char *nm = json_string_value(json_object_get(it,
+			    "name"));
+
+			if (nm != NULL && (rc = take(&rr, nm, task, intent, 0,
+			    &err)) != 0)
+				goto out;
+		}
 	}
-	/*
-	 * Rule hits are masked here (the rules hold no value).  The broker's
-	 * first answer checks the names and the policy, before any input.
-	 */
+	if ((rc = redact_new(&r, &err)) != 0)
+		goto out;
+	for (i = 0; i < rr.n; i++) {
+		if (al_secret_len(rr.value[i]) < REDACT_VALUE_MIN) {
+			rc = al_err_set(&err, AL_EINVAL, "secret '%s' is shorter "
+			    "than %d bytes: it cannot be masked without masking "
+			    "ordinary text", rr.name[i], REDACT_VALUE_MIN);
+			goto out;
+		}
+		if ((rc = redact_add_value(r, rr.name[i], rr.value[i], &err)))
+			goto out;
+	}
 	if (!no_rules && ((rc = cli_redact_rules(&rules, &err)) != 0 ||
-	    (rc = redact_new(&r, &err)) != 0 ||
-	    (rc = redact_use_scan(r, rules, &err)) != 0 ||
-	    (rc = redact_compile(r, &err)) != 0 ||
-	    (rc = redact_stream_new(r, &rr.rules)) != 0))
+	    (rc = redact_use_scan(r, rules, &err)) != 0))
 		goto out;
-	if ((rc = feed(&rr, "", 0, 0, &err)) != 0 ||
-	    (rc = pump(&rr, &err)) != 0)
+	if ((rc = redact_compile(r, &err)) != 0 ||
+	    (rc = redact_stream_new(r, &s)) != 0)
 		goto out;
-	status = check && rr.masks + (rr.rules ? redact_stream_masks(rr.rules) :
-	    0) > 0 ? CLI_EXIT_FOUND : CLI_EXIT_OK;
+	/* The values now live only in the redactor's guarded tables. */
+	release(&rr);
+	if ((rc = pump(s, &rr, &err)) != 0)
+		goto out;
+	status = check && redact_stream_masks(s) > 0 ? CLI_EXIT_FOUND :
+	    CLI_EXIT_OK;
 out:
 	if (rc != 0)
 		status = cli_fail(&err);
-	redact_stream_free(rr.rules);
+	release(&rr);
+	json_decref(list);
+	redact_stream_free(s);
 	redact_free(r);
 	scan_engine_free(rules);
 	client_close(rr.cl);
-	al_buf_release(&rr.got);
 	return status;
 }

@@ -144,29 +144,6 @@ expect_out "key=[REDACTED:deploy-token]" "large output masked"
 expect_eq "$(( $(grep -c '"event":"redact"' "$LOG") - N0 ))" 2 "two requests for 2.7 MB"
 "$AL" secret edit deploy-token --status active >>"$ALL_OUTPUT" 2>&1
 
-# `airlock redact` streams through the broker too: no lease, no use, no
-# approval request; a value split across two writes with a pause between
-# them is masked; one redact line for the stream.
-N0=$(lines)
-{ printf 'pay %s' "${P:0:9}"; sleep 0.3; printf '%s and old %s\n' "${P:9}" "$X"; } >"$T_ROOT/split.in"
-( printf 'pay %s' "${P:0:9}"; sleep 0.3; printf '%s and old %s\n' "${P:9}" "$X" ) |
-    "$AL" redact --no-rules >"$OUT" 2>"$ERR"
-RC=$?
-cat "$OUT" "$ERR" >>"$ALL_OUTPUT"
-expect_rc 0 "redact through the broker"
-expect_out "pay [REDACTED:pay-key] and old [REDACTED:old-key]" "split value masked"
-expect_eq "$(( $(lines) - N0 ))" 1 "one audit line for a redact stream"
-tail -1 "$LOG" | grep -qF '"event":"redact","outcome":"ok"' && pass ||
-    fail "redact stream line: $(tail -1 "$LOG")"
-run "$AL" approvals --all --json
-expect_eq "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$OUT")" 0 "redact opened no approval request"
-# A name the caller may not use is an error, audited, not a silent omission.
-run_in "$T_ROOT/split.in" "$AL" redact --secret prod-db
-expect_rc 2 "redact --secret of a denied secret"
-expect_err "denied" "denied secret"
-tail -1 "$LOG" | grep -qF '"event":"redact","outcome":"denied"' && pass ||
-    fail "the refused stream is not audited"
-
 "$AL" audit verify >>"$ALL_OUTPUT" 2>&1 || fail "audit verify"
 for v in "$T" "$P" "$X" "$D"; do
 	if grep -qaF -- "$v" "$LOG" "$AIRLOCK_HOME/airlockd.log"; then
