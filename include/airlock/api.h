@@ -37,6 +37,7 @@
  */
 #define API_LEASES		"/v1/leases"
 #define API_LEASES_REVOKE	"/v1/leases/revoke"
+#define API_PROXIES		"/v1/proxies"
 #define API_VALUE_SUFFIX	"/value"
 /*
  * GET: {"approvals":[...]} pending ones

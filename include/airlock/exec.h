@@ -314,6 +314,14 @@ struct exec_boundary {
 	 */
 	redact_scan_load_fn		 rules_load;
 	void				*rules_load_arg;
+	/*
+	 * Use without possession: the values stay in the broker, whose
+	 * proxy puts them in HTTPS requests to each secret's hosts; the
+	 * command gets placeholders, the proxy variables and a CA bundle
+	 * (written in state_dir, removed at the end).  See docs/proxy.md.
+	 */
+	int				 proxy;
+	const char			*state_dir;	/* $AIRLOCK_HOME */
 };
 
 /*

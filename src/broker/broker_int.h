@@ -116,6 +116,7 @@ struct broker {
 	uint64_t		 tick_writes;	/* lease writes it is valid for */
 	int64_t			 next_prune;	/* forget ended leases then */
 	int			 audit_failed;	/* refuse releases until restart */
+	struct broker_proxies	*proxies;	/* run proxies (h_proxy.c) */
 };
 
 /* Diagnostics to the broker's log (identifiers only, escaped). */
@@ -172,6 +173,19 @@ void	h_approval_get(struct route_args *a);
 void	h_approve(struct route_args *a);
 void	h_deny(struct route_args *a);
 void	h_audit_tail(struct route_args *a);
+void	h_proxy_start(struct route_args *a);
+void	h_proxy_end(struct route_args *a);
+
+/* ---- run proxies (h_proxy.c) --------------------------------------------- */
+
+/* The eventfd proxy threads wake the loop with; -1 if none could be made. */
+int	proxies_fd(struct broker *b);
+/* Audit the requests the proxies reported. */
+void	proxies_drain(struct broker *b);
+/* End the proxies of runs whose leases ended. */
+void	proxies_tick(struct broker *b);
+void	proxies_conn_closed(struct broker *b, uint64_t conn);
+void	proxies_free(struct broker *b);
 
 /* ---- reply helpers (reply.c) -------------------------------------------- */
 

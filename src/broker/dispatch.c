@@ -33,6 +33,8 @@ static const struct route routes[] = {
 	{ "POST", "/v1/approvals/:/approve", 1, h_approve },
 	{ "POST", "/v1/approvals/:/deny", 1, h_deny },
 	{ "GET", "/v1/audit", 0, h_audit_tail },
+	{ "POST", "/v1/proxies", 1, h_proxy_start },
+	{ "DELETE", "/v1/proxies/:", 0, h_proxy_end },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

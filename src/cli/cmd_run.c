@@ -14,7 +14,7 @@
 
 const char cmd_run_help[] =
 "usage: airlock run [--task ID] [--intent TEXT] [--ttl D] [--timeout D]\n"
-"                   [--grace D] [--pty] [--approval-wait D]\n"
+"                   [--grace D] [--pty] [--approval-wait D] [--proxy]\n"
 "                   -e VAR=SECRET... [--file VAR=SECRET]... -- CMD [ARGS...]\n"
 "\n"
 "Run CMD with secrets it may use but never shows.  Each secret is leased\n"
@@ -34,6 +34,9 @@ const char cmd_run_help[] =
 "  --grace D            SIGTERM to SIGKILL when ending the task (default 2s)\n"
 "  --pty                give CMD a pseudo-terminal (interactive programs)\n"
 "  --no-rules           mask the leased values only, not scanner rule hits\n"
+"  --proxy              never hand CMD the values: it gets placeholders and an\n"
+"                       HTTPS proxy (in the broker) that puts the values in\n"
+"                       requests to each secret's --host only\n"
 "  --approval-wait D    how long to wait for a human approval (default 5m;\n"
 "                       0s: fail at once when approval is needed)\n"
 "  -h, --help           show this help\n"
@@ -44,7 +47,7 @@ const char cmd_run_help[] =
 "See docs/commands/run.md.\n";
 
 enum { OPT_FILE = 256, OPT_TASK, OPT_INTENT, OPT_TTL, OPT_TIMEOUT, OPT_GRACE,
-	OPT_PTY, OPT_WAIT, OPT_NORULES };
+	OPT_PTY, OPT_WAIT, OPT_NORULES, OPT_PROXY };
 
 struct run_args {
 	struct exec_binding	 bind[EXEC_VARS_MAX];
@@ -58,6 +61,7 @@ struct run_args {
 	int64_t			 wait;
 	int			 pty;
 	int			 no_rules;
+	int			 proxy;
 };
 
 static int
@@ -97,6 +101,7 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 		{ "pty", no_argument, NULL, OPT_PTY },
 		{ "approval-wait", required_argument, NULL, OPT_WAIT },
 		{ "no-rules", no_argument, NULL, OPT_NORULES },
+		{ "proxy", no_argument, NULL, OPT_PROXY },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -150,6 +155,9 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 			break;
 		case OPT_NORULES:
 			a->no_rules = 1;
+			break;
+		case OPT_PROXY:
+			a->proxy = 1;
 			break;
 		case 'h':
 			(void)cli_print_help("run", stdout);
@@ -208,6 +216,8 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	b.vars = a.vars;
 	b.nvars = a.nvars;
 	b.rules_load = a.no_rules ? NULL : load_rules;
+	b.proxy = a.proxy;
+	b.state_dir = cli->home;
 	exec_spec_init(&spec);
 	spec.argv = argv + first;
 	spec.flags = a.pty ? EXEC_PTY : 0;

@@ -21,6 +21,15 @@
 
 #include "airlock/exec.h"
 
+/* ---- boundary.c, proxied.c --------------------------------------------- */
+
+/* The redactor as an output filter (its state: a struct redact_stream). */
+extern const struct exec_filter_ops exec_redact_filter;
+/* exec_boundary_run with b->proxy set. */
+int	exec_proxied_run(const struct exec_boundary *b,
+	    struct exec_spec *spec, struct exec_result *res,
+	    struct al_err *err) AL_WUR;
+
 /* ---- spawn.c ------------------------------------------------------------ */
 
 /* What the child needs, all of it prepared before the fork. */

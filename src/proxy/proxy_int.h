@@ -1,0 +1,142 @@
+/* Private to src/proxy. */
+#ifndef AIRLOCK_PROXY_INT_H
+#define AIRLOCK_PROXY_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "airlock/proxy.h"
+#include "airlock/redact.h"
+
+#define PROXY_HOST_MAX		255
+#define PROXY_CRED_LEN		32	/* hex characters */
+#define PROXY_RUN_ID_MAX	64
+#define PROXY_LEAVES_MAX	64	/* hosts with a minted leaf per run */
+
+/* ---- the run's CA (ca.c) ------------------------------------------------- */
+
+struct proxy_leaf {
+	char	 host[PROXY_HOST_MAX + 1];
+	SSL_CTX	*ctx;
+};
+
+struct proxy_ca {
+	EVP_PKEY		*key;		/* the CA's key: memory only */
+	X509			*cert;
+	EVP_PKEY		*leaf_key;	/* shared by the run's leaves */
+	char			*pem;		/* the CA certificate */
+	int64_t			 not_after;
+	pthread_mutex_t		 lock;		/* leaves */
+	struct proxy_leaf	 leaves[PROXY_LEAVES_MAX];
+	size_t			 nleaves;
+};
+
+int	ca_init(struct proxy_ca *ca, const char *run_id, int64_t not_after,
+	    struct al_err *err) AL_WUR;
+void	ca_release(struct proxy_ca *ca);
+/* The server context for host (minted on first use, cached); NULL if not. */
+SSL_CTX	*ca_leaf_ctx(struct proxy_ca *ca, const char *host);
+
+/* ---- a run (run.c) ------------------------------------------------------- */
+
+struct run_secret {
+	char			*name;
+	struct al_secret	*value;
+	char			**hosts;
+	size_t			 nhosts;
+	int			 inject;
+	char			*placeholder;
+	struct redact		*ph;	/* finds the placeholder, any encoding */
+};
+
+struct proxy_run {
+	char			 id[PROXY_RUN_ID_MAX + 1];
+	char			 cred[PROXY_CRED_LEN + 1];
+	struct run_secret	*s;
+	size_t			 n;
+	struct redact		*values;	/* masks the values in responses */
+	struct proxy_ca		 ca;
+	int64_t			 expires;
+	/* Under the hub's lock: */
+	unsigned		 refs;		/* the hub's, one per connection */
+	int			 dead;
+	struct proxy_run	*next;
+};
+
+int	run_new(const char *run_id, const struct proxy_secret *secrets,
+	    size_t n, int64_t expires, struct proxy_run **out,
+	    struct al_err *err) AL_WUR;
+void	run_free(struct proxy_run *r);
+/* Whether the run is usable now (alive, not past its end); hub locked. */
+int	run_alive(const struct proxy_run *r);
+/* Bit i set when secret i's placeholder is in p[0..n) (any encoding). */
+int	run_find(const struct proxy_run *r, const void *p, size_t n,
+	    uint64_t *hits) AL_WUR;
+/* Whether secret i may go to host:port. */
+int	run_bound(const struct proxy_run *r, size_t i, const char *host,
+	    int port);
+
+/* ---- the hub (hub.c) ----------------------------------------------------- */
+
+struct conn;
+
+struct proxy {
+	int			 lfd;
+	int			 wake_fd;	/* eventfd: stop accepting */
+	int			 port;
+	int			 idle_ms;
+	SSL_CTX			*upstream;	/* verified client context */
+	proxy_event_fn		 on_event;
+	void			*event_arg;
+	pthread_t		 acceptor;
+	int			 started;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 idle;		/* nconns reached 0 */
+	struct proxy_run	*runs;
+	struct conn		*conns;
+	size_t			 nconns;
+	int			 stopping;
+};
+
+/*
+ * Give c the live run whose credential is cred (a reference, dropped by
+ * hub_conn_done); -1 if there is none.
+ */
+int	hub_conn_auth(struct proxy *p, struct conn *c, const char *cred,
+	    size_t len);
+/* A connection thread's last step: unlink, close, free c. */
+void	hub_conn_done(struct proxy *p, struct conn *c);
+int	hub_run_alive(struct proxy *p, struct proxy_run *r);
+/* Set the connection's upstream descriptor (so an ending run can stop it). */
+void	hub_conn_set_ufd(struct proxy *p, struct conn *c, int fd);
+
+/* ---- one client connection (conn.c, request.c) --------------------------- */
+
+struct conn {
+	struct proxy		*p;
+	struct proxy_run	*run;
+	int			 cfd;
+	int			 ufd;
+	SSL			*cssl;
+	SSL			*ussl;
+	char			 host[PROXY_HOST_MAX + 1];
+	int			 port;
+	struct conn		*next;
+};
+
+/* The connection thread. */
+void	*conn_main(void *arg);
+/* Serve requests inside the TLS session until the client is done. */
+void	conn_serve(struct conn *c);
+/* Write everything (TLS); 0 or -1. */
+int	conn_ssl_write(SSL *s, const void *p, size_t n);
+/* A short plain reply on the client's TLS session, with a text body. */
+int	conn_reply(struct conn *c, int status, const char *reason,
+	    const char *body);
+/* Open the verified upstream TLS session; 0, or -1 with why in msg. */
+int	conn_upstream(struct conn *c, char *msg, size_t msgsz);
+void	conn_upstream_close(struct conn *c);
+
+#endif
