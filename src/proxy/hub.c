@@ -108,6 +108,7 @@ proxy_new(const struct proxy_opts *o, struct proxy **out, struct al_err *err)
 		goto fail;
 	}
 	SSL_CTX_set_verify(p->upstream, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_read_ahead(p->upstream, 1);
 	if (SSL_CTX_set_alpn_protos(p->upstream,
 	    (const unsigned char *)"\x08http/1.1", 9) != 0) {
 		rc = al_err_set(err, AL_ECRYPTO, "cannot set up upstream TLS");

@@ -313,21 +313,50 @@ struct resp {
 	int			 failed;	/* reply 502 with why */
 	char			 why[160];
 	uint64_t		 bytes_down;
+	/* Masked bytes gathered into one chunk per read (guarded). */
+	unsigned char		*obuf;
+	size_t			 olen;
 };
+
+#define OBUF_MAX	(64 * 1024)
+#define OBUF_HEAD	16	/* room for the chunk's size line */
+
+/* Send what obuf holds as one chunk. */
+static int
+flush_chunk(struct resp *s)
+{
+	char head[OBUF_HEAD];
+	int l;
+
+	if (s->olen == 0)
+		return 0;
+	/* One write: the size line goes right before the data. */
+	l = snprintf(head, sizeof(head), "%zx\r\n", s->olen);
+	memcpy(s->obuf + OBUF_HEAD - l, head, (size_t)l);
+	memcpy(s->obuf + OBUF_HEAD + s->olen, "\r\n", 2);
+	if (conn_ssl_write(s->c->cssl, s->obuf + OBUF_HEAD - l,
+	    (size_t)l + s->olen + 2) != 0)
+		return -1;
+	s->bytes_down += s->olen;
+	s->olen = 0;
+	return 0;
+}
 
 static int
 emit_chunk(void *arg, const void *p, size_t n)
 {
 	struct resp *s = arg;
-	char head[24];
-	int l;
+	size_t k;
 
-	l = snprintf(head, sizeof(head), "%zx\r\n", n);
-	if (conn_ssl_write(s->c->cssl, head, (size_t)l) != 0 ||
-	    conn_ssl_write(s->c->cssl, p, n) != 0 ||
-	    conn_ssl_write(s->c->cssl, "\r\n", 2) != 0)
-		return -1;
-	s->bytes_down += n;
+	while (n > 0) {
+		if (s->olen == OBUF_MAX && flush_chunk(s) != 0)
+			return -1;
+		k = OBUF_MAX - s->olen < n ? OBUF_MAX - s->olen : n;
+		memcpy(s->obuf + OBUF_HEAD + s->olen, p, k);
+		s->olen += k;
+		p = (const char *)p + k;
+		n -= k;
+	}
 	return 0;
 }
 
@@ -402,7 +431,7 @@ rs_head_done(llhttp_t *h)
 	}
 	no_body = s->is_head || s->status == 204 || s->status == 304;
 	s->chunked = !no_body;
-	al_buf_init(&head, PROXY_HEAD_MAX * 2, 0);
+	al_buf_init(&head, PROXY_HEAD_MAX * 2, AL_BUF_SENSITIVE);
 	al_buf_init(&masked, PROXY_HEAD_MAX * 4, 0);
 	if (al_buf_printf(&head, "HTTP/1.1 %d %.*s\r\n", s->status,
 	    (int)s->reason.len, (const char *)s->reason.data) != 0)
@@ -462,6 +491,7 @@ rs_body(llhttp_t *h, const char *p, size_t n)
 		    s->z.avail_out, emit_chunk, s) != 0)
 			return -1;
 	} while (s->z.avail_out == 0 || s->z.avail_in > 0);
+	sodium_memzero(out, sizeof(out));
 	return 0;
 }
 
@@ -472,7 +502,8 @@ rs_done(llhttp_t *h)
 
 	if (s->status >= 100 && s->status < 200)
 		return 0;
-	if (s->rs != NULL && redact_stream_finish(s->rs, emit_chunk, s) != 0)
+	if (s->rs != NULL && (redact_stream_finish(s->rs, emit_chunk, s) != 0 ||
+	    flush_chunk(s) != 0))
 		return -1;
 	if (s->chunked && conn_ssl_write(s->c->cssl, "0\r\n\r\n", 5) != 0)
 		return -1;
@@ -524,20 +555,31 @@ exchange(struct conn *c, int is_head, const struct al_buf *out,
 	memset(&s, 0, sizeof(s));
 	s.c = c;
 	s.is_head = is_head;
-	al_buf_init(&s.hc.buf, PROXY_HEAD_MAX, 0);
+	/* Upstream bytes may hold a value before they are masked: guarded. */
+	al_buf_init(&s.hc.buf, PROXY_HEAD_MAX, AL_BUF_SENSITIVE);
 	al_buf_init(&s.reason, 256, 0);
 	*status = 502;
+	if ((s.obuf = sodium_malloc(OBUF_HEAD + OBUF_MAX + 2)) == NULL)
+		goto out;
 	if (conn_ssl_write(c->ussl, out->data, out->len) != 0) {
 		(void)snprintf(why, whysz, "cannot send the request to %.200s",
 		    c->host);
 		goto out;
 	}
-	if ((buf = malloc(READ_CHUNK)) == NULL)
+	if ((buf = sodium_malloc(READ_CHUNK)) == NULL)
 		goto out;
 	llhttp_init(&h, HTTP_RESPONSE, &resp_set);
 	h.data = &s;
 	while (!s.complete) {
-		if (SSL_read_ex(c->ussl, buf, READ_CHUNK, &got) != 1) {
+		if (SSL_read_ex(c->ussl, buf, READ_CHUNK, &got) == 1) {
+			size_t more;
+
+			/* Take every record already here: fewer, larger chunks. */
+			while (got < READ_CHUNK && SSL_has_pending(c->ussl) &&
+			    SSL_read_ex(c->ussl, buf + got, READ_CHUNK - got,
+			    &more) == 1)
+				got += more;
+		} else {
 			e = llhttp_finish(&h);
 			if (!s.complete) {
 				if (!s.failed)
@@ -550,6 +592,8 @@ exchange(struct conn *c, int is_head, const struct al_buf *out,
 		}
 		off = 0;
 		e = llhttp_execute(&h, (const char *)buf, got);
+		if (e == HPE_OK && flush_chunk(&s) != 0)
+			e = HPE_USER;
 		if (e == HPE_PAUSED)
 			break;
 		if (e != HPE_OK) {
@@ -576,7 +620,8 @@ out:
 	redact_stream_free(s.rs);
 	al_buf_release(&s.hc.buf);
 	al_buf_release(&s.reason);
-	free(buf);
+	sodium_free(buf);
+	sodium_free(s.obuf);
 	*down = s.bytes_down;
 	/* Nothing sent yet: the client may still get a 502 of its own. */
 	if (rc != 0 && !s.head_sent)
