@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -83,6 +84,7 @@ proxy_new(const struct proxy_opts *o, struct proxy **out, struct al_err *err)
 	struct proxy *p;
 	struct sockaddr_in sa;
 	socklen_t slen = sizeof(sa);
+	sigset_t all, old;
 	int rc, one = 1;
 
 	*out = NULL;
@@ -132,7 +134,17 @@ proxy_new(const struct proxy_opts *o, struct proxy **out, struct al_err *err)
 		goto fail;
 	}
 	p->port = ntohs(sa.sin_port);
-	if (pthread_create(&p->acceptor, NULL, acceptor, p) != 0) {
+	/*
+	 * The proxy's threads take no signals: a peer that hangs up makes a
+	 * write fail with EPIPE instead of raising SIGPIPE, and signals the
+	 * caller reads from a signalfd are never taken by a proxy thread.
+	 * Connection threads inherit the mask from the acceptor.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&p->acceptor, NULL, acceptor, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		rc = al_err_set(err, AL_ESYS, "cannot start the proxy thread");
 		goto fail;
 	}
