@@ -20,11 +20,16 @@ openssl x509 -req -in "$D/srv.csr" -CA "$D/ca.pem" -CAkey "$D/ca.key" \
     -CAcreateserial -out "$D/srv.pem" -days 2 -extfile "$D/ext" 2>/dev/null ||
     { fail "server certificate"; done_testing; }
 
+# A server nobody trusts: a self-signed certificate.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$D/self.key" -out "$D/self.pem" -days 2 -subj /CN=self \
+    -addext subjectAltName=IP:127.0.0.3 2>/dev/null
+
 ECHO="$(dirname "$0")/helpers/https_echo.py"
 SRV_PIDS=""
-start_server() {	# start_server IP NAME
-	python3 "$ECHO" "$D/srv.pem" "$D/srv.key" "$1" "$T_ROOT/$2.port" \
-	    "$T_ROOT/$2.log" &
+start_server() {	# start_server IP NAME [CERT KEY]
+	python3 "$ECHO" "${3:-$D/srv.pem}" "${4:-$D/srv.key}" "$1" \
+	    "$T_ROOT/$2.port" "$T_ROOT/$2.log" &
 	SRV_PIDS="$SRV_PIDS $!"
 	touch "$T_ROOT/$2.log"
 }
@@ -35,8 +40,10 @@ stop_servers() {
 trap stop_servers EXIT
 start_server 127.0.0.1 bound
 start_server 127.0.0.2 unbound
+start_server 127.0.0.3 selfsigned "$D/self.pem" "$D/self.key"
 for _ in $(seq 100); do
-	[ -s "$T_ROOT/bound.port" ] && [ -s "$T_ROOT/unbound.port" ] && break
+	[ -s "$T_ROOT/bound.port" ] && [ -s "$T_ROOT/unbound.port" ] &&
+	    [ -s "$T_ROOT/selfsigned.port" ] && break
 	sleep 0.05
 done
 PB=$(cat "$T_ROOT/bound.port")
@@ -158,6 +165,71 @@ expect_rc 0 "python clients"
 expect_eq "$(tr '\n' ' ' <"$OUT")" "200 200 " "urllib and requests through the proxy"
 expect_eq "$(grep -cF "\"X-Api-Key\": \"$V\"" "$T_ROOT/bound.log")" "2" \
     "python requests carried the value upstream"
+
+# --- bad input and faults: the proxy answers, and keeps serving -------------
+PS=$(cat "$T_ROOT/selfsigned.port")
+run "$AL" run --proxy -e TOK=tok -- python3 -c '
+import base64, os, socket, ssl, urllib.parse
+p = urllib.parse.urlsplit(os.environ["HTTPS_PROXY"])
+auth = base64.b64encode(f"{p.username}:{p.password}".encode()).decode()
+ctx = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+def tunnel(host, port):
+    s = socket.create_connection((p.hostname, p.port))
+    s.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+              f"Proxy-Authorization: Basic {auth}\r\n\r\n".encode())
+    assert s.recv(4096).startswith(b"HTTP/1.1 200")
+    return ctx.wrap_socket(s, server_hostname=host)
+def status(t, req):
+    t.sendall(req)
+    data = b""
+    while b"\r\n" not in data:
+        c = t.recv(65536)
+        if not c:
+            break
+        data += c
+    return data.split(b" ")[1].decode() if data else "closed"
+b = ("127.0.0.1", int("'"$PB"'"))
+print(status(tunnel(*b), b"GARBAGE\r\n\r\n"))
+print(status(tunnel(*b), b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Big: %s\r\n\r\n" % (b[1], b"a" * 70000)))
+t = tunnel(*b)
+print(status(t, b"HEAD /one HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % b[1]))
+print(status(t, b"GET /two HTTP/1.1\r\nHost: 127.0.0.2:%d\r\n\r\n" % int("'"$PU"'")))
+print(status(tunnel("127.0.0.3", int("'"$PS"'")), b"GET / HTTP/1.1\r\nHost: 127.0.0.3:'"$PS"'\r\n\r\n"))
+print(status(tunnel(*b), b"GET /after HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % b[1]))
+'
+expect_rc 0 "raw requests through the tunnel"
+expect_eq "$(tr '\n' ' ' <"$OUT")" "400 431 200 421 502 200 " \
+    "malformed 400, huge head 431, keep-alive cannot switch host 421, untrusted upstream 502, still serving"
+run "$AL" audit --json
+expect_out "TLS with 127.0.0.3:$PS failed: self-signed certificate" "the 502's reason is audited"
+
+# --- the run ends any way: its credential is dead ---------------------------
+# A lease revoked while the command runs ends its proxy at once.
+run "$AL" run --proxy --task px-revoke -e TOK=tok -- sh -c '
+	w() { curl -s -o /dev/null -w "%{http_code}%{http_connect}\n" "$@"; }
+	w -H "A: $TOK" "'"$B"'/before"
+	"'"$AL"'" lease revoke --task px-revoke >/dev/null
+	w -H "A: $TOK" "'"$B"'/after"'
+expect_eq "$(tr '\n' ' ' <"$OUT")" "200200 000407 " "revoked lease: the next request gets 407"
+# airlock run killed with SIGKILL: the broker sees its connection close.
+rm -f "$S/url2"
+"$AL" run --proxy -e TOK=tok -- sh -c 'printf %s "$HTTPS_PROXY" >"'"$S"'/url2.tmp"
+	mv "'"$S"'/url2.tmp" "'"$S"'/url2"; sleep 30' >/dev/null 2>&1 &
+RUNPID=$!
+for _ in $(seq 100); do [ -s "$S/url2" ] && break; sleep 0.05; done
+code=$(curl -s -o /dev/null -w '%{http_connect}' --proxy "$(cat "$S/url2")" \
+    --cacert "$D/ca.pem" "$B/alive")
+expect_eq "$code" "200" "a live run's credential works from outside too"
+kill -9 "$RUNPID"
+wait "$RUNPID" 2>/dev/null
+code=407
+for _ in $(seq 50); do
+	code=$(curl -s -o /dev/null -w '%{http_connect}' --proxy "$(cat "$S/url2")" \
+	    --cacert "$D/ca.pem" "$B/dead")
+	[ "$code" = 407 ] && break
+	sleep 0.1
+done
+expect_eq "$code" "407" "run killed with SIGKILL: its credential is dead"
 
 # --- the audit log: one line per request, blocked ones named ---------------
 run "$AL" audit --json
