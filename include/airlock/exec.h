@@ -155,6 +155,7 @@ struct exec_hooks {
 };
 
 #define EXEC_PTY	0x1	/* give the child a pseudo-terminal */
+#define EXEC_NETNS	0x2	/* the child joins netns_fd (and userns_fd) */
 
 struct exec_spec {
 	char *const		*argv;	/* argv[0]: a path, or looked up in PATH */
@@ -197,6 +198,12 @@ struct exec_spec {
 	 * res->cancelled set).  -1: none.
 	 */
 	int			 cancel_fd;
+	/*
+	 * With EXEC_NETNS: namespaces the child joins (setns) before exec,
+	 * the user namespace first when userns_fd is not -1.  Borrowed.
+	 */
+	int			 netns_fd;
+	int			 userns_fd;
 };
 
 /*
@@ -322,6 +329,13 @@ struct exec_boundary {
 	 */
 	int				 proxy;
 	const char			*state_dir;	/* $AIRLOCK_HOME */
+	/*
+	 * With proxy, the command runs in a network namespace whose only
+	 * way out is the proxy; where namespaces are not available it runs
+	 * without, and warn (may be NULL) is told why.
+	 */
+	void				(*warn)(void *arg, const char *msg);
+	void				*warn_arg;
 };
 
 /*

@@ -180,6 +180,14 @@ parse(int argc, char **argv, struct run_args *a, int *first)
  * The rules are loaded only when the command prints something: a command
  * that prints nothing (the common `run -- deploy`) does not pay for them.
  */
+static void
+warn_isolation(void *arg, const char *msg)
+{
+	(void)arg;
+	al_msg(stderr, "warning", "run: --proxy: %s; the command can reach "
+	    "the network directly (with placeholders only)", msg);
+}
+
 static int
 load_rules(void *arg, struct scan_engine **out, struct al_err *err)
 {
@@ -218,6 +226,7 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	b.rules_load = a.no_rules ? NULL : load_rules;
 	b.proxy = a.proxy;
 	b.state_dir = cli->home;
+	b.warn = warn_isolation;
 	exec_spec_init(&spec);
 	spec.argv = argv + first;
 	spec.flags = a.pty ? EXEC_PTY : 0;

@@ -14,6 +14,7 @@
 #ifndef AIRLOCK_EXEC_INT_H
 #define AIRLOCK_EXEC_INT_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -29,6 +30,31 @@ extern const struct exec_filter_ops exec_redact_filter;
 int	exec_proxied_run(const struct exec_boundary *b,
 	    struct exec_spec *spec, struct exec_result *res,
 	    struct al_err *err) AL_WUR;
+
+/* ---- netns.c ----------------------------------------------------------- */
+
+/* A network namespace whose only way out is a relay to 127.0.0.1:port. */
+struct exec_netns {
+	int			 listen_fd;	/* inside, 127.0.0.1:port */
+	int			 netns_fd;
+	int			 userns_fd;	/* -1 when root needs none */
+	int			 stop_fd;
+	int			 port;
+	int			 inited, started;
+	pthread_t		 acceptor;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 idle;
+	struct relay		*relays;
+	size_t			 nrelays;
+};
+
+/* Make the namespaces (a helper process); AL_ESYS says why not. */
+int	exec_netns_open(struct exec_netns *ns, int port, struct al_err *err)
+	    AL_WUR;
+/* Relay connections made inside to 127.0.0.1:port outside (a thread). */
+int	exec_netns_start(struct exec_netns *ns, struct al_err *err) AL_WUR;
+/* Stop relaying, close everything. */
+void	exec_netns_close(struct exec_netns *ns);
 
 /* ---- spawn.c ------------------------------------------------------------ */
 
@@ -51,6 +77,8 @@ struct exec_prep {
 	const char	*cwd;
 	pid_t		 parent;
 	int		 pty;		/* child_fd[1] is the pty slave */
+	int		 netns_fd;	/* ours (dups), joined by the child */
+	int		 userns_fd;
 };
 
 void	prep_init(struct exec_prep *p);

@@ -199,6 +199,7 @@ exec_proxied_run(const struct exec_boundary *b, struct exec_spec *spec,
 	struct exec_var *vars = NULL;
 	struct al_secret **ph = NULL;
 	struct client_proxy px;
+	struct exec_netns ns;
 	struct redact *r = NULL;
 	struct redact_stream *so = NULL, *se = NULL;
 	const char **ids = NULL;
@@ -208,6 +209,8 @@ exec_proxied_run(const struct exec_boundary *b, struct exec_spec *spec,
 
 	memset(res, 0, sizeof(*res));
 	memset(&px, 0, sizeof(px));
+	memset(&ns, 0, sizeof(ns));
+	ns.listen_fd = ns.netns_fd = ns.userns_fd = ns.stop_fd = -1;
 	res->status = EXEC_STATUS_FAIL;
 	bundle[0] = '\0';
 	if (b->nvars == 0 || b->nvars > EXEC_VARS_MAX || b->state_dir == NULL)
@@ -235,6 +238,22 @@ exec_proxied_run(const struct exec_boundary *b, struct exec_spec *spec,
 	have_proxy = 1;
 	if ((rc = write_bundle(b, &px, bundle, sizeof(bundle), err)) != 0)
 		goto out;
+	/* No isolation is not fatal: the command holds placeholders only. */
+	{
+		struct al_err nerr;
+
+		al_err_clear(&nerr);
+		if (exec_netns_open(&ns, px.port, &nerr) == 0 &&
+		    exec_netns_start(&ns, &nerr) == 0) {
+			spec->flags |= EXEC_NETNS;
+			spec->netns_fd = ns.netns_fd;
+			spec->userns_fd = ns.userns_fd;
+		} else {
+			exec_netns_close(&ns);
+			if (b->warn != NULL)
+				b->warn(b->warn_arg, nerr.msg);
+		}
+	}
 	if ((env = build_env(&px, bundle)) == NULL || !env_complete(env)) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
@@ -290,6 +309,9 @@ out:
 	/* The proxy first: its credential must stop working at once. */
 	if (have_proxy && client_proxy_end(b->client, px.id, NULL) != 0)
 		have_proxy = 0;	/* the connection's close ends it */
+	exec_netns_close(&ns);
+	spec->flags &= ~EXEC_NETNS;
+	spec->netns_fd = spec->userns_fd = -1;
 	if (bundle[0] != '\0' && unlink(bundle) != 0 && errno != ENOENT)
 		bundle[0] = '\0';
 	for (i = 0; i < nl; i++)

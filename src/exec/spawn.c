@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ prep_init(struct exec_prep *p)
 		p->memfd[i] = -1;
 	p->child_fd[0] = p->child_fd[1] = p->child_fd[2] = -1;
 	p->errpipe[0] = p->errpipe[1] = -1;
+	p->netns_fd = p->userns_fd = -1;
 	p->base = 3;
 }
 
@@ -86,6 +88,8 @@ prep_release(struct exec_prep *p)
 {
 	close_child_fds(p);
 	close_fd(&p->errpipe[0]);
+	close_fd(&p->netns_fd);
+	close_fd(&p->userns_fd);
 	wipe_env(p);
 	free(p->path);
 	free(p->sh_argv);
@@ -424,6 +428,13 @@ prep_command(struct exec_prep *p, const struct exec_spec *spec,
 	for (i = 0; i < p->nmemfd; i++)
 		if ((rc = prep_fd_above(p, &p->memfd[i], err)) != 0)
 			return rc;
+	/* Our own copies, above every descriptor the child sets up. */
+	if ((spec->flags & EXEC_NETNS) && ((p->netns_fd = fcntl(spec->netns_fd,
+	    F_DUPFD_CLOEXEC, p->base)) < 0 || (spec->userns_fd >= 0 &&
+	    (p->userns_fd = fcntl(spec->userns_fd, F_DUPFD_CLOEXEC,
+	    p->base)) < 0)))
+		return al_err_set(err, AL_ESYS, "cannot duplicate a "
+		    "namespace descriptor: %s", strerror(errno));
 	if (pipe2(p->errpipe, O_CLOEXEC) != 0)
 		return al_err_set(err, AL_ESYS, "cannot create a pipe: %s",
 		    strerror(errno));
@@ -468,6 +479,11 @@ child_main(const struct exec_prep *p)
 	/* The report pipe first, so every later failure can be told. */
 	if (dup3(p->errpipe[1], 3 + (int)p->nmemfd, O_CLOEXEC) < 0)
 		_exit(EXEC_STATUS_FAIL);
+	/* The user namespace first: it owns the network namespace. */
+	if (p->userns_fd >= 0 && setns(p->userns_fd, CLONE_NEWUSER) != 0)
+		child_fail(p, STAGE_SETUP, errno);
+	if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) != 0)
+		child_fail(p, STAGE_SETUP, errno);
 	if (setsid() < 0)
 		child_fail(p, STAGE_SETUP, errno);
 	if (p->pty && ioctl(p->child_fd[1], TIOCSCTTY, 0) != 0)

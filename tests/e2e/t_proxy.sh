@@ -100,6 +100,23 @@ done
 if ls "$AIRLOCK_HOME"/proxy-ca-*.pem >/dev/null 2>&1; then
 	fail "CA bundle left after the run"; else pass; fi
 
+# --- not an honour system: no way out but the proxy -------------------------
+run "$AL" run --proxy -e TOK=tok -- sh -c '
+	grep -c ":" /proc/self/net/dev
+	env -u HTTPS_PROXY -u https_proxy -u HTTP_PROXY -u http_proxy \
+	    -u ALL_PROXY -u all_proxy curl -s -o /dev/null --max-time 5 \
+	    --cacert "'"$D/ca.pem"'" -H "X: $TOK" "'"$B"'/direct"
+	echo "direct=$?"
+	curl -s -o /dev/null -w "%{http_code}\n" "'"$B"'/via-proxy"'
+if grep -q 'warning: run: --proxy' "$ERR"; then
+	echo "note: no network namespaces here; isolation not tested" >&2
+else
+	expect_eq "$(tr '\n' ' ' <"$OUT")" "1 direct=7 200 " \
+	    "the command sees only loopback, a direct connection fails, the proxy works"
+fi
+if grep -qF '"path": "/direct"' "$T_ROOT/bound.log"; then
+	fail "a direct connection reached the server"; else pass; fi
+
 # --- a request after the run ends: 407 --------------------------------------
 code=$(curl -s -o /dev/null -w '%{http_connect}' --proxy "$(cat "$S/proxy-url")" \
     --cacert "$D/ca.pem" "$B/late")
