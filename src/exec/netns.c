@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -219,7 +220,34 @@ connect_out(int port)
 	return fd;
 }
 
-/* Copy both ways until either side is done. */
+/*
+ * Move what from has to to through a pipe (splice: the bytes stay in the
+ * kernel).  1 when from is done, 0 to go on, -1 when to failed.
+ */
+static int
+move(int from, int to, int pipefd[2])
+{
+	ssize_t got, w;
+
+	got = splice(from, NULL, pipefd[1], NULL, RELAY_BUF,
+	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	if (got < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (got <= 0)
+		return 1;
+	while (got > 0) {
+		w = splice(pipefd[0], NULL, to, NULL, (size_t)got,
+		    SPLICE_F_MOVE);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		got -= w;
+	}
+	return 0;
+}
+
+/* Copy both ways until both sides are done. */
 static void *
 relay_main(void *arg)
 {
@@ -227,11 +255,11 @@ relay_main(void *arg)
 	struct exec_netns *ns = r->ns;
 	struct relay **pp;
 	struct pollfd pfd[2];
-	char *buf = malloc(RELAY_BUF);
-	ssize_t got, w, off;
-	int i, from, to, open_in = 1, open_out = 1;
+	int pipes[2][2] = { { -1, -1 }, { -1, -1 } };
+	int i, from, to, m, open_in = 1, open_out = 1, ok;
 
-	while (buf != NULL && (open_in || open_out)) {
+	ok = pipe2(pipes[0], O_CLOEXEC) == 0 && pipe2(pipes[1], O_CLOEXEC) == 0;
+	while (ok && (open_in || open_out)) {
 		pfd[0].fd = open_in ? r->in : -1;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = open_out ? r->out : -1;
@@ -246,23 +274,21 @@ relay_main(void *arg)
 				continue;
 			from = i == 0 ? r->in : r->out;
 			to = i == 0 ? r->out : r->in;
-			got = read(from, buf, RELAY_BUF);
-			if (got <= 0) {
+			if ((m = move(from, to, pipes[i])) < 0)
+				goto done;
+			if (m == 1) {
 				(void)shutdown(to, SHUT_WR);
 				if (i == 0)
 					open_in = 0;
 				else
 					open_out = 0;
-				continue;
 			}
-			for (off = 0; off < got; off += w)
-				if ((w = send(to, buf + off, (size_t)(got -
-				    off), MSG_NOSIGNAL)) <= 0)
-					goto done;
 		}
 	}
 done:
-	free(buf);
+	for (i = 0; i < 4; i++)
+		if (pipes[i / 2][i % 2] >= 0)
+			(void)close(pipes[i / 2][i % 2]);
 	pthread_mutex_lock(&ns->lock);
 	for (pp = &ns->relays; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == r) {
@@ -286,7 +312,7 @@ accept_main(void *arg)
 	pthread_attr_t attr;
 	struct relay *r;
 	pthread_t t;
-	int in, out;
+	int in, out, one = 1;
 
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -308,6 +334,11 @@ accept_main(void *arg)
 			(void)close(in);
 			continue;
 		}
+		/* Relayed as they come: never wait for more bytes. */
+		(void)setsockopt(in, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+		(void)setsockopt(out, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 		pthread_mutex_lock(&ns->lock);
 		if (ns->nrelays >= RELAYS_MAX ||
 		    (r = calloc(1, sizeof(*r))) == NULL) {
