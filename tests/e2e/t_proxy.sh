@@ -248,6 +248,27 @@ for _ in $(seq 50); do
 done
 expect_eq "$code" "407" "run killed with SIGKILL: its credential is dead"
 
+# --- the MCP run tool with "proxy": true ------------------------------------
+: >"$T_ROOT/bound.log"
+ARGS=$(python3 -c 'import json,sys; print(json.dumps({"command": sys.argv[1], "env": {"TOK": "tok"}, "proxy": True}))' \
+    'curl -s -H "Authorization: Bearer $TOK" '"$B"'/mcp; echo; printf "%s" "$TOK" | wc -c')
+printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}' \
+    '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
+    '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"run","arguments":'"$ARGS"'}}' \
+    >"$T_ROOT/mcp.in"
+run_in "$T_ROOT/mcp.in" timeout 20 "$AL" mcp
+if python3 - "$OUT" "${#V}" <<'PY'
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1]) if l.strip()][-1]["result"]
+out = r["structuredContent"]["stdout"]
+assert not r.get("isError"), r
+assert '"Authorization": "Bearer [REDACTED:tok]"' in out, out
+assert out.split()[-1] == sys.argv[2], out
+PY
+then pass; else fail "MCP run with proxy: $(head -c 600 "$OUT")"; fi
+if grep -qF "\"Authorization\": \"Bearer $V\"" "$T_ROOT/bound.log"; then pass
+else fail "MCP proxied run did not reach the bound server with the value"; fi
+
 # --- the audit log: one line per request, blocked ones named ---------------
 run "$AL" audit --json
 expect_out '"event":"egress_blocked"' "egress_blocked audited"
