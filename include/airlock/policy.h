@@ -89,6 +89,8 @@ struct policy_decision {
 	int			line;		/* of the rule; 0 = default */
 	int64_t			max_ttl;	/* seconds; allow and approval */
 	int			max_uses;	/* 0 = unlimited within TTL */
+	/* `use: proxy`: the value goes only through the proxy, never raw. */
+	int			use_proxy;
 	char			reason[POLICY_REASON_MAX];
 	size_t			napprovers;	/* approval only */
 	char			approvers[POLICY_APPROVERS_MAX]

@@ -186,6 +186,13 @@ void	proxies_drain(struct broker *b);
 void	proxies_tick(struct broker *b);
 void	proxies_conn_closed(struct broker *b, uint64_t conn);
 void	proxies_free(struct broker *b);
+/*
+ * Whether the policy allows l's value only through the proxy (`use:
+ * proxy`); if so (or if it cannot tell) the refusal is audited and replied
+ * and 1 is returned.
+ */
+int	proxy_use_only(struct route_args *a, const struct lease *l,
+	    json_t *who);
 
 /* ---- reply helpers (reply.c) -------------------------------------------- */
 

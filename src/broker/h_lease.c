@@ -393,6 +393,8 @@ h_lease_value(struct route_args *a)
 		a->resp->need_sync = 1;
 		goto out;
 	}
+	if (proxy_use_only(a, &l, who))
+		goto out;
 	/* Read first: a vault failure must not cost a use. */
 	if (vault_secret_read(b->vault, l.secret, &value, NULL, &err) != 0) {
 		if (record(b, "use", "error", who, l.secret, l.id, l.task,

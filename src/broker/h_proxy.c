@@ -279,6 +279,45 @@ proxies_free(struct broker *b)
 	b->proxies = NULL;
 }
 
+int
+proxy_use_only(struct route_args *a, const struct lease *l, json_t *who)
+{
+	struct broker *b = a->b;
+	struct vault_meta m;
+	struct policy_decision d;
+	struct al_err err;
+	char msg[POLICY_ID_MAX + LEASE_TEXT_MAX + 128];
+	int rc = 0;
+
+	memset(&m, 0, sizeof(m));
+	/* Fail closed: a rule that cannot be evaluated releases nothing. */
+	if (vault_secret_get(b->vault, l->secret, &m, &err) != 0 ||
+	    decide(b, a->req->caller, &m, l->task, l->intent, &d) != 0) {
+		reply_error(a->resp, 500, API_E_INTERNAL, "policy evaluation "
+		    "failed");
+		rc = 1;
+		goto out;
+	}
+	if (d.effect == POLICY_DENY || !d.use_proxy)
+		goto out;
+	rc = 1;
+	(void)snprintf(msg, sizeof(msg), "rule '%s' lets secret '%s' be used "
+	    "only through the proxy (airlock run --proxy)", d.rule, l->secret);
+	if (record(b, "use", "denied", who, l->secret, l->id, l->task,
+	    l->intent, msg, NULL, NULL, &err) != 0) {
+		reply_al_err(a->resp, &err);
+		goto out;
+	}
+	b->metrics.denials++;
+	reply_json(a->resp, 403, json_pack("{s:{s:s,s:s,s:s,s:i}}",
+	    API_F_ERROR, API_F_CODE, API_E_DENIED, API_F_MESSAGE, msg,
+	    API_F_RULE, d.rule, "rule_line", d.line));
+	a->resp->need_sync = 1;
+out:
+	vault_meta_release(&m);
+	return rc;
+}
+
 /* The secret's opt-ins, from its "airlock.inject" label. */
 static int
 inject_of(const struct vault_meta *m)

@@ -59,6 +59,21 @@ V2=$(canary)
 add_secret tok "$V" --host 127.0.0.1
 add_secret formtok "$V2" --host '127.0.0.*' --inject body
 add_secret nohost "$(canary)"
+V3=$(canary)
+add_secret proxyonly "$V3" --host 127.0.0.1
+# A rule that lets proxyonly be used through the proxy only.
+python3 - "$AIRLOCK_HOME/policy.yaml" "$(id -u)" <<'PY'
+import sys
+p, uid = sys.argv[1], sys.argv[2]
+s = open(p).read()
+rule = ('  - id: proxy-only\n    effect: allow\n'
+        '    callers: ["unix:uid:%s"]\n    secrets: [proxyonly]\n'
+        '    use: proxy\n\n' % uid)
+s = s.replace("  - id: owner-any-secret", rule + "  - id: owner-any-secret", 1)
+open(p, "w").write(s)
+PY
+run "$AL" policy lint
+expect_rc 0 "policy with use: proxy"
 S="$T_ROOT/scratch"
 mkdir -p "$S"
 
@@ -248,6 +263,21 @@ for _ in $(seq 50); do
 done
 expect_eq "$code" "407" "run killed with SIGKILL: its credential is dead"
 
+# --- policy: use: proxy ----------------------------------------------------
+run "$AL" run -e P=proxyonly -- true
+expect_rc 125 "raw use of a proxy-only secret"
+expect_err "rule 'proxy-only' lets secret 'proxyonly' be used only through the proxy"
+: >"$T_ROOT/bound.log"
+run "$AL" run --proxy -e P=proxyonly -- sh -c \
+    'curl -s -o /dev/null -w "%{http_code}" -H "X-P: $P" "'"$B"'/po"'
+expect_eq "$(cat "$OUT")" "200" "proxy-only secret through the proxy"
+if grep -qF "\"X-P\": \"$V3\"" "$T_ROOT/bound.log"; then pass
+else fail "proxy-only secret did not reach its host"; fi
+printf 'version: 1\nrules:\n  - id: x\n    effect: allow\n    use: sometimes\n' >"$T_ROOT/p.yaml"
+run "$AL" policy lint "$T_ROOT/p.yaml"
+expect_rc 1 "policy lint of a bad use"
+expect_out "p.yaml:5: use: expected proxy"
+
 # --- the MCP run tool with "proxy": true ------------------------------------
 : >"$T_ROOT/bound.log"
 ARGS=$(python3 -c 'import json,sys; print(json.dumps({"command": sys.argv[1], "env": {"TOK": "tok"}, "proxy": True}))' \
@@ -281,4 +311,5 @@ expect_rc 0 "audit chain intact"
 "$AL" serve --stop >/dev/null 2>&1 || true
 check_no_leak "$V" "$S/env" "$S/proc-env"
 check_no_leak "$V2"
+check_no_leak "$V3"
 done_testing
