@@ -26,10 +26,18 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -addext subjectAltName=IP:127.0.0.3 2>/dev/null
 
 ECHO="$(dirname "$0")/helpers/https_echo.py"
+# A bare git repository the servers publish under /static/repo.git.
+mkdir -p "$T_ROOT/www" "$T_ROOT/src"
+git -C "$T_ROOT/src" init -q && printf 'hello\n' >"$T_ROOT/src/f" &&
+    git -C "$T_ROOT/src" add f &&
+    git -C "$T_ROOT/src" -c user.name=t -c user.email=t@t commit -qm one &&
+    git clone -q --bare "$T_ROOT/src" "$T_ROOT/www/repo.git" &&
+    git -C "$T_ROOT/www/repo.git" update-server-info ||
+    fail "test repository"
 SRV_PIDS=""
 start_server() {	# start_server IP NAME [CERT KEY]
 	python3 "$ECHO" "${3:-$D/srv.pem}" "${4:-$D/srv.key}" "$1" \
-	    "$T_ROOT/$2.port" "$T_ROOT/$2.log" &
+	    "$T_ROOT/$2.port" "$T_ROOT/$2.log" "$T_ROOT/www" &
 	SRV_PIDS="$SRV_PIDS $!"
 	touch "$T_ROOT/$2.log"
 }
@@ -298,6 +306,18 @@ PY
 then pass; else fail "MCP run with proxy: $(head -c 600 "$OUT")"; fi
 if grep -qF "\"Authorization\": \"Bearer $V\"" "$T_ROOT/bound.log"; then pass
 else fail "MCP proxied run did not reach the bound server with the value"; fi
+
+# --- git clone over HTTPS with the token in a header ------------------------
+: >"$T_ROOT/bound.log"
+run "$AL" run --proxy -e TOK=tok -- sh -c '
+	git -c http.extraHeader="Authorization: Bearer $TOK" clone -q \
+	    "'"$B"'/static/repo.git" "'"$S"'/clone" && cat "'"$S"'/clone/f"'
+expect_rc 0 "git clone through the proxy"
+expect_out "hello" "the cloned file"
+if grep -qF "\"Authorization\": \"Bearer $V\"" "$T_ROOT/bound.log"; then pass
+else fail "git's requests did not carry the value upstream"; fi
+if grep -rqaF "$V" "$S/clone/.git"; then fail "value in the clone's git config"
+else pass; fi
 
 # --- the audit log: one line per request, blocked ones named ---------------
 run "$AL" audit --json

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A local HTTPS server for the proxy tests: it answers every request with
 what it received (method, path, headers, body) as JSON, logs the same to a
-file, and under /gzip answers gzip-compressed whatever the client asked."""
+file, and under /gzip answers gzip-compressed whatever the client asked.
+With a sixth argument DIR, GET /static/PATH serves DIR/PATH (a git
+repository over git's "dumb" HTTP protocol)."""
 import gzip
 import http.server
 import json
@@ -11,6 +13,7 @@ import sys
 
 def main():
     cert, key, bind, portfile, log = sys.argv[1:6]
+    static = sys.argv[6] if len(sys.argv) > 6 else None
 
     class H(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -28,6 +31,22 @@ def main():
             with open(log, "a") as f:
                 f.write(json.dumps(rec) + "\n")
             out = json.dumps(rec).encode()
+            if static and self.path.startswith("/static/"):
+                import os.path
+                rel = os.path.normpath(self.path[8:].split("?")[0])
+                full = os.path.join(static, rel)
+                if rel.startswith("..") or not os.path.isfile(full):
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                out = open(full, "rb").read()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+                return
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             if self.path.startswith("/gzip"):
