@@ -7,7 +7,8 @@ set -eu
 BUILD=${AIRLOCK_BUILD:-build}
 MB=${1:-1024}
 N=${2:-500}
-AL="$(cd "$BUILD" && pwd)/src/cli/airlock"
+BUILD=$(cd "$BUILD" && pwd)
+AL="$BUILD/src/cli/airlock"
 ECHO="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e/helpers/https_echo.py"
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/airlock-bench-proxy.XXXXXX")
 export AIRLOCK_HOME="$DIR/home"
@@ -88,3 +89,23 @@ print(f"small requests, kept alive ({len(d)}): direct p50 {pct(d,.5):.2f} ms "
 print(f"first request (connection and TLS): direct {d0*1000:.1f} ms, "
       f"proxied {p0*1000:.1f} ms")
 EOF
+
+# Lease decisions while the proxy moves bulk bytes: lease cycles (request,
+# use, revoke) from 16 clients alone, then during 16 parallel proxied
+# downloads (the proxy's threads, not the broker's loop, carry the bytes).
+if [ -x "$BUILD/bench/bench_broker" ]; then
+	BB="$BUILD/bench/bench_broker"
+	echo "lease cycles, 16 clients, 5 s, idle proxy:"
+	"$BB" "$AIRLOCK_HOME" bench 16 5
+	"$AL" run --no-rules --proxy -e T=bench -- sh -c '
+		i=0; while [ $i -lt 16 ]; do
+			curl -s -o /dev/null "'"https://127.0.0.1:$PORT/big"'" &
+			i=$((i+1))
+		done; wait' &
+	DL=$!
+	sleep 1
+	echo "lease cycles, 16 clients, 5 s, during 16 proxied downloads:"
+	"$BB" "$AIRLOCK_HOME" bench 16 5
+	kill "$DL" 2>/dev/null || true
+	wait "$DL" 2>/dev/null || true
+fi
