@@ -59,9 +59,11 @@ struct broker_proxies {
 	struct proxy		*hub;
 	int			 evfd;
 	pthread_mutex_t		 lock;		/* the queue */
+	pthread_cond_t		 room;		/* the queue has room */
 	struct pev		*head, *tail;
 	size_t			 qlen;
-	uint64_t		 dropped;	/* events lost to a full queue */
+	int			 closing;	/* the broker stops: never wait */
+	uint64_t		 dropped;	/* events lost while closing */
 	struct bproxy		*list;
 	uint64_t		 seen_writes;
 };
@@ -90,6 +92,12 @@ on_event(void *arg, const struct proxy_event *e)
 	(void)snprintf(v->reason, sizeof(v->reason), "%s",
 	    e->reason ? e->reason : "");
 	pthread_mutex_lock(&px->lock);
+	/*
+	 * A full queue holds the proxy thread back (its client waits)
+	 * rather than losing a line: every request is audited.
+	 */
+	while (px->qlen >= QUEUE_MAX && !px->closing)
+		pthread_cond_wait(&px->room, &px->lock);
 	if (px->qlen >= QUEUE_MAX) {
 		px->dropped++;
 		free(v);
@@ -117,8 +125,10 @@ proxies(struct broker *b, struct al_err *err)
 		return NULL;
 	}
 	pthread_mutex_init(&px->lock, NULL);
+	pthread_cond_init(&px->room, NULL);
 	if ((px->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		(void)al_err_set(err, AL_ESYS, "eventfd failed");
+		pthread_cond_destroy(&px->room);
 		pthread_mutex_destroy(&px->lock);
 		free(px);
 		return NULL;
@@ -165,6 +175,7 @@ proxies_drain(struct broker *b)
 	v = px->head;
 	px->head = px->tail = NULL;
 	px->qlen = 0;
+	pthread_cond_broadcast(&px->room);
 	pthread_mutex_unlock(&px->lock);
 	for (; v != NULL; v = next) {
 		next = v->next;
@@ -248,8 +259,15 @@ proxies_tick(struct broker *b)
 	struct bproxy *x, *next;
 	size_t i;
 
-	if (px == NULL || px->list == NULL ||
-	    lease_table_writes(b->leases) == px->seen_writes)
+	if (px == NULL || px->list == NULL)
+		return;
+	/* Unaudited traffic must not go on: end every run. */
+	if (b->audit_failed) {
+		while (px->list != NULL)
+			end_run(b, px->list, "the audit log failed");
+		return;
+	}
+	if (lease_table_writes(b->leases) == px->seen_writes)
 		return;
 	px->seen_writes = lease_table_writes(b->leases);
 	for (x = px->list; x != NULL; x = next) {
@@ -271,9 +289,17 @@ proxies_free(struct broker *b)
 		return;
 	while (px->list != NULL)
 		end_run(b, px->list, "the broker stops");
+	pthread_mutex_lock(&px->lock);
+	px->closing = 1;
+	pthread_cond_broadcast(&px->room);
+	pthread_mutex_unlock(&px->lock);
 	proxy_free(px->hub);
 	proxies_drain(b);
+	if (px->dropped)
+		broker_log(b, "%llu proxied requests were not audited: the "
+		    "broker was stopping", (unsigned long long)px->dropped);
 	close(px->evfd);
+	pthread_cond_destroy(&px->room);
 	pthread_mutex_destroy(&px->lock);
 	free(px);
 	b->proxies = NULL;

@@ -51,8 +51,13 @@ acceptor(void *arg)
 		if (!(pfd[0].revents & POLLIN))
 			continue;
 		fd = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			/* Out of descriptors: let some connections end. */
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				(void)poll(NULL, 0, 100);
 			continue;
+		}
 		pthread_mutex_lock(&p->lock);
 		if (p->stopping || p->nconns >= CONNS_MAX ||
 		    (c = calloc(1, sizeof(*c))) == NULL) {

@@ -327,6 +327,13 @@ expect_out '"host":"127.0.0.2"' "destination in the audit line"
 expect_out '"path":"/q?t=..."' "query values left out of the audit line"
 run "$AL" audit --verify
 expect_rc 0 "audit chain intact"
+# Exactly one line per request: 3 forwarded, 2 refused, in one run.
+count() { "$AL" audit --json | grep -cE '"event":"(proxy_request|egress_blocked)"'; }
+before=$(count)
+run "$AL" run --proxy -e TOK=tok -- sh -c '
+	for p in a b c; do curl -s -o /dev/null -H "A: $TOK" "'"$B"'/$p"; done
+	for p in d e; do curl -s -o /dev/null -H "A: $TOK" "'"$U"'/$p"; done'
+expect_eq "$(($(count) - before))" "5" "one audit line per proxied request"
 
 "$AL" serve --stop >/dev/null 2>&1 || true
 check_no_leak "$V" "$S/env" "$S/proc-env"
