@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <llhttp.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <sodium.h>
@@ -314,6 +315,8 @@ out:
 	SSL_CTX_free(ctx);
 	ERR_clear_error();
 	hub_conn_done(p, c);
+	/* This thread's OpenSSL state (its error queue) goes with it. */
+	OPENSSL_thread_stop();
 	return NULL;
 }
 
