@@ -725,11 +725,12 @@ block(struct conn *c, size_t i, const char *where, const char *method,
 			if (al_buf_printf(&b, " %s", c->run->s[i].hosts[k]))
 				break;
 	}
+	/* The audit line gets the reason, the client the same and a newline. */
+	event(c, "egress_blocked", (long)i, method, path, 403, 0, 0,
+	    al_buf_str(&b) + strlen("airlock proxy: refused: "));
 	if (al_buf_puts(&b, "\n") != 0)
 		al_buf_reset(&b);
 	(void)conn_reply(c, 403, "Forbidden", al_buf_str(&b));
-	event(c, "egress_blocked", (long)i, method, path, 403, 0, 0,
-	    al_buf_str(&b) + strlen("airlock proxy: refused: "));
 	al_buf_release(&b);
 }
 
