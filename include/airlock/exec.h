@@ -356,4 +356,10 @@ struct exec_boundary {
 int	exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
 	    struct exec_result *res, struct al_err *err) AL_WUR;
 
+/*
+ * Whether `run --proxy` can put a command in a network namespace of its
+ * own here (it makes one and throws it away): 0, or AL_ESYS with why not.
+ */
+int	exec_isolation_check(struct al_err *err) AL_WUR;
+
 #endif

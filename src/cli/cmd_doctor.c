@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "airlock/exec.h"
 #include "airlock/vault.h"
 #include "cli.h"
 #include "vaultcli.h"
@@ -30,6 +31,8 @@ const char cmd_doctor_help[] =
 "  mlock     secret memory can be locked out of swap\n"
 "  deploy    same-user (the agent's user can read the vault key) or a\n"
 "            separate broker user (see docs/deploy.md)\n"
+"  isolate   `run --proxy` can give a command a network namespace whose\n"
+"            only way out is the proxy (see docs/proxy.md)\n"
 "\n"
 "Options:\n"
 "  --json             one JSON object: {\"ok\": bool, \"checks\": [...]}\n"
@@ -236,6 +239,13 @@ cmd_doctor(struct cli *cli, int argc, char **argv)
 	}
 	check_hardening(&r);
 	check_deploy(&r, cli->home);
+	if (exec_isolation_check(&err) == 0)
+		add(&r, "isolate", LV_OK, "run --proxy runs commands in a "
+		    "network namespace whose only way out is the proxy");
+	else
+		add(&r, "isolate", LV_WARN, "run --proxy cannot isolate "
+		    "commands (%s): they hold placeholders only, but can reach "
+		    "the network directly", err.msg);
 
 	if (json) {
 		json_t *top = json_pack("{s:b, s:O}", "ok", !r.failed, "checks",

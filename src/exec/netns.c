@@ -367,6 +367,17 @@ accept_main(void *arg)
 }
 
 int
+exec_isolation_check(struct al_err *err)
+{
+	struct exec_netns ns;
+	int rc;
+
+	rc = exec_netns_open(&ns, 0, err);
+	exec_netns_close(&ns);
+	return rc;
+}
+
+int
 exec_netns_start(struct exec_netns *ns, struct al_err *err)
 {
 	sigset_t all, old;

@@ -131,11 +131,19 @@ run "$AL" run --proxy -e TOK=tok -- sh -c '
 	    --cacert "'"$D/ca.pem"'" -H "X: $TOK" "'"$B"'/direct"
 	echo "direct=$?"
 	curl -s -o /dev/null -w "%{http_code}\n" "'"$B"'/via-proxy"'
+cp "$ERR" "$T_ROOT/iso.err"
 if grep -q 'warning: run: --proxy' "$ERR"; then
 	echo "note: no network namespaces here; isolation not tested" >&2
 else
 	expect_eq "$(tr '\n' ' ' <"$OUT")" "1 direct=7 200 " \
 	    "the command sees only loopback, a direct connection fails, the proxy works"
+fi
+run "$AL" doctor
+if grep -q '^warn  isolate' "$OUT"; then
+	if grep -q 'warning: run: --proxy' "$T_ROOT/iso.err"; then pass
+	else fail "doctor says no isolation, run isolated"; fi
+else
+	expect_out "ok    isolate" "doctor reports isolation"
 fi
 if grep -qF '"path": "/direct"' "$T_ROOT/bound.log"; then
 	fail "a direct connection reached the server"; else pass; fi
