@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,9 +74,17 @@ helper(int sock, int port, int userns, const char *umap, const char *gmap)
 
 	if (unshare(userns ? CLONE_NEWUSER | CLONE_NEWNET : CLONE_NEWNET) != 0)
 		_exit(1);
-	if (userns && (write_file("/proc/self/setgroups", "deny", 4) != 0 ||
+	/*
+	 * A process that is not dumpable (airlock hardens itself) has its
+	 * /proc files owned by root, so it could not write its own maps.
+	 * This helper holds no value (a proxied run never fetches one) and
+	 * is dumpable only while it writes them; core dumps stay off.
+	 */
+	if (userns && (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0 ||
+	    write_file("/proc/self/setgroups", "deny", 4) != 0 ||
 	    write_file("/proc/self/uid_map", umap, strlen(umap)) != 0 ||
-	    write_file("/proc/self/gid_map", gmap, strlen(gmap)) != 0))
+	    write_file("/proc/self/gid_map", gmap, strlen(gmap)) != 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0))
 		_exit(2);
 	/* Bring the namespace's loopback up. */
 	if ((s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
