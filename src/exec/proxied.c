@@ -12,11 +12,14 @@
  * This process never holds a value: only placeholders, which are useless
  * anywhere but through this run's proxy, while the run lasts.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "airlock/client.h"
@@ -28,6 +31,7 @@ extern char **environ;
 
 #define SYSTEM_CA_FILE	"/etc/ssl/certs/ca-certificates.crt"
 #define CA_BUNDLE_MAX	(16 * 1024 * 1024)
+#define BUNDLE_STALE_S	(25 * 3600)	/* longer than any lease */
 
 /* Variables the run sets itself, or removes so nothing bypasses the proxy. */
 static const char *const replaced[] = { "HTTPS_PROXY", "https_proxy",
@@ -153,6 +157,31 @@ env_complete(char **env)
 }
 
 /*
+ * A run killed with SIGKILL leaves its bundle behind (certificates only).
+ * No lease lives a day, so a bundle older than that belongs to a run that
+ * is over: remove it.
+ */
+static void
+sweep_bundles(const char *dir)
+{
+	struct dirent *de;
+	struct stat st;
+	time_t now = time(NULL);
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "proxy-ca-", 9) != 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode) || now - st.st_mtime < BUNDLE_STALE_S)
+			continue;
+		(void)unlinkat(dirfd(d), de->d_name, 0);
+	}
+	(void)closedir(d);
+}
+
+/*
  * The CA bundle: the caller's (SSL_CERT_FILE) or the system's CAs, then the
  * run's CA.  Certificates are public; the CA's key never leaves the broker.
  */
@@ -236,6 +265,7 @@ exec_proxied_run(const struct exec_boundary *b, struct exec_spec *spec,
 	if ((rc = client_proxy_start(b->client, ids, nl, &px, err)) != 0)
 		goto out;
 	have_proxy = 1;
+	sweep_bundles(b->state_dir);
 	if ((rc = write_bundle(b, &px, bundle, sizeof(bundle), err)) != 0)
 		goto out;
 	/* No isolation is not fatal: the command holds placeholders only. */

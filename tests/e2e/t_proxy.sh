@@ -161,6 +161,16 @@ fi
 if grep -qF '"path": "/direct"' "$T_ROOT/bound.log"; then
 	fail "a direct connection reached the server"; else pass; fi
 
+# A bundle left by a killed run is swept once it is older than any lease.
+printf 'stale\n' >"$AIRLOCK_HOME/proxy-ca-stale.pem"
+printf 'fresh\n' >"$AIRLOCK_HOME/proxy-ca-fresh.pem"
+touch -d '2 days ago' "$AIRLOCK_HOME/proxy-ca-stale.pem"
+run "$AL" run --proxy -e TOK=tok -- true
+expect_rc 0 "a proxied run"
+[ -e "$AIRLOCK_HOME/proxy-ca-stale.pem" ] && fail "stale bundle kept" || pass
+[ -e "$AIRLOCK_HOME/proxy-ca-fresh.pem" ] && pass || fail "a live run's bundle removed"
+rm -f "$AIRLOCK_HOME/proxy-ca-fresh.pem"
+
 # --- a request after the run ends: 407 --------------------------------------
 code=$(curl -s -o /dev/null -w '%{http_connect}' --proxy "$(cat "$S/proxy-url")" \
     --cacert "$D/ca.pem" "$B/late")
