@@ -33,7 +33,8 @@ printf 'subjectAltName=IP:127.0.0.1\n' >ext
 openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
     -out srv.pem -days 1 -extfile ext 2>/dev/null
 mkdir www
-head -c $((MB * 1024 * 1024)) /dev/zero | tr '\0' 'x' >www/big
+# Incompressible bytes, as most large downloads are (archives, images).
+head -c $((MB * 1024 * 1024)) /dev/urandom >www/big
 echo small >www/small
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 (cd www && exec openssl s_server -quiet -WWW -accept "127.0.0.1:$PORT" \

@@ -136,6 +136,17 @@ struct req {
 	struct al_buf	 body;
 	int		 error;		/* status to answer a bad request with */
 	int		 complete;
+	/*
+	 * Kept for the connection's life and reset (wiped) between uses:
+	 * guarded memory is costly to map and unmap for every request.
+	 */
+	struct al_buf	 out;		/* the request upstream (guarded) */
+	struct al_buf	 head;		/* its headers, to search (plain) */
+	struct hcol	 rhc;		/* response headers (guarded) */
+	struct al_buf	 rhead;		/* response head, unmasked (guarded) */
+	struct al_buf	 masked;	/* response head, masked */
+	unsigned char	*rbuf;		/* upstream reads (guarded) */
+	unsigned char	*obuf;		/* a masked chunk (guarded) */
 };
 
 static int
@@ -300,7 +311,8 @@ out:
 
 struct resp {
 	struct conn		*c;
-	struct hcol		 hc;
+	struct req		*q;
+	struct hcol		*hc;
 	struct al_buf		 reason;
 	struct redact_stream	*rs;
 	z_stream		 z;
@@ -365,7 +377,7 @@ rs_begin(llhttp_t *h)
 {
 	struct resp *s = h->data;
 
-	hcol_reset(&s->hc);
+	hcol_reset(s->hc);
 	al_buf_reset(&s->reason);
 	return 0;
 }
@@ -381,13 +393,13 @@ rs_status(llhttp_t *h, const char *p, size_t n)
 static int
 rs_field(llhttp_t *h, const char *p, size_t n)
 {
-	return hcol_field(&((struct resp *)h->data)->hc, p, n);
+	return hcol_field(((struct resp *)h->data)->hc, p, n);
 }
 
 static int
 rs_value(llhttp_t *h, const char *p, size_t n)
 {
-	return hcol_value(&((struct resp *)h->data)->hc, p, n);
+	return hcol_value(((struct resp *)h->data)->hc, p, n);
 }
 
 static int
@@ -403,7 +415,7 @@ rs_head_done(llhttp_t *h)
 {
 	struct resp *s = h->data;
 	const struct proxy_run *r = s->c->run;
-	struct al_buf head, masked;
+	struct al_buf *head = &s->q->rhead, *masked = &s->q->masked;
 	size_t i;
 	long ce;
 	int rc = -1, no_body;
@@ -414,9 +426,9 @@ rs_head_done(llhttp_t *h)
 		    "supported");
 	if (s->status >= 100 && s->status < 200)
 		return 0;	/* an interim response: not forwarded */
-	if ((ce = hfind(&s->hc, "content-encoding")) >= 0) {
-		const char *v = hval(&s->hc, (size_t)ce);
-		size_t vl = s->hc.h[ce].val_len;
+	if ((ce = hfind(s->hc, "content-encoding")) >= 0) {
+		const char *v = hval(s->hc, (size_t)ce);
+		size_t vl = s->hc->h[ce].val_len;
 
 		if ((vl == 4 && strncasecmp(v, "gzip", 4) == 0) ||
 		    (vl == 6 && strncasecmp(v, "x-gzip", 6) == 0) ||
@@ -431,36 +443,35 @@ rs_head_done(llhttp_t *h)
 	}
 	no_body = s->is_head || s->status == 204 || s->status == 304;
 	s->chunked = !no_body;
-	al_buf_init(&head, PROXY_HEAD_MAX * 2, AL_BUF_SENSITIVE);
-	al_buf_init(&masked, PROXY_HEAD_MAX * 4, 0);
-	if (al_buf_printf(&head, "HTTP/1.1 %d %.*s\r\n", s->status,
+	al_buf_reset(head);
+	al_buf_reset(masked);
+	if (al_buf_printf(head, "HTTP/1.1 %d %.*s\r\n", s->status,
 	    (int)s->reason.len, (const char *)s->reason.data) != 0)
 		goto out;
-	for (i = 0; i < s->hc.n; i++) {
-		if (hop_header(&s->hc, i) || (s->inflating &&
-		    hname_is(&s->hc, i, "content-encoding")))
+	for (i = 0; i < s->hc->n; i++) {
+		if (hop_header(s->hc, i) || (s->inflating &&
+		    hname_is(s->hc, i, "content-encoding")))
 			continue;
-		if (al_buf_printf(&head, "%.*s: %.*s\r\n",
-		    (int)s->hc.h[i].name_len,
-		    (const char *)s->hc.buf.data + s->hc.h[i].name_off,
-		    (int)s->hc.h[i].val_len, hval(&s->hc, i)) != 0)
+		if (al_buf_printf(head, "%.*s: %.*s\r\n",
+		    (int)s->hc->h[i].name_len,
+		    (const char *)s->hc->buf.data + s->hc->h[i].name_off,
+		    (int)s->hc->h[i].val_len, hval(s->hc, i)) != 0)
 			goto out;
 	}
-	if (s->chunked && al_buf_puts(&head, "Transfer-Encoding: chunked\r\n"))
+	if (s->chunked && al_buf_puts(head, "Transfer-Encoding: chunked\r\n"))
 		goto out;
-	if (s->is_head && al_buf_puts(&head, "Content-Length: 0\r\n"))
+	if (s->is_head && al_buf_puts(head, "Content-Length: 0\r\n"))
 		goto out;
-	if (al_buf_puts(&head, "\r\n") != 0 ||
-	    redact_buffer(r->values, head.data, head.len, &masked, NULL) != 0 ||
-	    conn_ssl_write(s->c->cssl, masked.data, masked.len) != 0)
+	if (al_buf_puts(head, "\r\n") != 0 ||
+	    redact_buffer(r->values, head->data, head->len, masked, NULL) != 0 ||
+	    conn_ssl_write(s->c->cssl, masked->data, masked->len) != 0)
 		goto out;
 	s->head_sent = 1;
 	if (s->chunked && redact_stream_new(r->values, &s->rs) != 0)
 		goto out;
 	rc = no_body ? 1 : 0;
 out:
-	al_buf_release(&head);
-	al_buf_release(&masked);
+	al_buf_reset(head);	/* wiped: it held unmasked bytes */
 	if (rc < 0 && !s->head_sent)
 		return fail(s, "cannot relay the response");
 	return rc;
@@ -542,32 +553,30 @@ settings_init(void)
  * sent yet).
  */
 static int
-exchange(struct conn *c, int is_head, const struct al_buf *out,
-    int *status, uint64_t *down, char *why, size_t whysz)
+exchange(struct conn *c, struct req *q, int is_head, int *status,
+    uint64_t *down, char *why, size_t whysz)
 {
+	const struct al_buf *out = &q->out;
 	struct resp s;
 	llhttp_t h;
-	unsigned char *buf = NULL;
+	unsigned char *buf = q->rbuf;
 	size_t got, off;
 	llhttp_errno_t e;
 	int rc = -1, keep = 0;
 
 	memset(&s, 0, sizeof(s));
 	s.c = c;
+	s.q = q;
+	s.hc = &q->rhc;
+	s.obuf = q->obuf;
 	s.is_head = is_head;
-	/* Upstream bytes may hold a value before they are masked: guarded. */
-	al_buf_init(&s.hc.buf, PROXY_HEAD_MAX, AL_BUF_SENSITIVE);
 	al_buf_init(&s.reason, 256, 0);
 	*status = 502;
-	if ((s.obuf = sodium_malloc(OBUF_HEAD + OBUF_MAX + 2)) == NULL)
-		goto out;
 	if (conn_ssl_write(c->ussl, out->data, out->len) != 0) {
 		(void)snprintf(why, whysz, "cannot send the request to %.200s",
 		    c->host);
 		goto out;
 	}
-	if ((buf = sodium_malloc(READ_CHUNK)) == NULL)
-		goto out;
 	llhttp_init(&h, HTTP_RESPONSE, &resp_set);
 	h.data = &s;
 	while (!s.complete) {
@@ -618,10 +627,11 @@ out:
 	if (s.inflating)
 		inflateEnd(&s.z);
 	redact_stream_free(s.rs);
-	al_buf_release(&s.hc.buf);
+	/* Upstream bytes may have held a value before they were masked. */
+	hcol_reset(&q->rhc);
+	sodium_memzero(q->rbuf, READ_CHUNK);
+	sodium_memzero(q->obuf, OBUF_HEAD + OBUF_MAX + 2);
 	al_buf_release(&s.reason);
-	sodium_free(buf);
-	sodium_free(s.obuf);
 	*down = s.bytes_down;
 	/* Nothing sent yet: the client may still get a 502 of its own. */
 	if (rc != 0 && !s.head_sent)
@@ -741,15 +751,14 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 	const struct proxy_run *r = c->run;
 	const char *method = llhttp_method_name(llhttp_get_method(h));
 	char path[512], why[256];
-	struct al_buf head, out;
+	struct al_buf *head = &q->head, *out = &q->out;
 	uint64_t ht, hh, hb, all, inj_url = 0, inj_head = 0, inj_body = 0;
 	uint64_t down = 0;
 	size_t i;
 	int status = 0, rc = -1, is_basic;
 
-	al_buf_init(&head, PROXY_HEAD_MAX * 2, 0);
-	al_buf_init(&out, PROXY_HEAD_MAX * 4 + PROXY_BODY_MAX * 2,
-	    AL_BUF_SENSITIVE);
+	al_buf_reset(head);
+	al_buf_reset(out);
 	audit_path(&q->url, path, sizeof(path));
 	if (!hub_run_alive(c->p, c->run)) {
 		(void)conn_reply(c, 407, "Proxy Authentication Required",
@@ -764,13 +773,13 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		goto out;
 	}
 	for (i = 0; i < q->hc.n; i++)
-		if (al_buf_printf(&head, "%.*s: %.*s\r\n",
+		if (al_buf_printf(head, "%.*s: %.*s\r\n",
 		    (int)q->hc.h[i].name_len,
 		    (const char *)q->hc.buf.data + q->hc.h[i].name_off,
 		    (int)q->hc.h[i].val_len, hval(&q->hc, i)) != 0)
 			goto out;
 	if (run_find(r, q->url.data, q->url.len, &ht) != 0 ||
-	    run_find(r, head.data, head.len, &hh) != 0 ||
+	    run_find(r, head->data, head->len, &hh) != 0 ||
 	    run_find(r, q->body.data, q->body.len, &hb) != 0) {
 		(void)conn_reply(c, 500, "Internal Server Error",
 		    "airlock proxy: cannot inspect the request\n");
@@ -810,9 +819,9 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 			inj_body |= bit;
 	}
 	/* The request upstream, in guarded memory: it may hold values. */
-	if (al_buf_printf(&out, "%s ", method) != 0 ||
-	    subst(r, inj_url, (const char *)q->url.data, q->url.len, &out) ||
-	    al_buf_puts(&out, " HTTP/1.1\r\n") != 0)
+	if (al_buf_printf(out, "%s ", method) != 0 ||
+	    subst(r, inj_url, (const char *)q->url.data, q->url.len, out) ||
+	    al_buf_puts(out, " HTTP/1.1\r\n") != 0)
 		goto out;
 	for (i = 0; i < q->hc.n; i++) {
 		const char *v = hval(&q->hc, i);
@@ -820,30 +829,30 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 
 		if (hop_header(&q->hc, i))
 			continue;
-		if (al_buf_append(&out, q->hc.buf.data + q->hc.h[i].name_off,
-		    q->hc.h[i].name_len) != 0 || al_buf_puts(&out, ": "))
+		if (al_buf_append(out, q->hc.buf.data + q->hc.h[i].name_off,
+		    q->hc.h[i].name_len) != 0 || al_buf_puts(out, ": "))
 			goto out;
 		is_basic = hname_is(&q->hc, i, "authorization") && vl > 6 &&
 		    strncasecmp(v, "Basic ", 6) == 0;
 		if (is_basic && inj_head) {
-			if (subst_basic(r, inj_head, v, vl, &out) != 0)
+			if (subst_basic(r, inj_head, v, vl, out) != 0)
 				goto out;
-		} else if (subst(r, inj_head, v, vl, &out) != 0)
+		} else if (subst(r, inj_head, v, vl, out) != 0)
 			goto out;
-		if (al_buf_puts(&out, "\r\n") != 0)
+		if (al_buf_puts(out, "\r\n") != 0)
 			goto out;
 	}
-	if (al_buf_puts(&out, "Accept-Encoding: identity\r\n"
+	if (al_buf_puts(out, "Accept-Encoding: identity\r\n"
 	    "Connection: keep-alive\r\n") != 0)
 		goto out;
 	{
-		size_t mark = out.len, blen;
+		size_t mark = out->len, blen;
 
 		/* The body after substitution decides Content-Length. */
 		if (subst(r, inj_body, (const char *)q->body.data, q->body.len,
-		    &out) != 0)
+		    out) != 0)
 			goto out;
-		blen = out.len - mark;
+		blen = out->len - mark;
 		if (blen > 0 || hfind(&q->hc, "content-length") >= 0 ||
 		    hfind(&q->hc, "transfer-encoding") >= 0) {
 			char cl[48];
@@ -851,12 +860,12 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 			    "%zu\r\n\r\n", blen);
 
 			/* Put the framing in front of the body. */
-			if (al_buf_reserve(&out, (size_t)l) != 0)
+			if (al_buf_reserve(out, (size_t)l) != 0)
 				goto out;
-			memmove(out.data + mark + l, out.data + mark, blen);
-			memcpy(out.data + mark, cl, (size_t)l);
-			out.len += (size_t)l;
-		} else if (al_buf_puts(&out, "\r\n") != 0)
+			memmove(out->data + mark + l, out->data + mark, blen);
+			memcpy(out->data + mark, cl, (size_t)l);
+			out->len += (size_t)l;
+		} else if (al_buf_puts(out, "\r\n") != 0)
 			goto out;
 	}
 	if (conn_upstream(c, why, sizeof(why)) != 0) {
@@ -865,7 +874,7 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		rc = 0;
 		goto out;
 	}
-	rc = exchange(c, llhttp_get_method(h) == HTTP_HEAD, &out, &status,
+	rc = exchange(c, q, llhttp_get_method(h) == HTTP_HEAD, &status,
 	    &down, why, sizeof(why));
 	if (rc == 1) {
 		char body[300];
@@ -879,10 +888,9 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		if ((inj_url | inj_head | inj_body) & ((uint64_t)1 << i))
 			break;
 	event(c, "proxy_request", i < r->n ? (long)i : -1, method, path,
-	    status, out.len, down, why[0] ? why : NULL);
+	    status, out->len, down, why[0] ? why : NULL);
 out:
-	al_buf_release(&head);
-	al_buf_release(&out);
+	al_buf_reset(out);	/* wiped: it held the values */
 	return rc;
 }
 
@@ -902,7 +910,15 @@ conn_serve(struct conn *c)
 	al_buf_init(&q.hc.buf, PROXY_HEAD_MAX, 0);
 	al_buf_init(&q.url, URL_MAX, 0);
 	al_buf_init(&q.body, PROXY_BODY_MAX, 0);
-	if ((buf = malloc(READ_CHUNK)) == NULL)
+	al_buf_init(&q.out, PROXY_HEAD_MAX * 4 + PROXY_BODY_MAX * 2,
+	    AL_BUF_SENSITIVE);
+	al_buf_init(&q.head, PROXY_HEAD_MAX * 2, 0);
+	al_buf_init(&q.rhc.buf, PROXY_HEAD_MAX, AL_BUF_SENSITIVE);
+	al_buf_init(&q.rhead, PROXY_HEAD_MAX * 2, AL_BUF_SENSITIVE);
+	al_buf_init(&q.masked, PROXY_HEAD_MAX * 4, 0);
+	if ((buf = malloc(READ_CHUNK)) == NULL ||
+	    (q.rbuf = sodium_malloc(READ_CHUNK)) == NULL ||
+	    (q.obuf = sodium_malloc(OBUF_HEAD + OBUF_MAX + 2)) == NULL)
 		goto out;
 	pthread_once(&settings_once, settings_init);
 	llhttp_init(&h, HTTP_REQUEST, &req_set);
@@ -958,5 +974,14 @@ out:
 	al_buf_release(&q.hc.buf);
 	al_buf_release(&q.url);
 	al_buf_release(&q.body);
+	al_buf_release(&q.out);
+	al_buf_release(&q.head);
+	al_buf_release(&q.rhc.buf);
+	al_buf_release(&q.rhead);
+	al_buf_release(&q.masked);
+	if (q.rbuf != NULL)
+		sodium_free(q.rbuf);
+	if (q.obuf != NULL)
+		sodium_free(q.obuf);
 	free(buf);
 }
