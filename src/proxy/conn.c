@@ -286,6 +286,7 @@ conn_main(void *arg)
 {
 	struct conn *c = arg;
 	struct proxy *p = c->p;
+	const struct ossl_dl *dl = &p->dl;
 	SSL_CTX *ctx = NULL;
 	const char *sni;
 
@@ -293,11 +294,11 @@ conn_main(void *arg)
 	if (do_connect(c) != 0)
 		goto out;
 	if ((ctx = ca_leaf_ctx(&c->run->ca, c->host)) == NULL ||
-	    (c->cssl = SSL_new(ctx)) == NULL ||
-	    SSL_set_fd(c->cssl, c->cfd) != 1 || SSL_accept(c->cssl) != 1)
+	    (c->cssl = dl->SSL_new(ctx)) == NULL ||
+	    dl->SSL_set_fd(c->cssl, c->cfd) != 1 || dl->SSL_accept(c->cssl) != 1)
 		goto out;
 	/* The name the client asked TLS for must be the CONNECT target. */
-	sni = SSL_get_servername(c->cssl, TLSEXT_NAMETYPE_host_name);
+	sni = dl->SSL_get_servername(c->cssl, TLSEXT_NAMETYPE_host_name);
 	if (sni != NULL && strcasecmp(sni, c->host) != 0) {
 		(void)conn_reply(c, 421, "Misdirected Request", "airlock "
 		    "proxy: the TLS server name is not the CONNECT target\n");
@@ -306,27 +307,31 @@ conn_main(void *arg)
 	set_timeout(c->cfd, p->idle_ms);
 	conn_serve(c);
 out:
-	ERR_clear_error();
+	dl->ERR_clear_error();
 	conn_upstream_close(c);
 	if (c->cssl != NULL) {
-		(void)SSL_shutdown(c->cssl);
-		SSL_free(c->cssl);
+		(void)dl->SSL_shutdown(c->cssl);
+		dl->SSL_free(c->cssl);
 	}
-	SSL_CTX_free(ctx);
-	ERR_clear_error();
+	dl->SSL_CTX_free(ctx);
+	dl->ERR_clear_error();
 	hub_conn_done(p, c);
-	/* This thread's OpenSSL state (its error queue) goes with it. */
-	OPENSSL_thread_stop();
+	/*
+	 * This thread's OpenSSL state (its error queue) goes with it.  The
+	 * hub (and dl in it) is freed only after this thread is joined.
+	 */
+	dl->OPENSSL_thread_stop();
 	return NULL;
 }
 
 int
-conn_ssl_write(SSL *s, const void *p, size_t n)
+conn_ssl_write(const struct conn *c, SSL *s, const void *p, size_t n)
 {
+	const struct ossl_dl *dl = &c->p->dl;
 	size_t w;
 
 	while (n > 0) {
-		if (SSL_write_ex(s, p, n, &w) != 1)
+		if (dl->SSL_write_ex(s, p, n, &w) != 1)
 			return -1;
 		p = (const char *)p + w;
 		n -= w;
@@ -345,8 +350,8 @@ conn_reply(struct conn *c, int status, const char *reason, const char *body)
 	    "Cache-Control: no-store\r\n\r\n", status, reason, strlen(body));
 	if (n < 0 || n >= (int)sizeof(head))
 		return -1;
-	if (conn_ssl_write(c->cssl, head, (size_t)n) != 0 ||
-	    conn_ssl_write(c->cssl, body, strlen(body)) != 0)
+	if (conn_ssl_write(c, c->cssl, head, (size_t)n) != 0 ||
+	    conn_ssl_write(c, c->cssl, body, strlen(body)) != 0)
 		return -1;
 	return 0;
 }
@@ -354,9 +359,11 @@ conn_reply(struct conn *c, int status, const char *reason, const char *body)
 void
 conn_upstream_close(struct conn *c)
 {
+	const struct ossl_dl *dl = &c->p->dl;
+
 	if (c->ussl != NULL) {
-		(void)SSL_shutdown(c->ussl);
-		SSL_free(c->ussl);
+		(void)dl->SSL_shutdown(c->ussl);
+		dl->SSL_free(c->ussl);
 		c->ussl = NULL;
 	}
 	if (c->ufd >= 0) {
@@ -365,12 +372,13 @@ conn_upstream_close(struct conn *c)
 		hub_conn_set_ufd(c->p, c, -1);
 		close(fd);
 	}
-	ERR_clear_error();
+	dl->ERR_clear_error();
 }
 
 int
 conn_upstream(struct conn *c, char *msg, size_t msgsz)
 {
+	const struct ossl_dl *dl = &c->p->dl;
 	struct addrinfo hints, *res = NULL, *ai;
 	char port[8];
 	unsigned char ip[16];
@@ -408,21 +416,22 @@ conn_upstream(struct conn *c, char *msg, size_t msgsz)
 	}
 	is_ip = inet_pton(AF_INET, c->host, ip) == 1 ||
 	    inet_pton(AF_INET6, c->host, ip) == 1;
-	if ((c->ussl = SSL_new(c->p->upstream)) == NULL ||
-	    SSL_set_fd(c->ussl, fd) != 1)
+	if ((c->ussl = dl->SSL_new(c->p->upstream)) == NULL ||
+	    dl->SSL_set_fd(c->ussl, fd) != 1)
 		goto tls_fail;
 	if (is_ip) {
-		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ussl),
+		if (dl->X509_VERIFY_PARAM_set1_ip_asc(dl->SSL_get0_param(c->ussl),
 		    c->host) != 1)
 			goto tls_fail;
-	} else if (SSL_set_tlsext_host_name(c->ussl, c->host) != 1 ||
-	    SSL_set1_host(c->ussl, c->host) != 1)
+	} else if (dl->SSL_ctrl(c->ussl, SSL_CTRL_SET_TLSEXT_HOSTNAME,
+	    TLSEXT_NAMETYPE_host_name, (void *)c->host) != 1 ||
+	    dl->SSL_set1_host(c->ussl, c->host) != 1)
 		goto tls_fail;
-	if (SSL_connect(c->ussl) != 1) {
-		vr = SSL_get_verify_result(c->ussl);
+	if (dl->SSL_connect(c->ussl) != 1) {
+		vr = dl->SSL_get_verify_result(c->ussl);
 		(void)snprintf(msg, msgsz, "TLS with %s:%d failed: %s",
 		    c->host, c->port, vr != X509_V_OK ?
-		    X509_verify_cert_error_string(vr) : "handshake failed");
+		    dl->X509_verify_cert_error_string(vr) : "handshake failed");
 		conn_upstream_close(c);
 		return -1;
 	}

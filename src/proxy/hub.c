@@ -24,19 +24,35 @@
 #define IDLE_MS_DEFAULT	60000
 #define CONNS_MAX	512
 
+/* Join the threads whose connections are done. */
+static void
+reap(struct proxy *p)
+{
+	pthread_t *v;
+	size_t n, i;
+
+	pthread_mutex_lock(&p->lock);
+	v = p->done;
+	n = p->ndone;
+	p->done = NULL;
+	p->ndone = p->done_cap = 0;
+	pthread_mutex_unlock(&p->lock);
+	for (i = 0; i < n; i++)
+		pthread_join(v[i], NULL);
+	free(v);
+}
+
 static void *
 acceptor(void *arg)
 {
 	struct proxy *p = arg;
 	struct pollfd pfd[2];
 	struct conn *c;
-	pthread_attr_t attr;
 	pthread_t t;
 	int fd;
 
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	for (;;) {
+		reap(p);
 		pfd[0].fd = p->lfd;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = p->wake_fd;
@@ -71,7 +87,7 @@ acceptor(void *arg)
 		c->next = p->conns;
 		p->conns = c;
 		p->nconns++;
-		if (pthread_create(&t, &attr, conn_main, c) != 0) {
+		if (pthread_create(&t, NULL, conn_main, c) != 0) {
 			p->conns = c->next;
 			p->nconns--;
 			free(c);
@@ -79,7 +95,6 @@ acceptor(void *arg)
 		}
 		pthread_mutex_unlock(&p->lock);
 	}
-	pthread_attr_destroy(&attr);
 	return NULL;
 }
 
@@ -89,6 +104,7 @@ proxy_new(const struct proxy_opts *o, struct proxy **out, struct al_err *err)
 	struct proxy *p;
 	struct sockaddr_in sa;
 	socklen_t slen = sizeof(sa);
+	const struct ossl_dl *dl = NULL;
 	sigset_t all, old;
 	int rc, one = 1;
 
@@ -101,22 +117,26 @@ proxy_new(const struct proxy_opts *o, struct proxy **out, struct al_err *err)
 	p->idle_ms = o->idle_ms > 0 ? o->idle_ms : IDLE_MS_DEFAULT;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->idle, NULL);
-	if ((p->upstream = SSL_CTX_new(TLS_client_method())) == NULL ||
-	    !SSL_CTX_set_min_proto_version(p->upstream, TLS1_2_VERSION) ||
-	    SSL_CTX_set_default_verify_paths(p->upstream) != 1) {
+	if ((rc = ossl_dl_open(&p->dl, err)) != 0)
+		goto fail;
+	dl = &p->dl;
+	if ((p->upstream = dl->SSL_CTX_new(dl->TLS_client_method())) == NULL ||
+	    !dl->SSL_CTX_ctrl(p->upstream, SSL_CTRL_SET_MIN_PROTO_VERSION,
+	    TLS1_2_VERSION, NULL) ||
+	    dl->SSL_CTX_set_default_verify_paths(p->upstream) != 1) {
 		rc = al_err_set(err, AL_ECRYPTO, "cannot set up upstream TLS");
 		goto fail;
 	}
 	if (o->upstream_ca_file != NULL && o->upstream_ca_file[0] &&
-	    SSL_CTX_load_verify_locations(p->upstream, o->upstream_ca_file,
+	    dl->SSL_CTX_load_verify_locations(p->upstream, o->upstream_ca_file,
 	    NULL) != 1) {
 		rc = al_err_set(err, AL_ECRYPTO, "cannot load upstream CA file "
 		    "%s", o->upstream_ca_file);
 		goto fail;
 	}
-	SSL_CTX_set_verify(p->upstream, SSL_VERIFY_PEER, NULL);
-	SSL_CTX_set_read_ahead(p->upstream, 1);
-	if (SSL_CTX_set_alpn_protos(p->upstream,
+	dl->SSL_CTX_set_verify(p->upstream, SSL_VERIFY_PEER, NULL);
+	(void)dl->SSL_CTX_ctrl(p->upstream, SSL_CTRL_SET_READ_AHEAD, 1, NULL);
+	if (dl->SSL_CTX_set_alpn_protos(p->upstream,
 	    (const unsigned char *)"\x08http/1.1", 9) != 0) {
 		rc = al_err_set(err, AL_ECRYPTO, "cannot set up upstream TLS");
 		goto fail;
@@ -157,7 +177,8 @@ proxy_new(const struct proxy_opts *o, struct proxy **out, struct al_err *err)
 	*out = p;
 	return 0;
 fail:
-	ERR_clear_error();
+	if (dl != NULL)
+		dl->ERR_clear_error();
 	proxy_free(p);
 	return rc;
 }
@@ -217,11 +238,15 @@ proxy_free(struct proxy *p)
 	while (p->nconns > 0)
 		pthread_cond_wait(&p->idle, &p->lock);
 	pthread_mutex_unlock(&p->lock);
+	/* Every connection thread has listed itself: wait until each ends. */
+	reap(p);
 	if (p->lfd >= 0)
 		close(p->lfd);
 	if (p->wake_fd >= 0)
 		close(p->wake_fd);
-	SSL_CTX_free(p->upstream);
+	if (p->dl.SSL_CTX_free != NULL)
+		p->dl.SSL_CTX_free(p->upstream);
+	ossl_dl_close(&p->dl);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->idle);
 	free(p);
@@ -236,7 +261,7 @@ proxy_run_add(struct proxy *p, const char *run_id,
 	int rc;
 
 	*out = NULL;
-	if ((rc = run_new(run_id, secrets, n, expires, &r, err)) != 0)
+	if ((rc = run_new(&p->dl, run_id, secrets, n, expires, &r, err)) != 0)
 		return rc;
 	pthread_mutex_lock(&p->lock);
 	r->refs = 1;
@@ -317,6 +342,19 @@ hub_conn_done(struct proxy *p, struct conn *c)
 		close(c->ufd);
 	close(c->cfd);
 	free(c);
+	if (p->ndone == p->done_cap) {
+		size_t ncap = p->done_cap ? 2 * p->done_cap : 16;
+		pthread_t *nv = realloc(p->done, ncap * sizeof(*nv));
+
+		if (nv != NULL) {
+			p->done = nv;
+			p->done_cap = ncap;
+		}
+	}
+	if (p->ndone < p->done_cap)
+		p->done[p->ndone++] = pthread_self();
+	else
+		(void)pthread_detach(pthread_self());	/* out of memory */
 	if (--p->nconns == 0)
 		pthread_cond_broadcast(&p->idle);
 	pthread_mutex_unlock(&p->lock);

@@ -9,6 +9,7 @@
 
 #include "airlock/proxy.h"
 #include "airlock/redact.h"
+#include "ossl_dl.h"
 
 #define PROXY_HOST_MAX		255
 #define PROXY_CRED_LEN		32	/* hex characters */
@@ -23,6 +24,7 @@ struct proxy_leaf {
 };
 
 struct proxy_ca {
+	const struct ossl_dl	*dl;		/* the proxy's table */
 	EVP_PKEY		*key;		/* the CA's key: memory only */
 	X509			*cert;
 	EVP_PKEY		*leaf_key;	/* shared by the run's leaves */
@@ -33,8 +35,8 @@ struct proxy_ca {
 	size_t			 nleaves;
 };
 
-int	ca_init(struct proxy_ca *ca, const char *run_id, int64_t not_after,
-	    struct al_err *err) AL_WUR;
+int	ca_init(struct proxy_ca *ca, const struct ossl_dl *dl,
+	    const char *run_id, int64_t not_after, struct al_err *err) AL_WUR;
 void	ca_release(struct proxy_ca *ca);
 /* The server context for host (minted on first use, cached); NULL if not. */
 SSL_CTX	*ca_leaf_ctx(struct proxy_ca *ca, const char *host);
@@ -65,7 +67,8 @@ struct proxy_run {
 	struct proxy_run	*next;
 };
 
-int	run_new(const char *run_id, const struct proxy_secret *secrets,
+int	run_new(const struct ossl_dl *dl, const char *run_id,
+	    const struct proxy_secret *secrets,
 	    size_t n, int64_t expires, struct proxy_run **out,
 	    struct al_err *err) AL_WUR;
 void	run_free(struct proxy_run *r);
@@ -87,6 +90,7 @@ struct proxy {
 	int			 wake_fd;	/* eventfd: stop accepting */
 	int			 port;
 	int			 idle_ms;
+	struct ossl_dl		 dl;		/* OpenSSL and zlib, loaded */
 	SSL_CTX			*upstream;	/* verified client context */
 	proxy_event_fn		 on_event;
 	void			*event_arg;
@@ -97,6 +101,9 @@ struct proxy {
 	struct proxy_run	*runs;
 	struct conn		*conns;
 	size_t			 nconns;
+	/* Threads whose connection is done, to join (they end right after). */
+	pthread_t		*done;
+	size_t			 ndone, done_cap;
 	int			 stopping;
 };
 
@@ -106,7 +113,11 @@ struct proxy {
  */
 int	hub_conn_auth(struct proxy *p, struct conn *c, const char *cred,
 	    size_t len);
-/* A connection thread's last step: unlink, close, free c. */
+/*
+ * A connection thread's last step with the hub: unlink, close, free c and
+ * list the thread to be joined (it may still release its own state, but
+ * the hub, and the OpenSSL table in it, outlive the join).
+ */
 void	hub_conn_done(struct proxy *p, struct conn *c);
 int	hub_run_alive(struct proxy *p, struct proxy_run *r);
 /* Set the connection's upstream descriptor (so an ending run can stop it). */
@@ -130,8 +141,8 @@ struct conn {
 void	*conn_main(void *arg);
 /* Serve requests inside the TLS session until the client is done. */
 void	conn_serve(struct conn *c);
-/* Write everything (TLS); 0 or -1. */
-int	conn_ssl_write(SSL *s, const void *p, size_t n);
+/* Write everything (TLS) on s, one of c's sessions; 0 or -1. */
+int	conn_ssl_write(const struct conn *c, SSL *s, const void *p, size_t n);
 /* A short plain reply on the client's TLS session, with a text body. */
 int	conn_reply(struct conn *c, int status, const char *reason,
 	    const char *body);

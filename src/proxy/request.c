@@ -19,6 +19,9 @@
 
 #include "proxy_int.h"
 
+/* The proxy's OpenSSL and zlib table, from a connection. */
+#define DL(c)	(&(c)->p->dl)
+
 #define HDRS_MAX	128
 #define URL_MAX		(16 * 1024)
 #define READ_CHUNK	(64 * 1024)
@@ -208,7 +211,7 @@ rq_head_done(llhttp_t *h)
 	/* The body is read here, whole, before anything goes upstream. */
 	if (i >= 0 && q->hc.h[i].val_len == 12 &&
 	    strncasecmp(hval(&q->hc, (size_t)i), "100-continue", 12) == 0 &&
-	    conn_ssl_write(q->c->cssl, cont, sizeof(cont) - 1) != 0)
+	    conn_ssl_write(q->c, q->c->cssl, cont, sizeof(cont) - 1) != 0)
 		return -1;
 	return 0;
 }
@@ -346,7 +349,7 @@ flush_chunk(struct resp *s)
 	l = snprintf(head, sizeof(head), "%zx\r\n", s->olen);
 	memcpy(s->obuf + OBUF_HEAD - l, head, (size_t)l);
 	memcpy(s->obuf + OBUF_HEAD + s->olen, "\r\n", 2);
-	if (conn_ssl_write(s->c->cssl, s->obuf + OBUF_HEAD - l,
+	if (conn_ssl_write(s->c, s->c->cssl, s->obuf + OBUF_HEAD - l,
 	    (size_t)l + s->olen + 2) != 0)
 		return -1;
 	s->bytes_down += s->olen;
@@ -434,7 +437,8 @@ rs_head_done(llhttp_t *h)
 		    (vl == 6 && strncasecmp(v, "x-gzip", 6) == 0) ||
 		    (vl == 7 && strncasecmp(v, "deflate", 7) == 0)) {
 			memset(&s->z, 0, sizeof(s->z));
-			if (inflateInit2(&s->z, 15 + 32) != Z_OK)
+			if (DL(s->c)->inflateInit2_(&s->z, 15 + 32, ZLIB_VERSION,
+			    (int)sizeof(z_stream)) != Z_OK)
 				return fail(s, "cannot decompress");
 			s->inflating = 1;
 		} else if (!(vl == 8 && strncasecmp(v, "identity", 8) == 0))
@@ -464,7 +468,7 @@ rs_head_done(llhttp_t *h)
 		goto out;
 	if (al_buf_puts(head, "\r\n") != 0 ||
 	    redact_buffer(r->values, head->data, head->len, masked, NULL) != 0 ||
-	    conn_ssl_write(s->c->cssl, masked->data, masked->len) != 0)
+	    conn_ssl_write(s->c, s->c->cssl, masked->data, masked->len) != 0)
 		goto out;
 	s->head_sent = 1;
 	if (s->chunked && redact_stream_new(r->values, &s->rs) != 0)
@@ -494,7 +498,7 @@ rs_body(llhttp_t *h, const char *p, size_t n)
 	do {
 		s->z.next_out = out;
 		s->z.avail_out = sizeof(out);
-		zr = inflate(&s->z, Z_NO_FLUSH);
+		zr = DL(s->c)->inflate(&s->z, Z_NO_FLUSH);
 		if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
 			return -1;
 		if (sizeof(out) - s->z.avail_out > 0 &&
@@ -516,7 +520,7 @@ rs_done(llhttp_t *h)
 	if (s->rs != NULL && (redact_stream_finish(s->rs, emit_chunk, s) != 0 ||
 	    flush_chunk(s) != 0))
 		return -1;
-	if (s->chunked && conn_ssl_write(s->c->cssl, "0\r\n\r\n", 5) != 0)
+	if (s->chunked && conn_ssl_write(s->c, s->c->cssl, "0\r\n\r\n", 5) != 0)
 		return -1;
 	s->complete = 1;
 	return HPE_PAUSED;
@@ -572,7 +576,7 @@ exchange(struct conn *c, struct req *q, int is_head, int *status,
 	s.is_head = is_head;
 	al_buf_init(&s.reason, 256, 0);
 	*status = 502;
-	if (conn_ssl_write(c->ussl, out->data, out->len) != 0) {
+	if (conn_ssl_write(c, c->ussl, out->data, out->len) != 0) {
 		(void)snprintf(why, whysz, "cannot send the request to %.200s",
 		    c->host);
 		goto out;
@@ -580,13 +584,14 @@ exchange(struct conn *c, struct req *q, int is_head, int *status,
 	llhttp_init(&h, HTTP_RESPONSE, &resp_set);
 	h.data = &s;
 	while (!s.complete) {
-		if (SSL_read_ex(c->ussl, buf, READ_CHUNK, &got) == 1) {
+		if (DL(c)->SSL_read_ex(c->ussl, buf, READ_CHUNK, &got) == 1) {
 			size_t more;
 
 			/* Take every record already here: fewer, larger chunks. */
-			while (got < READ_CHUNK && SSL_has_pending(c->ussl) &&
-			    SSL_read_ex(c->ussl, buf + got, READ_CHUNK - got,
-			    &more) == 1)
+			while (got < READ_CHUNK &&
+			    DL(c)->SSL_has_pending(c->ussl) &&
+			    DL(c)->SSL_read_ex(c->ussl, buf + got,
+			    READ_CHUNK - got, &more) == 1)
 				got += more;
 		} else {
 			e = llhttp_finish(&h);
@@ -625,7 +630,7 @@ out:
 	if (keep != 0 || rc != 0)
 		conn_upstream_close(c);
 	if (s.inflating)
-		inflateEnd(&s.z);
+		DL(c)->inflateEnd(&s.z);
 	redact_stream_free(s.rs);
 	/* Upstream bytes may have held a value before they were masked. */
 	hcol_reset(&q->rhc);
@@ -924,7 +929,7 @@ conn_serve(struct conn *c)
 	llhttp_init(&h, HTTP_REQUEST, &req_set);
 	h.data = &q;
 	for (;;) {
-		if (SSL_read_ex(c->cssl, buf, READ_CHUNK, &got) != 1) {
+		if (DL(c)->SSL_read_ex(c->cssl, buf, READ_CHUNK, &got) != 1) {
 			/* Idle timeout in the middle of a request: 408. */
 			if (started && !q.complete)
 				(void)conn_reply(c, 408, "Request Timeout",

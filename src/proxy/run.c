@@ -206,8 +206,9 @@ secret_init(struct run_secret *d, const struct proxy_secret *s,
 }
 
 int
-run_new(const char *run_id, const struct proxy_secret *secrets, size_t n,
-    int64_t expires, struct proxy_run **out, struct al_err *err)
+run_new(const struct ossl_dl *dl, const char *run_id,
+    const struct proxy_secret *secrets, size_t n, int64_t expires,
+    struct proxy_run **out, struct al_err *err)
 {
 	struct proxy_run *r = NULL;
 	unsigned char raw[PROXY_CRED_LEN / 2];
@@ -246,7 +247,7 @@ run_new(const char *run_id, const struct proxy_secret *secrets, size_t n,
 			goto out;
 	if ((rc = redact_compile(r->values, err)) != 0)
 		goto out;
-	if ((rc = ca_init(&r->ca, r->id, expires, err)) != 0)
+	if ((rc = ca_init(&r->ca, dl, r->id, expires, err)) != 0)
 		goto out;
 	*out = r;
 	r = NULL;

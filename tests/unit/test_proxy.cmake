@@ -1,0 +1,1 @@
+set(TEST_EXTRA_LIBS PkgConfig::OPENSSL)
