@@ -123,6 +123,66 @@ int	hub_run_alive(struct proxy *p, struct proxy_run *r);
 /* Set the connection's upstream descriptor (so an ending run can stop it). */
 void	hub_conn_set_ufd(struct proxy *p, struct conn *c, int fd);
 
+/* ---- headers (headers.c) ------------------------------------------------- */
+
+#define PROXY_HDRS_MAX	128
+
+/* Headers as llhttp hands them over, in one buffer. */
+struct hdr {
+	size_t	name_off, name_len;
+	size_t	val_off, val_len;
+};
+
+struct hcol {
+	struct al_buf	buf;
+	struct hdr	h[PROXY_HDRS_MAX];
+	size_t		n;
+	int		in_value;
+	int		overflow;
+};
+
+void	hcol_reset(struct hcol *c);
+/* Append a piece of a name or of a value; -1 past the limits. */
+int	hcol_field(struct hcol *c, const char *p, size_t n);
+int	hcol_value(struct hcol *c, const char *p, size_t n);
+int	hname_is(const struct hcol *c, size_t i, const char *name);
+const char *hval(const struct hcol *c, size_t i);
+/* Index of the first header called name, or -1. */
+long	hfind(const struct hcol *c, const char *name);
+/* Hop-by-hop and framing headers the proxy sets itself. */
+int	hop_header(const struct hcol *c, size_t i);
+
+/* ---- relaying a response (response.c) ------------------------------------ */
+
+#define PROXY_READ_CHUNK	(64 * 1024)
+#define PROXY_OBUF_MAX		(64 * 1024)
+#define PROXY_OBUF_HEAD		16	/* room for a chunk's size line */
+
+/*
+ * A connection's buffers, kept for its life and wiped between requests:
+ * guarded memory is costly to map and unmap for every request.
+ */
+struct relay_bufs {
+	struct al_buf	 out;		/* the request upstream (guarded) */
+	struct hcol	 rhc;		/* response headers (guarded) */
+	struct al_buf	 rhead;		/* response head, unmasked (guarded) */
+	struct al_buf	 masked;	/* response head, masked */
+	unsigned char	*rbuf;		/* upstream reads (guarded) */
+	unsigned char	*obuf;		/* a masked chunk (guarded) */
+};
+
+int	relay_bufs_init(struct relay_bufs *b) AL_WUR;
+void	relay_bufs_release(struct relay_bufs *b);
+/*
+ * Send b->out (the rewritten request) upstream and relay the response to
+ * the client, chunked, through the run's redactor.  0: it went through
+ * whole; 1: nothing reached the client yet (it may get a 502 with why);
+ * -1: the client connection must be closed.  *status is what the client
+ * got, *down the body bytes sent.
+ */
+int	relay_exchange(struct conn *c, struct relay_bufs *b, int is_head,
+	    int *status, uint64_t *down, char *why, size_t whysz);
+
 /* ---- one client connection (conn.c, request.c) --------------------------- */
 
 struct conn {

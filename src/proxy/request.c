@@ -1,8 +1,8 @@
 /*
  * The requests inside one tunnel: each is parsed (llhttp), checked for
  * placeholders, rewritten for upstream (values in headers where the secret
- * is bound; identity encoding asked for), sent, and its response streamed
- * back chunked through a redactor of the run's values.
+ * is bound; identity encoding asked for) and handed to response.c, which
+ * sends it and streams the response back.
  *
  * A request is read whole (head and body, up to PROXY_BODY_MAX) before
  * anything is sent upstream: a placeholder late in a body must stop the
@@ -15,120 +15,14 @@
 
 #include <llhttp.h>
 #include <sodium.h>
-#include <zlib.h>
 
 #include "proxy_int.h"
 
-/* The proxy's OpenSSL and zlib table, from a connection. */
+/* The proxy's OpenSSL table, from a connection. */
 #define DL(c)	(&(c)->p->dl)
 
-#define HDRS_MAX	128
 #define URL_MAX		(16 * 1024)
-#define READ_CHUNK	(64 * 1024)
-
-/* Headers as llhttp hands them over, in one buffer. */
-struct hdr {
-	size_t	name_off, name_len;
-	size_t	val_off, val_len;
-};
-
-struct hcol {
-	struct al_buf	buf;
-	struct hdr	h[HDRS_MAX];
-	size_t		n;
-	int		in_value;
-	int		overflow;
-};
-
-static void
-hcol_reset(struct hcol *c)
-{
-	al_buf_reset(&c->buf);
-	c->n = 0;
-	c->in_value = 0;
-	c->overflow = 0;
-}
-
-static int
-hcol_field(struct hcol *c, const char *p, size_t n)
-{
-	if (c->n == 0 || c->in_value) {
-		if (c->n == HDRS_MAX) {
-			c->overflow = 1;
-			return -1;
-		}
-		c->h[c->n].name_off = c->buf.len;
-		c->h[c->n].name_len = 0;
-		c->h[c->n].val_off = c->h[c->n].val_len = 0;
-		c->n++;
-		c->in_value = 0;
-	}
-	if (al_buf_append(&c->buf, p, n) != 0) {
-		c->overflow = 1;
-		return -1;
-	}
-	c->h[c->n - 1].name_len += n;
-	return 0;
-}
-
-static int
-hcol_value(struct hcol *c, const char *p, size_t n)
-{
-	if (c->n == 0)
-		return -1;
-	if (!c->in_value) {
-		c->h[c->n - 1].val_off = c->buf.len;
-		c->in_value = 1;
-	}
-	if (al_buf_append(&c->buf, p, n) != 0) {
-		c->overflow = 1;
-		return -1;
-	}
-	c->h[c->n - 1].val_len += n;
-	return 0;
-}
-
-static int
-hname_is(const struct hcol *c, size_t i, const char *name)
-{
-	return c->h[i].name_len == strlen(name) &&
-	    strncasecmp((const char *)c->buf.data + c->h[i].name_off, name,
-	    c->h[i].name_len) == 0;
-}
-
-static const char *
-hval(const struct hcol *c, size_t i)
-{
-	return (const char *)c->buf.data + c->h[i].val_off;
-}
-
-/* Index of the first header called name, or -1. */
-static long
-hfind(const struct hcol *c, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < c->n; i++)
-		if (hname_is(c, i, name))
-			return (long)i;
-	return -1;
-}
-
-/* Hop-by-hop and framing headers the proxy sets itself. */
-static int
-hop_header(const struct hcol *c, size_t i)
-{
-	static const char *const names[] = { "connection", "keep-alive",
-	    "proxy-connection", "proxy-authorization", "proxy-authenticate",
-	    "te", "trailer", "transfer-encoding", "upgrade", "expect",
-	    "content-length", "accept-encoding", NULL };
-	size_t k;
-
-	for (k = 0; names[k] != NULL; k++)
-		if (hname_is(c, i, names[k]))
-			return 1;
-	return 0;
-}
+#define READ_CHUNK	PROXY_READ_CHUNK
 
 /* ---- the request ---------------------------------------------------------- */
 
@@ -139,17 +33,8 @@ struct req {
 	struct al_buf	 body;
 	int		 error;		/* status to answer a bad request with */
 	int		 complete;
-	/*
-	 * Kept for the connection's life and reset (wiped) between uses:
-	 * guarded memory is costly to map and unmap for every request.
-	 */
-	struct al_buf	 out;		/* the request upstream (guarded) */
 	struct al_buf	 head;		/* its headers, to search (plain) */
-	struct hcol	 rhc;		/* response headers (guarded) */
-	struct al_buf	 rhead;		/* response head, unmasked (guarded) */
-	struct al_buf	 masked;	/* response head, masked */
-	unsigned char	*rbuf;		/* upstream reads (guarded) */
-	unsigned char	*obuf;		/* a masked chunk (guarded) */
+	struct relay_bufs rb;		/* kept for the connection's life */
 };
 
 static int
@@ -310,236 +195,12 @@ out:
 	return rc;
 }
 
-/* ---- the response --------------------------------------------------------- */
-
-struct resp {
-	struct conn		*c;
-	struct req		*q;
-	struct hcol		*hc;
-	struct al_buf		 reason;
-	struct redact_stream	*rs;
-	z_stream		 z;
-	int			 inflating;
-	int			 is_head;
-	int			 head_sent;
-	int			 chunked;
-	int			 status;
-	int			 complete;
-	int			 failed;	/* reply 502 with why */
-	char			 why[160];
-	uint64_t		 bytes_down;
-	/* Masked bytes gathered into one chunk per read (guarded). */
-	unsigned char		*obuf;
-	size_t			 olen;
-};
-
-#define OBUF_MAX	(64 * 1024)
-#define OBUF_HEAD	16	/* room for the chunk's size line */
-
-/* Send what obuf holds as one chunk. */
-static int
-flush_chunk(struct resp *s)
-{
-	char head[OBUF_HEAD];
-	int l;
-
-	if (s->olen == 0)
-		return 0;
-	/* One write: the size line goes right before the data. */
-	l = snprintf(head, sizeof(head), "%zx\r\n", s->olen);
-	memcpy(s->obuf + OBUF_HEAD - l, head, (size_t)l);
-	memcpy(s->obuf + OBUF_HEAD + s->olen, "\r\n", 2);
-	if (conn_ssl_write(s->c, s->c->cssl, s->obuf + OBUF_HEAD - l,
-	    (size_t)l + s->olen + 2) != 0)
-		return -1;
-	s->bytes_down += s->olen;
-	s->olen = 0;
-	return 0;
-}
-
-static int
-emit_chunk(void *arg, const void *p, size_t n)
-{
-	struct resp *s = arg;
-	size_t k;
-
-	while (n > 0) {
-		if (s->olen == OBUF_MAX && flush_chunk(s) != 0)
-			return -1;
-		k = OBUF_MAX - s->olen < n ? OBUF_MAX - s->olen : n;
-		memcpy(s->obuf + OBUF_HEAD + s->olen, p, k);
-		s->olen += k;
-		p = (const char *)p + k;
-		n -= k;
-	}
-	return 0;
-}
-
-static int
-rs_begin(llhttp_t *h)
-{
-	struct resp *s = h->data;
-
-	hcol_reset(s->hc);
-	al_buf_reset(&s->reason);
-	return 0;
-}
-
-static int
-rs_status(llhttp_t *h, const char *p, size_t n)
-{
-	struct resp *s = h->data;
-
-	return al_buf_append(&s->reason, p, n) == 0 ? 0 : -1;
-}
-
-static int
-rs_field(llhttp_t *h, const char *p, size_t n)
-{
-	return hcol_field(((struct resp *)h->data)->hc, p, n);
-}
-
-static int
-rs_value(llhttp_t *h, const char *p, size_t n)
-{
-	return hcol_value(((struct resp *)h->data)->hc, p, n);
-}
-
-static int
-fail(struct resp *s, const char *why)
-{
-	s->failed = 1;
-	(void)snprintf(s->why, sizeof(s->why), "%s", why);
-	return -1;
-}
-
-static int
-rs_head_done(llhttp_t *h)
-{
-	struct resp *s = h->data;
-	const struct proxy_run *r = s->c->run;
-	struct al_buf *head = &s->q->rhead, *masked = &s->q->masked;
-	size_t i;
-	long ce;
-	int rc = -1, no_body;
-
-	s->status = h->status_code;
-	if (s->status == 101)
-		return fail(s, "upstream switched protocols; upgrades are not "
-		    "supported");
-	if (s->status >= 100 && s->status < 200)
-		return 0;	/* an interim response: not forwarded */
-	if ((ce = hfind(s->hc, "content-encoding")) >= 0) {
-		const char *v = hval(s->hc, (size_t)ce);
-		size_t vl = s->hc->h[ce].val_len;
-
-		if ((vl == 4 && strncasecmp(v, "gzip", 4) == 0) ||
-		    (vl == 6 && strncasecmp(v, "x-gzip", 6) == 0) ||
-		    (vl == 7 && strncasecmp(v, "deflate", 7) == 0)) {
-			memset(&s->z, 0, sizeof(s->z));
-			if (DL(s->c)->inflateInit2_(&s->z, 15 + 32, ZLIB_VERSION,
-			    (int)sizeof(z_stream)) != Z_OK)
-				return fail(s, "cannot decompress");
-			s->inflating = 1;
-		} else if (!(vl == 8 && strncasecmp(v, "identity", 8) == 0))
-			return fail(s, "upstream sent a body in an encoding "
-			    "the proxy cannot inspect");
-	}
-	no_body = s->is_head || s->status == 204 || s->status == 304;
-	s->chunked = !no_body;
-	al_buf_reset(head);
-	al_buf_reset(masked);
-	if (al_buf_printf(head, "HTTP/1.1 %d %.*s\r\n", s->status,
-	    (int)s->reason.len, (const char *)s->reason.data) != 0)
-		goto out;
-	for (i = 0; i < s->hc->n; i++) {
-		if (hop_header(s->hc, i) || (s->inflating &&
-		    hname_is(s->hc, i, "content-encoding")))
-			continue;
-		if (al_buf_printf(head, "%.*s: %.*s\r\n",
-		    (int)s->hc->h[i].name_len,
-		    (const char *)s->hc->buf.data + s->hc->h[i].name_off,
-		    (int)s->hc->h[i].val_len, hval(s->hc, i)) != 0)
-			goto out;
-	}
-	if (s->chunked && al_buf_puts(head, "Transfer-Encoding: chunked\r\n"))
-		goto out;
-	if (s->is_head && al_buf_puts(head, "Content-Length: 0\r\n"))
-		goto out;
-	if (al_buf_puts(head, "\r\n") != 0 ||
-	    redact_buffer(r->values, head->data, head->len, masked, NULL) != 0 ||
-	    conn_ssl_write(s->c, s->c->cssl, masked->data, masked->len) != 0)
-		goto out;
-	s->head_sent = 1;
-	if (s->chunked && redact_stream_new(r->values, &s->rs) != 0)
-		goto out;
-	rc = no_body ? 1 : 0;
-out:
-	al_buf_reset(head);	/* wiped: it held unmasked bytes */
-	if (rc < 0 && !s->head_sent)
-		return fail(s, "cannot relay the response");
-	return rc;
-}
-
-static int
-rs_body(llhttp_t *h, const char *p, size_t n)
-{
-	struct resp *s = h->data;
-	unsigned char out[READ_CHUNK];
-	int zr;
-
-	if (s->rs == NULL)
-		return 0;
-	if (!s->inflating)
-		return redact_stream_write(s->rs, p, n, emit_chunk, s) == 0 ?
-		    0 : -1;
-	s->z.next_in = (unsigned char *)(uintptr_t)p;
-	s->z.avail_in = (uInt)n;
-	do {
-		s->z.next_out = out;
-		s->z.avail_out = sizeof(out);
-		zr = DL(s->c)->inflate(&s->z, Z_NO_FLUSH);
-		if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
-			return -1;
-		if (sizeof(out) - s->z.avail_out > 0 &&
-		    redact_stream_write(s->rs, out, sizeof(out) -
-		    s->z.avail_out, emit_chunk, s) != 0)
-			return -1;
-	} while (s->z.avail_out == 0 || s->z.avail_in > 0);
-	sodium_memzero(out, sizeof(out));
-	return 0;
-}
-
-static int
-rs_done(llhttp_t *h)
-{
-	struct resp *s = h->data;
-
-	if (s->status >= 100 && s->status < 200)
-		return 0;
-	if (s->rs != NULL && (redact_stream_finish(s->rs, emit_chunk, s) != 0 ||
-	    flush_chunk(s) != 0))
-		return -1;
-	if (s->chunked && conn_ssl_write(s->c, s->c->cssl, "0\r\n\r\n", 5) != 0)
-		return -1;
-	s->complete = 1;
-	return HPE_PAUSED;
-}
-
-static llhttp_settings_t resp_set, req_set;
+static llhttp_settings_t req_set;
 static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
 
 static void
 settings_init(void)
 {
-	llhttp_settings_init(&resp_set);
-	resp_set.on_message_begin = rs_begin;
-	resp_set.on_status = rs_status;
-	resp_set.on_header_field = rs_field;
-	resp_set.on_header_value = rs_value;
-	resp_set.on_headers_complete = rs_head_done;
-	resp_set.on_body = rs_body;
-	resp_set.on_message_complete = rs_done;
 	llhttp_settings_init(&req_set);
 	req_set.on_message_begin = rq_begin;
 	req_set.on_url = rq_url;
@@ -548,100 +209,6 @@ settings_init(void)
 	req_set.on_headers_complete = rq_head_done;
 	req_set.on_body = rq_body;
 	req_set.on_message_complete = rq_done;
-}
-
-/*
- * Send out (the rewritten request) and relay the response.  Returns 0 when
- * the response went through whole; -1 when the client connection must be
- * closed (*status says what the client got, 502 with why when nothing was
- * sent yet).
- */
-static int
-exchange(struct conn *c, struct req *q, int is_head, int *status,
-    uint64_t *down, char *why, size_t whysz)
-{
-	const struct al_buf *out = &q->out;
-	struct resp s;
-	llhttp_t h;
-	unsigned char *buf = q->rbuf;
-	size_t got, off;
-	llhttp_errno_t e;
-	int rc = -1, keep = 0;
-
-	memset(&s, 0, sizeof(s));
-	s.c = c;
-	s.q = q;
-	s.hc = &q->rhc;
-	s.obuf = q->obuf;
-	s.is_head = is_head;
-	al_buf_init(&s.reason, 256, 0);
-	*status = 502;
-	if (conn_ssl_write(c, c->ussl, out->data, out->len) != 0) {
-		(void)snprintf(why, whysz, "cannot send the request to %.200s",
-		    c->host);
-		goto out;
-	}
-	llhttp_init(&h, HTTP_RESPONSE, &resp_set);
-	h.data = &s;
-	while (!s.complete) {
-		if (DL(c)->SSL_read_ex(c->ussl, buf, READ_CHUNK, &got) == 1) {
-			size_t more;
-
-			/* Take every record already here: fewer, larger chunks. */
-			while (got < READ_CHUNK &&
-			    DL(c)->SSL_has_pending(c->ussl) &&
-			    DL(c)->SSL_read_ex(c->ussl, buf + got,
-			    READ_CHUNK - got, &more) == 1)
-				got += more;
-		} else {
-			e = llhttp_finish(&h);
-			if (!s.complete) {
-				if (!s.failed)
-					(void)fail(&s, "upstream closed the "
-					    "connection mid-response");
-				break;
-			}
-			keep = -1;	/* ended by EOF: do not reuse */
-			break;
-		}
-		off = 0;
-		e = llhttp_execute(&h, (const char *)buf, got);
-		if (e == HPE_OK && flush_chunk(&s) != 0)
-			e = HPE_USER;
-		if (e == HPE_PAUSED)
-			break;
-		if (e != HPE_OK) {
-			if (!s.failed)
-				(void)fail(&s, "upstream sent a malformed "
-				    "response");
-			break;
-		}
-		(void)off;
-	}
-	if (s.complete) {
-		rc = 0;
-		*status = s.status;
-		if (keep == 0 && !llhttp_should_keep_alive(&h))
-			keep = -1;
-	} else if (s.head_sent)
-		*status = s.status;
-	(void)snprintf(why, whysz, "%s", s.failed ? s.why : "");
-out:
-	if (keep != 0 || rc != 0)
-		conn_upstream_close(c);
-	if (s.inflating)
-		DL(c)->inflateEnd(&s.z);
-	redact_stream_free(s.rs);
-	/* Upstream bytes may have held a value before they were masked. */
-	hcol_reset(&q->rhc);
-	sodium_memzero(q->rbuf, READ_CHUNK);
-	sodium_memzero(q->obuf, OBUF_HEAD + OBUF_MAX + 2);
-	al_buf_release(&s.reason);
-	*down = s.bytes_down;
-	/* Nothing sent yet: the client may still get a 502 of its own. */
-	if (rc != 0 && !s.head_sent)
-		return 1;
-	return rc;
 }
 
 /* ---- deciding and forwarding one request ----------------------------------- */
@@ -756,7 +323,7 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 	const struct proxy_run *r = c->run;
 	const char *method = llhttp_method_name(llhttp_get_method(h));
 	char path[512], why[256];
-	struct al_buf *head = &q->head, *out = &q->out;
+	struct al_buf *head = &q->head, *out = &q->rb.out;
 	uint64_t ht, hh, hb, all, inj_url = 0, inj_head = 0, inj_body = 0;
 	uint64_t down = 0;
 	size_t i;
@@ -879,7 +446,8 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		rc = 0;
 		goto out;
 	}
-	rc = exchange(c, q, llhttp_get_method(h) == HTTP_HEAD, &status,
+	rc = relay_exchange(c, &q->rb, llhttp_get_method(h) == HTTP_HEAD,
+	    &status,
 	    &down, why, sizeof(why));
 	if (rc == 1) {
 		char body[300];
@@ -915,15 +483,8 @@ conn_serve(struct conn *c)
 	al_buf_init(&q.hc.buf, PROXY_HEAD_MAX, 0);
 	al_buf_init(&q.url, URL_MAX, 0);
 	al_buf_init(&q.body, PROXY_BODY_MAX, 0);
-	al_buf_init(&q.out, PROXY_HEAD_MAX * 4 + PROXY_BODY_MAX * 2,
-	    AL_BUF_SENSITIVE);
 	al_buf_init(&q.head, PROXY_HEAD_MAX * 2, 0);
-	al_buf_init(&q.rhc.buf, PROXY_HEAD_MAX, AL_BUF_SENSITIVE);
-	al_buf_init(&q.rhead, PROXY_HEAD_MAX * 2, AL_BUF_SENSITIVE);
-	al_buf_init(&q.masked, PROXY_HEAD_MAX * 4, 0);
-	if ((buf = malloc(READ_CHUNK)) == NULL ||
-	    (q.rbuf = sodium_malloc(READ_CHUNK)) == NULL ||
-	    (q.obuf = sodium_malloc(OBUF_HEAD + OBUF_MAX + 2)) == NULL)
+	if (relay_bufs_init(&q.rb) != 0 || (buf = malloc(READ_CHUNK)) == NULL)
 		goto out;
 	pthread_once(&settings_once, settings_init);
 	llhttp_init(&h, HTTP_REQUEST, &req_set);
@@ -979,14 +540,7 @@ out:
 	al_buf_release(&q.hc.buf);
 	al_buf_release(&q.url);
 	al_buf_release(&q.body);
-	al_buf_release(&q.out);
 	al_buf_release(&q.head);
-	al_buf_release(&q.rhc.buf);
-	al_buf_release(&q.rhead);
-	al_buf_release(&q.masked);
-	if (q.rbuf != NULL)
-		sodium_free(q.rbuf);
-	if (q.obuf != NULL)
-		sodium_free(q.obuf);
+	relay_bufs_release(&q.rb);
 	free(buf);
 }
