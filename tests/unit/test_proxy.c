@@ -1,7 +1,8 @@
 /*
  * Unit tests for src/proxy: host patterns, placeholders, the run's CA, and
  * the CONNECT door (credential, ended run, method) over a real loopback
- * socket.  The TLS path end to end is tests/e2e/t_proxy.sh.
+ * socket, and refusals inside a TLS tunnel (no upstream needed).  The
+ * whole path with real servers is tests/e2e/t_proxy.sh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include <cmocka.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sodium.h>
@@ -58,7 +60,7 @@ setup(void **state)
 	struct al_err err;
 
 	memset(&o, 0, sizeof(o));
-	o.idle_ms = 2000;
+	o.idle_ms = 300;
 	assert_int_equal(proxy_new(&o, &f->p, &err), 0);
 	assert_true(proxy_port(f->p) > 0);
 	*state = f;
@@ -243,6 +245,151 @@ test_proxy_connect_needs_the_live_runs_credential(void **state)
 	assert_int_equal(ask(f->p, req), 407);
 }
 
+/* A TLS session through the proxy to host:443 for run r; NULL if not. */
+static SSL *
+tunnel(struct proxy *p, struct proxy_run *r, const char *host, int *fdp,
+    SSL_CTX **ctxp)
+{
+	char req[512];
+	struct sockaddr_in sa;
+	SSL_CTX *ctx;
+	SSL *s;
+	BIO *bio;
+	X509 *ca;
+	char buf[256];
+	ssize_t n;
+	int fd;
+
+	connect_req(proxy_run_credential(r), req, sizeof(req));
+	/* connect_req names h.example; aim it at host instead. */
+	{
+		char tmp[512];
+
+		(void)snprintf(tmp, sizeof(tmp), "CONNECT %s:443 HTTP/1.1\r\n%s",
+		    host, strstr(req, "\r\n") + 2);
+		(void)snprintf(req, sizeof(req), "%s", tmp);
+	}
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)proxy_port(p));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	n = read(fd, buf, sizeof(buf) - 1);
+	assert_true(n > 12 && memcmp(buf, "HTTP/1.1 200", 12) == 0);
+	ctx = SSL_CTX_new(TLS_client_method());
+	bio = BIO_new_mem_buf(proxy_run_ca_pem(r), -1);
+	ca = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca);
+	X509_free(ca);
+	BIO_free(bio);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	s = SSL_new(ctx);
+	SSL_set_fd(s, fd);
+	SSL_set_tlsext_host_name(s, host);
+	SSL_set1_host(s, host);
+	if (SSL_connect(s) != 1) {
+		SSL_free(s);
+		SSL_CTX_free(ctx);
+		close(fd);
+		return NULL;
+	}
+	*fdp = fd;
+	*ctxp = ctx;
+	return s;
+}
+
+/* Send req in the tunnel; the status of the answer and its body in body. */
+static int
+tls_ask(SSL *s, const char *req, char *body, size_t bodysz)
+{
+	char buf[4096];
+	size_t got = 0, k;
+	char *b;
+
+	if (req != NULL)
+		assert_int_equal(SSL_write(s, req, (int)strlen(req)),
+		    (int)strlen(req));
+	while (got < sizeof(buf) - 1 && SSL_read_ex(s, buf + got,
+	    sizeof(buf) - 1 - got, &k) == 1) {
+		got += k;
+		buf[got] = '\0';
+		if ((b = strstr(buf, "\r\n\r\n")) != NULL &&
+		    strstr(buf, "Content-Length: ") != NULL &&
+		    strlen(b + 4) >= (size_t)atoi(strstr(buf,
+		    "Content-Length: ") + 16))
+			break;
+	}
+	buf[got] = '\0';
+	if (got < 12)
+		return -1;
+	b = strstr(buf, "\r\n\r\n");
+	(void)snprintf(body, bodysz, "%s", b ? b + 4 : "");
+	return atoi(buf + 9);
+}
+
+static void
+close_tunnel(SSL *s, SSL_CTX *ctx, int fd)
+{
+	SSL_free(s);
+	SSL_CTX_free(ctx);
+	close(fd);
+}
+
+static void
+test_proxy_refuses_placeholder_for_unbound_host(void **state)
+{
+	struct fx *f = *state;
+	char *hosts[] = { "api.example.com" };
+	struct proxy_run *r = NULL;
+	struct al_err err;
+	SSL_CTX *ctx;
+	SSL *s;
+	char req[1024], body[1024];
+	int fd;
+
+	assert_int_equal(add(f->p, "abcdefghijklmnopqrstuvwx", hosts, 1, &r,
+	    &err), 0);
+	s = tunnel(f->p, r, "other.example", &fd, &ctx);
+	assert_non_null(s);
+	/* Refused before any upstream connection: nothing is resolved. */
+	(void)snprintf(req, sizeof(req), "GET /x HTTP/1.1\r\nHost: "
+	    "other.example\r\nX-Leak: %s\r\n\r\n",
+	    proxy_run_placeholder(r, 0));
+	assert_int_equal(tls_ask(s, req, body, sizeof(body)), 403);
+	assert_non_null(strstr(body, "secret 'tok' to a host it is not bound "
+	    "to; it may only be sent to: api.example.com"));
+	/* The tunnel goes on; a Host that is not the CONNECT target: 421. */
+	assert_int_equal(tls_ask(s, "GET / HTTP/1.1\r\nHost: api.example.com"
+	    "\r\n\r\n", body, sizeof(body)), 421);
+	close_tunnel(s, ctx, fd);
+	proxy_run_end(f->p, r);
+}
+
+static void
+test_proxy_slow_request_gets_408(void **state)
+{
+	struct fx *f = *state;
+	char *hosts[] = { "h.example" };
+	struct proxy_run *r = NULL;
+	struct al_err err;
+	SSL_CTX *ctx;
+	SSL *s;
+	char body[256];
+	int fd;
+
+	assert_int_equal(add(f->p, "abcdefghijklmnopqrstuvwx", hosts, 1, &r,
+	    &err), 0);
+	s = tunnel(f->p, r, "h.example", &fd, &ctx);
+	assert_non_null(s);
+	/* Half a request, then nothing until the idle time (300 ms) passes. */
+	assert_int_equal(tls_ask(s, "GET / HTTP/1.1\r\nHost: h.exa", body,
+	    sizeof(body)), 408);
+	close_tunnel(s, ctx, fd);
+	proxy_run_end(f->p, r);
+}
+
 int
 main(void)
 {
@@ -262,6 +409,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_proxy_connect_needs_the_live_runs_credential, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proxy_refuses_placeholder_for_unbound_host, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proxy_slow_request_gets_408, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
