@@ -132,11 +132,12 @@ broker_free(struct broker *b)
 
 	if (b == NULL)
 		return;
+	/* The proxies' last requests and their ends come before the stop. */
+	proxies_free(b);
 	if (b->audit != NULL && b->leases != NULL &&
 	    record(b, "broker_stop", "ok", NULL, NULL, NULL, NULL, NULL, NULL,
 	    NULL, NULL, &err) == 0 && broker_sync(b, &err) != 0)
 		broker_log(b, "%s", err.msg);
-	proxies_free(b);
 	approval_list_release(&b->approvals);
 	lease_table_close(b->leases);
 	if (b->audit != NULL) {
