@@ -127,7 +127,7 @@ rs_head_done(llhttp_t *h)
 	struct resp *s = h->data;
 	const struct proxy_run *r = s->c->run;
 	struct al_buf *head = &s->b->rhead, *masked = &s->b->masked;
-	size_t i;
+	size_t i, n;
 	long ce;
 	int rc = -1, no_body;
 
@@ -137,6 +137,21 @@ rs_head_done(llhttp_t *h)
 		    "supported");
 	if (s->status >= 100 && s->status < 200)
 		return 0;	/* an interim response: not forwarded */
+	/*
+	 * The body must be readable to be masked: one Content-Encoding at
+	 * most (a second could hide a compressed body behind "identity"),
+	 * and no Transfer-Encoding but chunked (llhttp undoes only that).
+	 */
+	for (i = 0, n = 0; i < s->hc->n; i++) {
+		n += hname_is(s->hc, i, "content-encoding");
+		if (hname_is(s->hc, i, "transfer-encoding") &&
+		    !(s->hc->h[i].val_len == 7 && strncasecmp(hval(s->hc, i),
+		    "chunked", 7) == 0))
+			return fail(s, "upstream sent a transfer encoding the "
+			    "proxy cannot inspect");
+	}
+	if (n > 1)
+		return fail(s, "upstream sent more than one content encoding");
 	if ((ce = hfind(s->hc, "content-encoding")) >= 0) {
 		const char *v = hval(s->hc, (size_t)ce);
 		size_t vl = s->hc->h[ce].val_len;

@@ -107,6 +107,10 @@ if grep -qF '"Accept-Encoding": "identity"' "$T_ROOT/bound.log"; then pass
 else fail "upstream was not asked for an identity encoding"; fi
 expect_out '"Authorization": "Bearer [REDACTED:tok]"' "echoed value masked"
 expect_out '"X-Echo": "[REDACTED:tok]"' "gzip-compressed echo masked"
+run "$AL" run --proxy -e TOK=tok -- sh -c '
+	curl -s -w "\n%{http_code}\n" -H "X: $TOK" "'"$B"'/hidden-gzip"'
+expect_out "upstream sent more than one content encoding" "a second Content-Encoding refused"
+expect_out "502" "a second Content-Encoding: 502"
 for f in env proc-env; do
 	if grep -qaF "$V" "$S/$f"; then fail "value in the child's $f"; else pass; fi
 	# Shaped like the value: letters for letters, digits for digits.

@@ -52,6 +52,11 @@ def main():
             if self.path.startswith("/gzip"):
                 out = gzip.compress(out)
                 self.send_header("Content-Encoding", "gzip")
+            if self.path.startswith("/hidden-gzip"):
+                # A compressed body behind a first "identity".
+                out = gzip.compress(out)
+                self.send_header("Content-Encoding", "identity")
+                self.send_header("Content-Encoding", "gzip")
             self.send_header("Content-Length", str(len(out)))
             self.end_headers()
             if self.command != "HEAD":
