@@ -71,6 +71,7 @@
 /* ---- reply fields ------------------------------------------------------ */
 
 #define API_F_LEASE		"lease"
+#define API_F_USE		"use"		/* "proxy" or "any" (grant) */
 #define API_F_LEASES		"leases"
 #define API_F_APPROVAL		"approval"
 #define API_F_APPROVALS		"approvals"

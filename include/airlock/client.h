@@ -51,6 +51,9 @@ struct client_lease {
 	int	uses;
 	int	uses_left;		/* -1: unlimited */
 	int	bound;
+	/* From a grant: the rule lets the value be used through the proxy
+	 * only (`use: proxy`); a raw value would be refused. */
+	int	proxy_only;
 };
 
 /* A request waiting for approval, or its outcome. */

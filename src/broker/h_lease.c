@@ -282,8 +282,9 @@ h_lease_create(struct route_args *a)
 	}
 	b->metrics.grants++;
 	a->resp->hold_conn = q.bind;
-	reply_json(a->resp, 201, json_pack("{s:o,s:s}", API_F_LEASE,
-	    lease_json(&l), API_F_RULE, d.rule));
+	reply_json(a->resp, 201, json_pack("{s:o,s:s,s:s}", API_F_LEASE,
+	    lease_json(&l), API_F_RULE, d.rule, API_F_USE, d.use_proxy ?
+	    "proxy" : "any"));
 	/*
 	 * Not held for the sync: a grant releases no value, and the lines
 	 * are synced in order, so the first use of this lease (held until

@@ -295,8 +295,7 @@ for _ in $(seq 100); do [ -s "$S/url2" ] && break; sleep 0.05; done
 code=$(curl -s -o /dev/null -w '%{http_connect}' --proxy "$(cat "$S/url2")" \
     --cacert "$D/ca.pem" "$B/alive")
 expect_eq "$code" "200" "a live run's credential works from outside too"
-kill -9 "$RUNPID"
-wait "$RUNPID" 2>/dev/null
+{ kill -9 "$RUNPID"; wait "$RUNPID"; } 2>/dev/null
 code=407
 for _ in $(seq 50); do
 	code=$(curl -s -o /dev/null -w '%{http_connect}' --proxy "$(cat "$S/url2")" \
@@ -316,6 +315,20 @@ run "$AL" run --proxy -e P=proxyonly -- sh -c \
 expect_eq "$(cat "$OUT")" "200" "proxy-only secret through the proxy"
 if grep -qF "\"X-P\": \"$V3\"" "$T_ROOT/bound.log"; then pass
 else fail "proxy-only secret did not reach its host"; fi
+# request_access tells the agent which way the secret may be used.
+printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}' \
+    '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
+    '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"request_access","arguments":{"secret":"proxyonly"}}}' \
+    '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"request_access","arguments":{"secret":"tok"}}}' \
+    >"$T_ROOT/ra.in"
+run_in "$T_ROOT/ra.in" timeout 20 "$AL" mcp
+if python3 - "$OUT" <<'PY'
+import json, sys
+r = {m["id"]: m["result"]["structuredContent"] for m in map(json.loads, open(sys.argv[1])) if "id" in m and m["id"] in (2, 3)}
+assert r[2]["use"] == "proxy" and '"proxy": true' in r[2]["message"], r[2]
+assert r[3]["use"] == "any", r[3]
+PY
+then pass; else fail "request_access use: $(head -c 800 "$OUT")"; fi
 printf 'version: 1\nrules:\n  - id: x\n    effect: allow\n    use: sometimes\n' >"$T_ROOT/p.yaml"
 run "$AL" policy lint "$T_ROOT/p.yaml"
 expect_rc 1 "policy lint of a bad use"
