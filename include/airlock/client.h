@@ -165,11 +165,14 @@ struct client_proxy {
 /*
  * Ask the broker to serve leases (this connection's, live) through a proxy
  * of their own: the broker takes one use of each and keeps the values; out
- * gets placeholders in the leases' order.  Errors as for leases, and
- * AL_EINVAL when a secret is bound to no host.
+ * gets placeholders in the leases' order.  isolated says whether the
+ * command will run in a network namespace whose only way out is the
+ * proxy.  Errors as for leases; AL_EINVAL when a secret is bound to no
+ * host; AL_EDENIED when a rule wants isolation and there is none.
  */
 int	client_proxy_start(struct client *cl, const char *const *leases,
-	    size_t n, struct client_proxy *out, struct al_err *err) AL_WUR;
+	    size_t n, int isolated, struct client_proxy *out,
+	    struct al_err *err) AL_WUR;
 /* End proxy id (its credential stops working at once). */
 int	client_proxy_end(struct client *cl, const char *id, struct al_err *err)
 	    AL_WUR;

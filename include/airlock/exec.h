@@ -336,6 +336,8 @@ struct exec_boundary {
 	 */
 	void				(*warn)(void *arg, const char *msg);
 	void				*warn_arg;
+	/* With proxy: do not isolate (the command shares the network). */
+	int				 no_isolation;
 };
 
 /*

@@ -394,6 +394,44 @@ check_leases(struct route_args *a, json_t *ids, struct lease *ls, size_t n,
 	return 0;
 }
 
+/*
+ * Whether policy wants l's secret used only by an isolated command
+ * (`use: proxy-isolated`); if so (or if it cannot tell) the refusal is
+ * audited and replied and 1 is returned.
+ */
+static int
+isolation_required(struct route_args *a, const struct lease *l,
+    const struct vault_meta *m, json_t *who)
+{
+	struct broker *b = a->b;
+	struct policy_decision d;
+	struct al_err err;
+	char msg[POLICY_ID_MAX + LEASE_TEXT_MAX + 160];
+
+	if (decide(b, a->req->caller, m, l->task, l->intent, &d) != 0) {
+		reply_error(a->resp, 500, API_E_INTERNAL, "policy evaluation "
+		    "failed");
+		return 1;
+	}
+	if (d.effect == POLICY_DENY || d.use_proxy != POLICY_USE_PROXY_ISOLATED)
+		return 0;
+	(void)snprintf(msg, sizeof(msg), "rule '%s' lets secret '%s' be used "
+	    "only by a command isolated in its own network namespace, and "
+	    "this one is not (see `airlock doctor`: isolate)", d.rule,
+	    l->secret);
+	if (record(b, "use", "denied", who, l->secret, l->id, l->task,
+	    l->intent, msg, NULL, NULL, &err) != 0) {
+		reply_al_err(a->resp, &err);
+		return 1;
+	}
+	b->metrics.denials++;
+	reply_json(a->resp, 403, json_pack("{s:{s:s,s:s,s:s,s:i}}",
+	    API_F_ERROR, API_F_CODE, API_E_DENIED, API_F_MESSAGE, msg,
+	    API_F_RULE, d.rule, "rule_line", d.line));
+	a->resp->need_sync = 1;
+	return 1;
+}
+
 void
 h_proxy_start(struct route_args *a)
 {
@@ -407,19 +445,22 @@ h_proxy_start(struct route_args *a)
 	struct bproxy *x = NULL;
 	struct al_err err;
 	json_t *ids = json_object_get(a->body, "leases"), *who = NULL;
+	json_t *iso = json_object_get(a->body, "isolated");
 	json_t *phs = NULL, *detail;
 	unsigned char raw[16];
 	char msg[200], fp[AUDIT_FP_HEX];
 	int64_t expires = 0;
 	size_t i, n = json_array_size(ids), nm = 0, nv = 0;
-	int st;
+	int st, rc;
 
 	memset(ps, 0, sizeof(ps));
 	memset(m, 0, sizeof(m));
 	if (!json_is_array(ids) || n == 0 || n > PROXY_SECRETS_MAX ||
-	    json_object_size(a->body) != 1) {
+	    (iso != NULL && !json_is_boolean(iso)) ||
+	    json_object_size(a->body) != (iso != NULL ? 2u : 1u)) {
 		reply_error(a->resp, 400, API_E_BAD_REQUEST, "the body must be "
-		    "{\"leases\": [\"<lease id>\", ...]} (1 to 64)");
+		    "{\"leases\": [\"<lease id>\", ...], \"isolated\": bool} "
+		    "(1 to 64 leases)");
 		return;
 	}
 	if ((st = check_leases(a, ids, ls, n, msg, sizeof(msg))) != 0) {
@@ -449,6 +490,13 @@ h_proxy_start(struct route_args *a)
 	for (i = 0; i < n; i++, nm++) {
 		if (vault_secret_get(b->vault, ls[i].secret, &m[i], &err) != 0)
 			goto fail;
+		if (!json_is_true(iso) && isolation_required(a, &ls[i], &m[i],
+		    who)) {
+			nm++;
+			free(x);
+			x = NULL;
+			goto out;	/* refused, audited and replied */
+		}
 		if (m[i].nhosts == 0) {
 			(void)al_err_set(&err, AL_EINVAL, "secret '%s' is bound "
 			    "to no host, so it cannot be used through the "
@@ -507,8 +555,13 @@ h_proxy_start(struct route_args *a)
 		json_array_append_new(phs, json_pack("{s:s,s:s,s:s}", "lease",
 		    ls[i].id, "secret", ls[i].secret, "placeholder",
 		    proxy_run_placeholder(x->run, i)));
-	if (record(b, "proxy_start", "ok", who, NULL, NULL, ls[0].task,
-	    ls[0].intent, NULL, NULL, NULL, &err) != 0) {
+	detail = json_pack("{s:s,s:i,s:b,s:I}", "proxy", x->id, "port",
+	    proxy_port(px->hub), "isolated", json_is_true(iso), "secrets",
+	    (json_int_t)n);
+	rc = record(b, "proxy_start", "ok", who, NULL, NULL, ls[0].task,
+	    ls[0].intent, NULL, NULL, detail, &err);
+	json_decref(detail);
+	if (rc != 0) {
 		json_decref(phs);
 		end_run(b, x, "cannot audit the start");
 		x = NULL;

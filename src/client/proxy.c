@@ -32,7 +32,7 @@ client_proxy_release(struct client_proxy *p)
 
 int
 client_proxy_start(struct client *cl, const char *const *leases, size_t n,
-    struct client_proxy *out, struct al_err *err)
+    int isolated, struct client_proxy *out, struct al_err *err)
 {
 	json_t *body = NULL, *ids, *reply = NULL, *o, *phs, *e;
 	const char *ph, *lease;
@@ -45,7 +45,8 @@ client_proxy_start(struct client *cl, const char *const *leases, size_t n,
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	for (i = 0; i < n; i++)
 		json_array_append_new(ids, json_string(leases[i]));
-	if ((body = json_pack("{s:o}", "leases", ids)) == NULL)
+	if ((body = json_pack("{s:o,s:b}", "leases", ids, "isolated",
+	    isolated)) == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	rc = client_call(cl, "POST", API_PROXIES, body, NULL, &status, &reply,
 	    err);

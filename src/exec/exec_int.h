@@ -35,7 +35,8 @@ int	exec_proxied_run(const struct exec_boundary *b,
 
 /* A network namespace whose only way out is a relay to 127.0.0.1:port. */
 struct exec_netns {
-	int			 listen_fd;	/* inside, 127.0.0.1:port */
+	int			 listen_fd;	/* inside, 127.0.0.1:inner_port */
+	int			 inner_port;
 	int			 netns_fd;
 	int			 userns_fd;	/* -1 when root needs none */
 	int			 stop_fd;
@@ -49,10 +50,10 @@ struct exec_netns {
 };
 
 /* Make the namespaces (a helper process); AL_ESYS says why not. */
-int	exec_netns_open(struct exec_netns *ns, int port, struct al_err *err)
-	    AL_WUR;
+int	exec_netns_open(struct exec_netns *ns, struct al_err *err) AL_WUR;
 /* Relay connections made inside to 127.0.0.1:port outside (a thread). */
-int	exec_netns_start(struct exec_netns *ns, struct al_err *err) AL_WUR;
+int	exec_netns_start(struct exec_netns *ns, int port, struct al_err *err)
+	    AL_WUR;
 /* Stop relaying, close everything. */
 void	exec_netns_close(struct exec_netns *ns);
 

@@ -3,8 +3,8 @@
  * namespace of its own (inside a user namespace when not root, which the
  * kernel allows unprivileged where user namespaces are enabled) holding
  * only a loopback interface.  Its one way out is the proxy: a listening
- * socket created *inside* that namespace, on 127.0.0.1 and the proxy's
- * port, whose connections this process accepts and relays to the broker's
+ * socket created *inside* that namespace, on 127.0.0.1 (a port of its
+ * own), whose connections this process accepts and relays to the broker's
  * proxy outside.  A socket belongs to the namespace it was created in, so
  * this process can accept on it from outside without joining it.  Any
  * other connection, and any DNS lookup, finds no route.
@@ -139,8 +139,11 @@ static const char *const helper_errors[] = {
 };
 
 int
-exec_netns_open(struct exec_netns *ns, int port, struct al_err *err)
+exec_netns_open(struct exec_netns *ns, struct al_err *err)
 {
+	struct sockaddr_in sa;
+	socklen_t slen = sizeof(sa);
+	int port = 0;
 	char umap[64], gmap[64];
 	struct msghdr msg;
 	struct iovec iov;
@@ -203,7 +206,12 @@ exec_netns_open(struct exec_netns *ns, int port, struct al_err *err)
 		return al_err_set(err, AL_ESYS, "no network isolation: the "
 		    "helper handed over too little");
 	}
-	ns->port = port;
+	if (getsockname(ns->listen_fd, (struct sockaddr *)&sa, &slen) != 0) {
+		exec_netns_close(ns);
+		return al_err_set(err, AL_ESYS, "getsockname: %s",
+		    strerror(errno));
+	}
+	ns->inner_port = ntohs(sa.sin_port);
 	pthread_mutex_init(&ns->lock, NULL);
 	pthread_cond_init(&ns->idle, NULL);
 	ns->inited = 1;
@@ -381,17 +389,18 @@ exec_isolation_check(struct al_err *err)
 	struct exec_netns ns;
 	int rc;
 
-	rc = exec_netns_open(&ns, 0, err);
+	rc = exec_netns_open(&ns, err);
 	exec_netns_close(&ns);
 	return rc;
 }
 
 int
-exec_netns_start(struct exec_netns *ns, struct al_err *err)
+exec_netns_start(struct exec_netns *ns, int port, struct al_err *err)
 {
 	sigset_t all, old;
 	int rc;
 
+	ns->port = port;
 	if ((ns->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 		return al_err_set(err, AL_ESYS, "eventfd: %s", strerror(errno));
 	/* exec_run reads its signals from a signalfd: keep them off here. */

@@ -234,7 +234,7 @@ exec_proxied_run(const struct exec_boundary *b, struct exec_spec *spec,
 	const char **ids = NULL;
 	char bundle[4096], **env = NULL;
 	size_t nl = 0, i, k;
-	int rc, have_proxy = 0;
+	int rc, have_proxy = 0, isolated = 0;
 
 	memset(res, 0, sizeof(*res));
 	memset(&px, 0, sizeof(px));
@@ -262,28 +262,37 @@ exec_proxied_run(const struct exec_boundary *b, struct exec_spec *spec,
 		ids[nl] = l[nl].lease.id;
 		nl++;
 	}
-	if ((rc = client_proxy_start(b->client, ids, nl, &px, err)) != 0)
-		goto out;
-	have_proxy = 1;
-	sweep_bundles(b->state_dir);
-	if ((rc = write_bundle(b, &px, bundle, sizeof(bundle), err)) != 0)
-		goto out;
-	/* No isolation is not fatal: the command holds placeholders only. */
-	{
+	/*
+	 * The namespace first, so the broker knows whether the command will
+	 * be isolated (a `use: proxy-isolated` rule refuses it otherwise).
+	 * No isolation is not fatal by itself: the command holds
+	 * placeholders only.
+	 */
+	if (!b->no_isolation) {
 		struct al_err nerr;
 
 		al_err_clear(&nerr);
-		if (exec_netns_open(&ns, px.port, &nerr) == 0 &&
-		    exec_netns_start(&ns, &nerr) == 0) {
-			spec->flags |= EXEC_NETNS;
-			spec->netns_fd = ns.netns_fd;
-			spec->userns_fd = ns.userns_fd;
-		} else {
-			exec_netns_close(&ns);
-			if (b->warn != NULL)
-				b->warn(b->warn_arg, nerr.msg);
-		}
+		if (exec_netns_open(&ns, &nerr) == 0)
+			isolated = 1;
+		else if (b->warn != NULL)
+			b->warn(b->warn_arg, nerr.msg);
 	}
+	if ((rc = client_proxy_start(b->client, ids, nl, isolated, &px,
+	    err)) != 0)
+		goto out;
+	have_proxy = 1;
+	if (isolated) {
+		if ((rc = exec_netns_start(&ns, px.port, err)) != 0)
+			goto out;
+		spec->flags |= EXEC_NETNS;
+		spec->netns_fd = ns.netns_fd;
+		spec->userns_fd = ns.userns_fd;
+		/* Inside, the proxy is the relay's socket. */
+		px.port = ns.inner_port;
+	}
+	sweep_bundles(b->state_dir);
+	if ((rc = write_bundle(b, &px, bundle, sizeof(bundle), err)) != 0)
+		goto out;
 	if ((env = build_env(&px, bundle)) == NULL || !env_complete(env)) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;

@@ -486,12 +486,16 @@ compile_setting(const char *key, const struct pnode *v, struct prule *r,
 		r->max_uses = (int)n;
 	} else if (strcmp(key, "use") == 0) {
 		if (strcmp(s, "proxy") == 0)
-			r->use_proxy = 1;
+			r->use_proxy = POLICY_USE_PROXY;
+		else if (strcmp(s, "proxy-isolated") == 0)
+			r->use_proxy = POLICY_USE_PROXY_ISOLATED;
 		else if (strcmp(s, "any") == 0)
 			r->use_proxy = 0;
 		else {
 			pdiag_add(d, v->line, "use: expected proxy (the value "
-			    "only through `run --proxy`) or any");
+			    "only through `run --proxy`), proxy-isolated (and "
+			    "only for a command in its own network namespace) "
+			    "or any");
 			return -1;
 		}
 	} else if (strcmp(key, "reason") == 0) {

@@ -69,6 +69,8 @@ add_secret formtok "$V2" --host '127.0.0.*' --inject body
 add_secret nohost "$(canary)"
 V3=$(canary)
 add_secret proxyonly "$V3" --host 127.0.0.1
+V4=$(canary)
+add_secret isolonly "$V4" --host 127.0.0.1
 # A rule that lets proxyonly be used through the proxy only.
 python3 - "$AIRLOCK_HOME/policy.yaml" "$(id -u)" <<'PY'
 import sys
@@ -76,7 +78,10 @@ p, uid = sys.argv[1], sys.argv[2]
 s = open(p).read()
 rule = ('  - id: proxy-only\n    effect: allow\n'
         '    callers: ["unix:uid:%s"]\n    secrets: [proxyonly]\n'
-        '    use: proxy\n\n' % uid)
+        '    use: proxy\n\n'
+        '  - id: isolated-only\n    effect: allow\n'
+        '    callers: ["unix:uid:%s"]\n    secrets: [isolonly]\n'
+        '    use: proxy-isolated\n\n' % (uid, uid))
 s = s.replace("  - id: owner-any-secret", rule + "  - id: owner-any-secret", 1)
 open(p, "w").write(s)
 PY
@@ -175,8 +180,16 @@ expect_rc 0 "a proxied run"
 [ -e "$AIRLOCK_HOME/proxy-ca-fresh.pem" ] && pass || fail "a live run's bundle removed"
 rm -f "$AIRLOCK_HOME/proxy-ca-fresh.pem"
 
+# The proxy's own port, as the audit log records it (inside a network
+# namespace the command's variables name the relay's port instead).
+outside() {	# outside URL: the same credential, the broker's port
+	_pp=$("$AL" audit --json --event proxy_start | tail -1 |
+	    python3 -c 'import json,sys; print(json.load(sys.stdin)["detail"]["port"])')
+	printf '%s' "$1" | sed "s/:[0-9]*\$/:$_pp/"
+}
+
 # --- a request after the run ends: 407 --------------------------------------
-code=$(curl -s -o /dev/null -w '%{http_connect}' --proxy "$(cat "$S/proxy-url")" \
+code=$(curl -s -o /dev/null -w '%{http_connect}' --proxy "$(outside "$(cat "$S/proxy-url")")" \
     --cacert "$D/ca.pem" "$B/late")
 expect_eq "$code" "407" "late request with the run's credential"
 
@@ -292,13 +305,14 @@ rm -f "$S/url2"
 	mv "'"$S"'/url2.tmp" "'"$S"'/url2"; sleep 30' >/dev/null 2>&1 &
 RUNPID=$!
 for _ in $(seq 100); do [ -s "$S/url2" ] && break; sleep 0.05; done
-code=$(curl -s -o /dev/null -w '%{http_connect}' --proxy "$(cat "$S/url2")" \
+URL2=$(outside "$(cat "$S/url2")")
+code=$(curl -s -o /dev/null -w '%{http_connect}' --proxy "$URL2" \
     --cacert "$D/ca.pem" "$B/alive")
 expect_eq "$code" "200" "a live run's credential works from outside too"
 { kill -9 "$RUNPID"; wait "$RUNPID"; } 2>/dev/null
 code=407
 for _ in $(seq 50); do
-	code=$(curl -s -o /dev/null -w '%{http_connect}' --proxy "$(cat "$S/url2")" \
+	code=$(curl -s -o /dev/null -w '%{http_connect}' --proxy "$URL2" \
 	    --cacert "$D/ca.pem" "$B/dead")
 	[ "$code" = 407 ] && break
 	sleep 0.1
@@ -315,6 +329,29 @@ run "$AL" run --proxy -e P=proxyonly -- sh -c \
 expect_eq "$(cat "$OUT")" "200" "proxy-only secret through the proxy"
 if grep -qF "\"X-P\": \"$V3\"" "$T_ROOT/bound.log"; then pass
 else fail "proxy-only secret did not reach its host"; fi
+# use: proxy-isolated: only for a command in its own network namespace.
+run "$AL" run -e I=isolonly -- true
+expect_rc 125 "raw use of an isolated-only secret"
+run "$AL" run --proxy --no-isolation -e I=isolonly -- true
+expect_rc 125 "isolated-only secret without isolation"
+expect_err "rule 'isolated-only' lets secret 'isolonly' be used only by a command isolated"
+run "$AL" run --no-isolation -e I=tok -- true
+expect_rc 2 "--no-isolation without --proxy"
+if ! grep -q 'warning: run: --proxy' "$T_ROOT/iso.err"; then
+	: >"$T_ROOT/bound.log"
+	run "$AL" run --proxy -e I=isolonly -- sh -c \
+	    'curl -s -o /dev/null -w "%{http_code}" -H "X-I: $I" "'"$B"'/iso"'
+	expect_eq "$(cat "$OUT")" "200" "isolated-only secret, isolated"
+	if grep -qF "\"X-I\": \"$V4\"" "$T_ROOT/bound.log"; then pass
+	else fail "isolated-only secret did not reach its host"; fi
+fi
+# --no-isolation: the command shares the network (and may go direct).
+run "$AL" run --proxy --no-isolation -e TOK=tok -- sh -c '
+	env -u HTTPS_PROXY -u https_proxy -u ALL_PROXY -u all_proxy \
+	    curl -s -o /dev/null -w "%{http_code}" --cacert "'"$D/ca.pem"'" \
+	    "'"$B"'/shared"'
+expect_eq "$(cat "$OUT")" "200" "--no-isolation: a direct connection works"
+
 # request_access tells the agent which way the secret may be used.
 printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}' \
     '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
@@ -387,4 +424,5 @@ expect_eq "$(($(count) - before))" "5" "one audit line per proxied request"
 check_no_leak "$V" "$S/env" "$S/proc-env"
 check_no_leak "$V2"
 check_no_leak "$V3"
+check_no_leak "$V4"
 done_testing
