@@ -304,7 +304,7 @@ relay_exchange(struct conn *c, struct relay_bufs *q, int is_head,
 	struct resp s;
 	llhttp_t h;
 	unsigned char *buf = q->rbuf;
-	size_t got, off;
+	size_t got;
 	llhttp_errno_t e;
 	int rc = -1, keep = 0;
 
@@ -335,7 +335,8 @@ relay_exchange(struct conn *c, struct relay_bufs *q, int is_head,
 			    PROXY_READ_CHUNK - got, &more) == 1)
 				got += more;
 		} else {
-			e = llhttp_finish(&h);
+			/* End of stream: a response may end by it. */
+			(void)llhttp_finish(&h);
 			if (!s.complete) {
 				if (!s.failed)
 					(void)fail(&s, "upstream closed the "
@@ -345,7 +346,6 @@ relay_exchange(struct conn *c, struct relay_bufs *q, int is_head,
 			keep = -1;	/* ended by EOF: do not reuse */
 			break;
 		}
-		off = 0;
 		e = llhttp_execute(&h, (const char *)buf, got);
 		if (e == HPE_OK && flush_chunk(&s) != 0)
 			e = HPE_USER;
@@ -357,7 +357,6 @@ relay_exchange(struct conn *c, struct relay_bufs *q, int is_head,
 				    "response");
 			break;
 		}
-		(void)off;
 	}
 	if (s.complete) {
 		rc = 0;
