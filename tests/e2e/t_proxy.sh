@@ -71,6 +71,8 @@ V3=$(canary)
 add_secret proxyonly "$V3" --host 127.0.0.1
 V4=$(canary)
 add_secret isolonly "$V4" --host 127.0.0.1
+V5=$(canary)
+add_secret approved "$V5" --host 127.0.0.1 --label approval=required
 # A rule that lets proxyonly be used through the proxy only.
 python3 - "$AIRLOCK_HOME/policy.yaml" "$(id -u)" <<'PY'
 import sys
@@ -352,6 +354,28 @@ run "$AL" run --proxy --no-isolation -e TOK=tok -- sh -c '
 	    "'"$B"'/shared"'
 expect_eq "$(cat "$OUT")" "200" "--no-isolation: a direct connection works"
 
+# A secret that needs a human's approval: the run waits, then proxies.
+: >"$T_ROOT/bound.log"
+"$AL" run --proxy --approval-wait 30s -e A=approved -- sh -c \
+    'curl -s -o /dev/null -w "%{http_code}" -H "X-A: $A" "'"$B"'/approved"' \
+    >"$T_ROOT/ap.out" 2>"$T_ROOT/ap.err" &
+APID=$!
+AID=""
+for _ in $(seq 100); do
+	AID=$("$AL" approvals --json 2>/dev/null | python3 -c 'import json,sys
+p = [a["id"] for a in json.load(sys.stdin) if a["secret"] == "approved"]
+print(p[0] if p else "")')
+	[ -n "$AID" ] && break
+	sleep 0.1
+done
+run "$AL" approve "$AID"
+expect_rc 0 "approve the proxied run's request"
+wait "$APID"
+expect_eq "$?" "0" "the approved proxied run"
+expect_eq "$(cat "$T_ROOT/ap.out")" "200" "approved secret through the proxy"
+if grep -qF "\"X-A\": \"$V5\"" "$T_ROOT/bound.log"; then pass
+else fail "approved secret did not reach its host: $(cat "$T_ROOT/ap.err")"; fi
+
 # request_access tells the agent which way the secret may be used.
 printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}' \
     '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
@@ -425,4 +449,5 @@ check_no_leak "$V" "$S/env" "$S/proc-env"
 check_no_leak "$V2"
 check_no_leak "$V3"
 check_no_leak "$V4"
+check_no_leak "$V5" "$T_ROOT/ap.out" "$T_ROOT/ap.err"
 done_testing
