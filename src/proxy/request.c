@@ -130,34 +130,37 @@ static int
 subst(const struct proxy_run *r, uint64_t mask, const char *p, size_t n,
     struct al_buf *out)
 {
-	size_t i, k, best_len;
+	size_t i, k = 0, at, best_at, best_len, len;
+	const char *hit;
 	long best;
-	const char *ph;
 	int rc = 0;
 
-	k = 0;
 	while (k < n && rc == 0) {
+		/* The nearest placeholder from k on (the longest there). */
 		best = -1;
+		best_at = n;
 		best_len = 0;
-		for (i = 0; i < r->n; i++) {
+		for (i = 0; mask != 0 && i < r->n; i++) {
 			if (!(mask & ((uint64_t)1 << i)))
 				continue;
-			ph = r->s[i].placeholder;
-			if (strlen(ph) <= n - k && memcmp(p + k, ph,
-			    strlen(ph)) == 0 && strlen(ph) > best_len) {
+			len = strlen(r->s[i].placeholder);
+			hit = memmem(p + k, n - k, r->s[i].placeholder, len);
+			if (hit == NULL)
+				continue;
+			at = (size_t)(hit - p);
+			if (at < best_at || (at == best_at && len > best_len)) {
 				best = (long)i;
-				best_len = strlen(ph);
+				best_at = at;
+				best_len = len;
 			}
 		}
-		if (best < 0) {
-			rc = al_buf_append(out, p + k, 1);
-			k++;
-			continue;
-		}
+		if ((rc = al_buf_append(out, p + k, best_at - k)) != 0 ||
+		    best < 0)
+			break;
 		rc = al_buf_append(out, al_secret_open(r->s[best].value),
 		    al_secret_len(r->s[best].value));
 		al_secret_close(r->s[best].value);
-		k += best_len;
+		k = best_at + best_len;
 	}
 	return rc;
 }
@@ -175,10 +178,14 @@ subst_basic(const struct proxy_run *r, uint64_t mask, const char *v,
 	al_buf_init(&dec, n + 1, AL_BUF_SENSITIVE);
 	al_buf_init(&plain, PROXY_HEAD_MAX, AL_BUF_SENSITIVE);
 	b64len = n - 6;
-	if (al_buf_reserve(&dec, n) != 0 ||
-	    sodium_base642bin(dec.data, n, b64, b64len, " ", &dlen, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) != 0)
+	if (al_buf_reserve(&dec, n) != 0)
 		goto out;
+	if (sodium_base642bin(dec.data, n, b64, b64len, " ", &dlen, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0) {
+		/* Not base64 after all: an ordinary header value. */
+		rc = subst(r, mask, v, n, out);
+		goto out;
+	}
 	if (subst(r, mask, (const char *)dec.data, dlen, &plain) != 0)
 		goto out;
 	b64len = sodium_base64_ENCODED_LEN(plain.len,

@@ -103,6 +103,8 @@ run "$AL" run --proxy -e TOK=tok -- sh -c '
 	printf %s "$HTTPS_PROXY" >"'"$S"'/proxy-url"
 	curl -sS -H "Authorization: Bearer $TOK" "'"$B"'/api?x=1"; echo
 	curl -sS -u "me:$TOK" "'"$B"'/basic"; echo
+	curl -sS -H "Authorization: Basic %%not-base64" -H "X-T: $TOK" \
+	    "'"$B"'/badbasic"; echo
 	curl -sS "'"$B"'/gzip" -H "X-Echo: $TOK"; echo'
 expect_rc 0 "proxied curl"
 if grep -qF "\"Authorization\": \"Bearer $V\"" "$T_ROOT/bound.log"; then pass
@@ -110,6 +112,9 @@ else fail "bound server did not get the value in Authorization"; fi
 BASIC=$(printf 'me:%s' "$V" | base64 -w0)
 if grep -qF "Basic $BASIC" "$T_ROOT/bound.log"; then pass
 else fail "bound server did not get the value inside Basic auth"; fi
+if grep -qF "\"X-T\": \"$V\"" "$T_ROOT/bound.log" &&
+    grep -qF '"Authorization": "Basic %%not-base64"' "$T_ROOT/bound.log"; then pass
+else fail "a malformed Basic header stopped the value in another header"; fi
 if grep -qF '"Accept-Encoding": "identity"' "$T_ROOT/bound.log"; then pass
 else fail "upstream was not asked for an identity encoding"; fi
 expect_out '"Authorization": "Bearer [REDACTED:tok]"' "echoed value masked"
