@@ -400,6 +400,20 @@ run "$AL" policy lint "$T_ROOT/p.yaml"
 expect_rc 1 "policy lint of a bad use"
 expect_out "p.yaml:5: use: expected proxy"
 
+# --- a placeholder of one run is nothing in another --------------------------
+rm -f "$S/ph1"
+"$AL" run --proxy -e TOK=tok -- sh -c 'printf %s "$TOK" >"'"$S"'/ph1.tmp"
+	mv "'"$S"'/ph1.tmp" "'"$S"'/ph1"; sleep 10' >/dev/null 2>&1 &
+R1=$!
+for _ in $(seq 100); do [ -s "$S/ph1" ] && break; sleep 0.05; done
+: >"$T_ROOT/bound.log"
+run "$AL" run --proxy -e OTHER=tok -- sh -c \
+    'curl -s -o /dev/null -H "X-Old: $(cat "'"$S"'/ph1")" "'"$B"'/cross"'
+{ kill "$R1"; wait "$R1"; } 2>/dev/null
+if grep -qF "\"X-Old\": \"$(cat "$S/ph1")\"" "$T_ROOT/bound.log" &&
+    ! grep -qF "$V" "$T_ROOT/bound.log"; then pass
+else fail "another run's placeholder was replaced: $(head -c 300 "$T_ROOT/bound.log")"; fi
+
 # --- the MCP run tool with "proxy": true ------------------------------------
 : >"$T_ROOT/bound.log"
 ARGS=$(python3 -c 'import json,sys; print(json.dumps({"command": sys.argv[1], "env": {"TOK": "tok"}, "proxy": True}))' \
