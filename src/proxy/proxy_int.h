@@ -197,6 +197,18 @@ struct conn {
 	struct conn		*next;
 };
 
+/*
+ * Append p[0..n) to out with each placeholder of the secrets in mask
+ * replaced by its value (raw).  The _basic form takes a whole
+ * "Basic <base64>" header value and replaces inside the decoded
+ * credentials (an undecodable one is replaced in as it is).  0, or an
+ * AL_E code from the buffer.
+ */
+int	request_subst(const struct proxy_run *r, uint64_t mask, const char *p,
+	    size_t n, struct al_buf *out) AL_WUR;
+int	request_subst_basic(const struct proxy_run *r, uint64_t mask,
+	    const char *v, size_t n, struct al_buf *out) AL_WUR;
+
 /* The connection thread. */
 void	*conn_main(void *arg);
 /* Serve requests inside the TLS session until the client is done. */

@@ -126,9 +126,9 @@ rq_done(llhttp_t *h)
 
 /* Append p[0..n) to out with each placeholder of the secrets in mask
  * replaced by its value. */
-static int
-subst(const struct proxy_run *r, uint64_t mask, const char *p, size_t n,
-    struct al_buf *out)
+int
+request_subst(const struct proxy_run *r, uint64_t mask, const char *p,
+    size_t n, struct al_buf *out)
 {
 	size_t i, k = 0, at, best_at, best_len, len;
 	const char *hit;
@@ -166,8 +166,8 @@ subst(const struct proxy_run *r, uint64_t mask, const char *p, size_t n,
 }
 
 /* "Basic base64(user:placeholder)": decode, substitute, encode again. */
-static int
-subst_basic(const struct proxy_run *r, uint64_t mask, const char *v,
+int
+request_subst_basic(const struct proxy_run *r, uint64_t mask, const char *v,
     size_t n, struct al_buf *out)
 {
 	struct al_buf dec, plain;
@@ -183,10 +183,10 @@ subst_basic(const struct proxy_run *r, uint64_t mask, const char *v,
 	if (sodium_base642bin(dec.data, n, b64, b64len, " ", &dlen, NULL,
 	    sodium_base64_VARIANT_ORIGINAL) != 0) {
 		/* Not base64 after all: an ordinary header value. */
-		rc = subst(r, mask, v, n, out);
+		rc = request_subst(r, mask, v, n, out);
 		goto out;
 	}
-	if (subst(r, mask, (const char *)dec.data, dlen, &plain) != 0)
+	if (request_subst(r, mask, (const char *)dec.data, dlen, &plain) != 0)
 		goto out;
 	b64len = sodium_base64_ENCODED_LEN(plain.len,
 	    sodium_base64_VARIANT_ORIGINAL);
@@ -399,8 +399,8 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 	}
 	/* The request upstream, in guarded memory: it may hold values. */
 	if (al_buf_printf(out, "%s ", method) != 0 ||
-	    subst(r, inj_url, (const char *)q->url.data, q->url.len, out) ||
-	    al_buf_puts(out, " HTTP/1.1\r\n") != 0)
+	    request_subst(r, inj_url, (const char *)q->url.data, q->url.len,
+	    out) != 0 || al_buf_puts(out, " HTTP/1.1\r\n") != 0)
 		goto out;
 	for (i = 0; i < q->hc.n; i++) {
 		const char *v = hval(&q->hc, i);
@@ -414,9 +414,9 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		is_basic = hname_is(&q->hc, i, "authorization") && vl > 6 &&
 		    strncasecmp(v, "Basic ", 6) == 0;
 		if (is_basic && inj_head) {
-			if (subst_basic(r, inj_head, v, vl, out) != 0)
+			if (request_subst_basic(r, inj_head, v, vl, out) != 0)
 				goto out;
-		} else if (subst(r, inj_head, v, vl, out) != 0)
+		} else if (request_subst(r, inj_head, v, vl, out) != 0)
 			goto out;
 		if (al_buf_puts(out, "\r\n") != 0)
 			goto out;
@@ -428,8 +428,8 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		size_t mark = out->len, blen;
 
 		/* The body after substitution decides Content-Length. */
-		if (subst(r, inj_body, (const char *)q->body.data, q->body.len,
-		    out) != 0)
+		if (request_subst(r, inj_body, (const char *)q->body.data,
+		    q->body.len, out) != 0)
 			goto out;
 		blen = out->len - mark;
 		if (blen > 0 || hfind(&q->hc, "content-length") >= 0 ||
