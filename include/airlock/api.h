@@ -37,6 +37,7 @@
  */
 #define API_LEASES		"/v1/leases"
 #define API_LEASES_REVOKE	"/v1/leases/revoke"
+#define API_PROXIES		"/v1/proxies"
 #define API_VALUE_SUFFIX	"/value"
 /*
  * GET: {"approvals":[...]} pending ones
@@ -85,6 +86,7 @@
 /* ---- reply fields ------------------------------------------------------ */
 
 #define API_F_LEASE		"lease"
+#define API_F_USE		"use"		/* "proxy" or "any" (grant) */
 #define API_F_LEASES		"leases"
 #define API_F_APPROVAL		"approval"
 #define API_F_APPROVALS		"approvals"

@@ -51,6 +51,9 @@ struct client_lease {
 	int	uses;
 	int	uses_left;		/* -1: unlimited */
 	int	bound;
+	/* From a grant: the rule lets the value be used through the proxy
+	 * only (`use: proxy`); a raw value would be refused. */
+	int	proxy_only;
 };
 
 /* A request waiting for approval, or its outcome. */
@@ -167,5 +170,36 @@ int	client_audit_tail(struct client *cl, int n, json_t **out,
 	    struct al_err *err) AL_WUR;
 int	client_health(struct client *cl, json_t **out, struct al_err *err)
 	    AL_WUR;
+
+/* ---- a run's proxy (`run --proxy`) ------------------------------------ */
+
+/* What the broker hands back for a run's proxy: never a secret value. */
+struct client_proxy {
+	char	 id[33];
+	char	 host[64];		/* 127.0.0.1 */
+	int	 port;
+	char	 user[32];
+	char	 credential[65];	/* the run's proxy password */
+	char	*ca_pem;		/* the run's CA certificate */
+	int64_t	 expires;		/* the CA's end (seconds, epoch) */
+	char	**placeholders;		/* one per lease asked for, in order */
+	size_t	 n;
+};
+
+/*
+ * Ask the broker to serve leases (this connection's, live) through a proxy
+ * of their own: the broker takes one use of each and keeps the values; out
+ * gets placeholders in the leases' order.  isolated says whether the
+ * command will run in a network namespace whose only way out is the
+ * proxy.  Errors as for leases; AL_EINVAL when a secret is bound to no
+ * host; AL_EDENIED when a rule wants isolation and there is none.
+ */
+int	client_proxy_start(struct client *cl, const char *const *leases,
+	    size_t n, int isolated, struct client_proxy *out,
+	    struct al_err *err) AL_WUR;
+/* End proxy id (its credential stops working at once). */
+int	client_proxy_end(struct client *cl, const char *id, struct al_err *err)
+	    AL_WUR;
+void	client_proxy_release(struct client_proxy *p);
 
 #endif

@@ -173,6 +173,7 @@ struct exec_hooks {
 #define EXEC_PTY	0x1	/* give the child a pseudo-terminal */
 /* No namespaces: the subreaper fallback, as where they are unavailable. */
 #define EXEC_NO_NAMESPACE 0x2
+#define EXEC_NETNS	0x4	/* the child joins netns_fd (and userns_fd) */
 
 struct exec_spec {
 	char *const		*argv;	/* argv[0]: a path, or looked up in PATH */
@@ -215,6 +216,12 @@ struct exec_spec {
 	 * res->cancelled set).  -1: none.
 	 */
 	int			 cancel_fd;
+	/*
+	 * With EXEC_NETNS: namespaces the child joins (setns) before exec,
+	 * the user namespace first when userns_fd is not -1.  Borrowed.
+	 */
+	int			 netns_fd;
+	int			 userns_fd;
 };
 
 /*
@@ -362,6 +369,23 @@ struct exec_boundary {
 	 */
 	redact_scan_load_fn		 rules_load;
 	void				*rules_load_arg;
+	/*
+	 * Use without possession: the values stay in the broker, whose
+	 * proxy puts them in HTTPS requests to each secret's hosts; the
+	 * command gets placeholders, the proxy variables and a CA bundle
+	 * (written in state_dir, removed at the end).  See docs/proxy.md.
+	 */
+	int				 proxy;
+	const char			*state_dir;	/* $AIRLOCK_HOME */
+	/*
+	 * With proxy, the command runs in a network namespace whose only
+	 * way out is the proxy; where namespaces are not available it runs
+	 * without, and warn (may be NULL) is told why.
+	 */
+	void				(*warn)(void *arg, const char *msg);
+	void				*warn_arg;
+	/* With proxy: do not isolate (the command shares the network). */
+	int				 no_isolation;
 };
 
 /*
@@ -381,5 +405,11 @@ struct exec_boundary {
  */
 int	exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
 	    struct exec_result *res, struct al_err *err) AL_WUR;
+
+/*
+ * Whether `run --proxy` can put a command in a network namespace of its
+ * own here (it makes one and throws it away): 0, or AL_ESYS with why not.
+ */
+int	exec_isolation_check(struct al_err *err) AL_WUR;
 
 #endif

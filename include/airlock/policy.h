@@ -99,12 +99,21 @@ struct policy_request {
  * The outcome, self-contained (it copies what it needs from the rule, so it
  * outlives a policy reload; the broker keeps it with a pending approval).
  */
+#define POLICY_USE_PROXY		1
+#define POLICY_USE_PROXY_ISOLATED	2
+
 struct policy_decision {
 	enum policy_effect	effect;
 	char			rule[POLICY_ID_MAX + 1];  /* "" = default deny */
 	int			line;		/* of the rule; 0 = default */
 	int64_t			max_ttl;	/* seconds; allow and approval */
 	int			max_uses;	/* 0 = unlimited within TTL */
+	/*
+	 * `use: proxy` (POLICY_USE_PROXY): the value goes only through the
+	 * proxy, never raw; `use: proxy-isolated` (POLICY_USE_PROXY_ISOLATED):
+	 * and only for a command isolated in its own network namespace.
+	 */
+	int			use_proxy;
 	char			reason[POLICY_REASON_MAX];
 	/*
 	 * "" when everything the decision looked at was known; else what

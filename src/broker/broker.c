@@ -132,6 +132,8 @@ broker_free(struct broker *b)
 
 	if (b == NULL)
 		return;
+	/* The proxies' last requests and their ends come before the stop. */
+	proxies_free(b);
 	if (b->audit != NULL && b->leases != NULL &&
 	    record(b, "broker_stop", "ok", NULL, NULL, NULL, NULL, NULL, NULL,
 	    NULL, NULL, &err) == 0 && broker_sync(b, &err) != 0)
@@ -246,6 +248,7 @@ broker_tick(struct broker *b)
 		b->tick_writes = lease_table_writes(b->leases);
 	}
 	expire_approvals(b, now, &next);
+	proxies_tick(b);
 	d = b->tick_next;
 	if (d != 0 && (next == 0 || d < next))
 		next = d;
@@ -268,6 +271,7 @@ broker_conn_closed(struct broker *b, uint64_t conn)
 	    &err) != 0)
 		broker_log(b, "cannot end the leases of connection %llu: %s",
 		    (unsigned long long)conn, err.msg);
+	proxies_conn_closed(b, conn);
 	for (i = 0; i < b->approvals.n; i++) {
 		a = b->approvals.v[i];
 		if (a->state != APPROVAL_PENDING || a->conn != conn ||

@@ -135,6 +135,7 @@ struct broker {
 	uint64_t		 backlog_dropped;
 	unsigned		 pin_failures;	/* wrong PINs in a row */
 	int64_t			 pin_retry_ms;	/* no PIN checked before */
+	struct broker_proxies	*proxies;	/* run proxies (h_proxy.c) */
 };
 
 /* Diagnostics to the broker's log (identifiers only, escaped). */
@@ -234,6 +235,26 @@ void	h_audit_tail(struct route_args *a);
 void	h_redact(struct route_args *a);
 /* The largest request body path takes (API_BODY_MAX but for /v1/redact). */
 size_t	broker_body_max(const char *path);
+void	h_proxy_start(struct route_args *a);
+void	h_proxy_end(struct route_args *a);
+
+/* ---- run proxies (h_proxy.c) --------------------------------------------- */
+
+/* The eventfd proxy threads wake the loop with; -1 if none could be made. */
+int	proxies_fd(struct broker *b);
+/* Audit the requests the proxies reported. */
+void	proxies_drain(struct broker *b);
+/* End the proxies of runs whose leases ended. */
+void	proxies_tick(struct broker *b);
+void	proxies_conn_closed(struct broker *b, uint64_t conn);
+void	proxies_free(struct broker *b);
+/*
+ * Whether the policy allows l's value only through the proxy (`use:
+ * proxy`); if so (or if it cannot tell) the refusal is audited and replied
+ * and 1 is returned.
+ */
+int	proxy_use_only(struct route_args *a, const struct lease *l,
+	    json_t *who);
 
 /* ---- reply helpers (reply.c) -------------------------------------------- */
 

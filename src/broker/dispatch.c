@@ -35,6 +35,8 @@ static const struct route routes[] = {
 	{ "POST", "/v1/approvals/:/deny", 1, h_deny, NULL },
 	{ "GET", "/v1/audit", 0, h_audit_tail, " n task secret lease " },
 	{ "POST", "/v1/redact", 1, h_redact, NULL },
+	{ "POST", "/v1/proxies", 1, h_proxy_start, NULL },
+	{ "DELETE", "/v1/proxies/:", 0, h_proxy_end, NULL },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

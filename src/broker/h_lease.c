@@ -309,8 +309,9 @@ h_lease_create(struct route_args *a)
 	}
 	b->metrics.grants++;
 	a->resp->hold_conn = q.bind;
-	reply_json(a->resp, 201, json_pack("{s:o,s:s}", API_F_LEASE,
-	    lease_json(&l), API_F_RULE, d.rule));
+	reply_json(a->resp, 201, json_pack("{s:o,s:s,s:s}", API_F_LEASE,
+	    lease_json(&l), API_F_RULE, d.rule, API_F_USE, d.use_proxy ?
+	    "proxy" : "any"));
 	/*
 	 * Not held for the sync: a grant releases no value, and the lines
 	 * are synced in order, so the first use of this lease (held until
@@ -482,7 +483,7 @@ h_lease_value(struct route_args *a)
 		a->resp->need_sync = 1;
 		goto out;
 	}
-	if (release_check(a, who, &l) != 0)
+	if (release_check(a, who, &l) != 0 || proxy_use_only(a, &l, who))
 		goto out;
 	/* Read first: a vault failure must not cost a use. */
 	if (vault_secret_read(b->vault, l.secret, &value, NULL, &err) != 0) {

@@ -636,6 +636,10 @@ http_loop(struct server *s, struct al_err *err)
 	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
 		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
 		    strerror(errno));
+	if ((ev.data.fd = proxies_fd(s->b)) >= 0 &&
+	    epoll_ctl(s->ep, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
+		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
+		    strerror(errno));
 	while (!s->stopping) {
 		deadline = broker_tick(s->b);
 		w = next_wait_ms(s);
@@ -668,6 +672,8 @@ http_loop(struct server *s, struct al_err *err)
 				on_signal(s);
 			else if (evs[i].data.fd == syncer_fd(s->syncer))
 				synced(s);
+			else if (evs[i].data.fd == proxies_fd(s->b))
+				proxies_drain(s->b);
 		(void)s->mhd.run(s->d);
 		flush(s);
 	}

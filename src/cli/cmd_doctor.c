@@ -40,6 +40,8 @@ const char cmd_doctor_help[] =
 "            without root or CAP_SYS_PTRACE, rules on executables,\n"
 "            ancestors and repositories count against other users'\n"
 "            processes; whether the kernel names who holds a connection\n"
+"  netns     `run --proxy` can give a command a network namespace whose\n"
+"            only way out is the proxy (see docs/proxy.md)\n"
 "\n"
 "Options:\n"
 "  --json             one JSON object: {\"ok\": bool, \"checks\": [...]}\n"
@@ -305,6 +307,13 @@ cmd_doctor(struct cli *cli, int argc, char **argv)
 	check_deploy(&r, cli->home);
 	check_isolation(&r);
 	check_identity(&r);
+	if (exec_isolation_check(&err) == 0)
+		add(&r, "netns", LV_OK, "run --proxy runs commands in a "
+		    "network namespace whose only way out is the proxy");
+	else
+		add(&r, "netns", LV_WARN, "run --proxy cannot isolate "
+		    "commands (%s): they hold placeholders only, but can reach "
+		    "the network directly", err.msg);
 
 	if (json) {
 		json_t *top = json_pack("{s:b, s:O}", "ok", !r.failed, "checks",

@@ -15,6 +15,7 @@
 const char cmd_run_help[] =
 "usage: airlock run [--task ID] [--intent TEXT] [--ttl D] [--timeout D]\n"
 "                   [--grace D] [--pty] [--approval-wait D]\n"
+"                   [--proxy [--no-isolation]]\n"
 "                   -e VAR=SECRET... [--file VAR=SECRET]... -- CMD [ARGS...]\n"
 "\n"
 "Run CMD with secrets it may use but never shows.  Each secret is leased\n"
@@ -36,6 +37,12 @@ const char cmd_run_help[] =
 "  --grace D            on --timeout, SIGTERM to SIGKILL for CMD (default 2s)\n"
 "  --pty                give CMD a pseudo-terminal (interactive programs)\n"
 "  --no-rules           mask the leased values only, not scanner rule hits\n"
+"  --proxy              never hand CMD the values: it gets placeholders and an\n"
+"                       HTTPS proxy (in the broker) that puts the values in\n"
+"                       requests to each secret's --host only\n"
+"  --no-isolation       with --proxy: let CMD share the network (reach local\n"
+"                       services) instead of a namespace whose only way out\n"
+"                       is the proxy\n"
 "  --approval-wait D    how long to wait for a human approval (default 5m;\n"
 "                       0s: fail at once when approval is needed)\n"
 "  -h, --help           show this help\n"
@@ -46,7 +53,7 @@ const char cmd_run_help[] =
 "See docs/commands/run.md.\n";
 
 enum { OPT_FILE = 256, OPT_TASK, OPT_INTENT, OPT_TTL, OPT_TIMEOUT, OPT_GRACE,
-	OPT_PTY, OPT_WAIT, OPT_NORULES };
+	OPT_PTY, OPT_WAIT, OPT_NORULES, OPT_PROXY, OPT_NOISO };
 
 struct run_args {
 	struct exec_binding	 bind[EXEC_VARS_MAX];
@@ -60,6 +67,8 @@ struct run_args {
 	int64_t			 wait;
 	int			 pty;
 	int			 no_rules;
+	int			 proxy;
+	int			 no_isolation;
 };
 
 static int
@@ -99,6 +108,8 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 		{ "pty", no_argument, NULL, OPT_PTY },
 		{ "approval-wait", required_argument, NULL, OPT_WAIT },
 		{ "no-rules", no_argument, NULL, OPT_NORULES },
+		{ "proxy", no_argument, NULL, OPT_PROXY },
+		{ "no-isolation", no_argument, NULL, OPT_NOISO },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -153,6 +164,12 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 		case OPT_NORULES:
 			a->no_rules = 1;
 			break;
+		case OPT_PROXY:
+			a->proxy = 1;
+			break;
+		case OPT_NOISO:
+			a->no_isolation = 1;
+			break;
 		case 'h':
 			(void)cli_print_help("run", stdout);
 			return -1;
@@ -160,6 +177,8 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 			return cli_bad_option("run", argc, argv, c);
 		}
 	}
+	if (a->no_isolation && !a->proxy)
+		return cli_usage("run", "--no-isolation goes with --proxy");
 	if (optind >= argc)
 		return cli_usage("run", "no command to run: give it after --");
 	if (a->nvars == 0)
@@ -174,6 +193,14 @@ parse(int argc, char **argv, struct run_args *a, int *first)
  * The rules are loaded only when the command prints something: a command
  * that prints nothing (the common `run -- deploy`) does not pay for them.
  */
+static void
+warn_isolation(void *arg, const char *msg)
+{
+	(void)arg;
+	al_msg(stderr, "warning", "run: --proxy: %s; the command can reach "
+	    "the network directly (with placeholders only)", msg);
+}
+
 static int
 load_rules(void *arg, struct scan_engine **out, struct al_err *err)
 {
@@ -227,6 +254,10 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	b.vars = a.vars;
 	b.nvars = a.nvars;
 	b.rules_load = a.no_rules ? NULL : load_rules;
+	b.proxy = a.proxy;
+	b.state_dir = cli->home;
+	b.warn = warn_isolation;
+	b.no_isolation = a.no_isolation;
 	exec_spec_init(&spec);
 	spec.argv = argv + first;
 	spec.flags = a.pty ? EXEC_PTY : 0;

@@ -40,6 +40,9 @@ const char cmd_secret_help[] =
 "  --label K=V          a label (repeatable; edit sets or replaces K)\n"
 "  --unlabel K          remove label K (edit)\n"
 "  --clear-hosts        remove every host (edit)\n"
+"  --inject W           where `run --proxy` may also put the value for the\n"
+"                       secret's hosts: body or query (repeatable); none:\n"
+"                       headers only, the default (see docs/proxy.md)\n"
 "  --status S           active, exposed or revoked (edit)\n"
 "  --value-file PATH    read the value from PATH (add, rotate)\n"
 "  --keep-newline       keep a trailing newline read from stdin (add, rotate)\n"
@@ -60,6 +63,7 @@ enum {
 	OPT_OWNER = 256, OPT_PURPOSE, OPT_EXPIRES, OPT_ROTATE, OPT_LASTROT,
 	OPT_HOST, OPT_LABEL, OPT_UNLABEL, OPT_CLEARHOSTS, OPT_STATUS,
 	OPT_VALUEFILE, OPT_KEEPNL, OPT_PASSFD, OPT_EXPIRED, OPT_DUE, OPT_JSON,
+	OPT_INJECT,
 };
 
 static const struct option secret_opts[] = {
@@ -79,6 +83,7 @@ static const struct option secret_opts[] = {
 	{ "expired", no_argument, NULL, OPT_EXPIRED },
 	{ "due", no_argument, NULL, OPT_DUE },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "inject", required_argument, NULL, OPT_INJECT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -101,6 +106,7 @@ struct secret_args {
 	char		*unlabels[VAULT_LIST_MAX];
 	size_t		 nunlabels;
 	int		 set_hosts;
+	int		 inject;	/* -1: not given; else "body"/"query" bits */
 	int		 keep_newline;
 	int		 passfd;
 	int		 expired;
@@ -111,11 +117,14 @@ struct secret_args {
 
 /* Which options each subcommand takes (bit = option - OPT_OWNER). */
 #define B(o)	(1u << ((o) - OPT_OWNER))
+/* The label `run --proxy` reads a secret's opt-ins from. */
+#define INJECT_LABEL	"airlock.inject"
 static unsigned
 allowed_opts(const char *sub)
 {
 	unsigned meta = B(OPT_OWNER) | B(OPT_PURPOSE) | B(OPT_EXPIRES) |
-	    B(OPT_ROTATE) | B(OPT_HOST) | B(OPT_LABEL) | B(OPT_PASSFD);
+	    B(OPT_ROTATE) | B(OPT_HOST) | B(OPT_LABEL) | B(OPT_PASSFD) |
+	    B(OPT_INJECT);
 	unsigned value = B(OPT_VALUEFILE) | B(OPT_KEEPNL) | B(OPT_PASSFD);
 
 	if (strcmp(sub, "add") == 0)
@@ -181,7 +190,7 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	    "--expires", "--rotate-every", "--last-rotated", "--host",
 	    "--label", "--unlabel", "--clear-hosts", "--status",
 	    "--value-file", "--keep-newline", "--passphrase-fd", "--expired",
-	    "--due", "--json" };
+	    "--due", "--json", "--inject" };
 	struct al_err err;
 	unsigned allowed;
 	int c, rc;
@@ -193,7 +202,7 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	allowed = allowed_opts(a->sub);
 	/* GNU getopt permutes: NAME may come before or after options. */
 	while ((c = getopt_long(argc, argv, ":h", secret_opts, NULL)) != -1) {
-		if (c >= OPT_OWNER && c <= OPT_JSON) {
+		if (c >= OPT_OWNER && c <= OPT_INJECT) {
 			if (!(allowed & B(c)))
 				return cli_usage("secret", "'secret %s' does "
 				    "not take %s", a->sub, names[c - OPT_OWNER]);
@@ -212,6 +221,17 @@ parse_args(int argc, char **argv, struct secret_args *a)
 		case OPT_DUE:		a->due = 1; break;
 		case OPT_JSON:		a->json = 1; break;
 		case OPT_CLEARHOSTS:	a->set_hosts = 1; break;
+		case OPT_INJECT:
+			if (a->inject < 0)
+				a->inject = 0;
+			if (strcmp(optarg, "body") == 0)
+				a->inject |= 1;
+			else if (strcmp(optarg, "query") == 0)
+				a->inject |= 2;
+			else if (strcmp(optarg, "none") != 0)
+				return cli_usage("secret", "--inject: expected "
+				    "body, query or none, got '%s'", optarg);
+			break;
 		case OPT_HOST:
 			a->set_hosts = 1;
 			if ((rc = push(a->hosts, &a->nhosts, optarg, "--host")))
@@ -380,6 +400,14 @@ apply_meta(const struct secret_args *a, struct vault_meta *m, int64_t now,
 	}
 	for (i = 0; i < a->nunlabels; i++)
 		unset_label(m, a->unlabels[i]);
+	/* Kept as the label the broker's proxy reads. */
+	if (a->inject >= 0) {
+		unset_label(m, INJECT_LABEL);
+		if (a->inject != 0 && (rc = set_label(m, a->inject == 1 ?
+		    INJECT_LABEL "=body" : a->inject == 2 ? INJECT_LABEL
+		    "=query" : INJECT_LABEL "=body,query", err)) != 0)
+			return rc;
+	}
 	for (i = 0; i < a->nlabels; i++)
 		if ((rc = set_label(m, a->labels[i], err)) != 0)
 			return rc;
@@ -692,6 +720,7 @@ cmd_secret(struct cli *cli, int argc, char **argv)
 
 	al_err_clear(&err);
 	memset(&a, 0, sizeof(a));
+	a.inject = -1;
 	a.passfd = -1;
 	if (argc < 2) {
 		if (cli_wants_help(argc, argv))

@@ -95,6 +95,9 @@ client_lease_request(struct client *cl, const struct client_lease_req *r,
 	if (status == 201 && json_is_object(o = json_object_get(reply,
 	    API_F_LEASE))) {
 		lease_from(o, lease);
+		lease->proxy_only = json_string_value(json_object_get(reply,
+		    API_F_USE)) != NULL && strcmp(json_string_value(
+		    json_object_get(reply, API_F_USE)), "proxy") == 0;
 		rc = 0;
 	} else if (status == 202 && json_is_object(o = json_object_get(reply,
 	    API_F_APPROVAL))) {

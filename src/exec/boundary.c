@@ -16,6 +16,7 @@
 #include "airlock/client.h"
 #include "airlock/exec.h"
 #include "airlock/redact.h"
+#include "exec_int.h"
 
 /* One distinct secret of the run and its lease. */
 struct leased {
@@ -57,7 +58,7 @@ filter_complete(void *st, exec_emit_fn emit, void *arg)
 	return redact_stream_complete(st, emit, arg);
 }
 
-static const struct exec_filter_ops redact_filter = {
+const struct exec_filter_ops exec_redact_filter = {
 	filter_write, filter_finish, filter_idle, filter_write_more,
 	filter_complete,
 };
@@ -134,6 +135,8 @@ exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
 	size_t nl = 0, i, k;
 	int rc;
 
+	if (b->proxy)
+		return exec_proxied_run(b, spec, res, err);
 	memset(res, 0, sizeof(*res));
 	res->status = EXEC_STATUS_FAIL;
 	if (b->nvars > EXEC_VARS_MAX)
@@ -181,9 +184,9 @@ exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
 	}
 	spec->vars = vars;
 	spec->nvars = b->nvars;
-	spec->out.ops = &redact_filter;
+	spec->out.ops = &exec_redact_filter;
 	spec->out.st = so;
-	spec->err.ops = &redact_filter;
+	spec->err.ops = &exec_redact_filter;
 	spec->err.st = se;
 	rc = exec_run(spec, res, err);
 	if (rc != 0 && redact_rule_error(r) != NULL)

@@ -15,12 +15,48 @@
 #ifndef AIRLOCK_EXEC_INT_H
 #define AIRLOCK_EXEC_INT_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <termios.h>
 
 #include "airlock/exec.h"
+
+/* ---- boundary.c, proxied.c --------------------------------------------- */
+
+/* The redactor as an output filter (its state: a struct redact_stream). */
+extern const struct exec_filter_ops exec_redact_filter;
+/* exec_boundary_run with b->proxy set. */
+int	exec_proxied_run(const struct exec_boundary *b,
+	    struct exec_spec *spec, struct exec_result *res,
+	    struct al_err *err) AL_WUR;
+
+/* ---- netns.c ----------------------------------------------------------- */
+
+/* A network namespace whose only way out is a relay to 127.0.0.1:port. */
+struct exec_netns {
+	int			 listen_fd;	/* inside, 127.0.0.1:inner_port */
+	int			 inner_port;
+	int			 netns_fd;
+	int			 userns_fd;	/* -1 when root needs none */
+	int			 stop_fd;
+	int			 port;
+	int			 inited, started;
+	pthread_t		 acceptor;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 idle;
+	struct relay		*relays;
+	size_t			 nrelays;
+};
+
+/* Make the namespaces (a helper process); AL_ESYS says why not. */
+int	exec_netns_open(struct exec_netns *ns, struct al_err *err) AL_WUR;
+/* Relay connections made inside to 127.0.0.1:port outside (a thread). */
+int	exec_netns_start(struct exec_netns *ns, int port, struct al_err *err)
+	    AL_WUR;
+/* Stop relaying, close everything. */
+void	exec_netns_close(struct exec_netns *ns);
 
 /* ---- spawn.c ------------------------------------------------------------ */
 
@@ -50,6 +86,8 @@ struct exec_prep {
 	char		 gid_map[32];
 	int		 ns;		/* forked into namespaces */
 	int		 no_ns;		/* EXEC_NO_NAMESPACE */
+	int		 netns_fd;	/* ours (dups), joined by the child */
+	int		 userns_fd;
 };
 
 void	prep_init(struct exec_prep *p);

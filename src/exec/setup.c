@@ -30,6 +30,7 @@ exec_spec_init(struct exec_spec *spec)
 	spec->out_fd = 1;
 	spec->err_fd = 2;
 	spec->cancel_fd = -1;
+	spec->netns_fd = spec->userns_fd = -1;
 }
 
 void

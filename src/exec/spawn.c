@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ prep_init(struct exec_prep *p)
 	p->errpipe[0] = p->errpipe[1] = -1;
 	p->statpipe[0] = p->statpipe[1] = -1;
 	p->selfpidfd = -1;
+	p->netns_fd = p->userns_fd = -1;
 	p->base = 3;
 }
 
@@ -90,6 +92,8 @@ prep_release(struct exec_prep *p)
 	close_fd(&p->errpipe[0]);
 	close_fd(&p->statpipe[0]);
 	close_fd(&p->selfpidfd);
+	close_fd(&p->netns_fd);
+	close_fd(&p->userns_fd);
 	wipe_env(p);
 	free(p->path);
 	free(p->sh_argv);
@@ -435,6 +439,13 @@ prep_command(struct exec_prep *p, const struct exec_spec *spec,
 	for (i = 0; i < p->nmemfd; i++)
 		if ((rc = prep_fd_above(p, &p->memfd[i], err)) != 0)
 			return rc;
+	/* Our own copies, above every descriptor the child sets up. */
+	if ((spec->flags & EXEC_NETNS) && ((p->netns_fd = fcntl(spec->netns_fd,
+	    F_DUPFD_CLOEXEC, p->base)) < 0 || (spec->userns_fd >= 0 &&
+	    (p->userns_fd = fcntl(spec->userns_fd, F_DUPFD_CLOEXEC,
+	    p->base)) < 0)))
+		return al_err_set(err, AL_ESYS, "cannot duplicate a "
+		    "namespace descriptor: %s", strerror(errno));
 	if (pipe2(p->errpipe, O_CLOEXEC) != 0)
 		return al_err_set(err, AL_ESYS, "cannot create a pipe: %s",
 		    strerror(errno));
@@ -479,6 +490,16 @@ child_fds(struct exec_prep *p, int keep)
 	/* The report pipe first, so every later failure can be told. */
 	if (dup3(p->errpipe[1], 3 + (int)p->nmemfd, O_CLOEXEC) < 0)
 		_exit(EXEC_STATUS_FAIL);
+	/*
+	 * run --proxy: the network namespace whose only way out is the
+	 * proxy (and its user namespace when not root), joined here, before
+	 * anything else of the command's is set up.  In the PID namespace
+	 * this runs in the reaper, so the command inherits it.
+	 */
+	if (p->userns_fd >= 0 && setns(p->userns_fd, CLONE_NEWUSER) != 0)
+		child_fail(p, STAGE_SETUP, errno);
+	if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) != 0)
+		child_fail(p, STAGE_SETUP, errno);
 	for (i = 0; i < 3; i++)
 		if (dup2(p->child_fd[i], i) < 0)
 			child_fail(p, STAGE_SETUP, errno);
@@ -533,7 +554,15 @@ prep_spawn(struct exec_prep *p, struct exec_result *res, pid_t *pidp,
 	pid = -1;
 	if (p->no_ns)
 		errno = 0;
-	else if (iso_prepare(p) == 0) {
+	else if (p->userns_fd >= 0) {
+		/*
+		 * run --proxy as a user other than root: the network namespace
+		 * belongs to a user namespace of its own, which a reaper in a
+		 * new user namespace of ours could not join.  The proxy keeps
+		 * the values; the command holds placeholders only.
+		 */
+		errno = EXDEV;
+	} else if (iso_prepare(p) == 0) {
 		int v;
 
 		pid = iso_clone(p);

@@ -60,7 +60,12 @@ static const char run_input[] =
 "\"approval_wait_seconds\":{\"type\":\"integer\",\"minimum\":0,"
 "\"maximum\":3600,\"description\":\"How long to wait for a human to "
 "approve a secret that needs approval (default 120; 0: fail at "
-"once).\"}}}";
+"once).\"},"
+"\"proxy\":{\"type\":\"boolean\",\"description\":\"Use without "
+"possession: the command gets placeholders, not the values, and an HTTPS "
+"proxy that puts the values into requests to each secret's allowed "
+"hosts only (headers; curl, git, Python requests and most tools honour "
+"it). Anything else is refused.\"}}}";
 
 static const char run_output[] =
 "{\"type\":\"object\",\"required\":[\"exit_code\",\"status\",\"signal\","
@@ -229,6 +234,13 @@ run_turn(struct mcp_call *c)
 	return 0;
 }
 
+static void
+warn_isolation(void *arg, const char *msg)
+{
+	mcp_log(arg, "run: proxy: %s; the command can reach the network "
+	    "directly (with placeholders only)", msg);
+}
+
 static int
 run_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
     struct al_err *err)
@@ -295,6 +307,10 @@ run_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 	    RUN_APPROVAL_WAIT_S;
 	b.vars = vars;
 	b.nvars = nv;
+	b.proxy = json_is_true(json_object_get(args, "proxy"));
+	b.state_dir = c->srv->cfg.home;
+	b.warn = warn_isolation;
+	b.warn_arg = c->srv;
 	exec_spec_init(&spec);
 	spec.argv = argv;
 	spec.in_fd = -1;

@@ -129,6 +129,9 @@ static const char request_output[] =
 "\"expires\":{\"type\":\"string\"},"
 "\"task\":{\"type\":\"string\"},"
 "\"uses_left\":{\"type\":\"integer\"},"
+"\"use\":{\"type\":\"string\",\"enum\":[\"any\",\"proxy\"],"
+"\"description\":\"proxy: the secret may only be used through run with "
+"proxy: true\"},"
 "\"approval\":{\"type\":\"string\"},"
 "\"approve_command\":{\"type\":\"string\"},"
 "\"rule\":{\"type\":\"string\"},"
@@ -199,9 +202,13 @@ request_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 	rc = client_lease_request(cl, &req, &lease, &ap, &e2);
 	if (rc == 0) {
 		iso_time(lease.expires, when);
-		r->structured = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
-		    "status", "granted", "secret", req.secret, "lease",
-		    lease.id, "expires", when, "task", lease.task, "message",
+		r->structured = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, "
+		    "s:s}", "status", "granted", "secret", req.secret, "lease",
+		    lease.id, "expires", when, "task", lease.task, "use",
+		    lease.proxy_only ? "proxy" : "any", "message",
+		    lease.proxy_only ? "granted, through the proxy only: use "
+		    "the secret with `run` and \"proxy\": true (env: {VAR: "
+		    "secret}); `revoke` the lease or the task when done" :
 		    "granted: use the secret with `run` (env: {VAR: secret}); "
 		    "`revoke` the lease or the task when done");
 		if (r->structured != NULL && lease.uses_left >= 0)

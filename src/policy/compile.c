@@ -15,7 +15,7 @@
 
 /* Lines of keys whose meaning depends on the effect, checked at the end. */
 struct rule_keys {
-	int	id, effect, max_ttl, max_uses, reason, approvers;
+	int	id, effect, max_ttl, max_uses, reason, approvers, use;
 };
 
 static const char *
@@ -484,6 +484,20 @@ compile_setting(const char *key, const struct pnode *v, struct prule *r,
 			return -1;
 		}
 		r->max_uses = (int)n;
+	} else if (strcmp(key, "use") == 0) {
+		if (strcmp(s, "proxy") == 0)
+			r->use_proxy = POLICY_USE_PROXY;
+		else if (strcmp(s, "proxy-isolated") == 0)
+			r->use_proxy = POLICY_USE_PROXY_ISOLATED;
+		else if (strcmp(s, "any") == 0)
+			r->use_proxy = 0;
+		else {
+			pdiag_add(d, v->line, "use: expected proxy (the value "
+			    "only through `run --proxy`), proxy-isolated (and "
+			    "only for a command in its own network namespace) "
+			    "or any");
+			return -1;
+		}
 	} else if (strcmp(key, "reason") == 0) {
 		if (strlen(s) >= POLICY_REASON_MAX) {
 			pdiag_add(d, v->line, "reason: at most %d bytes",
@@ -505,7 +519,7 @@ compile_setting(const char *key, const struct pnode *v, struct prule *r,
 static const char *const rule_keys[] = {
 	"id", "description", "effect", "callers", "secrets", "labels",
 	"intents", "tasks", "repos", "when", "max_ttl", "max_uses", "reason",
-	"approvers", NULL,
+	"approvers", "use", NULL,
 };
 
 static int
@@ -559,6 +573,8 @@ compile_key(const char *key, const struct pnode *v, struct prule *r,
 		kl->max_ttl = v->line;
 	else if (strcmp(key, "max_uses") == 0)
 		kl->max_uses = v->line;
+	else if (strcmp(key, "use") == 0)
+		kl->use = v->line;
 	else if (strcmp(key, "reason") == 0)
 		kl->reason = v->line;
 	return compile_setting(key, v, r, d);
@@ -585,6 +601,9 @@ check_effect(struct prule *r, const struct rule_keys *kl, int line,
 		if (kl->max_uses)
 			pdiag_add(d, kl->max_uses, "max_uses is for allow and "
 			    "approval rules, not deny");
+		if (kl->use)
+			pdiag_add(d, kl->use, "use is for allow and approval "
+			    "rules, not deny");
 	}
 	if (r->effect != POLICY_APPROVAL && kl->approvers)
 		pdiag_add(d, kl->approvers, "approvers are for approval "

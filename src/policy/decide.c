@@ -124,6 +124,7 @@ decide_from(const struct prule *rule, struct policy_decision *d)
 	if (rule->effect != POLICY_DENY) {
 		d->max_ttl = rule->max_ttl;
 		d->max_uses = rule->max_uses;
+		d->use_proxy = rule->use_proxy;
 	}
 	/* Lengths were checked at load: nothing here truncates. */
 	if (rule->reason != NULL)

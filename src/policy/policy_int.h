@@ -102,6 +102,7 @@ struct prule {
 	size_t		 nwhen;
 	int64_t		 max_ttl;
 	int		 max_uses;
+	int		 use_proxy;	/* `use: proxy` */
 	char		*reason;
 	struct psels	 approvers;
 };

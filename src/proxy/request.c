@@ -1,0 +1,553 @@
+/*
+ * The requests inside one tunnel: each is parsed (llhttp), checked for
+ * placeholders, rewritten for upstream (values in headers where the secret
+ * is bound; identity encoding asked for) and handed to response.c, which
+ * sends it and streams the response back.
+ *
+ * A request is read whole (head and body, up to PROXY_BODY_MAX) before
+ * anything is sent upstream: a placeholder late in a body must stop the
+ * request before any of it left.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <llhttp.h>
+#include <sodium.h>
+
+#include "proxy_int.h"
+
+/* The proxy's OpenSSL table, from a connection. */
+#define DL(c)	(&(c)->p->dl)
+
+#define URL_MAX		(16 * 1024)
+#define READ_CHUNK	PROXY_READ_CHUNK
+
+/* ---- the request ---------------------------------------------------------- */
+
+struct req {
+	struct conn	*c;
+	struct hcol	 hc;
+	struct al_buf	 url;
+	struct al_buf	 body;
+	int		 error;		/* status to answer a bad request with */
+	int		 complete;
+	struct al_buf	 head;		/* its headers, to search (plain) */
+	struct relay_bufs rb;		/* kept for the connection's life */
+};
+
+static int
+rq_begin(llhttp_t *h)
+{
+	struct req *q = h->data;
+
+	hcol_reset(&q->hc);
+	al_buf_reset(&q->url);
+	al_buf_reset(&q->body);
+	q->error = 0;
+	q->complete = 0;
+	return 0;
+}
+
+static int
+rq_url(llhttp_t *h, const char *p, size_t n)
+{
+	struct req *q = h->data;
+
+	if (al_buf_append(&q->url, p, n) != 0) {
+		q->error = 414;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+rq_field(llhttp_t *h, const char *p, size_t n)
+{
+	struct req *q = h->data;
+
+	if (hcol_field(&q->hc, p, n) != 0) {
+		q->error = 431;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+rq_value(llhttp_t *h, const char *p, size_t n)
+{
+	struct req *q = h->data;
+
+	if (hcol_value(&q->hc, p, n) != 0) {
+		q->error = 431;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+rq_head_done(llhttp_t *h)
+{
+	struct req *q = h->data;
+	long i = hfind(&q->hc, "expect");
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	/* The body is read here, whole, before anything goes upstream. */
+	if (i >= 0 && q->hc.h[i].val_len == 12 &&
+	    strncasecmp(hval(&q->hc, (size_t)i), "100-continue", 12) == 0 &&
+	    conn_ssl_write(q->c, q->c->cssl, cont, sizeof(cont) - 1) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+rq_body(llhttp_t *h, const char *p, size_t n)
+{
+	struct req *q = h->data;
+
+	if (al_buf_append(&q->body, p, n) != 0) {
+		q->error = 413;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+rq_done(llhttp_t *h)
+{
+	struct req *q = h->data;
+
+	q->complete = 1;
+	return HPE_PAUSED;
+}
+
+/* ---- substitution --------------------------------------------------------- */
+
+/* Append p[0..n) to out with each placeholder of the secrets in mask
+ * replaced by its value. */
+int
+request_subst(const struct proxy_run *r, uint64_t mask, const char *p,
+    size_t n, struct al_buf *out)
+{
+	size_t i, k = 0, at, best_at, best_len, len;
+	const char *hit;
+	long best;
+	int rc = 0;
+
+	while (k < n && rc == 0) {
+		/* The nearest placeholder from k on (the longest there). */
+		best = -1;
+		best_at = n;
+		best_len = 0;
+		for (i = 0; mask != 0 && i < r->n; i++) {
+			if (!(mask & ((uint64_t)1 << i)))
+				continue;
+			len = strlen(r->s[i].placeholder);
+			hit = memmem(p + k, n - k, r->s[i].placeholder, len);
+			if (hit == NULL)
+				continue;
+			at = (size_t)(hit - p);
+			if (at < best_at || (at == best_at && len > best_len)) {
+				best = (long)i;
+				best_at = at;
+				best_len = len;
+			}
+		}
+		if ((rc = al_buf_append(out, p + k, best_at - k)) != 0 ||
+		    best < 0)
+			break;
+		rc = al_buf_append(out, al_secret_open(r->s[best].value),
+		    al_secret_len(r->s[best].value));
+		al_secret_close(r->s[best].value);
+		k = best_at + best_len;
+	}
+	return rc;
+}
+
+/* "Basic base64(user:placeholder)": decode, substitute, encode again. */
+int
+request_subst_basic(const struct proxy_run *r, uint64_t mask, const char *v,
+    size_t n, struct al_buf *out)
+{
+	struct al_buf dec, plain;
+	size_t dlen = 0, b64len;
+	const char *b64 = v + 6;
+	int rc = -1;
+
+	al_buf_init(&dec, n + 1, AL_BUF_SENSITIVE);
+	al_buf_init(&plain, PROXY_HEAD_MAX, AL_BUF_SENSITIVE);
+	b64len = n - 6;
+	if (al_buf_reserve(&dec, n) != 0)
+		goto out;
+	if (sodium_base642bin(dec.data, n, b64, b64len, " ", &dlen, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0) {
+		/* Not base64 after all: an ordinary header value. */
+		rc = request_subst(r, mask, v, n, out);
+		goto out;
+	}
+	if (request_subst(r, mask, (const char *)dec.data, dlen, &plain) != 0)
+		goto out;
+	b64len = sodium_base64_ENCODED_LEN(plain.len,
+	    sodium_base64_VARIANT_ORIGINAL);
+	if (al_buf_append(out, v, 6) != 0 || al_buf_reserve(out, b64len) != 0)
+		goto out;
+	sodium_bin2base64((char *)out->data + out->len, b64len, plain.data,
+	    plain.len, sodium_base64_VARIANT_ORIGINAL);
+	out->len += b64len - 1;
+	rc = 0;
+out:
+	al_buf_release(&dec);
+	al_buf_release(&plain);
+	return rc;
+}
+
+static llhttp_settings_t req_set;
+static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
+
+static void
+settings_init(void)
+{
+	llhttp_settings_init(&req_set);
+	req_set.on_message_begin = rq_begin;
+	req_set.on_url = rq_url;
+	req_set.on_header_field = rq_field;
+	req_set.on_header_value = rq_value;
+	req_set.on_headers_complete = rq_head_done;
+	req_set.on_body = rq_body;
+	req_set.on_message_complete = rq_done;
+}
+
+/* ---- deciding and forwarding one request ----------------------------------- */
+
+/* The path as the audit log keeps it: query values replaced by "...". */
+static void
+audit_path(const struct al_buf *url, char *out, size_t outsz)
+{
+	const char *u = (const char *)url->data;
+	size_t n = url->len, i, o = 0;
+	int in_val = 0, in_query = 0;
+
+	for (i = 0; i < n && o + 4 < outsz; i++) {
+		char ch = u[i];
+
+		if (in_query && ch == '&')
+			in_val = 0;
+		if (in_val)
+			continue;
+		if ((unsigned char)ch < 0x20 || (unsigned char)ch > 0x7e)
+			ch = '?';
+		out[o++] = ch;
+		if (!in_query && u[i] == '?')
+			in_query = 1;
+		else if (in_query && u[i] == '=') {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			in_val = 1;
+		}
+	}
+	out[o] = '\0';
+}
+
+/* Does the Host header name the CONNECT target? */
+static int
+host_ok(const struct conn *c, const struct hcol *hc)
+{
+	char want[PROXY_HOST_MAX + 16], bracket[PROXY_HOST_MAX + 3];
+	const char *h;
+	long i = hfind(hc, "host");
+	size_t n, k, count = 0;
+
+	for (k = 0; k < hc->n; k++)
+		count += hname_is(hc, k, "host");
+	if (i < 0 || count != 1)
+		return 0;
+	h = hval(hc, (size_t)i);
+	n = hc->h[i].val_len;
+	if (strchr(c->host, ':') != NULL)
+		(void)snprintf(bracket, sizeof(bracket), "[%s]", c->host);
+	else
+		(void)snprintf(bracket, sizeof(bracket), "%s", c->host);
+	if (n == strlen(bracket) && strncasecmp(h, bracket, n) == 0)
+		return c->port == 443;
+	(void)snprintf(want, sizeof(want), "%s:%d", bracket, c->port);
+	return n == strlen(want) && strncasecmp(h, want, n) == 0;
+}
+
+static void
+event(struct conn *c, const char *ev, long secret, const char *method,
+    const char *path, int status, uint64_t up, uint64_t down,
+    const char *reason)
+{
+	struct proxy_event e;
+
+	if (c->p->on_event == NULL)
+		return;
+	memset(&e, 0, sizeof(e));
+	e.run_id = c->run->id;
+	e.event = ev;
+	e.secret = secret >= 0 ? c->run->s[secret].name : NULL;
+	e.host = c->host;
+	e.port = c->port;
+	e.method = method;
+	e.path = path;
+	e.status = status;
+	e.bytes_up = up;
+	e.bytes_down = down;
+	e.reason = reason;
+	c->p->on_event(c->p->event_arg, &e);
+}
+
+/* 403 naming the secret and where it may go. */
+static void
+block(struct conn *c, size_t i, const char *where, const char *method,
+    const char *path)
+{
+	struct al_buf b;
+	size_t k;
+
+	al_buf_init(&b, 8192, 0);
+	if (al_buf_printf(&b, "airlock proxy: refused: the request carries "
+	    "secret '%s' %s; it may only be sent to:", c->run->s[i].name,
+	    where) == 0) {
+		for (k = 0; k < c->run->s[i].nhosts; k++)
+			if (al_buf_printf(&b, " %s", c->run->s[i].hosts[k]))
+				break;
+	}
+	/* The audit line gets the reason, the client the same and a newline. */
+	event(c, "egress_blocked", (long)i, method, path, 403, 0, 0,
+	    al_buf_str(&b) + strlen("airlock proxy: refused: "));
+	if (al_buf_puts(&b, "\n") != 0)
+		al_buf_reset(&b);
+	(void)conn_reply(c, 403, "Forbidden", al_buf_str(&b));
+	al_buf_release(&b);
+}
+
+/* Returns 0 to go on with the next request, -1 to close. */
+static int
+handle(struct conn *c, llhttp_t *h, struct req *q)
+{
+	const struct proxy_run *r = c->run;
+	const char *method = llhttp_method_name(llhttp_get_method(h));
+	char path[512], why[256];
+	struct al_buf *head = &q->head, *out = &q->rb.out;
+	uint64_t ht, hh, hb, all, inj_url = 0, inj_head = 0, inj_body = 0;
+	uint64_t down = 0;
+	size_t i;
+	int status = 0, rc = -1, is_basic;
+
+	al_buf_reset(head);
+	al_buf_reset(out);
+	audit_path(&q->url, path, sizeof(path));
+	if (!hub_run_alive(c->p, c->run)) {
+		(void)conn_reply(c, 407, "Proxy Authentication Required",
+		    "airlock proxy: the run has ended\n");
+		goto out;
+	}
+	if (!host_ok(c, &q->hc)) {
+		(void)conn_reply(c, 421, "Misdirected Request", "airlock "
+		    "proxy: the Host header must name the CONNECT target\n");
+		event(c, "proxy_request", -1, method, path, 421, 0, 0,
+		    "Host header does not match the CONNECT target");
+		goto out;
+	}
+	for (i = 0; i < q->hc.n; i++)
+		if (al_buf_printf(head, "%.*s: %.*s\r\n",
+		    (int)q->hc.h[i].name_len,
+		    (const char *)q->hc.buf.data + q->hc.h[i].name_off,
+		    (int)q->hc.h[i].val_len, hval(&q->hc, i)) != 0)
+			goto out;
+	if (run_find(r, q->url.data, q->url.len, &ht) != 0 ||
+	    run_find(r, head->data, head->len, &hh) != 0 ||
+	    run_find(r, q->body.data, q->body.len, &hb) != 0) {
+		(void)conn_reply(c, 500, "Internal Server Error",
+		    "airlock proxy: cannot inspect the request\n");
+		goto out;
+	}
+	all = ht | hh | hb;
+	for (i = 0; i < r->n; i++) {
+		uint64_t bit = (uint64_t)1 << i;
+
+		if (!(all & bit))
+			continue;
+		if (!run_bound(r, i, c->host, c->port)) {
+			block(c, i, "to a host it is not bound to", method,
+			    path);
+			rc = 0;
+			goto out;
+		}
+		if ((ht & bit) && !(r->s[i].inject & PROXY_INJECT_QUERY)) {
+			block(c, i, "in the URL (it goes in headers only "
+			    "unless the secret allows --inject query)", method,
+			    path);
+			rc = 0;
+			goto out;
+		}
+		if ((hb & bit) && !(r->s[i].inject & PROXY_INJECT_BODY)) {
+			block(c, i, "in the body (it goes in headers only "
+			    "unless the secret allows --inject body)", method,
+			    path);
+			rc = 0;
+			goto out;
+		}
+		if (ht & bit)
+			inj_url |= bit;
+		if (hh & bit)
+			inj_head |= bit;
+		if (hb & bit)
+			inj_body |= bit;
+	}
+	/* The request upstream, in guarded memory: it may hold values. */
+	if (al_buf_printf(out, "%s ", method) != 0 ||
+	    request_subst(r, inj_url, (const char *)q->url.data, q->url.len,
+	    out) != 0 || al_buf_puts(out, " HTTP/1.1\r\n") != 0)
+		goto out;
+	for (i = 0; i < q->hc.n; i++) {
+		const char *v = hval(&q->hc, i);
+		size_t vl = q->hc.h[i].val_len;
+
+		if (hop_header(&q->hc, i))
+			continue;
+		if (al_buf_append(out, q->hc.buf.data + q->hc.h[i].name_off,
+		    q->hc.h[i].name_len) != 0 || al_buf_puts(out, ": "))
+			goto out;
+		is_basic = hname_is(&q->hc, i, "authorization") && vl > 6 &&
+		    strncasecmp(v, "Basic ", 6) == 0;
+		if (is_basic && inj_head) {
+			if (request_subst_basic(r, inj_head, v, vl, out) != 0)
+				goto out;
+		} else if (request_subst(r, inj_head, v, vl, out) != 0)
+			goto out;
+		if (al_buf_puts(out, "\r\n") != 0)
+			goto out;
+	}
+	if (al_buf_puts(out, "Accept-Encoding: identity\r\n"
+	    "Connection: keep-alive\r\n") != 0)
+		goto out;
+	{
+		size_t mark = out->len, blen;
+
+		/* The body after substitution decides Content-Length. */
+		if (request_subst(r, inj_body, (const char *)q->body.data,
+		    q->body.len, out) != 0)
+			goto out;
+		blen = out->len - mark;
+		if (blen > 0 || hfind(&q->hc, "content-length") >= 0 ||
+		    hfind(&q->hc, "transfer-encoding") >= 0) {
+			char cl[48];
+			int l = snprintf(cl, sizeof(cl), "Content-Length: "
+			    "%zu\r\n\r\n", blen);
+
+			/* Put the framing in front of the body. */
+			if (al_buf_reserve(out, (size_t)l) != 0)
+				goto out;
+			memmove(out->data + mark + l, out->data + mark, blen);
+			memcpy(out->data + mark, cl, (size_t)l);
+			out->len += (size_t)l;
+		} else if (al_buf_puts(out, "\r\n") != 0)
+			goto out;
+	}
+	if (conn_upstream(c, why, sizeof(why)) != 0) {
+		(void)conn_reply(c, 502, "Bad Gateway", why);
+		event(c, "proxy_request", -1, method, path, 502, 0, 0, why);
+		rc = 0;
+		goto out;
+	}
+	rc = relay_exchange(c, &q->rb, llhttp_get_method(h) == HTTP_HEAD,
+	    &status,
+	    &down, why, sizeof(why));
+	if (rc == 1) {
+		char body[300];
+
+		(void)snprintf(body, sizeof(body), "airlock proxy: %s\n", why);
+		(void)conn_reply(c, 502, "Bad Gateway", body);
+		status = 502;
+		rc = 0;
+	}
+	for (i = 0; i < r->n; i++)
+		if ((inj_url | inj_head | inj_body) & ((uint64_t)1 << i))
+			break;
+	event(c, "proxy_request", i < r->n ? (long)i : -1, method, path,
+	    status, out->len, down, why[0] ? why : NULL);
+out:
+	al_buf_reset(out);	/* wiped: it held the values */
+	return rc;
+}
+
+void
+conn_serve(struct conn *c)
+{
+	struct req q;
+	llhttp_t h;
+	unsigned char *buf = NULL;
+	const char *pos;
+	size_t got, off;
+	llhttp_errno_t e;
+	int started = 0;
+
+	memset(&q, 0, sizeof(q));
+	q.c = c;
+	al_buf_init(&q.hc.buf, PROXY_HEAD_MAX, 0);
+	al_buf_init(&q.url, URL_MAX, 0);
+	al_buf_init(&q.body, PROXY_BODY_MAX, 0);
+	al_buf_init(&q.head, PROXY_HEAD_MAX * 2, 0);
+	if (relay_bufs_init(&q.rb) != 0 || (buf = malloc(READ_CHUNK)) == NULL)
+		goto out;
+	pthread_once(&settings_once, settings_init);
+	llhttp_init(&h, HTTP_REQUEST, &req_set);
+	h.data = &q;
+	for (;;) {
+		if (DL(c)->SSL_read_ex(c->cssl, buf, READ_CHUNK, &got) != 1) {
+			/* Idle timeout in the middle of a request: 408. */
+			if (started && !q.complete)
+				(void)conn_reply(c, 408, "Request Timeout",
+				    "airlock proxy: request incomplete\n");
+			break;
+		}
+		off = 0;
+		while (off < got) {
+			started = 1;
+			e = llhttp_execute(&h, (const char *)buf + off,
+			    got - off);
+			if (e == HPE_OK)
+				break;
+			if (e == HPE_PAUSED_UPGRADE) {
+				(void)conn_reply(c, 501, "Not Implemented",
+				    "airlock proxy: protocol upgrades "
+				    "(WebSocket) are not supported\n");
+				goto out;
+			}
+			if (e != HPE_PAUSED) {
+				if (q.error == 413)
+					(void)conn_reply(c, 413, "Content Too "
+					    "Large", "airlock proxy: request "
+					    "body too large\n");
+				else if (q.error == 431 || q.error == 414)
+					(void)conn_reply(c, 431, "Request "
+					    "Header Fields Too Large", "airlock "
+					    "proxy: request head too large\n");
+				else
+					(void)conn_reply(c, 400, "Bad Request",
+					    "airlock proxy: malformed "
+					    "request\n");
+				goto out;
+			}
+			pos = llhttp_get_error_pos(&h);
+			off = pos != NULL ? (size_t)(pos - (const char *)buf) :
+			    got;
+			if (handle(c, &h, &q) != 0 || !llhttp_should_keep_alive(
+			    &h))
+				goto out;
+			started = 0;
+			q.complete = 0;
+			llhttp_resume(&h);
+		}
+	}
+out:
+	al_buf_release(&q.hc.buf);
+	al_buf_release(&q.url);
+	al_buf_release(&q.body);
+	al_buf_release(&q.head);
+	relay_bufs_release(&q.rb);
+	free(buf);
+}

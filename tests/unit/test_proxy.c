@@ -1,0 +1,422 @@
+/*
+ * Unit tests for src/proxy: host patterns, placeholders, the run's CA, and
+ * the CONNECT door (credential, ended run, method) over a real loopback
+ * socket, and refusals inside a TLS tunnel (no upstream needed).  The
+ * whole path with real servers is tests/e2e/t_proxy.sh.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <sodium.h>
+
+#include "airlock/proxy.h"
+
+static void
+test_proxy_host_match_patterns(void **state)
+{
+	(void)state;
+	assert_true(proxy_host_match("api.github.com", "api.github.com", 443));
+	assert_true(proxy_host_match("API.GitHub.com", "api.github.com", 8443));
+	assert_true(proxy_host_match("*.github.com", "api.github.com", 443));
+	assert_false(proxy_host_match("*.github.com", "github.com", 443));
+	assert_false(proxy_host_match("*.github.com", "api.github.com.evil",
+	    443));
+	assert_false(proxy_host_match("api.github.com", "api.github.co", 443));
+	assert_true(proxy_host_match("host:8443", "host", 8443));
+	assert_false(proxy_host_match("host:8443", "host", 443));
+	assert_false(proxy_host_match("host:0", "host", 443));
+	assert_true(proxy_host_match("127.0.0.1", "127.0.0.1", 1234));
+	assert_false(proxy_host_match("127.0.0.1", "127.0.0.2", 1234));
+	assert_true(proxy_host_match("[::1]:443", "::1", 443));
+	assert_false(proxy_host_match("[::1]:443", "::1", 444));
+}
+
+struct fx {
+	struct proxy	*p;
+};
+
+static int
+setup(void **state)
+{
+	struct proxy_opts o;
+	struct fx *f = calloc(1, sizeof(*f));
+	struct al_err err;
+
+	memset(&o, 0, sizeof(o));
+	o.idle_ms = 300;
+	assert_int_equal(proxy_new(&o, &f->p, &err), 0);
+	assert_true(proxy_port(f->p) > 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	proxy_free(f->p);
+	free(f);
+	return 0;
+}
+
+static int
+add(struct proxy *p, const char *value, char *const *hosts, size_t nhosts,
+    struct proxy_run **r, struct al_err *err)
+{
+	struct proxy_secret s;
+
+	memset(&s, 0, sizeof(s));
+	s.name = "tok";
+	assert_int_equal(al_secret_from(value, strlen(value), &s.value), 0);
+	s.hosts = hosts;
+	s.nhosts = nhosts;
+	return proxy_run_add(p, "run1", &s, 1, time(NULL) + 60, r, err);
+}
+
+static void
+test_proxy_run_placeholder_shaped_like_value(void **state)
+{
+	struct fx *f = *state;
+	char *hosts[] = { "api.example.com" };
+	const char *v = "ghp_Abcdefghijklmnopqrstuvwxyz0123456789";
+	struct proxy_run *r = NULL;
+	struct al_err err;
+	const char *ph;
+	size_t i;
+
+	assert_int_equal(add(f->p, v, hosts, 1, &r, &err), 0);
+	ph = proxy_run_placeholder(r, 0);
+	assert_non_null(ph);
+	assert_int_equal(strlen(ph), strlen(v));
+	assert_string_not_equal(ph, v);
+	assert_int_equal(ph[3], '_');
+	for (i = 0; v[i]; i++) {
+		if (v[i] >= 'a' && v[i] <= 'z')
+			assert_true(ph[i] >= 'a' && ph[i] <= 'z');
+		if (v[i] >= '0' && v[i] <= '9')
+			assert_true(ph[i] >= '0' && ph[i] <= '9');
+	}
+	assert_int_equal(strlen(proxy_run_credential(r)), 32);
+	proxy_run_end(f->p, r);
+}
+
+static void
+test_proxy_run_short_alnum_gets_plain_placeholder(void **state)
+{
+	struct fx *f = *state;
+	char *hosts[] = { "h" };
+	struct proxy_run *r = NULL;
+	struct al_err err;
+
+	/* Too few letters and digits to keep the shape unguessable. */
+	assert_int_equal(add(f->p, "ab-cd-ef-gh", hosts, 1, &r, &err), 0);
+	assert_int_equal(strlen(proxy_run_placeholder(r, 0)), 32);
+	proxy_run_end(f->p, r);
+}
+
+static void
+test_proxy_run_refuses_unbound_or_unsafe_value(void **state)
+{
+	struct fx *f = *state;
+	char *hosts[] = { "api.example.com" };
+	char *bad[] = { "api example com" };
+	struct proxy_run *r = NULL;
+	struct al_err err;
+
+	assert_int_equal(add(f->p, "abcdefgh12345678", hosts, 0, &r, &err),
+	    AL_EINVAL);
+	assert_non_null(strstr(err.msg, "bound to no host"));
+	assert_null(r);
+	/* A CR/LF in a value could forge a header line. */
+	assert_int_equal(add(f->p, "abcdefgh\r\nX-Evil: 1", hosts, 1, &r,
+	    &err), AL_EINVAL);
+	assert_null(r);
+	assert_int_equal(add(f->p, "abcdefgh12345678", bad, 1, &r, &err),
+	    AL_EINVAL);
+	assert_null(r);
+}
+
+static void
+test_proxy_ca_valid_for_the_run_only(void **state)
+{
+	struct fx *f = *state;
+	char *hosts[] = { "h.example" };
+	struct proxy_run *r = NULL;
+	struct al_err err;
+	BIO *bio;
+	X509 *ca;
+	time_t later = time(NULL) + 120;
+
+	assert_int_equal(add(f->p, "abcdefghijklmnopqrstuvwx", hosts, 1, &r,
+	    &err), 0);
+	bio = BIO_new_mem_buf(proxy_run_ca_pem(r), -1);
+	ca = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	assert_non_null(ca);
+	assert_int_equal(X509_check_ca(ca), 1);
+	/* Expires with the run (60 s from now), not later. */
+	assert_true(X509_cmp_time(X509_get0_notAfter(ca), &later) < 0);
+	assert_true(X509_cmp_current_time(X509_get0_notAfter(ca)) > 0);
+	assert_null(strstr(proxy_run_ca_pem(r), "PRIVATE"));
+	X509_free(ca);
+	BIO_free(bio);
+	proxy_run_end(f->p, r);
+}
+
+/* Send req to the proxy, return the status of its answer. */
+static int
+ask(struct proxy *p, const char *req)
+{
+	struct sockaddr_in sa;
+	char buf[512];
+	ssize_t n;
+	int fd, st = -1;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)proxy_port(p));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n > 12) {
+		buf[n] = '\0';
+		st = atoi(buf + 9);
+	}
+	close(fd);
+	return st;
+}
+
+static void
+connect_req(const char *cred, char *out, size_t outsz)
+{
+	char up[128], b64[200];
+
+	(void)snprintf(up, sizeof(up), "airlock:%s", cred);
+	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)up,
+	    strlen(up), sodium_base64_VARIANT_ORIGINAL);
+	(void)snprintf(out, outsz, "CONNECT h.example:443 HTTP/1.1\r\n"
+	    "Host: h.example:443\r\nProxy-Authorization: Basic %s\r\n\r\n",
+	    b64);
+}
+
+static void
+test_proxy_connect_needs_the_live_runs_credential(void **state)
+{
+	struct fx *f = *state;
+	char *hosts[] = { "h.example" };
+	struct proxy_run *r = NULL;
+	struct al_err err;
+	char req[512], cred[40];
+
+	assert_int_equal(add(f->p, "abcdefghijklmnopqrstuvwx", hosts, 1, &r,
+	    &err), 0);
+	(void)snprintf(cred, sizeof(cred), "%s", proxy_run_credential(r));
+	connect_req(cred, req, sizeof(req));
+	assert_int_equal(ask(f->p, req), 200);
+	connect_req("00000000000000000000000000000000", req, sizeof(req));
+	assert_int_equal(ask(f->p, req), 407);
+	assert_int_equal(ask(f->p, "CONNECT h.example:443 HTTP/1.1\r\n"
+	    "Host: h.example:443\r\n\r\n"), 407);
+	assert_int_equal(ask(f->p, "GET http://h.example/ HTTP/1.1\r\n"
+	    "Host: h.example\r\n\r\n"), 405);
+	assert_int_equal(ask(f->p, "NOT HTTP\r\n\r\n"), 400);
+	proxy_run_end(f->p, r);
+	/* The ended run's credential no longer opens anything. */
+	connect_req(cred, req, sizeof(req));
+	assert_int_equal(ask(f->p, req), 407);
+}
+
+/* A TLS session through the proxy to host:443 for run r; NULL if not. */
+static SSL *
+tunnel(struct proxy *p, struct proxy_run *r, const char *host, int *fdp,
+    SSL_CTX **ctxp)
+{
+	char req[512];
+	struct sockaddr_in sa;
+	SSL_CTX *ctx;
+	SSL *s;
+	BIO *bio;
+	X509 *ca;
+	char buf[256];
+	ssize_t n;
+	int fd;
+
+	connect_req(proxy_run_credential(r), req, sizeof(req));
+	/* connect_req names h.example; aim it at host instead. */
+	{
+		char tmp[512];
+
+		(void)snprintf(tmp, sizeof(tmp), "CONNECT %s:443 HTTP/1.1\r\n%s",
+		    host, strstr(req, "\r\n") + 2);
+		(void)snprintf(req, sizeof(req), "%s", tmp);
+	}
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)proxy_port(p));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	n = read(fd, buf, sizeof(buf) - 1);
+	assert_true(n > 12 && memcmp(buf, "HTTP/1.1 200", 12) == 0);
+	ctx = SSL_CTX_new(TLS_client_method());
+	bio = BIO_new_mem_buf(proxy_run_ca_pem(r), -1);
+	ca = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca);
+	X509_free(ca);
+	BIO_free(bio);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	s = SSL_new(ctx);
+	SSL_set_fd(s, fd);
+	SSL_set_tlsext_host_name(s, host);
+	SSL_set1_host(s, host);
+	if (SSL_connect(s) != 1) {
+		SSL_free(s);
+		SSL_CTX_free(ctx);
+		close(fd);
+		return NULL;
+	}
+	*fdp = fd;
+	*ctxp = ctx;
+	return s;
+}
+
+/* Send req in the tunnel; the status of the answer and its body in body. */
+static int
+tls_ask(SSL *s, const char *req, char *body, size_t bodysz)
+{
+	char buf[4096];
+	size_t got = 0, k;
+	char *b;
+
+	if (req != NULL)
+		assert_int_equal(SSL_write(s, req, (int)strlen(req)),
+		    (int)strlen(req));
+	while (got < sizeof(buf) - 1 && SSL_read_ex(s, buf + got,
+	    sizeof(buf) - 1 - got, &k) == 1) {
+		got += k;
+		buf[got] = '\0';
+		if ((b = strstr(buf, "\r\n\r\n")) != NULL &&
+		    strstr(buf, "Content-Length: ") != NULL &&
+		    strlen(b + 4) >= (size_t)atoi(strstr(buf,
+		    "Content-Length: ") + 16))
+			break;
+	}
+	buf[got] = '\0';
+	if (got < 12)
+		return -1;
+	b = strstr(buf, "\r\n\r\n");
+	(void)snprintf(body, bodysz, "%s", b ? b + 4 : "");
+	return atoi(buf + 9);
+}
+
+static void
+close_tunnel(SSL *s, SSL_CTX *ctx, int fd)
+{
+	SSL_free(s);
+	SSL_CTX_free(ctx);
+	close(fd);
+}
+
+static void
+test_proxy_refuses_placeholder_for_unbound_host(void **state)
+{
+	struct fx *f = *state;
+	char *hosts[] = { "api.example.com" };
+	struct proxy_run *r = NULL;
+	struct al_err err;
+	SSL_CTX *ctx;
+	SSL *s;
+	char req[1024], body[1024];
+	int fd;
+
+	assert_int_equal(add(f->p, "abcdefghijklmnopqrstuvwx", hosts, 1, &r,
+	    &err), 0);
+	s = tunnel(f->p, r, "other.example", &fd, &ctx);
+	assert_non_null(s);
+	/* Refused before any upstream connection: nothing is resolved. */
+	(void)snprintf(req, sizeof(req), "GET /x HTTP/1.1\r\nHost: "
+	    "other.example\r\nX-Leak: %s\r\n\r\n",
+	    proxy_run_placeholder(r, 0));
+	assert_int_equal(tls_ask(s, req, body, sizeof(body)), 403);
+	assert_non_null(strstr(body, "secret 'tok' to a host it is not bound "
+	    "to; it may only be sent to: api.example.com"));
+	/* The tunnel goes on; a Host that is not the CONNECT target: 421. */
+	assert_int_equal(tls_ask(s, "GET / HTTP/1.1\r\nHost: api.example.com"
+	    "\r\n\r\n", body, sizeof(body)), 421);
+	close_tunnel(s, ctx, fd);
+	proxy_run_end(f->p, r);
+}
+
+static void
+test_proxy_slow_request_gets_408(void **state)
+{
+	struct fx *f = *state;
+	char *hosts[] = { "h.example" };
+	struct proxy_run *r = NULL;
+	struct al_err err;
+	SSL_CTX *ctx;
+	SSL *s;
+	char body[256];
+	int fd;
+
+	assert_int_equal(add(f->p, "abcdefghijklmnopqrstuvwx", hosts, 1, &r,
+	    &err), 0);
+	s = tunnel(f->p, r, "h.example", &fd, &ctx);
+	assert_non_null(s);
+	/* Half a request, then nothing until the idle time (300 ms) passes. */
+	assert_int_equal(tls_ask(s, "GET / HTTP/1.1\r\nHost: h.exa", body,
+	    sizeof(body)), 408);
+	close_tunnel(s, ctx, fd);
+	proxy_run_end(f->p, r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_proxy_host_match_patterns),
+		cmocka_unit_test_setup_teardown(
+		    test_proxy_run_placeholder_shaped_like_value, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proxy_run_short_alnum_gets_plain_placeholder, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proxy_run_refuses_unbound_or_unsafe_value, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proxy_ca_valid_for_the_run_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proxy_connect_needs_the_live_runs_credential, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proxy_refuses_placeholder_for_unbound_host, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proxy_slow_request_gets_408, setup, teardown),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
