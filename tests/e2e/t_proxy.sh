@@ -360,6 +360,8 @@ run "$AL" run --proxy --no-isolation -e TOK=tok -- sh -c '
 expect_eq "$(cat "$OUT")" "200" "--no-isolation: a direct connection works"
 
 # A secret that needs a human's approval: the run waits, then proxies.
+# The approver types the PIN on a terminal of its own.
+set_approver_pin 4711-proxy
 : >"$T_ROOT/bound.log"
 "$AL" run --proxy --approval-wait 30s -e A=approved -- sh -c \
     'curl -s -o /dev/null -w "%{http_code}" -H "X-A: $A" "'"$B"'/approved"' \
@@ -373,7 +375,7 @@ print(p[0] if p else "")')
 	[ -n "$AID" ] && break
 	sleep 0.1
 done
-run "$AL" approve "$AID"
+run with_tty 4711-proxy "$AL" approve "$AID"
 expect_rc 0 "approve the proxied run's request"
 wait "$APID"
 expect_eq "$?" "0" "the approved proxied run"
