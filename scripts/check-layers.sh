@@ -19,6 +19,7 @@ allowed() {
 	broker)   echo "base error broker api vault policy identity lease audit redact" ;;
 	exec)     echo "base error exec client redact" ;;
 	mcp)      echo "base error mcp client exec scan redact vault" ;;
+	guard)    echo "base error guard redact" ;;
 	cli)      echo "*" ;;
 	*)        echo "base error $1" ;;
 	esac

@@ -84,6 +84,7 @@ int	cmd_approve(struct cli *cli, int argc, char **argv);
 int	cmd_deny(struct cli *cli, int argc, char **argv);
 int	cmd_run(struct cli *cli, int argc, char **argv);
 int	cmd_redact(struct cli *cli, int argc, char **argv);
+int	cmd_guard(struct cli *cli, int argc, char **argv);
 
 /* Write the default policy.yaml for the effective uid unless one exists. */
 int	cli_policy_write_default(struct cli *cli, struct al_err *err) AL_WUR;
@@ -110,5 +111,6 @@ extern const char cmd_scan_help[];
 extern const char cmd_hook_help[];
 extern const char cmd_run_help[];
 extern const char cmd_redact_help[];
+extern const char cmd_guard_help[];
 
 #endif
