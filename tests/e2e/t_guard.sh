@@ -1,0 +1,136 @@
+#!/bin/bash
+# `airlock guard` in front of a fake provider (tests/e2e/helpers/
+# fake_provider.py, loopback, records every body): a canary in a user
+# message, a tool result, \u-escaped and base64 never reaches the provider,
+# the rest of the body is byte-identical, masking is deterministic; --block,
+# thinking blocks, a value outside any string, 413, upstream down (502),
+# streaming, rotation without a restart, values unavailable (503), audit.
+# The same request sent straight to the provider leaks (the check can fail).
+. "$(dirname "$0")/lib.sh"
+HELP="$(cd "$(dirname "$0")/helpers" && pwd)"
+init_vault
+V=$(canary)
+DIGITS=$(head -c 8 /dev/urandom | od -An -tu8 | tr -dc 0-9 | head -c 14)
+add_secret deploy-token "$V"
+add_secret pin-code "$DIGITS"
+export GUARD_CANARY="$V" GUARD_DIGITS="$DIGITS"
+export FAKE_PROVIDER_PAUSE=1.5
+REC="$T_ROOT/rec"
+mkdir -p "$REC"
+PIDS=()
+stop_all() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+}
+trap 'stop_all; t_cleanup' EXIT
+
+python3 "$HELP/fake_provider.py" "$REC" >"$T_ROOT/fp.out" 2>"$T_ROOT/fp.err" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$T_ROOT/fp.out" ] && break; sleep 0.05; done
+FP=$(head -1 "$T_ROOT/fp.out")
+[ -n "$FP" ] || { fail "the fake provider did not start"; done_testing; }
+
+# start_guard NAME ARGS...: run a guard, its address in $GURL.
+start_guard() {
+	_n=$1
+	shift
+	"$AL" guard "$@" >"$T_ROOT/$_n.out" 2>"$T_ROOT/$_n.err" &
+	PIDS+=($!)
+	GPID=$!
+	for _ in $(seq 200); do [ -s "$T_ROOT/$_n.out" ] && break; sleep 0.05; done
+	GURL=$(head -1 "$T_ROOT/$_n.out")
+	case "$GURL" in
+	http://127.0.0.1:*) pass ;;
+	*) fail "guard $_n: first line '$GURL'; stderr: $(head -c 400 "$T_ROOT/$_n.err")"
+	   done_testing ;;
+	esac
+}
+
+drive() {	# drive CASE URL [ARGS...]
+	python3 "$HELP/guard_drive.py" "$@" "$REC" >"$OUT" 2>"$ERR"
+	RC=$?
+	cat "$OUT" "$ERR" >>"$ALL_OUTPUT"
+	cat "$OUT"
+	[ "$RC" -eq 0 ] && pass || fail "$1: $(cat "$ERR")"
+}
+drive_args() {	# drive_args CASE URL REC-ARGS...
+	_c=$1 _u=$2
+	shift 2
+	python3 "$HELP/guard_drive.py" "$_c" "$_u" "$REC" "$@" >"$OUT" 2>"$ERR"
+	RC=$?
+	cat "$OUT" "$ERR" >>"$ALL_OUTPUT"
+	cat "$OUT"
+	[ "$RC" -eq 0 ] && pass || fail "$_c: $(cat "$ERR")"
+}
+
+# Usage errors.
+run "$AL" guard
+expect_rc 2 "guard without --upstream"
+expect_err "--upstream URL is required"
+run "$AL" guard --upstream http://example.com
+expect_rc 2 "plain http to a remote host"
+expect_err "plain http:// only to a loopback host"
+run "$AL" guard --upstream "http://127.0.0.1:$FP" --listen 0.0.0.0:0
+expect_rc 2 "a listen address that is not loopback"
+expect_err "not a loopback IPv4 address"
+
+# Every guard starts before a secret is marked exposed: the broker leases
+# no exposed secret, so a guard started after that would not know it.
+start_guard g1 --upstream "http://127.0.0.1:$FP" --refresh 200ms
+G1=$GURL
+start_guard g2 --upstream "http://127.0.0.1:$FP/" --block
+G2=$GURL
+# Upstream down: a port nothing listens on.
+python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' >"$T_ROOT/dead"
+start_guard g3 --upstream "http://127.0.0.1:$(cat "$T_ROOT/dead")"
+G3=$GURL
+# Proof that the checks below can fail: straight to the provider it leaks.
+drive direct "http://127.0.0.1:$FP"
+drive mask "$G1"
+drive thinking "$G1"
+drive text "$G1"
+drive residue "$G1"
+drive_args stream "$G1" 1.5
+drive too_big "$G1"
+
+# Rotation: the new value is masked without a restart (and the old one).
+V2=$(canary)
+printf '%s\n' "$V2" | "$AL" secret rotate deploy-token >>"$ALL_OUTPUT" 2>&1 ||
+    fail "rotate failed"
+sleep 1
+GUARD_CANARY2="$V2" drive rotated "$G1"
+
+# Audited by name, the secret marked exposed, never a value.
+"$AL" audit --json >"$T_ROOT/audit.json" 2>>"$ALL_OUTPUT"
+python3 - "$T_ROOT/audit.json" <<'PY' && pass || fail "audit: egress_masked missing or wrong"
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+evs = evs if evs and isinstance(evs[0], dict) else evs[0]
+m = [e for e in evs if e.get("event") == "egress_masked"]
+assert any(e.get("secret") == "deploy-token" and e.get("detail", e).get("endpoint") == "/v1/messages" for e in m), m[:3]
+assert any(e.get("outcome") == "denied" for e in m), "refusals audited"
+PY
+"$AL" secret ls --json >"$OUT" 2>>"$ALL_OUTPUT"
+python3 -c 'import json,sys
+s={x["name"]: x["status"] for x in json.load(open(sys.argv[1]))}
+assert s["deploy-token"] == "exposed", s' "$OUT" && pass ||
+    fail "deploy-token is not marked exposed"
+
+drive block "$G2"
+drive down "$G3"
+
+# The broker is gone and cannot be started again (no vault): every request
+# is refused, nothing forwarded.
+kill "$(cat "$AIRLOCK_HOME/airlockd.pid")" 2>/dev/null
+sleep 0.3
+mv "$AIRLOCK_HOME" "$T_ROOT/home.away"
+mkdir -m 700 "$AIRLOCK_HOME"
+sleep 1
+drive unavailable "$G1"
+rm -rf "$AIRLOCK_HOME"
+mv "$T_ROOT/home.away" "$AIRLOCK_HOME"
+
+stop_all
+check_no_leak "$V" "$REC"/*.body "$T_ROOT"/g*.out "$T_ROOT"/g*.err "$T_ROOT/audit.json"
+check_no_leak "$V2" "$REC" "$T_ROOT"/g*.out "$T_ROOT"/g*.err "$T_ROOT/audit.json"
+done_testing
