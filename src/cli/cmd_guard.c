@@ -17,6 +17,7 @@
 
 #include "airlock/client.h"
 #include "airlock/guard.h"
+#include "airlock/identity.h"
 #include "airlock/redact.h"
 #include "airlock/vault.h"
 #include "auditcli.h"
@@ -72,6 +73,8 @@ struct guard_cli {
 	size_t			 nheld;
 	unsigned char		 fp[crypto_generichash_BYTES];
 	int			 have_fp;
+	struct vault		*v;		/* for audits, once opened */
+	json_t			*caller;	/* this process, for audits */
 };
 
 static struct held *
@@ -223,47 +226,83 @@ out:
 }
 
 /*
+ * The vault, opened and unlocked on the first audit and kept: opening it
+ * and deriving the audit key for every masked request cost more than the
+ * masking.  Any error closes it, so the next audit opens it afresh.
+ */
+static int
+audit_vault(struct guard_cli *gc, struct al_err *err)
+{
+	int rc;
+
+	if (gc->v != NULL)
+		return 0;
+	if ((rc = cli_vault_open(gc->cli, &gc->v, err)) != 0)
+		return rc;
+	if (vault_key_kind(gc->v) != VAULT_KEY_KIND_FILE)
+		rc = al_err_set(err, AL_EPERM, "the vault is locked by a "
+		    "passphrase, so the guard cannot write the audit log");
+	else
+		rc = cli_vault_unlock(gc->v, -1, err);
+	if (rc != 0) {
+		vault_close(gc->v);
+		gc->v = NULL;
+	}
+	return rc;
+}
+
+/* Mark each secret found exposed (it had reached the agent's context). */
+static int
+mark_exposed(struct guard_cli *gc, const struct guard_findings *f,
+    struct al_err *err)
+{
+	struct vault_meta m;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < f->nhits; i++) {
+		if (f->hits[i].rule)
+			continue;
+		if ((rc = vault_secret_get(gc->v, f->hits[i].name, &m, err))) {
+			if (rc == AL_ENOENT)	/* removed since */
+				continue;
+			return rc;
+		}
+		rc = 0;
+		if (m.status == VAULT_ACTIVE) {
+			m.status = VAULT_EXPOSED;
+			rc = vault_secret_update(gc->v, &m, err);
+		}
+		vault_meta_release(&m);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
  * The guard's audit callback: as the agent hooks do, each secret found is
- * marked exposed (its value reached the agent's context) and the request
- * is recorded, by name and count, never by value.
+ * marked exposed, and the request is recorded -- one event per secret (so
+ * `airlock audit` finds it by the secret's name), or one for rule hits
+ * alone -- by name and count, never by value.  The lines are durable (one
+ * sync) before the request goes out.
  */
 static int
 audit(void *arg, const char *endpoint, const struct guard_findings *f,
     int refused, struct al_err *err)
 {
 	struct guard_cli *gc = arg;
-	struct vault *v = NULL;
-	struct vault_meta m;
+	struct audit_log *log = NULL;
+	struct al_secret *key = NULL;
 	struct audit_event ev;
 	json_t *detail = NULL, *rules = NULL;
+	char path[PATH_MAX];
 	size_t i, nsec = 0;
 	int rc;
 
-	if ((rc = cli_vault_open(gc->cli, &v, err)) != 0)
+	if ((rc = audit_vault(gc, err)) != 0)
 		return rc;
-	for (i = 0; i < f->nhits; i++) {
-		if (f->hits[i].rule)
-			continue;
-		nsec++;
-		if ((rc = vault_secret_get(v, f->hits[i].name, &m, err)) != 0) {
-			if (rc == AL_ENOENT)	/* removed since: nothing to mark */
-				continue;
-			goto out;
-		}
-		if (m.status == VAULT_ACTIVE) {
-			m.status = VAULT_EXPOSED;
-			rc = vault_secret_update(v, &m, err);
-		}
-		vault_meta_release(&m);
-		if (rc != 0)
-			goto out;
-	}
-	if (vault_key_kind(v) != VAULT_KEY_KIND_FILE) {
-		rc = al_err_set(err, AL_EPERM, "the vault is locked by a "
-		    "passphrase, so the guard cannot write the audit log");
-		goto out;
-	}
-	if ((rc = cli_vault_unlock(v, -1, err)) != 0)
+	if ((rc = mark_exposed(gc, f, err)) != 0)
 		goto out;
 	if ((rules = json_array()) == NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
@@ -273,10 +312,17 @@ audit(void *arg, const char *endpoint, const struct guard_findings *f,
 		if (f->hits[i].rule)
 			json_array_append_new(rules,
 			    json_string(f->hits[i].name));
+		else
+			nsec++;
+	if ((rc = cli_audit_path(gc->cli, path, sizeof(path), err)) != 0 ||
+	    (rc = cli_audit_key(gc->v, &key, err)) != 0 ||
+	    (rc = audit_open(path, key, gc->cli->clock, &log, err)) != 0)
+		goto out;
 	memset(&ev, 0, sizeof(ev));
 	ev.event = "egress_masked";
 	ev.outcome = refused ? "denied" : "ok";
 	ev.intent = "guard";
+	ev.caller = gc->caller;
 	for (i = 0; i < f->nhits || (nsec == 0 && i == 0); i++) {
 		if (i < f->nhits && f->hits[i].rule)
 			continue;
@@ -294,13 +340,19 @@ audit(void *arg, const char *endpoint, const struct guard_findings *f,
 		ev.reason = ev.secret != NULL ? "its value was in a request to "
 		    "the model provider" : "a hardcoded secret in a request to "
 		    "the model provider";
-		if ((rc = cli_audit_record(gc->cli, v, &ev, err)) != 0)
+		if ((rc = audit_append_nosync(log, &ev, NULL, err)) != 0)
 			goto out;
 	}
+	rc = audit_sync(log, NULL, err);
 out:
+	audit_close(log);
+	al_secret_free(key);
 	json_decref(detail);
 	json_decref(rules);
-	vault_close(v);
+	if (rc != 0) {
+		vault_close(gc->v);
+		gc->v = NULL;
+	}
 	return rc;
 }
 
@@ -337,6 +389,7 @@ cmd_guard(struct cli *cli, int argc, char **argv)
 	struct guard_config cfg;
 	struct guard_cli *gc = NULL;
 	struct guard *g = NULL;
+	struct ident *id = NULL;
 	struct al_err err;
 	int64_t ms;
 	size_t i;
@@ -381,6 +434,9 @@ cmd_guard(struct cli *cli, int argc, char **argv)
 	if ((gc = calloc(1, sizeof(*gc))) == NULL)
 		return cli_failf("out of memory");
 	gc->cli = cli;
+	if (ident_from_pid(getpid(), NULL, IDENT_F_NO_HASH, &id, NULL) == 0)
+		gc->caller = ident_to_json(id, IDENT_JSON_SUMMARY);
+	ident_free(id);
 	cfg.ca_file = getenv("AIRLOCK_UPSTREAM_CA_FILE");
 	if (cfg.ca_file != NULL && *cfg.ca_file == '\0')
 		cfg.ca_file = NULL;
@@ -421,6 +477,8 @@ out:
 			al_secret_free(gc->held[i].value);
 		scan_engine_free(gc->rules);
 		client_close(gc->cl);
+		vault_close(gc->v);
+		json_decref(gc->caller);
 		free(gc);
 	}
 	if (fd >= 0)

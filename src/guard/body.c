@@ -155,6 +155,10 @@ string(struct walk *w, size_t *pos, size_t frame)
 	int esc = 0;
 
 	for (;;) {
+		/* Plain ASCII is most of a body: step over it first. */
+		while (i < w->n && b[i] >= 0x20 && b[i] < 0x80 && b[i] != '"' &&
+		    b[i] != '\\')
+			i++;
 		if (i >= w->n || b[i] < 0x20)
 			return 1;
 		if (b[i] == '"')
@@ -636,6 +640,15 @@ guard_body_mask(const struct guard_sets *sets, const void *body, size_t n,
 	    AL_BUF_SENSITIVE);
 	if (n > UINT32_MAX) {
 		rc = al_err_set(err, AL_ETOOBIG, "the body is over 4 GiB");
+		goto out;
+	}
+	/*
+	 * Each string's decoded text and its line feed are no longer than
+	 * the string with its quotes: the document never outgrows the body.
+	 */
+	if (al_buf_reserve(&w.doc, n) != 0 || al_buf_reserve(out, n + 4096) !=
+	    0) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
 	rc = n > 0 ? walk_json(&w) : 1;

@@ -550,6 +550,9 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 			len = strtoull(cl, &end, 10);
 			if (errno != 0 || *end != '\0' || len > g->cfg.body_max)
 				q->too_big = 1;
+			/* One guarded allocation, not one per doubling. */
+			else if (al_buf_reserve(&q->body, (size_t)len) != 0)
+				return MHD_NO;
 		}
 		if (!q->too_big)
 			return MHD_YES;

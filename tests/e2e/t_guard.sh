@@ -110,6 +110,8 @@ m = [e for e in evs if e.get("event") == "egress_masked"]
 assert any(e.get("secret") == "deploy-token" and e.get("detail", e).get("endpoint") == "/v1/messages" for e in m), m[:3]
 assert any(e.get("outcome") == "denied" for e in m), "refusals audited"
 PY
+run "$AL" audit verify
+expect_rc 0 "the audit log verifies after the guard's records"
 "$AL" secret ls --json >"$OUT" 2>>"$ALL_OUTPUT"
 python3 -c 'import json,sys
 s={x["name"]: x["status"] for x in json.load(open(sys.argv[1]))}
