@@ -8,6 +8,12 @@ the Anthropic Messages API: POST /v1/messages with "stream": true answers
 with server-sent events, the first one at once and the rest after
 FAKE_PROVIDER_PAUSE seconds (to show that they stream through); any other
 request gets a small JSON answer.
+
+With FAKE_PROVIDER_SCRIPT=agent it plays a model driving a real coding
+agent: a request that offers tools and carries no tool result yet is
+answered with a tool call -- Bash running FAKE_PROVIDER_COMMAND -- and every
+other request with a short text turn, so the agent runs the command, sends
+its output back as a tool result, and ends.
 """
 import http.server
 import json
@@ -20,6 +26,8 @@ import time
 RECORD_DIR = sys.argv[1]
 PORT = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 PAUSE = float(os.environ.get("FAKE_PROVIDER_PAUSE", "1.0"))
+SCRIPT = os.environ.get("FAKE_PROVIDER_SCRIPT", "")
+COMMAND = os.environ.get("FAKE_PROVIDER_COMMAND", "cat config.yml")
 _lock = threading.Lock()
 _count = [0]
 
@@ -44,6 +52,63 @@ def sse(event, data):
     return ("event: %s\ndata: %s\n\n" % (event, json.dumps(data))).encode()
 
 
+def has_tool_result(req):
+    for m in req.get("messages", []):
+        c = m.get("content")
+        if isinstance(c, list) and any(isinstance(b, dict) and
+                                       b.get("type") == "tool_result"
+                                       for b in c):
+            return True
+    return False
+
+
+def turn(req):
+    """The scripted model's content blocks and stop reason."""
+    if req.get("tools") and not has_tool_result(req):
+        return ([{"type": "tool_use", "id": "toolu_01fake",
+                  "name": "Bash", "input": {"command": COMMAND,
+                                            "description": "read it"}}],
+                "tool_use")
+    return [{"type": "text", "text": "done"}], "end_turn"
+
+
+def message_events(req):
+    blocks, stop = turn(req)
+    usage = {"input_tokens": 10, "output_tokens": 1,
+             "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+    ev = [("message_start", {"type": "message_start", "message": {
+        "id": "msg_fake", "type": "message", "role": "assistant",
+        "model": req.get("model", "fake"), "content": [],
+        "stop_reason": None, "stop_sequence": None, "usage": usage}})]
+    for i, b in enumerate(blocks):
+        if b["type"] == "tool_use":
+            ev.append(("content_block_start", {
+                "type": "content_block_start", "index": i,
+                "content_block": {"type": "tool_use", "id": b["id"],
+                                  "name": b["name"], "input": {}}}))
+            ev.append(("content_block_delta", {
+                "type": "content_block_delta", "index": i,
+                "delta": {"type": "input_json_delta",
+                          "partial_json": json.dumps(b["input"])}}))
+        else:
+            ev.append(("content_block_start", {
+                "type": "content_block_start", "index": i,
+                "content_block": {"type": "text", "text": ""}}))
+            ev.append(("content_block_delta", {
+                "type": "content_block_delta", "index": i,
+                "delta": {"type": "text_delta", "text": b["text"]}}))
+        ev.append(("content_block_stop", {"type": "content_block_stop",
+                                          "index": i}))
+    ev.append(("message_delta", {"type": "message_delta",
+                                 "delta": {"stop_reason": stop,
+                                           "stop_sequence": None},
+                                 "usage": {"output_tokens": 5}}))
+    ev.append(("message_stop", {"type": "message_stop"}))
+    return ev, {"id": "msg_fake", "type": "message", "role": "assistant",
+                "model": req.get("model", "fake"), "content": blocks,
+                "stop_reason": stop, "stop_sequence": None, "usage": usage}
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
@@ -63,6 +128,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
             req = json.loads(body)
         except ValueError:
             req = None
+        if (SCRIPT == "agent" and isinstance(req, dict) and
+                self.path.startswith("/v1/messages") and
+                "count_tokens" not in self.path):
+            events, whole = message_events(req)
+            if req.get("stream"):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for name, data in events:
+                    self.chunk(sse(name, data))
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                return
+            out = json.dumps(whole).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+            return
         if (self.path.startswith("/v1/messages") and
                 isinstance(req, dict) and req.get("stream")):
             self.send_response(200)
@@ -87,7 +173,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
             return
-        out = json.dumps({"ok": True, "path": self.path}).encode()
+        if "count_tokens" in self.path:
+            out = json.dumps({"input_tokens": 10}).encode()
+        else:
+            out = json.dumps({"ok": True, "path": self.path}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(out)))
