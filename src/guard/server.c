@@ -543,6 +543,14 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_NO;
 	if (!q->started) {
 		q->started = 1;
+		/*
+		 * Only a path is appended to the upstream: "@host/..." or an
+		 * absolute URL would send the request, and its API key,
+		 * somewhere else.
+		 */
+		if (q->uri[0] != '/' || strpbrk(q->uri, "\\#\r\n") != NULL)
+			return reply_error(g, c, url, 400, "airlock guard: the "
+			    "request target must be a path");
 		cl = g->dl.lookup_connection_value(c, MHD_HEADER_KIND,
 		    "Content-Length");
 		if (cl != NULL) {

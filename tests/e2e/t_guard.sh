@@ -92,6 +92,7 @@ drive text "$G1"
 drive residue "$G1"
 drive_args stream "$G1" 1.5
 drive too_big "$G1"
+drive target "$G1"
 
 # Rotation: the new value is masked without a restart (and the old one).
 V2=$(canary)

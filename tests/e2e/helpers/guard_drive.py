@@ -263,6 +263,23 @@ def case_too_big():
     ok("a chunked body over 32 MiB is refused with 413 (OpenAI shape)")
 
 
+def case_target():
+    """Only a path is appended to the upstream."""
+    before = len(recorded())
+    for target in (b"@127.0.0.2:1/v1/messages", b"http://127.0.0.2:1/x"):
+        s = socket.create_connection((HOST, PORT), timeout=10)
+        s.sendall(b"POST " + target + b" HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Length: 2\r\n\r\n{}")
+        data = s.recv(65536)
+        s.close()
+        if not data.startswith(b"HTTP/1.1 400"):
+            fail("target %r: %r" % (target, data[:200]))
+    time.sleep(0.2)
+    if len(recorded()) != before:
+        fail("a request with a bad target was forwarded")
+    ok("a request target that is not a path is refused (400)")
+
+
 def case_down():
     t0 = time.time()
     st, _, data = post("/v1/messages", b'{"messages":[]}')
