@@ -101,6 +101,13 @@ printf '%s\n' "$V2" | "$AL" secret rotate deploy-token >>"$ALL_OUTPUT" 2>&1 ||
 sleep 1
 GUARD_CANARY2="$V2" drive rotated "$G1"
 
+# The audit log cannot be written (a symlink is refused): nothing is sent.
+mv "$AIRLOCK_HOME/audit.log" "$T_ROOT/audit.keep"
+ln -s "$T_ROOT/audit.keep" "$AIRLOCK_HOME/audit.log"
+drive unaudited "$G1"
+rm "$AIRLOCK_HOME/audit.log"
+mv "$T_ROOT/audit.keep" "$AIRLOCK_HOME/audit.log"
+
 # Audited by name, the secret marked exposed, never a value.
 "$AL" audit --json >"$T_ROOT/audit.json" 2>>"$ALL_OUTPUT"
 python3 - "$T_ROOT/audit.json" <<'PY' && pass || fail "audit: egress_masked missing or wrong"

@@ -336,6 +336,21 @@ def case_rotated():
     ok("the rotated value is masked without a restart, and the old one")
 
 
+def case_unaudited():
+    """A request that cannot be audited is not sent."""
+    before = len(recorded())
+    st, _, data = post("/v1/messages", b'{"messages":[{"role":"user",'
+                       b'"content":"' + V + b'"}]}')
+    j = json.loads(data)
+    if st != 503 or "audit log" not in j["error"]["message"]:
+        fail("audit log unwritable: %d %r" % (st, data))
+    time.sleep(0.2)
+    if len(recorded()) != before:
+        fail("an unaudited request reached the provider")
+    ok("503 when the audit log cannot be written: %s" %
+       j["error"]["message"])
+
+
 def case_unavailable():
     st, _, data = post("/v1/messages", b'{"messages":[]}')
     j = json.loads(data)
