@@ -74,6 +74,38 @@ run "$AL" guard --upstream "http://127.0.0.1:$FP" --listen 0.0.0.0:0
 expect_rc 2 "a listen address that is not loopback"
 expect_err "not a loopback IPv4 address"
 
+# agent setup claude --guard: the settings' env sends the agent's requests
+# to the guard; other env entries stay; --no-guard removes only ours; a URL
+# that is not a loopback one is the user's and is not replaced.
+mkdir -p "$T_ROOT/proj/.claude"
+printf '{"env": {"KEEP_ME": "1"}}\n' >"$T_ROOT/proj/.claude/settings.json"
+in_proj() {	# run in the project directory
+	cd "$T_ROOT/proj" && run "$@"
+	cd - >/dev/null || exit 1
+}
+envof() {
+	python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])).get("env"), sort_keys=True))' \
+	    "$T_ROOT/proj/.claude/settings.json"
+}
+in_proj "$AL" agent setup claude --guard 127.0.0.1:8089
+expect_rc 0 "agent setup claude --guard"
+expect_out "airlock guard --upstream https://api.anthropic.com --listen 127.0.0.1:8089"
+expect_out "undo with \`airlock agent setup claude --no-guard\`"
+expect_eq "$(envof)" '{"ANTHROPIC_BASE_URL": "http://127.0.0.1:8089", "KEEP_ME": "1"}' "env after --guard"
+in_proj "$AL" agent setup claude --no-guard
+expect_rc 0 "agent setup claude --no-guard"
+expect_eq "$(envof)" '{"KEEP_ME": "1"}' "env after --no-guard"
+printf '{"env": {"ANTHROPIC_BASE_URL": "https://gw.example.com"}}\n' \
+    >"$T_ROOT/proj/.claude/settings.json"
+in_proj "$AL" agent setup claude --guard 127.0.0.1:8089
+expect_rc 2 "--guard over another gateway"
+expect_err "already sends the agent's requests to 'https://gw.example.com'"
+in_proj "$AL" agent setup claude --no-guard
+expect_eq "$(envof)" '{"ANTHROPIC_BASE_URL": "https://gw.example.com"}' "another gateway kept"
+in_proj "$AL" agent setup codex --guard 127.0.0.1:8089
+expect_rc 2 "--guard for codex"
+expect_err "--guard wires Claude Code only"
+
 # Every guard starts before a secret is marked exposed: the broker leases
 # no exposed secret, so a guard started after that would not know it.
 start_guard g1 --upstream "http://127.0.0.1:$FP" --refresh 200ms
