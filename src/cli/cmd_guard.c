@@ -57,6 +57,7 @@ const char cmd_guard_help[] =
 "or the audit log cannot be written.  See docs/commands/guard.md.\n";
 
 #define GUARD_HELD_MAX	1024
+#define GUARD_RETRY_EVERY 12	/* refreshes between asking for refused ones */
 
 /* A value the guard masks: leased once per version, kept in guarded memory. */
 struct held {
@@ -73,6 +74,7 @@ struct guard_cli {
 	size_t			 nheld;
 	unsigned char		 fp[crypto_generichash_BYTES];
 	int			 have_fp;
+	int			 quiet;		/* refreshes with the list unchanged */
 	struct vault		*v;		/* for audits, once opened */
 	json_t			*caller;	/* this process, for audits */
 };
@@ -181,17 +183,25 @@ load(void *arg, struct guard_sets *out, struct al_err *err)
 	json_t *list = NULL, *it;
 	const char *name;
 	json_int_t ver;
-	size_t i;
-	int rc;
+	size_t i, held;
+	int rc, same;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = client_secrets(gc->cl, &list, err)) != 0)
 		return rc;
 	fingerprint(list, fp);
-	if (gc->have_fp && sodium_memcmp(fp, gc->fp, sizeof(fp)) == 0) {
+	same = gc->have_fp && sodium_memcmp(fp, gc->fp, sizeof(fp)) == 0;
+	/*
+	 * An unchanged list needs no lease, except now and then: a secret the
+	 * policy refused may be granted since (a new policy), and the only
+	 * way to know is to ask again.
+	 */
+	if (same && ++gc->quiet < GUARD_RETRY_EVERY) {
 		json_decref(list);
 		return 0;
 	}
+	gc->quiet = 0;
+	held = gc->nheld;
 	json_array_foreach(list, i, it) {
 		name = json_string_value(json_object_get(it, "name"));
 		ver = json_integer_value(json_object_get(it, "version"));
@@ -200,6 +210,8 @@ load(void *arg, struct guard_sets *out, struct al_err *err)
 		if ((rc = take(gc, name, ver, err)) != 0)
 			goto out;
 	}
+	if (same && gc->nheld == held)
+		goto out;	/* nothing new: keep the compiled sets */
 	if ((rc = redact_new(&mask, err)) != 0 ||
 	    (rc = redact_new(&check, err)) != 0)
 		goto out;

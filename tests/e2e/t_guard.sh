@@ -106,6 +106,23 @@ in_proj "$AL" agent setup codex --guard 127.0.0.1:8089
 expect_rc 2 "--guard for codex"
 expect_err "--guard wires Claude Code only"
 
+# A secret the policy refuses at first: the guard asks again now and then,
+# so once the policy grants it (no restart) it is masked.
+LATE=$(canary)
+add_secret late-token "$LATE"
+cp "$AIRLOCK_HOME/policy.yaml" "$T_ROOT/policy.orig"
+python3 - "$AIRLOCK_HOME/policy.yaml" "$(id -u)" <<'PY'
+import sys
+p, uid = sys.argv[1], sys.argv[2]
+s = open(p).read()
+s = s.replace("rules:\n", "rules:\n  - id: deny-late\n    effect: deny\n"
+              "    callers: [\"unix:uid:%s\"]\n    secrets: [\"late-token\"]\n" % uid, 1)
+open(p, "w").write(s)
+PY
+"$AL" policy lint >>"$ALL_OUTPUT" 2>&1 || fail "the test policy does not lint"
+[ -f "$AIRLOCK_HOME/airlockd.pid" ] && kill -HUP "$(cat "$AIRLOCK_HOME/airlockd.pid")"
+sleep 0.3
+
 # Every guard starts before a secret is marked exposed: the broker leases
 # no exposed secret, so a guard started after that would not know it.
 start_guard g1 --upstream "http://127.0.0.1:$FP" --refresh 200ms
@@ -132,6 +149,11 @@ printf '%s\n' "$V2" | "$AL" secret rotate deploy-token >>"$ALL_OUTPUT" 2>&1 ||
     fail "rotate failed"
 sleep 1
 GUARD_CANARY2="$V2" drive rotated "$G1"
+
+cp "$T_ROOT/policy.orig" "$AIRLOCK_HOME/policy.yaml"
+kill -HUP "$(cat "$AIRLOCK_HOME/airlockd.pid")"
+sleep 3.5	# 12 refreshes of 200 ms, and some
+GUARD_CANARY2="$LATE" drive granted "$G1"
 
 # The audit log cannot be written (a symlink is refused): nothing is sent.
 mv "$AIRLOCK_HOME/audit.log" "$T_ROOT/audit.keep"
@@ -174,5 +196,6 @@ mv "$T_ROOT/home.away" "$AIRLOCK_HOME"
 
 stop_all
 check_no_leak "$V" "$REC"/*.body "$T_ROOT"/g*.out "$T_ROOT"/g*.err "$T_ROOT/audit.json"
+check_no_leak "$LATE" "$REC" "$T_ROOT"/g*.out "$T_ROOT"/g*.err
 check_no_leak "$V2" "$REC" "$T_ROOT"/g*.out "$T_ROOT"/g*.err "$T_ROOT/audit.json"
 done_testing

@@ -336,6 +336,20 @@ def case_rotated():
     ok("the rotated value is masked without a restart, and the old one")
 
 
+def case_granted():
+    """A secret first refused by policy, then granted, is masked."""
+    body = b'{"messages":[{"role":"user","content":"late ' + V2 + b'"}]}'
+    before = len(recorded())
+    st, _, _ = post("/v1/messages", body)
+    got = wait_recorded(before + 1)[before]
+    if st != 200 or leaks(got, V2):
+        fail("a secret granted later: %d %r" % (st, got))
+    if got != (b'{"messages":[{"role":"user","content":"late '
+               b'[REDACTED:late-token]"}]}'):
+        fail("a secret granted later: %r" % got)
+    ok("a secret the policy grants later is masked without a restart")
+
+
 def case_unaudited():
     """A request that cannot be audited is not sent."""
     before = len(recorded())
