@@ -150,6 +150,7 @@ printf '%s\n' "$V2" | "$AL" secret rotate deploy-token >>"$ALL_OUTPUT" 2>&1 ||
 sleep 1
 GUARD_CANARY2="$V2" drive rotated "$G1"
 
+sleep 0.6	# the guard has seen the list as it is now (deploy-token exposed)
 cp "$T_ROOT/policy.orig" "$AIRLOCK_HOME/policy.yaml"
 kill -HUP "$(cat "$AIRLOCK_HOME/airlockd.pid")"
 sleep 3.5	# 12 refreshes of 200 ms, and some
