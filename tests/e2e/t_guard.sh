@@ -123,6 +123,18 @@ PY
 [ -f "$AIRLOCK_HOME/airlockd.pid" ] && kill -HUP "$(cat "$AIRLOCK_HOME/airlockd.pid")"
 sleep 0.3
 
+# A TLS provider with its own CA: refused unless AIRLOCK_UPSTREAM_CA_FILE
+# names it (the certificate is verified, host name included).
+mkdir -p "$T_ROOT/rec-tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$T_ROOT/tls.key" \
+    -out "$T_ROOT/tls.crt" >/dev/null 2>&1 || fail "openssl could not make a certificate"
+FAKE_PROVIDER_TLS_CERT="$T_ROOT/tls.crt" FAKE_PROVIDER_TLS_KEY="$T_ROOT/tls.key" \
+    python3 "$HELP/fake_provider.py" "$T_ROOT/rec-tls" >"$T_ROOT/fps.out" 2>"$T_ROOT/fps.err" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$T_ROOT/fps.out" ] && break; sleep 0.05; done
+FPS=$(head -1 "$T_ROOT/fps.out")
+
 # Every guard starts before a secret is marked exposed: the broker leases
 # no exposed secret, so a guard started after that would not know it.
 start_guard g1 --upstream "http://127.0.0.1:$FP" --refresh 200ms
@@ -133,6 +145,10 @@ G2=$GURL
 python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' >"$T_ROOT/dead"
 start_guard g3 --upstream "http://127.0.0.1:$(cat "$T_ROOT/dead")"
 G3=$GURL
+start_guard g4 --upstream "https://127.0.0.1:$FPS"
+G4=$GURL
+AIRLOCK_UPSTREAM_CA_FILE="$T_ROOT/tls.crt" start_guard g5 --upstream "https://127.0.0.1:$FPS"
+G5=$GURL
 # Proof that the checks below can fail: straight to the provider it leaks.
 drive direct "http://127.0.0.1:$FP"
 drive mask "$G1"
@@ -142,6 +158,7 @@ drive residue "$G1"
 drive_args stream "$G1" 1.5
 drive too_big "$G1"
 drive target "$G1"
+drive openai "$G1"
 
 # Rotation: the new value is masked without a restart (and the old one).
 V2=$(canary)
@@ -181,6 +198,8 @@ s={x["name"]: x["status"] for x in json.load(open(sys.argv[1]))}
 assert s["deploy-token"] == "exposed", s' "$OUT" && pass ||
     fail "deploy-token is not marked exposed"
 
+REC="$T_ROOT/rec-tls" drive tls_unverified "$G4"
+REC="$T_ROOT/rec-tls" drive tls "$G5"
 drive block "$G2"
 drive down "$G3"
 
@@ -196,7 +215,7 @@ rm -rf "$AIRLOCK_HOME"
 mv "$T_ROOT/home.away" "$AIRLOCK_HOME"
 
 stop_all
-check_no_leak "$V" "$REC"/*.body "$T_ROOT"/g*.out "$T_ROOT"/g*.err "$T_ROOT/audit.json"
+check_no_leak "$V" "$REC"/*.body "$T_ROOT/rec-tls" "$T_ROOT"/g*.out "$T_ROOT"/g*.err "$T_ROOT/audit.json"
 check_no_leak "$LATE" "$REC" "$T_ROOT"/g*.out "$T_ROOT"/g*.err
 check_no_leak "$V2" "$REC" "$T_ROOT"/g*.out "$T_ROOT"/g*.err "$T_ROOT/audit.json"
 done_testing

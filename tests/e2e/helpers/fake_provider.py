@@ -9,6 +9,8 @@ with server-sent events, the first one at once and the rest after
 FAKE_PROVIDER_PAUSE seconds (to show that they stream through); any other
 request gets a small JSON answer.
 
+With FAKE_PROVIDER_TLS_CERT and FAKE_PROVIDER_TLS_KEY it serves HTTPS.
+
 With FAKE_PROVIDER_SCRIPT=agent it plays a model driving a real coding
 agent: a request that offers tools and carries no tool result yet is
 answered with a tool call -- Bash running FAKE_PROVIDER_COMMAND -- and every
@@ -202,5 +204,12 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 srv = Server(("127.0.0.1", PORT), Handler)
+if os.environ.get("FAKE_PROVIDER_TLS_CERT"):
+    # HTTPS with the given certificate and key (PEM).
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.environ["FAKE_PROVIDER_TLS_CERT"],
+                        os.environ["FAKE_PROVIDER_TLS_KEY"])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 print(srv.server_address[1], flush=True)
 srv.serve_forever()

@@ -280,6 +280,43 @@ def case_target():
     ok("a request target that is not a path is refused (400)")
 
 
+def case_openai():
+    """An OpenAI Responses body: the same walk, the same byte identity."""
+    t = (b'{"model":"gpt-test","input":[{"role":"user","content":[{"type":'
+         b'"input_text","text":"key @@ here"}]},{"type":"function_call_output",'
+         b'"call_id":"c1","output":"{\\"token\\": \\"@@\\"}"}],'
+         b'"stream":false}')
+    sent = t.replace(b"@@", V)
+    json.loads(sent)
+    want = t.replace(b"@@", MASK)
+    before = len(recorded())
+    st, _, data = post("/v1/responses", sent,
+                       {"Authorization": "Bearer sk-openai-key"})
+    got = wait_recorded(before + 1)[before]
+    if st != 200 or got != want:
+        fail("responses body: %d\n got %r\nwant %r" % (st, got, want))
+    ok("an OpenAI Responses body is masked in place")
+
+
+def case_tls_unverified():
+    st, _, data = post("/v1/messages", b'{"messages":[]}')
+    j = json.loads(data)
+    if st != 502 or "certificate" not in j["error"]["message"].lower():
+        fail("an upstream with an unknown CA: %d %r" % (st, data))
+    ok("an upstream whose certificate is not trusted: 502: %s" %
+       j["error"]["message"])
+
+
+def case_tls():
+    before = len(recorded())
+    st, _, data = post("/v1/messages", b'{"messages":[{"role":"user",'
+                       b'"content":"' + V + b'"}]}')
+    got = wait_recorded(before + 1)[before]
+    if st != 200 or leaks(got, V) or MASK not in got:
+        fail("over TLS with AIRLOCK_UPSTREAM_CA_FILE: %d %r" % (st, got))
+    ok("over verified TLS with a private CA, masked")
+
+
 def case_down():
     t0 = time.time()
     st, _, data = post("/v1/messages", b'{"messages":[]}')
