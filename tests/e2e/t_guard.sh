@@ -14,7 +14,7 @@ DIGITS=$(head -c 8 /dev/urandom | od -An -tu8 | tr -dc 0-9 | head -c 14)
 add_secret deploy-token "$V"
 add_secret pin-code "$DIGITS"
 export GUARD_CANARY="$V" GUARD_DIGITS="$DIGITS"
-export FAKE_PROVIDER_PAUSE=1.5
+export FAKE_PROVIDER_PAUSE=2.0
 REC="$T_ROOT/rec"
 mkdir -p "$REC"
 PIDS=()
@@ -155,7 +155,7 @@ drive mask "$G1"
 drive thinking "$G1"
 drive text "$G1"
 drive residue "$G1"
-drive_args stream "$G1" 1.5
+drive_args stream "$G1" 2.0
 drive too_big "$G1"
 drive target "$G1"
 drive openai "$G1"
