@@ -13,8 +13,9 @@ With FAKE_PROVIDER_TLS_CERT and FAKE_PROVIDER_TLS_KEY it serves HTTPS.
 
 With FAKE_PROVIDER_SCRIPT=agent it plays a model driving a real coding
 agent: a request that offers tools and carries no tool result yet is
-answered with a tool call -- Bash running FAKE_PROVIDER_COMMAND -- and every
-other request with a short text turn, so the agent runs the command, sends
+answered with a tool call -- Bash running FAKE_PROVIDER_COMMAND (on
+/v1/messages, Anthropic's Messages API; on /v1/responses, OpenAI's Responses
+API, Codex's exec_command) -- and every other request with a short text turn, so the agent runs the command, sends
 its output back as a tool result, and ends.
 """
 import http.server
@@ -111,6 +112,39 @@ def message_events(req):
                 "stop_reason": stop, "stop_sequence": None, "usage": usage}
 
 
+def responses_events(req):
+    """The OpenAI Responses API's stream for the scripted model."""
+    tools = [t.get("name") for t in req.get("tools", [])
+             if isinstance(t, dict)]
+    done = any(isinstance(i, dict) and i.get("type") ==
+               "function_call_output" for i in req.get("input", []))
+    if "exec_command" in tools and not done:
+        item = {"type": "function_call", "id": "fc_fake", "call_id":
+                "call_fake", "name": "exec_command",
+                "arguments": json.dumps({"cmd": COMMAND})}
+    elif "shell" in tools and not done:
+        item = {"type": "function_call", "id": "fc_fake", "call_id":
+                "call_fake", "name": "shell",
+                "arguments": json.dumps({"command": ["bash", "-lc",
+                                                     COMMAND]})}
+    else:
+        item = {"type": "message", "id": "msg_fake", "role": "assistant",
+                "status": "completed", "content": [
+                    {"type": "output_text", "text": "done",
+                     "annotations": []}]}
+    usage = {"input_tokens": 10, "input_tokens_details": None,
+             "output_tokens": 5, "output_tokens_details": None,
+             "total_tokens": 15}
+    return [("response.created", {"type": "response.created",
+                                  "response": {"id": "resp_fake"}}),
+            ("response.output_item.done", {
+                "type": "response.output_item.done", "output_index": 0,
+                "item": item}),
+            ("response.completed", {"type": "response.completed",
+                                    "response": {"id": "resp_fake",
+                                                 "usage": usage}})]
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
@@ -130,6 +164,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             req = json.loads(body)
         except ValueError:
             req = None
+        if (SCRIPT == "agent" and isinstance(req, dict) and
+                self.path.startswith("/v1/responses")):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for name, data in responses_events(req):
+                self.chunk(sse(name, data))
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+            return
         if (SCRIPT == "agent" and isinstance(req, dict) and
                 self.path.startswith("/v1/messages") and
                 "count_tokens" not in self.path):
