@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,8 +77,11 @@ struct guard_cli {
 	int			 have_fp;
 	int			 quiet;		/* refreshes with the list unchanged */
 	struct vault		*v;		/* for audits, once opened */
+	pthread_mutex_t		 vlock;		/* v: audits and loads */
 	json_t			*caller;	/* this process, for audits */
 };
+
+static int audit_vault(struct guard_cli *gc, struct al_err *err);
 
 static struct held *
 find_held(struct guard_cli *gc, const char *name, json_int_t version)
@@ -139,6 +143,44 @@ str_or(const json_t *j)
 	const char *s = json_string_value(j);
 
 	return s != NULL ? s : "";
+}
+
+/*
+ * An exposed secret is no longer leased, but until it is rotated its value
+ * is live and must still be masked -- all the more since it is in the
+ * agent's context already: it is read from the vault itself, as the agent
+ * hooks do, when this user can unlock it without a prompt (master.key).
+ * Otherwise it is skipped (`airlock secret rotate` ends the exposure).
+ */
+static int
+take_exposed(struct guard_cli *gc, const char *name, json_int_t version,
+    struct al_err *err)
+{
+	struct al_secret *v = NULL;
+	struct al_err e2;
+	struct held *h;
+	int rc;
+
+	if (gc->nheld >= GUARD_HELD_MAX)
+		return al_err_set(err, AL_ETOOBIG, "more than %d secret values",
+		    GUARD_HELD_MAX);
+	al_err_clear(&e2);
+	pthread_mutex_lock(&gc->vlock);
+	rc = audit_vault(gc, &e2);
+	if (rc == 0)
+		rc = vault_secret_read(gc->v, name, &v, NULL, &e2);
+	pthread_mutex_unlock(&gc->vlock);
+	if (rc != 0)
+		return 0;
+	if (al_secret_len(v) < REDACT_VALUE_MIN) {
+		al_secret_free(v);
+		return 0;
+	}
+	h = &gc->held[gc->nheld++];
+	(void)snprintf(h->name, sizeof(h->name), "%s", name);
+	h->version = version;
+	h->value = v;
+	return 0;
 }
 
 /* What decides whether values must be fetched again. */
@@ -207,7 +249,12 @@ load(void *arg, struct guard_sets *out, struct al_err *err)
 		ver = json_integer_value(json_object_get(it, "version"));
 		if (name == NULL || find_held(gc, name, ver) != NULL)
 			continue;
-		if ((rc = take(gc, name, ver, err)) != 0)
+		if (strcmp(str_or(json_object_get(it, "status")), "exposed") ==
+		    0)
+			rc = take_exposed(gc, name, ver, err);
+		else
+			rc = take(gc, name, ver, err);
+		if (rc != 0)
 			goto out;
 	}
 	if (same && gc->nheld == held)
@@ -260,6 +307,7 @@ audit_vault(struct guard_cli *gc, struct al_err *err)
 		vault_close(gc->v);
 		gc->v = NULL;
 	}
+	pthread_mutex_unlock(&gc->vlock);
 	return rc;
 }
 
@@ -312,8 +360,11 @@ audit(void *arg, const char *endpoint, const struct guard_findings *f,
 	size_t i, nsec = 0;
 	int rc;
 
-	if ((rc = audit_vault(gc, err)) != 0)
+	pthread_mutex_lock(&gc->vlock);
+	if ((rc = audit_vault(gc, err)) != 0) {
+		pthread_mutex_unlock(&gc->vlock);
 		return rc;
+	}
 	if ((rc = mark_exposed(gc, f, err)) != 0)
 		goto out;
 	if ((rules = json_array()) == NULL) {
@@ -365,6 +416,7 @@ out:
 		vault_close(gc->v);
 		gc->v = NULL;
 	}
+	pthread_mutex_unlock(&gc->vlock);
 	return rc;
 }
 
@@ -446,6 +498,7 @@ cmd_guard(struct cli *cli, int argc, char **argv)
 	if ((gc = calloc(1, sizeof(*gc))) == NULL)
 		return cli_failf("out of memory");
 	gc->cli = cli;
+	pthread_mutex_init(&gc->vlock, NULL);
 	if (ident_from_pid(getpid(), NULL, IDENT_F_NO_HASH, &id, NULL) == 0)
 		gc->caller = ident_to_json(id, IDENT_JSON_SUMMARY);
 	ident_free(id);
@@ -491,6 +544,7 @@ out:
 		client_close(gc->cl);
 		vault_close(gc->v);
 		json_decref(gc->caller);
+		pthread_mutex_destroy(&gc->vlock);
 		free(gc);
 	}
 	if (fd >= 0)

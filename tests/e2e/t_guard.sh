@@ -135,8 +135,8 @@ PIDS+=($!)
 for _ in $(seq 100); do [ -s "$T_ROOT/fps.out" ] && break; sleep 0.05; done
 FPS=$(head -1 "$T_ROOT/fps.out")
 
-# Every guard starts before a secret is marked exposed: the broker leases
-# no exposed secret, so a guard started after that would not know it.
+# The guards: masking (g1), blocking (g2), upstream down (g3), TLS with an
+# unknown CA (g4) and with AIRLOCK_UPSTREAM_CA_FILE (g5).
 start_guard g1 --upstream "http://127.0.0.1:$FP" --refresh 200ms
 G1=$GURL
 start_guard g2 --upstream "http://127.0.0.1:$FP/" --block
@@ -202,6 +202,11 @@ REC="$T_ROOT/rec-tls" drive tls_unverified "$G4"
 REC="$T_ROOT/rec-tls" drive tls "$G5"
 drive block "$G2"
 drive down "$G3"
+
+# deploy-token is exposed now (the broker leases it no more): a guard
+# started now reads it from the vault and masks it all the same.
+start_guard g6 --upstream "http://127.0.0.1:$FP"
+GUARD_CANARY2="$V2" drive exposed "$GURL"
 
 # The broker is gone and cannot be started again (no vault): every request
 # is refused, nothing forwarded.

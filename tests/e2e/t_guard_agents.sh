@@ -142,8 +142,7 @@ scenario() {
 	check_no_leak "$V" "$_d" "$T_ROOT/g-$_a.out" "$T_ROOT/g-$_a.err"
 }
 
-# Both guards start first: the first masked request marks the secret
-# exposed, and the broker leases no exposed secret to a guard started later.
+# A provider and a guard in front of it for each agent.
 guard_for() {	# guard_for AGENT: a provider and a guard in front of it
 	provider "$1-guard"
 	"$AL" guard --upstream "http://127.0.0.1:$PORT" >"$T_ROOT/g-$1.out" \

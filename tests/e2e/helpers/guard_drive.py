@@ -387,6 +387,18 @@ def case_granted():
     ok("a secret the policy grants later is masked without a restart")
 
 
+def case_exposed():
+    """A guard started after the secret was marked exposed still masks it."""
+    body = b'{"messages":[{"role":"user","content":"again ' + V2 + b'"}]}'
+    before = len(recorded())
+    st, _, _ = post("/v1/messages", body)
+    got = wait_recorded(before + 1)[before]
+    if st != 200 or got != (b'{"messages":[{"role":"user","content":'
+                            b'"again [REDACTED:deploy-token]"}]}'):
+        fail("an exposed secret, new guard: %d %r" % (st, got))
+    ok("a guard started after the secret was marked exposed masks it")
+
+
 def case_unaudited():
     """A request that cannot be audited is not sent."""
     before = len(recorded())
