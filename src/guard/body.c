@@ -564,14 +564,22 @@ in_thinking(const struct walk *w, size_t frame)
 
 /*
  * Turn the document's masks into body ranges (sorted, merged where the
- * widening to whole characters made them overlap) in w->span.
+ * widening to whole characters made them overlap) in w->span, counting
+ * each in f.
+ *
+ * A thinking block is signed and cannot be changed.  A known value in one
+ * refuses the request (f->thinking).  A rule hit there is left as it is:
+ * the block is text the provider's model wrote, so the provider has it
+ * already, and a guess at a token's shape must not make every later turn
+ * of the conversation (which sends the block again) fail.
  */
 static int
-to_body(struct walk *w, struct guard_findings *f)
+to_body(struct walk *w, const struct redact *r, struct guard_findings *f)
 {
 	struct gspan *out = NULL;
 	size_t nout = 0, capout = 0, i, k, lo, hi, a, b, ra, rb;
 	const struct gstr *g;
+	int used;
 
 	for (i = 0; i < w->nspan; i++) {
 		/* The first string that ends after the mask starts. */
@@ -584,6 +592,7 @@ to_body(struct walk *w, struct guard_findings *f)
 			else
 				hi = k;
 		}
+		used = 0;
 		for (k = lo; k < w->nstr && w->str[k].doc0 < w->span[i].b;
 		    k++) {
 			g = &w->str[k];
@@ -592,9 +601,15 @@ to_body(struct walk *w, struct guard_findings *f)
 			    g->doc0 + g->dlen;
 			if (a >= b)
 				continue;
-			raw_range(w, g, a, b, &ra, &rb);
-			if (in_thinking(w, g->frame))
+			if (in_thinking(w, g->frame)) {
+				if (w->span[i].value == REDACT_SPAN_RULE)
+					continue;
 				f->thinking = 1;
+			}
+			raw_range(w, g, a, b, &ra, &rb);
+			if (!used)
+				note(f, r, &w->span[i]);
+			used = 1;
 			if (nout > 0 && ra < out[nout - 1].b) {
 				if (rb > out[nout - 1].b)
 					out[nout - 1].b = rb;
@@ -670,9 +685,7 @@ guard_body_mask(const struct guard_sets *sets, const void *body, size_t n,
 		if ((rc = find_masks(&w, sets->mask, w.doc.data, w.doc.len,
 		    discard, NULL, &masks, err)) != 0)
 			goto out;
-		for (i = 0; i < w.nspan; i++)
-			note(f, sets->mask, &w.span[i]);
-		if ((rc = to_body(&w, f)) != 0) {
+		if ((rc = to_body(&w, sets->mask, f)) != 0) {
 			rc = al_err_set(err, rc, "out of memory");
 			goto out;
 		}

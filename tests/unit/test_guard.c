@@ -340,6 +340,57 @@ test_guard_findings_name_each_secret_and_count(void **state)
 	sets_free(&s);
 }
 
+/* A rule matcher for the tests: "RULEHIT-" and 8 more bytes. */
+static int
+test_rule(void *arg, const unsigned char *p, size_t n, redact_hit_fn hit,
+    void *hit_arg)
+{
+	const unsigned char *q = p, *end = p + n;
+
+	(void)arg;
+	while ((q = memmem(q, (size_t)(end - q), "RULEHIT-", 8)) != NULL &&
+	    end - q >= 16) {
+		hit(hit_arg, (size_t)(q - p), 16, "test-rule");
+		q += 16;
+	}
+	return 0;
+}
+
+static void
+test_guard_rule_hits_are_masked_except_in_thinking_blocks(void **state)
+{
+	struct guard_sets s;
+	struct guard_findings f;
+	struct al_err err;
+	char *got;
+	const char *in;
+
+	(void)state;
+	s.check = build(VALS);
+	assert_int_equal(redact_new(&s.mask, &err), 0);
+	assert_int_equal(redact_set_rule_matcher(s.mask, test_rule, NULL, 64,
+	    &err), 0);
+	assert_int_equal(redact_compile(s.mask, &err), 0);
+	in = "[{\"type\":\"text\",\"text\":\"k=RULEHIT-12345678;\"}]";
+	got = mask_n(&s, in, strlen(in), &f, NULL);
+	assert_string_equal(got, "[{\"type\":\"text\",\"text\":"
+	    "\"k=[REDACTED:test-rule];\"}]");
+	assert_int_equal(f.nhits, 1);
+	assert_int_equal(f.hits[0].rule, 1);
+	assert_string_equal(f.hits[0].name, "test-rule");
+	free(got);
+	/* Signed, and written by the provider's model: left as it is. */
+	in = "[{\"type\":\"thinking\",\"thinking\":\"k=RULEHIT-12345678\","
+	    "\"signature\":\"s\"}]";
+	got = mask_n(&s, in, strlen(in), &f, NULL);
+	assert_string_equal(got, in);
+	assert_int_equal(f.thinking, 0);
+	assert_int_equal(f.masks, 0);
+	assert_int_equal(f.nhits, 0);
+	free(got);
+	sets_free(&s);
+}
+
 int
 main(void)
 {
@@ -357,6 +408,8 @@ main(void)
 		    test_guard_bodies_that_are_not_json_are_masked_as_text),
 		cmocka_unit_test(test_guard_deep_nesting_and_huge_strings),
 		cmocka_unit_test(test_guard_findings_name_each_secret_and_count),
+		cmocka_unit_test(
+		    test_guard_rule_hits_are_masked_except_in_thinking_blocks),
 	};
 
 	if (sodium_init() < 0)
