@@ -290,7 +290,7 @@ out:
  * masking.  Any error closes it, so the next audit opens it afresh.
  */
 static int
-audit_vault(struct guard_cli *gc, struct al_err *err)
+audit_vault(struct guard_cli *gc, struct al_err *err)	/* under vlock */
 {
 	int rc;
 
@@ -307,7 +307,6 @@ audit_vault(struct guard_cli *gc, struct al_err *err)
 		vault_close(gc->v);
 		gc->v = NULL;
 	}
-	pthread_mutex_unlock(&gc->vlock);
 	return rc;
 }
 
