@@ -534,7 +534,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 {
 	struct guard *g = cls;
 	struct req *q = *con_cls;
-	const char *cl;
+	const char *cl, *ce;
 	char msg[256], *end;
 	unsigned long long len;
 
@@ -551,6 +551,17 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		if (q->uri[0] != '/' || strpbrk(q->uri, "\\#\r\n") != NULL)
 			return reply_error(g, c, url, 400, "airlock guard: the "
 			    "request target must be a path");
+		/*
+		 * A compressed body would be searched as compressed bytes,
+		 * where no value shows: refused, never forwarded unread.
+		 */
+		ce = g->dl.lookup_connection_value(c, MHD_HEADER_KIND,
+		    "Content-Encoding");
+		if (ce != NULL && *ce != '\0' && strcasecmp(ce, "identity") !=
+		    0)
+			return reply_error(g, c, url, 415, "airlock guard cannot "
+			    "read a compressed request body, so it was not "
+			    "sent; turn the agent's request compression off");
 		cl = g->dl.lookup_connection_value(c, MHD_HEADER_KIND,
 		    "Content-Length");
 		if (cl != NULL) {

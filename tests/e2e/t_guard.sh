@@ -159,6 +159,7 @@ drive_args stream "$G1" 2.0
 drive too_big "$G1"
 drive target "$G1"
 drive openai "$G1"
+drive compressed "$G1"
 
 # Rotation: the new value is masked without a restart (and the old one).
 V2=$(canary)

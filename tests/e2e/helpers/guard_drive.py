@@ -280,6 +280,25 @@ def case_target():
     ok("a request target that is not a path is refused (400)")
 
 
+def case_compressed():
+    """A compressed body cannot be searched: refused, not forwarded."""
+    import gzip
+    before = len(recorded())
+    body = gzip.compress(b'{"messages":[{"role":"user","content":"' + V +
+                         b'"}]}')
+    for path, shape in (("/v1/messages", "type"), ("/v1/responses",
+                                                   "error")):
+        st, _, data = post(path, body, {"Content-Encoding": "gzip"})
+        j = json.loads(data)
+        if st != 415 or shape not in j or \
+                "compressed" not in json.dumps(j):
+            fail("a gzip body to %s: %d %r" % (path, st, data))
+    time.sleep(0.2)
+    if len(recorded()) != before:
+        fail("a compressed body was forwarded")
+    ok("a compressed body is refused (415), not forwarded")
+
+
 def case_openai():
     """An OpenAI Responses body: the same walk, the same byte identity."""
     t = (b'{"model":"gpt-test","input":[{"role":"user","content":[{"type":'
