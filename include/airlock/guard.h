@@ -16,9 +16,10 @@
  * After masking, the whole body is searched once more for known values
  * (and their encodings), outside strings too.  A value still present (in a
  * number, across two strings) means the body cannot be masked: it is
- * refused, never sent.  So is a body where a mask would fall inside a
+ * refused, never sent.  So is a body with a known value inside a
  * "thinking" or "redacted_thinking" block, whose signature the provider
- * checks byte for byte.
+ * checks byte for byte; a rule hit there is left as it is (the provider's
+ * model wrote that text).
  *
  * VALUES
  * The guard never fetches a value itself: its owner supplies the
@@ -65,7 +66,7 @@ struct guard_findings {
 	size_t		 nhits;
 	unsigned	 masks;		/* masks spliced in */
 	int		 json;		/* 1: walked as JSON, 0: masked as text */
-	int		 thinking;	/* a mask fell inside a thinking block */
+	int		 thinking;	/* a value is inside a thinking block */
 	int		 residue;	/* a value remained after masking */
 };
 
