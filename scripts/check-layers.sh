@@ -20,6 +20,7 @@ allowed() {
 	proxy)    echo "base error proxy redact" ;;
 	exec)     echo "base error exec client redact" ;;
 	mcp)      echo "base error mcp client exec scan redact vault" ;;
+	guard)    echo "base error guard redact" ;;
 	cli)      echo "*" ;;
 	*)        echo "base error $1" ;;
 	esac

@@ -47,6 +47,14 @@ struct agent_setup {
 	const char	*command;	/* how to start airlock ("airlock" or a path) */
 	const char	*airlock_home;	/* $AIRLOCK_HOME to pass on, or NULL */
 	int		 with_hooks;	/* also wire `airlock hook AGENT` */
+	/*
+	 * Claude only: set the settings file's env.ANTHROPIC_BASE_URL to
+	 * guard_url ("http://127.0.0.1:PORT", an `airlock guard`), or with
+	 * unguard remove it when it names a loopback address (ours); another
+	 * value is left alone.
+	 */
+	const char	*guard_url;
+	int		 unguard;
 };
 
 /* One file's planned change. */

@@ -267,6 +267,27 @@ unsigned long long redact_stream_in(const struct redact_stream *s);
 unsigned long long redact_stream_out(const struct redact_stream *s);
 unsigned long long redact_stream_masks(const struct redact_stream *s);
 
+/*
+ * Tell fn of every mask of s as it is emitted, before its text: off and len
+ * are the masked bytes' place in the stream's input (the count of bytes
+ * written before them, and how many), so a caller can put masks into a copy
+ * of its input that it keeps in another form.  value is the index of the
+ * value (in the order added, see redact_value_label), or REDACT_SPAN_RULE
+ * for a rule hit, whose id is rule (NULL otherwise).  fn must not call into
+ * s.  Set it before the first write; NULL turns it off.
+ */
+#define REDACT_SPAN_RULE	0xffffffffu
+typedef void (*redact_span_fn)(void *arg, unsigned long long off,
+    unsigned long long len, unsigned int value, const char *rule);
+void	redact_stream_set_span(struct redact_stream *s, redact_span_fn fn,
+	    void *arg);
+
+/*
+ * The mask of value i (in the order added), "[REDACTED:<name>]", or NULL
+ * past the last.
+ */
+const char *redact_value_label(const struct redact *r, unsigned int i);
+
 /* Wipe held bytes and free.  NULL is a no-op. */
 void	redact_stream_free(struct redact_stream *s);
 

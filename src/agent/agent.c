@@ -183,6 +183,10 @@ plan_json(struct agent_change *c, const struct agent_setup *st, int hooks,
 		    st->kind == AGENT_CLAUDE ? claude_events : st->kind ==
 		    AGENT_CODEX ? codex_events : cursor_events, al_buf_str(&cmd),
 		    err);
+		if (rc == 0 && st->kind == AGENT_CLAUDE && (st->guard_url !=
+		    NULL || st->unguard))
+			rc = agent_json_set_env_url(root, c->path,
+			    "ANTHROPIC_BASE_URL", st->guard_url, err);
 	} else {
 		if ((entry = server_entry(st)) == NULL) {
 			rc = AL_ENOMEM;

@@ -34,6 +34,14 @@ int	agent_json_set_server(json_t *root, const char *path, json_t *entry,
 int	agent_json_set_hooks(json_t *root, const char *path,
 	    enum agent_hook_style style, const struct agent_hook_event *events,
 	    const char *command, struct al_err *err);
+/*
+ * Set env.NAME of a settings object to value, or (value NULL) remove it when
+ * it is a loopback http:// URL.  AL_EINVAL naming path when "env" or its
+ * member is not what it should be (guardenv.c).
+ */
+int	agent_json_set_env_url(json_t *root, const char *path, const char *name,
+	    const char *value, struct al_err *err);
+
 /* Whether command runs `airlock hook AGENT` (ours, from any install). */
 int	agent_hook_is_ours(const char *command);
 /* Events of root whose hooks run airlock, comma separated into out. */

@@ -85,6 +85,7 @@ int	cmd_deny(struct cli *cli, int argc, char **argv);
 int	cmd_approver(struct cli *cli, int argc, char **argv);
 int	cmd_run(struct cli *cli, int argc, char **argv);
 int	cmd_redact(struct cli *cli, int argc, char **argv);
+int	cmd_guard(struct cli *cli, int argc, char **argv);
 
 /*
  * Whether this process may inspect other users' processes (root or
@@ -122,5 +123,6 @@ extern const char cmd_scan_help[];
 extern const char cmd_hook_help[];
 extern const char cmd_run_help[];
 extern const char cmd_redact_help[];
+extern const char cmd_guard_help[];
 
 #endif

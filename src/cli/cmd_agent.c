@@ -16,6 +16,7 @@
 const char cmd_agent_help[] =
 "usage: airlock agent setup claude|codex|cursor [--project|--user]\n"
 "                           [--dry-run] [--command PATH]\n"
+"                           [--guard ADDRESS:PORT | --no-guard]\n"
 "       airlock agent status [--json]\n"
 "\n"
 "setup merges airlock into the agent's own configuration: the MCP server\n"
@@ -41,6 +42,9 @@ const char cmd_agent_help[] =
 "  --dry-run        print the change as a unified diff; write nothing\n"
 "  --command PATH   how the agent should start airlock (default: `airlock`\n"
 "                   when that is this binary on $PATH, else its full path)\n"
+"  --guard ADDR:PORT  (claude) send the agent's API requests through\n"
+"                   `airlock guard --listen ADDR:PORT` (its settings'\n"
+"                   env.ANTHROPIC_BASE_URL); --no-guard removes it\n"
 "  --json           (status) print a JSON array\n"
 "  -h, --help       show this help\n"
 "\n"
@@ -95,10 +99,14 @@ agent_setup(struct cli *cli, int argc, char **argv)
 		{ "user", no_argument, NULL, 'u' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "command", required_argument, NULL, 'c' },
+		{ "guard", required_argument, NULL, 'g' },
+		{ "no-guard", no_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent_setup st;
+	char guard_url[96];
+	const char *guard = NULL;
 	struct agent_plan plan;
 	struct al_err err;
 	struct al_buf diff;
@@ -135,12 +143,29 @@ agent_setup(struct cli *cli, int argc, char **argv)
 				    "needs a non-empty value");
 			command = optarg;
 			break;
+		case 'g':
+			guard = optarg;
+			break;
+		case 'G':
+			st.unguard = 1;
+			break;
 		case 'h':
 			return cli_print_help("agent", stdout);
 		default:
 			return cli_bad_option("agent setup", argc, argv, c);
 		}
 	}
+	if (guard != NULL && st.unguard)
+		return cli_usage("agent setup", "--guard and --no-guard exclude "
+		    "each other");
+	if (guard != NULL && (strncmp(guard, "127.", 4) != 0 ||
+	    strchr(guard, ':') == NULL || strpbrk(guard, "/ \"'") != NULL ||
+	    snprintf(guard_url, sizeof(guard_url), "http://%s", guard) >=
+	    (int)sizeof(guard_url)))
+		return cli_usage("agent setup", "--guard: '%s' is not a "
+		    "loopback ADDRESS:PORT such as 127.0.0.1:8089", guard);
+	if (guard != NULL)
+		st.guard_url = guard_url;
 	if (optind >= argc)
 		return cli_usage("agent setup", "which agent? claude, codex or "
 		    "cursor");
@@ -150,6 +175,11 @@ agent_setup(struct cli *cli, int argc, char **argv)
 	if (optind + 1 < argc)
 		return cli_usage("agent setup", "unexpected argument '%s'",
 		    argv[optind + 1]);
+	if ((guard != NULL || st.unguard) && st.kind != AGENT_CLAUDE)
+		return cli_usage("agent setup", "--guard wires Claude Code only; "
+		    "for %s, point its provider's base URL at the address "
+		    "`airlock guard` prints (see docs/guard.md)",
+		    agent_kind_name(st.kind));
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
 		return cli_failf("cannot find the current directory");
 	if (command == NULL) {
@@ -213,6 +243,16 @@ agent_setup(struct cli *cli, int argc, char **argv)
 		printf("airlock: no approver PIN is set, so requests that need "
 		    "approval are refused: set one on your terminal with "
 		    "`airlock approver set-pin` (the agent cannot type it)\n");
+	if (st.guard_url != NULL)
+		printf("airlock: its API requests now go to %s: keep `airlock "
+		    "guard --upstream https://api.anthropic.com --listen %s` "
+		    "running (the agent's requests fail while it is not); undo "
+		    "with `airlock agent setup claude%s --no-guard`\n",
+		    st.guard_url, guard, st.scope == AGENT_SCOPE_USER ?
+		    " --user" : "");
+	if (st.unguard)
+		printf("airlock: its API requests go to the provider directly "
+		    "again\n");
 	agent_plan_release(&plan);
 	return rc;
 }

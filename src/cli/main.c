@@ -35,6 +35,8 @@ static const struct cli_cmd commands[] = {
 	    cmd_run_help, cmd_run },
 	{ "redact", "mask live secrets and their encodings in a stream",
 	    cmd_redact_help, cmd_redact },
+	{ "guard", "mask secrets in requests to a model provider's API",
+	    cmd_guard_help, cmd_guard },
 	{ "scan", "find hardcoded secrets and unsafe secret handling",
 	    cmd_scan_help, cmd_scan },
 	{ "hook", "install the git pre-commit hook that runs scan",

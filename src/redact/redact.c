@@ -318,6 +318,12 @@ rx_label(const struct redact *r, uint32_t value)
 	return value < r->nvalue ? r->label[value] : NULL;
 }
 
+const char *
+redact_value_label(const struct redact *r, unsigned int i)
+{
+	return rx_label(r, i);
+}
+
 void
 rx_patterns(const struct redact *r, rx_pat_fn fn, void *arg)
 {

@@ -130,6 +130,13 @@ redact_stream_out(const struct redact_stream *s)
 	return s->nout;
 }
 
+void
+redact_stream_set_span(struct redact_stream *s, redact_span_fn fn, void *arg)
+{
+	s->span = fn;
+	s->span_arg = arg;
+}
+
 unsigned long long
 redact_stream_masks(const struct redact_stream *s)
 {
@@ -184,6 +191,11 @@ put_label(struct redact_stream *s, const struct ival *iv)
 	size_t n;
 
 	s->nmask++;
+	if (s->span != NULL && s->rc == 0)
+		s->span(s->span_arg, iv->s, iv->e - iv->s,
+		    iv->value != RX_NONE ? iv->value : REDACT_SPAN_RULE,
+		    iv->value != RX_NONE ? NULL : rule_id_ok(iv->rule) ?
+		    iv->rule : "rule");
 	if (iv->value != RX_NONE) {
 		put(s, s->r->label[iv->value], s->r->label_len[iv->value]);
 		return;

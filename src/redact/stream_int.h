@@ -99,6 +99,8 @@ struct redact_stream {
 	redact_emit_fn		 emit;
 	void			*arg;
 	int			 rc;		/* first error while settling */
+	redact_span_fn		 span;		/* told of each mask, or NULL */
+	void			*span_arg;
 };
 
 /* The byte at offset off, from the chunk or the hold buffer. */

@@ -460,6 +460,74 @@ test_redact_golden_table(void **state)
 	assert_true(ncase >= 40);
 }
 
+/* ---- where masks fall ---------------------------------------------------- */
+
+struct spans {
+	unsigned long long	 off[8], len[8];
+	unsigned		 value[8];
+	size_t			 n;
+};
+
+static void
+on_span(void *arg, unsigned long long off, unsigned long long len,
+    unsigned value, const char *rule)
+{
+	struct spans *sp = arg;
+
+	assert_null(rule);
+	assert_true(sp->n < 8);
+	sp->off[sp->n] = off;
+	sp->len[sp->n] = len;
+	sp->value[sp->n++] = value;
+}
+
+static int
+sink(void *arg, const void *p, size_t n)
+{
+	(void)arg;
+	(void)p;
+	(void)n;
+	return 0;
+}
+
+static void
+test_redact_span_reports_each_mask_in_input_offsets(void **state)
+{
+	char v[25], in[160];
+	unsigned char b64[64];
+	struct redact *r;
+	struct redact_stream *s;
+	struct spans sp;
+	size_t i, n;
+
+	(void)state;
+	canary(v, 24, ALNUM);
+	r = build1("deploy-token", v, 24);
+	sodium_bin2base64((char *)b64, sizeof(b64), (unsigned char *)v, 24,
+	    sodium_base64_VARIANT_ORIGINAL);
+	n = (size_t)snprintf(in, sizeof(in), "a %s b %s c", v, b64);
+	memset(&sp, 0, sizeof(sp));
+	assert_int_equal(redact_stream_new(r, &s), 0);
+	redact_stream_set_span(s, on_span, &sp);
+	/* One byte at a time: offsets count the whole input, not a write. */
+	for (i = 0; i < n; i++)
+		assert_int_equal(redact_stream_write(s, in + i, 1, sink, NULL),
+		    0);
+	assert_int_equal(redact_stream_finish(s, sink, NULL), 0);
+	assert_int_equal(sp.n, 2);
+	assert_int_equal(sp.off[0], 2);
+	assert_int_equal(sp.len[0], 24);
+	assert_int_equal(sp.off[1], 2 + 24 + 3);
+	assert_int_equal(sp.len[1], strlen((char *)b64));
+	assert_int_equal(sp.value[0], 0);
+	assert_int_equal(sp.value[1], 0);
+	assert_string_equal(redact_value_label(r, 0),
+	    "[REDACTED:deploy-token]");
+	assert_null(redact_value_label(r, 1));
+	redact_stream_free(s);
+	redact_free(r);
+}
+
 int
 main(void)
 {
@@ -513,6 +581,8 @@ main(void)
 		cmocka_unit_test(
 		    test_redact_lazy_rules_failed_load_lets_nothing_through),
 		cmocka_unit_test(test_redact_armored_key_written_line_by_line),
+		cmocka_unit_test(
+		    test_redact_span_reports_each_mask_in_input_offsets),
 	};
 
 	if (sodium_init() < 0)
