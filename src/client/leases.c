@@ -4,8 +4,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
 #include "airlock/api.h"
 #include "client_int.h"
 
