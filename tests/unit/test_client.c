@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -75,7 +76,7 @@ parse_n(struct fixture *f, const void *text, size_t len, size_t step,
 	int rc;
 
 	if (f->src == NULL)
-		assert_non_null(f->src = malloc(sizeof(*f->src)));
+		assert_non_null(f->src = calloc(1, sizeof(*f->src)));
 	http_src_init(f->src, mem_read, &m);
 	al_buf_release(&f->body);
 	al_buf_init(&f->body, 4096, 0);
@@ -579,6 +580,47 @@ test_client_reconnects_after_the_broker_closes(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* A broker that accepts and never answers: the request times out. */
+static void
+test_client_times_out(void **state)
+{
+	char dir[] = "/tmp/airlock-test-client.XXXXXX", sock[64], want[64];
+	struct sockaddr_un sa;
+	struct client_opts o;
+	struct client *cl = NULL;
+	struct al_err err;
+	int lfd;
+	int64_t t0;
+	struct timespec ts;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	(void)snprintf(sock, sizeof(sock), "%s/airlockd.sock", dir);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	assert_true((lfd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);	/* the kernel accepts */
+	memset(&o, 0, sizeof(o));
+	o.home = dir;
+	o.socket_path = sock;
+	o.timeout_ms = 300;
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	assert_int_equal(client_open(&o, &cl, &err), AL_ETIMEDOUT);
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - t0;
+	assert_true(t0 >= 290 && t0 < 5000);
+	(void)snprintf(want, sizeof(want), "the broker did not answer within "
+	    "300 ms");
+	assert_string_equal(err.msg, want);
+	assert_null(cl);
+	(void)close(lfd);
+	assert_int_equal(unlink(sock), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -606,6 +648,7 @@ main(void)
 		cmocka_unit_test(test_client_open_without_broker_says_so),
 		cmocka_unit_test(
 		    test_client_reconnects_after_the_broker_closes),
+		cmocka_unit_test(test_client_times_out),
 	};
 
 	if (sodium_init() < 0)
