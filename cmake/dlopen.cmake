@@ -5,7 +5,7 @@
 # the headers of pkg-config module <pkg> (found already with
 # pkg_check_modules(<pkg> ... IMPORTED_TARGET)) without linking it, and
 # define <define> as the SONAME of lib<name>.so as found now, e.g.
-# "libcurl.so.4": the file dlopen() asks for is the one the headers belong
+# "libmicrohttpd.so.12": the file dlopen() asks for is the one the headers belong
 # to, never a guess.
 #
 # AIRLOCK_DL_MISSING (a test build, never a release): a list of <name>s
@@ -14,7 +14,7 @@
 include_guard(GLOBAL)
 
 set(AIRLOCK_DL_MISSING "" CACHE STRING
-	"Test builds only: library names (curl, microhttpd, icui18n) whose SONAME points at a missing file")
+	"Test builds only: library names (microhttpd, icui18n) whose SONAME points at a missing file")
 
 function(airlock_soname out pkg name)
 	set(path "")

@@ -1,15 +1,15 @@
 /*
- * airlock client: talks to the broker over its Unix socket (libcurl,
- * HTTP/1.1, the contract in api.h).  Every command that needs the broker
- * goes through this.
+ * airlock client: talks to the broker over its Unix socket (HTTP/1.1, the
+ * contract in api.h, spoken by a small strict client of its own, without
+ * libcurl).  Every command that needs the broker goes through this.
  *
  * One client keeps one connection open for its whole life (keep-alive), so
  * a lease asked for with bind set ends when this client (its process) goes
  * away, and a value is fetched on the connection that holds the lease.
  *
- * Values are read straight into guarded memory (struct al_secret) from
- * libcurl's write callback; no buffer of libcurl's or of JSON ever holds a
- * whole value.
+ * Values are read from the socket straight into guarded memory (struct
+ * al_secret); bytes of one that arrive with the headers are copied out of
+ * the receive buffer and wiped there.  No JSON buffer ever holds a value.
  *
  * Errors: the broker's message in err, and a code: AL_EUNAVAIL (no broker
  * and none could be started), AL_EDENIED (policy said no), AL_EPENDING

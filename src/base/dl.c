@@ -1,6 +1,6 @@
 /*
  * Loading a shared library at run time for the one component that uses it
- * (libmicrohttpd, libcurl, ICU), so no other command maps it.  RTLD_NOW
+ * (libmicrohttpd, ICU), so no other command maps it.  RTLD_NOW
  * resolves everything at load, so a broken library fails there and not in
  * the middle of a call; RTLD_LOCAL keeps its symbols (and those of the
  * libraries it needs) out of the global scope; RTLD_NODELETE keeps it mapped

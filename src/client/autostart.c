@@ -179,6 +179,7 @@ client_open(const struct client_opts *o, struct client **out,
 	*out = NULL;
 	if ((cl = calloc(1, sizeof(*cl))) == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
+	cl->fd = -1;
 	cl->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
 	if (snprintf(cl->home, sizeof(cl->home), "%s", o->home) >=
 	    (int)sizeof(cl->home) ||
@@ -198,8 +199,7 @@ client_open(const struct client_opts *o, struct client **out,
 		rc = al_err_set(err, rc, "socket path too long");
 		goto out;
 	}
-	if ((rc = client_connect(cl, err)) != 0)
-		goto out;
+	client_conn_init(cl);
 	rc = client_call(cl, "GET", API_HEALTH, NULL, NULL, NULL, &h,
 	    err);
 	if (rc == AL_EUNAVAIL) {

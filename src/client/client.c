@@ -1,95 +1,233 @@
 /*
- * The broker client: one libcurl easy handle over the Unix socket, reused
- * for every request so that the connection (and what is bound to it) lives
- * as long as the client.
+ * The broker client: one connection to the broker's Unix socket, reused for
+ * every request so that it (and what is bound to it) lives as long as the
+ * client.  Requests are written here; replies are read by http.c.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
-#include <curl/curl.h>
 #include <sodium.h>
 
 #include "airlock/api.h"
 #include "client_int.h"
 
-#define JSON_REPLY_MAX	(8 * 1024 * 1024)
-
-/*
- * Where a reply body goes: a JSON buffer, or guarded memory for a value,
- * allocated at the first byte to the announced length and kept open until
- * the transfer ends (one allocation and one close per value).
- */
-struct sink {
-	struct al_buf		*json;
-	int			 want_value;
-	struct al_secret	*value;
-	size_t			 value_len;
-	size_t			 clen;		/* Content-Length, 0: unknown */
-	int			 overflow;
-	char			 ctype[64];
-};
-
-static size_t
-on_data(char *p, size_t size, size_t nmemb, void *arg)
+static int64_t
+mono_ms(void)
 {
-	struct sink *s = arg;
-	size_t n = size * nmemb;
+	struct timespec ts;
 
-	if (s->want_value) {
-		if (s->value == NULL && al_secret_new(s->clen > 0 &&
-		    s->clen <= API_VALUE_MAX ? s->clen : API_VALUE_MAX,
-		    &s->value) != 0)
-			return 0;
-		if (n > al_secret_cap(s->value) - s->value_len) {
-			s->overflow = 1;
-			return 0;	/* aborts the transfer */
-		}
-		memcpy(al_secret_open(s->value) + s->value_len, p, n);
-		sodium_memzero(p, n);	/* libcurl's receive buffer */
-		s->value_len += n;
-		al_secret_set_len(s->value, s->value_len);
-		return n;
-	}
-	if (al_buf_append(s->json, p, n) != 0) {
-		s->overflow = 1;
-		return 0;
-	}
-	return n;
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static size_t
-on_header(char *p, size_t size, size_t nmemb, void *arg)
+static void
+disconnect(struct client *cl)
 {
-	struct sink *s = arg;
-	size_t n = size * nmemb, k = strlen("content-type:");
-	size_t i, len, kl = strlen("content-length:");
-	unsigned long long cl;
-	char num[24];
+	if (cl->fd >= 0)
+		(void)close(cl->fd);
+	cl->fd = -1;
+	cl->reused = 0;
+	http_src_reset(&cl->in);
+}
 
-	if (n > kl && n - kl < sizeof(num) &&
-	    strncasecmp(p, "content-length:", kl) == 0) {
-		memcpy(num, p + kl, n - kl);
-		num[n - kl] = '\0';
-		if (sscanf(num, "%llu", &cl) == 1)
-			s->clen = cl <= SIZE_MAX ? (size_t)cl : SIZE_MAX;
+/* Wait for events on the socket until the request's deadline. */
+static int
+wait_for(struct client *cl, short events, struct al_err *err)
+{
+	struct pollfd p = { cl->fd, events, 0 };
+	int64_t left;
+	int n;
+
+	for (;;) {
+		if ((left = cl->deadline_ms - mono_ms()) <= 0)
+			return al_err_set(err, AL_ETIMEDOUT, "the broker did not "
+			    "answer within %d ms", cl->timeout_ms);
+		n = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return al_err_set(err, AL_ESYS, "poll: %s",
+			    strerror(errno));
 	}
-	if (n > k && strncasecmp(p, "content-type:", k) == 0) {
-		p += k;
-		len = n - k;
-		while (len && (*p == ' ' || *p == '\t')) {
-			p++;
-			len--;
+}
+
+static int
+io_failed(struct client *cl, const char *what, int e, struct al_err *err)
+{
+	return al_err_set(err, AL_EUNAVAIL, "talking to the broker on %s "
+	    "failed: %s: %s", cl->socket_path, what, strerror(e));
+}
+
+/* http_src's read: the socket, within the deadline. */
+static ssize_t
+sock_read(void *ctx, void *p, size_t n, struct al_err *err)
+{
+	struct client *cl = ctx;
+	ssize_t got;
+
+	for (;;) {
+		if ((got = read(cl->fd, p, n)) >= 0)
+			return got;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			(void)io_failed(cl, "read", errno, err);
+			return -1;
 		}
-		while (len && (p[len - 1] == '\r' || p[len - 1] == '\n' ||
-		    p[len - 1] == ' '))
-			len--;
-		for (i = 0; i < len && i < sizeof(s->ctype) - 1; i++)
-			s->ctype[i] = p[i];
-		s->ctype[i] = '\0';
+		if (wait_for(cl, POLLIN, err) != 0)
+			return -1;
 	}
-	return n;
+}
+
+static int
+send_all(struct client *cl, const unsigned char *p, size_t n,
+    struct al_err *err)
+{
+	ssize_t k;
+	int rc;
+
+	while (n > 0) {
+		k = send(cl->fd, p, n, MSG_NOSIGNAL);
+		if (k > 0) {
+			p += k;
+			n -= (size_t)k;
+		} else if (k < 0 && errno == EINTR) {
+			continue;
+		} else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if ((rc = wait_for(cl, POLLOUT, err)) != 0)
+				return rc;
+		} else {
+			return io_failed(cl, "send", k < 0 ? errno : EPIPE,
+			    err);
+		}
+	}
+	return 0;
+}
+
+static int
+sock_connect(struct client *cl, struct al_err *err)
+{
+	struct sockaddr_un sa;
+	size_t n = strlen(cl->socket_path);
+	int e;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (n >= sizeof(sa.sun_path))
+		return al_err_set(err, AL_ETOOBIG, "socket path %s is too long",
+		    cl->socket_path);
+	memcpy(sa.sun_path, cl->socket_path, n + 1);
+	if ((cl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) < 0)
+		return al_err_set(err, AL_ESYS, "socket: %s", strerror(errno));
+	cl->reused = 0;
+	http_src_reset(&cl->in);
+	for (;;) {
+		if (connect(cl->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return 0;
+		e = errno;
+		if (e == EINTR)
+			continue;
+		/* A full backlog: the broker is busy, try again shortly. */
+		if (e == EAGAIN && mono_ms() < cl->deadline_ms) {
+			(void)poll(NULL, 0, 2);
+			continue;
+		}
+		disconnect(cl);
+		if (e == EAGAIN)
+			return al_err_set(err, AL_ETIMEDOUT, "the broker did not "
+			    "answer within %d ms", cl->timeout_ms);
+		return al_err_set(err, AL_EUNAVAIL, "no broker answers on %s",
+		    cl->socket_path);
+	}
+}
+
+/*
+ * A kept connection the broker has closed (or that holds bytes nobody asked
+ * for) is dropped before a request goes out on it.
+ */
+static void
+drop_if_stale(struct client *cl)
+{
+	struct pollfd p = { cl->fd, POLLIN | POLLRDHUP, 0 };
+
+	if (cl->fd >= 0 && poll(&p, 1, 0) != 0)
+		disconnect(cl);
+}
+
+void
+client_conn_init(struct client *cl)
+{
+	cl->fd = -1;
+	cl->reused = 0;
+	http_src_init(&cl->in, sock_read, cl);
+}
+
+/* The request line and headers (nothing secret is ever sent). */
+static int
+request_head(struct al_buf *req, const char *method, const char *path,
+    size_t body_len, int has_body, struct al_err *err)
+{
+	size_t i;
+
+	for (i = 0; method[i]; i++)
+		if (method[i] < 'A' || method[i] > 'Z')
+			return al_err_set(err, AL_EINVAL, "bad request method");
+	for (i = 0; path[i]; i++)
+		if ((unsigned char)path[i] <= 0x20 ||
+		    (unsigned char)path[i] >= 0x7f)
+			return al_err_set(err, AL_EINVAL, "bad request path");
+	if (i == 0 || i > 1024 || path[0] != '/')
+		return al_err_set(err, AL_EINVAL, "bad request path");
+	if (al_buf_printf(req, "%s %s HTTP/1.1\r\nHost: airlock\r\n", method,
+	    path) != 0 || (has_body && al_buf_printf(req, "Content-Type: "
+	    API_CT_JSON "\r\nContent-Length: %zu\r\n", body_len) != 0) ||
+	    al_buf_puts(req, "\r\n") != 0)
+		return al_err_set(err, AL_ETOOBIG, "request too large");
+	return 0;
+}
+
+/* Send req and read its reply, on a new connection if needed. */
+static int
+exchange(struct client *cl, const struct al_buf *req, int want_value,
+    struct http_reply *r, struct al_err *err)
+{
+	int rc, tries, was_reused;
+
+	cl->deadline_ms = mono_ms() + cl->timeout_ms;
+	for (tries = 0; ; tries++) {
+		drop_if_stale(cl);
+		if (cl->fd < 0 && (rc = sock_connect(cl, err)) != 0)
+			return rc;
+		was_reused = cl->reused;
+		rc = send_all(cl, req->data, req->len, err);
+		if (rc == 0) {
+			al_buf_reset(r->body);
+			rc = http_read_reply(&cl->in, want_value, r, err);
+		}
+		if (rc == 0) {
+			if (r->close)
+				disconnect(cl);
+			else
+				cl->reused = 1;
+			return 0;
+		}
+		disconnect(cl);
+		/*
+		 * A kept connection the broker closed just as we sent: once
+		 * more on a new one, as long as no byte of a reply came.
+		 */
+		if (!was_reused || r->got_any || tries > 0 ||
+		    (rc != AL_EUNAVAIL))
+			return rc;
+	}
 }
 
 static int
@@ -137,115 +275,64 @@ client_call(struct client *cl, const char *method, const char *path,
     json_t *body, struct al_secret **value, long *status, json_t **out,
     struct al_err *err)
 {
-	const struct curl_dl *cu = &cl->lib;
-	struct curl_slist *hdr = NULL;
-	struct al_buf reply;
-	struct sink s;
+	struct al_buf req, reply;
+	struct http_reply r;
 	json_error_t jerr;
 	json_t *j = NULL;
-	char url[1024], *payload = NULL, ebuf[CURL_ERROR_SIZE];
-	CURLcode cc;
-	long st = 0;
+	char *payload = NULL;
+	size_t plen = 0;
 	int rc;
 
 	if (out)
 		*out = NULL;
-	al_buf_init(&reply, JSON_REPLY_MAX, 0);
-	memset(&s, 0, sizeof(s));
-	s.json = &reply;
-	s.want_value = value != NULL;
 	if (value)
 		*value = NULL;
-	ebuf[0] = '\0';
-	if (snprintf(url, sizeof(url), "http://airlock%s", path) >=
-	    (int)sizeof(url)) {
-		rc = al_err_set(err, AL_ETOOBIG, "request path too long");
+	al_buf_init(&req, 64 * 1024, 0);
+	al_buf_init(&reply, HTTP_JSON_MAX, 0);
+	memset(&r, 0, sizeof(r));
+	r.body = &reply;
+	if (body != NULL) {
+		if ((payload = json_dumps(body, JSON_COMPACT)) == NULL) {
+			rc = al_err_set(err, AL_ENOMEM, "out of memory");
+			goto out;
+		}
+		plen = strlen(payload);
+	}
+	if ((rc = request_head(&req, method, path, plen, body != NULL,
+	    err)) != 0)
+		goto out;
+	if (plen > 0 && al_buf_append(&req, payload, plen) != 0) {
+		rc = al_err_set(err, AL_ETOOBIG, "request too large");
 		goto out;
 	}
-	if (body != NULL && (payload = json_dumps(body, JSON_COMPACT)) ==
-	    NULL) {
-		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+	if ((rc = exchange(cl, &req, value != NULL, &r, err)) != 0)
 		goto out;
-	}
-	cu->easy_setopt(cl->curl, CURLOPT_URL, url);
-	cu->easy_setopt(cl->curl, CURLOPT_CUSTOMREQUEST, method);
-	cu->easy_setopt(cl->curl, CURLOPT_WRITEDATA, &s);
-	cu->easy_setopt(cl->curl, CURLOPT_HEADERDATA, &s);
-	cu->easy_setopt(cl->curl, CURLOPT_ERRORBUFFER, ebuf);
-	cu->easy_setopt(cl->curl, CURLOPT_TIMEOUT_MS, (long)cl->timeout_ms);
-	if (payload != NULL) {
-		hdr = cu->slist_append(hdr, "Content-Type: application/json");
-		cu->easy_setopt(cl->curl, CURLOPT_POSTFIELDS, payload);
-		cu->easy_setopt(cl->curl, CURLOPT_POSTFIELDSIZE,
-		    (long)strlen(payload));
-	} else {
-		cu->easy_setopt(cl->curl, CURLOPT_POSTFIELDS, NULL);
-		cu->easy_setopt(cl->curl, CURLOPT_HTTPGET, 1L);
-		cu->easy_setopt(cl->curl, CURLOPT_CUSTOMREQUEST, method);
-	}
-	/* curl would send "Expect: 100-continue" for large bodies. */
-	hdr = cu->slist_append(hdr, "Expect:");
-	cu->easy_setopt(cl->curl, CURLOPT_HTTPHEADER, hdr);
-	cc = cu->easy_perform(cl->curl);
-	cu->easy_setopt(cl->curl, CURLOPT_HTTPHEADER, NULL);
-	if (cc != CURLE_OK) {
-		if (s.overflow)
-			rc = al_err_set(err, AL_ETOOBIG, "the broker's reply is "
-			    "too large");
-		else if (cc == CURLE_COULDNT_CONNECT)
-			rc = al_err_set(err, AL_EUNAVAIL, "no broker answers on "
-			    "%s", cl->socket_path);
-		else if (cc == CURLE_OPERATION_TIMEDOUT)
-			rc = al_err_set(err, AL_ETIMEDOUT, "the broker did not "
-			    "answer within %d ms", cl->timeout_ms);
-		else
-			rc = al_err_set(err, AL_EUNAVAIL, "talking to the broker "
-			    "on %s failed: %s", cl->socket_path, ebuf[0] ? ebuf :
-			    cu->easy_strerror(cc));
-		goto out;
-	}
-	cu->easy_getinfo(cl->curl, CURLINFO_RESPONSE_CODE, &st);
 	if (status)
-		*status = st;
-	if (value != NULL && st == 200) {
-		if (strcmp(s.ctype, API_CT_VALUE) != 0) {
-			rc = al_err_set(err, AL_EPROTO, "the broker sent a value "
-			    "of type '%.40s'", s.ctype);
-			goto out;
-		}
-		if (s.value == NULL && (rc = al_secret_new(0, &s.value)) != 0) {
-			rc = al_err_set(err, rc, "cannot allocate guarded "
-			    "memory");
-			goto out;
-		}
-		al_secret_close(s.value);
-		*value = s.value;
-		s.value = NULL;
+		*status = r.status;
+	if (r.value != NULL) {
+		*value = r.value;
+		r.value = NULL;
 		rc = 0;
 		goto out;
 	}
-	if (s.value != NULL) {
-		/* An error reply went into the value sink: re-read as JSON. */
-		rc = al_buf_append(&reply, al_secret_open(s.value),
-		    s.value_len);
-		if (rc != 0) {
-			rc = al_err_set(err, AL_EPROTO, "malformed reply");
-			goto out;
-		}
-	}
-	if (strncmp(s.ctype, API_CT_JSON, strlen(API_CT_JSON)) == 0) {
+	if (strncmp(r.ctype, API_CT_JSON, strlen(API_CT_JSON)) == 0) {
 		j = json_loadb((const char *)reply.data, reply.len, 0, &jerr);
 		if (j == NULL) {
 			rc = al_err_set(err, AL_EPROTO, "the broker sent malformed "
-			    "JSON (HTTP %ld)", st);
+			    "JSON (HTTP %ld)", r.status);
 			goto out;
 		}
-	} else if (st < 300 && out != NULL) {
+	} else if (r.status < 300 && out != NULL) {
 		/* Only /metrics is text; callers of JSON routes get an error. */
 		j = json_stringn((const char *)reply.data, reply.len);
 	}
-	if (st >= 400) {
-		rc = error_from(st, j, err);
+	if (r.status >= 400) {
+		rc = error_from(r.status, j, err);
+		goto out;
+	}
+	if (value != NULL) {
+		rc = al_err_set(err, AL_EPROTO, "unexpected reply to a value "
+		    "request (HTTP %ld)", r.status);
 		goto out;
 	}
 	if (out) {
@@ -254,46 +341,14 @@ client_call(struct client *cl, const char *method, const char *path,
 	}
 	rc = 0;
 out:
-	al_secret_free(s.value);	/* wipes what did not reach *value */
+	al_secret_free(r.value);
 	json_decref(j);
-	cu->slist_free_all(hdr);
 	if (payload != NULL)	/* it may hold the approver PIN */
 		sodium_memzero(payload, strlen(payload));
 	free(payload);
+	al_buf_release(&req);
 	al_buf_release(&reply);
 	return rc;
-}
-
-int
-client_connect(struct client *cl, struct al_err *err)
-{
-	const struct curl_dl *cu = &cl->lib;
-	CURL *c;
-	int rc;
-
-	if (cu->handle == NULL &&
-	    (rc = curl_dl_open(&cl->lib, CURL_DL_SONAME, err)) != 0)
-		return rc;
-	if ((c = cu->easy_init()) == NULL)
-		return al_err_set(err, AL_ENOMEM, "cannot start libcurl");
-	cu->easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, cl->socket_path);
-	cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	cu->easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	/* Never follow anything, never use a proxy: only this socket. */
-	cu->easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	cu->easy_setopt(c, CURLOPT_PROXY, "");
-	cu->easy_setopt(c, CURLOPT_NOPROXY, "*");
-	cu->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
-	/*
-	 * Keep the one connection as long as we live: leases may be bound
-	 * to it, and curl would otherwise drop it after two idle minutes.
-	 */
-	cu->easy_setopt(c, CURLOPT_MAXAGE_CONN, 365L * 86400);
-	cu->easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
-	cu->easy_setopt(c, CURLOPT_BUFFERSIZE, 16384L);
-	cl->curl = c;
-	return 0;
 }
 
 void
@@ -301,8 +356,6 @@ client_close(struct client *cl)
 {
 	if (cl == NULL)
 		return;
-	if (cl->curl)
-		cl->lib.easy_cleanup(cl->curl);
-	curl_dl_close(&cl->lib);
+	disconnect(cl);
 	free(cl);
 }

@@ -3,20 +3,24 @@
 #define AIRLOCK_CLIENT_INT_H
 
 #include <limits.h>
+#include <stdint.h>
 
 #include "airlock/client.h"
-#include "curl_dl.h"
+#include "http.h"
 
 struct client {
-	struct curl_dl	 lib;			/* libcurl */
-	CURL		*curl;
+	int		 fd;			/* -1: not connected */
+	int		 reused;		/* fd has carried a reply */
+	int64_t		 deadline_ms;		/* of the request under way */
+	struct http_src	 in;			/* replies from fd */
 	char		 socket_path[PATH_MAX];
 	char		 home[PATH_MAX];
 	char		 bin[PATH_MAX];		/* "" : no autostart */
 	int		 timeout_ms;
 };
 
-int	client_connect(struct client *cl, struct al_err *err) AL_WUR;
+/* Set up cl's (not yet open) connection. */
+void	client_conn_init(struct client *cl);
 /*
  * One request.  body (may be NULL) is sent as JSON.  With value set, a 200
  * reply must be the raw value: it goes straight into new guarded memory

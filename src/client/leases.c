@@ -6,8 +6,6 @@
 
 #include <sodium.h>
 
-#include <curl/curl.h>
-
 #include "airlock/api.h"
 #include "client_int.h"
 

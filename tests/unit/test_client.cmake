@@ -1,2 +1,2 @@
-# libcurl's loader (curl_dl.h) and the client's state are private to it.
+# The reply parser (http.h) and the client's state are private to it.
 include_directories("${CMAKE_SOURCE_DIR}/src/client")
