@@ -287,7 +287,11 @@ client_call(struct client *cl, const char *method, const char *path,
 		*out = NULL;
 	if (value)
 		*value = NULL;
-	al_buf_init(&req, 64 * 1024, 0);
+	/*
+	 * The largest body a route takes (texts to mask) plus the head;
+	 * wiped on free, as it may carry the approver PIN.
+	 */
+	al_buf_init(&req, API_REDACT_BODY_MAX + 4096, AL_BUF_SENSITIVE);
 	al_buf_init(&reply, HTTP_JSON_MAX, 0);
 	memset(&r, 0, sizeof(r));
 	r.body = &reply;
