@@ -12,7 +12,7 @@
 #include "airlock/base.h"
 
 /*
- * Exit codes, mapped in one place (see docs/exit-codes.md):
+ * Exit codes, mapped in one place (see docs/cli.md, "Exit status"):
  *   0 success; 1 a check found something (findings, failed verification,
  *   a denial asked about); 2 usage error or failure; 125 `run` failed before
  *   the child started; 126 command not executable; 127 command not found;
@@ -59,6 +59,15 @@ int	cli_bad_option(const char *cmd, int argc, char **argv, int opt);
  */
 int	cli_json_only(const char *cmd, const char *help, int argc, char **argv,
 	    int *json);
+/*
+ * getopt_long for every command: options may follow operands (unless
+ * shortopts starts with '+'), "--" ends them, and a long option matches only
+ * when spelled in full (an abbreviation is an unknown option: '?' with optopt
+ * 0, for cli_bad_option).
+ */
+struct option;
+int	cli_getopt(int argc, char **argv, const char *shortopts,
+	    const struct option *longopts, int *longindex);
 /* True when argv holds -h or --help before any "--". */
 int	cli_wants_help(int argc, char **argv);
 /* Print help text of cmd name ("secret add" or "secret"). */

@@ -113,7 +113,7 @@ agent_setup(struct cli *cli, int argc, char **argv)
 	optind = 0;
 	opterr = 0;
 	/* Options may follow the agent's name: let getopt permute. */
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 		case 'u':

@@ -88,7 +88,7 @@ parse(const char *cmd, int argc, char **argv, int *json, int *all,
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_JSON:
 		case OPT_ALL:

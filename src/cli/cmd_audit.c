@@ -105,7 +105,7 @@ parse_args(struct cli *cli, int argc, char **argv, struct audit_args *a)
 	al_err_clear(&err);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:hn:", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":hn:", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_JSON:
 			a->json = 1;
@@ -153,13 +153,10 @@ parse_args(struct cli *cli, int argc, char **argv, struct audit_args *a)
 			return cli_bad_option("audit", argc, argv, c);
 		}
 	}
-	if (optind < argc && strcmp(argv[optind], "verify") == 0 &&
-	    !a->verify) {
+	/* Options before and after the subcommand were all read above. */
+	if (optind < argc && strcmp(argv[optind], "verify") == 0) {
 		a->verify = 1;
 		optind++;
-		/* Options may also follow the subcommand. */
-		return parse_args(cli, argc - optind + 1, argv + optind - 1,
-		    a);
 	}
 	if (optind < argc)
 		return cli_usage("audit", "unexpected argument '%s'",

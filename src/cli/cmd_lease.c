@@ -106,7 +106,7 @@ cmd_lease(struct cli *cli, int argc, char **argv)
 		return cli_usage("lease", "unknown subcommand '%s'", sub);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc - 1, argv + 1, ":h", lease_opts,
+	while ((c = cli_getopt(argc - 1, argv + 1, ":h", lease_opts,
 	    NULL)) != -1) {
 		switch (c) {
 		case OPT_JSON:

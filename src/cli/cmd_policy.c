@@ -542,7 +542,7 @@ parse_args(const char *sub, int argc, char **argv, struct check_args *a)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", policy_opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", policy_opts, NULL)) != -1) {
 		if (c >= OPT_AS && c <= OPT_DEFAULT && !(allowed & B(c)))
 			return cli_usage("policy", "'policy %s' does not take "
 			    "%s", sub, names[c - OPT_AS]);

@@ -14,8 +14,8 @@
 
 const char cmd_run_help[] =
 "usage: airlock run [--task ID] [--intent TEXT] [--ttl D] [--timeout D]\n"
-"                   [--grace D] [--pty] [--approval-wait D]\n"
-"                   -e VAR=SECRET... [--file VAR=SECRET]... -- CMD [ARGS...]\n"
+"                   [--grace D] [--pty] [--no-rules] [--approval-wait D]\n"
+"                   [-e VAR=SECRET]... [--file VAR=SECRET]... -- CMD [ARGS...]\n"
 "\n"
 "Run CMD with secrets it may use but never shows.  Each secret is leased\n"
 "from the broker (policy decides; the lease is bound to this run), fetched\n"
@@ -38,9 +38,13 @@ const char cmd_run_help[] =
 "                       0s: fail at once when approval is needed)\n"
 "  -h, --help           show this help\n"
 "\n"
+"Without -e or --file, CMD runs with its output redacted by the scanner's\n"
+"rules alone (no broker, no vault needed).\n"
+"\n"
 "Exit status: CMD's; 128+N when signal N killed it; 125 when airlock failed\n"
-"before CMD started (unknown secret, denied by policy: the message names the\n"
-"secret and the reason); 126 CMD not executable; 127 CMD not found; 2 usage.\n"
+"before CMD started (bad usage, unknown secret, denied by policy: the\n"
+"message names the secret and the reason); 126 CMD not executable; 127 CMD\n"
+"not found.\n"
 "See docs/commands/run.md.\n";
 
 enum { OPT_FILE = 256, OPT_TASK, OPT_INTENT, OPT_TTL, OPT_TIMEOUT, OPT_GRACE,
@@ -107,7 +111,7 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 	optind = 0;
 	opterr = 0;
 	/* "+": stop at CMD, so its own options are left alone. */
-	while ((c = getopt_long(argc, argv, "+:e:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+:e:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			if (add_binding(a, optarg, EXEC_VAR_ENV, &err) != 0)
@@ -160,10 +164,6 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 	}
 	if (optind >= argc)
 		return cli_usage("run", "no command to run: give it after --");
-	if (a->nvars == 0)
-		return cli_usage("run", "no secret to use: give -e VAR=SECRET or "
-		    "--file VAR=SECRET (to run without secrets, run the command "
-		    "itself)");
 	*first = optind;
 	return 0;
 }
@@ -193,9 +193,14 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	al_err_clear(&err);
 	memset(&a, 0, sizeof(a));
 	a.wait = 300;
+	/*
+	 * Every failure of run's own is 125, usage errors included (as env
+	 * and timeout do), so a script tells them from CMD's own 1 or 2.
+	 */
 	if ((rc = parse(argc, argv, &a, &first)) != 0)
-		return rc < 0 ? CLI_EXIT_OK : rc;
-	if (cli_client_open(cli, &cl, &err) != 0) {
+		return rc < 0 ? CLI_EXIT_OK : CLI_EXIT_RUN_FAIL;
+	/* Without secrets, run is a plain redacting boundary: no broker. */
+	if (a.nvars > 0 && cli_client_open(cli, &cl, &err) != 0) {
 		al_msg(stderr, "error", "run: %s", err.msg);
 		return CLI_EXIT_RUN_FAIL;
 	}

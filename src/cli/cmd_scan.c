@@ -175,7 +175,7 @@ parse_args(int argc, char **argv, struct scan_args *a)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_STAGED:
 			a->o.source = SCAN_SRC_STAGED;

@@ -158,7 +158,7 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	opterr = 0;
 	allowed = allowed_opts(a->sub);
 	/* GNU getopt permutes: NAME may come before or after options. */
-	while ((c = getopt_long(argc, argv, ":h", secret_opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", secret_opts, NULL)) != -1) {
 		if (c >= OPT_OWNER && c <= OPT_JSON) {
 			if (!(allowed & B(c)))
 				return cli_usage("secret", "'secret %s' does "

@@ -278,7 +278,7 @@ cmd_serve(struct cli *cli, int argc, char **argv)
 	al_err_clear(&err);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", serve_opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", serve_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SOCKET:	a.socket = optarg; break;
 		case OPT_FG:		a.foreground = 1; break;

@@ -157,6 +157,37 @@ cli_bad_option(const char *cmd, int argc, char **argv, int opt)
 }
 
 int
+cli_getopt(int argc, char **argv, const char *shortopts,
+    const struct option *longopts, int *longindex)
+{
+	const char *tok, *name;
+	size_t n;
+	int c, idx = -1;
+
+	c = getopt_long(argc, argv, shortopts, longopts, &idx);
+	if (longindex != NULL)
+		*longindex = idx;
+	if (c == -1 || c == '?' || c == ':' || idx < 0)
+		return c;
+	/*
+	 * getopt_long takes any unambiguous prefix: --value would be
+	 * --value-file.  The token is behind optind (two back when the
+	 * value was a separate argument).
+	 */
+	tok = optarg != NULL && optind >= 2 && optarg == argv[optind - 1] ?
+	    argv[optind - 2] : argv[optind - 1];
+	name = tok + 2;
+	n = strcspn(name, "=");
+	if (strncmp(tok, "--", 2) == 0 && strlen(longopts[idx].name) == n &&
+	    strncmp(name, longopts[idx].name, n) == 0)
+		return c;
+	/* Make cli_bad_option name the token as typed. */
+	optind = (int)(tok == argv[optind - 1] ? optind : optind - 1);
+	optopt = 0;
+	return '?';
+}
+
+int
 cli_json_only(const char *cmd, const char *help, int argc, char **argv,
     int *json)
 {
@@ -170,7 +201,7 @@ cli_json_only(const char *cmd, const char *help, int argc, char **argv,
 	*json = 0;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			*json = 1;
