@@ -21,7 +21,7 @@ static const struct route routes[] = {
 	{ "GET", "/v1/health", 0, h_health },
 	{ "GET", "/metrics", 0, h_metrics },
 	{ "GET", "/v1/secrets", 0, h_secrets_list },
-	{ "GET", "/v1/secrets/:", 0, h_secret_show },
+	{ "GET", "/v1/secrets/*", 0, h_secret_show },	/* work/aws/key */
 	{ "POST", "/v1/leases", 1, h_lease_create },
 	{ "GET", "/v1/leases", 0, h_lease_list },
 	{ "POST", "/v1/leases/revoke", 1, h_lease_revoke_task },
@@ -38,7 +38,10 @@ static const struct route routes[] = {
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 #define PARAM_MAX 128
 
-/* Match path against pattern; the ":" segment is copied into param. */
+/*
+ * Match path against pattern; the ":" segment (or "*" at the end: the rest
+ * of the path, '/' included) is copied into param.
+ */
 static int
 match(const char *pattern, const char *path, char *param)
 {
@@ -46,6 +49,13 @@ match(const char *pattern, const char *path, char *param)
 
 	param[0] = '\0';
 	while (*pattern && *path) {
+		if (pattern[0] == '*' && pattern[1] == '\0') {
+			n = strlen(path);
+			if (n >= PARAM_MAX)
+				return 0;
+			memcpy(param, path, n + 1);
+			return 1;
+		}
 		if (pattern[0] == ':' && (pattern[1] == '/' ||
 		    pattern[1] == '\0')) {
 			n = strcspn(path, "/");

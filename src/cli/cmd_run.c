@@ -15,7 +15,8 @@
 const char cmd_run_help[] =
 "usage: airlock run [--task ID] [--intent TEXT] [--ttl D] [--timeout D]\n"
 "                   [--grace D] [--pty] [--no-rules] [--approval-wait D]\n"
-"                   [-e VAR=SECRET]... [--file VAR=SECRET]... -- CMD [ARGS...]\n"
+"                   [-e VAR=SECRET]... [--file VAR=SECRET]... [--env-file FILE]\n"
+"                   -- CMD [ARGS...]\n"
 "\n"
 "Run CMD with secrets it may use but never shows.  Each secret is leased\n"
 "from the broker (policy decides; the lease is bound to this run), fetched\n"
@@ -27,6 +28,8 @@ const char cmd_run_help[] =
 "Options:\n"
 "  -e VAR=SECRET        put SECRET's value in CMD's environment as VAR\n"
 "  --file VAR=SECRET    put it in a sealed in-memory file; VAR=/dev/fd/N\n"
+"  --env-file FILE      lines VAR=airlock:SECRET of FILE are leased as -e;\n"
+"                       its other VAR=VALUE lines are passed as they are\n"
 "  --task ID            the task the leases belong to\n"
 "  --intent TEXT        what CMD is for, as policy and the audit log see it\n"
 "  --ttl D              lease lifetime (90s, 15m; at most what policy allows)\n"
@@ -48,7 +51,9 @@ const char cmd_run_help[] =
 "See docs/commands/run.md.\n";
 
 enum { OPT_FILE = 256, OPT_TASK, OPT_INTENT, OPT_TTL, OPT_TIMEOUT, OPT_GRACE,
-	OPT_PTY, OPT_WAIT, OPT_NORULES };
+	OPT_PTY, OPT_WAIT, OPT_NORULES, OPT_ENVFILE };
+
+#define RUN_ENV_FILES_MAX	8
 
 struct run_args {
 	struct exec_binding	 bind[EXEC_VARS_MAX];
@@ -62,6 +67,8 @@ struct run_args {
 	int64_t			 wait;
 	int			 pty;
 	int			 no_rules;
+	struct exec_env_file	*envf[RUN_ENV_FILES_MAX];
+	size_t			 nenvf;
 };
 
 static int
@@ -87,6 +94,38 @@ add_binding(struct run_args *a, const char *arg, enum exec_var_kind kind,
 	return 0;
 }
 
+/* --env-file: its airlock: lines become bindings, the rest plain values. */
+static int
+add_env_file(struct run_args *a, const char *path, struct al_err *err)
+{
+	struct exec_env_file *f;
+	size_t i;
+	int rc;
+
+	if (a->nenvf >= RUN_ENV_FILES_MAX)
+		return al_err_set(err, AL_EINVAL, "at most %d --env-file",
+		    RUN_ENV_FILES_MAX);
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	a->envf[a->nenvf++] = f;
+	if ((rc = exec_env_file_load(path, f, err)) != 0)
+		return rc;
+	for (i = 0; i < f->nrefs; i++) {
+		if (a->nvars >= EXEC_VARS_MAX)
+			return al_err_set(err, AL_EINVAL, "at most %d secrets "
+			    "per run", EXEC_VARS_MAX);
+		if ((rc = vault_name_check(f->refs[i].secret, err)) != 0)
+			return al_err_set(err, rc, "%s:%zu: %s", path,
+			    f->line[i], err->msg);
+		a->bind[a->nvars] = f->refs[i];
+		a->vars[a->nvars].var = a->bind[a->nvars].var;
+		a->vars[a->nvars].secret = a->bind[a->nvars].secret;
+		a->vars[a->nvars].kind = EXEC_VAR_ENV;
+		a->nvars++;
+	}
+	return 0;
+}
+
 static int
 parse(int argc, char **argv, struct run_args *a, int *first)
 {
@@ -101,6 +140,7 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 		{ "pty", no_argument, NULL, OPT_PTY },
 		{ "approval-wait", required_argument, NULL, OPT_WAIT },
 		{ "no-rules", no_argument, NULL, OPT_NORULES },
+		{ "env-file", required_argument, NULL, OPT_ENVFILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -119,6 +159,10 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 			break;
 		case OPT_FILE:
 			if (add_binding(a, optarg, EXEC_VAR_FILE, &err) != 0)
+				return cli_usage("run", "%s", err.msg);
+			break;
+		case OPT_ENVFILE:
+			if (add_env_file(a, optarg, &err) != 0)
 				return cli_usage("run", "%s", err.msg);
 			break;
 		case OPT_TASK:
@@ -188,7 +232,9 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	struct exec_result res;
 	struct client *cl = NULL;
 	struct al_err err;
-	int first = 0, rc;
+	char **envp = NULL;
+	size_t i;
+	int first = 0, rc, ret;
 
 	al_err_clear(&err);
 	memset(&a, 0, sizeof(a));
@@ -197,12 +243,29 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	 * Every failure of run's own is 125, usage errors included (as env
 	 * and timeout do), so a script tells them from CMD's own 1 or 2.
 	 */
-	if ((rc = parse(argc, argv, &a, &first)) != 0)
-		return rc < 0 ? CLI_EXIT_OK : CLI_EXIT_RUN_FAIL;
+	if ((rc = parse(argc, argv, &a, &first)) != 0) {
+		ret = rc < 0 ? CLI_EXIT_OK : CLI_EXIT_RUN_FAIL;
+		goto out;
+	}
+	ret = CLI_EXIT_RUN_FAIL;
+	exec_spec_init(&spec);
+	for (i = 0; i < a.nenvf; i++) {
+		char **next;
+		int brc;
+
+		brc = exec_env_build(envp ? envp : environ, a.envf[i], &next,
+		    &err);
+		free(envp);
+		envp = next;
+		if (brc != 0) {
+			al_msg(stderr, "error", "run: %s", err.msg);
+			goto out;
+		}
+	}
 	/* Without secrets, run is a plain redacting boundary: no broker. */
 	if (a.nvars > 0 && cli_client_open(cli, &cl, &err) != 0) {
 		al_msg(stderr, "error", "run: %s", err.msg);
-		return CLI_EXIT_RUN_FAIL;
+		goto out;
 	}
 	memset(&b, 0, sizeof(b));
 	b.client = cl;
@@ -213,8 +276,8 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	b.vars = a.vars;
 	b.nvars = a.nvars;
 	b.rules_load = a.no_rules ? NULL : load_rules;
-	exec_spec_init(&spec);
 	spec.argv = argv + first;
+	spec.envp = envp;
 	spec.flags = a.pty ? EXEC_PTY : 0;
 	spec.timeout_ms = a.timeout;
 	spec.grace_ms = a.grace;
@@ -222,7 +285,8 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	client_close(cl);
 	if (rc != 0 && res.pid == 0) {
 		al_msg(stderr, "error", "run: %s", err.msg);
-		return res.status ? res.status : CLI_EXIT_RUN_FAIL;
+		ret = res.status ? res.status : CLI_EXIT_RUN_FAIL;
+		goto out;
 	}
 	if (rc != 0)
 		al_msg(stderr, "error", "run: %s", err.msg);
@@ -233,5 +297,12 @@ cmd_run(struct cli *cli, int argc, char **argv)
 		al_msg(stderr, "run", "timed out after %s; the task was ended",
 		    a.timeout % 1000 ? "less than a second" : d);
 	}
-	return res.status;
+	ret = res.status;
+out:
+	free(envp);
+	for (i = 0; i < a.nenvf; i++) {
+		exec_env_file_release(a.envf[i]);
+		free(a.envf[i]);
+	}
+	return ret;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "airlock/exec.h"
 #include "airlock/vault.h"
 #include "auditcli.h"
 #include "cli.h"
@@ -17,6 +18,7 @@ const char cmd_secret_help[] =
 "       airlock secret rotate NAME [--value-file PATH] [--keep-newline]\n"
 "       airlock secret edit NAME [options]\n"
 "       airlock secret rm NAME\n"
+"       airlock secret import FILE [--owner O] [--purpose P] [--prefix P]\n"
 "\n"
 "Manage the secrets in the vault.  Values are never printed: `ls` and `show`\n"
 "print metadata only.  A value is read from --value-file (bytes as they are),\n"
@@ -24,7 +26,8 @@ const char cmd_secret_help[] =
 "unless --keep-newline), else asked twice without echo.  No option takes a\n"
 "value on the command line.  Values are binary-safe, 1 byte to 64 KiB.\n"
 "\n"
-"NAME is 1-64 characters of a-z 0-9 . _ - starting with a letter or digit.\n"
+"NAME is 1-64 characters of letters, digits, . _ - in parts separated by /\n"
+"(GITHUB_TOKEN, work/aws/key), each part starting with a letter or digit.\n"
 "\n"
 "add and edit options:\n"
 "  --owner O            who answers for this secret (required for add)\n"
@@ -53,12 +56,20 @@ const char cmd_secret_help[] =
 "rotate stores a new value as the next version and records the time;\n"
 "rm removes the record for good.\n"
 "\n"
+"import adds every VAR=VALUE line of an env file (.env) as a secret named\n"
+"VAR (with --prefix P: P then VAR), its value read from the file, never from\n"
+"the command line.  Lines VAR=airlock:SECRET and names already in the vault\n"
+"are left alone.  Owner and purpose apply to all; at a terminal they are\n"
+"asked once when not given.  Then `airlock run --env-file` takes a file of\n"
+"VAR=airlock:NAME lines.  add, edit and import options above apply.\n"
+"\n"
 "Exit status: 0 success, 2 error (unknown secret, bad input, locked vault).\n";
 
 enum {
 	OPT_OWNER = 256, OPT_PURPOSE, OPT_EXPIRES, OPT_ROTATE, OPT_LASTROT,
 	OPT_HOST, OPT_LABEL, OPT_UNLABEL, OPT_CLEARHOSTS, OPT_STATUS,
 	OPT_VALUEFILE, OPT_KEEPNL, OPT_PASSFD, OPT_EXPIRED, OPT_DUE, OPT_JSON,
+	OPT_PREFIX,
 };
 
 static const struct option secret_opts[] = {
@@ -78,6 +89,7 @@ static const struct option secret_opts[] = {
 	{ "expired", no_argument, NULL, OPT_EXPIRED },
 	{ "due", no_argument, NULL, OPT_DUE },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "prefix", required_argument, NULL, OPT_PREFIX },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -93,6 +105,7 @@ struct secret_args {
 	const char	*last_rotated;
 	const char	*status;
 	const char	*value_file;
+	const char	*prefix;
 	char		*hosts[VAULT_LIST_MAX];
 	size_t		 nhosts;
 	char		*labels[VAULT_LIST_MAX];
@@ -129,6 +142,8 @@ allowed_opts(const char *sub)
 		    B(OPT_JSON);
 	if (strcmp(sub, "show") == 0)
 		return B(OPT_JSON);
+	if (strcmp(sub, "import") == 0)
+		return meta | B(OPT_PREFIX);
 	return 0;	/* rm */
 }
 
@@ -149,7 +164,7 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	    "--expires", "--rotate-every", "--last-rotated", "--host",
 	    "--label", "--unlabel", "--clear-hosts", "--status",
 	    "--value-file", "--keep-newline", "--passphrase-fd", "--expired",
-	    "--due", "--json" };
+	    "--due", "--json", "--prefix" };
 	struct al_err err;
 	unsigned allowed;
 	int c, rc;
@@ -159,7 +174,7 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	allowed = allowed_opts(a->sub);
 	/* GNU getopt permutes: NAME may come before or after options. */
 	while ((c = cli_getopt(argc, argv, ":h", secret_opts, NULL)) != -1) {
-		if (c >= OPT_OWNER && c <= OPT_JSON) {
+		if (c >= OPT_OWNER && c <= OPT_PREFIX) {
 			if (!(allowed & B(c)))
 				return cli_usage("secret", "'secret %s' does "
 				    "not take %s", a->sub, names[c - OPT_OWNER]);
@@ -177,6 +192,7 @@ parse_args(int argc, char **argv, struct secret_args *a)
 		case OPT_EXPIRED:	a->expired = 1; break;
 		case OPT_DUE:		a->due = 1; break;
 		case OPT_JSON:		a->json = 1; break;
+		case OPT_PREFIX:	a->prefix = optarg; break;
 		case OPT_CLEARHOSTS:	a->set_hosts = 1; break;
 		case OPT_HOST:
 			a->set_hosts = 1;
@@ -207,10 +223,12 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	}
 	if (strcmp(a->sub, "ls") != 0 && strcmp(a->sub, "list") != 0) {
 		if (optind >= argc)
-			return cli_usage("secret", "'secret %s' needs a NAME",
-			    a->sub);
+			return cli_usage("secret", "'secret %s' needs %s",
+			    a->sub, strcmp(a->sub, "import") == 0 ? "a FILE" :
+			    "a NAME");
 		a->name = argv[optind++];
-		if (vault_name_check(a->name, &err) != 0)
+		if (strcmp(a->sub, "import") != 0 &&
+		    vault_name_check(a->name, &err) != 0)
 			return cli_fail(&err);
 	}
 	if (optind < argc)
@@ -390,6 +408,133 @@ secret_add(struct cli *cli, struct vault *v, struct secret_args *a,
 out:
 	al_secret_free(value);
 	vault_meta_release(&m);
+	return rc;
+}
+
+/*
+ * Ask for a line on the terminal (with echo: owner and purpose are not
+ * secret), for import's owner and purpose.  AL_EINVAL without a terminal.
+ */
+static int
+ask_line(const char *what, const char *opt, char *buf, size_t len,
+    struct al_err *err)
+{
+	FILE *tty;
+	size_t n;
+
+	if ((tty = fopen("/dev/tty", "r+e")) == NULL)
+		return al_err_set(err, AL_EINVAL, "'secret import' needs %s "
+		    "(no terminal to ask on)", opt);
+	fprintf(tty, "%s of the imported secrets: ", what);
+	fflush(tty);
+	if (fgets(buf, (int)len, tty) == NULL)
+		buf[0] = '\0';
+	(void)fclose(tty);
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	if (n == 0)
+		return al_err_set(err, AL_EINVAL, "no %s given: nothing was "
+		    "imported", opt + 2);
+	return 0;
+}
+
+/*
+ * secret import FILE: every plain VAR=VALUE line of an env file becomes a
+ * secret, the value going from the file's guarded copy to the vault.
+ */
+static int
+secret_import(struct cli *cli, struct vault *v, struct secret_args *a,
+    struct al_err *err)
+{
+	struct exec_env_file *f = NULL;
+	struct vault_meta m, old;
+	struct al_secret *value = NULL;
+	char owner[256], purpose[256], name[VAULT_NAME_MAX + 2];
+	int64_t now = cli->clock->now(cli->clock->arg);
+	size_t i, added = 0, kept = 0, vn;
+	const char *val;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	if ((rc = exec_env_file_load(a->name, f, err)) != 0)
+		goto out;
+	if (f->nplain == 0) {
+		rc = al_err_set(err, AL_EINVAL, "%s has no VAR=VALUE line to "
+		    "import", a->name);
+		goto out;
+	}
+	/* Every name first: nothing is stored when one is invalid. */
+	for (i = 0; i < f->nplain; i++) {
+		vn = strcspn(f->plain[i], "=");
+		if (snprintf(name, sizeof(name), "%s%.*s", a->prefix ?
+		    a->prefix : "", (int)vn, f->plain[i]) >= (int)sizeof(name)
+		    || vault_name_check(name, err) != 0) {
+			rc = al_err_set(err, AL_EINVAL, "%s: '%.*s' does not "
+			    "make a secret name (1-64 characters of letters, "
+			    "digits, . _ - /): nothing was imported", a->name,
+			    (int)vn, f->plain[i]);
+			goto out;
+		}
+	}
+	if (a->owner == NULL) {
+		if ((rc = ask_line("owner", "--owner", owner, sizeof(owner),
+		    err)) != 0)
+			goto out;
+		a->owner = owner;
+	}
+	if (a->purpose == NULL) {
+		if ((rc = ask_line("purpose", "--purpose", purpose,
+		    sizeof(purpose), err)) != 0)
+			goto out;
+		a->purpose = purpose;
+	}
+	if ((rc = cli_vault_unlock(v, a->passfd, err)) != 0)
+		goto out;
+	for (i = 0; i < f->nplain; i++) {
+		vn = strcspn(f->plain[i], "=");
+		(void)snprintf(name, sizeof(name), "%s%.*s", a->prefix ?
+		    a->prefix : "", (int)vn, f->plain[i]);
+		val = f->plain[i] + vn + 1;
+		memset(&old, 0, sizeof(old));
+		if (vault_secret_get(v, name, &old, NULL) == 0) {
+			vault_meta_release(&old);
+			al_msg(stderr, "secret", "%s is already in the vault: "
+			    "left as it is (airlock secret rotate %s)", name,
+			    name);
+			kept++;
+			continue;
+		}
+		if (*val == '\0') {
+			al_msg(stderr, "warning", "%s has an empty value: not "
+			    "imported", name);
+			kept++;
+			continue;
+		}
+		memset(&m, 0, sizeof(m));
+		memcpy(m.name, name, strlen(name) + 1);	/* checked above */
+		if ((rc = apply_meta(a, &m, now, err)) != 0 ||
+		    (rc = al_secret_from(val, strlen(val), &value)) != 0 ||
+		    (rc = vault_secret_add(v, &m, value, err)) != 0 ||
+		    (rc = cli_audit_secret(cli, v, "secret_add", name, value,
+		    err)) != 0)
+			goto out;
+		warn_short(value);
+		al_secret_free(value);
+		value = NULL;
+		vault_meta_release(&m);
+		added++;
+	}
+	al_msg(stderr, "secret", "imported %zu secret%s from %s%s; use them "
+	    "with lines VAR=airlock:NAME and `airlock run --env-file`",
+	    added, added == 1 ? "" : "s", a->name, kept ? " (see above for "
+	    "the lines left out)" : "");
+out:
+	al_secret_free(value);
+	vault_meta_release(&m);
+	exec_env_file_release(f);
+	free(f);
 	return rc;
 }
 
@@ -613,7 +758,8 @@ cmd_secret(struct cli *cli, int argc, char **argv)
 		return cli_print_help("secret", stdout);
 	if (strcmp(a.sub, "add") && strcmp(a.sub, "ls") && strcmp(a.sub,
 	    "list") && strcmp(a.sub, "show") && strcmp(a.sub, "rotate") &&
-	    strcmp(a.sub, "edit") && strcmp(a.sub, "rm"))
+	    strcmp(a.sub, "edit") && strcmp(a.sub, "rm") &&
+	    strcmp(a.sub, "import"))
 		return cli_usage("secret", "unknown subcommand 'secret %s'",
 		    a.sub);
 	if ((rc = parse_args(argc - 1, argv + 1, &a)) != 0)
@@ -630,6 +776,8 @@ cmd_secret(struct cli *cli, int argc, char **argv)
 		rc = secret_rotate(cli, v, &a, &err);
 	else if (strcmp(a.sub, "edit") == 0)
 		rc = secret_edit(cli, v, &a, &err);
+	else if (strcmp(a.sub, "import") == 0)
+		rc = secret_import(cli, v, &a, &err);
 	else
 		rc = vault_secret_remove(v, a.name, &err);
 	vault_close(v);

@@ -45,6 +45,10 @@ static const char run_input[] =
 "\"description\":\"Environment variables to fill with secrets: "
 "{\\\"VAR\\\": \\\"secret-name\\\"}. The command reads $VAR; you never "
 "see the value.\"},"
+"\"env_file\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":4096,"
+"\"description\":\"An env file (relative to cwd): its lines "
+"VAR=airlock:secret-name are leased like env, its other VAR=value lines "
+"are passed as they are.\"},"
 "\"task\":{\"type\":\"string\",\"maxLength\":256,\"description\":"
 "\"The task the leases belong to.\"},"
 "\"intent\":{\"type\":\"string\",\"maxLength\":256,\"description\":"
@@ -241,8 +245,9 @@ run_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 	struct al_err e2;
 	json_t *cmd = json_object_get(args, "command"), *env, *v, *jo, *je;
 	json_t *wait;
-	const char *key;
-	char **argv = NULL;
+	const char *key, *ef, *cwd;
+	struct exec_env_file *envf = NULL;
+	char **argv = NULL, **envp = NULL, *efpath = NULL;
 	size_t nv = 0, i;
 	int rc = 0, locked = 0, trunc = 0, fo = -1, fe = -1, ticking = 0;
 
@@ -262,9 +267,46 @@ run_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 		vars[nv].kind = EXEC_VAR_ENV;
 		nv++;
 	}
+	ef = json_string_value(json_object_get(args, "env_file"));
+	cwd = json_string_value(json_object_get(args, "cwd"));
+	if (ef != NULL) {
+		if (ef[0] != '/' && cwd != NULL ? asprintf(&efpath, "%s/%s",
+		    cwd, ef) < 0 : (efpath = strdup(ef)) == NULL) {
+			efpath = NULL;
+			rc = AL_ENOMEM;
+			goto out;
+		}
+		if ((envf = calloc(1, sizeof(*envf))) == NULL) {
+			rc = AL_ENOMEM;
+			goto out;
+		}
+		if (exec_env_file_load(efpath, envf, &e2) != 0 ||
+		    exec_env_build(environ, envf, &envp, &e2) != 0) {
+			r->bad_args = 1;
+			rc = asprintf(&r->text, "Invalid arguments for tool "
+			    "run: arguments.env_file: %s", e2.msg) < 0 ?
+			    AL_ENOMEM : 0;
+			goto out;
+		}
+		for (i = 0; i < envf->nrefs; i++) {
+			if (nv >= EXEC_VARS_MAX) {
+				r->bad_args = 1;
+				rc = asprintf(&r->text, "Invalid arguments for "
+				    "tool run: at most %d secrets per run",
+				    EXEC_VARS_MAX) < 0 ? AL_ENOMEM : 0;
+				goto out;
+			}
+			vars[nv].var = envf->refs[i].var;
+			vars[nv].secret = envf->refs[i].secret;
+			vars[nv].kind = EXEC_VAR_ENV;
+			nv++;
+		}
+	}
 	if ((argv = calloc(json_is_array(cmd) ? json_array_size(cmd) + 1 : 4,
-	    sizeof(*argv))) == NULL)
-		return AL_ENOMEM;
+	    sizeof(*argv))) == NULL) {
+		rc = AL_ENOMEM;
+		goto out;
+	}
 	if (json_is_array(cmd)) {
 		json_array_foreach(cmd, i, v)
 			argv[i] = (char *)json_string_value(v);
@@ -298,7 +340,8 @@ run_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 	spec.in_fd = -1;
 	spec.out_fd = fo;
 	spec.err_fd = fe;
-	spec.cwd = json_string_value(json_object_get(args, "cwd"));
+	spec.cwd = cwd;
+	spec.envp = envp;
 	spec.timeout_ms = json_integer_value(json_object_get(args,
 	    "timeout_seconds")) * 1000;
 	spec.cancel_fd = c->cancel_fd;
@@ -340,6 +383,10 @@ out:
 	if (fe != -1)
 		(void)close(fe);
 	free(argv);
+	free(envp);
+	free(efpath);
+	exec_env_file_release(envf);
+	free(envf);
 	return rc;
 }
 
