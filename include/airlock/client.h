@@ -38,6 +38,14 @@ struct client_opts {
 	 */
 	const char	*airlock_bin;
 	int		 timeout_ms;	/* per request; 0: 30 s */
+	/*
+	 * Told (one line, no prefix) when the broker that answers is of
+	 * another airlock version: it is restarted when idle (no live lease,
+	 * no pending approval) and autostart is allowed, else left running.
+	 * NULL: say nothing.
+	 */
+	void		(*notice)(const char *msg, void *arg);
+	void		*notice_arg;
 };
 
 /* A lease as the broker shows it. */
@@ -78,6 +86,14 @@ struct client_lease_req {
  * check that it is healthy.  AL_EUNAVAIL with what to do when it fails.
  */
 int	client_open(const struct client_opts *o, struct client **out,
+	    struct al_err *err) AL_WUR;
+/*
+ * Stop the broker of o->home (never starting one): SIGTERM to its pid,
+ * which must agree with airlockd.pid, then wait until it is gone.  *pid is
+ * the pid stopped.  AL_ENOENT when no broker answers; AL_EPERM when it runs
+ * as another user.
+ */
+int	client_stop(const struct client_opts *o, long *pid,
 	    struct al_err *err) AL_WUR;
 /* Close the connection (ending this client's bound leases). NULL: no-op. */
 void	client_close(struct client *cl);

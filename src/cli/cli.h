@@ -93,6 +93,16 @@ int	cmd_approve(struct cli *cli, int argc, char **argv);
 int	cmd_deny(struct cli *cli, int argc, char **argv);
 int	cmd_run(struct cli *cli, int argc, char **argv);
 int	cmd_redact(struct cli *cli, int argc, char **argv);
+int	cmd_stop(struct cli *cli, int argc, char **argv);
+int	cmd_unlock(struct cli *cli, int argc, char **argv);
+/*
+ * Ask for the vault passphrase (from passfd when >= 0) and start a broker
+ * holding the unlocked vault, stopping after lock_after seconds (0: never).
+ */
+int	cli_unlock_broker(struct cli *cli, int passfd, int64_t lock_after,
+	    struct al_err *err) AL_WUR;
+/* Stop the broker of cli->home (`stop`, `serve --stop`); an exit status. */
+int	cli_broker_stop(struct cli *cli);
 
 /* Write the default policy.yaml for the effective uid unless one exists. */
 int	cli_policy_write_default(struct cli *cli, struct al_err *err) AL_WUR;
@@ -119,5 +129,7 @@ extern const char cmd_scan_help[];
 extern const char cmd_hook_help[];
 extern const char cmd_run_help[];
 extern const char cmd_redact_help[];
+extern const char cmd_stop_help[];
+extern const char cmd_unlock_help[];
 
 #endif
