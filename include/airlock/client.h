@@ -42,7 +42,8 @@ struct client_opts {
 	 * Told (one line, no prefix) when the broker that answers is of
 	 * another airlock version: it is restarted when idle (no live lease,
 	 * no pending approval) and autostart is allowed, else left running.
-	 * NULL: say nothing.
+	 * Also told when the broker refused its edited policy file (it keeps
+	 * the previous policy).  NULL: say nothing.
 	 */
 	void		(*notice)(const char *msg, void *arg);
 	void		*notice_arg;
@@ -79,6 +80,13 @@ struct client_lease_req {
 	int64_t		 ttl;		/* seconds; 0: the broker's default */
 	int		 uses;		/* 0: the rule's limit */
 	int		 bind;		/* end the lease with this client */
+	/*
+	 * client_lease_and_fetch: called with the approval when the request
+	 * starts waiting for an approver, and with NULL when the wait ends
+	 * (approved, denied, expired or timed out).  May be NULL.
+	 */
+	void		(*pending)(const struct client_approval *a, void *arg);
+	void		*pending_arg;
 };
 
 /*
@@ -159,5 +167,12 @@ int	client_audit_tail(struct client *cl, int n, json_t **out,
 	    struct al_err *err) AL_WUR;
 int	client_health(struct client *cl, json_t **out, struct al_err *err)
 	    AL_WUR;
+/*
+ * Have the broker read its policy file now: *out is its reply
+ * {"ok", "path", "rules", "policy_sha256", "error"} (a refused file is
+ * ok false, not an error here).
+ */
+int	client_policy_reload(struct client *cl, json_t **out,
+	    struct al_err *err) AL_WUR;
 
 #endif

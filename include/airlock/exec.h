@@ -324,6 +324,7 @@ int	exec_env_build(char *const *base, const struct exec_env_file *f,
 /* ---- a run with leased values ------------------------------------------ */
 
 struct client;
+struct client_approval;
 
 /* One secret to lease and inject: VAR gets the value of SECRET. */
 struct exec_lease_var {
@@ -354,6 +355,10 @@ struct exec_boundary {
 	 */
 	redact_scan_load_fn		 rules_load;
 	void				*rules_load_arg;
+	/* Told when a lease waits for an approver (client_lease_req). */
+	void				(*pending)(
+	    const struct client_approval *a, void *arg);
+	void				*pending_arg;
 };
 
 /*

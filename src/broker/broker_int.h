@@ -116,6 +116,16 @@ struct broker {
 	uint64_t		 tick_writes;	/* lease writes it is valid for */
 	int64_t			 next_prune;	/* forget ended leases then */
 	int			 audit_failed;	/* refuse releases until restart */
+	/* The policy file as last read, to notice edits (decide.c). */
+	struct policy_stamp {
+		int		 present;
+		dev_t		 dev;
+		ino_t		 ino;
+		off_t		 size;
+		struct timespec	 mtime;
+	}			 policy_seen;
+	char			 policy_sha256[65];	/* of the policy in force */
+	char			 policy_error[AL_ERR_MSG_MAX];	/* last refusal */
 };
 
 /* Diagnostics to the broker's log (identifiers only, escaped). */
@@ -140,6 +150,14 @@ json_t	*caller_json(const struct broker_caller *c);
 
 /* ---- policy glue (decide.c) --------------------------------------------- */
 
+/*
+ * Reload the policy when its file changed since it was last read (a new
+ * inode, size or mtime, or it appeared or went): called before each request.
+ */
+void	policy_watch(struct broker *b);
+/* The stamp of the policy file now, and the SHA-256 of its text. */
+void	policy_stamp_take(const struct broker *b, struct policy_stamp *st);
+void	policy_digest(const struct broker *b, char hex[65]);
 int	decide_load(struct broker *b, struct policy **out, struct al_err *err)
 	    AL_WUR;
 /* Decide a lease request for caller on the secret described by m. */
@@ -172,6 +190,7 @@ void	h_approval_get(struct route_args *a);
 void	h_approve(struct route_args *a);
 void	h_deny(struct route_args *a);
 void	h_audit_tail(struct route_args *a);
+void	h_policy_reload(struct route_args *a);
 
 /* ---- reply helpers (reply.c) -------------------------------------------- */
 

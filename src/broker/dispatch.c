@@ -33,6 +33,7 @@ static const struct route routes[] = {
 	{ "POST", "/v1/approvals/:/approve", 1, h_approve },
 	{ "POST", "/v1/approvals/:/deny", 1, h_deny },
 	{ "GET", "/v1/audit", 0, h_audit_tail },
+	{ "POST", "/v1/policy/reload", 1, h_policy_reload },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -88,6 +89,8 @@ broker_dispatch(struct broker *b, const struct broker_req *req,
 
 	memset(&a, 0, sizeof(a));
 	b->metrics.requests++;
+	/* An edited policy.yaml is in force from the next request on. */
+	policy_watch(b);
 	if (req->method == NULL || req->path == NULL || req->caller == NULL) {
 		reply_error(r, 400, API_E_BAD_REQUEST, "incomplete request");
 		goto out;

@@ -7,9 +7,11 @@
 
 #include <jansson.h>
 
+#include "airlock/client.h"
 #include "airlock/policy.h"
 #include "airlock/vault.h"
 #include "cli.h"
+#include "clientcli.h"
 #include "vaultcli.h"
 
 const char cmd_policy_help[] =
@@ -18,6 +20,7 @@ const char cmd_policy_help[] =
 "                            [--at TIME] [--file PATH] [--json]\n"
 "       airlock policy lint [FILE] [--json]\n"
 "       airlock policy show [--default]\n"
+"       airlock policy reload [--json]\n"
 "\n"
 "The policy ($AIRLOCK_HOME/policy.yaml, see docs/policy.md) decides who may\n"
 "lease which secret, for how long and for what.  Rules are tried top to\n"
@@ -32,6 +35,9 @@ const char cmd_policy_help[] =
 "        line number.\n"
 "show    print the policy in force: policy.yaml, or the built-in default\n"
 "        when there is no file (--default: always the built-in default).\n"
+"reload  have the broker read policy.yaml now and say the result (it also\n"
+"        reloads by itself when the file changes; a bad file is refused\n"
+"        and the previous policy stays in force).\n"
 "\n"
 "check options:\n"
 "  --as SELECTOR     a selector of the caller (repeatable, at least one)\n"
@@ -46,7 +52,8 @@ const char cmd_policy_help[] =
 "  --json            print the decision as a JSON object\n"
 "\n"
 "Exit status: check: 0 allowed, 1 denied or approval needed, 2 error;\n"
-"lint: 0 clean, 1 errors found, 2 the file could not be read; show: 0, or 2.\n";
+"lint: 0 clean, 1 errors found, 2 the file could not be read; show: 0, or 2;\n"
+"reload: 0 in force, 1 refused, 2 error.\n";
 
 #define CHECK_SELECTORS_MAX	64
 #define CHECK_LABELS_MAX	VAULT_LIST_MAX
@@ -526,7 +533,7 @@ allowed_opts(const char *sub)
 		return B(OPT_AS) | B(OPT_SECRET) | B(OPT_INTENT) |
 		    B(OPT_TASK) | B(OPT_LABEL) | B(OPT_REPO) | B(OPT_AT) |
 		    B(OPT_FILE) | B(OPT_JSON);
-	if (strcmp(sub, "lint") == 0)
+	if (strcmp(sub, "lint") == 0 || strcmp(sub, "reload") == 0)
 		return B(OPT_JSON);
 	return B(OPT_DEFAULT);	/* show */
 }
@@ -582,6 +589,73 @@ parse_args(const char *sub, int argc, char **argv, struct check_args *a)
 	return 0;
 }
 
+/* Connect to a running broker only (a new one would read the file anyway). */
+static int
+running_broker(struct cli *cli, struct client **cl)
+{
+	struct client_opts o = { .home = cli->home,
+	    .socket_path = getenv("AIRLOCK_SOCKET") };
+
+	return client_open(&o, cl, NULL) == 0;
+}
+
+/*
+ * check and lint speak of the file; say when the running broker refused it
+ * and so decides by its previous policy.  (Connecting makes the broker
+ * look at the file, so its answer is about the file as it is now.)
+ */
+static void
+broker_note(struct cli *cli)
+{
+	struct client *cl = NULL;
+	json_t *h = NULL;
+	const char *e;
+
+	if (!running_broker(cli, &cl))
+		return;
+	if (client_health(cl, &h, NULL) == 0 &&
+	    (e = json_string_value(json_object_get(h, "policy_error"))) != NULL)
+		al_msg(stderr, "warning", "the running broker refused this "
+		    "file and still enforces its previous policy: %s", e);
+	json_decref(h);
+	client_close(cl);
+}
+
+static int
+run_reload(struct cli *cli, struct check_args *a)
+{
+	struct client *cl = NULL;
+	struct al_err err;
+	json_t *r = NULL;
+	int rc;
+
+	al_err_clear(&err);
+	if (cli_client_open(cli, &cl, &err) != 0 ||
+	    client_policy_reload(cl, &r, &err) != 0) {
+		client_close(cl);
+		return cli_fail(&err);
+	}
+	client_close(cl);
+	if (a->json)
+		rc = cli_print_json(r);
+	else if (json_is_true(json_object_get(r, "ok")))
+		rc = (al_msg(stderr, "policy", "the broker enforces %s (%lld "
+		    "rule%s)", json_string_value(json_object_get(r, "path")),
+		    (long long)json_integer_value(json_object_get(r, "rules")),
+		    json_integer_value(json_object_get(r, "rules")) == 1 ? "" :
+		    "s"), CLI_EXIT_OK);
+	else
+		rc = (al_msg(stderr, "error", "the broker refused %s and still "
+		    "enforces its previous policy: %s",
+		    json_string_value(json_object_get(r, "path")),
+		    json_string_value(json_object_get(r, "error"))),
+		    CLI_EXIT_OK);
+	if (rc == CLI_EXIT_OK && !json_is_true(json_object_get(r, "ok")))
+		rc = CLI_EXIT_FOUND;
+	json_decref(r);
+	return rc;
+}
+
 int
 cmd_policy(struct cli *cli, int argc, char **argv)
 {
@@ -598,13 +672,19 @@ cmd_policy(struct cli *cli, int argc, char **argv)
 	}
 	sub = argv[1];
 	if (strcmp(sub, "check") != 0 && strcmp(sub, "lint") != 0 &&
-	    strcmp(sub, "show") != 0)
+	    strcmp(sub, "show") != 0 && strcmp(sub, "reload") != 0)
 		return cli_usage("policy", "unknown subcommand '%s' (check, "
-		    "lint or show)", sub);
+		    "lint, show or reload)", sub);
 	if ((rc = parse_args(sub, argc - 1, argv + 1, &a)) != 0)
 		return rc < 0 ? CLI_EXIT_OK : rc;
+	if (strcmp(sub, "reload") == 0)
+		return run_reload(cli, &a);
+	if (strcmp(sub, "check") == 0 && a.file == NULL)
+		broker_note(cli);
 	if (strcmp(sub, "check") == 0)
 		return run_check(cli, &a);
+	if (strcmp(sub, "lint") == 0 && a.path == NULL)
+		broker_note(cli);
 	if (strcmp(sub, "lint") == 0)
 		return run_lint(cli, &a);
 	return run_show(cli, &a);

@@ -212,6 +212,18 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 	return 0;
 }
 
+/* Say at once what the run waits for, and how to let it go on. */
+static void
+on_pending(const struct client_approval *ap, void *arg)
+{
+	(void)arg;
+	if (ap == NULL)
+		return;
+	al_msg(stderr, "run", "waiting for approval %s: run `airlock approve "
+	    "%s` (rule '%s', secret '%s')", ap->id, ap->id, ap->rule,
+	    ap->secret);
+}
+
 /*
  * The rules are loaded only when the command prints something: a command
  * that prints nothing (the common `run -- deploy`) does not pay for them.
@@ -276,6 +288,7 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	b.vars = a.vars;
 	b.nvars = a.nvars;
 	b.rules_load = a.no_rules ? NULL : load_rules;
+	b.pending = on_pending;
 	spec.argv = argv + first;
 	spec.envp = envp;
 	spec.flags = a.pty ? EXEC_PTY : 0;

@@ -268,6 +268,10 @@ client_open(const struct client_opts *o, struct client **out,
 	}
 	if (rc != 0)
 		goto out;
+	if (json_is_string(json_object_get(h, "policy_error")))
+		notice(o, "the broker refused its edited policy and keeps the "
+		    "previous one: %s", json_string_value(json_object_get(h,
+		    "policy_error")));
 	*out = cl;
 	cl = NULL;
 out:

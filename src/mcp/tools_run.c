@@ -88,6 +88,8 @@ struct ticker {
 	int		 done;
 	pthread_t	 th;
 	int		 started;
+	char		 waiting[33];	/* approval id while one is awaited */
+	int		 kick;		/* report now */
 };
 
 static void *
@@ -95,18 +97,31 @@ ticker_main(void *arg)
 {
 	struct ticker *t = arg;
 	struct timespec until;
-	char msg[64];
-	int secs = 0;
+	char msg[160];
+	int secs = 0, waited = 0;
 
 	pthread_mutex_lock(&t->lock);
 	while (!t->done) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += RUN_PROGRESS_MS / 1000;
-		if (pthread_cond_timedwait(&t->cond, &t->lock, &until) == 0 ||
-		    t->done)
-			continue;
-		secs++;
-		(void)snprintf(msg, sizeof(msg), "running for %d s", secs);
+		if (!t->kick) {
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += RUN_PROGRESS_MS / 1000;
+			if (pthread_cond_timedwait(&t->cond, &t->lock,
+			    &until) == 0) {
+				if (!t->kick)
+					continue;	/* woken to stop */
+			} else
+				secs++;		/* a second went by */
+			if (t->done)
+				break;
+		}
+		t->kick = 0;
+		if (t->waiting[0] != '\0')
+			(void)snprintf(msg, sizeof(msg), "waiting for approval "
+			    "%s (%d s): an approver runs `airlock approve %s`",
+			    t->waiting, waited++, t->waiting);
+		else
+			(void)snprintf(msg, sizeof(msg), "running for %d s",
+			    secs);
 		mcp_call_progress(t->c, secs, 0, msg);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -124,6 +139,22 @@ ticker_start(struct ticker *t, struct mcp_call *c)
 		return;
 	/* Created from a thread with exec's signals blocked: inherits it. */
 	t->started = pthread_create(&t->th, NULL, ticker_main, t) == 0;
+}
+
+/* The boundary's pending hook: the ticker reports the wait at once. */
+static void
+ticker_pending(const struct client_approval *ap, void *arg)
+{
+	struct ticker *t = arg;
+
+	pthread_mutex_lock(&t->lock);
+	if (ap != NULL) {
+		(void)snprintf(t->waiting, sizeof(t->waiting), "%s", ap->id);
+		t->kick = 1;
+	} else
+		t->waiting[0] = '\0';
+	pthread_cond_signal(&t->cond);
+	pthread_mutex_unlock(&t->lock);
 }
 
 static void
@@ -349,6 +380,8 @@ run_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 	mcp_call_progress(c, 0, 0, "starting");
 	ticker_start(&tk, c);
 	ticking = 1;
+	b.pending = ticker_pending;
+	b.pending_arg = &tk;
 	rc = exec_boundary_run(&b, &spec, &res, &e2);
 	if (rc != 0 && res.pid == 0) {
 		/* Nothing ran: unknown secret, denied, pending, not found. */

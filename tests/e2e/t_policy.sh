@@ -110,7 +110,7 @@ usage "--at: expected a date such as 2027-01-31" check --as "$ME" --secret x --a
 usage "'policy lint' does not take --as" lint --as "$ME"
 usage "unknown option '--frobnicate'" check --frobnicate
 usage "option '--secret' needs a value" check --as "$ME" --secret
-usage "unknown subcommand 'enforce' (check, lint or show)" enforce
+usage "unknown subcommand 'enforce' (check, lint, show or reload)" enforce
 usage "missing subcommand (check, lint or show)"
 usage "unexpected argument 'extra'" show extra
 run "$AL" policy check --help

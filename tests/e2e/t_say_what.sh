@@ -1,0 +1,78 @@
+#!/bin/bash
+# Saying what is happening: run waiting for an approval says so at once
+# with the approve command; scan counts what git ignores, names ignored
+# files that look like credentials, scans a file named on the command line,
+# exits 2 when it read nothing and says "not inside a git repository".
+. "$(dirname "$0")/lib.sh"
+
+export XDG_CACHE_HOME="$T_ROOT/cache"
+init_vault
+V=$(canary)
+add_secret pay-key "$V" --label approval=required
+
+# --- approval -------------------------------------------------------------
+"$AL" run --approval-wait 20s -e K=pay-key -- sh -c 'echo "got $K"' \
+    >"$T_ROOT/run.out" 2>"$T_ROOT/run.err" &
+RUNPID=$!
+id=""
+for _ in $(seq 200); do
+	id=$(sed -n 's/.*waiting for approval \([0-9a-f]*\):.*/\1/p' \
+	    "$T_ROOT/run.err" | head -1)
+	[ -n "$id" ] && break
+	sleep 0.05
+done
+if [ -n "$id" ]; then pass; else
+	fail "run said nothing while waiting: $(cat "$T_ROOT/run.err")"
+fi
+if grep -qF "run \`airlock approve $id\` (rule '" "$T_ROOT/run.err"; then
+	pass; else fail "no approve command: $(cat "$T_ROOT/run.err")"
+fi
+run "$AL" approve "$id"
+expect_rc 0 "approve"
+wait "$RUNPID"
+expect_eq "$?" 0 "run after approval"
+expect_eq "$(cat "$T_ROOT/run.out")" "got [REDACTED:pay-key]" "run output"
+cat "$T_ROOT/run.out" "$T_ROOT/run.err" >>"$ALL_OUTPUT"
+run "$AL" run --approval-wait 1s -e K=pay-key -- true
+expect_rc 125 "approval timed out"
+expect_err "still waiting for approval after 1 s (an approver runs \`airlock approve"
+
+# --- scan -----------------------------------------------------------------
+R="$T_ROOT/repo"
+git init -q "$R"
+cd "$R" || exit 1
+GH="ghp_$(head -c 300 /dev/urandom | tr -dc A-Za-z0-9 | head -c 36)"
+printf '.env\nbuild/\n' >.gitignore
+mkdir -p build/keys
+printf 'GITHUB_TOKEN=%s\n' "$GH" >.env
+: >build/keys/id_rsa
+: >build/a.o
+printf 'print(1)\n' >app.py
+run "$AL" scan .
+expect_rc 0 "scan . with ignored files"
+expect_err "2 ignored by git (--no-ignore scans them)"
+expect_err "look like credentials: .env, build/keys/id_rsa"
+run "$AL" scan .env
+expect_rc 1 "a file named on the command line is scanned"
+expect_out "github-pat"
+run "$AL" scan --no-ignore --quiet .
+expect_rc 1 "--no-ignore scans it"
+# Nothing read: exit 2, saying why.
+mkdir "$T_ROOT/empty"
+run "$AL" scan "$T_ROOT/empty"
+expect_rc 2 "scan of an empty directory"
+expect_err "nothing was scanned"
+cd "$T_ROOT/empty" || exit 1
+for src in --staged --git "--git HEAD~1..HEAD"; do
+	# shellcheck disable=SC2086
+	run "$AL" scan $src
+	expect_rc 2 "scan $src outside a repository"
+	expect_eq "$(cat "$ERR")" "airlock: error: not inside a git repository" \
+	    "scan $src outside a repository"
+done
+cd "$R" || exit 1
+run "$AL" scan --staged
+expect_rc 0 "scan --staged with nothing staged"
+
+check_no_leak "$V"
+done_testing
