@@ -27,8 +27,17 @@ fi
 if grep -qF "run \`airlock approve $id\` (rule '" "$T_ROOT/run.err"; then
 	pass; else fail "no approve command: $(cat "$T_ROOT/run.err")"
 fi
+# What an approver needs to decide: the executable and who started it.
+run "$AL" approvals
+expect_rc 0 "approvals"
+expect_out "requester: uid $(id -u) ($(id -un)) pid"
+expect_out ", $AL"
+expect_out "started by: $(readlink -f "$BASH")"
 run "$AL" approve "$id"
 expect_rc 0 "approve"
+run "$AL" approvals --all
+expect_out "decided by: uid $(id -u)"
+expect_out "lease: "
 wait "$RUNPID"
 expect_eq "$?" 0 "run after approval"
 expect_eq "$(cat "$T_ROOT/run.out")" "got [REDACTED:pay-key]" "run output"
