@@ -147,6 +147,52 @@ server_entry(const struct agent_setup *st)
 	return e;
 }
 
+/*
+ * Claude Code attaches an @-mentioned file to the prompt without a tool
+ * call, so no hook sees it; its permission rules do apply to those reads.
+ * Secret files are denied in settings.json (entries added, never removed).
+ */
+static const char *const claude_deny[] = {
+	"Read(./.env)", "Read(./.env.*)", "Read(./**/.env)",
+	"Read(./**/.env.*)", "Read(./**/*.pem)", "Read(./**/*.key)",
+	"Read(./**/id_rsa*)", "Read(./**/id_ed25519*)", "Read(./**/id_ecdsa*)",
+	"Read(./**/credentials*)", "Read(./**/.netrc)", NULL,
+};
+
+static int
+claude_permissions(json_t *root)
+{
+	json_t *perm, *deny, *v;
+	size_t i, j;
+	int have;
+
+	if ((perm = json_object_get(root, "permissions")) == NULL) {
+		if ((perm = json_object()) == NULL ||
+		    json_object_set_new(root, "permissions", perm) != 0)
+			return AL_ENOMEM;
+	}
+	if (!json_is_object(perm))
+		return AL_EINVAL;
+	if ((deny = json_object_get(perm, "deny")) == NULL) {
+		if ((deny = json_array()) == NULL ||
+		    json_object_set_new(perm, "deny", deny) != 0)
+			return AL_ENOMEM;
+	}
+	if (!json_is_array(deny))
+		return AL_EINVAL;
+	for (i = 0; claude_deny[i] != NULL; i++) {
+		have = 0;
+		json_array_foreach(deny, j, v)
+			if (json_is_string(v) &&
+			    strcmp(json_string_value(v), claude_deny[i]) == 0)
+				have = 1;
+		if (!have && json_array_append_new(deny,
+		    json_string(claude_deny[i])) != 0)
+			return AL_ENOMEM;
+	}
+	return 0;
+}
+
 /* Finish change c: new_text decided; unchanged when equal. */
 static int
 settle(struct agent_change *c, char *new_text)
@@ -183,6 +229,11 @@ plan_json(struct agent_change *c, const struct agent_setup *st, int hooks,
 		    st->kind == AGENT_CLAUDE ? claude_events : st->kind ==
 		    AGENT_CODEX ? codex_events : cursor_events, al_buf_str(&cmd),
 		    err);
+		if (rc == 0 && st->kind == AGENT_CLAUDE &&
+		    (rc = claude_permissions(root)) == AL_EINVAL)
+			rc = al_err_set(err, rc, "%s: \"permissions\" (or its "
+			    "\"deny\") is not what Claude Code expects; fix it "
+			    "by hand", c->path);
 	} else {
 		if ((entry = server_entry(st)) == NULL) {
 			rc = AL_ENOMEM;
