@@ -80,7 +80,8 @@ out:
 		(void)al_err_set(err, rc, "'%s' was %s, but the audit log "
 		    "could not record it: %s", name, strcmp(event,
 		    "secret_add") == 0 ? "added" : strcmp(event,
-		    "secret_rotate") == 0 ? "rotated" : "changed", why);
+		    "secret_rotate") == 0 ? "rotated" : strcmp(event,
+		    "secret_rm") == 0 ? "removed" : "changed", why);
 	}
 	return rc;
 }

@@ -17,7 +17,7 @@ const char cmd_secret_help[] =
 "       airlock secret show NAME [--json]\n"
 "       airlock secret rotate NAME [--value-file PATH] [--keep-newline]\n"
 "       airlock secret edit NAME [options]\n"
-"       airlock secret rm NAME\n"
+"       airlock secret rm NAME [--passphrase-fd N]\n"
 "       airlock secret import FILE [--owner O] [--purpose P] [--prefix P]\n"
 "\n"
 "Manage the secrets in the vault.  Values are never printed: `ls` and `show`\n"
@@ -135,6 +135,8 @@ allowed_opts(const char *sub)
 	if (strcmp(sub, "edit") == 0)
 		return meta | B(OPT_UNLABEL) | B(OPT_CLEARHOSTS) |
 		    B(OPT_STATUS);
+	if (strcmp(sub, "rm") == 0)
+		return B(OPT_PASSFD);
 	if (strcmp(sub, "rotate") == 0)
 		return value;
 	if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0)
@@ -144,7 +146,7 @@ allowed_opts(const char *sub)
 		return B(OPT_JSON);
 	if (strcmp(sub, "import") == 0)
 		return meta | B(OPT_PREFIX);
-	return 0;	/* rm */
+	return 0;
 }
 
 static int
@@ -373,9 +375,11 @@ static void
 warn_short(struct al_secret *v)
 {
 	if (al_secret_len(v) < 8)
-		al_msg(stderr, "warning", "the value is only %zu bytes long; "
+		al_msg(stderr, "warning", "the value is only %zu byte%s long; "
 		    "values under 8 bytes are not masked on their own in "
-		    "multi-line output", al_secret_len(v));
+		    "multi-line output%s", al_secret_len(v),
+		    al_secret_len(v) == 1 ? "" : "s", al_secret_len(v) < 4 ?
+		    ", and under 4 bytes `run` and `redact` refuse it" : "");
 }
 
 static int
@@ -576,9 +580,14 @@ secret_edit(struct cli *cli, struct vault *v, struct secret_args *a,
 		    "one change (see `airlock help secret`)");
 	if ((rc = vault_secret_get(v, a->name, &m, err)) != 0)
 		return rc;
-	if ((rc = apply_meta(a, &m, cli->clock->now(cli->clock->arg),
+	/* The audit key is in the vault: unlocked first, nothing unaudited. */
+	if ((rc = cli_vault_unlock(v, a->passfd, err)) == 0 &&
+	    (rc = apply_meta(a, &m, cli->clock->now(cli->clock->arg),
 	    err)) == 0)
 		rc = vault_secret_update(v, &m, err);
+	if (rc == 0)
+		rc = cli_audit_secret(cli, v, "secret_edit", a->name, NULL,
+		    err);
 	vault_meta_release(&m);
 	return rc;
 }
@@ -778,8 +787,9 @@ cmd_secret(struct cli *cli, int argc, char **argv)
 		rc = secret_edit(cli, v, &a, &err);
 	else if (strcmp(a.sub, "import") == 0)
 		rc = secret_import(cli, v, &a, &err);
-	else
-		rc = vault_secret_remove(v, a.name, &err);
+	else if ((rc = cli_vault_unlock(v, a.passfd, &err)) == 0 &&
+	    (rc = vault_secret_remove(v, a.name, &err)) == 0)
+		rc = cli_audit_secret(cli, v, "secret_rm", a.name, NULL, &err);
 	vault_close(v);
 	return rc == 0 ? CLI_EXIT_OK : cli_fail(&err);
 }

@@ -23,7 +23,8 @@ static const char main_help[] =
 static const char main_help_tail[] =
 "\n"
 "Run `airlock help COMMAND` or `airlock COMMAND --help` for details.\n"
-"State lives in $AIRLOCK_HOME (default $XDG_DATA_HOME/airlock).\n"
+"State lives in $AIRLOCK_HOME (default $XDG_DATA_HOME/airlock, else\n"
+"~/.local/share/airlock).\n"
 "Exit status: 0 success, 1 findings or failed check, 2 error or bad usage.\n";
 
 static const struct cli_cmd commands[] = {
