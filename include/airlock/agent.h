@@ -36,7 +36,7 @@ enum agent_scope {
 	AGENT_SCOPE_USER,
 };
 
-#define AGENT_MAX_FILES	2
+#define AGENT_MAX_FILES	3	/* MCP entry, hooks, Codex's hook trust */
 
 /* What to write. */
 struct agent_setup {
@@ -95,6 +95,9 @@ struct agent_wiring {
 	int		 mcp_present;	/* the "airlock" server entry exists */
 	char		 mcp_command[512];	/* its command, "" if none */
 	char		 hooks[256];	/* events running `airlock hook`, comma separated */
+	/* Codex: airlock's hooks, and how many its user config trusts. */
+	size_t		 trust_hooks;
+	size_t		 trust_ok;
 	int		 error;		/* a file exists but cannot be read */
 };
 

@@ -256,6 +256,40 @@ out:
 	return rc;
 }
 
+/*
+ * Codex skips hooks its user has not trusted: trust ours in the user's
+ * config.toml (the --user MCP file itself, else a third change).
+ */
+static int
+plan_codex_trust(struct agent_plan *plan, const struct agent_setup *st,
+    struct al_err *err)
+{
+	struct agent_change *h = &plan->files[1], *c;
+	char *text = NULL;
+	int rc;
+
+	if (st->home_dir == NULL || st->home_dir[0] != '/')
+		return 0;	/* no user config to trust in: status says so */
+	if (st->scope == AGENT_SCOPE_USER) {
+		c = &plan->files[0];
+	} else {
+		c = &plan->files[plan->nfiles++];
+		if (al_path_join(c->path, sizeof(c->path), st->home_dir,
+		    ".codex/config.toml") != 0)
+			return al_err_set(err, AL_ETOOBIG, "configuration path "
+			    "too long");
+		c->user_file = 1;
+		if ((rc = agent_file_read(c->path, &c->old_text, err)) != 0)
+			return rc;
+	}
+	if ((rc = agent_codex_trust(h->path, h->new_text, c->path,
+	    c->new_text ? c->new_text : c->old_text, &text, err)) != 0)
+		return rc;
+	free(c->new_text);
+	c->new_text = NULL;
+	return settle(c, text);
+}
+
 int
 agent_plan_make(const struct agent_setup *st, struct agent_plan *plan,
     struct al_err *err)
@@ -289,6 +323,8 @@ agent_plan_make(const struct agent_setup *st, struct agent_plan *plan,
 	}
 	if (st->with_hooks)
 		rc = plan_json(h, st, 1, err);
+	if (rc == 0 && st->with_hooks && st->kind == AGENT_CODEX)
+		rc = plan_codex_trust(plan, st, err);
 out:
 	if (rc != 0) {
 		if (rc == AL_ENOMEM && err != NULL && err->code == 0)
@@ -378,6 +414,16 @@ agent_inspect(enum agent_kind kind, enum agent_scope scope,
 			    AGENT_HOOKS_FLAT : AGENT_HOOKS_NESTED, w->hooks,
 			    sizeof(w->hooks));
 		json_decref(root);
+	}
+	if (kind == AGENT_CODEX && text != NULL && home != NULL) {
+		char cfg[PATH_MAX], *ctext = NULL;
+
+		if (al_path_join(cfg, sizeof(cfg), home,
+		    ".codex/config.toml") == 0 &&
+		    agent_file_read(cfg, &ctext, NULL) == 0)
+			agent_codex_trust_status(w->hooks_path, text, ctext,
+			    &w->trust_hooks, &w->trust_ok);
+		free(ctext);
 	}
 	free(text);
 }

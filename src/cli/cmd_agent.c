@@ -250,6 +250,10 @@ agent_setup(struct cli *cli, int argc, char **argv)
 	if (!st.with_hooks)
 		printf("airlock: hooks not wired: this build has no `airlock "
 		    "hook %s` yet\n", agent_kind_name(st.kind));
+	if (st.kind == AGENT_CODEX && plan.nfiles > 2)
+		printf("airlock: codex's hooks are trusted in %s; Codex reads a "
+		    "project's .codex/ once you trust the project (it asks when "
+		    "it starts there)\n", plan.files[2].path);
 	printf("airlock: %s is wired (%s); restart it to load the MCP server "
 	    "and hooks, and check with `airlock agent status`\n",
 	    agent_kind_name(st.kind), st.scope == AGENT_SCOPE_USER ? "user" :
@@ -299,16 +303,24 @@ agent_status(struct cli *cli, int argc, char **argv)
 				    w.mcp_present ? w.mcp_command : NULL,
 				    "hooks_file", w.hooks_path, "hooks", hooks,
 				    "error", w.error);
+				if (o != NULL && w.kind == AGENT_CODEX)
+					json_object_set_new(o, "hooks_trusted",
+					    json_boolean(w.trust_hooks > 0 &&
+					    w.trust_ok == w.trust_hooks));
 				json_array_append_new(arr, o);
 				continue;
 			}
-			printf("%-7s %-8s mcp: %-3s%s%s%s  hooks: %s%s\n",
+			printf("%-7s %-8s mcp: %-3s%s%s%s  hooks: %s%s%s\n",
 			    agent_kind_name(w.kind), sc ? "user" : "project",
 			    w.mcp_present ? "yes" : "no", w.mcp_present ? " (" :
 			    "", w.mcp_present ? w.mcp_command : "",
 			    w.mcp_present ? ")" : "", w.hooks[0] ? w.hooks :
-			    "none", w.error ? "  (a file could not be read)" :
-			    "");
+			    "none", w.kind != AGENT_CODEX || w.trust_hooks == 0 ?
+			    "" : w.trust_ok == w.trust_hooks ? " (trusted)" :
+			    " (NOT trusted: Codex skips them; run `airlock "
+			    "agent setup codex` again, or trust them in its "
+			    "/hooks screen)", w.error ? "  (a file could not be "
+			    "read)" : "");
 		}
 	}
 	if (json) {
