@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "airlock/vault.h"
 #include "cli.h"
@@ -61,6 +62,20 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage("init", "unexpected argument '%s'",
 		    argv[optind]);
+	/* As git init: a second run leaves the vault alone and says so. */
+	{
+		char db[PATH_MAX];
+		struct vault *v = NULL;
+
+		if (al_path_join(db, sizeof(db), cli->home, VAULT_DB_FILE) ==
+		    0 && access(db, F_OK) == 0 &&
+		    vault_open(cli->home, cli->clock, &v, NULL) == 0) {
+			vault_close(v);
+			fprintf(stderr, "airlock: a vault already exists in %s: "
+			    "nothing changed\n", cli->home);
+			return CLI_EXIT_OK;
+		}
+	}
 	if (key.kind == VAULT_KEY_KIND_PASSPHRASE &&
 	    cli_read_passphrase("New vault passphrase: ", passfd, 1,
 	    &key.passphrase, &err) != 0)

@@ -288,6 +288,10 @@ parse_args(int argc, char **argv, struct scan_args *a)
 	if (a->fmt == FMT_MARKDOWN && !a->list)
 		return cli_usage("scan", "--format markdown is for "
 		    "--list-rules");
+	if (a->list && (a->fmt == FMT_JSON || a->fmt == FMT_SARIF))
+		return cli_usage("scan", "--list-rules prints text or markdown "
+		    "(the rules as data: rules/default.yaml; in SARIF, every "
+		    "report carries them)");
 	if (a->baseline && a->write_baseline)
 		return cli_usage("scan", "--baseline and --write-baseline "
 		    "do not go together");

@@ -548,11 +548,13 @@ secret_rotate(struct cli *cli, struct vault *v, struct secret_args *a,
 {
 	struct vault_meta m;
 	struct al_secret *value = NULL;
+	int64_t expires;
 	int rc;
 
 	/* Fail on an unknown name before asking for anything. */
 	if ((rc = vault_secret_get(v, a->name, &m, err)) != 0)
 		return rc;
+	expires = m.expires;
 	vault_meta_release(&m);
 	if ((rc = cli_vault_unlock(v, a->passfd, err)) != 0)
 		return rc;
@@ -564,6 +566,12 @@ secret_rotate(struct cli *cli, struct vault *v, struct secret_args *a,
 	if (rc == 0)
 		rc = cli_audit_secret(cli, v, "secret_rotate", a->name, value,
 		    err);
+	/* A new value does not move the expiry: say so when it has passed. */
+	if (rc == 0 && expires != 0 &&
+	    expires <= cli->clock->now(cli->clock->arg))
+		al_msg(stderr, "warning", "'%s' has a new value but is still "
+		    "expired: set a new expiry with `airlock secret edit %s "
+		    "--expires <date|never>`", a->name, a->name);
 	al_secret_free(value);
 	return rc;
 }
@@ -585,6 +593,11 @@ secret_edit(struct cli *cli, struct vault *v, struct secret_args *a,
 	    (rc = apply_meta(a, &m, cli->clock->now(cli->clock->arg),
 	    err)) == 0)
 		rc = vault_secret_update(v, &m, err);
+	if (rc == 0 && a->expires != NULL && m.expires != 0 &&
+	    m.expires <= cli->clock->now(cli->clock->arg))
+		al_msg(stderr, "warning", "'%s' is expired from now on: it is "
+		    "not leased until `airlock secret edit %s --expires "
+		    "<later date|never>`", a->name, a->name);
 	if (rc == 0)
 		rc = cli_audit_secret(cli, v, "secret_edit", a->name, NULL,
 		    err);
@@ -686,6 +699,11 @@ secret_ls(struct cli *cli, struct vault *v, struct secret_args *a,
 			(void)al_err_set(err, rc, "cannot write the list");
 	} else if (kept > 0)
 		print_table(cli, list, kept, now);
+	else if (n == 0)
+		fprintf(stderr, "airlock: no secrets (add one with `airlock "
+		    "secret add NAME --owner O --purpose P`)\n");
+	else
+		fprintf(stderr, "airlock: no secret matches\n");
 out:
 	json_decref(arr);
 	vault_meta_list_free(list, kept);
@@ -765,6 +783,14 @@ cmd_secret(struct cli *cli, int argc, char **argv)
 	a.sub = argv[1];
 	if (strcmp(a.sub, "-h") == 0 || strcmp(a.sub, "--help") == 0)
 		return cli_print_help("secret", stdout);
+	if (strcmp(a.sub, "delete") == 0 || strcmp(a.sub, "remove") == 0)
+		a.sub = "rm";
+	if (strcmp(a.sub, "get") == 0 || strcmp(a.sub, "read") == 0 ||
+	    strcmp(a.sub, "cat") == 0)
+		return cli_usage("secret", "airlock never prints a value: use "
+		    "it with `airlock run -e VAR=NAME -- CMD` (the command gets "
+		    "it, its output is masked), or see its metadata with "
+		    "`airlock secret show NAME`");
 	if (strcmp(a.sub, "add") && strcmp(a.sub, "ls") && strcmp(a.sub,
 	    "list") && strcmp(a.sub, "show") && strcmp(a.sub, "rotate") &&
 	    strcmp(a.sub, "edit") && strcmp(a.sub, "rm") &&

@@ -179,6 +179,20 @@ cli_read_value(const char *name, const char *path, int keep_newline,
 	int fd, rc;
 
 	*out = NULL;
+	/* "-": standard input, bytes as they are. */
+	if (path != NULL && strcmp(path, "-") == 0) {
+		rc = al_secret_read_fd(STDIN_FILENO, max, out, err);
+		if (rc == AL_ETOOBIG)
+			(void)al_err_set(err, rc, "standard input is larger "
+			    "than %zu bytes, the most a secret may hold", max);
+		if (rc == 0 && al_secret_len(*out) == 0) {
+			al_secret_free(*out);
+			*out = NULL;
+			rc = al_err_set(err, AL_EINVAL, "the value is empty: "
+			    "nothing was stored");
+		}
+		return rc;
+	}
 	if (path != NULL) {
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 			return al_err_set(err, AL_EIO, "cannot open --value-file "

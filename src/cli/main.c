@@ -14,7 +14,7 @@
 #include "cli.h"
 
 static const char main_help[] =
-"usage: airlock [--version] [--help] COMMAND [ARGS...]\n"
+"usage: airlock [--version | -V] [--help] COMMAND [ARGS...]\n"
 "\n"
 "airlock lets AI coding agents use credentials without holding them.\n"
 "\n"
@@ -83,6 +83,60 @@ find_command(const char *name)
 	return NULL;
 }
 
+/* Edit distance of a and b (short words), capped at 9. */
+static size_t
+distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, d[17][17];
+
+	if (la > 16 || lb > 16)
+		return 9;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++)
+		for (j = 1; j <= lb; j++) {
+			size_t sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+
+			d[i][j] = sub < del ? (sub < ins ? sub : ins) :
+			    (del < ins ? del : ins);
+			/* A swap of two neighbours counts one (scna, scan). */
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 <
+			    d[i][j])
+				d[i][j] = d[i - 2][j - 2] + 1;
+		}
+	return d[la][lb];
+}
+
+/* "unknown command 'X'", with the nearest command when one is close. */
+static int
+unknown_command(const char *name)
+{
+	size_t i, best = 9, d;
+	const char *near = NULL;
+
+	for (i = 0; i < NCOMMANDS; i++) {
+		d = distance(name, commands[i].name);
+		if (strncmp(name, commands[i].name, strlen(commands[i].name))
+		    == 0 && strlen(name) == strlen(commands[i].name) + 1)
+			d = 1;		/* secrets, leases */
+		if (d < best) {
+			best = d;
+			near = commands[i].name;
+		}
+	}
+	if (near != NULL && best <= 2)
+		al_msg(stderr, "usage", "unknown command '%s' (did you mean "
+		    "`airlock %s`? see `airlock help`)", name, near);
+	else
+		al_msg(stderr, "usage", "unknown command '%s' (see `airlock "
+		    "help`)", name);
+	return CLI_EXIT_FAIL;
+}
+
 static void
 print_main_help(FILE *out)
 {
@@ -106,11 +160,12 @@ cli_print_help(const char *name, FILE *out)
 		n = sizeof(first) - 1;
 	memcpy(first, name, n);
 	first[n] = '\0';
-	if ((c = find_command(first)) == NULL) {
-		al_msg(stderr, "error", "unknown command '%s' (see `airlock "
-		    "help`)", first);
-		return CLI_EXIT_FAIL;
+	if (strcmp(first, "help") == 0) {
+		print_main_help(out);
+		return CLI_EXIT_OK;
 	}
+	if ((c = find_command(first)) == NULL)
+		return unknown_command(first);
 	fputs(c->help, out);
 	return CLI_EXIT_OK;
 }
@@ -265,10 +320,13 @@ main(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		/* airlock --help run: the help of run. */
+		if (argc > 2)
+			return cli_print_help(argv[2], stdout);
 		print_main_help(stdout);
 		return CLI_EXIT_OK;
 	}
-	if (strcmp(argv[1], "--version") == 0 ||
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0 ||
 	    strcmp(argv[1], "version") == 0) {
 		printf("airlock %s\n", AIRLOCK_VERSION);
 		return CLI_EXIT_OK;
@@ -280,12 +338,18 @@ main(int argc, char **argv)
 		}
 		return cli_print_help(argv[2], stdout);
 	}
-	if ((c = find_command(argv[1])) == NULL) {
-		al_msg(stderr, "usage", "unknown command '%s' (see `airlock "
-		    "help`)", argv[1]);
+	if (argv[1][0] == '-') {
+		al_msg(stderr, "usage", "unknown option '%s' (airlock takes "
+		    "--help and --version, -V; see `airlock help`)", argv[1]);
 		return CLI_EXIT_FAIL;
 	}
+	if ((c = find_command(argv[1])) == NULL)
+		return unknown_command(argv[1]);
 	if (al_state_dir(cli.home, sizeof(cli.home), &err) != 0)
 		return cli_fail(&err);
+	/* A relative home would mean another place in every directory. */
+	if (cli.home[0] != '/')
+		return cli_failf("AIRLOCK_HOME must be an absolute path, not "
+		    "'%s'", cli.home);
 	return c->run(&cli, argc - 1, argv + 1);
 }

@@ -164,6 +164,7 @@ expect_rc 2 "no append to a truncated log"
 expect_err "was added, but the audit log could not record it"
 expect_err "the log was truncated or rewritten"
 cp "$SAVED" "$LOG"
+# (rm is audited: one more line, secret_rm)
 "$AL" secret rm after-cut >/dev/null 2>&1 || fail "secret rm after-cut"
 cp "$LOG.head" "$T_ROOT/head.saved"
 rm "$LOG.head"
@@ -179,16 +180,16 @@ expect_rc 0 "intact again"
 printf '{"time":"2027-01-31T12:00:0' >>"$LOG"
 run "$AL" audit verify
 expect_rc 1 "torn line"
-expect_out "TAMPERED (torn) at line 6"
+expect_out "TAMPERED (torn) at line 7"
 add_secret after-crash "$(canary)"
 run "$AL" audit verify
 expect_rc 0 "repaired"
-expect_out "intact: 7 lines"
-expect_out "note: 1 recovery record (first at line 6)"
-expect_eq "$(cat "$LOG.cut.6")" '{"time":"2027-01-31T12:00:0' "cut bytes saved"
+expect_out "intact: 8 lines"
+expect_out "note: 1 recovery record (first at line 7)"
+expect_eq "$(cat "$LOG.cut.7")" '{"time":"2027-01-31T12:00:0' "cut bytes saved"
 run "$AL" audit --json --event recover
 expect_out '"cut_bytes":27'
-expect_out '"saved_to":"audit.log.cut.6"'
+expect_out '"saved_to":"audit.log.cut.7"'
 
 # --- no value anywhere --------------------------------------------------
 check_no_leak "$C1"

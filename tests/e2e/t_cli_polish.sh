@@ -1,0 +1,79 @@
+#!/bin/bash
+# Small habits from git, pass and ssh-agent: -V, "did you mean", help for
+# help, aliases, a second init, --value-file -, messages for an empty
+# inventory, a past expiry, a revoked task, an unknown audit event.
+. "$(dirname "$0")/lib.sh"
+
+run "$AL" -V
+expect_rc 0 "-V"
+expect_out "airlock "
+run "$AL" -v
+expect_rc 2 "-v"
+expect_err "unknown option '-v'"
+run "$AL" scna
+expect_rc 2 "a typo"
+expect_err "did you mean \`airlock scan\`?"
+run "$AL" secrets ls
+expect_err "did you mean \`airlock secret\`?"
+run "$AL" help help
+expect_rc 0 "help help"
+expect_out "usage: airlock"
+run "$AL" --help run
+expect_rc 0 "--help run"
+expect_out "usage: airlock run"
+run "$AL" help nosuch
+expect_rc 2 "help for an unknown command"
+expect_err "airlock: usage: unknown command 'nosuch'"
+run env AIRLOCK_HOME=relative/home "$AL" secret ls
+expect_rc 2 "a relative AIRLOCK_HOME"
+expect_err "AIRLOCK_HOME must be an absolute path"
+
+init_vault
+run "$AL" init
+expect_rc 0 "a second init"
+expect_err "a vault already exists"
+run "$AL" secret ls
+expect_rc 0 "ls on an empty vault"
+expect_err "no secrets (add one with"
+V=$(canary)
+printf '%s' "$V" >"$T_ROOT/v"
+run_in "$T_ROOT/v" "$AL" secret add api --owner o --purpose p --value-file -
+expect_rc 0 "--value-file - reads stdin"
+run "$AL" secret ls --owner nobody
+expect_err "no secret matches"
+run "$AL" secret get api
+expect_rc 2 "secret get"
+expect_err "airlock never prints a value"
+run "$AL" secret edit api --expires 2020-01-01
+expect_rc 0 "an expiry in the past"
+expect_err "'api' is expired from now on"
+printf 'new-%s' "$V" >"$T_ROOT/v2"
+run_in "$T_ROOT/v2" "$AL" secret rotate api
+expect_err "'api' has a new value but is still expired"
+run "$AL" secret edit api --expires never
+printf 'x-%s' "$V" | "$AL" secret add tmp --owner o --purpose p 2>/dev/null
+run "$AL" secret delete tmp
+expect_rc 0 "secret delete (rm)"
+run "$AL" secret show tmp
+expect_rc 2 "deleted"
+
+# Revoking a task's leases says what it does not do.
+"$AL" run --task T-9 -e T=api -- sleep 2 >/dev/null 2>&1 &
+RP=$!
+for _ in $(seq 100); do
+	"$AL" lease ls 2>/dev/null | grep -q api && break
+	sleep 0.05
+done
+run "$AL" lease revoke --task T-9
+expect_out "revoked 1 lease of task T-9"
+expect_err "keeps it until it exits"
+wait "$RP"
+run "$AL" lease rm --task T-9
+expect_rc 0 "lease rm is lease revoke"
+
+run "$AL" audit --event grnat
+expect_err "airlock records no event named 'grnat'"
+run "$AL" scan --list-rules --format json
+expect_rc 2 "--list-rules as JSON"
+check_no_leak "$V"
+done_testing
