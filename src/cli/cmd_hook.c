@@ -114,7 +114,14 @@ write_hook(const char *path, const char *self, struct al_err *err)
 	    "\tAIRLOCK=$(command -v airlock) || {\n"
 	    "\t\techo \"airlock: not found; commit blocked (install airlock, "
 	    "or bypass once with git commit --no-verify)\" >&2\n"
-	    "\t\texit 1\n\t}\nfi\nexec \"$AIRLOCK\" scan --staged\n") != 0)
+	    "\t\texit 1\n\t}\nfi\n\"$AIRLOCK\" scan --staged\nrc=$?\n"
+	    "if [ $rc -eq 1 ]; then\n"
+	    "\techo \"airlock: commit blocked: the staged changes add what is "
+	    "listed above. Keep a secret in the vault (airlock secret add) and "
+	    "use it through airlock run; a false positive: put airlock:allow "
+	    "on its line, or accept it in a baseline (airlock scan "
+	    "--write-baseline); bypass once: git commit --no-verify\" >&2\n"
+	    "fi\nexit $rc\n") != 0)
 		goto nomem;
 	n = snprintf(tmp, sizeof(tmp), "%s.airlock-tmp", path);
 	if (n < 0 || (size_t)n >= sizeof(tmp))

@@ -1,4 +1,5 @@
 /* airlock scan: find hardcoded secrets and unsafe secret handling. */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -48,7 +49,8 @@ const char cmd_scan_help[] =
 "  --no-ignore          walk directories without honouring .gitignore\n"
 "  --stdin-name NAME    the name to show for standard input (default -)\n"
 "  --threads N          scanning threads (default: one per CPU)\n"
-"  --quiet              no summary line on stderr\n"
+"  -q, --quiet          no summary line on stderr\n"
+"  -o, --output FILE    write the report to FILE instead of stdout\n"
 "  --no-cache           compile the rules even if a compiled copy is cached\n"
 "                       in $XDG_CACHE_HOME/airlock (default ~/.cache/airlock)\n"
 "  --list-rules         list the rules in force and exit\n"
@@ -84,6 +86,7 @@ struct scan_args {
 	int			 quiet;
 	int			 list;
 	int			 no_cache;
+	const char		*output;	/* --output FILE; NULL: stdout */
 };
 
 struct progress {
@@ -169,6 +172,7 @@ parse_args(int argc, char **argv, struct scan_args *a)
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ "list-rules", no_argument, NULL, OPT_LIST },
 		{ "no-cache", no_argument, NULL, OPT_NOCACHE },
+		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -178,8 +182,14 @@ parse_args(int argc, char **argv, struct scan_args *a)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = cli_getopt(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":hqo:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'q':
+			a->quiet = 1;
+			break;
+		case 'o':
+			a->output = optarg;
+			break;
 		case OPT_STAGED:
 			a->o.source = SCAN_SRC_STAGED;
 			a->nsources++;
@@ -378,6 +388,7 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 	struct scan_baseline *bl = NULL;
 	struct progress pr;
 	struct scan_ignored ig;
+	FILE *out = stdout;
 	struct al_err err;
 	char cache[PATH_MAX];
 	size_t accepted = 0;
@@ -459,27 +470,53 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 	}
 	if (bl != NULL)
 		accepted = scan_baseline_filter(bl, rep);
+	if (a.output != NULL) {
+		FILE *f = fopen(a.output, "we");
+
+		if (f == NULL) {
+			(void)al_err_set(&err, AL_EIO, "cannot write %s: %s",
+			    a.output, strerror(errno));
+			goto fail;
+		}
+		out = f;
+	}
 	if (a.fmt == FMT_JSON)
-		rc = scan_report_write_json(rep, stdout);
+		rc = scan_report_write_json(rep, out);
 	else if (a.fmt == FMT_SARIF)
-		rc = scan_report_write_sarif(rep, e, stdout);
+		rc = scan_report_write_sarif(rep, e, out);
 	else
-		rc = scan_report_write_text(rep, stdout, cli->color_out);
-	if (fflush(stdout) != 0 || rc != 0) {
+		rc = scan_report_write_text(rep, out, out == stdout &&
+		    cli->color_out);
+	if (out != stdout) {
+		FILE *f = out;
+
+		out = stdout;
+		if (fclose(f) != 0)
+			rc = AL_EIO;
+	} else if (fflush(stdout) != 0)
+		rc = AL_EIO;
+	if (rc != 0) {
 		(void)al_err_set(&err, AL_EIO, "cannot write the report");
 		goto fail;
 	}
 	if (!a.quiet && a.fmt == FMT_TEXT) {
 		char ign[96] = "";
 
+		char com[48] = "";
+
 		if (ig.n)
 			(void)snprintf(ign, sizeof(ign), ", %zu ignored by git "
 			    "(--no-ignore scans them)", ig.n);
-		al_msg(stderr, "scan", "%zu finding%s in %llu file%s (%.1f "
+		if (a.o.source == SCAN_SRC_GIT_HISTORY ||
+		    a.o.source == SCAN_SRC_GIT_RANGE)
+			(void)snprintf(com, sizeof(com), " of %llu commit%s",
+			    (unsigned long long)rep->commits,
+			    rep->commits == 1 ? "" : "s");
+		al_msg(stderr, "scan", "%zu finding%s in %llu file%s%s (%.1f "
 		    "MB), %llu skipped, %zu accepted by the baseline%s",
 		    rep->nfindings, rep->nfindings == 1 ? "" : "s",
 		    (unsigned long long)rep->files, rep->files == 1 ? "" : "s",
-		    rep->bytes / 1e6, (unsigned long long)rep->skipped,
+		    com, rep->bytes / 1e6, (unsigned long long)rep->skipped,
 		    accepted, ign);
 	}
 	ret = rep->nfindings > 0 ? CLI_EXIT_FOUND : CLI_EXIT_OK;
@@ -487,6 +524,8 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 fail:
 	ret = cli_fail(&err);
 out:
+	if (out != stdout)
+		(void)fclose(out);
 	scan_ignored_release(&ig);
 	scan_report_free(rep);
 	scan_baseline_free(bl);

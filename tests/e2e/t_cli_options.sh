@@ -30,6 +30,16 @@ run "$AL" scan leak.py --quiet
 expect_rc 1 "scan PATH --quiet"
 expect_empty "$ERR" "scan PATH --quiet stderr"
 
+# gitleaks' -q and --report-path habit: -q, -o FILE.
+run "$AL" scan leak.py -q -o "$T_ROOT/report.sarif" --format sarif
+expect_rc 1 "scan -q -o FILE"
+expect_empty "$OUT" "stdout with -o"
+expect_empty "$ERR" "stderr with -q"
+if jq -e '.version == "2.1.0"' "$T_ROOT/report.sarif" >/dev/null 2>&1; then
+	pass; else fail "-o FILE holds no SARIF"; fi
+run "$AL" scan leak.py -o "$T_ROOT/no/such/dir/r.txt"
+expect_rc 2 "-o into a missing directory"
+
 # "--" ends the options: a file named like an option is a path.
 printf 'K = "%s"\n' "$GH" >./--json
 run "$AL" scan --quiet -- --json

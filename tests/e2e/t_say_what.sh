@@ -82,6 +82,11 @@ done
 cd "$R" || exit 1
 run "$AL" scan --staged
 expect_rc 0 "scan --staged with nothing staged"
+git add app.py .gitignore
+git -c user.email=t@example.com -c user.name=t commit -qm one
+run "$AL" scan --git
+expect_rc 0 "scan --git"
+expect_err "in 2 files of 1 commit"
 
 check_no_leak "$V"
 done_testing
