@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "airlock/exec.h"
 #include "airlock/vault.h"
@@ -17,7 +18,7 @@ const char cmd_secret_help[] =
 "       airlock secret show NAME [--json]\n"
 "       airlock secret rotate NAME [--value-file PATH] [--keep-newline]\n"
 "       airlock secret edit NAME [options]\n"
-"       airlock secret rm NAME [--passphrase-fd N]\n"
+"       airlock secret rm NAME [--force] [--passphrase-fd N]\n"
 "       airlock secret import FILE [--owner O] [--purpose P] [--prefix P]\n"
 "\n"
 "Manage the secrets in the vault.  Values are never printed: `ls` and `show`\n"
@@ -54,7 +55,8 @@ const char cmd_secret_help[] =
 "  --json               a JSON array instead of a table\n"
 "\n"
 "rotate stores a new value as the next version and records the time;\n"
-"rm removes the record for good.\n"
+"rm removes the record for good (at a terminal it asks first; --force\n"
+"does not).\n"
 "\n"
 "import adds every VAR=VALUE line of an env file (.env) as a secret named\n"
 "VAR (with --prefix P: P then VAR), its value read from the file, never from\n"
@@ -69,7 +71,7 @@ enum {
 	OPT_OWNER = 256, OPT_PURPOSE, OPT_EXPIRES, OPT_ROTATE, OPT_LASTROT,
 	OPT_HOST, OPT_LABEL, OPT_UNLABEL, OPT_CLEARHOSTS, OPT_STATUS,
 	OPT_VALUEFILE, OPT_KEEPNL, OPT_PASSFD, OPT_EXPIRED, OPT_DUE, OPT_JSON,
-	OPT_PREFIX,
+	OPT_PREFIX, OPT_FORCE,
 };
 
 static const struct option secret_opts[] = {
@@ -90,6 +92,7 @@ static const struct option secret_opts[] = {
 	{ "due", no_argument, NULL, OPT_DUE },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "prefix", required_argument, NULL, OPT_PREFIX },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -106,6 +109,7 @@ struct secret_args {
 	const char	*status;
 	const char	*value_file;
 	const char	*prefix;
+	int		 force;
 	char		*hosts[VAULT_LIST_MAX];
 	size_t		 nhosts;
 	char		*labels[VAULT_LIST_MAX];
@@ -136,7 +140,7 @@ allowed_opts(const char *sub)
 		return meta | B(OPT_UNLABEL) | B(OPT_CLEARHOSTS) |
 		    B(OPT_STATUS);
 	if (strcmp(sub, "rm") == 0)
-		return B(OPT_PASSFD);
+		return B(OPT_PASSFD) | B(OPT_FORCE);
 	if (strcmp(sub, "rotate") == 0)
 		return value;
 	if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0)
@@ -166,7 +170,7 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	    "--expires", "--rotate-every", "--last-rotated", "--host",
 	    "--label", "--unlabel", "--clear-hosts", "--status",
 	    "--value-file", "--keep-newline", "--passphrase-fd", "--expired",
-	    "--due", "--json", "--prefix" };
+	    "--due", "--json", "--prefix", "--force" };
 	struct al_err err;
 	unsigned allowed;
 	int c, rc;
@@ -176,7 +180,7 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	allowed = allowed_opts(a->sub);
 	/* GNU getopt permutes: NAME may come before or after options. */
 	while ((c = cli_getopt(argc, argv, ":h", secret_opts, NULL)) != -1) {
-		if (c >= OPT_OWNER && c <= OPT_PREFIX) {
+		if (c >= OPT_OWNER && c <= OPT_FORCE) {
 			if (!(allowed & B(c)))
 				return cli_usage("secret", "'secret %s' does "
 				    "not take %s", a->sub, names[c - OPT_OWNER]);
@@ -195,6 +199,7 @@ parse_args(int argc, char **argv, struct secret_args *a)
 		case OPT_DUE:		a->due = 1; break;
 		case OPT_JSON:		a->json = 1; break;
 		case OPT_PREFIX:	a->prefix = optarg; break;
+		case OPT_FORCE:		a->force = 1; break;
 		case OPT_CLEARHOSTS:	a->set_hosts = 1; break;
 		case OPT_HOST:
 			a->set_hosts = 1;
@@ -382,19 +387,59 @@ warn_short(struct al_secret *v)
 		    ", and under 4 bytes `run` and `redact` refuse it" : "");
 }
 
+/*
+ * Ask for a line on the terminal (with echo: owner and purpose are not
+ * secret), for import's owner and purpose.  AL_EINVAL without a terminal.
+ */
+static int
+ask_line(const char *cmd, const char *prompt, const char *opt, char *buf,
+    size_t len, struct al_err *err)
+{
+	FILE *tty;
+	size_t n;
+
+	/* Only someone at a terminal is asked (stdin and stderr on one). */
+	if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO) ||
+	    (tty = fopen("/dev/tty", "r+e")) == NULL)
+		return al_err_set(err, AL_EINVAL, "'secret %s' needs --owner "
+		    "and --purpose (no terminal to ask on)", cmd);
+	fprintf(tty, "%s: ", prompt);
+	fflush(tty);
+	if (fgets(buf, (int)len, tty) == NULL)
+		buf[0] = '\0';
+	(void)fclose(tty);
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	if (n == 0)
+		return al_err_set(err, AL_EINVAL, "no %s given: nothing was "
+		    "imported", opt + 2);
+	return 0;
+}
+
 static int
 secret_add(struct cli *cli, struct vault *v, struct secret_args *a,
     struct al_err *err)
 {
+	char owner[256], purpose[256];
 	struct vault_meta m;
 	struct al_secret *value = NULL;
 	int64_t now = cli->clock->now(cli->clock->arg);
 	int rc;
 
 	memset(&m, 0, sizeof(m));
-	if (a->owner == NULL || a->purpose == NULL)
-		return al_err_set(err, AL_EINVAL, "'secret add' needs --owner "
-		    "and --purpose (see `airlock help secret`)");
+	/* At a terminal, asked (with echo: they are not secret). */
+	if (a->owner == NULL) {
+		if ((rc = ask_line("add", "Owner (who answers for it)",
+		    "--owner", owner, sizeof(owner), err)) != 0)
+			return rc;
+		a->owner = owner;
+	}
+	if (a->purpose == NULL) {
+		if ((rc = ask_line("add", "Purpose (what it is for)",
+		    "--purpose", purpose, sizeof(purpose), err)) != 0)
+			return rc;
+		a->purpose = purpose;
+	}
 	(void)snprintf(m.name, sizeof(m.name), "%s", a->name);
 	if ((rc = apply_meta(a, &m, now, err)) != 0)
 		goto out;
@@ -415,32 +460,6 @@ out:
 	return rc;
 }
 
-/*
- * Ask for a line on the terminal (with echo: owner and purpose are not
- * secret), for import's owner and purpose.  AL_EINVAL without a terminal.
- */
-static int
-ask_line(const char *what, const char *opt, char *buf, size_t len,
-    struct al_err *err)
-{
-	FILE *tty;
-	size_t n;
-
-	if ((tty = fopen("/dev/tty", "r+e")) == NULL)
-		return al_err_set(err, AL_EINVAL, "'secret import' needs %s "
-		    "(no terminal to ask on)", opt);
-	fprintf(tty, "%s of the imported secrets: ", what);
-	fflush(tty);
-	if (fgets(buf, (int)len, tty) == NULL)
-		buf[0] = '\0';
-	(void)fclose(tty);
-	n = strcspn(buf, "\r\n");
-	buf[n] = '\0';
-	if (n == 0)
-		return al_err_set(err, AL_EINVAL, "no %s given: nothing was "
-		    "imported", opt + 2);
-	return 0;
-}
 
 /*
  * secret import FILE: every plain VAR=VALUE line of an env file becomes a
@@ -483,14 +502,14 @@ secret_import(struct cli *cli, struct vault *v, struct secret_args *a,
 		}
 	}
 	if (a->owner == NULL) {
-		if ((rc = ask_line("owner", "--owner", owner, sizeof(owner),
-		    err)) != 0)
+		if ((rc = ask_line("import", "Owner of the imported secrets",
+		    "--owner", owner, sizeof(owner), err)) != 0)
 			goto out;
 		a->owner = owner;
 	}
 	if (a->purpose == NULL) {
-		if ((rc = ask_line("purpose", "--purpose", purpose,
-		    sizeof(purpose), err)) != 0)
+		if ((rc = ask_line("import", "Purpose of the imported secrets",
+		    "--purpose", purpose, sizeof(purpose), err)) != 0)
 			goto out;
 		a->purpose = purpose;
 	}
@@ -763,6 +782,32 @@ secret_show(struct cli *cli, struct vault *v, struct secret_args *a,
 	return rc;
 }
 
+/* At a terminal, rm asks first (as pass rm does); --force does not. */
+static int
+confirm_rm(struct vault *v, const struct secret_args *a, struct al_err *err)
+{
+	struct vault_meta m;
+	char line[16];
+	FILE *tty;
+	int rc;
+
+	if ((rc = vault_secret_get(v, a->name, &m, err)) != 0)
+		return rc;
+	vault_meta_release(&m);
+	if (a->force || !isatty(STDIN_FILENO) || !isatty(STDERR_FILENO) ||
+	    (tty = fopen("/dev/tty", "r+e")) == NULL)
+		return 0;
+	fprintf(tty, "Remove the secret '%s' for good (its value cannot be "
+	    "recovered)? [y/N] ", a->name);
+	fflush(tty);
+	if (fgets(line, sizeof(line), tty) == NULL)
+		line[0] = '\0';
+	(void)fclose(tty);
+	if (line[0] == 'y' || line[0] == 'Y')
+		return 0;
+	return al_err_set(err, AL_EINVAL, "'%s' was kept", a->name);
+}
+
 int
 cmd_secret(struct cli *cli, int argc, char **argv)
 {
@@ -813,7 +858,8 @@ cmd_secret(struct cli *cli, int argc, char **argv)
 		rc = secret_edit(cli, v, &a, &err);
 	else if (strcmp(a.sub, "import") == 0)
 		rc = secret_import(cli, v, &a, &err);
-	else if ((rc = cli_vault_unlock(v, a.passfd, &err)) == 0 &&
+	else if ((rc = confirm_rm(v, &a, &err)) == 0 &&
+	    (rc = cli_vault_unlock(v, a.passfd, &err)) == 0 &&
 	    (rc = vault_secret_remove(v, a.name, &err)) == 0)
 		rc = cli_audit_secret(cli, v, "secret_rm", a.name, NULL, &err);
 	vault_close(v);

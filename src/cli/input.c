@@ -159,6 +159,11 @@ cli_read_passphrase(const char *prompt, int fd, int confirm,
 	if (rc == AL_ETOOBIG)
 		return al_err_set(err, rc, "the passphrase is longer than "
 		    "1024 bytes");
+	if (rc == AL_EINVAL && fd < 0 && err != NULL &&
+	    strncmp(err->msg, "no terminal", 11) == 0)
+		return al_err_set(err, rc, "no terminal to ask for the vault "
+		    "passphrase on: give it with --passphrase-fd N%s",
+		    isatty(STDIN_FILENO) ? "" : " (stdin may carry the value)");
 	if (rc != 0)
 		return rc;
 	if (al_secret_len(*out) == 0) {

@@ -71,6 +71,68 @@ wait "$RP"
 run "$AL" lease rm --task T-9
 expect_rc 0 "lease rm is lease revoke"
 
+# At a terminal, secret add asks for owner and purpose (echoed) and the
+# value (twice, not echoed): a first secret needs no flags.
+W=$(canary)
+PY=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3)
+"$PY" - "$AL" "$W" >"$OUT" 2>"$ERR" <<'PY'
+import os, pty, sys, time
+al, value = sys.argv[1], sys.argv[2]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(al, [al, "secret", "add", "quick"])
+answers = [(b"Owner", b"me\n"), (b"Purpose", b"a quick try\n"),
+           (b"Value for", value.encode() + b"\n"), (b"Again", value.encode() + b"\n")]
+seen = b""
+deadline = time.time() + 20
+while time.time() < deadline:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+    while answers and answers[0][0] in seen:
+        os.write(fd, answers.pop(0)[1])
+        seen = b""
+_, st = os.waitpid(pid, 0)
+print("status", os.WEXITSTATUS(st), "left", len(answers))
+PY
+expect_out "status 0 left 0"
+run "$AL" secret show quick --json
+expect_out '"owner": "me"'
+expect_out '"purpose": "a quick try"'
+check_no_leak "$W"
+
+# At a terminal, rm asks first; "n" keeps the secret.
+"$PY" - "$AL" >"$OUT" 2>"$ERR" <<'PY'
+import os, pty, sys, time
+al = sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(al, [al, "secret", "rm", "quick"])
+seen, sent, deadline = b"", False, time.time() + 20
+while time.time() < deadline:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+    if not sent and b"[y/N]" in seen:
+        os.write(fd, b"n\n")
+        sent = True
+_, st = os.waitpid(pid, 0)
+print("status", os.WEXITSTATUS(st), "asked", sent)
+PY
+expect_out "status 2 asked True"
+run "$AL" secret show quick
+expect_rc 0 "kept after answering n"
+run "$AL" secret rm quick --force
+expect_rc 0 "rm --force"
+
 run "$AL" audit --event grnat
 expect_err "airlock records no event named 'grnat'"
 run "$AL" scan --list-rules --format json

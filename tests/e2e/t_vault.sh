@@ -82,7 +82,7 @@ expect_err "warning: the value is only 5 bytes long"
 
 run_in "$T_ROOT/in" "$AL" secret add noowner --purpose p
 expect_rc 2 "add without --owner"
-expect_err "needs --owner and --purpose"
+expect_err "needs --owner and --purpose (no terminal to ask on)"
 run_in "$T_ROOT/in" "$AL" secret add bad//name --owner o --purpose p
 expect_rc 2 "bad name"
 expect_err "invalid secret name"
