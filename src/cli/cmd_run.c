@@ -1,5 +1,7 @@
 /* airlock run: use secrets inside a boundary; nothing comes back out. */
 #include <getopt.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,16 +214,63 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 	return 0;
 }
 
+/* On a terminal, a ticker under the waiting line until the wait ends. */
+struct ticker {
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;
+	pthread_t	 th;
+	int		 running;
+	int		 done;
+};
+
+static void *
+ticker_main(void *arg)
+{
+	struct ticker *t = arg;
+	struct timespec until;
+	int secs = 0;
+
+	pthread_mutex_lock(&t->lock);
+	while (!t->done) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		if (pthread_cond_timedwait(&t->cond, &t->lock, &until) == 0 ||
+		    t->done)
+			continue;
+		fprintf(stderr, "\r\033[Kairlock: run: still waiting for "
+		    "approval (%d s)", ++secs);
+		fflush(stderr);
+	}
+	if (secs > 0)
+		fputs("\r\033[K", stderr);
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
 /* Say at once what the run waits for, and how to let it go on. */
 static void
 on_pending(const struct client_approval *ap, void *arg)
 {
-	(void)arg;
-	if (ap == NULL)
+	struct ticker *t = arg;
+
+	if (ap == NULL) {
+		if (t->running) {
+			pthread_mutex_lock(&t->lock);
+			t->done = 1;
+			pthread_cond_signal(&t->cond);
+			pthread_mutex_unlock(&t->lock);
+			(void)pthread_join(t->th, NULL);
+			t->running = 0;
+		}
 		return;
+	}
 	al_msg(stderr, "run", "waiting for approval %s: run `airlock approve "
 	    "%s` (rule '%s', secret '%s')", ap->id, ap->id, ap->rule,
 	    ap->secret);
+	if (!t->running && isatty(STDERR_FILENO)) {
+		t->done = 0;
+		t->running = pthread_create(&t->th, NULL, ticker_main, t) == 0;
+	}
 }
 
 /*
@@ -245,6 +294,8 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	struct client *cl = NULL;
 	struct al_err err;
 	char **envp = NULL;
+	struct ticker tk = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+	    0, 0, 0 };
 	size_t i;
 	int first = 0, rc, ret;
 
@@ -289,6 +340,7 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	b.nvars = a.nvars;
 	b.rules_load = a.no_rules ? NULL : load_rules;
 	b.pending = on_pending;
+	b.pending_arg = &tk;
 	spec.argv = argv + first;
 	spec.envp = envp;
 	spec.flags = a.pty ? EXEC_PTY : 0;

@@ -46,6 +46,32 @@ run "$AL" run --approval-wait 1s -e K=pay-key -- true
 expect_rc 125 "approval timed out"
 expect_err "still waiting for approval after 1 s (an approver runs \`airlock approve"
 
+# On a terminal, a ticker says the wait goes on (not a silent terminal).
+PY=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3)
+"$PY" - "$AL" >"$OUT" 2>"$ERR" <<'PY'
+import os, pty, re, subprocess, sys, time
+al = sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(al, [al, "run", "--approval-wait", "20s", "-e", "K=pay-key", "--", "true"])
+seen, approved, deadline = b"", False, time.time() + 30
+while time.time() < deadline:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+    m = re.search(rb"waiting for approval ([0-9a-f]{32})", seen)
+    if m and not approved and b"still waiting for approval (2 s)" in seen:
+        subprocess.run([al, "approve", m.group(1).decode()], capture_output=True)
+        approved = True
+_, st = os.waitpid(pid, 0)
+print("status", os.WEXITSTATUS(st), "ticked", approved)
+PY
+expect_out "status 0 ticked True"
+
 # --- scan -----------------------------------------------------------------
 R="$T_ROOT/repo"
 git init -q "$R"
