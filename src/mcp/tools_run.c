@@ -98,7 +98,7 @@ ticker_main(void *arg)
 	struct ticker *t = arg;
 	struct timespec until;
 	char msg[160];
-	int secs = 0, waited = 0;
+	int secs = 0, waited = 0, n = 0;
 
 	pthread_mutex_lock(&t->lock);
 	while (!t->done) {
@@ -122,7 +122,8 @@ ticker_main(void *arg)
 		else
 			(void)snprintf(msg, sizeof(msg), "running for %d s",
 			    secs);
-		mcp_call_progress(t->c, secs, 0, msg);
+		/* Progress must grow with every notification, kicks too. */
+		mcp_call_progress(t->c, ++n, 0, msg);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return NULL;

@@ -17,7 +17,7 @@ RUNPID=$!
 id=""
 for _ in $(seq 200); do
 	id=$(sed -n 's/.*waiting for approval \([0-9a-f]*\):.*/\1/p' \
-	    "$T_ROOT/run.err" | head -1)
+	    "$T_ROOT/run.err" 2>/dev/null | head -1)
 	[ -n "$id" ] && break
 	sleep 0.05
 done
@@ -71,6 +71,45 @@ _, st = os.waitpid(pid, 0)
 print("status", os.WEXITSTATUS(st), "ticked", approved)
 PY
 expect_out "status 0 ticked True"
+
+# The MCP run tool's progress says it waits for approval, with the id.
+"$PY" - "$AL" >"$OUT" 2>"$ERR" <<'PY'
+import json, re, subprocess, sys, time
+al = sys.argv[1]
+p = subprocess.Popen([al, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                     stderr=subprocess.DEVNULL, text=True)
+def send(m):
+    p.stdin.write(json.dumps(m) + "\n"); p.stdin.flush()
+send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    "protocolVersion": "2025-06-18", "capabilities": {},
+    "clientInfo": {"name": "t", "version": "1"}}})
+while json.loads(p.stdout.readline()).get("id") != 1:
+    pass
+send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+send({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+    "name": "run", "_meta": {"progressToken": "tok"}, "arguments": {
+        "command": "echo ran", "env": {"K": "pay-key"},
+        "approval_wait_seconds": 20}}})
+first, approved = None, False
+while True:
+    m = json.loads(p.stdout.readline())
+    if m.get("method") == "notifications/progress":
+        msg = m["params"].get("message", "")
+        r = re.search(r"waiting for approval ([0-9a-f]{32})", msg)
+        if r and not approved:
+            first = msg
+            subprocess.run([al, "approve", r.group(1)], capture_output=True)
+            approved = True
+    elif m.get("id") == 2:
+        print("progress:", first)
+        print("error:", m["result"].get("isError", False))
+        break
+p.stdin.close(); p.wait()
+PY
+expect_out "progress: waiting for approval "
+expect_out " (0 s): an approver runs"
+expect_out ": an approver runs \`airlock approve "
+expect_out "error: False"
 
 # --- scan -----------------------------------------------------------------
 R="$T_ROOT/repo"
