@@ -90,7 +90,9 @@ cli_unlock_broker(struct cli *cli, int passfd, int64_t lock_after,
 		goto out;
 	}
 	if (pid == 0) {
-		if (dup2(pfd[0], 3) < 0)
+		/* dup2 onto itself would keep close-on-exec: clear it then. */
+		if (pfd[0] == 3 ? fcntl(3, F_SETFD, 0) < 0 :
+		    dup2(pfd[0], 3) < 0)
 			_exit(127);
 		execv(self, args);
 		_exit(127);

@@ -149,6 +149,34 @@ expect_err "holds the vault for 1s"
 pid=$(broker_pid)
 wait_gone "$pid" && pass || fail "the broker outlived unlock --timeout 1s"
 
+# On a terminal, the first command that needs the broker asks for the
+# passphrase itself (as ssh-add), then goes on.
+"$PY" - "$AL" "$P" >"$OUT" 2>"$ERR" <<'PY'
+import os, pty, sys, time
+al, pp = sys.argv[1], sys.argv[2]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(al, [al, "lease", "ls"])
+seen, sent, deadline = b"", False, time.time() + 30
+while time.time() < deadline:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+    if not sent and b"passphrase" in seen:
+        os.write(fd, pp.encode() + b"\n")
+        sent = True
+_, st = os.waitpid(pid, 0)
+print("status", os.WEXITSTATUS(st), "asked", sent, "leases" in seen.decode(errors="replace"))
+PY
+expect_out "status 0 asked True True"
+run "$AL" stop
+expect_rc 0 "stop after the prompt unlocked it"
+expect_err "stopped the broker"
+
 check_no_leak "$V"
 check_no_leak "$P"
 done_testing
