@@ -624,24 +624,43 @@ secret_edit(struct cli *cli, struct vault *v, struct secret_args *a,
 	return rc;
 }
 
+/* s cut to w columns (bytes: names and owners are short text), "~" marking a cut. */
+static void
+cell(char *out, size_t outsz, const char *s, size_t w)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n <= w || w < 2)
+		(void)snprintf(out, outsz, "%s", s ? s : "");
+	else
+		(void)snprintf(out, outsz, "%.*s~", (int)(w - 1), s);
+}
+
 static void
 print_table(const struct cli *cli, struct vault_meta *list, size_t n,
     int64_t now)
 {
-	size_t i, wname = 4, wowner = 5;
-	char exp[21], due[21];
+	size_t i, j, wname = 4, wowner = 5, wlab = 6, len;
+	char exp[21], due[21], owner[64], labels[256], lab[64];
 
 	for (i = 0; i < n; i++) {
 		if (strlen(list[i].name) > wname)
 			wname = strlen(list[i].name);
 		if (list[i].owner && strlen(list[i].owner) > wowner)
 			wowner = strlen(list[i].owner);
+		for (j = 0, len = 0; j < list[i].nlabels; j++)
+			len += strlen(list[i].labels[j].key) +
+			    strlen(list[i].labels[j].value) + 2;
+		if (len > wlab)
+			wlab = len;
 	}
 	if (wowner > 24)
 		wowner = 24;
-	printf("%-*s  %-8s  %3s  %-*s  %-10s  %-10s  %s\n", (int)wname, "NAME",
-	    "STATUS", "VER", (int)wowner, "OWNER", "EXPIRES", "ROTATE BY",
-	    "PURPOSE");
+	if (wlab > 24)
+		wlab = 24;
+	printf("%-*s  %-8s  %3s  %-*s  %-10s  %-11s  %-*s  %s\n", (int)wname,
+	    "NAME", "STATUS", "VER", (int)wowner, "OWNER", "EXPIRES",
+	    "ROTATE BY", (int)wlab, "LABELS", "PURPOSE");
 	for (i = 0; i < n; i++) {
 		const struct vault_meta *m = &list[i];
 		enum vault_status st = vault_meta_status(m, now);
@@ -663,12 +682,24 @@ print_table(const struct cli *cli, struct vault_meta *list, size_t n,
 				(void)snprintf(due + 10, sizeof(due) - 10, "!");
 		} else
 			(void)snprintf(due, sizeof(due), "-");
+		labels[0] = '\0';
+		for (j = 0, len = 0; j < m->nlabels && len < sizeof(labels);
+		    j++) {
+			int k = snprintf(labels + len, sizeof(labels) - len,
+			    "%s%s=%s", j ? "," : "", m->labels[j].key,
+			    m->labels[j].value);
+
+			if (k < 0)
+				break;
+			len += (size_t)k;
+		}
+		cell(lab, sizeof(lab), labels[0] ? labels : "-", wlab);
+		cell(owner, sizeof(owner), m->owner, wowner);
 		(void)snprintf(stcol, sizeof(stcol), "%-8s", stname);
-		printf("%-*s  %s%s%s  %3u  %-*.*s  %-10s  %-10s  %s\n",
+		printf("%-*s  %s%s%s  %3u  %-*s  %-10s  %-11s  %-*s  %s\n",
 		    (int)wname, m->name, cli->color_out && color ? color : "",
 		    stcol, cli->color_out && color ? "\033[0m" : "",
-		    m->version, (int)wowner,
-		    (int)wowner, m->owner ? m->owner : "", exp, due,
+		    m->version, (int)wowner, owner, exp, due, (int)wlab, lab,
 		    m->purpose ? m->purpose : "");
 	}
 }

@@ -133,6 +133,18 @@ expect_rc 0 "kept after answering n"
 run "$AL" secret rm quick --force
 expect_rc 0 "rm --force"
 
+# The inventory's columns stay aligned: a due rotation, a long owner, labels.
+printf 'v-%s' "$V" | "$AL" secret add legacy --owner platform-infrastructure-team \
+    --purpose "old thing" --rotate-every 1d --last-rotated 2026-01-01 \
+    --label env=prod >/dev/null 2>&1
+run "$AL" secret ls
+expect_out "platform-infrastructure~"
+expect_out "LABELS"
+expect_out "env=prod"
+hdr=$(head -1 "$OUT" | awk '{ print index($0, "PURPOSE") }')
+row=$(grep legacy "$OUT" | awk '{ print index($0, "old thing") }')
+expect_eq "$row" "$hdr" "PURPOSE column of a row with a due rotation"
+
 run "$AL" audit --event grnat
 expect_err "airlock records no event named 'grnat'"
 run "$AL" scan --list-rules --format json
