@@ -3,11 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "airlock/client.h"
+#include "airlock/identity.h"
 #include "airlock/policy.h"
 #include "airlock/vault.h"
 #include "cli.h"
@@ -15,7 +18,7 @@
 #include "vaultcli.h"
 
 const char cmd_policy_help[] =
-"usage: airlock policy check --as SELECTOR... --secret NAME [--intent TEXT]\n"
+"usage: airlock policy check [--as SELECTOR]... --secret NAME [--intent TEXT]\n"
 "                            [--task ID] [--label K=V]... [--repo REMOTE]\n"
 "                            [--at TIME] [--file PATH] [--json]\n"
 "       airlock policy lint [FILE] [--json]\n"
@@ -29,7 +32,8 @@ const char cmd_policy_help[] =
 "check   decide one request as the broker would and print the decision and\n"
 "        the rule (id and line) that made it.  The caller is given as\n"
 "        selectors (--as, repeatable): unix:uid:1000, unix:exe:/usr/bin/node,\n"
-"        unix:ancestor-exe:/usr/local/bin/claude, ...  Without --label the\n"
+"        unix:ancestor-exe:/usr/local/bin/claude, ...; without --as, you\n"
+"        (the selectors the broker sees for this shell).  Without --label the\n"
 "        secret's labels are read from the vault when it holds the secret.\n"
 "lint    report every error in FILE (default: the policy in force) with its\n"
 "        line number.\n"
@@ -278,8 +282,6 @@ run_check(struct cli *cli, struct check_args *a)
 
 	al_err_clear(&err);
 	memset(&req, 0, sizeof(req));
-	if (a->nsel == 0)
-		return cli_usage("policy", "'policy check' needs --as SELECTOR");
 	if (a->secret == NULL)
 		return cli_usage("policy", "'policy check' needs --secret NAME");
 	for (i = 0; i < a->nsel; i++)
@@ -589,6 +591,44 @@ parse_args(const char *sub, int argc, char **argv, struct check_args *a)
 	return 0;
 }
 
+/*
+ * check without --as: "would I get it?"  The selectors the broker sees for
+ * this very process, read the broker's way (a connected socket's peer);
+ * the executable and its hash only when a broker of this uid could read
+ * them (root; otherwise airlock commands are not dumpable).
+ */
+static int
+as_myself(struct check_args *a, struct ident **self)
+{
+	struct al_err err;
+	int sv[2], rc, hidden;
+	size_t i;
+
+	*self = NULL;
+	al_err_clear(&err);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return cli_failf("cannot create a socket pair");
+	rc = ident_from_socket(sv[0], NULL, 0, self, &err);
+	(void)close(sv[0]);
+	(void)close(sv[1]);
+	if (rc != 0)
+		return cli_fail(&err);
+	hidden = geteuid() != 0 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0;
+	for (i = 0; i < (*self)->nselectors && a->nsel < CHECK_SELECTORS_MAX;
+	    i++) {
+		const char *s = (*self)->selectors[i];
+
+		if (hidden && (strncmp(s, "unix:exe:", 9) == 0 ||
+		    strncmp(s, "unix:sha256:", 12) == 0))
+			continue;
+		a->sel[a->nsel++] = s;
+	}
+	al_msg(stderr, "policy", "deciding for you, as the broker sees this "
+	    "shell (%zu selectors; `airlock whoami` lists them, --as chooses "
+	    "others)", a->nsel);
+	return 0;
+}
+
 /* Connect to a running broker only (a new one would read the file anyway). */
 static int
 running_broker(struct cli *cli, struct client **cl)
@@ -681,8 +721,15 @@ cmd_policy(struct cli *cli, int argc, char **argv)
 		return run_reload(cli, &a);
 	if (strcmp(sub, "check") == 0 && a.file == NULL)
 		broker_note(cli);
-	if (strcmp(sub, "check") == 0)
-		return run_check(cli, &a);
+	if (strcmp(sub, "check") == 0) {
+		struct ident *self = NULL;
+
+		if (a.nsel == 0 && (rc = as_myself(&a, &self)) != 0)
+			return rc;
+		rc = run_check(cli, &a);
+		ident_free(self);
+		return rc;
+	}
 	if (strcmp(sub, "lint") == 0 && a.path == NULL)
 		broker_note(cli);
 	if (strcmp(sub, "lint") == 0)

@@ -102,7 +102,10 @@ usage() {	# usage EXPECTED-STDERR ARGS...
 	expect_rc 2 "policy $*"
 	expect_err "$_want"
 }
-usage "'policy check' needs --as SELECTOR" check --secret x
+# Without --as: the caller itself ("would I get it?").
+run "$AL" policy check --secret x
+expect_err "deciding for you, as the broker sees this shell"
+expect_out "decision"
 usage "'policy check' needs --secret NAME" check --as "$ME"
 usage "--as: expected a selector kind:key:value such as unix:uid:1000, got 'uid=0'" check --as uid=0 --secret x
 usage "--label: expected KEY=VALUE, got 'env'" check --as "$ME" --secret x --label env
