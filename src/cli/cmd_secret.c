@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "airlock/exec.h"
+#include "airlock/redact.h"
 #include "airlock/vault.h"
 #include "auditcli.h"
 #include "cli.h"
@@ -376,15 +377,26 @@ apply_meta(const struct secret_args *a, struct vault_meta *m, int64_t now,
 	return 0;
 }
 
-static void
-warn_short(struct al_secret *v)
+/*
+ * Under REDACT_VALUE_MIN bytes a value cannot be masked without masking
+ * ordinary text, and run and redact refuse to use it: refused here, before
+ * it is stored.  Under 8 bytes: stored, with a word.
+ */
+static int
+check_short(struct al_secret *v, struct al_err *err)
 {
-	if (al_secret_len(v) < 8)
-		al_msg(stderr, "warning", "the value is only %zu byte%s long; "
+	size_t n = al_secret_len(v);
+
+	if (n < REDACT_VALUE_MIN)
+		return al_err_set(err, AL_EINVAL, "the value is only %zu "
+		    "byte%s long: under %d bytes it could not be masked in "
+		    "output, so it is refused (nothing was stored)", n,
+		    n == 1 ? "" : "s", REDACT_VALUE_MIN);
+	if (n < 8)
+		al_msg(stderr, "warning", "the value is only %zu bytes long; "
 		    "values under 8 bytes are not masked on their own in "
-		    "multi-line output%s", al_secret_len(v),
-		    al_secret_len(v) == 1 ? "" : "s", al_secret_len(v) < 4 ?
-		    ", and under 4 bytes `run` and `redact` refuse it" : "");
+		    "multi-line output", n);
+	return 0;
 }
 
 /*
@@ -450,7 +462,8 @@ secret_add(struct cli *cli, struct vault *v, struct secret_args *a,
 	if ((rc = cli_read_value(a->name, a->value_file, a->keep_newline,
 	    VAULT_VALUE_MAX, &value, err)) != 0)
 		goto out;
-	warn_short(value);
+	if ((rc = check_short(value, err)) != 0)
+		goto out;
 	rc = vault_secret_add(v, &m, value, err);
 	if (rc == 0)
 		rc = cli_audit_secret(cli, v, "secret_add", a->name, value, err);
@@ -474,7 +487,7 @@ secret_import(struct cli *cli, struct vault *v, struct secret_args *a,
 	struct al_secret *value = NULL;
 	char owner[256], purpose[256], name[VAULT_NAME_MAX + 2];
 	int64_t now = cli->clock->now(cli->clock->arg);
-	size_t i, added = 0, kept = 0, vn;
+	size_t i, added = 0, kept = 0, vn, vl;
 	const char *val;
 	int rc;
 
@@ -498,6 +511,14 @@ secret_import(struct cli *cli, struct vault *v, struct secret_args *a,
 			    "make a secret name (1-64 characters of letters, "
 			    "digits, . _ - /): nothing was imported", a->name,
 			    (int)vn, f->plain[i]);
+			goto out;
+		}
+		vl = strlen(f->plain[i] + vn + 1);
+		if (vl > 0 && vl < REDACT_VALUE_MIN) {
+			rc = al_err_set(err, AL_EINVAL, "%s: the value of %.*s "
+			    "is under %d bytes: it could not be masked in "
+			    "output, so nothing was imported", a->name, (int)vn,
+			    f->plain[i], REDACT_VALUE_MIN);
 			goto out;
 		}
 	}
@@ -543,7 +564,7 @@ secret_import(struct cli *cli, struct vault *v, struct secret_args *a,
 		    (rc = cli_audit_secret(cli, v, "secret_add", name, value,
 		    err)) != 0)
 			goto out;
-		warn_short(value);
+		(void)check_short(value, NULL);	/* long enough: checked */
 		al_secret_free(value);
 		value = NULL;
 		vault_meta_release(&m);
@@ -580,7 +601,10 @@ secret_rotate(struct cli *cli, struct vault *v, struct secret_args *a,
 	if ((rc = cli_read_value(a->name, a->value_file, a->keep_newline,
 	    VAULT_VALUE_MAX, &value, err)) != 0)
 		return rc;
-	warn_short(value);
+	if ((rc = check_short(value, err)) != 0) {
+		al_secret_free(value);
+		return rc;
+	}
 	rc = vault_secret_rotate(v, a->name, value, err);
 	if (rc == 0)
 		rc = cli_audit_secret(cli, v, "secret_rotate", a->name, value,
@@ -600,6 +624,10 @@ secret_edit(struct cli *cli, struct vault *v, struct secret_args *a,
     struct al_err *err)
 {
 	struct vault_meta m;
+	struct audit_event ev;
+	int64_t now = cli->clock->now(cli->clock->arg);
+	json_t *before = NULL, *after = NULL, *changes = NULL, *val;
+	const char *key;
 	int rc;
 
 	if ((a->seen & ~B(OPT_PASSFD)) == 0)
@@ -607,6 +635,7 @@ secret_edit(struct cli *cli, struct vault *v, struct secret_args *a,
 		    "one change (see `airlock help secret`)");
 	if ((rc = vault_secret_get(v, a->name, &m, err)) != 0)
 		return rc;
+	before = vault_meta_json(&m, now);
 	/* The audit key is in the vault: unlocked first, nothing unaudited. */
 	if ((rc = cli_vault_unlock(v, a->passfd, err)) == 0 &&
 	    (rc = apply_meta(a, &m, cli->clock->now(cli->clock->arg),
@@ -617,9 +646,36 @@ secret_edit(struct cli *cli, struct vault *v, struct secret_args *a,
 		al_msg(stderr, "warning", "'%s' is expired from now on: it is "
 		    "not leased until `airlock secret edit %s --expires "
 		    "<later date|never>`", a->name, a->name);
-	if (rc == 0)
-		rc = cli_audit_secret(cli, v, "secret_edit", a->name, NULL,
-		    err);
+	/*
+	 * What changed, before and after (labels and status decide what
+	 * policy allows): {"labels": {"from": ..., "to": ...}, ...}.
+	 */
+	if (rc == 0) {
+		after = vault_meta_json(&m, now);
+		changes = json_object();
+		if (before == NULL || after == NULL || changes == NULL)
+			rc = al_err_set(err, AL_ENOMEM, "out of memory");
+	}
+	if (rc == 0) {
+		json_object_foreach(after, key, val) {
+			json_t *old = json_object_get(before, key);
+
+			if (strcmp(key, "updated") == 0 || (old != NULL &&
+			    json_equal(old, val)))
+				continue;
+			json_object_set_new(changes, key, json_pack("{s:O?, "
+			    "s:O}", "from", old, "to", val));
+		}
+		memset(&ev, 0, sizeof(ev));
+		ev.event = "secret_edit";
+		ev.outcome = "ok";
+		ev.secret = a->name;
+		ev.detail = changes;
+		rc = cli_audit_record(cli, v, &ev, err);
+	}
+	json_decref(before);
+	json_decref(after);
+	json_decref(changes);
 	vault_meta_release(&m);
 	return rc;
 }
