@@ -80,7 +80,7 @@ int	agent_plan_apply(struct agent_plan *plan, struct al_err *err) AL_WUR;
 void	agent_plan_release(struct agent_plan *plan);
 
 /*
- * Append a unified diff ("--- a/PATH", "+++ b/PATH", hunks with three lines
+ * Append a unified diff ("--- PATH", "+++ PATH", hunks with three lines
  * of context) of change to out.  Nothing is appended when unchanged.
  */
 int	agent_diff(const struct agent_change *change, struct al_buf *out)

@@ -17,7 +17,8 @@ before=$(cat .mcp.json)
 # --dry-run prints a diff and writes nothing.
 run "$AL" agent setup claude --dry-run --command /usr/bin/airlock
 expect_rc 0 "setup --dry-run"
-expect_out "--- a$PROJ/.mcp.json"
+expect_out "--- $PROJ/.mcp.json"
+expect_out "+++ $PROJ/.mcp.json"
 expect_out '+      "command": "/usr/bin/airlock",'
 expect_eq "$(cat .mcp.json)" "$before" ".mcp.json after --dry-run"
 
