@@ -86,12 +86,16 @@ ask_tty(const char *prompt, size_t max, struct al_secret **out,
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
-	tty_write(fd, prompt);
+	/*
+	 * Echo off first, then the prompt: what is typed once the prompt
+	 * shows is kept (the flush only drops what came before it).
+	 */
 	if (tcsetattr(fd, TCSAFLUSH, &quiet) != 0) {
 		(void)close(fd);
 		return al_err_set(err, AL_ESYS, "cannot turn echo off: %s",
 		    strerror(errno));
 	}
+	tty_write(fd, prompt);
 	rc = read_line(fd, max, out, err);
 	restored = tcsetattr(fd, TCSAFLUSH, &old) == 0;
 	tty_write(fd, "\n");

@@ -96,8 +96,15 @@ while time.time() < deadline:
     while answers and answers[0][0] in seen:
         os.write(fd, answers.pop(0)[1])
         seen = b""
-_, st = os.waitpid(pid, 0)
-print("status", os.WEXITSTATUS(st), "left", len(answers))
+r = os.waitpid(pid, os.WNOHANG)
+if r[0] == 0:
+    time.sleep(2)
+    r = os.waitpid(pid, os.WNOHANG)
+    if r[0] == 0:
+        os.kill(pid, 9)    # stuck: fail, never hang the suite
+        r = os.waitpid(pid, 0)
+_, st = r
+print("status", os.waitstatus_to_exitcode(st), "left", len(answers))
 PY
 expect_out "status 0 left 0"
 run "$AL" secret show quick --json
@@ -124,8 +131,15 @@ while time.time() < deadline:
     if not sent and b"[y/N]" in seen:
         os.write(fd, b"n\n")
         sent = True
-_, st = os.waitpid(pid, 0)
-print("status", os.WEXITSTATUS(st), "asked", sent)
+r = os.waitpid(pid, os.WNOHANG)
+if r[0] == 0:
+    time.sleep(2)
+    r = os.waitpid(pid, os.WNOHANG)
+    if r[0] == 0:
+        os.kill(pid, 9)    # stuck: fail, never hang the suite
+        r = os.waitpid(pid, 0)
+_, st = r
+print("status", os.waitstatus_to_exitcode(st), "asked", sent)
 PY
 expect_out "status 2 asked True"
 run "$AL" secret show quick
