@@ -165,8 +165,8 @@ cli_read_passphrase(const char *prompt, int fd, int confirm,
 		    "1024 bytes");
 	if (rc == AL_EINVAL && fd < 0 && err != NULL &&
 	    strncmp(err->msg, "no terminal", 11) == 0)
-		return al_err_set(err, rc, "no terminal to ask for the vault "
-		    "passphrase on: give it with --passphrase-fd N%s",
+		return al_err_set(err, rc, "no terminal to ask on for the vault "
+		    "passphrase: give it with --passphrase-fd N%s",
 		    isatty(STDIN_FILENO) ? "" : " (stdin may carry the value)");
 	if (rc != 0)
 		return rc;

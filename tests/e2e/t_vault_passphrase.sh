@@ -24,6 +24,7 @@ expect_rc 2 "nothing stored with a wrong passphrase"
 run_in "$T_ROOT/in" setsid "$AL" secret add api3 --owner o --purpose p
 expect_rc 2 "no passphrase source"
 expect_err "no terminal to ask on"
+expect_err "give it with --passphrase-fd N (stdin may carry the value)"
 
 run "$AL" secret add api4 --owner o --purpose p --passphrase-fd 99
 expect_rc 2 "closed descriptor"
