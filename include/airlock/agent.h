@@ -36,7 +36,8 @@ enum agent_scope {
 	AGENT_SCOPE_USER,
 };
 
-#define AGENT_MAX_FILES	3	/* MCP entry, hooks, Codex's hook trust */
+/* The MCP entry, the hooks, and (Codex) the user config trusting them. */
+#define AGENT_MAX_FILES	3
 
 /* What to write. */
 struct agent_setup {

@@ -85,7 +85,8 @@ struct client_lease_req {
 	 * starts waiting for an approver, and with NULL when the wait ends
 	 * (approved, denied, expired or timed out).  May be NULL.
 	 */
-	void		(*pending)(const struct client_approval *a, void *arg);
+	void		(*pending)(const struct client_approval *a,
+			    void *arg);
 	void		*pending_arg;
 };
 

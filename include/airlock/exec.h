@@ -292,13 +292,14 @@ int	exec_var_name_ok(const char *name);
  * wiped then: a plain value may be a credential of its own.
  */
 struct exec_env_file {
-	struct exec_binding	 refs[EXEC_VARS_MAX];	/* secret references */
-	size_t			 line[EXEC_VARS_MAX];	/* each ref's line */
+	/* The secret references, and the line of each. */
+	struct exec_binding	 refs[EXEC_VARS_MAX];
+	size_t			 line[EXEC_VARS_MAX];
 	size_t			 nrefs;
 	char			**plain;	/* "VAR=value", into buf */
 	size_t			 nplain;
-	struct al_secret	*mem;		/* the file, guarded, open */
-	char			*buf;		/* its bytes, NUL-terminated */
+	struct al_secret	*mem;	/* the file, guarded, open */
+	char			*buf;	/* its bytes, NUL-terminated */
 	size_t			 len;
 };
 
@@ -357,7 +358,8 @@ struct exec_boundary {
 	void				*rules_load_arg;
 	/* Told when a lease waits for an approver (client_lease_req). */
 	void				(*pending)(
-	    const struct client_approval *a, void *arg);
+					    const struct client_approval *a,
+					    void *arg);
 	void				*pending_arg;
 };
 

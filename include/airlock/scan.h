@@ -262,8 +262,8 @@ struct scan_ignored {
 	char	**risky;
 	size_t	  nrisky;
 };
-int	scan_paths_ignored(const struct scan_opts *o, struct scan_ignored *ig,
-	    struct al_err *err) AL_WUR;
+int	scan_paths_ignored(const struct scan_opts *o,
+	    struct scan_ignored *ig, struct al_err *err) AL_WUR;
 void	scan_ignored_release(struct scan_ignored *ig);
 
 #define SCAN_DEFAULT_MAX_FILE_SIZE (10u * 1024 * 1024)

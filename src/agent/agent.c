@@ -269,7 +269,7 @@ plan_codex_trust(struct agent_plan *plan, const struct agent_setup *st,
 	int rc;
 
 	if (st->home_dir == NULL || st->home_dir[0] != '/')
-		return 0;	/* no user config to trust in: status says so */
+		return 0;	/* no user config: status says so */
 	if (st->scope == AGENT_SCOPE_USER) {
 		c = &plan->files[0];
 	} else {

@@ -51,8 +51,9 @@ int	agent_codex_trust(const char *hooks_path, const char *hooks_text,
 	    const char *cfg_path, const char *cfg_old, char **cfg_new,
 	    struct al_err *err);
 /* How many of airlock's hooks in hooks_text cfg_text trusts as they are. */
-void	agent_codex_trust_status(const char *hooks_path, const char *hooks_text,
-	    const char *cfg_text, size_t *ours, size_t *trusted);
+void	agent_codex_trust_status(const char *hooks_path,
+	    const char *hooks_text, const char *cfg_text, size_t *ours,
+	    size_t *trusted);
 
 /* tomledit.c */
 int	agent_toml_set_server(const char *path, const char *old,

@@ -23,7 +23,7 @@
 
 static const struct {
 	const char	*event;		/* in hooks.json */
-	const char	*label;		/* in the key and the identity */
+	const char	*label;		/* in the key and identity */
 	int		 matcher;	/* the event has matchers */
 } codex_trust_events[] = {
 	{ "PreToolUse", "pre_tool_use", 1 },
@@ -185,9 +185,9 @@ set_state(const char *cfg_path, const char *text, const struct trust *t,
 	if (start != NULL && end == NULL)
 		end = text + n;
 	if (start == NULL && strstr(text, t->key) != NULL) {
-		rc = al_err_set(err, AL_EINVAL, "%s names airlock's hook %s in a "
-		    "form setup does not edit: trust the hooks in Codex's "
-		    "/hooks screen instead", cfg_path, t->key);
+		rc = al_err_set(err, AL_EINVAL, "%s names airlock's hook %s "
+		    "in a form setup does not edit: trust the hooks in "
+		    "Codex's /hooks screen instead", cfg_path, t->key);
 		goto out;
 	}
 	if (start == NULL) {
@@ -280,9 +280,10 @@ agent_codex_trust_status(const char *hooks_path, const char *hooks_text,
 	al_buf_init(&want, PATH_MAX * 2 + 256, 0);
 	for (i = 0; i < n && cfg_text != NULL; i++) {
 		al_buf_reset(&want);
-		/* Trusted: our header followed by our hash (set_state's form). */
+		/* Trusted: our header, then our hash (set_state's form). */
 		if (state_header(t[i].key, &want) == 0 &&
-		    al_buf_printf(&want, "\ntrusted_hash = \"%s\"", t[i].hash) == 0 &&
+		    al_buf_printf(&want, "\ntrusted_hash = \"%s\"",
+		    t[i].hash) == 0 &&
 		    strstr(cfg_text, al_buf_str(&want)) != NULL)
 			(*trusted)++;
 	}

@@ -124,8 +124,9 @@ struct broker {
 		off_t		 size;
 		struct timespec	 mtime;
 	}			 policy_seen;
-	char			 policy_sha256[65];	/* of the policy in force */
-	char			 policy_error[AL_ERR_MSG_MAX];	/* last refusal */
+	/* The policy in force: its text's SHA-256; the last refusal. */
+	char			 policy_sha256[65];
+	char			 policy_error[AL_ERR_MSG_MAX];
 };
 
 /* Diagnostics to the broker's log (identifiers only, escaped). */

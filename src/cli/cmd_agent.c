@@ -251,9 +251,9 @@ agent_setup(struct cli *cli, int argc, char **argv)
 		printf("airlock: hooks not wired: this build has no `airlock "
 		    "hook %s` yet\n", agent_kind_name(st.kind));
 	if (st.kind == AGENT_CODEX && plan.nfiles > 2)
-		printf("airlock: codex's hooks are trusted in %s; Codex reads a "
-		    "project's .codex/ once you trust the project (it asks when "
-		    "it starts there)\n", plan.files[2].path);
+		printf("airlock: codex's hooks are trusted in %s; Codex "
+		    "reads a project's .codex/ once you trust the project (it "
+		    "asks when it starts there)\n", plan.files[2].path);
 	printf("airlock: %s is wired (%s); restart it to load the MCP server "
 	    "and hooks, and check with `airlock agent status`\n",
 	    agent_kind_name(st.kind), st.scope == AGENT_SCOPE_USER ? "user" :
@@ -315,12 +315,12 @@ agent_status(struct cli *cli, int argc, char **argv)
 			    w.mcp_present ? "yes" : "no", w.mcp_present ? " (" :
 			    "", w.mcp_present ? w.mcp_command : "",
 			    w.mcp_present ? ")" : "", w.hooks[0] ? w.hooks :
-			    "none", w.kind != AGENT_CODEX || w.trust_hooks == 0 ?
-			    "" : w.trust_ok == w.trust_hooks ? " (trusted)" :
-			    " (NOT trusted: Codex skips them; run `airlock "
-			    "agent setup codex` again, or trust them in its "
-			    "/hooks screen)", w.error ? "  (a file could not be "
-			    "read)" : "");
+			    "none", w.kind != AGENT_CODEX ||
+			    w.trust_hooks == 0 ? "" : w.trust_ok ==
+			    w.trust_hooks ? " (trusted)" : " (NOT trusted: "
+			    "Codex skips them; run `airlock agent setup codex` "
+			    "again, or trust them in its /hooks screen)",
+			    w.error ? "  (a file could not be read)" : "");
 		}
 	}
 	if (json) {

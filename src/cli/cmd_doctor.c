@@ -168,8 +168,8 @@ check_broker(struct report *r, struct cli *cli)
 		add(r, "broker", LV_FAIL, "the broker refused the edited "
 		    "policy and still enforces its previous one: %s", perr);
 	else if (ver == NULL || strcmp(ver, AIRLOCK_VERSION) != 0)
-		add(r, "broker", LV_WARN, "running (pid %lld) airlock %s, while "
-		    "this is airlock %s: `airlock stop` replaces it",
+		add(r, "broker", LV_WARN, "running (pid %lld) airlock %s, "
+		    "while this is airlock %s: `airlock stop` replaces it",
 		    (long long)json_integer_value(json_object_get(h, "pid")),
 		    ver ? ver : "of an unknown version", AIRLOCK_VERSION);
 	else

@@ -155,7 +155,7 @@ cmd_lease(struct cli *cli, int argc, char **argv)
 		{
 			printf("revoked %zu lease%s of task %s\n", n,
 			    n == 1 ? "" : "s", task);
-			/* Revoking stops new uses, not a process already given it. */
+			/* Revoking stops new uses, not a holder's copy. */
 			if (n > 0)
 				al_msg(stderr, "note", "a process of the task "
 				    "that already holds a value keeps it until "

@@ -17,8 +17,8 @@
 const char cmd_run_help[] =
 "usage: airlock run [--task ID] [--intent TEXT] [--ttl D] [--timeout D]\n"
 "                   [--grace D] [--pty] [--no-rules] [--approval-wait D]\n"
-"                   [-e VAR=SECRET]... [--file VAR=SECRET]... [--env-file FILE]\n"
-"                   -- CMD [ARGS...]\n"
+"                   [-e VAR=SECRET]... [--file VAR=SECRET]...\n"
+"                   [--env-file FILE]... -- CMD [ARGS...]\n"
 "\n"
 "Run CMD with secrets it may use but never shows.  Each secret is leased\n"
 "from the broker (policy decides; the lease is bound to this run), fetched\n"

@@ -86,7 +86,7 @@ struct scan_args {
 	int			 quiet;
 	int			 list;
 	int			 no_cache;
-	const char		*output;	/* --output FILE; NULL: stdout */
+	const char		*output;	/* NULL: stdout */
 };
 
 struct progress {

@@ -557,7 +557,8 @@ secret_import(struct cli *cli, struct vault *v, struct secret_args *a,
 			continue;
 		}
 		memset(&m, 0, sizeof(m));
-		memcpy(m.name, name, strlen(name) + 1);	/* checked above */
+		/* The name was checked above: it fits. */
+		memcpy(m.name, name, strlen(name) + 1);
 		if ((rc = apply_meta(a, &m, now, err)) != 0 ||
 		    (rc = al_secret_from(val, strlen(val), &value)) != 0 ||
 		    (rc = vault_secret_add(v, &m, value, err)) != 0 ||
@@ -680,7 +681,7 @@ secret_edit(struct cli *cli, struct vault *v, struct secret_args *a,
 	return rc;
 }
 
-/* s cut to w columns (bytes: names and owners are short text), "~" marking a cut. */
+/* s cut to w columns (bytes: short text), "~" marking a cut. */
 static void
 cell(char *out, size_t outsz, const char *s, size_t w)
 {

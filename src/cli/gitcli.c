@@ -52,6 +52,7 @@ cli_git_line(char *const argv[], char *out, size_t outsz, int quiet,
 		;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || out[0] == '\0')
 		rc = al_err_set(err, AL_EINVAL, "not inside a git repository%s",
-		    quiet ? "" : " (git rev-parse failed; its message is above)");
+		    quiet ? "" : " (git rev-parse failed; its message is "
+		    "above)");
 	return rc;
 }

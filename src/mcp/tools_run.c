@@ -88,7 +88,7 @@ struct ticker {
 	int		 done;
 	pthread_t	 th;
 	int		 started;
-	char		 waiting[33];	/* approval id while one is awaited */
+	char		 waiting[33];	/* the approval awaited */
 	int		 kick;		/* report now */
 };
 
