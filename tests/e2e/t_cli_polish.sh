@@ -163,5 +163,15 @@ run "$AL" audit --event grnat
 expect_err "airlock records no event named 'grnat'"
 run "$AL" scan --list-rules --format json
 expect_rc 2 "--list-rules as JSON"
+# make install puts the pages the help texts point at beside the binary.
+run cmake --install "$AIRLOCK_BUILD" --prefix "$T_ROOT/inst"
+expect_rc 0 "cmake --install"
+for page in $("$AL" help run | sed -n 's/.*See docs\/\(commands\/[a-z]*\.md\).*/\1/p') \
+    commands/stop.md commands/unlock.md cli.md; do
+	if [ -f "$T_ROOT/inst/share/doc/airlock/$page" ]; then pass; else
+		fail "make install left out docs/$page"
+	fi
+done
+
 check_no_leak "$V"
 done_testing
