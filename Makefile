@@ -6,6 +6,11 @@ TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 CMAKE_ARGS ?=
+AIRLOCK    := $(CURDIR)/$(BUILD)/src/cli/airlock
+
+# The nested makes of `cmake --build` would print every directory they enter
+# and leave (over a hundred lines on an up-to-date tree).
+MAKEFLAGS  += --no-print-directory
 
 .PHONY: all deps build check demo asan tsan bench fuzz install clean
 
@@ -23,7 +28,7 @@ check: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 
 demo: build
-	@AIRLOCK_BIN=$(CURDIR)/$(BUILD)/airlock demo/tour.sh
+	@AIRLOCK_BIN=$(AIRLOCK) demo/tour.sh
 
 asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
@@ -44,7 +49,7 @@ tsan: deps
 		{ cat $(TSAN_BUILD)/tsan.* 2>/dev/null; exit 1; }
 
 bench: build
-	@for b in bench/*.sh; do [ -x "$$b" ] && AIRLOCK_BIN=$(CURDIR)/$(BUILD)/airlock \
+	@for b in bench/*.sh; do [ -x "$$b" ] && AIRLOCK_BIN=$(AIRLOCK) \
 		AIRLOCK_BUILD=$(CURDIR)/$(BUILD) "$$b"; done; true
 
 fuzz: deps

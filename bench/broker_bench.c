@@ -182,9 +182,9 @@ run_lean(struct worker *w)
 static void
 run_lib(struct worker *w)
 {
-	struct client_opts o = { w->home, NULL, NULL, 10000 };
-	struct client_lease_req r = { w->secret, "bench", "benchmark", 60, 2,
-	    0 };
+	struct client_opts o = { .home = w->home, .timeout_ms = 10000 };
+	struct client_lease_req r = { .secret = w->secret, .task = "bench",
+	    .intent = "benchmark", .ttl = 60, .uses = 2 };
 	struct client_lease l;
 	struct client_approval ap;
 	struct al_secret *v;

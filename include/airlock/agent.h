@@ -36,7 +36,8 @@ enum agent_scope {
 	AGENT_SCOPE_USER,
 };
 
-#define AGENT_MAX_FILES	2
+/* The MCP entry, the hooks, and (Codex) the user config trusting them. */
+#define AGENT_MAX_FILES	3
 
 /* What to write. */
 struct agent_setup {
@@ -88,7 +89,7 @@ int	agent_plan_apply(struct agent_plan *plan, struct al_err *err) AL_WUR;
 void	agent_plan_release(struct agent_plan *plan);
 
 /*
- * Append a unified diff ("--- a/PATH", "+++ b/PATH", hunks with three lines
+ * Append a unified diff ("--- PATH", "+++ PATH", hunks with three lines
  * of context) of change to out.  Nothing is appended when unchanged.
  */
 int	agent_diff(const struct agent_change *change, struct al_buf *out)
@@ -103,6 +104,9 @@ struct agent_wiring {
 	int		 mcp_present;	/* the "airlock" server entry exists */
 	char		 mcp_command[512];	/* its command, "" if none */
 	char		 hooks[256];	/* events running `airlock hook`, comma separated */
+	/* Codex: airlock's hooks, and how many its user config trusts. */
+	size_t		 trust_hooks;
+	size_t		 trust_ok;
 	int		 error;		/* a file exists but cannot be read */
 };
 

@@ -21,6 +21,7 @@
 
 /* GET: {"status":"ok","version","pid","uptime","leases","approvals"} */
 #define API_HEALTH		"/v1/health"
+#define API_POLICY_RELOAD	"/v1/policy/reload"
 /* GET: {"secrets":[metadata...]}; GET /v1/secrets/NAME: one object */
 #define API_SECRETS		"/v1/secrets"
 /*

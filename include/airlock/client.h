@@ -38,6 +38,15 @@ struct client_opts {
 	 */
 	const char	*airlock_bin;
 	int		 timeout_ms;	/* per request; 0: 30 s */
+	/*
+	 * Told (one line, no prefix) when the broker that answers is of
+	 * another airlock version: it is restarted when idle (no live lease,
+	 * no pending approval) and autostart is allowed, else left running.
+	 * Also told when the broker refused its edited policy file (it keeps
+	 * the previous policy).  NULL: say nothing.
+	 */
+	void		(*notice)(const char *msg, void *arg);
+	void		*notice_arg;
 };
 
 /* A lease as the broker shows it. */
@@ -74,6 +83,14 @@ struct client_lease_req {
 	int64_t		 ttl;		/* seconds; 0: the broker's default */
 	int		 uses;		/* 0: the rule's limit */
 	int		 bind;		/* end the lease with this client */
+	/*
+	 * client_lease_and_fetch: called with the approval when the request
+	 * starts waiting for an approver, and with NULL when the wait ends
+	 * (approved, denied, expired or timed out).  May be NULL.
+	 */
+	void		(*pending)(const struct client_approval *a,
+			    void *arg);
+	void		*pending_arg;
 };
 
 /*
@@ -91,6 +108,14 @@ int	client_name_check(const char *name, struct al_err *err) AL_WUR;
  * check that it is healthy.  AL_EUNAVAIL with what to do when it fails.
  */
 int	client_open(const struct client_opts *o, struct client **out,
+	    struct al_err *err) AL_WUR;
+/*
+ * Stop the broker of o->home (never starting one): SIGTERM to its pid,
+ * which must agree with airlockd.pid, then wait until it is gone.  *pid is
+ * the pid stopped.  AL_ENOENT when no broker answers; AL_EPERM when it runs
+ * as another user.
+ */
+int	client_stop(const struct client_opts *o, long *pid,
 	    struct al_err *err) AL_WUR;
 /* Close the connection (ending this client's bound leases). NULL: no-op. */
 void	client_close(struct client *cl);
@@ -170,6 +195,13 @@ int	client_audit_tail(struct client *cl, int n, json_t **out,
 	    struct al_err *err) AL_WUR;
 int	client_health(struct client *cl, json_t **out, struct al_err *err)
 	    AL_WUR;
+/*
+ * Have the broker read its policy file now: *out is its reply
+ * {"ok", "path", "rules", "policy_sha256", "error"} (a refused file is
+ * ok false, not an error here).
+ */
+int	client_policy_reload(struct client *cl, json_t **out,
+	    struct al_err *err) AL_WUR;
 
 /* ---- a run's proxy (`run --proxy`) ------------------------------------ */
 

@@ -336,9 +336,51 @@ int	exec_binding_parse(const char *arg, const char *opt,
 /* Whether name is a portable environment variable name. */
 int	exec_var_name_ok(const char *name);
 
+/* ---- environment files --------------------------------------------------- */
+
+/*
+ * An env file (`--env-file`, the MCP run tool's env_file): lines
+ * VAR=VALUE (an optional `export `, '#' comments, values in '' or "" on one
+ * line).  A VALUE of "airlock:SECRET" (or "airlock://SECRET") is a secret
+ * to lease into VAR; every other line is passed to the command as it is.
+ * The file is read into guarded memory, kept readable until released and
+ * wiped then: a plain value may be a credential of its own.
+ */
+struct exec_env_file {
+	/* The secret references, and the line of each. */
+	struct exec_binding	 refs[EXEC_VARS_MAX];
+	size_t			 line[EXEC_VARS_MAX];
+	size_t			 nrefs;
+	char			**plain;	/* "VAR=value", into buf */
+	size_t			 nplain;
+	struct al_secret	*mem;	/* the file, guarded, open */
+	char			*buf;	/* its bytes, NUL-terminated */
+	size_t			 len;
+};
+
+/*
+ * Read and parse path into f (released with exec_env_file_release, also
+ * after an error).  AL_ENOENT, AL_EIO; AL_EINVAL for a malformed line, a
+ * variable given twice or more than EXEC_VARS_MAX references, with err
+ * naming the file and line (never the line's content).  The secret names
+ * are not checked here.
+ */
+int	exec_env_file_load(const char *path, struct exec_env_file *f,
+	    struct al_err *err) AL_WUR;
+void	exec_env_file_release(struct exec_env_file *f);
+
+/*
+ * A new environment: base (NULL-terminated; NULL for none) with f's plain
+ * variables added, replacing base's of the same name.  *out is one calloc'd
+ * array of borrowed strings: free(*out) only.
+ */
+int	exec_env_build(char *const *base, const struct exec_env_file *f,
+	    char ***out, struct al_err *err) AL_WUR;
+
 /* ---- a run with leased values ------------------------------------------ */
 
 struct client;
+struct client_approval;
 
 /* One secret to lease and inject: VAR gets the value of SECRET. */
 struct exec_lease_var {
@@ -386,6 +428,11 @@ struct exec_boundary {
 	void				*warn_arg;
 	/* With proxy: do not isolate (the command shares the network). */
 	int				 no_isolation;
+	/* Told when a lease waits for an approver (client_lease_req). */
+	void				(*pending)(
+					    const struct client_approval *a,
+					    void *arg);
+	void				*pending_arg;
 };
 
 /*

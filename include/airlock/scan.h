@@ -263,6 +263,28 @@ struct scan_opts {
 	void		*warn_arg;
 };
 
+/*
+ * Whether dir (NULL: the current directory) is in a git repository; with
+ * work_tree, inside its work tree (what --staged needs).
+ */
+int	scan_git_inside(const char *dir, int work_tree);
+
+/*
+ * What a SCAN_SRC_PATHS scan of o leaves out because git ignores it (none
+ * with no_ignore or outside a work tree): n paths (an ignored directory
+ * counts once), and up to 100 ignored files that look like credentials
+ * (.env*, *.pem, *.key, id_*, credentials*), also inside ignored
+ * directories, as paths to scan.
+ */
+struct scan_ignored {
+	size_t	  n;
+	char	**risky;
+	size_t	  nrisky;
+};
+int	scan_paths_ignored(const struct scan_opts *o,
+	    struct scan_ignored *ig, struct al_err *err) AL_WUR;
+void	scan_ignored_release(struct scan_ignored *ig);
+
 #define SCAN_DEFAULT_MAX_FILE_SIZE (10u * 1024 * 1024)
 #define SCAN_FP_KEY_BYTES 32
 

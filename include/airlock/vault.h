@@ -75,7 +75,10 @@ struct vault;
 
 /* ---- metadata helpers --------------------------------------------------- */
 
-/* Check a secret name: [a-z0-9][a-z0-9._-]{0,63}. */
+/*
+ * Check a secret name: 1-64 characters, parts separated by '/', each
+ * [A-Za-z0-9][A-Za-z0-9._-]* (GITHUB_TOKEN, work/aws/key).
+ */
 int	vault_name_check(const char *name, struct al_err *err) AL_WUR;
 /* Check a label "k=v" or a host; what names the option in errors. */
 int	vault_text_check(const char *s, const char *what,

@@ -147,6 +147,52 @@ server_entry(const struct agent_setup *st)
 	return e;
 }
 
+/*
+ * Claude Code attaches an @-mentioned file to the prompt without a tool
+ * call, so no hook sees it; its permission rules do apply to those reads.
+ * Secret files are denied in settings.json (entries added, never removed).
+ */
+static const char *const claude_deny[] = {
+	"Read(./.env)", "Read(./.env.*)", "Read(./**/.env)",
+	"Read(./**/.env.*)", "Read(./**/*.pem)", "Read(./**/*.key)",
+	"Read(./**/id_rsa*)", "Read(./**/id_ed25519*)", "Read(./**/id_ecdsa*)",
+	"Read(./**/credentials*)", "Read(./**/.netrc)", NULL,
+};
+
+static int
+claude_permissions(json_t *root)
+{
+	json_t *perm, *deny, *v;
+	size_t i, j;
+	int have;
+
+	if ((perm = json_object_get(root, "permissions")) == NULL) {
+		if ((perm = json_object()) == NULL ||
+		    json_object_set_new(root, "permissions", perm) != 0)
+			return AL_ENOMEM;
+	}
+	if (!json_is_object(perm))
+		return AL_EINVAL;
+	if ((deny = json_object_get(perm, "deny")) == NULL) {
+		if ((deny = json_array()) == NULL ||
+		    json_object_set_new(perm, "deny", deny) != 0)
+			return AL_ENOMEM;
+	}
+	if (!json_is_array(deny))
+		return AL_EINVAL;
+	for (i = 0; claude_deny[i] != NULL; i++) {
+		have = 0;
+		json_array_foreach(deny, j, v)
+			if (json_is_string(v) &&
+			    strcmp(json_string_value(v), claude_deny[i]) == 0)
+				have = 1;
+		if (!have && json_array_append_new(deny,
+		    json_string(claude_deny[i])) != 0)
+			return AL_ENOMEM;
+	}
+	return 0;
+}
+
 /* Finish change c: new_text decided; unchanged when equal. */
 static int
 settle(struct agent_change *c, char *new_text)
@@ -187,6 +233,11 @@ plan_json(struct agent_change *c, const struct agent_setup *st, int hooks,
 		    NULL || st->unguard))
 			rc = agent_json_set_env_url(root, c->path,
 			    "ANTHROPIC_BASE_URL", st->guard_url, err);
+		if (rc == 0 && st->kind == AGENT_CLAUDE &&
+		    (rc = claude_permissions(root)) == AL_EINVAL)
+			rc = al_err_set(err, rc, "%s: \"permissions\" (or its "
+			    "\"deny\") is not what Claude Code expects; fix it "
+			    "by hand", c->path);
 	} else {
 		if ((entry = server_entry(st)) == NULL) {
 			rc = AL_ENOMEM;
@@ -207,6 +258,40 @@ out:
 	json_decref(entry);
 	al_buf_release(&cmd);
 	return rc;
+}
+
+/*
+ * Codex skips hooks its user has not trusted: trust ours in the user's
+ * config.toml (the --user MCP file itself, else a third change).
+ */
+static int
+plan_codex_trust(struct agent_plan *plan, const struct agent_setup *st,
+    struct al_err *err)
+{
+	struct agent_change *h = &plan->files[1], *c;
+	char *text = NULL;
+	int rc;
+
+	if (st->home_dir == NULL || st->home_dir[0] != '/')
+		return 0;	/* no user config: status says so */
+	if (st->scope == AGENT_SCOPE_USER) {
+		c = &plan->files[0];
+	} else {
+		c = &plan->files[plan->nfiles++];
+		if (al_path_join(c->path, sizeof(c->path), st->home_dir,
+		    ".codex/config.toml") != 0)
+			return al_err_set(err, AL_ETOOBIG, "configuration path "
+			    "too long");
+		c->user_file = 1;
+		if ((rc = agent_file_read(c->path, &c->old_text, err)) != 0)
+			return rc;
+	}
+	if ((rc = agent_codex_trust(h->path, h->new_text, c->path,
+	    c->new_text ? c->new_text : c->old_text, &text, err)) != 0)
+		return rc;
+	free(c->new_text);
+	c->new_text = NULL;
+	return settle(c, text);
 }
 
 int
@@ -242,6 +327,8 @@ agent_plan_make(const struct agent_setup *st, struct agent_plan *plan,
 	}
 	if (st->with_hooks)
 		rc = plan_json(h, st, 1, err);
+	if (rc == 0 && st->with_hooks && st->kind == AGENT_CODEX)
+		rc = plan_codex_trust(plan, st, err);
 out:
 	if (rc != 0) {
 		if (rc == AL_ENOMEM && err != NULL && err->code == 0)
@@ -331,6 +418,16 @@ agent_inspect(enum agent_kind kind, enum agent_scope scope,
 			    AGENT_HOOKS_FLAT : AGENT_HOOKS_NESTED, w->hooks,
 			    sizeof(w->hooks));
 		json_decref(root);
+	}
+	if (kind == AGENT_CODEX && text != NULL && home != NULL) {
+		char cfg[PATH_MAX], *ctext = NULL;
+
+		if (al_path_join(cfg, sizeof(cfg), home,
+		    ".codex/config.toml") == 0 &&
+		    agent_file_read(cfg, &ctext, NULL) == 0)
+			agent_codex_trust_status(w->hooks_path, text, ctext,
+			    &w->trust_hooks, &w->trust_ok);
+		free(ctext);
 	}
 	free(text);
 }

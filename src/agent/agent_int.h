@@ -48,6 +48,21 @@ int	agent_hook_is_ours(const char *command);
 void	agent_json_hooks_wired(json_t *root, enum agent_hook_style style,
 	    char *out, size_t outsz);
 
+/* codextrust.c */
+/*
+ * Trust airlock's hooks in hooks_text (the hooks.json at hooks_path) in
+ * Codex's user config: *cfg_new is cfg_old with [hooks.state."KEY"]
+ * trusted_hash set for each.  AL_EINVAL when the config names one of them
+ * in a form it does not edit.
+ */
+int	agent_codex_trust(const char *hooks_path, const char *hooks_text,
+	    const char *cfg_path, const char *cfg_old, char **cfg_new,
+	    struct al_err *err);
+/* How many of airlock's hooks in hooks_text cfg_text trusts as they are. */
+void	agent_codex_trust_status(const char *hooks_path,
+	    const char *hooks_text, const char *cfg_text, size_t *ours,
+	    size_t *trusted);
+
 /* tomledit.c */
 int	agent_toml_set_server(const char *path, const char *old,
 	    const char *command, const char *airlock_home, char **out,

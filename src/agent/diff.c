@@ -150,8 +150,9 @@ agent_diff(const struct agent_change *c, struct al_buf *out)
 	if ((rc = split(c->old_text, &a)) != 0 ||
 	    (rc = split(c->new_text, &b)) != 0)
 		goto out;
-	if ((rc = al_buf_printf(out, "--- %s%s\n+++ %s\n", c->old_text ?
-	    "a" : "/dev/null", c->old_text ? c->path : "", c->path)) != 0)
+	/* As diff -u names two files: the same absolute path on both sides. */
+	if ((rc = al_buf_printf(out, "--- %s\n+++ %s\n", c->old_text ?
+	    c->path : "/dev/null", c->path)) != 0)
 		goto out;
 	if (a.n > AGENT_DIFF_MAX_LINES || b.n > AGENT_DIFF_MAX_LINES) {
 		rc = al_buf_printf(out, "(%zu lines become %zu lines; too long "

@@ -110,6 +110,7 @@ broker_new(const struct broker_config *cfg, struct vault *v,
 	    &b->audit, err)) != 0 ||
 	    (rc = decide_load(b, &b->policy, err)) != 0)
 		goto out;
+	policy_digest(b, b->policy_sha256);
 	/* Leases ended while no broker ran are audited as they are found. */
 	if ((rc = lease_table_open(path, b->clock, record_lease_end, b,
 	    &b->leases, err)) != 0)
@@ -289,20 +290,26 @@ int
 broker_reload_policy(struct broker *b, struct al_err *err)
 {
 	struct policy *p = NULL;
-	struct al_err rerr;
+	struct al_err rerr, lerr;
 	int rc;
 
 	al_err_clear(&rerr);
-	if ((rc = decide_load(b, &p, err)) != 0) {
+	al_err_clear(&lerr);
+	if ((rc = decide_load(b, &p, &lerr)) != 0) {
 		b->metrics.reloads_failed++;
+		(void)snprintf(b->policy_error, sizeof(b->policy_error), "%s",
+		    lerr.msg[0] ? lerr.msg : al_strerror(rc));
 		broker_log(b, "policy reload rejected, the old policy stays: "
-		    "%s", err ? err->msg : "");
+		    "%s", b->policy_error);
 		if (record(b, "policy_reload", "rejected", NULL, NULL, NULL,
-		    NULL, NULL, err ? err->msg : "invalid policy", NULL, NULL,
-		    &rerr) != 0)
+		    NULL, NULL, b->policy_error, NULL, NULL, &rerr) != 0)
 			broker_log(b, "%s", rerr.msg);
+		if (err != NULL)
+			*err = lerr;
 		return rc;
 	}
+	b->policy_error[0] = '\0';
+	policy_digest(b, b->policy_sha256);
 	policy_free(b->policy);
 	b->policy = p;
 	b->metrics.reloads_ok++;

@@ -136,6 +136,17 @@ struct broker {
 	unsigned		 pin_failures;	/* wrong PINs in a row */
 	int64_t			 pin_retry_ms;	/* no PIN checked before */
 	struct broker_proxies	*proxies;	/* run proxies (h_proxy.c) */
+	/* The policy file as last read, to notice edits (decide.c). */
+	struct policy_stamp {
+		int		 present;
+		dev_t		 dev;
+		ino_t		 ino;
+		off_t		 size;
+		struct timespec	 mtime;
+	}			 policy_seen;
+	/* The policy in force: its text's SHA-256; the last refusal. */
+	char			 policy_sha256[65];
+	char			 policy_error[AL_ERR_MSG_MAX];
 };
 
 /* Diagnostics to the broker's log (identifiers only, escaped). */
@@ -200,6 +211,14 @@ void	name_unknown(struct broker *b, const char *name, struct al_err *err,
 
 /* ---- policy glue (decide.c) --------------------------------------------- */
 
+/*
+ * Reload the policy when its file changed since it was last read (a new
+ * inode, size or mtime, or it appeared or went): called before each request.
+ */
+void	policy_watch(struct broker *b);
+/* The stamp of the policy file now, and the SHA-256 of its text. */
+void	policy_stamp_take(const struct broker *b, struct policy_stamp *st);
+void	policy_digest(const struct broker *b, char hex[65]);
 int	decide_load(struct broker *b, struct policy **out, struct al_err *err)
 	    AL_WUR;
 /* Decide a lease request for caller on the secret described by m. */
@@ -255,6 +274,7 @@ void	proxies_free(struct broker *b);
  */
 int	proxy_use_only(struct route_args *a, const struct lease *l,
 	    json_t *who);
+void	h_policy_reload(struct route_args *a);
 
 /* ---- reply helpers (reply.c) -------------------------------------------- */
 

@@ -2,9 +2,60 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "broker_int.h"
+
+void
+policy_stamp_take(const struct broker *b, struct policy_stamp *st)
+{
+	struct stat sb;
+
+	memset(st, 0, sizeof(*st));
+	if (stat(b->policy_path, &sb) != 0)
+		return;
+	st->present = 1;
+	st->dev = sb.st_dev;
+	st->ino = sb.st_ino;
+	st->size = sb.st_size;
+	st->mtime = sb.st_mtim;
+}
+
+void
+policy_digest(const struct broker *b, char hex[65])
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	struct al_buf text;
+
+	/* No file: the built-in default is in force. */
+	(void)snprintf(hex, 65, "default");
+	al_buf_init(&text, POLICY_TEXT_MAX + 1, 0);
+	if (policy_read_file(b->policy_path, &text, NULL) == 0) {
+		crypto_hash_sha256(h, text.data, text.len);
+		(void)sodium_bin2hex(hex, 65, h, sizeof(h));
+	}
+	al_buf_release(&text);
+}
+
+void
+policy_watch(struct broker *b)
+{
+	struct policy_stamp now;
+	const struct policy_stamp *was = &b->policy_seen;
+
+	policy_stamp_take(b, &now);
+	if (now.present == was->present && now.dev == was->dev &&
+	    now.ino == was->ino && now.size == was->size &&
+	    now.mtime.tv_sec == was->mtime.tv_sec &&
+	    now.mtime.tv_nsec == was->mtime.tv_nsec)
+		return;
+	broker_log(b, "%s changed: reloading the policy", b->policy_path);
+	if (broker_reload_policy(b, NULL) != 0)
+		return;		/* logged, audited, said in /v1/health */
+}
 
 int
 decide_load(struct broker *b, struct policy **out, struct al_err *err)
@@ -12,6 +63,8 @@ decide_load(struct broker *b, struct policy **out, struct al_err *err)
 	int rc;
 
 	*out = NULL;
+	/* Taken first: an edit while it is read is seen as the next change. */
+	policy_stamp_take(b, &b->policy_seen);
 	rc = policy_load_file(b->policy_path, out, err);
 	/*
 	 * No policy file: the default `airlock init` writes (the owner may

@@ -22,7 +22,7 @@ static const struct route routes[] = {
 	{ "GET", "/v1/health", 0, h_health, NULL },
 	{ "GET", "/metrics", 0, h_metrics, NULL },
 	{ "GET", "/v1/secrets", 0, h_secrets_list, NULL },
-	{ "GET", "/v1/secrets/:", 0, h_secret_show, NULL },
+	{ "GET", "/v1/secrets/*", 0, h_secret_show, NULL },	/* work/aws/key */
 	{ "POST", "/v1/leases", 1, h_lease_create, NULL },
 	{ "GET", "/v1/leases", 0, h_lease_list, NULL },
 	{ "POST", "/v1/leases/revoke", 1, h_lease_revoke_task, NULL },
@@ -37,12 +37,16 @@ static const struct route routes[] = {
 	{ "POST", "/v1/redact", 1, h_redact, NULL },
 	{ "POST", "/v1/proxies", 1, h_proxy_start, NULL },
 	{ "DELETE", "/v1/proxies/:", 0, h_proxy_end, NULL },
+	{ "POST", "/v1/policy/reload", 1, h_policy_reload, NULL },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 #define PARAM_MAX 128
 
-/* Match path against pattern; the ":" segment is copied into param. */
+/*
+ * Match path against pattern; the ":" segment (or "*" at the end: the rest
+ * of the path, '/' included) is copied into param.
+ */
 static int
 match(const char *pattern, const char *path, char *param)
 {
@@ -50,6 +54,13 @@ match(const char *pattern, const char *path, char *param)
 
 	param[0] = '\0';
 	while (*pattern && *path) {
+		if (pattern[0] == '*' && pattern[1] == '\0') {
+			n = strlen(path);
+			if (n >= PARAM_MAX)
+				return 0;
+			memcpy(param, path, n + 1);
+			return 1;
+		}
 		if (pattern[0] == ':' && (pattern[1] == '/' ||
 		    pattern[1] == '\0')) {
 			n = strcspn(path, "/");
@@ -118,6 +129,8 @@ broker_dispatch(struct broker *b, const struct broker_req *req,
 
 	memset(&a, 0, sizeof(a));
 	b->metrics.requests++;
+	/* An edited policy.yaml is in force from the next request on. */
+	policy_watch(b);
 	if (req->method == NULL || req->path == NULL || req->caller == NULL) {
 		reply_error(r, 400, API_E_BAD_REQUEST, "incomplete request");
 		goto out;

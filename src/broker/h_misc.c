@@ -28,14 +28,37 @@ h_health(struct route_args *a)
 		    (json_int_t)b->audit_refused);
 	} else
 		audit = json_pack("{s:b}", "writable", 1);
-	reply_json(a->resp, 200, json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:o}",
+	reply_json(a->resp, 200, json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:o,"
+	    "s:s,s:s?}",
 	    "status", b->audit_failed ? "unavailable" : "ok", "version",
 	    AIRLOCK_VERSION, "pid",
 	    (json_int_t)getpid(), "uptime", (json_int_t)(b->clock->now(
 	    b->clock->arg) - b->started), "leases",
 	    (json_int_t)lease_count_live(b->leases), "approvals",
 	    (json_int_t)approval_count_pending(&b->approvals), "policy_rules",
-	    (json_int_t)policy_nrules(b->policy), "audit", audit));
+	    (json_int_t)policy_nrules(b->policy), "audit", audit,
+	    "policy_sha256", b->policy_sha256, "policy_error",
+	    b->policy_error[0] ? b->policy_error : NULL));
+}
+
+/*
+ * POST /v1/policy/reload: read the policy file now.  A bad file is
+ * refused (the policy in force stays), audited, and said in the reply.
+ */
+void
+h_policy_reload(struct route_args *a)
+{
+	struct broker *b = a->b;
+	struct al_err err;
+	int rc;
+
+	al_err_clear(&err);
+	rc = broker_reload_policy(b, &err);
+	reply_json(a->resp, 200, json_pack("{s:b,s:s,s:I,s:s,s:s?}", "ok",
+	    rc == 0, "path", b->policy_path, "rules",
+	    (json_int_t)policy_nrules(b->policy), "policy_sha256",
+	    b->policy_sha256, "error", rc == 0 ? NULL : b->policy_error));
+	a->resp->need_sync = b->dirty;
 }
 
 void

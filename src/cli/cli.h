@@ -12,7 +12,7 @@
 #include "airlock/base.h"
 
 /*
- * Exit codes, mapped in one place (see docs/exit-codes.md):
+ * Exit codes, mapped in one place (see docs/cli.md, "Exit status"):
  *   0 success; 1 a check found something (findings, failed verification,
  *   a denial asked about); 2 usage error or failure; 125 `run` failed before
  *   the child started; 126 command not executable; 127 command not found;
@@ -59,6 +59,15 @@ int	cli_bad_option(const char *cmd, int argc, char **argv, int opt);
  */
 int	cli_json_only(const char *cmd, const char *help, int argc, char **argv,
 	    int *json);
+/*
+ * getopt_long for every command: options may follow operands (unless
+ * shortopts starts with '+'), "--" ends them, and a long option matches only
+ * when spelled in full (an abbreviation is an unknown option: '?' with optopt
+ * 0, for cli_bad_option).
+ */
+struct option;
+int	cli_getopt(int argc, char **argv, const char *shortopts,
+	    const struct option *longopts, int *longindex);
 /* True when argv holds -h or --help before any "--". */
 int	cli_wants_help(int argc, char **argv);
 /* Print help text of cmd name ("secret add" or "secret"). */
@@ -96,6 +105,16 @@ int	cmd_guard(struct cli *cli, int argc, char **argv);
 int	cli_can_inspect_others(void);
 #define CLI_UNREADABLE_N	4
 extern const char *const cli_unreadable_keys[CLI_UNREADABLE_N];
+int	cmd_stop(struct cli *cli, int argc, char **argv);
+int	cmd_unlock(struct cli *cli, int argc, char **argv);
+/*
+ * Ask for the vault passphrase (from passfd when >= 0) and start a broker
+ * holding the unlocked vault, stopping after lock_after seconds (0: never).
+ */
+int	cli_unlock_broker(struct cli *cli, int passfd, int64_t lock_after,
+	    struct al_err *err) AL_WUR;
+/* Stop the broker of cli->home (`stop`, `serve --stop`); an exit status. */
+int	cli_broker_stop(struct cli *cli);
 
 /* Write the default policy.yaml for the effective uid unless one exists. */
 int	cli_policy_write_default(struct cli *cli, struct al_err *err) AL_WUR;
@@ -124,5 +143,7 @@ extern const char cmd_hook_help[];
 extern const char cmd_run_help[];
 extern const char cmd_redact_help[];
 extern const char cmd_guard_help[];
+extern const char cmd_stop_help[];
+extern const char cmd_unlock_help[];
 
 #endif

@@ -12,6 +12,7 @@
 #include "airlock/agent.h"
 #include "airlock/vault.h"
 #include "cli.h"
+#include "gitcli.h"
 
 const char cmd_agent_help[] =
 "usage: airlock agent setup claude|codex|cursor [--project|--user]\n"
@@ -33,15 +34,21 @@ const char cmd_agent_help[] =
 "  cursor  project   .cursor/mcp.json          .cursor/hooks.json\n"
 "  cursor  user      ~/.cursor/mcp.json        ~/.cursor/hooks.json\n"
 "\n"
-"Project files go in the current directory.  When $AIRLOCK_HOME is set it\n"
-"is written into the entries too, so the agent finds the same vault.\n"
+"Project files go at the root of the git repository (the current directory\n"
+"outside one).  They are meant to be committed, so they name `airlock` as\n"
+"found on $PATH and no $AIRLOCK_HOME: the agent inherits both from the\n"
+"environment it starts in.  --user files record this binary's full path\n"
+"and $AIRLOCK_HOME when set.  For Claude Code, settings.json also denies\n"
+"reading secret files (.env*, *.pem, *.key, id_*, credentials*), which an\n"
+"@-mention would attach without any tool call a hook could see.\n"
 "\n"
 "Options:\n"
-"  --project        configure the project in the current directory (default)\n"
+"  --project        configure the project of the current directory (default)\n"
 "  --user           configure the agent for every project of this user\n"
 "  --dry-run        print the change as a unified diff; write nothing\n"
 "  --command PATH   how the agent should start airlock (default: `airlock`\n"
-"                   when that is this binary on $PATH, else its full path)\n"
+"                   for a project; for --user, `airlock` when that is this\n"
+"                   binary on $PATH, else its full path)\n"
 "  --guard ADDR:PORT  (claude) send the agent's API requests through\n"
 "                   `airlock guard --listen ADDR:PORT` (its settings'\n"
 "                   env.ANTHROPIC_BASE_URL); --no-guard removes it\n"
@@ -91,6 +98,25 @@ self_command(char *out, size_t outsz)
 	return 0;
 }
 
+/*
+ * Where project files go: the root of the git repository, as `hook
+ * install` does; outside a repository, the current directory (said).
+ */
+static int
+project_root(char *out, size_t outsz)
+{
+	char *const argv[] = { "git", "rev-parse", "--show-toplevel", NULL };
+	struct al_err err;
+
+	if (cli_git_line(argv, out, outsz, 1, &err) == 0)
+		return 0;
+	if (getcwd(out, outsz) == NULL)
+		return -1;
+	al_msg(stderr, "note", "%s is not inside a git repository: the "
+	    "project files go here", out);
+	return 0;
+}
+
 static int
 agent_setup(struct cli *cli, int argc, char **argv)
 {
@@ -122,7 +148,7 @@ agent_setup(struct cli *cli, int argc, char **argv)
 	optind = 0;
 	opterr = 0;
 	/* Options may follow the agent's name: let getopt permute. */
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 		case 'u':
@@ -180,12 +206,28 @@ agent_setup(struct cli *cli, int argc, char **argv)
 		    "for %s, point its provider's base URL at the address "
 		    "`airlock guard` prints (see docs/guard.md)",
 		    agent_kind_name(st.kind));
-	if (getcwd(cwd, sizeof(cwd)) == NULL)
+	if (st.scope == AGENT_SCOPE_PROJECT && project_root(cwd,
+	    sizeof(cwd)) != 0)
+		return cli_failf("cannot find the current directory");
+	if (st.scope == AGENT_SCOPE_USER && getcwd(cwd, sizeof(cwd)) == NULL)
 		return cli_failf("cannot find the current directory");
 	if (command == NULL) {
 		if (self_command(cmd, sizeof(cmd)) != 0)
 			return cli_failf("cannot find the airlock binary; pass "
 			    "--command PATH");
+		/*
+		 * Project files are shared: no path of this user's in them.
+		 * The agent finds `airlock` on its $PATH at run time.
+		 */
+		if (st.scope == AGENT_SCOPE_PROJECT &&
+		    strcmp(cmd, "airlock") != 0) {
+			al_msg(stderr, "warning", "`airlock` on $PATH is not "
+			    "%s (or there is none): the project files name "
+			    "`airlock`, so put its directory on the agent's "
+			    "$PATH (or use --user, which records the full "
+			    "path)", cmd);
+			(void)snprintf(cmd, sizeof(cmd), "airlock");
+		}
 		command = cmd;
 	}
 	st.project_dir = cwd;
@@ -195,6 +237,13 @@ agent_setup(struct cli *cli, int argc, char **argv)
 	st.with_hooks = agent_hooks_built;
 	if (st.airlock_home != NULL && st.airlock_home[0] == '\0')
 		st.airlock_home = NULL;
+	if (st.airlock_home != NULL && st.scope == AGENT_SCOPE_PROJECT) {
+		if (!dry)
+			al_msg(stderr, "note", "$AIRLOCK_HOME is not written "
+			    "into project files: the agent uses the one in "
+			    "the environment it starts in (or use --user)");
+		st.airlock_home = NULL;
+	}
 	if (st.scope == AGENT_SCOPE_USER && (st.home_dir == NULL ||
 	    st.home_dir[0] != '/'))
 		return cli_failf("$HOME is not set to an absolute path; "
@@ -226,11 +275,16 @@ agent_setup(struct cli *cli, int argc, char **argv)
 		return cli_fail(&err);
 	}
 	for (i = 0; i < plan.nfiles; i++)
-		printf("%s %s\n", plan.files[i].changed ? "updated  " :
-		    "unchanged", plan.files[i].path);
+		printf("%s %s\n", !plan.files[i].changed ? "unchanged" :
+		    plan.files[i].old_text == NULL ? "created  " : "updated  ",
+		    plan.files[i].path);
 	if (!st.with_hooks)
 		printf("airlock: hooks not wired: this build has no `airlock "
 		    "hook %s` yet\n", agent_kind_name(st.kind));
+	if (st.kind == AGENT_CODEX && plan.nfiles > 2)
+		printf("airlock: codex's hooks are trusted in %s; Codex "
+		    "reads a project's .codex/ once you trust the project (it "
+		    "asks when it starts there)\n", plan.files[2].path);
 	printf("airlock: %s is wired (%s); restart it to load the MCP server "
 	    "and hooks, and check with `airlock agent status`\n",
 	    agent_kind_name(st.kind), st.scope == AGENT_SCOPE_USER ? "user" :
@@ -298,16 +352,24 @@ agent_status(struct cli *cli, int argc, char **argv)
 				    w.mcp_present ? w.mcp_command : NULL,
 				    "hooks_file", w.hooks_path, "hooks", hooks,
 				    "error", w.error);
+				if (o != NULL && w.kind == AGENT_CODEX)
+					json_object_set_new(o, "hooks_trusted",
+					    json_boolean(w.trust_hooks > 0 &&
+					    w.trust_ok == w.trust_hooks));
 				json_array_append_new(arr, o);
 				continue;
 			}
-			printf("%-7s %-8s mcp: %-3s%s%s%s  hooks: %s%s\n",
+			printf("%-7s %-8s mcp: %-3s%s%s%s  hooks: %s%s%s\n",
 			    agent_kind_name(w.kind), sc ? "user" : "project",
 			    w.mcp_present ? "yes" : "no", w.mcp_present ? " (" :
 			    "", w.mcp_present ? w.mcp_command : "",
 			    w.mcp_present ? ")" : "", w.hooks[0] ? w.hooks :
-			    "none", w.error ? "  (a file could not be read)" :
-			    "");
+			    "none", w.kind != AGENT_CODEX ||
+			    w.trust_hooks == 0 ? "" : w.trust_ok ==
+			    w.trust_hooks ? " (trusted)" : " (NOT trusted: "
+			    "Codex skips them; run `airlock agent setup codex` "
+			    "again, or trust them in its /hooks screen)",
+			    w.error ? "  (a file could not be read)" : "");
 		}
 	}
 	if (json) {

@@ -13,8 +13,10 @@ const char cmd_approvals_help[] =
 "usage: airlock approvals [--all] [--json]\n"
 "\n"
 "List lease requests waiting for an approver: id, secret, who asked (uid,\n"
-"pid and selectors), task, intent, the rule that asked for approval and\n"
-"who may approve.  Approve one with `airlock approve ID`, refuse it with\n"
+"pid, executable and the programs that started it, nearest first: an agent\n"
+"such as claude shows there), task, intent, the rule that asked for\n"
+"approval and who may approve; with --all also who decided, the lease or\n"
+"the reason.  Approve one with `airlock approve ID`, refuse it with\n"
 "`airlock deny ID --reason TEXT`.  A pending request expires after 10\n"
 "minutes.\n"
 "\n"
@@ -59,20 +61,51 @@ static const struct option opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/*
+ * The chain of parent executables, nearest first, a repeated one shown
+ * once: what an approver looks at to tell an agent's request from theirs.
+ */
+static void
+print_ancestry(json_t *anc)
+{
+	const char *prev = NULL, *e;
+	json_t *v;
+	size_t i;
+	int n = 0;
+
+	if (json_array_size(anc) == 0)
+		return;
+	printf("    started by:");
+	json_array_foreach(anc, i, v) {
+		e = json_string_value(v);
+		if (prev != NULL && e != NULL && strcmp(prev, e) == 0)
+			continue;
+		printf("%s %s", n++ ? " <-" : "", e ? e : "(unknown)");
+		prev = e;
+	}
+	printf("\n");
+}
+
 static void
 print_one(json_t *a)
 {
 	json_t *req = json_object_get(a, "requester"), *v;
 	const char *task = json_string_value(json_object_get(a, "task"));
 	const char *intent = json_string_value(json_object_get(a, "intent"));
+	const char *user = json_string_value(json_object_get(req, "user"));
+	const char *exe = json_string_value(json_object_get(req, "exe"));
+	const char *by;
 	size_t i;
 
 	printf("%s  %s  secret %s\n", json_string_value(json_object_get(a,
 	    "id")), json_string_value(json_object_get(a, "state")),
 	    json_string_value(json_object_get(a, "secret")));
-	printf("    requester: uid %lld pid %lld\n",
+	printf("    requester: uid %lld%s%s%s pid %lld, %s\n",
 	    (long long)json_integer_value(json_object_get(req, "uid")),
-	    (long long)json_integer_value(json_object_get(req, "pid")));
+	    user ? " (" : "", user ? user : "", user ? ")" : "",
+	    (long long)json_integer_value(json_object_get(req, "pid")),
+	    exe ? exe : "executable unknown");
+	print_ancestry(json_object_get(req, "ancestors"));
 	printf("    task: %s  intent: %s\n", task && task[0] ? task : "-",
 	    intent && intent[0] ? intent : "-");
 	printf("    rule: %s (line %lld)  expires: %s\n",
@@ -83,6 +116,17 @@ print_one(json_t *a)
 	json_array_foreach(json_object_get(a, "approvers"), i, v)
 		printf(" %s", json_string_value(v));
 	printf("\n");
+	if ((by = json_string_value(json_object_get(a, "decided_by"))) !=
+	    NULL) {
+		const char *lease = json_string_value(json_object_get(a,
+		    "lease"));
+		const char *why = json_string_value(json_object_get(a,
+		    "reason"));
+
+		printf("    decided by: %s%s%s%s%s\n", by, lease ? "  lease: " :
+		    "", lease ? lease : "", why ? "  reason: " : "", why ? why :
+		    "");
+	}
 }
 
 static int
@@ -93,7 +137,7 @@ parse(const char *cmd, int argc, char **argv, int *json, int *all,
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_JSON:
 		case OPT_ALL:

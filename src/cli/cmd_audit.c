@@ -84,6 +84,44 @@ parse_since(struct cli *cli, const char *s, int64_t *ms, struct al_err *err)
 	return 0;
 }
 
+/*
+ * A name airlock does not record matches nothing: say so (a typo would
+ * otherwise look like an empty log).  Not an error: a later release or a
+ * component may add events.
+ */
+static void
+warn_unknown_events(const char *list)
+{
+	static const char *const known[] = {
+		"grant", "deny", "approval_pending", "approve", "deny_approval",
+		"approval_expired", "approval_cancelled", "use", "revoke",
+		"expire", "policy_reload", "broker_start", "broker_stop",
+		"secret_add", "secret_rotate", "secret_edit", "secret_rm",
+		"secret_exposed", "agent_hook", "recover", NULL,
+	};
+	char name[64];
+	const char *p = list;
+	size_t n, i;
+
+	while (*p != '\0') {
+		n = strcspn(p, ",");
+		if (n > 0 && n < sizeof(name)) {
+			memcpy(name, p, n);
+			name[n] = '\0';
+			for (i = 0; known[i] != NULL; i++)
+				if (strcmp(known[i], name) == 0)
+					break;
+			if (known[i] == NULL)
+				al_msg(stderr, "warning", "airlock records no "
+				    "event named '%s' (see docs/audit.md for "
+				    "the list)", name);
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+}
+
 static int
 parse_args(struct cli *cli, int argc, char **argv, struct audit_args *a)
 {
@@ -105,7 +143,7 @@ parse_args(struct cli *cli, int argc, char **argv, struct audit_args *a)
 	al_err_clear(&err);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:hn:", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":hn:", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_JSON:
 			a->json = 1;
@@ -126,6 +164,7 @@ parse_args(struct cli *cli, int argc, char **argv, struct audit_args *a)
 			break;
 		case OPT_EVENT:
 			a->filter.events = optarg;
+			warn_unknown_events(optarg);
 			listing_opt = 1;
 			break;
 		case OPT_LEASE:
@@ -153,13 +192,10 @@ parse_args(struct cli *cli, int argc, char **argv, struct audit_args *a)
 			return cli_bad_option("audit", argc, argv, c);
 		}
 	}
-	if (optind < argc && strcmp(argv[optind], "verify") == 0 &&
-	    !a->verify) {
+	/* Options before and after the subcommand were all read above. */
+	if (optind < argc && strcmp(argv[optind], "verify") == 0) {
 		a->verify = 1;
 		optind++;
-		/* Options may also follow the subcommand. */
-		return parse_args(cli, argc - optind + 1, argv + optind - 1,
-		    a);
 	}
 	if (optind < argc)
 		return cli_usage("audit", "unexpected argument '%s'",

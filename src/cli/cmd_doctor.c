@@ -16,7 +16,11 @@
 
 #include "airlock/exec.h"
 #include "airlock/identity.h"
+#include "airlock/audit.h"
+#include "airlock/client.h"
+#include "airlock/policy.h"
 #include "airlock/vault.h"
+#include "auditcli.h"
 #include "cli.h"
 #include "vaultcli.h"
 
@@ -42,6 +46,10 @@ const char cmd_doctor_help[] =
 "            processes; whether the kernel names who holds a connection\n"
 "  netns     `run --proxy` can give a command a network namespace whose\n"
 "            only way out is the proxy (see docs/proxy.md)\n"
+"  policy    policy.yaml is private and valid (or absent: the default)\n"
+"  broker    whether a broker runs, its version, and whether it refused\n"
+"            an edited policy\n"
+"  audit     the audit log verifies (hash chain and head)\n"
 "\n"
 "Options:\n"
 "  --json             one JSON object: {\"ok\": bool, \"checks\": [...]}\n"
@@ -95,9 +103,101 @@ check_file(struct report *r, const char *name, const char *path, int dir,
 		add(r, name, LV_FAIL, "%s", err.msg);
 }
 
+/* The audit log verifies; needs the unlocked vault (its audit key). */
+static void
+check_audit(struct report *r, struct cli *cli, struct vault *v)
+{
+	struct audit_report rep;
+	struct al_secret *key = NULL;
+	struct al_err err;
+	char path[PATH_MAX];
+
+	al_err_clear(&err);
+	if (cli_audit_path(cli, path, sizeof(path), &err) != 0 ||
+	    cli_audit_key(v, &key, &err) != 0 ||
+	    audit_verify(path, key, &rep, &err) != 0) {
+		if (err.code == AL_ENOENT)
+			add(r, "audit", LV_OK, "no audit log yet");
+		else
+			add(r, "audit", LV_FAIL, "%s", err.msg);
+	} else if (rep.problem == AUDIT_INTACT)
+		add(r, "audit", LV_OK, "%s verifies: %llu line%s", path,
+		    (unsigned long long)rep.lines, rep.lines == 1 ? "" : "s");
+	else
+		add(r, "audit", LV_FAIL, "%s: %s (see `airlock audit verify`)",
+		    path, rep.message);
+	al_secret_free(key);
+}
+
+/* policy.yaml: private and valid, or absent (the built-in default). */
+static void
+check_policy(struct report *r, struct cli *cli)
+{
+	struct policy *p = NULL;
+	struct al_err err;
+	char path[PATH_MAX];
+	int rc;
+
+	al_err_clear(&err);
+	if (al_path_join(path, sizeof(path), cli->home, POLICY_FILE) != 0)
+		return;
+	rc = policy_load_file(path, &p, &err);
+	if (rc == AL_ENOENT)
+		add(r, "policy", LV_OK, "no %s: the built-in default policy is "
+		    "in force (`airlock policy show`)", path);
+	else if (rc != 0)
+		add(r, "policy", LV_FAIL, "%s", err.msg);
+	else
+		add(r, "policy", LV_OK, "%s is private and valid (%zu rule%s)",
+		    path, policy_nrules(p), policy_nrules(p) == 1 ? "" : "s");
+	policy_free(p);
+}
+
+/* A running broker (none is fine): its version and its policy. */
+static void
+check_broker(struct report *r, struct cli *cli)
+{
+	struct client_opts o = { .home = cli->home,
+	    .socket_path = getenv("AIRLOCK_SOCKET") };
+	struct client *cl = NULL;
+	json_t *h = NULL;
+	const char *ver, *perr;
+
+	if (client_open(&o, &cl, NULL) != 0) {
+		add(r, "broker", LV_OK, "not running (commands start it when "
+		    "needed)");
+		return;
+	}
+	if (client_health(cl, &h, NULL) != 0) {
+		add(r, "broker", LV_FAIL, "a broker answers but not its health "
+		    "check");
+		client_close(cl);
+		return;
+	}
+	ver = json_string_value(json_object_get(h, "version"));
+	perr = json_string_value(json_object_get(h, "policy_error"));
+	if (perr != NULL)
+		add(r, "broker", LV_FAIL, "the broker refused the edited "
+		    "policy and still enforces its previous one: %s", perr);
+	else if (ver == NULL || strcmp(ver, AIRLOCK_VERSION) != 0)
+		add(r, "broker", LV_WARN, "running (pid %lld) airlock %s, "
+		    "while this is airlock %s: `airlock stop` replaces it",
+		    (long long)json_integer_value(json_object_get(h, "pid")),
+		    ver ? ver : "of an unknown version", AIRLOCK_VERSION);
+	else
+		add(r, "broker", LV_OK, "running (pid %lld, airlock %s, %lld "
+		    "live lease%s), with the policy on disk",
+		    (long long)json_integer_value(json_object_get(h, "pid")),
+		    ver, (long long)json_integer_value(json_object_get(h,
+		    "leases")), json_integer_value(json_object_get(h,
+		    "leases")) == 1 ? "" : "s");
+	json_decref(h);
+	client_close(cl);
+}
+
 /* Open every record: a tampered one is named, the others still count. */
 static void
-check_records(struct report *r, struct vault *v, int passfd)
+check_records(struct report *r, struct cli *cli, struct vault *v, int passfd)
 {
 	struct vault_meta *list = NULL;
 	struct al_secret *val;
@@ -105,8 +205,8 @@ check_records(struct report *r, struct vault *v, int passfd)
 	size_t n = 0, i, bad = 0;
 
 	if (vault_key_kind(v) == VAULT_KEY_KIND_PASSPHRASE && passfd < 0) {
-		add(r, "records", LV_OK, "not checked: the vault is locked by a "
-		    "passphrase (give --passphrase-fd N to check)");
+		add(r, "records", LV_WARN, "not checked: the vault is locked by "
+		    "a passphrase (give --passphrase-fd N to check)");
 		return;
 	}
 	if (cli_vault_unlock(v, passfd, &err) != 0) {
@@ -126,8 +226,10 @@ check_records(struct report *r, struct vault *v, int passfd)
 		add(r, "records", LV_FAIL, "%s", err.msg);
 	}
 	if (bad == 0)
-		add(r, "records", LV_OK, "all %zu secret records open", n);
+		add(r, "records", LV_OK, n == 1 ? "the secret record opens" :
+		    "all %zu secret records open", n);
 	vault_meta_list_free(list, n);
+	check_audit(r, cli, v);
 }
 
 static void
@@ -178,13 +280,19 @@ check_deploy(struct report *r, const char *home)
 		return;
 	}
 	if (st.st_uid == geteuid()) {
+		char key[PATH_MAX];
+		int haskey = al_path_join(key, sizeof(key), home,
+		    VAULT_KEY_FILE) == 0 && access(key, F_OK) == 0;
+
 		pw = getpwuid(st.st_uid);
-		add(r, "deploy", LV_WARN, "same-user: the vault and its key "
-		    "belong to %s (uid %u), so any process of that user, agents "
-		    "included, could read them; this guards against accidents "
-		    "(T1), not against hostile code (T3). Run the broker as its "
-		    "own user for that: see docs/deploy.md", pw ? pw->pw_name :
-		    "you", (unsigned)st.st_uid);
+		add(r, "deploy", LV_WARN, "same-user: the vault%s belong%s to "
+		    "%s (uid %u), so any process of that user, agents included, "
+		    "could read %s; this guards against accidents (T1), not "
+		    "against hostile code (T3). Run the broker as its own user "
+		    "for that: see docs/deploy.md", haskey ? " and its key" : "",
+		    haskey ? "" : "s", pw ? pw->pw_name : "you",
+		    (unsigned)st.st_uid, haskey ? "them" : "it (and, while "
+		    "the broker holds it unlocked, ask it)");
 	} else
 		add(r, "deploy", LV_OK, "separate broker user: the vault "
 		    "belongs to uid %u, not to you (uid %u)",
@@ -267,7 +375,7 @@ cmd_doctor(struct cli *cli, int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((opt = cli_getopt(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
 			json = 1;
@@ -300,9 +408,11 @@ cmd_doctor(struct cli *cli, int argc, char **argv)
 		else
 			check_file(&r, "key", path, 0, NULL);
 		if (v != NULL)
-			check_records(&r, v, passfd);
+			check_records(&r, cli, v, passfd);
 		vault_close(v);
 	}
+	check_policy(&r, cli);
+	check_broker(&r, cli);
 	check_hardening(&r);
 	check_deploy(&r, cli->home);
 	check_isolation(&r);

@@ -462,7 +462,7 @@ cmd_guard(struct cli *cli, int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u':
 			cfg.upstream = optarg;

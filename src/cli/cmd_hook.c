@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "gitcli.h"
 #include "hookagent.h"
 
 extern char **environ;
@@ -60,49 +61,6 @@ struct hook_sub {
 	int		(*run)(struct cli *cli, int argc, char **argv);
 };
 
-/* Run git with argv and read one line of its output into out. */
-static int
-git_line(char *const argv[], char *out, size_t outsz, struct al_err *err)
-{
-	posix_spawn_file_actions_t fa;
-	int p[2], st, rc = 0;
-	ssize_t n;
-	size_t len = 0;
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) == -1)
-		return al_err_set(err, AL_ESYS, "pipe: %s", strerror(errno));
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
-	    O_RDONLY, 0);
-	rc = posix_spawnp(&pid, "git", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	(void)close(p[1]);
-	if (rc != 0) {
-		(void)close(p[0]);
-		return al_err_set(err, AL_ESYS, "cannot run git: %s",
-		    strerror(rc));
-	}
-	while (len + 1 < outsz &&
-	    (n = read(p[0], out + len, outsz - len - 1)) != 0) {
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			break;
-		len += (size_t)n;
-	}
-	out[len] = '\0';
-	out[strcspn(out, "\n")] = '\0';
-	(void)close(p[0]);
-	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
-		;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || out[0] == '\0')
-		rc = al_err_set(err, AL_EINVAL, "not inside a git repository "
-		    "(git rev-parse failed; its message is above)");
-	return rc;
-}
-
 /* The hooks directory git uses here (core.hooksPath honoured). */
 static int
 hooks_dir(char *out, size_t outsz, struct al_err *err)
@@ -110,7 +68,7 @@ hooks_dir(char *out, size_t outsz, struct al_err *err)
 	char *const argv[] = { "git", "rev-parse", "--path-format=absolute",
 	    "--git-path", "hooks", NULL };
 
-	return git_line(argv, out, outsz, err);
+	return cli_git_line(argv, out, outsz, 0, err);
 }
 
 static int
@@ -156,7 +114,14 @@ write_hook(const char *path, const char *self, struct al_err *err)
 	    "\tAIRLOCK=$(command -v airlock) || {\n"
 	    "\t\techo \"airlock: not found; commit blocked (install airlock, "
 	    "or bypass once with git commit --no-verify)\" >&2\n"
-	    "\t\texit 1\n\t}\nfi\nexec \"$AIRLOCK\" scan --staged\n") != 0)
+	    "\t\texit 1\n\t}\nfi\n\"$AIRLOCK\" scan --staged\nrc=$?\n"
+	    "if [ $rc -eq 1 ]; then\n"
+	    "\techo \"airlock: commit blocked: the staged changes add what is "
+	    "listed above. Keep a secret in the vault (airlock secret add) and "
+	    "use it through airlock run; a false positive: put airlock:allow "
+	    "on its line, or accept it in a baseline (airlock scan "
+	    "--write-baseline); bypass once: git commit --no-verify\" >&2\n"
+	    "fi\nexit $rc\n") != 0)
 		goto nomem;
 	n = snprintf(tmp, sizeof(tmp), "%s.airlock-tmp", path);
 	if (n < 0 || (size_t)n >= sizeof(tmp))
@@ -217,6 +182,22 @@ hook_install(struct cli *cli, int argc, char **argv)
 	}
 	if (hook_paths(dir, hook, saved, &err) != 0)
 		return cli_fail(&err);
+	/*
+	 * A hooks directory the repository tracks (husky, lefthook: shared
+	 * with everyone): this machine's binary path must not go into it.
+	 */
+	{
+		char *const ls[] = { "git", "ls-files", "--", dir, NULL };
+		char any[PATH_MAX];
+
+		if (cli_git_line(ls, any, sizeof(any), 1, NULL) == 0) {
+			al_msg(stderr, "hook", "%s is tracked by git (shared by "
+			    "everyone who clones it): nothing written; add "
+			    "this line to its pre-commit hook instead:", dir);
+			puts("airlock scan --staged");
+			return CLI_EXIT_OK;
+		}
+	}
 	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
 		return cli_failf("cannot find the airlock binary: %s",
 		    strerror(errno));

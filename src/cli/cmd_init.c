@@ -54,7 +54,7 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	al_err_clear(&err);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			key.kind = VAULT_KEY_KIND_PASSPHRASE;
@@ -78,6 +78,20 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage("init", "unexpected argument '%s'",
 		    argv[optind]);
+	/* As git init: a second run leaves the vault alone and says so. */
+	{
+		char db[PATH_MAX];
+		struct vault *v = NULL;
+
+		if (al_path_join(db, sizeof(db), cli->home, VAULT_DB_FILE) ==
+		    0 && access(db, F_OK) == 0 &&
+		    vault_open(cli->home, cli->clock, &v, NULL) == 0) {
+			vault_close(v);
+			fprintf(stderr, "airlock: a vault already exists in %s: "
+			    "nothing changed\n", cli->home);
+			return CLI_EXIT_OK;
+		}
+	}
 	if (key.kind == VAULT_KEY_KIND_PASSPHRASE &&
 	    cli_read_passphrase("New vault passphrase: ", passfd, 1,
 	    &key.passphrase, &err) != 0)

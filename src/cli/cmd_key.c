@@ -53,7 +53,7 @@ cmd_key(struct cli *cli, int argc, char **argv)
 	argv++;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (key.kind == VAULT_KEY_KIND_FILE)

@@ -101,12 +101,14 @@ cmd_lease(struct cli *cli, int argc, char **argv)
 		fputs(cmd_lease_help, stdout);
 		return CLI_EXIT_OK;
 	}
+	if (strcmp(sub, "rm") == 0)
+		sub = "revoke";
 	if (strcmp(sub, "ls") != 0 && strcmp(sub, "list") != 0 &&
 	    strcmp(sub, "revoke") != 0)
 		return cli_usage("lease", "unknown subcommand '%s'", sub);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc - 1, argv + 1, ":h", lease_opts,
+	while ((c = cli_getopt(argc - 1, argv + 1, ":h", lease_opts,
 	    NULL)) != -1) {
 		switch (c) {
 		case OPT_JSON:
@@ -150,8 +152,16 @@ cmd_lease(struct cli *cli, int argc, char **argv)
 		if (client_lease_revoke_task(cl, task, &n, &err) != 0)
 			rc = cli_fail(&err);
 		else
+		{
 			printf("revoked %zu lease%s of task %s\n", n,
 			    n == 1 ? "" : "s", task);
+			/* Revoking stops new uses, not a holder's copy. */
+			if (n > 0)
+				al_msg(stderr, "note", "a process of the task "
+				    "that already holds a value keeps it until "
+				    "it exits (its `airlock run` ends when its "
+				    "command does; end it with Ctrl-C or kill)");
+		}
 	} else {
 		if (client_lease_revoke(cl, argv[0], &err) != 0)
 			rc = cli_fail(&err);

@@ -58,7 +58,7 @@ cmd_mcp(struct cli *cli, int argc, char **argv)
 	al_err_clear(&err);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'v':
 			verbose = 1;

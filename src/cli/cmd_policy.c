@@ -3,22 +3,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "airlock/client.h"
+#include "airlock/identity.h"
 #include "airlock/policy.h"
 #include "airlock/vault.h"
 #include "cli.h"
+#include "clientcli.h"
 #include "vaultcli.h"
 
 const char cmd_policy_help[] =
-"usage: airlock policy check --as SELECTOR... --secret NAME [--intent TEXT]\n"
+"usage: airlock policy check [--as SELECTOR]... --secret NAME [--intent TEXT]\n"
 "                            [--task ID] [--label K=V]... [--repo REMOTE]\n"
 "                            [--unknown KIND:KEY]... [--at TIME]\n"
 "                            [--file PATH] [--json]\n"
 "       airlock policy lint [FILE] [--json]\n"
 "       airlock policy show [--default]\n"
+"       airlock policy reload [--json]\n"
 "\n"
 "The policy ($AIRLOCK_HOME/policy.yaml, see docs/policy.md) decides who may\n"
 "lease which secret, for how long and for what.  Rules are tried top to\n"
@@ -27,13 +33,17 @@ const char cmd_policy_help[] =
 "check   decide one request as the broker would and print the decision and\n"
 "        the rule (id and line) that made it.  The caller is given as\n"
 "        selectors (--as, repeatable): unix:uid:1000, unix:exe:/usr/bin/node,\n"
-"        unix:ancestor-exe:/usr/local/bin/claude, ...  Without --label the\n"
+"        unix:ancestor-exe:/usr/local/bin/claude, ...; without --as, you\n"
+"        (the selectors the broker sees for this shell).  Without --label the\n"
 "        secret's labels are read from the vault when it holds the secret.\n"
 "lint    report every error in FILE (default: the policy in force) with its\n"
 "        line number, and a note for each selector this deployment cannot\n"
 "        read for other users' processes (no root, no CAP_SYS_PTRACE).\n"
 "show    print the policy in force: policy.yaml, or the built-in default\n"
 "        when there is no file (--default: always the built-in default).\n"
+"reload  have the broker read policy.yaml now and say the result (it also\n"
+"        reloads by itself when the file changes; a bad file is refused\n"
+"        and the previous policy stays in force).\n"
 "\n"
 "check options:\n"
 "  --as SELECTOR     a selector of the caller (repeatable, at least one)\n"
@@ -52,7 +62,8 @@ const char cmd_policy_help[] =
 "  --json            print the decision as a JSON object\n"
 "\n"
 "Exit status: check: 0 allowed, 1 denied or approval needed, 2 error;\n"
-"lint: 0 clean, 1 errors found, 2 the file could not be read; show: 0, or 2.\n";
+"lint: 0 clean, 1 errors found, 2 the file could not be read; show: 0, or 2;\n"
+"reload: 0 in force, 1 refused, 2 error.\n";
 
 #define CHECK_SELECTORS_MAX	64
 #define CHECK_LABELS_MAX	VAULT_LIST_MAX
@@ -328,8 +339,6 @@ run_check(struct cli *cli, struct check_args *a)
 
 	al_err_clear(&err);
 	memset(&req, 0, sizeof(req));
-	if (a->nsel == 0)
-		return cli_usage("policy", "'policy check' needs --as SELECTOR");
 	if (a->secret == NULL)
 		return cli_usage("policy", "'policy check' needs --secret NAME");
 	for (i = 0; i < a->nsel; i++)
@@ -636,8 +645,8 @@ parse_args(const char *sub, int argc, char **argv, struct check_args *a)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", policy_opts, NULL)) != -1) {
-		if (c >= OPT_AS && c <= OPT_UNKNOWN && !(allowed & B(c)))
+	while ((c = cli_getopt(argc, argv, ":h", policy_opts, NULL)) != -1) {
+		if (c >= OPT_AS && c <= OPT_DEFAULT && !(allowed & B(c)))
 			return cli_usage("policy", "'policy %s' does not take "
 			    "%s", sub, names[c - OPT_AS]);
 		switch (c) {
@@ -686,6 +695,111 @@ parse_args(const char *sub, int argc, char **argv, struct check_args *a)
 	return 0;
 }
 
+/*
+ * check without --as: "would I get it?"  The selectors the broker sees for
+ * this very process, read the broker's way (a connected socket's peer);
+ * the executable and its hash only when a broker of this uid could read
+ * them (root; otherwise airlock commands are not dumpable).
+ */
+static int
+as_myself(struct check_args *a, struct ident **self)
+{
+	struct al_err err;
+	int sv[2], rc, hidden;
+	size_t i;
+
+	*self = NULL;
+	al_err_clear(&err);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return cli_failf("cannot create a socket pair");
+	rc = ident_from_socket(sv[0], NULL, 0, self, &err);
+	(void)close(sv[0]);
+	(void)close(sv[1]);
+	if (rc != 0)
+		return cli_fail(&err);
+	hidden = geteuid() != 0 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0;
+	for (i = 0; i < (*self)->nselectors && a->nsel < CHECK_SELECTORS_MAX;
+	    i++) {
+		const char *s = (*self)->selectors[i];
+
+		if (hidden && (strncmp(s, "unix:exe:", 9) == 0 ||
+		    strncmp(s, "unix:sha256:", 12) == 0))
+			continue;
+		a->sel[a->nsel++] = s;
+	}
+	al_msg(stderr, "policy", "deciding for you, as the broker sees this "
+	    "shell (%zu selectors; `airlock whoami` lists them, --as chooses "
+	    "others)", a->nsel);
+	return 0;
+}
+
+/* Connect to a running broker only (a new one would read the file anyway). */
+static int
+running_broker(struct cli *cli, struct client **cl)
+{
+	struct client_opts o = { .home = cli->home,
+	    .socket_path = getenv("AIRLOCK_SOCKET") };
+
+	return client_open(&o, cl, NULL) == 0;
+}
+
+/*
+ * check and lint speak of the file; say when the running broker refused it
+ * and so decides by its previous policy.  (Connecting makes the broker
+ * look at the file, so its answer is about the file as it is now.)
+ */
+static void
+broker_note(struct cli *cli)
+{
+	struct client *cl = NULL;
+	json_t *h = NULL;
+	const char *e;
+
+	if (!running_broker(cli, &cl))
+		return;
+	if (client_health(cl, &h, NULL) == 0 &&
+	    (e = json_string_value(json_object_get(h, "policy_error"))) != NULL)
+		al_msg(stderr, "warning", "the running broker refused this "
+		    "file and still enforces its previous policy: %s", e);
+	json_decref(h);
+	client_close(cl);
+}
+
+static int
+run_reload(struct cli *cli, struct check_args *a)
+{
+	struct client *cl = NULL;
+	struct al_err err;
+	json_t *r = NULL;
+	int rc;
+
+	al_err_clear(&err);
+	if (cli_client_open(cli, &cl, &err) != 0 ||
+	    client_policy_reload(cl, &r, &err) != 0) {
+		client_close(cl);
+		return cli_fail(&err);
+	}
+	client_close(cl);
+	if (a->json)
+		rc = cli_print_json(r);
+	else if (json_is_true(json_object_get(r, "ok")))
+		rc = (al_msg(stderr, "policy", "the broker enforces %s (%lld "
+		    "rule%s)", json_string_value(json_object_get(r, "path")),
+		    (long long)json_integer_value(json_object_get(r, "rules")),
+		    json_integer_value(json_object_get(r, "rules")) == 1 ? "" :
+		    "s"), CLI_EXIT_OK);
+	else
+		rc = (al_msg(stderr, "error", "the broker refused %s and still "
+		    "enforces its previous policy: %s",
+		    json_string_value(json_object_get(r, "path")),
+		    json_string_value(json_object_get(r, "error"))),
+		    CLI_EXIT_OK);
+	if (rc == CLI_EXIT_OK && !json_is_true(json_object_get(r, "ok")))
+		rc = CLI_EXIT_FOUND;
+	json_decref(r);
+	return rc;
+}
+
 int
 cmd_policy(struct cli *cli, int argc, char **argv)
 {
@@ -702,13 +816,26 @@ cmd_policy(struct cli *cli, int argc, char **argv)
 	}
 	sub = argv[1];
 	if (strcmp(sub, "check") != 0 && strcmp(sub, "lint") != 0 &&
-	    strcmp(sub, "show") != 0)
+	    strcmp(sub, "show") != 0 && strcmp(sub, "reload") != 0)
 		return cli_usage("policy", "unknown subcommand '%s' (check, "
-		    "lint or show)", sub);
+		    "lint, show or reload)", sub);
 	if ((rc = parse_args(sub, argc - 1, argv + 1, &a)) != 0)
 		return rc < 0 ? CLI_EXIT_OK : rc;
-	if (strcmp(sub, "check") == 0)
-		return run_check(cli, &a);
+	if (strcmp(sub, "reload") == 0)
+		return run_reload(cli, &a);
+	if (strcmp(sub, "check") == 0 && a.file == NULL)
+		broker_note(cli);
+	if (strcmp(sub, "check") == 0) {
+		struct ident *self = NULL;
+
+		if (a.nsel == 0 && (rc = as_myself(&a, &self)) != 0)
+			return rc;
+		rc = run_check(cli, &a);
+		ident_free(self);
+		return rc;
+	}
+	if (strcmp(sub, "lint") == 0 && a.path == NULL)
+		broker_note(cli);
 	if (strcmp(sub, "lint") == 0)
 		return run_lint(cli, &a);
 	return run_show(cli, &a);

@@ -215,7 +215,7 @@ cmd_redact(struct cli *cli, int argc, char **argv)
 	memset(&rr, 0, sizeof(rr));
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (vault_name_check(optarg, &err) != 0)

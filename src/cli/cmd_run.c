@@ -1,5 +1,7 @@
 /* airlock run: use secrets inside a boundary; nothing comes back out. */
 #include <getopt.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +16,10 @@
 
 const char cmd_run_help[] =
 "usage: airlock run [--task ID] [--intent TEXT] [--ttl D] [--timeout D]\n"
-"                   [--grace D] [--pty] [--approval-wait D]\n"
+"                   [--grace D] [--pty] [--no-rules] [--approval-wait D]\n"
 "                   [--proxy [--no-isolation]]\n"
-"                   -e VAR=SECRET... [--file VAR=SECRET]... -- CMD [ARGS...]\n"
+"                   [-e VAR=SECRET]... [--file VAR=SECRET]...\n"
+"                   [--env-file FILE]... -- CMD [ARGS...]\n"
 "\n"
 "Run CMD with secrets it may use but never shows.  Each secret is leased\n"
 "from the broker (policy decides; the lease is bound to this run), fetched\n"
@@ -30,6 +33,8 @@ const char cmd_run_help[] =
 "Options:\n"
 "  -e VAR=SECRET        put SECRET's value in CMD's environment as VAR\n"
 "  --file VAR=SECRET    put it in a sealed in-memory file; VAR=/dev/fd/N\n"
+"  --env-file FILE      lines VAR=airlock:SECRET of FILE are leased as -e;\n"
+"                       its other VAR=VALUE lines are passed as they are\n"
 "  --task ID            the task the leases belong to\n"
 "  --intent TEXT        what CMD is for, as policy and the audit log see it\n"
 "  --ttl D              lease lifetime (90s, 15m; at most what policy allows)\n"
@@ -47,13 +52,19 @@ const char cmd_run_help[] =
 "                       0s: fail at once when approval is needed)\n"
 "  -h, --help           show this help\n"
 "\n"
+"Without -e or --file, CMD runs with its output redacted by the scanner's\n"
+"rules alone (no broker, no vault needed).\n"
+"\n"
 "Exit status: CMD's; 128+N when signal N killed it; 125 when airlock failed\n"
-"before CMD started (unknown secret, denied by policy: the message names the\n"
-"secret and the reason); 126 CMD not executable; 127 CMD not found; 2 usage.\n"
+"before CMD started (bad usage, unknown secret, denied by policy: the\n"
+"message names the secret and the reason); 126 CMD not executable; 127 CMD\n"
+"not found.\n"
 "See docs/commands/run.md.\n";
 
 enum { OPT_FILE = 256, OPT_TASK, OPT_INTENT, OPT_TTL, OPT_TIMEOUT, OPT_GRACE,
-	OPT_PTY, OPT_WAIT, OPT_NORULES, OPT_PROXY, OPT_NOISO };
+	OPT_PTY, OPT_WAIT, OPT_NORULES, OPT_PROXY, OPT_NOISO, OPT_ENVFILE };
+
+#define RUN_ENV_FILES_MAX	8
 
 struct run_args {
 	struct exec_binding	 bind[EXEC_VARS_MAX];
@@ -69,6 +80,8 @@ struct run_args {
 	int			 no_rules;
 	int			 proxy;
 	int			 no_isolation;
+	struct exec_env_file	*envf[RUN_ENV_FILES_MAX];
+	size_t			 nenvf;
 };
 
 static int
@@ -94,6 +107,38 @@ add_binding(struct run_args *a, const char *arg, enum exec_var_kind kind,
 	return 0;
 }
 
+/* --env-file: its airlock: lines become bindings, the rest plain values. */
+static int
+add_env_file(struct run_args *a, const char *path, struct al_err *err)
+{
+	struct exec_env_file *f;
+	size_t i;
+	int rc;
+
+	if (a->nenvf >= RUN_ENV_FILES_MAX)
+		return al_err_set(err, AL_EINVAL, "at most %d --env-file",
+		    RUN_ENV_FILES_MAX);
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	a->envf[a->nenvf++] = f;
+	if ((rc = exec_env_file_load(path, f, err)) != 0)
+		return rc;
+	for (i = 0; i < f->nrefs; i++) {
+		if (a->nvars >= EXEC_VARS_MAX)
+			return al_err_set(err, AL_EINVAL, "at most %d secrets "
+			    "per run", EXEC_VARS_MAX);
+		if ((rc = vault_name_check(f->refs[i].secret, err)) != 0)
+			return al_err_set(err, rc, "%s:%zu: %s", path,
+			    f->line[i], err->msg);
+		a->bind[a->nvars] = f->refs[i];
+		a->vars[a->nvars].var = a->bind[a->nvars].var;
+		a->vars[a->nvars].secret = a->bind[a->nvars].secret;
+		a->vars[a->nvars].kind = EXEC_VAR_ENV;
+		a->nvars++;
+	}
+	return 0;
+}
+
 static int
 parse(int argc, char **argv, struct run_args *a, int *first)
 {
@@ -110,6 +155,7 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 		{ "no-rules", no_argument, NULL, OPT_NORULES },
 		{ "proxy", no_argument, NULL, OPT_PROXY },
 		{ "no-isolation", no_argument, NULL, OPT_NOISO },
+		{ "env-file", required_argument, NULL, OPT_ENVFILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -120,7 +166,7 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 	optind = 0;
 	opterr = 0;
 	/* "+": stop at CMD, so its own options are left alone. */
-	while ((c = getopt_long(argc, argv, "+:e:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+:e:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			if (add_binding(a, optarg, EXEC_VAR_ENV, &err) != 0)
@@ -128,6 +174,10 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 			break;
 		case OPT_FILE:
 			if (add_binding(a, optarg, EXEC_VAR_FILE, &err) != 0)
+				return cli_usage("run", "%s", err.msg);
+			break;
+		case OPT_ENVFILE:
+			if (add_env_file(a, optarg, &err) != 0)
 				return cli_usage("run", "%s", err.msg);
 			break;
 		case OPT_TASK:
@@ -181,12 +231,67 @@ parse(int argc, char **argv, struct run_args *a, int *first)
 		return cli_usage("run", "--no-isolation goes with --proxy");
 	if (optind >= argc)
 		return cli_usage("run", "no command to run: give it after --");
-	if (a->nvars == 0)
-		return cli_usage("run", "no secret to use: give -e VAR=SECRET or "
-		    "--file VAR=SECRET (to run without secrets, run the command "
-		    "itself)");
 	*first = optind;
 	return 0;
+}
+
+/* On a terminal, a ticker under the waiting line until the wait ends. */
+struct ticker {
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;
+	pthread_t	 th;
+	int		 running;
+	int		 done;
+};
+
+static void *
+ticker_main(void *arg)
+{
+	struct ticker *t = arg;
+	struct timespec until;
+	int secs = 0;
+
+	pthread_mutex_lock(&t->lock);
+	while (!t->done) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		if (pthread_cond_timedwait(&t->cond, &t->lock, &until) == 0 ||
+		    t->done)
+			continue;
+		fprintf(stderr, "\r\033[Kairlock: run: still waiting for "
+		    "approval (%d s)", ++secs);
+		fflush(stderr);
+	}
+	if (secs > 0)
+		fputs("\r\033[K", stderr);
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+/* Say at once what the run waits for, and how to let it go on. */
+static void
+on_pending(const struct client_approval *ap, void *arg)
+{
+	struct ticker *t = arg;
+
+	if (ap == NULL) {
+		if (t->running) {
+			pthread_mutex_lock(&t->lock);
+			t->done = 1;
+			pthread_cond_signal(&t->cond);
+			pthread_mutex_unlock(&t->lock);
+			(void)pthread_join(t->th, NULL);
+			t->running = 0;
+		}
+		return;
+	}
+	al_msg(stderr, "run", "waiting for approval %s: run `airlock approve "
+	    "%s` (rule '%s', secret '%s')", ap->id, ap->id, ap->rule,
+	    ap->secret);
+	if (!t->running && isatty(STDERR_FILENO)) {
+		t->done = 0;
+		t->running = pthread_create(&t->th, NULL, ticker_main, t) == 0;
+	}
 }
 
 /*
@@ -234,16 +339,42 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	struct exec_result res;
 	struct client *cl = NULL;
 	struct al_err err;
-	int first = 0, rc;
+	char **envp = NULL;
+	struct ticker tk = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+	    0, 0, 0 };
+	size_t i;
+	int first = 0, rc, ret;
 
 	al_err_clear(&err);
 	memset(&a, 0, sizeof(a));
 	a.wait = 300;
-	if ((rc = parse(argc, argv, &a, &first)) != 0)
-		return rc < 0 ? CLI_EXIT_OK : rc;
-	if (cli_client_open(cli, &cl, &err) != 0) {
+	/*
+	 * Every failure of run's own is 125, usage errors included (as env
+	 * and timeout do), so a script tells them from CMD's own 1 or 2.
+	 */
+	if ((rc = parse(argc, argv, &a, &first)) != 0) {
+		ret = rc < 0 ? CLI_EXIT_OK : CLI_EXIT_RUN_FAIL;
+		goto out;
+	}
+	ret = CLI_EXIT_RUN_FAIL;
+	exec_spec_init(&spec);
+	for (i = 0; i < a.nenvf; i++) {
+		char **next;
+		int brc;
+
+		brc = exec_env_build(envp ? envp : environ, a.envf[i], &next,
+		    &err);
+		free(envp);
+		envp = next;
+		if (brc != 0) {
+			al_msg(stderr, "error", "run: %s", err.msg);
+			goto out;
+		}
+	}
+	/* Without secrets, run is a plain redacting boundary: no broker. */
+	if (a.nvars > 0 && cli_client_open(cli, &cl, &err) != 0) {
 		al_msg(stderr, "error", "run: %s", err.msg);
-		return CLI_EXIT_RUN_FAIL;
+		goto out;
 	}
 	memset(&b, 0, sizeof(b));
 	b.client = cl;
@@ -258,8 +389,10 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	b.state_dir = cli->home;
 	b.warn = warn_isolation;
 	b.no_isolation = a.no_isolation;
-	exec_spec_init(&spec);
+	b.pending = on_pending;
+	b.pending_arg = &tk;
 	spec.argv = argv + first;
+	spec.envp = envp;
 	spec.flags = a.pty ? EXEC_PTY : 0;
 	spec.timeout_ms = a.timeout;
 	spec.grace_ms = a.grace;
@@ -269,7 +402,8 @@ cmd_run(struct cli *cli, int argc, char **argv)
 	client_close(cl);
 	if (rc != 0 && res.pid == 0) {
 		al_msg(stderr, "error", "run: %s", err.msg);
-		return res.status ? res.status : CLI_EXIT_RUN_FAIL;
+		ret = res.status ? res.status : CLI_EXIT_RUN_FAIL;
+		goto out;
 	}
 	if (rc != 0)
 		al_msg(stderr, "error", "run: %s", err.msg);
@@ -280,5 +414,12 @@ cmd_run(struct cli *cli, int argc, char **argv)
 		al_msg(stderr, "run", "timed out after %s; the task was ended",
 		    a.timeout % 1000 ? "less than a second" : d);
 	}
-	return res.status;
+	ret = res.status;
+out:
+	free(envp);
+	for (i = 0; i < a.nenvf; i++) {
+		exec_env_file_release(a.envf[i]);
+		free(a.envf[i]);
+	}
+	return ret;
 }

@@ -1,4 +1,5 @@
 /* airlock scan: find hardcoded secrets and unsafe secret handling. */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -23,7 +24,10 @@ const char cmd_scan_help[] =
 "\n"
 "Sources (one of):\n"
 "  PATH...              files and directories (default: .); inside a git\n"
-"                       work tree, .gitignore'd files are skipped\n"
+"                       work tree, .gitignore'd files are skipped (counted\n"
+"                       in the summary; ignored files that look like\n"
+"                       credentials are named); a file named here is\n"
+"                       always scanned\n"
 "  --staged             the lines a `git commit` would add now\n"
 "  --git RANGE          the lines added by the commits in RANGE (A..B)\n"
 "  --git                the whole history: every blob of every branch, once,\n"
@@ -45,7 +49,8 @@ const char cmd_scan_help[] =
 "  --no-ignore          walk directories without honouring .gitignore\n"
 "  --stdin-name NAME    the name to show for standard input (default -)\n"
 "  --threads N          scanning threads (default: one per CPU)\n"
-"  --quiet              no summary line on stderr\n"
+"  -q, --quiet          no summary line on stderr\n"
+"  -o, --output FILE    write the report to FILE instead of stdout\n"
 "  --no-cache           compile the rules even if a compiled copy is cached\n"
 "                       in $XDG_CACHE_HOME/airlock (default ~/.cache/airlock)\n"
 "  --list-rules         list the rules in force and exit\n"
@@ -56,7 +61,7 @@ const char cmd_scan_help[] =
 "docs/commands/scan.md and docs/rules.md.\n"
 "\n"
 "Exit status: 0 nothing found, 1 findings, 2 error (bad option, invalid\n"
-".airlock.yaml, not a git repository, nothing readable).\n";
+".airlock.yaml, not a git repository, nothing read).\n";
 
 enum {
 	OPT_STAGED = 256, OPT_GIT, OPT_STDIN, OPT_FORMAT, OPT_JSON, OPT_CONFIG,
@@ -81,6 +86,7 @@ struct scan_args {
 	int			 quiet;
 	int			 list;
 	int			 no_cache;
+	const char		*output;	/* NULL: stdout */
 };
 
 struct progress {
@@ -166,6 +172,7 @@ parse_args(int argc, char **argv, struct scan_args *a)
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ "list-rules", no_argument, NULL, OPT_LIST },
 		{ "no-cache", no_argument, NULL, OPT_NOCACHE },
+		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -175,8 +182,14 @@ parse_args(int argc, char **argv, struct scan_args *a)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":hqo:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'q':
+			a->quiet = 1;
+			break;
+		case 'o':
+			a->output = optarg;
+			break;
 		case OPT_STAGED:
 			a->o.source = SCAN_SRC_STAGED;
 			a->nsources++;
@@ -285,6 +298,10 @@ parse_args(int argc, char **argv, struct scan_args *a)
 	if (a->fmt == FMT_MARKDOWN && !a->list)
 		return cli_usage("scan", "--format markdown is for "
 		    "--list-rules");
+	if (a->list && (a->fmt == FMT_JSON || a->fmt == FMT_SARIF))
+		return cli_usage("scan", "--list-rules prints text or markdown "
+		    "(the rules as data: rules/default.yaml; in SARIF, every "
+		    "report carries them)");
 	if (a->baseline && a->write_baseline)
 		return cli_usage("scan", "--baseline and --write-baseline "
 		    "do not go together");
@@ -319,6 +336,32 @@ load_rules(struct scan_args *a, struct scan_rules **rules,
 	return rc;
 }
 
+/* Files git ignores that look like credentials: say they were left out. */
+static void
+warn_risky(const struct scan_ignored *ig)
+{
+	char list[512];
+	size_t i, len = 0;
+	int n;
+
+	if (ig->nrisky == 0)
+		return;
+	list[0] = '\0';
+	for (i = 0; i < ig->nrisky; i++) {
+		n = snprintf(list + len, sizeof(list) - len, "%s%s",
+		    i ? ", " : "", ig->risky[i]);
+		if (n < 0 || (size_t)n >= sizeof(list) - len) {
+			(void)snprintf(list + len, sizeof(list) - len, ", ...");
+			break;
+		}
+		len += (size_t)n;
+	}
+	al_msg(stderr, "warning", "not scanned, as git ignores %s, but %s "
+	    "like credentials: %s (scan them by name, or with --no-ignore)",
+	    ig->nrisky == 1 ? "it" : "them", ig->nrisky == 1 ? "it looks" :
+	    "they look", list);
+}
+
 static void
 drop_below(struct scan_report *r, int min_sev)
 {
@@ -344,12 +387,15 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 	struct scan_report *rep = NULL;
 	struct scan_baseline *bl = NULL;
 	struct progress pr;
+	struct scan_ignored ig;
+	FILE *out = stdout;
 	struct al_err err;
 	char cache[PATH_MAX];
 	size_t accepted = 0;
 	int rc, ret = CLI_EXIT_FAIL;
 
 	memset(&a, 0, sizeof(a));
+	memset(&ig, 0, sizeof(ig));
 	a.o.stdin_fd = STDIN_FILENO;
 	a.min_sev = SCAN_SEV_WARNING;
 	al_err_clear(&err);
@@ -381,6 +427,12 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 		if (rc != 0)
 			goto fail;
 	}
+	if ((a.o.source == SCAN_SRC_STAGED && !scan_git_inside(NULL, 1)) ||
+	    ((a.o.source == SCAN_SRC_GIT_HISTORY ||
+	    a.o.source == SCAN_SRC_GIT_RANGE) && !scan_git_inside(NULL, 0))) {
+		(void)al_err_set(&err, AL_ENOENT, "not inside a git repository");
+		goto fail;
+	}
 	a.o.fp_key = bl ? scan_baseline_key(bl) : NULL;
 	a.o.config = cfg;
 	a.o.warn = on_warn;
@@ -395,6 +447,16 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 		fputs("\r\033[K", stderr);
 	if (rc != 0)
 		goto fail;
+	if (scan_paths_ignored(&a.o, &ig, &err) != 0)
+		goto fail;
+	warn_risky(&ig);
+	if (a.o.source == SCAN_SRC_PATHS && rep->files == 0 &&
+	    rep->skipped == 0) {
+		(void)al_err_set(&err, AL_ENOENT, "nothing was scanned: no "
+		    "file to read%s", ig.n ? " (everything is ignored by git: "
+		    "--no-ignore scans it)" : "");
+		goto fail;
+	}
 	drop_below(rep, a.min_sev);
 	if (a.write_baseline != NULL) {
 		if (scan_baseline_write(bl, rep, a.write_baseline, &err) != 0)
@@ -408,28 +470,63 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 	}
 	if (bl != NULL)
 		accepted = scan_baseline_filter(bl, rep);
+	if (a.output != NULL) {
+		FILE *f = fopen(a.output, "we");
+
+		if (f == NULL) {
+			(void)al_err_set(&err, AL_EIO, "cannot write %s: %s",
+			    a.output, strerror(errno));
+			goto fail;
+		}
+		out = f;
+	}
 	if (a.fmt == FMT_JSON)
-		rc = scan_report_write_json(rep, stdout);
+		rc = scan_report_write_json(rep, out);
 	else if (a.fmt == FMT_SARIF)
-		rc = scan_report_write_sarif(rep, e, stdout);
+		rc = scan_report_write_sarif(rep, e, out);
 	else
-		rc = scan_report_write_text(rep, stdout, cli->color_out);
-	if (fflush(stdout) != 0 || rc != 0) {
+		rc = scan_report_write_text(rep, out, out == stdout &&
+		    cli->color_out);
+	if (out != stdout) {
+		FILE *f = out;
+
+		out = stdout;
+		if (fclose(f) != 0)
+			rc = AL_EIO;
+	} else if (fflush(stdout) != 0)
+		rc = AL_EIO;
+	if (rc != 0) {
 		(void)al_err_set(&err, AL_EIO, "cannot write the report");
 		goto fail;
 	}
-	if (!a.quiet && a.fmt == FMT_TEXT)
-		al_msg(stderr, "scan", "%zu finding%s in %llu file%s (%.1f "
-		    "MB), %llu skipped, %zu accepted by the baseline",
+	if (!a.quiet && a.fmt == FMT_TEXT) {
+		char ign[96] = "";
+
+		char com[48] = "";
+
+		if (ig.n)
+			(void)snprintf(ign, sizeof(ign), ", %zu ignored by git "
+			    "(--no-ignore scans them)", ig.n);
+		if (a.o.source == SCAN_SRC_GIT_HISTORY ||
+		    a.o.source == SCAN_SRC_GIT_RANGE)
+			(void)snprintf(com, sizeof(com), " of %llu commit%s",
+			    (unsigned long long)rep->commits,
+			    rep->commits == 1 ? "" : "s");
+		al_msg(stderr, "scan", "%zu finding%s in %llu file%s%s (%.1f "
+		    "MB), %llu skipped, %zu accepted by the baseline%s",
 		    rep->nfindings, rep->nfindings == 1 ? "" : "s",
 		    (unsigned long long)rep->files, rep->files == 1 ? "" : "s",
-		    rep->bytes / 1e6, (unsigned long long)rep->skipped,
-		    accepted);
+		    com, rep->bytes / 1e6, (unsigned long long)rep->skipped,
+		    accepted, ign);
+	}
 	ret = rep->nfindings > 0 ? CLI_EXIT_FOUND : CLI_EXIT_OK;
 	goto out;
 fail:
 	ret = cli_fail(&err);
 out:
+	if (out != stdout)
+		(void)fclose(out);
+	scan_ignored_release(&ig);
 	scan_report_free(rep);
 	scan_baseline_free(bl);
 	scan_engine_free(e);

@@ -3,8 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "airlock/client.h"
+#include "airlock/exec.h"
+#include "airlock/redact.h"
 #include "airlock/vault.h"
 #include "auditcli.h"
 #include "cli.h"
@@ -17,7 +20,8 @@ const char cmd_secret_help[] =
 "       airlock secret show NAME [--json]\n"
 "       airlock secret rotate NAME [--value-file PATH] [--keep-newline]\n"
 "       airlock secret edit NAME [options]\n"
-"       airlock secret rm NAME\n"
+"       airlock secret rm NAME [--force] [--passphrase-fd N]\n"
+"       airlock secret import FILE [--owner O] [--purpose P] [--prefix P]\n"
 "\n"
 "Manage the secrets in the vault.  Values are never printed: `ls` and `show`\n"
 "print metadata only.  A value is read from --value-file (bytes as they are),\n"
@@ -25,7 +29,8 @@ const char cmd_secret_help[] =
 "unless --keep-newline), else asked twice without echo.  No option takes a\n"
 "value on the command line.  Values are binary-safe, 1 byte to 64 KiB.\n"
 "\n"
-"NAME is 1-64 characters of a-z 0-9 . _ - starting with a letter or digit.\n"
+"NAME is 1-64 characters of letters, digits, . _ - in parts separated by /\n"
+"(GITHUB_TOKEN, work/aws/key), each part starting with a letter or digit.\n"
 "\n"
 "add and edit options:\n"
 "  --owner O            who answers for this secret (required for add)\n"
@@ -55,7 +60,15 @@ const char cmd_secret_help[] =
 "  --json               a JSON array instead of a table\n"
 "\n"
 "rotate stores a new value as the next version and records the time;\n"
-"rm removes the record for good.\n"
+"rm removes the record for good (at a terminal it asks first; --force\n"
+"does not).\n"
+"\n"
+"import adds every VAR=VALUE line of an env file (.env) as a secret named\n"
+"VAR (with --prefix P: P then VAR), its value read from the file, never from\n"
+"the command line.  Lines VAR=airlock:SECRET and names already in the vault\n"
+"are left alone.  Owner and purpose apply to all; at a terminal they are\n"
+"asked once when not given.  Then `airlock run --env-file` takes a file of\n"
+"VAR=airlock:NAME lines.  add, edit and import options above apply.\n"
 "\n"
 "Exit status: 0 success, 2 error (unknown secret, bad input, locked vault).\n";
 
@@ -63,7 +76,7 @@ enum {
 	OPT_OWNER = 256, OPT_PURPOSE, OPT_EXPIRES, OPT_ROTATE, OPT_LASTROT,
 	OPT_HOST, OPT_LABEL, OPT_UNLABEL, OPT_CLEARHOSTS, OPT_STATUS,
 	OPT_VALUEFILE, OPT_KEEPNL, OPT_PASSFD, OPT_EXPIRED, OPT_DUE, OPT_JSON,
-	OPT_INJECT,
+	OPT_INJECT, OPT_PREFIX, OPT_FORCE,
 };
 
 static const struct option secret_opts[] = {
@@ -84,6 +97,8 @@ static const struct option secret_opts[] = {
 	{ "due", no_argument, NULL, OPT_DUE },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "inject", required_argument, NULL, OPT_INJECT },
+	{ "prefix", required_argument, NULL, OPT_PREFIX },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -99,6 +114,8 @@ struct secret_args {
 	const char	*last_rotated;
 	const char	*status;
 	const char	*value_file;
+	const char	*prefix;
+	int		 force;
 	char		*hosts[VAULT_LIST_MAX];
 	size_t		 nhosts;
 	char		*labels[VAULT_LIST_MAX];
@@ -119,6 +136,7 @@ struct secret_args {
 #define B(o)	(1u << ((o) - OPT_OWNER))
 /* The label `run --proxy` reads a secret's opt-ins from. */
 #define INJECT_LABEL	"airlock.inject"
+
 static unsigned
 allowed_opts(const char *sub)
 {
@@ -132,6 +150,8 @@ allowed_opts(const char *sub)
 	if (strcmp(sub, "edit") == 0)
 		return meta | B(OPT_UNLABEL) | B(OPT_CLEARHOSTS) |
 		    B(OPT_STATUS);
+	if (strcmp(sub, "rm") == 0)
+		return B(OPT_PASSFD) | B(OPT_FORCE);
 	if (strcmp(sub, "rotate") == 0)
 		return value;
 	if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0)
@@ -139,7 +159,9 @@ allowed_opts(const char *sub)
 		    B(OPT_JSON);
 	if (strcmp(sub, "show") == 0)
 		return B(OPT_JSON);
-	return B(OPT_PASSFD);	/* rm */
+	if (strcmp(sub, "import") == 0)
+		return meta | B(OPT_PREFIX);
+	return 0;
 }
 
 static int
@@ -190,7 +212,7 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	    "--expires", "--rotate-every", "--last-rotated", "--host",
 	    "--label", "--unlabel", "--clear-hosts", "--status",
 	    "--value-file", "--keep-newline", "--passphrase-fd", "--expired",
-	    "--due", "--json", "--inject" };
+	    "--due", "--json", "--inject", "--prefix", "--force" };
 	struct al_err err;
 	unsigned allowed;
 	int c, rc;
@@ -201,8 +223,8 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	opterr = 0;
 	allowed = allowed_opts(a->sub);
 	/* GNU getopt permutes: NAME may come before or after options. */
-	while ((c = getopt_long(argc, argv, ":h", secret_opts, NULL)) != -1) {
-		if (c >= OPT_OWNER && c <= OPT_INJECT) {
+	while ((c = cli_getopt(argc, argv, ":h", secret_opts, NULL)) != -1) {
+		if (c >= OPT_OWNER && c <= OPT_FORCE) {
 			if (!(allowed & B(c)))
 				return cli_usage("secret", "'secret %s' does "
 				    "not take %s", a->sub, names[c - OPT_OWNER]);
@@ -220,6 +242,8 @@ parse_args(int argc, char **argv, struct secret_args *a)
 		case OPT_EXPIRED:	a->expired = 1; break;
 		case OPT_DUE:		a->due = 1; break;
 		case OPT_JSON:		a->json = 1; break;
+		case OPT_PREFIX:	a->prefix = optarg; break;
+		case OPT_FORCE:		a->force = 1; break;
 		case OPT_CLEARHOSTS:	a->set_hosts = 1; break;
 		case OPT_INJECT:
 			if (a->inject < 0)
@@ -261,10 +285,12 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	}
 	if (strcmp(a->sub, "ls") != 0 && strcmp(a->sub, "list") != 0) {
 		if (optind >= argc)
-			return cli_usage("secret", "'secret %s' needs a NAME",
-			    a->sub);
+			return cli_usage("secret", "'secret %s' needs %s",
+			    a->sub, strcmp(a->sub, "import") == 0 ? "a FILE" :
+			    "a NAME");
 		a->name = argv[optind++];
-		if (vault_name_check(a->name, &err) != 0)
+		if (strcmp(a->sub, "import") != 0 &&
+		    vault_name_check(a->name, &err) != 0)
 			return cli_fail(&err);
 		if (strcmp(a->sub, "add") == 0 &&
 		    client_name_looks_like_value(a->name))
@@ -444,19 +470,59 @@ check_length(struct al_secret *v, struct al_err *err)
 	return 0;
 }
 
+/*
+ * Ask for a line on the terminal (with echo: owner and purpose are not
+ * secret), for import's owner and purpose.  AL_EINVAL without a terminal.
+ */
+static int
+ask_line(const char *cmd, const char *prompt, const char *opt, char *buf,
+    size_t len, struct al_err *err)
+{
+	FILE *tty;
+	size_t n;
+
+	/* Only someone at a terminal is asked (stdin and stderr on one). */
+	if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO) ||
+	    (tty = fopen("/dev/tty", "r+e")) == NULL)
+		return al_err_set(err, AL_EINVAL, "'secret %s' needs --owner "
+		    "and --purpose (no terminal to ask on)", cmd);
+	fprintf(tty, "%s: ", prompt);
+	fflush(tty);
+	if (fgets(buf, (int)len, tty) == NULL)
+		buf[0] = '\0';
+	(void)fclose(tty);
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	if (n == 0)
+		return al_err_set(err, AL_EINVAL, "no %s given: nothing was "
+		    "imported", opt + 2);
+	return 0;
+}
+
 static int
 secret_add(struct cli *cli, struct vault *v, struct secret_args *a,
     struct al_err *err)
 {
+	char owner[256], purpose[256];
 	struct vault_meta m;
 	struct al_secret *value = NULL;
 	int64_t now = cli->clock->now(cli->clock->arg);
 	int rc;
 
 	memset(&m, 0, sizeof(m));
-	if (a->owner == NULL || a->purpose == NULL)
-		return al_err_set(err, AL_EINVAL, "'secret add' needs --owner "
-		    "and --purpose (see `airlock help secret`)");
+	/* At a terminal, asked (with echo: they are not secret). */
+	if (a->owner == NULL) {
+		if ((rc = ask_line("add", "Owner (who answers for it)",
+		    "--owner", owner, sizeof(owner), err)) != 0)
+			return rc;
+		a->owner = owner;
+	}
+	if (a->purpose == NULL) {
+		if ((rc = ask_line("add", "Purpose (what it is for)",
+		    "--purpose", purpose, sizeof(purpose), err)) != 0)
+			return rc;
+		a->purpose = purpose;
+	}
 	(void)snprintf(m.name, sizeof(m.name), "%s", a->name);
 	if ((rc = apply_meta(a, &m, now, err)) != 0)
 		goto out;
@@ -478,17 +544,129 @@ out:
 	return rc;
 }
 
+
+/*
+ * secret import FILE: every plain VAR=VALUE line of an env file becomes a
+ * secret, the value going from the file's guarded copy to the vault.
+ */
+static int
+secret_import(struct cli *cli, struct vault *v, struct secret_args *a,
+    struct al_err *err)
+{
+	struct exec_env_file *f = NULL;
+	struct vault_meta m, old;
+	struct al_secret *value = NULL;
+	char owner[256], purpose[256], name[VAULT_NAME_MAX + 2];
+	int64_t now = cli->clock->now(cli->clock->arg);
+	size_t i, added = 0, kept = 0, vn, vl;
+	const char *val;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	if ((rc = exec_env_file_load(a->name, f, err)) != 0)
+		goto out;
+	if (f->nplain == 0) {
+		rc = al_err_set(err, AL_EINVAL, "%s has no VAR=VALUE line to "
+		    "import", a->name);
+		goto out;
+	}
+	/* Every name first: nothing is stored when one is invalid. */
+	for (i = 0; i < f->nplain; i++) {
+		vn = strcspn(f->plain[i], "=");
+		if (snprintf(name, sizeof(name), "%s%.*s", a->prefix ?
+		    a->prefix : "", (int)vn, f->plain[i]) >= (int)sizeof(name)
+		    || vault_name_check(name, err) != 0) {
+			rc = al_err_set(err, AL_EINVAL, "%s: '%.*s' does not "
+			    "make a secret name (1-64 characters of letters, "
+			    "digits, . _ - /): nothing was imported", a->name,
+			    (int)vn, f->plain[i]);
+			goto out;
+		}
+		vl = strlen(f->plain[i] + vn + 1);
+		if (vl > 0 && vl < REDACT_VALUE_MIN) {
+			rc = al_err_set(err, AL_EINVAL, "%s: the value of %.*s "
+			    "is under %d bytes: it could not be masked in "
+			    "output, so nothing was imported", a->name, (int)vn,
+			    f->plain[i], REDACT_VALUE_MIN);
+			goto out;
+		}
+	}
+	if (a->owner == NULL) {
+		if ((rc = ask_line("import", "Owner of the imported secrets",
+		    "--owner", owner, sizeof(owner), err)) != 0)
+			goto out;
+		a->owner = owner;
+	}
+	if (a->purpose == NULL) {
+		if ((rc = ask_line("import", "Purpose of the imported secrets",
+		    "--purpose", purpose, sizeof(purpose), err)) != 0)
+			goto out;
+		a->purpose = purpose;
+	}
+	if ((rc = cli_vault_unlock(v, a->passfd, err)) != 0)
+		goto out;
+	for (i = 0; i < f->nplain; i++) {
+		vn = strcspn(f->plain[i], "=");
+		(void)snprintf(name, sizeof(name), "%s%.*s", a->prefix ?
+		    a->prefix : "", (int)vn, f->plain[i]);
+		val = f->plain[i] + vn + 1;
+		memset(&old, 0, sizeof(old));
+		if (vault_secret_get(v, name, &old, NULL) == 0) {
+			vault_meta_release(&old);
+			al_msg(stderr, "secret", "%s is already in the vault: "
+			    "left as it is (airlock secret rotate %s)", name,
+			    name);
+			kept++;
+			continue;
+		}
+		if (*val == '\0') {
+			al_msg(stderr, "warning", "%s has an empty value: not "
+			    "imported", name);
+			kept++;
+			continue;
+		}
+		memset(&m, 0, sizeof(m));
+		/* The name was checked above: it fits. */
+		memcpy(m.name, name, strlen(name) + 1);
+		if ((rc = apply_meta(a, &m, now, err)) != 0 ||
+		    (rc = al_secret_from(val, strlen(val), &value)) != 0 ||
+		    (rc = vault_secret_add(v, &m, value, err)) != 0 ||
+		    (rc = cli_audit_secret(cli, v, "secret_add", name, value,
+		    err)) != 0)
+			goto out;
+		(void)check_short(value, NULL);	/* long enough: checked */
+		al_secret_free(value);
+		value = NULL;
+		vault_meta_release(&m);
+		added++;
+	}
+	al_msg(stderr, "secret", "imported %zu secret%s from %s%s; use them "
+	    "with lines VAR=airlock:NAME and `airlock run --env-file`",
+	    added, added == 1 ? "" : "s", a->name, kept ? " (see above for "
+	    "the lines left out)" : "");
+out:
+	al_secret_free(value);
+	vault_meta_release(&m);
+	exec_env_file_release(f);
+	free(f);
+	return rc;
+}
+
 static int
 secret_rotate(struct cli *cli, struct vault *v, struct secret_args *a,
     struct al_err *err)
 {
 	struct vault_meta m;
 	struct al_secret *value = NULL;
+	int64_t expires;
 	int rc;
 
 	/* Fail on an unknown name before asking for anything. */
 	if ((rc = vault_secret_get(v, a->name, &m, err)) != 0)
 		return rc;
+	expires = m.expires;
 	vault_meta_release(&m);
 	if ((rc = cli_vault_unlock(v, a->passfd, err)) != 0)
 		return rc;
@@ -500,6 +678,12 @@ secret_rotate(struct cli *cli, struct vault *v, struct secret_args *a,
 	if (rc == 0)
 		rc = cli_audit_secret(cli, v, "secret_rotate", a->name, value,
 		    err);
+	/* A new value does not move the expiry: say so when it has passed. */
+	if (rc == 0 && expires != 0 &&
+	    expires <= cli->clock->now(cli->clock->arg))
+		al_msg(stderr, "warning", "'%s' has a new value but is still "
+		    "expired: set a new expiry with `airlock secret edit %s "
+		    "--expires <date|never>`", a->name, a->name);
 	al_secret_free(value);
 	return rc;
 }
@@ -557,24 +741,43 @@ secret_rm(struct cli *cli, struct vault *v, struct secret_args *a,
 	return rc;
 }
 
+/* s cut to w columns (bytes: short text), "~" marking a cut. */
+static void
+cell(char *out, size_t outsz, const char *s, size_t w)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n <= w || w < 2)
+		(void)snprintf(out, outsz, "%s", s ? s : "");
+	else
+		(void)snprintf(out, outsz, "%.*s~", (int)(w - 1), s);
+}
+
 static void
 print_table(const struct cli *cli, struct vault_meta *list, size_t n,
     int64_t now)
 {
-	size_t i, wname = 4, wowner = 5;
-	char exp[21], due[21];
+	size_t i, j, wname = 4, wowner = 5, wlab = 6, len;
+	char exp[21], due[21], owner[64], labels[256], lab[64];
 
 	for (i = 0; i < n; i++) {
 		if (strlen(list[i].name) > wname)
 			wname = strlen(list[i].name);
 		if (list[i].owner && strlen(list[i].owner) > wowner)
 			wowner = strlen(list[i].owner);
+		for (j = 0, len = 0; j < list[i].nlabels; j++)
+			len += strlen(list[i].labels[j].key) +
+			    strlen(list[i].labels[j].value) + 2;
+		if (len > wlab)
+			wlab = len;
 	}
 	if (wowner > 24)
 		wowner = 24;
-	printf("%-*s  %-8s  %3s  %-*s  %-10s  %-10s  %s\n", (int)wname, "NAME",
-	    "STATUS", "VER", (int)wowner, "OWNER", "EXPIRES", "ROTATE BY",
-	    "PURPOSE");
+	if (wlab > 24)
+		wlab = 24;
+	printf("%-*s  %-8s  %3s  %-*s  %-10s  %-11s  %-*s  %s\n", (int)wname,
+	    "NAME", "STATUS", "VER", (int)wowner, "OWNER", "EXPIRES",
+	    "ROTATE BY", (int)wlab, "LABELS", "PURPOSE");
 	for (i = 0; i < n; i++) {
 		const struct vault_meta *m = &list[i];
 		enum vault_status st = vault_meta_status(m, now);
@@ -596,12 +799,24 @@ print_table(const struct cli *cli, struct vault_meta *list, size_t n,
 				(void)snprintf(due + 10, sizeof(due) - 10, "!");
 		} else
 			(void)snprintf(due, sizeof(due), "-");
+		labels[0] = '\0';
+		for (j = 0, len = 0; j < m->nlabels && len < sizeof(labels);
+		    j++) {
+			int k = snprintf(labels + len, sizeof(labels) - len,
+			    "%s%s=%s", j ? "," : "", m->labels[j].key,
+			    m->labels[j].value);
+
+			if (k < 0)
+				break;
+			len += (size_t)k;
+		}
+		cell(lab, sizeof(lab), labels[0] ? labels : "-", wlab);
+		cell(owner, sizeof(owner), m->owner, wowner);
 		(void)snprintf(stcol, sizeof(stcol), "%-8s", stname);
-		printf("%-*s  %s%s%s  %3u  %-*.*s  %-10s  %-10s  %s\n",
+		printf("%-*s  %s%s%s  %3u  %-*s  %-10s  %-11s  %-*s  %s\n",
 		    (int)wname, m->name, cli->color_out && color ? color : "",
 		    stcol, cli->color_out && color ? "\033[0m" : "",
-		    m->version, (int)wowner,
-		    (int)wowner, m->owner ? m->owner : "", exp, due,
+		    m->version, (int)wowner, owner, exp, due, (int)wlab, lab,
 		    m->purpose ? m->purpose : "");
 	}
 }
@@ -651,6 +866,11 @@ secret_ls(struct cli *cli, struct vault *v, struct secret_args *a,
 			(void)al_err_set(err, rc, "cannot write the list");
 	} else if (kept > 0)
 		print_table(cli, list, kept, now);
+	else if (n == 0)
+		fprintf(stderr, "airlock: no secrets (add one with `airlock "
+		    "secret add NAME --owner O --purpose P`)\n");
+	else
+		fprintf(stderr, "airlock: no secret matches\n");
 out:
 	json_decref(arr);
 	vault_meta_list_free(list, kept);
@@ -710,6 +930,32 @@ secret_show(struct cli *cli, struct vault *v, struct secret_args *a,
 	return rc;
 }
 
+/* At a terminal, rm asks first (as pass rm does); --force does not. */
+static int
+confirm_rm(struct vault *v, const struct secret_args *a, struct al_err *err)
+{
+	struct vault_meta m;
+	char line[16];
+	FILE *tty;
+	int rc;
+
+	if ((rc = vault_secret_get(v, a->name, &m, err)) != 0)
+		return rc;
+	vault_meta_release(&m);
+	if (a->force || !isatty(STDIN_FILENO) || !isatty(STDERR_FILENO) ||
+	    (tty = fopen("/dev/tty", "r+e")) == NULL)
+		return 0;
+	fprintf(tty, "Remove the secret '%s' for good (its value cannot be "
+	    "recovered)? [y/N] ", a->name);
+	fflush(tty);
+	if (fgets(line, sizeof(line), tty) == NULL)
+		line[0] = '\0';
+	(void)fclose(tty);
+	if (line[0] == 'y' || line[0] == 'Y')
+		return 0;
+	return al_err_set(err, AL_EINVAL, "'%s' was kept", a->name);
+}
+
 int
 cmd_secret(struct cli *cli, int argc, char **argv)
 {
@@ -731,9 +977,18 @@ cmd_secret(struct cli *cli, int argc, char **argv)
 	a.sub = argv[1];
 	if (strcmp(a.sub, "-h") == 0 || strcmp(a.sub, "--help") == 0)
 		return cli_print_help("secret", stdout);
+	if (strcmp(a.sub, "delete") == 0 || strcmp(a.sub, "remove") == 0)
+		a.sub = "rm";
+	if (strcmp(a.sub, "get") == 0 || strcmp(a.sub, "read") == 0 ||
+	    strcmp(a.sub, "cat") == 0)
+		return cli_usage("secret", "airlock never prints a value: use "
+		    "it with `airlock run -e VAR=NAME -- CMD` (the command gets "
+		    "it, its output is masked), or see its metadata with "
+		    "`airlock secret show NAME`");
 	if (strcmp(a.sub, "add") && strcmp(a.sub, "ls") && strcmp(a.sub,
 	    "list") && strcmp(a.sub, "show") && strcmp(a.sub, "rotate") &&
-	    strcmp(a.sub, "edit") && strcmp(a.sub, "rm"))
+	    strcmp(a.sub, "edit") && strcmp(a.sub, "rm") &&
+	    strcmp(a.sub, "import"))
 		return cli_usage("secret", "unknown subcommand 'secret %s'",
 		    a.sub);
 	if ((rc = parse_args(argc - 1, argv + 1, &a)) != 0)
@@ -750,7 +1005,9 @@ cmd_secret(struct cli *cli, int argc, char **argv)
 		rc = secret_rotate(cli, v, &a, &err);
 	else if (strcmp(a.sub, "edit") == 0)
 		rc = secret_edit(cli, v, &a, &err);
-	else
+	else if (strcmp(a.sub, "import") == 0)
+		rc = secret_import(cli, v, &a, &err);
+	else if ((rc = confirm_rm(v, &a, &err)) == 0)
 		rc = secret_rm(cli, v, &a, &err);
 	vault_close(v);
 	return rc == 0 ? CLI_EXIT_OK : cli_fail(&err);

@@ -18,6 +18,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "airlock/api.h"
@@ -27,7 +28,8 @@
 
 const char cmd_serve_help[] =
 "usage: airlock serve [--socket PATH] [--foreground] [--passphrase-fd N]\n"
-"                     [--group NAME] [--policy PATH]\n"
+"                     [--group NAME] [--policy PATH] [--lock-after D]\n"
+"       airlock serve --stop\n"
 "\n"
 "Run the broker: the daemon that holds the unlocked vault, decides who may\n"
 "lease which secret and records every step in the audit log.  Commands that\n"
@@ -44,6 +46,9 @@ const char cmd_serve_help[] =
 "  --group NAME         make the socket 0660 and owned by group NAME, so\n"
 "                       members may connect (separate broker user)\n"
 "  --policy PATH        the policy file (default $AIRLOCK_HOME/policy.yaml)\n"
+"  --lock-after D       stop after D (90m, 8h), locking the vault again\n"
+"                       (what `airlock unlock --timeout D` asks for)\n"
+"  --stop               stop the running broker (as `airlock stop`)\n"
 "\n"
 "Signals: SIGTERM or SIGINT stop it cleanly (bound leases end); SIGHUP\n"
 "reloads the policy (a bad policy is rejected and the old one stays).\n"
@@ -60,9 +65,12 @@ struct serve_args {
 	const char	*policy;
 	int		 foreground;
 	int		 passfd;
+	int		 stop;
+	int64_t		 lock_after;	/* seconds; 0: never */
 };
 
-enum { OPT_SOCKET = 256, OPT_FG, OPT_PASSFD, OPT_GROUP, OPT_POLICY };
+enum { OPT_SOCKET = 256, OPT_FG, OPT_PASSFD, OPT_GROUP, OPT_POLICY, OPT_STOP,
+	OPT_LOCKAFTER };
 
 static const struct option serve_opts[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -70,6 +78,8 @@ static const struct option serve_opts[] = {
 	{ "passphrase-fd", required_argument, NULL, OPT_PASSFD },
 	{ "group", required_argument, NULL, OPT_GROUP },
 	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "stop", no_argument, NULL, OPT_STOP },
+	{ "lock-after", required_argument, NULL, OPT_LOCKAFTER },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -153,8 +163,8 @@ run_broker(struct cli *cli, const struct serve_args *a, int log_fd,
 	if (vault_key_kind(v) == VAULT_KEY_KIND_PASSPHRASE && a->passfd < 0 &&
 	    !a->foreground) {
 		rc = al_err_set(err, AL_EBADKEY, "the vault needs a passphrase: "
-		    "start the broker with `airlock serve --passphrase-fd N` "
-		    "(autostart works only with a key file)");
+		    "run `airlock unlock` (or `airlock serve --passphrase-fd "
+		    "N`)");
 		goto out;
 	}
 	if ((rc = cli_vault_unlock(v, a->passfd, err)) != 0)
@@ -175,6 +185,28 @@ run_broker(struct cli *cli, const struct serve_args *a, int log_fd,
 		goto out;
 	if ((rc = write_pid(cli, err)) != 0)
 		goto out;
+	/*
+	 * --lock-after: a timer raises SIGTERM, which the broker reads from
+	 * its signalfd and answers like `airlock stop` (leases end, the vault
+	 * goes with the process).
+	 */
+	if (a->lock_after > 0) {
+		struct sigevent sev;
+		struct itimerspec its;
+		timer_t t;
+
+		memset(&sev, 0, sizeof(sev));
+		sev.sigev_notify = SIGEV_SIGNAL;
+		sev.sigev_signo = SIGTERM;
+		memset(&its, 0, sizeof(its));
+		its.it_value.tv_sec = (time_t)a->lock_after;
+		if (timer_create(CLOCK_MONOTONIC, &sev, &t) != 0 ||
+		    timer_settime(t, 0, &its, NULL) != 0) {
+			rc = al_err_set(err, AL_ESYS, "--lock-after: %s",
+			    strerror(errno));
+			goto out;
+		}
+	}
 	rc = broker_serve(b, ready_fd, err);
 	remove_pid(cli);
 out:
@@ -293,12 +325,18 @@ cmd_serve(struct cli *cli, int argc, char **argv)
 	al_err_clear(&err);
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", serve_opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", serve_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SOCKET:	a.socket = optarg; break;
 		case OPT_FG:		a.foreground = 1; break;
 		case OPT_GROUP:		a.group = optarg; break;
 		case OPT_POLICY:	a.policy = optarg; break;
+		case OPT_STOP:		a.stop = 1; break;
+		case OPT_LOCKAFTER:
+			if (al_parse_duration(optarg, "--lock-after",
+			    &a.lock_after, &err) != 0)
+				return cli_usage("serve", "%s", err.msg);
+			break;
 		case OPT_PASSFD:
 			if (cli_parse_fd(optarg, "--passphrase-fd", &a.passfd,
 			    &err) != 0)
@@ -314,6 +352,9 @@ cmd_serve(struct cli *cli, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage("serve", "unexpected argument '%s'",
 		    argv[optind]);
+	if (a.stop)
+		return argc > 2 ? cli_usage("serve", "--stop takes no other "
+		    "option") : cli_broker_stop(cli);
 	if (al_fs_check_private(cli->home, 1, &err) != 0) {
 		if (err.code == AL_ENOENT)
 			return cli_failf("no vault at %s: run `airlock init`",

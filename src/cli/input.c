@@ -163,6 +163,11 @@ cli_read_passphrase(const char *prompt, int fd, int confirm,
 	if (rc == AL_ETOOBIG)
 		return al_err_set(err, rc, "the passphrase is longer than "
 		    "1024 bytes");
+	if (rc == AL_EINVAL && fd < 0 && err != NULL &&
+	    strncmp(err->msg, "no terminal", 11) == 0)
+		return al_err_set(err, rc, "no terminal to ask on for the vault "
+		    "passphrase: give it with --passphrase-fd N%s",
+		    isatty(STDIN_FILENO) ? "" : " (stdin may carry the value)");
 	if (rc != 0)
 		return rc;
 	if (al_secret_len(*out) == 0) {
@@ -183,6 +188,20 @@ cli_read_value(const char *name, const char *path, int keep_newline,
 	int fd, rc;
 
 	*out = NULL;
+	/* "-": standard input, bytes as they are. */
+	if (path != NULL && strcmp(path, "-") == 0) {
+		rc = al_secret_read_fd(STDIN_FILENO, max, out, err);
+		if (rc == AL_ETOOBIG)
+			(void)al_err_set(err, rc, "standard input is larger "
+			    "than %zu bytes, the most a secret may hold", max);
+		if (rc == 0 && al_secret_len(*out) == 0) {
+			al_secret_free(*out);
+			*out = NULL;
+			rc = al_err_set(err, AL_EINVAL, "the value is empty: "
+			    "nothing was stored");
+		}
+		return rc;
+	}
 	if (path != NULL) {
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 			return al_err_set(err, AL_EIO, "cannot open --value-file "

@@ -14,7 +14,7 @@
 #include "cli.h"
 
 static const char main_help[] =
-"usage: airlock [--version] [--help] COMMAND [ARGS...]\n"
+"usage: airlock [--version | -V] [--help] COMMAND [ARGS...]\n"
 "\n"
 "airlock lets AI coding agents use credentials without holding them.\n"
 "\n"
@@ -23,7 +23,8 @@ static const char main_help[] =
 static const char main_help_tail[] =
 "\n"
 "Run `airlock help COMMAND` or `airlock COMMAND --help` for details.\n"
-"State lives in $AIRLOCK_HOME (default $XDG_DATA_HOME/airlock).\n"
+"State lives in $AIRLOCK_HOME (default $XDG_DATA_HOME/airlock, else\n"
+"~/.local/share/airlock).\n"
 "Exit status: 0 success, 1 findings or failed check, 2 error or bad usage.\n";
 
 static const struct cli_cmd commands[] = {
@@ -59,6 +60,10 @@ static const struct cli_cmd commands[] = {
 	    cmd_whoami_help, cmd_whoami },
 	{ "serve", "run the broker (started automatically when needed)",
 	    cmd_serve_help, cmd_serve },
+	{ "stop", "stop the broker (ends its leases, locks the vault)",
+	    cmd_stop_help, cmd_stop },
+	{ "unlock", "unlock a passphrase vault: start the broker holding it",
+	    cmd_unlock_help, cmd_unlock },
 	{ "mcp", "serve the Model Context Protocol on stdio",
 	    cmd_mcp_help, cmd_mcp },
 	{ "agent", "wire airlock into Claude Code, Codex or Cursor",
@@ -80,6 +85,60 @@ find_command(const char *name)
 		if (strcmp(commands[i].name, name) == 0)
 			return &commands[i];
 	return NULL;
+}
+
+/* Edit distance of a and b (short words), capped at 9. */
+static size_t
+distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, d[17][17];
+
+	if (la > 16 || lb > 16)
+		return 9;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++)
+		for (j = 1; j <= lb; j++) {
+			size_t sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+
+			d[i][j] = sub < del ? (sub < ins ? sub : ins) :
+			    (del < ins ? del : ins);
+			/* A swap of two neighbours counts one (scna, scan). */
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 <
+			    d[i][j])
+				d[i][j] = d[i - 2][j - 2] + 1;
+		}
+	return d[la][lb];
+}
+
+/* "unknown command 'X'", with the nearest command when one is close. */
+static int
+unknown_command(const char *name)
+{
+	size_t i, best = 9, d;
+	const char *near = NULL;
+
+	for (i = 0; i < NCOMMANDS; i++) {
+		d = distance(name, commands[i].name);
+		if (strncmp(name, commands[i].name, strlen(commands[i].name))
+		    == 0 && strlen(name) == strlen(commands[i].name) + 1)
+			d = 1;		/* secrets, leases */
+		if (d < best) {
+			best = d;
+			near = commands[i].name;
+		}
+	}
+	if (near != NULL && best <= 2)
+		al_msg(stderr, "usage", "unknown command '%s' (did you mean "
+		    "`airlock %s`? see `airlock help`)", name, near);
+	else
+		al_msg(stderr, "usage", "unknown command '%s' (see `airlock "
+		    "help`)", name);
+	return CLI_EXIT_FAIL;
 }
 
 static void
@@ -105,11 +164,12 @@ cli_print_help(const char *name, FILE *out)
 		n = sizeof(first) - 1;
 	memcpy(first, name, n);
 	first[n] = '\0';
-	if ((c = find_command(first)) == NULL) {
-		al_msg(stderr, "error", "unknown command '%s' (see `airlock "
-		    "help`)", first);
-		return CLI_EXIT_FAIL;
+	if (strcmp(first, "help") == 0) {
+		print_main_help(out);
+		return CLI_EXIT_OK;
 	}
+	if ((c = find_command(first)) == NULL)
+		return unknown_command(first);
 	fputs(c->help, out);
 	return CLI_EXIT_OK;
 }
@@ -163,6 +223,37 @@ cli_bad_option(const char *cmd, int argc, char **argv, int opt)
 }
 
 int
+cli_getopt(int argc, char **argv, const char *shortopts,
+    const struct option *longopts, int *longindex)
+{
+	const char *tok, *name;
+	size_t n;
+	int c, idx = -1;
+
+	c = getopt_long(argc, argv, shortopts, longopts, &idx);
+	if (longindex != NULL)
+		*longindex = idx;
+	if (c == -1 || c == '?' || c == ':' || idx < 0)
+		return c;
+	/*
+	 * getopt_long takes any unambiguous prefix: --value would be
+	 * --value-file.  The token is behind optind (two back when the
+	 * value was a separate argument).
+	 */
+	tok = optarg != NULL && optind >= 2 && optarg == argv[optind - 1] ?
+	    argv[optind - 2] : argv[optind - 1];
+	name = tok + 2;
+	n = strcspn(name, "=");
+	if (strncmp(tok, "--", 2) == 0 && strlen(longopts[idx].name) == n &&
+	    strncmp(name, longopts[idx].name, n) == 0)
+		return c;
+	/* Make cli_bad_option name the token as typed. */
+	optind = (int)(tok == argv[optind - 1] ? optind : optind - 1);
+	optopt = 0;
+	return '?';
+}
+
+int
 cli_json_only(const char *cmd, const char *help, int argc, char **argv,
     int *json)
 {
@@ -176,7 +267,7 @@ cli_json_only(const char *cmd, const char *help, int argc, char **argv,
 	*json = 0;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			*json = 1;
@@ -235,10 +326,13 @@ main(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		/* airlock --help run: the help of run. */
+		if (argc > 2)
+			return cli_print_help(argv[2], stdout);
 		print_main_help(stdout);
 		return CLI_EXIT_OK;
 	}
-	if (strcmp(argv[1], "--version") == 0 ||
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0 ||
 	    strcmp(argv[1], "version") == 0) {
 		printf("airlock %s\n", AIRLOCK_VERSION);
 		return CLI_EXIT_OK;
@@ -250,12 +344,18 @@ main(int argc, char **argv)
 		}
 		return cli_print_help(argv[2], stdout);
 	}
-	if ((c = find_command(argv[1])) == NULL) {
-		al_msg(stderr, "usage", "unknown command '%s' (see `airlock "
-		    "help`)", argv[1]);
+	if (argv[1][0] == '-') {
+		al_msg(stderr, "usage", "unknown option '%s' (airlock takes "
+		    "--help and --version, -V; see `airlock help`)", argv[1]);
 		return CLI_EXIT_FAIL;
 	}
+	if ((c = find_command(argv[1])) == NULL)
+		return unknown_command(argv[1]);
 	if (al_state_dir(cli.home, sizeof(cli.home), &err) != 0)
 		return cli_fail(&err);
+	/* A relative home would mean another place in every directory. */
+	if (cli.home[0] != '/')
+		return cli_failf("AIRLOCK_HOME must be an absolute path, not "
+		    "'%s'", cli.home);
 	return c->run(&cli, argc - 1, argv + 1);
 }

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,49 @@ out:
 	return rc;
 }
 
+static void
+notice(const struct client_opts *o, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	if (o->notice == NULL)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);	/* may truncate */
+	va_end(ap);
+	o->notice(msg, o->notice_arg);
+}
+
+/*
+ * A broker of another version (an upgrade or a rebuild left it running):
+ * stopped when idle (0: start ours), else left alone with a word (1).
+ */
+static int
+other_version(const struct client_opts *o, struct client *cl, json_t *h,
+    struct al_err *err)
+{
+	const char *v = json_string_value(json_object_get(h, "version"));
+	json_int_t pid = json_integer_value(json_object_get(h, "pid"));
+	int rc;
+
+	if (v != NULL && strcmp(v, AIRLOCK_VERSION) == 0)
+		return 1;
+	if (json_integer_value(json_object_get(h, "leases")) != 0 ||
+	    json_integer_value(json_object_get(h, "approvals")) != 0) {
+		notice(o, "the broker runs airlock %s and this is airlock %s; "
+		    "it is busy, so it keeps running (restarted once idle, or "
+		    "run `airlock stop`)", v ? v : "of an unknown version",
+		    AIRLOCK_VERSION);
+		return 1;
+	}
+	notice(o, "the broker runs airlock %s and this is airlock %s: "
+	    "restarting it", v ? v : "of an unknown version", AIRLOCK_VERSION);
+	if ((rc = client_stop_pid(cl->home, (pid_t)pid, err)) != 0)
+		return rc;
+	return 0;
+}
+
 int
 client_open(const struct client_opts *o, struct client **out,
     struct al_err *err)
@@ -202,6 +246,13 @@ client_open(const struct client_opts *o, struct client **out,
 	client_conn_init(cl);
 	rc = client_call(cl, "GET", API_HEALTH, NULL, NULL, NULL, &h,
 	    err);
+	if (rc == 0 && cl->bin[0] != '\0' && (rc = other_version(o, cl, h,
+	    err)) == 0) {
+		json_decref(h);
+		h = NULL;
+		rc = AL_EUNAVAIL;	/* stopped: start ours */
+	} else if (rc == 1)
+		rc = 0;
 	if (rc == AL_EUNAVAIL) {
 		if ((rc = client_autostart(cl, err)) != 0)
 			goto out;
@@ -217,6 +268,10 @@ client_open(const struct client_opts *o, struct client **out,
 	}
 	if (rc != 0)
 		goto out;
+	if (json_is_string(json_object_get(h, "policy_error")))
+		notice(o, "the broker refused its edited policy and keeps the "
+		    "previous one: %s", json_string_value(json_object_get(h,
+		    "policy_error")));
 	*out = cl;
 	cl = NULL;
 out:

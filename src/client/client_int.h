@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "airlock/client.h"
 #include "http.h"
@@ -31,6 +32,12 @@ void	client_conn_init(struct client *cl);
 int	client_call(struct client *cl, const char *method, const char *path,
 	    json_t *body, struct al_secret **value, long *status,
 	    json_t **out, struct al_err *err) AL_WUR;
+/*
+ * SIGTERM to the broker pid (which must be the one in home/airlockd.pid),
+ * then wait up to 10 s for it to be gone.
+ */
+int	client_stop_pid(const char *home, pid_t pid, struct al_err *err)
+	    AL_WUR;
 /* Run `<bin> serve`, wait until it is ready (or failed). */
 int	client_autostart(struct client *cl, struct al_err *err) AL_WUR;
 

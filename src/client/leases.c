@@ -155,7 +155,8 @@ client_approval_wait(struct client *cl, const char *id, int wait_s,
 		    "approver: %s", id, out->reason);
 	if (strcmp(out->state, "pending") == 0)
 		return al_err_set(err, AL_ETIMEDOUT, "request %s is still "
-		    "waiting for approval after %d s", id, wait_s);
+		    "waiting for approval after %d s (an approver runs "
+		    "`airlock approve %s`)", id, wait_s, id);
 	return al_err_set(err, AL_EEXPIRED, "request %s was %s", id,
 	    out->state);
 }
@@ -239,8 +240,12 @@ client_lease_and_fetch(struct client *cl, const struct client_lease_req *r,
 	*value = NULL;
 	rc = client_lease_request(cl, r, lease, &a, err);
 	if (rc == AL_EPENDING && approval_wait_s > 0) {
-		if ((rc = client_approval_wait(cl, a.id, approval_wait_s, &a,
-		    err)) != 0)
+		if (r->pending != NULL)
+			r->pending(&a, r->pending_arg);
+		rc = client_approval_wait(cl, a.id, approval_wait_s, &a, err);
+		if (r->pending != NULL)
+			r->pending(NULL, r->pending_arg);
+		if (rc != 0)
 			return rc;
 		rc = client_lease_get(cl, a.lease, lease, err);
 	}
@@ -497,5 +502,20 @@ client_redact(struct client *cl, json_t *texts, const char *task,
 out:
 	json_decref(batch);
 	json_decref(total);
+	return rc;
+}
+
+int
+client_policy_reload(struct client *cl, json_t **out, struct al_err *err)
+{
+	json_t *body = json_object();
+	int rc;
+
+	*out = NULL;
+	if (body == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	rc = client_call(cl, "POST", API_POLICY_RELOAD, body, NULL, NULL, out,
+	    err);
+	json_decref(body);
 	return rc;
 }

@@ -93,6 +93,8 @@ lease_all(const struct exec_boundary *b, struct leased *l, size_t *nl,
 		req.intent = b->intent;
 		req.ttl = b->ttl;
 		req.bind = 1;
+		req.pending = b->pending;
+		req.pending_arg = b->pending_arg;
 		l[n].secret = b->vars[i].secret;
 		rc = client_lease_and_fetch(b->client, &req, b->approval_wait_s,
 		    &l[n].lease, &l[n].value, err);

@@ -47,6 +47,10 @@ static const char run_input[] =
 "\"description\":\"Environment variables to fill with secrets: "
 "{\\\"VAR\\\": \\\"secret-name\\\"}. The command reads $VAR; you never "
 "see the value.\"},"
+"\"env_file\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":4096,"
+"\"description\":\"An env file (relative to cwd): its lines "
+"VAR=airlock:secret-name are leased like env, its other VAR=value lines "
+"are passed as they are.\"},"
 "\"task\":{\"type\":\"string\",\"maxLength\":256,\"description\":"
 "\"The task the leases belong to.\"},"
 "\"intent\":{\"type\":\"string\",\"maxLength\":256,\"description\":"
@@ -91,6 +95,8 @@ struct ticker {
 	int		 done;
 	pthread_t	 th;
 	int		 started;
+	char		 waiting[33];	/* the approval awaited */
+	int		 kick;		/* report now */
 };
 
 static void *
@@ -98,19 +104,33 @@ ticker_main(void *arg)
 {
 	struct ticker *t = arg;
 	struct timespec until;
-	char msg[64];
-	int secs = 0;
+	char msg[160];
+	int secs = 0, waited = 0, n = 0;
 
 	pthread_mutex_lock(&t->lock);
 	while (!t->done) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += RUN_PROGRESS_MS / 1000;
-		if (pthread_cond_timedwait(&t->cond, &t->lock, &until) == 0 ||
-		    t->done)
-			continue;
-		secs++;
-		(void)snprintf(msg, sizeof(msg), "running for %d s", secs);
-		mcp_call_progress(t->c, secs, 0, msg);
+		if (!t->kick) {
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += RUN_PROGRESS_MS / 1000;
+			if (pthread_cond_timedwait(&t->cond, &t->lock,
+			    &until) == 0) {
+				if (!t->kick)
+					continue;	/* woken to stop */
+			} else
+				secs++;		/* a second went by */
+			if (t->done)
+				break;
+		}
+		t->kick = 0;
+		if (t->waiting[0] != '\0')
+			(void)snprintf(msg, sizeof(msg), "waiting for approval "
+			    "%s (%d s): an approver runs `airlock approve %s`",
+			    t->waiting, waited++, t->waiting);
+		else
+			(void)snprintf(msg, sizeof(msg), "running for %d s",
+			    secs);
+		/* Progress must grow with every notification, kicks too. */
+		mcp_call_progress(t->c, ++n, 0, msg);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return NULL;
@@ -127,6 +147,22 @@ ticker_start(struct ticker *t, struct mcp_call *c)
 		return;
 	/* Created from a thread with exec's signals blocked: inherits it. */
 	t->started = pthread_create(&t->th, NULL, ticker_main, t) == 0;
+}
+
+/* The boundary's pending hook: the ticker reports the wait at once. */
+static void
+ticker_pending(const struct client_approval *ap, void *arg)
+{
+	struct ticker *t = arg;
+
+	pthread_mutex_lock(&t->lock);
+	if (ap != NULL) {
+		(void)snprintf(t->waiting, sizeof(t->waiting), "%s", ap->id);
+		t->kick = 1;
+	} else
+		t->waiting[0] = '\0';
+	pthread_cond_signal(&t->cond);
+	pthread_mutex_unlock(&t->lock);
 }
 
 static void
@@ -255,8 +291,9 @@ run_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 	struct al_err e2;
 	json_t *cmd = json_object_get(args, "command"), *env, *v, *jo, *je;
 	json_t *wait;
-	const char *key;
-	char **argv = NULL;
+	const char *key, *ef, *cwd;
+	struct exec_env_file *envf = NULL;
+	char **argv = NULL, **envp = NULL, *efpath = NULL;
 	size_t nv = 0, i;
 	int rc = 0, locked = 0, trunc = 0, fo = -1, fe = -1, ticking = 0;
 
@@ -276,9 +313,46 @@ run_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 		vars[nv].kind = EXEC_VAR_ENV;
 		nv++;
 	}
+	ef = json_string_value(json_object_get(args, "env_file"));
+	cwd = json_string_value(json_object_get(args, "cwd"));
+	if (ef != NULL) {
+		if (ef[0] != '/' && cwd != NULL ? asprintf(&efpath, "%s/%s",
+		    cwd, ef) < 0 : (efpath = strdup(ef)) == NULL) {
+			efpath = NULL;
+			rc = AL_ENOMEM;
+			goto out;
+		}
+		if ((envf = calloc(1, sizeof(*envf))) == NULL) {
+			rc = AL_ENOMEM;
+			goto out;
+		}
+		if (exec_env_file_load(efpath, envf, &e2) != 0 ||
+		    exec_env_build(environ, envf, &envp, &e2) != 0) {
+			r->bad_args = 1;
+			rc = asprintf(&r->text, "Invalid arguments for tool "
+			    "run: arguments.env_file: %s", e2.msg) < 0 ?
+			    AL_ENOMEM : 0;
+			goto out;
+		}
+		for (i = 0; i < envf->nrefs; i++) {
+			if (nv >= EXEC_VARS_MAX) {
+				r->bad_args = 1;
+				rc = asprintf(&r->text, "Invalid arguments for "
+				    "tool run: at most %d secrets per run",
+				    EXEC_VARS_MAX) < 0 ? AL_ENOMEM : 0;
+				goto out;
+			}
+			vars[nv].var = envf->refs[i].var;
+			vars[nv].secret = envf->refs[i].secret;
+			vars[nv].kind = EXEC_VAR_ENV;
+			nv++;
+		}
+	}
 	if ((argv = calloc(json_is_array(cmd) ? json_array_size(cmd) + 1 : 4,
-	    sizeof(*argv))) == NULL)
-		return AL_ENOMEM;
+	    sizeof(*argv))) == NULL) {
+		rc = AL_ENOMEM;
+		goto out;
+	}
 	if (json_is_array(cmd)) {
 		json_array_foreach(cmd, i, v)
 			argv[i] = (char *)json_string_value(v);
@@ -316,7 +390,8 @@ run_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 	spec.in_fd = -1;
 	spec.out_fd = fo;
 	spec.err_fd = fe;
-	spec.cwd = json_string_value(json_object_get(args, "cwd"));
+	spec.cwd = cwd;
+	spec.envp = envp;
 	spec.timeout_ms = json_integer_value(json_object_get(args,
 	    "timeout_seconds")) * 1000;
 	spec.cancel_fd = c->cancel_fd;
@@ -324,6 +399,8 @@ run_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 	mcp_call_progress(c, 0, 0, "starting");
 	ticker_start(&tk, c);
 	ticking = 1;
+	b.pending = ticker_pending;
+	b.pending_arg = &tk;
 	rc = exec_boundary_run(&b, &spec, &res, &e2);
 	if (rc != 0 && res.pid == 0) {
 		/* Nothing ran: unknown secret, denied, pending, not found. */
@@ -366,6 +443,10 @@ out:
 	if (fe != -1)
 		(void)close(fe);
 	free(argv);
+	free(envp);
+	free(efpath);
+	exec_env_file_release(envf);
+	free(envf);
 	return rc;
 }
 

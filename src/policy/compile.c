@@ -114,13 +114,17 @@ check_id(const char *s)
 	return 0;
 }
 
-/* Secret names are [a-z0-9._-]; anything else in a glob never matches. */
+/*
+ * Secret names are letters, digits and "._-/" (vault_name_check); anything
+ * else in a glob never matches.  '*' crosses '/' (no FNM_PATHNAME), so
+ * one glob covers a whole hierarchy of names.
+ */
 static int
 secret_glob_ok(const char *g)
 {
 	for (; *g != '\0'; g++)
-		if (!islower((unsigned char)*g) && !isdigit((unsigned char)*g) &&
-		    strchr("._-*?[]!^:\\", *g) == NULL)
+		if (!isalnum((unsigned char)*g) &&
+		    strchr("._-/*?[]!^:\\", *g) == NULL)
 			return 0;
 	return 1;
 }
@@ -144,7 +148,7 @@ compile_globs(const struct pnode *v, const char *key, struct pglobs *out,
 			bad = 1;
 		} else if (strcmp(key, "secrets") == 0 && !secret_glob_ok(g)) {
 			pdiag_add(d, items[i]->line, "secrets: '%.64s' can "
-			    "never match a secret name (a-z 0-9 . _ -)", g);
+			    "never match a secret name (letters, digits, . _ - /)", g);
 			bad = 1;
 		} else if (strcmp(key, "repos") == 0 && (strstr(g, "://") ||
 		    strchr(g, '@') || (strlen(g) > 4 &&

@@ -14,20 +14,29 @@ vault_name_check(const char *name, struct al_err *err)
 
 	if (n == 0 || n > VAULT_NAME_MAX)
 		goto bad;
+	/*
+	 * Parts separated by '/' (work/aws/key, as pass has them), each
+	 * starting with a letter or digit: no empty part, no "." or "..".
+	 */
 	for (i = 0; i < n; i++) {
 		char c = name[i];
+		int first = i == 0 || name[i - 1] == '/';
 
-		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9'))
 			continue;
-		if (i > 0 && (c == '.' || c == '_' || c == '-'))
+		if (!first && (c == '.' || c == '_' || c == '-'))
+			continue;
+		if (!first && c == '/' && i + 1 < n)
 			continue;
 		goto bad;
 	}
 	return 0;
 bad:
 	return al_err_set(err, AL_EINVAL, "invalid secret name: a name is 1 "
-	    "to 64 characters of a-z, 0-9, '.', '_' and '-', starting with a "
-	    "letter or digit");
+	    "to 64 characters of letters, digits, '.', '_' and '-', in parts "
+	    "separated by '/' (GITHUB_TOKEN, work/aws/key), each part "
+	    "starting with a letter or digit");
 }
 
 int

@@ -17,7 +17,8 @@ before=$(cat .mcp.json)
 # --dry-run prints a diff and writes nothing.
 run "$AL" agent setup claude --dry-run --command /usr/bin/airlock
 expect_rc 0 "setup --dry-run"
-expect_out "--- a$PROJ/.mcp.json"
+expect_out "--- $PROJ/.mcp.json"
+expect_out "+++ $PROJ/.mcp.json"
 expect_out '+      "command": "/usr/bin/airlock",'
 expect_eq "$(cat .mcp.json)" "$before" ".mcp.json after --dry-run"
 
@@ -26,14 +27,14 @@ run "$AL" agent setup claude --command /usr/bin/airlock
 expect_rc 0 "setup claude"
 expect_out "updated   $PROJ/.mcp.json"
 expect_eq "$(stat -c %a .mcp.json)" 640 "mode kept"
-expect_eq "$("$PY" -c 'import json;d=json.load(open(".mcp.json"));print(d["mcpServers"]["github"]["command"], d["mcpServers"]["airlock"]["args"], d["mcpServers"]["airlock"]["env"]["AIRLOCK_HOME"]==__import__("os").environ["AIRLOCK_HOME"])')" \
-    "gh-mcp ['mcp'] True" "merged .mcp.json"
+expect_eq "$("$PY" -c 'import json;d=json.load(open(".mcp.json"));print(d["mcpServers"]["github"]["command"], d["mcpServers"]["airlock"]["args"], "env" in d["mcpServers"]["airlock"])')" \
+    "gh-mcp ['mcp'] False" "merged .mcp.json (no per-user AIRLOCK_HOME in a project file)"
 ls -a "$PROJ" | grep -q 'airlock-' && fail "a temporary file was left behind" || pass
 # The hooks: every guarded event runs `airlock hook claude`, other keys kept.
 expect_out "updated   $PROJ/.claude/settings.json"
 expect_eq "$("$PY" -c 'import json;d=json.load(open(".claude/settings.json"));h=d["hooks"]
 print(d["permissions"]["allow"], [(e, g.get("matcher"), [x["command"] for x in g["hooks"]]) for e in h for g in h[e]])')" \
-    "['Bash(ls)'] [('PreToolUse', 'Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*', ['AIRLOCK_HOME=$AIRLOCK_HOME /usr/bin/airlock hook claude']), ('PostToolUse', '*', ['AIRLOCK_HOME=$AIRLOCK_HOME /usr/bin/airlock hook claude']), ('UserPromptSubmit', None, ['AIRLOCK_HOME=$AIRLOCK_HOME /usr/bin/airlock hook claude'])]" \
+    "['Bash(ls)'] [('PreToolUse', 'Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*', ['/usr/bin/airlock hook claude']), ('PostToolUse', '*', ['/usr/bin/airlock hook claude']), ('UserPromptSubmit', None, ['/usr/bin/airlock hook claude'])]" \
     "hooks merged into .claude/settings.json"
 
 # Running it again changes nothing.

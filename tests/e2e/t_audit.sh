@@ -164,6 +164,7 @@ expect_rc 2 "no append to a truncated log"
 expect_err "was added, but the audit log could not record it"
 expect_err "the log was truncated or rewritten"
 cp "$SAVED" "$LOG"
+# (rm is audited: one more line, secret_rm)
 "$AL" secret rm after-cut >/dev/null 2>&1 || fail "secret rm after-cut"
 # (secret rm is audited: line 6)
 cp "$LOG.head" "$T_ROOT/head.saved"

@@ -36,6 +36,8 @@ git add leak.py
 run git commit -qm leak
 expect_rc 1 "commit with a secret is blocked"
 expect_err "leak.py:1:10: github-pat"	# git shows hook output on stderr
+expect_err "airlock: commit blocked"
+expect_err "git commit --no-verify"
 if git log --format=%s | grep -q leak; then fail "the commit happened"; else pass; fi
 run git commit -qm leak --no-verify
 expect_rc 0 "--no-verify bypasses"

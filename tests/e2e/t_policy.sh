@@ -102,7 +102,10 @@ usage() {	# usage EXPECTED-STDERR ARGS...
 	expect_rc 2 "policy $*"
 	expect_err "$_want"
 }
-usage "'policy check' needs --as SELECTOR" check --secret x
+# Without --as: the caller itself ("would I get it?").
+run "$AL" policy check --secret x
+expect_err "deciding for you, as the broker sees this shell"
+expect_out "decision"
 usage "'policy check' needs --secret NAME" check --as "$ME"
 usage "--as: expected a selector kind:key:value such as unix:uid:1000, got 'uid=0'" check --as uid=0 --secret x
 usage "--label: expected KEY=VALUE, got 'env'" check --as "$ME" --secret x --label env
@@ -110,7 +113,7 @@ usage "--at: expected a date such as 2027-01-31" check --as "$ME" --secret x --a
 usage "'policy lint' does not take --as" lint --as "$ME"
 usage "unknown option '--frobnicate'" check --frobnicate
 usage "option '--secret' needs a value" check --as "$ME" --secret
-usage "unknown subcommand 'enforce' (check, lint or show)" enforce
+usage "unknown subcommand 'enforce' (check, lint, show or reload)" enforce
 usage "missing subcommand (check, lint or show)"
 usage "unexpected argument 'extra'" show extra
 run "$AL" policy check --help

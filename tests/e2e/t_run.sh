@@ -97,11 +97,11 @@ run "$AL" run --timeout 1s --grace 100ms -e TOKEN=deploy-token -- sleep 30
 expect_rc 143 "timeout"
 expect_err "timed out after 1s"
 run "$AL" run -- true
-expect_rc 2 "no secret"
+expect_rc 0 "no secret: a plain redacting boundary"
 run "$AL" run -e TOKEN=deploy-token
-expect_rc 2 "no command"
+expect_rc 125 "no command"
 run "$AL" run -e 1BAD=deploy-token -- true
-expect_rc 2 "bad variable name"
+expect_rc 125 "bad variable name"
 
 # A prompt without a newline reaches the reader at once (pty).
 start=$(date +%s%N)

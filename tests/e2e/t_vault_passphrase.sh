@@ -24,6 +24,7 @@ expect_rc 2 "nothing stored with a wrong passphrase"
 run_in "$T_ROOT/in" setsid "$AL" secret add api3 --owner o --purpose p
 expect_rc 2 "no passphrase source"
 expect_err "no terminal to ask on"
+expect_err "give it with --passphrase-fd N (stdin may carry the value)"
 
 run "$AL" secret add api4 --owner o --purpose p --passphrase-fd 99
 expect_rc 2 "closed descriptor"
@@ -36,7 +37,7 @@ expect_out api
 
 run "$AL" doctor --passphrase-fd 3 3<<<"$P1"
 expect_rc 0 "doctor checks records with the passphrase"
-expect_out "all 1 secret records open"
+expect_out "the secret record opens"
 
 # Change the passphrase, then switch to a key file and back.
 run "$AL" key change --passphrase-fd 3 --new-passphrase-fd 4 3<<<"$P1" 4<<<"$P2"
@@ -46,14 +47,14 @@ expect_rc 1 "the old passphrase no longer works"
 expect_out "wrong passphrase"
 run "$AL" doctor --passphrase-fd 3 3<<<"$P2"
 expect_rc 0 "the new passphrase works"
-expect_out "all 1 secret records open"
+expect_out "the secret record opens"
 
 run "$AL" key change --key-file --passphrase-fd 3 3<<<"$P2"
 expect_rc 0 "switch to a key file"
 expect_eq "$(stat -c %a "$AIRLOCK_HOME/master.key")" 600 "new master.key mode"
 run "$AL" doctor
 expect_rc 0 "key file opens the records"
-expect_out "all 1 secret records open"
+expect_out "the secret record opens"
 
 run "$AL" key change --passphrase --new-passphrase-fd 4 4<<<"$P1"
 expect_rc 0 "switch back to a passphrase"

@@ -219,7 +219,7 @@ test_agent_diff_is_unified(void **state)
 	c.changed = 1;
 	al_buf_init(&b, 1 << 16, 0);
 	assert_int_equal(agent_diff(&c, &b), 0);
-	assert_string_equal(al_buf_str(&b), "--- af\n+++ f\n"
+	assert_string_equal(al_buf_str(&b), "--- f\n+++ f\n"
 	    "@@ -2,7 +2,8 @@\n b\n c\n d\n-e\n+E\n f\n g\n h\n+i\n");
 	al_buf_release(&b);
 }

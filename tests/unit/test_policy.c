@@ -416,7 +416,8 @@ static const char *const lint_rules[] = {
 	    "digit",
 	"7: effect: expected allow, deny or approval",
 	"8: secrets: unclosed '[' in pattern",
-	"8: secrets: 'Deploy' can never match a secret name (a-z 0-9 . _ -)",
+	"8: secrets: 'Deploy token' can never match a secret name (letters, "
+	    "digits, . _ - /)",
 	"9: duplicate rule id 'typo' (first on line 3)",
 	"11: max_ttl is for allow and approval rules, not deny",
 	"13: approval rule 'approve' needs 'approvers' (selectors of who may "

@@ -164,9 +164,18 @@ test_vault_name_rules(void **state)
 	assert_int_equal(vault_name_check("0.x_y-z", NULL), 0);
 	assert_int_equal(vault_name_check("-lead", NULL), AL_EINVAL);
 	assert_int_equal(vault_name_check(".lead", NULL), AL_EINVAL);
-	assert_int_equal(vault_name_check("UPPER", NULL), AL_EINVAL);
+	assert_int_equal(vault_name_check("GITHUB_TOKEN", NULL), 0);
+	assert_int_equal(vault_name_check("work/aws/key", NULL), 0);
+	assert_int_equal(vault_name_check("Work/AWS.key-2", NULL), 0);
 	assert_int_equal(vault_name_check("", NULL), AL_EINVAL);
-	assert_int_equal(vault_name_check("a/b", NULL), AL_EINVAL);
+	assert_int_equal(vault_name_check("/a", NULL), AL_EINVAL);
+	assert_int_equal(vault_name_check("a/", NULL), AL_EINVAL);
+	assert_int_equal(vault_name_check("a//b", NULL), AL_EINVAL);
+	assert_int_equal(vault_name_check("a/./b", NULL), AL_EINVAL);
+	assert_int_equal(vault_name_check("a/../b", NULL), AL_EINVAL);
+	assert_int_equal(vault_name_check("a/-b", NULL), AL_EINVAL);
+	assert_int_equal(vault_name_check("a b", NULL), AL_EINVAL);
+	assert_int_equal(vault_name_check("a:b", NULL), AL_EINVAL);
 	assert_int_equal(vault_name_check(
 	    "a234567890123456789012345678901234567890123456789012345678901234",
 	    NULL), 0);
