@@ -636,7 +636,7 @@ secret_import(struct cli *cli, struct vault *v, struct secret_args *a,
 		    (rc = cli_audit_secret(cli, v, "secret_add", name, value,
 		    err)) != 0)
 			goto out;
-		(void)check_short(value, NULL);	/* long enough: checked */
+		(void)check_length(value, NULL);	/* long enough: checked */
 		al_secret_free(value);
 		value = NULL;
 		vault_meta_release(&m);
