@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""A stand-in for a model provider's Messages API, on loopback only, for the
-agent end-to-end tests: the "model" asks for one scripted tool call, then
-ends its turn once the tool's result comes back.  Every request body is
-appended to a log (one JSON line each), so a test can check what the
-provider would have received.
+"""A stand-in for a model provider, on loopback only, for the agent
+end-to-end tests: Anthropic's Messages API (/v1/messages, Claude Code) and
+OpenAI's Responses API (/v1/responses, Codex), both streaming.  The "model"
+asks for one scripted tool call, then ends its turn once the tool's result
+comes back.  Every request body is appended to a log (one JSON line each),
+so a test can check what the provider would have received.
 
 Usage: fake_provider.py LOG TOOL_JSON   (prints the port it listens on)
-  TOOL_JSON: {"name": "Bash", "input": {"command": "..."}}
+  TOOL_JSON: {"name": "Bash", "input": {"command": "..."}}; for Codex the
+  command goes to its shell tool (exec_command, or shell).
 """
 import http.server
 import json
@@ -51,6 +53,36 @@ def events(body):
     yield "message_stop", {"type": "message_stop"}
 
 
+def responses_events(body):
+    """The Responses API stream: one function call, or a final message."""
+    tools = [t.get("name") for t in body.get("tools", []) if isinstance(t, dict)]
+    done = any(isinstance(i, dict) and i.get("type") == "function_call_output"
+               for i in body.get("input", []))
+    cmd = TOOL["input"]["command"]
+    if not done and "exec_command" in tools:
+        item = {"type": "function_call", "id": "fc_fake", "call_id": "call_fake",
+                "name": "exec_command", "arguments": json.dumps({"cmd": cmd})}
+    elif not done and "shell" in tools:
+        item = {"type": "function_call", "id": "fc_fake", "call_id": "call_fake",
+                "name": "shell",
+                "arguments": json.dumps({"command": ["bash", "-lc", cmd]})}
+    else:
+        item = {"type": "message", "id": "msg_fake", "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": "done.",
+                             "annotations": []}]}
+    usage = {"input_tokens": 10, "input_tokens_details": None,
+             "output_tokens": 5, "output_tokens_details": None,
+             "total_tokens": 15}
+    return [("response.created", {"type": "response.created",
+                                  "response": {"id": "resp_fake"}}),
+            ("response.output_item.done", {"type": "response.output_item.done",
+                                           "output_index": 0, "item": item}),
+            ("response.completed", {"type": "response.completed",
+                                    "response": {"id": "resp_fake",
+                                                 "usage": usage}})]
+
+
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -78,6 +110,17 @@ class H(http.server.BaseHTTPRequestHandler):
             body = json.loads(raw or b"{}")
         except ValueError:
             body = {}
+        if self.path.startswith("/v1/responses"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for name, e in responses_events(body):
+                self.wfile.write(("event: %s\ndata: %s\n\n" %
+                                  (name, json.dumps(e))).encode())
+                self.wfile.flush()
+            self.close_connection = True
+            return
         if not self.path.startswith("/v1/messages") or "count_tokens" in self.path:
             self.reply(200, {"input_tokens": 10})
             return

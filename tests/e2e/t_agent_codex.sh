@@ -111,4 +111,47 @@ PY
 RC=$?
 expect_rc 0 "codex app-server hooks/list"
 expect_eq "$(grep -c 'airlock hook codex trusted$' "$OUT")" 3 "hooks Codex lists as trusted: $(cat "$OUT")"
+
+# One turn of the real Codex: the model (scripted) runs a command printing a
+# file that holds a vault secret; the provider must get it masked.
+mkdir -p "$T_ROOT/bin"
+ln -s "$AL" "$T_ROOT/bin/airlock"
+export PATH="$T_ROOT/bin:$PATH"
+init_vault
+V=$(canary)
+add_secret api-key "$V"
+printf 'key = %s\n' "$V" >"$P/config.ini"
+"$PY" "$AIRLOCK_SRC/tests/agents/fake_provider.py" "$T_ROOT/provider.log" \
+    '{"name":"Bash","input":{"command":"cat config.ini"}}' >"$T_ROOT/port" &
+FP=$!
+trap 'kill "$FP" 2>/dev/null; t_cleanup' EXIT
+for _ in $(seq 100); do [ -s "$T_ROOT/port" ] && break; sleep 0.05; done
+# Root keys first: after a [table] they would belong to it.
+{
+	printf 'model = "fake-model"\nmodel_provider = "fake"\n\n'
+	grep -v '^model = ' "$CODEX_HOME/config.toml"
+	printf '\n[model_providers.fake]\nname = "fake"\nbase_url = "http://127.0.0.1:%s/v1"\nenv_key = "FAKE_API_KEY"\nwire_api = "responses"\n' \
+	    "$(cat "$T_ROOT/port")"
+} >"$T_ROOT/config.toml"
+cp "$T_ROOT/config.toml" "$CODEX_HOME/config.toml"
+FAKE_API_KEY=airlock-test timeout 120 "$AGENTS/node_modules/.bin/codex" exec \
+    --skip-git-repo-check --dangerously-bypass-approvals-and-sandbox \
+    "look at config.ini" </dev/null >"$OUT" 2>"$ERR"
+RC=$?
+# (codex exec shows the user, on their own terminal, what the command
+# printed: that transcript is not what the model or the provider gets.)
+expect_rc 0 "codex exec"
+"$PY" - "$T_ROOT/provider.log" >"$OUT" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+for body in lines[1::2]:
+    for i in json.loads(body).get("input", []):
+        if isinstance(i, dict) and i.get("type") == "function_call_output":
+            print(i.get("output"))
+PY
+expect_out "key = [REDACTED:api-key]"
+if grep -qF -- "$V" "$T_ROOT/provider.log"; then
+	fail "the provider received the value"
+else pass; fi
+check_no_leak "$V"
 done_testing
