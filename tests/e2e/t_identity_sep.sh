@@ -1,4 +1,13 @@
 #!/bin/bash
+# The controls below need the callers' ancestry intact up to their session
+# leader: a test runner started in the background of a shell that has since
+# exited (re-parented, as a CI harness may leave it) would make every
+# caller's ancestry unknown, which is right, but not what is tested here.
+# A session of the script's own gives it that.
+if [ -z "${T_IDENTITY_SESSION:-}" ] && command -v setsid >/dev/null; then
+	export T_IDENTITY_SESSION=1
+	exec setsid -w bash "$0" "$@"
+fi
 # Identity fails closed for a separate-user broker.  A second OS user
 # (alid-a) asks two brokers: one running as its own user without any
 # capability (it cannot read alid-a's executables, ancestors or working
