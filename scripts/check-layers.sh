@@ -19,6 +19,8 @@ allowed() {
 	broker)   echo "base error broker api vault policy identity lease audit redact" ;;
 	exec)     echo "base error exec client redact" ;;
 	mcp)      echo "base error mcp client exec scan redact vault" ;;
+	sweep)    echo "base error sweep redact" ;;
+	report)   echo "base error report" ;;
 	cli)      echo "*" ;;
 	*)        echo "base error $1" ;;
 	esac

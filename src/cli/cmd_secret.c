@@ -6,6 +6,7 @@
 
 #include "airlock/vault.h"
 #include "auditcli.h"
+#include "exposure.h"
 #include "cli.h"
 #include "input.h"
 #include "vaultcli.h"
@@ -415,6 +416,8 @@ secret_rotate(struct cli *cli, struct vault *v, struct secret_args *a,
 	if (rc == 0)
 		rc = cli_audit_secret(cli, v, "secret_rotate", a->name, value,
 		    err);
+	if (rc == 0)
+		rc = cli_exposure_rotated(cli, v, a->name, err);
 	al_secret_free(value);
 	return rc;
 }

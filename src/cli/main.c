@@ -37,6 +37,8 @@ static const struct cli_cmd commands[] = {
 	    cmd_redact_help, cmd_redact },
 	{ "scan", "find hardcoded secrets and unsafe secret handling",
 	    cmd_scan_help, cmd_scan },
+	{ "sweep", "find stored values in agent transcripts and histories",
+	    cmd_sweep_help, cmd_sweep },
 	{ "hook", "install the git pre-commit hook that runs scan",
 	    cmd_hook_help, cmd_hook },
 	{ "lease", "list and revoke leases",
