@@ -39,6 +39,8 @@ static const struct cli_cmd commands[] = {
 	    cmd_scan_help, cmd_scan },
 	{ "sweep", "find stored values in agent transcripts and histories",
 	    cmd_sweep_help, cmd_sweep },
+	{ "report", "the inventory of secrets, exposures and their times",
+	    cmd_report_help, cmd_report },
 	{ "hook", "install the git pre-commit hook that runs scan",
 	    cmd_hook_help, cmd_hook },
 	{ "lease", "list and revoke leases",
