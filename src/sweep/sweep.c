@@ -299,9 +299,15 @@ line_end(struct rewrite *w)
 	w->a_used = 0;
 }
 
-/* Unmasked bytes at offset off: copied, and lines counted. */
+/*
+ * Unmasked bytes at offset off: copied, and lines counted.  next_s is where
+ * the next mask starts.  Only a line that holds a mask can change, so only
+ * such lines (and lines whose end is not in sight yet) go through the JSON
+ * validators.
+ */
 static void
-plain(struct rewrite *w, const unsigned char *p, size_t n, uint64_t off)
+plain(struct rewrite *w, const unsigned char *p, size_t n, uint64_t off,
+    uint64_t next_s)
 {
 	const unsigned char *nl;
 	size_t k;
@@ -310,10 +316,11 @@ plain(struct rewrite *w, const unsigned char *p, size_t n, uint64_t off)
 	while (n > 0) {
 		nl = memchr(p, '\n', n);
 		k = nl ? (size_t)(nl - p) : n;
-		if (w->jsonl) {
+		if (w->jsonl && (w->a_used || nl == NULL ||
+		    next_s <= off + k)) {
 			jv_feed(&w->a, p, k);
 			jv_feed(&w->b, p, k);
-			w->a_used |= k > 0;
+			w->a_used = 1;
 		}
 		if (nl == NULL)
 			break;
@@ -466,7 +473,8 @@ second_pass(struct rewrite *w, struct iv *iv, size_t niv,
 				continue;
 			}
 			stop = k < niv && iv[k].s < end ? iv[k].s : end;
-			plain(w, buf + (cur - pos), stop - cur, cur);
+			plain(w, buf + (cur - pos), stop - cur, cur,
+			    k < niv ? iv[k].s : UINT64_MAX);
 			cur = stop;
 			if (k < niv && cur == iv[k].s) {
 				memset(&h, 0, sizeof(h));
@@ -498,8 +506,7 @@ second_pass(struct rewrite *w, struct iv *iv, size_t niv,
 		}
 		pos = end;
 	}
-	if (w->a_used)
-		line_end(w);
+	line_end(w);
 	return 0;
 }
 
