@@ -47,6 +47,11 @@ struct agent_setup {
 	const char	*command;	/* how to start airlock ("airlock" or a path) */
 	const char	*airlock_home;	/* $AIRLOCK_HOME to pass on, or NULL */
 	int		 with_hooks;	/* also wire `airlock hook AGENT` */
+	/*
+	 * Also run `airlock sweep --fix` when a session ends (Claude Code's
+	 * SessionEnd, Cursor's stop); Codex has no such event (AL_EINVAL).
+	 */
+	int		 with_sweep;
 };
 
 /* One file's planned change. */

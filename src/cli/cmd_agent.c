@@ -14,7 +14,7 @@
 
 const char cmd_agent_help[] =
 "usage: airlock agent setup claude|codex|cursor [--project|--user]\n"
-"                           [--dry-run] [--command PATH]\n"
+"                           [--dry-run] [--command PATH] [--sweep]\n"
 "       airlock agent status [--json]\n"
 "\n"
 "setup merges airlock into the agent's own configuration: the MCP server\n"
@@ -40,6 +40,8 @@ const char cmd_agent_help[] =
 "  --dry-run        print the change as a unified diff; write nothing\n"
 "  --command PATH   how the agent should start airlock (default: `airlock`\n"
 "                   when that is this binary on $PATH, else its full path)\n"
+"  --sweep          also run `airlock sweep --fix` when a session ends\n"
+"                   (Claude Code's SessionEnd, Cursor's stop hook)\n"
 "  --json           (status) print a JSON array\n"
 "  -h, --help       show this help\n"
 "\n"
@@ -94,6 +96,7 @@ agent_setup(struct cli *cli, int argc, char **argv)
 		{ "user", no_argument, NULL, 'u' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "command", required_argument, NULL, 'c' },
+		{ "sweep", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -127,6 +130,9 @@ agent_setup(struct cli *cli, int argc, char **argv)
 			break;
 		case 'n':
 			dry = 1;
+			break;
+		case 's':
+			st.with_sweep = 1;
 			break;
 		case 'c':
 			if (optarg[0] == '\0')
@@ -162,6 +168,9 @@ agent_setup(struct cli *cli, int argc, char **argv)
 	st.command = command;
 	st.airlock_home = getenv("AIRLOCK_HOME");
 	st.with_hooks = agent_hooks_built;
+	if (st.with_sweep && st.kind == AGENT_CODEX)
+		return cli_usage("agent setup", "--sweep: codex has no hook "
+		    "that runs when a session ends (claude and cursor do)");
 	if (st.airlock_home != NULL && st.airlock_home[0] == '\0')
 		st.airlock_home = NULL;
 	if (st.scope == AGENT_SCOPE_USER && (st.home_dir == NULL ||

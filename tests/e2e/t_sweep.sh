@@ -167,4 +167,22 @@ expect_err "known values were not checked"
 expect_out "leak.txt:1:10: github-pat ghp_..."
 check_no_leak "$GHP"
 
+# ---- agent setup --sweep: Claude Code's SessionEnd runs sweep --fix -------
+mkdir -p "$T_ROOT/proj"
+cd "$T_ROOT/proj" || exit 1
+run "$AL" agent setup claude --sweep --command "$AL"
+expect_rc 0 "agent setup --sweep"
+cmd=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["hooks"]["SessionEnd"][0]["hooks"][0]["command"])' .claude/settings.json)
+expect_eq "$cmd" "AIRLOCK_HOME=$AIRLOCK_HOME $AL sweep --fix" "SessionEnd command"
+run "$AL" agent setup claude --sweep --command "$AL"
+expect_out "unchanged $T_ROOT/proj/.claude/settings.json"
+run "$AL" agent setup codex --sweep
+expect_rc 2 "codex has no session end hook"
+# The hook as Claude Code runs it: session JSON on stdin.
+printf '{"type":"user","message":{"content":"k=%s"}}\n' "$OTHER" >"$CL"
+echo '{"session_id":"s1","hook_event_name":"SessionEnd","reason":"exit"}' |
+    sh -c "$cmd" >"$OUT" 2>"$ERR"
+expect_eq "$(cat "$CL")" '{"type":"user","message":{"content":"k=[REDACTED:other-token]"}}' "swept at session end"
+check_no_leak "$OTHER" "$CL"
+
 done_testing
