@@ -99,6 +99,14 @@ int	sweep_add_hit(struct sweep *s, const struct sweep_hit *h,
 int	sweep_add_problem(struct sweep *s, const char *path, int error,
 	    const char *what, struct al_err *err) AL_WUR;
 
+/*
+ * Call fn(arg, path) after each file with hits was searched and before its
+ * new version is compared with it and renamed over it (with SWEEP_FIX).
+ * For tests: a file changed there must be left alone.
+ */
+void	sweep_on_searched(struct sweep *s, void (*fn)(void *arg,
+	    const char *path), void *arg);
+
 /* Results so far: hits in the order found, problems, counters. */
 const struct sweep_hit *sweep_hits(const struct sweep *s, size_t *n);
 const struct sweep_problem *sweep_problems(const struct sweep *s,

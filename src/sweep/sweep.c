@@ -158,6 +158,14 @@ sweep_add_hit(struct sweep *s, const struct sweep_hit *h, struct al_err *err)
 	return 0;
 }
 
+void
+sweep_on_searched(struct sweep *s, void (*fn)(void *arg, const char *path),
+    void *arg)
+{
+	s->on_searched = fn;
+	s->on_searched_arg = arg;
+}
+
 const struct sweep_hit *
 sweep_hits(const struct sweep *s, size_t *n)
 {
@@ -620,6 +628,8 @@ search_fd(struct sweep *s, int fd, const char *path, const struct stat *st,
 			rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
+	if (s->on_searched != NULL)
+		s->on_searched(s->on_searched_arg, path);
 	if (w.tfd < 0)
 		goto out;
 	wflush(&w);

@@ -37,6 +37,8 @@ struct sweep {
 	char			**paths;	/* owned path strings */
 	size_t			 npaths, cappaths;
 	uint64_t		 files, bytes, fixed;
+	void			(*on_searched)(void *arg, const char *path);
+	void			*on_searched_arg;
 };
 
 /* Keep a copy of path for hits and problems; NULL when out of memory. */

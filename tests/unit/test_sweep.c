@@ -206,6 +206,43 @@ test_sweep_binary_not_rewritten(void **state)
 }
 
 static void
+append_x(void *arg, const char *path)
+{
+	FILE *f = fopen(path, "a");
+
+	(void)arg;
+	assert_non_null(f);
+	fputs("more\n", f);
+	fclose(f);
+}
+
+static void
+test_sweep_changed_file_left_alone(void **state)
+{
+	struct fx *f = *state;
+	struct sweep *s = NULL;
+	const struct sweep_problem *p;
+	char path[128], cmd[256];
+	size_t n;
+
+	(void)snprintf(path, sizeof(path), "%s/c.txt", f->dir);
+	put_file(path, "k=Zq7-SECRET-9vX\n", 0600);
+	assert_int_equal(sweep_new(f->r, SWEEP_FIX, &s, NULL), 0);
+	sweep_on_searched(s, append_x, NULL);
+	assert_int_equal(sweep_path(s, path, 1, NULL), 0);
+	assert_int_equal(sweep_fixed(s), 0);
+	assert_string_equal(get_file(path), "k=Zq7-SECRET-9vX\nmore\n");
+	p = sweep_problems(s, &n);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(p[0].what, "changed during the sweep"));
+	/* No temporary file is left beside it. */
+	(void)snprintf(cmd, sizeof(cmd), "ls -A %s | grep -q airlock-sweep",
+	    f->dir);
+	assert_int_not_equal(system(cmd), 0);
+	sweep_free(s);
+}
+
+static void
 test_sweep_missing_path_is_error(void **state)
 {
 	struct fx *f = *state;
@@ -234,6 +271,8 @@ main(void)
 		    test_sweep_jsonl_backslash_joins_mask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_binary_not_rewritten,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_sweep_changed_file_left_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_sweep_missing_path_is_error, setup, teardown),
 	};
