@@ -604,10 +604,11 @@ search_fd(struct sweep *s, int fd, const char *path, const struct stat *st,
 			rc = sweep_problemf(s, path, 0, "binary file: not "
 			    "rewritten; delete it or remove the value with the "
 			    "program that wrote it");
-		else if (access(path, W_OK) != 0)
-			rc = sweep_problemf(s, path, 0, "read-only (%s): not "
+		else if ((st->st_mode & S_IWUSR) == 0 || access(path, W_OK))
+			/* The mode bit too: root may write anything. */
+			rc = sweep_problemf(s, path, 0, "read-only: not "
 			    "rewritten; make it writable and run `airlock sweep "
-			    "--fix` again, or delete it", strerror(errno));
+			    "--fix` again, or delete it");
 		else if ((tfd = open_temp(path, st, tpath, sizeof(tpath))) < 0)
 			rc = sweep_problemf(s, path, 0, "cannot write beside it "
 			    "(%s): not rewritten; make its directory writable and "

@@ -243,6 +243,29 @@ test_sweep_changed_file_left_alone(void **state)
 }
 
 static void
+test_sweep_read_only_not_rewritten(void **state)
+{
+	struct fx *f = *state;
+	struct sweep *s = NULL;
+	const struct sweep_problem *p;
+	char path[128];
+	size_t n;
+
+	(void)snprintf(path, sizeof(path), "%s/ro.txt", f->dir);
+	put_file(path, "k=Zq7-SECRET-9vX\n", 0444);
+	assert_int_equal(sweep_new(f->r, SWEEP_FIX, &s, NULL), 0);
+	assert_int_equal(sweep_path(s, path, 1, NULL), 0);
+	(void)sweep_hits(s, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(sweep_fixed(s), 0);
+	assert_string_equal(get_file(path), "k=Zq7-SECRET-9vX\n");
+	p = sweep_problems(s, &n);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(p[0].what, "read-only: not rewritten"));
+	sweep_free(s);
+}
+
+static void
 test_sweep_missing_path_is_error(void **state)
 {
 	struct fx *f = *state;
@@ -273,6 +296,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_sweep_changed_file_left_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_sweep_read_only_not_rewritten, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_sweep_missing_path_is_error, setup, teardown),
 	};
