@@ -78,8 +78,10 @@ int	sweep_new(const struct redact *r, int flags, struct sweep **out,
 void	sweep_free(struct sweep *s);
 
 /*
- * Search path: a file, or a directory walked recursively (symbolic links
- * are not followed; .git directories are skipped).  A path that does not
+ * Search path: a file, or a directory walked recursively (.git and
+ * node_modules are skipped).  path itself may be a symbolic link: its
+ * target is searched and rewritten; links inside a directory are not
+ * followed.  A path that does not
  * exist is a problem (error) when must_exist, else silently nothing.  An
  * unreadable file or directory is recorded as a problem (error) and the
  * sweep goes on; the return value is nonzero only for what stops the whole

@@ -178,36 +178,47 @@ walk(struct sweep *s, const char *dir, const char *prefix, const char *suffix,
 	return rc;
 }
 
-int
-sweep_path(struct sweep *s, const char *path, int must_exist,
-    struct al_err *err)
+/*
+ * A place named by the user or in the list may be a symbolic link (a
+ * history kept with the other dotfiles): it is resolved once, here, so the
+ * file searched and rewritten is its target and the link stays.  Inside a
+ * walked directory links are not followed.
+ */
+static int
+search_top(struct sweep *s, const char *path, const char *prefix,
+    const char *suffix, int must_exist, struct al_err *err)
 {
 	struct stat st;
+	char *real;
+	int rc;
 
-	if (lstat(path, &st) != 0) {
-		if (errno == ENOENT && !must_exist)
+	if ((real = realpath(path, NULL)) == NULL) {
+		if (errno == ENOENT && !must_exist && lstat(path, &st) != 0)
 			return 0;
 		return sweep_problemf(s, path, 1, "cannot read: %s",
 		    strerror(errno)) ? oom(err) : 0;
 	}
-	if (S_ISDIR(st.st_mode))
-		return walk(s, path, "", "", 0, err);
-	return sweep_search_file(s, path, err);
+	if (lstat(real, &st) != 0)
+		rc = sweep_problemf(s, path, 1, "cannot read: %s",
+		    strerror(errno)) ? oom(err) : 0;
+	else if (S_ISDIR(st.st_mode))
+		rc = walk(s, real, prefix, suffix, 0, err);
+	else
+		rc = sweep_search_file(s, real, err);
+	free(real);
+	return rc;
+}
+
+int
+sweep_path(struct sweep *s, const char *path, int must_exist,
+    struct al_err *err)
+{
+	return search_top(s, path, "", "", must_exist, err);
 }
 
 int
 sweep_place(struct sweep *s, const struct sweep_place *p,
     struct al_err *err)
 {
-	struct stat st;
-
-	if (lstat(p->path, &st) != 0) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return 0;
-		return sweep_problemf(s, p->path, 1, "cannot read: %s",
-		    strerror(errno)) ? oom(err) : 0;
-	}
-	if (S_ISDIR(st.st_mode))
-		return walk(s, p->path, p->prefix, p->suffix, 0, err);
-	return sweep_search_file(s, p->path, err);
+	return search_top(s, p->path, p->prefix, p->suffix, 0, err);
 }

@@ -150,13 +150,19 @@ if grep -q exposed "$OUT"; then fail "still exposed: $(cat "$OUT")"; else pass; 
 # ---- an unreadable place: listed, the sweep goes on, exit 2 ----------------
 printf 'x %s\n' "$OTHER" >"$T_ROOT/elsewhere"
 printf 'echo %s\n' "$OTHER" >"$HOME/.zsh_history"
-ln -s "$T_ROOT/elsewhere" "$BH.link"
+# A history kept elsewhere behind a link is searched (and fixed) there.
 rm -f "$BH"
 ln -s "$T_ROOT/elsewhere" "$BH"
+# A link that loops cannot be read: listed, the sweep goes on, exit 2.
+ln -s "$HOME/.histfile" "$HOME/.histfile"
 run "$AL" sweep --no-mark
 expect_rc 2 "unreadable place"
-expect_err "$BH: cannot read"
+expect_err "$HOME/.histfile: cannot read"
 expect_out "$HOME/.zsh_history:1:6: other-token (known value)"
+expect_out "$T_ROOT/elsewhere:1:3: other-token (known value)"
+run "$AL" sweep --no-mark --fix
+expect_eq "$(cat "$BH")" "x [REDACTED:other-token]" "the link's target fixed"
+[ -L "$BH" ] && pass || fail "the link was replaced"
 
 # ---- a vault that cannot be opened: rules only, said so ---------------------
 GHP="ghp_$(head -c 4096 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 36)"
