@@ -173,6 +173,52 @@ expect_err "known values were not checked"
 expect_out "leak.txt:1:10: github-pat ghp_..."
 check_no_leak "$GHP"
 
+# ---- a pending approval of an exposed secret is denied ---------------------
+ME=$(id -u)
+cat >"$AIRLOCK_HOME/policy.yaml" <<EOF2
+version: 1
+rules:
+  - id: gated
+    effect: approval
+    labels: {approval: required}
+    callers: ["unix:uid:$ME"]
+    approvers: ["unix:uid:$ME"]
+  - id: owner
+    effect: allow
+    callers: ["unix:uid:$ME"]
+    secrets: ["*"]
+EOF2
+chmod 600 "$AIRLOCK_HOME/policy.yaml"
+kill -HUP "$(cat "$AIRLOCK_HOME/airlockd.pid")"
+sleep 0.3
+G=$(canary)
+add_secret gated-token "$G" --label approval=required
+"$AL" run --approval-wait 30s -e T=gated-token -- true >"$T_ROOT/gated.out" 2>&1 &
+GPID=$!
+for _ in $(seq 50); do
+	"$AL" approvals 2>/dev/null | grep -q gated-token && break
+	sleep 0.1
+done
+run "$AL" approvals
+expect_out "gated-token"
+printf 'curl -H "Authorization: %s"\n' "$G" >"$HOME/.zsh_history"
+run "$AL" sweep "$HOME/.zsh_history"
+expect_rc 1 "gated found"
+wait "$GPID"
+grc=$?
+[ "$grc" -ne 0 ] && pass || fail "the pending run went on after the exposure"
+run "$AL" approvals
+if grep -q gated-token "$OUT"; then fail "still pending: $(cat "$OUT")"; else pass; fi
+run "$AL" audit --json
+got=$(python3 -c '
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+r = [e for e in ev if e.get("event") == "exposure_revoke" and e.get("secret") == "gated-token"]
+print(len(r), r[0]["detail"]["approvals_denied"])
+' "$OUT")
+expect_eq "$got" "1 1" "pending approval denied and audited"
+check_no_leak "$G"
+
 # ---- agent setup --sweep: Claude Code's SessionEnd runs sweep --fix -------
 mkdir -p "$T_ROOT/proj"
 cd "$T_ROOT/proj" || exit 1
