@@ -91,6 +91,9 @@ on_line(void *arg, const struct audit_entry *e)
 	} else if (strcmp(e->event, "deny") == 0) {
 		s->denials++;
 	} else if (strcmp(e->event, "secret_exposed") == 0) {
+		/* Found again before it was rotated: the same exposure. */
+		if ((x = open_exposure(s)) != NULL && x->rotate_ms < 0)
+			return 0;
 		x = realloc(s->exposures, (s->nexposures + 1) * sizeof(*x));
 		if (x == NULL)
 			return AL_ENOMEM;

@@ -348,6 +348,11 @@ apply_meta(const struct secret_args *a, struct vault_meta *m, int64_t now,
 		else
 			return al_err_set(err, AL_EINVAL, "--status: expected "
 			    "active, exposed or revoked, got '%s'", a->status);
+		/* Re-activated by hand: the exposure's labels go with it. */
+		if (m->status != VAULT_EXPOSED) {
+			unset_label(m, CLI_EXPOSED_SINCE);
+			unset_label(m, CLI_EXPOSED_WHERE);
+		}
 	}
 	return 0;
 }

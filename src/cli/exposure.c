@@ -63,6 +63,19 @@ label_set(struct vault_meta *m, const char *k, const char *v)
 	return 0;
 }
 
+int
+cli_exposure_label(struct vault_meta *m, int64_t now_ms, const char *where)
+{
+	char since[21];
+	int rc;
+
+	al_format_time(now_ms / 1000, since);
+	m->status = VAULT_EXPOSED;
+	if ((rc = label_set(m, CLI_EXPOSED_SINCE, since)) != 0)
+		return rc;
+	return label_set(m, CLI_EXPOSED_WHERE, where);
+}
+
 static int
 audit_step(struct cli *cli, struct vault *v, const char *event,
     const char *name, const char *reason, json_t *detail, struct al_err *err)
@@ -139,7 +152,6 @@ cli_exposure_mark(struct cli *cli, const struct sweep_hit *hits, size_t n,
 	struct vault *v = NULL;
 	struct client *cl = NULL;
 	struct vault_meta m;
-	char since[21];
 	int64_t t0, t1;
 	size_t i, k;
 	int rc = 0, nrev, ndeny;
@@ -165,10 +177,7 @@ cli_exposure_mark(struct cli *cli, const struct sweep_hit *hits, size_t n,
 			continue;	/* keeps its first time */
 		}
 		t0 = cli->clock->now_ms(cli->clock->arg);
-		al_format_time(t0 / 1000, since);
-		m.status = VAULT_EXPOSED;
-		if ((rc = label_set(&m, CLI_EXPOSED_SINCE, since)) != 0 ||
-		    (rc = label_set(&m, CLI_EXPOSED_WHERE, hits[i].path)) != 0) {
+		if ((rc = cli_exposure_label(&m, t0, hits[i].path)) != 0) {
 			rc = al_err_set(err, rc, "cannot label secret '%s'",
 			    hits[i].name);
 			break;

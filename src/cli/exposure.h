@@ -18,6 +18,14 @@
 #define CLI_EXPOSED_WHERE	"exposed-where"
 
 /*
+ * Set m exposed since now_ms, found in where (a path or what saw it), in
+ * its status and labels; the caller stores m.  AL_ENOMEM, AL_ETOOBIG (no
+ * room for another label).
+ */
+int	cli_exposure_label(struct vault_meta *m, int64_t now_ms,
+	    const char *where) AL_WUR;
+
+/*
  * Mark each secret named by a known-value hit exposed (once: a secret
  * already exposed keeps its first time), revoke its live leases, deny its
  * pending approvals and audit: secret_exposed, then exposure_revoke with

@@ -219,6 +219,28 @@ print(len(r), r[0]["detail"]["approvals_denied"])
 expect_eq "$got" "1 1" "pending approval denied and audited"
 check_no_leak "$G"
 
+# ---- an exposure seen by an agent hook: since when, what saw it ------------
+H=$(canary)
+add_secret hook-token "$H"
+HB64=$(printf %s "$H" | base64 -w0)
+printf '{"session_id":"s","transcript_path":"/dev/null","cwd":"/","hook_event_name":"PostToolUse","tool_name":"Bash","tool_input":{"command":"env | base64"},"tool_response":{"stdout":"T=%s\\n","stderr":""},"tool_use_id":"t1"}\n' "$HB64" >"$T_ROOT/hook.json"
+run_in "$T_ROOT/hook.json" "$AL" hook claude
+run "$AL" secret show hook-token --json
+expect_out '"status": "exposed"'
+expect_out '"exposed-where": "claude hook PostToolUse"' "the hook's exposure labelled"
+run "$AL" run -e T=hook-token -- true
+expect_err "secret 'hook-token' is exposed since 20"
+printf '%s\n' "$(canary)" | "$AL" secret rotate hook-token >>"$ALL_OUTPUT" 2>&1
+run "$AL" report --format json
+got=$(python3 -c 'import json,sys; d={s["name"]: s for s in json.load(open(sys.argv[1]))["secrets"]}; x=d["hook-token"]["exposures"]; print(len(x), x[0]["time_to_rotate_ms"] is not None)' "$OUT")
+expect_eq "$got" "1 True" "the hook's exposure ends at rotation"
+# Re-activated by hand: the labels go too.
+"$AL" secret edit hook-token --status exposed >>"$ALL_OUTPUT" 2>&1
+"$AL" secret edit hook-token --status active >>"$ALL_OUTPUT" 2>&1
+run "$AL" secret show hook-token --json
+if grep -q exposed "$OUT"; then fail "labels left: $(cat "$OUT")"; else pass; fi
+check_no_leak "$H"
+
 # ---- agent setup --sweep: Claude Code's SessionEnd runs sweep --fix -------
 mkdir -p "$T_ROOT/proj"
 cd "$T_ROOT/proj" || exit 1
