@@ -91,6 +91,16 @@ int	sweep_path(struct sweep *s, const char *path, int must_exist,
 	    struct al_err *err) AL_WUR;
 
 /*
+ * Search a stream that cannot be rewritten, `git log -p` output on fd, for
+ * known values (rule hits in history come from the scanner's own history
+ * source, with lines and allowlists).  Each hit is reported as "label@<commit, 12 hex>:<file>" (from the
+ * stream's "commit " and "+++ b/" lines; line and column 0) and listed as
+ * a problem with what to do.  Errors as for sweep_path.
+ */
+int	sweep_stream(struct sweep *s, int fd, const char *label,
+	    struct al_err *err) AL_WUR;
+
+/*
  * Record a hit found by the caller (the scanner's history source: a place
  * that cannot be rewritten).  h is copied, h->path too.
  */

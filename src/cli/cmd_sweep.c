@@ -1,11 +1,13 @@
 /* airlock sweep: known values and rule hits in what agents and shells left. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "airlock/redact.h"
@@ -37,8 +39,9 @@ const char cmd_sweep_help[] =
 "Options:\n"
 "  --fix           rewrite each file in place with the masks\n"
 "                  ([REDACTED:<name>]), atomically, byte for byte otherwise\n"
-"  --git           also the current repository's history (rule hits; it\n"
-"                  cannot be rewritten)\n"
+"  --git           also the current repository's history: known values in\n"
+"                  every commit's patch, rule hits in every blob (history\n"
+"                  cannot be rewritten; each hit says what to do)\n"
 "  --format F      text (default), json or sarif\n"
 "  --json          same as --format json\n"
 "  --no-rules      known values only\n"
@@ -184,6 +187,45 @@ sweep_history(struct sweep *s, const struct scan_engine *e, const char *root,
 	return rc;
 }
 
+/*
+ * Known values in the history: every commit's patch (`git log -p --all`)
+ * through the redactor, as a stream.  git's stdout is a pipe read in
+ * guarded memory; its stderr is ours.
+ */
+static int
+sweep_git_values(struct sweep *s, const char *root, struct al_err *err)
+{
+	char *const argv[] = { "git", "-C", (char *)root, "log", "--all", "-p",
+	    "--no-color", "--no-ext-diff", "--no-textconv", "--format=commit %H",
+	    NULL };
+	int pfd[2], st, rc;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) != 0)
+		return al_err_set(err, AL_ESYS, "pipe: %s", strerror(errno));
+	if ((pid = fork()) < 0) {
+		rc = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return al_err_set(err, AL_ESYS, "fork: %s", strerror(rc));
+	}
+	if (pid == 0) {
+		if (dup2(pfd[1], STDOUT_FILENO) < 0)
+			_exit(127);
+		execvp("git", argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	rc = sweep_stream(s, pfd[0], "git", err);
+	close(pfd[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (rc == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+		rc = sweep_add_problem(s, root, 1, "git log failed: the history "
+		    "was not fully searched for known values", err);
+	return rc;
+}
+
 static void
 print_problems(const struct sweep *s)
 {
@@ -279,6 +321,8 @@ cmd_sweep(struct cli *cli, int argc, char **argv)
 		rc = sweep_place(s, &pl[i], &err);
 	for (i = (size_t)optind; i < (size_t)argc && rc == 0 && npl == 0; i++)
 		rc = sweep_path(s, argv[i], 1, &err);
+	if (rc == 0 && git && checked)
+		rc = sweep_git_values(s, root, &err);
 	if (rc == 0 && git && rules != NULL)
 		rc = sweep_history(s, rules, root, &err);
 	if (rc != 0)

@@ -30,7 +30,10 @@ sweep_write_text(const struct sweep *s, FILE *out)
 		if ((rc = al_buf_append_escaped(&b, h->path,
 		    strlen(h->path))) != 0)
 			break;
-		if (h->kind == SWEEP_HIT_VALUE)
+		if (h->kind == SWEEP_HIT_VALUE && h->line == 0)
+			fprintf(out, "%s: %s (known value)\n",
+			    al_buf_str(&b), h->name);
+		else if (h->kind == SWEEP_HIT_VALUE)
 			fprintf(out, "%s:%u:%u: %s (known value)%s\n",
 			    al_buf_str(&b), h->line, h->col, h->name,
 			    h->fixed ? ", masked" : "");
@@ -198,8 +201,8 @@ sweep_write_sarif(const struct sweep *s, FILE *out)
 		    h->kind == SWEEP_HIT_VALUE ? KNOWN_RULE : h->name),
 		    "level", "error", "message", "text", msg, "locations",
 		    "physicalLocation", "artifactLocation", "uri", h->path,
-		    "region", "startLine", (int)h->line, "startColumn",
-		    (int)h->col, "properties", "secret", h->kind ==
+		    "region", "startLine", h->line ? (int)h->line : 1,
+		    "startColumn", h->col ? (int)h->col : 1, "properties", "secret", h->kind ==
 		    SWEEP_HIT_VALUE ? h->name : "", "masked", h->fixed);
 		bad |= r == NULL || json_array_append_new(results, r) != 0;
 	}

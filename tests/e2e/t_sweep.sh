@@ -164,6 +164,18 @@ run "$AL" sweep --no-mark --fix
 expect_eq "$(cat "$BH")" "x [REDACTED:other-token]" "the link's target fixed"
 [ -L "$BH" ] && pass || fail "the link was replaced"
 
+# ---- --git: a value committed once and removed since ------------------------
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com
+export GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
+printf 'key: %s\n' "$OTHER" >config.yml
+git add config.yml && git commit -qm one
+c1=$(git rev-parse HEAD | cut -c1-12)
+git rm -q config.yml && git commit -qm two
+run "$AL" sweep --no-mark --no-rules --git "$T_ROOT/leak.none"
+expect_out "git@$c1:config.yml: other-token (known value)"
+expect_err "in git history: cannot be rewritten"
+check_no_leak "$OTHER"
+
 # ---- a vault that cannot be opened: rules only, said so ---------------------
 GHP="ghp_$(head -c 4096 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 36)"
 printf 'token = "%s"\n' "$GHP" >"$T_ROOT/leak.txt"
