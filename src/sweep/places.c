@@ -27,8 +27,10 @@ struct place_def {
 
 /*
  * Claude Code keeps a JSON Lines transcript per session under
- * ~/.claude/projects and the prompt history in ~/.claude/history.jsonl;
- * Codex CLI keeps sessions under ~/.codex/sessions and ~/.codex/history.jsonl.
+ * ~/.claude/projects, the prompt history in ~/.claude/history.jsonl (in
+ * ~/.claude.json before), and the shell environment it captured in
+ * ~/.claude/shell-snapshots; Codex CLI keeps sessions under
+ * ~/.codex/sessions, ~/.codex/history.jsonl and its log in ~/.codex/log.
  * Cursor keeps its state in SQLite databases, which are not plain text and
  * are not rewritten; its chat exports are plain files wherever the user
  * saved them (name them as paths).
@@ -38,8 +40,12 @@ static const struct place_def defs[] = {
 	    "", ".jsonl" },
 	{ "claude-code", "~/.claude/history.jsonl", ".claude/history.jsonl",
 	    "", "" },
+	{ "claude-code", "~/.claude.json", ".claude.json", "", "" },
+	{ "claude-code", "~/.claude/shell-snapshots/...",
+	    ".claude/shell-snapshots", "", "" },
 	{ "codex", "~/.codex/sessions/...", ".codex/sessions", "", "" },
 	{ "codex", "~/.codex/history.jsonl", ".codex/history.jsonl", "", "" },
+	{ "codex", "~/.codex/log/...", ".codex/log", "", "" },
 	{ "bash", "~/.bash_history", ".bash_history", "", "" },
 	{ "zsh", "~/.zsh_history", ".zsh_history", "", "" },
 	{ "zsh", "~/.histfile", ".histfile", "", "" },

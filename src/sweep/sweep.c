@@ -241,6 +241,12 @@ ends_with(const char *s, const char *suf)
 	return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
+enum {
+	JS_NONE,
+	JS_LINES,	/* .jsonl: every line valid before stays valid */
+	JS_WHOLE,	/* .json: the file valid before stays valid */
+};
+
 /* The new version being written, and the line/column bookkeeping. */
 struct rewrite {
 	struct sweep	*sw;
@@ -250,7 +256,7 @@ struct rewrite {
 	unsigned char	*wb;
 	size_t		 wn;
 	int		 werr;		/* errno of a failed write */
-	int		 jsonl;
+	int		 json;		/* JS_* */
 	struct jv	 a, b;		/* the line before and after */
 	int		 a_used;
 	uint64_t	 broken_line;	/* first line masking made invalid */
@@ -299,8 +305,9 @@ wput(struct rewrite *w, const void *p, size_t n)
 static void
 line_end(struct rewrite *w)
 {
-	if (w->jsonl && w->broken_line == 0 && jv_valid(&w->a) &&
-	    !jv_valid(&w->b))
+	if (w->json != JS_LINES)
+		return;
+	if (w->broken_line == 0 && jv_valid(&w->a) && !jv_valid(&w->b))
 		w->broken_line = w->line;
 	jv_reset(&w->a);
 	jv_reset(&w->b);
@@ -321,10 +328,14 @@ plain(struct rewrite *w, const unsigned char *p, size_t n, uint64_t off,
 	size_t k;
 
 	wput(w, p, n);
+	if (w->json == JS_WHOLE) {
+		jv_feed(&w->a, p, n);
+		jv_feed(&w->b, p, n);
+	}
 	while (n > 0) {
 		nl = memchr(p, '\n', n);
 		k = nl ? (size_t)(nl - p) : n;
-		if (w->jsonl && (w->a_used || nl == NULL ||
+		if (w->json == JS_LINES && (w->a_used || nl == NULL ||
 		    next_s <= off + k)) {
 			jv_feed(&w->a, p, k);
 			jv_feed(&w->b, p, k);
@@ -345,10 +356,11 @@ plain(struct rewrite *w, const unsigned char *p, size_t n, uint64_t off,
 static void
 masked(struct rewrite *w, const unsigned char *p, size_t n)
 {
-	if (!w->jsonl)
+	if (w->json == JS_NONE)
 		return;
 	/* A mask across lines would join two lines of JSON: refuse. */
-	if (memchr(p, '\n', n) != NULL && w->broken_line == 0)
+	if (w->json == JS_LINES && memchr(p, '\n', n) != NULL &&
+	    w->broken_line == 0)
 		w->broken_line = w->line;
 	jv_feed(&w->a, p, n);
 	w->a_used = 1;
@@ -501,7 +513,7 @@ second_pass(struct rewrite *w, struct iv *iv, size_t niv,
 				wput(w, "[REDACTED:", 10);
 				wput(w, iv[k].name, strlen(iv[k].name));
 				wput(w, "]", 1);
-				if (w->jsonl) {
+				if (w->json != JS_NONE) {
 					jv_feed(&w->b, (const unsigned char *)
 					    "[REDACTED:", 10);
 					jv_feed(&w->b, (const unsigned char *)
@@ -515,6 +527,8 @@ second_pass(struct rewrite *w, struct iv *iv, size_t niv,
 		pos = end;
 	}
 	line_end(w);
+	if (w->json == JS_WHOLE && jv_valid(&w->a) && !jv_valid(&w->b))
+		w->broken_line = w->line;
 	return 0;
 }
 
@@ -593,8 +607,9 @@ search_fd(struct sweep *s, int fd, const char *path, const struct stat *st,
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	w.jsonl = ends_with(path, ".jsonl");
-	if (w.jsonl)
+	w.json = ends_with(path, ".jsonl") ? JS_LINES : ends_with(path,
+	    ".json") ? JS_WHOLE : JS_NONE;
+	if (w.json != JS_NONE)
 		widen_escapes(fd, fp.iv, fp.n);
 	if (s->flags & SWEEP_FIX) {
 		if (st == NULL || !S_ISREG(st->st_mode))
@@ -640,6 +655,11 @@ search_fd(struct sweep *s, int fd, const char *path, const struct stat *st,
 		rc = sweep_problemf(s, path, 1, "cannot write its new version "
 		    "(%s): left alone; free space and run `airlock sweep --fix` "
 		    "again", strerror(w.werr));
+		goto out;
+	}
+	if (w.broken_line != 0 && w.json == JS_WHOLE) {
+		rc = sweep_problemf(s, path, 0, "masking would make it invalid "
+		    "JSON: left alone; remove the value by hand");
 		goto out;
 	}
 	if (w.broken_line != 0) {

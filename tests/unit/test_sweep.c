@@ -180,6 +180,27 @@ test_sweep_jsonl_backslash_joins_mask(void **state)
 	sweep_free(s);
 }
 
+/* A .json file stays valid as a whole: the backslash joins the mask. */
+static void
+test_sweep_json_file_stays_valid(void **state)
+{
+	struct fx *f = *state;
+	struct sweep *s = NULL;
+	char path[128];
+	const char *out;
+
+	(void)snprintf(path, sizeof(path), "%s/c.json", f->dir);
+	put_file(path, "{\n  \"h\": [\n    \"x\\nQ4pLm8sT2\"\n  ]\n}\n", 0600);
+	assert_int_equal(sweep_new(f->r, SWEEP_FIX, &s, NULL), 0);
+	assert_int_equal(sweep_path(s, path, 1, NULL), 0);
+	assert_int_equal(sweep_fixed(s), 1);
+	out = get_file(path);
+	assert_string_equal(out, "{\n  \"h\": [\n    \"x[REDACTED:nkey]\"\n  "
+	    "]\n}\n");
+	assert_true(sweep_json_valid(out, strlen(out)));
+	sweep_free(s);
+}
+
 static void
 test_sweep_binary_not_rewritten(void **state)
 {
@@ -292,6 +313,8 @@ main(void)
 		    test_sweep_report_only_leaves_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_sweep_jsonl_backslash_joins_mask, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_sweep_json_file_stays_valid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_binary_not_rewritten,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
