@@ -164,6 +164,33 @@ sarif_rules(const struct sweep *s, int *bad)
 	return a;
 }
 
+/* A path as a URI reference: percent-encoded, "file://" when absolute. */
+static char *
+uri_of(const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	struct al_buf b;
+	char *s = NULL;
+	int bad;
+
+	al_buf_init(&b, 64 * 1024, 0);
+	bad = path[0] == '/' && al_buf_puts(&b, "file://") != 0;
+	for (p = (const unsigned char *)path; *p && !bad; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~/", *p) != NULL)
+			bad = al_buf_putc(&b, *p) != 0;
+		else
+			bad = al_buf_putc(&b, '%') != 0 ||
+			    al_buf_putc(&b, hex[*p >> 4]) != 0 ||
+			    al_buf_putc(&b, hex[*p & 15]) != 0;
+	}
+	if (!bad)
+		s = strdup(al_buf_str(&b));
+	al_buf_release(&b);
+	return s;
+}
+
 static size_t
 rule_index(json_t *rules, const char *id)
 {
@@ -181,7 +208,7 @@ sweep_write_sarif(const struct sweep *s, FILE *out)
 {
 	const struct sweep_hit *h;
 	json_t *root = NULL, *rules, *results = json_array(), *r;
-	char msg[160];
+	char msg[160], *uri;
 	size_t i;
 	int bad = results == NULL, rc;
 
@@ -194,16 +221,21 @@ sweep_write_sarif(const struct sweep *s, FILE *out)
 		else
 			(void)snprintf(msg, sizeof(msg), "%s %s", h->name,
 			    h->preview);
+		if ((uri = uri_of(h->path)) == NULL) {
+			bad = 1;
+			break;
+		}
 		r = json_pack("{s:s, s:I, s:s, s:{s:s}, s:[{s:{s:{s:s}, "
 		    "s:{s:i, s:i}}}], s:{s:s, s:b}}",
 		    "ruleId", h->kind == SWEEP_HIT_VALUE ? KNOWN_RULE : h->name,
 		    "ruleIndex", (json_int_t)rule_index(rules,
 		    h->kind == SWEEP_HIT_VALUE ? KNOWN_RULE : h->name),
 		    "level", "error", "message", "text", msg, "locations",
-		    "physicalLocation", "artifactLocation", "uri", h->path,
+		    "physicalLocation", "artifactLocation", "uri", uri,
 		    "region", "startLine", h->line ? (int)h->line : 1,
 		    "startColumn", h->col ? (int)h->col : 1, "properties", "secret", h->kind ==
 		    SWEEP_HIT_VALUE ? h->name : "", "masked", h->fixed);
+		free(uri);
 		bad |= r == NULL || json_array_append_new(results, r) != 0;
 	}
 	if (!bad)

@@ -73,6 +73,15 @@ run "$AL" sweep --no-mark --format sarif
 expect_rc 1 "sarif"
 got=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); r=d["runs"][0]; print(len(r["results"]), r["results"][0]["ruleId"], r["tool"]["driver"]["rules"][r["results"][0]["ruleIndex"]]["id"])' "$OUT")
 expect_eq "$got" "4 airlock/known-value airlock/known-value" "sarif results"
+python3 - "$AIRLOCK_SRC/tests/data/scan/sarif-schema-2.1.0.json" "$OUT" <<'EOF' >"$T_ROOT/v.out" 2>&1 && pass || fail "SARIF schema: $(head -c 600 "$T_ROOT/v.out")"
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+errors = list(jsonschema.Draft4Validator(schema).iter_errors(json.load(open(sys.argv[2]))))
+for e in errors[:5]:
+	print(list(e.absolute_path), e.message)
+sys.exit(1 if errors else 0)
+EOF
+grep -q '"uri": "file:///' "$OUT" && pass || fail "SARIF uri is not a file URI"
 
 # ---- --fix: masked in place, JSON Lines valid, mode kept --------------------
 run "$AL" sweep --fix --json
