@@ -119,7 +119,11 @@ int	sweep_add_problem(struct sweep *s, const char *path, int error,
 void	sweep_on_searched(struct sweep *s, void (*fn)(void *arg,
 	    const char *path), void *arg);
 
-/* Results so far: hits in the order found, problems, counters. */
+/* Sort the hits by path, line and column (directories are walked in no
+ * particular order); problems by path. */
+void	sweep_sort(struct sweep *s);
+
+/* Results so far: hits in the order found (or sorted), problems, counters. */
 const struct sweep_hit *sweep_hits(const struct sweep *s, size_t *n);
 const struct sweep_problem *sweep_problems(const struct sweep *s,
 	    size_t *n);

@@ -327,6 +327,7 @@ cmd_sweep(struct cli *cli, int argc, char **argv)
 		rc = sweep_history(s, rules, root, &err);
 	if (rc != 0)
 		goto out;
+	sweep_sort(s);
 	if (fmt == FMT_JSON)
 		rc = sweep_write_json(s, stdout);
 	else if (fmt == FMT_SARIF)

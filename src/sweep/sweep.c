@@ -158,6 +158,36 @@ sweep_add_hit(struct sweep *s, const struct sweep_hit *h, struct al_err *err)
 	return 0;
 }
 
+static int
+hit_cmp(const void *a, const void *b)
+{
+	const struct sweep_hit *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+
+	if (c != 0)
+		return c;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->col < y->col ? -1 : x->col > y->col;
+}
+
+static int
+prob_cmp(const void *a, const void *b)
+{
+	const struct sweep_problem *x = a, *y = b;
+
+	return strcmp(x->path, y->path);
+}
+
+void
+sweep_sort(struct sweep *s)
+{
+	if (s->nhits > 1)
+		qsort(s->hits, s->nhits, sizeof(*s->hits), hit_cmp);
+	if (s->nprobs > 1)
+		qsort(s->probs, s->nprobs, sizeof(*s->probs), prob_cmp);
+}
+
 void
 sweep_on_searched(struct sweep *s, void (*fn)(void *arg, const char *path),
     void *arg)

@@ -287,6 +287,36 @@ test_sweep_read_only_not_rewritten(void **state)
 }
 
 static void
+test_sweep_sort_by_path_line_col(void **state)
+{
+	struct fx *f = *state;
+	struct sweep *s = NULL;
+	const struct sweep_hit *h;
+	char path[128];
+	const char *names[] = { "z", "a", "m" };
+	size_t n, i;
+
+	for (i = 0; i < 3; i++) {
+		(void)snprintf(path, sizeof(path), "%s/%s", f->dir, names[i]);
+		put_file(path, "x Zq7-SECRET-9vX Zq7-SECRET-9vX\n"
+		    "Zq7-SECRET-9vX\n", 0600);
+	}
+	assert_int_equal(sweep_new(f->r, 0, &s, NULL), 0);
+	assert_int_equal(sweep_path(s, f->dir, 1, NULL), 0);
+	sweep_sort(s);
+	h = sweep_hits(s, &n);
+	assert_int_equal(n, 9);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(h[i].path[strlen(h[i].path) - 1],
+		    "amz"[i / 3]);
+		assert_int_equal(h[i].line, i % 3 == 2 ? 2 : 1);
+		assert_int_equal(h[i].col, i % 3 == 0 ? 3 : i % 3 == 1 ? 18 :
+		    1);
+	}
+	sweep_free(s);
+}
+
+static void
 test_sweep_missing_path_is_error(void **state)
 {
 	struct fx *f = *state;
@@ -321,6 +351,8 @@ main(void)
 		    test_sweep_changed_file_left_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_sweep_read_only_not_rewritten, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_sweep_sort_by_path_line_col, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_sweep_missing_path_is_error, setup, teardown),
 	};
