@@ -21,6 +21,8 @@ allowed() {
 	exec)     echo "base error exec client redact" ;;
 	mcp)      echo "base error mcp client exec scan redact vault" ;;
 	guard)    echo "base error guard redact" ;;
+	sweep)    echo "base error sweep redact" ;;
+	report)   echo "base error report" ;;
 	cli)      echo "*" ;;
 	*)        echo "base error $1" ;;
 	esac

@@ -14,6 +14,8 @@ ${AIRLOCK_DEPS_EXTRA:-}"
 # Node runs the MCP client tests; a machine may already carry its own build.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
 	PKGS="$PKGS nodejs npm"
+# Headless Chromium renders `airlock report`'s HTML in its test.
+PKGS="$PKGS chromium"
 
 installed() {
 	dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null |

@@ -56,6 +56,11 @@ struct agent_setup {
 	 */
 	const char	*guard_url;
 	int		 unguard;
+	/*
+	 * Also run `airlock sweep --fix` when a session ends (Claude Code's
+	 * SessionEnd, Cursor's stop); Codex has no such event (AL_EINVAL).
+	 */
+	int		 with_sweep;
 };
 
 /* One file's planned change. */

@@ -288,6 +288,24 @@ void	redact_stream_set_span(struct redact_stream *s, redact_span_fn fn,
  */
 const char *redact_value_label(const struct redact *r, unsigned int i);
 
+/*
+ * An observer of masks: called once for each mask, just before it is
+ * emitted, with the input offsets it replaces ([start, end) counted from
+ * the stream's first byte), the name it carries (a secret's name or a
+ * rule's id, name_len bytes, not NUL-terminated, valid during the call)
+ * and what it is.  Never any byte of the input.  For a caller that must
+ * say where a value was (airlock sweep) or rewrite a file in place.
+ */
+enum redact_mask_kind {
+	REDACT_MASK_VALUE = 1,	/* a known value or one of its encodings */
+	REDACT_MASK_RULE = 2,	/* a rule hit */
+};
+typedef void (*redact_mask_fn)(void *arg, unsigned long long start,
+    unsigned long long end, const char *name, size_t name_len, int kind);
+/* Install (fn NULL: remove) the observer of s, before its first write. */
+void	redact_stream_on_mask(struct redact_stream *s, redact_mask_fn fn,
+	    void *arg);
+
 /* Wipe held bytes and free.  NULL is a no-op. */
 void	redact_stream_free(struct redact_stream *s);
 

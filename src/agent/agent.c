@@ -39,6 +39,17 @@ static const struct agent_hook_event cursor_events[] = {
 	{ NULL, NULL },
 };
 
+/* When a session ends: where `airlock sweep --fix` runs. */
+static const struct agent_hook_event claude_end_events[] = {
+	{ "SessionEnd", NULL },
+	{ NULL, NULL },
+};
+
+static const struct agent_hook_event cursor_end_events[] = {
+	{ "stop", NULL },
+	{ NULL, NULL },
+};
+
 int
 agent_kind_parse(const char *s, enum agent_kind *out)
 {
@@ -128,6 +139,22 @@ hook_command(const struct agent_setup *st, struct al_buf *b)
 	if ((rc = shell_word(b, st->command)) != 0)
 		return rc;
 	return al_buf_printf(b, " hook %s", agent_kind_name(st->kind));
+}
+
+/* The sweep at the end of a session (its output goes to the agent's log). */
+static int
+sweep_command(const struct agent_setup *st, struct al_buf *b)
+{
+	int rc;
+
+	if (st->airlock_home != NULL &&
+	    ((rc = al_buf_puts(b, "AIRLOCK_HOME=")) != 0 ||
+	    (rc = shell_word(b, st->airlock_home)) != 0 ||
+	    (rc = al_buf_putc(b, ' ')) != 0))
+		return rc;
+	if ((rc = shell_word(b, st->command)) != 0)
+		return rc;
+	return al_buf_puts(b, " sweep --fix");
 }
 
 static json_t *
@@ -238,6 +265,15 @@ plan_json(struct agent_change *c, const struct agent_setup *st, int hooks,
 			rc = al_err_set(err, rc, "%s: \"permissions\" (or its "
 			    "\"deny\") is not what Claude Code expects; fix it "
 			    "by hand", c->path);
+		if (rc == 0 && st->with_sweep) {
+			al_buf_reset(&cmd);
+			if ((rc = sweep_command(st, &cmd)) != 0)
+				goto out;
+			rc = agent_json_set_hooks(root, c->path, st->kind ==
+			    AGENT_CURSOR ? AGENT_HOOKS_FLAT : AGENT_HOOKS_NESTED,
+			    st->kind == AGENT_CLAUDE ? claude_end_events :
+			    cursor_end_events, al_buf_str(&cmd), err);
+		}
 	} else {
 		if ((entry = server_entry(st)) == NULL) {
 			rc = AL_ENOMEM;
@@ -303,6 +339,10 @@ agent_plan_make(const struct agent_setup *st, struct agent_plan *plan,
 	int rc;
 
 	memset(plan, 0, sizeof(*plan));
+	if (st->with_sweep && (st->kind == AGENT_CODEX || !st->with_hooks))
+		return al_err_set(err, AL_EINVAL, "%s has no hook that runs "
+		    "when a session ends: run `airlock sweep --fix` yourself",
+		    agent_kind_name(st->kind));
 	m = &plan->files[0];
 	h = &plan->files[1];
 	plan->nfiles = st->with_hooks ? 2 : 1;

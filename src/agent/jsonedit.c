@@ -101,7 +101,8 @@ int
 agent_hook_is_ours(const char *command)
 {
 	static const char *const tails[] = {
-		" hook claude", " hook codex", " hook cursor", NULL,
+		" hook claude", " hook codex", " hook cursor", " sweep --fix",
+		NULL,
 	};
 	const char *const *t;
 	size_t n, k;

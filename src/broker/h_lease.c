@@ -205,6 +205,18 @@ pending(struct route_args *a, json_t *who, const struct create_req *q,
 	a->resp->hold_conn = q->bind;
 }
 
+/* When a sweep marked m exposed (its "exposed-since" label), or NULL. */
+static const char *
+exposed_since(const struct vault_meta *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nlabels; i++)
+		if (strcmp(m->labels[i].key, "exposed-since") == 0)
+			return m->labels[i].value;
+	return NULL;
+}
+
 void
 h_lease_create(struct route_args *a)
 {
@@ -254,6 +266,13 @@ h_lease_create(struct route_args *a)
 	json_decref(who);
 	who = caller_json(c);
 	st = vault_meta_status(&m, b->clock->now(b->clock->arg));
+	if (st == VAULT_EXPOSED) {
+		(void)snprintf(msg, sizeof(msg), "secret '%s' is exposed%s%s: "
+		    "rotate it", m.name, exposed_since(&m) ? " since " : "",
+		    exposed_since(&m) ? exposed_since(&m) : "");
+		deny(a, who, &q, msg, "", 0);
+		goto out;
+	}
 	if (st != VAULT_ACTIVE) {
 		(void)snprintf(msg, sizeof(msg), "secret '%s' is %s: rotate or "
 		    "re-activate it before leasing", m.name,

@@ -121,6 +121,8 @@ int	cli_policy_write_default(struct cli *cli, struct al_err *err) AL_WUR;
 int	cmd_mcp(struct cli *cli, int argc, char **argv);
 int	cmd_agent(struct cli *cli, int argc, char **argv);
 int	cmd_scan(struct cli *cli, int argc, char **argv);
+int	cmd_sweep(struct cli *cli, int argc, char **argv);
+int	cmd_report(struct cli *cli, int argc, char **argv);
 int	cmd_hook(struct cli *cli, int argc, char **argv);
 
 extern const char cmd_init_help[];
@@ -139,6 +141,8 @@ extern const char cmd_approve_help[];
 extern const char cmd_deny_help[];
 extern const char cmd_approver_help[];
 extern const char cmd_scan_help[];
+extern const char cmd_sweep_help[];
+extern const char cmd_report_help[];
 extern const char cmd_hook_help[];
 extern const char cmd_run_help[];
 extern const char cmd_redact_help[];

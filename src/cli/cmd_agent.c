@@ -17,7 +17,7 @@
 const char cmd_agent_help[] =
 "usage: airlock agent setup claude|codex|cursor [--project|--user]\n"
 "                           [--dry-run] [--command PATH]\n"
-"                           [--guard ADDRESS:PORT | --no-guard]\n"
+"                           [--guard ADDRESS:PORT | --no-guard] [--sweep]\n"
 "       airlock agent status [--json]\n"
 "\n"
 "setup merges airlock into the agent's own configuration: the MCP server\n"
@@ -52,6 +52,8 @@ const char cmd_agent_help[] =
 "  --guard ADDR:PORT  (claude) send the agent's API requests through\n"
 "                   `airlock guard --listen ADDR:PORT` (its settings'\n"
 "                   env.ANTHROPIC_BASE_URL); --no-guard removes it\n"
+"  --sweep          also run `airlock sweep --fix` when a session ends\n"
+"                   (Claude Code's SessionEnd, Cursor's stop hook)\n"
 "  --json           (status) print a JSON array\n"
 "  -h, --help       show this help\n"
 "\n"
@@ -127,6 +129,7 @@ agent_setup(struct cli *cli, int argc, char **argv)
 		{ "command", required_argument, NULL, 'c' },
 		{ "guard", required_argument, NULL, 'g' },
 		{ "no-guard", no_argument, NULL, 'G' },
+		{ "sweep", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -162,6 +165,9 @@ agent_setup(struct cli *cli, int argc, char **argv)
 			break;
 		case 'n':
 			dry = 1;
+			break;
+		case 's':
+			st.with_sweep = 1;
 			break;
 		case 'c':
 			if (optarg[0] == '\0')
@@ -235,6 +241,9 @@ agent_setup(struct cli *cli, int argc, char **argv)
 	st.command = command;
 	st.airlock_home = getenv("AIRLOCK_HOME");
 	st.with_hooks = agent_hooks_built;
+	if (st.with_sweep && st.kind == AGENT_CODEX)
+		return cli_usage("agent setup", "--sweep: codex has no hook "
+		    "that runs when a session ends (claude and cursor do)");
 	if (st.airlock_home != NULL && st.airlock_home[0] == '\0')
 		st.airlock_home = NULL;
 	if (st.airlock_home != NULL && st.scope == AGENT_SCOPE_PROJECT) {

@@ -10,6 +10,7 @@
 #include "airlock/redact.h"
 #include "airlock/vault.h"
 #include "auditcli.h"
+#include "exposure.h"
 #include "cli.h"
 #include "input.h"
 #include "vaultcli.h"
@@ -447,6 +448,11 @@ apply_meta(const struct secret_args *a, struct vault_meta *m, int64_t now,
 		else
 			return al_err_set(err, AL_EINVAL, "--status: expected "
 			    "active, exposed or revoked, got '%s'", a->status);
+		/* Re-activated by hand: the exposure's labels go with it. */
+		if (m->status != VAULT_EXPOSED) {
+			unset_label(m, CLI_EXPOSED_SINCE);
+			unset_label(m, CLI_EXPOSED_WHERE);
+		}
 	}
 	return 0;
 }
@@ -684,6 +690,8 @@ secret_rotate(struct cli *cli, struct vault *v, struct secret_args *a,
 		al_msg(stderr, "warning", "'%s' has a new value but is still "
 		    "expired: set a new expiry with `airlock secret edit %s "
 		    "--expires <date|never>`", a->name, a->name);
+	if (rc == 0)
+		rc = cli_exposure_rotated(cli, v, a->name, err);
 	al_secret_free(value);
 	return rc;
 }

@@ -18,6 +18,7 @@
 #include "airlock/mcp.h"
 #include "airlock/vault.h"
 #include "auditcli.h"
+#include "exposure.h"
 #include "hookagent.h"
 #include "rules.h"
 #include "vaultcli.h"
@@ -62,6 +63,7 @@ record(struct cli *cli, const char *agent, const struct mcp_hook_answer *a,
 	struct vault_meta m;
 	struct audit_event ev;
 	json_t *detail = NULL, *rules;
+	char where[128];
 	size_t i;
 	int rc, audit;
 
@@ -70,8 +72,15 @@ record(struct cli *cli, const char *agent, const struct mcp_hook_answer *a,
 	for (i = 0; i < a->nexposed; i++) {
 		if ((rc = vault_secret_get(v, a->exposed[i], &m, err)) != 0)
 			goto out;
-		m.status = VAULT_EXPOSED;
-		rc = vault_secret_update(v, &m, err);
+		/* Since when and what saw it; an exposure keeps its first. */
+		(void)snprintf(where, sizeof(where), "%s hook %s", agent,
+		    a->event);
+		if (m.status != VAULT_EXPOSED && (rc = cli_exposure_label(&m,
+		    cli->clock->now_ms(cli->clock->arg), where)) != 0)
+			rc = al_err_set(err, rc, "cannot label secret '%s'",
+			    m.name);
+		else
+			rc = vault_secret_update(v, &m, err);
 		vault_meta_release(&m);
 		if (rc != 0)
 			goto out;

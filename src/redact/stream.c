@@ -143,6 +143,13 @@ redact_stream_masks(const struct redact_stream *s)
 	return s->nmask;
 }
 
+void
+redact_stream_on_mask(struct redact_stream *s, redact_mask_fn fn, void *arg)
+{
+	s->on_mask = fn;
+	s->on_mask_arg = arg;
+}
+
 static void
 put(struct redact_stream *s, const void *p, size_t n)
 {
@@ -197,11 +204,18 @@ put_label(struct redact_stream *s, const struct ival *iv)
 		    iv->value != RX_NONE ? NULL : rule_id_ok(iv->rule) ?
 		    iv->rule : "rule");
 	if (iv->value != RX_NONE) {
+		if (s->on_mask != NULL && s->rc == 0)
+			s->on_mask(s->on_mask_arg, iv->s, iv->e,
+			    s->r->label[iv->value] + 10,
+			    s->r->label_len[iv->value] - 11, REDACT_MASK_VALUE);
 		put(s, s->r->label[iv->value], s->r->label_len[iv->value]);
 		return;
 	}
 	n = (size_t)snprintf(tmp, sizeof(tmp), "[REDACTED:%s]",
 	    rule_id_ok(iv->rule) ? iv->rule : "rule");
+	if (s->on_mask != NULL && s->rc == 0 && n < sizeof(tmp))
+		s->on_mask(s->on_mask_arg, iv->s, iv->e, tmp + 10, n - 11,
+		    REDACT_MASK_RULE);
 	put(s, tmp, n < sizeof(tmp) ? n : sizeof(tmp) - 1);
 }
 

@@ -101,6 +101,8 @@ struct redact_stream {
 	int			 rc;		/* first error while settling */
 	redact_span_fn		 span;		/* told of each mask, or NULL */
 	void			*span_arg;
+	redact_mask_fn		 on_mask;	/* observer, or NULL */
+	void			*on_mask_arg;
 };
 
 /* The byte at offset off, from the chunk or the hold buffer. */
