@@ -726,6 +726,11 @@ secret_edit(struct cli *cli, struct vault *v, struct secret_args *a,
 		goto out;
 	rc = cli_audit_secret_meta(cli, v, "secret_edit", a->name, &before,
 	    &after, err);
+	if (rc == 0 && a->expires != NULL && after.expires != 0 &&
+	    after.expires <= now)
+		al_msg(stderr, "warning", "'%s' is expired from now on: it is "
+		    "not leased until `airlock secret edit %s --expires "
+		    "<later date|never>`", a->name, a->name);
 out:
 	vault_meta_release(&before);
 	vault_meta_release(&after);

@@ -74,7 +74,8 @@ rm -f plain.out
 printf 'X=airlock:no-such\n' >missing.env
 run "$AL" run --env-file missing.env -- true
 expect_rc 125 "an unknown secret in the env file"
-expect_err "no-such"
+# Named by a fingerprint only: a value typed as a name is never repeated.
+expect_err "no secret by that name (name fingerprint"
 # A malformed line: its number, never its content.
 printf 'OK=1\nthis line holds %s\n' "$PLAIN" >broken.env
 run "$AL" run --env-file broken.env -- true

@@ -343,7 +343,7 @@ run "$AL" run --proxy --no-isolation -e I=isolonly -- true
 expect_rc 125 "isolated-only secret without isolation"
 expect_err "rule 'isolated-only' lets secret 'isolonly' be used only by a command isolated"
 run "$AL" run --no-isolation -e I=tok -- true
-expect_rc 2 "--no-isolation without --proxy"
+expect_rc 125 "--no-isolation without --proxy (a usage error of run is 125)"
 if ! grep -q 'warning: run: --proxy' "$T_ROOT/iso.err"; then
 	: >"$T_ROOT/bound.log"
 	run "$AL" run --proxy -e I=isolonly -- sh -c \

@@ -9,6 +9,9 @@ export XDG_CACHE_HOME="$T_ROOT/cache"
 init_vault
 V=$(canary)
 add_secret pay-key "$V" --label approval=required
+# Approving needs the approver PIN, typed on a terminal of the approver's.
+export PIN=2718-say TYPER
+set_approver_pin "$PIN"
 
 # --- approval -------------------------------------------------------------
 "$AL" run --approval-wait 20s -e K=pay-key -- sh -c 'echo "got $K"' \
@@ -33,7 +36,7 @@ expect_rc 0 "approvals"
 expect_out "requester: uid $(id -u) ($(id -un)) pid"
 expect_out ", $AL"
 expect_out "started by: $(readlink -f "$BASH")"
-run "$AL" approve "$id"
+run with_tty "$PIN" "$AL" approve "$id"
 expect_rc 0 "approve"
 run "$AL" approvals --all
 expect_out "decided by: uid $(id -u)"
@@ -65,7 +68,8 @@ while time.time() < deadline:
     seen += chunk
     m = re.search(rb"waiting for approval ([0-9a-f]{32})", seen)
     if m and not approved and b"still waiting for approval (2 s)" in seen:
-        subprocess.run([al, "approve", m.group(1).decode()], capture_output=True)
+        subprocess.run([sys.executable, os.environ["TYPER"], os.environ["PIN"],
+                        al, "approve", m.group(1).decode()], capture_output=True)
         approved = True
 r = os.waitpid(pid, os.WNOHANG)
 if r[0] == 0:
@@ -81,7 +85,7 @@ expect_out "status 0 ticked True"
 
 # The MCP run tool's progress says it waits for approval, with the id.
 "$PY" - "$AL" >"$OUT" 2>"$ERR" <<'PY'
-import json, re, subprocess, sys, time
+import json, os, re, subprocess, sys, time
 al = sys.argv[1]
 p = subprocess.Popen([al, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                      stderr=subprocess.DEVNULL, text=True)
@@ -105,7 +109,8 @@ while True:
         r = re.search(r"waiting for approval ([0-9a-f]{32})", msg)
         if r and not approved:
             first = msg
-            subprocess.run([al, "approve", r.group(1)], capture_output=True)
+            subprocess.run([sys.executable, os.environ["TYPER"], os.environ["PIN"],
+                            al, "approve", r.group(1)], capture_output=True)
             approved = True
     elif m.get("id") == 2:
         print("progress:", first)

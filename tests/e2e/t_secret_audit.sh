@@ -21,7 +21,7 @@ expect_rc 0 "the log verifies after edit and rm"
 printf 'x\n' >"$T_ROOT/one"
 run_in "$T_ROOT/one" "$AL" secret add tiny --owner o --purpose p
 expect_rc 2 "a 1-byte value"
-expect_err "the value is only 1 byte long: under 4 bytes it could not be masked in output, so it is refused"
+expect_err "the value is only 1 byte long: airlock needs at least 8 bytes"
 run "$AL" secret show tiny
 expect_rc 2 "nothing stored"
 add_secret four "$(canary)"
@@ -35,7 +35,11 @@ expect_err "nothing was imported"
 "$AL" secret edit four --label approval=required >/dev/null 2>&1
 "$AL" secret edit four --unlabel approval >/dev/null 2>&1
 run "$AL" audit --json --event secret_edit -n 1
-expect_out '"labels":{"from":{"approval":"required"},"to":{}}'
+python3 -c 'import json,sys
+e = json.loads(sys.stdin.read().strip().splitlines()[-1])
+d = e["detail"]
+assert d["before"]["labels"] == {"approval": "required"}, d
+assert not d["after"].get("labels"), d' <"$OUT" && pass || fail "the edit line lacks the labels before and after: $(cat "$OUT")"
 run "$AL" --help
 expect_out "else
 ~/.local/share/airlock"

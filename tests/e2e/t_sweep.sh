@@ -268,7 +268,8 @@ cd "$T_ROOT/proj" || exit 1
 run "$AL" agent setup claude --sweep --command "$AL"
 expect_rc 0 "agent setup --sweep"
 cmd=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["hooks"]["SessionEnd"][0]["hooks"][0]["command"])' .claude/settings.json)
-expect_eq "$cmd" "AIRLOCK_HOME=$AIRLOCK_HOME $AL sweep --fix" "SessionEnd command"
+# A project file is shared: no per-user path such as $AIRLOCK_HOME in it.
+expect_eq "$cmd" "$AL sweep --fix" "SessionEnd command"
 run "$AL" agent setup claude --sweep --command "$AL"
 expect_out "unchanged $T_ROOT/proj/.claude/settings.json"
 run "$AL" agent setup codex --sweep
