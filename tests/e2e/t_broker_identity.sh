@@ -130,7 +130,7 @@ else
 	getent group airlock-e2e >/dev/null || groupadd airlock-e2e
 	id airlock-e2e2 >/dev/null 2>&1 || useradd -M -N -g airlock-e2e airlock-e2e2
 	kill "$(cat "$AIRLOCK_HOME/airlockd.pid")"
-	for _ in $(seq 50); do [ -e "$S" ] || break; sleep 0.1; done
+	for _ in $(seq 150); do [ -e "$S" ] || break; sleep 0.1; done
 	PUB="$T_ROOT/pub"
 	mkdir -p "$PUB"
 	chmod 711 "$T_ROOT"
@@ -138,8 +138,10 @@ else
 	"$AL" serve --foreground --socket "$PUB/airlockd.sock" --group airlock-e2e \
 	    >"$T_ROOT/serve.log" 2>&1 &
 	SP=$!
-	for _ in $(seq 50); do [ -S "$PUB/airlockd.sock" ] && break; sleep 0.1; done
-	expect_eq "$(stat -c '%a %G' "$PUB/airlockd.sock")" "660 airlock-e2e" "group socket"
+	# A loaded machine may take a while to start it; say why if it never did.
+	for _ in $(seq 300); do [ -S "$PUB/airlockd.sock" ] && break; sleep 0.1; done
+	expect_eq "$(stat -c '%a %G' "$PUB/airlockd.sock" 2>&1)" "660 airlock-e2e" \
+	    "group socket ($(tr '\n' ' ' <"$T_ROOT/serve.log"))"
 	u2() {	# u2 METHOD PATH [BODY]: curl as the second user
 		runuser -u airlock-e2e2 -- curl -s -o - -w '\n%{http_code}' \
 		    --unix-socket "$PUB/airlockd.sock" -X "$1" \
