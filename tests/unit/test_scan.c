@@ -729,6 +729,50 @@ test_matches_same_before_and_after_jit(void **state)
 	scan_engine_free(e);
 }
 
+/*
+ * Two rules with one regex (a strict rule and its weak variant) run it
+ * once per window and share the matches; each still judges them by its
+ * own entropy and allowlist, before and after JIT, as when alone.
+ */
+static void
+test_rules_sharing_a_regex_judge_alone(void **state)
+{
+	static const char rules[] = "rules:\n"
+	    "  - id: strong\n    regex: 'pw=([!-~]{4,40})'\n"
+	    "    entropy: 3.5\n    keywords: [pw=]\n"
+	    "    examples: {positive: ['pw=Xq7vR2mK9pL4sTw8']}\n"
+	    "  - id: weak\n    regex: 'pw=([!-~]{4,40})'\n"
+	    "    keywords: [pw=]\n    allow: ['^[A-Za-z0-9]{9,}$']\n"
+	    "    examples: {positive: ['pw=hunter2']}\n";
+	static const char text[] = "a pw=hunter2 b pw=Xq7vR2mK9pL4sTw8\n"
+	    "pw=aaaa pw=Zk3#Qw9!Lp2@Vn8 pw=hunter2\n";
+	static const char *const want[] = { "weak", "strong", "weak",
+	    "strong", "weak", "weak" };
+	static const size_t off[] = { 5, 18, 38, 46, 46, 65 };
+	struct scan_rules *r = NULL;
+	struct scan_engine *e = NULL;
+	struct al_err err;
+	struct hits h;
+	size_t i, k;
+
+	(void)state;
+	assert_int_equal(scan_rules_parse(rules, strlen(rules), "r", &r,
+	    &err), 0);
+	assert_int_equal(scan_engine_new(r, 0, &e, &err), 0);
+	assert_int_equal(e->r[1].twin, 0);
+	assert_true(e->r[1].follower);
+	for (k = 0; k < 3 * SCAN_JIT_AFTER; k++) {
+		scan_text(e, "a.conf", text, &h);
+		assert_int_equal(h.n, sizeof(want) / sizeof(want[0]));
+		for (i = 0; i < h.n; i++) {
+			assert_string_equal(h.ids[i], want[i]);
+			assert_int_equal(h.off[i], off[i]);
+		}
+	}
+	scan_engine_free(e);
+	scan_rules_free(r);
+}
+
 int
 main(void)
 {
@@ -755,6 +799,7 @@ main(void)
 		cmocka_unit_test(test_prefilter_weakens_only_the_tail),
 		cmocka_unit_test(test_long_match_found_whole),
 		cmocka_unit_test(test_matches_same_before_and_after_jit),
+		cmocka_unit_test(test_rules_sharing_a_regex_judge_alone),
 	};
 
 	if (sodium_init() < 0)
