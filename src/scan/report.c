@@ -138,16 +138,18 @@ jw_str(struct al_buf *b, const char *s, int lenient)
 	for (p = (const unsigned char *)s; *p >= 0x20 && *p < 0x7f; p++)
 		;
 	if (*p == '\0') {
+		const char *q = s, *e;
+
 		if (al_buf_putc(b, '"') != 0)
 			return AL_ENOMEM;
-		for (p = (const unsigned char *)s; *p != '\0'; p++) {
-			if ((*p == '"' || *p == '\\') &&
-			    al_buf_putc(b, '\\') != 0)
+		while ((e = strpbrk(q, "\"\\")) != NULL) {
+			if (al_buf_append(b, q, (size_t)(e - q)) != 0 ||
+			    al_buf_putc(b, '\\') != 0 || al_buf_putc(b, *e) != 0)
 				return AL_ENOMEM;
-			if (al_buf_putc(b, *p) != 0)
-				return AL_ENOMEM;
+			q = e + 1;
 		}
-		return al_buf_putc(b, '"') == 0 ? 0 : AL_ENOMEM;
+		return al_buf_puts(b, q) != 0 || al_buf_putc(b, '"') != 0 ?
+		    AL_ENOMEM : 0;
 	}
 	if ((v = lenient ? jstr(s) : json_string(s)) == NULL)
 		return AL_ENOMEM;
@@ -190,11 +192,20 @@ static int
 jw_kint(struct al_buf *b, int *first, size_t depth, const char *k,
     long long v)
 {
+	char d[24], *q = d + sizeof(d);
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v :
+	    (unsigned long long)v;
 	int rc;
 
 	if ((rc = jw_key(b, first, depth, k)) != 0)
 		return rc;
-	return al_buf_printf(b, "%lld", v) == 0 ? 0 : AL_ENOMEM;
+	do
+		*--q = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--q = '-';
+	return al_buf_append(b, q, (size_t)(d + sizeof(d) - q)) == 0 ? 0 :
+	    AL_ENOMEM;
 }
 
 /* A real as jansson prints it with JSON_REAL_PRECISION(4). */
