@@ -48,20 +48,24 @@ printf 'tree: %s files, %.1f MB, %s secrets (one per %.0f KB)\n\n' "$NF" \
     "$(echo "$BYTES / 1000000" | bc -l)" "$NSECRETS" \
     "$(echo "$BYTES / 1000 / $NSECRETS" | bc -l)"
 
-# Wall seconds of one run of "$@" (bash's timer, to the millisecond).
+# Wall and CPU seconds (user + system, every thread and child) of one run
+# of "$@", as "WALL,CPU": bash's timer and `times`, to the millisecond.
 wall() {
 	local t TIMEFORMAT=%3R
-	t=$( { time "$@" >/dev/null 2>&1; } 2>&1 )
-	echo "$t"
+	t=$( { time ( "$@" >/dev/null 2>&1; times >"$D/t1.out" ); } 2>&1 )
+	tail -1 "$D/t1.out" | awk -v t="$t" '{
+		split($1, u, /[ms]/); split($2, s, /[ms]/)
+		printf "%s,%.3f\n", t, u[1] * 60 + u[2] + s[1] * 60 + s[2] }'
 }
 
 # vs_floor LABEL FLOOR_NAME TARGET: run the arrays FLOOR, NEW and (when
 # AIRLOCK_OLD is set) OLDCMD in turn, R rounds, the order reversed every
 # other round so that the machine's load weighs on each alike; print each
 # one's best time and range, and airlock's speed as a share of the floor's
-# (floor time / airlock time), best to best and its range over the rounds.
+# (floor time / airlock time), best to best and its range over the rounds;
+# then the same by CPU time, the steadier figure on a loaded machine.
 vs_floor() {
-	local label=$1 fname=$2 target=$3 i f n o=0 fs="" ns="" os=""
+	local label=$1 fname=$2 target=$3 i f n o=0,0 fs="" ns="" os=""
 	"${FLOOR[@]}" >/dev/null 2>&1	# warm the page cache
 	"${NEW[@]}" >/dev/null 2>&1
 	for ((i = 0; i < R; i++)); do
@@ -81,19 +85,20 @@ vs_floor() {
 	python3 - "$label" "$fname" "$target" "$fs" "$ns" "$os" "$OLD" <<'PY'
 import sys
 label, fname, target, fs, ns, os_, old = sys.argv[1:8]
-fs = [max(float(x), 0.001) for x in fs.split()]
-ns = [max(float(x), 0.001) for x in ns.split()]
-os_ = [max(float(x), 0.001) for x in os_.split()]
-def line(who, ts):
-    r = [100 * f / t for f, t in zip(fs, ts)]
-    return ("%s: %s %.3f s (%.3f-%.3f) vs %s %.3f s (%.3f-%.3f): %.0f%% of "
-            "the floor (%.0f-%.0f%% by round; target >= %s%%)"
-            % (label, who, min(ts), min(ts), max(ts), fname, min(fs),
-               min(fs), max(fs), 100 * min(fs) / min(ts), min(r), max(r),
+def parse(v, k):
+    return [max(float(x.split(",")[k]), 0.001) for x in v.split()]
+def line(who, tsv, k, unit):
+    fs_, ts = parse(fs, k), parse(tsv, k)
+    r = [100 * f / t for f, t in zip(fs_, ts)]
+    return ("%s%s: %s %.3f s (%.3f-%.3f) vs %s %.3f s (%.3f-%.3f): %.0f%% "
+            "of the floor (%.0f-%.0f%% by round; target >= %s%%)"
+            % (label, unit, who, min(ts), min(ts), max(ts), fname, min(fs_),
+               min(fs_), max(fs_), 100 * min(fs_) / min(ts), min(r), max(r),
                target))
-print(line("airlock", ns))
-if old:
-    print(line("AIRLOCK_OLD", os_))
+for k, unit in ((0, ""), (1, ", CPU")):
+    print(line("airlock", ns, k, unit))
+    if old:
+        print(line("AIRLOCK_OLD", os_, k, unit))
 PY
 }
 
