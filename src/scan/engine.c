@@ -156,7 +156,8 @@ scan_rule_codes(struct eng_rule *r)
 	if (atomic_fetch_add_explicit(&r->uses, 1, memory_order_relaxed) !=
 	    SCAN_JIT_AFTER || (j = calloc(1, sizeof(*j))) == NULL)
 		return &r->c;
-	bad = jit_copies(&r->c.re, 1, &one) != 0;
+	/* A follower matches with its twin's regex (confirm). */
+	bad = !r->follower && jit_copies(&r->c.re, 1, &one) != 0;
 	j->re = one ? one[0] : NULL;
 	free(one);
 	one = NULL;
@@ -293,6 +294,32 @@ compute_widths(struct scan_engine *e, const char **rx, struct al_err *err)
 		free(info);
 	}
 	return 0;
+}
+
+/*
+ * Rules with the same regex and secret group (a strict rule and its weak
+ * variant) form a group led by the first: over a window both confirm, the
+ * regex runs once (confirm keeps its matches in the scratch).
+ */
+static void
+find_twins(struct scan_engine *e)
+{
+	size_t i, j;
+
+	for (i = 0; i < e->n; i++)
+		e->r[i].twin = SIZE_MAX;
+	for (i = 1; i < e->n; i++) {
+		for (j = 0; j < i; j++) {
+			if (e->r[j].follower || e->r[j].group != e->r[i].group ||
+			    strcmp(e->rules->v[j].regex,
+			    e->rules->v[i].regex) != 0)
+				continue;
+			e->r[j].twin = j;
+			e->r[i].twin = j;
+			e->r[i].follower = 1;
+			break;
+		}
+	}
 }
 
 /* The vectorscan expressions and their flags and rule ids. */
@@ -503,6 +530,7 @@ scan_engine_new_cached(const struct scan_rules *rs, int flags,
 	for (i = 0; i < e->n; i++)
 		if ((rc = compile_rule(e, i, err)) != 0)
 			goto out;
+	find_twins(e);
 	if ((rc = re_list("allow", "global allow regex", &rs->allow,
 	    &e->allow, &e->nallow, err)) != 0)
 		goto out;
@@ -549,6 +577,8 @@ scan_engine_new_builtin(int flags, struct scan_engine **out,
 void
 scan_scratch_free(struct scan_scratch *s)
 {
+	size_t i;
+
 	if (s == NULL)
 		return;
 	if (s->hs)
@@ -562,6 +592,9 @@ scan_scratch_free(struct scan_scratch *s)
 	free(s->active);
 	free(s->req);
 	free(s->m);
+	for (i = 0; s->win != NULL && i < s->e->n; i++)
+		free(s->win[i].hit);
+	free(s->win);
 	free(s);
 }
 
@@ -585,7 +618,8 @@ scan_scratch_new(const struct scan_engine *e, struct scan_scratch **out,
 	    NULL || (s->covered = calloc(n, sizeof(size_t))) == NULL ||
 	    (s->last_end = calloc(n, sizeof(size_t))) == NULL ||
 	    (s->active = calloc(n, 1)) == NULL ||
-	    (s->req = calloc(n, 1)) == NULL) {
+	    (s->req = calloc(n, 1)) == NULL ||
+	    (s->win = calloc(n, sizeof(*s->win))) == NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}

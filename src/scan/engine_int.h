@@ -32,6 +32,9 @@ struct eng_rule {
 	unsigned		  max_width;	/* UINT_MAX: unbounded */
 	uint32_t		  group;
 	int			  keyword_mode;
+	size_t			  twin;		/* first rule with this regex,
+						   or SIZE_MAX: none shares it */
+	int			  follower;	/* twin is another rule */
 	_Atomic unsigned	  uses;		/* candidates seen, all threads */
 	struct eng_codes *_Atomic jit;	/* published once, or NULL */
 };
@@ -61,6 +64,26 @@ char	*scan_prefilter_expr(const char *re);
 #define SCAN_JIT_AFTER 32
 const struct eng_codes *scan_rule_codes(struct eng_rule *r);
 
+/*
+ * One PCRE2 match of a rule's regex in a window: where it starts and ends
+ * and where its secret group lies (gs == ge: no group).
+ */
+struct eng_hit {
+	size_t			  m0, m1, gs, ge;
+};
+
+/*
+ * The raw matches of a regex over the last window it was run on, kept per
+ * group of rules sharing that regex (indexed by eng_rule.twin), so the
+ * second rule of a group (a strict and a weak variant) reuses them.
+ */
+struct eng_window {
+	uint64_t		  gen;		/* buffer it belongs to */
+	size_t			  ws, we, last_end;
+	struct eng_hit		 *hit;
+	size_t			  n, cap;
+};
+
 struct scan_scratch {
 	const struct scan_engine *e;
 	hs_scratch_t		 *hs;
@@ -78,6 +101,8 @@ struct scan_scratch {
 	/* The buffer being scanned. */
 	const unsigned char	 *buf;
 	size_t			  len;
+	uint64_t		  gen;		/* counts buffers scanned */
+	struct eng_window	 *win;		/* per rule, for twin groups */
 	int			  rc;
 };
 

@@ -178,48 +178,120 @@ out:
 	return ok;
 }
 
+/* Judge one match of rule i and keep it if it passes. */
+static int
+keep_hit(struct scan_scratch *s, size_t i, const struct eng_codes *c,
+    const struct eng_hit *h)
+{
+	const struct eng_rule *r = &s->e->r[i];
+	const struct scan_rule *d = r->def;
+	struct scan_match m;
+
+	if (h->ge <= h->gs)
+		return 0;
+	memset(&m, 0, sizeof(m));
+	m.off = h->gs;
+	m.len = h->ge - h->gs;
+	m.match_off = h->m0;
+	m.match_len = h->m1 > h->m0 ? h->m1 - h->m0 : 0;
+	m.rule = &d->info;
+	m.rule_index = i;
+	if (!judge(s, c, r, s->buf + h->gs, m.len, &m.entropy))
+		return 0;
+	if (d->info.generic && xml_path(s->path) &&
+	    in_xml_comment(s->buf, h->gs))
+		return 0;
+	return push_match(s, &m);
+}
+
+/*
+ * The next match of re at or after start in [.., we): 1 and *h, or 0 (no
+ * match, or a limit hit: the search gives up there).
+ */
+static int
+next_hit(struct scan_scratch *s, const pcre2_code *re, uint32_t group,
+    size_t start, size_t we, struct eng_hit *h)
+{
+	PCRE2_SIZE *ov;
+	int rc;
+
+	rc = pcre2_match(re, s->buf, we, start, 0, s->md, s->mctx);
+	if (rc < 0)
+		return 0;
+	ov = pcre2_get_ovector_pointer(s->md);
+	h->m0 = ov[0];
+	h->m1 = ov[1];
+	h->gs = h->ge = 0;
+	if ((uint32_t)rc > group && ov[2 * group] != PCRE2_UNSET) {
+		h->gs = ov[2 * group];
+		h->ge = ov[2 * group + 1];
+	}
+	return 1;
+}
+
+/*
+ * The matches of a shared regex over [ws, we): those its group found
+ * there last if that was this very window of this buffer, else found now
+ * and kept for the group's other rules.  NULL when out of memory.
+ */
+static const struct eng_window *
+shared_hits(struct scan_scratch *s, const struct eng_rule *r,
+    const pcre2_code *re, size_t ws, size_t we)
+{
+	struct eng_window *w = &s->win[r->twin];
+	struct eng_hit h, *nv;
+	size_t start = ws, ncap;
+
+	if (w->gen == s->gen && w->ws == ws && w->we == we)
+		return w;
+	w->gen = 0;
+	w->n = 0;
+	while (start < we && next_hit(s, re, r->group, start, we, &h)) {
+		if (w->n == w->cap) {
+			ncap = w->cap ? w->cap * 2 : 8;
+			if ((nv = realloc(w->hit, ncap * sizeof(*nv))) == NULL)
+				return NULL;
+			w->hit = nv;
+			w->cap = ncap;
+		}
+		w->hit[w->n++] = h;
+		start = h.m1 > start ? h.m1 : start + 1;
+	}
+	w->gen = s->gen;
+	w->ws = ws;
+	w->we = we;
+	return w;
+}
+
 /* Run rule i's PCRE2 over [ws, we) and keep what passes. */
 static int
 confirm(struct scan_scratch *s, size_t i, const struct eng_codes *c,
     size_t ws, size_t we)
 {
-	const struct scan_engine *e = s->e;
-	const struct eng_rule *r = &e->r[i];
-	const struct scan_rule *d = r->def;
-	struct scan_match m;
-	PCRE2_SIZE *ov;
-	size_t start = ws, gs, ge, next;
+	struct eng_rule *r = &s->e->r[i];
+	const struct eng_window *w;
+	const pcre2_code *re = c->re;
+	struct eng_hit h;
+	size_t start = ws, k;
 	int rc;
 
-	while (start < we) {
-		rc = pcre2_match(c->re, s->buf, we, start, 0, s->md, s->mctx);
-		if (rc < 0)
-			break;	/* no match, or a limit hit: give up here */
-		ov = pcre2_get_ovector_pointer(s->md);
-		next = ov[1] > start ? ov[1] : start + 1;
-		s->last_end[i] = ov[1];
-		if ((uint32_t)rc <= r->group || ov[2 * r->group] == PCRE2_UNSET)
-			goto skip;
-		gs = ov[2 * r->group];
-		ge = ov[2 * r->group + 1];
-		if (ge <= gs)
-			goto skip;
-		memset(&m, 0, sizeof(m));
-		m.off = gs;
-		m.len = ge - gs;
-		m.match_off = ov[0];
-		m.match_len = ov[1] > ov[0] ? ov[1] - ov[0] : 0;
-		m.rule = &d->info;
-		m.rule_index = i;
-		if (!judge(s, c, r, s->buf + gs, m.len, &m.entropy))
-			goto skip;
-		if (d->info.generic && xml_path(s->path) &&
-		    in_xml_comment(s->buf, gs))
-			goto skip;
-		if ((rc = push_match(s, &m)) != 0)
+	if (r->twin != SIZE_MAX) {
+		if (r->follower)
+			re = scan_rule_codes(&s->e->r[r->twin])->re;
+		if ((w = shared_hits(s, r, re, ws, we)) == NULL)
+			return AL_ENOMEM;
+		for (k = 0; k < w->n; k++) {
+			s->last_end[i] = w->hit[k].m1;
+			if ((rc = keep_hit(s, i, c, &w->hit[k])) != 0)
+				return rc;
+		}
+		return 0;
+	}
+	while (start < we && next_hit(s, re, r->group, start, we, &h)) {
+		s->last_end[i] = h.m1;
+		if ((rc = keep_hit(s, i, c, &h)) != 0)
 			return rc;
-skip:
-		start = next;
+		start = h.m1 > start ? h.m1 : start + 1;
 	}
 	return 0;
 }
@@ -409,6 +481,7 @@ scan_buffer(const struct scan_engine *e, struct scan_scratch *s,
 	s->len = n;
 	s->rc = 0;
 	s->nm = 0;
+	s->gen++;
 	memset(s->covered, 0, e->n * sizeof(size_t));
 	memset(s->last_end, 0, e->n * sizeof(size_t));
 	memset(s->req, 0, e->n);

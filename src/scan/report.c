@@ -90,71 +90,6 @@ jstr(const char *s)
 	return v;
 }
 
-/*
- * A grouped finding: how many times the value was seen, the newest commit
- * still holding it, and each occurrence (commit, line, column).
- */
-static int
-put_occurrences(json_t *o, const struct scan_finding *f)
-{
-	json_t *a, *e;
-	size_t i;
-	int bad = 0;
-
-	bad |= put(o, "count", json_integer((json_int_t)f->count));
-	bad |= put(o, "last_commit", json_string(f->last->id));
-	bad |= put(o, "last_date", json_string(f->last->date));
-	if ((a = json_array()) == NULL)
-		return 1;
-	for (i = 0; i < f->count && !bad; i++) {
-		if ((e = json_object()) == NULL) {
-			bad = 1;
-			break;
-		}
-		bad |= put(e, "commit", json_string(f->occ[i].commit->id));
-		bad |= put(e, "date", json_string(f->occ[i].commit->date));
-		bad |= put(e, "line", json_integer(f->occ[i].line));
-		bad |= put(e, "column", json_integer(f->occ[i].col));
-		bad |= json_array_append_new(a, e) != 0;
-	}
-	bad |= put(o, "occurrences", a);
-	return bad;
-}
-
-static json_t *
-finding_json(const struct scan_finding *f, int *bad)
-{
-	char fp[SCAN_FINGERPRINT_MAX];
-	json_t *o = json_object();
-
-	if (o == NULL) {
-		*bad = 1;
-		return NULL;
-	}
-	*bad |= put(o, "rule", json_string(f->rule->id));
-	*bad |= put(o, "description", json_string(f->rule->description));
-	*bad |= put(o, "severity", json_string(sev_name(f->rule->severity)));
-	*bad |= put(o, "category", json_string(f->rule->category ==
-	    SCAN_CAT_SECRET ? "secret" : "unsafe"));
-	*bad |= put(o, "path", jstr(f->path));
-	*bad |= put(o, "line", json_integer(f->line));
-	*bad |= put(o, "column", json_integer(f->col));
-	*bad |= put(o, "end_line", json_integer(f->end_line));
-	*bad |= put(o, "preview", json_string(f->preview));
-	*bad |= put(o, "entropy", json_real((double)(int)(f->entropy * 100) /
-	    100));
-	if (f->hash[0] != '\0' && scan_fingerprint(f, fp, sizeof(fp)) == 0)
-		*bad |= put(o, "fingerprint", json_string(fp));
-	if (f->commit != NULL) {
-		*bad |= put(o, "commit", json_string(f->commit->id));
-		*bad |= put(o, "author", jstr(f->commit->author));
-		*bad |= put(o, "date", json_string(f->commit->date));
-	}
-	if (f->occ != NULL)
-		*bad |= put_occurrences(o, f);
-	return o;
-}
-
 static int
 dump_chunk(const char *p, size_t n, void *arg)
 {
@@ -183,80 +118,235 @@ dump(json_t *root, FILE *out)
 	return rc;
 }
 
+/* ---- the JSON writer ------------------------------------------------ */
+
 /*
- * Dump v (indented as jansson indents a whole document) into b, every line
- * after the first shifted right by depth spaces: the shape the value has
- * at that depth of a document.
+ * A string value as jansson prints it (JSON_ENSURE_ASCII): printable ASCII
+ * is written here, with " and \ escaped; anything else (control bytes,
+ * UTF-8, bytes that are not UTF-8) goes through jansson itself, via jstr
+ * when lenient (bytes that are not UTF-8 become \xNN), else json_string,
+ * which refuses them.
  */
 static int
-dump_at(json_t *v, size_t depth, struct al_buf *tmp, struct al_buf *b)
+jw_str(struct al_buf *b, const char *s, int lenient)
 {
-	const unsigned char *p, *nl, *end;
+	const unsigned char *p;
+	json_t *v;
+	char *d;
+	int rc;
 
-	al_buf_reset(tmp);
-	if (v == NULL || json_dump_callback(v, dump_chunk, tmp, JSON_INDENT(2) |
-	    JSON_ENSURE_ASCII | JSON_REAL_PRECISION(4)) != 0)
-		return AL_ENOMEM;
-	p = tmp->data;
-	end = p + tmp->len;
-	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		if (al_buf_append(b, p, (size_t)(nl - p) + 1) != 0 ||
-		    al_buf_append(b, "        ", depth) != 0)
+	for (p = (const unsigned char *)s; *p >= 0x20 && *p < 0x7f; p++)
+		;
+	if (*p == '\0') {
+		const char *q = s, *e;
+
+		if (al_buf_putc(b, '"') != 0)
 			return AL_ENOMEM;
-		p = nl + 1;
+		while ((e = strpbrk(q, "\"\\")) != NULL) {
+			if (al_buf_append(b, q, (size_t)(e - q)) != 0 ||
+			    al_buf_putc(b, '\\') != 0 || al_buf_putc(b, *e) != 0)
+				return AL_ENOMEM;
+			q = e + 1;
+		}
+		return al_buf_puts(b, q) != 0 || al_buf_putc(b, '"') != 0 ?
+		    AL_ENOMEM : 0;
 	}
-	return al_buf_append(b, p, (size_t)(end - p));
+	if ((v = lenient ? jstr(s) : json_string(s)) == NULL)
+		return AL_ENOMEM;
+	d = json_dumps(v, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+	json_decref(v);
+	if (d == NULL)
+		return AL_ENOMEM;
+	rc = al_buf_puts(b, d) == 0 ? 0 : AL_ENOMEM;
+	free(d);
+	return rc;
+}
+
+/* The separator and key of a member at depth (in spaces). */
+static int
+jw_key(struct al_buf *b, int *first, size_t depth, const char *k)
+{
+	static const char sp[] = "                ";
+	int rc;
+
+	rc = al_buf_puts(b, *first ? "\n" : ",\n") != 0 ||
+	    al_buf_append(b, sp, depth < sizeof(sp) ? depth : sizeof(sp) - 1)
+	    != 0 || al_buf_putc(b, '"') != 0 || al_buf_puts(b, k) != 0 ||
+	    al_buf_puts(b, "\": ") != 0;
+	*first = 0;
+	return rc ? AL_ENOMEM : 0;
+}
+
+static int
+jw_kstr(struct al_buf *b, int *first, size_t depth, const char *k,
+    const char *v, int lenient)
+{
+	int rc;
+
+	if ((rc = jw_key(b, first, depth, k)) != 0)
+		return rc;
+	return jw_str(b, v, lenient);
+}
+
+static int
+jw_kint(struct al_buf *b, int *first, size_t depth, const char *k,
+    long long v)
+{
+	char d[24], *q = d + sizeof(d);
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v :
+	    (unsigned long long)v;
+	int rc;
+
+	if ((rc = jw_key(b, first, depth, k)) != 0)
+		return rc;
+	do
+		*--q = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--q = '-';
+	return al_buf_append(b, q, (size_t)(d + sizeof(d) - q)) == 0 ? 0 :
+	    AL_ENOMEM;
+}
+
+/* A real as jansson prints it with JSON_REAL_PRECISION(4). */
+static int
+jw_kreal(struct al_buf *b, int *first, size_t depth, const char *k,
+    double v)
+{
+	char d[32];
+	json_t *j;
+	char *s;
+	int rc;
+
+	if ((rc = jw_key(b, first, depth, k)) != 0)
+		return rc;
+	(void)snprintf(d, sizeof(d), "%.4g", v);
+	if (strspn(d, "0123456789.-") == strlen(d)) {
+		if (strchr(d, '.') == NULL)
+			(void)strcat(d, ".0");
+		return al_buf_puts(b, d) == 0 ? 0 : AL_ENOMEM;
+	}
+	if ((j = json_real(v)) == NULL)		/* exponents, inf, nan */
+		return AL_ENOMEM;
+	s = json_dumps(j, JSON_ENCODE_ANY | JSON_REAL_PRECISION(4));
+	json_decref(j);
+	if (s == NULL)
+		return AL_ENOMEM;
+	rc = al_buf_puts(b, s) == 0 ? 0 : AL_ENOMEM;
+	free(s);
+	return rc;
+}
+
+/* The closing of an object or array opened at depth - 2. */
+static int
+jw_close(struct al_buf *b, size_t depth, char c)
+{
+	static const char sp[] = "                ";
+
+	return al_buf_putc(b, '\n') != 0 || al_buf_append(b, sp,
+	    depth - 2 < sizeof(sp) ? depth - 2 : sizeof(sp) - 1) != 0 ||
+	    al_buf_putc(b, c) != 0 ? AL_ENOMEM : 0;
+}
+
+/* A finding as an object whose members sit at depth 6. */
+static int
+jw_finding(struct al_buf *b, const struct scan_finding *f)
+{
+	char fp[SCAN_FINGERPRINT_MAX];
+	size_t i;
+	int first = 1, ofirst, rc = 0;
+
+	rc |= al_buf_putc(b, '{') != 0;
+	rc |= jw_kstr(b, &first, 6, "rule", f->rule->id, 0);
+	rc |= jw_kstr(b, &first, 6, "description", f->rule->description, 0);
+	rc |= jw_kstr(b, &first, 6, "severity", sev_name(f->rule->severity),
+	    0);
+	rc |= jw_kstr(b, &first, 6, "category", f->rule->category ==
+	    SCAN_CAT_SECRET ? "secret" : "unsafe", 0);
+	rc |= jw_kstr(b, &first, 6, "path", f->path, 1);
+	rc |= jw_kint(b, &first, 6, "line", f->line);
+	rc |= jw_kint(b, &first, 6, "column", f->col);
+	rc |= jw_kint(b, &first, 6, "end_line", f->end_line);
+	rc |= jw_kstr(b, &first, 6, "preview", f->preview, 0);
+	rc |= jw_kreal(b, &first, 6, "entropy",
+	    (double)(int)(f->entropy * 100) / 100);
+	if (f->hash[0] != '\0' && scan_fingerprint(f, fp, sizeof(fp)) == 0)
+		rc |= jw_kstr(b, &first, 6, "fingerprint", fp, 0);
+	if (f->commit != NULL) {
+		rc |= jw_kstr(b, &first, 6, "commit", f->commit->id, 0);
+		rc |= jw_kstr(b, &first, 6, "author", f->commit->author, 1);
+		rc |= jw_kstr(b, &first, 6, "date", f->commit->date, 0);
+	}
+	if (f->occ != NULL) {
+		rc |= jw_kint(b, &first, 6, "count", (long long)f->count);
+		rc |= jw_kstr(b, &first, 6, "last_commit", f->last->id, 0);
+		rc |= jw_kstr(b, &first, 6, "last_date", f->last->date, 0);
+		rc |= jw_key(b, &first, 6, "occurrences");
+		rc |= al_buf_putc(b, '[') != 0;
+		for (i = 0; i < f->count && rc == 0; i++) {
+			ofirst = 1;
+			rc |= al_buf_puts(b, i ? ",\n        {" :
+			    "\n        {") != 0;
+			rc |= jw_kstr(b, &ofirst, 10, "commit",
+			    f->occ[i].commit->id, 0);
+			rc |= jw_kstr(b, &ofirst, 10, "date",
+			    f->occ[i].commit->date, 0);
+			rc |= jw_kint(b, &ofirst, 10, "line", f->occ[i].line);
+			rc |= jw_kint(b, &ofirst, 10, "column",
+			    f->occ[i].col);
+			rc |= jw_close(b, 10, '}');
+		}
+		rc |= f->count ? jw_close(b, 8, ']') : al_buf_putc(b, ']');
+	}
+	rc |= jw_close(b, 6, '}');
+	return rc ? AL_ENOMEM : 0;
 }
 
 /*
- * The document is written a finding at a time, each built, dumped and
- * freed in turn, byte for byte what dumping it whole would give: a tree
- * of every finding cost more to allocate and free than to print.
+ * The document is written straight into a buffer, byte for byte what
+ * jansson prints for the same tree (JSON_INDENT(2), JSON_ENSURE_ASCII,
+ * JSON_REAL_PRECISION(4)), and flushed every 64 KiB: building a jansson
+ * object per finding cost more than the rest of the report.
  */
 int
 scan_report_write_json(const struct scan_report *r, FILE *out)
 {
-	struct al_buf b, tmp;
-	json_t *o = NULL, *sum;
+	struct al_buf b;
 	size_t i;
-	int bad = 0, rc = 0;
+	int first = 1, rc = 0;
 
 	al_buf_init(&b, SIZE_MAX / 2, 0);
-	al_buf_init(&tmp, SIZE_MAX / 2, 0);
 	if (al_buf_puts(&b, "{\n  \"version\": 1,\n  \"findings\": [") != 0)
 		rc = AL_ENOMEM;
 	for (i = 0; rc == 0 && i < r->nfindings; i++) {
-		o = finding_json(&r->findings[i], &bad);
-		if (bad || al_buf_puts(&b, i ? ",\n    " : "\n    ") != 0 ||
-		    dump_at(o, 4, &tmp, &b) != 0)
+		if (al_buf_puts(&b, i ? ",\n    " : "\n    ") != 0)
 			rc = AL_ENOMEM;
-		json_decref(o);
+		else
+			rc = jw_finding(&b, &r->findings[i]);
 		if (rc == 0 && b.len >= 64 * 1024) {
 			if (fwrite(b.data, 1, b.len, out) != b.len)
 				rc = AL_EIO;
 			al_buf_reset(&b);
 		}
 	}
-	if (rc == 0 && (sum = json_object()) != NULL) {
-		bad |= put(sum, "files", json_integer((json_int_t)r->files));
-		bad |= put(sum, "bytes", json_integer((json_int_t)r->bytes));
-		bad |= put(sum, "skipped", json_integer((json_int_t)r->skipped));
-		bad |= put(sum, "errors", json_integer((json_int_t)r->errors));
-		bad |= put(sum, "commits", json_integer((json_int_t)r->commits));
-		bad |= put(sum, "findings",
-		    json_integer((json_int_t)r->nfindings));
-		if (bad || al_buf_puts(&b, r->nfindings ? "\n  ],\n  "
-		    "\"summary\": " : "],\n  \"summary\": ") != 0 ||
-		    dump_at(sum, 2, &tmp, &b) != 0 ||
-		    al_buf_puts(&b, "\n}\n") != 0)
+	if (rc == 0) {
+		rc |= al_buf_puts(&b, r->nfindings ? "\n  ],\n  \"summary\": {" :
+		    "],\n  \"summary\": {") != 0;
+		rc |= jw_kint(&b, &first, 4, "files", (long long)r->files);
+		rc |= jw_kint(&b, &first, 4, "bytes", (long long)r->bytes);
+		rc |= jw_kint(&b, &first, 4, "skipped", (long long)r->skipped);
+		rc |= jw_kint(&b, &first, 4, "errors", (long long)r->errors);
+		rc |= jw_kint(&b, &first, 4, "commits", (long long)r->commits);
+		rc |= jw_kint(&b, &first, 4, "findings",
+		    (long long)r->nfindings);
+		rc |= jw_close(&b, 4, '}');
+		rc |= al_buf_puts(&b, "\n}\n") != 0;
+		if (rc != 0)
 			rc = AL_ENOMEM;
-		json_decref(sum);
-	} else if (rc == 0)
-		rc = AL_ENOMEM;
+	}
 	if (rc == 0 && (fwrite(b.data, 1, b.len, out) != b.len || ferror(out)))
 		rc = AL_EIO;
 	al_buf_release(&b);
-	al_buf_release(&tmp);
 	return rc;
 }
 

@@ -729,6 +729,125 @@ test_matches_same_before_and_after_jit(void **state)
 	scan_engine_free(e);
 }
 
+/*
+ * Two rules with one regex (a strict rule and its weak variant) run it
+ * once per window and share the matches; each still judges them by its
+ * own entropy and allowlist, before and after JIT, as when alone.
+ */
+static void
+test_rules_sharing_a_regex_judge_alone(void **state)
+{
+	static const char rules[] = "rules:\n"
+	    "  - id: strong\n    regex: 'pw=([!-~]{4,40})'\n"
+	    "    entropy: 3.5\n    keywords: [pw=]\n"
+	    "    examples: {positive: ['pw=Xq7vR2mK9pL4sTw8']}\n"
+	    "  - id: weak\n    regex: 'pw=([!-~]{4,40})'\n"
+	    "    keywords: [pw=]\n    allow: ['^[A-Za-z0-9]{9,}$']\n"
+	    "    examples: {positive: ['pw=hunter2']}\n";
+	static const char text[] = "a pw=hunter2 b pw=Xq7vR2mK9pL4sTw8\n"
+	    "pw=aaaa pw=Zk3#Qw9!Lp2@Vn8 pw=hunter2\n";
+	static const char *const want[] = { "weak", "strong", "weak",
+	    "strong", "weak", "weak" };
+	static const size_t off[] = { 5, 18, 38, 46, 46, 65 };
+	struct scan_rules *r = NULL;
+	struct scan_engine *e = NULL;
+	struct al_err err;
+	struct hits h;
+	size_t i, k;
+
+	(void)state;
+	assert_int_equal(scan_rules_parse(rules, strlen(rules), "r", &r,
+	    &err), 0);
+	assert_int_equal(scan_engine_new(r, 0, &e, &err), 0);
+	assert_int_equal(e->r[1].twin, 0);
+	assert_true(e->r[1].follower);
+	for (k = 0; k < 3 * SCAN_JIT_AFTER; k++) {
+		scan_text(e, "a.conf", text, &h);
+		assert_int_equal(h.n, sizeof(want) / sizeof(want[0]));
+		for (i = 0; i < h.n; i++) {
+			assert_string_equal(h.ids[i], want[i]);
+			assert_int_equal(h.off[i], off[i]);
+		}
+	}
+	scan_engine_free(e);
+	scan_rules_free(r);
+}
+
+/*
+ * The JSON of awkward paths (quotes, backslashes, control bytes, DEL,
+ * bytes that are not UTF-8) and of grouped history findings is what
+ * jansson prints for them.
+ */
+static void
+test_json_report_escapes_and_occurrences(void **state)
+{
+	struct scan_rule_info ri = { "github-pat", "GitHub token", SCAN_SEV_ERROR,
+	    SCAN_CAT_SECRET, 0 };
+	struct scan_commit c1 = { "1111111111111111111111111111111111111111",
+	    "A \"B\" \\\t\x01\x7f <a@b>", "2024-01-02T03:04:05+00:00", 0 }, c2 = {
+	    "2222222222222222222222222222222222222222", "x <x@y>",
+	    "2024-02-02T03:04:05+00:00", 1 };
+	struct scan_occurrence occ[2] = { { &c1, 4, 9 }, { &c2, 5, 1 } };
+	struct scan_finding f;
+	struct scan_report rep;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+	static const char want[] =
+	    "{\n  \"version\": 1,\n  \"findings\": [\n    {\n"
+	    "      \"rule\": \"github-pat\",\n"
+	    "      \"description\": \"GitHub token\",\n"
+	    "      \"severity\": \"error\",\n"
+	    "      \"category\": \"secret\",\n"
+	    "      \"path\": \"a\\\"b\\\\\\\\c\\\\t\\\\x01\\\\x7f\\\\xff.py\",\n"
+	    "      \"line\": 4,\n      \"column\": 9,\n"
+	    "      \"end_line\": 4,\n"
+	    "      \"preview\": \"ghp_...Zz\",\n"
+	    "      \"entropy\": 4.0,\n"
+	    "      \"commit\": \"1111111111111111111111111111111111111111\",\n"
+	    "      \"author\": \"A \\\"B\\\" \\\\\\t\\u0001\x7f <a@b>\",\n"
+	    "      \"date\": \"2024-01-02T03:04:05+00:00\",\n"
+	    "      \"count\": 2,\n"
+	    "      \"last_commit\": \"2222222222222222222222222222222222222222\",\n"
+	    "      \"last_date\": \"2024-02-02T03:04:05+00:00\",\n"
+	    "      \"occurrences\": [\n        {\n"
+	    "          \"commit\": \"1111111111111111111111111111111111111111\",\n"
+	    "          \"date\": \"2024-01-02T03:04:05+00:00\",\n"
+	    "          \"line\": 4,\n          \"column\": 9\n        },\n"
+	    "        {\n"
+	    "          \"commit\": \"2222222222222222222222222222222222222222\",\n"
+	    "          \"date\": \"2024-02-02T03:04:05+00:00\",\n"
+	    "          \"line\": 5,\n          \"column\": 1\n        }\n"
+	    "      ]\n    }\n  ],\n"
+	    "  \"summary\": {\n    \"files\": 1,\n    \"bytes\": 12,\n"
+	    "    \"skipped\": 0,\n    \"errors\": 0,\n"
+	    "    \"commits\": 2,\n    \"findings\": 1\n  }\n}\n";
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	memset(&rep, 0, sizeof(rep));
+	f.rule = &ri;
+	f.path = "a\"b\\c\t\x01\x7f\xff.py";
+	f.line = f.end_line = 4;
+	f.col = 9;
+	snprintf(f.preview, sizeof(f.preview), "ghp_...Zz");
+	f.entropy = 4.0;
+	f.commit = &c1;
+	f.last = &c2;
+	f.count = 2;
+	f.occ = occ;
+	rep.findings = &f;
+	rep.nfindings = 1;
+	rep.files = 1;
+	rep.bytes = 12;
+	rep.commits = 2;
+	assert_non_null(out = open_memstream(&buf, &len));
+	assert_int_equal(scan_report_write_json(&rep, out), 0);
+	fclose(out);
+	assert_string_equal(buf, want);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -755,6 +874,8 @@ main(void)
 		cmocka_unit_test(test_prefilter_weakens_only_the_tail),
 		cmocka_unit_test(test_long_match_found_whole),
 		cmocka_unit_test(test_matches_same_before_and_after_jit),
+		cmocka_unit_test(test_rules_sharing_a_regex_judge_alone),
+		cmocka_unit_test(test_json_report_escapes_and_occurrences),
 	};
 
 	if (sodium_init() < 0)
