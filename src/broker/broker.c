@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "broker_int.h"
+#include "engine_glue.h"
 
 /* Settled approvals stay visible to long polls this long (seconds). */
 #define APPROVAL_KEEP_SETTLED	600
@@ -116,7 +117,8 @@ broker_new(const struct broker_config *cfg, struct vault *v,
 		goto out;
 	if ((rc = record(b, "broker_start", "ok", NULL, NULL, NULL, NULL,
 	    NULL, NULL, NULL, NULL, err)) != 0 ||
-	    (rc = broker_sync(b, err)) != 0)
+	    (rc = broker_sync(b, err)) != 0 ||
+	    (rc = eng_start(b, err)) != 0)
 		goto out;
 	*out = b;
 	b = NULL;
@@ -137,6 +139,7 @@ broker_free(struct broker *b)
 	    NULL, NULL, &err) == 0 && broker_sync(b, &err) != 0)
 		broker_log(b, "%s", err.msg);
 	approval_list_release(&b->approvals);
+	eng_stop(b);
 	lease_table_close(b->leases);
 	if (b->audit != NULL) {
 		if (audit_sync(b->audit, NULL, &err) != 0)
@@ -247,6 +250,9 @@ broker_tick(struct broker *b)
 	d = b->tick_next;
 	if (d != 0 && (next == 0 || d < next))
 		next = d;
+	d = eng_tick(b);
+	if (d != 0 && (next == 0 || d < next * 1000))
+		return d;
 	return next * 1000;
 }
 
@@ -261,6 +267,7 @@ broker_conn_closed(struct broker *b, uint64_t conn)
 	    &err) != 0)
 		broker_log(b, "cannot end the leases of connection %llu: %s",
 		    (unsigned long long)conn, err.msg);
+	eng_conn_closed(b, conn);
 	for (i = 0; i < b->approvals.n; i++) {
 		a = b->approvals.v[i];
 		if (a->state != APPROVAL_PENDING || a->conn != conn ||

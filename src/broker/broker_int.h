@@ -116,6 +116,7 @@ struct broker {
 	uint64_t		 tick_writes;	/* lease writes it is valid for */
 	int64_t			 next_prune;	/* forget ended leases then */
 	int			 audit_failed;	/* refuse releases until restart */
+	struct engine		*engine;	/* dynamic credentials */
 };
 
 /* Diagnostics to the broker's log (identifiers only, escaped). */

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "broker_int.h"
+#include "engine_glue.h"
 
 void
 h_health(struct route_args *a)
@@ -28,7 +29,7 @@ h_metrics(struct route_args *a)
 	al_buf_reset(&a->resp->body);
 	if (metrics_render(&b->metrics, lease_count_live(b->leases),
 	    approval_count_pending(&b->approvals), b->connections,
-	    &a->resp->body) != 0) {
+	    &a->resp->body) != 0 || eng_metrics(b, &a->resp->body) != 0) {
 		reply_error(a->resp, 500, API_E_INTERNAL, "metrics too large");
 		return;
 	}

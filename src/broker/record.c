@@ -3,6 +3,7 @@
 
 #include "airlock/identity.h"
 #include "broker_int.h"
+#include "engine_glue.h"
 
 int
 record(struct broker *b, const char *event, const char *outcome,
@@ -59,6 +60,7 @@ record_lease_end(const struct lease *l, void *arg)
 		broker_log(b, "cannot audit the end of lease %s: %s", l->id,
 		    err.msg);
 	json_decref(detail);
+	eng_lease_ended(b, l);
 }
 
 json_t *

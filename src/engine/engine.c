@@ -1,0 +1,751 @@
+/*
+ * The engine service: the record of every credential minted (SQLite,
+ * synchronous=FULL, written before the credential is created), the sources
+ * it mints from, and the worker thread that revokes.
+ *
+ * One mutex guards the records, the sources list and the database handle;
+ * it is never held across a call to an engine (network I/O).  A record
+ * being revoked is marked busy so it is tried by one attempt at a time.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "engine_int.h"
+
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	30000
+#define DONE_MAX	4096
+
+struct rec {
+	struct engine_cred	 c;
+	int64_t			 next_try_ms;
+	int			 busy;
+	int			 orphan;
+};
+
+struct engine {
+	const struct al_clock	*clock;
+	sqlite3			*db;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	pthread_t		 worker;
+	int			 worker_started;
+	int			 stop;
+	int			 ready;		/* engine_recover ran */
+	struct rec		*recs;
+	size_t			 nrecs, caprecs;
+	struct engine_source	*sources;
+	struct engine_done	 done[DONE_MAX];
+	size_t			 ndone;
+	struct engine_stats	 st;
+};
+
+static int64_t
+now_ms(struct engine *e)
+{
+	return e->clock->now_ms(e->clock->arg);
+}
+
+/* ---- records (mu held) -------------------------------------------------- */
+
+static int
+db_exec(struct engine *e, const char *sql, struct al_err *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(e->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		(void)al_err_set(err, AL_EDB, "engine state: %s",
+		    msg ? msg : sqlite3_errmsg(e->db));
+		sqlite3_free(msg);
+		return AL_EDB;
+	}
+	return 0;
+}
+
+/* Write r's row (insert or replace). */
+static int
+rec_save(struct engine *e, const struct rec *r, struct al_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(e->db, "INSERT OR REPLACE INTO creds (role,"
+	    " secret, lease, conn, expires, revoking, attempts, ended_ms,"
+	    " error, orphan) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)", -1, &st,
+	    NULL) != SQLITE_OK)
+		return al_err_set(err, AL_EDB, "engine state: %s",
+		    sqlite3_errmsg(e->db));
+	sqlite3_bind_text(st, 1, r->c.role, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->c.secret, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->c.lease, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)r->c.conn);
+	sqlite3_bind_int64(st, 5, r->c.expires);
+	sqlite3_bind_int(st, 6, r->c.revoking);
+	sqlite3_bind_int(st, 7, r->c.attempts);
+	sqlite3_bind_int64(st, 8, r->c.ended_ms);
+	sqlite3_bind_text(st, 9, r->c.error, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 10, r->orphan);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : al_err_set(err, AL_EDB,
+	    "engine state: %s", sqlite3_errmsg(e->db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
+rec_delete_row(struct engine *e, const char *role)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(e->db, "DELETE FROM creds WHERE role = ?1", -1,
+	    &st, NULL) != SQLITE_OK)
+		return AL_EDB;
+	sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : AL_EDB;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static struct rec *
+rec_add(struct engine *e)
+{
+	struct rec *p;
+
+	if (e->nrecs == e->caprecs) {
+		size_t cap = e->caprecs ? 2 * e->caprecs : 64;
+
+		if ((p = realloc(e->recs, cap * sizeof(*p))) == NULL)
+			return NULL;
+		e->recs = p;
+		e->caprecs = cap;
+	}
+	p = &e->recs[e->nrecs++];
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
+static struct rec *
+rec_find(struct engine *e, const char *role)
+{
+	size_t i;
+
+	for (i = 0; i < e->nrecs; i++)
+		if (strcmp(e->recs[i].c.role, role) == 0)
+			return &e->recs[i];
+	return NULL;
+}
+
+/* Mark r revoking (its lease ended now) and save it. */
+static void
+rec_end(struct engine *e, struct rec *r)
+{
+	r->c.revoking = 1;
+	r->c.ended_ms = now_ms(e);
+	r->next_try_ms = 0;
+	e->st.revoking++;
+	if (rec_save(e, r, NULL) != 0) {
+		/* Kept in memory; retried by the worker all the same. */
+	}
+}
+
+static int
+load(struct engine *e, struct al_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct rec *r;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(e->db, "SELECT role, secret, lease, conn,"
+	    " expires, revoking, attempts, ended_ms, error, orphan FROM creds",
+	    -1, &st, NULL) != SQLITE_OK)
+		return al_err_set(err, AL_EDB, "engine state: %s",
+		    sqlite3_errmsg(e->db));
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if ((r = rec_add(e)) == NULL) {
+			rc = al_err_set(err, AL_ENOMEM, "out of memory");
+			break;
+		}
+		(void)snprintf(r->c.role, sizeof(r->c.role), "%s",
+		    (const char *)sqlite3_column_text(st, 0));
+		(void)snprintf(r->c.secret, sizeof(r->c.secret), "%s",
+		    (const char *)sqlite3_column_text(st, 1));
+		(void)snprintf(r->c.lease, sizeof(r->c.lease), "%s",
+		    (const char *)sqlite3_column_text(st, 2));
+		r->c.conn = (uint64_t)sqlite3_column_int64(st, 3);
+		r->c.expires = sqlite3_column_int64(st, 4);
+		r->c.revoking = sqlite3_column_int(st, 5);
+		r->c.attempts = sqlite3_column_int(st, 6);
+		r->c.ended_ms = sqlite3_column_int64(st, 7);
+		(void)snprintf(r->c.error, sizeof(r->c.error), "%s",
+		    sqlite3_column_text(st, 8) ? (const char *)
+		    sqlite3_column_text(st, 8) : "");
+		r->orphan = sqlite3_column_int(st, 9);
+		if (r->c.revoking)
+			e->st.revoking++;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- sources ------------------------------------------------------------- */
+
+static struct engine_source *
+source_find(struct engine *e, const char *name)
+{
+	struct engine_source *s;
+
+	/* Newest first: a refreshed source is put at the head. */
+	for (s = e->sources; s != NULL; s = s->next)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+int
+engine_source_known(struct engine *e, const char *secret, uint32_t version)
+{
+	struct engine_source *s;
+	int known;
+
+	pthread_mutex_lock(&e->mu);
+	s = source_find(e, secret);
+	known = s != NULL && s->version == version;
+	pthread_mutex_unlock(&e->mu);
+	return known;
+}
+
+static int
+copy_config(struct engine_config *d, const struct engine_config *c)
+{
+	size_t i;
+
+	memset(d, 0, sizeof(*d));
+	memcpy(d->engine, c->engine, sizeof(d->engine));
+	memcpy(d->prefix, c->prefix, sizeof(d->prefix));
+	if ((d->connection = strdup(c->connection)) == NULL ||
+	    (c->group && (d->group = strdup(c->group)) == NULL) ||
+	    (c->reassign_to && (d->reassign_to = strdup(c->reassign_to)) ==
+	    NULL))
+		return AL_ENOMEM;
+	for (i = 0; i < c->ngrants; i++) {
+		if ((d->grants[i] = strdup(c->grants[i])) == NULL)
+			return AL_ENOMEM;
+		d->ngrants = i + 1;
+	}
+	return 0;
+}
+
+static int
+copy_root(const struct al_secret *root, struct al_secret **out)
+{
+	const unsigned char *p = al_secret_open((struct al_secret *)root);
+	int rc = al_secret_from(p, al_secret_len(root), out);
+
+	al_secret_close((struct al_secret *)root);
+	if (rc == 0)
+		al_secret_close(*out);
+	return rc;
+}
+
+static void
+source_free(struct engine_source *s)
+{
+	if (s == NULL)
+		return;
+	if (s->ops != NULL) {
+		s->ops->close(s->mint.conn);
+		s->ops->close(s->work.conn);
+	}
+	al_secret_free(s->mint.root);
+	al_secret_free(s->work.root);
+	engine_config_release(&s->cfg);
+	free(s);
+}
+
+int
+engine_source_set(struct engine *e, const char *secret, uint32_t version,
+    const struct engine_config *c, const struct al_secret *root,
+    struct al_err *err)
+{
+	struct engine_source *s;
+
+	if (engine_source_known(e, secret, version))
+		return 0;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	(void)snprintf(s->name, sizeof(s->name), "%s", secret);
+	s->version = version;
+	if ((s->ops = engine_ops_find(c->engine)) == NULL) {
+		source_free(s);
+		return al_err_set(err, AL_EINVAL, "secret '%s': unknown engine "
+		    "'%s'", secret, c->engine);
+	}
+	if (copy_config(&s->cfg, c) != 0 ||
+	    copy_root(root, &s->mint.root) != 0 ||
+	    copy_root(root, &s->work.root) != 0) {
+		source_free(s);
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	}
+	/*
+	 * An older version stays in the list (the worker may be using it)
+	 * until engine_free; lookups find the newest first.
+	 */
+	pthread_mutex_lock(&e->mu);
+	s->next = e->sources;
+	e->sources = s;
+	pthread_mutex_unlock(&e->mu);
+	return 0;
+}
+
+/* ---- the worker ---------------------------------------------------------- */
+
+static int64_t
+backoff_ms(int attempts)
+{
+	int64_t d = BACKOFF_MIN_MS;
+
+	while (attempts-- > 1 && d < BACKOFF_MAX_MS)
+		d *= 2;
+	return d < BACKOFF_MAX_MS ? d : BACKOFF_MAX_MS;
+}
+
+/* The next record due (mu held), or NULL with *wait_ms until one is. */
+static struct rec *
+next_due(struct engine *e, int64_t now, int64_t *wait_ms)
+{
+	struct rec *best = NULL;
+	size_t i;
+
+	*wait_ms = -1;
+	for (i = 0; i < e->nrecs; i++) {
+		struct rec *r = &e->recs[i];
+
+		if (!r->c.revoking || r->busy)
+			continue;
+		if (r->next_try_ms <= now)
+			return r;
+		if (*wait_ms < 0 || r->next_try_ms - now < *wait_ms)
+			*wait_ms = r->next_try_ms - now;
+	}
+	return best;
+}
+
+static void
+wait_ms(struct engine *e, int64_t ms)
+{
+	struct timespec ts;
+
+	if (ms < 0) {
+		pthread_cond_wait(&e->cv, &e->mu);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	(void)pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+}
+
+static void
+finished(struct engine *e, const char *role, int rc, const char *msg)
+{
+	struct rec *r = rec_find(e, role);
+	struct engine_done *d;
+
+	if (r == NULL)
+		return;
+	r->busy = 0;
+	r->c.attempts++;
+	if (rc != 0) {
+		e->st.failures++;
+		(void)snprintf(r->c.error, sizeof(r->c.error), "%.*s",
+		    (int)sizeof(r->c.error) - 1, msg);
+		r->next_try_ms = now_ms(e) + backoff_ms(r->c.attempts);
+		(void)rec_save(e, r, NULL);
+		return;
+	}
+	e->st.revoked++;
+	e->st.revoking--;
+	if (e->ndone < DONE_MAX) {
+		d = &e->done[e->ndone++];
+		memset(d, 0, sizeof(*d));
+		memcpy(d->role, r->c.role, sizeof(d->role));
+		memcpy(d->secret, r->c.secret, sizeof(d->secret));
+		memcpy(d->lease, r->c.lease, sizeof(d->lease));
+		d->ttr_ms = now_ms(e) - r->c.ended_ms;
+		d->attempts = r->c.attempts;
+		d->orphan = r->orphan;
+	}
+	(void)rec_delete_row(e, role);
+	*r = e->recs[--e->nrecs];
+}
+
+static void *
+worker(void *arg)
+{
+	struct engine *e = arg;
+	struct engine_source *s;
+	struct rec *r;
+	struct al_err err;
+	char role[ENGINE_ROLE_MAX + 1];
+	int64_t w;
+	int rc;
+
+	pthread_mutex_lock(&e->mu);
+	while (!e->stop) {
+		if (!e->ready || (r = next_due(e, now_ms(e), &w)) == NULL) {
+			wait_ms(e, e->ready ? w : -1);
+			continue;
+		}
+		r->busy = 1;
+		memcpy(role, r->c.role, sizeof(role));
+		s = source_find(e, r->c.secret);
+		pthread_mutex_unlock(&e->mu);
+		al_err_clear(&err);
+		if (s == NULL)
+			rc = al_err_set(&err, AL_ENOENT, "no engine secret "
+			    "named '%s' is known (removed from the vault?)",
+			    r->c.secret);
+		else
+			rc = s->ops->destroy(s, &s->work, role, &err);
+		pthread_mutex_lock(&e->mu);
+		finished(e, role, rc, err.msg);
+	}
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
+}
+
+/* ---- the API ------------------------------------------------------------- */
+
+int
+engine_open(const char *path, const struct al_clock *clock,
+    struct engine **out, struct al_err *err)
+{
+	struct engine *e;
+	int rc;
+
+	*out = NULL;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	e->clock = clock ? clock : al_clock_system();
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_cond_init(&e->cv, NULL);
+	if (sqlite3_open_v2(path, &e->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX,
+	    NULL) != SQLITE_OK) {
+		rc = al_err_set(err, AL_EDB, "%s: %s", path, e->db ?
+		    sqlite3_errmsg(e->db) : "cannot open");
+		goto fail;
+	}
+	if ((rc = db_exec(e, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	    "CREATE TABLE IF NOT EXISTS creds (role TEXT PRIMARY KEY,"
+	    " secret TEXT NOT NULL, lease TEXT NOT NULL, conn INTEGER NOT NULL,"
+	    " expires INTEGER NOT NULL, revoking INTEGER NOT NULL,"
+	    " attempts INTEGER NOT NULL, ended_ms INTEGER NOT NULL,"
+	    " error TEXT NOT NULL, orphan INTEGER NOT NULL)", err)) != 0 ||
+	    (rc = al_fs_check_private(path, 0, err)) != 0 ||
+	    (rc = load(e, err)) != 0)
+		goto fail;
+	if (pthread_create(&e->worker, NULL, worker, e) != 0) {
+		rc = al_err_set(err, AL_ESYS, "cannot start the revocation "
+		    "worker");
+		goto fail;
+	}
+	e->worker_started = 1;
+	*out = e;
+	return 0;
+fail:
+	engine_free(e);
+	return rc;
+}
+
+void
+engine_free(struct engine *e)
+{
+	struct engine_source *s;
+
+	if (e == NULL)
+		return;
+	if (e->worker_started) {
+		pthread_mutex_lock(&e->mu);
+		e->stop = 1;
+		pthread_cond_broadcast(&e->cv);
+		pthread_mutex_unlock(&e->mu);
+		pthread_join(e->worker, NULL);
+	}
+	while ((s = e->sources) != NULL) {
+		e->sources = s->next;
+		source_free(s);
+	}
+	if (e->db != NULL)
+		sqlite3_close(e->db);
+	free(e->recs);
+	pthread_cond_destroy(&e->cv);
+	pthread_mutex_destroy(&e->mu);
+	free(e);
+}
+
+int
+engine_mint(struct engine *e, const char *secret, const char *lease,
+    uint64_t conn, int64_t expires, struct al_secret **value,
+    char role[ENGINE_ROLE_MAX + 1], struct al_err *err)
+{
+	struct engine_source *s;
+	struct rec *r;
+	unsigned char raw[10];
+	char hex[21];
+	int rc;
+
+	*value = NULL;
+	role[0] = '\0';
+	pthread_mutex_lock(&e->mu);
+	if ((s = source_find(e, secret)) == NULL) {
+		pthread_mutex_unlock(&e->mu);
+		return al_err_set(err, AL_ENOENT, "secret '%s' has no engine "
+		    "source", secret);
+	}
+	randombytes_buf(raw, sizeof(raw));
+	al_hex(raw, sizeof(raw), hex);
+	if ((r = rec_add(e)) == NULL) {
+		pthread_mutex_unlock(&e->mu);
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	}
+	(void)snprintf(r->c.role, sizeof(r->c.role), "%s%s", s->cfg.prefix,
+	    hex);
+	(void)snprintf(r->c.secret, sizeof(r->c.secret), "%s", secret);
+	(void)snprintf(r->c.lease, sizeof(r->c.lease), "%s", lease);
+	r->c.conn = conn;
+	r->c.expires = expires;
+	memcpy(role, r->c.role, ENGINE_ROLE_MAX + 1);
+	/* The intent, durable before the role exists. */
+	if ((rc = rec_save(e, r, err)) != 0) {
+		e->nrecs--;
+		pthread_mutex_unlock(&e->mu);
+		role[0] = '\0';
+		return rc;
+	}
+	pthread_mutex_unlock(&e->mu);
+	rc = s->ops->mint(s, &s->mint, role, expires + ENGINE_VALID_MARGIN,
+	    value, err);
+	pthread_mutex_lock(&e->mu);
+	if (rc == 0)
+		e->st.minted++;
+	else if ((r = rec_find(e, role)) != NULL) {
+		/* It may exist (the commit's answer lost): revoke it. */
+		rec_end(e, r);
+		pthread_cond_signal(&e->cv);
+	}
+	pthread_mutex_unlock(&e->mu);
+	return rc;
+}
+
+/* Queue every record matching (lease or conn or expiry); mu taken here. */
+static size_t
+end_where(struct engine *e, const char *lease, uint64_t conn, int64_t now)
+{
+	size_t i, n = 0;
+
+	pthread_mutex_lock(&e->mu);
+	for (i = 0; i < e->nrecs; i++) {
+		struct rec *r = &e->recs[i];
+
+		if (r->c.revoking)
+			continue;
+		if ((lease && strcmp(r->c.lease, lease) == 0) ||
+		    (conn && r->c.conn == conn) ||
+		    (now && r->c.expires <= now)) {
+			rec_end(e, r);
+			n++;
+		}
+	}
+	if (n)
+		pthread_cond_signal(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+	return n;
+}
+
+int
+engine_lease_ended(struct engine *e, const char *lease, size_t *n)
+{
+	size_t k = end_where(e, lease, 0, 0);
+
+	if (n)
+		*n = k;
+	return 0;
+}
+
+int
+engine_conn_closed(struct engine *e, uint64_t conn, size_t *n)
+{
+	size_t k = conn ? end_where(e, NULL, conn, 0) : 0;
+
+	if (n)
+		*n = k;
+	return 0;
+}
+
+int
+engine_expire(struct engine *e, int64_t now, size_t *n)
+{
+	size_t k = end_where(e, NULL, 0, now);
+
+	if (n)
+		*n = k;
+	return 0;
+}
+
+int64_t
+engine_next_expiry(struct engine *e)
+{
+	int64_t next = 0;
+	size_t i;
+
+	pthread_mutex_lock(&e->mu);
+	for (i = 0; i < e->nrecs; i++)
+		if (!e->recs[i].c.revoking && (next == 0 ||
+		    e->recs[i].c.expires < next))
+			next = e->recs[i].c.expires;
+	pthread_mutex_unlock(&e->mu);
+	return next;
+}
+
+struct orphan_ctx {
+	struct engine		*e;
+	struct engine_source	*s;
+	size_t			 n;
+};
+
+/* mu held by the caller of roles() for this callback's writes. */
+static void
+orphan_one(const char *role, void *arg)
+{
+	struct orphan_ctx *x = arg;
+	struct rec *r;
+
+	if (rec_find(x->e, role) != NULL || strlen(role) > ENGINE_ROLE_MAX ||
+	    (r = rec_add(x->e)) == NULL)
+		return;
+	(void)snprintf(r->c.role, sizeof(r->c.role), "%s", role);
+	(void)snprintf(r->c.secret, sizeof(r->c.secret), "%s", x->s->name);
+	r->orphan = 1;
+	rec_end(x->e, r);
+	x->n++;
+}
+
+struct role_list {
+	char	(*v)[ENGINE_ROLE_MAX + 1];
+	size_t	  n, cap;
+};
+
+static void
+collect_role(const char *role, void *arg)
+{
+	struct role_list *l = arg;
+	void *p;
+
+	if (strlen(role) > ENGINE_ROLE_MAX)
+		return;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 32;
+		if ((p = realloc(l->v, l->cap * sizeof(*l->v))) == NULL)
+			return;
+		l->v = p;
+	}
+	(void)snprintf(l->v[l->n++], ENGINE_ROLE_MAX + 1, "%s", role);
+}
+
+int
+engine_recover(struct engine *e, int (*live)(const char *lease, void *arg),
+    void *arg, size_t *n, struct al_err *err)
+{
+	struct engine_source *s, *seen;
+	struct orphan_ctx x = { e, NULL, 0 };
+	struct role_list l;
+	struct al_err one;
+	size_t i;
+	int rc = 0;
+
+	pthread_mutex_lock(&e->mu);
+	for (i = 0; i < e->nrecs; i++) {
+		struct rec *r = &e->recs[i];
+
+		if (!r->c.revoking && !live(r->c.lease, arg)) {
+			rec_end(e, r);
+			x.n++;
+		}
+	}
+	pthread_mutex_unlock(&e->mu);
+	/* Sources are only added at the head, so this walk is stable. */
+	for (s = e->sources; s != NULL; s = s->next) {
+		for (seen = e->sources; seen != s; seen = seen->next)
+			if (strcmp(seen->name, s->name) == 0)
+				break;
+		if (seen != s)
+			continue;	/* an older version */
+		memset(&l, 0, sizeof(l));
+		al_err_clear(&one);
+		if (s->ops->roles(s, &s->mint, collect_role, &l, &one) != 0) {
+			if (rc == 0)
+				rc = al_err_set(err, one.code, "secret '%s': "
+				    "%s", s->name, one.msg);
+			free(l.v);
+			continue;
+		}
+		x.s = s;
+		pthread_mutex_lock(&e->mu);
+		for (i = 0; i < l.n; i++)
+			orphan_one(l.v[i], &x);
+		pthread_mutex_unlock(&e->mu);
+		free(l.v);
+	}
+	pthread_mutex_lock(&e->mu);
+	e->ready = 1;
+	pthread_cond_signal(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+	if (n)
+		*n = x.n;
+	return rc;
+}
+
+size_t
+engine_take_done(struct engine *e, struct engine_done *out, size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&e->mu);
+	n = e->ndone < max ? e->ndone : max;
+	memcpy(out, e->done, n * sizeof(*out));
+	memmove(e->done, e->done + n, (e->ndone - n) * sizeof(*out));
+	e->ndone -= n;
+	pthread_mutex_unlock(&e->mu);
+	return n;
+}
+
+void
+engine_list(struct engine *e, void (*fn)(const struct engine_cred *c,
+    void *arg), void *arg)
+{
+	size_t i;
+
+	pthread_mutex_lock(&e->mu);
+	for (i = 0; i < e->nrecs; i++)
+		fn(&e->recs[i].c, arg);
+	pthread_mutex_unlock(&e->mu);
+}
+
+void
+engine_stats(struct engine *e, struct engine_stats *out)
+{
+	pthread_mutex_lock(&e->mu);
+	*out = e->st;
+	pthread_mutex_unlock(&e->mu);
+}

@@ -1,0 +1,64 @@
+/* Private to src/engine: sources and the ops table of an engine. */
+#ifndef AIRLOCK_ENGINE_INT_H
+#define AIRLOCK_ENGINE_INT_H
+
+#include "airlock/engine.h"
+
+struct engine_slot {
+	void			*conn;
+	struct al_secret	*root;	/* version byte + password */
+};
+
+/* A secret an engine mints from: its configuration and root credential. */
+struct engine_source {
+	char				 name[65];
+	uint32_t			 version;
+	struct engine_config		 cfg;
+	const struct engine_ops		*ops;
+	/*
+	 * One slot per thread (the loop mints, the worker revokes): a cached
+	 * connection and its own copy of the root credential, as guarded
+	 * memory is opened and closed by one thread at a time.
+	 */
+	struct engine_slot		 mint;
+	struct engine_slot		 work;
+	struct engine_source		*next;
+};
+
+/*
+ * An engine.  Each call gets the source and a handle slot (a cached
+ * connection) that belongs to the calling thread.
+ */
+struct engine_ops {
+	const char	*name;
+	/* Dry run of what a lease does, rolled back. */
+	int	(*check)(const struct engine_config *c,
+		    const struct al_secret *root, struct al_err *err);
+	/* Create role, valid until valid_until (seconds); *value the URL. */
+	int	(*mint)(struct engine_source *s, struct engine_slot *h, const char *role,
+		    int64_t valid_until, struct al_secret **value,
+		    struct al_err *err);
+	/* Destroy role and verify it is gone (gone already: success). */
+	int	(*destroy)(struct engine_source *s, struct engine_slot *h, const char *role,
+		    struct al_err *err);
+	/* Call fn for every role whose name starts with the prefix. */
+	int	(*roles)(struct engine_source *s, struct engine_slot *h,
+		    void (*fn)(const char *role, void *arg), void *arg,
+		    struct al_err *err);
+	void	(*close)(void *h);
+};
+
+extern const struct engine_ops engine_pg_ops;
+
+const struct engine_ops *engine_ops_find(const char *name);
+
+/*
+ * The SCRAM-SHA-256 verifier of password as PostgreSQL stores it
+ * ("SCRAM-SHA-256$iter:salt$StoredKey:ServerKey"), into out (>= 160 bytes).
+ */
+#define ENGINE_SCRAM_ITER	4096
+#define ENGINE_SCRAM_MAX	160
+int	engine_scram_verifier(const char *password, size_t len, int iter,
+	    char *out, size_t outsz) AL_WUR;
+
+#endif

@@ -1,0 +1,559 @@
+/*
+ * The postgres engine (libpq): a role per lease use, destroyed in an order
+ * that cannot leave it half alive.
+ *
+ * libpq keeps its own copy of the admin password for the life of a
+ * connection (in its heap, not guarded); that copy is the cost of talking
+ * to PostgreSQL at all, and the connection is kept only by the broker.  The
+ * minted password never goes to the server: CREATE ROLE gets a SCRAM
+ * verifier computed here (scram.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "engine_int.h"
+
+/* How long revocation waits for a terminated session to go. */
+#define PG_TERMINATE_WAIT_MS	5000
+#define PG_CONNECT_TIMEOUT	"5"
+
+static int
+pg_fail(struct al_err *err, int code, const char *what, const char *msg)
+{
+	char m[ENGINE_ERROR_MAX];
+	size_t n;
+
+	(void)snprintf(m, sizeof(m), "%s", msg ? msg : "");
+	n = strlen(m);
+	while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+		m[--n] = '\0';
+	for (n = 0; m[n]; n++)
+		if (m[n] == '\n')
+			m[n] = ' ';
+	return al_err_set(err, code, "%s: %s", what, m);
+}
+
+/*
+ * Connect with the configuration's conninfo and the root password; dbname
+ * (when not NULL) replaces the conninfo's database.
+ */
+static int
+pg_connect(const struct engine_config *c, const struct al_secret *root,
+    const char *dbname, PGconn **out, struct al_err *err)
+{
+	const char *kw[6], *val[6];
+	struct al_secret *pw = NULL;
+	const unsigned char *p;
+	unsigned char *q;
+	size_t n = 0, len;
+	PGconn *conn;
+	int rc = 0;
+
+	*out = NULL;
+	kw[n] = "dbname"; val[n++] = c->connection;
+	kw[n] = "connect_timeout"; val[n++] = PG_CONNECT_TIMEOUT;
+	kw[n] = "application_name"; val[n++] = "airlock";
+	len = al_secret_len(root);
+	if (len > 1) {
+		/* NUL-terminated copy, in guarded memory, for libpq. */
+		if (al_secret_new(len, &pw) != 0)
+			return al_err_set(err, AL_ENOMEM, "out of memory");
+		p = al_secret_open((struct al_secret *)root);
+		q = al_secret_open(pw);
+		memcpy(q, p + 1, len - 1);
+		q[len - 1] = '\0';
+		al_secret_close((struct al_secret *)root);
+		kw[n] = "password"; val[n++] = (const char *)q;
+	}
+	if (dbname != NULL) {
+		kw[n] = "dbname"; val[n++] = dbname;
+	}
+	kw[n] = NULL; val[n] = NULL;
+	conn = PQconnectdbParams(kw, val, 1);
+	if (pw != NULL) {
+		al_secret_close(pw);
+		al_secret_free(pw);
+	}
+	if (conn == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	if (PQstatus(conn) != CONNECTION_OK) {
+		rc = pg_fail(err, AL_EUNAVAIL, "cannot connect to PostgreSQL",
+		    PQerrorMessage(conn));
+		PQfinish(conn);
+		return rc;
+	}
+	*out = conn;
+	return 0;
+}
+
+/* The cached connection in *h, (re)connected when needed. */
+static int
+pg_handle(struct engine_source *s, struct engine_slot *h, PGconn **out,
+    struct al_err *err)
+{
+	PGconn *conn = h->conn;
+	int rc;
+
+	if (conn != NULL && PQstatus(conn) == CONNECTION_OK) {
+		*out = conn;
+		return 0;
+	}
+	if (conn != NULL)
+		PQfinish(conn);
+	h->conn = NULL;
+	if ((rc = pg_connect(&s->cfg, h->root, NULL, &conn, err)) != 0)
+		return rc;
+	h->conn = conn;
+	*out = conn;
+	return 0;
+}
+
+static void
+pg_close(void *h)
+{
+	if (h != NULL)
+		PQfinish(h);
+}
+
+/* Run sql (no result rows wanted). */
+static int
+pg_exec(PGconn *conn, const char *sql, const char *what, struct al_err *err)
+{
+	PGresult *r = PQexec(conn, sql);
+	int rc = 0;
+
+	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK &&
+	    PQresultStatus(r) != PGRES_TUPLES_OK))
+		rc = pg_fail(err, PQstatus(conn) == CONNECTION_OK ? AL_EDB :
+		    AL_EUNAVAIL, what, r ? PQresultErrorMessage(r) :
+		    PQerrorMessage(conn));
+	PQclear(r);
+	return rc;
+}
+
+/* sql with $1 = p1 (and $2 = p2); the result in *out (caller clears). */
+static int
+pg_query(PGconn *conn, const char *sql, const char *p1, const char *p2,
+    const char *what, PGresult **out, struct al_err *err)
+{
+	const char *pv[2] = { p1, p2 };
+	PGresult *r = PQexecParams(conn, sql, p2 ? 2 : 1, NULL, pv, NULL,
+	    NULL, 0);
+
+	*out = NULL;
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		int rc = pg_fail(err, PQstatus(conn) == CONNECTION_OK ?
+		    AL_EDB : AL_EUNAVAIL, what, r ? PQresultErrorMessage(r) :
+		    PQerrorMessage(conn));
+		PQclear(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+/*
+ * Append grant statement tmpl with every {{role}} replaced by the quoted
+ * identifier qrole.
+ */
+static int
+subst_role(struct al_buf *b, const char *tmpl, const char *qrole)
+{
+	const char *p = tmpl, *m;
+
+	while ((m = strstr(p, "{{role}}")) != NULL) {
+		if (al_buf_append(b, p, (size_t)(m - p)) != 0 ||
+		    al_buf_puts(b, qrole) != 0)
+			return AL_ENOMEM;
+		p = m + strlen("{{role}}");
+	}
+	return al_buf_puts(b, p);
+}
+
+/*
+ * The statements that give role its privileges: membership in the group,
+ * then each grant.  Each statement ends with ";".
+ */
+static int
+privileges_sql(PGconn *conn, const struct engine_config *c,
+    const char *qrole, struct al_buf *b)
+{
+	char *qg;
+	size_t i;
+	int rc = 0;
+
+	if (c->group != NULL) {
+		if ((qg = PQescapeIdentifier(conn, c->group,
+		    strlen(c->group))) == NULL)
+			return AL_ENOMEM;
+		rc = al_buf_printf(b, "GRANT %s TO %s;", qg, qrole);
+		PQfreemem(qg);
+	}
+	for (i = 0; rc == 0 && i < c->ngrants; i++)
+		if ((rc = subst_role(b, c->grants[i], qrole)) == 0)
+			rc = al_buf_puts(b, ";");
+	return rc;
+}
+
+static int
+pg_check(const struct engine_config *c, const struct al_secret *root,
+    struct al_err *err)
+{
+	PGconn *conn = NULL;
+	struct al_buf b;
+	unsigned char raw[8];
+	char role[ENGINE_ROLE_MAX + 1], hex[17], what[32], *qrole = NULL;
+	size_t i;
+	int rc;
+
+	al_buf_init(&b, 1 << 20, 0);
+	if ((rc = pg_connect(c, root, NULL, &conn, err)) != 0)
+		goto out;
+	randombytes_buf(raw, sizeof(raw));
+	al_hex(raw, sizeof(raw), hex);
+	(void)snprintf(role, sizeof(role), "%scheck_%s", c->prefix, hex);
+	if ((qrole = PQescapeIdentifier(conn, role, strlen(role))) == NULL) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = pg_exec(conn, "BEGIN", "BEGIN", err)) != 0)
+		goto out;
+	al_buf_reset(&b);
+	if (al_buf_printf(&b, "CREATE ROLE %s NOLOGIN", qrole) != 0) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = pg_exec(conn, al_buf_str(&b), "the admin connection cannot "
+	    "create roles", err)) != 0)
+		goto out;
+	if (c->group != NULL) {
+		char *qg = PQescapeIdentifier(conn, c->group,
+		    strlen(c->group));
+
+		al_buf_reset(&b);
+		rc = qg == NULL || al_buf_printf(&b, "GRANT %s TO %s", qg,
+		    qrole) != 0 ? al_err_set(err, AL_ENOMEM, "out of memory") :
+		    pg_exec(conn, al_buf_str(&b), "--group", err);
+		PQfreemem(qg);
+		if (rc != 0)
+			goto out;
+	}
+	for (i = 0; i < c->ngrants; i++) {
+		al_buf_reset(&b);
+		if (subst_role(&b, c->grants[i], qrole) != 0) {
+			rc = al_err_set(err, AL_ENOMEM, "out of memory");
+			goto out;
+		}
+		(void)snprintf(what, sizeof(what), "--grant %zu", i + 1);
+		if ((rc = pg_exec(conn, al_buf_str(&b), what, err)) != 0) {
+			rc = AL_EINVAL;
+			goto out;
+		}
+	}
+out:
+	if (conn != NULL) {
+		PGresult *r = PQexec(conn, "ROLLBACK");
+
+		PQclear(r);
+		PQfinish(conn);
+	}
+	PQfreemem(qrole);
+	al_buf_release(&b);
+	return rc;
+}
+
+/* Percent-encode s (a host path or database name) onto b. */
+static int
+url_encode(struct al_buf *b, const char *s)
+{
+	static const char hexd[] = "0123456789ABCDEF";
+	int rc = 0;
+
+	for (; *s && rc == 0; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL)
+			rc = al_buf_putc(b, ch);
+		else
+			rc = al_buf_printf(b, "%%%c%c", hexd[ch >> 4],
+			    hexd[ch & 15]);
+	}
+	return rc;
+}
+
+/*
+ * The credential as the holder sees it:
+ * postgresql://ROLE:PASSWORD@HOST:PORT/DB, or with a socket directory
+ * postgresql://ROLE:PASSWORD@/DB?host=DIR&port=PORT.
+ */
+static int
+make_url(PGconn *conn, const char *role, const char *pw,
+    struct al_secret **out)
+{
+	struct al_buf b;
+	const char *host = PQhost(conn), *port = PQport(conn), *db = PQdb(conn);
+	int rc;
+
+	al_buf_init(&b, 4096, AL_BUF_SENSITIVE);
+	rc = al_buf_printf(&b, "postgresql://%s:%s@", role, pw);
+	if (rc == 0 && host != NULL && host[0] == '/') {
+		rc = al_buf_puts(&b, "/");
+		if (rc == 0)
+			rc = url_encode(&b, db ? db : "");
+		if (rc == 0)
+			rc = al_buf_puts(&b, "?host=");
+		if (rc == 0)
+			rc = url_encode(&b, host);
+		if (rc == 0 && port && port[0])
+			rc = al_buf_printf(&b, "&port=%s", port);
+	} else if (rc == 0) {
+		rc = url_encode(&b, host && host[0] ? host : "localhost");
+		if (rc == 0 && port && port[0])
+			rc = al_buf_printf(&b, ":%s", port);
+		if (rc == 0)
+			rc = al_buf_puts(&b, "/");
+		if (rc == 0)
+			rc = url_encode(&b, db ? db : "");
+	}
+	if (rc == 0)
+		rc = al_secret_from(b.data, b.len, out);
+	al_buf_release(&b);
+	return rc;
+}
+
+static int
+pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
+    int64_t valid_until, struct al_secret **value, struct al_err *err)
+{
+	unsigned char raw[32];
+	char pw[65], verifier[ENGINE_SCRAM_MAX], until[40];
+	char *qrole = NULL, *qver = NULL;
+	struct al_buf b;
+	struct tm tm;
+	time_t t = (time_t)valid_until;
+	PGconn *conn;
+	int rc;
+
+	*value = NULL;
+	al_buf_init(&b, 1 << 20, 0);
+	randombytes_buf(raw, sizeof(raw));
+	al_hex(raw, sizeof(raw), pw);
+	sodium_memzero(raw, sizeof(raw));
+	if (engine_scram_verifier(pw, strlen(pw), ENGINE_SCRAM_ITER, verifier,
+	    sizeof(verifier)) != 0) {
+		rc = al_err_set(err, AL_ECRYPTO, "cannot compute the SCRAM "
+		    "verifier");
+		goto out;
+	}
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S+00", &tm) == 0) {
+		rc = al_err_set(err, AL_EINVAL, "bad expiry");
+		goto out;
+	}
+	if ((rc = pg_handle(s, h, &conn, err)) != 0)
+		goto out;
+	if ((qrole = PQescapeIdentifier(conn, role, strlen(role))) == NULL ||
+	    (qver = PQescapeLiteral(conn, verifier, strlen(verifier))) ==
+	    NULL) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (al_buf_printf(&b, "BEGIN;CREATE ROLE %s LOGIN PASSWORD %s VALID "
+	    "UNTIL '%s';", qrole, qver, until) != 0 ||
+	    privileges_sql(conn, &s->cfg, qrole, &b) != 0 ||
+	    al_buf_puts(&b, "COMMIT") != 0) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = pg_exec(conn, al_buf_str(&b), "cannot create the role",
+	    err)) != 0) {
+		PGresult *r = PQexec(conn, "ROLLBACK");
+
+		PQclear(r);
+		goto out;
+	}
+	if (make_url(conn, role, pw, value) != 0)
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+out:
+	sodium_memzero(pw, sizeof(pw));
+	PQfreemem(qrole);
+	PQfreemem(qver);
+	al_buf_release(&b);
+	return rc;
+}
+
+/* Sessions of the role, or of a member of it that may SET ROLE to it. */
+#define SESSIONS_OF \
+	" FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND" \
+	" (usesysid = $1::oid OR (pg_has_role(usesysid, $1::oid, 'MEMBER')" \
+	" AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = usesysid)))"
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	(void)nanosleep(&ts, NULL);
+}
+
+/* Reassign and drop what role owns in database db (NULL: this one). */
+static int
+drop_owned_in(struct engine_source *s, struct engine_slot *h, PGconn *conn,
+    const char *db, const char *qrole, struct al_err *err)
+{
+	PGconn *other = NULL;
+	struct al_buf b;
+	char *qo = NULL;
+	int rc;
+
+	al_buf_init(&b, 4096, 0);
+	if (db != NULL && (rc = pg_connect(&s->cfg, h->root, db, &other,
+	    err)) != 0)
+		goto out;
+	if (other != NULL)
+		conn = other;
+	if (s->cfg.reassign_to != NULL && (qo = PQescapeIdentifier(conn,
+	    s->cfg.reassign_to, strlen(s->cfg.reassign_to))) == NULL) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (al_buf_printf(&b, "REASSIGN OWNED BY %s TO %s;DROP OWNED BY %s",
+	    qrole, qo ? qo : "CURRENT_USER", qrole) != 0) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = pg_exec(conn, al_buf_str(&b), "REASSIGN/DROP OWNED", err);
+out:
+	PQfreemem(qo);
+	if (other != NULL)
+		PQfinish(other);
+	al_buf_release(&b);
+	return rc;
+}
+
+static int
+pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
+    struct al_err *err)
+{
+	PGconn *conn;
+	PGresult *r = NULL;
+	struct al_buf b;
+	char oid[24], *qrole = NULL;
+	const char *here;
+	long waited = 0;
+	int rc, i;
+
+	al_buf_init(&b, 4096, 0);
+	if ((rc = pg_handle(s, h, &conn, err)) != 0)
+		goto out;
+	if ((rc = pg_query(conn, "SELECT oid FROM pg_roles WHERE rolname = $1",
+	    role, NULL, "cannot look the role up", &r, err)) != 0)
+		goto out;
+	if (PQntuples(r) == 0)
+		goto out;	/* never created, or already gone */
+	(void)snprintf(oid, sizeof(oid), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	r = NULL;
+	if ((qrole = PQescapeIdentifier(conn, role, strlen(role))) == NULL) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* 1. No new session. */
+	if (al_buf_printf(&b, "ALTER ROLE %s NOLOGIN", qrole) != 0) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = pg_exec(conn, al_buf_str(&b), "ALTER ROLE NOLOGIN",
+	    err)) != 0)
+		goto out;
+	/* 2. End the sessions and wait until they are gone. */
+	for (;;) {
+		if ((rc = pg_query(conn, "SELECT count(*), "
+		    "count(pg_terminate_backend(pid))" SESSIONS_OF, oid, NULL,
+		    "cannot end the role's sessions", &r, err)) != 0)
+			goto out;
+		i = atoi(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		r = NULL;
+		if (i == 0)
+			break;
+		if (waited >= PG_TERMINATE_WAIT_MS) {
+			rc = al_err_set(err, AL_ETIMEDOUT, "%d session(s) of "
+			    "the role did not end within %ld ms", i, waited);
+			goto out;
+		}
+		sleep_ms(10);
+		waited += 10;
+	}
+	/* 3. What it owns, in every database where it owns or holds any. */
+	if ((rc = pg_query(conn, "SELECT DISTINCT d.datname FROM pg_shdepend s"
+	    " JOIN pg_database d ON d.oid = s.dbid WHERE s.refclassid ="
+	    " 'pg_authid'::regclass AND s.refobjid = $1::oid", oid, NULL,
+	    "cannot list the role's databases", &r, err)) != 0)
+		goto out;
+	here = PQdb(conn);
+	for (i = 0; i < PQntuples(r); i++) {
+		const char *db = PQgetvalue(r, i, 0);
+
+		if ((rc = drop_owned_in(s, h, conn, strcmp(db, here) == 0 ? NULL :
+		    db, qrole, err)) != 0)
+			goto out;
+	}
+	PQclear(r);
+	r = NULL;
+	/* 4. The role itself, then 5. verify. */
+	al_buf_reset(&b);
+	if (al_buf_printf(&b, "DROP ROLE IF EXISTS %s", qrole) != 0) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = pg_exec(conn, al_buf_str(&b), "DROP ROLE", err)) != 0)
+		goto out;
+	if ((rc = pg_query(conn, "SELECT 1 FROM pg_roles WHERE rolname = $1",
+	    role, NULL, "cannot verify the role is gone", &r, err)) != 0)
+		goto out;
+	if (PQntuples(r) != 0)
+		rc = al_err_set(err, AL_EDB, "the role still exists after "
+		    "DROP ROLE");
+out:
+	PQclear(r);
+	PQfreemem(qrole);
+	al_buf_release(&b);
+	return rc;
+}
+
+static int
+pg_roles(struct engine_source *s, struct engine_slot *h, void (*fn)(const char *role,
+    void *arg), void *arg, struct al_err *err)
+{
+	PGconn *conn;
+	PGresult *r = NULL;
+	char n[24];
+	int rc, i;
+
+	(void)snprintf(n, sizeof(n), "%zu", strlen(s->cfg.prefix));
+	if ((rc = pg_handle(s, h, &conn, err)) != 0 ||
+	    (rc = pg_query(conn, "SELECT rolname FROM pg_roles WHERE"
+	    " left(rolname, $2::int) = $1", s->cfg.prefix, n,
+	    "cannot list roles", &r, err)) != 0)
+		return rc;
+	for (i = 0; i < PQntuples(r); i++)
+		fn(PQgetvalue(r, i, 0), arg);
+	PQclear(r);
+	return 0;
+}
+
+const struct engine_ops engine_pg_ops = {
+	.name = "postgres",
+	.check = pg_check,
+	.mint = pg_mint,
+	.destroy = pg_destroy,
+	.roles = pg_roles,
+	.close = pg_close,
+};
