@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "airlock/engine.h"
 #include "airlock/vault.h"
 #include "auditcli.h"
 #include "cli.h"
@@ -44,6 +46,19 @@ const char cmd_secret_help[] =
 "  --keep-newline       keep a trailing newline read from stdin (add, rotate)\n"
 "  --passphrase-fd N    read the vault passphrase from descriptor N\n"
 "\n"
+"dynamic secrets (add): a lease mints a fresh credential, destroyed when the\n"
+"lease ends (see docs/dynamic.md); the admin password, if any, on stdin:\n"
+"  --engine postgres    the engine\n"
+"  --connection C       libpq connection string of the admin user (no\n"
+"                       password in it)\n"
+"  --group ROLE         each minted role becomes a member of ROLE\n"
+"  --grant SQL          a statement run for each minted role, {{role}}\n"
+"                       replaced by its quoted name (repeatable)\n"
+"  --role-prefix P      prefix of minted role names (default airlock_);\n"
+"                       roles with it that no lease holds are dropped\n"
+"  --reassign-to ROLE   who gets what a role owned when it is dropped\n"
+"                       (default: the admin user)\n"
+"\n"
 "ls options:\n"
 "  --owner O            only secrets owned by O\n"
 "  --expired            only expired secrets\n"
@@ -59,6 +74,8 @@ enum {
 	OPT_OWNER = 256, OPT_PURPOSE, OPT_EXPIRES, OPT_ROTATE, OPT_LASTROT,
 	OPT_HOST, OPT_LABEL, OPT_UNLABEL, OPT_CLEARHOSTS, OPT_STATUS,
 	OPT_VALUEFILE, OPT_KEEPNL, OPT_PASSFD, OPT_EXPIRED, OPT_DUE, OPT_JSON,
+	OPT_ENGINE, OPT_CONNECTION, OPT_GROUP, OPT_GRANT, OPT_PREFIX,
+	OPT_REASSIGN,
 };
 
 static const struct option secret_opts[] = {
@@ -78,6 +95,12 @@ static const struct option secret_opts[] = {
 	{ "expired", no_argument, NULL, OPT_EXPIRED },
 	{ "due", no_argument, NULL, OPT_DUE },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "engine", required_argument, NULL, OPT_ENGINE },
+	{ "connection", required_argument, NULL, OPT_CONNECTION },
+	{ "group", required_argument, NULL, OPT_GROUP },
+	{ "grant", required_argument, NULL, OPT_GRANT },
+	{ "role-prefix", required_argument, NULL, OPT_PREFIX },
+	{ "reassign-to", required_argument, NULL, OPT_REASSIGN },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -105,6 +128,13 @@ struct secret_args {
 	int		 expired;
 	int		 due;
 	int		 json;
+	const char	*engine;
+	const char	*connection;
+	const char	*group;
+	const char	*prefix;
+	const char	*reassign;
+	char		*grants[ENGINE_GRANTS_MAX];
+	size_t		 ngrants;
 	unsigned	 seen;		/* bit per option, for "not for this" */
 };
 
@@ -116,9 +146,11 @@ allowed_opts(const char *sub)
 	unsigned meta = B(OPT_OWNER) | B(OPT_PURPOSE) | B(OPT_EXPIRES) |
 	    B(OPT_ROTATE) | B(OPT_HOST) | B(OPT_LABEL) | B(OPT_PASSFD);
 	unsigned value = B(OPT_VALUEFILE) | B(OPT_KEEPNL) | B(OPT_PASSFD);
+	unsigned engine = B(OPT_ENGINE) | B(OPT_CONNECTION) | B(OPT_GROUP) |
+	    B(OPT_GRANT) | B(OPT_PREFIX) | B(OPT_REASSIGN);
 
 	if (strcmp(sub, "add") == 0)
-		return meta | value | B(OPT_LASTROT);
+		return meta | value | B(OPT_LASTROT) | engine;
 	if (strcmp(sub, "edit") == 0)
 		return meta | B(OPT_UNLABEL) | B(OPT_CLEARHOSTS) |
 		    B(OPT_STATUS);
@@ -149,7 +181,8 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	    "--expires", "--rotate-every", "--last-rotated", "--host",
 	    "--label", "--unlabel", "--clear-hosts", "--status",
 	    "--value-file", "--keep-newline", "--passphrase-fd", "--expired",
-	    "--due", "--json" };
+	    "--due", "--json", "--engine", "--connection", "--group",
+	    "--grant", "--role-prefix", "--reassign-to" };
 	struct al_err err;
 	unsigned allowed;
 	int c, rc;
@@ -159,7 +192,7 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	allowed = allowed_opts(a->sub);
 	/* GNU getopt permutes: NAME may come before or after options. */
 	while ((c = getopt_long(argc, argv, ":h", secret_opts, NULL)) != -1) {
-		if (c >= OPT_OWNER && c <= OPT_JSON) {
+		if (c >= OPT_OWNER && c <= OPT_REASSIGN) {
 			if (!(allowed & B(c)))
 				return cli_usage("secret", "'secret %s' does "
 				    "not take %s", a->sub, names[c - OPT_OWNER]);
@@ -178,6 +211,17 @@ parse_args(int argc, char **argv, struct secret_args *a)
 		case OPT_DUE:		a->due = 1; break;
 		case OPT_JSON:		a->json = 1; break;
 		case OPT_CLEARHOSTS:	a->set_hosts = 1; break;
+		case OPT_ENGINE:	a->engine = optarg; break;
+		case OPT_CONNECTION:	a->connection = optarg; break;
+		case OPT_GROUP:		a->group = optarg; break;
+		case OPT_PREFIX:	a->prefix = optarg; break;
+		case OPT_REASSIGN:	a->reassign = optarg; break;
+		case OPT_GRANT:
+			if (a->ngrants >= ENGINE_GRANTS_MAX)
+				return cli_usage("secret", "at most %d --grant "
+				    "options", ENGINE_GRANTS_MAX);
+			a->grants[a->ngrants++] = optarg;
+			break;
 		case OPT_HOST:
 			a->set_hosts = 1;
 			if ((rc = push(a->hosts, &a->nhosts, optarg, "--host")))
@@ -335,6 +379,18 @@ apply_meta(const struct secret_args *a, struct vault_meta *m, int64_t now,
 	for (i = 0; i < a->nunlabels; i++)
 		unset_label(m, a->unlabels[i]);
 	for (i = 0; i < a->nlabels; i++)
+		if (strncmp(a->labels[i], ENGINE_L_ENGINE,
+		    strlen(ENGINE_L_ENGINE)) == 0)
+			return al_err_set(err, AL_EINVAL, "--label: keys "
+			    "starting with '%s' are set by --engine and its "
+			    "options", ENGINE_L_ENGINE);
+	for (i = 0; i < a->nunlabels; i++)
+		if (strncmp(a->unlabels[i], ENGINE_L_ENGINE,
+		    strlen(ENGINE_L_ENGINE)) == 0)
+			return al_err_set(err, AL_EINVAL, "--unlabel: keys "
+			    "starting with '%s' are set by --engine",
+			    ENGINE_L_ENGINE);
+	for (i = 0; i < a->nlabels; i++)
 		if ((rc = set_label(m, a->labels[i], err)) != 0)
 			return rc;
 	if (a->status) {
@@ -360,6 +416,96 @@ warn_short(struct al_secret *v)
 		    "multi-line output", al_secret_len(v));
 }
 
+/* Set label key=value on m (the key is one of the engine's). */
+static int
+set_kv(struct vault_meta *m, const char *key, const char *value,
+    struct al_err *err)
+{
+	struct al_buf b;
+	int rc;
+
+	if ((rc = vault_text_check(value, key, err)) != 0)
+		return rc;
+	al_buf_init(&b, 2 * VAULT_TEXT_MAX, 0);
+	if (al_buf_printf(&b, "%s=%s", key, value) != 0)
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+	else
+		rc = set_label(m, al_buf_str(&b), err);
+	al_buf_release(&b);
+	return rc;
+}
+
+/*
+ * A dynamic secret: its configuration into m's labels, checked by a dry
+ * run against the database; *root the value to store (the admin password
+ * from stdin, if any, wrapped).
+ */
+static int
+engine_prepare(struct secret_args *a, struct vault_meta *m,
+    struct al_secret **root, struct al_err *err)
+{
+	struct engine_kv kv[VAULT_LIST_MAX];
+	struct engine_config c;
+	struct al_secret *pw = NULL;
+	char key[32];
+	unsigned char *p;
+	size_t i, n;
+	int rc;
+
+	*root = NULL;
+	memset(&c, 0, sizeof(c));
+	if (a->value_file != NULL || a->keep_newline)
+		return al_err_set(err, AL_EINVAL, "--engine reads the admin "
+		    "password from stdin only");
+	if ((rc = set_kv(m, ENGINE_L_ENGINE, a->engine, err)) != 0 ||
+	    (a->connection && (rc = set_kv(m, ENGINE_L_CONNECTION,
+	    a->connection, err)) != 0) ||
+	    (a->group && (rc = set_kv(m, ENGINE_L_GROUP, a->group,
+	    err)) != 0) ||
+	    (a->prefix && (rc = set_kv(m, ENGINE_L_PREFIX, a->prefix,
+	    err)) != 0) ||
+	    (a->reassign && (rc = set_kv(m, ENGINE_L_REASSIGN, a->reassign,
+	    err)) != 0))
+		return rc;
+	for (i = 0; i < a->ngrants; i++) {
+		(void)snprintf(key, sizeof(key), "%s%zu", ENGINE_L_GRANT, i + 1);
+		if ((rc = set_kv(m, key, a->grants[i], err)) != 0)
+			return rc;
+	}
+	for (i = 0; i < m->nlabels; i++) {
+		kv[i].key = m->labels[i].key;
+		kv[i].value = m->labels[i].value;
+	}
+	if ((rc = engine_config_from_kv(kv, m->nlabels, &c, err)) != 0)
+		return rc;
+	/* The admin password, if any: stdin when it is not a terminal. */
+	if (!isatty(STDIN_FILENO)) {
+		if ((rc = al_secret_read_fd(STDIN_FILENO, 1024, &pw,
+		    err)) != 0)
+			goto out;
+		n = al_secret_len(pw);
+		p = al_secret_open(pw);
+		if (n > 0 && p[n - 1] == '\n')
+			n--;
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		al_secret_set_len(pw, n);
+		al_secret_close(pw);
+	}
+	if ((rc = engine_root_make(pw, root)) != 0) {
+		rc = al_err_set(err, rc, "out of memory");
+		goto out;
+	}
+	if ((rc = engine_check_live(&c, *root, err)) != 0) {
+		al_secret_free(*root);
+		*root = NULL;
+	}
+out:
+	al_secret_free(pw);
+	engine_config_release(&c);
+	return rc;
+}
+
 static int
 secret_add(struct cli *cli, struct vault *v, struct secret_args *a,
     struct al_err *err)
@@ -378,12 +524,23 @@ secret_add(struct cli *cli, struct vault *v, struct secret_args *a,
 		goto out;
 	if (m.expires && m.expires <= now)
 		al_msg(stderr, "warning", "'%s' is already expired", a->name);
+	if (a->engine == NULL && (a->connection || a->group || a->prefix ||
+	    a->reassign || a->ngrants)) {
+		rc = al_err_set(err, AL_EINVAL, "--connection, --group, "
+		    "--grant, --role-prefix and --reassign-to need --engine");
+		goto out;
+	}
 	if ((rc = cli_vault_unlock(v, a->passfd, err)) != 0)
 		goto out;
-	if ((rc = cli_read_value(a->name, a->value_file, a->keep_newline,
-	    VAULT_VALUE_MAX, &value, err)) != 0)
-		goto out;
-	warn_short(value);
+	if (a->engine != NULL) {
+		if ((rc = engine_prepare(a, &m, &value, err)) != 0)
+			goto out;
+	} else {
+		if ((rc = cli_read_value(a->name, a->value_file,
+		    a->keep_newline, VAULT_VALUE_MAX, &value, err)) != 0)
+			goto out;
+		warn_short(value);
+	}
 	rc = vault_secret_add(v, &m, value, err);
 	if (rc == 0)
 		rc = cli_audit_secret(cli, v, "secret_add", a->name, value, err);

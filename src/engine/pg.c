@@ -28,6 +28,8 @@ pg_fail(struct al_err *err, int code, const char *what, const char *msg)
 	char m[ENGINE_ERROR_MAX];
 	size_t n;
 
+	if (msg != NULL && strncmp(msg, "ERROR:  ", 8) == 0)
+		msg += 8;
 	(void)snprintf(m, sizeof(m), "%s", msg ? msg : "");
 	n = strlen(m);
 	while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
