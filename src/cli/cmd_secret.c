@@ -595,10 +595,24 @@ secret_edit(struct cli *cli, struct vault *v, struct secret_args *a,
 	return rc;
 }
 
+/* The value of label key, or NULL. */
+static const char *
+label_of(const struct vault_meta *m, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < m->nlabels; i++)
+		if (strcmp(m->labels[i].key, key) == 0)
+			return m->labels[i].value;
+	return NULL;
+}
+
 static void
 print_table(const struct cli *cli, struct vault_meta *list, size_t n,
     int64_t now)
 {
+	const char *eng;
+	int engines = 0;
 	size_t i, wname = 4, wowner = 5;
 	char exp[21], due[21];
 
@@ -610,9 +624,12 @@ print_table(const struct cli *cli, struct vault_meta *list, size_t n,
 	}
 	if (wowner > 24)
 		wowner = 24;
-	printf("%-*s  %-8s  %3s  %-*s  %-10s  %-10s  %s\n", (int)wname, "NAME",
-	    "STATUS", "VER", (int)wowner, "OWNER", "EXPIRES", "ROTATE BY",
-	    "PURPOSE");
+	for (i = 0; i < n; i++)
+		if (label_of(&list[i], ENGINE_L_ENGINE) != NULL)
+			engines = 1;
+	printf("%-*s  %-8s  %3s  %-*s  %-10s  %-10s  %s%s\n", (int)wname,
+	    "NAME", "STATUS", "VER", (int)wowner, "OWNER", "EXPIRES",
+	    "ROTATE BY", "PURPOSE", engines ? "  (ENGINE)" : "");
 	for (i = 0; i < n; i++) {
 		const struct vault_meta *m = &list[i];
 		enum vault_status st = vault_meta_status(m, now);
@@ -635,12 +652,14 @@ print_table(const struct cli *cli, struct vault_meta *list, size_t n,
 		} else
 			(void)snprintf(due, sizeof(due), "-");
 		(void)snprintf(stcol, sizeof(stcol), "%-8s", stname);
-		printf("%-*s  %s%s%s  %3u  %-*.*s  %-10s  %-10s  %s\n",
+		eng = label_of(m, ENGINE_L_ENGINE);
+		printf("%-*s  %s%s%s  %3u  %-*.*s  %-10s  %-10s  %s%s%s%s\n",
 		    (int)wname, m->name, cli->color_out && color ? color : "",
 		    stcol, cli->color_out && color ? "\033[0m" : "",
 		    m->version, (int)wowner,
 		    (int)wowner, m->owner ? m->owner : "", exp, due,
-		    m->purpose ? m->purpose : "");
+		    m->purpose ? m->purpose : "", eng ? "  (" : "",
+		    eng ? eng : "", eng ? ")" : "");
 	}
 }
 

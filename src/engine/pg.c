@@ -373,8 +373,18 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = pg_exec(conn, al_buf_str(&b), "cannot create the role",
-	    err)) != 0) {
+	rc = pg_exec(conn, al_buf_str(&b), "cannot create the role", err);
+	if (rc != 0 && PQstatus(conn) != CONNECTION_OK) {
+		/*
+		 * A cached connection the server dropped (a restart): once
+		 * more on a new one.  Nothing was committed on the old one
+		 * that the caller does not already treat as possibly there.
+		 */
+		if ((rc = pg_handle(s, h, &conn, err)) == 0)
+			rc = pg_exec(conn, al_buf_str(&b), "cannot create the "
+			    "role", err);
+	}
+	if (rc != 0) {
 		PGresult *r = PQexec(conn, "ROLLBACK");
 
 		PQclear(r);
@@ -454,8 +464,13 @@ pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
 	al_buf_init(&b, 4096, 0);
 	if ((rc = pg_handle(s, h, &conn, err)) != 0)
 		goto out;
-	if ((rc = pg_query(conn, "SELECT oid FROM pg_roles WHERE rolname = $1",
-	    role, NULL, "cannot look the role up", &r, err)) != 0)
+	rc = pg_query(conn, "SELECT oid FROM pg_roles WHERE rolname = $1",
+	    role, NULL, "cannot look the role up", &r, err);
+	if (rc != 0 && PQstatus(conn) != CONNECTION_OK &&
+	    (rc = pg_handle(s, h, &conn, err)) == 0)
+		rc = pg_query(conn, "SELECT oid FROM pg_roles WHERE rolname ="
+		    " $1", role, NULL, "cannot look the role up", &r, err);
+	if (rc != 0)
 		goto out;
 	if (PQntuples(r) == 0)
 		goto out;	/* never created, or already gone */

@@ -5,8 +5,8 @@
 # unprivileged user nobody.  pg_cleanup removes it all.
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ]; then
-	echo "SKIP: the PostgreSQL server (Debian package postgresql) is not installed" >&2
-	exit 77
+	echo "FAIL: the PostgreSQL server is not installed (scripts/deps.sh installs the Debian package postgresql)" >&2
+	exit 1
 fi
 PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/airlock-pg.XXXXXX")
 PG_DATA="$PG_DIR/data"
