@@ -416,6 +416,18 @@ warn_short(struct al_secret *v)
 		    "multi-line output", al_secret_len(v));
 }
 
+/* The value of label key, or NULL. */
+static const char *
+label_of(const struct vault_meta *m, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < m->nlabels; i++)
+		if (strcmp(m->labels[i].key, key) == 0)
+			return m->labels[i].value;
+	return NULL;
+}
+
 /* Set label key=value on m (the key is one of the engine's). */
 static int
 set_kv(struct vault_meta *m, const char *key, const char *value,
@@ -556,18 +568,28 @@ secret_rotate(struct cli *cli, struct vault *v, struct secret_args *a,
 {
 	struct vault_meta m;
 	struct al_secret *value = NULL;
-	int rc;
+	int rc, dynamic;
 
 	/* Fail on an unknown name before asking for anything. */
 	if ((rc = vault_secret_get(v, a->name, &m, err)) != 0)
 		return rc;
+	dynamic = label_of(&m, ENGINE_L_ENGINE) != NULL;
 	vault_meta_release(&m);
 	if ((rc = cli_vault_unlock(v, a->passfd, err)) != 0)
 		return rc;
 	if ((rc = cli_read_value(a->name, a->value_file, a->keep_newline,
 	    VAULT_VALUE_MAX, &value, err)) != 0)
 		return rc;
-	warn_short(value);
+	if (dynamic) {
+		/* A new admin password for the engine, stored as its root. */
+		struct al_secret *root = NULL;
+
+		rc = engine_root_make(value, &root);
+		al_secret_free(value);
+		if ((value = root) == NULL)
+			return al_err_set(err, rc, "out of memory");
+	} else
+		warn_short(value);
 	rc = vault_secret_rotate(v, a->name, value, err);
 	if (rc == 0)
 		rc = cli_audit_secret(cli, v, "secret_rotate", a->name, value,
@@ -593,18 +615,6 @@ secret_edit(struct cli *cli, struct vault *v, struct secret_args *a,
 		rc = vault_secret_update(v, &m, err);
 	vault_meta_release(&m);
 	return rc;
-}
-
-/* The value of label key, or NULL. */
-static const char *
-label_of(const struct vault_meta *m, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < m->nlabels; i++)
-		if (strcmp(m->labels[i].key, key) == 0)
-			return m->labels[i].value;
-	return NULL;
 }
 
 static void

@@ -7,11 +7,14 @@
  * it is never held across a call to an engine (network I/O).  A record
  * being revoked is marked busy so it is tried by one attempt at a time.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -431,7 +434,7 @@ engine_open(const char *path, const struct al_clock *clock,
     struct engine **out, struct al_err *err)
 {
 	struct engine *e;
-	int rc;
+	int rc, fd;
 
 	*out = NULL;
 	if ((e = calloc(1, sizeof(*e))) == NULL)
@@ -439,6 +442,13 @@ engine_open(const char *path, const struct al_clock *clock,
 	e->clock = clock ? clock : al_clock_system();
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_cond_init(&e->cv, NULL);
+	/* Created 0600 whatever the umask; checked below. */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) < 0) {
+		rc = al_err_set(err, AL_EIO, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	(void)close(fd);
 	if (sqlite3_open_v2(path, &e->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX,
 	    NULL) != SQLITE_OK) {
