@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_int.h"
+#include "cred_int.h"
 
 /* The root credential's format, in its first byte. */
 #define ROOT_V1		0x01

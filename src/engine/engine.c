@@ -19,7 +19,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "engine_int.h"
+#include "cred_int.h"
 
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	30000

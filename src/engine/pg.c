@@ -16,7 +16,7 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
-#include "engine_int.h"
+#include "cred_int.h"
 
 /* How long revocation waits for a terminated session to go. */
 #define PG_TERMINATE_WAIT_MS	5000

@@ -13,7 +13,7 @@
 #include <openssl/sha.h>
 #include <sodium.h>
 
-#include "engine_int.h"
+#include "cred_int.h"
 
 #define SALT_LEN	16
 

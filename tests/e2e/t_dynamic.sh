@@ -78,20 +78,24 @@ n=0; while [ ! -s "$T_ROOT/url" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1))
 URL=$(cat "$T_ROOT/url")
 ROLE=$(printf %s "$URL" | sed 's|^postgresql://\([^:]*\):.*|\1|')
 PW=$(printf %s "$URL" | sed 's|^postgresql://[^:]*:\([0-9a-f]*\)@.*|\1|')
-psql -X -q "$URL" -c "select pg_sleep(60)" >/dev/null 2>&1 &
+psql -X -q "$URL" -c "select pg_sleep(30)" >/dev/null 2>&1 &
 S1=$!
-psql -X -q "$URL" -c "set role app_rw; select pg_sleep(60)" >/dev/null 2>&1 &
+psql -X -q "$URL" -c "set role app_rw; select pg_sleep(30)" >/dev/null 2>&1 &
 S2=$!
 rm -f "$T_ROOT/url"
-sleep 0.5
-[ "$(apsql -c "SELECT count(*) FROM pg_stat_activity WHERE usename = '$ROLE'")" = 2 ] &&
-	pass || fail "the two sessions are not open"
+n=0
+while [ "$(apsql -c "SELECT count(*) FROM pg_stat_activity WHERE usename = '$ROLE' AND query LIKE '%pg_sleep%'")" != 2 ] &&
+    [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
+PIDS=$(apsql -c "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE usename = '$ROLE'")
+case "$PIDS" in *,*) pass ;; *) fail "the two sessions are not open ($PIDS)" ;; esac
 touch "$T_ROOT/go"
 wait "$RUNPID"; expect_eq "$?" 0 "the task ends"
 wait_role_gone "$ROLE" 8 && pass || fail "role with sessions and a table still exists"
+# The sessions are gone (a dropped role's session would go on working).
+expect_eq "$(apsql -c "SELECT count(*) FROM pg_stat_activity WHERE pid IN ($PIDS)")" 0 \
+    "sessions of the revoked role"
+kill "$S1" "$S2" 2>/dev/null
 wait "$S1" "$S2" 2>/dev/null
-[ "$(apsql -c "SELECT count(*) FROM pg_stat_activity WHERE usename = '$ROLE'")" = 0 ] &&
-	pass || fail "sessions survived"
 expect_eq "$(apsql -c "SELECT tableowner FROM pg_tables WHERE tablename = 'owned'")" admin \
     "the table is reassigned"
 

@@ -20,7 +20,7 @@
 #include <openssl/sha.h>
 #include <sodium.h>
 
-#include "engine_int.h"
+#include "cred_int.h"
 
 static int
 parse(const struct engine_kv *kv, size_t n, struct engine_config *c,

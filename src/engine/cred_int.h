@@ -1,6 +1,6 @@
 /* Private to src/engine: sources and the ops table of an engine. */
-#ifndef AIRLOCK_ENGINE_INT_H
-#define AIRLOCK_ENGINE_INT_H
+#ifndef AIRLOCK_ENGINE_CRED_INT_H
+#define AIRLOCK_ENGINE_CRED_INT_H
 
 #include "airlock/engine.h"
 
