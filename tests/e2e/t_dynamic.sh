@@ -57,6 +57,21 @@ grep -q '"event":"credential_revoke".*"ttr_ms":' "$T_ROOT/audit.json" && pass ||
 	fail "no credential_revoke line with ttr_ms"
 grep -q "\"role\":\"$ROLE\"" "$T_ROOT/audit.json" && pass || fail "role not audited"
 
+# Fields of one credential: one lease, one role.
+run "$AL" run -e PGUSER=app-db.user -e PGPASSWORD=app-db.password \
+    -e PGHOST=app-db.host -e PGPORT=app-db.port -e PGDATABASE=app-db.dbname \
+    -e U=app-db.url -- sh -c '
+	psql -X -At -c "select current_user, current_database(), (select x from t)"
+	case "$U" in "postgresql://$PGUSER:$PGPASSWORD@"*) echo url-matches;; esac
+	echo "pw $PGPASSWORD"'
+expect_rc 0 "fields of the credential"
+expect_out "|app|42"
+expect_out url-matches "the fields belong to the same credential"
+expect_out "pw [REDACTED:app-db" "the password on its own is masked"
+FROLE=$(head -1 "$OUT" | cut -d'|' -f1)
+wait_role_gone "$FROLE" 3 && pass || fail "the fields' role still exists"
+expect_eq "$("$AL" audit --json 2>/dev/null | grep -c '"event":"mint"')" 2 "one mint per run"
+
 # Grant statements instead of a group, and the VALID UNTIL safety net.
 run "$AL" run --ttl 120 -e U=app-grants -- sh -c '
 	psql -X -At "$U" -c "select x from t; select rolvaliduntil > now() + interval '"'"'100 s'"'"' and rolvaliduntil < now() + interval '"'"'200 s'"'"' from pg_roles where rolname = current_user; select current_user"'
