@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -434,6 +435,7 @@ engine_open(const char *path, const struct al_clock *clock,
     struct engine **out, struct al_err *err)
 {
 	struct engine *e;
+	sigset_t all, old;
 	int rc, fd;
 
 	*out = NULL;
@@ -465,7 +467,15 @@ engine_open(const char *path, const struct al_clock *clock,
 	    (rc = al_fs_check_private(path, 0, err)) != 0 ||
 	    (rc = load(e, err)) != 0)
 		goto fail;
-	if (pthread_create(&e->worker, NULL, worker, e) != 0) {
+	/*
+	 * The worker takes no signal: the broker reads its signals from a
+	 * signalfd, which sees only signals every thread blocks.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&e->worker, NULL, worker, e);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		rc = al_err_set(err, AL_ESYS, "cannot start the revocation "
 		    "worker");
 		goto fail;
