@@ -9,6 +9,9 @@ struct engine_slot {
 	struct al_secret	*root;	/* version byte + password */
 };
 
+/* Revocation workers (each with its own connection per source). */
+#define ENGINE_WORKERS	4
+
 /* A secret an engine mints from: its configuration and root credential. */
 struct engine_source {
 	char				 name[65];
@@ -16,12 +19,12 @@ struct engine_source {
 	struct engine_config		 cfg;
 	const struct engine_ops		*ops;
 	/*
-	 * One slot per thread (the loop mints, the worker revokes): a cached
+	 * One slot per thread (the loop mints, the workers revoke): a cached
 	 * connection and its own copy of the root credential, as guarded
 	 * memory is opened and closed by one thread at a time.
 	 */
 	struct engine_slot		 mint;
-	struct engine_slot		 work;
+	struct engine_slot		 work[ENGINE_WORKERS];
 	struct engine_source		*next;
 };
 

@@ -1,7 +1,12 @@
 /*
  * The engine service: the record of every credential minted (SQLite,
- * synchronous=FULL, written before the credential is created), the sources
- * it mints from, and the worker thread that revokes.
+ * synced to disk before the credential is created), the sources it mints
+ * from, and the worker threads that revoke.
+ *
+ * Only the record of an intent must be durable: a lost update (revoking,
+ * attempts) or deletion after a crash only means the next broker finds a
+ * record whose lease is gone and revokes it again, which succeeds at once
+ * for a role that no longer exists.  So those writes are not synced.
  *
  * One mutex guards the records, the sources list and the database handle;
  * it is never held across a call to an engine (network I/O).  A record
@@ -38,8 +43,8 @@ struct engine {
 	sqlite3			*db;
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
-	pthread_t		 worker;
-	int			 worker_started;
+	pthread_t		 worker[ENGINE_WORKERS];
+	int			 nworkers;
 	int			 stop;
 	int			 ready;		/* engine_recover ran */
 	struct rec		*recs;
@@ -260,14 +265,18 @@ copy_root(const struct al_secret *root, struct al_secret **out)
 static void
 source_free(struct engine_source *s)
 {
+	int i;
+
 	if (s == NULL)
 		return;
-	if (s->ops != NULL) {
-		s->ops->close(s->mint.conn);
-		s->ops->close(s->work.conn);
+	for (i = 0; i < ENGINE_WORKERS; i++) {
+		if (s->ops != NULL)
+			s->ops->close(s->work[i].conn);
+		al_secret_free(s->work[i].root);
 	}
+	if (s->ops != NULL)
+		s->ops->close(s->mint.conn);
 	al_secret_free(s->mint.root);
-	al_secret_free(s->work.root);
 	engine_config_release(&s->cfg);
 	free(s);
 }
@@ -278,6 +287,7 @@ engine_source_set(struct engine *e, const char *secret, uint32_t version,
     struct al_err *err)
 {
 	struct engine_source *s;
+	int rc, i;
 
 	if (engine_source_known(e, secret, version))
 		return 0;
@@ -290,9 +300,11 @@ engine_source_set(struct engine *e, const char *secret, uint32_t version,
 		return al_err_set(err, AL_EINVAL, "secret '%s': unknown engine "
 		    "'%s'", secret, c->engine);
 	}
-	if (copy_config(&s->cfg, c) != 0 ||
-	    copy_root(root, &s->mint.root) != 0 ||
-	    copy_root(root, &s->work.root) != 0) {
+	rc = copy_config(&s->cfg, c) != 0 || copy_root(root,
+	    &s->mint.root) != 0;
+	for (i = 0; rc == 0 && i < ENGINE_WORKERS; i++)
+		rc = copy_root(root, &s->work[i].root);
+	if (rc != 0) {
 		source_free(s);
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	}
@@ -393,14 +405,20 @@ finished(struct engine *e, const char *role, int rc, const char *msg)
 	*r = e->recs[--e->nrecs];
 }
 
+struct worker_arg {
+	struct engine	*e;
+	int		 i;
+};
+
 static void *
 worker(void *arg)
 {
-	struct engine *e = arg;
+	struct engine *e = ((struct worker_arg *)arg)->e;
+	int wi = ((struct worker_arg *)arg)->i;
 	struct engine_source *s;
 	struct rec *r;
 	struct al_err err;
-	char role[ENGINE_ROLE_MAX + 1];
+	char role[ENGINE_ROLE_MAX + 1], secret[65];
 	int64_t w;
 	int rc;
 
@@ -412,19 +430,21 @@ worker(void *arg)
 		}
 		r->busy = 1;
 		memcpy(role, r->c.role, sizeof(role));
-		s = source_find(e, r->c.secret);
+		memcpy(secret, r->c.secret, sizeof(secret));
+		s = source_find(e, secret);
 		pthread_mutex_unlock(&e->mu);
 		al_err_clear(&err);
 		if (s == NULL)
 			rc = al_err_set(&err, AL_ENOENT, "no engine secret "
 			    "named '%s' is known (removed from the vault?)",
-			    r->c.secret);
+			    secret);
 		else
-			rc = s->ops->destroy(s, &s->work, role, &err);
+			rc = s->ops->destroy(s, &s->work[wi], role, &err);
 		pthread_mutex_lock(&e->mu);
 		finished(e, role, rc, err.msg);
 	}
 	pthread_mutex_unlock(&e->mu);
+	free(arg);
 	return NULL;
 }
 
@@ -436,7 +456,7 @@ engine_open(const char *path, const struct al_clock *clock,
 {
 	struct engine *e;
 	sigset_t all, old;
-	int rc, fd;
+	int rc, fd, i;
 
 	*out = NULL;
 	if ((e = calloc(1, sizeof(*e))) == NULL)
@@ -458,7 +478,7 @@ engine_open(const char *path, const struct al_clock *clock,
 		    sqlite3_errmsg(e->db) : "cannot open");
 		goto fail;
 	}
-	if ((rc = db_exec(e, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	if ((rc = db_exec(e, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 	    "CREATE TABLE IF NOT EXISTS creds (role TEXT PRIMARY KEY,"
 	    " secret TEXT NOT NULL, lease TEXT NOT NULL, conn INTEGER NOT NULL,"
 	    " expires INTEGER NOT NULL, revoking INTEGER NOT NULL,"
@@ -473,14 +493,27 @@ engine_open(const char *path, const struct al_clock *clock,
 	 */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&e->worker, NULL, worker, e);
+	for (i = 0, rc = 0; i < ENGINE_WORKERS && rc == 0; i++) {
+		struct worker_arg *wa = malloc(sizeof(*wa));
+
+		if (wa == NULL) {
+			rc = -1;
+			break;
+		}
+		wa->e = e;
+		wa->i = i;
+		if ((rc = pthread_create(&e->worker[i], NULL, worker,
+		    wa)) != 0)
+			free(wa);
+		else
+			e->nworkers++;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		rc = al_err_set(err, AL_ESYS, "cannot start the revocation "
-		    "worker");
+		    "workers");
 		goto fail;
 	}
-	e->worker_started = 1;
 	*out = e;
 	return 0;
 fail:
@@ -495,12 +528,13 @@ engine_free(struct engine *e)
 
 	if (e == NULL)
 		return;
-	if (e->worker_started) {
+	if (e->nworkers > 0) {
 		pthread_mutex_lock(&e->mu);
 		e->stop = 1;
 		pthread_cond_broadcast(&e->cv);
 		pthread_mutex_unlock(&e->mu);
-		pthread_join(e->worker, NULL);
+		while (e->nworkers > 0)
+			pthread_join(e->worker[--e->nworkers], NULL);
 	}
 	while ((s = e->sources) != NULL) {
 		e->sources = s->next;
@@ -547,7 +581,14 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	r->c.expires = expires;
 	memcpy(role, r->c.role, ENGINE_ROLE_MAX + 1);
 	/* The intent, durable before the role exists. */
-	if ((rc = rec_save(e, r, err)) != 0) {
+	if ((rc = db_exec(e, "PRAGMA synchronous=FULL", err)) == 0) {
+		rc = rec_save(e, r, err);
+		if (db_exec(e, "PRAGMA synchronous=NORMAL", NULL) != 0 &&
+		    rc == 0)
+			rc = al_err_set(err, AL_EDB, "engine state: cannot "
+			    "set synchronous mode");
+	}
+	if (rc != 0) {
 		e->nrecs--;
 		pthread_mutex_unlock(&e->mu);
 		role[0] = '\0';
@@ -562,7 +603,7 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	else if ((r = rec_find(e, role)) != NULL) {
 		/* It may exist (the commit's answer lost): revoke it. */
 		rec_end(e, r);
-		pthread_cond_signal(&e->cv);
+		pthread_cond_broadcast(&e->cv);
 	}
 	pthread_mutex_unlock(&e->mu);
 	return rc;
@@ -588,7 +629,7 @@ end_where(struct engine *e, const char *lease, uint64_t conn, int64_t now)
 		}
 	}
 	if (n)
-		pthread_cond_signal(&e->cv);
+		pthread_cond_broadcast(&e->cv);
 	pthread_mutex_unlock(&e->mu);
 	return n;
 }
@@ -729,7 +770,7 @@ engine_recover(struct engine *e, int (*live)(const char *lease, void *arg),
 	}
 	pthread_mutex_lock(&e->mu);
 	e->ready = 1;
-	pthread_cond_signal(&e->cv);
+	pthread_cond_broadcast(&e->cv);
 	pthread_mutex_unlock(&e->mu);
 	if (n)
 		*n = x.n;

@@ -400,11 +400,68 @@ out:
 	return rc;
 }
 
-/* Sessions of the role, or of a member of it that may SET ROLE to it. */
+/*
+ * Sessions of the role, or of a member of it that may SET ROLE to it
+ * (the role's oid replaces OID_).
+ */
 #define SESSIONS_OF \
 	" FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND" \
-	" (usesysid = $1::oid OR (pg_has_role(usesysid, $1::oid, 'MEMBER')" \
+	" (usesysid = OID_ OR (pg_has_role(usesysid, OID_, 'MEMBER')" \
 	" AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = usesysid)))"
+
+/*
+ * Run the statements of sql, with OID_ replaced by oid (digits only, from
+ * pg_roles), in one round trip; the last statement's rows in *out.
+ */
+static int
+pg_exec_rows(PGconn *conn, const char *sql, const char *oid,
+    const char *what, PGresult **out, struct al_err *err)
+{
+	struct al_buf b;
+	const char *p = sql, *m;
+	PGresult *r, *last = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (strspn(oid, "0123456789") != strlen(oid) || oid[0] == '\0')
+		return al_err_set(err, AL_EPROTO, "%s: bad oid", what);
+	al_buf_init(&b, 8192, 0);
+	while ((m = strstr(p, "OID_")) != NULL) {
+		if (al_buf_append(&b, p, (size_t)(m - p)) != 0 ||
+		    al_buf_printf(&b, "%s::oid", oid) != 0) {
+			al_buf_release(&b);
+			return al_err_set(err, AL_ENOMEM, "out of memory");
+		}
+		p = m + 4;
+	}
+	if (al_buf_puts(&b, p) != 0) {
+		al_buf_release(&b);
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	}
+	if (!PQsendQuery(conn, al_buf_str(&b))) {
+		al_buf_release(&b);
+		return pg_fail(err, AL_EUNAVAIL, what, PQerrorMessage(conn));
+	}
+	al_buf_release(&b);
+	while ((r = PQgetResult(conn)) != NULL) {
+		if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK &&
+		    PQresultStatus(r) != PGRES_TUPLES_OK)
+			rc = pg_fail(err, PQstatus(conn) == CONNECTION_OK ?
+			    AL_EDB : AL_EUNAVAIL, what,
+			    PQresultErrorMessage(r));
+		PQclear(last);
+		last = r;
+	}
+	if (rc == 0 && (last == NULL || PQresultStatus(last) !=
+	    PGRES_TUPLES_OK))
+		rc = pg_fail(err, AL_EUNAVAIL, what, PQerrorMessage(conn));
+	if (rc != 0) {
+		PQclear(last);
+		return rc;
+	}
+	*out = last;
+	return 0;
+}
 
 static void
 sleep_ms(long ms)
@@ -481,18 +538,17 @@ pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	/* 1. No new session. */
-	if (al_buf_printf(&b, "ALTER ROLE %s NOLOGIN", qrole) != 0) {
+	/*
+	 * 1. No new session, then 2. end the sessions (one round trip),
+	 * and wait until they are gone.
+	 */
+	if (al_buf_printf(&b, "ALTER ROLE %s NOLOGIN;SELECT count(*), "
+	    "count(pg_terminate_backend(pid))" SESSIONS_OF, qrole) != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = pg_exec(conn, al_buf_str(&b), "ALTER ROLE NOLOGIN",
-	    err)) != 0)
-		goto out;
-	/* 2. End the sessions and wait until they are gone. */
 	for (;;) {
-		if ((rc = pg_query(conn, "SELECT count(*), "
-		    "count(pg_terminate_backend(pid))" SESSIONS_OF, oid, NULL,
+		if ((rc = pg_exec_rows(conn, al_buf_str(&b), oid,
 		    "cannot end the role's sessions", &r, err)) != 0)
 			goto out;
 		i = atoi(PQgetvalue(r, 0, 0));
@@ -526,14 +582,13 @@ pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
 	r = NULL;
 	/* 4. The role itself, then 5. verify. */
 	al_buf_reset(&b);
-	if (al_buf_printf(&b, "DROP ROLE IF EXISTS %s", qrole) != 0) {
+	if (al_buf_printf(&b, "DROP ROLE IF EXISTS %s;SELECT 1 FROM pg_roles"
+	    " WHERE oid = OID_", qrole) != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = pg_exec(conn, al_buf_str(&b), "DROP ROLE", err)) != 0)
-		goto out;
-	if ((rc = pg_query(conn, "SELECT 1 FROM pg_roles WHERE rolname = $1",
-	    role, NULL, "cannot verify the role is gone", &r, err)) != 0)
+	if ((rc = pg_exec_rows(conn, al_buf_str(&b), oid, "DROP ROLE", &r,
+	    err)) != 0)
 		goto out;
 	if (PQntuples(r) != 0)
 		rc = al_err_set(err, AL_EDB, "the role still exists after "

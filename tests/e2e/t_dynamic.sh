@@ -52,7 +52,13 @@ PW=$(printf %s "$URL" | sed 's|^postgresql://[^:]*:\([0-9a-f]*\)@.*|\1|')
 expect_eq "${#PW}" 64 "a 256-bit password"
 rm -f "$T_ROOT/url"
 wait_role_gone "$ROLE" 3 && pass || fail "role $ROLE still exists after the task"
-"$AL" audit --json >"$T_ROOT/audit.json" 2>>"$ALL_OUTPUT"
+# The broker audits a confirmed revocation at its next turn.
+n=0
+while [ $n -lt 40 ]; do
+	"$AL" audit --json >"$T_ROOT/audit.json" 2>>"$ALL_OUTPUT"
+	grep -q "\"event\":\"credential_revoke\".*\"role\":\"$ROLE\"" "$T_ROOT/audit.json" && break
+	sleep 0.05; n=$((n + 1))
+done
 grep -q '"event":"credential_revoke".*"ttr_ms":' "$T_ROOT/audit.json" && pass ||
 	fail "no credential_revoke line with ttr_ms"
 grep -q "\"role\":\"$ROLE\"" "$T_ROOT/audit.json" && pass || fail "role not audited"
