@@ -4,6 +4,8 @@
 
 #include "airlock/engine.h"
 
+struct engine_pw;
+
 struct engine_slot {
 	void			*conn;
 	struct al_secret	*root;	/* version byte + password */
@@ -37,8 +39,12 @@ struct engine_ops {
 	/* Dry run of what a lease does, rolled back. */
 	int	(*check)(const struct engine_config *c,
 		    const struct al_secret *root, struct al_err *err);
-	/* Create role, valid until valid_until (seconds); *value the URL. */
-	int	(*mint)(struct engine_source *s, struct engine_slot *h, const char *role,
+	/*
+	 * Create role with password pw, valid until valid_until (seconds);
+	 * *value the URL.
+	 */
+	int	(*mint)(struct engine_source *s, struct engine_slot *h,
+		    const char *role, const struct engine_pw *pw,
 		    int64_t valid_until, struct al_secret **value,
 		    struct al_err *err);
 	/* Destroy role and verify it is gone (gone already: success). */
@@ -54,6 +60,17 @@ struct engine_ops {
 extern const struct engine_ops engine_pg_ops;
 
 const struct engine_ops *engine_ops_find(const char *name);
+
+/*
+ * A fresh password (256 random bits as 64 hex digits, guarded) and its
+ * SCRAM-SHA-256 verifier (not secret: what the server stores).
+ */
+struct engine_pw {
+	struct al_secret	*pw;
+	char			 verifier[160];
+};
+int	engine_pw_make(struct engine_pw *out) AL_WUR;
+void	engine_pw_release(struct engine_pw *p);
 
 /*
  * The SCRAM-SHA-256 verifier of password as PostgreSQL stores it

@@ -30,12 +30,20 @@
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	30000
 #define DONE_MAX	4096
+/*
+ * Names recorded durably per sync (one fsync for this many mints), and
+ * passwords with their verifiers prepared ahead by idle workers (the PBKDF2
+ * of a verifier is 1-2 ms, kept off the broker's loop).
+ */
+#define RESERVE_BATCH	32
+#define PW_POOL		64
 
 struct rec {
 	struct engine_cred	 c;
 	int64_t			 next_try_ms;
 	int			 busy;
 	int			 orphan;
+	int			 reserved;	/* a name recorded, not used yet */
 };
 
 struct engine {
@@ -50,6 +58,8 @@ struct engine {
 	struct rec		*recs;
 	size_t			 nrecs, caprecs;
 	struct engine_source	*sources;
+	struct engine_pw	 pool[PW_POOL];
+	size_t			 npool;
 	struct engine_done	 done[DONE_MAX];
 	size_t			 ndone;
 	struct engine_stats	 st;
@@ -195,6 +205,7 @@ load(struct engine *e, struct al_err *err)
 		    sqlite3_column_text(st, 8) ? (const char *)
 		    sqlite3_column_text(st, 8) : "");
 		r->orphan = sqlite3_column_int(st, 9);
+		r->reserved = r->c.lease[0] == '\0' && !r->c.revoking;
 		if (r->c.revoking)
 			e->st.revoking++;
 	}
@@ -315,6 +326,7 @@ engine_source_set(struct engine *e, const char *secret, uint32_t version,
 	pthread_mutex_lock(&e->mu);
 	s->next = e->sources;
 	e->sources = s;
+	pthread_cond_broadcast(&e->cv);
 	pthread_mutex_unlock(&e->mu);
 	return 0;
 }
@@ -389,9 +401,10 @@ finished(struct engine *e, const char *role, int rc, const char *msg)
 		(void)rec_save(e, r, NULL);
 		return;
 	}
-	e->st.revoked++;
 	e->st.revoking--;
-	if (e->ndone < DONE_MAX) {
+	if (!r->reserved)
+		e->st.revoked++;
+	if (!r->reserved && e->ndone < DONE_MAX) {
 		d = &e->done[e->ndone++];
 		memset(d, 0, sizeof(*d));
 		memcpy(d->role, r->c.role, sizeof(d->role));
@@ -425,6 +438,19 @@ worker(void *arg)
 	pthread_mutex_lock(&e->mu);
 	while (!e->stop) {
 		if (!e->ready || (r = next_due(e, now_ms(e), &w)) == NULL) {
+			if (e->ready && e->sources != NULL &&
+			    e->npool < PW_POOL) {
+				struct engine_pw pw;
+
+				pthread_mutex_unlock(&e->mu);
+				rc = engine_pw_make(&pw);
+				pthread_mutex_lock(&e->mu);
+				if (rc == 0 && e->npool < PW_POOL)
+					e->pool[e->npool++] = pw;
+				else if (rc == 0)
+					engine_pw_release(&pw);
+				continue;
+			}
 			wait_ms(e, e->ready ? w : -1);
 			continue;
 		}
@@ -540,12 +566,72 @@ engine_free(struct engine *e)
 		e->sources = s->next;
 		source_free(s);
 	}
-	if (e->db != NULL)
+	while (e->npool > 0)
+		engine_pw_release(&e->pool[--e->npool]);
+	if (e->db != NULL) {
+		/* Names recorded but never used: no role was created. */
+		(void)db_exec(e, "DELETE FROM creds WHERE lease = '' AND"
+		    " revoking = 0", NULL);
 		sqlite3_close(e->db);
+	}
 	free(e->recs);
 	pthread_cond_destroy(&e->cv);
 	pthread_mutex_destroy(&e->mu);
 	free(e);
+}
+
+/* A reserved name of source s (mu held), or NULL. */
+static struct rec *
+take_reserved(struct engine *e, const struct engine_source *s)
+{
+	size_t i;
+
+	for (i = e->nrecs; i-- > 0;)
+		if (e->recs[i].reserved && strcmp(e->recs[i].c.secret,
+		    s->name) == 0 && strncmp(e->recs[i].c.role, s->cfg.prefix,
+		    strlen(s->cfg.prefix)) == 0)
+			return &e->recs[i];
+	return NULL;
+}
+
+/*
+ * Record RESERVE_BATCH fresh names for s in one synced transaction (mu
+ * held): the record of an intent, durable before any of these roles can
+ * exist.
+ */
+static int
+reserve(struct engine *e, const struct engine_source *s, struct al_err *err)
+{
+	unsigned char raw[10];
+	char hex[21];
+	struct rec *r;
+	size_t i, n0 = e->nrecs;
+	int rc;
+
+	if ((rc = db_exec(e, "PRAGMA synchronous=FULL; BEGIN", err)) != 0)
+		return rc;
+	for (i = 0; i < RESERVE_BATCH && rc == 0; i++) {
+		if ((r = rec_add(e)) == NULL) {
+			rc = al_err_set(err, AL_ENOMEM, "out of memory");
+			break;
+		}
+		randombytes_buf(raw, sizeof(raw));
+		al_hex(raw, sizeof(raw), hex);
+		(void)snprintf(r->c.role, sizeof(r->c.role), "%s%s",
+		    s->cfg.prefix, hex);
+		(void)snprintf(r->c.secret, sizeof(r->c.secret), "%s",
+		    s->name);
+		r->reserved = 1;
+		rc = rec_save(e, r, err);
+	}
+	if (rc == 0)
+		rc = db_exec(e, "COMMIT", err);
+	if (rc != 0) {
+		(void)db_exec(e, "ROLLBACK", NULL);
+		e->nrecs = n0;
+	}
+	(void)db_exec(e, "PRAGMA synchronous=NORMAL", NULL);
+	return rc;
 }
 
 int
@@ -554,49 +640,47 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
     char role[ENGINE_ROLE_MAX + 1], struct al_err *err)
 {
 	struct engine_source *s;
+	struct engine_pw pw;
 	struct rec *r;
-	unsigned char raw[10];
-	char hex[21];
 	int rc;
 
 	*value = NULL;
 	role[0] = '\0';
+	memset(&pw, 0, sizeof(pw));
 	pthread_mutex_lock(&e->mu);
 	if ((s = source_find(e, secret)) == NULL) {
 		pthread_mutex_unlock(&e->mu);
 		return al_err_set(err, AL_ENOENT, "secret '%s' has no engine "
 		    "source", secret);
 	}
-	randombytes_buf(raw, sizeof(raw));
-	al_hex(raw, sizeof(raw), hex);
-	if ((r = rec_add(e)) == NULL) {
+	if ((r = take_reserved(e, s)) == NULL &&
+	    (rc = reserve(e, s, err)) != 0) {
 		pthread_mutex_unlock(&e->mu);
-		return al_err_set(err, AL_ENOMEM, "out of memory");
+		return rc;
 	}
-	(void)snprintf(r->c.role, sizeof(r->c.role), "%s%s", s->cfg.prefix,
-	    hex);
-	(void)snprintf(r->c.secret, sizeof(r->c.secret), "%s", secret);
+	if (r == NULL && (r = take_reserved(e, s)) == NULL) {
+		pthread_mutex_unlock(&e->mu);
+		return al_err_set(err, AL_EDB, "engine state: no name reserved");
+	}
+	/*
+	 * The name is durable already (reserve); filling in the lease need
+	 * not be: a reserved name left after a crash is revoked at start.
+	 */
+	r->reserved = 0;
 	(void)snprintf(r->c.lease, sizeof(r->c.lease), "%s", lease);
 	r->c.conn = conn;
 	r->c.expires = expires;
 	memcpy(role, r->c.role, ENGINE_ROLE_MAX + 1);
-	/* The intent, durable before the role exists. */
-	if ((rc = db_exec(e, "PRAGMA synchronous=FULL", err)) == 0) {
-		rc = rec_save(e, r, err);
-		if (db_exec(e, "PRAGMA synchronous=NORMAL", NULL) != 0 &&
-		    rc == 0)
-			rc = al_err_set(err, AL_EDB, "engine state: cannot "
-			    "set synchronous mode");
-	}
-	if (rc != 0) {
-		e->nrecs--;
-		pthread_mutex_unlock(&e->mu);
-		role[0] = '\0';
-		return rc;
-	}
+	(void)rec_save(e, r, NULL);
+	if (e->npool > 0)
+		pw = e->pool[--e->npool];
 	pthread_mutex_unlock(&e->mu);
-	rc = s->ops->mint(s, &s->mint, role, expires + ENGINE_VALID_MARGIN,
-	    value, err);
+	if (pw.pw == NULL && engine_pw_make(&pw) != 0)
+		rc = al_err_set(err, AL_ECRYPTO, "cannot make a password");
+	else
+		rc = s->ops->mint(s, &s->mint, role, &pw, expires +
+		    ENGINE_VALID_MARGIN, value, err);
+	engine_pw_release(&pw);
 	pthread_mutex_lock(&e->mu);
 	if (rc == 0)
 		e->st.minted++;
@@ -619,7 +703,7 @@ end_where(struct engine *e, const char *lease, uint64_t conn, int64_t now)
 	for (i = 0; i < e->nrecs; i++) {
 		struct rec *r = &e->recs[i];
 
-		if (r->c.revoking)
+		if (r->c.revoking || r->reserved)
 			continue;
 		if ((lease && strcmp(r->c.lease, lease) == 0) ||
 		    (conn && r->c.conn == conn) ||
@@ -672,7 +756,8 @@ engine_next_expiry(struct engine *e)
 
 	pthread_mutex_lock(&e->mu);
 	for (i = 0; i < e->nrecs; i++)
-		if (!e->recs[i].c.revoking && (next == 0 ||
+		if (!e->recs[i].c.revoking && !e->recs[i].reserved &&
+		    (next == 0 ||
 		    e->recs[i].c.expires < next))
 			next = e->recs[i].c.expires;
 	pthread_mutex_unlock(&e->mu);
@@ -739,7 +824,16 @@ engine_recover(struct engine *e, int (*live)(const char *lease, void *arg),
 	for (i = 0; i < e->nrecs; i++) {
 		struct rec *r = &e->recs[i];
 
-		if (!r->c.revoking && !live(r->c.lease, arg)) {
+		if (r->reserved) {
+			/*
+			 * Left by a crash: its role may exist if the crash
+			 * came between CREATE ROLE and recording the lease.
+			 */
+			r->reserved = 0;
+			r->orphan = 1;
+			rec_end(e, r);
+			x.n++;
+		} else if (!r->c.revoking && !live(r->c.lease, arg)) {
 			rec_end(e, r);
 			x.n++;
 		}
@@ -799,7 +893,8 @@ engine_list(struct engine *e, void (*fn)(const struct engine_cred *c,
 
 	pthread_mutex_lock(&e->mu);
 	for (i = 0; i < e->nrecs; i++)
-		fn(&e->recs[i].c, arg);
+		if (!e->recs[i].reserved)
+			fn(&e->recs[i].c, arg);
 	pthread_mutex_unlock(&e->mu);
 }
 

@@ -20,7 +20,12 @@
 
 /* How long revocation waits for a terminated session to go. */
 #define PG_TERMINATE_WAIT_MS	5000
-#define PG_CONNECT_TIMEOUT	"5"
+/*
+ * A mint waits this long (seconds) for an unreachable database, and the
+ * broker's loop with it: short, so that a database that is down costs the
+ * other clients little.
+ */
+#define PG_CONNECT_TIMEOUT	"2"
 
 static int
 pg_fail(struct al_err *err, int code, const char *what, const char *msg)
@@ -295,7 +300,7 @@ url_encode(struct al_buf *b, const char *s)
  * postgresql://ROLE:PASSWORD@/DB?host=DIR&port=PORT.
  */
 static int
-make_url(PGconn *conn, const char *role, const char *pw,
+make_url(PGconn *conn, const char *role, struct al_secret *pw,
     struct al_secret **out)
 {
 	struct al_buf b;
@@ -303,7 +308,13 @@ make_url(PGconn *conn, const char *role, const char *pw,
 	int rc;
 
 	al_buf_init(&b, 4096, AL_BUF_SENSITIVE);
-	rc = al_buf_printf(&b, "postgresql://%s:%s@", role, pw);
+	rc = al_buf_printf(&b, "postgresql://%s:", role);
+	if (rc == 0) {
+		rc = al_buf_append(&b, al_secret_open(pw), al_secret_len(pw));
+		al_secret_close(pw);
+	}
+	if (rc == 0)
+		rc = al_buf_putc(&b, '@');
 	if (rc == 0 && host != NULL && host[0] == '/') {
 		rc = al_buf_puts(&b, "/");
 		if (rc == 0)
@@ -331,10 +342,10 @@ make_url(PGconn *conn, const char *role, const char *pw,
 
 static int
 pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
-    int64_t valid_until, struct al_secret **value, struct al_err *err)
+    const struct engine_pw *pw, int64_t valid_until, struct al_secret **value,
+    struct al_err *err)
 {
-	unsigned char raw[32];
-	char pw[65], verifier[ENGINE_SCRAM_MAX], until[40];
+	char until[40];
 	char *qrole = NULL, *qver = NULL;
 	struct al_buf b;
 	struct tm tm;
@@ -344,15 +355,6 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 
 	*value = NULL;
 	al_buf_init(&b, 1 << 20, 0);
-	randombytes_buf(raw, sizeof(raw));
-	al_hex(raw, sizeof(raw), pw);
-	sodium_memzero(raw, sizeof(raw));
-	if (engine_scram_verifier(pw, strlen(pw), ENGINE_SCRAM_ITER, verifier,
-	    sizeof(verifier)) != 0) {
-		rc = al_err_set(err, AL_ECRYPTO, "cannot compute the SCRAM "
-		    "verifier");
-		goto out;
-	}
 	if (gmtime_r(&t, &tm) == NULL ||
 	    strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S+00", &tm) == 0) {
 		rc = al_err_set(err, AL_EINVAL, "bad expiry");
@@ -361,7 +363,8 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 	if ((rc = pg_handle(s, h, &conn, err)) != 0)
 		goto out;
 	if ((qrole = PQescapeIdentifier(conn, role, strlen(role))) == NULL ||
-	    (qver = PQescapeLiteral(conn, verifier, strlen(verifier))) ==
+	    (qver = PQescapeLiteral(conn, pw->verifier,
+	    strlen(pw->verifier))) ==
 	    NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
@@ -390,10 +393,9 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 		PQclear(r);
 		goto out;
 	}
-	if (make_url(conn, role, pw, value) != 0)
+	if (make_url(conn, role, pw->pw, value) != 0)
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 out:
-	sodium_memzero(pw, sizeof(pw));
 	PQfreemem(qrole);
 	PQfreemem(qver);
 	al_buf_release(&b);
