@@ -87,6 +87,15 @@ expect_out t "VALID UNTIL is the expiry plus a margin"
 GROLE=$(tail -1 "$OUT")
 wait_role_gone "$GROLE" 3 && pass || fail "granted role still exists"
 
+# The lease's TTL ends it while the task still runs: the role goes then.
+run "$AL" run --ttl 1 -e DATABASE_URL=app-db -- sh -c '
+	psql -X -At "$DATABASE_URL" -c "select current_user" >"$1/role"
+	sleep 2.5
+	psql -X -At "$DATABASE_URL" -c "select 1"' sh "$T_ROOT"
+expect_eq "$RC" 2 "psql after the lease expired"
+ROLE=$(cat "$T_ROOT/role")
+role_exists "$ROLE" && fail "role $ROLE outlived its lease's TTL" || pass
+
 # --- a role that owns a table and has open sessions is still revoked ----
 rm -f "$T_ROOT/go" "$T_ROOT/url"
 "$AL" run -e DATABASE_URL=app-db -- sh -c '
