@@ -180,12 +180,20 @@ size_t	engine_take_done(struct engine *e, struct engine_done *out,
 /* Call fn for every credential recorded (live or revoking). */
 void	engine_list(struct engine *e, void (*fn)(const struct engine_cred *c,
 	    void *arg), void *arg);
+/* Upper bounds (ms) of the time-to-revoke histogram's buckets. */
+#define ENGINE_TTR_NBUCKETS	9
+#define ENGINE_TTR_BOUNDS_MS	{ 5, 10, 25, 50, 100, 250, 500, 1000, 5000 }
+
 /* Counters since open. */
 struct engine_stats {
 	uint64_t	minted;
 	uint64_t	revoked;
 	uint64_t	failures;	/* failed revocation attempts */
 	size_t		revoking;	/* queued now */
+	/* Time-to-revoke of each revocation: counts per bucket (not
+	   cumulative; the last counts what is above every bound), sum. */
+	uint64_t	ttr_buckets[ENGINE_TTR_NBUCKETS + 1];
+	uint64_t	ttr_sum_ms;
 };
 void	engine_stats(struct engine *e, struct engine_stats *out);
 

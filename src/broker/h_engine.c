@@ -234,11 +234,32 @@ eng_list(struct broker *b, json_t *arr)
 int
 eng_metrics(struct broker *b, struct al_buf *out)
 {
+	static const int64_t bounds[] = ENGINE_TTR_BOUNDS_MS;
 	struct engine_stats st;
+	uint64_t cum = 0;
+	size_t i;
+	int rc;
 
 	if (b->engine == NULL)
 		return 0;
 	engine_stats(b->engine, &st);
+	rc = al_buf_puts(out, "# TYPE airlock_credential_revoke_seconds "
+	    "histogram\n");
+	for (i = 0; rc == 0 && i < ENGINE_TTR_NBUCKETS; i++) {
+		cum += st.ttr_buckets[i];
+		rc = al_buf_printf(out, "airlock_credential_revoke_seconds_bucket"
+		    "{le=\"%g\"} %llu\n", bounds[i] / 1000.0,
+		    (unsigned long long)cum);
+	}
+	cum += st.ttr_buckets[ENGINE_TTR_NBUCKETS];
+	if (rc == 0)
+		rc = al_buf_printf(out, "airlock_credential_revoke_seconds_bucket"
+		    "{le=\"+Inf\"} %llu\nairlock_credential_revoke_seconds_sum "
+		    "%.3f\nairlock_credential_revoke_seconds_count %llu\n",
+		    (unsigned long long)cum, st.ttr_sum_ms / 1000.0,
+		    (unsigned long long)cum);
+	if (rc != 0)
+		return rc;
 	return al_buf_printf(out, "# TYPE airlock_credentials_minted_total "
 	    "counter\nairlock_credentials_minted_total %llu\n"
 	    "# TYPE airlock_credentials_revoked_total counter\n"

@@ -402,8 +402,17 @@ finished(struct engine *e, const char *role, int rc, const char *msg)
 		return;
 	}
 	e->st.revoking--;
-	if (!r->reserved)
+	if (!r->reserved) {
+		static const int64_t bounds[] = ENGINE_TTR_BOUNDS_MS;
+		int64_t ttr = now_ms(e) - r->c.ended_ms;
+		size_t b;
+
 		e->st.revoked++;
+		for (b = 0; b < ENGINE_TTR_NBUCKETS && ttr > bounds[b]; b++)
+			;
+		e->st.ttr_buckets[b]++;
+		e->st.ttr_sum_ms += (uint64_t)(ttr > 0 ? ttr : 0);
+	}
 	if (!r->reserved && e->ndone < DONE_MAX) {
 		d = &e->done[e->ndone++];
 		memset(d, 0, sizeof(*d));

@@ -177,6 +177,22 @@ wait_role_gone "$ROLE" 5 && pass || fail "restart did not destroy the killed bro
 wait_role_gone airlock_stray0000 5 && pass || fail "restart did not drop an orphan role"
 role_exists app_rw && pass || fail "the group role must stay"
 
+# --- /metrics ------------------------------------------------------------
+run "$AL" run -e U=app-db -- true
+expect_rc 0 "one more task on the new broker"
+n=0
+while [ $n -lt 40 ]; do
+	curl -s --unix-socket "$AIRLOCK_SOCKET" http://airlock/metrics >"$T_ROOT/metrics"
+	grep -q '^airlock_credentials_revoking 0$' "$T_ROOT/metrics" && break
+	sleep 0.05; n=$((n + 1))
+done
+grep -q '^airlock_credentials_minted_total [1-9]' "$T_ROOT/metrics" && pass ||
+	fail "metrics lack minted credentials"
+grep -q '^airlock_credentials_revoking 0$' "$T_ROOT/metrics" && pass ||
+	fail "metrics: nothing should be revoking"
+grep -q '^airlock_credential_revoke_seconds_count [1-9]' "$T_ROOT/metrics" && pass ||
+	fail "metrics lack the time-to-revoke histogram"
+
 # --- no password anywhere it must not be ---------------------------------
 check_no_leak "$PG_ADMIN_PW" "$PG_LOG"
 check_no_leak "$PW" "$PG_LOG"
