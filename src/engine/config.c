@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cred_int.h"
+#include "pq_dl.h"
 
 /* The root credential's format, in its first byte. */
 #define ROOT_V1		0x01
@@ -178,9 +179,16 @@ engine_check_live(const struct engine_config *c, const struct al_secret *root,
     struct al_err *err)
 {
 	const struct engine_ops *ops = engine_ops_find(c->engine);
+	struct pq_dl dl;
+	int rc;
 
 	if (ops == NULL)
 		return al_err_set(err, AL_EINVAL, "unknown engine '%s'",
 		    c->engine);
-	return ops->check(c, root, err);
+	memset(&dl, 0, sizeof(dl));
+	if ((rc = pq_dl_open(&dl, err)) != 0)
+		return rc;
+	rc = ops->check(&dl, c, root, err);
+	pq_dl_close(&dl);
+	return rc;
 }

@@ -5,6 +5,7 @@
 #include "airlock/engine.h"
 
 struct engine_pw;
+struct pq_dl;
 
 struct engine_slot {
 	void			*conn;
@@ -20,6 +21,7 @@ struct engine_source {
 	uint32_t			 version;
 	struct engine_config		 cfg;
 	const struct engine_ops		*ops;
+	const struct pq_dl		*dl;	/* the engine's table */
 	/*
 	 * One slot per thread (the loop mints, the workers revoke): a cached
 	 * connection and its own copy of the root credential, as guarded
@@ -37,7 +39,7 @@ struct engine_source {
 struct engine_ops {
 	const char	*name;
 	/* Dry run of what a lease does, rolled back. */
-	int	(*check)(const struct engine_config *c,
+	int	(*check)(const struct pq_dl *dl, const struct engine_config *c,
 		    const struct al_secret *root, struct al_err *err);
 	/*
 	 * Create role with password pw, valid until valid_until (seconds);
@@ -54,7 +56,7 @@ struct engine_ops {
 	int	(*roles)(struct engine_source *s, struct engine_slot *h,
 		    void (*fn)(const char *role, void *arg), void *arg,
 		    struct al_err *err);
-	void	(*close)(void *h);
+	void	(*close)(const struct pq_dl *dl, void *h);
 };
 
 extern const struct engine_ops engine_pg_ops;
@@ -69,7 +71,7 @@ struct engine_pw {
 	struct al_secret	*pw;
 	char			 verifier[160];
 };
-int	engine_pw_make(struct engine_pw *out) AL_WUR;
+int	engine_pw_make(const struct pq_dl *dl, struct engine_pw *out) AL_WUR;
 void	engine_pw_release(struct engine_pw *p);
 
 /*
@@ -78,7 +80,7 @@ void	engine_pw_release(struct engine_pw *p);
  */
 #define ENGINE_SCRAM_ITER	4096
 #define ENGINE_SCRAM_MAX	160
-int	engine_scram_verifier(const char *password, size_t len, int iter,
+int	engine_scram_verifier(const struct pq_dl *dl, const char *password, size_t len, int iter,
 	    char *out, size_t outsz) AL_WUR;
 
 #endif

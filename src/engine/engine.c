@@ -26,6 +26,7 @@
 #include <sqlite3.h>
 
 #include "cred_int.h"
+#include "pq_dl.h"
 
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	30000
@@ -58,6 +59,7 @@ struct engine {
 	struct rec		*recs;
 	size_t			 nrecs, caprecs;
 	struct engine_source	*sources;
+	struct pq_dl		 dl;		/* loaded with the first source */
 	struct engine_pw	 pool[PW_POOL];
 	size_t			 npool;
 	struct engine_done	 done[DONE_MAX];
@@ -282,11 +284,11 @@ source_free(struct engine_source *s)
 		return;
 	for (i = 0; i < ENGINE_WORKERS; i++) {
 		if (s->ops != NULL)
-			s->ops->close(s->work[i].conn);
+			s->ops->close(s->dl, s->work[i].conn);
 		al_secret_free(s->work[i].root);
 	}
 	if (s->ops != NULL)
-		s->ops->close(s->mint.conn);
+		s->ops->close(s->dl, s->mint.conn);
 	al_secret_free(s->mint.root);
 	engine_config_release(&s->cfg);
 	free(s);
@@ -311,6 +313,16 @@ engine_source_set(struct engine *e, const char *secret, uint32_t version,
 		return al_err_set(err, AL_EINVAL, "secret '%s': unknown engine "
 		    "'%s'", secret, c->engine);
 	}
+	/* Only the loop thread loads; workers read it after sources exist. */
+	pthread_mutex_lock(&e->mu);
+	rc = pq_dl_open(&e->dl, err);
+	pthread_mutex_unlock(&e->mu);
+	if (rc != 0) {
+		s->ops = NULL;
+		source_free(s);
+		return rc;
+	}
+	s->dl = &e->dl;
 	rc = copy_config(&s->cfg, c) != 0 || copy_root(root,
 	    &s->mint.root) != 0;
 	for (i = 0; rc == 0 && i < ENGINE_WORKERS; i++)
@@ -452,7 +464,7 @@ worker(void *arg)
 				struct engine_pw pw;
 
 				pthread_mutex_unlock(&e->mu);
-				rc = engine_pw_make(&pw);
+				rc = engine_pw_make(&e->dl, &pw);
 				pthread_mutex_lock(&e->mu);
 				if (rc == 0 && e->npool < PW_POOL)
 					e->pool[e->npool++] = pw;
@@ -577,6 +589,7 @@ engine_free(struct engine *e)
 	}
 	while (e->npool > 0)
 		engine_pw_release(&e->pool[--e->npool]);
+	pq_dl_close(&e->dl);
 	if (e->db != NULL) {
 		/* Names recorded but never used: no role was created. */
 		(void)db_exec(e, "DELETE FROM creds WHERE lease = '' AND"
@@ -684,7 +697,7 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	if (e->npool > 0)
 		pw = e->pool[--e->npool];
 	pthread_mutex_unlock(&e->mu);
-	if (pw.pw == NULL && engine_pw_make(&pw) != 0)
+	if (pw.pw == NULL && engine_pw_make(&e->dl, &pw) != 0)
 		rc = al_err_set(err, AL_ECRYPTO, "cannot make a password");
 	else
 		rc = s->ops->mint(s, &s->mint, role, &pw, expires +

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "cred_int.h"
+#include "pq_dl.h"
 
 /* How long revocation waits for a terminated session to go. */
 #define PG_TERMINATE_WAIT_MS	5000
@@ -50,7 +51,7 @@ pg_fail(struct al_err *err, int code, const char *what, const char *msg)
  * (when not NULL) replaces the conninfo's database.
  */
 static int
-pg_connect(const struct engine_config *c, const struct al_secret *root,
+pg_connect(const struct pq_dl *dl, const struct engine_config *c, const struct al_secret *root,
     const char *dbname, PGconn **out, struct al_err *err)
 {
 	const char *kw[6], *val[6];
@@ -81,17 +82,17 @@ pg_connect(const struct engine_config *c, const struct al_secret *root,
 		kw[n] = "dbname"; val[n++] = dbname;
 	}
 	kw[n] = NULL; val[n] = NULL;
-	conn = PQconnectdbParams(kw, val, 1);
+	conn = dl->PQconnectdbParams(kw, val, 1);
 	if (pw != NULL) {
 		al_secret_close(pw);
 		al_secret_free(pw);
 	}
 	if (conn == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
-	if (PQstatus(conn) != CONNECTION_OK) {
+	if (dl->PQstatus(conn) != CONNECTION_OK) {
 		rc = pg_fail(err, AL_EUNAVAIL, "cannot connect to PostgreSQL",
-		    PQerrorMessage(conn));
-		PQfinish(conn);
+		    dl->PQerrorMessage(conn));
+		dl->PQfinish(conn);
 		return rc;
 	}
 	*out = conn;
@@ -103,17 +104,18 @@ static int
 pg_handle(struct engine_source *s, struct engine_slot *h, PGconn **out,
     struct al_err *err)
 {
+	const struct pq_dl *dl = s->dl;
 	PGconn *conn = h->conn;
 	int rc;
 
-	if (conn != NULL && PQstatus(conn) == CONNECTION_OK) {
+	if (conn != NULL && dl->PQstatus(conn) == CONNECTION_OK) {
 		*out = conn;
 		return 0;
 	}
 	if (conn != NULL)
-		PQfinish(conn);
+		dl->PQfinish(conn);
 	h->conn = NULL;
-	if ((rc = pg_connect(&s->cfg, h->root, NULL, &conn, err)) != 0)
+	if ((rc = pg_connect(dl, &s->cfg, h->root, NULL, &conn, err)) != 0)
 		return rc;
 	h->conn = conn;
 	*out = conn;
@@ -121,43 +123,43 @@ pg_handle(struct engine_source *s, struct engine_slot *h, PGconn **out,
 }
 
 static void
-pg_close(void *h)
+pg_close(const struct pq_dl *dl, void *h)
 {
 	if (h != NULL)
-		PQfinish(h);
+		dl->PQfinish(h);
 }
 
 /* Run sql (no result rows wanted). */
 static int
-pg_exec(PGconn *conn, const char *sql, const char *what, struct al_err *err)
+pg_exec(const struct pq_dl *dl, PGconn *conn, const char *sql, const char *what, struct al_err *err)
 {
-	PGresult *r = PQexec(conn, sql);
+	PGresult *r = dl->PQexec(conn, sql);
 	int rc = 0;
 
-	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK &&
-	    PQresultStatus(r) != PGRES_TUPLES_OK))
-		rc = pg_fail(err, PQstatus(conn) == CONNECTION_OK ? AL_EDB :
-		    AL_EUNAVAIL, what, r ? PQresultErrorMessage(r) :
-		    PQerrorMessage(conn));
-	PQclear(r);
+	if (r == NULL || (dl->PQresultStatus(r) != PGRES_COMMAND_OK &&
+	    dl->PQresultStatus(r) != PGRES_TUPLES_OK))
+		rc = pg_fail(err, dl->PQstatus(conn) == CONNECTION_OK ? AL_EDB :
+		    AL_EUNAVAIL, what, r ? dl->PQresultErrorMessage(r) :
+		    dl->PQerrorMessage(conn));
+	dl->PQclear(r);
 	return rc;
 }
 
 /* sql with $1 = p1 (and $2 = p2); the result in *out (caller clears). */
 static int
-pg_query(PGconn *conn, const char *sql, const char *p1, const char *p2,
+pg_query(const struct pq_dl *dl, PGconn *conn, const char *sql, const char *p1, const char *p2,
     const char *what, PGresult **out, struct al_err *err)
 {
 	const char *pv[2] = { p1, p2 };
-	PGresult *r = PQexecParams(conn, sql, p2 ? 2 : 1, NULL, pv, NULL,
+	PGresult *r = dl->PQexecParams(conn, sql, p2 ? 2 : 1, NULL, pv, NULL,
 	    NULL, 0);
 
 	*out = NULL;
-	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
-		int rc = pg_fail(err, PQstatus(conn) == CONNECTION_OK ?
-		    AL_EDB : AL_EUNAVAIL, what, r ? PQresultErrorMessage(r) :
-		    PQerrorMessage(conn));
-		PQclear(r);
+	if (r == NULL || dl->PQresultStatus(r) != PGRES_TUPLES_OK) {
+		int rc = pg_fail(err, dl->PQstatus(conn) == CONNECTION_OK ?
+		    AL_EDB : AL_EUNAVAIL, what, r ? dl->PQresultErrorMessage(r) :
+		    dl->PQerrorMessage(conn));
+		dl->PQclear(r);
 		return rc;
 	}
 	*out = r;
@@ -187,7 +189,7 @@ subst_role(struct al_buf *b, const char *tmpl, const char *qrole)
  * then each grant.  Each statement ends with ";".
  */
 static int
-privileges_sql(PGconn *conn, const struct engine_config *c,
+privileges_sql(const struct pq_dl *dl, PGconn *conn, const struct engine_config *c,
     const char *qrole, struct al_buf *b)
 {
 	char *qg;
@@ -195,11 +197,11 @@ privileges_sql(PGconn *conn, const struct engine_config *c,
 	int rc = 0;
 
 	if (c->group != NULL) {
-		if ((qg = PQescapeIdentifier(conn, c->group,
+		if ((qg = dl->PQescapeIdentifier(conn, c->group,
 		    strlen(c->group))) == NULL)
 			return AL_ENOMEM;
 		rc = al_buf_printf(b, "GRANT %s TO %s;", qg, qrole);
-		PQfreemem(qg);
+		dl->PQfreemem(qg);
 	}
 	for (i = 0; rc == 0 && i < c->ngrants; i++)
 		if ((rc = subst_role(b, c->grants[i], qrole)) == 0)
@@ -208,7 +210,8 @@ privileges_sql(PGconn *conn, const struct engine_config *c,
 }
 
 static int
-pg_check(const struct engine_config *c, const struct al_secret *root,
+pg_check(const struct pq_dl *dl, const struct engine_config *c,
+    const struct al_secret *root,
     struct al_err *err)
 {
 	PGconn *conn = NULL;
@@ -219,34 +222,34 @@ pg_check(const struct engine_config *c, const struct al_secret *root,
 	int rc;
 
 	al_buf_init(&b, 1 << 20, 0);
-	if ((rc = pg_connect(c, root, NULL, &conn, err)) != 0)
+	if ((rc = pg_connect(dl, c, root, NULL, &conn, err)) != 0)
 		goto out;
 	randombytes_buf(raw, sizeof(raw));
 	al_hex(raw, sizeof(raw), hex);
 	(void)snprintf(role, sizeof(role), "%scheck_%s", c->prefix, hex);
-	if ((qrole = PQescapeIdentifier(conn, role, strlen(role))) == NULL) {
+	if ((qrole = dl->PQescapeIdentifier(conn, role, strlen(role))) == NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = pg_exec(conn, "BEGIN", "BEGIN", err)) != 0)
+	if ((rc = pg_exec(dl, conn, "BEGIN", "BEGIN", err)) != 0)
 		goto out;
 	al_buf_reset(&b);
 	if (al_buf_printf(&b, "CREATE ROLE %s NOLOGIN", qrole) != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = pg_exec(conn, al_buf_str(&b), "the admin connection cannot "
+	if ((rc = pg_exec(dl, conn, al_buf_str(&b), "the admin connection cannot "
 	    "create roles", err)) != 0)
 		goto out;
 	if (c->group != NULL) {
-		char *qg = PQescapeIdentifier(conn, c->group,
+		char *qg = dl->PQescapeIdentifier(conn, c->group,
 		    strlen(c->group));
 
 		al_buf_reset(&b);
 		rc = qg == NULL || al_buf_printf(&b, "GRANT %s TO %s", qg,
 		    qrole) != 0 ? al_err_set(err, AL_ENOMEM, "out of memory") :
-		    pg_exec(conn, al_buf_str(&b), "--group", err);
-		PQfreemem(qg);
+		    pg_exec(dl, conn, al_buf_str(&b), "--group", err);
+		dl->PQfreemem(qg);
 		if (rc != 0)
 			goto out;
 	}
@@ -257,19 +260,19 @@ pg_check(const struct engine_config *c, const struct al_secret *root,
 			goto out;
 		}
 		(void)snprintf(what, sizeof(what), "--grant %zu", i + 1);
-		if ((rc = pg_exec(conn, al_buf_str(&b), what, err)) != 0) {
+		if ((rc = pg_exec(dl, conn, al_buf_str(&b), what, err)) != 0) {
 			rc = AL_EINVAL;
 			goto out;
 		}
 	}
 out:
 	if (conn != NULL) {
-		PGresult *r = PQexec(conn, "ROLLBACK");
+		PGresult *r = dl->PQexec(conn, "ROLLBACK");
 
-		PQclear(r);
-		PQfinish(conn);
+		dl->PQclear(r);
+		dl->PQfinish(conn);
 	}
-	PQfreemem(qrole);
+	dl->PQfreemem(qrole);
 	al_buf_release(&b);
 	return rc;
 }
@@ -300,11 +303,11 @@ url_encode(struct al_buf *b, const char *s)
  * postgresql://ROLE:PASSWORD@/DB?host=DIR&port=PORT.
  */
 static int
-make_url(PGconn *conn, const char *role, struct al_secret *pw,
+make_url(const struct pq_dl *dl, PGconn *conn, const char *role, struct al_secret *pw,
     struct al_secret **out)
 {
 	struct al_buf b;
-	const char *host = PQhost(conn), *port = PQport(conn), *db = PQdb(conn);
+	const char *host = dl->PQhost(conn), *port = dl->PQport(conn), *db = dl->PQdb(conn);
 	int rc;
 
 	al_buf_init(&b, 4096, AL_BUF_SENSITIVE);
@@ -345,6 +348,7 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
     const struct engine_pw *pw, int64_t valid_until, struct al_secret **value,
     struct al_err *err)
 {
+	const struct pq_dl *dl = s->dl;
 	char until[40];
 	char *qrole = NULL, *qver = NULL;
 	struct al_buf b;
@@ -362,8 +366,8 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 	}
 	if ((rc = pg_handle(s, h, &conn, err)) != 0)
 		goto out;
-	if ((qrole = PQescapeIdentifier(conn, role, strlen(role))) == NULL ||
-	    (qver = PQescapeLiteral(conn, pw->verifier,
+	if ((qrole = dl->PQescapeIdentifier(conn, role, strlen(role))) == NULL ||
+	    (qver = dl->PQescapeLiteral(conn, pw->verifier,
 	    strlen(pw->verifier))) ==
 	    NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
@@ -371,33 +375,33 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 	}
 	if (al_buf_printf(&b, "BEGIN;CREATE ROLE %s LOGIN PASSWORD %s VALID "
 	    "UNTIL '%s';", qrole, qver, until) != 0 ||
-	    privileges_sql(conn, &s->cfg, qrole, &b) != 0 ||
+	    privileges_sql(dl, conn, &s->cfg, qrole, &b) != 0 ||
 	    al_buf_puts(&b, "COMMIT") != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = pg_exec(conn, al_buf_str(&b), "cannot create the role", err);
-	if (rc != 0 && PQstatus(conn) != CONNECTION_OK) {
+	rc = pg_exec(dl, conn, al_buf_str(&b), "cannot create the role", err);
+	if (rc != 0 && dl->PQstatus(conn) != CONNECTION_OK) {
 		/*
 		 * A cached connection the server dropped (a restart): once
 		 * more on a new one.  Nothing was committed on the old one
 		 * that the caller does not already treat as possibly there.
 		 */
 		if ((rc = pg_handle(s, h, &conn, err)) == 0)
-			rc = pg_exec(conn, al_buf_str(&b), "cannot create the "
+			rc = pg_exec(dl, conn, al_buf_str(&b), "cannot create the "
 			    "role", err);
 	}
 	if (rc != 0) {
-		PGresult *r = PQexec(conn, "ROLLBACK");
+		PGresult *r = dl->PQexec(conn, "ROLLBACK");
 
-		PQclear(r);
+		dl->PQclear(r);
 		goto out;
 	}
-	if (make_url(conn, role, pw->pw, value) != 0)
+	if (make_url(dl, conn, role, pw->pw, value) != 0)
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 out:
-	PQfreemem(qrole);
-	PQfreemem(qver);
+	dl->PQfreemem(qrole);
+	dl->PQfreemem(qver);
 	al_buf_release(&b);
 	return rc;
 }
@@ -416,7 +420,7 @@ out:
  * pg_roles), in one round trip; the last statement's rows in *out.
  */
 static int
-pg_exec_rows(PGconn *conn, const char *sql, const char *oid,
+pg_exec_rows(const struct pq_dl *dl, PGconn *conn, const char *sql, const char *oid,
     const char *what, PGresult **out, struct al_err *err)
 {
 	struct al_buf b;
@@ -440,25 +444,25 @@ pg_exec_rows(PGconn *conn, const char *sql, const char *oid,
 		al_buf_release(&b);
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	}
-	if (!PQsendQuery(conn, al_buf_str(&b))) {
+	if (!dl->PQsendQuery(conn, al_buf_str(&b))) {
 		al_buf_release(&b);
-		return pg_fail(err, AL_EUNAVAIL, what, PQerrorMessage(conn));
+		return pg_fail(err, AL_EUNAVAIL, what, dl->PQerrorMessage(conn));
 	}
 	al_buf_release(&b);
-	while ((r = PQgetResult(conn)) != NULL) {
-		if (rc == 0 && PQresultStatus(r) != PGRES_COMMAND_OK &&
-		    PQresultStatus(r) != PGRES_TUPLES_OK)
-			rc = pg_fail(err, PQstatus(conn) == CONNECTION_OK ?
+	while ((r = dl->PQgetResult(conn)) != NULL) {
+		if (rc == 0 && dl->PQresultStatus(r) != PGRES_COMMAND_OK &&
+		    dl->PQresultStatus(r) != PGRES_TUPLES_OK)
+			rc = pg_fail(err, dl->PQstatus(conn) == CONNECTION_OK ?
 			    AL_EDB : AL_EUNAVAIL, what,
-			    PQresultErrorMessage(r));
-		PQclear(last);
+			    dl->PQresultErrorMessage(r));
+		dl->PQclear(last);
 		last = r;
 	}
-	if (rc == 0 && (last == NULL || PQresultStatus(last) !=
+	if (rc == 0 && (last == NULL || dl->PQresultStatus(last) !=
 	    PGRES_TUPLES_OK))
-		rc = pg_fail(err, AL_EUNAVAIL, what, PQerrorMessage(conn));
+		rc = pg_fail(err, AL_EUNAVAIL, what, dl->PQerrorMessage(conn));
 	if (rc != 0) {
-		PQclear(last);
+		dl->PQclear(last);
 		return rc;
 	}
 	*out = last;
@@ -478,18 +482,19 @@ static int
 drop_owned_in(struct engine_source *s, struct engine_slot *h, PGconn *conn,
     const char *db, const char *qrole, struct al_err *err)
 {
+	const struct pq_dl *dl = s->dl;
 	PGconn *other = NULL;
 	struct al_buf b;
 	char *qo = NULL;
 	int rc;
 
 	al_buf_init(&b, 4096, 0);
-	if (db != NULL && (rc = pg_connect(&s->cfg, h->root, db, &other,
+	if (db != NULL && (rc = pg_connect(dl, &s->cfg, h->root, db, &other,
 	    err)) != 0)
 		goto out;
 	if (other != NULL)
 		conn = other;
-	if (s->cfg.reassign_to != NULL && (qo = PQescapeIdentifier(conn,
+	if (s->cfg.reassign_to != NULL && (qo = dl->PQescapeIdentifier(conn,
 	    s->cfg.reassign_to, strlen(s->cfg.reassign_to))) == NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
@@ -499,11 +504,11 @@ drop_owned_in(struct engine_source *s, struct engine_slot *h, PGconn *conn,
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = pg_exec(conn, al_buf_str(&b), "REASSIGN/DROP OWNED", err);
+	rc = pg_exec(dl, conn, al_buf_str(&b), "REASSIGN/DROP OWNED", err);
 out:
-	PQfreemem(qo);
+	dl->PQfreemem(qo);
 	if (other != NULL)
-		PQfinish(other);
+		dl->PQfinish(other);
 	al_buf_release(&b);
 	return rc;
 }
@@ -512,6 +517,7 @@ static int
 pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
     struct al_err *err)
 {
+	const struct pq_dl *dl = s->dl;
 	PGconn *conn;
 	PGresult *r = NULL;
 	struct al_buf b;
@@ -523,20 +529,20 @@ pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
 	al_buf_init(&b, 4096, 0);
 	if ((rc = pg_handle(s, h, &conn, err)) != 0)
 		goto out;
-	rc = pg_query(conn, "SELECT oid FROM pg_roles WHERE rolname = $1",
+	rc = pg_query(dl, conn, "SELECT oid FROM pg_roles WHERE rolname = $1",
 	    role, NULL, "cannot look the role up", &r, err);
-	if (rc != 0 && PQstatus(conn) != CONNECTION_OK &&
+	if (rc != 0 && dl->PQstatus(conn) != CONNECTION_OK &&
 	    (rc = pg_handle(s, h, &conn, err)) == 0)
-		rc = pg_query(conn, "SELECT oid FROM pg_roles WHERE rolname ="
+		rc = pg_query(dl, conn, "SELECT oid FROM pg_roles WHERE rolname ="
 		    " $1", role, NULL, "cannot look the role up", &r, err);
 	if (rc != 0)
 		goto out;
-	if (PQntuples(r) == 0)
+	if (dl->PQntuples(r) == 0)
 		goto out;	/* never created, or already gone */
-	(void)snprintf(oid, sizeof(oid), "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
+	(void)snprintf(oid, sizeof(oid), "%s", dl->PQgetvalue(r, 0, 0));
+	dl->PQclear(r);
 	r = NULL;
-	if ((qrole = PQescapeIdentifier(conn, role, strlen(role))) == NULL) {
+	if ((qrole = dl->PQescapeIdentifier(conn, role, strlen(role))) == NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -550,11 +556,11 @@ pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
 		goto out;
 	}
 	for (;;) {
-		if ((rc = pg_exec_rows(conn, al_buf_str(&b), oid,
+		if ((rc = pg_exec_rows(dl, conn, al_buf_str(&b), oid,
 		    "cannot end the role's sessions", &r, err)) != 0)
 			goto out;
-		i = atoi(PQgetvalue(r, 0, 0));
-		PQclear(r);
+		i = atoi(dl->PQgetvalue(r, 0, 0));
+		dl->PQclear(r);
 		r = NULL;
 		if (i == 0)
 			break;
@@ -567,20 +573,20 @@ pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
 		waited += 10;
 	}
 	/* 3. What it owns, in every database where it owns or holds any. */
-	if ((rc = pg_query(conn, "SELECT DISTINCT d.datname FROM pg_shdepend s"
+	if ((rc = pg_query(dl, conn, "SELECT DISTINCT d.datname FROM pg_shdepend s"
 	    " JOIN pg_database d ON d.oid = s.dbid WHERE s.refclassid ="
 	    " 'pg_authid'::regclass AND s.refobjid = $1::oid", oid, NULL,
 	    "cannot list the role's databases", &r, err)) != 0)
 		goto out;
-	here = PQdb(conn);
-	for (i = 0; i < PQntuples(r); i++) {
-		const char *db = PQgetvalue(r, i, 0);
+	here = dl->PQdb(conn);
+	for (i = 0; i < dl->PQntuples(r); i++) {
+		const char *db = dl->PQgetvalue(r, i, 0);
 
 		if ((rc = drop_owned_in(s, h, conn, strcmp(db, here) == 0 ? NULL :
 		    db, qrole, err)) != 0)
 			goto out;
 	}
-	PQclear(r);
+	dl->PQclear(r);
 	r = NULL;
 	/* 4. The role itself, then 5. verify. */
 	al_buf_reset(&b);
@@ -589,15 +595,15 @@ pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = pg_exec_rows(conn, al_buf_str(&b), oid, "DROP ROLE", &r,
+	if ((rc = pg_exec_rows(dl, conn, al_buf_str(&b), oid, "DROP ROLE", &r,
 	    err)) != 0)
 		goto out;
-	if (PQntuples(r) != 0)
+	if (dl->PQntuples(r) != 0)
 		rc = al_err_set(err, AL_EDB, "the role still exists after "
 		    "DROP ROLE");
 out:
-	PQclear(r);
-	PQfreemem(qrole);
+	dl->PQclear(r);
+	dl->PQfreemem(qrole);
 	al_buf_release(&b);
 	return rc;
 }
@@ -606,6 +612,7 @@ static int
 pg_roles(struct engine_source *s, struct engine_slot *h, void (*fn)(const char *role,
     void *arg), void *arg, struct al_err *err)
 {
+	const struct pq_dl *dl = s->dl;
 	PGconn *conn;
 	PGresult *r = NULL;
 	char n[24];
@@ -613,13 +620,13 @@ pg_roles(struct engine_source *s, struct engine_slot *h, void (*fn)(const char *
 
 	(void)snprintf(n, sizeof(n), "%zu", strlen(s->cfg.prefix));
 	if ((rc = pg_handle(s, h, &conn, err)) != 0 ||
-	    (rc = pg_query(conn, "SELECT rolname FROM pg_roles WHERE"
+	    (rc = pg_query(dl, conn, "SELECT rolname FROM pg_roles WHERE"
 	    " left(rolname, $2::int) = $1", s->cfg.prefix, n,
 	    "cannot list roles", &r, err)) != 0)
 		return rc;
-	for (i = 0; i < PQntuples(r); i++)
-		fn(PQgetvalue(r, i, 0), arg);
-	PQclear(r);
+	for (i = 0; i < dl->PQntuples(r); i++)
+		fn(dl->PQgetvalue(r, i, 0), arg);
+	dl->PQclear(r);
 	return 0;
 }
 

@@ -8,27 +8,26 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
 #include <sodium.h>
 
 #include "cred_int.h"
+#include "pq_dl.h"
 
 #define SALT_LEN	16
 
 static int
-hmac(const unsigned char *key, const char *msg, unsigned char out[32])
+hmac(const struct pq_dl *dl, const unsigned char *key, const char *msg,
+    unsigned char out[32])
 {
 	unsigned int n = 32;
 
-	return HMAC(EVP_sha256(), key, 32, (const unsigned char *)msg,
+	return dl->HMAC(dl->EVP_sha256(), key, 32, (const unsigned char *)msg,
 	    strlen(msg), out, &n) != NULL && n == 32 ? 0 : -1;
 }
 
 int
-engine_scram_verifier(const char *password, size_t len, int iter, char *out,
-    size_t outsz)
+engine_scram_verifier(const struct pq_dl *dl, const char *password,
+    size_t len, int iter, char *out, size_t outsz)
 {
 	unsigned char salt[SALT_LEN], salted[32], ck[32], stored[32], sk[32];
 	char b_salt[sodium_base64_ENCODED_LEN(SALT_LEN,
@@ -39,11 +38,11 @@ engine_scram_verifier(const char *password, size_t len, int iter, char *out,
 	int rc = AL_ECRYPTO, n;
 
 	randombytes_buf(salt, sizeof(salt));
-	if (PKCS5_PBKDF2_HMAC(password, (int)len, salt, sizeof(salt), iter,
-	    EVP_sha256(), sizeof(salted), salted) != 1 ||
-	    hmac(salted, "Client Key", ck) != 0 ||
-	    SHA256(ck, sizeof(ck), stored) == NULL ||
-	    hmac(salted, "Server Key", sk) != 0)
+	if (dl->PKCS5_PBKDF2_HMAC(password, (int)len, salt, sizeof(salt),
+	    iter, dl->EVP_sha256(), sizeof(salted), salted) != 1 ||
+	    hmac(dl, salted, "Client Key", ck) != 0 ||
+	    dl->SHA256(ck, sizeof(ck), stored) == NULL ||
+	    hmac(dl, salted, "Server Key", sk) != 0)
 		goto out;
 	sodium_bin2base64(b_salt, sizeof(b_salt), salt, sizeof(salt),
 	    sodium_base64_VARIANT_ORIGINAL);
@@ -62,7 +61,7 @@ out:
 }
 
 int
-engine_pw_make(struct engine_pw *out)
+engine_pw_make(const struct pq_dl *dl, struct engine_pw *out)
 {
 	unsigned char raw[32], *p;
 	int rc;
@@ -75,7 +74,7 @@ engine_pw_make(struct engine_pw *out)
 	al_hex(raw, sizeof(raw), (char *)p);
 	sodium_memzero(raw, sizeof(raw));
 	al_secret_set_len(out->pw, 64);
-	rc = engine_scram_verifier((const char *)p, 64, ENGINE_SCRAM_ITER,
+	rc = engine_scram_verifier(dl, (const char *)p, 64, ENGINE_SCRAM_ITER,
 	    out->verifier, sizeof(out->verifier));
 	al_secret_close(out->pw);
 	if (rc != 0)

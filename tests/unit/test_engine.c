@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "cred_int.h"
+#include "pq_dl.h"
 
 static int
 parse(const struct engine_kv *kv, size_t n, struct engine_config *c,
@@ -137,9 +138,13 @@ test_engine_scram_verifier_derives_rfc5802_keys(void **state)
 	unsigned char got[64];
 	size_t salt_len, got_len;
 	unsigned int n = 32;
+	struct pq_dl dl;
+	struct al_err err;
 
 	(void)state;
-	assert_int_equal(engine_scram_verifier(pw, strlen(pw), 4096, v,
+	memset(&dl, 0, sizeof(dl));
+	assert_int_equal(pq_dl_open(&dl, &err), 0);
+	assert_int_equal(engine_scram_verifier(&dl, pw, strlen(pw), 4096, v,
 	    sizeof(v)), 0);
 	assert_int_equal(strncmp(v, "SCRAM-SHA-256$4096:", 19), 0);
 	salt_b64 = v + 19;
@@ -169,8 +174,9 @@ test_engine_scram_verifier_derives_rfc5802_keys(void **state)
 	    sodium_base64_VARIANT_ORIGINAL), 0);
 	assert_memory_equal(got, sk, 32);
 	/* A fresh salt each time. */
-	assert_int_equal(engine_scram_verifier(pw, strlen(pw), 4096, v2,
+	assert_int_equal(engine_scram_verifier(&dl, pw, strlen(pw), 4096, v2,
 	    sizeof(v2)), 0);
+	pq_dl_close(&dl);
 	assert_int_not_equal(strncmp(v2 + 19, salt_b64, strlen(salt_b64)), 0);
 }
 
