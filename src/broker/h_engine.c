@@ -175,14 +175,14 @@ eng_tick(struct broker *b)
 	struct al_err err;
 	json_t *detail;
 	int64_t now, next;
-	size_t n, i;
+	size_t n, i, recorded = 0;
 
 	if (b->engine == NULL)
 		return 0;
 	now = b->clock->now(b->clock->arg);
 	(void)engine_expire(b->engine, now, NULL);
 	while ((n = engine_take_done(b->engine, d, 64)) > 0)
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < n; i++, recorded++) {
 			detail = json_pack("{s:s,s:I,s:i,s:b}", "role",
 			    d[i].role, "ttr_ms", (json_int_t)d[i].ttr_ms,
 			    "attempts", d[i].attempts, "orphan",
@@ -196,6 +196,16 @@ eng_tick(struct broker *b)
 			broker_log(b, "credential %s of %s revoked in %lld ms",
 			    d[i].role, d[i].secret, (long long)d[i].ttr_ms);
 		}
+	if (recorded > 0) {
+		/*
+		 * Lines written outside a request: hand the log back (others
+		 * append to it too) and come back at once, so that the end
+		 * of this turn schedules their sync instead of the loop
+		 * sleeping on them.
+		 */
+		(void)broker_flush(b);
+		return b->clock->now_ms(b->clock->arg);
+	}
 	engine_stats(b->engine, &st);
 	if (st.revoking > 0)
 		return b->clock->now_ms(b->clock->arg) + ENG_POLL_MS;
