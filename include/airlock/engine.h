@@ -30,6 +30,8 @@
 
 #define ENGINE_STATE_FILE	"engine.db"
 #define ENGINE_ROLE_MAX		63	/* PostgreSQL's NAMEDATALEN - 1 */
+#define ENGINE_EXT_MAX		255	/* an issuer's credential id (exec) */
+#define ENGINE_EXEC_TIMEOUT	10	/* seconds, default of --timeout */
 #define ENGINE_PREFIX_MAX	32
 #define ENGINE_PREFIX_DEFAULT	"airlock_"
 #define ENGINE_GRANTS_MAX	16
@@ -43,10 +45,16 @@
 #define ENGINE_L_PREFIX		"engine.role-prefix"
 #define ENGINE_L_REASSIGN	"engine.reassign-to"
 #define ENGINE_L_GRANT		"engine.grant."	/* + 1, 2, ... */
+#define ENGINE_L_ISSUE		"engine.issue"
+#define ENGINE_L_REVOKE		"engine.revoke"
+#define ENGINE_L_TIMEOUT	"engine.timeout"
 
 /* A secret's engine configuration (owned strings). */
 struct engine_config {
-	char	 engine[16];		/* "postgres" */
+	char	 engine[16];		/* "postgres" or "exec" */
+	char	*issue;			/* exec: shell command that issues */
+	char	*revoke;		/* exec: shell command that revokes */
+	int	 timeout;		/* exec: seconds per command */
 	char	*connection;		/* libpq conninfo, no password */
 	char	*group;			/* group role granted, or NULL */
 	char	*reassign_to;		/* owner of what a role leaves; NULL:
@@ -102,7 +110,8 @@ struct engine;
 
 /* A credential as recorded (plain data). */
 struct engine_cred {
-	char		 role[ENGINE_ROLE_MAX + 1];
+	char		 role[ENGINE_ROLE_MAX + 1];	/* airlock's name */
+	char		 ext[ENGINE_EXT_MAX + 1];	/* issuer's id or "" */
 	char		 secret[65];
 	char		 lease[33];
 	uint64_t	 conn;

@@ -58,6 +58,11 @@ const char cmd_secret_help[] =
 "                       roles with it that no lease holds are dropped\n"
 "  --reassign-to ROLE   who gets what a role owned when it is dropped\n"
 "                       (default: the admin user)\n"
+"  --engine exec        any issuer, by command (no value is read):\n"
+"  --issue CMD          prints {\"value\": ..., \"id\": ...} for a JSON request\n"
+"                       on stdin\n"
+"  --revoke CMD         revokes the credential whose id is $1\n"
+"  --timeout D          each command is killed after D (default 10s)\n"
 "\n"
 "ls options:\n"
 "  --owner O            only secrets owned by O\n"
@@ -75,7 +80,7 @@ enum {
 	OPT_HOST, OPT_LABEL, OPT_UNLABEL, OPT_CLEARHOSTS, OPT_STATUS,
 	OPT_VALUEFILE, OPT_KEEPNL, OPT_PASSFD, OPT_EXPIRED, OPT_DUE, OPT_JSON,
 	OPT_ENGINE, OPT_CONNECTION, OPT_GROUP, OPT_GRANT, OPT_PREFIX,
-	OPT_REASSIGN,
+	OPT_REASSIGN, OPT_ISSUE, OPT_REVOKE, OPT_TIMEOUT,
 };
 
 static const struct option secret_opts[] = {
@@ -101,6 +106,9 @@ static const struct option secret_opts[] = {
 	{ "grant", required_argument, NULL, OPT_GRANT },
 	{ "role-prefix", required_argument, NULL, OPT_PREFIX },
 	{ "reassign-to", required_argument, NULL, OPT_REASSIGN },
+	{ "issue", required_argument, NULL, OPT_ISSUE },
+	{ "revoke", required_argument, NULL, OPT_REVOKE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -133,6 +141,9 @@ struct secret_args {
 	const char	*group;
 	const char	*prefix;
 	const char	*reassign;
+	const char	*issue;
+	const char	*revoke;
+	const char	*timeout;
 	char		*grants[ENGINE_GRANTS_MAX];
 	size_t		 ngrants;
 	unsigned	 seen;		/* bit per option, for "not for this" */
@@ -147,7 +158,8 @@ allowed_opts(const char *sub)
 	    B(OPT_ROTATE) | B(OPT_HOST) | B(OPT_LABEL) | B(OPT_PASSFD);
 	unsigned value = B(OPT_VALUEFILE) | B(OPT_KEEPNL) | B(OPT_PASSFD);
 	unsigned engine = B(OPT_ENGINE) | B(OPT_CONNECTION) | B(OPT_GROUP) |
-	    B(OPT_GRANT) | B(OPT_PREFIX) | B(OPT_REASSIGN);
+	    B(OPT_GRANT) | B(OPT_PREFIX) | B(OPT_REASSIGN) | B(OPT_ISSUE) |
+	    B(OPT_REVOKE) | B(OPT_TIMEOUT);
 
 	if (strcmp(sub, "add") == 0)
 		return meta | value | B(OPT_LASTROT) | engine;
@@ -182,7 +194,8 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	    "--label", "--unlabel", "--clear-hosts", "--status",
 	    "--value-file", "--keep-newline", "--passphrase-fd", "--expired",
 	    "--due", "--json", "--engine", "--connection", "--group",
-	    "--grant", "--role-prefix", "--reassign-to" };
+	    "--grant", "--role-prefix", "--reassign-to", "--issue", "--revoke",
+	    "--timeout" };
 	struct al_err err;
 	unsigned allowed;
 	int c, rc;
@@ -192,7 +205,7 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	allowed = allowed_opts(a->sub);
 	/* GNU getopt permutes: NAME may come before or after options. */
 	while ((c = getopt_long(argc, argv, ":h", secret_opts, NULL)) != -1) {
-		if (c >= OPT_OWNER && c <= OPT_REASSIGN) {
+		if (c >= OPT_OWNER && c <= OPT_TIMEOUT) {
 			if (!(allowed & B(c)))
 				return cli_usage("secret", "'secret %s' does "
 				    "not take %s", a->sub, names[c - OPT_OWNER]);
@@ -216,6 +229,9 @@ parse_args(int argc, char **argv, struct secret_args *a)
 		case OPT_GROUP:		a->group = optarg; break;
 		case OPT_PREFIX:	a->prefix = optarg; break;
 		case OPT_REASSIGN:	a->reassign = optarg; break;
+		case OPT_ISSUE:		a->issue = optarg; break;
+		case OPT_REVOKE:	a->revoke = optarg; break;
+		case OPT_TIMEOUT:	a->timeout = optarg; break;
 		case OPT_GRANT:
 			if (a->ngrants >= ENGINE_GRANTS_MAX)
 				return cli_usage("secret", "at most %d --grant "
@@ -447,6 +463,23 @@ set_kv(struct vault_meta *m, const char *key, const char *value,
 	return rc;
 }
 
+/* --timeout D (a duration, 1 s to 10 min) as the engine's label. */
+static int
+timeout_kv(struct vault_meta *m, const char *d, struct al_err *err)
+{
+	int64_t secs;
+	char n[24];
+	int rc;
+
+	if ((rc = al_parse_duration(d, "--timeout", &secs, err)) != 0)
+		return rc;
+	if (secs < 1 || secs > 600)
+		return al_err_set(err, AL_EINVAL, "--timeout must be between 1 "
+		    "second and 10 minutes");
+	(void)snprintf(n, sizeof(n), "%lld", (long long)secs);
+	return set_kv(m, ENGINE_L_TIMEOUT, n, err);
+}
+
 /*
  * A dynamic secret: its configuration into m's labels, checked by a dry
  * run against the database; *root the value to store (the admin password
@@ -477,7 +510,12 @@ engine_prepare(struct secret_args *a, struct vault_meta *m,
 	    (a->prefix && (rc = set_kv(m, ENGINE_L_PREFIX, a->prefix,
 	    err)) != 0) ||
 	    (a->reassign && (rc = set_kv(m, ENGINE_L_REASSIGN, a->reassign,
-	    err)) != 0))
+	    err)) != 0) ||
+	    (a->issue && (rc = set_kv(m, ENGINE_L_ISSUE, a->issue,
+	    err)) != 0) ||
+	    (a->revoke && (rc = set_kv(m, ENGINE_L_REVOKE, a->revoke,
+	    err)) != 0) ||
+	    (a->timeout && (rc = timeout_kv(m, a->timeout, err)) != 0))
 		return rc;
 	for (i = 0; i < a->ngrants; i++) {
 		(void)snprintf(key, sizeof(key), "%s%zu", ENGINE_L_GRANT, i + 1);
@@ -490,8 +528,11 @@ engine_prepare(struct secret_args *a, struct vault_meta *m,
 	}
 	if ((rc = engine_config_from_kv(kv, m->nlabels, &c, err)) != 0)
 		return rc;
-	/* The admin password, if any: stdin when it is not a terminal. */
-	if (!isatty(STDIN_FILENO)) {
+	/*
+	 * The admin password, if any: stdin when it is not a terminal.  An
+	 * exec engine's commands hold their own credentials.
+	 */
+	if (strcmp(c.engine, "exec") != 0 && !isatty(STDIN_FILENO)) {
 		if ((rc = al_secret_read_fd(STDIN_FILENO, 1024, &pw,
 		    err)) != 0)
 			goto out;
@@ -537,9 +578,11 @@ secret_add(struct cli *cli, struct vault *v, struct secret_args *a,
 	if (m.expires && m.expires <= now)
 		al_msg(stderr, "warning", "'%s' is already expired", a->name);
 	if (a->engine == NULL && (a->connection || a->group || a->prefix ||
-	    a->reassign || a->ngrants)) {
+	    a->reassign || a->ngrants || a->issue || a->revoke ||
+	    a->timeout)) {
 		rc = al_err_set(err, AL_EINVAL, "--connection, --group, "
-		    "--grant, --role-prefix and --reassign-to need --engine");
+		    "--grant, --role-prefix, --reassign-to, --issue, --revoke "
+		    "and --timeout need --engine");
 		goto out;
 	}
 	if ((rc = cli_vault_unlock(v, a->passfd, err)) != 0)

@@ -19,6 +19,8 @@ engine_ops_find(const char *name)
 {
 	if (strcmp(name, engine_pg_ops.name) == 0)
 		return &engine_pg_ops;
+	if (strcmp(name, engine_exec_ops.name) == 0)
+		return &engine_exec_ops;
 	return NULL;
 }
 
@@ -43,6 +45,8 @@ engine_config_release(struct engine_config *c)
 	free(c->connection);
 	free(c->group);
 	free(c->reassign_to);
+	free(c->issue);
+	free(c->revoke);
 	for (i = 0; i < c->ngrants; i++)
 		free(c->grants[i]);
 	memset(c, 0, sizeof(*c));
@@ -72,6 +76,7 @@ engine_config_from_kv(const struct engine_kv *kv, size_t n,
 	memset(out, 0, sizeof(*out));
 	(void)snprintf(c.prefix, sizeof(c.prefix), "%s",
 	    ENGINE_PREFIX_DEFAULT);
+	c.timeout = ENGINE_EXEC_TIMEOUT;
 	for (i = 0; i < n && rc == 0; i++) {
 		k = kv[i].key;
 		if (strcmp(k, ENGINE_L_ENGINE) == 0) {
@@ -85,6 +90,18 @@ engine_config_from_kv(const struct engine_kv *kv, size_t n,
 			rc = dup_to(&c.group, kv[i].value, err);
 		else if (strcmp(k, ENGINE_L_REASSIGN) == 0)
 			rc = dup_to(&c.reassign_to, kv[i].value, err);
+		else if (strcmp(k, ENGINE_L_ISSUE) == 0)
+			rc = dup_to(&c.issue, kv[i].value, err);
+		else if (strcmp(k, ENGINE_L_REVOKE) == 0)
+			rc = dup_to(&c.revoke, kv[i].value, err);
+		else if (strcmp(k, ENGINE_L_TIMEOUT) == 0) {
+			idx = strtol(kv[i].value, &end, 10);
+			if (*end != '\0' || idx < 1 || idx > 600)
+				rc = al_err_set(err, AL_EINVAL, "--timeout: "
+				    "1 to 600 seconds");
+			else
+				c.timeout = (int)idx;
+		}
 		else if (strcmp(k, ENGINE_L_PREFIX) == 0) {
 			if (snprintf(c.prefix, sizeof(c.prefix), "%s",
 			    kv[i].value) >= (int)sizeof(c.prefix))
@@ -125,7 +142,21 @@ engine_config_check(const struct engine_config *c, struct al_err *err)
 
 	if (engine_ops_find(c->engine) == NULL)
 		return al_err_set(err, AL_EINVAL, "--engine: unknown engine "
-		    "'%s' (known: postgres)", c->engine);
+		    "'%s' (known: postgres, exec)", c->engine);
+	if (strcmp(c->engine, engine_exec_ops.name) == 0) {
+		if (c->issue == NULL || c->issue[0] == '\0' ||
+		    c->revoke == NULL || c->revoke[0] == '\0')
+			return al_err_set(err, AL_EINVAL, "--engine exec needs "
+			    "--issue CMD and --revoke CMD");
+		if (c->connection || c->group || c->ngrants || c->reassign_to)
+			return al_err_set(err, AL_EINVAL, "--engine exec takes "
+			    "no --connection, --group, --grant or "
+			    "--reassign-to");
+		return 0;
+	}
+	if (c->issue || c->revoke)
+		return al_err_set(err, AL_EINVAL, "--issue and --revoke are "
+		    "for --engine exec");
 	if (c->connection == NULL || c->connection[0] == '\0')
 		return al_err_set(err, AL_EINVAL, "--engine %s needs "
 		    "--connection CONNINFO", c->engine);
@@ -186,7 +217,7 @@ engine_check_live(const struct engine_config *c, const struct al_secret *root,
 		return al_err_set(err, AL_EINVAL, "unknown engine '%s'",
 		    c->engine);
 	memset(&dl, 0, sizeof(dl));
-	if ((rc = pq_dl_open(&dl, err)) != 0)
+	if (ops->needs_pw && (rc = pq_dl_open(&dl, err)) != 0)
 		return rc;
 	rc = ops->check(&dl, c, root, err);
 	pq_dl_close(&dl);

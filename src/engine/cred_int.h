@@ -41,18 +41,24 @@ struct engine_ops {
 	/* Dry run of what a lease does, rolled back. */
 	int	(*check)(const struct pq_dl *dl, const struct engine_config *c,
 		    const struct al_secret *root, struct al_err *err);
+	/* Whether mint takes a password (pw is NULL otherwise). */
+	int	needs_pw;
 	/*
-	 * Create role with password pw, valid until valid_until (seconds);
-	 * *value the URL.
+	 * Create credential role with password pw, valid until valid_until
+	 * (seconds); *value what the holder gets; ext the issuer's own id of
+	 * it, when it has one ("" otherwise).
 	 */
 	int	(*mint)(struct engine_source *s, struct engine_slot *h,
 		    const char *role, const struct engine_pw *pw,
 		    int64_t valid_until, struct al_secret **value,
-		    struct al_err *err);
-	/* Destroy role and verify it is gone (gone already: success). */
-	int	(*destroy)(struct engine_source *s, struct engine_slot *h, const char *role,
-		    struct al_err *err);
-	/* Call fn for every role whose name starts with the prefix. */
+		    char ext[ENGINE_EXT_MAX + 1], struct al_err *err);
+	/* Destroy it and verify it is gone (gone already: success). */
+	int	(*destroy)(struct engine_source *s, struct engine_slot *h,
+		    const char *role, const char *ext, struct al_err *err);
+	/*
+	 * Call fn for every role whose name starts with the prefix (NULL:
+	 * the issuer cannot be searched).
+	 */
 	int	(*roles)(struct engine_source *s, struct engine_slot *h,
 		    void (*fn)(const char *role, void *arg), void *arg,
 		    struct al_err *err);
@@ -60,6 +66,7 @@ struct engine_ops {
 };
 
 extern const struct engine_ops engine_pg_ops;
+extern const struct engine_ops engine_exec_ops;
 
 const struct engine_ops *engine_ops_find(const char *name);
 

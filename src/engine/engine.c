@@ -98,7 +98,8 @@ rec_save(struct engine *e, const struct rec *r, struct al_err *err)
 
 	if (sqlite3_prepare_v2(e->db, "INSERT OR REPLACE INTO creds (role,"
 	    " secret, lease, conn, expires, revoking, attempts, ended_ms,"
-	    " error, orphan) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)", -1, &st,
+	    " error, orphan, ext) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+	    -1, &st,
 	    NULL) != SQLITE_OK)
 		return al_err_set(err, AL_EDB, "engine state: %s",
 		    sqlite3_errmsg(e->db));
@@ -112,6 +113,7 @@ rec_save(struct engine *e, const struct rec *r, struct al_err *err)
 	sqlite3_bind_int64(st, 8, r->c.ended_ms);
 	sqlite3_bind_text(st, 9, r->c.error, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 10, r->orphan);
+	sqlite3_bind_text(st, 11, r->c.ext, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : al_err_set(err, AL_EDB,
 	    "engine state: %s", sqlite3_errmsg(e->db));
 	sqlite3_finalize(st);
@@ -183,7 +185,8 @@ load(struct engine *e, struct al_err *err)
 	int rc = 0;
 
 	if (sqlite3_prepare_v2(e->db, "SELECT role, secret, lease, conn,"
-	    " expires, revoking, attempts, ended_ms, error, orphan FROM creds",
+	    " expires, revoking, attempts, ended_ms, error, orphan, ext"
+	    " FROM creds",
 	    -1, &st, NULL) != SQLITE_OK)
 		return al_err_set(err, AL_EDB, "engine state: %s",
 		    sqlite3_errmsg(e->db));
@@ -207,6 +210,9 @@ load(struct engine *e, struct al_err *err)
 		    sqlite3_column_text(st, 8) ? (const char *)
 		    sqlite3_column_text(st, 8) : "");
 		r->orphan = sqlite3_column_int(st, 9);
+		(void)snprintf(r->c.ext, sizeof(r->c.ext), "%s",
+		    sqlite3_column_text(st, 10) ? (const char *)
+		    sqlite3_column_text(st, 10) : "");
 		r->reserved = r->c.lease[0] == '\0' && !r->c.revoking;
 		if (r->c.revoking)
 			e->st.revoking++;
@@ -250,7 +256,11 @@ copy_config(struct engine_config *d, const struct engine_config *c)
 	memset(d, 0, sizeof(*d));
 	memcpy(d->engine, c->engine, sizeof(d->engine));
 	memcpy(d->prefix, c->prefix, sizeof(d->prefix));
-	if ((d->connection = strdup(c->connection)) == NULL ||
+	d->timeout = c->timeout;
+	if ((c->issue && (d->issue = strdup(c->issue)) == NULL) ||
+	    (c->revoke && (d->revoke = strdup(c->revoke)) == NULL) ||
+	    (c->connection && (d->connection = strdup(c->connection)) ==
+	    NULL) ||
 	    (c->group && (d->group = strdup(c->group)) == NULL) ||
 	    (c->reassign_to && (d->reassign_to = strdup(c->reassign_to)) ==
 	    NULL))
@@ -315,7 +325,7 @@ engine_source_set(struct engine *e, const char *secret, uint32_t version,
 	}
 	/* Only the loop thread loads; workers read it after sources exist. */
 	pthread_mutex_lock(&e->mu);
-	rc = pq_dl_open(&e->dl, err);
+	rc = s->ops->needs_pw ? pq_dl_open(&e->dl, err) : 0;
 	pthread_mutex_unlock(&e->mu);
 	if (rc != 0) {
 		s->ops = NULL;
@@ -452,14 +462,14 @@ worker(void *arg)
 	struct engine_source *s;
 	struct rec *r;
 	struct al_err err;
-	char role[ENGINE_ROLE_MAX + 1], secret[65];
+	char role[ENGINE_ROLE_MAX + 1], secret[65], ext[ENGINE_EXT_MAX + 1];
 	int64_t w;
 	int rc;
 
 	pthread_mutex_lock(&e->mu);
 	while (!e->stop) {
 		if (!e->ready || (r = next_due(e, now_ms(e), &w)) == NULL) {
-			if (e->ready && e->sources != NULL &&
+			if (e->ready && e->dl.pq != NULL &&
 			    e->npool < PW_POOL) {
 				struct engine_pw pw;
 
@@ -478,6 +488,7 @@ worker(void *arg)
 		r->busy = 1;
 		memcpy(role, r->c.role, sizeof(role));
 		memcpy(secret, r->c.secret, sizeof(secret));
+		memcpy(ext, r->c.ext, sizeof(ext));
 		s = source_find(e, secret);
 		pthread_mutex_unlock(&e->mu);
 		al_err_clear(&err);
@@ -486,7 +497,8 @@ worker(void *arg)
 			    "named '%s' is known (removed from the vault?)",
 			    secret);
 		else
-			rc = s->ops->destroy(s, &s->work[wi], role, &err);
+			rc = s->ops->destroy(s, &s->work[wi], role, ext,
+			    &err);
 		pthread_mutex_lock(&e->mu);
 		finished(e, role, rc, err.msg);
 	}
@@ -530,7 +542,8 @@ engine_open(const char *path, const struct al_clock *clock,
 	    " secret TEXT NOT NULL, lease TEXT NOT NULL, conn INTEGER NOT NULL,"
 	    " expires INTEGER NOT NULL, revoking INTEGER NOT NULL,"
 	    " attempts INTEGER NOT NULL, ended_ms INTEGER NOT NULL,"
-	    " error TEXT NOT NULL, orphan INTEGER NOT NULL)", err)) != 0 ||
+	    " error TEXT NOT NULL, orphan INTEGER NOT NULL,"
+	    " ext TEXT NOT NULL DEFAULT '')", err)) != 0 ||
 	    (rc = al_fs_check_private(path, 0, err)) != 0 ||
 	    (rc = load(e, err)) != 0)
 		goto fail;
@@ -664,9 +677,11 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	struct engine_source *s;
 	struct engine_pw pw;
 	struct rec *r;
+	char ext[ENGINE_EXT_MAX + 1];
 	int rc;
 
 	*value = NULL;
+	ext[0] = '\0';
 	role[0] = '\0';
 	memset(&pw, 0, sizeof(pw));
 	pthread_mutex_lock(&e->mu);
@@ -694,16 +709,33 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	r->c.expires = expires;
 	memcpy(role, r->c.role, ENGINE_ROLE_MAX + 1);
 	(void)rec_save(e, r, NULL);
-	if (e->npool > 0)
+	if (s->ops->needs_pw && e->npool > 0)
 		pw = e->pool[--e->npool];
 	pthread_mutex_unlock(&e->mu);
-	if (pw.pw == NULL && engine_pw_make(&e->dl, &pw) != 0)
+	if (s->ops->needs_pw && pw.pw == NULL &&
+	    engine_pw_make(&e->dl, &pw) != 0)
 		rc = al_err_set(err, AL_ECRYPTO, "cannot make a password");
 	else
-		rc = s->ops->mint(s, &s->mint, role, &pw, expires +
-		    ENGINE_VALID_MARGIN, value, err);
+		rc = s->ops->mint(s, &s->mint, role, s->ops->needs_pw ? &pw :
+		    NULL, expires + ENGINE_VALID_MARGIN, value, ext, err);
 	engine_pw_release(&pw);
 	pthread_mutex_lock(&e->mu);
+	if (rc == 0 && ext[0] != '\0' && (r = rec_find(e, role)) != NULL) {
+		/* The issuer's id is what revokes it: durable now. */
+		(void)snprintf(r->c.ext, sizeof(r->c.ext), "%s", ext);
+		if (db_exec(e, "PRAGMA synchronous=FULL", NULL) != 0 ||
+		    rec_save(e, r, NULL) != 0)
+			rc = al_err_set(err, AL_EDB, "engine state: cannot "
+			    "record the credential's id");
+		(void)db_exec(e, "PRAGMA synchronous=NORMAL", NULL);
+		if (rc != 0) {
+			/* Unrecorded: revoke it at once, while it is known. */
+			rec_end(e, r);
+			pthread_cond_broadcast(&e->cv);
+			al_secret_free(*value);
+			*value = NULL;
+		}
+	}
 	if (rc == 0)
 		e->st.minted++;
 	else if ((r = rec_find(e, role)) != NULL) {
@@ -870,6 +902,8 @@ engine_recover(struct engine *e, int (*live)(const char *lease, void *arg),
 			continue;	/* an older version */
 		memset(&l, 0, sizeof(l));
 		al_err_clear(&one);
+		if (s->ops->roles == NULL)
+			continue;	/* the issuer cannot be searched */
 		if (s->ops->roles(s, &s->mint, collect_role, &l, &one) != 0) {
 			if (rc == 0)
 				rc = al_err_set(err, one.code, "secret '%s': "

@@ -346,7 +346,7 @@ make_url(const struct pq_dl *dl, PGconn *conn, const char *role, struct al_secre
 static int
 pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
     const struct engine_pw *pw, int64_t valid_until, struct al_secret **value,
-    struct al_err *err)
+    char ext[ENGINE_EXT_MAX + 1], struct al_err *err)
 {
 	const struct pq_dl *dl = s->dl;
 	char until[40];
@@ -358,6 +358,7 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 	int rc;
 
 	*value = NULL;
+	ext[0] = '\0';
 	al_buf_init(&b, 1 << 20, 0);
 	if (gmtime_r(&t, &tm) == NULL ||
 	    strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S+00", &tm) == 0) {
@@ -515,7 +516,7 @@ out:
 
 static int
 pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
-    struct al_err *err)
+    const char *ext, struct al_err *err)
 {
 	const struct pq_dl *dl = s->dl;
 	PGconn *conn;
@@ -526,6 +527,7 @@ pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
 	long waited = 0;
 	int rc, i;
 
+	(void)ext;	/* a role is known by its name */
 	al_buf_init(&b, 4096, 0);
 	if ((rc = pg_handle(s, h, &conn, err)) != 0)
 		goto out;
@@ -632,6 +634,7 @@ pg_roles(struct engine_source *s, struct engine_slot *h, void (*fn)(const char *
 
 const struct engine_ops engine_pg_ops = {
 	.name = "postgres",
+	.needs_pw = 1,
 	.check = pg_check,
 	.mint = pg_mint,
 	.destroy = pg_destroy,
