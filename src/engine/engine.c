@@ -1,12 +1,7 @@
 /*
- * The engine service: the record of every credential minted (SQLite,
- * synced to disk before the credential is created), the sources it mints
- * from, and the worker threads that revoke.
- *
- * Only the record of an intent must be durable: a lost update (revoking,
- * attempts) or deletion after a crash only means the next broker finds a
- * record whose lease is gone and revokes it again, which succeeds at once
- * for a role that no longer exists.  So those writes are not synced.
+ * The engine service: the sources it mints from, minting, the queue of
+ * revocations and the worker threads that work it (the records they keep
+ * are in records.c).
  *
  * One mutex guards the records, the sources list and the database handle;
  * it is never held across a call to an engine (network I/O).  A record
@@ -25,203 +20,8 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "cred_int.h"
-#include "pq_dl.h"
+#include "state_int.h"
 
-#define BACKOFF_MIN_MS	100
-#define BACKOFF_MAX_MS	30000
-#define DONE_MAX	4096
-/*
- * Names recorded durably per sync (one fsync for this many mints), and
- * passwords with their verifiers prepared ahead by idle workers (the PBKDF2
- * of a verifier is 1-2 ms, kept off the broker's loop).
- */
-#define RESERVE_BATCH	32
-#define PW_POOL		64
-
-struct rec {
-	struct engine_cred	 c;
-	int64_t			 next_try_ms;
-	int			 busy;
-	int			 orphan;
-	int			 reserved;	/* a name recorded, not used yet */
-};
-
-struct engine {
-	const struct al_clock	*clock;
-	sqlite3			*db;
-	pthread_mutex_t		 mu;
-	pthread_cond_t		 cv;
-	pthread_t		 worker[ENGINE_WORKERS];
-	int			 nworkers;
-	int			 stop;
-	int			 ready;		/* engine_recover ran */
-	struct rec		*recs;
-	size_t			 nrecs, caprecs;
-	struct engine_source	*sources;
-	struct pq_dl		 dl;		/* loaded with the first source */
-	struct engine_pw	 pool[PW_POOL];
-	size_t			 npool;
-	struct engine_done	 done[DONE_MAX];
-	size_t			 ndone;
-	struct engine_stats	 st;
-};
-
-static int64_t
-now_ms(struct engine *e)
-{
-	return e->clock->now_ms(e->clock->arg);
-}
-
-/* ---- records (mu held) -------------------------------------------------- */
-
-static int
-db_exec(struct engine *e, const char *sql, struct al_err *err)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(e->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		(void)al_err_set(err, AL_EDB, "engine state: %s",
-		    msg ? msg : sqlite3_errmsg(e->db));
-		sqlite3_free(msg);
-		return AL_EDB;
-	}
-	return 0;
-}
-
-/* Write r's row (insert or replace). */
-static int
-rec_save(struct engine *e, const struct rec *r, struct al_err *err)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	if (sqlite3_prepare_v2(e->db, "INSERT OR REPLACE INTO creds (role,"
-	    " secret, lease, conn, expires, revoking, attempts, ended_ms,"
-	    " error, orphan, ext) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
-	    -1, &st,
-	    NULL) != SQLITE_OK)
-		return al_err_set(err, AL_EDB, "engine state: %s",
-		    sqlite3_errmsg(e->db));
-	sqlite3_bind_text(st, 1, r->c.role, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, r->c.secret, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, r->c.lease, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)r->c.conn);
-	sqlite3_bind_int64(st, 5, r->c.expires);
-	sqlite3_bind_int(st, 6, r->c.revoking);
-	sqlite3_bind_int(st, 7, r->c.attempts);
-	sqlite3_bind_int64(st, 8, r->c.ended_ms);
-	sqlite3_bind_text(st, 9, r->c.error, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 10, r->orphan);
-	sqlite3_bind_text(st, 11, r->c.ext, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : al_err_set(err, AL_EDB,
-	    "engine state: %s", sqlite3_errmsg(e->db));
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static int
-rec_delete_row(struct engine *e, const char *role)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	if (sqlite3_prepare_v2(e->db, "DELETE FROM creds WHERE role = ?1", -1,
-	    &st, NULL) != SQLITE_OK)
-		return AL_EDB;
-	sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : AL_EDB;
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static struct rec *
-rec_add(struct engine *e)
-{
-	struct rec *p;
-
-	if (e->nrecs == e->caprecs) {
-		size_t cap = e->caprecs ? 2 * e->caprecs : 64;
-
-		if ((p = realloc(e->recs, cap * sizeof(*p))) == NULL)
-			return NULL;
-		e->recs = p;
-		e->caprecs = cap;
-	}
-	p = &e->recs[e->nrecs++];
-	memset(p, 0, sizeof(*p));
-	return p;
-}
-
-static struct rec *
-rec_find(struct engine *e, const char *role)
-{
-	size_t i;
-
-	for (i = 0; i < e->nrecs; i++)
-		if (strcmp(e->recs[i].c.role, role) == 0)
-			return &e->recs[i];
-	return NULL;
-}
-
-/* Mark r revoking (its lease ended now) and save it. */
-static void
-rec_end(struct engine *e, struct rec *r)
-{
-	r->c.revoking = 1;
-	r->c.ended_ms = now_ms(e);
-	r->next_try_ms = 0;
-	e->st.revoking++;
-	if (rec_save(e, r, NULL) != 0) {
-		/* Kept in memory; retried by the worker all the same. */
-	}
-}
-
-static int
-load(struct engine *e, struct al_err *err)
-{
-	sqlite3_stmt *st = NULL;
-	struct rec *r;
-	int rc = 0;
-
-	if (sqlite3_prepare_v2(e->db, "SELECT role, secret, lease, conn,"
-	    " expires, revoking, attempts, ended_ms, error, orphan, ext"
-	    " FROM creds",
-	    -1, &st, NULL) != SQLITE_OK)
-		return al_err_set(err, AL_EDB, "engine state: %s",
-		    sqlite3_errmsg(e->db));
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if ((r = rec_add(e)) == NULL) {
-			rc = al_err_set(err, AL_ENOMEM, "out of memory");
-			break;
-		}
-		(void)snprintf(r->c.role, sizeof(r->c.role), "%s",
-		    (const char *)sqlite3_column_text(st, 0));
-		(void)snprintf(r->c.secret, sizeof(r->c.secret), "%s",
-		    (const char *)sqlite3_column_text(st, 1));
-		(void)snprintf(r->c.lease, sizeof(r->c.lease), "%s",
-		    (const char *)sqlite3_column_text(st, 2));
-		r->c.conn = (uint64_t)sqlite3_column_int64(st, 3);
-		r->c.expires = sqlite3_column_int64(st, 4);
-		r->c.revoking = sqlite3_column_int(st, 5);
-		r->c.attempts = sqlite3_column_int(st, 6);
-		r->c.ended_ms = sqlite3_column_int64(st, 7);
-		(void)snprintf(r->c.error, sizeof(r->c.error), "%s",
-		    sqlite3_column_text(st, 8) ? (const char *)
-		    sqlite3_column_text(st, 8) : "");
-		r->orphan = sqlite3_column_int(st, 9);
-		(void)snprintf(r->c.ext, sizeof(r->c.ext), "%s",
-		    sqlite3_column_text(st, 10) ? (const char *)
-		    sqlite3_column_text(st, 10) : "");
-		r->reserved = r->c.lease[0] == '\0' && !r->c.revoking;
-		if (r->c.revoking)
-			e->st.revoking++;
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* ---- sources ------------------------------------------------------------- */
 
 static struct engine_source *
 source_find(struct engine *e, const char *name)
@@ -408,7 +208,7 @@ wait_ms(struct engine *e, int64_t ms)
 static void
 finished(struct engine *e, const char *role, int rc, const char *msg)
 {
-	struct rec *r = rec_find(e, role);
+	struct rec *r = engine_rec_find(e, role);
 	struct engine_done *d;
 
 	if (r == NULL)
@@ -419,14 +219,14 @@ finished(struct engine *e, const char *role, int rc, const char *msg)
 		e->st.failures++;
 		(void)snprintf(r->c.error, sizeof(r->c.error), "%.*s",
 		    (int)sizeof(r->c.error) - 1, msg);
-		r->next_try_ms = now_ms(e) + backoff_ms(r->c.attempts);
-		(void)rec_save(e, r, NULL);
+		r->next_try_ms = engine_now_ms(e) + backoff_ms(r->c.attempts);
+		(void)engine_rec_save(e, r, NULL);
 		return;
 	}
 	e->st.revoking--;
 	if (!r->reserved) {
 		static const int64_t bounds[] = ENGINE_TTR_BOUNDS_MS;
-		int64_t ttr = now_ms(e) - r->c.ended_ms;
+		int64_t ttr = engine_now_ms(e) - r->c.ended_ms;
 		size_t b;
 
 		e->st.revoked++;
@@ -441,11 +241,11 @@ finished(struct engine *e, const char *role, int rc, const char *msg)
 		memcpy(d->role, r->c.role, sizeof(d->role));
 		memcpy(d->secret, r->c.secret, sizeof(d->secret));
 		memcpy(d->lease, r->c.lease, sizeof(d->lease));
-		d->ttr_ms = now_ms(e) - r->c.ended_ms;
+		d->ttr_ms = engine_now_ms(e) - r->c.ended_ms;
 		d->attempts = r->c.attempts;
 		d->orphan = r->orphan;
 	}
-	(void)rec_delete_row(e, role);
+	(void)engine_rec_delete(e, role);
 	*r = e->recs[--e->nrecs];
 }
 
@@ -468,7 +268,7 @@ worker(void *arg)
 
 	pthread_mutex_lock(&e->mu);
 	while (!e->stop) {
-		if (!e->ready || (r = next_due(e, now_ms(e), &w)) == NULL) {
+		if (!e->ready || (r = next_due(e, engine_now_ms(e), &w)) == NULL) {
 			if (e->ready && e->dl.pq != NULL &&
 			    e->npool < PW_POOL) {
 				struct engine_pw pw;
@@ -537,7 +337,7 @@ engine_open(const char *path, const struct al_clock *clock,
 		    sqlite3_errmsg(e->db) : "cannot open");
 		goto fail;
 	}
-	if ((rc = db_exec(e, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+	if ((rc = engine_db_exec(e, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 	    "CREATE TABLE IF NOT EXISTS creds (role TEXT PRIMARY KEY,"
 	    " secret TEXT NOT NULL, lease TEXT NOT NULL, conn INTEGER NOT NULL,"
 	    " expires INTEGER NOT NULL, revoking INTEGER NOT NULL,"
@@ -545,7 +345,7 @@ engine_open(const char *path, const struct al_clock *clock,
 	    " error TEXT NOT NULL, orphan INTEGER NOT NULL,"
 	    " ext TEXT NOT NULL DEFAULT '')", err)) != 0 ||
 	    (rc = al_fs_check_private(path, 0, err)) != 0 ||
-	    (rc = load(e, err)) != 0)
+	    (rc = engine_rec_load(e, err)) != 0)
 		goto fail;
 	/*
 	 * The worker takes no signal: the broker reads its signals from a
@@ -605,7 +405,7 @@ engine_free(struct engine *e)
 	pq_dl_close(&e->dl);
 	if (e->db != NULL) {
 		/* Names recorded but never used: no role was created. */
-		(void)db_exec(e, "DELETE FROM creds WHERE lease = '' AND"
+		(void)engine_db_exec(e, "DELETE FROM creds WHERE lease = '' AND"
 		    " revoking = 0", NULL);
 		sqlite3_close(e->db);
 	}
@@ -613,60 +413,6 @@ engine_free(struct engine *e)
 	pthread_cond_destroy(&e->cv);
 	pthread_mutex_destroy(&e->mu);
 	free(e);
-}
-
-/* A reserved name of source s (mu held), or NULL. */
-static struct rec *
-take_reserved(struct engine *e, const struct engine_source *s)
-{
-	size_t i;
-
-	for (i = e->nrecs; i-- > 0;)
-		if (e->recs[i].reserved && strcmp(e->recs[i].c.secret,
-		    s->name) == 0 && strncmp(e->recs[i].c.role, s->cfg.prefix,
-		    strlen(s->cfg.prefix)) == 0)
-			return &e->recs[i];
-	return NULL;
-}
-
-/*
- * Record RESERVE_BATCH fresh names for s in one synced transaction (mu
- * held): the record of an intent, durable before any of these roles can
- * exist.
- */
-static int
-reserve(struct engine *e, const struct engine_source *s, struct al_err *err)
-{
-	unsigned char raw[10];
-	char hex[21];
-	struct rec *r;
-	size_t i, n0 = e->nrecs;
-	int rc;
-
-	if ((rc = db_exec(e, "PRAGMA synchronous=FULL; BEGIN", err)) != 0)
-		return rc;
-	for (i = 0; i < RESERVE_BATCH && rc == 0; i++) {
-		if ((r = rec_add(e)) == NULL) {
-			rc = al_err_set(err, AL_ENOMEM, "out of memory");
-			break;
-		}
-		randombytes_buf(raw, sizeof(raw));
-		al_hex(raw, sizeof(raw), hex);
-		(void)snprintf(r->c.role, sizeof(r->c.role), "%s%s",
-		    s->cfg.prefix, hex);
-		(void)snprintf(r->c.secret, sizeof(r->c.secret), "%s",
-		    s->name);
-		r->reserved = 1;
-		rc = rec_save(e, r, err);
-	}
-	if (rc == 0)
-		rc = db_exec(e, "COMMIT", err);
-	if (rc != 0) {
-		(void)db_exec(e, "ROLLBACK", NULL);
-		e->nrecs = n0;
-	}
-	(void)db_exec(e, "PRAGMA synchronous=NORMAL", NULL);
-	return rc;
 }
 
 int
@@ -690,12 +436,12 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 		return al_err_set(err, AL_ENOENT, "secret '%s' has no engine "
 		    "source", secret);
 	}
-	if ((r = take_reserved(e, s)) == NULL &&
-	    (rc = reserve(e, s, err)) != 0) {
+	if ((r = engine_take_reserved(e, s)) == NULL &&
+	    (rc = engine_reserve(e, s, err)) != 0) {
 		pthread_mutex_unlock(&e->mu);
 		return rc;
 	}
-	if (r == NULL && (r = take_reserved(e, s)) == NULL) {
+	if (r == NULL && (r = engine_take_reserved(e, s)) == NULL) {
 		pthread_mutex_unlock(&e->mu);
 		return al_err_set(err, AL_EDB, "engine state: no name reserved");
 	}
@@ -708,7 +454,7 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	r->c.conn = conn;
 	r->c.expires = expires;
 	memcpy(role, r->c.role, ENGINE_ROLE_MAX + 1);
-	(void)rec_save(e, r, NULL);
+	(void)engine_rec_save(e, r, NULL);
 	if (s->ops->needs_pw && e->npool > 0)
 		pw = e->pool[--e->npool];
 	pthread_mutex_unlock(&e->mu);
@@ -720,17 +466,17 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 		    NULL, expires + ENGINE_VALID_MARGIN, value, ext, err);
 	engine_pw_release(&pw);
 	pthread_mutex_lock(&e->mu);
-	if (rc == 0 && ext[0] != '\0' && (r = rec_find(e, role)) != NULL) {
+	if (rc == 0 && ext[0] != '\0' && (r = engine_rec_find(e, role)) != NULL) {
 		/* The issuer's id is what revokes it: durable now. */
 		(void)snprintf(r->c.ext, sizeof(r->c.ext), "%s", ext);
-		if (db_exec(e, "PRAGMA synchronous=FULL", NULL) != 0 ||
-		    rec_save(e, r, NULL) != 0)
+		if (engine_db_exec(e, "PRAGMA synchronous=FULL", NULL) != 0 ||
+		    engine_rec_save(e, r, NULL) != 0)
 			rc = al_err_set(err, AL_EDB, "engine state: cannot "
 			    "record the credential's id");
-		(void)db_exec(e, "PRAGMA synchronous=NORMAL", NULL);
+		(void)engine_db_exec(e, "PRAGMA synchronous=NORMAL", NULL);
 		if (rc != 0) {
 			/* Unrecorded: revoke it at once, while it is known. */
-			rec_end(e, r);
+			engine_rec_end(e, r);
 			pthread_cond_broadcast(&e->cv);
 			al_secret_free(*value);
 			*value = NULL;
@@ -738,9 +484,9 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	}
 	if (rc == 0)
 		e->st.minted++;
-	else if ((r = rec_find(e, role)) != NULL) {
+	else if ((r = engine_rec_find(e, role)) != NULL) {
 		/* It may exist (the commit's answer lost): revoke it. */
-		rec_end(e, r);
+		engine_rec_end(e, r);
 		pthread_cond_broadcast(&e->cv);
 	}
 	pthread_mutex_unlock(&e->mu);
@@ -762,7 +508,7 @@ end_where(struct engine *e, const char *lease, uint64_t conn, int64_t now)
 		if ((lease && strcmp(r->c.lease, lease) == 0) ||
 		    (conn && r->c.conn == conn) ||
 		    (now && r->c.expires <= now)) {
-			rec_end(e, r);
+			engine_rec_end(e, r);
 			n++;
 		}
 	}
@@ -831,13 +577,13 @@ orphan_one(const char *role, void *arg)
 	struct orphan_ctx *x = arg;
 	struct rec *r;
 
-	if (rec_find(x->e, role) != NULL || strlen(role) > ENGINE_ROLE_MAX ||
-	    (r = rec_add(x->e)) == NULL)
+	if (engine_rec_find(x->e, role) != NULL || strlen(role) > ENGINE_ROLE_MAX ||
+	    (r = engine_rec_add(x->e)) == NULL)
 		return;
 	(void)snprintf(r->c.role, sizeof(r->c.role), "%s", role);
 	(void)snprintf(r->c.secret, sizeof(r->c.secret), "%s", x->s->name);
 	r->orphan = 1;
-	rec_end(x->e, r);
+	engine_rec_end(x->e, r);
 	x->n++;
 }
 
@@ -885,10 +631,10 @@ engine_recover(struct engine *e, int (*live)(const char *lease, void *arg),
 			 */
 			r->reserved = 0;
 			r->orphan = 1;
-			rec_end(e, r);
+			engine_rec_end(e, r);
 			x.n++;
 		} else if (!r->c.revoking && !live(r->c.lease, arg)) {
-			rec_end(e, r);
+			engine_rec_end(e, r);
 			x.n++;
 		}
 	}
