@@ -153,6 +153,12 @@ int	engine_source_set(struct engine *e, const char *secret,
 int	engine_source_known(struct engine *e, const char *secret,
 	    uint32_t version);
 
+/* What a mint is for, as an issuer may want to know (strings may be NULL). */
+struct engine_for {
+	const char	*task;
+	const char	*repo;		/* the caller's repository */
+};
+
 /*
  * Mint a credential for lease on the source secret: record it (durably),
  * then create it, valid until expires + ENGINE_VALID_MARGIN.  *value is the
@@ -161,7 +167,8 @@ int	engine_source_known(struct engine *e, const char *secret,
  * a role that may exist is queued for revocation.
  */
 int	engine_mint(struct engine *e, const char *secret, const char *lease,
-	    uint64_t conn, int64_t expires, struct al_secret **value,
+	    uint64_t conn, int64_t expires, const struct engine_for *why,
+	    struct al_secret **value,
 	    char role[ENGINE_ROLE_MAX + 1], struct al_err *err) AL_WUR;
 
 /* The lease ended: queue the revocation of its credentials (count in *n). */

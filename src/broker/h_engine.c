@@ -116,6 +116,7 @@ eng_value(struct broker *b, const struct lease *l, const struct vault_meta *m,
     const json_t *who, struct al_secret **value, struct al_err *err)
 {
 	struct al_secret *cred = NULL;
+	struct engine_for why;
 	char role[ENGINE_ROLE_MAX + 1];
 	json_t *detail;
 	int rc;
@@ -124,8 +125,10 @@ eng_value(struct broker *b, const struct lease *l, const struct vault_meta *m,
 		return 0;
 	if ((rc = set_source(b, m, *value, err)) != 0)
 		return rc;
+	why.task = l->task;
+	why.repo = json_string_value(json_object_get(who, "repo"));
 	rc = engine_mint(b->engine, l->secret, l->id, l->conn, l->expires,
-	    &cred, role, err);
+	    &why, &cred, role, err);
 	detail = json_pack("{s:s}", "role", role);
 	if (record(b, "mint", rc == 0 ? "ok" : "error", who, l->secret, l->id,
 	    l->task, l->intent, rc == 0 ? NULL : err->msg, NULL, detail,

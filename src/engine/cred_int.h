@@ -49,7 +49,8 @@ struct engine_ops {
 	 * it, when it has one ("" otherwise).
 	 */
 	int	(*mint)(struct engine_source *s, struct engine_slot *h,
-		    const char *role, const struct engine_pw *pw,
+		    const char *role, const struct engine_for *why,
+		    const struct engine_pw *pw,
 		    int64_t valid_until, struct al_secret **value,
 		    char ext[ENGINE_EXT_MAX + 1], struct al_err *err);
 	/* Destroy it and verify it is gone (gone already: success). */

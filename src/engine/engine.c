@@ -417,7 +417,8 @@ engine_free(struct engine *e)
 
 int
 engine_mint(struct engine *e, const char *secret, const char *lease,
-    uint64_t conn, int64_t expires, struct al_secret **value,
+    uint64_t conn, int64_t expires, const struct engine_for *why,
+    struct al_secret **value,
     char role[ENGINE_ROLE_MAX + 1], struct al_err *err)
 {
 	struct engine_source *s;
@@ -462,7 +463,7 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	    engine_pw_make(&e->dl, &pw) != 0)
 		rc = al_err_set(err, AL_ECRYPTO, "cannot make a password");
 	else
-		rc = s->ops->mint(s, &s->mint, role, s->ops->needs_pw ? &pw :
+		rc = s->ops->mint(s, &s->mint, role, why, s->ops->needs_pw ? &pw :
 		    NULL, expires + ENGINE_VALID_MARGIN, value, ext, err);
 	engine_pw_release(&pw);
 	pthread_mutex_lock(&e->mu);

@@ -483,7 +483,7 @@ json_str(struct al_buf *b, const char *s)
 
 static int
 exec_mint(struct engine_source *s, struct engine_slot *h, const char *role,
-    const struct engine_pw *pw, int64_t valid_until, struct al_secret **value,
+    const struct engine_for *why, const struct engine_pw *pw, int64_t valid_until, struct al_secret **value,
     char ext[ENGINE_EXT_MAX + 1], struct al_err *err)
 {
 	struct al_secret *out = NULL;
@@ -498,6 +498,12 @@ exec_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 	if (al_buf_puts(&req, "{\"secret\":") != 0 ||
 	    json_str(&req, s->name) != 0 ||
 	    al_buf_puts(&req, ",\"name\":") != 0 || json_str(&req, role) ||
+	    (why && why->task && why->task[0] &&
+	    (al_buf_puts(&req, ",\"task\":") != 0 ||
+	    json_str(&req, why->task) != 0)) ||
+	    (why && why->repo && why->repo[0] &&
+	    (al_buf_puts(&req, ",\"repo\":") != 0 ||
+	    json_str(&req, why->repo) != 0)) ||
 	    al_buf_printf(&req, ",\"expires\":%lld,\"ttl\":%lld}\n",
 	    (long long)valid_until, (long long)(valid_until -
 	    (int64_t)time(NULL))) != 0) {

@@ -345,7 +345,7 @@ make_url(const struct pq_dl *dl, PGconn *conn, const char *role, struct al_secre
 
 static int
 pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
-    const struct engine_pw *pw, int64_t valid_until, struct al_secret **value,
+    const struct engine_for *why, const struct engine_pw *pw, int64_t valid_until, struct al_secret **value,
     char ext[ENGINE_EXT_MAX + 1], struct al_err *err)
 {
 	const struct pq_dl *dl = s->dl;
@@ -357,6 +357,7 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 	PGconn *conn;
 	int rc;
 
+	(void)why;
 	*value = NULL;
 	ext[0] = '\0';
 	al_buf_init(&b, 1 << 20, 0);

@@ -36,7 +36,7 @@ run "$AL" secret ls
 expect_out "(exec)"
 
 # --- issue, use, revoke --------------------------------------------------
-run "$AL" run -e TOKEN=tok -- sh -c '
+run "$AL" run --task T-7 -e TOKEN=tok -- sh -c '
 	printf %s "$TOKEN" >"$1/seen"; ls "$2/issued"; echo "token $TOKEN"' \
     sh "$T_ROOT" "$ST"
 expect_rc 0 "the child gets the issued value"
@@ -47,6 +47,7 @@ expect_eq "$(cat "$T_ROOT/seen")" "$TOKEN_BASE-$ID$(printf '\303\251')" \
 expect_out "token [REDACTED:tok]" "the value is masked"
 grep -q '"secret":"tok"' "$ST/request" && pass || fail "request lacks the secret"
 grep -q '"ttl":' "$ST/request" && pass || fail "request lacks the ttl"
+grep -q '"task":"T-7"' "$ST/request" && pass || fail "request lacks the task"
 n=0; while [ ! -e "$ST/revoked/$ID" ] && [ $n -lt 60 ]; do sleep 0.05; n=$((n + 1)); done
 [ -e "$ST/revoked/$ID" ] && pass || fail "the credential was not revoked"
 VALUE=$(cat "$T_ROOT/seen")

@@ -218,7 +218,7 @@ test_engine_failed_mint_stays_recorded(void **state)
 	assert_int_equal(engine_root_make(NULL, &root), 0);
 	assert_int_equal(engine_open(path, NULL, &e, &err), 0);
 	assert_int_equal(engine_source_set(e, "db", 1, &c, root, &err), 0);
-	assert_int_equal(engine_mint(e, "db", "lease1", 7, 2000000000, &value,
+	assert_int_equal(engine_mint(e, "db", "lease1", 7, 2000000000, NULL, &value,
 	    role, &err), AL_EUNAVAIL);
 	assert_null(value);
 	assert_non_null(strstr(err.msg, "cannot connect to PostgreSQL"));
