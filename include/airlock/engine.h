@@ -48,13 +48,23 @@
 #define ENGINE_L_ISSUE		"engine.issue"
 #define ENGINE_L_REVOKE		"engine.revoke"
 #define ENGINE_L_TIMEOUT	"engine.timeout"
+#define ENGINE_L_APP_ID		"engine.app-id"
+#define ENGINE_L_INSTALLATION	"engine.installation-id"
+#define ENGINE_L_API_URL	"engine.api-url"
+#define ENGINE_L_PERMISSION	"engine.permission."	/* + 1, 2, ... */
+#define ENGINE_GH_API_DEFAULT	"https://api.github.com"
 
 /* A secret's engine configuration (owned strings). */
 struct engine_config {
-	char	 engine[16];		/* "postgres" or "exec" */
+	char	 engine[16];		/* "postgres", "exec", "github-app" */
 	char	*issue;			/* exec: shell command that issues */
 	char	*revoke;		/* exec: shell command that revokes */
 	int	 timeout;		/* exec: seconds per command */
+	char	*app_id;		/* github-app */
+	char	*installation;		/* github-app: installation id */
+	char	*api_url;		/* github-app: NULL: the default */
+	char	*perms[ENGINE_GRANTS_MAX];	/* github-app: "name=level" */
+	size_t	 nperms;
 	char	*connection;		/* libpq conninfo, no password */
 	char	*group;			/* group role granted, or NULL */
 	char	*reassign_to;		/* owner of what a role leaves; NULL:

@@ -63,6 +63,15 @@ const char cmd_secret_help[] =
 "                       on stdin\n"
 "  --revoke CMD         revokes the credential whose id is $1\n"
 "  --timeout D          each command is killed after D (default 10s)\n"
+"  --engine github-app  installation tokens of a GitHub App, limited to the\n"
+"                       caller's repository (the App's private key, PEM,\n"
+"                       from stdin or --value-file):\n"
+"  --app-id N           the App's id\n"
+"  --installation-id N  the installation's id\n"
+"  --permission P=L     a permission of the token, e.g. contents=read\n"
+"                       (repeatable; default: the installation's)\n"
+"  --api-url URL        the API (default https://api.github.com; GitHub\n"
+"                       Enterprise: https://HOST/api/v3)\n"
 "\n"
 "ls options:\n"
 "  --owner O            only secrets owned by O\n"
@@ -80,7 +89,8 @@ enum {
 	OPT_HOST, OPT_LABEL, OPT_UNLABEL, OPT_CLEARHOSTS, OPT_STATUS,
 	OPT_VALUEFILE, OPT_KEEPNL, OPT_PASSFD, OPT_EXPIRED, OPT_DUE, OPT_JSON,
 	OPT_ENGINE, OPT_CONNECTION, OPT_GROUP, OPT_GRANT, OPT_PREFIX,
-	OPT_REASSIGN, OPT_ISSUE, OPT_REVOKE, OPT_TIMEOUT,
+	OPT_REASSIGN, OPT_ISSUE, OPT_REVOKE, OPT_TIMEOUT, OPT_APPID,
+	OPT_INSTALL, OPT_APIURL, OPT_PERM,
 };
 
 static const struct option secret_opts[] = {
@@ -109,6 +119,10 @@ static const struct option secret_opts[] = {
 	{ "issue", required_argument, NULL, OPT_ISSUE },
 	{ "revoke", required_argument, NULL, OPT_REVOKE },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "app-id", required_argument, NULL, OPT_APPID },
+	{ "installation-id", required_argument, NULL, OPT_INSTALL },
+	{ "api-url", required_argument, NULL, OPT_APIURL },
+	{ "permission", required_argument, NULL, OPT_PERM },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -144,6 +158,11 @@ struct secret_args {
 	const char	*issue;
 	const char	*revoke;
 	const char	*timeout;
+	const char	*app_id;
+	const char	*installation;
+	const char	*api_url;
+	char		*perms[ENGINE_GRANTS_MAX];
+	size_t		 nperms;
 	char		*grants[ENGINE_GRANTS_MAX];
 	size_t		 ngrants;
 	unsigned	 seen;		/* bit per option, for "not for this" */
@@ -159,7 +178,8 @@ allowed_opts(const char *sub)
 	unsigned value = B(OPT_VALUEFILE) | B(OPT_KEEPNL) | B(OPT_PASSFD);
 	unsigned engine = B(OPT_ENGINE) | B(OPT_CONNECTION) | B(OPT_GROUP) |
 	    B(OPT_GRANT) | B(OPT_PREFIX) | B(OPT_REASSIGN) | B(OPT_ISSUE) |
-	    B(OPT_REVOKE) | B(OPT_TIMEOUT);
+	    B(OPT_REVOKE) | B(OPT_TIMEOUT) | B(OPT_APPID) | B(OPT_INSTALL) |
+	    B(OPT_APIURL) | B(OPT_PERM);
 
 	if (strcmp(sub, "add") == 0)
 		return meta | value | B(OPT_LASTROT) | engine;
@@ -195,7 +215,8 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	    "--value-file", "--keep-newline", "--passphrase-fd", "--expired",
 	    "--due", "--json", "--engine", "--connection", "--group",
 	    "--grant", "--role-prefix", "--reassign-to", "--issue", "--revoke",
-	    "--timeout" };
+	    "--timeout", "--app-id", "--installation-id", "--api-url",
+	    "--permission" };
 	struct al_err err;
 	unsigned allowed;
 	int c, rc;
@@ -205,7 +226,7 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	allowed = allowed_opts(a->sub);
 	/* GNU getopt permutes: NAME may come before or after options. */
 	while ((c = getopt_long(argc, argv, ":h", secret_opts, NULL)) != -1) {
-		if (c >= OPT_OWNER && c <= OPT_TIMEOUT) {
+		if (c >= OPT_OWNER && c <= OPT_PERM) {
 			if (!(allowed & B(c)))
 				return cli_usage("secret", "'secret %s' does "
 				    "not take %s", a->sub, names[c - OPT_OWNER]);
@@ -232,6 +253,15 @@ parse_args(int argc, char **argv, struct secret_args *a)
 		case OPT_ISSUE:		a->issue = optarg; break;
 		case OPT_REVOKE:	a->revoke = optarg; break;
 		case OPT_TIMEOUT:	a->timeout = optarg; break;
+		case OPT_APPID:		a->app_id = optarg; break;
+		case OPT_INSTALL:	a->installation = optarg; break;
+		case OPT_APIURL:	a->api_url = optarg; break;
+		case OPT_PERM:
+			if (a->nperms >= ENGINE_GRANTS_MAX)
+				return cli_usage("secret", "at most %d "
+				    "--permission options", ENGINE_GRANTS_MAX);
+			a->perms[a->nperms++] = optarg;
+			break;
 		case OPT_GRANT:
 			if (a->ngrants >= ENGINE_GRANTS_MAX)
 				return cli_usage("secret", "at most %d --grant "
@@ -499,9 +529,11 @@ engine_prepare(struct secret_args *a, struct vault_meta *m,
 
 	*root = NULL;
 	memset(&c, 0, sizeof(c));
-	if (a->value_file != NULL || a->keep_newline)
-		return al_err_set(err, AL_EINVAL, "--engine reads the admin "
-		    "password from stdin only");
+	if ((a->value_file != NULL || a->keep_newline) &&
+	    strcmp(a->engine, "github-app") != 0)
+		return al_err_set(err, AL_EINVAL, "--engine %s reads no value "
+		    "file (the admin password, if any, comes on stdin)",
+		    a->engine);
 	if ((rc = set_kv(m, ENGINE_L_ENGINE, a->engine, err)) != 0 ||
 	    (a->connection && (rc = set_kv(m, ENGINE_L_CONNECTION,
 	    a->connection, err)) != 0) ||
@@ -515,8 +547,20 @@ engine_prepare(struct secret_args *a, struct vault_meta *m,
 	    err)) != 0) ||
 	    (a->revoke && (rc = set_kv(m, ENGINE_L_REVOKE, a->revoke,
 	    err)) != 0) ||
-	    (a->timeout && (rc = timeout_kv(m, a->timeout, err)) != 0))
+	    (a->timeout && (rc = timeout_kv(m, a->timeout, err)) != 0) ||
+	    (a->app_id && (rc = set_kv(m, ENGINE_L_APP_ID, a->app_id,
+	    err)) != 0) ||
+	    (a->installation && (rc = set_kv(m, ENGINE_L_INSTALLATION,
+	    a->installation, err)) != 0) ||
+	    (a->api_url && (rc = set_kv(m, ENGINE_L_API_URL, a->api_url,
+	    err)) != 0))
 		return rc;
+	for (i = 0; i < a->nperms; i++) {
+		(void)snprintf(key, sizeof(key), "%s%zu", ENGINE_L_PERMISSION,
+		    i + 1);
+		if ((rc = set_kv(m, key, a->perms[i], err)) != 0)
+			return rc;
+	}
 	for (i = 0; i < a->ngrants; i++) {
 		(void)snprintf(key, sizeof(key), "%s%zu", ENGINE_L_GRANT, i + 1);
 		if ((rc = set_kv(m, key, a->grants[i], err)) != 0)
@@ -532,7 +576,12 @@ engine_prepare(struct secret_args *a, struct vault_meta *m,
 	 * The admin password, if any: stdin when it is not a terminal.  An
 	 * exec engine's commands hold their own credentials.
 	 */
-	if (strcmp(c.engine, "exec") != 0 && !isatty(STDIN_FILENO)) {
+	if (strcmp(c.engine, "github-app") == 0) {
+		/* The App's private key (PEM), as any value is read. */
+		if ((rc = cli_read_value(m->name, a->value_file, 1,
+		    VAULT_VALUE_MAX - 1, &pw, err)) != 0)
+			goto out;
+	} else if (strcmp(c.engine, "exec") != 0 && !isatty(STDIN_FILENO)) {
 		if ((rc = al_secret_read_fd(STDIN_FILENO, 1024, &pw,
 		    err)) != 0)
 			goto out;
@@ -579,7 +628,8 @@ secret_add(struct cli *cli, struct vault *v, struct secret_args *a,
 		al_msg(stderr, "warning", "'%s' is already expired", a->name);
 	if (a->engine == NULL && (a->connection || a->group || a->prefix ||
 	    a->reassign || a->ngrants || a->issue || a->revoke ||
-	    a->timeout)) {
+	    a->timeout || a->app_id || a->installation || a->api_url ||
+	    a->nperms)) {
 		rc = al_err_set(err, AL_EINVAL, "--connection, --group, "
 		    "--grant, --role-prefix, --reassign-to, --issue, --revoke "
 		    "and --timeout need --engine");

@@ -21,6 +21,8 @@ engine_ops_find(const char *name)
 		return &engine_pg_ops;
 	if (strcmp(name, engine_exec_ops.name) == 0)
 		return &engine_exec_ops;
+	if (strcmp(name, engine_gh_ops.name) == 0)
+		return &engine_gh_ops;
 	return NULL;
 }
 
@@ -47,6 +49,11 @@ engine_config_release(struct engine_config *c)
 	free(c->reassign_to);
 	free(c->issue);
 	free(c->revoke);
+	free(c->app_id);
+	free(c->installation);
+	free(c->api_url);
+	for (i = 0; i < c->nperms; i++)
+		free(c->perms[i]);
 	for (i = 0; i < c->ngrants; i++)
 		free(c->grants[i]);
 	memset(c, 0, sizeof(*c));
@@ -90,7 +97,25 @@ engine_config_from_kv(const struct engine_kv *kv, size_t n,
 			rc = dup_to(&c.group, kv[i].value, err);
 		else if (strcmp(k, ENGINE_L_REASSIGN) == 0)
 			rc = dup_to(&c.reassign_to, kv[i].value, err);
-		else if (strcmp(k, ENGINE_L_ISSUE) == 0)
+		else if (strcmp(k, ENGINE_L_APP_ID) == 0)
+			rc = dup_to(&c.app_id, kv[i].value, err);
+		else if (strcmp(k, ENGINE_L_INSTALLATION) == 0)
+			rc = dup_to(&c.installation, kv[i].value, err);
+		else if (strcmp(k, ENGINE_L_API_URL) == 0)
+			rc = dup_to(&c.api_url, kv[i].value, err);
+		else if (strncmp(k, ENGINE_L_PERMISSION,
+		    strlen(ENGINE_L_PERMISSION)) == 0) {
+			idx = strtol(k + strlen(ENGINE_L_PERMISSION), &end, 10);
+			if (*end != '\0' || idx < 1 || idx > ENGINE_GRANTS_MAX)
+				rc = al_err_set(err, AL_EINVAL, "label '%s': "
+				    "permissions are numbered 1 to %d", k,
+				    ENGINE_GRANTS_MAX);
+			else if ((size_t)idx > c.nperms)
+				c.nperms = (size_t)idx;
+			if (rc == 0)
+				rc = dup_to(&c.perms[idx - 1], kv[i].value,
+				    err);
+		} else if (strcmp(k, ENGINE_L_ISSUE) == 0)
 			rc = dup_to(&c.issue, kv[i].value, err);
 		else if (strcmp(k, ENGINE_L_REVOKE) == 0)
 			rc = dup_to(&c.revoke, kv[i].value, err);
@@ -121,6 +146,10 @@ engine_config_from_kv(const struct engine_kv *kv, size_t n,
 				    err);
 		}
 	}
+	for (i = 0; rc == 0 && i < c.nperms; i++)
+		if (c.perms[i] == NULL)
+			rc = al_err_set(err, AL_EINVAL, "label '%s%zu' is "
+			    "missing", ENGINE_L_PERMISSION, i + 1);
 	for (i = 0; rc == 0 && i < c.ngrants; i++)
 		if (c.grants[i] == NULL)
 			rc = al_err_set(err, AL_EINVAL, "label '%s%zu' is "
@@ -135,6 +164,49 @@ engine_config_from_kv(const struct engine_kv *kv, size_t n,
 	return 0;
 }
 
+/* Digits only, 1 to 20 of them. */
+static int
+is_id(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return n > 0 && n <= 20 && strspn(s, "0123456789") == n;
+}
+
+static int
+gh_config_check(const struct engine_config *c, struct al_err *err)
+{
+	const char *u = c->api_url, *lvl;
+	size_t i, n;
+
+	if (!is_id(c->app_id) || !is_id(c->installation))
+		return al_err_set(err, AL_EINVAL, "--engine github-app needs "
+		    "--app-id N and --installation-id N (digits)");
+	if (c->connection || c->group || c->ngrants || c->issue || c->revoke)
+		return al_err_set(err, AL_EINVAL, "--engine github-app takes "
+		    "no --connection, --group, --grant, --issue or --revoke");
+	/* TLS, except to this machine (a test or a local proxy). */
+	if (u != NULL && strncmp(u, "https://", 8) != 0 &&
+	    strncmp(u, "http://127.0.0.1:", 17) != 0 &&
+	    strncmp(u, "http://[::1]:", 13) != 0)
+		return al_err_set(err, AL_EINVAL, "--api-url must be https:// "
+		    "(or http:// to 127.0.0.1)");
+	if (u != NULL && (strlen(u) > 512 || strpbrk(u, " \"\\?#") != NULL))
+		return al_err_set(err, AL_EINVAL, "--api-url: a base URL, "
+		    "without spaces, query or fragment");
+	for (i = 0; i < c->nperms; i++) {
+		lvl = strchr(c->perms[i], '=');
+		n = lvl ? (size_t)(lvl - c->perms[i]) : 0;
+		if (n == 0 || n > 64 || strspn(c->perms[i],
+		    "abcdefghijklmnopqrstuvwxyz_") != n || (strcmp(lvl + 1,
+		    "read") != 0 && strcmp(lvl + 1, "write") != 0 &&
+		    strcmp(lvl + 1, "admin") != 0))
+			return al_err_set(err, AL_EINVAL, "--permission %zu: "
+			    "NAME=read|write|admin, e.g. contents=read", i + 1);
+	}
+	return 0;
+}
+
 int
 engine_config_check(const struct engine_config *c, struct al_err *err)
 {
@@ -142,7 +214,9 @@ engine_config_check(const struct engine_config *c, struct al_err *err)
 
 	if (engine_ops_find(c->engine) == NULL)
 		return al_err_set(err, AL_EINVAL, "--engine: unknown engine "
-		    "'%s' (known: postgres, exec)", c->engine);
+		    "'%s' (known: postgres, exec, github-app)", c->engine);
+	if (strcmp(c->engine, engine_gh_ops.name) == 0)
+		return gh_config_check(c, err);
 	if (strcmp(c->engine, engine_exec_ops.name) == 0) {
 		if (c->issue == NULL || c->issue[0] == '\0' ||
 		    c->revoke == NULL || c->revoke[0] == '\0')

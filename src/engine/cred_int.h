@@ -43,6 +43,8 @@ struct engine_ops {
 		    const struct al_secret *root, struct al_err *err);
 	/* Whether mint takes a password (pw is NULL otherwise). */
 	int	needs_pw;
+	/* Load the libraries it calls into dl (NULL: none). */
+	int	(*load)(struct pq_dl *dl, struct al_err *err);
 	/*
 	 * Create credential role with password pw, valid until valid_until
 	 * (seconds); *value what the holder gets; ext the issuer's own id of
@@ -52,10 +54,16 @@ struct engine_ops {
 		    const char *role, const struct engine_for *why,
 		    const struct engine_pw *pw,
 		    int64_t valid_until, struct al_secret **value,
-		    char ext[ENGINE_EXT_MAX + 1], struct al_err *err);
-	/* Destroy it and verify it is gone (gone already: success). */
+		    char ext[ENGINE_EXT_MAX + 1], struct al_secret **keep,
+		    struct al_err *err);
+	/*
+	 * Destroy it and verify it is gone (gone already: success).  keep is
+	 * what mint asked to keep for this (in memory only: NULL after a
+	 * restart).
+	 */
 	int	(*destroy)(struct engine_source *s, struct engine_slot *h,
-		    const char *role, const char *ext, struct al_err *err);
+		    const char *role, const char *ext, struct al_secret *keep,
+		    struct al_err *err);
 	/*
 	 * Call fn for every role whose name starts with the prefix (NULL:
 	 * the issuer cannot be searched).
@@ -68,6 +76,17 @@ struct engine_ops {
 
 extern const struct engine_ops engine_pg_ops;
 extern const struct engine_ops engine_exec_ops;
+extern const struct engine_ops engine_gh_ops;
+
+/*
+ * A JSON object in guarded memory: the string member vkey decoded into new
+ * guarded memory (*value, required, non-empty), and the string member ikey
+ * (NULL: none) into id (at most ENGINE_EXT_MAX printable bytes).  AL_EINVAL
+ * when it is not such an object.
+ */
+int	engine_json_take(struct al_secret *json, const char *vkey,
+	    struct al_secret **value, const char *ikey,
+	    char id[ENGINE_EXT_MAX + 1]) AL_WUR;
 
 const struct engine_ops *engine_ops_find(const char *name);
 

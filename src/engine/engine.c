@@ -57,7 +57,11 @@ copy_config(struct engine_config *d, const struct engine_config *c)
 	memcpy(d->engine, c->engine, sizeof(d->engine));
 	memcpy(d->prefix, c->prefix, sizeof(d->prefix));
 	d->timeout = c->timeout;
-	if ((c->issue && (d->issue = strdup(c->issue)) == NULL) ||
+	if ((c->app_id && (d->app_id = strdup(c->app_id)) == NULL) ||
+	    (c->installation && (d->installation = strdup(c->installation)) ==
+	    NULL) ||
+	    (c->api_url && (d->api_url = strdup(c->api_url)) == NULL) ||
+	    (c->issue && (d->issue = strdup(c->issue)) == NULL) ||
 	    (c->revoke && (d->revoke = strdup(c->revoke)) == NULL) ||
 	    (c->connection && (d->connection = strdup(c->connection)) ==
 	    NULL) ||
@@ -65,6 +69,11 @@ copy_config(struct engine_config *d, const struct engine_config *c)
 	    (c->reassign_to && (d->reassign_to = strdup(c->reassign_to)) ==
 	    NULL))
 		return AL_ENOMEM;
+	for (i = 0; i < c->nperms; i++) {
+		if ((d->perms[i] = strdup(c->perms[i])) == NULL)
+			return AL_ENOMEM;
+		d->nperms = i + 1;
+	}
 	for (i = 0; i < c->ngrants; i++) {
 		if ((d->grants[i] = strdup(c->grants[i])) == NULL)
 			return AL_ENOMEM;
@@ -125,7 +134,7 @@ engine_source_set(struct engine *e, const char *secret, uint32_t version,
 	}
 	/* Only the loop thread loads; workers read it after sources exist. */
 	pthread_mutex_lock(&e->mu);
-	rc = s->ops->needs_pw ? pq_dl_open(&e->dl, err) : 0;
+	rc = s->ops->load != NULL ? s->ops->load(&e->dl, err) : 0;
 	pthread_mutex_unlock(&e->mu);
 	if (rc != 0) {
 		s->ops = NULL;
@@ -246,6 +255,7 @@ finished(struct engine *e, const char *role, int rc, const char *msg)
 		d->orphan = r->orphan;
 	}
 	(void)engine_rec_delete(e, role);
+	al_secret_free(r->keep);
 	*r = e->recs[--e->nrecs];
 }
 
@@ -263,6 +273,7 @@ worker(void *arg)
 	struct rec *r;
 	struct al_err err;
 	char role[ENGINE_ROLE_MAX + 1], secret[65], ext[ENGINE_EXT_MAX + 1];
+	struct al_secret *keep;
 	int64_t w;
 	int rc;
 
@@ -289,6 +300,7 @@ worker(void *arg)
 		memcpy(role, r->c.role, sizeof(role));
 		memcpy(secret, r->c.secret, sizeof(secret));
 		memcpy(ext, r->c.ext, sizeof(ext));
+		keep = r->keep;	/* stays while busy: only finished() frees it */
 		s = source_find(e, secret);
 		pthread_mutex_unlock(&e->mu);
 		al_err_clear(&err);
@@ -297,7 +309,7 @@ worker(void *arg)
 			    "named '%s' is known (removed from the vault?)",
 			    secret);
 		else
-			rc = s->ops->destroy(s, &s->work[wi], role, ext,
+			rc = s->ops->destroy(s, &s->work[wi], role, ext, keep,
 			    &err);
 		pthread_mutex_lock(&e->mu);
 		finished(e, role, rc, err.msg);
@@ -385,6 +397,7 @@ void
 engine_free(struct engine *e)
 {
 	struct engine_source *s;
+	size_t i;
 
 	if (e == NULL)
 		return;
@@ -409,6 +422,8 @@ engine_free(struct engine *e)
 		    " revoking = 0", NULL);
 		sqlite3_close(e->db);
 	}
+	for (i = 0; i < e->nrecs; i++)
+		al_secret_free(e->recs[i].keep);
 	free(e->recs);
 	pthread_cond_destroy(&e->cv);
 	pthread_mutex_destroy(&e->mu);
@@ -423,6 +438,7 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 {
 	struct engine_source *s;
 	struct engine_pw pw;
+	struct al_secret *keep = NULL;
 	struct rec *r;
 	char ext[ENGINE_EXT_MAX + 1];
 	int rc;
@@ -464,7 +480,8 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 		rc = al_err_set(err, AL_ECRYPTO, "cannot make a password");
 	else
 		rc = s->ops->mint(s, &s->mint, role, why, s->ops->needs_pw ? &pw :
-		    NULL, expires + ENGINE_VALID_MARGIN, value, ext, err);
+		    NULL, expires + ENGINE_VALID_MARGIN, value, ext, &keep,
+		    err);
 	engine_pw_release(&pw);
 	pthread_mutex_lock(&e->mu);
 	if (rc == 0 && ext[0] != '\0' && (r = engine_rec_find(e, role)) != NULL) {
@@ -483,6 +500,11 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 			*value = NULL;
 		}
 	}
+	if (rc == 0 && keep != NULL && (r = engine_rec_find(e, role)) != NULL) {
+		r->keep = keep;
+		keep = NULL;
+	}
+	al_secret_free(keep);
 	if (rc == 0)
 		e->st.minted++;
 	else if ((r = engine_rec_find(e, role)) != NULL) {

@@ -356,13 +356,9 @@ skip(struct scan *s)
 	return 0;
 }
 
-/*
- * {"value": "...", "id": "...", ...} from out: value into new guarded
- * memory, id into ext.
- */
-static int
-parse_answer(struct al_secret *out, struct al_secret **value,
-    char ext[ENGINE_EXT_MAX + 1], struct al_err *err)
+int
+engine_json_take(struct al_secret *out, const char *vkey,
+    struct al_secret **value, const char *ikey, char ext[ENGINE_EXT_MAX + 1])
 {
 	struct scan s;
 	struct al_secret *v = NULL;
@@ -371,7 +367,8 @@ parse_answer(struct al_secret *out, struct al_secret **value,
 	int rc = AL_EINVAL, got_value = 0;
 
 	*value = NULL;
-	ext[0] = '\0';
+	if (ext != NULL)
+		ext[0] = '\0';
 	s.p = al_secret_open(out);
 	s.e = s.p + al_secret_len(out);
 	if (al_secret_new(al_secret_len(out) + 1, &v) != 0) {
@@ -409,12 +406,12 @@ parse_answer(struct al_secret *out, struct al_secret **value,
 		if (s.p >= s.e || *s.p++ != ':')
 			goto out;
 		ws(&s);
-		if (strcmp((char *)key, "value") == 0) {
+		if (strcmp((char *)key, vkey) == 0) {
 			if (str(&s, d, &dn) != 0 || dn == 0)
 				goto out;
 			al_secret_set_len(v, dn);
 			got_value = 1;
-		} else if (strcmp((char *)key, "id") == 0) {
+		} else if (ikey != NULL && strcmp((char *)key, ikey) == 0) {
 			struct scan k2 = s;
 
 			if (str(&k2, NULL, &dn) != 0 || dn > ENGINE_EXT_MAX ||
@@ -445,15 +442,25 @@ parse_answer(struct al_secret *out, struct al_secret **value,
 out:
 	al_secret_close(out);
 	al_secret_free(v);
+	if (rc != 0 && ext != NULL)
+		ext[0] = '\0';
+	return rc;
+}
+
+/* {"value": "...", "id": "...", ...}: value and ext. */
+static int
+parse_answer(struct al_secret *out, struct al_secret **value,
+    char ext[ENGINE_EXT_MAX + 1], struct al_err *err)
+{
+	int rc = engine_json_take(out, "value", value, "id", ext);
+
 	if (rc == AL_ENOMEM)
 		return al_err_set(err, rc, "out of memory");
-	if (rc != 0) {
-		ext[0] = '\0';
+	if (rc != 0)
 		return al_err_set(err, rc, "the issue command's output is not "
 		    "{\"value\": \"...\", \"id\": \"...\"} (a non-empty "
 		    "string value, an id of at most %d printable bytes)",
 		    ENGINE_EXT_MAX);
-	}
 	return 0;
 }
 
@@ -483,8 +490,9 @@ json_str(struct al_buf *b, const char *s)
 
 static int
 exec_mint(struct engine_source *s, struct engine_slot *h, const char *role,
-    const struct engine_for *why, const struct engine_pw *pw, int64_t valid_until, struct al_secret **value,
-    char ext[ENGINE_EXT_MAX + 1], struct al_err *err)
+    const struct engine_for *why, const struct engine_pw *pw,
+    int64_t valid_until, struct al_secret **value, char ext[ENGINE_EXT_MAX + 1],
+    struct al_secret **keep, struct al_err *err)
 {
 	struct al_secret *out = NULL;
 	struct al_buf req;
@@ -492,6 +500,7 @@ exec_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 
 	(void)h;
 	(void)pw;
+	*keep = NULL;
 	*value = NULL;
 	ext[0] = '\0';
 	al_buf_init(&req, 4096, 0);
@@ -527,13 +536,14 @@ out:
 
 static int
 exec_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
-    const char *ext, struct al_err *err)
+    const char *ext, struct al_secret *keep, struct al_err *err)
 {
 	struct al_buf req;
 	const char *id = ext[0] ? ext : role;
 	int rc, status = 0;
 
 	(void)h;
+	(void)keep;
 	al_buf_init(&req, 4096, 0);
 	if (al_buf_puts(&req, "{\"secret\":") != 0 ||
 	    json_str(&req, s->name) != 0 ||

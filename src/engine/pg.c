@@ -345,8 +345,9 @@ make_url(const struct pq_dl *dl, PGconn *conn, const char *role, struct al_secre
 
 static int
 pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
-    const struct engine_for *why, const struct engine_pw *pw, int64_t valid_until, struct al_secret **value,
-    char ext[ENGINE_EXT_MAX + 1], struct al_err *err)
+    const struct engine_for *why, const struct engine_pw *pw,
+    int64_t valid_until, struct al_secret **value, char ext[ENGINE_EXT_MAX + 1],
+    struct al_secret **keep, struct al_err *err)
 {
 	const struct pq_dl *dl = s->dl;
 	char until[40];
@@ -358,6 +359,7 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 	int rc;
 
 	(void)why;
+	*keep = NULL;
 	*value = NULL;
 	ext[0] = '\0';
 	al_buf_init(&b, 1 << 20, 0);
@@ -517,7 +519,7 @@ out:
 
 static int
 pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
-    const char *ext, struct al_err *err)
+    const char *ext, struct al_secret *keep, struct al_err *err)
 {
 	const struct pq_dl *dl = s->dl;
 	PGconn *conn;
@@ -529,6 +531,7 @@ pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
 	int rc, i;
 
 	(void)ext;	/* a role is known by its name */
+	(void)keep;
 	al_buf_init(&b, 4096, 0);
 	if ((rc = pg_handle(s, h, &conn, err)) != 0)
 		goto out;
@@ -636,6 +639,7 @@ pg_roles(struct engine_source *s, struct engine_slot *h, void (*fn)(const char *
 const struct engine_ops engine_pg_ops = {
 	.name = "postgres",
 	.needs_pw = 1,
+	.load = pq_dl_open,
 	.check = pg_check,
 	.mint = pg_mint,
 	.destroy = pg_destroy,

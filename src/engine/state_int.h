@@ -30,6 +30,7 @@ struct rec {
 	int			 busy;
 	int			 orphan;
 	int			 reserved;	/* a name recorded, not used yet */
+	struct al_secret	*keep;		/* the engine's, for revoking */
 };
 
 struct engine {

@@ -83,7 +83,7 @@ test_engine_config_refuses_bad_labels(void **state)
 	kv[0].value = "oracle";
 	assert_int_equal(parse(kv, 1, &c, &err), AL_EINVAL);
 	assert_string_equal(err.msg, "--engine: unknown engine 'oracle' "
-	    "(known: postgres, exec)");
+	    "(known: postgres, exec, github-app)");
 }
 
 static void
