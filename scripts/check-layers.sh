@@ -16,7 +16,7 @@ allowed() {
 	redact)   echo "base error redact scan" ;;
 	scan)     echo "base error scan" ;;
 	client)   echo "base error client api" ;;
-	broker)   echo "base error broker api vault policy identity lease audit redact proxy" ;;
+	broker)   echo "base error broker api vault policy identity lease audit redact proxy engine" ;;
 	proxy)    echo "base error proxy redact" ;;
 	exec)     echo "base error exec client redact" ;;
 	mcp)      echo "base error mcp client exec scan redact vault" ;;

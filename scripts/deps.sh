@@ -1,15 +1,16 @@
 #!/bin/sh
 # Install the Debian packages airlock needs to build, test and demo.
 # Idempotent: a fast no-op when everything is present.  Uses sudo only when
-# not run as root.  Set AIRLOCK_DEPS_EXTRA to add packages (CI adds the
-# PostgreSQL server).
+# not run as root.  Set AIRLOCK_DEPS_EXTRA to add packages.  The
+# PostgreSQL server runs the dynamic-credential tests (throwaway clusters).
 set -eu
 
 PKGS="build-essential cmake pkg-config git clang
 libsodium-dev libsqlite3-dev libjansson-dev libyaml-dev libmicrohttpd-dev
 libcurl4-openssl-dev libpcre2-dev libvectorscan-dev libpq-dev libssl-dev
 libcmocka-dev libicu-dev sqlite3 curl python3 python3-jsonschema strace
-node-llhttp zlib1g-dev openssl python3-requests
+node-llhttp zlib1g-dev openssl python3-requests postgresql
+python3-cryptography
 ${AIRLOCK_DEPS_EXTRA:-}"
 # Node runs the MCP client tests; a machine may already carry its own build.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||

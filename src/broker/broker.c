@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "broker_int.h"
+#include "engine_glue.h"
 
 /* Settled approvals stay visible to long polls this long (seconds). */
 #define APPROVAL_KEEP_SETTLED	600
@@ -117,7 +118,8 @@ broker_new(const struct broker_config *cfg, struct vault *v,
 		goto out;
 	if ((rc = record(b, "broker_start", "ok", NULL, NULL, NULL, NULL,
 	    NULL, NULL, NULL, NULL, err)) != 0 ||
-	    (rc = broker_sync(b, err)) != 0)
+	    (rc = broker_sync(b, err)) != 0 ||
+	    (rc = eng_start(b, err)) != 0)
 		goto out;
 	*out = b;
 	b = NULL;
@@ -141,6 +143,7 @@ broker_free(struct broker *b)
 		broker_log(b, "%s", err.msg);
 	approval_list_release(&b->approvals);
 	json_decref(b->backlog);
+	eng_stop(b);
 	lease_table_close(b->leases);
 	if (b->audit != NULL) {
 		if (audit_sync(b->audit, NULL, &err) != 0)
@@ -254,6 +257,10 @@ broker_tick(struct broker *b)
 	if (d != 0 && (next == 0 || d < next))
 		next = d;
 	next *= 1000;
+	/* Dynamic credentials: the revocation queue's next retry (ms). */
+	d = eng_tick(b);
+	if (d != 0 && (next == 0 || d < next))
+		next = d;
 	/* A failed audit log is tried again even when nobody asks. */
 	if (audit_next_retry(b) != 0 && audit_try_recover(b) != 0 &&
 	    (next == 0 || audit_next_retry(b) < next))
@@ -273,6 +280,7 @@ broker_conn_closed(struct broker *b, uint64_t conn)
 		broker_log(b, "cannot end the leases of connection %llu: %s",
 		    (unsigned long long)conn, err.msg);
 	proxies_conn_closed(b, conn);
+	eng_conn_closed(b, conn);
 	for (i = 0; i < b->approvals.n; i++) {
 		a = b->approvals.v[i];
 		if (a->state != APPROVAL_PENDING || a->conn != conn ||

@@ -136,6 +136,7 @@ struct broker {
 	unsigned		 pin_failures;	/* wrong PINs in a row */
 	int64_t			 pin_retry_ms;	/* no PIN checked before */
 	struct broker_proxies	*proxies;	/* run proxies (h_proxy.c) */
+	struct engine		*engine;	/* dynamic credentials */
 	/* The policy file as last read, to notice edits (decide.c). */
 	struct policy_stamp {
 		int		 present;

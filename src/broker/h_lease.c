@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "broker_int.h"
+#include "engine_glue.h"
 
 /* The uid encoded in a holder ("uid=U,..."), or -1. */
 static long long
@@ -375,6 +376,8 @@ h_lease_list(struct route_args *a)
 		reply_error(a->resp, 500, API_E_INTERNAL, "cannot list leases");
 		return;
 	}
+	if (caller_is_owner(a->b, a->req->caller))
+		eng_list(a->b, x.arr);
 	reply_json(a->resp, 200, json_pack("{s:o}", API_F_LEASES, x.arr));
 	a->resp->need_sync = a->b->dirty;
 }
@@ -477,11 +480,13 @@ h_lease_value(struct route_args *a)
 	struct broker *b = a->b;
 	const struct broker_caller *c = a->req->caller;
 	struct al_secret *value = NULL;
+	struct vault_meta m;
 	struct lease l;
 	struct al_err err;
 	char fp[AUDIT_FP_HEX];
 	json_t *who = caller_json(c), *detail = NULL;
 
+	memset(&m, 0, sizeof(m));
 	if (find(a, &l) != 0)
 		goto out;
 	if (l.state != LEASE_LIVE) {
@@ -505,7 +510,7 @@ h_lease_value(struct route_args *a)
 	if (release_check(a, who, &l) != 0 || proxy_use_only(a, &l, who))
 		goto out;
 	/* Read first: a vault failure must not cost a use. */
-	if (vault_secret_read(b->vault, l.secret, &value, NULL, &err) != 0) {
+	if (vault_secret_read(b->vault, l.secret, &value, &m, &err) != 0) {
 		if (record(b, "use", "error", who, l.secret, l.id, l.task,
 		    l.intent, err.msg, NULL, NULL, NULL) != 0)
 			broker_log(b, "cannot audit a failed use");
@@ -514,6 +519,7 @@ h_lease_value(struct route_args *a)
 		goto out;
 	}
 	if (lease_use(b->leases, l.id, &l, &err) != 0 ||
+	    eng_value(b, &l, &m, who, &value, &err) != 0 ||
 	    audit_fingerprint(b->audit, value, fp) != 0) {
 		reply_al_err(a->resp, &err);
 		goto out;
@@ -540,6 +546,7 @@ h_lease_value(struct route_args *a)
 	a->resp->need_sync = 1;
 out:
 	al_secret_free(value);
+	vault_meta_release(&m);
 	json_decref(detail);
 	json_decref(who);
 }
@@ -554,6 +561,7 @@ h_lease_revoke(struct route_args *a)
 
 	if (find(a, &l) != 0)
 		return;
+	eng_lease_revoked(b, &l);
 	if (lease_revoke(b->leases, l.id, LEASE_REVOKED, &l, &err) != 0) {
 		reply_al_err(a->resp, &err);
 		return;
@@ -626,6 +634,7 @@ h_lease_revoke_task(struct route_args *a)
 		if (lease_revoke(b->leases, x.ids[i], LEASE_REVOKED, &l,
 		    &err) != 0)
 			continue;	/* ended meanwhile */
+		eng_lease_revoked(b, &l);
 		n++;
 		b->metrics.revocations++;
 		/* As in h_lease_revoke: kept when the log cannot be written. */

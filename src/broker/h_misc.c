@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "broker_int.h"
+#include "engine_glue.h"
 
 /*
  * Always 200 while the broker answers (clients start a broker when health
@@ -70,7 +71,7 @@ h_metrics(struct route_args *a)
 	al_buf_reset(&a->resp->body);
 	if (metrics_render(&b->metrics, lease_count_live(b->leases),
 	    approval_count_pending(&b->approvals), b->connections,
-	    &a->resp->body) != 0) {
+	    &a->resp->body) != 0 || eng_metrics(b, &a->resp->body) != 0) {
 		reply_error(a->resp, 500, API_E_INTERNAL, "metrics too large");
 		return;
 	}

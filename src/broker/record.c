@@ -3,6 +3,7 @@
 
 #include "airlock/identity.h"
 #include "broker_int.h"
+#include "engine_glue.h"
 
 static int
 unavailable(struct broker *b, struct al_err *err)
@@ -95,6 +96,7 @@ record_lease_end(const struct lease *l, void *arg)
 	    NULL, l->secret, l->id, l->task, l->intent,
 	    lease_state_name(l->state), detail);
 	json_decref(detail);
+	eng_lease_ended(b, l);
 }
 
 json_t *

@@ -64,7 +64,22 @@ print_table(json_t *arr)
 	    "LEFT", "USES", "BOUND");
 	json_array_foreach(arr, i, l) {
 		json_t *ul = json_object_get(l, "uses_left");
+		const char *st = json_string_value(json_object_get(l,
+		    "state"));
 
+		if (st != NULL && strcmp(st, "revoking") == 0) {
+			/* A dynamic credential whose lease ended. */
+			printf("%-32s  %-20s  revoking role %s (%lld "
+			    "attempts)%s%s\n", json_string_value(
+			    json_object_get(l, "id")), json_string_value(
+			    json_object_get(l, "secret")), json_string_value(
+			    json_object_get(l, "role")), (long long)
+			    json_integer_value(json_object_get(l, "attempts")),
+			    json_string_length(json_object_get(l, "error")) ?
+			    ": " : "", json_string_value(json_object_get(l,
+			    "error")));
+			continue;
+		}
 		left_str(json_integer_value(json_object_get(l,
 		    "expires_unix")), left);
 		if (json_is_integer(ul))

@@ -8,6 +8,7 @@
 #include "airlock/client.h"
 #include "airlock/exec.h"
 #include "airlock/redact.h"
+#include "airlock/engine.h"
 #include "airlock/vault.h"
 #include "auditcli.h"
 #include "exposure.h"
@@ -54,6 +55,33 @@ const char cmd_secret_help[] =
 "  --keep-newline       keep a trailing newline read from stdin (add, rotate)\n"
 "  --passphrase-fd N    read the vault passphrase from descriptor N\n"
 "\n"
+"dynamic secrets (add): a lease mints a fresh credential, destroyed when the\n"
+"lease ends (see docs/dynamic.md); the admin password, if any, on stdin:\n"
+"  --engine postgres    the engine\n"
+"  --connection C       libpq connection string of the admin user (no\n"
+"                       password in it)\n"
+"  --group ROLE         each minted role becomes a member of ROLE\n"
+"  --grant SQL          a statement run for each minted role, {{role}}\n"
+"                       replaced by its quoted name (repeatable)\n"
+"  --role-prefix P      prefix of minted role names (default airlock_);\n"
+"                       roles with it that no lease holds are dropped\n"
+"  --reassign-to ROLE   who gets what a role owned when it is dropped\n"
+"                       (default: the admin user)\n"
+"  --engine exec        any issuer, by command (no value is read):\n"
+"  --issue CMD          prints {\"value\": ..., \"id\": ...} for a JSON request\n"
+"                       on stdin\n"
+"  --revoke CMD         revokes the credential whose id is $1\n"
+"  --timeout D          each command is killed after D (default 10s)\n"
+"  --engine github-app  installation tokens of a GitHub App, limited to the\n"
+"                       caller's repository (the App's private key, PEM,\n"
+"                       from stdin or --value-file):\n"
+"  --app-id N           the App's id\n"
+"  --installation-id N  the installation's id\n"
+"  --permission P=L     a permission of the token, e.g. contents=read\n"
+"                       (repeatable; default: the installation's)\n"
+"  --api-url URL        the API (default https://api.github.com; GitHub\n"
+"                       Enterprise: https://HOST/api/v3)\n"
+"\n"
 "ls options:\n"
 "  --owner O            only secrets owned by O\n"
 "  --expired            only expired secrets\n"
@@ -78,6 +106,9 @@ enum {
 	OPT_HOST, OPT_LABEL, OPT_UNLABEL, OPT_CLEARHOSTS, OPT_STATUS,
 	OPT_VALUEFILE, OPT_KEEPNL, OPT_PASSFD, OPT_EXPIRED, OPT_DUE, OPT_JSON,
 	OPT_INJECT, OPT_PREFIX, OPT_FORCE,
+	OPT_ENGINE, OPT_CONNECTION, OPT_GROUP, OPT_GRANT, OPT_ROLEPREFIX,
+	OPT_REASSIGN, OPT_ISSUE, OPT_REVOKE, OPT_TIMEOUT, OPT_APPID,
+	OPT_INSTALL, OPT_APIURL, OPT_PERM,
 };
 
 static const struct option secret_opts[] = {
@@ -100,6 +131,19 @@ static const struct option secret_opts[] = {
 	{ "inject", required_argument, NULL, OPT_INJECT },
 	{ "prefix", required_argument, NULL, OPT_PREFIX },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "engine", required_argument, NULL, OPT_ENGINE },
+	{ "connection", required_argument, NULL, OPT_CONNECTION },
+	{ "group", required_argument, NULL, OPT_GROUP },
+	{ "grant", required_argument, NULL, OPT_GRANT },
+	{ "role-prefix", required_argument, NULL, OPT_ROLEPREFIX },
+	{ "reassign-to", required_argument, NULL, OPT_REASSIGN },
+	{ "issue", required_argument, NULL, OPT_ISSUE },
+	{ "revoke", required_argument, NULL, OPT_REVOKE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "app-id", required_argument, NULL, OPT_APPID },
+	{ "installation-id", required_argument, NULL, OPT_INSTALL },
+	{ "api-url", required_argument, NULL, OPT_APIURL },
+	{ "permission", required_argument, NULL, OPT_PERM },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -130,6 +174,21 @@ struct secret_args {
 	int		 expired;
 	int		 due;
 	int		 json;
+	const char	*engine;
+	const char	*connection;
+	const char	*group;
+	const char	*role_prefix;
+	const char	*reassign;
+	const char	*issue;
+	const char	*revoke;
+	const char	*timeout;
+	const char	*app_id;
+	const char	*installation;
+	const char	*api_url;
+	char		*perms[ENGINE_GRANTS_MAX];
+	size_t		 nperms;
+	char		*grants[ENGINE_GRANTS_MAX];
+	size_t		 ngrants;
 	unsigned	 seen;		/* bit per option, for "not for this" */
 };
 
@@ -145,9 +204,13 @@ allowed_opts(const char *sub)
 	    B(OPT_ROTATE) | B(OPT_HOST) | B(OPT_LABEL) | B(OPT_PASSFD) |
 	    B(OPT_INJECT);
 	unsigned value = B(OPT_VALUEFILE) | B(OPT_KEEPNL) | B(OPT_PASSFD);
+	unsigned engine = B(OPT_ENGINE) | B(OPT_CONNECTION) | B(OPT_GROUP) |
+	    B(OPT_GRANT) | B(OPT_ROLEPREFIX) | B(OPT_REASSIGN) | B(OPT_ISSUE) |
+	    B(OPT_REVOKE) | B(OPT_TIMEOUT) | B(OPT_APPID) | B(OPT_INSTALL) |
+	    B(OPT_APIURL) | B(OPT_PERM);
 
 	if (strcmp(sub, "add") == 0)
-		return meta | value | B(OPT_LASTROT);
+		return meta | value | B(OPT_LASTROT) | engine;
 	if (strcmp(sub, "edit") == 0)
 		return meta | B(OPT_UNLABEL) | B(OPT_CLEARHOSTS) |
 		    B(OPT_STATUS);
@@ -213,7 +276,10 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	    "--expires", "--rotate-every", "--last-rotated", "--host",
 	    "--label", "--unlabel", "--clear-hosts", "--status",
 	    "--value-file", "--keep-newline", "--passphrase-fd", "--expired",
-	    "--due", "--json", "--inject", "--prefix", "--force" };
+	    "--due", "--json", "--inject", "--prefix", "--force", "--engine",
+	    "--connection", "--group", "--grant", "--role-prefix",
+	    "--reassign-to", "--issue", "--revoke", "--timeout", "--app-id",
+	    "--installation-id", "--api-url", "--permission" };
 	struct al_err err;
 	unsigned allowed;
 	int c, rc;
@@ -225,7 +291,7 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	allowed = allowed_opts(a->sub);
 	/* GNU getopt permutes: NAME may come before or after options. */
 	while ((c = cli_getopt(argc, argv, ":h", secret_opts, NULL)) != -1) {
-		if (c >= OPT_OWNER && c <= OPT_FORCE) {
+		if (c >= OPT_OWNER && c <= OPT_PERM) {
 			if (!(allowed & B(c)))
 				return cli_usage("secret", "'secret %s' does "
 				    "not take %s", a->sub, names[c - OPT_OWNER]);
@@ -256,6 +322,29 @@ parse_args(int argc, char **argv, struct secret_args *a)
 			else if (strcmp(optarg, "none") != 0)
 				return cli_usage("secret", "--inject: expected "
 				    "body, query or none, got '%s'", optarg);
+			break;
+		case OPT_ENGINE:	a->engine = optarg; break;
+		case OPT_CONNECTION:	a->connection = optarg; break;
+		case OPT_GROUP:		a->group = optarg; break;
+		case OPT_ROLEPREFIX:	a->role_prefix = optarg; break;
+		case OPT_REASSIGN:	a->reassign = optarg; break;
+		case OPT_ISSUE:		a->issue = optarg; break;
+		case OPT_REVOKE:	a->revoke = optarg; break;
+		case OPT_TIMEOUT:	a->timeout = optarg; break;
+		case OPT_APPID:		a->app_id = optarg; break;
+		case OPT_INSTALL:	a->installation = optarg; break;
+		case OPT_APIURL:	a->api_url = optarg; break;
+		case OPT_PERM:
+			if (a->nperms >= ENGINE_GRANTS_MAX)
+				return cli_usage("secret", "at most %d "
+				    "--permission options", ENGINE_GRANTS_MAX);
+			a->perms[a->nperms++] = optarg;
+			break;
+		case OPT_GRANT:
+			if (a->ngrants >= ENGINE_GRANTS_MAX)
+				return cli_usage("secret", "at most %d --grant "
+				    "options", ENGINE_GRANTS_MAX);
+			a->grants[a->ngrants++] = optarg;
 			break;
 		case OPT_HOST:
 			a->set_hosts = 1;
@@ -436,6 +525,18 @@ apply_meta(const struct secret_args *a, struct vault_meta *m, int64_t now,
 			return rc;
 	}
 	for (i = 0; i < a->nlabels; i++)
+		if (strncmp(a->labels[i], ENGINE_L_ENGINE,
+		    strlen(ENGINE_L_ENGINE)) == 0)
+			return al_err_set(err, AL_EINVAL, "--label: keys "
+			    "starting with '%s' are set by --engine and its "
+			    "options", ENGINE_L_ENGINE);
+	for (i = 0; i < a->nunlabels; i++)
+		if (strncmp(a->unlabels[i], ENGINE_L_ENGINE,
+		    strlen(ENGINE_L_ENGINE)) == 0)
+			return al_err_set(err, AL_EINVAL, "--unlabel: keys "
+			    "starting with '%s' are set by --engine",
+			    ENGINE_L_ENGINE);
+	for (i = 0; i < a->nlabels; i++)
 		if ((rc = set_label(m, a->labels[i], err)) != 0)
 			return rc;
 	if (a->status) {
@@ -505,6 +606,152 @@ ask_line(const char *cmd, const char *prompt, const char *opt, char *buf,
 	return 0;
 }
 
+/* The value of label key, or NULL. */
+static const char *
+label_of(const struct vault_meta *m, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < m->nlabels; i++)
+		if (strcmp(m->labels[i].key, key) == 0)
+			return m->labels[i].value;
+	return NULL;
+}
+
+/* Set label key=value on m (the key is one of the engine's). */
+static int
+set_kv(struct vault_meta *m, const char *key, const char *value,
+    struct al_err *err)
+{
+	struct al_buf b;
+	int rc;
+
+	if ((rc = vault_text_check(value, key, err)) != 0)
+		return rc;
+	al_buf_init(&b, 2 * VAULT_TEXT_MAX, 0);
+	if (al_buf_printf(&b, "%s=%s", key, value) != 0)
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+	else
+		rc = set_label(m, al_buf_str(&b), err);
+	al_buf_release(&b);
+	return rc;
+}
+
+/* --timeout D (a duration, 1 s to 10 min) as the engine's label. */
+static int
+timeout_kv(struct vault_meta *m, const char *d, struct al_err *err)
+{
+	int64_t secs;
+	char n[24];
+	int rc;
+
+	if ((rc = al_parse_duration(d, "--timeout", &secs, err)) != 0)
+		return rc;
+	if (secs < 1 || secs > 600)
+		return al_err_set(err, AL_EINVAL, "--timeout must be between 1 "
+		    "second and 10 minutes");
+	(void)snprintf(n, sizeof(n), "%lld", (long long)secs);
+	return set_kv(m, ENGINE_L_TIMEOUT, n, err);
+}
+
+/*
+ * A dynamic secret: its configuration into m's labels, checked by a dry
+ * run against the database; *root the value to store (the admin password
+ * from stdin, if any, wrapped).
+ */
+static int
+engine_prepare(struct secret_args *a, struct vault_meta *m,
+    struct al_secret **root, struct al_err *err)
+{
+	struct engine_kv kv[VAULT_LIST_MAX];
+	struct engine_config c;
+	struct al_secret *pw = NULL;
+	char key[32];
+	unsigned char *p;
+	size_t i, n;
+	int rc;
+
+	*root = NULL;
+	memset(&c, 0, sizeof(c));
+	if ((a->value_file != NULL || a->keep_newline) &&
+	    strcmp(a->engine, "github-app") != 0)
+		return al_err_set(err, AL_EINVAL, "--engine %s reads no value "
+		    "file (the admin password, if any, comes on stdin)",
+		    a->engine);
+	if ((rc = set_kv(m, ENGINE_L_ENGINE, a->engine, err)) != 0 ||
+	    (a->connection && (rc = set_kv(m, ENGINE_L_CONNECTION,
+	    a->connection, err)) != 0) ||
+	    (a->group && (rc = set_kv(m, ENGINE_L_GROUP, a->group,
+	    err)) != 0) ||
+	    (a->role_prefix && (rc = set_kv(m, ENGINE_L_PREFIX, a->role_prefix,
+	    err)) != 0) ||
+	    (a->reassign && (rc = set_kv(m, ENGINE_L_REASSIGN, a->reassign,
+	    err)) != 0) ||
+	    (a->issue && (rc = set_kv(m, ENGINE_L_ISSUE, a->issue,
+	    err)) != 0) ||
+	    (a->revoke && (rc = set_kv(m, ENGINE_L_REVOKE, a->revoke,
+	    err)) != 0) ||
+	    (a->timeout && (rc = timeout_kv(m, a->timeout, err)) != 0) ||
+	    (a->app_id && (rc = set_kv(m, ENGINE_L_APP_ID, a->app_id,
+	    err)) != 0) ||
+	    (a->installation && (rc = set_kv(m, ENGINE_L_INSTALLATION,
+	    a->installation, err)) != 0) ||
+	    (a->api_url && (rc = set_kv(m, ENGINE_L_API_URL, a->api_url,
+	    err)) != 0))
+		return rc;
+	for (i = 0; i < a->nperms; i++) {
+		(void)snprintf(key, sizeof(key), "%s%zu", ENGINE_L_PERMISSION,
+		    i + 1);
+		if ((rc = set_kv(m, key, a->perms[i], err)) != 0)
+			return rc;
+	}
+	for (i = 0; i < a->ngrants; i++) {
+		(void)snprintf(key, sizeof(key), "%s%zu", ENGINE_L_GRANT, i + 1);
+		if ((rc = set_kv(m, key, a->grants[i], err)) != 0)
+			return rc;
+	}
+	for (i = 0; i < m->nlabels; i++) {
+		kv[i].key = m->labels[i].key;
+		kv[i].value = m->labels[i].value;
+	}
+	if ((rc = engine_config_from_kv(kv, m->nlabels, &c, err)) != 0)
+		return rc;
+	/*
+	 * The admin password, if any: stdin when it is not a terminal.  An
+	 * exec engine's commands hold their own credentials.
+	 */
+	if (strcmp(c.engine, "github-app") == 0) {
+		/* The App's private key (PEM), as any value is read. */
+		if ((rc = cli_read_value(m->name, a->value_file, 1,
+		    VAULT_VALUE_MAX - 1, &pw, err)) != 0)
+			goto out;
+	} else if (strcmp(c.engine, "exec") != 0 && !isatty(STDIN_FILENO)) {
+		if ((rc = al_secret_read_fd(STDIN_FILENO, 1024, &pw,
+		    err)) != 0)
+			goto out;
+		n = al_secret_len(pw);
+		p = al_secret_open(pw);
+		if (n > 0 && p[n - 1] == '\n')
+			n--;
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		al_secret_set_len(pw, n);
+		al_secret_close(pw);
+	}
+	if ((rc = engine_root_make(pw, root)) != 0) {
+		rc = al_err_set(err, rc, "out of memory");
+		goto out;
+	}
+	if ((rc = engine_check_live(&c, *root, err)) != 0) {
+		al_secret_free(*root);
+		*root = NULL;
+	}
+out:
+	al_secret_free(pw);
+	engine_config_release(&c);
+	return rc;
+}
+
 static int
 secret_add(struct cli *cli, struct vault *v, struct secret_args *a,
     struct al_err *err)
@@ -534,13 +781,27 @@ secret_add(struct cli *cli, struct vault *v, struct secret_args *a,
 		goto out;
 	if (m.expires && m.expires <= now)
 		al_msg(stderr, "warning", "'%s' is already expired", a->name);
+	if (a->engine == NULL && (a->connection || a->group || a->role_prefix ||
+	    a->reassign || a->ngrants || a->issue || a->revoke ||
+	    a->timeout || a->app_id || a->installation || a->api_url ||
+	    a->nperms)) {
+		rc = al_err_set(err, AL_EINVAL, "--connection, --group, "
+		    "--grant, --role-prefix, --reassign-to, --issue, --revoke "
+		    "and --timeout need --engine");
+		goto out;
+	}
 	if ((rc = cli_vault_unlock(v, a->passfd, err)) != 0)
 		goto out;
-	if ((rc = cli_read_value(a->name, a->value_file, a->keep_newline,
-	    VAULT_VALUE_MAX, &value, err)) != 0)
-		goto out;
-	if ((rc = check_length(value, err)) != 0)
-		goto out;
+	if (a->engine != NULL) {
+		if ((rc = engine_prepare(a, &m, &value, err)) != 0)
+			goto out;
+	} else {
+		if ((rc = cli_read_value(a->name, a->value_file,
+		    a->keep_newline, VAULT_VALUE_MAX, &value, err)) != 0)
+			goto out;
+		if ((rc = check_length(value, err)) != 0)
+			goto out;
+	}
 	rc = vault_secret_add(v, &m, value, err);
 	if (rc == 0)
 		rc = cli_audit_secret(cli, v, "secret_add", a->name, value, err);
@@ -667,20 +928,32 @@ secret_rotate(struct cli *cli, struct vault *v, struct secret_args *a,
 	struct vault_meta m;
 	struct al_secret *value = NULL;
 	int64_t expires;
-	int rc;
+	int rc, dynamic;
 
 	/* Fail on an unknown name before asking for anything. */
 	if ((rc = vault_secret_get(v, a->name, &m, err)) != 0)
 		return rc;
 	expires = m.expires;
+	dynamic = label_of(&m, ENGINE_L_ENGINE) != NULL;
 	vault_meta_release(&m);
 	if ((rc = cli_vault_unlock(v, a->passfd, err)) != 0)
 		return rc;
 	if ((rc = cli_read_value(a->name, a->value_file, a->keep_newline,
 	    VAULT_VALUE_MAX, &value, err)) != 0)
 		return rc;
-	if ((rc = check_length(value, err)) == 0)
-		rc = vault_secret_rotate(v, a->name, value, err);
+	if (dynamic) {
+		/* A new admin password for the engine, stored as its root. */
+		struct al_secret *root = NULL;
+
+		rc = engine_root_make(value, &root);
+		al_secret_free(value);
+		if ((value = root) == NULL)
+			return al_err_set(err, rc, "out of memory");
+	} else if ((rc = check_length(value, err)) != 0) {
+		al_secret_free(value);
+		return rc;
+	}
+	rc = vault_secret_rotate(v, a->name, value, err);
 	if (rc == 0)
 		rc = cli_audit_secret(cli, v, "secret_rotate", a->name, value,
 		    err);
@@ -770,6 +1043,8 @@ static void
 print_table(const struct cli *cli, struct vault_meta *list, size_t n,
     int64_t now)
 {
+	const char *eng;
+	int engines = 0;
 	size_t i, j, wname = 4, wowner = 5, wlab = 6, len;
 	char exp[21], due[21], owner[64], labels[256], lab[64];
 
@@ -788,9 +1063,13 @@ print_table(const struct cli *cli, struct vault_meta *list, size_t n,
 		wowner = 24;
 	if (wlab > 24)
 		wlab = 24;
-	printf("%-*s  %-8s  %3s  %-*s  %-10s  %-11s  %-*s  %s\n", (int)wname,
+	for (i = 0; i < n; i++)
+		if (label_of(&list[i], ENGINE_L_ENGINE) != NULL)
+			engines = 1;
+	printf("%-*s  %-8s  %3s  %-*s  %-10s  %-11s  %-*s  %s%s\n", (int)wname,
 	    "NAME", "STATUS", "VER", (int)wowner, "OWNER", "EXPIRES",
-	    "ROTATE BY", (int)wlab, "LABELS", "PURPOSE");
+	    "ROTATE BY", (int)wlab, "LABELS", "PURPOSE",
+	    engines ? "  (ENGINE)" : "");
 	for (i = 0; i < n; i++) {
 		const struct vault_meta *m = &list[i];
 		enum vault_status st = vault_meta_status(m, now);
@@ -826,11 +1105,13 @@ print_table(const struct cli *cli, struct vault_meta *list, size_t n,
 		cell(lab, sizeof(lab), labels[0] ? labels : "-", wlab);
 		cell(owner, sizeof(owner), m->owner, wowner);
 		(void)snprintf(stcol, sizeof(stcol), "%-8s", stname);
-		printf("%-*s  %s%s%s  %3u  %-*s  %-10s  %-11s  %-*s  %s\n",
+		eng = label_of(m, ENGINE_L_ENGINE);
+		printf("%-*s  %s%s%s  %3u  %-*s  %-10s  %-11s  %-*s  %s%s%s%s\n",
 		    (int)wname, m->name, cli->color_out && color ? color : "",
 		    stcol, cli->color_out && color ? "\033[0m" : "",
 		    m->version, (int)wowner, owner, exp, due, (int)wlab, lab,
-		    m->purpose ? m->purpose : "");
+		    m->purpose ? m->purpose : "", eng ? "  (" : "",
+		    eng ? eng : "", eng ? ")" : "");
 	}
 }
 

@@ -20,7 +20,7 @@
 
 /* One distinct secret of the run and its lease. */
 struct leased {
-	const char		*secret;
+	const char		*secret;	/* as leased */
 	struct client_lease	 lease;
 	struct al_secret	*value;
 	int			 have_lease;
@@ -75,33 +75,86 @@ find(const struct leased *l, size_t n, const char *secret)
 	return n;
 }
 
-/* Lease and fetch every distinct secret; on failure revoke what was taken. */
+/* A binding's lease: which entry of the leased list, which field. */
+struct bound {
+	char	base[128];	
+	size_t	idx;
+	int	field;		/* -1: the whole value */
+};
+
 static int
-lease_all(const struct exec_boundary *b, struct leased *l, size_t *nl,
+lease_one(const struct exec_boundary *b, const char *secret, struct leased *l,
     struct al_err *err)
 {
 	struct client_lease_req req;
-	size_t i, n = 0;
-	int rc = 0;
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	req.secret = secret;
+	req.task = b->task;
+	req.intent = b->intent;
+	req.ttl = b->ttl;
+	req.bind = 1;
+	req.pending = b->pending;
+	req.pending_arg = b->pending_arg;
+	l->secret = secret;
+	rc = client_lease_and_fetch(b->client, &req, b->approval_wait_s,
+	    &l->lease, &l->value, err);
+	if (rc == 0)
+		l->have_lease = 1;
+	return rc;
+}
+
+/* Whether v is a postgresql:// URL (a dynamic database credential). */
+static int
+is_db_url(struct al_secret *v)
+{
+	static const char scheme[] = "postgresql://";
+	int yes = al_secret_len(v) > sizeof(scheme) &&
+	    memcmp(al_secret_open(v), scheme, sizeof(scheme) - 1) == 0;
+
+	al_secret_close(v);
+	return yes;
+}
+
+/*
+ * Lease and fetch every distinct secret; on failure revoke what was taken.
+ * A binding NAME.FIELD takes a field of NAME's credential when NAME gives a
+ * database URL (one lease, one role for every field); otherwise it is the
+ * secret of that full name.
+ */
+static int
+lease_all(const struct exec_boundary *b, struct leased *l, size_t *nl,
+    struct bound *bd, struct al_err *err)
+{
+	struct al_err berr;
+	size_t i, k, n = 0;
+	int rc = 0, f;
 
 	for (i = 0; i < b->nvars && rc == 0; i++) {
-		if (find(l, n, b->vars[i].secret) < n)
-			continue;
-		memset(&req, 0, sizeof(req));
-		req.secret = b->vars[i].secret;
-		req.task = b->task;
-		req.intent = b->intent;
-		req.ttl = b->ttl;
-		req.bind = 1;
-		req.pending = b->pending;
-		req.pending_arg = b->pending_arg;
-		l[n].secret = b->vars[i].secret;
-		rc = client_lease_and_fetch(b->client, &req, b->approval_wait_s,
-		    &l[n].lease, &l[n].value, err);
-		if (rc == 0) {
-			l[n].have_lease = 1;
+		const char *name = b->vars[i].secret;
+
+		bd[i].field = -1;
+		f = exec_field_split(name, bd[i].base, sizeof(bd[i].base));
+		if (f >= 0) {
+			if ((k = find(l, n, bd[i].base)) == n) {
+				al_err_clear(&berr);
+				if (lease_one(b, bd[i].base, &l[n],
+				    &berr) == 0)
+					n++;
+			}
+			if (k < n && is_db_url(l[k].value)) {
+				bd[i].idx = k;
+				bd[i].field = f;
+				continue;
+			}
+		}
+		if ((k = find(l, n, name)) == n) {
+			if ((rc = lease_one(b, name, &l[n], err)) != 0)
+				break;
 			n++;
 		}
+		bd[i].idx = k;
 	}
 	*nl = n;
 	return rc;
@@ -131,6 +184,8 @@ exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
     struct exec_result *res, struct al_err *err)
 {
 	struct leased *l = NULL;
+	struct bound *bd = NULL;
+	struct al_secret **parts = NULL;
 	struct exec_var *vars = NULL;
 	struct redact *r = NULL;
 	struct redact_stream *so = NULL, *se = NULL;
@@ -145,12 +200,18 @@ exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
 		return al_err_set(err, AL_EINVAL, "at most %d secrets per run",
 		    EXEC_VARS_MAX);
 	if ((b->nvars && ((l = calloc(b->nvars, sizeof(*l))) == NULL ||
+	    (bd = calloc(b->nvars, sizeof(*bd))) == NULL ||
+	    (parts = calloc(b->nvars, sizeof(*parts))) == NULL ||
 	    (vars = calloc(b->nvars, sizeof(*vars))) == NULL))) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = lease_all(b, l, &nl, err)) != 0)
+	if ((rc = lease_all(b, l, &nl, bd, err)) != 0)
 		goto out;
+	for (i = 0; i < b->nvars; i++)
+		if (bd[i].field >= 0 && (rc = exec_field_value(
+		    l[bd[i].idx].value, bd[i].field, &parts[i], err)) != 0)
+			goto out;
 	if ((rc = redact_new(&r, err)) != 0)
 		goto out;
 	for (i = 0; i < nl; i++) {
@@ -165,6 +226,12 @@ exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
 		    err)) != 0)
 			goto out;
 	}
+	/* The password on its own is masked too (the URL holds it). */
+	for (i = 0; i < b->nvars; i++)
+		if (bd[i].field == EXEC_FIELD_PASSWORD &&
+		    (rc = redact_add_value(r, b->vars[i].secret, parts[i],
+		    err)) != 0)
+			goto out;
 	if (b->rules != NULL && (rc = redact_use_scan(r, b->rules, err)) != 0)
 		goto out;
 	if (b->rules == NULL && b->rules_load != NULL &&
@@ -179,9 +246,9 @@ exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
 		goto out;
 	}
 	for (i = 0; i < b->nvars; i++) {
-		k = find(l, nl, b->vars[i].secret);
+		k = bd[i].idx;
 		vars[i].name = b->vars[i].var;
-		vars[i].value = l[k].value;
+		vars[i].value = bd[i].field >= 0 ? parts[i] : l[k].value;
 		vars[i].kind = b->vars[i].kind;
 	}
 	spec->vars = vars;
@@ -198,6 +265,10 @@ exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
 		    spec->argv[0], redact_rule_error(r));
 out:
 	release_all(b, l, nl);
+	for (i = 0; parts != NULL && i < b->nvars; i++)
+		al_secret_free(parts[i]);
+	free(parts);
+	free(bd);
 	redact_stream_free(so);
 	redact_stream_free(se);
 	redact_free(r);

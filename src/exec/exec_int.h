@@ -319,4 +319,21 @@ int	setup_signals(struct run *r, struct al_err *err);
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t	exec_now_ms(void);
 
+/* ---- fields of a database credential (fields.c) ---------------------- */
+
+/*
+ * If binding is NAME.FIELD with a known FIELD (url, user, password, host,
+ * port, dbname), NAME into base and the field's index (0 = url, 2 =
+ * password, the only secret parts besides the url); else -1.
+ */
+int	exec_field_split(const char *binding, char *base, size_t basesz);
+/*
+ * One field of a postgresql:// URL (guarded) into new guarded memory.
+ * AL_EINVAL when url is not such a URL or lacks the field.
+ */
+int	exec_field_value(struct al_secret *url, int field,
+	    struct al_secret **out, struct al_err *err) AL_WUR;
+#define EXEC_FIELD_URL		0
+#define EXEC_FIELD_PASSWORD	2
+
 #endif

@@ -1,0 +1,47 @@
+#!/bin/bash
+# Dynamic PostgreSQL credentials: create + revoke cycles per second at 1 and
+# 8 concurrent tasks (durable audit on), beside a floor measured in the same
+# run: the same SQL statements from a bare libpq loop.  Then time-to-revoke
+# (lease end -> role confirmed gone) p50 and p99, from the audit log.
+# A throwaway cluster (tests/e2e/pglib.sh), removed at the end.
+# Usage: bench/dynamic.sh [SECONDS-PER-RUN]   (AIRLOCK_BUILD: build dir)
+set -u
+BUILD=$(cd "${AIRLOCK_BUILD:-build}" && pwd)
+SECS=${1:-5}
+export AIRLOCK_BIN="$BUILD/src/cli/airlock"
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../tests/e2e/lib.sh"
+. "$HERE/../tests/e2e/pglib.sh"
+pg_start
+PG_DB=postgres apsql -c "CREATE DATABASE app"
+apsql -c "CREATE ROLE app_rw NOLOGIN; CREATE TABLE t (x int); GRANT SELECT ON t TO app_rw"
+# The floor's roles and airlock's share nothing but the group.
+init_vault
+printf '%s\n' "$PG_ADMIN_PW" | "$AL" secret add app-db --engine postgres \
+    --connection "$PG_CONN" --group app_rw --owner bench --purpose bench >/dev/null ||
+	exit 1
+"$AL" lease ls >/dev/null	# starts the broker
+echo "dynamic PostgreSQL credentials ($(nproc) cores, PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'), ${SECS} s per run, log_statement=all):"
+metric() {
+	curl -s --unix-socket "$AIRLOCK_SOCKET" http://airlock/metrics |
+	    awk -v m="$1" '$1 == m {print $2}'
+}
+for c in 1 8; do
+	"$BUILD/bench/bench_pg_floor" "$PG_CONN" "$PG_ADMIN_PW" app_rw "$c" "$SECS"
+	r0=$(metric airlock_credentials_revoked_total)
+	t0=$(date +%s.%N)
+	out=$("$BUILD/bench/bench_broker" "$AIRLOCK_HOME" app-db "$c" "$SECS")
+	# Until every credential minted is confirmed gone.
+	while [ "$(metric airlock_credentials_revoking)" != 0 ]; do sleep 0.01; done
+	t1=$(date +%s.%N)
+	r1=$(metric airlock_credentials_revoked_total)
+	echo "$out" | sed 's/^/  lease cycles (mint at use): /' | head -1
+	awk -v n=$((r1 - r0)) -v a="$t0" -v b="$t1" -v c="$c" 'BEGIN {
+	    printf "airlock %3d: %7d create+revoke cycles in %.1f s = %6.0f cycles/s (lease, mint, revoke, role confirmed gone)\n",
+	    c, n, b - a, n / (b - a) }'
+done
+"$AL" audit --json 2>/dev/null | sed -n 's/.*"ttr_ms":\([0-9]*\).*/\1/p' | sort -n |
+    awk '{ v[NR] = $1 } END { if (NR) printf "time-to-revoke over %d credentials: p50 %d ms, p99 %d ms, max %d ms\n",
+        NR, v[int(NR * 0.5) + (NR * 0.5 > int(NR * 0.5))], v[int(NR * 0.99) + (NR * 0.99 > int(NR * 0.99))], v[NR] }'
+[ "$(PG_DB=postgres apsql -c "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'airlock%' OR rolname LIKE 'floor%'")" = 0 ] ||
+	echo "roles left behind!" >&2

@@ -1,0 +1,113 @@
+/* Private to src/engine: sources and the ops table of an engine. */
+#ifndef AIRLOCK_ENGINE_CRED_INT_H
+#define AIRLOCK_ENGINE_CRED_INT_H
+
+#include "airlock/engine.h"
+
+struct engine_pw;
+struct pq_dl;
+
+struct engine_slot {
+	void			*conn;
+	struct al_secret	*root;	/* version byte + password */
+};
+
+/* Revocation workers (each with its own connection per source). */
+#define ENGINE_WORKERS	4
+
+/* A secret an engine mints from: its configuration and root credential. */
+struct engine_source {
+	char				 name[65];
+	uint32_t			 version;
+	struct engine_config		 cfg;
+	const struct engine_ops		*ops;
+	const struct pq_dl		*dl;	/* the engine's table */
+	/*
+	 * One slot per thread (the loop mints, the workers revoke): a cached
+	 * connection and its own copy of the root credential, as guarded
+	 * memory is opened and closed by one thread at a time.
+	 */
+	struct engine_slot		 mint;
+	struct engine_slot		 work[ENGINE_WORKERS];
+	struct engine_source		*next;
+};
+
+/*
+ * An engine.  Each call gets the source and a handle slot (a cached
+ * connection) that belongs to the calling thread.
+ */
+struct engine_ops {
+	const char	*name;
+	/* Dry run of what a lease does, rolled back. */
+	int	(*check)(const struct pq_dl *dl, const struct engine_config *c,
+		    const struct al_secret *root, struct al_err *err);
+	/* Whether mint takes a password (pw is NULL otherwise). */
+	int	needs_pw;
+	/* Load the libraries it calls into dl (NULL: none). */
+	int	(*load)(struct pq_dl *dl, struct al_err *err);
+	/*
+	 * Create credential role with password pw, valid until valid_until
+	 * (seconds); *value what the holder gets; ext the issuer's own id of
+	 * it, when it has one ("" otherwise).
+	 */
+	int	(*mint)(struct engine_source *s, struct engine_slot *h,
+		    const char *role, const struct engine_for *why,
+		    const struct engine_pw *pw,
+		    int64_t valid_until, struct al_secret **value,
+		    char ext[ENGINE_EXT_MAX + 1], struct al_secret **keep,
+		    struct al_err *err);
+	/*
+	 * Destroy it and verify it is gone (gone already: success).  keep is
+	 * what mint asked to keep for this (in memory only: NULL after a
+	 * restart).
+	 */
+	int	(*destroy)(struct engine_source *s, struct engine_slot *h,
+		    const char *role, const char *ext, struct al_secret *keep,
+		    struct al_err *err);
+	/*
+	 * Call fn for every role whose name starts with the prefix (NULL:
+	 * the issuer cannot be searched).
+	 */
+	int	(*roles)(struct engine_source *s, struct engine_slot *h,
+		    void (*fn)(const char *role, void *arg), void *arg,
+		    struct al_err *err);
+	void	(*close)(const struct pq_dl *dl, void *h);
+};
+
+extern const struct engine_ops engine_pg_ops;
+extern const struct engine_ops engine_exec_ops;
+extern const struct engine_ops engine_gh_ops;
+
+/*
+ * A JSON object in guarded memory: the string member vkey decoded into new
+ * guarded memory (*value, required, non-empty), and the string member ikey
+ * (NULL: none) into id (at most ENGINE_EXT_MAX printable bytes).  AL_EINVAL
+ * when it is not such an object.
+ */
+int	engine_json_take(struct al_secret *json, const char *vkey,
+	    struct al_secret **value, const char *ikey,
+	    char id[ENGINE_EXT_MAX + 1]) AL_WUR;
+
+const struct engine_ops *engine_ops_find(const char *name);
+
+/*
+ * A fresh password (256 random bits as 64 hex digits, guarded) and its
+ * SCRAM-SHA-256 verifier (not secret: what the server stores).
+ */
+struct engine_pw {
+	struct al_secret	*pw;
+	char			 verifier[160];
+};
+int	engine_pw_make(const struct pq_dl *dl, struct engine_pw *out) AL_WUR;
+void	engine_pw_release(struct engine_pw *p);
+
+/*
+ * The SCRAM-SHA-256 verifier of password as PostgreSQL stores it
+ * ("SCRAM-SHA-256$iter:salt$StoredKey:ServerKey"), into out (>= 160 bytes).
+ */
+#define ENGINE_SCRAM_ITER	4096
+#define ENGINE_SCRAM_MAX	160
+int	engine_scram_verifier(const struct pq_dl *dl, const char *password, size_t len, int iter,
+	    char *out, size_t outsz) AL_WUR;
+
+#endif

@@ -1,0 +1,648 @@
+/*
+ * The postgres engine (libpq): a role per lease use, destroyed in an order
+ * that cannot leave it half alive.
+ *
+ * libpq keeps its own copy of the admin password for the life of a
+ * connection (in its heap, not guarded); that copy is the cost of talking
+ * to PostgreSQL at all, and the connection is kept only by the broker.  The
+ * minted password never goes to the server: CREATE ROLE gets a SCRAM
+ * verifier computed here (scram.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "cred_int.h"
+#include "pq_dl.h"
+
+/* How long revocation waits for a terminated session to go. */
+#define PG_TERMINATE_WAIT_MS	5000
+/*
+ * A mint waits this long (seconds) for an unreachable database, and the
+ * broker's loop with it: short, so that a database that is down costs the
+ * other clients little.
+ */
+#define PG_CONNECT_TIMEOUT	"2"
+
+static int
+pg_fail(struct al_err *err, int code, const char *what, const char *msg)
+{
+	char m[ENGINE_ERROR_MAX];
+	size_t n;
+
+	if (msg != NULL && strncmp(msg, "ERROR:  ", 8) == 0)
+		msg += 8;
+	(void)snprintf(m, sizeof(m), "%s", msg ? msg : "");
+	n = strlen(m);
+	while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+		m[--n] = '\0';
+	for (n = 0; m[n]; n++)
+		if (m[n] == '\n')
+			m[n] = ' ';
+	return al_err_set(err, code, "%s: %s", what, m);
+}
+
+/*
+ * Connect with the configuration's conninfo and the root password; dbname
+ * (when not NULL) replaces the conninfo's database.
+ */
+static int
+pg_connect(const struct pq_dl *dl, const struct engine_config *c, const struct al_secret *root,
+    const char *dbname, PGconn **out, struct al_err *err)
+{
+	const char *kw[6], *val[6];
+	struct al_secret *pw = NULL;
+	const unsigned char *p;
+	unsigned char *q;
+	size_t n = 0, len;
+	PGconn *conn;
+	int rc = 0;
+
+	*out = NULL;
+	kw[n] = "dbname"; val[n++] = c->connection;
+	kw[n] = "connect_timeout"; val[n++] = PG_CONNECT_TIMEOUT;
+	kw[n] = "application_name"; val[n++] = "airlock";
+	len = al_secret_len(root);
+	if (len > 1) {
+		/* NUL-terminated copy, in guarded memory, for libpq. */
+		if (al_secret_new(len, &pw) != 0)
+			return al_err_set(err, AL_ENOMEM, "out of memory");
+		p = al_secret_open((struct al_secret *)root);
+		q = al_secret_open(pw);
+		memcpy(q, p + 1, len - 1);
+		q[len - 1] = '\0';
+		al_secret_close((struct al_secret *)root);
+		kw[n] = "password"; val[n++] = (const char *)q;
+	}
+	if (dbname != NULL) {
+		kw[n] = "dbname"; val[n++] = dbname;
+	}
+	kw[n] = NULL; val[n] = NULL;
+	conn = dl->PQconnectdbParams(kw, val, 1);
+	if (pw != NULL) {
+		al_secret_close(pw);
+		al_secret_free(pw);
+	}
+	if (conn == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	if (dl->PQstatus(conn) != CONNECTION_OK) {
+		rc = pg_fail(err, AL_EUNAVAIL, "cannot connect to PostgreSQL",
+		    dl->PQerrorMessage(conn));
+		dl->PQfinish(conn);
+		return rc;
+	}
+	*out = conn;
+	return 0;
+}
+
+/* The cached connection in *h, (re)connected when needed. */
+static int
+pg_handle(struct engine_source *s, struct engine_slot *h, PGconn **out,
+    struct al_err *err)
+{
+	const struct pq_dl *dl = s->dl;
+	PGconn *conn = h->conn;
+	int rc;
+
+	if (conn != NULL && dl->PQstatus(conn) == CONNECTION_OK) {
+		*out = conn;
+		return 0;
+	}
+	if (conn != NULL)
+		dl->PQfinish(conn);
+	h->conn = NULL;
+	if ((rc = pg_connect(dl, &s->cfg, h->root, NULL, &conn, err)) != 0)
+		return rc;
+	h->conn = conn;
+	*out = conn;
+	return 0;
+}
+
+static void
+pg_close(const struct pq_dl *dl, void *h)
+{
+	if (h != NULL)
+		dl->PQfinish(h);
+}
+
+/* Run sql (no result rows wanted). */
+static int
+pg_exec(const struct pq_dl *dl, PGconn *conn, const char *sql, const char *what, struct al_err *err)
+{
+	PGresult *r = dl->PQexec(conn, sql);
+	int rc = 0;
+
+	if (r == NULL || (dl->PQresultStatus(r) != PGRES_COMMAND_OK &&
+	    dl->PQresultStatus(r) != PGRES_TUPLES_OK))
+		rc = pg_fail(err, dl->PQstatus(conn) == CONNECTION_OK ? AL_EDB :
+		    AL_EUNAVAIL, what, r ? dl->PQresultErrorMessage(r) :
+		    dl->PQerrorMessage(conn));
+	dl->PQclear(r);
+	return rc;
+}
+
+/* sql with $1 = p1 (and $2 = p2); the result in *out (caller clears). */
+static int
+pg_query(const struct pq_dl *dl, PGconn *conn, const char *sql, const char *p1, const char *p2,
+    const char *what, PGresult **out, struct al_err *err)
+{
+	const char *pv[2] = { p1, p2 };
+	PGresult *r = dl->PQexecParams(conn, sql, p2 ? 2 : 1, NULL, pv, NULL,
+	    NULL, 0);
+
+	*out = NULL;
+	if (r == NULL || dl->PQresultStatus(r) != PGRES_TUPLES_OK) {
+		int rc = pg_fail(err, dl->PQstatus(conn) == CONNECTION_OK ?
+		    AL_EDB : AL_EUNAVAIL, what, r ? dl->PQresultErrorMessage(r) :
+		    dl->PQerrorMessage(conn));
+		dl->PQclear(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+/*
+ * Append grant statement tmpl with every {{role}} replaced by the quoted
+ * identifier qrole.
+ */
+static int
+subst_role(struct al_buf *b, const char *tmpl, const char *qrole)
+{
+	const char *p = tmpl, *m;
+
+	while ((m = strstr(p, "{{role}}")) != NULL) {
+		if (al_buf_append(b, p, (size_t)(m - p)) != 0 ||
+		    al_buf_puts(b, qrole) != 0)
+			return AL_ENOMEM;
+		p = m + strlen("{{role}}");
+	}
+	return al_buf_puts(b, p);
+}
+
+/*
+ * The statements that give role its privileges: membership in the group,
+ * then each grant.  Each statement ends with ";".
+ */
+static int
+privileges_sql(const struct pq_dl *dl, PGconn *conn, const struct engine_config *c,
+    const char *qrole, struct al_buf *b)
+{
+	char *qg;
+	size_t i;
+	int rc = 0;
+
+	if (c->group != NULL) {
+		if ((qg = dl->PQescapeIdentifier(conn, c->group,
+		    strlen(c->group))) == NULL)
+			return AL_ENOMEM;
+		rc = al_buf_printf(b, "GRANT %s TO %s;", qg, qrole);
+		dl->PQfreemem(qg);
+	}
+	for (i = 0; rc == 0 && i < c->ngrants; i++)
+		if ((rc = subst_role(b, c->grants[i], qrole)) == 0)
+			rc = al_buf_puts(b, ";");
+	return rc;
+}
+
+static int
+pg_check(const struct pq_dl *dl, const struct engine_config *c,
+    const struct al_secret *root,
+    struct al_err *err)
+{
+	PGconn *conn = NULL;
+	struct al_buf b;
+	unsigned char raw[8];
+	char role[ENGINE_ROLE_MAX + 1], hex[17], what[32], *qrole = NULL;
+	size_t i;
+	int rc;
+
+	al_buf_init(&b, 1 << 20, 0);
+	if ((rc = pg_connect(dl, c, root, NULL, &conn, err)) != 0)
+		goto out;
+	randombytes_buf(raw, sizeof(raw));
+	al_hex(raw, sizeof(raw), hex);
+	(void)snprintf(role, sizeof(role), "%scheck_%s", c->prefix, hex);
+	if ((qrole = dl->PQescapeIdentifier(conn, role, strlen(role))) == NULL) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = pg_exec(dl, conn, "BEGIN", "BEGIN", err)) != 0)
+		goto out;
+	al_buf_reset(&b);
+	if (al_buf_printf(&b, "CREATE ROLE %s NOLOGIN", qrole) != 0) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = pg_exec(dl, conn, al_buf_str(&b), "the admin connection cannot "
+	    "create roles", err)) != 0)
+		goto out;
+	if (c->group != NULL) {
+		char *qg = dl->PQescapeIdentifier(conn, c->group,
+		    strlen(c->group));
+
+		al_buf_reset(&b);
+		rc = qg == NULL || al_buf_printf(&b, "GRANT %s TO %s", qg,
+		    qrole) != 0 ? al_err_set(err, AL_ENOMEM, "out of memory") :
+		    pg_exec(dl, conn, al_buf_str(&b), "--group", err);
+		dl->PQfreemem(qg);
+		if (rc != 0)
+			goto out;
+	}
+	for (i = 0; i < c->ngrants; i++) {
+		al_buf_reset(&b);
+		if (subst_role(&b, c->grants[i], qrole) != 0) {
+			rc = al_err_set(err, AL_ENOMEM, "out of memory");
+			goto out;
+		}
+		(void)snprintf(what, sizeof(what), "--grant %zu", i + 1);
+		if ((rc = pg_exec(dl, conn, al_buf_str(&b), what, err)) != 0) {
+			rc = AL_EINVAL;
+			goto out;
+		}
+	}
+out:
+	if (conn != NULL) {
+		PGresult *r = dl->PQexec(conn, "ROLLBACK");
+
+		dl->PQclear(r);
+		dl->PQfinish(conn);
+	}
+	dl->PQfreemem(qrole);
+	al_buf_release(&b);
+	return rc;
+}
+
+/* Percent-encode s (a host path or database name) onto b. */
+static int
+url_encode(struct al_buf *b, const char *s)
+{
+	static const char hexd[] = "0123456789ABCDEF";
+	int rc = 0;
+
+	for (; *s && rc == 0; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL)
+			rc = al_buf_putc(b, ch);
+		else
+			rc = al_buf_printf(b, "%%%c%c", hexd[ch >> 4],
+			    hexd[ch & 15]);
+	}
+	return rc;
+}
+
+/*
+ * The credential as the holder sees it:
+ * postgresql://ROLE:PASSWORD@HOST:PORT/DB, or with a socket directory
+ * postgresql://ROLE:PASSWORD@/DB?host=DIR&port=PORT.
+ */
+static int
+make_url(const struct pq_dl *dl, PGconn *conn, const char *role, struct al_secret *pw,
+    struct al_secret **out)
+{
+	struct al_buf b;
+	const char *host = dl->PQhost(conn), *port = dl->PQport(conn), *db = dl->PQdb(conn);
+	int rc;
+
+	al_buf_init(&b, 4096, AL_BUF_SENSITIVE);
+	rc = al_buf_printf(&b, "postgresql://%s:", role);
+	if (rc == 0) {
+		rc = al_buf_append(&b, al_secret_open(pw), al_secret_len(pw));
+		al_secret_close(pw);
+	}
+	if (rc == 0)
+		rc = al_buf_putc(&b, '@');
+	if (rc == 0 && host != NULL && host[0] == '/') {
+		rc = al_buf_puts(&b, "/");
+		if (rc == 0)
+			rc = url_encode(&b, db ? db : "");
+		if (rc == 0)
+			rc = al_buf_puts(&b, "?host=");
+		if (rc == 0)
+			rc = url_encode(&b, host);
+		if (rc == 0 && port && port[0])
+			rc = al_buf_printf(&b, "&port=%s", port);
+	} else if (rc == 0) {
+		rc = url_encode(&b, host && host[0] ? host : "localhost");
+		if (rc == 0 && port && port[0])
+			rc = al_buf_printf(&b, ":%s", port);
+		if (rc == 0)
+			rc = al_buf_puts(&b, "/");
+		if (rc == 0)
+			rc = url_encode(&b, db ? db : "");
+	}
+	if (rc == 0)
+		rc = al_secret_from(b.data, b.len, out);
+	al_buf_release(&b);
+	return rc;
+}
+
+static int
+pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
+    const struct engine_for *why, const struct engine_pw *pw,
+    int64_t valid_until, struct al_secret **value, char ext[ENGINE_EXT_MAX + 1],
+    struct al_secret **keep, struct al_err *err)
+{
+	const struct pq_dl *dl = s->dl;
+	char until[40];
+	char *qrole = NULL, *qver = NULL;
+	struct al_buf b;
+	struct tm tm;
+	time_t t = (time_t)valid_until;
+	PGconn *conn;
+	int rc;
+
+	(void)why;
+	*keep = NULL;
+	*value = NULL;
+	ext[0] = '\0';
+	al_buf_init(&b, 1 << 20, 0);
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S+00", &tm) == 0) {
+		rc = al_err_set(err, AL_EINVAL, "bad expiry");
+		goto out;
+	}
+	if ((rc = pg_handle(s, h, &conn, err)) != 0)
+		goto out;
+	if ((qrole = dl->PQescapeIdentifier(conn, role, strlen(role))) == NULL ||
+	    (qver = dl->PQescapeLiteral(conn, pw->verifier,
+	    strlen(pw->verifier))) ==
+	    NULL) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (al_buf_printf(&b, "BEGIN;CREATE ROLE %s LOGIN PASSWORD %s VALID "
+	    "UNTIL '%s';", qrole, qver, until) != 0 ||
+	    privileges_sql(dl, conn, &s->cfg, qrole, &b) != 0 ||
+	    al_buf_puts(&b, "COMMIT") != 0) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = pg_exec(dl, conn, al_buf_str(&b), "cannot create the role", err);
+	if (rc != 0 && dl->PQstatus(conn) != CONNECTION_OK) {
+		/*
+		 * A cached connection the server dropped (a restart): once
+		 * more on a new one.  Nothing was committed on the old one
+		 * that the caller does not already treat as possibly there.
+		 */
+		if ((rc = pg_handle(s, h, &conn, err)) == 0)
+			rc = pg_exec(dl, conn, al_buf_str(&b), "cannot create the "
+			    "role", err);
+	}
+	if (rc != 0) {
+		PGresult *r = dl->PQexec(conn, "ROLLBACK");
+
+		dl->PQclear(r);
+		goto out;
+	}
+	if (make_url(dl, conn, role, pw->pw, value) != 0)
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+out:
+	dl->PQfreemem(qrole);
+	dl->PQfreemem(qver);
+	al_buf_release(&b);
+	return rc;
+}
+
+/*
+ * Sessions of the role, or of a member of it that may SET ROLE to it
+ * (the role's oid replaces OID_).
+ */
+#define SESSIONS_OF \
+	" FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND" \
+	" (usesysid = OID_ OR (pg_has_role(usesysid, OID_, 'MEMBER')" \
+	" AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = usesysid)))"
+
+/*
+ * Run the statements of sql, with OID_ replaced by oid (digits only, from
+ * pg_roles), in one round trip; the last statement's rows in *out.
+ */
+static int
+pg_exec_rows(const struct pq_dl *dl, PGconn *conn, const char *sql, const char *oid,
+    const char *what, PGresult **out, struct al_err *err)
+{
+	struct al_buf b;
+	const char *p = sql, *m;
+	PGresult *r, *last = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (strspn(oid, "0123456789") != strlen(oid) || oid[0] == '\0')
+		return al_err_set(err, AL_EPROTO, "%s: bad oid", what);
+	al_buf_init(&b, 8192, 0);
+	while ((m = strstr(p, "OID_")) != NULL) {
+		if (al_buf_append(&b, p, (size_t)(m - p)) != 0 ||
+		    al_buf_printf(&b, "%s::oid", oid) != 0) {
+			al_buf_release(&b);
+			return al_err_set(err, AL_ENOMEM, "out of memory");
+		}
+		p = m + 4;
+	}
+	if (al_buf_puts(&b, p) != 0) {
+		al_buf_release(&b);
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	}
+	if (!dl->PQsendQuery(conn, al_buf_str(&b))) {
+		al_buf_release(&b);
+		return pg_fail(err, AL_EUNAVAIL, what, dl->PQerrorMessage(conn));
+	}
+	al_buf_release(&b);
+	while ((r = dl->PQgetResult(conn)) != NULL) {
+		if (rc == 0 && dl->PQresultStatus(r) != PGRES_COMMAND_OK &&
+		    dl->PQresultStatus(r) != PGRES_TUPLES_OK)
+			rc = pg_fail(err, dl->PQstatus(conn) == CONNECTION_OK ?
+			    AL_EDB : AL_EUNAVAIL, what,
+			    dl->PQresultErrorMessage(r));
+		dl->PQclear(last);
+		last = r;
+	}
+	if (rc == 0 && (last == NULL || dl->PQresultStatus(last) !=
+	    PGRES_TUPLES_OK))
+		rc = pg_fail(err, AL_EUNAVAIL, what, dl->PQerrorMessage(conn));
+	if (rc != 0) {
+		dl->PQclear(last);
+		return rc;
+	}
+	*out = last;
+	return 0;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	(void)nanosleep(&ts, NULL);
+}
+
+/* Reassign and drop what role owns in database db (NULL: this one). */
+static int
+drop_owned_in(struct engine_source *s, struct engine_slot *h, PGconn *conn,
+    const char *db, const char *qrole, struct al_err *err)
+{
+	const struct pq_dl *dl = s->dl;
+	PGconn *other = NULL;
+	struct al_buf b;
+	char *qo = NULL;
+	int rc;
+
+	al_buf_init(&b, 4096, 0);
+	if (db != NULL && (rc = pg_connect(dl, &s->cfg, h->root, db, &other,
+	    err)) != 0)
+		goto out;
+	if (other != NULL)
+		conn = other;
+	if (s->cfg.reassign_to != NULL && (qo = dl->PQescapeIdentifier(conn,
+	    s->cfg.reassign_to, strlen(s->cfg.reassign_to))) == NULL) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (al_buf_printf(&b, "REASSIGN OWNED BY %s TO %s;DROP OWNED BY %s",
+	    qrole, qo ? qo : "CURRENT_USER", qrole) != 0) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = pg_exec(dl, conn, al_buf_str(&b), "REASSIGN/DROP OWNED", err);
+out:
+	dl->PQfreemem(qo);
+	if (other != NULL)
+		dl->PQfinish(other);
+	al_buf_release(&b);
+	return rc;
+}
+
+static int
+pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
+    const char *ext, struct al_secret *keep, struct al_err *err)
+{
+	const struct pq_dl *dl = s->dl;
+	PGconn *conn;
+	PGresult *r = NULL;
+	struct al_buf b;
+	char oid[24], *qrole = NULL;
+	const char *here;
+	long waited = 0;
+	int rc, i;
+
+	(void)ext;	/* a role is known by its name */
+	(void)keep;
+	al_buf_init(&b, 4096, 0);
+	if ((rc = pg_handle(s, h, &conn, err)) != 0)
+		goto out;
+	rc = pg_query(dl, conn, "SELECT oid FROM pg_roles WHERE rolname = $1",
+	    role, NULL, "cannot look the role up", &r, err);
+	if (rc != 0 && dl->PQstatus(conn) != CONNECTION_OK &&
+	    (rc = pg_handle(s, h, &conn, err)) == 0)
+		rc = pg_query(dl, conn, "SELECT oid FROM pg_roles WHERE rolname ="
+		    " $1", role, NULL, "cannot look the role up", &r, err);
+	if (rc != 0)
+		goto out;
+	if (dl->PQntuples(r) == 0)
+		goto out;	/* never created, or already gone */
+	(void)snprintf(oid, sizeof(oid), "%s", dl->PQgetvalue(r, 0, 0));
+	dl->PQclear(r);
+	r = NULL;
+	if ((qrole = dl->PQescapeIdentifier(conn, role, strlen(role))) == NULL) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	/*
+	 * 1. No new session, then 2. end the sessions (one round trip),
+	 * and wait until they are gone.
+	 */
+	if (al_buf_printf(&b, "ALTER ROLE %s NOLOGIN;SELECT count(*), "
+	    "count(pg_terminate_backend(pid))" SESSIONS_OF, qrole) != 0) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		if ((rc = pg_exec_rows(dl, conn, al_buf_str(&b), oid,
+		    "cannot end the role's sessions", &r, err)) != 0)
+			goto out;
+		i = atoi(dl->PQgetvalue(r, 0, 0));
+		dl->PQclear(r);
+		r = NULL;
+		if (i == 0)
+			break;
+		if (waited >= PG_TERMINATE_WAIT_MS) {
+			rc = al_err_set(err, AL_ETIMEDOUT, "%d session(s) of "
+			    "the role did not end within %ld ms", i, waited);
+			goto out;
+		}
+		sleep_ms(10);
+		waited += 10;
+	}
+	/* 3. What it owns, in every database where it owns or holds any. */
+	if ((rc = pg_query(dl, conn, "SELECT DISTINCT d.datname FROM pg_shdepend s"
+	    " JOIN pg_database d ON d.oid = s.dbid WHERE s.refclassid ="
+	    " 'pg_authid'::regclass AND s.refobjid = $1::oid", oid, NULL,
+	    "cannot list the role's databases", &r, err)) != 0)
+		goto out;
+	here = dl->PQdb(conn);
+	for (i = 0; i < dl->PQntuples(r); i++) {
+		const char *db = dl->PQgetvalue(r, i, 0);
+
+		if ((rc = drop_owned_in(s, h, conn, strcmp(db, here) == 0 ? NULL :
+		    db, qrole, err)) != 0)
+			goto out;
+	}
+	dl->PQclear(r);
+	r = NULL;
+	/* 4. The role itself, then 5. verify. */
+	al_buf_reset(&b);
+	if (al_buf_printf(&b, "DROP ROLE IF EXISTS %s;SELECT 1 FROM pg_roles"
+	    " WHERE oid = OID_", qrole) != 0) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = pg_exec_rows(dl, conn, al_buf_str(&b), oid, "DROP ROLE", &r,
+	    err)) != 0)
+		goto out;
+	if (dl->PQntuples(r) != 0)
+		rc = al_err_set(err, AL_EDB, "the role still exists after "
+		    "DROP ROLE");
+out:
+	dl->PQclear(r);
+	dl->PQfreemem(qrole);
+	al_buf_release(&b);
+	return rc;
+}
+
+static int
+pg_roles(struct engine_source *s, struct engine_slot *h, void (*fn)(const char *role,
+    void *arg), void *arg, struct al_err *err)
+{
+	const struct pq_dl *dl = s->dl;
+	PGconn *conn;
+	PGresult *r = NULL;
+	char n[24];
+	int rc, i;
+
+	(void)snprintf(n, sizeof(n), "%zu", strlen(s->cfg.prefix));
+	if ((rc = pg_handle(s, h, &conn, err)) != 0 ||
+	    (rc = pg_query(dl, conn, "SELECT rolname FROM pg_roles WHERE"
+	    " left(rolname, $2::int) = $1", s->cfg.prefix, n,
+	    "cannot list roles", &r, err)) != 0)
+		return rc;
+	for (i = 0; i < dl->PQntuples(r); i++)
+		fn(dl->PQgetvalue(r, i, 0), arg);
+	dl->PQclear(r);
+	return 0;
+}
+
+const struct engine_ops engine_pg_ops = {
+	.name = "postgres",
+	.needs_pw = 1,
+	.load = pq_dl_open,
+	.check = pg_check,
+	.mint = pg_mint,
+	.destroy = pg_destroy,
+	.roles = pg_roles,
+	.close = pg_close,
+};

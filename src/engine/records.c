@@ -1,0 +1,229 @@
+/*
+ * The records of the engine's state file: every credential minted, by
+ * name, written before the credential exists (names are reserved in synced
+ * batches), and kept until its revocation is confirmed.
+ *
+ * Only the record of an intent must be durable: a lost update (revoking,
+ * attempts) or deletion after a crash only means the next broker finds a
+ * record whose lease is gone and revokes it again, which succeeds at once
+ * for a credential that no longer exists.  So those writes are not synced.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "state_int.h"
+
+int64_t
+engine_now_ms(struct engine *e)
+{
+	return e->clock->now_ms(e->clock->arg);
+}
+
+/* ---- records (mu held) -------------------------------------------------- */
+
+int
+engine_db_exec(struct engine *e, const char *sql, struct al_err *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(e->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		(void)al_err_set(err, AL_EDB, "engine state: %s",
+		    msg ? msg : sqlite3_errmsg(e->db));
+		sqlite3_free(msg);
+		return AL_EDB;
+	}
+	return 0;
+}
+
+/* Write r's row (insert or replace). */
+int
+engine_rec_save(struct engine *e, const struct rec *r, struct al_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(e->db, "INSERT OR REPLACE INTO creds (role,"
+	    " secret, lease, conn, expires, revoking, attempts, ended_ms,"
+	    " error, orphan, ext) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+	    -1, &st,
+	    NULL) != SQLITE_OK)
+		return al_err_set(err, AL_EDB, "engine state: %s",
+		    sqlite3_errmsg(e->db));
+	sqlite3_bind_text(st, 1, r->c.role, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->c.secret, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->c.lease, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)r->c.conn);
+	sqlite3_bind_int64(st, 5, r->c.expires);
+	sqlite3_bind_int(st, 6, r->c.revoking);
+	sqlite3_bind_int(st, 7, r->c.attempts);
+	sqlite3_bind_int64(st, 8, r->c.ended_ms);
+	sqlite3_bind_text(st, 9, r->c.error, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 10, r->orphan);
+	sqlite3_bind_text(st, 11, r->c.ext, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : al_err_set(err, AL_EDB,
+	    "engine state: %s", sqlite3_errmsg(e->db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+engine_rec_delete(struct engine *e, const char *role)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(e->db, "DELETE FROM creds WHERE role = ?1", -1,
+	    &st, NULL) != SQLITE_OK)
+		return AL_EDB;
+	sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : AL_EDB;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+struct rec *
+engine_rec_add(struct engine *e)
+{
+	struct rec *p;
+
+	if (e->nrecs == e->caprecs) {
+		size_t cap = e->caprecs ? 2 * e->caprecs : 64;
+
+		if ((p = realloc(e->recs, cap * sizeof(*p))) == NULL)
+			return NULL;
+		e->recs = p;
+		e->caprecs = cap;
+	}
+	p = &e->recs[e->nrecs++];
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
+struct rec *
+engine_rec_find(struct engine *e, const char *role)
+{
+	size_t i;
+
+	for (i = 0; i < e->nrecs; i++)
+		if (strcmp(e->recs[i].c.role, role) == 0)
+			return &e->recs[i];
+	return NULL;
+}
+
+/* Mark r revoking (its lease ended now) and save it. */
+void
+engine_rec_end(struct engine *e, struct rec *r)
+{
+	r->c.revoking = 1;
+	r->c.ended_ms = engine_now_ms(e);
+	r->next_try_ms = 0;
+	e->st.revoking++;
+	if (engine_rec_save(e, r, NULL) != 0) {
+		/* Kept in memory; retried by the worker all the same. */
+	}
+}
+
+int
+engine_rec_load(struct engine *e, struct al_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct rec *r;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(e->db, "SELECT role, secret, lease, conn,"
+	    " expires, revoking, attempts, ended_ms, error, orphan, ext"
+	    " FROM creds",
+	    -1, &st, NULL) != SQLITE_OK)
+		return al_err_set(err, AL_EDB, "engine state: %s",
+		    sqlite3_errmsg(e->db));
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if ((r = engine_rec_add(e)) == NULL) {
+			rc = al_err_set(err, AL_ENOMEM, "out of memory");
+			break;
+		}
+		(void)snprintf(r->c.role, sizeof(r->c.role), "%s",
+		    (const char *)sqlite3_column_text(st, 0));
+		(void)snprintf(r->c.secret, sizeof(r->c.secret), "%s",
+		    (const char *)sqlite3_column_text(st, 1));
+		(void)snprintf(r->c.lease, sizeof(r->c.lease), "%s",
+		    (const char *)sqlite3_column_text(st, 2));
+		r->c.conn = (uint64_t)sqlite3_column_int64(st, 3);
+		r->c.expires = sqlite3_column_int64(st, 4);
+		r->c.revoking = sqlite3_column_int(st, 5);
+		r->c.attempts = sqlite3_column_int(st, 6);
+		r->c.ended_ms = sqlite3_column_int64(st, 7);
+		(void)snprintf(r->c.error, sizeof(r->c.error), "%s",
+		    sqlite3_column_text(st, 8) ? (const char *)
+		    sqlite3_column_text(st, 8) : "");
+		r->orphan = sqlite3_column_int(st, 9);
+		(void)snprintf(r->c.ext, sizeof(r->c.ext), "%s",
+		    sqlite3_column_text(st, 10) ? (const char *)
+		    sqlite3_column_text(st, 10) : "");
+		r->reserved = r->c.lease[0] == '\0' && !r->c.revoking;
+		if (r->c.revoking)
+			e->st.revoking++;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- sources ------------------------------------------------------------- */
+
+
+/* A reserved name of source s (mu held), or NULL. */
+struct rec *
+engine_take_reserved(struct engine *e, const struct engine_source *s)
+{
+	size_t i;
+
+	for (i = e->nrecs; i-- > 0;)
+		if (e->recs[i].reserved && strcmp(e->recs[i].c.secret,
+		    s->name) == 0 && strncmp(e->recs[i].c.role, s->cfg.prefix,
+		    strlen(s->cfg.prefix)) == 0)
+			return &e->recs[i];
+	return NULL;
+}
+
+/*
+ * Record RESERVE_BATCH fresh names for s in one synced transaction (mu
+ * held): the record of an intent, durable before any of these roles can
+ * exist.
+ */
+int
+engine_reserve(struct engine *e, const struct engine_source *s, struct al_err *err)
+{
+	unsigned char raw[10];
+	char hex[21];
+	struct rec *r;
+	size_t i, n0 = e->nrecs;
+	int rc;
+
+	if ((rc = engine_db_exec(e, "PRAGMA synchronous=FULL; BEGIN", err)) != 0)
+		return rc;
+	for (i = 0; i < RESERVE_BATCH && rc == 0; i++) {
+		if ((r = engine_rec_add(e)) == NULL) {
+			rc = al_err_set(err, AL_ENOMEM, "out of memory");
+			break;
+		}
+		randombytes_buf(raw, sizeof(raw));
+		al_hex(raw, sizeof(raw), hex);
+		(void)snprintf(r->c.role, sizeof(r->c.role), "%s%s",
+		    s->cfg.prefix, hex);
+		(void)snprintf(r->c.secret, sizeof(r->c.secret), "%s",
+		    s->name);
+		r->reserved = 1;
+		rc = engine_rec_save(e, r, err);
+	}
+	if (rc == 0)
+		rc = engine_db_exec(e, "COMMIT", err);
+	if (rc != 0) {
+		(void)engine_db_exec(e, "ROLLBACK", NULL);
+		e->nrecs = n0;
+	}
+	(void)engine_db_exec(e, "PRAGMA synchronous=NORMAL", NULL);
+	return rc;
+}
+

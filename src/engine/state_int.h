@@ -1,0 +1,82 @@
+/*
+ * Private to src/engine: the service's state (engine.c) and its records
+ * (records.c).  Everything in struct engine but the sources' slots is
+ * guarded by mu.
+ */
+#ifndef AIRLOCK_ENGINE_STATE_INT_H
+#define AIRLOCK_ENGINE_STATE_INT_H
+
+#include <pthread.h>
+
+#include <sqlite3.h>
+
+#include "cred_int.h"
+#include "pq_dl.h"
+
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	30000
+#define DONE_MAX	4096
+/*
+ * Names recorded durably per sync (one fsync for this many mints), and
+ * passwords with their verifiers prepared ahead by idle workers (the PBKDF2
+ * of a verifier is 1-2 ms, kept off the broker's loop).
+ */
+#define RESERVE_BATCH	32
+#define PW_POOL		64
+
+struct rec {
+	struct engine_cred	 c;
+	int64_t			 next_try_ms;
+	int			 busy;
+	int			 orphan;
+	int			 reserved;	/* a name recorded, not used yet */
+	struct al_secret	*keep;		/* the engine's, for revoking */
+};
+
+struct engine {
+	const struct al_clock	*clock;
+	sqlite3			*db;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	pthread_t		 worker[ENGINE_WORKERS];
+	int			 nworkers;
+	int			 stop;
+	int			 ready;		/* engine_recover ran */
+	struct rec		*recs;
+	size_t			 nrecs, caprecs;
+	struct engine_source	*sources;
+	struct pq_dl		 dl;		/* loaded with the first source */
+	struct engine_pw	 pool[PW_POOL];
+	size_t			 npool;
+	struct engine_done	 done[DONE_MAX];
+	size_t			 ndone;
+	struct engine_stats	 st;
+};
+
+/* Milliseconds by the engine's clock. */
+int64_t	engine_now_ms(struct engine *e);
+/*
+ * Run sql on the state database (mu held).  Not AL_WUR: some callers
+ * ignore a failure on purpose (see records.c).
+ */
+int	engine_db_exec(struct engine *e, const char *sql, struct al_err *err);
+/* Write r's row, insert or replace (mu held; synced per the mode). */
+int	engine_rec_save(struct engine *e, const struct rec *r,
+	    struct al_err *err);
+/* Forget role's row (mu held). */
+int	engine_rec_delete(struct engine *e, const char *role);
+/* A new zeroed record in memory, or NULL (mu held). */
+struct rec *engine_rec_add(struct engine *e);
+struct rec *engine_rec_find(struct engine *e, const char *role);
+/* Mark r revoking (its lease ended now), save it, count it (mu held). */
+void	engine_rec_end(struct engine *e, struct rec *r);
+/* Load every row at open. */
+int	engine_rec_load(struct engine *e, struct al_err *err) AL_WUR;
+/* A reserved name of source s, or NULL (mu held). */
+struct rec *engine_take_reserved(struct engine *e,
+	    const struct engine_source *s);
+/* Record RESERVE_BATCH fresh names for s, synced (mu held). */
+int	engine_reserve(struct engine *e, const struct engine_source *s,
+	    struct al_err *err) AL_WUR;
+
+#endif

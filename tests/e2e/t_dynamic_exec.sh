@@ -1,0 +1,94 @@
+#!/bin/bash
+# The exec engine: a credential issued by a command for each use of a
+# lease and revoked by another when the lease ends; a failing revocation is
+# retried until it succeeds; a hung command is killed at its timeout; the
+# value is masked in the output and stored nowhere.
+. "$(dirname "$0")/lib.sh"
+init_vault
+ST="$T_ROOT/issuer-state"
+mkdir -p "$ST/issued" "$ST/revoked"
+TOKEN_BASE=$(canary)
+cat >"$T_ROOT/issuer" <<ISSUER
+#!/bin/sh
+# A fake issuer: issue prints a fresh token, revoke moves it to revoked/.
+case "\$1" in
+issue)
+	cat >"$ST/request"
+	id="cred-\$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+	echo "$TOKEN_BASE-\$id" >"$ST/issued/\$id"
+	printf '{"expires": 1, "value": "%s-%s\\\\u00e9", "id": "%s", "extra": {"a": [1, "}"]}}\n' "$TOKEN_BASE" "\$id" "\$id"
+	echo "issuer stderr is never kept" >&2 ;;
+revoke)
+	[ -e "$ST/fail" ] && { echo "backend down" >&2; exit 1; }
+	mv "$ST/issued/\$2" "$ST/revoked/\$2" ;;
+esac
+ISSUER
+chmod 755 "$T_ROOT/issuer"
+
+run "$AL" secret add tok --engine exec --issue "$T_ROOT/issuer issue" \
+    --owner o --purpose p
+expect_rc 2 "--engine exec needs --revoke"
+expect_err "--engine exec needs --issue CMD and --revoke CMD"
+run "$AL" secret add tok --engine exec --issue "$T_ROOT/issuer issue" \
+    --revoke "$T_ROOT/issuer revoke \"\$1\"" --timeout 3s --owner o --purpose p
+expect_rc 0 "secret add --engine exec"
+run "$AL" secret ls
+expect_out "(exec)"
+
+# --- issue, use, revoke --------------------------------------------------
+run "$AL" run --task T-7 -e TOKEN=tok -- sh -c '
+	printf %s "$TOKEN" >"$1/seen"; ls "$2/issued"; echo "token $TOKEN"' \
+    sh "$T_ROOT" "$ST"
+expect_rc 0 "the child gets the issued value"
+ID=$(head -1 "$OUT")
+case "$ID" in cred-????????????) pass ;; *) fail "issued id '$ID'" ;; esac
+expect_eq "$(cat "$T_ROOT/seen")" "$TOKEN_BASE-$ID$(printf '\303\251')" \
+    "the value, JSON escapes decoded"
+expect_out "token [REDACTED:tok]" "the value is masked"
+grep -q '"secret":"tok"' "$ST/request" && pass || fail "request lacks the secret"
+grep -q '"ttl":' "$ST/request" && pass || fail "request lacks the ttl"
+grep -q '"task":"T-7"' "$ST/request" && pass || fail "request lacks the task"
+n=0; while [ ! -e "$ST/revoked/$ID" ] && [ $n -lt 60 ]; do sleep 0.05; n=$((n + 1)); done
+[ -e "$ST/revoked/$ID" ] && pass || fail "the credential was not revoked"
+VALUE=$(cat "$T_ROOT/seen")
+rm -f "$T_ROOT/seen"
+
+# --- a failing revocation is retried until it succeeds --------------------
+touch "$ST/fail"
+run "$AL" run -e TOKEN=tok -- sh -c 'ls "$1/issued"' sh "$ST"
+expect_rc 0 "second task"
+ID2=$(head -1 "$OUT")
+sleep 0.5
+run "$AL" lease ls
+expect_out revoking "lease ls shows the revocation pending"
+expect_out "the revoke command exited with status 1"
+grep -q "backend down" "$OUT" "$AIRLOCK_HOME/airlockd.log" "$AIRLOCK_HOME/audit.log" &&
+	fail "a command's stderr was kept" || pass
+rm -f "$ST/fail"
+n=0; while [ ! -e "$ST/revoked/$ID2" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
+[ -e "$ST/revoked/$ID2" ] && pass || fail "the failed revocation was not retried"
+
+# --- a hung issuer is killed at the timeout ---------------------------------
+# (The broker has just audited revocations on its own: the log must be free
+# for another writer at once, not after the broker's next wake-up.)
+run timeout 10 "$AL" secret add slow --engine exec --issue "sleep 30" \
+    --revoke "true" --timeout 1s --owner o --purpose p
+expect_rc 0 "secret add while the broker is idle after revocations"
+t0=$(date +%s)
+run "$AL" run -e TOKEN=slow -- true
+expect_rc 125 "a hung issue command fails the run"
+expect_err "killed after 1 s"
+[ $(($(date +%s) - t0)) -lt 10 ] && pass || fail "the timeout did not hold"
+pgrep -f "sleep 30" >/dev/null && fail "the hung command survived" || pass
+
+# --- an answer that is not the expected JSON ---------------------------------
+run "$AL" secret add bad --engine exec --issue "echo not json" --revoke "true" \
+    --owner o --purpose p
+run "$AL" run -e TOKEN=bad -- true
+expect_rc 125 "bad issuer output"
+expect_err 'is not {"value": "...", "id": "..."}'
+
+check_no_leak "$VALUE"
+grep -q "issuer stderr" "$AIRLOCK_HOME/airlockd.log" && fail "stderr in the broker log" || pass
+echo "$T_NAME: $T_COUNT checks, $T_FAILS failures"
+[ "$T_FAILS" -eq 0 ]

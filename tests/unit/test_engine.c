@@ -1,0 +1,261 @@
+/*
+ * Unit tests for src/engine: configuration from labels, the root
+ * credential's format, SCRAM verifiers, and the durable record of a
+ * credential (written before the database is asked, kept when it fails).
+ * The end-to-end test (t_dynamic.sh) runs the postgres engine against a
+ * real PostgreSQL.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <sodium.h>
+
+#include "cred_int.h"
+#include "pq_dl.h"
+
+static int
+parse(const struct engine_kv *kv, size_t n, struct engine_config *c,
+    struct al_err *err)
+{
+	al_err_clear(err);
+	return engine_config_from_kv(kv, n, c, err);
+}
+
+static void
+test_engine_config_from_labels(void **state)
+{
+	const struct engine_kv kv[] = {
+		{ "engine", "postgres" },
+		{ "engine.connection", "host=/tmp dbname=app" },
+		{ "engine.grant.2", "GRANT b TO {{role}}" },
+		{ "engine.grant.1", "GRANT a TO {{role}}" },
+		{ "engine.role-prefix", "app_" },
+		{ "team", "x" },
+	};
+	struct engine_config c;
+	struct al_err err;
+
+	(void)state;
+	assert_int_equal(parse(kv, 6, &c, &err), 0);
+	assert_string_equal(c.engine, "postgres");
+	assert_string_equal(c.prefix, "app_");
+	assert_int_equal(c.ngrants, 2);
+	assert_string_equal(c.grants[0], "GRANT a TO {{role}}");
+	assert_string_equal(c.grants[1], "GRANT b TO {{role}}");
+	assert_null(c.group);
+	engine_config_release(&c);
+}
+
+static void
+test_engine_config_refuses_bad_labels(void **state)
+{
+	struct engine_kv kv[] = {
+		{ "engine", "postgres" },
+		{ "engine.connection", "host=/tmp password=x" },
+		{ "engine.group", "g" },
+	};
+	struct engine_config c;
+	struct al_err err;
+
+	(void)state;
+	assert_int_equal(parse(kv, 3, &c, &err), AL_EINVAL);
+	assert_string_equal(err.msg, "--connection must not hold a password: "
+	    "give it on stdin (it is stored encrypted)");
+	kv[1].value = "host=/tmp";
+	kv[2].key = "engine.grant.2";
+	assert_int_equal(parse(kv, 3, &c, &err), AL_EINVAL);
+	assert_string_equal(err.msg, "label 'engine.grant.1' is missing");
+	kv[2].key = "engine.role-prefix";
+	kv[2].value = "Bad-";
+	assert_int_equal(parse(kv, 3, &c, &err), AL_EINVAL);
+	assert_string_equal(err.msg, "--engine postgres needs --group ROLE or "
+	    "at least one --grant SQL");
+	kv[0].value = "oracle";
+	assert_int_equal(parse(kv, 1, &c, &err), AL_EINVAL);
+	assert_string_equal(err.msg, "--engine: unknown engine 'oracle' "
+	    "(known: postgres, exec, github-app)");
+}
+
+static void
+test_engine_config_refuses_short_or_odd_prefix(void **state)
+{
+	struct engine_kv kv[] = {
+		{ "engine", "postgres" },
+		{ "engine.connection", "dbname=app" },
+		{ "engine.group", "g" },
+		{ "engine.role-prefix", "a-b" },
+	};
+	struct engine_config c;
+	struct al_err err;
+
+	(void)state;
+	assert_int_equal(parse(kv, 4, &c, &err), AL_EINVAL);
+	assert_string_equal(err.msg, "--role-prefix: only a-z, 0-9 and _ "
+	    "(byte 2)");
+	kv[3].value = "ab";
+	assert_int_equal(parse(kv, 4, &c, &err), AL_EINVAL);
+	assert_non_null(strstr(err.msg, "at least 3 characters"));
+}
+
+static void
+test_engine_root_carries_a_version_byte(void **state)
+{
+	struct al_secret *pw = NULL, *root = NULL;
+	const unsigned char *p;
+
+	(void)state;
+	assert_int_equal(al_secret_from("hunter2", 7, &pw), 0);
+	assert_int_equal(engine_root_make(pw, &root), 0);
+	assert_int_equal(al_secret_len(root), 8);
+	p = al_secret_open(root);
+	assert_int_equal(p[0], 1);
+	assert_memory_equal(p + 1, "hunter2", 7);
+	al_secret_close(root);
+	al_secret_free(root);
+	assert_int_equal(engine_root_make(NULL, &root), 0);
+	assert_int_equal(al_secret_len(root), 1);
+	al_secret_free(root);
+	al_secret_free(pw);
+}
+
+/* The verifier's keys are those RFC 5802 derives from its own salt. */
+static void
+test_engine_scram_verifier_derives_rfc5802_keys(void **state)
+{
+	const char *pw = "0123456789abcdef";
+	char v[ENGINE_SCRAM_MAX], v2[ENGINE_SCRAM_MAX], *salt_b64, *keys;
+	unsigned char salt[64], salted[32], ck[32], stored[32], sk[32];
+	unsigned char got[64];
+	size_t salt_len, got_len;
+	unsigned int n = 32;
+	struct pq_dl dl;
+	struct al_err err;
+
+	(void)state;
+	memset(&dl, 0, sizeof(dl));
+	assert_int_equal(pq_dl_open(&dl, &err), 0);
+	assert_int_equal(engine_scram_verifier(&dl, pw, strlen(pw), 4096, v,
+	    sizeof(v)), 0);
+	assert_int_equal(strncmp(v, "SCRAM-SHA-256$4096:", 19), 0);
+	salt_b64 = v + 19;
+	assert_non_null(keys = strchr(salt_b64, '$'));
+	*keys++ = '\0';
+	assert_int_equal(sodium_base642bin(salt, sizeof(salt), salt_b64,
+	    strlen(salt_b64), NULL, &salt_len, NULL,
+	    sodium_base64_VARIANT_ORIGINAL), 0);
+	assert_int_equal(salt_len, 16);
+	assert_int_equal(PKCS5_PBKDF2_HMAC(pw, (int)strlen(pw), salt,
+	    (int)salt_len, 4096, EVP_sha256(), 32, salted), 1);
+	HMAC(EVP_sha256(), salted, 32, (const unsigned char *)"Client Key",
+	    10, ck, &n);
+	SHA256(ck, 32, stored);
+	HMAC(EVP_sha256(), salted, 32, (const unsigned char *)"Server Key",
+	    10, sk, &n);
+	assert_non_null(strchr(keys, ':'));
+	*strchr(keys, ':') = '\0';
+	assert_int_equal(sodium_base642bin(got, sizeof(got), keys,
+	    strlen(keys), NULL, &got_len, NULL,
+	    sodium_base64_VARIANT_ORIGINAL), 0);
+	assert_int_equal(got_len, 32);
+	assert_memory_equal(got, stored, 32);
+	keys += strlen(keys) + 1;
+	assert_int_equal(sodium_base642bin(got, sizeof(got), keys,
+	    strlen(keys), NULL, &got_len, NULL,
+	    sodium_base64_VARIANT_ORIGINAL), 0);
+	assert_memory_equal(got, sk, 32);
+	/* A fresh salt each time. */
+	assert_int_equal(engine_scram_verifier(&dl, pw, strlen(pw), 4096, v2,
+	    sizeof(v2)), 0);
+	pq_dl_close(&dl);
+	assert_int_not_equal(strncmp(v2 + 19, salt_b64, strlen(salt_b64)), 0);
+}
+
+static void
+count_revoking(const struct engine_cred *c, void *arg)
+{
+	if (c->revoking && strncmp(c->role, "unit_", 5) == 0)
+		(*(int *)arg)++;
+}
+
+/*
+ * A mint the database refuses leaves its record, queued for revocation,
+ * and that record survives a restart: a role the database may have
+ * created before the answer was lost is never forgotten.
+ */
+static void
+test_engine_failed_mint_stays_recorded(void **state)
+{
+	const struct engine_kv kv[] = {
+		{ "engine", "postgres" },
+		{ "engine.connection", "host=/nonexistent/airlock port=1 "
+		    "dbname=x connect_timeout=1" },
+		{ "engine.group", "g" },
+		{ "engine.role-prefix", "unit_" },
+	};
+	char dir[] = "/tmp/airlock-engine.XXXXXX", path[128];
+	char role[ENGINE_ROLE_MAX + 1];
+	struct engine_config c;
+	struct engine *e = NULL;
+	struct engine_stats st;
+	struct al_secret *root = NULL, *value = NULL;
+	struct al_err err;
+	int n = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	(void)snprintf(path, sizeof(path), "%s/engine.db", dir);
+	assert_int_equal(parse(kv, 4, &c, &err), 0);
+	assert_int_equal(engine_root_make(NULL, &root), 0);
+	assert_int_equal(engine_open(path, NULL, &e, &err), 0);
+	assert_int_equal(engine_source_set(e, "db", 1, &c, root, &err), 0);
+	assert_int_equal(engine_mint(e, "db", "lease1", 7, 2000000000, NULL, &value,
+	    role, &err), AL_EUNAVAIL);
+	assert_null(value);
+	assert_non_null(strstr(err.msg, "cannot connect to PostgreSQL"));
+	engine_list(e, count_revoking, &n);
+	assert_int_equal(n, 1);
+	engine_stats(e, &st);
+	assert_int_equal(st.revoking, 1);
+	engine_free(e);
+	e = NULL;
+	assert_int_equal(engine_open(path, NULL, &e, &err), 0);
+	n = 0;
+	engine_list(e, count_revoking, &n);
+	assert_int_equal(n, 1);
+	engine_free(e);
+	engine_config_release(&c);
+	al_secret_free(root);
+	(void)unlink(path);
+	(void)snprintf(path, sizeof(path), "%s/engine.db-wal", dir);
+	(void)unlink(path);
+	(void)snprintf(path, sizeof(path), "%s/engine.db-shm", dir);
+	(void)unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_engine_config_from_labels),
+		cmocka_unit_test(test_engine_config_refuses_bad_labels),
+		cmocka_unit_test(test_engine_config_refuses_short_or_odd_prefix),
+		cmocka_unit_test(test_engine_root_carries_a_version_byte),
+		cmocka_unit_test(test_engine_scram_verifier_derives_rfc5802_keys),
+		cmocka_unit_test(test_engine_failed_mint_stays_recorded),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
