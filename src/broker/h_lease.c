@@ -218,6 +218,18 @@ exposed_since(const struct vault_meta *m)
 	return NULL;
 }
 
+/* Whether m is a dynamic secret (it carries an engine label). */
+static int
+has_engine(const struct vault_meta *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nlabels; i++)
+		if (strcmp(m->labels[i].key, "engine") == 0)
+			return 1;
+	return 0;
+}
+
 void
 h_lease_create(struct route_args *a)
 {
@@ -286,7 +298,13 @@ h_lease_create(struct route_args *a)
 		    "failed");
 		goto out;
 	}
-	/* Looked up by decide when the policy needs it: record it too. */
+	/*
+	 * Looked up by decide when the policy needs it, and for a dynamic
+	 * secret, whose engine may limit its credential to the repository
+	 * (github-app): record it too.
+	 */
+	if (c->repo == NULL && c->find_repo != NULL && has_engine(&m))
+		(void)c->find_repo(c->find_repo_arg);
 	if (c->repo != NULL && who != NULL &&
 	    json_object_get(who, "repo") == NULL)
 		json_object_set_new(who, "repo", json_string(c->repo));
