@@ -37,6 +37,9 @@ const char cmd_redact_help[] =
 "  --check         exit 1 when anything was masked\n"
 "  -h, --help      show this help\n"
 "\n"
+"A secret marked exposed cannot be leased, so it cannot be looked for:\n"
+"redact then fails before reading anything (rotate the secret first).\n"
+"\n"
 "Exit status: 0 copied (with --check: nothing masked); 1 with --check,\n"
 "something was masked; 2 error.  See docs/commands/redact.md.\n";
 
@@ -75,10 +78,13 @@ emit_stdout(void *arg, const void *p, size_t n)
 	return 0;
 }
 
-/* Lease one secret for its value; strict: an error is fatal. */
+/*
+ * Lease one secret for its value; strict: an error is fatal.  status: the
+ * secret's status as the broker listed it (NULL: not listed).
+ */
 static int
-take(struct redact_run *rr, const char *name, const char *task,
-    const char *intent, int strict, struct al_err *err)
+take(struct redact_run *rr, const char *name, const char *status,
+    const char *task, const char *intent, int strict, struct al_err *err)
 {
 	struct client_lease_req req;
 	struct al_err e2;
@@ -95,6 +101,19 @@ take(struct redact_run *rr, const char *name, const char *task,
 	rc = client_lease_and_fetch(rr->cl, &req, 0, &rr->lease[rr->n],
 	    &rr->value[rr->n], strict ? err : &e2);
 	if (rc != 0 && !strict) {
+		/*
+		 * An exposed secret's value is still live until it is
+		 * rotated, and exactly what must not pass unmasked; but the
+		 * broker no longer hands it out, so it cannot be looked for
+		 * here.  Copying the stream without it would leak it: fail.
+		 */
+		if (status != NULL && strcmp(status, "exposed") == 0)
+			return al_err_set(err, AL_EDENIED, "secret '%s' is "
+			    "marked exposed: the broker no longer hands out its "
+			    "value, so redact cannot mask it and copies "
+			    "nothing; rotate it (airlock secret rotate %s), "
+			    "or name with --secret the other secrets to mask",
+			    name, name);
 		/*
 		 * Without --secret, what the policy refuses (or keeps for an
 		 * approver) is simply not masked.  Anything else -- the broker
@@ -251,7 +270,8 @@ cmd_redact(struct cli *cli, int argc, char **argv)
 		return cli_fail(&err);
 	if (nnames > 0) {
 		for (i = 0; i < nnames; i++)
-			if ((rc = take(&rr, names[i], task, intent, 1, &err)))
+			if ((rc = take(&rr, names[i], NULL, task, intent, 1,
+			    &err)))
 				goto out;
 	} else {
 		/* Every secret the policy grants: denials are skipped. */
@@ -260,9 +280,11 @@ cmd_redact(struct cli *cli, int argc, char **argv)
 		json_array_foreach(list, i, it) {
 			const char *nm = json_string_value(json_object_get(it,
 			    "name"));
+			const char *st = json_string_value(json_object_get(it,
+			    "status"));
 
-			if (nm != NULL && (rc = take(&rr, nm, task, intent, 0,
-			    &err)) != 0)
+			if (nm != NULL && (rc = take(&rr, nm, st, task, intent,
+			    0, &err)) != 0)
 				goto out;
 		}
 	}
