@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -279,7 +280,7 @@ struct rstream {
 	size_t			 nextra;
 	pthread_t		 thread;
 	int			 started;
-	int			 done;		/* atomic */
+	_Atomic int		 done;		/* set by the thread at its end */
 	/* Results, read after the join. */
 	unsigned long long	 bytes_in;
 	unsigned long long	 masks;

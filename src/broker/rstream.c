@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,7 +267,7 @@ run(void *arg)
 	free(w.per_value);
 	free(w.out);
 	sodium_free(in);	/* wipes it */
-	atomic_store((_Atomic int *)&rs->done, 1);
+	atomic_store(&rs->done, 1);
 	(void)!write(rs->notify_fd, &one, sizeof(one));
 	return NULL;
 }
@@ -295,7 +294,7 @@ rstream_start(struct rstream *rs, int sock, const char *extra, size_t nextra,
 int
 rstream_done(const struct rstream *rs)
 {
-	return atomic_load((_Atomic int *)&rs->done);
+	return atomic_load(&rs->done);
 }
 
 void
