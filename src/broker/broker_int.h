@@ -250,12 +250,13 @@ struct found {
  * mask releases nothing).  only: NULL, or comma-separated names to look
  * for only, each of which must exist (AL_ENOENT) and not be denied
  * (AL_EDENIED).  names[0..*nnames): the secrets in it, in the order added.
- * A redactor with no values is left uncompiled.
+ * compile: compile it too (else the caller does, redact_compile).  A
+ * redactor with no values is left uncompiled.
  */
 int	redact_for_caller(struct broker *b, const struct broker_caller *c,
 	    const char *task, const char *intent, const char *only,
-	    struct redact **out, struct found **names, size_t *nnames,
-	    struct al_err *err) AL_WUR;
+	    int compile, struct redact **out, struct found **names,
+	    size_t *nnames, struct al_err *err) AL_WUR;
 
 /*
  * A redaction stream (rstream.c): set up by h_redact_stream on the loop
@@ -271,7 +272,8 @@ struct rstream {
 	json_t			*who;
 	char			 task[API_TEXT_MAX + 1];
 	char			 intent[API_TEXT_MAX + 1];
-	struct redact		*r;		/* NULL: no values */
+	struct redact		*r;		/* NULL: no values; compiled
+						 * by the thread */
 	struct found		*names;
 	size_t			 nnames;
 	int			 sock;

@@ -36,8 +36,8 @@ build(struct broker *b, const struct broker_caller *c, const char *task,
     const char *intent, struct redact **out, struct found **names,
     size_t *nnames, struct al_err *err)
 {
-	return redact_for_caller(b, c, task, intent, NULL, out, names, nnames,
-	    err);
+	return redact_for_caller(b, c, task, intent, NULL, 1, out, names,
+	    nnames, err);
 }
 
 /* Whether name is one of the comma-separated names in only. */
@@ -90,7 +90,7 @@ all_known(struct broker *b, const struct vault_meta *list, size_t n,
 
 int
 redact_for_caller(struct broker *b, const struct broker_caller *c,
-    const char *task, const char *intent, const char *only,
+    const char *task, const char *intent, const char *only, int compile,
     struct redact **out, struct found **names, size_t *nnames,
     struct al_err *err)
 {
@@ -142,7 +142,7 @@ redact_for_caller(struct broker *b, const struct broker_caller *c,
 		al_secret_free(v);
 		v = NULL;
 	}
-	if (*nnames > 0 && (rc = redact_compile(r, err)) != 0)
+	if (compile && *nnames > 0 && (rc = redact_compile(r, err)) != 0)
 		goto out;
 	*out = r;
 	r = NULL;

@@ -239,6 +239,7 @@ run(void *arg)
 {
 	struct rstream *rs = arg;
 	struct worker w;
+	struct al_err err;
 	unsigned char *in;
 	uint64_t one = 1;
 	size_t k;
@@ -254,8 +255,9 @@ run(void *arg)
 	w.per_value = calloc(rs->nnames + 1, sizeof(*w.per_value));
 	if (in == NULL || w.out == NULL || w.per_value == NULL)
 		fail(&w, "out of memory");
-	else if (rs->r != NULL && redact_stream_new(rs->r, &w.st) != 0)
-		fail(&w, "out of memory");
+	else if (rs->r != NULL && (redact_compile(rs->r, &err) != 0 ||
+	    redact_stream_new(rs->r, &w.st) != 0))
+		fail(&w, "the redactor could not be built");
 	else {
 		if (w.st != NULL)
 			redact_stream_set_span(w.st, on_span, &w);
@@ -381,8 +383,9 @@ h_redact_stream(struct route_args *a)
 	}
 	if (rs->intent[0] == '\0')
 		(void)snprintf(rs->intent, sizeof(rs->intent), "redact");
+	/* Read here (the vault is the loop's); compiled on the thread. */
 	if (redact_for_caller(b, a->req->caller, rs->task, rs->intent,
-	    only ? secrets : NULL, &rs->r, &rs->names, &rs->nnames,
+	    only ? secrets : NULL, 0, &rs->r, &rs->names, &rs->nnames,
 	    &err) != 0) {
 		reply_al_err(a->resp, &err);
 		goto bad;
