@@ -283,6 +283,7 @@ struct rstream {
 	pthread_t		 thread;
 	int			 started;
 	_Atomic int		 done;		/* set by the thread at its end */
+	_Atomic int		 aborted;	/* the broker is stopping */
 	/* Results, read after the join. */
 	unsigned long long	 bytes_in;
 	unsigned long long	 masks;

@@ -173,8 +173,10 @@ serve(struct worker *w, unsigned char *in)
 	for (;;) {
 		if (recv_full(w, head, sizeof(head)) != 0) {
 			/* Gone without an end: nothing more is released. */
-			(void)snprintf(rs->error, sizeof(rs->error), "the "
-			    "client went away before the end of the stream");
+			(void)snprintf(rs->error, sizeof(rs->error), "%s",
+			    atomic_load(&rs->aborted) ? "the broker stopped" :
+			    "the client went away before the end of the "
+			    "stream");
 			return;
 		}
 		len = (size_t)head[1] << 24 | (size_t)head[2] << 16 |
@@ -302,8 +304,10 @@ rstream_done(const struct rstream *rs)
 void
 rstream_abort(struct rstream *rs)
 {
-	if (rs->started && !rstream_done(rs))
+	if (rs->started && !rstream_done(rs)) {
+		atomic_store(&rs->aborted, 1);
 		(void)shutdown(rs->sock, SHUT_RDWR);
+	}
 }
 
 void

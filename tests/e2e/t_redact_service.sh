@@ -170,5 +170,22 @@ print(s.recv(4096).split(b"\r\n")[0].decode())
 PY
 expect_out "HTTP/1.1 400" "a stream request without the upgrade"
 
+# The broker stopping cuts a stream short: redact fails, the line says why.
+(sleep 3; echo late) | "$AL" redact --no-rules >"$OUT" 2>"$ERR" &
+RP=$!
+sleep 1	# the stream is open long before its input comes
+kill "$(cat "$AIRLOCK_HOME/airlockd.pid")"
+wait "$RP"
+RC=$?
+cat "$OUT" "$ERR" >>"$ALL_OUTPUT"
+expect_rc 2 "redact when the broker stops"
+expect_err "the broker closed the redaction stream" "redact when the broker stops"
+for _ in $(seq 30); do
+	grep -qF '"error":"the broker stopped"' "$LOG" && break
+	sleep 0.1
+done
+grep -qF '"error":"the broker stopped"' "$LOG" && pass ||
+    fail "a stream cut by the broker's stop is not audited"
+
 check_no_leak "$V"
 done_testing
