@@ -120,9 +120,22 @@ streams_of(const struct server *s, uid_t uid)
 	return n;
 }
 
+static void
+stream_unlink(struct server *s, struct rstream *rs)
+{
+	struct rstream **pp;
+
+	for (pp = &s->streams; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == rs) {
+			*pp = rs->next;
+			return;
+		}
+}
+
 /*
  * The connection is now the client's stream of frames: the redaction runs
- * on a thread of its own (rstream.c), never on this loop.
+ * on a thread of its own (rstream.c), never on this loop.  The stream is
+ * in s->streams since its 101 was queued (so that it counts at once).
  */
 static void
 on_upgrade(void *cls, struct MHD_Connection *mc, void *req_cls,
@@ -144,12 +157,10 @@ on_upgrade(void *cls, struct MHD_Connection *mc, void *req_cls,
 	if (rstream_start(rs, sock, extra_in, extra_in_size,
 	    s->stream_fd) != 0) {
 		broker_log(s->b, "cannot start a redaction stream");
+		stream_unlink(s, rs);
 		rstream_free(rs);
 		(void)s->mhd.upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-		return;
 	}
-	rs->next = s->streams;
-	s->streams = rs;
 }
 
 /* Streams that ended (or all, waiting for them): audit, close. */
@@ -163,7 +174,8 @@ streams_reap(struct server *s, int all)
 	if (s->stream_fd >= 0)
 		(void)!read(s->stream_fd, &v, sizeof(v));
 	while ((rs = *pp) != NULL) {
-		if (!all && !rstream_done(rs)) {
+		/* Not upgraded yet: on_completed frees it if it never is. */
+		if (!rs->started || (!all && !rstream_done(rs))) {
 			pp = &rs->next;
 			continue;
 		}
@@ -185,6 +197,8 @@ send_upgrade(struct request *rq)
 
 	rq->rs = r->upgrade;
 	r->upgrade = NULL;
+	rq->rs->next = rq->srv->streams;
+	rq->srv->streams = rq->rs;
 	resp = mhd->create_response_for_upgrade(on_upgrade, rq);
 	if (resp == NULL)
 		return MHD_NO;
@@ -550,7 +564,11 @@ on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
 	}
 	al_buf_release(&rq->body);
 	broker_resp_release(&rq->resp);
-	rstream_free(rq->rs);	/* never upgraded */
+	if (rq->rs != NULL) {	/* never upgraded */
+		stream_unlink(rq->srv, rq->rs);
+		rstream_free(rq->rs);
+		rq->rs = NULL;
+	}
 	free(rq->path);
 	free(rq->query);
 	free(rq);
