@@ -60,6 +60,26 @@
  *   never leave the broker.  One `redact` audit line with counts.
  */
 #define API_REDACT		"/v1/redact"
+/*
+ * POST ?task=T&intent=I&secrets=A,B with "Connection: Upgrade" and
+ * "Upgrade: airlock-redact": 101, then the connection carries frames (a
+ * type byte and a 4-byte big-endian length, then that many bytes).  In:
+ * API_RS_DATA (raw input), API_RS_FLUSH (input paused: release what a
+ * pause releases), API_RS_END.  Out: API_RS_DATA (masked output),
+ * API_RS_FLUSH (the flush is done), API_RS_END (8-byte big-endian count of
+ * masks; the stream is over), API_RS_ERROR (a message; over).  The same
+ * values as /v1/redact, held by a redactor stream in the broker, worked on
+ * off the event loop.  One `redact` audit line with counts at the end.
+ */
+#define API_REDACT_STREAM	"/v1/redact/stream"
+#define API_RS_PROTO		"airlock-redact"
+#define API_RS_DATA		'D'
+#define API_RS_FLUSH		'F'
+#define API_RS_END		'E'
+#define API_RS_ERROR		'X'
+#define API_RS_HEAD		5		/* type and length */
+#define API_RS_FRAME_MAX	(1024 * 1024)	/* payload of one frame */
+#define API_RS_PER_UID		4		/* streams at once per uid */
 /* GET ?n=N: {"events":[...]} the last N audit lines (N <= API_TAIL_MAX) */
 #define API_AUDIT		"/v1/audit"
 /* GET: Prometheus text exposition format 0.0.4 */

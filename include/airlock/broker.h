@@ -87,6 +87,8 @@ struct broker_req {
 	int				 no_wait;	/* long poll over */
 };
 
+struct rstream;
+
 struct broker_resp {
 	int			 status;	/* HTTP status */
 	const char		*content_type;	/* static string */
@@ -115,6 +117,11 @@ struct broker_resp {
 	 * must not time the connection out while it idles.
 	 */
 	int			 hold_conn;
+	/*
+	 * A redaction stream to run on the connection once it is upgraded
+	 * (status 101); the transport takes it over.  NULL: none.
+	 */
+	struct rstream		*upgrade;
 };
 
 struct broker_config {

@@ -234,4 +234,16 @@ int	client_proxy_end(struct client *cl, const char *id, struct al_err *err)
 	    AL_WUR;
 void	client_proxy_release(struct client_proxy *p);
 
+/*
+ * Open a redaction stream (POST /v1/redact/stream, see api.h) on a
+ * connection of its own: *fd is then the caller's (blocking) socket,
+ * carrying frames; close it when done.  secrets: NULL (every secret the
+ * policy grants for intent) or comma-separated names, each of which must
+ * be granted.  Errors as for other requests (AL_EDENIED, AL_ENOENT,
+ * AL_EBUSY when too many streams of this user run).
+ */
+int	client_redact_stream(struct client *cl, const char *task,
+	    const char *intent, const char *secrets, int *fd,
+	    struct al_err *err) AL_WUR;
+
 #endif

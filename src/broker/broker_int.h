@@ -3,6 +3,8 @@
 #define AIRLOCK_BROKER_INT_H
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -253,6 +255,72 @@ void	h_approve(struct route_args *a);
 void	h_deny(struct route_args *a);
 void	h_audit_tail(struct route_args *a);
 void	h_redact(struct route_args *a);
+void	h_redact_stream(struct route_args *a);
+
+struct redact;
+
+/* A secret a redactor looks for, and how often it was found. */
+struct found {
+	char		name[VAULT_NAME_MAX + 1];
+	unsigned	n;
+};
+/*
+ * The compiled redactor over the values the caller may have masked: those
+ * whose decision for c, task and intent is not deny (exposed ones too: a
+ * mask releases nothing).  only: NULL, or comma-separated names to look
+ * for only, each of which must exist (AL_ENOENT) and not be denied
+ * (AL_EDENIED).  names[0..*nnames): the secrets in it, in the order added.
+ * compile: compile it too (else the caller does, redact_compile).  A
+ * redactor with no values is left uncompiled.
+ */
+int	redact_for_caller(struct broker *b, const struct broker_caller *c,
+	    const char *task, const char *intent, const char *only,
+	    int compile, struct redact **out, struct found **names,
+	    size_t *nnames, struct al_err *err) AL_WUR;
+
+/*
+ * A redaction stream (rstream.c): set up by h_redact_stream on the loop
+ * thread, handed the upgraded socket by the transport (rstream_start),
+ * which runs it on a thread of its own.  When it ends, the thread marks it
+ * done and writes to notify_fd; the transport then calls rstream_end on
+ * the loop thread (joins it, audits one `redact` line) and closes the
+ * socket.  rstream_abort shuts the socket so that the thread ends soon.
+ */
+struct rstream {
+	struct broker		*b;
+	uid_t			 uid;
+	json_t			*who;
+	char			 task[API_TEXT_MAX + 1];
+	char			 intent[API_TEXT_MAX + 1];
+	struct redact		*r;		/* NULL: no values; compiled
+						 * by the thread */
+	struct found		*names;
+	size_t			 nnames;
+	int			 sock;
+	int			 notify_fd;
+	unsigned char		*extra;		/* guarded: bytes MHD read */
+	size_t			 nextra;
+	pthread_t		 thread;
+	int			 started;
+	_Atomic int		 done;		/* set by the thread at its end */
+	_Atomic int		 aborted;	/* the broker is stopping */
+	/* Results, read after the join. */
+	unsigned long long	 bytes_in;
+	unsigned long long	 masks;
+	unsigned		 flushes;
+	int			 ok;
+	char			 error[128];
+	void			*urh;		/* the transport's handle */
+	struct rstream		*next;
+};
+
+int	rstream_start(struct rstream *rs, int sock, const char *extra,
+	    size_t nextra, int notify_fd) AL_WUR;
+int	rstream_done(const struct rstream *rs);
+void	rstream_abort(struct rstream *rs);
+/* Join (if started), audit, free. */
+void	rstream_end(struct rstream *rs);
+void	rstream_free(struct rstream *rs);
 /* The largest request body path takes (API_BODY_MAX but for /v1/redact). */
 size_t	broker_body_max(const char *path);
 void	h_proxy_start(struct route_args *a);

@@ -35,6 +35,8 @@ static const struct route routes[] = {
 	{ "POST", "/v1/approvals/:/deny", 1, h_deny, NULL },
 	{ "GET", "/v1/audit", 0, h_audit_tail, " n task secret lease " },
 	{ "POST", "/v1/redact", 1, h_redact, NULL },
+	{ "POST", "/v1/redact/stream", 0, h_redact_stream,
+	    " task intent secrets " },
 	{ "POST", "/v1/proxies", 1, h_proxy_start, NULL },
 	{ "DELETE", "/v1/proxies/:", 0, h_proxy_end, NULL },
 	{ "POST", "/v1/policy/reload", 1, h_policy_reload, NULL },
@@ -219,4 +221,6 @@ broker_resp_release(struct broker_resp *r)
 	al_buf_release(&r->body);
 	al_secret_free(r->value);
 	r->value = NULL;
+	rstream_free(r->upgrade);
+	r->upgrade = NULL;
 }

@@ -29,16 +29,70 @@
 #define MASK_OPEN	"[REDACTED:"
 #define GUARD_LEN	32
 
-struct found {
-	char		name[VAULT_NAME_MAX + 1];
-	unsigned	n;
-};
 
 /* The redactor over every value the caller may have masked. */
 static int
 build(struct broker *b, const struct broker_caller *c, const char *task,
     const char *intent, struct redact **out, struct found **names,
     size_t *nnames, struct al_err *err)
+{
+	return redact_for_caller(b, c, task, intent, NULL, 1, out, names,
+	    nnames, err);
+}
+
+/* Whether name is one of the comma-separated names in only. */
+static int
+listed(const char *only, const char *name)
+{
+	size_t n = strlen(name), k;
+
+	while (*only) {
+		k = strcspn(only, ",");
+		if (k == n && strncmp(only, name, n) == 0)
+			return 1;
+		only += k;
+		if (*only == ',')
+			only++;
+	}
+	return 0;
+}
+
+/* Every name of only is a secret of list[0..n); AL_ENOENT naming one not. */
+static int
+all_known(struct broker *b, const struct vault_meta *list, size_t n,
+    const char *only, struct al_err *err)
+{
+	char name[VAULT_NAME_MAX + 1], fp[NAME_FP_LEN + 1];
+	size_t k, i;
+
+	while (*only) {
+		k = strcspn(only, ",");
+		if (k == 0 || k > VAULT_NAME_MAX)
+			return al_err_set(err, AL_EINVAL, "bad secret name in "
+			    "the list");
+		memcpy(name, only, k);
+		name[k] = '\0';
+		for (i = 0; i < n; i++)
+			if (strcmp(list[i].name, name) == 0)
+				break;
+		if (i == n || list[i].corrupt) {
+			/* Maybe a value typed as a name: never echoed. */
+			(void)al_err_set(err, AL_ENOENT, "no such secret");
+			name_unknown(b, name, err, fp);
+			return AL_ENOENT;
+		}
+		only += k;
+		if (*only == ',')
+			only++;
+	}
+	return 0;
+}
+
+int
+redact_for_caller(struct broker *b, const struct broker_caller *c,
+    const char *task, const char *intent, const char *only, int compile,
+    struct redact **out, struct found **names, size_t *nnames,
+    struct al_err *err)
 {
 	struct vault_meta *list = NULL;
 	struct al_secret *v = NULL;
@@ -58,7 +112,18 @@ build(struct broker *b, const struct broker_caller *c, const char *task,
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
+	if (only != NULL && (rc = all_known(b, list, n, only, err)) != 0)
+		goto out;
 	for (i = 0; i < n; i++) {
+		if (only != NULL && !listed(only, list[i].name))
+			continue;
+		if (!list[i].corrupt && decide(b, c, &list[i], task, intent,
+		    &d) == 0 && d.effect == POLICY_DENY && only != NULL) {
+			/* Named, so asked for: say no rather than skip it. */
+			rc = al_err_set(err, AL_EDENIED, "secret '%s': %s",
+			    list[i].name, d.reason);
+			goto out;
+		}
 		if (list[i].corrupt || decide(b, c, &list[i], task, intent,
 		    &d) != 0 || d.effect == POLICY_DENY)
 			continue;
@@ -77,7 +142,7 @@ build(struct broker *b, const struct broker_caller *c, const char *task,
 		al_secret_free(v);
 		v = NULL;
 	}
-	if (*nnames > 0 && (rc = redact_compile(r, err)) != 0)
+	if (compile && *nnames > 0 && (rc = redact_compile(r, err)) != 0)
 		goto out;
 	*out = r;
 	r = NULL;

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/signalfd.h>
@@ -58,6 +59,7 @@ struct request {
 	struct broker_resp	 resp;
 	int64_t			 t0_us;
 	uint64_t		 need_seq;	/* PH_PARKED_SYNC: audit line */
+	struct rstream		*rs;		/* to run once upgraded */
 	struct request		*next;		/* in srv->parked */
 	struct request		*prev;
 };
@@ -106,6 +108,108 @@ free_value(void *cls)
 	al_secret_free(cls);	/* sodium_free wipes it */
 }
 
+/* Redaction streams of uid running now. */
+static unsigned
+streams_of(const struct server *s, uid_t uid)
+{
+	const struct rstream *rs;
+	unsigned n = 0;
+
+	for (rs = s->streams; rs != NULL; rs = rs->next)
+		n += rs->uid == uid;
+	return n;
+}
+
+static void
+stream_unlink(struct server *s, struct rstream *rs)
+{
+	struct rstream **pp;
+
+	for (pp = &s->streams; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == rs) {
+			*pp = rs->next;
+			return;
+		}
+}
+
+/*
+ * The connection is now the client's stream of frames: the redaction runs
+ * on a thread of its own (rstream.c), never on this loop.  The stream is
+ * in s->streams since its 101 was queued (so that it counts at once).
+ */
+static void
+on_upgrade(void *cls, struct MHD_Connection *mc, void *req_cls,
+    const char *extra_in, size_t extra_in_size, MHD_socket sock,
+    struct MHD_UpgradeResponseHandle *urh)
+{
+	struct request *rq = cls;
+	struct server *s = rq->srv;
+	struct rstream *rs = rq->rs;
+
+	(void)mc;
+	(void)req_cls;
+	rq->rs = NULL;
+	if (rs == NULL) {
+		(void)s->mhd.upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		return;
+	}
+	rs->urh = urh;
+	if (rstream_start(rs, sock, extra_in, extra_in_size,
+	    s->stream_fd) != 0) {
+		broker_log(s->b, "cannot start a redaction stream");
+		stream_unlink(s, rs);
+		rstream_free(rs);
+		(void)s->mhd.upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+	}
+}
+
+/* Streams that ended (or all, waiting for them): audit, close. */
+static void
+streams_reap(struct server *s, int all)
+{
+	struct rstream **pp = &s->streams, *rs;
+	struct MHD_UpgradeResponseHandle *urh;
+	uint64_t v;
+
+	if (s->stream_fd >= 0)
+		(void)!read(s->stream_fd, &v, sizeof(v));
+	while ((rs = *pp) != NULL) {
+		/* Not upgraded yet: on_completed frees it if it never is. */
+		if (!rs->started || (!all && !rstream_done(rs))) {
+			pp = &rs->next;
+			continue;
+		}
+		*pp = rs->next;
+		urh = rs->urh;
+		rstream_end(rs);	/* joins the thread first */
+		(void)s->mhd.upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		s->resumed = 1;
+	}
+}
+
+static enum MHD_Result
+send_upgrade(struct request *rq)
+{
+	const struct mhd_dl *mhd = &rq->srv->mhd;
+	struct broker_resp *r = &rq->resp;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	rq->rs = r->upgrade;
+	r->upgrade = NULL;
+	rq->rs->next = rq->srv->streams;
+	rq->srv->streams = rq->rs;
+	resp = mhd->create_response_for_upgrade(on_upgrade, rq);
+	if (resp == NULL)
+		return MHD_NO;
+	(void)mhd->add_response_header(resp, MHD_HTTP_HEADER_UPGRADE,
+	    API_RS_PROTO);
+	ret = mhd->queue_response(rq->mc, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+	mhd->destroy_response(resp);
+	broker_observe_latency(rq->srv->b, mono_us() - rq->t0_us);
+	return ret;
+}
+
 static enum MHD_Result
 send_reply(struct request *rq)
 {
@@ -114,7 +218,26 @@ send_reply(struct request *rq)
 	struct MHD_Response *resp;
 	struct al_secret *v;
 	enum MHD_Result ret;
+	const char *up;
 
+	if (r->upgrade != NULL) {
+		up = mhd->lookup_connection_value(rq->mc, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_UPGRADE);
+		if (up == NULL || strcmp(up, API_RS_PROTO) != 0) {
+			broker_resp_release(r);
+			broker_resp_init(r);
+			reply_error(r, 400, API_E_BAD_REQUEST, "this route "
+			    "takes \"Connection: Upgrade\" and \"Upgrade: "
+			    API_RS_PROTO "\" (see docs/api.md)");
+		} else if (streams_of(rq->srv, r->upgrade->uid) >=
+		    API_RS_PER_UID) {
+			broker_resp_release(r);
+			broker_resp_init(r);
+			reply_error(r, 429, API_E_RATE, "too many redaction "
+			    "streams of this user at once (at most 4)");
+		} else
+			return send_upgrade(rq);
+	}
 	if (r->value != NULL) {
 		v = r->value;
 		r->value = NULL;
@@ -441,6 +564,11 @@ on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
 	}
 	al_buf_release(&rq->body);
 	broker_resp_release(&rq->resp);
+	if (rq->rs != NULL) {	/* never upgraded */
+		stream_unlink(rq->srv, rq->rs);
+		rstream_free(rq->rs);
+		rq->rs = NULL;
+	}
 	free(rq->path);
 	free(rq->query);
 	free(rq);
@@ -636,6 +764,10 @@ http_loop(struct server *s, struct al_err *err)
 	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
 		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
 		    strerror(errno));
+	ev.data.fd = s->stream_fd;
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
+		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
+		    strerror(errno));
 	if ((ev.data.fd = proxies_fd(s->b)) >= 0 &&
 	    epoll_ctl(s->ep, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
 		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
@@ -674,9 +806,15 @@ http_loop(struct server *s, struct al_err *err)
 				synced(s);
 			else if (evs[i].data.fd == proxies_fd(s->b))
 				proxies_drain(s->b);
+			else if (evs[i].data.fd == s->stream_fd)
+				streams_reap(s, 0);
 		(void)s->mhd.run(s->d);
 		flush(s);
 	}
+	/* Redaction streams are cut short (and audited). */
+	for (struct rstream *rs = s->streams; rs != NULL; rs = rs->next)
+		rstream_abort(rs);
+	streams_reap(s, 1);
 	/* Let parked requests finish before the daemon goes away. */
 	syncer_stop(s->syncer);
 	s->syncer = NULL;
@@ -720,9 +858,12 @@ http_start(struct server *s, int lfd, struct al_err *err)
 
 	if ((rc = syncer_start(s->b->audit, &s->syncer, err)) != 0)
 		return rc;
+	if ((s->stream_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		return al_err_set(err, AL_ESYS, "eventfd: %s",
+		    strerror(errno));
 	conn_limits(s);
 	s->d = s->mhd.start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-	    MHD_USE_TURBO, 0, NULL, NULL, on_request, s,
+	    MHD_ALLOW_UPGRADE | MHD_USE_TURBO, 0, NULL, NULL, on_request, s,
 	    MHD_OPTION_LISTEN_SOCKET, lfd,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
@@ -745,9 +886,16 @@ http_start(struct server *s, int lfd, struct al_err *err)
 void
 http_stop(struct server *s)
 {
+	for (struct rstream *rs = s->streams; rs != NULL; rs = rs->next)
+		rstream_abort(rs);
+	if (s->streams != NULL)
+		streams_reap(s, 1);
 	if (s->d != NULL)
 		s->mhd.stop_daemon(s->d);
 	s->d = NULL;
 	syncer_stop(s->syncer);
 	s->syncer = NULL;
+	if (s->stream_fd >= 0)
+		(void)close(s->stream_fd);
+	s->stream_fd = -1;
 }

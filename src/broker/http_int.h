@@ -57,6 +57,8 @@ struct server {
 	uint64_t		 unidentified;	/* since the last log line */
 	int64_t			 unident_logged_ms;
 	int			 no_diag_logged; /* sock_diag missing, said */
+	struct rstream		*streams;	/* running redaction streams */
+	int			 stream_fd;	/* eventfd: one of them ended */
 };
 
 /* Peers that could not be identified are logged this often at most. */

@@ -33,7 +33,9 @@
 	    MHD_create_response_from_buffer_with_free_callback_cls)	\
 	X(add_response_header, MHD_add_response_header)			\
 	X(queue_response, MHD_queue_response)				\
-	X(destroy_response, MHD_destroy_response)
+	X(destroy_response, MHD_destroy_response)			\
+	X(create_response_for_upgrade, MHD_create_response_for_upgrade)	\
+	X(upgrade_action, MHD_upgrade_action)
 
 struct mhd_dl {
 	void	*handle;		/* NULL: not loaded */

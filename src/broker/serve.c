@@ -103,7 +103,7 @@ broker_serve(struct broker *b, int ready_fd, struct al_err *err)
 
 	memset(&s, 0, sizeof(s));
 	s.b = b;
-	s.ep = s.sigfd = -1;
+	s.ep = s.sigfd = s.stream_fd = -1;
 	(void)signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

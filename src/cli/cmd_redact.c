@@ -2,14 +2,16 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include <jansson.h>
 #include <sodium.h>
 
+#include "airlock/api.h"
 #include "airlock/client.h"
 #include "airlock/redact.h"
 #include "airlock/vault.h"
@@ -24,15 +26,15 @@ const char cmd_redact_help[] =
 "Copy stdin to stdout, replacing every live secret value the caller may use,\n"
 "and every encoding of it (base64, hex, URL, JSON, C, XML and shell escapes,\n"
 "each line of a multi-line value), with [REDACTED:<secret-name>].  The\n"
-"values come from the broker (policy decides, intent `redact`), live in\n"
-"guarded memory and are never printed.  Output is written as soon as it\n"
-"cannot be the start of a secret.\n"
+"text is masked by the broker (policy decides, intent `redact`; exposed\n"
+"secrets are masked too): the values never leave it.  Output is written\n"
+"as soon as it cannot be the start of a secret.\n"
 "\n"
 "Options:\n"
 "  --secret NAME   mask only NAME (repeatable); a name the caller may not\n"
 "                  use is an error.  Default: every secret policy grants\n"
-"  --task ID       task sent with the lease requests\n"
-"  --intent TEXT   intent sent with the lease requests (default: redact)\n"
+"  --task ID       task the policy decides with\n"
+"  --intent TEXT   intent the policy decides with (default: redact)\n"
 "  --no-rules      mask known values only, not scanner rule hits\n"
 "  --check         exit 1 when anything was masked\n"
 "  -h, --help      show this help\n"
@@ -41,17 +43,26 @@ const char cmd_redact_help[] =
 "something was masked; 2 error.  See docs/commands/redact.md.\n";
 
 #define REDACT_IDLE_MS	50
-#define REDACT_READ_BUF	(256 * 1024)	/* one read of stdin */
+#define REDACT_READ_BUF	(256 * 1024)	/* one read of stdin, one frame */
 #define NAMES_MAX	256
+#define NAMES_LEN	(NAMES_MAX * 65)
 
+/*
+ * The values are masked by a redactor stream in the broker, which never
+ * lets them out (POST /v1/redact/stream): this process sends stdin there
+ * in frames and writes what comes back.  The scanner's rules, which need
+ * no value, run here on what comes back.  Two threads: this one reads
+ * stdin and sends (asking for a flush when stdin pauses), the reader
+ * writes the output, so neither side ever waits for the other to read.
+ */
 struct redact_run {
-	struct client		*cl;
-	struct client_lease	 lease[NAMES_MAX];
-	struct al_secret	*value[NAMES_MAX];
-	const char		*name[NAMES_MAX];
-	size_t			 n;
-	int			 out_failed;
-	int			 revoke_failed;
+	int			 sock;
+	struct redact_stream	*rules;		/* NULL: --no-rules */
+	unsigned long long	 masks;		/* the broker's */
+	int			 ended;		/* the end frame came */
+	int			 out_failed;	/* errno */
+	int			 rules_failed;
+	char			 error[256];	/* the broker's, or "" */
 };
 
 static int
@@ -75,86 +86,149 @@ emit_stdout(void *arg, const void *p, size_t n)
 	return 0;
 }
 
-/* Lease one secret for its value; strict: an error is fatal. */
 static int
-take(struct redact_run *rr, const char *name, const char *task,
-    const char *intent, int strict, struct al_err *err)
+send_all(int fd, const void *p, size_t n)
 {
-	struct client_lease_req req;
-	struct al_err e2;
-	int rc;
+	const unsigned char *b = p;
+	ssize_t w;
 
-	if (rr->n >= NAMES_MAX)
-		return al_err_set(err, AL_ETOOBIG, "more than %d secrets",
-		    NAMES_MAX);
-	memset(&req, 0, sizeof(req));
-	req.secret = name;
-	req.task = task;
-	req.intent = intent;
-	req.bind = 1;
-	rc = client_lease_and_fetch(rr->cl, &req, 0, &rr->lease[rr->n],
-	    &rr->value[rr->n], strict ? err : &e2);
-	if (rc != 0 && !strict) {
-		/*
-		 * Without --secret, what the policy refuses (or keeps for an
-		 * approver) is simply not masked.  Anything else -- the broker
-		 * gone, a damaged record -- fails the command: passing the
-		 * stream through with a value silently unmasked is worse.
-		 */
-		if (rc == AL_EDENIED || rc == AL_EPENDING || rc == AL_ENOENT ||
-		    rc == AL_EEXPIRED)
-			return 0;
-		return al_err_set(err, rc, "secret '%s': %s", name, e2.msg);
+	while (n > 0) {
+		w = send(fd, b, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
 	}
-	if (rc != 0)
-		return rc;
-	rr->name[rr->n] = name;
-	rr->n++;
 	return 0;
 }
 
-static void
-release(struct redact_run *rr)
+static int
+send_frame(int fd, char type, const void *p, size_t n)
 {
-	size_t i;
+	unsigned char head[API_RS_HEAD];
 
-	for (i = 0; i < rr->n; i++) {
-		/* Best effort: the connection's close ends it anyway. */
-		if (client_lease_revoke(rr->cl, rr->lease[i].id, NULL) != 0)
-			rr->revoke_failed++;
-		al_secret_free(rr->value[i]);
+	head[0] = (unsigned char)type;
+	head[1] = (unsigned char)(n >> 24);
+	head[2] = (unsigned char)(n >> 16);
+	head[3] = (unsigned char)(n >> 8);
+	head[4] = (unsigned char)n;
+	if (send_all(fd, head, sizeof(head)) != 0)
+		return -1;
+	return n > 0 ? send_all(fd, p, n) : 0;
+}
+
+static int
+recv_full(int fd, void *p, size_t n)
+{
+	unsigned char *b = p;
+	ssize_t r;
+
+	while (n > 0) {
+		r = recv(fd, b, n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		b += r;
+		n -= (size_t)r;
 	}
-	rr->n = 0;
+	return 0;
+}
+
+/* The reader: masked output from the broker, through the rules, out. */
+static void *
+reader(void *arg)
+{
+	struct redact_run *rr = arg;
+	unsigned char head[API_RS_HEAD], *buf;
+	size_t len;
+	int rc = 0, i;
+
+	/* Rule hits are secrets too: guarded. */
+	if ((buf = sodium_malloc(API_RS_FRAME_MAX)) == NULL) {
+		(void)snprintf(rr->error, sizeof(rr->error), "out of memory");
+		goto out;
+	}
+	for (;;) {
+		if (recv_full(rr->sock, head, sizeof(head)) != 0) {
+			(void)snprintf(rr->error, sizeof(rr->error), "the "
+			    "broker closed the redaction stream");
+			break;
+		}
+		len = (size_t)head[1] << 24 | (size_t)head[2] << 16 |
+		    (size_t)head[3] << 8 | head[4];
+		if (len > API_RS_FRAME_MAX || recv_full(rr->sock, buf,
+		    len) != 0) {
+			(void)snprintf(rr->error, sizeof(rr->error), "the "
+			    "broker sent a malformed frame");
+			break;
+		}
+		if (head[0] == API_RS_DATA) {
+			rc = rr->rules != NULL ? redact_stream_write(rr->rules,
+			    buf, len, emit_stdout, rr) : emit_stdout(rr, buf,
+			    len);
+		} else if (head[0] == API_RS_FLUSH) {
+			if (rr->rules != NULL)
+				rc = redact_stream_flush(rr->rules,
+				    emit_stdout, rr);
+		} else if (head[0] == API_RS_END && len == 8) {
+			for (i = 0; i < 8; i++)
+				rr->masks = rr->masks << 8 | buf[i];
+			if (rr->rules != NULL)
+				rc = redact_stream_finish(rr->rules,
+				    emit_stdout, rr);
+			rr->ended = rc == 0;
+		} else if (head[0] == API_RS_ERROR) {
+			(void)snprintf(rr->error, sizeof(rr->error), "the "
+			    "broker: %.*s", (int)(len < 200 ? len : 200),
+			    (const char *)buf);
+			break;
+		} else {
+			(void)snprintf(rr->error, sizeof(rr->error), "the "
+			    "broker sent an unknown frame");
+			break;
+		}
+		sodium_memzero(buf, len);
+		if (rc != 0) {
+			rr->rules_failed = !rr->out_failed;
+			break;
+		}
+		if (rr->ended)
+			break;
+	}
+out:
+	sodium_free(buf);	/* wipes it */
+	/* Stop the sender too (it may wait for the broker to read). */
+	if (!rr->ended)
+		(void)shutdown(rr->sock, SHUT_RDWR);
+	return NULL;
 }
 
 /*
- * Pump stdin through the stream, flushing a pending line when idle.  The
- * input is unfiltered (it may hold values), so it is read into guarded
- * memory.  A read that fills the buffer means more is waiting: it goes to
- * write_more, and is completed as soon as nothing more is ready.
+ * Send stdin, asking for a flush once it has been idle REDACT_IDLE_MS
+ * after data.  The input is unfiltered (it may hold values), so it is read
+ * into guarded memory.
  */
 static int
-pump(struct redact_stream *s, struct redact_run *rr, struct al_err *err)
+pump(struct redact_run *rr, struct al_err *err)
 {
 	struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
 	unsigned char *buf;
 	ssize_t r;
-	int rc = 0, pr, deferred = 0, timeout;
+	int pr, pending = 0, rc = 0;
 
 	if ((buf = sodium_malloc(REDACT_READ_BUF)) == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	for (;;) {
-		timeout = deferred ? 0 : redact_stream_held(s) ?
-		    REDACT_IDLE_MS : -1;
-		pr = poll(&pfd, 1, timeout);
+		pr = poll(&pfd, 1, pending ? REDACT_IDLE_MS : -1);
 		if (pr < 0 && errno == EINTR)
 			continue;
 		if (pr == 0) {
-			rc = deferred ? redact_stream_complete(s, emit_stdout,
-			    rr) : redact_stream_flush(s, emit_stdout, rr);
-			deferred = 0;
-			if (rc != 0)
-				goto wfail;
+			pending = 0;
+			if (send_frame(rr->sock, API_RS_FLUSH, NULL, 0) != 0)
+				goto sfail;
 			continue;
 		}
 		r = read(STDIN_FILENO, buf, REDACT_READ_BUF);
@@ -163,26 +237,21 @@ pump(struct redact_stream *s, struct redact_run *rr, struct al_err *err)
 		if (r < 0) {
 			rc = al_err_set(err, AL_EIO, "cannot read stdin: %s",
 			    strerror(errno));
+			(void)shutdown(rr->sock, SHUT_RDWR);
 			goto out;
 		}
 		if (r == 0)
 			break;
-		deferred = (size_t)r == REDACT_READ_BUF;
-		rc = deferred ? redact_stream_write_more(s, buf, (size_t)r,
-		    emit_stdout, rr) : redact_stream_write(s, buf, (size_t)r,
-		    emit_stdout, rr);
-		if (rc != 0)
-			goto wfail;
+		pending = 1;
+		if (send_frame(rr->sock, API_RS_DATA, buf, (size_t)r) != 0)
+			goto sfail;
 	}
-	if ((rc = redact_stream_finish(s, emit_stdout, rr)) != 0)
-		goto wfail;
+	if (send_frame(rr->sock, API_RS_END, NULL, 0) != 0)
+		goto sfail;
 	goto out;
-wfail:
-	if (rr->out_failed)
-		rc = al_err_set(err, AL_EIO, "cannot write stdout: %s",
-		    strerror(rr->out_failed));
-	else
-		rc = al_err_set(err, rc, "redaction failed");
+sfail:
+	/* The reader says why (it saw the end first). */
+	rc = AL_EIO;
 out:
 	sodium_free(buf);	/* wipes it */
 	return rc;
@@ -201,18 +270,21 @@ cmd_redact(struct cli *cli, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct redact_run rr;
-	const char *names[NAMES_MAX];
+	struct client *cl = NULL;
+	char names[NAMES_LEN + 1];
 	const char *task = NULL, *intent = "redact";
 	struct redact *r = NULL;
-	struct redact_stream *s = NULL;
-	json_t *list = NULL, *it;
 	struct al_err err;
-	size_t nnames = 0, i;
+	size_t nnames = 0, len = 0;
 	struct scan_engine *rules = NULL;
-	int c, check = 0, no_rules = 0, rc, status = CLI_EXIT_FAIL;
+	pthread_t th;
+	int c, check = 0, no_rules = 0, rc, started = 0;
+	int status = CLI_EXIT_FAIL;
 
 	al_err_clear(&err);
 	memset(&rr, 0, sizeof(rr));
+	rr.sock = -1;
+	names[0] = '\0';
 	optind = 0;
 	opterr = 0;
 	while ((c = cli_getopt(argc, argv, ":h", opts, NULL)) != -1) {
@@ -224,7 +296,9 @@ cmd_redact(struct cli *cli, int argc, char **argv)
 			if (nnames >= NAMES_MAX)
 				return cli_usage("redact", "at most %d --secret "
 				    "options", NAMES_MAX);
-			names[nnames++] = optarg;
+			len += (size_t)snprintf(names + len, sizeof(names) -
+			    len, "%s%s", nnames ? "," : "", optarg);
+			nnames++;
 			break;
 		case 't':
 			task = optarg;
@@ -247,57 +321,53 @@ cmd_redact(struct cli *cli, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage("redact", "unexpected argument (not shown: it "
 		    "may be a value; redact reads stdin)");
-	if (cli_client_open(cli, &rr.cl, &err) != 0)
-		return cli_fail(&err);
-	if (nnames > 0) {
-		for (i = 0; i < nnames; i++)
-			if ((rc = take(&rr, names[i], task, intent, 1, &err)))
-				goto out;
-	} else {
-		/* Every secret the policy grants: denials are skipped. */
-		if ((rc = client_secrets(rr.cl, &list, &err)) != 0)
-			goto out;
-		json_array_foreach(list, i, it) {
-			const char *nm = json_string_value(json_object_get(it,
-			    "name"));
-
-			if (nm != NULL && (rc = take(&rr, nm, task, intent, 0,
-			    &err)) != 0)
-				goto out;
-		}
-	}
-	if ((rc = redact_new(&r, &err)) != 0)
-		goto out;
-	for (i = 0; i < rr.n; i++) {
-		if (al_secret_len(rr.value[i]) < REDACT_VALUE_MIN) {
-			rc = al_err_set(&err, AL_EINVAL, "secret '%s' is shorter "
-			    "than %d bytes: it cannot be masked without masking "
-			    "ordinary text", rr.name[i], REDACT_VALUE_MIN);
-			goto out;
-		}
-		if ((rc = redact_add_value(r, rr.name[i], rr.value[i], &err)))
-			goto out;
-	}
 	if (!no_rules && ((rc = cli_redact_rules(&rules, &err)) != 0 ||
-	    (rc = redact_use_scan(r, rules, &err)) != 0))
+	    (rc = redact_new(&r, &err)) != 0 ||
+	    (rc = redact_use_scan(r, rules, &err)) != 0 ||
+	    (rc = redact_compile(r, &err)) != 0 ||
+	    (rc = redact_stream_new(r, &rr.rules)) != 0))
 		goto out;
-	if ((rc = redact_compile(r, &err)) != 0 ||
-	    (rc = redact_stream_new(r, &s)) != 0)
+	if ((rc = cli_client_open(cli, &cl, &err)) != 0)
 		goto out;
-	/* The values now live only in the redactor's guarded tables. */
-	release(&rr);
-	if ((rc = pump(s, &rr, &err)) != 0)
+	if ((rc = client_redact_stream(cl, task, intent, nnames ? names : NULL,
+	    &rr.sock, &err)) != 0)
 		goto out;
-	status = check && redact_stream_masks(s) > 0 ? CLI_EXIT_FOUND :
+	if (pthread_create(&th, NULL, reader, &rr) != 0) {
+		rc = al_err_set(&err, AL_ESYS, "cannot start a thread");
+		goto out;
+	}
+	started = 1;
+	rc = pump(&rr, &err);
+	(void)pthread_join(th, NULL);
+	started = 0;
+	if (rr.out_failed)
+		rc = al_err_set(&err, AL_EIO, "cannot write stdout: %s",
+		    strerror(rr.out_failed));
+	else if (rr.rules_failed)
+		rc = al_err_set(&err, AL_EIO, "redaction failed");
+	else if (rc == 0 && !rr.ended)
+		rc = al_err_set(&err, AL_EIO, "%s", rr.error[0] ? rr.error :
+		    "the redaction stream ended early");
+	else if (rc == AL_EIO && err.msg[0] == '\0')
+		rc = al_err_set(&err, AL_EIO, "%s", rr.error[0] ? rr.error :
+		    "the broker closed the redaction stream");
+	if (rc != 0)
+		goto out;
+	status = check && rr.masks + (rr.rules != NULL ?
+	    redact_stream_masks(rr.rules) : 0) > 0 ? CLI_EXIT_FOUND :
 	    CLI_EXIT_OK;
 out:
 	if (rc != 0)
 		status = cli_fail(&err);
-	release(&rr);
-	json_decref(list);
-	redact_stream_free(s);
+	if (started) {
+		(void)shutdown(rr.sock, SHUT_RDWR);
+		(void)pthread_join(th, NULL);
+	}
+	if (rr.sock >= 0)
+		(void)close(rr.sock);
+	redact_stream_free(rr.rules);
 	redact_free(r);
 	scan_engine_free(rules);
-	client_close(rr.cl);
+	client_close(cl);
 	return status;
 }

@@ -4,6 +4,7 @@
  * client.  Requests are written here; replies are read by http.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -350,6 +351,99 @@ out:
 	if (payload != NULL)	/* it may hold the approver PIN */
 		sodium_memzero(payload, strlen(payload));
 	free(payload);
+	al_buf_release(&req);
+	al_buf_release(&reply);
+	return rc;
+}
+
+/* s, percent-encoded but for unreserved characters, onto b. */
+static int
+pct_append(struct al_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char c;
+
+	for (; *s; s++) {
+		c = (unsigned char)*s;
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~,", c) != NULL) {
+			if (al_buf_putc(b, (char)c) != 0)
+				return -1;
+		} else if (al_buf_putc(b, '%') != 0 ||
+		    al_buf_putc(b, hex[c >> 4]) != 0 ||
+		    al_buf_putc(b, hex[c & 15]) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+client_redact_stream(struct client *cl, const char *task, const char *intent,
+    const char *secrets, int *fd, struct al_err *err)
+{
+	struct al_buf req, reply;
+	struct http_reply r;
+	json_error_t jerr;
+	json_t *j = NULL;
+	char one[API_TEXT_MAX + 1];
+	const char *p;
+	size_t n;
+	int rc, fl;
+
+	*fd = -1;
+	/* A value typed as a name is not sent. */
+	for (p = secrets; p != NULL && *p; p += n + (p[n] == ',')) {
+		n = strcspn(p, ",");
+		if (n >= sizeof(one))
+			return al_err_set(err, AL_EINVAL, "a secret name is too "
+			    "long");
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if ((rc = client_name_check(one, err)) != 0) {
+			sodium_memzero(one, sizeof(one));
+			return rc;
+		}
+	}
+	/* The stream takes a connection of its own over. */
+	disconnect(cl);
+	al_buf_init(&req, 8192, 0);
+	al_buf_init(&reply, HTTP_JSON_MAX, 0);
+	memset(&r, 0, sizeof(r));
+	r.body = &reply;
+	r.upgrade = 1;
+	if (al_buf_puts(&req, "POST " API_REDACT_STREAM "?intent=") != 0 ||
+	    pct_append(&req, intent ? intent : "redact") != 0 ||
+	    (task != NULL && (al_buf_puts(&req, "&task=") != 0 ||
+	    pct_append(&req, task) != 0)) ||
+	    (secrets != NULL && (al_buf_puts(&req, "&secrets=") != 0 ||
+	    pct_append(&req, secrets) != 0)) ||
+	    al_buf_puts(&req, " HTTP/1.1\r\nHost: airlock\r\nConnection: "
+	    "Upgrade\r\nUpgrade: " API_RS_PROTO "\r\nContent-Length: 0"
+	    "\r\n\r\n") != 0) {
+		rc = al_err_set(err, AL_ETOOBIG, "task, intent or secret names "
+		    "too long");
+		goto out;
+	}
+	if ((rc = exchange(cl, &req, 0, &r, err)) != 0)
+		goto out;
+	if (r.status == 101) {
+		*fd = cl->fd;
+		cl->fd = -1;
+		cl->reused = 0;
+		if ((fl = fcntl(*fd, F_GETFL)) >= 0)
+			(void)fcntl(*fd, F_SETFL, fl & ~O_NONBLOCK);
+		rc = 0;
+		goto out;
+	}
+	if (strncmp(r.ctype, API_CT_JSON, strlen(API_CT_JSON)) == 0)
+		j = json_loadb((const char *)reply.data, reply.len, 0, &jerr);
+	if (r.status >= 400 && j != NULL)
+		rc = error_from(r.status, j, err);
+	else
+		rc = al_err_set(err, AL_EPROTO, "unexpected reply to a redaction "
+		    "stream request (HTTP %ld)", r.status);
+out:
+	json_decref(j);
 	al_buf_release(&req);
 	al_buf_release(&reply);
 	return rc;

@@ -118,7 +118,7 @@ get_line(struct http_src *s, char *line, size_t max, size_t *budget,
 
 /* "HTTP/1.1 NNN[ reason]" */
 static int
-parse_status(const char *l, long *status, struct al_err *err)
+parse_status(const char *l, long *status, int upgrade, struct al_err *err)
 {
 	if (strncmp(l, "HTTP/1.1 ", 9) != 0)
 		return malformed(err, "not an HTTP/1.1 status line");
@@ -127,7 +127,7 @@ parse_status(const char *l, long *status, struct al_err *err)
 	    l[2] < '0' || l[2] > '9' || (l[3] != '\0' && l[3] != ' '))
 		return malformed(err, "a bad status code");
 	*status = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
-	if (*status < 200)
+	if (*status < 200 && !(upgrade && *status == 101))
 		return malformed(err, "an interim (1xx) reply");
 	return 0;
 }
@@ -228,7 +228,8 @@ read_head(struct http_src *s, struct http_reply *r, struct head *h,
 	r->got_any = 1;
 	s->off--;
 	if ((rc = get_line(s, line, sizeof(line), &budget, err)) != 0 ||
-	    (rc = parse_status(line, &r->status, err)) != 0)
+	    (rc = parse_status(line, &r->status, r->upgrade,
+	    err)) != 0)
 		return rc;
 	h->clen = -1;
 	for (;;) {
@@ -407,7 +408,7 @@ read_body(struct http_src *s, int want_value, const struct head *h,
 	int rc;
 
 	memset(&k, 0, sizeof(k));
-	if (r->status == 204 || r->status == 304)
+	if (r->status == 204 || r->status == 304 || r->status == 101)
 		return 0;
 	if (h->clen < 0 && !h->chunked)
 		return malformed(err, "no Content-Length and not chunked");

@@ -53,6 +53,11 @@ struct http_reply {
 	/* The body unless it is a value (init by the caller; max applies). */
 	struct al_buf		*body;
 	struct al_secret	*value;	/* the value, closed; NULL if none */
+	/*
+	 * Set by the caller of an upgrade request: a 101 reply is taken (it
+	 * has no body; the connection then carries another protocol).
+	 */
+	int			 upgrade;
 };
 
 void	http_src_init(struct http_src *s, ssize_t (*read)(void *, void *,

@@ -315,6 +315,57 @@ test_malformed_status_lines(void **state)
 	    NULL);
 }
 
+/* One read of text as the reply to an upgrade request (or not). */
+static int
+parse_upgrade(const char *text, int upgrade, long *status)
+{
+	struct mem m = { (const unsigned char *)text, strlen(text), 0,
+	    SIZE_MAX, 0 };
+	struct http_src *src;
+	struct http_reply r;
+	struct al_buf body;
+	struct al_err err;
+	int rc;
+
+	assert_non_null(src = calloc(1, sizeof(*src)));
+	http_src_init(src, mem_read, &m);
+	al_buf_init(&body, 4096, 0);
+	memset(&r, 0, sizeof(r));
+	r.body = &body;
+	r.upgrade = upgrade;
+	rc = http_read_reply(src, 0, &r, &err);
+	*status = r.status;
+	al_buf_release(&body);
+	free(src);
+	return rc;
+}
+
+/* 101 is taken only in answer to an upgrade request, and has no body. */
+static void
+test_upgrade_reply(void **state)
+{
+	static const char ok[] = "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Connection: Upgrade\r\nUpgrade: airlock-redact\r\n\r\n";
+	long status;
+
+	(void)state;
+	assert_int_equal(parse_upgrade(ok, 0, &status), AL_EPROTO);
+	assert_int_equal(parse_upgrade(ok, 1, &status), 0);
+	assert_int_equal(status, 101);
+	/* Other interim replies stay refused. */
+	assert_int_equal(parse_upgrade("HTTP/1.1 100 Continue\r\n\r\n", 1,
+	    &status), AL_EPROTO);
+	/* The broker sends nothing on the stream before it is asked. */
+	assert_int_equal(parse_upgrade("HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: airlock-redact\r\n\r\nDATA", 1, &status),
+	    AL_EPROTO);
+	/* An error reply to an upgrade request is read as usual. */
+	assert_int_equal(parse_upgrade("HTTP/1.1 429 Too Many Requests\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+	    1, &status), 0);
+	assert_int_equal(status, 429);
+}
+
 static void
 test_malformed_headers(void **state)
 {
@@ -678,6 +729,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_and_closed,
 		    setup, teardown),
+		cmocka_unit_test(test_upgrade_reply),
 		cmocka_unit_test(test_client_open_without_broker_says_so),
 		cmocka_unit_test(
 		    test_client_name_that_looks_like_a_value_is_refused),
