@@ -274,6 +274,23 @@ host_ok(const struct conn *c, const struct hcol *hc)
 	return n == strlen(want) && strncasecmp(h, want, n) == 0;
 }
 
+/*
+ * Is the request target a path ("/..."), or "*" for OPTIONS?  An absolute
+ * URI names a host of its own, and a server (a shared front end) routes by
+ * it rather than by Host: the request would go where the secret is not
+ * bound, with the value in its headers.
+ */
+static int
+target_ok(llhttp_t *h, const struct al_buf *url)
+{
+	const char *u = (const char *)url->data;
+
+	if (url->len >= 1 && u[0] == '/')
+		return 1;
+	return url->len == 1 && u[0] == '*' &&
+	    llhttp_get_method(h) == HTTP_OPTIONS;
+}
+
 static void
 event(struct conn *c, const char *ev, long secret, const char *method,
     const char *path, int status, uint64_t up, uint64_t down,
@@ -349,6 +366,14 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		    "proxy: the Host header must name the CONNECT target\n");
 		event(c, "proxy_request", -1, method, path, 421, 0, 0,
 		    "Host header does not match the CONNECT target");
+		goto out;
+	}
+	if (!target_ok(h, &q->url)) {
+		(void)conn_reply(c, 400, "Bad Request", "airlock proxy: the "
+		    "request target must be a path (origin form)\n");
+		event(c, "proxy_request", -1, method, path, 400, 0, 0,
+		    "request target not in origin form");
+		rc = 0;
 		goto out;
 	}
 	for (i = 0; i < q->hc.n; i++)

@@ -226,6 +226,25 @@ expect_eq "$(sed -n 9p "$OUT")" "407" "wrong proxy credential"
 expect_eq "$(sed -n 10p "$OUT")" "421" "Host header not the CONNECT target"
 expect_eq "$(grep -c . "$T_ROOT/unbound.log")" "1" "only the clean request reached the unbound host"
 
+# An absolute-form request target names its own host, and a server (a
+# shared front end, nginx) routes by it rather than by Host: a request in
+# the bound host's tunnel must not name another host that way.
+: >"$T_ROOT/bound.log"
+run "$AL" run --proxy -e TOK=tok -- sh -c '
+	w() { curl -s -o /dev/null -w "%{http_code}\n" "$@"; }
+	w -H "Authorization: Bearer $TOK" \
+	    --request-target "https://127.0.0.2:'"$PU"'/abs" "'"$B"'/x"
+	w -H "Authorization: Bearer $TOK" \
+	    --request-target "http://127.0.0.2:'"$PU"'/abs" "'"$B"'/x"
+	w -H "Authorization: Bearer $TOK" --request-target "abs" "'"$B"'/x"
+	w -X OPTIONS --request-target "*" "'"$B"'/x"
+	w -H "Authorization: Bearer $TOK" "'"$B"'/origin-form"'
+expect_eq "$(tr '\n' ' ' <"$OUT")" "400 400 400 501 200 " \
+    "only origin-form (and OPTIONS *, the server's 501) request targets go upstream"
+if grep -qF '"path": "http' "$T_ROOT/bound.log" ||
+    grep -qF '"path": "abs' "$T_ROOT/bound.log"; then
+	fail "an absolute-form request with the value went upstream"; else pass; fi
+
 # --- body and query to the bound host: only with --inject --------------------
 : >"$T_ROOT/bound.log"
 run "$AL" run --proxy -e TOK=tok -e F=formtok -- sh -c '
