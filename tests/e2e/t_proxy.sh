@@ -123,6 +123,15 @@ run "$AL" run --proxy -e TOK=tok -- sh -c '
 	curl -s -w "\n%{http_code}\n" -H "X: $TOK" "'"$B"'/hidden-gzip"'
 expect_out "upstream sent more than one content encoding" "a second Content-Encoding refused"
 expect_out "502" "a second Content-Encoding: 502"
+# A gzip body in two members (concatenated .gz files): both inflated and
+# masked, each value found.
+run "$AL" run --proxy -e TOK=tok -- sh -c '
+	curl -sS --max-time 10 -H "X-Echo: $TOK" -H "X-Echo2: $TOK" \
+	    "'"$B"'/gzip2"; echo " rc=$?"'
+expect_out '"X-Echo": "[REDACTED:tok]", "X-Echo2": "[REDACTED:tok]"' \
+    "a two-member gzip body inflated whole and masked"
+expect_out "\"body\": \"\"} rc=0" "a two-member gzip body ends"
+if grep -qF "$V" "$OUT"; then fail "value in a two-member gzip body"; else pass; fi
 for f in env proc-env; do
 	if grep -qaF "$V" "$S/$f"; then fail "value in the child's $f"; else pass; fi
 	# Shaped like the value: letters for letters, digits for digits.
