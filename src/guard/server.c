@@ -490,6 +490,12 @@ forward(struct guard *g, struct req *q, struct MHD_Connection *c,
 		refusal(msg, sizeof(msg), &f, "a secret value is inside a "
 		    "thinking block, which is signed and cannot be masked; "
 		    "start a new conversation without it");
+	} else if (f.residue && !f.json) {
+		refused = 1;
+		(void)snprintf(msg, sizeof(msg), "airlock guard refused this "
+		    "request: the body is not valid JSON (RFC 8259), and its "
+		    "escapes spell a secret value that cannot be masked in "
+		    "place");
 	} else if (f.residue) {
 		refused = 1;
 		refusal(msg, sizeof(msg), &f, "a secret value is in the body "
