@@ -48,6 +48,41 @@ test_proxy_host_match_patterns(void **state)
 	assert_false(proxy_host_match("[::1]:443", "::1", 444));
 }
 
+/*
+ * A '*' that ends a pattern ("10.0.0.*", "api.example.*") stands for the
+ * end of a name or address, never for a domain of someone else's:
+ * "10.0.0.1.attacker.example" resolves wherever its owner says.
+ */
+static void
+test_proxy_host_match_trailing_star_stays_in_its_label(void **state)
+{
+	(void)state;
+	assert_true(proxy_host_match("10.0.0.*", "10.0.0.17", 443));
+	assert_false(proxy_host_match("10.0.0.*", "10.0.0.1.attacker.example",
+	    443));
+	assert_false(proxy_host_match("10.0.0.*", "10.0.0.1-x.attacker.example",
+	    443));
+	assert_false(proxy_host_match("127.0.0.*", "127.0.0.1.nip.io", 443));
+	assert_false(proxy_host_match("10.0.0.*", "10.0.0.evil", 443));
+	assert_true(proxy_host_match("10.0.*.5", "10.0.3.5", 443));
+	assert_false(proxy_host_match("10.0.*.5", "10.0.evil.com.5", 443));
+	assert_true(proxy_host_match("api.example.*", "api.example.com", 443));
+	assert_false(proxy_host_match("api.example.*",
+	    "api.example.com.attacker.example", 443));
+	assert_true(proxy_host_match("api.example.c*", "api.example.com", 443));
+	assert_false(proxy_host_match("api.example.c*",
+	    "api.example.co.attacker.example", 443));
+	assert_false(proxy_host_match("github*", "github.attacker.example", 443));
+	assert_true(proxy_host_match("github*", "github-enterprise", 443));
+	/* A leading or inner '*' still spans labels: the end is fixed. */
+	assert_true(proxy_host_match("*.github.com", "a.b.github.com", 443));
+	assert_true(proxy_host_match("api.*.example.com", "api.x.y.example.com",
+	    443));
+	assert_true(proxy_host_match("*", "any.host.example", 443));
+	assert_true(proxy_host_match("*:8443", "any.host.example", 8443));
+	assert_false(proxy_host_match("*:8443", "any.host.example", 443));
+}
+
 struct fx {
 	struct proxy	*p;
 };
@@ -395,6 +430,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_proxy_host_match_patterns),
+		cmocka_unit_test(
+		    test_proxy_host_match_trailing_star_stays_in_its_label),
 		cmocka_unit_test_setup_teardown(
 		    test_proxy_run_placeholder_shaped_like_value, setup,
 		    teardown),
