@@ -49,6 +49,7 @@
 /* Longest request head and body the proxy reads before deciding. */
 #define PROXY_HEAD_MAX		(64 * 1024)
 #define PROXY_BODY_MAX		(16 * 1024 * 1024)
+#define PROXY_BUFFER_MAX	((size_t)256 * 1024 * 1024)
 /* A placeholder is at most this long (the value's length, or 32). */
 #define PROXY_PLACEHOLDER_MAX	(64 * 1024)
 /* The proxy URL's user name; the password is the run's credential. */
@@ -85,6 +86,11 @@ struct proxy_opts {
 	void		*event_arg;
 	/* Idle time after which a connection is closed (0: 60 s). */
 	int		 idle_ms;
+	/*
+	 * Request bytes all connections together may hold while they are
+	 * read and rewritten (0: PROXY_BUFFER_MAX); past it, 503.
+	 */
+	size_t		 buffer_max;
 };
 
 /*

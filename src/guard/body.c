@@ -638,6 +638,85 @@ append_out(void *arg, const void *p, size_t n)
 	return al_buf_append(arg, p, n) != 0 ? -1 : 0;
 }
 
+/*
+ * p[0..n) with every JSON escape decoded wherever it stands (a pair of
+ * surrogate escapes as one character, a lone half as the three bytes it
+ * would be), other bytes as they are.  For a body that is not strict JSON:
+ * a provider's parser may read it all the same (a lone surrogate, a byte
+ * order mark, NaN), and then its escapes spell text.
+ */
+static int
+unescape_all(const unsigned char *p, size_t n, struct al_buf *out)
+{
+	unsigned char u[4];
+	size_t i = 0, k;
+	unsigned cp, lo;
+
+	while (i < n) {
+		k = 0;
+		if (p[i] == '\\' && i + 1 < n) {
+			switch (p[i + 1]) {
+			case '"': case '\\': case '/':
+				u[0] = p[i + 1]; k = 1; break;
+			case 'b': u[0] = '\b'; k = 1; break;
+			case 'f': u[0] = '\f'; k = 1; break;
+			case 'n': u[0] = '\n'; k = 1; break;
+			case 'r': u[0] = '\r'; k = 1; break;
+			case 't': u[0] = '\t'; k = 1; break;
+			default: break;
+			}
+			if (k == 1) {
+				if (al_buf_append(out, u, 1) != 0)
+					return AL_ENOMEM;
+				i += 2;
+				continue;
+			}
+			if (p[i + 1] == 'u' && i + 6 <= n &&
+			    hex4(p + i + 2, &cp) == 0) {
+				k = 6;
+				if (cp >= 0xd800 && cp <= 0xdbff &&
+				    i + 12 <= n && p[i + 6] == '\\' &&
+				    p[i + 7] == 'u' && hex4(p + i + 8, &lo) == 0 &&
+				    lo >= 0xdc00 && lo <= 0xdfff) {
+					cp = 0x10000 + ((cp - 0xd800) << 10) +
+					    (lo - 0xdc00);
+					k = 12;
+				}
+				if (cp < 0x80) {
+					u[0] = (unsigned char)cp;
+					cp = 1;
+				} else if (cp < 0x800) {
+					u[0] = (unsigned char)(0xc0 | cp >> 6);
+					u[1] = (unsigned char)(0x80 | (cp & 0x3f));
+					cp = 2;
+				} else if (cp < 0x10000) {
+					u[0] = (unsigned char)(0xe0 | cp >> 12);
+					u[1] = (unsigned char)(0x80 |
+					    (cp >> 6 & 0x3f));
+					u[2] = (unsigned char)(0x80 | (cp & 0x3f));
+					cp = 3;
+				} else {
+					u[0] = (unsigned char)(0xf0 | cp >> 18);
+					u[1] = (unsigned char)(0x80 |
+					    (cp >> 12 & 0x3f));
+					u[2] = (unsigned char)(0x80 |
+					    (cp >> 6 & 0x3f));
+					u[3] = (unsigned char)(0x80 | (cp & 0x3f));
+					cp = 4;
+				}
+				if (al_buf_append(out, u, cp) != 0)
+					return AL_ENOMEM;
+				i += k;
+				continue;
+			}
+		}
+		if (al_buf_append(out, p + i, 1) != 0)
+			return AL_ENOMEM;
+		i++;
+	}
+	return 0;
+}
+
 int
 guard_body_mask(const struct guard_sets *sets, const void *body, size_t n,
     struct al_buf *out, struct guard_findings *f, struct al_err *err)
@@ -705,6 +784,23 @@ guard_body_mask(const struct guard_sets *sets, const void *body, size_t n,
 		w.nspan = 0;
 		if ((rc = find_masks(&w, sets->check, out->data, out->len,
 		    discard, NULL, &masks, err)) != 0)
+			goto out;
+		f->residue = masks > 0;
+	}
+	/* Text: its escapes, decoded, must not spell a value either. */
+	if (sets->check != NULL && !f->json && !f->residue) {
+		struct al_buf dec;
+
+		al_buf_init(&dec, out->len + 16, AL_BUF_SENSITIVE);
+		if ((rc = unescape_all(out->data, out->len, &dec)) != 0)
+			rc = al_err_set(err, rc, "out of memory");
+		else {
+			w.nspan = 0;
+			rc = find_masks(&w, sets->check, dec.data, dec.len,
+			    discard, NULL, &masks, err);
+		}
+		al_buf_release(&dec);
+		if (rc != 0)
 			goto out;
 		f->residue = masks > 0;
 	}

@@ -490,6 +490,12 @@ forward(struct guard *g, struct req *q, struct MHD_Connection *c,
 		refusal(msg, sizeof(msg), &f, "a secret value is inside a "
 		    "thinking block, which is signed and cannot be masked; "
 		    "start a new conversation without it");
+	} else if (f.residue && !f.json) {
+		refused = 1;
+		(void)snprintf(msg, sizeof(msg), "airlock guard refused this "
+		    "request: the body is not valid JSON (RFC 8259), and its "
+		    "escapes spell a secret value that cannot be masked in "
+		    "place");
 	} else if (f.residue) {
 		refused = 1;
 		refusal(msg, sizeof(msg), &f, "a secret value is in the body "
@@ -527,6 +533,25 @@ forward(struct guard *g, struct req *q, struct MHD_Connection *c,
 	return ret;
 }
 
+/*
+ * Every Content-Encoding header counts: upstream reads them all (a second
+ * one behind "identity" too).  *arg is set to the first that is neither
+ * empty nor "identity".
+ */
+static enum MHD_Result
+find_encoding(void *arg, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	const char **bad = arg;
+
+	(void)kind;
+	if (key != NULL && strcasecmp(key, "content-encoding") == 0 &&
+	    value != NULL && *value != '\0' &&
+	    strcasecmp(value, "identity") != 0 && *bad == NULL)
+		*bad = value;
+	return MHD_YES;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -555,10 +580,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		 * A compressed body would be searched as compressed bytes,
 		 * where no value shows: refused, never forwarded unread.
 		 */
-		ce = g->dl.lookup_connection_value(c, MHD_HEADER_KIND,
-		    "Content-Encoding");
-		if (ce != NULL && *ce != '\0' && strcasecmp(ce, "identity") !=
-		    0)
+		ce = NULL;
+		(void)g->dl.get_connection_values(c, MHD_HEADER_KIND,
+		    find_encoding, &ce);
+		if (ce != NULL)
 			return reply_error(g, c, url, 415, "airlock guard cannot "
 			    "read a compressed request body, so it was not "
 			    "sent; turn the agent's request compression off");

@@ -244,6 +244,9 @@ check_code(struct ident *id, int dirfd, const struct proc_status *ps)
 	if (rc == 1)
 		exe_untrusted(id, "maps code from %s, which its user can "
 		    "change", why);
+	else if (rc == 2)
+		exe_untrusted(id, "runs code that is in no file (executable "
+		    "memory written since it was mapped, at %s)", why);
 	else if (rc < 0)
 		exe_untrusted(id, "its memory map cannot be read (%s)",
 		    strerror(-rc));

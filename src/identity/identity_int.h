@@ -41,7 +41,10 @@ int	proc_env_loader_vars(int dirfd, const char **which);
  * Whether the process maps executable code from a file that the user
  * with uid and groups can write, or whose path that user controls (a
  * directory on the way it can write), or from a deleted file: 1 yes (the
- * path, cut to whysz bytes, in why), 0 no, -errno when unreadable.
+ * path, cut to whysz bytes, in why); 2 when it runs code that is in no
+ * file: executable memory with anonymous pages (written since it was
+ * mapped, or never a file's; the address in why); 0 no, -errno when
+ * unreadable.  Read from /proc/PID/smaps.
  */
 int	proc_maps_writable(int dirfd, uid_t uid, const gid_t *groups,
 	    size_t ngroups, char *why, size_t whysz);

@@ -276,7 +276,7 @@ path_writable(const char *path, uid_t uid, const gid_t *groups, size_t n)
 	}
 }
 
-#define MAPS_MAX	(16 * 1024 * 1024)
+#define MAPS_MAX	(64 * 1024 * 1024)	/* smaps: about 1 KiB a mapping */
 
 int
 proc_maps_writable(int dirfd, uid_t uid, const gid_t *groups,
@@ -284,12 +284,13 @@ proc_maps_writable(int dirfd, uid_t uid, const gid_t *groups,
 {
 	static const char deleted[] = " (deleted)";
 	char *buf = NULL, *p, *line, *save = NULL, *path, last[PATH_MAX] = "";
+	const char *mapping = "";
 	size_t n = 0, cap = 256 * 1024, dl = sizeof(deleted) - 1, len;
 	ssize_t r;
-	int fd, rc = 0, field;
+	int fd, rc = 0, field, exec = 0;
 
 	why[0] = '\0';
-	if ((fd = openat(dirfd, "maps", O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = openat(dirfd, "smaps", O_RDONLY | O_CLOEXEC)) < 0)
 		return -errno;
 	for (;;) {
 		if (buf == NULL || n == cap) {
@@ -317,14 +318,36 @@ proc_maps_writable(int dirfd, uid_t uid, const gid_t *groups,
 		n += (size_t)r;
 	}
 	buf[n] = '\0';
-	/* "start-end perms offset dev inode   path" */
+	/*
+	 * Each mapping: "start-end perms offset dev inode   path", then lines
+	 * "Key:   value kB" (keys start with a capital, addresses with a
+	 * lower-case hex digit).  Executable memory whose "Anonymous" pages
+	 * are not zero runs code that is in no file: written into a private
+	 * mapping of a file (by ptrace, or after mprotect) or into anonymous
+	 * memory.  Whatever put it there, the executable does not tell it.
+	 */
 	for (line = strtok_r(buf, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
+		if (!((line[0] >= '0' && line[0] <= '9') ||
+		    (line[0] >= 'a' && line[0] <= 'f'))) {
+			if (exec && strncmp(line, "Anonymous:", 10) == 0 &&
+			    strtoul(line + 10, NULL, 10) > 0) {
+				(void)snprintf(why, whysz, "%.*s",
+				    (int)strcspn(mapping, " "), mapping);
+				rc = 2;
+				goto out;
+			}
+			continue;
+		}
+		mapping = line;
+		exec = 0;
 		p = line;
 		path = NULL;
 		for (field = 0; field < 5 && *p != '\0'; field++) {
 			if (field == 1 && (strlen(p) < 4 || p[2] != 'x'))
 				break;
+			if (field == 1)
+				exec = 1;
 			p += strcspn(p, " ");
 			p += strspn(p, " ");
 			if (field == 4)

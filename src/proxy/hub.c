@@ -115,6 +115,7 @@ proxy_new(const struct proxy_opts *o, struct proxy **out, struct al_err *err)
 	p->on_event = o->on_event;
 	p->event_arg = o->event_arg;
 	p->idle_ms = o->idle_ms > 0 ? o->idle_ms : IDLE_MS_DEFAULT;
+	p->buffer_max = o->buffer_max > 0 ? o->buffer_max : PROXY_BUFFER_MAX;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->idle, NULL);
 	if ((rc = ossl_dl_open(&p->dl, err)) != 0)
@@ -299,6 +300,28 @@ hub_conn_auth(struct proxy *p, struct conn *c, const char *cred, size_t len)
 	}
 	pthread_mutex_unlock(&p->lock);
 	return found != NULL ? 0 : -1;
+}
+
+int
+hub_buffer_take(struct proxy *p, size_t n)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&p->lock);
+	if (n <= p->buffer_max - p->buffered) {
+		p->buffered += n;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+void
+hub_buffer_give(struct proxy *p, size_t n)
+{
+	pthread_mutex_lock(&p->lock);
+	p->buffered -= n < p->buffered ? n : p->buffered;
+	pthread_mutex_unlock(&p->lock);
 }
 
 int

@@ -97,7 +97,8 @@
 #define OSSL_DL_Z_FUNCS(X)						\
 	X(inflate)							\
 	X(inflateEnd)							\
-	X(inflateInit2_)
+	X(inflateInit2_)						\
+	X(inflateReset)
 
 struct ossl_dl {
 	void	*ssl, *crypto, *z;	/* handles; NULL: not loaded */

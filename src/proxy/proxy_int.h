@@ -90,6 +90,8 @@ struct proxy {
 	int			 wake_fd;	/* eventfd: stop accepting */
 	int			 port;
 	int			 idle_ms;
+	size_t			 buffer_max;	/* request bytes, all conns */
+	size_t			 buffered;	/* under lock */
 	struct ossl_dl		 dl;		/* OpenSSL and zlib, loaded */
 	SSL_CTX			*upstream;	/* verified client context */
 	proxy_event_fn		 on_event;
@@ -120,6 +122,9 @@ int	hub_conn_auth(struct proxy *p, struct conn *c, const char *cred,
  */
 void	hub_conn_done(struct proxy *p, struct conn *c);
 int	hub_run_alive(struct proxy *p, struct proxy_run *r);
+/* Count n more request bytes against the budget; -1 if it would pass it. */
+int	hub_buffer_take(struct proxy *p, size_t n);
+void	hub_buffer_give(struct proxy *p, size_t n);
 /* Set the connection's upstream descriptor (so an ending run can stop it). */
 void	hub_conn_set_ufd(struct proxy *p, struct conn *c, int fd);
 

@@ -35,7 +35,30 @@ struct req {
 	int		 complete;
 	struct al_buf	 head;		/* its headers, to search (plain) */
 	struct relay_bufs rb;		/* kept for the connection's life */
+	size_t		 taken;		/* bytes counted against the budget */
 };
+
+/*
+ * A body byte costs about three in memory: the body (a buffer that grows
+ * by doubling) and the rewritten request.  Every connection together may
+ * hold PROXY_BUFFER_MAX (or the proxy's buffer_max): 512 connections of
+ * 16 MiB bodies would otherwise take the broker's memory.
+ */
+#define BODY_COST	3
+#define KEEP_MAX	(1024 * 1024)	/* larger buffers go after a request */
+
+/* Give back the request's budget, and large buffers with it. */
+static void
+req_settle(struct req *q)
+{
+	if (q->body.cap > KEEP_MAX)
+		al_buf_release(&q->body);
+	if (q->rb.out.cap > KEEP_MAX)
+		al_buf_release(&q->rb.out);
+	if (q->taken > 0)
+		hub_buffer_give(q->c->p, q->taken);
+	q->taken = 0;
+}
 
 static int
 rq_begin(llhttp_t *h)
@@ -106,6 +129,15 @@ rq_body(llhttp_t *h, const char *p, size_t n)
 {
 	struct req *q = h->data;
 
+	if (q->body.len + n > PROXY_BODY_MAX) {
+		q->error = 413;
+		return -1;
+	}
+	if (hub_buffer_take(q->c->p, BODY_COST * n) != 0) {
+		q->error = 503;
+		return -1;
+	}
+	q->taken += BODY_COST * n;
 	if (al_buf_append(&q->body, p, n) != 0) {
 		q->error = 413;
 		return -1;
@@ -274,6 +306,23 @@ host_ok(const struct conn *c, const struct hcol *hc)
 	return n == strlen(want) && strncasecmp(h, want, n) == 0;
 }
 
+/*
+ * Is the request target a path ("/..."), or "*" for OPTIONS?  An absolute
+ * URI names a host of its own, and a server (a shared front end) routes by
+ * it rather than by Host: the request would go where the secret is not
+ * bound, with the value in its headers.
+ */
+static int
+target_ok(llhttp_t *h, const struct al_buf *url)
+{
+	const char *u = (const char *)url->data;
+
+	if (url->len >= 1 && u[0] == '/')
+		return 1;
+	return url->len == 1 && u[0] == '*' &&
+	    llhttp_get_method(h) == HTTP_OPTIONS;
+}
+
 static void
 event(struct conn *c, const char *ev, long secret, const char *method,
     const char *path, int status, uint64_t up, uint64_t down,
@@ -349,6 +398,14 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		    "proxy: the Host header must name the CONNECT target\n");
 		event(c, "proxy_request", -1, method, path, 421, 0, 0,
 		    "Host header does not match the CONNECT target");
+		goto out;
+	}
+	if (!target_ok(h, &q->url)) {
+		(void)conn_reply(c, 400, "Bad Request", "airlock proxy: the "
+		    "request target must be a path (origin form)\n");
+		event(c, "proxy_request", -1, method, path, 400, 0, 0,
+		    "request target not in origin form");
+		rc = 0;
 		goto out;
 	}
 	for (i = 0; i < q->hc.n; i++)
@@ -483,7 +540,7 @@ conn_serve(struct conn *c)
 	const char *pos;
 	size_t got, off;
 	llhttp_errno_t e;
-	int started = 0;
+	int started = 0, rc;
 
 	memset(&q, 0, sizeof(q));
 	q.c = c;
@@ -518,7 +575,12 @@ conn_serve(struct conn *c)
 				goto out;
 			}
 			if (e != HPE_PAUSED) {
-				if (q.error == 413)
+				if (q.error == 503)
+					(void)conn_reply(c, 503, "Service "
+					    "Unavailable", "airlock proxy: too "
+					    "many large requests at once; try "
+					    "again later\n");
+				else if (q.error == 413)
 					(void)conn_reply(c, 413, "Content Too "
 					    "Large", "airlock proxy: request "
 					    "body too large\n");
@@ -535,8 +597,9 @@ conn_serve(struct conn *c)
 			pos = llhttp_get_error_pos(&h);
 			off = pos != NULL ? (size_t)(pos - (const char *)buf) :
 			    got;
-			if (handle(c, &h, &q) != 0 || !llhttp_should_keep_alive(
-			    &h))
+			rc = handle(c, &h, &q);
+			req_settle(&q);
+			if (rc != 0 || !llhttp_should_keep_alive(&h))
 				goto out;
 			started = 0;
 			q.complete = 0;
@@ -544,6 +607,7 @@ conn_serve(struct conn *c)
 		}
 	}
 out:
+	req_settle(&q);
 	al_buf_release(&q.hc.buf);
 	al_buf_release(&q.url);
 	al_buf_release(&q.body);

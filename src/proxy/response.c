@@ -228,6 +228,18 @@ rs_body(llhttp_t *h, const char *p, size_t n)
 		    redact_stream_write(s->rs, out, sizeof(out) -
 		    s->z.avail_out, emit_chunk, s) != 0)
 			return -1;
+		/*
+		 * A member ended and more follows: the next gzip member (as
+		 * concatenated .gz files are; anything else fails to
+		 * inflate).  inflate would otherwise answer Z_STREAM_END
+		 * again without taking a byte, forever.
+		 */
+		if (zr == Z_STREAM_END && s->z.avail_in > 0 &&
+		    DL(s->c)->inflateReset(&s->z) != Z_OK)
+			return -1;
+		/* No progress with room left on both sides: nothing will. */
+		if (zr == Z_BUF_ERROR && s->z.avail_out > 0)
+			break;
 	} while (s->z.avail_out == 0 || s->z.avail_in > 0);
 	sodium_memzero(out, sizeof(out));
 	return 0;

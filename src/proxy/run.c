@@ -5,7 +5,6 @@
  * of the values (mask them in responses).
  */
 #include <ctype.h>
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -89,6 +88,54 @@ pattern_ok(const char *h)
 	return 1;
 }
 
+/*
+ * Does host match pattern, '*' standing for any run of characters, case
+ * aside?  Except where that would let the host leave the pattern's domain:
+ * a '*' with no '.' after it ("api.example.*", "10.0.0.*") matches no '.'
+ * ("10.0.0.1.attacker.example" is the attacker's name), and in an address
+ * pattern (digits, dots and '*') a '*' matches digits only.  A pattern of
+ * just "*" matches any host.  Dynamic programming over the host: no
+ * backtracking, whatever the pattern.
+ */
+static int
+glob_host(const char *pat, const char *host)
+{
+	unsigned char row[PROXY_HOST_MAX + 2], prev[PROXY_HOST_MAX + 2];
+	size_t m = strlen(host), j;
+	const char *p;
+	int v4 = strpbrk(pat, "0123456789") != NULL &&
+	    strspn(pat, "0123456789.*") == strlen(pat);
+	int last;
+
+	if (strcmp(pat, "*") == 0)
+		return 1;
+	if (m > PROXY_HOST_MAX)
+		return 0;
+	memset(prev, 0, sizeof(prev));
+	prev[0] = 1;
+	for (p = pat; *p != '\0'; p++) {
+		memset(row, 0, sizeof(row));
+		if (*p == '*') {
+			last = strchr(p + 1, '.') == NULL;
+			row[0] = prev[0];
+			for (j = 1; j <= m; j++) {
+				unsigned char ch = (unsigned char)host[j - 1];
+				int may = !(last && ch == '.') &&
+				    !(v4 && !isdigit(ch));
+
+				row[j] = prev[j] || (row[j - 1] && may);
+			}
+		} else {
+			for (j = 1; j <= m; j++)
+				row[j] = prev[j - 1] &&
+				    tolower((unsigned char)*p) ==
+				    tolower((unsigned char)host[j - 1]);
+		}
+		memcpy(prev, row, sizeof(prev));
+	}
+	return prev[m];
+}
+
 int
 proxy_host_match(const char *pattern, const char *host, int port)
 {
@@ -115,7 +162,7 @@ proxy_host_match(const char *pattern, const char *host, int port)
 	}
 	if (pport != -1 && pport != port)
 		return 0;
-	return fnmatch(pat, host, FNM_CASEFOLD) == 0;
+	return glob_host(pat, host);
 }
 
 static void

@@ -324,6 +324,143 @@ gcc -shared -fPIC -o "$T_ROOT/preload.so" "$T_ROOT/preload.c" && chmod 755 "$T_R
 asA env AIRLOCK_SOCKET="$S2" LD_PRELOAD="$T_ROOT/preload.so" "$BIN/alid-runner" 1 >"$OUT" 2>&1
 expect_out "preload lease refused" "LD_PRELOAD into the allowed program"
 expect_out "registry-only-ci"
+# The same, leaving no trace of the loader's part: the preloaded code
+# renames LD_PRELOAD in its environment, copies itself into anonymous
+# memory and unmaps its file (the user's own) before it connects.
+if [ "$(uname -m)" = x86_64 ]; then
+cat >"$T_ROOT/preload2.c" <<'C'
+/* Preloaded code that leaves no trace the broker looks for: it renames
+ * LD_PRELOAD in its environment, copies its payload into anonymous memory
+ * and unmaps its own file before it connects. */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct args {
+	uintptr_t	lo, hi;
+	struct { unsigned short fam; char path[108]; } sa;
+	char		req1[512];
+	long		req1len;
+	char		r2a[32], r2b[64];
+	long		r2alen, r2blen;
+	char		tag1[8], tag2[8];
+	char		req2[256];
+	char		buf[16384];
+};
+
+static inline long
+sc(long n, long a, long b, long c)
+{
+	long r;
+	__asm__ volatile ("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c)
+	    : "rcx", "r11", "memory");
+	return r;
+}
+
+__attribute__((section(".text.pay"), noinline, used)) void
+payload(struct args *a)
+{
+	long s, n, i, k, got;
+	struct { long sec, nsec; } ts = { 0, 300000000 };
+
+	sc(SYS_munmap, (long)a->lo, (long)(a->hi - a->lo), 0);
+	s = sc(SYS_socket, 1, 1, 0);
+	sc(SYS_connect, s, (long)&a->sa, sizeof(a->sa));
+	sc(SYS_write, s, (long)a->req1, a->req1len);
+	sc(SYS_nanosleep, (long)&ts, 0, 0);
+	got = sc(SYS_read, s, (long)a->buf, sizeof(a->buf) - 1);
+	sc(SYS_write, 2, (long)a->tag1, 7);
+	sc(SYS_write, 2, (long)a->buf, got > 12 ? 12 : got);
+	sc(SYS_write, 2, (long)a->tag1 + 7, 1);
+	/* find "id":" */
+	for (i = 0; i + 6 < got; i++)
+		if (a->buf[i] == '"' && a->buf[i+1] == 'i' && a->buf[i+2] == 'd' &&
+		    a->buf[i+3] == '"' && a->buf[i+4] == ':' && a->buf[i+5] == '"')
+			break;
+	if (i + 6 + 32 > got)
+		sc(SYS_exit_group, 0, 0, 0);
+	n = 0;
+	for (k = 0; k < a->r2alen; k++) a->req2[n++] = a->r2a[k];
+	for (k = 0; k < 32; k++) a->req2[n++] = a->buf[i + 6 + k];
+	for (k = 0; k < a->r2blen; k++) a->req2[n++] = a->r2b[k];
+	sc(SYS_write, s, (long)a->req2, n);
+	sc(SYS_nanosleep, (long)&ts, 0, 0);
+	got = sc(SYS_read, s, (long)a->buf, sizeof(a->buf) - 1);
+	sc(SYS_write, 2, (long)a->tag2, 7);
+	sc(SYS_write, 2, (long)a->buf, got > 12 ? 12 : got);
+	sc(SYS_write, 2, (long)a->tag2 + 7, 1);
+	sc(SYS_exit_group, 0, 0, 0);
+}
+
+__attribute__((section(".text.pay"), noinline, used)) void
+payload_end(void)
+{
+}
+
+extern char **environ;
+
+__attribute__((constructor)) static void
+pwn(void)
+{
+	const char *sp = getenv("AIRLOCK_SOCKET"), *me = getenv("PRELOAD_SELF");
+	const char *body = "{\"secret\":\"registry-token\"}";
+	struct args *a;
+	void (*run)(struct args *);
+	size_t len = (size_t)((char *)payload_end - (char *)payload) + 64;
+	char line[4096];
+	FILE *f;
+	char **e;
+
+	if (!sp || !me)
+		return;
+	for (e = environ; *e; e++)
+		if (strncmp(*e, "LD_PRELOAD=", 11) == 0)
+			(*e)[0] = (*e)[1] = 'X';
+	a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	run = mmap(NULL, 4096 + len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memcpy((void *)run, (void *)payload, len);
+	mprotect((void *)run, 4096 + len, PROT_READ | PROT_EXEC);
+	memset(a, 0, sizeof(*a));
+	a->lo = UINTPTR_MAX;
+	if ((f = fopen("/proc/self/maps", "r")) == NULL)
+		_exit(1);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		if (strstr(line, me) && sscanf(line, "%lx-%lx", &lo, &hi) == 2) {
+			if (lo < a->lo) a->lo = lo;
+			if (hi > a->hi) a->hi = hi;
+		}
+	}
+	fclose(f);
+	a->sa.fam = 1;
+	strncpy(a->sa.path, sp, sizeof(a->sa.path) - 1);
+	a->req1len = snprintf(a->req1, sizeof(a->req1), "POST /v1/leases HTTP/1.1\r\n"
+	    "Host: a\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+	    strlen(body), body);
+	a->r2alen = snprintf(a->r2a, sizeof(a->r2a), "GET /v1/leases/");
+	a->r2blen = snprintf(a->r2b, sizeof(a->r2b), "/value HTTP/1.1\r\nHost: a\r\n\r\n");
+	memcpy(a->tag1, "lease: \n", 8);
+	memcpy(a->tag2, "value: \n", 8);
+	run(a);
+}
+C
+gcc -O1 -shared -fPIC -fno-stack-protector -fno-tree-loop-distribute-patterns \
+    -fcf-protection=none -o "$T_ROOT/w/preload2.so" "$T_ROOT/preload2.c" &&
+    chown "$UA" "$T_ROOT/w/preload2.so" || fail "cannot build preload2.so"
+asA env AIRLOCK_SOCKET="$S2" PRELOAD_SELF="$T_ROOT/w/preload2.so" \
+    LD_PRELOAD="$T_ROOT/w/preload2.so" "$BIN/alid-runner" 1 >"$OUT" 2>&1
+if grep -q "value: HTTP/1.1 200" "$OUT"; then
+	fail "code in anonymous memory got registry-token: $(head -c 300 "$OUT")"
+else pass; fi
+expect_out "lease: HTTP/1.1 403" "code in anonymous memory: lease refused"
+fi
 # Control: the allowed program itself is allowed (the rule works).
 run "$AL" policy check --file "$T_ROOT/policy.yaml" --as "unix:exe:$BIN/alid-runner" \
     --secret registry-token

@@ -123,6 +123,15 @@ run "$AL" run --proxy -e TOK=tok -- sh -c '
 	curl -s -w "\n%{http_code}\n" -H "X: $TOK" "'"$B"'/hidden-gzip"'
 expect_out "upstream sent more than one content encoding" "a second Content-Encoding refused"
 expect_out "502" "a second Content-Encoding: 502"
+# A gzip body in two members (concatenated .gz files): both inflated and
+# masked, each value found.
+run "$AL" run --proxy -e TOK=tok -- sh -c '
+	curl -sS --max-time 10 -H "X-Echo: $TOK" -H "X-Echo2: $TOK" \
+	    "'"$B"'/gzip2"; echo " rc=$?"'
+expect_out '"X-Echo": "[REDACTED:tok]", "X-Echo2": "[REDACTED:tok]"' \
+    "a two-member gzip body inflated whole and masked"
+expect_out "\"body\": \"\"} rc=0" "a two-member gzip body ends"
+if grep -qF "$V" "$OUT"; then fail "value in a two-member gzip body"; else pass; fi
 for f in env proc-env; do
 	if grep -qaF "$V" "$S/$f"; then fail "value in the child's $f"; else pass; fi
 	# Shaped like the value: letters for letters, digits for digits.
@@ -227,6 +236,25 @@ expect_eq "$(sed -n 8p "$OUT")" "200" "a request without placeholder passes"
 expect_eq "$(sed -n 9p "$OUT")" "407" "wrong proxy credential"
 expect_eq "$(sed -n 10p "$OUT")" "421" "Host header not the CONNECT target"
 expect_eq "$(grep -c . "$T_ROOT/unbound.log")" "1" "only the clean request reached the unbound host"
+
+# An absolute-form request target names its own host, and a server (a
+# shared front end, nginx) routes by it rather than by Host: a request in
+# the bound host's tunnel must not name another host that way.
+: >"$T_ROOT/bound.log"
+run "$AL" run --proxy -e TOK=tok -- sh -c '
+	w() { curl -s -o /dev/null -w "%{http_code}\n" "$@"; }
+	w -H "Authorization: Bearer $TOK" \
+	    --request-target "https://127.0.0.2:'"$PU"'/abs" "'"$B"'/x"
+	w -H "Authorization: Bearer $TOK" \
+	    --request-target "http://127.0.0.2:'"$PU"'/abs" "'"$B"'/x"
+	w -H "Authorization: Bearer $TOK" --request-target "abs" "'"$B"'/x"
+	w -X OPTIONS --request-target "*" "'"$B"'/x"
+	w -H "Authorization: Bearer $TOK" "'"$B"'/origin-form"'
+expect_eq "$(tr '\n' ' ' <"$OUT")" "400 400 400 501 200 " \
+    "only origin-form (and OPTIONS *, the server's 501) request targets go upstream"
+if grep -qF '"path": "http' "$T_ROOT/bound.log" ||
+    grep -qF '"path": "abs' "$T_ROOT/bound.log"; then
+	fail "an absolute-form request with the value went upstream"; else pass; fi
 
 # --- body and query to the bound host: only with --inject --------------------
 : >"$T_ROOT/bound.log"

@@ -265,6 +265,44 @@ test_guard_bodies_that_are_not_json_are_masked_as_text(void **state)
 	sets_free(&s);
 }
 
+/*
+ * A body that is not strict JSON but that a provider's parser reads all the
+ * same (a lone surrogate, which JavaScript and Python accept; a byte order
+ * mark; NaN): masked as text, a value spelled with \u escapes would go out
+ * unseen.  Such a body is refused when its escapes, decoded, spell a value.
+ */
+static void
+assert_refused_text(const struct guard_sets *s, const char *in)
+{
+	struct guard_findings f;
+	char *got = mask_n(s, in, strlen(in), &f, NULL);
+
+	assert_int_equal(f.json, 0);
+	assert_int_equal(f.residue, 1);
+	free(got);
+}
+
+static void
+test_guard_escaped_value_in_a_body_that_is_not_json_is_refused(void **state)
+{
+	struct guard_sets s;
+
+	(void)state;
+	sets_new(&s, VALS);
+	assert_refused_text(&s, "[\"\\ud800\", \"tok-\\u0041BCDEFGH12345678\"]");
+	assert_refused_text(&s, "\xef\xbb\xbf{\"m\":\"tok-\\u0041BCDEFGH1234567"
+	    "\\u0038\"}");
+	assert_refused_text(&s, "{\"n\":NaN,\"m\":\"\\u0074ok-ABCDEFGH12345678\"}");
+	/* Surrogate halves and escaped quotes around it change nothing. */
+	assert_refused_text(&s, "[\"\\udc00\\ud83d\\ude00\\\"tok\\u002dABCDEFGH"
+	    "12345678\"]");
+	/* The raw value is masked as before; a body with no value passes. */
+	assert_body(&s, "[\"\\ud800 tok-ABCDEFGH12345678\"]",
+	    "[\"\\ud800 [REDACTED:tok]\"]", 0);
+	assert_body(&s, "[\"\\ud800\", \"\\u0041\"]", "[\"\\ud800\", \"\\u0041\"]", 0);
+	sets_free(&s);
+}
+
 static void
 test_guard_deep_nesting_and_huge_strings(void **state)
 {
@@ -407,6 +445,8 @@ main(void)
 		cmocka_unit_test(
 		    test_guard_bodies_that_are_not_json_are_masked_as_text),
 		cmocka_unit_test(test_guard_deep_nesting_and_huge_strings),
+		cmocka_unit_test(
+		    test_guard_escaped_value_in_a_body_that_is_not_json_is_refused),
 		cmocka_unit_test(test_guard_findings_name_each_secret_and_count),
 		cmocka_unit_test(
 		    test_guard_rule_hits_are_masked_except_in_thinking_blocks),

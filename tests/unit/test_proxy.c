@@ -5,6 +5,7 @@
  * whole path with real servers is tests/e2e/t_proxy.sh.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +49,41 @@ test_proxy_host_match_patterns(void **state)
 	assert_false(proxy_host_match("[::1]:443", "::1", 444));
 }
 
+/*
+ * A '*' that ends a pattern ("10.0.0.*", "api.example.*") stands for the
+ * end of a name or address, never for a domain of someone else's:
+ * "10.0.0.1.attacker.example" resolves wherever its owner says.
+ */
+static void
+test_proxy_host_match_trailing_star_stays_in_its_label(void **state)
+{
+	(void)state;
+	assert_true(proxy_host_match("10.0.0.*", "10.0.0.17", 443));
+	assert_false(proxy_host_match("10.0.0.*", "10.0.0.1.attacker.example",
+	    443));
+	assert_false(proxy_host_match("10.0.0.*", "10.0.0.1-x.attacker.example",
+	    443));
+	assert_false(proxy_host_match("127.0.0.*", "127.0.0.1.nip.io", 443));
+	assert_false(proxy_host_match("10.0.0.*", "10.0.0.evil", 443));
+	assert_true(proxy_host_match("10.0.*.5", "10.0.3.5", 443));
+	assert_false(proxy_host_match("10.0.*.5", "10.0.evil.com.5", 443));
+	assert_true(proxy_host_match("api.example.*", "api.example.com", 443));
+	assert_false(proxy_host_match("api.example.*",
+	    "api.example.com.attacker.example", 443));
+	assert_true(proxy_host_match("api.example.c*", "api.example.com", 443));
+	assert_false(proxy_host_match("api.example.c*",
+	    "api.example.co.attacker.example", 443));
+	assert_false(proxy_host_match("github*", "github.attacker.example", 443));
+	assert_true(proxy_host_match("github*", "github-enterprise", 443));
+	/* A leading or inner '*' still spans labels: the end is fixed. */
+	assert_true(proxy_host_match("*.github.com", "a.b.github.com", 443));
+	assert_true(proxy_host_match("api.*.example.com", "api.x.y.example.com",
+	    443));
+	assert_true(proxy_host_match("*", "any.host.example", 443));
+	assert_true(proxy_host_match("*:8443", "any.host.example", 8443));
+	assert_false(proxy_host_match("*:8443", "any.host.example", 443));
+}
+
 struct fx {
 	struct proxy	*p;
 };
@@ -63,6 +99,22 @@ setup(void **state)
 	o.idle_ms = 300;
 	assert_int_equal(proxy_new(&o, &f->p, &err), 0);
 	assert_true(proxy_port(f->p) > 0);
+	*state = f;
+	return 0;
+}
+
+/* A proxy whose connections may hold 1 MiB of requests between them. */
+static int
+setup_small(void **state)
+{
+	struct proxy_opts o;
+	struct fx *f = calloc(1, sizeof(*f));
+	struct al_err err;
+
+	memset(&o, 0, sizeof(o));
+	o.idle_ms = 2000;
+	o.buffer_max = 1024 * 1024;
+	assert_int_equal(proxy_new(&o, &f->p, &err), 0);
 	*state = f;
 	return 0;
 }
@@ -390,11 +442,69 @@ test_proxy_slow_request_gets_408(void **state)
 	proxy_run_end(f->p, r);
 }
 
+/* Send a request with a body of n bytes; the status of the answer. */
+static int
+ask_with_body(SSL *s, const char *host, const char *ph, size_t n)
+{
+	char head[512], body[512];
+	char *b = malloc(n);
+	size_t off = 0;
+	int k;
+
+	assert_non_null(b);
+	memset(b, 'x', n);
+	(void)snprintf(head, sizeof(head), "POST /x HTTP/1.1\r\nHost: %s\r\n"
+	    "X-Leak: %s\r\nContent-Length: %zu\r\n\r\n", host, ph, n);
+	assert_int_equal(SSL_write(s, head, (int)strlen(head)),
+	    (int)strlen(head));
+	while (off < n && (k = SSL_write(s, b + off, (int)(n - off > 65536 ?
+	    65536 : n - off))) > 0)
+		off += (size_t)k;
+	free(b);
+	return tls_ask(s, NULL, body, sizeof(body));
+}
+
+/*
+ * Request bodies are held whole: past what all connections together may
+ * hold, 503 (512 connections of 16 MiB bodies would take the broker's
+ * memory), and the budget comes back when a request is done.
+ */
+static void
+test_proxy_request_bytes_have_a_budget(void **state)
+{
+	struct fx *f = *state;
+	char *hosts[] = { "api.example.com" };
+	struct proxy_run *r = NULL;
+	struct al_err err;
+	SSL_CTX *ctx;
+	SSL *s;
+	int fd, i;
+
+	assert_int_equal(add(f->p, "abcdefghijklmnopqrstuvwx", hosts, 1, &r,
+	    &err), 0);
+	for (i = 0; i < 2; i++) {
+		s = tunnel(f->p, r, "other.example", &fd, &ctx);
+		assert_non_null(s);
+		/* 64 KiB fits: read whole, then refused for the placeholder. */
+		assert_int_equal(ask_with_body(s, "other.example",
+		    proxy_run_placeholder(r, 0), 64 * 1024), 403);
+		assert_int_equal(ask_with_body(s, "other.example",
+		    proxy_run_placeholder(r, 0), 64 * 1024), 403);
+		/* 512 KiB costs more than the 1 MiB there is. */
+		assert_int_equal(ask_with_body(s, "other.example",
+		    proxy_run_placeholder(r, 0), 512 * 1024), 503);
+		close_tunnel(s, ctx, fd);
+	}
+	proxy_run_end(f->p, r);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_proxy_host_match_patterns),
+		cmocka_unit_test(
+		    test_proxy_host_match_trailing_star_stays_in_its_label),
 		cmocka_unit_test_setup_teardown(
 		    test_proxy_run_placeholder_shaped_like_value, setup,
 		    teardown),
@@ -414,9 +524,14 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_proxy_slow_request_gets_408, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proxy_request_bytes_have_a_budget, setup_small,
+		    teardown),
 	};
 
 	if (sodium_init() < 0)
 		return 1;
+	/* A refused request's connection may close while the body is sent. */
+	(void)signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -293,10 +293,30 @@ def case_compressed():
         if st != 415 or shape not in j or \
                 "compressed" not in json.dumps(j):
             fail("a gzip body to %s: %d %r" % (path, st, data))
+    # A second Content-Encoding behind a first "identity": the provider
+    # reads both ("identity, gzip") and would inflate what was searched.
+    for ces in ((b"identity", b"gzip"), (b"", b"gzip")):
+        s = socket.create_connection((HOST, PORT), timeout=20)
+        s.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/json\r\n" +
+                  b"".join(b"Content-Encoding: " + ce + b"\r\n"
+                           for ce in ces) +
+                  b"Content-Length: %d\r\nConnection: close\r\n\r\n" %
+                  len(body) + body)
+        data = b""
+        while True:
+            got = s.recv(65536)
+            if not got:
+                break
+            data += got
+        s.close()
+        if not data.startswith(b"HTTP/1.1 415"):
+            fail("Content-Encoding %r: %r" % (ces, data[:200]))
     time.sleep(0.2)
     if len(recorded()) != before:
         fail("a compressed body was forwarded")
-    ok("a compressed body is refused (415), not forwarded")
+    ok("a compressed body is refused (415), not forwarded, whatever "
+       "Content-Encoding comes first")
 
 
 def case_openai():

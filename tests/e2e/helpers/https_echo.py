@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A local HTTPS server for the proxy tests: it answers every request with
 what it received (method, path, headers, body) as JSON, logs the same to a
-file, and under /gzip answers gzip-compressed whatever the client asked.
+file, and under /gzip answers gzip-compressed whatever the client asked
+(under /gzip2 in two gzip members).
 With a sixth argument DIR, GET /static/PATH serves DIR/PATH (a git
 repository over git's "dumb" HTTP protocol)."""
 import gzip
@@ -49,7 +50,12 @@ def main():
                 return
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
-            if self.path.startswith("/gzip"):
+            if self.path.startswith("/gzip2"):
+                # Two gzip members, as concatenated .gz files are.
+                half = len(out) // 2
+                out = gzip.compress(out[:half]) + gzip.compress(out[half:])
+                self.send_header("Content-Encoding", "gzip")
+            elif self.path.startswith("/gzip"):
                 out = gzip.compress(out)
                 self.send_header("Content-Encoding", "gzip")
             if self.path.startswith("/hidden-gzip"):
