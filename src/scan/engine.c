@@ -299,15 +299,34 @@ compute_widths(struct scan_engine *e, const char **rx, struct al_err *err)
 /*
  * Rules with the same regex and secret group (a strict rule and its weak
  * variant) form a group led by the first: over a window both confirm, the
- * regex runs once (confirm keeps its matches in the scratch).
+ * regex runs once (confirm keeps its matches in the scratch).  Likewise
+ * rules limited to the same paths match them against a buffer's path once.
  */
 static void
 find_twins(struct scan_engine *e)
 {
 	size_t i, j;
 
-	for (i = 0; i < e->n; i++)
+	for (i = 0; i < e->n; i++) {
 		e->r[i].twin = SIZE_MAX;
+		e->r[i].path_twin = i;
+	}
+	/* Rules limited to the same paths decide them once per buffer. */
+	for (i = 1; i < e->n; i++) {
+		const struct scan_strv *a = &e->rules->v[i].paths, *b;
+		size_t k;
+
+		for (j = 0; a->n > 0 && j < i; j++) {
+			b = &e->rules->v[j].paths;
+			for (k = 0; k < a->n && b->n == a->n &&
+			    strcmp(a->v[k], b->v[k]) == 0; k++)
+				;
+			if (b->n == a->n && k == a->n) {
+				e->r[i].path_twin = e->r[j].path_twin;
+				break;
+			}
+		}
+	}
 	for (i = 1; i < e->n; i++) {
 		for (j = 0; j < i; j++) {
 			if (e->r[j].follower || e->r[j].group != e->r[i].group ||
@@ -587,6 +606,9 @@ scan_scratch_free(struct scan_scratch *s)
 	pcre2_match_data_free(s->md_small);
 	pcre2_match_context_free(s->mctx);
 	pcre2_jit_stack_free(s->jit);
+	free(s->stamp);
+	free(s->path_stamp);
+	free(s->path_ok);
 	free(s->covered);
 	free(s->last_end);
 	free(s->active);
@@ -615,7 +637,10 @@ scan_scratch_new(const struct scan_engine *e, struct scan_scratch **out,
 	    NULL || (s->md_small = pcre2_match_data_create(1, NULL)) == NULL ||
 	    (s->mctx = pcre2_match_context_create(NULL)) == NULL ||
 	    (s->jit = pcre2_jit_stack_create(32 * 1024, 1024 * 1024, NULL)) ==
-	    NULL || (s->covered = calloc(n, sizeof(size_t))) == NULL ||
+	    NULL || (s->stamp = calloc(n, sizeof(uint64_t))) == NULL ||
+	    (s->path_stamp = calloc(n, sizeof(uint64_t))) == NULL ||
+	    (s->path_ok = calloc(n, 1)) == NULL ||
+	    (s->covered = calloc(n, sizeof(size_t))) == NULL ||
 	    (s->last_end = calloc(n, sizeof(size_t))) == NULL ||
 	    (s->active = calloc(n, 1)) == NULL ||
 	    (s->req = calloc(n, 1)) == NULL ||

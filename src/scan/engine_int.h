@@ -29,6 +29,7 @@ struct eng_rule {
 	struct eng_codes	  c;		/* compiled, never JIT: shared */
 	size_t			  nallow;
 	size_t			  npaths;
+	size_t			  path_twin;	/* first rule with these paths */
 	unsigned		  max_width;	/* UINT_MAX: unbounded */
 	uint32_t		  group;
 	int			  keyword_mode;
@@ -91,9 +92,17 @@ struct scan_scratch {
 	pcre2_match_data	 *md_small;
 	pcre2_match_context	 *mctx;
 	pcre2_jit_stack		 *jit;
+	/*
+	 * Per rule, what it knows of the buffer being scanned, valid when its
+	 * stamp is gen (set at the rule's first candidate there): a buffer
+	 * costs nothing for the rules that have no candidate in it.
+	 */
+	uint64_t		 *stamp;
 	size_t			 *covered;	/* per rule: confirmed up to */
 	size_t			 *last_end;	/* per rule: last match end */
 	unsigned char		 *active;	/* per rule: applies to path */
+	uint64_t		 *path_stamp;	/* per path_twin: path_ok valid */
+	unsigned char		 *path_ok;	/* per path_twin: paths match */
 	const char		 *path;		/* of the buffer, or NULL */
 	signed char		 *req;		/* per rule: requires met? */
 	struct scan_match	 *m;		/* matches of this buffer */

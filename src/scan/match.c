@@ -333,15 +333,21 @@ path_applies(struct scan_scratch *s, const struct eng_rule *r,
 {
 	size_t j;
 
+	size_t t = r->path_twin;
+	unsigned char ok = 0;
+
 	if (code_rule(r) && s->path != NULL && doc_path(s->path))
 		return 0;
 	if (r->npaths == 0)
 		return 1;
-	for (j = 0; s->path != NULL && j < r->npaths; j++)
-		if (pcre2_match(c->paths[j], (PCRE2_SPTR)s->path,
-		    strlen(s->path), 0, 0, s->md_small, s->mctx) >= 0)
-			return 1;
-	return 0;
+	if (s->path_stamp[t] == s->gen)	/* a rule with these paths did */
+		return s->path_ok[t];
+	for (j = 0; s->path != NULL && j < r->npaths && !ok; j++)
+		ok = pcre2_match(c->paths[j], (PCRE2_SPTR)s->path,
+		    strlen(s->path), 0, 0, s->md_small, s->mctx) >= 0;
+	s->path_stamp[t] = s->gen;
+	s->path_ok[t] = ok;
+	return ok;
 }
 
 static int
@@ -355,9 +361,20 @@ on_candidate(unsigned int id, unsigned long long from, unsigned long long to,
 
 	(void)from;
 	(void)flags;
-	if (id >= s->e->n || to <= s->covered[id])
+	if (id >= s->e->n)
 		return 0;
 	r = &s->e->r[id];
+	if (s->stamp[id] != s->gen) {	/* its first candidate here */
+		s->stamp[id] = s->gen;
+		s->covered[id] = 0;
+		s->last_end[id] = 0;
+		s->req[id] = 0;
+		/* A rule limited by path is checked below, once. */
+		s->active[id] = r->npaths == 0 && !code_rule(r) ? 1 :
+		    ACTIVE_UNKNOWN;
+	}
+	if (to <= s->covered[id])
+		return 0;
 	c = scan_rule_codes(r);
 	if (s->active[id] == ACTIVE_UNKNOWN)
 		s->active[id] = path_applies(s, r, c);
@@ -482,14 +499,7 @@ scan_buffer(const struct scan_engine *e, struct scan_scratch *s,
 	s->rc = 0;
 	s->nm = 0;
 	s->gen++;
-	memset(s->covered, 0, e->n * sizeof(size_t));
-	memset(s->last_end, 0, e->n * sizeof(size_t));
-	memset(s->req, 0, e->n);
-	/* A rule limited by path is checked at its first candidate. */
 	s->path = path;
-	for (i = 0; i < e->n; i++)
-		s->active[i] = e->r[i].npaths == 0 && !code_rule(&e->r[i]) ?
-		    1 : ACTIVE_UNKNOWN;
 	if (hs_scan(e->db, (const char *)p, (unsigned)n, 0, s->hs,
 	    on_candidate, s) != HS_SUCCESS && s->rc == 0) {
 		rc = al_err_set(err, AL_EINVAL, "vectorscan failed to scan");

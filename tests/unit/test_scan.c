@@ -848,6 +848,59 @@ test_json_report_escapes_and_occurrences(void **state)
 	free(buf);
 }
 
+/*
+ * Rules limited to the same paths decide them once per buffer, and each
+ * still applies its own exclusions: an unsafe-code rule stays quiet on
+ * documentation where a secret rule with the same paths reports.
+ */
+static void
+test_rules_sharing_paths_decide_per_buffer(void **state)
+{
+	static const char rules[] = "rules:\n"
+	    "  - id: code\n    category: unsafe\n"
+	    "    regex: 'leak\\(\\$TOKEN\\)'\n"
+	    "    paths: ['\\.(?:md|sh)$']\n"
+	    "    examples: {positive: ['leak($TOKEN)']}\n"
+	    "    example_path: a.sh\n"
+	    "  - id: tok\n    regex: 'tk_[0-9]{6}'\n"
+	    "    paths: ['\\.(?:md|sh)$']\n"
+	    "    examples: {positive: ['tk_123456']}\n"
+	    "    example_path: a.sh\n";
+	static const char *const texts[] = { "leak($TOKEN) tk_123456\n",
+	    "tk_123456 leak($TOKEN)\n" };
+	static const char *const paths[] = { "a.sh", "a.md", "a.c", "b.md",
+	    "b.sh", NULL };
+	static const size_t want[] = { 2, 1, 0, 1, 2, 0 };
+	struct scan_rules *r = NULL;
+	struct scan_engine *e = NULL;
+	struct scan_scratch *sc = NULL;
+	struct al_err err;
+	struct hits h;
+	size_t i, k, t;
+
+	(void)state;
+	assert_int_equal(scan_rules_parse(rules, strlen(rules), "r", &r,
+	    &err), 0);
+	assert_int_equal(scan_engine_new(r, 0, &e, &err), 0);
+	assert_int_equal(e->r[1].path_twin, 0);
+	assert_int_equal(scan_scratch_new(e, &sc, &err), 0);
+	for (k = 0; k < 2 * sizeof(want) / sizeof(want[0]); k++) {
+		t = k / (sizeof(want) / sizeof(want[0]));
+		i = k % (sizeof(want) / sizeof(want[0]));
+		memset(&h, 0, sizeof(h));
+		assert_int_equal(scan_buffer(e, sc, paths[i], texts[t],
+		    strlen(texts[t]), collect, &h, &err), 0);
+		if (h.n != want[i])
+			fail_msg("%s: %zu findings", paths[i] ? paths[i] :
+			    "(none)", h.n);
+		if (want[i] == 1)
+			assert_string_equal(h.ids[0], "tok");
+	}
+	scan_scratch_free(sc);
+	scan_engine_free(e);
+	scan_rules_free(r);
+}
+
 int
 main(void)
 {
@@ -876,6 +929,7 @@ main(void)
 		cmocka_unit_test(test_matches_same_before_and_after_jit),
 		cmocka_unit_test(test_rules_sharing_a_regex_judge_alone),
 		cmocka_unit_test(test_json_report_escapes_and_occurrences),
+		cmocka_unit_test(test_rules_sharing_paths_decide_per_buffer),
 	};
 
 	if (sodium_init() < 0)
