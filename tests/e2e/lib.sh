@@ -128,6 +128,27 @@ add_secret() {
 	    fail "adding secret $_n failed"
 }
 
+# agents_install: the real agents pinned in tests/agents, installed once
+# (npm ci under a lock, then a stamp naming the package lock's hash).  The
+# check is made under the lock too, so a test running in parallel never
+# reinstalls (npm ci empties node_modules) under an agent another test runs.
+agents_install() {
+	_ad="$(cd "$(dirname "${BASH_SOURCE[0]}")/../agents" && pwd)"
+	if ! command -v npm >/dev/null 2>&1; then
+		fail "npm is needed to install the pinned agents (scripts/deps.sh installs it)"
+		done_testing
+	fi
+	(
+		flock 9
+		_want=$(sha256sum "$_ad/package-lock.json" | cut -d' ' -f1)
+		[ "$(cat "$_ad/node_modules/.airlock-stamp" 2>/dev/null)" = "$_want" ] &&
+		    exit 0
+		cd "$_ad" && npm ci --no-audit --no-fund &&
+		    echo "$_want" >node_modules/.airlock-stamp
+	) 9>"$_ad/.npm-lock" >"$T_ROOT/npm.log" 2>&1 ||
+	    { fail "npm install in tests/agents failed: $(tail -5 "$T_ROOT/npm.log")"; done_testing; }
+}
+
 # with_tty INPUTS CMD...: CMD on a pseudo-terminal of its own, typing the
 # comma-separated INPUTS at its PIN prompts (see helpers/typer.py).
 TYPER="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/helpers/typer.py"

@@ -9,18 +9,7 @@
 
 PY=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3)
 AGENTS="$AIRLOCK_SRC/tests/agents"
-if ! command -v npm >/dev/null 2>&1; then
-	fail "npm is needed to install the pinned Claude Code (scripts/deps.sh installs it)"
-	done_testing
-fi
-if [ ! -x "$AGENTS/node_modules/.bin/claude" ]; then
-	(
-		flock 9
-		cd "$AGENTS" && { npm ci --no-audit --no-fund ||
-		    npm install --no-audit --no-fund; }
-	) 9>"$AGENTS/.npm-lock" >"$T_ROOT/npm.log" 2>&1 ||
-	    { fail "npm install in tests/agents failed: $(tail -5 "$T_ROOT/npm.log")"; done_testing; }
-fi
+agents_install
 CLAUDE="$AGENTS/node_modules/.bin/claude"
 
 export HOME="$T_ROOT/userhome"

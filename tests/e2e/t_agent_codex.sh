@@ -70,18 +70,7 @@ expect_out "unchanged $CODEX_HOME/config.toml"
 # The real Codex, pinned: once the user trusts the project (Codex asks when
 # it first starts there), its app-server lists our hooks as trusted.
 printf '\n[projects."%s"]\ntrust_level = "trusted"\n' "$P" >>"$CODEX_HOME/config.toml"
-if ! command -v npm >/dev/null 2>&1; then
-	fail "npm is needed to install the pinned Codex (scripts/deps.sh installs it)"
-	done_testing
-fi
-if [ ! -x "$AGENTS/node_modules/.bin/codex" ]; then
-	(
-		flock 9
-		cd "$AGENTS" && { npm ci --no-audit --no-fund ||
-		    npm install --no-audit --no-fund; }
-	) 9>"$AGENTS/.npm-lock" >"$T_ROOT/npm.log" 2>&1 ||
-	    { fail "npm install in tests/agents failed: $(tail -5 "$T_ROOT/npm.log")"; done_testing; }
-fi
+agents_install
 timeout 120 "$PY" - "$AGENTS/node_modules/.bin/codex" "$P" >"$OUT" 2>"$ERR" <<'PY'
 import json, subprocess, sys
 codex, cwd = sys.argv[1], sys.argv[2]

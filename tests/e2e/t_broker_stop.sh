@@ -178,8 +178,10 @@ if r[0] == 0:
         r = os.waitpid(pid, 0)
 _, st = r
 print("status", os.waitstatus_to_exitcode(st), "asked", sent, "leases" in seen.decode(errors="replace"))
+if os.waitstatus_to_exitcode(st) != 0:
+    sys.stderr.write("terminal: %r\n" % seen[-600:])
 PY
-expect_out "status 0 asked True True"
+expect_out "status 0 asked True True" "the first command asks for the passphrase ($(cat "$ERR"))"
 run "$AL" stop
 expect_rc 0 "stop after the prompt unlocked it"
 expect_err "stopped the broker"

@@ -9,10 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 HELP="$(cd "$(dirname "$0")/helpers" && pwd)"
 AGDIR="$(cd "$(dirname "$0")/../agents" && pwd)"
-if ! command -v npm >/dev/null 2>&1; then
-	fail "npm is needed to install the agents (scripts/deps.sh installs it)"
-	done_testing
-fi
 # The platforms' native binaries, used as they are: no install scripts.
 claude_bin() {
 	for f in "$AGDIR"/node_modules/@anthropic-ai/claude-code-linux-*/claude; do
@@ -24,15 +20,7 @@ codex_bin() {
 		[ -x "$f" ] && { echo "$f"; return; }
 	done
 }
-if [ -z "$(claude_bin)" ] || [ -z "$(codex_bin)" ]; then
-	# One installer at a time, whatever runs the tests in parallel.
-	(
-		flock 9
-		cd "$AGDIR" && { npm ci --no-audit --no-fund --ignore-scripts ||
-		    npm install --no-audit --no-fund --ignore-scripts; }
-	) 9>"$AGDIR/.npm-lock" >"$T_ROOT/npm.log" 2>&1 ||
-	    { fail "npm install in tests/agents failed: $(tail -5 "$T_ROOT/npm.log")"; done_testing; }
-fi
+agents_install
 CLAUDE=$(claude_bin)
 CODEX=$(codex_bin)
 [ -n "$CLAUDE" ] || { fail "no Claude Code binary for this platform"; done_testing; }
