@@ -28,7 +28,7 @@ struct report_exposure {
 	int64_t		 revoke_ms;	/* time to revoke, -1: not recorded */
 	int64_t		 rotate_ms;	/* time to rotate, -1: not rotated */
 	int		 leases_revoked;
-	int64_t		 rotate_by;	/* the owner's SLA: rotate by (s), 0: none */
+	int64_t		 rotate_by;	/* SLA deadline (s); 0: none */
 };
 
 struct report_secret {
@@ -57,7 +57,7 @@ struct report {
 /* Why a secret needs attention, most urgent first; "" when it does not. */
 enum report_attention {
 	REPORT_OK = 0,
-	REPORT_OVERDUE,		/* an exposure not rotated within the SLA */
+	REPORT_OVERDUE,		/* an exposure past its rotation SLA */
 	REPORT_EXPOSED,		/* an exposure not yet rotated */
 	REPORT_EXPIRED,
 	REPORT_ROTATION_OVERDUE,

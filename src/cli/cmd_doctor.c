@@ -254,10 +254,11 @@ check_exposures(struct report *r, struct cli *cli, struct vault *v)
 	if (exposed == 0)
 		add(r, "exposures", LV_OK, "no exposed secret");
 	else
-		add(r, "exposures", LV_WARN, "%zu exposed secret%s not rotated, "
-		    "%zu overdue (past the owner's rotation SLA): `airlock "
-		    "secret ls` shows them; `airlock secret rotate NAME` ends "
-		    "an exposure", exposed, exposed == 1 ? "" : "s", overdue);
+		add(r, "exposures", LV_WARN, "%zu exposed secret%s not "
+		    "rotated, %zu overdue (past the owner's rotation SLA): "
+		    "`airlock secret ls` shows them; `airlock secret rotate "
+		    "NAME` ends an exposure", exposed, exposed == 1 ? "" :
+		    "s", overdue);
 }
 
 static void

@@ -205,7 +205,7 @@ struct secret_args {
 	const char	*rotate_with;
 	const char	*rotate_within;
 	int		 autorot;
-	unsigned long long seen;		/* bit per option, for "not for this" */
+	unsigned long long seen;	/* bit per option: "not for this" */
 };
 
 /* Which options each subcommand takes (bit = option - OPT_OWNER). */
@@ -220,11 +220,12 @@ allowed_opts(const char *sub)
 	    B(OPT_EXPIRES) | B(OPT_ROTATE) | B(OPT_HOST) | B(OPT_LABEL) |
 	    B(OPT_PASSFD) | B(OPT_INJECT) | B(OPT_ROTWITH) |
 	    B(OPT_ROTWITHIN);
-	unsigned long long value = B(OPT_VALUEFILE) | B(OPT_KEEPNL) | B(OPT_PASSFD);
-	unsigned long long engine = B(OPT_ENGINE) | B(OPT_CONNECTION) | B(OPT_GROUP) |
-	    B(OPT_GRANT) | B(OPT_ROLEPREFIX) | B(OPT_REASSIGN) | B(OPT_ISSUE) |
-	    B(OPT_REVOKE) | B(OPT_TIMEOUT) | B(OPT_APPID) | B(OPT_INSTALL) |
-	    B(OPT_APIURL) | B(OPT_PERM);
+	unsigned long long value = B(OPT_VALUEFILE) | B(OPT_KEEPNL) |
+	    B(OPT_PASSFD);
+	unsigned long long engine = B(OPT_ENGINE) | B(OPT_CONNECTION) |
+	    B(OPT_GROUP) | B(OPT_GRANT) | B(OPT_ROLEPREFIX) |
+	    B(OPT_REASSIGN) | B(OPT_ISSUE) | B(OPT_REVOKE) | B(OPT_TIMEOUT) |
+	    B(OPT_APPID) | B(OPT_INSTALL) | B(OPT_APIURL) | B(OPT_PERM);
 
 	if (strcmp(sub, "add") == 0)
 		return meta | value | B(OPT_LASTROT) | engine;
@@ -508,8 +509,8 @@ apply_rotation(const struct secret_args *a, struct vault_meta *m,
 		    "--rotate-within", &secs, err)) != 0)
 			return rc;
 		if (secs < 1)
-			return al_err_set(err, AL_EINVAL, "--rotate-within must "
-			    "be at least 1 second");
+			return al_err_set(err, AL_EINVAL, "--rotate-within "
+			    "must be at least 1 second");
 		(void)snprintf(n, sizeof(n), "%lld", (long long)secs);
 		if ((rc = set_kv(m, CLI_ROTATE_WITHIN, n, err)) != 0)
 			return rc;
@@ -807,8 +808,9 @@ out:
 	return rc;
 }
 
-#define NO_ROTATE_DYNAMIC "'%s' is a dynamic secret: each lease mints its own credential, " \
-	"which dies with the lease, so it needs no rotation command"
+#define NO_ROTATE_DYNAMIC "'%s' is a dynamic secret: each lease mints " \
+	"its own credential, which dies with the lease, so it needs no " \
+	"rotation command"
 
 static int
 secret_add(struct cli *cli, struct vault *v, struct secret_args *a,
@@ -1123,8 +1125,8 @@ secret_rotate(struct cli *cli, struct vault *v, struct secret_args *a,
 	vault_meta_release(&m);
 	if (a->autorot && dynamic)
 		return al_err_set(err, AL_EINVAL, "'%s' is a dynamic secret: "
-		    "it needs no rotation (each lease mints its own credential, "
-		    "which dies with the lease)", a->name);
+		    "it needs no rotation (each lease mints its own "
+		    "credential, which dies with the lease)", a->name);
 	if (a->autorot && cmd == NULL)
 		return al_err_set(err, AL_EINVAL, "'%s' has no rotation "
 		    "command: set one with `airlock secret edit %s "

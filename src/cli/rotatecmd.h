@@ -27,8 +27,9 @@
  * timeout seconds (the group is killed; nothing is returned), AL_ETOOBIG
  * when it prints more, AL_ESYS.
  */
-int	cli_rotate_cmd_run(const char *cmd, int timeout, struct al_secret **out,
-	    struct al_secret **errout, int *status, struct al_err *err) AL_WUR;
+int	cli_rotate_cmd_run(const char *cmd, int timeout,
+	    struct al_secret **out, struct al_secret **errout, int *status,
+	    struct al_err *err) AL_WUR;
 
 /*
  * The rotation SLA of a secret with labels rotate_within (its label value,
@@ -48,6 +49,7 @@ int	cli_exposure_overdue(int64_t since, int64_t within, int64_t now,
  * rotation SLA at now (seconds); *by the deadline (0 when not exposed).
  */
 struct vault_meta;
-int	cli_meta_overdue(const struct vault_meta *m, int64_t now, int64_t *by);
+int	cli_meta_overdue(const struct vault_meta *m, int64_t now,
+	    int64_t *by);
 
 #endif

@@ -18,7 +18,7 @@ version() { "$AL" secret show tok --json | python3 -c 'import json,sys; print(js
 jfield() { "$AL" secret show tok --json | python3 -c "import json,sys; print(json.load(sys.stdin).get('$1'))"; }
 
 init_vault
-add_secret tok "$V1" --rotate-within 1s
+add_secret tok "$V1" --rotate-within 1h
 run "$AL" secret rotate tok --auto
 expect_rc 2 "--auto without a rotation command"
 expect_err "has no rotation command"
@@ -33,7 +33,10 @@ expect_out '"airlock.rotate-with"'
 printf 'echo %s\n' "$V1" >"$HOME/.bash_history"
 run "$AL" sweep
 expect_rc 1 "sweep marks tok exposed"
-expect_eq "$(jfield overdue)" "False" "not overdue at once"
+expect_eq "$(jfield overdue)" "False" "not overdue within the SLA"
+# The SLA shortened to 1 s: past it 1.2 s later.
+run "$AL" secret edit tok --rotate-within 1s
+expect_rc 0 "edit --rotate-within"
 sleep 1.2
 expect_eq "$(jfield overdue)" "True" "overdue after the SLA"
 run "$AL" secret ls
