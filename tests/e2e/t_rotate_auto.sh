@@ -67,10 +67,20 @@ fails "an empty output" "true"
 expect_err "printed nothing"
 fails "a short output" "echo abc"
 start=$(date +%s%N)
-fails "a hanging command" "cat '$T_ROOT/newval'; sleep 30" --timeout 1s
+fails "a hanging command" "cat '$T_ROOT/newval'; sleep 30 & echo \$! >'$T_ROOT/sleeper'; wait" --timeout 1s
 expect_err "killed after 1 s"
 el=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$el" -lt 10000 ] && pass || fail "the hanging command took ${el} ms"
+# Its whole process group is gone, the background child with it.
+sleeper=$(cat "$T_ROOT/sleeper")
+gone() {	# gone PID: no such process, or a zombie not yet reaped
+	[ ! -e "/proc/$1/stat" ] || awk '{exit $3 != "Z"}' "/proc/$1/stat" 2>/dev/null
+}
+for _ in $(seq 20); do gone "$sleeper" && break; sleep 0.1; done
+if [ -n "$sleeper" ] && gone "$sleeper"; then pass; else
+	fail "the rotation command's child $sleeper still runs"
+	kill "$sleeper" 2>/dev/null
+fi
 
 # ---- the good command ----------------------------------------------------
 run "$AL" secret edit tok --rotate-with "cat '$T_ROOT/newval'; echo \"old \$(cat '$T_ROOT/oldval') new \$(cat '$T_ROOT/newval')\" >&2"
