@@ -1007,7 +1007,8 @@ show_cmd_stderr(struct vault *v, const char *name, struct al_secret *newv,
 	struct al_secret *old = NULL;
 	struct al_err e;
 	unsigned char *p;
-	int rc;
+	size_t n;
+	int rc, nl;
 
 	if (al_secret_len(errout) == 0)
 		return;
@@ -1022,16 +1023,15 @@ show_cmd_stderr(struct vault *v, const char *name, struct al_secret *newv,
 	if (rc == 0) {
 		fprintf(stderr, "airlock: the rotation command said "
 		    "(values masked):\n");
+		n = al_secret_len(errout);
 		p = al_secret_open(errout);
-		rc = redact_stream_write(st, p, al_secret_len(errout),
-		    to_stderr, NULL);
+		rc = redact_stream_write(st, p, n, to_stderr, NULL);
+		nl = p[n - 1] == '\n';
 		al_secret_close(errout);
 		if (rc == 0)
 			rc = redact_stream_finish(st, to_stderr, NULL);
-		if (rc == 0 && (p = al_secret_open(errout), p[al_secret_len(
-		    errout) - 1] != '\n'))
+		if (rc == 0 && !nl)
 			fputc('\n', stderr);
-		al_secret_close(errout);
 	}
 	if (rc != 0)
 		fprintf(stderr, "airlock: the rotation command's stderr is not "
@@ -1076,7 +1076,8 @@ auto_value(struct vault *v, const struct secret_args *a, const char *cmd,
 		n--;
 	al_secret_set_len(out, n);
 	al_secret_close(out);
-	show_cmd_stderr(v, a->name, status == 0 ? out : NULL, errout);
+	/* Masked with whatever it printed, even when it failed. */
+	show_cmd_stderr(v, a->name, out, errout);
 	if (status != 0)
 		rc = al_err_set(err, AL_EINVAL, "the rotation command exited "
 		    "with status %d: '%s' keeps its value", status, a->name);

@@ -60,7 +60,7 @@ fails() {	# fails WHAT CMD [extra rotate options]
 	expect_eq "$(version)" 1 "$_what: version unchanged"
 	expect_eq "$(jfield status)" exposed "$_what: still exposed"
 }
-fails "a non-zero exit" "cat '$T_ROOT/newval'; cat '$T_ROOT/oldval' >&2; exit 3"
+fails "a non-zero exit" "cat '$T_ROOT/newval'; cat '$T_ROOT/oldval' '$T_ROOT/newval' >&2; exit 3"
 expect_err "exited with status 3"
 expect_err "[REDACTED:tok]"
 fails "an empty output" "true"
