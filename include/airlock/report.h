@@ -28,6 +28,7 @@ struct report_exposure {
 	int64_t		 revoke_ms;	/* time to revoke, -1: not recorded */
 	int64_t		 rotate_ms;	/* time to rotate, -1: not rotated */
 	int		 leases_revoked;
+	int64_t		 rotate_by;	/* SLA deadline (s); 0: none */
 };
 
 struct report_secret {
@@ -56,12 +57,16 @@ struct report {
 /* Why a secret needs attention, most urgent first; "" when it does not. */
 enum report_attention {
 	REPORT_OK = 0,
+	REPORT_OVERDUE,		/* an exposure past its rotation SLA */
 	REPORT_EXPOSED,		/* an exposure not yet rotated */
 	REPORT_EXPIRED,
 	REPORT_ROTATION_OVERDUE,
 	REPORT_NO_OWNER,
 	REPORT_EXPIRES_SOON,
 };
+/* An exposure not rotated by its deadline (rotate_by) at r->now. */
+int	report_exposure_overdue(const struct report *r,
+	    const struct report_exposure *x);
 enum report_attention report_attention(const struct report *r,
 	    const struct report_secret *s);
 const char *report_attention_name(enum report_attention a);

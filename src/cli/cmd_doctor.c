@@ -22,6 +22,7 @@
 #include "airlock/vault.h"
 #include "auditcli.h"
 #include "cli.h"
+#include "rotatecmd.h"
 #include "vaultcli.h"
 
 const char cmd_doctor_help[] =
@@ -232,6 +233,34 @@ check_records(struct report *r, struct cli *cli, struct vault *v, int passfd)
 	check_audit(r, cli, v);
 }
 
+/* Exposed secrets, and those past their owner's rotation SLA. */
+static void
+check_exposures(struct report *r, struct cli *cli, struct vault *v)
+{
+	struct vault_meta *list = NULL;
+	struct al_err err;
+	size_t n = 0, i, exposed = 0, overdue = 0;
+	int64_t now = cli->clock->now(cli->clock->arg), by;
+
+	if (vault_secret_list(v, &list, &n, &err) != 0)
+		return;		/* said by the records check */
+	for (i = 0; i < n; i++) {
+		if (list[i].status == VAULT_EXPOSED)
+			exposed++;
+		if (cli_meta_overdue(&list[i], now, &by))
+			overdue++;
+	}
+	vault_meta_list_free(list, n);
+	if (exposed == 0)
+		add(r, "exposures", LV_OK, "no exposed secret");
+	else
+		add(r, "exposures", LV_WARN, "%zu exposed secret%s not "
+		    "rotated, %zu overdue (past the owner's rotation SLA): "
+		    "`airlock secret ls` shows them; `airlock secret rotate "
+		    "NAME` ends an exposure", exposed, exposed == 1 ? "" :
+		    "s", overdue);
+}
+
 static void
 check_hardening(struct report *r)
 {
@@ -407,8 +436,10 @@ cmd_doctor(struct cli *cli, int argc, char **argv)
 			    "passphrase (no key on disk)");
 		else
 			check_file(&r, "key", path, 0, NULL);
-		if (v != NULL)
+		if (v != NULL) {
 			check_records(&r, cli, v, passfd);
+			check_exposures(&r, cli, v);
+		}
 		vault_close(v);
 	}
 	check_policy(&r, cli);

@@ -16,6 +16,7 @@
 #include "auditcli.h"
 #include "cli.h"
 #include "exposure.h"
+#include "rotatecmd.h"
 #include "vaultcli.h"
 
 const char cmd_report_help[] =
@@ -225,6 +226,16 @@ cmd_report(struct cli *cli, int argc, char **argv)
 		rc = 0;			/* nothing audited yet */
 	if (rc != 0)
 		goto out;
+	/* Each exposure's deadline: the owner's rotation SLA after it. */
+	for (i = 0; i < g.n; i++) {
+		size_t k;
+		int64_t within = cli_rotate_within(label(&g.meta[i],
+		    CLI_ROTATE_WITHIN));
+
+		for (k = 0; k < g.s[i].nexposures; k++)
+			g.s[i].exposures[k].rotate_by =
+			    g.s[i].exposures[k].since_ms / 1000 + within;
+	}
 	memset(&rep, 0, sizeof(rep));
 	rep.secrets = g.s;
 	rep.nsecrets = g.n;

@@ -14,6 +14,7 @@
 #include "exposure.h"
 #include "cli.h"
 #include "input.h"
+#include "rotatecmd.h"
 #include "vaultcli.h"
 
 const char cmd_secret_help[] =
@@ -21,6 +22,7 @@ const char cmd_secret_help[] =
 "       airlock secret ls [--owner O] [--expired] [--due] [--json]\n"
 "       airlock secret show NAME [--json]\n"
 "       airlock secret rotate NAME [--value-file PATH] [--keep-newline]\n"
+"       airlock secret rotate NAME --auto [--timeout D]\n"
 "       airlock secret edit NAME [options]\n"
 "       airlock secret rm NAME [--force] [--passphrase-fd N]\n"
 "       airlock secret import FILE [--owner O] [--purpose P] [--prefix P]\n"
@@ -44,6 +46,10 @@ const char cmd_secret_help[] =
 "                       secrets (add only; default now)\n"
 "  --host H             a host the secret may be sent to (repeatable; edit\n"
 "                       replaces the list)\n"
+"  --rotate-with CMD    the command `rotate --auto` runs (sh -c CMD): it\n"
+"                       prints the new value on stdout; '' clears (edit)\n"
+"  --rotate-within D    an exposure not rotated within D is overdue\n"
+"                       (default 7d)\n"
 "  --label K=V          a label (repeatable; edit sets or replaces K)\n"
 "  --unlabel K          remove label K (edit)\n"
 "  --clear-hosts        remove every host (edit)\n"
@@ -89,6 +95,9 @@ const char cmd_secret_help[] =
 "  --json               a JSON array instead of a table\n"
 "\n"
 "rotate stores a new value as the next version and records the time;\n"
+"with --auto the value is what the secret's --rotate-with command prints\n"
+"(killed after --timeout D, default 60s; a failure or an empty output\n"
+"changes nothing; its stderr is shown masked).\n"
 "rm removes the record for good (at a terminal it asks first; --force\n"
 "does not).\n"
 "\n"
@@ -108,7 +117,8 @@ enum {
 	OPT_INJECT, OPT_PREFIX, OPT_FORCE,
 	OPT_ENGINE, OPT_CONNECTION, OPT_GROUP, OPT_GRANT, OPT_ROLEPREFIX,
 	OPT_REASSIGN, OPT_ISSUE, OPT_REVOKE, OPT_TIMEOUT, OPT_APPID,
-	OPT_INSTALL, OPT_APIURL, OPT_PERM,
+	OPT_INSTALL, OPT_APIURL, OPT_PERM, OPT_ROTWITH, OPT_ROTWITHIN,
+	OPT_AUTO,
 };
 
 static const struct option secret_opts[] = {
@@ -144,6 +154,9 @@ static const struct option secret_opts[] = {
 	{ "installation-id", required_argument, NULL, OPT_INSTALL },
 	{ "api-url", required_argument, NULL, OPT_APIURL },
 	{ "permission", required_argument, NULL, OPT_PERM },
+	{ "rotate-with", required_argument, NULL, OPT_ROTWITH },
+	{ "rotate-within", required_argument, NULL, OPT_ROTWITHIN },
+	{ "auto", no_argument, NULL, OPT_AUTO },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -189,25 +202,30 @@ struct secret_args {
 	size_t		 nperms;
 	char		*grants[ENGINE_GRANTS_MAX];
 	size_t		 ngrants;
-	unsigned	 seen;		/* bit per option, for "not for this" */
+	const char	*rotate_with;
+	const char	*rotate_within;
+	int		 autorot;
+	unsigned long long seen;	/* bit per option: "not for this" */
 };
 
 /* Which options each subcommand takes (bit = option - OPT_OWNER). */
-#define B(o)	(1u << ((o) - OPT_OWNER))
+#define B(o)	(1ull << ((o) - OPT_OWNER))
 /* The label `run --proxy` reads a secret's opt-ins from. */
 #define INJECT_LABEL	"airlock.inject"
 
-static unsigned
+static unsigned long long
 allowed_opts(const char *sub)
 {
-	unsigned meta = B(OPT_OWNER) | B(OPT_PURPOSE) | B(OPT_EXPIRES) |
-	    B(OPT_ROTATE) | B(OPT_HOST) | B(OPT_LABEL) | B(OPT_PASSFD) |
-	    B(OPT_INJECT);
-	unsigned value = B(OPT_VALUEFILE) | B(OPT_KEEPNL) | B(OPT_PASSFD);
-	unsigned engine = B(OPT_ENGINE) | B(OPT_CONNECTION) | B(OPT_GROUP) |
-	    B(OPT_GRANT) | B(OPT_ROLEPREFIX) | B(OPT_REASSIGN) | B(OPT_ISSUE) |
-	    B(OPT_REVOKE) | B(OPT_TIMEOUT) | B(OPT_APPID) | B(OPT_INSTALL) |
-	    B(OPT_APIURL) | B(OPT_PERM);
+	unsigned long long meta = B(OPT_OWNER) | B(OPT_PURPOSE) |
+	    B(OPT_EXPIRES) | B(OPT_ROTATE) | B(OPT_HOST) | B(OPT_LABEL) |
+	    B(OPT_PASSFD) | B(OPT_INJECT) | B(OPT_ROTWITH) |
+	    B(OPT_ROTWITHIN);
+	unsigned long long value = B(OPT_VALUEFILE) | B(OPT_KEEPNL) |
+	    B(OPT_PASSFD);
+	unsigned long long engine = B(OPT_ENGINE) | B(OPT_CONNECTION) |
+	    B(OPT_GROUP) | B(OPT_GRANT) | B(OPT_ROLEPREFIX) |
+	    B(OPT_REASSIGN) | B(OPT_ISSUE) | B(OPT_REVOKE) | B(OPT_TIMEOUT) |
+	    B(OPT_APPID) | B(OPT_INSTALL) | B(OPT_APIURL) | B(OPT_PERM);
 
 	if (strcmp(sub, "add") == 0)
 		return meta | value | B(OPT_LASTROT) | engine;
@@ -217,7 +235,7 @@ allowed_opts(const char *sub)
 	if (strcmp(sub, "rm") == 0)
 		return B(OPT_PASSFD) | B(OPT_FORCE);
 	if (strcmp(sub, "rotate") == 0)
-		return value;
+		return value | B(OPT_AUTO) | B(OPT_TIMEOUT);
 	if (strcmp(sub, "ls") == 0 || strcmp(sub, "list") == 0)
 		return B(OPT_OWNER) | B(OPT_EXPIRED) | B(OPT_DUE) |
 		    B(OPT_JSON);
@@ -279,9 +297,10 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	    "--due", "--json", "--inject", "--prefix", "--force", "--engine",
 	    "--connection", "--group", "--grant", "--role-prefix",
 	    "--reassign-to", "--issue", "--revoke", "--timeout", "--app-id",
-	    "--installation-id", "--api-url", "--permission" };
+	    "--installation-id", "--api-url", "--permission", "--rotate-with",
+	    "--rotate-within", "--auto" };
 	struct al_err err;
-	unsigned allowed;
+	unsigned long long allowed;
 	int c, rc;
 
 	if ((rc = refuse_value_options(argc, argv)) != 0)
@@ -291,7 +310,7 @@ parse_args(int argc, char **argv, struct secret_args *a)
 	allowed = allowed_opts(a->sub);
 	/* GNU getopt permutes: NAME may come before or after options. */
 	while ((c = cli_getopt(argc, argv, ":h", secret_opts, NULL)) != -1) {
-		if (c >= OPT_OWNER && c <= OPT_PERM) {
+		if (c >= OPT_OWNER && c <= OPT_AUTO) {
 			if (!(allowed & B(c)))
 				return cli_usage("secret", "'secret %s' does "
 				    "not take %s", a->sub, names[c - OPT_OWNER]);
@@ -334,6 +353,9 @@ parse_args(int argc, char **argv, struct secret_args *a)
 		case OPT_APPID:		a->app_id = optarg; break;
 		case OPT_INSTALL:	a->installation = optarg; break;
 		case OPT_APIURL:	a->api_url = optarg; break;
+		case OPT_ROTWITH:	a->rotate_with = optarg; break;
+		case OPT_ROTWITHIN:	a->rotate_within = optarg; break;
+		case OPT_AUTO:		a->autorot = 1; break;
 		case OPT_PERM:
 			if (a->nperms >= ENGINE_GRANTS_MAX)
 				return cli_usage("secret", "at most %d "
@@ -464,6 +486,38 @@ set_string(char **dst, const char *v, struct al_err *err)
 	return 0;
 }
 
+static int	set_kv(struct vault_meta *, const char *, const char *,
+		    struct al_err *);
+
+/* --rotate-with and --rotate-within into m's labels. */
+static int
+apply_rotation(const struct secret_args *a, struct vault_meta *m,
+    struct al_err *err)
+{
+	int64_t secs;
+	char n[24];
+	int rc;
+
+	if (a->rotate_with != NULL) {
+		unset_label(m, CLI_ROTATE_WITH);
+		if (a->rotate_with[0] != '\0' && (rc = set_kv(m,
+		    CLI_ROTATE_WITH, a->rotate_with, err)) != 0)
+			return rc;
+	}
+	if (a->rotate_within != NULL) {
+		if ((rc = al_parse_duration(a->rotate_within,
+		    "--rotate-within", &secs, err)) != 0)
+			return rc;
+		if (secs < 1)
+			return al_err_set(err, AL_EINVAL, "--rotate-within "
+			    "must be at least 1 second");
+		(void)snprintf(n, sizeof(n), "%lld", (long long)secs);
+		if ((rc = set_kv(m, CLI_ROTATE_WITHIN, n, err)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* Apply the metadata options of add/edit to m. */
 static int
 apply_meta(const struct secret_args *a, struct vault_meta *m, int64_t now,
@@ -539,6 +593,8 @@ apply_meta(const struct secret_args *a, struct vault_meta *m, int64_t now,
 	for (i = 0; i < a->nlabels; i++)
 		if ((rc = set_label(m, a->labels[i], err)) != 0)
 			return rc;
+	if ((rc = apply_rotation(a, m, err)) != 0)
+		return rc;
 	if (a->status) {
 		if (strcmp(a->status, "active") == 0)
 			m->status = VAULT_ACTIVE;
@@ -752,6 +808,10 @@ out:
 	return rc;
 }
 
+#define NO_ROTATE_DYNAMIC "'%s' is a dynamic secret: each lease mints " \
+	"its own credential, which dies with the lease, so it needs no " \
+	"rotation command"
+
 static int
 secret_add(struct cli *cli, struct vault *v, struct secret_args *a,
     struct al_err *err)
@@ -788,6 +848,10 @@ secret_add(struct cli *cli, struct vault *v, struct secret_args *a,
 		rc = al_err_set(err, AL_EINVAL, "--connection, --group, "
 		    "--grant, --role-prefix, --reassign-to, --issue, --revoke "
 		    "and --timeout need --engine");
+		goto out;
+	}
+	if (a->engine != NULL && a->rotate_with != NULL) {
+		rc = al_err_set(err, AL_EINVAL, NO_ROTATE_DYNAMIC, a->name);
 		goto out;
 	}
 	if ((rc = cli_vault_unlock(v, a->passfd, err)) != 0)
@@ -921,38 +985,174 @@ out:
 	return rc;
 }
 
+/* Write redacted bytes to stderr. */
+static int
+to_stderr(void *arg, const void *p, size_t n)
+{
+	(void)arg;
+	return fwrite(p, 1, n, stderr) == n ? 0 : -1;
+}
+
+/*
+ * Show the rotation command's stderr with the secret's old value and the
+ * new one (if long enough to mask) masked as [REDACTED:NAME]: the command
+ * may echo either.  Shown only when it could be masked.
+ */
+static void
+show_cmd_stderr(struct vault *v, const char *name, struct al_secret *newv,
+    struct al_secret *errout)
+{
+	struct redact *r = NULL;
+	struct redact_stream *st = NULL;
+	struct al_secret *old = NULL;
+	struct al_err e;
+	unsigned char *p;
+	size_t n;
+	int rc, nl;
+
+	if (al_secret_len(errout) == 0)
+		return;
+	if ((rc = redact_new(&r, &e)) == 0 &&
+	    (rc = vault_secret_read(v, name, &old, NULL, &e)) == 0 &&
+	    al_secret_len(old) >= REDACT_VALUE_MIN)
+		rc = redact_add_value(r, name, old, &e);
+	if (rc == 0 && newv != NULL && al_secret_len(newv) >= REDACT_VALUE_MIN)
+		rc = redact_add_value(r, name, newv, &e);
+	if (rc == 0 && (rc = redact_compile(r, &e)) == 0)
+		rc = redact_stream_new(r, &st);
+	if (rc == 0) {
+		fprintf(stderr, "airlock: the rotation command said "
+		    "(values masked):\n");
+		n = al_secret_len(errout);
+		p = al_secret_open(errout);
+		rc = redact_stream_write(st, p, n, to_stderr, NULL);
+		nl = p[n - 1] == '\n';
+		al_secret_close(errout);
+		if (rc == 0)
+			rc = redact_stream_finish(st, to_stderr, NULL);
+		if (rc == 0 && !nl)
+			fputc('\n', stderr);
+	}
+	if (rc != 0)
+		fprintf(stderr, "airlock: the rotation command's stderr is not "
+		    "shown: it could not be masked\n");
+	redact_stream_free(st);
+	redact_free(r);
+	al_secret_free(old);
+}
+
+/*
+ * secret rotate NAME --auto: run the secret's rotation command; its stdout
+ * (one trailing newline stripped) is the new value, in *value.
+ */
+static int
+auto_value(struct vault *v, const struct secret_args *a, const char *cmd,
+    struct al_secret **value, struct al_err *err)
+{
+	struct al_secret *out = NULL, *errout = NULL;
+	int64_t secs = CLI_ROTATE_TIMEOUT_DEFAULT;
+	unsigned char *p;
+	size_t n;
+	int rc, status = 0;
+
+	*value = NULL;
+	if (a->timeout != NULL) {
+		if ((rc = al_parse_duration(a->timeout, "--timeout", &secs,
+		    err)) != 0)
+			return rc;
+		if (secs < 1 || secs > 3600)
+			return al_err_set(err, AL_EINVAL, "--timeout must be "
+			    "between 1 second and 1 hour");
+	}
+	if ((rc = cli_rotate_cmd_run(cmd, (int)secs, &out, &errout, &status,
+	    err)) != 0)
+		return al_err_set(err, rc, "%s: '%s' keeps its value", err->msg,
+		    a->name);
+	n = al_secret_len(out);
+	p = al_secret_open(out);
+	if (n > 0 && p[n - 1] == '\n')
+		n--;
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	al_secret_set_len(out, n);
+	al_secret_close(out);
+	/* Masked with whatever it printed, even when it failed. */
+	show_cmd_stderr(v, a->name, out, errout);
+	if (status != 0)
+		rc = al_err_set(err, AL_EINVAL, "the rotation command exited "
+		    "with status %d: '%s' keeps its value", status, a->name);
+	else if (n == 0)
+		rc = al_err_set(err, AL_EINVAL, "the rotation command printed "
+		    "nothing: '%s' keeps its value", a->name);
+	else if ((rc = check_length(out, err)) != 0)
+		rc = al_err_set(err, rc, "%s: '%s' keeps its value", err->msg,
+		    a->name);
+	al_secret_free(errout);
+	if (rc != 0) {
+		al_secret_free(out);
+		return rc;
+	}
+	*value = out;
+	return 0;
+}
+
 static int
 secret_rotate(struct cli *cli, struct vault *v, struct secret_args *a,
     struct al_err *err)
 {
 	struct vault_meta m;
 	struct al_secret *value = NULL;
+	char *cmd = NULL;
+	const char *c;
 	int64_t expires;
 	int rc, dynamic;
 
+	if (a->autorot && (a->value_file != NULL || a->keep_newline))
+		return al_err_set(err, AL_EINVAL, "--auto takes the value from "
+		    "the rotation command: not with --value-file or "
+		    "--keep-newline");
+	if (!a->autorot && a->timeout != NULL)
+		return al_err_set(err, AL_EINVAL, "--timeout goes with --auto");
 	/* Fail on an unknown name before asking for anything. */
 	if ((rc = vault_secret_get(v, a->name, &m, err)) != 0)
 		return rc;
 	expires = m.expires;
 	dynamic = label_of(&m, ENGINE_L_ENGINE) != NULL;
+	c = label_of(&m, CLI_ROTATE_WITH);
+	if (a->autorot && !dynamic && c != NULL && (cmd = strdup(c)) == NULL) {
+		vault_meta_release(&m);
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	}
 	vault_meta_release(&m);
+	if (a->autorot && dynamic)
+		return al_err_set(err, AL_EINVAL, "'%s' is a dynamic secret: "
+		    "it needs no rotation (each lease mints its own "
+		    "credential, which dies with the lease)", a->name);
+	if (a->autorot && cmd == NULL)
+		return al_err_set(err, AL_EINVAL, "'%s' has no rotation "
+		    "command: set one with `airlock secret edit %s "
+		    "--rotate-with CMD`", a->name, a->name);
 	if ((rc = cli_vault_unlock(v, a->passfd, err)) != 0)
-		return rc;
-	if ((rc = cli_read_value(a->name, a->value_file, a->keep_newline,
-	    VAULT_VALUE_MAX, &value, err)) != 0)
-		return rc;
+		goto out;
+	if (a->autorot)
+		rc = auto_value(v, a, cmd, &value, err);
+	else
+		rc = cli_read_value(a->name, a->value_file, a->keep_newline,
+		    VAULT_VALUE_MAX, &value, err);
+	if (rc != 0)
+		goto out;
 	if (dynamic) {
 		/* A new admin password for the engine, stored as its root. */
 		struct al_secret *root = NULL;
 
 		rc = engine_root_make(value, &root);
 		al_secret_free(value);
-		if ((value = root) == NULL)
-			return al_err_set(err, rc, "out of memory");
-	} else if ((rc = check_length(value, err)) != 0) {
-		al_secret_free(value);
-		return rc;
-	}
+		if ((value = root) == NULL) {
+			rc = al_err_set(err, rc, "out of memory");
+			goto out;
+		}
+	} else if ((rc = check_length(value, err)) != 0)
+		goto out;
 	rc = vault_secret_rotate(v, a->name, value, err);
 	if (rc == 0)
 		rc = cli_audit_secret(cli, v, "secret_rotate", a->name, value,
@@ -965,8 +1165,41 @@ secret_rotate(struct cli *cli, struct vault *v, struct secret_args *a,
 		    "--expires <date|never>`", a->name, a->name);
 	if (rc == 0)
 		rc = cli_exposure_rotated(cli, v, a->name, err);
+out:
+	free(cmd);
 	al_secret_free(value);
 	return rc;
+}
+
+/*
+ * vault_meta_json with the exposure's rotation deadline: "overdue" (true
+ * once an exposure outlived the owner's rotation SLA) and, while exposed,
+ * "exposure_rotate_by".
+ */
+static json_t *
+meta_json(const struct vault_meta *m, int64_t now)
+{
+	json_t *o = vault_meta_json(m, now);
+	int64_t by;
+	int late;
+	char t[21];
+
+	if (o == NULL)
+		return NULL;
+	late = cli_meta_overdue(m, now, &by);
+	if (json_object_set_new(o, "overdue", json_boolean(late)) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	if (by != 0) {
+		al_format_time(by, t);
+		if (json_object_set_new(o, "exposure_rotate_by",
+		    json_string(t)) != 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
 }
 
 /*
@@ -989,6 +1222,11 @@ secret_edit(struct cli *cli, struct vault *v, struct secret_args *a,
 		    "one change (see `airlock help secret`)");
 	if ((rc = vault_secret_get(v, a->name, &before, err)) != 0)
 		return rc;
+	if (a->rotate_with != NULL && a->rotate_with[0] != '\0' &&
+	    label_of(&before, ENGINE_L_ENGINE) != NULL) {
+		rc = al_err_set(err, AL_EINVAL, NO_ROTATE_DYNAMIC, a->name);
+		goto out;
+	}
 	if ((rc = vault_meta_copy(&after, &before)) != 0) {
 		rc = al_err_set(err, rc, "out of memory");
 		goto out;
@@ -1074,7 +1312,9 @@ print_table(const struct cli *cli, struct vault_meta *list, size_t n,
 		const struct vault_meta *m = &list[i];
 		enum vault_status st = vault_meta_status(m, now);
 		const char *color = st == VAULT_ACTIVE ? NULL : "\033[31m";
+		int64_t by;
 		const char *stname = m->corrupt ? "corrupt" :
+		    cli_meta_overdue(m, now, &by) ? "overdue" :
 		    vault_status_name(st);
 		char stcol[16];
 
@@ -1154,7 +1394,7 @@ secret_ls(struct cli *cli, struct vault *v, struct secret_args *a,
 		}
 		for (i = 0; i < kept; i++)
 			json_array_append_new(arr,
-			    vault_meta_json(&list[i], now));
+			    meta_json(&list[i], now));
 		rc = cli_print_json(arr) == 0 ? 0 : AL_EIO;
 		if (rc)
 			(void)al_err_set(err, rc, "cannot write the list");
@@ -1184,7 +1424,7 @@ secret_show(struct cli *cli, struct vault *v, struct secret_args *a,
 
 	if ((rc = vault_secret_get(v, a->name, &m, err)) != 0)
 		return rc;
-	o = vault_meta_json(&m, now);
+	o = meta_json(&m, now);
 	if (o == NULL)
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 	else if (a->json)

@@ -306,7 +306,9 @@ row(FILE *out, const struct report *r, const struct report_secret *s)
 		dur_ms(out, s->exposures[k].revoke_ms);
 		fputs(", rotated ", out);
 		if (s->exposures[k].rotate_ms < 0)
-			fputs("<span class=\"att\">not yet</span>", out);
+			fputs(report_exposure_overdue(r, &s->exposures[k]) ?
+			    "<span class=\"att\">not yet: overdue</span>" :
+			    "<span class=\"att\">not yet</span>", out);
 		else {
 			fputs("in ", out);
 			dur_ms(out, s->exposures[k].rotate_ms);
@@ -334,7 +336,7 @@ report_write_html(const struct report *r, FILE *out)
 	    "<div class=\"sub\">%zu secrets, generated %s</div>\n",
 	    r->nsecrets, b);
 	fputs("<h2>Needs attention</h2><ol id=\"attention\">", out);
-	for (a = REPORT_EXPOSED; a <= REPORT_EXPIRES_SOON; a++)
+	for (a = REPORT_OVERDUE; a <= REPORT_EXPIRES_SOON; a++)
 		for (i = 0; i < r->nsecrets; i++) {
 			if ((int)report_attention(r, &r->secrets[i]) != a)
 				continue;

@@ -7,11 +7,21 @@
 #include "airlock/base.h"
 #include "airlock/report.h"
 
+int
+report_exposure_overdue(const struct report *r,
+    const struct report_exposure *x)
+{
+	return x->rotate_ms < 0 && x->rotate_by != 0 && x->rotate_by <= r->now;
+}
+
 enum report_attention
 report_attention(const struct report *r, const struct report_secret *s)
 {
 	size_t i;
 
+	for (i = 0; i < s->nexposures; i++)
+		if (report_exposure_overdue(r, &s->exposures[i]))
+			return REPORT_OVERDUE;
 	for (i = 0; i < s->nexposures; i++)
 		if (s->exposures[i].rotate_ms < 0)
 			return REPORT_EXPOSED;
@@ -35,6 +45,7 @@ report_attention_name(enum report_attention a)
 {
 	switch (a) {
 	case REPORT_OK:			return "";
+	case REPORT_OVERDUE:		return "exposed, rotation overdue";
 	case REPORT_EXPOSED:		return "exposed, not rotated";
 	case REPORT_EXPIRED:		return "expired";
 	case REPORT_ROTATION_OVERDUE:	return "rotation overdue";
@@ -70,12 +81,14 @@ secret_json(const struct report *r, const struct report_secret *s)
 	if ((ex = json_array()) == NULL)
 		return NULL;
 	for (i = 0; i < s->nexposures; i++) {
-		e = json_pack("{s:o, s:s, s:o, s:o, s:i}", "since",
+		e = json_pack("{s:o, s:s, s:o, s:o, s:i, s:o, s:b}", "since",
 		    time_or_null(s->exposures[i].since_ms / 1000), "where",
 		    s->exposures[i].where, "time_to_revoke_ms",
 		    ms_or_null(s->exposures[i].revoke_ms), "time_to_rotate_ms",
 		    ms_or_null(s->exposures[i].rotate_ms), "leases_revoked",
-		    s->exposures[i].leases_revoked);
+		    s->exposures[i].leases_revoked, "rotate_by",
+		    time_or_null(s->exposures[i].rotate_by), "overdue",
+		    report_exposure_overdue(r, &s->exposures[i]));
 		if (e == NULL || json_array_append_new(ex, e) != 0) {
 			json_decref(ex);
 			return NULL;

@@ -45,7 +45,8 @@ static void
 test_report_attention_most_urgent_first(void **state)
 {
 	struct report r = { NULL, 0, NOW, 14 * 86400 };
-	struct report_exposure x = { (int64_t)NOW * 1000, "/h", 10, -1, 1 };
+	struct report_exposure x = { (int64_t)NOW * 1000, "/h", 10, -1, 1,
+	    NOW + 3600 };
 	struct report_secret s = sec("a", "", "active");
 
 	(void)state;
@@ -61,6 +62,9 @@ test_report_attention_most_urgent_first(void **state)
 	s.exposures = &x;
 	s.nexposures = 1;
 	assert_int_equal(report_attention(&r, &s), REPORT_EXPOSED);
+	/* Past the owner's rotation SLA: first of all. */
+	x.rotate_by = NOW;
+	assert_int_equal(report_attention(&r, &s), REPORT_OVERDUE);
 	x.rotate_ms = 5000;
 	assert_int_equal(report_attention(&r, &s), REPORT_EXPIRED);
 }
