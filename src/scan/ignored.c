@@ -87,8 +87,9 @@ one_dir(const char *dir, struct scan_ignored *ig, struct al_err *err)
 	if ((rc = scan_git_capture(dir, risky, SCAN_CHILD_QUIET,
 	    IGNORED_LIST_MAX, &out, err)) != 0)
 		return rc;
+	/* Nothing captured leaves data NULL: no offset on it. */
 	p = (const char *)out.data;
-	end = p + out.len;
+	end = p != NULL ? p + out.len : p;
 	for (; rc == 0 && p < end; p += strlen(p) + 1)
 		rc = add_risky(ig, dir, p);
 	al_buf_release(&out);
