@@ -191,6 +191,10 @@ peer_is_broker(struct client *cl, struct al_err *err)
 	(void)snprintf(p, sizeof(p), "/proc/%ld/exe", (long)uc.pid);
 	if ((n = readlink(p, exe, sizeof(exe) - 1)) > 0) {
 		exe[n] = '\0';
+		/* A broker still running a binary since replaced. */
+		if ((size_t)n > sizeof(" (deleted)") - 1 && strcmp(exe + n -
+		    (sizeof(" (deleted)") - 1), " (deleted)") == 0)
+			exe[n - (sizeof(" (deleted)") - 1)] = '\0';
 		base = strrchr(exe, '/');
 		base = base ? base + 1 : exe;
 		if (stat(p, &pst) == 0 && stat("/proc/self/exe", &mst) == 0 &&

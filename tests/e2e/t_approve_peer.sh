@@ -133,10 +133,20 @@ else
 	    "is not run" >&2
 fi
 
-# 3. The real broker still gets it.
+# 3. The real broker still gets it, even one running a binary since
+# replaced (here: a copy, removed once the broker runs).
 init_vault
 add_secret pay-key "$(canary)" --label approval=required
 set_approver_pin "$PIN"
+mkdir -p "$T_ROOT/old"
+cp "$AL" "$T_ROOT/old/airlock"
+"$T_ROOT/old/airlock" serve >>"$ALL_OUTPUT" 2>&1 || fail "serve from a copy"
+rm -f "$T_ROOT/old/airlock"
+BPID=$(cat "$AIRLOCK_HOME/airlockd.pid" 2>/dev/null)
+case "$(readlink "/proc/$BPID/exe" 2>/dev/null)" in
+*"/old/airlock (deleted)") pass ;;
+*) fail "the broker does not run the removed copy" ;;
+esac
 "$AL" run --approval-wait 60s -e P=pay-key -- true >/dev/null 2>&1 &
 REQ=$!
 ID=
