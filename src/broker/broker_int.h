@@ -77,6 +77,8 @@ const char *approval_tree_refusal(const struct approval *a, pid_t approver);
 /* ---- metrics (metrics.c) ----------------------------------------------- */
 
 #define METRICS_NBUCKETS 12
+/* (uid, session) pairs whose wrong approver PINs are remembered. */
+#define BROKER_PIN_KEYS	64
 
 struct broker_metrics {
 	uint64_t	requests;
@@ -135,8 +137,22 @@ struct broker {
 	char			 audit_error[AL_ERR_MSG_MAX];
 	json_t			*backlog;	/* facts to record on recovery */
 	uint64_t		 backlog_dropped;
-	unsigned		 pin_failures;	/* wrong PINs in a row */
-	int64_t			 pin_retry_ms;	/* no PIN checked before */
+	/*
+	 * Wrong approver PINs: a back-off per (uid, session) so one approver's
+	 * wrong PINs do not delay another's terminal, and an overall one once
+	 * PIN_TOTAL_FREE wrong PINs (all sessions) have come since the last
+	 * right one (h_approval.c).
+	 */
+	struct pin_backoff {
+		uid_t		 uid;
+		pid_t		 sid;		/* -1: unknown */
+		unsigned	 failures;	/* in a row */
+		int64_t		 retry_ms;	/* nothing checked before */
+		int64_t		 last_ms;	/* the last wrong PIN */
+	}			 pin_keys[BROKER_PIN_KEYS];
+	size_t			 npin_keys;
+	unsigned		 pin_failures;	/* all sessions, in a row */
+	int64_t			 pin_retry_ms;	/* overall: none checked before */
 	struct broker_proxies	*proxies;	/* run proxies (h_proxy.c) */
 	struct engine		*engine;	/* dynamic credentials */
 	/* The policy file as last read, to notice edits (decide.c). */

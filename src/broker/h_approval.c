@@ -13,6 +13,64 @@
 #include "broker_int.h"
 
 #define PIN_DELAY_MAX	900	/* seconds between tries, at most */
+/* Wrong PINs from all sessions before the overall back-off starts. */
+#define PIN_TOTAL_FREE	32
+
+/* 1 s, 2 s, 4 s ... for the n-th wrong PIN in a row, at most PIN_DELAY_MAX. */
+static int64_t
+pin_delay(unsigned n)
+{
+	int64_t d = n > 10 ? PIN_DELAY_MAX : 1LL << (n - 1);
+
+	return d > PIN_DELAY_MAX ? PIN_DELAY_MAX : d;
+}
+
+/* The back-off of (uid, sid), or NULL when it has none. */
+static struct pin_backoff *
+pin_key_find(struct broker *b, uid_t uid, pid_t sid)
+{
+	size_t i;
+
+	for (i = 0; i < b->npin_keys; i++)
+		if (b->pin_keys[i].uid == uid && b->pin_keys[i].sid == sid)
+			return &b->pin_keys[i];
+	return NULL;
+}
+
+/*
+ * A back-off for (uid, sid): a free slot, else the one idle longest whose
+ * wait is over.  NULL when every slot still waits: then only the overall
+ * back-off counts this session's wrong PINs.
+ */
+static struct pin_backoff *
+pin_key_new(struct broker *b, uid_t uid, pid_t sid, int64_t now)
+{
+	struct pin_backoff *k = NULL;
+	size_t i;
+
+	if (b->npin_keys < BROKER_PIN_KEYS) {
+		k = &b->pin_keys[b->npin_keys++];
+	} else {
+		for (i = 0; i < b->npin_keys; i++)
+			if (b->pin_keys[i].retry_ms <= now && (k == NULL ||
+			    b->pin_keys[i].last_ms < k->last_ms))
+				k = &b->pin_keys[i];
+		if (k == NULL)
+			return NULL;
+	}
+	memset(k, 0, sizeof(*k));
+	k->uid = uid;
+	k->sid = sid;
+	return k;
+}
+
+static void
+pin_key_drop(struct broker *b, struct pin_backoff *k)
+{
+	size_t i = (size_t)(k - b->pin_keys);
+
+	b->pin_keys[i] = b->pin_keys[--b->npin_keys];
+}
 
 /* May c see a? The owner, the requester's uid, or a possible approver. */
 static int
@@ -154,31 +212,47 @@ decided_by(struct approval *ap, const struct broker_caller *c)
 /*
  * The approver PIN: something the agent does not have.  Checked after every
  * other test, so only a would-be approver of a pending request reaches the
- * Argon2id check; each wrong PIN doubles the wait before the next is even
- * looked at (1 s, 2 s, 4 s ... at most PIN_DELAY_MAX).  Every refusal is
- * audited.  Replies and returns 1 when refused.
+ * Argon2id check.  Each wrong PIN doubles the wait before the next one from
+ * the same uid and session is even looked at (1 s, 2 s, 4 s ... at most
+ * PIN_DELAY_MAX), so wrong PINs from one session (an agent counted as an
+ * approver) do not delay a human at another terminal.  Past PIN_TOTAL_FREE
+ * wrong PINs from all sessions since the last right one, the same doubling
+ * applies to every session too, which bounds guessing from many sessions.
+ * Every refusal is audited.  Replies and returns 1 when refused.
  */
 static int
 pin_refused(struct route_args *a, const struct approval *ap, json_t *pin)
 {
 	struct broker *b = a->b;
+	const struct broker_caller *c = a->req->caller;
+	struct pin_backoff *k;
 	struct al_secret *s = NULL;
 	struct al_err err, e2;
 	json_t *who = NULL, *detail = NULL;
-	int64_t now = b->clock->now_ms(b->clock->arg), delay;
+	int64_t now = b->clock->now_ms(b->clock->arg), delay, wait = 0;
 	const char *code = API_E_FORBIDDEN;
 	char msg[AL_ERR_MSG_MAX];
 	int status = 403, rc;
+	unsigned mine;
+	pid_t pp, sid;
 
+	if (approval_proc_stat(c->pid, &pp, &sid) != 0)
+		sid = -1;
+	k = pin_key_find(b, c->uid, sid);
+	if (k != NULL && now < k->retry_ms)
+		wait = k->retry_ms;
+	if (now < b->pin_retry_ms && b->pin_retry_ms > wait)
+		wait = b->pin_retry_ms;
 	if (pin == NULL || json_string_length(pin) == 0) {
 		(void)snprintf(msg, sizeof(msg), "approving needs the approver "
 		    "PIN, typed on a terminal: run `airlock approve %s`",
 		    ap->id);
-	} else if (now < b->pin_retry_ms) {
+	} else if (wait != 0) {
 		status = 429;
 		code = API_E_RATE;
-		(void)snprintf(msg, sizeof(msg), "too many wrong approver PINs: "
-		    "try again in %lld s", (long long)((b->pin_retry_ms - now +
+		(void)snprintf(msg, sizeof(msg), "too many wrong approver PINs%s: "
+		    "try again in %lld s", wait == b->pin_retry_ms ?
+		    " (from all sessions)" : "", (long long)((wait - now +
 		    999) / 1000));
 	} else {
 		rc = al_secret_from(json_string_value(pin),
@@ -192,20 +266,32 @@ pin_refused(struct route_args *a, const struct approval *ap, json_t *pin)
 			(void)al_err_set(&e2, rc, "out of memory");
 		al_secret_free(s);
 		if (rc == 0) {
+			if (k != NULL)
+				pin_key_drop(b, k);
 			b->pin_failures = 0;
 			b->pin_retry_ms = 0;
 			return 0;
 		}
 		if (rc == AL_EBADKEY) {
+			if (k == NULL)
+				k = pin_key_new(b, c->uid, sid, now);
 			b->pin_failures++;
-			delay = b->pin_failures > 10 ? PIN_DELAY_MAX :
-			    1LL << (b->pin_failures - 1);
-			if (delay > PIN_DELAY_MAX)
-				delay = PIN_DELAY_MAX;
-			b->pin_retry_ms = now + delay * 1000;
+			mine = k != NULL ? ++k->failures : b->pin_failures;
+			delay = pin_delay(mine);
+			if (k != NULL) {
+				k->retry_ms = now + delay * 1000;
+				k->last_ms = now;
+			}
+			if (k == NULL || b->pin_failures > PIN_TOTAL_FREE) {
+				b->pin_retry_ms = now + 1000 *
+				    pin_delay(k == NULL ? b->pin_failures :
+				    b->pin_failures - PIN_TOTAL_FREE);
+				if (b->pin_retry_ms - now > delay * 1000)
+					delay = (b->pin_retry_ms - now) / 1000;
+			}
 			(void)snprintf(msg, sizeof(msg), "wrong approver PIN (%u "
 			    "in a row; the next try is checked in %lld s)",
-			    b->pin_failures, (long long)delay);
+			    mine, (long long)delay);
 		} else if (rc == AL_ENOENT) {
 			(void)snprintf(msg, sizeof(msg), "%s", e2.msg);
 		} else {
@@ -214,16 +300,18 @@ pin_refused(struct route_args *a, const struct approval *ap, json_t *pin)
 			(void)snprintf(msg, sizeof(msg), "%s", e2.msg);
 		}
 	}
-	who = caller_json(a->req->caller);
-	detail = json_pack("{s:s,s:I}", "approval", ap->id, "pin_failures",
-	    (json_int_t)b->pin_failures);
+	who = caller_json(c);
+	detail = json_pack("{s:s,s:I,s:I,s:I}", "approval", ap->id,
+	    "pin_failures", (json_int_t)(k != NULL ? k->failures :
+	    b->pin_failures), "pin_failures_all", (json_int_t)b->pin_failures,
+	    "session", (json_int_t)sid);
 	if (record(b, "approve", "refused", who, ap->secret, NULL, ap->task,
 	    ap->intent, msg, NULL, detail, &err) != 0)
 		reply_al_err(a->resp, &err);
 	else
 		reply_error(a->resp, status, code, msg);
-	broker_log(b, "approval %s: approver refused (uid %u): %s", ap->id,
-	    (unsigned)a->req->caller->uid, msg);
+	broker_log(b, "approval %s: approver refused (uid %u, session %ld): "
+	    "%s", ap->id, (unsigned)c->uid, (long)sid, msg);
 	a->resp->need_sync = 1;
 	json_decref(detail);
 	json_decref(who);

@@ -150,7 +150,10 @@ str_or(const json_t *j)
  * is live and must still be masked -- all the more since it is in the
  * agent's context already: it is read from the vault itself, as the agent
  * hooks do, when this user can unlock it without a prompt (master.key).
- * Otherwise it is skipped (`airlock secret rotate` ends the exposure).
+ * When it cannot be read (a vault of another user, or one locked by a
+ * passphrase), the load fails and the guard refuses every request (503)
+ * rather than forward a value it cannot mask, until the secret is rotated
+ * (`airlock secret rotate` ends the exposure) or deleted.
  */
 static int
 take_exposed(struct guard_cli *gc, const char *name, json_int_t version,
@@ -170,11 +173,18 @@ take_exposed(struct guard_cli *gc, const char *name, json_int_t version,
 	if (rc == 0)
 		rc = vault_secret_read(gc->v, name, &v, NULL, &e2);
 	pthread_mutex_unlock(&gc->vlock);
+	if (rc == AL_ENOENT)
+		return 0;	/* deleted since the list: nothing to mask */
 	if (rc != 0)
-		return 0;
+		return al_err_set(err, AL_EUNAVAIL, "secret '%s' is marked "
+		    "exposed and its value cannot be read here to mask it "
+		    "(%s); nothing is forwarded until it is rotated (`airlock "
+		    "secret rotate %s`)", name, e2.msg, name);
 	if (al_secret_len(v) < REDACT_VALUE_MIN) {
 		al_secret_free(v);
-		return 0;
+		return al_err_set(err, AL_EINVAL, "secret '%s' is shorter than "
+		    "%d bytes: it cannot be masked without masking ordinary "
+		    "text", name, REDACT_VALUE_MIN);
 	}
 	h = &gc->held[gc->nheld++];
 	(void)snprintf(h->name, sizeof(h->name), "%s", name);

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -151,6 +153,75 @@ sock_connect(struct client *cl, struct al_err *err)
 }
 
 /*
+ * Whether what listens on cl->fd is an airlock broker of the user that owns
+ * the socket's directory (the state directory, or the directory a broker of
+ * its own user shares).  Checked before anything secret (the approver PIN)
+ * is sent, so a socket path pointed elsewhere collects nothing:
+ *   - the peer's uid (SO_PEERCRED) must own the socket's directory and the
+ *     socket itself;
+ *   - its executable (/proc/PID/exe), when readable, must be this program's
+ *     file or be named "airlock"; when not readable (a broker of another
+ *     user), its command name (/proc/PID/comm) must be "airlock".
+ */
+static int
+peer_is_broker(struct client *cl, struct al_err *err)
+{
+	struct ucred uc;
+	socklen_t ul = sizeof(uc);
+	struct stat dst, sst, pst, mst;
+	char dir[PATH_MAX], p[64], exe[PATH_MAX], comm[32];
+	const char *base;
+	ssize_t n;
+	FILE *f;
+
+	if (getsockopt(cl->fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) != 0 ||
+	    ul != sizeof(uc) || uc.pid <= 0)
+		return al_err_set(err, AL_EPERM, "refusing to send the approver "
+		    "PIN: cannot tell who listens on %s", cl->socket_path);
+	(void)snprintf(dir, sizeof(dir), "%s", cl->socket_path);
+	if (stat(dirname(dir), &dst) != 0 || stat(cl->socket_path, &sst) != 0)
+		return al_err_set(err, AL_EPERM, "refusing to send the approver "
+		    "PIN: cannot check the owner of %s", cl->socket_path);
+	if (uc.uid != dst.st_uid || uc.uid != sst.st_uid)
+		return al_err_set(err, AL_EPERM, "refusing to send the approver "
+		    "PIN: %s is served by uid %ld, but the socket and its "
+		    "directory belong to uid %ld/%ld (not the broker)",
+		    cl->socket_path, (long)uc.uid, (long)sst.st_uid,
+		    (long)dst.st_uid);
+	(void)snprintf(p, sizeof(p), "/proc/%ld/exe", (long)uc.pid);
+	if ((n = readlink(p, exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		/* A broker still running a binary since replaced. */
+		if ((size_t)n > sizeof(" (deleted)") - 1 && strcmp(exe + n -
+		    (sizeof(" (deleted)") - 1), " (deleted)") == 0)
+			exe[n - (sizeof(" (deleted)") - 1)] = '\0';
+		base = strrchr(exe, '/');
+		base = base ? base + 1 : exe;
+		if (stat(p, &pst) == 0 && stat("/proc/self/exe", &mst) == 0 &&
+		    pst.st_dev == mst.st_dev && pst.st_ino == mst.st_ino)
+			return 0;
+		if (strcmp(base, "airlock") == 0)
+			return 0;
+		return al_err_set(err, AL_EPERM, "refusing to send the approver "
+		    "PIN: %s is served by %s (pid %ld), not an airlock broker",
+		    cl->socket_path, exe, (long)uc.pid);
+	}
+	(void)snprintf(p, sizeof(p), "/proc/%ld/comm", (long)uc.pid);
+	comm[0] = '\0';
+	if ((f = fopen(p, "re")) != NULL) {
+		if (fgets(comm, sizeof(comm), f) == NULL)
+			comm[0] = '\0';
+		(void)fclose(f);
+	}
+	comm[strcspn(comm, "\n")] = '\0';
+	if (strcmp(comm, "airlock") == 0)
+		return 0;
+	return al_err_set(err, AL_EPERM, "refusing to send the approver PIN: "
+	    "%s is served by '%s' (pid %ld), not an airlock broker",
+	    cl->socket_path, comm, (long)uc.pid);
+}
+
+/*
  * A kept connection the broker has closed (or that holds bytes nobody asked
  * for) is dropped before a request goes out on it.
  */
@@ -207,6 +278,10 @@ exchange(struct client *cl, const struct al_buf *req, int want_value,
 		drop_if_stale(cl);
 		if (cl->fd < 0 && (rc = sock_connect(cl, err)) != 0)
 			return rc;
+		if (cl->verify_peer && (rc = peer_is_broker(cl, err)) != 0) {
+			disconnect(cl);
+			return rc;
+		}
 		was_reused = cl->reused;
 		rc = send_all(cl, req->data, req->len, err);
 		if (rc == 0) {

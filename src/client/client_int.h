@@ -18,6 +18,8 @@ struct client {
 	char		 home[PATH_MAX];
 	char		 bin[PATH_MAX];		/* "" : no autostart */
 	int		 timeout_ms;
+	/* Requests go out only to a verified broker (see peer_is_broker). */
+	int		 verify_peer;
 };
 
 /* Set up cl's (not yet open) connection. */

@@ -331,7 +331,10 @@ client_approve(struct client *cl, const char *id, struct al_secret *pin,
 			goto out;
 		}
 	}
+	/* The PIN goes only to a broker that proves to be one. */
+	cl->verify_peer = pin != NULL;
 	rc = decide(cl, id, API_APPROVE_SUFFIX, body, out, err);
+	cl->verify_peer = 0;
 out:
 	/* jansson's copy of the PIN: wiped before it is freed. */
 	if (s != NULL)
