@@ -71,7 +71,7 @@ n=0; while [ ! -e "$ST/revoked/$ID2" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n 
 # --- a hung issuer is killed at the timeout ---------------------------------
 # (The broker has just audited revocations on its own: the log must be free
 # for another writer at once, not after the broker's next wake-up.)
-run timeout 10 "$AL" secret add slow --engine exec --issue "sleep 30" \
+run timeout 10 "$AL" secret add slow --engine exec --issue "sleep 30.17" \
     --revoke "true" --timeout 1s --owner o --purpose p
 expect_rc 0 "secret add while the broker is idle after revocations"
 t0=$(date +%s)
@@ -79,7 +79,7 @@ run "$AL" run -e TOKEN=slow -- true
 expect_rc 125 "a hung issue command fails the run"
 expect_err "killed after 1 s"
 [ $(($(date +%s) - t0)) -lt 10 ] && pass || fail "the timeout did not hold"
-pgrep -f "sleep 30" >/dev/null && fail "the hung command survived" || pass
+pgrep -f "sleep 30.17" >/dev/null && fail "the hung command survived" || pass
 
 # --- an answer that is not the expected JSON ---------------------------------
 run "$AL" secret add bad --engine exec --issue "echo not json" --revoke "true" \
