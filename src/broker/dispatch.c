@@ -90,7 +90,7 @@ match(const char *pattern, const char *path, char *param)
 static int
 query_ok(const struct route *rt, const char *query)
 {
-	char key[34];
+	char key[32 + 3];	/* ' ', a key of at most 32, ' ', NUL */
 	size_t n;
 
 	while (query != NULL && *query) {
