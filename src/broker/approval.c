@@ -99,14 +99,16 @@ approval_prune(struct approval_list *l, int64_t now, int64_t keep)
 }
 
 int
-approval_proc_stat(pid_t pid, pid_t *ppid, pid_t *sid)
+approval_proc_stat(pid_t pid, pid_t *ppid, pid_t *sid, int *tty)
 {
 	char path[64], buf[1024], *p;
-	long long pp, pg, se;
+	long long pp, pg, se, tt;
 	ssize_t n;
 	int fd;
 
 	*ppid = *sid = -1;
+	if (tty != NULL)
+		*tty = 0;
 	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
@@ -119,11 +121,13 @@ approval_proc_stat(pid_t pid, pid_t *ppid, pid_t *sid)
 	buf[n] = '\0';
 	/* The command name may hold anything, ')' too: the last one ends it. */
 	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %*c %lld %lld %lld", &pp, &pg, &se) != 3 ||
+	    sscanf(p + 1, " %*c %lld %lld %lld %lld", &pp, &pg, &se, &tt) != 4 ||
 	    pp < 0 || se < 0)
 		return -1;
 	*ppid = (pid_t)pp;
 	*sid = (pid_t)se;
+	if (tty != NULL)
+		*tty = (int)tt;
 	return 0;
 }
 
@@ -133,21 +137,33 @@ const char *
 approval_tree_refusal(const struct approval *a, pid_t approver)
 {
 	pid_t p = approver, pp, sid, asid;
-	int depth;
+	int depth, atty;
 
-	if (a->sid <= 0)
+	if (a->sid < 0)
 		return "the requester's session cannot be read, so an approval "
 		    "cannot be told apart from its own: refused";
-	if (approval_proc_stat(approver, &pp, &asid) != 0)
+	if (approval_proc_stat(approver, &pp, &asid, &atty) != 0)
 		return "the approver's process cannot be read: refused";
-	if (asid == a->sid)
+	if (a->sid > 0 && asid == a->sid)
 		return "an approval cannot come from the requester's own "
 		    "session: approve from another terminal";
+	/*
+	 * Session 0: the requester's session leader is outside this PID
+	 * namespace (a container entered with exec, a CI runner), so sessions
+	 * cannot be compared.  Terminals can: the approver typed its PIN on a
+	 * terminal of its own, which must not be the requester's.
+	 */
+	if (a->sid == 0 && atty == 0)
+		return "the requester's session cannot be read and the approver "
+		    "has no terminal: refused (approve from a terminal)";
+	if (a->sid == 0 && atty == a->tty)
+		return "an approval cannot come from the requester's own "
+		    "terminal: approve from another terminal";
 	for (depth = 0; depth < TREE_DEPTH_MAX && p > 1; depth++) {
 		if (p == a->pid)
 			return "an approval cannot come from the requester's "
 			    "own process tree";
-		if (approval_proc_stat(p, &pp, &sid) != 0)
+		if (approval_proc_stat(p, &pp, &sid, NULL) != 0)
 			return "the approver's ancestry cannot be read: "
 			    "refused";
 		p = pp;
@@ -166,7 +182,7 @@ approval_tree_refusal(const struct approval *a, pid_t approver)
 		 * its lease is bound to its pid and start time, which no
 		 * process has any more: nothing reaches the approver.
 		 */
-		if (approval_proc_stat(p, &pp, &sid) != 0) {
+		if (approval_proc_stat(p, &pp, &sid, NULL) != 0) {
 			if (p == a->pid)
 				return NULL;
 			return "the requester's ancestry cannot be read: "

@@ -40,6 +40,7 @@ struct approval {
 	uid_t			 uid;		/* requester */
 	pid_t			 pid;
 	pid_t			 sid;		/* its session; -1 */
+	int			 tty;		/* its controlling terminal; 0 */
 	char			 holder[BROKER_HOLDER_MAX];
 	json_t			*caller;	/* requester's identity */
 	struct policy_decision	 decision;
@@ -64,8 +65,12 @@ size_t	approval_count_pending(const struct approval_list *l);
 /* Drop settled approvals older than keep seconds; free them. */
 void	approval_prune(struct approval_list *l, int64_t now, int64_t keep);
 const char *approval_state_name(enum approval_state s);
-/* pid's parent and session from /proc/PID/stat; -1 if unreadable. */
-int	approval_proc_stat(pid_t pid, pid_t *ppid, pid_t *sid);
+/*
+ * pid's parent, session and controlling terminal (tty may be NULL) from
+ * /proc/PID/stat; -1 if unreadable.  A session whose leader is outside this
+ * PID namespace reads 0.
+ */
+int	approval_proc_stat(pid_t pid, pid_t *ppid, pid_t *sid, int *tty);
 /*
  * Why approver may not approve a: it runs inside the requester's process
  * tree (the requester is among its ancestors) or in its session, or it is

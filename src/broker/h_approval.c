@@ -236,7 +236,7 @@ pin_refused(struct route_args *a, const struct approval *ap, json_t *pin)
 	unsigned mine;
 	pid_t pp, sid;
 
-	if (approval_proc_stat(c->pid, &pp, &sid) != 0)
+	if (approval_proc_stat(c->pid, &pp, &sid, NULL) != 0)
 		sid = -1;
 	k = pin_key_find(b, c->uid, sid);
 	if (k != NULL && now < k->retry_ms)

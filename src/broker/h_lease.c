@@ -178,7 +178,7 @@ pending(struct route_args *a, json_t *who, const struct create_req *q,
 	ap->uid = c->uid;
 	ap->pid = c->pid;
 	/* Unknown (-1) fails closed when someone approves. */
-	(void)approval_proc_stat(c->pid, &ppid, &ap->sid);
+	(void)approval_proc_stat(c->pid, &ppid, &ap->sid, &ap->tty);
 	ap->caller = json_incref(who);
 	ap->decision = *d;
 	ap->created = now;
