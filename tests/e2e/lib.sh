@@ -6,6 +6,22 @@ set -u
 : "${AIRLOCK_BIN:?AIRLOCK_BIN must point at the airlock binary}"
 AL="$AIRLOCK_BIN"
 T_NAME=$(basename "$0" .sh)
+
+# A test that sets T_OWN_SESSION=1 before sourcing this file runs as the
+# leader of a session of its own, as a login terminal gives.  The approval
+# rules compare the requester's session with the approver's; under a CI
+# runner or `docker exec` the session leader may sit outside this PID
+# namespace, where the session reads as 0 and cannot be compared
+# (t_approval_nsession covers that case).
+if [ "${T_OWN_SESSION:-0}" = 1 ]; then
+	_sid=$(sed 's/.*) //' "/proc/$$/stat" | cut -d' ' -f4)
+	if [ "$_sid" != "$$" ]; then
+		[ -z "${T_OWN_SESSION_TRIED:-}" ] ||
+		    { echo "FAIL [$T_NAME]: cannot lead a session" >&2; exit 1; }
+		export T_OWN_SESSION_TRIED=1
+		exec setsid -w "${BASH:-bash}" "$0" "$@"
+	fi
+fi
 T_FAILS=0
 T_COUNT=0
 

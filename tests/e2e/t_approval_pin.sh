@@ -2,6 +2,7 @@
 # Approving needs the approver PIN: typed on a terminal (a pty here), checked
 # by the broker, rate-limited and audited; an approval from the requester's
 # own process tree or session is refused whatever the PIN.
+T_OWN_SESSION=1
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || { fail "python3 is needed"; done_testing; }

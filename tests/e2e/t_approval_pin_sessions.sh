@@ -3,6 +3,7 @@
 # the policy counts as one) sending wrong PINs from its session does not
 # delay the approver at another terminal; each refusal is audited; past a
 # total of wrong PINs from all sessions, every session waits too.
+T_OWN_SESSION=1
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || { fail "python3 is needed"; done_testing; }
