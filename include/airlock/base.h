@@ -231,6 +231,22 @@ int	al_dl_load(const char *file, const char *needs,
 int	al_event_post(int fd);
 int	al_event_take(int fd);
 
+/*
+ * Whole transfers on a socket, EINTR retried (send without SIGPIPE): 0, or
+ * -1 when the peer is gone or the socket failed.
+ */
+int	al_send_all(int fd, const void *p, size_t n);
+int	al_recv_full(int fd, void *p, size_t n);
+
+/*
+ * A frame: a type byte, a 4-byte big-endian payload length, the payload.
+ * al_frame_send sends one whole (0 or -1); al_frame_len reads the length
+ * from a received head.
+ */
+#define AL_FRAME_HEAD	5
+int	al_frame_send(int fd, char type, const void *p, size_t n);
+size_t	al_frame_len(const unsigned char head[AL_FRAME_HEAD]);
+
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void	al_hex(const void *p, size_t n, char *out);
 

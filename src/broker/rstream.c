@@ -40,36 +40,13 @@ struct worker {
 	int			 io_failed;
 };
 
-static int
-send_all(int fd, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	ssize_t w;
-
-	while (n > 0) {
-		w = send(fd, b, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
+_Static_assert(API_RS_HEAD == AL_FRAME_HEAD,
+    "redaction frames are base frames");
 
 static int
 send_frame(struct worker *w, char type, const void *p, size_t n)
 {
-	unsigned char head[API_RS_HEAD];
-
-	head[0] = (unsigned char)type;
-	head[1] = (unsigned char)(n >> 24);
-	head[2] = (unsigned char)(n >> 16);
-	head[3] = (unsigned char)(n >> 8);
-	head[4] = (unsigned char)n;
-	if (send_all(w->rs->sock, head, sizeof(head)) != 0 ||
-	    (n > 0 && send_all(w->rs->sock, p, n) != 0)) {
+	if (al_frame_send(w->rs->sock, type, p, n) != 0) {
 		w->io_failed = 1;
 		return -1;
 	}
@@ -130,7 +107,6 @@ recv_full(struct worker *w, void *p, size_t n)
 	struct rstream *rs = w->rs;
 	unsigned char *b = p;
 	size_t k;
-	ssize_t r;
 
 	if (w->extra_off < rs->nextra) {
 		k = rs->nextra - w->extra_off;
@@ -141,16 +117,7 @@ recv_full(struct worker *w, void *p, size_t n)
 		b += k;
 		n -= k;
 	}
-	while (n > 0) {
-		r = recv(rs->sock, b, n, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		b += r;
-		n -= (size_t)r;
-	}
-	return 0;
+	return al_recv_full(rs->sock, b, n);
 }
 
 static void
@@ -179,8 +146,7 @@ serve(struct worker *w, unsigned char *in)
 			    "stream");
 			return;
 		}
-		len = (size_t)head[1] << 24 | (size_t)head[2] << 16 |
-		    (size_t)head[3] << 8 | head[4];
+		len = al_frame_len(head);
 		if (len > API_RS_FRAME_MAX || (head[0] != API_RS_DATA &&
 		    len != 0)) {
 			fail(w, "malformed frame");

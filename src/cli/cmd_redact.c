@@ -65,6 +65,9 @@ struct redact_run {
 	char			 error[256];	/* the broker's, or "" */
 };
 
+_Static_assert(API_RS_HEAD == AL_FRAME_HEAD,
+    "redaction frames are base frames");
+
 static int
 emit_stdout(void *arg, const void *p, size_t n)
 {
@@ -86,57 +89,6 @@ emit_stdout(void *arg, const void *p, size_t n)
 	return 0;
 }
 
-static int
-send_all(int fd, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	ssize_t w;
-
-	while (n > 0) {
-		w = send(fd, b, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
-send_frame(int fd, char type, const void *p, size_t n)
-{
-	unsigned char head[API_RS_HEAD];
-
-	head[0] = (unsigned char)type;
-	head[1] = (unsigned char)(n >> 24);
-	head[2] = (unsigned char)(n >> 16);
-	head[3] = (unsigned char)(n >> 8);
-	head[4] = (unsigned char)n;
-	if (send_all(fd, head, sizeof(head)) != 0)
-		return -1;
-	return n > 0 ? send_all(fd, p, n) : 0;
-}
-
-static int
-recv_full(int fd, void *p, size_t n)
-{
-	unsigned char *b = p;
-	ssize_t r;
-
-	while (n > 0) {
-		r = recv(fd, b, n, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		b += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 /* The reader: masked output from the broker, through the rules, out. */
 static void *
 reader(void *arg)
@@ -152,14 +104,13 @@ reader(void *arg)
 		goto out;
 	}
 	for (;;) {
-		if (recv_full(rr->sock, head, sizeof(head)) != 0) {
+		if (al_recv_full(rr->sock, head, sizeof(head)) != 0) {
 			(void)snprintf(rr->error, sizeof(rr->error), "the "
 			    "broker closed the redaction stream");
 			break;
 		}
-		len = (size_t)head[1] << 24 | (size_t)head[2] << 16 |
-		    (size_t)head[3] << 8 | head[4];
-		if (len > API_RS_FRAME_MAX || recv_full(rr->sock, buf,
+		len = al_frame_len(head);
+		if (len > API_RS_FRAME_MAX || al_recv_full(rr->sock, buf,
 		    len) != 0) {
 			(void)snprintf(rr->error, sizeof(rr->error), "the "
 			    "broker sent a malformed frame");
@@ -227,7 +178,7 @@ pump(struct redact_run *rr, struct al_err *err)
 			continue;
 		if (pr == 0) {
 			pending = 0;
-			if (send_frame(rr->sock, API_RS_FLUSH, NULL, 0) != 0)
+			if (al_frame_send(rr->sock, API_RS_FLUSH, NULL, 0) != 0)
 				goto sfail;
 			continue;
 		}
@@ -243,10 +194,10 @@ pump(struct redact_run *rr, struct al_err *err)
 		if (r == 0)
 			break;
 		pending = 1;
-		if (send_frame(rr->sock, API_RS_DATA, buf, (size_t)r) != 0)
+		if (al_frame_send(rr->sock, API_RS_DATA, buf, (size_t)r) != 0)
 			goto sfail;
 	}
-	if (send_frame(rr->sock, API_RS_END, NULL, 0) != 0)
+	if (al_frame_send(rr->sock, API_RS_END, NULL, 0) != 0)
 		goto sfail;
 	goto out;
 sfail:
