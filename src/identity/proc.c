@@ -177,31 +177,36 @@ proc_read_status(int dirfd, struct proc_status *st)
 
 #define ENVIRON_MAX	(4 * 1024 * 1024)
 
-int
-proc_env_loader_vars(int dirfd, const char **which)
+/*
+ * All of dirfd/name into a new NUL-terminated buffer (*out, *outn bytes),
+ * grown from cap; past max it is as good as unreadable (-E2BIG).  0, or
+ * -errno.  Free with free_whole: what another process holds (its
+ * environment) is wiped first.
+ */
+static int
+read_whole(int dirfd, const char *name, size_t cap, size_t max, char **out,
+    size_t *outn)
 {
-	static const char *const vars[] = { "LD_PRELOAD=", "LD_AUDIT=",
-	    "LD_LIBRARY_PATH=", NULL };
-	char *buf = NULL, *p, *end;
-	size_t n = 0, cap = 64 * 1024, i;
+	char *buf = NULL, *p;
+	size_t n = 0;
 	ssize_t r;
 	int fd, rc = 0;
 
-	*which = NULL;
-	if ((fd = openat(dirfd, "environ", O_RDONLY | O_CLOEXEC)) < 0)
+	*out = NULL;
+	*outn = 0;
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) < 0)
 		return -errno;
 	for (;;) {
 		if (buf == NULL || n == cap) {
 			if (buf != NULL)
 				cap *= 2;
-			/* Too big to read is as good as unreadable. */
-			if (cap > ENVIRON_MAX) {
+			if (cap > max) {
 				rc = -E2BIG;
-				goto out;
+				break;
 			}
 			if ((p = realloc(buf, cap + 1)) == NULL) {
 				rc = -ENOMEM;
-				goto out;
+				break;
 			}
 			buf = p;
 		}
@@ -210,23 +215,55 @@ proc_env_loader_vars(int dirfd, const char **which)
 			continue;
 		if (r < 0) {
 			rc = -errno;
-			goto out;
+			break;
 		}
 		if (r == 0)
 			break;
 		n += (size_t)r;
 	}
+	(void)close(fd);
+	if (rc != 0) {
+		if (buf != NULL)
+			sodium_memzero(buf, n);
+		free(buf);
+		return rc;
+	}
 	buf[n] = '\0';
-	for (p = buf, end = buf + n; p < end; p += strlen(p) + 1)
+	*out = buf;
+	*outn = n;
+	return 0;
+}
+
+static void
+free_whole(char *buf, size_t n)
+{
+	if (buf != NULL)
+		sodium_memzero(buf, n);
+	free(buf);
+}
+
+int
+proc_env_loader_vars(int dirfd, const char **which)
+{
+	static const char *const vars[] = { "LD_PRELOAD=", "LD_AUDIT=",
+	    "LD_LIBRARY_PATH=", NULL };
+	char *buf, *p, *end;
+	size_t n, i;
+	int rc;
+
+	*which = NULL;
+	/* Too big to read is as good as unreadable. */
+	if ((rc = read_whole(dirfd, "environ", 64 * 1024, ENVIRON_MAX, &buf,
+	    &n)) != 0)
+		return rc;
+	for (p = buf, end = buf + n; p < end && rc == 0; p += strlen(p) + 1)
 		for (i = 0; vars[i] != NULL; i++)
 			if (strncmp(p, vars[i], strlen(vars[i])) == 0) {
 				*which = vars[i];
 				rc = 1;
-				goto out;
+				break;
 			}
-out:
-	free(buf);
-	(void)close(fd);
+	free_whole(buf, n);
 	return rc;
 }
 
@@ -283,41 +320,15 @@ proc_maps_writable(int dirfd, uid_t uid, const gid_t *groups,
     size_t ngroups, char *why, size_t whysz)
 {
 	static const char deleted[] = " (deleted)";
-	char *buf = NULL, *p, *line, *save = NULL, *path, last[PATH_MAX] = "";
+	char *buf, *p, *line, *save = NULL, *path, last[PATH_MAX] = "";
 	const char *mapping = "";
-	size_t n = 0, cap = 256 * 1024, dl = sizeof(deleted) - 1, len;
-	ssize_t r;
-	int fd, rc = 0, field, exec = 0;
+	size_t n, dl = sizeof(deleted) - 1, len;
+	int rc, field, exec = 0;
 
 	why[0] = '\0';
-	if ((fd = openat(dirfd, "smaps", O_RDONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	for (;;) {
-		if (buf == NULL || n == cap) {
-			if (buf != NULL)
-				cap *= 2;
-			if (cap > MAPS_MAX) {
-				rc = -E2BIG;
-				goto out;
-			}
-			if ((p = realloc(buf, cap + 1)) == NULL) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			buf = p;
-		}
-		r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	buf[n] = '\0';
+	if ((rc = read_whole(dirfd, "smaps", 256 * 1024, MAPS_MAX, &buf,
+	    &n)) != 0)
+		return rc;
 	/*
 	 * Each mapping: "start-end perms offset dev inode   path", then lines
 	 * "Key:   value kB" (keys start with a capital, addresses with a
@@ -365,8 +376,7 @@ proc_maps_writable(int dirfd, uid_t uid, const gid_t *groups,
 		}
 	}
 out:
-	free(buf);
-	(void)close(fd);
+	free_whole(buf, n);
 	return rc;
 }
 
