@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "airlock/error.h"
 
@@ -191,6 +192,39 @@ int	al_state_dir(char *out, size_t outsz, struct al_err *err) AL_WUR;
  * descriptor above stderr closed.  Call first thing in main.
  */
 int	al_process_harden(struct al_err *err) AL_WUR;
+
+/*
+ * n decimal digits (1 to 20, nothing else) at s into *out: 0, or -1 when
+ * empty, not all digits or past UINT64_MAX.  For fields the kernel writes.
+ */
+int	al_parse_digits(const char *s, size_t n, uint64_t *out);
+
+/* What /proc/PID/stat says of a process (the fields airlock reads). */
+struct al_proc_stat {
+	char		state;		/* field 3: R, S, Z... */
+	pid_t		ppid;		/* field 4 */
+	pid_t		pgrp;		/* field 5 */
+	pid_t		session;	/* field 6: 0 outside our namespace */
+	int		tty;		/* field 7: 0 no controlling terminal */
+	uint64_t	start;		/* field 22: clock ticks after boot */
+};
+/*
+ * Parse the text of a stat file (the command name may hold anything,
+ * parentheses too): 0, or -EINVAL.
+ */
+int	al_proc_stat_parse(const char *text, struct al_proc_stat *st);
+/*
+ * Read and parse "stat" under dirfd, a descriptor of /proc/PID (reads
+ * through it fail once that process is gone, whoever takes its pid), or
+ * /proc/PID/stat: 0, or -errno.
+ */
+int	al_proc_stat_at(int dirfd, struct al_proc_stat *st);
+/*
+ * A small file under dirfd (a descriptor of /proc/PID) into buf, at most
+ * cap - 1 bytes, NUL-terminated: 0, or -errno.
+ */
+int	al_proc_read_at(int dirfd, const char *name, char *buf, size_t cap);
+int	al_proc_stat(pid_t pid, struct al_proc_stat *st);
 
 /* ---- messages ---------------------------------------------------------- */
 

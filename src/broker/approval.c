@@ -101,33 +101,17 @@ approval_prune(struct approval_list *l, int64_t now, int64_t keep)
 int
 approval_proc_stat(pid_t pid, pid_t *ppid, pid_t *sid, int *tty)
 {
-	char path[64], buf[1024], *p;
-	long long pp, pg, se, tt;
-	ssize_t n;
-	int fd;
+	struct al_proc_stat st;
 
 	*ppid = *sid = -1;
 	if (tty != NULL)
 		*tty = 0;
-	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (al_proc_stat(pid, &st) != 0)
 		return -1;
-	do
-		n = read(fd, buf, sizeof(buf) - 1);
-	while (n < 0 && errno == EINTR);
-	(void)close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* The command name may hold anything, ')' too: the last one ends it. */
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %*c %lld %lld %lld %lld", &pp, &pg, &se, &tt) != 4 ||
-	    pp < 0 || se < 0)
-		return -1;
-	*ppid = (pid_t)pp;
-	*sid = (pid_t)se;
+	*ppid = st.ppid;
+	*sid = st.session;
 	if (tty != NULL)
-		*tty = (int)tt;
+		*tty = st.tty;
 	return 0;
 }
 

@@ -55,22 +55,11 @@ pid_file(const char *home)
 static int
 gone(pid_t pid)
 {
-	char path[64], buf[256], *p;
-	ssize_t n;
-	int fd;
+	struct al_proc_stat st;
 
 	if (kill(pid, 0) != 0 && errno == ESRCH)
 		return 1;
-	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	(void)close(fd);
-	if (n <= 0)
-		return 1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p != NULL && p[1] == ' ' && p[2] == 'Z';
+	return al_proc_stat(pid, &st) != 0 || st.state == 'Z';
 }
 
 int

@@ -129,25 +129,11 @@ read_children(pid_t pid, struct pidvec *out)
 static pid_t
 read_ppid(pid_t pid)
 {
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-	long ppid;
+	struct al_proc_stat st;
 
-	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (al_proc_stat(pid, &st) != 0 || st.ppid <= 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	(void)close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* "pid (comm) S ppid ...": comm may hold anything, even ')'. */
-	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ' || p[2] == '\0' ||
-	    p[3] != ' ')
-		return -1;
-	ppid = strtol(p + 4, NULL, 10);
-	return ppid > 0 ? (pid_t)ppid : -1;
+	return st.ppid;
 }
 
 int

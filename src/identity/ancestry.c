@@ -43,7 +43,7 @@ ancestry_unknown(struct ident *id, const char *fmt, ...)
 int
 ident_walk_ancestors(struct ident *id, pid_t ppid, uint64_t child_start)
 {
-	struct proc_stat st;
+	struct al_proc_stat st;
 	struct proc_status ps;
 	struct ident_ancestor *a;
 	struct stat sb;
@@ -62,7 +62,7 @@ ident_walk_ancestors(struct ident *id, pid_t ppid, uint64_t child_start)
 			id->ancestors_cut = 1;
 			break;
 		}
-		if (proc_read_stat(fd, &st) != 0 || st.start > child_start) {
+		if (al_proc_stat_at(fd, &st) != 0 || st.start > child_start) {
 			(void)close(fd);
 			id->ancestors_cut = 1;
 			break;

@@ -258,11 +258,11 @@ check_code(struct ident *id, int dirfd, const struct proc_status *ps)
  * status (ps) were read first; then make sure it is still the same process.
  */
 static int
-inspect(struct ident *id, int dirfd, const struct proc_stat *st0,
+inspect(struct ident *id, int dirfd, const struct al_proc_stat *st0,
     const struct proc_status *ps, struct ident_cache *cache, int flags,
     struct al_err *err)
 {
-	struct proc_stat st1;
+	struct al_proc_stat st1;
 	int rc;
 
 	id->start_time = st0->start;
@@ -292,7 +292,7 @@ inspect(struct ident *id, int dirfd, const struct proc_stat *st0,
 	if (ident_walk_ancestors(id, st0->ppid, st0->start) != 0 ||
 	    ident_check_reparented(id) != 0 || lookup_names(id) != 0)
 		goto nomem;
-	if (proc_read_stat(dirfd, &st1) != 0 || st1.start != st0->start)
+	if (al_proc_stat_at(dirfd, &st1) != 0 || st1.start != st0->start)
 		return al_err_set(err, AL_ENOENT, "process %d exited while it "
 		    "was being identified", (int)id->pid);
 	if (build_selectors(id) != 0)
@@ -324,7 +324,7 @@ ident_from_pid(pid_t pid, struct ident_cache *cache, int flags,
     struct ident **out, struct al_err *err)
 {
 	struct ident *id = NULL;
-	struct proc_stat st0;
+	struct al_proc_stat st0;
 	struct proc_status ps;
 	int dirfd = -1, rc;
 
@@ -335,7 +335,7 @@ ident_from_pid(pid_t pid, struct ident_cache *cache, int flags,
 	}
 	if ((rc = new_ident(pid, &id, err)) != 0)
 		goto out;
-	if (proc_read_stat(dirfd, &st0) != 0 ||
+	if (al_proc_stat_at(dirfd, &st0) != 0 ||
 	    proc_read_status(dirfd, &ps) != 0) {
 		rc = gone(pid, err);
 		goto out;
@@ -385,7 +385,7 @@ ident_from_socket(int fd, struct ident_cache *cache, int flags,
 {
 	struct ident *id = NULL;
 	struct ucred uc;
-	struct proc_stat st0;
+	struct al_proc_stat st0;
 	struct proc_status ps;
 	socklen_t len = sizeof(uc);
 	uint64_t now;
@@ -404,7 +404,7 @@ ident_from_socket(int fd, struct ident_cache *cache, int flags,
 		pidfd = -1;	/* an older kernel */
 #endif
 	if ((dirfd = proc_open(uc.pid)) < 0 ||
-	    proc_read_stat(dirfd, &st0) != 0 ||
+	    al_proc_stat_at(dirfd, &st0) != 0 ||
 	    proc_read_status(dirfd, &ps) != 0) {
 		rc = gone(uc.pid, err);
 		goto out;
@@ -446,13 +446,13 @@ ident_refresh(const struct ident *old, struct ident_cache *cache, int flags,
     struct ident **out, struct al_err *err)
 {
 	struct ident *id = NULL;
-	struct proc_stat st0;
+	struct al_proc_stat st0;
 	struct proc_status ps;
 	int dirfd = -1, rc;
 
 	*out = NULL;
 	if ((dirfd = proc_open(old->pid)) < 0 ||
-	    proc_read_stat(dirfd, &st0) != 0 ||
+	    al_proc_stat_at(dirfd, &st0) != 0 ||
 	    proc_read_status(dirfd, &ps) != 0 ||
 	    st0.start != old->start_time) {
 		rc = gone(old->pid, err);
@@ -488,14 +488,14 @@ out:
 int
 ident_same(const struct ident *id, struct al_err *err)
 {
-	struct proc_stat st;
+	struct al_proc_stat st;
 	dev_t dev = 0;
 	ino_t ino = 0;
 	char *exe = NULL;
 	int dirfd, rc = 0, r;
 
 	if ((dirfd = proc_open(id->pid)) < 0 ||
-	    proc_read_stat(dirfd, &st) != 0 || st.start != id->start_time) {
+	    al_proc_stat_at(dirfd, &st) != 0 || st.start != id->start_time) {
 		if (dirfd >= 0)
 			(void)close(dirfd);
 		return gone(id->pid, err);

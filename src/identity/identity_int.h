@@ -6,14 +6,6 @@
 
 #include "airlock/identity.h"
 
-/* What /proc/PID/stat tells. */
-struct proc_stat {
-	pid_t		ppid;
-	pid_t		pgrp;		/* field 5 */
-	pid_t		session;	/* field 6: 0 outside our namespace */
-	uint64_t	start;		/* field 22: clock ticks after boot */
-};
-
 #define PROC_GROUPS_MAX	256
 
 /* What /proc/PID/status tells. */
@@ -25,10 +17,12 @@ struct proc_status {
 	pid_t		tracer;		/* TracerPid: 0 not traced */
 };
 
-/* proc.c: every function reads through dirfd, a descriptor of /proc/PID. */
+/*
+ * proc.c: every function reads through dirfd, a descriptor of /proc/PID
+ * (its stat: al_proc_stat_at).
+ */
 /* Open /proc/PID; -errno on failure (-ENOENT: no such process). */
 int	proc_open(pid_t pid);
-int	proc_read_stat(int dirfd, struct proc_stat *st);
 /* Ids, supplementary groups and tracer from status. */
 int	proc_read_status(int dirfd, struct proc_status *st);
 /*

@@ -31,93 +31,6 @@ proc_open(pid_t pid)
 	return fd;
 }
 
-/* Read a small file under dirfd into buf (NUL-terminated). */
-static int
-read_small(int dirfd, const char *name, char *buf, size_t cap)
-{
-	size_t n = 0;
-	ssize_t r;
-	int fd, rc = 0;
-
-	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	while (n < cap - 1) {
-		r = read(fd, buf + n, cap - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			break;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	(void)close(fd);
-	buf[n] = '\0';
-	return rc;
-}
-
-static int
-parse_u64(const char *s, size_t n, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (n == 0 || n > 20)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-int
-proc_read_stat(int dirfd, struct proc_stat *st)
-{
-	char buf[1024];
-	const char *p, *tok;
-	uint64_t v;
-	size_t len;
-	int rc, field;
-
-	memset(st, 0, sizeof(*st));
-	if ((rc = read_small(dirfd, "stat", buf, sizeof(buf))) != 0)
-		return rc;
-	/* "pid (comm) S ppid ...": comm may hold spaces and parentheses. */
-	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
-		return -EINVAL;
-	p += 2;
-	for (field = 3; *p != '\0' && field <= 22; field++) {
-		tok = p;
-		len = strcspn(p, " \n");
-		p += len;
-		if (*p == ' ')
-			p++;
-		if (field >= 4 && field <= 6) {
-			if (parse_u64(tok, len, &v) != 0 || v > INT_MAX)
-				return -EINVAL;
-			if (field == 4)
-				st->ppid = (pid_t)v;
-			else if (field == 5)
-				st->pgrp = (pid_t)v;
-			else
-				st->session = (pid_t)v;
-		} else if (field == 22) {
-			if (parse_u64(tok, len, &v) != 0)
-				return -EINVAL;
-			st->start = v;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
 /* Up to max numbers after "key" on its line; how many in *n. */
 static int
 status_numbers(const char *buf, const char *key, uint64_t *v, size_t max,
@@ -136,7 +49,7 @@ status_numbers(const char *buf, const char *key, uint64_t *v, size_t max,
 		if (p >= end)
 			return 0;
 		len = strcspn(p, " \t\n");
-		if (*n == max || parse_u64(p, len, &v[*n]) != 0 ||
+		if (*n == max || al_parse_digits(p, len, &v[*n]) != 0 ||
 		    v[*n] > UINT32_MAX)
 			return -1;
 		(*n)++;
@@ -153,7 +66,7 @@ proc_read_status(int dirfd, struct proc_status *st)
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	if ((rc = read_small(dirfd, "status", buf, sizeof(buf))) != 0)
+	if ((rc = al_proc_read_at(dirfd, "status", buf, sizeof(buf))) != 0)
 		return rc;
 	if (status_numbers(buf, "\nUid:", v, 4, &n) != 0 || n != 4)
 		return -EINVAL;
@@ -469,7 +382,7 @@ proc_read_cgroup(int dirfd, char **out)
 	int rc;
 
 	*out = NULL;
-	if ((rc = read_small(dirfd, "cgroup", buf, sizeof(buf))) != 0)
+	if ((rc = al_proc_read_at(dirfd, "cgroup", buf, sizeof(buf))) != 0)
 		return rc;
 	/* cgroup v2: "0::/path"; else v1's "N:name=systemd:/path". */
 	for (line = buf; *line != '\0'; line += len + (line[len] == '\n')) {

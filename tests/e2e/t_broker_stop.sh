@@ -90,7 +90,12 @@ signal.signal(signal.SIGTERM, stop)
 s.serve_forever()
 PY
 	FAKE=$!
-	for _ in $(seq 100); do [ -S "$AIRLOCK_SOCKET" ] && return; sleep 0.05; done
+	# Its socket is bound before its pid file is written: wait for both.
+	for _ in $(seq 200); do
+		[ -S "$AIRLOCK_SOCKET" ] && [ -s "$AIRLOCK_HOME/airlockd.pid" ] &&
+		    return
+		sleep 0.05
+	done
 	fail "the stand-in broker did not start"
 }
 fake_broker 1
