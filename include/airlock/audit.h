@@ -292,4 +292,7 @@ void	audit_format_time(int64_t ms, char out[AUDIT_TIME_LEN]);
 /* Parse what audit_format_time writes; AL_EINVAL otherwise. */
 int	audit_parse_time(const char *s, int64_t *ms) AL_WUR;
 
+/* Whether airlock records events of that name (see docs/audit.md). */
+int	audit_event_known(const char *name);
+
 #endif

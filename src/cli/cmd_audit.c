@@ -92,26 +92,16 @@ parse_since(struct cli *cli, const char *s, int64_t *ms, struct al_err *err)
 static void
 warn_unknown_events(const char *list)
 {
-	static const char *const known[] = {
-		"grant", "deny", "approval_pending", "approve", "deny_approval",
-		"approval_expired", "approval_cancelled", "use", "revoke",
-		"expire", "policy_reload", "broker_start", "broker_stop",
-		"secret_add", "secret_rotate", "secret_edit", "secret_rm",
-		"secret_exposed", "agent_hook", "recover", NULL,
-	};
 	char name[64];
 	const char *p = list;
-	size_t n, i;
+	size_t n;
 
 	while (*p != '\0') {
 		n = strcspn(p, ",");
 		if (n > 0 && n < sizeof(name)) {
 			memcpy(name, p, n);
 			name[n] = '\0';
-			for (i = 0; known[i] != NULL; i++)
-				if (strcmp(known[i], name) == 0)
-					break;
-			if (known[i] == NULL)
+			if (!audit_event_known(name))
 				al_msg(stderr, "warning", "airlock records no "
 				    "event named '%s' (see docs/audit.md for "
 				    "the list)", name);
@@ -255,7 +245,8 @@ static const char *
 event_color(const char *ev)
 {
 	if (strcmp(ev, "deny") == 0 || strcmp(ev, "deny_approval") == 0 ||
-	    strcmp(ev, "exposed") == 0 || strcmp(ev, "recover") == 0)
+	    strcmp(ev, "secret_exposed") == 0 ||
+	    strcmp(ev, "egress_blocked") == 0 || strcmp(ev, "recover") == 0)
 		return "\033[31m";
 	if (strcmp(ev, "grant") == 0 || strcmp(ev, "approve") == 0)
 		return "\033[32m";
