@@ -48,7 +48,8 @@ printf '%s\n' "$V2" | "$AL" secret rotate deploy-token \
 
 "$AL" guard --upstream "http://127.0.0.1:$FP" --refresh 3s \
     >"$T_ROOT/g.out" 2>"$T_ROOT/g.err" &
-PIDS+=($!)
+GPID=$!
+PIDS+=($GPID)
 for _ in $(seq 200); do [ -s "$T_ROOT/g.out" ] && break; sleep 0.05; done
 GURL=$(head -1 "$T_ROOT/g.out")
 case "$GURL" in
@@ -57,14 +58,16 @@ http://127.0.0.1:*) pass ;;
    done_testing ;;
 esac
 # A running guard: a secret added and marked exposed before the guard
-# leased it.  Every request is refused from the next refresh on.
+# leased it (the guard is stopped meanwhile, so no refresh of its falls
+# between the two).  Every request is refused from the next refresh on.
 V3=$(canary)
+kill -STOP "$GPID"
 printf '%s\n' "$V3" | "$AL" secret add late-token --owner test \
     --purpose "e2e test" --passphrase-fd 3 3<<<"$P" >>"$ALL_OUTPUT" 2>&1 ||
     fail "adding the second secret failed"
 "$AL" secret edit late-token --status exposed --passphrase-fd 3 3<<<"$P" \
     >>"$ALL_OUTPUT" 2>&1 || fail "mark late-token exposed"
-sleep 3.5
+kill -CONT "$GPID"
 # post.py URL: one request carrying $GUARD_CANARY; prints the status.
 cat >"$T_ROOT/post.py" <<'PY'
 import http.client, os, sys, urllib.parse
@@ -77,6 +80,15 @@ c.request('POST', '/v1/messages', body=('{"messages":[{"role":"user",'
 r = c.getresponse()
 print(r.status, r.read().decode(errors='replace'))
 PY
+# Until the guard's next refresh (3 s, later on a loaded machine) requests
+# pass; from then on every one is refused, one that carries nothing too.
+for _ in $(seq 60); do
+	GUARD_CANARY="nothing-secret-$$" run python3 "$T_ROOT/post.py" "$GURL"
+	grep -q '^503' "$OUT" && break
+	sleep 0.5
+done
+expect_out "503" "refused, whatever it carries, once the guard knows"
+rm -f "$REC"/*
 export GUARD_CANARY="$V3"
 run python3 "$T_ROOT/post.py" "$GURL"
 expect_out "503" "refused while the exposed value cannot be masked"
@@ -92,8 +104,11 @@ expect_eq "$(find "$REC" -name '*.body' | wc -l)" 0 "nothing forwarded"
 V4=$(canary)
 printf '%s\n' "$V4" | "$AL" secret rotate late-token \
     --passphrase-fd 3 3<<<"$P" >>"$ALL_OUTPUT" 2>&1 || fail "rotate failed"
-sleep 3.5
-GUARD_CANARY="nothing-secret-$$" run python3 "$T_ROOT/post.py" "$GURL"
+for _ in $(seq 60); do
+	GUARD_CANARY="nothing-secret-$$" run python3 "$T_ROOT/post.py" "$GURL"
+	grep -q '^200' "$OUT" && break
+	sleep 0.5
+done
 expect_out "200" "served again after rotation"
 # (A request carrying a value is masked but, with the vault locked by a
 # passphrase, cannot be audited by the guard: it is refused as well.)
