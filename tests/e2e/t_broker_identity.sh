@@ -129,8 +129,10 @@ if [ "$ME" -ne 0 ]; then
 else
 	getent group airlock-e2e >/dev/null || groupadd airlock-e2e
 	id airlock-e2e2 >/dev/null 2>&1 || useradd -M -N -g airlock-e2e airlock-e2e2
-	kill "$(cat "$AIRLOCK_HOME/airlockd.pid")"
-	for _ in $(seq 150); do [ -e "$S" ] || break; sleep 0.1; done
+	# Gone, not only its socket: it holds the home's lock until it exits.
+	OLD=$(cat "$AIRLOCK_HOME/airlockd.pid")
+	kill "$OLD"
+	for _ in $(seq 300); do kill -0 "$OLD" 2>/dev/null || break; sleep 0.1; done
 	PUB="$T_ROOT/pub"
 	mkdir -p "$PUB"
 	chmod 711 "$T_ROOT"

@@ -211,8 +211,9 @@ GUARD_CANARY2="$V2" drive exposed "$GURL"
 
 # The broker is gone and cannot be started again (no vault): every request
 # is refused, nothing forwarded.
-kill "$(cat "$AIRLOCK_HOME/airlockd.pid")" 2>/dev/null
-sleep 0.3
+OLD=$(cat "$AIRLOCK_HOME/airlockd.pid")
+kill "$OLD" 2>/dev/null
+for _ in $(seq 300); do kill -0 "$OLD" 2>/dev/null || break; sleep 0.1; done
 mv "$AIRLOCK_HOME" "$T_ROOT/home.away"
 mkdir -m 700 "$AIRLOCK_HOME"
 sleep 1
