@@ -88,7 +88,7 @@ fi
 pg_setup() {
 	pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U admin --pwfile="$PG_DIR/pw" \
 	    --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 \
-	    --no-sync || return 1
+	    --no-sync --no-instructions || return 1
 	rm -f "$PG_DIR/pw"
 	printf "listen_addresses = ''\nunix_socket_directories = '%s'\nfsync = off\n" \
 	    "$PG_SOCK" >>"$PG_DIR/data/postgresql.conf"
@@ -265,7 +265,9 @@ fi
 if ! wait "$PG_SETUP_PID"; then
 	PG_SETUP_PID=""
 	echo "could not start a PostgreSQL cluster for this step:" >&2
-	tail -5 "$DEMO_ROOT/pg-setup.log" "$PG_DIR/postgres.log" >&2 2>/dev/null
+	for f in "$DEMO_ROOT/pg-setup.log" "$PG_DIR/postgres.log"; do
+		[ -f "$f" ] && tail -5 "$f" >&2
+	done
 	exit 1
 fi
 PG_SETUP_PID=""
