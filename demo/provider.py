@@ -31,8 +31,9 @@ class Provider(http.server.BaseHTTPRequestHandler):
             f.write(body)
         req = json.loads(body)
         if has_tool_result(req):
-            content = [{"type": "text", "text": "The token in .env was "
-                        "revoked: ask the platform team for access."}]
+            content = [{"type": "text", "text": "The deploy reads its "
+                        "token from .env; run it with `airlock run -e "
+                        "TOKEN=deploy-token` instead."}]
             stop = "end_turn"
         else:
             content = [{"type": "tool_use", "id": "toolu_01", "name":
