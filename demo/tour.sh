@@ -90,8 +90,9 @@ pg_setup() {
 	    --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 \
 	    --no-sync --no-instructions || return 1
 	rm -f "$PG_DIR/pw"
-	printf "listen_addresses = ''\nunix_socket_directories = '%s'\nfsync = off\n" \
-	    "$PG_SOCK" >>"$PG_DIR/data/postgresql.conf"
+	printf "listen_addresses = ''\nunix_socket_directories = '%s'\n%s\n" \
+	    "$PG_SOCK" "fsync = off
+log_statement = 'all'" >>"$PG_DIR/data/postgresql.conf"
 	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" \
 	    -w -t 30 start
 }
@@ -336,7 +337,16 @@ for v in "$DEPLOY" "$PAY" "$PG_ADMIN_PW"; do
 		exit 1
 	fi
 done
+# PostgreSQL logs every statement: the minted role's password (64 hex
+# digits) is in none; airlock sends a SCRAM verifier.
+grep -qF "CREATE ROLE \"$ROLE\" LOGIN PASSWORD 'SCRAM-SHA-256\$" "$PG_DIR/postgres.log" ||
+	{ echo "PostgreSQL's log lacks the statements" >&2; exit 1; }
+if grep -qE '[0-9a-f]{64}' "$PG_DIR/postgres.log"; then
+	echo "a password is in PostgreSQL's log" >&2
+	exit 1
+fi
 say "No value appears under \$AIRLOCK_HOME, in anything the agents saw, in"
-say "what the model provider received, or in PostgreSQL's log."
+say "what the model provider received, or in PostgreSQL's log (which has"
+say "every statement, the role's creation included, but not its password)."
 say ""
 say "Tour complete. The temporary vault is removed on exit."
