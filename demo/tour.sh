@@ -90,9 +90,12 @@ pg_setup() {
 	    --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 \
 	    --no-sync --no-instructions || return 1
 	rm -f "$PG_DIR/pw"
-	printf "listen_addresses = ''\nunix_socket_directories = '%s'\n%s\n" \
-	    "$PG_SOCK" "fsync = off
-log_statement = 'all'" >>"$PG_DIR/data/postgresql.conf"
+	cat >>"$PG_DIR/data/postgresql.conf" <<-CONF
+	listen_addresses = ''
+	unix_socket_directories = '$PG_SOCK'
+	fsync = off
+	log_statement = 'all'
+	CONF
 	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" \
 	    -w -t 30 start
 }
