@@ -9,7 +9,7 @@ DEMO_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/airlock-demo.XXXXXX")
 export AIRLOCK_HOME="$DEMO_ROOT/home"
 export AIRLOCK_SOCKET="$AIRLOCK_HOME/airlockd.sock"
 export XDG_CACHE_HOME="$DEMO_ROOT/cache"
-PG_DIR="$DEMO_ROOT/pg"
+PG_DIR=""
 SERVER_PID=""
 TLS_PIDS=""
 GUARD_PIDS=""
@@ -22,11 +22,11 @@ cleanup() {
 	fi
 	# The cluster's setup ends by itself (pg_ctl waits 30 s at most).
 	[ -n "$PG_SETUP_PID" ] && wait "$PG_SETUP_PID" 2>/dev/null || true
-	if [ -f "$PG_DIR/data/postmaster.pid" ]; then
+	if [ -n "$PG_DIR" ] && [ -f "$PG_DIR/data/postmaster.pid" ]; then
 		pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop \
 		    >/dev/null 2>&1 || true
 	fi
-	rm -rf "$DEMO_ROOT"
+	rm -rf "$DEMO_ROOT" ${PG_DIR:+"$PG_DIR"}
 }
 trap cleanup EXIT
 
@@ -75,9 +75,11 @@ openssl x509 -req -in "$PKI/srv.csr" -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" \
 export AIRLOCK_UPSTREAM_CA_FILE="$PKI/ca.pem"
 
 # A throwaway PostgreSQL cluster for step 7, set up while the first steps
-# run: in the demo's directory, a Unix socket there and no TCP.  As root it
-# runs as the unprivileged user nobody (PostgreSQL refuses root).
+# run: in a temporary directory of its own, a Unix socket there and no TCP.
+# As root it runs as the unprivileged user nobody (PostgreSQL refuses root),
+# which owns that directory: the demo's own stays private.
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/airlock-demo-pg.XXXXXX")
 PG_SOCK="$PG_DIR/sock"
 PG_ADMIN_PW="pgadm-$(rnd)"
 if [ "$(id -u)" -eq 0 ]; then
@@ -102,10 +104,7 @@ pg_setup() {
 if [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ]; then
 	mkdir -p "$PG_SOCK"
 	(umask 077 && printf '%s\n' "$PG_ADMIN_PW" >"$PG_DIR/pw")
-	if [ "$(id -u)" -eq 0 ]; then
-		chmod 711 "$DEMO_ROOT"
-		chown -R nobody "$PG_DIR"
-	fi
+	[ "$(id -u)" -ne 0 ] || chown -R nobody "$PG_DIR"
 	pg_setup >"$DEMO_ROOT/pg-setup.log" 2>&1 </dev/null &
 	PG_SETUP_PID=$!
 fi
