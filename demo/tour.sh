@@ -9,15 +9,24 @@ DEMO_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/airlock-demo.XXXXXX")
 export AIRLOCK_HOME="$DEMO_ROOT/home"
 export AIRLOCK_SOCKET="$AIRLOCK_HOME/airlockd.sock"
 export XDG_CACHE_HOME="$DEMO_ROOT/cache"
+PG_DIR=""
 SERVER_PID=""
 TLS_PIDS=""
+GUARD_PIDS=""
+PG_SETUP_PID=""
 cleanup() {
 	[ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-	for p in $TLS_PIDS; do kill "$p" 2>/dev/null || true; done
+	for p in $TLS_PIDS $GUARD_PIDS; do kill "$p" 2>/dev/null || true; done
 	if [ -f "$AIRLOCK_HOME/airlockd.pid" ]; then
 		kill "$(cat "$AIRLOCK_HOME/airlockd.pid")" 2>/dev/null || true
 	fi
-	rm -rf "$DEMO_ROOT"
+	# The cluster's setup ends by itself (pg_ctl waits 30 s at most).
+	[ -n "$PG_SETUP_PID" ] && wait "$PG_SETUP_PID" 2>/dev/null || true
+	if [ -n "$PG_DIR" ] && [ -f "$PG_DIR/data/postmaster.pid" ]; then
+		pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop \
+		    >/dev/null 2>&1 || true
+	fi
+	rm -rf "$DEMO_ROOT" ${PG_DIR:+"$PG_DIR"}
 }
 trap cleanup EXIT
 
@@ -64,6 +73,50 @@ printf 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2\n' >"$PKI/ext"
 openssl x509 -req -in "$PKI/srv.csr" -CA "$PKI/ca.pem" -CAkey "$PKI/ca.key" \
     -CAcreateserial -out "$PKI/srv.pem" -days 1 -extfile "$PKI/ext" 2>/dev/null
 export AIRLOCK_UPSTREAM_CA_FILE="$PKI/ca.pem"
+
+# A throwaway PostgreSQL cluster for step 7, set up while the first steps
+# run: in a temporary directory of its own, a Unix socket there and no TCP.
+# As root it runs as the unprivileged user nobody (PostgreSQL refuses root),
+# which owns that directory: the demo's own stays private.
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/airlock-demo-pg.XXXXXX")
+PG_SOCK="$PG_DIR/sock"
+PG_ADMIN_PW="pgadm-$(rnd)"
+if [ "$(id -u)" -eq 0 ]; then
+	pg_as() { runuser -u nobody -- "$@"; }
+else
+	pg_as() { "$@"; }
+fi
+pg_setup() {
+	pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U admin --pwfile="$PG_DIR/pw" \
+	    --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 \
+	    --no-sync --no-instructions || return 1
+	rm -f "$PG_DIR/pw"
+	cat >>"$PG_DIR/data/postgresql.conf" <<-CONF
+	listen_addresses = ''
+	unix_socket_directories = '$PG_SOCK'
+	fsync = off
+	log_statement = 'all'
+	CONF
+	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" \
+	    -w -t 30 start
+}
+if [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ]; then
+	mkdir -p "$PG_SOCK"
+	(umask 077 && printf '%s\n' "$PG_ADMIN_PW" >"$PG_DIR/pw")
+	[ "$(id -u)" -ne 0 ] || chown -R nobody "$PG_DIR"
+	pg_setup >"$DEMO_ROOT/pg-setup.log" 2>&1 </dev/null &
+	PG_SETUP_PID=$!
+fi
+# psql as the cluster's admin (the command shown without its connection).
+admin_psql() {
+	PGPASSWORD="$PG_ADMIN_PW" psql -X -h "$PG_SOCK" -U admin -d "${PG_DB:-app}" "$@"
+}
+ROLES_Q="SELECT rolname, rolvaliduntil FROM pg_roles WHERE rolname LIKE 'airlock%'"
+roles() {
+	printf '%s$ psql -c "%s"%s\n' "$B" "$ROLES_Q" "$R"
+	admin_psql -c "$ROLES_Q"
+}
 
 step "1. A vault for the team's credentials"
 say "Values are sealed with XChaCha20-Poly1305 under a data key that the"
@@ -159,10 +212,106 @@ show "$AL" run --proxy --task demo-3 -e TOKEN=deploy-token -- \
     sh -c "curl -s -H \"X-Stolen: \$TOKEN\" $OTHER/"
 show "$AL" audit --task demo-3 --event egress_blocked
 
-step "6. The task is over: no lease outlives it"
+step "6. What reaches the model provider: airlock guard"
+say "An agent sends its whole context to its model provider with every"
+say "request, and the provider may keep it.  This agent has no hooks, and a"
+say "copy of deploy-token was left in the project's .env.  airlock guard"
+say "stands between the agent and the provider (here a local stand-in that"
+say "keeps every request it receives):"
+PROJ="$DEMO_ROOT/project"
+REC="$DEMO_ROOT/provider"
+mkdir -p "$PROJ/migrations" "$REC"
+printf '# deploy settings\nDEPLOY_URL=https://127.0.0.1/\nDEPLOY_TOKEN=%s\n' \
+    "$DEPLOY" >"$PROJ/.env"
+python3 "$HERE/provider.py" "$REC" >"$DEMO_ROOT/provider.port" &
+GUARD_PIDS=$!
+for _ in $(seq 1 100); do [ -s "$DEMO_ROOT/provider.port" ] && break; sleep 0.05; done
+UPSTREAM="http://127.0.0.1:$(cat "$DEMO_ROOT/provider.port")"
+printf '%s$ airlock guard --upstream %s &%s\n' "$B" "$UPSTREAM" "$R"
+"$AL" guard --upstream "$UPSTREAM" >"$DEMO_ROOT/guard.out" 2>"$DEMO_ROOT/guard.err" &
+GUARD_PIDS="$GUARD_PIDS $!"
+for _ in $(seq 1 200); do [ -s "$DEMO_ROOT/guard.out" ] && break; sleep 0.05; done
+GUARD_URL=$(head -1 "$DEMO_ROOT/guard.out")
+case "$GUARD_URL" in
+http://127.0.0.1:*) say "(it serves $GUARD_URL: the agent's ANTHROPIC_BASE_URL)" ;;
+*) echo "airlock guard did not start: $(cat "$DEMO_ROOT/guard.err")" >&2; exit 1 ;;
+esac
+(cd "$PROJ" && ANTHROPIC_BASE_URL="$GUARD_URL" python3 "$HERE/coder.py" \
+    "$DEMO_ROOT/context.json" "Why does the deploy fail?") |
+    tee "$DEMO_ROOT/coder.out"
+say "The tool result the provider received, from its own record:"
+show grep -ho 'DEPLOY_TOKEN=[^"\\]*' "$REC/2.json"
+# The value was in the agent's context, and the provider has only the mask.
+grep -qF -- "$DEPLOY" "$DEMO_ROOT/context.json" ||
+	{ echo "the token never reached the agent's context" >&2; exit 1; }
+grep -qF 'DEPLOY_TOKEN=[REDACTED:deploy-token]' "$REC/2.json" ||
+	{ echo "the provider did not receive the mask" >&2; exit 1; }
+if grep -rqaF -- "$DEPLOY" "$REC"; then
+	echo "the provider received the token" >&2
+	exit 1
+fi
+say "The token was in the agent's context; it is in none of the $(ls "$REC" | wc -l)"
+say "requests the provider received.  It did reach the context, so the guard"
+say "audited the mask and marked deploy-token exposed, to be rotated:"
+show "$AL" audit --event egress_masked
+show "$AL" secret ls
+for p in $GUARD_PIDS; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+GUARD_PIDS=""
+
+step "7. A database role that lives as long as the task"
+if [ -z "$PG_SETUP_PID" ]; then
+	echo "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb):" \
+	    "this step needs it; scripts/deps.sh installs the Debian package" \
+	    "postgresql (make demo runs it)" >&2
+	exit 1
+fi
+if ! wait "$PG_SETUP_PID"; then
+	PG_SETUP_PID=""
+	echo "could not start a PostgreSQL cluster for this step:" >&2
+	for f in "$DEMO_ROOT/pg-setup.log" "$PG_DIR/postgres.log"; do
+		[ -f "$f" ] && tail -5 "$f" >&2
+	done
+	exit 1
+fi
+PG_SETUP_PID=""
+PG_DB=postgres admin_psql -q -c "CREATE DATABASE app"
+admin_psql -q -c "CREATE ROLE app_rw NOLOGIN;
+	CREATE TABLE schema_migrations (version text PRIMARY KEY);
+	INSERT INTO schema_migrations VALUES ('0001'), ('0002');
+	GRANT SELECT ON schema_migrations TO app_rw"
+for m in 0001_init 0002_orders 0003_refunds; do
+	printf -- '-- %s\n' "$m" >"$PROJ/migrations/$m.sql"
+done
+say "A local PostgreSQL; the group role app_rw may read its schema_migrations."
+say "The vault holds the credential of a user that may create roles (its"
+say "password on stdin); airlock uses it to mint roles and never hands it out:"
+printf '%s\n' "$PG_ADMIN_PW" | show "$AL" secret add app-db --engine postgres \
+    --connection "host=$PG_SOCK user=admin dbname=app" --group app_rw \
+    --owner data --purpose "migration checks"
+say "Before the task, no role of airlock's (as the database's admin):"
+roles
+say "The agent runs its migration check; the lease mints a role for it:"
+(cd "$PROJ" && show "$AL" run --task demo-4 --intent "check migrations" \
+    -e DATABASE_URL=app-db -- sh "$HERE/migrate-check.sh") | tee "$DEMO_ROOT/migrate.out"
+ROLE=$(grep -o 'airlock_[0-9a-f]\{20\}' "$DEMO_ROOT/migrate.out" | head -1)
+[ -n "$ROLE" ] || { echo "the task ran as no role of airlock's" >&2; exit 1; }
+grep -q 'pending: migrations/0003_refunds.sql' "$DEMO_ROOT/migrate.out" ||
+	{ echo "the migration check did not run" >&2; exit 1; }
+# Revocation runs on the broker's own thread, right after the task.
+for _ in $(seq 1 100); do
+	[ "$(admin_psql -At -c "SELECT count(*) FROM pg_roles WHERE rolname = '$ROLE'")" = 0 ] &&
+		break
+	sleep 0.05
+done
+say "After the task, $ROLE is gone (dropped, and checked gone):"
+roles
+[ "$(admin_psql -At -c "$ROLES_Q")" = "" ] ||
+	{ echo "a role of airlock's outlived the task" >&2; exit 1; }
+
+step "8. The task is over: no lease outlives it"
 show "$AL" lease ls
 
-step "7. A hardcoded token never reaches the repository"
+step "9. A hardcoded token never reaches the repository"
 REPO="$DEMO_ROOT/repo"
 git init -q "$REPO"
 git -C "$REPO" config user.email agent@example.com
@@ -174,17 +323,32 @@ git -C "$REPO" add settings.py
 say "The agent writes a token into settings.py and tries to commit it:"
 (cd "$REPO" && must_fail git commit -qm "add settings")
 
-step "8. The audit trail"
+step "10. The audit trail"
 show "$AL" audit --task demo-1
 show "$AL" audit verify
 
-step "9. Nothing leaked"
-for v in "$DEPLOY" "$PAY"; do
-	if grep -rqaF -- "$v" "$AIRLOCK_HOME" "$DEMO_ROOT/agent.out"; then
+step "11. Nothing leaked"
+# Where a value must not be: airlock's state, what the agents printed, what
+# the model provider received, the guard's output, PostgreSQL's log.  (The
+# agent's own context.json holds the token: that is what step 6 is about.)
+for v in "$DEPLOY" "$PAY" "$PG_ADMIN_PW"; do
+	if grep -rqaF -- "$v" "$AIRLOCK_HOME" "$DEMO_ROOT/agent.out" \
+	    "$DEMO_ROOT/coder.out" "$REC" "$DEMO_ROOT/guard.out" \
+	    "$DEMO_ROOT/guard.err" "$DEMO_ROOT/migrate.out" "$PG_DIR/postgres.log"; then
 		echo "a value was found in the state or the output" >&2
 		exit 1
 	fi
 done
-say "No value appears under \$AIRLOCK_HOME or in anything the agent saw."
+# PostgreSQL logs every statement: the minted role's password (64 hex
+# digits) is in none; airlock sends a SCRAM verifier.
+grep -qF "CREATE ROLE \"$ROLE\" LOGIN PASSWORD 'SCRAM-SHA-256\$" "$PG_DIR/postgres.log" ||
+	{ echo "PostgreSQL's log lacks the statements" >&2; exit 1; }
+if grep -qE '[0-9a-f]{64}' "$PG_DIR/postgres.log"; then
+	echo "a password is in PostgreSQL's log" >&2
+	exit 1
+fi
+say "No value appears under \$AIRLOCK_HOME, in anything the agents saw, in"
+say "what the model provider received, or in PostgreSQL's log (which has"
+say "every statement, the role's creation included, but not its password)."
 say ""
 say "Tour complete. The temporary vault is removed on exit."
