@@ -22,6 +22,8 @@ struct engine_source {
 	struct engine_config		 cfg;
 	const struct engine_ops		*ops;
 	const struct pq_dl		*dl;	/* the engine's table */
+	/* What the names it mints start with: prefix, then the state's id. */
+	char				 stem[ENGINE_PREFIX_MAX + 16];
 	/*
 	 * One slot per thread (the loop mints, the workers revoke): a cached
 	 * connection and its own copy of the root credential, as guarded
@@ -65,8 +67,8 @@ struct engine_ops {
 		    const char *role, const char *ext, struct al_secret *keep,
 		    struct al_err *err);
 	/*
-	 * Call fn for every role whose name starts with the prefix (NULL:
-	 * the issuer cannot be searched).
+	 * Call fn for every role whose name starts with the source's stem
+	 * (NULL: the issuer cannot be searched).
 	 */
 	int	(*roles)(struct engine_source *s, struct engine_slot *h,
 		    void (*fn)(const char *role, void *arg), void *arg,

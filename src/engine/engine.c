@@ -126,6 +126,7 @@ engine_source_set(struct engine *e, const char *secret, uint32_t version,
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	(void)snprintf(s->name, sizeof(s->name), "%s", secret);
+	(void)snprintf(s->stem, sizeof(s->stem), "%s%s", c->prefix, e->inst);
 	s->version = version;
 	if ((s->ops = engine_ops_find(c->engine)) == NULL) {
 		source_free(s);
@@ -357,6 +358,7 @@ engine_open(const char *path, const struct al_clock *clock,
 	    " error TEXT NOT NULL, orphan INTEGER NOT NULL,"
 	    " ext TEXT NOT NULL DEFAULT '')", err)) != 0 ||
 	    (rc = al_fs_check_private(path, 0, err)) != 0 ||
+	    (rc = engine_instance_load(e, err)) != 0 ||
 	    (rc = engine_rec_load(e, err)) != 0)
 		goto fail;
 	/*

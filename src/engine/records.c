@@ -170,6 +170,47 @@ engine_rec_load(struct engine *e, struct al_err *err)
 	return rc;
 }
 
+/*
+ * This state file's id (e->inst): read from its meta table, or drawn at
+ * random and stored on first open.
+ */
+int
+engine_instance_load(struct engine *e, struct al_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	unsigned char raw[INSTANCE_HEX / 2];
+	const unsigned char *v;
+	int rc;
+
+	if ((rc = engine_db_exec(e, "CREATE TABLE IF NOT EXISTS meta (k TEXT"
+	    " PRIMARY KEY, v TEXT NOT NULL)", err)) != 0)
+		return rc;
+	if (sqlite3_prepare_v2(e->db, "SELECT v FROM meta WHERE k ="
+	    " 'instance'", -1, &st, NULL) != SQLITE_OK)
+		return al_err_set(err, AL_EDB, "engine state: %s",
+		    sqlite3_errmsg(e->db));
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    (v = sqlite3_column_text(st, 0)) != NULL &&
+	    strlen((const char *)v) == INSTANCE_HEX &&
+	    strspn((const char *)v, "0123456789abcdef") == INSTANCE_HEX) {
+		memcpy(e->inst, v, INSTANCE_HEX + 1);
+		sqlite3_finalize(st);
+		return 0;
+	}
+	sqlite3_finalize(st);
+	randombytes_buf(raw, sizeof(raw));
+	al_hex(raw, sizeof(raw), e->inst);
+	if (sqlite3_prepare_v2(e->db, "INSERT OR REPLACE INTO meta (k, v)"
+	    " VALUES ('instance', ?1)", -1, &st, NULL) != SQLITE_OK)
+		return al_err_set(err, AL_EDB, "engine state: %s",
+		    sqlite3_errmsg(e->db));
+	sqlite3_bind_text(st, 1, e->inst, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : al_err_set(err, AL_EDB,
+	    "engine state: %s", sqlite3_errmsg(e->db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* ---- sources ------------------------------------------------------------- */
 
 
@@ -181,8 +222,8 @@ engine_take_reserved(struct engine *e, const struct engine_source *s)
 
 	for (i = e->nrecs; i-- > 0;)
 		if (e->recs[i].reserved && strcmp(e->recs[i].c.secret,
-		    s->name) == 0 && strncmp(e->recs[i].c.role, s->cfg.prefix,
-		    strlen(s->cfg.prefix)) == 0)
+		    s->name) == 0 && strncmp(e->recs[i].c.role, s->stem,
+		    strlen(s->stem)) == 0)
 			return &e->recs[i];
 	return NULL;
 }
@@ -195,8 +236,8 @@ engine_take_reserved(struct engine *e, const struct engine_source *s)
 int
 engine_reserve(struct engine *e, const struct engine_source *s, struct al_err *err)
 {
-	unsigned char raw[10];
-	char hex[21];
+	unsigned char raw[8];
+	char hex[17];
 	struct rec *r;
 	size_t i, n0 = e->nrecs;
 	int rc;
@@ -211,7 +252,7 @@ engine_reserve(struct engine *e, const struct engine_source *s, struct al_err *e
 		randombytes_buf(raw, sizeof(raw));
 		al_hex(raw, sizeof(raw), hex);
 		(void)snprintf(r->c.role, sizeof(r->c.role), "%s%s",
-		    s->cfg.prefix, hex);
+		    s->stem, hex);
 		(void)snprintf(r->c.secret, sizeof(r->c.secret), "%s",
 		    s->name);
 		r->reserved = 1;
@@ -226,4 +267,5 @@ engine_reserve(struct engine *e, const struct engine_source *s, struct al_err *e
 	(void)engine_db_exec(e, "PRAGMA synchronous=NORMAL", NULL);
 	return rc;
 }
+
 
