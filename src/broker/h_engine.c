@@ -218,6 +218,7 @@ eng_tick(struct broker *b)
 
 struct list_ctx {
 	json_t	*arr;
+	int64_t	 now_ms;
 };
 
 static void
@@ -228,9 +229,13 @@ list_one(const struct engine_cred *c, void *arg)
 
 	if (!c->revoking)
 		return;
-	o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s}", API_F_ID, c->lease,
+	/* ttr_ms: the time-to-revoke so far (lease end to now). */
+	o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:I,s:I}", API_F_ID, c->lease,
 	    API_F_SECRET, c->secret, API_F_STATE, "revoking", "role",
-	    c->role, "attempts", c->attempts, "error", c->error);
+	    c->role, "attempts", c->attempts, "error", c->error,
+	    "ended_unix", (json_int_t)(c->ended_ms / 1000), "ttr_ms",
+	    (json_int_t)(x->now_ms > c->ended_ms ? x->now_ms - c->ended_ms :
+	    0));
 	if (o != NULL)
 		json_array_append_new(x->arr, o);
 }
@@ -238,7 +243,7 @@ list_one(const struct engine_cred *c, void *arg)
 void
 eng_list(struct broker *b, json_t *arr)
 {
-	struct list_ctx x = { arr };
+	struct list_ctx x = { arr, b->clock->now_ms(b->clock->arg) };
 
 	if (b->engine != NULL && arr != NULL)
 		engine_list(b->engine, list_one, &x);

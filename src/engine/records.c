@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -269,3 +270,50 @@ engine_reserve(struct engine *e, const struct engine_source *s, struct al_err *e
 }
 
 
+/* ---- the queue, read by another process --------------------------------- */
+
+int
+engine_queue_read(const char *path, void (*fn)(const struct engine_cred *c,
+    void *arg), void *arg, struct al_err *err)
+{
+	struct engine_cred c;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = 0, step;
+
+	if (access(path, F_OK) != 0)
+		return al_err_set(err, AL_ENOENT, "%s: no such file", path);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(db, 2000) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT role, secret, lease, attempts,"
+	    " ended_ms, error FROM creds WHERE revoking = 1 ORDER BY ended_ms",
+	    -1, &st, NULL) != SQLITE_OK) {
+		rc = al_err_set(err, AL_EDB, "%s: %s", path, db ?
+		    sqlite3_errmsg(db) : "cannot open");
+		goto out;
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&c, 0, sizeof(c));
+		(void)snprintf(c.role, sizeof(c.role), "%s",
+		    (const char *)sqlite3_column_text(st, 0));
+		(void)snprintf(c.secret, sizeof(c.secret), "%s",
+		    (const char *)sqlite3_column_text(st, 1));
+		(void)snprintf(c.lease, sizeof(c.lease), "%s",
+		    (const char *)sqlite3_column_text(st, 2));
+		c.revoking = 1;
+		c.attempts = sqlite3_column_int(st, 3);
+		c.ended_ms = sqlite3_column_int64(st, 4);
+		(void)snprintf(c.error, sizeof(c.error), "%s",
+		    sqlite3_column_text(st, 5) ? (const char *)
+		    sqlite3_column_text(st, 5) : "");
+		fn(&c, arg);
+	}
+	if (step != SQLITE_DONE)
+		rc = al_err_set(err, AL_EDB, "%s: %s", path,
+		    sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
