@@ -14,6 +14,8 @@ struct engine_slot {
 
 /* Revocation workers (each with its own connection per source). */
 #define ENGINE_WORKERS	4
+/* Mints at once per source (each with its own connection). */
+#define ENGINE_MINTERS	4
 
 /* A secret an engine mints from: its configuration and root credential. */
 struct engine_source {
@@ -25,11 +27,15 @@ struct engine_source {
 	/* What the names it mints start with: prefix, then the state's id. */
 	char				 stem[ENGINE_PREFIX_MAX + 16];
 	/*
-	 * One slot per thread (the loop mints, the workers revoke): a cached
-	 * connection and its own copy of the root credential, as guarded
-	 * memory is opened and closed by one thread at a time.
+	 * One slot per thread at a time (the loop searches for orphans at
+	 * start, minters mint, the workers revoke): a cached connection and
+	 * its own copy of the root credential, as guarded memory is opened
+	 * and closed by one thread at a time.  A mint takes a free slot of
+	 * mints (mints_busy, under the engine's mutex).
 	 */
 	struct engine_slot		 mint;
+	struct engine_slot		 mints[ENGINE_MINTERS];
+	unsigned			 mints_busy;
 	struct engine_slot		 work[ENGINE_WORKERS];
 	struct engine_source		*next;
 };
