@@ -40,7 +40,7 @@ struct eng_job {
 	struct al_err		 err;
 	struct al_secret	*cred;
 	char			 role[ENGINE_ROLE_MAX + 1];
-	struct eng_job		*next;		/* queued, or dead */
+	struct eng_job		*next;		/* queue, dead list */
 };
 
 /*

@@ -546,7 +546,7 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 			al_secret_free(*value);
 			*value = NULL;
 		} else if (rc != 0 && !r->c.revoking) {
-			/* It may exist (the commit's answer lost): revoke it. */
+			/* It may exist (its commit answer lost): revoke. */
 			engine_rec_end(e, r);
 		}
 		pthread_cond_broadcast(&e->cv);
