@@ -132,6 +132,36 @@ n=0; while [ ! -e "$ST/revoked/$SLOW" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n
 [ -n "$SLOW" ] && [ -e "$ST/revoked/$SLOW" ] && pass ||
 	fail "the credential issued for an ended lease was not revoked"
 
+# The broker stops while a credential is being issued: the task is told,
+# the broker ends once the issuer is done, and the next one revokes it.
+rm -f "$ST/go" "$ST/started" "$T_ROOT/slow-seen"
+"$AL" run -e TOKEN=waits -- sh -c 'printf %s "$TOKEN" >"$1/slow-seen"' \
+    sh "$T_ROOT" >"$T_ROOT/stop-run" 2>&1 &
+RUNPID=$!
+n=0; while [ ! -e "$ST/started" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
+SLOW=$(cat "$ST/started")
+BPID=$(cat "$AIRLOCK_HOME/airlockd.pid")
+kill -TERM "$BPID"
+wait "$RUNPID"
+[ "$?" -ne 0 ] && pass || fail "the task ran without its credential"
+grep -q "the broker is stopping" "$T_ROOT/stop-run" && pass ||
+	fail "the task was not told the broker stops: $(cat "$T_ROOT/stop-run")"
+cat "$T_ROOT/stop-run" >>"$ALL_OUTPUT"
+touch "$ST/go"
+# Running, not a zombie (under a PID namespace nobody may reap it).
+alive() {
+	_st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$_st" ] && [ "$_st" != Z ]
+}
+n=0; while alive "$BPID" && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
+alive "$BPID" && fail "the broker did not end after the issuer" || pass
+[ ! -e "$T_ROOT/slow-seen" ] && pass || fail "a credential was handed out while stopping"
+run "$AL" lease ls		# a new broker
+expect_rc 0 "a new broker starts"
+n=0; while [ ! -e "$ST/revoked/$SLOW" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
+[ -e "$ST/revoked/$SLOW" ] && pass ||
+	fail "the credential issued while the broker stopped was not revoked"
+
 # --- an answer that is not the expected JSON ---------------------------------
 run "$AL" secret add bad --engine exec --issue "echo not json" --revoke "true" \
     --owner o --purpose p
