@@ -18,6 +18,11 @@ struct broker;
  * that cannot be reached is logged, not fatal.
  */
 int	eng_start(struct broker *b, struct al_err *err) AL_WUR;
+/*
+ * Before the broker stops: let the mints under way finish, refuse those
+ * queued, audit what was made for requests that went away.
+ */
+void	eng_quiesce(struct broker *b);
 void	eng_stop(struct broker *b);
 /*
  * The value of a use of lease l whose secret is m, *value read from the

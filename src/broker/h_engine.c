@@ -122,6 +122,18 @@ minter(void *arg)
 	return NULL;
 }
 
+/* Stop the threads: each finishes its mint, the queued are refused. */
+static void
+pool_stop(struct eng_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	while (p->nth > 0)
+		pthread_join(p->th[--p->nth], NULL);
+}
+
 static void
 pool_free(struct eng_pool *p)
 {
@@ -129,12 +141,7 @@ pool_free(struct eng_pool *p)
 
 	if (p == NULL)
 		return;
-	pthread_mutex_lock(&p->mu);
-	p->stop = 1;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
-	while (p->nth > 0)
-		pthread_join(p->th[--p->nth], NULL);
+	pool_stop(p);
 	/* Every queued job was done by a thread; the abandoned are dead. */
 	while ((j = p->dead) != NULL) {
 		p->dead = j->next;
@@ -273,9 +280,19 @@ eng_start(struct broker *b, struct al_err *err)
 }
 
 void
+eng_quiesce(struct broker *b)
+{
+	/* Mints under way finish (they use the engine) and are audited. */
+	if (b->engpool != NULL) {
+		pool_stop(b->engpool);
+		eng_drain(b);
+	}
+}
+
+void
 eng_stop(struct broker *b)
 {
-	/* Mints under way finish first: they use the engine. */
+	eng_quiesce(b);
 	pool_free(b->engpool);
 	b->engpool = NULL;
 	engine_free(b->engine);
@@ -415,14 +432,15 @@ eng_drain(struct broker *b)
 	pthread_mutex_unlock(&p->mu);
 	while ((j = dead) != NULL) {
 		dead = j->next;
-		/* Made, never handed out: audited all the same. */
-		if (j->rc == 0) {
+		/* Never handed out: audited all the same. */
+		if (j->role[0] != '\0') {
 			json_t *detail = json_pack("{s:s}", "role", j->role);
 			struct al_err err;
 
-			if (record(b, "mint", "ok", j->who, j->l.secret,
-			    j->l.id, j->l.task, j->l.intent, "the request "
-			    "went away", NULL, detail, &err) != 0)
+			if (record(b, "mint", j->rc == 0 ? "ok" : "error",
+			    j->who, j->l.secret, j->l.id, j->l.task,
+			    j->l.intent, j->rc == 0 ? "the request went away" :
+			    j->err.msg, NULL, detail, &err) != 0)
 				broker_log(b, "%s", err.msg);
 			json_decref(detail);
 		}

@@ -135,6 +135,7 @@ n=0; while [ ! -e "$ST/revoked/$SLOW" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n
 # The broker stops while a credential is being issued: the task is told,
 # the broker ends once the issuer is done, and the next one revokes it.
 rm -f "$ST/go" "$ST/started" "$T_ROOT/slow-seen"
+MINTS=$("$AL" audit --json 2>/dev/null | grep -c '"event":"mint"')
 "$AL" run -e TOKEN=waits -- sh -c 'printf %s "$TOKEN" >"$1/slow-seen"' \
     sh "$T_ROOT" >"$T_ROOT/stop-run" 2>&1 &
 RUNPID=$!
@@ -156,6 +157,8 @@ alive() {
 n=0; while alive "$BPID" && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
 alive "$BPID" && fail "the broker did not end after the issuer" || pass
 [ ! -e "$T_ROOT/slow-seen" ] && pass || fail "a credential was handed out while stopping"
+expect_eq "$("$AL" audit --json 2>/dev/null | grep -c '"event":"mint"')" $((MINTS + 1)) \
+    "the credential issued while the broker stopped is audited"
 run "$AL" lease ls		# a new broker
 expect_rc 0 "a new broker starts"
 n=0; while [ ! -e "$ST/revoked/$SLOW" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
