@@ -122,6 +122,12 @@ struct broker_resp {
 	 * (status 101); the transport takes it over.  NULL: none.
 	 */
 	struct rstream		*upgrade;
+	/*
+	 * A value being made off the loop (a dynamic credential's mint): the
+	 * transport parks the request until it is done, then has the broker
+	 * finish the reply (broker_job_finish).  NULL: none.
+	 */
+	struct eng_job		*job;
 };
 
 struct broker_config {

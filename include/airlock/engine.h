@@ -206,6 +206,13 @@ size_t	engine_take_done(struct engine *e, struct engine_done *out,
 /* Call fn for every credential recorded (live or revoking). */
 void	engine_list(struct engine *e, void (*fn)(const struct engine_cred *c,
 	    void *arg), void *arg);
+/*
+ * Without a broker: call fn for every credential whose revocation is queued
+ * in the state file at path (opened read-only, never created).  AL_ENOENT
+ * when there is no such file (no dynamic credential was ever minted).
+ */
+int	engine_queue_read(const char *path, void (*fn)(const struct
+	    engine_cred *c, void *arg), void *arg, struct al_err *err) AL_WUR;
 /* Upper bounds (ms) of the time-to-revoke histogram's buckets. */
 #define ENGINE_TTR_NBUCKETS	9
 #define ENGINE_TTR_BOUNDS_MS	{ 5, 10, 25, 50, 100, 250, 500, 1000, 5000 }

@@ -137,6 +137,7 @@ broker_free(struct broker *b)
 		return;
 	/* The proxies' last requests and their ends come before the stop. */
 	proxies_free(b);
+	eng_quiesce(b);
 	if (b->audit != NULL && b->leases != NULL &&
 	    record(b, "broker_stop", "ok", NULL, NULL, NULL, NULL, NULL, NULL,
 	    NULL, NULL, &err) == 0 && broker_sync(b, &err) != 0)

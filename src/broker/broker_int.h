@@ -160,6 +160,7 @@ struct broker {
 	int64_t			 pin_retry_ms;	/* overall: none checked before */
 	struct broker_proxies	*proxies;	/* run proxies (h_proxy.c) */
 	struct engine		*engine;	/* dynamic credentials */
+	struct eng_pool		*engpool;	/* minting threads */
 	/* The policy file as last read, to notice edits (decide.c). */
 	struct policy_stamp {
 		int		 present;

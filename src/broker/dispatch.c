@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "broker_int.h"
+#include "engine_glue.h"
 
 struct route {
 	const char	*method;
@@ -223,4 +224,6 @@ broker_resp_release(struct broker_resp *r)
 	r->value = NULL;
 	rstream_free(r->upgrade);
 	r->upgrade = NULL;
+	eng_job_abandon(r->job);
+	r->job = NULL;
 }

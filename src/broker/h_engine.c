@@ -4,8 +4,14 @@
  * broker); every way a lease ends queues its credentials for revocation;
  * confirmed revocations are audited with their time-to-revoke.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "airlock/engine.h"
 #include "broker_int.h"
@@ -13,6 +19,174 @@
 
 /* While revocations are in flight, the loop looks in this often. */
 #define ENG_POLL_MS	50
+/* Threads that mint (each mint takes one of the engine's connections). */
+#define ENG_MINTERS	4
+
+/*
+ * A mint handed to a minting thread.  Everything but done, abandoned and
+ * the results is written by the loop before it is queued and only read
+ * after; the results are the thread's until done is set (under the pool's
+ * mutex), the loop's after.
+ */
+struct eng_job {
+	struct eng_pool		*pool;
+	struct lease		 l;
+	json_t			*who;		/* the loop's only */
+	char			 task[LEASE_TEXT_MAX + 1];
+	char			*repo;		/* NULL: unknown */
+	int			 done;
+	int			 abandoned;
+	int			 rc;
+	struct al_err		 err;
+	struct al_secret	*cred;
+	char			 role[ENGINE_ROLE_MAX + 1];
+	struct eng_job		*next;		/* queue, dead list */
+};
+
+/*
+ * The minting threads: a queue of jobs, and the jobs abandoned by their
+ * requests that are done (freed by the loop).  Each done job wakes the
+ * loop through efd.
+ */
+struct eng_pool {
+	struct engine	*engine;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	pthread_t	 th[ENG_MINTERS];
+	int		 nth;
+	int		 stop;
+	int		 efd;
+	struct eng_job	*head, *tail;
+	struct eng_job	*dead;
+};
+
+static void
+job_free(struct eng_job *j)
+{
+	if (j == NULL)
+		return;
+	al_secret_free(j->cred);
+	json_decref(j->who);
+	free(j->repo);
+	free(j);
+}
+
+/* Done (mu held): a job nobody waits for any more goes to the dead. */
+static void
+job_done(struct eng_pool *p, struct eng_job *j)
+{
+	uint64_t one = 1;
+
+	j->done = 1;
+	if (j->abandoned) {
+		j->next = p->dead;
+		p->dead = j;
+	}
+	(void)!write(p->efd, &one, sizeof(one));
+}
+
+static void *
+minter(void *arg)
+{
+	struct eng_pool *p = arg;
+	struct engine_for why;
+	struct eng_job *j;
+	int rc;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && p->head == NULL)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if ((j = p->head) == NULL)
+			break;		/* stopping, nothing queued */
+		if ((p->head = j->next) == NULL)
+			p->tail = NULL;
+		j->next = NULL;
+		if (p->stop) {
+			j->rc = al_err_set(&j->err, AL_EUNAVAIL, "the broker "
+			    "is stopping");
+			job_done(p, j);
+			continue;
+		}
+		pthread_mutex_unlock(&p->mu);
+		why.task = j->task[0] ? j->task : NULL;
+		why.repo = j->repo;
+		al_err_clear(&j->err);
+		rc = engine_mint(p->engine, j->l.secret, j->l.id, j->l.conn,
+		    j->l.expires, &why, &j->cred, j->role, &j->err);
+		pthread_mutex_lock(&p->mu);
+		j->rc = rc;
+		job_done(p, j);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Stop the threads: each finishes its mint, the queued are refused. */
+static void
+pool_stop(struct eng_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	while (p->nth > 0)
+		pthread_join(p->th[--p->nth], NULL);
+}
+
+static void
+pool_free(struct eng_pool *p)
+{
+	struct eng_job *j;
+
+	if (p == NULL)
+		return;
+	pool_stop(p);
+	/* Every queued job was done by a thread; the abandoned are dead. */
+	while ((j = p->dead) != NULL) {
+		p->dead = j->next;
+		job_free(j);
+	}
+	if (p->efd >= 0)
+		(void)close(p->efd);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+static int
+pool_start(struct engine *e, struct eng_pool **out, struct al_err *err)
+{
+	struct eng_pool *p;
+	sigset_t all, old;
+	int rc = 0;
+
+	*out = NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	p->engine = e;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	if ((p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		rc = al_err_set(err, AL_ESYS, "eventfd: %s", strerror(errno));
+		pool_free(p);
+		return rc;
+	}
+	/* No signal for these threads (the broker reads a signalfd). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	while (p->nth < ENG_MINTERS && pthread_create(&p->th[p->nth], NULL,
+	    minter, p) == 0)
+		p->nth++;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (p->nth < ENG_MINTERS) {
+		pool_free(p);
+		return al_err_set(err, AL_ESYS, "cannot start the minting "
+		    "threads");
+	}
+	*out = p;
+	return 0;
+}
 
 /* m's labels as engine key/value pairs; *n of them into kv. */
 static size_t
@@ -79,7 +253,8 @@ eng_start(struct broker *b, struct al_err *err)
 	    ENGINE_STATE_FILE)) != 0)
 		return al_err_set(err, rc, "a path under %s is too long",
 		    b->home);
-	if ((rc = engine_open(path, b->clock, &b->engine, err)) != 0)
+	if ((rc = engine_open(path, b->clock, &b->engine, err)) != 0 ||
+	    (rc = pool_start(b->engine, &b->engpool, err)) != 0)
 		return rc;
 	if ((rc = vault_secret_list(b->vault, &list, &n, err)) != 0)
 		return rc;
@@ -105,48 +280,172 @@ eng_start(struct broker *b, struct al_err *err)
 }
 
 void
+eng_quiesce(struct broker *b)
+{
+	/* Mints under way finish (they use the engine) and are audited. */
+	if (b->engpool != NULL) {
+		pool_stop(b->engpool);
+		eng_drain(b);
+	}
+}
+
+void
 eng_stop(struct broker *b)
 {
+	eng_quiesce(b);
+	pool_free(b->engpool);
+	b->engpool = NULL;
 	engine_free(b->engine);
 	b->engine = NULL;
 }
 
 int
-eng_value(struct broker *b, const struct lease *l, const struct vault_meta *m,
-    const json_t *who, struct al_secret **value, struct al_err *err)
+eng_value_start(struct broker *b, const struct lease *l,
+    const struct vault_meta *m, const json_t *who, struct al_secret **value,
+    struct eng_job **job, struct al_err *err)
 {
-	struct al_secret *cred = NULL;
-	struct engine_for why;
-	char role[ENGINE_ROLE_MAX + 1];
-	json_t *detail;
+	struct eng_pool *p = b->engpool;
+	struct eng_job *j;
+	const char *repo;
 	int rc;
 
-	if (b->engine == NULL || !is_dynamic(m))
+	*job = NULL;
+	if (b->engine == NULL || p == NULL || !is_dynamic(m))
 		return 0;
 	if ((rc = set_source(b, m, *value, err)) != 0)
 		return rc;
-	why.task = l->task;
-	why.repo = json_string_value(json_object_get(who, "repo"));
-	rc = engine_mint(b->engine, l->secret, l->id, l->conn, l->expires,
-	    &why, &cred, role, err);
-	detail = json_pack("{s:s}", "role", role);
-	if (record(b, "mint", rc == 0 ? "ok" : "error", who, l->secret, l->id,
-	    l->task, l->intent, rc == 0 ? NULL : err->msg, NULL, detail,
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	j->pool = p;
+	j->l = *l;
+	j->who = json_incref((json_t *)who);
+	(void)snprintf(j->task, sizeof(j->task), "%s", l->task);
+	repo = json_string_value(json_object_get(who, "repo"));
+	if (repo != NULL && (j->repo = strdup(repo)) == NULL) {
+		job_free(j);
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	}
+	/* The root credential stays in the engine's own copies. */
+	al_secret_free(*value);
+	*value = NULL;
+	pthread_mutex_lock(&p->mu);
+	if (p->tail != NULL)
+		p->tail->next = j;
+	else
+		p->head = j;
+	p->tail = j;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	*job = j;
+	return 0;
+}
+
+int
+eng_job_done(struct eng_job *j)
+{
+	int done;
+
+	pthread_mutex_lock(&j->pool->mu);
+	done = j->done;
+	pthread_mutex_unlock(&j->pool->mu);
+	return done;
+}
+
+const struct lease *
+eng_job_lease(const struct eng_job *j)
+{
+	return &j->l;
+}
+
+json_t *
+eng_job_who(const struct eng_job *j)
+{
+	return j->who;
+}
+
+int
+eng_value_finish(struct broker *b, struct eng_job *j,
+    struct al_secret **value, struct al_err *err)
+{
+	const struct lease *l = &j->l;
+	json_t *detail;
+	int rc = j->rc;
+
+	*value = NULL;
+	if (rc != 0)
+		*err = j->err;
+	detail = json_pack("{s:s}", "role", j->role);
+	if (record(b, "mint", rc == 0 ? "ok" : "error", j->who, l->secret,
+	    l->id, l->task, l->intent, rc == 0 ? NULL : err->msg, NULL, detail,
 	    rc == 0 ? err : NULL) != 0 && rc == 0) {
 		/* Unaudited: it must not be used. */
 		size_t k;
 
 		(void)engine_lease_ended(b->engine, l->id, &k);
-		al_secret_free(cred);
-		json_decref(detail);
-		return err->code;
+		rc = err->code;
 	}
 	json_decref(detail);
-	if (rc != 0)
-		return rc;
-	al_secret_free(*value);
-	*value = cred;
-	return 0;
+	if (rc == 0) {
+		*value = j->cred;
+		j->cred = NULL;
+	}
+	job_free(j);
+	return rc;
+}
+
+void
+eng_job_abandon(struct eng_job *j)
+{
+	struct eng_pool *p;
+	int done;
+
+	if (j == NULL)
+		return;
+	p = j->pool;
+	pthread_mutex_lock(&p->mu);
+	done = j->done;
+	j->abandoned = 1;
+	pthread_mutex_unlock(&p->mu);
+	if (done)
+		job_free(j);	/* the thread is finished with it */
+}
+
+int
+eng_fd(struct broker *b)
+{
+	return b->engpool != NULL ? b->engpool->efd : -1;
+}
+
+void
+eng_drain(struct broker *b)
+{
+	struct eng_pool *p = b->engpool;
+	struct eng_job *j, *dead;
+	uint64_t v;
+
+	if (p == NULL)
+		return;
+	(void)!read(p->efd, &v, sizeof(v));
+	pthread_mutex_lock(&p->mu);
+	dead = p->dead;
+	p->dead = NULL;
+	pthread_mutex_unlock(&p->mu);
+	while ((j = dead) != NULL) {
+		dead = j->next;
+		/* Never handed out: audited all the same. */
+		if (j->role[0] != '\0') {
+			json_t *detail = json_pack("{s:s}", "role", j->role);
+			struct al_err err;
+
+			if (record(b, "mint", j->rc == 0 ? "ok" : "error",
+			    j->who, j->l.secret, j->l.id, j->l.task,
+			    j->l.intent, j->rc == 0 ? "the request went away" :
+			    j->err.msg, NULL, detail, &err) != 0)
+				broker_log(b, "%s", err.msg);
+			json_decref(detail);
+		}
+		job_free(j);
+	}
 }
 
 void
@@ -218,6 +517,7 @@ eng_tick(struct broker *b)
 
 struct list_ctx {
 	json_t	*arr;
+	int64_t	 now_ms;
 };
 
 static void
@@ -228,9 +528,13 @@ list_one(const struct engine_cred *c, void *arg)
 
 	if (!c->revoking)
 		return;
-	o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s}", API_F_ID, c->lease,
+	/* ttr_ms: the time-to-revoke so far (lease end to now). */
+	o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:I,s:I}", API_F_ID, c->lease,
 	    API_F_SECRET, c->secret, API_F_STATE, "revoking", "role",
-	    c->role, "attempts", c->attempts, "error", c->error);
+	    c->role, "attempts", c->attempts, "error", c->error,
+	    "ended_unix", (json_int_t)(c->ended_ms / 1000), "ttr_ms",
+	    (json_int_t)(x->now_ms > c->ended_ms ? x->now_ms - c->ended_ms :
+	    0));
 	if (o != NULL)
 		json_array_append_new(x->arr, o);
 }
@@ -238,7 +542,7 @@ list_one(const struct engine_cred *c, void *arg)
 void
 eng_list(struct broker *b, json_t *arr)
 {
-	struct list_ctx x = { arr };
+	struct list_ctx x = { arr, b->clock->now_ms(b->clock->arg) };
 
 	if (b->engine != NULL && arr != NULL)
 		engine_list(b->engine, list_one, &x);

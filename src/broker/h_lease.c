@@ -492,6 +492,65 @@ out:
 	return rc;
 }
 
+/* Reply with value (taken) as the use of l, audited. */
+static void
+use_reply(struct broker *b, struct broker_resp *resp, const struct lease *l,
+    json_t *who, struct al_secret **value)
+{
+	struct al_err err;
+	char fp[AUDIT_FP_HEX];
+	json_t *detail;
+
+	if (audit_fingerprint(b->audit, *value, fp) != 0) {
+		reply_error(resp, 500, API_E_INTERNAL, "cannot fingerprint "
+		    "the value");
+		return;
+	}
+	detail = json_pack("{s:i,s:o}", "uses", l->uses, "uses_left",
+	    l->max_uses == LEASE_USES_UNLIMITED ? json_null() :
+	    json_integer(l->max_uses - l->uses));
+	if (record(b, "use", "ok", who, l->secret, l->id, l->task, l->intent,
+	    l->state == LEASE_USED_UP ? "last use" : NULL, fp, detail,
+	    &err) != 0) {
+		json_decref(detail);
+		reply_al_err(resp, &err);
+		return;
+	}
+	json_decref(detail);
+	b->metrics.uses++;
+	if (l->state == LEASE_USED_UP)
+		b->metrics.expirations++;
+	al_buf_reset(&resp->body);
+	resp->status = 200;
+	resp->content_type = API_CT_VALUE;
+	resp->value = *value;
+	*value = NULL;
+	(void)snprintf(resp->value_lease, sizeof(resp->value_lease), "%s",
+	    l->id);
+	resp->need_sync = 1;
+}
+
+void
+broker_job_finish(struct broker *b, struct broker_resp *resp)
+{
+	struct eng_job *j = resp->job;
+	struct al_secret *value = NULL;
+	struct lease l = *eng_job_lease(j);
+	json_t *who = json_incref(eng_job_who(j));
+	struct al_err err;
+
+	resp->job = NULL;
+	resp->status = 500;
+	if (eng_value_finish(b, j, &value, &err) != 0)
+		reply_al_err(resp, &err);
+	else
+		use_reply(b, resp, &l, who, &value);
+	if (resp->status >= 400 && resp->status != 403)
+		b->metrics.errors++;
+	al_secret_free(value);
+	json_decref(who);
+}
+
 void
 h_lease_value(struct route_args *a)
 {
@@ -501,8 +560,7 @@ h_lease_value(struct route_args *a)
 	struct vault_meta m;
 	struct lease l;
 	struct al_err err;
-	char fp[AUDIT_FP_HEX];
-	json_t *who = caller_json(c), *detail = NULL;
+	json_t *who = caller_json(c);
 
 	memset(&m, 0, sizeof(m));
 	if (find(a, &l) != 0)
@@ -537,35 +595,20 @@ h_lease_value(struct route_args *a)
 		goto out;
 	}
 	if (lease_use(b->leases, l.id, &l, &err) != 0 ||
-	    eng_value(b, &l, &m, who, &value, &err) != 0 ||
-	    audit_fingerprint(b->audit, value, fp) != 0) {
-		reply_al_err(a->resp, &err);
-		goto out;
-	}
-	detail = json_pack("{s:i,s:o}", "uses", l.uses, "uses_left",
-	    l.max_uses == LEASE_USES_UNLIMITED ? json_null() :
-	    json_integer(l.max_uses - l.uses));
-	if (record(b, "use", "ok", who, l.secret, l.id, l.task, l.intent,
-	    l.state == LEASE_USED_UP ? "last use" : NULL, fp, detail,
+	    eng_value_start(b, &l, &m, who, &value, &a->resp->job,
 	    &err) != 0) {
 		reply_al_err(a->resp, &err);
 		goto out;
 	}
-	b->metrics.uses++;
-	if (l.state == LEASE_USED_UP)
-		b->metrics.expirations++;
-	al_buf_reset(&a->resp->body);
-	a->resp->status = 200;
-	a->resp->content_type = API_CT_VALUE;
-	a->resp->value = value;
-	value = NULL;
-	(void)snprintf(a->resp->value_lease, sizeof(a->resp->value_lease),
-	    "%s", l.id);
-	a->resp->need_sync = 1;
+	if (a->resp->job != NULL) {
+		/* Minted off the loop: broker_job_finish replies. */
+		a->resp->status = 0;
+		goto out;
+	}
+	use_reply(b, a->resp, &l, who, &value);
 out:
 	al_secret_free(value);
 	vault_meta_release(&m);
-	json_decref(detail);
 	json_decref(who);
 }
 

@@ -32,6 +32,7 @@
 #include <microhttpd.h>
 
 #include "broker_int.h"
+#include "engine_glue.h"
 #include "http_int.h"
 
 /* Lines nobody waits for are synced at the latest this long after. */
@@ -41,6 +42,7 @@ enum phase {
 	PH_RECEIVING = 0,
 	PH_PARKED_SYNC,		/* waiting for broker_sync */
 	PH_PARKED_WAIT,		/* long poll */
+	PH_PARKED_JOB,		/* a value being made off the loop */
 	PH_REDISPATCH,		/* long poll over: dispatch again */
 	PH_READY,		/* reply can be queued */
 };
@@ -530,7 +532,12 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 		return send_reply(rq);
 	case PH_PARKED_SYNC:
 	case PH_PARKED_WAIT:
+	case PH_PARKED_JOB:
 		return MHD_YES;		/* not reached: suspended */
+	}
+	if (rq->resp.job != NULL) {
+		park(s, rq, PH_PARKED_JOB);
+		return MHD_YES;
 	}
 	if (rq->resp.wait_until_ms != 0) {
 		park(s, rq, PH_PARKED_WAIT);
@@ -556,7 +563,8 @@ on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
 	(void)toe;
 	if (rq == NULL)
 		return;
-	if (rq->phase == PH_PARKED_SYNC || rq->phase == PH_PARKED_WAIT)
+	if (rq->phase == PH_PARKED_SYNC || rq->phase == PH_PARKED_WAIT ||
+	    rq->phase == PH_PARKED_JOB)
 		unpark(rq->srv, rq, PH_READY);	/* cannot happen; be safe */
 	if (rq->conn != NULL) {
 		rq->conn->busy = 0;
@@ -640,6 +648,13 @@ release(struct server *s, int rc)
 				    "by itself: see /v1/health)");
 			}
 			unpark(s, rq, PH_READY);
+		} else if (rq->phase == PH_PARKED_JOB && s->stopping) {
+			/* Its job finishes on its own; nobody waits for it. */
+			broker_resp_release(&rq->resp);
+			broker_resp_init(&rq->resp);
+			reply_error(&rq->resp, 503, API_E_UNAVAILABLE, "the "
+			    "broker is stopping");
+			unpark(s, rq, PH_READY);
 		} else if (rq->phase == PH_PARKED_WAIT) {
 			if (s->stopping || now_ms >= rq->resp.wait_until_ms) {
 				rq->no_wait = 1;
@@ -649,6 +664,30 @@ release(struct server *s, int rc)
 				unpark(s, rq, PH_REDISPATCH);
 			}
 		}
+	}
+}
+
+/*
+ * Values made off the loop are ready: their replies are completed here,
+ * then wait for the disk as any use does.
+ */
+static void
+jobs_ready(struct server *s)
+{
+	struct request *rq, *next;
+
+	eng_drain(s->b);
+	for (rq = s->parked; rq != NULL; rq = next) {
+		next = rq->next;
+		if (rq->phase != PH_PARKED_JOB || !eng_job_done(rq->resp.job))
+			continue;
+		broker_job_finish(s->b, &rq->resp);
+		if (rq->resp.need_sync) {
+			/* Still parked: flush() at the end of this turn. */
+			rq->need_seq = broker_audit_seq(s->b);
+			rq->phase = PH_PARKED_SYNC;
+		} else
+			unpark(s, rq, PH_READY);
 	}
 }
 
@@ -772,6 +811,10 @@ http_loop(struct server *s, struct al_err *err)
 	    epoll_ctl(s->ep, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
 		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
 		    strerror(errno));
+	if ((ev.data.fd = eng_fd(s->b)) >= 0 &&
+	    epoll_ctl(s->ep, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
+		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
+		    strerror(errno));
 	while (!s->stopping) {
 		deadline = broker_tick(s->b);
 		w = next_wait_ms(s);
@@ -808,6 +851,8 @@ http_loop(struct server *s, struct al_err *err)
 				proxies_drain(s->b);
 			else if (evs[i].data.fd == s->stream_fd)
 				streams_reap(s, 0);
+			else if (evs[i].data.fd == eng_fd(s->b))
+				jobs_ready(s);
 		(void)s->mhd.run(s->d);
 		flush(s);
 	}

@@ -18,6 +18,7 @@
 #include "airlock/identity.h"
 #include "airlock/audit.h"
 #include "airlock/client.h"
+#include "airlock/engine.h"
 #include "airlock/policy.h"
 #include "airlock/vault.h"
 #include "auditcli.h"
@@ -51,6 +52,8 @@ const char cmd_doctor_help[] =
 "  broker    whether a broker runs, its version, and whether it refused\n"
 "            an edited policy\n"
 "  audit     the audit log verifies (hash chain and head)\n"
+"  revoke    dynamic credentials whose lease ended but which are not\n"
+"            destroyed yet (queued for revocation, retried): a warning\n"
 "\n"
 "Options:\n"
 "  --json             one JSON object: {\"ok\": bool, \"checks\": [...]}\n"
@@ -152,6 +155,54 @@ check_policy(struct report *r, struct cli *cli)
 		add(r, "policy", LV_OK, "%s is private and valid (%zu rule%s)",
 		    path, policy_nrules(p), policy_nrules(p) == 1 ? "" : "s");
 	policy_free(p);
+}
+
+struct revq {
+	size_t		 n;
+	char		 first[512];
+	int64_t		 oldest_ms;
+};
+
+static void
+revq_one(const struct engine_cred *c, void *arg)
+{
+	struct revq *q = arg;
+
+	if (q->n++ == 0) {
+		(void)snprintf(q->first, sizeof(q->first), "secret %s, role "
+		    "%s, %d attempt%s%s%s", c->secret, c->role, c->attempts,
+		    c->attempts == 1 ? "" : "s", c->error[0] ? ": " : "",
+		    c->error);
+		q->oldest_ms = c->ended_ms;
+	}
+}
+
+/* Dynamic credentials queued for revocation (engine.db, no broker needed). */
+static void
+check_revocations(struct report *r, struct cli *cli)
+{
+	struct revq q = { 0, "", 0 };
+	struct al_err err;
+	char path[PATH_MAX];
+	int rc;
+
+	al_err_clear(&err);
+	if (al_path_join(path, sizeof(path), cli->home, ENGINE_STATE_FILE) !=
+	    0)
+		return;
+	rc = engine_queue_read(path, revq_one, &q, &err);
+	if (rc == AL_ENOENT)
+		add(r, "revoke", LV_OK, "no dynamic credential was minted");
+	else if (rc != 0)
+		add(r, "revoke", LV_FAIL, "%s", err.msg);
+	else if (q.n == 0)
+		add(r, "revoke", LV_OK, "no credential waits for revocation");
+	else
+		add(r, "revoke", LV_WARN, "%zu credential%s of ended leases "
+		    "not destroyed yet, retried until done (`airlock lease "
+		    "ls`); the oldest (%llds ago): %s", q.n, q.n == 1 ? "" :
+		    "s", (long long)((cli->clock->now_ms(cli->clock->arg) -
+		    q.oldest_ms) / 1000), q.first);
 }
 
 /* A running broker (none is fine): its version and its policy. */
@@ -444,6 +495,7 @@ cmd_doctor(struct cli *cli, int argc, char **argv)
 	}
 	check_policy(&r, cli);
 	check_broker(&r, cli);
+	check_revocations(&r, cli);
 	check_hardening(&r);
 	check_deploy(&r, cli->home);
 	check_isolation(&r);

@@ -69,11 +69,13 @@ print_table(json_t *arr)
 
 		if (st != NULL && strcmp(st, "revoking") == 0) {
 			/* A dynamic credential whose lease ended. */
-			printf("%-32s  %-20s  revoking role %s (%lld "
+			printf("%-32s  %-20s  revoking role %s for %llds (%lld "
 			    "attempts)%s%s\n", json_string_value(
 			    json_object_get(l, "id")), json_string_value(
 			    json_object_get(l, "secret")), json_string_value(
 			    json_object_get(l, "role")), (long long)
+			    json_integer_value(json_object_get(l, "ttr_ms")) /
+			    1000, (long long)
 			    json_integer_value(json_object_get(l, "attempts")),
 			    json_string_length(json_object_get(l, "error")) ?
 			    ": " : "", json_string_value(json_object_get(l,

@@ -14,6 +14,8 @@ struct engine_slot {
 
 /* Revocation workers (each with its own connection per source). */
 #define ENGINE_WORKERS	4
+/* Mints at once per source (each with its own connection). */
+#define ENGINE_MINTERS	4
 
 /* A secret an engine mints from: its configuration and root credential. */
 struct engine_source {
@@ -22,12 +24,18 @@ struct engine_source {
 	struct engine_config		 cfg;
 	const struct engine_ops		*ops;
 	const struct pq_dl		*dl;	/* the engine's table */
+	/* What the names it mints start with: prefix, then the state's id. */
+	char				 stem[ENGINE_PREFIX_MAX + 16];
 	/*
-	 * One slot per thread (the loop mints, the workers revoke): a cached
-	 * connection and its own copy of the root credential, as guarded
-	 * memory is opened and closed by one thread at a time.
+	 * One slot per thread at a time (the loop searches for orphans at
+	 * start, minters mint, the workers revoke): a cached connection and
+	 * its own copy of the root credential, as guarded memory is opened
+	 * and closed by one thread at a time.  A mint takes a free slot of
+	 * mints (mints_busy, under the engine's mutex).
 	 */
 	struct engine_slot		 mint;
+	struct engine_slot		 mints[ENGINE_MINTERS];
+	unsigned			 mints_busy;
 	struct engine_slot		 work[ENGINE_WORKERS];
 	struct engine_source		*next;
 };
@@ -65,8 +73,8 @@ struct engine_ops {
 		    const char *role, const char *ext, struct al_secret *keep,
 		    struct al_err *err);
 	/*
-	 * Call fn for every role whose name starts with the prefix (NULL:
-	 * the issuer cannot be searched).
+	 * Call fn for every role whose name starts with the source's stem
+	 * (NULL: the issuer cannot be searched).
 	 */
 	int	(*roles)(struct engine_source *s, struct engine_slot *h,
 		    void (*fn)(const char *role, void *arg), void *arg,

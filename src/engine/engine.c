@@ -106,6 +106,11 @@ source_free(struct engine_source *s)
 			s->ops->close(s->dl, s->work[i].conn);
 		al_secret_free(s->work[i].root);
 	}
+	for (i = 0; i < ENGINE_MINTERS; i++) {
+		if (s->ops != NULL)
+			s->ops->close(s->dl, s->mints[i].conn);
+		al_secret_free(s->mints[i].root);
+	}
 	if (s->ops != NULL)
 		s->ops->close(s->dl, s->mint.conn);
 	al_secret_free(s->mint.root);
@@ -126,6 +131,7 @@ engine_source_set(struct engine *e, const char *secret, uint32_t version,
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	(void)snprintf(s->name, sizeof(s->name), "%s", secret);
+	(void)snprintf(s->stem, sizeof(s->stem), "%s%s", c->prefix, e->inst);
 	s->version = version;
 	if ((s->ops = engine_ops_find(c->engine)) == NULL) {
 		source_free(s);
@@ -146,6 +152,8 @@ engine_source_set(struct engine *e, const char *secret, uint32_t version,
 	    &s->mint.root) != 0;
 	for (i = 0; rc == 0 && i < ENGINE_WORKERS; i++)
 		rc = copy_root(root, &s->work[i].root);
+	for (i = 0; rc == 0 && i < ENGINE_MINTERS; i++)
+		rc = copy_root(root, &s->mints[i].root);
 	if (rc != 0) {
 		source_free(s);
 		return al_err_set(err, AL_ENOMEM, "out of memory");
@@ -357,6 +365,7 @@ engine_open(const char *path, const struct al_clock *clock,
 	    " error TEXT NOT NULL, orphan INTEGER NOT NULL,"
 	    " ext TEXT NOT NULL DEFAULT '')", err)) != 0 ||
 	    (rc = al_fs_check_private(path, 0, err)) != 0 ||
+	    (rc = engine_instance_load(e, err)) != 0 ||
 	    (rc = engine_rec_load(e, err)) != 0)
 		goto fail;
 	/*
@@ -430,6 +439,18 @@ engine_free(struct engine *e)
 	free(e);
 }
 
+/* A free mint slot of s (mu held), or -1. */
+static int
+free_slot(const struct engine_source *s)
+{
+	int i;
+
+	for (i = 0; i < ENGINE_MINTERS; i++)
+		if (!(s->mints_busy & (1u << i)))
+			return i;
+	return -1;
+}
+
 int
 engine_mint(struct engine *e, const char *secret, const char *lease,
     uint64_t conn, int64_t expires, const struct engine_for *why,
@@ -441,7 +462,7 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	struct al_secret *keep = NULL;
 	struct rec *r;
 	char ext[ENGINE_EXT_MAX + 1];
-	int rc;
+	int rc, slot;
 
 	*value = NULL;
 	ext[0] = '\0';
@@ -467,6 +488,8 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	 * not be: a reserved name left after a crash is revoked at start.
 	 */
 	r->reserved = 0;
+	/* Not revoked while it is being made (its lease may end meanwhile). */
+	r->busy = 1;
 	(void)snprintf(r->c.lease, sizeof(r->c.lease), "%s", lease);
 	r->c.conn = conn;
 	r->c.expires = expires;
@@ -474,16 +497,22 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	(void)engine_rec_save(e, r, NULL);
 	if (s->ops->needs_pw && e->npool > 0)
 		pw = e->pool[--e->npool];
+	/* A connection of its own: mints of other threads run alongside. */
+	while ((slot = free_slot(s)) < 0)
+		pthread_cond_wait(&e->cv, &e->mu);
+	s->mints_busy |= 1u << slot;
 	pthread_mutex_unlock(&e->mu);
 	if (s->ops->needs_pw && pw.pw == NULL &&
 	    engine_pw_make(&e->dl, &pw) != 0)
 		rc = al_err_set(err, AL_ECRYPTO, "cannot make a password");
 	else
-		rc = s->ops->mint(s, &s->mint, role, why, s->ops->needs_pw ? &pw :
-		    NULL, expires + ENGINE_VALID_MARGIN, value, ext, &keep,
-		    err);
+		rc = s->ops->mint(s, &s->mints[slot], role, why,
+		    s->ops->needs_pw ? &pw : NULL, expires +
+		    ENGINE_VALID_MARGIN, value, ext, &keep, err);
 	engine_pw_release(&pw);
 	pthread_mutex_lock(&e->mu);
+	s->mints_busy &= ~(1u << slot);
+	pthread_cond_broadcast(&e->cv);
 	if (rc == 0 && ext[0] != '\0' && (r = engine_rec_find(e, role)) != NULL) {
 		/* The issuer's id is what revokes it: durable now. */
 		(void)snprintf(r->c.ext, sizeof(r->c.ext), "%s", ext);
@@ -494,7 +523,8 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 		(void)engine_db_exec(e, "PRAGMA synchronous=NORMAL", NULL);
 		if (rc != 0) {
 			/* Unrecorded: revoke it at once, while it is known. */
-			engine_rec_end(e, r);
+			if (!r->c.revoking)
+				engine_rec_end(e, r);
 			pthread_cond_broadcast(&e->cv);
 			al_secret_free(*value);
 			*value = NULL;
@@ -507,9 +537,18 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	al_secret_free(keep);
 	if (rc == 0)
 		e->st.minted++;
-	else if ((r = engine_rec_find(e, role)) != NULL) {
-		/* It may exist (the commit's answer lost): revoke it. */
-		engine_rec_end(e, r);
+	if ((r = engine_rec_find(e, role)) != NULL) {
+		r->busy = 0;
+		if (rc == 0 && r->c.revoking) {
+			/* Its lease ended meanwhile: queued, not handed out. */
+			rc = al_err_set(err, AL_ENOENT, "the lease ended while "
+			    "its credential was being made");
+			al_secret_free(*value);
+			*value = NULL;
+		} else if (rc != 0 && !r->c.revoking) {
+			/* It may exist (its commit answer lost): revoke. */
+			engine_rec_end(e, r);
+		}
 		pthread_cond_broadcast(&e->cv);
 	}
 	pthread_mutex_unlock(&e->mu);

@@ -624,10 +624,10 @@ pg_roles(struct engine_source *s, struct engine_slot *h, void (*fn)(const char *
 	char n[24];
 	int rc, i;
 
-	(void)snprintf(n, sizeof(n), "%zu", strlen(s->cfg.prefix));
+	(void)snprintf(n, sizeof(n), "%zu", strlen(s->stem));
 	if ((rc = pg_handle(s, h, &conn, err)) != 0 ||
 	    (rc = pg_query(dl, conn, "SELECT rolname FROM pg_roles WHERE"
-	    " left(rolname, $2::int) = $1", s->cfg.prefix, n,
+	    " left(rolname, $2::int) = $1", s->stem, n,
 	    "cannot list roles", &r, err)) != 0)
 		return rc;
 	for (i = 0; i < dl->PQntuples(r); i++)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -170,6 +171,47 @@ engine_rec_load(struct engine *e, struct al_err *err)
 	return rc;
 }
 
+/*
+ * This state file's id (e->inst): read from its meta table, or drawn at
+ * random and stored on first open.
+ */
+int
+engine_instance_load(struct engine *e, struct al_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	unsigned char raw[INSTANCE_HEX / 2];
+	const unsigned char *v;
+	int rc;
+
+	if ((rc = engine_db_exec(e, "CREATE TABLE IF NOT EXISTS meta (k TEXT"
+	    " PRIMARY KEY, v TEXT NOT NULL)", err)) != 0)
+		return rc;
+	if (sqlite3_prepare_v2(e->db, "SELECT v FROM meta WHERE k ="
+	    " 'instance'", -1, &st, NULL) != SQLITE_OK)
+		return al_err_set(err, AL_EDB, "engine state: %s",
+		    sqlite3_errmsg(e->db));
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    (v = sqlite3_column_text(st, 0)) != NULL &&
+	    strlen((const char *)v) == INSTANCE_HEX &&
+	    strspn((const char *)v, "0123456789abcdef") == INSTANCE_HEX) {
+		memcpy(e->inst, v, INSTANCE_HEX + 1);
+		sqlite3_finalize(st);
+		return 0;
+	}
+	sqlite3_finalize(st);
+	randombytes_buf(raw, sizeof(raw));
+	al_hex(raw, sizeof(raw), e->inst);
+	if (sqlite3_prepare_v2(e->db, "INSERT OR REPLACE INTO meta (k, v)"
+	    " VALUES ('instance', ?1)", -1, &st, NULL) != SQLITE_OK)
+		return al_err_set(err, AL_EDB, "engine state: %s",
+		    sqlite3_errmsg(e->db));
+	sqlite3_bind_text(st, 1, e->inst, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : al_err_set(err, AL_EDB,
+	    "engine state: %s", sqlite3_errmsg(e->db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* ---- sources ------------------------------------------------------------- */
 
 
@@ -181,8 +223,8 @@ engine_take_reserved(struct engine *e, const struct engine_source *s)
 
 	for (i = e->nrecs; i-- > 0;)
 		if (e->recs[i].reserved && strcmp(e->recs[i].c.secret,
-		    s->name) == 0 && strncmp(e->recs[i].c.role, s->cfg.prefix,
-		    strlen(s->cfg.prefix)) == 0)
+		    s->name) == 0 && strncmp(e->recs[i].c.role, s->stem,
+		    strlen(s->stem)) == 0)
 			return &e->recs[i];
 	return NULL;
 }
@@ -195,8 +237,8 @@ engine_take_reserved(struct engine *e, const struct engine_source *s)
 int
 engine_reserve(struct engine *e, const struct engine_source *s, struct al_err *err)
 {
-	unsigned char raw[10];
-	char hex[21];
+	unsigned char raw[8];
+	char hex[17];
 	struct rec *r;
 	size_t i, n0 = e->nrecs;
 	int rc;
@@ -211,7 +253,7 @@ engine_reserve(struct engine *e, const struct engine_source *s, struct al_err *e
 		randombytes_buf(raw, sizeof(raw));
 		al_hex(raw, sizeof(raw), hex);
 		(void)snprintf(r->c.role, sizeof(r->c.role), "%s%s",
-		    s->cfg.prefix, hex);
+		    s->stem, hex);
 		(void)snprintf(r->c.secret, sizeof(r->c.secret), "%s",
 		    s->name);
 		r->reserved = 1;
@@ -227,3 +269,51 @@ engine_reserve(struct engine *e, const struct engine_source *s, struct al_err *e
 	return rc;
 }
 
+
+/* ---- the queue, read by another process --------------------------------- */
+
+int
+engine_queue_read(const char *path, void (*fn)(const struct engine_cred *c,
+    void *arg), void *arg, struct al_err *err)
+{
+	struct engine_cred c;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = 0, step;
+
+	if (access(path, F_OK) != 0)
+		return al_err_set(err, AL_ENOENT, "%s: no such file", path);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(db, 2000) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT role, secret, lease, attempts,"
+	    " ended_ms, error FROM creds WHERE revoking = 1 ORDER BY ended_ms",
+	    -1, &st, NULL) != SQLITE_OK) {
+		rc = al_err_set(err, AL_EDB, "%s: %s", path, db ?
+		    sqlite3_errmsg(db) : "cannot open");
+		goto out;
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&c, 0, sizeof(c));
+		(void)snprintf(c.role, sizeof(c.role), "%s",
+		    (const char *)sqlite3_column_text(st, 0));
+		(void)snprintf(c.secret, sizeof(c.secret), "%s",
+		    (const char *)sqlite3_column_text(st, 1));
+		(void)snprintf(c.lease, sizeof(c.lease), "%s",
+		    (const char *)sqlite3_column_text(st, 2));
+		c.revoking = 1;
+		c.attempts = sqlite3_column_int(st, 3);
+		c.ended_ms = sqlite3_column_int64(st, 4);
+		(void)snprintf(c.error, sizeof(c.error), "%s",
+		    sqlite3_column_text(st, 5) ? (const char *)
+		    sqlite3_column_text(st, 5) : "");
+		fn(&c, arg);
+	}
+	if (step != SQLITE_DONE)
+		rc = al_err_set(err, AL_EDB, "%s: %s", path,
+		    sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}

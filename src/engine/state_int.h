@@ -33,8 +33,16 @@ struct rec {
 	struct al_secret	*keep;		/* the engine's, for revoking */
 };
 
+/*
+ * This state file's own id, in the name of every role it mints: the orphan
+ * search of one broker only looks at its own roles, never at those of
+ * another airlock sharing the database and the prefix.
+ */
+#define INSTANCE_HEX	12
+
 struct engine {
 	const struct al_clock	*clock;
+	char			 inst[INSTANCE_HEX + 1];
 	sqlite3			*db;
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
@@ -70,6 +78,8 @@ struct rec *engine_rec_add(struct engine *e);
 struct rec *engine_rec_find(struct engine *e, const char *role);
 /* Mark r revoking (its lease ended now), save it, count it (mu held). */
 void	engine_rec_end(struct engine *e, struct rec *r);
+/* This state file's id into e->inst, made on first open. */
+int	engine_instance_load(struct engine *e, struct al_err *err) AL_WUR;
 /* Load every row at open. */
 int	engine_rec_load(struct engine *e, struct al_err *err) AL_WUR;
 /* A reserved name of source s, or NULL (mu held). */

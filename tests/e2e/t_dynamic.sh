@@ -45,7 +45,9 @@ run "$AL" run -e DATABASE_URL=app-db -- sh -c '
 expect_rc 0 "the child connects with DATABASE_URL"
 expect_out 42
 ROLE=$(cat "$T_ROOT/role")
-case "$ROLE" in airlock_????????????????????) pass ;; *) fail "role name '$ROLE'" ;; esac
+# The prefix, this airlock's own 12 hex digits, 16 random hex digits.
+case "$ROLE" in airlock_????????????????????????????) pass ;; *) fail "role name '$ROLE'" ;; esac
+STEM=${ROLE%????????????????}
 URL=$(cat "$T_ROOT/url")
 case "$URL" in "postgresql://$ROLE:"*"@/app?host="*) pass ;; *) fail "URL shape" ;; esac
 PW=$(printf %s "$URL" | sed 's|^postgresql://[^:]*:\([0-9a-f]*\)@.*|\1|')
@@ -166,7 +168,10 @@ rm -f "$T_ROOT/go" "$T_ROOT/role"
 RUNPID=$!
 n=0; while [ ! -s "$T_ROOT/role" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
 ROLE=$(cat "$T_ROOT/role")
-apsql -c "CREATE ROLE airlock_stray0000 LOGIN"	# a role airlock never recorded
+# Roles airlock never recorded: one with its own stem (an orphan of its
+# own) and one of another airlock using the same prefix (not its to drop).
+apsql -c "CREATE ROLE ${STEM}00000000deadbeef LOGIN"
+apsql -c "CREATE ROLE airlock_0123456789ab00000000deadbeef LOGIN"
 kill -9 "$(cat "$AIRLOCK_HOME/airlockd.pid")"
 touch "$T_ROOT/go"
 wait "$RUNPID" 2>/dev/null
@@ -174,7 +179,9 @@ role_exists "$ROLE" && pass || fail "the role should outlive the killed broker"
 run "$AL" lease ls		# starts a new broker
 expect_rc 0 "a new broker starts"
 wait_role_gone "$ROLE" 5 && pass || fail "restart did not destroy the killed broker's role"
-wait_role_gone airlock_stray0000 5 && pass || fail "restart did not drop an orphan role"
+wait_role_gone "${STEM}00000000deadbeef" 5 && pass || fail "restart did not drop an orphan role"
+role_exists airlock_0123456789ab00000000deadbeef && pass ||
+	fail "restart dropped a role of another airlock with the same prefix"
 role_exists app_rw && pass || fail "the group role must stay"
 
 # --- /metrics ------------------------------------------------------------

@@ -81,6 +81,90 @@ expect_err "killed after 1 s"
 [ $(($(date +%s) - t0)) -lt 10 ] && pass || fail "the timeout did not hold"
 pgrep -f "sleep 30.17" >/dev/null && fail "the hung command survived" || pass
 
+# --- an issuer that takes its time holds up nobody else ----------------------
+# It waits for $ST/go: while it does, the broker answers other requests and
+# mints other credentials.
+cat >"$T_ROOT/slow-issuer" <<ISSUER
+#!/bin/sh
+cat >/dev/null
+id="slow-\$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+echo "$TOKEN_BASE-\$id" >"$ST/issued/\$id"
+echo "\$id" >"$ST/started.tmp" && mv "$ST/started.tmp" "$ST/started"
+while [ ! -e "$ST/go" ]; do sleep 0.05; done
+printf '{"value": "%s-%s", "id": "%s"}\n' "$TOKEN_BASE" "\$id" "\$id"
+ISSUER
+chmod 755 "$T_ROOT/slow-issuer"
+run "$AL" secret add waits --engine exec --issue "$T_ROOT/slow-issuer" \
+    --revoke "$T_ROOT/issuer revoke \"\$1\"" --timeout 60s --owner o --purpose p
+expect_rc 0 "secret add of a slow issuer"
+rm -f "$ST/go" "$ST/started"
+"$AL" run --task T-W -e TOKEN=waits -- sh -c 'printf %s "$TOKEN" >"$1/slow-seen"' \
+    sh "$T_ROOT" >>"$ALL_OUTPUT" 2>&1 &
+RUNPID=$!
+n=0; while [ ! -e "$ST/started" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
+[ -e "$ST/started" ] && pass || fail "the slow issuer did not start"
+run timeout 20 "$AL" lease ls
+expect_rc 0 "the broker answers while an issue command runs"
+expect_out "T-W" "the lease being served is listed"
+run timeout 20 "$AL" run -e TOKEN=tok -- sh -c 'ls "$1/issued" | grep -c cred-' sh "$ST"
+expect_rc 0 "another credential is minted meanwhile"
+touch "$ST/go"
+wait "$RUNPID"
+expect_eq "$?" 0 "the slow issuer's task gets its value in the end"
+expect_eq "$(cut -d- -f1-2 "$T_ROOT/slow-seen" | cut -c1-${#TOKEN_BASE})" "$TOKEN_BASE"
+rm -f "$T_ROOT/slow-seen"
+
+# The lease ends while its credential is being issued: the credential is
+# not handed out, and is revoked.
+rm -f "$ST/go" "$ST/started"
+"$AL" run --task T-X -e TOKEN=waits -- sh -c 'printf %s "$TOKEN" >"$1/slow-seen"' \
+    sh "$T_ROOT" >>"$ALL_OUTPUT" 2>&1 &
+RUNPID=$!
+n=0; while [ ! -e "$ST/started" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
+SLOW=$(cat "$ST/started")
+run "$AL" lease revoke --task T-X
+expect_out "revoked 1 lease" "the lease ends while its credential is issued"
+touch "$ST/go"
+wait "$RUNPID"
+[ "$?" -ne 0 ] && pass || fail "the task of the ended lease ran"
+[ ! -e "$T_ROOT/slow-seen" ] && pass || fail "the credential of an ended lease was handed out"
+n=0; while [ ! -e "$ST/revoked/$SLOW" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
+[ -n "$SLOW" ] && [ -e "$ST/revoked/$SLOW" ] && pass ||
+	fail "the credential issued for an ended lease was not revoked"
+
+# The broker stops while a credential is being issued: the task is told,
+# the broker ends once the issuer is done, and the next one revokes it.
+rm -f "$ST/go" "$ST/started" "$T_ROOT/slow-seen"
+MINTS=$("$AL" audit --json 2>/dev/null | grep -c '"event":"mint"')
+"$AL" run -e TOKEN=waits -- sh -c 'printf %s "$TOKEN" >"$1/slow-seen"' \
+    sh "$T_ROOT" >"$T_ROOT/stop-run" 2>&1 &
+RUNPID=$!
+n=0; while [ ! -e "$ST/started" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
+SLOW=$(cat "$ST/started")
+BPID=$(cat "$AIRLOCK_HOME/airlockd.pid")
+kill -TERM "$BPID"
+wait "$RUNPID"
+[ "$?" -ne 0 ] && pass || fail "the task ran without its credential"
+grep -q "the broker is stopping" "$T_ROOT/stop-run" && pass ||
+	fail "the task was not told the broker stops: $(cat "$T_ROOT/stop-run")"
+cat "$T_ROOT/stop-run" >>"$ALL_OUTPUT"
+touch "$ST/go"
+# Running, not a zombie (under a PID namespace nobody may reap it).
+alive() {
+	_st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$_st" ] && [ "$_st" != Z ]
+}
+n=0; while alive "$BPID" && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
+alive "$BPID" && fail "the broker did not end after the issuer" || pass
+[ ! -e "$T_ROOT/slow-seen" ] && pass || fail "a credential was handed out while stopping"
+expect_eq "$("$AL" audit --json 2>/dev/null | grep -c '"event":"mint"')" $((MINTS + 1)) \
+    "the credential issued while the broker stopped is audited"
+run "$AL" lease ls		# a new broker
+expect_rc 0 "a new broker starts"
+n=0; while [ ! -e "$ST/revoked/$SLOW" ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
+[ -e "$ST/revoked/$SLOW" ] && pass ||
+	fail "the credential issued while the broker stopped was not revoked"
+
 # --- an answer that is not the expected JSON ---------------------------------
 run "$AL" secret add bad --engine exec --issue "echo not json" --revoke "true" \
     --owner o --purpose p
