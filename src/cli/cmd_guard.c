@@ -429,6 +429,47 @@ out:
 	return rc;
 }
 
+/*
+ * The guard's report callback: its counts go to the broker's /metrics, over
+ * the connection the values come through (both on guard_run's thread).
+ */
+static int
+report(void *arg, const struct guard_counts *c, struct al_err *err)
+{
+	struct guard_cli *gc = arg;
+	json_t *body = NULL, *req = NULL, *masks = NULL;
+	size_t i;
+	int rc = 0;
+
+	if ((body = json_object()) == NULL || (req = json_object()) == NULL ||
+	    (masks = json_array()) == NULL) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < GUARD_NOUTCOMES; i++)
+		if (c->requests[i] > 0)
+			rc |= json_object_set_new(req, guard_outcome_names[i],
+			    json_integer((json_int_t)c->requests[i]));
+	for (i = 0; i < c->nmasks; i++)
+		rc |= json_array_append_new(masks, json_pack("{s:s,s:b,s:I}",
+		    "name", c->masks[i].name, "rule", c->masks[i].rule,
+		    "count", (json_int_t)c->masks[i].count));
+	rc |= json_object_set(body, "requests", req);
+	rc |= json_object_set(body, "masks", masks);
+	rc |= json_object_set_new(body, "other_masks",
+	    json_integer((json_int_t)c->other_masks));
+	if (rc != 0) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = client_guard_counts(gc->cl, body, err);
+out:
+	json_decref(body);
+	json_decref(req);
+	json_decref(masks);
+	return rc;
+}
+
 static int
 stop_fd(struct al_err *err)
 {
@@ -523,6 +564,8 @@ cmd_guard(struct cli *cli, int argc, char **argv)
 	cfg.load_arg = gc;
 	cfg.audit = audit;
 	cfg.audit_arg = gc;
+	cfg.report = report;
+	cfg.report_arg = gc;
 	if ((fd = stop_fd(&err)) < 0) {
 		rc = fd;
 		goto out;
