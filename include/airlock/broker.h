@@ -131,6 +131,14 @@ struct broker_config {
 	const char		*policy_path;	/* NULL: home/policy.yaml */
 	const struct al_clock	*clock;
 	int			 log_fd;	/* diagnostics, -1: none */
+	/*
+	 * Called once on the serving thread as soon as the socket accepts
+	 * connections (NULL: nothing).  That thread serves until the broker
+	 * stops, so what it starts may tie its life to it (a parent-death
+	 * signal).
+	 */
+	void			(*on_ready)(void *arg);
+	void			*on_ready_arg;
 };
 
 struct broker;

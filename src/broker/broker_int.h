@@ -147,6 +147,8 @@ struct broker {
 	struct approval_list	 approvals;
 	struct broker_metrics	 metrics;
 	struct broker_guard_metrics guard_metrics;
+	void			(*on_ready)(void *arg);	/* see broker.h */
+	void			*on_ready_arg;
 	int64_t			 started;
 	uid_t			 owner;		/* the broker's own uid */
 	size_t			 connections;	/* open now (transport) */
