@@ -89,7 +89,7 @@ envof() {
 }
 in_proj "$AL" agent setup claude --guard 127.0.0.1:8089
 expect_rc 0 "agent setup claude --guard"
-expect_out "airlock guard --upstream https://api.anthropic.com --listen 127.0.0.1:8089"
+expect_out "airlock guard --listen 127.0.0.1:8089 --upstream https://api.anthropic.com\` that the broker runs"
 expect_out "undo with \`airlock agent setup claude --no-guard\`"
 expect_eq "$(envof)" '{"ANTHROPIC_BASE_URL": "http://127.0.0.1:8089", "KEEP_ME": "1"}' "env after --guard"
 in_proj "$AL" agent setup claude --no-guard
@@ -102,9 +102,10 @@ expect_rc 2 "--guard over another gateway"
 expect_err "already sends the agent's requests to 'https://gw.example.com'"
 in_proj "$AL" agent setup claude --no-guard
 expect_eq "$(envof)" '{"ANTHROPIC_BASE_URL": "https://gw.example.com"}' "another gateway kept"
-in_proj "$AL" agent setup codex --guard 127.0.0.1:8089
-expect_rc 2 "--guard for codex"
-expect_err "--guard wires Claude Code only"
+in_proj "$AL" agent setup cursor --guard 127.0.0.1:8089
+expect_rc 2 "--guard for cursor"
+expect_err "--guard wires Claude Code and Codex"
+expect_eq "$(cat "$AIRLOCK_HOME/guards")" "" "no guard listed after --no-guard"
 
 # A secret the policy refuses at first: the guard asks again now and then,
 # so once the policy grants it (no restart) it is masked.
