@@ -82,26 +82,28 @@ h_guard_counts(struct route_args *a)
 			if (strcmp(key, metrics_guard_outcomes[k]) == 0)
 				break;
 		if (k == METRICS_GUARD_OUTCOMES || !count_ok(v)) {
-			reply_error(a->resp, 400, API_E_BAD_REQUEST, "requests: "
-			    "unknown outcome, or not a count");
+			reply_error(a->resp, 400, API_E_BAD_REQUEST,
+			    "requests: unknown outcome, or not a count");
 			return;
 		}
 	}
 	json_array_foreach(masks, i, it) {
 		name = json_object_get(it, "name");
-		if (!json_is_string(name) || !name_ok(json_string_value(name)) ||
+		if (!json_is_string(name) ||
+		    !name_ok(json_string_value(name)) ||
 		    !json_is_boolean(json_object_get(it, "rule")) ||
 		    !count_ok(json_object_get(it, "count"))) {
-			reply_error(a->resp, 400, API_E_BAD_REQUEST, "masks: each "
-			    "needs a name ([A-Za-z0-9._/:-], 64 at most), rule "
-			    "(true or false) and a count");
+			reply_error(a->resp, 400, API_E_BAD_REQUEST,
+			    "masks: each needs a name ([A-Za-z0-9._/:-], 64 at "
+			    "most), rule (true or false) and a count");
 			return;
 		}
 	}
 	json_object_foreach(req, key, v)
 		for (k = 0; k < METRICS_GUARD_OUTCOMES; k++)
 			if (strcmp(key, metrics_guard_outcomes[k]) == 0)
-				m->requests[k] += (uint64_t)json_integer_value(v);
+				m->requests[k] +=
+				    (uint64_t)json_integer_value(v);
 	json_array_foreach(masks, i, it)
 		add_mask(m, json_string_value(json_object_get(it, "name")),
 		    json_is_true(json_object_get(it, "rule")),

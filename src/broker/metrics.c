@@ -117,7 +117,8 @@ metrics_render_guard(const struct broker_guard_metrics *m, struct al_buf *o)
 		    "secret", m->masks[i].name,
 		    (unsigned long long)m->masks[i].count);
 	if (m->other_masks > 0)
-		rc |= al_buf_printf(o, "airlock_guard_masks_total{kind=\"other\","
-		    "name=\"\"} %llu\n", (unsigned long long)m->other_masks);
+		rc |= al_buf_printf(o, "airlock_guard_masks_total{kind="
+		    "\"other\",name=\"\"} %llu\n",
+		    (unsigned long long)m->other_masks);
 	return rc ? AL_ETOOBIG : 0;
 }

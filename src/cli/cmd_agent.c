@@ -18,8 +18,8 @@
 const char cmd_agent_help[] =
 "usage: airlock agent setup claude|codex|cursor [--project|--user]\n"
 "                           [--dry-run] [--command PATH]\n"
-"                           [--guard ADDRESS:PORT [--upstream URL] | --no-guard]\n"
-"                           [--sweep]\n"
+"                           [--guard ADDRESS:PORT [--upstream URL]]\n"
+"                           [--no-guard] [--sweep]\n"
 "       airlock agent status [--json]\n"
 "\n"
 "setup merges airlock into the agent's own configuration: the MCP server\n"

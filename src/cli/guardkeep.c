@@ -193,8 +193,8 @@ guard_keep_start(void *arg)
 			continue;
 		}
 		if (k->n == GUARDKEEP_MAX) {
-			logf_(k->log_fd, "airlock serve: %s: at most 16 guards; "
-			    "the rest are left out%s\n", path, "");
+			logf_(k->log_fd, "airlock serve: %s: at most 16 "
+			    "guards; the rest are left out%s\n", path, "");
 			break;
 		}
 		if ((pid = spawn(k, self, argv, envp, devnull)) < 0) {
