@@ -139,6 +139,11 @@ struct broker_config {
 	 */
 	void			(*on_ready)(void *arg);
 	void			*on_ready_arg;
+	/*
+	 * Called on the serving thread at each SIGHUP, after the policy
+	 * reload (NULL: nothing), with on_ready_arg.
+	 */
+	void			(*on_hup)(void *arg);
 };
 
 struct broker;

@@ -149,6 +149,7 @@ struct broker {
 	struct broker_guard_metrics guard_metrics;
 	void			(*on_ready)(void *arg);	/* see broker.h */
 	void			*on_ready_arg;
+	void			(*on_hup)(void *arg);
 	int64_t			 started;
 	uid_t			 owner;		/* the broker's own uid */
 	size_t			 connections;	/* open now (transport) */

@@ -149,7 +149,7 @@ agent_setup(struct cli *cli, int argc, char **argv)
 	char cwd[PATH_MAX], cmd[PATH_MAX];
 	const char *command = NULL;
 	size_t i;
-	int c, dry = 0, scope_set = 0, rc, any = 0, guard_added = 0;
+	int c, dry = 0, scope_set = 0, rc, any = 0, guard_added = 0, told = 0;
 
 	memset(&st, 0, sizeof(st));
 	al_err_clear(&err);
@@ -330,19 +330,23 @@ agent_setup(struct cli *cli, int argc, char **argv)
 		printf("airlock: no approver PIN is set, so requests that need "
 		    "approval are refused: set one on your terminal with "
 		    "`airlock approver set-pin` (the agent cannot type it)\n");
+	/* A running broker reads the list again: the change is live. */
+	if (guard_added)
+		told = guard_keep_notify(cli);
 	if (st.guard_url != NULL)
 		printf("airlock: its API requests now go to %s, an `airlock "
 		    "guard --listen %s --upstream %s` that the broker runs (%s "
-		    "in %s/%s); a broker running now starts it when it starts "
-		    "again (`airlock stop`); undo with `airlock agent setup "
-		    "%s%s --no-guard`\n", st.guard_url, guard, upstream,
+		    "in %s/%s%s); undo with `airlock agent setup %s%s "
+		    "--no-guard`\n", st.guard_url, guard, upstream,
 		    guard_added ? "added" : "listed", cli->home,
-		    GUARDKEEP_FILE, agent_kind_name(st.kind),
+		    GUARDKEEP_FILE, told ? "; the running broker started it" :
+		    guard_added ? "; it starts with the broker" : "",
+		    agent_kind_name(st.kind),
 		    st.scope == AGENT_SCOPE_USER ? " --user" : "");
 	if (st.unguard)
 		printf("airlock: its API requests go to the provider directly "
-		    "again%s\n", guard_added ? "; the broker runs its guard no "
-		    "more from its next start" : "");
+		    "again%s\n", told ? "; the running broker stopped its "
+		    "guard" : "");
 	agent_plan_release(&plan);
 	return rc;
 }

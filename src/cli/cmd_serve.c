@@ -52,10 +52,12 @@ const char cmd_serve_help[] =
 "  --stop               stop the running broker (as `airlock stop`)\n"
 "\n"
 "Signals: SIGTERM or SIGINT stop it cleanly (bound leases end); SIGHUP\n"
-"reloads the policy (a bad policy is rejected and the old one stays).\n"
+"reloads the policy (a bad policy is rejected and the old one stays) and\n"
+"the list of guards it runs.\n"
 "\n"
 "Files: airlockd.sock, airlockd.pid, airlockd.lock, airlockd.log (background\n"
-"mode), leases.db, audit.log, all in $AIRLOCK_HOME.\n"
+"mode), leases.db, audit.log, guards (the `airlock guard`s it runs, one per\n"
+"line), all in $AIRLOCK_HOME.\n"
 "\n"
 "Exit status: 0 stopped cleanly (or, in the background, started), 2 error\n"
 "(no vault, bad passphrase, already running, bad policy).\n";
@@ -194,6 +196,7 @@ run_broker(struct cli *cli, const struct serve_args *a, int log_fd,
 		goto out;
 	}
 	cfg.on_ready = guard_keep_start;
+	cfg.on_hup = guard_keep_hup;
 	cfg.on_ready_arg = &keep;
 	rc = broker_new(&cfg, v, &b, err);
 	v = NULL;		/* the broker owns it, even on failure */

@@ -11,6 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "airlock/client.h"
+#include "cli.h"
 #include "guardkeep.h"
 
 #define FILE_MAX	(64 * 1024)
@@ -126,26 +130,114 @@ spawn(struct guard_keep *k, const char *self, char **argv, char **envp,
 	_exit(127);
 }
 
-void
-guard_keep_start(void *arg)
+/* Stop one guard: SIGTERM, then SIGKILL after 5 s; reaped. */
+static void
+stop_one(pid_t pid)
 {
-	struct guard_keep *k = arg;
+	int t;
+
+	(void)kill(pid, SIGTERM);
+	for (t = 0; t < 500; t++) {
+		if (waitpid(pid, NULL, WNOHANG) != 0)
+			return;		/* reaped, or not ours */
+		(void)poll(NULL, 0, 10);
+	}
+	(void)kill(pid, SIGKILL);
+	(void)waitpid(pid, NULL, 0);
+}
+
+/*
+ * The lines of the file that name a guard to run, into want[] (at most
+ * GUARDKEEP_MAX); text is cut into lines.  Others are logged and left out.
+ */
+static size_t
+wanted(struct guard_keep *k, const char *path, char *text, char **want)
+{
+	char *line, *nl, buf[GUARDKEEP_LINE], *w[WORDS_MAX];
+	size_t n = 0;
+	int nw, j, has_listen;
+
+	for (line = text; line != NULL && *line != '\0'; line = nl) {
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl++ = '\0';
+		if (line[strspn(line, " \t\r")] == '#' ||
+		    line[strspn(line, " \t\r")] == '\0')
+			continue;
+		if (strlen(line) >= sizeof(buf)) {
+			logf_(k->log_fd, "airlock serve: %s: a line over 1 KiB "
+			    "is left out%s\n", path, "");
+			continue;
+		}
+		memcpy(buf, line, strlen(line) + 1);
+		if ((nw = split(buf, w, WORDS_MAX)) <= 0) {
+			if (nw < 0)
+				logf_(k->log_fd, "airlock serve: %s: a line "
+				    "with too many words is left out%s\n", path,
+				    "");
+			continue;
+		}
+		for (has_listen = 0, j = 0; j < nw; j++)
+			has_listen |= strcmp(w[j], "--listen") == 0 ||
+			    strncmp(w[j], "--listen=", 9) == 0;
+		if (!has_listen) {
+			logf_(k->log_fd, "airlock serve: %s: a guard without "
+			    "--listen is left out (agents need an address "
+			    "that stays)%s\n", path, "");
+			continue;
+		}
+		if (n == GUARDKEEP_MAX) {
+			logf_(k->log_fd, "airlock serve: %s: at most 16 "
+			    "guards; the rest are left out%s\n", path, "");
+			break;
+		}
+		want[n++] = line;
+	}
+	return n;
+}
+
+/*
+ * Make the guards running those of the file: a guard whose line is gone
+ * (or changed), or that has exited, is stopped; a line with no guard gets
+ * one.  A guard whose line is unchanged runs on, undisturbed.
+ */
+static void
+keep_sync(struct guard_keep *k)
+{
 	struct al_err err;
-	char path[PATH_MAX], self[PATH_MAX], *text = NULL, *line, *nl;
+	char path[PATH_MAX], self[PATH_MAX], *text = NULL, *want[GUARDKEEP_MAX];
 	char *argv[WORDS_MAX + 3], **envp = NULL, *ehome = NULL, *esock = NULL;
-	size_t i, ne = 0, lineno = 0;
+	char buf[GUARDKEEP_LINE];
+	size_t i, j, nw = 0, ne = 0;
 	ssize_t n;
-	int nw, devnull = -1, has_listen, j;
+	int devnull = -1, words;
 	pid_t pid;
 
 	al_err_clear(&err);
 	if (read_file(k->home, path, sizeof(path), &text, &err) != 0) {
-		logf_(k->log_fd, "airlock serve: no guard started: %s%s\n",
-		    err.msg, "");
+		logf_(k->log_fd, "airlock serve: guards left as they are: "
+		    "%s%s\n", err.msg, "");
 		return;
 	}
-	if (text == NULL)
-		return;
+	if (text != NULL)
+		nw = wanted(k, path, text, want);
+	for (i = 0; i < k->n;) {
+		for (j = 0; j < nw; j++)
+			if (strcmp(want[j], k->lines[i]) == 0)
+				break;
+		if (waitpid(k->pids[i], NULL, WNOHANG) == 0) {
+			if (j < nw) {
+				i++;
+				continue;
+			}
+			stop_one(k->pids[i]);
+		}
+		/* Exited (reaped now) or stopped: forgotten. */
+		k->n--;
+		k->pids[i] = k->pids[k->n];
+		memcpy(k->lines[i], k->lines[k->n], sizeof(k->lines[i]));
+	}
+	if (nw == 0)
+		goto out;
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	while (environ[ne] != NULL)
@@ -167,42 +259,25 @@ guard_keep_start(void *arg)
 		    strncmp(environ[i], "AIRLOCK_SOCKET=", 15) != 0)
 			envp[ne++] = environ[i];
 	envp[ne] = NULL;
-	for (line = text; line != NULL && *line != '\0'; line = nl) {
-		lineno++;
-		if ((nl = strchr(line, '\n')) != NULL)
-			*nl++ = '\0';
-		if (line[strspn(line, " \t\r")] == '#')
-			continue;
+	for (j = 0; j < nw; j++) {
+		for (i = 0; i < k->n; i++)
+			if (strcmp(want[j], k->lines[i]) == 0)
+				break;
+		if (i < k->n || k->n == GUARDKEEP_MAX)
+			continue;	/* running already */
+		memcpy(buf, want[j], strlen(want[j]) + 1);
 		argv[0] = self;
 		argv[1] = "guard";
-		if ((nw = split(line, argv + 2, WORDS_MAX)) <= 0) {
-			if (nw < 0)
-				logf_(k->log_fd, "airlock serve: %s: a line "
-				    "with too many words is left out%s\n", path,
-				    "");
-			continue;
-		}
-		argv[nw + 2] = NULL;
-		for (has_listen = 0, j = 2; j < nw + 2; j++)
-			has_listen |= strcmp(argv[j], "--listen") == 0 ||
-			    strncmp(argv[j], "--listen=", 9) == 0;
-		if (!has_listen) {
-			logf_(k->log_fd, "airlock serve: %s: a guard without "
-			    "--listen is left out (agents need an address "
-			    "that stays)%s\n", path, "");
-			continue;
-		}
-		if (k->n == GUARDKEEP_MAX) {
-			logf_(k->log_fd, "airlock serve: %s: at most 16 "
-			    "guards; the rest are left out%s\n", path, "");
-			break;
-		}
+		words = split(buf, argv + 2, WORDS_MAX);
+		argv[words + 2] = NULL;
 		if ((pid = spawn(k, self, argv, envp, devnull)) < 0) {
 			logf_(k->log_fd, "airlock serve: cannot start a guard: "
 			    "%s%s\n", strerror(errno), "");
 			continue;
 		}
-		k->pids[k->n++] = pid;
+		k->pids[k->n] = pid;
+		memcpy(k->lines[k->n], want[j], strlen(want[j]) + 1);
+		k->n++;
 	}
 out:
 	if (devnull >= 0)
@@ -214,34 +289,26 @@ out:
 }
 
 void
+guard_keep_start(void *arg)
+{
+	keep_sync(arg);
+}
+
+void
+guard_keep_hup(void *arg)
+{
+	keep_sync(arg);
+}
+
+void
 guard_keep_stop(struct guard_keep *k)
 {
-	size_t i, left;
-	int t;
+	size_t i;
 
 	for (i = 0; i < k->n; i++)
 		(void)kill(k->pids[i], SIGTERM);
-	for (t = 0; t <= 500; t++) {
-		for (i = 0, left = 0; i < k->n; i++) {
-			if (k->pids[i] <= 0)
-				continue;
-			if (waitpid(k->pids[i], NULL, WNOHANG) != 0)
-				k->pids[i] = 0;	/* reaped, or not ours */
-			else
-				left++;
-		}
-		if (left == 0)
-			break;
-		if (t < 500) {
-			(void)poll(NULL, 0, 10);
-			continue;
-		}
-		for (i = 0; i < k->n; i++)
-			if (k->pids[i] > 0) {
-				(void)kill(k->pids[i], SIGKILL);
-				(void)waitpid(k->pids[i], NULL, 0);
-			}
-	}
+	for (i = 0; i < k->n; i++)
+		stop_one(k->pids[i]);
 	k->n = 0;
 }
 
@@ -405,4 +472,32 @@ out:
 	free(text);
 	free(out);
 	return rc;
+}
+
+int
+guard_keep_notify(struct cli *cli)
+{
+	/* No airlock_bin: a broker that does not run is not started. */
+	struct client_opts o = { .home = cli->home,
+	    .socket_path = getenv("AIRLOCK_SOCKET"), .timeout_ms = 5000 };
+	struct client *cl = NULL;
+	struct al_err err;
+	json_t *h = NULL;
+	json_int_t pid;
+	int told = 0;
+
+	al_err_clear(&err);
+	if (client_open(&o, &cl, &err) != 0)
+		return 0;
+	/*
+	 * The pid comes from the broker over its socket, not from a pid file
+	 * that may be stale: the signal cannot reach another process.
+	 */
+	if (client_health(cl, &h, &err) == 0) {
+		pid = json_integer_value(json_object_get(h, "pid"));
+		told = pid > 1 && kill((pid_t)pid, SIGHUP) == 0;
+	}
+	json_decref(h);
+	client_close(cl);
+	return told;
 }

@@ -5,7 +5,9 @@
  * starts each as soon as its socket accepts connections and ends them when
  * it stops; each also dies with the broker's process however that ends (a
  * parent-death signal), so no guard outlives the broker that feeds it
- * values.  `agent setup --guard` adds a line, `--no-guard` removes it.
+ * values.  SIGHUP makes the broker read the file again.  `agent setup
+ * --guard` adds a line, `--no-guard` removes it, and either tells a
+ * running broker (guard_keep_notify).
  */
 #ifndef AIRLOCK_GUARDKEEP_H
 #define AIRLOCK_GUARDKEEP_H
@@ -17,12 +19,14 @@
 
 #define GUARDKEEP_FILE	"guards"
 #define GUARDKEEP_MAX	16	/* guards one broker runs */
+#define GUARDKEEP_LINE	1024	/* a line of the file */
 
 struct guard_keep {
 	char	 home[PATH_MAX];
 	char	 socket[PATH_MAX];	/* the broker's: the guards' too */
 	int	 log_fd;		/* their stderr; -1: /dev/null */
 	pid_t	 pids[GUARDKEEP_MAX];
+	char	 lines[GUARDKEEP_MAX][GUARDKEEP_LINE];	/* each one's */
 	size_t	 n;
 };
 
@@ -32,6 +36,12 @@ struct guard_keep {
  * cannot start leaves its port closed.
  */
 void	guard_keep_start(void *arg);
+/*
+ * The broker's on_hup callback: read the file again; a guard whose line
+ * went (or changed), or that exited, is stopped, a new line gets a guard;
+ * the others run on undisturbed.
+ */
+void	guard_keep_hup(void *arg);
 /* Stop the guards started (SIGTERM, then SIGKILL after 5 s) and reap them. */
 void	guard_keep_stop(struct guard_keep *k);
 
@@ -46,5 +56,14 @@ int	guard_keep_add(const char *home, const char *agent, const char *listen,
 /* Remove the lines guard_keep_add wrote for agent; *removed: how many. */
 int	guard_keep_remove(const char *home, const char *agent, int *removed,
 	    struct al_err *err) AL_WUR;
+
+struct cli;
+
+/*
+ * Have the broker running for cli's state directory, if any, read the file
+ * again (SIGHUP to the pid its socket answers with; no broker is started).
+ * 1 when one was told, 0 when none runs.
+ */
+int	guard_keep_notify(struct cli *cli);
 
 #endif

@@ -3,7 +3,9 @@
 # $AIRLOCK_HOME/guards; the broker starts it as soon as it serves (an
 # autostarted one too), so the agent's base URL works with only the broker
 # running; when the broker stops -- cleanly, or killed with SIGKILL -- the
-# guard's port closes: nothing is forwarded, unmasked or otherwise.
+# guard's port closes: nothing is forwarded, unmasked or otherwise.  Setup
+# with a broker running, and SIGHUP, change the guards live; the others
+# run on undisturbed.
 . "$(dirname "$0")/lib.sh"
 HELP="$(cd "$(dirname "$0")/helpers" && pwd)"
 init_vault
@@ -24,6 +26,7 @@ FP=$(head -1 "$T_ROOT/fp.out")
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 P=$(free_port)
 P2=$(free_port)
+P3=$(free_port)
 G="http://127.0.0.1:$P"
 GUARDS="$AIRLOCK_HOME/guards"
 
@@ -34,17 +37,18 @@ ask() {
 	    -H 'content-type: application/json' --data-binary @- "$G/v1/messages")
 	RC=$?
 }
-# wait_port open|closed
+# wait_port open|closed [PORT]
 wait_port() {
-	for _ in $(seq 200); do
-		if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1)' "$P" 2>/dev/null; then
+	_p=${2:-$P}
+	for _ in $(seq 600); do
+		if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1)' "$_p" 2>/dev/null; then
 			[ "$1" = open ] && { pass; return; }
 		else
 			[ "$1" = closed ] && { pass; return; }
 		fi
 		sleep 0.05
 	done
-	fail "port $P is not $1; broker log: $(tail -5 "$AIRLOCK_HOME/airlockd.log" 2>/dev/null)"
+	fail "port $_p is not $1; broker log: $(tail -5 "$AIRLOCK_HOME/airlockd.log" 2>/dev/null)"
 }
 guard_pids() { pgrep -f -- "guard --listen 127.0.0.1:$P " || true; }
 
@@ -53,6 +57,7 @@ cd "$T_ROOT/proj"
 run "$AL" agent setup claude --guard "127.0.0.1:$P" --upstream "http://127.0.0.1:$FP"
 expect_rc 0 "setup claude --guard"
 expect_out "that the broker runs" "setup says who runs the guard"
+expect_out "it starts with the broker" "no broker runs yet"
 expect_out "--no-guard" "setup says how to undo it"
 expect_eq "$(cat "$GUARDS")" "--listen 127.0.0.1:$P --upstream http://127.0.0.1:$FP # claude" "the guards file"
 expect_eq "$(stat -c %a "$GUARDS")" 600 "its mode"
@@ -104,7 +109,7 @@ rm -f "$AIRLOCK_SOCKET" "$AIRLOCK_HOME/airlockd.pid"
 chmod 620 "$GUARDS"
 run "$AL" lease ls
 sleep 0.5
-grep -q "no guard started: .*no one else may write" "$AIRLOCK_HOME/airlockd.log" && pass ||
+grep -q "no one else may write" "$AIRLOCK_HOME/airlockd.log" && pass ||
     fail "a group-writable guards file was not refused: $(tail -3 "$AIRLOCK_HOME/airlockd.log")"
 expect_eq "$(guard_pids)" "" "no guard from a group-writable file"
 chmod 600 "$GUARDS"
@@ -117,10 +122,27 @@ PIDS+=($HOLD)
 sleep 0.3
 run "$AL" lease ls
 expect_rc 0 "the broker starts although its guard cannot"
-for _ in $(seq 100); do grep -q "cannot listen on 127.0.0.1:$P" "$AIRLOCK_HOME/airlockd.log" && break; sleep 0.05; done
+for _ in $(seq 600); do grep -q "cannot listen on 127.0.0.1:$P" "$AIRLOCK_HOME/airlockd.log" && break; sleep 0.05; done
 grep -q "cannot listen on 127.0.0.1:$P" "$AIRLOCK_HOME/airlockd.log" && pass ||
-    fail "the guard's failure is not in the broker's log"
+    fail "the guard's failure is not in the broker's log: $(tail -5 "$AIRLOCK_HOME/airlockd.log")"
+# Once the port is free, SIGHUP starts it again.
 kill "$HOLD"
+wait "$HOLD" 2>/dev/null
+kill -HUP "$(cat "$AIRLOCK_HOME/airlockd.pid")"
+wait_port open
+GPID=$(guard_pids)
+
+# Setup with the broker running: the new guard starts now, and goes with
+# --no-guard; the other guard runs on undisturbed.
+run "$AL" agent setup codex --guard "127.0.0.1:$P3" --upstream "http://127.0.0.1:$FP"
+expect_rc 0 "setup codex --guard, broker running"
+expect_out "the running broker started it"
+wait_port open "$P3"
+run "$AL" agent setup codex --no-guard
+expect_rc 0 "setup codex --no-guard, broker running"
+expect_out "the running broker stopped its guard"
+wait_port closed "$P3"
+expect_eq "$(guard_pids)" "$GPID" "the claude guard was not restarted"
 run "$AL" stop
 
 # --no-guard removes the line and the settings entry; another line stays.

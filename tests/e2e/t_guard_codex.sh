@@ -61,7 +61,7 @@ rm -f "$CODEX_HOME/hooks.json"
 
 run "$AL" lease ls
 expect_rc 0 "the broker (and its guard) start"
-for _ in $(seq 200); do
+for _ in $(seq 600); do
 	python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1)' "$P" 2>/dev/null && break
 	sleep 0.05
 done
