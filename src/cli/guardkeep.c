@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +23,19 @@
 
 extern char **environ;
 
+static void keep_log(int fd, const char *fmt, ...) AL_PRINTF(2, 3);
+
+/* A line in the broker's log (no value is ever among the arguments). */
 static void
-logf_(int fd, const char *fmt, const char *a, const char *b)
+keep_log(int fd, const char *fmt, ...)
 {
-	if (fd >= 0)
-		dprintf(fd, fmt, a, b);
+	va_list ap;
+
+	if (fd < 0)
+		return;
+	va_start(ap, fmt);
+	(void)vdprintf(fd, fmt, ap);
+	va_end(ap);
 }
 
 /*
@@ -164,30 +173,29 @@ wanted(struct guard_keep *k, const char *path, char *text, char **want)
 		    line[strspn(line, " \t\r")] == '\0')
 			continue;
 		if (strlen(line) >= sizeof(buf)) {
-			logf_(k->log_fd, "airlock serve: %s: a line over 1 KiB "
-			    "is left out%s\n", path, "");
+			keep_log(k->log_fd, "airlock serve: %s: a line over "
+			    "1 KiB is left out\n", path);
 			continue;
 		}
 		memcpy(buf, line, strlen(line) + 1);
 		if ((nw = split(buf, w, WORDS_MAX)) <= 0) {
 			if (nw < 0)
-				logf_(k->log_fd, "airlock serve: %s: a line "
-				    "with too many words is left out%s\n", path,
-				    "");
+				keep_log(k->log_fd, "airlock serve: %s: a line "
+				    "with too many words is left out\n", path);
 			continue;
 		}
 		for (has_listen = 0, j = 0; j < nw; j++)
 			has_listen |= strcmp(w[j], "--listen") == 0 ||
 			    strncmp(w[j], "--listen=", 9) == 0;
 		if (!has_listen) {
-			logf_(k->log_fd, "airlock serve: %s: a guard without "
-			    "--listen is left out (agents need an address "
-			    "that stays)%s\n", path, "");
+			keep_log(k->log_fd, "airlock serve: %s: a guard "
+			    "without --listen is left out (agents need an "
+			    "address that stays)\n", path);
 			continue;
 		}
 		if (n == GUARDKEEP_MAX) {
-			logf_(k->log_fd, "airlock serve: %s: at most 16 "
-			    "guards; the rest are left out%s\n", path, "");
+			keep_log(k->log_fd, "airlock serve: %s: at most 16 "
+			    "guards; the rest are left out\n", path);
 			break;
 		}
 		want[n++] = line;
@@ -214,8 +222,8 @@ keep_sync(struct guard_keep *k)
 
 	al_err_clear(&err);
 	if (read_file(k->home, path, sizeof(path), &text, &err) != 0) {
-		logf_(k->log_fd, "airlock serve: guards left as they are: "
-		    "%s%s\n", err.msg, "");
+		keep_log(k->log_fd, "airlock serve: guards left as they are: "
+		    "%s\n", err.msg);
 		return;
 	}
 	if (text != NULL)
@@ -247,8 +255,8 @@ keep_sync(struct guard_keep *k)
 	    asprintf(&ehome, "AIRLOCK_HOME=%s", k->home) < 0 ||
 	    asprintf(&esock, "AIRLOCK_SOCKET=%s", k->socket) < 0 ||
 	    (envp = calloc(ne + 3, sizeof(*envp))) == NULL) {
-		logf_(k->log_fd, "airlock serve: no guard started: %s%s\n",
-		    "cannot prepare them", "");
+		keep_log(k->log_fd, "airlock serve: no guard started: cannot "
+		    "prepare them\n");
 		goto out;
 	}
 	self[n] = '\0';
@@ -271,8 +279,8 @@ keep_sync(struct guard_keep *k)
 		words = split(buf, argv + 2, WORDS_MAX);
 		argv[words + 2] = NULL;
 		if ((pid = spawn(k, self, argv, envp, devnull)) < 0) {
-			logf_(k->log_fd, "airlock serve: cannot start a guard: "
-			    "%s%s\n", strerror(errno), "");
+			keep_log(k->log_fd, "airlock serve: cannot start a "
+			    "guard: %s\n", strerror(errno));
 			continue;
 		}
 		k->pids[k->n] = pid;
