@@ -82,6 +82,13 @@
 #define API_RS_PER_UID		4		/* streams at once per uid */
 /* GET ?n=N: {"events":[...]} the last N audit lines (N <= API_TAIL_MAX) */
 #define API_AUDIT		"/v1/audit"
+/*
+ * POST {"requests":{"forwarded":N,"masked":N,"blocked":N,"refused":N,
+ *   "upstream_failed":N},"masks":[{"name","rule":bool,"count":N}...],
+ *   "other_masks":N}: counts an `airlock guard` adds to /metrics (names of
+ *   secrets and rules, never values): {"ok":true}.
+ */
+#define API_GUARD_COUNTS	"/v1/guard/counts"
 /* GET: Prometheus text exposition format 0.0.4 */
 #define API_METRICS		"/metrics"
 

@@ -137,6 +137,19 @@ struct broker_config {
 	const char		*policy_path;	/* NULL: home/policy.yaml */
 	const struct al_clock	*clock;
 	int			 log_fd;	/* diagnostics, -1: none */
+	/*
+	 * Called once on the serving thread as soon as the socket accepts
+	 * connections (NULL: nothing).  That thread serves until the broker
+	 * stops, so what it starts may tie its life to it (a parent-death
+	 * signal).
+	 */
+	void			(*on_ready)(void *arg);
+	void			*on_ready_arg;
+	/*
+	 * Called on the serving thread at each SIGHUP, after the policy
+	 * reload (NULL: nothing), with on_ready_arg.
+	 */
+	void			(*on_hup)(void *arg);
 };
 
 struct broker;

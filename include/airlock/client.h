@@ -203,6 +203,13 @@ int	client_health(struct client *cl, json_t **out, struct al_err *err)
 int	client_policy_reload(struct client *cl, json_t **out,
 	    struct al_err *err) AL_WUR;
 
+/*
+ * Add an `airlock guard`'s counts (the body of API_GUARD_COUNTS) to the
+ * broker's /metrics.
+ */
+int	client_guard_counts(struct client *cl, json_t *counts,
+	    struct al_err *err) AL_WUR;
+
 /* ---- a run's proxy (`run --proxy`) ------------------------------------ */
 
 /* What the broker hands back for a run's proxy: never a secret value. */

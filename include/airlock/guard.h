@@ -98,6 +98,45 @@ typedef int (*guard_load_fn)(void *arg, struct guard_sets *out,
 typedef int (*guard_audit_fn)(void *arg, const char *endpoint,
     const struct guard_findings *f, int refused, struct al_err *err);
 
+/*
+ * What a guard answered, for /metrics: forwarded (sent as it came),
+ * masked (sent with masks), blocked (--block refused it), refused (any
+ * other refusal of the guard's: a secret it could not mask, too big,
+ * compressed, values or audit unavailable), upstream_failed (502).
+ */
+enum guard_outcome {
+	GUARD_FORWARDED = 0,
+	GUARD_MASKED,
+	GUARD_BLOCKED,
+	GUARD_REFUSED,
+	GUARD_UPSTREAM_FAILED,
+	GUARD_NOUTCOMES
+};
+
+/* The names of enum guard_outcome, as /metrics labels them. */
+extern const char *const guard_outcome_names[GUARD_NOUTCOMES];
+
+/*
+ * Counts since the last report: requests by outcome, and masks by name
+ * (at most GUARD_HITS_MAX names; masks of further names are counted in
+ * other_masks).  Never a value.
+ */
+struct guard_counts {
+	unsigned long long	 requests[GUARD_NOUTCOMES];
+	struct guard_hit	 masks[GUARD_HITS_MAX];
+	size_t			 nmasks;
+	unsigned long long	 other_masks;
+};
+
+/*
+ * Hand counts to whoever keeps them (the broker's /metrics).  Called from
+ * guard_run, after each refresh and when it stops, only when there is
+ * something to report.  A nonzero return keeps the counts for the next
+ * call: nothing is lost while the receiver is away.
+ */
+typedef int (*guard_report_fn)(void *arg, const struct guard_counts *c,
+    struct al_err *err);
+
 struct guard_config {
 	const char	*upstream;	/* https://host[:port][/path] */
 	const char	*listen;	/* "127.0.0.1:PORT" or NULL: a free port */
@@ -109,6 +148,8 @@ struct guard_config {
 	void		*load_arg;
 	guard_audit_fn	 audit;
 	void		*audit_arg;
+	guard_report_fn	 report;	/* NULL: counts are not reported */
+	void		*report_arg;
 };
 
 struct guard;

@@ -360,6 +360,23 @@ agent_plan_make(const struct agent_setup *st, struct agent_plan *plan,
 		if ((rc = agent_toml_set_server(m->path, m->old_text,
 		    st->command, st->airlock_home, &text, err)) != 0)
 			goto out;
+		if (st->guard_url != NULL || st->unguard) {
+			char *t2 = NULL, url[160];
+
+			if (st->guard_url != NULL && snprintf(url, sizeof(url),
+			    "%s/v1", st->guard_url) >= (int)sizeof(url)) {
+				free(text);
+				rc = al_err_set(err, AL_EINVAL, "--guard: too "
+				    "long");
+				goto out;
+			}
+			rc = agent_toml_set_guard(m->path, text,
+			    st->guard_url != NULL ? url : NULL, &t2, err);
+			free(text);
+			text = t2;
+			if (rc != 0)
+				goto out;
+		}
 		if ((rc = settle(m, text)) != 0)
 			goto out;
 	} else if ((rc = plan_json(m, st, 0, err)) != 0) {

@@ -67,6 +67,15 @@ void	agent_codex_trust_status(const char *hooks_path,
 int	agent_toml_set_server(const char *path, const char *old,
 	    const char *command, const char *airlock_home, char **out,
 	    struct al_err *err);
+/*
+ * Send Codex's requests through `airlock guard` at url ("http://ADDR/v1"):
+ * a top-level model_provider = "airlock-guard" line (first in the file)
+ * and a [model_providers.airlock-guard] table (replaced, or appended).
+ * url NULL removes exactly those, and the blank line put before the table.
+ * AL_EINVAL naming the line when model_provider selects another provider.
+ */
+int	agent_toml_set_guard(const char *path, const char *old,
+	    const char *url, char **out, struct al_err *err);
 /* The command of [mcp_servers.airlock] into out; 1 found, 0 not, -1 error. */
 int	agent_toml_get_server(const char *text, char *out, size_t outsz);
 

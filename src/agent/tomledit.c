@@ -280,3 +280,172 @@ agent_toml_get_server(const char *text, char *out, size_t outsz)
 	}
 	return 1;
 }
+
+/* ---- the guard's model provider ---------------------------------------- */
+
+#define GUARD_PROVIDER	"airlock-guard"
+
+/* Where the guard's lines are: the selecting key and the provider table. */
+struct guard_spans {
+	size_t	key_start, key_end;	/* model_provider = "airlock-guard" */
+	int	key_found;
+	size_t	tab_start, tab_end;	/* [model_providers.airlock-guard] */
+	int	tab_found;
+};
+
+/*
+ * A top-level "model_provider = VALUE" line: VALUE (unquoted) into val and
+ * 1; 0 for any other line.
+ */
+static int
+provider_key(const char *line, size_t len, char *val, size_t valsz)
+{
+	const char *p = ws(line), *end = line + len;
+	size_t n = 0;
+	char q;
+
+	if (strncmp(p, "model_provider", 14) != 0)
+		return 0;
+	p = ws(p + 14);
+	if (p >= end || *p != '=')
+		return 0;
+	p = ws(p + 1);
+	val[0] = '\0';
+	if (p < end && (*p == '"' || *p == '\'')) {
+		q = *p++;
+		while (p < end && *p != q && n + 1 < valsz)
+			val[n++] = *p++;
+	} else {
+		while (p < end && !isspace((unsigned char)*p) && *p != '#' &&
+		    n + 1 < valsz)
+			val[n++] = *p++;
+	}
+	val[n] = '\0';
+	return 1;
+}
+
+static int
+find_guard(const char *path, const char *text, struct guard_spans *sp,
+    struct al_err *err)
+{
+	const char *line = text, *nl;
+	char name[256], cur[256] = "", val[256];
+	size_t len, lineno = 0, next;
+	int in_basic = 0, in_lit = 0, in_ours = 0, was_ml;
+
+	memset(sp, 0, sizeof(*sp));
+	for (; *line != '\0'; line = text + next) {
+		lineno++;
+		nl = strchr(line, '\n');
+		len = nl != NULL ? (size_t)(nl - line) : strlen(line);
+		next = (size_t)(line - text) + len + (nl != NULL);
+		was_ml = in_basic || in_lit;
+		track_multiline(line, len, &in_basic, &in_lit);
+		if (was_ml)
+			continue;
+		if (header_name(line, len, name, sizeof(name))) {
+			(void)snprintf(cur, sizeof(cur), "%s", name);
+			if (strcmp(name, "model_providers." GUARD_PROVIDER) ==
+			    0 || strncmp(name, "model_providers." GUARD_PROVIDER
+			    ".", sizeof("model_providers." GUARD_PROVIDER)) ==
+			    0) {
+				if (sp->tab_found && !in_ours)
+					return al_err_set(err, AL_EINVAL,
+					    "%s:%zu: a second [model_providers."
+					    GUARD_PROVIDER "] table; remove "
+					    "them by hand and run again", path,
+					    lineno);
+				if (!sp->tab_found)
+					sp->tab_start = (size_t)(line - text);
+				sp->tab_found = in_ours = 1;
+			} else if (in_ours) {
+				sp->tab_end = (size_t)(line - text);
+				in_ours = 0;
+			}
+		} else if (cur[0] == '\0' &&
+		    provider_key(line, len, val, sizeof(val))) {
+			if (strcmp(val, GUARD_PROVIDER) != 0)
+				return al_err_set(err, AL_EINVAL, "%s:%zu: "
+				    "model_provider already selects '%s'; "
+				    "remove that line first to put airlock "
+				    "guard there", path, lineno, val);
+			sp->key_start = (size_t)(line - text);
+			sp->key_end = next;
+			sp->key_found = 1;
+		}
+	}
+	if (in_basic || in_lit)
+		return al_err_set(err, AL_EINVAL, "%s: a multi-line string "
+		    "is not closed; fix the file and run again", path);
+	if (in_ours)
+		sp->tab_end = strlen(text);
+	return 0;
+}
+
+int
+agent_toml_set_guard(const char *path, const char *old, const char *url,
+    char **out, struct al_err *err)
+{
+	struct al_buf b, table;
+	struct guard_spans sp;
+	const char *text = old != NULL ? old : "";
+	size_t n = strlen(text), ts, te;
+	int rc;
+
+	*out = NULL;
+	al_buf_init(&b, 16u * 1024 * 1024, 0);
+	al_buf_init(&table, 64 * 1024, 0);
+	if ((rc = find_guard(path, text, &sp, err)) != 0)
+		goto out;
+	if (url != NULL && ((rc = al_buf_puts(&table, "[model_providers."
+	    GUARD_PROVIDER "]\nname = \"airlock guard\"\nbase_url = ")) != 0 ||
+	    (rc = toml_quote(&table, url)) != 0 ||
+	    (rc = al_buf_puts(&table, "\nenv_key = \"OPENAI_API_KEY\"\n"
+	    "wire_api = \"responses\"\n")) != 0))
+		goto out;
+	/* The key goes first: a top-level key must precede every table. */
+	if (url != NULL && !sp.key_found &&
+	    (rc = al_buf_puts(&b, "model_provider = \"" GUARD_PROVIDER
+	    "\"\n")) != 0)
+		goto out;
+	ts = sp.tab_found ? sp.tab_start : n;
+	te = sp.tab_found ? sp.tab_end : n;
+	/*
+	 * Removing: the blank line setup put before the table goes with it,
+	 * so that the file is again the one it was.
+	 */
+	if (url == NULL && sp.tab_found && te == n && ts >= 2 &&
+	    text[ts - 1] == '\n' && text[ts - 2] == '\n')
+		ts--;
+	if (url == NULL && sp.key_found) {
+		if ((rc = al_buf_append(&b, text, sp.key_start)) != 0 ||
+		    (rc = al_buf_append(&b, text + sp.key_end,
+		    ts - sp.key_end)) != 0)
+			goto out;
+	} else if ((rc = al_buf_append(&b, text, ts)) != 0)
+		goto out;
+	if (url != NULL) {
+		if (sp.tab_found) {
+			if (te < n && (rc = al_buf_putc(&table, '\n')) != 0)
+				goto out;
+		} else {
+			if (n > 0 && text[n - 1] != '\n' &&
+			    (rc = al_buf_putc(&b, '\n')) != 0)
+				goto out;
+			if (n > 0 && (rc = al_buf_putc(&b, '\n')) != 0)
+				goto out;
+		}
+		if ((rc = al_buf_append(&b, table.data, table.len)) != 0)
+			goto out;
+	}
+	if ((rc = al_buf_append(&b, text + te, n - te)) != 0)
+		goto out;
+	if ((*out = strdup(al_buf_str(&b))) == NULL)
+		rc = AL_ENOMEM;
+out:
+	if (rc != 0 && rc != AL_EINVAL && err != NULL && err->code == 0)
+		al_err_set(err, rc, "cannot edit %s", path);
+	al_buf_release(&b);
+	al_buf_release(&table);
+	return rc;
+}

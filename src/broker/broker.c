@@ -69,6 +69,9 @@ broker_new(const struct broker_config *cfg, struct vault *v,
 	vault_set_busy(v, b->values);
 	b->clock = cfg->clock ? cfg->clock : al_clock_system();
 	b->log_fd = cfg->log_fd;
+	b->on_ready = cfg->on_ready;
+	b->on_ready_arg = cfg->on_ready_arg;
+	b->on_hup = cfg->on_hup;
 	b->owner = geteuid();
 	b->started = b->clock->now(b->clock->arg);
 	if (snprintf(b->home, sizeof(b->home), "%s", cfg->home) >=

@@ -108,6 +108,26 @@ int	metrics_render(const struct broker_metrics *m, size_t active_leases,
 	    AL_WUR;
 void	metrics_observe(struct broker_metrics *m, int64_t usec);
 
+/* What `airlock guard` processes report (h_guard.c), for /metrics. */
+#define METRICS_GUARD_OUTCOMES	5	/* metrics_guard_outcomes */
+#define METRICS_GUARD_NAMES	128	/* distinct names; then "other" */
+
+extern const char *const metrics_guard_outcomes[METRICS_GUARD_OUTCOMES];
+
+struct broker_guard_metrics {
+	uint64_t	requests[METRICS_GUARD_OUTCOMES];
+	struct {
+		char		name[65];
+		int		rule;
+		uint64_t	count;
+	}		masks[METRICS_GUARD_NAMES];
+	size_t		nmasks;
+	uint64_t	other_masks;
+};
+
+int	metrics_render_guard(const struct broker_guard_metrics *m,
+	    struct al_buf *out) AL_WUR;
+
 /* ---- the broker --------------------------------------------------------- */
 
 struct broker {
@@ -126,6 +146,10 @@ struct broker {
 	struct al_secret_pool	*values;	/* memory of values released */
 	struct approval_list	 approvals;
 	struct broker_metrics	 metrics;
+	struct broker_guard_metrics guard_metrics;
+	void			(*on_ready)(void *arg);	/* see broker.h */
+	void			*on_ready_arg;
+	void			(*on_hup)(void *arg);
 	int64_t			 started;
 	uid_t			 owner;		/* the broker's own uid */
 	size_t			 connections;	/* open now (transport) */
@@ -366,6 +390,7 @@ void	proxies_free(struct broker *b);
 int	proxy_use_only(struct route_args *a, const struct lease *l,
 	    json_t *who);
 void	h_policy_reload(struct route_args *a);
+void	h_guard_counts(struct route_args *a);
 
 /* ---- reply helpers (reply.c) -------------------------------------------- */
 

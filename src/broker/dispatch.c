@@ -41,6 +41,7 @@ static const struct route routes[] = {
 	{ "POST", "/v1/proxies", 1, h_proxy_start, NULL },
 	{ "DELETE", "/v1/proxies/:", 0, h_proxy_end, NULL },
 	{ "POST", "/v1/policy/reload", 1, h_policy_reload, NULL },
+	{ "POST", "/v1/guard/counts", 1, h_guard_counts, NULL },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -768,7 +768,9 @@ on_signal(struct server *s)
 		if (si.ssi_signo == SIGHUP) {
 			broker_log(s->b, "SIGHUP: reloading the policy");
 			if (broker_reload_policy(s->b, &err) != 0)
-				continue;	/* logged and audited */
+				al_err_clear(&err);	/* logged and audited */
+			if (s->b->on_hup != NULL)
+				s->b->on_hup(s->b->on_ready_arg);
 		} else {
 			broker_log(s->b, "signal %u: stopping", si.ssi_signo);
 			s->stopping = 1;

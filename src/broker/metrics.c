@@ -88,3 +88,37 @@ metrics_render(const struct broker_metrics *m, size_t active_leases,
 	    (unsigned long long)m->latency_count);
 	return rc ? AL_ETOOBIG : 0;
 }
+
+const char *const metrics_guard_outcomes[METRICS_GUARD_OUTCOMES] = {
+	"forwarded", "masked", "blocked", "refused", "upstream_failed",
+};
+
+/* The counts `airlock guard` processes reported (names need no escape). */
+int
+metrics_render_guard(const struct broker_guard_metrics *m, struct al_buf *o)
+{
+	size_t i;
+	int rc = 0;
+
+	rc |= al_buf_puts(o, "# HELP airlock_guard_requests_total "
+	    "Requests answered by airlock guard, by outcome.\n"
+	    "# TYPE airlock_guard_requests_total counter\n");
+	for (i = 0; i < METRICS_GUARD_OUTCOMES; i++)
+		rc |= al_buf_printf(o, "airlock_guard_requests_total{outcome="
+		    "\"%s\"} %llu\n", metrics_guard_outcomes[i],
+		    (unsigned long long)m->requests[i]);
+	rc |= al_buf_puts(o, "# HELP airlock_guard_masks_total "
+	    "Secret values and rule hits airlock guard found in request "
+	    "bodies, by name.\n"
+	    "# TYPE airlock_guard_masks_total counter\n");
+	for (i = 0; i < m->nmasks; i++)
+		rc |= al_buf_printf(o, "airlock_guard_masks_total{kind=\"%s\","
+		    "name=\"%s\"} %llu\n", m->masks[i].rule ? "rule" :
+		    "secret", m->masks[i].name,
+		    (unsigned long long)m->masks[i].count);
+	if (m->other_masks > 0)
+		rc |= al_buf_printf(o, "airlock_guard_masks_total{kind="
+		    "\"other\",name=\"\"} %llu\n",
+		    (unsigned long long)m->other_masks);
+	return rc ? AL_ETOOBIG : 0;
+}

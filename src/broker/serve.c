@@ -139,6 +139,8 @@ broker_serve(struct broker *b, int ready_fd, struct al_err *err)
 		(void)close(ready_fd);
 		ready_fd = -1;
 	}
+	if (b->on_ready != NULL)
+		b->on_ready(b->on_ready_arg);
 	rc = http_loop(&s, err);
 	broker_log(b, "stopped");
 out:

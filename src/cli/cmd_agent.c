@@ -13,11 +13,13 @@
 #include "airlock/vault.h"
 #include "cli.h"
 #include "gitcli.h"
+#include "guardkeep.h"
 
 const char cmd_agent_help[] =
 "usage: airlock agent setup claude|codex|cursor [--project|--user]\n"
 "                           [--dry-run] [--command PATH]\n"
-"                           [--guard ADDRESS:PORT | --no-guard] [--sweep]\n"
+"                           [--guard ADDRESS:PORT [--upstream URL]]\n"
+"                           [--no-guard] [--sweep]\n"
 "       airlock agent status [--json]\n"
 "\n"
 "setup merges airlock into the agent's own configuration: the MCP server\n"
@@ -49,9 +51,13 @@ const char cmd_agent_help[] =
 "  --command PATH   how the agent should start airlock (default: `airlock`\n"
 "                   for a project; for --user, `airlock` when that is this\n"
 "                   binary on $PATH, else its full path)\n"
-"  --guard ADDR:PORT  (claude) send the agent's API requests through\n"
-"                   `airlock guard --listen ADDR:PORT` (its settings'\n"
-"                   env.ANTHROPIC_BASE_URL); --no-guard removes it\n"
+"  --guard ADDR:PORT  (claude, codex) send the agent's API requests through\n"
+"                   an `airlock guard` the broker runs on ADDR:PORT (Claude\n"
+"                   Code: env.ANTHROPIC_BASE_URL in its settings; Codex: a\n"
+"                   model provider in config.toml, selected); the guard is\n"
+"                   listed in $AIRLOCK_HOME/guards.  --no-guard removes both\n"
+"  --upstream URL   the provider the guard forwards to (default\n"
+"                   https://api.anthropic.com, https://api.openai.com)\n"
 "  --sweep          also run `airlock sweep --fix` when a session ends\n"
 "                   (Claude Code's SessionEnd, Cursor's stop hook)\n"
 "  --json           (status) print a JSON array\n"
@@ -129,22 +135,22 @@ agent_setup(struct cli *cli, int argc, char **argv)
 		{ "command", required_argument, NULL, 'c' },
 		{ "guard", required_argument, NULL, 'g' },
 		{ "no-guard", no_argument, NULL, 'G' },
+		{ "upstream", required_argument, NULL, 'U' },
 		{ "sweep", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent_setup st;
 	char guard_url[96];
-	const char *guard = NULL;
+	const char *guard = NULL, *upstream = NULL;
 	struct agent_plan plan;
 	struct al_err err;
 	struct al_buf diff;
 	char cwd[PATH_MAX], cmd[PATH_MAX];
 	const char *command = NULL;
 	size_t i;
-	int c, dry = 0, scope_set = 0, rc, any = 0;
+	int c, dry = 0, scope_set = 0, rc, any = 0, guard_added = 0, told = 0;
 
-	(void)cli;
 	memset(&st, 0, sizeof(st));
 	al_err_clear(&err);
 	st.scope = AGENT_SCOPE_PROJECT;
@@ -181,6 +187,9 @@ agent_setup(struct cli *cli, int argc, char **argv)
 		case 'G':
 			st.unguard = 1;
 			break;
+		case 'U':
+			upstream = optarg;
+			break;
 		case 'h':
 			return cli_print_help("agent", stdout);
 		default:
@@ -207,11 +216,20 @@ agent_setup(struct cli *cli, int argc, char **argv)
 	if (optind + 1 < argc)
 		return cli_usage("agent setup", "unexpected argument '%s'",
 		    argv[optind + 1]);
-	if ((guard != NULL || st.unguard) && st.kind != AGENT_CLAUDE)
-		return cli_usage("agent setup", "--guard wires Claude Code only; "
-		    "for %s, point its provider's base URL at the address "
-		    "`airlock guard` prints (see docs/guard.md)",
-		    agent_kind_name(st.kind));
+	if ((guard != NULL || st.unguard) && st.kind == AGENT_CURSOR)
+		return cli_usage("agent setup", "--guard wires Claude Code and "
+		    "Codex; Cursor sends its requests through its own servers, "
+		    "so no local guard can stand in front of them");
+	if (upstream != NULL && guard == NULL)
+		return cli_usage("agent setup", "--upstream goes with --guard");
+	if (upstream == NULL)
+		upstream = st.kind == AGENT_CODEX ? "https://api.openai.com" :
+		    "https://api.anthropic.com";
+	if ((strncmp(upstream, "https://", 8) != 0 &&
+	    strncmp(upstream, "http://127.", 11) != 0) ||
+	    strpbrk(upstream, " \t\r\n#\"'") != NULL)
+		return cli_usage("agent setup", "--upstream: '%s' is not an "
+		    "https:// URL (or http:// to 127.x.x.x)", upstream);
 	if (st.scope == AGENT_SCOPE_PROJECT && project_root(cwd,
 	    sizeof(cwd)) != 0)
 		return cli_failf("cannot find the current directory");
@@ -279,7 +297,13 @@ agent_setup(struct cli *cli, int argc, char **argv)
 		agent_plan_release(&plan);
 		return rc;
 	}
-	if (agent_plan_apply(&plan, &err) != 0) {
+	/* The guard first: an address taken refuses before any file changes. */
+	if ((guard != NULL && guard_keep_add(cli->home,
+	    agent_kind_name(st.kind), guard, upstream,
+	    &guard_added, &err) != 0) || (st.unguard &&
+	    guard_keep_remove(cli->home,
+	    agent_kind_name(st.kind), &guard_added, &err) != 0) ||
+	    agent_plan_apply(&plan, &err) != 0) {
 		agent_plan_release(&plan);
 		return cli_fail(&err);
 	}
@@ -306,16 +330,23 @@ agent_setup(struct cli *cli, int argc, char **argv)
 		printf("airlock: no approver PIN is set, so requests that need "
 		    "approval are refused: set one on your terminal with "
 		    "`airlock approver set-pin` (the agent cannot type it)\n");
+	/* A running broker reads the list again: the change is live. */
+	if (guard_added)
+		told = guard_keep_notify(cli);
 	if (st.guard_url != NULL)
-		printf("airlock: its API requests now go to %s: keep `airlock "
-		    "guard --upstream https://api.anthropic.com --listen %s` "
-		    "running (the agent's requests fail while it is not); undo "
-		    "with `airlock agent setup claude%s --no-guard`\n",
-		    st.guard_url, guard, st.scope == AGENT_SCOPE_USER ?
-		    " --user" : "");
+		printf("airlock: its API requests now go to %s, an `airlock "
+		    "guard --listen %s --upstream %s` that the broker runs (%s "
+		    "in %s/%s%s); undo with `airlock agent setup %s%s "
+		    "--no-guard`\n", st.guard_url, guard, upstream,
+		    guard_added ? "added" : "listed", cli->home,
+		    GUARDKEEP_FILE, told ? "; the running broker started it" :
+		    guard_added ? "; it starts with the broker" : "",
+		    agent_kind_name(st.kind),
+		    st.scope == AGENT_SCOPE_USER ? " --user" : "");
 	if (st.unguard)
 		printf("airlock: its API requests go to the provider directly "
-		    "again\n");
+		    "again%s\n", told ? "; the running broker stopped its "
+		    "guard" : "");
 	agent_plan_release(&plan);
 	return rc;
 }

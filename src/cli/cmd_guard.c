@@ -82,6 +82,8 @@ struct guard_cli {
 };
 
 static int audit_vault(struct guard_cli *gc, struct al_err *err);
+static int take_vault(struct guard_cli *gc, const char *name,
+    json_int_t version, int approval, struct al_err *err);
 
 static struct held *
 find_held(struct guard_cli *gc, const char *name, json_int_t version)
@@ -116,8 +118,16 @@ take(struct guard_cli *gc, const char *name, json_int_t version,
 	req.bind = 1;
 	al_err_clear(&e2);
 	rc = client_lease_and_fetch(gc->cl, &req, 0, &lease, &v, &e2);
-	if (rc == AL_EDENIED || rc == AL_EPENDING || rc == AL_ENOENT ||
-	    rc == AL_EEXPIRED)
+	/*
+	 * A secret that needs an approval is masked all the same (as the
+	 * broker's own redaction does): a mask releases nothing, and the value
+	 * may be in the agent's context by another path.  The lease request
+	 * waits for an approver, but this version is held once read, so it is
+	 * not asked for again.
+	 */
+	if (rc == AL_EPENDING)
+		return take_vault(gc, name, version, 1, err);
+	if (rc == AL_EDENIED || rc == AL_ENOENT || rc == AL_EEXPIRED)
 		return 0;	/* what policy refuses is not masked */
 	if (rc != 0)
 		return al_err_set(err, rc, "secret '%s': %s", name, e2.msg);
@@ -153,11 +163,12 @@ str_or(const json_t *j)
  * When it cannot be read (a vault of another user, or one locked by a
  * passphrase), the load fails and the guard refuses every request (503)
  * rather than forward a value it cannot mask, until the secret is rotated
- * (`airlock secret rotate` ends the exposure) or deleted.
+ * (`airlock secret rotate` ends the exposure) or deleted.  A secret that
+ * needs an approval (approval) is read the same way.
  */
 static int
-take_exposed(struct guard_cli *gc, const char *name, json_int_t version,
-    struct al_err *err)
+take_vault(struct guard_cli *gc, const char *name, json_int_t version,
+    int approval, struct al_err *err)
 {
 	struct al_secret *v = NULL;
 	struct al_err e2;
@@ -175,6 +186,11 @@ take_exposed(struct guard_cli *gc, const char *name, json_int_t version,
 	pthread_mutex_unlock(&gc->vlock);
 	if (rc == AL_ENOENT)
 		return 0;	/* deleted since the list: nothing to mask */
+	if (rc != 0 && approval)
+		return al_err_set(err, AL_EUNAVAIL, "secret '%s' needs an "
+		    "approval to be leased and its value cannot be read here "
+		    "to mask it (%s); nothing is forwarded while it is live",
+		    name, e2.msg);
 	if (rc != 0)
 		return al_err_set(err, AL_EUNAVAIL, "secret '%s' is marked "
 		    "exposed and its value cannot be read here to mask it "
@@ -261,7 +277,7 @@ load(void *arg, struct guard_sets *out, struct al_err *err)
 			continue;
 		if (strcmp(str_or(json_object_get(it, "status")), "exposed") ==
 		    0)
-			rc = take_exposed(gc, name, ver, err);
+			rc = take_vault(gc, name, ver, 0, err);
 		else
 			rc = take(gc, name, ver, err);
 		if (rc != 0)
@@ -429,6 +445,47 @@ out:
 	return rc;
 }
 
+/*
+ * The guard's report callback: its counts go to the broker's /metrics, over
+ * the connection the values come through (both on guard_run's thread).
+ */
+static int
+report(void *arg, const struct guard_counts *c, struct al_err *err)
+{
+	struct guard_cli *gc = arg;
+	json_t *body = NULL, *req = NULL, *masks = NULL;
+	size_t i;
+	int rc = 0;
+
+	if ((body = json_object()) == NULL || (req = json_object()) == NULL ||
+	    (masks = json_array()) == NULL) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < GUARD_NOUTCOMES; i++)
+		if (c->requests[i] > 0)
+			rc |= json_object_set_new(req, guard_outcome_names[i],
+			    json_integer((json_int_t)c->requests[i]));
+	for (i = 0; i < c->nmasks; i++)
+		rc |= json_array_append_new(masks, json_pack("{s:s,s:b,s:I}",
+		    "name", c->masks[i].name, "rule", c->masks[i].rule,
+		    "count", (json_int_t)c->masks[i].count));
+	rc |= json_object_set(body, "requests", req);
+	rc |= json_object_set(body, "masks", masks);
+	rc |= json_object_set_new(body, "other_masks",
+	    json_integer((json_int_t)c->other_masks));
+	if (rc != 0) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = client_guard_counts(gc->cl, body, err);
+out:
+	json_decref(body);
+	json_decref(req);
+	json_decref(masks);
+	return rc;
+}
+
 static int
 stop_fd(struct al_err *err)
 {
@@ -523,6 +580,8 @@ cmd_guard(struct cli *cli, int argc, char **argv)
 	cfg.load_arg = gc;
 	cfg.audit = audit;
 	cfg.audit_arg = gc;
+	cfg.report = report;
+	cfg.report_arg = gc;
 	if ((fd = stop_fd(&err)) < 0) {
 		rc = fd;
 		goto out;

@@ -24,6 +24,7 @@
 #include "airlock/api.h"
 #include "airlock/broker.h"
 #include "cli.h"
+#include "guardkeep.h"
 #include "vaultcli.h"
 
 const char cmd_serve_help[] =
@@ -51,10 +52,12 @@ const char cmd_serve_help[] =
 "  --stop               stop the running broker (as `airlock stop`)\n"
 "\n"
 "Signals: SIGTERM or SIGINT stop it cleanly (bound leases end); SIGHUP\n"
-"reloads the policy (a bad policy is rejected and the old one stays).\n"
+"reloads the policy (a bad policy is rejected and the old one stays) and\n"
+"the list of guards it runs.\n"
 "\n"
 "Files: airlockd.sock, airlockd.pid, airlockd.lock, airlockd.log (background\n"
-"mode), leases.db, audit.log, all in $AIRLOCK_HOME.\n"
+"mode), leases.db, audit.log, guards (the `airlock guard`s it runs, one per\n"
+"line), all in $AIRLOCK_HOME.\n"
 "\n"
 "Exit status: 0 stopped cleanly (or, in the background, started), 2 error\n"
 "(no vault, bad passphrase, already running, bad policy).\n";
@@ -153,6 +156,7 @@ run_broker(struct cli *cli, const struct serve_args *a, int log_fd,
     int ready_fd, struct al_err *err)
 {
 	struct broker_config cfg;
+	struct guard_keep keep;
 	struct vault *v = NULL;
 	struct broker *b = NULL;
 	const char *env_sock = getenv("AIRLOCK_SOCKET");
@@ -179,6 +183,21 @@ run_broker(struct cli *cli, const struct serve_args *a, int log_fd,
 	cfg.policy_path = a->policy;
 	cfg.clock = cli->clock;
 	cfg.log_fd = log_fd;
+	/* The guards of $AIRLOCK_HOME/guards start once clients can connect. */
+	memset(&keep, 0, sizeof(keep));
+	keep.log_fd = log_fd;
+	if (snprintf(keep.home, sizeof(keep.home), "%s", cli->home) >=
+	    (int)sizeof(keep.home) || (cfg.socket_path != NULL ?
+	    snprintf(keep.socket, sizeof(keep.socket), "%s",
+	    cfg.socket_path) >= (int)sizeof(keep.socket) :
+	    al_path_join(keep.socket, sizeof(keep.socket), cli->home,
+	    API_SOCKET_FILE) != 0)) {
+		rc = al_err_set(err, AL_ETOOBIG, "state path too long");
+		goto out;
+	}
+	cfg.on_ready = guard_keep_start;
+	cfg.on_hup = guard_keep_hup;
+	cfg.on_ready_arg = &keep;
 	rc = broker_new(&cfg, v, &b, err);
 	v = NULL;		/* the broker owns it, even on failure */
 	if (rc != 0)
@@ -208,6 +227,7 @@ run_broker(struct cli *cli, const struct serve_args *a, int log_fd,
 		}
 	}
 	rc = broker_serve(b, ready_fd, err);
+	guard_keep_stop(&keep);
 	remove_pid(cli);
 out:
 	broker_free(b);

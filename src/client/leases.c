@@ -522,3 +522,15 @@ client_policy_reload(struct client *cl, json_t **out, struct al_err *err)
 	json_decref(body);
 	return rc;
 }
+
+int
+client_guard_counts(struct client *cl, json_t *counts, struct al_err *err)
+{
+	json_t *reply = NULL;
+	int rc;
+
+	rc = client_call(cl, "POST", API_GUARD_COUNTS, counts, NULL, NULL,
+	    &reply, err);
+	json_decref(reply);
+	return rc;
+}

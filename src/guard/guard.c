@@ -17,6 +17,83 @@
 
 #define GUARD_REFRESH_MS_DEFAULT	5000
 
+const char *const guard_outcome_names[GUARD_NOUTCOMES] = {
+	"forwarded", "masked", "blocked", "refused", "upstream_failed",
+};
+
+/* Add n masks of (name, rule) to c. */
+static void
+counts_add_mask(struct guard_counts *c, const char *name, int rule,
+    unsigned long long n)
+{
+	size_t i;
+
+	for (i = 0; i < c->nmasks; i++)
+		if (c->masks[i].rule == rule &&
+		    strcmp(c->masks[i].name, name) == 0) {
+			c->masks[i].count += (unsigned)n;
+			return;
+		}
+	if (c->nmasks == GUARD_HITS_MAX) {
+		c->other_masks += n;
+		return;
+	}
+	(void)snprintf(c->masks[i].name, sizeof(c->masks[i].name), "%s",
+	    name);
+	c->masks[i].rule = rule;
+	c->masks[i].count = (unsigned)n;
+	c->nmasks++;
+}
+
+void
+guard_count(struct guard *g, enum guard_outcome o,
+    const struct guard_findings *f)
+{
+	size_t i;
+
+	pthread_mutex_lock(&g->count_lock);
+	g->counts.requests[o]++;
+	for (i = 0; f != NULL && i < f->nhits; i++)
+		counts_add_mask(&g->counts, f->hits[i].name, f->hits[i].rule,
+		    f->hits[i].count);
+	pthread_mutex_unlock(&g->count_lock);
+}
+
+/*
+ * Hand the counts since the last report over; a failed report puts them
+ * back, merged with what was counted meanwhile.
+ */
+static void
+report(struct guard *g)
+{
+	struct guard_counts c;
+	struct al_err err;
+	size_t i;
+	int any = 0;
+
+	if (g->cfg.report == NULL)
+		return;
+	pthread_mutex_lock(&g->count_lock);
+	c = g->counts;
+	memset(&g->counts, 0, sizeof(g->counts));
+	pthread_mutex_unlock(&g->count_lock);
+	for (i = 0; i < GUARD_NOUTCOMES; i++)
+		any |= c.requests[i] != 0;
+	if (!any && c.nmasks == 0 && c.other_masks == 0)
+		return;
+	al_err_clear(&err);
+	if (g->cfg.report(g->cfg.report_arg, &c, &err) == 0)
+		return;
+	pthread_mutex_lock(&g->count_lock);
+	for (i = 0; i < GUARD_NOUTCOMES; i++)
+		g->counts.requests[i] += c.requests[i];
+	for (i = 0; i < c.nmasks; i++)
+		counts_add_mask(&g->counts, c.masks[i].name, c.masks[i].rule,
+		    c.masks[i].count);
+	g->counts.other_masks += c.other_masks;
+	pthread_mutex_unlock(&g->count_lock);
+}
+
 static void
 sets_free(struct guard_setref *r)
 {
@@ -210,6 +287,7 @@ guard_new(const struct guard_config *cfg, struct guard **out,
 		g->cfg.refresh_ms = GUARD_REFRESH_MS_DEFAULT;
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_mutex_init(&g->audit_lock, NULL);
+	pthread_mutex_init(&g->count_lock, NULL);
 	if ((rc = check_upstream(g, cfg->upstream, err)) != 0 ||
 	    (rc = refresh(g, err)) != 0 ||
 	    (rc = guard_dl_open(&g->dl, err)) != 0 ||
@@ -242,8 +320,10 @@ guard_run(struct guard *g, int stop_fd, struct al_err *err)
 		if (n < 0)
 			return al_err_set(err, AL_ESYS, "poll: %s",
 			    strerror(errno));
-		if (n > 0)
+		if (n > 0) {
+			report(g);
 			return 0;
+		}
 		pthread_mutex_lock(&g->lock);
 		was_failed = g->failed;
 		pthread_mutex_unlock(&g->lock);
@@ -254,6 +334,7 @@ guard_run(struct guard *g, int stop_fd, struct al_err *err)
 		else if (was_failed)
 			fprintf(stderr, "airlock guard: values loaded again, "
 			    "serving\n");
+		report(g);
 	}
 }
 
@@ -268,5 +349,6 @@ guard_free(struct guard *g)
 	guard_sets_drop(g, g->cur);
 	pthread_mutex_destroy(&g->lock);
 	pthread_mutex_destroy(&g->audit_lock);
+	pthread_mutex_destroy(&g->count_lock);
 	free(g);
 }

@@ -74,7 +74,13 @@ struct guard {
 	int			 failed;	/* the last load failed */
 	char			 why[AL_ERR_MSG_MAX];
 	pthread_mutex_t		 audit_lock;	/* one audit at a time */
+	pthread_mutex_t		 count_lock;	/* counts */
+	struct guard_counts	 counts;	/* since the last report */
 };
+
+/* Count one answer of the guard, and f's masks when f is not NULL. */
+void	guard_count(struct guard *g, enum guard_outcome o,
+	    const struct guard_findings *f);
 
 /* Take / drop a reference to the current redactors; NULL while failed. */
 struct guard_setref *guard_sets_take(struct guard *g);

@@ -60,7 +60,7 @@ anthropic_path(const char *url)
 }
 
 static enum MHD_Result
-reply_error(struct guard *g, struct MHD_Connection *c, const char *url,
+reply_send(struct guard *g, struct MHD_Connection *c, const char *url,
     unsigned status, const char *msg)
 {
 	struct MHD_Response *r;
@@ -97,6 +97,16 @@ reply_error(struct guard *g, struct MHD_Connection *c, const char *url,
 	ret = g->dl.queue_response(c, status, r);
 	g->dl.destroy_response(r);
 	return ret;
+}
+
+/* A refusal of the guard's own (or 502: the upstream failed), counted. */
+static enum MHD_Result
+reply_error(struct guard *g, struct MHD_Connection *c, const char *url,
+    unsigned status, const char *msg)
+{
+	guard_count(g, status == 502 ? GUARD_UPSTREAM_FAILED : GUARD_REFUSED,
+	    NULL);
+	return reply_send(g, c, url, status, msg);
 }
 
 /* ---- the upstream transfer --------------------------------------------- */
@@ -377,7 +387,7 @@ respond(struct guard *g, struct MHD_Connection *c, const char *path,
 	    reader, k, call_free);
 	if (r == NULL) {
 		call_free(k);
-		return reply_error(g, c, path, 502, "airlock guard: out of "
+		return reply_send(g, c, path, 502, "airlock guard: out of "
 		    "memory");
 	}
 	for (i = 0; i < k->nrh; i++) {
@@ -523,12 +533,16 @@ forward(struct guard *g, struct req *q, struct MHD_Connection *c,
 	}
 	if (refused) {
 		call_free(k);
-		return reply_error(g, c, path, 400, msg);
+		guard_count(g, g->cfg.block && !f.thinking && !f.residue ?
+		    GUARD_BLOCKED : GUARD_REFUSED, &f);
+		return reply_send(g, c, path, 400, msg);
 	}
 	if (call_start(k, c, method, q->uri, msg, sizeof(msg)) != 0) {
 		call_free(k);
-		return reply_error(g, c, path, 502, msg);
+		guard_count(g, GUARD_UPSTREAM_FAILED, &f);
+		return reply_send(g, c, path, 502, msg);
 	}
+	guard_count(g, f.masks > 0 ? GUARD_MASKED : GUARD_FORWARDED, &f);
 	ret = respond(g, c, path, k);
 	return ret;
 }

@@ -78,6 +78,8 @@ expect_err "not a loopback IPv4 address"
 # to the guard; other env entries stay; --no-guard removes only ours; a URL
 # that is not a loopback one is the user's and is not replaced.
 mkdir -p "$T_ROOT/proj/.claude"
+# A free port: a running broker starts the guard setup lists.
+SP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 printf '{"env": {"KEEP_ME": "1"}}\n' >"$T_ROOT/proj/.claude/settings.json"
 in_proj() {	# run in the project directory
 	cd "$T_ROOT/proj" && run "$@"
@@ -87,24 +89,25 @@ envof() {
 	python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])).get("env"), sort_keys=True))' \
 	    "$T_ROOT/proj/.claude/settings.json"
 }
-in_proj "$AL" agent setup claude --guard 127.0.0.1:8089
+in_proj "$AL" agent setup claude --guard 127.0.0.1:$SP
 expect_rc 0 "agent setup claude --guard"
-expect_out "airlock guard --upstream https://api.anthropic.com --listen 127.0.0.1:8089"
+expect_out "airlock guard --listen 127.0.0.1:$SP --upstream https://api.anthropic.com\` that the broker runs"
 expect_out "undo with \`airlock agent setup claude --no-guard\`"
-expect_eq "$(envof)" '{"ANTHROPIC_BASE_URL": "http://127.0.0.1:8089", "KEEP_ME": "1"}' "env after --guard"
+expect_eq "$(envof)" "{\"ANTHROPIC_BASE_URL\": \"http://127.0.0.1:$SP\", \"KEEP_ME\": \"1\"}" "env after --guard"
 in_proj "$AL" agent setup claude --no-guard
 expect_rc 0 "agent setup claude --no-guard"
 expect_eq "$(envof)" '{"KEEP_ME": "1"}' "env after --no-guard"
 printf '{"env": {"ANTHROPIC_BASE_URL": "https://gw.example.com"}}\n' \
     >"$T_ROOT/proj/.claude/settings.json"
-in_proj "$AL" agent setup claude --guard 127.0.0.1:8089
+in_proj "$AL" agent setup claude --guard 127.0.0.1:$SP
 expect_rc 2 "--guard over another gateway"
 expect_err "already sends the agent's requests to 'https://gw.example.com'"
 in_proj "$AL" agent setup claude --no-guard
 expect_eq "$(envof)" '{"ANTHROPIC_BASE_URL": "https://gw.example.com"}' "another gateway kept"
-in_proj "$AL" agent setup codex --guard 127.0.0.1:8089
-expect_rc 2 "--guard for codex"
-expect_err "--guard wires Claude Code only"
+in_proj "$AL" agent setup cursor --guard 127.0.0.1:$SP
+expect_rc 2 "--guard for cursor"
+expect_err "--guard wires Claude Code and Codex"
+expect_eq "$(cat "$AIRLOCK_HOME/guards")" "" "no guard listed after --no-guard"
 
 # A secret the policy refuses at first: the guard asks again now and then,
 # so once the policy grants it (no restart) it is masked.

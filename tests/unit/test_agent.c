@@ -205,6 +205,70 @@ test_agent_toml_refuses_inline_definition(void **state)
 	put(".codex/config.toml", "");
 }
 
+/*
+ * codex --guard: the selecting key goes first, the provider table last;
+ * a model_provider inside a table or a multi-line string is not the
+ * user's selection; --no-guard gives back the file byte for byte; the
+ * user's own provider is refused.
+ */
+static void
+test_agent_toml_guard_adds_and_removes_exactly(void **state)
+{
+	static const char user[] = "# mine\nmodel = \"o3\"\n\n"
+	    "[mcp_servers.airlock]\ncommand = \"/opt/air lock/airlock\"\n"
+	    "args = [\"mcp\"]\n\n[profiles.x]\nmodel_provider = \"oss\"\n"
+	    "note = '''\nmodel_provider = \"b\"\n'''\n";
+	struct agent_setup st = setup_for(AGENT_CODEX);
+	struct agent_plan plan;
+	struct al_err err;
+	char *added;
+
+	(void)state;
+	st.with_hooks = 0;
+	put(".codex/config.toml", user);
+	st.guard_url = "http://127.0.0.1:8090";
+	assert_int_equal(agent_plan_make(&st, &plan, &err), 0);
+	assert_string_equal(plan.files[0].new_text, "model_provider = "
+	    "\"airlock-guard\"\n# mine\nmodel = \"o3\"\n\n[mcp_servers."
+	    "airlock]\ncommand = \"/opt/air lock/airlock\"\nargs = [\"mcp\"]"
+	    "\n\n[profiles.x]\nmodel_provider = \"oss\"\nnote = '''\n"
+	    "model_provider = \"b\"\n'''\n\n[model_providers.airlock-guard]"
+	    "\nname = \"airlock guard\"\nbase_url = \"http://127.0.0.1:8090/"
+	    "v1\"\nenv_key = \"OPENAI_API_KEY\"\nwire_api = \"responses\"\n");
+	added = strdup(plan.files[0].new_text);
+	agent_plan_release(&plan);
+	/* Again, another port: the table is replaced, nothing doubled. */
+	put(".codex/config.toml", added);
+	st.guard_url = "http://127.0.0.1:9000";
+	assert_int_equal(agent_plan_make(&st, &plan, &err), 0);
+	assert_non_null(strstr(plan.files[0].new_text, "127.0.0.1:9000/v1"));
+	assert_null(strstr(plan.files[0].new_text, "8090"));
+	/* One selecting line, still the first. */
+	assert_ptr_equal(strstr(plan.files[0].new_text, "model_provider = "
+	    "\"airlock-guard\""), plan.files[0].new_text);
+	assert_null(strstr(plan.files[0].new_text + 1, "model_provider = "
+	    "\"airlock-guard\""));
+	agent_plan_release(&plan);
+	/* Undo: the file as it was. */
+	put(".codex/config.toml", added);
+	st.guard_url = NULL;
+	st.unguard = 1;
+	assert_int_equal(agent_plan_make(&st, &plan, &err), 0);
+	assert_string_equal(plan.files[0].new_text, user);
+	agent_plan_release(&plan);
+	free(added);
+	/* The user's selection is theirs. */
+	put(".codex/config.toml", "model = \"o3\"\nmodel_provider = 'azure'"
+	    "\n");
+	st.unguard = 0;
+	st.guard_url = "http://127.0.0.1:8090";
+	al_err_clear(&err);
+	assert_int_equal(agent_plan_make(&st, &plan, &err), AL_EINVAL);
+	assert_non_null(strstr(err.msg, "config.toml:2: model_provider "
+	    "already selects 'azure'"));
+	put(".codex/config.toml", "");
+}
+
 static void
 test_agent_diff_is_unified(void **state)
 {
@@ -252,6 +316,7 @@ main(void)
 		cmocka_unit_test(test_agent_bad_json_names_position),
 		cmocka_unit_test(test_agent_toml_appends_then_replaces_in_place),
 		cmocka_unit_test(test_agent_toml_refuses_inline_definition),
+		cmocka_unit_test(test_agent_toml_guard_adds_and_removes_exactly),
 		cmocka_unit_test(test_agent_diff_is_unified),
 		cmocka_unit_test(test_agent_inspect_reports_wiring),
 	};
