@@ -3,7 +3,8 @@
 # the live lease a waiting `airlock run` holds is revoked and a pending
 # approval denied when `airlock hook claude` sees the value, with no sweep;
 # each step audited; another secret's lease untouched; /metrics carries the
-# time to revoke, then the time to rotate, by name and never by value.
+# time to revoke, then the time to rotate, by name and never by value.  The
+# same for a value the guard finds in a request to the model.
 T_OWN_SESSION=1
 . "$(dirname "$0")/lib.sh"
 
@@ -151,6 +152,48 @@ expect_rc 0 "leased again after rotation"
 
 kill "$RUN1" "$RUN2" 2>/dev/null
 wait "$RUN1" "$RUN2" 2>/dev/null
+
+# ---- the guard: a value in a request to the model ends access at once -----
+W=$(canary)
+add_secret guard-token "$W"
+HELP="$(cd "$(dirname "$0")/helpers" && pwd)"
+mkdir -p "$T_ROOT/rec"
+python3 "$HELP/fake_provider.py" "$T_ROOT/rec" >"$T_ROOT/fp.out" 2>"$T_ROOT/fp.err" &
+PIDS="$PIDS $!"
+for _ in $(seq 100); do [ -s "$T_ROOT/fp.out" ] && break; sleep 0.05; done
+FP=$(head -1 "$T_ROOT/fp.out")
+"$AL" guard --upstream "http://127.0.0.1:$FP" >"$T_ROOT/guard.out" 2>"$T_ROOT/guard.err" &
+PIDS="$PIDS $!"
+for _ in $(seq 200); do [ -s "$T_ROOT/guard.out" ] && break; sleep 0.05; done
+GURL=$(head -1 "$T_ROOT/guard.out")
+"$AL" run -e T=guard-token -- sleep 41 >"$T_ROOT/run3.out" 2>&1 &
+PIDS="$PIDS $!"
+for _ in $(seq 100); do [ -n "$(live_of guard-token)" ] && break; sleep 0.1; done
+GLEASE=$(live_of guard-token)
+[ -n "$GLEASE" ] && pass || fail "no live lease of guard-token"
+got=$(GUARD_CANARY="$W" python3 - "$GURL" <<'EOF'
+import http.client, json, os, sys, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
+body = json.dumps({"model": "m", "max_tokens": 1, "messages": [
+    {"role": "user", "content": "the key is " + os.environ["GUARD_CANARY"]}]})
+c.request("POST", "/v1/messages", body, {"content-type": "application/json"})
+r = c.getresponse()
+r.read()
+print(r.status)
+EOF
+)
+expect_eq "$got" 200 "the guard forwards the masked request"
+if grep -rqF -- "$W" "$T_ROOT/rec"; then fail "the provider got the value"; else pass; fi
+for l in $GLEASE; do
+	api_get "/v1/leases/$l" >"$OUT"
+	expect_out '"state":"revoked"' "guard-token's lease revoked by the guard"
+done
+run "$AL" secret show guard-token --json
+expect_out '"exposed-where": "guard /v1/messages"'
+for p in $PIDS; do kill "$p" 2>/dev/null; done
+cat "$T_ROOT/guard.err" "$T_ROOT/run3.out" >>"$ALL_OUTPUT"
+check_no_leak "$W" "$T_ROOT/rec"
 for f in "$T_ROOT"/*.out; do cat "$f" >>"$ALL_OUTPUT"; done
 check_no_leak "$V"
 check_no_leak "$G"
