@@ -57,6 +57,10 @@ struct prep {
 	sigset_t	 none;
 };
 
+/* What the keeper waits for: its command's end, or to end it. */
+static const int waited[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT };
+#define NWAITED	(sizeof(waited) / sizeof(waited[0]))
+
 /* The keeper's children (it is single-threaded: its tid is its pid). */
 #define CHILDREN_FILE	"/proc/thread-self/children"
 
@@ -74,6 +78,29 @@ raw_clone(void)
 {
 	/* Fork semantics: no new stack, no tids. */
 	return (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
+/*
+ * Signal dispositions and masks by system call, not through the C library,
+ * whose wrappers a sanitizer may intercept with state of the thread that
+ * cloned us.  A disposition of all zeroes is SIG_DFL, no flags, no mask,
+ * whatever the architecture's layout; the kernel's signal set is 8 bytes.
+ */
+#define KSIGSET_SIZE	8
+
+static void
+sig_default(int s)
+{
+	unsigned long k[4] = { 0, 0, 0, 0 };
+
+	(void)syscall(SYS_rt_sigaction, s, k, NULL, KSIGSET_SIZE);
+}
+
+static void
+sig_setmask(const sigset_t *set)
+{
+	(void)syscall(SYS_rt_sigprocmask, SIG_SETMASK, set, NULL,
+	    KSIGSET_SIZE);
 }
 
 /* Write e (an errno) to fd; async-signal-safe. */
@@ -127,21 +154,19 @@ proc_is_ours(void)
 static void __attribute__((noreturn))
 command_main(const struct prep *p)
 {
-	struct sigaction dfl;
 	int s;
 
 	(void)setpgid(0, 0);
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
+	/* An ignored signal would stay ignored across the exec. */
 	for (s = 1; s < NSIG; s++)
-		(void)sigaction(s, &dfl, NULL);
+		sig_default(s);
 	if (dup2(p->in, 0) < 0 || dup2(p->out, 1) < 0 || dup2(p->err, 2) < 0) {
 		tell(p->xpipe, errno);
 		_exit(KEEPER_FAIL);
 	}
 	/* Nothing of ours reaches the command; xpipe closes at the exec. */
 	close_from(3, p->xpipe);
-	(void)sigprocmask(SIG_SETMASK, &p->none, NULL);
+	sig_setmask(&p->none);
 	(void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 	execve("/bin/sh", p->argv, environ);
 	tell(p->xpipe, errno);
@@ -209,17 +234,14 @@ end_all(pid_t cmd, int walk)
 static void __attribute__((noreturn))
 keeper_main(const struct prep *p)
 {
-	struct sigaction dfl;
 	siginfo_t si;
 	pid_t cmd, w;
-	int st, code, s, walk;
+	int st, code, walk;
+	size_t i;
 
 	/* Waited for, so never ignored (an ignored signal is dropped). */
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	for (s = 1; s < NSIG; s++)
-		if (sigismember(&p->keep, s) == 1)
-			(void)sigaction(s, &dfl, NULL);
+	for (i = 0; i < NWAITED; i++)
+		sig_default(waited[i]);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) != 0 ||
 	    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
 		tell(p->xpipe, errno);
@@ -242,7 +264,8 @@ keeper_main(const struct prep *p)
 	close_from(0, -1);
 	code = KEEPER_FAIL;
 	for (;;) {
-		if (sigwaitinfo(&p->keep, &si) < 0)
+		if (syscall(SYS_rt_sigtimedwait, &p->keep, &si, NULL,
+		    KSIGSET_SIZE) < 0)
 			continue;
 		if (si.si_signo != SIGCHLD) {
 			code = 128 + si.si_signo;
@@ -285,6 +308,32 @@ take(const char *what, int fd, unsigned char *b, size_t max, size_t *n,
 	return 0;
 }
 
+/*
+ * Write to the command's stdin: a command that closed it makes this EPIPE,
+ * not the end of the caller (a SIGPIPE raised is taken off before the
+ * caller's mask comes back).
+ */
+static ssize_t
+put(int fd, const char *p, size_t n)
+{
+	static const struct timespec zero = { 0, 0 };
+	sigset_t pipe_set, old;
+	ssize_t r;
+	int e;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	(void)pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	r = write(fd, p, n);
+	e = errno;
+	while (!sigismember(&old, SIGPIPE) &&
+	    sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)
+		;
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+	return r;
+}
+
 /* Stop the keeper (it ends everything below it first) and reap it. */
 static void
 keeper_stop(pid_t k)
@@ -307,6 +356,7 @@ engine_cmd_run(const struct engine_cmd *c, struct al_secret **out,
 	size_t inoff = 0, on = 0, en = 0;
 	int64_t deadline = mono_ms() + (int64_t)c->timeout * 1000;
 	sigset_t old;
+	size_t i;
 	pid_t k = -1;
 	ssize_t r;
 	int rc = 0, x = 0, done_out = 0, done_err = 0;
@@ -344,11 +394,8 @@ engine_cmd_run(const struct engine_cmd *c, struct al_secret **out,
 	p.parent = getpid();
 	sigemptyset(&p.none);
 	sigemptyset(&p.keep);
-	sigaddset(&p.keep, SIGCHLD);
-	sigaddset(&p.keep, SIGTERM);
-	sigaddset(&p.keep, SIGINT);
-	sigaddset(&p.keep, SIGHUP);
-	sigaddset(&p.keep, SIGQUIT);
+	for (i = 0; i < NWAITED; i++)
+		sigaddset(&p.keep, waited[i]);
 	/*
 	 * Blocked before the clone, so the keeper never runs a handler of
 	 * ours; the caller's mask comes back right after.
@@ -405,7 +452,7 @@ engine_cmd_run(const struct engine_cmd *c, struct al_secret **out,
 			goto out;
 		}
 		if (n == 3 && pf[2].revents) {
-			r = write(pin[1], c->in + inoff, c->inlen - inoff);
+			r = put(pin[1], c->in + inoff, c->inlen - inoff);
 			if (r > 0)
 				inoff += (size_t)r;
 			if (r < 0 && errno != EAGAIN && errno != EINTR)
