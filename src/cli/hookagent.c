@@ -56,7 +56,8 @@ read_stdin(struct al_buf *b, struct al_err *err)
 
 /*
  * Report each secret whose value reached the agent as exposed (which ends
- * its access at once: cli_exposure_report) and audit the hook's decision.
+ * its access at once: cli_exposure_report) and audit the hook's decision:
+ * each step is tried, and err holds the first failure.
  */
 static int
 record(struct cli *cli, const char *agent, const struct mcp_hook_answer *a,
@@ -65,19 +66,24 @@ record(struct cli *cli, const char *agent, const struct mcp_hook_answer *a,
 	struct vault *v = NULL;
 	struct cli_exposure res;
 	struct audit_event ev;
+	struct al_err later;
 	json_t *detail = NULL, *rules, *exposed;
 	char where[128];
 	size_t i;
 	int rc = 0;
 
+#define FIRST	(rc == 0 ? err : &later)
 	/* Since when and what saw it; an exposure keeps its first. */
 	(void)snprintf(where, sizeof(where), "%s hook %s", agent, a->event);
 	for (i = 0; i < a->nexposed; i++)
-		if ((rc = cli_exposure_report(cli, a->exposed[i], where, "hook",
-		    0, &res, err)) != 0)
-			return rc;
-	if ((rc = cli_vault_open(cli, &v, err)) != 0)
-		return rc;
+		if (cli_exposure_report(cli, a->exposed[i], where, "hook", 0,
+		    &res, FIRST) != 0 && rc == 0)
+			rc = err->code;
+	if (cli_vault_open(cli, &v, FIRST) != 0) {
+		if (rc == 0)
+			rc = err->code;
+		goto out;
+	}
 	/* The audit key needs the vault unlocked: a key file, not a prompt. */
 	if (vault_key_kind(v) != VAULT_KEY_KIND_FILE) {
 		/* The exposures themselves went to the broker's log. */
@@ -86,8 +92,11 @@ record(struct cli *cli, const char *agent, const struct mcp_hook_answer *a,
 			    "audit log: the vault is locked by a passphrase");
 		goto out;
 	}
-	if ((rc = cli_vault_unlock(v, -1, err)) != 0)
+	if (cli_vault_unlock(v, -1, FIRST) != 0) {
+		if (rc == 0)
+			rc = err->code;
 		goto out;
+	}
 	rules = json_array();
 	for (i = 0; rules != NULL && i < a->nrules; i++)
 		json_array_append_new(rules, json_string(a->rules[i]));
@@ -103,7 +112,9 @@ record(struct cli *cli, const char *agent, const struct mcp_hook_answer *a,
 	ev.outcome = a->action;
 	ev.reason = a->nexposed > 0 ? "a secret's value reached a coding "
 	    "agent" : "a hardcoded secret in what the agent handled";
-	rc = cli_audit_record(cli, v, &ev, err);
+	if (cli_audit_record(cli, v, &ev, FIRST) != 0 && rc == 0)
+		rc = err->code;
+#undef FIRST
 out:
 	json_decref(detail);
 	vault_close(v);
