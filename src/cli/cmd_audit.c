@@ -97,7 +97,8 @@ warn_unknown_events(const char *list)
 		"approval_expired", "approval_cancelled", "use", "revoke",
 		"expire", "policy_reload", "broker_start", "broker_stop",
 		"secret_add", "secret_rotate", "secret_edit", "secret_rm",
-		"secret_exposed", "agent_hook", "recover", NULL,
+		"secret_exposed", "agent_hook", "recover", "exposure_revoke",
+		"exposure_rotate", NULL,
 	};
 	char name[64];
 	const char *p = list;
