@@ -133,6 +133,11 @@ print(len(x), x[0]["detail"]["source"], x[0]["detail"]["where"],
 ' "$OUT" "$LEASE")
 expect_eq "$got" "1 hook claude hook PostToolUse 1 True the secret is exposed 1 True 1 1 0" "audited steps"
 
+run "$AL" audit --event exposure_revoke,exposure_rotate
+expect_rc 0 "audit --event exposure_revoke"
+expect_out "deploy-token"
+expect_empty "$ERR" "the exposure events are known to audit --event"
+
 # /metrics: the time to revoke of each, the count of exposed secrets.
 m=$(metric 'airlock_exposure_revoke_seconds{secret="deploy-token"}')
 [[ "$m" =~ ^airlock_exposure_revoke_seconds\{secret=\"deploy-token\"\}\ [0-9.]+$ ]] &&
