@@ -172,7 +172,7 @@ expose(struct broker *b, const char *name, const char *where,
     const char *source, const json_t *who, json_t **out, struct al_err *err)
 {
 	struct vault_meta m;
-	struct al_err e2;
+	struct al_err e2, unmarked;
 	json_t *detail;
 	const char *since;
 	char ms[24];
@@ -188,21 +188,26 @@ expose(struct broker *b, const char *name, const char *where,
 	since = broker_label_get(&m, BROKER_EXPOSED_SINCE);
 	first = m.status != VAULT_EXPOSED || since == NULL;
 	if (first) {
+		/*
+		 * Marked first: from here on no lease of it is granted.  If
+		 * it cannot be, its access is ended all the same (fail
+		 * closed), and the caller is told it was not marked.
+		 */
 		if ((rc = broker_exposure_label(&m, t0, where)) != 0) {
-			rc = al_err_set(err, rc, "cannot label secret '%s'",
-			    name);
-			goto out;
-		}
-		/* Marked first: from here on no lease of it is granted. */
-		if ((rc = vault_secret_update(b->vault, &m, err)) != 0)
-			goto out;
+			(void)al_err_set(&unmarked, rc, "no room for its "
+			    "labels");
+			first = -1;
+		} else if (vault_secret_update(b->vault, &m, &unmarked) != 0)
+			first = -1;
 	} else if (al_parse_time(since, t0 / 1000, BROKER_EXPOSED_SINCE, &t1,
 	    &e2) == 0)
 		t0 = t1 * 1000;
 	detail = json_pack("{s:s, s:s, s:I, s:b}", API_F_SOURCE, source,
 	    API_F_WHERE, where, "since_ms", (json_int_t)t0, "first", first);
-	record_fact(b, "secret_exposed", "ok", who, name, NULL, NULL, source,
-	    "its value was found outside airlock", detail);
+	record_fact(b, "secret_exposed", first < 0 ? "error" : "ok", who, name,
+	    NULL, NULL, source, first < 0 ? "its value was found outside "
+	    "airlock; it could not be marked exposed" : "its value was found "
+	    "outside airlock", detail);
 	json_decref(detail);
 	if ((rc = revoke_all(b, name, who, &nrev, err)) != 0)
 		goto out;
@@ -219,10 +224,17 @@ expose(struct broker *b, const char *name, const char *where,
 	json_decref(detail);
 	/* The time to revoke of this exposure: when its last lease ended. */
 	(void)snprintf(ms, sizeof(ms), "%" PRId64, ttr);
-	if (broker_label_set(&m, BROKER_EXPOSURE_REVOKE_MS, ms) != 0 ||
-	    vault_secret_update(b->vault, &m, &e2) != 0)
+	if (first >= 0 && (broker_label_set(&m, BROKER_EXPOSURE_REVOKE_MS,
+	    ms) != 0 || vault_secret_update(b->vault, &m, &e2) != 0))
 		broker_log(b, "cannot store the time to revoke of %s", name);
 done:
+	if (first < 0) {
+		rc = al_err_set(err, unmarked.code, "secret '%s' could not be "
+		    "marked exposed (%s); its %zu live lease(s) were revoked "
+		    "and %zu pending approval(s) denied", name, unmarked.msg,
+		    nrev, ndeny);
+		goto out;
+	}
 	broker_log(b, "secret %s exposed (%s): %zu lease(s) revoked, %zu "
 	    "approval(s) denied in %" PRId64 " ms", name, source, nrev, ndeny,
 	    ttr);

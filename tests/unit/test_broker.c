@@ -700,6 +700,52 @@ assert_no_canary(const char *dir, const char *canary)
 	(void)closedir(d);
 }
 
+/*
+ * A secret that cannot be marked exposed (no room for the labels) still
+ * loses its live leases at once, and the caller is told.
+ */
+static void
+test_exposure_unmarked_still_ends_access(void **state)
+{
+	struct vault_key key = { VAULT_KEY_KIND_FILE, NULL };
+	struct fx *x = *state;
+	struct vault_label l[VAULT_LIST_MAX];
+	struct vault_meta m;
+	struct al_secret *val;
+	struct vault *v = NULL;
+	char keys[VAULT_LIST_MAX][8], a[33], vpath[96];
+	size_t i;
+
+	memset(&m, 0, sizeof(m));
+	(void)snprintf(m.name, sizeof(m.name), "full-labels");
+	m.owner = "test";
+	m.purpose = "unit test";
+	for (i = 0; i < VAULT_LIST_MAX; i++) {
+		(void)snprintf(keys[i], sizeof(keys[i]), "k%zu", i);
+		l[i].key = keys[i];
+		l[i].value = "v";
+	}
+	m.labels = l;
+	m.nlabels = VAULT_LIST_MAX;
+	assert_int_equal(vault_open(x->home, al_clock_system(), &v, NULL), 0);
+	assert_int_equal(vault_unlock(v, &key, NULL), 0);
+	assert_int_equal(al_secret_from(x->canary, strlen(x->canary), &val),
+	    0);
+	assert_int_equal(vault_secret_add(v, &m, val, NULL), 0);
+	al_secret_free(val);
+	vault_close(v);
+	lease_for(x, &x->req, "full-labels", "t1", a);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/exposures",
+	    "{\"secret\":\"full-labels\",\"where\":\"x\",\"source\":"
+	    "\"hook\"}"), 413);
+	assert_non_null(strstr(jstr(x->body, "error", "message"),
+	    "could not be marked exposed"));
+	assert_non_null(strstr(jstr(x->body, "error", "message"),
+	    "1 live lease(s) were revoked"));
+	(void)snprintf(vpath, sizeof(vpath), "/v1/leases/%s/value", a);
+	assert_int_equal(call(x, &x->req, "GET", vpath, NULL), 410);
+}
+
 static void
 test_exposure_ends_access_at_once(void **state)
 {
@@ -948,6 +994,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_exposure_ends_access_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_exposure_unmarked_still_ends_access, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_value_not_released_is_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_verifies, setup,
