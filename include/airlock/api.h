@@ -38,6 +38,15 @@
  */
 #define API_LEASES		"/v1/leases"
 #define API_LEASES_REVOKE	"/v1/leases/revoke"
+/*
+ * POST {"secret":S,"where":W,"source":SRC} (the broker's owner only): S's
+ *   value was found outside airlock (W: a path or what saw it; SRC: hook,
+ *   guard, sweep, scan).  At once: S is marked exposed (an exposure keeps
+ *   its first time), its live leases are revoked, its pending approvals
+ *   denied, each step audited.  200 {"secret":S,"first":B,"since":T,
+ *   "revoked":N,"denied":N,"time_to_revoke_ms":MS}
+ */
+#define API_EXPOSURES		"/v1/exposures"
 #define API_PROXIES		"/v1/proxies"
 #define API_VALUE_SUFFIX	"/value"
 /*
@@ -134,6 +143,10 @@
 #define API_F_CODE		"code"		/* an API_E_* name */
 #define API_F_MESSAGE		"message"
 #define API_F_REVOKED		"revoked"
+#define API_F_WHERE		"where"		/* exposure: where found */
+#define API_F_SOURCE		"source"	/* exposure: what found it */
+#define API_F_DENIED		"denied"	/* approvals denied */
+#define API_F_TTR_MS		"time_to_revoke_ms"
 
 /* ---- error names (the "code" of an error reply) ------------------------ */
 

@@ -234,4 +234,34 @@ void	broker_observe_latency(struct broker *b, int64_t usec);
  */
 int	broker_serve(struct broker *b, int ready_fd, struct al_err *err) AL_WUR;
 
+/*
+ * Exposure labels of a secret's metadata.  EXPOSED_SINCE (RFC 3339) and
+ * EXPOSED_WHERE (a path or what saw it, never the value) are set while the
+ * secret is exposed; REVOKE_MS (exposure to its last lease ended) and
+ * ROTATE_MS (exposure to the new version) are the times of its latest
+ * exposure, kept after the rotation that ends it.
+ */
+#define BROKER_EXPOSED_SINCE	"exposed-since"
+#define BROKER_EXPOSED_WHERE	"exposed-where"
+#define BROKER_EXPOSURE_REVOKE_MS	"exposure-revoke-ms"
+#define BROKER_EXPOSURE_ROTATE_MS	"exposure-rotate-ms"
+
+struct vault_meta;
+
+/* The value of label k of m, or NULL. */
+const char *broker_label_get(const struct vault_meta *m, const char *k);
+void	broker_label_drop(struct vault_meta *m, const char *k);
+/* Set label k to v (replacing it).  AL_ENOMEM; AL_ETOOBIG: no room. */
+int	broker_label_set(struct vault_meta *m, const char *k, const char *v)
+	    AL_WUR;
+/*
+ * Set m exposed since now_ms, found in where, in its status and labels
+ * (the times of an earlier exposure are dropped); the caller stores m.
+ * The one place that says what an exposure looks like in the vault: the
+ * broker's exposure route and a command that finds no broker both use it.
+ */
+int	broker_exposure_label(struct vault_meta *m, int64_t now_ms,
+	    const char *where) AL_WUR;
+
+
 #endif

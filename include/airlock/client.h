@@ -149,6 +149,17 @@ int	client_lease_revoke(struct client *cl, const char *id,
 /* Revoke every lease of task the caller may manage; count in *n. */
 int	client_lease_revoke_task(struct client *cl, const char *task,
 	    size_t *n, struct al_err *err) AL_WUR;
+/*
+ * Report that secret's value was found outside airlock (where: a path or
+ * what saw it; source: hook, guard, sweep): the broker marks it exposed,
+ * revokes its live leases and denies its pending approvals at once.  *out:
+ * the broker's object {"secret","first","since","revoked","denied",
+ * "time_to_revoke_ms"} (new reference).  AL_EPERM when the caller is not
+ * the broker's owner.
+ */
+int	client_exposure_report(struct client *cl, const char *secret,
+	    const char *where, const char *source, json_t **out,
+	    struct al_err *err) AL_WUR;
 
 /*
  * Everything `run`, `redact` and the MCP server need in one call: request

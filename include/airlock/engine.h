@@ -230,4 +230,36 @@ struct engine_stats {
 };
 void	engine_stats(struct engine *e, struct engine_stats *out);
 
+/* ---- commands ------------------------------------------------------------ */
+
+/*
+ * A command run through `/bin/sh -c cmd [sh arg]` (the exec engine's issue
+ * and revoke commands, a secret's rotation command).  It gets in on stdin,
+ * and runs in a process group of its own below a keeper process that ends
+ * the group and every process the command left (even one that left the
+ * group) when the command exits, at the timeout, and when the calling
+ * thread dies, kill -9 included: nothing of it outlives the run.
+ */
+struct engine_cmd {
+	const char	*what;		/* for errors: "the rotation command" */
+	const char	*cmd;
+	const char	*arg;		/* $1, or NULL */
+	const char	*in;		/* stdin: inlen bytes (NULL if 0) */
+	size_t		 inlen;
+	int		 timeout;	/* seconds */
+	size_t		 out_max;	/* stdout kept, at most; > 0 */
+	size_t		 err_max;	/* stderr kept, at most; 0: discarded */
+};
+
+/*
+ * Run c: *out its stdout, *errout its stderr (both guarded, closed; errout
+ * NULL or c->err_max 0: stderr is read and dropped), *status its exit
+ * status (128 + N when a signal N ended it).  AL_ETIMEDOUT when it runs
+ * past c->timeout (everything is killed; nothing is returned), AL_ETOOBIG
+ * when it prints more than the maximum, AL_ESYS.
+ */
+int	engine_cmd_run(const struct engine_cmd *c, struct al_secret **out,
+	    struct al_secret **errout, int *status, struct al_err *err)
+	    AL_WUR;
+
 #endif

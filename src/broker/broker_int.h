@@ -392,6 +392,12 @@ int	proxy_use_only(struct route_args *a, const struct lease *l,
 void	h_policy_reload(struct route_args *a);
 void	h_guard_counts(struct route_args *a);
 
+/* ---- exposure (exposure.c) --------------------------------------------- */
+
+void	h_exposure_report(struct route_args *a);
+/* Prometheus lines of the exposures recorded in the vault onto out. */
+int	exposure_metrics(struct broker *b, struct al_buf *out) AL_WUR;
+
 /* ---- reply helpers (reply.c) -------------------------------------------- */
 
 /* Reply with JSON j (stolen) and status. */

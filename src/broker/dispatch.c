@@ -27,6 +27,7 @@ static const struct route routes[] = {
 	{ "POST", "/v1/leases", 1, h_lease_create, NULL },
 	{ "GET", "/v1/leases", 0, h_lease_list, NULL },
 	{ "POST", "/v1/leases/revoke", 1, h_lease_revoke_task, NULL },
+	{ "POST", "/v1/exposures", 1, h_exposure_report, NULL },
 	{ "GET", "/v1/leases/:", 0, h_lease_get, NULL },
 	{ "DELETE", "/v1/leases/:", 0, h_lease_revoke, NULL },
 	{ "GET", "/v1/leases/:/value", 0, h_lease_value, NULL },

@@ -72,7 +72,8 @@ h_metrics(struct route_args *a)
 	if (metrics_render(&b->metrics, lease_count_live(b->leases),
 	    approval_count_pending(&b->approvals), b->connections,
 	    &a->resp->body) != 0 || eng_metrics(b, &a->resp->body) != 0 ||
-	    metrics_render_guard(&b->guard_metrics, &a->resp->body) != 0) {
+	    metrics_render_guard(&b->guard_metrics, &a->resp->body) != 0 ||
+	    exposure_metrics(b, &a->resp->body) != 0) {
 		reply_error(a->resp, 500, API_E_INTERNAL, "metrics too large");
 		return;
 	}

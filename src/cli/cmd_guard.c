@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "airlock/api.h"
 #include "airlock/client.h"
 #include "airlock/guard.h"
 #include "airlock/identity.h"
@@ -24,6 +25,7 @@
 #include "auditcli.h"
 #include "cli.h"
 #include "clientcli.h"
+#include "exposure.h"
 #include "rules.h"
 #include "vaultcli.h"
 
@@ -336,15 +338,21 @@ audit_vault(struct guard_cli *gc, struct al_err *err)	/* under vlock */
 	return rc;
 }
 
-/* Mark each secret found exposed (it had reached the agent's context). */
+/*
+ * Report each secret found as exposed (it had reached the agent's context),
+ * which ends its access at once; one already exposed keeps its first time.
+ */
 static int
-mark_exposed(struct guard_cli *gc, const struct guard_findings *f,
-    struct al_err *err)
+mark_exposed(struct guard_cli *gc, const char *endpoint,
+    const struct guard_findings *f, struct al_err *err)
 {
+	struct cli_exposure res;
 	struct vault_meta m;
+	char where[API_TEXT_MAX + 1];
 	size_t i;
-	int rc;
+	int rc, known;
 
+	(void)snprintf(where, sizeof(where), "guard %s", endpoint);
 	for (i = 0; i < f->nhits; i++) {
 		if (f->hits[i].rule)
 			continue;
@@ -353,13 +361,11 @@ mark_exposed(struct guard_cli *gc, const struct guard_findings *f,
 				continue;
 			return rc;
 		}
-		rc = 0;
-		if (m.status == VAULT_ACTIVE) {
-			m.status = VAULT_EXPOSED;
-			rc = vault_secret_update(gc->v, &m, err);
-		}
+		known = m.status == VAULT_EXPOSED &&
+		    broker_label_get(&m, BROKER_EXPOSED_SINCE) != NULL;
 		vault_meta_release(&m);
-		if (rc != 0)
+		if (!known && (rc = cli_exposure_report(gc->cli,
+		    f->hits[i].name, where, "guard", 0, &res, err)) != 0)
 			return rc;
 	}
 	return 0;
@@ -390,7 +396,7 @@ audit(void *arg, const char *endpoint, const struct guard_findings *f,
 		pthread_mutex_unlock(&gc->vlock);
 		return rc;
 	}
-	if ((rc = mark_exposed(gc, f, err)) != 0)
+	if ((rc = mark_exposed(gc, endpoint, f, err)) != 0)
 		goto out;
 	if ((rules = json_array()) == NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");

@@ -5,80 +5,37 @@
 
 #include <jansson.h>
 
+#include "airlock/api.h"
 #include "airlock/audit.h"
+#include "airlock/broker.h"
 #include "airlock/client.h"
 #include "auditcli.h"
-#include "clientcli.h"
 #include "exposure.h"
 #include "vaultcli.h"
 
-static const char *
-label_get(const struct vault_meta *m, const char *k)
-{
-	size_t i;
-
-	for (i = 0; i < m->nlabels; i++)
-		if (strcmp(m->labels[i].key, k) == 0)
-			return m->labels[i].value;
-	return NULL;
-}
-
+/*
+ * where as the broker takes it: printable (a control character becomes
+ * '?'), cut on a character boundary to fit API_TEXT_MAX.
+ */
 static void
-label_drop(struct vault_meta *m, const char *k)
+where_text(const char *where, char out[API_TEXT_MAX + 1])
 {
-	size_t i;
+	size_t n;
 
-	for (i = 0; i < m->nlabels; i++) {
-		if (strcmp(m->labels[i].key, k) != 0)
-			continue;
-		free(m->labels[i].key);
-		free(m->labels[i].value);
-		m->labels[i] = m->labels[--m->nlabels];
-		return;
-	}
-}
-
-static int
-label_set(struct vault_meta *m, const char *k, const char *v)
-{
-	struct vault_label *nl;
-	char *kk, *vv;
-
-	label_drop(m, k);
-	if (m->nlabels >= VAULT_LIST_MAX)
-		return AL_ETOOBIG;
-	if ((nl = realloc(m->labels, (m->nlabels + 1) * sizeof(*nl))) == NULL)
-		return AL_ENOMEM;
-	m->labels = nl;
-	kk = strdup(k);
-	vv = strndup(v, VAULT_TEXT_MAX - 1);
-	if (kk == NULL || vv == NULL) {
-		free(kk);
-		free(vv);
-		return AL_ENOMEM;
-	}
-	nl[m->nlabels].key = kk;
-	nl[m->nlabels].value = vv;
-	m->nlabels++;
-	return 0;
-}
-
-int
-cli_exposure_label(struct vault_meta *m, int64_t now_ms, const char *where)
-{
-	char since[21];
-	int rc;
-
-	al_format_time(now_ms / 1000, since);
-	m->status = VAULT_EXPOSED;
-	if ((rc = label_set(m, CLI_EXPOSED_SINCE, since)) != 0)
-		return rc;
-	return label_set(m, CLI_EXPOSED_WHERE, where);
+	(void)snprintf(out, API_TEXT_MAX + 1, "%s", where);
+	n = strlen(out);
+	if (strlen(where) > n)
+		while (n > 0 && ((unsigned char)out[n] & 0xc0) == 0x80)
+			out[--n] = '\0';
+	for (n = 0; out[n] != '\0'; n++)
+		if ((unsigned char)out[n] < 0x20 || out[n] == 0x7f)
+			out[n] = '?';
 }
 
 static int
 audit_step(struct cli *cli, struct vault *v, const char *event,
-    const char *name, const char *reason, json_t *detail, struct al_err *err)
+    const char *name, const char *source, const char *reason, json_t *detail,
+    struct al_err *err)
 {
 	struct audit_event ev;
 	int rc;
@@ -87,7 +44,7 @@ audit_step(struct cli *cli, struct vault *v, const char *event,
 	ev.event = event;
 	ev.outcome = "ok";
 	ev.secret = name;
-	ev.intent = "sweep";
+	ev.intent = source;
 	ev.reason = reason;
 	ev.detail = detail;
 	rc = cli_audit_record(cli, v, &ev, err);
@@ -96,52 +53,98 @@ audit_step(struct cli *cli, struct vault *v, const char *event,
 }
 
 /*
- * End access to name through the broker: revoke its live leases, deny its
- * pending approvals.  *nrev, *ndeny: how many.
+ * No broker runs, so no lease or approval is live: mark the secret here
+ * with the broker's own labels and audit the two steps it would.
  */
 static int
-end_access(struct client *cl, const char *name, int *nrev, int *ndeny,
+mark_here(struct cli *cli, const char *name, const char *where,
+    const char *source, int may_prompt, struct cli_exposure *res,
     struct al_err *err)
 {
-	json_t *leases = NULL, *apprs = NULL, *it, *out = NULL;
-	const char *sec, *st, *id;
-	size_t i;
+	struct vault *v = NULL;
+	struct vault_meta m;
+	int64_t t0;
 	int rc;
 
-	*nrev = *ndeny = 0;
-	if ((rc = client_leases(cl, &leases, err)) != 0)
+	memset(&m, 0, sizeof(m));
+	if ((rc = cli_vault_open(cli, &v, err)) != 0)
+		return rc;
+	if ((rc = vault_secret_get(v, name, &m, err)) != 0)
 		goto out;
-	json_array_foreach(leases, i, it) {
-		sec = json_string_value(json_object_get(it, "secret"));
-		st = json_string_value(json_object_get(it, "state"));
-		id = json_string_value(json_object_get(it, "id"));
-		if (sec == NULL || id == NULL || strcmp(sec, name) != 0 ||
-		    (st != NULL && strcmp(st, "live") != 0))
-			continue;
-		if ((rc = client_lease_revoke(cl, id, err)) != 0 &&
-		    rc != AL_ENOENT && rc != AL_EEXPIRED)
-			goto out;
-		rc = 0;
-		(*nrev)++;
-	}
-	if ((rc = client_approvals(cl, 0, &apprs, err)) != 0)
+	t0 = cli->clock->now_ms(cli->clock->arg);
+	res->first = m.status != VAULT_EXPOSED ||
+	    broker_label_get(&m, BROKER_EXPOSED_SINCE) == NULL;
+	if (!res->first)
 		goto out;
-	json_array_foreach(apprs, i, it) {
-		sec = json_string_value(json_object_get(it, "secret"));
-		id = json_string_value(json_object_get(it, "id"));
-		if (sec == NULL || id == NULL || strcmp(sec, name) != 0)
-			continue;
-		if ((rc = client_deny(cl, id, "the secret is exposed: rotate "
-		    "it", &out, err)) != 0 && rc != AL_ENOENT)
-			goto out;
-		json_decref(out);
-		out = NULL;
-		rc = 0;
-		(*ndeny)++;
+	if ((rc = broker_exposure_label(&m, t0, where)) != 0 ||
+	    (rc = broker_label_set(&m, BROKER_EXPOSURE_REVOKE_MS, "0")) != 0) {
+		rc = al_err_set(err, rc, "cannot label secret '%s'", name);
+		goto out;
 	}
+	if ((rc = vault_secret_update(v, &m, err)) != 0)
+		goto out;
+	/* The audit key needs the vault unlocked. */
+	if (!may_prompt && vault_key_kind(v) != VAULT_KEY_KIND_FILE) {
+		rc = al_err_set(err, AL_EPERM, "secret '%s' is marked exposed "
+		    "but not recorded in the audit log: the vault is locked "
+		    "by a passphrase", name);
+		goto out;
+	}
+	if ((rc = cli_vault_unlock(v, -1, err)) != 0)
+		goto out;
+	if ((rc = audit_step(cli, v, "secret_exposed", name, source,
+	    "its value was found outside airlock", json_pack("{s:s, s:s, "
+	    "s:I, s:b}", API_F_SOURCE, source, API_F_WHERE, where, "since_ms",
+	    (json_int_t)t0, "first", 1), err)) != 0)
+		goto out;
+	rc = audit_step(cli, v, "exposure_revoke", name, source, "access "
+	    "ended after an exposure (no broker was running)", json_pack(
+	    "{s:i, s:i, s:I, s:I}", "leases_revoked", 0, "approvals_denied",
+	    0, "since_ms", (json_int_t)t0, API_F_TTR_MS, (json_int_t)0), err);
 out:
-	json_decref(leases);
-	json_decref(apprs);
+	vault_meta_release(&m);
+	vault_close(v);
+	return rc;
+}
+
+int
+cli_exposure_report(struct cli *cli, const char *name, const char *where,
+    const char *source, int may_prompt, struct cli_exposure *res,
+    struct al_err *err)
+{
+	struct client_opts o = { .home = cli->home,
+	    .socket_path = getenv("AIRLOCK_SOCKET") };
+	struct client *cl = NULL;
+	json_t *out = NULL;
+	char w[API_TEXT_MAX + 1];
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	where_text(where, w);
+	/*
+	 * The broker holds the leases and approvals, so it ends them, in
+	 * the same step that marks the secret.  None is started for this:
+	 * with no broker there is nothing live to end.
+	 */
+	rc = client_open(&o, &cl, err);
+	if (rc == AL_EUNAVAIL) {
+		al_err_clear(err);
+		rc = mark_here(cli, name, w, source, may_prompt, res, err);
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	if ((rc = client_exposure_report(cl, name, w, source, &out,
+	    err)) != 0)
+		goto out;
+	res->first = json_is_true(json_object_get(out, "first"));
+	res->revoked = (size_t)json_integer_value(json_object_get(out,
+	    API_F_REVOKED));
+	res->denied = (size_t)json_integer_value(json_object_get(out,
+	    API_F_DENIED));
+out:
+	json_decref(out);
+	client_close(cl);
 	return rc;
 }
 
@@ -149,14 +152,10 @@ int
 cli_exposure_mark(struct cli *cli, const struct sweep_hit *hits, size_t n,
     struct al_err *err)
 {
-	struct vault *v = NULL;
-	struct client *cl = NULL;
-	struct vault_meta m;
-	int64_t t0, t1;
+	struct cli_exposure res;
 	size_t i, k;
-	int rc = 0, nrev, ndeny;
+	int rc = 0;
 
-	memset(&m, 0, sizeof(m));
 	for (i = 0; i < n && rc == 0; i++) {
 		if (hits[i].kind != SWEEP_HIT_VALUE)
 			continue;
@@ -166,52 +165,20 @@ cli_exposure_mark(struct cli *cli, const struct sweep_hit *hits, size_t n,
 				break;
 		if (k < i)
 			continue;	/* one exposure per secret */
-		if (v == NULL && ((rc = cli_vault_open(cli, &v, err)) != 0 ||
-		    (rc = cli_vault_unlock(v, -1, err)) != 0))
+		if ((rc = cli_exposure_report(cli, hits[i].name, hits[i].path,
+		    "sweep", 1, &res, err)) != 0)
 			break;
-		if ((rc = vault_secret_get(v, hits[i].name, &m, err)) != 0)
-			break;
-		if (m.status == VAULT_EXPOSED && label_get(&m,
-		    CLI_EXPOSED_SINCE) != NULL) {
-			vault_meta_release(&m);
-			continue;	/* keeps its first time */
-		}
-		t0 = cli->clock->now_ms(cli->clock->arg);
-		if ((rc = cli_exposure_label(&m, t0, hits[i].path)) != 0) {
-			rc = al_err_set(err, rc, "cannot label secret '%s'",
+		if (res.first)
+			fprintf(stderr, "airlock: sweep: secret '%s' is now "
+			    "exposed (found in %s): rotate it with `airlock "
+			    "secret rotate %s`\n", hits[i].name, hits[i].path,
 			    hits[i].name);
-			break;
-		}
-		if ((rc = vault_secret_update(v, &m, err)) != 0)
-			break;
-		vault_meta_release(&m);
-		fprintf(stderr, "airlock: sweep: secret '%s' is now exposed "
-		    "(found in %s): rotate it with `airlock secret rotate %s`\n",
-		    hits[i].name, hits[i].path, hits[i].name);
-		if ((rc = audit_step(cli, v, "secret_exposed", hits[i].name,
-		    "its value was found outside airlock", json_pack(
-		    "{s:s, s:s, s:I}", "source", "sweep", "where",
-		    hits[i].path, "since_ms", (json_int_t)t0), err)) != 0)
-			break;
-		if (cl == NULL && (rc = cli_client_open(cli, &cl, err)) != 0) {
-			rc = al_err_set(err, rc, "secret '%s' is marked exposed "
-			    "but its leases were not revoked: %s", hits[i].name,
-			    err->msg);
-			break;
-		}
-		if ((rc = end_access(cl, hits[i].name, &nrev, &ndeny,
-		    err)) != 0)
-			break;
-		t1 = cli->clock->now_ms(cli->clock->arg);
-		rc = audit_step(cli, v, "exposure_revoke", hits[i].name,
-		    "access ended after an exposure", json_pack(
-		    "{s:i, s:i, s:I, s:I}", "leases_revoked", nrev,
-		    "approvals_denied", ndeny, "since_ms", (json_int_t)t0,
-		    "time_to_revoke_ms", (json_int_t)(t1 - t0)), err);
+		if (res.revoked > 0 || res.denied > 0)
+			fprintf(stderr, "airlock: sweep: %zu lease%s of '%s' "
+			    "revoked, %zu approval%s denied\n", res.revoked,
+			    res.revoked == 1 ? "" : "s", hits[i].name,
+			    res.denied, res.denied == 1 ? "" : "s");
 	}
-	vault_meta_release(&m);
-	client_close(cl);
-	vault_close(v);
 	return rc;
 }
 
@@ -222,24 +189,31 @@ cli_exposure_rotated(struct cli *cli, struct vault *v, const char *name,
 	struct vault_meta m;
 	const char *since;
 	struct al_err e2;
-	int64_t t0, now;
+	int64_t t0, now, ttr;
+	char ms[24];
 	int rc;
 
 	if ((rc = vault_secret_get(v, name, &m, err)) != 0)
 		return rc;
-	if ((since = label_get(&m, CLI_EXPOSED_SINCE)) == NULL)
+	if ((since = broker_label_get(&m, BROKER_EXPOSED_SINCE)) == NULL)
 		goto out;
 	now = cli->clock->now_ms(cli->clock->arg);
-	if (al_parse_time(since, now / 1000, CLI_EXPOSED_SINCE, &t0, &e2) != 0)
+	if (al_parse_time(since, now / 1000, BROKER_EXPOSED_SINCE, &t0,
+	    &e2) != 0)
 		t0 = now / 1000;
-	rc = audit_step(cli, v, "exposure_rotate", name, "rotated after an "
-	    "exposure", json_pack("{s:I, s:I}", "since_ms",
-	    (json_int_t)t0 * 1000, "time_to_rotate_ms",
-	    (json_int_t)(now - t0 * 1000)), err);
+	ttr = now > t0 * 1000 ? now - t0 * 1000 : 0;
+	rc = audit_step(cli, v, "exposure_rotate", name, "rotate", "rotated "
+	    "after an exposure", json_pack("{s:I, s:I}", "since_ms",
+	    (json_int_t)t0 * 1000, "time_to_rotate_ms", (json_int_t)ttr), err);
 	if (rc != 0)
 		goto out;
-	label_drop(&m, CLI_EXPOSED_SINCE);
-	label_drop(&m, CLI_EXPOSED_WHERE);
+	broker_label_drop(&m, BROKER_EXPOSED_SINCE);
+	broker_label_drop(&m, BROKER_EXPOSED_WHERE);
+	(void)snprintf(ms, sizeof(ms), "%lld", (long long)ttr);
+	if ((rc = broker_label_set(&m, BROKER_EXPOSURE_ROTATE_MS, ms)) != 0) {
+		rc = al_err_set(err, rc, "cannot label secret '%s'", name);
+		goto out;
+	}
 	rc = vault_secret_update(v, &m, err);
 out:
 	vault_meta_release(&m);

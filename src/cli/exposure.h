@@ -1,42 +1,56 @@
 /*
- * Exposure of a secret (src/cli): a known value was found outside airlock.
- * The secret is marked exposed (when, and where: a path, never the value),
- * its live leases are revoked and its pending approvals denied through the
- * broker, and each step is audited.  `airlock secret rotate` ends it.
+ * Exposure of a secret (src/cli): a known value was found outside airlock
+ * (a sweep, an agent hook, the guard).  The broker marks it exposed (when,
+ * and where: a path, never the value), revokes its live leases and denies
+ * its pending approvals in one step, auditing each.  `airlock secret
+ * rotate` ends it.
  */
 #ifndef AIRLOCK_CLI_EXPOSURE_H
 #define AIRLOCK_CLI_EXPOSURE_H
 
 #include <stddef.h>
 
+#include "airlock/broker.h"
 #include "airlock/sweep.h"
 #include "airlock/vault.h"
 #include "cli.h"
 
-/* The label that records since when a secret is exposed (RFC 3339). */
-#define CLI_EXPOSED_SINCE	"exposed-since"
-#define CLI_EXPOSED_WHERE	"exposed-where"
+/* The labels that record an exposure (include/airlock/broker.h). */
+#define CLI_EXPOSED_SINCE	BROKER_EXPOSED_SINCE
+#define CLI_EXPOSED_WHERE	BROKER_EXPOSED_WHERE
+
+/* What the report of one exposure did. */
+struct cli_exposure {
+	int	first;		/* newly exposed (not found before) */
+	size_t	revoked;	/* live leases revoked */
+	size_t	denied;		/* pending approvals denied */
+};
 
 /*
- * Set m exposed since now_ms, found in where (a path or what saw it), in
- * its status and labels; the caller stores m.  AL_ENOMEM, AL_ETOOBIG (no
- * room for another label).
+ * Report that name's value was found outside airlock: in where (a path or
+ * what saw it, never the value) by source (hook, guard, sweep).  The
+ * running broker marks it exposed, revokes its live leases and denies its
+ * pending approvals at once, auditing each step; with no broker running
+ * (nothing is live then) it is marked and audited here, the vault unlocked
+ * by its key file, or by a passphrase asked for when may_prompt.  A secret
+ * already exposed keeps its first time.  AL_EPERM: not the broker's owner,
+ * or (here) a passphrase vault and !may_prompt: marked, not audited.
  */
-int	cli_exposure_label(struct vault_meta *m, int64_t now_ms,
-	    const char *where) AL_WUR;
+int	cli_exposure_report(struct cli *cli, const char *name,
+	    const char *where, const char *source, int may_prompt,
+	    struct cli_exposure *res, struct al_err *err) AL_WUR;
 
 /*
- * Mark each secret named by a known-value hit exposed (once: a secret
- * already exposed keeps its first time), revoke its live leases, deny its
- * pending approvals and audit: secret_exposed, then exposure_revoke with
- * the time to revoke (exposure to the last lease ended) in milliseconds.
+ * Report each secret named by a known-value hit (once per secret) with
+ * cli_exposure_report, saying on stderr what became exposed.
  */
 int	cli_exposure_mark(struct cli *cli, const struct sweep_hit *hits,
 	    size_t n, struct al_err *err) AL_WUR;
 
 /*
  * After a rotation of name: if it was exposed, audit exposure_rotate with
- * the time to rotate and drop the exposure labels.  v is unlocked.
+ * the time to rotate, drop the exposure labels and keep the time to rotate
+ * (BROKER_EXPOSURE_ROTATE_MS).  v is unlocked.
  */
 int	cli_exposure_rotated(struct cli *cli, struct vault *v, const char *name,
 	    struct al_err *err) AL_WUR;

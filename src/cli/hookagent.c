@@ -54,68 +54,67 @@ read_stdin(struct al_buf *b, struct al_err *err)
 	return rc;
 }
 
-/* Mark each exposed secret and audit the hook's decision. */
+/*
+ * Report each secret whose value reached the agent as exposed (which ends
+ * its access at once: cli_exposure_report) and audit the hook's decision:
+ * each step is tried, and err holds the first failure.
+ */
 static int
 record(struct cli *cli, const char *agent, const struct mcp_hook_answer *a,
     struct al_err *err)
 {
 	struct vault *v = NULL;
-	struct vault_meta m;
+	struct cli_exposure res;
 	struct audit_event ev;
-	json_t *detail = NULL, *rules;
+	struct al_err later;
+	json_t *detail = NULL, *rules, *exposed;
 	char where[128];
 	size_t i;
-	int rc, audit;
+	int rc = 0;
 
-	if ((rc = cli_vault_open(cli, &v, err)) != 0)
-		return rc;
-	for (i = 0; i < a->nexposed; i++) {
-		if ((rc = vault_secret_get(v, a->exposed[i], &m, err)) != 0)
-			goto out;
-		/* Since when and what saw it; an exposure keeps its first. */
-		(void)snprintf(where, sizeof(where), "%s hook %s", agent,
-		    a->event);
-		if (m.status != VAULT_EXPOSED && (rc = cli_exposure_label(&m,
-		    cli->clock->now_ms(cli->clock->arg), where)) != 0)
-			rc = al_err_set(err, rc, "cannot label secret '%s'",
-			    m.name);
-		else
-			rc = vault_secret_update(v, &m, err);
-		vault_meta_release(&m);
-		if (rc != 0)
-			goto out;
+#define FIRST	(rc == 0 ? err : &later)
+	/* Since when and what saw it; an exposure keeps its first. */
+	(void)snprintf(where, sizeof(where), "%s hook %s", agent, a->event);
+	for (i = 0; i < a->nexposed; i++)
+		if (cli_exposure_report(cli, a->exposed[i], where, "hook", 0,
+		    &res, FIRST) != 0 && rc == 0)
+			rc = err->code;
+	if (cli_vault_open(cli, &v, FIRST) != 0) {
+		if (rc == 0)
+			rc = err->code;
+		goto out;
 	}
 	/* The audit key needs the vault unlocked: a key file, not a prompt. */
-	audit = vault_key_kind(v) == VAULT_KEY_KIND_FILE;
-	if (!audit) {
-		rc = al_err_set(err, AL_EPERM, "not recorded in the audit log: "
-		    "the vault is locked by a passphrase");
+	if (vault_key_kind(v) != VAULT_KEY_KIND_FILE) {
+		/* The exposures themselves went to the broker's log. */
+		if (a->nexposed == 0)
+			rc = al_err_set(err, AL_EPERM, "not recorded in the "
+			    "audit log: the vault is locked by a passphrase");
 		goto out;
 	}
-	if ((rc = cli_vault_unlock(v, -1, err)) != 0)
+	if (cli_vault_unlock(v, -1, FIRST) != 0) {
+		if (rc == 0)
+			rc = err->code;
 		goto out;
+	}
 	rules = json_array();
 	for (i = 0; rules != NULL && i < a->nrules; i++)
 		json_array_append_new(rules, json_string(a->rules[i]));
-	detail = json_pack("{s:s, s:s, s:s, s:o}", "agent", agent, "hook",
-	    a->event, "tool", a->tool, "rules", rules);
+	exposed = json_array();
+	for (i = 0; exposed != NULL && i < a->nexposed; i++)
+		json_array_append_new(exposed, json_string(a->exposed[i]));
+	detail = json_pack("{s:s, s:s, s:s, s:o, s:o}", "agent", agent, "hook",
+	    a->event, "tool", a->tool, "rules", rules, "exposed", exposed);
 	memset(&ev, 0, sizeof(ev));
 	ev.detail = detail;
 	ev.intent = "hook";
-	for (i = 0; i < a->nexposed; i++) {
-		ev.event = "secret_exposed";
-		ev.outcome = a->action;
-		ev.secret = a->exposed[i];
-		ev.reason = "its value reached a coding agent";
-		if ((rc = cli_audit_record(cli, v, &ev, err)) != 0)
-			goto out;
-	}
-	if (a->nexposed == 0) {
-		ev.event = "agent_hook";
-		ev.outcome = a->action;
-		ev.reason = "a hardcoded secret in what the agent handled";
-		rc = cli_audit_record(cli, v, &ev, err);
-	}
+	ev.event = "agent_hook";
+	ev.outcome = a->action;
+	ev.reason = a->nexposed > 0 ? "a secret's value reached a coding "
+	    "agent" : "a hardcoded secret in what the agent handled";
+	if (cli_audit_record(cli, v, &ev, FIRST) != 0 && rc == 0)
+		rc = err->code;
+#undef FIRST
 out:
 	json_decref(detail);
 	vault_close(v);

@@ -1,10 +1,11 @@
 /*
  * A secret's rotation command (src/cli): `airlock secret rotate NAME
  * --auto` runs what `--rotate-with CMD` stored, through `/bin/sh -c CMD`
- * (no secret on its argv: it is given nothing), in its own process group,
- * killed with that group at the timeout.  Its stdout goes straight into
- * guarded memory: the new value.  Its stderr goes into guarded memory too,
- * and is shown only after masking (see cmd_secret.c).
+ * (no secret on its argv: it is given nothing) by engine_cmd_run, as the
+ * exec engine runs its issuers: nothing of it is left running when it
+ * ends, at the timeout, or when airlock is killed.  Its stdout goes
+ * straight into guarded memory: the new value.  Its stderr goes into
+ * guarded memory too, and is shown only after masking (see cmd_secret.c).
  */
 #ifndef AIRLOCK_CLI_ROTATECMD_H
 #define AIRLOCK_CLI_ROTATECMD_H
@@ -24,7 +25,7 @@
  * Run `sh -c cmd` with an empty stdin: *out its stdout, *errout its stderr
  * (both guarded, closed; up to CLI_ROTATE_OUT_MAX bytes each), *status its
  * exit status (128 + signal when killed by one).  AL_ETIMEDOUT after
- * timeout seconds (the group is killed; nothing is returned), AL_ETOOBIG
+ * timeout seconds (all of it is killed; nothing is returned), AL_ETOOBIG
  * when it prints more, AL_ESYS.
  */
 int	cli_rotate_cmd_run(const char *cmd, int timeout,

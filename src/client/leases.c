@@ -230,6 +230,26 @@ client_lease_revoke_task(struct client *cl, const char *task, size_t *n,
 }
 
 int
+client_exposure_report(struct client *cl, const char *secret,
+    const char *where, const char *source, json_t **out, struct al_err *err)
+{
+	json_t *body;
+	int rc;
+
+	*out = NULL;
+	if ((rc = client_name_check(secret, err)) != 0)
+		return rc;
+	body = json_pack("{s:s, s:s, s:s}", API_F_SECRET, secret, API_F_WHERE,
+	    where, API_F_SOURCE, source);
+	if (body == NULL)
+		return al_err_set(err, AL_EINVAL, "where is not valid UTF-8");
+	rc = client_call(cl, "POST", API_EXPOSURES, body, NULL, NULL, out,
+	    err);
+	json_decref(body);
+	return rc;
+}
+
+int
 client_lease_and_fetch(struct client *cl, const struct client_lease_req *r,
     int approval_wait_s, struct client_lease *lease,
     struct al_secret **value, struct al_err *err)

@@ -2,8 +2,9 @@
  * The exec engine: any issuer, by command.  `--issue CMD` gets a JSON
  * request on stdin and prints {"value": ..., "id": ..., "expires": ...};
  * `--revoke CMD` gets the id (as $1 and in a JSON request on stdin) and
- * exits 0 once the credential is gone.  Both run through /bin/sh -c, in
- * their own process group, killed at the timeout.
+ * exits 0 once the credential is gone.  Both run through engine_cmd_run
+ * (cmd.c): /bin/sh -c, nothing of them left running at their end, at the
+ * timeout, or when the broker dies.
  *
  * What the issuer prints goes straight into guarded memory and is parsed
  * there; the value is decoded into guarded memory of its own.  Neither
@@ -11,16 +12,10 @@
  * given or made, and airlock cannot tell which bytes are secret.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
@@ -28,191 +23,27 @@
 
 #define EXEC_OUT_MAX	(64 * 1024)
 
-extern char **environ;
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Run `sh -c cmd sh arg` with in on stdin; stdout into *out (guarded; NULL
  * to discard), exit status in *status.  AL_ETIMEDOUT when it runs past
- * timeout seconds (its process group is killed).
+ * timeout seconds (engine_cmd_run: nothing of it is left running).
  */
 static int
 run_cmd(const char *what, const char *cmd, const char *arg, const char *in,
     int timeout, struct al_secret **out, int *status, struct al_err *err)
 {
-	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none, all;
-	char *argv[6];
-	struct al_secret *buf = NULL;
-	struct pollfd pf[3];
-	unsigned char *b = NULL, sink[4096];
-	size_t inlen = strlen(in), inoff = 0, n = 0;
-	int64_t deadline = mono_ms() + (int64_t)timeout * 1000;
-	pid_t pid = -1;
-	ssize_t r;
-	int rc = 0, w, st = 0, done_out = 0, done_err = 0;
+	struct engine_cmd c = { what, cmd, arg, in, strlen(in), timeout,
+	    EXEC_OUT_MAX, 0 };
+	struct al_secret *o = NULL;
+	int rc;
 
 	if (out != NULL)
 		*out = NULL;
-	if (pipe2(pin, O_CLOEXEC) != 0 || pipe2(pout, O_CLOEXEC) != 0 ||
-	    pipe2(perr, O_CLOEXEC) != 0) {
-		rc = al_err_set(err, AL_ESYS, "%s: pipe: %s", what,
-		    strerror(errno));
-		goto out;
-	}
-	if ((rc = al_secret_new(EXEC_OUT_MAX, &buf)) != 0) {
-		rc = al_err_set(err, rc, "out of memory");
-		goto out;
-	}
-	b = al_secret_open(buf);
-	argv[0] = "sh";
-	argv[1] = "-c";
-	argv[2] = (char *)cmd;
-	argv[3] = "sh";
-	argv[4] = (char *)arg;
-	argv[5] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, perr[1], 2);
-#ifdef __GLIBC__
-	/* Nothing of the broker's reaches the command. */
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-#endif
-	posix_spawnattr_init(&at);
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &all);
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-	w = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	if (w != 0) {
-		pid = -1;
-		rc = al_err_set(err, AL_ESYS, "%s: cannot start /bin/sh: %s",
-		    what, strerror(w));
-		goto out;
-	}
-	(void)close(pin[0]);
-	(void)close(pout[1]);
-	(void)close(perr[1]);
-	pin[0] = pout[1] = perr[1] = -1;
-	(void)fcntl(pin[1], F_SETFL, O_NONBLOCK);
-	if (inlen == 0) {
-		(void)close(pin[1]);
-		pin[1] = -1;
-	}
-	while (!done_out || !done_err) {
-		int64_t left = deadline - mono_ms();
-		nfds_t k = 0;
-
-		if (left <= 0) {
-			rc = al_err_set(err, AL_ETIMEDOUT, "%s: killed after "
-			    "%d s", what, timeout);
-			goto out;
-		}
-		pf[k].fd = pout[0]; pf[k].events = POLLIN; k++;
-		pf[k].fd = perr[0]; pf[k].events = POLLIN; k++;
-		if (pin[1] >= 0) {
-			pf[k].fd = pin[1]; pf[k].events = POLLOUT; k++;
-		}
-		if (done_out)
-			pf[0].fd = -1;
-		if (done_err)
-			pf[1].fd = -1;
-		if (poll(pf, k, (int)left) < 0 && errno != EINTR) {
-			rc = al_err_set(err, AL_ESYS, "%s: poll: %s", what,
-			    strerror(errno));
-			goto out;
-		}
-		if (k == 3 && pf[2].revents) {
-			r = write(pin[1], in + inoff, inlen - inoff);
-			if (r > 0)
-				inoff += (size_t)r;
-			if (r < 0 && errno != EAGAIN && errno != EINTR)
-				inoff = inlen;	/* it closed its stdin */
-			if (inoff == inlen) {
-				(void)close(pin[1]);
-				pin[1] = -1;
-			}
-		}
-		if (pf[0].revents) {
-			if (n == EXEC_OUT_MAX) {
-				rc = al_err_set(err, AL_ETOOBIG, "%s: printed "
-				    "more than %d bytes", what, EXEC_OUT_MAX);
-				goto out;
-			}
-			r = read(pout[0], b + n, EXEC_OUT_MAX - n);
-			if (r > 0)
-				n += (size_t)r;
-			else if (r == 0 || errno != EINTR)
-				done_out = 1;
-		}
-		if (pf[1].revents) {
-			r = read(perr[0], sink, sizeof(sink));
-			if (r <= 0 && !(r < 0 && errno == EINTR))
-				done_err = 1;
-		}
-	}
-	for (;;) {
-		w = waitpid(pid, &st, WNOHANG);
-		if (w == pid)
-			break;
-		if (w < 0 && errno != EINTR) {
-			rc = al_err_set(err, AL_ESYS, "%s: waitpid: %s", what,
-			    strerror(errno));
-			goto out;
-		}
-		if (mono_ms() >= deadline) {
-			rc = al_err_set(err, AL_ETIMEDOUT, "%s: killed after "
-			    "%d s", what, timeout);
-			goto out;
-		}
-		{
-			struct timespec ts = { 0, 5000000 };
-
-			(void)nanosleep(&ts, NULL);
-		}
-	}
-	pid = -1;
-	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	al_secret_set_len(buf, n);
-	al_secret_close(buf);
-	b = NULL;
-	if (out != NULL) {
-		*out = buf;
-		buf = NULL;
-	}
-out:
-	sodium_memzero(sink, sizeof(sink));
-	if (pid > 0) {
-		(void)kill(-pid, SIGKILL);
-		(void)kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
-	al_secret_free(buf);
-	for (w = 0; w < 2; w++) {
-		if (pin[w] >= 0)
-			(void)close(pin[w]);
-		if (pout[w] >= 0)
-			(void)close(pout[w]);
-		if (perr[w] >= 0)
-			(void)close(perr[w]);
-	}
+	rc = engine_cmd_run(&c, &o, NULL, status, err);
+	if (rc == 0 && out != NULL)
+		*out = o;
+	else
+		al_secret_free(o);
 	return rc;
 }
 

@@ -700,6 +700,112 @@ assert_no_canary(const char *dir, const char *canary)
 	(void)closedir(d);
 }
 
+/*
+ * A secret that cannot be marked exposed (no room for the labels) still
+ * loses its live leases at once, and the caller is told.
+ */
+static void
+test_exposure_unmarked_still_ends_access(void **state)
+{
+	struct vault_key key = { VAULT_KEY_KIND_FILE, NULL };
+	struct fx *x = *state;
+	struct vault_label l[VAULT_LIST_MAX];
+	struct vault_meta m;
+	struct al_secret *val;
+	struct vault *v = NULL;
+	char keys[VAULT_LIST_MAX][8], a[33], vpath[96];
+	size_t i;
+
+	memset(&m, 0, sizeof(m));
+	(void)snprintf(m.name, sizeof(m.name), "full-labels");
+	m.owner = "test";
+	m.purpose = "unit test";
+	for (i = 0; i < VAULT_LIST_MAX; i++) {
+		(void)snprintf(keys[i], sizeof(keys[i]), "k%zu", i);
+		l[i].key = keys[i];
+		l[i].value = "v";
+	}
+	m.labels = l;
+	m.nlabels = VAULT_LIST_MAX;
+	assert_int_equal(vault_open(x->home, al_clock_system(), &v, NULL), 0);
+	assert_int_equal(vault_unlock(v, &key, NULL), 0);
+	assert_int_equal(al_secret_from(x->canary, strlen(x->canary), &val),
+	    0);
+	assert_int_equal(vault_secret_add(v, &m, val, NULL), 0);
+	al_secret_free(val);
+	vault_close(v);
+	lease_for(x, &x->req, "full-labels", "t1", a);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/exposures",
+	    "{\"secret\":\"full-labels\",\"where\":\"x\",\"source\":"
+	    "\"hook\"}"), 413);
+	assert_non_null(strstr(jstr(x->body, "error", "message"),
+	    "could not be marked exposed"));
+	assert_non_null(strstr(jstr(x->body, "error", "message"),
+	    "1 live lease(s) were revoked"));
+	(void)snprintf(vpath, sizeof(vpath), "/v1/leases/%s/value", a);
+	assert_int_equal(call(x, &x->req, "GET", vpath, NULL), 410);
+}
+
+static void
+test_exposure_ends_access_at_once(void **state)
+{
+	struct fx *x = *state;
+	struct who stranger;
+	char a[33], id[33], path[96], vpath[96];
+
+	lease_for(x, &x->req, "deploy-token", "t1", a);
+	pending_request(x, id, path, "approve");
+	(void)snprintf(vpath, sizeof(vpath), "/v1/leases/%s/value", a);
+	/* Not the owner: refused, nothing ended. */
+	who_init(&stranger, 5, 2001, NULL);
+	stranger.c.uid = getuid() + 1;
+	assert_int_equal(call(x, &stranger, "POST", "/v1/exposures",
+	    "{\"secret\":\"deploy-token\",\"where\":\"x\",\"source\":"
+	    "\"hook\"}"), 403);
+	assert_string_equal(jstr(x->body, "error", "code"), API_E_FORBIDDEN);
+	assert_int_equal(call(x, &x->req, "GET", vpath, NULL), 200);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/exposures",
+	    "{\"secret\":\"deploy-token\",\"where\":\"x\"}"), 400);
+	/* An unknown name is not echoed: it may be a value. */
+	assert_int_equal(call(x, &x->req, "POST", "/v1/exposures",
+	    "{\"secret\":\"deploy-tokn\",\"where\":\"x\",\"source\":"
+	    "\"hook\"}"), 404);
+	assert_null(strstr(jstr(x->body, "error", "message"), "deploy-tokn"));
+
+	assert_int_equal(call(x, &x->req, "POST", "/v1/exposures",
+	    "{\"secret\":\"deploy-token\",\"where\":\"claude hook "
+	    "PostToolUse\",\"source\":\"hook\"}"), 200);
+	assert_true(json_is_true(json_object_get(x->body, "first")));
+	assert_int_equal(json_integer_value(json_object_get(x->body,
+	    "revoked")), 1);
+	assert_int_equal(json_integer_value(json_object_get(x->body,
+	    "time_to_revoke_ms")), 0);
+	assert_int_equal(call(x, &x->req, "GET", vpath, NULL), 410);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases",
+	    "{\"secret\":\"deploy-token\"}"), 403);
+	assert_non_null(strstr(jstr(x->body, "error", "message"),
+	    "is exposed since "));
+	/* Seen again: the same exposure, nothing left to end. */
+	assert_int_equal(call(x, &x->req, "POST", "/v1/exposures",
+	    "{\"secret\":\"deploy-token\",\"where\":\"y\",\"source\":"
+	    "\"sweep\"}"), 200);
+	assert_true(json_is_false(json_object_get(x->body, "first")));
+	assert_int_equal(json_integer_value(json_object_get(x->body,
+	    "revoked")), 0);
+
+	/* A pending approval of an exposed secret is denied. */
+	assert_int_equal(call(x, &x->req, "POST", "/v1/exposures",
+	    "{\"secret\":\"prod-db\",\"where\":\"guard /v1/messages\","
+	    "\"source\":\"guard\"}"), 200);
+	assert_int_equal(json_integer_value(json_object_get(x->body,
+	    "denied")), 1);
+	(void)snprintf(path, sizeof(path), "/v1/approvals/%s", id);
+	assert_int_equal(call(x, &x->req, "GET", path, NULL), 200);
+	assert_string_equal(jstr(x->body, "approval", "state"), "denied");
+	assert_no_canary(x->home, x->canary);
+}
+
+
 static void
 test_audit_verifies(void **state)
 {
@@ -886,6 +992,10 @@ main(void)
 		    test_redact_masks_whole_values_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_task, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_exposure_ends_access_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_exposure_unmarked_still_ends_access, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_value_not_released_is_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_verifies, setup,

@@ -6,6 +6,7 @@
  * real PostgreSQL.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -243,6 +244,146 @@ test_engine_failed_mint_stays_recorded(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* Whether pid runs (a zombie does not). */
+static int
+alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	(void)snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	(void)fclose(f);
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL || p[1] == '\0')
+		return 0;
+	return p[2] != 'Z';
+}
+
+/* The pid a command wrote to path, or -1. */
+static pid_t
+pid_in(const char *path)
+{
+	FILE *f;
+	long v = -1;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	(void)fclose(f);
+	return (pid_t)v;
+}
+
+static int
+cmd_run(const char *cmd, const char *in, int timeout, size_t max,
+    struct al_secret **out, struct al_secret **errout, int *status,
+    struct al_err *err)
+{
+	struct engine_cmd c = { "the test command", cmd, "arg1", in,
+	    in ? strlen(in) : 0, timeout, max, max };
+
+	return engine_cmd_run(&c, out, errout, status, err);
+}
+
+static void
+test_engine_cmd_output_in_guarded_memory(void **state)
+{
+	struct al_secret *o = NULL, *e = NULL;
+	struct al_err err;
+	int st = -1;
+
+	(void)state;
+	assert_int_equal(cmd_run("cat; printf %s \"$1\"; echo oops >&2; exit 4",
+	    "in ", 5, 1024, &o, &e, &st, &err), 0);
+	assert_int_equal(st, 4);
+	assert_int_equal(al_secret_len(o), 7);
+	assert_memory_equal(al_secret_open(o), "in arg1", 7);
+	al_secret_close(o);
+	assert_int_equal(al_secret_len(e), 5);
+	al_secret_free(o);
+	al_secret_free(e);
+	assert_int_equal(cmd_run("head -c 2000 /dev/zero", NULL, 5, 1024, &o,
+	    &e, &st, &err), AL_ETOOBIG);
+	assert_null(o);
+	assert_string_equal(err.msg, "the test command printed more than "
+	    "1024 bytes");
+}
+
+/*
+ * A command that closes its stdin before all was written: EPIPE for the
+ * runner, not the end of a caller that does not ignore SIGPIPE.
+ */
+static void
+test_engine_cmd_closed_stdin_is_no_sigpipe(void **state)
+{
+	struct al_secret *o = NULL;
+	struct al_err err;
+	char *big;
+	int st = -1;
+
+	(void)state;
+	assert_non_null(big = malloc(1 << 20));
+	memset(big, 'x', (1 << 20) - 1);
+	big[(1 << 20) - 1] = '\0';
+	assert_int_equal(signal(SIGPIPE, SIG_DFL) != SIG_ERR, 1);
+	assert_int_equal(cmd_run("exec <&-; sleep 0.2; echo done", big, 5,
+	    1024, &o, NULL, &st, &err), 0);
+	assert_int_equal(st, 0);
+	assert_int_equal(al_secret_len(o), 5);
+	al_secret_free(o);
+	free(big);
+}
+
+/*
+ * What a command leaves behind -- a child that left its process group, an
+ * orphan -- ends with it, and everything ends at the timeout.
+ */
+static void
+test_engine_cmd_leaves_nothing_running(void **state)
+{
+	struct al_secret *o = NULL;
+	struct al_err err;
+	char dir[] = "/tmp/al-test-cmd.XXXXXX", cmd[512], p1[64], p2[64];
+	pid_t a, b;
+	int st = -1, i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	(void)snprintf(p1, sizeof(p1), "%s/a", dir);
+	(void)snprintf(p2, sizeof(p2), "%s/b", dir);
+	(void)snprintf(cmd, sizeof(cmd), "setsid sleep 93 </dev/null "
+	    ">/dev/null 2>&1 & echo $! >%s; (sleep 93 </dev/null >/dev/null "
+	    "2>&1 & echo $! >%s); echo v", p1, p2);
+	assert_int_equal(cmd_run(cmd, NULL, 5, 1024, &o, NULL, &st, &err), 0);
+	assert_int_equal(st, 0);
+	al_secret_free(o);
+	a = pid_in(p1);
+	b = pid_in(p2);
+	assert_true(a > 0 && b > 0);
+	for (i = 0; i < 100 && (alive(a) || alive(b)); i++)
+		usleep(50000);
+	assert_false(alive(a));
+	assert_false(alive(b));
+	(void)snprintf(cmd, sizeof(cmd), "setsid sleep 93 </dev/null "
+	    ">/dev/null 2>&1 & echo $! >%s; exec sleep 93", p1);
+	assert_int_equal(cmd_run(cmd, NULL, 1, 1024, &o, NULL, &st, &err),
+	    AL_ETIMEDOUT);
+	assert_null(o);
+	assert_string_equal(err.msg, "the test command: killed after 1 s");
+	a = pid_in(p1);
+	assert_true(a > 0);
+	for (i = 0; i < 100 && alive(a); i++)
+		usleep(50000);
+	assert_false(alive(a));
+	(void)unlink(p1);
+	(void)unlink(p2);
+	(void)rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -253,6 +394,9 @@ main(void)
 		cmocka_unit_test(test_engine_root_carries_a_version_byte),
 		cmocka_unit_test(test_engine_scram_verifier_derives_rfc5802_keys),
 		cmocka_unit_test(test_engine_failed_mint_stays_recorded),
+		cmocka_unit_test(test_engine_cmd_output_in_guarded_memory),
+		cmocka_unit_test(test_engine_cmd_closed_stdin_is_no_sigpipe),
+		cmocka_unit_test(test_engine_cmd_leaves_nothing_running),
 	};
 
 	if (sodium_init() < 0)
