@@ -27,19 +27,28 @@ for _ in $(seq 400); do [ -s "$T_ROOT/g.out" ] && break; sleep 0.05; done
 G=$(head -1 "$T_ROOT/g.out")
 [ -n "$G" ] || { fail "the guard did not start: $(cat "$T_ROOT/g.err")"; done_testing; }
 
-CODE=$(printf '{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"the prod token is %s"}]}' "$V" |
-    curl -s -o "$OUT" -w '%{http_code}' -H 'x-api-key: sk-provider-key' \
-    -H 'content-type: application/json' --data-binary @- "$G/v1/messages")
-expect_eq "$CODE" 200 "a request with the value"
-grep -qF '[REDACTED:prod-token]' "$REC"/*.body && pass || fail "the provider got no mask"
-grep -rqF -- "$V" "$REC" && fail "the value reached the provider" || pass
-
 # 12 refreshes and more: one approval request, not one a minute.
 sleep 2
 run "$AL" approvals --json
 expect_rc 0 "approvals"
 N=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d=d.get("approvals", d) if isinstance(d, dict) else d; print(len(d))' "$OUT")
 expect_eq "$N" 1 "pending approval requests of the guard"
+
+# The value in a request: masked, and the secret is exposed from then on,
+# which denies the guard's pending approval.
+CODE=$(printf '{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"the prod token is %s"}]}' "$V" |
+    curl -s -o "$OUT" -w '%{http_code}' -H 'x-api-key: sk-provider-key' \
+    -H 'content-type: application/json' --data-binary @- "$G/v1/messages")
+expect_eq "$CODE" 200 "a request with the value"
+grep -qF '[REDACTED:prod-token]' "$REC"/*.body && pass || fail "the provider got no mask"
+grep -rqF -- "$V" "$REC" && fail "the value reached the provider" || pass
+for _ in $(seq 100); do
+	run "$AL" approvals --json
+	N=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d=d.get("approvals", d) if isinstance(d, dict) else d; print(len([a for a in d if a.get("state") == "pending"]))' "$OUT")
+	[ "$N" = 0 ] && break
+	sleep 0.1
+done
+expect_eq "$N" 0 "pending approvals once the value was seen"
 check_no_leak "$V" "$REC" "$T_ROOT/g.out" "$T_ROOT/g.err"
 run "$AL" stop
 
