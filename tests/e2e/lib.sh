@@ -45,6 +45,24 @@ t_cleanup() {
 }
 trap t_cleanup EXIT
 
+# acct CMD ARGS...: useradd, groupadd, userdel or groupdel, tried again
+# while another test running at the same time holds the lock of
+# /etc/passwd or /etc/group ("cannot lock"), up to 10 s.
+acct() {
+	_i=0
+	while :; do
+		_m=$("$@" 2>&1) && return 0
+		_rc=$?
+		case "$_m" in
+		*lock*) ;;
+		*) [ -z "$_m" ] || echo "$_m" >&2; return "$_rc" ;;
+		esac
+		_i=$((_i + 1))
+		[ "$_i" -lt 100 ] || { echo "$_m" >&2; return "$_rc"; }
+		sleep 0.1
+	done
+}
+
 fail() {
 	T_FAILS=$((T_FAILS + 1))
 	echo "FAIL [$T_NAME]: $*" >&2

@@ -91,8 +91,8 @@ if [ "$(id -u)" -eq 0 ] && command -v useradd >/dev/null && [ -x "$SYSPY" ]
 then
 	U=alsf$$
 	OTHER=$(mktemp -d /tmp/airlock-alsf.XXXXXX)
-	trap 'stop_fake; userdel "$U" 2>/dev/null; rm -rf "$OTHER"; t_cleanup' EXIT
-	useradd --system --no-create-home --shell /usr/sbin/nologin "$U" ||
+	trap 'stop_fake; acct userdel "$U" 2>/dev/null; rm -rf "$OTHER"; t_cleanup' EXIT
+	acct useradd --system --no-create-home --shell /usr/sbin/nologin "$U" ||
 	    fail "useradd"
 	chmod 0777 "$OTHER"
 	cp "$SYSPY" "$OTHER/airlock"
@@ -127,7 +127,7 @@ then
 		pass
 	fi
 	rm -rf "$OTHER"
-	userdel "$U" 2>/dev/null || fail "userdel"
+	acct userdel "$U" 2>/dev/null || fail "userdel"
 else
 	echo "# note: not root or no /usr/bin/python3: the other-user case" \
 	    "is not run" >&2

@@ -161,8 +161,8 @@ served "after the floods"
 if [ "$(id -u)" -ne 0 ] || ! command -v runuser >/dev/null; then
 	echo "$T_NAME: skip: second OS user (needs root to create one)"
 else
-	getent group alfcb-g >/dev/null || groupadd alfcb-g
-	id alfcb-u1 >/dev/null 2>&1 || useradd -M -N -g alfcb-g alfcb-u1
+	getent group alfcb-g >/dev/null || acct groupadd alfcb-g
+	id alfcb-u1 >/dev/null 2>&1 || acct useradd -M -N -g alfcb-g alfcb-u1
 	kill "$BP"
 	for _ in $(seq 100); do kill -0 "$BP" 2>/dev/null || break; sleep 0.1; done
 	PUB="$T_ROOT/pub"
@@ -202,8 +202,8 @@ PY
 	[ $((t1 - t0)) -lt 3000 ] && pass || fail "second user's health took $((t1 - t0)) ms"
 	kill "$PK" "$SP" 2>/dev/null
 	wait "$PK" "$SP" 2>/dev/null
-	userdel alfcb-u1 2>/dev/null || true
-	groupdel alfcb-g 2>/dev/null || true
+	acct userdel alfcb-u1 2>/dev/null || true
+	acct groupdel alfcb-g 2>/dev/null || true
 fi
 check_no_leak "$V1"
 

@@ -127,8 +127,8 @@ done
 if [ "$ME" -ne 0 ]; then
 	echo "# skip: second OS user (needs root to create one)"
 else
-	getent group airlock-e2e >/dev/null || groupadd airlock-e2e
-	id airlock-e2e2 >/dev/null 2>&1 || useradd -M -N -g airlock-e2e airlock-e2e2
+	getent group airlock-e2e >/dev/null || acct groupadd airlock-e2e
+	id airlock-e2e2 >/dev/null 2>&1 || acct useradd -M -N -g airlock-e2e airlock-e2e2
 	# Gone, not only its socket: it holds the home's lock until it exits.
 	OLD=$(cat "$AIRLOCK_HOME/airlockd.pid")
 	kill "$OLD"
@@ -190,8 +190,8 @@ PY
 	    fail "the second user is not named in the audit log"
 	kill "$SP"
 	wait "$SP" 2>/dev/null
-	userdel airlock-e2e2 2>/dev/null || true
-	groupdel airlock-e2e 2>/dev/null || true
+	acct userdel airlock-e2e2 2>/dev/null || true
+	acct groupdel airlock-e2e 2>/dev/null || true
 fi
 "$AL" audit verify >"$OUT" 2>&1
 expect_eq "$?" 0 "audit verify"

@@ -34,23 +34,23 @@ t_users_cleanup() {
 	for p in $(pgrep -u "$UA" 2>/dev/null) $(pgrep -u "$UB" 2>/dev/null); do
 		kill -9 "$p" 2>/dev/null
 	done
-	userdel "$UA" 2>/dev/null
-	userdel "$UB" 2>/dev/null
-	groupdel "$UA" 2>/dev/null
-	groupdel alid-c 2>/dev/null
-	groupdel alid-x 2>/dev/null
+	acct userdel "$UA" 2>/dev/null
+	acct userdel "$UB" 2>/dev/null
+	acct groupdel "$UA" 2>/dev/null
+	acct groupdel alid-c 2>/dev/null
+	acct groupdel alid-x 2>/dev/null
 	t_cleanup
 }
 trap t_users_cleanup EXIT
 t_users_cleanup_pre() {
-	userdel "$UA" 2>/dev/null; userdel "$UB" 2>/dev/null
-	groupdel "$UA" 2>/dev/null
-	groupdel alid-c 2>/dev/null; groupdel alid-x 2>/dev/null
+	acct userdel "$UA" 2>/dev/null; acct userdel "$UB" 2>/dev/null
+	acct groupdel "$UA" 2>/dev/null
+	acct groupdel alid-c 2>/dev/null; acct groupdel alid-x 2>/dev/null
 }
 t_users_cleanup_pre
-groupadd alid-c && groupadd alid-x &&
-    useradd -M -U -s /bin/sh -G alid-c,alid-x "$UA" &&
-    useradd -r -M -N -s /usr/sbin/nologin -g alid-c "$UB" ||
+acct groupadd alid-c && acct groupadd alid-x &&
+    acct useradd -M -U -s /bin/sh -G alid-c,alid-x "$UA" &&
+    acct useradd -r -M -N -s /usr/sbin/nologin -g alid-c "$UB" ||
     { fail "cannot create the test users"; done_testing; }
 
 chmod 711 "$T_ROOT"
