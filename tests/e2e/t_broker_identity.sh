@@ -130,7 +130,12 @@ else
 	getent group airlock-e2e >/dev/null || groupadd airlock-e2e
 	id airlock-e2e2 >/dev/null 2>&1 || useradd -M -N -g airlock-e2e airlock-e2e2
 	kill "$(cat "$AIRLOCK_HOME/airlockd.pid")"
-	for _ in $(seq 150); do [ -e "$S" ] || break; sleep 0.1; done
+	# Gone means its lock is free: it removes its socket first, and a
+	# broker started before it lets go refuses ("already running").
+	for _ in $(seq 150); do
+		flock -n "$AIRLOCK_HOME/airlockd.lock" true && break
+		sleep 0.1
+	done
 	PUB="$T_ROOT/pub"
 	mkdir -p "$PUB"
 	chmod 711 "$T_ROOT"
