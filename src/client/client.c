@@ -380,6 +380,11 @@ client_call(struct client *cl, const char *method, const char *path,
 			goto out;
 		}
 		plen = strlen(payload);
+		/* The head and the body in one guarded allocation. */
+		if (al_buf_reserve(&req, plen + 1200) != 0) {
+			rc = al_err_set(err, AL_ETOOBIG, "request too large");
+			goto out;
+		}
 	}
 	if ((rc = request_head(&req, method, path, plen, body != NULL,
 	    err)) != 0)
