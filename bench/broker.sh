@@ -1,7 +1,8 @@
 #!/bin/sh
 # Full lease cycles (request -> use -> revoke) per second and latency with
 # 1, 16 and 128 concurrent clients, durable audit on; broker RSS before and
-# after each run.
+# after each run; after each, the same load against the transport floor
+# (bench_http_floor --sync) and the ratios to it.
 # Usage: bench/broker.sh [SECONDS-PER-RUN]   (AIRLOCK_BUILD: build directory,
 # MEM_CYCLES: cycles of the memory check, default 1000000; 0 skips it)
 set -eu
@@ -21,9 +22,62 @@ trap cleanup EXIT
 "$AL" init >/dev/null
 head -c 24 /dev/urandom | base64 | "$AL" secret add bench-token --owner bench --purpose benchmark >/dev/null
 "$AL" lease ls >/dev/null	# starts the broker
+# The floor, measured in the same run right after each broker run: the
+# same load against bench_http_floor --sync, the HTTP transport and a
+# group-committed fdatasync'd log and nothing else (see http_floor.sh).
+# FLOOR=0 skips it.
+FLOOR=${FLOOR:-1}
+fdir=""
+fpid=""
+floor_stop() {
+	if [ -n "$fpid" ]; then
+		kill "$fpid" 2>/dev/null || true
+		wait "$fpid" 2>/dev/null || true
+	fi
+	fpid=""
+	[ -n "$fdir" ] && rm -rf "$fdir"
+	fdir=""
+}
+trap 'floor_stop; cleanup' EXIT
+floor_run() {
+	fdir=$(mktemp -d "${TMPDIR:-/tmp}/airlock-bench-floor.XXXXXX")
+	"$BUILD/bench/bench_http_floor" --sync "$fdir" 2>"$fdir/floor.err" &
+	fpid=$!
+	i=0
+	while [ ! -S "$fdir/airlockd.sock" ] || [ ! -s "$fdir/airlockd.pid" ]; do
+		i=$((i + 1))
+		if [ "$i" -gt 50 ] || ! kill -0 "$fpid" 2>/dev/null; then
+			echo "broker.sh: bench_http_floor did not start" >&2
+			floor_stop
+			return 1
+		fi
+		sleep 0.1
+	done
+	"$BUILD/bench/bench_broker" "$fdir" bench-token "$1" "$SECS" || true
+	floor_stop
+}
+# "cycles/s p99-ms broker-CPU-us" from bench_broker's two lines.
+figures() {
+	awk 'NR == 1 { for (i = 1; i <= NF; i++) {
+		if ($i == "cycles/s,") r = $(i - 1)
+		if ($i == "p99") p = $(i + 1) } }
+	    NR == 2 { for (i = 1; i <= NF; i++) if ($i == "broker") c = $(i + 1) }
+	    END { print r + 0, p + 0, c + 0 }'
+}
 echo "broker lease cycles ($(nproc) cores, $(df -T "$AIRLOCK_HOME" | awk 'NR==2 {print $2}'), ${SECS} s per run):"
 for c in 1 16 128; do
-	"$BUILD/bench/bench_broker" "$AIRLOCK_HOME" bench-token "$c" "$SECS"
+	out=$("$BUILD/bench/bench_broker" "$AIRLOCK_HOME" bench-token "$c" "$SECS")
+	printf '%s\n' "$out"
+	[ "$FLOOR" = 1 ] || continue
+	fout=$(floor_run "$c")
+	printf '%s\n' "$fout" | sed 's/^clients/floor  /'
+	b=$(printf '%s\n' "$out" | figures)
+	f=$(printf '%s\n' "$fout" | figures)
+	echo "$b $f" | awk -v c="$c" '$4 > 0 && $5 > 0 && $6 > 0 {
+	    printf "ratio to the floor, %d clients: cycles/s %.2f " \
+	    "(%d vs %d), p99 %.2fx (%.2f vs %.2f ms), broker CPU per " \
+	    "cycle %.2fx (%d vs %d us)\n", c, $1 / $4, $1, $4, $2 / $5, $2,
+	    $5, $3 / $6, $3, $6 }'
 done
 # Memory: keep going on the same broker until MEM_CYCLES cycles in all have
 # run (default one million); its RSS should stay where it was.

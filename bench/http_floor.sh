@@ -80,6 +80,10 @@ for mode in mhd mhd+sync raw raw+sync; do
 			rc=1
 		fi
 		stop
+		# cycles/s of this mode and client count, for the ratios below
+		eval "cps_$(printf '%s' "$mode" | tr '+' '_')_$c=$(printf '%s\n' \
+		    "$out" | awk 'NR == 1 { for (i = 1; i <= NF; i++)
+		    if ($i == "cycles/s,") r = $(i - 1) } END { print r + 0 }')"
 		printf '%s\n' "$out" | awk -v m="$mode" -v c="$c" '
 		    NR == 1 { line = substr($0, index($0, ":") + 1)
 			sub(/, broker RSS.*/, "", line); gsub(/  +/, " ", line) }
@@ -93,4 +97,12 @@ for mode in mhd mhd+sync raw raw+sync; do
 	done
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+# What libmicrohttpd costs against the bare loop, with and without the
+# synced log (1.00: nothing measurable).
+for c in 1 16 128; do
+	eval "a=\$cps_mhd_$c b=\$cps_raw_$c s=\$cps_mhd_sync_$c t=\$cps_raw_sync_$c"
+	awk -v c="$c" -v a="$a" -v b="$b" -v s="$s" -v t="$t" 'BEGIN {
+	    printf "ratio mhd/raw, %3d clients: %.2f; with the synced log %.2f\n",
+	    c, (b > 0 ? a / b : 0), (t > 0 ? s / t : 0) }'
+done
 exit "$rc"

@@ -85,6 +85,20 @@ echo "airlock run against a running broker ($(nproc) cores, load" \
 latency "run -e T=bench-1 -- true" "$AL" run -e T=bench-1 -- true
 latency "run --no-rules -e T=bench-1 -- true" "$AL" run --no-rules \
     -e T=bench-1 -- true
+# Memory-protection work of one run (each guarded allocation maps guard
+# pages, locks and later unlocks and unmaps its region), when strace is
+# there to count it.
+if command -v strace >/dev/null 2>&1; then
+	strace -f -c -o "$AIRLOCK_HOME/strace" "$AL" run -e T=bench-1 -- true \
+	    >/dev/null 2>&1 || true
+	# Columns: % time, seconds, usecs/call, calls, [errors,] syscall.
+	awk '$NF ~ /^(mmap|munmap|mprotect|mlock|munlock|madvise)$/ {
+	    n[$NF] = $4 }
+	    END { printf "one run -e T=bench-1 -- true (strace -c -f): mmap " \
+	    "%d, munmap %d, mprotect %d, mlock %d, munlock %d, madvise %d\n",
+	    n["mmap"], n["munmap"], n["mprotect"], n["mlock"], n["munlock"],
+	    n["madvise"] }' "$AIRLOCK_HOME/strace"
+fi
 
 [ "${BENCH_RUN_SKIP_CAT:-0}" = 1 ] && exit 0
 yes 'INFO 2024-05-01T12:00:00Z request id=42 path=/api/v1/items status=200' |

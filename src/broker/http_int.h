@@ -2,6 +2,7 @@
 #ifndef AIRLOCK_BROKER_HTTP_INT_H
 #define AIRLOCK_BROKER_HTTP_INT_H
 
+#include "airlock/identity.h"
 #include "broker_int.h"
 #include "mhd_dl.h"
 
@@ -16,8 +17,11 @@
  */
 #define CONN_RESERVE	256
 #define CONN_SPARE	8
-/* Descriptors kept for everything but connections. */
-#define FD_SPARE	64
+/*
+ * Descriptors kept for everything but connections: the stores, logs and
+ * event sets, and the ancestors the identity cache holds open.
+ */
+#define FD_SPARE	(64 + IDENT_CACHE_ANCESTORS)
 
 struct ident;
 struct ident_cache;

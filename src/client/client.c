@@ -365,9 +365,12 @@ client_call(struct client *cl, const char *method, const char *path,
 		*value = NULL;
 	/*
 	 * The largest body a route takes (texts to mask) plus the head;
-	 * wiped on free, as it may carry the approver PIN.
+	 * a body may carry the approver PIN: guarded then, and wiped on
+	 * free.  A request without one is a method and a path, which hold
+	 * no value (request_head), and needs no guarded pages.
 	 */
-	al_buf_init(&req, API_REDACT_BODY_MAX + 4096, AL_BUF_SENSITIVE);
+	al_buf_init(&req, API_REDACT_BODY_MAX + 4096, body != NULL ?
+	    AL_BUF_SENSITIVE : 0);
 	al_buf_init(&reply, HTTP_JSON_MAX, 0);
 	memset(&r, 0, sizeof(r));
 	r.body = &reply;
@@ -377,6 +380,11 @@ client_call(struct client *cl, const char *method, const char *path,
 			goto out;
 		}
 		plen = strlen(payload);
+		/* The head and the body in one guarded allocation. */
+		if (al_buf_reserve(&req, plen + 1200) != 0) {
+			rc = al_err_set(err, AL_ETOOBIG, "request too large");
+			goto out;
+		}
 	}
 	if ((rc = request_head(&req, method, path, plen, body != NULL,
 	    err)) != 0)

@@ -35,40 +35,96 @@ ancestry_unknown(struct ident *id, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Forget a walk that must be made again. */
+static void
+walk_reset(struct ident *id)
+{
+	size_t i;
+
+	for (i = 0; i < id->nancestors; i++)
+		free(id->ancestors[i].exe);
+	memset(id->ancestors, 0, IDENT_ANCESTORS_MAX *
+	    sizeof(*id->ancestors));
+	id->nancestors = 0;
+	id->ancestors_cut = 0;
+	id->ancestry_unknown = 0;
+	id->ancestry_why[0] = '\0';
+}
+
+#define WALK_AGAIN	1	/* a held ancestor changed: walk afresh */
+
 /*
  * Walk the parents of a process that started at child_start.  A parent
  * cannot have started after its child: if the pid we find did, the real
  * parent exited and its pid was reused, and the walk stops there.
+ *
+ * With held (cache, not NULL), an ancestor the cache holds open is taken
+ * from it when it still runs what it ran; its parent is then the one it
+ * had, for as long as that parent lives: a process changes parents only
+ * when its parent exits.  So a chain of held ancestors that all still run
+ * is the chain a fresh walk would read.  Where the held part ends, the
+ * parent the last held one names is checked afresh (its stat again: still
+ * that parent?) and the walk goes on as before.  Any held ancestor that
+ * changed, or a fresh step after held ones that finds the chain broken,
+ * makes the caller walk again from the start without them (WALK_AGAIN).
+ * The ancestors read afresh whose answer does not depend on their user
+ * (readable executable, neither init nor its child) are put in the cache.
  */
-int
-ident_walk_ancestors(struct ident *id, pid_t ppid, uint64_t child_start)
+static int
+walk(struct ident *id, pid_t ppid, uint64_t child_start,
+    struct ident_cache *cache, int held)
 {
 	struct al_proc_stat st;
 	struct proc_status ps;
 	struct ident_ancestor *a;
 	struct stat sb;
+	enum anc_lookup hit;
+	uint64_t hstart;
+	pid_t hppid;
 	char *exe;
-	int fd, rc, undumpable;
+	int fd, rc, undumpable, last_held = -1;
 
-	id->ancestors = calloc(IDENT_ANCESTORS_MAX, sizeof(*id->ancestors));
-	if (id->ancestors == NULL)
-		return AL_ENOMEM;
 	while (ppid > 0) {
 		if (id->nancestors == IDENT_ANCESTORS_MAX) {
 			id->ancestors_cut = 1;
 			break;
 		}
+		a = &id->ancestors[id->nancestors];
+		hit = held ? ident_cache_anc_get(cache, ppid, child_start,
+		    &hppid, &hstart, &fd, &exe) : ANC_MISS;
+		if (hit == ANC_NOMEM)
+			return AL_ENOMEM;
+		if (hit == ANC_STALE)
+			return WALK_AGAIN;
+		if (hit == ANC_HIT) {
+			a->pid = ppid;
+			a->exe = exe;
+			a->uid = (uid_t)-1;
+			id->nancestors++;
+			last_held = fd;
+			ppid = hppid;
+			child_start = hstart;
+			continue;
+		}
+		/* Is the parent the last held one names still its parent? */
+		if (last_held >= 0 && (proc_read_stat(last_held, &st) != 0 ||
+		    st.ppid != ppid))
+			return WALK_AGAIN;
 		if ((fd = proc_open(ppid)) < 0) {
+			if (last_held >= 0)
+				return WALK_AGAIN;
 			id->ancestors_cut = 1;
 			break;
 		}
 		if (al_proc_stat_at(fd, &st) != 0 || st.start > child_start) {
 			(void)close(fd);
+			if (last_held >= 0)
+				return WALK_AGAIN;
 			id->ancestors_cut = 1;
 			break;
 		}
+		last_held = -1;
 		rc = proc_read_exe(fd, &exe);
-		a = &id->ancestors[id->nancestors];
 		a->pid = ppid;
 		a->exe = exe;
 		a->uid = (uid_t)-1;
@@ -81,7 +137,12 @@ ident_walk_ancestors(struct ident *id, pid_t ppid, uint64_t child_start)
 		/* The kernel shows an undumpable process's files as root's. */
 		undumpable = exe == NULL && fstat(fd, &sb) == 0 &&
 		    sb.st_uid == 0 && a->uid != 0 && a->uid != (uid_t)-1;
-		(void)close(fd);
+		if (cache != NULL && rc == 0 && exe != NULL && ppid != 1 &&
+		    st.ppid != 1)
+			ident_cache_anc_put(cache, ppid, st.ppid, st.start, exe,
+			    fd);
+		else
+			(void)close(fd);
 		if (rc == -ENOMEM)
 			return AL_ENOMEM;
 		id->nancestors++;
@@ -106,6 +167,25 @@ ident_walk_ancestors(struct ident *id, pid_t ppid, uint64_t child_start)
 		ppid = st.ppid;
 		child_start = st.start;
 	}
+	return 0;
+}
+
+int
+ident_walk_ancestors(struct ident *id, pid_t ppid, uint64_t child_start,
+    struct ident_cache *cache)
+{
+	int rc;
+
+	id->ancestors = calloc(IDENT_ANCESTORS_MAX, sizeof(*id->ancestors));
+	if (id->ancestors == NULL)
+		return AL_ENOMEM;
+	rc = walk(id, ppid, child_start, cache, cache != NULL);
+	if (rc == WALK_AGAIN) {
+		walk_reset(id);
+		rc = walk(id, ppid, child_start, cache, 0);
+	}
+	if (rc != 0)
+		return rc;
 	if (id->ancestors_cut)
 		ancestry_unknown(id, "the chain of parents could not be walked "
 		    "to its end");

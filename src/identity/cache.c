@@ -2,9 +2,17 @@
  * Cache of executable hashes.  An entry is valid for as long as the file
  * keeps its device, inode, size, mtime and ctime; any write changes ctime,
  * which no user can set back, so a modified executable is hashed again.
+ *
+ * Also a table of ancestors held open (see ancestry.c): a descriptor of
+ * /proc/PID names one process for as long as it lives, and never another
+ * that is given the same pid later, so re-reading its exe link through
+ * the descriptor tells, in one system call, whether it still runs and
+ * still runs what it ran.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "identity_int.h"
 
@@ -18,17 +26,28 @@ struct cache_entry {
 	char		hex[IDENT_SHA256_HEX];
 };
 
+struct anc_entry {
+	pid_t		 pid;
+	pid_t		 ppid;
+	uint64_t	 start;
+	int		 dirfd;		/* -1: an empty slot */
+	char		*exe;
+	uint64_t	 used;
+};
+
 struct ident_cache {
 	struct cache_entry	*e;
 	size_t			 n;
 	size_t			 max;
 	uint64_t		 tick;
+	struct anc_entry	 anc[IDENT_CACHE_ANCESTORS];
 };
 
 int
 ident_cache_new(size_t max_entries, struct ident_cache **out)
 {
 	struct ident_cache *c;
+	size_t i;
 
 	*out = NULL;
 	if (max_entries == 0 || max_entries > 4096)
@@ -39,17 +58,105 @@ ident_cache_new(size_t max_entries, struct ident_cache **out)
 		return AL_ENOMEM;
 	}
 	c->max = max_entries;
+	for (i = 0; i < IDENT_CACHE_ANCESTORS; i++)
+		c->anc[i].dirfd = -1;
 	*out = c;
 	return 0;
+}
+
+static void
+anc_drop(struct anc_entry *a)
+{
+	if (a->dirfd >= 0)
+		(void)close(a->dirfd);
+	free(a->exe);
+	memset(a, 0, sizeof(*a));
+	a->dirfd = -1;
 }
 
 void
 ident_cache_free(struct ident_cache *c)
 {
+	size_t i;
+
 	if (c == NULL)
 		return;
+	for (i = 0; i < IDENT_CACHE_ANCESTORS; i++)
+		anc_drop(&c->anc[i]);
 	free(c->e);
 	free(c);
+}
+
+enum anc_lookup
+ident_cache_anc_get(struct ident_cache *c, pid_t pid, uint64_t child_start,
+    pid_t *ppid, uint64_t *start, int *dirfd, char **exe)
+{
+	struct anc_entry *a = NULL;
+	char *now = NULL;
+	size_t i;
+	int r;
+
+	*ppid = 0;
+	*start = 0;
+	*dirfd = -1;
+	*exe = NULL;
+	if (c == NULL)
+		return ANC_MISS;
+	for (i = 0; i < IDENT_CACHE_ANCESTORS && a == NULL; i++)
+		if (c->anc[i].dirfd >= 0 && c->anc[i].pid == pid)
+			a = &c->anc[i];
+	if (a == NULL)
+		return ANC_MISS;
+	/*
+	 * Exited (the link no longer reads), another program since (exec),
+	 * made itself unreadable, or not older than the child that names it
+	 * as its parent (which cannot be): what it was is no longer what it
+	 * is.
+	 */
+	r = proc_read_exe(a->dirfd, &now);
+	if (r == -ENOMEM)
+		return ANC_NOMEM;
+	if (r != 0 || strcmp(now, a->exe) != 0 || a->start > child_start) {
+		free(now);
+		anc_drop(a);
+		return ANC_STALE;
+	}
+	a->used = ++c->tick;
+	*ppid = a->ppid;
+	*start = a->start;
+	*dirfd = a->dirfd;
+	*exe = now;
+	return ANC_HIT;
+}
+
+void
+ident_cache_anc_put(struct ident_cache *c, pid_t pid, pid_t ppid,
+    uint64_t start, const char *exe, int dirfd)
+{
+	struct anc_entry *a = NULL;
+	char *copy;
+	size_t i;
+
+	if (c == NULL || (copy = strdup(exe)) == NULL) {
+		(void)close(dirfd);
+		return;
+	}
+	for (i = 0; i < IDENT_CACHE_ANCESTORS; i++) {
+		if (c->anc[i].dirfd >= 0 && c->anc[i].pid == pid) {
+			a = &c->anc[i];		/* a newer view of it */
+			break;
+		}
+		if (a == NULL || (a->dirfd >= 0 && (c->anc[i].dirfd < 0 ||
+		    c->anc[i].used < a->used)))
+			a = &c->anc[i];
+	}
+	anc_drop(a);
+	a->pid = pid;
+	a->ppid = ppid;
+	a->start = start;
+	a->dirfd = dirfd;
+	a->exe = copy;
+	a->used = ++c->tick;
 }
 
 static int

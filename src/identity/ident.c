@@ -289,7 +289,7 @@ inspect(struct ident *id, int dirfd, const struct al_proc_stat *st0,
 		goto nomem;
 	if ((rc = proc_read_cgroup(dirfd, &id->cgroup)) == -ENOMEM)
 		goto nomem;
-	if (ident_walk_ancestors(id, st0->ppid, st0->start) != 0 ||
+	if (ident_walk_ancestors(id, st0->ppid, st0->start, cache) != 0 ||
 	    ident_check_reparented(id) != 0 || lookup_names(id) != 0)
 		goto nomem;
 	if (al_proc_stat_at(dirfd, &st1) != 0 || st1.start != st0->start)

@@ -53,8 +53,12 @@ int	proc_hash_exe(int dirfd, struct ident_cache *cache,
 int	proc_read_cgroup(int dirfd, char **out);
 
 /* ancestry.c */
-/* Walk the parents of id (whose parent is ppid, started at start). */
-int	ident_walk_ancestors(struct ident *id, pid_t ppid, uint64_t start);
+/*
+ * Walk the parents of id (whose parent is ppid, started at start), through
+ * the ancestors cache holds open (may be NULL).
+ */
+int	ident_walk_ancestors(struct ident *id, pid_t ppid, uint64_t start,
+	    struct ident_cache *cache);
 /* Mark id's ancestry unknown when it was moved away from its session. */
 int	ident_check_reparented(struct ident *id);
 
@@ -62,5 +66,29 @@ int	ident_check_reparented(struct ident *id);
 const char *ident_cache_get(struct ident_cache *c, const struct stat *st);
 void	ident_cache_put(struct ident_cache *c, const struct stat *st,
 	    const char hex[IDENT_SHA256_HEX]);
+
+enum anc_lookup {
+	ANC_MISS,	/* not held */
+	ANC_HIT,	/* held, alive, running the same program */
+	ANC_STALE,	/* held, but exited or changed since: dropped */
+	ANC_NOMEM,
+};
+/*
+ * Ancestor pid as held open: ANC_HIT when it still runs the executable it
+ * ran when it was put (read again now through its descriptor) and did not
+ * start after child_start; its parent, start time, descriptor (still the
+ * cache's) and exe (a new string, the caller's) are set then.
+ */
+enum anc_lookup ident_cache_anc_get(struct ident_cache *c, pid_t pid,
+	    uint64_t child_start, pid_t *ppid, uint64_t *start, int *dirfd,
+	    char **exe);
+/*
+ * Hold ancestor pid (parent ppid, started at start, running exe) through
+ * dirfd, a descriptor of its /proc/PID, which the cache owns from now on
+ * (closed at once when c is NULL or out of memory); the entry used least
+ * recently makes room.
+ */
+void	ident_cache_anc_put(struct ident_cache *c, pid_t pid, pid_t ppid,
+	    uint64_t start, const char *exe, int dirfd);
 
 #endif

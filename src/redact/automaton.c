@@ -153,9 +153,19 @@ build_trie(struct build *b, const unsigned char *arena, struct rx_pat *pat,
     size_t npat, int triggers)
 {
 	uint32_t u, x, last, i;
-	size_t j;
+	size_t j, most = 1;
 	int rc;
 
+	/*
+	 * At most a node per pattern byte (triggers add a few): taken at
+	 * once, the guarded array is not copied and remapped as it grows.
+	 */
+	for (i = 0; i < npat && most < RX_MAX_STATES; i++)
+		most += pat[i].len;
+	if (most > RX_MAX_STATES)
+		most = RX_MAX_STATES;
+	if ((rc = gvec_reserve(&b->nodes, most * sizeof(struct tnode))) != 0)
+		return rc;
 	memset(b->root_child, 0xff, sizeof(b->root_child));
 	if ((rc = node_new(b, 0, 0, 0, &u)) != 0)
 		return rc;

@@ -11,6 +11,15 @@
 
 /* Guarded regions are rounded so every array in them stays aligned. */
 #define GVEC_ROUND	64
+/*
+ * sodium_malloc maps whole pages (its canary and size sit in the first
+ * one, before the bytes it returns): a region is sized to fill its pages,
+ * so that growing one (a new mapping, guard pages, mlock, a copy and the
+ * old one's wipe and unmapping) happens when the pages are full, not at
+ * every doubling from a few hundred bytes.
+ */
+#define GVEC_PAGE	4096
+#define GVEC_OVERHEAD	GVEC_ROUND	/* at least sodium's canary */
 
 int
 gvec_reserve(struct gvec *v, size_t add)
@@ -25,7 +34,8 @@ gvec_reserve(struct gvec *v, size_t add)
 	ncap = v->cap ? v->cap : 256;
 	while (ncap < v->len + add)
 		ncap *= 2;
-	ncap = (ncap + GVEC_ROUND - 1) / GVEC_ROUND * GVEC_ROUND;
+	ncap = (ncap + GVEC_OVERHEAD + GVEC_PAGE - 1) / GVEC_PAGE * GVEC_PAGE -
+	    GVEC_OVERHEAD;
 	if ((np = sodium_malloc(ncap)) == NULL)
 		return AL_ENOMEM;
 	if (v->len)

@@ -416,6 +416,8 @@ main(void)
 		cmocka_unit_test(test_ident_supplementary_groups_are_selectors),
 		cmocka_unit_test(
 	    test_ident_conn_holders_names_a_process_sharing_the_connection),
+		cmocka_unit_test(
+		    test_ident_cache_ancestor_exec_or_exit_is_walked_again),
 	};
 
 	if (sodium_init() < 0)

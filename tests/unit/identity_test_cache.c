@@ -1,0 +1,247 @@
+/*
+ * The ancestors an identity cache holds open: walking again through them
+ * gives what a fresh walk gives, and an ancestor that calls exec or exits
+ * is read afresh.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "airlock/identity.h"
+#include "identity_test.h"
+
+/* Whether this process holds a descriptor of /proc/PID. */
+static int
+holds_proc_dir(pid_t pid)
+{
+	char want[32], path[300], link[64];
+	struct dirent *de;
+	DIR *d;
+	ssize_t n;
+	int found = 0;
+
+	(void)snprintf(want, sizeof(want), "/proc/%d", (int)pid);
+	assert_non_null(d = opendir("/proc/self/fd"));
+	while (!found && (de = readdir(d)) != NULL) {
+		(void)snprintf(path, sizeof(path), "/proc/self/fd/%s",
+		    de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		found = strcmp(link, want) == 0;
+	}
+	(void)closedir(d);
+	return found;
+}
+
+/* The exe link of pid, or "" when it cannot be read. */
+static void
+exe_of(pid_t pid, char out[PATH_MAX])
+{
+	char path[64];
+	ssize_t n;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, out, PATH_MAX - 1);
+	out[n > 0 ? n : 0] = '\0';
+}
+
+/* Parent pid of pid from its stat (the command name has no ')'). */
+static pid_t
+ppid_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int fd, ppid = -1;
+	ssize_t n;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
+/* A child leaves ctest's output: a failed test must not wait for it. */
+static void
+leave_output(void)
+{
+	int fd = open("/dev/null", O_WRONLY);
+
+	if (fd >= 0) {
+		(void)dup2(fd, 1);
+		(void)dup2(fd, 2);
+		close(fd);
+	}
+	alarm(60);	/* and never outlives the test for long */
+}
+
+static void
+pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	(void)nanosleep(&ts, NULL);
+}
+
+/* The same chain of parents (pids and executables) in a and b. */
+static void
+assert_same_chain(const struct ident *a, const struct ident *b)
+{
+	size_t i;
+
+	assert_int_equal(a->nancestors, b->nancestors);
+	assert_int_equal(a->ancestry_unknown, b->ancestry_unknown);
+	for (i = 0; i < a->nancestors; i++) {
+		assert_int_equal(a->ancestors[i].pid, b->ancestors[i].pid);
+		assert_int_equal(a->ancestors[i].exe == NULL,
+		    b->ancestors[i].exe == NULL);
+		if (a->ancestors[i].exe != NULL)
+			assert_string_equal(a->ancestors[i].exe,
+			    b->ancestors[i].exe);
+	}
+}
+
+/*
+ * M starts A, which starts B (copies of this program; B is the caller).
+ * B's identity through a cache is the one without; with A and M held open,
+ * A's exec of /bin/sleep shows at the next walk, and so does M's exit (A
+ * is moved to a new parent while B keeps A).
+ */
+void
+test_ident_cache_ancestor_exec_or_exit_is_walked_again(void **state)
+{
+	struct ident_cache *cache = NULL;
+	struct ident *id = NULL, *plain = NULL;
+	char exe[PATH_MAX], sleep_exe[PATH_MAX], now[PATH_MAX], c;
+	int go[2], rep[2], i, status;
+	pid_t m, a = -1, b = -1, ab[2];
+
+	(void)state;
+	exe_of(getpid(), exe);
+	assert_non_null(realpath("/bin/sleep", sleep_exe));
+	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+	assert_int_equal(pipe(rep), 0);
+	m = fork();
+	assert_true(m >= 0);
+	if (m == 0) {
+		leave_output();
+		if ((a = fork()) < 0)
+			_exit(97);
+		if (a != 0)
+			for (;;)
+				pause();
+		leave_output();
+		close(rep[0]);
+		close(go[1]);
+		if ((b = fork()) < 0)
+			_exit(97);
+		if (b == 0) {
+			leave_output();
+			close(go[0]);
+			close(rep[1]);
+			for (;;)
+				pause();
+		}
+		ab[0] = getpid();
+		ab[1] = b;
+		if (write(rep[1], ab, sizeof(ab)) != (ssize_t)sizeof(ab))
+			_exit(96);
+		close(rep[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(95);
+		execl("/bin/sleep", "sleep", "60", (char *)NULL);
+		_exit(98);
+	}
+	close(go[0]);
+	close(rep[1]);
+	assert_int_equal(read(rep[0], ab, sizeof(ab)), (ssize_t)sizeof(ab));
+	close(rep[0]);
+	a = ab[0];
+	b = ab[1];
+	assert_int_equal(ident_cache_new(8, &cache), 0);
+
+	/* Walked afresh, then through the held ancestors: the same. */
+	assert_int_equal(ident_from_pid(b, NULL, 0, &plain, NULL), 0);
+	assert_int_equal(ident_from_pid(b, cache, 0, &id, NULL), 0);
+	assert_same_chain(plain, id);
+	ident_free(id);
+	id = NULL;
+	/* Held: A, M, and this process unless init is its parent. */
+	assert_true(holds_proc_dir(a));
+	assert_true(holds_proc_dir(m));
+	assert_int_equal(holds_proc_dir(getpid()), getppid() != 1);
+	assert_int_equal(ident_from_pid(b, cache, 0, &id, NULL), 0);
+	assert_same_chain(plain, id);
+	assert_true(id->nancestors >= 3);
+	assert_int_equal(id->ancestors[0].pid, a);
+	assert_string_equal(id->ancestors[0].exe, exe);
+	assert_int_equal(id->ancestors[1].pid, m);
+	assert_int_equal(id->ancestors[2].pid, getpid());
+	ident_free(id);
+	id = NULL;
+	ident_free(plain);
+	plain = NULL;
+
+	/* A calls exec: the walk reads it again. */
+	assert_int_equal(write(go[1], "x", 1), 1);
+	close(go[1]);
+	for (i = 0; i < 500; i++) {
+		exe_of(a, now);
+		if (strcmp(now, sleep_exe) == 0)
+			break;
+		pause_ms(10);
+	}
+	assert_string_equal(now, sleep_exe);
+	assert_int_equal(ident_from_pid(b, cache, 0, &id, NULL), 0);
+	assert_int_equal(id->ancestors[0].pid, a);
+	assert_string_equal(id->ancestors[0].exe, sleep_exe);
+	assert_int_equal(ident_from_pid(b, NULL, 0, &plain, NULL), 0);
+	assert_same_chain(plain, id);
+	ident_free(id);
+	id = NULL;
+	ident_free(plain);
+	plain = NULL;
+
+	/* M exits: A has another parent, and the walk from B says so. */
+	kill(m, SIGKILL);
+	assert_int_equal(waitpid(m, &status, 0), m);
+	for (i = 0; i < 500 && ppid_of(a) == m; i++)
+		pause_ms(10);
+	assert_true(ppid_of(a) != m);
+	assert_int_equal(ident_from_pid(b, cache, 0, &id, NULL), 0);
+	assert_int_equal(id->ancestors[0].pid, a);
+	assert_true(id->nancestors == 1 || id->ancestors[1].pid != m);
+	assert_int_equal(ident_from_pid(b, NULL, 0, &plain, NULL), 0);
+	assert_same_chain(plain, id);
+	ident_free(id);
+	ident_free(plain);
+
+	/* The cache's descriptors go with it. */
+	ident_cache_free(cache);
+	assert_false(holds_proc_dir(a));
+	assert_false(holds_proc_dir(getpid()));
+	kill(b, SIGKILL);
+	kill(a, SIGKILL);
+}
