@@ -107,7 +107,7 @@ walk(struct ident *id, pid_t ppid, uint64_t child_start,
 			continue;
 		}
 		/* Is the parent the last held one names still its parent? */
-		if (last_held >= 0 && (proc_read_stat(last_held, &st) != 0 ||
+		if (last_held >= 0 && (al_proc_stat_at(last_held, &st) != 0 ||
 		    st.ppid != ppid))
 			return WALK_AGAIN;
 		if ((fd = proc_open(ppid)) < 0) {
