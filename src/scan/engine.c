@@ -410,7 +410,8 @@ db_exprs_build(struct scan_engine *e, struct db_exprs *x, struct al_err *err)
 				return al_err_set(err, AL_EINVAL, "rule '%s': "
 				    "empty keyword", d->id);
 			x->exprs[x->n] = x->owned[x->nowned++];
-			x->flags[x->n] = HS_FLAG_CASELESS;
+			x->flags[x->n] = d->keywords_cased ? 0 :
+			    HS_FLAG_CASELESS;
 			x->ids[x->n++] = (unsigned)i;
 		}
 	}
