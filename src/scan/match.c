@@ -364,6 +364,28 @@ path_applies(struct scan_scratch *s, const struct eng_rule *r,
 	return ok;
 }
 
+/*
+ * The database to scan the buffer with: the full one when a rule limited
+ * to some paths applies to its path, else the one without those rules.
+ * Each path group's answer stays in the scratch for on_candidate.
+ */
+static const hs_database_t *
+buffer_db(struct scan_scratch *s)
+{
+	const struct scan_engine *e = s->e;
+	struct eng_rule *r;
+	size_t i;
+
+	if (e->db_base == NULL)
+		return e->db;
+	for (i = 0; i < e->nlimited; i++) {
+		r = &e->r[e->limited[i]];
+		if (path_applies(s, r, scan_rule_codes(r)))
+			return e->db;
+	}
+	return e->db_base;
+}
+
 static int
 on_candidate(unsigned int id, unsigned long long from, unsigned long long to,
     unsigned int flags, void *ctx)
@@ -519,7 +541,7 @@ scan_buffer(const struct scan_engine *e, struct scan_scratch *s,
 	s->nm = 0;
 	s->gen++;
 	s->path = path;
-	if (hs_scan(e->db, (const char *)p, (unsigned)n, 0, s->hs,
+	if (hs_scan(buffer_db(s), (const char *)p, (unsigned)n, 0, s->hs,
 	    on_candidate, s) != HS_SUCCESS && s->rc == 0) {
 		rc = al_err_set(err, AL_EINVAL, "vectorscan failed to scan");
 		goto out;

@@ -206,6 +206,9 @@ test_path_rules_are_decided_per_buffer(void **state)
 	size_t i;
 
 	(void)state;
+	/* Files no path-limited rule applies to take the smaller database. */
+	assert_non_null(e->db_base);
+	assert_true(e->nlimited > 0);
 	assert_int_equal(scan_scratch_new(e, &s, &err), 0);
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		memset(&h, 0, sizeof(h));
@@ -452,6 +455,35 @@ test_generic_rules_yield_to_a_decoded_verdict(void **state)
 	assert_int_equal(h.n, 1);
 	assert_string_equal(h.ids[0], "kubernetes-secret-data");
 	scan_engine_free(e);
+}
+
+/* Without rules limited to some paths there is one database. */
+static void
+test_one_database_without_path_rules(void **state)
+{
+	const char *text = "rules:\n  - id: acme-token\n"
+	    "    regex: '\\b(acme_[a-z0-9]{8})\\b'\n"
+	    "    examples: {positive: ['acme_a1b2c3d4'], negative: ['acme_x']}\n";
+	struct scan_config *c = NULL;
+	struct scan_rules *all = NULL;
+	struct scan_engine *e = NULL;
+	struct al_err err;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(scan_config_parse(text, strlen(text), "c", &c, &err),
+	    0);
+	assert_int_equal(scan_rules_builtin(&all, &err), 0);
+	assert_int_equal(scan_rules_apply_config(all, c, &err), 0);
+	/* Keep only the added rule. */
+	for (i = 0; i < all->n; i++)
+		all->v[i].enabled = strcmp(all->v[i].id, "acme-token") == 0;
+	assert_int_equal(scan_engine_new(all, 0, &e, &err), 0);
+	assert_null(e->db_base);
+	assert_int_equal(e->nlimited, 0);
+	scan_engine_free(e);
+	scan_rules_free(all);
+	scan_config_free(c);
 }
 
 static void
@@ -992,6 +1024,7 @@ main(void)
 		cmocka_unit_test(test_config_errors_name_the_line),
 		cmocka_unit_test(test_config_disables_adds_and_allowlists),
 		cmocka_unit_test(test_cased_keywords_match_as_written),
+		cmocka_unit_test(test_one_database_without_path_rules),
 		cmocka_unit_test(test_generic_rules_yield_to_a_decoded_verdict),
 		cmocka_unit_test(test_user_rules_are_checked_at_load),
 		cmocka_unit_test(test_baseline_round_trip_and_filter),
