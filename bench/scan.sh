@@ -191,6 +191,19 @@ fi
 echo
 echo "== accuracy on the tree (secrets only) =="
 python3 "$SRC/tests/corpus/evaluate.py" "$AIRLOCK_BIN" "$TREE"
+# The hand-labelled sets, every rule in force: configuration files, and
+# one directory per class of credential (figures per class).
+for set in configs classes; do
+	rm -rf "$D/$set"
+	python3 "$SRC/tests/corpus/$set.py" --out "$D/$set" >/dev/null
+	echo "== accuracy on the $set set =="
+	python3 "$SRC/tests/corpus/evaluate.py" "$AIRLOCK_BIN" "$D/$set" --all-rules \
+	    $([ "$set" = classes ] && echo --by-rule)
+	if [ -n "$OLD" ]; then
+		echo "   AIRLOCK_OLD:"
+		python3 "$SRC/tests/corpus/evaluate.py" "$OLD" "$D/$set" --all-rules | sed -n 2p
+	fi
+done
 
 echo
 echo "== whole history: $COMMITS commits =="

@@ -50,6 +50,7 @@ rule_from(struct scan_rule *r, const struct scan_rule_def *d)
 	r->entropy = d->entropy;
 	r->group = d->group;
 	r->multiline = d->multiline;
+	r->keywords_cased = d->keywords_cased;
 	r->decode = d->decode;
 	r->enabled = 1;
 	r->builtin = 1;

@@ -69,6 +69,9 @@ scan_engine_free(struct scan_engine *e)
 	free(e->r);
 	if (e->db)
 		hs_free_database(e->db);
+	if (e->db_base)
+		hs_free_database(e->db_base);
+	free(e->limited);
 	if (e->proto)
 		hs_free_scratch(e->proto);
 	scan_rules_free(e->rules);
@@ -410,7 +413,8 @@ db_exprs_build(struct scan_engine *e, struct db_exprs *x, struct al_err *err)
 				return al_err_set(err, AL_EINVAL, "rule '%s': "
 				    "empty keyword", d->id);
 			x->exprs[x->n] = x->owned[x->nowned++];
-			x->flags[x->n] = HS_FLAG_CASELESS;
+			x->flags[x->n] = d->keywords_cased ? 0 :
+			    HS_FLAG_CASELESS;
 			x->ids[x->n++] = (unsigned)i;
 		}
 	}
@@ -437,24 +441,103 @@ compile_multi(struct scan_engine *e, struct db_exprs *x,
 	    HS_MODE_BLOCK, NULL, &e->db, ce) == HS_SUCCESS ? 0 : -1;
 }
 
-/* Build the single vectorscan database from every rule. */
+/*
+ * The expressions of x whose rule applies to every path, into b (pointers
+ * into x), and whether there are both such rules and rules limited to
+ * some paths; each path group's first rule goes to e->limited.
+ */
+static int
+base_exprs(struct scan_engine *e, const struct db_exprs *x,
+    struct db_exprs *b, struct al_err *err)
+{
+	size_t k, i;
+
+	memset(b, 0, sizeof(*b));
+	if ((b->exprs = calloc(x->n, sizeof(*b->exprs))) == NULL ||
+	    (b->flags = calloc(x->n, sizeof(*b->flags))) == NULL ||
+	    (b->ids = calloc(x->n, sizeof(*b->ids))) == NULL ||
+	    (e->limited = calloc(e->n, sizeof(*e->limited))) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	for (k = 0; k < x->n; k++) {
+		if (e->r[x->ids[k]].npaths > 0)
+			continue;
+		b->exprs[b->n] = x->exprs[k];
+		b->flags[b->n] = x->flags[k];
+		b->ids[b->n++] = x->ids[k];
+	}
+	e->nlimited = 0;
+	for (i = 0; i < e->n; i++)
+		if (e->r[i].npaths > 0 && e->r[i].path_twin == i)
+			e->limited[e->nlimited++] = i;
+	return 0;
+}
+
+static void
+base_exprs_release(struct db_exprs *b)
+{
+	free(b->exprs);
+	free(b->flags);
+	free(b->ids);
+}
+
+/*
+ * The database without the rules limited to some paths, from the cache or
+ * compiled from x's expressions (those the full database was compiled
+ * from); none is no error: every buffer then takes the full one.
+ */
+static void
+compile_base(struct scan_engine *e, struct db_exprs *x, struct db_exprs *b,
+    const unsigned char key[32], unsigned *widths)
+{
+	hs_compile_error_t *ce = NULL;
+	size_t k, j;
+
+	if (b->n == 0 || b->n == x->n)
+		return;
+	if (e->cache_dir != NULL &&
+	    (e->db_base = scan_db_cache_load(e->cache_dir, key, widths,
+	    e->n)) != NULL)
+		return;
+	for (k = j = 0; k < x->n; k++)	/* the expressions as compiled */
+		if (e->r[x->ids[k]].npaths == 0)
+			b->exprs[j++] = x->exprs[k];
+	if (hs_compile_multi(b->exprs, b->flags, b->ids, (unsigned)b->n,
+	    HS_MODE_BLOCK, NULL, &e->db_base, &ce) != HS_SUCCESS) {
+		hs_free_compile_error(ce);
+		e->db_base = NULL;
+		return;
+	}
+	if (e->cache_dir != NULL)
+		scan_db_cache_store(e->cache_dir, key, widths, e->n,
+		    e->db_base);
+}
+
+/*
+ * Build the vectorscan databases: one of every rule, and one of the rules
+ * that apply to every path (compile_base).
+ */
 static int
 compile_db(struct scan_engine *e, struct al_err *err)
 {
-	struct db_exprs x;
+	struct db_exprs x, b;
 	unsigned *widths = NULL;
 	hs_compile_error_t *ce = NULL;
-	unsigned char key[32];
+	unsigned char key[32], bkey[32];
 	size_t i;
 	int rc = 0, loaded = 0;
 
+	memset(&b, 0, sizeof(b));
+	memset(bkey, 0, sizeof(bkey));
 	if ((rc = db_exprs_build(e, &x, err)) != 0 || x.n == 0)
 		goto out;
 	if ((widths = calloc(e->n, sizeof(*widths))) == NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
+	if ((rc = base_exprs(e, &x, &b, err)) != 0)
+		goto out;
 	if (e->cache_dir != NULL) {
+		scan_db_key(b.exprs, b.flags, b.ids, b.n, bkey);
 		scan_db_key(x.exprs, x.flags, x.ids, x.n, key);
 		e->db = scan_db_cache_load(e->cache_dir, key, widths, e->n);
 		loaded = e->db != NULL;
@@ -462,6 +545,20 @@ compile_db(struct scan_engine *e, struct al_err *err)
 	if (e->db != NULL) {
 		for (i = 0; i < e->n; i++)
 			e->r[i].max_width = widths[i];
+		/*
+		 * Its base, if not cached too, from the expressions as the
+		 * full one was compiled (compute_widths settles them).
+		 */
+		if (b.n > 0 && b.n < x.n && (e->db_base = scan_db_cache_load(
+		    e->cache_dir, bkey, widths, e->n)) == NULL) {
+			if (compute_widths(e, x.rx, err) == 0) {
+				db_exprs_sync(e, &x);
+				compile_base(e, &x, &b, bkey, widths);
+			}
+			al_err_clear(err);
+			for (i = 0; i < e->n; i++)
+				e->r[i].max_width = widths[i];
+		}
 		goto scratch;
 	}
 	if ((rc = compute_widths(e, x.rx, err)) != 0)
@@ -497,11 +594,16 @@ compile_db(struct scan_engine *e, struct al_err *err)
 	/* Stored only when compiled just now: a hit costs no write. */
 	if (e->cache_dir != NULL && !loaded)
 		scan_db_cache_store(e->cache_dir, key, widths, e->n, e->db);
+	compile_base(e, &x, &b, bkey, widths);
 scratch:
-	if (hs_alloc_scratch(e->db, &e->proto) != HS_SUCCESS)
+	/* One scratch serves both databases. */
+	if (hs_alloc_scratch(e->db, &e->proto) != HS_SUCCESS ||
+	    (e->db_base != NULL &&
+	    hs_alloc_scratch(e->db_base, &e->proto) != HS_SUCCESS))
 		rc = al_err_set(err, AL_ENOMEM, "out of memory (vectorscan "
 		    "scratch)");
 out:
+	base_exprs_release(&b);
 	db_exprs_release(&x);
 	free(widths);
 	return rc;

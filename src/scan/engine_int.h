@@ -47,6 +47,14 @@ struct scan_engine {
 	pcre2_code		**allow;	/* global secret allowlist */
 	size_t			  nallow;
 	hs_database_t		 *db;
+	/*
+	 * The rules that apply to every path, without those limited to some
+	 * (configuration files, Dockerfiles, CI workflows): what a buffer
+	 * none of those apply to is scanned with.  NULL: db for all.
+	 */
+	hs_database_t		 *db_base;
+	size_t			 *limited;	/* a rule of each path group */
+	size_t			  nlimited;
 	hs_scratch_t		 *proto;
 	uint32_t		  max_groups;
 	const char		 *cache_dir;	/* during scan_engine_new */

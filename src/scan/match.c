@@ -134,6 +134,14 @@ in_xml_comment(const unsigned char *b, size_t off)
 #define DECODE_MAX 3072
 
 /*
+ * The rule of a mark left where a decoding rule decoded a value and judged
+ * it no secret (a Secret's base64 placeholder): generic rules on those
+ * bytes yield to that verdict, as they yield to a finding, and the mark
+ * itself is never reported.
+ */
+static const struct scan_rule_info judged_info;
+
+/*
  * Whether the n bytes at p pass rule r's entropy and allowlists, setting
  * *entropy.  A decoding rule judges the decoded value (a placeholder stays
  * a placeholder in base64); what is not valid base64 fails.  The decoded
@@ -142,7 +150,7 @@ in_xml_comment(const unsigned char *b, size_t off)
 static int
 judge(struct scan_scratch *s, const struct eng_codes *c,
     const struct eng_rule *r, const unsigned char *p, size_t n,
-    double *entropy)
+    double *entropy, int *decoded)
 {
 	const struct scan_engine *e = s->e;
 	const struct scan_rule *d = r->def;
@@ -161,6 +169,7 @@ judge(struct scan_scratch *s, const struct eng_codes *c,
 			goto out;
 		p = dec;
 		n = dn;
+		*decoded = 1;
 	}
 	*entropy = scan_entropy(p, n);
 	if (*entropy < d->entropy && !(d->info.generic && hex_key(p, n,
@@ -186,6 +195,7 @@ keep_hit(struct scan_scratch *s, size_t i, const struct eng_codes *c,
 	const struct eng_rule *r = &s->e->r[i];
 	const struct scan_rule *d = r->def;
 	struct scan_match m;
+	int decoded = 0;
 
 	if (h->ge <= h->gs)
 		return 0;
@@ -196,8 +206,12 @@ keep_hit(struct scan_scratch *s, size_t i, const struct eng_codes *c,
 	m.match_len = h->m1 > h->m0 ? h->m1 - h->m0 : 0;
 	m.rule = &d->info;
 	m.rule_index = i;
-	if (!judge(s, c, r, s->buf + h->gs, m.len, &m.entropy))
-		return 0;
+	if (!judge(s, c, r, s->buf + h->gs, m.len, &m.entropy, &decoded)) {
+		if (!decoded)
+			return 0;
+		m.rule = &judged_info;
+		m.entropy = 0;
+	}
 	if (d->info.generic && xml_path(s->path) &&
 	    in_xml_comment(s->buf, h->gs))
 		return 0;
@@ -350,6 +364,28 @@ path_applies(struct scan_scratch *s, const struct eng_rule *r,
 	return ok;
 }
 
+/*
+ * The database to scan the buffer with: the full one when a rule limited
+ * to some paths applies to its path, else the one without those rules.
+ * Each path group's answer stays in the scratch for on_candidate.
+ */
+static const hs_database_t *
+buffer_db(struct scan_scratch *s)
+{
+	const struct scan_engine *e = s->e;
+	struct eng_rule *r;
+	size_t i;
+
+	if (e->db_base == NULL)
+		return e->db;
+	for (i = 0; i < e->nlimited; i++) {
+		r = &e->r[e->limited[i]];
+		if (path_applies(s, r, scan_rule_codes(r)))
+			return e->db;
+	}
+	return e->db_base;
+}
+
 static int
 on_candidate(unsigned int id, unsigned long long from, unsigned long long to,
     unsigned int flags, void *ctx)
@@ -439,9 +475,9 @@ resolve_overlaps(struct scan_scratch *s)
 	unsigned char *drop;
 
 	if (s->nm < 2)
-		return;
+		goto marks;
 	if ((drop = calloc(s->nm, 1)) == NULL)
-		return;		/* keeping duplicates is harmless */
+		goto marks;	/* keeping duplicates is harmless */
 	qsort(s->m, s->nm, sizeof(*s->m), cmp_match);
 	for (i = 0; i < s->nm; i++) {
 		if (!s->m[i].rule->generic) {
@@ -480,6 +516,11 @@ resolve_overlaps(struct scan_scratch *s)
 			s->m[j++] = s->m[i];
 	s->nm = j;
 	free(drop);
+marks:
+	for (i = j = 0; i < s->nm; i++)
+		if (s->m[i].rule != &judged_info)
+			s->m[j++] = s->m[i];
+	s->nm = j;
 }
 
 int
@@ -500,7 +541,7 @@ scan_buffer(const struct scan_engine *e, struct scan_scratch *s,
 	s->nm = 0;
 	s->gen++;
 	s->path = path;
-	if (hs_scan(e->db, (const char *)p, (unsigned)n, 0, s->hs,
+	if (hs_scan(buffer_db(s), (const char *)p, (unsigned)n, 0, s->hs,
 	    on_candidate, s) != HS_SUCCESS && s->rc == 0) {
 		rc = al_err_set(err, AL_EINVAL, "vectorscan failed to scan");
 		goto out;

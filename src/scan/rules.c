@@ -96,6 +96,7 @@ scan_rule_copy(struct scan_rule *d, const struct scan_rule *s)
 	d->entropy = s->entropy;
 	d->group = s->group;
 	d->multiline = s->multiline;
+	d->keywords_cased = s->keywords_cased;
 	d->decode = s->decode;
 	d->enabled = s->enabled;
 	d->builtin = s->builtin;
@@ -266,6 +267,9 @@ rule_key(struct scan_yaml *y, const char *key, yaml_node_t *k,
 		return parse_examples(y, v, r, err);
 	if (strcmp(key, "multiline") == 0)
 		return scan_yaml_bool(y, v, "multiline", &r->multiline, err);
+	if (strcmp(key, "keywords_cased") == 0)
+		return scan_yaml_bool(y, v, "keywords_cased",
+		    &r->keywords_cased, err);
 	if (strcmp(key, "generic") == 0)
 		return scan_yaml_bool(y, v, "generic", &r->info.generic, err);
 	if (strcmp(key, "decode") == 0) {

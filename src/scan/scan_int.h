@@ -21,6 +21,7 @@ struct scan_rule {
 	char			*description;
 	char			*regex;
 	struct scan_strv	 keywords;	/* literal prefilter, if any */
+	int			 keywords_cased; /* matched case-sensitively */
 	struct scan_strv	 allow;		/* regexes on the secret */
 	struct scan_strv	 paths;		/* rule applies to these paths */
 	char			*requires;	/* regex the whole buffer needs */
@@ -67,7 +68,7 @@ struct scan_rule_def {
 				  nnegative;
 	double			  entropy;
 	int			  group, multiline, generic, severity,
-				  category, line, decode;
+				  category, line, decode, keywords_cased;
 };
 
 /*

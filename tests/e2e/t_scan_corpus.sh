@@ -20,4 +20,13 @@ expect_rc 0 "write the configuration set"
 run python3 "$C/evaluate.py" "$AL" "$T_ROOT/configs" --all-rules --min-recall 0.97 --min-precision 0.97
 expect_rc 0 "configuration set: $(grep recall "$OUT")"
 cat "$OUT"
+# One directory per class of credential (tests/corpus/classes.py): Docker
+# registry logins, configuration passwords of every shape, Datadog, Heroku,
+# Twilio, generic keys, Kubernetes Secrets, PEM keys, AWS secret keys, and
+# the templates, references, examples and look-ups beside them.
+run python3 "$C/classes.py" --out "$T_ROOT/classes"
+expect_rc 0 "write the class set"
+run python3 "$C/evaluate.py" "$AL" "$T_ROOT/classes" --all-rules --by-rule --min-recall 0.97 --min-precision 0.97
+expect_rc 0 "class set: $(grep recall "$OUT")"
+cat "$OUT"
 done_testing

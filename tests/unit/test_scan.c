@@ -131,8 +131,11 @@ test_keywords_occur_in_positive_examples(void **state)
 			int found = r->v[i].keywords.n == 0;
 
 			for (k = 0; k < r->v[i].keywords.n && !found; k++)
-				found = strcasestr(r->v[i].positive.v[j],
-				    r->v[i].keywords.v[k]) != NULL;
+				found = (r->v[i].keywords_cased ?
+				    strstr(r->v[i].positive.v[j],
+				    r->v[i].keywords.v[k]) :
+				    strcasestr(r->v[i].positive.v[j],
+				    r->v[i].keywords.v[k])) != NULL;
 			if (!found)
 				fail_msg("rule %s: positive %zu has none of "
 				    "its keywords", r->v[i].id, j + 1);
@@ -203,6 +206,9 @@ test_path_rules_are_decided_per_buffer(void **state)
 	size_t i;
 
 	(void)state;
+	/* Files no path-limited rule applies to take the smaller database. */
+	assert_non_null(e->db_base);
+	assert_true(e->nlimited > 0);
 	assert_int_equal(scan_scratch_new(e, &s, &err), 0);
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		memset(&h, 0, sizeof(h));
@@ -385,6 +391,101 @@ test_config_disables_adds_and_allowlists(void **state)
 	scan_config_free(c);
 }
 
+/*
+ * keywords_cased: the keywords wake the rule only as written, so a rule
+ * about upper-case variable names is not run on every line holding the
+ * word in lower case; without it any case does.
+ */
+static void
+test_cased_keywords_match_as_written(void **state)
+{
+	const char *fmt = "rules:\n  - id: acme-var\n"
+	    "    regex: '(?i)\\$(acme_[a-z]{4})'\n"
+	    "    keywords: ['ACME_']\n%s"
+	    "    examples: {positive: ['$ACME_ABCD'], negative: ['x']}\n";
+	char text[512];
+	struct scan_config *c = NULL;
+	struct scan_rules *r = NULL;
+	struct scan_engine *e = NULL;
+	struct al_err err;
+	struct hits h;
+	int cased;
+
+	(void)state;
+	for (cased = 0; cased < 2; cased++) {
+		snprintf(text, sizeof(text), fmt,
+		    cased ? "    keywords_cased: true\n" : "");
+		assert_int_equal(scan_config_parse(text, strlen(text), "c", &c,
+		    &err), 0);
+		assert_int_equal(scan_rules_builtin(&r, &err), 0);
+		assert_int_equal(scan_rules_apply_config(r, c, &err), 0);
+		assert_int_equal(scan_engine_new(r, 0, &e, &err), 0);
+		scan_text(e, "a.sh", "echo $acme_wxyz\n", &h);
+		assert_int_equal(h.n, cased ? 0 : 1);
+		scan_text(e, "a.sh", "echo $ACME_WXYZ\n", &h);
+		assert_int_equal(h.n, 1);
+		assert_string_equal(h.ids[0], "acme-var");
+		scan_engine_free(e);
+		scan_rules_free(r);
+		scan_config_free(c);
+		e = NULL, r = NULL, c = NULL;
+	}
+}
+
+/*
+ * A generic rule yields to a decoding rule's verdict: the base64 of a
+ * placeholder in a Secret is not a random-looking value for the generic
+ * rules, and a real value is reported once, decoded.
+ */
+static void
+test_generic_rules_yield_to_a_decoded_verdict(void **state)
+{
+	struct scan_engine *e = builtin_engine();
+	struct hits h;
+
+	(void)state;
+	/* base64 of "changeme" and of "${API_KEY}" */
+	scan_text(e, "k8s/secret.yaml", "apiVersion: v1\nkind: Secret\n"
+	    "data:\n  password: Y2hhbmdlbWU=\n  api_key: JHtBUElfS0VZfQ==\n",
+	    &h);
+	assert_int_equal(h.n, 0);
+	/* base64 of "Kv8Lq2Xm9Zp4" */
+	scan_text(e, "k8s/secret.yaml", "apiVersion: v1\nkind: Secret\n"
+	    "data:\n  password: S3Y4THEyWG05WnA0\n", &h);
+	assert_int_equal(h.n, 1);
+	assert_string_equal(h.ids[0], "kubernetes-secret-data");
+	scan_engine_free(e);
+}
+
+/* Without rules limited to some paths there is one database. */
+static void
+test_one_database_without_path_rules(void **state)
+{
+	const char *text = "rules:\n  - id: acme-token\n"
+	    "    regex: '\\b(acme_[a-z0-9]{8})\\b'\n"
+	    "    examples: {positive: ['acme_a1b2c3d4'], negative: ['acme_x']}\n";
+	struct scan_config *c = NULL;
+	struct scan_rules *all = NULL;
+	struct scan_engine *e = NULL;
+	struct al_err err;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(scan_config_parse(text, strlen(text), "c", &c, &err),
+	    0);
+	assert_int_equal(scan_rules_builtin(&all, &err), 0);
+	assert_int_equal(scan_rules_apply_config(all, c, &err), 0);
+	/* Keep only the added rule. */
+	for (i = 0; i < all->n; i++)
+		all->v[i].enabled = strcmp(all->v[i].id, "acme-token") == 0;
+	assert_int_equal(scan_engine_new(all, 0, &e, &err), 0);
+	assert_null(e->db_base);
+	assert_int_equal(e->nlimited, 0);
+	scan_engine_free(e);
+	scan_rules_free(all);
+	scan_config_free(c);
+}
+
 static void
 test_user_rules_are_checked_at_load(void **state)
 {
@@ -526,6 +627,8 @@ test_builtin_table_matches_the_rule_file(void **state)
 		assert_true(a->entropy == b->entropy);
 		assert_int_equal(a->group, b->group);
 		assert_int_equal(a->multiline, b->multiline);
+		assert_int_equal(a->keywords_cased, b->keywords_cased);
+		assert_int_equal(a->decode, b->decode);
 		assert_int_equal(a->info.generic, b->info.generic);
 		assert_int_equal(a->info.severity, b->info.severity);
 		assert_int_equal(a->info.category, b->info.category);
@@ -920,6 +1023,9 @@ main(void)
 		cmocka_unit_test(test_entropy_in_bits_per_byte),
 		cmocka_unit_test(test_config_errors_name_the_line),
 		cmocka_unit_test(test_config_disables_adds_and_allowlists),
+		cmocka_unit_test(test_cased_keywords_match_as_written),
+		cmocka_unit_test(test_one_database_without_path_rules),
+		cmocka_unit_test(test_generic_rules_yield_to_a_decoded_verdict),
 		cmocka_unit_test(test_user_rules_are_checked_at_load),
 		cmocka_unit_test(test_baseline_round_trip_and_filter),
 		cmocka_unit_test(test_builtin_table_matches_the_rule_file),

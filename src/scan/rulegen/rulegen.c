@@ -104,9 +104,10 @@ write_table(FILE *f, const char *in, const struct scan_rules *r)
 		/* %a: the threshold exactly as parsed. */
 		fprintf(f, "\t\t.entropy = %a, .group = %d, .multiline = %d,\n"
 		    "\t\t.generic = %d, .severity = %d, .category = %d, "
-		    ".line = %d, .decode = %d,\n\t},\n", d->entropy, d->group,
+		    ".line = %d, .decode = %d,\n\t\t.keywords_cased = %d,\n"
+		    "\t},\n", d->entropy, d->group,
 		    d->multiline, d->info.generic, d->info.severity,
-		    d->info.category, d->line, d->decode);
+		    d->info.category, d->line, d->decode, d->keywords_cased);
 	}
 	fprintf(f, "};\nconst size_t scan_builtin_ndefs = %zu;\n\n"
 	    "const char *const scan_builtin_allow[] = {\n", r->n);
