@@ -194,6 +194,18 @@ set_approver_pin() {
 	    fail "airlock approver set-pin failed"
 }
 
+# start_fake_provider DIR: the stand-in model provider (helpers/
+# fake_provider.py) on a free loopback port, recording every request into
+# DIR; its port in FP, its pid added to the caller's PIDS (for its trap).
+start_fake_provider() {
+	python3 "$AIRLOCK_SRC/tests/e2e/helpers/fake_provider.py" "$1" \
+	    >"$T_ROOT/fp.out" 2>"$T_ROOT/fp.err" &
+	PIDS+=($!)
+	for _ in $(seq 200); do [ -s "$T_ROOT/fp.out" ] && break; sleep 0.05; done
+	FP=$(head -1 "$T_ROOT/fp.out")
+	[ -n "$FP" ] || { fail "the fake provider did not start"; done_testing; }
+}
+
 done_testing() {
 	if [ "$T_FAILS" -ne 0 ]; then
 		echo "$T_NAME: $T_FAILS failed, $T_COUNT passed" >&2

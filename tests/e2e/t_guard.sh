@@ -24,11 +24,7 @@ stop_all() {
 }
 trap 'stop_all; t_cleanup' EXIT
 
-python3 "$HELP/fake_provider.py" "$REC" >"$T_ROOT/fp.out" 2>"$T_ROOT/fp.err" &
-PIDS+=($!)
-for _ in $(seq 100); do [ -s "$T_ROOT/fp.out" ] && break; sleep 0.05; done
-FP=$(head -1 "$T_ROOT/fp.out")
-[ -n "$FP" ] || { fail "the fake provider did not start"; done_testing; }
+start_fake_provider "$REC"
 
 # start_guard NAME ARGS...: run a guard, its address in $GURL.
 start_guard() {

@@ -28,11 +28,7 @@ expect_rc 0 "mark exposed"
 "$AL" serve --passphrase-fd 3 3<<<"$P" >>"$ALL_OUTPUT" 2>&1 ||
     fail "serve --passphrase-fd"
 
-python3 "$HELP/fake_provider.py" "$REC" >"$T_ROOT/fp.out" 2>"$T_ROOT/fp.err" &
-PIDS+=($!)
-for _ in $(seq 100); do [ -s "$T_ROOT/fp.out" ] && break; sleep 0.05; done
-FP=$(head -1 "$T_ROOT/fp.out")
-[ -n "$FP" ] || { fail "the fake provider did not start"; done_testing; }
+start_fake_provider "$REC"
 
 # A guard started now cannot read the exposed value: it does not start.
 run timeout 10 "$AL" guard --upstream "http://127.0.0.1:$FP"

@@ -15,11 +15,7 @@ mkdir -p "$REC"
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; t_cleanup' EXIT
 
-python3 "$HELP/fake_provider.py" "$REC" >"$T_ROOT/fp.out" 2>"$T_ROOT/fp.err" &
-PIDS+=($!)
-for _ in $(seq 100); do [ -s "$T_ROOT/fp.out" ] && break; sleep 0.05; done
-FP=$(head -1 "$T_ROOT/fp.out")
-[ -n "$FP" ] || { fail "the fake provider did not start"; done_testing; }
+start_fake_provider "$REC"
 
 metrics() {	# metrics FILE: the broker's /metrics into FILE
 	curl -s --unix-socket "$AIRLOCK_SOCKET" http://airlock/metrics >"$1"
