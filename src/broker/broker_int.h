@@ -416,4 +416,15 @@ int	caller_is_owner(const struct broker *b, const struct broker_caller *c);
 /* Validate a free-text field: UTF-8 printable, <= API_TEXT_MAX bytes. */
 int	text_ok(const char *s);
 
+/*
+ * Lease ids collected while walking the lease table, to be revoked after
+ * the walk (revoking changes the table).  lease_ids_push: 0 or AL_ENOMEM;
+ * free v when done.
+ */
+struct lease_ids {
+	char		(*v)[LEASE_ID_LEN + 1];
+	size_t		 n, cap;
+};
+int	lease_ids_push(struct lease_ids *x, const char *id);
+
 #endif

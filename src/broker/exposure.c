@@ -81,27 +81,18 @@ broker_exposure_label(struct vault_meta *m, int64_t now_ms, const char *where)
 }
 
 struct by_secret {
-	const char	*secret;
-	char		(*ids)[LEASE_ID_LEN + 1];
-	size_t		 n, cap;
+	const char		*secret;
+	struct lease_ids	 ids;
 };
 
 static int
 collect_secret(const struct lease *l, void *arg)
 {
 	struct by_secret *x = arg;
-	void *p;
 
 	if (l->state != LEASE_LIVE || strcmp(l->secret, x->secret) != 0)
 		return 0;
-	if (x->n == x->cap) {
-		x->cap = x->cap ? 2 * x->cap : 16;
-		if ((p = realloc(x->ids, x->cap * sizeof(*x->ids))) == NULL)
-			return AL_ENOMEM;
-		x->ids = p;
-	}
-	memcpy(x->ids[x->n++], l->id, LEASE_ID_LEN + 1);
-	return 0;
+	return lease_ids_push(&x->ids, l->id);
 }
 
 /* Revoke every live lease of secret; how many in *n. */
@@ -109,7 +100,7 @@ static int
 revoke_all(struct broker *b, const char *secret, const json_t *who,
     size_t *n, struct al_err *err)
 {
-	struct by_secret x = { secret, NULL, 0, 0 };
+	struct by_secret x = { secret, { NULL, 0, 0 } };
 	struct lease l;
 	struct al_err e2;
 	size_t i;
@@ -118,8 +109,8 @@ revoke_all(struct broker *b, const char *secret, const json_t *who,
 	*n = 0;
 	if ((rc = lease_list(b->leases, "", collect_secret, &x, err)) != 0)
 		goto out;
-	for (i = 0; i < x.n; i++) {
-		if (lease_revoke(b->leases, x.ids[i], LEASE_REVOKED, &l,
+	for (i = 0; i < x.ids.n; i++) {
+		if (lease_revoke(b->leases, x.ids.v[i], LEASE_REVOKED, &l,
 		    &e2) != 0)
 			continue;	/* ended meanwhile */
 		eng_lease_revoked(b, &l);
@@ -130,7 +121,7 @@ revoke_all(struct broker *b, const char *secret, const json_t *who,
 		    l.intent, "the secret is exposed", NULL);
 	}
 out:
-	free(x.ids);
+	free(x.ids.v);
 	return rc;
 }
 

@@ -642,37 +642,43 @@ h_lease_revoke(struct route_args *a)
 	json_decref(who);
 }
 
+int
+lease_ids_push(struct lease_ids *x, const char *id)
+{
+	void *p;
+
+	if (x->n == x->cap) {
+		x->cap = x->cap ? 2 * x->cap : 16;
+		if ((p = realloc(x->v, x->cap * sizeof(*x->v))) == NULL)
+			return AL_ENOMEM;
+		x->v = p;
+	}
+	memcpy(x->v[x->n++], id, LEASE_ID_LEN + 1);
+	return 0;
+}
+
 struct task_ctx {
 	const struct broker		*b;
 	const struct broker_caller	*c;
 	const char			*task;
-	char				(*ids)[LEASE_ID_LEN + 1];
-	size_t				 n, cap;
+	struct lease_ids		 ids;
 };
 
 static int
 collect_task(const struct lease *l, void *arg)
 {
 	struct task_ctx *x = arg;
-	void *p;
 
 	if (strcmp(l->task, x->task) != 0 || !may_manage(x->b, x->c, l))
 		return 0;
-	if (x->n == x->cap) {
-		x->cap = x->cap ? 2 * x->cap : 16;
-		if ((p = realloc(x->ids, x->cap * sizeof(*x->ids))) == NULL)
-			return AL_ENOMEM;
-		x->ids = p;
-	}
-	memcpy(x->ids[x->n++], l->id, LEASE_ID_LEN + 1);
-	return 0;
+	return lease_ids_push(&x->ids, l->id);
 }
 
 void
 h_lease_revoke_task(struct route_args *a)
 {
 	struct broker *b = a->b;
-	struct task_ctx x = { b, a->req->caller, NULL, NULL, 0, 0 };
+	struct task_ctx x = { b, a->req->caller, NULL, { NULL, 0, 0 } };
 	json_t *t = json_object_get(a->body, API_F_TASK), *who = NULL;
 	struct lease l;
 	struct al_err err;
@@ -691,8 +697,8 @@ h_lease_revoke_task(struct route_args *a)
 		goto out;
 	}
 	who = caller_json(a->req->caller);
-	for (i = 0; i < x.n; i++) {
-		if (lease_revoke(b->leases, x.ids[i], LEASE_REVOKED, &l,
+	for (i = 0; i < x.ids.n; i++) {
+		if (lease_revoke(b->leases, x.ids.v[i], LEASE_REVOKED, &l,
 		    &err) != 0)
 			continue;	/* ended meanwhile */
 		eng_lease_revoked(b, &l);
@@ -707,5 +713,5 @@ h_lease_revoke_task(struct route_args *a)
 	a->resp->need_sync = !b->audit_failed;
 out:
 	json_decref(who);
-	free(x.ids);
+	free(x.ids.v);
 }
