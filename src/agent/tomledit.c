@@ -189,6 +189,23 @@ find_table(const char *path, const char *text, struct span *sp,
 	return 0;
 }
 
+/*
+ * The end of an edit: the new text into *out (malloc'ed) when rc is 0, an
+ * error naming path for a failure that has none yet, the buffers released.
+ */
+static int
+finish(struct al_buf *b, struct al_buf *table, int rc, char **out,
+    const char *path, struct al_err *err)
+{
+	if (rc == 0 && (*out = strdup(al_buf_str(b))) == NULL)
+		rc = AL_ENOMEM;
+	if (rc != 0 && rc != AL_EINVAL && err != NULL && err->code == 0)
+		al_err_set(err, rc, "cannot edit %s", path);
+	al_buf_release(b);
+	al_buf_release(table);
+	return rc;
+}
+
 int
 agent_toml_set_server(const char *path, const char *old, const char *command,
     const char *airlock_home, char **out, struct al_err *err)
@@ -234,14 +251,8 @@ agent_toml_set_server(const char *path, const char *old, const char *command,
 		if ((rc = al_buf_append(&b, table.data, table.len)) != 0)
 			goto out;
 	}
-	if ((*out = strdup(al_buf_str(&b))) == NULL)
-		rc = AL_ENOMEM;
 out:
-	if (rc != 0 && rc != AL_EINVAL && err != NULL && err->code == 0)
-		al_err_set(err, rc, "cannot edit %s", path);
-	al_buf_release(&b);
-	al_buf_release(&table);
-	return rc;
+	return finish(&b, &table, rc, out, path, err);
 }
 
 int
@@ -440,12 +451,6 @@ agent_toml_set_guard(const char *path, const char *old, const char *url,
 	}
 	if ((rc = al_buf_append(&b, text + te, n - te)) != 0)
 		goto out;
-	if ((*out = strdup(al_buf_str(&b))) == NULL)
-		rc = AL_ENOMEM;
 out:
-	if (rc != 0 && rc != AL_EINVAL && err != NULL && err->code == 0)
-		al_err_set(err, rc, "cannot edit %s", path);
-	al_buf_release(&b);
-	al_buf_release(&table);
-	return rc;
+	return finish(&b, &table, rc, out, path, err);
 }
