@@ -190,6 +190,22 @@ find_table(const char *path, const char *text, struct span *sp,
 }
 
 /*
+ * Before a table appended at the end of text (n bytes, already in b): the
+ * last line ended, then one blank line; nothing for an empty file.
+ */
+static int
+blank_line(struct al_buf *b, const char *text, size_t n)
+{
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (text[n - 1] != '\n' && (rc = al_buf_putc(b, '\n')) != 0)
+		return rc;
+	return al_buf_putc(b, '\n');
+}
+
+/*
  * The end of an edit: the new text into *out (malloc'ed) when rc is 0, an
  * error naming path for a failure that has none yet, the buffers released.
  */
@@ -243,10 +259,7 @@ agent_toml_set_server(const char *path, const char *old, const char *command,
 	} else {
 		if ((rc = al_buf_append(&b, text, n)) != 0)
 			goto out;
-		if (n > 0 && text[n - 1] != '\n' &&
-		    (rc = al_buf_putc(&b, '\n')) != 0)
-			goto out;
-		if (n > 0 && (rc = al_buf_putc(&b, '\n')) != 0)
+		if ((rc = blank_line(&b, text, n)) != 0)
 			goto out;
 		if ((rc = al_buf_append(&b, table.data, table.len)) != 0)
 			goto out;
@@ -440,10 +453,7 @@ agent_toml_set_guard(const char *path, const char *old, const char *url,
 			if (te < n && (rc = al_buf_putc(&table, '\n')) != 0)
 				goto out;
 		} else {
-			if (n > 0 && text[n - 1] != '\n' &&
-			    (rc = al_buf_putc(&b, '\n')) != 0)
-				goto out;
-			if (n > 0 && (rc = al_buf_putc(&b, '\n')) != 0)
+			if ((rc = blank_line(&b, text, n)) != 0)
 				goto out;
 		}
 		if ((rc = al_buf_append(&b, table.data, table.len)) != 0)
