@@ -112,6 +112,12 @@ struct proxy_secret {
 	char *const		*hosts;
 	size_t			 nhosts;
 	int			 inject;	/* PROXY_INJECT_* */
+	/*
+	 * More header names the value may be put in, besides the credential
+	 * headers (see proxy_cred_header): comma-separated, case aside;
+	 * NULL: none.
+	 */
+	const char		*headers;
 };
 
 /*
@@ -137,6 +143,17 @@ const char *proxy_run_placeholder(const struct proxy_run *r, size_t i);
 const char *proxy_run_credential(const struct proxy_run *r);
 const char *proxy_run_ca_pem(const struct proxy_run *r);
 const char *proxy_run_id(const struct proxy_run *r);
+
+/*
+ * Whether a header called name[0..n) carries credentials, so that a
+ * placeholder in it is replaced by its value: Authorization, Cookie, and
+ * names ending in "-Token" or "-Key" (X-Api-Key, Private-Token), except
+ * Sec-* (set by the client's library, and Sec-WebSocket-Key is answered
+ * with its hash) and Idempotency-Key (APIs echo it back); or one of extra
+ * (comma-separated, may be NULL).  Case-insensitive.  Proxy-Authorization
+ * is not one: it is never forwarded.
+ */
+int	proxy_cred_header(const char *name, size_t n, const char *extra);
 
 /*
  * Whether host:port matches pattern ("*" matches any run of characters,

@@ -49,6 +49,7 @@ struct run_secret {
 	char			**hosts;
 	size_t			 nhosts;
 	int			 inject;
+	char			*headers;	/* extra credential headers */
 	char			*placeholder;
 	struct redact		*ph;	/* finds the placeholder, any encoding */
 };

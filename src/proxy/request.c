@@ -33,7 +33,6 @@ struct req {
 	struct al_buf	 body;
 	int		 error;		/* status to answer a bad request with */
 	int		 complete;
-	struct al_buf	 head;		/* its headers, to search (plain) */
 	struct relay_bufs rb;		/* kept for the connection's life */
 	size_t		 taken;		/* bytes counted against the budget */
 };
@@ -372,20 +371,42 @@ block(struct conn *c, size_t i, const char *where, const char *method,
 	al_buf_release(&b);
 }
 
+/*
+ * Where secret i's placeholder may be in this request's headers: only in
+ * the credential headers (proxy_cred_header, plus the secret's own list).
+ * Any other header could be shown back or logged by the bound server (an
+ * Origin a CORS server echoes, a debug header), and the value with it.
+ * The index of the first header it may not be in, or -1.
+ */
+static long
+misplaced(const struct proxy_run *r, size_t i, const struct hcol *hc,
+    const uint64_t *hv)
+{
+	size_t k;
+
+	for (k = 0; k < hc->n; k++)
+		if ((hv[k] & ((uint64_t)1 << i)) &&
+		    !proxy_cred_header((const char *)hc->buf.data +
+		    hc->h[k].name_off, hc->h[k].name_len, r->s[i].headers))
+			return (long)k;
+	return -1;
+}
+
 /* Returns 0 to go on with the next request, -1 to close. */
 static int
 handle(struct conn *c, llhttp_t *h, struct req *q)
 {
 	const struct proxy_run *r = c->run;
 	const char *method = llhttp_method_name(llhttp_get_method(h));
-	char path[512], why[256];
-	struct al_buf *head = &q->head, *out = &q->rb.out;
-	uint64_t ht, hh, hb, all, inj_url = 0, inj_head = 0, inj_body = 0;
-	uint64_t down = 0;
+	char path[512], why[256], where[200];
+	struct al_buf *out = &q->rb.out;
+	uint64_t ht, hh = 0, hn = 0, hb, all, inj_url = 0, inj_head = 0;
+	uint64_t inj_body = 0, down = 0, k;
+	uint64_t hv[PROXY_HDRS_MAX];	/* secrets in each header's value */
 	size_t i;
+	long bad;
 	int status = 0, rc = -1, is_basic;
 
-	al_buf_reset(head);
 	al_buf_reset(out);
 	audit_path(&q->url, path, sizeof(path));
 	if (!hub_run_alive(c->p, c->run)) {
@@ -408,20 +429,24 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		rc = 0;
 		goto out;
 	}
-	for (i = 0; i < q->hc.n; i++)
-		if (al_buf_printf(head, "%.*s: %.*s\r\n",
-		    (int)q->hc.h[i].name_len,
-		    (const char *)q->hc.buf.data + q->hc.h[i].name_off,
-		    (int)q->hc.h[i].val_len, hval(&q->hc, i)) != 0)
-			goto out;
-	if (run_find(r, q->url.data, q->url.len, &ht) != 0 ||
-	    run_find(r, head->data, head->len, &hh) != 0 ||
+	/* Each header on its own: where a placeholder is decides. */
+	for (i = 0; i < q->hc.n; i++) {
+		if (run_find(r, q->hc.buf.data + q->hc.h[i].name_off,
+		    q->hc.h[i].name_len, &k) != 0 ||
+		    run_find(r, hval(&q->hc, i), q->hc.h[i].val_len,
+		    &hv[i]) != 0)
+			break;
+		hn |= k;
+		hh |= hv[i];
+	}
+	if (i < q->hc.n ||
+	    run_find(r, q->url.data, q->url.len, &ht) != 0 ||
 	    run_find(r, q->body.data, q->body.len, &hb) != 0) {
 		(void)conn_reply(c, 500, "Internal Server Error",
 		    "airlock proxy: cannot inspect the request\n");
 		goto out;
 	}
-	all = ht | hh | hb;
+	all = ht | hh | hn | hb;
 	for (i = 0; i < r->n; i++) {
 		uint64_t bit = (uint64_t)1 << i;
 
@@ -447,6 +472,22 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 			rc = 0;
 			goto out;
 		}
+		if (hn & bit) {
+			block(c, i, "in a header name", method, path);
+			rc = 0;
+			goto out;
+		}
+		if ((bad = misplaced(r, i, &q->hc, hv)) >= 0) {
+			(void)snprintf(where, sizeof(where), "in header "
+			    "'%.*s' (it goes only in Authorization, Cookie, "
+			    "*-Token and *-Key headers)",
+			    (int)(q->hc.h[bad].name_len > 64 ? 64 :
+			    q->hc.h[bad].name_len), (const char *)q->hc.buf.data
+			    + q->hc.h[bad].name_off);
+			block(c, i, where, method, path);
+			rc = 0;
+			goto out;
+		}
 		if (ht & bit)
 			inj_url |= bit;
 		if (hh & bit)
@@ -463,17 +504,20 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		const char *v = hval(&q->hc, i);
 		size_t vl = q->hc.h[i].val_len;
 
+		/* Proxy-Authorization among them: it never goes upstream. */
 		if (hop_header(&q->hc, i))
 			continue;
 		if (al_buf_append(out, q->hc.buf.data + q->hc.h[i].name_off,
 		    q->hc.h[i].name_len) != 0 || al_buf_puts(out, ": "))
 			goto out;
+		/* Only credential headers have hits left: others refused. */
 		is_basic = hname_is(&q->hc, i, "authorization") && vl > 6 &&
 		    strncasecmp(v, "Basic ", 6) == 0;
-		if (is_basic && inj_head) {
-			if (request_subst_basic(r, inj_head, v, vl, out) != 0)
+		if (is_basic && (hv[i] & inj_head)) {
+			if (request_subst_basic(r, hv[i] & inj_head, v, vl,
+			    out) != 0)
 				goto out;
-		} else if (request_subst(r, inj_head, v, vl, out) != 0)
+		} else if (request_subst(r, hv[i] & inj_head, v, vl, out) != 0)
 			goto out;
 		if (al_buf_puts(out, "\r\n") != 0)
 			goto out;
@@ -547,7 +591,6 @@ conn_serve(struct conn *c)
 	al_buf_init(&q.hc.buf, PROXY_HEAD_MAX, 0);
 	al_buf_init(&q.url, URL_MAX, 0);
 	al_buf_init(&q.body, PROXY_BODY_MAX, 0);
-	al_buf_init(&q.head, PROXY_HEAD_MAX * 2, 0);
 	if (relay_bufs_init(&q.rb) != 0 || (buf = malloc(READ_CHUNK)) == NULL)
 		goto out;
 	pthread_once(&settings_once, settings_init);
@@ -611,7 +654,6 @@ out:
 	al_buf_release(&q.hc.buf);
 	al_buf_release(&q.url);
 	al_buf_release(&q.body);
-	al_buf_release(&q.head);
 	relay_bufs_release(&q.rb);
 	free(buf);
 }

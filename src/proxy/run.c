@@ -175,6 +175,7 @@ secret_release(struct run_secret *s)
 	for (i = 0; i < s->nhosts; i++)
 		free(s->hosts[i]);
 	free(s->hosts);
+	free(s->headers);
 	if (s->placeholder != NULL)
 		sodium_memzero(s->placeholder, strlen(s->placeholder));
 	free(s->placeholder);
@@ -210,6 +211,8 @@ secret_init(struct run_secret *d, const struct proxy_secret *s,
 	if ((d->name = strdup(s->name)) == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	d->inject = s->inject;
+	if (s->headers != NULL && (d->headers = strdup(s->headers)) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
 	if (s->nhosts == 0)
 		return al_err_set(err, AL_EINVAL, "secret '%s' is bound to no "
 		    "host, so it cannot be used through the proxy: bind it "

@@ -84,6 +84,39 @@ test_proxy_host_match_trailing_star_stays_in_its_label(void **state)
 	assert_false(proxy_host_match("*:8443", "any.host.example", 443));
 }
 
+static int
+cred(const char *name, const char *extra)
+{
+	return proxy_cred_header(name, strlen(name), extra);
+}
+
+/* The value goes only in headers that carry credentials. */
+static void
+test_proxy_cred_header_names(void **state)
+{
+	(void)state;
+	assert_true(cred("Authorization", NULL));
+	assert_true(cred("authorization", NULL));
+	assert_true(cred("COOKIE", NULL));
+	assert_true(cred("X-Api-Key", NULL));
+	assert_true(cred("x-auth-token", NULL));
+	assert_true(cred("Private-Token", NULL));
+	assert_false(cred("Proxy-Authorization", NULL));
+	assert_false(cred("Authorizations", NULL));
+	assert_false(cred("Origin", NULL));
+	assert_false(cred("X-Debug", NULL));
+	assert_false(cred("Token", NULL));
+	assert_false(cred("-Key", NULL));
+	assert_false(cred("Sec-WebSocket-Key", NULL));
+	assert_false(cred("Idempotency-Key", NULL));
+	assert_false(cred("X-Custom-Auth", NULL));
+	assert_true(cred("x-custom-auth", "X-Other, X-Custom-Auth "));
+	assert_true(cred("X-Other", "X-Other,X-Custom-Auth"));
+	assert_false(cred("X-Custom", "X-Other, X-Custom-Auth"));
+	assert_false(cred("X-Custom-Auth", ""));
+	assert_false(cred("X-Custom-Auth", " , "));
+}
+
 struct fx {
 	struct proxy	*p;
 };
@@ -503,6 +536,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_proxy_host_match_patterns),
+		cmocka_unit_test(test_proxy_cred_header_names),
 		cmocka_unit_test(
 		    test_proxy_host_match_trailing_star_stays_in_its_label),
 		cmocka_unit_test_setup_teardown(
