@@ -27,6 +27,7 @@
 #define QUEUE_MAX	4096	/* events waiting for the loop */
 #define INJECT_LABEL	"airlock.inject"
 #define HEADERS_LABEL	"airlock.headers"
+#define FORMAT_LABEL	"airlock.format"
 
 struct pev {
 	char		 run[33];
@@ -518,6 +519,11 @@ h_proxy_start(struct route_args *a)
 			nm++;
 			goto fail;
 		}
+		if (proxy_format_check(m[i].name, label_of(&m[i],
+		    FORMAT_LABEL), &err) != 0) {
+			nm++;
+			goto fail;
+		}
 	}
 	/* Read every value first: a vault failure must not cost a use. */
 	for (i = 0; i < n; i++, nv++)
@@ -543,6 +549,7 @@ h_proxy_start(struct route_args *a)
 		ps[i].nhosts = m[i].nhosts;
 		ps[i].inject = inject_of(&m[i]);
 		ps[i].headers = label_of(&m[i], HEADERS_LABEL);
+		ps[i].format = label_of(&m[i], FORMAT_LABEL);
 		if (expires == 0 || ls[i].expires < expires)
 			expires = ls[i].expires;
 		(void)snprintf(x->secret[i], sizeof(x->secret[i]), "%.64s",

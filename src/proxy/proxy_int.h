@@ -41,6 +41,12 @@ void	ca_release(struct proxy_ca *ca);
 /* The server context for host (minted on first use, cached); NULL if not. */
 SSL_CTX	*ca_leaf_ctx(struct proxy_ca *ca, const char *host);
 
+/* ---- placeholders (placeholder.c) ---- */
+
+/* A fresh placeholder drawn from fmt (NULL: the default), malloc'd. */
+int	placeholder_new(const char *name, const char *fmt, char **out,
+	    struct al_err *err) AL_WUR;
+
 /* ---- a run (run.c) ------------------------------------------------------- */
 
 struct run_secret {

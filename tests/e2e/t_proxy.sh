@@ -64,7 +64,7 @@ export AIRLOCK_UPSTREAM_CA_FILE="$D/ca.pem"
 init_vault
 V=$(canary)
 V2=$(canary)
-add_secret tok "$V" --host 127.0.0.1
+add_secret tok "$V" --host 127.0.0.1 --label 'airlock.format=cnry-{hex:36}'
 add_secret formtok "$V2" --host '127.0.0.*' --inject body
 add_secret nohost "$(canary)"
 V3=$(canary)
@@ -96,6 +96,18 @@ mkdir -p "$S"
 run "$AL" run --proxy -e T=nohost -- true
 expect_rc 125 "run --proxy with an unbound secret"
 expect_err "secret 'nohost' is bound to no host"
+
+# A format that would make a guessable placeholder: refused before any use.
+add_secret weakfmt "$(canary)" --host 127.0.0.1 --label 'airlock.format=x{hex:8}'
+run "$AL" run --proxy -e T=weakfmt -- true
+expect_rc 125 "run --proxy with a weak placeholder format"
+expect_err "secret 'weakfmt': its placeholder format (label airlock.format) is not usable: it gives 32 random bits, fewer than 64"
+# Without a format: 32 letters and digits, nothing of the value.
+mkdir -p "$T_ROOT/scratch"
+run "$AL" run --proxy -e T=formtok -- sh -c \
+    'printf "%s\n" "$T" >"'"$T_ROOT/scratch/ph-default"'"'
+if grep -qxE '[A-Za-z0-9]{32}' "$T_ROOT/scratch/ph-default"; then pass
+else fail "default placeholder: $(head -c 100 "$T_ROOT/scratch/ph-default")"; fi
 
 # --- the bound host gets the value; the child and its output never ----------
 run "$AL" run --proxy -e TOK=tok -- sh -c '
@@ -134,9 +146,9 @@ expect_out "\"body\": \"\"} rc=0" "a two-member gzip body ends"
 if grep -qF "$V" "$OUT"; then fail "value in a two-member gzip body"; else pass; fi
 for f in env proc-env; do
 	if grep -qaF "$V" "$S/$f"; then fail "value in the child's $f"; else pass; fi
-	# Shaped like the value: letters for letters, digits for digits.
-	if grep -qaE 'TOK=[a-z]{4}-[0-9a-z]{36}' "$S/$f"; then pass
-	else fail "TOK in the child's $f is not a placeholder shaped like the value"; fi
+	# Shaped by the secret's declared format, cnry-{hex:36}.
+	if grep -qaE 'TOK=cnry-[0-9a-f]{36}' "$S/$f"; then pass
+	else fail "TOK in the child's $f is not a placeholder of its format"; fi
 done
 if grep -qaE '^(NO_PROXY|no_proxy)=' "$S/env"; then
 	fail "NO_PROXY left in the child"; else pass; fi
