@@ -24,6 +24,9 @@
  *      trust store (plus opts.upstream_ca_file), asking for an identity
  *      encoding; the response comes back chunked, its headers and body
  *      through a redactor of the run's values.
+ *   A WebSocket handshake is such a request (extensions dropped); after a
+ *   101 the frames are relayed both ways: a placeholder in a client frame
+ *   ends the connection (never substituted), server frames are masked.
  * Every request ends in one event (proxy_event_fn), blocked or not.
  *
  * Threads: proxy_new starts an accept thread; each connection gets a thread

@@ -181,6 +181,7 @@ struct relay_bufs {
 	struct al_buf	 masked;	/* response head, masked */
 	unsigned char	*rbuf;		/* upstream reads (guarded) */
 	unsigned char	*obuf;		/* a masked chunk (guarded) */
+	struct al_buf	 ws_rest;	/* upstream bytes after a 101 (guarded) */
 };
 
 int	relay_bufs_init(struct relay_bufs *b) AL_WUR;
@@ -190,10 +191,33 @@ void	relay_bufs_release(struct relay_bufs *b);
  * the client, chunked, through the run's redactor.  0: it went through
  * whole; 1: nothing reached the client yet (it may get a 502 with why);
  * -1: the client connection must be closed.  *status is what the client
- * got, *down the body bytes sent.
+ * got, *down the body bytes sent.  With ws (a WebSocket handshake), a 101
+ * is passed on (its head masked, without chunked framing) and ends the
+ * exchange with *status 101; what upstream sent after it is in
+ * b->ws_rest.
  */
 int	relay_exchange(struct conn *c, struct relay_bufs *b, int is_head,
-	    int *status, uint64_t *down, char *why, size_t whysz);
+	    int ws, int *status, uint64_t *down, char *why, size_t whysz);
+
+/* ---- a WebSocket (ws.c) --------------------------------------------------- */
+
+struct ws_result {
+	long		blocked;	/* the secret found in a frame, or -1 */
+	int		bad;		/* a malformed frame ended it */
+	int		timed_out;
+	uint64_t	bytes_up, bytes_down;
+};
+
+/*
+ * Relay frames both ways after a 101 (ws: relay_exchange was asked for a
+ * WebSocket and upstream switched): b->ws_rest holds what upstream sent
+ * after its head, crest what the client sent after its request.  Returns
+ * when either side closes or is idle past the proxy's idle time; 1 if a
+ * placeholder in a client frame ended it (the client got a close frame),
+ * else 0.  Both connections must be closed afterwards.
+ */
+int	ws_relay(struct conn *c, struct relay_bufs *b, const void *crest,
+	    size_t crest_len, struct ws_result *res);
 
 /* ---- one client connection (conn.c, request.c) --------------------------- */
 

@@ -35,6 +35,9 @@ struct req {
 	int		 complete;
 	struct relay_bufs rb;		/* kept for the connection's life */
 	size_t		 taken;		/* bytes counted against the budget */
+	/* What the client sent after the request (for a WebSocket). */
+	const unsigned char *rest;
+	size_t		 rest_len;
 };
 
 /*
@@ -392,6 +395,41 @@ misplaced(const struct proxy_run *r, size_t i, const struct hcol *hc,
 	return -1;
 }
 
+/* A WebSocket handshake: GET with Upgrade: websocket. */
+static int
+ws_handshake(llhttp_t *h, const struct hcol *hc)
+{
+	long i = hfind(hc, "upgrade");
+
+	return llhttp_get_method(h) == HTTP_GET && i >= 0 &&
+	    hc->h[i].val_len == 9 &&
+	    strncasecmp(hval(hc, (size_t)i), "websocket", 9) == 0;
+}
+
+/*
+ * After the 101: relay the frames, audit how it ended.  The connection
+ * closes afterwards, whatever happened.
+ */
+static void
+websocket(struct conn *c, struct req *q, const char *method,
+    const char *path)
+{
+	struct ws_result res;
+	char why[200];
+
+	if (ws_relay(c, &q->rb, q->rest, q->rest_len, &res) == 1) {
+		(void)snprintf(why, sizeof(why), "secret '%s' in a WebSocket "
+		    "frame (placeholders are never substituted in frames)",
+		    c->run->s[res.blocked].name);
+		event(c, "egress_blocked", res.blocked, method, path, 101,
+		    res.bytes_up, res.bytes_down, why);
+		return;
+	}
+	event(c, "proxy_request", -1, method, path, 101, res.bytes_up,
+	    res.bytes_down, res.bad ? "WebSocket ended by a malformed frame" :
+	    res.timed_out ? "WebSocket idle, closed" : "WebSocket closed");
+}
+
 /* Returns 0 to go on with the next request, -1 to close. */
 static int
 handle(struct conn *c, llhttp_t *h, struct req *q)
@@ -405,7 +443,7 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 	uint64_t hv[PROXY_HDRS_MAX];	/* secrets in each header's value */
 	size_t i;
 	long bad;
-	int status = 0, rc = -1, is_basic;
+	int status = 0, rc = -1, is_basic, ws = 0;
 
 	al_buf_reset(out);
 	audit_path(&q->url, path, sizeof(path));
@@ -428,6 +466,16 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		    "request target not in origin form");
 		rc = 0;
 		goto out;
+	}
+	if (llhttp_get_upgrade(h)) {
+		if (!ws_handshake(h, &q->hc)) {
+			(void)conn_reply(c, 501, "Not Implemented", "airlock "
+			    "proxy: only WebSocket upgrades are supported\n");
+			event(c, "proxy_request", -1, method, path, 501, 0, 0,
+			    "protocol upgrade other than WebSocket");
+			goto out;
+		}
+		ws = 1;
 	}
 	/* Each header on its own: where a placeholder is decides. */
 	for (i = 0; i < q->hc.n; i++) {
@@ -505,7 +553,12 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		size_t vl = q->hc.h[i].val_len;
 
 		/* Proxy-Authorization among them: it never goes upstream. */
-		if (hop_header(&q->hc, i))
+		/*
+		 * No WebSocket extension: a compressed frame could not be
+		 * searched for placeholders, nor masked.
+		 */
+		if (hop_header(&q->hc, i) || (ws && hname_is(&q->hc, i,
+		    "sec-websocket-extensions")))
 			continue;
 		if (al_buf_append(out, q->hc.buf.data + q->hc.h[i].name_off,
 		    q->hc.h[i].name_len) != 0 || al_buf_puts(out, ": "))
@@ -522,8 +575,9 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		if (al_buf_puts(out, "\r\n") != 0)
 			goto out;
 	}
-	if (al_buf_puts(out, "Accept-Encoding: identity\r\n"
-	    "Connection: keep-alive\r\n") != 0)
+	if (al_buf_puts(out, "Accept-Encoding: identity\r\n") != 0 ||
+	    al_buf_puts(out, ws ? "Connection: Upgrade\r\n"
+	    "Upgrade: websocket\r\n" : "Connection: keep-alive\r\n") != 0)
 		goto out;
 	{
 		size_t mark = out->len, blen;
@@ -554,9 +608,8 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		rc = 0;
 		goto out;
 	}
-	rc = relay_exchange(c, &q->rb, llhttp_get_method(h) == HTTP_HEAD,
-	    &status,
-	    &down, why, sizeof(why));
+	rc = relay_exchange(c, &q->rb, llhttp_get_method(h) == HTTP_HEAD, ws,
+	    &status, &down, why, sizeof(why));
 	if (rc == 1) {
 		char body[300];
 
@@ -570,6 +623,12 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 			break;
 	event(c, "proxy_request", i < r->n ? (long)i : -1, method, path,
 	    status, out->len, down, why[0] ? why : NULL);
+	if (ws && rc == 0 && status == 101) {
+		al_buf_reset(out);	/* wiped: it held the values */
+		websocket(c, q, method, path);
+		rc = -1;
+	} else if (ws)
+		rc = -1;	/* refused upstream: the client gives up */
 out:
 	al_buf_reset(out);	/* wiped: it held the values */
 	return rc;
@@ -611,13 +670,8 @@ conn_serve(struct conn *c)
 			    got - off);
 			if (e == HPE_OK)
 				break;
-			if (e == HPE_PAUSED_UPGRADE) {
-				(void)conn_reply(c, 501, "Not Implemented",
-				    "airlock proxy: protocol upgrades "
-				    "(WebSocket) are not supported\n");
-				goto out;
-			}
-			if (e != HPE_PAUSED) {
+			if (e != HPE_PAUSED && !(e == HPE_PAUSED_UPGRADE &&
+			    q.complete)) {
 				if (q.error == 503)
 					(void)conn_reply(c, 503, "Service "
 					    "Unavailable", "airlock proxy: too "
@@ -640,6 +694,8 @@ conn_serve(struct conn *c)
 			pos = llhttp_get_error_pos(&h);
 			off = pos != NULL ? (size_t)(pos - (const char *)buf) :
 			    got;
+			q.rest = buf + off;
+			q.rest_len = got - off;
 			rc = handle(c, &h, &q);
 			req_settle(&q);
 			if (rc != 0 || !llhttp_should_keep_alive(&h))

@@ -25,7 +25,7 @@ SRV_PIDS=""
 # start_server IP NAME [HELPER]: the server's output goes to NAME.srv.
 start_server() {
 	touch "$T_ROOT/$2.log"
-	python3 "${3:-$HELPERS/https_echo.py}" "$D/srv.pem" "$D/srv.key" "$1" \
+	"${PY:-python3}" "${3:-$HELPERS/https_echo.py}" "$D/srv.pem" "$D/srv.key" "$1" \
 	    "$T_ROOT/$2.port" "$T_ROOT/$2.log" >"$T_ROOT/$2.srv" 2>&1 &
 	SRV_PIDS="$SRV_PIDS $!"
 	for _ in $(seq 200); do
