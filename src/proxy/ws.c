@@ -32,6 +32,7 @@
 
 #define WS_CLOSE	0x8
 #define WS_CONTROL_MAX	125
+#define WS_TICK_MS	1000	/* how often the run's end is looked at */
 
 /* Where a direction's parser stands. */
 struct ws_dir {
@@ -381,7 +382,7 @@ ws_relay(struct conn *c, struct relay_bufs *b, const void *crest,
 	struct ws w;
 	unsigned char *cbuf = NULL;
 	size_t got, i, ph;
-	int rc = 0, pr, cready, uready;
+	int rc = 0, pr, cready, uready, idle;
 
 	memset(res, 0, sizeof(*res));
 	res->blocked = -1;
@@ -411,23 +412,32 @@ ws_relay(struct conn *c, struct relay_bufs *b, const void *crest,
 	al_buf_reset(&b->ws_rest);
 	if (crest_len > 0 && (rc = client_bytes(&w, crest, crest_len)) != 0)
 		goto out;
-	for (;;) {
+	for (idle = 0;;) {
+		/* A run that ended (its lease expired) takes its sockets. */
+		if (!hub_run_alive(c->p, c->run))
+			break;
 		cready = dl->SSL_has_pending(c->cssl);
 		uready = dl->SSL_has_pending(c->ussl);
 		if (!cready && !uready) {
 			pf[0].fd = c->cfd;
 			pf[1].fd = c->ufd;
 			pf[0].events = pf[1].events = POLLIN;
-			pr = poll(pf, 2, c->p->idle_ms);
+			pr = poll(pf, 2, WS_TICK_MS);
 			if (pr < 0 && errno == EINTR)
 				continue;
-			if (pr <= 0) {
-				res->timed_out = pr == 0;
+			if (pr < 0)
 				break;
+			if (pr == 0) {
+				if ((idle += WS_TICK_MS) >= c->p->idle_ms) {
+					res->timed_out = 1;
+					break;
+				}
+				continue;
 			}
 			cready = pf[0].revents != 0;
 			uready = pf[1].revents != 0;
 		}
+		idle = 0;
 		if (cready) {
 			if (dl->SSL_read_ex(c->cssl, cbuf, PROXY_READ_CHUNK,
 			    &got) != 1) {

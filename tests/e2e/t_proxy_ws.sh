@@ -67,6 +67,14 @@ run "$AL" audit --json --event egress_blocked
 expect_eq "$(grep -c "in a WebSocket frame" "$OUT")" "4" \
     "each refused frame audited as egress_blocked"
 
+# --- the run ends (its lease revoked): the WebSocket with it ---------------
+run "$AL" run --proxy --task ws-revoke -e TOK=tok -- sh -c '
+	( sleep 1; "'"$AL"'" lease revoke --task ws-revoke >/dev/null ) &
+	"'"$PY"'" "'"$C"'" "'"$WB"'" hold "Authorization=Bearer $TOK"
+	wait'
+expect_out "open" "a WebSocket held open"
+expect_out "closed 1006" "a revoked lease closes its run's WebSocket"
+
 # --- the handshake follows the rules of any request -----------------------
 run "$AL" run --proxy -e TOK=tok -- sh -c '
 	"'"$PY"'" "'"$C"'" "'"$WB"'" ok "X-Debug=$TOK"

@@ -2,7 +2,7 @@
 """A WebSocket client (python3-websockets) for the proxy tests, through the
 proxy named by $HTTPS_PROXY (CONNECT by hand: websockets 10 has no proxy
 support) and trusting $SSL_CERT_FILE.  ws_client.py URL MODE [HEADER=V...]
-prints one line per step; MODE: ok, leak, leak-split, leak-b64, leak-bin."""
+prints one line per step; MODE: ok, hold, leak, leak-split, leak-b64, leak-bin."""
 import asyncio
 import base64
 import os
@@ -60,6 +60,13 @@ async def main():
             print("ping", await ws.recv())
             await ws.close()
             print("closed", ws.close_code)
+            return
+        if mode == "hold":
+            # Wait for the run to end under the open connection.
+            print("open")
+            sys.stdout.flush()
+            await asyncio.wait_for(ws.recv(), 20)
+            print("unexpected message")
             return
         if mode == "leak":
             await ws.send("my token is " + tok)
