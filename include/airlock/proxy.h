@@ -132,9 +132,9 @@ struct proxy_secret {
  * Add a run: a fresh credential, a CA whose certificate is valid from a
  * minute ago until expires (seconds since the epoch), a placeholder per
  * secret (from its format).  Every value is taken over, even on failure.
- * AL_EINVAL: a secret without hosts, a bad host pattern or format, a value shorter than 4 bytes or
- * holding a control character (it could not go in a header); AL_ECRYPTO,
- * AL_ENOMEM.  The run is served until proxy_run_end or expires.
+ * AL_EINVAL: a secret without hosts, a bad host pattern or format, a
+ * value shorter than 4 bytes or holding a control character (it could not
+ * go in a header); AL_ECRYPTO, AL_ENOMEM.  The run is served until proxy_run_end or expires.
  */
 int	proxy_run_add(struct proxy *p, const char *run_id,
 	    const struct proxy_secret *secrets, size_t n, int64_t expires,

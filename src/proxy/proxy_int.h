@@ -41,7 +41,7 @@ void	ca_release(struct proxy_ca *ca);
 /* The server context for host (minted on first use, cached); NULL if not. */
 SSL_CTX	*ca_leaf_ctx(struct proxy_ca *ca, const char *host);
 
-/* ---- placeholders (placeholder.c) ---- */
+/* ---- placeholders (placeholder.c) ---------------------------------------- */
 
 /* A fresh placeholder drawn from fmt (NULL: the default), malloc'd. */
 int	placeholder_new(const char *name, const char *fmt, char **out,
@@ -199,7 +199,7 @@ void	relay_bufs_release(struct relay_bufs *b);
 int	relay_exchange(struct conn *c, struct relay_bufs *b, int is_head,
 	    int ws, int *status, uint64_t *down, char *why, size_t whysz);
 
-/* ---- a WebSocket (ws.c) --------------------------------------------------- */
+/* ---- a WebSocket (ws.c) -------------------------------------------------- */
 
 struct ws_result {
 	long		blocked;	/* the secret found in a frame, or -1 */

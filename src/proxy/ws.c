@@ -138,7 +138,7 @@ dir_next_frame(struct ws_dir *d)
 	d->hneed = 2;
 }
 
-/* ---- client to server ----------------------------------------------------- */
+/* ---- client to server ---------------------------------------------------- */
 
 /*
  * Look for placeholders in what this read brought (unmasked), after the
@@ -201,7 +201,7 @@ from_client(struct ws *w, const unsigned char *p, size_t n)
 	return scan_client(w);
 }
 
-/* ---- server to client ----------------------------------------------------- */
+/* ---- server to client ---------------------------------------------------- */
 
 static int
 put_frame(struct al_buf *o, int fin, int opcode, const void *p, size_t n)
@@ -326,7 +326,7 @@ from_server(struct ws *w, const unsigned char *p, size_t n)
 	return 0;
 }
 
-/* ---- the relay ------------------------------------------------------------ */
+/* ---- the relay ----------------------------------------------------------- */
 
 static int
 flush_client(struct ws *w)
