@@ -84,6 +84,15 @@ int	run_alive(const struct proxy_run *r);
 /* Bit i set when secret i's placeholder is in p[0..n) (any encoding). */
 int	run_find(const struct proxy_run *r, const void *p, size_t n,
 	    uint64_t *hits) AL_WUR;
+/*
+ * Call fn for each placeholder in p[0..n) (any encoding): secret i, and
+ * where its match lies in p.  One pass per secret, so a caller with many
+ * small fields joins them (NUL between them: no encoding holds one).
+ */
+typedef void (*run_span_fn)(void *arg, size_t i, unsigned long long off,
+    unsigned long long len);
+int	run_find_spans(const struct proxy_run *r, const void *p, size_t n,
+	    run_span_fn fn, void *arg) AL_WUR;
 /* Whether secret i may go to host:port. */
 int	run_bound(const struct proxy_run *r, size_t i, const char *host,
 	    int port);

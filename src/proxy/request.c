@@ -31,6 +31,7 @@ struct req {
 	struct hcol	 hc;
 	struct al_buf	 url;
 	struct al_buf	 body;
+	struct al_buf	 scan;		/* target and headers, to search */
 	int		 error;		/* status to answer a bad request with */
 	int		 complete;
 	struct relay_bufs rb;		/* kept for the connection's life */
@@ -430,6 +431,63 @@ websocket(struct conn *c, struct req *q, const char *method,
 	    res.timed_out ? "WebSocket idle, closed" : "WebSocket closed");
 }
 
+/*
+ * Where the placeholders are in the target and the headers: one search
+ * over "target\0name\0value\0name\0value\0..." (a stream per search
+ * costs guarded memory; one per header would cost it many times), each
+ * match put back on its field.
+ */
+struct where {
+	size_t		 start[1 + 2 * PROXY_HDRS_MAX + 1];	/* fields */
+	size_t		 nfields;
+	uint64_t	 url, names, *hv;
+};
+
+static void
+on_found(void *arg, size_t i, unsigned long long off, unsigned long long len)
+{
+	struct where *w = arg;
+	uint64_t bit = (uint64_t)1 << i;
+	size_t f = 0;
+
+	(void)len;
+	while (f + 1 < w->nfields && w->start[f + 1] <= off)
+		f++;
+	if (f == 0)
+		w->url |= bit;
+	else if (f % 2 == 1)
+		w->names |= bit;
+	else
+		w->hv[f / 2 - 1] |= bit;
+}
+
+static int
+find_head(const struct proxy_run *r, struct req *q, struct where *w)
+{
+	struct al_buf *b = &q->scan;
+	size_t i;
+
+	al_buf_reset(b);
+	w->nfields = 0;
+	w->url = w->names = 0;
+	w->start[w->nfields++] = 0;
+	if (al_buf_append(b, q->url.data, q->url.len) != 0 ||
+	    al_buf_putc(b, '\0') != 0)
+		return -1;
+	for (i = 0; i < q->hc.n; i++) {
+		w->hv[i] = 0;
+		w->start[w->nfields++] = b->len;
+		if (al_buf_append(b, q->hc.buf.data + q->hc.h[i].name_off,
+		    q->hc.h[i].name_len) != 0 || al_buf_putc(b, '\0') != 0)
+			return -1;
+		w->start[w->nfields++] = b->len;
+		if (al_buf_append(b, hval(&q->hc, i), q->hc.h[i].val_len) != 0 ||
+		    al_buf_putc(b, '\0') != 0)
+			return -1;
+	}
+	return run_find_spans(r, b->data, b->len, on_found, w);
+}
+
 /* Returns 0 to go on with the next request, -1 to close. */
 static int
 handle(struct conn *c, llhttp_t *h, struct req *q)
@@ -439,8 +497,9 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 	char path[512], why[256], where[200];
 	struct al_buf *out = &q->rb.out;
 	uint64_t ht, hh = 0, hn = 0, hb, all, inj_url = 0, inj_head = 0;
-	uint64_t inj_body = 0, down = 0, k;
+	uint64_t inj_body = 0, down = 0;
 	uint64_t hv[PROXY_HDRS_MAX];	/* secrets in each header's value */
+	struct where wh;
 	size_t i;
 	long bad;
 	int status = 0, rc = -1, is_basic, ws = 0;
@@ -478,22 +537,17 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		ws = 1;
 	}
 	/* Each header on its own: where a placeholder is decides. */
-	for (i = 0; i < q->hc.n; i++) {
-		if (run_find(r, q->hc.buf.data + q->hc.h[i].name_off,
-		    q->hc.h[i].name_len, &k) != 0 ||
-		    run_find(r, hval(&q->hc, i), q->hc.h[i].val_len,
-		    &hv[i]) != 0)
-			break;
-		hn |= k;
-		hh |= hv[i];
-	}
-	if (i < q->hc.n ||
-	    run_find(r, q->url.data, q->url.len, &ht) != 0 ||
+	wh.hv = hv;
+	if (find_head(r, q, &wh) != 0 ||
 	    run_find(r, q->body.data, q->body.len, &hb) != 0) {
 		(void)conn_reply(c, 500, "Internal Server Error",
 		    "airlock proxy: cannot inspect the request\n");
 		goto out;
 	}
+	ht = wh.url;
+	hn = wh.names;
+	for (i = 0; i < q->hc.n; i++)
+		hh |= hv[i];
 	all = ht | hh | hn | hb;
 	for (i = 0; i < r->n; i++) {
 		uint64_t bit = (uint64_t)1 << i;
@@ -650,6 +704,8 @@ conn_serve(struct conn *c)
 	al_buf_init(&q.hc.buf, PROXY_HEAD_MAX, 0);
 	al_buf_init(&q.url, URL_MAX, 0);
 	al_buf_init(&q.body, PROXY_BODY_MAX, 0);
+	al_buf_init(&q.scan, URL_MAX + PROXY_HEAD_MAX + 2 * PROXY_HDRS_MAX + 8,
+	    0);
 	if (relay_bufs_init(&q.rb) != 0 || (buf = malloc(READ_CHUNK)) == NULL)
 		goto out;
 	pthread_once(&settings_once, settings_init);
@@ -710,6 +766,7 @@ out:
 	al_buf_release(&q.hc.buf);
 	al_buf_release(&q.url);
 	al_buf_release(&q.body);
+	al_buf_release(&q.scan);
 	relay_bufs_release(&q.rb);
 	free(buf);
 }

@@ -301,6 +301,47 @@ run_find(const struct proxy_run *r, const void *p, size_t n, uint64_t *hits)
 	return rc;
 }
 
+struct span_ctx {
+	run_span_fn	 fn;
+	void		*arg;
+	size_t		 i;
+};
+
+static void
+on_span(void *arg, unsigned long long off, unsigned long long len,
+    unsigned int value, const char *rule)
+{
+	struct span_ctx *x = arg;
+
+	(void)value;
+	(void)rule;
+	x->fn(x->arg, x->i, off, len);
+}
+
+int
+run_find_spans(const struct proxy_run *r, const void *p, size_t n,
+    run_span_fn fn, void *arg)
+{
+	struct redact_stream *st = NULL;
+	struct span_ctx x;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	x.fn = fn;
+	x.arg = arg;
+	for (x.i = 0; x.i < r->n && rc == 0; x.i++) {
+		if ((rc = redact_stream_new(r->s[x.i].ph, &st)) != 0)
+			break;
+		redact_stream_set_span(st, on_span, &x);
+		if ((rc = redact_stream_write(st, p, n, drop_emit, NULL)) == 0)
+			rc = redact_stream_finish(st, drop_emit, NULL);
+		redact_stream_free(st);
+		st = NULL;
+	}
+	return rc;
+}
+
 int
 run_bound(const struct proxy_run *r, size_t i, const char *host, int port)
 {
