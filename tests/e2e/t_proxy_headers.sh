@@ -40,6 +40,15 @@ for h in '"Authorization": "Bearer '"$V"'"' \
 	else fail "the server did not get $(printf %s "$h" | cut -d'"' -f2) with the value"; fi
 done
 
+# Proxy-Authorization inside the tunnel is for the proxy: never forwarded.
+: >"$LOG"
+run "$AL" run --proxy -e TOK=tok -- sh -c '
+	curl -s -o /dev/null -w "%{http_code}\n" \
+	    -H "Proxy-Authorization: Basic YWlybG9jazp4" "'"$B"'/proxy-auth"'
+expect_eq "$(cat "$OUT")" "200" "a request with Proxy-Authorization passes"
+if grep -qi 'proxy-authorization' "$LOG"; then
+	fail "Proxy-Authorization was forwarded upstream"; else pass; fi
+
 # Any other header: refused, and the server sees nothing of the request.
 : >"$LOG"
 run "$AL" run --proxy -e TOK=tok -e C=custom -- sh -c '
