@@ -1,9 +1,11 @@
 /*
- * Fuzz the proxy's pure parts: host patterns, and putting values in place
- * of placeholders (raw and inside "Basic" credentials).  Invariants: with
+ * Fuzz the proxy's pure parts: host patterns, credential header names,
+ * placeholder formats, and putting values in place of placeholders (raw
+ * and inside "Basic" credentials).  Invariants: with
  * no secret selected the bytes pass unchanged; text without the
  * placeholder passes unchanged; a value never appears where its
- * placeholder was not.
+ * placeholder was not; a placeholder drawn from a format the check
+ * accepts is as long as a second one.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,7 +27,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct run_secret rs;
 	static struct proxy_run r;
 	struct al_buf out;
-	char *s, *pat, *host;
+	struct al_err err;
+	char *s, *pat, *host, *ph1 = NULL, *ph2 = NULL;
 	size_t cut;
 	int rc;
 
@@ -49,6 +52,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[cut] = '\0';
 	(void)proxy_host_match(pat, host, 443);
 	(void)proxy_host_match(pat, pat, 8443);
+	(void)proxy_cred_header(pat, strlen(pat), host);
+	/* The pattern line as a placeholder format. */
+	if (proxy_format_check("f", pat, &err) == 0) {
+		if (placeholder_new("f", pat, &ph1, &err) != 0 ||
+		    placeholder_new("f", pat, &ph2, &err) != 0 ||
+		    strlen(ph1) != strlen(ph2))
+			abort();
+		free(ph1);
+		free(ph2);
+	}
 	s[cut] = (char)(cut < size ? '\n' : '\0');
 
 	al_buf_init(&out, 4 * size + 4096, AL_BUF_SENSITIVE);

@@ -10,7 +10,7 @@ libsodium-dev libsqlite3-dev libjansson-dev libyaml-dev libmicrohttpd-dev
 libcurl4-openssl-dev libpcre2-dev libvectorscan-dev libpq-dev libssl-dev
 libcmocka-dev libicu-dev sqlite3 curl python3 python3-jsonschema strace
 node-llhttp zlib1g-dev openssl python3-requests postgresql
-python3-cryptography
+python3-cryptography python3-websockets
 ${AIRLOCK_DEPS_EXTRA:-}"
 # Node runs the MCP client tests; a machine may already carry its own build.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||

@@ -24,6 +24,9 @@
  *      trust store (plus opts.upstream_ca_file), asking for an identity
  *      encoding; the response comes back chunked, its headers and body
  *      through a redactor of the run's values.
+ *   A WebSocket handshake is such a request (extensions dropped); after a
+ *   101 the frames are relayed both ways: a placeholder in a client frame
+ *   ends the connection (never substituted), server frames are masked.
  * Every request ends in one event (proxy_event_fn), blocked or not.
  *
  * Threads: proxy_new starts an accept thread; each connection gets a thread
@@ -50,7 +53,7 @@
 #define PROXY_HEAD_MAX		(64 * 1024)
 #define PROXY_BODY_MAX		(16 * 1024 * 1024)
 #define PROXY_BUFFER_MAX	((size_t)256 * 1024 * 1024)
-/* A placeholder is at most this long (the value's length, or 32). */
+/* A placeholder is at most this long (its format's length). */
 #define PROXY_PLACEHOLDER_MAX	(64 * 1024)
 /* The proxy URL's user name; the password is the run's credential. */
 #define PROXY_USER		"airlock"
@@ -112,15 +115,26 @@ struct proxy_secret {
 	char *const		*hosts;
 	size_t			 nhosts;
 	int			 inject;	/* PROXY_INJECT_* */
+	/*
+	 * More header names the value may be put in, besides the credential
+	 * headers (see proxy_cred_header): comma-separated, case aside;
+	 * NULL: none.
+	 */
+	const char		*headers;
+	/*
+	 * The placeholder's format (see proxy_format_check); NULL: 32
+	 * random letters and digits.  Never derived from the value.
+	 */
+	const char		*format;
 };
 
 /*
  * Add a run: a fresh credential, a CA whose certificate is valid from a
  * minute ago until expires (seconds since the epoch), a placeholder per
- * secret.  Every value is taken over, even on failure.  AL_EINVAL: a
- * secret without hosts, a bad host pattern, a value shorter than 4 bytes or
- * holding a control character (it could not go in a header); AL_ECRYPTO,
- * AL_ENOMEM.  The run is served until proxy_run_end or expires.
+ * secret (from its format).  Every value is taken over, even on failure.
+ * AL_EINVAL: a secret without hosts, a bad host pattern or format, a
+ * value shorter than 4 bytes or holding a control character (it could not
+ * go in a header); AL_ECRYPTO, AL_ENOMEM.  The run is served until proxy_run_end or expires.
  */
 int	proxy_run_add(struct proxy *p, const char *run_id,
 	    const struct proxy_secret *secrets, size_t n, int64_t expires,
@@ -137,6 +151,27 @@ const char *proxy_run_placeholder(const struct proxy_run *r, size_t i);
 const char *proxy_run_credential(const struct proxy_run *r);
 const char *proxy_run_ca_pem(const struct proxy_run *r);
 const char *proxy_run_id(const struct proxy_run *r);
+
+/*
+ * Check a placeholder format: literal letters, digits, '-', '_', '.' and
+ * groups {CLASS:N}, N (1-256) random characters of CLASS: alnum, alpha,
+ * lower, upper, digit, hex (0-9a-f), HEX (0-9A-F), base64url (alnum, - and
+ * _); at least 64 random bits in all ("ghp_{alnum:36}").  NULL is fine
+ * (the default).  AL_EINVAL naming the secret and what is wrong.
+ */
+int	proxy_format_check(const char *name, const char *fmt,
+	    struct al_err *err) AL_WUR;
+
+/*
+ * Whether a header called name[0..n) carries credentials, so that a
+ * placeholder in it is replaced by its value: Authorization, Cookie, and
+ * names ending in "-Token" or "-Key" (X-Api-Key, Private-Token), except
+ * Sec-* (set by the client's library, and Sec-WebSocket-Key is answered
+ * with its hash) and Idempotency-Key (APIs echo it back); or one of extra
+ * (comma-separated, may be NULL).  Case-insensitive.  Proxy-Authorization
+ * is not one: it is never forwarded.
+ */
+int	proxy_cred_header(const char *name, size_t n, const char *extra);
 
 /*
  * Whether host:port matches pattern ("*" matches any run of characters,

@@ -26,6 +26,8 @@
 
 #define QUEUE_MAX	4096	/* events waiting for the loop */
 #define INJECT_LABEL	"airlock.inject"
+#define HEADERS_LABEL	"airlock.headers"
+#define FORMAT_LABEL	"airlock.format"
 
 struct pev {
 	char		 run[33];
@@ -362,6 +364,18 @@ inject_of(const struct vault_meta *m)
 	return f;
 }
 
+/* A label's value, or NULL. */
+static const char *
+label_of(const struct vault_meta *m, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < m->nlabels; i++)
+		if (strcmp(m->labels[i].key, key) == 0)
+			return m->labels[i].value;
+	return NULL;
+}
+
 /* Validate the run's leases: its own (bound to this connection), live. */
 static int
 check_leases(struct route_args *a, json_t *ids, struct lease *ls, size_t n,
@@ -505,6 +519,11 @@ h_proxy_start(struct route_args *a)
 			nm++;
 			goto fail;
 		}
+		if (proxy_format_check(m[i].name, label_of(&m[i],
+		    FORMAT_LABEL), &err) != 0) {
+			nm++;
+			goto fail;
+		}
 	}
 	/* Read every value first: a vault failure must not cost a use. */
 	for (i = 0; i < n; i++, nv++)
@@ -529,6 +548,8 @@ h_proxy_start(struct route_args *a)
 		ps[i].hosts = m[i].hosts;
 		ps[i].nhosts = m[i].nhosts;
 		ps[i].inject = inject_of(&m[i]);
+		ps[i].headers = label_of(&m[i], HEADERS_LABEL);
+		ps[i].format = label_of(&m[i], FORMAT_LABEL);
 		if (expires == 0 || ls[i].expires < expires)
 			expires = ls[i].expires;
 		(void)snprintf(x->secret[i], sizeof(x->secret[i]), "%.64s",

@@ -96,3 +96,49 @@ hop_header(const struct hcol *c, size_t i)
 			return 1;
 	return 0;
 }
+
+static int
+name_eq(const char *a, size_t n, const char *b, size_t bn)
+{
+	return n == bn && strncasecmp(a, b, n) == 0;
+}
+
+static int
+name_ends(const char *a, size_t n, const char *suffix)
+{
+	size_t sn = strlen(suffix);
+
+	return n > sn && strncasecmp(a + n - sn, suffix, sn) == 0;
+}
+
+int
+proxy_cred_header(const char *name, size_t n, const char *extra)
+{
+	const char *e, *comma;
+	size_t en;
+
+	if (name_eq(name, n, "authorization", 13) ||
+	    name_eq(name, n, "cookie", 6))
+		return 1;
+	if (extra != NULL) {
+		for (e = extra; *e != '\0'; e = *comma ? comma + 1 : comma) {
+			if ((comma = strchr(e, ',')) == NULL)
+				comma = e + strlen(e);
+			while (e < comma && *e == ' ')
+				e++;
+			for (en = (size_t)(comma - e); en > 0 &&
+			    e[en - 1] == ' '; en--)
+				;
+			if (en > 0 && name_eq(name, n, e, en))
+				return 1;
+		}
+	}
+	/*
+	 * Headers a browser or a library sets and servers answer (the
+	 * WebSocket key comes back hashed), and one APIs echo back.
+	 */
+	if ((n >= 4 && strncasecmp(name, "sec-", 4) == 0) ||
+	    name_eq(name, n, "idempotency-key", 15))
+		return 0;
+	return name_ends(name, n, "-token") || name_ends(name, n, "-key");
+}

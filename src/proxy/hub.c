@@ -137,6 +137,8 @@ proxy_new(const struct proxy_opts *o, struct proxy **out, struct al_err *err)
 	}
 	dl->SSL_CTX_set_verify(p->upstream, SSL_VERIFY_PEER, NULL);
 	(void)dl->SSL_CTX_ctrl(p->upstream, SSL_CTRL_SET_READ_AHEAD, 1, NULL);
+	/* Several records per read(): fewer system calls on downloads. */
+	dl->SSL_CTX_set_default_read_buffer_len(p->upstream, PROXY_READ_CHUNK);
 	if (dl->SSL_CTX_set_alpn_protos(p->upstream,
 	    (const unsigned char *)"\x08http/1.1", 9) != 0) {
 		rc = al_err_set(err, AL_ECRYPTO, "cannot set up upstream TLS");

@@ -36,6 +36,7 @@
 	X(SSL_CTX_new)							\
 	X(SSL_CTX_set_alpn_protos)					\
 	X(SSL_CTX_set_alpn_select_cb)					\
+	X(SSL_CTX_set_default_read_buffer_len)				\
 	X(SSL_CTX_set_default_verify_paths)				\
 	X(SSL_CTX_set_options)						\
 	X(SSL_CTX_set_verify)						\
@@ -47,6 +48,7 @@
 	X(SSL_ctrl)							\
 	X(SSL_free)							\
 	X(SSL_get0_param)						\
+	X(SSL_get_error)						\
 	X(SSL_get_servername)						\
 	X(SSL_get_verify_result)					\
 	X(SSL_has_pending)						\

@@ -41,6 +41,12 @@ void	ca_release(struct proxy_ca *ca);
 /* The server context for host (minted on first use, cached); NULL if not. */
 SSL_CTX	*ca_leaf_ctx(struct proxy_ca *ca, const char *host);
 
+/* ---- placeholders (placeholder.c) ---------------------------------------- */
+
+/* A fresh placeholder drawn from fmt (NULL: the default), malloc'd. */
+int	placeholder_new(const char *name, const char *fmt, char **out,
+	    struct al_err *err) AL_WUR;
+
 /* ---- a run (run.c) ------------------------------------------------------- */
 
 struct run_secret {
@@ -49,6 +55,7 @@ struct run_secret {
 	char			**hosts;
 	size_t			 nhosts;
 	int			 inject;
+	char			*headers;	/* extra credential headers */
 	char			*placeholder;
 	struct redact		*ph;	/* finds the placeholder, any encoding */
 };
@@ -77,6 +84,15 @@ int	run_alive(const struct proxy_run *r);
 /* Bit i set when secret i's placeholder is in p[0..n) (any encoding). */
 int	run_find(const struct proxy_run *r, const void *p, size_t n,
 	    uint64_t *hits) AL_WUR;
+/*
+ * Call fn for each placeholder in p[0..n) (any encoding): secret i, and
+ * where its match lies in p.  One pass per secret, so a caller with many
+ * small fields joins them (NUL between them: no encoding holds one).
+ */
+typedef void (*run_span_fn)(void *arg, size_t i, unsigned long long off,
+    unsigned long long len);
+int	run_find_spans(const struct proxy_run *r, const void *p, size_t n,
+	    run_span_fn fn, void *arg) AL_WUR;
 /* Whether secret i may go to host:port. */
 int	run_bound(const struct proxy_run *r, size_t i, const char *host,
 	    int port);
@@ -174,6 +190,7 @@ struct relay_bufs {
 	struct al_buf	 masked;	/* response head, masked */
 	unsigned char	*rbuf;		/* upstream reads (guarded) */
 	unsigned char	*obuf;		/* a masked chunk (guarded) */
+	struct al_buf	 ws_rest;	/* upstream bytes after a 101 (guarded) */
 };
 
 int	relay_bufs_init(struct relay_bufs *b) AL_WUR;
@@ -183,10 +200,33 @@ void	relay_bufs_release(struct relay_bufs *b);
  * the client, chunked, through the run's redactor.  0: it went through
  * whole; 1: nothing reached the client yet (it may get a 502 with why);
  * -1: the client connection must be closed.  *status is what the client
- * got, *down the body bytes sent.
+ * got, *down the body bytes sent.  With ws (a WebSocket handshake), a 101
+ * is passed on (its head masked, without chunked framing) and ends the
+ * exchange with *status 101; what upstream sent after it is in
+ * b->ws_rest.
  */
 int	relay_exchange(struct conn *c, struct relay_bufs *b, int is_head,
-	    int *status, uint64_t *down, char *why, size_t whysz);
+	    int ws, int *status, uint64_t *down, char *why, size_t whysz);
+
+/* ---- a WebSocket (ws.c) -------------------------------------------------- */
+
+struct ws_result {
+	long		blocked;	/* the secret found in a frame, or -1 */
+	int		bad;		/* a malformed frame ended it */
+	int		timed_out;
+	uint64_t	bytes_up, bytes_down;
+};
+
+/*
+ * Relay frames both ways after a 101 (ws: relay_exchange was asked for a
+ * WebSocket and upstream switched): b->ws_rest holds what upstream sent
+ * after its head, crest what the client sent after its request.  Returns
+ * when either side closes or is idle past the proxy's idle time; 1 if a
+ * placeholder in a client frame ended it (the client got a close frame),
+ * else 0.  Both connections must be closed afterwards.
+ */
+int	ws_relay(struct conn *c, struct relay_bufs *b, const void *crest,
+	    size_t crest_len, struct ws_result *res);
 
 /* ---- one client connection (conn.c, request.c) --------------------------- */
 

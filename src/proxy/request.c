@@ -31,11 +31,14 @@ struct req {
 	struct hcol	 hc;
 	struct al_buf	 url;
 	struct al_buf	 body;
+	struct al_buf	 scan;		/* target and headers, to search */
 	int		 error;		/* status to answer a bad request with */
 	int		 complete;
-	struct al_buf	 head;		/* its headers, to search (plain) */
 	struct relay_bufs rb;		/* kept for the connection's life */
 	size_t		 taken;		/* bytes counted against the budget */
+	/* What the client sent after the request (for a WebSocket). */
+	const unsigned char *rest;
+	size_t		 rest_len;
 };
 
 /*
@@ -372,20 +375,135 @@ block(struct conn *c, size_t i, const char *where, const char *method,
 	al_buf_release(&b);
 }
 
+/*
+ * Where secret i's placeholder may be in this request's headers: only in
+ * the credential headers (proxy_cred_header, plus the secret's own list).
+ * Any other header could be shown back or logged by the bound server (an
+ * Origin a CORS server echoes, a debug header), and the value with it.
+ * The index of the first header it may not be in, or -1.
+ */
+static long
+misplaced(const struct proxy_run *r, size_t i, const struct hcol *hc,
+    const uint64_t *hv)
+{
+	size_t k;
+
+	for (k = 0; k < hc->n; k++)
+		if ((hv[k] & ((uint64_t)1 << i)) &&
+		    !proxy_cred_header((const char *)hc->buf.data +
+		    hc->h[k].name_off, hc->h[k].name_len, r->s[i].headers))
+			return (long)k;
+	return -1;
+}
+
+/* A WebSocket handshake: GET with Upgrade: websocket. */
+static int
+ws_handshake(llhttp_t *h, const struct hcol *hc)
+{
+	long i = hfind(hc, "upgrade");
+
+	return llhttp_get_method(h) == HTTP_GET && i >= 0 &&
+	    hc->h[i].val_len == 9 &&
+	    strncasecmp(hval(hc, (size_t)i), "websocket", 9) == 0;
+}
+
+/*
+ * After the 101: relay the frames, audit how it ended.  The connection
+ * closes afterwards, whatever happened.
+ */
+static void
+websocket(struct conn *c, struct req *q, const char *method,
+    const char *path)
+{
+	struct ws_result res;
+	char why[200];
+
+	if (ws_relay(c, &q->rb, q->rest, q->rest_len, &res) == 1) {
+		(void)snprintf(why, sizeof(why), "secret '%s' in a WebSocket "
+		    "frame (placeholders are never substituted in frames)",
+		    c->run->s[res.blocked].name);
+		event(c, "egress_blocked", res.blocked, method, path, 101,
+		    res.bytes_up, res.bytes_down, why);
+		return;
+	}
+	event(c, "proxy_request", -1, method, path, 101, res.bytes_up,
+	    res.bytes_down, res.bad ? "WebSocket ended by a malformed frame" :
+	    res.timed_out ? "WebSocket idle, closed" : "WebSocket closed");
+}
+
+/*
+ * Where the placeholders are in the target and the headers: one search
+ * over "target\0name\0value\0name\0value\0..." (a stream per search
+ * costs guarded memory; one per header would cost it many times), each
+ * match put back on its field.
+ */
+struct where {
+	size_t		 start[1 + 2 * PROXY_HDRS_MAX + 1];	/* fields */
+	size_t		 nfields;
+	uint64_t	 url, names, *hv;
+};
+
+static void
+on_found(void *arg, size_t i, unsigned long long off, unsigned long long len)
+{
+	struct where *w = arg;
+	uint64_t bit = (uint64_t)1 << i;
+	size_t f = 0;
+
+	(void)len;
+	while (f + 1 < w->nfields && w->start[f + 1] <= off)
+		f++;
+	if (f == 0)
+		w->url |= bit;
+	else if (f % 2 == 1)
+		w->names |= bit;
+	else
+		w->hv[f / 2 - 1] |= bit;
+}
+
+static int
+find_head(const struct proxy_run *r, struct req *q, struct where *w)
+{
+	struct al_buf *b = &q->scan;
+	size_t i;
+
+	al_buf_reset(b);
+	w->nfields = 0;
+	w->url = w->names = 0;
+	w->start[w->nfields++] = 0;
+	if (al_buf_append(b, q->url.data, q->url.len) != 0 ||
+	    al_buf_putc(b, '\0') != 0)
+		return -1;
+	for (i = 0; i < q->hc.n; i++) {
+		w->hv[i] = 0;
+		w->start[w->nfields++] = b->len;
+		if (al_buf_append(b, q->hc.buf.data + q->hc.h[i].name_off,
+		    q->hc.h[i].name_len) != 0 || al_buf_putc(b, '\0') != 0)
+			return -1;
+		w->start[w->nfields++] = b->len;
+		if (al_buf_append(b, hval(&q->hc, i), q->hc.h[i].val_len) != 0 ||
+		    al_buf_putc(b, '\0') != 0)
+			return -1;
+	}
+	return run_find_spans(r, b->data, b->len, on_found, w);
+}
+
 /* Returns 0 to go on with the next request, -1 to close. */
 static int
 handle(struct conn *c, llhttp_t *h, struct req *q)
 {
 	const struct proxy_run *r = c->run;
 	const char *method = llhttp_method_name(llhttp_get_method(h));
-	char path[512], why[256];
-	struct al_buf *head = &q->head, *out = &q->rb.out;
-	uint64_t ht, hh, hb, all, inj_url = 0, inj_head = 0, inj_body = 0;
-	uint64_t down = 0;
+	char path[512], why[256], where[200];
+	struct al_buf *out = &q->rb.out;
+	uint64_t ht, hh = 0, hn = 0, hb, all, inj_url = 0, inj_head = 0;
+	uint64_t inj_body = 0, down = 0;
+	uint64_t hv[PROXY_HDRS_MAX];	/* secrets in each header's value */
+	struct where wh;
 	size_t i;
-	int status = 0, rc = -1, is_basic;
+	long bad;
+	int status = 0, rc = -1, is_basic, ws = 0;
 
-	al_buf_reset(head);
 	al_buf_reset(out);
 	audit_path(&q->url, path, sizeof(path));
 	if (!hub_run_alive(c->p, c->run)) {
@@ -408,20 +526,29 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		rc = 0;
 		goto out;
 	}
-	for (i = 0; i < q->hc.n; i++)
-		if (al_buf_printf(head, "%.*s: %.*s\r\n",
-		    (int)q->hc.h[i].name_len,
-		    (const char *)q->hc.buf.data + q->hc.h[i].name_off,
-		    (int)q->hc.h[i].val_len, hval(&q->hc, i)) != 0)
+	if (llhttp_get_upgrade(h)) {
+		if (!ws_handshake(h, &q->hc)) {
+			(void)conn_reply(c, 501, "Not Implemented", "airlock "
+			    "proxy: only WebSocket upgrades are supported\n");
+			event(c, "proxy_request", -1, method, path, 501, 0, 0,
+			    "protocol upgrade other than WebSocket");
 			goto out;
-	if (run_find(r, q->url.data, q->url.len, &ht) != 0 ||
-	    run_find(r, head->data, head->len, &hh) != 0 ||
+		}
+		ws = 1;
+	}
+	/* Each header on its own: where a placeholder is decides. */
+	wh.hv = hv;
+	if (find_head(r, q, &wh) != 0 ||
 	    run_find(r, q->body.data, q->body.len, &hb) != 0) {
 		(void)conn_reply(c, 500, "Internal Server Error",
 		    "airlock proxy: cannot inspect the request\n");
 		goto out;
 	}
-	all = ht | hh | hb;
+	ht = wh.url;
+	hn = wh.names;
+	for (i = 0; i < q->hc.n; i++)
+		hh |= hv[i];
+	all = ht | hh | hn | hb;
 	for (i = 0; i < r->n; i++) {
 		uint64_t bit = (uint64_t)1 << i;
 
@@ -447,6 +574,22 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 			rc = 0;
 			goto out;
 		}
+		if (hn & bit) {
+			block(c, i, "in a header name", method, path);
+			rc = 0;
+			goto out;
+		}
+		if ((bad = misplaced(r, i, &q->hc, hv)) >= 0) {
+			(void)snprintf(where, sizeof(where), "in header "
+			    "'%.*s' (it goes only in Authorization, Cookie, "
+			    "*-Token and *-Key headers)",
+			    (int)(q->hc.h[bad].name_len > 64 ? 64 :
+			    q->hc.h[bad].name_len), (const char *)q->hc.buf.data
+			    + q->hc.h[bad].name_off);
+			block(c, i, where, method, path);
+			rc = 0;
+			goto out;
+		}
 		if (ht & bit)
 			inj_url |= bit;
 		if (hh & bit)
@@ -463,23 +606,32 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		const char *v = hval(&q->hc, i);
 		size_t vl = q->hc.h[i].val_len;
 
-		if (hop_header(&q->hc, i))
+		/* Proxy-Authorization among them: it never goes upstream. */
+		/*
+		 * No WebSocket extension: a compressed frame could not be
+		 * searched for placeholders, nor masked.
+		 */
+		if (hop_header(&q->hc, i) || (ws && hname_is(&q->hc, i,
+		    "sec-websocket-extensions")))
 			continue;
 		if (al_buf_append(out, q->hc.buf.data + q->hc.h[i].name_off,
 		    q->hc.h[i].name_len) != 0 || al_buf_puts(out, ": "))
 			goto out;
+		/* Only credential headers have hits left: others refused. */
 		is_basic = hname_is(&q->hc, i, "authorization") && vl > 6 &&
 		    strncasecmp(v, "Basic ", 6) == 0;
-		if (is_basic && inj_head) {
-			if (request_subst_basic(r, inj_head, v, vl, out) != 0)
+		if (is_basic && (hv[i] & inj_head)) {
+			if (request_subst_basic(r, hv[i] & inj_head, v, vl,
+			    out) != 0)
 				goto out;
-		} else if (request_subst(r, inj_head, v, vl, out) != 0)
+		} else if (request_subst(r, hv[i] & inj_head, v, vl, out) != 0)
 			goto out;
 		if (al_buf_puts(out, "\r\n") != 0)
 			goto out;
 	}
-	if (al_buf_puts(out, "Accept-Encoding: identity\r\n"
-	    "Connection: keep-alive\r\n") != 0)
+	if (al_buf_puts(out, "Accept-Encoding: identity\r\n") != 0 ||
+	    al_buf_puts(out, ws ? "Connection: Upgrade\r\n"
+	    "Upgrade: websocket\r\n" : "Connection: keep-alive\r\n") != 0)
 		goto out;
 	{
 		size_t mark = out->len, blen;
@@ -510,9 +662,8 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 		rc = 0;
 		goto out;
 	}
-	rc = relay_exchange(c, &q->rb, llhttp_get_method(h) == HTTP_HEAD,
-	    &status,
-	    &down, why, sizeof(why));
+	rc = relay_exchange(c, &q->rb, llhttp_get_method(h) == HTTP_HEAD, ws,
+	    &status, &down, why, sizeof(why));
 	if (rc == 1) {
 		char body[300];
 
@@ -526,6 +677,12 @@ handle(struct conn *c, llhttp_t *h, struct req *q)
 			break;
 	event(c, "proxy_request", i < r->n ? (long)i : -1, method, path,
 	    status, out->len, down, why[0] ? why : NULL);
+	if (ws && rc == 0 && status == 101) {
+		al_buf_reset(out);	/* wiped: it held the values */
+		websocket(c, q, method, path);
+		rc = -1;
+	} else if (ws)
+		rc = -1;	/* refused upstream: the client gives up */
 out:
 	al_buf_reset(out);	/* wiped: it held the values */
 	return rc;
@@ -547,7 +704,8 @@ conn_serve(struct conn *c)
 	al_buf_init(&q.hc.buf, PROXY_HEAD_MAX, 0);
 	al_buf_init(&q.url, URL_MAX, 0);
 	al_buf_init(&q.body, PROXY_BODY_MAX, 0);
-	al_buf_init(&q.head, PROXY_HEAD_MAX * 2, 0);
+	al_buf_init(&q.scan, URL_MAX + PROXY_HEAD_MAX + 2 * PROXY_HDRS_MAX + 8,
+	    0);
 	if (relay_bufs_init(&q.rb) != 0 || (buf = malloc(READ_CHUNK)) == NULL)
 		goto out;
 	pthread_once(&settings_once, settings_init);
@@ -568,13 +726,8 @@ conn_serve(struct conn *c)
 			    got - off);
 			if (e == HPE_OK)
 				break;
-			if (e == HPE_PAUSED_UPGRADE) {
-				(void)conn_reply(c, 501, "Not Implemented",
-				    "airlock proxy: protocol upgrades "
-				    "(WebSocket) are not supported\n");
-				goto out;
-			}
-			if (e != HPE_PAUSED) {
+			if (e != HPE_PAUSED && !(e == HPE_PAUSED_UPGRADE &&
+			    q.complete)) {
 				if (q.error == 503)
 					(void)conn_reply(c, 503, "Service "
 					    "Unavailable", "airlock proxy: too "
@@ -597,6 +750,8 @@ conn_serve(struct conn *c)
 			pos = llhttp_get_error_pos(&h);
 			off = pos != NULL ? (size_t)(pos - (const char *)buf) :
 			    got;
+			q.rest = buf + off;
+			q.rest_len = got - off;
 			rc = handle(c, &h, &q);
 			req_settle(&q);
 			if (rc != 0 || !llhttp_should_keep_alive(&h))
@@ -611,7 +766,7 @@ out:
 	al_buf_release(&q.hc.buf);
 	al_buf_release(&q.url);
 	al_buf_release(&q.body);
-	al_buf_release(&q.head);
+	al_buf_release(&q.scan);
 	relay_bufs_release(&q.rb);
 	free(buf);
 }

@@ -29,6 +29,8 @@ struct resp {
 	z_stream		 z;
 	int			 inflating;
 	int			 is_head;
+	int			 ws;		/* a WebSocket handshake */
+	int			 upgraded;	/* upstream answered 101 */
 	int			 head_sent;
 	int			 chunked;
 	int			 status;
@@ -121,6 +123,52 @@ fail(struct resp *s, const char *why)
 	return -1;
 }
 
+/*
+ * Upstream accepted the WebSocket: its head goes back masked, with the
+ * upgrade headers, and the exchange ends (ws.c relays the frames).  An
+ * extension was not offered (request.c drops the client's), so none may
+ * be chosen: a compressed frame could not be searched.
+ */
+static int
+switched(struct resp *s)
+{
+	const struct proxy_run *r = s->c->run;
+	struct al_buf *head = &s->b->rhead, *masked = &s->b->masked;
+	size_t i;
+	int rc = -1;
+
+	if (hfind(s->hc, "sec-websocket-extensions") >= 0)
+		return fail(s, "upstream chose a WebSocket extension that was "
+		    "not offered");
+	al_buf_reset(head);
+	al_buf_reset(masked);
+	if (al_buf_printf(head, "HTTP/1.1 101 %.*s\r\n",
+	    (int)s->reason.len, (const char *)s->reason.data) != 0)
+		goto out;
+	for (i = 0; i < s->hc->n; i++) {
+		if (hop_header(s->hc, i))
+			continue;
+		if (al_buf_printf(head, "%.*s: %.*s\r\n",
+		    (int)s->hc->h[i].name_len,
+		    (const char *)s->hc->buf.data + s->hc->h[i].name_off,
+		    (int)s->hc->h[i].val_len, hval(s->hc, i)) != 0)
+			goto out;
+	}
+	if (al_buf_puts(head, "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "\r\n") != 0 ||
+	    redact_buffer(r->values, head->data, head->len, masked, NULL) != 0 ||
+	    conn_ssl_write(s->c, s->c->cssl, masked->data, masked->len) != 0)
+		goto out;
+	s->head_sent = 1;
+	s->upgraded = 1;
+	rc = 0;
+out:
+	al_buf_reset(head);
+	if (rc < 0 && !s->head_sent)
+		return fail(s, "cannot relay the response");
+	return rc;
+}
+
 static int
 rs_head_done(llhttp_t *h)
 {
@@ -132,9 +180,10 @@ rs_head_done(llhttp_t *h)
 	int rc = -1, no_body;
 
 	s->status = h->status_code;
+	if (s->status == 101 && !s->ws)
+		return fail(s, "upstream switched protocols unasked");
 	if (s->status == 101)
-		return fail(s, "upstream switched protocols; upgrades are not "
-		    "supported");
+		return switched(s);
 	if (s->status >= 100 && s->status < 200)
 		return 0;	/* an interim response: not forwarded */
 	/*
@@ -250,6 +299,10 @@ rs_done(llhttp_t *h)
 {
 	struct resp *s = h->data;
 
+	if (s->upgraded) {
+		s->complete = 1;
+		return HPE_PAUSED;
+	}
 	if (s->status >= 100 && s->status < 200)
 		return 0;
 	if (s->rs != NULL && (redact_stream_finish(s->rs, emit_chunk, s) != 0 ||
@@ -287,6 +340,7 @@ relay_bufs_init(struct relay_bufs *b)
 	al_buf_init(&b->rhc.buf, PROXY_HEAD_MAX, AL_BUF_SENSITIVE);
 	al_buf_init(&b->rhead, PROXY_HEAD_MAX * 2, AL_BUF_SENSITIVE);
 	al_buf_init(&b->masked, PROXY_HEAD_MAX * 4, 0);
+	al_buf_init(&b->ws_rest, PROXY_READ_CHUNK, AL_BUF_SENSITIVE);
 	if ((b->rbuf = sodium_malloc(PROXY_READ_CHUNK)) == NULL ||
 	    (b->obuf = sodium_malloc(OBUF_HEAD + OBUF_MAX + 2)) == NULL)
 		return AL_ENOMEM;
@@ -300,6 +354,7 @@ relay_bufs_release(struct relay_bufs *b)
 	al_buf_release(&b->rhc.buf);
 	al_buf_release(&b->rhead);
 	al_buf_release(&b->masked);
+	al_buf_release(&b->ws_rest);
 	if (b->rbuf != NULL)
 		sodium_free(b->rbuf);
 	if (b->obuf != NULL)
@@ -309,7 +364,7 @@ relay_bufs_release(struct relay_bufs *b)
 
 
 int
-relay_exchange(struct conn *c, struct relay_bufs *q, int is_head,
+relay_exchange(struct conn *c, struct relay_bufs *q, int is_head, int ws,
     int *status, uint64_t *down, char *why, size_t whysz)
 {
 	const struct al_buf *out = &q->out;
@@ -326,6 +381,7 @@ relay_exchange(struct conn *c, struct relay_bufs *q, int is_head,
 	s.hc = &q->rhc;
 	s.obuf = q->obuf;
 	s.is_head = is_head;
+	s.ws = ws;
 	al_buf_init(&s.reason, 256, 0);
 	*status = 502;
 	if (conn_ssl_write(c, c->ussl, out->data, out->len) != 0) {
@@ -361,6 +417,18 @@ relay_exchange(struct conn *c, struct relay_bufs *q, int is_head,
 		e = llhttp_execute(&h, (const char *)buf, got);
 		if (e == HPE_OK && flush_chunk(&s) != 0)
 			e = HPE_USER;
+		if (s.upgraded && (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE)) {
+			const char *pos = llhttp_get_error_pos(&h);
+			size_t at = pos != NULL ? (size_t)(pos -
+			    (const char *)buf) : got;
+
+			/* The first frames may have come with the head. */
+			s.complete = 1;
+			if (at < got && al_buf_append(&q->ws_rest, buf + at,
+			    got - at) != 0)
+				s.complete = 0;
+			break;
+		}
 		if (e == HPE_PAUSED)
 			break;
 		if (e != HPE_OK) {
@@ -373,7 +441,7 @@ relay_exchange(struct conn *c, struct relay_bufs *q, int is_head,
 	if (s.complete) {
 		rc = 0;
 		*status = s.status;
-		if (keep == 0 && !llhttp_should_keep_alive(&h))
+		if (keep == 0 && !s.upgraded && !llhttp_should_keep_alive(&h))
 			keep = -1;
 	} else if (s.head_sent)
 		*status = s.status;

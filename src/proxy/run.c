@@ -14,55 +14,6 @@
 
 #include "proxy_int.h"
 
-static const char LOWER[] = "abcdefghijklmnopqrstuvwxyz";
-static const char UPPER[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-static const char DIGIT[] = "0123456789";
-static const char ALNUM[] =
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-
-/* Fewer random characters than this and the shape is not kept. */
-#define SHAPE_MIN_RANDOM	16
-#define PLAIN_LEN		32
-
-/*
- * A placeholder shaped like the value, so tools that check a token's form
- * accept it: each letter or digit replaced by a random one of its class,
- * everything else (a "ghp_" prefix's underscore, dashes, dots) kept.  A
- * value with too few letters and digits for that to be unguessable gets 32
- * random letters and digits instead.
- */
-static char *
-placeholder(const unsigned char *v, size_t n)
-{
-	size_t i, nal = 0;
-	char *ph;
-
-	for (i = 0; i < n; i++)
-		nal += isalnum(v[i]) != 0;
-	if (nal < SHAPE_MIN_RANDOM) {
-		if ((ph = malloc(PLAIN_LEN + 1)) == NULL)
-			return NULL;
-		for (i = 0; i < PLAIN_LEN; i++)
-			ph[i] = ALNUM[randombytes_uniform(sizeof(ALNUM) - 1)];
-		ph[PLAIN_LEN] = '\0';
-		return ph;
-	}
-	if ((ph = malloc(n + 1)) == NULL)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		if (islower(v[i]))
-			ph[i] = LOWER[randombytes_uniform(26)];
-		else if (isupper(v[i]))
-			ph[i] = UPPER[randombytes_uniform(26)];
-		else if (isdigit(v[i]))
-			ph[i] = DIGIT[randombytes_uniform(10)];
-		else
-			ph[i] = (char)v[i];
-	}
-	ph[n] = '\0';
-	return ph;
-}
-
 /* A value that can go in a header: printable ASCII and spaces only. */
 static int
 value_ok(const unsigned char *v, size_t n)
@@ -175,6 +126,7 @@ secret_release(struct run_secret *s)
 	for (i = 0; i < s->nhosts; i++)
 		free(s->hosts[i]);
 	free(s->hosts);
+	free(s->headers);
 	if (s->placeholder != NULL)
 		sodium_memzero(s->placeholder, strlen(s->placeholder));
 	free(s->placeholder);
@@ -210,6 +162,8 @@ secret_init(struct run_secret *d, const struct proxy_secret *s,
 	if ((d->name = strdup(s->name)) == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	d->inject = s->inject;
+	if (s->headers != NULL && (d->headers = strdup(s->headers)) == NULL)
+		return al_err_set(err, AL_ENOMEM, "out of memory");
 	if (s->nhosts == 0)
 		return al_err_set(err, AL_EINVAL, "secret '%s' is bound to no "
 		    "host, so it cannot be used through the proxy: bind it "
@@ -232,14 +186,14 @@ secret_init(struct run_secret *d, const struct proxy_secret *s,
 	v = al_secret_open(d->value);
 	ok = n >= REDACT_VALUE_MIN && n <= PROXY_PLACEHOLDER_MAX &&
 	    value_ok(v, n);
-	d->placeholder = ok ? placeholder(v, n) : NULL;
 	al_secret_close(d->value);
 	if (!ok)
 		return al_err_set(err, AL_EINVAL, "secret '%s' cannot go in an "
 		    "HTTP header (shorter than %d bytes, or holding control "
 		    "or non-ASCII characters)", s->name, REDACT_VALUE_MIN);
-	if (d->placeholder == NULL)
-		return al_err_set(err, AL_ENOMEM, "out of memory");
+	if ((rc = placeholder_new(s->name, s->format, &d->placeholder,
+	    err)) != 0)
+		return rc;
 	if ((rc = redact_add_value(values, s->name, d->value, err)) != 0)
 		return rc;
 	if ((rc = al_secret_from(d->placeholder, strlen(d->placeholder),
@@ -341,6 +295,47 @@ run_find(const struct proxy_run *r, const void *p, size_t n, uint64_t *hits)
 			rc = redact_stream_finish(st, drop_emit, NULL);
 		if (rc == 0 && redact_stream_masks(st) > 0)
 			*hits |= (uint64_t)1 << i;
+		redact_stream_free(st);
+		st = NULL;
+	}
+	return rc;
+}
+
+struct span_ctx {
+	run_span_fn	 fn;
+	void		*arg;
+	size_t		 i;
+};
+
+static void
+on_span(void *arg, unsigned long long off, unsigned long long len,
+    unsigned int value, const char *rule)
+{
+	struct span_ctx *x = arg;
+
+	(void)value;
+	(void)rule;
+	x->fn(x->arg, x->i, off, len);
+}
+
+int
+run_find_spans(const struct proxy_run *r, const void *p, size_t n,
+    run_span_fn fn, void *arg)
+{
+	struct redact_stream *st = NULL;
+	struct span_ctx x;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	x.fn = fn;
+	x.arg = arg;
+	for (x.i = 0; x.i < r->n && rc == 0; x.i++) {
+		if ((rc = redact_stream_new(r->s[x.i].ph, &st)) != 0)
+			break;
+		redact_stream_set_span(st, on_span, &x);
+		if ((rc = redact_stream_write(st, p, n, drop_emit, NULL)) == 0)
+			rc = redact_stream_finish(st, drop_emit, NULL);
 		redact_stream_free(st);
 		st = NULL;
 	}

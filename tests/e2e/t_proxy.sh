@@ -64,7 +64,7 @@ export AIRLOCK_UPSTREAM_CA_FILE="$D/ca.pem"
 init_vault
 V=$(canary)
 V2=$(canary)
-add_secret tok "$V" --host 127.0.0.1
+add_secret tok "$V" --host 127.0.0.1 --label 'airlock.format=cnry-{hex:36}'
 add_secret formtok "$V2" --host '127.0.0.*' --inject body
 add_secret nohost "$(canary)"
 V3=$(canary)
@@ -97,46 +97,58 @@ run "$AL" run --proxy -e T=nohost -- true
 expect_rc 125 "run --proxy with an unbound secret"
 expect_err "secret 'nohost' is bound to no host"
 
+# A format that would make a guessable placeholder: refused before any use.
+add_secret weakfmt "$(canary)" --host 127.0.0.1 --label 'airlock.format=x{hex:8}'
+run "$AL" run --proxy -e T=weakfmt -- true
+expect_rc 125 "run --proxy with a weak placeholder format"
+expect_err "secret 'weakfmt': its placeholder format (label airlock.format) is not usable: it gives 32 random bits, fewer than 64"
+# Without a format: 32 letters and digits, nothing of the value.
+mkdir -p "$T_ROOT/scratch"
+run "$AL" run --proxy -e T=formtok -- sh -c \
+    'printf "%s\n" "$T" >"'"$T_ROOT/scratch/ph-default"'"'
+if grep -qxE '[A-Za-z0-9]{32}' "$T_ROOT/scratch/ph-default"; then pass
+else fail "default placeholder: $(head -c 100 "$T_ROOT/scratch/ph-default")"; fi
+
 # --- the bound host gets the value; the child and its output never ----------
 run "$AL" run --proxy -e TOK=tok -- sh -c '
 	env >"'"$S"'/env"; cat /proc/self/environ >"'"$S"'/proc-env"
 	printf %s "$HTTPS_PROXY" >"'"$S"'/proxy-url"
 	curl -sS -H "Authorization: Bearer $TOK" "'"$B"'/api?x=1"; echo
 	curl -sS -u "me:$TOK" "'"$B"'/basic"; echo
-	curl -sS -H "Authorization: Basic %%not-base64" -H "X-T: $TOK" \
+	curl -sS -H "Authorization: Basic %%not-base64" -H "X-T-Token: $TOK" \
 	    "'"$B"'/badbasic"; echo
-	curl -sS "'"$B"'/gzip" -H "X-Echo: $TOK"; echo'
+	curl -sS "'"$B"'/gzip" -H "X-Echo-Token: $TOK"; echo'
 expect_rc 0 "proxied curl"
 if grep -qF "\"Authorization\": \"Bearer $V\"" "$T_ROOT/bound.log"; then pass
 else fail "bound server did not get the value in Authorization"; fi
 BASIC=$(printf 'me:%s' "$V" | base64 -w0)
 if grep -qF "Basic $BASIC" "$T_ROOT/bound.log"; then pass
 else fail "bound server did not get the value inside Basic auth"; fi
-if grep -qF "\"X-T\": \"$V\"" "$T_ROOT/bound.log" &&
+if grep -qF "\"X-T-Token\": \"$V\"" "$T_ROOT/bound.log" &&
     grep -qF '"Authorization": "Basic %%not-base64"' "$T_ROOT/bound.log"; then pass
 else fail "a malformed Basic header stopped the value in another header"; fi
 if grep -qF '"Accept-Encoding": "identity"' "$T_ROOT/bound.log"; then pass
 else fail "upstream was not asked for an identity encoding"; fi
 expect_out '"Authorization": "Bearer [REDACTED:tok]"' "echoed value masked"
-expect_out '"X-Echo": "[REDACTED:tok]"' "gzip-compressed echo masked"
+expect_out '"X-Echo-Token": "[REDACTED:tok]"' "gzip-compressed echo masked"
 run "$AL" run --proxy -e TOK=tok -- sh -c '
-	curl -s -w "\n%{http_code}\n" -H "X: $TOK" "'"$B"'/hidden-gzip"'
+	curl -s -w "\n%{http_code}\n" -H "X-Key: $TOK" "'"$B"'/hidden-gzip"'
 expect_out "upstream sent more than one content encoding" "a second Content-Encoding refused"
 expect_out "502" "a second Content-Encoding: 502"
 # A gzip body in two members (concatenated .gz files): both inflated and
 # masked, each value found.
 run "$AL" run --proxy -e TOK=tok -- sh -c '
-	curl -sS --max-time 10 -H "X-Echo: $TOK" -H "X-Echo2: $TOK" \
+	curl -sS --max-time 10 -H "X-Echo-Token: $TOK" -H "X-Echo2-Token: $TOK" \
 	    "'"$B"'/gzip2"; echo " rc=$?"'
-expect_out '"X-Echo": "[REDACTED:tok]", "X-Echo2": "[REDACTED:tok]"' \
+expect_out '"X-Echo-Token": "[REDACTED:tok]", "X-Echo2-Token": "[REDACTED:tok]"' \
     "a two-member gzip body inflated whole and masked"
 expect_out "\"body\": \"\"} rc=0" "a two-member gzip body ends"
 if grep -qF "$V" "$OUT"; then fail "value in a two-member gzip body"; else pass; fi
 for f in env proc-env; do
 	if grep -qaF "$V" "$S/$f"; then fail "value in the child's $f"; else pass; fi
-	# Shaped like the value: letters for letters, digits for digits.
-	if grep -qaE 'TOK=[a-z]{4}-[0-9a-z]{36}' "$S/$f"; then pass
-	else fail "TOK in the child's $f is not a placeholder shaped like the value"; fi
+	# Shaped by the secret's declared format, cnry-{hex:36}.
+	if grep -qaE 'TOK=cnry-[0-9a-f]{36}' "$S/$f"; then pass
+	else fail "TOK in the child's $f is not a placeholder of its format"; fi
 done
 if grep -qaE '^(NO_PROXY|no_proxy)=' "$S/env"; then
 	fail "NO_PROXY left in the child"; else pass; fi
@@ -332,9 +344,9 @@ expect_out "TLS with 127.0.0.3:$PS failed: self-signed certificate" "the 502's r
 # A lease revoked while the command runs ends its proxy at once.
 run "$AL" run --proxy --task px-revoke -e TOK=tok -- sh -c '
 	w() { curl -s -o /dev/null -w "%{http_code}%{http_connect}\n" "$@"; }
-	w -H "A: $TOK" "'"$B"'/before"
+	w -H "A-Token: $TOK" "'"$B"'/before"
 	"'"$AL"'" lease revoke --task px-revoke >/dev/null
-	w -H "A: $TOK" "'"$B"'/after"'
+	w -H "A-Token: $TOK" "'"$B"'/after"'
 expect_eq "$(tr '\n' ' ' <"$OUT")" "200200 000407 " "revoked lease: the next request gets 407"
 # airlock run killed with SIGKILL: the broker sees its connection close.
 rm -f "$S/url2"
@@ -362,9 +374,9 @@ expect_rc 125 "raw use of a proxy-only secret"
 expect_err "rule 'proxy-only' lets secret 'proxyonly' be used only through the proxy"
 : >"$T_ROOT/bound.log"
 run "$AL" run --proxy -e P=proxyonly -- sh -c \
-    'curl -s -o /dev/null -w "%{http_code}" -H "X-P: $P" "'"$B"'/po"'
+    'curl -s -o /dev/null -w "%{http_code}" -H "X-P-Token: $P" "'"$B"'/po"'
 expect_eq "$(cat "$OUT")" "200" "proxy-only secret through the proxy"
-if grep -qF "\"X-P\": \"$V3\"" "$T_ROOT/bound.log"; then pass
+if grep -qF "\"X-P-Token\": \"$V3\"" "$T_ROOT/bound.log"; then pass
 else fail "proxy-only secret did not reach its host"; fi
 # use: proxy-isolated: only for a command in its own network namespace.
 run "$AL" run -e I=isolonly -- true
@@ -377,9 +389,9 @@ expect_rc 125 "--no-isolation without --proxy (a usage error of run is 125)"
 if ! grep -q 'warning: run: --proxy' "$T_ROOT/iso.err"; then
 	: >"$T_ROOT/bound.log"
 	run "$AL" run --proxy -e I=isolonly -- sh -c \
-	    'curl -s -o /dev/null -w "%{http_code}" -H "X-I: $I" "'"$B"'/iso"'
+	    'curl -s -o /dev/null -w "%{http_code}" -H "X-I-Token: $I" "'"$B"'/iso"'
 	expect_eq "$(cat "$OUT")" "200" "isolated-only secret, isolated"
-	if grep -qF "\"X-I\": \"$V4\"" "$T_ROOT/bound.log"; then pass
+	if grep -qF "\"X-I-Token\": \"$V4\"" "$T_ROOT/bound.log"; then pass
 	else fail "isolated-only secret did not reach its host"; fi
 fi
 # --no-isolation: the command shares the network (and may go direct).
@@ -394,7 +406,7 @@ expect_eq "$(cat "$OUT")" "200" "--no-isolation: a direct connection works"
 set_approver_pin 4711-proxy
 : >"$T_ROOT/bound.log"
 "$AL" run --proxy --approval-wait 30s -e A=approved -- sh -c \
-    'curl -s -o /dev/null -w "%{http_code}" -H "X-A: $A" "'"$B"'/approved"' \
+    'curl -s -o /dev/null -w "%{http_code}" -H "X-A-Token: $A" "'"$B"'/approved"' \
     >"$T_ROOT/ap.out" 2>"$T_ROOT/ap.err" &
 APID=$!
 AID=""
@@ -410,7 +422,7 @@ expect_rc 0 "approve the proxied run's request"
 wait "$APID"
 expect_eq "$?" "0" "the approved proxied run"
 expect_eq "$(cat "$T_ROOT/ap.out")" "200" "approved secret through the proxy"
-if grep -qF "\"X-A\": \"$V5\"" "$T_ROOT/bound.log"; then pass
+if grep -qF "\"X-A-Token\": \"$V5\"" "$T_ROOT/bound.log"; then pass
 else fail "approved secret did not reach its host: $(cat "$T_ROOT/ap.err")"; fi
 
 # request_access tells the agent which way the secret may be used.
@@ -491,7 +503,7 @@ expect_rc 0 "audit chain intact"
 count() { "$AL" audit --json | grep -cE '"event":"(proxy_request|egress_blocked)"'; }
 before=$(count)
 run "$AL" run --proxy -e TOK=tok -- sh -c '
-	for p in a b c; do curl -s -o /dev/null -H "A: $TOK" "'"$B"'/$p"; done
+	for p in a b c; do curl -s -o /dev/null -H "A-Token: $TOK" "'"$B"'/$p"; done
 	for p in d e; do curl -s -o /dev/null -H "A: $TOK" "'"$U"'/$p"; done'
 expect_eq "$(($(count) - before))" "5" "one audit line per proxied request"
 

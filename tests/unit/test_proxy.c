@@ -84,6 +84,39 @@ test_proxy_host_match_trailing_star_stays_in_its_label(void **state)
 	assert_false(proxy_host_match("*:8443", "any.host.example", 443));
 }
 
+static int
+cred(const char *name, const char *extra)
+{
+	return proxy_cred_header(name, strlen(name), extra);
+}
+
+/* The value goes only in headers that carry credentials. */
+static void
+test_proxy_cred_header_names(void **state)
+{
+	(void)state;
+	assert_true(cred("Authorization", NULL));
+	assert_true(cred("authorization", NULL));
+	assert_true(cred("COOKIE", NULL));
+	assert_true(cred("X-Api-Key", NULL));
+	assert_true(cred("x-auth-token", NULL));
+	assert_true(cred("Private-Token", NULL));
+	assert_false(cred("Proxy-Authorization", NULL));
+	assert_false(cred("Authorizations", NULL));
+	assert_false(cred("Origin", NULL));
+	assert_false(cred("X-Debug", NULL));
+	assert_false(cred("Token", NULL));
+	assert_false(cred("-Key", NULL));
+	assert_false(cred("Sec-WebSocket-Key", NULL));
+	assert_false(cred("Idempotency-Key", NULL));
+	assert_false(cred("X-Custom-Auth", NULL));
+	assert_true(cred("x-custom-auth", "X-Other, X-Custom-Auth "));
+	assert_true(cred("X-Other", "X-Other,X-Custom-Auth"));
+	assert_false(cred("X-Custom", "X-Other, X-Custom-Auth"));
+	assert_false(cred("X-Custom-Auth", ""));
+	assert_false(cred("X-Custom-Auth", " , "));
+}
+
 struct fx {
 	struct proxy	*p;
 };
@@ -130,8 +163,9 @@ teardown(void **state)
 }
 
 static int
-add(struct proxy *p, const char *value, char *const *hosts, size_t nhosts,
-    struct proxy_run **r, struct al_err *err)
+add_fmt(struct proxy *p, const char *value, const char *format,
+    char *const *hosts, size_t nhosts, struct proxy_run **r,
+    struct al_err *err)
 {
 	struct proxy_secret s;
 
@@ -140,11 +174,26 @@ add(struct proxy *p, const char *value, char *const *hosts, size_t nhosts,
 	assert_int_equal(al_secret_from(value, strlen(value), &s.value), 0);
 	s.hosts = hosts;
 	s.nhosts = nhosts;
+	s.format = format;
 	return proxy_run_add(p, "run1", &s, 1, time(NULL) + 60, r, err);
 }
 
+static int
+add(struct proxy *p, const char *value, char *const *hosts, size_t nhosts,
+    struct proxy_run **r, struct al_err *err)
+{
+	return add_fmt(p, value, NULL, hosts, nhosts, r, err);
+}
+
+static int
+is_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9');
+}
+
 static void
-test_proxy_run_placeholder_shaped_like_value(void **state)
+test_proxy_run_placeholder_follows_format(void **state)
 {
 	struct fx *f = *state;
 	char *hosts[] = { "api.example.com" };
@@ -154,34 +203,104 @@ test_proxy_run_placeholder_shaped_like_value(void **state)
 	const char *ph;
 	size_t i;
 
-	assert_int_equal(add(f->p, v, hosts, 1, &r, &err), 0);
+	assert_int_equal(add_fmt(f->p, v, "ghp_{alnum:36}", hosts, 1, &r,
+	    &err), 0);
 	ph = proxy_run_placeholder(r, 0);
 	assert_non_null(ph);
-	assert_int_equal(strlen(ph), strlen(v));
+	assert_int_equal(strlen(ph), 40);
 	assert_string_not_equal(ph, v);
-	assert_int_equal(ph[3], '_');
-	for (i = 0; v[i]; i++) {
-		if (v[i] >= 'a' && v[i] <= 'z')
-			assert_true(ph[i] >= 'a' && ph[i] <= 'z');
-		if (v[i] >= '0' && v[i] <= '9')
-			assert_true(ph[i] >= '0' && ph[i] <= '9');
-	}
+	assert_memory_equal(ph, "ghp_", 4);
+	for (i = 4; i < 40; i++)
+		assert_true(is_alnum(ph[i]));
 	assert_int_equal(strlen(proxy_run_credential(r)), 32);
+	proxy_run_end(f->p, r);
+	/* Without a format: 32 letters and digits, whatever the value. */
+	assert_int_equal(add(f->p, "ab-cd-ef-gh", hosts, 1, &r, &err), 0);
+	ph = proxy_run_placeholder(r, 0);
+	assert_int_equal(strlen(ph), 32);
+	for (i = 0; i < 32; i++)
+		assert_true(is_alnum(ph[i]));
 	proxy_run_end(f->p, r);
 }
 
+/*
+ * A placeholder tells nothing of its value beyond the format: values of
+ * different lengths and character layouts, under the same format (the
+ * default, and a declared one), give placeholders of the same length whose
+ * characters do not follow the value's classes.  Over 40 runs per value
+ * (1,280 characters), the share of digits is 10/62 = 0.16 for every value
+ * (bounds at 7 standard deviations); a placeholder that mirrored the value
+ * gives 1.0 for an all-digit value and 0 for a value without digits.
+ */
 static void
-test_proxy_run_short_alnum_gets_plain_placeholder(void **state)
+test_proxy_run_placeholder_ignores_value_layout(void **state)
 {
 	struct fx *f = *state;
 	char *hosts[] = { "h" };
+	static const char *const values[] = {
+		"0123456789012345678901234567890123456789",
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+		"abcdefghij-klmnopqrst-uvwxyz-abcdefghij-klmnopqrst",
+		"x1Y2z3W4v5U6t7S8r9Q0",
+		"AAAA1111bbbb2222CCCC3333dddd4444EEEE5555ffff6666gggg",
+	};
+	static const char *const formats[] = { NULL, "pfx-{alnum:32}" };
 	struct proxy_run *r = NULL;
 	struct al_err err;
+	const char *ph;
+	size_t v, fi, k, i, len, digits, upper, total, want;
 
-	/* Too few letters and digits to keep the shape unguessable. */
-	assert_int_equal(add(f->p, "ab-cd-ef-gh", hosts, 1, &r, &err), 0);
-	assert_int_equal(strlen(proxy_run_placeholder(r, 0)), 32);
-	proxy_run_end(f->p, r);
+	for (fi = 0; fi < 2; fi++) {
+		want = fi == 0 ? 32 : 36;
+		for (v = 0; v < sizeof(values) / sizeof(values[0]); v++) {
+			digits = upper = total = 0;
+			for (k = 0; k < 40; k++) {
+				assert_int_equal(add_fmt(f->p, values[v],
+				    formats[fi], hosts, 1, &r, &err), 0);
+				ph = proxy_run_placeholder(r, 0);
+				len = strlen(ph);
+				assert_int_equal(len, want);
+				for (i = want - 32; i < len; i++) {
+					digits += ph[i] >= '0' && ph[i] <= '9';
+					upper += ph[i] >= 'A' && ph[i] <= 'Z';
+					total++;
+				}
+				proxy_run_end(f->p, r);
+			}
+			assert_in_range(digits * 1000 / total, 90, 240);
+			assert_in_range(upper * 1000 / total, 330, 510);
+		}
+	}
+}
+
+static void
+test_proxy_format_check_refuses_bad_formats(void **state)
+{
+	struct al_err err;
+
+	(void)state;
+	assert_int_equal(proxy_format_check("t", NULL, &err), 0);
+	assert_int_equal(proxy_format_check("t", "ghp_{alnum:36}", &err), 0);
+	assert_int_equal(proxy_format_check("t", "{digit:20}", &err), 0);
+	assert_int_equal(proxy_format_check("t", "{hex:8}", &err), AL_EINVAL);
+	assert_non_null(strstr(err.msg, "fewer than 64"));
+	assert_non_null(strstr(err.msg, "secret 't'"));
+	assert_int_equal(proxy_format_check("t", "{digit:19}", &err),
+	    AL_EINVAL);
+	assert_int_equal(proxy_format_check("t", "{word:40}", &err),
+	    AL_EINVAL);
+	assert_int_equal(proxy_format_check("t", "{alnum:32", &err),
+	    AL_EINVAL);
+	assert_int_equal(proxy_format_check("t", "{alnum:}", &err), AL_EINVAL);
+	assert_int_equal(proxy_format_check("t", "{alnum:0}{alnum:32}", &err),
+	    AL_EINVAL);
+	assert_int_equal(proxy_format_check("t", "{alnum:257}", &err),
+	    AL_EINVAL);
+	assert_int_equal(proxy_format_check("t", "a b{alnum:32}", &err),
+	    AL_EINVAL);
+	assert_non_null(strstr(err.msg, "character 2"));
+	assert_int_equal(proxy_format_check("t", "x:{alnum:32}", &err),
+	    AL_EINVAL);
 }
 
 static void
@@ -503,13 +622,15 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_proxy_host_match_patterns),
+		cmocka_unit_test(test_proxy_cred_header_names),
 		cmocka_unit_test(
 		    test_proxy_host_match_trailing_star_stays_in_its_label),
+		cmocka_unit_test(test_proxy_format_check_refuses_bad_formats),
 		cmocka_unit_test_setup_teardown(
-		    test_proxy_run_placeholder_shaped_like_value, setup,
+		    test_proxy_run_placeholder_ignores_value_layout, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_proxy_run_short_alnum_gets_plain_placeholder, setup,
+		    test_proxy_run_placeholder_follows_format, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_proxy_run_refuses_unbound_or_unsafe_value, setup,

@@ -50,6 +50,10 @@ def main():
                 return
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
+            if "Origin" in self.headers:
+                # As a CORS server does: the origin shown back.
+                self.send_header("Access-Control-Allow-Origin",
+                                 self.headers["Origin"])
             if self.path.startswith("/gzip2"):
                 # Two gzip members, as concatenated .gz files are.
                 half = len(out) // 2
