@@ -119,8 +119,13 @@ s = s.replace("rules:\n", "rules:\n  - id: deny-late\n    effect: deny\n"
 open(p, "w").write(s)
 PY
 "$AL" policy lint >>"$ALL_OUTPUT" 2>&1 || fail "the test policy does not lint"
+# Reloaded once the audit log has one more policy_reload line.
+n0=$(grep -c '"event":"policy_reload"' "$AIRLOCK_HOME/audit.log")
 [ -f "$AIRLOCK_HOME/airlockd.pid" ] && kill -HUP "$(cat "$AIRLOCK_HOME/airlockd.pid")"
-sleep 0.3
+for _ in $(seq 200); do
+	[ "$(grep -c '"event":"policy_reload"' "$AIRLOCK_HOME/audit.log")" -gt "$n0" ] && break
+	sleep 0.05
+done
 
 # A TLS provider with its own CA: refused unless AIRLOCK_UPSTREAM_CA_FILE
 # names it (the certificate is verified, host name included).

@@ -104,7 +104,10 @@ ask
 rm -f "$AIRLOCK_SOCKET" "$AIRLOCK_HOME/airlockd.pid"
 chmod 620 "$GUARDS"
 run "$AL" lease ls
-sleep 0.5
+for _ in $(seq 200); do
+	grep -q "no one else may write" "$AIRLOCK_HOME/airlockd.log" && break
+	sleep 0.05
+done
 grep -q "no one else may write" "$AIRLOCK_HOME/airlockd.log" && pass ||
     fail "a group-writable guards file was not refused: $(tail -3 "$AIRLOCK_HOME/airlockd.log")"
 expect_eq "$(guard_pids)" "" "no guard from a group-writable file"
