@@ -80,7 +80,7 @@ run "$AL" run --proxy -e TOK=tok -- sh -c '
 	"'"$PY"'" "'"$C"'" "'"$WB"'" ok "X-Debug=$TOK"
 	"'"$PY"'" "'"$C"'" "'"$WU"'" ok "Authorization=Bearer $TOK"'
 expect_eq "$(grep -c '^handshake 403$' "$OUT")" "2" \
-    "a placeholder in a non-credential header, or to an unbound host: 403"
+    "a placeholder in a non-credential header, or to an unbound host: 403 (exit $RC: $(tail -c 600 "$OUT" "$ERR" | tr '\n' ' '))"
 if grep -qF "$V" "$T_ROOT/unbound.log"; then fail "the value reached the unbound host"
 else pass; fi
 
