@@ -566,7 +566,7 @@ mark_values(struct cli *cli, const struct sweep *sw, struct al_err *err)
 		    hits[i].path);
 		w[i].path = where[i];
 	}
-	rc = cli_exposure_mark(cli, w, n, "pre-commit", err);
+	rc = cli_exposure_mark(cli, "scan", w, n, "pre-commit", err);
 	free(where);
 	free(w);
 	return rc;
@@ -727,8 +727,10 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 	}
 	if (nvalues > 0) {
 		al_msg(stderr, "scan", "%zu value%s stored in the vault found "
-		    "in the staged changes (named above by secret; the values "
-		    "are not shown)", nvalues, nvalues == 1 ? "" : "s");
+		    "in the staged changes (named above by secret, never "
+		    "shown): take %s out of the files; neither airlock:allow "
+		    "nor a baseline accepts a known value", nvalues,
+		    nvalues == 1 ? "" : "s", nvalues == 1 ? "it" : "them");
 		if (mark_values(cli, sw, &err) != 0)
 			goto fail;
 	}

@@ -296,7 +296,8 @@ cmd_sweep(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "airlock: sweep: known values were not "
 		    "checked\n");
 	if (checked && !no_mark && nhits > 0 &&
-	    (rc = cli_exposure_mark(cli, hits, nhits, "sweep", &err)) != 0)
+	    (rc = cli_exposure_mark(cli, "sweep", hits, nhits,
+	    "sweep", &err)) != 0)
 		goto out;
 	status = sweep_errors(s) > 0 ? CLI_EXIT_FAIL : nhits > 0 ?
 	    CLI_EXIT_FOUND : CLI_EXIT_OK;

@@ -201,8 +201,9 @@ out:
 }
 
 int
-cli_exposure_mark(struct cli *cli, const struct sweep_hit *hits, size_t n,
-    const char *source, struct al_err *err)
+cli_exposure_mark(struct cli *cli, const char *who,
+    const struct sweep_hit *hits, size_t n, const char *source,
+    struct al_err *err)
 {
 	struct cli_exposure res;
 	size_t i, k;
@@ -223,11 +224,11 @@ cli_exposure_mark(struct cli *cli, const struct sweep_hit *hits, size_t n,
 		if (res.first)
 			fprintf(stderr, "airlock: %s: secret '%s' is now "
 			    "exposed (found in %s): rotate it with `airlock "
-			    "secret rotate %s`\n", source, hits[i].name,
+			    "secret rotate %s`\n", who, hits[i].name,
 			    hits[i].path, hits[i].name);
 		if (res.revoked > 0 || res.denied > 0)
 			fprintf(stderr, "airlock: %s: %zu lease%s of '%s' "
-			    "revoked, %zu approval%s denied\n", source,
+			    "revoked, %zu approval%s denied\n", who,
 			    res.revoked,
 			    res.revoked == 1 ? "" : "s", hits[i].name,
 			    res.denied, res.denied == 1 ? "" : "s");

@@ -42,11 +42,13 @@ int	cli_exposure_report(struct cli *cli, const char *name,
 
 /*
  * Report each secret named by a known-value hit (once per secret) with
- * cli_exposure_report as seen by source ("sweep", "pre-commit"), saying on
- * stderr what became exposed.
+ * cli_exposure_report as seen by source ("sweep", "pre-commit"), where
+ * being the hit's path, saying on stderr ("airlock: <who>: ...") what
+ * became exposed and what access ended.
  */
-int	cli_exposure_mark(struct cli *cli, const struct sweep_hit *hits,
-	    size_t n, const char *source, struct al_err *err) AL_WUR;
+int	cli_exposure_mark(struct cli *cli, const char *who,
+	    const struct sweep_hit *hits, size_t n, const char *source,
+	    struct al_err *err) AL_WUR;
 
 struct redact;
 

@@ -101,8 +101,8 @@ expect_rc 1 "the commit is refused"
 # git shows what the hook prints on its stderr.
 expect_err "conf.txt:2:8: deploy-token (known value)" "named by its secret"
 expect_err "commit blocked"
-expect_err "secret 'deploy-token' is now exposed (found in pre-commit: conf.txt)"
-expect_err "1 lease of 'deploy-token' revoked"
+expect_err "airlock: scan: secret 'deploy-token' is now exposed (found in pre-commit: conf.txt)"
+expect_err "airlock: scan: 1 lease of 'deploy-token' revoked"
 git rev-parse -q --verify HEAD~1 >/dev/null && pass || fail "no commit before"
 expect_eq "$(git log --format=%s -1)" "clean" "the leak was not committed"
 
@@ -120,6 +120,22 @@ run "$AL" run -e T=deploy-token -- true
 expect_rc 125 "a new lease is refused"
 expect_err "secret 'deploy-token' is exposed since 20"
 
+# The audit log has the exposure with its source and where.
+run "$AL" audit --json
+got=$(python3 -c 'import json,sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+x = [e for e in ev if e.get("event") == "secret_exposed" and e.get("secret") == "deploy-token"]
+print(len(x), x[0]["detail"]["source"], x[0]["detail"]["where"])' "$OUT")
+expect_eq "$got" "1 pre-commit pre-commit: conf.txt" "audited exposure"
+
+# airlock:allow does not accept a known value.
+printf 'blob = %s # airlock:allow\n' "$B64" >conf.txt
+git add conf.txt
+run "$AL" scan --staged
+expect_rc 1 "airlock:allow on the line"
+expect_out "conf.txt:1:8: deploy-token (known value)"
+expect_err "neither airlock:allow nor a baseline accepts a known value"
+
 # JSON and SARIF carry it by name.
 run "$AL" scan --staged --json
 expect_rc 1 "json"
@@ -127,7 +143,7 @@ got=$(python3 -c 'import json,sys
 d = json.load(open(sys.argv[1]))
 k = d["known_values"]
 print(len(k), k[0]["secret"], k[0]["path"], k[0]["line"])' "$OUT")
-expect_eq "$got" "1 deploy-token conf.txt 2" "json known_values"
+expect_eq "$got" "1 deploy-token conf.txt 1" "json known_values"
 run "$AL" scan --staged --format sarif
 expect_rc 1 "sarif"
 got=$(python3 -c 'import json,sys
