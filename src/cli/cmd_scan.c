@@ -397,7 +397,7 @@ drop_below(struct scan_report *r, int min_sev)
 /*
  * Known values in the staged changes: the vault's values (read as `airlock
  * sweep` reads them) searched for, through the same redactor, in the lines
- * `git diff --cached` adds.  *s is NULL when they were not checked (the
+ * `git diff --cached` adds.  *sp is NULL when they were not checked (the
  * vault cannot be read without asking: said on stderr).
  */
 static int
