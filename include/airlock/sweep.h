@@ -101,6 +101,17 @@ int	sweep_stream(struct sweep *s, int fd, const char *label,
 	    struct al_err *err) AL_WUR;
 
 /*
+ * Search the lines a unified diff on fd adds (`git diff --cached -U0`: the
+ * "+" lines of each hunk, contiguous, so a value wrapped over added lines
+ * is one match) for known values only.  Each hit is reported at the new
+ * file's path (from its "+++ b/" line) and the line and column it starts
+ * at there; nothing is rewritten and no problem is listed.  Removed and
+ * context lines are not searched.  Errors as for sweep_path.
+ */
+int	sweep_diff(struct sweep *s, int fd, const char *label,
+	    struct al_err *err) AL_WUR;
+
+/*
  * Record a hit found by the caller (the scanner's history source: a place
  * that cannot be rewritten).  h is copied, h->path too.
  */

@@ -1,15 +1,22 @@
 /* airlock scan: find hardcoded secrets and unsafe secret handling. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "airlock/redact.h"
 #include "airlock/scan.h"
+#include "airlock/sweep.h"
 #include "cli.h"
+#include "exposure.h"
 #include "rules.h"
 
 const char cmd_scan_help[] =
@@ -28,7 +35,11 @@ const char cmd_scan_help[] =
 "                       in the summary; ignored files that look like\n"
 "                       credentials are named); a file named here is\n"
 "                       always scanned\n"
-"  --staged             the lines a `git commit` would add now\n"
+"  --staged             the lines a `git commit` would add now, also\n"
+"                       searched for the values stored in the vault (in\n"
+"                       every encoding `airlock redact` masks); one found\n"
+"                       is reported by its secret's name and marks that\n"
+"                       secret exposed (its leases are revoked)\n"
 "  --git RANGE          the lines added by the commits in RANGE (A..B)\n"
 "  --git                the whole history: every blob of every branch, once,\n"
 "                       with the commit, author and date that added it\n"
@@ -46,6 +57,7 @@ const char cmd_scan_help[] =
 "  --max-size SIZE      skip files (and blobs) over SIZE (default 10M)\n"
 "  --min-severity S     report only S and above: warning (default) or error\n"
 "  --secrets-only       leave out the unsafe-handling rules\n"
+"  --no-known-values    --staged: do not search for the vault's values\n"
 "  --no-ignore          walk directories without honouring .gitignore\n"
 "  --stdin-name NAME    the name to show for standard input (default -)\n"
 "  --threads N          scanning threads (default: one per CPU)\n"
@@ -67,7 +79,7 @@ enum {
 	OPT_STAGED = 256, OPT_GIT, OPT_STDIN, OPT_FORMAT, OPT_JSON, OPT_CONFIG,
 	OPT_NOCONFIG, OPT_BASELINE, OPT_WBASELINE, OPT_MAXSIZE, OPT_MINSEV,
 	OPT_SECRETS, OPT_NOIGNORE, OPT_STDINNAME, OPT_THREADS, OPT_QUIET,
-	OPT_LIST, OPT_NOCACHE,
+	OPT_LIST, OPT_NOCACHE, OPT_NOVALUES,
 };
 
 enum fmt { FMT_TEXT, FMT_JSON, FMT_SARIF, FMT_MARKDOWN };
@@ -86,6 +98,7 @@ struct scan_args {
 	int			 quiet;
 	int			 list;
 	int			 no_cache;
+	int			 no_values;	/* --no-known-values */
 	const char		*output;	/* NULL: stdout */
 };
 
@@ -172,6 +185,7 @@ parse_args(int argc, char **argv, struct scan_args *a)
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ "list-rules", no_argument, NULL, OPT_LIST },
 		{ "no-cache", no_argument, NULL, OPT_NOCACHE },
+		{ "no-known-values", no_argument, NULL, OPT_NOVALUES },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -277,6 +291,9 @@ parse_args(int argc, char **argv, struct scan_args *a)
 		case OPT_NOCACHE:
 			a->no_cache = 1;
 			break;
+		case OPT_NOVALUES:
+			a->no_values = 1;
+			break;
 		case 'h':
 			cli_print_help("scan", stdout);
 			return -1;
@@ -377,6 +394,184 @@ drop_below(struct scan_report *r, int min_sev)
 	r->nfindings = j;
 }
 
+/*
+ * Known values in the staged changes: the vault's values (read as `airlock
+ * sweep` reads them) searched for, through the same redactor, in the lines
+ * `git diff --cached` adds.  *sp is NULL when they were not checked (the
+ * vault cannot be read without asking: said on stderr).
+ */
+static int
+staged_values(struct cli *cli, struct redact **rp, struct sweep **sp,
+    struct al_err *err)
+{
+	char *const argv[] = { "git", "-c", "core.quotePath=false", "diff",
+	    "--cached", "--no-color", "--no-ext-diff", "--no-textconv",
+	    "--no-renames", "-U0", "--diff-filter=ACMRT", NULL };
+	int pfd[2], st, rc, checked = 0;
+	pid_t pid;
+
+	*sp = NULL;
+	if ((rc = redact_new(rp, err)) != 0 ||
+	    (rc = cli_known_values(cli, *rp, "scan", &checked, err)) != 0)
+		return rc;
+	if (!checked)
+		return 0;
+	if ((rc = redact_compile(*rp, err)) != 0 ||
+	    (rc = sweep_new(*rp, 0, sp, err)) != 0)
+		return rc;
+	if (redact_value_count(*rp) == 0)
+		return 0;
+	if (pipe2(pfd, O_CLOEXEC) != 0)
+		return al_err_set(err, AL_ESYS, "pipe: %s", strerror(errno));
+	if ((pid = fork()) < 0) {
+		rc = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return al_err_set(err, AL_ESYS, "fork: %s", strerror(rc));
+	}
+	if (pid == 0) {
+		if (dup2(pfd[1], STDOUT_FILENO) < 0)
+			_exit(127);
+		execvp("git", argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	rc = sweep_diff(*sp, pfd[0], "staged changes", err);
+	close(pfd[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (rc == 0 && sweep_errors(*sp) > 0)
+		rc = al_err_set(err, AL_EIO, "cannot read the staged changes");
+	if (rc == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+		rc = al_err_set(err, AL_EIO, "git diff --cached failed: the "
+		    "staged changes were not searched for known values");
+	if (rc == 0)
+		sweep_sort(*sp);
+	return rc;
+}
+
+/* A known value as a SARIF result, or as a JSON report entry. */
+static json_t *
+value_json(const struct sweep_hit *h, int sarif)
+{
+	char msg[160];
+
+	if (!sarif)
+		return json_pack("{s:s, s:s, s:I, s:I}", "secret", h->name,
+		    "path", h->path, "line", (json_int_t)h->line, "column",
+		    (json_int_t)h->col);
+	(void)snprintf(msg, sizeof(msg), "the value of secret '%s' (known "
+	    "value)", h->name);
+	return json_pack("{s:s, s:s, s:{s:s}, s:[{s:{s:{s:s}, s:{s:I, "
+	    "s:I}}}]}", "ruleId", "airlock/known-value", "level", "error",
+	    "message", "text", msg, "locations", "physicalLocation",
+	    "artifactLocation", "uri", h->path, "region", "startLine",
+	    (json_int_t)(h->line ? h->line : 1), "startColumn",
+	    (json_int_t)(h->col ? h->col : 1));
+}
+
+/*
+ * The scanner's JSON or SARIF report (text in rep, len bytes) with the
+ * known values added: a "known_values" array (JSON), or results under the
+ * rule airlock/known-value (SARIF), each naming the secret, never its
+ * value.
+ */
+static int
+write_with_values(const char *rep, size_t len, const struct sweep *s,
+    int sarif, FILE *out)
+{
+	const struct sweep_hit *hits;
+	json_t *root, *arr, *run, *driver, *rules, *rule;
+	json_error_t je;
+	size_t n, i;
+	int bad;
+
+	if ((root = json_loadb(rep, len, 0, &je)) == NULL)
+		return AL_EIO;
+	hits = sweep_hits(s, &n);
+	if (!sarif) {
+		arr = json_array();
+		bad = arr == NULL || json_object_set_new(root, "known_values",
+		    arr) != 0;
+	} else {
+		run = json_array_get(json_object_get(root, "runs"), 0);
+		driver = json_object_get(json_object_get(run, "tool"),
+		    "driver");
+		rules = json_object_get(driver, "rules");
+		arr = json_object_get(run, "results");
+		rule = json_pack("{s:s, s:{s:s}, s:{s:s}}", "id",
+		    "airlock/known-value", "shortDescription", "text",
+		    "a value stored in the airlock vault, in any encoding "
+		    "airlock masks", "defaultConfiguration", "level", "error");
+		bad = rules == NULL || arr == NULL || rule == NULL ||
+		    json_array_append_new(rules, rule) != 0;
+	}
+	for (i = 0; !bad && i < n; i++)
+		if (hits[i].kind == SWEEP_HIT_VALUE)
+			bad |= json_array_append_new(arr,
+			    value_json(&hits[i], sarif)) != 0;
+	if (!bad)
+		bad = json_dumpf(root, out, JSON_INDENT(2)) != 0 ||
+		    fputc('\n', out) == EOF;
+	json_decref(root);
+	return bad ? AL_EIO : 0;
+}
+
+/* The scanner's JSON or SARIF report, then the known values added to it. */
+static int
+write_report_values(const struct scan_report *rep,
+    const struct scan_engine *e, const struct sweep *sw, int sarif,
+    FILE *out)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m;
+	int rc;
+
+	if ((m = open_memstream(&text, &len)) == NULL)
+		return AL_ENOMEM;
+	rc = sarif ? scan_report_write_sarif(rep, e, m) :
+	    scan_report_write_json(rep, m);
+	if (fclose(m) != 0 && rc == 0)
+		rc = AL_EIO;
+	if (rc == 0)
+		rc = write_with_values(text, len, sw, sarif, out);
+	free(text);
+	return rc;
+}
+
+/*
+ * Each secret found is exposed: where is "pre-commit: <path>" (never the
+ * value); the broker, when one runs, revokes its leases and denies its
+ * approvals in the same step.
+ */
+static int
+mark_values(struct cli *cli, const struct sweep *sw, struct al_err *err)
+{
+	const struct sweep_hit *hits;
+	struct sweep_hit *w;
+	char (*where)[PATH_MAX + 16];
+	size_t n, i;
+	int rc;
+
+	hits = sweep_hits(sw, &n);
+	if ((w = calloc(n, sizeof(*w))) == NULL ||
+	    (where = calloc(n, sizeof(*where))) == NULL) {
+		free(w);
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		w[i] = hits[i];
+		(void)snprintf(where[i], sizeof(where[i]), "pre-commit: %s",
+		    hits[i].path);
+		w[i].path = where[i];
+	}
+	rc = cli_exposure_mark(cli, "scan", w, n, "pre-commit", err);
+	free(where);
+	free(w);
+	return rc;
+}
+
 int
 cmd_scan(struct cli *cli, int argc, char **argv)
 {
@@ -388,10 +583,12 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 	struct scan_baseline *bl = NULL;
 	struct progress pr;
 	struct scan_ignored ig;
+	struct redact *red = NULL;
+	struct sweep *sw = NULL;
 	FILE *out = stdout;
 	struct al_err err;
 	char cache[PATH_MAX];
-	size_t accepted = 0;
+	size_t accepted = 0, nvalues = 0;
 	int rc, ret = CLI_EXIT_FAIL;
 
 	memset(&a, 0, sizeof(a));
@@ -458,6 +655,13 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 		goto fail;
 	}
 	drop_below(rep, a.min_sev);
+	if (a.o.source == SCAN_SRC_STAGED && !a.no_values &&
+	    a.write_baseline == NULL) {
+		if (staged_values(cli, &red, &sw, &err) != 0)
+			goto fail;
+		if (sw != NULL)
+			(void)sweep_hits(sw, &nvalues);
+	}
 	if (a.write_baseline != NULL) {
 		if (scan_baseline_write(bl, rep, a.write_baseline, &err) != 0)
 			goto fail;
@@ -480,13 +684,15 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 		}
 		out = f;
 	}
-	if (a.fmt == FMT_JSON)
+	if (nvalues > 0 && a.fmt != FMT_TEXT)
+		rc = write_report_values(rep, e, sw, a.fmt == FMT_SARIF, out);
+	else if (a.fmt == FMT_JSON)
 		rc = scan_report_write_json(rep, out);
 	else if (a.fmt == FMT_SARIF)
 		rc = scan_report_write_sarif(rep, e, out);
-	else
-		rc = scan_report_write_text(rep, out, out == stdout &&
-		    cli->color_out);
+	else if ((rc = scan_report_write_text(rep, out, out == stdout &&
+	    cli->color_out)) == 0 && nvalues > 0)
+		rc = sweep_write_text(sw, out);
 	if (out != stdout) {
 		FILE *f = out;
 
@@ -519,7 +725,17 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 		    com, rep->bytes / 1e6, (unsigned long long)rep->skipped,
 		    accepted, ign);
 	}
-	ret = rep->nfindings > 0 ? CLI_EXIT_FOUND : CLI_EXIT_OK;
+	if (nvalues > 0) {
+		al_msg(stderr, "scan", "%zu value%s stored in the vault found "
+		    "in the staged changes (named above by secret, never "
+		    "shown): take %s out of the files; neither airlock:allow "
+		    "nor a baseline accepts a known value", nvalues,
+		    nvalues == 1 ? "" : "s", nvalues == 1 ? "it" : "them");
+		if (mark_values(cli, sw, &err) != 0)
+			goto fail;
+	}
+	ret = rep->nfindings > 0 || nvalues > 0 ? CLI_EXIT_FOUND :
+	    CLI_EXIT_OK;
 	goto out;
 fail:
 	ret = cli_fail(&err);
@@ -527,6 +743,8 @@ out:
 	if (out != stdout)
 		(void)fclose(out);
 	scan_ignored_release(&ig);
+	sweep_free(sw);
+	redact_free(red);
 	scan_report_free(rep);
 	scan_baseline_free(bl);
 	scan_engine_free(e);

@@ -89,62 +89,6 @@ list_places(const struct sweep_place *pl, size_t n)
 	return ferror(stdout) ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 
-/*
- * The known values: read from the vault into the redactor.  Any failure
- * (no vault, a passphrase vault, a vault owned by the broker's user) is
- * reported and the sweep goes on with the rules alone.
- */
-static int
-add_values(struct cli *cli, struct redact *r, int *checked,
-    struct al_err *err)
-{
-	struct vault *v = NULL;
-	struct vault_meta *list = NULL;
-	struct al_secret *val = NULL;
-	struct al_err e2;
-	size_t n = 0, i;
-	int rc;
-
-	*checked = 0;
-	al_err_clear(&e2);
-	if ((rc = cli_vault_open(cli, &v, &e2)) != 0)
-		goto skip;
-	if (vault_key_kind(v) != VAULT_KEY_KIND_FILE) {
-		rc = al_err_set(&e2, AL_EPERM, "the vault is locked by a "
-		    "passphrase");
-		goto skip;
-	}
-	if ((rc = cli_vault_unlock(v, -1, &e2)) != 0 ||
-	    (rc = vault_secret_list(v, &list, &n, &e2)) != 0)
-		goto skip;
-	for (i = 0; i < n; i++) {
-		if (list[i].corrupt || list[i].status == VAULT_REVOKED)
-			continue;
-		if ((rc = vault_secret_read(v, list[i].name, &val, NULL,
-		    &e2)) != 0)
-			goto skip;
-		if (al_secret_len(val) >= REDACT_VALUE_MIN)
-			rc = redact_add_value(r, list[i].name, val, err);
-		else
-			fprintf(stderr, "airlock: sweep: secret '%s' is too "
-			    "short to search for\n", list[i].name);
-		al_secret_free(val);
-		val = NULL;
-		if (rc != 0)
-			goto out;
-	}
-	*checked = 1;
-	goto out;
-skip:
-	fprintf(stderr, "airlock: sweep: known values were not checked (%s); "
-	    "searching for rule hits only\n", e2.msg);
-	rc = 0;
-out:
-	vault_meta_list_free(list, n);
-	vault_close(v);
-	return rc;
-}
-
 /* The scanner's history source: rule hits in every blob of the repo. */
 static int
 sweep_history(struct sweep *s, const struct scan_engine *e, const char *root,
@@ -309,7 +253,7 @@ cmd_sweep(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if ((rc = redact_new(&r, &err)) != 0 ||
-	    (rc = add_values(cli, r, &checked, &err)) != 0)
+	    (rc = cli_known_values(cli, r, "sweep", &checked, &err)) != 0)
 		goto out;
 	if (!no_rules && ((rc = cli_redact_rules(&rules, &err)) != 0 ||
 	    (rc = redact_use_scan(r, rules, &err)) != 0))
@@ -352,7 +296,8 @@ cmd_sweep(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "airlock: sweep: known values were not "
 		    "checked\n");
 	if (checked && !no_mark && nhits > 0 &&
-	    (rc = cli_exposure_mark(cli, hits, nhits, &err)) != 0)
+	    (rc = cli_exposure_mark(cli, "sweep", hits, nhits,
+	    "sweep", &err)) != 0)
 		goto out;
 	status = sweep_errors(s) > 0 ? CLI_EXIT_FAIL : nhits > 0 ?
 	    CLI_EXIT_FOUND : CLI_EXIT_OK;

@@ -9,6 +9,7 @@
 #include "airlock/audit.h"
 #include "airlock/broker.h"
 #include "airlock/client.h"
+#include "airlock/redact.h"
 #include "auditcli.h"
 #include "exposure.h"
 #include "vaultcli.h"
@@ -149,7 +150,59 @@ out:
 }
 
 int
-cli_exposure_mark(struct cli *cli, const struct sweep_hit *hits, size_t n,
+cli_known_values(struct cli *cli, struct redact *r, const char *who,
+    int *checked, struct al_err *err)
+{
+	struct vault *v = NULL;
+	struct vault_meta *list = NULL;
+	struct al_secret *val = NULL;
+	struct al_err e2;
+	size_t n = 0, i;
+	int rc;
+
+	*checked = 0;
+	al_err_clear(&e2);
+	if ((rc = cli_vault_open(cli, &v, &e2)) != 0)
+		goto skip;
+	if (vault_key_kind(v) != VAULT_KEY_KIND_FILE) {
+		rc = al_err_set(&e2, AL_EPERM, "the vault is locked by a "
+		    "passphrase");
+		goto skip;
+	}
+	if ((rc = cli_vault_unlock(v, -1, &e2)) != 0 ||
+	    (rc = vault_secret_list(v, &list, &n, &e2)) != 0)
+		goto skip;
+	for (i = 0; i < n; i++) {
+		if (list[i].corrupt || list[i].status == VAULT_REVOKED)
+			continue;
+		if ((rc = vault_secret_read(v, list[i].name, &val, NULL,
+		    &e2)) != 0)
+			goto skip;
+		if (al_secret_len(val) >= REDACT_VALUE_MIN)
+			rc = redact_add_value(r, list[i].name, val, err);
+		else
+			fprintf(stderr, "airlock: %s: secret '%s' is too "
+			    "short to search for\n", who, list[i].name);
+		al_secret_free(val);
+		val = NULL;
+		if (rc != 0)
+			goto out;
+	}
+	*checked = 1;
+	goto out;
+skip:
+	fprintf(stderr, "airlock: %s: known values were not checked (%s); "
+	    "searching for rule hits only\n", who, e2.msg);
+	rc = 0;
+out:
+	vault_meta_list_free(list, n);
+	vault_close(v);
+	return rc;
+}
+
+int
+cli_exposure_mark(struct cli *cli, const char *who,
+    const struct sweep_hit *hits, size_t n, const char *source,
     struct al_err *err)
 {
 	struct cli_exposure res;
@@ -166,16 +219,17 @@ cli_exposure_mark(struct cli *cli, const struct sweep_hit *hits, size_t n,
 		if (k < i)
 			continue;	/* one exposure per secret */
 		if ((rc = cli_exposure_report(cli, hits[i].name, hits[i].path,
-		    "sweep", 1, &res, err)) != 0)
+		    source, 1, &res, err)) != 0)
 			break;
 		if (res.first)
-			fprintf(stderr, "airlock: sweep: secret '%s' is now "
+			fprintf(stderr, "airlock: %s: secret '%s' is now "
 			    "exposed (found in %s): rotate it with `airlock "
-			    "secret rotate %s`\n", hits[i].name, hits[i].path,
-			    hits[i].name);
+			    "secret rotate %s`\n", who, hits[i].name,
+			    hits[i].path, hits[i].name);
 		if (res.revoked > 0 || res.denied > 0)
-			fprintf(stderr, "airlock: sweep: %zu lease%s of '%s' "
-			    "revoked, %zu approval%s denied\n", res.revoked,
+			fprintf(stderr, "airlock: %s: %zu lease%s of '%s' "
+			    "revoked, %zu approval%s denied\n", who,
+			    res.revoked,
 			    res.revoked == 1 ? "" : "s", hits[i].name,
 			    res.denied, res.denied == 1 ? "" : "s");
 	}

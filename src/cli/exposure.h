@@ -42,10 +42,26 @@ int	cli_exposure_report(struct cli *cli, const char *name,
 
 /*
  * Report each secret named by a known-value hit (once per secret) with
- * cli_exposure_report, saying on stderr what became exposed.
+ * cli_exposure_report as seen by source ("sweep", "pre-commit"), where
+ * being the hit's path, saying on stderr ("airlock: <who>: ...") what
+ * became exposed and what access ended.
  */
-int	cli_exposure_mark(struct cli *cli, const struct sweep_hit *hits,
-	    size_t n, struct al_err *err) AL_WUR;
+int	cli_exposure_mark(struct cli *cli, const char *who,
+	    const struct sweep_hit *hits, size_t n, const char *source,
+	    struct al_err *err) AL_WUR;
+
+struct redact;
+
+/*
+ * The known values: every live secret of the vault added to r (not yet
+ * compiled), as `airlock sweep` and `airlock scan --staged` search for
+ * them.  When the vault cannot be read without asking (none, a passphrase
+ * vault, one owned by the broker's user) *checked is 0, a line on stderr
+ * (prefixed "airlock: <who>:") says known values were not checked, and 0
+ * is returned: the caller goes on with its rules.  Errors: r's.
+ */
+int	cli_known_values(struct cli *cli, struct redact *r, const char *who,
+	    int *checked, struct al_err *err) AL_WUR;
 
 /*
  * After a rotation of name: if it was exposed, audit exposure_rotate with

@@ -332,6 +332,64 @@ test_sweep_missing_path_is_error(void **state)
 	sweep_free(s);
 }
 
+/*
+ * A diff's added lines only: not the removed ones, not the headers; each
+ * hit at its new file's path, line and column, an added line that starts
+ * "++ " too.
+ */
+static void
+test_sweep_diff_added_lines_only(void **state)
+{
+	static const char diff[] =
+	    "diff --git a/old.txt b/old.txt\n"
+	    "index 1111111..2222222 100644\n"
+	    "--- a/old.txt\n"
+	    "+++ b/old.txt\n"
+	    "@@ -3 +2,0 @@\n"
+	    "-gone Zq7-SECRET-9vX\n"
+	    "@@ -9,0 +7,2 @@\n"
+	    "+clean line\n"
+	    "+x nQ4pLm8sT2\n"
+	    "diff --git a/d/c d.txt b/d/c d.txt\n"
+	    "new file mode 100644\n"
+	    "--- /dev/null\n"
+	    "+++ b/d/c d.txt\t\n"
+	    "@@ -0,0 +1,2 @@\n"
+	    "++++ Zq7-SECRET-9vX\n"
+	    "+nothing\n"
+	    "diff --git a/nQ4pLm8sT2 b/nQ4pLm8sT2\n";
+	struct fx *f = *state;
+	struct sweep *s = NULL;
+	const struct sweep_hit *h;
+	char path[128];
+	size_t n;
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "%s/staged.diff", f->dir);
+	put_file(path, diff, 0600);
+	assert_true((fd = open(path, O_RDONLY)) >= 0);
+	assert_int_equal(sweep_new(f->r, 0, &s, NULL), 0);
+	assert_int_equal(sweep_diff(s, fd, "staged", NULL), 0);
+	close(fd);
+	sweep_sort(s);
+	h = sweep_hits(s, &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(h[0].path, "d/c d.txt");
+	assert_string_equal(h[0].name, "api-key");
+	assert_int_equal(h[0].kind, SWEEP_HIT_VALUE);
+	assert_int_equal(h[0].line, 1);
+	assert_int_equal(h[0].col, 5);
+	assert_string_equal(h[1].path, "old.txt");
+	assert_string_equal(h[1].name, "nkey");
+	assert_int_equal(h[1].line, 8);
+	assert_int_equal(h[1].col, 3);
+	assert_int_equal(sweep_errors(s), 0);
+	h = NULL;
+	(void)sweep_problems(s, &n);
+	assert_int_equal(n, 0);
+	sweep_free(s);
+}
+
 int
 main(void)
 {
@@ -355,6 +413,8 @@ main(void)
 		    test_sweep_sort_by_path_line_col, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_sweep_missing_path_is_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_sweep_diff_added_lines_only, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
