@@ -145,6 +145,8 @@
 #define API_F_REVOKED		"revoked"
 #define API_F_WHERE		"where"		/* exposure: where found */
 #define API_F_SOURCE		"source"	/* exposure: what found it */
+#define API_F_PROOF		"proof"		/* exposure: the value was seen */
+#define API_F_PROOFS		"proofs"		/* redact: one per secret found */
 #define API_F_DENIED		"denied"	/* approvals denied */
 #define API_F_TTR_MS		"time_to_revoke_ms"
 

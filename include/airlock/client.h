@@ -155,10 +155,12 @@ int	client_lease_revoke_task(struct client *cl, const char *task,
  * revokes its live leases and denies its pending approvals at once.  *out:
  * the broker's object {"secret","first","since","revoked","denied",
  * "time_to_revoke_ms"} (new reference).  AL_EPERM when the caller is not
- * the broker's owner.
+ * the broker's owner and gives no proof (NULL) that it saw the value: the
+ * one client_redact's answer gave for that secret.
  */
 int	client_exposure_report(struct client *cl, const char *secret,
-	    const char *where, const char *source, json_t **out,
+	    const char *where, const char *source, const char *proof,
+	    json_t **out,
 	    struct al_err *err) AL_WUR;
 
 /*
@@ -180,7 +182,8 @@ int	client_lease_and_fetch(struct client *cl,
  * intent (NULL: "redact") is masked as "[REDACTED:<name>]" without any
  * value leaving the broker, and no approval is asked for.  *out: the
  * broker's object {"texts": [masked, same order], "masks": N, "found":
- * {"secret": count}} (new reference).
+ * {"secret": count}, "proofs": {"secret": proof}} (new reference; a proof
+ * lets this caller report that secret exposed: client_exposure_report).
  */
 int	client_redact(struct client *cl, json_t *texts, const char *task,
 	    const char *intent, json_t **out, struct al_err *err) AL_WUR;

@@ -137,6 +137,8 @@ struct mcp_hook_answer {
 	char	 action[16];	/* allow, deny, redact, block, record, fail */
 	/* Known secrets whose value reached the agent: mark them exposed. */
 	char	*exposed[MCP_HOOK_EXPOSED_MAX];
+	/* The broker's proof that this process saw each value, or NULL. */
+	char	*exposed_proof[MCP_HOOK_EXPOSED_MAX];
 	size_t	 nexposed;
 	/* Rules that hit (their ids), for messages and the audit record. */
 	char	 rules[16][65];

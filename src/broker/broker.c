@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "broker_int.h"
 #include "engine_glue.h"
 
@@ -109,6 +111,13 @@ broker_new(const struct broker_config *cfg, struct vault *v,
 		    b->home);
 		goto out;
 	}
+	if (al_secret_new(32, &b->proof_key) != 0) {
+		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		goto out;
+	}
+	randombytes_buf(al_secret_open(b->proof_key), 32);
+	al_secret_set_len(b->proof_key, 32);
+	al_secret_close(b->proof_key);
 	if ((rc = vault_aux_key(v, "audit", &b->audit_key, err)) != 0 ||
 	    (rc = audit_open(b->audit_path, b->audit_key, b->clock,
 	    &b->audit, err)) != 0 ||
@@ -155,6 +164,7 @@ broker_free(struct broker *b)
 		audit_close(b->audit);
 	}
 	al_secret_free(b->audit_key);
+	al_secret_free(b->proof_key);
 	policy_free(b->policy);
 	vault_close(b->vault);
 	al_secret_pool_free(b->values);

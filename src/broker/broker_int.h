@@ -143,6 +143,7 @@ struct broker {
 	struct policy		*policy;
 	struct audit_log	*audit;
 	struct al_secret	*audit_key;
+	struct al_secret	*proof_key;	/* exposure proofs (exposure.c) */
 	struct al_secret_pool	*values;	/* memory of values released */
 	struct approval_list	 approvals;
 	struct broker_metrics	 metrics;
@@ -426,5 +427,17 @@ struct lease_ids {
 	size_t		 n, cap;
 };
 int	lease_ids_push(struct lease_ids *x, const char *id);
+
+/*
+ * A proof that a caller sent the broker text holding a secret's whole
+ * value (POST /v1/redact answers one per secret found): with it, a caller
+ * that is not the owner may report that secret exposed.  Bound to the
+ * caller's uid and the secret, valid for EXPOSURE_PROOF_TTL seconds,
+ * under a key this broker draws at start.  proof: EXPOSURE_PROOF_LEN + 1.
+ */
+#define EXPOSURE_PROOF_TTL	600
+#define EXPOSURE_PROOF_LEN	(2 * 32 + 1 + 20)
+int	exposure_proof(const struct broker *b, uid_t uid, const char *secret,
+	    int64_t t, char *proof);
 
 #endif

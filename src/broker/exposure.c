@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "broker_int.h"
 #include "engine_glue.h"
 
@@ -238,6 +240,64 @@ out:
 	return rc;
 }
 
+int
+exposure_proof(const struct broker *b, uid_t uid, const char *secret,
+    int64_t t, char *proof)
+{
+	crypto_auth_hmacsha256_state st;
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+	char head[64];
+	int n;
+
+	n = snprintf(head, sizeof(head), "airlock exposure proof\n%lu\n%" PRId64
+	    "\n", (unsigned long)uid, t);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return -1;
+	if (crypto_auth_hmacsha256_init(&st, al_secret_open(b->proof_key),
+	    32) != 0) {
+		al_secret_close(b->proof_key);
+		return -1;
+	}
+	al_secret_close(b->proof_key);
+	(void)crypto_auth_hmacsha256_update(&st, (const unsigned char *)head,
+	    (size_t)n);
+	(void)crypto_auth_hmacsha256_update(&st, (const unsigned char *)secret,
+	    strlen(secret));
+	(void)crypto_auth_hmacsha256_final(&st, mac);
+	sodium_memzero(&st, sizeof(st));
+	al_hex(mac, sizeof(mac), proof);
+	(void)snprintf(proof + 2 * sizeof(mac), EXPOSURE_PROOF_LEN + 1 -
+	    2 * sizeof(mac), ".%" PRId64, t);
+	return 0;
+}
+
+/*
+ * Whether proof shows that this caller sent the broker text holding the
+ * secret's value less than EXPOSURE_PROOF_TTL seconds ago.
+ */
+static int
+proof_ok(const struct broker *b, uid_t uid, const char *secret,
+    const char *proof)
+{
+	char want[EXPOSURE_PROOF_LEN + 1];
+	const char *dot;
+	long long t;
+	int64_t now = b->clock->now(b->clock->arg);
+	char *end;
+
+	if (proof == NULL || strlen(proof) > EXPOSURE_PROOF_LEN ||
+	    (dot = strchr(proof, '.')) == NULL || dot - proof != 64)
+		return 0;
+	t = strtoll(dot + 1, &end, 10);
+	if (*end != '\0' || end == dot + 1 || t > now ||
+	    now - t > EXPOSURE_PROOF_TTL)
+		return 0;
+	if (exposure_proof(b, uid, secret, (int64_t)t, want) != 0)
+		return 0;
+	return strlen(want) == strlen(proof) &&
+	    sodium_memcmp(want, proof, strlen(want)) == 0;
+}
+
 static const char *
 body_text(const json_t *body, const char *k)
 {
@@ -253,7 +313,7 @@ void
 h_exposure_report(struct route_args *a)
 {
 	struct broker *b = a->b;
-	const char *name, *where, *source;
+	const char *name, *where, *source, *proof;
 	struct al_err err;
 	json_t *who = NULL, *out = NULL;
 	char fp[NAME_FP_LEN + 1];
@@ -261,20 +321,28 @@ h_exposure_report(struct route_args *a)
 	name = body_text(a->body, API_F_SECRET);
 	where = body_text(a->body, API_F_WHERE);
 	source = body_text(a->body, API_F_SOURCE);
-	if (json_object_size(a->body) != 3 || name == NULL || where == NULL ||
-	    source == NULL) {
+	proof = body_text(a->body, API_F_PROOF);
+	if (json_object_size(a->body) != 3 + (proof != NULL) ||
+	    name == NULL || where == NULL || source == NULL) {
 		reply_error(a->resp, 400, API_E_BAD_REQUEST, "the body must be "
-		    "{\"secret\": S, \"where\": W, \"source\": SRC} "
-		    "(printable, at most 256 bytes each)");
+		    "{\"secret\": S, \"where\": W, \"source\": SRC, "
+		    "\"proof\"?: P} (printable, at most 256 bytes each)");
 		return;
 	}
 	/*
-	 * Only the owner: an exposure takes every holder's access away, and
-	 * the name alone is enough to ask for it.
+	 * An exposure takes every holder's access away, and the name alone
+	 * is enough to ask for it: the owner may, and so may a caller that
+	 * proves it has seen the value (a proof POST /v1/redact gave it for
+	 * text that held the value: a hook of an agent that runs as another
+	 * user).
 	 */
-	if (!caller_is_owner(b, a->req->caller)) {
-		reply_error(a->resp, 403, API_E_FORBIDDEN, "only the broker's "
-		    "owner may report an exposure");
+	if (!caller_is_owner(b, a->req->caller) && !proof_ok(b,
+	    a->req->caller->uid, name, proof)) {
+		reply_error(a->resp, 403, API_E_FORBIDDEN, proof == NULL ?
+		    "only the broker's owner may report an exposure without "
+		    "a proof that it saw the value (POST /v1/redact gives one)"
+		    : "the proof is not this caller's for this secret, or "
+		    "has expired");
 		return;
 	}
 	if (vault_name_check(name, &err) != 0) {

@@ -266,6 +266,9 @@ h_redact(struct route_args *a)
 	struct al_err err;
 	unsigned long long m, masks = 0, bytes = 0;
 	json_t *texts, *res = NULL, *v, *who = NULL, *detail = NULL, *fo;
+	json_t *proofs = NULL;
+	char proof[EXPOSURE_PROOF_LEN + 1];
+	int64_t now;
 	const char *task, *intent, *s;
 	size_t nnames = 0, i, k, len;
 	int rc;
@@ -315,10 +318,22 @@ h_redact(struct route_args *a)
 		/* The text may hold a value: jansson's copy is wiped. */
 		sodium_memzero((char *)(uintptr_t)s, len);
 	}
-	for (k = 0; k < nnames; k++)
-		if (names[k].n > 0)
-			json_object_set_new(fo, names[k].name,
-			    json_integer(names[k].n));
+	if ((proofs = json_object()) == NULL) {
+		reply_error(a->resp, 500, API_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	now = b->clock->now(b->clock->arg);
+	for (k = 0; k < nnames; k++) {
+		if (names[k].n == 0)
+			continue;
+		json_object_set_new(fo, names[k].name,
+		    json_integer(names[k].n));
+		/* This caller has seen the value: it may report it exposed. */
+		if (exposure_proof(b, a->req->caller->uid, names[k].name, now,
+		    proof) == 0)
+			json_object_set_new(proofs, names[k].name,
+			    json_string(proof));
+	}
 	json_object_set_new(detail, "texts",
 	    json_integer((json_int_t)json_array_size(texts)));
 	json_object_set_new(detail, "bytes", json_integer((json_int_t)bytes));
@@ -332,13 +347,15 @@ h_redact(struct route_args *a)
 		a->resp->need_sync = 1;
 		goto out;
 	}
-	reply_json(a->resp, 200, json_pack("{s:O,s:I,s:O}", API_F_TEXTS, res,
-	    API_F_MASKS, (json_int_t)masks, API_F_FOUND, fo));
+	reply_json(a->resp, 200, json_pack("{s:O,s:I,s:O,s:O}", API_F_TEXTS,
+	    res, API_F_MASKS, (json_int_t)masks, API_F_FOUND, fo, API_F_PROOFS,
+	    proofs));
 	/* Nothing is released: the line is synced with the next batch. */
 	a->resp->need_sync = 0;
 out:
 	al_buf_release(&out);
 	json_decref(res);
+	json_decref(proofs);
 	json_decref(detail);
 	json_decref(who);
 	free(names);

@@ -113,6 +113,15 @@ cli_exposure_report(struct cli *cli, const char *name, const char *where,
     const char *source, int may_prompt, struct cli_exposure *res,
     struct al_err *err)
 {
+	return cli_exposure_report_proof(cli, name, where, source, NULL,
+	    may_prompt, res, err);
+}
+
+int
+cli_exposure_report_proof(struct cli *cli, const char *name,
+    const char *where, const char *source, const char *proof, int may_prompt,
+    struct cli_exposure *res, struct al_err *err)
+{
 	struct client_opts o = { .home = cli->home,
 	    .socket_path = getenv("AIRLOCK_SOCKET") };
 	struct client *cl = NULL;
@@ -135,7 +144,7 @@ cli_exposure_report(struct cli *cli, const char *name, const char *where,
 	}
 	if (rc != 0)
 		goto out;
-	if ((rc = client_exposure_report(cl, name, w, source, &out,
+	if ((rc = client_exposure_report(cl, name, w, source, proof, &out,
 	    err)) != 0)
 		goto out;
 	res->first = json_is_true(json_object_get(out, "first"));

@@ -39,6 +39,15 @@ struct cli_exposure {
 int	cli_exposure_report(struct cli *cli, const char *name,
 	    const char *where, const char *source, int may_prompt,
 	    struct cli_exposure *res, struct al_err *err) AL_WUR;
+/*
+ * The same with the proof a redaction gave that this caller saw the value
+ * (NULL: none), which lets a caller that is not the broker's owner report
+ * it (an agent's hook running as another user).
+ */
+int	cli_exposure_report_proof(struct cli *cli, const char *name,
+	    const char *where, const char *source, const char *proof,
+	    int may_prompt, struct cli_exposure *res, struct al_err *err)
+	    AL_WUR;
 
 /*
  * Report each secret named by a known-value hit (once per secret) with

@@ -76,8 +76,9 @@ record(struct cli *cli, const char *agent, const struct mcp_hook_answer *a,
 	/* Since when and what saw it; an exposure keeps its first. */
 	(void)snprintf(where, sizeof(where), "%s hook %s", agent, a->event);
 	for (i = 0; i < a->nexposed; i++)
-		if (cli_exposure_report(cli, a->exposed[i], where, "hook", 0,
-		    &res, FIRST) != 0 && rc == 0)
+		if (cli_exposure_report_proof(cli, a->exposed[i], where,
+		    "hook", a->exposed_proof[i], 0, &res, FIRST) != 0 &&
+		    rc == 0)
 			rc = err->code;
 	if (cli_vault_open(cli, &v, FIRST) != 0) {
 		if (rc == 0)

@@ -231,7 +231,8 @@ client_lease_revoke_task(struct client *cl, const char *task, size_t *n,
 
 int
 client_exposure_report(struct client *cl, const char *secret,
-    const char *where, const char *source, json_t **out, struct al_err *err)
+    const char *where, const char *source, const char *proof, json_t **out,
+    struct al_err *err)
 {
 	json_t *body;
 	int rc;
@@ -241,6 +242,11 @@ client_exposure_report(struct client *cl, const char *secret,
 		return rc;
 	body = json_pack("{s:s, s:s, s:s}", API_F_SECRET, secret, API_F_WHERE,
 	    where, API_F_SOURCE, source);
+	if (body != NULL && proof != NULL &&
+	    json_object_set_new(body, API_F_PROOF, json_string(proof)) != 0) {
+		json_decref(body);
+		body = NULL;
+	}
 	if (body == NULL)
 		return al_err_set(err, AL_EINVAL, "where is not valid UTF-8");
 	rc = client_call(cl, "POST", API_EXPOSURES, body, NULL, NULL, out,
@@ -439,6 +445,7 @@ redact_merge(json_t *t, json_t *r)
 {
 	json_t *texts = json_object_get(t, API_F_TEXTS), *v, *n;
 	json_t *found = json_object_get(t, API_F_FOUND);
+	json_t *proofs = json_object_get(t, API_F_PROOFS);
 	const char *name;
 	size_t i;
 
@@ -452,6 +459,10 @@ redact_merge(json_t *t, json_t *r)
 		json_object_set_new(found, name, json_integer(
 		    json_integer_value(n) + json_integer_value(v)));
 	}
+	/* A proof from any batch will do. */
+	json_object_foreach(json_object_get(r, API_F_PROOFS), name, v)
+		if (json_is_string(v))
+			json_object_set(proofs, name, v);
 }
 
 int
@@ -466,8 +477,8 @@ client_redact(struct client *cl, json_t *texts, const char *task,
 	int rc = 0;
 
 	*out = NULL;
-	if ((total = json_pack("{s:[],s:I,s:{}}", API_F_TEXTS, API_F_MASKS,
-	    (json_int_t)0, API_F_FOUND)) == NULL)
+	if ((total = json_pack("{s:[],s:I,s:{},s:{}}", API_F_TEXTS,
+	    API_F_MASKS, (json_int_t)0, API_F_FOUND, API_F_PROOFS)) == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	for (i = 0; i <= n; i++) {
 		if (i < n) {

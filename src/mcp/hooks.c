@@ -43,15 +43,26 @@ mcp_hook_agent_parse(const char *name, enum mcp_hook_agent *out)
 	return 0;
 }
 
-void
-mcp_hook_answer_release(struct mcp_hook_answer *a)
+/* The secrets found so far are not exposed after all (or not trusted). */
+static void
+forget_exposed(struct mcp_hook_answer *a)
 {
 	size_t i;
 
+	for (i = 0; i < a->nexposed; i++) {
+		free(a->exposed[i]);
+		free(a->exposed_proof[i]);
+		a->exposed[i] = a->exposed_proof[i] = NULL;
+	}
+	a->nexposed = 0;
+}
+
+void
+mcp_hook_answer_release(struct mcp_hook_answer *a)
+{
 	free(a->out);
 	free(a->err);
-	for (i = 0; i < a->nexposed; i++)
-		free(a->exposed[i]);
+	forget_exposed(a);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -319,12 +330,8 @@ handle(const struct mcp_hook_config *cfg, enum mcp_hook_agent ag,
 	}
 	if (strcmp(ev->name, "beforeReadFile") == 0) {
 		/* The file's content is refused: it never reaches the agent. */
-		size_t i;
-
 		what_found(a, why, sizeof(why));
-		for (i = 0; i < a->nexposed; i++)
-			free(a->exposed[i]);
-		a->nexposed = 0;
+		forget_exposed(a);
 		rc = deny_file(a, why);
 		goto out;
 	}
@@ -395,12 +402,8 @@ mcp_hook_answer(const struct mcp_hook_config *cfg, enum mcp_hook_agent ag,
 out:
 	json_decref(in);
 	if (rc != 0) {
-		size_t i;
-
 		/* Nothing found is trusted after a failure. */
-		for (i = 0; i < a->nexposed; i++)
-			free(a->exposed[i]);
-		a->nexposed = 0;
+		forget_exposed(a);
 		a->nrules = 0;
 		if (fail_closed(ag, a, err.msg) != 0)
 			return AL_ENOMEM;

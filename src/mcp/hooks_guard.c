@@ -96,9 +96,12 @@ note_rules(struct hook_guard *g, const char *p, size_t n)
 	}
 }
 
-/* A secret whose whole value the broker found: it is now exposed. */
+/*
+ * A secret whose whole value the broker found: it is now exposed; proof
+ * (or NULL) is the broker's that this process saw it.
+ */
 static void
-note_found(struct hook_guard *g, const char *name)
+note_found(struct hook_guard *g, const char *name, const char *proof)
 {
 	struct mcp_hook_answer *a = g->a;
 	size_t k;
@@ -106,8 +109,10 @@ note_found(struct hook_guard *g, const char *name)
 	for (k = 0; k < a->nexposed; k++)
 		if (strcmp(a->exposed[k], name) == 0)
 			return;
-	if (k < MCP_HOOK_EXPOSED_MAX && (a->exposed[k] = strdup(name)) != NULL)
+	if (k < MCP_HOOK_EXPOSED_MAX && (a->exposed[k] = strdup(name)) != NULL) {
+		a->exposed_proof[k] = proof != NULL ? strdup(proof) : NULL;
 		a->nexposed++;
+	}
 }
 
 static int
@@ -240,7 +245,8 @@ guard_json(struct hook_guard *g, json_t *j, json_t **out,
 	*hits += (unsigned long long)json_integer_value(json_object_get(reply,
 	    "masks"));
 	json_object_foreach(json_object_get(reply, "found"), name, n)
-		note_found(g, name);
+		note_found(g, name, json_string_value(json_object_get(
+		    json_object_get(reply, "proofs"), name)));
 	rc = rebuild(g, j, json_object_get(reply, "texts"), &next, out, hits,
 	    err);
 out:
