@@ -8,8 +8,11 @@
  * and returning one changes no mapping (on a virtual machine each mprotect
  * or munmap is a TLB shootdown across CPUs, the broker's main cost).  Pooled
  * secrets stay readable for their short life; open and close do not toggle.
+ * A pool may be shared between threads (the broker's loop takes values, a
+ * proxy's thread gives them back): its own mutex guards it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,6 +36,7 @@ struct al_secret_pool {
 	size_t		  lent;		/* secrets out on loan */
 	int		  closed;	/* al_secret_pool_free was called */
 	unsigned char	**idle;		/* wiped blocks, readable */
+	pthread_mutex_t	  mu;		/* guards all of the above */
 };
 
 int
@@ -62,6 +66,7 @@ pool_destroy(struct al_secret_pool *pool)
 	for (i = 0; i < pool->nidle; i++)
 		sodium_free(pool->idle[i]);
 	free(pool->idle);
+	(void)pthread_mutex_destroy(&pool->mu);
 	free(pool);
 }
 
@@ -70,14 +75,20 @@ static void
 pool_return(struct al_secret *s)
 {
 	struct al_secret_pool *pool = s->pool;
+	int gone;
 
-	pool->lent--;
 	sodium_memzero(s->p, pool->block);
-	if (!pool->closed && pool->nidle < pool->keep)
+	(void)pthread_mutex_lock(&pool->mu);
+	pool->lent--;
+	if (!pool->closed && pool->nidle < pool->keep) {
 		pool->idle[pool->nidle++] = s->p;
-	else
+		s->p = NULL;
+	}
+	gone = pool->closed && pool->lent == 0;
+	(void)pthread_mutex_unlock(&pool->mu);
+	if (s->p != NULL)
 		sodium_free(s->p);
-	if (pool->closed && pool->lent == 0)
+	if (gone)
 		pool_destroy(pool);
 }
 
@@ -126,6 +137,11 @@ al_secret_pool_new(size_t block, size_t keep, struct al_secret_pool **out)
 		free(pool);
 		return AL_ENOMEM;
 	}
+	if (pthread_mutex_init(&pool->mu, NULL) != 0) {
+		free(pool->idle);
+		free(pool);
+		return AL_ENOMEM;
+	}
 	pool->block = block;
 	pool->keep = keep;
 	*out = pool;
@@ -135,10 +151,15 @@ al_secret_pool_new(size_t block, size_t keep, struct al_secret_pool **out)
 void
 al_secret_pool_free(struct al_secret_pool *pool)
 {
+	int gone;
+
 	if (pool == NULL)
 		return;
+	(void)pthread_mutex_lock(&pool->mu);
 	pool->closed = 1;
-	if (pool->lent == 0)
+	gone = pool->lent == 0;
+	(void)pthread_mutex_unlock(&pool->mu);
+	if (gone)
 		pool_destroy(pool);
 }
 
@@ -153,15 +174,20 @@ al_secret_pool_take(struct al_secret_pool *pool, size_t cap,
 		return al_secret_new(cap, out);
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return AL_ENOMEM;
+	(void)pthread_mutex_lock(&pool->mu);
 	if (pool->nidle > 0)
 		s->p = pool->idle[--pool->nidle];
-	else if ((s->p = sodium_malloc(pool->block)) == NULL) {
+	pool->lent++;
+	(void)pthread_mutex_unlock(&pool->mu);
+	if (s->p == NULL && (s->p = sodium_malloc(pool->block)) == NULL) {
+		(void)pthread_mutex_lock(&pool->mu);
+		pool->lent--;
+		(void)pthread_mutex_unlock(&pool->mu);
 		free(s);
 		return AL_ENOMEM;
 	}
 	s->cap = cap;
 	s->pool = pool;
-	pool->lent++;
 	*out = s;
 	return 0;
 }
