@@ -210,8 +210,12 @@ daemon_case(int stubborn, int no_ns)
 	if (t.res.isolation == EXEC_ISOLATION_SUBREAPER) {
 		/* Its pid is ours to check only without a namespace. */
 		assert_false(proc_alive(daemon_pid));
-		assert_int_equal(t.res.ended, 1);
-		assert_int_equal(t.res.killed, 1);
+		/*
+		 * The daemon, and its first parent too if that had not exited
+		 * yet when the command did (a slow, sanitized build).
+		 */
+		assert_in_range(t.res.ended, 1, 2);
+		assert_in_range(t.res.killed, 1, 2);
 	} else {
 		assert_int_equal(t.res.isolation, EXEC_ISOLATION_PIDNS);
 		assert_int_equal(t.res.ended, 0);
