@@ -217,6 +217,18 @@ struct exec_spec {
 	 */
 	int			 cancel_fd;
 	/*
+	 * Something to watch while the command runs (fn NULL: nothing): fd
+	 * says which descriptor to poll now (-1: none), and when it is
+	 * readable, fn is called; it returns 0 to go on, or 1 to end the
+	 * whole task as on a cancellation (SIGTERM, the grace period,
+	 * SIGKILL), which sets res->watch_ended.
+	 */
+	struct exec_watch {
+		int	(*fd)(void *arg);
+		int	(*fn)(void *arg);
+		void	 *arg;
+	}			 watch;
+	/*
 	 * With EXEC_NETNS: namespaces the child joins (setns) before exec,
 	 * the user namespace first when userns_fd is not -1.  Borrowed.
 	 */
@@ -275,6 +287,14 @@ struct exec_result {
 	int		exec_errno;	/* errno of a failed exec or chdir */
 	int		timed_out;	/* timeout_ms passed; the task was ended */
 	int		cancelled;	/* cancel_fd fired; the task was ended */
+	int		watch_ended;	/* watch.fn said so; the task was ended */
+	/*
+	 * exec_boundary_run: a lease of the run ended while the command
+	 * ran (watch_ended is set): the secret, and why in the broker's
+	 * words ("the secret is exposed").
+	 */
+	char		lease_secret[65];
+	char		lease_reason[257];
 	/*
 	 * Processes exec_run had to end: those left when the child exited,
 	 * or all of them when the timeout passed; and how many of them were
