@@ -132,6 +132,48 @@ expect_rc 0 "a used-up lease does not end the run"
 expect_out "once [REDACTED:once-token]"
 expect_empty "$ERR" "nothing said of a used-up lease"
 
+# ... unless its secret is exposed.
+start O -e T=once-token -- sh -c 'printf "O %s\n" "$T"; sleep 30'
+for _ in $(seq 200); do grep -q "^O " "$T_ROOT/O.out" && break; sleep 0.05; done
+alive O && pass || fail "run O ended early: $(cat "$T_ROOT/O.err")"
+B64=$(printf %s "$U" | base64 -w0)
+sed "s|T=[A-Za-z0-9+/=]*|T=$B64|" "$T_ROOT/hook.json" >"$T_ROOT/hook2.json"
+run_in "$T_ROOT/hook2.json" "$AL" hook claude
+ended O
+expect_eq "$RC" 143 "run O's status"
+grep -qF "airlock: run: the lease on secret 'once-token' ended (the secret is exposed); the task was ended" "$T_ROOT/O.err" &&
+    pass || fail "run O's message: $(cat "$T_ROOT/O.err")"
+
+# The route itself: malformed requests, an unknown lease, an ended one is
+# answered at once with its reason even when asked to wait.
+api_get() {	# api_get PATH: "STATUS BODY"
+	python3 - "$AIRLOCK_SOCKET" "$1" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"GET " + sys.argv[2].encode() +
+    b" HTTP/1.1\r\nHost: airlock\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+	b = s.recv(65536)
+	if not b:
+		break
+	data += b
+head, body = data.split(b"\r\n\r\n", 1)
+print(head.split(b" ")[1].decode(), body.decode())
+EOF
+}
+api_get "/v1/leases?ids=xyz" >"$OUT"
+expect_out "400 " "ids that are not lease ids"
+api_get "/v1/leases?wait=5" >"$OUT"
+expect_out "'wait' needs 'ids'"
+api_get "/v1/leases?ids=0123456789abcdef0123456789abcdef&wait=1" >"$OUT"
+expect_out "404 " "an unknown lease"
+t0=$(date +%s)
+api_get "/v1/leases?ids=$LA&wait=30" >"$OUT"
+expect_out '"reason":"revoked by request"' "the reason of an ended lease"
+[ $(( $(date +%s) - t0 )) -lt 20 ] && pass || fail "an ended lease's watch waited"
+
 # A run whose command ends by itself says nothing of its leases.
 run "$AL" run -e T=keep-token -- true
 expect_rc 0 "a plain run"
