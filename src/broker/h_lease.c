@@ -565,6 +565,11 @@ find(struct route_args *a, struct lease *l)
 {
 	struct al_err err;
 
+	/*
+	 * Swept first: a lease past its deadline is ended by the sweep,
+	 * audited and told to whoever waits on it, not quietly by the read.
+	 */
+	(void)broker_tick(a->b);
 	if (lease_get(a->b->leases, a->param, l, &err) != 0) {
 		reply_al_err(a->resp, &err);
 		return -1;
