@@ -461,8 +461,14 @@ struct exec_boundary {
  * guarded memory, build a redactor of those values (and rule hits), run
  * spec->argv with the values injected and both output streams redacted,
  * then revoke the leases and wipe the values, whatever way the command
- * ended.  spec's vars and filters are set here; everything else is the
- * caller's.
+ * ended.  spec's vars, filters and watch are set here; everything else is
+ * the caller's.
+ *
+ * While the command runs, the leases are watched (a long poll on a second
+ * connection to b->client's broker): when one ends (revoked, expired, its
+ * secret exposed), or the run can no longer tell that they are live, the
+ * task is ended as on a timeout; res->watch_ended is set, lease_secret and
+ * lease_reason say which and why, and a status of 0 becomes 143.
  *
  * Returns 0 when the command ran (res has its status).  Before the command
  * ran: AL_ENOENT, AL_EDENIED, AL_EPENDING, AL_EUNAVAIL ... from the broker,
