@@ -19,6 +19,15 @@ struct client_watch {
 	char		*path;		/* the poll's request path */
 };
 
+/* o's string member key, or "". */
+static const char *
+str(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v != NULL ? v : "";
+}
+
 static int
 poll_send(struct client_watch *w, struct al_err *err)
 {
@@ -98,12 +107,12 @@ client_watch_read(struct client_watch *w, struct client_lease_end *out,
 		if ((why = json_string_value(json_object_get(o,
 		    API_F_REASON))) == NULL)
 			continue;
-		(void)snprintf(out->id, sizeof(out->id), "%s",
-		    json_string_value(json_object_get(o, API_F_ID)) ?: "");
-		(void)snprintf(out->secret, sizeof(out->secret), "%s",
-		    json_string_value(json_object_get(o, API_F_SECRET)) ?: "");
-		(void)snprintf(out->state, sizeof(out->state), "%s",
-		    json_string_value(json_object_get(o, API_F_STATE)) ?: "");
+		(void)snprintf(out->id, sizeof(out->id), "%s", str(o,
+		    API_F_ID));
+		(void)snprintf(out->secret, sizeof(out->secret), "%s", str(o,
+		    API_F_SECRET));
+		(void)snprintf(out->state, sizeof(out->state), "%s", str(o,
+		    API_F_STATE));
 		(void)snprintf(out->reason, sizeof(out->reason), "%s", why);
 		json_decref(reply);
 		return 1;
