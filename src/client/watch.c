@@ -17,6 +17,7 @@
 struct client_watch {
 	struct client	 cl;		/* the watch's own connection */
 	char		*path;		/* the poll's request path */
+	int		 answered;	/* the connection carried a reply */
 };
 
 /* o's string member key, or "". */
@@ -95,8 +96,21 @@ client_watch_read(struct client_watch *w, struct client_lease_end *out,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = client_recv(&w->cl, &reply, err)) != 0)
-		return rc;
+	if ((rc = client_recv(&w->cl, &reply, err)) != 0) {
+		/*
+		 * A kept connection may be refused what a new one is not
+		 * (its process's program file was replaced since, as an
+		 * upgrade does; the broker dropped it): the poll is sent
+		 * once more on a new connection, whose failure counts.
+		 */
+		if (!w->answered)
+			return rc;
+		w->answered = 0;
+		client_conn_close(&w->cl);
+		al_err_clear(err);
+		return poll_send(w, err);
+	}
+	w->answered = 1;
 	arr = json_object_get(reply, API_F_LEASES);
 	if (!json_is_array(arr) || json_array_size(arr) == 0) {
 		json_decref(reply);
