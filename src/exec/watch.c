@@ -41,6 +41,11 @@ watch_fn(void *arg)
 		    "%s", end.secret);
 		(void)snprintf(res->lease_reason, sizeof(res->lease_reason),
 		    "%s", end.reason);
+	} else if (rc == AL_EINVAL) {
+		res->lease_secret[0] = '\0';
+		(void)snprintf(res->lease_reason, sizeof(res->lease_reason),
+		    "the broker does not tell a run when its leases end (an "
+		    "older airlock? `airlock stop` it once no run uses it)");
 	} else {
 		res->lease_secret[0] = '\0';
 		(void)snprintf(res->lease_reason, sizeof(res->lease_reason),

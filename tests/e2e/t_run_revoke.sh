@@ -174,6 +174,32 @@ api_get "/v1/leases?ids=$LA&wait=30" >"$OUT"
 expect_out '"reason":"revoked by request"' "the reason of an ended lease"
 [ $(( $(date +%s) - t0 )) -lt 20 ] && pass || fail "an ended lease's watch waited"
 
+# The MCP `run` tool: its task ends with its lease too.
+M=$(canary); add_secret mcp-token "$M"
+mkfifo "$T_ROOT/mcp.in"
+"$AL" mcp <"$T_ROOT/mcp.in" >"$T_ROOT/mcp.out" 2>"$T_ROOT/mcp.err" &
+PIDS="$PIDS $!"
+exec 7>"$T_ROOT/mcp.in"
+printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}' \
+    '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
+    '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"run","arguments":{"command":["sh","-c","printf \"M %s\\n\" \"$T\"; sleep 30"],"env":{"T":"mcp-token"}}}}' >&7
+wait_live mcp-token
+run "$AL" lease revoke "$(live_of mcp-token)"
+for _ in $(seq 300); do grep -q '"id":2' "$T_ROOT/mcp.out" && break; sleep 0.05; done
+exec 7>&-
+got=$(python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    m = json.loads(l)
+    if m.get("id") == 2:
+        r = m["result"]
+        s = r["structuredContent"]
+        print(r["isError"], s["status"], s["stdout"].strip())
+' "$T_ROOT/mcp.out")
+expect_eq "$got" "True 143 M [REDACTED:mcp-token]" "the MCP run's result"
+grep -qF "run: the lease on secret 'mcp-token' ended (revoked by request); the task was ended" "$T_ROOT/mcp.err" &&
+    pass || fail "the MCP server's log: $(cat "$T_ROOT/mcp.err")"
+
 # A run whose command ends by itself says nothing of its leases.
 run "$AL" run -e T=keep-token -- true
 expect_rc 0 "a plain run"
@@ -192,5 +218,6 @@ for _ in $(seq 40); do pgrep -f "sleep $MK" >/dev/null || break; sleep 0.05; don
 pgrep -f "sleep $MK" >/dev/null && fail "run K's sleep outlived it" || pass
 
 cat "$T_ROOT"/*.out "$T_ROOT"/*.err >>"$ALL_OUTPUT" 2>/dev/null
-for v in "$V" "$X" "$K" "$E" "$U"; do check_no_leak "$v"; done
+cat "$T_ROOT"/mcp.out "$T_ROOT"/mcp.err >>"$ALL_OUTPUT" 2>/dev/null
+for v in "$V" "$X" "$K" "$E" "$U" "$M"; do check_no_leak "$v"; done
 done_testing
