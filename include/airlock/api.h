@@ -31,6 +31,9 @@
  *   403 {"error":{"code":"denied",...}}      refused by policy
  * GET: {"leases":[...]} (the caller's own; ?all=1 for every lease, which
  *   the policy must allow: see docs/api.md)
+ * GET ?ids=A,B&wait=S: {"leases":[...]} those leases (1 to 64), each with
+ *   "reason" (why it ended, or null while its holder may use it), waiting
+ *   up to S seconds (at most API_WAIT_MAX) while every reason is null
  * GET /v1/leases/ID: {"lease":{...}}
  * GET /v1/leases/ID/value: the value, raw (holder only; counts a use)
  * DELETE /v1/leases/ID: {"lease":{...}} revoked

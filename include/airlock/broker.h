@@ -113,6 +113,13 @@ struct broker_resp {
 	int64_t			 wait_until_ms;
 	char			 wait_id[33];
 	/*
+	 * A long poll on leases instead (GET /v1/leases?ids=...&wait=S):
+	 * dispatched again once broker_lease_wait_over says so, from
+	 * wait_seq on.
+	 */
+	int			 wait_leases;
+	uint64_t		 wait_seq;
+	/*
 	 * A lease or approval is now bound to this connection: the transport
 	 * must not time the connection out while it idles.
 	 */

@@ -175,6 +175,39 @@ int	client_lease_and_fetch(struct client *cl,
 	    struct al_err *err) AL_WUR;
 
 /*
+ * Watching leases end (`run` ends its command when one does).  A watch is
+ * a connection of its own to cl's broker carrying one long poll at a
+ * time, which the broker answers as soon as one of the leases ends: no
+ * request goes out while they all stay in use (one a minute at most).
+ *
+ * client_watch_open sends the first poll for ids[0..n) (1 to
+ * CLIENT_WATCH_MAX lease ids the caller may see); poll client_watch_fd for
+ * reading and call client_watch_read when it is readable: 0 when every
+ * lease is still in use (the next poll is sent), 1 when one ended (*out
+ * says which and why: the broker's reason, e.g. "the secret is exposed"),
+ * or an error: AL_ENOENT when a lease is unknown to the broker (it has
+ * ended long ago, or the broker restarted with another table), AL_EINVAL
+ * when the broker does not take lease watches, AL_EUNAVAIL when the
+ * connection failed.  A lease whose last use was taken is still in use;
+ * it ends only when its secret is exposed.  client_watch_close closes the
+ * connection (NULL: no-op).
+ */
+#define CLIENT_WATCH_MAX	64
+struct client_watch;
+struct client_lease_end {
+	char	id[33];
+	char	secret[65];
+	char	state[32];
+	char	reason[257];
+};
+int	client_watch_open(struct client *cl, const char *const *ids, size_t n,
+	    struct client_watch **out, struct al_err *err) AL_WUR;
+int	client_watch_fd(const struct client_watch *w);
+int	client_watch_read(struct client_watch *w, struct client_lease_end *out,
+	    struct al_err *err) AL_WUR;
+void	client_watch_close(struct client_watch *w);
+
+/*
  * Mask texts (a JSON array of strings, borrowed; as many requests as the
  * broker's limits call for, AL_ETOOBIG for one string over 2 MiB) in the
  * broker:

@@ -217,6 +217,18 @@ struct exec_spec {
 	 */
 	int			 cancel_fd;
 	/*
+	 * Something to watch while the command runs (fn NULL: nothing): fd
+	 * says which descriptor to poll now (-1: none), and when it is
+	 * readable, fn is called; it returns 0 to go on, or 1 to end the
+	 * whole task as on a cancellation (SIGTERM, the grace period,
+	 * SIGKILL), which sets res->watch_ended.
+	 */
+	struct exec_watch {
+		int	(*fd)(void *arg);
+		int	(*fn)(void *arg);
+		void	 *arg;
+	}			 watch;
+	/*
 	 * With EXEC_NETNS: namespaces the child joins (setns) before exec,
 	 * the user namespace first when userns_fd is not -1.  Borrowed.
 	 */
@@ -275,6 +287,14 @@ struct exec_result {
 	int		exec_errno;	/* errno of a failed exec or chdir */
 	int		timed_out;	/* timeout_ms passed; the task was ended */
 	int		cancelled;	/* cancel_fd fired; the task was ended */
+	int		watch_ended;	/* watch.fn said so; the task was ended */
+	/*
+	 * exec_boundary_run: a lease of the run ended while the command
+	 * ran (watch_ended is set): the secret, and why in the broker's
+	 * words ("the secret is exposed").
+	 */
+	char		lease_secret[65];
+	char		lease_reason[257];
 	/*
 	 * Processes exec_run had to end: those left when the child exited,
 	 * or all of them when the timeout passed; and how many of them were
@@ -441,8 +461,14 @@ struct exec_boundary {
  * guarded memory, build a redactor of those values (and rule hits), run
  * spec->argv with the values injected and both output streams redacted,
  * then revoke the leases and wipe the values, whatever way the command
- * ended.  spec's vars and filters are set here; everything else is the
- * caller's.
+ * ended.  spec's vars, filters and watch are set here; everything else is
+ * the caller's.
+ *
+ * While the command runs, the leases are watched (a long poll on a second
+ * connection to b->client's broker): when one ends (revoked, expired, its
+ * secret exposed), or the run can no longer tell that they are live, the
+ * task is ended as on a timeout; res->watch_ended is set, lease_secret and
+ * lease_reason say which and why, and a status of 0 becomes 143.
  *
  * Returns 0 when the command ran (res has its status).  Before the command
  * ran: AL_ENOENT, AL_EDENIED, AL_EPENDING, AL_EUNAVAIL ... from the broker,

@@ -130,6 +130,9 @@ int	metrics_render_guard(const struct broker_guard_metrics *m,
 
 /* ---- the broker --------------------------------------------------------- */
 
+/* Lease ends remembered with their reasons (struct broker's ends). */
+#define BROKER_ENDS_KEPT	256
+
 struct broker {
 	char			 home[PATH_MAX];
 	char			 socket_path[PATH_MAX];
@@ -197,6 +200,16 @@ struct broker {
 	/* The policy in force: its text's SHA-256; the last refusal. */
 	char			 policy_sha256[65];
 	char			 policy_error[AL_ERR_MSG_MAX];
+	/*
+	 * Why the latest leases ended (a ring, nends in all), for requests
+	 * waiting for a lease to end (h_lease.c): an entry with an empty id
+	 * is an exposure, after which a used-up lease may count as ended.
+	 */
+	struct lease_end_note {
+		char		 id[LEASE_ID_LEN + 1];
+		char		 reason[128];
+	}			 ends[BROKER_ENDS_KEPT];
+	uint64_t		 nends;
 };
 
 /* Diagnostics to the broker's log (identifiers only, escaped). */
@@ -223,6 +236,13 @@ void	record_fact(struct broker *b, const char *event, const char *outcome,
 	    const json_t *caller, const char *secret, const char *lease,
 	    const char *task, const char *intent, const char *reason,
 	    const json_t *detail);
+/*
+ * Remember that lease id ended and why (NULL: the secret of a used-up
+ * lease may have been exposed); record_fact does it for every
+ * "revoke"/"expire" line and for an exposure.
+ */
+void	broker_lease_ended(struct broker *b, const char *id,
+	    const char *reason);
 /* The lease end callback: audits an "expire"/"revoke" line per lease. */
 void	record_lease_end(const struct lease *l, void *arg);
 /* The caller as JSON for the audit log and replies (new reference). */
@@ -296,6 +316,13 @@ void	h_lease_get(struct route_args *a);
 void	h_lease_value(struct route_args *a);
 void	h_lease_revoke(struct route_args *a);
 void	h_lease_revoke_task(struct route_args *a);
+/*
+ * Whether a request waiting on leases (the ids of query) should be
+ * dispatched again: one of them, or an exposure, was noted since *seq,
+ * which is brought up to date.
+ */
+int	broker_lease_wait_over(struct broker *b, const char *query,
+	    uint64_t *seq);
 void	h_approvals_list(struct route_args *a);
 void	h_approval_get(struct route_args *a);
 void	h_approve(struct route_args *a);

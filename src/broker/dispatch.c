@@ -25,7 +25,7 @@ static const struct route routes[] = {
 	{ "GET", "/v1/secrets", 0, h_secrets_list, NULL },
 	{ "GET", "/v1/secrets/*", 0, h_secret_show, NULL },	/* work/aws/key */
 	{ "POST", "/v1/leases", 1, h_lease_create, NULL },
-	{ "GET", "/v1/leases", 0, h_lease_list, NULL },
+	{ "GET", "/v1/leases", 0, h_lease_list, " ids wait " },
 	{ "POST", "/v1/leases/revoke", 1, h_lease_revoke_task, NULL },
 	{ "POST", "/v1/exposures", 1, h_exposure_report, NULL },
 	{ "GET", "/v1/leases/:", 0, h_lease_get, NULL },

@@ -380,11 +380,170 @@ list_one(const struct lease *l, void *arg)
 	return 0;
 }
 
+/* Most leases one request may wait on (as many as a run binds). */
+#define WATCH_IDS_MAX	64
+
+/* Why l ended as the broker noted it, or in words of its state. */
+static const char *
+end_reason(const struct broker *b, const struct lease *l)
+{
+	uint64_t k;
+
+	for (k = b->nends; k > 0 && b->nends - k < BROKER_ENDS_KEPT; k--) {
+		const struct lease_end_note *e =
+		    &b->ends[(k - 1) % BROKER_ENDS_KEPT];
+
+		if (strcmp(e->id, l->id) == 0 && e->reason[0] != '\0')
+			return e->reason;
+	}
+	switch (l->state) {
+	case LEASE_EXPIRED:	return "the lease expired";
+	case LEASE_IDLE:	return "the lease idled past its limit";
+	case LEASE_REVOKED:	return "revoked";
+	case LEASE_CLOSED:	return "its connection closed";
+	case LEASE_RESTARTED:	return "the broker restarted";
+	default:		return lease_state_name(l->state);
+	}
+}
+
+/*
+ * Whether l no longer lets its holder use the value: it left the live
+ * state, except by its last use (the holder took what it uses), unless its
+ * secret is now exposed.  *why says why.
+ */
+static int
+lease_over(struct broker *b, const struct lease *l, const char **why)
+{
+	struct vault_meta m;
+	struct al_err err;
+	int over;
+
+	*why = NULL;
+	if (l->state == LEASE_LIVE)
+		return 0;
+	if (l->state != LEASE_USED_UP) {
+		*why = end_reason(b, l);
+		return 1;
+	}
+	memset(&m, 0, sizeof(m));
+	/* Unreadable counts as exposed: fail closed. */
+	over = vault_secret_get(b->vault, l->secret, &m, &err) != 0 ||
+	    vault_meta_status(&m, b->clock->now(b->clock->arg)) ==
+	    VAULT_EXPOSED;
+	vault_meta_release(&m);
+	if (over)
+		*why = "the secret is exposed";
+	return over;
+}
+
+int
+broker_lease_wait_over(struct broker *b, const char *query, uint64_t *seq)
+{
+	char ids[WATCH_IDS_MAX * (LEASE_ID_LEN + 1) + 1];
+	const struct lease_end_note *e;
+	uint64_t k;
+
+	if (*seq == b->nends)
+		return 0;
+	if (b->nends - *seq > BROKER_ENDS_KEPT ||
+	    query_get(query, "ids", ids, sizeof(ids)) != 0)
+		return 1;	/* look again */
+	for (k = *seq; k < b->nends; k++) {
+		e = &b->ends[k % BROKER_ENDS_KEPT];
+		if (e->id[0] == '\0' || strstr(ids, e->id) != NULL)
+			return 1;
+	}
+	*seq = b->nends;
+	return 0;
+}
+
+/*
+ * GET /v1/leases?ids=A,B[&wait=S]: those leases as they are now, each with
+ * "reason" (why it ended, or null while its holder may use it); with wait,
+ * the reply waits up to S seconds while every one of them is in use.
+ */
+static void
+lease_watch(struct route_args *a, const char *ids)
+{
+	struct broker *b = a->b;
+	struct lease l;
+	struct al_err err;
+	json_t *arr = json_array(), *o;
+	const char *p, *why;
+	char id[LEASE_ID_LEN + 1], wait[16];
+	long long secs = 0;
+	size_t n, count = 0;
+	int ended = 0;
+
+	if (query_get(a->req->query, "wait", wait, sizeof(wait)) == 0 &&
+	    al_parse_int(wait, 0, API_WAIT_MAX, "wait", &secs, NULL) != 0) {
+		reply_error(a->resp, 400, API_E_BAD_REQUEST, "'wait' must be 0 "
+		    "to 60 seconds");
+		goto out;
+	}
+	(void)broker_tick(b);
+	for (p = ids; arr != NULL; p += n + 1) {
+		n = strcspn(p, ",");
+		if (n != LEASE_ID_LEN || ++count > WATCH_IDS_MAX) {
+			reply_error(a->resp, 400, API_E_BAD_REQUEST, "'ids' must "
+			    "be 1 to 64 lease ids, separated by commas");
+			goto out;
+		}
+		memcpy(id, p, n);
+		id[n] = '\0';
+		if (!lease_id_valid(id) || lease_get(b->leases, id, &l,
+		    &err) != 0 || !may_manage(b, a->req->caller, &l)) {
+			reply_error(a->resp, 404, API_E_NOT_FOUND, "no such "
+			    "lease");
+			goto out;
+		}
+		ended |= lease_over(b, &l, &why);
+		if ((o = lease_json(&l)) != NULL)
+			json_object_set_new(o, API_F_REASON, why ?
+			    json_string(why) : json_null());
+		json_array_append_new(arr, o);
+		if (p[n] == '\0')
+			break;
+	}
+	if (arr == NULL) {
+		reply_error(a->resp, 500, API_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (!ended && secs > 0 && !a->req->no_wait) {
+		/* The transport parks the request and looks again. */
+		a->resp->wait_until_ms = b->clock->now_ms(b->clock->arg) +
+		    secs * 1000;
+		a->resp->wait_leases = 1;
+		a->resp->wait_seq = b->nends;
+		a->resp->status = 0;
+		goto out;
+	}
+	reply_json(a->resp, 200, json_pack("{s:O}", API_F_LEASES, arr));
+	a->resp->need_sync = b->dirty;
+out:
+	json_decref(arr);
+}
+
 void
 h_lease_list(struct route_args *a)
 {
 	struct list_ctx x = { a->b, a->req->caller, json_array() };
 	struct al_err err;
+	char ids[WATCH_IDS_MAX * (LEASE_ID_LEN + 1) + 1], w[16];
+
+	if (query_get(a->req->query, "ids", ids, sizeof(ids)) == 0) {
+		json_decref(x.arr);
+		lease_watch(a, ids);
+		return;
+	}
+	if (a->req->query != NULL && a->req->query[0] != '\0') {
+		json_decref(x.arr);
+		reply_error(a->resp, 400, API_E_BAD_REQUEST, query_get(
+		    a->req->query, "wait", w, sizeof(w)) == 0 ? "'wait' "
+		    "needs 'ids'" : "'ids' must be 1 to 64 lease ids, "
+		    "separated by commas");
+		return;
+	}
 
 	/* Sweep first so nothing overdue is listed as live. */
 	(void)broker_tick(a->b);
@@ -406,6 +565,11 @@ find(struct route_args *a, struct lease *l)
 {
 	struct al_err err;
 
+	/*
+	 * Swept first: a lease past its deadline is ended by the sweep,
+	 * audited and told to whoever waits on it, not quietly by the read.
+	 */
+	(void)broker_tick(a->b);
 	if (lease_get(a->b->leases, a->param, l, &err) != 0) {
 		reply_al_err(a->resp, &err);
 		return -1;

@@ -61,6 +61,7 @@ struct request {
 	struct broker_resp	 resp;
 	int64_t			 t0_us;
 	uint64_t		 need_seq;	/* PH_PARKED_SYNC: audit line */
+	int64_t			 wait_until_ms;	/* a long poll's first deadline */
 	struct rstream		*rs;		/* to run once upgraded */
 	struct request		*next;		/* in srv->parked */
 	struct request		*prev;
@@ -540,6 +541,11 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
 		return MHD_YES;
 	}
 	if (rq->resp.wait_until_ms != 0) {
+		/* Parked again after a look: the first deadline holds. */
+		if (rq->wait_until_ms != 0 &&
+		    rq->resp.wait_until_ms > rq->wait_until_ms)
+			rq->resp.wait_until_ms = rq->wait_until_ms;
+		rq->wait_until_ms = rq->resp.wait_until_ms;
 		park(s, rq, PH_PARKED_WAIT);
 		return MHD_YES;
 	}
@@ -659,8 +665,10 @@ release(struct server *s, int rc)
 			if (s->stopping || now_ms >= rq->resp.wait_until_ms) {
 				rq->no_wait = 1;
 				unpark(s, rq, PH_REDISPATCH);
-			} else if (broker_approval_settled(s->b,
-			    rq->resp.wait_id)) {
+			} else if (rq->resp.wait_leases ?
+			    broker_lease_wait_over(s->b, rq->query,
+			    &rq->resp.wait_seq) :
+			    broker_approval_settled(s->b, rq->resp.wait_id)) {
 				unpark(s, rq, PH_REDISPATCH);
 			}
 		}
@@ -785,6 +793,7 @@ http_loop(struct server *s, struct al_err *err)
 	const union MHD_DaemonInfo *di;
 	MHD_UNSIGNED_LONG_LONG mhd_to;
 	int64_t now_ms, deadline, w, timeout;
+	uint64_t ends;
 	int i, n, rc = 0;
 
 	di = s->mhd.get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
@@ -818,7 +827,11 @@ http_loop(struct server *s, struct al_err *err)
 		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
 		    strerror(errno));
 	while (!s->stopping) {
+		ends = s->b->nends;
 		deadline = broker_tick(s->b);
+		/* A lease the tick ended: whoever waits on it is told now. */
+		if (s->b->nends != ends)
+			s->resumed = 1;
 		w = next_wait_ms(s);
 		if (w != 0 && (deadline == 0 || w < deadline))
 			deadline = w;

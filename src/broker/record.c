@@ -1,4 +1,5 @@
 /* Audit glue: every event the broker records goes through here. */
+#include <stdio.h>
 #include <string.h>
 
 #include "airlock/identity.h"
@@ -68,6 +69,12 @@ record_fact(struct broker *b, const char *event, const char *outcome,
 {
 	struct al_err err;
 
+	/* Whoever waits for one of these leases to end is told why. */
+	if (lease != NULL && (strcmp(event, "revoke") == 0 ||
+	    strcmp(event, "expire") == 0))
+		broker_lease_ended(b, lease, reason);
+	else if (strcmp(event, "secret_exposed") == 0)
+		broker_lease_ended(b, NULL, NULL);
 	if (!b->audit_failed && record(b, event, outcome, caller, secret,
 	    lease, task, intent, reason, NULL, detail, &err) == 0)
 		return;
@@ -78,6 +85,17 @@ record_fact(struct broker *b, const char *event, const char *outcome,
 	else
 		broker_log(b, "cannot audit %s of %s: %s", event, lease ?
 		    lease : secret ? secret : "the broker", err.msg);
+}
+
+void
+broker_lease_ended(struct broker *b, const char *id, const char *reason)
+{
+	struct lease_end_note *e = &b->ends[b->nends % BROKER_ENDS_KEPT];
+
+	(void)snprintf(e->id, sizeof(e->id), "%s", id ? id : "");
+	(void)snprintf(e->reason, sizeof(e->reason), "%s", reason ? reason :
+	    "");
+	b->nends++;
 }
 
 void

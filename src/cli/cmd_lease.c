@@ -174,10 +174,11 @@ cmd_lease(struct cli *cli, int argc, char **argv)
 			    n == 1 ? "" : "s", task);
 			/* Revoking stops new uses, not a holder's copy. */
 			if (n > 0)
-				al_msg(stderr, "note", "a process of the task "
-				    "that already holds a value keeps it until "
-				    "it exits (its `airlock run` ends when its "
-				    "command does; end it with Ctrl-C or kill)");
+				al_msg(stderr, "note", "an `airlock run` of the "
+				    "task ends its command now; any other "
+				    "process that already holds a value keeps "
+				    "it until it exits (end it with Ctrl-C or "
+				    "kill)");
 		}
 	} else {
 		if (client_lease_revoke(cl, argv[0], &err) != 0)

@@ -55,6 +55,9 @@ const char cmd_run_help[] =
 "Without -e or --file, CMD runs with its output redacted by the scanner's\n"
 "rules alone (no broker, no vault needed).\n"
 "\n"
+"A lease that ends while CMD runs (revoked, expired, its secret exposed) ends\n"
+"the whole task as --timeout does.\n"
+"\n"
 "Exit status: CMD's; 128+N when signal N killed it; 125 when airlock failed\n"
 "before CMD started (bad usage, unknown secret, denied by policy: the\n"
 "message names the secret and the reason); 126 CMD not executable; 127 CMD\n"
@@ -414,6 +417,12 @@ cmd_run(struct cli *cli, int argc, char **argv)
 		al_msg(stderr, "run", "timed out after %s; the task was ended",
 		    a.timeout % 1000 ? "less than a second" : d);
 	}
+	if (res.watch_ended && res.lease_secret[0] != '\0')
+		al_msg(stderr, "run", "the lease on secret '%s' ended (%s); the "
+		    "task was ended", res.lease_secret, res.lease_reason);
+	else if (res.watch_ended)
+		al_msg(stderr, "run", "%s; the task was ended",
+		    res.lease_reason);
 	ret = res.status;
 out:
 	free(envp);

@@ -256,7 +256,7 @@ request_head(struct al_buf *req, const char *method, const char *path,
 		if ((unsigned char)path[i] <= 0x20 ||
 		    (unsigned char)path[i] >= 0x7f)
 			return al_err_set(err, AL_EINVAL, "bad request path");
-	if (i == 0 || i > 1024 || path[0] != '/')
+	if (i == 0 || i > 4096 || path[0] != '/')
 		return al_err_set(err, AL_EINVAL, "bad request path");
 	if (al_buf_printf(req, "%s %s HTTP/1.1\r\nHost: airlock\r\n", method,
 	    path) != 0 || (has_body && al_buf_printf(req, "Content-Type: "
@@ -439,6 +439,63 @@ out:
 	return rc;
 }
 
+int
+client_send(struct client *cl, const char *method, const char *path,
+    struct al_err *err)
+{
+	struct al_buf req;
+	int rc;
+
+	al_buf_init(&req, 8192, 0);
+	cl->deadline_ms = mono_ms() + cl->timeout_ms;
+	if ((rc = request_head(&req, method, path, 0, 0, err)) == 0 &&
+	    (cl->fd >= 0 || (rc = sock_connect(cl, err)) == 0) &&
+	    (rc = send_all(cl, req.data, req.len, err)) != 0)
+		disconnect(cl);
+	al_buf_release(&req);
+	return rc;
+}
+
+int
+client_recv(struct client *cl, json_t **out, struct al_err *err)
+{
+	struct al_buf reply;
+	struct http_reply r;
+	json_error_t jerr;
+	json_t *j = NULL;
+	int rc;
+
+	*out = NULL;
+	al_buf_init(&reply, HTTP_JSON_MAX, 0);
+	memset(&r, 0, sizeof(r));
+	r.body = &reply;
+	cl->deadline_ms = mono_ms() + cl->timeout_ms;
+	if ((rc = http_read_reply(&cl->in, 0, &r, err)) != 0) {
+		disconnect(cl);
+		goto out;
+	}
+	if (r.close)
+		disconnect(cl);
+	if (strncmp(r.ctype, API_CT_JSON, strlen(API_CT_JSON)) != 0 ||
+	    (j = json_loadb((const char *)reply.data, reply.len, 0,
+	    &jerr)) == NULL) {
+		rc = al_err_set(err, AL_EPROTO, "the broker sent malformed "
+		    "JSON (HTTP %ld)", r.status);
+		goto out;
+	}
+	if (r.status >= 400) {
+		rc = error_from(r.status, j, err);
+		goto out;
+	}
+	*out = j;
+	j = NULL;
+out:
+	json_decref(j);
+	al_secret_free(r.value);
+	al_buf_release(&reply);
+	return rc;
+}
+
 /* s, percent-encoded but for unreserved characters, onto b. */
 static int
 pct_append(struct al_buf *b, const char *s)
@@ -530,6 +587,12 @@ out:
 	al_buf_release(&req);
 	al_buf_release(&reply);
 	return rc;
+}
+
+void
+client_conn_close(struct client *cl)
+{
+	disconnect(cl);
 }
 
 void

@@ -22,8 +22,9 @@ struct client {
 	int		 verify_peer;
 };
 
-/* Set up cl's (not yet open) connection. */
+/* Set up cl's (not yet open) connection; close it. */
 void	client_conn_init(struct client *cl);
+void	client_conn_close(struct client *cl);
 /*
  * One request.  body (may be NULL) is sent as JSON.  With value set, a 200
  * reply must be the raw value: it goes straight into new guarded memory
@@ -34,6 +35,19 @@ void	client_conn_init(struct client *cl);
 int	client_call(struct client *cl, const char *method, const char *path,
 	    json_t *body, struct al_secret **value, long *status,
 	    json_t **out, struct al_err *err) AL_WUR;
+/* Whether id is 32 hex digits; AL_EINVAL naming what it should be. */
+int	client_check_id(const char *id, const char *what, struct al_err *err)
+	    AL_WUR;
+/*
+ * A request without a body, split in two for a long poll: client_send
+ * writes it (connecting first if cl has no connection), client_recv reads
+ * its JSON reply into *out once it comes (HTTP errors as for client_call).
+ * Either drops the connection when it fails.
+ */
+int	client_send(struct client *cl, const char *method, const char *path,
+	    struct al_err *err) AL_WUR;
+int	client_recv(struct client *cl, json_t **out, struct al_err *err)
+	    AL_WUR;
 /*
  * SIGTERM to the broker pid (which must be the one in home/airlockd.pid),
  * then wait up to 10 s for it to be gone.

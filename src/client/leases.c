@@ -49,8 +49,8 @@ approval_from(json_t *o, struct client_approval *a)
 }
 
 /* Ids travel in paths: only hex is ever put there. */
-static int
-check_id(const char *id, const char *what, struct al_err *err)
+int
+client_check_id(const char *id, const char *what, struct al_err *err)
 {
 	size_t i;
 
@@ -125,7 +125,7 @@ client_approval_wait(struct client *cl, const char *id, int wait_s,
 	int left, rc, saved = cl->timeout_ms;
 
 	/* id may point into *out, which is cleared below. */
-	if ((rc = check_id(id, "an approval", err)) != 0)
+	if ((rc = client_check_id(id, "an approval", err)) != 0)
 		return rc;
 	memcpy(idbuf, id, sizeof(idbuf));
 	id = idbuf;
@@ -169,7 +169,7 @@ client_lease_value(struct client *cl, const char *id,
 	int rc;
 
 	*value = NULL;
-	if ((rc = check_id(id, "a lease", err)) != 0)
+	if ((rc = client_check_id(id, "a lease", err)) != 0)
 		return rc;
 	(void)snprintf(path, sizeof(path), "%s/%s%s", API_LEASES, id,
 	    API_VALUE_SUFFIX);
@@ -185,7 +185,7 @@ client_lease_get(struct client *cl, const char *id, struct client_lease *out,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = check_id(id, "a lease", err)) != 0)
+	if ((rc = client_check_id(id, "a lease", err)) != 0)
 		return rc;
 	(void)snprintf(path, sizeof(path), "%s/%s", API_LEASES, id);
 	if ((rc = client_call(cl, "GET", path, NULL, NULL, NULL, &reply,
@@ -202,7 +202,7 @@ client_lease_revoke(struct client *cl, const char *id, struct al_err *err)
 	char path[128];
 	int rc;
 
-	if ((rc = check_id(id, "a lease", err)) != 0)
+	if ((rc = client_check_id(id, "a lease", err)) != 0)
 		return rc;
 	(void)snprintf(path, sizeof(path), "%s/%s", API_LEASES, id);
 	return client_call(cl, "DELETE", path, NULL, NULL, NULL, NULL,
@@ -326,7 +326,7 @@ decide(struct client *cl, const char *id, const char *suffix, json_t *body,
 	int rc;
 
 	*out = NULL;
-	if ((rc = check_id(id, "an approval", err)) != 0)
+	if ((rc = client_check_id(id, "an approval", err)) != 0)
 		return rc;
 	(void)snprintf(path, sizeof(path), "%s/%s%s", API_APPROVALS, id,
 	    suffix);

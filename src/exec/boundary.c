@@ -189,6 +189,8 @@ exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
 	struct exec_var *vars = NULL;
 	struct redact *r = NULL;
 	struct redact_stream *so = NULL, *se = NULL;
+	struct exec_lease_watch lw = { NULL, NULL };
+	const char **ids = NULL;
 	size_t nl = 0, i, k;
 	int rc;
 
@@ -202,7 +204,8 @@ exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
 	if ((b->nvars && ((l = calloc(b->nvars, sizeof(*l))) == NULL ||
 	    (bd = calloc(b->nvars, sizeof(*bd))) == NULL ||
 	    (parts = calloc(b->nvars, sizeof(*parts))) == NULL ||
-	    (vars = calloc(b->nvars, sizeof(*vars))) == NULL))) {
+	    (vars = calloc(b->nvars, sizeof(*vars))) == NULL ||
+	    (ids = calloc(b->nvars, sizeof(*ids))) == NULL))) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -257,13 +260,21 @@ exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
 	spec->out.st = so;
 	spec->err.ops = &exec_redact_filter;
 	spec->err.st = se;
+	for (i = 0; i < nl; i++)
+		ids[i] = l[i].lease.id;
+	if ((rc = exec_watch_start(&lw, b->client, ids, nl, spec, res,
+	    err)) != 0)
+		goto out;
 	rc = exec_run(spec, res, err);
+	exec_watch_status(res);
 	if (rc != 0 && redact_rule_error(r) != NULL)
 		(void)al_err_set(err, rc, "the scanner's rules could not be "
 		    "loaded, so the output of '%s' was not shown and the task "
 		    "was ended: %s (--no-rules masks the secrets only)",
 		    spec->argv[0], redact_rule_error(r));
 out:
+	/* Closed first: the leases' ends below are the run's own. */
+	exec_watch_stop(&lw, spec);
 	release_all(b, l, nl);
 	for (i = 0; parts != NULL && i < b->nvars; i++)
 		al_secret_free(parts[i]);
@@ -273,6 +284,7 @@ out:
 	redact_stream_free(se);
 	redact_free(r);
 	free(vars);
+	free(ids);
 	free(l);
 	spec->vars = NULL;
 	spec->nvars = 0;

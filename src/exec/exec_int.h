@@ -32,6 +32,28 @@ int	exec_proxied_run(const struct exec_boundary *b,
 	    struct exec_spec *spec, struct exec_result *res,
 	    struct al_err *err) AL_WUR;
 
+/* ---- watch.c ----------------------------------------------------------- */
+
+/* A run's watch on its leases (see watch.c). */
+struct client_watch;
+struct exec_lease_watch {
+	struct client_watch	*w;
+	struct exec_result	*res;
+};
+
+/*
+ * Watch ids[0..n) (n may be 0: nothing to watch) on a connection of its
+ * own to cl's broker and hook it into spec->watch: exec_run then ends the
+ * task when one of them ends, with the secret and the reason in res.
+ */
+int	exec_watch_start(struct exec_lease_watch *lw, struct client *cl,
+	    const char *const *ids, size_t n, struct exec_spec *spec,
+	    struct exec_result *res, struct al_err *err) AL_WUR;
+/* Close the watch (before the leases are revoked) and unhook it. */
+void	exec_watch_stop(struct exec_lease_watch *lw, struct exec_spec *spec);
+/* After exec_run: a task the watch ended exits 143 if it exited 0. */
+void	exec_watch_status(struct exec_result *res);
+
 /* ---- netns.c ----------------------------------------------------------- */
 
 /* A network namespace whose only way out is a relay to 127.0.0.1:port. */

@@ -232,6 +232,7 @@ exec_proxied_run(const struct exec_boundary *b, struct exec_spec *spec,
 	struct redact *r = NULL;
 	struct redact_stream *so = NULL, *se = NULL;
 	const char **ids = NULL;
+	struct exec_lease_watch lw = { NULL, NULL };
 	char bundle[4096], **env = NULL;
 	size_t nl = 0, i, k;
 	int rc, have_proxy = 0, isolated = 0;
@@ -338,13 +339,18 @@ exec_proxied_run(const struct exec_boundary *b, struct exec_spec *spec,
 	spec->out.st = so;
 	spec->err.ops = &exec_redact_filter;
 	spec->err.st = se;
+	if ((rc = exec_watch_start(&lw, b->client, ids, nl, spec, res,
+	    err)) != 0)
+		goto out;
 	rc = exec_run(spec, res, err);
+	exec_watch_status(res);
 	if (rc != 0 && redact_rule_error(r) != NULL)
 		(void)al_err_set(err, rc, "the scanner's rules could not be "
 		    "loaded, so the output of '%s' was not shown and the task "
 		    "was ended: %s (--no-rules masks the secrets only)",
 		    spec->argv[0], redact_rule_error(r));
 out:
+	exec_watch_stop(&lw, spec);
 	/* The proxy first: its credential must stop working at once. */
 	if (have_proxy && client_proxy_end(b->client, px.id, NULL) != 0)
 		have_proxy = 0;	/* the connection's close ends it */

@@ -238,16 +238,16 @@ filter_failed(const struct run *r, int rc, struct al_err *err)
 static int
 loop(struct run *r, struct al_err *err)
 {
-	struct pollfd pf[8];
+	struct pollfd pf[10];
 	int n, i, rc, ix_sig, ix_pid, ix_src[2], ix_dst[2], ix_in, ix_out;
-	int ix_cancel;
+	int ix_cancel, ix_watch, wfd;
 	int64_t now;
 	pid_t *v;
 	size_t nv;
 
 	while (r->phase != PH_FINAL) {
 		n = 0;
-		ix_pid = ix_in = ix_out = ix_cancel = -1;
+		ix_pid = ix_in = ix_out = ix_cancel = ix_watch = -1;
 		ix_sig = n;
 		ADD(r->sigfd, POLLIN);
 		if (r->pidfd >= 0 && !r->task.child_reaped) {
@@ -275,6 +275,11 @@ loop(struct run *r, struct al_err *err)
 		if (r->phase == PH_RUN && r->spec->cancel_fd >= 0) {
 			ix_cancel = n;
 			ADD(r->spec->cancel_fd, POLLIN);
+		}
+		if (r->phase == PH_RUN && r->spec->watch.fn != NULL &&
+		    (wfd = r->spec->watch.fd(r->spec->watch.arg)) >= 0) {
+			ix_watch = n;
+			ADD(wfd, POLLIN);
 		}
 		if (poll(pf, (nfds_t)n, poll_timeout(r, exec_now_ms())) < 0 &&
 		    errno != EINTR)
@@ -309,6 +314,11 @@ loop(struct run *r, struct al_err *err)
 			else if (READY(ix_cancel)) {
 				/* Stopped from outside: as a timeout. */
 				r->res->cancelled = 1;
+				rc = begin_end(r, 1);
+			} else if (READY(ix_watch) &&
+			    r->spec->watch.fn(r->spec->watch.arg) != 0) {
+				/* The watcher wants it over: as a timeout. */
+				r->res->watch_ended = 1;
 				rc = begin_end(r, 1);
 			} else if (r->deadline != 0 && now >= r->deadline) {
 				r->res->timed_out = 1;
@@ -429,7 +439,8 @@ finish(struct run *r, int filter_failed, struct al_err *err)
 		return rc;
 	/* Only a signal that comes while flushing gives up on the reader. */
 	r->stopped = 0;
-	drc = final_drain(r, r->res->timed_out || r->res->cancelled ?
+	drc = final_drain(r, r->res->timed_out || r->res->cancelled ||
+	    r->res->watch_ended ?
 	    exec_now_ms() + r->grace : 0);
 	return drc != 0 ? drc : rc;
 }

@@ -409,6 +409,12 @@ run_call(struct mcp_call *c, json_t *args, struct mcp_result *r,
 	}
 	if (rc != 0)
 		mcp_log(c->srv, "run: %s", e2.msg);
+	if (res.watch_ended && res.lease_secret[0] != '\0')
+		mcp_log(c->srv, "run: the lease on secret '%s' ended (%s); the "
+		    "task was ended", res.lease_secret, res.lease_reason);
+	else if (res.watch_ended)
+		mcp_log(c->srv, "run: %s; the task was ended",
+		    res.lease_reason);
 	if (res.isolation == EXEC_ISOLATION_SUBREAPER &&
 	    !c->srv->isolation_noted) {
 		c->srv->isolation_noted = 1;

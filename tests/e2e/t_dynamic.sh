@@ -89,12 +89,14 @@ expect_out t "VALID UNTIL is the expiry plus a margin"
 GROLE=$(tail -1 "$OUT")
 wait_role_gone "$GROLE" 3 && pass || fail "granted role still exists"
 
-# The lease's TTL ends it while the task still runs: the role goes then.
+# The lease's TTL ends it while the task still runs: the role goes then,
+# and so does the task.
 run "$AL" run --ttl 1 -e DATABASE_URL=app-db -- sh -c '
 	psql -X -At "$DATABASE_URL" -c "select current_user" >"$1/role"
 	sleep 2.5
 	psql -X -At "$DATABASE_URL" -c "select 1"' sh "$T_ROOT"
-expect_eq "$RC" 2 "psql after the lease expired"
+expect_eq "$RC" 143 "the task ended with its lease"
+expect_err "ended (expired); the task was ended"
 ROLE=$(cat "$T_ROOT/role")
 role_exists "$ROLE" && fail "role $ROLE outlived its lease's TTL" || pass
 

@@ -341,13 +341,17 @@ run "$AL" audit --json
 expect_out "TLS with 127.0.0.3:$PS failed: self-signed certificate" "the 502's reason is audited"
 
 # --- the run ends any way: its credential is dead ---------------------------
-# A lease revoked while the command runs ends its proxy at once.
-run "$AL" run --proxy --task px-revoke -e TOK=tok -- sh -c '
+# A lease revoked while the command runs ends its proxy at once (and the
+# task: a command that ignores SIGTERM still has its grace to try).
+run "$AL" run --proxy --grace 20s --task px-revoke -e TOK=tok -- sh -c '
+	trap "" TERM
 	w() { curl -s -o /dev/null -w "%{http_code}%{http_connect}\n" "$@"; }
 	w -H "A-Token: $TOK" "'"$B"'/before"
 	"'"$AL"'" lease revoke --task px-revoke >/dev/null
 	w -H "A-Token: $TOK" "'"$B"'/after"'
 expect_eq "$(tr '\n' ' ' <"$OUT")" "200200 000407 " "revoked lease: the next request gets 407"
+expect_rc 56 "a run whose lease was revoked: the status of its command (curl's, refused by the proxy)"
+expect_err "airlock: run: the lease on secret 'tok' ended (task revoked); the task was ended"
 # airlock run killed with SIGKILL: the broker sees its connection close.
 rm -f "$S/url2"
 "$AL" run --proxy -e TOK=tok -- sh -c 'printf %s "$HTTPS_PROXY" >"'"$S"'/url2.tmp"

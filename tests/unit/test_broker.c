@@ -665,6 +665,89 @@ test_revoke_task(void **state)
 	assert_int_equal(call(x, &x->req, "GET", path, NULL), 410);
 }
 
+/*
+ * GET /v1/leases?ids=IDS&wait=5 as the transport dispatches it: 0 when the
+ * request is to be parked (a long poll on leases), else the status, with
+ * the first reason that is not null in why ("" when none).
+ */
+static int
+watch(struct fx *x, const char *ids, char *why, size_t whysz)
+{
+	struct broker_req rq;
+	struct broker_resp r;
+	char query[128];
+	json_t *j, *l;
+	size_t i;
+	int st;
+
+	(void)snprintf(query, sizeof(query), "ids=%s&wait=5", ids);
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "GET";
+	rq.path = "/v1/leases";
+	rq.query = query;
+	rq.body.p = (const unsigned char *)"";
+	rq.caller = &x->req.c;
+	broker_resp_init(&r);
+	broker_dispatch(x->b, &rq, &r);
+	st = r.status;
+	why[0] = '\0';
+	if (st == 0) {
+		assert_true(r.wait_leases);
+		assert_true(r.wait_until_ms > 0);
+	} else if (st == 200) {
+		assert_non_null(j = json_loadb((const char *)r.body.data,
+		    r.body.len, 0, NULL));
+		assert_true(json_array_size(json_object_get(j,
+		    "leases")) > 0);
+		json_array_foreach(json_object_get(j, "leases"), i, l) {
+			assert_non_null(json_object_get(l, "reason"));
+			if (why[0] == '\0' && json_is_string(
+			    json_object_get(l, "reason")))
+				(void)snprintf(why, whysz, "%s",
+				    json_string_value(json_object_get(l,
+				    "reason")));
+		}
+		json_decref(j);
+	}
+	broker_resp_release(&r);
+	return st;
+}
+
+/*
+ * A watch on live leases is parked; once one ends it is answered with the
+ * broker's reason: revoked, expired; a lease used up by its holder is
+ * still in use.
+ */
+static void
+test_lease_watch_answers_when_a_lease_ends(void **state)
+{
+	struct fx *x = *state;
+	char a[33], b[33], c[33], ids[80], path[96], why[128];
+
+	lease_for(x, &x->req, "deploy-token", "w1", a);
+	lease_for(x, &x->req, "deploy-token", "w2", b);
+	lease_for(x, &x->req, "deploy-token", "w3", c);
+	(void)snprintf(ids, sizeof(ids), "%s,%s", a, b);
+	assert_int_equal(watch(x, ids, why, sizeof(why)), 0);
+	(void)snprintf(path, sizeof(path), "/v1/leases/%s", b);
+	assert_int_equal(call(x, &x->req, "DELETE", path, NULL), 200);
+	assert_int_equal(watch(x, ids, why, sizeof(why)), 200);
+	assert_string_equal(why, "revoked by request");
+	/* max_uses 2: used up by its holder, still in use. */
+	(void)snprintf(path, sizeof(path), "/v1/leases/%s/value", a);
+	assert_int_equal(call(x, &x->req, "GET", path, NULL), 200);
+	assert_int_equal(call(x, &x->req, "GET", path, NULL), 200);
+	assert_int_equal(watch(x, a, why, sizeof(why)), 0);
+	/* Past its TTL (60 s). */
+	__atomic_add_fetch(&x->now_ms, 61000, __ATOMIC_SEQ_CST);
+	assert_int_equal(watch(x, c, why, sizeof(why)), 200);
+	assert_string_equal(why, "expired");
+	/* Someone else's lease, or none, is unknown; ids must be ids. */
+	assert_int_equal(watch(x, "0123456789abcdef0123456789abcdef", why,
+	    sizeof(why)), 404);
+	assert_int_equal(watch(x, "nope", why, sizeof(why)), 400);
+}
+
 /* No file under home holds the canary. */
 static void
 assert_no_canary(const char *dir, const char *canary)
@@ -991,6 +1074,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_redact_masks_whole_values_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_task, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_lease_watch_answers_when_a_lease_ends, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_exposure_ends_access_at_once, setup, teardown),
