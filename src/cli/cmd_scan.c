@@ -407,8 +407,7 @@ staged_values(struct cli *cli, struct redact **rp, struct sweep **sp,
 	char *const argv[] = { "git", "-c", "core.quotePath=false", "diff",
 	    "--cached", "--no-color", "--no-ext-diff", "--no-textconv",
 	    "--no-renames", "-U0", "--diff-filter=ACMRT", NULL };
-	int pfd[2], st, rc, checked = 0;
-	pid_t pid;
+	int rc, ok, checked = 0;
 
 	*sp = NULL;
 	if ((rc = redact_new(rp, err)) != 0 ||
@@ -421,28 +420,10 @@ staged_values(struct cli *cli, struct redact **rp, struct sweep **sp,
 		return rc;
 	if (redact_value_count(*rp) == 0)
 		return 0;
-	if (pipe2(pfd, O_CLOEXEC) != 0)
-		return al_err_set(err, AL_ESYS, "pipe: %s", strerror(errno));
-	if ((pid = fork()) < 0) {
-		rc = errno;
-		close(pfd[0]);
-		close(pfd[1]);
-		return al_err_set(err, AL_ESYS, "fork: %s", strerror(rc));
-	}
-	if (pid == 0) {
-		if (dup2(pfd[1], STDOUT_FILENO) < 0)
-			_exit(127);
-		execvp("git", argv);
-		_exit(127);
-	}
-	close(pfd[1]);
-	rc = sweep_diff(*sp, pfd[0], "staged changes", err);
-	close(pfd[0]);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	rc = cli_sweep_git(*sp, argv, sweep_diff, "staged changes", &ok, err);
 	if (rc == 0 && sweep_errors(*sp) > 0)
 		rc = al_err_set(err, AL_EIO, "cannot read the staged changes");
-	if (rc == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+	if (rc == 0 && !ok)
 		rc = al_err_set(err, AL_EIO, "git diff --cached failed: the "
 		    "staged changes were not searched for known values");
 	if (rc == 0)

@@ -142,29 +142,10 @@ sweep_git_values(struct sweep *s, const char *root, struct al_err *err)
 	char *const argv[] = { "git", "-C", (char *)root, "log", "--all", "-p",
 	    "--no-color", "--no-ext-diff", "--no-textconv", "--format=commit %H",
 	    NULL };
-	int pfd[2], st, rc;
-	pid_t pid;
+	int rc, ok;
 
-	if (pipe2(pfd, O_CLOEXEC) != 0)
-		return al_err_set(err, AL_ESYS, "pipe: %s", strerror(errno));
-	if ((pid = fork()) < 0) {
-		rc = errno;
-		close(pfd[0]);
-		close(pfd[1]);
-		return al_err_set(err, AL_ESYS, "fork: %s", strerror(rc));
-	}
-	if (pid == 0) {
-		if (dup2(pfd[1], STDOUT_FILENO) < 0)
-			_exit(127);
-		execvp("git", argv);
-		_exit(127);
-	}
-	close(pfd[1]);
-	rc = sweep_stream(s, pfd[0], "git", err);
-	close(pfd[0]);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (rc == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+	rc = cli_sweep_git(s, argv, sweep_stream, "git", &ok, err);
+	if (rc == 0 && !ok)
 		rc = sweep_add_problem(s, root, 1, "git log failed: the history "
 		    "was not fully searched for known values", err);
 	return rc;

@@ -1,7 +1,11 @@
 /* Exposure: mark, end access, audit; and the end of it at rotation. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -280,5 +284,37 @@ cli_exposure_rotated(struct cli *cli, struct vault *v, const char *name,
 	rc = vault_secret_update(v, &m, err);
 out:
 	vault_meta_release(&m);
+	return rc;
+}
+
+int
+cli_sweep_git(struct sweep *s, char *const argv[],
+    int (*search)(struct sweep *, int, const char *, struct al_err *),
+    const char *label, int *ok, struct al_err *err)
+{
+	int pfd[2], st = 0, rc;
+	pid_t pid, w;
+
+	*ok = 0;
+	if (pipe2(pfd, O_CLOEXEC) != 0)
+		return al_err_set(err, AL_ESYS, "pipe: %s", strerror(errno));
+	if ((pid = fork()) < 0) {
+		rc = errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return al_err_set(err, AL_ESYS, "fork: %s", strerror(rc));
+	}
+	if (pid == 0) {
+		if (dup2(pfd[1], STDOUT_FILENO) < 0)
+			_exit(127);
+		execvp("git", argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	rc = search(s, pfd[0], label, err);
+	close(pfd[0]);
+	while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+		;
+	*ok = w == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	return rc;
 }

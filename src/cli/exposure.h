@@ -62,6 +62,15 @@ int	cli_exposure_mark(struct cli *cli, const char *who,
 struct redact;
 
 /*
+ * Run git with argv (its stdout a pipe, its stderr ours) and hand that
+ * pipe to search (sweep_stream, sweep_diff) under label.  search's result;
+ * else *ok says whether git exited 0.
+ */
+int	cli_sweep_git(struct sweep *s, char *const argv[],
+	    int (*search)(struct sweep *, int, const char *, struct al_err *),
+	    const char *label, int *ok, struct al_err *err);
+
+/*
  * The known values: every live secret of the vault added to r (not yet
  * compiled), as `airlock sweep` and `airlock scan --staged` search for
  * them.  When the vault cannot be read without asking (none, a passphrase
