@@ -71,15 +71,6 @@ on_mask(void *arg, unsigned long long start, unsigned long long end,
 	p->niv++;
 }
 
-static int
-discard(void *arg, const void *b, size_t n)
-{
-	(void)arg;
-	(void)b;
-	(void)n;
-	return 0;
-}
-
 /* "+++ b/path" (a name with a space ends in a tab) or "+++ \"b/...\"". */
 static void
 new_file(struct dpass *p, const char *t, size_t k)
@@ -173,7 +164,7 @@ feed(struct dpass *p, struct redact_stream *rs, const unsigned char *b,
 		nl = memchr(b, '\n', n);
 		k = nl ? (size_t)(nl - b) + 1 : n;
 		if (p->added) {
-			if ((rc = redact_stream_write(rs, b, k, discard,
+			if ((rc = redact_stream_write(rs, b, k, sweep_discard,
 			    NULL)) != 0)
 				return rc;
 			p->fed += k;
@@ -211,18 +202,24 @@ line_of(const struct dpass *p, uint64_t off)
 	return p->nl > 0 ? &p->l[lo] : NULL;
 }
 
+static int
+diff_chunk(void *arg, struct redact_stream *rs, const unsigned char *b,
+    size_t n, uint64_t off)
+{
+	(void)off;
+	return feed(arg, rs, b, n);
+}
+
 int
 sweep_diff(struct sweep *s, int fd, const char *label, struct al_err *err)
 {
-	struct redact_stream *rs = NULL;
 	struct dpass p;
 	struct sweep_hit h;
 	const struct dline *dl;
 	unsigned char *buf = NULL;
 	uint64_t total = 0;
 	size_t i;
-	ssize_t r;
-	int rc;
+	int rc, unread;
 
 	memset(&p, 0, sizeof(p));
 	p.at_start = 1;
@@ -231,35 +228,9 @@ sweep_diff(struct sweep *s, int fd, const char *label, struct al_err *err)
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = redact_stream_new(s->r, &rs)) != 0) {
-		rc = al_err_set(err, rc, "cannot start a redaction stream");
+	if ((rc = sweep_pass(s, fd, label, buf, DIFF_BUF, on_mask, diff_chunk,
+	    &p, &total, &unread, err)) != 0 || unread)
 		goto out;
-	}
-	redact_stream_on_mask(rs, on_mask, &p);
-	for (;;) {
-		r = read(fd, buf, DIFF_BUF);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = sweep_problemf(s, label, 1, "cannot read: %s",
-			    strerror(errno)) ? al_err_set(err, AL_ENOMEM,
-			    "out of memory") : 0;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		total += (uint64_t)r;
-		if ((rc = feed(&p, rs, buf, (size_t)r)) != 0) {
-			rc = rc == AL_ENOMEM ? al_err_set(err, rc, "out of "
-			    "memory") : al_err_set(err, rc, "%s: redaction "
-			    "failed", label);
-			goto out;
-		}
-	}
-	if ((rc = redact_stream_finish(rs, discard, NULL)) != 0) {
-		rc = al_err_set(err, rc, "%s: redaction failed", label);
-		goto out;
-	}
 	if (p.oom) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
@@ -284,7 +255,6 @@ out:
 	free(p.files);
 	free(p.l);
 	free(p.iv);
-	redact_stream_free(rs);
 	sodium_free(p.head);
 	sodium_free(buf);
 	return rc;

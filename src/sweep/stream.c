@@ -68,15 +68,6 @@ on_mask(void *arg, unsigned long long start, unsigned long long end,
 	p->niv++;
 }
 
-static int
-discard(void *arg, const void *b, size_t n)
-{
-	(void)arg;
-	(void)b;
-	(void)n;
-	return 0;
-}
-
 /* A complete line [0, linelen) at line_off: keep it if it is a marker. */
 static void
 line_done(struct spass *p)
@@ -143,10 +134,18 @@ scan_lines(struct spass *p, const unsigned char *b, size_t n, uint64_t off)
 	}
 }
 
+/* A piece of the stream: its markers noted, then all of it redacted. */
+static int
+stream_chunk(void *arg, struct redact_stream *rs, const unsigned char *b,
+    size_t n, uint64_t off)
+{
+	scan_lines(arg, b, n, off);
+	return redact_stream_write(rs, b, n, sweep_discard, NULL);
+}
+
 int
 sweep_stream(struct sweep *s, int fd, const char *label, struct al_err *err)
 {
-	struct redact_stream *rs = NULL;
 	struct spass p;
 	struct sweep_hit h;
 	unsigned char *buf = NULL;
@@ -154,8 +153,7 @@ sweep_stream(struct sweep *s, int fd, const char *label, struct al_err *err)
 	char where[1024];
 	uint64_t total = 0;
 	size_t i, k;
-	ssize_t r;
-	int rc;
+	int rc, unread;
 
 	memset(&p, 0, sizeof(p));
 	if ((buf = sodium_malloc(STREAM_BUF)) == NULL ||
@@ -163,35 +161,9 @@ sweep_stream(struct sweep *s, int fd, const char *label, struct al_err *err)
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = redact_stream_new(s->r, &rs)) != 0) {
-		rc = al_err_set(err, rc, "cannot start a redaction stream");
+	if ((rc = sweep_pass(s, fd, label, buf, STREAM_BUF, on_mask,
+	    stream_chunk, &p, &total, &unread, err)) != 0 || unread)
 		goto out;
-	}
-	redact_stream_on_mask(rs, on_mask, &p);
-	for (;;) {
-		r = read(fd, buf, STREAM_BUF);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = sweep_problemf(s, label, 1, "cannot read: %s",
-			    strerror(errno)) ? al_err_set(err, AL_ENOMEM,
-			    "out of memory") : 0;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		scan_lines(&p, buf, (size_t)r, total);
-		total += (uint64_t)r;
-		if ((rc = redact_stream_write(rs, buf, (size_t)r, discard,
-		    NULL)) != 0) {
-			rc = al_err_set(err, rc, "%s: redaction failed", label);
-			goto out;
-		}
-	}
-	if ((rc = redact_stream_finish(rs, discard, NULL)) != 0) {
-		rc = al_err_set(err, rc, "%s: redaction failed", label);
-		goto out;
-	}
 	if (p.oom) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
@@ -225,7 +197,6 @@ out:
 		free(p.m[i].text);
 	free(p.m);
 	free(p.iv);
-	redact_stream_free(rs);
 	sodium_free(p.line);
 	sodium_free(buf);
 	return rc;

@@ -33,6 +33,7 @@ struct fpass {
 	struct iv	*iv;
 	size_t		 n, cap;
 	int		 oom;
+	int		 binary;	/* a NUL in its first SWEEP_BINARY bytes */
 };
 
 static void
@@ -64,13 +65,57 @@ on_mask(void *arg, unsigned long long start, unsigned long long end,
 	n->name[name_len] = '\0';
 }
 
-static int
-discard(void *arg, const void *p, size_t n)
+int
+sweep_discard(void *arg, const void *p, size_t n)
 {
 	(void)arg;
 	(void)p;
 	(void)n;
 	return 0;
+}
+
+int
+sweep_pass(struct sweep *s, int fd, const char *label, unsigned char *buf,
+    size_t bufsz, redact_mask_fn on_mask,
+    int (*chunk)(void *arg, struct redact_stream *rs, const unsigned char *b,
+    size_t n, uint64_t off), void *arg, uint64_t *total, int *unread,
+    struct al_err *err)
+{
+	struct redact_stream *rs = NULL;
+	ssize_t r;
+	int rc;
+
+	*total = 0;
+	*unread = 0;
+	if ((rc = redact_stream_new(s->r, &rs)) != 0)
+		return al_err_set(err, rc, "cannot start a redaction stream");
+	redact_stream_on_mask(rs, on_mask, arg);
+	for (;;) {
+		r = read(fd, buf, bufsz);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			*unread = 1;
+			rc = sweep_problemf(s, label, 1, "cannot read: %s",
+			    strerror(errno)) ? al_err_set(err, AL_ENOMEM,
+			    "out of memory") : 0;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		rc = chunk(arg, rs, buf, (size_t)r, *total);
+		*total += (uint64_t)r;
+		if (rc != 0)
+			goto failed;
+	}
+	if ((rc = redact_stream_finish(rs, sweep_discard, NULL)) == 0)
+		goto out;
+failed:
+	rc = rc == AL_ENOMEM ? al_err_set(err, rc, "out of memory") :
+	    al_err_set(err, rc, "%s: redaction failed", label);
+out:
+	redact_stream_free(rs);
+	return rc;
 }
 
 static int
@@ -380,11 +425,23 @@ mark_fixed(struct sweep *s, size_t first)
 		s->hits[first].fixed = 1;
 }
 
+/* A file's piece: all of it to the stream; a NUL early on makes it binary. */
+static int
+file_chunk(void *arg, struct redact_stream *rs, const unsigned char *b,
+    size_t n, uint64_t off)
+{
+	struct fpass *fp = arg;
+
+	if (off < SWEEP_BINARY && memchr(b, '\0', n < SWEEP_BINARY - off ? n :
+	    (size_t)(SWEEP_BINARY - off)))
+		fp->binary = 1;
+	return redact_stream_write(rs, b, n, sweep_discard, NULL);
+}
+
 static int
 search_fd(struct sweep *s, int fd, const char *path, const struct stat *st,
     struct al_err *err)
 {
-	struct redact_stream *rs = NULL;
 	struct fpass fp;
 	struct rewrite w;
 	struct stat now, again;
@@ -392,8 +449,7 @@ search_fd(struct sweep *s, int fd, const char *path, const struct stat *st,
 	char tpath[PATH_MAX];
 	size_t first = s->nhits;
 	uint64_t total = 0;
-	ssize_t r;
-	int rc, binary = 0, tfd = -1, e;
+	int rc, binary = 0, tfd = -1, e, unread;
 
 	memset(&fp, 0, sizeof(fp));
 	memset(&w, 0, sizeof(w));
@@ -403,36 +459,10 @@ search_fd(struct sweep *s, int fd, const char *path, const struct stat *st,
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = redact_stream_new(s->r, &rs)) != 0) {
-		rc = al_err_set(err, rc, "cannot start a redaction stream");
+	if ((rc = sweep_pass(s, fd, path, buf, SWEEP_BUF, on_mask, file_chunk,
+	    &fp, &total, &unread, err)) != 0 || unread)
 		goto out;
-	}
-	redact_stream_on_mask(rs, on_mask, &fp);
-	for (;;) {
-		r = read(fd, buf, SWEEP_BUF);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = sweep_problemf(s, path, 1, "cannot read: %s",
-			    strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		if (total < SWEEP_BINARY && memchr(buf, '\0', (size_t)r <
-		    SWEEP_BINARY - total ? (size_t)r : SWEEP_BINARY - total))
-			binary = 1;
-		total += (uint64_t)r;
-		if ((rc = redact_stream_write(rs, buf, (size_t)r, discard,
-		    NULL)) != 0) {
-			rc = al_err_set(err, rc, "%s: redaction failed", path);
-			goto out;
-		}
-	}
-	if ((rc = redact_stream_finish(rs, discard, NULL)) != 0) {
-		rc = al_err_set(err, rc, "%s: redaction failed", path);
-		goto out;
-	}
+	binary = fp.binary;
 	s->files++;
 	s->bytes += total;
 	if (fp.oom) {
@@ -531,7 +561,6 @@ out:
 		(void)close(tfd);
 	free(w.wb);
 	free(fp.iv);
-	redact_stream_free(rs);
 	sodium_free(buf);
 	return rc;
 }

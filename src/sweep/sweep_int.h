@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "airlock/redact.h"
 #include "airlock/sweep.h"
 
 /*
@@ -48,6 +49,22 @@ int	sweep_problemf(struct sweep *s, const char *path, int error,
 /* Search one regular file (problems recorded; errors stop the sweep). */
 int	sweep_search_file(struct sweep *s, const char *path,
 	    struct al_err *err) AL_WUR;
+/*
+ * One pass over fd through a new redaction stream of the sweep's values
+ * (its masks to on_mask(arg)): each piece read into buf (bufsz bytes) is
+ * handed to chunk(arg, rs, piece, n, offset of the piece), which feeds rs
+ * (sweep_discard takes the stream's output), then the stream is finished.
+ * *total: the bytes read.  A read error is recorded as a problem of label
+ * and sets *unread (the pass stops there).  0, or an error in err: out of
+ * memory, the redaction failed.
+ */
+int	sweep_pass(struct sweep *s, int fd, const char *label,
+	    unsigned char *buf, size_t bufsz, redact_mask_fn on_mask,
+	    int (*chunk)(void *arg, struct redact_stream *rs,
+	    const unsigned char *b, size_t n, uint64_t off), void *arg,
+	    uint64_t *total, int *unread, struct al_err *err) AL_WUR;
+/* A redaction stream's output, dropped: a sweep only counts the masks. */
+int	sweep_discard(void *arg, const void *p, size_t n);
 /* Append a hit (copied; path must come from sweep_keep_path). */
 int	sweep_hit_add(struct sweep *s, const struct sweep_hit *h);
 
