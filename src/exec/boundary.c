@@ -180,6 +180,28 @@ release_all(const struct exec_boundary *b, struct leased *l, size_t n)
 }
 
 int
+exec_redactor_ready(const struct exec_boundary *b, struct redact *r,
+    struct redact_stream **so, struct redact_stream **se, struct al_err *err)
+{
+	int rc;
+
+	if (b->rules != NULL && (rc = redact_use_scan(r, b->rules, err)) != 0)
+		return rc;
+	if (b->rules == NULL && b->rules_load != NULL &&
+	    (rc = redact_use_scan_lazy(r, b->rules_load, b->rules_load_arg,
+	    err)) != 0)
+		return rc;
+	if ((rc = redact_compile(r, err)) != 0 ||
+	    (rc = redact_stream_new(r, so)) != 0 ||
+	    (rc = redact_stream_new(r, se)) != 0) {
+		if (err != NULL && err->msg[0] == '\0')
+			(void)al_err_set(err, rc, "cannot build the redactor");
+		return rc;
+	}
+	return 0;
+}
+
+int
 exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
     struct exec_result *res, struct al_err *err)
 {
@@ -235,19 +257,8 @@ exec_boundary_run(const struct exec_boundary *b, struct exec_spec *spec,
 		    (rc = redact_add_value(r, b->vars[i].secret, parts[i],
 		    err)) != 0)
 			goto out;
-	if (b->rules != NULL && (rc = redact_use_scan(r, b->rules, err)) != 0)
+	if ((rc = exec_redactor_ready(b, r, &so, &se, err)) != 0)
 		goto out;
-	if (b->rules == NULL && b->rules_load != NULL &&
-	    (rc = redact_use_scan_lazy(r, b->rules_load, b->rules_load_arg,
-	    err)) != 0)
-		goto out;
-	if ((rc = redact_compile(r, err)) != 0 ||
-	    (rc = redact_stream_new(r, &so)) != 0 ||
-	    (rc = redact_stream_new(r, &se)) != 0) {
-		if (rc != 0 && err != NULL && err->msg[0] == '\0')
-			(void)al_err_set(err, rc, "cannot build the redactor");
-		goto out;
-	}
 	for (i = 0; i < b->nvars; i++) {
 		k = bd[i].idx;
 		vars[i].name = b->vars[i].var;

@@ -27,6 +27,16 @@
 
 /* The redactor as an output filter (its state: a struct redact_stream). */
 extern const struct exec_filter_ops exec_redact_filter;
+/*
+ * A run's redactor, its values added: the run's scanner rules (given, or
+ * loaded when first needed) added, compiled, and a stream opened for each
+ * of stdout (*so) and stderr (*se).  0, or an error in err; the caller
+ * frees what was opened either way.
+ */
+struct exec_boundary;
+int	exec_redactor_ready(const struct exec_boundary *b, struct redact *r,
+	    struct redact_stream **so, struct redact_stream **se,
+	    struct al_err *err) AL_WUR;
 /* exec_boundary_run with b->proxy set. */
 int	exec_proxied_run(const struct exec_boundary *b,
 	    struct exec_spec *spec, struct exec_result *res,

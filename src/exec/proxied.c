@@ -313,19 +313,8 @@ exec_proxied_run(const struct exec_boundary *b, struct exec_spec *spec,
 		if ((rc = redact_add_value(r, l[i].secret, ph[i], err)) != 0)
 			goto out;
 	}
-	if (b->rules != NULL && (rc = redact_use_scan(r, b->rules, err)) != 0)
+	if ((rc = exec_redactor_ready(b, r, &so, &se, err)) != 0)
 		goto out;
-	if (b->rules == NULL && b->rules_load != NULL &&
-	    (rc = redact_use_scan_lazy(r, b->rules_load, b->rules_load_arg,
-	    err)) != 0)
-		goto out;
-	if ((rc = redact_compile(r, err)) != 0 ||
-	    (rc = redact_stream_new(r, &so)) != 0 ||
-	    (rc = redact_stream_new(r, &se)) != 0) {
-		if (rc != 0 && err != NULL && err->msg[0] == '\0')
-			(void)al_err_set(err, rc, "cannot build the redactor");
-		goto out;
-	}
 	for (i = 0; i < b->nvars; i++) {
 		k = find(l, nl, b->vars[i].secret);
 		vars[i].name = b->vars[i].var;
