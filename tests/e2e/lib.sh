@@ -206,6 +206,39 @@ start_fake_provider() {
 	[ -n "$FP" ] || { fail "the fake provider did not start"; done_testing; }
 }
 
+# live_of SECRET: the ids of SECRET's live leases, on one line.
+live_of() {
+	"$AL" lease ls --json | python3 -c 'import json,sys
+d = json.load(sys.stdin)
+d = d["leases"] if isinstance(d, dict) else d
+print(" ".join(l["id"] for l in d if l["secret"] == sys.argv[1] and l["state"] == "live"))' "$1"
+}
+
+# api_get [-s] PATH: the body of the broker's reply to GET PATH (with -s,
+# "STATUS BODY").
+api_get() {
+	_st=0
+	[ "$1" = -s ] && { _st=1; shift; }
+	python3 - "$AIRLOCK_SOCKET" "$1" "$_st" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"GET " + sys.argv[2].encode() +
+    b" HTTP/1.1\r\nHost: airlock\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+	b = s.recv(65536)
+	if not b:
+		break
+	data += b
+head, body = data.split(b"\r\n\r\n", 1)
+if sys.argv[3] == "1":
+	print(head.split(b" ")[1].decode(), body.decode())
+else:
+	print(body.decode())
+PY
+}
+
 done_testing() {
 	if [ "$T_FAILS" -ne 0 ]; then
 		echo "$T_NAME: $T_FAILS failed, $T_COUNT passed" >&2

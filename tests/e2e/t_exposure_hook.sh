@@ -38,29 +38,7 @@ rules:
 EOF
 chmod 600 "$AIRLOCK_HOME/policy.yaml"
 
-live_of() {	# live_of SECRET: its live leases, as ids
-	"$AL" lease ls --json | python3 -c 'import json,sys
-d = json.load(sys.stdin)
-d = d["leases"] if isinstance(d, dict) else d
-print(" ".join(l["id"] for l in d if l["secret"] == sys.argv[1] and l["state"] == "live"))' "$1"
-}
 
-api_get() {	# api_get PATH: the body of the broker's reply
-	python3 - "$AIRLOCK_SOCKET" "$1" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(b"GET " + sys.argv[2].encode() +
-    b" HTTP/1.1\r\nHost: airlock\r\nConnection: close\r\n\r\n")
-data = b""
-while True:
-	b = s.recv(65536)
-	if not b:
-		break
-	data += b
-print(data.split(b"\r\n\r\n", 1)[1].decode())
-EOF
-}
 
 metric() {	# metric NAME: the line of NAME in /metrics
 	api_get /metrics | awk -v p="$1" 'index($0, p) == 1'

@@ -37,12 +37,6 @@ rules:
 EOF
 chmod 600 "$AIRLOCK_HOME/policy.yaml"
 
-live_of() {	# live_of SECRET: its live leases, as ids
-	"$AL" lease ls --json | python3 -c 'import json,sys
-d = json.load(sys.stdin)
-d = d["leases"] if isinstance(d, dict) else d
-print(" ".join(l["id"] for l in d if l["secret"] == sys.argv[1] and l["state"] == "live"))' "$1"
-}
 
 # start NAME ARGS...: `airlock run ARGS` in the background; its output in
 # NAME.out/.err, its status in NAME.rc once it ends, its pid in PID_NAME.
@@ -146,31 +140,14 @@ grep -qF "airlock: run: the lease on secret 'once-token' ended (the secret is ex
 
 # The route itself: malformed requests, an unknown lease, an ended one is
 # answered at once with its reason even when asked to wait.
-api_get() {	# api_get PATH: "STATUS BODY"
-	python3 - "$AIRLOCK_SOCKET" "$1" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(b"GET " + sys.argv[2].encode() +
-    b" HTTP/1.1\r\nHost: airlock\r\nConnection: close\r\n\r\n")
-data = b""
-while True:
-	b = s.recv(65536)
-	if not b:
-		break
-	data += b
-head, body = data.split(b"\r\n\r\n", 1)
-print(head.split(b" ")[1].decode(), body.decode())
-EOF
-}
-api_get "/v1/leases?ids=xyz" >"$OUT"
+api_get -s "/v1/leases?ids=xyz" >"$OUT"
 expect_out "400 " "ids that are not lease ids"
-api_get "/v1/leases?wait=5" >"$OUT"
+api_get -s "/v1/leases?wait=5" >"$OUT"
 expect_out "'wait' needs 'ids'"
-api_get "/v1/leases?ids=0123456789abcdef0123456789abcdef&wait=1" >"$OUT"
+api_get -s "/v1/leases?ids=0123456789abcdef0123456789abcdef&wait=1" >"$OUT"
 expect_out "404 " "an unknown lease"
 t0=$(date +%s)
-api_get "/v1/leases?ids=$LA&wait=30" >"$OUT"
+api_get -s "/v1/leases?ids=$LA&wait=30" >"$OUT"
 expect_out '"reason":"revoked by request"' "the reason of an ended lease"
 [ $(( $(date +%s) - t0 )) -lt 20 ] && pass || fail "an ended lease's watch waited"
 
