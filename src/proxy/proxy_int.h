@@ -119,6 +119,7 @@ struct proxy {
 	struct proxy_run	*runs;
 	struct conn		*conns;
 	size_t			 nconns;
+	size_t			 nevicted;	/* shut down, not yet done */
 	/* Threads whose connection is done, to join (they end right after). */
 	pthread_t		*done;
 	size_t			 ndone, done_cap;
@@ -239,6 +240,7 @@ struct conn {
 	SSL			*ussl;
 	char			 host[PROXY_HOST_MAX + 1];
 	int			 port;
+	int			 evicted;	/* hub's lock: shut, unauthenticated */
 	struct conn		*next;
 };
 
