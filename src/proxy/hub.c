@@ -324,11 +324,29 @@ hub_conn_auth(struct proxy *p, struct conn *c, const char *cred, size_t len)
 		    PROXY_CRED_LEN) == 0 && run_alive(r))
 			found = r;
 	if (found != NULL) {
+		struct conn *o;
+		size_t held = 0;
+
+		/* One user's runs leave room for the others'. */
+		for (o = p->conns; o != NULL; o = o->next)
+			held += o->run != NULL && o->run->owner == found->owner;
+		if (held >= PROXY_USER_CONNS_MAX) {
+			pthread_mutex_unlock(&p->lock);
+			return -2;
+		}
 		found->refs++;
 		c->run = found;
 	}
 	pthread_mutex_unlock(&p->lock);
 	return found != NULL ? 0 : -1;
+}
+
+void
+proxy_run_set_owner(struct proxy *p, struct proxy_run *r, unsigned long owner)
+{
+	pthread_mutex_lock(&p->lock);
+	r->owner = owner;
+	pthread_mutex_unlock(&p->lock);
 }
 
 int

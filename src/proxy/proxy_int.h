@@ -69,6 +69,7 @@ struct proxy_run {
 	struct proxy_ca		 ca;
 	int64_t			 expires;
 	/* Under the hub's lock: */
+	unsigned long		 owner;		/* uid (proxy_run_set_owner) */
 	unsigned		 refs;		/* the hub's, one per connection */
 	int			 dead;
 	struct proxy_run	*next;
@@ -128,7 +129,8 @@ struct proxy {
 
 /*
  * Give c the live run whose credential is cred (a reference, dropped by
- * hub_conn_done); -1 if there is none.
+ * hub_conn_done); -1 if there is none, -2 if the run's owner holds
+ * PROXY_USER_CONNS_MAX connections already.
  */
 int	hub_conn_auth(struct proxy *p, struct conn *c, const char *cred,
 	    size_t len);
