@@ -39,6 +39,12 @@ CREATE FUNCTION public.ix(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
 EXECUTE 'CREATE ROLE ${KEEP}2 NOLOGIN'; END IF; RETURN \$1; END \$f\$;
 CREATE INDEX own_ix ON public.own (public.ix(y));
 CREATE RULE r AS ON INSERT TO public.own DO ALSO INSERT INTO public.t VALUES (7);
+CREATE AGGREGATE public.agg(int) (sfunc = int4pl, stype = int);
+CREATE FUNCTION public."Odd ""name"""(int, text) RETURNS int LANGUAGE sql AS \$f\$ SELECT 1 \$f\$;
+CREATE FUNCTION public."Odd ""name"""(int) RETURNS int LANGUAGE sql AS \$f\$ SELECT 2 \$f\$;
+CREATE VIEW public."v two" AS SELECT 1 AS one;
+CREATE VIEW public.vv AS SELECT * FROM public."v two";
+CREATE TRIGGER tr BEFORE UPDATE ON public.own FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();
 SQL
 run "$AL" run -e U=app-db -- sh -c '
 	psql -X -q -v ON_ERROR_STOP=1 "$U" -f "$1/plant.sql" &&
@@ -54,8 +60,10 @@ expect_eq "$(apsql -c "SELECT tableowner FROM pg_tables WHERE tablename = 'own'"
     "the task's table is reassigned"
 expect_eq "$(apsql -c "SELECT count(*) FROM public.own")" 1 "the table's rows stay"
 # Nothing it created runs code as its new owner.
-expect_eq "$(apsql -c "SELECT count(*) FROM pg_proc WHERE proname IN ('esc', 'escp', 'ix')")" 0 \
-    "the task's functions and procedures are gone"
+expect_eq "$(apsql -c "SELECT count(*) FROM pg_proc WHERE proname IN ('esc', 'escp', 'ix', 'agg', 'Odd \"name\"')")" 0 \
+    "the task's functions, procedures and aggregates are gone"
+expect_eq "$(apsql -c "SELECT count(*) FROM pg_class WHERE relname IN ('v two', 'vv')")" 0 \
+    "views with odd names, and views on views, are gone"
 expect_eq "$(PG_DB=other apsql -c "SELECT count(*) FROM pg_proc WHERE proname = 'esc2'")" 0 \
     "the task's function in another database is gone"
 expect_eq "$(apsql -c "SELECT count(*) FROM pg_class WHERE relname IN ('v', 'mv', 'own_ix')")" 0 \
