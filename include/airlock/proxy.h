@@ -140,6 +140,15 @@ int	proxy_run_add(struct proxy *p, const char *run_id,
 	    const struct proxy_secret *secrets, size_t n, int64_t expires,
 	    struct proxy_run **out, struct al_err *err) AL_WUR;
 /*
+ * Whose run r is (the uid that asked for it), before its credential is
+ * handed out.  The runs of one user hold at most PROXY_USER_CONNS_MAX of
+ * the proxy's connections, so that others always find room; past that a
+ * CONNECT gets 503.
+ */
+#define PROXY_USER_CONNS_MAX	448
+void	proxy_run_set_owner(struct proxy *p, struct proxy_run *r,
+	    unsigned long owner);
+/*
  * End a run: its credential stops working (407), its connections are
  * closed, its values and CA key wiped once the last connection thread
  * lets go.  The pointer is invalid afterwards.

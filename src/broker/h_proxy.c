@@ -563,6 +563,7 @@ h_proxy_start(struct route_args *a)
 	nv = 0;
 	if (proxy_run_add(px->hub, x->id, ps, n, expires, &x->run, &err) != 0)
 		goto fail;
+	proxy_run_set_owner(px->hub, x->run, (unsigned long)c->uid);
 	x->n = n;
 	x->conn = c->conn;
 	x->caller = json_incref(who);

@@ -22,6 +22,8 @@
 #include "cred_int.h"
 
 #define EXEC_OUT_MAX	(64 * 1024)
+/* Shorter values are not looked for in an id: they occur by chance. */
+#define ID_VALUE_MIN	4
 
 /*
  * Run `sh -c cmd sh arg` with in on stdin; stdout into *out (guarded; NULL
@@ -295,6 +297,23 @@ parse_answer(struct al_secret *out, struct al_secret **value,
 	return 0;
 }
 
+/*
+ * Whether the issuer's id holds the value: an id is stored on disk and
+ * given to the revoke command in its argv, which any local user can read.
+ */
+static int
+id_holds_value(const char *ext, struct al_secret *value)
+{
+	size_t n = al_secret_len(value);
+	int rc;
+
+	if (ext[0] == '\0' || n < ID_VALUE_MIN)
+		return 0;
+	rc = memmem(ext, strlen(ext), al_secret_open(value), n) != NULL;
+	al_secret_close(value);
+	return rc;
+}
+
 /* ---- ops ------------------------------------------------------------------ */
 
 static int
@@ -358,7 +377,17 @@ exec_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 		    "with status %d (its stderr is not kept)", status);
 		goto out;
 	}
-	rc = parse_answer(out, value, ext, err);
+	if ((rc = parse_answer(out, value, ext, err)) == 0 &&
+	    id_holds_value(ext, *value)) {
+		al_secret_free(*value);
+		*value = NULL;
+		ext[0] = '\0';	/* revoked by its name, then */
+		rc = al_err_set(err, AL_EPROTO, "the issue command's id holds "
+		    "the credential's value (an id is stored on disk and given "
+		    "to the revoke command as $1): nothing was handed out, and "
+		    "the credential is revoked by its name; make the issuer "
+		    "print an id of its own");
+	}
 out:
 	al_secret_free(out);
 	al_buf_release(&req);

@@ -481,13 +481,51 @@ sleep_ms(long ms)
 	(void)nanosleep(&ts, NULL);
 }
 
-/* Reassign and drop what role owns in database db (NULL: this one). */
+/*
+ * What runs SQL with its owner's rights: a SECURITY DEFINER routine, a
+ * view or materialized view, a rule; and any routine, which a table's
+ * maintenance (VACUUM, ANALYZE, REINDEX) runs as the table's owner when an
+ * index uses it.  Reassigned to the admin (or --reassign-to), such objects
+ * would let anyone who may call or query them, the next task first, run
+ * SQL as that role: create a role of its own that no lease ends.  So the
+ * role's views, routines (and what depends on them: an expression index, a
+ * trigger) and rules are dropped, in one transaction with the reassignment
+ * of the rest (tables, sequences, schemas, types: data).  OID_ is the
+ * role's oid (digits, from pg_roles).
+ */
+#define DROP_CODE_SQL \
+	"DO $airlock$ DECLARE r record; BEGIN" \
+	" FOR r IN SELECT c.oid FROM pg_class c WHERE c.relowner = OID_" \
+	" AND c.relkind IN ('v', 'm') LOOP" \
+	" IF EXISTS (SELECT 1 FROM pg_class WHERE oid = r.oid) THEN" \
+	" EXECUTE format('DROP %s %s CASCADE', CASE (SELECT relkind FROM" \
+	" pg_class WHERE oid = r.oid) WHEN 'v' THEN 'VIEW' ELSE" \
+	" 'MATERIALIZED VIEW' END, r.oid::regclass); END IF; END LOOP;" \
+	" FOR r IN SELECT p.oid FROM pg_proc p WHERE p.proowner = OID_" \
+	" AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid =" \
+	" 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e') LOOP" \
+	" IF EXISTS (SELECT 1 FROM pg_proc WHERE oid = r.oid) THEN" \
+	" EXECUTE format('DROP ROUTINE %s CASCADE', r.oid::regprocedure);" \
+	" END IF; END LOOP;" \
+	" FOR r IN SELECT w.oid FROM pg_rewrite w JOIN pg_class c ON" \
+	" c.oid = w.ev_class WHERE c.relowner = OID_ AND w.rulename <>" \
+	" '_RETURN' LOOP" \
+	" IF EXISTS (SELECT 1 FROM pg_rewrite WHERE oid = r.oid) THEN" \
+	" EXECUTE (SELECT format('DROP RULE %I ON %s', rulename," \
+	" ev_class::regclass) FROM pg_rewrite WHERE oid = r.oid);" \
+	" END IF; END LOOP; END $airlock$;"
+
+/*
+ * Drop what of role's runs SQL as its owner (DROP_CODE_SQL), then reassign
+ * and drop the rest it owns in database db (NULL: this one).
+ */
 static int
 drop_owned_in(struct engine_source *s, struct engine_slot *h, PGconn *conn,
-    const char *db, const char *qrole, struct al_err *err)
+    const char *db, const char *qrole, const char *oid, struct al_err *err)
 {
 	const struct pq_dl *dl = s->dl;
 	PGconn *other = NULL;
+	PGresult *r = NULL;
 	struct al_buf b;
 	char *qo = NULL;
 	int rc;
@@ -503,12 +541,16 @@ drop_owned_in(struct engine_source *s, struct engine_slot *h, PGconn *conn,
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (al_buf_printf(&b, "REASSIGN OWNED BY %s TO %s;DROP OWNED BY %s",
-	    qrole, qo ? qo : "CURRENT_USER", qrole) != 0) {
+	/* One round trip, one transaction; the SELECT closes it with a row. */
+	if (al_buf_printf(&b, "%sREASSIGN OWNED BY %s TO %s;DROP OWNED BY %s;"
+	    "SELECT 1", DROP_CODE_SQL, qrole, qo ? qo : "CURRENT_USER",
+	    qrole) != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = pg_exec(dl, conn, al_buf_str(&b), "REASSIGN/DROP OWNED", err);
+	rc = pg_exec_rows(dl, conn, al_buf_str(&b), oid, "REASSIGN/DROP OWNED",
+	    &r, err);
+	dl->PQclear(r);
 out:
 	dl->PQfreemem(qo);
 	if (other != NULL)
@@ -589,7 +631,7 @@ pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
 		const char *db = dl->PQgetvalue(r, i, 0);
 
 		if ((rc = drop_owned_in(s, h, conn, strcmp(db, here) == 0 ? NULL :
-		    db, qrole, err)) != 0)
+		    db, qrole, oid, err)) != 0)
 			goto out;
 	}
 	dl->PQclear(r);

@@ -223,6 +223,7 @@ do_connect(struct conn *c)
 	size_t have = 0;
 	ssize_t r;
 	llhttp_errno_t e = HPE_OK;
+	int rc;
 
 	memset(&q, 0, sizeof(q));
 	llhttp_settings_init(&set);
@@ -262,7 +263,13 @@ do_connect(struct conn *c)
 		    "airlock proxy: only HTTPS (CONNECT) goes through\n");
 		goto fail;
 	}
-	if (authenticate(c, q.auth) != 0) {
+	if ((rc = authenticate(c, q.auth)) == -2) {
+		(void)send_status(c->cfd, "503 Service Unavailable",
+		    "Retry-After: 1\r\n", "airlock proxy: this user's runs hold "
+		    "too many connections; close some\n");
+		goto fail;
+	}
+	if (rc != 0) {
 		(void)send_status(c->cfd, "407 Proxy Authentication Required",
 		    "Proxy-Authenticate: Basic realm=\"airlock\"\r\n",
 		    "airlock proxy: wrong credential, or the run has ended\n");

@@ -24,6 +24,29 @@
 #define IDLE_MS_DEFAULT	60000
 #define CONNS_MAX	512
 
+/*
+ * Any local process may connect to the proxy, credential or not.  When
+ * CONNS_MAX connections are open, the oldest one still waiting for its
+ * CONNECT is shut down to make room: a flood of connections that never
+ * authenticate cannot keep a run from its proxy (a client sends its
+ * CONNECT at once).  Hub locked; 0 if every connection is authenticated.
+ */
+static int
+evict_waiting(struct proxy *p)
+{
+	struct conn *c, *oldest = NULL;
+
+	for (c = p->conns; c != NULL; c = c->next)
+		if (c->run == NULL && !c->evicted)
+			oldest = c;	/* the list is newest first */
+	if (oldest == NULL)
+		return 0;
+	(void)shutdown(oldest->cfd, SHUT_RDWR);
+	oldest->evicted = 1;
+	p->nevicted++;
+	return 1;
+}
+
 /* Join the threads whose connections are done. */
 static void
 reap(struct proxy *p)
@@ -75,7 +98,11 @@ acceptor(void *arg)
 			continue;
 		}
 		pthread_mutex_lock(&p->lock);
-		if (p->stopping || p->nconns >= CONNS_MAX ||
+		if (!p->stopping && p->nconns - p->nevicted >= CONNS_MAX)
+			(void)evict_waiting(p);
+		/* Evicted ones are ending: at most CONNS_MAX of them. */
+		if (p->stopping || p->nconns - p->nevicted >= CONNS_MAX ||
+		    p->nconns >= 2 * CONNS_MAX ||
 		    (c = calloc(1, sizeof(*c))) == NULL) {
 			pthread_mutex_unlock(&p->lock);
 			close(fd);
@@ -297,11 +324,29 @@ hub_conn_auth(struct proxy *p, struct conn *c, const char *cred, size_t len)
 		    PROXY_CRED_LEN) == 0 && run_alive(r))
 			found = r;
 	if (found != NULL) {
+		struct conn *o;
+		size_t held = 0;
+
+		/* One user's runs leave room for the others'. */
+		for (o = p->conns; o != NULL; o = o->next)
+			held += o->run != NULL && o->run->owner == found->owner;
+		if (held >= PROXY_USER_CONNS_MAX) {
+			pthread_mutex_unlock(&p->lock);
+			return -2;
+		}
 		found->refs++;
 		c->run = found;
 	}
 	pthread_mutex_unlock(&p->lock);
 	return found != NULL ? 0 : -1;
+}
+
+void
+proxy_run_set_owner(struct proxy *p, struct proxy_run *r, unsigned long owner)
+{
+	pthread_mutex_lock(&p->lock);
+	r->owner = owner;
+	pthread_mutex_unlock(&p->lock);
 }
 
 int
@@ -363,6 +408,8 @@ hub_conn_done(struct proxy *p, struct conn *c)
 	r = c->run;
 	if (r != NULL && --r->refs == 0)
 		run_free(r);
+	if (c->evicted)
+		p->nevicted--;
 	if (c->ufd >= 0)
 		close(c->ufd);
 	close(c->cfd);

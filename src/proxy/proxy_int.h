@@ -69,6 +69,7 @@ struct proxy_run {
 	struct proxy_ca		 ca;
 	int64_t			 expires;
 	/* Under the hub's lock: */
+	unsigned long		 owner;		/* uid (proxy_run_set_owner) */
 	unsigned		 refs;		/* the hub's, one per connection */
 	int			 dead;
 	struct proxy_run	*next;
@@ -119,6 +120,7 @@ struct proxy {
 	struct proxy_run	*runs;
 	struct conn		*conns;
 	size_t			 nconns;
+	size_t			 nevicted;	/* shut down, not yet done */
 	/* Threads whose connection is done, to join (they end right after). */
 	pthread_t		*done;
 	size_t			 ndone, done_cap;
@@ -127,7 +129,8 @@ struct proxy {
 
 /*
  * Give c the live run whose credential is cred (a reference, dropped by
- * hub_conn_done); -1 if there is none.
+ * hub_conn_done); -1 if there is none, -2 if the run's owner holds
+ * PROXY_USER_CONNS_MAX connections already.
  */
 int	hub_conn_auth(struct proxy *p, struct conn *c, const char *cred,
 	    size_t len);
@@ -239,6 +242,7 @@ struct conn {
 	SSL			*ussl;
 	char			 host[PROXY_HOST_MAX + 1];
 	int			 port;
+	int			 evicted;	/* hub's lock: shut, unauthenticated */
 	struct conn		*next;
 };
 
