@@ -7,7 +7,10 @@
  *
  * usage: bench_pg_floor CONNINFO PASSWORD GROUP CLIENTS SECONDS
  * (PASSWORD may be ""; one verifier, computed once, is used for every role:
- * the floor is the database's share.)
+ * the floor is the database's share.  Its iteration count is airlock's,
+ * ENGINE_SCRAM_ITER: CREATE ROLE checks that the password is not the empty
+ * one by running the verifier's PBKDF2, so the count is part of what the
+ * statement costs the server: 2.3 ms of its CPU at 4096 iterations.)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,7 +23,7 @@
 
 #include <libpq-fe.h>
 
-static const char verifier[] = "SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0c2FsdA==$"
+static const char verifier[] = "SCRAM-SHA-256$16:c2FsdHNhbHRzYWx0c2FsdA==$"
     "7d0Yfs5BMHXjyV0lVlo0cx7X9uvd2QavJ0NU7XRHAuA=:"
     "hhYQ2g5bJ1nT8UOqkdUR9WfY+wA6I7VHexRjQv4vZxk=";
 

@@ -3,7 +3,7 @@
  * airlock sends CREATE ROLE a verifier rather than the password, so the
  * password never reaches the server (nor its statement log), and the server
  * does not spend its own 4096-iteration hash on a password that is 256
- * random bits anyway (no stretching can add to that).
+ * random bits anyway (no stretching can add to that; ENGINE_SCRAM_ITER).
  */
 #include <stdio.h>
 #include <string.h>
