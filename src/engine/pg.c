@@ -419,58 +419,81 @@ out:
 	" (usesysid = OID_ OR (pg_has_role(usesysid, OID_, 'MEMBER')" \
 	" AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = usesysid)))"
 
-/*
- * Run the statements of sql, with OID_ replaced by oid (digits only, from
- * pg_roles), in one round trip; the last statement's rows in *out.
- */
-static int
-pg_exec_rows(const struct pq_dl *dl, PGconn *conn, const char *sql, const char *oid,
-    const char *what, PGresult **out, struct al_err *err)
-{
-	struct al_buf b;
-	const char *p = sql, *m;
-	PGresult *r, *last = NULL;
-	int rc = 0;
+/* The databases where the role owns or holds anything (OID_ as above). */
+#define DATABASES_OF \
+	"SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d" \
+	" ON d.oid = s.dbid WHERE s.refclassid = 'pg_authid'::regclass AND" \
+	" s.refobjid = OID_"
 
-	*out = NULL;
-	if (strspn(oid, "0123456789") != strlen(oid) || oid[0] == '\0')
-		return al_err_set(err, AL_EPROTO, "%s: bad oid", what);
-	al_buf_init(&b, 8192, 0);
+/* The results of one round trip, in the order of its statements. */
+#define PG_RESULTS_MAX	8
+struct pg_results {
+	PGresult	*r[PG_RESULTS_MAX];
+	int		 n;
+};
+
+static void
+pg_results_clear(const struct pq_dl *dl, struct pg_results *res)
+{
+	while (res->n > 0)
+		dl->PQclear(res->r[--res->n]);
+}
+
+/* Append tmpl to b with every OID_ replaced by the expression oid. */
+static int
+append_subst(struct al_buf *b, const char *tmpl, const char *oid)
+{
+	const char *p = tmpl, *m;
+
 	while ((m = strstr(p, "OID_")) != NULL) {
-		if (al_buf_append(&b, p, (size_t)(m - p)) != 0 ||
-		    al_buf_printf(&b, "%s::oid", oid) != 0) {
-			al_buf_release(&b);
-			return al_err_set(err, AL_ENOMEM, "out of memory");
-		}
+		if (al_buf_append(b, p, (size_t)(m - p)) != 0 ||
+		    al_buf_puts(b, oid) != 0)
+			return AL_ENOMEM;
 		p = m + 4;
 	}
-	if (al_buf_puts(&b, p) != 0) {
-		al_buf_release(&b);
-		return al_err_set(err, AL_ENOMEM, "out of memory");
-	}
-	if (!dl->PQsendQuery(conn, al_buf_str(&b))) {
-		al_buf_release(&b);
+	return al_buf_puts(b, p);
+}
+
+/*
+ * Send the statements of sql in one round trip and keep their results in
+ * *res (the caller clears them, on failure too).  The first failing
+ * statement's error is returned; PostgreSQL runs none after it.
+ */
+static int
+pg_batch(const struct pq_dl *dl, PGconn *conn, const char *sql,
+    const char *what, struct pg_results *res, struct al_err *err)
+{
+	PGresult *r;
+	int rc = 0;
+
+	pg_results_clear(dl, res);
+	if (!dl->PQsendQuery(conn, sql))
 		return pg_fail(err, AL_EUNAVAIL, what, dl->PQerrorMessage(conn));
-	}
-	al_buf_release(&b);
 	while ((r = dl->PQgetResult(conn)) != NULL) {
 		if (rc == 0 && dl->PQresultStatus(r) != PGRES_COMMAND_OK &&
 		    dl->PQresultStatus(r) != PGRES_TUPLES_OK)
 			rc = pg_fail(err, dl->PQstatus(conn) == CONNECTION_OK ?
 			    AL_EDB : AL_EUNAVAIL, what,
 			    dl->PQresultErrorMessage(r));
-		dl->PQclear(last);
-		last = r;
+		if (res->n < PG_RESULTS_MAX)
+			res->r[res->n++] = r;
+		else {
+			dl->PQclear(r);
+			if (rc == 0)
+				rc = al_err_set(err, AL_EPROTO, "%s: too many "
+				    "results", what);
+		}
 	}
-	if (rc == 0 && (last == NULL || dl->PQresultStatus(last) !=
-	    PGRES_TUPLES_OK))
+	if (rc == 0 && dl->PQstatus(conn) != CONNECTION_OK)
 		rc = pg_fail(err, AL_EUNAVAIL, what, dl->PQerrorMessage(conn));
-	if (rc != 0) {
-		dl->PQclear(last);
-		return rc;
-	}
-	*out = last;
-	return 0;
+	return rc;
+}
+
+/* Result i of res holds rows (a SELECT that ran). */
+static int
+has_rows(const struct pq_dl *dl, const struct pg_results *res, int i)
+{
+	return i < res->n && dl->PQresultStatus(res->r[i]) == PGRES_TUPLES_OK;
 }
 
 static void
@@ -517,99 +540,146 @@ out:
 	return rc;
 }
 
+/*
+ * Revocation, in two round trips when the role owns nothing:
+ *
+ *  1. look the role up by name; NOLOGIN, committed on its own (no new
+ *     session from here on); end its sessions and those of its members
+ *     that may SET ROLE to it, counting those still there; and the
+ *     databases where it owns or holds anything.  Repeated until no
+ *     session is left (then the list of databases was read with none
+ *     left to add to it).
+ *  2. REASSIGN OWNED and DROP OWNED in each of those databases (none, for
+ *     a role that only had its group's membership).
+ *  3. DROP ROLE, and verify it is gone, in one round trip.
+ *
+ * A failure in 1 may leave the connection inside the transaction of
+ * NOLOGIN: rolled back before the error is returned.
+ */
+#define R_OID		0	/* results of round trip 1 */
+#define R_SESSIONS	4
+#define R_DATABASES	5
 static int
 pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
     const char *ext, struct al_secret *keep, struct al_err *err)
 {
 	const struct pq_dl *dl = s->dl;
 	PGconn *conn;
-	PGresult *r = NULL;
-	struct al_buf b;
-	char oid[24], *qrole = NULL;
+	struct pg_results res = { .n = 0 };
+	struct al_buf b, expr;
+	char oid[32], *qrole = NULL, *lrole = NULL;
 	const char *here;
 	long waited = 0;
-	int rc, i;
+	int rc, i, left, retried = 0;
 
 	(void)ext;	/* a role is known by its name */
 	(void)keep;
-	al_buf_init(&b, 4096, 0);
+	al_buf_init(&b, 8192, 0);
+	al_buf_init(&expr, 4096, 0);
+again:
 	if ((rc = pg_handle(s, h, &conn, err)) != 0)
 		goto out;
-	rc = pg_query(dl, conn, "SELECT oid FROM pg_roles WHERE rolname = $1",
-	    role, NULL, "cannot look the role up", &r, err);
-	if (rc != 0 && dl->PQstatus(conn) != CONNECTION_OK &&
-	    (rc = pg_handle(s, h, &conn, err)) == 0)
-		rc = pg_query(dl, conn, "SELECT oid FROM pg_roles WHERE rolname ="
-		    " $1", role, NULL, "cannot look the role up", &r, err);
-	if (rc != 0)
-		goto out;
-	if (dl->PQntuples(r) == 0)
-		goto out;	/* never created, or already gone */
-	(void)snprintf(oid, sizeof(oid), "%s", dl->PQgetvalue(r, 0, 0));
-	dl->PQclear(r);
-	r = NULL;
-	if ((qrole = dl->PQescapeIdentifier(conn, role, strlen(role))) == NULL) {
+	dl->PQfreemem(qrole);
+	dl->PQfreemem(lrole);
+	lrole = NULL;
+	if ((qrole = dl->PQescapeIdentifier(conn, role, strlen(role))) ==
+	    NULL || (lrole = dl->PQescapeLiteral(conn, role, strlen(role))) ==
+	    NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	/*
-	 * 1. No new session, then 2. end the sessions (one round trip),
-	 * and wait until they are gone.
-	 */
-	if (al_buf_printf(&b, "ALTER ROLE %s NOLOGIN;SELECT count(*), "
-	    "count(pg_terminate_backend(pid))" SESSIONS_OF, qrole) != 0) {
+	/* Round trip 1; the role's oid is looked up where it is used. */
+	al_buf_reset(&b);
+	al_buf_reset(&expr);
+	if (al_buf_printf(&expr, "(SELECT oid FROM pg_roles WHERE rolname = "
+	    "%s)", lrole) != 0 ||
+	    al_buf_printf(&b, "SELECT oid FROM pg_roles WHERE rolname = %s;"
+	    "BEGIN;ALTER ROLE %s NOLOGIN;COMMIT;", lrole, qrole) != 0 ||
+	    append_subst(&b, "SELECT count(*), count(pg_terminate_backend(pid))"
+	    SESSIONS_OF ";" DATABASES_OF, al_buf_str(&expr)) != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
 	for (;;) {
-		if ((rc = pg_exec_rows(dl, conn, al_buf_str(&b), oid,
-		    "cannot end the role's sessions", &r, err)) != 0)
+		rc = pg_batch(dl, conn, al_buf_str(&b), "cannot end the role's "
+		    "sessions", &res, err);
+		if (has_rows(dl, &res, R_OID) && dl->PQntuples(res.r[R_OID]) ==
+		    0) {
+			/* Never created, or gone already. */
+			rc = 0;
+			goto rollback;
+		}
+		if (rc != 0 && dl->PQstatus(conn) != CONNECTION_OK &&
+		    !retried) {
+			/* A cached connection the server dropped: once more. */
+			retried = 1;
+			goto again;
+		}
+		if (rc != 0)
+			goto rollback;
+		if (!has_rows(dl, &res, R_SESSIONS) ||
+		    !has_rows(dl, &res, R_DATABASES) ||
+		    dl->PQntuples(res.r[R_SESSIONS]) != 1) {
+			rc = al_err_set(err, AL_EPROTO, "cannot end the role's "
+			    "sessions: unexpected results");
 			goto out;
-		i = atoi(dl->PQgetvalue(r, 0, 0));
-		dl->PQclear(r);
-		r = NULL;
-		if (i == 0)
+		}
+		if ((left = atoi(dl->PQgetvalue(res.r[R_SESSIONS], 0, 0))) == 0)
 			break;
 		if (waited >= PG_TERMINATE_WAIT_MS) {
 			rc = al_err_set(err, AL_ETIMEDOUT, "%d session(s) of "
-			    "the role did not end within %ld ms", i, waited);
+			    "the role did not end within %ld ms", left, waited);
 			goto out;
 		}
 		sleep_ms(10);
 		waited += 10;
 	}
-	/* 3. What it owns, in every database where it owns or holds any. */
-	if ((rc = pg_query(dl, conn, "SELECT DISTINCT d.datname FROM pg_shdepend s"
-	    " JOIN pg_database d ON d.oid = s.dbid WHERE s.refclassid ="
-	    " 'pg_authid'::regclass AND s.refobjid = $1::oid", oid, NULL,
-	    "cannot list the role's databases", &r, err)) != 0)
+	(void)snprintf(oid, sizeof(oid), "%s::oid",
+	    dl->PQgetvalue(res.r[R_OID], 0, 0));
+	if (strspn(oid, "0123456789") == 0 ||
+	    strcmp(oid + strspn(oid, "0123456789"), "::oid") != 0) {
+		rc = al_err_set(err, AL_EPROTO, "cannot look the role up: bad "
+		    "oid");
 		goto out;
+	}
+	/* 2. What it owns, in every database where it owns or holds any. */
 	here = dl->PQdb(conn);
-	for (i = 0; i < dl->PQntuples(r); i++) {
-		const char *db = dl->PQgetvalue(r, i, 0);
+	for (i = 0; i < dl->PQntuples(res.r[R_DATABASES]); i++) {
+		const char *db = dl->PQgetvalue(res.r[R_DATABASES], i, 0);
 
-		if ((rc = drop_owned_in(s, h, conn, strcmp(db, here) == 0 ? NULL :
-		    db, qrole, err)) != 0)
+		if ((rc = drop_owned_in(s, h, conn, strcmp(db, here) == 0 ?
+		    NULL : db, qrole, err)) != 0)
 			goto out;
 	}
-	dl->PQclear(r);
-	r = NULL;
-	/* 4. The role itself, then 5. verify. */
+	/* 3. The role itself, then verify. */
 	al_buf_reset(&b);
-	if (al_buf_printf(&b, "DROP ROLE IF EXISTS %s;SELECT 1 FROM pg_roles"
-	    " WHERE oid = OID_", qrole) != 0) {
+	if (al_buf_printf(&b, "DROP ROLE IF EXISTS %s;", qrole) != 0 ||
+	    append_subst(&b, "SELECT 1 FROM pg_roles WHERE oid = OID_",
+	    oid) != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = pg_exec_rows(dl, conn, al_buf_str(&b), oid, "DROP ROLE", &r,
+	if ((rc = pg_batch(dl, conn, al_buf_str(&b), "DROP ROLE", &res,
 	    err)) != 0)
 		goto out;
-	if (dl->PQntuples(r) != 0)
+	if (!has_rows(dl, &res, 1))
+		rc = al_err_set(err, AL_EPROTO, "DROP ROLE: unexpected results");
+	else if (dl->PQntuples(res.r[1]) != 0)
 		rc = al_err_set(err, AL_EDB, "the role still exists after "
 		    "DROP ROLE");
+	goto out;
+rollback:
+	/* A failed statement may have left NOLOGIN's transaction open. */
+	if (dl->PQstatus(conn) == CONNECTION_OK) {
+		PGresult *r = dl->PQexec(conn, "ROLLBACK");
+
+		dl->PQclear(r);
+	}
 out:
-	dl->PQclear(r);
+	pg_results_clear(dl, &res);
 	dl->PQfreemem(qrole);
+	dl->PQfreemem(lrole);
+	al_buf_release(&expr);
 	al_buf_release(&b);
 	return rc;
 }
