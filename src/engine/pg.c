@@ -277,24 +277,51 @@ out:
 	return rc;
 }
 
-/* Percent-encode s (a host path or database name) onto b. */
-static int
-url_encode(struct al_buf *b, const char *s)
+/*
+ * Where the holder's URL is written: straight into its guarded memory,
+ * sized beforehand (one guarded allocation: growing a buffer of guarded
+ * memory maps, locks and unmaps a new one each time, and every unmapping
+ * interrupts the broker's other threads to flush their TLBs).
+ */
+struct url_out {
+	unsigned char	*p;
+	size_t		 len, cap;
+	int		 rc;
+};
+
+static void
+url_put(struct url_out *u, const void *s, size_t n)
+{
+	if (u->rc != 0 || n > u->cap - u->len) {
+		u->rc = AL_ETOOBIG;
+		return;
+	}
+	memcpy(u->p + u->len, s, n);
+	u->len += n;
+}
+
+static void
+url_puts(struct url_out *u, const char *s)
+{
+	url_put(u, s, strlen(s));
+}
+
+/* Percent-encode s (a host path or database name). */
+static void
+url_encode(struct url_out *u, const char *s)
 {
 	static const char hexd[] = "0123456789ABCDEF";
-	int rc = 0;
 
-	for (; *s && rc == 0; s++) {
+	for (; *s && u->rc == 0; s++) {
 		unsigned char ch = (unsigned char)*s;
+		char e[3] = { '%', hexd[ch >> 4], hexd[ch & 15] };
 
 		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
 		    (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL)
-			rc = al_buf_putc(b, ch);
+			url_put(u, &ch, 1);
 		else
-			rc = al_buf_printf(b, "%%%c%c", hexd[ch >> 4],
-			    hexd[ch & 15]);
+			url_put(u, e, 3);
 	}
-	return rc;
 }
 
 /*
@@ -306,41 +333,52 @@ static int
 make_url(const struct pq_dl *dl, PGconn *conn, const char *role, struct al_secret *pw,
     struct al_secret **out)
 {
-	struct al_buf b;
 	const char *host = dl->PQhost(conn), *port = dl->PQport(conn), *db = dl->PQdb(conn);
+	struct url_out u = { NULL, 0, 0, 0 };
 	int rc;
 
-	al_buf_init(&b, 4096, AL_BUF_SENSITIVE);
-	rc = al_buf_printf(&b, "postgresql://%s:", role);
-	if (rc == 0) {
-		rc = al_buf_append(&b, al_secret_open(pw), al_secret_len(pw));
-		al_secret_close(pw);
+	*out = NULL;
+	host = host ? host : "";
+	port = port ? port : "";
+	db = db ? db : "";
+	/* Every byte of host and db may take three. */
+	u.cap = strlen("postgresql://:@/?host=&port=") + strlen(role) +
+	    al_secret_len(pw) + 3 * (strlen(host) + strlen(db)) +
+	    strlen("localhost") + strlen(port) + 1;
+	if ((rc = al_secret_new(u.cap, out)) != 0)
+		return rc;
+	u.p = al_secret_open(*out);
+	url_puts(&u, "postgresql://");
+	url_puts(&u, role);
+	url_puts(&u, ":");
+	url_put(&u, al_secret_open(pw), al_secret_len(pw));
+	al_secret_close(pw);
+	url_puts(&u, "@");
+	if (host[0] == '/') {
+		url_puts(&u, "/");
+		url_encode(&u, db);
+		url_puts(&u, "?host=");
+		url_encode(&u, host);
+		if (port[0]) {
+			url_puts(&u, "&port=");
+			url_puts(&u, port);
+		}
+	} else {
+		url_encode(&u, host[0] ? host : "localhost");
+		if (port[0]) {
+			url_puts(&u, ":");
+			url_puts(&u, port);
+		}
+		url_puts(&u, "/");
+		url_encode(&u, db);
 	}
-	if (rc == 0)
-		rc = al_buf_putc(&b, '@');
-	if (rc == 0 && host != NULL && host[0] == '/') {
-		rc = al_buf_puts(&b, "/");
-		if (rc == 0)
-			rc = url_encode(&b, db ? db : "");
-		if (rc == 0)
-			rc = al_buf_puts(&b, "?host=");
-		if (rc == 0)
-			rc = url_encode(&b, host);
-		if (rc == 0 && port && port[0])
-			rc = al_buf_printf(&b, "&port=%s", port);
-	} else if (rc == 0) {
-		rc = url_encode(&b, host && host[0] ? host : "localhost");
-		if (rc == 0 && port && port[0])
-			rc = al_buf_printf(&b, ":%s", port);
-		if (rc == 0)
-			rc = al_buf_puts(&b, "/");
-		if (rc == 0)
-			rc = url_encode(&b, db ? db : "");
+	al_secret_set_len(*out, u.len);
+	al_secret_close(*out);
+	if (u.rc != 0) {
+		al_secret_free(*out);
+		*out = NULL;
 	}
-	if (rc == 0)
-		rc = al_secret_from(b.data, b.len, out);
-	al_buf_release(&b);
-	return rc;
+	return u.rc;
 }
 
 static int
