@@ -288,19 +288,6 @@ worker(void *arg)
 	pthread_mutex_lock(&e->mu);
 	while (!e->stop) {
 		if (!e->ready || (r = next_due(e, engine_now_ms(e), &w)) == NULL) {
-			if (e->ready && e->dl.pq != NULL &&
-			    e->npool < PW_POOL) {
-				struct engine_pw pw;
-
-				pthread_mutex_unlock(&e->mu);
-				rc = engine_pw_make(&e->dl, &pw);
-				pthread_mutex_lock(&e->mu);
-				if (rc == 0 && e->npool < PW_POOL)
-					e->pool[e->npool++] = pw;
-				else if (rc == 0)
-					engine_pw_release(&pw);
-				continue;
-			}
 			wait_ms(e, e->ready ? w : -1);
 			continue;
 		}
@@ -422,8 +409,6 @@ engine_free(struct engine *e)
 		e->sources = s->next;
 		source_free(s);
 	}
-	while (e->npool > 0)
-		engine_pw_release(&e->pool[--e->npool]);
 	pq_dl_close(&e->dl);
 	if (e->db != NULL) {
 		/* Names recorded but never used: no role was created. */
@@ -458,7 +443,6 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
     char role[ENGINE_ROLE_MAX + 1], struct al_err *err)
 {
 	struct engine_source *s;
-	struct engine_pw pw;
 	struct al_secret *keep = NULL;
 	struct rec *r;
 	char ext[ENGINE_EXT_MAX + 1];
@@ -467,7 +451,6 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	*value = NULL;
 	ext[0] = '\0';
 	role[0] = '\0';
-	memset(&pw, 0, sizeof(pw));
 	pthread_mutex_lock(&e->mu);
 	if ((s = source_find(e, secret)) == NULL) {
 		pthread_mutex_unlock(&e->mu);
@@ -495,21 +478,13 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	r->c.expires = expires;
 	memcpy(role, r->c.role, ENGINE_ROLE_MAX + 1);
 	(void)engine_rec_save(e, r, NULL);
-	if (s->ops->needs_pw && e->npool > 0)
-		pw = e->pool[--e->npool];
 	/* A connection of its own: mints of other threads run alongside. */
 	while ((slot = free_slot(s)) < 0)
 		pthread_cond_wait(&e->cv, &e->mu);
 	s->mints_busy |= 1u << slot;
 	pthread_mutex_unlock(&e->mu);
-	if (s->ops->needs_pw && pw.pw == NULL &&
-	    engine_pw_make(&e->dl, &pw) != 0)
-		rc = al_err_set(err, AL_ECRYPTO, "cannot make a password");
-	else
-		rc = s->ops->mint(s, &s->mints[slot], role, why,
-		    s->ops->needs_pw ? &pw : NULL, expires +
-		    ENGINE_VALID_MARGIN, value, ext, &keep, err);
-	engine_pw_release(&pw);
+	rc = s->ops->mint(s, &s->mints[slot], role, why, expires +
+	    ENGINE_VALID_MARGIN, value, ext, &keep, err);
 	pthread_mutex_lock(&e->mu);
 	s->mints_busy &= ~(1u << slot);
 	pthread_cond_broadcast(&e->cv);

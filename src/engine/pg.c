@@ -324,17 +324,24 @@ url_encode(struct url_out *u, const char *s)
 	}
 }
 
+/* A minted password: 256 random bits as hex digits. */
+#define PG_PW_LEN	64
+
 /*
- * The credential as the holder sees it:
- * postgresql://ROLE:PASSWORD@HOST:PORT/DB, or with a socket directory
- * postgresql://ROLE:PASSWORD@/DB?host=DIR&port=PORT.
+ * The credential as the holder sees it, with a fresh password written in
+ * place (it exists nowhere else), and that password's SCRAM verifier in
+ * verifier: postgresql://ROLE:PASSWORD@HOST:PORT/DB, or with a socket
+ * directory postgresql://ROLE:PASSWORD@/DB?host=DIR&port=PORT.
  */
 static int
-make_url(const struct pq_dl *dl, PGconn *conn, const char *role, struct al_secret *pw,
-    struct al_secret **out)
+make_url(const struct pq_dl *dl, PGconn *conn, const char *role,
+    char verifier[ENGINE_SCRAM_MAX], struct al_secret **out)
 {
+	static const char hexd[] = "0123456789abcdef";
 	const char *host = dl->PQhost(conn), *port = dl->PQport(conn), *db = dl->PQdb(conn);
 	struct url_out u = { NULL, 0, 0, 0 };
+	unsigned char raw[PG_PW_LEN / 2];
+	size_t i, at;
 	int rc;
 
 	*out = NULL;
@@ -343,7 +350,7 @@ make_url(const struct pq_dl *dl, PGconn *conn, const char *role, struct al_secre
 	db = db ? db : "";
 	/* Every byte of host and db may take three. */
 	u.cap = strlen("postgresql://:@/?host=&port=") + strlen(role) +
-	    al_secret_len(pw) + 3 * (strlen(host) + strlen(db)) +
+	    PG_PW_LEN + 3 * (strlen(host) + strlen(db)) +
 	    strlen("localhost") + strlen(port) + 1;
 	if ((rc = al_secret_new(u.cap, out)) != 0)
 		return rc;
@@ -351,8 +358,21 @@ make_url(const struct pq_dl *dl, PGconn *conn, const char *role, struct al_secre
 	url_puts(&u, "postgresql://");
 	url_puts(&u, role);
 	url_puts(&u, ":");
-	url_put(&u, al_secret_open(pw), al_secret_len(pw));
-	al_secret_close(pw);
+	at = u.len;
+	if (u.rc == 0 && u.cap - u.len >= PG_PW_LEN) {
+		randombytes_buf(raw, sizeof(raw));
+		for (i = 0; i < sizeof(raw); i++) {
+			u.p[at + 2 * i] = (unsigned char)hexd[raw[i] >> 4];
+			u.p[at + 2 * i + 1] = (unsigned char)hexd[raw[i] & 15];
+		}
+		sodium_memzero(raw, sizeof(raw));
+		u.len += PG_PW_LEN;
+		if (engine_scram_verifier(dl, (const char *)u.p + at,
+		    PG_PW_LEN, ENGINE_SCRAM_ITER, verifier,
+		    ENGINE_SCRAM_MAX) != 0)
+			u.rc = AL_ECRYPTO;
+	} else
+		u.rc = AL_ETOOBIG;
 	url_puts(&u, "@");
 	if (host[0] == '/') {
 		url_puts(&u, "/");
@@ -383,12 +403,11 @@ make_url(const struct pq_dl *dl, PGconn *conn, const char *role, struct al_secre
 
 static int
 pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
-    const struct engine_for *why, const struct engine_pw *pw,
-    int64_t valid_until, struct al_secret **value, char ext[ENGINE_EXT_MAX + 1],
+    const struct engine_for *why, int64_t valid_until, struct al_secret **value, char ext[ENGINE_EXT_MAX + 1],
     struct al_secret **keep, struct al_err *err)
 {
 	const struct pq_dl *dl = s->dl;
-	char until[40];
+	char until[40], verifier[ENGINE_SCRAM_MAX];
 	char *qrole = NULL, *qver = NULL;
 	struct al_buf b;
 	struct tm tm;
@@ -408,9 +427,14 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 	}
 	if ((rc = pg_handle(s, h, &conn, err)) != 0)
 		goto out;
+	/* The holder's URL first: it makes the password. */
+	if ((rc = make_url(dl, conn, role, verifier, value)) != 0) {
+		rc = al_err_set(err, rc, rc == AL_ENOMEM ? "out of memory" :
+		    "cannot make a password");
+		goto out;
+	}
 	if ((qrole = dl->PQescapeIdentifier(conn, role, strlen(role))) == NULL ||
-	    (qver = dl->PQescapeLiteral(conn, pw->verifier,
-	    strlen(pw->verifier))) ==
+	    (qver = dl->PQescapeLiteral(conn, verifier, strlen(verifier))) ==
 	    NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
@@ -439,9 +463,11 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 		dl->PQclear(r);
 		goto out;
 	}
-	if (make_url(dl, conn, role, pw->pw, value) != 0)
-		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 out:
+	if (rc != 0) {
+		al_secret_free(*value);
+		*value = NULL;
+	}
 	dl->PQfreemem(qrole);
 	dl->PQfreemem(qver);
 	al_buf_release(&b);
@@ -746,7 +772,7 @@ pg_roles(struct engine_source *s, struct engine_slot *h, void (*fn)(const char *
 
 const struct engine_ops engine_pg_ops = {
 	.name = "postgres",
-	.needs_pw = 1,
+	.check_pq = 1,
 	.load = pq_dl_open,
 	.check = pg_check,
 	.mint = pg_mint,

@@ -59,32 +59,3 @@ out:
 	sodium_memzero(sk, sizeof(sk));
 	return rc;
 }
-
-int
-engine_pw_make(const struct pq_dl *dl, struct engine_pw *out)
-{
-	unsigned char raw[32], *p;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((rc = al_secret_new(64 + 1, &out->pw)) != 0)
-		return rc;
-	p = al_secret_open(out->pw);
-	randombytes_buf(raw, sizeof(raw));
-	al_hex(raw, sizeof(raw), (char *)p);
-	sodium_memzero(raw, sizeof(raw));
-	al_secret_set_len(out->pw, 64);
-	rc = engine_scram_verifier(dl, (const char *)p, 64, ENGINE_SCRAM_ITER,
-	    out->verifier, sizeof(out->verifier));
-	al_secret_close(out->pw);
-	if (rc != 0)
-		engine_pw_release(out);
-	return rc;
-}
-
-void
-engine_pw_release(struct engine_pw *p)
-{
-	al_secret_free(p->pw);
-	memset(p, 0, sizeof(*p));
-}

@@ -16,13 +16,8 @@
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	30000
 #define DONE_MAX	4096
-/*
- * Names recorded durably per sync (one fsync for this many mints), and
- * passwords with their verifiers prepared ahead by idle workers (the PBKDF2
- * of a verifier is 1-2 ms, kept off the broker's loop).
- */
+/* Names recorded durably per sync (one fsync for this many mints). */
 #define RESERVE_BATCH	32
-#define PW_POOL		64
 
 struct rec {
 	struct engine_cred	 c;
@@ -54,8 +49,6 @@ struct engine {
 	size_t			 nrecs, caprecs;
 	struct engine_source	*sources;
 	struct pq_dl		 dl;		/* loaded with the first source */
-	struct engine_pw	 pool[PW_POOL];
-	size_t			 npool;
 	struct engine_done	 done[DONE_MAX];
 	size_t			 ndone;
 	struct engine_stats	 st;
