@@ -414,6 +414,7 @@ engine_free(struct engine *e)
 		/* Names recorded but never used: no role was created. */
 		(void)engine_db_exec(e, "DELETE FROM creds WHERE lease = '' AND"
 		    " revoking = 0", NULL);
+		engine_stmts_free(e);
 		sqlite3_close(e->db);
 	}
 	for (i = 0; i < e->nrecs; i++)

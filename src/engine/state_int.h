@@ -39,6 +39,7 @@ struct engine {
 	const struct al_clock	*clock;
 	char			 inst[INSTANCE_HEX + 1];
 	sqlite3			*db;
+	sqlite3_stmt		*st_save, *st_delete;	/* records.c's */
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
 	pthread_t		 worker[ENGINE_WORKERS];
@@ -61,6 +62,8 @@ int64_t	engine_now_ms(struct engine *e);
  * ignore a failure on purpose (see records.c).
  */
 int	engine_db_exec(struct engine *e, const char *sql, struct al_err *err);
+/* Finalize the statements records.c keeps (before the db is closed). */
+void	engine_stmts_free(struct engine *e);
 /* Write r's row, insert or replace (mu held; synced per the mode). */
 int	engine_rec_save(struct engine *e, const struct rec *r,
 	    struct al_err *err);
