@@ -330,6 +330,7 @@ engine_open(const char *path, const struct al_clock *clock,
 	e->clock = clock ? clock : al_clock_system();
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_cond_init(&e->cv, NULL);
+	pthread_cond_init(&e->slot_cv, NULL);
 	/* Created 0600 whatever the umask; checked below. */
 	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 	    0600)) < 0) {
@@ -421,6 +422,7 @@ engine_free(struct engine *e)
 		al_secret_free(e->recs[i].keep);
 	free(e->recs);
 	pthread_cond_destroy(&e->cv);
+	pthread_cond_destroy(&e->slot_cv);
 	pthread_mutex_destroy(&e->mu);
 	free(e);
 }
@@ -481,14 +483,19 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	(void)engine_rec_save(e, r, NULL);
 	/* A connection of its own: mints of other threads run alongside. */
 	while ((slot = free_slot(s)) < 0)
-		pthread_cond_wait(&e->cv, &e->mu);
+		pthread_cond_wait(&e->slot_cv, &e->mu);
 	s->mints_busy |= 1u << slot;
 	pthread_mutex_unlock(&e->mu);
 	rc = s->ops->mint(s, &s->mints[slot], role, why, expires +
 	    ENGINE_VALID_MARGIN, value, ext, &keep, err);
 	pthread_mutex_lock(&e->mu);
 	s->mints_busy &= ~(1u << slot);
-	pthread_cond_broadcast(&e->cv);
+	/*
+	 * One mint waiting for a slot, one worker for a record to revoke:
+	 * each wakes only whom it concerns (eight workers woken at every
+	 * mint's end and lease's end cost more than the revocation).
+	 */
+	pthread_cond_signal(&e->slot_cv);
 	if (rc == 0 && ext[0] != '\0' && (r = engine_rec_find(e, role)) != NULL) {
 		/* The issuer's id is what revokes it: durable now. */
 		(void)snprintf(r->c.ext, sizeof(r->c.ext), "%s", ext);
@@ -525,7 +532,8 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 			/* It may exist (its commit answer lost): revoke. */
 			engine_rec_end(e, r);
 		}
-		pthread_cond_broadcast(&e->cv);
+		if (r->c.revoking)
+			pthread_cond_signal(&e->cv);	/* no longer busy */
 	}
 	pthread_mutex_unlock(&e->mu);
 	return rc;
@@ -550,7 +558,9 @@ end_where(struct engine *e, const char *lease, uint64_t conn, int64_t now)
 			n++;
 		}
 	}
-	if (n)
+	if (n == 1)
+		pthread_cond_signal(&e->cv);
+	else if (n > 1)
 		pthread_cond_broadcast(&e->cv);
 	pthread_mutex_unlock(&e->mu);
 	return n;

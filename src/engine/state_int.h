@@ -41,7 +41,8 @@ struct engine {
 	sqlite3			*db;
 	sqlite3_stmt		*st_save, *st_delete;	/* records.c's */
 	pthread_mutex_t		 mu;
-	pthread_cond_t		 cv;
+	pthread_cond_t		 cv;		/* workers: a record is due */
+	pthread_cond_t		 slot_cv;	/* mints: a slot is free */
 	pthread_t		 worker[ENGINE_WORKERS];
 	int			 nworkers;
 	int			 stop;
