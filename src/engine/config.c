@@ -291,7 +291,7 @@ engine_check_live(const struct engine_config *c, const struct al_secret *root,
 		return al_err_set(err, AL_EINVAL, "unknown engine '%s'",
 		    c->engine);
 	memset(&dl, 0, sizeof(dl));
-	if (ops->needs_pw && (rc = pq_dl_open(&dl, err)) != 0)
+	if (ops->check_pq && (rc = pq_dl_open(&dl, err)) != 0)
 		return rc;
 	rc = ops->check(&dl, c, root, err);
 	pq_dl_close(&dl);

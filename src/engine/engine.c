@@ -288,19 +288,6 @@ worker(void *arg)
 	pthread_mutex_lock(&e->mu);
 	while (!e->stop) {
 		if (!e->ready || (r = next_due(e, engine_now_ms(e), &w)) == NULL) {
-			if (e->ready && e->dl.pq != NULL &&
-			    e->npool < PW_POOL) {
-				struct engine_pw pw;
-
-				pthread_mutex_unlock(&e->mu);
-				rc = engine_pw_make(&e->dl, &pw);
-				pthread_mutex_lock(&e->mu);
-				if (rc == 0 && e->npool < PW_POOL)
-					e->pool[e->npool++] = pw;
-				else if (rc == 0)
-					engine_pw_release(&pw);
-				continue;
-			}
 			wait_ms(e, e->ready ? w : -1);
 			continue;
 		}
@@ -343,6 +330,7 @@ engine_open(const char *path, const struct al_clock *clock,
 	e->clock = clock ? clock : al_clock_system();
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_cond_init(&e->cv, NULL);
+	pthread_cond_init(&e->slot_cv, NULL);
 	/* Created 0600 whatever the umask; checked below. */
 	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 	    0600)) < 0) {
@@ -422,19 +410,19 @@ engine_free(struct engine *e)
 		e->sources = s->next;
 		source_free(s);
 	}
-	while (e->npool > 0)
-		engine_pw_release(&e->pool[--e->npool]);
 	pq_dl_close(&e->dl);
 	if (e->db != NULL) {
 		/* Names recorded but never used: no role was created. */
 		(void)engine_db_exec(e, "DELETE FROM creds WHERE lease = '' AND"
 		    " revoking = 0", NULL);
+		engine_stmts_free(e);
 		sqlite3_close(e->db);
 	}
 	for (i = 0; i < e->nrecs; i++)
 		al_secret_free(e->recs[i].keep);
 	free(e->recs);
 	pthread_cond_destroy(&e->cv);
+	pthread_cond_destroy(&e->slot_cv);
 	pthread_mutex_destroy(&e->mu);
 	free(e);
 }
@@ -458,7 +446,6 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
     char role[ENGINE_ROLE_MAX + 1], struct al_err *err)
 {
 	struct engine_source *s;
-	struct engine_pw pw;
 	struct al_secret *keep = NULL;
 	struct rec *r;
 	char ext[ENGINE_EXT_MAX + 1];
@@ -467,7 +454,6 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	*value = NULL;
 	ext[0] = '\0';
 	role[0] = '\0';
-	memset(&pw, 0, sizeof(pw));
 	pthread_mutex_lock(&e->mu);
 	if ((s = source_find(e, secret)) == NULL) {
 		pthread_mutex_unlock(&e->mu);
@@ -495,24 +481,21 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	r->c.expires = expires;
 	memcpy(role, r->c.role, ENGINE_ROLE_MAX + 1);
 	(void)engine_rec_save(e, r, NULL);
-	if (s->ops->needs_pw && e->npool > 0)
-		pw = e->pool[--e->npool];
 	/* A connection of its own: mints of other threads run alongside. */
 	while ((slot = free_slot(s)) < 0)
-		pthread_cond_wait(&e->cv, &e->mu);
+		pthread_cond_wait(&e->slot_cv, &e->mu);
 	s->mints_busy |= 1u << slot;
 	pthread_mutex_unlock(&e->mu);
-	if (s->ops->needs_pw && pw.pw == NULL &&
-	    engine_pw_make(&e->dl, &pw) != 0)
-		rc = al_err_set(err, AL_ECRYPTO, "cannot make a password");
-	else
-		rc = s->ops->mint(s, &s->mints[slot], role, why,
-		    s->ops->needs_pw ? &pw : NULL, expires +
-		    ENGINE_VALID_MARGIN, value, ext, &keep, err);
-	engine_pw_release(&pw);
+	rc = s->ops->mint(s, &s->mints[slot], role, why, expires +
+	    ENGINE_VALID_MARGIN, value, ext, &keep, err);
 	pthread_mutex_lock(&e->mu);
 	s->mints_busy &= ~(1u << slot);
-	pthread_cond_broadcast(&e->cv);
+	/*
+	 * One mint waiting for a slot, one worker for a record to revoke:
+	 * each wakes only whom it concerns (eight workers woken at every
+	 * mint's end and lease's end cost more than the revocation).
+	 */
+	pthread_cond_signal(&e->slot_cv);
 	if (rc == 0 && ext[0] != '\0' && (r = engine_rec_find(e, role)) != NULL) {
 		/* The issuer's id is what revokes it: durable now. */
 		(void)snprintf(r->c.ext, sizeof(r->c.ext), "%s", ext);
@@ -549,7 +532,8 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 			/* It may exist (its commit answer lost): revoke. */
 			engine_rec_end(e, r);
 		}
-		pthread_cond_broadcast(&e->cv);
+		if (r->c.revoking)
+			pthread_cond_signal(&e->cv);	/* no longer busy */
 	}
 	pthread_mutex_unlock(&e->mu);
 	return rc;
@@ -574,7 +558,9 @@ end_where(struct engine *e, const char *lease, uint64_t conn, int64_t now)
 			n++;
 		}
 	}
-	if (n)
+	if (n == 1)
+		pthread_cond_signal(&e->cv);
+	else if (n > 1)
 		pthread_cond_broadcast(&e->cv);
 	pthread_mutex_unlock(&e->mu);
 	return n;

@@ -340,7 +340,7 @@ json_str(struct al_buf *b, const char *s)
 
 static int
 exec_mint(struct engine_source *s, struct engine_slot *h, const char *role,
-    const struct engine_for *why, const struct engine_pw *pw,
+    const struct engine_for *why,
     int64_t valid_until, struct al_secret **value, char ext[ENGINE_EXT_MAX + 1],
     struct al_secret **keep, struct al_err *err)
 {
@@ -349,7 +349,6 @@ exec_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 	int rc, status = 0;
 
 	(void)h;
-	(void)pw;
 	*keep = NULL;
 	*value = NULL;
 	ext[0] = '\0';
@@ -433,7 +432,7 @@ exec_close(const struct pq_dl *dl, void *h)
 
 const struct engine_ops engine_exec_ops = {
 	.name = "exec",
-	.needs_pw = 0,
+	.check_pq = 0,
 	.check = exec_check,
 	.mint = exec_mint,
 	.destroy = exec_destroy,

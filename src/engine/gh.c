@@ -224,7 +224,7 @@ gh_check(const struct pq_dl *dl, const struct engine_config *c,
 
 static int
 gh_mint(struct engine_source *s, struct engine_slot *h, const char *role,
-    const struct engine_for *why, const struct engine_pw *pw,
+    const struct engine_for *why,
     int64_t valid_until, struct al_secret **value, char ext[ENGINE_EXT_MAX + 1],
     struct al_secret **keep, struct al_err *err)
 {
@@ -237,7 +237,6 @@ gh_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 	int rc;
 
 	(void)role;
-	(void)pw;
 	(void)valid_until;
 	*value = NULL;
 	*keep = NULL;
@@ -380,7 +379,7 @@ gh_close(const struct pq_dl *dl, void *h)
 
 const struct engine_ops engine_gh_ops = {
 	.name = "github-app",
-	.needs_pw = 0,
+	.check_pq = 0,
 	.load = gh_load,
 	.check = gh_check,
 	.mint = gh_mint,

@@ -277,80 +277,137 @@ out:
 	return rc;
 }
 
-/* Percent-encode s (a host path or database name) onto b. */
-static int
-url_encode(struct al_buf *b, const char *s)
+/*
+ * Where the holder's URL is written: straight into its guarded memory,
+ * sized beforehand (one guarded allocation: growing a buffer of guarded
+ * memory maps, locks and unmaps a new one each time, and every unmapping
+ * interrupts the broker's other threads to flush their TLBs).
+ */
+struct url_out {
+	unsigned char	*p;
+	size_t		 len, cap;
+	int		 rc;
+};
+
+static void
+url_put(struct url_out *u, const void *s, size_t n)
+{
+	if (u->rc != 0 || n > u->cap - u->len) {
+		u->rc = AL_ETOOBIG;
+		return;
+	}
+	memcpy(u->p + u->len, s, n);
+	u->len += n;
+}
+
+static void
+url_puts(struct url_out *u, const char *s)
+{
+	url_put(u, s, strlen(s));
+}
+
+/* Percent-encode s (a host path or database name). */
+static void
+url_encode(struct url_out *u, const char *s)
 {
 	static const char hexd[] = "0123456789ABCDEF";
-	int rc = 0;
 
-	for (; *s && rc == 0; s++) {
+	for (; *s && u->rc == 0; s++) {
 		unsigned char ch = (unsigned char)*s;
+		char e[3] = { '%', hexd[ch >> 4], hexd[ch & 15] };
 
 		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
 		    (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL)
-			rc = al_buf_putc(b, ch);
+			url_put(u, &ch, 1);
 		else
-			rc = al_buf_printf(b, "%%%c%c", hexd[ch >> 4],
-			    hexd[ch & 15]);
+			url_put(u, e, 3);
 	}
-	return rc;
 }
 
+/* A minted password: 256 random bits as hex digits. */
+#define PG_PW_LEN	64
+
 /*
- * The credential as the holder sees it:
- * postgresql://ROLE:PASSWORD@HOST:PORT/DB, or with a socket directory
- * postgresql://ROLE:PASSWORD@/DB?host=DIR&port=PORT.
+ * The credential as the holder sees it, with a fresh password written in
+ * place (it exists nowhere else), and that password's SCRAM verifier in
+ * verifier: postgresql://ROLE:PASSWORD@HOST:PORT/DB, or with a socket
+ * directory postgresql://ROLE:PASSWORD@/DB?host=DIR&port=PORT.
  */
 static int
-make_url(const struct pq_dl *dl, PGconn *conn, const char *role, struct al_secret *pw,
-    struct al_secret **out)
+make_url(const struct pq_dl *dl, PGconn *conn, const char *role,
+    char verifier[ENGINE_SCRAM_MAX], struct al_secret **out)
 {
-	struct al_buf b;
+	static const char hexd[] = "0123456789abcdef";
 	const char *host = dl->PQhost(conn), *port = dl->PQport(conn), *db = dl->PQdb(conn);
+	struct url_out u = { NULL, 0, 0, 0 };
+	unsigned char raw[PG_PW_LEN / 2];
+	size_t i, at;
 	int rc;
 
-	al_buf_init(&b, 4096, AL_BUF_SENSITIVE);
-	rc = al_buf_printf(&b, "postgresql://%s:", role);
-	if (rc == 0) {
-		rc = al_buf_append(&b, al_secret_open(pw), al_secret_len(pw));
-		al_secret_close(pw);
+	*out = NULL;
+	host = host ? host : "";
+	port = port ? port : "";
+	db = db ? db : "";
+	/* Every byte of host and db may take three. */
+	u.cap = strlen("postgresql://:@/?host=&port=") + strlen(role) +
+	    PG_PW_LEN + 3 * (strlen(host) + strlen(db)) +
+	    strlen("localhost") + strlen(port) + 1;
+	if ((rc = al_secret_new(u.cap, out)) != 0)
+		return rc;
+	u.p = al_secret_open(*out);
+	url_puts(&u, "postgresql://");
+	url_puts(&u, role);
+	url_puts(&u, ":");
+	at = u.len;
+	if (u.rc == 0 && u.cap - u.len >= PG_PW_LEN) {
+		randombytes_buf(raw, sizeof(raw));
+		for (i = 0; i < sizeof(raw); i++) {
+			u.p[at + 2 * i] = (unsigned char)hexd[raw[i] >> 4];
+			u.p[at + 2 * i + 1] = (unsigned char)hexd[raw[i] & 15];
+		}
+		sodium_memzero(raw, sizeof(raw));
+		u.len += PG_PW_LEN;
+		if (engine_scram_verifier(dl, (const char *)u.p + at,
+		    PG_PW_LEN, ENGINE_SCRAM_ITER, verifier,
+		    ENGINE_SCRAM_MAX) != 0)
+			u.rc = AL_ECRYPTO;
+	} else
+		u.rc = AL_ETOOBIG;
+	url_puts(&u, "@");
+	if (host[0] == '/') {
+		url_puts(&u, "/");
+		url_encode(&u, db);
+		url_puts(&u, "?host=");
+		url_encode(&u, host);
+		if (port[0]) {
+			url_puts(&u, "&port=");
+			url_puts(&u, port);
+		}
+	} else {
+		url_encode(&u, host[0] ? host : "localhost");
+		if (port[0]) {
+			url_puts(&u, ":");
+			url_puts(&u, port);
+		}
+		url_puts(&u, "/");
+		url_encode(&u, db);
 	}
-	if (rc == 0)
-		rc = al_buf_putc(&b, '@');
-	if (rc == 0 && host != NULL && host[0] == '/') {
-		rc = al_buf_puts(&b, "/");
-		if (rc == 0)
-			rc = url_encode(&b, db ? db : "");
-		if (rc == 0)
-			rc = al_buf_puts(&b, "?host=");
-		if (rc == 0)
-			rc = url_encode(&b, host);
-		if (rc == 0 && port && port[0])
-			rc = al_buf_printf(&b, "&port=%s", port);
-	} else if (rc == 0) {
-		rc = url_encode(&b, host && host[0] ? host : "localhost");
-		if (rc == 0 && port && port[0])
-			rc = al_buf_printf(&b, ":%s", port);
-		if (rc == 0)
-			rc = al_buf_puts(&b, "/");
-		if (rc == 0)
-			rc = url_encode(&b, db ? db : "");
+	al_secret_set_len(*out, u.len);
+	al_secret_close(*out);
+	if (u.rc != 0) {
+		al_secret_free(*out);
+		*out = NULL;
 	}
-	if (rc == 0)
-		rc = al_secret_from(b.data, b.len, out);
-	al_buf_release(&b);
-	return rc;
+	return u.rc;
 }
 
 static int
 pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
-    const struct engine_for *why, const struct engine_pw *pw,
-    int64_t valid_until, struct al_secret **value, char ext[ENGINE_EXT_MAX + 1],
+    const struct engine_for *why, int64_t valid_until, struct al_secret **value, char ext[ENGINE_EXT_MAX + 1],
     struct al_secret **keep, struct al_err *err)
 {
 	const struct pq_dl *dl = s->dl;
-	char until[40];
+	char until[40], verifier[ENGINE_SCRAM_MAX];
 	char *qrole = NULL, *qver = NULL;
 	struct al_buf b;
 	struct tm tm;
@@ -370,9 +427,14 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 	}
 	if ((rc = pg_handle(s, h, &conn, err)) != 0)
 		goto out;
+	/* The holder's URL first: it makes the password. */
+	if ((rc = make_url(dl, conn, role, verifier, value)) != 0) {
+		rc = al_err_set(err, rc, rc == AL_ENOMEM ? "out of memory" :
+		    "cannot make a password");
+		goto out;
+	}
 	if ((qrole = dl->PQescapeIdentifier(conn, role, strlen(role))) == NULL ||
-	    (qver = dl->PQescapeLiteral(conn, pw->verifier,
-	    strlen(pw->verifier))) ==
+	    (qver = dl->PQescapeLiteral(conn, verifier, strlen(verifier))) ==
 	    NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
@@ -401,9 +463,11 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 		dl->PQclear(r);
 		goto out;
 	}
-	if (make_url(dl, conn, role, pw->pw, value) != 0)
-		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 out:
+	if (rc != 0) {
+		al_secret_free(*value);
+		*value = NULL;
+	}
 	dl->PQfreemem(qrole);
 	dl->PQfreemem(qver);
 	al_buf_release(&b);
@@ -419,58 +483,81 @@ out:
 	" (usesysid = OID_ OR (pg_has_role(usesysid, OID_, 'MEMBER')" \
 	" AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = usesysid)))"
 
-/*
- * Run the statements of sql, with OID_ replaced by oid (digits only, from
- * pg_roles), in one round trip; the last statement's rows in *out.
- */
-static int
-pg_exec_rows(const struct pq_dl *dl, PGconn *conn, const char *sql, const char *oid,
-    const char *what, PGresult **out, struct al_err *err)
-{
-	struct al_buf b;
-	const char *p = sql, *m;
-	PGresult *r, *last = NULL;
-	int rc = 0;
+/* The databases where the role owns or holds anything (OID_ as above). */
+#define DATABASES_OF \
+	"SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d" \
+	" ON d.oid = s.dbid WHERE s.refclassid = 'pg_authid'::regclass AND" \
+	" s.refobjid = OID_"
 
-	*out = NULL;
-	if (strspn(oid, "0123456789") != strlen(oid) || oid[0] == '\0')
-		return al_err_set(err, AL_EPROTO, "%s: bad oid", what);
-	al_buf_init(&b, 8192, 0);
+/* The results of one round trip, in the order of its statements. */
+#define PG_RESULTS_MAX	8
+struct pg_results {
+	PGresult	*r[PG_RESULTS_MAX];
+	int		 n;
+};
+
+static void
+pg_results_clear(const struct pq_dl *dl, struct pg_results *res)
+{
+	while (res->n > 0)
+		dl->PQclear(res->r[--res->n]);
+}
+
+/* Append tmpl to b with every OID_ replaced by the expression oid. */
+static int
+append_subst(struct al_buf *b, const char *tmpl, const char *oid)
+{
+	const char *p = tmpl, *m;
+
 	while ((m = strstr(p, "OID_")) != NULL) {
-		if (al_buf_append(&b, p, (size_t)(m - p)) != 0 ||
-		    al_buf_printf(&b, "%s::oid", oid) != 0) {
-			al_buf_release(&b);
-			return al_err_set(err, AL_ENOMEM, "out of memory");
-		}
+		if (al_buf_append(b, p, (size_t)(m - p)) != 0 ||
+		    al_buf_puts(b, oid) != 0)
+			return AL_ENOMEM;
 		p = m + 4;
 	}
-	if (al_buf_puts(&b, p) != 0) {
-		al_buf_release(&b);
-		return al_err_set(err, AL_ENOMEM, "out of memory");
-	}
-	if (!dl->PQsendQuery(conn, al_buf_str(&b))) {
-		al_buf_release(&b);
+	return al_buf_puts(b, p);
+}
+
+/*
+ * Send the statements of sql in one round trip and keep their results in
+ * *res (the caller clears them, on failure too).  The first failing
+ * statement's error is returned; PostgreSQL runs none after it.
+ */
+static int
+pg_batch(const struct pq_dl *dl, PGconn *conn, const char *sql,
+    const char *what, struct pg_results *res, struct al_err *err)
+{
+	PGresult *r;
+	int rc = 0;
+
+	pg_results_clear(dl, res);
+	if (!dl->PQsendQuery(conn, sql))
 		return pg_fail(err, AL_EUNAVAIL, what, dl->PQerrorMessage(conn));
-	}
-	al_buf_release(&b);
 	while ((r = dl->PQgetResult(conn)) != NULL) {
 		if (rc == 0 && dl->PQresultStatus(r) != PGRES_COMMAND_OK &&
 		    dl->PQresultStatus(r) != PGRES_TUPLES_OK)
 			rc = pg_fail(err, dl->PQstatus(conn) == CONNECTION_OK ?
 			    AL_EDB : AL_EUNAVAIL, what,
 			    dl->PQresultErrorMessage(r));
-		dl->PQclear(last);
-		last = r;
+		if (res->n < PG_RESULTS_MAX)
+			res->r[res->n++] = r;
+		else {
+			dl->PQclear(r);
+			if (rc == 0)
+				rc = al_err_set(err, AL_EPROTO, "%s: too many "
+				    "results", what);
+		}
 	}
-	if (rc == 0 && (last == NULL || dl->PQresultStatus(last) !=
-	    PGRES_TUPLES_OK))
+	if (rc == 0 && dl->PQstatus(conn) != CONNECTION_OK)
 		rc = pg_fail(err, AL_EUNAVAIL, what, dl->PQerrorMessage(conn));
-	if (rc != 0) {
-		dl->PQclear(last);
-		return rc;
-	}
-	*out = last;
-	return 0;
+	return rc;
+}
+
+/* Result i of res holds rows (a SELECT that ran). */
+static int
+has_rows(const struct pq_dl *dl, const struct pg_results *res, int i)
+{
+	return i < res->n && dl->PQresultStatus(res->r[i]) == PGRES_TUPLES_OK;
 }
 
 static void
@@ -525,7 +612,7 @@ drop_owned_in(struct engine_source *s, struct engine_slot *h, PGconn *conn,
 {
 	const struct pq_dl *dl = s->dl;
 	PGconn *other = NULL;
-	PGresult *r = NULL;
+	struct pg_results res = { .n = 0 };
 	struct al_buf b;
 	char *qo = NULL;
 	int rc;
@@ -541,16 +628,16 @@ drop_owned_in(struct engine_source *s, struct engine_slot *h, PGconn *conn,
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	/* One round trip, one transaction; the SELECT closes it with a row. */
-	if (al_buf_printf(&b, "%sREASSIGN OWNED BY %s TO %s;DROP OWNED BY %s;"
-	    "SELECT 1", DROP_CODE_SQL, qrole, qo ? qo : "CURRENT_USER",
-	    qrole) != 0) {
+	/* One round trip, one transaction. */
+	if (append_subst(&b, DROP_CODE_SQL, oid) != 0 ||
+	    al_buf_printf(&b, "REASSIGN OWNED BY %s TO %s;DROP OWNED BY %s",
+	    qrole, qo ? qo : "CURRENT_USER", qrole) != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = pg_exec_rows(dl, conn, al_buf_str(&b), oid, "REASSIGN/DROP OWNED",
-	    &r, err);
-	dl->PQclear(r);
+	rc = pg_batch(dl, conn, al_buf_str(&b), "REASSIGN/DROP OWNED", &res,
+	    err);
+	pg_results_clear(dl, &res);
 out:
 	dl->PQfreemem(qo);
 	if (other != NULL)
@@ -559,99 +646,146 @@ out:
 	return rc;
 }
 
+/*
+ * Revocation, in two round trips when the role owns nothing:
+ *
+ *  1. look the role up by name; NOLOGIN, committed on its own (no new
+ *     session from here on); end its sessions and those of its members
+ *     that may SET ROLE to it, counting those still there; and the
+ *     databases where it owns or holds anything.  Repeated until no
+ *     session is left (then the list of databases was read with none
+ *     left to add to it).
+ *  2. REASSIGN OWNED and DROP OWNED in each of those databases (none, for
+ *     a role that only had its group's membership).
+ *  3. DROP ROLE, and verify it is gone, in one round trip.
+ *
+ * A failure in 1 may leave the connection inside the transaction of
+ * NOLOGIN: rolled back before the error is returned.
+ */
+#define R_OID		0	/* results of round trip 1 */
+#define R_SESSIONS	4
+#define R_DATABASES	5
 static int
 pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
     const char *ext, struct al_secret *keep, struct al_err *err)
 {
 	const struct pq_dl *dl = s->dl;
 	PGconn *conn;
-	PGresult *r = NULL;
-	struct al_buf b;
-	char oid[24], *qrole = NULL;
+	struct pg_results res = { .n = 0 };
+	struct al_buf b, expr;
+	char oid[32], *qrole = NULL, *lrole = NULL;
 	const char *here;
 	long waited = 0;
-	int rc, i;
+	int rc, i, left, retried = 0;
 
 	(void)ext;	/* a role is known by its name */
 	(void)keep;
-	al_buf_init(&b, 4096, 0);
+	al_buf_init(&b, 8192, 0);
+	al_buf_init(&expr, 4096, 0);
+again:
 	if ((rc = pg_handle(s, h, &conn, err)) != 0)
 		goto out;
-	rc = pg_query(dl, conn, "SELECT oid FROM pg_roles WHERE rolname = $1",
-	    role, NULL, "cannot look the role up", &r, err);
-	if (rc != 0 && dl->PQstatus(conn) != CONNECTION_OK &&
-	    (rc = pg_handle(s, h, &conn, err)) == 0)
-		rc = pg_query(dl, conn, "SELECT oid FROM pg_roles WHERE rolname ="
-		    " $1", role, NULL, "cannot look the role up", &r, err);
-	if (rc != 0)
-		goto out;
-	if (dl->PQntuples(r) == 0)
-		goto out;	/* never created, or already gone */
-	(void)snprintf(oid, sizeof(oid), "%s", dl->PQgetvalue(r, 0, 0));
-	dl->PQclear(r);
-	r = NULL;
-	if ((qrole = dl->PQescapeIdentifier(conn, role, strlen(role))) == NULL) {
+	dl->PQfreemem(qrole);
+	dl->PQfreemem(lrole);
+	lrole = NULL;
+	if ((qrole = dl->PQescapeIdentifier(conn, role, strlen(role))) ==
+	    NULL || (lrole = dl->PQescapeLiteral(conn, role, strlen(role))) ==
+	    NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	/*
-	 * 1. No new session, then 2. end the sessions (one round trip),
-	 * and wait until they are gone.
-	 */
-	if (al_buf_printf(&b, "ALTER ROLE %s NOLOGIN;SELECT count(*), "
-	    "count(pg_terminate_backend(pid))" SESSIONS_OF, qrole) != 0) {
+	/* Round trip 1; the role's oid is looked up where it is used. */
+	al_buf_reset(&b);
+	al_buf_reset(&expr);
+	if (al_buf_printf(&expr, "(SELECT oid FROM pg_roles WHERE rolname = "
+	    "%s)", lrole) != 0 ||
+	    al_buf_printf(&b, "SELECT oid FROM pg_roles WHERE rolname = %s;"
+	    "BEGIN;ALTER ROLE %s NOLOGIN;COMMIT;", lrole, qrole) != 0 ||
+	    append_subst(&b, "SELECT count(*), count(pg_terminate_backend(pid))"
+	    SESSIONS_OF ";" DATABASES_OF, al_buf_str(&expr)) != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
 	for (;;) {
-		if ((rc = pg_exec_rows(dl, conn, al_buf_str(&b), oid,
-		    "cannot end the role's sessions", &r, err)) != 0)
+		rc = pg_batch(dl, conn, al_buf_str(&b), "cannot end the role's "
+		    "sessions", &res, err);
+		if (has_rows(dl, &res, R_OID) && dl->PQntuples(res.r[R_OID]) ==
+		    0) {
+			/* Never created, or gone already. */
+			rc = 0;
+			goto rollback;
+		}
+		if (rc != 0 && dl->PQstatus(conn) != CONNECTION_OK &&
+		    !retried) {
+			/* A cached connection the server dropped: once more. */
+			retried = 1;
+			goto again;
+		}
+		if (rc != 0)
+			goto rollback;
+		if (!has_rows(dl, &res, R_SESSIONS) ||
+		    !has_rows(dl, &res, R_DATABASES) ||
+		    dl->PQntuples(res.r[R_SESSIONS]) != 1) {
+			rc = al_err_set(err, AL_EPROTO, "cannot end the role's "
+			    "sessions: unexpected results");
 			goto out;
-		i = atoi(dl->PQgetvalue(r, 0, 0));
-		dl->PQclear(r);
-		r = NULL;
-		if (i == 0)
+		}
+		if ((left = atoi(dl->PQgetvalue(res.r[R_SESSIONS], 0, 0))) == 0)
 			break;
 		if (waited >= PG_TERMINATE_WAIT_MS) {
 			rc = al_err_set(err, AL_ETIMEDOUT, "%d session(s) of "
-			    "the role did not end within %ld ms", i, waited);
+			    "the role did not end within %ld ms", left, waited);
 			goto out;
 		}
 		sleep_ms(10);
 		waited += 10;
 	}
-	/* 3. What it owns, in every database where it owns or holds any. */
-	if ((rc = pg_query(dl, conn, "SELECT DISTINCT d.datname FROM pg_shdepend s"
-	    " JOIN pg_database d ON d.oid = s.dbid WHERE s.refclassid ="
-	    " 'pg_authid'::regclass AND s.refobjid = $1::oid", oid, NULL,
-	    "cannot list the role's databases", &r, err)) != 0)
+	(void)snprintf(oid, sizeof(oid), "%s::oid",
+	    dl->PQgetvalue(res.r[R_OID], 0, 0));
+	if (strspn(oid, "0123456789") == 0 ||
+	    strcmp(oid + strspn(oid, "0123456789"), "::oid") != 0) {
+		rc = al_err_set(err, AL_EPROTO, "cannot look the role up: bad "
+		    "oid");
 		goto out;
+	}
+	/* 2. What it owns, in every database where it owns or holds any. */
 	here = dl->PQdb(conn);
-	for (i = 0; i < dl->PQntuples(r); i++) {
-		const char *db = dl->PQgetvalue(r, i, 0);
+	for (i = 0; i < dl->PQntuples(res.r[R_DATABASES]); i++) {
+		const char *db = dl->PQgetvalue(res.r[R_DATABASES], i, 0);
 
 		if ((rc = drop_owned_in(s, h, conn, strcmp(db, here) == 0 ? NULL :
 		    db, qrole, oid, err)) != 0)
 			goto out;
 	}
-	dl->PQclear(r);
-	r = NULL;
-	/* 4. The role itself, then 5. verify. */
+	/* 3. The role itself, then verify. */
 	al_buf_reset(&b);
-	if (al_buf_printf(&b, "DROP ROLE IF EXISTS %s;SELECT 1 FROM pg_roles"
-	    " WHERE oid = OID_", qrole) != 0) {
+	if (al_buf_printf(&b, "DROP ROLE IF EXISTS %s;", qrole) != 0 ||
+	    append_subst(&b, "SELECT 1 FROM pg_roles WHERE oid = OID_",
+	    oid) != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = pg_exec_rows(dl, conn, al_buf_str(&b), oid, "DROP ROLE", &r,
+	if ((rc = pg_batch(dl, conn, al_buf_str(&b), "DROP ROLE", &res,
 	    err)) != 0)
 		goto out;
-	if (dl->PQntuples(r) != 0)
+	if (!has_rows(dl, &res, 1))
+		rc = al_err_set(err, AL_EPROTO, "DROP ROLE: unexpected results");
+	else if (dl->PQntuples(res.r[1]) != 0)
 		rc = al_err_set(err, AL_EDB, "the role still exists after "
 		    "DROP ROLE");
+	goto out;
+rollback:
+	/* A failed statement may have left NOLOGIN's transaction open. */
+	if (dl->PQstatus(conn) == CONNECTION_OK) {
+		PGresult *r = dl->PQexec(conn, "ROLLBACK");
+
+		dl->PQclear(r);
+	}
 out:
-	dl->PQclear(r);
+	pg_results_clear(dl, &res);
 	dl->PQfreemem(qrole);
+	dl->PQfreemem(lrole);
+	al_buf_release(&expr);
 	al_buf_release(&b);
 	return rc;
 }
@@ -680,7 +814,7 @@ pg_roles(struct engine_source *s, struct engine_slot *h, void (*fn)(const char *
 
 const struct engine_ops engine_pg_ops = {
 	.name = "postgres",
-	.needs_pw = 1,
+	.check_pq = 1,
 	.load = pq_dl_open,
 	.check = pg_check,
 	.mint = pg_mint,

@@ -39,18 +39,46 @@ engine_db_exec(struct engine *e, const char *sql, struct al_err *err)
 	return 0;
 }
 
+/*
+ * The statement sql, prepared once and kept in *slot (a credential's
+ * record is written three times in its life: parsing the statement each
+ * time cost more than the write).  Reset and unbound by put_stmt.
+ */
+static sqlite3_stmt *
+get_stmt(struct engine *e, sqlite3_stmt **slot, const char *sql)
+{
+	if (*slot == NULL && sqlite3_prepare_v3(e->db, sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK)
+		*slot = NULL;
+	return *slot;
+}
+
+static void
+put_stmt(sqlite3_stmt *st)
+{
+	(void)sqlite3_reset(st);
+	(void)sqlite3_clear_bindings(st);
+}
+
+void
+engine_stmts_free(struct engine *e)
+{
+	sqlite3_finalize(e->st_save);
+	sqlite3_finalize(e->st_delete);
+	e->st_save = e->st_delete = NULL;
+}
+
 /* Write r's row (insert or replace). */
 int
 engine_rec_save(struct engine *e, const struct rec *r, struct al_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(e->db, "INSERT OR REPLACE INTO creds (role,"
-	    " secret, lease, conn, expires, revoking, attempts, ended_ms,"
-	    " error, orphan, ext) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
-	    -1, &st,
-	    NULL) != SQLITE_OK)
+	if ((st = get_stmt(e, &e->st_save, "INSERT OR REPLACE INTO creds"
+	    " (role, secret, lease, conn, expires, revoking, attempts,"
+	    " ended_ms, error, orphan, ext) VALUES"
+	    " (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)")) == NULL)
 		return al_err_set(err, AL_EDB, "engine state: %s",
 		    sqlite3_errmsg(e->db));
 	sqlite3_bind_text(st, 1, r->c.role, -1, SQLITE_STATIC);
@@ -66,22 +94,22 @@ engine_rec_save(struct engine *e, const struct rec *r, struct al_err *err)
 	sqlite3_bind_text(st, 11, r->c.ext, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : al_err_set(err, AL_EDB,
 	    "engine state: %s", sqlite3_errmsg(e->db));
-	sqlite3_finalize(st);
+	put_stmt(st);
 	return rc;
 }
 
 int
 engine_rec_delete(struct engine *e, const char *role)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(e->db, "DELETE FROM creds WHERE role = ?1", -1,
-	    &st, NULL) != SQLITE_OK)
+	if ((st = get_stmt(e, &e->st_delete, "DELETE FROM creds WHERE role ="
+	    " ?1")) == NULL)
 		return AL_EDB;
 	sqlite3_bind_text(st, 1, role, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : AL_EDB;
-	sqlite3_finalize(st);
+	put_stmt(st);
 	return rc;
 }
 

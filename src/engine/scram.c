@@ -3,7 +3,7 @@
  * airlock sends CREATE ROLE a verifier rather than the password, so the
  * password never reaches the server (nor its statement log), and the server
  * does not spend its own 4096-iteration hash on a password that is 256
- * random bits anyway (no stretching can add to that).
+ * random bits anyway (no stretching can add to that; ENGINE_SCRAM_ITER).
  */
 #include <stdio.h>
 #include <string.h>
@@ -58,33 +58,4 @@ out:
 	sodium_memzero(ck, sizeof(ck));
 	sodium_memzero(sk, sizeof(sk));
 	return rc;
-}
-
-int
-engine_pw_make(const struct pq_dl *dl, struct engine_pw *out)
-{
-	unsigned char raw[32], *p;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((rc = al_secret_new(64 + 1, &out->pw)) != 0)
-		return rc;
-	p = al_secret_open(out->pw);
-	randombytes_buf(raw, sizeof(raw));
-	al_hex(raw, sizeof(raw), (char *)p);
-	sodium_memzero(raw, sizeof(raw));
-	al_secret_set_len(out->pw, 64);
-	rc = engine_scram_verifier(dl, (const char *)p, 64, ENGINE_SCRAM_ITER,
-	    out->verifier, sizeof(out->verifier));
-	al_secret_close(out->pw);
-	if (rc != 0)
-		engine_pw_release(out);
-	return rc;
-}
-
-void
-engine_pw_release(struct engine_pw *p)
-{
-	al_secret_free(p->pw);
-	memset(p, 0, sizeof(*p));
 }

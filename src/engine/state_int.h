@@ -16,13 +16,8 @@
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	30000
 #define DONE_MAX	4096
-/*
- * Names recorded durably per sync (one fsync for this many mints), and
- * passwords with their verifiers prepared ahead by idle workers (the PBKDF2
- * of a verifier is 1-2 ms, kept off the broker's loop).
- */
+/* Names recorded durably per sync (one fsync for this many mints). */
 #define RESERVE_BATCH	32
-#define PW_POOL		64
 
 struct rec {
 	struct engine_cred	 c;
@@ -44,8 +39,10 @@ struct engine {
 	const struct al_clock	*clock;
 	char			 inst[INSTANCE_HEX + 1];
 	sqlite3			*db;
+	sqlite3_stmt		*st_save, *st_delete;	/* records.c's */
 	pthread_mutex_t		 mu;
-	pthread_cond_t		 cv;
+	pthread_cond_t		 cv;		/* workers: a record is due */
+	pthread_cond_t		 slot_cv;	/* mints: a slot is free */
 	pthread_t		 worker[ENGINE_WORKERS];
 	int			 nworkers;
 	int			 stop;
@@ -54,8 +51,6 @@ struct engine {
 	size_t			 nrecs, caprecs;
 	struct engine_source	*sources;
 	struct pq_dl		 dl;		/* loaded with the first source */
-	struct engine_pw	 pool[PW_POOL];
-	size_t			 npool;
 	struct engine_done	 done[DONE_MAX];
 	size_t			 ndone;
 	struct engine_stats	 st;
@@ -68,6 +63,8 @@ int64_t	engine_now_ms(struct engine *e);
  * ignore a failure on purpose (see records.c).
  */
 int	engine_db_exec(struct engine *e, const char *sql, struct al_err *err);
+/* Finalize the statements records.c keeps (before the db is closed). */
+void	engine_stmts_free(struct engine *e);
 /* Write r's row, insert or replace (mu held; synced per the mode). */
 int	engine_rec_save(struct engine *e, const struct rec *r,
 	    struct al_err *err);

@@ -211,7 +211,7 @@ grep -q '^airlock_credential_revoke_seconds_count [1-9]' "$T_ROOT/metrics" && pa
 check_no_leak "$PG_ADMIN_PW" "$PG_LOG"
 check_no_leak "$PW" "$PG_LOG"
 grep -q "CREATE ROLE" "$PG_LOG" && pass || fail "log_statement=all logged nothing"
-grep -q 'SCRAM-SHA-256\$4096:' "$PG_LOG" && pass || fail "CREATE ROLE did not get a SCRAM verifier"
+grep -q 'SCRAM-SHA-256\$16:' "$PG_LOG" && pass || fail "CREATE ROLE did not get a SCRAM verifier"
 
 echo "$T_NAME: $T_COUNT checks, $T_FAILS failures"
 [ "$T_FAILS" -eq 0 ]
