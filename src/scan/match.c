@@ -142,6 +142,39 @@ in_xml_comment(const unsigned char *b, size_t off)
 static const struct scan_rule_info judged_info;
 
 /*
+ * Whether a generic rule's value is base64 of readable text that its
+ * allowlists take for a placeholder (cGFzc3dvcmQ=, base64 of "password";
+ * a README's base64 of "not my real password").  Random key bytes do not
+ * decode to printable ASCII, so no key is lost this way.  The decoded copy
+ * is wiped.
+ */
+static int
+encoded_placeholder(struct scan_scratch *s, const struct eng_codes *c,
+    const struct eng_rule *r, const unsigned char *p, size_t n)
+{
+	const struct scan_engine *e = s->e;
+	unsigned char dec[DECODE_MAX / 4 * 3];
+	size_t dn = 0, i;
+	int ok = 0;
+
+	if (n < 12 || n > DECODE_MAX || n % 4 != 0)
+		return 0;
+	if (sodium_base642bin(dec, sizeof(dec), (const char *)p, n, NULL, &dn,
+	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || dn == 0)
+		goto out;
+	for (i = 0; i < dn; i++)
+		if (dec[i] < 0x20 || dec[i] > 0x7e)
+			goto out;
+	ok = (r->def->info.category == SCAN_CAT_SECRET &&
+	    any_match(s, e->allow, e->nallow, dec, dn)) ||
+	    any_match(s, c->allow, r->nallow, dec, dn);
+out:
+	if (dn > 0)
+		sodium_memzero(dec, dn);
+	return ok;
+}
+
+/*
  * Whether the n bytes at p pass rule r's entropy and allowlists, setting
  * *entropy.  A decoding rule judges the decoded value (a placeholder stays
  * a placeholder in base64); what is not valid base64 fails.  The decoded
@@ -179,6 +212,9 @@ judge(struct scan_scratch *s, const struct eng_codes *c,
 	    any_match(s, e->allow, e->nallow, p, n))
 		goto out;
 	if (any_match(s, c->allow, r->nallow, p, n))
+		goto out;
+	if (d->info.generic && d->decode != SCAN_DECODE_BASE64 &&
+	    encoded_placeholder(s, c, r, p, n))
 		goto out;
 	ok = 1;
 out:
