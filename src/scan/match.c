@@ -500,6 +500,13 @@ cmp_match(const void *a, const void *b)
 	    x->rule_index > y->rule_index;
 }
 
+/* Whether rules a and b run one shared regex. */
+static int
+twins(const struct scan_engine *e, size_t a, size_t b)
+{
+	return e->r[a].twin != SIZE_MAX && e->r[a].twin == e->r[b].twin;
+}
+
 /*
  * Drop a generic rule's match when a specific rule matched overlapping
  * bytes: "api_key = 'ghp_...'" is a GitHub token, reported once.
@@ -546,6 +553,29 @@ resolve_overlaps(struct scan_scratch *s)
 			}
 			drop[j] = 1;
 		}
+	}
+	/*
+	 * One location is reported once: of two rules whose values start at
+	 * the same byte (a Cosmos DB key that is also a storage account key,
+	 * a Twilio token by its name and again after its account SID), the one
+	 * that read more context around it (the longer match), else the one
+	 * sorted first.  Two rules sharing one regex (a strict rule and its
+	 * weak variant) decide between themselves by their allowlists.
+	 */
+	for (i = 0, j = SIZE_MAX; i < s->nm; i++) {
+		if (drop[i] || s->m[i].rule == &judged_info)
+			continue;
+		if (j == SIZE_MAX || s->m[j].off != s->m[i].off ||
+		    twins(s->e, s->m[j].rule_index, s->m[i].rule_index)) {
+			j = i;
+			continue;
+		}
+		if (s->m[i].match_len > s->m[j].match_len &&
+		    s->m[i].rule->generic == s->m[j].rule->generic) {
+			drop[j] = 1;
+			j = i;
+		} else
+			drop[i] = 1;
 	}
 	for (i = j = 0; i < s->nm; i++)
 		if (!drop[i])
