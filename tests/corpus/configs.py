@@ -879,6 +879,28 @@ jobs:
           MYSQL_ROOT_PASSWORD: rootpw<<P
           MYSQL_PASSWORD: "t3stPassw0rd"<<P
 """,
+"k8s/agent/minio.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: minio
+spec:
+  template:
+    spec:
+      containers:
+        - name: minio
+          image: minio/minio:latest
+          args: ["server", "/data"]
+          env:
+            - name: MINIO_ACCESS_KEY
+              value: "minio"
+            - name: MINIO_SECRET_KEY
+              value: "minio123"<<P
+            - name: GITLAB_RUNNER_TOKEN
+              value: "Hn4wQ8zR2vK7pX1mT9bL"<<P
+            - name: ETCD_DISCOVERY_TOKEN
+              value: INSERT_ETCD_DISCOVERY_TOKEN
+""",
 "quiet/rails/config.example.yml": """\
 connections:
   mysql2:
