@@ -141,6 +141,18 @@ in_xml_comment(const unsigned char *b, size_t off)
  */
 static const struct scan_rule_info judged_info;
 
+/* Whether the n bytes at p are printable ASCII. */
+static int
+printable(const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] < 0x20 || p[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
 /*
  * Whether a generic rule's value is base64 of readable text that its
  * allowlists take for a placeholder (cGFzc3dvcmQ=, base64 of "password";
@@ -154,7 +166,7 @@ encoded_placeholder(struct scan_scratch *s, const struct eng_codes *c,
 {
 	const struct scan_engine *e = s->e;
 	unsigned char dec[DECODE_MAX / 4 * 3];
-	size_t dn = 0, i;
+	size_t dn = 0;
 	int ok = 0;
 
 	if (n < 12 || n > DECODE_MAX || n % 4 != 0)
@@ -162,9 +174,8 @@ encoded_placeholder(struct scan_scratch *s, const struct eng_codes *c,
 	if (sodium_base642bin(dec, sizeof(dec), (const char *)p, n, NULL, &dn,
 	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || dn == 0)
 		goto out;
-	for (i = 0; i < dn; i++)
-		if (dec[i] < 0x20 || dec[i] > 0x7e)
-			goto out;
+	if (!printable(dec, dn))
+		goto out;
 	ok = (r->def->info.category == SCAN_CAT_SECRET &&
 	    any_match(s, e->allow, e->nallow, dec, dn)) ||
 	    any_match(s, c->allow, r->nallow, dec, dn);
@@ -202,7 +213,13 @@ judge(struct scan_scratch *s, const struct eng_codes *c,
 			goto out;
 		p = dec;
 		n = dn;
-		*decoded = 1;
+		/*
+		 * Only base64 of text is a verdict the other rules yield to:
+		 * a plain value that merely looks like base64 ("pass" under a
+		 * Secret's stringData) decodes to stray bytes, and is theirs
+		 * to judge.
+		 */
+		*decoded = printable(dec, dn);
 	}
 	*entropy = scan_entropy(p, n);
 	if (*entropy < d->entropy && !(d->info.generic && hex_key(p, n,

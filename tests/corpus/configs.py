@@ -901,6 +901,40 @@ spec:
             - name: ETCD_DISCOVERY_TOKEN
               value: INSERT_ETCD_DISCOVERY_TOKEN
 """,
+"k8s/agent/db.yml": """\
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: demo-db
+type: servicebinding.io/postgresql
+stringData:
+  type: "postgresql"
+  host: "demo-db"
+  username: "user"
+  password: "pass"<<P
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: demo-db
+spec:
+  template:
+    spec:
+      containers:
+        - image: postgres:16
+          env:
+            - name: POSTGRES_USER
+              valueFrom:
+                secretKeyRef:
+                  name: demo-db
+                  key: username
+            - name: POSTGRES_PASSWORD
+              valueFrom:
+                secretKeyRef:
+                  name: demo-db
+                  key: password
+""",
 "quiet/rails/config.example.yml": """\
 connections:
   mysql2:
