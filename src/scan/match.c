@@ -141,6 +141,50 @@ in_xml_comment(const unsigned char *b, size_t off)
  */
 static const struct scan_rule_info judged_info;
 
+/* Whether the n bytes at p are printable ASCII. */
+static int
+printable(const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] < 0x20 || p[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/*
+ * Whether a generic rule's value is base64 of readable text that its
+ * allowlists take for a placeholder (cGFzc3dvcmQ=, base64 of "password";
+ * a README's base64 of "not my real password").  Random key bytes do not
+ * decode to printable ASCII, so no key is lost this way.  The decoded copy
+ * is wiped.
+ */
+static int
+encoded_placeholder(struct scan_scratch *s, const struct eng_codes *c,
+    const struct eng_rule *r, const unsigned char *p, size_t n)
+{
+	const struct scan_engine *e = s->e;
+	unsigned char dec[DECODE_MAX / 4 * 3];
+	size_t dn = 0;
+	int ok = 0;
+
+	if (n < 12 || n > DECODE_MAX || n % 4 != 0)
+		return 0;
+	if (sodium_base642bin(dec, sizeof(dec), (const char *)p, n, NULL, &dn,
+	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 || dn == 0)
+		goto out;
+	if (!printable(dec, dn))
+		goto out;
+	ok = (r->def->info.category == SCAN_CAT_SECRET &&
+	    any_match(s, e->allow, e->nallow, dec, dn)) ||
+	    any_match(s, c->allow, r->nallow, dec, dn);
+out:
+	if (dn > 0)
+		sodium_memzero(dec, dn);
+	return ok;
+}
+
 /*
  * Whether the n bytes at p pass rule r's entropy and allowlists, setting
  * *entropy.  A decoding rule judges the decoded value (a placeholder stays
@@ -169,7 +213,13 @@ judge(struct scan_scratch *s, const struct eng_codes *c,
 			goto out;
 		p = dec;
 		n = dn;
-		*decoded = 1;
+		/*
+		 * Only base64 of text is a verdict the other rules yield to:
+		 * a plain value that merely looks like base64 ("pass" under a
+		 * Secret's stringData) decodes to stray bytes, and is theirs
+		 * to judge.
+		 */
+		*decoded = printable(dec, dn);
 	}
 	*entropy = scan_entropy(p, n);
 	if (*entropy < d->entropy && !(d->info.generic && hex_key(p, n,
@@ -179,6 +229,9 @@ judge(struct scan_scratch *s, const struct eng_codes *c,
 	    any_match(s, e->allow, e->nallow, p, n))
 		goto out;
 	if (any_match(s, c->allow, r->nallow, p, n))
+		goto out;
+	if (d->info.generic && d->decode != SCAN_DECODE_BASE64 &&
+	    encoded_placeholder(s, c, r, p, n))
 		goto out;
 	ok = 1;
 out:
@@ -464,6 +517,13 @@ cmp_match(const void *a, const void *b)
 	    x->rule_index > y->rule_index;
 }
 
+/* Whether rules a and b run one shared regex. */
+static int
+twins(const struct scan_engine *e, size_t a, size_t b)
+{
+	return e->r[a].twin != SIZE_MAX && e->r[a].twin == e->r[b].twin;
+}
+
 /*
  * Drop a generic rule's match when a specific rule matched overlapping
  * bytes: "api_key = 'ghp_...'" is a GitHub token, reported once.
@@ -510,6 +570,29 @@ resolve_overlaps(struct scan_scratch *s)
 			}
 			drop[j] = 1;
 		}
+	}
+	/*
+	 * One location is reported once: of two rules whose values start at
+	 * the same byte (a Cosmos DB key that is also a storage account key,
+	 * a Twilio token by its name and again after its account SID), the one
+	 * that read more context around it (the longer match), else the one
+	 * sorted first.  Two rules sharing one regex (a strict rule and its
+	 * weak variant) decide between themselves by their allowlists.
+	 */
+	for (i = 0, j = SIZE_MAX; i < s->nm; i++) {
+		if (drop[i] || s->m[i].rule == &judged_info)
+			continue;
+		if (j == SIZE_MAX || s->m[j].off != s->m[i].off ||
+		    twins(s->e, s->m[j].rule_index, s->m[i].rule_index)) {
+			j = i;
+			continue;
+		}
+		if (s->m[i].match_len > s->m[j].match_len &&
+		    s->m[i].rule->generic == s->m[j].rule->generic) {
+			drop[j] = 1;
+			j = i;
+		} else
+			drop[i] = 1;
 	}
 	for (i = j = 0; i < s->nm; i++)
 		if (!drop[i])

@@ -725,6 +725,231 @@ aws_access_key_id = AKIAQ3EGWK7ZPN4XJ2LV<<S
 aws_secret_access_key = Wq8+Rt2Yu6Io0Pa4Sd9Fg3Hj7Kl1Zx5Cv8Bn2Mq4W<<S
 """,
 # ---- code that must stay quiet --------------------------------------------------------------------
+# ---- written as coding agents write them (defaults inside references,
+# services in CI, settings modules, manifests) ---------------------------------
+"compose/agent/docker-compose.yml": """\
+version: "3.9"
+services:
+  postgres:
+    image: postgres:16-alpine
+    environment:
+      POSTGRES_USER: ${POSTGRES_USER:-app}
+      POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-postgres}<<P
+      POSTGRES_DB: ${POSTGRES_DB:-app}
+    healthcheck:
+      test: ["CMD-SHELL", "pg_isready -U app"]
+  redis:
+    image: redis:7
+    command: ["redis-server", "--requirepass", "${REDIS_PASSWORD:-redispass}"]<<P
+  api:
+    build: .
+    environment:
+      - DATABASE_URL=postgresql://app:${POSTGRES_PASSWORD:-postgres}@postgres:5432/app<<P
+      - JWT_SECRET=${JWT_SECRET:-dev-jwt-secret-change-me}<<P
+      - ADMIN_PASSWORD=${ADMIN_PASSWORD:?set ADMIN_PASSWORD}
+  rabbitmq:
+    image: rabbitmq:3-management
+    environment:
+      RABBITMQ_DEFAULT_USER: admin
+      RABBITMQ_DEFAULT_PASS: "Rb9!xQ2mLp7z"<<P
+  minio:
+    image: minio/minio
+    environment:
+      MINIO_ROOT_USER: minioadmin
+      MINIO_ROOT_PASSWORD: minioadmin<<P
+""",
+"env/agent/.env": """\
+# Database
+DB_HOST=localhost
+DB_PORT=5432
+DB_USER=app
+DB_PASSWORD="supersecret123"<<P
+# Auth
+JWT_SECRET='k3J9vQ2xLm8pR4tZ7wYb1nC6'<<P
+SESSION_SECRET=my-session-secret<<P
+OPENAI_API_KEY=${OPENAI_API_KEY}
+STRIPE_SECRET_KEY=
+SMTP_PASS=mailpass2024<<P
+""",
+"k8s/agent/deployment.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          image: ghcr.io/acme/api:1.4.2
+          args: ["--db-password=Zq8#tW3vNp1x"]<<P
+          env:
+            - name: DATABASE_PASSWORD
+              value: "changeme123"<<P
+            - name: REDIS_PASSWORD
+              valueFrom:
+                secretKeyRef:
+                  name: redis
+                  key: password
+""",
+"k8s/agent/configmap.yaml": """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: api-config
+data:
+  DB_HOST: postgres
+  DB_PASSWORD: "hunter22"<<P
+  LOG_LEVEL: info
+""",
+"spring/agent/application.yml": """\
+spring:
+  datasource:
+    url: jdbc:postgresql://localhost:5432/shop
+    username: shop
+    password: ${DB_PASSWORD:shop_pass}<<P
+  mail:
+    host: smtp.gmail.com
+    username: noreply@acme.test
+    password: "xkcd corr horse"<<P
+app:
+  jwt:
+    secret: 4f9a2c7e1b8d3f6a0c5e9b2d7f1a4c8e<<P
+""",
+"spring/agent/application.properties": """\
+spring.datasource.url=jdbc:mysql://db:3306/app
+spring.datasource.username=root
+spring.datasource.password=${MYSQL_PASSWORD:db-57xsl}<<P
+spring.rabbitmq.password=guest<<P
+""",
+"django/agent/settings.py": """\
+SECRET_KEY = 'django-insecure-7#k!x@2v$q9m^b3w&z0r*t8y+u1p=e5n'<<P
+DEBUG = True
+DATABASES = {
+    'default': {
+        'ENGINE': 'django.db.backends.postgresql',
+        'NAME': 'mydb',
+        'USER': 'myuser',
+        'PASSWORD': 'mypassword',<<P
+        'HOST': 'localhost',
+    }
+}
+EMAIL_HOST_PASSWORD = 'app-specific-pw-9x2'<<P
+""",
+"rails/agent/config/database.yml": """\
+default: &default
+  adapter: postgresql
+  encoding: unicode
+  username: postgres
+  password: <%= ENV.fetch("DATABASE_PASSWORD") { "postgres" } %><<P
+development:
+  <<: *default
+  database: app_development
+production:
+  <<: *default
+  password: Pr0d!Db#2024<<P
+""",
+"ci/agent/.github/workflows/ci.yml": """\
+name: CI
+on: [push]
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    services:
+      postgres:
+        image: postgres:16
+        env:
+          POSTGRES_PASSWORD: postgres<<P
+        ports: ["5432:5432"]
+    env:
+      DATABASE_URL: postgres://postgres:postgres@localhost:5432/test<<P
+      API_TOKEN: ${{ secrets.API_TOKEN }}
+    steps:
+      - uses: actions/checkout@v4
+      - run: npm test
+""",
+"ci/agent/.circleci/config.yml": """\
+version: 2.1
+jobs:
+  build:
+    docker:
+      - image: cimg/python:3.12
+      - image: cimg/mysql:8.0
+        environment:
+          MYSQL_ROOT_PASSWORD: rootpw<<P
+          MYSQL_PASSWORD: "t3stPassw0rd"<<P
+""",
+"k8s/agent/minio.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: minio
+spec:
+  template:
+    spec:
+      containers:
+        - name: minio
+          image: minio/minio:latest
+          args: ["server", "/data"]
+          env:
+            - name: MINIO_ACCESS_KEY
+              value: "minio"
+            - name: MINIO_SECRET_KEY
+              value: "minio123"<<P
+            - name: GITLAB_RUNNER_TOKEN
+              value: "Hn4wQ8zR2vK7pX1mT9bL"<<P
+            - name: ETCD_DISCOVERY_TOKEN
+              value: INSERT_ETCD_DISCOVERY_TOKEN
+""",
+"k8s/agent/db.yml": """\
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: demo-db
+type: servicebinding.io/postgresql
+stringData:
+  type: "postgresql"
+  host: "demo-db"
+  username: "user"
+  password: "pass"<<P
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: demo-db
+spec:
+  template:
+    spec:
+      containers:
+        - image: postgres:16
+          env:
+            - name: POSTGRES_USER
+              valueFrom:
+                secretKeyRef:
+                  name: demo-db
+                  key: username
+            - name: POSTGRES_PASSWORD
+              valueFrom:
+                secretKeyRef:
+                  name: demo-db
+                  key: password
+""",
+"quiet/rails/config.example.yml": """\
+connections:
+  mysql2:
+    arunit:
+      username: rails
+      password: <%= ENV['ARUNIT_PASSWORD'] || 'arunit' %>
+      host: localhost
+""",
+"quiet/compose.sample.yaml": """\
+services:
+  db:
+    environment:
+      POSTGRES_PASSWORD: example
+      MYSQL_PASSWORD: ${MYSQL_PASSWORD:-changeme}
+""",
 "quiet/.env.example": """\
 DB_PASSWORD=
 SECRET_KEY=change-me

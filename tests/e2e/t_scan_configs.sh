@@ -69,6 +69,20 @@ expect_rc 1 "generic values found"
 cat "$OUT" "$ERR" >>"$ALL_OUTPUT"
 expect_eq "$(cut -d' ' -f1-2 "$OUT")" "deploy.sh:1:24: generic-secret
 deploy.sh:2:14: generic-token" "each location once"
+# Two specific rules on one value (a Twilio token by its name, and again
+# a few lines after its account SID; a Cosmos DB key, which is also an
+# account key) report it once, under the one that read more around it.
+hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+printf 'export TWILIO_ACCOUNT_SID=AC%s\nexport TWILIO_AUTH_TOKEN=%s\n' "$(hex 16)" "$(hex 16)" >twilio.sh
+run "$AL" scan --no-config twilio.sh
+expect_rc 1 "twilio token found"
+cat "$OUT" "$ERR" >>"$ALL_OUTPUT"
+expect_eq "$(cut -d' ' -f1-2 "$OUT")" "twilio.sh:2:26: twilio-auth-token-with-sid" "a value two specific rules find is reported once, under the one that read more"
+K="$(head -c 64 /dev/urandom | base64 -w0 | head -c 86)=="
+printf 'AccountEndpoint=https://app.documents.azure.com:443/;AccountKey=%s;\n' "$K" >cosmos.env
+run "$AL" scan --no-config cosmos.env
+cat "$OUT" "$ERR" >>"$ALL_OUTPUT"
+expect_eq "$(cut -d' ' -f1-2 "$OUT")" "cosmos.env:1:65: azure-cosmosdb-key" "a Cosmos DB key is reported once"
 # Silencing one finding, as docs/rules.md shows: on the line, or by
 # turning the rule off in .airlock.yaml.
 mkdir -p "$T_ROOT/demo" && cd "$T_ROOT/demo" || exit 1
