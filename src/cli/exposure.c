@@ -130,11 +130,15 @@ cli_exposure_report_proof(struct cli *cli, const char *name,
 	    .socket_path = getenv("AIRLOCK_SOCKET") };
 	struct client *cl = NULL;
 	json_t *out = NULL;
-	char w[API_TEXT_MAX + 1];
+	char w[API_TEXT_MAX + 1], src[API_TEXT_MAX + 1];
 	int rc;
 
 	memset(res, 0, sizeof(*res));
 	where_text(where, w);
+	where_text(source, src);
+	/* Written here too when no broker runs: never a token-shaped part. */
+	client_text_mask(w);
+	client_text_mask(src);
 	/*
 	 * The broker holds the leases and approvals, so it ends them, in
 	 * the same step that marks the secret.  None is started for this:
@@ -143,12 +147,12 @@ cli_exposure_report_proof(struct cli *cli, const char *name,
 	rc = client_open(&o, &cl, err);
 	if (rc == AL_EUNAVAIL) {
 		al_err_clear(err);
-		rc = mark_here(cli, name, w, source, may_prompt, res, err);
+		rc = mark_here(cli, name, w, src, may_prompt, res, err);
 		goto out;
 	}
 	if (rc != 0)
 		goto out;
-	if ((rc = client_exposure_report(cl, name, w, source, proof, &out,
+	if ((rc = client_exposure_report(cl, name, w, src, proof, &out,
 	    err)) != 0)
 		goto out;
 	res->first = json_is_true(json_object_get(out, "first"));
