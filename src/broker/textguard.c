@@ -188,8 +188,18 @@ build(struct broker *b, struct textguard *g, struct al_err *err)
 		/* Unreadable by anyone through airlock: nothing to hash. */
 		if (list[i].corrupt)
 			continue;
-		if ((rc = vault_secret_read(b->vault, list[i].name, &val, NULL,
-		    err)) != 0)
+		rc = vault_secret_read(b->vault, list[i].name, &val, NULL, err);
+		if (rc == AL_ECRYPTO) {
+			/*
+			 * Tampered with or corrupted: no one can have its
+			 * value through airlock, and leaving it out keeps one
+			 * broken record from refusing every text.
+			 */
+			broker_log(b, "free text is not checked for the value "
+			    "of secret %s: it cannot be decrypted", list[i].name);
+			continue;
+		}
+		if (rc != 0)
 			goto out;
 		/* As the redactor: shorter is ordinary text. */
 		if ((len = al_secret_len(val)) >= REDACT_VALUE_MIN) {
