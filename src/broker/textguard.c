@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <sodium.h>
 
@@ -124,11 +123,11 @@ stamp_same(const struct tg_stamp *a, const struct tg_stamp *b)
 	    a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
-/* Whether st changed less than TG_RACY_NS before now. */
+/* Whether st changed less than TG_RACY_NS before now_ms. */
 static int
-stamp_racy(const struct tg_stamp *st, const struct timespec *now)
+stamp_racy(const struct tg_stamp *st, int64_t now_ms)
 {
-	long long n = (long long)now->tv_sec * 1000000000LL + now->tv_nsec;
+	long long n = (long long)now_ms * 1000000LL;
 	long long m = (long long)st->mtime.tv_sec * 1000000000LL +
 	    st->mtime.tv_nsec;
 	long long c = (long long)st->ctime.tv_sec * 1000000000LL +
@@ -247,7 +246,7 @@ static int
 ready(struct broker *b, struct textguard *g, struct al_err *err)
 {
 	struct tg_stamp now[2];
-	struct timespec t;
+	int64_t t;
 
 	/* One look at the files per request, however many fields it has. */
 	if (g->trusted && g->seen_request == b->metrics.requests)
@@ -270,8 +269,8 @@ ready(struct broker *b, struct textguard *g, struct al_err *err)
 		return err->code != 0 ? err->code : AL_EIO;
 	}
 	g->failed = 0;
-	(void)clock_gettime(CLOCK_REALTIME, &t);
-	g->trusted = !stamp_racy(&now[0], &t) && !stamp_racy(&now[1], &t);
+	t = b->clock->now_ms(b->clock->arg);
+	g->trusted = !stamp_racy(&now[0], t) && !stamp_racy(&now[1], t);
 	return 0;
 }
 
