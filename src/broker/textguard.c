@@ -8,8 +8,8 @@
  * It keeps, per process, a keyed 64-bit hash (SipHash-2-4, crypto_shorthash,
  * under a key drawn at start) of every value in the vault, grouped by
  * length, and tests each window of a text of those lengths against them: a
- * text is at most API_TEXT_MAX bytes, and a bitmap of the values' first two
- * bytes skips almost every window.  The values are read into guarded
+ * text is at most API_TEXT_MAX bytes, and a bitmap of the values' first
+ * four bytes (hashed) skips almost every window.  The values are read into guarded
  * memory only while the set is built and wiped at once; the set holds
  * hashes only.  It is rebuilt when vault.db or its WAL changed (the CLI
  * writes the vault itself), and, as git does for a racily clean index,
@@ -27,7 +27,7 @@
 #include "broker_int.h"
 
 #define TG_RACY_NS	1000000000LL	/* a change this recent: look again */
-#define TG_PAIRS	65536
+#define TG_HEAD_BITS	18		/* 32 KiB: a window's first 4 bytes */
 
 struct tg_entry {
 	uint64_t	h;
@@ -60,8 +60,21 @@ struct textguard {
 		size_t	 lo, hi;	/* its entries: v[lo..hi) */
 	}		*groups;	/* one per length, longest first */
 	size_t		 ngroups;
-	uint64_t	 pairs[TG_PAIRS / 64];	/* values' first two bytes */
+	uint32_t	 mul;		/* odd, random: hashes a head */
+	uint64_t	 heads[(1u << TG_HEAD_BITS) / 64];
 };
+
+_Static_assert(REDACT_VALUE_MIN >= 4, "a value's head is 4 bytes");
+
+/* Which bit of heads stands for the 4 bytes at p. */
+static uint32_t
+head_bit(const struct textguard *g, const unsigned char *p)
+{
+	uint32_t w;
+
+	memcpy(&w, p, sizeof(w));
+	return (w * g->mul) >> (32 - TG_HEAD_BITS);
+}
 
 void
 textguard_free(struct textguard *g)
@@ -91,6 +104,7 @@ textguard_new(const struct broker *b)
 		return NULL;
 	}
 	crypto_shorthash_keygen(g->key);
+	g->mul = randombytes_random() | 1;
 	/* Read on every check: toggling its protection would cost more. */
 	(void)sodium_mprotect_readonly(g->key);
 	return g;
@@ -174,7 +188,7 @@ build(struct broker *b, struct textguard *g, struct al_err *err)
 	g->v = NULL;
 	g->groups = NULL;
 	g->n = g->ngroups = 0;
-	memset(g->pairs, 0, sizeof(g->pairs));
+	memset(g->heads, 0, sizeof(g->heads));
 	if ((rc = vault_secret_list(b->vault, &list, &n, err)) != 0)
 		goto out;
 	if (n > 0 && ((g->names = calloc(n, sizeof(*g->names))) == NULL ||
@@ -206,8 +220,8 @@ build(struct broker *b, struct textguard *g, struct al_err *err)
 			g->v[g->n].h = hash(g, p, len);
 			g->v[g->n].len = (uint32_t)len;
 			g->v[g->n].name = (uint32_t)i;
-			g->pairs[((size_t)p[0] << 8 | p[1]) / 64] |=
-			    1ULL << (((size_t)p[0] << 8 | p[1]) % 64);
+			g->heads[head_bit(g, p) / 64] |=
+			    1ULL << (head_bit(g, p) % 64);
 			al_secret_close(val);
 			g->n++;
 		}
@@ -303,11 +317,12 @@ find(const struct textguard *g, const unsigned char *t, size_t n, size_t from,
     size_t *at, size_t *len, uint32_t *name)
 {
 	const struct tg_group *gr;
-	size_t i, k, pair;
+	uint32_t bit;
+	size_t i, k;
 
 	for (i = from; i + REDACT_VALUE_MIN <= n; i++) {
-		pair = (size_t)t[i] << 8 | t[i + 1];
-		if (!(g->pairs[pair / 64] & (1ULL << (pair % 64))))
+		bit = head_bit(g, t + i);
+		if (!(g->heads[bit / 64] & (1ULL << (bit % 64))))
 			continue;
 		for (k = 0; k < g->ngroups; k++) {
 			gr = &g->groups[k];
