@@ -15,6 +15,11 @@
  * writes the vault itself), and, as git does for a racily clean index,
  * whenever it was built within a second of such a change, which a
  * file's coarse timestamp might not show.
+ *
+ * A refusal tells the caller that its text held some value, which would
+ * let it test guesses at a plain password; so a uid whose texts were
+ * refused TG_REFUSALS_FREE times in a minute has every free text refused
+ * unchecked (429) for the rest of that minute.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +33,9 @@
 
 #define TG_RACY_NS	1000000000LL	/* a change this recent: look again */
 #define TG_HEAD_BITS	18		/* 32 KiB: a window's first 4 bytes */
+#define TG_REFUSALS_FREE 10		/* refusals of one uid a window */
+#define TG_WINDOW_MS	60000
+#define TG_UIDS		32		/* uids whose refusals are counted */
 
 struct tg_entry {
 	uint64_t	h;
@@ -60,6 +68,12 @@ struct textguard {
 		size_t	 lo, hi;	/* its entries: v[lo..hi) */
 	}		*groups;	/* one per length, longest first */
 	size_t		 ngroups;
+	struct tg_uid {
+		uid_t	 uid;
+		unsigned n;		/* refusals since since_ms */
+		int64_t	 since_ms;
+	}		 uids[TG_UIDS];
+	size_t		 nuids;
 	uint32_t	 mul;		/* odd, random: hashes a head */
 	uint64_t	 heads[(1u << TG_HEAD_BITS) / 64];
 };
@@ -337,6 +351,34 @@ find(const struct textguard *g, const unsigned char *t, size_t n, size_t from,
 	return 0;
 }
 
+/* uid's refusal count (a new one replaces the stalest), current at now. */
+static struct tg_uid *
+uid_slot(struct textguard *g, uid_t uid, int64_t now, int add)
+{
+	struct tg_uid *u = NULL;
+	size_t i;
+
+	for (i = 0; i < g->nuids; i++)
+		if (g->uids[i].uid == uid)
+			u = &g->uids[i];
+	if (u == NULL && !add)
+		return NULL;
+	if (u == NULL && g->nuids < TG_UIDS)
+		u = &g->uids[g->nuids++];
+	else if (u == NULL) {
+		u = &g->uids[0];
+		for (i = 1; i < TG_UIDS; i++)
+			if (g->uids[i].since_ms < u->since_ms)
+				u = &g->uids[i];
+	}
+	if (u->uid != uid || now - u->since_ms >= TG_WINDOW_MS) {
+		u->uid = uid;
+		u->n = 0;
+		u->since_ms = now;
+	}
+	return u;
+}
+
 static struct textguard *
 guard_of(struct broker *b)
 {
@@ -353,6 +395,8 @@ text_guard(struct route_args *a, const char *field, const char *text)
 	struct al_err err;
 	json_t *who = NULL, *detail = NULL;
 	char msg[256], reason[256];
+	struct tg_uid *u;
+	int64_t now = b->clock->now_ms(b->clock->arg);
 	size_t at, len;
 	uint32_t name;
 	int rc;
@@ -360,7 +404,16 @@ text_guard(struct route_args *a, const char *field, const char *text)
 	if (text == NULL || text[0] == '\0')
 		return 0;
 	al_err_clear(&err);
-	if ((g = guard_of(b)) == NULL)
+	if ((g = guard_of(b)) != NULL && (u = uid_slot(g, a->req->caller->uid,
+	    now, 0)) != NULL && u->n >= TG_REFUSALS_FREE) {
+		(void)snprintf(msg, sizeof(msg), "'%s' was not checked or "
+		    "recorded: too many texts from this user held a secret's "
+		    "value; free text is refused for %lld more seconds", field,
+		    (long long)(u->since_ms + TG_WINDOW_MS - now + 999) / 1000);
+		reply_error(a->resp, 429, API_E_RATE, msg);
+		return -1;
+	}
+	if (g == NULL)
 		rc = al_err_set(&err, AL_ENOMEM, "out of memory");
 	else
 		rc = ready(b, g, &err);
@@ -380,6 +433,8 @@ text_guard(struct route_args *a, const char *field, const char *text)
 	(void)snprintf(reason, sizeof(reason), "'%s' held the value of secret "
 	    "'%s': the request was refused and the text withheld", field,
 	    g->names[name]);
+	if ((u = uid_slot(g, a->req->caller->uid, now, 1)) != NULL)
+		u->n++;
 	who = caller_json(a->req->caller);
 	detail = json_pack("{s:s}", "field", field);
 	b->metrics.denials++;

@@ -18,6 +18,13 @@ add_secret tok "$TOK"
 add_secret victim "$(canary)"
 CANARIES=("$PW" "$TOK")
 
+# One uid's refusals are limited to ten a minute (test_broker checks that):
+# a new broker for each part of this test.
+new_broker() {
+	"$AL" stop >>"$ALL_OUTPUT" 2>&1
+	"$AL" lease ls >>"$ALL_OUTPUT" 2>&1
+}
+
 # no_canary FILE WHAT: none of the canaries is in FILE.
 no_canary() {
 	for _c in "${CANARIES[@]}"; do
@@ -87,6 +94,7 @@ if grep -qF '"task":"fix-issue-4211"' "$AIRLOCK_HOME/audit.log"; then pass
 else fail "the ordinary task is not in the audit log"; fi
 
 # --- airlock mcp: request_access, run and revoke.
+new_broker
 mcp_call() {	# mcp_call ID TOOL ARGS-JSON
 	printf '{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":"%s","arguments":%s}}' \
 	    "$1" "$2" "$3"
@@ -120,7 +128,8 @@ expect_eq "$(grep -c "looks like it holds a value" "$OUT")" 4 \
 expect_out '"status":"granted"' "an ordinary MCP request"
 no_canary "$OUT" "the MCP replies"
 
-# --- raw HTTP to the broker's socket, past the client.
+# --- raw HTTP to the broker's socket, past the client.  One uid's refusals
+# are limited to ten a minute: a new broker for each round.
 # http METHOD PATH [JSON]: status in $HS, body in $OUT.
 http() {
 	HS=$(curl -s --unix-socket "$AIRLOCK_SOCKET" -o "$OUT" -w '%{http_code}' \
@@ -129,6 +138,7 @@ http() {
 	cat "$OUT" >>"$ALL_OUTPUT"
 }
 for v in "$PW" "$TOK"; do
+	new_broker
 	http POST /v1/leases "{\"secret\":\"pw\",\"task\":\"$v\"}"
 	expect_eq "$HS" 400 "POST /v1/leases task"
 	expect_out "'task' holds the value of a secret" "lease task"
@@ -153,6 +163,7 @@ for v in "$PW" "$TOK"; do
 	expect_eq "$HS" 400 "POST /v1/redact/stream task"
 	expect_out "'task' holds the value of a secret" "redact stream"
 done
+new_broker
 http POST /v1/redact '{"texts":["hello"],"task":"fix-issue-4211","intent":"check a log"}'
 expect_eq "$HS" 200 "POST /v1/redact with ordinary texts"
 no_canary "$ALL_OUTPUT" "the broker's replies"

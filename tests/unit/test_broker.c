@@ -988,6 +988,36 @@ test_text_holding_a_value_is_refused(void **state)
 }
 
 /*
+ * Refusals answer "did the text hold a value", a way to test guesses at a
+ * plain password: after ten in a minute, the uid's free text is refused
+ * unchecked until the minute is over; empty texts still pass.
+ */
+static void
+test_text_refusals_are_limited_per_user(void **state)
+{
+	struct fx *x = *state;
+	char body[256];
+	int i;
+
+	(void)snprintf(body, sizeof(body), "{\"secret\":\"deploy-token\","
+	    "\"task\":\"%s\"}", x->canary);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(call(x, &x->req, "POST", "/v1/leases", body),
+		    400);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases", body), 429);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases",
+	    "{\"secret\":\"deploy-token\",\"task\":\"t1\"}"), 429);
+	assert_non_null(strstr(jstr(x->body, "error", "message"), "'task' "
+	    "was not checked or recorded: too many texts"));
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases",
+	    "{\"secret\":\"deploy-token\"}"), 201);
+	__atomic_add_fetch(&x->now_ms, 60000, __ATOMIC_SEQ_CST);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases",
+	    "{\"secret\":\"deploy-token\",\"task\":\"t1\"}"), 201);
+	assert_no_canary(x->home, x->canary);
+}
+
+/*
  * A value whose use line could not be made durable is not released: the
  * broker says so in the log ("use" "withheld"), ends the lease, answers
  * 503 while the log fails, and serves again once a retry works.
@@ -1114,6 +1144,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 		    test_text_holding_a_value_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_text_refusals_are_limited_per_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grant_use_count, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
