@@ -473,7 +473,7 @@ text_withhold(struct broker *b, const char *text,
 	}
 	while (find(g, (const unsigned char *)text, n, from, &at, &len,
 	    &name)) {
-		/* A mask may be longer than a short value: past the limit, all. */
+		/* Masks can outgrow short values: past the limit, all. */
 		if (o + (at - from) + sizeof(mask) - 1 > API_TEXT_MAX) {
 			(void)snprintf(out, API_TEXT_MAX + 1, "%s", mask);
 			return 1;
