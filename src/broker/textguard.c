@@ -9,9 +9,9 @@
  * under a key drawn at start) of every value in the vault, grouped by
  * length, and tests each window of a text of those lengths against them: a
  * text is at most API_TEXT_MAX bytes, and a bitmap of the values' first
- * four bytes (hashed) skips almost every window.  The values are read into guarded
- * memory only while the set is built and wiped at once; the set holds
- * hashes only.  It is rebuilt when vault.db or its WAL changed (the CLI
+ * four bytes (hashed) skips almost every window.  The values are read
+ * into guarded memory only while the set is built and wiped at once; the
+ * set holds hashes only.  It is rebuilt when vault.db or its WAL changed (the CLI
  * writes the vault itself), and, as git does for a racily clean index,
  * whenever it was built within a second of such a change, which a
  * file's coarse timestamp might not show.
@@ -223,7 +223,8 @@ build(struct broker *b, struct textguard *g, struct al_err *err)
 			 * broken record from refusing every text.
 			 */
 			broker_log(b, "free text is not checked for the value "
-			    "of secret %s: it cannot be decrypted", list[i].name);
+			    "of secret %s: it cannot be decrypted",
+			    list[i].name);
 			continue;
 		}
 		if (rc != 0)
