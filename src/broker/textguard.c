@@ -11,9 +11,9 @@
  * text is at most API_TEXT_MAX bytes, and a bitmap of the values' first
  * four bytes (hashed) skips almost every window.  The values are read
  * into guarded memory only while the set is built and wiped at once; the
- * set holds hashes only.  It is rebuilt when vault.db or its WAL changed (the CLI
- * writes the vault itself), and, as git does for a racily clean index,
- * whenever it was built within a second of such a change, which a
+ * set holds hashes only.  It is rebuilt when vault.db or its WAL changed
+ * (the CLI writes the vault itself), and, as git does for a racily clean
+ * index, whenever it was built within a second of such a change, which a
  * file's coarse timestamp might not show.
  *
  * A refusal tells the caller that its text held some value, which would
