@@ -104,6 +104,20 @@ int	client_name_looks_like_value(const char *name);
 int	client_name_check(const char *name, struct al_err *err) AL_WUR;
 
 /*
+ * Free text sent to the broker (a task, an intent, a reason for a denial)
+ * is judged the same way: client_text_check refuses text holding a
+ * token-shaped part with AL_EINVAL and a message naming field, never the
+ * text.  Every call that sends such a field checks it first.  An
+ * exposure's where and source are masked instead (an exposure is always
+ * reported): client_text_mask replaces each token-shaped part of text, in
+ * place, with CLIENT_TEXT_WITHHELD (text only shrinks).
+ */
+#define CLIENT_TEXT_WITHHELD	"[withheld]"
+int	client_text_check(const char *field, const char *text,
+	    struct al_err *err) AL_WUR;
+void	client_text_mask(char *text);
+
+/*
  * Connect to the broker (starting one if allowed and none answers) and
  * check that it is healthy.  AL_EUNAVAIL with what to do when it fails.
  */

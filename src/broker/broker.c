@@ -165,6 +165,7 @@ broker_free(struct broker *b)
 	}
 	al_secret_free(b->audit_key);
 	al_secret_free(b->proof_key);
+	textguard_free(b->textguard);
 	policy_free(b->policy);
 	vault_close(b->vault);
 	al_secret_pool_free(b->values);

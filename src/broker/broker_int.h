@@ -147,6 +147,7 @@ struct broker {
 	struct audit_log	*audit;
 	struct al_secret	*audit_key;
 	struct al_secret	*proof_key;	/* exposure proofs (exposure.c) */
+	struct textguard	*textguard;	/* values in free text */
 	struct al_secret_pool	*values;	/* memory of values released */
 	struct approval_list	 approvals;
 	struct broker_metrics	 metrics;
@@ -278,6 +279,31 @@ int64_t	audit_next_retry(const struct broker *b);
  */
 void	name_unknown(struct broker *b, const char *name, struct al_err *err,
 	    char fp[NAME_FP_LEN + 1]);
+
+/* ---- values in free text (textguard.c) ---------------------------------- */
+
+struct route_args;
+struct textguard;
+void	textguard_free(struct textguard *g);
+/*
+ * Whether text, the free-text field field of a request, holds the whole
+ * value of a secret in the vault (one of at least REDACT_VALUE_MIN bytes).
+ * 0: it does not (or is empty): go on.  Otherwise the reply is made and -1
+ * returned: 400 naming the field (never the text or the secret), audited
+ * as a "deny" line naming the field and the secret, without the text; 503
+ * when the values cannot be read, for a text is never written unchecked.
+ */
+int	text_guard(struct route_args *a, const char *field, const char *text)
+	    AL_WUR;
+/*
+ * For text that is recorded whatever it holds (an exposure's where and
+ * source): text into out with each whole value of a secret replaced by
+ * BROKER_TEXT_WITHHELD; all of it withheld when the values cannot be read
+ * or the masks would not fit.  1 if anything was withheld.
+ */
+#define BROKER_TEXT_WITHHELD	"[withheld]"
+int	text_withhold(struct broker *b, const char *text,
+	    char out[API_TEXT_MAX + 1]);
 
 /* ---- policy glue (decide.c) --------------------------------------------- */
 

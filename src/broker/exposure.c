@@ -316,7 +316,7 @@ h_exposure_report(struct route_args *a)
 	const char *name, *where, *source, *proof;
 	struct al_err err;
 	json_t *who = NULL, *out = NULL;
-	char fp[NAME_FP_LEN + 1];
+	char fp[NAME_FP_LEN + 1], w[API_TEXT_MAX + 1], src[API_TEXT_MAX + 1];
 
 	name = body_text(a->body, API_F_SECRET);
 	where = body_text(a->body, API_F_WHERE);
@@ -349,9 +349,16 @@ h_exposure_report(struct route_args *a)
 		reply_al_err(a->resp, &err);
 		return;
 	}
+	/*
+	 * Recorded whatever they hold, for the exposure must end access:
+	 * a secret's value in them is withheld.
+	 */
+	if (text_withhold(b, where, w) | text_withhold(b, source, src))
+		broker_log(b, "an exposure report's where or source held a "
+		    "secret's value: withheld");
 	(void)broker_tick(b);
 	who = caller_json(a->req->caller);
-	if (expose(b, name, where, source, who, &out, &err) != 0) {
+	if (expose(b, name, w, src, who, &out, &err) != 0) {
 		if (err.code == AL_ENOENT)
 			name_unknown(b, name, &err, fp);
 		reply_al_err(a->resp, &err);

@@ -394,6 +394,8 @@ h_deny(struct route_args *a)
 		    "{\"reason\": \"<why>\"} (printable, at most 256 bytes)");
 		return;
 	}
+	if (text_guard(a, API_F_REASON, json_string_value(r)) != 0)
+		return;
 	if ((ap = decidable(a, "deny")) == NULL)
 		return;
 	who = caller_json(c);

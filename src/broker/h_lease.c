@@ -253,6 +253,10 @@ h_lease_create(struct route_args *a)
 		reply_error(a->resp, 400, API_E_BAD_REQUEST, msg);
 		goto out;
 	}
+	/* Before anything records them. */
+	if (text_guard(a, API_F_TASK, q.task) != 0 ||
+	    text_guard(a, API_F_INTENT, q.intent) != 0)
+		goto out;
 	if (vault_name_check(q.secret, &err) != 0) {
 		reply_al_err(a->resp, &err);
 		goto out;
@@ -855,6 +859,8 @@ h_lease_revoke_task(struct route_args *a)
 		return;
 	}
 	x.task = json_string_value(t);
+	if (text_guard(a, API_F_TASK, x.task) != 0)
+		return;
 	(void)broker_tick(b);
 	if (lease_list(b->leases, "", collect_task, &x, &err) != 0) {
 		reply_error(a->resp, 500, API_E_INTERNAL, "cannot list leases");

@@ -275,7 +275,9 @@ h_redact(struct route_args *a)
 
 	/* Masks can be longer than what they replace. */
 	al_buf_init(&out, 16 * API_REDACT_BODY_MAX, 0);
-	if (parse(a, &texts, &task, &intent) != 0)
+	if (parse(a, &texts, &task, &intent) != 0 ||
+	    text_guard(a, API_F_TASK, task) != 0 ||
+	    text_guard(a, API_F_INTENT, intent) != 0)
 		goto out;
 	if (build(b, a->req->caller, task, intent, &r, &names, &nnames,
 	    &err) != 0) {

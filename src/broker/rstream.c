@@ -351,6 +351,9 @@ h_redact_stream(struct route_args *a)
 		    "list of names");
 		goto bad;
 	}
+	if (text_guard(a, API_F_TASK, rs->task) != 0 ||
+	    text_guard(a, API_F_INTENT, rs->intent) != 0)
+		goto bad;
 	if (rs->intent[0] == '\0')
 		(void)snprintf(rs->intent, sizeof(rs->intent), "redact");
 	/* Read here (the vault is the loop's); compiled on the thread. */

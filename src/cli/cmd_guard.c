@@ -348,7 +348,7 @@ mark_exposed(struct guard_cli *gc, const char *endpoint,
 {
 	struct cli_exposure res;
 	struct vault_meta m;
-	char where[API_TEXT_MAX + 1];
+	char where[API_TEXT_MAX + 8];	/* cut to API_TEXT_MAX when sent */
 	size_t i;
 	int rc, known;
 
@@ -379,7 +379,7 @@ mark_exposed(struct guard_cli *gc, const char *endpoint,
  * sync) before the request goes out.
  */
 static int
-audit(void *arg, const char *endpoint, const struct guard_findings *f,
+audit(void *arg, const char *path_in, const struct guard_findings *f,
     int refused, struct al_err *err)
 {
 	struct guard_cli *gc = arg;
@@ -387,9 +387,13 @@ audit(void *arg, const char *endpoint, const struct guard_findings *f,
 	struct al_secret *key = NULL;
 	struct audit_event ev;
 	json_t *detail = NULL, *rules = NULL;
-	char path[PATH_MAX];
+	char path[PATH_MAX], endpoint[API_TEXT_MAX + 1];
 	size_t i, nsec = 0;
 	int rc;
+
+	/* The agent chose the path: never a token-shaped part of it. */
+	(void)snprintf(endpoint, sizeof(endpoint), "%s", path_in);
+	client_text_mask(endpoint);
 
 	pthread_mutex_lock(&gc->vlock);
 	if ((rc = audit_vault(gc, err)) != 0) {

@@ -58,24 +58,88 @@ audit_step(struct cli *cli, struct vault *v, const char *event,
 }
 
 /*
+ * text (at most API_TEXT_MAX bytes) with every whole value of the
+ * unlocked vault v replaced by CLIENT_TEXT_WITHHELD; all of it when the
+ * values cannot be read.  What the broker would do to a text it records.
+ */
+static void
+withhold_values(struct vault *v, char text[API_TEXT_MAX + 1])
+{
+	static const char mask[] = CLIENT_TEXT_WITHHELD;
+	struct vault_meta *list = NULL;
+	struct al_secret *val = NULL;
+	struct al_err e2;
+	const unsigned char *p;
+	char *at;
+	size_t n = 0, i, len, tl;
+
+	if (v == NULL || vault_secret_list(v, &list, &n, &e2) != 0)
+		goto all;
+	for (i = 0; i < n; i++) {
+		if (list[i].corrupt)
+			continue;
+		if (vault_secret_read(v, list[i].name, &val, NULL, &e2) != 0)
+			goto all;
+		len = al_secret_len(val);
+		p = al_secret_open(val);
+		while (len >= REDACT_VALUE_MIN && (tl = strlen(text)) >= len &&
+		    (at = memmem(text, tl, p, len)) != NULL) {
+			if (tl - len + sizeof(mask) - 1 > API_TEXT_MAX) {
+				al_secret_close(val);
+				goto all;
+			}
+			memmove(at + sizeof(mask) - 1, at + len,
+			    tl - (size_t)(at - text) - len + 1);
+			memcpy(at, mask, sizeof(mask) - 1);
+		}
+		al_secret_close(val);
+		al_secret_free(val);
+		val = NULL;
+	}
+	goto out;
+all:
+	(void)snprintf(text, API_TEXT_MAX + 1, "%s", mask);
+out:
+	al_secret_free(val);
+	vault_meta_list_free(list, n);
+}
+
+/*
  * No broker runs, so no lease or approval is live: mark the secret here
  * with the broker's own labels and audit the two steps it would.
  */
 static int
-mark_here(struct cli *cli, const char *name, const char *where,
-    const char *source, int may_prompt, struct cli_exposure *res,
+mark_here(struct cli *cli, const char *name, const char *where_in,
+    const char *source_in, int may_prompt, struct cli_exposure *res,
     struct al_err *err)
 {
 	struct vault *v = NULL;
 	struct vault_meta m;
+	struct al_err uerr;
+	char where[API_TEXT_MAX + 1], source[API_TEXT_MAX + 1];
 	int64_t t0;
-	int rc;
+	int rc, unlocked = 0;
 
 	memset(&m, 0, sizeof(m));
+	al_err_clear(&uerr);
 	if ((rc = cli_vault_open(cli, &v, err)) != 0)
 		return rc;
 	if ((rc = vault_secret_get(v, name, &m, err)) != 0)
 		goto out;
+	/*
+	 * The audit key needs the vault unlocked, and so does checking where
+	 * and source for values: unchecked, they are withheld whole.
+	 */
+	if (may_prompt || vault_key_kind(v) == VAULT_KEY_KIND_FILE)
+		unlocked = cli_vault_unlock(v, -1, &uerr) == 0;
+	else
+		(void)al_err_set(&uerr, AL_EPERM, "secret '%s' is marked "
+		    "exposed but not recorded in the audit log: the vault is "
+		    "locked by a passphrase", name);
+	(void)snprintf(where, sizeof(where), "%s", where_in);
+	(void)snprintf(source, sizeof(source), "%s", source_in);
+	withhold_values(unlocked ? v : NULL, where);
+	withhold_values(unlocked ? v : NULL, source);
 	t0 = cli->clock->now_ms(cli->clock->arg);
 	res->first = m.status != VAULT_EXPOSED ||
 	    broker_label_get(&m, BROKER_EXPOSED_SINCE) == NULL;
@@ -88,15 +152,11 @@ mark_here(struct cli *cli, const char *name, const char *where,
 	}
 	if ((rc = vault_secret_update(v, &m, err)) != 0)
 		goto out;
-	/* The audit key needs the vault unlocked. */
-	if (!may_prompt && vault_key_kind(v) != VAULT_KEY_KIND_FILE) {
-		rc = al_err_set(err, AL_EPERM, "secret '%s' is marked exposed "
-		    "but not recorded in the audit log: the vault is locked "
-		    "by a passphrase", name);
+	if (!unlocked) {
+		*err = uerr;
+		rc = uerr.code != 0 ? uerr.code : AL_EPERM;
 		goto out;
 	}
-	if ((rc = cli_vault_unlock(v, -1, err)) != 0)
-		goto out;
 	if ((rc = audit_step(cli, v, "secret_exposed", name, source,
 	    "its value was found outside airlock", json_pack("{s:s, s:s, "
 	    "s:I, s:b}", API_F_SOURCE, source, API_F_WHERE, where, "since_ms",
@@ -130,11 +190,15 @@ cli_exposure_report_proof(struct cli *cli, const char *name,
 	    .socket_path = getenv("AIRLOCK_SOCKET") };
 	struct client *cl = NULL;
 	json_t *out = NULL;
-	char w[API_TEXT_MAX + 1];
+	char w[API_TEXT_MAX + 1], src[API_TEXT_MAX + 1];
 	int rc;
 
 	memset(res, 0, sizeof(*res));
 	where_text(where, w);
+	where_text(source, src);
+	/* Written here too when no broker runs: never a token-shaped part. */
+	client_text_mask(w);
+	client_text_mask(src);
 	/*
 	 * The broker holds the leases and approvals, so it ends them, in
 	 * the same step that marks the secret.  None is started for this:
@@ -143,12 +207,12 @@ cli_exposure_report_proof(struct cli *cli, const char *name,
 	rc = client_open(&o, &cl, err);
 	if (rc == AL_EUNAVAIL) {
 		al_err_clear(err);
-		rc = mark_here(cli, name, w, source, may_prompt, res, err);
+		rc = mark_here(cli, name, w, src, may_prompt, res, err);
 		goto out;
 	}
 	if (rc != 0)
 		goto out;
-	if ((rc = client_exposure_report(cl, name, w, source, proof, &out,
+	if ((rc = client_exposure_report(cl, name, w, src, proof, &out,
 	    err)) != 0)
 		goto out;
 	res->first = json_is_true(json_object_get(out, "first"));

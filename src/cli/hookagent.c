@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "airlock/client.h"
 #include "airlock/mcp.h"
 #include "airlock/vault.h"
 #include "auditcli.h"
@@ -68,7 +69,7 @@ record(struct cli *cli, const char *agent, const struct mcp_hook_answer *a,
 	struct audit_event ev;
 	struct al_err later;
 	json_t *detail = NULL, *rules, *exposed;
-	char where[128];
+	char where[128], tool[sizeof(a->tool)];
 	size_t i;
 	int rc = 0;
 
@@ -104,8 +105,11 @@ record(struct cli *cli, const char *agent, const struct mcp_hook_answer *a,
 	exposed = json_array();
 	for (i = 0; exposed != NULL && i < a->nexposed; i++)
 		json_array_append_new(exposed, json_string(a->exposed[i]));
+	/* The agent names its tools: never a token-shaped part of one. */
+	(void)snprintf(tool, sizeof(tool), "%s", a->tool);
+	client_text_mask(tool);
 	detail = json_pack("{s:s, s:s, s:s, s:o, s:o}", "agent", agent, "hook",
-	    a->event, "tool", a->tool, "rules", rules, "exposed", exposed);
+	    a->event, "tool", tool, "rules", rules, "exposed", exposed);
 	memset(&ev, 0, sizeof(ev));
 	ev.detail = detail;
 	ev.intent = "hook";

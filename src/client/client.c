@@ -531,6 +531,9 @@ client_redact_stream(struct client *cl, const char *task, const char *intent,
 	int rc, fl;
 
 	*fd = -1;
+	if ((rc = client_text_check(API_F_TASK, task, err)) != 0 ||
+	    (rc = client_text_check(API_F_INTENT, intent, err)) != 0)
+		return rc;
 	/* A value typed as a name is not sent. */
 	for (p = secrets; p != NULL && *p; p += n + (p[n] == ',')) {
 		n = strcspn(p, ",");

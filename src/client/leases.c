@@ -76,7 +76,9 @@ client_lease_request(struct client *cl, const struct client_lease_req *r,
 	memset(lease, 0, sizeof(*lease));
 	if (approval)
 		memset(approval, 0, sizeof(*approval));
-	if ((rc = client_name_check(r->secret, err)) != 0)
+	if ((rc = client_name_check(r->secret, err)) != 0 ||
+	    (rc = client_text_check(API_F_TASK, r->task, err)) != 0 ||
+	    (rc = client_text_check(API_F_INTENT, r->intent, err)) != 0)
 		return rc;
 	body = json_pack("{s:s,s:s,s:s,s:I,s:i,s:b}", API_F_SECRET, r->secret,
 	    API_F_TASK, r->task ? r->task : "", API_F_INTENT, r->intent ?
@@ -213,11 +215,13 @@ int
 client_lease_revoke_task(struct client *cl, const char *task, size_t *n,
     struct al_err *err)
 {
-	json_t *body = json_pack("{s:s}", API_F_TASK, task), *reply = NULL;
+	json_t *body, *reply = NULL;
 	int rc;
 
 	*n = 0;
-	if (body == NULL)
+	if ((rc = client_text_check(API_F_TASK, task, err)) != 0)
+		return rc;
+	if ((body = json_pack("{s:s}", API_F_TASK, task)) == NULL)
 		return al_err_set(err, AL_EINVAL, "task is not valid UTF-8");
 	rc = client_call(cl, "POST", API_LEASES_REVOKE, body, NULL, NULL,
 	    &reply, err);
@@ -234,14 +238,27 @@ client_exposure_report(struct client *cl, const char *secret,
     const char *where, const char *source, const char *proof, json_t **out,
     struct al_err *err)
 {
-	json_t *body;
+	json_t *body = NULL;
+	char *w = NULL, *src = NULL;
 	int rc;
 
 	*out = NULL;
 	if ((rc = client_name_check(secret, err)) != 0)
 		return rc;
+	/*
+	 * Reported whatever they hold (the exposure must end access), with
+	 * any token-shaped part of where and source masked.
+	 */
+	if ((w = strdup(where)) == NULL || (src = strdup(source)) == NULL) {
+		free(w);
+		return al_err_set(err, AL_ENOMEM, "out of memory");
+	}
+	client_text_mask(w);
+	client_text_mask(src);
 	body = json_pack("{s:s, s:s, s:s}", API_F_SECRET, secret, API_F_WHERE,
-	    where, API_F_SOURCE, source);
+	    w, API_F_SOURCE, src);
+	free(w);
+	free(src);
 	if (body != NULL && proof != NULL &&
 	    json_object_set_new(body, API_F_PROOF, json_string(proof)) != 0) {
 		json_decref(body);
@@ -375,11 +392,13 @@ int
 client_deny(struct client *cl, const char *id, const char *reason,
     json_t **out, struct al_err *err)
 {
-	json_t *body = json_pack("{s:s}", API_F_REASON, reason);
+	json_t *body;
 	int rc;
 
 	*out = NULL;
-	if (body == NULL)
+	if ((rc = client_text_check(API_F_REASON, reason, err)) != 0)
+		return rc;
+	if ((body = json_pack("{s:s}", API_F_REASON, reason)) == NULL)
 		return al_err_set(err, AL_EINVAL, "reason is not valid UTF-8");
 	rc = decide(cl, id, API_DENY_SUFFIX, body, out, err);
 	json_decref(body);
@@ -417,6 +436,9 @@ redact_batch(struct client *cl, json_t *batch, const char *task,
 	int rc;
 
 	*out = NULL;
+	if ((rc = client_text_check(API_F_TASK, task, err)) != 0 ||
+	    (rc = client_text_check(API_F_INTENT, intent, err)) != 0)
+		return rc;
 	body = json_pack("{s:O,s:s,s:s}", API_F_TEXTS, batch, API_F_TASK,
 	    task ? task : "", API_F_INTENT, intent ? intent : "redact");
 	if (body == NULL)

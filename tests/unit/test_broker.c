@@ -935,6 +935,89 @@ test_audit_verifies(void **state)
 }
 
 /*
+ * Free text holding the whole value of a secret is refused, naming the
+ * field and not the secret; a plain value that another process (the CLI)
+ * adds to the vault while the broker runs is caught at once; neither
+ * value is written anywhere.
+ */
+static void
+test_text_holding_a_value_is_refused(void **state)
+{
+	struct vault_key key = { VAULT_KEY_KIND_FILE, NULL };
+	struct fx *x = *state;
+	struct vault *v = NULL;
+	unsigned char rnd[4];
+	char body[256], pw[9];
+
+	(void)snprintf(body, sizeof(body), "{\"secret\":\"deploy-token\","
+	    "\"intent\":\"use-%s-now\"}", x->canary);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases", body), 400);
+	assert_non_null(strstr(jstr(x->body, "error", "message"), "'intent' "
+	    "holds the value of a secret"));
+	assert_null(strstr(jstr(x->body, "error", "message"), "deploy-token"));
+	assert_int_equal(x->need_sync, 1);	/* its deny line */
+	/*
+	 * Past the second in which a change might not show in the files'
+	 * times: from here on the set is rebuilt only when they change.
+	 */
+	__atomic_add_fetch(&x->now_ms, 5000, __ATOMIC_SEQ_CST);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases",
+	    "{\"secret\":\"deploy-token\",\"task\":\"fix-issue-4211\","
+	    "\"intent\":\"deploy 2026-12-07\"}"), 201);
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(pw, sizeof(pw), rnd, sizeof(rnd));
+	assert_int_equal(vault_open(x->home, al_clock_system(), &v, NULL), 0);
+	assert_int_equal(vault_unlock(v, &key, NULL), 0);
+	add(v, "late", pw, 0);
+	vault_close(v);
+	(void)snprintf(body, sizeof(body), "{\"task\":\"%s\"}", pw);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases/revoke", body),
+	    400);
+	assert_non_null(strstr(jstr(x->body, "error", "message"), "'task' "
+	    "holds the value of a secret"));
+	(void)snprintf(body, sizeof(body), "{\"reason\":\"no (%s)\"}", pw);
+	assert_int_equal(call(x, &x->approver, "POST", "/v1/approvals/"
+	    "0123456789abcdef0123456789abcdef/deny", body), 400);
+	/* An exposure is acted on, the value withheld from its where. */
+	(void)snprintf(body, sizeof(body), "{\"secret\":\"prod-db\","
+	    "\"where\":\"file /tmp/%s\",\"source\":\"sweep\"}", pw);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/exposures", body), 200);
+	assert_int_equal(broker_sync(x->b, NULL), 0);
+	assert_no_canary(x->home, x->canary);
+	assert_no_canary(x->home, pw);
+}
+
+/*
+ * Refusals answer "did the text hold a value", a way to test guesses at a
+ * plain password: after ten in a minute, the uid's free text is refused
+ * unchecked until the minute is over; empty texts still pass.
+ */
+static void
+test_text_refusals_are_limited_per_user(void **state)
+{
+	struct fx *x = *state;
+	char body[256];
+	int i;
+
+	(void)snprintf(body, sizeof(body), "{\"secret\":\"deploy-token\","
+	    "\"task\":\"%s\"}", x->canary);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(call(x, &x->req, "POST", "/v1/leases", body),
+		    400);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases", body), 429);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases",
+	    "{\"secret\":\"deploy-token\",\"task\":\"t1\"}"), 429);
+	assert_non_null(strstr(jstr(x->body, "error", "message"), "'task' "
+	    "was not checked or recorded: too many texts"));
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases",
+	    "{\"secret\":\"deploy-token\"}"), 201);
+	__atomic_add_fetch(&x->now_ms, 60000, __ATOMIC_SEQ_CST);
+	assert_int_equal(call(x, &x->req, "POST", "/v1/leases",
+	    "{\"secret\":\"deploy-token\",\"task\":\"t1\"}"), 201);
+	assert_no_canary(x->home, x->canary);
+}
+
+/*
  * A value whose use line could not be made durable is not released: the
  * broker says so in the log ("use" "withheld"), ends the lease, answers
  * 503 while the log fails, and serves again once a retry works.
@@ -1059,6 +1142,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_text_holding_a_value_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_text_refusals_are_limited_per_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grant_use_count, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(

@@ -587,6 +587,60 @@ test_client_name_that_looks_like_a_value_is_refused(void **state)
 	}
 }
 
+static void
+test_client_text_holding_a_value_is_refused_naming_the_field(void **state)
+{
+	static const char *const values[] = {
+		"push with ghp_a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6q7r8",
+		"deploy 4f9a2b7c1d3e5f60718293a4b5c6d7e8f9012345",
+		"job 123e4567-e89b-12d3-a456-426614174000 retry",
+		"key=AKIA2E0A8F3B244C9986",
+		"xoxb-123456789012-AbCdEfGhIjKlMnOpQrStUvWx",
+	};
+	static const char *const texts[] = {
+		"fix-issue-4211", "deploy 2026-12-07", "T-42",
+		"rotate the staging database password before the release",
+		"revert commit 3f2a9c1d4e5b", "internationalization",
+		"run the migration on prod-db (ticket OPS-20931)",
+		"", "read s3://bucket/2026/12/07/report.csv",
+	};
+	struct al_err err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		assert_int_equal(client_text_check("intent", values[i], &err),
+		    AL_EINVAL);
+		assert_null(strstr(err.msg, values[i]));
+		assert_non_null(strstr(err.msg, "'intent' looks like it holds "
+		    "a value"));
+	}
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		assert_int_equal(client_text_check("task", texts[i], &err), 0);
+	assert_int_equal(client_text_check("task", NULL, &err), 0);
+}
+
+static void
+test_client_text_mask_withholds_only_token_shaped_parts(void **state)
+{
+	char t[256];
+
+	(void)state;
+	(void)snprintf(t, sizeof(t), "file /home/u/.claude/projects/p/"
+	    "123e4567-e89b-12d3-a456-426614174000.jsonl");
+	client_text_mask(t);
+	assert_string_equal(t, "file /home/u/.claude/projects/p/"
+	    CLIENT_TEXT_WITHHELD ".jsonl");
+	(void)snprintf(t, sizeof(t), "a 4f9a2b7c1d3e5f60718293a4b5c6d7e8f9012345"
+	    " b ghp_a1b2c3d4e5f6g7h8i9j0k1l2 c");
+	client_text_mask(t);
+	assert_string_equal(t, "a " CLIENT_TEXT_WITHHELD " b ghp_"
+	    CLIENT_TEXT_WITHHELD " c");
+	(void)snprintf(t, sizeof(t), "file src/broker/h_lease.c:42");
+	client_text_mask(t);
+	assert_string_equal(t, "file src/broker/h_lease.c:42");
+}
+
 /*
  * A server that answers one request per connection and then closes it:
  * the client notices the closed kept connection and makes a new one.
@@ -733,6 +787,10 @@ main(void)
 		cmocka_unit_test(test_client_open_without_broker_says_so),
 		cmocka_unit_test(
 		    test_client_name_that_looks_like_a_value_is_refused),
+		cmocka_unit_test(
+		    test_client_text_holding_a_value_is_refused_naming_the_field),
+		cmocka_unit_test(
+		    test_client_text_mask_withholds_only_token_shaped_parts),
 		cmocka_unit_test(
 		    test_client_reconnects_after_the_broker_closes),
 		cmocka_unit_test(test_client_times_out),
