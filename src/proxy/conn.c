@@ -26,6 +26,14 @@
 #include "proxy_int.h"
 
 #define CONNECT_HEAD_MAX	8192
+/*
+ * TLS records to the client are gathered up to this many bytes and sent
+ * by one write() when a conn_ssl_write is done: OpenSSL writes each 16 KiB
+ * record by a system call of its own, and on loopback every one of them is
+ * a segment the kernel moves and acknowledges.  The buffer holds records,
+ * that is bytes already encrypted.
+ */
+#define CLIENT_WBUF		(256 * 1024)
 #define CONNECT_TIMEOUT_MS	10000
 
 struct connect_req {
@@ -281,6 +289,28 @@ fail:
 	return -1;
 }
 
+/*
+ * The client side's records go out through a buffer (CLIENT_WBUF) that
+ * conn_ssl_write flushes; OpenSSL flushes it itself after an alert.
+ */
+static int
+buffer_writes(struct conn *c)
+{
+	const struct ossl_dl *dl = &c->p->dl;
+	BIO *buf, *sock;
+
+	if ((buf = dl->BIO_new(dl->BIO_f_buffer())) == NULL)
+		return -1;
+	if ((sock = dl->BIO_new_socket(c->cfd, BIO_NOCLOSE)) == NULL ||
+	    dl->BIO_ctrl(buf, BIO_C_SET_BUFF_SIZE, CLIENT_WBUF, NULL) != 1) {
+		dl->BIO_free(buf);
+		dl->BIO_free(sock);
+		return -1;
+	}
+	dl->SSL_set0_wbio(c->cssl, dl->BIO_push(buf, sock));
+	return 0;
+}
+
 void *
 conn_main(void *arg)
 {
@@ -305,6 +335,8 @@ conn_main(void *arg)
 		goto out;
 	}
 	set_timeout(c->cfd, p->idle_ms);
+	if (buffer_writes(c) != 0)
+		goto out;
 	conn_serve(c);
 out:
 	dl->ERR_clear_error();
@@ -336,7 +368,9 @@ conn_ssl_write(const struct conn *c, SSL *s, const void *p, size_t n)
 		p = (const char *)p + w;
 		n -= w;
 	}
-	return 0;
+	/* The client's side gathers records (buffer_writes): send them. */
+	return s == c->cssl && dl->BIO_ctrl(dl->SSL_get_wbio(s), BIO_CTRL_FLUSH,
+	    0, NULL) != 1 ? -1 : 0;
 }
 
 int

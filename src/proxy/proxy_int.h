@@ -175,8 +175,8 @@ int	hop_header(const struct hcol *c, size_t i);
 
 /* ---- relaying a response (response.c) ------------------------------------ */
 
-#define PROXY_READ_CHUNK	(64 * 1024)
-#define PROXY_OBUF_MAX		(64 * 1024)
+#define PROXY_READ_CHUNK	(256 * 1024)
+#define PROXY_OBUF_MAX		(256 * 1024)
 #define PROXY_OBUF_HEAD		16	/* room for a chunk's size line */
 
 /*
