@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <llhttp.h>
@@ -311,6 +312,61 @@ buffer_writes(struct conn *c)
 	return 0;
 }
 
+/*
+ * A handed-over connection (see proxy_handoff): one byte with one
+ * descriptor, which must be a connected TCP socket; it becomes c's
+ * client socket.
+ */
+static int
+take_handoff(struct conn *c)
+{
+	union {
+		struct cmsghdr	h;
+		char		b[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct sockaddr_storage ss;
+	struct msghdr msg;
+	struct cmsghdr *cm;
+	struct iovec iov;
+	socklen_t sl = sizeof(ss), ol;
+	char byte;
+	ssize_t r;
+	int fd = -1, v;
+
+	set_timeout(c->cfd, CONNECT_TIMEOUT_MS);
+	iov.iov_base = &byte;
+	iov.iov_len = 1;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.b;
+	msg.msg_controllen = sizeof(u.b);
+	while ((r = recvmsg(c->cfd, &msg, MSG_CMSG_CLOEXEC)) < 0 &&
+	    errno == EINTR)
+		;
+	if (r < 0)
+		return -1;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if (fd < 0)
+		return -1;
+	ol = sizeof(v);
+	if (r != 1 || (msg.msg_flags & MSG_CTRUNC) ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &ol) != 0 ||
+	    v != SOCK_STREAM || (ol = sizeof(v), getsockopt(fd, SOL_SOCKET,
+	    SO_ACCEPTCONN, &v, &ol)) != 0 || v != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+		close(fd);
+		return -1;
+	}
+	hub_conn_set_cfd(c->p, c, fd);
+	return 0;
+}
+
 void *
 conn_main(void *arg)
 {
@@ -320,6 +376,8 @@ conn_main(void *arg)
 	SSL_CTX *ctx = NULL;
 	const char *sni;
 
+	if (c->handoff && take_handoff(c) != 0)
+		goto out;
 	set_timeout(c->cfd, CONNECT_TIMEOUT_MS);
 	if (do_connect(c) != 0)
 		goto out;
