@@ -56,6 +56,8 @@ async def main():
             print("big", len(m), m.count("[REDACTED:"), m[150000:150040])
             await ws.send("bin")
             print("bin", (await ws.recv())[:40])
+            await ws.send("split")
+            print("split", await ws.recv())
             await ws.send("ping")
             print("ping", await ws.recv())
             await ws.close()
