@@ -282,6 +282,8 @@ struct client_proxy {
 	char	 credential[65];	/* the run's proxy password */
 	char	*ca_pem;		/* the run's CA certificate */
 	int64_t	 expires;		/* the CA's end (seconds, epoch) */
+	/* The proxy's handoff socket (see proxy_handoff), or "". */
+	char	 handoff[64];
 	char	**placeholders;		/* one per lease asked for, in order */
 	size_t	 n;
 };

@@ -105,6 +105,15 @@ int	proxy_new(const struct proxy_opts *o, struct proxy **out,
 /* Stop accepting, end every run and connection, wipe, free.  NULL: no-op. */
 void	proxy_free(struct proxy *p);
 int	proxy_port(const struct proxy *p);
+/*
+ * The name of the proxy's handoff socket, an abstract Unix socket (the
+ * name without its leading NUL byte) on which a process may pass a client
+ * connection it accepted (SCM_RIGHTS, with one byte of data): the proxy
+ * serves it as if it had connected to the port, and no process copies
+ * its bytes.  Only a connected TCP socket is taken.  NULL when there is
+ * none (use the port).
+ */
+const char *proxy_handoff(const struct proxy *p);
 
 /* One secret of a run. */
 struct proxy_secret {

@@ -590,11 +590,17 @@ h_proxy_start(struct route_args *a)
 		reply_al_err(a->resp, &err);
 		goto out;
 	}
-	reply_json(a->resp, 201, json_pack("{s:{s:s,s:s,s:i,s:s,s:s,s:s,s:I,"
-	    "s:o}}", "proxy", "id", x->id, "host", "127.0.0.1", "port",
-	    proxy_port(px->hub), "user", PROXY_USER, "credential",
-	    proxy_run_credential(x->run), "ca", proxy_run_ca_pem(x->run),
-	    "expires_unix", (json_int_t)expires, "placeholders", phs));
+	detail = json_pack("{s:s,s:s,s:i,s:s,s:s,s:s,s:I,s:o}", "id", x->id,
+	    "host", "127.0.0.1", "port", proxy_port(px->hub), "user",
+	    PROXY_USER, "credential", proxy_run_credential(x->run), "ca",
+	    proxy_run_ca_pem(x->run), "expires_unix", (json_int_t)expires,
+	    "placeholders", phs);
+	/* Where a namespace relay may hand its connections over. */
+	if (detail != NULL && proxy_handoff(px->hub) != NULL)
+		(void)json_object_set_new(detail, "handoff",
+		    json_string(proxy_handoff(px->hub)));
+	reply_json(a->resp, 201, detail != NULL ? json_pack("{s:o}", "proxy",
+	    detail) : NULL);
 	a->resp->need_sync = 1;
 	x = NULL;
 	goto out;

@@ -68,6 +68,9 @@ client_proxy_start(struct client *cl, const char *const *leases, size_t n,
 	    !json_is_integer(json_object_get(o, "port")))
 		goto out;
 	out->port = (int)json_integer_value(json_object_get(o, "port"));
+	if (json_object_get(o, "handoff") != NULL &&
+	    copy(out->handoff, sizeof(out->handoff), o, "handoff") != 0)
+		goto out;
 	out->expires = json_integer_value(json_object_get(o, "expires_unix"));
 	if ((out->ca_pem = strdup(json_string_value(json_object_get(o,
 	    "ca")))) == NULL ||

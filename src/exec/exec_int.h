@@ -74,6 +74,7 @@ struct exec_netns {
 	int			 userns_fd;	/* -1 when root needs none */
 	int			 stop_fd;
 	int			 port;
+	char			 handoff[64];	/* the proxy's, or "" */
 	int			 inited, started;
 	pthread_t		 acceptor;
 	pthread_mutex_t		 lock;
@@ -85,8 +86,8 @@ struct exec_netns {
 /* Make the namespaces (a helper process); AL_ESYS says why not. */
 int	exec_netns_open(struct exec_netns *ns, struct al_err *err) AL_WUR;
 /* Relay connections made inside to 127.0.0.1:port outside (a thread). */
-int	exec_netns_start(struct exec_netns *ns, int port, struct al_err *err)
-	    AL_WUR;
+int	exec_netns_start(struct exec_netns *ns, int port, const char *handoff,
+	    struct al_err *err) AL_WUR;
 /* Stop relaying, close everything. */
 void	exec_netns_close(struct exec_netns *ns);
 

@@ -283,7 +283,7 @@ exec_proxied_run(const struct exec_boundary *b, struct exec_spec *spec,
 		goto out;
 	have_proxy = 1;
 	if (isolated) {
-		if ((rc = exec_netns_start(&ns, px.port, err)) != 0)
+		if ((rc = exec_netns_start(&ns, px.port, px.handoff, err)) != 0)
 			goto out;
 		spec->flags |= EXEC_NETNS;
 		spec->netns_fd = ns.netns_fd;

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <llhttp.h>
@@ -26,6 +27,14 @@
 #include "proxy_int.h"
 
 #define CONNECT_HEAD_MAX	8192
+/*
+ * TLS records to the client are gathered up to this many bytes and sent
+ * by one write() when a conn_ssl_write is done: OpenSSL writes each 16 KiB
+ * record by a system call of its own, and on loopback every one of them is
+ * a segment the kernel moves and acknowledges.  The buffer holds records,
+ * that is bytes already encrypted.
+ */
+#define CLIENT_WBUF		(256 * 1024)
 #define CONNECT_TIMEOUT_MS	10000
 
 struct connect_req {
@@ -288,6 +297,83 @@ fail:
 	return -1;
 }
 
+/*
+ * The client side's records go out through a buffer (CLIENT_WBUF) that
+ * conn_ssl_write flushes; OpenSSL flushes it itself after an alert.
+ */
+static int
+buffer_writes(struct conn *c)
+{
+	const struct ossl_dl *dl = &c->p->dl;
+	BIO *buf, *sock;
+
+	if ((buf = dl->BIO_new(dl->BIO_f_buffer())) == NULL)
+		return -1;
+	if ((sock = dl->BIO_new_socket(c->cfd, BIO_NOCLOSE)) == NULL ||
+	    dl->BIO_ctrl(buf, BIO_C_SET_BUFF_SIZE, CLIENT_WBUF, NULL) != 1) {
+		dl->BIO_free(buf);
+		dl->BIO_free(sock);
+		return -1;
+	}
+	dl->SSL_set0_wbio(c->cssl, dl->BIO_push(buf, sock));
+	return 0;
+}
+
+/*
+ * A handed-over connection (see proxy_handoff): one byte with one
+ * descriptor, which must be a connected TCP socket; it becomes c's
+ * client socket.
+ */
+static int
+take_handoff(struct conn *c)
+{
+	union {
+		struct cmsghdr	h;
+		char		b[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct sockaddr_storage ss;
+	struct msghdr msg;
+	struct cmsghdr *cm;
+	struct iovec iov;
+	socklen_t sl = sizeof(ss), ol;
+	char byte;
+	ssize_t r;
+	int fd = -1, v;
+
+	set_timeout(c->cfd, CONNECT_TIMEOUT_MS);
+	iov.iov_base = &byte;
+	iov.iov_len = 1;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.b;
+	msg.msg_controllen = sizeof(u.b);
+	while ((r = recvmsg(c->cfd, &msg, MSG_CMSG_CLOEXEC)) < 0 &&
+	    errno == EINTR)
+		;
+	if (r < 0)
+		return -1;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if (fd < 0)
+		return -1;
+	ol = sizeof(v);
+	if (r != 1 || (msg.msg_flags & MSG_CTRUNC) ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &ol) != 0 ||
+	    v != SOCK_STREAM || (ol = sizeof(v), getsockopt(fd, SOL_SOCKET,
+	    SO_ACCEPTCONN, &v, &ol)) != 0 || v != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+		close(fd);
+		return -1;
+	}
+	hub_conn_set_cfd(c->p, c, fd);
+	return 0;
+}
+
 void *
 conn_main(void *arg)
 {
@@ -297,6 +383,8 @@ conn_main(void *arg)
 	SSL_CTX *ctx = NULL;
 	const char *sni;
 
+	if (c->handoff && take_handoff(c) != 0)
+		goto out;
 	set_timeout(c->cfd, CONNECT_TIMEOUT_MS);
 	if (do_connect(c) != 0)
 		goto out;
@@ -312,6 +400,8 @@ conn_main(void *arg)
 		goto out;
 	}
 	set_timeout(c->cfd, p->idle_ms);
+	if (buffer_writes(c) != 0)
+		goto out;
 	conn_serve(c);
 out:
 	dl->ERR_clear_error();
@@ -343,7 +433,9 @@ conn_ssl_write(const struct conn *c, SSL *s, const void *p, size_t n)
 		p = (const char *)p + w;
 		n -= w;
 	}
-	return 0;
+	/* The client's side gathers records (buffer_writes): send them. */
+	return s == c->cssl && dl->BIO_ctrl(dl->SSL_get_wbio(s), BIO_CTRL_FLUSH,
+	    0, NULL) != 1 ? -1 : 0;
 }
 
 int

@@ -9,11 +9,13 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -65,14 +67,54 @@ reap(struct proxy *p)
 	free(v);
 }
 
+/* Accept one connection on lfd (or the handoff socket) and serve it. */
+static void
+take(struct proxy *p, int lfd, int handoff)
+{
+	struct conn *c;
+	pthread_t t;
+	int fd;
+
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0) {
+		/* Out of descriptors: let some connections end. */
+		if (errno == EMFILE || errno == ENFILE ||
+		    errno == ENOBUFS || errno == ENOMEM)
+			(void)poll(NULL, 0, 100);
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	if (!p->stopping && p->nconns - p->nevicted >= CONNS_MAX)
+		(void)evict_waiting(p);
+	/* Evicted ones are ending: at most CONNS_MAX of them. */
+	if (p->stopping || p->nconns - p->nevicted >= CONNS_MAX ||
+	    p->nconns >= 2 * CONNS_MAX ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		pthread_mutex_unlock(&p->lock);
+		close(fd);
+		return;
+	}
+	c->p = p;
+	c->cfd = fd;
+	c->ufd = -1;
+	c->handoff = handoff;
+	c->next = p->conns;
+	p->conns = c;
+	p->nconns++;
+	if (pthread_create(&t, NULL, conn_main, c) != 0) {
+		p->conns = c->next;
+		p->nconns--;
+		free(c);
+		close(fd);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
 static void *
 acceptor(void *arg)
 {
 	struct proxy *p = arg;
-	struct pollfd pfd[2];
-	struct conn *c;
-	pthread_t t;
-	int fd;
+	struct pollfd pfd[3];
 
 	for (;;) {
 		reap(p);
@@ -80,49 +122,57 @@ acceptor(void *arg)
 		pfd[0].events = POLLIN;
 		pfd[1].fd = p->wake_fd;
 		pfd[1].events = POLLIN;
-		if (poll(pfd, 2, -1) < 0) {
+		pfd[2].fd = p->hfd;
+		pfd[2].events = POLLIN;
+		if (poll(pfd, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
 		if (pfd[1].revents)
 			break;
-		if (!(pfd[0].revents & POLLIN))
-			continue;
-		fd = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0) {
-			/* Out of descriptors: let some connections end. */
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM)
-				(void)poll(NULL, 0, 100);
-			continue;
-		}
-		pthread_mutex_lock(&p->lock);
-		if (!p->stopping && p->nconns - p->nevicted >= CONNS_MAX)
-			(void)evict_waiting(p);
-		/* Evicted ones are ending: at most CONNS_MAX of them. */
-		if (p->stopping || p->nconns - p->nevicted >= CONNS_MAX ||
-		    p->nconns >= 2 * CONNS_MAX ||
-		    (c = calloc(1, sizeof(*c))) == NULL) {
-			pthread_mutex_unlock(&p->lock);
-			close(fd);
-			continue;
-		}
-		c->p = p;
-		c->cfd = fd;
-		c->ufd = -1;
-		c->next = p->conns;
-		p->conns = c;
-		p->nconns++;
-		if (pthread_create(&t, NULL, conn_main, c) != 0) {
-			p->conns = c->next;
-			p->nconns--;
-			free(c);
-			close(fd);
-		}
-		pthread_mutex_unlock(&p->lock);
+		if (pfd[0].revents & POLLIN)
+			take(p, p->lfd, 0);
+		if (pfd[2].revents & POLLIN)
+			take(p, p->hfd, 1);
 	}
 	return NULL;
+}
+
+/*
+ * The handoff socket: an abstract Unix socket (its name random, so
+ * nothing depends on a file or its permissions) on which a relay that
+ * accepted a client connection in another network namespace passes that
+ * connection (SCM_RIGHTS), which is then served as if it had come to lfd,
+ * with no relaying of its bytes.  Whoever may connect to it could
+ * connect to lfd as well; the run's credential is asked for either way.
+ * None when it cannot be made: relays connect to lfd then.
+ */
+static void
+handoff_open(struct proxy *p)
+{
+	struct sockaddr_un sa;
+	unsigned char rnd[12];
+	size_t n;
+	int fd;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	randombytes_buf(rnd, sizeof(rnd));
+	memcpy(p->handoff, "airlock-proxy-", 14);
+	(void)sodium_bin2hex(p->handoff + 14, sizeof(p->handoff) - 14, rnd,
+	    sizeof(rnd));
+	n = strlen(p->handoff);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path + 1, p->handoff, n);
+	if (bind(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct
+	    sockaddr_un, sun_path) + 1 + n)) != 0 || listen(fd, 128) != 0) {
+		close(fd);
+		p->handoff[0] = '\0';
+		return;
+	}
+	p->hfd = fd;
 }
 
 int
@@ -138,7 +188,7 @@ proxy_new(const struct proxy_opts *o, struct proxy **out, struct al_err *err)
 	*out = NULL;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
-	p->lfd = p->wake_fd = -1;
+	p->lfd = p->wake_fd = p->hfd = -1;
 	p->on_event = o->on_event;
 	p->event_arg = o->event_arg;
 	p->idle_ms = o->idle_ms > 0 ? o->idle_ms : IDLE_MS_DEFAULT;
@@ -189,6 +239,7 @@ proxy_new(const struct proxy_opts *o, struct proxy **out, struct al_err *err)
 		goto fail;
 	}
 	p->port = ntohs(sa.sin_port);
+	handoff_open(p);
 	/*
 	 * The proxy's threads take no signals: a peer that hangs up makes a
 	 * write fail with EPIPE instead of raising SIGPIPE, and signals the
@@ -217,6 +268,12 @@ int
 proxy_port(const struct proxy *p)
 {
 	return p->port;
+}
+
+const char *
+proxy_handoff(const struct proxy *p)
+{
+	return p->hfd >= 0 ? p->handoff : NULL;
 }
 
 /* Shut down the sockets of r's connections (all when r is NULL). */
@@ -272,6 +329,8 @@ proxy_free(struct proxy *p)
 	reap(p);
 	if (p->lfd >= 0)
 		close(p->lfd);
+	if (p->hfd >= 0)
+		close(p->hfd);
 	if (p->wake_fd >= 0)
 		close(p->wake_fd);
 	if (p->dl.SSL_CTX_free != NULL)
@@ -391,6 +450,21 @@ hub_conn_set_ufd(struct proxy *p, struct conn *c, int fd)
 	if (fd >= 0 && c->run != NULL && c->run->dead)
 		(void)shutdown(fd, SHUT_RDWR);
 	pthread_mutex_unlock(&p->lock);
+}
+
+void
+hub_conn_set_cfd(struct proxy *p, struct conn *c, int fd)
+{
+	int old;
+
+	pthread_mutex_lock(&p->lock);
+	old = c->cfd;
+	c->cfd = fd;
+	/* Stopping: the old socket was shut down, and so must this be. */
+	if (p->stopping)
+		(void)shutdown(fd, SHUT_RDWR);
+	pthread_mutex_unlock(&p->lock);
+	close(old);
 }
 
 void

@@ -51,9 +51,11 @@
 	X(SSL_get_error)						\
 	X(SSL_get_servername)						\
 	X(SSL_get_verify_result)					\
+	X(SSL_get_wbio)						\
 	X(SSL_has_pending)						\
 	X(SSL_new)							\
 	X(SSL_read_ex)							\
+	X(SSL_set0_wbio)						\
 	X(SSL_set1_host)						\
 	X(SSL_set_fd)							\
 	X(SSL_shutdown)							\
@@ -64,8 +66,11 @@
 #define OSSL_DL_CRYPTO_FUNCS(X)						\
 	X(ASN1_TIME_set)						\
 	X(BIO_ctrl)							\
+	X(BIO_f_buffer)						\
 	X(BIO_free)							\
 	X(BIO_new)							\
+	X(BIO_new_socket)						\
+	X(BIO_push)							\
 	X(BIO_s_mem)							\
 	X(BN_bin2bn)							\
 	X(BN_free)							\

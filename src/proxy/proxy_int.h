@@ -104,6 +104,8 @@ struct conn;
 
 struct proxy {
 	int			 lfd;
+	int			 hfd;		/* handoff socket, or -1 */
+	char			 handoff[48];	/* its abstract name */
 	int			 wake_fd;	/* eventfd: stop accepting */
 	int			 port;
 	int			 idle_ms;
@@ -178,8 +180,8 @@ int	hop_header(const struct hcol *c, size_t i);
 
 /* ---- relaying a response (response.c) ------------------------------------ */
 
-#define PROXY_READ_CHUNK	(64 * 1024)
-#define PROXY_OBUF_MAX		(64 * 1024)
+#define PROXY_READ_CHUNK	(256 * 1024)
+#define PROXY_OBUF_MAX		(256 * 1024)
 #define PROXY_OBUF_HEAD		16	/* room for a chunk's size line */
 
 /*
@@ -238,6 +240,7 @@ struct conn {
 	struct proxy_run	*run;
 	int			 cfd;
 	int			 ufd;
+	int			 handoff;	/* cfd passes the client's */
 	SSL			*cssl;
 	SSL			*ussl;
 	char			 host[PROXY_HOST_MAX + 1];
@@ -257,6 +260,12 @@ int	request_subst(const struct proxy_run *r, uint64_t mask, const char *p,
 	    size_t n, struct al_buf *out) AL_WUR;
 int	request_subst_basic(const struct proxy_run *r, uint64_t mask,
 	    const char *v, size_t n, struct al_buf *out) AL_WUR;
+
+/*
+ * c's client socket is now fd (a handed-over connection); the handoff
+ * socket it replaces is closed.
+ */
+void	hub_conn_set_cfd(struct proxy *p, struct conn *c, int fd);
 
 /* The connection thread. */
 void	*conn_main(void *arg);

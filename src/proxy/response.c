@@ -41,6 +41,7 @@ struct resp {
 	/* Masked bytes gathered into one chunk per read (guarded). */
 	unsigned char		*obuf;
 	size_t			 olen;
+	size_t			 ohigh;		/* most obuf held: to wipe */
 };
 
 #define OBUF_MAX	PROXY_OBUF_MAX
@@ -59,6 +60,8 @@ flush_chunk(struct resp *s)
 	l = snprintf(head, sizeof(head), "%zx\r\n", s->olen);
 	memcpy(s->obuf + OBUF_HEAD - l, head, (size_t)l);
 	memcpy(s->obuf + OBUF_HEAD + s->olen, "\r\n", 2);
+	if (s->olen > s->ohigh)
+		s->ohigh = s->olen;
 	if (conn_ssl_write(s->c, s->c->cssl, s->obuf + OBUF_HEAD - l,
 	    (size_t)l + s->olen + 2) != 0)
 		return -1;
@@ -257,7 +260,7 @@ static int
 rs_body(llhttp_t *h, const char *p, size_t n)
 {
 	struct resp *s = h->data;
-	unsigned char out[PROXY_READ_CHUNK];
+	unsigned char out[64 * 1024];
 	int zr;
 
 	if (s->rs == NULL)
@@ -371,7 +374,7 @@ relay_exchange(struct conn *c, struct relay_bufs *q, int is_head, int ws,
 	struct resp s;
 	llhttp_t h;
 	unsigned char *buf = q->rbuf;
-	size_t got;
+	size_t got, high = 0;
 	llhttp_errno_t e;
 	int rc = -1, keep = 0;
 
@@ -402,6 +405,8 @@ relay_exchange(struct conn *c, struct relay_bufs *q, int is_head, int ws,
 			    DL(c)->SSL_read_ex(c->ussl, buf + got,
 			    PROXY_READ_CHUNK - got, &more) == 1)
 				got += more;
+			if (got > high)
+				high = got;
 		} else {
 			/* End of stream: a response may end by it. */
 			(void)llhttp_finish(&h);
@@ -454,8 +459,10 @@ out:
 	redact_stream_free(s.rs);
 	/* Upstream bytes may have held a value before they were masked. */
 	hcol_reset(&q->rhc);
-	sodium_memzero(q->rbuf, PROXY_READ_CHUNK);
-	sodium_memzero(q->obuf, OBUF_HEAD + OBUF_MAX + 2);
+	/* As far as they were used: a small response leaves most untouched. */
+	sodium_memzero(q->rbuf, high);
+	sodium_memzero(q->obuf, OBUF_HEAD + (s.olen > s.ohigh ? s.olen :
+	    s.ohigh) + 2);
 	al_buf_release(&s.reason);
 	*down = s.bytes_down;
 	/* Nothing sent yet: the client may still get a 502 of its own. */

@@ -11,12 +11,15 @@
  * (1008) and both connections end.  No extension is negotiated (request.c
  * drops Sec-WebSocket-Extensions), so payloads are never compressed.
  *
- * Server to client: each frame's payload goes through a redactor of the
- * run's values, as response bodies do.  Masking changes lengths, so a data
- * frame is sent on as fragments, one per read (the first with the frame's
- * opcode, the next as continuations, the last with the frame's FIN); a
- * control frame (at most 125 bytes) is masked whole.  A value cut across
- * two server frames is not masked (each frame's redactor ends with it).
+ * Server to client: each message's payload goes through a redactor of the
+ * run's values, as response bodies do, one redactor for all the frames of
+ * the message (a value cut across two of its frames is masked).  Masking
+ * changes lengths, so a message is sent on as fragments, one per read (the
+ * first with the message's opcode, the next as continuations, the last
+ * with FIN once its last frame has come); what the redactor holds back at
+ * the end of a frame goes with the next.  A control frame (at most 125
+ * bytes, possibly between two frames of a message) is masked whole.  A
+ * message ends whole, so a value cut across two messages is not masked.
  */
 #include <errno.h>
 #include <poll.h>
@@ -45,8 +48,9 @@ struct ws_dir {
 	int		 opcode;
 	int		 fin;
 	int		 masked;
-	/* Server to client: the frame being masked. */
+	/* Server to client: the message being masked. */
 	struct redact_stream *rs;
+	int		 msg_op;	/* its opcode */
 	int		 sent_piece;	/* a fragment of it went out */
 	unsigned char	 ctl[WS_CONTROL_MAX];
 	size_t		 ctl_len;
@@ -239,12 +243,11 @@ static int
 piece_out(struct ws *w, int last)
 {
 	struct ws_dir *d = &w->down;
-	int op = d->sent_piece ? 0 : d->opcode;
+	int op = d->sent_piece ? 0 : d->msg_op;
 
 	if (w->piece.len == 0 && !last)
 		return 0;
-	if (put_frame(&w->wout, last ? d->fin : 0, op, w->piece.data,
-	    w->piece.len) != 0)
+	if (put_frame(&w->wout, last, op, w->piece.data, w->piece.len) != 0)
 		return -1;
 	w->bytes_down += w->piece.len;
 	al_buf_reset(&w->piece);
@@ -252,7 +255,7 @@ piece_out(struct ws *w, int last)
 	return 0;
 }
 
-/* The server frame's payload has all come. */
+/* The server frame's payload has all come (its message too, with FIN). */
 static int
 down_frame_end(struct ws *w)
 {
@@ -270,6 +273,8 @@ down_frame_end(struct ws *w)
 		al_buf_release(&m);
 		sodium_memzero(d->ctl, sizeof(d->ctl));
 		d->ctl_len = 0;
+	} else if (!d->fin) {
+		rc = piece_out(w, 0);	/* the message goes on */
 	} else {
 		if (redact_stream_finish(d->rs, emit_piece, w) == 0)
 			rc = piece_out(w, 1);
@@ -298,8 +303,16 @@ from_server(struct ws *w, const unsigned char *p, size_t n)
 			/* A server must not mask its frames. */
 			if (d->masked)
 				return -1;
-			if (d->opcode < 8) {
+			/*
+			 * A data frame begins a message or, as a continuation
+			 * (opcode 0), goes on with the one begun: anything
+			 * else is a broken stream of frames (RFC 6455, 5.4).
+			 */
+			if (d->opcode < 8 && (d->opcode == 0) != (d->rs != NULL))
+				return -1;
+			if (d->opcode != 0 && d->opcode < 8) {
 				d->sent_piece = 0;
+				d->msg_op = d->opcode;
 				if (redact_stream_new(w->r->values, &d->rs))
 					return -1;
 			}

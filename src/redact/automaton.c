@@ -413,6 +413,7 @@ rx_ac_build(const struct redact *r, struct gvec *pats, int triggers,
 			ac->maxlen = pat[i].len;
 	}
 	set_b64(ac, pat, npat);
+	rx_skip_build(ac);
 	(void)sodium_mprotect_readonly(ac);
 	*out = ac;
 	ac = NULL;

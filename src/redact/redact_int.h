@@ -73,6 +73,14 @@ struct rx_ac {
 	uint16_t	*ecls;
 	uint32_t	*eto;
 	uint8_t		*trig;		/* per state: RX_TRIG_* */
+	/*
+	 * The skip filter (scan.c): skip is set when every string of two
+	 * bytes that begins a path of the automaton passes skip_tab (rows:
+	 * the first byte's low and high nibble, the second's), up to eight
+	 * groups as bits, few other pairs do, and the processor has AVX2.
+	 */
+	int		 skip;
+	uint8_t		 skip_tab[4][16];
 	const struct rx_pat *pat;	/* r->pats, read-only after compile */
 	size_t		 size;		/* bytes of the whole region */
 };
@@ -179,6 +187,13 @@ void	rule_worker_free(struct rule_worker *w);
 struct rx_lanes {
 	uint32_t	ev[RX_LANES][2 * RX_EVMAX];
 };
+
+/*
+ * Set up the skip filter of a built automaton (scan.c), or leave it off:
+ * when a state of one byte has output, when other pairs pass the filter
+ * too often (more than 1 in 256 random pairs), or without AVX2.
+ */
+void	rx_skip_build(struct rx_ac *ac);
 
 /*
  * Run the automaton over p[0..n) from state *tp (premultiplied), recording

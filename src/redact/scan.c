@@ -10,12 +10,29 @@
  * the true state carried out of the previous lane is stepped only until
  * then, and the lane's own events before that point are replaced.  In most
  * text that takes no byte at all.
+ *
+ * Before that, where the processor has AVX2, a filter skips the bytes no
+ * match can start at (most bytes of most output, which holds no value):
+ * while the automaton is at its root, 32 positions at a time are tested
+ * for a pair of bytes that begins a path of the automaton (its states of
+ * depth two); the automaton steps only from such a pair on, until it is
+ * back at the root.  That gives the same states and events as stepping
+ * every byte: at the root no string of the automaton began earlier, and a
+ * byte that is not followed by a pair's second byte only ever leads back
+ * to where the root would go with the next byte.  Output where the filter
+ * stops often (text made of the values' own characters) goes to the lanes.
  */
 #include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define RX_HAVE_SKIP	1
+#endif
 
 #include "redact_int.h"
 
 #define RX_LANE_MIN	4096	/* smallest lane worth interleaving */
+#define RX_SKIP_MIN	256	/* smallest scan worth the filter */
 
 struct lane {
 	size_t		 i, end;
@@ -99,6 +116,150 @@ record(const struct rx_ac *ac, struct lane *l)
 	l->nev++;
 	return 0;
 }
+
+/* Whether the pair p[0], p[1] passes the skip filter. */
+static inline int
+skip_pass(const struct rx_ac *ac, const unsigned char *p)
+{
+	return (ac->skip_tab[0][p[0] & 15] & ac->skip_tab[1][p[0] >> 4] &
+	    ac->skip_tab[2][p[1] & 15] & ac->skip_tab[3][p[1] >> 4]) != 0;
+}
+
+void
+rx_skip_build(struct rx_ac *ac)
+{
+	uint8_t tab[4][16];
+	uint32_t a, b, t1, t2, x, pass = 0, group = 0, bit;
+	int any;
+
+	ac->skip = 0;
+#ifdef RX_HAVE_SKIP
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx2"))
+		return;
+#else
+	return;
+#endif
+	/* The root and every state of one byte must be quiet. */
+	if (ac->hot_limit == 0)
+		return;
+	memset(tab, 0, sizeof(tab));
+	for (a = 0; a < 256; a++) {
+		t1 = step(ac, 0, (unsigned char)a);
+		if (t1 == 0)
+			continue;
+		if (t1 >= ac->hot_limit)
+			return;
+		bit = 1u << (group % 8);
+		any = 0;
+		for (b = 0; b < 256; b++) {
+			t2 = step(ac, t1, (unsigned char)b);
+			if (ac->depth[t2 / ac->ncls] != 2)
+				continue;
+			tab[2][b & 15] |= (uint8_t)bit;
+			tab[3][b >> 4] |= (uint8_t)bit;
+			any = 1;
+		}
+		if (!any)
+			continue;	/* a string of one byte only */
+		tab[0][a & 15] |= (uint8_t)bit;
+		tab[1][a >> 4] |= (uint8_t)bit;
+		group++;
+	}
+	memcpy(ac->skip_tab, tab, sizeof(tab));
+	for (x = 0; x < 65536; x++) {
+		unsigned char pr[2] = { (unsigned char)x,
+		    (unsigned char)(x >> 8) };
+
+		pass += (uint32_t)skip_pass(ac, pr);
+	}
+	ac->skip = pass <= 65536 / 256;
+}
+
+#ifdef RX_HAVE_SKIP
+/*
+ * The first i <= j < end - 1 whose pair p[j], p[j + 1] passes the filter;
+ * else end - 1 (the last byte, whose pair is not known yet), or i.
+ */
+__attribute__((target("avx2")))
+static size_t
+skip_to(const struct rx_ac *ac, const unsigned char *p, size_t i,
+    size_t end)
+{
+	const __m256i nib = _mm256_set1_epi8(0x0f), zero =
+	    _mm256_setzero_si256();
+	const __m256i t0 = _mm256_broadcastsi128_si256(_mm_loadu_si128(
+	    (const __m128i *)(const void *)ac->skip_tab[0]));
+	const __m256i t1 = _mm256_broadcastsi128_si256(_mm_loadu_si128(
+	    (const __m128i *)(const void *)ac->skip_tab[1]));
+	const __m256i t2 = _mm256_broadcastsi128_si256(_mm_loadu_si128(
+	    (const __m128i *)(const void *)ac->skip_tab[2]));
+	const __m256i t3 = _mm256_broadcastsi128_si256(_mm_loadu_si128(
+	    (const __m128i *)(const void *)ac->skip_tab[3]));
+	__m256i a, b, m;
+	uint32_t hit;
+
+	while (end - i >= 33) {
+		a = _mm256_loadu_si256((const __m256i *)(const void *)(p + i));
+		b = _mm256_loadu_si256((const __m256i *)(const void *)
+		    (p + i + 1));
+		m = _mm256_and_si256(
+		    _mm256_shuffle_epi8(t0, _mm256_and_si256(a, nib)),
+		    _mm256_shuffle_epi8(t1, _mm256_and_si256(
+		    _mm256_srli_epi16(a, 4), nib)));
+		m = _mm256_and_si256(m, _mm256_and_si256(
+		    _mm256_shuffle_epi8(t2, _mm256_and_si256(b, nib)),
+		    _mm256_shuffle_epi8(t3, _mm256_and_si256(
+		    _mm256_srli_epi16(b, 4), nib))));
+		hit = ~(uint32_t)_mm256_movemask_epi8(
+		    _mm256_cmpeq_epi8(m, zero));
+		if (hit != 0)
+			return i + (size_t)__builtin_ctz(hit);
+		i += 32;
+	}
+	for (; i + 1 < end; i++)
+		if (skip_pass(ac, p + i))
+			return i;
+	return i;
+}
+
+/*
+ * One lane with the filter.  0 when done, -1 when ev filled up (as
+ * scan_one), 1 when the automaton has stepped more bytes than the filter
+ * saves (then i and t are where it stopped, exact).
+ */
+static int
+scan_skip(const struct rx_ac *ac, const unsigned char *p, struct lane *l,
+    size_t cap)
+{
+	const uint32_t hot = ac->hot_limit;
+	uint32_t t = l->t;
+	size_t i = l->i, end = l->end, stepped = 0;
+	size_t budget = (end - i) / 32 + 64;
+	int rc = 0;
+
+	while (i < end) {
+		if (t == 0 && (i = skip_to(ac, p, i, end)) == end)
+			break;
+		t = step(ac, t, p[i++]);
+		if (t >= hot && has_output(ac, t)) {
+			l->ev[2 * l->nev] = (uint32_t)i;
+			l->ev[2 * l->nev + 1] = t / ac->ncls;
+			if (++l->nev == cap && i < end) {
+				rc = -1;
+				break;
+			}
+		}
+		if (++stepped > budget && i < end) {
+			rc = 1;
+			break;
+		}
+	}
+	l->t = t;
+	l->i = i;
+	return rc;
+}
+#endif
 
 /* All lanes together while each has bytes; -1 when events overflow. */
 static int
@@ -246,11 +407,36 @@ rx_scan(const struct rx_ac *ac, uint32_t *tp, const unsigned char *p,
     size_t n, uint32_t *ev, size_t *nev, struct rx_lanes *lanes)
 {
 	struct lane l;
+	size_t done = 0, j;
 
-	if (n >= RX_LANES * RX_LANE_MIN &&
-	    scan_lanes(ac, tp, p, n, ev, nev, lanes) == 0)
+#ifdef RX_HAVE_SKIP
+	if (ac->skip && n >= RX_SKIP_MIN) {
+		int rc;
+
+		l.i = 0;
+		l.end = n;
+		l.t = *tp;
+		l.nev = 0;
+		l.ev = ev;
+		rc = scan_skip(ac, p, &l, RX_EVMAX);
+		if (rc == 1 && l.nev > 0)	/* go on plain after events */
+			(void)scan_one(ac, p, &l, RX_EVMAX);
+		if (rc != 1 || l.nev > 0) {
+			*tp = l.t;
+			*nev = l.nev;
+			return l.i;
+		}
+		done = l.i;	/* no event yet: the rest in lanes */
+		*tp = l.t;
+	}
+#endif
+	if (n - done >= RX_LANES * RX_LANE_MIN &&
+	    scan_lanes(ac, tp, p + done, n - done, ev, nev, lanes) == 0) {
+		for (j = 0; j < *nev; j++)
+			ev[2 * j] += (uint32_t)done;
 		return n;
-	l.i = 0;
+	}
+	l.i = done;
 	l.end = n;
 	l.t = *tp;
 	l.nev = 0;

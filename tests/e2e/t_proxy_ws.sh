@@ -39,6 +39,8 @@ expect_out "big 300021 1 Bearer [REDACTED:tok]xxx" \
     "the value in a message spanning many reads masked"
 expect_out "bin b'\\x00\\x01Bearer [REDACTED:tok]\\xff'" \
     "the value in a binary message masked"
+expect_out "split aaaaaaaaaaBearer [REDACTED:tok]bbbbbbbbbb" \
+    "the value cut across two frames of a message masked"
 expect_out "ping pong-ok" "ping and pong relayed"
 expect_out "closed 1000" "the session closed normally"
 if grep -qF "\"Authorization\": \"Bearer $V\"" "$LOG"; then pass

@@ -78,6 +78,12 @@ ref_load(struct ref *ref, const struct redact *r)
 	return 0;
 }
 
+int
+ref_skips(const struct redact *r)
+{
+	return r->ac->skip;
+}
+
 void
 ref_release(struct ref *ref)
 {

@@ -29,6 +29,8 @@ struct ref {
 /* Load the compiled patterns of r (which must outlive ref). */
 int	ref_load(struct ref *ref, const struct redact *r);
 void	ref_release(struct ref *ref);
+/* Whether r's automaton skips with its filter (see src/redact/scan.c). */
+int	ref_skips(const struct redact *r);
 /* Mask in[0..n) into out (initialised by the caller). */
 int	ref_mask(const struct ref *ref, const unsigned char *in, size_t n,
 	    struct al_buf *out);

@@ -718,6 +718,113 @@ test_redact_random_splits_match_reference(void **state)
 	free(t);
 }
 
+/*
+ * Binary output (as a download is) with the values' encodings planted in
+ * it: at 32-byte block edges and around the 64 KiB chunks, wrapped into
+ * lines, one byte off, after runs of their first two bytes, and inside
+ * long runs of base64 characters (where the skip filter gives way to the
+ * lanes).  Whatever the automaton skips, the masked output must be the
+ * reference's.
+ */
+void
+test_redact_skip_filter_matches_reference(void **state)
+{
+	struct ref ref;
+	struct redact *r;
+	struct al_buf want;
+	struct sink k;
+	unsigned char *t, raw[24];
+	char vals[2][64], wr[512];
+	const void *vp[2] = { vals[0], vals[1] };
+	const char *names[2] = { "one", "two" };
+	size_t lens[2], n = 300000, it, i, j, at, w, sizes[8], mode;
+	const struct ref_pat *pp;
+
+	(void)state;
+	assert_non_null(t = malloc(n));
+	for (it = 0; it < 12; it++) {
+		for (i = 0; i < 2; i++) {
+			randombytes_buf(raw, sizeof(raw));
+			sodium_bin2base64(vals[i], sizeof(vals[i]), raw,
+			    sizeof(raw), sodium_base64_VARIANT_ORIGINAL);
+			lens[i] = strlen(vals[i]);
+		}
+		r = build(1 + it % 2, names, vp, lens);
+#if defined(__x86_64__)
+		/* The case this test is for: the filter is on. */
+		if (it % 2 == 0 && __builtin_cpu_supports("avx2"))
+			assert_true(ref_skips(r));
+#endif
+		assert_int_equal(ref_load(&ref, r), 0);
+		randombytes_buf(t, n);
+		/* Base64 characters only, for a while: the filter stops often. */
+		at = 100000 + randombytes_uniform(50000);
+		canary((char *)t + at, 30000, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
+		    "ghijklmnopqrstuvwxyz0123456789+/");
+		for (j = 0; j < 60; j++) {
+			pp = &ref.pat[randombytes_uniform((uint32_t)ref.npat)];
+			switch (j % 6) {
+			case 0:	/* across a 32-byte block edge */
+				at = 32 * (1 + randombytes_uniform(9000)) -
+				    randombytes_uniform((uint32_t)pp->n);
+				break;
+			case 1:	/* around a 64 KiB chunk's end */
+				at = 65536 * (1 + randombytes_uniform(4)) -
+				    randombytes_uniform((uint32_t)pp->n + 4);
+				break;
+			case 2:	/* in the base64 run */
+				at = 100000 + randombytes_uniform(75000);
+				break;
+			default:
+				at = randombytes_uniform((uint32_t)(n - 600));
+				break;
+			}
+			if (at + 2 * pp->n + 8 > n)
+				continue;
+			if (j % 6 == 3) {	/* one byte off */
+				memcpy(t + at, pp->p, pp->n);
+				t[at + randombytes_uniform((uint32_t)pp->n)] ^= 1;
+			} else if (j % 6 == 4) {	/* after its first pair */
+				for (i = 0; i < 6; i++)
+					memcpy(t + at + 2 * i, pp->p, 2);
+				memcpy(t + at + 12, pp->p, pp->n);
+			} else if (j % 6 == 5 && ref.nwpat > 0) { /* wrapped */
+				pp = &ref.wpat[randombytes_uniform(
+				    (uint32_t)ref.nwpat)];
+				for (i = 0, w = 0; i < pp->n && w + 2 <
+				    sizeof(wr); i++) {
+					if (i > 0 && i % 20 == 0)
+						wr[w++] = '\n';
+					wr[w++] = (char)pp->p[i];
+				}
+				if (at + w <= n)
+					memcpy(t + at, wr, w);
+			} else
+				memcpy(t + at, pp->p, pp->n);
+		}
+		al_buf_init(&want, 64 * MB, 0);
+		assert_int_equal(ref_mask(&ref, t, n, &want), 0);
+		for (mode = 0; mode < 3; mode++) {
+			for (i = 0; i < 8; i++)
+				sizes[i] = mode == 0 ? n : mode == 1 ?
+				    1 + randombytes_uniform(70000) :
+				    200 + randombytes_uniform(2000);
+			sink_init(&k);
+			mask_split(r, t, n, sizes, 8, &k);
+			if (k.b.len != want.len ||
+			    memcmp(k.b.data, want.data, want.len) != 0)
+				fail_msg("iteration %zu mode %zu: stream and "
+				    "reference differ (%zu vs %zu bytes)", it,
+				    mode, k.b.len, want.len);
+			al_buf_release(&k.b);
+		}
+		al_buf_release(&want);
+		ref_release(&ref);
+		redact_free(r);
+	}
+	free(t);
+}
+
 /* ---- rule matcher ------------------------------------------------------ */
 
 struct rules {

@@ -18,6 +18,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
 
 #include <cmocka.h>
 #include <openssl/bio.h>
@@ -416,6 +418,110 @@ test_proxy_connect_needs_the_live_runs_credential(void **state)
 	assert_int_equal(ask(f->p, req), 407);
 }
 
+/* Pass fd to the proxy's handoff socket, as a namespace relay does. */
+static void
+hand_over(struct proxy *p, int fd)
+{
+	union {
+		struct cmsghdr	h;
+		char		b[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct sockaddr_un sa;
+	struct msghdr msg;
+	struct cmsghdr *cm;
+	struct iovec iov;
+	const char *name = proxy_handoff(p);
+	char byte = 0;
+	int s;
+
+	assert_non_null(name);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path + 1, name, strlen(name));
+	assert_true((s = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(connect(s, (struct sockaddr *)&sa, (socklen_t)
+	    (offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name))), 0);
+	iov.iov_base = &byte;
+	iov.iov_len = 1;
+	memset(&msg, 0, sizeof(msg));
+	memset(&u, 0, sizeof(u));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.b;
+	msg.msg_controllen = sizeof(u.b);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	assert_int_equal(sendmsg(s, &msg, 0), 1);
+	close(s);
+	close(fd);	/* the proxy holds the only other copy */
+}
+
+/* The status of the answer to req on fd (0: closed unanswered). */
+static int
+ask_fd(int fd, const char *req)
+{
+	char buf[512];
+	ssize_t n;
+
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		return 0;	/* closed before it was asked */
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 12)
+		return n <= 0 ? 0 : -1;
+	buf[n] = '\0';
+	return atoi(buf + 9);
+}
+
+/*
+ * A TCP connection passed in on the handoff socket is served like one
+ * made to the port (the credential asked for); a socket of another kind
+ * is not served at all.
+ */
+static void
+test_proxy_handoff_serves_passed_tcp_connections_only(void **state)
+{
+	struct fx *f = *state;
+	char *hosts[] = { "h.example" };
+	struct proxy_run *r = NULL;
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	struct al_err err;
+	char req[512];
+	int lst, cli, srv, sp[2], i;
+
+	assert_int_equal(add(f->p, "abcdefghijklmnopqrstuvwx", hosts, 1, &r,
+	    &err), 0);
+	assert_true((lst = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lst, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lst, 4), 0);
+	assert_int_equal(getsockname(lst, (struct sockaddr *)&sa, &sl), 0);
+	for (i = 0; i < 2; i++) {
+		assert_true((cli = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+		assert_int_equal(connect(cli, (struct sockaddr *)&sa,
+		    sizeof(sa)), 0);
+		assert_true((srv = accept(lst, NULL, NULL)) >= 0);
+		hand_over(f->p, srv);
+		connect_req(i == 0 ? proxy_run_credential(r) :
+		    "00000000000000000000000000000000", req, sizeof(req));
+		assert_int_equal(ask_fd(cli, req), i == 0 ? 200 : 407);
+		close(cli);
+	}
+	close(lst);
+	/* Not a TCP connection: closed without an answer. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	hand_over(f->p, sp[1]);
+	connect_req(proxy_run_credential(r), req, sizeof(req));
+	assert_int_equal(ask_fd(sp[0], req), 0);
+	close(sp[0]);
+	proxy_run_end(f->p, r);
+}
+
 /* A TLS session through the proxy to host:443 for run r; NULL if not. */
 static SSL *
 tunnel(struct proxy *p, struct proxy_run *r, const char *host, int *fdp,
@@ -640,6 +746,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_proxy_connect_needs_the_live_runs_credential, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proxy_handoff_serves_passed_tcp_connections_only,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_proxy_refuses_placeholder_for_unbound_host, setup,
 		    teardown),

@@ -6,6 +6,7 @@ prints one line per step; MODE: ok, hold, leak, leak-split, leak-b64, leak-bin."
 import asyncio
 import base64
 import os
+import signal
 import socket
 import ssl
 import sys
@@ -56,13 +57,19 @@ async def main():
             print("big", len(m), m.count("[REDACTED:"), m[150000:150040])
             await ws.send("bin")
             print("bin", (await ws.recv())[:40])
+            await ws.send("split")
+            print("split", await ws.recv())
             await ws.send("ping")
             print("ping", await ws.recv())
             await ws.close()
             print("closed", ws.close_code)
             return
         if mode == "hold":
-            # Wait for the run to end under the open connection.
+            # Wait for the run to end under the open connection.  The run
+            # also ends its command when a lease ends (SIGTERM, then a
+            # grace period): this waits through that for the proxy to
+            # close the connection, which is what the test looks at.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             print("open")
             sys.stdout.flush()
             await asyncio.wait_for(ws.recv(), 20)

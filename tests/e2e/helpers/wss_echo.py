@@ -2,7 +2,8 @@
 """A local WebSocket server over TLS for the proxy tests (python3-websockets).
 On connect it sends "auth=<the Authorization header it got>"; then it
 answers each message: "big" gets a 300 kB text message with that header in
-its middle, "bin" a binary message holding it, "ping" a ping, then "pong-ok" once
+its middle, "bin" a binary message holding it, "split" a text message of
+two frames with the header cut between them, "ping" a ping, then "pong-ok" once
 the pong came; anything else is echoed.  Every message received is logged, one JSON line each."""
 import asyncio
 import json
@@ -28,6 +29,9 @@ def main():
                 if m == "big":
                     pad = "x" * 150000
                     await ws.send(pad + auth + pad)
+                elif m == "split":
+                    k = len("Bearer ") + (len(auth) - len("Bearer ")) // 2
+                    await ws.send(["a" * 10 + auth[:k], auth[k:] + "b" * 10])
                 elif m == "bin":
                     await ws.send(b"\x00\x01" + auth.encode() + b"\xff")
                 elif m == "ping":
