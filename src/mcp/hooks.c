@@ -399,10 +399,33 @@ sniff(const char *p, size_t n, const char *key, char *out, size_t outsz)
 	}
 }
 
+/*
+ * Claude Code's PostToolUseFailure (a tool that failed: Bash exiting
+ * non-zero) takes no replacement output and cannot stop the agent: the
+ * output has reached the agent.  What is left is to record it (the secret
+ * is marked exposed, its leases revoked) and to say so.
+ */
+static int
+record_failed(struct mcp_hook_answer *a, const char *why)
+{
+	char msg[1024];
+
+	(void)snprintf(a->action, sizeof(a->action), "record");
+	(void)snprintf(msg, sizeof(msg), "airlock: the output of the failed "
+	    "%s contained %s; Claude Code cannot have a failed tool's output "
+	    "replaced, so it reached the agent%s. Do not repeat or use it.",
+	    a->tool[0] ? a->tool : "tool", why, a->nexposed ? ": the secret "
+	    "is now marked exposed and its leases revoked; rotate it" : "");
+	set_err(a, "%s", msg);
+	return set_out(a, json_pack("{s:{s:s, s:s}, s:s}",
+	    "hookSpecificOutput", "hookEventName", "PostToolUseFailure",
+	    "additionalContext", msg, "systemMessage", msg));
+}
+
 /* ---- events ------------------------------------------------------------- */
 
 enum ev_kind { EV_NONE, EV_BEFORE_TOOL, EV_AFTER_TOOL, EV_PROMPT,
-	EV_AFTER_SHELL };
+	EV_AFTER_SHELL, EV_AFTER_FAIL };
 
 struct ev_map {
 	enum mcp_hook_agent	 agent;	/* 0: Claude Code and Codex */
@@ -414,6 +437,7 @@ struct ev_map {
 static const struct ev_map events[] = {
 	{ 0, "PreToolUse", EV_BEFORE_TOOL, "tool_input" },
 	{ 0, "PostToolUse", EV_AFTER_TOOL, "tool_response" },
+	{ 0, "PostToolUseFailure", EV_AFTER_FAIL, "error" },
 	{ 0, "UserPromptSubmit", EV_PROMPT, "prompt" },
 	{ MCP_HOOK_CURSOR, "beforeShellExecution", EV_BEFORE_TOOL, "command" },
 	{ MCP_HOOK_CURSOR, "beforeMCPExecution", EV_BEFORE_TOOL, "tool_input" },
@@ -491,6 +515,9 @@ handle(const struct mcp_hook_config *cfg, enum mcp_hook_agent ag,
 		break;
 	case EV_PROMPT:
 		rc = block_prompt(ag, a, why);
+		break;
+	case EV_AFTER_FAIL:
+		rc = record_failed(a, why);
 		break;
 	default:
 		/* Cursor cannot take the output back: record it. */
