@@ -19,6 +19,8 @@ static const struct agent_hook_event claude_events[] = {
 	/* Every tool that can carry a value out: shell, file writes, MCP. */
 	{ "PreToolUse", "Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*" },
 	{ "PostToolUse", "*" },
+	/* A tool that failed (Bash exiting non-zero): its output, as error. */
+	{ "PostToolUseFailure", "*" },
 	{ "UserPromptSubmit", NULL },
 	{ NULL, NULL },
 };

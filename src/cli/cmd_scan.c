@@ -404,9 +404,15 @@ static int
 staged_values(struct cli *cli, struct redact **rp, struct sweep **sp,
     struct al_err *err)
 {
+	/*
+	 * --text: a file git takes for binary (a NUL byte, or a "binary" or
+	 * "-diff" attribute the commit itself may add) is committed all the
+	 * same, and its added bytes are searched like any others.
+	 */
 	char *const argv[] = { "git", "-c", "core.quotePath=false", "diff",
-	    "--cached", "--no-color", "--no-ext-diff", "--no-textconv",
-	    "--no-renames", "-U0", "--diff-filter=ACMRT", NULL };
+	    "--cached", "--text", "--no-color", "--no-ext-diff",
+	    "--no-textconv", "--no-renames", "-U0", "--diff-filter=ACMRT",
+	    NULL };
 	int rc, ok, checked = 0;
 
 	*sp = NULL;

@@ -139,9 +139,10 @@ sweep_history(struct sweep *s, const struct scan_engine *e, const char *root,
 static int
 sweep_git_values(struct sweep *s, const char *root, struct al_err *err)
 {
+	/* --text: a file git takes for binary holds its values all the same. */
 	char *const argv[] = { "git", "-C", (char *)root, "log", "--all", "-p",
-	    "--no-color", "--no-ext-diff", "--no-textconv", "--format=commit %H",
-	    NULL };
+	    "--text", "--no-color", "--no-ext-diff", "--no-textconv",
+	    "--format=commit %H", NULL };
 	int rc, ok;
 
 	rc = cli_sweep_git(s, argv, sweep_stream, "git", &ok, err);

@@ -180,6 +180,35 @@ refresh(struct guard *g, struct al_err *err)
 	return 0;
 }
 
+/*
+ * The host of h (up to ':', '/' or the end) is 127.x.x.x, localhost or
+ * [::1]: not merely a name that starts like one ("127.0.0.1.example.com").
+ */
+static int
+loopback_host(const char *h)
+{
+	size_t n = strcspn(h, ":/"), i, dots = 0, digits = 0;
+
+	if (strncmp(h, "[::1]", 5) == 0)
+		return h[5] == '\0' || h[5] == ':' || h[5] == '/';
+	if (n == 9 && strncmp(h, "localhost", 9) == 0)
+		return 1;
+	if (n < 7 || strncmp(h, "127.", 4) != 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (h[i] == '.') {
+			if (digits == 0)
+				return 0;
+			dots++;
+			digits = 0;
+		} else if (h[i] >= '0' && h[i] <= '9' && digits < 3)
+			digits++;
+		else
+			return 0;
+	}
+	return dots == 3 && digits > 0;
+}
+
 /* "https://host..." or "http://" a loopback host; no trailing '/'. */
 static int
 check_upstream(struct guard *g, const char *u, struct al_err *err)
@@ -191,14 +220,16 @@ check_upstream(struct guard *g, const char *u, struct al_err *err)
 		host = u + 8;
 	else if (strncmp(u, "http://", 7) == 0) {
 		host = u + 7;
-		if (strncmp(host, "127.", 4) != 0 &&
-		    strncmp(host, "localhost", 9) != 0 &&
-		    strncmp(host, "[::1]", 5) != 0)
+		if (!loopback_host(host))
 			return al_err_set(err, AL_EINVAL, "--upstream: plain "
 			    "http:// only to a loopback host; use https://");
 	} else
 		return al_err_set(err, AL_EINVAL, "--upstream: '%s' is not "
 		    "an https:// URL", u);
+	/* "user@host": the host is not what it seems to be at a glance. */
+	if (memchr(host, '@', strcspn(host, "/")) != NULL)
+		return al_err_set(err, AL_EINVAL, "--upstream: '%s' has a "
+		    "user name ('@'): name the host alone", u);
 	if (*host == '\0' || *host == '/' || strpbrk(u, " \t\r\n?#") != NULL)
 		return al_err_set(err, AL_EINVAL, "--upstream: '%s' has no "
 		    "host, or a query or fragment", u);

@@ -566,6 +566,74 @@ find_encoding(void *arg, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
+/*
+ * A charset other than UTF-8 (or its ASCII subset) in any Content-Type
+ * header: a provider that honours it reads other characters than the bytes
+ * searched.  *arg is set to the first such header's value.
+ */
+static enum MHD_Result
+find_charset(void *arg, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	const char **bad = arg;
+	const char *p, *v;
+	size_t n;
+
+	(void)kind;
+	if (key == NULL || strcasecmp(key, "content-type") != 0 ||
+	    value == NULL || *bad != NULL)
+		return MHD_YES;
+	for (p = strchr(value, ';'); p != NULL; p = strchr(p + 1, ';')) {
+		for (v = p + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		if (strncasecmp(v, "charset", 7) != 0)
+			continue;
+		for (v += 7; *v == ' ' || *v == '\t'; v++)
+			;
+		if (*v != '=')
+			continue;
+		for (v++; *v == ' ' || *v == '\t' || *v == '"'; v++)
+			;
+		n = strcspn(v, "\"; \t");
+		if (!((n == 5 && strncasecmp(v, "utf-8", 5) == 0) ||
+		    (n == 4 && strncasecmp(v, "utf8", 4) == 0) ||
+		    (n == 8 && strncasecmp(v, "us-ascii", 8) == 0))) {
+			*bad = value;
+			return MHD_YES;
+		}
+	}
+	return MHD_YES;
+}
+
+/*
+ * A body in UTF-16 or UTF-32: a byte order mark, or a JSON text's first
+ * character with the zero bytes those encodings give it (the detection of
+ * RFC 4627, which parsers such as Python's json.loads still apply to
+ * bytes).  Its characters are not the bytes searched, so no value in it
+ * would show.
+ */
+static int
+wide_text(const unsigned char *b, size_t n)
+{
+	unsigned long cp;
+
+	if (n >= 2 && ((b[0] == 0xfe && b[1] == 0xff) ||
+	    (b[0] == 0xff && b[1] == 0xfe)))
+		return 1;
+	if (n >= 4 && b[0] == 0 && b[1] == 0 && b[2] == 0xfe && b[3] == 0xff)
+		return 1;
+	if (n < 2 || (b[0] != 0 && b[1] != 0))
+		return 0;
+	if (n >= 4 && b[0] == 0 && b[1] == 0)		/* UTF-32BE */
+		cp = (unsigned long)b[2] << 8 | b[3];
+	else if (b[0] == 0)				/* UTF-16BE */
+		cp = b[1];
+	else						/* UTF-16LE, -32LE */
+		cp = b[0];
+	return cp != 0 && cp < 0x80 &&
+	    strchr(" \t\r\n{[\"-0123456789tfn", (int)cp) != NULL;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -601,6 +669,13 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 			return reply_error(g, c, url, 415, "airlock guard cannot "
 			    "read a compressed request body, so it was not "
 			    "sent; turn the agent's request compression off");
+		ce = NULL;
+		(void)g->dl.get_connection_values(c, MHD_HEADER_KIND,
+		    find_charset, &ce);
+		if (ce != NULL)
+			return reply_error(g, c, url, 415, "airlock guard "
+			    "searches request bodies in UTF-8 only, so a body "
+			    "declared in another charset was not sent");
 		cl = g->dl.lookup_connection_value(c, MHD_HEADER_KIND,
 		    "Content-Length");
 		if (cl != NULL) {
@@ -629,6 +704,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		    "body is over %zu bytes", g->cfg.body_max);
 		return reply_error(g, c, url, 413, msg);
 	}
+	if (wide_text(q->body.data, q->body.len))
+		return reply_error(g, c, url, 415, "airlock guard searches "
+		    "request bodies in UTF-8 only, so a body in UTF-16 or "
+		    "UTF-32 was not sent");
 	return forward(g, q, c, url, method);
 }
 

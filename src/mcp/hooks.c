@@ -215,8 +215,90 @@ replace_output(enum mcp_hook_agent ag, struct mcp_hook_answer *a,
 }
 
 /* Fail closed: the answer that blocks, for what the event allows. */
+#define WITHHELD	"[airlock: output withheld: the hook could not check it]"
+
+/*
+ * A tool output in the shape of the one withheld, every string in it
+ * replaced by WITHHELD but a "type" member's (a tag such as Read's "text"):
+ * Claude Code drops a replacement that does not fit the tool's output (a
+ * string for Bash's {stdout, stderr, ...}) and passes the original on.
+ */
+static json_t *
+withheld_like(json_t *j)
+{
+	json_t *c, *v, *nv;
+	const char *k;
+	size_t i;
+
+	if (json_is_object(j)) {
+		if ((c = json_object()) == NULL)
+			return NULL;
+		json_object_foreach(j, k, v) {
+			nv = json_is_string(v) && strcmp(k, "type") == 0 ?
+			    json_incref(v) : withheld_like(v);
+			if (nv == NULL || json_object_set_new(c, k, nv) != 0) {
+				json_decref(c);
+				return NULL;
+			}
+		}
+		return c;
+	}
+	if (json_is_array(j)) {
+		if ((c = json_array()) == NULL)
+			return NULL;
+		json_array_foreach(j, i, v)
+			if (json_array_append_new(c, withheld_like(v)) != 0) {
+				json_decref(c);
+				return NULL;
+			}
+		return c;
+	}
+	if (json_is_string(j))
+		return json_string(WITHHELD);
+	return json_incref(j);
+}
+
+/*
+ * Claude Code's PostToolUse answer when the output could not be checked.
+ * With the input at hand, the output's own shape; without it (an input
+ * that cannot be loaded), Bash's shape when the tool is Bash, and the agent
+ * is stopped ("continue": false) in case the shape was wrong.
+ */
 static int
-fail_closed(enum mcp_hook_agent ag, struct mcp_hook_answer *a,
+withhold_claude(struct mcp_hook_answer *a, json_t *in, const char *reason)
+{
+	json_t *o, *out;
+
+	if (in != NULL)
+		out = withheld_like(json_object_get(in, "tool_response"));
+	else if (strcmp(a->tool, "Bash") == 0)
+		out = json_pack("{s:s, s:s, s:b, s:b}", "stdout", WITHHELD,
+		    "stderr", "", "interrupted", 0, "isImage", 0);
+	else
+		out = json_string(WITHHELD);
+	if (out == NULL)
+		return AL_ENOMEM;
+	o = json_pack("{s:{s:s, s:O, s:s}}", "hookSpecificOutput",
+	    "hookEventName", "PostToolUse", "updatedToolOutput", out,
+	    "additionalContext", reason);
+	if (o != NULL && strncmp(a->tool, "mcp__", 5) == 0 &&
+	    json_object_set(json_object_get(o, "hookSpecificOutput"),
+	    "updatedMCPToolOutput", out) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
+	if (o != NULL && in == NULL && (json_object_set_new(o, "continue",
+	    json_false()) != 0 || json_object_set_new(o, "stopReason",
+	    json_string(reason)) != 0)) {
+		json_decref(o);
+		o = NULL;
+	}
+	json_decref(out);
+	return set_out(a, o);
+}
+
+static int
+fail_closed(enum mcp_hook_agent ag, struct mcp_hook_answer *a, json_t *in,
     const char *msg)
 {
 	char reason[768];
@@ -234,11 +316,13 @@ fail_closed(enum mcp_hook_agent ag, struct mcp_hook_answer *a,
 		    "permissionDecision", "deny", "permissionDecisionReason",
 		    reason)) == 0 ? (a->exit_code = 0, 0) : AL_ENOMEM;
 	if (strcmp(a->event, "PostToolUse") == 0 && ag == MCP_HOOK_CLAUDE)
-		return set_out(a, json_pack("{s:{s:s, s:s, s:s}}",
-		    "hookSpecificOutput", "hookEventName", "PostToolUse",
-		    "updatedToolOutput", "[airlock: output withheld: the hook "
-		    "could not check it]", "additionalContext", reason)) == 0 ?
+		return withhold_claude(a, in, reason) == 0 ?
 		    (a->exit_code = 0, 0) : AL_ENOMEM;
+	/* Codex: a blocked PostToolUse's reason replaces the tool result. */
+	if (strcmp(a->event, "PostToolUse") == 0 && ag == MCP_HOOK_CODEX)
+		return set_out(a, json_pack("{s:s, s:s+}", "decision", "block",
+		    "reason", WITHHELD " ", reason)) == 0 ? (a->exit_code = 0, 0) :
+		    AL_ENOMEM;
 	if (strcmp(a->event, "UserPromptSubmit") == 0)
 		return set_out(a, json_pack("{s:s, s:s}", "decision", "block",
 		    "reason", reason)) == 0 ? (a->exit_code = 0, 0) :
@@ -253,10 +337,95 @@ fail_closed(enum mcp_hook_agent ag, struct mcp_hook_answer *a,
 	return 0;
 }
 
+/*
+ * The hook_event_name (or tool_name) of an input that cannot be loaded (a NUL or a lone
+ * surrogate escape in a tool's output, nesting deeper than the parser
+ * goes, a size over the limit), so that the failure still answers in the
+ * event's own terms: an exit status alone lets a PostToolUse output
+ * through, since the tool already ran.  A lexer that only tracks strings
+ * finds the last such key outside any string that is followed by ':' and
+ * a string that is a name (a key's quotes inside a string are
+ * escaped, so a tool's output cannot pose as it).
+ */
+static int
+hook_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* A name (letters, digits, "_-.") after ':' from p[j] on, into out. */
+static void
+event_value(const char *p, size_t n, size_t j, char *out, size_t outsz)
+{
+	size_t k, m;
+
+	while (j < n && hook_ws(p[j]))
+		j++;
+	if (j >= n || p[j] != ':')
+		return;
+	for (j++; j < n && hook_ws(p[j]); j++)
+		;
+	if (j >= n || p[j] != '"')
+		return;
+	for (k = j + 1, m = 0; k < n && ((p[k] >= 'a' && p[k] <= 'z') ||
+	    (p[k] >= 'A' && p[k] <= 'Z') || (p[k] >= '0' && p[k] <= '9') ||
+	    p[k] == '_' || p[k] == '-' || p[k] == '.'); k++)
+		m++;
+	if (k >= n || p[k] != '"' || m == 0 || m >= outsz)
+		return;
+	memcpy(out, p + j + 1, m);
+	out[m] = '\0';
+}
+
+static void
+sniff(const char *p, size_t n, const char *key, char *out, size_t outsz)
+{
+	size_t i = 0, j, e, kl = strlen(key);
+
+	while (i < n) {
+		if (p[i] != '"') {
+			i++;
+			continue;
+		}
+		for (j = i + 1; j < n && p[j] != '"'; j++)
+			if (p[j] == '\\')
+				j++;
+		if (j >= n)
+			return;
+		e = j + 1;	/* past the string */
+		if (e - i == kl + 2 && memcmp(p + i + 1, key, kl) == 0)
+			event_value(p, n, e, out, outsz);
+		i = e;
+	}
+}
+
+/*
+ * Claude Code's PostToolUseFailure (a tool that failed: Bash exiting
+ * non-zero) takes no replacement output and cannot stop the agent: the
+ * output has reached the agent.  What is left is to record it (the secret
+ * is marked exposed, its leases revoked) and to say so.
+ */
+static int
+record_failed(struct mcp_hook_answer *a, const char *why)
+{
+	char msg[1024];
+
+	(void)snprintf(a->action, sizeof(a->action), "record");
+	(void)snprintf(msg, sizeof(msg), "airlock: the output of the failed "
+	    "%s contained %s; Claude Code cannot have a failed tool's output "
+	    "replaced, so it reached the agent%s. Do not repeat or use it.",
+	    a->tool[0] ? a->tool : "tool", why, a->nexposed ? ": the secret "
+	    "is now marked exposed and its leases revoked; rotate it" : "");
+	set_err(a, "%s", msg);
+	return set_out(a, json_pack("{s:{s:s, s:s}, s:s}",
+	    "hookSpecificOutput", "hookEventName", "PostToolUseFailure",
+	    "additionalContext", msg, "systemMessage", msg));
+}
+
 /* ---- events ------------------------------------------------------------- */
 
 enum ev_kind { EV_NONE, EV_BEFORE_TOOL, EV_AFTER_TOOL, EV_PROMPT,
-	EV_AFTER_SHELL };
+	EV_AFTER_SHELL, EV_AFTER_FAIL };
 
 struct ev_map {
 	enum mcp_hook_agent	 agent;	/* 0: Claude Code and Codex */
@@ -268,6 +437,7 @@ struct ev_map {
 static const struct ev_map events[] = {
 	{ 0, "PreToolUse", EV_BEFORE_TOOL, "tool_input" },
 	{ 0, "PostToolUse", EV_AFTER_TOOL, "tool_response" },
+	{ 0, "PostToolUseFailure", EV_AFTER_FAIL, "error" },
 	{ 0, "UserPromptSubmit", EV_PROMPT, "prompt" },
 	{ MCP_HOOK_CURSOR, "beforeShellExecution", EV_BEFORE_TOOL, "command" },
 	{ MCP_HOOK_CURSOR, "beforeMCPExecution", EV_BEFORE_TOOL, "tool_input" },
@@ -346,6 +516,9 @@ handle(const struct mcp_hook_config *cfg, enum mcp_hook_agent ag,
 	case EV_PROMPT:
 		rc = block_prompt(ag, a, why);
 		break;
+	case EV_AFTER_FAIL:
+		rc = record_failed(a, why);
+		break;
 	default:
 		/* Cursor cannot take the output back: record it. */
 		(void)snprintf(a->action, sizeof(a->action), "record");
@@ -380,14 +553,20 @@ mcp_hook_answer(const struct mcp_hook_config *cfg, enum mcp_hook_agent ag,
 	if (len > HOOK_INPUT_MAX) {
 		rc = al_err_set(&err, AL_ETOOBIG, "the hook input is over %u "
 		    "bytes", HOOK_INPUT_MAX);
-		goto out;
+		goto unread;
 	}
-	if ((in = json_loadb(input, len, 0, &jerr)) == NULL ||
+	/*
+	 * A NUL is loaded as part of its string (a command's output may hold
+	 * one): the strings are judged by their length, never as C strings.
+	 */
+	if ((in = json_loadb(input, len, JSON_ALLOW_NUL, &jerr)) == NULL ||
 	    !json_is_object(in)) {
 		rc = al_err_set(&err, AL_EINVAL, "the hook input is not a JSON "
 		    "object (line %d, column %d: %s)", jerr.line, jerr.column,
 		    in == NULL ? jerr.text : "not an object");
-		goto out;
+		json_decref(in);
+		in = NULL;
+		goto unread;
 	}
 	(void)snprintf(a->event, sizeof(a->event), "%s", str(in,
 	    "hook_event_name"));
@@ -399,14 +578,20 @@ mcp_hook_answer(const struct mcp_hook_config *cfg, enum mcp_hook_agent ag,
 		goto out;
 	}
 	rc = handle(cfg, ag, in, a, &err);
+	goto out;
+unread:
+	sniff(input, len, "hook_event_name", a->event, sizeof(a->event));
+	sniff(input, len, "tool_name", a->tool, sizeof(a->tool));
 out:
-	json_decref(in);
 	if (rc != 0) {
 		/* Nothing found is trusted after a failure. */
 		forget_exposed(a);
 		a->nrules = 0;
-		if (fail_closed(ag, a, err.msg) != 0)
+		if (fail_closed(ag, a, in, err.msg) != 0) {
+			json_decref(in);
 			return AL_ENOMEM;
+		}
 	}
+	json_decref(in);
 	return 0;
 }

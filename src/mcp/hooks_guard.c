@@ -175,13 +175,31 @@ rebuild(struct hook_guard *g, json_t *j, json_t *masked, size_t *next,
 		return redact_string(g, v, out, hits, err);
 	}
 	if (json_is_object(j)) {
+		json_t *key, *nk;
+
 		if ((c = json_object()) == NULL)
 			return AL_ENOMEM;
 		json_object_foreach(j, k, v) {
-			if ((rc = rebuild(g, v, masked, next, &nv, hits,
-			    err)) != 0)
+			/* The key first, masked like any string. */
+			if ((key = json_array_get(masked, (*next)++)) == NULL ||
+			    !json_is_string(key)) {
+				rc = al_err_set(err, AL_EPROTO, "the broker's "
+				    "redact reply does not match the input");
 				break;
-			json_object_set_new(c, k, nv);
+			}
+			if ((rc = redact_string(g, key, &nk, hits, err)) != 0)
+				break;
+			if ((rc = rebuild(g, v, masked, next, &nv, hits,
+			    err)) != 0) {
+				json_decref(nk);
+				break;
+			}
+			rc = json_object_set_new(c, json_string_value(nk), nv);
+			json_decref(nk);
+			if (rc != 0) {
+				rc = al_err_set(err, AL_ENOMEM, "out of memory");
+				break;
+			}
 		}
 	} else if (json_is_array(j)) {
 		if ((c = json_array()) == NULL)
@@ -203,7 +221,11 @@ rebuild(struct hook_guard *g, json_t *j, json_t *masked, size_t *next,
 	return 0;
 }
 
-/* Every string of j, depth first, appended to texts (borrowed). */
+/*
+ * Every string of j, depth first, appended to texts: each object's keys
+ * too (a key is as much the agent's text as a value), each before its
+ * value.
+ */
 static int
 collect(json_t *j, json_t *texts)
 {
@@ -215,7 +237,8 @@ collect(json_t *j, json_t *texts)
 		return json_array_append(texts, j) == 0 ? 0 : AL_ENOMEM;
 	if (json_is_object(j)) {
 		json_object_foreach(j, k, v)
-			if (collect(v, texts) != 0)
+			if (json_array_append_new(texts, json_string(k)) != 0 ||
+			    collect(v, texts) != 0)
 				return AL_ENOMEM;
 	} else if (json_is_array(j)) {
 		json_array_foreach(j, i, v)

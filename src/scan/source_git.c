@@ -87,11 +87,17 @@ added_line(struct added *a, const char *s, size_t n, uint32_t lineno)
 int
 run_source_diff(struct run *r, int staged, struct al_err *err)
 {
+	/*
+	 * --text: a "binary" or "-diff" attribute (which the changes scanned
+	 * may add themselves) must not hide a text file's lines; a file with
+	 * a NUL byte is still skipped and counted, by run_scan_bytes.
+	 */
 	char *staged_argv[] = { "git", "-c", "core.quotePath=false", "diff",
-	    "--cached", "--no-color", "--no-ext-diff", "--no-textconv",
-	    "--no-renames", "-U0", "--diff-filter=ACMRT", NULL };
+	    "--cached", "--text", "--no-color", "--no-ext-diff",
+	    "--no-textconv", "--no-renames", "-U0", "--diff-filter=ACMRT",
+	    NULL };
 	char *range_argv[] = { "git", "-c", "core.quotePath=false", "log",
-	    "-p", "-U0", "--no-color", "--no-ext-diff", "--no-textconv",
+	    "-p", "--text", "-U0", "--no-color", "--no-ext-diff", "--no-textconv",
 	    "--no-renames", "--format=\x01%H\x1f%an <%ae>\x1f%aI",
 	    (char *)r->o->range, "--", NULL };
 	struct scan_child ch;

@@ -34,7 +34,7 @@ ls -a "$PROJ" | grep -q 'airlock-' && fail "a temporary file was left behind" ||
 expect_out "updated   $PROJ/.claude/settings.json"
 expect_eq "$("$PY" -c 'import json;d=json.load(open(".claude/settings.json"));h=d["hooks"]
 print(d["permissions"]["allow"], [(e, g.get("matcher"), [x["command"] for x in g["hooks"]]) for e in h for g in h[e]])')" \
-    "['Bash(ls)'] [('PreToolUse', 'Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*', ['/usr/bin/airlock hook claude']), ('PostToolUse', '*', ['/usr/bin/airlock hook claude']), ('UserPromptSubmit', None, ['/usr/bin/airlock hook claude'])]" \
+    "['Bash(ls)'] [('PreToolUse', 'Bash|Write|Edit|MultiEdit|NotebookEdit|mcp__.*', ['/usr/bin/airlock hook claude']), ('PostToolUse', '*', ['/usr/bin/airlock hook claude']), ('PostToolUseFailure', '*', ['/usr/bin/airlock hook claude']), ('UserPromptSubmit', None, ['/usr/bin/airlock hook claude'])]" \
     "hooks merged into .claude/settings.json"
 
 # Running it again changes nothing.
@@ -63,7 +63,7 @@ grep -q '"airlock"' "$T_ROOT/dotfiles/mcp.json" && pass || fail "target not upda
 # status shows what is wired.
 run "$AL" agent status
 expect_rc 0 "status"
-expect_out "claude  project  mcp: yes (/usr/bin/airlock)  hooks: PreToolUse,PostToolUse,UserPromptSubmit"
+expect_out "claude  project  mcp: yes (/usr/bin/airlock)  hooks: PreToolUse,PostToolUse,PostToolUseFailure,UserPromptSubmit"
 expect_out "cursor  project  mcp: yes (/usr/bin/airlock)  hooks: beforeShellExecution,afterShellExecution,beforeMCPExecution,beforeReadFile,beforeSubmitPrompt"
 expect_out "codex   user     mcp: yes (/usr/bin/airlock)"
 expect_out "cursor  project  mcp: yes (/usr/bin/airlock)"

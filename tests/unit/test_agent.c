@@ -300,7 +300,8 @@ test_agent_inspect_reports_wiring(void **state)
 	    &w);
 	assert_true(w.mcp_present);
 	assert_string_equal(w.mcp_command, "/opt/air lock/airlock");
-	assert_string_equal(w.hooks, "PreToolUse,PostToolUse,UserPromptSubmit");
+	assert_string_equal(w.hooks,
+	    "PreToolUse,PostToolUse,PostToolUseFailure,UserPromptSubmit");
 	assert_false(w.error);
 	agent_inspect(AGENT_CODEX, AGENT_SCOPE_USER, dir, "/nonexistent", &w);
 	assert_false(w.mcp_present);

@@ -344,8 +344,9 @@ test_mcp_hook_fails_closed(void **state)
 	hook(MCP_HOOK_CLAUDE, "{\"hook_event_name\":\"PostToolUse\","
 	    "\"tool_name\":\"Read\",\"tool_response\":{\"content\":\"x\"}}", &a);
 	assert_int_equal(a.exit_code, 0);
-	assert_non_null(strstr(a.out, "\"updatedToolOutput\":\"[airlock: "
-	    "output withheld: the hook could not check it]\""));
+	/* In the tool output's shape: Claude Code drops any other. */
+	assert_non_null(strstr(a.out, "\"updatedToolOutput\":{\"content\":"
+	    "\"[airlock: output withheld: the hook could not check it]\"}"));
 	mcp_hook_answer_release(&a);
 
 	hook(MCP_HOOK_CODEX, "{\"hook_event_name\":\"UserPromptSubmit\","
