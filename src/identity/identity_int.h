@@ -15,6 +15,9 @@ struct proc_status {
 	gid_t		groups[PROC_GROUPS_MAX];	/* supplementary */
 	size_t		ngroups;
 	pid_t		tracer;		/* TracerPid: 0 not traced */
+	pid_t		ppid;		/* PPid */
+	pid_t		session;	/* NSsid, first: as stat's field 6 */
+	int		has_session;	/* NSsid was there (Linux 4.1) */
 };
 
 /*
@@ -23,7 +26,7 @@ struct proc_status {
  */
 /* Open /proc/PID; -errno on failure (-ENOENT: no such process). */
 int	proc_open(pid_t pid);
-/* Ids, supplementary groups and tracer from status. */
+/* Ids, supplementary groups, tracer, parent and session from status. */
 int	proc_read_status(int dirfd, struct proc_status *st);
 /*
  * Whether the environment the process was started with sets LD_PRELOAD,
@@ -90,5 +93,29 @@ enum anc_lookup ident_cache_anc_get(struct ident_cache *c, pid_t pid,
  */
 void	ident_cache_anc_put(struct ident_cache *c, pid_t pid, pid_t ppid,
 	    uint64_t start, const char *exe, int dirfd);
+
+/*
+ * User and group names as the databases gave them: kept while
+ * /etc/passwd, /etc/group and /etc/nsswitch.conf keep their device, inode,
+ * size, mtime and ctime, and for at most NAMES_TTL_MS (a name that comes
+ * from elsewhere, a directory service, is read again that often).
+ * ident_cache_names_fresh checks that, once per identification, and
+ * forgets them all when it no longer holds.
+ */
+#define NAMES_TTL_MS	1000
+#define NAMES_MAX	64	/* of each kind */
+
+enum name_kind { NAME_USER, NAME_GROUP };
+
+void	ident_cache_names_fresh(struct ident_cache *c);
+/*
+ * 1 when the name of uid or gid id is kept (*name: the cache's, NULL when
+ * the database has none), 0 when not.
+ */
+int	ident_cache_name_get(struct ident_cache *c, enum name_kind kind,
+	    unsigned id, const char **name);
+/* Keep it (name NULL: none); silently not when out of memory. */
+void	ident_cache_name_put(struct ident_cache *c, enum name_kind kind,
+	    unsigned id, const char *name);
 
 #endif

@@ -85,6 +85,18 @@ proc_read_status(int dirfd, struct proc_status *st)
 	if (status_numbers(buf, "\nTracerPid:", v, 1, &n) != 0 || n != 1)
 		return -EINVAL;
 	st->tracer = (pid_t)v[0];
+	if (status_numbers(buf, "\nPPid:", v, 1, &n) != 0 || n != 1)
+		return -EINVAL;
+	st->ppid = (pid_t)v[0];
+	/*
+	 * The session as the pid namespace of this /proc sees it, as in
+	 * stat (0 when its leader is outside it): the first number.
+	 */
+	if (status_numbers(buf, "\nNSsid:", v, PROC_GROUPS_MAX, &n) == 0 &&
+	    n >= 1) {
+		st->session = (pid_t)v[0];
+		st->has_session = 1;
+	}
 	return 0;
 }
 
