@@ -116,7 +116,14 @@ walk(struct ident *id, pid_t ppid, uint64_t child_start,
 			id->ancestors_cut = 1;
 			break;
 		}
-		if (al_proc_stat_at(fd, &st) != 0 || st.start > child_start) {
+		/*
+		 * Init needs no stat: it started first, has no parent, and
+		 * its pid is nobody else's while its namespace lasts.
+		 */
+		if (ppid == 1) {
+			memset(&st, 0, sizeof(st));
+		} else if (al_proc_stat_at(fd, &st) != 0 ||
+		    st.start > child_start) {
 			(void)close(fd);
 			if (last_held >= 0)
 				return WALK_AGAIN;
