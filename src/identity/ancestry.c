@@ -67,8 +67,9 @@ walk_reset(struct ident *id)
  * that parent?) and the walk goes on as before.  Any held ancestor that
  * changed, or a fresh step after held ones that finds the chain broken,
  * makes the caller walk again from the start without them (WALK_AGAIN).
- * The ancestors read afresh whose answer does not depend on their user
- * (readable executable, neither init nor its child) are put in the cache.
+ * The ancestors read afresh with a readable executable are put in the
+ * cache; for init and its child, whose user matters (see below), a hit
+ * reads their status again.
  */
 static int
 walk(struct ident *id, pid_t ppid, uint64_t child_start,
@@ -100,15 +101,24 @@ walk(struct ident *id, pid_t ppid, uint64_t child_start,
 			a->pid = ppid;
 			a->exe = exe;
 			a->uid = (uid_t)-1;
+			/* Init and its child: their user, read now. */
+			if ((ppid == 1 || hppid == 1) &&
+			    proc_read_status(fd, &ps) == 0) {
+				a->uid = ps.uid[1];
+				a->same_user = is_caller_user(id, &ps);
+			}
 			id->nancestors++;
 			last_held = fd;
 			ppid = hppid;
 			child_start = hstart;
 			continue;
 		}
-		/* Is the parent the last held one names still its parent? */
-		if (last_held >= 0 && (al_proc_stat_at(last_held, &st) != 0 ||
-		    st.ppid != ppid))
+		/*
+		 * Is the parent the last held one names still its parent?
+		 * Init always is: it never exits while its namespace lasts.
+		 */
+		if (last_held >= 0 && ppid != 1 &&
+		    (al_proc_stat_at(last_held, &st) != 0 || st.ppid != ppid))
 			return WALK_AGAIN;
 		if ((fd = proc_open(ppid)) < 0) {
 			if (last_held >= 0)
@@ -144,8 +154,7 @@ walk(struct ident *id, pid_t ppid, uint64_t child_start,
 		/* The kernel shows an undumpable process's files as root's. */
 		undumpable = exe == NULL && fstat(fd, &sb) == 0 &&
 		    sb.st_uid == 0 && a->uid != 0 && a->uid != (uid_t)-1;
-		if (cache != NULL && rc == 0 && exe != NULL && ppid != 1 &&
-		    st.ppid != 1)
+		if (cache != NULL && rc == 0 && exe != NULL)
 			ident_cache_anc_put(cache, ppid, st.ppid, st.start, exe,
 			    fd);
 		else
