@@ -17,6 +17,32 @@
 
 #define HASH_CHUNK	(64 * 1024)
 
+/*
+ * dirfd/name, a file the kernel writes whole at the first read (status,
+ * cgroup: one "show" each), into buf (up to cap - 1 bytes, NUL-terminated,
+ * the rest cut as before): that read returns all of it that fits, so no
+ * second read looks for the end.  0, or -errno.
+ */
+static int
+read_shown(int dirfd, const char *name, char *buf, size_t cap)
+{
+	ssize_t r;
+	int fd, rc = 0;
+
+	buf[0] = '\0';
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	do
+		r = read(fd, buf, cap - 1);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		rc = -errno;
+	else
+		buf[r] = '\0';
+	(void)close(fd);
+	return rc;
+}
+
 int
 proc_open(pid_t pid)
 {
@@ -66,7 +92,7 @@ proc_read_status(int dirfd, struct proc_status *st)
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	if ((rc = al_proc_read_at(dirfd, "status", buf, sizeof(buf))) != 0)
+	if ((rc = read_shown(dirfd, "status", buf, sizeof(buf))) != 0)
 		return rc;
 	if (status_numbers(buf, "\nUid:", v, 4, &n) != 0 || n != 4)
 		return -EINVAL;
@@ -394,7 +420,7 @@ proc_read_cgroup(int dirfd, char **out)
 	int rc;
 
 	*out = NULL;
-	if ((rc = al_proc_read_at(dirfd, "cgroup", buf, sizeof(buf))) != 0)
+	if ((rc = read_shown(dirfd, "cgroup", buf, sizeof(buf))) != 0)
 		return rc;
 	/* cgroup v2: "0::/path"; else v1's "N:name=systemd:/path". */
 	for (line = buf; *line != '\0'; line += len + (line[len] == '\n')) {
