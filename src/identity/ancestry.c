@@ -103,7 +103,7 @@ walk(struct ident *id, pid_t ppid, uint64_t child_start,
 			a->uid = (uid_t)-1;
 			/* Init and its child: their user, read now. */
 			if ((ppid == 1 || hppid == 1) &&
-			    proc_read_status(fd, &ps) == 0) {
+			    ident_cache_anc_status(cache, ppid, &ps) == 0) {
 				a->uid = ps.uid[1];
 				a->same_user = is_caller_user(id, &ps);
 			}

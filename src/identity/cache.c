@@ -33,6 +33,7 @@ struct anc_entry {
 	pid_t		 ppid;
 	uint64_t	 start;
 	int		 dirfd;		/* -1: an empty slot */
+	int		 statusfd;	/* its status, once read; or -1 */
 	char		*exe;
 	uint64_t	 used;
 };
@@ -82,7 +83,7 @@ ident_cache_new(size_t max_entries, struct ident_cache **out)
 	}
 	c->max = max_entries;
 	for (i = 0; i < IDENT_CACHE_ANCESTORS; i++)
-		c->anc[i].dirfd = -1;
+		c->anc[i].dirfd = c->anc[i].statusfd = -1;
 	*out = c;
 	return 0;
 }
@@ -92,9 +93,11 @@ anc_drop(struct anc_entry *a)
 {
 	if (a->dirfd >= 0)
 		(void)close(a->dirfd);
+	if (a->statusfd >= 0)
+		(void)close(a->statusfd);
 	free(a->exe);
 	memset(a, 0, sizeof(*a));
-	a->dirfd = -1;
+	a->dirfd = a->statusfd = -1;
 }
 
 static void
@@ -255,6 +258,19 @@ ident_cache_anc_get(struct ident_cache *c, pid_t pid, uint64_t child_start,
 	*dirfd = a->dirfd;
 	*exe = now;
 	return ANC_HIT;
+}
+
+int
+ident_cache_anc_status(struct ident_cache *c, pid_t pid,
+    struct proc_status *ps)
+{
+	size_t i;
+
+	for (i = 0; c != NULL && i < IDENT_CACHE_ANCESTORS; i++)
+		if (c->anc[i].dirfd >= 0 && c->anc[i].pid == pid)
+			return proc_read_status_kept(c->anc[i].dirfd,
+			    &c->anc[i].statusfd, ps);
+	return -ENOENT;
 }
 
 void

@@ -29,8 +29,7 @@ ident_free(struct ident *id)
 
 	if (id == NULL)
 		return;
-	if (id->proc_fd >= 0)
-		(void)close(id->proc_fd);
+	ident_unhold(id);
 	free(id->user);
 	free(id->group);
 	free(id->exe);
@@ -53,7 +52,9 @@ ident_unhold(struct ident *id)
 {
 	if (id->proc_fd >= 0)
 		(void)close(id->proc_fd);
-	id->proc_fd = -1;
+	if (id->status_fd >= 0)
+		(void)close(id->status_fd);
+	id->proc_fd = id->status_fd = -1;
 }
 
 int
@@ -350,7 +351,7 @@ new_ident(pid_t pid, struct ident **out, struct al_err *err)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	(*out)->kind = IDENT_KIND_UNIX;
 	(*out)->pid = pid;
-	(*out)->proc_fd = -1;
+	(*out)->proc_fd = (*out)->status_fd = -1;
 	return 0;
 }
 
@@ -495,13 +496,14 @@ out:
  * it is gone.
  */
 static int
-open_again(const struct ident *old, struct al_proc_stat *st0,
+open_again(struct ident *old, struct al_proc_stat *st0,
     struct proc_status *ps)
 {
 	int dirfd;
 
 	if (old->proc_fd >= 0) {
-		if (proc_read_status(old->proc_fd, ps) != 0)
+		if (proc_read_status_kept(old->proc_fd, &old->status_fd,
+		    ps) != 0)
 			return -1;
 		if (ps->has_session) {
 			memset(st0, 0, sizeof(*st0));
@@ -565,8 +567,9 @@ ident_refresh(struct ident *old, struct ident_cache *cache, int flags,
 	}
 	/* The new view keeps the held descriptor; one just opened is closed. */
 	if (dirfd == old->proc_fd) {
-		old->proc_fd = -1;
 		id->proc_fd = dirfd;
+		id->status_fd = old->status_fd;
+		old->proc_fd = old->status_fd = -1;
 		dirfd = -1;
 	}
 	*out = id;

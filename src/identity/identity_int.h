@@ -29,6 +29,13 @@ int	proc_open(pid_t pid);
 /* Ids, supplementary groups, tracer, parent and session from status. */
 int	proc_read_status(int dirfd, struct proc_status *st);
 /*
+ * The same through *fd, the process's status file kept open (opened from
+ * dirfd when *fd is -1, and left open for the caller to close): read at
+ * offset 0, it is written afresh for the process as it is now, and fails
+ * once the process is gone.
+ */
+int	proc_read_status_kept(int dirfd, int *fd, struct proc_status *st);
+/*
  * Whether the environment the process was started with sets LD_PRELOAD,
  * LD_AUDIT or LD_LIBRARY_PATH: 1 yes (name of the first in *which), 0 no,
  * -errno when unreadable (another user's process, not dumpable).
@@ -93,6 +100,12 @@ enum anc_lookup ident_cache_anc_get(struct ident_cache *c, pid_t pid,
  */
 void	ident_cache_anc_put(struct ident_cache *c, pid_t pid, pid_t ppid,
 	    uint64_t start, const char *exe, int dirfd);
+/*
+ * The status of held ancestor pid, through its status file, which the
+ * cache keeps open from the first such read: 0, or -errno.
+ */
+int	ident_cache_anc_status(struct ident_cache *c, pid_t pid,
+	    struct proc_status *ps);
 
 /*
  * User and group names as the databases gave them: kept while

@@ -83,17 +83,47 @@ status_numbers(const char *buf, const char *key, uint64_t *v, size_t max,
 	}
 }
 
+static int parse_status(const char *buf, struct proc_status *st);
+
 int
 proc_read_status(int dirfd, struct proc_status *st)
 {
 	char buf[16384];
-	uint64_t v[PROC_GROUPS_MAX];
-	size_t n, i;
 	int rc;
 
 	memset(st, 0, sizeof(*st));
 	if ((rc = read_shown(dirfd, "status", buf, sizeof(buf))) != 0)
 		return rc;
+	return parse_status(buf, st);
+}
+
+int
+proc_read_status_kept(int dirfd, int *fd, struct proc_status *st)
+{
+	char buf[16384];
+	ssize_t r;
+
+	memset(st, 0, sizeof(*st));
+	if (*fd < 0 && (*fd = openat(dirfd, "status", O_RDONLY |
+	    O_CLOEXEC)) < 0) {
+		*fd = -1;
+		return -errno;
+	}
+	/* At offset 0 the kernel writes it afresh, whole. */
+	do
+		r = pread(*fd, buf, sizeof(buf) - 1, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	buf[r] = '\0';
+	return parse_status(buf, st);
+}
+
+static int
+parse_status(const char *buf, struct proc_status *st)
+{
+	uint64_t v[PROC_GROUPS_MAX];
+	size_t n, i;
 	if (status_numbers(buf, "\nUid:", v, 4, &n) != 0 || n != 4)
 		return -EINVAL;
 	for (i = 0; i < 4; i++)

@@ -308,10 +308,18 @@ test_ident_held_proc_entry_follows_the_process(void **state)
 	    &err), 0);
 	assert_int_equal(again->session, pid);
 	assert_true(again->proc_fd >= 0);
+	assert_true(again->status_fd >= 0);
 	assert_int_equal(id->proc_fd, -1);
+	assert_int_equal(id->status_fd, -1);
 	ident_free(id);
 	id = again;
 	assert_int_equal(ident_same(id, &err), 0);
+	/* Read again through the kept status file: still this process. */
+	assert_int_equal(ident_refresh(id, NULL, IDENT_F_NO_HASH, &again,
+	    &err), 0);
+	assert_int_equal(again->session, pid);
+	ident_free(id);
+	id = again;
 	close(go[1]);
 	reap(pid);
 	assert_int_equal(ident_same(id, &err), AL_ENOENT);
