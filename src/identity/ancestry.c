@@ -83,7 +83,7 @@ walk(struct ident *id, pid_t ppid, uint64_t child_start,
 	uint64_t hstart;
 	pid_t hppid;
 	char *exe;
-	int fd, rc, undumpable, last_held = -1;
+	int fd, rc, undumpable, last_held = -1, *statusfd;
 
 	while (ppid > 0) {
 		if (id->nancestors == IDENT_ANCESTORS_MAX) {
@@ -120,7 +120,12 @@ walk(struct ident *id, pid_t ppid, uint64_t child_start,
 		if (last_held >= 0 && ppid != 1 &&
 		    (al_proc_stat_at(last_held, &st) != 0 || st.ppid != ppid))
 			return WALK_AGAIN;
-		if ((fd = proc_open(ppid)) < 0) {
+		/* Init: through the cache's descriptor, kept for good. */
+		statusfd = NULL;
+		if (ppid != 1 || cache == NULL ||
+		    ident_cache_init(cache, &fd, &statusfd) != 0)
+			fd = proc_open(ppid);
+		if (fd < 0) {
 			if (last_held >= 0)
 				return WALK_AGAIN;
 			id->ancestors_cut = 1;
@@ -147,17 +152,21 @@ walk(struct ident *id, pid_t ppid, uint64_t child_start,
 		a->uid = (uid_t)-1;
 		/* status is costly: read only where the user matters. */
 		if (rc != -ENOMEM && (exe == NULL || ppid == 1 ||
-		    st.ppid == 1) && proc_read_status(fd, &ps) == 0) {
+		    st.ppid == 1) && (statusfd != NULL ?
+		    proc_read_status_kept(fd, statusfd, &ps) :
+		    proc_read_status(fd, &ps)) == 0) {
 			a->uid = ps.uid[1];
 			a->same_user = is_caller_user(id, &ps);
 		}
 		/* The kernel shows an undumpable process's files as root's. */
 		undumpable = exe == NULL && fstat(fd, &sb) == 0 &&
 		    sb.st_uid == 0 && a->uid != 0 && a->uid != (uid_t)-1;
-		if (cache != NULL && rc == 0 && exe != NULL)
+		/* Init's descriptor stays the cache's. */
+		if (statusfd == NULL && cache != NULL && rc == 0 &&
+		    exe != NULL)
 			ident_cache_anc_put(cache, ppid, st.ppid, st.start, exe,
 			    fd);
-		else
+		else if (statusfd == NULL)
 			(void)close(fd);
 		if (rc == -ENOMEM)
 			return AL_ENOMEM;

@@ -65,6 +65,8 @@ struct ident_cache {
 	size_t			 nnames[2];
 	struct db_stamp		 dbs[NAME_DBS];
 	int64_t			 names_ms;	/* when the first was kept */
+	int			 init_fd;	/* /proc/1, or -1 */
+	int			 init_status;	/* its status, or -1 */
 };
 
 int
@@ -84,6 +86,7 @@ ident_cache_new(size_t max_entries, struct ident_cache **out)
 	c->max = max_entries;
 	for (i = 0; i < IDENT_CACHE_ANCESTORS; i++)
 		c->anc[i].dirfd = c->anc[i].statusfd = -1;
+	c->init_fd = c->init_status = -1;
 	*out = c;
 	return 0;
 }
@@ -214,8 +217,27 @@ ident_cache_free(struct ident_cache *c)
 	for (i = 0; i < IDENT_CACHE_ANCESTORS; i++)
 		anc_drop(&c->anc[i]);
 	names_forget(c);
+	if (c->init_fd >= 0)
+		(void)close(c->init_fd);
+	if (c->init_status >= 0)
+		(void)close(c->init_status);
 	free(c->e);
 	free(c);
+}
+
+int
+ident_cache_init(struct ident_cache *c, int *dirfd, int **statusfd)
+{
+	int fd;
+
+	if (c->init_fd < 0) {
+		if ((fd = proc_open(1)) < 0)
+			return fd;
+		c->init_fd = fd;
+	}
+	*dirfd = c->init_fd;
+	*statusfd = &c->init_status;
+	return 0;
 }
 
 enum anc_lookup

@@ -296,8 +296,8 @@ inspect(struct ident *id, int dirfd, const struct al_proc_stat *st0,
     struct al_err *err)
 {
 	struct al_proc_stat st1;
-	struct stat sb;
-	int rc;
+	struct stat sb, xsb;
+	int rc, xrc;
 
 	id->start_time = st0->start;
 	id->session = st0->session;
@@ -313,11 +313,16 @@ inspect(struct ident *id, int dirfd, const struct al_proc_stat *st0,
 	if (rc == -ENOMEM)
 		goto nomem;
 	id->exe_errno = -rc;
-	if (id->exe != NULL && proc_stat_exe(dirfd, &id->exe_dev,
-	    &id->exe_ino) != 0)
+	xrc = id->exe != NULL ? proc_stat_exe_sb(dirfd, &xsb) : -ENOENT;
+	if (id->exe != NULL && xrc != 0)
 		exe_untrusted(id, "its executable cannot be opened");
+	if (xrc == 0) {
+		id->exe_dev = xsb.st_dev;
+		id->exe_ino = xsb.st_ino;
+	}
 	if (id->exe != NULL && !(flags & IDENT_F_NO_HASH) &&
-	    (rc = proc_hash_exe(dirfd, cache, id->sha256)) == -ENOMEM)
+	    (rc = proc_hash_exe(dirfd, xrc == 0 ? &xsb : NULL, cache,
+	    id->sha256)) == -ENOMEM)
 		goto nomem;
 	if (id->exe != NULL && check_code(id, dirfd, ps) != 0)
 		goto nomem;

@@ -56,9 +56,15 @@ int	proc_maps_writable(int dirfd, uid_t uid, const gid_t *groups,
 int	proc_read_exe(int dirfd, char **out);
 /* Device and inode of the running executable; -errno. */
 int	proc_stat_exe(int dirfd, dev_t *dev, ino_t *ino);
-/* SHA-256 of the running executable, through the cache. */
-int	proc_hash_exe(int dirfd, struct ident_cache *cache,
-	    char out[IDENT_SHA256_HEX]);
+/* Its whole stat (through the exe link: the file the process runs). */
+int	proc_stat_exe_sb(int dirfd, struct stat *sb);
+/*
+ * SHA-256 of the running executable, through the cache.  With seen (its
+ * stat, just taken through the exe link), a cached hash for that file is
+ * taken without opening it.
+ */
+int	proc_hash_exe(int dirfd, const struct stat *seen,
+	    struct ident_cache *cache, char out[IDENT_SHA256_HEX]);
 /* The cgroup v2 path (or v1 name=systemd); -ENOENT when none. */
 int	proc_read_cgroup(int dirfd, char **out);
 
@@ -106,6 +112,13 @@ void	ident_cache_anc_put(struct ident_cache *c, pid_t pid, pid_t ppid,
  */
 int	ident_cache_anc_status(struct ident_cache *c, pid_t pid,
 	    struct proc_status *ps);
+/*
+ * /proc/1, init, kept open by the cache (opened at the first call): init
+ * is the same process for as long as its pid namespace, and this one with
+ * it, lasts.  *dirfd and *statusfd (its status file, -1 until read through
+ * proc_read_status_kept) stay the cache's.  0, or -errno.
+ */
+int	ident_cache_init(struct ident_cache *c, int *dirfd, int **statusfd);
 
 /*
  * User and group names as the databases gave them: kept while

@@ -380,19 +380,26 @@ proc_read_exe(int dirfd, char **out)
 }
 
 int
+proc_stat_exe_sb(int dirfd, struct stat *sb)
+{
+	return fstatat(dirfd, "exe", sb, 0) != 0 ? -errno : 0;
+}
+
+int
 proc_stat_exe(int dirfd, dev_t *dev, ino_t *ino)
 {
 	struct stat sb;
+	int rc;
 
-	if (fstatat(dirfd, "exe", &sb, 0) != 0)
-		return -errno;
+	if ((rc = proc_stat_exe_sb(dirfd, &sb)) != 0)
+		return rc;
 	*dev = sb.st_dev;
 	*ino = sb.st_ino;
 	return 0;
 }
 
 int
-proc_hash_exe(int dirfd, struct ident_cache *cache,
+proc_hash_exe(int dirfd, const struct stat *seen, struct ident_cache *cache,
     char out[IDENT_SHA256_HEX])
 {
 	crypto_hash_sha256_state st;
@@ -403,6 +410,16 @@ proc_hash_exe(int dirfd, struct ident_cache *cache,
 	int fd, rc = 0;
 
 	out[0] = '\0';
+	/*
+	 * The exe link stats the very file the process runs, as opening it
+	 * does: a hash kept for that file (same inode, size and times) is
+	 * its hash.
+	 */
+	if (seen != NULL && S_ISREG(seen->st_mode) &&
+	    (hit = ident_cache_get(cache, seen)) != NULL) {
+		memcpy(out, hit, IDENT_SHA256_HEX);
+		return 0;
+	}
 	/* The file the process runs, even if its path now names another. */
 	if ((fd = openat(dirfd, "exe", O_RDONLY | O_CLOEXEC)) < 0)
 		return -errno;
