@@ -268,9 +268,11 @@ test_ident_refresh_refuses_a_process_that_called_exec(void **state)
 
 /*
  * The /proc entry held since identification: refresh reads the process
- * through it (a new session is seen, taken from status) and hands it to
- * the new view; once the process has exited and been reaped, both checks
- * say it is gone, not that it runs another program.
+ * through it and hands it, with the status file it opened, to the new
+ * view; the kept status file is written afresh at each read (a new session
+ * taken after it was first read is seen); once the process has exited and
+ * been reaped, both checks say it is gone, not that it runs another
+ * program.
  */
 void
 test_ident_held_proc_entry_follows_the_process(void **state)
@@ -302,19 +304,19 @@ test_ident_held_proc_entry_follows_the_process(void **state)
 	    0);
 	assert_true(id->proc_fd >= 0);
 	assert_true(id->session != pid);
-	assert_int_equal(write(go[1], "g", 1), 1);
-	assert_int_equal(read(done[0], buf, 1), 1);
 	assert_int_equal(ident_refresh(id, NULL, IDENT_F_NO_HASH, &again,
 	    &err), 0);
-	assert_int_equal(again->session, pid);
+	assert_int_equal(again->session, id->session);
 	assert_true(again->proc_fd >= 0);
 	assert_true(again->status_fd >= 0);
 	assert_int_equal(id->proc_fd, -1);
 	assert_int_equal(id->status_fd, -1);
 	ident_free(id);
 	id = again;
+	/* A new session, read through the status file kept open. */
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(read(done[0], buf, 1), 1);
 	assert_int_equal(ident_same(id, &err), 0);
-	/* Read again through the kept status file: still this process. */
 	assert_int_equal(ident_refresh(id, NULL, IDENT_F_NO_HASH, &again,
 	    &err), 0);
 	assert_int_equal(again->session, pid);
