@@ -14,5 +14,6 @@ void	test_ident_conn_holders_names_a_process_sharing_the_connection(
 	    void **state);
 
 void	test_ident_cache_ancestor_exec_or_exit_is_walked_again(void **state);
+void	test_ident_cache_sees_a_renamed_group(void **state);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * The ancestors an identity cache holds open: walking again through them
  * gives what a fresh walk gives, and an ancestor that calls exec or exits
- * is read afresh.
+ * is read afresh.  The names it keeps follow the name files.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,25 @@
 
 #include "airlock/identity.h"
 #include "identity_test.h"
+
+/* The effective gid of process pid, or (gid_t)-1. */
+static gid_t
+gid_of(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned long r, e;
+	gid_t g = (gid_t)-1;
+	FILE *f;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return g;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Gid: %lu %lu", &r, &e) == 2)
+			g = (gid_t)e;
+	(void)fclose(f);
+	return g;
+}
 
 /* Whether this process holds a descriptor of /proc/PID. */
 static int
@@ -250,4 +270,65 @@ test_ident_cache_ancestor_exec_or_exit_is_walked_again(void **state)
 	assert_false(holds_proc_dir(getpid()));
 	kill(b, SIGKILL);
 	kill(a, SIGKILL);
+}
+
+/*
+ * Names kept by the cache follow /etc/group: a group renamed there is
+ * named anew at the next identification through the same cache, at once
+ * (not after the names' second).  As root, with a group of its own.
+ */
+void
+test_ident_cache_sees_a_renamed_group(void **state)
+{
+	struct ident_cache *cache = NULL;
+	struct ident *id = NULL;
+	char cmd[160], g1[40], g2[40], sel[64];
+	struct group *gr;
+	gid_t gid;
+	pid_t pid;
+	int ok;
+
+	(void)state;
+	if (geteuid() != 0 || access("/usr/sbin/groupmod", X_OK) != 0)
+		skip();
+	(void)snprintf(g1, sizeof(g1), "albk-nm%ld", (long)getpid());
+	(void)snprintf(g2, sizeof(g2), "albk-nn%ld", (long)getpid());
+	(void)snprintf(cmd, sizeof(cmd), "groupadd %s", g1);
+	assert_int_equal(system(cmd), 0);
+	assert_non_null(gr = getgrnam(g1));
+	gid = gr->gr_gid;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) != 0 || setgid(gid) != 0)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	for (ok = 0; ok < 500 && gid_of(pid) != gid; ok++)
+		pause_ms(10);
+	assert_int_equal(ident_cache_new(8, &cache), 0);
+	assert_int_equal(ident_from_pid(pid, cache, IDENT_F_NO_HASH, &id,
+	    NULL), 0);
+	(void)snprintf(sel, sizeof(sel), "unix:group:%s", g1);
+	ok = ident_has_selector(id, sel);
+	ident_free(id);
+	(void)snprintf(cmd, sizeof(cmd), "groupmod -n %s %s", g2, g1);
+	if (ok)
+		ok = system(cmd) == 0;
+	if (ok) {
+		assert_int_equal(ident_from_pid(pid, cache, IDENT_F_NO_HASH,
+		    &id, NULL), 0);
+		(void)snprintf(sel, sizeof(sel), "unix:group:%s", g2);
+		ok = ident_has_selector(id, sel) ? 2 : 0;
+		ident_free(id);
+	}
+	ident_cache_free(cache);
+	kill(pid, SIGKILL);
+	(void)waitpid(pid, NULL, 0);
+	(void)snprintf(cmd, sizeof(cmd), "groupdel %s 2>/dev/null; "
+	    "groupdel %s 2>/dev/null", g1, g2);
+	if (system(cmd) < 0)
+		ok = -1;	/* a group left behind */
+	assert_int_equal(ok, 2);
 }

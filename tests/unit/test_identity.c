@@ -488,6 +488,7 @@ main(void)
 	    test_ident_conn_holders_names_a_process_sharing_the_connection),
 		cmocka_unit_test(
 		    test_ident_cache_ancestor_exec_or_exit_is_walked_again),
+		cmocka_unit_test(test_ident_cache_sees_a_renamed_group),
 	};
 
 	if (sodium_init() < 0)
