@@ -81,7 +81,7 @@ has_prefix(const struct ident *id, const char *prefix)
  * times, read through the process's exe link.
  */
 static void
-test_ident_cache_rehashes_an_executable_written_while_it_runs(void **state)
+test_ident_cache_rehashes_a_rewritten_exe(void **state)
 {
 	struct ident_cache *cache = NULL;
 	struct ident *id = NULL;
@@ -463,7 +463,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ident_socketpair_peer_is_self),
 		cmocka_unit_test(
-		    test_ident_cache_rehashes_an_executable_written_while_it_runs),
+		    test_ident_cache_rehashes_a_rewritten_exe),
 		cmocka_unit_test(test_ident_forked_child_with_other_exe),
 		cmocka_unit_test(
 		    test_ident_undumpable_peer_has_unknown_exe_but_ancestors),
