@@ -86,6 +86,7 @@ struct ident {
 	 */
 	int			 proc_fd;
 	int			 status_fd;	/* its status, or -1 */
+	int			 cgroup_fd;	/* its cgroup, or -1 */
 	struct ident_ancestor	*ancestors;	/* nearest first */
 	size_t			 nancestors;
 	int			 ancestors_cut;	/* walk stopped early */
@@ -152,9 +153,9 @@ int	ident_from_pid(pid_t pid, struct ident_cache *cache, int flags,
 
 void	ident_free(struct ident *id);
 /*
- * Close id's held /proc entry (and its status file, kept open once read
- * through it): it is then looked up by pid (and its start time checked)
- * at each ident_same and ident_refresh.
+ * Close id's held /proc entry (and its status and cgroup files, kept open
+ * once read through it): it is then looked up by pid (and its start time
+ * checked) at each ident_same and ident_refresh.
  */
 void	ident_unhold(struct ident *id);
 
@@ -165,7 +166,8 @@ void	ident_unhold(struct ident *id);
  * that was identified: another start time, or another executable (it
  * called exec since).  The uid and gid of id are kept (a socket's peer
  * credentials are those of connect time).  On success *out takes over
- * id's held /proc/PID descriptor (proc_fd) and status file (status_fd).
+ * id's held /proc/PID descriptor (proc_fd) and the files kept open
+ * through it (status_fd, cgroup_fd).
  */
 int	ident_refresh(struct ident *id, struct ident_cache *cache,
 	    int flags, struct ident **out, struct al_err *err) AL_WUR;

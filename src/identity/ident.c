@@ -54,7 +54,9 @@ ident_unhold(struct ident *id)
 		(void)close(id->proc_fd);
 	if (id->status_fd >= 0)
 		(void)close(id->status_fd);
-	id->proc_fd = id->status_fd = -1;
+	if (id->cgroup_fd >= 0)
+		(void)close(id->cgroup_fd);
+	id->proc_fd = id->status_fd = id->cgroup_fd = -1;
 }
 
 int
@@ -326,7 +328,9 @@ inspect(struct ident *id, int dirfd, const struct al_proc_stat *st0,
 		goto nomem;
 	if (id->exe != NULL && check_code(id, dirfd, ps) != 0)
 		goto nomem;
-	if ((rc = proc_read_cgroup(dirfd, &id->cgroup)) == -ENOMEM)
+	/* Held (a refresh): through the cgroup file kept open. */
+	if ((rc = proc_read_cgroup_kept(dirfd, id->proc_fd >= 0 ?
+	    &id->cgroup_fd : NULL, &id->cgroup)) == -ENOMEM)
 		goto nomem;
 	if (ident_walk_ancestors(id, st0->ppid, st0->start, cache) != 0 ||
 	    ident_check_reparented(id) != 0 || lookup_names(id, cache) != 0)
@@ -356,7 +360,7 @@ new_ident(pid_t pid, struct ident **out, struct al_err *err)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	(*out)->kind = IDENT_KIND_UNIX;
 	(*out)->pid = pid;
-	(*out)->proc_fd = (*out)->status_fd = -1;
+	(*out)->proc_fd = (*out)->status_fd = (*out)->cgroup_fd = -1;
 	return 0;
 }
 
@@ -552,10 +556,17 @@ ident_refresh(struct ident *old, struct ident_cache *cache, int flags,
 		goto out;
 	id->uid = old->uid;
 	id->gid = old->gid;
-	/* Read through the held descriptor: inspect knows it by this. */
+	/*
+	 * Read through the held descriptor, and the cgroup file kept with
+	 * it: inspect knows them by these.  A cgroup file it opened stays
+	 * old's until the new view takes them all.
+	 */
 	id->proc_fd = old->proc_fd;
+	id->cgroup_fd = old->cgroup_fd;
 	rc = inspect(id, dirfd, &st0, &ps, cache, flags, err);
-	id->proc_fd = -1;
+	if (old->proc_fd >= 0)
+		old->cgroup_fd = id->cgroup_fd;
+	id->proc_fd = id->cgroup_fd = -1;
 	if (rc != 0)
 		goto out;
 	/*
@@ -574,7 +585,8 @@ ident_refresh(struct ident *old, struct ident_cache *cache, int flags,
 	if (dirfd == old->proc_fd) {
 		id->proc_fd = dirfd;
 		id->status_fd = old->status_fd;
-		old->proc_fd = old->status_fd = -1;
+		id->cgroup_fd = old->cgroup_fd;
+		old->proc_fd = old->status_fd = old->cgroup_fd = -1;
 		dirfd = -1;
 	}
 	*out = id;

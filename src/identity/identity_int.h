@@ -67,6 +67,8 @@ int	proc_hash_exe(int dirfd, const struct stat *seen,
 	    struct ident_cache *cache, char out[IDENT_SHA256_HEX]);
 /* The cgroup v2 path (or v1 name=systemd); -ENOENT when none. */
 int	proc_read_cgroup(int dirfd, char **out);
+/* The same through *fd, as proc_read_status_kept. */
+int	proc_read_cgroup_kept(int dirfd, int *fd, char **out);
 
 /* ancestry.c */
 /*

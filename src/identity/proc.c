@@ -97,25 +97,39 @@ proc_read_status(int dirfd, struct proc_status *st)
 	return parse_status(buf, st);
 }
 
-int
-proc_read_status_kept(int dirfd, int *fd, struct proc_status *st)
+/*
+ * read_shown through *fd, dirfd/name kept open (opened when *fd is -1):
+ * read at offset 0, such a file is written afresh, whole.
+ */
+static int
+read_kept(int dirfd, const char *name, int *fd, char *buf, size_t cap)
 {
-	char buf[16384];
 	ssize_t r;
 
-	memset(st, 0, sizeof(*st));
-	if (*fd < 0 && (*fd = openat(dirfd, "status", O_RDONLY |
+	buf[0] = '\0';
+	if (*fd < 0 && (*fd = openat(dirfd, name, O_RDONLY |
 	    O_CLOEXEC)) < 0) {
 		*fd = -1;
 		return -errno;
 	}
-	/* At offset 0 the kernel writes it afresh, whole. */
 	do
-		r = pread(*fd, buf, sizeof(buf) - 1, 0);
+		r = pread(*fd, buf, cap - 1, 0);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return -errno;
 	buf[r] = '\0';
+	return 0;
+}
+
+int
+proc_read_status_kept(int dirfd, int *fd, struct proc_status *st)
+{
+	char buf[16384];
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	if ((rc = read_kept(dirfd, "status", fd, buf, sizeof(buf))) != 0)
+		return rc;
 	return parse_status(buf, st);
 }
 
@@ -460,6 +474,12 @@ out:
 int
 proc_read_cgroup(int dirfd, char **out)
 {
+	return proc_read_cgroup_kept(dirfd, NULL, out);
+}
+
+int
+proc_read_cgroup_kept(int dirfd, int *fd, char **out)
+{
 	static const char v1[] = ":name=systemd:";
 	char buf[16384];
 	const char *line, *path = NULL, *hit;
@@ -467,7 +487,8 @@ proc_read_cgroup(int dirfd, char **out)
 	int rc;
 
 	*out = NULL;
-	if ((rc = read_shown(dirfd, "cgroup", buf, sizeof(buf))) != 0)
+	if ((rc = fd != NULL ? read_kept(dirfd, "cgroup", fd, buf,
+	    sizeof(buf)) : read_shown(dirfd, "cgroup", buf, sizeof(buf))) != 0)
 		return rc;
 	/* cgroup v2: "0::/path"; else v1's "N:name=systemd:/path". */
 	for (line = buf; *line != '\0'; line += len + (line[len] == '\n')) {

@@ -309,8 +309,13 @@ test_ident_held_proc_entry_follows_the_process(void **state)
 	assert_int_equal(again->session, id->session);
 	assert_true(again->proc_fd >= 0);
 	assert_true(again->status_fd >= 0);
+	assert_true(again->cgroup_fd >= 0 || again->cgroup == NULL);
+	assert_int_equal(again->cgroup == NULL, id->cgroup == NULL);
+	if (id->cgroup != NULL)
+		assert_string_equal(again->cgroup, id->cgroup);
 	assert_int_equal(id->proc_fd, -1);
 	assert_int_equal(id->status_fd, -1);
+	assert_int_equal(id->cgroup_fd, -1);
 	ident_free(id);
 	id = again;
 	/* A new session, read through the status file kept open. */
@@ -320,6 +325,9 @@ test_ident_held_proc_entry_follows_the_process(void **state)
 	assert_int_equal(ident_refresh(id, NULL, IDENT_F_NO_HASH, &again,
 	    &err), 0);
 	assert_int_equal(again->session, pid);
+	assert_int_equal(again->cgroup == NULL, id->cgroup == NULL);
+	if (id->cgroup != NULL)
+		assert_string_equal(again->cgroup, id->cgroup);
 	ident_free(id);
 	id = again;
 	close(go[1]);
