@@ -2,9 +2,11 @@
 # Full lease cycles (request -> use -> revoke) per second and latency with
 # 1, 16 and 128 concurrent clients, durable audit on; broker RSS before and
 # after each run; after each, the same load against the transport floor
-# (bench_http_floor --sync) and the ratios to it.
+# (bench_http_floor --sync) and the ratios to it.  Where perf can count
+# them, also the system calls each server makes per cycle.
 # Usage: bench/broker.sh [SECONDS-PER-RUN]   (AIRLOCK_BUILD: build directory,
-# MEM_CYCLES: cycles of the memory check, default 1000000; 0 skips it)
+# MEM_CYCLES: cycles of the memory check, default 1000000; 0 skips it;
+# SYSCALLS=0: no system call counts)
 set -eu
 BUILD=${AIRLOCK_BUILD:-build}
 SECS=${1:-10}
@@ -39,6 +41,36 @@ floor_stop() {
 	fdir=""
 }
 trap 'floor_stop; cleanup' EXIT
+# System calls per cycle of the server under test, counted by perf.
+SYSCALLS=${SYSCALLS:-1}
+if [ "$SYSCALLS" = 1 ] && ! perf stat -e raw_syscalls:sys_enter \
+    -o /dev/null true >/dev/null 2>&1; then
+	SYSCALLS=0
+fi
+# bench DIR CLIENTS: bench_broker's two lines against the server whose
+# socket and pid file are in DIR, then (counted) its system calls per cycle.
+bench() {
+	spid=$(cat "$1/airlockd.pid")
+	if [ "$SYSCALLS" = 1 ]; then
+		perf stat -x, -e raw_syscalls:sys_enter -p "$spid" \
+		    -o "$1/syscalls" 2>/dev/null &
+		cpid=$!
+		sleep 0.2
+	fi
+	brc=0
+	bout=$("$BUILD/bench/bench_broker" "$1" bench-token "$2" "$SECS") ||
+	    brc=$?
+	printf '%s\n' "$bout"
+	if [ "$SYSCALLS" = 1 ]; then
+		kill -INT "$cpid" 2>/dev/null || true
+		wait "$cpid" 2>/dev/null || true
+		n=$(printf '%s\n' "$bout" | awk 'NR == 1 {print $3}')
+		awk -F, -v n="${n:-0}" '$3 ~ /raw_syscalls/ && n > 0 {
+		    printf "              system calls per cycle: %.0f\n",
+		    $1 / n }' "$1/syscalls"
+	fi
+	return "$brc"
+}
 floor_run() {
 	fdir=$(mktemp -d "${TMPDIR:-/tmp}/airlock-bench-floor.XXXXXX")
 	"$BUILD/bench/bench_http_floor" --sync "$fdir" 2>"$fdir/floor.err" &
@@ -53,31 +85,36 @@ floor_run() {
 		fi
 		sleep 0.1
 	done
-	"$BUILD/bench/bench_broker" "$fdir" bench-token "$1" "$SECS" || true
+	bench "$fdir" "$1" || true
 	floor_stop
 }
-# "cycles/s p99-ms broker-CPU-us" from bench_broker's two lines.
+# "cycles/s p99-ms broker-CPU-us syscalls" from bench's lines.
 figures() {
 	awk 'NR == 1 { for (i = 1; i <= NF; i++) {
 		if ($i == "cycles/s,") r = $(i - 1)
 		if ($i == "p99") p = $(i + 1) } }
 	    NR == 2 { for (i = 1; i <= NF; i++) if ($i == "broker") c = $(i + 1) }
-	    END { print r + 0, p + 0, c + 0 }'
+	    /system calls per cycle:/ { s = $NF }
+	    END { print r + 0, p + 0, c + 0, s + 0 }'
 }
 echo "broker lease cycles ($(nproc) cores, $(df -T "$AIRLOCK_HOME" | awk 'NR==2 {print $2}'), ${SECS} s per run):"
 for c in 1 16 128; do
-	out=$("$BUILD/bench/bench_broker" "$AIRLOCK_HOME" bench-token "$c" "$SECS")
+	out=$(bench "$AIRLOCK_HOME" "$c")
 	printf '%s\n' "$out"
 	[ "$FLOOR" = 1 ] || continue
 	fout=$(floor_run "$c")
 	printf '%s\n' "$fout" | sed 's/^clients/floor  /'
 	b=$(printf '%s\n' "$out" | figures)
 	f=$(printf '%s\n' "$fout" | figures)
-	echo "$b $f" | awk -v c="$c" '$4 > 0 && $5 > 0 && $6 > 0 {
+	echo "$b $f" | awk -v c="$c" '$5 > 0 && $6 > 0 && $7 > 0 {
 	    printf "ratio to the floor, %d clients: cycles/s %.2f " \
 	    "(%d vs %d), p99 %.2fx (%.2f vs %.2f ms), broker CPU per " \
-	    "cycle %.2fx (%d vs %d us)\n", c, $1 / $4, $1, $4, $2 / $5, $2,
-	    $5, $3 / $6, $3, $6 }'
+	    "cycle %.2fx (%d vs %d us)", c, $1 / $5, $1, $5, $2 / $6, $2,
+	    $6, $3 / $7, $3, $7
+	    if ($4 > 0 && $8 > 0)
+		printf ", system calls per cycle %.1fx (%d vs %d)", $4 / $8,
+		    $4, $8
+	    printf "\n" }'
 done
 # Memory: keep going on the same broker until MEM_CYCLES cycles in all have
 # run (default one million); its RSS should stay where it was.

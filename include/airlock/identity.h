@@ -78,6 +78,15 @@ struct ident {
 	gid_t			*groups;	/* supplementary, from status */
 	size_t			 ngroups;
 	pid_t			 session;	/* session id; 0: unknown */
+	/*
+	 * /proc/PID of the process held open (-1: none), from when it was
+	 * identified: it names that process for as long as it lives and
+	 * never one given its pid later, so ident_same and ident_refresh
+	 * read it through this descriptor without checking its start time.
+	 */
+	int			 proc_fd;
+	int			 status_fd;	/* its status, or -1 */
+	int			 cgroup_fd;	/* its cgroup, or -1 */
 	struct ident_ancestor	*ancestors;	/* nearest first */
 	size_t			 nancestors;
 	int			 ancestors_cut;	/* walk stopped early */
@@ -143,6 +152,12 @@ int	ident_from_pid(pid_t pid, struct ident_cache *cache, int flags,
 	    struct ident **out, struct al_err *err) AL_WUR;
 
 void	ident_free(struct ident *id);
+/*
+ * Close id's held /proc entry (and its status and cgroup files, kept open
+ * once read through it): it is then looked up by pid (and its start time
+ * checked) at each ident_same and ident_refresh.
+ */
+void	ident_unhold(struct ident *id);
 
 /*
  * Identify again the process id describes (for each request on a
@@ -150,9 +165,11 @@ void	ident_free(struct ident *id);
  * exited, AL_EPERM (message says what) when it is no longer the process
  * that was identified: another start time, or another executable (it
  * called exec since).  The uid and gid of id are kept (a socket's peer
- * credentials are those of connect time).
+ * credentials are those of connect time).  On success *out takes over
+ * id's held /proc/PID descriptor (proc_fd) and the files kept open
+ * through it (status_fd, cgroup_fd).
  */
-int	ident_refresh(const struct ident *id, struct ident_cache *cache,
+int	ident_refresh(struct ident *id, struct ident_cache *cache,
 	    int flags, struct ident **out, struct al_err *err) AL_WUR;
 
 /*
@@ -172,8 +189,9 @@ int	ident_conn_holders(int fd, pid_t pid, uid_t uid, pid_t *other,
 
 /*
  * The cheap half of ident_refresh, for every request: whether process
- * id->pid is still the one identified (start time) and runs the same
- * executable (path, device, inode).  0, AL_ENOENT (gone) or AL_EPERM.
+ * id->pid is still the one identified (start time, or the descriptor held
+ * since) and runs the same executable (path, device, inode).  0, AL_ENOENT
+ * (gone) or AL_EPERM.
  */
 int	ident_same(const struct ident *id, struct al_err *err) AL_WUR;
 

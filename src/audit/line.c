@@ -162,7 +162,7 @@ audit_line_build(struct al_buf *b, const struct audit_event *ev,
 	};
 	char t[AUDIT_TIME_LEN], hex[65];
 	json_t *o = NULL;
-	size_t i, need;
+	size_t i, need, room;
 	int rc = AL_ENOMEM;
 
 	al_buf_reset(b);
@@ -196,7 +196,14 @@ audit_line_build(struct al_buf *b, const struct audit_event *ev,
 	if (ev->detail != NULL && json_object_set(o, "detail",
 	    (json_t *)ev->detail) != 0)
 		goto nomem;
-	if ((need = json_dumpb(o, NULL, 0, JSON_COMPACT)) == 0)
+	/*
+	 * Written straight into the room the buffer has from earlier lines
+	 * (it says how much it needs): dumped a second time only when that
+	 * room was too small.
+	 */
+	room = b->data != NULL && b->cap > 1 ? b->cap - 1 : 0;
+	if ((need = json_dumpb(o, room ? (char *)b->data : NULL, room,
+	    JSON_COMPACT)) == 0)
 		goto nomem;
 	if (need + MAC_SUFFIX_LEN >= AUDIT_LINE_MAX) {
 		rc = al_err_set(err, AL_ETOOBIG, "audit line for event '%s' "
@@ -204,10 +211,11 @@ audit_line_build(struct al_buf *b, const struct audit_event *ev,
 		    need + MAC_SUFFIX_LEN, AUDIT_LINE_MAX);
 		goto out;
 	}
-	if ((rc = al_buf_reserve(b, need + MAC_SUFFIX_LEN + 1)) != 0)
+	if (need + MAC_SUFFIX_LEN + 1 > room && ((rc = al_buf_reserve(b,
+	    need + MAC_SUFFIX_LEN + 1)) != 0 || json_dumpb(o,
+	    (char *)b->data, need, JSON_COMPACT) != need))
 		goto nomem;
-	if (json_dumpb(o, (char *)b->data, need, JSON_COMPACT) != need ||
-	    b->data[need - 1] != '}')
+	if (b->data[need - 1] != '}')
 		goto nomem;
 	b->len = need - 1;
 	if (al_buf_puts(b, MAC_PREFIX) != 0 || al_buf_puts(b, zeros) != 0 ||

@@ -437,12 +437,12 @@ void	proxies_tick(struct broker *b);
 void	proxies_conn_closed(struct broker *b, uint64_t conn);
 void	proxies_free(struct broker *b);
 /*
- * Whether the policy allows l's value only through the proxy (`use:
- * proxy`); if so (or if it cannot tell) the refusal is audited and replied
- * and 1 is returned.
+ * Whether d, the policy's decision on releasing l's value to this caller
+ * now, allows it only through the proxy (`use: proxy`); if so the refusal
+ * is audited and replied and 1 is returned.
  */
 int	proxy_use_only(struct route_args *a, const struct lease *l,
-	    json_t *who);
+	    json_t *who, const struct policy_decision *d);
 void	h_policy_reload(struct route_args *a);
 void	h_guard_counts(struct route_args *a);
 

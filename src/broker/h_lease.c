@@ -619,10 +619,11 @@ refuse_use(struct route_args *a, json_t *who, const struct lease *l,
  * connected, still running the program it ran, alone on its connection
  * (recheck, from the transport), and one the policy still lets have the
  * secret with what it is now (a library mapped since, a tracer attached).
- * 0, or the reply is made and -1.
+ * 0 with that decision in *dp, or the reply is made and -1.
  */
 static int
-release_check(struct route_args *a, json_t *who, const struct lease *l)
+release_check(struct route_args *a, json_t *who, const struct lease *l,
+    struct policy_decision *dp)
 {
 	const struct broker_caller *c = a->req->caller;
 	struct vault_meta m;
@@ -654,6 +655,7 @@ release_check(struct route_args *a, json_t *who, const struct lease *l)
 		refuse_use(a, who, l, why);
 		goto out;
 	}
+	*dp = d;
 	rc = 0;
 out:
 	vault_meta_release(&m);
@@ -726,6 +728,7 @@ h_lease_value(struct route_args *a)
 	const struct broker_caller *c = a->req->caller;
 	struct al_secret *value = NULL;
 	struct vault_meta m;
+	struct policy_decision d;
 	struct lease l;
 	struct al_err err;
 	json_t *who = caller_json(c);
@@ -751,7 +754,9 @@ h_lease_value(struct route_args *a)
 		a->resp->need_sync = 1;
 		goto out;
 	}
-	if (release_check(a, who, &l) != 0 || proxy_use_only(a, &l, who))
+	/* The one decision on this release: and through the proxy only? */
+	if (release_check(a, who, &l, &d) != 0 ||
+	    proxy_use_only(a, &l, who, &d))
 		goto out;
 	/* Read first: a vault failure must not cost a use. */
 	if (vault_secret_read(b->vault, l.secret, &value, &m, &err) != 0) {

@@ -308,24 +308,15 @@ proxies_free(struct broker *b)
 }
 
 int
-proxy_use_only(struct route_args *a, const struct lease *l, json_t *who)
+proxy_use_only(struct route_args *a, const struct lease *l, json_t *who,
+    const struct policy_decision *dp)
 {
 	struct broker *b = a->b;
-	struct vault_meta m;
-	struct policy_decision d;
+	const struct policy_decision d = *dp;
 	struct al_err err;
 	char msg[POLICY_ID_MAX + LEASE_TEXT_MAX + 128];
 	int rc = 0;
 
-	memset(&m, 0, sizeof(m));
-	/* Fail closed: a rule that cannot be evaluated releases nothing. */
-	if (vault_secret_get(b->vault, l->secret, &m, &err) != 0 ||
-	    decide(b, a->req->caller, &m, l->task, l->intent, &d) != 0) {
-		reply_error(a->resp, 500, API_E_INTERNAL, "policy evaluation "
-		    "failed");
-		rc = 1;
-		goto out;
-	}
 	if (d.effect == POLICY_DENY || !d.use_proxy)
 		goto out;
 	rc = 1;
@@ -342,7 +333,6 @@ proxy_use_only(struct route_args *a, const struct lease *l, json_t *who)
 	    API_F_RULE, d.rule, "rule_line", d.line));
 	a->resp->need_sync = 1;
 out:
-	vault_meta_release(&m);
 	return rc;
 }
 

@@ -18,10 +18,18 @@
 #define CONN_RESERVE	256
 #define CONN_SPARE	8
 /*
- * Descriptors kept for everything but connections: the stores, logs and
- * event sets, and the ancestors the identity cache holds open.
+ * Peers whose /proc entry (and status and cgroup files) is held open while
+ * they are connected (the rest are looked up by pid at each request, as
+ * they were identified).
  */
-#define FD_SPARE	(64 + IDENT_CACHE_ANCESTORS)
+#define PEERS_HELD_MAX	64
+/*
+ * Descriptors kept for everything but connections: the stores, logs and
+ * event sets, the ancestors the identity cache holds open (each with its
+ * status file at most), and the peers' /proc entries, status and cgroup
+ * files.
+ */
+#define FD_SPARE	(64 + 2 * IDENT_CACHE_ANCESTORS + 3 * PEERS_HELD_MAX)
 
 struct ident;
 struct ident_cache;
@@ -61,6 +69,7 @@ struct server {
 	uint64_t		 unidentified;	/* since the last log line */
 	int64_t			 unident_logged_ms;
 	int			 no_diag_logged; /* sock_diag missing, said */
+	size_t			 peers_held;	/* at most PEERS_HELD_MAX */
 	struct rstream		*streams;	/* running redaction streams */
 	int			 stream_fd;	/* eventfd: one of them ended */
 };
@@ -88,6 +97,7 @@ struct conn {
 	struct conn		*idle_prev;
 	struct conn		*idle_next;
 	int			 changed;	/* the peer called exec */
+	int			 holds_peer;	/* counted in peers_held */
 };
 
 /*

@@ -151,6 +151,12 @@ conn_identify(struct conn *c)
 		c->ident_failed = 1;
 		return;
 	}
+	/* Its /proc entry stays open while there is room (see ident.h). */
+	if (s->peers_held < PEERS_HELD_MAX) {
+		s->peers_held++;
+		c->holds_peer = 1;
+	} else
+		ident_unhold(c->id);
 	conn_set_caller(c);
 	c->caller.recheck = conn_recheck;
 	c->caller.recheck_arg = c;
@@ -167,6 +173,8 @@ conn_free(struct conn *c)
 {
 	if (c == NULL)
 		return;
+	if (c->holds_peer)
+		c->srv->peers_held--;
 	ident_free(c->id);
 	free(c);
 }

@@ -67,8 +67,9 @@ walk_reset(struct ident *id)
  * that parent?) and the walk goes on as before.  Any held ancestor that
  * changed, or a fresh step after held ones that finds the chain broken,
  * makes the caller walk again from the start without them (WALK_AGAIN).
- * The ancestors read afresh whose answer does not depend on their user
- * (readable executable, neither init nor its child) are put in the cache.
+ * The ancestors read afresh with a readable executable are put in the
+ * cache; for init and its child, whose user matters (see below), a hit
+ * reads their status again.
  */
 static int
 walk(struct ident *id, pid_t ppid, uint64_t child_start,
@@ -82,7 +83,7 @@ walk(struct ident *id, pid_t ppid, uint64_t child_start,
 	uint64_t hstart;
 	pid_t hppid;
 	char *exe;
-	int fd, rc, undumpable, last_held = -1;
+	int fd, rc, undumpable, last_held = -1, *statusfd;
 
 	while (ppid > 0) {
 		if (id->nancestors == IDENT_ANCESTORS_MAX) {
@@ -100,23 +101,44 @@ walk(struct ident *id, pid_t ppid, uint64_t child_start,
 			a->pid = ppid;
 			a->exe = exe;
 			a->uid = (uid_t)-1;
+			/* Init and its child: their user, read now. */
+			if ((ppid == 1 || hppid == 1) &&
+			    ident_cache_anc_status(cache, ppid, &ps) == 0) {
+				a->uid = ps.uid[1];
+				a->same_user = is_caller_user(id, &ps);
+			}
 			id->nancestors++;
 			last_held = fd;
 			ppid = hppid;
 			child_start = hstart;
 			continue;
 		}
-		/* Is the parent the last held one names still its parent? */
-		if (last_held >= 0 && (al_proc_stat_at(last_held, &st) != 0 ||
-		    st.ppid != ppid))
+		/*
+		 * Is the parent the last held one names still its parent?
+		 * Init always is: it never exits while its namespace lasts.
+		 */
+		if (last_held >= 0 && ppid != 1 &&
+		    (al_proc_stat_at(last_held, &st) != 0 || st.ppid != ppid))
 			return WALK_AGAIN;
-		if ((fd = proc_open(ppid)) < 0) {
+		/* Init: through the cache's descriptor, kept for good. */
+		statusfd = NULL;
+		if (ppid != 1 || cache == NULL ||
+		    ident_cache_init(cache, &fd, &statusfd) != 0)
+			fd = proc_open(ppid);
+		if (fd < 0) {
 			if (last_held >= 0)
 				return WALK_AGAIN;
 			id->ancestors_cut = 1;
 			break;
 		}
-		if (al_proc_stat_at(fd, &st) != 0 || st.start > child_start) {
+		/*
+		 * Init needs no stat: it started first, has no parent, and
+		 * its pid is nobody else's while its namespace lasts.
+		 */
+		if (ppid == 1) {
+			memset(&st, 0, sizeof(st));
+		} else if (al_proc_stat_at(fd, &st) != 0 ||
+		    st.start > child_start) {
 			(void)close(fd);
 			if (last_held >= 0)
 				return WALK_AGAIN;
@@ -130,18 +152,21 @@ walk(struct ident *id, pid_t ppid, uint64_t child_start,
 		a->uid = (uid_t)-1;
 		/* status is costly: read only where the user matters. */
 		if (rc != -ENOMEM && (exe == NULL || ppid == 1 ||
-		    st.ppid == 1) && proc_read_status(fd, &ps) == 0) {
+		    st.ppid == 1) && (statusfd != NULL ?
+		    proc_read_status_kept(fd, statusfd, &ps) :
+		    proc_read_status(fd, &ps)) == 0) {
 			a->uid = ps.uid[1];
 			a->same_user = is_caller_user(id, &ps);
 		}
 		/* The kernel shows an undumpable process's files as root's. */
 		undumpable = exe == NULL && fstat(fd, &sb) == 0 &&
 		    sb.st_uid == 0 && a->uid != 0 && a->uid != (uid_t)-1;
-		if (cache != NULL && rc == 0 && exe != NULL && ppid != 1 &&
-		    st.ppid != 1)
+		/* Init's descriptor stays the cache's. */
+		if (statusfd == NULL && cache != NULL && rc == 0 &&
+		    exe != NULL)
 			ident_cache_anc_put(cache, ppid, st.ppid, st.start, exe,
 			    fd);
-		else
+		else if (statusfd == NULL)
 			(void)close(fd);
 		if (rc == -ENOMEM)
 			return AL_ENOMEM;

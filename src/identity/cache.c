@@ -3,7 +3,8 @@
  * keeps its device, inode, size, mtime and ctime; any write changes ctime,
  * which no user can set back, so a modified executable is hashed again.
  *
- * Also a table of ancestors held open (see ancestry.c): a descriptor of
+ * Also user and group names (see identity_int.h), and a table of
+ * ancestors held open (see ancestry.c): a descriptor of
  * /proc/PID names one process for as long as it lives, and never another
  * that is given the same pid later, so re-reading its exe link through
  * the descriptor tells, in one system call, whether it still runs and
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "identity_int.h"
@@ -31,9 +33,27 @@ struct anc_entry {
 	pid_t		 ppid;
 	uint64_t	 start;
 	int		 dirfd;		/* -1: an empty slot */
+	int		 statusfd;	/* its status, once read; or -1 */
 	char		*exe;
 	uint64_t	 used;
 };
+
+struct name_entry {
+	unsigned	 id;
+	char		*name;		/* NULL: no entry */
+};
+
+/* What the name databases were when the names were read. */
+struct db_stamp {
+	int		present;
+	dev_t		dev;
+	ino_t		ino;
+	off_t		size;
+	struct timespec	mtime;
+	struct timespec	ctime;
+};
+
+#define NAME_DBS	3
 
 struct ident_cache {
 	struct cache_entry	*e;
@@ -41,6 +61,12 @@ struct ident_cache {
 	size_t			 max;
 	uint64_t		 tick;
 	struct anc_entry	 anc[IDENT_CACHE_ANCESTORS];
+	struct name_entry	 names[2][NAMES_MAX];
+	size_t			 nnames[2];
+	struct db_stamp		 dbs[NAME_DBS];
+	int64_t			 names_ms;	/* when the first was kept */
+	int			 init_fd;	/* /proc/1, or -1 */
+	int			 init_status;	/* its status, or -1 */
 };
 
 int
@@ -59,7 +85,8 @@ ident_cache_new(size_t max_entries, struct ident_cache **out)
 	}
 	c->max = max_entries;
 	for (i = 0; i < IDENT_CACHE_ANCESTORS; i++)
-		c->anc[i].dirfd = -1;
+		c->anc[i].dirfd = c->anc[i].statusfd = -1;
+	c->init_fd = c->init_status = -1;
 	*out = c;
 	return 0;
 }
@@ -69,9 +96,115 @@ anc_drop(struct anc_entry *a)
 {
 	if (a->dirfd >= 0)
 		(void)close(a->dirfd);
+	if (a->statusfd >= 0)
+		(void)close(a->statusfd);
 	free(a->exe);
 	memset(a, 0, sizeof(*a));
-	a->dirfd = -1;
+	a->dirfd = a->statusfd = -1;
+}
+
+static void
+names_forget(struct ident_cache *c)
+{
+	size_t k, i;
+
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < c->nnames[k]; i++)
+			free(c->names[k][i].name);
+		c->nnames[k] = 0;
+	}
+	c->names_ms = 0;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+db_stamp_take(const char *path, struct db_stamp *d)
+{
+	struct stat sb;
+
+	memset(d, 0, sizeof(*d));
+	if (stat(path, &sb) != 0)
+		return;
+	d->present = 1;
+	d->dev = sb.st_dev;
+	d->ino = sb.st_ino;
+	d->size = sb.st_size;
+	d->mtime = sb.st_mtim;
+	d->ctime = sb.st_ctim;
+}
+
+static int
+db_stamp_same(const struct db_stamp *a, const struct db_stamp *b)
+{
+	return a->present == b->present && a->dev == b->dev &&
+	    a->ino == b->ino && a->size == b->size &&
+	    a->mtime.tv_sec == b->mtime.tv_sec &&
+	    a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	    a->ctime.tv_sec == b->ctime.tv_sec &&
+	    a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+void
+ident_cache_names_fresh(struct ident_cache *c)
+{
+	static const char *const dbs[NAME_DBS] = { "/etc/passwd",
+	    "/etc/group", "/etc/nsswitch.conf" };
+	struct db_stamp now;
+	size_t i;
+	int same = 1;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < NAME_DBS; i++) {
+		db_stamp_take(dbs[i], &now);
+		if (!db_stamp_same(&now, &c->dbs[i]))
+			same = 0;
+		c->dbs[i] = now;
+	}
+	if (!same || (c->names_ms != 0 && mono_ms() - c->names_ms >=
+	    NAMES_TTL_MS))
+		names_forget(c);
+}
+
+int
+ident_cache_name_get(struct ident_cache *c, enum name_kind kind,
+    unsigned id, const char **name)
+{
+	size_t i;
+
+	*name = NULL;
+	if (c == NULL)
+		return 0;
+	for (i = 0; i < c->nnames[kind]; i++)
+		if (c->names[kind][i].id == id) {
+			*name = c->names[kind][i].name;
+			return 1;
+		}
+	return 0;
+}
+
+void
+ident_cache_name_put(struct ident_cache *c, enum name_kind kind,
+    unsigned id, const char *name)
+{
+	char *copy = NULL;
+
+	if (c == NULL || (name != NULL && (copy = strdup(name)) == NULL))
+		return;
+	if (c->nnames[kind] == NAMES_MAX)
+		names_forget(c);	/* rare: start over */
+	if (c->names_ms == 0)
+		c->names_ms = mono_ms();
+	c->names[kind][c->nnames[kind]].id = id;
+	c->names[kind][c->nnames[kind]++].name = copy;
 }
 
 void
@@ -83,8 +216,28 @@ ident_cache_free(struct ident_cache *c)
 		return;
 	for (i = 0; i < IDENT_CACHE_ANCESTORS; i++)
 		anc_drop(&c->anc[i]);
+	names_forget(c);
+	if (c->init_fd >= 0)
+		(void)close(c->init_fd);
+	if (c->init_status >= 0)
+		(void)close(c->init_status);
 	free(c->e);
 	free(c);
+}
+
+int
+ident_cache_init(struct ident_cache *c, int *dirfd, int **statusfd)
+{
+	int fd;
+
+	if (c->init_fd < 0) {
+		if ((fd = proc_open(1)) < 0)
+			return fd;
+		c->init_fd = fd;
+	}
+	*dirfd = c->init_fd;
+	*statusfd = &c->init_status;
+	return 0;
 }
 
 enum anc_lookup
@@ -127,6 +280,19 @@ ident_cache_anc_get(struct ident_cache *c, pid_t pid, uint64_t child_start,
 	*dirfd = a->dirfd;
 	*exe = now;
 	return ANC_HIT;
+}
+
+int
+ident_cache_anc_status(struct ident_cache *c, pid_t pid,
+    struct proc_status *ps)
+{
+	size_t i;
+
+	for (i = 0; c != NULL && i < IDENT_CACHE_ANCESTORS; i++)
+		if (c->anc[i].dirfd >= 0 && c->anc[i].pid == pid)
+			return proc_read_status_kept(c->anc[i].dirfd,
+			    &c->anc[i].statusfd, ps);
+	return -ENOENT;
 }
 
 void

@@ -29,6 +29,7 @@ ident_free(struct ident *id)
 
 	if (id == NULL)
 		return;
+	ident_unhold(id);
 	free(id->user);
 	free(id->group);
 	free(id->exe);
@@ -44,6 +45,18 @@ ident_free(struct ident *id)
 		free(id->selectors[i]);
 	free(id->selectors);
 	free(id);
+}
+
+void
+ident_unhold(struct ident *id)
+{
+	if (id->proc_fd >= 0)
+		(void)close(id->proc_fd);
+	if (id->status_fd >= 0)
+		(void)close(id->status_fd);
+	if (id->cgroup_fd >= 0)
+		(void)close(id->cgroup_fd);
+	id->proc_fd = id->status_fd = id->cgroup_fd = -1;
 }
 
 int
@@ -114,22 +127,38 @@ add_unknown(struct ident *id, const char *key)
 	return push(&id->unknown, &id->nunknown, strdup(key));
 }
 
-/* A group's name into a new string; NULL with *nomem clear if none. */
+/* A copy of name (NULL: none); *nomem set when it cannot be made. */
 static char *
-group_name(gid_t gid, int *nomem)
+name_copy(const char *name, int *nomem)
 {
-	struct group gr, *grp = NULL;
-	char buf[16384], *s;
+	char *s;
 
-	if (getgrgid_r(gid, &gr, buf, sizeof(buf), &grp) != 0 || grp == NULL)
+	if (name == NULL)
 		return NULL;
-	if ((s = strdup(gr.gr_name)) == NULL)
+	if ((s = strdup(name)) == NULL)
 		*nomem = 1;
 	return s;
 }
 
+/* A group's name into a new string; NULL with *nomem clear if none. */
+static char *
+group_name(gid_t gid, struct ident_cache *cache, int *nomem)
+{
+	struct group gr, *grp = NULL;
+	const char *kept;
+	char buf[16384];
+
+	if (ident_cache_name_get(cache, NAME_GROUP, (unsigned)gid, &kept))
+		return name_copy(kept, nomem);
+	if (getgrgid_r(gid, &gr, buf, sizeof(buf), &grp) != 0)
+		return NULL;	/* an error: not kept, asked again */
+	ident_cache_name_put(cache, NAME_GROUP, (unsigned)gid, grp ?
+	    gr.gr_name : NULL);
+	return grp ? name_copy(gr.gr_name, nomem) : NULL;
+}
+
 static int
-build_selectors(struct ident *id)
+build_selectors(struct ident *id, struct ident_cache *cache)
 {
 	size_t i;
 	char *g;
@@ -144,7 +173,7 @@ build_selectors(struct ident *id)
 	if (id->group != NULL)
 		rc |= add_selector(id, "unix:group:%s", id->group);
 	for (i = 0; i < id->ngroups; i++) {
-		if ((g = group_name(id->groups[i], &nomem)) != NULL)
+		if ((g = group_name(id->groups[i], cache, &nomem)) != NULL)
 			rc |= add_selector(id, "unix:group:%s", g);
 		free(g);
 	}
@@ -172,16 +201,22 @@ build_selectors(struct ident *id)
 
 /* User and group names; absent when the databases do not know the ids. */
 static int
-lookup_names(struct ident *id)
+lookup_names(struct ident *id, struct ident_cache *cache)
 {
 	struct passwd pw, *pwp = NULL;
+	const char *kept;
 	char buf[16384];
 	int nomem = 0;
 
-	if (getpwuid_r(id->uid, &pw, buf, sizeof(buf), &pwp) == 0 &&
-	    pwp != NULL && (id->user = strdup(pw.pw_name)) == NULL)
-		return AL_ENOMEM;
-	id->group = group_name(id->gid, &nomem);
+	ident_cache_names_fresh(cache);
+	if (ident_cache_name_get(cache, NAME_USER, (unsigned)id->uid, &kept))
+		id->user = name_copy(kept, &nomem);
+	else if (getpwuid_r(id->uid, &pw, buf, sizeof(buf), &pwp) == 0) {
+		ident_cache_name_put(cache, NAME_USER, (unsigned)id->uid,
+		    pwp ? pw.pw_name : NULL);
+		id->user = pwp ? name_copy(pw.pw_name, &nomem) : NULL;
+	}
+	id->group = group_name(id->gid, cache, &nomem);
 	return nomem ? AL_ENOMEM : 0;
 }
 
@@ -263,7 +298,8 @@ inspect(struct ident *id, int dirfd, const struct al_proc_stat *st0,
     struct al_err *err)
 {
 	struct al_proc_stat st1;
-	int rc;
+	struct stat sb, xsb;
+	int rc, xrc;
 
 	id->start_time = st0->start;
 	id->session = st0->session;
@@ -279,23 +315,37 @@ inspect(struct ident *id, int dirfd, const struct al_proc_stat *st0,
 	if (rc == -ENOMEM)
 		goto nomem;
 	id->exe_errno = -rc;
-	if (id->exe != NULL && proc_stat_exe(dirfd, &id->exe_dev,
-	    &id->exe_ino) != 0)
+	xrc = id->exe != NULL ? proc_stat_exe_sb(dirfd, &xsb) : -ENOENT;
+	if (id->exe != NULL && xrc != 0)
 		exe_untrusted(id, "its executable cannot be opened");
+	if (xrc == 0) {
+		id->exe_dev = xsb.st_dev;
+		id->exe_ino = xsb.st_ino;
+	}
 	if (id->exe != NULL && !(flags & IDENT_F_NO_HASH) &&
-	    (rc = proc_hash_exe(dirfd, cache, id->sha256)) == -ENOMEM)
+	    (rc = proc_hash_exe(dirfd, xrc == 0 ? &xsb : NULL, cache,
+	    id->sha256)) == -ENOMEM)
 		goto nomem;
 	if (id->exe != NULL && check_code(id, dirfd, ps) != 0)
 		goto nomem;
-	if ((rc = proc_read_cgroup(dirfd, &id->cgroup)) == -ENOMEM)
+	/* Held (a refresh): through the cgroup file kept open. */
+	if ((rc = proc_read_cgroup_kept(dirfd, id->proc_fd >= 0 ?
+	    &id->cgroup_fd : NULL, &id->cgroup)) == -ENOMEM)
 		goto nomem;
 	if (ident_walk_ancestors(id, st0->ppid, st0->start, cache) != 0 ||
-	    ident_check_reparented(id) != 0 || lookup_names(id) != 0)
+	    ident_check_reparented(id) != 0 || lookup_names(id, cache) != 0)
 		goto nomem;
-	if (al_proc_stat_at(dirfd, &st1) != 0 || st1.start != st0->start)
+	/*
+	 * Through a descriptor held since the process was first identified
+	 * (id->proc_fd), everything read was that process's: it only has to
+	 * be alive still (a dead process's entries are gone).  Otherwise its
+	 * pid may have been reused meanwhile: the start time tells.
+	 */
+	if (id->proc_fd >= 0 ? fstatat(dirfd, "stat", &sb, 0) != 0 :
+	    (al_proc_stat_at(dirfd, &st1) != 0 || st1.start != st0->start))
 		return al_err_set(err, AL_ENOENT, "process %d exited while it "
 		    "was being identified", (int)id->pid);
-	if (build_selectors(id) != 0)
+	if (build_selectors(id, cache) != 0)
 		goto nomem;
 	return 0;
 nomem:
@@ -310,6 +360,7 @@ new_ident(pid_t pid, struct ident **out, struct al_err *err)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	(*out)->kind = IDENT_KIND_UNIX;
 	(*out)->pid = pid;
+	(*out)->proc_fd = (*out)->status_fd = (*out)->cgroup_fd = -1;
 	return 0;
 }
 
@@ -344,6 +395,8 @@ ident_from_pid(pid_t pid, struct ident_cache *cache, int flags,
 	id->gid = ps.gid[1];
 	if ((rc = inspect(id, dirfd, &st0, &ps, cache, flags, err)) != 0)
 		goto out;
+	id->proc_fd = dirfd;	/* the process read, as it started */
+	dirfd = -1;
 	*out = id;
 	id = NULL;
 out:
@@ -430,6 +483,9 @@ ident_from_socket(int fd, struct ident_cache *cache, int flags,
 		rc = gone(uc.pid, err);
 		goto out;
 	}
+	/* The peer itself (pidfd, or started before it connected). */
+	id->proc_fd = dirfd;
+	dirfd = -1;
 	*out = id;
 	id = NULL;
 out:
@@ -441,8 +497,49 @@ out:
 	return rc;
 }
 
+/*
+ * /proc/PID of the process old describes, and what its stat would say
+ * (parent, session, start): through the descriptor held since it was
+ * identified, where status says the parent and the session; else opened
+ * afresh, and the start time tells whether the pid is still its.  -1 when
+ * it is gone.
+ */
+static int
+open_again(struct ident *old, struct al_proc_stat *st0,
+    struct proc_status *ps)
+{
+	int dirfd;
+
+	if (old->proc_fd >= 0) {
+		if (proc_read_status_kept(old->proc_fd, &old->status_fd,
+		    ps) != 0)
+			return -1;
+		if (ps->has_session) {
+			memset(st0, 0, sizeof(*st0));
+			st0->ppid = ps->ppid;
+			st0->session = ps->session;
+			st0->start = old->start_time;
+			return old->proc_fd;
+		}
+		/* A kernel without NSsid: its stat. */
+		if (al_proc_stat_at(old->proc_fd, st0) != 0 ||
+		    st0->start != old->start_time)
+			return -1;
+		return old->proc_fd;
+	}
+	if ((dirfd = proc_open(old->pid)) < 0)
+		return -1;
+	if (al_proc_stat_at(dirfd, st0) != 0 ||
+	    proc_read_status(dirfd, ps) != 0 ||
+	    st0->start != old->start_time) {
+		(void)close(dirfd);
+		return -1;
+	}
+	return dirfd;
+}
+
 int
-ident_refresh(const struct ident *old, struct ident_cache *cache, int flags,
+ident_refresh(struct ident *old, struct ident_cache *cache, int flags,
     struct ident **out, struct al_err *err)
 {
 	struct ident *id = NULL;
@@ -451,10 +548,7 @@ ident_refresh(const struct ident *old, struct ident_cache *cache, int flags,
 	int dirfd = -1, rc;
 
 	*out = NULL;
-	if ((dirfd = proc_open(old->pid)) < 0 ||
-	    al_proc_stat_at(dirfd, &st0) != 0 ||
-	    proc_read_status(dirfd, &ps) != 0 ||
-	    st0.start != old->start_time) {
+	if ((dirfd = open_again(old, &st0, &ps)) < 0) {
 		rc = gone(old->pid, err);
 		goto out;
 	}
@@ -462,7 +556,18 @@ ident_refresh(const struct ident *old, struct ident_cache *cache, int flags,
 		goto out;
 	id->uid = old->uid;
 	id->gid = old->gid;
-	if ((rc = inspect(id, dirfd, &st0, &ps, cache, flags, err)) != 0)
+	/*
+	 * Read through the held descriptor, and the cgroup file kept with
+	 * it: inspect knows them by these.  A cgroup file it opened stays
+	 * old's until the new view takes them all.
+	 */
+	id->proc_fd = old->proc_fd;
+	id->cgroup_fd = old->cgroup_fd;
+	rc = inspect(id, dirfd, &st0, &ps, cache, flags, err);
+	if (old->proc_fd >= 0)
+		old->cgroup_fd = id->cgroup_fd;
+	id->proc_fd = id->cgroup_fd = -1;
+	if (rc != 0)
 		goto out;
 	/*
 	 * exec keeps the pid and the start time: the executable tells.  One
@@ -476,10 +581,18 @@ ident_refresh(const struct ident *old, struct ident_cache *cache, int flags,
 		    "program since it connected: reconnect", (int)old->pid);
 		goto out;
 	}
+	/* The new view keeps the held descriptor; one just opened is closed. */
+	if (dirfd == old->proc_fd) {
+		id->proc_fd = dirfd;
+		id->status_fd = old->status_fd;
+		id->cgroup_fd = old->cgroup_fd;
+		old->proc_fd = old->status_fd = old->cgroup_fd = -1;
+		dirfd = -1;
+	}
 	*out = id;
 	id = NULL;
 out:
-	if (dirfd >= 0)
+	if (dirfd >= 0 && dirfd != old->proc_fd)
 		(void)close(dirfd);
 	ident_free(id);
 	return rc;
@@ -489,19 +602,24 @@ int
 ident_same(const struct ident *id, struct al_err *err)
 {
 	struct al_proc_stat st;
+	struct stat sb;
 	dev_t dev = 0;
 	ino_t ino = 0;
 	char *exe = NULL;
 	int dirfd, rc = 0, r;
 
-	if ((dirfd = proc_open(id->pid)) < 0 ||
-	    al_proc_stat_at(dirfd, &st) != 0 || st.start != id->start_time) {
+	/* Held: that process, or its entries are gone (exe is then too). */
+	if ((dirfd = id->proc_fd) < 0 && ((dirfd = proc_open(id->pid)) < 0 ||
+	    al_proc_stat_at(dirfd, &st) != 0 || st.start != id->start_time)) {
 		if (dirfd >= 0)
 			(void)close(dirfd);
 		return gone(id->pid, err);
 	}
 	if ((r = proc_read_exe(dirfd, &exe)) == -ENOMEM)
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
+	else if (exe == NULL && dirfd == id->proc_fd &&
+	    fstatat(dirfd, "stat", &sb, 0) != 0)
+		return gone(id->pid, err);	/* exited since */
 	else if (exe != NULL && proc_stat_exe(dirfd, &dev, &ino) != 0) {
 		free(exe);
 		exe = NULL;
@@ -512,6 +630,7 @@ ident_same(const struct ident *id, struct al_err *err)
 		rc = al_err_set(err, AL_EPERM, "process %d started another "
 		    "program since it connected: reconnect", (int)id->pid);
 	free(exe);
-	(void)close(dirfd);
+	if (dirfd != id->proc_fd)
+		(void)close(dirfd);
 	return rc;
 }

@@ -15,6 +15,9 @@ struct proc_status {
 	gid_t		groups[PROC_GROUPS_MAX];	/* supplementary */
 	size_t		ngroups;
 	pid_t		tracer;		/* TracerPid: 0 not traced */
+	pid_t		ppid;		/* PPid */
+	pid_t		session;	/* NSsid, first: as stat's field 6 */
+	int		has_session;	/* NSsid was there (Linux 4.1) */
 };
 
 /*
@@ -23,8 +26,15 @@ struct proc_status {
  */
 /* Open /proc/PID; -errno on failure (-ENOENT: no such process). */
 int	proc_open(pid_t pid);
-/* Ids, supplementary groups and tracer from status. */
+/* Ids, supplementary groups, tracer, parent and session from status. */
 int	proc_read_status(int dirfd, struct proc_status *st);
+/*
+ * The same through *fd, the process's status file kept open (opened from
+ * dirfd when *fd is -1, and left open for the caller to close): read at
+ * offset 0, it is written afresh for the process as it is now, and fails
+ * once the process is gone.
+ */
+int	proc_read_status_kept(int dirfd, int *fd, struct proc_status *st);
 /*
  * Whether the environment the process was started with sets LD_PRELOAD,
  * LD_AUDIT or LD_LIBRARY_PATH: 1 yes (name of the first in *which), 0 no,
@@ -46,11 +56,19 @@ int	proc_maps_writable(int dirfd, uid_t uid, const gid_t *groups,
 int	proc_read_exe(int dirfd, char **out);
 /* Device and inode of the running executable; -errno. */
 int	proc_stat_exe(int dirfd, dev_t *dev, ino_t *ino);
-/* SHA-256 of the running executable, through the cache. */
-int	proc_hash_exe(int dirfd, struct ident_cache *cache,
-	    char out[IDENT_SHA256_HEX]);
+/* Its whole stat (through the exe link: the file the process runs). */
+int	proc_stat_exe_sb(int dirfd, struct stat *sb);
+/*
+ * SHA-256 of the running executable, through the cache.  With seen (its
+ * stat, just taken through the exe link), a cached hash for that file is
+ * taken without opening it.
+ */
+int	proc_hash_exe(int dirfd, const struct stat *seen,
+	    struct ident_cache *cache, char out[IDENT_SHA256_HEX]);
 /* The cgroup v2 path (or v1 name=systemd); -ENOENT when none. */
 int	proc_read_cgroup(int dirfd, char **out);
+/* The same through *fd, as proc_read_status_kept. */
+int	proc_read_cgroup_kept(int dirfd, int *fd, char **out);
 
 /* ancestry.c */
 /*
@@ -90,5 +108,42 @@ enum anc_lookup ident_cache_anc_get(struct ident_cache *c, pid_t pid,
  */
 void	ident_cache_anc_put(struct ident_cache *c, pid_t pid, pid_t ppid,
 	    uint64_t start, const char *exe, int dirfd);
+/*
+ * The status of held ancestor pid, through its status file, which the
+ * cache keeps open from the first such read: 0, or -errno.
+ */
+int	ident_cache_anc_status(struct ident_cache *c, pid_t pid,
+	    struct proc_status *ps);
+/*
+ * /proc/1, init, kept open by the cache (opened at the first call): init
+ * is the same process for as long as its pid namespace, and this one with
+ * it, lasts.  *dirfd and *statusfd (its status file, -1 until read through
+ * proc_read_status_kept) stay the cache's.  0, or -errno.
+ */
+int	ident_cache_init(struct ident_cache *c, int *dirfd, int **statusfd);
+
+/*
+ * User and group names as the databases gave them: kept while
+ * /etc/passwd, /etc/group and /etc/nsswitch.conf keep their device, inode,
+ * size, mtime and ctime, and for at most NAMES_TTL_MS (a name that comes
+ * from elsewhere, a directory service, is read again that often).
+ * ident_cache_names_fresh checks that, once per identification, and
+ * forgets them all when it no longer holds.
+ */
+#define NAMES_TTL_MS	1000
+#define NAMES_MAX	64	/* of each kind */
+
+enum name_kind { NAME_USER, NAME_GROUP };
+
+void	ident_cache_names_fresh(struct ident_cache *c);
+/*
+ * 1 when the name of uid or gid id is kept (*name: the cache's, NULL when
+ * the database has none), 0 when not.
+ */
+int	ident_cache_name_get(struct ident_cache *c, enum name_kind kind,
+	    unsigned id, const char **name);
+/* Keep it (name NULL: none); silently not when out of memory. */
+void	ident_cache_name_put(struct ident_cache *c, enum name_kind kind,
+	    unsigned id, const char *name);
 
 #endif

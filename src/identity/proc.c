@@ -17,6 +17,32 @@
 
 #define HASH_CHUNK	(64 * 1024)
 
+/*
+ * dirfd/name, a file the kernel writes whole at the first read (status,
+ * cgroup: one "show" each), into buf (up to cap - 1 bytes, NUL-terminated,
+ * the rest cut as before): that read returns all of it that fits, so no
+ * second read looks for the end.  0, or -errno.
+ */
+static int
+read_shown(int dirfd, const char *name, char *buf, size_t cap)
+{
+	ssize_t r;
+	int fd, rc = 0;
+
+	buf[0] = '\0';
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	do
+		r = read(fd, buf, cap - 1);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		rc = -errno;
+	else
+		buf[r] = '\0';
+	(void)close(fd);
+	return rc;
+}
+
 int
 proc_open(pid_t pid)
 {
@@ -57,17 +83,61 @@ status_numbers(const char *buf, const char *key, uint64_t *v, size_t max,
 	}
 }
 
+static int parse_status(const char *buf, struct proc_status *st);
+
 int
 proc_read_status(int dirfd, struct proc_status *st)
 {
 	char buf[16384];
-	uint64_t v[PROC_GROUPS_MAX];
-	size_t n, i;
 	int rc;
 
 	memset(st, 0, sizeof(*st));
-	if ((rc = al_proc_read_at(dirfd, "status", buf, sizeof(buf))) != 0)
+	if ((rc = read_shown(dirfd, "status", buf, sizeof(buf))) != 0)
 		return rc;
+	return parse_status(buf, st);
+}
+
+/*
+ * read_shown through *fd, dirfd/name kept open (opened when *fd is -1):
+ * read at offset 0, such a file is written afresh, whole.
+ */
+static int
+read_kept(int dirfd, const char *name, int *fd, char *buf, size_t cap)
+{
+	ssize_t r;
+
+	buf[0] = '\0';
+	if (*fd < 0 && (*fd = openat(dirfd, name, O_RDONLY |
+	    O_CLOEXEC)) < 0) {
+		*fd = -1;
+		return -errno;
+	}
+	do
+		r = pread(*fd, buf, cap - 1, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	buf[r] = '\0';
+	return 0;
+}
+
+int
+proc_read_status_kept(int dirfd, int *fd, struct proc_status *st)
+{
+	char buf[16384];
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	if ((rc = read_kept(dirfd, "status", fd, buf, sizeof(buf))) != 0)
+		return rc;
+	return parse_status(buf, st);
+}
+
+static int
+parse_status(const char *buf, struct proc_status *st)
+{
+	uint64_t v[PROC_GROUPS_MAX];
+	size_t n, i;
 	if (status_numbers(buf, "\nUid:", v, 4, &n) != 0 || n != 4)
 		return -EINVAL;
 	for (i = 0; i < 4; i++)
@@ -85,6 +155,18 @@ proc_read_status(int dirfd, struct proc_status *st)
 	if (status_numbers(buf, "\nTracerPid:", v, 1, &n) != 0 || n != 1)
 		return -EINVAL;
 	st->tracer = (pid_t)v[0];
+	if (status_numbers(buf, "\nPPid:", v, 1, &n) != 0 || n != 1)
+		return -EINVAL;
+	st->ppid = (pid_t)v[0];
+	/*
+	 * The session as the pid namespace of this /proc sees it, as in
+	 * stat (0 when its leader is outside it): the first number.
+	 */
+	if (status_numbers(buf, "\nNSsid:", v, PROC_GROUPS_MAX, &n) == 0 &&
+	    n >= 1) {
+		st->session = (pid_t)v[0];
+		st->has_session = 1;
+	}
 	return 0;
 }
 
@@ -312,19 +394,26 @@ proc_read_exe(int dirfd, char **out)
 }
 
 int
+proc_stat_exe_sb(int dirfd, struct stat *sb)
+{
+	return fstatat(dirfd, "exe", sb, 0) != 0 ? -errno : 0;
+}
+
+int
 proc_stat_exe(int dirfd, dev_t *dev, ino_t *ino)
 {
 	struct stat sb;
+	int rc;
 
-	if (fstatat(dirfd, "exe", &sb, 0) != 0)
-		return -errno;
+	if ((rc = proc_stat_exe_sb(dirfd, &sb)) != 0)
+		return rc;
 	*dev = sb.st_dev;
 	*ino = sb.st_ino;
 	return 0;
 }
 
 int
-proc_hash_exe(int dirfd, struct ident_cache *cache,
+proc_hash_exe(int dirfd, const struct stat *seen, struct ident_cache *cache,
     char out[IDENT_SHA256_HEX])
 {
 	crypto_hash_sha256_state st;
@@ -335,6 +424,16 @@ proc_hash_exe(int dirfd, struct ident_cache *cache,
 	int fd, rc = 0;
 
 	out[0] = '\0';
+	/*
+	 * The exe link stats the very file the process runs, as opening it
+	 * does: a hash kept for that file (same inode, size and times) is
+	 * its hash.
+	 */
+	if (seen != NULL && S_ISREG(seen->st_mode) &&
+	    (hit = ident_cache_get(cache, seen)) != NULL) {
+		memcpy(out, hit, IDENT_SHA256_HEX);
+		return 0;
+	}
 	/* The file the process runs, even if its path now names another. */
 	if ((fd = openat(dirfd, "exe", O_RDONLY | O_CLOEXEC)) < 0)
 		return -errno;
@@ -375,6 +474,12 @@ out:
 int
 proc_read_cgroup(int dirfd, char **out)
 {
+	return proc_read_cgroup_kept(dirfd, NULL, out);
+}
+
+int
+proc_read_cgroup_kept(int dirfd, int *fd, char **out)
+{
 	static const char v1[] = ":name=systemd:";
 	char buf[16384];
 	const char *line, *path = NULL, *hit;
@@ -382,7 +487,8 @@ proc_read_cgroup(int dirfd, char **out)
 	int rc;
 
 	*out = NULL;
-	if ((rc = al_proc_read_at(dirfd, "cgroup", buf, sizeof(buf))) != 0)
+	if ((rc = fd != NULL ? read_kept(dirfd, "cgroup", fd, buf,
+	    sizeof(buf)) : read_shown(dirfd, "cgroup", buf, sizeof(buf))) != 0)
 		return rc;
 	/* cgroup v2: "0::/path"; else v1's "N:name=systemd:/path". */
 	for (line = buf; *line != '\0'; line += len + (line[len] == '\n')) {

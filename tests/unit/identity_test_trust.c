@@ -267,6 +267,79 @@ test_ident_refresh_refuses_a_process_that_called_exec(void **state)
 }
 
 /*
+ * The /proc entry held since identification: refresh reads the process
+ * through it and hands it, with the status file it opened, to the new
+ * view; the kept status file is written afresh at each read (a new session
+ * taken after it was first read is seen); once the process has exited and
+ * been reaped, both checks say it is gone, not that it runs another
+ * program.
+ */
+void
+test_ident_held_proc_entry_follows_the_process(void **state)
+{
+	struct ident *id = NULL, *again = NULL;
+	struct al_err err;
+	char buf[1];
+	int go[2], done[2];
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(go[1]);
+		close(done[0]);
+		if (read(go[0], buf, 1) != 1 || setsid() < 0 ||
+		    write(done[1], "s", 1) != 1)
+			_exit(1);
+		if (read(go[0], buf, 1) < 0)	/* until the parent closes */
+			_exit(1);
+		_exit(0);
+	}
+	close(go[0]);
+	close(done[1]);
+	assert_int_equal(ident_from_pid(pid, NULL, IDENT_F_NO_HASH, &id, NULL),
+	    0);
+	assert_true(id->proc_fd >= 0);
+	assert_true(id->session != pid);
+	assert_int_equal(ident_refresh(id, NULL, IDENT_F_NO_HASH, &again,
+	    &err), 0);
+	assert_int_equal(again->session, id->session);
+	assert_true(again->proc_fd >= 0);
+	assert_true(again->status_fd >= 0);
+	assert_true(again->cgroup_fd >= 0 || again->cgroup == NULL);
+	assert_int_equal(again->cgroup == NULL, id->cgroup == NULL);
+	if (id->cgroup != NULL)
+		assert_string_equal(again->cgroup, id->cgroup);
+	assert_int_equal(id->proc_fd, -1);
+	assert_int_equal(id->status_fd, -1);
+	assert_int_equal(id->cgroup_fd, -1);
+	ident_free(id);
+	id = again;
+	/* A new session, read through the status file kept open. */
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(read(done[0], buf, 1), 1);
+	assert_int_equal(ident_same(id, &err), 0);
+	assert_int_equal(ident_refresh(id, NULL, IDENT_F_NO_HASH, &again,
+	    &err), 0);
+	assert_int_equal(again->session, pid);
+	assert_int_equal(again->cgroup == NULL, id->cgroup == NULL);
+	if (id->cgroup != NULL)
+		assert_string_equal(again->cgroup, id->cgroup);
+	ident_free(id);
+	id = again;
+	close(go[1]);
+	reap(pid);
+	assert_int_equal(ident_same(id, &err), AL_ENOENT);
+	assert_int_equal(ident_refresh(id, NULL, 0, &again, &err), AL_ENOENT);
+	assert_null(again);
+	ident_free(id);
+	close(done[0]);
+}
+
+/*
  * As an unprivileged user: a child, then a grandchild moved to init (its
  * parent exits at once), optionally in a session of its own (setsid -f).
  * 0 when the child's ancestry is known and the grandchild's is not; 77

@@ -192,6 +192,52 @@ test_audit_append_reopen_verify_intact(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 }
 
+/*
+ * Lines of very different sizes one after another (short, 20 KB, short,
+ * 40 KB, short: each written into the room the one before left, or into
+ * more): each is the whole event, and the chain verifies.
+ */
+static void
+test_audit_lines_of_growing_and_shrinking_size_verify(void **state)
+{
+	static const size_t sizes[] = { 10, 20000, 10, 40000, 10 };
+	struct fixture *f = *state;
+	struct audit_log *log = NULL;
+	struct audit_event ev;
+	struct audit_report rep;
+	char *big, *buf;
+	json_t *detail;
+	uint64_t seq;
+	size_t i, n;
+
+	assert_non_null(big = malloc(40001));
+	assert_int_equal(audit_open(f->path, f->key, &f->clock, &log, NULL), 0);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		memset(big, 'a' + (int)i, sizes[i]);
+		big[sizes[i]] = '\0';
+		detail = json_pack("{s:s}", "blob", big);
+		memset(&ev, 0, sizeof(ev));
+		ev.event = "grant";
+		ev.outcome = "ok";
+		ev.detail = detail;
+		assert_int_equal(audit_append(log, &ev, &seq, NULL), 0);
+		json_decref(detail);
+	}
+	audit_close(log);
+	verify(f, &rep);
+	assert_int_equal(rep.problem, AUDIT_INTACT);
+	assert_int_equal(rep.lines, 5);
+	buf = slurp(f->path, &n);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		memset(big, 'a' + (int)i, sizes[i]);
+		big[sizes[i]] = '\0';
+		assert_true(line_len(buf, (int)i + 1) > sizes[i]);
+		assert_non_null(strstr(buf + line_off(buf, (int)i + 1), big));
+	}
+	free(buf);
+	free(big);
+}
+
 static void
 test_audit_line_format_is_compact_json_with_mac_last(void **state)
 {
@@ -906,6 +952,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_audit_append_reopen_verify_intact),
+		T(test_audit_lines_of_growing_and_shrinking_size_verify),
 		T(test_audit_line_format_is_compact_json_with_mac_last),
 		T(test_audit_verify_names_changed_line),
 		T(test_audit_verify_names_malformed_line),

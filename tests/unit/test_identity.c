@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -72,6 +73,71 @@ has_prefix(const struct ident *id, const char *prefix)
 		if (strncmp(id->selectors[i], prefix, strlen(prefix)) == 0)
 			return 1;
 	return 0;
+}
+
+/*
+ * An executable written to while it runs is hashed again through the
+ * cache: the hash kept for it is keyed by the file's inode, size and
+ * times, read through the process's exe link.
+ */
+static void
+test_ident_cache_rehashes_a_rewritten_exe(void **state)
+{
+	struct ident_cache *cache = NULL;
+	struct ident *id = NULL;
+	char path[] = "/tmp/albk-exe.XXXXXX", before[IDENT_SHA256_HEX],
+	    after[IDENT_SHA256_HEX], now[PATH_MAX], buf[8192];
+	ssize_t r, n;
+	int in, out, i;
+	pid_t pid;
+
+	(void)state;
+	out = mkstemp(path);
+	assert_true(out >= 0);
+	in = open(access("/usr/bin/sleep", X_OK) == 0 ? "/usr/bin/sleep" :
+	    "/bin/sleep", O_RDONLY);
+	assert_true(in >= 0);
+	while ((r = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)r), r);
+	close(in);
+	assert_int_equal(fchmod(out, 0755), 0);
+	close(out);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(path, path, "5", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500; i++) {
+		(void)snprintf(buf, sizeof(buf), "/proc/%d/exe", (int)pid);
+		n = readlink(buf, now, sizeof(now) - 1);
+		if (n > 0 && (size_t)n == strlen(path) &&
+		    memcmp(now, path, (size_t)n) == 0)
+			break;
+		usleep(10000);
+	}
+	assert_true(i < 500);
+	sha256_file(path, before);
+	assert_int_equal(ident_cache_new(8, &cache), 0);
+	assert_int_equal(ident_from_pid(pid, cache, 0, &id, NULL), 0);
+	assert_string_equal(id->sha256, before);
+	ident_free(id);
+	id = NULL;
+	/* Kernels that refuse writes to a running program: nothing to see. */
+	if ((out = open(path, O_WRONLY | O_APPEND)) >= 0) {
+		assert_int_equal(write(out, "x", 1), 1);
+		close(out);
+		sha256_file(path, after);
+		assert_string_not_equal(after, before);
+		assert_int_equal(ident_from_pid(pid, cache, 0, &id, NULL), 0);
+		assert_string_equal(id->sha256, after);
+		ident_free(id);
+	} else
+		assert_int_equal(errno, ETXTBSY);
+	ident_cache_free(cache);
+	(void)kill(pid, SIGKILL);
+	(void)waitpid(pid, NULL, 0);
+	(void)unlink(path);
 }
 
 static void
@@ -396,6 +462,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ident_socketpair_peer_is_self),
+		cmocka_unit_test(
+		    test_ident_cache_rehashes_a_rewritten_exe),
 		cmocka_unit_test(test_ident_forked_child_with_other_exe),
 		cmocka_unit_test(
 		    test_ident_undumpable_peer_has_unknown_exe_but_ancestors),
@@ -412,12 +480,15 @@ main(void)
 		cmocka_unit_test(
 		    test_ident_refresh_refuses_a_process_that_called_exec),
 		cmocka_unit_test(
+		    test_ident_held_proc_entry_follows_the_process),
+		cmocka_unit_test(
 		    test_ident_reparented_process_has_unknown_ancestry),
 		cmocka_unit_test(test_ident_supplementary_groups_are_selectors),
 		cmocka_unit_test(
 	    test_ident_conn_holders_names_a_process_sharing_the_connection),
 		cmocka_unit_test(
 		    test_ident_cache_ancestor_exec_or_exit_is_walked_again),
+		cmocka_unit_test(test_ident_cache_sees_a_renamed_group),
 	};
 
 	if (sodium_init() < 0)
