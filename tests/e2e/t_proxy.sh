@@ -343,12 +343,24 @@ expect_out "TLS with 127.0.0.3:$PS failed: self-signed certificate" "the 502's r
 # --- the run ends any way: its credential is dead ---------------------------
 # A lease revoked while the command runs ends its proxy at once (and the
 # task: a command that ignores SIGTERM still has its grace to try).
+# The revocation comes from outside the task: a process inside it would get
+# the task's SIGTERM and SIGCONT while it exits (which can stall a sanitizer's
+# exit-time leak check).
+rm -f "$S/px-before" "$S/px-revoked"
+(
+	for _ in $(seq 400); do [ -e "$S/px-before" ] && break; sleep 0.05; done
+	"$AL" lease revoke --task px-revoke >/dev/null
+	: >"$S/px-revoked"
+) &
+REVOKER=$!
 run "$AL" run --proxy --grace 20s --task px-revoke -e TOK=tok -- sh -c '
 	trap "" TERM
 	w() { curl -s -o /dev/null -w "%{http_code}%{http_connect}\n" "$@"; }
 	w -H "A-Token: $TOK" "'"$B"'/before"
-	"'"$AL"'" lease revoke --task px-revoke >/dev/null
+	: >"'"$S"'/px-before"
+	for _ in $(seq 400); do [ -e "'"$S"'/px-revoked" ] && break; sleep 0.05; done
 	w -H "A-Token: $TOK" "'"$B"'/after"'
+wait "$REVOKER"
 expect_eq "$(tr '\n' ' ' <"$OUT")" "200200 000407 " "revoked lease: the next request gets 407"
 expect_rc 56 "a run whose lease was revoked: the status of its command (curl's, refused by the proxy)"
 expect_err "airlock: run: the lease on secret 'tok' ended (task revoked); the task was ended"
