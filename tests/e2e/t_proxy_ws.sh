@@ -70,7 +70,10 @@ expect_eq "$(grep -c "in a WebSocket frame" "$OUT")" "4" \
     "each refused frame audited as egress_blocked"
 
 # --- the run ends (its lease revoked): the WebSocket with it ---------------
-run "$AL" run --proxy --task ws-revoke -e TOK=tok -- sh -c '
+# The shell waits through the run's SIGTERM too: were it to end, the task
+# would end with it before the client saw the proxy close the connection.
+run "$AL" run --proxy --grace 10s --task ws-revoke -e TOK=tok -- sh -c '
+	trap "" TERM
 	( sleep 1; "'"$AL"'" lease revoke --task ws-revoke >/dev/null ) &
 	"'"$PY"'" "'"$C"'" "'"$WB"'" hold "Authorization=Bearer $TOK"
 	wait'
