@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "airlock/error.h"
 
@@ -151,8 +152,27 @@ struct al_clock {
 };
 
 const struct al_clock *al_clock_system(void);
+/* Milliseconds on the monotonic clock, for intervals and deadlines. */
+int64_t	al_mono_ms(void);
 
 /* ---- files ------------------------------------------------------------- */
+
+/*
+ * What stat(2) says of a file, to tell whether it changed since: another
+ * inode, size, mtime or ctime.  present is 0 when it could not be stat'ed.
+ */
+struct al_file_stamp {
+	int		present;
+	dev_t		dev;
+	ino_t		ino;
+	off_t		size;
+	struct timespec	mtime;
+	struct timespec	ctime;
+};
+
+void	al_file_stamp_take(const char *path, struct al_file_stamp *st);
+int	al_file_stamp_same(const struct al_file_stamp *a,
+	    const struct al_file_stamp *b);
 
 /*
  * Check that path is owned by the effective user and that neither group nor

@@ -27,3 +27,12 @@ al_clock_system(void)
 {
 	return &system_clock;
 }
+
+int64_t
+al_mono_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

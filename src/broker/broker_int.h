@@ -191,13 +191,7 @@ struct broker {
 	struct engine		*engine;	/* dynamic credentials */
 	struct eng_pool		*engpool;	/* minting threads */
 	/* The policy file as last read, to notice edits (decide.c). */
-	struct policy_stamp {
-		int		 present;
-		dev_t		 dev;
-		ino_t		 ino;
-		off_t		 size;
-		struct timespec	 mtime;
-	}			 policy_seen;
+	struct al_file_stamp	 policy_seen;
 	/* The policy in force: its text's SHA-256; the last refusal. */
 	char			 policy_sha256[65];
 	char			 policy_error[AL_ERR_MSG_MAX];
@@ -309,11 +303,11 @@ int	text_withhold(struct broker *b, const char *text,
 
 /*
  * Reload the policy when its file changed since it was last read (a new
- * inode, size or mtime, or it appeared or went): called before each request.
+ * inode, size, mtime or ctime, or it appeared or went): called before each
+ * request.
  */
 void	policy_watch(struct broker *b);
-/* The stamp of the policy file now, and the SHA-256 of its text. */
-void	policy_stamp_take(const struct broker *b, struct policy_stamp *st);
+/* The SHA-256 of the policy file's text. */
 void	policy_digest(const struct broker *b, char hex[65]);
 int	decide_load(struct broker *b, struct policy **out, struct al_err *err)
 	    AL_WUR;

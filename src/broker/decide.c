@@ -2,27 +2,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "broker_int.h"
-
-void
-policy_stamp_take(const struct broker *b, struct policy_stamp *st)
-{
-	struct stat sb;
-
-	memset(st, 0, sizeof(*st));
-	if (stat(b->policy_path, &sb) != 0)
-		return;
-	st->present = 1;
-	st->dev = sb.st_dev;
-	st->ino = sb.st_ino;
-	st->size = sb.st_size;
-	st->mtime = sb.st_mtim;
-}
 
 void
 policy_digest(const struct broker *b, char hex[65])
@@ -43,14 +27,10 @@ policy_digest(const struct broker *b, char hex[65])
 void
 policy_watch(struct broker *b)
 {
-	struct policy_stamp now;
-	const struct policy_stamp *was = &b->policy_seen;
+	struct al_file_stamp now;
 
-	policy_stamp_take(b, &now);
-	if (now.present == was->present && now.dev == was->dev &&
-	    now.ino == was->ino && now.size == was->size &&
-	    now.mtime.tv_sec == was->mtime.tv_sec &&
-	    now.mtime.tv_nsec == was->mtime.tv_nsec)
+	al_file_stamp_take(b->policy_path, &now);
+	if (al_file_stamp_same(&now, &b->policy_seen))
 		return;
 	broker_log(b, "%s changed: reloading the policy", b->policy_path);
 	if (broker_reload_policy(b, NULL) != 0)
@@ -64,7 +44,7 @@ decide_load(struct broker *b, struct policy **out, struct al_err *err)
 
 	*out = NULL;
 	/* Taken first: an edit while it is read is seen as the next change. */
-	policy_stamp_take(b, &b->policy_seen);
+	al_file_stamp_take(b->policy_path, &b->policy_seen);
 	rc = policy_load_file(b->policy_path, out, err);
 	/*
 	 * No policy file: the default `airlock init` writes (the owner may

@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -43,19 +42,10 @@ struct tg_entry {
 	uint32_t	name;
 };
 
-struct tg_stamp {
-	int		present;
-	dev_t		dev;
-	ino_t		ino;
-	off_t		size;
-	struct timespec	mtime;
-	struct timespec	ctime;
-};
-
 struct textguard {
 	unsigned char	*key;		/* guarded, read-only */
 	char		 path[2][PATH_MAX];	/* vault.db, vault.db-wal */
-	struct tg_stamp	 stamp[2];	/* as the set was built from */
+	struct al_file_stamp	 stamp[2];	/* as the set was built from */
 	int		 trusted;	/* the set matches the stamps */
 	int		 failed;	/* the last build failed: why */
 	char		 error[AL_ERR_MSG_MAX];
@@ -124,36 +114,9 @@ textguard_new(const struct broker *b)
 	return g;
 }
 
-static void
-stamp_take(const char *path, struct tg_stamp *st)
-{
-	struct stat sb;
-
-	memset(st, 0, sizeof(*st));
-	if (stat(path, &sb) != 0)
-		return;
-	st->present = 1;
-	st->dev = sb.st_dev;
-	st->ino = sb.st_ino;
-	st->size = sb.st_size;
-	st->mtime = sb.st_mtim;
-	st->ctime = sb.st_ctim;
-}
-
-static int
-stamp_same(const struct tg_stamp *a, const struct tg_stamp *b)
-{
-	return a->present == b->present && a->dev == b->dev &&
-	    a->ino == b->ino && a->size == b->size &&
-	    a->mtime.tv_sec == b->mtime.tv_sec &&
-	    a->mtime.tv_nsec == b->mtime.tv_nsec &&
-	    a->ctime.tv_sec == b->ctime.tv_sec &&
-	    a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
-
 /* Whether st changed less than TG_RACY_NS before now_ms. */
 static int
-stamp_racy(const struct tg_stamp *st, int64_t now_ms)
+stamp_racy(const struct al_file_stamp *st, int64_t now_ms)
 {
 	long long n = (long long)now_ms * 1000000LL;
 	long long m = (long long)st->mtime.tv_sec * 1000000000LL +
@@ -274,17 +237,17 @@ out:
 static int
 ready(struct broker *b, struct textguard *g, struct al_err *err)
 {
-	struct tg_stamp now[2];
+	struct al_file_stamp now[2];
 	int64_t t;
 
 	/* One look at the files per request, however many fields it has. */
 	if (g->trusted && g->seen_request == b->metrics.requests)
 		return 0;
 	g->seen_request = b->metrics.requests;
-	stamp_take(g->path[0], &now[0]);
-	stamp_take(g->path[1], &now[1]);
-	if (g->trusted && stamp_same(&now[0], &g->stamp[0]) &&
-	    stamp_same(&now[1], &g->stamp[1]))
+	al_file_stamp_take(g->path[0], &now[0]);
+	al_file_stamp_take(g->path[1], &now[1]);
+	if (g->trusted && al_file_stamp_same(&now[0], &g->stamp[0]) &&
+	    al_file_stamp_same(&now[1], &g->stamp[1]))
 		return 0;
 	/* Stamped before reading: a change while reading shows next time. */
 	g->trusted = 0;

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -107,15 +106,6 @@ struct progress {
 	int	shown;
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 on_warn(const char *msg, void *arg)
 {
@@ -129,7 +119,7 @@ on_progress(const struct scan_progress *p, void *arg)
 {
 	struct progress *pr = arg;
 
-	if (mono_ms() - pr->start_ms < 1000)
+	if (al_mono_ms() - pr->start_ms < 1000)
 		return;
 	pr->shown = 1;
 	if (p->total_files)
@@ -621,7 +611,7 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 	a.o.config = cfg;
 	a.o.warn = on_warn;
 	if (isatty(STDERR_FILENO)) {
-		pr.start_ms = mono_ms();
+		pr.start_ms = al_mono_ms();
 		pr.shown = 0;
 		a.o.progress = on_progress;
 		a.o.progress_arg = &pr;

@@ -15,22 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "airlock/api.h"
 #include "client_int.h"
 
 #define START_TIMEOUT_MS	15000
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Read the child's stderr until EOF or the deadline. */
 static void
@@ -43,7 +33,7 @@ drain(int fd, char *buf, size_t bufsz, int64_t deadline)
 	int64_t left;
 
 	buf[0] = '\0';
-	while ((left = deadline - mono_ms()) > 0) {
+	while ((left = deadline - al_mono_ms()) > 0) {
 		if (poll(&p, 1, (int)left) <= 0)
 			break;
 		if (len < bufsz - 1)
@@ -111,7 +101,7 @@ client_autostart(struct client *cl, struct al_err *err)
 {
 	char msg[512], *args[] = { "airlock", "serve", NULL }, **env = NULL;
 	const char *p;
-	int64_t deadline = mono_ms() + START_TIMEOUT_MS;
+	int64_t deadline = al_mono_ms() + START_TIMEOUT_MS;
 	int pfd[2] = { -1, -1 }, status, rc, devnull;
 	pid_t pid, w;
 
@@ -257,14 +247,14 @@ client_open(const struct client_opts *o, struct client **out,
 		if ((rc = client_autostart(cl, err)) != 0)
 			goto out;
 		/* Ready was signalled; a lost race may need a moment more. */
-		deadline = mono_ms() + START_TIMEOUT_MS;
+		deadline = al_mono_ms() + START_TIMEOUT_MS;
 		do {
 			rc = client_call(cl, "GET", API_HEALTH, NULL, NULL,
 			    NULL, &h, err);
 			if (rc != AL_EUNAVAIL)
 				break;
 			(void)poll(NULL, 0, 20);
-		} while (mono_ms() < deadline);
+		} while (al_mono_ms() < deadline);
 	}
 	if (rc != 0)
 		goto out;

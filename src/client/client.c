@@ -21,15 +21,6 @@
 #include "airlock/api.h"
 #include "client_int.h"
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 disconnect(struct client *cl)
 {
@@ -49,7 +40,7 @@ wait_for(struct client *cl, short events, struct al_err *err)
 	int n;
 
 	for (;;) {
-		if ((left = cl->deadline_ms - mono_ms()) <= 0)
+		if ((left = cl->deadline_ms - al_mono_ms()) <= 0)
 			return al_err_set(err, AL_ETIMEDOUT, "the broker did not "
 			    "answer within %d ms", cl->timeout_ms);
 		n = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
@@ -139,7 +130,7 @@ sock_connect(struct client *cl, struct al_err *err)
 		if (e == EINTR)
 			continue;
 		/* A full backlog: the broker is busy, try again shortly. */
-		if (e == EAGAIN && mono_ms() < cl->deadline_ms) {
+		if (e == EAGAIN && al_mono_ms() < cl->deadline_ms) {
 			(void)poll(NULL, 0, 2);
 			continue;
 		}
@@ -273,7 +264,7 @@ exchange(struct client *cl, const struct al_buf *req, int want_value,
 {
 	int rc, tries, was_reused;
 
-	cl->deadline_ms = mono_ms() + cl->timeout_ms;
+	cl->deadline_ms = al_mono_ms() + cl->timeout_ms;
 	for (tries = 0; ; tries++) {
 		drop_if_stale(cl);
 		if (cl->fd < 0 && (rc = sock_connect(cl, err)) != 0)
@@ -447,7 +438,7 @@ client_send(struct client *cl, const char *method, const char *path,
 	int rc;
 
 	al_buf_init(&req, 8192, 0);
-	cl->deadline_ms = mono_ms() + cl->timeout_ms;
+	cl->deadline_ms = al_mono_ms() + cl->timeout_ms;
 	if ((rc = request_head(&req, method, path, 0, 0, err)) == 0 &&
 	    (cl->fd >= 0 || (rc = sock_connect(cl, err)) == 0) &&
 	    (rc = send_all(cl, req.data, req.len, err)) != 0)
@@ -469,7 +460,7 @@ client_recv(struct client *cl, json_t **out, struct al_err *err)
 	al_buf_init(&reply, HTTP_JSON_MAX, 0);
 	memset(&r, 0, sizeof(r));
 	r.body = &reply;
-	cl->deadline_ms = mono_ms() + cl->timeout_ms;
+	cl->deadline_ms = al_mono_ms() + cl->timeout_ms;
 	if ((rc = http_read_reply(&cl->in, 0, &r, err)) != 0) {
 		disconnect(cl);
 		goto out;

@@ -13,22 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "airlock/api.h"
 #include "client_int.h"
 
 #define STOP_TIMEOUT_MS	10000
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The pid in home/airlockd.pid, or 0. */
 static pid_t
@@ -76,9 +66,9 @@ client_stop_pid(const char *home, pid_t pid, struct al_err *err)
 		    "cannot stop the broker (pid %ld): %s%s", (long)pid,
 		    strerror(errno), errno == EPERM ? " (it runs as another "
 		    "user: stop it with its service manager)" : "");
-	deadline = now_ms() + STOP_TIMEOUT_MS;
+	deadline = al_mono_ms() + STOP_TIMEOUT_MS;
 	while (!gone(pid)) {
-		if (now_ms() > deadline)
+		if (al_mono_ms() > deadline)
 			return al_err_set(err, AL_ETIMEDOUT, "the broker (pid "
 			    "%ld) did not stop within 10 s", (long)pid);
 		(void)poll(NULL, 0, 10);

@@ -64,15 +64,6 @@ static const int waited[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT };
 /* The keeper's children (it is single-threaded: its tid is its pid). */
 #define CHILDREN_FILE	"/proc/thread-self/children"
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static pid_t
 raw_clone(void)
 {
@@ -354,7 +345,7 @@ engine_cmd_run(const struct engine_cmd *c, struct al_secret **out,
 	struct pollfd pf[3];
 	unsigned char *o = NULL, *e = NULL;
 	size_t inoff = 0, on = 0, en = 0;
-	int64_t deadline = mono_ms() + (int64_t)c->timeout * 1000;
+	int64_t deadline = al_mono_ms() + (int64_t)c->timeout * 1000;
 	sigset_t old;
 	size_t i;
 	pid_t k = -1;
@@ -430,7 +421,7 @@ engine_cmd_run(const struct engine_cmd *c, struct al_secret **out,
 		pin[1] = -1;
 	}
 	while (!done_out || !done_err) {
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - al_mono_ms();
 		nfds_t n = 0;
 
 		if (left <= 0) {
@@ -481,7 +472,7 @@ engine_cmd_run(const struct engine_cmd *c, struct al_secret **out,
 			    c->what, strerror(errno));
 			goto out;
 		}
-		if (mono_ms() >= deadline) {
+		if (al_mono_ms() >= deadline) {
 			rc = al_err_set(err, AL_ETIMEDOUT, "%s: killed after "
 			    "%d s", c->what, c->timeout);
 			goto out;

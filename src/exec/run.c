@@ -43,10 +43,7 @@
 int64_t
 exec_now_ms(void)
 {
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return al_mono_ms();
 }
 
 static void

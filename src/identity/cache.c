@@ -43,16 +43,6 @@ struct name_entry {
 	char		*name;		/* NULL: no entry */
 };
 
-/* What the name databases were when the names were read. */
-struct db_stamp {
-	int		present;
-	dev_t		dev;
-	ino_t		ino;
-	off_t		size;
-	struct timespec	mtime;
-	struct timespec	ctime;
-};
-
 #define NAME_DBS	3
 
 struct ident_cache {
@@ -63,7 +53,7 @@ struct ident_cache {
 	struct anc_entry	 anc[IDENT_CACHE_ANCESTORS];
 	struct name_entry	 names[2][NAMES_MAX];
 	size_t			 nnames[2];
-	struct db_stamp		 dbs[NAME_DBS];
+	struct al_file_stamp	 dbs[NAME_DBS];	/* as the names were read */
 	int64_t			 names_ms;	/* when the first was kept */
 	int			 init_fd;	/* /proc/1, or -1 */
 	int			 init_status;	/* its status, or -1 */
@@ -116,60 +106,24 @@ names_forget(struct ident_cache *c)
 	c->names_ms = 0;
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-db_stamp_take(const char *path, struct db_stamp *d)
-{
-	struct stat sb;
-
-	memset(d, 0, sizeof(*d));
-	if (stat(path, &sb) != 0)
-		return;
-	d->present = 1;
-	d->dev = sb.st_dev;
-	d->ino = sb.st_ino;
-	d->size = sb.st_size;
-	d->mtime = sb.st_mtim;
-	d->ctime = sb.st_ctim;
-}
-
-static int
-db_stamp_same(const struct db_stamp *a, const struct db_stamp *b)
-{
-	return a->present == b->present && a->dev == b->dev &&
-	    a->ino == b->ino && a->size == b->size &&
-	    a->mtime.tv_sec == b->mtime.tv_sec &&
-	    a->mtime.tv_nsec == b->mtime.tv_nsec &&
-	    a->ctime.tv_sec == b->ctime.tv_sec &&
-	    a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
-
 void
 ident_cache_names_fresh(struct ident_cache *c)
 {
 	static const char *const dbs[NAME_DBS] = { "/etc/passwd",
 	    "/etc/group", "/etc/nsswitch.conf" };
-	struct db_stamp now;
+	struct al_file_stamp now;
 	size_t i;
 	int same = 1;
 
 	if (c == NULL)
 		return;
 	for (i = 0; i < NAME_DBS; i++) {
-		db_stamp_take(dbs[i], &now);
-		if (!db_stamp_same(&now, &c->dbs[i]))
+		al_file_stamp_take(dbs[i], &now);
+		if (!al_file_stamp_same(&now, &c->dbs[i]))
 			same = 0;
 		c->dbs[i] = now;
 	}
-	if (!same || (c->names_ms != 0 && mono_ms() - c->names_ms >=
+	if (!same || (c->names_ms != 0 && al_mono_ms() - c->names_ms >=
 	    NAMES_TTL_MS))
 		names_forget(c);
 }
@@ -202,7 +156,7 @@ ident_cache_name_put(struct ident_cache *c, enum name_kind kind,
 	if (c->nnames[kind] == NAMES_MAX)
 		names_forget(c);	/* rare: start over */
 	if (c->names_ms == 0)
-		c->names_ms = mono_ms();
+		c->names_ms = al_mono_ms();
 	c->names[kind][c->nnames[kind]].id = id;
 	c->names[kind][c->nnames[kind]++].name = copy;
 }

@@ -42,15 +42,6 @@ run_job_free(struct run_job *j)
 	free(j);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 run_warn(struct run *r, const char *fmt, ...)
 {
@@ -76,7 +67,7 @@ run_tick(struct run *r)
 
 	if (r->o->progress == NULL)
 		return;
-	t = now_ms();
+	t = al_mono_ms();
 	if (t - r->last_progress_ms < 100)
 		return;
 	r->last_progress_ms = t;
@@ -669,7 +660,7 @@ scan_run(const struct scan_engine *e, const struct scan_opts *o,
 	r.o = o;
 	r.max_size = o->max_file_size ? o->max_file_size :
 	    SCAN_DEFAULT_MAX_FILE_SIZE;
-	r.last_progress_ms = now_ms();
+	r.last_progress_ms = al_mono_ms();
 	randombytes_buf(r.group_key, sizeof(r.group_key));
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_mutex_init(&r.warn_mu, NULL);
