@@ -28,11 +28,7 @@ struct dpass {
 	size_t		 nl, capl;
 	char		**files;
 	size_t		 nf, capf;
-	struct {
-		uint64_t	s;
-		char		name[65];
-	}		*iv;
-	size_t		 niv, capiv;
+	struct sweep_marks marks;	/* values only */
 	int		 oom;
 	char		*head;		/* guarded: a header line so far */
 	size_t		 headlen;
@@ -42,34 +38,6 @@ struct dpass {
 	uint32_t	 next;		/* the next added line's number */
 	uint64_t	 fed;		/* bytes fed to the stream */
 };
-
-static void
-on_mask(void *arg, unsigned long long start, unsigned long long end,
-    const char *name, size_t name_len, int kind)
-{
-	struct dpass *p = arg;
-	void *n;
-	size_t cap;
-
-	(void)end;
-	if (p->oom || kind != REDACT_MASK_VALUE)
-		return;
-	if (p->niv == p->capiv) {
-		cap = p->capiv ? p->capiv * 2 : 16;
-		if ((n = realloc(p->iv, cap * sizeof(*p->iv))) == NULL) {
-			p->oom = 1;
-			return;
-		}
-		p->iv = n;
-		p->capiv = cap;
-	}
-	p->iv[p->niv].s = start;
-	if (name_len > 64)
-		name_len = 64;
-	memcpy(p->iv[p->niv].name, name, name_len);
-	p->iv[p->niv].name[name_len] = '\0';
-	p->niv++;
-}
 
 /* "+++ b/path" (a name with a space ends in a tab) or "+++ \"b/...\"". */
 static void
@@ -222,30 +190,32 @@ sweep_diff(struct sweep *s, int fd, const char *label, struct al_err *err)
 	int rc, unread;
 
 	memset(&p, 0, sizeof(p));
+	p.marks.values_only = 1;
 	p.at_start = 1;
 	if ((buf = sodium_malloc(DIFF_BUF)) == NULL ||
 	    (p.head = sodium_malloc(HEAD_MAX)) == NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = sweep_pass(s, fd, label, buf, DIFF_BUF, on_mask, diff_chunk,
-	    &p, &total, &unread, err)) != 0 || unread)
+	if ((rc = sweep_pass(s, fd, label, buf, DIFF_BUF, &p.marks,
+	    diff_chunk, &p, &total, &unread, err)) != 0 || unread)
 		goto out;
-	if (p.oom) {
+	if (p.oom || p.marks.oom) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
 	s->files += p.nf;
 	s->bytes += total;
-	for (i = 0; i < p.niv; i++) {
+	for (i = 0; i < p.marks.n; i++) {
 		memset(&h, 0, sizeof(h));
-		dl = line_of(&p, p.iv[i].s);
+		dl = line_of(&p, p.marks.v[i].s);
 		h.path = dl != NULL && dl->file < p.nf ? p.files[dl->file] :
 		    label;
 		h.line = dl != NULL ? dl->line : 0;
-		h.col = dl != NULL ? (uint32_t)(p.iv[i].s - dl->off) + 1 : 0;
+		h.col = dl != NULL ? (uint32_t)(p.marks.v[i].s - dl->off) + 1 :
+		    0;
 		h.kind = SWEEP_HIT_VALUE;
-		memcpy(h.name, p.iv[i].name, sizeof(h.name));
+		memcpy(h.name, p.marks.v[i].name, sizeof(h.name));
 		if ((rc = sweep_add_hit(s, &h, err)) != 0)
 			goto out;
 	}
@@ -254,7 +224,7 @@ out:
 		free(p.files[i]);
 	free(p.files);
 	free(p.l);
-	free(p.iv);
+	free(p.marks.v);
 	sodium_free(p.head);
 	sodium_free(buf);
 	return rc;

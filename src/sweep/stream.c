@@ -25,48 +25,13 @@ struct mark {
 struct spass {
 	struct mark	*m;
 	size_t		 n, cap;
-	struct {
-		uint64_t	s;
-		int		kind;
-		char		name[65];
-	}		*iv;
-	size_t		 niv, capiv;
+	struct sweep_marks marks;	/* values only */
 	int		 oom;
 	unsigned char	*line;		/* guarded: the current line's start */
 	size_t		 linelen;
 	uint64_t	 line_off;
 	int		 in_line;	/* past MARK_MAX: not a marker */
 };
-
-static void
-on_mask(void *arg, unsigned long long start, unsigned long long end,
-    const char *name, size_t name_len, int kind)
-{
-	struct spass *p = arg;
-	void *n;
-	size_t cap;
-
-	(void)end;
-	if (p->oom || kind != REDACT_MASK_VALUE)
-		return;
-	if (p->niv == p->capiv) {
-		cap = p->capiv ? p->capiv * 2 : 16;
-		if ((n = realloc(p->iv, cap * sizeof(*p->iv))) == NULL) {
-			p->oom = 1;
-			return;
-		}
-		p->iv = n;
-		p->capiv = cap;
-	}
-	p->iv[p->niv].s = start;
-	p->iv[p->niv].kind = kind == REDACT_MASK_VALUE ? SWEEP_HIT_VALUE :
-	    SWEEP_HIT_RULE;
-	if (name_len > 64)
-		name_len = 64;
-	memcpy(p->iv[p->niv].name, name, name_len);
-	p->iv[p->niv].name[name_len] = '\0';
-	p->niv++;
-}
 
 /* A complete line [0, linelen) at line_off: keep it if it is a marker. */
 static void
@@ -156,15 +121,16 @@ sweep_stream(struct sweep *s, int fd, const char *label, struct al_err *err)
 	int rc, unread;
 
 	memset(&p, 0, sizeof(p));
+	p.marks.values_only = 1;
 	if ((buf = sodium_malloc(STREAM_BUF)) == NULL ||
 	    (p.line = sodium_malloc(MARK_MAX)) == NULL) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = sweep_pass(s, fd, label, buf, STREAM_BUF, on_mask,
+	if ((rc = sweep_pass(s, fd, label, buf, STREAM_BUF, &p.marks,
 	    stream_chunk, &p, &total, &unread, err)) != 0 || unread)
 		goto out;
-	if (p.oom) {
+	if (p.oom || p.marks.oom) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -172,8 +138,8 @@ sweep_stream(struct sweep *s, int fd, const char *label, struct al_err *err)
 	s->bytes += total;
 	/* Masks and markers are both in stream order: one walk. */
 	commit = file = "";
-	for (i = k = 0; i < p.niv; i++) {
-		for (; k < p.n && p.m[k].off <= p.iv[i].s; k++) {
+	for (i = k = 0; i < p.marks.n; i++) {
+		for (; k < p.n && p.m[k].off <= p.marks.v[i].s; k++) {
 			if (p.m[k].commit) {
 				commit = p.m[k].text;
 				file = "";
@@ -184,8 +150,8 @@ sweep_stream(struct sweep *s, int fd, const char *label, struct al_err *err)
 		(void)snprintf(where, sizeof(where), "%s@%s:%s", label, commit,
 		    file);
 		h.path = where;
-		h.kind = p.iv[i].kind;
-		memcpy(h.name, p.iv[i].name, sizeof(h.name));
+		h.kind = p.marks.v[i].kind;
+		memcpy(h.name, p.marks.v[i].name, sizeof(h.name));
 		if ((rc = sweep_add_hit(s, &h, err)) != 0 ||
 		    (rc = sweep_add_problem(s, where, 0, "in git history: "
 		    "cannot be rewritten; rotate the secret (rewriting history "
@@ -196,7 +162,7 @@ out:
 	for (i = 0; i < p.n; i++)
 		free(p.m[i].text);
 	free(p.m);
-	free(p.iv);
+	free(p.marks.v);
 	sodium_free(p.line);
 	sodium_free(buf);
 	return rc;

@@ -23,39 +23,31 @@
 #define SWEEP_BINARY	8192		/* a NUL in these bytes: binary */
 #define SWEEP_TMP_TAG	".airlock-sweep."
 
-struct iv {
-	uint64_t	s, e;
-	int		kind;
-	char		name[65];
-};
-
 struct fpass {
-	struct iv	*iv;
-	size_t		 n, cap;
-	int		 oom;
+	struct sweep_marks marks;
 	int		 binary;	/* a NUL in its first SWEEP_BINARY bytes */
 };
 
 static void
-on_mask(void *arg, unsigned long long start, unsigned long long end,
+marks_on_mask(void *arg, unsigned long long start, unsigned long long end,
     const char *name, size_t name_len, int kind)
 {
-	struct fpass *fp = arg;
-	struct iv *n;
+	struct sweep_marks *m = arg;
+	struct sweep_mark *n;
 	size_t cap;
 
-	if (fp->oom)
+	if (m->oom || (m->values_only && kind != REDACT_MASK_VALUE))
 		return;
-	if (fp->n == fp->cap) {
-		cap = fp->cap ? fp->cap * 2 : 16;
-		if ((n = realloc(fp->iv, cap * sizeof(*n))) == NULL) {
-			fp->oom = 1;
+	if (m->n == m->cap) {
+		cap = m->cap ? m->cap * 2 : 16;
+		if ((n = realloc(m->v, cap * sizeof(*n))) == NULL) {
+			m->oom = 1;
 			return;
 		}
-		fp->iv = n;
-		fp->cap = cap;
+		m->v = n;
+		m->cap = cap;
 	}
-	n = &fp->iv[fp->n++];
+	n = &m->v[m->n++];
 	n->s = start;
 	n->e = end;
 	n->kind = kind == REDACT_MASK_VALUE ? SWEEP_HIT_VALUE : SWEEP_HIT_RULE;
@@ -76,7 +68,7 @@ sweep_discard(void *arg, const void *p, size_t n)
 
 int
 sweep_pass(struct sweep *s, int fd, const char *label, unsigned char *buf,
-    size_t bufsz, redact_mask_fn on_mask,
+    size_t bufsz, struct sweep_marks *marks,
     int (*chunk)(void *arg, struct redact_stream *rs, const unsigned char *b,
     size_t n, uint64_t off), void *arg, uint64_t *total, int *unread,
     struct al_err *err)
@@ -89,7 +81,7 @@ sweep_pass(struct sweep *s, int fd, const char *label, unsigned char *buf,
 	*unread = 0;
 	if ((rc = redact_stream_new(s->r, &rs)) != 0)
 		return al_err_set(err, rc, "cannot start a redaction stream");
-	redact_stream_on_mask(rs, on_mask, arg);
+	redact_stream_on_mask(rs, marks_on_mask, marks);
 	for (;;) {
 		r = read(fd, buf, bufsz);
 		if (r < 0 && errno == EINTR)
@@ -253,7 +245,7 @@ masked(struct rewrite *w, const unsigned char *p, size_t n)
 
 /* scan's preview of a rule hit: first 4 and last 2, or nothing. */
 static void
-preview(int fd, const struct iv *iv, char *out)
+preview(int fd, const struct sweep_mark *iv, char *out)
 {
 	unsigned char a[4], b[2];
 	size_t i;
@@ -279,7 +271,7 @@ out:
  * the mask.
  */
 static void
-widen_escapes(int fd, struct iv *iv, size_t n)
+widen_escapes(int fd, struct sweep_mark *iv, size_t n)
 {
 	unsigned char b[64];
 	size_t i, k, run;
@@ -345,7 +337,7 @@ open_temp(const char *path, const struct stat *st, char *tpath, size_t sz)
  * Returns 0, or AL_ENOMEM / AL_EIO (read failed: the file is left alone).
  */
 static int
-second_pass(struct rewrite *w, struct iv *iv, size_t niv,
+second_pass(struct rewrite *w, struct sweep_mark *iv, size_t niv,
     unsigned char *buf)
 {
 	struct sweep_hit h;
@@ -459,17 +451,17 @@ search_fd(struct sweep *s, int fd, const char *path, const struct stat *st,
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = sweep_pass(s, fd, path, buf, SWEEP_BUF, on_mask, file_chunk,
+	if ((rc = sweep_pass(s, fd, path, buf, SWEEP_BUF, &fp.marks, file_chunk,
 	    &fp, &total, &unread, err)) != 0 || unread)
 		goto out;
 	binary = fp.binary;
 	s->files++;
 	s->bytes += total;
-	if (fp.oom) {
+	if (fp.marks.oom) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if (fp.n == 0)
+	if (fp.marks.n == 0)
 		goto out;
 	w.sw = s;
 	w.fd = fd;
@@ -480,7 +472,7 @@ search_fd(struct sweep *s, int fd, const char *path, const struct stat *st,
 	w.json = ends_with(path, ".jsonl") ? JS_LINES : ends_with(path,
 	    ".json") ? JS_WHOLE : JS_NONE;
 	if (w.json != JS_NONE)
-		widen_escapes(fd, fp.iv, fp.n);
+		widen_escapes(fd, fp.marks.v, fp.marks.n);
 	if (s->flags & SWEEP_FIX) {
 		if (st == NULL || !S_ISREG(st->st_mode))
 			rc = sweep_problemf(s, path, 0, "not a regular file: "
@@ -506,7 +498,7 @@ search_fd(struct sweep *s, int fd, const char *path, const struct stat *st,
 		}
 		w.tfd = w.wb != NULL ? tfd : -1;
 	}
-	if ((rc = second_pass(&w, fp.iv, fp.n, buf)) != 0) {
+	if ((rc = second_pass(&w, fp.marks.v, fp.marks.n, buf)) != 0) {
 		if (rc == AL_EIO)
 			rc = sweep_problemf(s, path, 1, "cannot read: %s",
 			    strerror(errno));
@@ -560,7 +552,7 @@ out:
 	if (tfd >= 0)
 		(void)close(tfd);
 	free(w.wb);
-	free(fp.iv);
+	free(fp.marks.v);
 	sodium_free(buf);
 	return rc;
 }

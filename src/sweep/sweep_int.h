@@ -49,9 +49,27 @@ int	sweep_problemf(struct sweep *s, const char *path, int error,
 /* Search one regular file (problems recorded; errors stop the sweep). */
 int	sweep_search_file(struct sweep *s, const char *path,
 	    struct al_err *err) AL_WUR;
+/* A mask a redaction stream reported: bytes [s, e), SWEEP_HIT_*, name. */
+struct sweep_mark {
+	uint64_t	s, e;
+	int		kind;
+	char		name[65];
+};
+
+/*
+ * The masks of one pass, in stream order.  values_only: keep only the
+ * vault values' masks.  oom: one was lost for lack of memory.
+ */
+struct sweep_marks {
+	struct sweep_mark	*v;
+	size_t			 n, cap;
+	int			 values_only;
+	int			 oom;
+};
+
 /*
  * One pass over fd through a new redaction stream of the sweep's values
- * (its masks to on_mask(arg)): each piece read into buf (bufsz bytes) is
+ * (its masks appended to marks): each piece read into buf (bufsz bytes) is
  * handed to chunk(arg, rs, piece, n, offset of the piece), which feeds rs
  * (sweep_discard takes the stream's output), then the stream is finished.
  * *total: the bytes read.  A read error is recorded as a problem of label
@@ -59,7 +77,7 @@ int	sweep_search_file(struct sweep *s, const char *path,
  * memory, the redaction failed.
  */
 int	sweep_pass(struct sweep *s, int fd, const char *label,
-	    unsigned char *buf, size_t bufsz, redact_mask_fn on_mask,
+	    unsigned char *buf, size_t bufsz, struct sweep_marks *marks,
 	    int (*chunk)(void *arg, struct redact_stream *rs,
 	    const unsigned char *b, size_t n, uint64_t off), void *arg,
 	    uint64_t *total, int *unread, struct al_err *err) AL_WUR;
