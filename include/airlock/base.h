@@ -291,6 +291,13 @@ int	al_event_take(int fd);
  */
 int	al_send_all(int fd, const void *p, size_t n);
 int	al_recv_full(int fd, void *p, size_t n);
+/*
+ * Send one byte carrying n (1..AL_SEND_FDS_MAX) descriptors on a Unix
+ * socket (SCM_RIGHTS): 0, or -1.  Only system calls: safe between a clone
+ * and an exec.
+ */
+#define AL_SEND_FDS_MAX	4
+int	al_send_fds(int sock, const int *fds, size_t n);
 
 /*
  * A frame: a type byte, a 4-byte big-endian payload length, the payload.

@@ -3,10 +3,44 @@
  * type byte, a 4-byte big-endian length, then the payload.
  */
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
 #include "airlock/base.h"
+
+int
+al_send_fds(int sock, const int *fds, size_t n)
+{
+	union {
+		struct cmsghdr	h;
+		char		b[CMSG_SPACE(AL_SEND_FDS_MAX * sizeof(int))];
+	} u;
+	struct msghdr msg;
+	struct cmsghdr *cm;
+	struct iovec iov;
+	char byte = 1;
+	ssize_t w;
+
+	if (n == 0 || n > AL_SEND_FDS_MAX)
+		return -1;
+	memset(&msg, 0, sizeof(msg));
+	memset(&u, 0, sizeof(u));
+	iov.iov_base = &byte;
+	iov.iov_len = 1;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.b;
+	msg.msg_controllen = CMSG_SPACE(n * sizeof(int));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+	while ((w = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	return w == 1 ? 0 : -1;
+}
 
 int
 al_send_all(int fd, const void *p, size_t n)

@@ -66,15 +66,7 @@ helper(int sock, int port, int userns, const char *umap, const char *gmap)
 {
 	struct sockaddr_in sa;
 	struct ifreq ifr;
-	struct msghdr msg;
-	struct iovec iov;
-	union {
-		struct cmsghdr	align;
-		char		buf[CMSG_SPACE(3 * sizeof(int))];
-	} u;
-	struct cmsghdr *cm;
 	int fds[3], n = 0, s, one = 1;
-	char ok = 1;
 
 	if (unshare(userns ? CLONE_NEWUSER | CLONE_NEWNET : CLONE_NEWNET) != 0)
 		_exit(1);
@@ -117,20 +109,7 @@ helper(int sock, int port, int userns, const char *umap, const char *gmap)
 	if (userns && (fds[n++] = open("/proc/self/ns/user",
 	    O_RDONLY | O_CLOEXEC)) < 0)
 		_exit(5);
-	memset(&msg, 0, sizeof(msg));
-	memset(&u, 0, sizeof(u));
-	iov.iov_base = &ok;
-	iov.iov_len = 1;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.buf;
-	msg.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
-	memcpy(CMSG_DATA(cm), fds, (size_t)n * sizeof(int));
-	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1)
+	if (al_send_fds(sock, fds, (size_t)n) != 0)
 		_exit(6);
 	_exit(0);
 }
@@ -342,18 +321,9 @@ done:
 static int
 hand_over(const char *name, int in)
 {
-	union {
-		struct cmsghdr	h;
-		char		b[CMSG_SPACE(sizeof(int))];
-	} u;
 	struct sockaddr_un sa;
-	struct msghdr msg;
-	struct cmsghdr *cm;
-	struct iovec iov;
 	size_t n = strlen(name);
-	char byte = 0;
-	ssize_t w;
-	int fd;
+	int fd, rc;
 
 	if (n == 0 || n + 1 >= sizeof(sa.sun_path) ||
 	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
@@ -366,23 +336,9 @@ hand_over(const char *name, int in)
 		(void)close(fd);
 		return -1;
 	}
-	iov.iov_base = &byte;
-	iov.iov_len = 1;
-	memset(&msg, 0, sizeof(msg));
-	memset(&u, 0, sizeof(u));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.b;
-	msg.msg_controllen = sizeof(u.b);
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &in, sizeof(int));
-	while ((w = sendmsg(fd, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-		;
+	rc = al_send_fds(fd, &in, 1);
 	(void)close(fd);
-	return w == 1 ? 0 : -1;
+	return rc;
 }
 
 static void *

@@ -422,16 +422,8 @@ test_proxy_connect_needs_the_live_runs_credential(void **state)
 static void
 hand_over(struct proxy *p, int fd)
 {
-	union {
-		struct cmsghdr	h;
-		char		b[CMSG_SPACE(sizeof(int))];
-	} u;
 	struct sockaddr_un sa;
-	struct msghdr msg;
-	struct cmsghdr *cm;
-	struct iovec iov;
 	const char *name = proxy_handoff(p);
-	char byte = 0;
 	int s;
 
 	assert_non_null(name);
@@ -441,20 +433,7 @@ hand_over(struct proxy *p, int fd)
 	assert_true((s = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
 	assert_int_equal(connect(s, (struct sockaddr *)&sa, (socklen_t)
 	    (offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name))), 0);
-	iov.iov_base = &byte;
-	iov.iov_len = 1;
-	memset(&msg, 0, sizeof(msg));
-	memset(&u, 0, sizeof(u));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.b;
-	msg.msg_controllen = sizeof(u.b);
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	assert_int_equal(sendmsg(s, &msg, 0), 1);
+	assert_int_equal(al_send_fds(s, &fd, 1), 0);
 	close(s);
 	close(fd);	/* the proxy holds the only other copy */
 }
