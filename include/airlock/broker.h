@@ -255,8 +255,6 @@ int	broker_serve(struct broker *b, int ready_fd, struct al_err *err) AL_WUR;
 
 struct vault_meta;
 
-/* The value of label k of m, or NULL. */
-const char *broker_label_get(const struct vault_meta *m, const char *k);
 void	broker_label_drop(struct vault_meta *m, const char *k);
 /* Set label k to v (replacing it).  AL_ENOMEM; AL_ETOOBIG: no room. */
 int	broker_label_set(struct vault_meta *m, const char *k, const char *v)

@@ -85,6 +85,8 @@ int	vault_text_check(const char *s, const char *what,
 	    struct al_err *err) AL_WUR;
 /* Effective status at now: an active secret past its expiry is expired. */
 enum vault_status vault_meta_status(const struct vault_meta *m, int64_t now);
+/* The value of m's label key, or NULL. */
+const char *vault_meta_label(const struct vault_meta *m, const char *key);
 /* Whether rotation is due at now (rotate_every set and elapsed). */
 int	vault_meta_rotation_due(const struct vault_meta *m, int64_t now);
 const char *vault_status_name(enum vault_status s);

@@ -16,17 +16,6 @@
 #include "broker_int.h"
 #include "engine_glue.h"
 
-const char *
-broker_label_get(const struct vault_meta *m, const char *k)
-{
-	size_t i;
-
-	for (i = 0; i < m->nlabels; i++)
-		if (strcmp(m->labels[i].key, k) == 0)
-			return m->labels[i].value;
-	return NULL;
-}
-
 void
 broker_label_drop(struct vault_meta *m, const char *k)
 {
@@ -178,7 +167,7 @@ expose(struct broker *b, const char *name, const char *where,
 	if ((rc = vault_secret_get(b->vault, name, &m, err)) != 0)
 		return rc;
 	t0 = b->clock->now_ms(b->clock->arg);
-	since = broker_label_get(&m, BROKER_EXPOSED_SINCE);
+	since = vault_meta_label(&m, BROKER_EXPOSED_SINCE);
 	first = m.status != VAULT_EXPOSED || since == NULL;
 	if (first) {
 		/*
@@ -379,7 +368,7 @@ per_secret(struct al_buf *o, const struct vault_meta *list, size_t n,
 	int rc, head = 0;
 
 	for (i = 0, rc = 0; i < n && rc == 0; i++) {
-		const char *s = broker_label_get(&list[i], k);
+		const char *s = vault_meta_label(&list[i], k);
 
 		if (s == NULL || al_parse_int(s, 0, INT64_MAX / 2, k, &v,
 		    &err) != 0 || vault_name_check(list[i].name, &err) != 0)

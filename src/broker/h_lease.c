@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "airlock/engine.h"
 #include "broker_int.h"
 #include "engine_glue.h"
 
@@ -206,30 +207,6 @@ pending(struct route_args *a, json_t *who, const struct create_req *q,
 	a->resp->hold_conn = q->bind;
 }
 
-/* When a sweep marked m exposed (its "exposed-since" label), or NULL. */
-static const char *
-exposed_since(const struct vault_meta *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->nlabels; i++)
-		if (strcmp(m->labels[i].key, "exposed-since") == 0)
-			return m->labels[i].value;
-	return NULL;
-}
-
-/* Whether m is a dynamic secret (it carries an engine label). */
-static int
-has_engine(const struct vault_meta *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->nlabels; i++)
-		if (strcmp(m->labels[i].key, "engine") == 0)
-			return 1;
-	return 0;
-}
-
 void
 h_lease_create(struct route_args *a)
 {
@@ -284,9 +261,11 @@ h_lease_create(struct route_args *a)
 	who = caller_json(c);
 	st = vault_meta_status(&m, b->clock->now(b->clock->arg));
 	if (st == VAULT_EXPOSED) {
+		const char *since = vault_meta_label(&m, BROKER_EXPOSED_SINCE);
+
 		(void)snprintf(msg, sizeof(msg), "secret '%s' is exposed%s%s: "
-		    "rotate it", m.name, exposed_since(&m) ? " since " : "",
-		    exposed_since(&m) ? exposed_since(&m) : "");
+		    "rotate it", m.name, since ? " since " : "",
+		    since ? since : "");
 		deny(a, who, &q, msg, "", 0);
 		goto out;
 	}
@@ -307,7 +286,8 @@ h_lease_create(struct route_args *a)
 	 * secret, whose engine may limit its credential to the repository
 	 * (github-app): record it too.
 	 */
-	if (c->repo == NULL && c->find_repo != NULL && has_engine(&m))
+	if (c->repo == NULL && c->find_repo != NULL &&
+	    vault_meta_label(&m, ENGINE_L_ENGINE) != NULL)
 		(void)c->find_repo(c->find_repo_arg);
 	if (c->repo != NULL && who != NULL &&
 	    json_object_get(who, "repo") == NULL)

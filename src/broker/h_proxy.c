@@ -354,18 +354,6 @@ inject_of(const struct vault_meta *m)
 	return f;
 }
 
-/* A label's value, or NULL. */
-static const char *
-label_of(const struct vault_meta *m, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < m->nlabels; i++)
-		if (strcmp(m->labels[i].key, key) == 0)
-			return m->labels[i].value;
-	return NULL;
-}
-
 /* Validate the run's leases: its own (bound to this connection), live. */
 static int
 check_leases(struct route_args *a, json_t *ids, struct lease *ls, size_t n,
@@ -509,7 +497,7 @@ h_proxy_start(struct route_args *a)
 			nm++;
 			goto fail;
 		}
-		if (proxy_format_check(m[i].name, label_of(&m[i],
+		if (proxy_format_check(m[i].name, vault_meta_label(&m[i],
 		    FORMAT_LABEL), &err) != 0) {
 			nm++;
 			goto fail;
@@ -538,8 +526,8 @@ h_proxy_start(struct route_args *a)
 		ps[i].hosts = m[i].hosts;
 		ps[i].nhosts = m[i].nhosts;
 		ps[i].inject = inject_of(&m[i]);
-		ps[i].headers = label_of(&m[i], HEADERS_LABEL);
-		ps[i].format = label_of(&m[i], FORMAT_LABEL);
+		ps[i].headers = vault_meta_label(&m[i], HEADERS_LABEL);
+		ps[i].format = vault_meta_label(&m[i], FORMAT_LABEL);
 		if (expires == 0 || ls[i].expires < expires)
 			expires = ls[i].expires;
 		(void)snprintf(x->secret[i], sizeof(x->secret[i]), "%.64s",

@@ -362,7 +362,7 @@ mark_exposed(struct guard_cli *gc, const char *endpoint,
 			return rc;
 		}
 		known = m.status == VAULT_EXPOSED &&
-		    broker_label_get(&m, BROKER_EXPOSED_SINCE) != NULL;
+		    vault_meta_label(&m, BROKER_EXPOSED_SINCE) != NULL;
 		vault_meta_release(&m);
 		if (!known && (rc = cli_exposure_report(gc->cli,
 		    f->hits[i].name, where, "guard", 0, &res, err)) != 0)

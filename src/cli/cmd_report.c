@@ -119,15 +119,13 @@ on_line(void *arg, const struct audit_entry *e)
 	return 0;
 }
 
+/* The value of m's label k, or "". */
 static const char *
 label(const struct vault_meta *m, const char *k)
 {
-	size_t i;
+	const char *v = vault_meta_label(m, k);
 
-	for (i = 0; i < m->nlabels; i++)
-		if (strcmp(m->labels[i].key, k) == 0)
-			return m->labels[i].value;
-	return "";
+	return v != NULL ? v : "";
 }
 
 static void

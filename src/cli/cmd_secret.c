@@ -662,18 +662,6 @@ ask_line(const char *cmd, const char *prompt, const char *opt, char *buf,
 	return 0;
 }
 
-/* The value of label key, or NULL. */
-static const char *
-label_of(const struct vault_meta *m, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < m->nlabels; i++)
-		if (strcmp(m->labels[i].key, key) == 0)
-			return m->labels[i].value;
-	return NULL;
-}
-
 /* Set label key=value on m (the key is one of the engine's). */
 static int
 set_kv(struct vault_meta *m, const char *key, const char *value,
@@ -1117,8 +1105,8 @@ secret_rotate(struct cli *cli, struct vault *v, struct secret_args *a,
 	if ((rc = vault_secret_get(v, a->name, &m, err)) != 0)
 		return rc;
 	expires = m.expires;
-	dynamic = label_of(&m, ENGINE_L_ENGINE) != NULL;
-	c = label_of(&m, CLI_ROTATE_WITH);
+	dynamic = vault_meta_label(&m, ENGINE_L_ENGINE) != NULL;
+	c = vault_meta_label(&m, CLI_ROTATE_WITH);
 	if (a->autorot && !dynamic && c != NULL && (cmd = strdup(c)) == NULL) {
 		vault_meta_release(&m);
 		return al_err_set(err, AL_ENOMEM, "out of memory");
@@ -1223,7 +1211,7 @@ secret_edit(struct cli *cli, struct vault *v, struct secret_args *a,
 	if ((rc = vault_secret_get(v, a->name, &before, err)) != 0)
 		return rc;
 	if (a->rotate_with != NULL && a->rotate_with[0] != '\0' &&
-	    label_of(&before, ENGINE_L_ENGINE) != NULL) {
+	    vault_meta_label(&before, ENGINE_L_ENGINE) != NULL) {
 		rc = al_err_set(err, AL_EINVAL, NO_ROTATE_DYNAMIC, a->name);
 		goto out;
 	}
@@ -1302,7 +1290,7 @@ print_table(const struct cli *cli, struct vault_meta *list, size_t n,
 	if (wlab > 24)
 		wlab = 24;
 	for (i = 0; i < n; i++)
-		if (label_of(&list[i], ENGINE_L_ENGINE) != NULL)
+		if (vault_meta_label(&list[i], ENGINE_L_ENGINE) != NULL)
 			engines = 1;
 	printf("%-*s  %-8s  %3s  %-*s  %-10s  %-11s  %-*s  %s%s\n", (int)wname,
 	    "NAME", "STATUS", "VER", (int)wowner, "OWNER", "EXPIRES",
@@ -1345,7 +1333,7 @@ print_table(const struct cli *cli, struct vault_meta *list, size_t n,
 		cell(lab, sizeof(lab), labels[0] ? labels : "-", wlab);
 		cell(owner, sizeof(owner), m->owner, wowner);
 		(void)snprintf(stcol, sizeof(stcol), "%-8s", stname);
-		eng = label_of(m, ENGINE_L_ENGINE);
+		eng = vault_meta_label(m, ENGINE_L_ENGINE);
 		printf("%-*s  %s%s%s  %3u  %-*s  %-10s  %-11s  %-*s  %s%s%s%s\n",
 		    (int)wname, m->name, cli->color_out && color ? color : "",
 		    stcol, cli->color_out && color ? "\033[0m" : "",

@@ -142,7 +142,7 @@ mark_here(struct cli *cli, const char *name, const char *where_in,
 	withhold_values(unlocked ? v : NULL, source);
 	t0 = cli->clock->now_ms(cli->clock->arg);
 	res->first = m.status != VAULT_EXPOSED ||
-	    broker_label_get(&m, BROKER_EXPOSED_SINCE) == NULL;
+	    vault_meta_label(&m, BROKER_EXPOSED_SINCE) == NULL;
 	if (!res->first)
 		goto out;
 	if ((rc = broker_exposure_label(&m, t0, where)) != 0 ||
@@ -326,7 +326,7 @@ cli_exposure_rotated(struct cli *cli, struct vault *v, const char *name,
 
 	if ((rc = vault_secret_get(v, name, &m, err)) != 0)
 		return rc;
-	if ((since = broker_label_get(&m, BROKER_EXPOSED_SINCE)) == NULL)
+	if ((since = vault_meta_label(&m, BROKER_EXPOSED_SINCE)) == NULL)
 		goto out;
 	now = cli->clock->now_ms(cli->clock->arg);
 	if (al_parse_time(since, now / 1000, BROKER_EXPOSED_SINCE, &t0,

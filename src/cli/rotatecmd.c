@@ -40,21 +40,10 @@ cli_exposure_overdue(int64_t since, int64_t within, int64_t now, int64_t *by)
 	return now >= *by;
 }
 
-static const char *
-label_value(const struct vault_meta *m, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < m->nlabels; i++)
-		if (strcmp(m->labels[i].key, key) == 0)
-			return m->labels[i].value;
-	return NULL;
-}
-
 int
 cli_meta_overdue(const struct vault_meta *m, int64_t now, int64_t *by)
 {
-	const char *since = label_value(m, CLI_EXPOSED_SINCE);
+	const char *since = vault_meta_label(m, CLI_EXPOSED_SINCE);
 	struct al_err e;
 	int64_t t0;
 
@@ -62,6 +51,6 @@ cli_meta_overdue(const struct vault_meta *m, int64_t now, int64_t *by)
 	if (since == NULL || m->status != VAULT_EXPOSED ||
 	    al_parse_time(since, now, CLI_EXPOSED_SINCE, &t0, &e) != 0)
 		return 0;
-	return cli_exposure_overdue(t0, cli_rotate_within(label_value(m,
+	return cli_exposure_overdue(t0, cli_rotate_within(vault_meta_label(m,
 	    CLI_ROTATE_WITHIN)), now, by);
 }

@@ -309,3 +309,14 @@ vault_meta_json(const struct vault_meta *m, int64_t now)
 	json_object_set_new(o, "labels", labels);
 	return o;
 }
+
+const char *
+vault_meta_label(const struct vault_meta *m, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < m->nlabels; i++)
+		if (strcmp(m->labels[i].key, key) == 0)
+			return m->labels[i].value;
+	return NULL;
+}
