@@ -148,6 +148,19 @@ entry_cmp(const void *x, const void *y)
 	return a->h < b->h ? -1 : a->h > b->h;
 }
 
+/* Empty g's set. */
+static void
+set_clear(struct textguard *g)
+{
+	free(g->names);
+	free(g->v);
+	free(g->groups);
+	g->names = NULL;
+	g->v = NULL;
+	g->groups = NULL;
+	g->n = g->ngroups = 0;
+}
+
 /* (Re)build g's set from the vault; on failure g holds no set. */
 static int
 build(struct broker *b, struct textguard *g, struct al_err *err)
@@ -158,13 +171,7 @@ build(struct broker *b, struct textguard *g, struct al_err *err)
 	size_t n = 0, i, len;
 	int rc;
 
-	free(g->names);
-	free(g->v);
-	free(g->groups);
-	g->names = NULL;
-	g->v = NULL;
-	g->groups = NULL;
-	g->n = g->ngroups = 0;
+	set_clear(g);
 	memset(g->heads, 0, sizeof(g->heads));
 	if ((rc = vault_secret_list(b->vault, &list, &n, err)) != 0)
 		goto out;
@@ -221,15 +228,8 @@ build(struct broker *b, struct textguard *g, struct al_err *err)
 out:
 	al_secret_free(val);
 	vault_meta_list_free(list, n);
-	if (rc != 0) {
-		free(g->names);
-		free(g->v);
-		free(g->groups);
-		g->names = NULL;
-		g->v = NULL;
-		g->groups = NULL;
-		g->n = g->ngroups = 0;
-	}
+	if (rc != 0)
+		set_clear(g);
 	return rc;
 }
 

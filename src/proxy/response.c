@@ -127,6 +127,28 @@ fail(struct resp *s, const char *why)
 }
 
 /*
+ * Append the upstream's end-to-end headers to head (without
+ * Content-Encoding when drop_encoding: the body goes out inflated).
+ */
+static int
+put_headers(struct resp *s, struct al_buf *head, int drop_encoding)
+{
+	size_t i;
+
+	for (i = 0; i < s->hc->n; i++) {
+		if (hop_header(s->hc, i) || (drop_encoding &&
+		    hname_is(s->hc, i, "content-encoding")))
+			continue;
+		if (al_buf_printf(head, "%.*s: %.*s\r\n",
+		    (int)s->hc->h[i].name_len,
+		    (const char *)s->hc->buf.data + s->hc->h[i].name_off,
+		    (int)s->hc->h[i].val_len, hval(s->hc, i)) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * Upstream accepted the WebSocket: its head goes back masked, with the
  * upgrade headers, and the exchange ends (ws.c relays the frames).  An
  * extension was not offered (request.c drops the client's), so none may
@@ -137,7 +159,6 @@ switched(struct resp *s)
 {
 	const struct proxy_run *r = s->c->run;
 	struct al_buf *head = &s->b->rhead, *masked = &s->b->masked;
-	size_t i;
 	int rc = -1;
 
 	if (hfind(s->hc, "sec-websocket-extensions") >= 0)
@@ -148,15 +169,8 @@ switched(struct resp *s)
 	if (al_buf_printf(head, "HTTP/1.1 101 %.*s\r\n",
 	    (int)s->reason.len, (const char *)s->reason.data) != 0)
 		goto out;
-	for (i = 0; i < s->hc->n; i++) {
-		if (hop_header(s->hc, i))
-			continue;
-		if (al_buf_printf(head, "%.*s: %.*s\r\n",
-		    (int)s->hc->h[i].name_len,
-		    (const char *)s->hc->buf.data + s->hc->h[i].name_off,
-		    (int)s->hc->h[i].val_len, hval(s->hc, i)) != 0)
-			goto out;
-	}
+	if (put_headers(s, head, 0) != 0)
+		goto out;
 	if (al_buf_puts(head, "Upgrade: websocket\r\nConnection: Upgrade\r\n"
 	    "\r\n") != 0 ||
 	    redact_buffer(r->values, head->data, head->len, masked, NULL) != 0 ||
@@ -227,16 +241,8 @@ rs_head_done(llhttp_t *h)
 	if (al_buf_printf(head, "HTTP/1.1 %d %.*s\r\n", s->status,
 	    (int)s->reason.len, (const char *)s->reason.data) != 0)
 		goto out;
-	for (i = 0; i < s->hc->n; i++) {
-		if (hop_header(s->hc, i) || (s->inflating &&
-		    hname_is(s->hc, i, "content-encoding")))
-			continue;
-		if (al_buf_printf(head, "%.*s: %.*s\r\n",
-		    (int)s->hc->h[i].name_len,
-		    (const char *)s->hc->buf.data + s->hc->h[i].name_off,
-		    (int)s->hc->h[i].val_len, hval(s->hc, i)) != 0)
-			goto out;
-	}
+	if (put_headers(s, head, s->inflating) != 0)
+		goto out;
 	if (s->chunked && al_buf_puts(head, "Transfer-Encoding: chunked\r\n"))
 		goto out;
 	if (s->is_head && al_buf_puts(head, "Content-Length: 0\r\n"))
