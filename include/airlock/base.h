@@ -141,6 +141,11 @@ int	al_parse_time(const char *s, int64_t now, const char *field,
 void	al_format_time(int64_t t, char out[static 21]);
 /* Format seconds as the shortest duration string ("1h30m"), out >= 32. */
 void	al_format_duration(int64_t secs, char out[static 32]);
+/*
+ * Write code point cp (at most 0x10FFFF) as UTF-8 into out; returns how
+ * many bytes, 1 to 4.
+ */
+size_t	al_utf8_put(uint32_t cp, unsigned char out[static 4]);
 
 /* ---- clock ------------------------------------------------------------- */
 

@@ -124,23 +124,8 @@ str(struct scan *s, unsigned char *d, size_t *dn)
 				} else if (c >= 0xdc00 && c < 0xe000)
 					return -1;
 				/* UTF-8: at most 4 bytes for 6 read. */
-				if (d != NULL) {
-					if (c < 0x80)
-						d[k++] = (unsigned char)c;
-					else if (c < 0x800) {
-						d[k++] = 0xc0 | c >> 6;
-						d[k++] = 0x80 | (c & 63);
-					} else if (c < 0x10000) {
-						d[k++] = 0xe0 | c >> 12;
-						d[k++] = 0x80 | (c >> 6 & 63);
-						d[k++] = 0x80 | (c & 63);
-					} else {
-						d[k++] = 0xf0 | c >> 18;
-						d[k++] = 0x80 | (c >> 12 & 63);
-						d[k++] = 0x80 | (c >> 6 & 63);
-						d[k++] = 0x80 | (c & 63);
-					}
-				}
+				if (d != NULL)
+					k += al_utf8_put(c, d + k);
 				continue;
 			default:
 				return -1;

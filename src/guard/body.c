@@ -217,29 +217,7 @@ string(struct walk *w, size_t *pos, size_t frame)
 					    (lo - 0xdc00);
 					k = 12;
 				}
-				if (cp < 0x80) {
-					u[0] = (unsigned char)cp;
-					cp = 1;
-				} else if (cp < 0x800) {
-					u[0] = (unsigned char)(0xc0 | cp >> 6);
-					u[1] = (unsigned char)(0x80 | (cp & 0x3f));
-					cp = 2;
-				} else if (cp < 0x10000) {
-					u[0] = (unsigned char)(0xe0 | cp >> 12);
-					u[1] = (unsigned char)(0x80 |
-					    (cp >> 6 & 0x3f));
-					u[2] = (unsigned char)(0x80 | (cp & 0x3f));
-					cp = 3;
-				} else {
-					u[0] = (unsigned char)(0xf0 | cp >> 18);
-					u[1] = (unsigned char)(0x80 |
-					    (cp >> 12 & 0x3f));
-					u[2] = (unsigned char)(0x80 |
-					    (cp >> 6 & 0x3f));
-					u[3] = (unsigned char)(0x80 | (cp & 0x3f));
-					cp = 4;
-				}
-				if (put_decoded(w, u, cp, i) != 0)
+				if (put_decoded(w, u, al_utf8_put(cp, u), i) != 0)
 					return AL_ENOMEM;
 				i += k;
 				continue;
@@ -682,29 +660,7 @@ unescape_all(const unsigned char *p, size_t n, struct al_buf *out)
 					    (lo - 0xdc00);
 					k = 12;
 				}
-				if (cp < 0x80) {
-					u[0] = (unsigned char)cp;
-					cp = 1;
-				} else if (cp < 0x800) {
-					u[0] = (unsigned char)(0xc0 | cp >> 6);
-					u[1] = (unsigned char)(0x80 | (cp & 0x3f));
-					cp = 2;
-				} else if (cp < 0x10000) {
-					u[0] = (unsigned char)(0xe0 | cp >> 12);
-					u[1] = (unsigned char)(0x80 |
-					    (cp >> 6 & 0x3f));
-					u[2] = (unsigned char)(0x80 | (cp & 0x3f));
-					cp = 3;
-				} else {
-					u[0] = (unsigned char)(0xf0 | cp >> 18);
-					u[1] = (unsigned char)(0x80 |
-					    (cp >> 12 & 0x3f));
-					u[2] = (unsigned char)(0x80 |
-					    (cp >> 6 & 0x3f));
-					u[3] = (unsigned char)(0x80 | (cp & 0x3f));
-					cp = 4;
-				}
-				if (al_buf_append(out, u, cp) != 0)
+				if (al_buf_append(out, u, al_utf8_put(cp, u)) != 0)
 					return AL_ENOMEM;
 				i += k;
 				continue;

@@ -132,6 +132,31 @@ test_parse_time_accepts_dates_and_durations(void **state)
 }
 
 static void
+test_utf8_put_encodes_each_length(void **state)
+{
+	static const struct {
+		uint32_t	cp;
+		const char	*utf8;
+	} cases[] = {
+		{ 0x41, "A" }, { 0x7f, "\x7f" }, { 0x80, "\xc2\x80" },
+		{ 0x7ff, "\xdf\xbf" }, { 0x800, "\xe0\xa0\x80" },
+		{ 0x20ac, "\xe2\x82\xac" }, { 0xffff, "\xef\xbf\xbf" },
+		{ 0x10000, "\xf0\x90\x80\x80" },
+		{ 0x1f600, "\xf0\x9f\x98\x80" },
+		{ 0x10ffff, "\xf4\x8f\xbf\xbf" },
+	};
+	unsigned char out[4];
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = al_utf8_put(cases[i].cp, out);
+		assert_int_equal(n, strlen(cases[i].utf8));
+		assert_memory_equal(out, cases[i].utf8, n);
+	}
+}
+
+static void
 test_format_duration_is_shortest(void **state)
 {
 	char out[32];
@@ -309,6 +334,7 @@ main(void)
 		cmocka_unit_test(test_parse_duration_ms_accepts_milliseconds),
 		cmocka_unit_test(test_parse_time_accepts_dates_and_durations),
 		cmocka_unit_test(test_format_duration_is_shortest),
+		cmocka_unit_test(test_utf8_put_encodes_each_length),
 		cmocka_unit_test(test_parse_int_checks_range),
 		cmocka_unit_test(test_secret_read_fd_refuses_oversize),
 		cmocka_unit_test(test_secret_pool_reuses_wiped_blocks),
