@@ -69,6 +69,11 @@ const char *al_buf_str(const struct al_buf *b);
  * terminal.
  */
 int	al_buf_append_escaped(struct al_buf *b, const void *p, size_t n) AL_WUR;
+/*
+ * Append path percent-encoded as a URI path: unreserved bytes and '/'
+ * kept, every other byte as %XX.
+ */
+int	al_buf_put_uri_path(struct al_buf *b, const char *path) AL_WUR;
 
 /* ---- guarded secret memory -------------------------------------------- */
 

@@ -237,3 +237,22 @@ al_buf_append_escaped(struct al_buf *b, const void *vp, size_t n)
 	}
 	return rc;
 }
+
+int
+al_buf_put_uri_path(struct al_buf *b, const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)path; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~/", *p) != NULL) {
+			if (al_buf_putc(b, *p) != 0)
+				return AL_ENOMEM;
+		} else if (al_buf_putc(b, '%') != 0 ||
+		    al_buf_putc(b, hex[*p >> 4]) != 0 ||
+		    al_buf_putc(b, hex[*p & 15]) != 0)
+			return AL_ENOMEM;
+	}
+	return 0;
+}

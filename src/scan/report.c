@@ -354,25 +354,13 @@ scan_report_write_json(const struct scan_report *r, FILE *out)
 static json_t *
 uri_of(const char *path)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	struct al_buf b;
-	const unsigned char *p;
 	json_t *s = NULL;
-	int bad = 0;
 
 	al_buf_init(&b, 64 * 1024, 0);
 	while (path[0] == '.' && path[1] == '/')
 		path += 2;
-	for (p = (const unsigned char *)path; *p && !bad; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("-._~/", *p) != NULL)
-			bad = al_buf_putc(&b, *p) != 0;
-		else
-			bad = al_buf_putc(&b, '%') != 0 ||
-			    al_buf_putc(&b, hex[*p >> 4]) != 0 ||
-			    al_buf_putc(&b, hex[*p & 15]) != 0;
-	}
-	if (!bad)
+	if (al_buf_put_uri_path(&b, path) == 0)
 		s = json_string(al_buf_str(&b));
 	al_buf_release(&b);
 	return s;

@@ -168,24 +168,12 @@ sarif_rules(const struct sweep *s, int *bad)
 static char *
 uri_of(const char *path)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p;
 	struct al_buf b;
 	char *s = NULL;
-	int bad;
 
 	al_buf_init(&b, 64 * 1024, 0);
-	bad = path[0] == '/' && al_buf_puts(&b, "file://") != 0;
-	for (p = (const unsigned char *)path; *p && !bad; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("-._~/", *p) != NULL)
-			bad = al_buf_putc(&b, *p) != 0;
-		else
-			bad = al_buf_putc(&b, '%') != 0 ||
-			    al_buf_putc(&b, hex[*p >> 4]) != 0 ||
-			    al_buf_putc(&b, hex[*p & 15]) != 0;
-	}
-	if (!bad)
+	if ((path[0] != '/' || al_buf_puts(&b, "file://") == 0) &&
+	    al_buf_put_uri_path(&b, path) == 0)
 		s = strdup(al_buf_str(&b));
 	al_buf_release(&b);
 	return s;

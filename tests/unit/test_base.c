@@ -132,6 +132,20 @@ test_parse_time_accepts_dates_and_durations(void **state)
 }
 
 static void
+test_buf_put_uri_path_encodes_reserved_bytes(void **state)
+{
+	struct al_buf b;
+
+	(void)state;
+	al_buf_init(&b, 256, 0);
+	assert_int_equal(al_buf_put_uri_path(&b, "src/a b#?%\xc3\xa9-._~.c"),
+	    0);
+	assert_string_equal(al_buf_str(&b),
+	    "src/a%20b%23%3F%25%C3%A9-._~.c");
+	al_buf_release(&b);
+}
+
+static void
 test_utf8_put_encodes_each_length(void **state)
 {
 	static const struct {
@@ -335,6 +349,7 @@ main(void)
 		cmocka_unit_test(test_parse_time_accepts_dates_and_durations),
 		cmocka_unit_test(test_format_duration_is_shortest),
 		cmocka_unit_test(test_utf8_put_encodes_each_length),
+		cmocka_unit_test(test_buf_put_uri_path_encodes_reserved_bytes),
 		cmocka_unit_test(test_parse_int_checks_range),
 		cmocka_unit_test(test_secret_read_fd_refuses_oversize),
 		cmocka_unit_test(test_secret_pool_reuses_wiped_blocks),
