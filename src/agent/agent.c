@@ -128,8 +128,9 @@ shell_word(struct al_buf *b, const char *s)
 	return al_buf_putc(b, '\'');
 }
 
+/* airlock itself, as the agent's shell runs it: [AIRLOCK_HOME=H ]CMD */
 static int
-hook_command(const struct agent_setup *st, struct al_buf *b)
+airlock_word(const struct agent_setup *st, struct al_buf *b)
 {
 	int rc;
 
@@ -138,7 +139,15 @@ hook_command(const struct agent_setup *st, struct al_buf *b)
 	    (rc = shell_word(b, st->airlock_home)) != 0 ||
 	    (rc = al_buf_putc(b, ' ')) != 0))
 		return rc;
-	if ((rc = shell_word(b, st->command)) != 0)
+	return shell_word(b, st->command);
+}
+
+static int
+hook_command(const struct agent_setup *st, struct al_buf *b)
+{
+	int rc;
+
+	if ((rc = airlock_word(st, b)) != 0)
 		return rc;
 	return al_buf_printf(b, " hook %s", agent_kind_name(st->kind));
 }
@@ -149,12 +158,7 @@ sweep_command(const struct agent_setup *st, struct al_buf *b)
 {
 	int rc;
 
-	if (st->airlock_home != NULL &&
-	    ((rc = al_buf_puts(b, "AIRLOCK_HOME=")) != 0 ||
-	    (rc = shell_word(b, st->airlock_home)) != 0 ||
-	    (rc = al_buf_putc(b, ' ')) != 0))
-		return rc;
-	if ((rc = shell_word(b, st->command)) != 0)
+	if ((rc = airlock_word(st, b)) != 0)
 		return rc;
 	return al_buf_puts(b, " sweep --fix");
 }
