@@ -24,7 +24,9 @@
  * checked again at no cost: callers repeat their task and intent), and a
  * uid whose texts were refused TG_REFUSALS_FREE times in a minute has
  * every free text refused unchecked (429) for the rest of that minute, as
- * has one whose new text would go past its bytes.
+ * has one whose new text would go past its bytes.  The uids that have no
+ * account (those a user namespace maps a user's subordinate ids to: tens
+ * of thousands each, where newuidmap is installed) count as one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,7 @@
 
 #include <sodium.h>
 
+#include "airlock/identity.h"
 #include "airlock/redact.h"
 #include "broker_int.h"
 
@@ -42,6 +45,7 @@
 #define TG_UIDS		32		/* uids whose refusals are counted */
 #define TG_BYTES_FREE	16384		/* new text checked, a uid a window */
 #define TG_SEEN		32		/* texts a uid sent that passed */
+#define TG_UNNAMED	((uid_t)-1)	/* every uid with no account */
 
 struct tg_entry {
 	uint64_t	h;
@@ -355,6 +359,14 @@ uid_slot(struct textguard *g, uid_t uid, int64_t now, int add)
 	return u;
 }
 
+/* Whose limits c's texts count against. */
+static uid_t
+limited_uid(const struct broker_caller *c)
+{
+	return c->ident != NULL && c->ident->user == NULL ? TG_UNNAMED :
+	    c->uid;
+}
+
 static struct textguard *
 guard_of(struct broker *b)
 {
@@ -384,7 +396,7 @@ text_guard(struct route_args *a, const char *field, const char *text)
 	tlen = strlen(text);
 	u = NULL;
 	if ((g = guard_of(b)) != NULL) {
-		u = uid_slot(g, a->req->caller->uid, now, 1);
+		u = uid_slot(g, limited_uid(a->req->caller), now, 1);
 		th = hash(g, text, tlen);
 		for (i = 0; i < u->nseen && i < TG_SEEN && !seen; i++)
 			seen = u->seen[i] == th;
@@ -426,7 +438,7 @@ text_guard(struct route_args *a, const char *field, const char *text)
 	(void)snprintf(reason, sizeof(reason), "'%s' held the value of secret "
 	    "'%s': the request was refused and the text withheld", field,
 	    g->names[name]);
-	if ((u = uid_slot(g, a->req->caller->uid, now, 1)) != NULL)
+	if ((u = uid_slot(g, limited_uid(a->req->caller), now, 1)) != NULL)
 		u->n++;
 	who = caller_json(a->req->caller);
 	detail = json_pack("{s:s}", "field", field);
