@@ -67,6 +67,7 @@ main(int argc, char **argv)
 	struct broker_config cfg;
 	struct broker_resp resp;
 	struct broker_req req;
+	struct broker_caller who;
 	struct route_args a;
 	struct broker *b = NULL;
 	struct vault *v = NULL;
@@ -95,6 +96,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	memset(&req, 0, sizeof(req));
+	memset(&who, 0, sizeof(who));
+	who.conn = 1;
+	who.uid = getuid();
+	req.caller = &who;	/* the free-text limits are per uid */
 	broker_resp_init(&resp);
 	memset(&a, 0, sizeof(a));
 	a.b = b;

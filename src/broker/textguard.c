@@ -16,10 +16,17 @@
  * index, whenever it was built within a second of such a change, which a
  * file's coarse timestamp might not show.
  *
- * A refusal tells the caller that its text held some value, which would
- * let it test guesses at a plain password; so a uid whose texts were
- * refused TG_REFUSALS_FREE times in a minute has every free text refused
- * unchecked (429) for the rest of that minute.
+ * An answer tells the caller whether its text held some value, which
+ * would let it test guesses at a plain password: a refusal says a guess
+ * was right, and a text that passes says that every window of it was
+ * wrong, at no cost.  So each uid may have TG_BYTES_FREE bytes of new text
+ * checked a minute (a text it sent in that minute, which passed, is
+ * checked again at no cost: callers repeat their task and intent), and a
+ * uid whose texts were refused TG_REFUSALS_FREE times in a minute has
+ * every free text refused unchecked (429) for the rest of that minute, as
+ * has one whose new text would go past its bytes.  The uids that have no
+ * account (those a user namespace maps a user's subordinate ids to: tens
+ * of thousands each, where newuidmap is installed) count as one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +34,7 @@
 
 #include <sodium.h>
 
+#include "airlock/identity.h"
 #include "airlock/redact.h"
 #include "broker_int.h"
 
@@ -35,6 +43,9 @@
 #define TG_REFUSALS_FREE 10		/* refusals of one uid a window */
 #define TG_WINDOW_MS	60000
 #define TG_UIDS		32		/* uids whose refusals are counted */
+#define TG_BYTES_FREE	16384		/* new text checked, a uid a window */
+#define TG_SEEN		32		/* texts a uid sent that passed */
+#define TG_UNNAMED	((uid_t)-1)	/* every uid with no account */
 
 struct tg_entry {
 	uint64_t	h;
@@ -61,6 +72,9 @@ struct textguard {
 	struct tg_uid {
 		uid_t	 uid;
 		unsigned n;		/* refusals since since_ms */
+		size_t	 bytes;		/* new text checked since then */
+		uint64_t seen[TG_SEEN];	/* hashes of texts that passed */
+		size_t	 nseen;
 		int64_t	 since_ms;
 	}		 uids[TG_UIDS];
 	size_t		 nuids;
@@ -338,9 +352,19 @@ uid_slot(struct textguard *g, uid_t uid, int64_t now, int add)
 	if (u->uid != uid || now - u->since_ms >= TG_WINDOW_MS) {
 		u->uid = uid;
 		u->n = 0;
+		u->bytes = 0;
+		u->nseen = 0;
 		u->since_ms = now;
 	}
 	return u;
+}
+
+/* Whose limits c's texts count against. */
+static uid_t
+limited_uid(const struct broker_caller *c)
+{
+	return c->ident != NULL && c->ident->user == NULL ? TG_UNNAMED :
+	    c->uid;
 }
 
 static struct textguard *
@@ -361,22 +385,36 @@ text_guard(struct route_args *a, const char *field, const char *text)
 	char msg[256], reason[256];
 	struct tg_uid *u;
 	int64_t now = b->clock->now_ms(b->clock->arg);
-	size_t at, len;
+	size_t at, len, tlen, i;
+	uint64_t th = 0;
 	uint32_t name;
-	int rc;
+	int rc, seen = 0;
 
 	if (text == NULL || text[0] == '\0')
 		return 0;
 	al_err_clear(&err);
-	if ((g = guard_of(b)) != NULL && (u = uid_slot(g, a->req->caller->uid,
-	    now, 0)) != NULL && u->n >= TG_REFUSALS_FREE) {
+	tlen = strlen(text);
+	u = NULL;
+	if ((g = guard_of(b)) != NULL) {
+		u = uid_slot(g, limited_uid(a->req->caller), now, 1);
+		th = hash(g, text, tlen);
+		for (i = 0; i < u->nseen && i < TG_SEEN && !seen; i++)
+			seen = u->seen[i] == th;
+	}
+	if (u != NULL && (u->n >= TG_REFUSALS_FREE ||
+	    (!seen && tlen > TG_BYTES_FREE - u->bytes))) {
 		(void)snprintf(msg, sizeof(msg), "'%s' was not checked or "
-		    "recorded: too many texts from this user held a secret's "
-		    "value; free text is refused for %lld more seconds", field,
+		    "recorded: %s; free text is refused for %lld more seconds",
+		    field, u->n >= TG_REFUSALS_FREE ? "too many texts from "
+		    "this user held a secret's value" : "this user sent more "
+		    "new free text this minute than is checked",
 		    (long long)(u->since_ms + TG_WINDOW_MS - now + 999) / 1000);
 		reply_error(a->resp, 429, API_E_RATE, msg);
 		return -1;
 	}
+	/* Charged before the check: an answer is what a guess buys. */
+	if (u != NULL && !seen)
+		u->bytes += tlen;
 	if (g == NULL)
 		rc = al_err_set(&err, AL_ENOMEM, "out of memory");
 	else
@@ -390,14 +428,17 @@ text_guard(struct route_args *a, const char *field, const char *text)
 		reply_error(a->resp, 503, API_E_UNAVAILABLE, msg);
 		return -1;
 	}
-	if (!find(g, (const unsigned char *)text, strlen(text), 0, &at, &len,
-	    &name))
+	if (!find(g, (const unsigned char *)text, tlen, 0, &at, &len, &name)) {
+		/* Sent again, it is checked again at no cost. */
+		if (u != NULL && !seen)
+			u->seen[u->nseen++ % TG_SEEN] = th;
 		return 0;
+	}
 	/* The secret is named to the auditor, never to the caller. */
 	(void)snprintf(reason, sizeof(reason), "'%s' held the value of secret "
 	    "'%s': the request was refused and the text withheld", field,
 	    g->names[name]);
-	if ((u = uid_slot(g, a->req->caller->uid, now, 1)) != NULL)
+	if ((u = uid_slot(g, limited_uid(a->req->caller), now, 1)) != NULL)
 		u->n++;
 	who = caller_json(a->req->caller);
 	detail = json_pack("{s:s}", "field", field);

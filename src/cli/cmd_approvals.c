@@ -62,6 +62,37 @@ static const struct option opts[] = {
 };
 
 /*
+ * Print s as text: control characters (a newline, a carriage return, an
+ * escape sequence) and bytes that are not UTF-8 escaped, so that a
+ * requester cannot write lines of its own, or hide some, on the
+ * approver's terminal through what it chose (its executable's path, its
+ * parents', its task).  NULL prints as dflt.
+ */
+static void
+put(const char *s, const char *dflt)
+{
+	struct al_buf b;
+
+	if (s == NULL) {
+		fputs(dflt, stdout);
+		return;
+	}
+	al_buf_init(&b, 16384, 0);
+	if (al_buf_append_escaped(&b, s, strlen(s)) != 0)
+		fputs("(unprintable)", stdout);
+	else if (b.len > 0)
+		fputs(al_buf_str(&b), stdout);
+	al_buf_release(&b);
+}
+
+/* Member key of o, as put prints it. */
+static void
+put_member(const json_t *o, const char *key, const char *dflt)
+{
+	put(json_string_value(json_object_get(o, key)), dflt);
+}
+
+/*
  * The chain of parent executables, nearest first, a repeated one shown
  * once: what an approver looks at to tell an agent's request from theirs.
  */
@@ -80,7 +111,8 @@ print_ancestry(json_t *anc)
 		e = json_string_value(v);
 		if (prev != NULL && e != NULL && strcmp(prev, e) == 0)
 			continue;
-		printf("%s %s", n++ ? " <-" : "", e ? e : "(unknown)");
+		printf("%s ", n++ ? " <-" : "");
+		put(e, "(unknown)");
 		prev = e;
 	}
 	printf("\n");
@@ -93,28 +125,40 @@ print_one(json_t *a)
 	const char *task = json_string_value(json_object_get(a, "task"));
 	const char *intent = json_string_value(json_object_get(a, "intent"));
 	const char *user = json_string_value(json_object_get(req, "user"));
-	const char *exe = json_string_value(json_object_get(req, "exe"));
 	const char *by;
 	size_t i;
 
-	printf("%s  %s  secret %s\n", json_string_value(json_object_get(a,
-	    "id")), json_string_value(json_object_get(a, "state")),
-	    json_string_value(json_object_get(a, "secret")));
-	printf("    requester: uid %lld%s%s%s pid %lld, %s\n",
-	    (long long)json_integer_value(json_object_get(req, "uid")),
-	    user ? " (" : "", user ? user : "", user ? ")" : "",
-	    (long long)json_integer_value(json_object_get(req, "pid")),
-	    exe ? exe : "executable unknown");
+	put_member(a, "id", "-");
+	fputs("  ", stdout);
+	put_member(a, "state", "-");
+	fputs("  secret ", stdout);
+	put_member(a, "secret", "-");
+	printf("\n    requester: uid %lld",
+	    (long long)json_integer_value(json_object_get(req, "uid")));
+	if (user != NULL) {
+		fputs(" (", stdout);
+		put(user, "");
+		fputs(")", stdout);
+	}
+	printf(" pid %lld, ",
+	    (long long)json_integer_value(json_object_get(req, "pid")));
+	put_member(req, "exe", "executable unknown");
+	printf("\n");
 	print_ancestry(json_object_get(req, "ancestors"));
-	printf("    task: %s  intent: %s\n", task && task[0] ? task : "-",
-	    intent && intent[0] ? intent : "-");
-	printf("    rule: %s (line %lld)  expires: %s\n",
-	    json_string_value(json_object_get(a, "rule")),
-	    (long long)json_integer_value(json_object_get(a, "rule_line")),
-	    json_string_value(json_object_get(a, "expires")));
-	printf("    approvers:");
-	json_array_foreach(json_object_get(a, "approvers"), i, v)
-		printf(" %s", json_string_value(v));
+	fputs("    task: ", stdout);
+	put(task && task[0] ? task : NULL, "-");
+	fputs("  intent: ", stdout);
+	put(intent && intent[0] ? intent : NULL, "-");
+	fputs("\n    rule: ", stdout);
+	put_member(a, "rule", "-");
+	printf(" (line %lld)  expires: ",
+	    (long long)json_integer_value(json_object_get(a, "rule_line")));
+	put_member(a, "expires", "-");
+	printf("\n    approvers:");
+	json_array_foreach(json_object_get(a, "approvers"), i, v) {
+		fputs(" ", stdout);
+		put(json_string_value(v), "-");
+	}
 	printf("\n");
 	if ((by = json_string_value(json_object_get(a, "decided_by"))) !=
 	    NULL) {
@@ -123,9 +167,17 @@ print_one(json_t *a)
 		const char *why = json_string_value(json_object_get(a,
 		    "reason"));
 
-		printf("    decided by: %s%s%s%s%s\n", by, lease ? "  lease: " :
-		    "", lease ? lease : "", why ? "  reason: " : "", why ? why :
-		    "");
+		fputs("    decided by: ", stdout);
+		put(by, "-");
+		if (lease != NULL) {
+			fputs("  lease: ", stdout);
+			put(lease, "-");
+		}
+		if (why != NULL) {
+			fputs("  reason: ", stdout);
+			put(why, "-");
+		}
+		printf("\n");
 	}
 }
 

@@ -325,11 +325,35 @@ put(int fd, const char *p, size_t n)
 	return r;
 }
 
-/* Stop the keeper (it ends everything below it first) and reap it. */
+/*
+ * Stop the keeper (it ends everything below it first) and reap it.  A
+ * keeper that a process of the same user stopped (SIGSTOP) takes SIGTERM
+ * only once continued, and may be stopped again as soon as it is: it is
+ * continued until KEEPER_GRACE_MS is over, then killed, so that the
+ * caller (a thread of the broker) never waits for it forever.  What it
+ * started then outlives it, re-parented, as only a keeper held still by
+ * someone else's signals leaves it.
+ */
+#define KEEPER_GRACE_MS	2000
+
 static void
 keeper_stop(pid_t k)
 {
+	static const struct timespec tick = { 0, 10000000 };
+	int64_t until = al_mono_ms() + KEEPER_GRACE_MS;
+	pid_t w;
+
 	(void)kill(k, SIGTERM);
+	for (;;) {
+		(void)kill(k, SIGCONT);
+		w = waitpid(k, NULL, WNOHANG);
+		if (w == k || (w < 0 && errno != EINTR))
+			return;
+		if (al_mono_ms() >= until)
+			break;
+		(void)nanosleep(&tick, NULL);
+	}
+	(void)kill(k, SIGKILL);
 	while (waitpid(k, NULL, 0) < 0 && errno == EINTR)
 		;
 }
@@ -406,7 +430,27 @@ engine_cmd_run(const struct engine_cmd *c, struct al_secret **out,
 	(void)close(perr[1]);
 	(void)close(xp[1]);
 	pin[0] = pout[1] = perr[1] = xp[1] = -1;
-	/* Started (the exec closed the pipe), or why not. */
+	/*
+	 * Started (the exec closed the pipe), or why not; within the time,
+	 * as a keeper held stopped would never close its end.
+	 */
+	for (;;) {
+		struct pollfd xf = { .fd = xp[0], .events = POLLIN };
+		int64_t left = deadline - al_mono_ms();
+
+		if (left <= 0) {
+			rc = al_err_set(err, AL_ETIMEDOUT, "%s: killed after "
+			    "%d s", c->what, c->timeout);
+			goto out;
+		}
+		if (poll(&xf, 1, (int)left) < 0 && errno != EINTR) {
+			rc = al_err_set(err, AL_ESYS, "%s: poll: %s", c->what,
+			    strerror(errno));
+			goto out;
+		}
+		if (xf.revents)
+			break;
+	}
 	do
 		r = read(xp[0], &x, sizeof(x));
 	while (r < 0 && errno == EINTR);

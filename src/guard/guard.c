@@ -294,6 +294,7 @@ bind_listen(struct guard *g, const char *listen_at, struct al_err *err)
 		(void)snprintf(host, sizeof(host), "127.0.0.1");
 	(void)snprintf(g->address, sizeof(g->address), "%s:%u", host,
 	    (unsigned)ntohs(sa.sin_port));
+	g->local = sa;
 	g->listen_fd = fd;
 	return 0;
 }

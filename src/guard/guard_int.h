@@ -9,6 +9,7 @@
 #ifndef AIRLOCK_GUARD_INT_H
 #define AIRLOCK_GUARD_INT_H
 
+#include <netinet/in.h>
 #include <pthread.h>
 
 #include <curl/curl.h>
@@ -67,6 +68,7 @@ struct guard {
 	struct guard_dl		 dl;
 	char			 upstream[2048];	/* no trailing '/' */
 	char			 address[64];
+	struct sockaddr_in	 local;		/* the address listened on */
 	int			 listen_fd;
 	struct MHD_Daemon	*mhd;
 	pthread_mutex_t		 lock;		/* sets, failed */
@@ -85,6 +87,13 @@ void	guard_count(struct guard *g, enum guard_outcome o,
 /* Take / drop a reference to the current redactors; NULL while failed. */
 struct guard_setref *guard_sets_take(struct guard *g);
 void	guard_sets_drop(struct guard *g, struct guard_setref *r);
+
+/*
+ * The uid owning the client's end of a loopback TCP connection from peer
+ * to local (peer.c): 0 and *uid, or -1 when it cannot be told.
+ */
+int	guard_peer_uid(const struct sockaddr_in *peer,
+	    const struct sockaddr_in *local, uid_t *uid) AL_WUR;
 
 /* Start / stop the HTTP side (server.c). */
 int	guard_http_start(struct guard *g, struct al_err *err) AL_WUR;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -711,13 +712,32 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	return forward(g, q, c, url, method);
 }
 
+/*
+ * A connection is served only when this user's process made it (see
+ * peer.c); any other, or one whose owner cannot be told, is closed
+ * unanswered.
+ */
+static enum MHD_Result
+accept_ok(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct guard *g = cls;
+	uid_t uid;
+
+	if (addr == NULL || len < (socklen_t)sizeof(struct sockaddr_in) ||
+	    addr->sa_family != AF_INET ||
+	    guard_peer_uid((const struct sockaddr_in *)(const void *)addr,
+	    &g->local, &uid) != 0 || uid != geteuid())
+		return MHD_NO;
+	return MHD_YES;
+}
+
 int
 guard_http_start(struct guard *g, struct al_err *err)
 {
 	if (g->dl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return al_err_set(err, AL_ESYS, "cannot initialise libcurl");
 	g->mhd = g->dl.start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0, NULL, NULL,
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0, accept_ok, g,
 	    on_request, g,
 	    MHD_OPTION_LISTEN_SOCKET, g->listen_fd,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, g,

@@ -322,14 +322,18 @@ buffer_writes(struct conn *c)
 /*
  * A handed-over connection (see proxy_handoff): one byte with one
  * descriptor, which must be a connected TCP socket; it becomes c's
- * client socket.
+ * client socket.  Anyone may connect to the handoff socket and send
+ * anything: every descriptor the message brought is closed unless it is
+ * that one alone (a message of several would otherwise leave the rest
+ * open in the broker, which a local user could repeat until it has no
+ * descriptors left).
  */
 static int
 take_handoff(struct conn *c)
 {
 	union {
 		struct cmsghdr	h;
-		char		b[CMSG_SPACE(sizeof(int))];
+		char		b[CMSG_SPACE(AL_SEND_FDS_MAX * sizeof(int))];
 	} u;
 	struct sockaddr_storage ss;
 	struct msghdr msg;
@@ -338,7 +342,9 @@ take_handoff(struct conn *c)
 	socklen_t sl = sizeof(ss), ol;
 	char byte;
 	ssize_t r;
-	int fd = -1, v;
+	size_t i, k, nfds = 0;
+	/* More room than the control buffer can bring descriptors for. */
+	int fds[sizeof(u.b) / sizeof(int)], fd, v;
 
 	set_timeout(c->cfd, CONNECT_TIMEOUT_MS);
 	iov.iov_base = &byte;
@@ -353,21 +359,25 @@ take_handoff(struct conn *c)
 		;
 	if (r < 0)
 		return -1;
-	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm))
-		if (cm->cmsg_level == SOL_SOCKET &&
-		    cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	if (fd < 0)
-		return -1;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET ||
+		    cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len < CMSG_LEN(0))
+			continue;
+		k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < k && nfds < sizeof(fds) / sizeof(fds[0]); i++)
+			memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int),
+			    sizeof(int));
+	}
+	fd = nfds == 1 ? fds[0] : -1;
 	ol = sizeof(v);
-	if (r != 1 || (msg.msg_flags & MSG_CTRUNC) ||
+	if (fd < 0 || r != 1 || (msg.msg_flags & MSG_CTRUNC) ||
 	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &ol) != 0 ||
 	    v != SOCK_STREAM || (ol = sizeof(v), getsockopt(fd, SOL_SOCKET,
 	    SO_ACCEPTCONN, &v, &ol)) != 0 || v != 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
 	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
-		close(fd);
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
 		return -1;
 	}
 	hub_conn_set_cfd(c->p, c, fd);
