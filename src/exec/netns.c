@@ -180,6 +180,16 @@ exec_netns_open(struct exec_netns *ns, struct al_err *err)
 		    "the namespace helper failed");
 	}
 	n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+	if (n < 1 || n > 3) {
+		/* Not the helper's message: close what came, take nothing. */
+		for (int i = 0; i < n; i++) {
+			memcpy(&fds[0], CMSG_DATA(cm) + (size_t)i * sizeof(int),
+			    sizeof(int));
+			(void)close(fds[0]);
+		}
+		return al_err_set(err, AL_ESYS, "no network isolation: the "
+		    "helper handed over %d descriptors", n);
+	}
 	memcpy(fds, CMSG_DATA(cm), (size_t)n * sizeof(int));
 	ns->listen_fd = fds[0];
 	ns->netns_fd = n > 1 ? fds[1] : -1;
