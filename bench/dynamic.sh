@@ -35,7 +35,7 @@ for c in 1 8; do
 	while [ "$(metric airlock_credentials_revoking)" != 0 ]; do sleep 0.01; done
 	t1=$(date +%s.%N)
 	r1=$(metric airlock_credentials_revoked_total)
-	echo "$out" | sed 's/^/  lease cycles (mint at use): /' | head -1
+	echo "$out" | sed '1s/^/  lease cycles (mint at use): /' | head -2
 	awk -v n=$((r1 - r0)) -v a="$t0" -v b="$t1" -v c="$c" 'BEGIN {
 	    printf "airlock %3d: %7d create+revoke cycles in %.1f s = %6.0f cycles/s (lease, mint, revoke, role confirmed gone)\n",
 	    c, n, b - a, n / (b - a) }'

@@ -109,8 +109,8 @@ int	al_secret_read_fd(int fd, size_t max, struct al_secret **out,
  * A secret taken from it is in guarded memory like any other, but stays
  * readable until freed (open and close do nothing) and al_secret_free wipes
  * its block and keeps it (up to keep idle blocks) instead of unmapping it.
- * A request larger than the block gets an ordinary secret.  Not thread-safe:
- * one pool per thread.  al_secret_pool_free may run while secrets are still
+ * A request larger than the block gets an ordinary secret.  Threads may
+ * share a pool (its own mutex guards it).  al_secret_pool_free may run while secrets are still
  * lent; the pool goes when the last one comes back.
  */
 struct al_secret_pool;

@@ -173,13 +173,22 @@ struct engine_for {
  * Mint a credential for lease on the source secret: record it (durably),
  * then create it, valid until expires + ENGINE_VALID_MARGIN.  *value is the
  * credential as the holder sees it (for postgres a postgresql:// URL), in
- * new guarded memory; role receives its name.  On failure nothing is left:
+ * guarded memory (postgres: from the value pool, when one is set); role
+ * receives its name.  On failure nothing is left:
  * a role that may exist is queued for revocation.
  */
 int	engine_mint(struct engine *e, const char *secret, const char *lease,
 	    uint64_t conn, int64_t expires, const struct engine_for *why,
 	    struct al_secret **value,
 	    char role[ENGINE_ROLE_MAX + 1], struct al_err *err) AL_WUR;
+
+/*
+ * Take the values engine_mint hands out from pool (guarded blocks wiped
+ * and lent again, see al_secret_pool_take) instead of a guarded mapping of
+ * their own each: a mint then changes no mapping.  NULL: no pool.  Set
+ * before the first source; the pool outlives every value taken from it.
+ */
+void	engine_set_value_pool(struct engine *e, struct al_secret_pool *pool);
 
 /* The lease ended: queue the revocation of its credentials (count in *n). */
 int	engine_lease_ended(struct engine *e, const char *lease, size_t *n);

@@ -253,8 +253,11 @@ eng_start(struct broker *b, struct al_err *err)
 	    ENGINE_STATE_FILE)) != 0)
 		return al_err_set(err, rc, "a path under %s is too long",
 		    b->home);
-	if ((rc = engine_open(path, b->clock, &b->engine, err)) != 0 ||
-	    (rc = pool_start(b->engine, &b->engpool, err)) != 0)
+	if ((rc = engine_open(path, b->clock, &b->engine, err)) != 0)
+		return rc;
+	/* Minted values go out like the vault's: from the broker's pool. */
+	engine_set_value_pool(b->engine, b->values);
+	if ((rc = pool_start(b->engine, &b->engpool, err)) != 0)
 		return rc;
 	if ((rc = vault_secret_list(b->vault, &list, &n, err)) != 0)
 		return rc;

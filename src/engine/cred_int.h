@@ -27,6 +27,7 @@ struct engine_source {
 	struct engine_config		 cfg;
 	const struct engine_ops		*ops;
 	const struct pq_dl		*dl;	/* the engine's table */
+	struct al_secret_pool		*values; /* minted values, or NULL */
 	/* What the names it mints start with: prefix, then the state's id. */
 	char				 stem[ENGINE_PREFIX_MAX + 16];
 	/*

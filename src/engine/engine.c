@@ -35,6 +35,12 @@ source_find(struct engine *e, const char *name)
 	return NULL;
 }
 
+void
+engine_set_value_pool(struct engine *e, struct al_secret_pool *pool)
+{
+	e->values = pool;
+}
+
 int
 engine_source_known(struct engine *e, const char *secret, uint32_t version)
 {
@@ -148,6 +154,7 @@ engine_source_set(struct engine *e, const char *secret, uint32_t version,
 		return rc;
 	}
 	s->dl = &e->dl;
+	s->values = e->values;
 	rc = copy_config(&s->cfg, c) != 0 || copy_root(root,
 	    &s->mint.root) != 0;
 	for (i = 0; rc == 0 && i < ENGINE_WORKERS; i++)

@@ -331,13 +331,15 @@ url_encode(struct url_out *u, const char *s)
  * The credential as the holder sees it, with a fresh password written in
  * place (it exists nowhere else), and that password's SCRAM verifier in
  * verifier: postgresql://ROLE:PASSWORD@HOST:PORT/DB, or with a socket
- * directory postgresql://ROLE:PASSWORD@/DB?host=DIR&port=PORT.
+ * directory postgresql://ROLE:PASSWORD@/DB?host=DIR&port=PORT.  In a
+ * block of the source's value pool when it has one.
  */
 static int
-make_url(const struct pq_dl *dl, PGconn *conn, const char *role,
+make_url(const struct engine_source *s, PGconn *conn, const char *role,
     char verifier[ENGINE_SCRAM_MAX], struct al_secret **out)
 {
 	static const char hexd[] = "0123456789abcdef";
+	const struct pq_dl *dl = s->dl;
 	const char *host = dl->PQhost(conn), *port = dl->PQport(conn), *db = dl->PQdb(conn);
 	struct url_out u = { NULL, 0, 0, 0 };
 	unsigned char raw[PG_PW_LEN / 2];
@@ -352,7 +354,7 @@ make_url(const struct pq_dl *dl, PGconn *conn, const char *role,
 	u.cap = strlen("postgresql://:@/?host=&port=") + strlen(role) +
 	    PG_PW_LEN + 3 * (strlen(host) + strlen(db)) +
 	    strlen("localhost") + strlen(port) + 1;
-	if ((rc = al_secret_new(u.cap, out)) != 0)
+	if ((rc = al_secret_pool_take(s->values, u.cap, out)) != 0)
 		return rc;
 	u.p = al_secret_open(*out);
 	url_puts(&u, "postgresql://");
@@ -428,7 +430,7 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 	if ((rc = pg_handle(s, h, &conn, err)) != 0)
 		goto out;
 	/* The holder's URL first: it makes the password. */
-	if ((rc = make_url(dl, conn, role, verifier, value)) != 0) {
+	if ((rc = make_url(s, conn, role, verifier, value)) != 0) {
 		rc = al_err_set(err, rc, rc == AL_ENOMEM ? "out of memory" :
 		    "cannot make a password");
 		goto out;

@@ -51,6 +51,7 @@ struct engine {
 	size_t			 nrecs, caprecs;
 	struct engine_source	*sources;
 	struct pq_dl		 dl;		/* loaded with the first source */
+	struct al_secret_pool	*values;	/* minted values, or NULL */
 	struct engine_done	 done[DONE_MAX];
 	size_t			 ndone;
 	struct engine_stats	 st;

@@ -13,10 +13,11 @@
 
 #include "identity_int.h"
 
+/* uid: real and effective. */
 static int
-is_caller_user(const struct ident *id, const struct proc_status *ps)
+is_caller_user(const struct ident *id, const uid_t uid[2])
 {
-	return ps->uid[0] == id->uid || ps->uid[1] == id->uid;
+	return uid[0] == id->uid || uid[1] == id->uid;
 }
 
 static void
@@ -78,12 +79,13 @@ walk(struct ident *id, pid_t ppid, uint64_t child_start,
 	struct al_proc_stat st;
 	struct proc_status ps;
 	struct ident_ancestor *a;
+	uid_t uid[2];
 	struct stat sb;
 	enum anc_lookup hit;
 	uint64_t hstart;
 	pid_t hppid;
 	char *exe;
-	int fd, rc, undumpable, last_held = -1, *statusfd;
+	int fd, rc, undumpable, last_held = -1, init_held;
 
 	while (ppid > 0) {
 		if (id->nancestors == IDENT_ANCESTORS_MAX) {
@@ -103,9 +105,9 @@ walk(struct ident *id, pid_t ppid, uint64_t child_start,
 			a->uid = (uid_t)-1;
 			/* Init and its child: their user, read now. */
 			if ((ppid == 1 || hppid == 1) &&
-			    ident_cache_anc_status(cache, ppid, &ps) == 0) {
-				a->uid = ps.uid[1];
-				a->same_user = is_caller_user(id, &ps);
+			    ident_cache_anc_uids(cache, ppid, uid) == 0) {
+				a->uid = uid[1];
+				a->same_user = is_caller_user(id, uid);
 			}
 			id->nancestors++;
 			last_held = fd;
@@ -121,9 +123,9 @@ walk(struct ident *id, pid_t ppid, uint64_t child_start,
 		    (al_proc_stat_at(last_held, &st) != 0 || st.ppid != ppid))
 			return WALK_AGAIN;
 		/* Init: through the cache's descriptor, kept for good. */
-		statusfd = NULL;
-		if (ppid != 1 || cache == NULL ||
-		    ident_cache_init(cache, &fd, &statusfd) != 0)
+		init_held = ppid == 1 && cache != NULL &&
+		    ident_cache_init(cache, &fd) == 0;
+		if (!init_held)
 			fd = proc_open(ppid);
 		if (fd < 0) {
 			if (last_held >= 0)
@@ -152,21 +154,24 @@ walk(struct ident *id, pid_t ppid, uint64_t child_start,
 		a->uid = (uid_t)-1;
 		/* status is costly: read only where the user matters. */
 		if (rc != -ENOMEM && (exe == NULL || ppid == 1 ||
-		    st.ppid == 1) && (statusfd != NULL ?
-		    proc_read_status_kept(fd, statusfd, &ps) :
+		    st.ppid == 1) && (init_held ?
+		    ident_cache_init_uids(cache, uid) :
 		    proc_read_status(fd, &ps)) == 0) {
-			a->uid = ps.uid[1];
-			a->same_user = is_caller_user(id, &ps);
+			if (!init_held) {
+				uid[0] = ps.uid[0];
+				uid[1] = ps.uid[1];
+			}
+			a->uid = uid[1];
+			a->same_user = is_caller_user(id, uid);
 		}
 		/* The kernel shows an undumpable process's files as root's. */
 		undumpable = exe == NULL && fstat(fd, &sb) == 0 &&
 		    sb.st_uid == 0 && a->uid != 0 && a->uid != (uid_t)-1;
 		/* Init's descriptor stays the cache's. */
-		if (statusfd == NULL && cache != NULL && rc == 0 &&
-		    exe != NULL)
+		if (!init_held && cache != NULL && rc == 0 && exe != NULL)
 			ident_cache_anc_put(cache, ppid, st.ppid, st.start, exe,
 			    fd);
-		else if (statusfd == NULL)
+		else if (!init_held)
 			(void)close(fd);
 		if (rc == -ENOMEM)
 			return AL_ENOMEM;

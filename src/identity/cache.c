@@ -11,8 +11,12 @@
  * still runs what it ran.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +38,7 @@ struct anc_entry {
 	uint64_t	 start;
 	int		 dirfd;		/* -1: an empty slot */
 	int		 statusfd;	/* its status, once read; or -1 */
+	int		 pidfd;		/* a pidfd of it, once opened; or -1 */
 	char		*exe;
 	uint64_t	 used;
 };
@@ -57,7 +62,25 @@ struct ident_cache {
 	int64_t			 names_ms;	/* when the first was kept */
 	int			 init_fd;	/* /proc/1, or -1 */
 	int			 init_status;	/* its status, or -1 */
+	int			 init_pidfd;	/* a pidfd of it, or -1 */
+	int			 pidfd_use;	/* 1 works, -1 not here, 0 untried */
 };
+
+/*
+ * PIDFD_GET_INFO's answer as the kernel first defined it (Linux 6.13), for
+ * headers that predate it; the size, in the request number, says which
+ * version is asked for.
+ */
+struct pidfd_creds {
+	uint64_t	mask;
+	uint64_t	cgroupid;
+	uint32_t	pid, tgid, ppid;
+	uint32_t	ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+	uint32_t	spare0;
+};
+#define PIDFD_CREDS_GET		_IOWR(0xFF, 11, struct pidfd_creds)
+#define PIDFD_CREDS_MASK	(1ULL << 1)	/* PIDFD_INFO_CREDS */
+_Static_assert(sizeof(struct pidfd_creds) == 64, "PIDFD_INFO_SIZE_VER0");
 
 int
 ident_cache_new(size_t max_entries, struct ident_cache **out)
@@ -75,8 +98,8 @@ ident_cache_new(size_t max_entries, struct ident_cache **out)
 	}
 	c->max = max_entries;
 	for (i = 0; i < IDENT_CACHE_ANCESTORS; i++)
-		c->anc[i].dirfd = c->anc[i].statusfd = -1;
-	c->init_fd = c->init_status = -1;
+		c->anc[i].dirfd = c->anc[i].statusfd = c->anc[i].pidfd = -1;
+	c->init_fd = c->init_status = c->init_pidfd = -1;
 	*out = c;
 	return 0;
 }
@@ -88,9 +111,11 @@ anc_drop(struct anc_entry *a)
 		(void)close(a->dirfd);
 	if (a->statusfd >= 0)
 		(void)close(a->statusfd);
+	if (a->pidfd >= 0)
+		(void)close(a->pidfd);
 	free(a->exe);
 	memset(a, 0, sizeof(*a));
-	a->dirfd = a->statusfd = -1;
+	a->dirfd = a->statusfd = a->pidfd = -1;
 }
 
 static void
@@ -175,12 +200,14 @@ ident_cache_free(struct ident_cache *c)
 		(void)close(c->init_fd);
 	if (c->init_status >= 0)
 		(void)close(c->init_status);
+	if (c->init_pidfd >= 0)
+		(void)close(c->init_pidfd);
 	free(c->e);
 	free(c);
 }
 
 int
-ident_cache_init(struct ident_cache *c, int *dirfd, int **statusfd)
+ident_cache_init(struct ident_cache *c, int *dirfd)
 {
 	int fd;
 
@@ -190,7 +217,6 @@ ident_cache_init(struct ident_cache *c, int *dirfd, int **statusfd)
 		c->init_fd = fd;
 	}
 	*dirfd = c->init_fd;
-	*statusfd = &c->init_status;
 	return 0;
 }
 
@@ -236,17 +262,121 @@ ident_cache_anc_get(struct ident_cache *c, pid_t pid, uint64_t child_start,
 	return ANC_HIT;
 }
 
+/*
+ * Whether a pid means to pidfd_open what it means under /proc: this
+ * process's NSpid there lists one pid, its own (/proc is mounted for the
+ * pid namespace the broker runs in).
+ */
+static int
+proc_ns_is_own(void)
+{
+	char buf[4096], *p, *end;
+	ssize_t n;
+	long v;
+	int fd;
+
+	if ((fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\nNSpid:")) == NULL)
+		return 0;
+	p += strlen("\nNSpid:");
+	v = strtol(p, &end, 10);
+	if (end == p || v != (long)getpid())
+		return 0;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	return *end == '\n';
+}
+
+/*
+ * The uids through *pidfd, opened from pid at the first call: 0, or -1
+ * (read the status file instead).
+ */
+static int
+uids_by_pidfd(struct ident_cache *c, pid_t pid, int dirfd, int *pidfd,
+    uid_t uid[2])
+{
+	struct pidfd_creds pi;
+	struct stat sb;
+	int fd;
+
+	if (c->pidfd_use == 0)
+		c->pidfd_use = proc_ns_is_own() ? 1 : -1;
+	if (c->pidfd_use < 0)
+		return -1;
+	if (*pidfd < 0) {
+		if ((fd = pidfd_open(pid, 0)) < 0) {
+			if (errno == ENOSYS)
+				c->pidfd_use = -1;
+			return -1;
+		}
+		/*
+		 * The pid is the held process's until that one is reaped:
+		 * alive after the open, it is the process opened.
+		 */
+		if (fstatat(dirfd, "stat", &sb, 0) != 0) {
+			(void)close(fd);
+			return -1;
+		}
+		*pidfd = fd;
+	}
+	memset(&pi, 0, sizeof(pi));
+	pi.mask = PIDFD_CREDS_MASK;
+	if (ioctl(*pidfd, PIDFD_CREDS_GET, &pi) != 0) {
+		/* Gone (ESRCH), or a kernel without the request. */
+		if (errno != ESRCH)
+			c->pidfd_use = -1;
+		return -1;
+	}
+	if (!(pi.mask & PIDFD_CREDS_MASK)) {
+		c->pidfd_use = -1;
+		return -1;
+	}
+	uid[0] = (uid_t)pi.ruid;
+	uid[1] = (uid_t)pi.euid;
+	return 0;
+}
+
+static int
+held_uids(struct ident_cache *c, pid_t pid, int dirfd, int *statusfd,
+    int *pidfd, uid_t uid[2])
+{
+	struct proc_status ps;
+	int rc;
+
+	if (uids_by_pidfd(c, pid, dirfd, pidfd, uid) == 0)
+		return 0;
+	if ((rc = proc_read_status_kept(dirfd, statusfd, &ps)) != 0)
+		return rc;
+	uid[0] = ps.uid[0];
+	uid[1] = ps.uid[1];
+	return 0;
+}
+
 int
-ident_cache_anc_status(struct ident_cache *c, pid_t pid,
-    struct proc_status *ps)
+ident_cache_anc_uids(struct ident_cache *c, pid_t pid, uid_t uid[2])
 {
 	size_t i;
 
 	for (i = 0; c != NULL && i < IDENT_CACHE_ANCESTORS; i++)
 		if (c->anc[i].dirfd >= 0 && c->anc[i].pid == pid)
-			return proc_read_status_kept(c->anc[i].dirfd,
-			    &c->anc[i].statusfd, ps);
+			return held_uids(c, pid, c->anc[i].dirfd,
+			    &c->anc[i].statusfd, &c->anc[i].pidfd, uid);
 	return -ENOENT;
+}
+
+int
+ident_cache_init_uids(struct ident_cache *c, uid_t uid[2])
+{
+	if (c->init_fd < 0)
+		return -ENOENT;
+	return held_uids(c, 1, c->init_fd, &c->init_status, &c->init_pidfd,
+	    uid);
 }
 
 void

@@ -109,18 +109,21 @@ enum anc_lookup ident_cache_anc_get(struct ident_cache *c, pid_t pid,
 void	ident_cache_anc_put(struct ident_cache *c, pid_t pid, pid_t ppid,
 	    uint64_t start, const char *exe, int dirfd);
 /*
- * The status of held ancestor pid, through its status file, which the
- * cache keeps open from the first such read: 0, or -errno.
+ * The real and effective uid (uid[0], uid[1]) of held ancestor pid: asked
+ * of the kernel through a pidfd of it (PIDFD_GET_INFO, Linux 6.13), which
+ * gives those numbers without writing out the whole status file; else
+ * read from its status file, which the cache keeps open from the first
+ * such read.  The same numbers either way.  0, or -errno (gone, not held).
  */
-int	ident_cache_anc_status(struct ident_cache *c, pid_t pid,
-	    struct proc_status *ps);
+int	ident_cache_anc_uids(struct ident_cache *c, pid_t pid, uid_t uid[2]);
 /*
  * /proc/1, init, kept open by the cache (opened at the first call): init
  * is the same process for as long as its pid namespace, and this one with
- * it, lasts.  *dirfd and *statusfd (its status file, -1 until read through
- * proc_read_status_kept) stay the cache's.  0, or -errno.
+ * it, lasts.  *dirfd stays the cache's.  0, or -errno.
  */
-int	ident_cache_init(struct ident_cache *c, int *dirfd, int **statusfd);
+int	ident_cache_init(struct ident_cache *c, int *dirfd);
+/* As ident_cache_anc_uids, for init (after ident_cache_init). */
+int	ident_cache_init_uids(struct ident_cache *c, uid_t uid[2]);
 
 /*
  * User and group names as the databases gave them: kept while

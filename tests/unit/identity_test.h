@@ -15,5 +15,7 @@ void	test_ident_conn_holders_names_a_process_sharing_the_connection(
 
 void	test_ident_cache_ancestor_exec_or_exit_is_walked_again(void **state);
 void	test_ident_cache_sees_a_renamed_group(void **state);
+void	test_ident_cache_reads_the_user_of_inits_child_each_walk(
+	    void **state);
 
 #endif

@@ -12,10 +12,14 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -331,4 +335,140 @@ test_ident_cache_sees_a_renamed_group(void **state)
 	if (system(cmd) < 0)
 		ok = -1;	/* a group left behind */
 	assert_int_equal(ok, 2);
+}
+
+/*
+ * A thread that identifies process y when told to, through the cache and
+ * without, and answers with the user (effective uid) each walk read for
+ * y's parent, this process: the identifications run with this thread's
+ * credentials, which the main thread's change below leaves as they were.
+ */
+struct walker {
+	int			 cmd[2], res[2];
+	pid_t			 y;
+	struct ident_cache	*cache;
+};
+
+static void *
+walker_run(void *arg)
+{
+	struct walker *w = arg;
+	struct ident *id, *plain;
+	long out[2];
+	char c;
+
+	while (read(w->cmd[0], &c, 1) == 1) {
+		id = plain = NULL;
+		out[0] = out[1] = -2;
+		if (ident_from_pid(w->y, w->cache, IDENT_F_NO_HASH, &id,
+		    NULL) == 0 && id->nancestors > 0 &&
+		    id->ancestors[0].pid == getpid())
+			out[0] = (long)id->ancestors[0].uid;
+		if (ident_from_pid(w->y, NULL, IDENT_F_NO_HASH, &plain,
+		    NULL) == 0 && plain->nancestors > 0 &&
+		    plain->ancestors[0].pid == getpid())
+			out[1] = (long)plain->ancestors[0].uid;
+		ident_free(id);
+		ident_free(plain);
+		if (write(w->res[1], out, sizeof(out)) != (ssize_t)sizeof(out))
+			break;
+	}
+	return NULL;
+}
+
+/*
+ * As init's child: this process's user, as the walks from its child y
+ * read it, before and after its main thread changes its effective uid
+ * (and back).  0, or the number of the check that failed.
+ */
+static int
+uid_walks(void)
+{
+	static const long want[4] = { 0, 0, 65534, 0 };
+	struct walker w;
+	pthread_t th;
+	long r[2];
+	int rc = 0, step;
+
+	if ((w.y = fork()) < 0)
+		return 1;
+	if (w.y == 0) {
+		alarm(60);
+		for (;;)
+			pause();
+	}
+	if (pipe(w.cmd) != 0 || pipe(w.res) != 0 ||
+	    ident_cache_new(8, &w.cache) != 0 ||
+	    pthread_create(&th, NULL, walker_run, &w) != 0)
+		return 2;
+	/* The first walk reads status; the next ones hold this process. */
+	for (step = 0; step < 4 && rc == 0; step++) {
+		if (step == 2 && syscall(SYS_setresuid, -1, 65534, -1) != 0)
+			rc = 3;
+		if (step == 3 && syscall(SYS_setresuid, -1, 0, -1) != 0)
+			rc = 4;
+		if (rc == 0 && (write(w.cmd[1], "w", 1) != 1 ||
+		    read(w.res[0], r, sizeof(r)) != (ssize_t)sizeof(r)))
+			rc = 5;
+		if (rc == 0 && r[0] != want[step])
+			rc = 10 + step;		/* through the cache */
+		if (rc == 0 && r[1] != want[step])
+			rc = 20 + step;		/* without */
+	}
+	(void)syscall(SYS_setresuid, -1, 0, -1);
+	close(w.cmd[1]);
+	(void)pthread_join(th, NULL);
+	ident_cache_free(w.cache);
+	kill(w.y, SIGKILL);
+	(void)waitpid(w.y, NULL, 0);
+	return rc;
+}
+
+/*
+ * The user of init's child, which the walk reads at every identification
+ * (through a pidfd of it when the kernel answers PIDFD_GET_INFO), is the
+ * one it has now: a cached walk sees its effective uid change and change
+ * back, as a walk without the cache does.  In a pid namespace of its own
+ * (root), where this test's process is init's child.
+ */
+void
+test_ident_cache_reads_the_user_of_inits_child_each_walk(void **state)
+{
+	pid_t pid, p1, t;
+	int st;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		leave_output();
+		if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0)
+			_exit(77);
+		if ((p1 = fork()) < 0)
+			_exit(70);
+		if (p1 > 0) {
+			if (waitpid(p1, &st, 0) != p1 || !WIFEXITED(st))
+				_exit(71);
+			_exit(WEXITSTATUS(st));
+		}
+		/* Init of the namespace, with a /proc of its own. */
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV |
+		    MS_NOEXEC, NULL) != 0)
+			_exit(77);
+		if ((t = fork()) < 0)
+			_exit(72);
+		if (t == 0)
+			_exit(uid_walks());
+		if (waitpid(t, &st, 0) != t || !WIFEXITED(st))
+			_exit(73);
+		_exit(WEXITSTATUS(st));
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77)
+		skip();		/* no pid namespace here */
+	assert_int_equal(WEXITSTATUS(st), 0);
 }

@@ -489,6 +489,8 @@ main(void)
 		cmocka_unit_test(
 		    test_ident_cache_ancestor_exec_or_exit_is_walked_again),
 		cmocka_unit_test(test_ident_cache_sees_a_renamed_group),
+		cmocka_unit_test(
+		    test_ident_cache_reads_the_user_of_inits_child_each_walk),
 	};
 
 	if (sodium_init() < 0)
