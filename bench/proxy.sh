@@ -1,7 +1,9 @@
 #!/bin/sh
 # run --proxy against direct: one large HTTPS download (curl) through the
-# proxy and straight to the server, and N small requests on one kept-alive
-# connection (curl with many URLs), with their per-request times.
+# proxy and straight to the server, with the CPU each party used per GB
+# (on a machine whose cores are all busy, that decides the ratio), and N
+# small requests on one kept-alive connection (curl with many URLs), with
+# their per-request times.
 # Usage: bench/proxy.sh [MB] [N]   (AIRLOCK_BUILD: the build directory)
 set -eu
 BUILD=${AIRLOCK_BUILD:-build}
@@ -47,17 +49,39 @@ head -c 24 /dev/urandom | base64 | "$AL" secret add bench --owner bench \
     --purpose bench --host 127.0.0.1 >/dev/null
 U="https://127.0.0.1:$PORT"
 
-rate() {	# rate CURL-ARGS...: bytes per second of one download
-	curl -s -o /dev/null -w '%{speed_download}\n' "$@"
+# One download by curl: its bytes per second and the CPU seconds it used.
+CURL_CPU='import resource, subprocess, sys
+r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{speed_download}"]
+    + sys.argv[1:], stdout=subprocess.PIPE, text=True)
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(r.stdout.strip(), u.ru_utime + u.ru_stime)'
+# CPU seconds a process has used (its ended threads included).
+cpu() {
+	awk -v t="$(getconf CLK_TCK)" '{ print ($14 + $15) / t }' "/proc/$1/stat"
 }
-direct=$(rate --cacert ca.pem "$U/big")
-proxied=$("$AL" run --no-rules --proxy -e T=bench -- \
-    curl -s -o /dev/null -w '%{speed_download}\n' "$U/big")
-python3 - "$MB" "$direct" "$proxied" <<'EOF'
+# The broker, started now so that its CPU can be read around the download.
+"$AL" run --no-rules --proxy -e T=bench -- true
+BROKER=$(cat "$AIRLOCK_HOME/airlockd.pid")
+s0=$(cpu "$SRV")
+direct=$(python3 -c "$CURL_CPU" --cacert ca.pem "$U/big")
+s1=$(cpu "$SRV")
+b1=$(cpu "$BROKER")
+proxied=$("$AL" run --no-rules --proxy -e T=bench -- python3 -c "$CURL_CPU" \
+    "$U/big" | tail -n 1)
+s2=$(cpu "$SRV")
+b2=$(cpu "$BROKER")
+python3 - "$MB" "$direct" "$proxied" "$s0" "$s1" "$s2" "$b1" "$b2" <<'EOF'
 import sys
-mb, d, p = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3].split()[-1])
+mb = int(sys.argv[1])
+d, dc = (float(x) for x in sys.argv[2].split())
+p, pc = (float(x) for x in sys.argv[3].split())
+s0, s1, s2, b1, b2 = (float(x) for x in sys.argv[4:9])
+gb = mb / 1024
 print(f"download {mb} MB: direct {d/1e6:.0f} MB/s, proxied {p/1e6:.0f} MB/s, "
       f"ratio {p/d:.2f}")
+print(f"CPU per GB: direct: curl {dc/gb:.2f} s, server {(s1-s0)/gb:.2f} s; "
+      f"proxied: broker {(b2-b1)/gb:.2f} s, curl {pc/gb:.2f} s, "
+      f"server {(s2-s1)/gb:.2f} s")
 EOF
 
 # Small requests: N URLs on one kept-alive connection to a small HTTP/1.1

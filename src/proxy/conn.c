@@ -158,6 +158,28 @@ set_timeout(int fd, int ms)
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
+/*
+ * The client's connection never leaves the machine (the proxy listens on
+ * loopback; a handed-over one is the loopback of the run's namespace), so
+ * there is no path for congestion control to model.  A paced one (BBR,
+ * where it is the system's default) sends from a timer, and the delivery
+ * of those segments then often runs in the client's time, on its core: on
+ * a 1 GB download, curl spent 22% of its samples in that softirq work
+ * with BBR, 11% with Reno, which sends from the proxy's write(); in five
+ * series of downloads alternating the two, curl used 0.01-0.08 s less CPU
+ * per GB (of about 0.6 s) and the proxied download ran 6-12% faster in
+ * four.  Reno is built into every kernel; where the system does not allow
+ * it, the default stays.
+ */
+static void
+client_congestion(int fd)
+{
+	static const char reno[] = "reno";
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, reno,
+	    sizeof(reno) - 1);
+}
+
 /* "host:port" (or "[v6]:port") into c->host, c->port; -1 if malformed. */
 static int
 parse_target(struct conn *c, const char *url)
@@ -396,6 +418,7 @@ conn_main(void *arg)
 	if (c->handoff && take_handoff(c) != 0)
 		goto out;
 	set_timeout(c->cfd, CONNECT_TIMEOUT_MS);
+	client_congestion(c->cfd);
 	if (do_connect(c) != 0)
 		goto out;
 	if ((ctx = ca_leaf_ctx(&c->run->ca, c->host)) == NULL ||

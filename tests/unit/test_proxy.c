@@ -17,6 +17,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -501,6 +502,74 @@ test_proxy_handoff_serves_passed_tcp_connections_only(void **state)
 	proxy_run_end(f->p, r);
 }
 
+/*
+ * The client's connection is local: the proxy sends on it without pacing
+ * (Reno), whatever the system's default congestion control.  Seen through
+ * a copy of the handed-over socket, which shares its options.
+ */
+static void
+test_proxy_client_connection_is_not_paced(void **state)
+{
+	struct fx *f = *state;
+	char *hosts[] = { "h.example" };
+	struct proxy_run *r = NULL;
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa), ol;
+	struct al_err err;
+	char req[512], cc[16];
+	int lst, cli, srv, copy, probe;
+
+	/* Where the system does not allow Reno, the default stays. */
+	assert_true((probe = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	if (setsockopt(probe, IPPROTO_TCP, TCP_CONGESTION, "reno", 4) != 0) {
+		close(probe);
+		skip();
+	}
+	close(probe);
+	assert_int_equal(add(f->p, "abcdefghijklmnopqrstuvwx", hosts, 1, &r,
+	    &err), 0);
+	assert_true((lst = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lst, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lst, 4), 0);
+	assert_int_equal(getsockname(lst, (struct sockaddr *)&sa, &sl), 0);
+	assert_true((cli = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(connect(cli, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_true((srv = accept(lst, NULL, NULL)) >= 0);
+	assert_true((copy = dup(srv)) >= 0);
+	/* Not Reno before: the proxy set it. */
+	(void)setsockopt(srv, IPPROTO_TCP, TCP_CONGESTION, "bbr", 3);
+	(void)setsockopt(srv, IPPROTO_TCP, TCP_CONGESTION, "cubic", 5);
+	ol = sizeof(cc);
+	memset(cc, 0, sizeof(cc));
+	assert_int_equal(getsockopt(copy, IPPROTO_TCP, TCP_CONGESTION, cc,
+	    &ol), 0);
+	if (strcmp(cc, "reno") == 0) {
+		/* Neither other one is here: nothing to tell apart. */
+		close(copy);
+		close(cli);
+		close(srv);
+		close(lst);
+		proxy_run_end(f->p, r);
+		skip();
+	}
+	hand_over(f->p, srv);
+	connect_req(proxy_run_credential(r), req, sizeof(req));
+	/* Answered: the proxy has set up the connection. */
+	assert_int_equal(ask_fd(cli, req), 200);
+	ol = sizeof(cc);
+	memset(cc, 0, sizeof(cc));
+	assert_int_equal(getsockopt(copy, IPPROTO_TCP, TCP_CONGESTION, cc,
+	    &ol), 0);
+	assert_string_equal(cc, "reno");
+	close(copy);
+	close(cli);
+	close(lst);
+	proxy_run_end(f->p, r);
+}
+
 /* A TLS session through the proxy to host:443 for run r; NULL if not. */
 static SSL *
 tunnel(struct proxy *p, struct proxy_run *r, const char *host, int *fdp,
@@ -728,6 +797,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_proxy_handoff_serves_passed_tcp_connections_only,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proxy_client_connection_is_not_paced, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_proxy_refuses_placeholder_for_unbound_host, setup,
 		    teardown),
