@@ -22,12 +22,37 @@ printf '%s\n' "$PG_ADMIN_PW" | "$AL" secret add app-db --engine postgres \
 	exit 1
 "$AL" lease ls >/dev/null	# starts the broker
 echo "dynamic PostgreSQL credentials ($(nproc) cores, PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'), ${SECS} s per run, log_statement=all):"
+# PostgreSQL's own CPU per cycle, where a cpuacct cgroup can be made (root,
+# cgroup v1): every server process in a group of its own, read around each
+# run (the floor's backends, gone by then, are counted too).
+CG=""
+if [ -w /sys/fs/cgroup/cpuacct ] && mkdir "/sys/fs/cgroup/cpuacct/airlock-bench-$$" 2>/dev/null; then
+	CG=/sys/fs/cgroup/cpuacct/airlock-bench-$$
+	for p in $(pgrep -x postgres); do echo "$p" >"$CG/cgroup.procs"; done
+	cg_done() {
+		for p in $(cat "$CG/cgroup.procs"); do
+			echo "$p" >/sys/fs/cgroup/cpuacct/cgroup.procs
+		done 2>/dev/null
+		rmdir "$CG"
+	}
+	trap 'cg_done; pg_cleanup' EXIT
+fi
+pg_cpu() {	# pg_cpu NS0 CYCLES: PostgreSQL's CPU per cycle since NS0
+	[ -n "$CG" ] && [ "$2" -gt 0 ] && awk -v a="$1" -v b="$(cat "$CG/cpuacct.usage")" -v n="$2" \
+	    'BEGIN { printf "              CPU per cycle: postgres %.0f us\n", (b - a) / 1e3 / n }'
+	return 0
+}
+pg_ns() { [ -n "$CG" ] && cat "$CG/cpuacct.usage" || echo 0; }
 metric() {
 	curl -s --unix-socket "$AIRLOCK_SOCKET" http://airlock/metrics |
 	    awk -v m="$1" '$1 == m {print $2}'
 }
 for c in 1 8; do
-	"$BUILD/bench/bench_pg_floor" "$PG_CONN" "$PG_ADMIN_PW" app_rw "$c" "$SECS"
+	g0=$(pg_ns)
+	out=$("$BUILD/bench/bench_pg_floor" "$PG_CONN" "$PG_ADMIN_PW" app_rw "$c" "$SECS")
+	echo "$out"
+	pg_cpu "$g0" "$(echo "$out" | awk '{print $3}')"
+	g0=$(pg_ns)
 	r0=$(metric airlock_credentials_revoked_total)
 	t0=$(date +%s.%N)
 	out=$("$BUILD/bench/bench_broker" "$AIRLOCK_HOME" app-db "$c" "$SECS")
@@ -39,6 +64,7 @@ for c in 1 8; do
 	awk -v n=$((r1 - r0)) -v a="$t0" -v b="$t1" -v c="$c" 'BEGIN {
 	    printf "airlock %3d: %7d create+revoke cycles in %.1f s = %6.0f cycles/s (lease, mint, revoke, role confirmed gone)\n",
 	    c, n, b - a, n / (b - a) }'
+	pg_cpu "$g0" $((r1 - r0))
 done
 "$AL" audit --json 2>/dev/null | sed -n 's/.*"ttr_ms":\([0-9]*\).*/\1/p' | sort -n |
     awk '{ v[NR] = $1 } END { if (NR) printf "time-to-revoke over %d credentials: p50 %d ms, p99 %d ms, max %d ms\n",
