@@ -35,12 +35,18 @@ struct engine_source {
 	 * start, minters mint, the workers revoke): a cached connection and
 	 * its own copy of the root credential, as guarded memory is opened
 	 * and closed by one thread at a time.  A mint takes a free slot of
-	 * mints (mints_busy, under the engine's mutex).
+	 * mints (mints_busy, under the engine's mutex); a revocation the free
+	 * slot of work used last (work_busy, work_used), so that few
+	 * connections do the work while revocations are few: a database
+	 * session used again at once finds its caches warm, and one left
+	 * idle while others work costs the server more at its next use.
 	 */
 	struct engine_slot		 mint;
 	struct engine_slot		 mints[ENGINE_MINTERS];
 	unsigned			 mints_busy;
 	struct engine_slot		 work[ENGINE_WORKERS];
+	unsigned			 work_busy;
+	uint64_t			 work_used[ENGINE_WORKERS];
 	struct engine_source		*next;
 };
 

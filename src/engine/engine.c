@@ -274,23 +274,33 @@ finished(struct engine *e, const char *role, int rc, const char *msg)
 	*r = e->recs[--e->nrecs];
 }
 
-struct worker_arg {
-	struct engine	*e;
-	int		 i;
-};
+/*
+ * The free work slot of s used last (mu held).  There are as many slots
+ * as workers, so one is always free.
+ */
+static int
+work_slot(struct engine_source *s)
+{
+	int i, best = -1;
+
+	for (i = 0; i < ENGINE_WORKERS; i++)
+		if (!(s->work_busy & (1u << i)) && (best < 0 ||
+		    s->work_used[i] > s->work_used[best]))
+			best = i;
+	return best;
+}
 
 static void *
 worker(void *arg)
 {
-	struct engine *e = ((struct worker_arg *)arg)->e;
-	int wi = ((struct worker_arg *)arg)->i;
+	struct engine *e = arg;
 	struct engine_source *s;
 	struct rec *r;
 	struct al_err err;
 	char role[ENGINE_ROLE_MAX + 1], secret[65], ext[ENGINE_EXT_MAX + 1];
 	struct al_secret *keep;
 	int64_t w;
-	int rc;
+	int rc, wi = -1;
 
 	pthread_mutex_lock(&e->mu);
 	while (!e->stop) {
@@ -303,7 +313,10 @@ worker(void *arg)
 		memcpy(secret, r->c.secret, sizeof(secret));
 		memcpy(ext, r->c.ext, sizeof(ext));
 		keep = r->keep;	/* stays while busy: only finished() frees it */
-		s = source_find(e, secret);
+		if ((s = source_find(e, secret)) != NULL) {
+			wi = work_slot(s);
+			s->work_busy |= 1u << wi;
+		}
 		pthread_mutex_unlock(&e->mu);
 		al_err_clear(&err);
 		if (s == NULL)
@@ -314,10 +327,13 @@ worker(void *arg)
 			rc = s->ops->destroy(s, &s->work[wi], role, ext, keep,
 			    &err);
 		pthread_mutex_lock(&e->mu);
+		if (s != NULL) {
+			s->work_busy &= ~(1u << wi);
+			s->work_used[wi] = ++e->work_seq;
+		}
 		finished(e, role, rc, err.msg);
 	}
 	pthread_mutex_unlock(&e->mu);
-	free(arg);
 	return NULL;
 }
 
@@ -369,21 +385,9 @@ engine_open(const char *path, const struct al_clock *clock,
 	 */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (i = 0, rc = 0; i < ENGINE_WORKERS && rc == 0; i++) {
-		struct worker_arg *wa = malloc(sizeof(*wa));
-
-		if (wa == NULL) {
-			rc = -1;
-			break;
-		}
-		wa->e = e;
-		wa->i = i;
-		if ((rc = pthread_create(&e->worker[i], NULL, worker,
-		    wa)) != 0)
-			free(wa);
-		else
+	for (i = 0, rc = 0; i < ENGINE_WORKERS && rc == 0; i++)
+		if ((rc = pthread_create(&e->worker[i], NULL, worker, e)) == 0)
 			e->nworkers++;
-	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		rc = al_err_set(err, AL_ESYS, "cannot start the revocation "

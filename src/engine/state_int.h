@@ -47,6 +47,7 @@ struct engine {
 	int			 nworkers;
 	int			 stop;
 	int			 ready;		/* engine_recover ran */
+	uint64_t		 work_seq;	/* work slots handed back */
 	struct rec		*recs;
 	size_t			 nrecs, caprecs;
 	struct engine_source	*sources;
