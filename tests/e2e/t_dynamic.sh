@@ -207,6 +207,24 @@ grep -q '^airlock_credentials_revoking 0$' "$T_ROOT/metrics" && pass ||
 grep -q '^airlock_credential_revoke_seconds_count [1-9]' "$T_ROOT/metrics" && pass ||
 	fail "metrics lack the time-to-revoke histogram"
 
+# --- revocations one after another: one connection does them -----------
+# (a database session used again at once finds its caches warm)
+from=$(wc -l <"$PG_LOG")
+for i in 1 2 3 4 5 6; do
+	run "$AL" run -e U=app-db -- true
+	expect_rc 0 "task $i"
+	n=0
+	while [ $n -lt 100 ]; do
+		curl -s --unix-socket "$AIRLOCK_SOCKET" http://airlock/metrics |
+		    grep -q '^airlock_credentials_revoking 0$' && break
+		sleep 0.05; n=$((n + 1))
+	done
+done
+tail -n +"$((from + 1))" "$PG_LOG" | grep 'NOLOGIN;COMMIT' |
+    sed -n 's/.*\[\([0-9]*\)\].*/\1/p' | sort -u >"$T_ROOT/revokers"
+expect_eq "$(wc -l <"$T_ROOT/revokers")" 1 \
+    "six revocations in turn used one database session"
+
 # --- no password anywhere it must not be ---------------------------------
 check_no_leak "$PG_ADMIN_PW" "$PG_LOG"
 check_no_leak "$PW" "$PG_LOG"
