@@ -27,6 +27,8 @@
  * other clients little.
  */
 #define PG_CONNECT_TIMEOUT	"2"
+/* The longest any statement of airlock's waits for a lock. */
+#define PG_LOCK_TIMEOUT		"2s"
 
 static int
 pg_fail(struct al_err *err, int code, const char *what, const char *msg)
@@ -44,6 +46,22 @@ pg_fail(struct al_err *err, int code, const char *what, const char *msg)
 		if (m[n] == '\n')
 			m[n] = ' ';
 	return al_err_set(err, code, "%s: %s", what, m);
+}
+
+/* Run sql (no result rows wanted). */
+static int
+pg_exec(const struct pq_dl *dl, PGconn *conn, const char *sql, const char *what, struct al_err *err)
+{
+	PGresult *r = dl->PQexec(conn, sql);
+	int rc = 0;
+
+	if (r == NULL || (dl->PQresultStatus(r) != PGRES_COMMAND_OK &&
+	    dl->PQresultStatus(r) != PGRES_TUPLES_OK))
+		rc = pg_fail(err, dl->PQstatus(conn) == CONNECTION_OK ? AL_EDB :
+		    AL_EUNAVAIL, what, r ? dl->PQresultErrorMessage(r) :
+		    dl->PQerrorMessage(conn));
+	dl->PQclear(r);
+	return rc;
 }
 
 /*
@@ -95,6 +113,19 @@ pg_connect(const struct pq_dl *dl, const struct engine_config *c, const struct a
 		dl->PQfinish(conn);
 		return rc;
 	}
+	/*
+	 * No statement of airlock's waits on a lock without a limit: a
+	 * holder of a lease can hold a lock that revocation needs (its own
+	 * role's row, by changing its password in a transaction it never
+	 * ends; a table of another lease's role) and would hold up a
+	 * revocation worker, and the revocation, for as long as it likes.
+	 * A wait that times out fails the attempt, which is retried.
+	 */
+	if ((rc = pg_exec(dl, conn, "SET lock_timeout = '" PG_LOCK_TIMEOUT "'",
+	    "cannot set lock_timeout", err)) != 0) {
+		dl->PQfinish(conn);
+		return rc;
+	}
 	*out = conn;
 	return 0;
 }
@@ -127,22 +158,6 @@ pg_close(const struct pq_dl *dl, void *h)
 {
 	if (h != NULL)
 		dl->PQfinish(h);
-}
-
-/* Run sql (no result rows wanted). */
-static int
-pg_exec(const struct pq_dl *dl, PGconn *conn, const char *sql, const char *what, struct al_err *err)
-{
-	PGresult *r = dl->PQexec(conn, sql);
-	int rc = 0;
-
-	if (r == NULL || (dl->PQresultStatus(r) != PGRES_COMMAND_OK &&
-	    dl->PQresultStatus(r) != PGRES_TUPLES_OK))
-		rc = pg_fail(err, dl->PQstatus(conn) == CONNECTION_OK ? AL_EDB :
-		    AL_EUNAVAIL, what, r ? dl->PQresultErrorMessage(r) :
-		    dl->PQerrorMessage(conn));
-	dl->PQclear(r);
-	return rc;
 }
 
 /* sql with $1 = p1 (and $2 = p2); the result in *out (caller clears). */
@@ -649,12 +664,14 @@ out:
 /*
  * Revocation, in two round trips when the role owns nothing:
  *
- *  1. look the role up by name; NOLOGIN, committed on its own (no new
- *     session from here on); end its sessions and those of its members
- *     that may SET ROLE to it, counting those still there; and the
- *     databases where it owns or holds anything.  Repeated until no
- *     session is left (then the list of databases was read with none
- *     left to add to it).
+ *  1. look the role up by name; end its sessions and those of its
+ *     members that may SET ROLE to it (one of them may hold the lock of
+ *     the role's row that NOLOGIN needs: ALTER ROLE of its own password
+ *     in a transaction left open); NOLOGIN, committed on its own (no new
+ *     session from here on); end the sessions again, counting those still
+ *     there; and the databases where it owns or holds anything.  Repeated
+ *     until no session is left (then the list of databases was read with
+ *     none left to add to it).
  *  2. REASSIGN OWNED and DROP OWNED in each of those databases (none, for
  *     a role that only had its group's membership).
  *  3. DROP ROLE, and verify it is gone, in one round trip.
@@ -663,8 +680,8 @@ out:
  * NOLOGIN: rolled back before the error is returned.
  */
 #define R_OID		0	/* results of round trip 1 */
-#define R_SESSIONS	4
-#define R_DATABASES	5
+#define R_SESSIONS	5
+#define R_DATABASES	6
 static int
 pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
     const char *ext, struct al_secret *keep, struct al_err *err)
@@ -699,8 +716,11 @@ again:
 	al_buf_reset(&expr);
 	if (al_buf_printf(&expr, "(SELECT oid FROM pg_roles WHERE rolname = "
 	    "%s)", lrole) != 0 ||
-	    al_buf_printf(&b, "SELECT oid FROM pg_roles WHERE rolname = %s;"
-	    "BEGIN;ALTER ROLE %s NOLOGIN;COMMIT;", lrole, qrole) != 0 ||
+	    al_buf_printf(&b, "SELECT oid FROM pg_roles WHERE rolname = %s;",
+	    lrole) != 0 ||
+	    append_subst(&b, "SELECT count(pg_terminate_backend(pid))"
+	    SESSIONS_OF ";", al_buf_str(&expr)) != 0 ||
+	    al_buf_printf(&b, "BEGIN;ALTER ROLE %s NOLOGIN;COMMIT;", qrole) != 0 ||
 	    append_subst(&b, "SELECT count(*), count(pg_terminate_backend(pid))"
 	    SESSIONS_OF ";" DATABASES_OF, al_buf_str(&expr)) != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
