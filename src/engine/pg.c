@@ -584,6 +584,71 @@ sleep_ms(long ms)
 }
 
 /*
+ * Code attached to the role's tables, which stay (reassigned), that calls
+ * routines of others (its group's: made after SET ROLE, they are not the
+ * role's and are not dropped): triggers, policies, check and exclusion
+ * constraints, column defaults (a sequence's nextval excepted) and
+ * generation expressions (the stored values stay), expression and partial
+ * indexes, extended statistics on expressions, the checks and defaults
+ * of its domains, and its operators (an operator of the admin's calling
+ * the group's routine).  Each runs as whoever writes or reads the table, or as
+ * its owner during maintenance (ANALYZE, autovacuum, REINDEX): the admin
+ * after the reassignment.  Dropped, in the DO block of DROP_CODE_SQL.
+ * What a parent table of another owner holds for its partitions (an
+ * inherited constraint, a cloned trigger, an attached index) is left: it
+ * cannot be dropped from the partition alone.
+ */
+#define ATTACHED_CODE_SQL \
+	" FOR r IN SELECT t.tgname AS n, t.tgrelid AS rel FROM pg_trigger t" \
+	" JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relowner = OID_ AND" \
+	" NOT t.tgisinternal AND t.tgparentid = 0 LOOP" \
+	" EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', r.n," \
+	" r.rel::regclass); END LOOP;" \
+	" FOR r IN SELECT p.polname AS n, p.polrelid AS rel FROM pg_policy p" \
+	" JOIN pg_class c ON c.oid = p.polrelid WHERE c.relowner = OID_ LOOP" \
+	" EXECUTE format('DROP POLICY IF EXISTS %I ON %s', r.n," \
+	" r.rel::regclass); END LOOP;" \
+	" FOR r IN SELECT k.conname AS n, k.conrelid AS rel FROM pg_constraint" \
+	" k JOIN pg_class c ON c.oid = k.conrelid WHERE c.relowner = OID_ AND" \
+	" k.contype IN ('c', 'x') AND k.coninhcount = 0 LOOP" \
+	" EXECUTE format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I'," \
+	" r.rel::regclass, r.n); END LOOP;" \
+	" FOR r IN SELECT k.conname AS n, k.contypid AS typ FROM pg_constraint" \
+	" k JOIN pg_type t ON t.oid = k.contypid WHERE t.typowner = OID_ AND" \
+	" k.contype = 'c' LOOP" \
+	" EXECUTE format('ALTER DOMAIN %s DROP CONSTRAINT IF EXISTS %I'," \
+	" r.typ::regtype, r.n); END LOOP;" \
+	" FOR r IN SELECT t.oid AS typ FROM pg_type t WHERE t.typowner = OID_" \
+	" AND t.typtype = 'd' AND t.typdefaultbin IS NOT NULL LOOP" \
+	" EXECUTE format('ALTER DOMAIN %s DROP DEFAULT', r.typ::regtype);" \
+	" END LOOP;" \
+	" FOR r IN SELECT a.attname AS n, a.attrelid AS rel, a.attgenerated" \
+	" AS g FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid =" \
+	" d.adrelid AND a.attnum = d.adnum JOIN pg_class c ON c.oid =" \
+	" d.adrelid WHERE c.relowner = OID_ AND c.relkind IN ('r', 'p', 'f')" \
+	" AND (a.attgenerated = '' OR a.attinhcount = 0) AND NOT" \
+	" (a.attgenerated = '' AND pg_get_expr(d.adbin, d.adrelid) ~" \
+	" '^nextval\\(''[^'']*''::regclass\\)$') LOOP" \
+	" EXECUTE format('ALTER TABLE %s ALTER COLUMN %I %s', r.rel::regclass," \
+	" r.n, CASE WHEN r.g = '' THEN 'DROP DEFAULT' ELSE 'DROP EXPRESSION'" \
+	" END); END LOOP;" \
+	" FOR r IN SELECT i.indexrelid AS rel FROM pg_index i JOIN pg_class c" \
+	" ON c.oid = i.indrelid WHERE c.relowner = OID_ AND (i.indexprs IS" \
+	" NOT NULL OR i.indpred IS NOT NULL) AND NOT EXISTS (SELECT 1 FROM" \
+	" pg_inherits h WHERE h.inhrelid = i.indexrelid) LOOP" \
+	" IF EXISTS (SELECT 1 FROM pg_class WHERE oid = r.rel) THEN" \
+	" EXECUTE format('DROP INDEX %s', r.rel::regclass); END IF; END LOOP;" \
+	" FOR r IN SELECT s.stxnamespace::regnamespace AS ns, s.stxname AS n" \
+	" FROM pg_statistic_ext s JOIN pg_class c ON c.oid = s.stxrelid WHERE" \
+	" (c.relowner = OID_ OR s.stxowner = OID_) AND s.stxexprs IS NOT NULL" \
+	" LOOP EXECUTE format('DROP STATISTICS IF EXISTS %s.%I', r.ns, r.n);" \
+	" END LOOP;" \
+	" FOR r IN SELECT o.oid FROM pg_operator o WHERE o.oprowner = OID_" \
+	" LOOP IF EXISTS (SELECT 1 FROM pg_operator WHERE oid = r.oid) THEN" \
+	" EXECUTE format('DROP OPERATOR %s CASCADE', r.oid::regoperator);" \
+	" END IF; END LOOP;"
+
+/*
  * What runs SQL with its owner's rights: a SECURITY DEFINER routine, a
  * view or materialized view, a rule; and any routine, which a table's
  * maintenance (VACUUM, ANALYZE, REINDEX) runs as the table's owner when an
@@ -615,7 +680,9 @@ sleep_ms(long ms)
 	" IF EXISTS (SELECT 1 FROM pg_rewrite WHERE oid = r.oid) THEN" \
 	" EXECUTE (SELECT format('DROP RULE %I ON %s', rulename," \
 	" ev_class::regclass) FROM pg_rewrite WHERE oid = r.oid);" \
-	" END IF; END LOOP; END $airlock$;"
+	" END IF; END LOOP;" \
+	ATTACHED_CODE_SQL \
+	" END $airlock$;"
 
 /*
  * Drop what of role's runs SQL as its owner (DROP_CODE_SQL), then reassign
