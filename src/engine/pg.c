@@ -728,13 +728,77 @@ out:
 	return rc;
 }
 
+/* How many times revocation rolls back a role's prepared transactions. */
+#define PG_PREPARED_ROUNDS	4
+
+/*
+ * Roll back the prepared transactions listed in r (gid, database), each
+ * from its own database (as ROLLBACK PREPARED must be).  One that is gone
+ * meanwhile is no failure.
+ */
+static int
+rollback_prepared(struct engine_source *s, struct engine_slot *h,
+    PGconn *conn, const PGresult *r, struct al_err *err)
+{
+	const struct pq_dl *dl = s->dl;
+	const char *here = dl->PQdb(conn);
+	struct al_buf b;
+	PGconn *other;
+	PGresult *x;
+	char *lg;
+	int i, rc = 0;
+
+	al_buf_init(&b, 4096, 0);
+	for (i = 0; rc == 0 && i < dl->PQntuples(r); i++) {
+		const char *gid = dl->PQgetvalue(r, i, 0);
+		const char *db = dl->PQgetvalue(r, i, 1);
+		PGconn *c = conn;
+
+		other = NULL;
+		if (strcmp(db, here) != 0) {
+			if ((rc = pg_connect(dl, &s->cfg, h->root, db, &other,
+			    err)) != 0)
+				break;
+			c = other;
+		}
+		al_buf_reset(&b);
+		if ((lg = dl->PQescapeLiteral(c, gid, strlen(gid))) == NULL ||
+		    al_buf_printf(&b, "ROLLBACK PREPARED %s", lg) != 0)
+			rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		dl->PQfreemem(lg);
+		if (rc == 0) {
+			x = dl->PQexec(c, al_buf_str(&b));
+			if (x == NULL || dl->PQresultStatus(x) !=
+			    PGRES_COMMAND_OK) {
+				const char *st = x ? dl->PQresultErrorField(x,
+				    PG_DIAG_SQLSTATE) : NULL;
+
+				/* 42704: no such prepared transaction. */
+				if (st == NULL || strcmp(st, "42704") != 0)
+					rc = pg_fail(err, AL_EDB, "cannot roll "
+					    "back the role's prepared "
+					    "transaction", x ?
+					    dl->PQresultErrorMessage(x) :
+					    dl->PQerrorMessage(c));
+			}
+			dl->PQclear(x);
+		}
+		if (other != NULL)
+			dl->PQfinish(other);
+	}
+	al_buf_release(&b);
+	return rc;
+}
+
 /*
  * Revocation, in two round trips when the role owns nothing:
  *
  *  1. look the role up by name; end its sessions and those of its
  *     members that may SET ROLE to it (one of them may hold the lock of
  *     the role's row that NOLOGIN needs: ALTER ROLE of its own password
- *     in a transaction left open); NOLOGIN, committed on its own (no new
+ *     in a transaction left open); the transactions it prepared (which
+ *     outlive its sessions with their locks: rolled back, then all once
+ *     more); NOLOGIN, committed on its own (no new
  *     session from here on); end the sessions again, counting those still
  *     there; and the databases where it owns or holds anything.  Repeated
  *     until no session is left (then the list of databases was read with
@@ -747,8 +811,9 @@ out:
  * NOLOGIN: rolled back before the error is returned.
  */
 #define R_OID		0	/* results of round trip 1 */
-#define R_SESSIONS	5
-#define R_DATABASES	6
+#define R_PREPARED	2
+#define R_SESSIONS	6
+#define R_DATABASES	7
 static int
 pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
     const char *ext, struct al_secret *keep, struct al_err *err)
@@ -760,7 +825,7 @@ pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
 	char oid[32], *qrole = NULL, *lrole = NULL;
 	const char *here;
 	long waited = 0;
-	int rc, i, left, retried = 0;
+	int rc, i, left, retried = 0, rounds = 0;
 
 	(void)ext;	/* a role is known by its name */
 	(void)keep;
@@ -787,7 +852,9 @@ again:
 	    lrole) != 0 ||
 	    append_subst(&b, "SELECT count(pg_terminate_backend(pid))"
 	    SESSIONS_OF ";", al_buf_str(&expr)) != 0 ||
-	    al_buf_printf(&b, "BEGIN;ALTER ROLE %s NOLOGIN;COMMIT;", qrole) != 0 ||
+	    al_buf_printf(&b, "SELECT gid, database FROM pg_prepared_xacts "
+	    "WHERE owner = %s;BEGIN;ALTER ROLE %s NOLOGIN;COMMIT;", lrole,
+	    qrole) != 0 ||
 	    append_subst(&b, "SELECT count(*), count(pg_terminate_backend(pid))"
 	    SESSIONS_OF ";" DATABASES_OF, al_buf_str(&expr)) != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
@@ -807,6 +874,29 @@ again:
 			/* A cached connection the server dropped: once more. */
 			retried = 1;
 			goto again;
+		}
+		if (has_rows(dl, &res, R_PREPARED) &&
+		    dl->PQntuples(res.r[R_PREPARED]) > 0 &&
+		    dl->PQstatus(conn) == CONNECTION_OK) {
+			/*
+			 * Transactions the role prepared outlive its sessions
+			 * and hold their locks (its own row's, which NOLOGIN
+			 * waits on): rolled back, then all once more.
+			 */
+			if (rc != 0) {
+				PGresult *r = dl->PQexec(conn, "ROLLBACK");
+
+				dl->PQclear(r);
+			}
+			if (++rounds > PG_PREPARED_ROUNDS) {
+				rc = al_err_set(err, AL_EDB, "the role's "
+				    "prepared transactions keep coming back");
+				goto out;
+			}
+			if ((rc = rollback_prepared(s, h, conn,
+			    res.r[R_PREPARED], err)) != 0)
+				goto out;
+			continue;
 		}
 		if (rc != 0)
 			goto rollback;
