@@ -498,6 +498,15 @@ out:
 	" (usesysid = OID_ OR (pg_has_role(usesysid, OID_, 'MEMBER')" \
 	" AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = usesysid)))"
 
+/*
+ * Of those, the sessions this connection's user may end: the first ending,
+ * before NOLOGIN, must not fail for lack of a right and leave the role
+ * able to log in; the one after NOLOGIN ends them all or fails.
+ */
+#define SIGNALLABLE \
+	" AND (pg_has_role(usesysid, 'USAGE') OR" \
+	" pg_has_role('pg_signal_backend', 'USAGE'))"
+
 /* The databases where the role owns or holds anything (OID_ as above). */
 #define DATABASES_OF \
 	"SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d" \
@@ -851,7 +860,7 @@ again:
 	    al_buf_printf(&b, "SELECT oid FROM pg_roles WHERE rolname = %s;",
 	    lrole) != 0 ||
 	    append_subst(&b, "SELECT count(pg_terminate_backend(pid))"
-	    SESSIONS_OF ";", al_buf_str(&expr)) != 0 ||
+	    SESSIONS_OF SIGNALLABLE ";", al_buf_str(&expr)) != 0 ||
 	    al_buf_printf(&b, "SELECT gid, database FROM pg_prepared_xacts "
 	    "WHERE owner = %s;BEGIN;ALTER ROLE %s NOLOGIN;COMMIT;", lrole,
 	    qrole) != 0 ||
