@@ -491,12 +491,16 @@ out:
 
 /*
  * Sessions of the role, or of a member of it that may SET ROLE to it
- * (the role's oid replaces OID_).
+ * (the role's oid replaces OID_), but the admin's own (airlock's other
+ * connections: an admin that is not a superuser is made a member of the
+ * role to reassign what it owns).
  */
 #define SESSIONS_OF \
 	" FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND" \
 	" (usesysid = OID_ OR (pg_has_role(usesysid, OID_, 'MEMBER')" \
-	" AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = usesysid)))"
+	" AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = usesysid)" \
+	" AND usesysid <> (SELECT oid FROM pg_roles WHERE rolname =" \
+	" current_user)))"
 
 /*
  * Of those, the sessions this connection's user may end: the first ending,
@@ -693,6 +697,12 @@ sleep_ms(long ms)
 	ATTACHED_CODE_SQL \
 	" END $airlock$;"
 
+/* Make the admin a member of the role (OID_) unless it has its rights. */
+#define MEMBER_SQL \
+	"DO $airlock$ BEGIN IF NOT pg_has_role(OID_, 'USAGE') THEN" \
+	" EXECUTE format('GRANT %I TO CURRENT_USER', (SELECT rolname FROM" \
+	" pg_roles WHERE oid = OID_)); END IF; END $airlock$;"
+
 /*
  * Drop what of role's runs SQL as its owner (DROP_CODE_SQL), then reassign
  * and drop the rest it owns in database db (NULL: this one).
@@ -719,8 +729,13 @@ drop_owned_in(struct engine_source *s, struct engine_slot *h, PGconn *conn,
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	/* One round trip, one transaction. */
-	if (append_subst(&b, DROP_CODE_SQL, oid) != 0 ||
+	/*
+	 * One round trip, one transaction.  REASSIGN and DROP OWNED need
+	 * the rights of the role: an admin that is not a superuser is made
+	 * a member of it first (its CREATEROLE allows that), which DROP ROLE
+	 * undoes.
+	 */
+	if (append_subst(&b, MEMBER_SQL DROP_CODE_SQL, oid) != 0 ||
 	    al_buf_printf(&b, "REASSIGN OWNED BY %s TO %s;DROP OWNED BY %s",
 	    qrole, qo ? qo : "CURRENT_USER", qrole) != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
