@@ -27,8 +27,26 @@
  * other clients little.
  */
 #define PG_CONNECT_TIMEOUT	"2"
-/* The longest any statement of airlock's waits for a lock. */
-#define PG_LOCK_TIMEOUT		"2s"
+/*
+ * What every connection sets first.  No statement of airlock's waits on a
+ * lock without a limit: a holder of a lease can hold a lock that
+ * revocation needs (its own role's row, by changing its password in a
+ * transaction it never ends; a table of another lease's role) and would
+ * hold up a revocation worker, and the revocation, for as long as it
+ * likes.  A wait that times out fails the attempt, which is retried.
+ */
+#define PG_SETUP_MINT	"SET lock_timeout = '2s'"
+/*
+ * Connections that revoke and search for orphans also look names up in
+ * pg_catalog alone: with a schema on the search path where a lease's group
+ * may create (public, often), a function of the group's that matches a
+ * call of airlock's better than the built-in one (format(text, text,
+ * regclass) against format(text, VARIADIC "any"), left(name, integer)
+ * against left(text, integer)) would be called instead, as the admin.
+ * Minting keeps the connection's search path: --grant statements name the
+ * operator's objects as the operator wrote them.
+ */
+#define PG_SETUP_REVOKE	PG_SETUP_MINT "; SET search_path = pg_catalog"
 
 static int
 pg_fail(struct al_err *err, int code, const char *what, const char *msg)
@@ -66,11 +84,12 @@ pg_exec(const struct pq_dl *dl, PGconn *conn, const char *sql, const char *what,
 
 /*
  * Connect with the configuration's conninfo and the root password; dbname
- * (when not NULL) replaces the conninfo's database.
+ * (when not NULL) replaces the conninfo's database.  setup (PG_SETUP_*)
+ * runs first.
  */
 static int
 pg_connect(const struct pq_dl *dl, const struct engine_config *c, const struct al_secret *root,
-    const char *dbname, PGconn **out, struct al_err *err)
+    const char *dbname, const char *setup, PGconn **out, struct al_err *err)
 {
 	const char *kw[6], *val[6];
 	struct al_secret *pw = NULL;
@@ -113,16 +132,8 @@ pg_connect(const struct pq_dl *dl, const struct engine_config *c, const struct a
 		dl->PQfinish(conn);
 		return rc;
 	}
-	/*
-	 * No statement of airlock's waits on a lock without a limit: a
-	 * holder of a lease can hold a lock that revocation needs (its own
-	 * role's row, by changing its password in a transaction it never
-	 * ends; a table of another lease's role) and would hold up a
-	 * revocation worker, and the revocation, for as long as it likes.
-	 * A wait that times out fails the attempt, which is retried.
-	 */
-	if ((rc = pg_exec(dl, conn, "SET lock_timeout = '" PG_LOCK_TIMEOUT "'",
-	    "cannot set lock_timeout", err)) != 0) {
+	if ((rc = pg_exec(dl, conn, setup, "cannot set up the connection",
+	    err)) != 0) {
 		dl->PQfinish(conn);
 		return rc;
 	}
@@ -132,8 +143,8 @@ pg_connect(const struct pq_dl *dl, const struct engine_config *c, const struct a
 
 /* The cached connection in *h, (re)connected when needed. */
 static int
-pg_handle(struct engine_source *s, struct engine_slot *h, PGconn **out,
-    struct al_err *err)
+pg_handle(struct engine_source *s, struct engine_slot *h, const char *setup,
+    PGconn **out, struct al_err *err)
 {
 	const struct pq_dl *dl = s->dl;
 	PGconn *conn = h->conn;
@@ -146,7 +157,8 @@ pg_handle(struct engine_source *s, struct engine_slot *h, PGconn **out,
 	if (conn != NULL)
 		dl->PQfinish(conn);
 	h->conn = NULL;
-	if ((rc = pg_connect(dl, &s->cfg, h->root, NULL, &conn, err)) != 0)
+	if ((rc = pg_connect(dl, &s->cfg, h->root, NULL, setup, &conn,
+	    err)) != 0)
 		return rc;
 	h->conn = conn;
 	*out = conn;
@@ -237,7 +249,8 @@ pg_check(const struct pq_dl *dl, const struct engine_config *c,
 	int rc;
 
 	al_buf_init(&b, 1 << 20, 0);
-	if ((rc = pg_connect(dl, c, root, NULL, &conn, err)) != 0)
+	if ((rc = pg_connect(dl, c, root, NULL, PG_SETUP_MINT, &conn,
+	    err)) != 0)
 		goto out;
 	randombytes_buf(raw, sizeof(raw));
 	al_hex(raw, sizeof(raw), hex);
@@ -440,7 +453,7 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 		rc = al_err_set(err, AL_EINVAL, "bad expiry");
 		goto out;
 	}
-	if ((rc = pg_handle(s, h, &conn, err)) != 0)
+	if ((rc = pg_handle(s, h, PG_SETUP_MINT, &conn, err)) != 0)
 		goto out;
 	/* The holder's URL first: it makes the password. */
 	if ((rc = make_url(dl, conn, role, verifier, value)) != 0) {
@@ -468,7 +481,7 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 		 * more on a new one.  Nothing was committed on the old one
 		 * that the caller does not already treat as possibly there.
 		 */
-		if ((rc = pg_handle(s, h, &conn, err)) == 0)
+		if ((rc = pg_handle(s, h, PG_SETUP_MINT, &conn, err)) == 0)
 			rc = pg_exec(dl, conn, al_buf_str(&b), "cannot create the "
 			    "role", err);
 	}
@@ -719,7 +732,8 @@ drop_owned_in(struct engine_source *s, struct engine_slot *h, PGconn *conn,
 	int rc;
 
 	al_buf_init(&b, 4096, 0);
-	if (db != NULL && (rc = pg_connect(dl, &s->cfg, h->root, db, &other,
+	if (db != NULL && (rc = pg_connect(dl, &s->cfg, h->root, db,
+	    PG_SETUP_REVOKE, &other,
 	    err)) != 0)
 		goto out;
 	if (other != NULL)
@@ -780,7 +794,8 @@ rollback_prepared(struct engine_source *s, struct engine_slot *h,
 
 		other = NULL;
 		if (strcmp(db, here) != 0) {
-			if ((rc = pg_connect(dl, &s->cfg, h->root, db, &other,
+			if ((rc = pg_connect(dl, &s->cfg, h->root, db,
+			    PG_SETUP_REVOKE, &other,
 			    err)) != 0)
 				break;
 			c = other;
@@ -856,7 +871,7 @@ pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
 	al_buf_init(&b, 8192, 0);
 	al_buf_init(&expr, 4096, 0);
 again:
-	if ((rc = pg_handle(s, h, &conn, err)) != 0)
+	if ((rc = pg_handle(s, h, PG_SETUP_REVOKE, &conn, err)) != 0)
 		goto out;
 	dl->PQfreemem(qrole);
 	dl->PQfreemem(lrole);
@@ -1002,7 +1017,7 @@ pg_roles(struct engine_source *s, struct engine_slot *h, void (*fn)(const char *
 	int rc, i;
 
 	(void)snprintf(n, sizeof(n), "%zu", strlen(s->stem));
-	if ((rc = pg_handle(s, h, &conn, err)) != 0 ||
+	if ((rc = pg_handle(s, h, PG_SETUP_REVOKE, &conn, err)) != 0 ||
 	    (rc = pg_query(dl, conn, "SELECT rolname FROM pg_roles WHERE"
 	    " left(rolname, $2::int) = $1", s->stem, n,
 	    "cannot list roles", &r, err)) != 0)
