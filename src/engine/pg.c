@@ -515,15 +515,6 @@ out:
 	" AND usesysid <> (SELECT oid FROM pg_roles WHERE rolname =" \
 	" current_user)))"
 
-/*
- * Of those, the sessions this connection's user may end: the first ending,
- * before NOLOGIN, must not fail for lack of a right and leave the role
- * able to log in; the one after NOLOGIN ends them all or fails.
- */
-#define SIGNALLABLE \
-	" AND (pg_has_role(usesysid, 'USAGE') OR" \
-	" pg_has_role('pg_signal_backend', 'USAGE'))"
-
 /* The databases where the role owns or holds anything (OID_ as above). */
 #define DATABASES_OF \
 	"SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d" \
@@ -766,8 +757,23 @@ out:
 	return rc;
 }
 
-/* How many times revocation rolls back a role's prepared transactions. */
-#define PG_PREPARED_ROUNDS	4
+/*
+ * How long NOLOGIN waits for the lock of the role's row before the role's
+ * sessions are ended (one may hold it), and how many times that, or the
+ * rolling back of its prepared transactions, is done before the attempt
+ * fails.
+ */
+#define PG_NOLOGIN_WAIT		"200ms"
+#define PG_LOCKED_ROUNDS	4
+
+/* r failed for a lock not granted in time (lock_timeout). */
+static int
+lock_not_granted(const struct pq_dl *dl, const PGresult *r)
+{
+	const char *st = dl->PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	return st != NULL && strcmp(st, "55P03") == 0;
+}
 
 /*
  * Roll back the prepared transactions listed in r (gid, database), each
@@ -832,16 +838,16 @@ rollback_prepared(struct engine_source *s, struct engine_slot *h,
 /*
  * Revocation, in two round trips when the role owns nothing:
  *
- *  1. look the role up by name; end its sessions and those of its
- *     members that may SET ROLE to it (one of them may hold the lock of
- *     the role's row that NOLOGIN needs: ALTER ROLE of its own password
- *     in a transaction left open); the transactions it prepared (which
+ *  1. look the role up by name; the transactions it prepared (which
  *     outlive its sessions with their locks: rolled back, then all once
- *     more); NOLOGIN, committed on its own (no new
- *     session from here on); end the sessions again, counting those still
- *     there; and the databases where it owns or holds anything.  Repeated
- *     until no session is left (then the list of databases was read with
- *     none left to add to it).
+ *     more); NOLOGIN, committed on its own (no new session from here on),
+ *     waiting at most PG_NOLOGIN_WAIT for the lock of the role's row (a
+ *     session of the role may hold it, by ALTER ROLE of its own password
+ *     in a transaction left open: then its sessions are ended, and all
+ *     once more); end its sessions and those of its members that may SET
+ *     ROLE to it, counting those still there; and the databases where it
+ *     owns or holds anything.  Repeated until no session is left (then
+ *     the list of databases was read with none left to add to it).
  *  2. REASSIGN OWNED and DROP OWNED in each of those databases (none, for
  *     a role that only had its group's membership).
  *  3. DROP ROLE, and verify it is gone, in one round trip.
@@ -850,7 +856,8 @@ rollback_prepared(struct engine_source *s, struct engine_slot *h,
  * NOLOGIN: rolled back before the error is returned.
  */
 #define R_OID		0	/* results of round trip 1 */
-#define R_PREPARED	2
+#define R_PREPARED	1
+#define R_NOLOGIN	4
 #define R_SESSIONS	6
 #define R_DATABASES	7
 static int
@@ -860,7 +867,7 @@ pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
 	const struct pq_dl *dl = s->dl;
 	PGconn *conn;
 	struct pg_results res = { .n = 0 };
-	struct al_buf b, expr;
+	struct al_buf b, expr, expr_end;
 	char oid[32], *qrole = NULL, *lrole = NULL;
 	const char *here;
 	long waited = 0;
@@ -870,6 +877,7 @@ pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
 	(void)keep;
 	al_buf_init(&b, 8192, 0);
 	al_buf_init(&expr, 4096, 0);
+	al_buf_init(&expr_end, 4096, 0);
 again:
 	if ((rc = pg_handle(s, h, PG_SETUP_REVOKE, &conn, err)) != 0)
 		goto out;
@@ -885,17 +893,19 @@ again:
 	/* Round trip 1; the role's oid is looked up where it is used. */
 	al_buf_reset(&b);
 	al_buf_reset(&expr);
+	al_buf_reset(&expr_end);
 	if (al_buf_printf(&expr, "(SELECT oid FROM pg_roles WHERE rolname = "
 	    "%s)", lrole) != 0 ||
 	    al_buf_printf(&b, "SELECT oid FROM pg_roles WHERE rolname = %s;",
 	    lrole) != 0 ||
-	    append_subst(&b, "SELECT count(pg_terminate_backend(pid))"
-	    SESSIONS_OF SIGNALLABLE ";", al_buf_str(&expr)) != 0 ||
 	    al_buf_printf(&b, "SELECT gid, database FROM pg_prepared_xacts "
-	    "WHERE owner = %s;BEGIN;ALTER ROLE %s NOLOGIN;COMMIT;", lrole,
+	    "WHERE owner = %s;BEGIN;SET LOCAL lock_timeout = '"
+	    PG_NOLOGIN_WAIT "';ALTER ROLE %s NOLOGIN;COMMIT;", lrole,
 	    qrole) != 0 ||
 	    append_subst(&b, "SELECT count(*), count(pg_terminate_backend(pid))"
-	    SESSIONS_OF ";" DATABASES_OF, al_buf_str(&expr)) != 0) {
+	    SESSIONS_OF ";" DATABASES_OF, al_buf_str(&expr)) != 0 ||
+	    append_subst(&expr_end, "SELECT count(pg_terminate_backend(pid))"
+	    SESSIONS_OF, al_buf_str(&expr)) != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -927,7 +937,7 @@ again:
 
 				dl->PQclear(r);
 			}
-			if (++rounds > PG_PREPARED_ROUNDS) {
+			if (++rounds > PG_LOCKED_ROUNDS) {
 				rc = al_err_set(err, AL_EDB, "the role's "
 				    "prepared transactions keep coming back");
 				goto out;
@@ -935,6 +945,24 @@ again:
 			if ((rc = rollback_prepared(s, h, conn,
 			    res.r[R_PREPARED], err)) != 0)
 				goto out;
+			continue;
+		}
+		if (rc != 0 && res.n == R_NOLOGIN + 1 &&
+		    lock_not_granted(dl, res.r[R_NOLOGIN]) &&
+		    ++rounds <= PG_LOCKED_ROUNDS) {
+			/*
+			 * A session of the role holds the lock of its row
+			 * (ALTER ROLE of its own password, in a transaction
+			 * left open): its sessions are ended first, then all
+			 * once more.
+			 */
+			PGresult *r = dl->PQexec(conn, "ROLLBACK");
+
+			dl->PQclear(r);
+			if ((rc = pg_exec(dl, conn, al_buf_str(&expr_end),
+			    "cannot end the role's sessions", err)) != 0)
+				goto out;
+			sleep_ms(10);
 			continue;
 		}
 		if (rc != 0)
@@ -1001,6 +1029,7 @@ out:
 	pg_results_clear(dl, &res);
 	dl->PQfreemem(qrole);
 	dl->PQfreemem(lrole);
+	al_buf_release(&expr_end);
 	al_buf_release(&expr);
 	al_buf_release(&b);
 	return rc;
