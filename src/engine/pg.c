@@ -608,9 +608,9 @@ sleep_ms(long ms)
  * generation expressions (the stored values stay), expression and partial
  * indexes, extended statistics on expressions, the checks and defaults
  * of its domains, and its operators (an operator of the admin's calling
- * the group's routine).  Each runs as whoever writes or reads the table, or as
- * its owner during maintenance (ANALYZE, autovacuum, REINDEX): the admin
- * after the reassignment.  Dropped, in the DO block of DROP_CODE_SQL.
+ * the group's routine).  Each runs as whoever writes or reads the table,
+ * or as its owner during maintenance (ANALYZE, autovacuum, REINDEX): the
+ * admin after the reassignment.  Dropped, in the DO block of DROP_CODE_SQL.
  * What a parent table of another owner holds for its partitions (an
  * inherited constraint, a cloned trigger, an attached index) is left: it
  * cannot be dropped from the partition alone.
@@ -724,8 +724,7 @@ drop_owned_in(struct engine_source *s, struct engine_slot *h, PGconn *conn,
 
 	al_buf_init(&b, 4096, 0);
 	if (db != NULL && (rc = pg_connect(dl, &s->cfg, h->root, db,
-	    PG_SETUP_REVOKE, &other,
-	    err)) != 0)
+	    PG_SETUP_REVOKE, &other, err)) != 0)
 		goto out;
 	if (other != NULL)
 		conn = other;
@@ -801,8 +800,7 @@ rollback_prepared(struct engine_source *s, struct engine_slot *h,
 		other = NULL;
 		if (strcmp(db, here) != 0) {
 			if ((rc = pg_connect(dl, &s->cfg, h->root, db,
-			    PG_SETUP_REVOKE, &other,
-			    err)) != 0)
+			    PG_SETUP_REVOKE, &other, err)) != 0)
 				break;
 			c = other;
 		}
