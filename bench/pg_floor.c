@@ -59,7 +59,7 @@ batch(PGconn *c, const char *sql, int *rows)
 static int
 cycle(PGconn *c, const char *group, unsigned long k)
 {
-	char sql[2048], role[64];
+	char sql[4096], role[64];
 	int rows = 0;
 
 	(void)snprintf(role, sizeof(role), "floor_%d_%lu", (int)getpid(), k);
@@ -69,16 +69,19 @@ cycle(PGconn *c, const char *group, unsigned long k)
 	if (batch(c, sql, &rows) != 0)
 		return -1;
 	/* Revocation: airlock's two round trips for a role owning nothing. */
+#define FLOOR_SESSIONS_OF \
+	" FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (usesysid =" \
+	" " OID_OF("%s") " OR (pg_has_role(usesysid, " OID_OF("%s") ", 'MEMBER')" \
+	" AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = usesysid) AND" \
+	" usesysid <> (SELECT oid FROM pg_roles WHERE rolname = current_user)))"
 	(void)snprintf(sql, sizeof(sql), "SELECT oid FROM pg_roles WHERE "
-	    "rolname = '%s';BEGIN;ALTER ROLE \"%s\" NOLOGIN;COMMIT;"
-	    "SELECT count(*), count(pg_terminate_backend(pid)) FROM "
-	    "pg_stat_activity WHERE pid <> pg_backend_pid() AND (usesysid = "
-	    OID_OF("%s") " OR (pg_has_role(usesysid, " OID_OF("%s") ", "
-	    "'MEMBER') AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = "
-	    "usesysid)));SELECT DISTINCT d.datname FROM pg_shdepend s JOIN "
-	    "pg_database d ON d.oid = s.dbid WHERE s.refclassid = "
-	    "'pg_authid'::regclass AND s.refobjid = " OID_OF("%s"), role, role,
-	    role, role, role);
+	    "rolname = '%s';SELECT gid, database FROM pg_prepared_xacts WHERE "
+	    "owner = '%s';BEGIN;SET LOCAL lock_timeout = '200ms';ALTER ROLE "
+	    "\"%s\" NOLOGIN;COMMIT;SELECT count(*), "
+	    "count(pg_terminate_backend(pid))" FLOOR_SESSIONS_OF ";SELECT "
+	    "DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid "
+	    "= s.dbid WHERE s.refclassid = 'pg_authid'::regclass AND "
+	    "s.refobjid = " OID_OF("%s"), role, role, role, role, role, role);
 	if (batch(c, sql, &rows) != 0)
 		return -1;
 	(void)snprintf(sql, sizeof(sql), "DROP ROLE IF EXISTS \"%s\";SELECT 1 "

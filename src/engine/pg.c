@@ -27,6 +27,26 @@
  * other clients little.
  */
 #define PG_CONNECT_TIMEOUT	"2"
+/*
+ * What every connection sets first.  No statement of airlock's waits on a
+ * lock without a limit: a holder of a lease can hold a lock that
+ * revocation needs (its own role's row, by changing its password in a
+ * transaction it never ends; a table of another lease's role) and would
+ * hold up a revocation worker, and the revocation, for as long as it
+ * likes.  A wait that times out fails the attempt, which is retried.
+ */
+#define PG_SETUP_MINT	"SET lock_timeout = '2s'"
+/*
+ * Connections that revoke and search for orphans also look names up in
+ * pg_catalog alone: with a schema on the search path where a lease's group
+ * may create (public, often), a function of the group's that matches a
+ * call of airlock's better than the built-in one (format(text, text,
+ * regclass) against format(text, VARIADIC "any"), left(name, integer)
+ * against left(text, integer)) would be called instead, as the admin.
+ * Minting keeps the connection's search path: --grant statements name the
+ * operator's objects as the operator wrote them.
+ */
+#define PG_SETUP_REVOKE	PG_SETUP_MINT "; SET search_path = pg_catalog"
 
 static int
 pg_fail(struct al_err *err, int code, const char *what, const char *msg)
@@ -46,13 +66,30 @@ pg_fail(struct al_err *err, int code, const char *what, const char *msg)
 	return al_err_set(err, code, "%s: %s", what, m);
 }
 
+/* Run sql (no result rows wanted). */
+static int
+pg_exec(const struct pq_dl *dl, PGconn *conn, const char *sql, const char *what, struct al_err *err)
+{
+	PGresult *r = dl->PQexec(conn, sql);
+	int rc = 0;
+
+	if (r == NULL || (dl->PQresultStatus(r) != PGRES_COMMAND_OK &&
+	    dl->PQresultStatus(r) != PGRES_TUPLES_OK))
+		rc = pg_fail(err, dl->PQstatus(conn) == CONNECTION_OK ? AL_EDB :
+		    AL_EUNAVAIL, what, r ? dl->PQresultErrorMessage(r) :
+		    dl->PQerrorMessage(conn));
+	dl->PQclear(r);
+	return rc;
+}
+
 /*
  * Connect with the configuration's conninfo and the root password; dbname
- * (when not NULL) replaces the conninfo's database.
+ * (when not NULL) replaces the conninfo's database.  setup (PG_SETUP_*)
+ * runs first.
  */
 static int
 pg_connect(const struct pq_dl *dl, const struct engine_config *c, const struct al_secret *root,
-    const char *dbname, PGconn **out, struct al_err *err)
+    const char *dbname, const char *setup, PGconn **out, struct al_err *err)
 {
 	const char *kw[6], *val[6];
 	struct al_secret *pw = NULL;
@@ -95,14 +132,19 @@ pg_connect(const struct pq_dl *dl, const struct engine_config *c, const struct a
 		dl->PQfinish(conn);
 		return rc;
 	}
+	if ((rc = pg_exec(dl, conn, setup, "cannot set up the connection",
+	    err)) != 0) {
+		dl->PQfinish(conn);
+		return rc;
+	}
 	*out = conn;
 	return 0;
 }
 
 /* The cached connection in *h, (re)connected when needed. */
 static int
-pg_handle(struct engine_source *s, struct engine_slot *h, PGconn **out,
-    struct al_err *err)
+pg_handle(struct engine_source *s, struct engine_slot *h, const char *setup,
+    PGconn **out, struct al_err *err)
 {
 	const struct pq_dl *dl = s->dl;
 	PGconn *conn = h->conn;
@@ -115,7 +157,8 @@ pg_handle(struct engine_source *s, struct engine_slot *h, PGconn **out,
 	if (conn != NULL)
 		dl->PQfinish(conn);
 	h->conn = NULL;
-	if ((rc = pg_connect(dl, &s->cfg, h->root, NULL, &conn, err)) != 0)
+	if ((rc = pg_connect(dl, &s->cfg, h->root, NULL, setup, &conn,
+	    err)) != 0)
 		return rc;
 	h->conn = conn;
 	*out = conn;
@@ -127,22 +170,6 @@ pg_close(const struct pq_dl *dl, void *h)
 {
 	if (h != NULL)
 		dl->PQfinish(h);
-}
-
-/* Run sql (no result rows wanted). */
-static int
-pg_exec(const struct pq_dl *dl, PGconn *conn, const char *sql, const char *what, struct al_err *err)
-{
-	PGresult *r = dl->PQexec(conn, sql);
-	int rc = 0;
-
-	if (r == NULL || (dl->PQresultStatus(r) != PGRES_COMMAND_OK &&
-	    dl->PQresultStatus(r) != PGRES_TUPLES_OK))
-		rc = pg_fail(err, dl->PQstatus(conn) == CONNECTION_OK ? AL_EDB :
-		    AL_EUNAVAIL, what, r ? dl->PQresultErrorMessage(r) :
-		    dl->PQerrorMessage(conn));
-	dl->PQclear(r);
-	return rc;
 }
 
 /* sql with $1 = p1 (and $2 = p2); the result in *out (caller clears). */
@@ -222,7 +249,8 @@ pg_check(const struct pq_dl *dl, const struct engine_config *c,
 	int rc;
 
 	al_buf_init(&b, 1 << 20, 0);
-	if ((rc = pg_connect(dl, c, root, NULL, &conn, err)) != 0)
+	if ((rc = pg_connect(dl, c, root, NULL, PG_SETUP_MINT, &conn,
+	    err)) != 0)
 		goto out;
 	randombytes_buf(raw, sizeof(raw));
 	al_hex(raw, sizeof(raw), hex);
@@ -427,7 +455,7 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 		rc = al_err_set(err, AL_EINVAL, "bad expiry");
 		goto out;
 	}
-	if ((rc = pg_handle(s, h, &conn, err)) != 0)
+	if ((rc = pg_handle(s, h, PG_SETUP_MINT, &conn, err)) != 0)
 		goto out;
 	/* The holder's URL first: it makes the password. */
 	if ((rc = make_url(s, conn, role, verifier, value)) != 0) {
@@ -455,7 +483,7 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 		 * more on a new one.  Nothing was committed on the old one
 		 * that the caller does not already treat as possibly there.
 		 */
-		if ((rc = pg_handle(s, h, &conn, err)) == 0)
+		if ((rc = pg_handle(s, h, PG_SETUP_MINT, &conn, err)) == 0)
 			rc = pg_exec(dl, conn, al_buf_str(&b), "cannot create the "
 			    "role", err);
 	}
@@ -478,12 +506,16 @@ out:
 
 /*
  * Sessions of the role, or of a member of it that may SET ROLE to it
- * (the role's oid replaces OID_).
+ * (the role's oid replaces OID_), but the admin's own (airlock's other
+ * connections: an admin that is not a superuser is made a member of the
+ * role to reassign what it owns).
  */
 #define SESSIONS_OF \
 	" FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND" \
 	" (usesysid = OID_ OR (pg_has_role(usesysid, OID_, 'MEMBER')" \
-	" AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = usesysid)))"
+	" AND NOT (SELECT rolsuper FROM pg_roles WHERE oid = usesysid)" \
+	" AND usesysid <> (SELECT oid FROM pg_roles WHERE rolname =" \
+	" current_user)))"
 
 /* The databases where the role owns or holds anything (OID_ as above). */
 #define DATABASES_OF \
@@ -571,6 +603,71 @@ sleep_ms(long ms)
 }
 
 /*
+ * Code attached to the role's tables, which stay (reassigned), that calls
+ * routines of others (its group's: made after SET ROLE, they are not the
+ * role's and are not dropped): triggers, policies, check and exclusion
+ * constraints, column defaults (a sequence's nextval excepted) and
+ * generation expressions (the stored values stay), expression and partial
+ * indexes, extended statistics on expressions, the checks and defaults
+ * of its domains, and its operators (an operator of the admin's calling
+ * the group's routine).  Each runs as whoever writes or reads the table,
+ * or as its owner during maintenance (ANALYZE, autovacuum, REINDEX): the
+ * admin after the reassignment.  Dropped, in the DO block of DROP_CODE_SQL.
+ * What a parent table of another owner holds for its partitions (an
+ * inherited constraint, a cloned trigger, an attached index) is left: it
+ * cannot be dropped from the partition alone.
+ */
+#define ATTACHED_CODE_SQL \
+	" FOR r IN SELECT t.tgname AS n, t.tgrelid AS rel FROM pg_trigger t" \
+	" JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relowner = OID_ AND" \
+	" NOT t.tgisinternal AND t.tgparentid = 0 LOOP" \
+	" EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', r.n," \
+	" r.rel::regclass); END LOOP;" \
+	" FOR r IN SELECT p.polname AS n, p.polrelid AS rel FROM pg_policy p" \
+	" JOIN pg_class c ON c.oid = p.polrelid WHERE c.relowner = OID_ LOOP" \
+	" EXECUTE format('DROP POLICY IF EXISTS %I ON %s', r.n," \
+	" r.rel::regclass); END LOOP;" \
+	" FOR r IN SELECT k.conname AS n, k.conrelid AS rel FROM pg_constraint" \
+	" k JOIN pg_class c ON c.oid = k.conrelid WHERE c.relowner = OID_ AND" \
+	" k.contype IN ('c', 'x') AND k.coninhcount = 0 LOOP" \
+	" EXECUTE format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I'," \
+	" r.rel::regclass, r.n); END LOOP;" \
+	" FOR r IN SELECT k.conname AS n, k.contypid AS typ FROM pg_constraint" \
+	" k JOIN pg_type t ON t.oid = k.contypid WHERE t.typowner = OID_ AND" \
+	" k.contype = 'c' LOOP" \
+	" EXECUTE format('ALTER DOMAIN %s DROP CONSTRAINT IF EXISTS %I'," \
+	" r.typ::regtype, r.n); END LOOP;" \
+	" FOR r IN SELECT t.oid AS typ FROM pg_type t WHERE t.typowner = OID_" \
+	" AND t.typtype = 'd' AND t.typdefaultbin IS NOT NULL LOOP" \
+	" EXECUTE format('ALTER DOMAIN %s DROP DEFAULT', r.typ::regtype);" \
+	" END LOOP;" \
+	" FOR r IN SELECT a.attname AS n, a.attrelid AS rel, a.attgenerated" \
+	" AS g FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid =" \
+	" d.adrelid AND a.attnum = d.adnum JOIN pg_class c ON c.oid =" \
+	" d.adrelid WHERE c.relowner = OID_ AND c.relkind IN ('r', 'p', 'f')" \
+	" AND (a.attgenerated = '' OR a.attinhcount = 0) AND NOT" \
+	" (a.attgenerated = '' AND pg_get_expr(d.adbin, d.adrelid) ~" \
+	" '^nextval\\(''[^'']*''::regclass\\)$') LOOP" \
+	" EXECUTE format('ALTER TABLE %s ALTER COLUMN %I %s', r.rel::regclass," \
+	" r.n, CASE WHEN r.g = '' THEN 'DROP DEFAULT' ELSE 'DROP EXPRESSION'" \
+	" END); END LOOP;" \
+	" FOR r IN SELECT i.indexrelid AS rel FROM pg_index i JOIN pg_class c" \
+	" ON c.oid = i.indrelid WHERE c.relowner = OID_ AND (i.indexprs IS" \
+	" NOT NULL OR i.indpred IS NOT NULL) AND NOT EXISTS (SELECT 1 FROM" \
+	" pg_inherits h WHERE h.inhrelid = i.indexrelid) LOOP" \
+	" IF EXISTS (SELECT 1 FROM pg_class WHERE oid = r.rel) THEN" \
+	" EXECUTE format('DROP INDEX %s', r.rel::regclass); END IF; END LOOP;" \
+	" FOR r IN SELECT s.stxnamespace::regnamespace AS ns, s.stxname AS n" \
+	" FROM pg_statistic_ext s JOIN pg_class c ON c.oid = s.stxrelid WHERE" \
+	" (c.relowner = OID_ OR s.stxowner = OID_) AND s.stxexprs IS NOT NULL" \
+	" LOOP EXECUTE format('DROP STATISTICS IF EXISTS %s.%I', r.ns, r.n);" \
+	" END LOOP;" \
+	" FOR r IN SELECT o.oid FROM pg_operator o WHERE o.oprowner = OID_" \
+	" LOOP IF EXISTS (SELECT 1 FROM pg_operator WHERE oid = r.oid) THEN" \
+	" EXECUTE format('DROP OPERATOR %s CASCADE', r.oid::regoperator);" \
+	" END IF; END LOOP;"
+
+/*
  * What runs SQL with its owner's rights: a SECURITY DEFINER routine, a
  * view or materialized view, a rule; and any routine, which a table's
  * maintenance (VACUUM, ANALYZE, REINDEX) runs as the table's owner when an
@@ -602,7 +699,15 @@ sleep_ms(long ms)
 	" IF EXISTS (SELECT 1 FROM pg_rewrite WHERE oid = r.oid) THEN" \
 	" EXECUTE (SELECT format('DROP RULE %I ON %s', rulename," \
 	" ev_class::regclass) FROM pg_rewrite WHERE oid = r.oid);" \
-	" END IF; END LOOP; END $airlock$;"
+	" END IF; END LOOP;" \
+	ATTACHED_CODE_SQL \
+	" END $airlock$;"
+
+/* Make the admin a member of the role (OID_) unless it has its rights. */
+#define MEMBER_SQL \
+	"DO $airlock$ BEGIN IF NOT pg_has_role(OID_, 'USAGE') THEN" \
+	" EXECUTE format('GRANT %I TO CURRENT_USER', (SELECT rolname FROM" \
+	" pg_roles WHERE oid = OID_)); END IF; END $airlock$;"
 
 /*
  * Drop what of role's runs SQL as its owner (DROP_CODE_SQL), then reassign
@@ -620,8 +725,8 @@ drop_owned_in(struct engine_source *s, struct engine_slot *h, PGconn *conn,
 	int rc;
 
 	al_buf_init(&b, 4096, 0);
-	if (db != NULL && (rc = pg_connect(dl, &s->cfg, h->root, db, &other,
-	    err)) != 0)
+	if (db != NULL && (rc = pg_connect(dl, &s->cfg, h->root, db,
+	    PG_SETUP_REVOKE, &other, err)) != 0)
 		goto out;
 	if (other != NULL)
 		conn = other;
@@ -630,8 +735,13 @@ drop_owned_in(struct engine_source *s, struct engine_slot *h, PGconn *conn,
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
-	/* One round trip, one transaction. */
-	if (append_subst(&b, DROP_CODE_SQL, oid) != 0 ||
+	/*
+	 * One round trip, one transaction.  REASSIGN and DROP OWNED need
+	 * the rights of the role: an admin that is not a superuser is made
+	 * a member of it first (its CREATEROLE allows that), which DROP ROLE
+	 * undoes.
+	 */
+	if (append_subst(&b, MEMBER_SQL DROP_CODE_SQL, oid) != 0 ||
 	    al_buf_printf(&b, "REASSIGN OWNED BY %s TO %s;DROP OWNED BY %s",
 	    qrole, qo ? qo : "CURRENT_USER", qrole) != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
@@ -649,14 +759,95 @@ out:
 }
 
 /*
+ * How long NOLOGIN waits for the lock of the role's row before the role's
+ * sessions are ended (one may hold it), and how many times that, or the
+ * rolling back of its prepared transactions, is done before the attempt
+ * fails.
+ */
+#define PG_NOLOGIN_WAIT		"200ms"
+#define PG_LOCKED_ROUNDS	4
+
+/* r failed for a lock not granted in time (lock_timeout). */
+static int
+lock_not_granted(const struct pq_dl *dl, const PGresult *r)
+{
+	const char *st = dl->PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	return st != NULL && strcmp(st, "55P03") == 0;
+}
+
+/*
+ * Roll back the prepared transactions listed in r (gid, database), each
+ * from its own database (as ROLLBACK PREPARED must be).  One that is gone
+ * meanwhile is no failure.
+ */
+static int
+rollback_prepared(struct engine_source *s, struct engine_slot *h,
+    PGconn *conn, const PGresult *r, struct al_err *err)
+{
+	const struct pq_dl *dl = s->dl;
+	const char *here = dl->PQdb(conn);
+	struct al_buf b;
+	PGconn *other;
+	PGresult *x;
+	char *lg;
+	int i, rc = 0;
+
+	al_buf_init(&b, 4096, 0);
+	for (i = 0; rc == 0 && i < dl->PQntuples(r); i++) {
+		const char *gid = dl->PQgetvalue(r, i, 0);
+		const char *db = dl->PQgetvalue(r, i, 1);
+		PGconn *c = conn;
+
+		other = NULL;
+		if (strcmp(db, here) != 0) {
+			if ((rc = pg_connect(dl, &s->cfg, h->root, db,
+			    PG_SETUP_REVOKE, &other, err)) != 0)
+				break;
+			c = other;
+		}
+		al_buf_reset(&b);
+		if ((lg = dl->PQescapeLiteral(c, gid, strlen(gid))) == NULL ||
+		    al_buf_printf(&b, "ROLLBACK PREPARED %s", lg) != 0)
+			rc = al_err_set(err, AL_ENOMEM, "out of memory");
+		dl->PQfreemem(lg);
+		if (rc == 0) {
+			x = dl->PQexec(c, al_buf_str(&b));
+			if (x == NULL || dl->PQresultStatus(x) !=
+			    PGRES_COMMAND_OK) {
+				const char *st = x ? dl->PQresultErrorField(x,
+				    PG_DIAG_SQLSTATE) : NULL;
+
+				/* 42704: no such prepared transaction. */
+				if (st == NULL || strcmp(st, "42704") != 0)
+					rc = pg_fail(err, AL_EDB, "cannot roll "
+					    "back the role's prepared "
+					    "transaction", x ?
+					    dl->PQresultErrorMessage(x) :
+					    dl->PQerrorMessage(c));
+			}
+			dl->PQclear(x);
+		}
+		if (other != NULL)
+			dl->PQfinish(other);
+	}
+	al_buf_release(&b);
+	return rc;
+}
+
+/*
  * Revocation, in two round trips when the role owns nothing:
  *
- *  1. look the role up by name; NOLOGIN, committed on its own (no new
- *     session from here on); end its sessions and those of its members
- *     that may SET ROLE to it, counting those still there; and the
- *     databases where it owns or holds anything.  Repeated until no
- *     session is left (then the list of databases was read with none
- *     left to add to it).
+ *  1. look the role up by name; the transactions it prepared (which
+ *     outlive its sessions with their locks: rolled back, then all once
+ *     more); NOLOGIN, committed on its own (no new session from here on),
+ *     waiting at most PG_NOLOGIN_WAIT for the lock of the role's row (a
+ *     session of the role may hold it, by ALTER ROLE of its own password
+ *     in a transaction left open: then its sessions are ended, and all
+ *     once more); end its sessions and those of its members that may SET
+ *     ROLE to it, counting those still there; and the databases where it
+ *     owns or holds anything.  Repeated until no session is left (then
+ *     the list of databases was read with none left to add to it).
  *  2. REASSIGN OWNED and DROP OWNED in each of those databases (none, for
  *     a role that only had its group's membership).
  *  3. DROP ROLE, and verify it is gone, in one round trip.
@@ -665,8 +856,10 @@ out:
  * NOLOGIN: rolled back before the error is returned.
  */
 #define R_OID		0	/* results of round trip 1 */
-#define R_SESSIONS	4
-#define R_DATABASES	5
+#define R_PREPARED	1
+#define R_NOLOGIN	4
+#define R_SESSIONS	6
+#define R_DATABASES	7
 static int
 pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
     const char *ext, struct al_secret *keep, struct al_err *err)
@@ -674,18 +867,19 @@ pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
 	const struct pq_dl *dl = s->dl;
 	PGconn *conn;
 	struct pg_results res = { .n = 0 };
-	struct al_buf b, expr;
+	struct al_buf b, expr, expr_end;
 	char oid[32], *qrole = NULL, *lrole = NULL;
 	const char *here;
 	long waited = 0;
-	int rc, i, left, retried = 0;
+	int rc, i, left, retried = 0, rounds = 0;
 
 	(void)ext;	/* a role is known by its name */
 	(void)keep;
 	al_buf_init(&b, 8192, 0);
 	al_buf_init(&expr, 4096, 0);
+	al_buf_init(&expr_end, 4096, 0);
 again:
-	if ((rc = pg_handle(s, h, &conn, err)) != 0)
+	if ((rc = pg_handle(s, h, PG_SETUP_REVOKE, &conn, err)) != 0)
 		goto out;
 	dl->PQfreemem(qrole);
 	dl->PQfreemem(lrole);
@@ -699,12 +893,19 @@ again:
 	/* Round trip 1; the role's oid is looked up where it is used. */
 	al_buf_reset(&b);
 	al_buf_reset(&expr);
+	al_buf_reset(&expr_end);
 	if (al_buf_printf(&expr, "(SELECT oid FROM pg_roles WHERE rolname = "
 	    "%s)", lrole) != 0 ||
-	    al_buf_printf(&b, "SELECT oid FROM pg_roles WHERE rolname = %s;"
-	    "BEGIN;ALTER ROLE %s NOLOGIN;COMMIT;", lrole, qrole) != 0 ||
+	    al_buf_printf(&b, "SELECT oid FROM pg_roles WHERE rolname = %s;",
+	    lrole) != 0 ||
+	    al_buf_printf(&b, "SELECT gid, database FROM pg_prepared_xacts "
+	    "WHERE owner = %s;BEGIN;SET LOCAL lock_timeout = '"
+	    PG_NOLOGIN_WAIT "';ALTER ROLE %s NOLOGIN;COMMIT;", lrole,
+	    qrole) != 0 ||
 	    append_subst(&b, "SELECT count(*), count(pg_terminate_backend(pid))"
-	    SESSIONS_OF ";" DATABASES_OF, al_buf_str(&expr)) != 0) {
+	    SESSIONS_OF ";" DATABASES_OF, al_buf_str(&expr)) != 0 ||
+	    append_subst(&expr_end, "SELECT count(pg_terminate_backend(pid))"
+	    SESSIONS_OF, al_buf_str(&expr)) != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -722,6 +923,47 @@ again:
 			/* A cached connection the server dropped: once more. */
 			retried = 1;
 			goto again;
+		}
+		if (has_rows(dl, &res, R_PREPARED) &&
+		    dl->PQntuples(res.r[R_PREPARED]) > 0 &&
+		    dl->PQstatus(conn) == CONNECTION_OK) {
+			/*
+			 * Transactions the role prepared outlive its sessions
+			 * and hold their locks (its own row's, which NOLOGIN
+			 * waits on): rolled back, then all once more.
+			 */
+			if (rc != 0) {
+				PGresult *r = dl->PQexec(conn, "ROLLBACK");
+
+				dl->PQclear(r);
+			}
+			if (++rounds > PG_LOCKED_ROUNDS) {
+				rc = al_err_set(err, AL_EDB, "the role's "
+				    "prepared transactions keep coming back");
+				goto out;
+			}
+			if ((rc = rollback_prepared(s, h, conn,
+			    res.r[R_PREPARED], err)) != 0)
+				goto out;
+			continue;
+		}
+		if (rc != 0 && res.n == R_NOLOGIN + 1 &&
+		    lock_not_granted(dl, res.r[R_NOLOGIN]) &&
+		    ++rounds <= PG_LOCKED_ROUNDS) {
+			/*
+			 * A session of the role holds the lock of its row
+			 * (ALTER ROLE of its own password, in a transaction
+			 * left open): its sessions are ended first, then all
+			 * once more.
+			 */
+			PGresult *r = dl->PQexec(conn, "ROLLBACK");
+
+			dl->PQclear(r);
+			if ((rc = pg_exec(dl, conn, al_buf_str(&expr_end),
+			    "cannot end the role's sessions", err)) != 0)
+				goto out;
+			sleep_ms(10);
+			continue;
 		}
 		if (rc != 0)
 			goto rollback;
@@ -787,6 +1029,7 @@ out:
 	pg_results_clear(dl, &res);
 	dl->PQfreemem(qrole);
 	dl->PQfreemem(lrole);
+	al_buf_release(&expr_end);
 	al_buf_release(&expr);
 	al_buf_release(&b);
 	return rc;
@@ -803,7 +1046,7 @@ pg_roles(struct engine_source *s, struct engine_slot *h, void (*fn)(const char *
 	int rc, i;
 
 	(void)snprintf(n, sizeof(n), "%zu", strlen(s->stem));
-	if ((rc = pg_handle(s, h, &conn, err)) != 0 ||
+	if ((rc = pg_handle(s, h, PG_SETUP_REVOKE, &conn, err)) != 0 ||
 	    (rc = pg_query(dl, conn, "SELECT rolname FROM pg_roles WHERE"
 	    " left(rolname, $2::int) = $1", s->stem, n,
 	    "cannot list roles", &r, err)) != 0)
