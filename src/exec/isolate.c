@@ -268,19 +268,12 @@ pid_t
 iso_find_command(pid_t reaper)
 {
 	char path[96], buf[512], *s, *end;
-	ssize_t n;
 	long v;
-	int fd;
 
 	(void)snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
 	    (int)reaper, (int)reaper);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (al_proc_read_at(AT_FDCWD, path, buf, sizeof(buf)) != 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	(void)close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	for (s = buf; *s != '\0'; s = end) {
 		v = strtol(s, &end, 10);
 		if (end == s)

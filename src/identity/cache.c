@@ -271,18 +271,10 @@ static int
 proc_ns_is_own(void)
 {
 	char buf[4096], *p, *end;
-	ssize_t n;
 	long v;
-	int fd;
 
-	if ((fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	(void)close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	if ((p = strstr(buf, "\nNSpid:")) == NULL)
+	if (al_proc_read_at(AT_FDCWD, "/proc/self/status", buf,
+	    sizeof(buf)) != 0 || (p = strstr(buf, "\nNSpid:")) == NULL)
 		return 0;
 	p += strlen("\nNSpid:");
 	v = strtol(p, &end, 10);
