@@ -71,3 +71,15 @@ wait_role_gone() {
 	done
 	return 1
 }
+# pg_app_secret: database app, a group app_rw that may create in its public
+# schema, a vault, and app-db: a postgres engine secret for that group.
+pg_app_secret() {
+	PG_DB=postgres apsql -c "CREATE DATABASE app" || { fail "create database"; exit 1; }
+	apsql -c "CREATE ROLE app_rw NOLOGIN; GRANT CREATE ON SCHEMA public TO app_rw" ||
+		fail "schema"
+	init_vault
+	printf '%s\n' "$PG_ADMIN_PW" >"$T_ROOT/adminpw"
+	run_in "$T_ROOT/adminpw" "$AL" secret add app-db --engine postgres \
+	    --connection "$PG_CONN" --group app_rw --owner dba --purpose test
+	expect_rc 0 "secret add --engine postgres"
+}

@@ -10,14 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pglib.sh"
 pg_start
-PG_DB=postgres apsql -c "CREATE DATABASE app" || { fail "create database"; exit 1; }
-apsql -c "CREATE ROLE app_rw NOLOGIN; GRANT CREATE ON SCHEMA public TO app_rw" ||
-	fail "schema"
-init_vault
-printf '%s\n' "$PG_ADMIN_PW" >"$T_ROOT/adminpw"
-run_in "$T_ROOT/adminpw" "$AL" secret add app-db --engine postgres \
-    --connection "$PG_CONN" --group app_rw --owner dba --purpose test
-expect_rc 0 "secret add --engine postgres"
+pg_app_secret
 HOLDER=
 FEEDER=
 trap '[ -z "$HOLDER" ] || kill "$HOLDER" 2>/dev/null; [ -z "$FEEDER" ] || kill "$FEEDER" 2>/dev/null; pg_cleanup' EXIT
