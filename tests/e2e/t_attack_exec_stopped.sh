@@ -26,7 +26,7 @@ esac
 ISSUER
 chmod 755 "$T_ROOT/issuer"
 run "$AL" secret add tok --engine exec --issue "$T_ROOT/issuer issue" \
-    --revoke "$T_ROOT/issuer revoke \"\$1\"" --timeout 1s --owner o --purpose p
+    --revoke "$T_ROOT/issuer revoke \"\$1\"" --timeout 3s --owner o --purpose p
 expect_rc 0 "secret add --engine exec"
 run "$AL" run -e T=tok -- true
 expect_rc 0 "a first run"
