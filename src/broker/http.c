@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +38,7 @@
 
 /* Lines nobody waits for are synced at the latest this long after. */
 #define SYNC_DELAY_MS	20
+#define SOCKET_CHECK_MS	5000	/* see struct server */
 
 enum phase {
 	PH_RECEIVING = 0,
@@ -766,6 +768,23 @@ next_wait_ms(struct server *s)
 	return t;
 }
 
+/* Stop when the socket file is no longer the one bound (see server). */
+static void
+check_socket(struct server *s, int64_t now_ms)
+{
+	struct stat st;
+
+	if (now_ms < s->sock_check_ms)
+		return;
+	s->sock_check_ms = now_ms + SOCKET_CHECK_MS;
+	if (lstat(s->b->socket_path, &st) == 0 ? st.st_dev == s->sock_dev &&
+	    st.st_ino == s->sock_ino : errno != ENOENT && errno != ENOTDIR)
+		return;
+	broker_log(s->b, "%s was removed or replaced: stopping",
+	    s->b->socket_path);
+	s->stopping = 1;
+}
+
 static void
 on_signal(struct server *s)
 {
@@ -849,8 +868,8 @@ http_loop(struct server *s, struct al_err *err)
 		if (s->resumed)
 			timeout = 0;
 		s->resumed = 0;
-		if (timeout > 60000)
-			timeout = 60000;
+		if (timeout < 0 || timeout > SOCKET_CHECK_MS)
+			timeout = SOCKET_CHECK_MS;
 		n = epoll_wait(s->ep, evs, 8, (int)timeout);
 		if (n < 0 && errno != EINTR) {
 			rc = al_err_set(err, AL_ESYS, "epoll_wait: %s",
@@ -870,6 +889,7 @@ http_loop(struct server *s, struct al_err *err)
 				jobs_ready(s);
 		(void)s->mhd.run(s->d);
 		flush(s);
+		check_socket(s, s->b->clock->now_ms(s->b->clock->arg));
 	}
 	/* Redaction streams are cut short (and audited). */
 	for (struct rstream *rs = s->streams; rs != NULL; rs = rs->next)

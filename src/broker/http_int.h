@@ -2,6 +2,8 @@
 #ifndef AIRLOCK_BROKER_HTTP_INT_H
 #define AIRLOCK_BROKER_HTTP_INT_H
 
+#include <sys/types.h>
+
 #include "airlock/identity.h"
 #include "broker_int.h"
 #include "mhd_dl.h"
@@ -52,6 +54,15 @@ struct server {
 	struct request		*parked;	/* suspended requests */
 	int			 stopping;
 	int			 resumed;	/* MHD_run again at once */
+	/*
+	 * The socket file as bound (st_dev, st_ino), looked at again every
+	 * SOCKET_CHECK_MS: a broker whose socket was removed (its state
+	 * directory deleted) or replaced can be reached by no client and
+	 * stops.
+	 */
+	dev_t			 sock_dev;
+	ino_t			 sock_ino;
+	int64_t			 sock_check_ms;
 	int64_t		 sync_due;	/* sync by then (ms), 0: clean */
 	struct syncer		*syncer;	/* fdatasync on a second thread */
 	uint64_t		 durable;	/* audit lines synced and leases

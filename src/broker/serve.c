@@ -98,6 +98,7 @@ int
 broker_serve(struct broker *b, int ready_fd, struct al_err *err)
 {
 	struct server s;
+	struct stat st;
 	sigset_t set, oldset;
 	int lfd = -1, rc, bound = 0;
 
@@ -130,6 +131,13 @@ broker_serve(struct broker *b, int ready_fd, struct al_err *err)
 	if ((rc = listen_socket(b, &lfd, err)) != 0)
 		goto out;
 	bound = 1;
+	if (lstat(b->socket_path, &st) != 0) {
+		rc = al_err_set(err, AL_ESYS, "cannot stat %s: %s",
+		    b->socket_path, strerror(errno));
+		goto out;
+	}
+	s.sock_dev = st.st_dev;
+	s.sock_ino = st.st_ino;
 	if ((rc = http_start(&s, lfd, err)) != 0)
 		goto out;
 	lfd = -1;	/* libmicrohttpd owns and closes it */
@@ -145,7 +153,9 @@ broker_serve(struct broker *b, int ready_fd, struct al_err *err)
 	broker_log(b, "stopped");
 out:
 	http_stop(&s);
-	if (bound)
+	/* Only our own socket: another broker may have bound the path anew. */
+	if (bound && lstat(b->socket_path, &st) == 0 &&
+	    st.st_dev == s.sock_dev && st.st_ino == s.sock_ino)
 		(void)unlink(b->socket_path);
 	if (lfd >= 0)
 		(void)close(lfd);
