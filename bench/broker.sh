@@ -21,7 +21,7 @@ cleanup() {
 	rm -rf "$AIRLOCK_HOME"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM HUP	# sh runs no EXIT trap on a signal
+trap 'exit 130' INT TERM HUP PIPE	# sh runs no EXIT trap on a signal
 "$AL" init >/dev/null
 head -c 24 /dev/urandom | base64 | "$AL" secret add bench-token --owner bench --purpose benchmark >/dev/null
 "$AL" lease ls >/dev/null	# starts the broker

@@ -17,7 +17,7 @@ dir=/dev/shm
 [ -d "$dir" ] && [ -w "$dir" ] || dir=${TMPDIR:-/tmp}
 file=$(mktemp "$dir/airlock-bench-exec.XXXXXX")
 trap 'rm -f "$file"' EXIT
-trap 'exit 130' INT TERM HUP	# sh runs no EXIT trap on a signal
+trap 'exit 130' INT TERM HUP PIPE	# sh runs no EXIT trap on a signal
 yes 'INFO 2024-05-01T12:00:00Z request id=42 path=/api/v1/items status=200' |
 	head -c "$((MB * 1024 * 1024))" >"$file"
 

@@ -26,7 +26,7 @@ cleanup() {
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM HUP	# sh runs no EXIT trap on a signal
+trap 'exit 130' INT TERM HUP PIPE	# sh runs no EXIT trap on a signal
 cd "$DIR"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout ca.key -out ca.pem -days 1 -subj /CN=bench-ca 2>/dev/null

@@ -31,7 +31,7 @@ cleanup() {
 	rm -rf "$AIRLOCK_HOME" "$file"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM HUP	# sh runs no EXIT trap on a signal
+trap 'exit 130' INT TERM HUP PIPE	# sh runs no EXIT trap on a signal
 "$AL" init >/dev/null
 i=1
 while [ "$i" -le 100 ]; do

@@ -9,7 +9,7 @@ MB=${1:-1024}
 AL="$(cd "$BUILD" && pwd)/src/cli/airlock"
 ROOT=$(mktemp -d "${TMPDIR:-/tmp}/airlock-bench-sweep.XXXXXX")
 trap 'rm -rf "$ROOT"' EXIT
-trap 'exit 130' INT TERM HUP	# sh runs no EXIT trap on a signal
+trap 'exit 130' INT TERM HUP PIPE	# sh runs no EXIT trap on a signal
 export AIRLOCK_HOME="$ROOT/airlock" AIRLOCK_SOCKET="$ROOT/airlock/s.sock"
 export HOME="$ROOT/home"
 "$AL" init >/dev/null 2>&1
