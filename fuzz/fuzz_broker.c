@@ -45,7 +45,8 @@ add(struct vault *v, const char *name, int approval)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static char tmpl[] = "/tmp/airlock-fuzz-broker.XXXXXX";
+	static char tmpl[4096];
+	const char *tmp = getenv("TMPDIR");
 	char *home;
 	struct vault_key key = { VAULT_KEY_KIND_FILE, NULL };
 	struct broker_config cfg;
@@ -53,6 +54,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
+	/* Under TMPDIR, which scripts/fuzz.sh removes after the run. */
+	(void)snprintf(tmpl, sizeof(tmpl), "%s/airlock-fuzz-broker.XXXXXX",
+	    tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
 	if (sodium_init() < 0 || (home = mkdtemp(tmpl)) == NULL)
 		abort();
 	if (vault_create(home, &key, al_clock_system(), NULL) != 0 ||

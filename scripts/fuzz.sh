@@ -13,14 +13,15 @@ for f in "$build"/fuzz/fuzz_*; do
 	corpus="fuzz/corpus/${name#fuzz_}"
 	[ -d "$corpus" ] || corpus="fuzz/corpus/$(echo "${name#fuzz_}" | cut -d_ -f1)"
 	work=$(mktemp -d)
+	state=$(mktemp -d)	# the target's own files (TMPDIR), removed after
 	[ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
 	echo "fuzz: $name for ${secs}s" >&2
-	if ! "$f" -max_total_time="$secs" -artifact_prefix=fuzz/crashes/ "$work" \
-	    >"$work.log" 2>&1; then
+	if ! TMPDIR="$state" "$f" -max_total_time="$secs" \
+	    -artifact_prefix=fuzz/crashes/ "$work" >"$work.log" 2>&1; then
 		tail -40 "$work.log" >&2
 		status=1
 	fi
 	grep -E 'stat::number_of_executed_units|Done [0-9]+ runs' "$work.log" >&2 || true
-	rm -rf "$work" "$work.log"
+	rm -rf "$work" "$work.log" "$state"
 done
 exit $status
