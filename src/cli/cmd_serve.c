@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,12 +89,13 @@ static const struct option serve_opts[] = {
 };
 
 /* Take the state directory's lock; AL_EBUSY naming the running pid. */
+#define LOCK_WAIT_MS	5000
 static int
 take_lock(struct cli *cli, int *out, struct al_err *err)
 {
 	char path[PATH_MAX], pidpath[PATH_MAX], pid[32];
 	ssize_t n;
-	int fd, pfd;
+	int fd, pfd, waited;
 
 	*out = -1;
 	if (al_path_join(path, sizeof(path), cli->home, API_LOCK_FILE) != 0 ||
@@ -104,7 +106,13 @@ take_lock(struct cli *cli, int *out, struct al_err *err)
 	if (fd < 0)
 		return al_err_set(err, AL_ESYS, "cannot open %s: %s", path,
 		    strerror(errno));
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	/*
+	 * Held, with no pid file: a broker that is starting (it writes the
+	 * file once it runs) or stopping (the file goes first).  Wait a
+	 * while for the one or the other, rather than answer "already
+	 * running" for a broker that is about to be gone.
+	 */
+	for (waited = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; waited += 20) {
 		pid[0] = '\0';
 		if ((pfd = open(pidpath, O_RDONLY | O_NOFOLLOW |
 		    O_CLOEXEC)) >= 0) {
@@ -113,9 +121,13 @@ take_lock(struct cli *cli, int *out, struct al_err *err)
 			pid[strcspn(pid, "\n")] = '\0';
 			(void)close(pfd);
 		}
-		(void)close(fd);
-		return al_err_set(err, AL_EBUSY, "a broker is already running "
-		    "for %s (pid %s)", cli->home, pid[0] ? pid : "unknown");
+		if (pid[0] || waited >= LOCK_WAIT_MS) {
+			(void)close(fd);
+			return al_err_set(err, AL_EBUSY, "a broker is already "
+			    "running for %s (pid %s)", cli->home, pid[0] ?
+			    pid : "unknown");
+		}
+		(void)poll(NULL, 0, 20);
 	}
 	*out = fd;
 	return 0;
