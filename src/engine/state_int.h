@@ -18,6 +18,8 @@
 #define DONE_MAX	4096
 /* Names recorded durably per sync (one fsync for this many mints). */
 #define RESERVE_BATCH	32
+/* The longest a mint waits for queued revocations to be taken. */
+#define ENGINE_BACKLOG_WAIT_MS	1000
 
 struct rec {
 	struct engine_cred	 c;
@@ -42,12 +44,14 @@ struct engine {
 	sqlite3_stmt		*st_save, *st_delete;	/* records.c's */
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;		/* workers: a record is due */
-	pthread_cond_t		 slot_cv;	/* mints: a slot is free */
+	pthread_cond_t		 slot_cv;	/* a slot is free */
+	int			 slot_waiters;
+	int			 backlog_waiters;	/* mints */
 	pthread_t		 worker[ENGINE_WORKERS];
 	int			 nworkers;
 	int			 stop;
 	int			 ready;		/* engine_recover ran */
-	uint64_t		 work_seq;	/* work slots handed back */
+	uint64_t		 slot_seq;	/* slots handed back */
 	struct rec		*recs;
 	size_t			 nrecs, caprecs;
 	struct engine_source	*sources;
