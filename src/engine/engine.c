@@ -376,6 +376,18 @@ close_idle(struct engine *e)
 	return next;
 }
 
+/* Revocations queued for their first attempt, none begun (mu held). */
+static size_t
+queued_first(const struct engine *e)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < e->nrecs; i++)
+		n += e->recs[i].c.revoking && !e->recs[i].busy &&
+		    e->recs[i].c.attempts == 0;
+	return n;
+}
+
 static void *
 worker(void *arg)
 {
@@ -401,7 +413,8 @@ worker(void *arg)
 			continue;
 		}
 		r->busy = 1;
-		if (e->backlog_waiters > 0)
+		/* Mints waiting for the queue go once it is short enough. */
+		if (e->backlog_waiters > 0 && queued_first(e) <= ENGINE_WORKERS)
 			pthread_cond_broadcast(&e->slot_cv);
 		memcpy(role, r->c.role, sizeof(role));
 		memcpy(secret, r->c.secret, sizeof(secret));
@@ -526,18 +539,6 @@ engine_free(struct engine *e)
 	pthread_cond_destroy(&e->slot_cv);
 	pthread_mutex_destroy(&e->mu);
 	free(e);
-}
-
-/* Revocations queued for their first attempt, none begun (mu held). */
-static size_t
-queued_first(const struct engine *e)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < e->nrecs; i++)
-		n += e->recs[i].c.revoking && !e->recs[i].busy &&
-		    e->recs[i].c.attempts == 0;
-	return n;
 }
 
 /*
