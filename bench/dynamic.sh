@@ -27,11 +27,15 @@ printf '%s\n' "$PG_ADMIN_PW" | "$AL" secret add app-db --engine postgres \
 echo "dynamic PostgreSQL credentials ($(nproc) cores, PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}'), ${SECS} s per run, log_statement=all):"
 # PostgreSQL's own CPU per cycle, where a cpuacct cgroup can be made (root,
 # cgroup v1): every server process in a group of its own, read around each
-# run (the floor's backends, gone by then, are counted too).
+# run (the floor's backends, gone by then, are counted too).  Other
+# PostgreSQL servers on the machine are not counted.
 CG=""
 if [ -w /sys/fs/cgroup/cpuacct ] && mkdir "/sys/fs/cgroup/cpuacct/airlock-bench-$$" 2>/dev/null; then
 	CG=/sys/fs/cgroup/cpuacct/airlock-bench-$$
-	for p in $(pgrep -x postgres); do echo "$p" >"$CG/cgroup.procs"; done
+	# This cluster's only: its postmaster and the processes it started
+	# (backends started later are its children, in its group too).
+	PM=$(head -1 "$PG_DATA/postmaster.pid")
+	for p in "$PM" $(pgrep -P "$PM"); do echo "$p" >"$CG/cgroup.procs"; done
 	cg_done() {
 		for p in $(cat "$CG/cgroup.procs"); do
 			echo "$p" >/sys/fs/cgroup/cpuacct/cgroup.procs
