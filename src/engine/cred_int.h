@@ -2,6 +2,8 @@
 #ifndef AIRLOCK_ENGINE_CRED_INT_H
 #define AIRLOCK_ENGINE_CRED_INT_H
 
+#include <pthread.h>
+
 #include "airlock/engine.h"
 
 struct pq_dl;
@@ -60,7 +62,8 @@ struct engine_source {
 	int64_t				 last_ms[ENGINE_SLOTS];	/* when given back */
 	int				 shared;	/* ops->shared said yes */
 	int				 nmint, nrevoke;	/* slots held */
-	int				 revoke_waiters;
+	int				 mint_waiters, revoke_waiters;
+	pthread_cond_t			 mint_cv, revoke_cv;	/* a slot */
 	struct engine_source		*next;
 };
 

@@ -116,6 +116,8 @@ source_free(struct engine_source *s)
 		s->ops->close(s->dl, s->mint.conn);
 	al_secret_free(s->mint.root);
 	engine_config_release(&s->cfg);
+	pthread_cond_destroy(&s->mint_cv);
+	pthread_cond_destroy(&s->revoke_cv);
 	free(s);
 }
 
@@ -131,6 +133,8 @@ engine_source_set(struct engine *e, const char *secret, uint32_t version,
 		return 0;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
+	pthread_cond_init(&s->mint_cv, NULL);
+	pthread_cond_init(&s->revoke_cv, NULL);
 	(void)snprintf(s->name, sizeof(s->name), "%s", secret);
 	(void)snprintf(s->stem, sizeof(s->stem), "%s%s", c->prefix, e->inst);
 	s->version = version;
@@ -283,11 +287,31 @@ slot_allowed(const struct engine_source *s, int mint)
 		return s->nrevoke < ENGINE_POOL - s->shared;
 	/*
 	 * A revocation waiting for a shared slot it may take goes first: a
-	 * lease's end must not queue behind the next leases' mints (with
-	 * both served alike, time-to-revoke p99 reached 1.1 s at 8 tasks).
+	 * lease's end must not queue behind the next leases' mints.
 	 */
 	return s->nmint < ENGINE_MINTERS && (!s->shared ||
 	    s->revoke_waiters == 0 || s->nrevoke >= ENGINE_POOL - 1);
+}
+
+/* The slots of s a mint (or a revocation) takes from: [*lo, *hi). */
+static void
+slot_range(const struct engine_source *s, int mint, int *lo, int *hi)
+{
+	*lo = mint && !s->shared ? ENGINE_POOL : 0;
+	*hi = mint && !s->shared ? ENGINE_SLOTS : ENGINE_POOL;
+}
+
+/* Whether a slot of s for a mint (or a revocation) is free (mu held). */
+static int
+slot_free(const struct engine_source *s, int mint)
+{
+	int i, lo, hi;
+
+	slot_range(s, mint, &lo, &hi);
+	for (i = lo; i < hi; i++)
+		if (!(s->busy & (1u << i)))
+			return 1;
+	return 0;
 }
 
 /*
@@ -297,12 +321,9 @@ slot_allowed(const struct engine_source *s, int mint)
 static int
 slot_take(struct engine *e, struct engine_source *s, int mint)
 {
-	int i, lo = 0, hi = ENGINE_POOL, best;
+	int i, lo, hi, best;
 
-	if (mint && !s->shared) {
-		lo = ENGINE_POOL;
-		hi = ENGINE_SLOTS;
-	}
+	slot_range(s, mint, &lo, &hi);
 	for (;;) {
 		best = -1;
 		if (slot_allowed(s, mint))
@@ -312,18 +333,42 @@ slot_take(struct engine *e, struct engine_source *s, int mint)
 					best = i;
 		if (best >= 0)
 			break;
-		e->slot_waiters++;
-		s->revoke_waiters += !mint;
-		pthread_cond_wait(&e->slot_cv, &e->mu);
-		s->revoke_waiters -= !mint;
-		e->slot_waiters--;
+		if (mint) {
+			s->mint_waiters++;
+			pthread_cond_wait(&s->mint_cv, &e->mu);
+			s->mint_waiters--;
+		} else {
+			s->revoke_waiters++;
+			pthread_cond_wait(&s->revoke_cv, &e->mu);
+			s->revoke_waiters--;
+		}
 	}
 	s->busy |= 1u << best;
 	if (mint)
 		s->nmint++;
 	else
 		s->nrevoke++;
+	/* Taken by a revocation that had the right of way: a mint may be next. */
+	if (s->mint_waiters > 0 && slot_free(s, 1) && slot_allowed(s, 1))
+		pthread_cond_signal(&s->mint_cv);
 	return best;
+}
+
+/*
+ * Wake one thread a slot of s given back (a mint's: mint) may go to now
+ * (mu held): a revocation first, as slot_allowed says.  One, not all:
+ * each wake-up of a thread that finds nothing for it costs more than it
+ * saves.
+ */
+static void
+slot_wake(struct engine_source *s, int mint)
+{
+	if (s->revoke_waiters > 0 && (s->shared || !mint) &&
+	    slot_allowed(s, 0))
+		pthread_cond_signal(&s->revoke_cv);
+	else if (s->mint_waiters > 0 && (s->shared || mint) &&
+	    slot_allowed(s, 1))
+		pthread_cond_signal(&s->mint_cv);
 }
 
 /* Give slot i of s back (mu held). */
@@ -337,8 +382,7 @@ slot_give(struct engine *e, struct engine_source *s, int i, int mint)
 		s->nmint--;
 	else
 		s->nrevoke--;
-	if (e->slot_waiters > 0)
-		pthread_cond_broadcast(&e->slot_cv);
+	slot_wake(s, mint);
 }
 
 /*
@@ -369,8 +413,7 @@ close_idle(struct engine *e)
 			s->ops->close(s->dl, conn);
 			pthread_mutex_lock(&e->mu);
 			s->busy &= ~(1u << i);
-			if (e->slot_waiters > 0)
-				pthread_cond_broadcast(&e->slot_cv);
+			slot_wake(s, i >= ENGINE_POOL);
 			return 0;
 		}
 	return next;
@@ -414,8 +457,8 @@ worker(void *arg)
 		}
 		r->busy = 1;
 		/* Mints waiting for the queue go once it is short enough. */
-		if (e->backlog_waiters > 0 && queued_first(e) <= ENGINE_WORKERS)
-			pthread_cond_broadcast(&e->slot_cv);
+		if (e->backlog_waiters > 0 && queued_first(e) <= ENGINE_BACKLOG)
+			pthread_cond_broadcast(&e->backlog_cv);
 		memcpy(role, r->c.role, sizeof(role));
 		memcpy(secret, r->c.secret, sizeof(secret));
 		memcpy(ext, r->c.ext, sizeof(ext));
@@ -456,7 +499,7 @@ engine_open(const char *path, const struct al_clock *clock,
 	e->clock = clock ? clock : al_clock_system();
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_cond_init(&e->cv, NULL);
-	pthread_cond_init(&e->slot_cv, NULL);
+	pthread_cond_init(&e->backlog_cv, NULL);
 	/* Created 0600 whatever the umask; checked below. */
 	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 	    0600)) < 0) {
@@ -536,14 +579,14 @@ engine_free(struct engine *e)
 		al_secret_free(e->recs[i].keep);
 	free(e->recs);
 	pthread_cond_destroy(&e->cv);
-	pthread_cond_destroy(&e->slot_cv);
+	pthread_cond_destroy(&e->backlog_cv);
 	pthread_mutex_destroy(&e->mu);
 	free(e);
 }
 
 /*
- * Before a mint (mu held): while more ended credentials wait for their
- * first revocation than the workers take at once, wait (up to
+ * Before a mint (mu held): while more than ENGINE_BACKLOG ended
+ * credentials wait for their first revocation, wait (up to
  * ENGINE_BACKLOG_WAIT_MS) for them to be taken.  Mints and revocations
  * share the server's CPU, and the clients wait for mints, not for
  * revocations: without this, a host kept busy minting let revocations
@@ -555,15 +598,15 @@ backlog_wait(struct engine *e)
 {
 	int64_t until = 0, now;
 
-	while (!e->stop && e->st.revoking > ENGINE_WORKERS &&
-	    queued_first(e) > ENGINE_WORKERS) {
+	while (!e->stop && e->st.revoking > ENGINE_BACKLOG &&
+	    queued_first(e) > ENGINE_BACKLOG) {
 		now = engine_now_ms(e);
 		if (until == 0)
 			until = now + ENGINE_BACKLOG_WAIT_MS;
 		else if (now >= until)
 			break;
 		e->backlog_waiters++;
-		wait_on(&e->slot_cv, &e->mu, until - now);
+		wait_on(&e->backlog_cv, &e->mu, until - now);
 		e->backlog_waiters--;
 	}
 }

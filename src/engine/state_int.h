@@ -18,7 +18,11 @@
 #define DONE_MAX	4096
 /* Names recorded durably per sync (one fsync for this many mints). */
 #define RESERVE_BATCH	32
-/* The longest a mint waits for queued revocations to be taken. */
+/*
+ * Ended credentials waiting for their first revocation beyond which a mint
+ * waits (up to ENGINE_BACKLOG_WAIT_MS) for them to be taken.
+ */
+#define ENGINE_BACKLOG		32
 #define ENGINE_BACKLOG_WAIT_MS	1000
 
 struct rec {
@@ -44,9 +48,8 @@ struct engine {
 	sqlite3_stmt		*st_save, *st_delete;	/* records.c's */
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;		/* workers: a record is due */
-	pthread_cond_t		 slot_cv;	/* a slot is free */
-	int			 slot_waiters;
-	int			 backlog_waiters;	/* mints */
+	pthread_cond_t		 backlog_cv;	/* mints: the queue is short */
+	int			 backlog_waiters;
 	pthread_t		 worker[ENGINE_WORKERS];
 	int			 nworkers;
 	int			 stop;

@@ -285,10 +285,10 @@ sleep_ms(long ms)
 }
 
 /*
- * A mint waits while more ended credentials wait for their first
- * revocation than the workers take at once: a host kept busy minting must
- * not leave revocations queued behind it.  Twenty credentials are ended
- * while their issuer's revoke command hangs; a new mint waits until it is
+ * A mint waits while more than ENGINE_BACKLOG ended credentials wait for
+ * their first revocation: a host kept busy minting must not leave
+ * revocations queued behind it.  Forty-eight credentials are ended while
+ * their issuer's revoke command hangs; a new mint waits until it is
  * released and the queue drains.
  */
 static void
@@ -324,14 +324,14 @@ test_engine_mint_waits_for_queued_revocations(void **state)
 	assert_int_equal(engine_open(path, NULL, &e, &err), 0);
 	assert_int_equal(engine_source_set(e, "x", 1, &c, root, &err), 0);
 	assert_int_equal(engine_recover(e, live_none, NULL, &n, &err), 0);
-	for (i = 0; i < 20; i++) {
+	for (i = 0; i < 48; i++) {
 		(void)snprintf(lease, sizeof(lease), "lease%d", i);
 		assert_int_equal(engine_mint(e, "x", lease, (uint64_t)i + 1,
 		    2000000000, NULL, &v, role, &err), 0);
 		al_secret_free(v);
 		v = NULL;
 	}
-	for (i = 0; i < 20; i++) {
+	for (i = 0; i < 48; i++) {
 		(void)snprintf(lease, sizeof(lease), "lease%d", i);
 		assert_int_equal(engine_lease_ended(e, lease, &n), 0);
 		assert_int_equal(n, 1);
