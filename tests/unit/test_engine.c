@@ -191,6 +191,22 @@ count_revoking(const struct engine_cred *c, void *arg)
 		(*(int *)arg)++;
 }
 
+/* Remove dir and the engine's state database in it. */
+static void
+remove_state(const char *dir)
+{
+	static const char *const names[] = { "engine.db", "engine.db-wal",
+	    "engine.db-shm" };
+	char path[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		(void)snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		(void)unlink(path);
+	}
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /*
  * A mint the database refuses leaves its record, queued for revocation,
  * and that record survives a restart: a role the database may have
@@ -239,12 +255,7 @@ test_engine_failed_mint_stays_recorded(void **state)
 	engine_free(e);
 	engine_config_release(&c);
 	al_secret_free(root);
-	(void)unlink(path);
-	(void)snprintf(path, sizeof(path), "%s/engine.db-wal", dir);
-	(void)unlink(path);
-	(void)snprintf(path, sizeof(path), "%s/engine.db-shm", dir);
-	(void)unlink(path);
-	assert_int_equal(rmdir(dir), 0);
+	remove_state(dir);
 }
 
 struct late_mint {
@@ -356,12 +367,7 @@ test_engine_mint_waits_for_queued_revocations(void **state)
 	engine_config_release(&c);
 	al_secret_free(root);
 	(void)unlink(go);
-	(void)unlink(path);
-	(void)snprintf(path, sizeof(path), "%s/engine.db-wal", dir);
-	(void)unlink(path);
-	(void)snprintf(path, sizeof(path), "%s/engine.db-shm", dir);
-	(void)unlink(path);
-	assert_int_equal(rmdir(dir), 0);
+	remove_state(dir);
 }
 
 /* Whether pid runs (a zombie does not). */
