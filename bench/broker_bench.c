@@ -3,7 +3,7 @@
  * running broker, from C concurrent clients (one process and one connection
  * each, as agents are), through the real client library.
  *
- * usage: bench_broker [--lib] HOME SECRET CLIENTS SECONDS
+ * usage: bench_broker [--lib] [--with-value] HOME SECRET CLIENTS SECONDS
  * Prints cycles/s, p50/p99/max cycle latency, the CPU time per cycle of the
  * broker and of the clients, and the broker's RSS (from its pid file)
  * before and after.
@@ -11,8 +11,12 @@
  * By default each client is a lean load generator, the way wrk measures a
  * web server: HTTP/1.1 written and read by hand on one kept-alive
  * connection to the socket, so the figure is the broker's and not the
- * client library's.  --lib drives the real client library (libcurl, values
- * into guarded memory) instead.
+ * client library's.  --lib drives the real client library (values into
+ * guarded memory) instead.
+ *
+ * --with-value asks for the value with the grant (POST /v1/leases with
+ * "value": true: one request where the default takes two), as `airlock
+ * run` does; with --lib, through what run calls (client_lease_and_fetch).
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -38,6 +42,7 @@ struct worker {
 	const char	*home;
 	const char	*secret;
 	int64_t		 stop_ns;
+	int		 with_value;
 	uint32_t	*lat_us;
 	size_t		 max;		/* room in lat_us */
 	size_t		 n;
@@ -148,7 +153,26 @@ run_lean(struct worker *w)
 	(void)snprintf(json, sizeof(json), "{\"secret\":\"%s\",\"task\":"
 	    "\"bench\",\"intent\":\"benchmark\",\"ttl\":60,\"uses\":2,"
 	    "\"bind\":false}", w->secret);
+	if (w->with_value)
+		(void)snprintf(json, sizeof(json), "{\"secret\":\"%s\","
+		    "\"task\":\"bench\",\"intent\":\"benchmark\",\"ttl\":60,"
+		    "\"uses\":2,\"bind\":false,\"value\":true}", w->secret);
 	while ((t0 = now_ns()) < w->stop_ns && w->n < w->max) {
+		if (w->with_value) {
+			/* The value, its lease named in the head. */
+			if ((st = conn_call(&c, "POST", "/v1/leases", json,
+			    &body, &blen)) != 200 || blen == 0 ||
+			    (p = strcasestr(c.buf, "\r\nAirlock-Lease: ")) ==
+			    NULL || p > body || strspn(p + 17,
+			    "0123456789abcdef") != 32) {
+				fail(w, "lease request with the value", st);
+				break;
+			}
+			memcpy(id, p + 17, 32);
+			id[32] = '\0';
+			sodium_memzero(c.buf, c.len);
+			goto revoke;
+		}
 		if ((st = conn_call(&c, "POST", "/v1/leases", json, &body,
 		    &blen)) != 201) {
 			fail(w, "lease request", st);
@@ -168,6 +192,7 @@ run_lean(struct worker *w)
 			break;
 		}
 		sodium_memzero(c.buf, c.len);
+revoke:
 		(void)snprintf(path, sizeof(path), "/v1/leases/%s", id);
 		if ((st = conn_call(&c, "DELETE", path, NULL, &body,
 		    &blen)) != 200) {
@@ -199,8 +224,10 @@ run_lib(struct worker *w)
 		return;
 	}
 	while ((t0 = now_ns()) < w->stop_ns && w->n < w->max) {
-		if (client_lease_request(cl, &r, &l, &ap, &err) != 0 ||
-		    client_lease_value(cl, l.id, &v, &err) != 0 ||
+		if ((w->with_value ? client_lease_and_fetch(cl, &r, 0, &l, &v,
+		    &err) != 0 : client_lease_request(cl, &r, &l, &ap,
+		    &err) != 0 || client_lease_value(cl, l.id, &v,
+		    &err) != 0) ||
 		    (al_secret_free(v), 0) ||
 		    client_lease_revoke(cl, l.id, &err) != 0) {
 			if (w->errors++ == 0)
@@ -284,22 +311,26 @@ main(int argc, char **argv)
 	struct worker *w;
 	uint32_t *all;
 	size_t i, n = 0, errors = 0, per;
-	int clients, secs, rc = 1, lib = 0;
+	int clients, secs, rc = 1, lib = 0, with_value = 0;
 	int64_t t0, el;
 	pid_t pid;
 	long rss0, rss1;
 	double cpu0, cpu1, ccpu;
 	struct rusage ru;
 
-	if (argc > 1 && strcmp(argv[1], "--lib") == 0) {
-		lib = 1;
+	while (argc > 1 && (strcmp(argv[1], "--lib") == 0 ||
+	    strcmp(argv[1], "--with-value") == 0)) {
+		if (strcmp(argv[1], "--lib") == 0)
+			lib = 1;
+		else
+			with_value = 1;
 		argv++;
 		argc--;
 	}
 	if (argc != 5 || (clients = atoi(argv[3])) <= 0 || clients > 1024 ||
 	    (secs = atoi(argv[4])) <= 0) {
-		fprintf(stderr, "usage: bench_broker [--lib] HOME SECRET "
-		    "CLIENTS SECONDS\n");
+		fprintf(stderr, "usage: bench_broker [--lib] [--with-value] "
+		    "HOME SECRET CLIENTS SECONDS\n");
 		return 2;
 	}
 	if (sodium_init() < 0)
@@ -315,6 +346,7 @@ main(int argc, char **argv)
 	for (i = 0; i < (size_t)clients; i++) {
 		w[i].home = argv[1];
 		w[i].secret = argv[2];
+		w[i].with_value = with_value;
 		w[i].stop_ns = t0 + (int64_t)secs * 1000000000;
 		w[i].lat_us = (uint32_t *)(void *)(w + clients) + i * per;
 		w[i].max = per;

@@ -107,6 +107,8 @@
 #define API_CT_JSON		"application/json"
 #define API_CT_VALUE		"application/octet-stream"
 #define API_CT_METRICS		"text/plain; version=0.0.4"
+/* A value's reply: the id of the lease it is a use of. */
+#define API_H_LEASE		"Airlock-Lease"
 
 /* ---- request fields ---------------------------------------------------- */
 
@@ -116,6 +118,8 @@
 #define API_F_TTL		"ttl"		/* seconds */
 #define API_F_USES		"uses"		/* wanted uses; 0: the rule's */
 #define API_F_BIND		"bind"		/* end with this connection */
+/* lease request: answer with the value when the grant may release it */
+#define API_F_WITH_VALUE	"value"
 #define API_F_REASON		"reason"
 #define API_F_PIN		"pin"		/* the approver PIN */
 /* redact: the texts in and out, masks made, secrets found */

@@ -181,7 +181,11 @@ int	client_exposure_report(struct client *cl, const char *secret,
  * Everything `run`, `redact` and the MCP server need in one call: request
  * a lease, wait up to approval_wait_s for an approver when the rule asks for
  * one (0: do not wait, return AL_EPENDING), then fetch one use of the value.
- * On success *lease and *value (guarded, closed) are set.
+ * The value is asked for with the grant, in one request, and fetched apart
+ * only after an approval or for a broker that predates that.  On success
+ * *lease and *value (guarded, closed) are set; a lease whose value came
+ * with its grant holds what was asked for, its id from the reply, and no
+ * expiry (0: see client_lease_get).
  */
 int	client_lease_and_fetch(struct client *cl,
 	    const struct client_lease_req *r, int approval_wait_s,

@@ -45,6 +45,9 @@ is_holder(const struct broker_caller *c, const struct lease *l)
 	return strcmp(c->holder, l->holder) == 0;
 }
 
+static void	release_value(struct route_args *a, json_t *who,
+		    struct lease *l);
+
 /* Fields of a lease request, validated. */
 struct create_req {
 	const char	*secret;
@@ -53,6 +56,7 @@ struct create_req {
 	json_int_t	 ttl;
 	json_int_t	 uses;
 	int		 bind;
+	int		 with_value;
 };
 
 static int
@@ -76,12 +80,16 @@ parse_create(json_t *body, struct create_req *q, char *msg, size_t msgsz)
 			q->uses = json_integer_value(v);
 		else if (strcmp(key, API_F_BIND) == 0 && json_is_boolean(v))
 			q->bind = json_is_true(v);
+		else if (strcmp(key, API_F_WITH_VALUE) == 0 &&
+		    json_is_boolean(v))
+			q->with_value = json_is_true(v);
 		else if (strcmp(key, API_F_SECRET) == 0 ||
 		    strcmp(key, API_F_TASK) == 0 ||
 		    strcmp(key, API_F_INTENT) == 0 ||
 		    strcmp(key, API_F_TTL) == 0 ||
 		    strcmp(key, API_F_USES) == 0 ||
-		    strcmp(key, API_F_BIND) == 0) {
+		    strcmp(key, API_F_BIND) == 0 ||
+		    strcmp(key, API_F_WITH_VALUE) == 0) {
 			(void)snprintf(msg, msgsz, "field '%s' has the wrong "
 			    "type", key);
 			return -1;
@@ -342,6 +350,15 @@ h_lease_create(struct route_args *a)
 	 * The loop syncs it with that use, or within SYNC_DELAY_MS.
 	 */
 	a->resp->need_sync = 0;
+	/*
+	 * Asked for with the grant: the value, in place of the reply above.
+	 * The caller was identified and decided on in this request, just
+	 * now: that is the decision on this release, as at a later use.  A
+	 * secret the rule keeps behind the proxy keeps the reply above
+	 * ("use": "proxy"), with no use taken.
+	 */
+	if (q.with_value && !d.use_proxy)
+		release_value(a, who, &l);
 out:
 	json_decref(detail);
 	json_decref(who);
@@ -701,19 +718,54 @@ broker_job_finish(struct broker *b, struct broker_resp *resp)
 	json_decref(who);
 }
 
+/*
+ * One use of l, decided on: the value read, the use counted, minted (off
+ * the loop: broker_job_finish replies) or answered at once.
+ */
+static void
+release_value(struct route_args *a, json_t *who, struct lease *l)
+{
+	struct broker *b = a->b;
+	struct al_secret *value = NULL;
+	struct vault_meta m;
+	struct al_err err;
+
+	memset(&m, 0, sizeof(m));
+	/* Read first: a vault failure must not cost a use. */
+	if (vault_secret_read(b->vault, l->secret, &value, &m, &err) != 0) {
+		if (record(b, "use", "error", who, l->secret, l->id, l->task,
+		    l->intent, err.msg, NULL, NULL, NULL) != 0)
+			broker_log(b, "cannot audit a failed use");
+		reply_al_err(a->resp, &err);
+		a->resp->need_sync = 1;
+		goto out;
+	}
+	if (lease_use(b->leases, l->id, l, &err) != 0 ||
+	    eng_value_start(b, l, &m, who, &value, &a->resp->job,
+	    &err) != 0) {
+		reply_al_err(a->resp, &err);
+		goto out;
+	}
+	if (a->resp->job != NULL) {
+		a->resp->status = 0;
+		goto out;
+	}
+	use_reply(b, a->resp, l, who, &value);
+out:
+	al_secret_free(value);
+	vault_meta_release(&m);
+}
+
 void
 h_lease_value(struct route_args *a)
 {
 	struct broker *b = a->b;
 	const struct broker_caller *c = a->req->caller;
-	struct al_secret *value = NULL;
-	struct vault_meta m;
 	struct policy_decision d;
 	struct lease l;
 	struct al_err err;
 	json_t *who = caller_json(c);
 
-	memset(&m, 0, sizeof(m));
 	if (find(a, &l) != 0)
 		goto out;
 	if (l.state != LEASE_LIVE) {
@@ -738,30 +790,8 @@ h_lease_value(struct route_args *a)
 	if (release_check(a, who, &l, &d) != 0 ||
 	    proxy_use_only(a, &l, who, &d))
 		goto out;
-	/* Read first: a vault failure must not cost a use. */
-	if (vault_secret_read(b->vault, l.secret, &value, &m, &err) != 0) {
-		if (record(b, "use", "error", who, l.secret, l.id, l.task,
-		    l.intent, err.msg, NULL, NULL, NULL) != 0)
-			broker_log(b, "cannot audit a failed use");
-		reply_al_err(a->resp, &err);
-		a->resp->need_sync = 1;
-		goto out;
-	}
-	if (lease_use(b->leases, l.id, &l, &err) != 0 ||
-	    eng_value_start(b, &l, &m, who, &value, &a->resp->job,
-	    &err) != 0) {
-		reply_al_err(a->resp, &err);
-		goto out;
-	}
-	if (a->resp->job != NULL) {
-		/* Minted off the loop: broker_job_finish replies. */
-		a->resp->status = 0;
-		goto out;
-	}
-	use_reply(b, a->resp, &l, who, &value);
+	release_value(a, who, &l);
 out:
-	al_secret_free(value);
-	vault_meta_release(&m);
 	json_decref(who);
 }
 

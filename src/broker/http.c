@@ -254,6 +254,9 @@ send_reply(struct request *rq)
 		}
 		(void)mhd->add_response_header(resp, "Cache-Control",
 		    "no-store");
+		if (r->value_lease[0] != '\0')
+			(void)mhd->add_response_header(resp, API_H_LEASE,
+			    r->value_lease);
 	} else {
 		resp = mhd->create_response_from_buffer(r->body.len,
 		    r->body.data, MHD_RESPMEM_MUST_COPY);

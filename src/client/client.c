@@ -391,6 +391,7 @@ client_call(struct client *cl, const char *method, const char *path,
 	if (r.value != NULL) {
 		*value = r.value;
 		r.value = NULL;
+		memcpy(cl->value_lease, r.lease, sizeof(cl->value_lease));
 		rc = 0;
 		goto out;
 	}
@@ -409,7 +410,8 @@ client_call(struct client *cl, const char *method, const char *path,
 		rc = error_from(r.status, j, err);
 		goto out;
 	}
-	if (value != NULL) {
+	/* A JSON reply where a value may come goes to out, if given. */
+	if (value != NULL && out == NULL) {
 		rc = al_err_set(err, AL_EPROTO, "unexpected reply to a value "
 		    "request (HTTP %ld)", r.status);
 		goto out;

@@ -20,6 +20,8 @@ struct client {
 	int		 timeout_ms;
 	/* Requests go out only to a verified broker (see peer_is_broker). */
 	int		 verify_peer;
+	/* The Airlock-Lease of the last reply with a value ("" if none). */
+	char		 value_lease[33];
 };
 
 /* Set up cl's (not yet open) connection; close it. */
@@ -29,7 +31,8 @@ void	client_conn_close(struct client *cl);
  * One request.  body (may be NULL) is sent as JSON.  With value set, a 200
  * reply must be the raw value: it goes straight into new guarded memory
  * sized by its Content-Length (at most API_VALUE_MAX), returned closed in
- * *value; otherwise the JSON reply goes to *out (may be NULL).  HTTP errors
+ * *value; otherwise the JSON reply goes to *out (may be NULL; with value
+ * set, a reply that is not a value is then an error).  HTTP errors
  * become AL_E codes with the broker's message.
  */
 int	client_call(struct client *cl, const char *method, const char *path,

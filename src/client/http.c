@@ -266,6 +266,15 @@ read_head(struct http_src *s, struct http_reply *r, struct head *h,
 		} else if (strcasecmp(name, "Connection") == 0) {
 			if (says_close(value))
 				r->close = 1;
+		} else if (strcasecmp(name, API_H_LEASE) == 0) {
+			if (r->lease[0] != '\0')
+				return malformed(err, "two " API_H_LEASE
+				    " fields");
+			if (strlen(value) != 32 || strspn(value,
+			    "0123456789abcdef") != 32)
+				return malformed(err, "an " API_H_LEASE " that "
+				    "is not a lease id");
+			memcpy(r->lease, value, 33);
 		}
 	}
 	if (h->chunked && h->clen >= 0)
@@ -457,6 +466,7 @@ http_read_reply(struct http_src *s, int want_value, struct http_reply *r,
 
 	r->status = 0;
 	r->ctype[0] = '\0';
+	r->lease[0] = '\0';
 	r->close = 0;
 	r->got_any = 0;
 	r->value = NULL;

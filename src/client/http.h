@@ -48,6 +48,7 @@ struct http_src {
 struct http_reply {
 	long			 status;
 	char			 ctype[HTTP_CTYPE_MAX];	/* "" if none */
+	char			 lease[33];	/* Airlock-Lease; "" if none */
 	int			 close;	/* the connection must not be reused */
 	int			 got_any;	/* a byte of it arrived */
 	/* The body unless it is a value (init by the caller; max applies). */

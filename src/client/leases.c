@@ -64,10 +64,15 @@ client_check_id(const char *id, const char *what, struct al_err *err)
 	return 0;
 }
 
-int
-client_lease_request(struct client *cl, const struct client_lease_req *r,
+/*
+ * The lease request; with value set, the value is asked for with the
+ * grant, and comes back in *value when the broker released it at once
+ * (the lease then holds what the request said, its id from the reply).
+ */
+static int
+lease_request(struct client *cl, const struct client_lease_req *r,
     struct client_lease *lease, struct client_approval *approval,
-    struct al_err *err)
+    struct al_secret **value, struct al_err *err)
 {
 	json_t *body, *reply = NULL, *o;
 	long status = 0;
@@ -84,14 +89,40 @@ client_lease_request(struct client *cl, const struct client_lease_req *r,
 	    API_F_TASK, r->task ? r->task : "", API_F_INTENT, r->intent ?
 	    r->intent : "", API_F_TTL, (json_int_t)r->ttl, API_F_USES, r->uses,
 	    API_F_BIND, r->bind);
+	if (body != NULL && value != NULL &&
+	    json_object_set_new(body, API_F_WITH_VALUE, json_true()) != 0) {
+		json_decref(body);
+		body = NULL;
+	}
 	if (body == NULL)
 		return al_err_set(err, AL_EINVAL, "secret, task or intent is "
 		    "not valid UTF-8");
-	rc = client_call(cl, "POST", API_LEASES, body, NULL, &status,
+	cl->value_lease[0] = '\0';
+	rc = client_call(cl, "POST", API_LEASES, body, value, &status,
 	    &reply, err);
 	json_decref(body);
 	if (rc != 0)
 		return rc;
+	if (value != NULL && *value != NULL) {
+		if (cl->value_lease[0] == '\0') {
+			al_secret_free(*value);
+			*value = NULL;
+			return al_err_set(err, AL_EPROTO, "the broker sent a "
+			    "value without its lease's id");
+		}
+		memcpy(lease->id, cl->value_lease, sizeof(cl->value_lease));
+		(void)snprintf(lease->secret, sizeof(lease->secret), "%s",
+		    r->secret);
+		(void)snprintf(lease->state, sizeof(lease->state), "live");
+		(void)snprintf(lease->task, sizeof(lease->task), "%s",
+		    r->task ? r->task : "");
+		(void)snprintf(lease->intent, sizeof(lease->intent), "%s",
+		    r->intent ? r->intent : "");
+		lease->uses = 1;
+		lease->uses_left = -1;
+		lease->bound = r->bind;
+		return 0;
+	}
 	if (status == 201 && json_is_object(o = json_object_get(reply,
 	    API_F_LEASE))) {
 		lease_from(o, lease);
@@ -115,6 +146,14 @@ client_lease_request(struct client *cl, const struct client_lease_req *r,
 	}
 	json_decref(reply);
 	return rc;
+}
+
+int
+client_lease_request(struct client *cl, const struct client_lease_req *r,
+    struct client_lease *lease, struct client_approval *approval,
+    struct al_err *err)
+{
+	return lease_request(cl, r, lease, approval, NULL, err);
 }
 
 int
@@ -281,7 +320,14 @@ client_lease_and_fetch(struct client *cl, const struct client_lease_req *r,
 	int rc;
 
 	*value = NULL;
-	rc = client_lease_request(cl, r, lease, &a, err);
+	/* The value with the grant: one request, one identification. */
+	rc = lease_request(cl, r, lease, &a, value, err);
+	if (rc == AL_EINVAL && strstr(err->msg, "unknown field '"
+	    API_F_WITH_VALUE "'") != NULL)
+		/* A broker from before values came with grants. */
+		rc = lease_request(cl, r, lease, &a, NULL, err);
+	if (rc == 0 && *value != NULL)
+		return 0;
 	if (rc == AL_EPENDING && approval_wait_s > 0) {
 		if (r->pending != NULL)
 			r->pending(&a, r->pending_arg);

@@ -2,6 +2,8 @@
 #ifndef AIRLOCK_ENGINE_CRED_INT_H
 #define AIRLOCK_ENGINE_CRED_INT_H
 
+#include <pthread.h>
+
 #include "airlock/engine.h"
 
 struct pq_dl;
@@ -12,13 +14,25 @@ struct engine_slot {
 };
 
 /*
- * Revocation workers (each with its own connection per source): eight keep
- * up with what four minting threads make (with four, revocations queued
- * behind 700 mints/s and time-to-revoke p99 reached 0.1-1.1 s).
+ * Revocation workers: eight keep up with what four minting threads make
+ * (with four, revocations queued behind 700 mints/s and time-to-revoke p99
+ * reached 0.1-1.1 s).
  */
 #define ENGINE_WORKERS	8
-/* Mints at once per source (each with its own connection). */
+/* Mints at once per source. */
 #define ENGINE_MINTERS	4
+/*
+ * Connections per source that mint and revoke.  Each backend the server
+ * keeps costs every other one (its snapshots, the catalog invalidations
+ * each must read): the same statements on 16 sessions instead of 8 cost
+ * the server 15% more CPU.  Where one connection may do both (see
+ * engine_ops.shared), ENGINE_POOL serve mints and revocations alike;
+ * otherwise mints have ENGINE_MINTERS of their own after them.
+ */
+#define ENGINE_POOL	8
+#define ENGINE_SLOTS	(ENGINE_POOL + ENGINE_MINTERS)
+/* A pooled connection unused this long is closed. */
+#define ENGINE_IDLE_MS	30000
 
 /* A secret an engine mints from: its configuration and root credential. */
 struct engine_source {
@@ -32,21 +46,24 @@ struct engine_source {
 	char				 stem[ENGINE_PREFIX_MAX + 16];
 	/*
 	 * One slot per thread at a time (the loop searches for orphans at
-	 * start, minters mint, the workers revoke): a cached connection and
-	 * its own copy of the root credential, as guarded memory is opened
-	 * and closed by one thread at a time.  A mint takes a free slot of
-	 * mints (mints_busy, under the engine's mutex); a revocation the free
-	 * slot of work used last (work_busy, work_used), so that few
-	 * connections do the work while revocations are few: a database
-	 * session used again at once finds its caches warm, and one left
-	 * idle while others work costs the server more at its next use.
+	 * start through mint, then closes it; minters mint and workers revoke
+	 * through slots): a cached connection and its own copy of the root
+	 * credential, as guarded memory is opened and closed by one thread at a
+	 * time.  Both take the free slot used last (busy, used, under the
+	 * engine's mutex), so that few connections do the work: a session used
+	 * again at once finds its caches warm, and each one open costs the
+	 * server.  At most ENGINE_MINTERS mints hold slots, and revocations
+	 * leave one of a shared pool to mints: neither kind can stall the other.
 	 */
 	struct engine_slot		 mint;
-	struct engine_slot		 mints[ENGINE_MINTERS];
-	unsigned			 mints_busy;
-	struct engine_slot		 work[ENGINE_WORKERS];
-	unsigned			 work_busy;
-	uint64_t			 work_used[ENGINE_WORKERS];
+	struct engine_slot		 slots[ENGINE_SLOTS];
+	unsigned			 busy;
+	uint64_t			 used[ENGINE_SLOTS];	/* sequence */
+	int64_t				 last_ms[ENGINE_SLOTS];	/* when given back */
+	int				 shared;	/* ops->shared said yes */
+	int				 nmint, nrevoke;	/* slots held */
+	int				 mint_waiters, revoke_waiters;
+	pthread_cond_t			 mint_cv, revoke_cv;	/* a slot */
 	struct engine_source		*next;
 };
 
@@ -89,6 +106,11 @@ struct engine_ops {
 		    void (*fn)(const char *role, void *arg), void *arg,
 		    struct al_err *err);
 	void	(*close)(const struct pq_dl *dl, void *h);
+	/*
+	 * Whether one connection may serve both mint and destroy for c
+	 * (NULL: yes).
+	 */
+	int	(*shared)(const struct engine_config *c);
 };
 
 extern const struct engine_ops engine_pg_ops;

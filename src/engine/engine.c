@@ -107,20 +107,17 @@ source_free(struct engine_source *s)
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < ENGINE_WORKERS; i++) {
+	for (i = 0; i < ENGINE_SLOTS; i++) {
 		if (s->ops != NULL)
-			s->ops->close(s->dl, s->work[i].conn);
-		al_secret_free(s->work[i].root);
-	}
-	for (i = 0; i < ENGINE_MINTERS; i++) {
-		if (s->ops != NULL)
-			s->ops->close(s->dl, s->mints[i].conn);
-		al_secret_free(s->mints[i].root);
+			s->ops->close(s->dl, s->slots[i].conn);
+		al_secret_free(s->slots[i].root);
 	}
 	if (s->ops != NULL)
 		s->ops->close(s->dl, s->mint.conn);
 	al_secret_free(s->mint.root);
 	engine_config_release(&s->cfg);
+	pthread_cond_destroy(&s->mint_cv);
+	pthread_cond_destroy(&s->revoke_cv);
 	free(s);
 }
 
@@ -136,6 +133,8 @@ engine_source_set(struct engine *e, const char *secret, uint32_t version,
 		return 0;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
+	pthread_cond_init(&s->mint_cv, NULL);
+	pthread_cond_init(&s->revoke_cv, NULL);
 	(void)snprintf(s->name, sizeof(s->name), "%s", secret);
 	(void)snprintf(s->stem, sizeof(s->stem), "%s%s", c->prefix, e->inst);
 	s->version = version;
@@ -157,10 +156,9 @@ engine_source_set(struct engine *e, const char *secret, uint32_t version,
 	s->values = e->values;
 	rc = copy_config(&s->cfg, c) != 0 || copy_root(root,
 	    &s->mint.root) != 0;
-	for (i = 0; rc == 0 && i < ENGINE_WORKERS; i++)
-		rc = copy_root(root, &s->work[i].root);
-	for (i = 0; rc == 0 && i < ENGINE_MINTERS; i++)
-		rc = copy_root(root, &s->mints[i].root);
+	for (i = 0; rc == 0 && i < ENGINE_SLOTS; i++)
+		rc = copy_root(root, &s->slots[i].root);
+	s->shared = s->ops->shared == NULL || s->ops->shared(&s->cfg);
 	if (rc != 0) {
 		source_free(s);
 		return al_err_set(err, AL_ENOMEM, "out of memory");
@@ -210,13 +208,14 @@ next_due(struct engine *e, int64_t now, int64_t *wait_ms)
 	return best;
 }
 
+/* Wait on cv (mu held) for at most ms (< 0: no limit). */
 static void
-wait_ms(struct engine *e, int64_t ms)
+wait_on(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms)
 {
 	struct timespec ts;
 
 	if (ms < 0) {
-		pthread_cond_wait(&e->cv, &e->mu);
+		pthread_cond_wait(cv, mu);
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -226,7 +225,13 @@ wait_ms(struct engine *e, int64_t ms)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
-	(void)pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+	(void)pthread_cond_timedwait(cv, mu, &ts);
+}
+
+static void
+wait_ms(struct engine *e, int64_t ms)
+{
+	wait_on(&e->cv, &e->mu, ms);
 }
 
 static void
@@ -274,20 +279,156 @@ finished(struct engine *e, const char *role, int rc, const char *msg)
 	*r = e->recs[--e->nrecs];
 }
 
+/* Whether a slot of s may be taken for a mint or a revocation now. */
+static int
+slot_allowed(const struct engine_source *s, int mint)
+{
+	if (!mint)
+		return s->nrevoke < ENGINE_POOL - s->shared;
+	/*
+	 * A revocation waiting for a shared slot it may take goes first: a
+	 * lease's end must not queue behind the next leases' mints.
+	 */
+	return s->nmint < ENGINE_MINTERS && (!s->shared ||
+	    s->revoke_waiters == 0 || s->nrevoke >= ENGINE_POOL - 1);
+}
+
+/* The slots of s a mint (or a revocation) takes from: [*lo, *hi). */
+static void
+slot_range(const struct engine_source *s, int mint, int *lo, int *hi)
+{
+	*lo = mint && !s->shared ? ENGINE_POOL : 0;
+	*hi = mint && !s->shared ? ENGINE_SLOTS : ENGINE_POOL;
+}
+
+/* Whether a slot of s for a mint (or a revocation) is free (mu held). */
+static int
+slot_free(const struct engine_source *s, int mint)
+{
+	int i, lo, hi;
+
+	slot_range(s, mint, &lo, &hi);
+	for (i = lo; i < hi; i++)
+		if (!(s->busy & (1u << i)))
+			return 1;
+	return 0;
+}
+
 /*
- * The free work slot of s used last (mu held).  There are as many slots
- * as workers, so one is always free.
+ * A slot of s for a mint (mint != 0) or a revocation, the free one used
+ * last (mu held; waits for one while none may be taken).
  */
 static int
-work_slot(struct engine_source *s)
+slot_take(struct engine *e, struct engine_source *s, int mint)
 {
-	int i, best = -1;
+	int i, lo, hi, best;
 
-	for (i = 0; i < ENGINE_WORKERS; i++)
-		if (!(s->work_busy & (1u << i)) && (best < 0 ||
-		    s->work_used[i] > s->work_used[best]))
-			best = i;
+	slot_range(s, mint, &lo, &hi);
+	for (;;) {
+		best = -1;
+		if (slot_allowed(s, mint))
+			for (i = lo; i < hi; i++)
+				if (!(s->busy & (1u << i)) && (best < 0 ||
+				    s->used[i] > s->used[best]))
+					best = i;
+		if (best >= 0)
+			break;
+		if (mint) {
+			s->mint_waiters++;
+			pthread_cond_wait(&s->mint_cv, &e->mu);
+			s->mint_waiters--;
+		} else {
+			s->revoke_waiters++;
+			pthread_cond_wait(&s->revoke_cv, &e->mu);
+			s->revoke_waiters--;
+		}
+	}
+	s->busy |= 1u << best;
+	if (mint)
+		s->nmint++;
+	else
+		s->nrevoke++;
+	/* Taken by a revocation that had the right of way: a mint may be next. */
+	if (s->mint_waiters > 0 && slot_free(s, 1) && slot_allowed(s, 1))
+		pthread_cond_signal(&s->mint_cv);
 	return best;
+}
+
+/*
+ * Wake one thread a slot of s given back (a mint's: mint) may go to now
+ * (mu held): a revocation first, as slot_allowed says.  One, not all:
+ * each wake-up of a thread that finds nothing for it costs more than it
+ * saves.
+ */
+static void
+slot_wake(struct engine_source *s, int mint)
+{
+	if (s->revoke_waiters > 0 && (s->shared || !mint) &&
+	    slot_allowed(s, 0))
+		pthread_cond_signal(&s->revoke_cv);
+	else if (s->mint_waiters > 0 && (s->shared || mint) &&
+	    slot_allowed(s, 1))
+		pthread_cond_signal(&s->mint_cv);
+}
+
+/* Give slot i of s back (mu held). */
+static void
+slot_give(struct engine *e, struct engine_source *s, int i, int mint)
+{
+	s->busy &= ~(1u << i);
+	s->used[i] = ++e->slot_seq;
+	s->last_ms[i] = engine_now_ms(e);
+	if (mint)
+		s->nmint--;
+	else
+		s->nrevoke--;
+	slot_wake(s, mint);
+}
+
+/*
+ * Close one connection unused for ENGINE_IDLE_MS (mu held; dropped while
+ * it closes): 0 when one was, else the ms until one is due (-1: none).
+ */
+static int64_t
+close_idle(struct engine *e)
+{
+	struct engine_source *s;
+	int64_t now = engine_now_ms(e), next = -1, due;
+	void *conn;
+	int i;
+
+	for (s = e->sources; s != NULL; s = s->next)
+		for (i = 0; i < ENGINE_SLOTS; i++) {
+			if (s->slots[i].conn == NULL || (s->busy & (1u << i)))
+				continue;
+			if ((due = s->last_ms[i] + ENGINE_IDLE_MS) > now) {
+				if (next < 0 || due - now < next)
+					next = due - now;
+				continue;
+			}
+			conn = s->slots[i].conn;
+			s->slots[i].conn = NULL;
+			s->busy |= 1u << i;
+			pthread_mutex_unlock(&e->mu);
+			s->ops->close(s->dl, conn);
+			pthread_mutex_lock(&e->mu);
+			s->busy &= ~(1u << i);
+			slot_wake(s, i >= ENGINE_POOL);
+			return 0;
+		}
+	return next;
+}
+
+/* Revocations queued for their first attempt, none begun (mu held). */
+static size_t
+queued_first(const struct engine *e)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < e->nrecs; i++)
+		n += e->recs[i].c.revoking && !e->recs[i].busy &&
+		    e->recs[i].c.attempts == 0;
+	return n;
 }
 
 static void *
@@ -299,24 +440,31 @@ worker(void *arg)
 	struct al_err err;
 	char role[ENGINE_ROLE_MAX + 1], secret[65], ext[ENGINE_EXT_MAX + 1];
 	struct al_secret *keep;
-	int64_t w;
+	int64_t w, idle;
 	int rc, wi = -1;
 
 	pthread_mutex_lock(&e->mu);
 	while (!e->stop) {
 		if (!e->ready || (r = next_due(e, engine_now_ms(e), &w)) == NULL) {
-			wait_ms(e, e->ready ? w : -1);
+			if (!e->ready) {
+				wait_ms(e, -1);
+				continue;
+			}
+			if ((idle = close_idle(e)) == 0)
+				continue;
+			wait_ms(e, w < 0 || (idle >= 0 && idle < w) ? idle : w);
 			continue;
 		}
 		r->busy = 1;
+		/* Mints waiting for the queue go once it is short enough. */
+		if (e->backlog_waiters > 0 && queued_first(e) <= ENGINE_BACKLOG)
+			pthread_cond_broadcast(&e->backlog_cv);
 		memcpy(role, r->c.role, sizeof(role));
 		memcpy(secret, r->c.secret, sizeof(secret));
 		memcpy(ext, r->c.ext, sizeof(ext));
 		keep = r->keep;	/* stays while busy: only finished() frees it */
-		if ((s = source_find(e, secret)) != NULL) {
-			wi = work_slot(s);
-			s->work_busy |= 1u << wi;
-		}
+		if ((s = source_find(e, secret)) != NULL)
+			wi = slot_take(e, s, 0);
 		pthread_mutex_unlock(&e->mu);
 		al_err_clear(&err);
 		if (s == NULL)
@@ -324,13 +472,11 @@ worker(void *arg)
 			    "named '%s' is known (removed from the vault?)",
 			    secret);
 		else
-			rc = s->ops->destroy(s, &s->work[wi], role, ext, keep,
+			rc = s->ops->destroy(s, &s->slots[wi], role, ext, keep,
 			    &err);
 		pthread_mutex_lock(&e->mu);
-		if (s != NULL) {
-			s->work_busy &= ~(1u << wi);
-			s->work_used[wi] = ++e->work_seq;
-		}
+		if (s != NULL)
+			slot_give(e, s, wi, 0);
 		finished(e, role, rc, err.msg);
 	}
 	pthread_mutex_unlock(&e->mu);
@@ -353,7 +499,7 @@ engine_open(const char *path, const struct al_clock *clock,
 	e->clock = clock ? clock : al_clock_system();
 	pthread_mutex_init(&e->mu, NULL);
 	pthread_cond_init(&e->cv, NULL);
-	pthread_cond_init(&e->slot_cv, NULL);
+	pthread_cond_init(&e->backlog_cv, NULL);
 	/* Created 0600 whatever the umask; checked below. */
 	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 	    0600)) < 0) {
@@ -433,21 +579,36 @@ engine_free(struct engine *e)
 		al_secret_free(e->recs[i].keep);
 	free(e->recs);
 	pthread_cond_destroy(&e->cv);
-	pthread_cond_destroy(&e->slot_cv);
+	pthread_cond_destroy(&e->backlog_cv);
 	pthread_mutex_destroy(&e->mu);
 	free(e);
 }
 
-/* A free mint slot of s (mu held), or -1. */
-static int
-free_slot(const struct engine_source *s)
+/*
+ * Before a mint (mu held): while more than ENGINE_BACKLOG ended
+ * credentials wait for their first revocation, wait (up to
+ * ENGINE_BACKLOG_WAIT_MS) for them to be taken.  Mints and revocations
+ * share the server's CPU, and the clients wait for mints, not for
+ * revocations: without this, a host kept busy minting let revocations
+ * queue up and time-to-revoke p99 pass 1 s.  Revocations that failed
+ * once are not counted: a server that is down stalls no mint for them.
+ */
+static void
+backlog_wait(struct engine *e)
 {
-	int i;
+	int64_t until = 0, now;
 
-	for (i = 0; i < ENGINE_MINTERS; i++)
-		if (!(s->mints_busy & (1u << i)))
-			return i;
-	return -1;
+	while (!e->stop && e->st.revoking > ENGINE_BACKLOG &&
+	    queued_first(e) > ENGINE_BACKLOG) {
+		now = engine_now_ms(e);
+		if (until == 0)
+			until = now + ENGINE_BACKLOG_WAIT_MS;
+		else if (now >= until)
+			break;
+		e->backlog_waiters++;
+		wait_on(&e->backlog_cv, &e->mu, until - now);
+		e->backlog_waiters--;
+	}
 }
 
 int
@@ -492,21 +653,14 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	r->c.expires = expires;
 	memcpy(role, r->c.role, ENGINE_ROLE_MAX + 1);
 	(void)engine_rec_save(e, r, NULL);
+	backlog_wait(e);
 	/* A connection of its own: mints of other threads run alongside. */
-	while ((slot = free_slot(s)) < 0)
-		pthread_cond_wait(&e->slot_cv, &e->mu);
-	s->mints_busy |= 1u << slot;
+	slot = slot_take(e, s, 1);
 	pthread_mutex_unlock(&e->mu);
-	rc = s->ops->mint(s, &s->mints[slot], role, why, expires +
+	rc = s->ops->mint(s, &s->slots[slot], role, why, expires +
 	    ENGINE_VALID_MARGIN, value, ext, &keep, err);
 	pthread_mutex_lock(&e->mu);
-	s->mints_busy &= ~(1u << slot);
-	/*
-	 * One mint waiting for a slot, one worker for a record to revoke:
-	 * each wakes only whom it concerns (eight workers woken at every
-	 * mint's end and lease's end cost more than the revocation).
-	 */
-	pthread_cond_signal(&e->slot_cv);
+	slot_give(e, s, slot, 1);
 	if (rc == 0 && ext[0] != '\0' && (r = engine_rec_find(e, role)) != NULL) {
 		/* The issuer's id is what revokes it: durable now. */
 		(void)snprintf(r->c.ext, sizeof(r->c.ext), "%s", ext);
@@ -677,7 +831,7 @@ engine_recover(struct engine *e, int (*live)(const char *lease, void *arg),
 	struct role_list l;
 	struct al_err one;
 	size_t i;
-	int rc = 0;
+	int rc = 0, rc2;
 
 	pthread_mutex_lock(&e->mu);
 	for (i = 0; i < e->nrecs; i++) {
@@ -709,7 +863,11 @@ engine_recover(struct engine *e, int (*live)(const char *lease, void *arg),
 		al_err_clear(&one);
 		if (s->ops->roles == NULL)
 			continue;	/* the issuer cannot be searched */
-		if (s->ops->roles(s, &s->mint, collect_role, &l, &one) != 0) {
+		rc2 = s->ops->roles(s, &s->mint, collect_role, &l, &one);
+		/* Not needed again: its session would only cost the server. */
+		s->ops->close(s->dl, s->mint.conn);
+		s->mint.conn = NULL;
+		if (rc2 != 0) {
 			if (rc == 0)
 				rc = al_err_set(err, one.code, "secret '%s': "
 				    "%s", s->name, one.msg);

@@ -43,8 +43,10 @@
  * call of airlock's better than the built-in one (format(text, text,
  * regclass) against format(text, VARIADIC "any"), left(name, integer)
  * against left(text, integer)) would be called instead, as the admin.
- * Minting keeps the connection's search path: --grant statements name the
- * operator's objects as the operator wrote them.
+ * Minting with --grant statements keeps the connection's search path:
+ * they name the operator's objects as the operator wrote them.  Minting
+ * into a group alone names nothing but roles, quoted: it shares the
+ * revoking connections (pg_shared).
  */
 #define PG_SETUP_REVOKE	PG_SETUP_MINT "; SET search_path = pg_catalog"
 
@@ -151,8 +153,24 @@ pg_handle(struct engine_source *s, struct engine_slot *h, const char *setup,
 	int rc;
 
 	if (conn != NULL && dl->PQstatus(conn) == CONNECTION_OK) {
-		*out = conn;
-		return 0;
+		/*
+		 * Left inside a transaction by a failed call (its ROLLBACK
+		 * lost): ended here, or the next statements would fail.
+		 */
+		switch (dl->PQtransactionStatus(conn)) {
+		case PQTRANS_IDLE:
+			*out = conn;
+			return 0;
+		case PQTRANS_INTRANS:
+		case PQTRANS_INERROR:
+			if (pg_exec(dl, conn, "ROLLBACK", "ROLLBACK", err) == 0) {
+				*out = conn;
+				return 0;
+			}
+			break;
+		default:
+			break;
+		}
 	}
 	if (conn != NULL)
 		dl->PQfinish(conn);
@@ -431,6 +449,19 @@ make_url(const struct engine_source *s, PGconn *conn, const char *role,
 	return u.rc;
 }
 
+/* Whether one connection may both mint and revoke: see PG_SETUP_REVOKE. */
+static int
+pg_shared(const struct engine_config *c)
+{
+	return c->ngrants == 0;
+}
+
+static const char *
+pg_mint_setup(const struct engine_config *c)
+{
+	return pg_shared(c) ? PG_SETUP_REVOKE : PG_SETUP_MINT;
+}
+
 static int
 pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
     const struct engine_for *why, int64_t valid_until, struct al_secret **value, char ext[ENGINE_EXT_MAX + 1],
@@ -455,7 +486,7 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 		rc = al_err_set(err, AL_EINVAL, "bad expiry");
 		goto out;
 	}
-	if ((rc = pg_handle(s, h, PG_SETUP_MINT, &conn, err)) != 0)
+	if ((rc = pg_handle(s, h, pg_mint_setup(&s->cfg), &conn, err)) != 0)
 		goto out;
 	/* The holder's URL first: it makes the password. */
 	if ((rc = make_url(s, conn, role, verifier, value)) != 0) {
@@ -483,7 +514,8 @@ pg_mint(struct engine_source *s, struct engine_slot *h, const char *role,
 		 * more on a new one.  Nothing was committed on the old one
 		 * that the caller does not already treat as possibly there.
 		 */
-		if ((rc = pg_handle(s, h, PG_SETUP_MINT, &conn, err)) == 0)
+		if ((rc = pg_handle(s, h, pg_mint_setup(&s->cfg), &conn,
+		    err)) == 0)
 			rc = pg_exec(dl, conn, al_buf_str(&b), "cannot create the "
 			    "role", err);
 	}
@@ -1066,4 +1098,5 @@ const struct engine_ops engine_pg_ops = {
 	.destroy = pg_destroy,
 	.roles = pg_roles,
 	.close = pg_close,
+	.shared = pg_shared,
 };

@@ -30,7 +30,7 @@
 	X(PQresultErrorMessage) X(PQclear) X(PQntuples) X(PQgetvalue)	\
 	X(PQescapeIdentifier) X(PQescapeLiteral) X(PQfreemem) X(PQhost)	\
 	X(PQport) X(PQdb) X(PQsendQuery) X(PQgetResult)		\
-	X(PQresultErrorField)
+	X(PQresultErrorField) X(PQtransactionStatus)
 #define CRYPTO_DL_FUNCS(X)						\
 	X(PKCS5_PBKDF2_HMAC) X(HMAC) X(EVP_sha256) X(SHA256)		\
 	X(BIO_new_mem_buf) X(BIO_free) X(PEM_read_bio_PrivateKey)	\

@@ -18,6 +18,12 @@
 #define DONE_MAX	4096
 /* Names recorded durably per sync (one fsync for this many mints). */
 #define RESERVE_BATCH	32
+/*
+ * Ended credentials waiting for their first revocation beyond which a mint
+ * waits (up to ENGINE_BACKLOG_WAIT_MS) for them to be taken.
+ */
+#define ENGINE_BACKLOG		32
+#define ENGINE_BACKLOG_WAIT_MS	1000
 
 struct rec {
 	struct engine_cred	 c;
@@ -42,12 +48,13 @@ struct engine {
 	sqlite3_stmt		*st_save, *st_delete;	/* records.c's */
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;		/* workers: a record is due */
-	pthread_cond_t		 slot_cv;	/* mints: a slot is free */
+	pthread_cond_t		 backlog_cv;	/* mints: the queue is short */
+	int			 backlog_waiters;
 	pthread_t		 worker[ENGINE_WORKERS];
 	int			 nworkers;
 	int			 stop;
 	int			 ready;		/* engine_recover ran */
-	uint64_t		 work_seq;	/* work slots handed back */
+	uint64_t		 slot_seq;	/* slots handed back */
 	struct rec		*recs;
 	size_t			 nrecs, caprecs;
 	struct engine_source	*sources;

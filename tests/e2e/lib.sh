@@ -147,6 +147,20 @@ check_no_leak() {
 	pass
 }
 
+# pid_alive PID: running, and not a zombie nobody reaped yet.
+pid_alive() {
+	_st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$_st" ] && [ "$_st" != Z ]
+}
+# wait_gone PID [SECONDS]: wait until PID is not alive (5 s by default).
+wait_gone() {
+	for _ in $(seq $((${2:-5} * 20))); do
+		pid_alive "$1" || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # Initialise a vault in $AIRLOCK_HOME with a key file.
 init_vault() {
 	"$AL" init >/dev/null 2>&1 || { fail "airlock init failed"; exit 1; }

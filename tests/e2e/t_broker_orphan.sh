@@ -5,17 +5,6 @@
 # socket that is not its own on the way out.
 . "$(dirname "$0")/lib.sh"
 
-alive() {	# running, and not a zombie nobody reaped yet
-	kill -0 "$1" 2>/dev/null &&
-	    ! sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^Z'
-}
-wait_gone() {	# wait_gone PID SECONDS
-	for _ in $(seq $(($2 * 20))); do
-		alive "$1" || return 0
-		sleep 0.05
-	done
-	return 1
-}
 B1="" B2=""
 trap 'for p in $B1 $B2; do kill "$p" 2>/dev/null; done; t_cleanup' EXIT
 
@@ -25,7 +14,7 @@ add_secret t1 "$(canary)"
 run "$AL" lease ls
 expect_rc 0 "the first broker starts"
 B1=$(cat "$AIRLOCK_HOME/airlockd.pid")
-alive "$B1" && pass || fail "no first broker"
+pid_alive "$B1" && pass || fail "no first broker"
 mv "$AIRLOCK_HOME" "$T_ROOT/moved"
 init_vault
 run "$AL" lease ls
@@ -37,7 +26,7 @@ wait_gone "$B1" 12 && pass || fail "the first broker still runs, its socket repl
 	fail "the first broker removed the second one's socket"
 run "$AL" lease ls
 expect_rc 0 "the second broker still answers"
-alive "$B2" && pass || fail "the second broker stopped"
+pid_alive "$B2" && pass || fail "the second broker stopped"
 
 # --- the state directory deleted -------------------------------------------
 rm -rf "$AIRLOCK_HOME"

@@ -8,18 +8,6 @@
 PY=$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3)
 VERSION=$("$AL" --version | sed 's/^airlock //')
 broker_pid() { cat "$AIRLOCK_HOME/airlockd.pid" 2>/dev/null; }
-# alive PID: running, and not a zombie nobody reaped yet.
-alive() {
-	kill -0 "$1" 2>/dev/null &&
-	    ! sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^Z'
-}
-wait_gone() {	# wait_gone PID: up to 5 s
-	for _ in $(seq 100); do
-		alive "$1" || return 0
-		sleep 0.05
-	done
-	return 1
-}
 
 FIRST_HOME=$AIRLOCK_HOME
 FAKE=""
@@ -45,7 +33,7 @@ pid=$(broker_pid)
 run "$AL" stop
 expect_rc 0 "stop"
 expect_err "stopped the broker (pid $pid)"
-if alive "$pid"; then fail "the broker still runs after stop"
+if pid_alive "$pid"; then fail "the broker still runs after stop"
 else pass; fi
 if [ -e "$AIRLOCK_HOME/airlockd.pid" ]; then
 	fail "airlockd.pid left after stop"
@@ -102,7 +90,7 @@ fake_broker 1
 run "$AL" lease ls
 expect_rc 0 "lease ls with a busy broker of another version"
 expect_err "the broker runs airlock 0.0.1 and this is airlock $VERSION; it is busy"
-if alive "$FAKE"; then pass; else
+if pid_alive "$FAKE"; then pass; else
 	fail "a busy broker of another version was stopped"
 fi
 kill "$FAKE"

@@ -224,6 +224,18 @@ tail -n +"$((from + 1))" "$PG_LOG" | grep 'NOLOGIN;COMMIT' |
     sed -n 's/.*\[\([0-9]*\)\].*/\1/p' | sort -u >"$T_ROOT/revokers"
 expect_eq "$(wc -l <"$T_ROOT/revokers")" 1 \
     "six revocations in turn used one database session"
+# Minting into a group shares the revoking connections: each session the
+# server keeps costs it at every other one's work.
+tail -n +"$((from + 1))" "$PG_LOG" | grep -E 'NOLOGIN;COMMIT|CREATE ROLE' |
+    sed -n 's/.*\[\([0-9]*\)\].*/\1/p' | sort -u >"$T_ROOT/sessions"
+expect_eq "$(wc -l <"$T_ROOT/sessions")" 1 \
+    "six tasks' mints and revocations used one database session"
+# The orphan search's sessions at broker start are closed once it is done.
+grep 'SELECT rolname FROM pg_roles WHERE' "$PG_LOG" |
+    sed -n 's/.*\[\([0-9]*\)\].*/\1/p' | sort -u | paste -sd, >"$T_ROOT/searchers"
+[ -s "$T_ROOT/searchers" ] && pass || fail "no orphan search in the server's log"
+expect_eq "$(PG_DB=postgres apsql -c "SELECT count(*) FROM pg_stat_activity WHERE pid IN ($(cat "$T_ROOT/searchers"))")" 0 \
+    "the orphan search's sessions are closed"
 
 # --- no password anywhere it must not be ---------------------------------
 check_no_leak "$PG_ADMIN_PW" "$PG_LOG"

@@ -153,13 +153,8 @@ grep -q "the broker is stopping" "$T_ROOT/stop-run" && pass ||
 	fail "the task was not told the broker stops: $(cat "$T_ROOT/stop-run")"
 cat "$T_ROOT/stop-run" >>"$ALL_OUTPUT"
 touch "$ST/go"
-# Running, not a zombie (under a PID namespace nobody may reap it).
-alive() {
-	_st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$_st" ] && [ "$_st" != Z ]
-}
-n=0; while alive "$BPID" && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
-alive "$BPID" && fail "the broker did not end after the issuer" || pass
+wait_gone "$BPID" 10
+pid_alive "$BPID" && fail "the broker did not end after the issuer" || pass
 [ ! -e "$T_ROOT/slow-seen" ] && pass || fail "a credential was handed out while stopping"
 expect_eq "$("$AL" audit --json 2>/dev/null | grep -c '"event":"mint"')" $((MINTS + 1)) \
     "the credential issued while the broker stopped is audited"

@@ -25,11 +25,6 @@ trap cleanup EXIT
 
 init_vault
 
-alive() {	# alive PID: running (a zombie is not)
-	[ -r "/proc/$1/stat" ] || return 1
-	[ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" != Z ]
-}
-
 wait_for() {	# wait_for FILE: up to 20 s
 	for _ in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.1; done
 	return 1
@@ -61,7 +56,7 @@ killed() {
 	_left=""
 	for _ in $(seq 100); do
 		_left=""
-		for p in $(cat "$D/$_n.pids"); do alive "$p" && _left="$_left $p"; done
+		for p in $(cat "$D/$_n.pids"); do pid_alive "$p" && _left="$_left $p"; done
 		[ -z "$_left" ] && break
 		sleep 0.1
 	done
@@ -87,8 +82,8 @@ add_secret leaver "$(cat "$D/leaver.old")"
 run "$AL" secret rotate leaver --auto
 expect_rc 0 "leaver: rotated"
 p=$(cat "$D/leaver.pids")
-for _ in $(seq 100); do alive "$p" || break; sleep 0.1; done
-if alive "$p"; then fail "leaver: its child $p outlived it"; else pass; fi
+for _ in $(seq 100); do pid_alive "$p" || break; sleep 0.1; done
+if pid_alive "$p"; then fail "leaver: its child $p outlived it"; else pass; fi
 expect_eq "$(state_of leaver)" "2 new" "leaver: new version, new value"
 
 # Killed around the command's end, at several delays: old or new, whole.

@@ -5,6 +5,8 @@
  * The end-to-end test (t_dynamic.sh) runs the postgres engine against a
  * real PostgreSQL.
  */
+#include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -188,6 +191,22 @@ count_revoking(const struct engine_cred *c, void *arg)
 		(*(int *)arg)++;
 }
 
+/* Remove dir and the engine's state database in it. */
+static void
+remove_state(const char *dir)
+{
+	static const char *const names[] = { "engine.db", "engine.db-wal",
+	    "engine.db-shm" };
+	char path[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		(void)snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		(void)unlink(path);
+	}
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /*
  * A mint the database refuses leaves its record, queued for revocation,
  * and that record survives a restart: a role the database may have
@@ -236,12 +255,119 @@ test_engine_failed_mint_stays_recorded(void **state)
 	engine_free(e);
 	engine_config_release(&c);
 	al_secret_free(root);
-	(void)unlink(path);
-	(void)snprintf(path, sizeof(path), "%s/engine.db-wal", dir);
-	(void)unlink(path);
-	(void)snprintf(path, sizeof(path), "%s/engine.db-shm", dir);
-	(void)unlink(path);
-	assert_int_equal(rmdir(dir), 0);
+	remove_state(dir);
+}
+
+struct late_mint {
+	struct engine	*e;
+	int		 done;	/* atomic */
+	int		 rc;
+};
+
+static void *
+late_mint(void *arg)
+{
+	struct late_mint *m = arg;
+	char role[ENGINE_ROLE_MAX + 1];
+	struct al_secret *v = NULL;
+	struct al_err err;
+
+	m->rc = engine_mint(m->e, "x", "late", 99, 2000000000, NULL, &v, role,
+	    &err);
+	al_secret_free(v);
+	__atomic_store_n(&m->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static int
+live_none(const char *lease, void *arg)
+{
+	(void)lease;
+	(void)arg;
+	return 0;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	(void)nanosleep(&ts, NULL);
+}
+
+/*
+ * A mint waits while more than ENGINE_BACKLOG ended credentials wait for
+ * their first revocation: a host kept busy minting must not leave
+ * revocations queued behind it.  Forty-eight credentials are ended while
+ * their issuer's revoke command hangs; a new mint waits until it is
+ * released and the queue drains.
+ */
+static void
+test_engine_mint_waits_for_queued_revocations(void **state)
+{
+	char dir[] = "/tmp/airlock-engine.XXXXXX", path[160], go[160];
+	char revoke[256], lease[32], role[ENGINE_ROLE_MAX + 1];
+	struct engine_kv kv[] = {
+		{ "engine", "exec" },
+		{ "engine.issue", "printf '{\"value\": \"v\", \"id\": "
+		    "\"i%s\"}' \"$$\"" },
+		{ "engine.revoke", revoke },
+		{ "engine.timeout", "60" },
+	};
+	struct engine_config c;
+	struct engine *e = NULL;
+	struct engine_stats st;
+	struct al_secret *root = NULL, *v = NULL;
+	struct late_mint m = { NULL, 0, -1 };
+	struct al_err err;
+	pthread_t th;
+	size_t n;
+	int i, fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	(void)snprintf(path, sizeof(path), "%s/engine.db", dir);
+	(void)snprintf(go, sizeof(go), "%s/go", dir);
+	(void)snprintf(revoke, sizeof(revoke), "while [ ! -e %s ]; do sleep "
+	    "0.01; done", go);
+	assert_int_equal(parse(kv, 4, &c, &err), 0);
+	assert_int_equal(engine_root_make(NULL, &root), 0);
+	assert_int_equal(engine_open(path, NULL, &e, &err), 0);
+	assert_int_equal(engine_source_set(e, "x", 1, &c, root, &err), 0);
+	assert_int_equal(engine_recover(e, live_none, NULL, &n, &err), 0);
+	for (i = 0; i < 48; i++) {
+		(void)snprintf(lease, sizeof(lease), "lease%d", i);
+		assert_int_equal(engine_mint(e, "x", lease, (uint64_t)i + 1,
+		    2000000000, NULL, &v, role, &err), 0);
+		al_secret_free(v);
+		v = NULL;
+	}
+	for (i = 0; i < 48; i++) {
+		(void)snprintf(lease, sizeof(lease), "lease%d", i);
+		assert_int_equal(engine_lease_ended(e, lease, &n), 0);
+		assert_int_equal(n, 1);
+	}
+	m.e = e;
+	assert_int_equal(pthread_create(&th, NULL, late_mint, &m), 0);
+	sleep_ms(400);
+	assert_int_equal(__atomic_load_n(&m.done, __ATOMIC_SEQ_CST), 0);
+	assert_true((fd = open(go, O_WRONLY | O_CREAT, 0600)) >= 0);
+	(void)close(fd);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(m.rc, 0);
+	assert_int_equal(engine_lease_ended(e, "late", &n), 0);
+	for (i = 0; i < 1000; i++) {
+		engine_stats(e, &st);
+		if (st.revoking == 0)
+			break;
+		sleep_ms(10);
+	}
+	assert_int_equal(st.revoking, 0);
+	engine_free(e);
+	engine_config_release(&c);
+	al_secret_free(root);
+	(void)unlink(go);
+	remove_state(dir);
 }
 
 /* Whether pid runs (a zombie does not). */
@@ -394,6 +520,7 @@ main(void)
 		cmocka_unit_test(test_engine_root_carries_a_version_byte),
 		cmocka_unit_test(test_engine_scram_verifier_derives_rfc5802_keys),
 		cmocka_unit_test(test_engine_failed_mint_stays_recorded),
+		cmocka_unit_test(test_engine_mint_waits_for_queued_revocations),
 		cmocka_unit_test(test_engine_cmd_output_in_guarded_memory),
 		cmocka_unit_test(test_engine_cmd_closed_stdin_is_no_sigpipe),
 		cmocka_unit_test(test_engine_cmd_leaves_nothing_running),
