@@ -108,6 +108,12 @@ struct conn {
 	struct conn		*idle_prev;
 	struct conn		*idle_next;
 	int			 changed;	/* the peer called exec */
+	/*
+	 * Identified in full by dispatch for the request being handled
+	 * now, and not yet taken by a recheck: the first recheck of that
+	 * request takes it instead of identifying the peer again.
+	 */
+	int			 fresh;
 	int			 holds_peer;	/* counted in peers_held */
 };
 
