@@ -28,10 +28,10 @@
 /*
  * Descriptors kept for everything but connections: the stores, logs and
  * event sets, the ancestors the identity cache holds open (each with its
- * status file at most), and the peers' /proc entries, status and cgroup
- * files.
+ * status file, a pidfd and its exe link at most), and the peers' /proc
+ * entries, status and cgroup files.
  */
-#define FD_SPARE	(64 + 2 * IDENT_CACHE_ANCESTORS + 3 * PEERS_HELD_MAX)
+#define FD_SPARE	(64 + 4 * IDENT_CACHE_ANCESTORS + 3 * PEERS_HELD_MAX)
 
 struct ident;
 struct ident_cache;
