@@ -87,6 +87,7 @@ struct ident {
 	int			 proc_fd;
 	int			 status_fd;	/* its status, or -1 */
 	int			 cgroup_fd;	/* its cgroup, or -1 */
+	int			 exe_fd;	/* its exe link (O_PATH), or -1 */
 	struct ident_ancestor	*ancestors;	/* nearest first */
 	size_t			 nancestors;
 	int			 ancestors_cut;	/* walk stopped early */
@@ -168,7 +169,7 @@ void	ident_unhold(struct ident *id);
  * called exec since).  The uid and gid of id are kept (a socket's peer
  * credentials are those of connect time).  On success *out takes over
  * id's held /proc/PID descriptor (proc_fd) and the files kept open
- * through it (status_fd, cgroup_fd).
+ * through it (status_fd, cgroup_fd, exe_fd).
  */
 int	ident_refresh(struct ident *id, struct ident_cache *cache,
 	    int flags, struct ident **out, struct al_err *err) AL_WUR;
