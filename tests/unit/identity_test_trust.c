@@ -335,6 +335,7 @@ test_ident_held_exe_link_sees_an_exec(void **state)
 	reap(pid);
 	assert_int_equal(ident_same(id, &err), AL_ENOENT);
 	ident_free(id);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);	/* closed with it */
 }
 
 void
