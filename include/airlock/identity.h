@@ -87,6 +87,7 @@ struct ident {
 	int			 proc_fd;
 	int			 status_fd;	/* its status, or -1 */
 	int			 cgroup_fd;	/* its cgroup, or -1 */
+	int			 exe_fd;	/* its exe link (O_PATH), or -1 */
 	struct ident_ancestor	*ancestors;	/* nearest first */
 	size_t			 nancestors;
 	int			 ancestors_cut;	/* walk stopped early */
@@ -120,16 +121,17 @@ struct ident {
  * A cache of executable hashes keyed by (device, inode, size, mtime,
  * ctime) of the opened file, so a broker does not hash node's 100 MB on
  * every request; and of ancestors held open (a descriptor of /proc/PID
- * each, at most IDENT_CACHE_ANCESTORS), so that walking a caller's parents
- * again reads one exe link per ancestor that still runs what it ran
- * instead of its stat and exe afresh.  The answer is the same as without
+ * and one of its exe link each, at most IDENT_CACHE_ANCESTORS
+ * ancestors), so that walking a caller's parents again reads one exe
+ * link per ancestor that still runs what it ran instead of its stat and
+ * exe afresh.  The answer is the same as without
  * the cache: an ancestor that exited or called exec, or a chain that
  * changed, is walked again.  Not thread-safe: one per thread.  May be NULL
  * wherever one is taken.
  */
 struct ident_cache;
 
-#define IDENT_CACHE_ANCESTORS	64	/* descriptors a cache may hold */
+#define IDENT_CACHE_ANCESTORS	64	/* ancestors a cache may hold */
 
 int	ident_cache_new(size_t max_entries, struct ident_cache **out) AL_WUR;
 void	ident_cache_free(struct ident_cache *c);
@@ -167,7 +169,7 @@ void	ident_unhold(struct ident *id);
  * called exec since).  The uid and gid of id are kept (a socket's peer
  * credentials are those of connect time).  On success *out takes over
  * id's held /proc/PID descriptor (proc_fd) and the files kept open
- * through it (status_fd, cgroup_fd).
+ * through it (status_fd, cgroup_fd, exe_fd).
  */
 int	ident_refresh(struct ident *id, struct ident_cache *cache,
 	    int flags, struct ident **out, struct al_err *err) AL_WUR;

@@ -417,6 +417,12 @@ void	rstream_end(struct rstream *rs);
 void	rstream_free(struct rstream *rs);
 /* The largest request body path takes (API_BODY_MAX but for /v1/redact). */
 size_t	broker_body_max(const char *path);
+/*
+ * Whether the handler of method on path identifies its caller in full
+ * (broker_caller.recheck) on every way to a grant or a value: a lease
+ * asked for, a value asked for.
+ */
+int	broker_route_rechecks(const char *method, const char *path);
 void	h_proxy_start(struct route_args *a);
 void	h_proxy_end(struct route_args *a);
 

@@ -121,6 +121,22 @@ broker_body_max(const char *path)
 	    API_REDACT_BODY_MAX : API_BODY_MAX;
 }
 
+int
+broker_route_rechecks(const char *method, const char *path)
+{
+	char param[PARAM_MAX];
+	size_t i;
+
+	if (method == NULL || path == NULL)
+		return 0;
+	for (i = 0; i < NROUTES; i++)
+		if (match(routes[i].pattern, path, param) &&
+		    strcmp(routes[i].method, method) == 0)
+			return routes[i].fn == h_lease_create ||
+			    routes[i].fn == h_lease_value;
+	return 0;
+}
+
 void
 broker_dispatch(struct broker *b, const struct broker_req *req,
     struct broker_resp *r)

@@ -409,6 +409,7 @@ dispatch(struct request *rq)
 {
 	struct broker_req req;
 	struct al_err err;
+	int full;
 
 	broker_resp_release(&rq->resp);
 	broker_resp_init(&rq->resp);
@@ -420,15 +421,25 @@ dispatch(struct request *rq)
 	req.body.len = rq->body.len;
 	req.caller = &rq->conn->caller;
 	req.no_wait = rq->no_wait;
-	/* Who sends this request: identified again, every time. */
-	if (conn_refresh(rq->conn, 0, &err) != 0)
+	/*
+	 * Who sends this request: identified again, every time.  Where the
+	 * handler identifies it in full before a grant or a value, that is
+	 * done here instead, once: the handler's first recheck in this
+	 * request takes it (conn_recheck), and a changed process is refused
+	 * here as before.
+	 */
+	full = broker_route_rechecks(req.method, req.path);
+	if (conn_refresh(rq->conn, full, &err) != 0)
 		reply_error(&rq->resp, 403, API_E_FORBIDDEN, err.msg);
 	else if (rq->too_big)
 		reply_error(&rq->resp, 413, API_E_TOO_BIG, "request body is "
 		    "larger than the route takes (16 KiB; 2 MiB for "
 		    "/v1/redact)");
-	else
+	else {
+		rq->conn->fresh = full;
 		broker_dispatch(rq->srv->b, &req, &rq->resp);
+		rq->conn->fresh = 0;
+	}
 	al_buf_release(&rq->body);
 	if (rq->resp.hold_conn) {
 		(void)rq->srv->mhd.set_connection_option(rq->mc,

@@ -20,18 +20,18 @@
 #define CONN_RESERVE	256
 #define CONN_SPARE	8
 /*
- * Peers whose /proc entry (and status and cgroup files) is held open while
- * they are connected (the rest are looked up by pid at each request, as
- * they were identified).
+ * Peers whose /proc entry (and status and cgroup files and exe link) is
+ * held open while they are connected (the rest are looked up by pid at
+ * each request, as they were identified).
  */
 #define PEERS_HELD_MAX	64
 /*
  * Descriptors kept for everything but connections: the stores, logs and
  * event sets, the ancestors the identity cache holds open (each with its
- * status file at most), and the peers' /proc entries, status and cgroup
- * files.
+ * status file, a pidfd and its exe link at most), and the peers' /proc
+ * entries, status and cgroup files and exe links.
  */
-#define FD_SPARE	(64 + 2 * IDENT_CACHE_ANCESTORS + 3 * PEERS_HELD_MAX)
+#define FD_SPARE	(64 + 4 * IDENT_CACHE_ANCESTORS + 4 * PEERS_HELD_MAX)
 
 struct ident;
 struct ident_cache;
@@ -108,6 +108,12 @@ struct conn {
 	struct conn		*idle_prev;
 	struct conn		*idle_next;
 	int			 changed;	/* the peer called exec */
+	/*
+	 * Identified in full by dispatch for the request being handled
+	 * now, and not yet taken by a recheck: the first recheck of that
+	 * request takes it instead of identifying the peer again.
+	 */
+	int			 fresh;
 	int			 holds_peer;	/* counted in peers_held */
 };
 

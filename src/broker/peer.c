@@ -100,7 +100,10 @@ conn_recheck(void *arg, struct al_err *err)
 	pid_t other;
 	int rc;
 
-	if ((rc = conn_refresh(c, 1, err)) != 0)
+	/* Identified in full by this very request's dispatch: taken once. */
+	if (c->fresh)
+		c->fresh = 0;
+	else if ((rc = conn_refresh(c, 1, err)) != 0)
 		return rc;
 	rc = ident_conn_holders(c->fd, c->id->pid, c->id->uid, &other,
 	    &unseen, err);

@@ -164,9 +164,14 @@ walk(struct ident *id, pid_t ppid, uint64_t child_start,
 			a->uid = uid[1];
 			a->same_user = is_caller_user(id, uid);
 		}
-		/* The kernel shows an undumpable process's files as root's. */
-		undumpable = exe == NULL && fstat(fd, &sb) == 0 &&
-		    sb.st_uid == 0 && a->uid != 0 && a->uid != (uid_t)-1;
+		/*
+		 * The kernel shows an undumpable process's files as root's;
+		 * a process of root's or of no known user is not told by
+		 * that, and its entry is not looked at.
+		 */
+		undumpable = exe == NULL && a->uid != 0 &&
+		    a->uid != (uid_t)-1 && fstat(fd, &sb) == 0 &&
+		    sb.st_uid == 0;
 		/* Init's descriptor stays the cache's. */
 		if (!init_held && cache != NULL && rc == 0 && exe != NULL)
 			ident_cache_anc_put(cache, ppid, st.ppid, st.start, exe,

@@ -39,6 +39,7 @@ struct anc_entry {
 	int		 dirfd;		/* -1: an empty slot */
 	int		 statusfd;	/* its status, once read; or -1 */
 	int		 pidfd;		/* a pidfd of it, once opened; or -1 */
+	int		 exefd;		/* its exe link (O_PATH), or -1 */
 	char		*exe;
 	uint64_t	 used;
 };
@@ -98,7 +99,8 @@ ident_cache_new(size_t max_entries, struct ident_cache **out)
 	}
 	c->max = max_entries;
 	for (i = 0; i < IDENT_CACHE_ANCESTORS; i++)
-		c->anc[i].dirfd = c->anc[i].statusfd = c->anc[i].pidfd = -1;
+		c->anc[i].dirfd = c->anc[i].statusfd = c->anc[i].pidfd =
+		    c->anc[i].exefd = -1;
 	c->init_fd = c->init_status = c->init_pidfd = -1;
 	*out = c;
 	return 0;
@@ -113,9 +115,11 @@ anc_drop(struct anc_entry *a)
 		(void)close(a->statusfd);
 	if (a->pidfd >= 0)
 		(void)close(a->pidfd);
+	if (a->exefd >= 0)
+		(void)close(a->exefd);
 	free(a->exe);
 	memset(a, 0, sizeof(*a));
-	a->dirfd = a->statusfd = a->pidfd = -1;
+	a->dirfd = a->statusfd = a->pidfd = a->exefd = -1;
 }
 
 static void
@@ -246,7 +250,9 @@ ident_cache_anc_get(struct ident_cache *c, pid_t pid, uint64_t child_start,
 	 * as its parent (which cannot be): what it was is no longer what it
 	 * is.
 	 */
-	r = proc_read_exe(a->dirfd, &now);
+	/* Through the link held open: no lookup of its name each time. */
+	r = a->exefd >= 0 ? proc_read_exe_link(a->exefd, &now) :
+	    proc_read_exe(a->dirfd, &now);
 	if (r == -ENOMEM)
 		return ANC_NOMEM;
 	if (r != 0 || strcmp(now, a->exe) != 0 || a->start > child_start) {
@@ -399,6 +405,9 @@ ident_cache_anc_put(struct ident_cache *c, pid_t pid, pid_t ppid,
 	a->dirfd = dirfd;
 	a->exe = copy;
 	a->used = ++c->tick;
+	/* Without it (out of descriptors), the link is read by its name. */
+	if ((a->exefd = proc_open_exe_link(dirfd)) < 0)
+		a->exefd = -1;
 }
 
 static int

@@ -56,7 +56,9 @@ ident_unhold(struct ident *id)
 		(void)close(id->status_fd);
 	if (id->cgroup_fd >= 0)
 		(void)close(id->cgroup_fd);
-	id->proc_fd = id->status_fd = id->cgroup_fd = -1;
+	if (id->exe_fd >= 0)
+		(void)close(id->exe_fd);
+	id->proc_fd = id->status_fd = id->cgroup_fd = id->exe_fd = -1;
 }
 
 int
@@ -289,6 +291,24 @@ check_code(struct ident *id, int dirfd, const struct proc_status *ps)
 }
 
 /*
+ * The exe link of the process behind dirfd.  Held (dirfd is id->proc_fd),
+ * through the link itself kept open with it (id->exe_fd, opened at the
+ * first such read): the same link, read without looking its name up.
+ */
+static int
+read_exe(struct ident *id, int dirfd, char **out)
+{
+	int fd;
+
+	if (dirfd != id->proc_fd)
+		return proc_read_exe(dirfd, out);
+	if (id->exe_fd < 0 && (fd = proc_open_exe_link(dirfd)) >= 0)
+		id->exe_fd = fd;
+	return id->exe_fd >= 0 ? proc_read_exe_link(id->exe_fd, out) :
+	    proc_read_exe(dirfd, out);
+}
+
+/*
  * Read what /proc says of the process behind dirfd, whose stat (st0) and
  * status (ps) were read first; then make sure it is still the same process.
  */
@@ -311,7 +331,7 @@ inspect(struct ident *id, int dirfd, const struct al_proc_stat *st0,
 		    sizeof(*id->groups));
 		id->ngroups = ps->ngroups;
 	}
-	rc = proc_read_exe(dirfd, &id->exe);
+	rc = read_exe(id, dirfd, &id->exe);
 	if (rc == -ENOMEM)
 		goto nomem;
 	id->exe_errno = -rc;
@@ -360,7 +380,8 @@ new_ident(pid_t pid, struct ident **out, struct al_err *err)
 		return al_err_set(err, AL_ENOMEM, "out of memory");
 	(*out)->kind = IDENT_KIND_UNIX;
 	(*out)->pid = pid;
-	(*out)->proc_fd = (*out)->status_fd = (*out)->cgroup_fd = -1;
+	(*out)->proc_fd = (*out)->status_fd = (*out)->cgroup_fd =
+	    (*out)->exe_fd = -1;
 	return 0;
 }
 
@@ -563,10 +584,13 @@ ident_refresh(struct ident *old, struct ident_cache *cache, int flags,
 	 */
 	id->proc_fd = old->proc_fd;
 	id->cgroup_fd = old->cgroup_fd;
+	id->exe_fd = old->exe_fd;
 	rc = inspect(id, dirfd, &st0, &ps, cache, flags, err);
-	if (old->proc_fd >= 0)
+	if (old->proc_fd >= 0) {
 		old->cgroup_fd = id->cgroup_fd;
-	id->proc_fd = id->cgroup_fd = -1;
+		old->exe_fd = id->exe_fd;
+	}
+	id->proc_fd = id->cgroup_fd = id->exe_fd = -1;
 	if (rc != 0)
 		goto out;
 	/*
@@ -586,7 +610,9 @@ ident_refresh(struct ident *old, struct ident_cache *cache, int flags,
 		id->proc_fd = dirfd;
 		id->status_fd = old->status_fd;
 		id->cgroup_fd = old->cgroup_fd;
-		old->proc_fd = old->status_fd = old->cgroup_fd = -1;
+		id->exe_fd = old->exe_fd;
+		old->proc_fd = old->status_fd = old->cgroup_fd =
+		    old->exe_fd = -1;
 		dirfd = -1;
 	}
 	*out = id;
@@ -615,7 +641,10 @@ ident_same(const struct ident *id, struct al_err *err)
 			(void)close(dirfd);
 		return gone(id->pid, err);
 	}
-	if ((r = proc_read_exe(dirfd, &exe)) == -ENOMEM)
+	/* Held, through the exe link kept with it once a refresh opened it. */
+	if ((r = dirfd == id->proc_fd && id->exe_fd >= 0 ?
+	    proc_read_exe_link(id->exe_fd, &exe) :
+	    proc_read_exe(dirfd, &exe)) == -ENOMEM)
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
 	else if (exe == NULL && dirfd == id->proc_fd &&
 	    fstatat(dirfd, "stat", &sb, 0) != 0)

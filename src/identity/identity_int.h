@@ -54,6 +54,18 @@ int	proc_maps_writable(int dirfd, uid_t uid, const gid_t *groups,
 	    size_t ngroups, char *why, size_t whysz);
 /* The exe link into a new string; -errno (EACCES: not inspectable). */
 int	proc_read_exe(int dirfd, char **out);
+/*
+ * The exe link itself held open (O_PATH), to be read again without
+ * looking its name up: the descriptor, or -errno.  It names that
+ * process's entry as dirfd does, and reads what the process runs at the
+ * time of each read.
+ */
+int	proc_open_exe_link(int dirfd);
+/*
+ * As proc_read_exe, through a descriptor from proc_open_exe_link; once
+ * the process is gone it fails (EACCES or ENOENT).
+ */
+int	proc_read_exe_link(int linkfd, char **out);
 /* Device and inode of the running executable; -errno. */
 int	proc_stat_exe(int dirfd, dev_t *dev, ino_t *ino);
 /* Its whole stat (through the exe link: the file the process runs). */

@@ -375,14 +375,15 @@ out:
 	return rc;
 }
 
-int
-proc_read_exe(int dirfd, char **out)
+/* The link dirfd/name (name "": dirfd is the link) into a new string. */
+static int
+read_link(int dirfd, const char *name, char **out)
 {
 	char buf[PATH_MAX];
 	ssize_t n;
 
 	*out = NULL;
-	n = readlinkat(dirfd, "exe", buf, sizeof(buf));
+	n = readlinkat(dirfd, name, buf, sizeof(buf));
 	if (n < 0)
 		return -errno;
 	if ((size_t)n >= sizeof(buf))
@@ -391,6 +392,27 @@ proc_read_exe(int dirfd, char **out)
 	if ((*out = strdup(buf)) == NULL)
 		return -ENOMEM;
 	return 0;
+}
+
+int
+proc_read_exe(int dirfd, char **out)
+{
+	return read_link(dirfd, "exe", out);
+}
+
+int
+proc_open_exe_link(int dirfd)
+{
+	int fd;
+
+	fd = openat(dirfd, "exe", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	return fd >= 0 ? fd : -errno;
+}
+
+int
+proc_read_exe_link(int linkfd, char **out)
+{
+	return read_link(linkfd, "", out);
 }
 
 int

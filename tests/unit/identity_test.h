@@ -8,6 +8,7 @@ void	test_ident_code_the_user_can_change_makes_the_exe_untrusted(
 	    void **state);
 void	test_ident_refresh_refuses_a_process_that_called_exec(void **state);
 void	test_ident_held_proc_entry_follows_the_process(void **state);
+void	test_ident_held_exe_link_sees_an_exec(void **state);
 void	test_ident_reparented_process_has_unknown_ancestry(void **state);
 void	test_ident_supplementary_groups_are_selectors(void **state);
 void	test_ident_conn_holders_names_a_process_sharing_the_connection(

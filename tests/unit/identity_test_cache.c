@@ -50,15 +50,14 @@ gid_of(pid_t pid)
 
 /* Whether this process holds a descriptor of /proc/PID. */
 static int
-holds_proc_dir(pid_t pid)
+holds_proc_path(const char *want)
 {
-	char want[32], path[300], link[64];
+	char path[300], link[64];
 	struct dirent *de;
 	DIR *d;
 	ssize_t n;
 	int found = 0;
 
-	(void)snprintf(want, sizeof(want), "/proc/%d", (int)pid);
 	assert_non_null(d = opendir("/proc/self/fd"));
 	while (!found && (de = readdir(d)) != NULL) {
 		(void)snprintf(path, sizeof(path), "/proc/self/fd/%s",
@@ -71,6 +70,25 @@ holds_proc_dir(pid_t pid)
 	}
 	(void)closedir(d);
 	return found;
+}
+
+static int
+holds_proc_dir(pid_t pid)
+{
+	char want[32];
+
+	(void)snprintf(want, sizeof(want), "/proc/%d", (int)pid);
+	return holds_proc_path(want);
+}
+
+/* Whether this process holds pid's exe link itself open (O_PATH). */
+static int
+holds_exe_link(pid_t pid)
+{
+	char want[32];
+
+	(void)snprintf(want, sizeof(want), "/proc/%d/exe", (int)pid);
+	return holds_proc_path(want);
 }
 
 /* The exe link of pid, or "" when it cannot be read. */
@@ -155,9 +173,9 @@ assert_same_chain(const struct ident *a, const struct ident *b)
 
 /*
  * M starts A, which starts B (copies of this program; B is the caller).
- * B's identity through a cache is the one without; with A and M held open,
- * A's exec of /bin/sleep shows at the next walk, and so does M's exit (A
- * is moved to a new parent while B keeps A).
+ * B's identity through a cache is the one without; with A and M held open
+ * (their exe links too), A's exec of /bin/sleep shows at the next walk,
+ * and so does M's exit (A is moved to a new parent while B keeps A).
  */
 void
 test_ident_cache_ancestor_exec_or_exit_is_walked_again(void **state)
@@ -222,6 +240,9 @@ test_ident_cache_ancestor_exec_or_exit_is_walked_again(void **state)
 	assert_true(holds_proc_dir(a));
 	assert_true(holds_proc_dir(m));
 	assert_true(holds_proc_dir(getpid()));
+	/* And their exe links, read again through those (not by name). */
+	assert_true(holds_exe_link(a));
+	assert_true(holds_exe_link(m));
 	assert_int_equal(ident_from_pid(b, cache, 0, &id, NULL), 0);
 	assert_same_chain(plain, id);
 	assert_true(id->nancestors >= 3);
@@ -272,6 +293,7 @@ test_ident_cache_ancestor_exec_or_exit_is_walked_again(void **state)
 	ident_cache_free(cache);
 	assert_false(holds_proc_dir(a));
 	assert_false(holds_proc_dir(getpid()));
+	assert_false(holds_exe_link(a));
 	kill(b, SIGKILL);
 	kill(a, SIGKILL);
 }

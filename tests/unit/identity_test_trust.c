@@ -274,6 +274,70 @@ test_ident_refresh_refuses_a_process_that_called_exec(void **state)
  * been reaped, both checks say it is gone, not that it runs another
  * program.
  */
+/*
+ * A held identity keeps its exe link open from the first refresh on, and
+ * reads it through that descriptor: an exec after that is still seen, by
+ * ident_same and by ident_refresh alike, and the link goes to the new
+ * view with the /proc entry.
+ */
+void
+test_ident_held_exe_link_sees_an_exec(void **state)
+{
+	struct ident *id = NULL, *again = NULL;
+	struct al_err err;
+	char buf[1];
+	int go[2], i, fd;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char *argv[] = { (char *)sleep_path(), "5", NULL };
+
+		close(go[1]);
+		if (read(go[0], buf, 1) < 0)
+			_exit(1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(go[0]);
+	assert_int_equal(ident_from_pid(pid, NULL, IDENT_F_NO_HASH, &id, NULL),
+	    0);
+	assert_true(id->proc_fd >= 0);
+	assert_int_equal(id->exe_fd, -1);
+	assert_int_equal(ident_refresh(id, NULL, IDENT_F_NO_HASH, &again,
+	    &err), 0);
+	assert_true(again->exe_fd >= 0);
+	assert_int_equal(id->exe_fd, -1);
+	assert_string_equal(again->exe, id->exe);
+	ident_free(id);
+	id = again;
+	fd = id->exe_fd;
+	assert_int_equal(ident_same(id, &err), 0);
+	assert_int_equal(ident_refresh(id, NULL, IDENT_F_NO_HASH, &again,
+	    &err), 0);
+	assert_int_equal(again->exe_fd, fd);	/* the same link, kept */
+	ident_free(id);
+	id = again;
+	close(go[1]);		/* now it calls exec */
+	for (i = 0; i < 200; i++) {
+		if (ident_same(id, &err) != 0)
+			break;
+		nap_ms(5);
+	}
+	assert_int_equal(err.code, AL_EPERM);
+	assert_int_equal(id->exe_fd, fd);	/* read through the link */
+	assert_int_equal(ident_refresh(id, NULL, IDENT_F_NO_HASH, &again,
+	    &err), AL_EPERM);
+	assert_null(again);
+	reap(pid);
+	assert_int_equal(ident_same(id, &err), AL_ENOENT);
+	ident_free(id);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);	/* closed with it */
+}
+
 void
 test_ident_held_proc_entry_follows_the_process(void **state)
 {

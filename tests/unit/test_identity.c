@@ -481,6 +481,7 @@ main(void)
 		    test_ident_refresh_refuses_a_process_that_called_exec),
 		cmocka_unit_test(
 		    test_ident_held_proc_entry_follows_the_process),
+		cmocka_unit_test(test_ident_held_exe_link_sees_an_exec),
 		cmocka_unit_test(
 		    test_ident_reparented_process_has_unknown_ancestry),
 		cmocka_unit_test(test_ident_supplementary_groups_are_selectors),
