@@ -431,6 +431,15 @@ queued_first(const struct engine *e)
 	return n;
 }
 
+/* The sooner of two waits in ms (< 0: none). */
+static int64_t
+sooner(int64_t a, int64_t b)
+{
+	if (a < 0)
+		return b;
+	return b >= 0 && b < a ? b : a;
+}
+
 static void *
 worker(void *arg)
 {
@@ -440,7 +449,7 @@ worker(void *arg)
 	struct al_err err;
 	char role[ENGINE_ROLE_MAX + 1], secret[65], ext[ENGINE_EXT_MAX + 1];
 	struct al_secret *keep;
-	int64_t w, idle;
+	int64_t w, idle, now;
 	int rc, wi = -1;
 
 	pthread_mutex_lock(&e->mu);
@@ -450,9 +459,19 @@ worker(void *arg)
 				wait_ms(e, -1);
 				continue;
 			}
+			/*
+			 * Nothing to revoke: the batch transaction goes to
+			 * disk once it is ENGINE_BATCH_MS old.
+			 */
+			now = engine_now_ms(e);
+			if (e->in_batch && now - e->batch_ms >= ENGINE_BATCH_MS)
+				engine_commit(e);
 			if ((idle = close_idle(e)) == 0)
 				continue;
-			wait_ms(e, w < 0 || (idle >= 0 && idle < w) ? idle : w);
+			w = sooner(w, idle);
+			if (e->in_batch)
+				w = sooner(w, e->batch_ms + ENGINE_BATCH_MS - now);
+			wait_ms(e, w);
 			continue;
 		}
 		r->busy = 1;
@@ -569,6 +588,7 @@ engine_free(struct engine *e)
 	}
 	pq_dl_close(&e->dl);
 	if (e->db != NULL) {
+		engine_commit(e);
 		/* Names recorded but never used: no role was created. */
 		(void)engine_db_exec(e, "DELETE FROM creds WHERE lease = '' AND"
 		    " revoking = 0", NULL);
@@ -664,11 +684,9 @@ engine_mint(struct engine *e, const char *secret, const char *lease,
 	if (rc == 0 && ext[0] != '\0' && (r = engine_rec_find(e, role)) != NULL) {
 		/* The issuer's id is what revokes it: durable now. */
 		(void)snprintf(r->c.ext, sizeof(r->c.ext), "%s", ext);
-		if (engine_db_exec(e, "PRAGMA synchronous=FULL", NULL) != 0 ||
-		    engine_rec_save(e, r, NULL) != 0)
+		if (engine_rec_save_durable(e, r, NULL) != 0)
 			rc = al_err_set(err, AL_EDB, "engine state: cannot "
 			    "record the credential's id");
-		(void)engine_db_exec(e, "PRAGMA synchronous=NORMAL", NULL);
 		if (rc != 0) {
 			/* Unrecorded: revoke it at once, while it is known. */
 			if (!r->c.revoking)

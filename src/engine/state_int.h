@@ -18,6 +18,8 @@
 #define DONE_MAX	4096
 /* Names recorded durably per sync (one fsync for this many mints). */
 #define RESERVE_BATCH	32
+/* The oldest the batch transaction of records.c gets before its commit. */
+#define ENGINE_BATCH_MS		50
 /*
  * Ended credentials waiting for their first revocation beyond which a mint
  * waits (up to ENGINE_BACKLOG_WAIT_MS) for them to be taken.
@@ -46,6 +48,8 @@ struct engine {
 	char			 inst[INSTANCE_HEX + 1];
 	sqlite3			*db;
 	sqlite3_stmt		*st_save, *st_delete;	/* records.c's */
+	int			 in_batch;	/* a batch transaction is open */
+	int64_t			 batch_ms;	/* when it began */
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;		/* workers: a record is due */
 	pthread_cond_t		 backlog_cv;	/* mints: the queue is short */
@@ -74,10 +78,19 @@ int64_t	engine_now_ms(struct engine *e);
 int	engine_db_exec(struct engine *e, const char *sql, struct al_err *err);
 /* Finalize the statements records.c keeps (before the db is closed). */
 void	engine_stmts_free(struct engine *e);
-/* Write r's row, insert or replace (mu held; synced per the mode). */
+/*
+ * Write r's row, insert or replace (mu held), in the batch transaction:
+ * not durable until engine_commit, or the batch's own commit
+ * ENGINE_BATCH_MS after it began.
+ */
 int	engine_rec_save(struct engine *e, const struct rec *r,
 	    struct al_err *err);
-/* Forget role's row (mu held). */
+/* The same, durable when it returns 0 (the batch committed first). */
+int	engine_rec_save_durable(struct engine *e, const struct rec *r,
+	    struct al_err *err);
+/* Commit the batch transaction, if one is open (mu held). */
+void	engine_commit(struct engine *e);
+/* Forget role's row (mu held; in the batch transaction). */
 int	engine_rec_delete(struct engine *e, const char *role);
 /* A new zeroed record in memory, or NULL (mu held). */
 struct rec *engine_rec_add(struct engine *e);
