@@ -183,11 +183,21 @@ backoff_ms(int attempts)
 	return d < BACKOFF_MAX_MS ? d : BACKOFF_MAX_MS;
 }
 
-/* The next record due (mu held), or NULL with *wait_ms until one is. */
+/*
+ * The next record due (mu held), or NULL with *wait_ms until one is (-1:
+ * none, or only retries while ENGINE_RETRY_WORKERS retry already: the
+ * worker that ends its retry takes the next).  First attempts go first,
+ * the one ended first; then retries, the one due first.  A holder of a
+ * lease can make the revocations of its own credentials fail slowly (a
+ * lock they need, kept for the lock timeout at every attempt): with every
+ * record served alike, their retries held all the workers and the
+ * credentials of every other lease waited behind them, able to log in.
+ */
 static struct rec *
 next_due(struct engine *e, int64_t now, int64_t *wait_ms)
 {
-	struct rec *best = NULL;
+	struct rec *first = NULL, *retry = NULL;
+	int retries = e->retrying < ENGINE_RETRY_WORKERS;
 	size_t i;
 
 	*wait_ms = -1;
@@ -196,12 +206,18 @@ next_due(struct engine *e, int64_t now, int64_t *wait_ms)
 
 		if (!r->c.revoking || r->busy)
 			continue;
-		if (r->next_try_ms <= now)
-			return r;
-		if (*wait_ms < 0 || r->next_try_ms - now < *wait_ms)
-			*wait_ms = r->next_try_ms - now;
+		if (r->c.attempts > 0 && !retries)
+			continue;
+		if (r->next_try_ms > now) {
+			if (*wait_ms < 0 || r->next_try_ms - now < *wait_ms)
+				*wait_ms = r->next_try_ms - now;
+		} else if (r->c.attempts == 0) {
+			if (first == NULL || r->c.ended_ms < first->c.ended_ms)
+				first = r;
+		} else if (retry == NULL || r->next_try_ms < retry->next_try_ms)
+			retry = r;
 	}
-	return best;
+	return first != NULL ? first : retry;
 }
 
 /* Wait on cv (mu held) for at most ms (< 0: no limit). */
@@ -239,6 +255,7 @@ finished(struct engine *e, const char *role, int rc, const char *msg)
 	if (r == NULL)
 		return;
 	r->busy = 0;
+	r->started_ms = 0;
 	r->c.attempts++;
 	if (rc != 0) {
 		e->st.failures++;
@@ -386,7 +403,7 @@ worker(void *arg)
 	char role[ENGINE_ROLE_MAX + 1], secret[65], ext[ENGINE_EXT_MAX + 1];
 	struct al_secret *keep;
 	int64_t w, idle;
-	int rc, wi = -1;
+	int rc, wi = -1, retry;
 
 	pthread_mutex_lock(&e->mu);
 	while (!e->stop) {
@@ -401,6 +418,9 @@ worker(void *arg)
 			continue;
 		}
 		r->busy = 1;
+		r->started_ms = engine_now_ms(e);
+		retry = r->c.attempts > 0;
+		e->retrying += retry;
 		if (e->backlog_waiters > 0)
 			pthread_cond_broadcast(&e->slot_cv);
 		memcpy(role, r->c.role, sizeof(role));
@@ -421,6 +441,7 @@ worker(void *arg)
 		pthread_mutex_lock(&e->mu);
 		if (s != NULL)
 			slot_give(e, s, wi, 0);
+		e->retrying -= retry;
 		finished(e, role, rc, err.msg);
 	}
 	pthread_mutex_unlock(&e->mu);
@@ -541,6 +562,23 @@ queued_first(const struct engine *e)
 }
 
 /*
+ * When the oldest revocation attempt under way turns ENGINE_BACKLOG_STUCK_MS
+ * old (mu held): 0 when none is under way, <= now when one is that old.
+ */
+static int64_t
+stuck_at(const struct engine *e)
+{
+	int64_t t = 0;
+	size_t i;
+
+	for (i = 0; i < e->nrecs; i++)
+		if (e->recs[i].started_ms != 0 && (t == 0 ||
+		    e->recs[i].started_ms < t))
+			t = e->recs[i].started_ms;
+	return t == 0 ? 0 : t + ENGINE_BACKLOG_STUCK_MS;
+}
+
+/*
  * Before a mint (mu held): while more ended credentials wait for their
  * first revocation than the workers take at once, wait (up to
  * ENGINE_BACKLOG_WAIT_MS) for them to be taken.  Mints and revocations
@@ -548,11 +586,15 @@ queued_first(const struct engine *e)
  * revocations: without this, a host kept busy minting let revocations
  * queue up and time-to-revoke p99 pass 1 s.  Revocations that failed
  * once are not counted: a server that is down stalls no mint for them.
+ * Nor does a revocation held up (ENGINE_BACKLOG_STUCK_MS): a lease's
+ * holder can make its own take the lock timeout (2 s) each, and forty of
+ * them ended at once held every mint of every task a second, for as long
+ * as that holder kept its locks.
  */
 static void
 backlog_wait(struct engine *e)
 {
-	int64_t until = 0, now;
+	int64_t until = 0, now, stuck, t;
 
 	while (!e->stop && e->st.revoking > ENGINE_WORKERS &&
 	    queued_first(e) > ENGINE_WORKERS) {
@@ -561,8 +603,11 @@ backlog_wait(struct engine *e)
 			until = now + ENGINE_BACKLOG_WAIT_MS;
 		else if (now >= until)
 			break;
+		if ((stuck = stuck_at(e)) != 0 && stuck <= now)
+			break;
+		t = stuck != 0 && stuck < until ? stuck : until;
 		e->backlog_waiters++;
-		wait_on(&e->slot_cv, &e->mu, until - now);
+		wait_on(&e->slot_cv, &e->mu, t - now);
 		e->backlog_waiters--;
 	}
 }

@@ -20,11 +20,25 @@
 #define RESERVE_BATCH	32
 /* The longest a mint waits for queued revocations to be taken. */
 #define ENGINE_BACKLOG_WAIT_MS	1000
+/*
+ * A revocation attempt under way this long is held up by something other
+ * than its share of the CPU (a lock a lease's holder keeps, a session that
+ * lingers, a slow server): while one is, mints do not wait for the queue,
+ * which waiting would not move.
+ */
+#define ENGINE_BACKLOG_STUCK_MS	250
+/*
+ * Workers that may retry failed revocations at once: the others take
+ * first attempts, so that revocations failing again and again (held up for
+ * the lock timeout each time) never keep newly ended credentials waiting.
+ */
+#define ENGINE_RETRY_WORKERS	(ENGINE_WORKERS / 2)
 
 struct rec {
 	struct engine_cred	 c;
 	int64_t			 next_try_ms;
 	int			 busy;
+	int64_t			 started_ms;	/* a worker's attempt, or 0 */
 	int			 orphan;
 	int			 reserved;	/* a name recorded, not used yet */
 	struct al_secret	*keep;		/* the engine's, for revoking */
@@ -47,6 +61,7 @@ struct engine {
 	pthread_cond_t		 slot_cv;	/* a slot is free */
 	int			 slot_waiters;
 	int			 backlog_waiters;	/* mints */
+	int			 retrying;	/* workers retrying */
 	pthread_t		 worker[ENGINE_WORKERS];
 	int			 nworkers;
 	int			 stop;
