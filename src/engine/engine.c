@@ -309,7 +309,9 @@ slot_allowed(const struct engine_source *s, int mint)
 
 /*
  * A slot of s for a mint (mint != 0) or a revocation, the free one used
- * last (mu held; waits for one while none may be taken).
+ * last (mu held; waits for one while none may be taken).  A revocation
+ * gets -1 once the engine stops: it is left queued for the next start,
+ * not begun while engine_free waits for the workers.
  */
 static int
 slot_take(struct engine *e, struct engine_source *s, int mint)
@@ -321,6 +323,8 @@ slot_take(struct engine *e, struct engine_source *s, int mint)
 		hi = ENGINE_SLOTS;
 	}
 	for (;;) {
+		if (!mint && e->stop)
+			return -1;
 		best = -1;
 		if (slot_allowed(s, mint))
 			for (i = lo; i < hi; i++)
@@ -427,8 +431,17 @@ worker(void *arg)
 		memcpy(secret, r->c.secret, sizeof(secret));
 		memcpy(ext, r->c.ext, sizeof(ext));
 		keep = r->keep;	/* stays while busy: only finished() frees it */
-		if ((s = source_find(e, secret)) != NULL)
-			wi = slot_take(e, s, 0);
+		if ((s = source_find(e, secret)) != NULL &&
+		    (wi = slot_take(e, s, 0)) < 0) {
+			/* Stopping: not tried, still queued on disk. */
+			r = engine_rec_find(e, role);
+			if (r != NULL) {
+				r->busy = 0;
+				r->started_ms = 0;
+			}
+			e->retrying -= retry;
+			break;
+		}
 		pthread_mutex_unlock(&e->mu);
 		al_err_clear(&err);
 		if (s == NULL)
@@ -524,6 +537,7 @@ engine_free(struct engine *e)
 		pthread_mutex_lock(&e->mu);
 		e->stop = 1;
 		pthread_cond_broadcast(&e->cv);
+		pthread_cond_broadcast(&e->slot_cv);
 		pthread_mutex_unlock(&e->mu);
 		while (e->nworkers > 0)
 			pthread_join(e->worker[--e->nworkers], NULL);
