@@ -187,11 +187,21 @@ backoff_ms(int attempts)
 	return d < BACKOFF_MAX_MS ? d : BACKOFF_MAX_MS;
 }
 
-/* The next record due (mu held), or NULL with *wait_ms until one is. */
+/*
+ * The next record due (mu held), or NULL with *wait_ms until one is (-1:
+ * none, or only retries while ENGINE_RETRY_WORKERS retry already: the
+ * worker that ends its retry takes the next).  First attempts go first,
+ * the one ended first; then retries, the one due first.  A holder of a
+ * lease can make the revocations of its own credentials fail slowly (a
+ * lock they need, kept for the lock timeout at every attempt): with every
+ * record served alike, their retries held all the workers and the
+ * credentials of every other lease waited behind them, able to log in.
+ */
 static struct rec *
 next_due(struct engine *e, int64_t now, int64_t *wait_ms)
 {
-	struct rec *best = NULL;
+	struct rec *first = NULL, *retry = NULL;
+	int retries = e->retrying < ENGINE_RETRY_WORKERS;
 	size_t i;
 
 	*wait_ms = -1;
@@ -200,12 +210,18 @@ next_due(struct engine *e, int64_t now, int64_t *wait_ms)
 
 		if (!r->c.revoking || r->busy)
 			continue;
-		if (r->next_try_ms <= now)
-			return r;
-		if (*wait_ms < 0 || r->next_try_ms - now < *wait_ms)
-			*wait_ms = r->next_try_ms - now;
+		if (r->c.attempts > 0 && !retries)
+			continue;
+		if (r->next_try_ms > now) {
+			if (*wait_ms < 0 || r->next_try_ms - now < *wait_ms)
+				*wait_ms = r->next_try_ms - now;
+		} else if (r->c.attempts == 0) {
+			if (first == NULL || r->c.ended_ms < first->c.ended_ms)
+				first = r;
+		} else if (retry == NULL || r->next_try_ms < retry->next_try_ms)
+			retry = r;
 	}
-	return best;
+	return first != NULL ? first : retry;
 }
 
 /* Wait on cv (mu held) for at most ms (< 0: no limit). */
@@ -243,6 +259,7 @@ finished(struct engine *e, const char *role, int rc, const char *msg)
 	if (r == NULL)
 		return;
 	r->busy = 0;
+	r->started_ms = 0;
 	r->c.attempts++;
 	if (rc != 0) {
 		e->st.failures++;
@@ -316,7 +333,9 @@ slot_free(const struct engine_source *s, int mint)
 
 /*
  * A slot of s for a mint (mint != 0) or a revocation, the free one used
- * last (mu held; waits for one while none may be taken).
+ * last (mu held; waits for one while none may be taken).  A revocation
+ * gets -1 once the engine stops: it is left queued for the next start,
+ * not begun while engine_free waits for the workers.
  */
 static int
 slot_take(struct engine *e, struct engine_source *s, int mint)
@@ -325,6 +344,8 @@ slot_take(struct engine *e, struct engine_source *s, int mint)
 
 	slot_range(s, mint, &lo, &hi);
 	for (;;) {
+		if (!mint && e->stop)
+			return -1;
 		best = -1;
 		if (slot_allowed(s, mint))
 			for (i = lo; i < hi; i++)
@@ -450,7 +471,7 @@ worker(void *arg)
 	char role[ENGINE_ROLE_MAX + 1], secret[65], ext[ENGINE_EXT_MAX + 1];
 	struct al_secret *keep;
 	int64_t w, idle, now;
-	int rc, wi = -1;
+	int rc, wi = -1, retry;
 
 	pthread_mutex_lock(&e->mu);
 	while (!e->stop) {
@@ -475,6 +496,9 @@ worker(void *arg)
 			continue;
 		}
 		r->busy = 1;
+		r->started_ms = engine_now_ms(e);
+		retry = r->c.attempts > 0;
+		e->retrying += retry;
 		/* Mints waiting for the queue go once it is short enough. */
 		if (e->backlog_waiters > 0 && queued_first(e) <= ENGINE_BACKLOG)
 			pthread_cond_broadcast(&e->backlog_cv);
@@ -482,8 +506,17 @@ worker(void *arg)
 		memcpy(secret, r->c.secret, sizeof(secret));
 		memcpy(ext, r->c.ext, sizeof(ext));
 		keep = r->keep;	/* stays while busy: only finished() frees it */
-		if ((s = source_find(e, secret)) != NULL)
-			wi = slot_take(e, s, 0);
+		if ((s = source_find(e, secret)) != NULL &&
+		    (wi = slot_take(e, s, 0)) < 0) {
+			/* Stopping: not tried, still queued on disk. */
+			r = engine_rec_find(e, role);
+			if (r != NULL) {
+				r->busy = 0;
+				r->started_ms = 0;
+			}
+			e->retrying -= retry;
+			break;
+		}
 		pthread_mutex_unlock(&e->mu);
 		al_err_clear(&err);
 		if (s == NULL)
@@ -496,6 +529,7 @@ worker(void *arg)
 		pthread_mutex_lock(&e->mu);
 		if (s != NULL)
 			slot_give(e, s, wi, 0);
+		e->retrying -= retry;
 		finished(e, role, rc, err.msg);
 	}
 	pthread_mutex_unlock(&e->mu);
@@ -578,6 +612,9 @@ engine_free(struct engine *e)
 		pthread_mutex_lock(&e->mu);
 		e->stop = 1;
 		pthread_cond_broadcast(&e->cv);
+		pthread_cond_broadcast(&e->backlog_cv);
+		for (s = e->sources; s != NULL; s = s->next)
+			pthread_cond_broadcast(&s->revoke_cv);
 		pthread_mutex_unlock(&e->mu);
 		while (e->nworkers > 0)
 			pthread_join(e->worker[--e->nworkers], NULL);
@@ -605,6 +642,23 @@ engine_free(struct engine *e)
 }
 
 /*
+ * When the oldest revocation attempt under way turns ENGINE_BACKLOG_STUCK_MS
+ * old (mu held): 0 when none is under way, <= now when one is that old.
+ */
+static int64_t
+stuck_at(const struct engine *e)
+{
+	int64_t t = 0;
+	size_t i;
+
+	for (i = 0; i < e->nrecs; i++)
+		if (e->recs[i].started_ms != 0 && (t == 0 ||
+		    e->recs[i].started_ms < t))
+			t = e->recs[i].started_ms;
+	return t == 0 ? 0 : t + ENGINE_BACKLOG_STUCK_MS;
+}
+
+/*
  * Before a mint (mu held): while more than ENGINE_BACKLOG ended
  * credentials wait for their first revocation, wait (up to
  * ENGINE_BACKLOG_WAIT_MS) for them to be taken.  Mints and revocations
@@ -612,11 +666,15 @@ engine_free(struct engine *e)
  * revocations: without this, a host kept busy minting let revocations
  * queue up and time-to-revoke p99 pass 1 s.  Revocations that failed
  * once are not counted: a server that is down stalls no mint for them.
+ * Nor does a revocation held up (ENGINE_BACKLOG_STUCK_MS): a lease's
+ * holder can make its own take the lock timeout (2 s) each, and forty of
+ * them ended at once held every mint of every task a second, for as long
+ * as that holder kept its locks.
  */
 static void
 backlog_wait(struct engine *e)
 {
-	int64_t until = 0, now;
+	int64_t until = 0, now, stuck, t;
 
 	while (!e->stop && e->st.revoking > ENGINE_BACKLOG &&
 	    queued_first(e) > ENGINE_BACKLOG) {
@@ -625,8 +683,11 @@ backlog_wait(struct engine *e)
 			until = now + ENGINE_BACKLOG_WAIT_MS;
 		else if (now >= until)
 			break;
+		if ((stuck = stuck_at(e)) != 0 && stuck <= now)
+			break;
+		t = stuck != 0 && stuck < until ? stuck : until;
 		e->backlog_waiters++;
-		wait_on(&e->backlog_cv, &e->mu, until - now);
+		wait_on(&e->backlog_cv, &e->mu, t - now);
 		e->backlog_waiters--;
 	}
 }

@@ -26,11 +26,25 @@
  */
 #define ENGINE_BACKLOG		32
 #define ENGINE_BACKLOG_WAIT_MS	1000
+/*
+ * A revocation attempt under way this long is held up by something other
+ * than its share of the CPU (a lock a lease's holder keeps, a session that
+ * lingers, a slow server): while one is, mints do not wait for the queue,
+ * which waiting would not move.
+ */
+#define ENGINE_BACKLOG_STUCK_MS	250
+/*
+ * Workers that may retry failed revocations at once: the others take
+ * first attempts, so that revocations failing again and again (held up for
+ * the lock timeout each time) never keep newly ended credentials waiting.
+ */
+#define ENGINE_RETRY_WORKERS	(ENGINE_WORKERS / 2)
 
 struct rec {
 	struct engine_cred	 c;
 	int64_t			 next_try_ms;
 	int			 busy;
+	int64_t			 started_ms;	/* a worker's attempt, or 0 */
 	int			 orphan;
 	int			 reserved;	/* a name recorded, not used yet */
 	struct al_secret	*keep;		/* the engine's, for revoking */
@@ -54,6 +68,7 @@ struct engine {
 	pthread_cond_t		 cv;		/* workers: a record is due */
 	pthread_cond_t		 backlog_cv;	/* mints: the queue is short */
 	int			 backlog_waiters;
+	int			 retrying;	/* workers retrying */
 	pthread_t		 worker[ENGINE_WORKERS];
 	int			 nworkers;
 	int			 stop;

@@ -26,6 +26,7 @@
 
 #include "cred_int.h"
 #include "pq_dl.h"
+#include "state_int.h"
 
 static int
 parse(const struct engine_kv *kv, size_t n, struct engine_config *c,
@@ -295,12 +296,30 @@ sleep_ms(long ms)
 	(void)nanosleep(&ts, NULL);
 }
 
+static int64_t fake_ms = 1000000;	/* atomic */
+
+static int64_t
+fake_now_ms(void *arg)
+{
+	(void)arg;
+	return __atomic_load_n(&fake_ms, __ATOMIC_SEQ_CST);
+}
+
+static int64_t
+fake_now(void *arg)
+{
+	return fake_now_ms(arg) / 1000;
+}
+
 /*
  * A mint waits while more than ENGINE_BACKLOG ended credentials wait for
  * their first revocation: a host kept busy minting must not leave
  * revocations queued behind it.  Forty-eight credentials are ended while
- * their issuer's revoke command hangs; a new mint waits until it is
- * released and the queue drains.
+ * their issuer's revoke command runs; with the engine's clock standing
+ * still (every attempt just begun) a new mint waits.  But not for
+ * revocations held up (a lock a lease's holder keeps makes each take the
+ * lock timeout): once the attempts under way are ENGINE_BACKLOG_STUCK_MS
+ * old, the mint goes on, long before the revoke command is released.
  */
 static void
 test_engine_mint_waits_for_queued_revocations(void **state)
@@ -319,6 +338,7 @@ test_engine_mint_waits_for_queued_revocations(void **state)
 	struct engine_stats st;
 	struct al_secret *root = NULL, *v = NULL;
 	struct late_mint m = { NULL, 0, -1 };
+	struct al_clock clock = { fake_now, fake_now_ms, NULL };
 	struct al_err err;
 	pthread_t th;
 	size_t n;
@@ -332,7 +352,7 @@ test_engine_mint_waits_for_queued_revocations(void **state)
 	    "0.01; done", go);
 	assert_int_equal(parse(kv, 4, &c, &err), 0);
 	assert_int_equal(engine_root_make(NULL, &root), 0);
-	assert_int_equal(engine_open(path, NULL, &e, &err), 0);
+	assert_int_equal(engine_open(path, &clock, &e, &err), 0);
 	assert_int_equal(engine_source_set(e, "x", 1, &c, root, &err), 0);
 	assert_int_equal(engine_recover(e, live_none, NULL, &n, &err), 0);
 	for (i = 0; i < 48; i++) {
@@ -349,11 +369,17 @@ test_engine_mint_waits_for_queued_revocations(void **state)
 	}
 	m.e = e;
 	assert_int_equal(pthread_create(&th, NULL, late_mint, &m), 0);
-	sleep_ms(400);
+	sleep_ms(600);
 	assert_int_equal(__atomic_load_n(&m.done, __ATOMIC_SEQ_CST), 0);
+	/* The attempts under way are now held up: the mint goes on. */
+	__atomic_add_fetch(&fake_ms, ENGINE_BACKLOG_STUCK_MS, __ATOMIC_SEQ_CST);
+	for (i = 0; i < 1000 && !__atomic_load_n(&m.done, __ATOMIC_SEQ_CST);
+	    i++)
+		sleep_ms(10);
+	assert_int_equal(__atomic_load_n(&m.done, __ATOMIC_SEQ_CST), 1);
+	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_true((fd = open(go, O_WRONLY | O_CREAT, 0600)) >= 0);
 	(void)close(fd);
-	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(m.rc, 0);
 	assert_int_equal(engine_lease_ended(e, "late", &n), 0);
 	for (i = 0; i < 1000; i++) {
@@ -368,6 +394,111 @@ test_engine_mint_waits_for_queued_revocations(void **state)
 	al_secret_free(root);
 	(void)unlink(go);
 	remove_state(dir);
+}
+
+static void *
+free_engine(void *arg)
+{
+	engine_free(arg);
+	return NULL;
+}
+
+static int
+count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int c, n = 0;
+
+	if (f == NULL)
+		return 0;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	(void)fclose(f);
+	return n;
+}
+
+static void
+count_queued(const struct engine_cred *c, void *arg)
+{
+	*(int *)arg += c->revoking;
+}
+
+/*
+ * A revocation waiting for a connection when the engine stops is left
+ * queued for the next start, not begun then: engine_free waits for the
+ * workers, and the broker's stop with it.  Twenty credentials end while
+ * their revoke command hangs: seven take the connections revocations may
+ * hold, an eighth waits for one; the engine is stopped, the command
+ * released.  The command ran seven times, and thirteen credentials are
+ * still queued when the state is opened again.
+ */
+static void
+test_engine_stop_leaves_waiting_revocation_queued(void **state)
+{
+	char dir[] = "/tmp/airlock-engine.XXXXXX", path[160], go[160];
+	char tries[160], revoke[512], lease[32], role[ENGINE_ROLE_MAX + 1];
+	struct engine_kv kv[] = {
+		{ "engine", "exec" },
+		{ "engine.issue", "printf '{\"value\": \"v\", \"id\": "
+		    "\"i%s\"}' \"$$\"" },
+		{ "engine.revoke", revoke },
+		{ "engine.timeout", "60" },
+	};
+	struct engine_config c;
+	struct engine *e = NULL;
+	struct al_secret *root = NULL, *v = NULL;
+	struct al_err err;
+	pthread_t th;
+	size_t n;
+	int i, fd, left = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	(void)snprintf(path, sizeof(path), "%s/engine.db", dir);
+	(void)snprintf(go, sizeof(go), "%s/go", dir);
+	(void)snprintf(tries, sizeof(tries), "%s/tries", dir);
+	(void)snprintf(revoke, sizeof(revoke), "echo x >>%s; while [ ! -e %s ]"
+	    "; do sleep 0.01; done", tries, go);
+	assert_int_equal(parse(kv, 4, &c, &err), 0);
+	assert_int_equal(engine_root_make(NULL, &root), 0);
+	assert_int_equal(engine_open(path, NULL, &e, &err), 0);
+	assert_int_equal(engine_source_set(e, "x", 1, &c, root, &err), 0);
+	assert_int_equal(engine_recover(e, live_none, NULL, &n, &err), 0);
+	for (i = 0; i < 20; i++) {
+		(void)snprintf(lease, sizeof(lease), "lease%d", i);
+		assert_int_equal(engine_mint(e, "x", lease, (uint64_t)i + 1,
+		    2000000000, NULL, &v, role, &err), 0);
+		al_secret_free(v);
+		v = NULL;
+	}
+	for (i = 0; i < 20; i++) {
+		(void)snprintf(lease, sizeof(lease), "lease%d", i);
+		assert_int_equal(engine_lease_ended(e, lease, &n), 0);
+	}
+	for (i = 0; i < 1000 && count_lines(tries) < 7; i++)
+		sleep_ms(10);
+	sleep_ms(300);
+	assert_int_equal(count_lines(tries), 7);
+	assert_int_equal(pthread_create(&th, NULL, free_engine, e), 0);
+	sleep_ms(300);
+	assert_true((fd = open(go, O_WRONLY | O_CREAT, 0600)) >= 0);
+	(void)close(fd);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(count_lines(tries), 7);
+	assert_int_equal(engine_open(path, NULL, &e, &err), 0);
+	engine_list(e, count_queued, &left);
+	assert_int_equal(left, 13);
+	engine_free(e);
+	engine_config_release(&c);
+	al_secret_free(root);
+	(void)unlink(go);
+	(void)unlink(tries);
+	(void)unlink(path);
+	(void)snprintf(path, sizeof(path), "%s/engine.db-wal", dir);
+	(void)unlink(path);
+	(void)snprintf(path, sizeof(path), "%s/engine.db-shm", dir);
+	(void)unlink(path);
+	assert_int_equal(rmdir(dir), 0);
 }
 
 /* Whether pid runs (a zombie does not). */
@@ -521,6 +652,7 @@ main(void)
 		cmocka_unit_test(test_engine_scram_verifier_derives_rfc5802_keys),
 		cmocka_unit_test(test_engine_failed_mint_stays_recorded),
 		cmocka_unit_test(test_engine_mint_waits_for_queued_revocations),
+		cmocka_unit_test(test_engine_stop_leaves_waiting_revocation_queued),
 		cmocka_unit_test(test_engine_cmd_output_in_guarded_memory),
 		cmocka_unit_test(test_engine_cmd_closed_stdin_is_no_sigpipe),
 		cmocka_unit_test(test_engine_cmd_leaves_nothing_running),
