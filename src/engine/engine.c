@@ -450,7 +450,7 @@ worker(void *arg)
 			    secret);
 		else
 			rc = s->ops->destroy(s, &s->slots[wi], role, ext, keep,
-			    &err);
+			    !retry, &err);
 		pthread_mutex_lock(&e->mu);
 		if (s != NULL)
 			slot_give(e, s, wi, 0);
