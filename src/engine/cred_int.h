@@ -93,11 +93,12 @@ struct engine_ops {
 	/*
 	 * Destroy it and verify it is gone (gone already: success).  keep is
 	 * what mint asked to keep for this (in memory only: NULL after a
-	 * restart).
+	 * restart); first: no attempt was made before (one held up fails
+	 * sooner, see ENGINE_RETRY_WORKERS).
 	 */
 	int	(*destroy)(struct engine_source *s, struct engine_slot *h,
 		    const char *role, const char *ext, struct al_secret *keep,
-		    struct al_err *err);
+		    int first, struct al_err *err);
 	/*
 	 * Call fn for every role whose name starts with the source's stem
 	 * (NULL: the issuer cannot be searched).

@@ -191,8 +191,10 @@ backoff_ms(int attempts)
  * The next record due (mu held), or NULL with *wait_ms until one is (-1:
  * none, or only retries while ENGINE_RETRY_WORKERS retry already: the
  * worker that ends its retry takes the next).  First attempts go first,
- * the one ended first; then retries, the one due first.  A holder of a
- * lease can make the revocations of its own credentials fail slowly (a
+ * the one ended first; then retries, the one due first, but for one worker
+ * at least, which a due retry gets first (a steady stream of first
+ * attempts would hold retries back for as long as it lasts).  A holder of
+ * a lease can make the revocations of its own credentials fail slowly (a
  * lock they need, kept for the lock timeout at every attempt): with every
  * record served alike, their retries held all the workers and the
  * credentials of every other lease waited behind them, able to log in.
@@ -221,6 +223,8 @@ next_due(struct engine *e, int64_t now, int64_t *wait_ms)
 		} else if (retry == NULL || r->next_try_ms < retry->next_try_ms)
 			retry = r;
 	}
+	if (retry != NULL && e->retrying == 0)
+		return retry;
 	return first != NULL ? first : retry;
 }
 
@@ -525,7 +529,7 @@ worker(void *arg)
 			    secret);
 		else
 			rc = s->ops->destroy(s, &s->slots[wi], role, ext, keep,
-			    &err);
+			    !retry, &err);
 		pthread_mutex_lock(&e->mu);
 		if (s != NULL)
 			slot_give(e, s, wi, 0);

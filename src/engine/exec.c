@@ -380,7 +380,7 @@ out:
 
 static int
 exec_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
-    const char *ext, struct al_secret *keep, struct al_err *err)
+    const char *ext, struct al_secret *keep, int first, struct al_err *err)
 {
 	struct al_buf req;
 	const char *id = ext[0] ? ext : role;
@@ -388,6 +388,7 @@ exec_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
 
 	(void)h;
 	(void)keep;
+	(void)first;
 	al_buf_init(&req, 4096, 0);
 	if (al_buf_puts(&req, "{\"secret\":") != 0 ||
 	    json_str(&req, s->name) != 0 ||

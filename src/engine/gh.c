@@ -335,7 +335,7 @@ out:
 
 static int
 gh_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
-    const char *ext, struct al_secret *keep, struct al_err *err)
+    const char *ext, struct al_secret *keep, int first, struct al_err *err)
 {
 	const struct pq_dl *dl = s->dl;
 	struct al_buf auth, reply;
@@ -343,6 +343,7 @@ gh_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
 	int rc;
 
 	(void)h;
+	(void)first;
 	(void)role;
 	(void)ext;
 	if (keep == NULL)

@@ -50,6 +50,16 @@
  */
 #define PG_SETUP_REVOKE	PG_SETUP_MINT "; SET search_path = pg_catalog"
 
+/*
+ * The first attempt to revoke a role waits at most this long for the locks
+ * of REASSIGN/DROP OWNED and DROP ROLE (retries: the connection's 2 s).  A
+ * holder of a lease can keep its other roles locked (a GRANT to each in a
+ * transaction it never ends): first attempts go before retries, and forty
+ * such roles ended at once, 2 s each, kept another lease's first attempt
+ * (the locking one's own, whose session then works on) waiting 11 s.
+ */
+#define PG_FIRST_LOCK_SQL	"SET LOCAL lock_timeout = '200ms';"
+
 static int
 pg_fail(struct al_err *err, int code, const char *what, const char *msg)
 {
@@ -747,7 +757,8 @@ sleep_ms(long ms)
  */
 static int
 drop_owned_in(struct engine_source *s, struct engine_slot *h, PGconn *conn,
-    const char *db, const char *qrole, const char *oid, struct al_err *err)
+    const char *db, const char *qrole, const char *oid, int first,
+    struct al_err *err)
 {
 	const struct pq_dl *dl = s->dl;
 	PGconn *other = NULL;
@@ -773,7 +784,8 @@ drop_owned_in(struct engine_source *s, struct engine_slot *h, PGconn *conn,
 	 * a member of it first (its CREATEROLE allows that), which DROP ROLE
 	 * undoes.
 	 */
-	if (append_subst(&b, MEMBER_SQL DROP_CODE_SQL, oid) != 0 ||
+	if ((first && al_buf_puts(&b, PG_FIRST_LOCK_SQL) != 0) ||
+	    append_subst(&b, MEMBER_SQL DROP_CODE_SQL, oid) != 0 ||
 	    al_buf_printf(&b, "REASSIGN OWNED BY %s TO %s;DROP OWNED BY %s",
 	    qrole, qo ? qo : "CURRENT_USER", qrole) != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
@@ -894,7 +906,7 @@ rollback_prepared(struct engine_source *s, struct engine_slot *h,
 #define R_DATABASES	7
 static int
 pg_destroy(struct engine_source *s, struct engine_slot *h, const char *role,
-    const char *ext, struct al_secret *keep, struct al_err *err)
+    const char *ext, struct al_secret *keep, int first, struct al_err *err)
 {
 	const struct pq_dl *dl = s->dl;
 	PGconn *conn;
@@ -1030,12 +1042,13 @@ again:
 		const char *db = dl->PQgetvalue(res.r[R_DATABASES], i, 0);
 
 		if ((rc = drop_owned_in(s, h, conn, strcmp(db, here) == 0 ? NULL :
-		    db, qrole, oid, err)) != 0)
+		    db, qrole, oid, first, err)) != 0)
 			goto out;
 	}
 	/* 3. The role itself, then verify. */
 	al_buf_reset(&b);
-	if (al_buf_printf(&b, "DROP ROLE IF EXISTS %s;", qrole) != 0 ||
+	if ((first && al_buf_puts(&b, PG_FIRST_LOCK_SQL) != 0) ||
+	    al_buf_printf(&b, "DROP ROLE IF EXISTS %s;", qrole) != 0 ||
 	    append_subst(&b, "SELECT 1 FROM pg_roles WHERE oid = OID_",
 	    oid) != 0) {
 		rc = al_err_set(err, AL_ENOMEM, "out of memory");
@@ -1044,9 +1057,9 @@ again:
 	if ((rc = pg_batch(dl, conn, al_buf_str(&b), "DROP ROLE", &res,
 	    err)) != 0)
 		goto out;
-	if (!has_rows(dl, &res, 1))
+	if (!has_rows(dl, &res, 1 + first))
 		rc = al_err_set(err, AL_EPROTO, "DROP ROLE: unexpected results");
-	else if (dl->PQntuples(res.r[1]) != 0)
+	else if (dl->PQntuples(res.r[1 + first]) != 0)
 		rc = al_err_set(err, AL_EDB, "the role still exists after "
 		    "DROP ROLE");
 	goto out;

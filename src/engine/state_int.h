@@ -32,7 +32,7 @@
  * lingers, a slow server): while one is, mints do not wait for the queue,
  * which waiting would not move.
  */
-#define ENGINE_BACKLOG_STUCK_MS	250
+#define ENGINE_BACKLOG_STUCK_MS	100
 /*
  * Workers that may retry failed revocations at once: the others take
  * first attempts, so that revocations failing again and again (held up for

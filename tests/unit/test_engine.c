@@ -501,6 +501,108 @@ test_engine_stop_leaves_waiting_revocation_queued(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+struct find_cred {
+	const char	*role;
+	int		 found, attempts;
+};
+
+static void
+find_cred(const struct engine_cred *c, void *arg)
+{
+	struct find_cred *f = arg;
+
+	if (strcmp(c->role, f->role) == 0) {
+		f->found = 1;
+		f->attempts = c->attempts;
+	}
+}
+
+/*
+ * First attempts go before retries, but a due retry always has a worker:
+ * a steady stream of ended credentials must not hold back the one whose
+ * first attempt failed (it can still log in).  The first revocation fails
+ * once; then two hundred credentials end, each taking 0.3 s to revoke
+ * (about nine seconds of first attempts on seven connections); the failed
+ * one is retried and gone long before they are.
+ */
+static void
+test_engine_retry_not_held_back_by_first_attempts(void **state)
+{
+	char dir[] = "/tmp/airlock-engine.XXXXXX", path[160], mark[160];
+	char revoke[512], lease[32], role[ENGINE_ROLE_MAX + 1];
+	char failing[ENGINE_ROLE_MAX + 1];
+	struct engine_kv kv[] = {
+		{ "engine", "exec" },
+		{ "engine.issue", "printf '{\"value\": \"v\", \"id\": "
+		    "\"i%s\"}' \"$$\"" },
+		{ "engine.revoke", revoke },
+		{ "engine.timeout", "60" },
+	};
+	struct engine_config c;
+	struct engine *e = NULL;
+	struct engine_stats st;
+	struct al_secret *root = NULL, *v = NULL;
+	struct find_cred f;
+	struct al_err err;
+	size_t n;
+	int i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	(void)snprintf(path, sizeof(path), "%s/engine.db", dir);
+	(void)snprintf(mark, sizeof(mark), "%s/failed", dir);
+	(void)snprintf(revoke, sizeof(revoke), "if [ ! -e %s ]; then : >%s; "
+	    "exit 1; fi; sleep 0.3", mark, mark);
+	assert_int_equal(parse(kv, 4, &c, &err), 0);
+	assert_int_equal(engine_root_make(NULL, &root), 0);
+	assert_int_equal(engine_open(path, NULL, &e, &err), 0);
+	assert_int_equal(engine_source_set(e, "x", 1, &c, root, &err), 0);
+	assert_int_equal(engine_recover(e, live_none, NULL, &n, &err), 0);
+	for (i = 0; i <= 200; i++) {
+		(void)snprintf(lease, sizeof(lease), "lease%d", i);
+		assert_int_equal(engine_mint(e, "x", lease, (uint64_t)i + 1,
+		    2000000000, NULL, &v, role, &err), 0);
+		al_secret_free(v);
+		v = NULL;
+		if (i == 0)
+			memcpy(failing, role, sizeof(failing));
+	}
+	assert_int_equal(engine_lease_ended(e, "lease0", &n), 0);
+	f.role = failing;
+	for (i = 0; i < 500; i++) {
+		f.found = 0;
+		engine_list(e, find_cred, &f);
+		if (f.found && f.attempts >= 1)
+			break;
+		sleep_ms(10);
+	}
+	assert_int_equal(f.attempts, 1);
+	for (i = 1; i <= 200; i++) {
+		(void)snprintf(lease, sizeof(lease), "lease%d", i);
+		assert_int_equal(engine_lease_ended(e, lease, &n), 0);
+	}
+	for (i = 0; i < 400; i++) {
+		f.found = 0;
+		engine_list(e, find_cred, &f);
+		if (!f.found)
+			break;
+		sleep_ms(10);
+	}
+	assert_int_equal(f.found, 0);
+	engine_stats(e, &st);
+	assert_true(st.revoking > 100);	/* the stream is still under way */
+	engine_free(e);
+	engine_config_release(&c);
+	al_secret_free(root);
+	(void)unlink(mark);
+	(void)unlink(path);
+	(void)snprintf(path, sizeof(path), "%s/engine.db-wal", dir);
+	(void)unlink(path);
+	(void)snprintf(path, sizeof(path), "%s/engine.db-shm", dir);
+	(void)unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* Whether pid runs (a zombie does not). */
 static int
 alive(pid_t pid)
@@ -653,6 +755,7 @@ main(void)
 		cmocka_unit_test(test_engine_failed_mint_stays_recorded),
 		cmocka_unit_test(test_engine_mint_waits_for_queued_revocations),
 		cmocka_unit_test(test_engine_stop_leaves_waiting_revocation_queued),
+		cmocka_unit_test(test_engine_retry_not_held_back_by_first_attempts),
 		cmocka_unit_test(test_engine_cmd_output_in_guarded_memory),
 		cmocka_unit_test(test_engine_cmd_closed_stdin_is_no_sigpipe),
 		cmocka_unit_test(test_engine_cmd_leaves_nothing_running),
