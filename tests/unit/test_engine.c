@@ -311,6 +311,30 @@ fake_now(void *arg)
 	return fake_now_ms(arg) / 1000;
 }
 
+/* Mint n credentials of source "x" for leases lease0.., then end them. */
+static void
+mint_and_end(struct engine *e, int n)
+{
+	char lease[32], role[ENGINE_ROLE_MAX + 1];
+	struct al_secret *v = NULL;
+	struct al_err err;
+	size_t k;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		(void)snprintf(lease, sizeof(lease), "lease%d", i);
+		assert_int_equal(engine_mint(e, "x", lease, (uint64_t)i + 1,
+		    2000000000, NULL, &v, role, &err), 0);
+		al_secret_free(v);
+		v = NULL;
+	}
+	for (i = 0; i < n; i++) {
+		(void)snprintf(lease, sizeof(lease), "lease%d", i);
+		assert_int_equal(engine_lease_ended(e, lease, &k), 0);
+		assert_int_equal(k, 1);
+	}
+}
+
 /*
  * A mint waits while more than ENGINE_BACKLOG ended credentials wait for
  * their first revocation: a host kept busy minting must not leave
@@ -325,7 +349,7 @@ static void
 test_engine_mint_waits_for_queued_revocations(void **state)
 {
 	char dir[] = "/tmp/airlock-engine.XXXXXX", path[160], go[160];
-	char revoke[256], lease[32], role[ENGINE_ROLE_MAX + 1];
+	char revoke[256];
 	struct engine_kv kv[] = {
 		{ "engine", "exec" },
 		{ "engine.issue", "printf '{\"value\": \"v\", \"id\": "
@@ -336,7 +360,7 @@ test_engine_mint_waits_for_queued_revocations(void **state)
 	struct engine_config c;
 	struct engine *e = NULL;
 	struct engine_stats st;
-	struct al_secret *root = NULL, *v = NULL;
+	struct al_secret *root = NULL;
 	struct late_mint m = { NULL, 0, -1 };
 	struct al_clock clock = { fake_now, fake_now_ms, NULL };
 	struct al_err err;
@@ -355,18 +379,7 @@ test_engine_mint_waits_for_queued_revocations(void **state)
 	assert_int_equal(engine_open(path, &clock, &e, &err), 0);
 	assert_int_equal(engine_source_set(e, "x", 1, &c, root, &err), 0);
 	assert_int_equal(engine_recover(e, live_none, NULL, &n, &err), 0);
-	for (i = 0; i < 48; i++) {
-		(void)snprintf(lease, sizeof(lease), "lease%d", i);
-		assert_int_equal(engine_mint(e, "x", lease, (uint64_t)i + 1,
-		    2000000000, NULL, &v, role, &err), 0);
-		al_secret_free(v);
-		v = NULL;
-	}
-	for (i = 0; i < 48; i++) {
-		(void)snprintf(lease, sizeof(lease), "lease%d", i);
-		assert_int_equal(engine_lease_ended(e, lease, &n), 0);
-		assert_int_equal(n, 1);
-	}
+	mint_and_end(e, 48);
 	m.e = e;
 	assert_int_equal(pthread_create(&th, NULL, late_mint, &m), 0);
 	sleep_ms(600);
@@ -436,7 +449,7 @@ static void
 test_engine_stop_leaves_waiting_revocation_queued(void **state)
 {
 	char dir[] = "/tmp/airlock-engine.XXXXXX", path[160], go[160];
-	char tries[160], revoke[512], lease[32], role[ENGINE_ROLE_MAX + 1];
+	char tries[160], revoke[512];
 	struct engine_kv kv[] = {
 		{ "engine", "exec" },
 		{ "engine.issue", "printf '{\"value\": \"v\", \"id\": "
@@ -446,7 +459,7 @@ test_engine_stop_leaves_waiting_revocation_queued(void **state)
 	};
 	struct engine_config c;
 	struct engine *e = NULL;
-	struct al_secret *root = NULL, *v = NULL;
+	struct al_secret *root = NULL;
 	struct al_err err;
 	pthread_t th;
 	size_t n;
@@ -464,17 +477,7 @@ test_engine_stop_leaves_waiting_revocation_queued(void **state)
 	assert_int_equal(engine_open(path, NULL, &e, &err), 0);
 	assert_int_equal(engine_source_set(e, "x", 1, &c, root, &err), 0);
 	assert_int_equal(engine_recover(e, live_none, NULL, &n, &err), 0);
-	for (i = 0; i < 20; i++) {
-		(void)snprintf(lease, sizeof(lease), "lease%d", i);
-		assert_int_equal(engine_mint(e, "x", lease, (uint64_t)i + 1,
-		    2000000000, NULL, &v, role, &err), 0);
-		al_secret_free(v);
-		v = NULL;
-	}
-	for (i = 0; i < 20; i++) {
-		(void)snprintf(lease, sizeof(lease), "lease%d", i);
-		assert_int_equal(engine_lease_ended(e, lease, &n), 0);
-	}
+	mint_and_end(e, 20);
 	for (i = 0; i < 1000 && count_lines(tries) < 7; i++)
 		sleep_ms(10);
 	sleep_ms(300);
