@@ -22,7 +22,10 @@ run "$AL" run --proxy --no-isolation -e TOK=tok -- sh -c '
 expect_rc 0 "a first proxied run"
 expect_eq "$(cat "$OUT")" 200 "a request through the proxy"
 BP=$(cat "$AIRLOCK_HOME/airlockd.pid")
-NAME=$(grep -o '@airlock-proxy-[0-9a-f]*' /proc/net/unix | head -1 | cut -c2-)
+# This broker's own: other brokers' (tests running alongside) are listed too.
+INODES=" $(ls -l "/proc/$BP/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p' | tr '\n' ' ')"
+NAME=$(awk -v mine="$INODES" '$8 ~ /^@airlock-proxy-[0-9a-f]+$/ &&
+    index(mine, " " $7 " ") { print substr($8, 2); exit }' /proc/net/unix)
 [ -n "$NAME" ] && pass || { fail "no handoff socket in /proc/net/unix"; done_testing; }
 
 # Count the broker's descriptors once its proxy threads are done.
