@@ -424,7 +424,7 @@ close_idle(struct engine *e)
 
 	for (s = e->sources; s != NULL; s = s->next)
 		for (i = 0; i < ENGINE_SLOTS; i++) {
-			if (s->slots[i].conn == NULL || (s->busy & (1u << i)))
+			if ((s->busy & (1u << i)) || s->slots[i].conn == NULL)
 				continue;
 			if ((due = s->last_ms[i] + ENGINE_IDLE_MS) > now) {
 				if (next < 0 || due - now < next)
