@@ -386,7 +386,7 @@ test_engine_mint_waits_for_queued_revocations(void **state)
 	assert_int_equal(__atomic_load_n(&m.done, __ATOMIC_SEQ_CST), 0);
 	/* The attempts under way are now held up: the mint goes on. */
 	__atomic_add_fetch(&fake_ms, ENGINE_BACKLOG_STUCK_MS, __ATOMIC_SEQ_CST);
-	for (i = 0; i < 1000 && !__atomic_load_n(&m.done, __ATOMIC_SEQ_CST);
+	for (i = 0; i < 6000 && !__atomic_load_n(&m.done, __ATOMIC_SEQ_CST);
 	    i++)
 		sleep_ms(10);
 	assert_int_equal(__atomic_load_n(&m.done, __ATOMIC_SEQ_CST), 1);
@@ -395,7 +395,8 @@ test_engine_mint_waits_for_queued_revocations(void **state)
 	(void)close(fd);
 	assert_int_equal(m.rc, 0);
 	assert_int_equal(engine_lease_ended(e, "late", &n), 0);
-	for (i = 0; i < 1000; i++) {
+	/* Bounds, not figures: a sanitizer build starts commands slowly. */
+	for (i = 0; i < 12000; i++) {
 		engine_stats(e, &st);
 		if (st.revoking == 0)
 			break;
@@ -478,7 +479,7 @@ test_engine_stop_leaves_waiting_revocation_queued(void **state)
 	assert_int_equal(engine_source_set(e, "x", 1, &c, root, &err), 0);
 	assert_int_equal(engine_recover(e, live_none, NULL, &n, &err), 0);
 	mint_and_end(e, 20);
-	for (i = 0; i < 1000 && count_lines(tries) < 7; i++)
+	for (i = 0; i < 12000 && count_lines(tries) < 7; i++)
 		sleep_ms(10);
 	sleep_ms(300);
 	assert_int_equal(count_lines(tries), 7);
@@ -572,7 +573,7 @@ test_engine_retry_not_held_back_by_first_attempts(void **state)
 	}
 	assert_int_equal(engine_lease_ended(e, "lease0", &n), 0);
 	f.role = failing;
-	for (i = 0; i < 500; i++) {
+	for (i = 0; i < 6000; i++) {
 		f.found = 0;
 		engine_list(e, find_cred, &f);
 		if (f.found && f.attempts >= 1)
@@ -584,7 +585,7 @@ test_engine_retry_not_held_back_by_first_attempts(void **state)
 		(void)snprintf(lease, sizeof(lease), "lease%d", i);
 		assert_int_equal(engine_lease_ended(e, lease, &n), 0);
 	}
-	for (i = 0; i < 400; i++) {
+	for (i = 0; i < 6000; i++) {
 		f.found = 0;
 		engine_list(e, find_cred, &f);
 		if (!f.found)
