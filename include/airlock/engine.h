@@ -130,6 +130,8 @@ struct engine_cred {
 	int		 attempts;	/* revocations tried so far */
 	int64_t		 ended_ms;	/* when its lease ended */
 	char		 error[ENGINE_ERROR_MAX];	/* last failure */
+	int64_t		 attempt_ms;	/* the attempt under way began (on
+					   its connection), 0: none (list) */
 };
 
 /* A revocation confirmed (the role is verified gone). */

@@ -538,6 +538,13 @@ list_one(const struct engine_cred *c, void *arg)
 	    "ended_unix", (json_int_t)(c->ended_ms / 1000), "ttr_ms",
 	    (json_int_t)(x->now_ms > c->ended_ms ? x->now_ms - c->ended_ms :
 	    0));
+	/* attempt_ms: how long the attempt under way has run (null: none). */
+	if (o != NULL && json_object_set_new(o, "attempt_ms",
+	    c->attempt_ms == 0 ? json_null() : json_integer((json_int_t)
+	    (x->now_ms > c->attempt_ms ? x->now_ms - c->attempt_ms : 0))) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
 	if (o != NULL)
 		json_array_append_new(x->arr, o);
 }

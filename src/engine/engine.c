@@ -500,7 +500,6 @@ worker(void *arg)
 			continue;
 		}
 		r->busy = 1;
-		r->started_ms = engine_now_ms(e);
 		retry = r->c.attempts > 0;
 		e->retrying += retry;
 		/* Mints waiting for the queue go once it is short enough. */
@@ -521,6 +520,13 @@ worker(void *arg)
 			e->retrying -= retry;
 			break;
 		}
+		/*
+		 * Under way from here, not from before the wait for a
+		 * connection: a revocation waiting for one is not held up
+		 * (see backlog_wait), and under load they often wait.
+		 */
+		if ((r = engine_rec_find(e, role)) != NULL)
+			r->started_ms = engine_now_ms(e);
 		pthread_mutex_unlock(&e->mu);
 		al_err_clear(&err);
 		if (s == NULL)
@@ -991,12 +997,16 @@ void
 engine_list(struct engine *e, void (*fn)(const struct engine_cred *c,
     void *arg), void *arg)
 {
+	struct engine_cred c;
 	size_t i;
 
 	pthread_mutex_lock(&e->mu);
 	for (i = 0; i < e->nrecs; i++)
-		if (!e->recs[i].reserved)
-			fn(&e->recs[i].c, arg);
+		if (!e->recs[i].reserved) {
+			c = e->recs[i].c;
+			c.attempt_ms = e->recs[i].started_ms;
+			fn(&c, arg);
+		}
 	pthread_mutex_unlock(&e->mu);
 }
 

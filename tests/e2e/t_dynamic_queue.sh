@@ -60,6 +60,10 @@ TTR=$(grep -o '"ttr_ms":[0-9]*' "$OUT" | head -1 | cut -d: -f2)
 [ -n "$TTR" ] && [ "$TTR" -ge 1000 ] && pass ||
 	fail "lease ls --json: ttr_ms '$TTR' should count the time since the task ended"
 grep -q '"ended_unix":[1-9]' "$OUT" && pass || fail "lease ls --json: no ended_unix"
+# Between its retries no attempt is under way (one to a stopped server
+# fails at once, so null is all but certain; a number is allowed).
+grep -q '"attempt_ms":\(null\|[0-9]\)' "$OUT" && pass ||
+	fail "lease ls --json: no attempt_ms"
 run "$AL" lease ls
 expect_out "revoking role $ROLE for " "lease ls: the table says for how long"
 

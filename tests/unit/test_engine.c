@@ -437,12 +437,20 @@ count_queued(const struct engine_cred *c, void *arg)
 	*(int *)arg += c->revoking;
 }
 
+/* Credentials with a revocation attempt under way on a connection. */
+static void
+count_under_way(const struct engine_cred *c, void *arg)
+{
+	*(int *)arg += c->attempt_ms != 0;
+}
+
 /*
  * A revocation waiting for a connection when the engine stops is left
  * queued for the next start, not begun then: engine_free waits for the
  * workers, and the broker's stop with it.  Twenty credentials end while
  * their revoke command hangs: seven take the connections revocations may
- * hold, an eighth waits for one; the engine is stopped, the command
+ * hold (and are listed as under way), an eighth waits for one (and is not);
+ * the engine is stopped, the command
  * released.  The command ran seven times, and thirteen credentials are
  * still queued when the state is opened again.
  */
@@ -464,7 +472,7 @@ test_engine_stop_leaves_waiting_revocation_queued(void **state)
 	struct al_err err;
 	pthread_t th;
 	size_t n;
-	int i, fd, left = 0;
+	int i, fd, left = 0, busy = 0;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
@@ -483,6 +491,13 @@ test_engine_stop_leaves_waiting_revocation_queued(void **state)
 		sleep_ms(10);
 	sleep_ms(300);
 	assert_int_equal(count_lines(tries), 7);
+	/*
+	 * The eighth worker waits for a connection: its revocation is not
+	 * under way, and must not count as held up (a mint would then stop
+	 * waiting for the queue: see backlog_wait).
+	 */
+	engine_list(e, count_under_way, &busy);
+	assert_int_equal(busy, 7);
 	assert_int_equal(pthread_create(&th, NULL, free_engine, e), 0);
 	sleep_ms(300);
 	assert_true((fd = open(go, O_WRONLY | O_CREAT, 0600)) >= 0);
