@@ -7,10 +7,15 @@
 # (bench_broker --with-value).  Then time-to-revoke
 # (lease end -> role confirmed gone) p50 and p99, from the audit log.
 # A throwaway cluster (tests/e2e/pglib.sh), removed at the end.
-# Usage: bench/dynamic.sh [SECONDS-PER-RUN]   (AIRLOCK_BUILD: build dir)
+# Usage: bench/dynamic.sh [SECONDS-PER-RUN [ROUNDS]]   (AIRLOCK_BUILD: build dir)
+# ROUNDS (default 1) alternates the floor and airlock that many times at
+# each concurrency and prints each round's share and their median: on a
+# machine whose other load comes and goes, one pair of runs can land on
+# either side of it.
 set -u
 BUILD=$(cd "${AIRLOCK_BUILD:-build}" && pwd)
 SECS=${1:-5}
+ROUNDS=${2:-1}
 export AIRLOCK_BIN="$BUILD/src/cli/airlock"
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../tests/e2e/lib.sh"
@@ -60,10 +65,13 @@ metric() {
 # vacuumed catalogs, 1,750-1,950 after 4,000 dead cycles).
 fresh() { PG_DB=postgres apsql -c "VACUUM pg_authid, pg_auth_members, pg_shdepend"; }
 for c in 1 8; do
+shares=""
+for round in $(seq 1 "$ROUNDS"); do
 	fresh
 	g0=$(pg_ns)
 	out=$("$BUILD/bench/bench_pg_floor" "$PG_CONN" "$PG_ADMIN_PW" app_rw "$c" "$SECS")
 	echo "$out"
+	floor=$(echo "$out" | sed -n 's/.* = *\([0-9]*\) cycles\/s.*/\1/p')
 	pg_cpu "$g0" "$(echo "$out" | awk '{print $3}')"
 	fresh
 	g0=$(pg_ns)
@@ -79,6 +87,14 @@ for c in 1 8; do
 	    printf "airlock %3d: %7d create+revoke cycles in %.1f s = %6.0f cycles/s (lease, mint, revoke, role confirmed gone)\n",
 	    c, n, b - a, n / (b - a) }'
 	pg_cpu "$g0" $((r1 - r0))
+	share=$(awk -v n=$((r1 - r0)) -v a="$t0" -v b="$t1" -v f="${floor:-0}" \
+	    'BEGIN { if (f > 0) printf "%.0f", 100 * n / (b - a) / f }')
+	shares="$shares $share"
+done
+[ "$ROUNDS" -gt 1 ] && echo "$shares" | tr ' ' '\n' | sed '/^$/d' | sort -n |
+    awk -v c="$c" '{ v[NR] = $1; l = l (NR > 1 ? ", " : "") $1 "%" } END {
+	printf "share of the floor at %d task(s), %d rounds: %s; median %s%%\n", c, NR, l,
+	    NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 done
 "$AL" audit --json 2>/dev/null | sed -n 's/.*"ttr_ms":\([0-9]*\).*/\1/p' | sort -n |
     awk '{ v[NR] = $1 } END { if (NR) printf "time-to-revoke over %d credentials: p50 %d ms, p99 %d ms, max %d ms\n",
