@@ -69,15 +69,24 @@ print_table(json_t *arr)
 
 		if (st != NULL && strcmp(st, "revoking") == 0) {
 			/* A dynamic credential whose lease ended. */
+			json_t *at = json_object_get(l, "attempt_ms");
+			char now[48] = "";
+
+			/* One held up (by a lock, say) is worth naming. */
+			if (json_is_integer(at) && json_integer_value(at) >=
+			    1000)
+				(void)snprintf(now, sizeof(now), ", one under "
+				    "way for %llds", (long long)
+				    json_integer_value(at) / 1000);
 			printf("%-32s  %-20s  revoking role %s for %llds (%lld "
-			    "attempts)%s%s\n", json_string_value(
+			    "attempts%s)%s%s\n", json_string_value(
 			    json_object_get(l, "id")), json_string_value(
 			    json_object_get(l, "secret")), json_string_value(
 			    json_object_get(l, "role")), (long long)
 			    json_integer_value(json_object_get(l, "ttr_ms")) /
 			    1000, (long long)
 			    json_integer_value(json_object_get(l, "attempts")),
-			    json_string_length(json_object_get(l, "error")) ?
+			    now, json_string_length(json_object_get(l, "error")) ?
 			    ": " : "", json_string_value(json_object_get(l,
 			    "error")));
 			continue;
