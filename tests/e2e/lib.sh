@@ -7,6 +7,16 @@ set -u
 AL="$AIRLOCK_BIN"
 T_NAME=$(basename "$0" .sh)
 
+# A test that sets T_OWN_PIDNS=1 before sourcing this file runs, where it
+# can make one (as root), in a PID namespace of its own with its own /proc:
+# its init is then the test script itself, whose executable the broker can
+# read.  Elsewhere it runs where it is, and must expect an ancestor of the
+# caller's user that may be unreadable (a container's init).
+if [ "${T_OWN_PIDNS:-0}" = 1 ] && [ -z "${T_OWN_PIDNS_TRIED:-}" ] &&
+    [ "$(id -u)" -eq 0 ] && unshare -pf --mount-proc true 2>/dev/null; then
+	export T_OWN_PIDNS_TRIED=1
+	exec unshare -pf --mount-proc "${BASH:-bash}" "$0" "$@"
+fi
 # A test that sets T_OWN_SESSION=1 before sourcing this file runs as the
 # leader of a session of its own, as a login terminal gives.  The approval
 # rules compare the requester's session with the approver's; under a CI

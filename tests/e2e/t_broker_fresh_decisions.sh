@@ -5,15 +5,11 @@
 # since the caller connected (the broker holds ancestors open between
 # requests, and must see that one changed).
 #
-# In a PID namespace of its own where it can make one (root): its init is
-# then this script, whose executable the broker can read.  Elsewhere an
-# ancestor of the caller's user may be unreadable (a container's init),
-# which makes every ancestor unknown; the exec step is then skipped.
-if [ -z "${T_FRESH_NS:-}" ] && [ "$(id -u)" -eq 0 ] &&
-    unshare -pf --mount-proc true 2>/dev/null; then
-	export T_FRESH_NS=1
-	exec unshare -pf --mount-proc "${BASH:-bash}" "$0" "$@"
-fi
+# In a PID namespace of its own where it can make one (T_OWN_PIDNS, see
+# lib.sh).  Elsewhere an ancestor of the caller's user may be unreadable
+# (a container's init), which makes every ancestor unknown; the exec step
+# is then skipped.
+T_OWN_PIDNS=1
 . "$(dirname "$0")/lib.sh"
 
 init_vault

@@ -5,16 +5,10 @@
 # (the caller is moved to init), or the caller itself calls exec and asks
 # on the connection it inherited: the next value request is refused.
 #
-# In a PID namespace of its own where it can make one (root), as
-# t_broker_fresh_decisions: its init is then this script, whose
-# executable the broker can read.  Elsewhere an ancestor of the caller's
-# user may be unreadable, which makes every ancestor unknown; the test is
-# then skipped.
-if [ -z "${T_VALUE_NS:-}" ] && [ "$(id -u)" -eq 0 ] &&
-    unshare -pf --mount-proc true 2>/dev/null; then
-	export T_VALUE_NS=1
-	exec unshare -pf --mount-proc "${BASH:-bash}" "$0" "$@"
-fi
+# In a PID namespace of its own where it can make one (T_OWN_PIDNS, see
+# lib.sh).  Elsewhere an ancestor of the caller's user may be unreadable,
+# which makes every ancestor unknown; the test is then skipped.
+T_OWN_PIDNS=1
 . "$(dirname "$0")/lib.sh"
 
 init_vault
