@@ -34,6 +34,16 @@ start_server() {
 	done
 	fail "server $2 did not start: $(head -c 300 "$T_ROOT/$2.srv")"
 }
+# serve_bound_tok: the server "bound" on 127.0.0.1 (its URL in B, what it
+# received in LOG) and a vault holding tok, a canary (V) bound to that host.
+serve_bound_tok() {
+	start_server 127.0.0.1 bound
+	B="https://127.0.0.1:$(cat "$T_ROOT/bound.port")"
+	LOG="$T_ROOT/bound.log"
+	init_vault
+	V=$(canary)
+	add_secret tok "$V" --host 127.0.0.1
+}
 stop_servers() {
 	for p in $SRV_PIDS; do kill "$p" 2>/dev/null; done
 	t_cleanup
