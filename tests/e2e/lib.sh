@@ -230,6 +230,24 @@ start_fake_provider() {
 	[ -n "$FP" ] || { fail "the fake provider did not start"; done_testing; }
 }
 
+# start_guard [OPTION...]: `airlock guard` in front of the fake provider
+# (start_fake_provider first), writing to $T_ROOT/g.out and g.err; its pid
+# in GPID and added to the caller's PIDS, its URL in GURL.  A guard that
+# prints no loopback URL ends the test.
+start_guard() {
+	"$AL" guard --upstream "http://127.0.0.1:$FP" "$@" >"$T_ROOT/g.out" \
+	    2>"$T_ROOT/g.err" &
+	GPID=$!
+	PIDS+=("$GPID")
+	for _ in $(seq 200); do [ -s "$T_ROOT/g.out" ] && break; sleep 0.05; done
+	GURL=$(head -1 "$T_ROOT/g.out")
+	case "$GURL" in
+	http://127.0.0.1:*) pass ;;
+	*) fail "the guard did not start: first line '$GURL'; stderr: $(head -c 400 "$T_ROOT/g.err")"
+	   done_testing ;;
+	esac
+}
+
 # live_of SECRET: the ids of SECRET's live leases, on one line.
 live_of() {
 	"$AL" lease ls --json | python3 -c 'import json,sys
