@@ -230,20 +230,22 @@ start_fake_provider() {
 	[ -n "$FP" ] || { fail "the fake provider did not start"; done_testing; }
 }
 
-# start_guard [OPTION...]: `airlock guard` in front of the fake provider
-# (start_fake_provider first), writing to $T_ROOT/g.out and g.err; its pid
-# in GPID and added to the caller's PIDS, its URL in GURL.  A guard that
-# prints no loopback URL ends the test.
+# start_guard NAME [ARG...]: `airlock guard ARG...` in the background (in
+# front of the fake provider: --upstream "http://127.0.0.1:$FP"), writing
+# to $T_ROOT/NAME.out and NAME.err; its pid in GPID and added to the
+# caller's PIDS, its URL in GURL.  A guard that prints no loopback URL ends
+# the test.
 start_guard() {
-	"$AL" guard --upstream "http://127.0.0.1:$FP" "$@" >"$T_ROOT/g.out" \
-	    2>"$T_ROOT/g.err" &
+	_g=$1
+	shift
+	"$AL" guard "$@" >"$T_ROOT/$_g.out" 2>"$T_ROOT/$_g.err" &
 	GPID=$!
 	PIDS+=("$GPID")
-	for _ in $(seq 200); do [ -s "$T_ROOT/g.out" ] && break; sleep 0.05; done
-	GURL=$(head -1 "$T_ROOT/g.out")
+	for _ in $(seq 200); do [ -s "$T_ROOT/$_g.out" ] && break; sleep 0.05; done
+	GURL=$(head -1 "$T_ROOT/$_g.out")
 	case "$GURL" in
 	http://127.0.0.1:*) pass ;;
-	*) fail "the guard did not start: first line '$GURL'; stderr: $(head -c 400 "$T_ROOT/g.err")"
+	*) fail "guard $_g did not start: first line '$GURL'; stderr: $(head -c 400 "$T_ROOT/$_g.err")"
 	   done_testing ;;
 	esac
 }

@@ -16,7 +16,7 @@ PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; t_cleanup' EXIT
 start_fake_provider "$REC"
 
-start_guard
+start_guard g --upstream "http://127.0.0.1:$FP"
 
 # send ENCODING [CONTENT-TYPE]: POST /v1/messages with the canary in a
 # user message, the body in ENCODING; prints the status code.

@@ -32,7 +32,7 @@ add_secret svc-pw "$PW"
 REC="$T_ROOT/rec"
 mkdir -p "$REC"
 start_fake_provider "$REC"
-start_guard
+start_guard g --upstream "http://127.0.0.1:$FP"
 
 # A request with guesses in a thinking block, the password among them:
 # prints the status, or "closed" when no answer came.

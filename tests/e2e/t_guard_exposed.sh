@@ -42,7 +42,7 @@ V2=$(canary)
 printf '%s\n' "$V2" | "$AL" secret rotate deploy-token \
     --passphrase-fd 3 3<<<"$P" >>"$ALL_OUTPUT" 2>&1 || fail "rotate failed"
 
-start_guard --refresh 3s
+start_guard g --upstream "http://127.0.0.1:$FP" --refresh 3s
 # A running guard: a secret added and marked exposed before the guard
 # leased it (the guard is stopped meanwhile, so no refresh of its falls
 # between the two).  Every request is refused from the next refresh on.
