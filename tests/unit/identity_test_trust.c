@@ -104,6 +104,33 @@ sleep_path(void)
 }
 
 /*
+ * Run check in a child, as a user's process (nobody when run as root,
+ * dumpable again after setuid as a user's process is): its exit status is
+ * the test's verdict, 0 passes, 77 skips.
+ */
+static void
+as_user(int (*check)(void))
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (geteuid() == 0 && (setgroups(0, NULL) != 0 ||
+		    setgid(NOBODY) != 0 || setuid(NOBODY) != 0))
+			_exit(9);
+		(void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		_exit(check());
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/*
  * A child that runs sleep (argv: path, "5") once the write end of its
  * pipe, *cue, is closed: its pid.
  */
@@ -242,25 +269,8 @@ writable_code_seen(void)
 void
 test_ident_code_the_user_can_change_makes_the_exe_untrusted(void **state)
 {
-	int status;
-	pid_t pid;
-
 	(void)state;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (geteuid() == 0 && (setgroups(0, NULL) != 0 ||
-		    setgid(NOBODY) != 0 || setuid(NOBODY) != 0))
-			_exit(9);
-		/* Dumpable again after setuid, as a user's process is. */
-		(void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-		_exit(writable_code_seen());
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	if (WEXITSTATUS(status) == 77)
-		skip();
-	assert_int_equal(WEXITSTATUS(status), 0);
+	as_user(writable_code_seen);
 }
 
 void
@@ -577,22 +587,6 @@ void
 test_ident_conn_holders_names_a_process_sharing_the_connection(
     void **state)
 {
-	int status;
-	pid_t pid;
-
 	(void)state;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (geteuid() == 0 && (setgroups(0, NULL) != 0 ||
-		    setgid(NOBODY) != 0 || setuid(NOBODY) != 0))
-			_exit(9);
-		(void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-		_exit(shared_connection_seen());
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	if (WEXITSTATUS(status) == 77)
-		skip();
-	assert_int_equal(WEXITSTATUS(status), 0);
+	as_user(shared_connection_seen);
 }
