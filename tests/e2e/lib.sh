@@ -32,6 +32,11 @@ if [ "${T_OWN_SESSION:-0}" = 1 ]; then
 		exec setsid -w "${BASH:-bash}" "$0" "$@"
 	fi
 fi
+# The Python modules of tests/e2e/helpers/pylib (brokerhttp.py: raw
+# requests on the broker's socket) can be imported by any python3 a test
+# starts; none leaves bytecode in the source tree.
+export PYTHONPATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/helpers/pylib${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONDONTWRITEBYTECODE=1
 T_FAILS=0
 T_COUNT=0
 

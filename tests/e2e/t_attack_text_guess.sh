@@ -14,19 +14,19 @@ add_secret prod-db "$PW"
 "$AL" lease ls >>"$ALL_OUTPUT" 2>&1	# starts the broker
 
 # 3,000 candidate passwords of the same shape, the real one 2,500th.
-H="$(cd "$(dirname "$0")" && pwd)/helpers"
-python3 "$H/textguess.py" dict "$PW" >"$T_ROOT/dict"
+python3 -m textguess dict "$PW" >"$T_ROOT/dict"
 
 # Raw requests on one kept-alive connection: a lease of a name that cannot
-# be a secret, the candidates in its task (helpers/textguess.py).
+# be a secret, the candidates in its task (helpers/pylib/textguess.py).
 cat >"$T_ROOT/guess.py" <<'PY'
-import os, socket, sys, textguess
+import os, socket, sys, brokerhttp, textguess
 s = socket.socket(socket.AF_UNIX)
 s.connect(os.environ["AIRLOCK_SOCKET"])
 textguess.search(open(sys.argv[1]).read().split(),
-                 lambda task: textguess.post(s, {"secret": "!", "task": task}))
+                 lambda task: brokerhttp.request(s, "POST", "/v1/leases",
+                                                {"secret": "!", "task": task}))
 PY
-run env PYTHONPATH="$H" PYTHONDONTWRITEBYTECODE=1 python3 "$T_ROOT/guess.py" "$T_ROOT/dict"
+run python3 "$T_ROOT/guess.py" "$T_ROOT/dict"
 expect_rc 0 "the guessing client"
 FOUND=$(head -1 "$OUT")
 [ "$FOUND" != "$PW" ] && pass ||
@@ -49,12 +49,12 @@ expect_err "more new free text this minute than is checked"
 "$AL" stop >>"$ALL_OUTPUT" 2>&1
 "$AL" lease ls >>"$ALL_OUTPUT" 2>&1
 cat >"$T_ROOT/repeat.py" <<'PY'
-import os, socket, textguess
+import os, socket, brokerhttp
 s = socket.socket(socket.AF_UNIX)
 s.connect(os.environ["AIRLOCK_SOCKET"])
 codes = {}
 for i in range(200):
-    st, _ = textguess.post(s, {
+    st, _ = brokerhttp.request(s, "POST", "/v1/leases", {
         "secret": "prod-db", "ttl": 5,
         "task": "fix the login form's validation (issue 4211)",
         "intent": "run the integration tests against staging before the "
@@ -62,7 +62,7 @@ for i in range(200):
     codes[st] = codes.get(st, 0) + 1
 print(" ".join("%d:%d" % kv for kv in sorted(codes.items())))
 PY
-run env PYTHONPATH="$H" PYTHONDONTWRITEBYTECODE=1 python3 "$T_ROOT/repeat.py"
+run python3 "$T_ROOT/repeat.py"
 expect_eq "$(cat "$OUT")" "201:200" "200 leases repeating one task and intent"
 run "$AL" run --task "another task" -e T=prod-db -- true
 expect_rc 0 "a run with a new task after 200 repeated ones"

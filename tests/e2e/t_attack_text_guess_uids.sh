@@ -39,9 +39,8 @@ BP=$!
 for _ in $(seq 100); do [ -S "$R/airlockd.sock" ] && break; sleep 0.05; done
 [ -S "$R/airlockd.sock" ] && pass || { fail "the broker did not start: $(cat "$T_ROOT/serve.log")"; done_testing; }
 
-H="$(cd "$(dirname "$0")" && pwd)/helpers"
-python3 "$H/textguess.py" dict "$PW" >"$T_ROOT/dict"
-# 18 candidates a text (helpers/textguess.py), each text from a new uid.
+python3 -m textguess dict "$PW" >"$T_ROOT/dict"
+# 18 candidates a text (helpers/pylib/textguess.py), each text from a new uid.
 cat >"$T_ROOT/guess.py" <<'PY'
 import json, os, socket, sys, textguess
 sock, gid, words = sys.argv[1], int(sys.argv[2]), open(sys.argv[3]).read().split()
@@ -82,7 +81,7 @@ def ask_next(task):
     return ask(uid, task)
 textguess.search(words, ask_next)
 PY
-run env PYTHONPATH="$H" PYTHONDONTWRITEBYTECODE=1 python3 "$T_ROOT/guess.py" "$R/airlockd.sock" "$GID" "$T_ROOT/dict"
+run python3 "$T_ROOT/guess.py" "$R/airlockd.sock" "$GID" "$T_ROOT/dict"
 expect_rc 0 "the guessing client"
 [ "$(head -1 "$OUT")" != "$PW" ] && pass ||
     fail "guesses from 170 uids without an account found the password ($(tail -1 "$OUT"))"

@@ -1,8 +1,8 @@
 # The dictionary attack on the broker's free-text guard, shared by
-# t_attack_text_guess and t_attack_text_guess_uids (import it with this
-# folder on PYTHONPATH).
+# t_attack_text_guess and t_attack_text_guess_uids (lib.sh puts this folder
+# on PYTHONPATH).
 #
-#   textguess.py dict PASSWORD   3,000 candidates of PASSWORD's shape, one a
+#   -m textguess dict PASSWORD   3,000 candidates of PASSWORD's shape, one a
 #                                line, PASSWORD the 2,500th.
 #   search(words, ask)           sends the words 18 at a time (246 bytes) as
 #                                the task of a lease through ask(task) ->
@@ -10,9 +10,6 @@
 #                                the hit, narrowed down by halves.  Prints
 #                                the word found ("none") and the count of
 #                                each status ("429:12 400:3").
-#   post(sock, obj)              a POST /v1/leases of obj on a kept-alive
-#                                connection: (status, body).
-import json
 import random
 import string
 import sys
@@ -24,21 +21,6 @@ def dictionary(pw):
                         for _ in range(10)) for _ in range(3000)]
     w[2500] = pw
     return w
-
-
-def post(s, obj):
-    b = json.dumps(obj).encode()
-    s.sendall(b"POST /v1/leases HTTP/1.1\r\nHost: x\r\nContent-Type: "
-              b"application/json\r\nContent-Length: %d\r\n\r\n" % len(b) + b)
-    d = b""
-    while b"\r\n\r\n" not in d:
-        d += s.recv(65536)
-    head, body = d.split(b"\r\n\r\n", 1)
-    n = int([l.split(b":")[1] for l in head.split(b"\r\n")
-             if l.lower().startswith(b"content-length")][0])
-    while len(body) < n:
-        body += s.recv(65536)
-    return int(head.split()[1]), body[:n]
 
 
 def search(words, ask):
