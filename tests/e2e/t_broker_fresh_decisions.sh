@@ -54,7 +54,7 @@ export T_ROOT ME
 # shell of its own, so that it is not init's child (the broker holds open
 # only ancestors below that).
 cat >"$T_ROOT/c.py" <<'PY'
-import json, os, socket, subprocess, sys, time
+import json, os, socket, subprocess, sys, time, brokerhttp
 sock_path, after = sys.argv[1], sys.argv[2]
 r, w = os.pipe()
 if os.fork() != 0:
@@ -65,27 +65,11 @@ os.close(r)
 parent = os.getppid()
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect(sock_path)
-buf = b""
-
 def ask():
-    global buf
-    body = json.dumps({"secret": "deploy-token", "task": "t",
-                       "intent": "test", "ttl": 60, "uses": 1}).encode()
-    s.sendall(b"POST /v1/leases HTTP/1.1\r\nHost: airlock\r\n"
-              b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-              % len(body) + body)
-    while b"\r\n\r\n" not in buf:
-        buf += s.recv(65536)
-    head, buf = buf.split(b"\r\n\r\n", 1)
-    n = 0
-    for line in head.split(b"\r\n")[1:]:
-        k, v = line.split(b":", 1)
-        if k.strip().lower() == b"content-length":
-            n = int(v)
-    while len(buf) < n:
-        buf += s.recv(65536)
-    reply, buf = buf[:n], buf[n:]
-    return int(head.split()[1]), json.loads(reply or b"{}")
+    st, reply = brokerhttp.request(s, "POST", "/v1/leases", {
+        "secret": "deploy-token", "task": "t", "intent": "test", "ttl": 60,
+        "uses": 1})
+    return st, json.loads(reply or b"{}")
 
 last_message = ""
 def say(step, status, j):

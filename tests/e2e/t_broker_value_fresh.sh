@@ -46,31 +46,13 @@ EOF
 # step: the step, the status and the rule or message of a refusal; never
 # a value.
 cat >"$T_ROOT/c.py" <<'PY'
-import json, os, socket, sys, time
+import json, os, socket, sys, time, brokerhttp
 mode, sock_path, bindir = sys.argv[1], sys.argv[2], sys.argv[3]
 
 def ask(s, method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else b""
-    s.sendall(b"%s %s HTTP/1.1\r\nHost: airlock\r\nContent-Type: "
-              b"application/json\r\nContent-Length: %d\r\n\r\n"
-              % (method.encode(), path.encode(), len(data)) + data)
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        c = s.recv(65536)
-        if not c:
-            return 0, {}
-        buf += c
-    head, buf = buf.split(b"\r\n\r\n", 1)
-    n = 0
-    for line in head.split(b"\r\n")[1:]:
-        k, v = line.split(b":", 1)
-        if k.strip().lower() == b"content-length":
-            n = int(v)
-    while len(buf) < n:
-        buf += s.recv(65536)
-    status = int(head.split()[1])
+    status, reply = brokerhttp.request(s, method, path, body)
     try:
-        return status, json.loads(buf[:n])
+        return status, json.loads(reply)
     except ValueError:
         return status, {}	# the value itself: not kept
 
