@@ -479,29 +479,24 @@ reparented_seen(int new_session)
 	return rc;
 }
 
+static int
+reparented_seen_same_session(void)
+{
+	return reparented_seen(0);
+}
+
+static int
+reparented_seen_new_session(void)
+{
+	return reparented_seen(1);
+}
+
 void
 test_ident_reparented_process_has_unknown_ancestry(void **state)
 {
-	int status, ns;
-	pid_t pid;
-
 	(void)state;
-	for (ns = 0; ns < 2; ns++) {
-		pid = fork();
-		assert_true(pid >= 0);
-		if (pid == 0) {
-			if (geteuid() == 0 && (setgroups(0, NULL) != 0 ||
-			    setgid(NOBODY) != 0 || setuid(NOBODY) != 0))
-				_exit(9);
-			(void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-			_exit(reparented_seen(ns));
-		}
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_true(WIFEXITED(status));
-		if (WEXITSTATUS(status) == 77)
-			skip();
-		assert_int_equal(WEXITSTATUS(status), 0);
-	}
+	as_user(reparented_seen_same_session);
+	as_user(reparented_seen_new_session);
 }
 
 void
