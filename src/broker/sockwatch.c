@@ -87,11 +87,22 @@ watch_error(char *why, size_t len, const char *path, int e)
 		    strerror(e));
 }
 
+/* Add fd to the loop's epoll set, for events. */
+static int
+wait_on(struct server *s, int fd, uint32_t events)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events;
+	ev.data.fd = fd;
+	return epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
 void
 sockwatch_start(struct server *s)
 {
 	struct sockwatch *w = &s->watch;
-	struct epoll_event ev;
 	char dir[sizeof(s->b->socket_path)], why[sizeof(dir) + 96], *slash;
 
 	w->due = 1;		/* a look at the start in any case */
@@ -134,19 +145,9 @@ sockwatch_start(struct server *s)
 		poll_instead(s, why);
 		return;
 	}
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
-	ev.data.fd = w->ifd;
-	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, w->ifd, &ev) != 0) {
-		(void)snprintf(why, sizeof(why), "epoll_ctl: %s",
-		    strerror(errno));
-		poll_instead(s, why);
-		return;
-	}
 	/* The mount table is always readable: only a change counts. */
-	ev.events = EPOLLPRI;
-	ev.data.fd = w->mfd;
-	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, w->mfd, &ev) != 0) {
+	if (wait_on(s, w->ifd, EPOLLIN) != 0 ||
+	    wait_on(s, w->mfd, EPOLLPRI) != 0) {
 		(void)snprintf(why, sizeof(why), "epoll_ctl: %s",
 		    strerror(errno));
 		poll_instead(s, why);
