@@ -1,9 +1,10 @@
 /*
  * The transport: libmicrohttpd on a Unix socket, driven from this one
  * thread.  MHD runs in external-epoll mode; our own epoll set waits on
- * MHD's epoll descriptor and a signalfd, with a timeout that is the nearest
- * of MHD's own timeout, the next lease deadline and the next long-poll
- * deadline.
+ * MHD's epoll descriptor, a signalfd and the socket file's watch
+ * (sockwatch.c), with a timeout that is the nearest of MHD's own timeout,
+ * the next lease deadline and the next long-poll deadline: an idle broker
+ * sleeps until something happens.
  *
  * Group commit: a handler whose reply depends on its audit lines or lease
  * changes being durable (a value, the end of a lease) marks it need_sync;
@@ -17,6 +18,7 @@
  * value leaves before the line that records its use is durable.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,7 +28,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,7 +39,6 @@
 
 /* Lines nobody waits for are synced at the latest this long after. */
 #define SYNC_DELAY_MS	20
-#define SOCKET_CHECK_MS	5000	/* see struct server */
 
 enum phase {
 	PH_RECEIVING = 0,
@@ -782,23 +782,6 @@ next_wait_ms(struct server *s)
 	return t;
 }
 
-/* Stop when the socket file is no longer the one bound (see server). */
-static void
-check_socket(struct server *s, int64_t now_ms)
-{
-	struct stat st;
-
-	if (now_ms < s->sock_check_ms)
-		return;
-	s->sock_check_ms = now_ms + SOCKET_CHECK_MS;
-	if (lstat(s->b->socket_path, &st) == 0 ? st.st_dev == s->sock_dev &&
-	    st.st_ino == s->sock_ino : errno != ENOENT && errno != ENOTDIR)
-		return;
-	broker_log(s->b, "%s was removed or replaced: stopping",
-	    s->b->socket_path);
-	s->stopping = 1;
-}
-
 static void
 on_signal(struct server *s)
 {
@@ -859,6 +842,7 @@ http_loop(struct server *s, struct al_err *err)
 	    epoll_ctl(s->ep, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
 		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
 		    strerror(errno));
+	sockwatch_start(s);
 	while (!s->stopping) {
 		ends = s->b->nends;
 		deadline = broker_tick(s->b);
@@ -879,11 +863,15 @@ http_loop(struct server *s, struct al_err *err)
 		    s->sync_due - now_ms < timeout))
 			timeout = s->sync_due > now_ms ? s->sync_due - now_ms :
 			    0;
+		w = sockwatch_timeout(s, now_ms);
+		if (w >= 0 && (timeout < 0 || w < timeout))
+			timeout = w;
 		if (s->resumed)
 			timeout = 0;
 		s->resumed = 0;
-		if (timeout < 0 || timeout > SOCKET_CHECK_MS)
-			timeout = SOCKET_CHECK_MS;
+		/* A deadline weeks away: wake before it, never wait forever. */
+		if (timeout > INT_MAX)
+			timeout = INT_MAX;
 		n = epoll_wait(s->ep, evs, 8, (int)timeout);
 		if (n < 0 && errno != EINTR) {
 			rc = al_err_set(err, AL_ESYS, "epoll_wait: %s",
@@ -901,9 +889,11 @@ http_loop(struct server *s, struct al_err *err)
 				streams_reap(s, 0);
 			else if (evs[i].data.fd == eng_fd(s->b))
 				jobs_ready(s);
+			else if (sockwatch_owns(s, evs[i].data.fd))
+				sockwatch_read(s, evs[i].data.fd);
 		(void)s->mhd.run(s->d);
 		flush(s);
-		check_socket(s, s->b->clock->now_ms(s->b->clock->arg));
+		sockwatch_check(s, s->b->clock->now_ms(s->b->clock->arg));
 	}
 	/* Redaction streams are cut short (and audited). */
 	for (struct rstream *rs = s->streams; rs != NULL; rs = rs->next)
@@ -987,6 +977,7 @@ http_stop(struct server *s)
 	if (s->d != NULL)
 		s->mhd.stop_daemon(s->d);
 	s->d = NULL;
+	sockwatch_stop(s);
 	syncer_stop(s->syncer);
 	s->syncer = NULL;
 	if (s->stream_fd >= 0)

@@ -44,6 +44,19 @@ struct uid_count {
 struct request;
 struct syncer;
 
+/* What tells the loop that the socket file may have changed. */
+struct sockwatch {
+	int		 ifd;		/* inotify; -1: none, or polled */
+	int		 mfd;		/* /proc/self/mountinfo; -1: none */
+	int		 dir_wd;	/* the socket's directory */
+	const char	*name;		/* the socket's name in it */
+	int		 due;		/* look at the file at the turn's end */
+	int		 lost;		/* a watch went away (IN_IGNORED) */
+	int		 polled;	/* nothing watched: looked at */
+	int64_t		 poll_ms;	/* ... again then */
+	int		 logged;	/* the fallback was logged */
+};
+
 struct server {
 	struct broker		*b;
 	struct mhd_dl		 mhd;		/* libmicrohttpd */
@@ -55,14 +68,13 @@ struct server {
 	int			 stopping;
 	int			 resumed;	/* MHD_run again at once */
 	/*
-	 * The socket file as bound (st_dev, st_ino), looked at again every
-	 * SOCKET_CHECK_MS: a broker whose socket was removed (its state
-	 * directory deleted) or replaced can be reached by no client and
-	 * stops.
+	 * The socket file as bound (st_dev, st_ino): a broker whose socket
+	 * was removed (its state directory deleted) or replaced can be
+	 * reached by no client and stops (sockwatch.c).
 	 */
 	dev_t			 sock_dev;
 	ino_t			 sock_ino;
-	int64_t			 sock_check_ms;
+	struct sockwatch	 watch;
 	int64_t		 sync_due;	/* sync by then (ms), 0: clean */
 	struct syncer		*syncer;	/* fdatasync on a second thread */
 	uint64_t		 durable;	/* audit lines synced and leases
@@ -160,6 +172,23 @@ int	syncer_request(struct syncer *sy, struct al_err *err) AL_WUR;
 int	syncer_result(struct syncer *sy, uint64_t *durable,
 	    struct al_err *err);
 void	syncer_stop(struct syncer *sy);
+
+/*
+ * The socket file's watch (sockwatch.c).  sockwatch_start adds its
+ * descriptors to s->ep (s->watch.ifd and .mfd start at -1); when it cannot,
+ * it logs so once and the file is looked at every 5 s instead: then
+ * sockwatch_timeout gives the ms until the next look (-1 when watched).
+ * sockwatch_read takes the events of a descriptor sockwatch_owns;
+ * sockwatch_check, at the end of every turn, looks at the file when an
+ * event (or the start, or the period) calls for it and sets s->stopping
+ * when it is no longer the one bound.
+ */
+void	sockwatch_start(struct server *s);
+int	sockwatch_owns(const struct server *s, int fd);
+void	sockwatch_read(struct server *s, int fd);
+int64_t	sockwatch_timeout(const struct server *s, int64_t now_ms);
+void	sockwatch_check(struct server *s, int64_t now_ms);
+void	sockwatch_stop(struct server *s);
 
 int	http_start(struct server *s, int lfd, struct al_err *err) AL_WUR;
 int	http_loop(struct server *s, struct al_err *err) AL_WUR;

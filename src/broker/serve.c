@@ -105,6 +105,7 @@ broker_serve(struct broker *b, int ready_fd, struct al_err *err)
 	memset(&s, 0, sizeof(s));
 	s.b = b;
 	s.ep = s.sigfd = s.stream_fd = -1;
+	s.watch.ifd = s.watch.mfd = -1;
 	(void)signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

@@ -7,6 +7,16 @@ set -u
 AL="$AIRLOCK_BIN"
 T_NAME=$(basename "$0" .sh)
 
+# A test that sets T_OWN_PIDNS=1 before sourcing this file runs, where it
+# can make one (as root), in a PID namespace of its own with its own /proc:
+# its init is then the test script itself, whose executable the broker can
+# read.  Elsewhere it runs where it is, and must expect an ancestor of the
+# caller's user that may be unreadable (a container's init).
+if [ "${T_OWN_PIDNS:-0}" = 1 ] && [ -z "${T_OWN_PIDNS_TRIED:-}" ] &&
+    [ "$(id -u)" -eq 0 ] && unshare -pf --mount-proc true 2>/dev/null; then
+	export T_OWN_PIDNS_TRIED=1
+	exec unshare -pf --mount-proc "${BASH:-bash}" "$0" "$@"
+fi
 # A test that sets T_OWN_SESSION=1 before sourcing this file runs as the
 # leader of a session of its own, as a login terminal gives.  The approval
 # rules compare the requester's session with the approver's; under a CI
@@ -22,6 +32,11 @@ if [ "${T_OWN_SESSION:-0}" = 1 ]; then
 		exec setsid -w "${BASH:-bash}" "$0" "$@"
 	fi
 fi
+# The Python modules of tests/e2e/helpers/pylib (brokerhttp.py: raw
+# requests on the broker's socket) can be imported by any python3 a test
+# starts; none leaves bytecode in the source tree.
+export PYTHONPATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/helpers/pylib${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONDONTWRITEBYTECODE=1
 T_FAILS=0
 T_COUNT=0
 
@@ -218,6 +233,26 @@ start_fake_provider() {
 	for _ in $(seq 200); do [ -s "$T_ROOT/fp.out" ] && break; sleep 0.05; done
 	FP=$(head -1 "$T_ROOT/fp.out")
 	[ -n "$FP" ] || { fail "the fake provider did not start"; done_testing; }
+}
+
+# start_guard NAME [ARG...]: `airlock guard ARG...` in the background (in
+# front of the fake provider: --upstream "http://127.0.0.1:$FP"), writing
+# to $T_ROOT/NAME.out and NAME.err; its pid in GPID and added to the
+# caller's PIDS, its URL in GURL.  A guard that prints no loopback URL ends
+# the test.
+start_guard() {
+	_g=$1
+	shift
+	"$AL" guard "$@" >"$T_ROOT/$_g.out" 2>"$T_ROOT/$_g.err" &
+	GPID=$!
+	PIDS+=("$GPID")
+	for _ in $(seq 200); do [ -s "$T_ROOT/$_g.out" ] && break; sleep 0.05; done
+	GURL=$(head -1 "$T_ROOT/$_g.out")
+	case "$GURL" in
+	http://127.0.0.1:*) pass ;;
+	*) fail "guard $_g did not start: first line '$GURL'; stderr: $(head -c 400 "$T_ROOT/$_g.err")"
+	   done_testing ;;
+	esac
 }
 
 # live_of SECRET: the ids of SECRET's live leases, on one line.

@@ -71,15 +71,48 @@ wait_role_gone() {
 	done
 	return 1
 }
+# roles_left LIST: how many roles of LIST ('a','b') are in pg_roles.
+roles_left() {
+	PG_DB=postgres apsql -c "SELECT count(*) FROM pg_roles WHERE rolname IN ($1)"
+}
+# wait_roles_gone LIST SECONDS: poll every 0.1 s, SECONDS at most, until no
+# role of LIST is left; how long it took (ms) in WAITED_MS.
+wait_roles_gone() {
+	_n=0
+	while [ "$(roles_left "$1")" != 0 ] && [ $_n -lt $(($2 * 10)) ]; do
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	WAITED_MS=$((_n * 100))
+}
 # pg_app_secret: database app, a group app_rw that may create in its public
 # schema, a vault, and app-db: a postgres engine secret for that group.
 pg_app_secret() {
 	PG_DB=postgres apsql -c "CREATE DATABASE app" || { fail "create database"; exit 1; }
 	apsql -c "CREATE ROLE app_rw NOLOGIN; GRANT CREATE ON SCHEMA public TO app_rw" ||
 		fail "schema"
+	pg_app_vault
+}
+# pg_app_vault: a vault, and app-db: a postgres engine secret for the group
+# app_rw (which the test made).
+pg_app_vault() {
 	init_vault
 	printf '%s\n' "$PG_ADMIN_PW" >"$T_ROOT/adminpw"
 	run_in "$T_ROOT/adminpw" "$AL" secret add app-db --engine postgres \
 	    --connection "$PG_CONN" --group app_rw --owner dba --purpose test
 	expect_rc 0 "secret add --engine postgres"
+}
+# pg_task_url: wait (10 s at most) for the URL a task writes to
+# $T_ROOT/url, and take it (the file is removed): URL, its role in ROLE,
+# its password in PW.
+pg_task_url() {
+	_n=0
+	while [ ! -s "$T_ROOT/url" ] && [ $_n -lt 200 ]; do
+		sleep 0.05
+		_n=$((_n + 1))
+	done
+	URL=$(cat "$T_ROOT/url")
+	rm -f "$T_ROOT/url"
+	ROLE=$(printf %s "$URL" | sed 's|^postgresql://\([^:]*\):.*|\1|')
+	PW=$(printf %s "$URL" | sed 's|^postgresql://[^:]*:\([0-9a-f]*\)@.*|\1|')
 }

@@ -22,17 +22,29 @@ export AIRLOCK_UPSTREAM_CA_FILE="$D/ca.pem"
 
 HELPERS="$(dirname "$0")/helpers"
 SRV_PIDS=""
-# start_server IP NAME [HELPER]: the server's output goes to NAME.srv.
+# start_server IP NAME [HELPER [CERT KEY [ARG...]]]: the server's output
+# goes to NAME.srv; an empty HELPER, CERT or KEY is the default one.
 start_server() {
 	touch "$T_ROOT/$2.log"
-	"${PY:-python3}" "${3:-$HELPERS/https_echo.py}" "$D/srv.pem" "$D/srv.key" "$1" \
-	    "$T_ROOT/$2.port" "$T_ROOT/$2.log" >"$T_ROOT/$2.srv" 2>&1 &
+	"${PY:-python3}" "${3:-$HELPERS/https_echo.py}" "${4:-$D/srv.pem}" \
+	    "${5:-$D/srv.key}" "$1" "$T_ROOT/$2.port" "$T_ROOT/$2.log" "${@:6}" \
+	    >"$T_ROOT/$2.srv" 2>&1 &
 	SRV_PIDS="$SRV_PIDS $!"
 	for _ in $(seq 200); do
 		[ -s "$T_ROOT/$2.port" ] && return 0
 		sleep 0.05
 	done
 	fail "server $2 did not start: $(head -c 300 "$T_ROOT/$2.srv")"
+}
+# serve_bound_tok: the server "bound" on 127.0.0.1 (its URL in B, what it
+# received in LOG) and a vault holding tok, a canary (V) bound to that host.
+serve_bound_tok() {
+	start_server 127.0.0.1 bound
+	B="https://127.0.0.1:$(cat "$T_ROOT/bound.port")"
+	LOG="$T_ROOT/bound.log"
+	init_vault
+	V=$(canary)
+	add_secret tok "$V" --host 127.0.0.1
 }
 stop_servers() {
 	for p in $SRV_PIDS; do kill "$p" 2>/dev/null; done

@@ -16,26 +16,12 @@ add_secret pay-key "$V" --label approval=required
 # --child-approve, a pending approval is then approved (with PIN, on a pty)
 # by a child of this process: the requester's own process tree.
 cat >"$T_ROOT/api.py" <<'PY'
-import json, os, socket, subprocess, sys
+import json, os, socket, subprocess, sys, brokerhttp
 s = socket.socket(socket.AF_UNIX)
 s.connect(os.environ['AIRLOCK_SOCKET'])
 def call(method, path, body):
-    b = body.encode()
-    s.sendall(('%s %s HTTP/1.1\r\nHost: airlock\r\nContent-Type: '
-               'application/json\r\nContent-Length: %d\r\n\r\n'
-               % (method, path, len(b))).encode() + b)
-    buf = b''
-    while b'\r\n\r\n' not in buf:
-        buf += s.recv(65536)
-    head, rest = buf.split(b'\r\n\r\n', 1)
-    n = 0
-    for line in head.split(b'\r\n')[1:]:
-        k, _, v = line.partition(b':')
-        if k.strip().lower() == b'content-length':
-            n = int(v)
-    while len(rest) < n:
-        rest += s.recv(65536)
-    return int(head.split()[1]), rest[:n].decode()
+    st, reply = brokerhttp.request(s, method, path, body)
+    return st, reply.decode()
 st, body = call(sys.argv[1], sys.argv[2], sys.argv[3])
 print(st, body, flush=True)
 if len(sys.argv) > 5 and sys.argv[4] == '--child-approve':

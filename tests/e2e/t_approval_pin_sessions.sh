@@ -16,25 +16,12 @@ set_approver_pin "$PIN"
 # pins.py ID N PIN...: N sessions of their own (setsid), each sending the
 # PINs in turn on one connection; prints "session I: STATUS" per reply.
 cat >"$T_ROOT/pins.py" <<'PY'
-import json, os, socket, sys
+import os, socket, sys, brokerhttp
 aid, n, pins = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 def call(s, body):
-    b = json.dumps(body).encode()
-    s.sendall(('POST /v1/approvals/%s/approve HTTP/1.1\r\nHost: airlock\r\n'
-               'Content-Type: application/json\r\nContent-Length: %d\r\n\r\n'
-               % (aid, len(b))).encode() + b)
-    buf = b''
-    while b'\r\n\r\n' not in buf:
-        buf += s.recv(65536)
-    head, rest = buf.split(b'\r\n\r\n', 1)
-    ln = 0
-    for line in head.split(b'\r\n')[1:]:
-        k, _, v = line.partition(b':')
-        if k.strip().lower() == b'content-length':
-            ln = int(v)
-    while len(rest) < ln:
-        rest += s.recv(65536)
-    return int(head.split()[1]), rest[:ln].decode()
+    st, reply = brokerhttp.request(s, 'POST', '/v1/approvals/%s/approve' % aid,
+                                   body)
+    return st, reply.decode()
 for i in range(n):
     r, w = os.pipe()
     pid = os.fork()

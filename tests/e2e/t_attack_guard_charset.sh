@@ -16,14 +16,7 @@ PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; t_cleanup' EXIT
 start_fake_provider "$REC"
 
-"$AL" guard --upstream "http://127.0.0.1:$FP" >"$T_ROOT/g.out" 2>"$T_ROOT/g.err" &
-PIDS+=($!)
-for _ in $(seq 200); do [ -s "$T_ROOT/g.out" ] && break; sleep 0.05; done
-GURL=$(head -1 "$T_ROOT/g.out")
-case "$GURL" in
-http://127.0.0.1:*) pass ;;
-*) fail "guard did not start: $(head -c 300 "$T_ROOT/g.err")"; done_testing ;;
-esac
+start_guard g --upstream "http://127.0.0.1:$FP"
 
 # send ENCODING [CONTENT-TYPE]: POST /v1/messages with the canary in a
 # user message, the body in ENCODING; prints the status code.

@@ -32,15 +32,7 @@ add_secret svc-pw "$PW"
 REC="$T_ROOT/rec"
 mkdir -p "$REC"
 start_fake_provider "$REC"
-"$AL" guard --upstream "http://127.0.0.1:$FP" >"$T_ROOT/g.out" \
-    2>"$T_ROOT/g.err" &
-PIDS+=($!)
-for _ in $(seq 200); do [ -s "$T_ROOT/g.out" ] && break; sleep 0.05; done
-GURL=$(head -1 "$T_ROOT/g.out")
-case "$GURL" in
-http://127.0.0.1:*) pass ;;
-*) fail "the guard did not start: $(head -c 400 "$T_ROOT/g.err")"; done_testing ;;
-esac
+start_guard g --upstream "http://127.0.0.1:$FP"
 
 # A request with guesses in a thinking block, the password among them:
 # prints the status, or "closed" when no answer came.

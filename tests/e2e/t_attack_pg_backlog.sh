@@ -103,11 +103,9 @@ for k in 1 2 3 4 5 6 7 8; do
 done
 expect_eq "$(echo $xs | wc -w)" 8 "eight other tasks got their credentials"
 XLIST=$(printf "'%s'\n" $xs | paste -sd,)
-n=0
-while [ "$(PG_DB=postgres apsql -c "SELECT count(*) FROM pg_roles WHERE rolname IN ($XLIST)")" != 0 ] &&
-    [ $n -lt 40 ]; do sleep 0.1; n=$((n + 1)); done
-echo "the eight other tasks' roles: gone after $((n * 100)) ms" >&2
-expect_eq "$(PG_DB=postgres apsql -c "SELECT count(*) FROM pg_roles WHERE rolname IN ($XLIST)")" 0 \
+wait_roles_gone "$XLIST" 4
+echo "the eight other tasks' roles: gone after $WAITED_MS ms" >&2
+expect_eq "$(roles_left "$XLIST")" 0 \
     "eight other tasks' roles are gone within 4 s of their leases' end (the held-up retries took every worker)"
 
 expect_eq "$(PG_DB=postgres apsql -c "SELECT count(*) FROM pg_stat_activity WHERE usename = 'admin' AND state LIKE 'idle in transaction%'")" 0 \
@@ -116,10 +114,8 @@ expect_eq "$(PG_DB=postgres apsql -c "SELECT count(*) FROM pg_stat_activity WHER
 # The locking lease ends: its session is ended, and every role goes.
 touch "$T_ROOT/goM"
 wait "$MPID"
-n=0
-while [ "$(PG_DB=postgres apsql -c "SELECT count(*) FROM pg_roles WHERE rolname IN ($LIST)")" != 0 ] &&
-    [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
-expect_eq "$(PG_DB=postgres apsql -c "SELECT count(*) FROM pg_roles WHERE rolname IN ($LIST)")" 0 \
+wait_roles_gone "$LIST" 30
+expect_eq "$(roles_left "$LIST")" 0 \
     "every role is gone within 30 s of the locking lease's end"
 : >"$T_ROOT/M.out"
 sleep 0.5

@@ -13,11 +13,7 @@ pg_start
 PG_DB=postgres apsql -c "CREATE DATABASE app" || { fail "create database"; exit 1; }
 apsql -c "CREATE ROLE app_rw NOLOGIN; CREATE TABLE t (x int);
 	INSERT INTO t VALUES (42); GRANT SELECT ON t TO app_rw" || fail "schema"
-init_vault
-printf '%s\n' "$PG_ADMIN_PW" >"$T_ROOT/adminpw"
-run_in "$T_ROOT/adminpw" "$AL" secret add app-db --engine postgres \
-    --connection "$PG_CONN" --group app_rw --owner dba --purpose test
-expect_rc 0 "secret add --engine postgres"
+pg_app_vault
 KNOWN=$(canary)
 HOLDER=
 LOCKER=
@@ -36,10 +32,7 @@ trap 't_kill; pg_cleanup' EXIT
 	while [ ! -e "$1/go" ]; do sleep 0.05; done' sh "$T_ROOT" \
     >>"$ALL_OUTPUT" 2>&1 &
 RUNPID=$!
-n=0; while [ ! -s "$T_ROOT/url" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
-URL=$(cat "$T_ROOT/url")
-rm -f "$T_ROOT/url"
-ROLE=$(printf %s "$URL" | sed 's|^postgresql://\([^:]*\):.*|\1|')
+pg_task_url
 case "$ROLE" in airlock_*) pass ;; *) fail "the task got no credential" ;; esac
 mkfifo "$T_ROOT/fifo"
 psql -X -At "$URL" -f "$T_ROOT/fifo" >"$T_ROOT/held.out" 2>&1 </dev/null &

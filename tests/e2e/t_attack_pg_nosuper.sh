@@ -37,9 +37,7 @@ trap '[ -z "$HOLDER" ] || kill "$HOLDER" 2>/dev/null; pg_cleanup' EXIT
 	while [ ! -e "$1/go" ]; do sleep 0.05; done' sh "$T_ROOT" \
     >>"$ALL_OUTPUT" 2>&1 &
 RUNPID=$!
-n=0; while [ ! -s "$T_ROOT/url" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
-URL=$(cat "$T_ROOT/url")
-ROLE=$(printf %s "$URL" | sed 's|^postgresql://\([^:]*\):.*|\1|')
+pg_task_url
 case "$ROLE" in airlock_*) pass ;; *) fail "the task got no credential" ;; esac
 psql -X -At "$URL" -c "select pg_sleep(60)" >/dev/null 2>&1 </dev/null &
 HOLDER=$!

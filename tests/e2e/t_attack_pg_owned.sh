@@ -15,11 +15,7 @@ apsql -c "CREATE ROLE app_rw NOLOGIN; CREATE TABLE t (x int);
 	GRANT CREATE ON SCHEMA public TO app_rw;
 	GRANT CONNECT, CREATE ON DATABASE other TO app_rw" || fail "schema"
 PG_DB=other apsql -c "GRANT CREATE ON SCHEMA public TO app_rw" || fail "schema"
-init_vault
-printf '%s\n' "$PG_ADMIN_PW" >"$T_ROOT/adminpw"
-run_in "$T_ROOT/adminpw" "$AL" secret add app-db --engine postgres \
-    --connection "$PG_CONN" --group app_rw --owner dba --purpose test
-expect_rc 0 "secret add --engine postgres"
+pg_app_vault
 KEEP=alat_keep_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
 KEEP_PW=keep-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
 

@@ -16,11 +16,7 @@ PG_DB=postgres apsql -c "CREATE DATABASE app2" || { fail "create database"; exit
 apsql -c "CREATE ROLE app_rw NOLOGIN; GRANT CREATE ON SCHEMA public TO app_rw" ||
 	fail "schema"
 PG_DB=app2 apsql -c "GRANT CREATE ON SCHEMA public TO app_rw" || fail "schema 2"
-init_vault
-printf '%s\n' "$PG_ADMIN_PW" >"$T_ROOT/adminpw"
-run_in "$T_ROOT/adminpw" "$AL" secret add app-db --engine postgres \
-    --connection "$PG_CONN" --group app_rw --owner dba --purpose test
-expect_rc 0 "secret add --engine postgres"
+pg_app_vault
 KNOWN=$(canary)
 
 # The task prepares two transactions (a gid with a quote in it) and hands

@@ -52,10 +52,8 @@ sleep 1
 touch "$T_ROOT/go0"
 for p in $pids; do wait "$p"; done
 LIST=$(echo $ROLES | sed "s/\([^ ]*\)/'\1'/g; s/ /, /g")
-n=0
-while [ "$(PG_DB=postgres apsql -c "SELECT count(*) FROM pg_roles WHERE rolname IN ($LIST)")" != 0 ] &&
-    [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
-expect_eq "$(PG_DB=postgres apsql -c "SELECT count(*) FROM pg_roles WHERE rolname IN ($LIST)")" 0 \
+wait_roles_gone "$LIST" 30
+expect_eq "$(roles_left "$LIST")" 0 \
     "every role is gone within 30 s of the last lease's end"
 : >"$T_ROOT/held.out"
 sleep 0.5

@@ -7,12 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proxylib.sh"
 
-start_server 127.0.0.1 bound
-B="https://127.0.0.1:$(cat "$T_ROOT/bound.port")"
-LOG="$T_ROOT/bound.log"
-init_vault
-V=$(canary)
-add_secret tok "$V" --host 127.0.0.1
+serve_bound_tok
 
 # A first run starts the proxy; its port is in the proxy variables.
 run "$AL" run --proxy --no-isolation -e TOK=tok -- sh -c '

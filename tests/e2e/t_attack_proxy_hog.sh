@@ -33,13 +33,8 @@ acct groupdel "$GV" 2>/dev/null
 acct groupadd "$GV" && acct useradd -M -U -s /bin/sh -G "$GV" "$UV" ||
     { fail "cannot create the test user"; done_testing; }
 
-start_server 127.0.0.1 bound
+serve_bound_tok
 BP=$(cat "$T_ROOT/bound.port")
-B="https://127.0.0.1:$BP"
-LOG="$T_ROOT/bound.log"
-init_vault
-V=$(canary)
-add_secret tok "$V" --host 127.0.0.1
 cat >"$AIRLOCK_HOME/policy.yaml" <<EOF
 version: 1
 rules:

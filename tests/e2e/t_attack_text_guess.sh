@@ -14,52 +14,17 @@ add_secret prod-db "$PW"
 "$AL" lease ls >>"$ALL_OUTPUT" 2>&1	# starts the broker
 
 # 3,000 candidate passwords of the same shape, the real one 2,500th.
-python3 - "$PW" >"$T_ROOT/dict" <<'PY'
-import random, string, sys
-r = random.SystemRandom()
-w = ["Pw" + "".join(r.choice(string.ascii_lowercase + string.digits)
-                    for _ in range(10)) for _ in range(3000)]
-w[2500] = sys.argv[1]
-print("\n".join(w))
-PY
+python3 -m textguess dict "$PW" >"$T_ROOT/dict"
 
 # Raw requests on one kept-alive connection: a lease of a name that cannot
-# be a secret, the candidates in its task, 18 at a time (246 bytes); a refusal for the
-# task's text is the hit, narrowed down by halves.
+# be a secret, the candidates in its task (helpers/pylib/textguess.py).
 cat >"$T_ROOT/guess.py" <<'PY'
-import json, os, socket, sys
+import os, socket, sys, brokerhttp, textguess
 s = socket.socket(socket.AF_UNIX)
 s.connect(os.environ["AIRLOCK_SOCKET"])
-def req(task):
-    b = json.dumps({"secret": "!", "task": task}).encode()
-    s.sendall(b"POST /v1/leases HTTP/1.1\r\nHost: x\r\nContent-Type: "
-              b"application/json\r\nContent-Length: %d\r\n\r\n" % len(b) + b)
-    d = b""
-    while b"\r\n\r\n" not in d:
-        d += s.recv(65536)
-    head, body = d.split(b"\r\n\r\n", 1)
-    n = int([l.split(b":")[1] for l in head.split(b"\r\n")
-             if l.lower().startswith(b"content-length")][0])
-    while len(body) < n:
-        body += s.recv(65536)
-    return int(head.split()[1]), body[:n]
-words = open(sys.argv[1]).read().split()
-codes = {}
-def hit(ws):
-    st, body = req(" ".join(ws))
-    codes[st] = codes.get(st, 0) + 1
-    return st == 400 and b"holds the value" in body
-found = "none"
-for i in range(0, len(words), 18):
-    batch = words[i:i + 18]
-    if hit(batch):
-        while len(batch) > 1:
-            half = batch[:len(batch) // 2]
-            batch = half if hit(half) else batch[len(batch) // 2:]
-        found = batch[0]
-        break
-print(found)
-print(" ".join("%d:%d" % kv for kv in sorted(codes.items())))
+textguess.search(open(sys.argv[1]).read().split(),
+                 lambda task: brokerhttp.request(s, "POST", "/v1/leases",
+                                                {"secret": "!", "task": task}))
 PY
 run python3 "$T_ROOT/guess.py" "$T_ROOT/dict"
 expect_rc 0 "the guessing client"
@@ -84,27 +49,16 @@ expect_err "more new free text this minute than is checked"
 "$AL" stop >>"$ALL_OUTPUT" 2>&1
 "$AL" lease ls >>"$ALL_OUTPUT" 2>&1
 cat >"$T_ROOT/repeat.py" <<'PY'
-import json, os, socket
+import os, socket, brokerhttp
 s = socket.socket(socket.AF_UNIX)
 s.connect(os.environ["AIRLOCK_SOCKET"])
 codes = {}
 for i in range(200):
-    b = json.dumps({"secret": "prod-db", "ttl": 5,
-                    "task": "fix the login form's validation (issue 4211)",
-                    "intent": "run the integration tests against staging "
-                              "before the release of the new login form"
-                    }).encode()
-    s.sendall(b"POST /v1/leases HTTP/1.1\r\nHost: x\r\nContent-Type: "
-              b"application/json\r\nContent-Length: %d\r\n\r\n" % len(b) + b)
-    d = b""
-    while b"\r\n\r\n" not in d:
-        d += s.recv(65536)
-    head, body = d.split(b"\r\n\r\n", 1)
-    n = int([l.split(b":")[1] for l in head.split(b"\r\n")
-             if l.lower().startswith(b"content-length")][0])
-    while len(body) < n:
-        body += s.recv(65536)
-    st = int(head.split()[1])
+    st, _ = brokerhttp.request(s, "POST", "/v1/leases", {
+        "secret": "prod-db", "ttl": 5,
+        "task": "fix the login form's validation (issue 4211)",
+        "intent": "run the integration tests against staging before the "
+                  "release of the new login form"})
     codes[st] = codes.get(st, 0) + 1
 print(" ".join("%d:%d" % kv for kv in sorted(codes.items())))
 PY

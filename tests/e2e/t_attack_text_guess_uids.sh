@@ -39,17 +39,10 @@ BP=$!
 for _ in $(seq 100); do [ -S "$R/airlockd.sock" ] && break; sleep 0.05; done
 [ -S "$R/airlockd.sock" ] && pass || { fail "the broker did not start: $(cat "$T_ROOT/serve.log")"; done_testing; }
 
-python3 - "$PW" >"$T_ROOT/dict" <<'PY'
-import random, string, sys
-r = random.SystemRandom()
-w = ["Pw" + "".join(r.choice(string.ascii_lowercase + string.digits)
-                    for _ in range(10)) for _ in range(3000)]
-w[2500] = sys.argv[1]
-print("\n".join(w))
-PY
-# 18 candidates a text (246 bytes), each text from a new uid.
+python3 -m textguess dict "$PW" >"$T_ROOT/dict"
+# 18 candidates a text (helpers/pylib/textguess.py), each text from a new uid.
 cat >"$T_ROOT/guess.py" <<'PY'
-import json, os, socket, sys
+import json, os, socket, sys, textguess
 sock, gid, words = sys.argv[1], int(sys.argv[2]), open(sys.argv[3]).read().split()
 def ask(uid, task):
     r, w = os.pipe()
@@ -81,25 +74,12 @@ def ask(uid, task):
     os.close(r)
     os.waitpid(pid, 0)
     return int(d.split()[1]), d
-codes = {}
 uid = 0
-def hit(ws):
+def ask_next(task):
     global uid
     uid += 1
-    st, d = ask(uid, " ".join(ws))
-    codes[st] = codes.get(st, 0) + 1
-    return st == 400 and b"holds the value" in d
-found = "none"
-for i in range(0, len(words), 18):
-    batch = words[i:i + 18]
-    if hit(batch):
-        while len(batch) > 1:
-            half = batch[:len(batch) // 2]
-            batch = half if hit(half) else batch[len(batch) // 2:]
-        found = batch[0]
-        break
-print(found)
-print(" ".join("%d:%d" % kv for kv in sorted(codes.items())))
+    return ask(uid, task)
+textguess.search(words, ask_next)
 PY
 run python3 "$T_ROOT/guess.py" "$R/airlockd.sock" "$GID" "$T_ROOT/dict"
 expect_rc 0 "the guessing client"

@@ -54,21 +54,12 @@ expect_eq "$CODE" 200 "health without a query"
 # A value asked for with a query is refused and spends no use.
 cat >"$T_ROOT/valq.py" <<'PY'
 import json, os, socket, sys
+from brokerhttp import request
 s = socket.socket(socket.AF_UNIX); s.connect(os.environ["AIRLOCK_SOCKET"])
-def req(m, p, body=b""):
-    h = f"{m} {p} HTTP/1.1\r\nHost: a\r\nContent-Length: {len(body)}\r\n"
-    if body: h += "Content-Type: application/json\r\n"
-    s.sendall(h.encode() + b"\r\n" + body)
-    buf = b""
-    while b"\r\n\r\n" not in buf: buf += s.recv(65536)
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    n = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0].split(b":")[1])
-    while len(rest) < n: rest += s.recv(65536)
-    return int(head.split()[1]), rest
-st, b = req("POST", "/v1/leases", json.dumps({"secret": "deploy-token", "uses": 2}).encode())
+st, b = request(s, "POST", "/v1/leases", {"secret": "deploy-token", "uses": 2})
 lid = json.loads(b)["lease"]["id"]
-st1, _ = req("GET", f"/v1/leases/{lid}/value?x=1")
-st2, b2 = req("GET", f"/v1/leases/{lid}")
+st1, _ = request(s, "GET", f"/v1/leases/{lid}/value?x=1")
+st2, b2 = request(s, "GET", f"/v1/leases/{lid}")
 print(st1, json.loads(b2)["lease"]["uses"])
 PY
 run python3 "$T_ROOT/valq.py"

@@ -5,15 +5,11 @@
 # since the caller connected (the broker holds ancestors open between
 # requests, and must see that one changed).
 #
-# In a PID namespace of its own where it can make one (root): its init is
-# then this script, whose executable the broker can read.  Elsewhere an
-# ancestor of the caller's user may be unreadable (a container's init),
-# which makes every ancestor unknown; the exec step is then skipped.
-if [ -z "${T_FRESH_NS:-}" ] && [ "$(id -u)" -eq 0 ] &&
-    unshare -pf --mount-proc true 2>/dev/null; then
-	export T_FRESH_NS=1
-	exec unshare -pf --mount-proc "${BASH:-bash}" "$0" "$@"
-fi
+# In a PID namespace of its own where it can make one (T_OWN_PIDNS, see
+# lib.sh).  Elsewhere an ancestor of the caller's user may be unreadable
+# (a container's init), which makes every ancestor unknown; the exec step
+# is then skipped.
+T_OWN_PIDNS=1
 . "$(dirname "$0")/lib.sh"
 
 init_vault
@@ -58,7 +54,7 @@ export T_ROOT ME
 # shell of its own, so that it is not init's child (the broker holds open
 # only ancestors below that).
 cat >"$T_ROOT/c.py" <<'PY'
-import json, os, socket, subprocess, sys, time
+import json, os, socket, subprocess, sys, time, brokerhttp
 sock_path, after = sys.argv[1], sys.argv[2]
 r, w = os.pipe()
 if os.fork() != 0:
@@ -69,27 +65,11 @@ os.close(r)
 parent = os.getppid()
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect(sock_path)
-buf = b""
-
 def ask():
-    global buf
-    body = json.dumps({"secret": "deploy-token", "task": "t",
-                       "intent": "test", "ttl": 60, "uses": 1}).encode()
-    s.sendall(b"POST /v1/leases HTTP/1.1\r\nHost: airlock\r\n"
-              b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-              % len(body) + body)
-    while b"\r\n\r\n" not in buf:
-        buf += s.recv(65536)
-    head, buf = buf.split(b"\r\n\r\n", 1)
-    n = 0
-    for line in head.split(b"\r\n")[1:]:
-        k, v = line.split(b":", 1)
-        if k.strip().lower() == b"content-length":
-            n = int(v)
-    while len(buf) < n:
-        buf += s.recv(65536)
-    reply, buf = buf[:n], buf[n:]
-    return int(head.split()[1]), json.loads(reply or b"{}")
+    st, reply = brokerhttp.request(s, "POST", "/v1/leases", {
+        "secret": "deploy-token", "task": "t", "intent": "test", "ttl": 60,
+        "uses": 1})
+    return st, json.loads(reply or b"{}")
 
 last_message = ""
 def say(step, status, j):

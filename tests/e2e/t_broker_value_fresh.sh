@@ -5,16 +5,10 @@
 # (the caller is moved to init), or the caller itself calls exec and asks
 # on the connection it inherited: the next value request is refused.
 #
-# In a PID namespace of its own where it can make one (root), as
-# t_broker_fresh_decisions: its init is then this script, whose
-# executable the broker can read.  Elsewhere an ancestor of the caller's
-# user may be unreadable, which makes every ancestor unknown; the test is
-# then skipped.
-if [ -z "${T_VALUE_NS:-}" ] && [ "$(id -u)" -eq 0 ] &&
-    unshare -pf --mount-proc true 2>/dev/null; then
-	export T_VALUE_NS=1
-	exec unshare -pf --mount-proc "${BASH:-bash}" "$0" "$@"
-fi
+# In a PID namespace of its own where it can make one (T_OWN_PIDNS, see
+# lib.sh).  Elsewhere an ancestor of the caller's user may be unreadable,
+# which makes every ancestor unknown; the test is then skipped.
+T_OWN_PIDNS=1
 . "$(dirname "$0")/lib.sh"
 
 init_vault
@@ -52,31 +46,13 @@ EOF
 # step: the step, the status and the rule or message of a refusal; never
 # a value.
 cat >"$T_ROOT/c.py" <<'PY'
-import json, os, socket, sys, time
+import json, os, socket, sys, time, brokerhttp
 mode, sock_path, bindir = sys.argv[1], sys.argv[2], sys.argv[3]
 
 def ask(s, method, path, body=None):
-    data = json.dumps(body).encode() if body is not None else b""
-    s.sendall(b"%s %s HTTP/1.1\r\nHost: airlock\r\nContent-Type: "
-              b"application/json\r\nContent-Length: %d\r\n\r\n"
-              % (method.encode(), path.encode(), len(data)) + data)
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        c = s.recv(65536)
-        if not c:
-            return 0, {}
-        buf += c
-    head, buf = buf.split(b"\r\n\r\n", 1)
-    n = 0
-    for line in head.split(b"\r\n")[1:]:
-        k, v = line.split(b":", 1)
-        if k.strip().lower() == b"content-length":
-            n = int(v)
-    while len(buf) < n:
-        buf += s.recv(65536)
-    status = int(head.split()[1])
+    status, reply = brokerhttp.request(s, method, path, body)
     try:
-        return status, json.loads(buf[:n])
+        return status, json.loads(reply)
     except ValueError:
         return status, {}	# the value itself: not kept
 

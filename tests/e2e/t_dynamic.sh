@@ -108,15 +108,11 @@ rm -f "$T_ROOT/go" "$T_ROOT/url"
 	while [ ! -e "$1/go" ]; do sleep 0.05; done' sh "$T_ROOT" \
     >>"$ALL_OUTPUT" 2>&1 &
 RUNPID=$!
-n=0; while [ ! -s "$T_ROOT/url" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
-URL=$(cat "$T_ROOT/url")
-ROLE=$(printf %s "$URL" | sed 's|^postgresql://\([^:]*\):.*|\1|')
-PW=$(printf %s "$URL" | sed 's|^postgresql://[^:]*:\([0-9a-f]*\)@.*|\1|')
+pg_task_url
 psql -X -q "$URL" -c "select pg_sleep(30)" >/dev/null 2>&1 &
 S1=$!
 psql -X -q "$URL" -c "set role app_rw; select pg_sleep(30)" >/dev/null 2>&1 &
 S2=$!
-rm -f "$T_ROOT/url"
 n=0
 while [ "$(apsql -c "SELECT count(*) FROM pg_stat_activity WHERE usename = '$ROLE' AND query LIKE '%pg_sleep%'")" != 2 ] &&
     [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done

@@ -16,11 +16,7 @@ PG_DB=app2 apsql -c "GRANT CREATE ON SCHEMA public TO app_rw" || fail "schema 2"
 MEMBER_PW=$(canary)
 PG_DB=postgres apsql -c "CREATE ROLE aldy_member LOGIN PASSWORD '$MEMBER_PW'" ||
 	fail "member role"
-init_vault
-printf '%s\n' "$PG_ADMIN_PW" >"$T_ROOT/adminpw"
-run_in "$T_ROOT/adminpw" "$AL" secret add app-db --engine postgres \
-    --connection "$PG_CONN" --group app_rw --owner dba --purpose test
-expect_rc 0 "secret add --engine postgres"
+pg_app_vault
 
 "$AL" run -e DATABASE_URL=app-db -- sh -c '
 	psql -X -q "$(printf %s "$DATABASE_URL" | sed "s|@/app?|@/app2?|")" \
@@ -29,11 +25,7 @@ expect_rc 0 "secret add --engine postgres"
 	while [ ! -e "$1/go" ]; do sleep 0.05; done' sh "$T_ROOT" \
     >>"$ALL_OUTPUT" 2>&1 &
 RUNPID=$!
-n=0; while [ ! -s "$T_ROOT/url" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
-URL=$(cat "$T_ROOT/url")
-rm -f "$T_ROOT/url"
-ROLE=$(printf %s "$URL" | sed 's|^postgresql://\([^:]*\):.*|\1|')
-PW=$(printf %s "$URL" | sed 's|^postgresql://[^:]*:\([0-9a-f]*\)@.*|\1|')
+pg_task_url
 expect_eq "${#PW}" 64 "the task got its credential"
 expect_eq "$(PG_DB=app2 apsql -c "SELECT tableowner FROM pg_tables WHERE tablename = 'mine'")" \
     "$ROLE" "the role owns a table in the second database"

@@ -26,22 +26,6 @@ trap 'stop_all; t_cleanup' EXIT
 
 start_fake_provider "$REC"
 
-# start_guard NAME ARGS...: run a guard, its address in $GURL.
-start_guard() {
-	_n=$1
-	shift
-	"$AL" guard "$@" >"$T_ROOT/$_n.out" 2>"$T_ROOT/$_n.err" &
-	PIDS+=($!)
-	GPID=$!
-	for _ in $(seq 200); do [ -s "$T_ROOT/$_n.out" ] && break; sleep 0.05; done
-	GURL=$(head -1 "$T_ROOT/$_n.out")
-	case "$GURL" in
-	http://127.0.0.1:*) pass ;;
-	*) fail "guard $_n: first line '$GURL'; stderr: $(head -c 400 "$T_ROOT/$_n.err")"
-	   done_testing ;;
-	esac
-}
-
 drive() {	# drive CASE URL [ARGS...]
 	python3 "$HELP/guard_drive.py" "$@" "$REC" >"$OUT" 2>"$ERR"
 	RC=$?

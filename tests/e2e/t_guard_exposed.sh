@@ -42,17 +42,7 @@ V2=$(canary)
 printf '%s\n' "$V2" | "$AL" secret rotate deploy-token \
     --passphrase-fd 3 3<<<"$P" >>"$ALL_OUTPUT" 2>&1 || fail "rotate failed"
 
-"$AL" guard --upstream "http://127.0.0.1:$FP" --refresh 3s \
-    >"$T_ROOT/g.out" 2>"$T_ROOT/g.err" &
-GPID=$!
-PIDS+=($GPID)
-for _ in $(seq 200); do [ -s "$T_ROOT/g.out" ] && break; sleep 0.05; done
-GURL=$(head -1 "$T_ROOT/g.out")
-case "$GURL" in
-http://127.0.0.1:*) pass ;;
-*) fail "guard: first line '$GURL'; stderr: $(head -c 400 "$T_ROOT/g.err")"
-   done_testing ;;
-esac
+start_guard g --upstream "http://127.0.0.1:$FP" --refresh 3s
 # A running guard: a secret added and marked exposed before the guard
 # leased it (the guard is stopped meanwhile, so no refresh of its falls
 # between the two).  Every request is refused from the next refresh on.

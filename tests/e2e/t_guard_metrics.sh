@@ -33,13 +33,6 @@ wait_value() {
 	done
 	fail "$1 is $(value "$T_ROOT/m.now" "$1"), expected $2"
 }
-start_guard() {	# start_guard NAME ARGS...: address in $GURL
-	"$AL" guard --refresh 200ms "${@:2}" >"$T_ROOT/$1.out" 2>"$T_ROOT/$1.err" &
-	PIDS+=($!)
-	for _ in $(seq 200); do [ -s "$T_ROOT/$1.out" ] && break; sleep 0.05; done
-	GURL=$(head -1 "$T_ROOT/$1.out")
-	[ -n "$GURL" ] || { fail "guard $1 did not start: $(cat "$T_ROOT/$1.err")"; done_testing; }
-}
 post() {	# post URL JSON: the HTTP status
 	curl -s -o "$T_ROOT/post.out" -w '%{http_code}' -H 'x-api-key: sk-provider-key' \
 	    -H 'content-type: application/json' --data-binary @- "$1/v1/messages"
@@ -57,7 +50,7 @@ for o in forwarded masked blocked refused upstream_failed; do
 done
 grep -q 'airlock_guard_masks_total{' "$T_ROOT/m0" && fail "a name counted before any request" || pass
 
-start_guard g1 --upstream "http://127.0.0.1:$FP"
+start_guard g1 --refresh 200ms --upstream "http://127.0.0.1:$FP"
 GH="ghp_$(head -c 64 /dev/urandom | base64 | tr -dc A-Za-z0-9 | head -c 36)"
 clean='{"model":"m","max_tokens":8,"messages":[{"role":"user","content":"hello"}]}'
 masked="{\"model\":\"m\",\"max_tokens\":8,\"messages\":[{\"role\":\"user\",\"content\":\"a $V and $V and $GH\"}]}"
@@ -71,7 +64,7 @@ wait_value "$MASKS" 4
 wait_value "$RULE" 2
 
 # --block: counted as blocked; a body over the limit as refused.
-start_guard g2 --block --upstream "http://127.0.0.1:$FP"
+start_guard g2 --refresh 200ms --block --upstream "http://127.0.0.1:$FP"
 expect_eq "$(printf %s "$masked" | post "$GURL")" 400 "blocked"
 wait_value "$(printf "$REQ" blocked)" 1
 wait_value "$MASKS" 6
@@ -81,7 +74,7 @@ CODE=$(curl -s -o /dev/null -w '%{http_code}' -H 'content-type: application/json
 expect_eq "$CODE" 413 "a body over 32 MiB"
 wait_value "$(printf "$REQ" refused)" 1
 # The upstream down: upstream_failed.
-start_guard g3 --upstream "http://127.0.0.1:1"
+start_guard g3 --refresh 200ms --upstream "http://127.0.0.1:1"
 expect_eq "$(printf %s "$clean" | post "$GURL")" 502 "upstream down"
 wait_value "$(printf "$REQ" upstream_failed)" 1
 

@@ -5,27 +5,13 @@
 # 127.0.0.2 (not bound); clients curl and Python.
 . "$(dirname "$0")/lib.sh"
 
-command -v openssl >/dev/null && command -v curl >/dev/null &&
-    command -v python3 >/dev/null || { echo "skip: openssl/curl/python3"; exit 0; }
-
-D="$T_ROOT/pki"
-mkdir -p "$D"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$D/ca.key" -out "$D/ca.pem" -days 2 -subj /CN=airlock-test-ca \
-    2>/dev/null || { fail "test CA"; done_testing; }
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$D/srv.key" -out "$D/srv.csr" -subj /CN=localhost 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' >"$D/ext"
-openssl x509 -req -in "$D/srv.csr" -CA "$D/ca.pem" -CAkey "$D/ca.key" \
-    -CAcreateserial -out "$D/srv.pem" -days 2 -extfile "$D/ext" 2>/dev/null ||
-    { fail "server certificate"; done_testing; }
+. "$(dirname "$0")/proxylib.sh"
 
 # A server nobody trusts: a self-signed certificate.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$D/self.key" -out "$D/self.pem" -days 2 -subj /CN=self \
     -addext subjectAltName=IP:127.0.0.3 2>/dev/null
 
-ECHO="$(dirname "$0")/helpers/https_echo.py"
 # A bare git repository the servers publish under /static/repo.git.
 mkdir -p "$T_ROOT/www" "$T_ROOT/src"
 git -C "$T_ROOT/src" init -q && printf 'hello\n' >"$T_ROOT/src/f" &&
@@ -34,33 +20,15 @@ git -C "$T_ROOT/src" init -q && printf 'hello\n' >"$T_ROOT/src/f" &&
     git clone -q --bare "$T_ROOT/src" "$T_ROOT/www/repo.git" &&
     git -C "$T_ROOT/www/repo.git" update-server-info ||
     fail "test repository"
-SRV_PIDS=""
-start_server() {	# start_server IP NAME [CERT KEY]
-	python3 "$ECHO" "${3:-$D/srv.pem}" "${4:-$D/srv.key}" "$1" \
-	    "$T_ROOT/$2.port" "$T_ROOT/$2.log" "$T_ROOT/www" &
-	SRV_PIDS="$SRV_PIDS $!"
-	touch "$T_ROOT/$2.log"
-}
-stop_servers() {
-	for p in $SRV_PIDS; do kill "$p" 2>/dev/null; done
-	t_cleanup
-}
-trap stop_servers EXIT
-start_server 127.0.0.1 bound
-start_server 127.0.0.2 unbound
-start_server 127.0.0.3 selfsigned "$D/self.pem" "$D/self.key"
-for _ in $(seq 100); do
-	[ -s "$T_ROOT/bound.port" ] && [ -s "$T_ROOT/unbound.port" ] &&
-	    [ -s "$T_ROOT/selfsigned.port" ] && break
-	sleep 0.05
-done
+# Each serves that repository as well (https_echo.py's last argument).
+start_server 127.0.0.1 bound "" "" "" "$T_ROOT/www"
+start_server 127.0.0.2 unbound "" "" "" "$T_ROOT/www"
+start_server 127.0.0.3 selfsigned "" "$D/self.pem" "$D/self.key" "$T_ROOT/www"
 PB=$(cat "$T_ROOT/bound.port")
 PU=$(cat "$T_ROOT/unbound.port")
 B="https://127.0.0.1:$PB"
 U="https://127.0.0.2:$PU"
 
-# The broker (started by the first command) trusts the test CA upstream.
-export AIRLOCK_UPSTREAM_CA_FILE="$D/ca.pem"
 init_vault
 V=$(canary)
 V2=$(canary)

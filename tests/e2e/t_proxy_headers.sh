@@ -8,14 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/proxylib.sh"
 
-start_server 127.0.0.1 bound
-B="https://127.0.0.1:$(cat "$T_ROOT/bound.port")"
-LOG="$T_ROOT/bound.log"
-
-init_vault
-V=$(canary)
+serve_bound_tok
 V2=$(canary)
-add_secret tok "$V" --host 127.0.0.1
 add_secret custom "$V2" --host 127.0.0.1 --label 'airlock.headers=X-Custom-Auth, X-Other'
 
 # Credential headers: the server gets the value.

@@ -8,15 +8,9 @@
 command -v node >/dev/null || { echo "skip: node"; exit 0; }
 . "$(dirname "$0")/proxylib.sh"
 
-start_server 127.0.0.1 bound
-B="https://127.0.0.1:$(cat "$T_ROOT/bound.port")"
-LOG="$T_ROOT/bound.log"
+serve_bound_tok
 J="$HELPERS/node_proxy.js"
 MAJOR=$(node -p 'process.versions.node.split(".")[0]')
-
-init_vault
-V=$(canary)
-add_secret tok "$V" --host 127.0.0.1
 
 # A proxy agent (CONNECT through $HTTPS_PROXY) and NODE_EXTRA_CA_CERTS:
 # Node's own TLS trusts the run's CA, the server gets the value.

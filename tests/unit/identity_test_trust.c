@@ -103,6 +103,76 @@ sleep_path(void)
 	    "/bin/sleep";
 }
 
+/*
+ * Run check in a child, as a user's process (nobody when run as root,
+ * dumpable again after setuid as a user's process is): its exit status is
+ * the test's verdict, 0 passes, 77 skips.
+ */
+static void
+as_user(int (*check)(void))
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (geteuid() == 0 && (setgroups(0, NULL) != 0 ||
+		    setgid(NOBODY) != 0 || setuid(NOBODY) != 0))
+			_exit(9);
+		(void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		_exit(check());
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip();
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/*
+ * A child that runs sleep (argv: path, "5") once the write end of its
+ * pipe, *cue, is closed: its pid.
+ */
+static pid_t
+spawn_exec_on_cue(int *cue)
+{
+	char buf[1];
+	int go[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char *argv[] = { (char *)sleep_path(), "5", NULL };
+
+		close(go[1]);
+		if (read(go[0], buf, 1) < 0)
+			_exit(1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(go[0]);
+	*cue = go[1];
+	return pid;
+}
+
+/* Close cue, and wait (1 s at most) until ident_same sees the exec. */
+static void
+cue_exec(int cue, struct ident *id, struct al_err *err)
+{
+	int i;
+
+	close(cue);
+	for (i = 0; i < 200; i++) {
+		if (ident_same(id, err) != 0)
+			break;
+		nap_ms(5);
+	}
+	assert_int_equal(err->code, AL_EPERM);
+}
+
 void
 test_ident_loader_variables_make_the_exe_untrusted(void **state)
 {
@@ -199,25 +269,8 @@ writable_code_seen(void)
 void
 test_ident_code_the_user_can_change_makes_the_exe_untrusted(void **state)
 {
-	int status;
-	pid_t pid;
-
 	(void)state;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (geteuid() == 0 && (setgroups(0, NULL) != 0 ||
-		    setgid(NOBODY) != 0 || setuid(NOBODY) != 0))
-			_exit(9);
-		/* Dumpable again after setuid, as a user's process is. */
-		(void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-		_exit(writable_code_seen());
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	if (WEXITSTATUS(status) == 77)
-		skip();
-	assert_int_equal(WEXITSTATUS(status), 0);
+	as_user(writable_code_seen);
 }
 
 void
@@ -225,36 +278,18 @@ test_ident_refresh_refuses_a_process_that_called_exec(void **state)
 {
 	struct ident *id = NULL, *again = NULL;
 	struct al_err err;
-	char buf[1], want[96];
-	int go[2], i;
+	char want[96];
+	int cue;
 	pid_t pid;
 
 	(void)state;
-	assert_int_equal(pipe(go), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		char *argv[] = { (char *)sleep_path(), "5", NULL };
-
-		close(go[1]);
-		if (read(go[0], buf, 1) < 0)
-			_exit(1);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(go[0]);
+	pid = spawn_exec_on_cue(&cue);
 	assert_int_equal(ident_from_pid(pid, NULL, 0, &id, NULL), 0);
 	assert_int_equal(ident_refresh(id, NULL, 0, &again, &err), 0);
 	assert_string_equal(again->exe, id->exe);
 	ident_free(again);
 	assert_int_equal(ident_same(id, &err), 0);
-	close(go[1]);		/* now it calls exec */
-	for (i = 0; i < 200; i++) {
-		if (ident_same(id, &err) != 0)
-			break;
-		nap_ms(5);
-	}
-	assert_int_equal(err.code, AL_EPERM);
+	cue_exec(cue, id, &err);
 	assert_int_equal(ident_refresh(id, NULL, 0, &again, &err), AL_EPERM);
 	assert_null(again);
 	assert_int_equal(err.code, AL_EPERM);
@@ -267,14 +302,6 @@ test_ident_refresh_refuses_a_process_that_called_exec(void **state)
 }
 
 /*
- * The /proc entry held since identification: refresh reads the process
- * through it and hands it, with the status file it opened, to the new
- * view; the kept status file is written afresh at each read (a new session
- * taken after it was first read is seen); once the process has exited and
- * been reaped, both checks say it is gone, not that it runs another
- * program.
- */
-/*
  * A held identity keeps its exe link open from the first refresh on, and
  * reads it through that descriptor: an exec after that is still seen, by
  * ident_same and by ident_refresh alike, and the link goes to the new
@@ -285,24 +312,11 @@ test_ident_held_exe_link_sees_an_exec(void **state)
 {
 	struct ident *id = NULL, *again = NULL;
 	struct al_err err;
-	char buf[1];
-	int go[2], i, fd;
+	int cue, fd;
 	pid_t pid;
 
 	(void)state;
-	assert_int_equal(pipe(go), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		char *argv[] = { (char *)sleep_path(), "5", NULL };
-
-		close(go[1]);
-		if (read(go[0], buf, 1) < 0)
-			_exit(1);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(go[0]);
+	pid = spawn_exec_on_cue(&cue);
 	assert_int_equal(ident_from_pid(pid, NULL, IDENT_F_NO_HASH, &id, NULL),
 	    0);
 	assert_true(id->proc_fd >= 0);
@@ -321,13 +335,7 @@ test_ident_held_exe_link_sees_an_exec(void **state)
 	assert_int_equal(again->exe_fd, fd);	/* the same link, kept */
 	ident_free(id);
 	id = again;
-	close(go[1]);		/* now it calls exec */
-	for (i = 0; i < 200; i++) {
-		if (ident_same(id, &err) != 0)
-			break;
-		nap_ms(5);
-	}
-	assert_int_equal(err.code, AL_EPERM);
+	cue_exec(cue, id, &err);
 	assert_int_equal(id->exe_fd, fd);	/* read through the link */
 	assert_int_equal(ident_refresh(id, NULL, IDENT_F_NO_HASH, &again,
 	    &err), AL_EPERM);
@@ -338,6 +346,14 @@ test_ident_held_exe_link_sees_an_exec(void **state)
 	assert_int_equal(fcntl(fd, F_GETFD), -1);	/* closed with it */
 }
 
+/*
+ * The /proc entry held since identification: refresh reads the process
+ * through it and hands it, with the status file it opened, to the new
+ * view; the kept status file is written afresh at each read (a new session
+ * taken after it was first read is seen); once the process has exited and
+ * been reaped, both checks say it is gone, not that it runs another
+ * program.
+ */
 void
 test_ident_held_proc_entry_follows_the_process(void **state)
 {
@@ -463,29 +479,24 @@ reparented_seen(int new_session)
 	return rc;
 }
 
+static int
+reparented_seen_same_session(void)
+{
+	return reparented_seen(0);
+}
+
+static int
+reparented_seen_new_session(void)
+{
+	return reparented_seen(1);
+}
+
 void
 test_ident_reparented_process_has_unknown_ancestry(void **state)
 {
-	int status, ns;
-	pid_t pid;
-
 	(void)state;
-	for (ns = 0; ns < 2; ns++) {
-		pid = fork();
-		assert_true(pid >= 0);
-		if (pid == 0) {
-			if (geteuid() == 0 && (setgroups(0, NULL) != 0 ||
-			    setgid(NOBODY) != 0 || setuid(NOBODY) != 0))
-				_exit(9);
-			(void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-			_exit(reparented_seen(ns));
-		}
-		assert_int_equal(waitpid(pid, &status, 0), pid);
-		assert_true(WIFEXITED(status));
-		if (WEXITSTATUS(status) == 77)
-			skip();
-		assert_int_equal(WEXITSTATUS(status), 0);
-	}
+	as_user(reparented_seen_same_session);
+	as_user(reparented_seen_new_session);
 }
 
 void
@@ -571,22 +582,6 @@ void
 test_ident_conn_holders_names_a_process_sharing_the_connection(
     void **state)
 {
-	int status;
-	pid_t pid;
-
 	(void)state;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (geteuid() == 0 && (setgroups(0, NULL) != 0 ||
-		    setgid(NOBODY) != 0 || setuid(NOBODY) != 0))
-			_exit(9);
-		(void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-		_exit(shared_connection_seen());
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	if (WEXITSTATUS(status) == 77)
-		skip();
-	assert_int_equal(WEXITSTATUS(status), 0);
+	as_user(shared_connection_seen);
 }

@@ -336,6 +336,81 @@ mint_and_end(struct engine *e, int n)
 }
 
 /*
+ * An exec engine with source "x" in a fresh directory, recovered with no
+ * live lease: its issue command prints a credential, its revoke command is
+ * what the test writes into revoke (after rig_dir, from the files it names
+ * with rig_file) before rig_start.  rig_end frees it and removes the
+ * directory with everything in it.
+ */
+struct exec_rig {
+	char			 dir[32];
+	char			 path[160];	/* the state database */
+	char			 files[3][160];	/* named by rig_file */
+	size_t			 nfiles;
+	char			 revoke[512];
+	struct engine_config	 c;
+	struct al_secret	*root;
+	struct engine		*e;
+};
+
+static void
+rig_dir(struct exec_rig *r)
+{
+	memset(r, 0, sizeof(*r));
+	(void)snprintf(r->dir, sizeof(r->dir), "/tmp/airlock-engine.XXXXXX");
+	assert_non_null(mkdtemp(r->dir));
+	(void)snprintf(r->path, sizeof(r->path), "%s/engine.db", r->dir);
+}
+
+/* The path of name in the rig's directory, removed by rig_end. */
+static const char *
+rig_file(struct exec_rig *r, const char *name)
+{
+	char buf[sizeof(r->files[0])], *f;
+
+	assert_true(r->nfiles < sizeof(r->files) / sizeof(r->files[0]));
+	(void)snprintf(buf, sizeof(buf), "%s/%s", r->dir, name);
+	f = memcpy(r->files[r->nfiles++], buf, sizeof(buf));
+	return f;
+}
+
+static void
+rig_start(struct exec_rig *r, const struct al_clock *clock)
+{
+	const struct engine_kv kv[] = {
+		{ "engine", "exec" },
+		{ "engine.issue", "printf '{\"value\": \"v\", \"id\": "
+		    "\"i%s\"}' \"$$\"" },
+		{ "engine.revoke", r->revoke },
+		{ "engine.timeout", "60" },
+	};
+	struct al_err err;
+	size_t n;
+
+	assert_int_equal(parse(kv, 4, &r->c, &err), 0);
+	assert_int_equal(engine_root_make(NULL, &r->root), 0);
+	assert_int_equal(engine_open(r->path, clock, &r->e, &err), 0);
+	assert_int_equal(engine_source_set(r->e, "x", 1, &r->c, r->root,
+	    &err), 0);
+	assert_int_equal(engine_recover(r->e, live_none, NULL, &n, &err), 0);
+}
+
+static void
+rig_end(struct exec_rig *r)
+{
+	size_t i;
+
+	engine_free(r->e);
+	r->e = NULL;
+	engine_config_release(&r->c);
+	al_secret_free(r->root);
+	r->root = NULL;
+	for (i = 0; i < r->nfiles; i++)
+		(void)unlink(r->files[i]);
+	remove_state(r->dir);
+}
+
+/*
  * A mint waits while more than ENGINE_BACKLOG ended credentials wait for
  * their first revocation: a host kept busy minting must not leave
  * revocations queued behind it.  Forty-eight credentials are ended while
@@ -348,39 +423,23 @@ mint_and_end(struct engine *e, int n)
 static void
 test_engine_mint_waits_for_queued_revocations(void **state)
 {
-	char dir[] = "/tmp/airlock-engine.XXXXXX", path[160], go[160];
-	char revoke[256];
-	struct engine_kv kv[] = {
-		{ "engine", "exec" },
-		{ "engine.issue", "printf '{\"value\": \"v\", \"id\": "
-		    "\"i%s\"}' \"$$\"" },
-		{ "engine.revoke", revoke },
-		{ "engine.timeout", "60" },
-	};
-	struct engine_config c;
-	struct engine *e = NULL;
+	struct exec_rig r;
 	struct engine_stats st;
-	struct al_secret *root = NULL;
 	struct late_mint m = { NULL, 0, -1 };
 	struct al_clock clock = { fake_now, fake_now_ms, NULL };
-	struct al_err err;
+	const char *go;
 	pthread_t th;
 	size_t n;
 	int i, fd;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	(void)snprintf(path, sizeof(path), "%s/engine.db", dir);
-	(void)snprintf(go, sizeof(go), "%s/go", dir);
-	(void)snprintf(revoke, sizeof(revoke), "while [ ! -e %s ]; do sleep "
-	    "0.01; done", go);
-	assert_int_equal(parse(kv, 4, &c, &err), 0);
-	assert_int_equal(engine_root_make(NULL, &root), 0);
-	assert_int_equal(engine_open(path, &clock, &e, &err), 0);
-	assert_int_equal(engine_source_set(e, "x", 1, &c, root, &err), 0);
-	assert_int_equal(engine_recover(e, live_none, NULL, &n, &err), 0);
-	mint_and_end(e, 48);
-	m.e = e;
+	rig_dir(&r);
+	go = rig_file(&r, "go");
+	(void)snprintf(r.revoke, sizeof(r.revoke), "while [ ! -e %s ]; do "
+	    "sleep 0.01; done", go);
+	rig_start(&r, &clock);
+	mint_and_end(r.e, 48);
+	m.e = r.e;
 	assert_int_equal(pthread_create(&th, NULL, late_mint, &m), 0);
 	sleep_ms(600);
 	assert_int_equal(__atomic_load_n(&m.done, __ATOMIC_SEQ_CST), 0);
@@ -394,20 +453,16 @@ test_engine_mint_waits_for_queued_revocations(void **state)
 	assert_true((fd = open(go, O_WRONLY | O_CREAT, 0600)) >= 0);
 	(void)close(fd);
 	assert_int_equal(m.rc, 0);
-	assert_int_equal(engine_lease_ended(e, "late", &n), 0);
+	assert_int_equal(engine_lease_ended(r.e, "late", &n), 0);
 	/* Bounds, not figures: a sanitizer build starts commands slowly. */
 	for (i = 0; i < 12000; i++) {
-		engine_stats(e, &st);
+		engine_stats(r.e, &st);
 		if (st.revoking == 0)
 			break;
 		sleep_ms(10);
 	}
 	assert_int_equal(st.revoking, 0);
-	engine_free(e);
-	engine_config_release(&c);
-	al_secret_free(root);
-	(void)unlink(go);
-	remove_state(dir);
+	rig_end(&r);
 }
 
 static void *
@@ -457,36 +512,20 @@ count_under_way(const struct engine_cred *c, void *arg)
 static void
 test_engine_stop_leaves_waiting_revocation_queued(void **state)
 {
-	char dir[] = "/tmp/airlock-engine.XXXXXX", path[160], go[160];
-	char tries[160], revoke[512];
-	struct engine_kv kv[] = {
-		{ "engine", "exec" },
-		{ "engine.issue", "printf '{\"value\": \"v\", \"id\": "
-		    "\"i%s\"}' \"$$\"" },
-		{ "engine.revoke", revoke },
-		{ "engine.timeout", "60" },
-	};
-	struct engine_config c;
-	struct engine *e = NULL;
-	struct al_secret *root = NULL;
+	struct exec_rig r;
 	struct al_err err;
+	const char *go, *tries;
 	pthread_t th;
-	size_t n;
 	int i, fd, left = 0, busy = 0;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	(void)snprintf(path, sizeof(path), "%s/engine.db", dir);
-	(void)snprintf(go, sizeof(go), "%s/go", dir);
-	(void)snprintf(tries, sizeof(tries), "%s/tries", dir);
-	(void)snprintf(revoke, sizeof(revoke), "echo x >>%s; while [ ! -e %s ]"
-	    "; do sleep 0.01; done", tries, go);
-	assert_int_equal(parse(kv, 4, &c, &err), 0);
-	assert_int_equal(engine_root_make(NULL, &root), 0);
-	assert_int_equal(engine_open(path, NULL, &e, &err), 0);
-	assert_int_equal(engine_source_set(e, "x", 1, &c, root, &err), 0);
-	assert_int_equal(engine_recover(e, live_none, NULL, &n, &err), 0);
-	mint_and_end(e, 20);
+	rig_dir(&r);
+	go = rig_file(&r, "go");
+	tries = rig_file(&r, "tries");
+	(void)snprintf(r.revoke, sizeof(r.revoke), "echo x >>%s; while [ ! -e "
+	    "%s ]; do sleep 0.01; done", tries, go);
+	rig_start(&r, NULL);
+	mint_and_end(r.e, 20);
 	for (i = 0; i < 12000 && count_lines(tries) < 7; i++)
 		sleep_ms(10);
 	sleep_ms(300);
@@ -496,28 +535,19 @@ test_engine_stop_leaves_waiting_revocation_queued(void **state)
 	 * under way, and must not count as held up (a mint would then stop
 	 * waiting for the queue: see backlog_wait).
 	 */
-	engine_list(e, count_under_way, &busy);
+	engine_list(r.e, count_under_way, &busy);
 	assert_int_equal(busy, 7);
-	assert_int_equal(pthread_create(&th, NULL, free_engine, e), 0);
+	assert_int_equal(pthread_create(&th, NULL, free_engine, r.e), 0);
 	sleep_ms(300);
 	assert_true((fd = open(go, O_WRONLY | O_CREAT, 0600)) >= 0);
 	(void)close(fd);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(count_lines(tries), 7);
-	assert_int_equal(engine_open(path, NULL, &e, &err), 0);
-	engine_list(e, count_queued, &left);
+	r.e = NULL;	/* freed by free_engine */
+	assert_int_equal(engine_open(r.path, NULL, &r.e, &err), 0);
+	engine_list(r.e, count_queued, &left);
 	assert_int_equal(left, 13);
-	engine_free(e);
-	engine_config_release(&c);
-	al_secret_free(root);
-	(void)unlink(go);
-	(void)unlink(tries);
-	(void)unlink(path);
-	(void)snprintf(path, sizeof(path), "%s/engine.db-wal", dir);
-	(void)unlink(path);
-	(void)snprintf(path, sizeof(path), "%s/engine.db-shm", dir);
-	(void)unlink(path);
-	assert_int_equal(rmdir(dir), 0);
+	rig_end(&r);
 }
 
 struct find_cred {
@@ -547,50 +577,37 @@ find_cred(const struct engine_cred *c, void *arg)
 static void
 test_engine_retry_not_held_back_by_first_attempts(void **state)
 {
-	char dir[] = "/tmp/airlock-engine.XXXXXX", path[160], mark[160];
-	char revoke[512], lease[32], role[ENGINE_ROLE_MAX + 1];
+	char lease[32], role[ENGINE_ROLE_MAX + 1];
 	char failing[ENGINE_ROLE_MAX + 1];
-	struct engine_kv kv[] = {
-		{ "engine", "exec" },
-		{ "engine.issue", "printf '{\"value\": \"v\", \"id\": "
-		    "\"i%s\"}' \"$$\"" },
-		{ "engine.revoke", revoke },
-		{ "engine.timeout", "60" },
-	};
-	struct engine_config c;
-	struct engine *e = NULL;
+	struct exec_rig r;
 	struct engine_stats st;
-	struct al_secret *root = NULL, *v = NULL;
+	struct al_secret *v = NULL;
 	struct find_cred f;
 	struct al_err err;
+	const char *mark;
 	size_t n;
 	int i;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	(void)snprintf(path, sizeof(path), "%s/engine.db", dir);
-	(void)snprintf(mark, sizeof(mark), "%s/failed", dir);
-	(void)snprintf(revoke, sizeof(revoke), "if [ ! -e %s ]; then : >%s; "
-	    "exit 1; fi; sleep 0.3", mark, mark);
-	assert_int_equal(parse(kv, 4, &c, &err), 0);
-	assert_int_equal(engine_root_make(NULL, &root), 0);
-	assert_int_equal(engine_open(path, NULL, &e, &err), 0);
-	assert_int_equal(engine_source_set(e, "x", 1, &c, root, &err), 0);
-	assert_int_equal(engine_recover(e, live_none, NULL, &n, &err), 0);
+	rig_dir(&r);
+	mark = rig_file(&r, "failed");
+	(void)snprintf(r.revoke, sizeof(r.revoke), "if [ ! -e %s ]; then : "
+	    ">%s; exit 1; fi; sleep 0.3", mark, mark);
+	rig_start(&r, NULL);
 	for (i = 0; i <= 200; i++) {
 		(void)snprintf(lease, sizeof(lease), "lease%d", i);
-		assert_int_equal(engine_mint(e, "x", lease, (uint64_t)i + 1,
+		assert_int_equal(engine_mint(r.e, "x", lease, (uint64_t)i + 1,
 		    2000000000, NULL, &v, role, &err), 0);
 		al_secret_free(v);
 		v = NULL;
 		if (i == 0)
 			memcpy(failing, role, sizeof(failing));
 	}
-	assert_int_equal(engine_lease_ended(e, "lease0", &n), 0);
+	assert_int_equal(engine_lease_ended(r.e, "lease0", &n), 0);
 	f.role = failing;
 	for (i = 0; i < 6000; i++) {
 		f.found = 0;
-		engine_list(e, find_cred, &f);
+		engine_list(r.e, find_cred, &f);
 		if (f.found && f.attempts >= 1)
 			break;
 		sleep_ms(10);
@@ -598,28 +615,19 @@ test_engine_retry_not_held_back_by_first_attempts(void **state)
 	assert_int_equal(f.attempts, 1);
 	for (i = 1; i <= 200; i++) {
 		(void)snprintf(lease, sizeof(lease), "lease%d", i);
-		assert_int_equal(engine_lease_ended(e, lease, &n), 0);
+		assert_int_equal(engine_lease_ended(r.e, lease, &n), 0);
 	}
 	for (i = 0; i < 6000; i++) {
 		f.found = 0;
-		engine_list(e, find_cred, &f);
+		engine_list(r.e, find_cred, &f);
 		if (!f.found)
 			break;
 		sleep_ms(10);
 	}
 	assert_int_equal(f.found, 0);
-	engine_stats(e, &st);
+	engine_stats(r.e, &st);
 	assert_true(st.revoking > 100);	/* the stream is still under way */
-	engine_free(e);
-	engine_config_release(&c);
-	al_secret_free(root);
-	(void)unlink(mark);
-	(void)unlink(path);
-	(void)snprintf(path, sizeof(path), "%s/engine.db-wal", dir);
-	(void)unlink(path);
-	(void)snprintf(path, sizeof(path), "%s/engine.db-shm", dir);
-	(void)unlink(path);
-	assert_int_equal(rmdir(dir), 0);
+	rig_end(&r);
 }
 
 /* Whether pid runs (a zombie does not). */

@@ -354,22 +354,62 @@ test_proxy_ca_valid_for_the_run_only(void **state)
 	proxy_run_end(f->p, r);
 }
 
+/* A loopback address: port (0: any, to bind). */
+static void
+loopback(struct sockaddr_in *sa, int port)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa->sin_port = htons((uint16_t)port);
+}
+
+/* A connection to the proxy's port, with req written on it. */
+static int
+connect_proxy(struct proxy *p, const char *req)
+{
+	struct sockaddr_in sa;
+	int fd;
+
+	assert_true((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	loopback(&sa, proxy_port(p));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	return fd;
+}
+
+/*
+ * A TCP connection over loopback: *cli the end that connected, *srv the
+ * end accepted (what a namespace relay hands over).
+ */
+static void
+tcp_pair(int *cli, int *srv)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int lst;
+
+	assert_true((lst = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	loopback(&sa, 0);
+	assert_int_equal(bind(lst, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lst, 1), 0);
+	assert_int_equal(getsockname(lst, (struct sockaddr *)&sa, &sl), 0);
+	assert_true((*cli = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(connect(*cli, (struct sockaddr *)&sa, sizeof(sa)),
+	    0);
+	assert_true((*srv = accept(lst, NULL, NULL)) >= 0);
+	close(lst);
+}
+
 /* Send req to the proxy, return the status of its answer. */
 static int
 ask(struct proxy *p, const char *req)
 {
-	struct sockaddr_in sa;
 	char buf[512];
 	ssize_t n;
 	int fd, st = -1;
 
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t)proxy_port(p));
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	fd = connect_proxy(p, req);
 	n = read(fd, buf, sizeof(buf) - 1);
 	if (n > 12) {
 		buf[n] = '\0';
@@ -466,33 +506,20 @@ test_proxy_handoff_serves_passed_tcp_connections_only(void **state)
 	struct fx *f = *state;
 	char *hosts[] = { "h.example" };
 	struct proxy_run *r = NULL;
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
 	struct al_err err;
 	char req[512];
-	int lst, cli, srv, sp[2], i;
+	int cli, srv, sp[2], i;
 
 	assert_int_equal(add(f->p, "abcdefghijklmnopqrstuvwx", hosts, 1, &r,
 	    &err), 0);
-	assert_true((lst = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(lst, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(lst, 4), 0);
-	assert_int_equal(getsockname(lst, (struct sockaddr *)&sa, &sl), 0);
 	for (i = 0; i < 2; i++) {
-		assert_true((cli = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
-		assert_int_equal(connect(cli, (struct sockaddr *)&sa,
-		    sizeof(sa)), 0);
-		assert_true((srv = accept(lst, NULL, NULL)) >= 0);
+		tcp_pair(&cli, &srv);
 		hand_over(f->p, srv);
 		connect_req(i == 0 ? proxy_run_credential(r) :
 		    "00000000000000000000000000000000", req, sizeof(req));
 		assert_int_equal(ask_fd(cli, req), i == 0 ? 200 : 407);
 		close(cli);
 	}
-	close(lst);
 	/* Not a TCP connection: closed without an answer. */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
 	hand_over(f->p, sp[1]);
@@ -513,11 +540,10 @@ test_proxy_client_connection_is_not_paced(void **state)
 	struct fx *f = *state;
 	char *hosts[] = { "h.example" };
 	struct proxy_run *r = NULL;
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa), ol;
+	socklen_t ol;
 	struct al_err err;
 	char req[512], cc[16];
-	int lst, cli, srv, copy, probe;
+	int cli, srv, copy, probe;
 
 	/* Where the system does not allow Reno, the default stays. */
 	assert_true((probe = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
@@ -528,16 +554,7 @@ test_proxy_client_connection_is_not_paced(void **state)
 	close(probe);
 	assert_int_equal(add(f->p, "abcdefghijklmnopqrstuvwx", hosts, 1, &r,
 	    &err), 0);
-	assert_true((lst = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(lst, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(lst, 4), 0);
-	assert_int_equal(getsockname(lst, (struct sockaddr *)&sa, &sl), 0);
-	assert_true((cli = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
-	assert_int_equal(connect(cli, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_true((srv = accept(lst, NULL, NULL)) >= 0);
+	tcp_pair(&cli, &srv);
 	assert_true((copy = dup(srv)) >= 0);
 	/* Not Reno before: the proxy set it. */
 	(void)setsockopt(srv, IPPROTO_TCP, TCP_CONGESTION, "bbr", 3);
@@ -551,7 +568,6 @@ test_proxy_client_connection_is_not_paced(void **state)
 		close(copy);
 		close(cli);
 		close(srv);
-		close(lst);
 		proxy_run_end(f->p, r);
 		skip();
 	}
@@ -566,7 +582,6 @@ test_proxy_client_connection_is_not_paced(void **state)
 	assert_string_equal(cc, "reno");
 	close(copy);
 	close(cli);
-	close(lst);
 	proxy_run_end(f->p, r);
 }
 
@@ -576,7 +591,6 @@ tunnel(struct proxy *p, struct proxy_run *r, const char *host, int *fdp,
     SSL_CTX **ctxp)
 {
 	char req[512];
-	struct sockaddr_in sa;
 	SSL_CTX *ctx;
 	SSL *s;
 	BIO *bio;
@@ -594,13 +608,7 @@ tunnel(struct proxy *p, struct proxy_run *r, const char *host, int *fdp,
 		    host, strstr(req, "\r\n") + 2);
 		(void)snprintf(req, sizeof(req), "%s", tmp);
 	}
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sa.sin_port = htons((uint16_t)proxy_port(p));
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	fd = connect_proxy(p, req);
 	n = read(fd, buf, sizeof(buf) - 1);
 	assert_true(n > 12 && memcmp(buf, "HTTP/1.1 200", 12) == 0);
 	ctx = SSL_CTX_new(TLS_client_method());
