@@ -21,7 +21,7 @@
  * caller (the broker runs engine commands on its worker threads), so the
  * keeper and the command are started by the clone system call with fork
  * semantics, as the exec component does, and between it and the exec (or
- * the keeper's _exit) only system calls are made: everything they need is
+ * the keeper's exit) only system calls are made: everything they need is
  * prepared before.  An exec failure comes back on a close-on-exec pipe.
  */
 #include <dirent.h>
@@ -63,6 +63,20 @@ static const int waited[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT };
 
 /* The keeper's children (it is single-threaded: its tid is its pid). */
 #define CHILDREN_FILE	"/proc/thread-self/children"
+
+/*
+ * The end of the keeper and of its command before the exec: the exit_group
+ * system call itself.  The C library's _exit may be a sanitizer's, which
+ * runs that runtime's end with the state of the thread that cloned us and
+ * changes the status (66 when the caller had a finished thread not joined
+ * yet: the broker's minting threads while it stops).
+ */
+static void __attribute__((noreturn))
+raw_exit(int status)
+{
+	for (;;)
+		(void)syscall(SYS_exit_group, status);
+}
 
 static pid_t
 raw_clone(void)
@@ -153,7 +167,7 @@ command_main(const struct prep *p)
 		sig_default(s);
 	if (dup2(p->in, 0) < 0 || dup2(p->out, 1) < 0 || dup2(p->err, 2) < 0) {
 		tell(p->xpipe, errno);
-		_exit(KEEPER_FAIL);
+		raw_exit(KEEPER_FAIL);
 	}
 	/* Nothing of ours reaches the command; xpipe closes at the exec. */
 	close_from(3, p->xpipe);
@@ -161,7 +175,7 @@ command_main(const struct prep *p)
 	(void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
 	execve("/bin/sh", p->argv, environ);
 	tell(p->xpipe, errno);
-	_exit(KEEPER_FAIL);
+	raw_exit(KEEPER_FAIL);
 }
 
 /*
@@ -236,13 +250,13 @@ keeper_main(const struct prep *p)
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) != 0 ||
 	    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
 		tell(p->xpipe, errno);
-		_exit(KEEPER_FAIL);
+		raw_exit(KEEPER_FAIL);
 	}
 	if (getppid() != p->parent)
-		_exit(KEEPER_FAIL);	/* gone before we could ask */
+		raw_exit(KEEPER_FAIL);	/* gone before we could ask */
 	if ((cmd = raw_clone()) < 0) {
 		tell(p->xpipe, errno);
-		_exit(KEEPER_FAIL);
+		raw_exit(KEEPER_FAIL);
 	}
 	if (cmd == 0)
 		command_main(p);
@@ -272,7 +286,7 @@ keeper_main(const struct prep *p)
 		}
 	}
 	end_all(cmd, walk);
-	_exit(code);
+	raw_exit(code);
 }
 
 /* Read what fd has into b (up to max, *n so far); *done at EOF. */

@@ -124,12 +124,12 @@ reaper_main(struct exec_prep *p, int userns)
 
 	/* Die with the caller, and make sure it is not gone already. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
-		_exit(EXEC_STATUS_FAIL);
+		exec_raw_exit(EXEC_STATUS_FAIL);
 	pf.fd = p->selfpidfd;
 	pf.events = POLLIN;
 	pf.revents = 0;
 	if (poll(&pf, 1, 0) != 0)
-		_exit(EXEC_STATUS_FAIL);
+		exec_raw_exit(EXEC_STATUS_FAIL);
 	child_fds(p, p->statpipe[1]);
 	/*
 	 * Tell the caller first whether the namespaces are usable (0, or
@@ -139,7 +139,7 @@ reaper_main(struct exec_prep *p, int userns)
 	 */
 	rc = -ns_setup(p, userns, &own_proc);
 	if (write(statfd, &rc, sizeof(rc)) != (ssize_t)sizeof(rc) || rc != 0)
-		_exit(EXEC_STATUS_FAIL);
+		exec_raw_exit(EXEC_STATUS_FAIL);
 	/* Out of the caller's session: its terminal's signals are not ours. */
 	(void)setsid();
 	p->parent = getpid();
@@ -161,10 +161,10 @@ reaper_main(struct exec_prep *p, int userns)
 		if (r == cmd) {
 			(void)!write(statfd, &ws, sizeof(ws));
 			/* Exiting kills everything left in the namespace. */
-			_exit(0);
+			exec_raw_exit(0);
 		}
 		if (r < 0 && errno != EINTR)
-			_exit(EXEC_STATUS_FAIL);
+			exec_raw_exit(EXEC_STATUS_FAIL);
 	}
 }
 
@@ -313,8 +313,9 @@ exec_isolation_probe(struct exec_isolation_info *out)
 		pid = raw_clone(flags | (userns ? CLONE_NEWUSER : 0));
 		if (pid == 0) {
 			if (ns_setup(&p, userns, &own_proc) != 0)
-				_exit(PROBE_MAPS);
-			_exit(own_proc ? PROBE_OWN_PROC : PROBE_HOST_PROC);
+				exec_raw_exit(PROBE_MAPS);
+			exec_raw_exit(own_proc ? PROBE_OWN_PROC :
+			    PROBE_HOST_PROC);
 		}
 		if (pid > 0 || userns || errno != EPERM)
 			break;

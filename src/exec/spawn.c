@@ -463,9 +463,9 @@ child_fail(const struct exec_prep *p, int stage, int e)
 
 	(void)!write(fd, &r, sizeof(r));
 	if (stage == STAGE_EXEC)
-		_exit(e == ENOENT || e == ENOTDIR ? EXEC_STATUS_NOTFOUND :
-		    EXEC_STATUS_NOEXEC);
-	_exit(EXEC_STATUS_FAIL);
+		exec_raw_exit(e == ENOENT || e == ENOTDIR ?
+		    EXEC_STATUS_NOTFOUND : EXEC_STATUS_NOEXEC);
+	exec_raw_exit(EXEC_STATUS_FAIL);
 }
 
 /*
@@ -489,7 +489,7 @@ child_fds(struct exec_prep *p, int keep)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	/* The report pipe first, so every later failure can be told. */
 	if (dup3(p->errpipe[1], 3 + (int)p->nmemfd, O_CLOEXEC) < 0)
-		_exit(EXEC_STATUS_FAIL);
+		exec_raw_exit(EXEC_STATUS_FAIL);
 	/*
 	 * run --proxy: the network namespace whose only way out is the
 	 * proxy (and its user namespace when not root), joined here, before
@@ -530,7 +530,7 @@ child_exec(const struct exec_prep *p)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
 		child_fail(p, STAGE_SETUP, errno);
 	if (getppid() != p->parent)
-		_exit(EXEC_STATUS_FAIL);
+		exec_raw_exit(EXEC_STATUS_FAIL);
 	if (p->cwd != NULL && chdir(p->cwd) != 0)
 		child_fail(p, STAGE_CHDIR, errno);
 	(void)execve(p->path, p->argv, p->envp);
