@@ -700,11 +700,13 @@ prop_text(const struct ref *ref, const struct prop *pv, unsigned char *t,
 
 /*
  * RX_PROP_DEBUG=file: on a difference, write the values and both outputs
- * around the first differing byte there (a debugging aid for a soak).
+ * around the first differing byte there, then the write sizes and the
+ * whole input (a debugging aid for a soak: enough to replay the case).
  */
 static void
 prop_dump(const struct prop *pv, const struct al_buf *got,
-    const struct al_buf *want)
+    const struct al_buf *want, const unsigned char *in, size_t n,
+    const size_t *sizes, size_t nsizes)
 {
 	size_t d, from, i;
 	FILE *f;
@@ -727,6 +729,11 @@ prop_dump(const struct prop *pv, const struct al_buf *got,
 		fprintf(f, "\n-- value %zu:\n", i);
 		fwrite(pv->vals[i], 1, pv->lens[i], f);
 	}
+	fprintf(f, "\n-- writes:");
+	for (i = 0; i < nsizes; i++)
+		fprintf(f, " %zu", sizes[i]);
+	fprintf(f, "\n-- input, %zu bytes:\n", n);
+	fwrite(in, 1, n, f);
 	fclose(f);
 }
 
@@ -774,7 +781,7 @@ test_redact_random_splits_match_reference(void **state)
 			sink_init(&k);
 			mask_split(r, t, n, sizes, 16, &k);
 			if (getenv("RX_PROP_DEBUG") != NULL)
-				prop_dump(&pv, &k.b, &want);
+				prop_dump(&pv, &k.b, &want, t, n, sizes, 16);
 			if (k.b.len != want.len ||
 			    memcmp(k.b.data, want.data, want.len) != 0) {
 				fail_msg("iteration %zu mode %zu: stream and "
