@@ -42,7 +42,10 @@ wrap_break(struct redact_stream *s, uint64_t off, uint32_t len)
 
 /*
  * Where a wrapped match of len characters that ends at e starts; 0 when
- * it crosses no line break (the first automaton has it already).
+ * it crosses no line break (the first automaton has it already).  st is
+ * where it would start without the breaks skipped so far: a break is
+ * crossed when it ends after st.  With one character before a CRLF, st
+ * falls on the LF, inside the break.
  */
 static int
 wrap_origin(const struct redact_stream *s, uint64_t e, uint32_t len,
@@ -55,7 +58,7 @@ wrap_origin(const struct redact_stream *s, uint64_t e, uint32_t len,
 
 	for (i = s->wb_n; i > 0; i--) {
 		b = &s->wb[(s->wb_head + i - 1) % s->wb_cap];
-		if (b->off < st)
+		if (b->off + b->len <= st)
 			break;
 		st -= b->len;
 		crossed = 1;

@@ -49,6 +49,7 @@ void	test_redact_holding_with_rules_does_not_depend_on_the_value(
 void	test_redact_end_of_input_masks_whole_values_only(void **state);
 void	test_redact_longest_match_wins(void **state);
 void	test_redact_multiline_value_whole_lines_and_crlf(void **state);
+void	test_redact_wrapped_match_one_character_before_crlf(void **state);
 void	test_redact_value_after_100_mb_of_output(void **state);
 void	test_redact_value_inside_a_10_mb_line(void **state);
 void	test_redact_random_splits_match_reference(void **state);

@@ -351,6 +351,78 @@ test_redact_multiline_value_whole_lines_and_crlf(void **state)
 	redact_free(r);
 }
 
+/*
+ * in[0..n) masked as want whatever the writes: in one, in two at every
+ * offset, a byte at a time; the reference masks it so too.
+ */
+static void
+assert_masked_any_split(const struct redact *r, const char *in, size_t n,
+    const char *want)
+{
+	struct ref ref;
+	struct al_buf b;
+	struct sink k;
+	size_t a, sizes[2];
+
+	assert_int_equal(ref_load(&ref, r), 0);
+	al_buf_init(&b, MB, 0);
+	assert_int_equal(ref_mask(&ref, (const unsigned char *)in, n, &b), 0);
+	assert_string_equal(al_buf_str(&b), want);
+	al_buf_release(&b);
+	ref_release(&ref);
+	for (a = 0; a <= n; a++) {
+		sizes[0] = a == 0 ? n : a == n ? 1 : a;
+		sizes[1] = a == 0 ? n : a == n ? 1 : n - a;
+		sink_init(&k);
+		mask_split(r, in, n, sizes, 2, &k);
+		if (strcmp(al_buf_str(&k.b), want) != 0)
+			fail_msg("writes of %zu and %zu: got \"%s\"", sizes[0],
+			    sizes[1], al_buf_str(&k.b));
+		al_buf_release(&k.b);
+	}
+}
+
+/*
+ * A wrapped hex or base64 match with only its first character before a
+ * CRLF: masked like any other wrapped match, alone or as the last of
+ * overlapping ones.
+ */
+void
+test_redact_wrapped_match_one_character_before_crlf(void **state)
+{
+	unsigned char v[30];
+	char enc[64], in[160];
+	struct redact *r;
+	size_t f, n;
+
+	(void)state;
+	/*
+	 * The hex of sixteen "b" holds eight overlapping matches of the hex
+	 * of nine; the last starts at the "6" before the break.
+	 */
+	r = build1("v", "bbbbbbbbb", 9);
+	(void)snprintf(in, sizeof(in), "xxd: 0626262626262626\r\n"
+	    "26262626262626262a\n");
+	assert_masked_any_split(r, in, strlen(in), "xxd: 0[REDACTED:v]a\n");
+	redact_free(r);
+
+	/* A whole value so wrapped, in hex and in base64. */
+	randombytes_buf(v, sizeof(v));
+	r = build1("v", v, sizeof(v));
+	for (f = 0; f < 2; f++) {
+		if (f == 0)
+			sodium_bin2hex(enc, sizeof(enc), v, sizeof(v));
+		else
+			sodium_bin2base64(enc, sizeof(enc), v, sizeof(v),
+			    sodium_base64_VARIANT_ORIGINAL);
+		n = (size_t)snprintf(in, sizeof(in), "out: zzzzzzzzzzzzzzz%c"
+		    "\r\n%s\n", enc[0], enc + 1);
+		assert_masked_any_split(r, in, n,
+		    "out: zzzzzzzzzzzzzzz[REDACTED:v]\n");
+	}
+	redact_free(r);
+}
+
 /* A compare sink: the first `skip` bytes must equal the filler. */
 struct cmp_sink {
 	const unsigned char	*fill;
@@ -628,11 +700,13 @@ prop_text(const struct ref *ref, const struct prop *pv, unsigned char *t,
 
 /*
  * RX_PROP_DEBUG=file: on a difference, write the values and both outputs
- * around the first differing byte there (a debugging aid for a soak).
+ * around the first differing byte there, then the write sizes and the
+ * whole input (a debugging aid for a soak: enough to replay the case).
  */
 static void
 prop_dump(const struct prop *pv, const struct al_buf *got,
-    const struct al_buf *want)
+    const struct al_buf *want, const unsigned char *in, size_t n,
+    const size_t *sizes, size_t nsizes)
 {
 	size_t d, from, i;
 	FILE *f;
@@ -655,6 +729,11 @@ prop_dump(const struct prop *pv, const struct al_buf *got,
 		fprintf(f, "\n-- value %zu:\n", i);
 		fwrite(pv->vals[i], 1, pv->lens[i], f);
 	}
+	fprintf(f, "\n-- writes:");
+	for (i = 0; i < nsizes; i++)
+		fprintf(f, " %zu", sizes[i]);
+	fprintf(f, "\n-- input, %zu bytes:\n", n);
+	fwrite(in, 1, n, f);
 	fclose(f);
 }
 
@@ -702,7 +781,7 @@ test_redact_random_splits_match_reference(void **state)
 			sink_init(&k);
 			mask_split(r, t, n, sizes, 16, &k);
 			if (getenv("RX_PROP_DEBUG") != NULL)
-				prop_dump(&pv, &k.b, &want);
+				prop_dump(&pv, &k.b, &want, t, n, sizes, 16);
 			if (k.b.len != want.len ||
 			    memcmp(k.b.data, want.data, want.len) != 0) {
 				fail_msg("iteration %zu mode %zu: stream and "

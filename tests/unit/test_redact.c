@@ -544,6 +544,8 @@ main(void)
 		    test_redact_base64_every_alignment_inside_longer_text),
 		cmocka_unit_test(
 		    test_redact_wrapped_hex_and_base64_at_any_width),
+		cmocka_unit_test(
+		    test_redact_wrapped_match_one_character_before_crlf),
 		cmocka_unit_test(test_redact_nul_bytes_and_invalid_utf8),
 		cmocka_unit_test(
 		    test_redact_python_repr_of_non_ascii_quote_and_backslash),
