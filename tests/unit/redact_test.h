@@ -53,6 +53,7 @@ void	test_redact_wrapped_match_one_character_before_crlf(void **state);
 void	test_redact_value_after_100_mb_of_output(void **state);
 void	test_redact_value_inside_a_10_mb_line(void **state);
 void	test_redact_random_splits_match_reference(void **state);
+void	test_redact_wrapped_runs_match_reference(void **state);
 void	test_redact_skip_filter_matches_reference(void **state);
 void	test_redact_rule_hits_are_masked_and_lines_held(void **state);
 void	test_redact_rule_window_is_bounded_and_errors_propagate(void **state);

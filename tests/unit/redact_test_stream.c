@@ -798,6 +798,118 @@ test_redact_random_splits_match_reference(void **state)
 }
 
 /*
+ * Wrapped encodings, densely: a value (random, or a run of "a" and "b" that
+ * overlaps itself) after 0-3 other bytes, in hex of either case or base64,
+ * cut into lines of 13 to 21 characters that end in LF, CRLF, a lone CR,
+ * CR CR LF or "=", the first break anywhere in the encoding, amid hex
+ * digits and breaks; streamed whole, a byte at a time and in small random
+ * pieces, always as the reference masks it.
+ */
+static size_t
+wrap_text(const unsigned char *v, size_t nv, int periodic, char *in)
+{
+	static const char *brk[] = { "\r", "\r\r\n", "=" };
+	unsigned char x[48];
+	char enc[128];
+	size_t n = 0, k, i, w, np, o, next, ww;
+	int crlf;
+
+	for (k = 0; k < 1 + randombytes_uniform(4); k++) {
+		w = randombytes_uniform(20);
+		for (i = 0; i < w; i++)
+			in[n++] = randombytes_uniform(4) ?
+			    "0123456789abcdef"[randombytes_uniform(16)] :
+			    "\r\n=zQ "[randombytes_uniform(6)];
+		np = randombytes_uniform(4);
+		randombytes_buf(x, np);
+		if (periodic && randombytes_uniform(2))
+			memset(x, v[0], np);
+		memcpy(x + np, v, nv);
+		switch (randombytes_uniform(3)) {
+		case 0:
+			sodium_bin2hex(enc, sizeof(enc), x, np + nv);
+			break;
+		case 1:
+			sodium_bin2hex(enc, sizeof(enc), x, np + nv);
+			for (i = 0; enc[i] != '\0'; i++)
+				if (enc[i] >= 'a')
+					enc[i] = (char)(enc[i] - 32);
+			break;
+		default:
+			sodium_bin2base64(enc, sizeof(enc), x, np + nv,
+			    randombytes_uniform(2) ?
+			    sodium_base64_VARIANT_ORIGINAL :
+			    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		}
+		ww = 14 + randombytes_uniform(8);
+		next = 1 + randombytes_uniform((uint32_t)ww);
+		crlf = (int)randombytes_uniform(2);
+		for (o = 0; enc[o] != '\0'; o++) {
+			if (o == next) {
+				i = randombytes_uniform(12);
+				if (i < 3) {
+					memcpy(in + n, brk[i], strlen(brk[i]));
+					n += strlen(brk[i]);
+				} else {
+					if (crlf)
+						in[n++] = '\r';
+					in[n++] = '\n';
+				}
+				next = o + (randombytes_uniform(2) ? ww :
+				    13 + randombytes_uniform(6));
+			}
+			in[n++] = enc[o];
+		}
+	}
+	return n;
+}
+
+void
+test_redact_wrapped_runs_match_reference(void **state)
+{
+	unsigned char v[24];
+	char in[1024];
+	struct ref ref;
+	struct redact *r;
+	struct al_buf want;
+	struct sink k;
+	size_t it, i, n, nv, mode, sizes[4];
+	uint32_t per;
+
+	(void)state;
+	for (it = 0; it < 1500; it++) {
+		nv = 4 + randombytes_uniform(20);
+		if ((per = randombytes_uniform(3)) != 0)
+			for (i = 0; i < nv; i++)
+				v[i] = i % per ? 'b' : 'a';
+		else
+			randombytes_buf(v, nv);
+		r = build1("v", v, nv);
+		assert_int_equal(ref_load(&ref, r), 0);
+		n = wrap_text(v, nv, per != 0, in);
+		al_buf_init(&want, MB, 0);
+		assert_int_equal(ref_mask(&ref, (unsigned char *)in, n, &want),
+		    0);
+		for (mode = 0; mode < 3; mode++) {
+			for (i = 0; i < 4; i++)
+				sizes[i] = mode == 0 ? n : mode == 1 ? 1 :
+				    1 + randombytes_uniform(40);
+			sink_init(&k);
+			mask_split(r, in, n, sizes, 4, &k);
+			if (k.b.len != want.len ||
+			    memcmp(k.b.data, want.data, want.len) != 0)
+				fail_msg("iteration %zu mode %zu: stream and "
+				    "reference differ on \"%.*s\"", it, mode,
+				    (int)n, in);
+			al_buf_release(&k.b);
+		}
+		al_buf_release(&want);
+		ref_release(&ref);
+		redact_free(r);
+	}
+}
+
+/*
  * Binary output (as a download is) with the values' encodings planted in
  * it: at 32-byte block edges and around the 64 KiB chunks, wrapped into
  * lines, one byte off, after runs of their first two bytes, and inside

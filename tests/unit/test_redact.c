@@ -570,6 +570,7 @@ main(void)
 		cmocka_unit_test(test_redact_value_after_100_mb_of_output),
 		cmocka_unit_test(test_redact_value_inside_a_10_mb_line),
 		cmocka_unit_test(test_redact_random_splits_match_reference),
+		cmocka_unit_test(test_redact_wrapped_runs_match_reference),
 		cmocka_unit_test(test_redact_skip_filter_matches_reference),
 		cmocka_unit_test(test_redact_rule_hits_are_masked_and_lines_held),
 		cmocka_unit_test(
