@@ -527,6 +527,7 @@ static void
 list_one(const struct engine_cred *c, void *arg)
 {
 	struct list_ctx *x = arg;
+	int64_t ran;
 	json_t *o;
 
 	if (!c->revoking)
@@ -539,9 +540,10 @@ list_one(const struct engine_cred *c, void *arg)
 	    (json_int_t)(x->now_ms > c->ended_ms ? x->now_ms - c->ended_ms :
 	    0));
 	/* attempt_ms: how long the attempt under way has run (null: none). */
+	ran = x->now_ms > c->attempt_ms ? x->now_ms - c->attempt_ms : 0;
 	if (o != NULL && json_object_set_new(o, "attempt_ms",
-	    c->attempt_ms == 0 ? json_null() : json_integer((json_int_t)
-	    (x->now_ms > c->attempt_ms ? x->now_ms - c->attempt_ms : 0))) != 0) {
+	    c->attempt_ms == 0 ? json_null() : json_integer((json_int_t)ran))
+	    != 0) {
 		json_decref(o);
 		o = NULL;
 	}

@@ -86,9 +86,9 @@ print_table(json_t *arr)
 			    json_integer_value(json_object_get(l, "ttr_ms")) /
 			    1000, (long long)
 			    json_integer_value(json_object_get(l, "attempts")),
-			    now, json_string_length(json_object_get(l, "error")) ?
-			    ": " : "", json_string_value(json_object_get(l,
-			    "error")));
+			    now, json_string_length(json_object_get(l,
+			    "error")) ? ": " : "", json_string_value(
+			    json_object_get(l, "error")));
 			continue;
 		}
 		left_str(json_integer_value(json_object_get(l,

@@ -216,9 +216,13 @@ run "$AL" redact extra
 expect_rc 2 "redact with an argument"
 
 # A secret that cannot be fetched (its record tampered with) fails redact:
-# the stream is not passed through with that value unmasked.
+# the stream is not passed through with that value unmasked.  Its fourth
+# byte is changed (set to 0, or to 1 when it is 0 already: one record in
+# 256 has a 0 there, and was left intact).
 add_secret fragile "$(canary)"
-sqlite3 "$AIRLOCK_HOME/vault.db" "UPDATE secrets SET ct = substr(ct, 1, 3) || x'00' || substr(ct, 5) WHERE name = 'fragile';"
+sqlite3 "$AIRLOCK_HOME/vault.db" "UPDATE secrets SET ct = substr(ct, 1, 3) || CASE WHEN substr(ct, 4, 1) = x'00' THEN x'01' ELSE x'00' END || substr(ct, 5) WHERE name = 'fragile';"
+expect_eq "$(sqlite3 "$AIRLOCK_HOME/vault.db" "SELECT count(*) FROM secrets WHERE name = 'fragile'")" 1 \
+    "the tampered record is there"
 run_in "$T_ROOT/clean" "$AL" redact
 expect_rc 2 "redact with an unreadable secret"
 expect_err "fragile"
