@@ -769,6 +769,17 @@ flush(struct server *s)
 	release(s, rc);
 }
 
+int
+loop_wait_on(struct server *s, int fd, uint32_t events)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events;
+	ev.data.fd = fd;
+	return epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
 static int64_t
 next_wait_ms(struct server *s)
 {
@@ -805,7 +816,7 @@ on_signal(struct server *s)
 int
 http_loop(struct server *s, struct al_err *err)
 {
-	struct epoll_event ev, evs[8];
+	struct epoll_event evs[8];
 	const union MHD_DaemonInfo *di;
 	MHD_UNSIGNED_LONG_LONG mhd_to;
 	int64_t now_ms, deadline, w, timeout;
@@ -816,30 +827,13 @@ http_loop(struct server *s, struct al_err *err)
 	if (di == NULL)
 		return al_err_set(err, AL_ESYS, "libmicrohttpd has no epoll "
 		    "descriptor");
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
-	ev.data.fd = di->epoll_fd;
-	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, di->epoll_fd, &ev) != 0)
-		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
-		    strerror(errno));
-	ev.data.fd = s->sigfd;
-	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->sigfd, &ev) != 0)
-		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
-		    strerror(errno));
-	ev.data.fd = syncer_fd(s->syncer);
-	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
-		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
-		    strerror(errno));
-	ev.data.fd = s->stream_fd;
-	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
-		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
-		    strerror(errno));
-	if ((ev.data.fd = proxies_fd(s->b)) >= 0 &&
-	    epoll_ctl(s->ep, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
-		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
-		    strerror(errno));
-	if ((ev.data.fd = eng_fd(s->b)) >= 0 &&
-	    epoll_ctl(s->ep, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
+	if (loop_wait_on(s, di->epoll_fd, EPOLLIN) != 0 ||
+	    loop_wait_on(s, s->sigfd, EPOLLIN) != 0 ||
+	    loop_wait_on(s, syncer_fd(s->syncer), EPOLLIN) != 0 ||
+	    loop_wait_on(s, s->stream_fd, EPOLLIN) != 0 ||
+	    (proxies_fd(s->b) >= 0 &&
+	    loop_wait_on(s, proxies_fd(s->b), EPOLLIN) != 0) ||
+	    (eng_fd(s->b) >= 0 && loop_wait_on(s, eng_fd(s->b), EPOLLIN) != 0))
 		return al_err_set(err, AL_ESYS, "epoll_ctl: %s",
 		    strerror(errno));
 	sockwatch_start(s);

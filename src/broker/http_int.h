@@ -190,6 +190,9 @@ int64_t	sockwatch_timeout(const struct server *s, int64_t now_ms);
 void	sockwatch_check(struct server *s, int64_t now_ms);
 void	sockwatch_stop(struct server *s);
 
+/* Add fd to the loop's epoll set (s->ep), for events; -1 with errno. */
+int	loop_wait_on(struct server *s, int fd, uint32_t events) AL_WUR;
+
 int	http_start(struct server *s, int lfd, struct al_err *err) AL_WUR;
 int	http_loop(struct server *s, struct al_err *err) AL_WUR;
 void	http_stop(struct server *s);

@@ -87,18 +87,6 @@ watch_error(char *why, size_t len, const char *path, int e)
 		    strerror(e));
 }
 
-/* Add fd to the loop's epoll set, for events. */
-static int
-wait_on(struct server *s, int fd, uint32_t events)
-{
-	struct epoll_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.events = events;
-	ev.data.fd = fd;
-	return epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev);
-}
-
 void
 sockwatch_start(struct server *s)
 {
@@ -146,8 +134,8 @@ sockwatch_start(struct server *s)
 		return;
 	}
 	/* The mount table is always readable: only a change counts. */
-	if (wait_on(s, w->ifd, EPOLLIN) != 0 ||
-	    wait_on(s, w->mfd, EPOLLPRI) != 0) {
+	if (loop_wait_on(s, w->ifd, EPOLLIN) != 0 ||
+	    loop_wait_on(s, w->mfd, EPOLLPRI) != 0) {
 		(void)snprintf(why, sizeof(why), "epoll_ctl: %s",
 		    strerror(errno));
 		poll_instead(s, why);
